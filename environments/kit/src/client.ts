@@ -1,0 +1,156 @@
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import {
+  CONTROL_METHODS,
+  EndResultSchema,
+  EnvironmentInfoSchema,
+  EPISODE_META_KEY,
+  type EndResult,
+  type EnvironmentInfo,
+  EpisodeMetaSchema,
+  type OracleResult,
+  OracleResultSchema,
+  type StartParams,
+  type StartResult,
+  StartResultSchema,
+  type Task,
+  TasksResultSchema,
+  type ToolSpec,
+} from '@toolgym/protocol';
+import type { z } from 'zod';
+import type { Environment } from './episode.ts';
+import { serveSession } from './mcp-server.ts';
+
+/** Where an environment lives: spawned over stdio, a Streamable HTTP URL, or this process. */
+export type EnvironmentEndpoint =
+  | { kind: 'stdio'; command: string; args?: string[]; cwd?: string; env?: Record<string, string> }
+  | { kind: 'http'; url: string; token?: string }
+  | { kind: 'in-process'; environment: Environment };
+
+export interface ClientToolResult {
+  content: string;
+  isError: boolean;
+  errorCode?: string;
+  truncated: boolean;
+  /** The episode ended with this call (an answer was given). */
+  terminated: boolean;
+}
+
+export interface CallOptions {
+  signal?: AbortSignal;
+  /** Client-side limit for this request; the server's own tool timeout normally fires first. */
+  timeoutMs?: number;
+}
+
+/**
+ * An MCP client for one ToolGym environment session: the environment's tools plus the control
+ * plane. Works the same over every transport; this is what the agent loop holds.
+ */
+export class EnvironmentClient {
+  private closed = false;
+  /** Set when the connection drops (server crashed, killed, network gone). */
+  lostReason?: string;
+
+  private constructor(
+    readonly client: Client,
+    private readonly transport: Transport,
+  ) {
+    client.onclose = () => {
+      if (!this.closed) this.lostReason ??= 'the environment server closed the connection';
+    };
+    client.onerror = (error) => {
+      this.lostReason ??= `transport error: ${error.message}`;
+    };
+  }
+
+  static async connect(endpoint: EnvironmentEndpoint, options: { name?: string } = {}): Promise<EnvironmentClient> {
+    const client = new Client({ name: options.name ?? 'toolgym-agent', version: '0.1.0' }, { capabilities: {} });
+    let transport: Transport;
+    switch (endpoint.kind) {
+      case 'stdio':
+        transport = new StdioClientTransport({
+          command: endpoint.command,
+          args: endpoint.args ?? [],
+          ...(endpoint.cwd ? { cwd: endpoint.cwd } : {}),
+          env: { ...(process.env as Record<string, string>), ...endpoint.env },
+          stderr: 'inherit',
+        });
+        break;
+      case 'http':
+        transport = new StreamableHTTPClientTransport(new URL(endpoint.url), {
+          requestInit: endpoint.token ? { headers: { authorization: `Bearer ${endpoint.token}` } } : {},
+        });
+        break;
+      case 'in-process': {
+        const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
+        await serveSession(endpoint.environment, serverSide);
+        transport = clientSide;
+        break;
+      }
+    }
+    await client.connect(transport);
+    return new EnvironmentClient(client, transport);
+  }
+
+  /** Pid of a spawned stdio server (tests kill it to simulate a crash). */
+  get serverPid(): number | undefined {
+    return this.transport instanceof StdioClientTransport ? (this.transport.pid ?? undefined) : undefined;
+  }
+
+  info(options?: CallOptions): Promise<EnvironmentInfo> {
+    return this.control(CONTROL_METHODS.info, {}, EnvironmentInfoSchema, options);
+  }
+
+  async tasks(params: { split?: 'train' | 'test'; offset?: number; limit?: number; withAnswers?: boolean } = {}): Promise<{ tasks: Task[]; total: number }> {
+    return this.control(CONTROL_METHODS.tasks, params, TasksResultSchema);
+  }
+
+  start(params: StartParams = {}, options?: CallOptions): Promise<StartResult> {
+    return this.control(CONTROL_METHODS.start, params, StartResultSchema, options);
+  }
+
+  end(finalText?: string, options?: CallOptions): Promise<EndResult> {
+    return this.control(CONTROL_METHODS.end, finalText === undefined ? {} : { finalText }, EndResultSchema, options);
+  }
+
+  oracle(options?: CallOptions): Promise<OracleResult> {
+    return this.control(CONTROL_METHODS.oracle, {}, OracleResultSchema, options);
+  }
+
+  async listTools(options?: CallOptions): Promise<ToolSpec[]> {
+    const { tools } = await this.client.listTools({}, requestOptions(options));
+    return tools.map((t) => ({ name: t.name, description: t.description ?? '', inputSchema: t.inputSchema }));
+  }
+
+  async callTool(name: string, args: Record<string, unknown>, options?: CallOptions): Promise<ClientToolResult> {
+    const result = await this.client.callTool({ name, arguments: args }, undefined, requestOptions(options));
+    const content = (result.content as Array<{ type: string; text?: string }>)
+      .map((part) => (part.type === 'text' ? (part.text ?? '') : `[${part.type} content]`))
+      .join('\n');
+    const meta = EpisodeMetaSchema.safeParse(result._meta?.[EPISODE_META_KEY]);
+    return {
+      content,
+      isError: result.isError === true,
+      ...(meta.success && meta.data.errorCode ? { errorCode: meta.data.errorCode } : {}),
+      truncated: meta.success && meta.data.truncated,
+      terminated: meta.success && meta.data.terminated,
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.client.close();
+  }
+
+  private async control<T extends z.ZodType>(method: string, params: Record<string, unknown>, schema: T, options?: CallOptions): Promise<z.infer<T>> {
+    return this.client.request({ method, params }, schema as never, requestOptions(options)) as Promise<z.infer<T>>;
+  }
+}
+
+function requestOptions(options?: CallOptions) {
+  return { ...(options?.signal ? { signal: options.signal } : {}), ...(options?.timeoutMs ? { timeout: options.timeoutMs } : {}) };
+}

@@ -1,0 +1,147 @@
+import type { EpisodeLimits, RewardBreakdown, Task, ToolSpec } from '@toolgym/protocol';
+import { z } from 'zod';
+import { ConfigError } from './errors.ts';
+import type { Rng } from './rng.ts';
+
+/** What a tool may return: text for the model, or text with an explicit error flag. */
+export type ToolOutput = string | { text: string; isError?: boolean };
+
+/** The live episode a tool runs in. */
+export interface EpisodeContext<State, Config> {
+  readonly id: string;
+  readonly task: Task;
+  readonly config: Config;
+  readonly seed: number;
+  /** Seeded per episode: same task + seed → same stream. */
+  readonly rng: Rng;
+  readonly state: State;
+  /** Tool calls so far, in order (including failed ones). */
+  readonly calls: readonly ToolCallRecord[];
+  /** Mark the episode ended by the task itself (an answer was given). Later tool calls are refused. */
+  terminate(answer?: unknown): void;
+  readonly terminated: boolean;
+  /** What `terminate` was given, for `grade`. */
+  readonly answer: unknown;
+}
+
+export interface ToolCallRecord {
+  name: string;
+  arguments: unknown;
+  isError: boolean;
+  errorCode?: string;
+  output: string;
+  ms: number;
+}
+
+export interface ToolContext<State, Config> {
+  episode: EpisodeContext<State, Config>;
+  /** Aborted when the call exceeds the tool timeout or the episode closes. Long tools must honour it. */
+  signal: AbortSignal;
+}
+
+export interface ToolDefinition<State, Config, Input extends z.ZodType = z.ZodType> {
+  description: string;
+  /** The one declaration of the arguments: validation and the JSON Schema the agent sees. */
+  input: Input;
+  run(args: z.infer<Input>, ctx: ToolContext<State, Config>): ToolOutput | Promise<ToolOutput>;
+  /** Overrides the environment's tool timeout for this tool. */
+  timeoutMs?: number;
+}
+
+/** Everything `grade` can look at. */
+export interface GradeInput<State, Config> {
+  episode: EpisodeContext<State, Config>;
+  /** The assistant's last text when it ended without an answer tool. */
+  finalText?: string;
+}
+
+export interface EnvironmentSpec<State, Config> {
+  /** Registry name, lowercase (`compose`, `sql`). */
+  id: string;
+  version: number;
+  description: string;
+  /** Environment options with defaults; `make(id, options)` validates against it. */
+  config: z.ZodType<Config>;
+  /** The task set for a config: deterministic, each task already in its split. */
+  tasks(config: Config): Task[] | Promise<Task[]>;
+  tools: Record<string, ToolDefinition<State, Config>>;
+  /** Per-episode state (a database connection, a sandbox, a patient). */
+  setup(task: Task, ctx: { config: Config; seed: number; rng: Rng; signal: AbortSignal }): State | Promise<State>;
+  /** Releases what `setup` made. Called exactly once per episode, whatever happened. */
+  teardown?(state: State): void | Promise<void>;
+  grade(input: GradeInput<State, Config>): RewardBreakdown | Promise<RewardBreakdown>;
+  /** The interval every `total` falls in; the conformance check holds the environment to it. */
+  rewardRange: [number, number];
+  limits?: Partial<EpisodeLimits> | ((config: Config) => Partial<EpisodeLimits>);
+  /** A scripted solution from the task's gold answer: the calls the `oracle` policy makes. */
+  oracle?(task: Task, config: Config): Array<{ name: string; arguments: Record<string, unknown> }>;
+}
+
+export const DEFAULT_LIMITS: EpisodeLimits = { maxTurns: 8, toolTimeoutMs: 10_000, maxToolOutputBytes: 16_384 };
+
+/** An environment definition, typed; the registry turns it into instances with `make`. */
+export interface EnvironmentDefinition<State = unknown, Config = unknown> extends EnvironmentSpec<State, Config> {
+  readonly ref: string;
+  readonly toolSpecs: ToolSpec[];
+  limitsFor(config: Config): EpisodeLimits;
+  parseConfig(options: unknown): Config;
+}
+
+const ID_PATTERN = /^[a-z][a-z0-9-]*$/;
+const TOOL_NAME_PATTERN = /^[a-zA-Z0-9_-]{1,64}$/;
+
+/**
+ * Declares an environment. Tools are declared once with zod; the JSON Schema the agent sees is
+ * derived from the same declaration that validates the arguments.
+ */
+export function defineEnvironment<State, Config>(spec: EnvironmentSpec<State, Config>): EnvironmentDefinition<State, Config> {
+  if (!ID_PATTERN.test(spec.id)) {
+    throw new ConfigError(`environment id '${spec.id}' is not valid`, 'use lowercase letters, digits and dashes, starting with a letter');
+  }
+  if (!Number.isInteger(spec.version) || spec.version < 1) {
+    throw new ConfigError(`environment '${spec.id}' has version ${spec.version}`, 'versions are whole numbers from 1');
+  }
+  const [lo, hi] = spec.rewardRange;
+  if (!(lo <= hi)) throw new ConfigError(`environment '${spec.id}' has an empty reward range [${lo}, ${hi}]`);
+  const toolSpecs = Object.entries(spec.tools).map(([name, tool]) => {
+    if (!TOOL_NAME_PATTERN.test(name)) {
+      throw new ConfigError(`tool name '${name}' of '${spec.id}' is not valid`, 'MCP tool names use letters, digits, _ and -');
+    }
+    return { name, description: tool.description, inputSchema: toolInputJsonSchema(tool.input) };
+  });
+  return {
+    ...spec,
+    ref: `${spec.id}@${spec.version}`,
+    toolSpecs,
+    limitsFor(config) {
+      const own = typeof spec.limits === 'function' ? spec.limits(config) : spec.limits;
+      return { ...DEFAULT_LIMITS, ...own };
+    },
+    parseConfig(options) {
+      const parsed = spec.config.safeParse(options ?? {});
+      if (!parsed.success) {
+        throw new ConfigError(`invalid options for environment '${spec.id}': ${formatZodIssues(parsed.error)}`);
+      }
+      return parsed.data;
+    },
+  };
+}
+
+function toolInputJsonSchema(input: z.ZodType): Record<string, unknown> {
+  const schema = z.toJSONSchema(input, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+  delete schema.$schema;
+  if (schema.type !== 'object') {
+    throw new ConfigError('a tool input must be a z.object(...)', 'MCP tool arguments are a JSON object');
+  }
+  return schema;
+}
+
+/** "`path.to.field`: expected number, received string" — one clause per issue. */
+export function formatZodIssues(error: z.ZodError): string {
+  return error.issues
+    .map((issue) => {
+      const path = issue.path.length > 0 ? `'${issue.path.join('.')}'` : 'arguments';
+      return `${path}: ${issue.message}`;
+    })
+    .join('; ');
+}

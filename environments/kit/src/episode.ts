@@ -1,0 +1,225 @@
+import type { EndResult, EpisodeLimits, StartParams, Task, ToolSpec } from '@toolgym/protocol';
+import { RewardBreakdownSchema, StartParamsSchema } from '@toolgym/protocol';
+import type { EnvironmentDefinition, EpisodeContext, ToolCallRecord, ToolOutput } from './define-environment.ts';
+import { formatZodIssues } from './define-environment.ts';
+import { EpisodeStateError, ToolError } from './errors.ts';
+import { hashString, Rng } from './rng.ts';
+
+/** What one tool call produced, as the agent sees it plus the episode's standing. */
+export interface ToolCallOutcome {
+  content: string;
+  isError: boolean;
+  /** Why it failed: `unknown_tool`, `invalid_arguments`, `tool_timeout`, `tool_failed`, `episode_ended`, or a tool's own code. */
+  errorCode?: string;
+  truncated: boolean;
+  terminated: boolean;
+  ms: number;
+}
+
+/**
+ * One environment with its options applied: the task set, the tools, and episodes. It is what
+ * the MCP server serves and what in-process callers (tests, benches, the trainer) use directly.
+ */
+export class Environment<State = unknown, Config = unknown> {
+  readonly limits: EpisodeLimits;
+  private taskList?: Promise<Task[]>;
+  private episodeCounter = 0;
+
+  constructor(
+    readonly definition: EnvironmentDefinition<State, Config>,
+    readonly config: Config,
+  ) {
+    this.limits = definition.limitsFor(config);
+  }
+
+  get id(): string {
+    return this.definition.id;
+  }
+
+  get ref(): string {
+    return this.definition.ref;
+  }
+
+  get toolSpecs(): ToolSpec[] {
+    return this.definition.toolSpecs;
+  }
+
+  /** The whole task set (computed once). */
+  tasks(): Promise<Task[]> {
+    this.taskList ??= Promise.resolve(this.definition.tasks(this.config));
+    return this.taskList;
+  }
+
+  async tasksOf(split: 'train' | 'test'): Promise<Task[]> {
+    return (await this.tasks()).filter((t) => t.split === split);
+  }
+
+  async task(id: string): Promise<Task> {
+    const task = (await this.tasks()).find((t) => t.id === id);
+    if (!task) throw new EpisodeStateError('unknown_task', `environment '${this.ref}' has no task '${id}'`, 'list tasks with `toolgym env tasks`');
+    return task;
+  }
+
+  /** Picks the task (by id, or by seed from a split) and runs `setup`. */
+  async openEpisode(params: StartParams = {}): Promise<Episode<State, Config>> {
+    const p = StartParamsSchema.parse(params);
+    let task: Task;
+    if (p.taskId !== undefined) {
+      task = await this.task(p.taskId);
+    } else {
+      const pool = await this.tasksOf(p.split);
+      if (pool.length === 0) throw new EpisodeStateError('no_tasks', `environment '${this.ref}' has no ${p.split} tasks`);
+      task = new Rng(p.seed).pick(pool);
+    }
+    const id = `${this.id}-${process.pid}-${++this.episodeCounter}-${Date.now().toString(36)}`;
+    const episode = new Episode(this, id, task, p.seed);
+    await episode.setup();
+    return episode;
+  }
+}
+
+const encoder = new TextEncoder();
+
+/** One episode: per-episode state, the call log, grading, and guaranteed teardown. */
+export class Episode<State = unknown, Config = unknown> implements EpisodeContext<State, Config> {
+  readonly rng: Rng;
+  readonly calls: ToolCallRecord[] = [];
+  private stateValue?: State;
+  private endedBy: 'none' | 'terminated' = 'none';
+  private answerValue: unknown;
+  private closed = false;
+  private closing?: Promise<void>;
+  private readonly lifetime = new AbortController();
+
+  constructor(
+    readonly env: Environment<State, Config>,
+    readonly id: string,
+    readonly task: Task,
+    readonly seed: number,
+  ) {
+    this.rng = new Rng(hashString(`${task.id}:${seed}`));
+  }
+
+  get config(): Config {
+    return this.env.config;
+  }
+
+  get state(): State {
+    if (this.stateValue === undefined) throw new EpisodeStateError('not_set_up', 'episode state used before setup');
+    return this.stateValue;
+  }
+
+  get terminated(): boolean {
+    return this.endedBy === 'terminated';
+  }
+
+  get answer(): unknown {
+    return this.answerValue;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  terminate(answer?: unknown): void {
+    this.endedBy = 'terminated';
+    this.answerValue = answer;
+  }
+
+  /** @internal run by `Environment.openEpisode`. */
+  async setup(): Promise<void> {
+    const def = this.env.definition;
+    this.stateValue = await def.setup(this.task, {
+      config: this.config,
+      seed: this.seed,
+      rng: this.rng.fork(),
+      signal: this.lifetime.signal,
+    });
+  }
+
+  /**
+   * Runs one tool call. Never throws for anything the model did: unknown tools, bad arguments,
+   * a failing or hanging tool and oversized output all come back as results.
+   */
+  async callTool(name: string, args: unknown, outerSignal?: AbortSignal): Promise<ToolCallOutcome> {
+    const started = performance.now();
+    const limits = this.env.limits;
+    const finish = (output: ToolOutput, errorCode?: string): ToolCallOutcome => {
+      const raw = typeof output === 'string' ? output : output.text;
+      const isError = errorCode !== undefined || (typeof output !== 'string' && output.isError === true);
+      const { text, truncated } = truncateUtf8(raw, limits.maxToolOutputBytes);
+      const ms = performance.now() - started;
+      const code = errorCode ?? (isError ? 'tool_error' : undefined);
+      this.calls.push({ name, arguments: args, isError, ...(code ? { errorCode: code } : {}), output: text, ms });
+      return { content: text, isError, ...(code ? { errorCode: code } : {}), truncated, terminated: this.terminated, ms };
+    };
+
+    if (this.closed) return finish(`The episode is closed; no more tool calls.`, 'episode_ended');
+    if (this.terminated) return finish(`The episode has ended (an answer was given); no more tool calls.`, 'episode_ended');
+    const tool = this.env.definition.tools[name];
+    if (!tool) {
+      const known = Object.keys(this.env.definition.tools);
+      return finish(`Unknown tool '${name}'. Available tools: ${known.join(', ')}.`, 'unknown_tool');
+    }
+    const parsed = tool.input.safeParse(args ?? {});
+    if (!parsed.success) {
+      return finish(`Invalid arguments for '${name}': ${formatZodIssues(parsed.error)}.`, 'invalid_arguments');
+    }
+    const timeoutMs = tool.timeoutMs ?? limits.toolTimeoutMs;
+    const controller = new AbortController();
+    const signals = [controller.signal, this.lifetime.signal, ...(outerSignal ? [outerSignal] : [])];
+    const signal = AbortSignal.any(signals);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), timeoutMs);
+    });
+    try {
+      const result = await Promise.race([Promise.resolve(tool.run(parsed.data, { episode: this, signal })), timeout]);
+      if (result === 'timeout') {
+        controller.abort(new Error('tool timeout'));
+        return finish(`Tool '${name}' timed out after ${timeoutMs} ms and was cancelled.`, 'tool_timeout');
+      }
+      return finish(result);
+    } catch (error) {
+      if (error instanceof ToolError) return finish(error.message, error.code);
+      const message = error instanceof Error ? error.message : String(error);
+      return finish(`Tool '${name}' failed: ${message}`, 'tool_failed');
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Grades the episode and releases its resources. */
+  async end(finalText?: string): Promise<EndResult> {
+    if (this.closed) throw new EpisodeStateError('episode_closed', `episode ${this.id} was already ended`);
+    try {
+      const reward = RewardBreakdownSchema.parse(
+        await this.env.definition.grade({ episode: this, ...(finalText !== undefined ? { finalText } : {}) }),
+      );
+      return { episodeId: this.id, terminated: this.terminated, toolCalls: this.calls.length, reward };
+    } finally {
+      await this.close();
+    }
+  }
+
+  /** Releases the episode's resources; safe to call any number of times. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.closed = true;
+      this.lifetime.abort(new Error('episode closed'));
+      if (this.stateValue !== undefined) await this.env.definition.teardown?.(this.stateValue);
+    })();
+    return this.closing;
+  }
+}
+
+/** Cuts text to `maxBytes` of UTF-8 (on a character boundary) and says how much was cut. */
+export function truncateUtf8(text: string, maxBytes: number): { text: string; truncated: boolean } {
+  if (text.length <= maxBytes / 3) return { text, truncated: false };
+  const bytes = encoder.encode(text);
+  if (bytes.length <= maxBytes) return { text, truncated: false };
+  let end = maxBytes;
+  while (end > 0 && ((bytes[end] ?? 0) & 0xc0) === 0x80) end--;
+  const head = new TextDecoder().decode(bytes.subarray(0, end));
+  return { text: `${head}\n[output truncated: ${bytes.length} bytes, showing the first ${end}]`, truncated: true };
+}

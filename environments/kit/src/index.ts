@@ -1,0 +1,28 @@
+export {
+  defineEnvironment,
+  formatZodIssues,
+  DEFAULT_LIMITS,
+  type EnvironmentSpec,
+  type EnvironmentDefinition,
+  type EpisodeContext,
+  type GradeInput,
+  type ToolCallRecord,
+  type ToolContext,
+  type ToolDefinition,
+  type ToolOutput,
+} from './define-environment.ts';
+export { ToolGymError, ConfigError, UnknownEnvironmentError, EpisodeStateError, ToolError } from './errors.ts';
+export { Environment, Episode, truncateUtf8, type ToolCallOutcome } from './episode.ts';
+export { Rng, hashString, splitOf } from './rng.ts';
+export { weightedReward } from './reward.ts';
+export {
+  EnvironmentRegistry,
+  discoverEnvironments,
+  findEnvironmentPackages,
+  loadEnvironmentModule,
+  workspaceRoot,
+  type AnyEnvironmentDefinition,
+} from './registry.ts';
+export { EpisodeSession, createSessionServer, serveSession, serveStdio, environmentInfo, SERVER_PROTOCOL_VERSION } from './mcp-server.ts';
+export { serveHttp, PortInUseError, type HttpServeOptions, type HttpEnvironmentServer } from './http-server.ts';
+export { EnvironmentClient, type EnvironmentEndpoint, type ClientToolResult, type CallOptions } from './client.ts';

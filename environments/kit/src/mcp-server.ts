@@ -1,0 +1,192 @@
+import { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import {
+  CallToolRequestSchema,
+  type CallToolResult,
+  ErrorCode,
+  ListToolsRequestSchema,
+  McpError,
+} from '@modelcontextprotocol/sdk/types.js';
+import {
+  CONTROL_METHODS,
+  EndParamsSchema,
+  EPISODE_META_KEY,
+  type EndResult,
+  type EnvironmentInfo,
+  type EpisodeMeta,
+  type OracleResult,
+  type StartResult,
+  StartParamsSchema,
+  TasksParamsSchema,
+} from '@toolgym/protocol';
+import { z } from 'zod';
+import { formatZodIssues } from './define-environment.ts';
+import { EpisodeStateError, ToolGymError } from './errors.ts';
+import type { Environment, Episode } from './episode.ts';
+
+export const SERVER_PROTOCOL_VERSION = 1;
+
+const controlRequest = <M extends string>(method: M) =>
+  z.object({ method: z.literal(method), params: z.record(z.string(), z.unknown()).optional() });
+
+/** Environment facts for `toolgym/info`. */
+export async function environmentInfo(env: Environment): Promise<EnvironmentInfo> {
+  const tasks = await env.tasks();
+  return {
+    id: env.id,
+    version: env.definition.version,
+    description: env.definition.description,
+    rewardRange: env.definition.rewardRange,
+    limits: env.limits,
+    taskCounts: {
+      train: tasks.filter((t) => t.split === 'train').length,
+      test: tasks.filter((t) => t.split === 'test').length,
+    },
+    tools: env.toolSpecs,
+  };
+}
+
+/**
+ * One MCP session = one episode at a time. The agent sees only the environment's tools; the
+ * control plane (`toolgym/*` requests) starts, ends and grades episodes. A tool call before any
+ * `start` opens an episode on a train task, so a plain MCP client can play too.
+ */
+export class EpisodeSession {
+  private episode?: Episode;
+  private opening?: Promise<Episode>;
+  private autoSeed = 0;
+
+  constructor(readonly env: Environment) {}
+
+  get current(): Episode | undefined {
+    return this.episode;
+  }
+
+  async start(params: unknown): Promise<StartResult> {
+    const parsed = parseParams(StartParamsSchema, params, CONTROL_METHODS.start);
+    await this.episode?.close();
+    this.episode = undefined;
+    this.opening = this.env.openEpisode(parsed);
+    try {
+      this.episode = await this.opening;
+    } finally {
+      this.opening = undefined;
+    }
+    const { answer: _answer, ...task } = this.episode.task;
+    return { episodeId: this.episode.id, task, limits: this.env.limits };
+  }
+
+  async end(params: unknown): Promise<EndResult> {
+    const { finalText } = parseParams(EndParamsSchema, params, CONTROL_METHODS.end);
+    const episode = this.episode;
+    if (!episode) {
+      throw new EpisodeStateError('no_episode', 'no episode to end in this session', `send ${CONTROL_METHODS.start} first`);
+    }
+    this.episode = undefined;
+    return episode.end(finalText);
+  }
+
+  oracle(): OracleResult {
+    const episode = this.requireEpisode();
+    const oracle = this.env.definition.oracle;
+    if (!oracle) throw new EpisodeStateError('no_oracle', `environment '${this.env.ref}' has no oracle`);
+    return { calls: oracle(episode.task, this.env.config) };
+  }
+
+  async callTool(name: string, args: unknown, signal?: AbortSignal): Promise<CallToolResult> {
+    if (!this.episode) await (this.opening ?? this.start({ seed: this.autoSeed++ }));
+    const episode = this.requireEpisode();
+    const outcome = await episode.callTool(name, args, signal);
+    const meta: EpisodeMeta = {
+      episodeId: episode.id,
+      terminated: outcome.terminated,
+      toolCalls: episode.calls.length,
+      truncated: outcome.truncated,
+      ...(outcome.errorCode ? { errorCode: outcome.errorCode } : {}),
+    };
+    return { content: [{ type: 'text', text: outcome.content }], isError: outcome.isError, _meta: { [EPISODE_META_KEY]: meta } };
+  }
+
+  /** Releases the open episode, if any (client gone, server closing). Safe to call repeatedly. */
+  async close(): Promise<void> {
+    const episode = this.episode ?? (await this.opening?.catch(() => undefined));
+    this.episode = undefined;
+    await episode?.close();
+  }
+
+  private requireEpisode(): Episode {
+    if (!this.episode) throw new EpisodeStateError('no_episode', 'no episode is open in this session', `send ${CONTROL_METHODS.start} first`);
+    return this.episode;
+  }
+}
+
+function parseParams<T extends z.ZodType>(schema: T, params: unknown, method: string): z.infer<T> {
+  const { _meta, ...rest } = (params ?? {}) as Record<string, unknown>;
+  const parsed = schema.safeParse(rest);
+  if (!parsed.success) throw new McpError(ErrorCode.InvalidParams, `${method}: ${formatZodIssues(parsed.error)}`);
+  return parsed.data;
+}
+
+/** Control-plane failures travel as JSON-RPC errors whose `data.code` names the failure. */
+async function asMcpErrors<T>(work: () => Promise<T> | T): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof ToolGymError) {
+      throw new McpError(ErrorCode.InvalidRequest, error.render(), { code: error.code });
+    }
+    throw error;
+  }
+}
+
+/** An MCP server for one session, bound to `session`. */
+export function createSessionServer(session: EpisodeSession): Server {
+  const env = session.env;
+  const server = new Server(
+    { name: `toolgym-${env.id}`, version: String(env.definition.version) },
+    {
+      capabilities: { tools: {}, experimental: { toolgym: { protocolVersion: SERVER_PROTOCOL_VERSION } } },
+      instructions: env.definition.description,
+    },
+  );
+  server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: env.toolSpecs }));
+  server.setRequestHandler(CallToolRequestSchema, (request, extra) =>
+    asMcpErrors(() => session.callTool(request.params.name, request.params.arguments ?? {}, extra.signal)),
+  );
+  server.setRequestHandler(controlRequest(CONTROL_METHODS.info), () => asMcpErrors(() => environmentInfo(env)));
+  server.setRequestHandler(controlRequest(CONTROL_METHODS.tasks), (request) =>
+    asMcpErrors(async () => {
+      const p = parseParams(TasksParamsSchema, request.params, CONTROL_METHODS.tasks);
+      const all = p.split ? await env.tasksOf(p.split) : await env.tasks();
+      const page = all.slice(p.offset, p.offset + p.limit);
+      return { tasks: p.withAnswers ? page : page.map(({ answer: _a, ...t }) => t), total: all.length };
+    }),
+  );
+  server.setRequestHandler(controlRequest(CONTROL_METHODS.start), (request) => asMcpErrors(() => session.start(request.params)));
+  server.setRequestHandler(controlRequest(CONTROL_METHODS.end), (request) => asMcpErrors(() => session.end(request.params)));
+  server.setRequestHandler(controlRequest(CONTROL_METHODS.oracle), () => asMcpErrors(() => session.oracle()));
+  return server;
+}
+
+/** Connects a fresh session to `transport`; the episode is released when the transport closes. */
+export async function serveSession(env: Environment, transport: Transport): Promise<{ server: Server; session: EpisodeSession }> {
+  const session = new EpisodeSession(env);
+  const server = createSessionServer(session);
+  server.onclose = () => void session.close();
+  await server.connect(transport);
+  return { server, session };
+}
+
+/** Serves one environment over stdio until stdin closes; then releases the episode and exits. */
+export async function serveStdio(env: Environment): Promise<void> {
+  const transport = new StdioServerTransport();
+  const { session } = await serveSession(env, transport);
+  const shutdown = async () => {
+    await session.close();
+    process.exit(0);
+  };
+  process.stdin.on('end', shutdown);
+  process.on('SIGTERM', shutdown);
+  process.on('SIGINT', shutdown);
+}

@@ -1,0 +1,18 @@
+import { z } from 'zod';
+
+/** Which part of an environment's task set a task belongs to. */
+export const SplitSchema = z.enum(['train', 'test']);
+export type Split = z.infer<typeof SplitSchema>;
+
+/**
+ * One task of an environment. `answer` is the environment's own gold data (a string, a SQL query,
+ * a diagnosis …): graders and the oracle read it, the agent never sees it.
+ */
+export const TaskSchema = z.object({
+  id: z.string().min(1),
+  split: SplitSchema,
+  prompt: z.string(),
+  answer: z.unknown().optional(),
+  meta: z.record(z.string(), z.unknown()).default({}),
+});
+export type Task = z.infer<typeof TaskSchema>;

@@ -1,0 +1,116 @@
+import { z } from 'zod';
+import { MessageSchema, ToolCallSchema, ToolResultSchema } from './message.ts';
+import { RewardBreakdownSchema } from './reward.ts';
+
+export const TRAJECTORY_SCHEMA_VERSION = 1 as const;
+
+/** A half-open span `[start, end)` of token positions in `Trajectory.tokens`. */
+export const SpanSchema = z.object({ start: z.number().int().nonnegative(), end: z.number().int().nonnegative() });
+export type Span = z.infer<typeof SpanSchema>;
+
+export const FinishReasonSchema = z.enum(['stop', 'length', 'tool_call', 'stop_string', 'abort']);
+export type FinishReason = z.infer<typeof FinishReasonSchema>;
+
+/** A parse failure of the policy's output; shown to the model as an error observation. */
+export const ParseErrorSchema = z.object({ code: z.string(), message: z.string() });
+export type ParseError = z.infer<typeof ParseErrorSchema>;
+
+/**
+ * One assistant turn: the tokens it sampled, the calls parsed from them, the results that came
+ * back, and the observation tokens the chat template appended after it.
+ */
+export const TurnSchema = z.object({
+  index: z.number().int().nonnegative(),
+  policyVersion: z.number().int().nonnegative(),
+  /** Tokens the policy sampled in this turn (loss mask 1 here and only here). */
+  sampled: SpanSchema,
+  /** Tokens rendered after the turn: tool results and the header of the next assistant turn. */
+  observation: SpanSchema,
+  text: z.string(),
+  finishReason: FinishReasonSchema,
+  toolCalls: z.array(ToolCallSchema),
+  toolResults: z.array(ToolResultSchema),
+  parseErrors: z.array(ParseErrorSchema).default([]),
+  generateMs: z.number().nonnegative(),
+  toolMs: z.number().nonnegative(),
+});
+export type Turn = z.infer<typeof TurnSchema>;
+
+/**
+ * How an episode ended: `terminated` (the task ended: answer given), `truncated` (a limit cut it:
+ * turns, tokens, time), or `failed` (the policy, environment or sandbox broke; the trainer leaves
+ * it out).
+ */
+export const EpisodeStatusSchema = z.enum(['terminated', 'truncated', 'failed']);
+export type EpisodeStatus = z.infer<typeof EpisodeStatusSchema>;
+
+export const FailureSchema = z.object({ code: z.string(), message: z.string() });
+export type Failure = z.infer<typeof FailureSchema>;
+
+/**
+ * `exact`: token ids came from the engine and the template, never from re-tokenising text; the
+ * trainer may use them. `text-only`: the engine gave no token ids; fine for eval, refused by the
+ * trainer.
+ */
+export const TokenizationSchema = z.enum(['exact', 'text-only']);
+
+/** A whole episode at token level: what the learner trains on and the replay viewer shows. */
+export const TrajectorySchema = z
+  .object({
+    schemaVersion: z.literal(TRAJECTORY_SCHEMA_VERSION),
+    id: z.string(),
+    runId: z.string().optional(),
+    step: z.number().int().nonnegative().optional(),
+    groupId: z.string().optional(),
+    envId: z.string(),
+    taskId: z.string(),
+    seed: z.number().int(),
+    /** The conversation as rendered: system, user prompt, assistant turns and tool results. */
+    messages: z.array(MessageSchema),
+    /** Every token id of the episode: prompt, sampled turns, observations. */
+    tokens: z.array(z.number().int().nonnegative()),
+    /** 1 exactly on tokens the policy sampled. */
+    lossMask: z.array(z.union([z.literal(0), z.literal(1)])),
+    /** Sampling logprob of each token; 0 where the mask is 0. */
+    logprobs: z.array(z.number()),
+    /** Length of the initial prompt (system + user + first assistant header). */
+    promptLength: z.number().int().nonnegative(),
+    turns: z.array(TurnSchema),
+    tokenization: TokenizationSchema,
+    status: EpisodeStatusSchema,
+    /** Why a truncated episode stopped (`max_turns`, `token_budget`, …). */
+    truncation: z.string().optional(),
+    failure: FailureSchema.optional(),
+    reward: RewardBreakdownSchema,
+    /** Per-token advantages, filled in by the trainer. */
+    advantages: z.array(z.number()).optional(),
+    timing: z.object({
+      startedAt: z.number(),
+      ms: z.number().nonnegative(),
+      generateMs: z.number().nonnegative(),
+      toolMs: z.number().nonnegative(),
+    }),
+  })
+  .superRefine((t, ctx) => {
+    const n = t.tokens.length;
+    if (t.lossMask.length !== n || t.logprobs.length !== n) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `tokens, lossMask and logprobs must have one length (got ${n}, ${t.lossMask.length}, ${t.logprobs.length})`,
+      });
+    }
+    if (t.promptLength > n) ctx.addIssue({ code: 'custom', path: ['promptLength'], message: 'beyond tokens' });
+  });
+export type Trajectory = z.infer<typeof TrajectorySchema>;
+
+/** The N episodes of one task played in one step: the unit of group-relative advantages. */
+export const TrajectoryGroupSchema = z.object({
+  schemaVersion: z.literal(TRAJECTORY_SCHEMA_VERSION),
+  id: z.string(),
+  runId: z.string().optional(),
+  step: z.number().int().nonnegative().optional(),
+  envId: z.string(),
+  taskId: z.string(),
+  trajectories: z.array(TrajectorySchema),
+});
+export type TrajectoryGroup = z.infer<typeof TrajectoryGroupSchema>;
