@@ -20,7 +20,8 @@ export interface ToolCallOutcome {
  * One environment with its options applied: the task set, the tools, and episodes. It is what
  * the MCP server serves and what in-process callers (tests, benches, the trainer) use directly.
  */
-export class Environment<State = unknown, Config = unknown> {
+// biome-ignore lint/suspicious/noExplicitAny: an untyped Environment accepts every state and config type
+export class Environment<State = any, Config = any> {
   readonly limits: EpisodeLimits;
   private taskList?: Promise<Task[]>;
   private episodeCounter = 0;
@@ -81,7 +82,8 @@ export class Environment<State = unknown, Config = unknown> {
 const encoder = new TextEncoder();
 
 /** One episode: per-episode state, the call log, grading, and guaranteed teardown. */
-export class Episode<State = unknown, Config = unknown> implements EpisodeContext<State, Config> {
+// biome-ignore lint/suspicious/noExplicitAny: as for Environment
+export class Episode<State = any, Config = any> implements EpisodeContext<State, Config> {
   readonly rng: Rng;
   readonly calls: ToolCallRecord[] = [];
   private stateValue?: State;

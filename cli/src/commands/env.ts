@@ -1,0 +1,60 @@
+import type { Command } from 'commander';
+import { serveHttp, serveStdio } from '@toolgym/env-kit';
+import { makeEnvironment, registry } from '../registry.ts';
+
+export function registerEnvCommands(program: Command): void {
+  program
+    .command('envs')
+    .description('List the registered environments with versions and tool counts.')
+    .action(async () => {
+      const rows = (await registry()).list().map((d) => [d.ref, String(d.toolSpecs.length), d.description]);
+      printTable(['env', 'tools', 'description'], rows);
+    });
+
+  const env = program.command('env').description('Serve, inspect and play environments.');
+
+  env
+    .command('serve <env>')
+    .description('Serve an environment (id or path to a module) as an MCP server.')
+    .option('--stdio', 'serve over stdio (the default)')
+    .option('--http <port>', 'serve over Streamable HTTP on this port (0 = any free port)')
+    .option('--host <host>', 'address to bind for --http', '127.0.0.1')
+    .option('--token <token>', 'bearer token clients must send (required off loopback)', process.env.TOOLGYM_TOKEN)
+    .option('--options <json>', 'environment options as JSON')
+    .action(async (ref: string, opts: { http?: string; host: string; token?: string; options?: string }) => {
+      const environment = await makeEnvironment(ref, opts.options ? JSON.parse(opts.options) : undefined);
+      if (opts.http === undefined) return serveStdio(environment);
+      const server = await serveHttp(environment, { port: Number(opts.http), host: opts.host, ...(opts.token ? { token: opts.token } : {}) });
+      process.stderr.write(`toolgym: serving ${environment.ref} at ${server.url}\n`);
+      const stop = async () => {
+        await server.close();
+        process.exit(0);
+      };
+      process.on('SIGINT', stop);
+      process.on('SIGTERM', stop);
+    });
+
+  env
+    .command('tasks <env>')
+    .description('List the tasks of an environment.')
+    .option('--split <split>', 'train or test')
+    .option('--limit <n>', 'how many to print', '20')
+    .option('--json', 'one JSON task per line, with answers')
+    .action(async (ref: string, opts: { split?: 'train' | 'test'; limit: string; json?: boolean }) => {
+      const environment = await makeEnvironment(ref);
+      const tasks = opts.split ? await environment.tasksOf(opts.split) : await environment.tasks();
+      const shown = tasks.slice(0, Number(opts.limit));
+      if (opts.json) {
+        for (const t of shown) process.stdout.write(`${JSON.stringify(t)}\n`);
+        return;
+      }
+      printTable(['id', 'split', 'prompt'], shown.map((t) => [t.id, t.split, t.prompt.replace(/\s+/g, ' ').slice(0, 100)]));
+      process.stdout.write(`${shown.length} of ${tasks.length} tasks\n`);
+    });
+}
+
+export function printTable(header: string[], rows: string[][]): void {
+  const widths = header.map((h, i) => Math.min(60, Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length))));
+  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ');
+  process.stdout.write(`${line(header)}\n${rows.map(line).join('\n')}\n`);
+}

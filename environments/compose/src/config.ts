@@ -1,0 +1,29 @@
+import { z } from 'zod';
+import { FUNCTION_NAMES, type FunctionName } from './functions.ts';
+
+export const ComposeConfigSchema = z
+  .object({
+    /** Which string functions exist as skills (at least 2). */
+    functions: z
+      .array(z.enum(FUNCTION_NAMES as [FunctionName, ...FunctionName[]]))
+      .min(2)
+      .default(FUNCTION_NAMES),
+    /** Composition depths to generate tasks for (1 = a single function). */
+    depths: z.array(z.number().int().min(1).max(8)).min(1).default([1, 2, 3]),
+    /** Tasks generated per depth before the split. */
+    tasksPerDepth: z.number().int().positive().default(400),
+    /** Characters input strings are drawn from. */
+    alphabet: z.string().min(2).default('abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ'),
+    minLength: z.number().int().min(1).default(3),
+    maxLength: z.number().int().min(1).default(8),
+    /** Share of ordered function pairs that appear only in test tasks (composition generalisation). */
+    heldOutPairFraction: z.number().min(0).max(1).default(0.25),
+    /** Seed of the task set and of the held-out pairs. */
+    seed: z.number().int().default(0),
+    /** Assistant turns per episode. */
+    maxTurns: z.number().int().positive().default(6),
+    /** Reward weights: `correct` is exact match of the final answer, `valid_calls` the share of well-formed tool calls. */
+    weights: z.object({ correct: z.number().default(1), valid_calls: z.number().default(0.1) }).prefault({}),
+  })
+  .refine((c) => c.minLength <= c.maxLength, { message: 'minLength must not exceed maxLength', path: ['minLength'] });
+export type ComposeConfig = z.infer<typeof ComposeConfigSchema>;

@@ -1,0 +1,62 @@
+import { defineEnvironment, type ToolDefinition, weightedReward } from '@toolgym/env-kit';
+import { z } from 'zod';
+import { type ComposeConfig, ComposeConfigSchema } from './config.ts';
+import { FUNCTION_NAMES, type FunctionName, STRING_FUNCTIONS } from './functions.ts';
+import { type ComposeAnswer, composeTasks } from './tasks.ts';
+
+export { STRING_FUNCTIONS, FUNCTION_NAMES, applyChain, type FunctionName } from './functions.ts';
+export { composeTasks, heldOutPairs, promptFor, type ComposeAnswer } from './tasks.ts';
+export { ComposeConfigSchema, type ComposeConfig } from './config.ts';
+
+type State = Record<string, never>;
+
+const TextInput = z.object({ text: z.string().max(4096).describe('The string to transform.') });
+
+function functionTool(name: FunctionName): ToolDefinition<State, ComposeConfig, typeof TextInput> {
+  return { description: STRING_FUNCTIONS[name].description, input: TextInput, run: ({ text }) => STRING_FUNCTIONS[name].apply(text) };
+}
+
+const functionTools: Record<string, ToolDefinition<State, ComposeConfig, typeof TextInput>> = Object.fromEntries(
+  FUNCTION_NAMES.map((name) => [name, functionTool(name)]),
+);
+
+/**
+ * compose@1 — string-function composition (arXiv "From f(x) and g(x) to f(g(x))"). Every
+ * function is a tool; the task names a chain and an input; the agent answers the final string.
+ */
+export default defineEnvironment<State, ComposeConfig>({
+  id: 'compose',
+  version: 1,
+  description: 'Compose string transformations: apply the named functions in order with the tools, then answer the final string.',
+  config: ComposeConfigSchema,
+  tasks: composeTasks,
+  tools: {
+    ...functionTools,
+    answer: {
+      description: 'Give the final string. Ends the episode.',
+      input: z.object({ answer: z.string().describe('The final string, without quotes.') }),
+      run: ({ answer }, { episode }) => {
+        episode.terminate(answer);
+        return 'Answer recorded.';
+      },
+    },
+  },
+  setup: () => ({}),
+  grade: ({ episode, finalText }) => {
+    const gold = (episode.task.answer as ComposeAnswer).output;
+    const given = typeof episode.answer === 'string' ? episode.answer : finalText?.trim();
+    const calls = episode.calls.filter((c) => c.name !== 'answer');
+    const valid = calls.length === 0 ? 0 : calls.filter((c) => !c.isError).length / calls.length;
+    return weightedReward({ correct: given === gold ? 1 : 0, valid_calls: valid }, episode.config.weights, { gold, given: given ?? null });
+  },
+  rewardRange: [0, 1.1],
+  limits: (config) => ({ maxTurns: config.maxTurns, toolTimeoutMs: 2_000, maxToolOutputBytes: 4_096 }),
+  oracle: (task) => {
+    const { chain, input } = task.meta as { chain: FunctionName[]; input: string };
+    const { steps, output } = task.answer as ComposeAnswer;
+    return [
+      ...chain.map((name, i) => ({ name, arguments: { text: i === 0 ? input : steps[i - 1] } })),
+      { name: 'answer', arguments: { answer: output } },
+    ];
+  },
+});

@@ -1,0 +1,60 @@
+import type { Task } from '@toolgym/protocol';
+import { hashString, Rng } from '@toolgym/env-kit';
+import { applyChain, type FunctionName } from './functions.ts';
+import type { ComposeConfig } from './config.ts';
+
+export interface ComposeAnswer {
+  output: string;
+  /** The intermediate strings after each function, for the oracle. */
+  steps: string[];
+}
+
+/** Ordered pairs (f, g) whose composition only appears in the test split. */
+export function heldOutPairs(config: ComposeConfig): Set<string> {
+  const rng = new Rng(config.seed ^ 0x5eed);
+  const pairs: string[] = [];
+  for (const f of config.functions) for (const g of config.functions) if (f !== g) pairs.push(`${f}>${g}`);
+  const count = Math.round(pairs.length * config.heldOutPairFraction);
+  return new Set(rng.shuffle(pairs).slice(0, count));
+}
+
+/** "Apply f, then g to "x"" — the prompt names the chain in order of application. */
+export function promptFor(chain: readonly FunctionName[], input: string): string {
+  return `Apply ${chain.join(', then ')} to "${input}". Use the tools, then call answer with the final string.`;
+}
+
+/**
+ * Tasks of every depth in `config.depths`. A chain is a test task when any adjacent pair in it is
+ * held out; depth-1 tasks split by hash. Same config → same tasks.
+ */
+export function composeTasks(config: ComposeConfig): Task[] {
+  const heldOut = heldOutPairs(config);
+  const tasks: Task[] = [];
+  const seen = new Set<string>();
+  for (const depth of config.depths) {
+    const rng = new Rng(hashString(`compose:${config.seed}:${depth}`));
+    let attempts = 0;
+    let made = 0;
+    while (made < config.tasksPerDepth && attempts < config.tasksPerDepth * 20) {
+      attempts++;
+      const chain: FunctionName[] = [];
+      for (let i = 0; i < depth; i++) {
+        let f = rng.pick(config.functions);
+        while (depth > 1 && i > 0 && f === chain[i - 1]) f = rng.pick(config.functions);
+        chain.push(f);
+      }
+      const length = rng.int(config.minLength, config.maxLength);
+      const input = Array.from({ length }, () => rng.pick([...config.alphabet])).join('');
+      const id = `d${depth}-${chain.join('.')}-${input}`;
+      if (seen.has(id)) continue;
+      seen.add(id);
+      const steps = chain.map((_, i) => applyChain(chain.slice(0, i + 1), input));
+      const pairs = chain.slice(1).map((g, i) => `${chain[i]}>${g}`);
+      const split = depth === 1 ? (hashString(id) % 5 === 0 ? 'test' : 'train') : pairs.some((p) => heldOut.has(p)) ? 'test' : 'train';
+      const answer: ComposeAnswer = { output: steps[steps.length - 1] ?? input, steps };
+      tasks.push({ id, split, prompt: promptFor(chain, input), answer, meta: { depth, chain, input, pairs } });
+      made++;
+    }
+  }
+  return tasks;
+}
