@@ -1,0 +1,217 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { McpError } from '@modelcontextprotocol/sdk/types.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import probe, { probeStats } from '../test/fixtures/probe-env.ts';
+import { EnvironmentClient, type EnvironmentEndpoint } from './client.ts';
+import { ConfigError } from './errors.ts';
+import { Environment } from './episode.ts';
+import { type HttpEnvironmentServer, PortInUseError, serveHttp } from './http-server.ts';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const serveProbeScript = path.join(here, '../test/fixtures/serve-probe.ts');
+const env = new Environment(probe, probe.parseConfig({}));
+const teardownLog = path.join(mkdtempSync(path.join(tmpdir(), 'probe-')), 'teardowns.log');
+
+let http: HttpEnvironmentServer;
+beforeAll(async () => {
+  http = await serveHttp(env, { idleTimeoutMs: 60_000 });
+});
+afterAll(async () => {
+  await http.close();
+});
+
+const endpoints: Array<[string, () => EnvironmentEndpoint]> = [
+  ['in-process', () => ({ kind: 'in-process', environment: env })],
+  [
+    'stdio',
+    () => ({
+      kind: 'stdio',
+      command: process.execPath,
+      args: ['--import', 'tsx', serveProbeScript],
+      env: { PROBE_TEARDOWN_LOG: teardownLog },
+    }),
+  ],
+  ['http', () => ({ kind: 'http', url: http.url })],
+];
+
+describe.each(endpoints)('environment over %s', (_name, endpoint) => {
+  let client: EnvironmentClient;
+  beforeAll(async () => {
+    client = await EnvironmentClient.connect(endpoint());
+  });
+  afterAll(async () => {
+    await client.close();
+  });
+
+  it('shows the agent only the environment tools, with JSON Schemas from the zod declarations', async () => {
+    const tools = await client.listTools();
+    expect(tools.map((t) => t.name).sort()).toEqual(['add', 'answer', 'fail', 'sleep', 'spew']);
+    const add = tools.find((t) => t.name === 'add')!;
+    expect(add.inputSchema).toMatchObject({ type: 'object', properties: { n: { type: 'integer' } }, required: ['n'] });
+  });
+
+  it('plays the oracle to reward 1 and reports termination', async () => {
+    const start = await client.start({ taskId: 't2' });
+    expect(start.task.prompt).toContain('3');
+    expect(start.task).not.toHaveProperty('answer');
+    const { calls } = await client.oracle();
+    const results = [];
+    for (const call of calls) results.push(await client.callTool(call.name, call.arguments));
+    expect(results.map((r) => r.terminated)).toEqual([false, true]);
+    const after = await client.callTool('add', { n: 1 });
+    expect(after).toMatchObject({ isError: true, errorCode: 'episode_ended' });
+    const end = await client.end();
+    expect(end).toMatchObject({ terminated: true, reward: { total: 1, components: { correct: 1, counter_matches: 1 } } });
+  });
+
+  it('turns an unknown tool into an error the model sees, and the episode goes on', async () => {
+    await client.start({ taskId: 't1' });
+    const bad = await client.callTool('subtract', { n: 1 });
+    expect(bad).toMatchObject({ isError: true, errorCode: 'unknown_tool' });
+    expect(bad.content).toContain('add, sleep, fail, spew, answer');
+    expect(await client.callTool('add', { n: 2 })).toMatchObject({ isError: false, content: '2' });
+    await client.end();
+  });
+
+  it('names the field and the expected type when arguments fail the schema', async () => {
+    await client.start({ taskId: 't1' });
+    const wrongType = await client.callTool('add', { n: 'five' });
+    expect(wrongType).toMatchObject({ isError: true, errorCode: 'invalid_arguments' });
+    expect(wrongType.content).toMatch(/'n'.*expected number/);
+    const missing = await client.callTool('add', {});
+    expect(missing.content).toMatch(/'n'/);
+    expect(await client.callTool('add', { n: 1 })).toMatchObject({ isError: false, content: '1' });
+    await client.end();
+  });
+
+  it('reports a throwing tool to the model, with the tool error code when the tool gives one', async () => {
+    await client.start({ taskId: 't1' });
+    expect(await client.callTool('fail', {})).toMatchObject({ isError: true, errorCode: 'tool_failed' });
+    const visible = await client.callTool('fail', { visible: true });
+    expect(visible).toMatchObject({ isError: true, errorCode: 'probe_refused', content: 'the probe refused' });
+    expect(await client.callTool('add', { n: 1 })).toMatchObject({ isError: false });
+    await client.end();
+  });
+
+  it('cancels a tool past its timeout and keeps the episode usable', async () => {
+    await client.start({ taskId: 't1' });
+    const slow = await client.callTool('sleep', { ms: 20_000 });
+    expect(slow).toMatchObject({ isError: true, errorCode: 'tool_timeout' });
+    expect(slow.content).toContain('300 ms');
+    expect(await client.callTool('add', { n: 4 })).toMatchObject({ isError: false, content: '4' });
+    await client.end();
+  });
+
+  it('cuts output over the byte limit on a character boundary, with a marker', async () => {
+    await client.start({ taskId: 't1' });
+    const huge = await client.callTool('spew', { bytes: 10_000_000 });
+    expect(huge.truncated).toBe(true);
+    expect(huge.content).toMatch(/\[output truncated: 10000000 bytes, showing the first 1000\]$/);
+    expect(Buffer.byteLength(huge.content.split('\n[output')[0]!)).toBeLessThanOrEqual(1000);
+    expect(huge.content).not.toContain('\ufffd');
+    await client.end();
+  });
+
+  it('grades an episode with no turns, and refuses to end an episode that was never started', async () => {
+    await client.start({ taskId: 't3' });
+    const end = await client.end();
+    expect(end).toMatchObject({ terminated: false, toolCalls: 0, reward: { total: 0 } });
+    await expect(client.end()).rejects.toThrow(/no episode to end/);
+  });
+
+  it('rejects malformed control requests with the field named', async () => {
+    await expect(client.start({ taskId: 5 as never })).rejects.toThrow(/'taskId'/);
+    await expect(client.start({ taskId: 'nope' })).rejects.toThrow(/no task 'nope'/);
+    await expect(client.start({ split: 'validation' as never })).rejects.toThrow(McpError);
+  });
+
+  it('opens an episode on first use for a plain MCP client that never sent start', async () => {
+    const fresh = await EnvironmentClient.connect(endpoint());
+    expect(await fresh.callTool('add', { n: 7 })).toMatchObject({ isError: false, content: '7' });
+    const end = await fresh.end();
+    expect(end.toolCalls).toBe(1);
+    await fresh.close();
+  });
+
+  it('draws the same task for the same seed', async () => {
+    const a = await client.start({ split: 'train', seed: 42 });
+    const b = await client.start({ split: 'train', seed: 42 });
+    expect(a.task.id).toBe(b.task.id);
+    await client.end();
+  });
+});
+
+describe('episode isolation and release', () => {
+  it('keeps two concurrent HTTP sessions apart', async () => {
+    const [a, b] = await Promise.all([EnvironmentClient.connect({ kind: 'http', url: http.url }), EnvironmentClient.connect({ kind: 'http', url: http.url })]);
+    await Promise.all([a.start({ taskId: 't1' }), b.start({ taskId: 't1' })]);
+    const results = await Promise.all([a.callTool('add', { n: 1 }), b.callTool('add', { n: 10 }), a.callTool('add', { n: 1 })]);
+    expect(results.map((r) => r.content)).toEqual(['1', '10', '2']);
+    await Promise.all([a.end(), b.end()]);
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  it('releases the episode of a stdio client that goes away mid-episode', async () => {
+    const before = readLog();
+    const client = await EnvironmentClient.connect(endpoints[1]![1]());
+    await client.start({ taskId: 't1' });
+    await client.callTool('add', { n: 1 });
+    await client.close();
+    await waitFor(() => readLog() > before);
+    expect(readLog()).toBe(before + 1);
+  });
+
+  it('releases the episode of an HTTP client that terminates its session or vanishes', async () => {
+    const server = await serveHttp(env, { idleTimeoutMs: 300 });
+    const openBefore = probeStats.open;
+    const polite = await EnvironmentClient.connect({ kind: 'http', url: server.url });
+    await polite.start({ taskId: 't1' });
+    const vanishing = await EnvironmentClient.connect({ kind: 'http', url: server.url });
+    await vanishing.start({ taskId: 't1' });
+    expect(probeStats.open).toBe(openBefore + 2);
+    await (polite.client.transport as { terminateSession(): Promise<void> }).terminateSession();
+    await waitFor(() => probeStats.open === openBefore + 1);
+    // The second client never says goodbye: the idle sweep closes its session.
+    await waitFor(() => probeStats.open === openBefore, 5_000);
+    expect(server.sessionCount()).toBe(0);
+    await server.close();
+  });
+});
+
+describe('HTTP binding', () => {
+  it('refuses a non-loopback bind without a token', async () => {
+    await expect(serveHttp(env, { host: '0.0.0.0' })).rejects.toThrow(ConfigError);
+  });
+
+  it('refuses requests without the bearer token when one is set', async () => {
+    const server = await serveHttp(env, { token: 's3cret' });
+    await expect(EnvironmentClient.connect({ kind: 'http', url: server.url })).rejects.toThrow(/401|bearer/i);
+    const ok = await EnvironmentClient.connect({ kind: 'http', url: server.url, token: 's3cret' });
+    expect((await ok.info()).id).toBe('probe');
+    await ok.close();
+    await server.close();
+  });
+
+  it('says which port is busy', async () => {
+    await expect(serveHttp(env, { port: http.port })).rejects.toThrow(PortInUseError);
+  });
+});
+
+function readLog(): number {
+  try {
+    return readFileSync(teardownLog, 'utf8').split('\n').filter(Boolean).length;
+  } catch {
+    return 0;
+  }
+}
+
+async function waitFor(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
