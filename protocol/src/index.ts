@@ -57,3 +57,32 @@ export {
 } from './control.ts';
 export { protocolJsonSchemas, WireSchemas } from './json-schema.ts';
 
+export {
+  REPLAY_FEED_VERSION,
+  FEED_CLOSE_CODES,
+  FeedCursorSchema,
+  FeedEventTypeSchema,
+  RunStatusSchema,
+  FeedFilterSchema,
+  FeedSubscribeSchema,
+  FeedClientMessageSchema,
+  TrajectorySummarySchema,
+  FeedRunMessageSchema,
+  FeedTurnMessageSchema,
+  FeedTrajectoryMessageSchema,
+  FeedStepMetricsMessageSchema,
+  FeedHelloMessageSchema,
+  FeedCaughtUpMessageSchema,
+  FeedEndMessageSchema,
+  FeedOverflowMessageSchema,
+  FeedErrorMessageSchema,
+  FeedServerMessageSchema,
+  type FeedEventType,
+  type RunStatus,
+  type FeedFilter,
+  type FeedSubscribe,
+  type FeedClientMessage,
+  type TrajectorySummary,
+  type FeedServerMessage,
+  type FeedEventMessage,
+} from './replay-feed.ts';
