@@ -26,3 +26,4 @@ export {
 export { EpisodeSession, createSessionServer, serveSession, serveStdio, environmentInfo, SERVER_PROTOCOL_VERSION } from './mcp-server.ts';
 export { serveHttp, PortInUseError, type HttpServeOptions, type HttpEnvironmentServer } from './http-server.ts';
 export { EnvironmentClient, type EnvironmentEndpoint, type ClientToolResult, type CallOptions } from './client.ts';
+export { checkEnvironment, type ConformanceReport, type ConformanceCheck } from './conformance.ts';

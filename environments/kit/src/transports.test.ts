@@ -172,7 +172,7 @@ describe('episode isolation and release', () => {
     const vanishing = await EnvironmentClient.connect({ kind: 'http', url: server.url });
     await vanishing.start({ taskId: 't1' });
     expect(probeStats.open).toBe(openBefore + 2);
-    await (polite.client.transport as { terminateSession(): Promise<void> }).terminateSession();
+    await (polite.client.transport as unknown as { terminateSession(): Promise<void> }).terminateSession();
     await waitFor(() => probeStats.open === openBefore + 1);
     // The second client never says goodbye: the idle sweep closes its session.
     await waitFor(() => probeStats.open === openBefore, 5_000);
