@@ -1,0 +1,18 @@
+export {
+  type ChatTextModel,
+  type CriterionVerdict,
+  createModelRubricJudge,
+  gradeRubric,
+  JudgeOutputError,
+  normalisedRubricScore,
+  normaliseForMatching,
+  parseVerdict,
+  type RubricAxis,
+  type RubricCriterion,
+  RubricError,
+  type RubricInput,
+  type RubricJudge,
+  type RubricScore,
+  type TextMatcher,
+  validateRubric,
+} from './rubric/index.ts';

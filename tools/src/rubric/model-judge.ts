@@ -1,0 +1,74 @@
+import type { RubricJudge } from './rubric.ts';
+
+/**
+ * The part of a chat policy a judge needs: message-mode generation returning text. Any policy of
+ * the agents package (`Policy.generate`) satisfies it structurally, so tools does not depend on
+ * agents.
+ */
+export interface ChatTextModel {
+  generate(request: {
+    messages: Array<{ role: 'system' | 'user' | 'assistant' | 'tool'; content: string }>;
+    tools: [];
+    sampling: { maxTokens: number; temperature?: number };
+    signal?: AbortSignal;
+  }): Promise<{ text: string }>;
+}
+
+export class JudgeOutputError extends Error {
+  readonly code = 'judge_unparseable';
+  constructor(readonly output: string) {
+    super(
+      `the rubric judge did not answer with {"met": true|false}: ${JSON.stringify(output.slice(0, 200))}`,
+    );
+    this.name = 'JudgeOutputError';
+  }
+}
+
+const SYSTEM = [
+  'You grade one response against one rubric criterion.',
+  'Reply with a single JSON object and nothing else: {"met": true or false, "rationale": "<one sentence>"}.',
+  'For a criterion with negative points, "met" means the undesirable behaviour is present.',
+  'Judge only what the response actually says; formatting, confidence and length earn nothing.',
+].join(' ');
+
+/**
+ * A judge backed by a chat model. The verdict must be a JSON object with a boolean `met`; anything
+ * else is an error rather than a guess, because judges are known to reward "master key" replies
+ * ("One Token to Fool LLM-as-a-Judge") and a lenient parser would make that worse.
+ */
+export function createModelRubricJudge(settings: { model: ChatTextModel; maxTokens?: number }): RubricJudge {
+  return {
+    async judge({ criterion, response, context }) {
+      const user = [
+        context ? `Context:\n${context}\n` : '',
+        `Criterion (${criterion.points > 0 ? '+' : ''}${criterion.points} points): ${criterion.description}`,
+        `Response:\n<<<\n${response}\n>>>`,
+      ].join('\n');
+      const { text } = await settings.model.generate({
+        messages: [
+          { role: 'system', content: SYSTEM },
+          { role: 'user', content: user },
+        ],
+        tools: [],
+        sampling: { maxTokens: settings.maxTokens ?? 128, temperature: 0 },
+      });
+      return parseVerdict(text);
+    },
+  };
+}
+
+/** The first `{...}` object in the output with a boolean `met`. */
+export function parseVerdict(text: string): { met: boolean; rationale?: string } {
+  const match = /\{[\s\S]*?\}/.exec(text);
+  if (!match) throw new JudgeOutputError(text);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(match[0]);
+  } catch {
+    throw new JudgeOutputError(text);
+  }
+  const met = (parsed as { met?: unknown }).met;
+  if (typeof met !== 'boolean') throw new JudgeOutputError(text);
+  const rationale = (parsed as { rationale?: unknown }).rationale;
+  return { met, ...(typeof rationale === 'string' ? { rationale } : {}) };
+}
