@@ -1,0 +1,125 @@
+/**
+ * Writes a ToolGym decoder as a model directory in the Hugging Face / Optimum layout, which the `onnx`
+ * policy loads exactly like an exported Hugging Face model:
+ *
+ *   config.json             architecture sizes under HF names (num_hidden_layers, num_attention_heads, …)
+ *   model.onnx              the graph with the weights as initializers (agents/src/onnx/decoder-graph.ts)
+ *   tokenizer.json          byte-level BPE without merges + special tokens
+ *   tokenizer_config.json   eos, pad and the chat template
+ *   generation_config.json  eos ids
+ *   toolgym.json            { format, policyVersion, decoder } — ToolGym's own metadata
+ *
+ * The trainer publishes new weights with `writeDecoderModelDir` (or hands them straight to
+ * `OnnxPolicy.loadWeights`).
+ */
+import { mkdir, rename, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { buildDecoderOnnx } from '../onnx/decoder-graph.ts';
+import {
+  BYTE_TOKENIZER_VOCAB_SIZE,
+  byteTokenizerConfig,
+  byteTokenizerId,
+  byteTokenizerJson,
+} from './byte-tokenizer.ts';
+import type { DecoderConfig, DecoderWeights } from './decoder-config.ts';
+import { initDecoderWeights } from './init-weights.ts';
+
+/**
+ * The size of ToolGym's built-in policy: small enough to train on a 2-core CPU with the TF.js learner
+ * (~1M parameters). The trainer (issue 9) may pick a different training size — pass it as `config`;
+ * everything here reads sizes from the config, nothing assumes these numbers.
+ */
+export const DEFAULT_DECODER_CONFIG: DecoderConfig = {
+  vocabSize: BYTE_TOKENIZER_VOCAB_SIZE,
+  dModel: 128,
+  nLayers: 4,
+  nHeads: 4,
+  dFF: 512,
+  maxPositions: 1024,
+  layerNormEps: 1e-5,
+};
+
+export const TOOLGYM_MODEL_FORMAT = 'toolgym-decoder@1';
+
+/** Contents of toolgym.json. */
+export interface ToolgymModelMeta {
+  format: typeof TOOLGYM_MODEL_FORMAT;
+  policyVersion: number;
+  decoder: DecoderConfig;
+  /** Seed of the initial weights, when they came from `initDecoderWeights`. */
+  initSeed?: number;
+}
+
+export interface WriteDecoderModelOptions {
+  config: DecoderConfig;
+  weights: DecoderWeights;
+  policyVersion?: number;
+  initSeed?: number;
+}
+
+/** Writes (or overwrites) a complete model directory; each file appears atomically. */
+export async function writeDecoderModelDir(dir: string, options: WriteDecoderModelOptions): Promise<void> {
+  const { config, weights } = options;
+  if (config.vocabSize < BYTE_TOKENIZER_VOCAB_SIZE) {
+    throw new Error(`decoder config: vocabSize ${config.vocabSize} is below the byte tokenizer's ${BYTE_TOKENIZER_VOCAB_SIZE} tokens`);
+  }
+  const imEnd = byteTokenizerId('<|im_end|>');
+  const endOfText = byteTokenizerId('<|endoftext|>');
+  const meta: ToolgymModelMeta = {
+    format: TOOLGYM_MODEL_FORMAT,
+    policyVersion: options.policyVersion ?? 0,
+    decoder: config,
+    ...(options.initSeed !== undefined ? { initSeed: options.initSeed } : {}),
+  };
+  const files: Array<[string, string | Uint8Array]> = [
+    ['model.onnx', buildDecoderOnnx(config, weights)],
+    [
+      'config.json',
+      json({
+        architectures: ['ToolGymDecoder'],
+        model_type: 'toolgym-decoder',
+        vocab_size: config.vocabSize,
+        hidden_size: config.dModel,
+        num_hidden_layers: config.nLayers,
+        num_attention_heads: config.nHeads,
+        num_key_value_heads: config.nHeads,
+        head_dim: config.dModel / config.nHeads,
+        intermediate_size: config.dFF,
+        max_position_embeddings: config.maxPositions,
+        layer_norm_eps: config.layerNormEps,
+        hidden_act: 'gelu_pytorch_tanh',
+        tie_word_embeddings: false,
+        bos_token_id: null,
+        eos_token_id: imEnd,
+        pad_token_id: endOfText,
+        torch_dtype: 'float32',
+      }),
+    ],
+    ['generation_config.json', json({ eos_token_id: [imEnd, endOfText], pad_token_id: endOfText })],
+    ['tokenizer.json', json(byteTokenizerJson())],
+    ['tokenizer_config.json', json(byteTokenizerConfig(config.maxPositions))],
+    ['toolgym.json', json(meta)],
+  ];
+  await mkdir(dir, { recursive: true });
+  for (const [name, content] of files) {
+    const target = path.join(dir, name);
+    const temp = `${target}.${process.pid}.tmp`;
+    await writeFile(temp, content);
+    await rename(temp, target);
+  }
+}
+
+/** Creates ToolGym's default small model (seeded random init) in `dir`. No downloads. */
+export async function createDefaultModel(
+  dir: string,
+  options: { seed?: number; config?: DecoderConfig } = {},
+): Promise<{ dir: string; config: DecoderConfig }> {
+  const config = options.config ?? DEFAULT_DECODER_CONFIG;
+  const seed = options.seed ?? 0;
+  await writeDecoderModelDir(dir, { config, weights: initDecoderWeights(config, { seed }), initSeed: seed });
+  return { dir, config };
+}
+
+function json(value: unknown): string {
+  return `${JSON.stringify(value, null, 2)}\n`;
+}

@@ -1,0 +1,179 @@
+/**
+ * Builds ToolGym's small decoder (agents/src/model/decoder-config.ts) as an ONNX model in the Hugging
+ * Face Optimum decoder-with-past convention, so that the one `onnx` policy code path runs it and any
+ * exported Hugging Face decoder alike:
+ *
+ *   inputs   input_ids [batch, seq] int64, attention_mask [batch, past+seq] int64,
+ *            position_ids [batch, seq] int64, past_key_values.{i}.key/value [batch, heads, past, headDim]
+ *   outputs  logits [batch, seq, vocab], present.{i}.key/value [batch, heads, past+seq, headDim]
+ *
+ * Standard opset-17 ops only (LayerNormalization is opset 17; GELU is composed from Tanh because the
+ * Gelu op needs opset 20). Causal masking is built from Range + LessOrEqual on the key/query indices
+ * (no Trilu), combined with the attention mask and applied with Where, so masked scores are exactly
+ * -1e9 before the softmax as the shared maths says. Initializer names are the decoder weight names.
+ */
+import { type DecoderConfig, type DecoderWeights, decoderWeightShapes } from '../model/decoder-config.ts';
+import {
+  encodeOnnxModel,
+  type NodeProtoShape,
+  OnnxAttributeType,
+  OnnxDataType,
+  type TensorProtoShape,
+  type ValueInfoShape,
+} from './onnx-proto.ts';
+
+/** Opset of the default ONNX domain the builder targets. */
+export const DECODER_OPSET = 17;
+const IR_VERSION = 8;
+const MASKED_SCORE = -1e9;
+
+type Attribute = NodeProtoShape['attribute'][number];
+
+/** Accumulates nodes and initializers with unique names. */
+class GraphBuilder {
+  readonly nodes: NodeProtoShape[] = [];
+  readonly initializers: TensorProtoShape[] = [];
+  private counter = 0;
+
+  op(opType: string, inputs: string[], attributes: Attribute[] = [], outputName?: string): string {
+    const name = `${opType}_${this.counter++}`;
+    const output = outputName ?? `${name}_out`;
+    this.nodes.push({ name, op_type: opType, input: inputs, output: [output], attribute: attributes });
+    return output;
+  }
+
+  floatTensor(name: string, dims: number[], data: Float32Array): string {
+    const raw = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    this.initializers.push({ name, dims, data_type: OnnxDataType.FLOAT, raw_data: raw.slice() });
+    return name;
+  }
+
+  int64Const(values: number[], scalar = false): string {
+    const name = `const_${this.counter++}`;
+    this.initializers.push({ name, dims: scalar ? [] : [values.length], data_type: OnnxDataType.INT64, int64_data: values });
+    return name;
+  }
+
+  floatConst(value: number): string {
+    return this.floatTensor(`const_${this.counter++}`, [], new Float32Array([value]));
+  }
+}
+
+const intAttr = (name: string, i: number): Attribute => ({ name, type: OnnxAttributeType.INT, i });
+const floatAttr = (name: string, f: number): Attribute => ({ name, type: OnnxAttributeType.FLOAT, f });
+const intsAttr = (name: string, ints: number[]): Attribute => ({ name, type: OnnxAttributeType.INTS, ints });
+
+function tensorInfo(name: string, elemType: number, dims: Array<number | string>): ValueInfoShape {
+  return {
+    name,
+    type: {
+      tensor_type: {
+        elem_type: elemType,
+        shape: { dim: dims.map((d) => (typeof d === 'number' ? { dim_value: d } : { dim_param: d })) },
+      },
+    },
+  };
+}
+
+/** Checks that `weights` holds exactly the weights `config` needs, with the right sizes. */
+export function checkDecoderWeights(config: DecoderConfig, weights: DecoderWeights): void {
+  const shapes = decoderWeightShapes(config);
+  for (const [name, shape] of Object.entries(shapes)) {
+    const w = weights[name];
+    const size = shape.reduce((a, b) => a * b, 1);
+    if (!w) throw new Error(`decoder weights: missing '${name}' (shape [${shape.join(', ')}])`);
+    if (!(w instanceof Float32Array)) throw new Error(`decoder weights: '${name}' must be a Float32Array`);
+    if (w.length !== size) {
+      throw new Error(`decoder weights: '${name}' has ${w.length} values, shape [${shape.join(', ')}] needs ${size}`);
+    }
+  }
+  for (const name of Object.keys(weights)) {
+    if (!(name in shapes)) throw new Error(`decoder weights: unexpected weight '${name}' for this config`);
+  }
+  if (config.dModel % config.nHeads !== 0) {
+    throw new Error(`decoder config: dModel ${config.dModel} is not divisible by nHeads ${config.nHeads}`);
+  }
+}
+
+/** Serialises the decoder with `weights` to ONNX model bytes (protobuf). */
+export function buildDecoderOnnx(config: DecoderConfig, weights: DecoderWeights): Uint8Array {
+  checkDecoderWeights(config, weights);
+  const g = new GraphBuilder();
+  const shapes = decoderWeightShapes(config);
+  for (const [name, shape] of Object.entries(shapes)) g.floatTensor(name, shape, weights[name]!);
+
+  const { dModel, nHeads, nLayers, layerNormEps } = config;
+  const headDim = dModel / nHeads;
+
+  // Masks: query i of this call sits at key index past + i; it may see key j iff j <= past + i and
+  // attention_mask[b, j] = 1.
+  const zero = g.int64Const([0], true);
+  const one = g.int64Const([1], true);
+  const seqLen = g.op('Gather', [g.op('Shape', ['input_ids']), one], [intAttr('axis', 0)]);
+  const totalLen = g.op('Gather', [g.op('Shape', ['attention_mask']), one], [intAttr('axis', 0)]);
+  const pastLen = g.op('Sub', [totalLen, seqLen]);
+  const keyIndex = g.op('Range', [zero, totalLen, one]);
+  const queryIndex = g.op('Unsqueeze', [g.op('Range', [pastLen, totalLen, one]), g.int64Const([1])]);
+  const causal = g.op('LessOrEqual', [keyIndex, queryIndex]); // [seq, total]
+  const keyPresent = g.op('Unsqueeze', [
+    g.op('Cast', ['attention_mask'], [intAttr('to', OnnxDataType.BOOL)]),
+    g.int64Const([1, 2]),
+  ]); // [batch, 1, 1, total]
+  const allowed = g.op('And', [causal, keyPresent]); // [batch, 1, seq, total]
+  const maskedScore = g.floatConst(MASKED_SCORE);
+
+  const layerNorm = (x: string, prefix: string) =>
+    g.op('LayerNormalization', [x, `${prefix}.weight`, `${prefix}.bias`], [intAttr('axis', -1), floatAttr('epsilon', layerNormEps)]);
+  const linear = (x: string, prefix: string) => g.op('Add', [g.op('MatMul', [x, `${prefix}.weight`]), `${prefix}.bias`]);
+  const splitHeadsShape = g.int64Const([0, 0, nHeads, headDim]);
+  const mergeHeadsShape = g.int64Const([0, 0, dModel]);
+  const toHeads = (x: string) => g.op('Transpose', [g.op('Reshape', [x, splitHeadsShape])], [intsAttr('perm', [0, 2, 1, 3])]);
+  const scale = g.floatConst(1 / Math.sqrt(headDim));
+  const half = g.floatConst(0.5);
+  const oneF = g.floatConst(1);
+  const geluCubic = g.floatConst(0.044715);
+  const geluScale = g.floatConst(Math.sqrt(2 / Math.PI));
+
+  let h = g.op('Add', [g.op('Gather', ['embed.tokens', 'input_ids']), g.op('Gather', ['embed.positions', 'position_ids'])]);
+  for (let i = 0; i < nLayers; i++) {
+    const p = `layers.${i}`;
+    const a = layerNorm(h, `${p}.ln1`);
+    const q = toHeads(linear(a, `${p}.attn.q`));
+    const key = g.op('Concat', [`past_key_values.${i}.key`, toHeads(linear(a, `${p}.attn.k`))], [intAttr('axis', 2)], `present.${i}.key`);
+    const value = g.op('Concat', [`past_key_values.${i}.value`, toHeads(linear(a, `${p}.attn.v`))], [intAttr('axis', 2)], `present.${i}.value`);
+    const scores = g.op('Mul', [g.op('MatMul', [q, g.op('Transpose', [key], [intsAttr('perm', [0, 1, 3, 2])])]), scale]);
+    const probs = g.op('Softmax', [g.op('Where', [allowed, scores, maskedScore])], [intAttr('axis', -1)]);
+    const context = g.op('Transpose', [g.op('MatMul', [probs, value])], [intsAttr('perm', [0, 2, 1, 3])]);
+    h = g.op('Add', [h, linear(g.op('Reshape', [context, mergeHeadsShape]), `${p}.attn.o`)]);
+
+    const up = linear(layerNorm(h, `${p}.ln2`), `${p}.mlp.up`);
+    const inner = g.op('Mul', [geluScale, g.op('Add', [up, g.op('Mul', [geluCubic, g.op('Mul', [up, g.op('Mul', [up, up])])])])]);
+    const gelu = g.op('Mul', [g.op('Mul', [half, up]), g.op('Add', [oneF, g.op('Tanh', [inner])])]);
+    h = g.op('Add', [h, linear(gelu, `${p}.mlp.down`)]);
+  }
+  g.op('MatMul', [layerNorm(h, 'final_norm'), 'lm_head.weight'], [], 'logits');
+
+  const kvDims = ['batch_size', nHeads, 'past_sequence_length', headDim];
+  const presentDims = ['batch_size', nHeads, 'total_sequence_length', headDim];
+  const inputs = [
+    tensorInfo('input_ids', OnnxDataType.INT64, ['batch_size', 'sequence_length']),
+    tensorInfo('attention_mask', OnnxDataType.INT64, ['batch_size', 'total_sequence_length']),
+    tensorInfo('position_ids', OnnxDataType.INT64, ['batch_size', 'sequence_length']),
+  ];
+  const outputs = [tensorInfo('logits', OnnxDataType.FLOAT, ['batch_size', 'sequence_length', config.vocabSize])];
+  for (let i = 0; i < nLayers; i++) {
+    for (const kind of ['key', 'value']) {
+      inputs.push(tensorInfo(`past_key_values.${i}.${kind}`, OnnxDataType.FLOAT, kvDims));
+      outputs.push(tensorInfo(`present.${i}.${kind}`, OnnxDataType.FLOAT, presentDims));
+    }
+  }
+
+  return encodeOnnxModel({
+    ir_version: IR_VERSION,
+    opset_import: [{ domain: '', version: DECODER_OPSET }],
+    producer_name: 'toolgym',
+    producer_version: '1',
+    doc_string: 'ToolGym small decoder (agents/src/model/decoder-config.ts)',
+    graph: { name: 'toolgym_decoder', node: g.nodes, initializer: g.initializers, input: inputs, output: outputs },
+  });
+}
