@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
-import { serveHttp, serveStdio } from '@toolgym/env-kit';
+import { EnvironmentClient, serveHttp, serveStdio } from '@toolgym/env-kit';
+import { playEpisode } from '../play.ts';
+import { scaffoldEnvironment } from '../scaffold.ts';
 import { makeEnvironment, registry } from '../registry.ts';
 
 export function registerEnvCommands(program: Command): void {
@@ -40,8 +42,9 @@ export function registerEnvCommands(program: Command): void {
     .option('--split <split>', 'train or test')
     .option('--limit <n>', 'how many to print', '20')
     .option('--json', 'one JSON task per line, with answers')
-    .action(async (ref: string, opts: { split?: 'train' | 'test'; limit: string; json?: boolean }) => {
-      const environment = await makeEnvironment(ref);
+    .option('--options <json>', 'environment options as JSON')
+    .action(async (ref: string, opts: { split?: 'train' | 'test'; limit: string; json?: boolean; options?: string }) => {
+      const environment = await makeEnvironment(ref, opts.options ? JSON.parse(opts.options) : undefined);
       const tasks = opts.split ? await environment.tasksOf(opts.split) : await environment.tasks();
       const shown = tasks.slice(0, Number(opts.limit));
       if (opts.json) {
@@ -50,6 +53,37 @@ export function registerEnvCommands(program: Command): void {
       }
       printTable(['id', 'split', 'prompt'], shown.map((t) => [t.id, t.split, t.prompt.replace(/\s+/g, ' ').slice(0, 100)]));
       process.stdout.write(`${shown.length} of ${tasks.length} tasks\n`);
+    });
+
+  env
+    .command('play <env>')
+    .description('Play an episode yourself: see the task and tools, call them, answer, see the reward.')
+    .option('--task <id>', 'play this task')
+    .option('--split <split>', 'draw the task from train or test', 'train')
+    .option('--seed <n>', 'seed for drawing the task', String(Date.now() % 100_000))
+    .option('--options <json>', 'environment options as JSON')
+    .action(async (ref: string, opts: { task?: string; split: 'train' | 'test'; seed: string; options?: string }) => {
+      const environment = await makeEnvironment(ref, opts.options ? JSON.parse(opts.options) : undefined);
+      const client = await EnvironmentClient.connect({ kind: 'in-process', environment });
+      try {
+        await playEpisode(client, { ...(opts.task ? { taskId: opts.task } : {}), split: opts.split, seed: Number(opts.seed) }, {
+          input: process.stdin,
+          output: process.stdout,
+        });
+      } finally {
+        await client.close();
+      }
+    });
+
+  env
+    .command('new <name>')
+    .description('Scaffold a new environment package that passes the conformance check.')
+    .option('--dir <dir>', 'parent folder (default: environments/ of this workspace)')
+    .action(async (name: string, opts: { dir?: string }) => {
+      const dir = await scaffoldEnvironment(name, opts.dir);
+      process.stdout.write(`Created ${dir}
+Next: pnpm install, then  toolgym env play ${name}  and  pnpm exec vitest run ${dir}
+`);
     });
 }
 

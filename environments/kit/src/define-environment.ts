@@ -103,7 +103,12 @@ export function defineEnvironment<State, Config>(spec: EnvironmentSpec<State, Co
   }
   const [lo, hi] = spec.rewardRange;
   if (!(lo <= hi)) throw new ConfigError(`environment '${spec.id}' has an empty reward range [${lo}, ${hi}]`);
-  const toolSpecs = Object.entries(spec.tools).map(([name, tool]) => {
+  // Unknown argument keys are reported to the model (a misspelt key is a mistake it can fix),
+  // and the JSON Schema says `additionalProperties: false`.
+  const tools = Object.fromEntries(
+    Object.entries(spec.tools).map(([name, tool]) => [name, tool.input instanceof z.ZodObject ? { ...tool, input: tool.input.strict() } : tool]),
+  );
+  const toolSpecs = Object.entries(tools).map(([name, tool]) => {
     if (!TOOL_NAME_PATTERN.test(name)) {
       throw new ConfigError(`tool name '${name}' of '${spec.id}' is not valid`, 'MCP tool names use letters, digits, _ and -');
     }
@@ -111,6 +116,7 @@ export function defineEnvironment<State, Config>(spec: EnvironmentSpec<State, Co
   });
   return {
     ...spec,
+    tools,
     ref: `${spec.id}@${spec.version}`,
     toolSpecs,
     limitsFor(config) {

@@ -50,7 +50,7 @@ describe.each(endpoints)('environment over %s', (_name, endpoint) => {
     const tools = await client.listTools();
     expect(tools.map((t) => t.name).sort()).toEqual(['add', 'answer', 'fail', 'sleep', 'spew']);
     const add = tools.find((t) => t.name === 'add')!;
-    expect(add.inputSchema).toMatchObject({ type: 'object', properties: { n: { type: 'integer' } }, required: ['n'] });
+    expect(add.inputSchema).toMatchObject({ type: 'object', properties: { n: { type: 'integer' } }, required: ['n'], additionalProperties: false });
   });
 
   it('plays the oracle to reward 1 and reports termination', async () => {
@@ -83,6 +83,8 @@ describe.each(endpoints)('environment over %s', (_name, endpoint) => {
     expect(wrongType.content).toMatch(/'n'.*expected number/);
     const missing = await client.callTool('add', {});
     expect(missing.content).toMatch(/'n'/);
+    const misspelt = await client.callTool('add', { m: 1 });
+    expect(misspelt.content).toContain('Unrecognized key: "m"');
     expect(await client.callTool('add', { n: 1 })).toMatchObject({ isError: false, content: '1' });
     await client.end();
   });

@@ -1,0 +1,71 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { checkEnvironment, loadEnvironmentModule } from '@toolgym/env-kit';
+import { describe, expect, it } from 'vitest';
+import { parseCommandLine } from './play.ts';
+import { scaffoldEnvironment } from './scaffold.ts';
+
+const cliDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const bin = path.join(cliDir, 'bin/toolgym.js');
+
+function runCli(args: string[], stdin = ''): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [bin, ...args], { cwd: cliDir });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(stdin);
+  });
+}
+
+describe('toolgym env play', () => {
+  it('reads key=value and JSON arguments', () => {
+    expect(parseCommandLine('reverse text=abc')).toEqual({ name: 'reverse', args: { text: 'abc' } });
+    expect(parseCommandLine('answer answer="two words"')).toEqual({ name: 'answer', args: { answer: 'two words' } });
+    expect(parseCommandLine('add n=5')).toEqual({ name: 'add', args: { n: 5 } });
+    expect(parseCommandLine('x {"a": [1, 2]}')).toEqual({ name: 'x', args: { a: [1, 2] } });
+    expect(() => parseCommandLine('x [1]')).not.toThrow();
+    expect(() => parseCommandLine('x {"a": ')).toThrow();
+  });
+
+  it('plays a compose episode typed at the terminal, mistakes included, to reward 1', async () => {
+    const options = JSON.stringify({ depths: [2], functions: ['reverse', 'upper'], alphabet: 'abc', minLength: 3, maxLength: 3, tasksPerDepth: 2, heldOutPairFraction: 0 });
+    const result = await runCli(
+      ['env', 'play', 'compose', '--options', options, '--task', 'd2-reverse.upper-bcc'],
+      ['reverse txt=bcc', 'reverse {"text": ', 'reverse text=bcc', 'upper text=ccb', 'answer answer=CCB', ''].join('\n'),
+    );
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('Apply reverse, then upper to "bcc"');
+    expect(result.stdout).toContain("error (invalid_arguments): Invalid arguments for 'reverse': 'text': Invalid input: expected string, received undefined; arguments: Unrecognized key: \"txt\".");
+    expect(result.stdout).toContain('Could not read that');
+    expect(result.stdout).toContain('Reward: 1.067  (answered, 4 tool calls)');
+  });
+});
+
+describe('toolgym env new', () => {
+  it('scaffolds a package that loads and passes the conformance check', async () => {
+    const parent = mkdtempSync(path.join(cliDir, '.scaffold-'));
+    try {
+      const dir = await scaffoldEnvironment('letters', parent);
+      const [definition] = await loadEnvironmentModule(path.join(dir, 'src/index.ts'));
+      expect(definition?.ref).toBe('letters@1');
+      const report = await checkEnvironment(definition!);
+      expect(report.checks.filter((c) => !c.ok)).toEqual([]);
+      await expect(scaffoldEnvironment('letters', parent)).rejects.toThrow(/already exists/);
+      await expect(scaffoldEnvironment('Bad Name', parent)).rejects.toThrow(/not a valid environment name/);
+    } finally {
+      rmSync(parent, { recursive: true, force: true });
+    }
+  });
+
+  it('suggests the closest id for a typo and exits non-zero', async () => {
+    const result = await runCli(['env', 'tasks', 'compse']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("Did you mean 'compose'?");
+  });
+});
