@@ -47,53 +47,57 @@ export function gpt2ByteToUnicode(): string[] {
  * inputSchema}`); assistant `tool_calls` in HF shape (`{function: {name, arguments}}`) or flat.
  * Consecutive tool results share one user turn, each inside <tool_response>…</tool_response>.
  */
-export const BYTE_MODEL_CHAT_TEMPLATE = `
+export const BYTE_MODEL_CHAT_TEMPLATE = String.raw`
 {%- set system_first = messages and messages[0].role == 'system' %}
-{%- if tools %}<|im_start|>system
-{% if system_first %}{{ messages[0].content }}
-{% endif %}Tools (call: <tool_call>{"name": ..., "arguments": {...}}</tool_call>):
+{%- if tools %}
+{{- '<|im_start|>system\n' }}
+{%- if system_first %}{{- messages[0].content + '\n' }}{%- endif %}
+{{- 'Tools (call: <tool_call>{"name": ..., "arguments": {...}}</tool_call>):' }}
 {%- for tool in tools %}
 {%- set fn = tool.function if tool.function is defined else tool %}
 {%- set schema = fn.parameters if fn.parameters is defined else fn.inputSchema %}
-- {{ fn.name }}(
+{{- '\n- ' + fn.name + '(' }}
 {%- if schema is defined and schema.properties is defined %}
 {%- for name, prop in schema.properties.items() %}
-{{- name }}{% if not (schema.required is defined and name in schema.required) %}?{% endif %}: {{ prop.type if prop.type is defined else 'any' }}{% if not loop.last %}, {% endif %}
+{{- name }}
+{%- if not (schema.required is defined and name in schema.required) %}{{- '?' }}{%- endif %}
+{{- ': ' + (prop.type if prop.type is defined else 'any') }}
+{%- if not loop.last %}{{- ', ' }}{%- endif %}
 {%- endfor %}
-{%- endif %}): {{ fn.description }}
-{%- endfor %}<|im_end|>
-{% elif system_first %}<|im_start|>system
-{{ messages[0].content }}<|im_end|>
-{% endif %}
+{%- endif %}
+{{- ')' }}
+{%- if fn.description %}{{- ': ' + fn.description }}{%- endif %}
+{%- endfor %}
+{{- '<|im_end|>\n' }}
+{%- elif system_first %}
+{{- '<|im_start|>system\n' + messages[0].content + '<|im_end|>\n' }}
+{%- endif %}
 {%- for message in messages %}
 {%- if message.role == 'system' %}
-{%- if not loop.first %}<|im_start|>system
-{{ message.content }}<|im_end|>
-{% endif %}
+{%- if not loop.first %}{{- '<|im_start|>system\n' + message.content + '<|im_end|>\n' }}{%- endif %}
 {%- elif message.role == 'tool' %}
-{%- if loop.first or messages[loop.index0 - 1].role != 'tool' %}<|im_start|>user{% endif %}
-<tool_response>
-{{ message.content }}
-</tool_response>
-{%- if loop.last or messages[loop.index0 + 1].role != 'tool' %}<|im_end|>
-{% endif %}
-{%- elif message.role == 'assistant' %}<|im_start|>assistant
-{% if message.content %}{{ message.content }}{% endif %}
+{%- if loop.first or messages[loop.index0 - 1].role != 'tool' %}{{- '<|im_start|>user' }}{%- endif %}
+{{- '\n<tool_response>\n' + message.content + '\n</tool_response>' }}
+{%- if loop.last or messages[loop.index0 + 1].role != 'tool' %}{{- '<|im_end|>\n' }}{%- endif %}
+{%- elif message.role == 'assistant' %}
+{{- '<|im_start|>assistant\n' }}
+{%- if message.content %}{{- message.content }}{%- endif %}
 {%- if message.tool_calls is defined and message.tool_calls %}
 {%- for call in message.tool_calls %}
 {%- set fn = call.function if call.function is defined else call %}
-{%- if message.content or not loop.first %}
-{% endif %}<tool_call>
-{"name": "{{ fn.name }}", "arguments": {% if fn.arguments is string %}{{ fn.arguments }}{% else %}{{ fn.arguments | tojson }}{% endif %}}
-</tool_call>
+{%- if message.content or not loop.first %}{{- '\n' }}{%- endif %}
+{{- '<tool_call>\n{"name": "' + fn.name + '", "arguments": ' }}
+{%- if fn.arguments is string %}{{- fn.arguments }}{%- else %}{{- fn.arguments | tojson }}{%- endif %}
+{{- '}\n</tool_call>' }}
 {%- endfor %}
-{%- endif %}<|im_end|>
-{% else %}<|im_start|>{{ message.role }}
-{{ message.content }}<|im_end|>
-{% endif %}
+{%- endif %}
+{{- '<|im_end|>\n' }}
+{%- else %}
+{{- '<|im_start|>' + message.role + '\n' + message.content + '<|im_end|>\n' }}
+{%- endif %}
 {%- endfor %}
-{%- if add_generation_prompt %}<|im_start|>assistant
-{% endif %}`.trim();
+{%- if add_generation_prompt %}{{- '<|im_start|>assistant\n' }}{%- endif %}
+`.trim();
 
 /** tokenizer.json (Hugging Face `tokenizers` format) of the byte tokenizer. */
 export function byteTokenizerJson(): Record<string, unknown> {

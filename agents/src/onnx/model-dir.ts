@@ -1,0 +1,165 @@
+/**
+ * Reads a decoder model directory in the Hugging Face / Optimum layout — ToolGym's own
+ * (model/model-directory.ts) or an exported Hugging Face model — into what the engine needs. One code
+ * path for both: sizes come from config.json (num_hidden_layers, num_key_value_heads for GQA, head_dim
+ * or hidden_size / num_attention_heads), the tokenizer from tokenizer.json, the chat template and eos
+ * from tokenizer_config.json / generation_config.json. Every problem names the file to fix.
+ */
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { TOOLGYM_MODEL_FORMAT, type ToolgymModelMeta } from '../model/model-directory.ts';
+import { ModelDirError } from './errors.ts';
+import { HuggingFaceTokenizer } from './hf-tokenizer.ts';
+
+/** Architecture sizes the engine needs to drive the KV cache. */
+export interface DecoderShape {
+  numLayers: number;
+  /** Heads of the K/V cache (= attention heads without GQA). */
+  numKvHeads: number;
+  headDim: number;
+  vocabSize: number;
+  /** Longest sequence (prompt + generated) the model supports. */
+  maxPositions: number;
+}
+
+export interface ModelDir {
+  dir: string;
+  /** model.onnx, or onnx/model.onnx (the transformers.js layout). */
+  modelPath: string;
+  shape: DecoderShape;
+  tokenizer: HuggingFaceTokenizer;
+  chatTemplate?: string;
+  eosTokenIds: number[];
+  /** Pad id for batching (pad_token_id, else the first eos). */
+  padTokenId: number;
+  /** toolgym.json, present for ToolGym's own models. */
+  toolgym?: ToolgymModelMeta;
+}
+
+function readJson(dir: string, file: string, required: true): Record<string, unknown>;
+function readJson(dir: string, file: string, required: false): Record<string, unknown> | undefined;
+function readJson(dir: string, file: string, required: boolean): Record<string, unknown> | undefined {
+  const full = path.join(dir, file);
+  if (!existsSync(full)) {
+    if (required) throw new ModelDirError('missing-file', full, `missing; a model directory needs ${file}`);
+    return undefined;
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(readFileSync(full, 'utf8'));
+  } catch (error) {
+    throw new ModelDirError('malformed-file', full, `not valid JSON (${(error as Error).message})`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new ModelDirError('malformed-file', full, 'must hold a JSON object');
+  }
+  return value as Record<string, unknown>;
+}
+
+function positiveInt(file: string, config: Record<string, unknown>, ...keys: string[]): number | undefined {
+  for (const key of keys) {
+    const v = config[key];
+    if (v === undefined || v === null) continue;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) {
+      throw new ModelDirError('malformed-file', file, `'${key}' must be a positive integer, got ${JSON.stringify(v)}`);
+    }
+    return v;
+  }
+  return undefined;
+}
+
+function idList(v: unknown): number[] {
+  if (typeof v === 'number') return [v];
+  if (Array.isArray(v)) return v.filter((x): x is number => typeof x === 'number');
+  return [];
+}
+
+/** Loads and validates a model directory (does not create the onnxruntime session). */
+export function readModelDir(dir: string): ModelDir {
+  const root = path.resolve(dir);
+  if (!existsSync(root) || !statSync(root).isDirectory()) {
+    throw new ModelDirError('missing-dir', root, 'no such model directory (create one with `toolgym policy init <dir>`)');
+  }
+  const configFile = path.join(root, 'config.json');
+  const config = readJson(root, 'config.json', true);
+  const textConfig = (config.text_config as Record<string, unknown> | undefined) ?? config;
+  const need = (label: string, ...keys: string[]) => {
+    const v = positiveInt(configFile, textConfig, ...keys);
+    if (v === undefined) throw new ModelDirError('malformed-file', configFile, `missing '${keys[0]}' (${label})`);
+    return v;
+  };
+  const numLayers = need('number of decoder layers', 'num_hidden_layers', 'n_layer', 'num_layers');
+  const numHeads = need('number of attention heads', 'num_attention_heads', 'n_head');
+  const numKvHeads = positiveInt(configFile, textConfig, 'num_key_value_heads') ?? numHeads;
+  const hidden = positiveInt(configFile, textConfig, 'hidden_size', 'n_embd', 'd_model');
+  const headDim = positiveInt(configFile, textConfig, 'head_dim') ?? (hidden !== undefined ? hidden / numHeads : undefined);
+  if (headDim === undefined || !Number.isInteger(headDim)) {
+    throw new ModelDirError('malformed-file', configFile, "needs 'head_dim', or 'hidden_size' divisible by 'num_attention_heads'");
+  }
+  const vocabSize = need('vocabulary size', 'vocab_size');
+  const maxPositions = positiveInt(configFile, textConfig, 'max_position_embeddings', 'n_positions') ?? Number.MAX_SAFE_INTEGER;
+
+  const modelPath = [path.join(root, 'model.onnx'), path.join(root, 'onnx', 'model.onnx')].find((p) => existsSync(p));
+  if (!modelPath) {
+    throw new ModelDirError('missing-file', path.join(root, 'model.onnx'), 'missing; a model directory needs model.onnx (or onnx/model.onnx)');
+  }
+
+  const tokenizerJson = readJson(root, 'tokenizer.json', true);
+  const tokenizerConfig = readJson(root, 'tokenizer_config.json', false) ?? {};
+  const generationConfig = readJson(root, 'generation_config.json', false) ?? {};
+  let tokenizer: HuggingFaceTokenizer;
+  try {
+    tokenizer = new HuggingFaceTokenizer(tokenizerJson, tokenizerConfig, []);
+  } catch (error) {
+    throw new ModelDirError('malformed-file', path.join(root, 'tokenizer.json'), `cannot build the tokenizer: ${(error as Error).message}`);
+  }
+  const eosToken = tokenizerConfig.eos_token;
+  const eosContent = typeof eosToken === 'string' ? eosToken : (eosToken as { content?: string } | undefined)?.content;
+  const eosFromTokenizer = eosContent !== undefined ? tokenizer.tokenId(eosContent) : undefined;
+  const eosTokenIds = [
+    ...new Set([
+      ...idList(generationConfig.eos_token_id),
+      ...idList(config.eos_token_id),
+      ...(eosFromTokenizer !== undefined ? [eosFromTokenizer] : []),
+    ]),
+  ];
+  if (eosTokenIds.length === 0) {
+    throw new ModelDirError('malformed-file', path.join(root, 'generation_config.json'), "no eos token: set 'eos_token_id' (or eos_token in tokenizer_config.json)");
+  }
+  const eosTokenizer = new HuggingFaceTokenizer(tokenizerJson, tokenizerConfig, eosTokenIds);
+  const padTokenId = idList(generationConfig.pad_token_id)[0] ?? idList(config.pad_token_id)[0] ?? eosTokenIds[0]!;
+
+  let chatTemplate: string | undefined;
+  const rawTemplate = tokenizerConfig.chat_template;
+  if (typeof rawTemplate === 'string') chatTemplate = rawTemplate;
+  else if (Array.isArray(rawTemplate)) {
+    const named = rawTemplate as Array<{ name?: string; template?: string }>;
+    chatTemplate = (named.find((t) => t.name === 'default') ?? named[0])?.template;
+  } else if (existsSync(path.join(root, 'chat_template.jinja'))) {
+    chatTemplate = readFileSync(path.join(root, 'chat_template.jinja'), 'utf8');
+  }
+
+  const toolgymRaw = readJson(root, 'toolgym.json', false);
+  let toolgym: ToolgymModelMeta | undefined;
+  if (toolgymRaw) {
+    const file = path.join(root, 'toolgym.json');
+    if (toolgymRaw.format !== TOOLGYM_MODEL_FORMAT) {
+      throw new ModelDirError('malformed-file', file, `'format' must be '${TOOLGYM_MODEL_FORMAT}', got ${JSON.stringify(toolgymRaw.format)}`);
+    }
+    if (typeof toolgymRaw.policyVersion !== 'number' || typeof toolgymRaw.decoder !== 'object') {
+      throw new ModelDirError('malformed-file', file, "needs a numeric 'policyVersion' and a 'decoder' config");
+    }
+    toolgym = toolgymRaw as unknown as ToolgymModelMeta;
+  }
+
+  return {
+    dir: root,
+    modelPath,
+    shape: { numLayers, numKvHeads, headDim, vocabSize, maxPositions },
+    tokenizer: eosTokenizer,
+    ...(chatTemplate !== undefined ? { chatTemplate } : {}),
+    eosTokenIds,
+    padTokenId,
+    ...(toolgym ? { toolgym } : {}),
+  };
+}

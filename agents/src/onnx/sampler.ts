@@ -1,0 +1,73 @@
+/**
+ * Picks the next token from one row of logits and reports its logprob.
+ *
+ * The reported logprob is log-softmax(logits / temperature) at the sampled id — the distribution the
+ * temperature defines, before top-k / top-p truncation — which is exactly what the learner recomputes
+ * from the same logits (trainer: log-softmax of raw logits / temperature). Greedy decoding
+ * (temperature 0) reports log-softmax(logits), i.e. temperature 1.
+ */
+import type { Rng } from '@toolgym/env-kit';
+import type { SamplingParams } from '../policy.ts';
+import { PolicyRequestError } from './errors.ts';
+
+export interface SampledToken {
+  token: number;
+  logprob: number;
+}
+
+export function checkSamplingParams(sampling: SamplingParams): void {
+  const { temperature = 1, topP = 1, topK = 0, maxTokens } = sampling;
+  if (!(temperature >= 0) || !Number.isFinite(temperature)) throw new PolicyRequestError('bad-sampling', `temperature must be ≥ 0, got ${temperature}`);
+  if (!(topP > 0 && topP <= 1)) throw new PolicyRequestError('bad-sampling', `topP must be in (0, 1], got ${topP}`);
+  if (!Number.isInteger(topK) || topK < 0) throw new PolicyRequestError('bad-sampling', `topK must be a non-negative integer, got ${topK}`);
+  if (!Number.isInteger(maxTokens) || maxTokens < 1) throw new PolicyRequestError('bad-sampling', `maxTokens must be a positive integer, got ${maxTokens}`);
+}
+
+/** log-softmax(logits / temperature) over one row. */
+export function logSoftmax(logits: Float32Array, temperature = 1): Float64Array {
+  const out = new Float64Array(logits.length);
+  let max = Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < logits.length; i++) {
+    out[i] = logits[i]! / temperature;
+    if (out[i]! > max) max = out[i]!;
+  }
+  let sum = 0;
+  for (let i = 0; i < out.length; i++) sum += Math.exp(out[i]! - max);
+  const logZ = max + Math.log(sum);
+  for (let i = 0; i < out.length; i++) out[i]! -= logZ;
+  return out;
+}
+
+export function sampleToken(logits: Float32Array, sampling: SamplingParams, rng: Rng): SampledToken {
+  const temperature = sampling.temperature ?? 1;
+  if (temperature === 0) {
+    let best = 0;
+    for (let i = 1; i < logits.length; i++) if (logits[i]! > logits[best]!) best = i;
+    return { token: best, logprob: logSoftmax(logits)[best]! };
+  }
+  const logprobs = logSoftmax(logits, temperature);
+  const topK = sampling.topK ?? 0;
+  const topP = sampling.topP ?? 1;
+  let candidates: number[];
+  if (topK > 0 || topP < 1) {
+    candidates = Array.from(logprobs.keys()).sort((a, b) => logprobs[b]! - logprobs[a]!);
+    if (topK > 0) candidates = candidates.slice(0, topK);
+    if (topP < 1) {
+      let mass = 0;
+      let keep = 0;
+      while (keep < candidates.length && mass < topP) mass += Math.exp(logprobs[candidates[keep++]!]!);
+      candidates = candidates.slice(0, Math.max(1, keep));
+    }
+  } else {
+    candidates = Array.from(logprobs.keys());
+  }
+  let total = 0;
+  for (const c of candidates) total += Math.exp(logprobs[c]!);
+  let u = rng.next() * total;
+  for (const c of candidates) {
+    u -= Math.exp(logprobs[c]!);
+    if (u < 0) return { token: c, logprob: logprobs[c]! };
+  }
+  const last = candidates[candidates.length - 1]!;
+  return { token: last, logprob: logprobs[last]! };
+}
