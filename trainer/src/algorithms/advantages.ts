@@ -1,0 +1,112 @@
+/**
+ * Advantage estimators over the rewards of one group (the N episodes of one task) or a batch.
+ * Pure functions over arrays; every formula carries its paper. Advantages are computed here,
+ * never inside a reward.
+ */
+
+const mean = (xs: readonly number[]) => (xs.length === 0 ? 0 : xs.reduce((a, b) => a + b, 0) / xs.length);
+/** Population standard deviation (divides by N), as the GRPO reference implementations do. */
+const std = (xs: readonly number[]) => {
+  const m = mean(xs);
+  return Math.sqrt(mean(xs.map((x) => (x - m) ** 2)));
+};
+
+/**
+ * GRPO — DeepSeekMath (Shao et al. 2024), eq. 3 outcome supervision:
+ * A_i = (r_i − mean(r)) / (std(r) + eps).
+ */
+export function grpoAdvantages(rewards: readonly number[], eps = 1e-6): number[] {
+  const mu = mean(rewards);
+  const sigma = std(rewards);
+  return rewards.map((r) => (r - mu) / (sigma + eps));
+}
+
+/**
+ * Dr. GRPO — "Understanding R1-Zero-Like Training" (Liu et al. 2025): drop the std division
+ * (question-difficulty bias); A_i = r_i − mean(r). (Its other fix, no per-sequence length
+ * normalisation, is the `token-sum` aggregation of the policy loss.)
+ */
+export function drGrpoAdvantages(rewards: readonly number[]): number[] {
+  const mu = mean(rewards);
+  return rewards.map((r) => r - mu);
+}
+
+/**
+ * RLOO — "Buy 4 REINFORCE Samples, Get a Baseline for Free" (Kool et al. 2019; Ahmadian et al. 2024):
+ * A_i = r_i − (1/(N−1)) Σ_{j≠i} r_j.
+ */
+export function rlooAdvantages(rewards: readonly number[]): number[] {
+  const n = rewards.length;
+  if (n < 2) return rewards.map(() => 0);
+  const total = rewards.reduce((a, b) => a + b, 0);
+  return rewards.map((r) => r - (total - r) / (n - 1));
+}
+
+/**
+ * REINFORCE++ — Hu 2025, "REINFORCE++": no critic, no group baseline; the returns of the whole
+ * batch are normalised: A = (r − mean_batch(r)) / (std_batch(r) + eps).
+ * With `groupBaseline`, the group mean is subtracted first (the paper's "REINFORCE++-baseline").
+ */
+export function reinforcePlusPlusAdvantages(groups: readonly (readonly number[])[], options: { groupBaseline?: boolean; eps?: number } = {}): number[][] {
+  const eps = options.eps ?? 1e-6;
+  const centred = groups.map((g) => (options.groupBaseline ? drGrpoAdvantages(g) : [...g]));
+  const flat = centred.flat();
+  const mu = mean(flat);
+  const sigma = std(flat);
+  return centred.map((g) => g.map((a) => (a - mu) / (sigma + eps)));
+}
+
+/**
+ * Turn-level returns for per-turn (process) rewards r_1..r_T, standard discounted sum:
+ * G_t = Σ_{k≥t} γ^{k−t} r_k.
+ */
+export function sumFormReturns(turnRewards: readonly number[], gamma = 1): number[] {
+  const returns = new Array<number>(turnRewards.length);
+  let running = 0;
+  for (let t = turnRewards.length - 1; t >= 0; t--) {
+    running = (turnRewards[t] ?? 0) + gamma * running;
+    returns[t] = running;
+  }
+  return returns;
+}
+
+/**
+ * PURE — "Stop Summation: Min-Form Credit Assignment Is All Process Reward Model Needs"
+ * (Cheng et al. 2025): the value of step t is the minimum future process reward,
+ * G_t = min_{k≥t} r_k, which stops the policy from farming many small positive steps.
+ * (The paper realises it by re-weighting rewards with a softmin at temperature → 0; this is the limit.)
+ */
+export function minFormReturns(turnRewards: readonly number[]): number[] {
+  const returns = new Array<number>(turnRewards.length);
+  let running = Number.POSITIVE_INFINITY;
+  for (let t = turnRewards.length - 1; t >= 0; t--) {
+    running = Math.min(running, turnRewards[t] ?? 0);
+    returns[t] = running;
+  }
+  return returns;
+}
+
+/** Expands per-turn values onto tokens: each sampled token gets the value of its turn; others 0. */
+export function turnValuesToTokens(length: number, turns: readonly { start: number; end: number }[], values: readonly number[]): number[] {
+  const out = new Array<number>(length).fill(0);
+  turns.forEach((span, i) => {
+    for (let p = span.start; p < span.end && p < length; p++) out[p] = values[i] ?? 0;
+  });
+  return out;
+}
+
+export type AdvantageEstimator = 'grpo' | 'dr-grpo' | 'rloo' | 'reinforce++';
+
+/** One advantage per episode for each group, by the named estimator. */
+export function estimateAdvantages(estimator: AdvantageEstimator, groups: readonly (readonly number[])[]): number[][] {
+  switch (estimator) {
+    case 'grpo':
+      return groups.map((g) => grpoAdvantages(g));
+    case 'dr-grpo':
+      return groups.map((g) => drGrpoAdvantages(g));
+    case 'rloo':
+      return groups.map((g) => rlooAdvantages(g));
+    case 'reinforce++':
+      return reinforcePlusPlusAdvantages(groups);
+  }
+}
