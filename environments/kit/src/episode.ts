@@ -167,28 +167,44 @@ export class Episode<State = any, Config = any> implements EpisodeContext<State,
     if (!parsed.success) {
       return finish(`Invalid arguments for '${name}': ${formatZodIssues(parsed.error)}.`, 'invalid_arguments');
     }
-    const timeoutMs = tool.timeoutMs ?? limits.toolTimeoutMs;
     const controller = new AbortController();
-    const signals = [controller.signal, this.lifetime.signal, ...(outerSignal ? [outerSignal] : [])];
-    const signal = AbortSignal.any(signals);
+    let pending: Promise<ToolOutput>;
+    try {
+      const result = tool.run(parsed.data, { episode: this, signal: controller.signal });
+      // A synchronous tool has finished already: no timer, no race (the hot path of cheap tools).
+      if (!(result instanceof Promise)) return finish(result);
+      pending = result;
+    } catch (error) {
+      return this.failure(name, error, finish);
+    }
+    const timeoutMs = tool.timeoutMs ?? limits.toolTimeoutMs;
+    const abort = () => controller.abort(new Error('episode closed or call cancelled'));
+    const parents = [this.lifetime.signal, outerSignal].filter((s): s is AbortSignal => s !== undefined);
+    for (const parent of parents) parent.addEventListener('abort', abort, { once: true });
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<'timeout'>((resolve) => {
       timer = setTimeout(() => resolve('timeout'), timeoutMs);
     });
     try {
-      const result = await Promise.race([Promise.resolve(tool.run(parsed.data, { episode: this, signal })), timeout]);
+      const result = await Promise.race([pending, timeout]);
       if (result === 'timeout') {
         controller.abort(new Error('tool timeout'));
+        pending.catch(() => {}); // the cancelled call may still reject later
         return finish(`Tool '${name}' timed out after ${timeoutMs} ms and was cancelled.`, 'tool_timeout');
       }
       return finish(result);
     } catch (error) {
-      if (error instanceof ToolError) return finish(error.message, error.code);
-      const message = error instanceof Error ? error.message : String(error);
-      return finish(`Tool '${name}' failed: ${message}`, 'tool_failed');
+      return this.failure(name, error, finish);
     } finally {
       clearTimeout(timer);
+      for (const parent of parents) parent.removeEventListener('abort', abort);
     }
+  }
+
+  private failure(name: string, error: unknown, finish: (output: ToolOutput, code?: string) => ToolCallOutcome): ToolCallOutcome {
+    if (error instanceof ToolError) return finish(error.message, error.code);
+    const message = error instanceof Error ? error.message : String(error);
+    return finish(`Tool '${name}' failed: ${message}`, 'tool_failed');
   }
 
   /** Grades the episode and releases its resources. */
