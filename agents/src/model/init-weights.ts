@@ -6,7 +6,10 @@ import { type DecoderConfig, type DecoderWeights, decoderWeightShapes } from './
  * weights 1, every bias 0. The same seed gives the same weights on every machine (the generator is
  * env-kit's `Rng`, normals by Box–Muller).
  */
-export function initDecoderWeights(config: DecoderConfig, options: { seed: number; std?: number }): DecoderWeights {
+export function initDecoderWeights(
+  config: DecoderConfig,
+  options: { seed: number; std?: number },
+): DecoderWeights {
   const rng = new Rng(options.seed);
   const std = options.std ?? 0.02;
   const normal = () => {

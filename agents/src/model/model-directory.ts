@@ -61,7 +61,9 @@ export interface WriteDecoderModelOptions {
 export async function writeDecoderModelDir(dir: string, options: WriteDecoderModelOptions): Promise<void> {
   const { config, weights } = options;
   if (config.vocabSize < BYTE_TOKENIZER_VOCAB_SIZE) {
-    throw new Error(`decoder config: vocabSize ${config.vocabSize} is below the byte tokenizer's ${BYTE_TOKENIZER_VOCAB_SIZE} tokens`);
+    throw new Error(
+      `decoder config: vocabSize ${config.vocabSize} is below the byte tokenizer's ${BYTE_TOKENIZER_VOCAB_SIZE} tokens`,
+    );
   }
   const imEnd = byteTokenizerId('<|im_end|>');
   const endOfText = byteTokenizerId('<|endoftext|>');

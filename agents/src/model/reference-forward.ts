@@ -16,7 +16,11 @@ export interface ReferenceForwardInput {
 }
 
 /** Logits [batch][seq][vocab] for the full sequences. */
-export function referenceForward(config: DecoderConfig, weights: DecoderWeights, input: ReferenceForwardInput): Float32Array[][] {
+export function referenceForward(
+  config: DecoderConfig,
+  weights: DecoderWeights,
+  input: ReferenceForwardInput,
+): Float32Array[][] {
   const { dModel: d, nHeads, dFF, vocabSize, layerNormEps } = config;
   const headDim = d / nHeads;
   const w = (name: string) => {

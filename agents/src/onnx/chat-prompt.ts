@@ -26,7 +26,12 @@ const compiled = new Map<string, Template>();
 
 export function renderChatTemplate(
   template: string,
-  input: { messages: TemplateMessage[]; tools?: TemplateTool[]; addGenerationPrompt: boolean; eosToken?: string },
+  input: {
+    messages: TemplateMessage[];
+    tools?: TemplateTool[];
+    addGenerationPrompt: boolean;
+    eosToken?: string;
+  },
 ): string {
   let t = compiled.get(template);
   if (!t) {
@@ -44,7 +49,10 @@ export function renderChatTemplate(
 
 /** MCP tool specs → template tools. */
 export function toolSpecsToTemplateTools(tools: ToolSpec[]): TemplateTool[] {
-  return tools.map((t) => ({ type: 'function', function: { name: t.name, description: t.description, parameters: t.inputSchema } }));
+  return tools.map((t) => ({
+    type: 'function',
+    function: { name: t.name, description: t.description, parameters: t.inputSchema },
+  }));
 }
 
 /**
@@ -56,7 +64,11 @@ export function protocolMessagesToTemplateMessages(messages: Message[]): Templat
   return messages.map((m) => {
     const out: TemplateMessage = { role: m.role, content: m.content };
     if (m.toolCalls?.length && !m.content.includes('<tool_call>')) {
-      out.tool_calls = m.toolCalls.map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments } }));
+      out.tool_calls = m.toolCalls.map((c) => ({
+        id: c.id,
+        type: 'function',
+        function: { name: c.name, arguments: c.arguments },
+      }));
     }
     if (m.toolCallId !== undefined) out.tool_call_id = m.toolCallId;
     if (m.name !== undefined) out.name = m.name;

@@ -50,7 +50,12 @@ class GraphBuilder {
 
   int64Const(values: number[], scalar = false): string {
     const name = `const_${this.counter++}`;
-    this.initializers.push({ name, dims: scalar ? [] : [values.length], data_type: OnnxDataType.INT64, int64_data: values });
+    this.initializers.push({
+      name,
+      dims: scalar ? [] : [values.length],
+      data_type: OnnxDataType.INT64,
+      int64_data: values,
+    });
     return name;
   }
 
@@ -84,7 +89,9 @@ export function checkDecoderWeights(config: DecoderConfig, weights: DecoderWeigh
     if (!w) throw new Error(`decoder weights: missing '${name}' (shape [${shape.join(', ')}])`);
     if (!(w instanceof Float32Array)) throw new Error(`decoder weights: '${name}' must be a Float32Array`);
     if (w.length !== size) {
-      throw new Error(`decoder weights: '${name}' has ${w.length} values, shape [${shape.join(', ')}] needs ${size}`);
+      throw new Error(
+        `decoder weights: '${name}' has ${w.length} values, shape [${shape.join(', ')}] needs ${size}`,
+      );
     }
   }
   for (const name of Object.keys(weights)) {
@@ -123,31 +130,56 @@ export function buildDecoderOnnx(config: DecoderConfig, weights: DecoderWeights)
   const maskedScore = g.floatConst(MASKED_SCORE);
 
   const layerNorm = (x: string, prefix: string) =>
-    g.op('LayerNormalization', [x, `${prefix}.weight`, `${prefix}.bias`], [intAttr('axis', -1), floatAttr('epsilon', layerNormEps)]);
-  const linear = (x: string, prefix: string) => g.op('Add', [g.op('MatMul', [x, `${prefix}.weight`]), `${prefix}.bias`]);
+    g.op(
+      'LayerNormalization',
+      [x, `${prefix}.weight`, `${prefix}.bias`],
+      [intAttr('axis', -1), floatAttr('epsilon', layerNormEps)],
+    );
+  const linear = (x: string, prefix: string) =>
+    g.op('Add', [g.op('MatMul', [x, `${prefix}.weight`]), `${prefix}.bias`]);
   const splitHeadsShape = g.int64Const([0, 0, nHeads, headDim]);
   const mergeHeadsShape = g.int64Const([0, 0, dModel]);
-  const toHeads = (x: string) => g.op('Transpose', [g.op('Reshape', [x, splitHeadsShape])], [intsAttr('perm', [0, 2, 1, 3])]);
+  const toHeads = (x: string) =>
+    g.op('Transpose', [g.op('Reshape', [x, splitHeadsShape])], [intsAttr('perm', [0, 2, 1, 3])]);
   const scale = g.floatConst(1 / Math.sqrt(headDim));
   const half = g.floatConst(0.5);
   const oneF = g.floatConst(1);
   const geluCubic = g.floatConst(0.044715);
   const geluScale = g.floatConst(Math.sqrt(2 / Math.PI));
 
-  let h = g.op('Add', [g.op('Gather', ['embed.tokens', 'input_ids']), g.op('Gather', ['embed.positions', 'position_ids'])]);
+  let h = g.op('Add', [
+    g.op('Gather', ['embed.tokens', 'input_ids']),
+    g.op('Gather', ['embed.positions', 'position_ids']),
+  ]);
   for (let i = 0; i < nLayers; i++) {
     const p = `layers.${i}`;
     const a = layerNorm(h, `${p}.ln1`);
     const q = toHeads(linear(a, `${p}.attn.q`));
-    const key = g.op('Concat', [`past_key_values.${i}.key`, toHeads(linear(a, `${p}.attn.k`))], [intAttr('axis', 2)], `present.${i}.key`);
-    const value = g.op('Concat', [`past_key_values.${i}.value`, toHeads(linear(a, `${p}.attn.v`))], [intAttr('axis', 2)], `present.${i}.value`);
-    const scores = g.op('Mul', [g.op('MatMul', [q, g.op('Transpose', [key], [intsAttr('perm', [0, 1, 3, 2])])]), scale]);
+    const key = g.op(
+      'Concat',
+      [`past_key_values.${i}.key`, toHeads(linear(a, `${p}.attn.k`))],
+      [intAttr('axis', 2)],
+      `present.${i}.key`,
+    );
+    const value = g.op(
+      'Concat',
+      [`past_key_values.${i}.value`, toHeads(linear(a, `${p}.attn.v`))],
+      [intAttr('axis', 2)],
+      `present.${i}.value`,
+    );
+    const scores = g.op('Mul', [
+      g.op('MatMul', [q, g.op('Transpose', [key], [intsAttr('perm', [0, 1, 3, 2])])]),
+      scale,
+    ]);
     const probs = g.op('Softmax', [g.op('Where', [allowed, scores, maskedScore])], [intAttr('axis', -1)]);
     const context = g.op('Transpose', [g.op('MatMul', [probs, value])], [intsAttr('perm', [0, 2, 1, 3])]);
     h = g.op('Add', [h, linear(g.op('Reshape', [context, mergeHeadsShape]), `${p}.attn.o`)]);
 
     const up = linear(layerNorm(h, `${p}.ln2`), `${p}.mlp.up`);
-    const inner = g.op('Mul', [geluScale, g.op('Add', [up, g.op('Mul', [geluCubic, g.op('Mul', [up, g.op('Mul', [up, up])])])])]);
+    const inner = g.op('Mul', [
+      geluScale,
+      g.op('Add', [up, g.op('Mul', [geluCubic, g.op('Mul', [up, g.op('Mul', [up, up])])])]),
+    ]);
     const gelu = g.op('Mul', [g.op('Mul', [half, up]), g.op('Add', [oneF, g.op('Tanh', [inner])])]);
     h = g.op('Add', [h, linear(gelu, `${p}.mlp.down`)]);
   }
@@ -160,7 +192,9 @@ export function buildDecoderOnnx(config: DecoderConfig, weights: DecoderWeights)
     tensorInfo('attention_mask', OnnxDataType.INT64, ['batch_size', 'total_sequence_length']),
     tensorInfo('position_ids', OnnxDataType.INT64, ['batch_size', 'sequence_length']),
   ];
-  const outputs = [tensorInfo('logits', OnnxDataType.FLOAT, ['batch_size', 'sequence_length', config.vocabSize])];
+  const outputs = [
+    tensorInfo('logits', OnnxDataType.FLOAT, ['batch_size', 'sequence_length', config.vocabSize]),
+  ];
   for (let i = 0; i < nLayers; i++) {
     for (const kind of ['key', 'value']) {
       inputs.push(tensorInfo(`past_key_values.${i}.${kind}`, OnnxDataType.FLOAT, kvDims));
@@ -174,6 +208,12 @@ export function buildDecoderOnnx(config: DecoderConfig, weights: DecoderWeights)
     producer_name: 'toolgym',
     producer_version: '1',
     doc_string: 'ToolGym small decoder (agents/src/model/decoder-config.ts)',
-    graph: { name: 'toolgym_decoder', node: g.nodes, initializer: g.initializers, input: inputs, output: outputs },
+    graph: {
+      name: 'toolgym_decoder',
+      node: g.nodes,
+      initializer: g.initializers,
+      input: inputs,
+      output: outputs,
+    },
   });
 }

@@ -56,11 +56,17 @@ export class DecoderSession {
       }
     }
     for (let i = 0; i < shape.numLayers; i++) {
-      if (!this.inputNames.has(`past_key_values.${i}.key`) || !session.outputNames.includes(`present.${i}.key`)) {
-        throw new Error(`model.onnx and config.json disagree: config.json says ${shape.numLayers} layers, model.onnx lacks layer ${i}'s KV cache`);
+      if (
+        !this.inputNames.has(`past_key_values.${i}.key`) ||
+        !session.outputNames.includes(`present.${i}.key`)
+      ) {
+        throw new Error(
+          `model.onnx and config.json disagree: config.json says ${shape.numLayers} layers, model.onnx lacks layer ${i}'s KV cache`,
+        );
       }
     }
-    const meta = (session as unknown as { inputMetadata?: Array<{ name: string; type?: string }> }).inputMetadata;
+    const meta = (session as unknown as { inputMetadata?: Array<{ name: string; type?: string }> })
+      .inputMetadata;
     const pastType = meta?.find((m) => m.name === 'past_key_values.0.key')?.type;
     this.cacheDtype = pastType === 'float16' ? 'float16' : 'float32';
   }
@@ -70,7 +76,11 @@ export class DecoderSession {
     const dims = [batch, numKvHeads, 0, headDim];
     const tensors: ort.Tensor[] = [];
     for (let i = 0; i < numLayers * 2; i++) {
-      tensors.push(this.cacheDtype === 'float16' ? new ort.Tensor('float16', new Uint16Array(0), dims) : new ort.Tensor('float32', new Float32Array(0), dims));
+      tensors.push(
+        this.cacheDtype === 'float16'
+          ? new ort.Tensor('float16', new Uint16Array(0), dims)
+          : new ort.Tensor('float32', new Float32Array(0), dims),
+      );
     }
     return { tensors, batch, length: 0 };
   }
@@ -81,11 +91,19 @@ export class DecoderSession {
     const past = input.past ?? this.emptyCache(batch);
     const total = past.length + seq;
     if (input.attentionMask.length !== batch * total) {
-      throw new Error(`internal: attention_mask has ${input.attentionMask.length} values, expected ${batch}×${total}`);
+      throw new Error(
+        `internal: attention_mask has ${input.attentionMask.length} values, expected ${batch}×${total}`,
+      );
     }
-    const int64 = (values: number[], dims: number[]) => new ort.Tensor('int64', BigInt64Array.from(values, (v) => BigInt(v)), dims);
+    const int64 = (values: number[], dims: number[]) =>
+      new ort.Tensor(
+        'int64',
+        BigInt64Array.from(values, (v) => BigInt(v)),
+        dims,
+      );
     const feeds: Record<string, ort.Tensor> = { input_ids: int64(input.inputIds, [batch, seq]) };
-    if (this.inputNames.has('attention_mask')) feeds.attention_mask = int64(input.attentionMask, [batch, total]);
+    if (this.inputNames.has('attention_mask'))
+      feeds.attention_mask = int64(input.attentionMask, [batch, total]);
     if (this.inputNames.has('position_ids')) feeds.position_ids = int64(input.positionIds, [batch, seq]);
     for (let i = 0; i < this.shape.numLayers; i++) {
       feeds[`past_key_values.${i}.key`] = past.tensors[2 * i]!;
@@ -96,7 +114,8 @@ export class DecoderSession {
     if (!logitsTensor) throw new Error("model.onnx has no 'logits' output");
     const vocab = logitsTensor.dims[logitsTensor.dims.length - 1]!;
     const present: ort.Tensor[] = [];
-    for (let i = 0; i < this.shape.numLayers; i++) present.push(out[`present.${i}.key`]!, out[`present.${i}.value`]!);
+    for (let i = 0; i < this.shape.numLayers; i++)
+      present.push(out[`present.${i}.key`]!, out[`present.${i}.value`]!);
     return { logits: toFloat32(logitsTensor), vocab, present: { tensors: present, batch, length: total } };
   }
 
@@ -106,7 +125,9 @@ export class DecoderSession {
       const [, heads, length, headDim] = t.dims as [number, number, number, number];
       const rowSize = heads * length * headDim;
       const data = t.data as Float32Array | Uint16Array;
-      const kept = new (data.constructor as Float32ArrayConstructor | Uint16ArrayConstructor)(rows.length * rowSize);
+      const kept = new (data.constructor as Float32ArrayConstructor | Uint16ArrayConstructor)(
+        rows.length * rowSize,
+      );
       rows.forEach((row, i) => kept.set(data.subarray(row * rowSize, (row + 1) * rowSize), i * rowSize));
       return new ort.Tensor(t.type as 'float32', kept as Float32Array, [rows.length, heads, length, headDim]);
     });

@@ -36,7 +36,12 @@ function ortBinaryDir(): string | undefined {
 
 function cudaLibraryPath(): string | undefined {
   const dir = ortBinaryDir();
-  const lib = dir && path.join(dir, process.platform === 'win32' ? 'onnxruntime_providers_cuda.dll' : 'libonnxruntime_providers_cuda.so');
+  const lib =
+    dir &&
+    path.join(
+      dir,
+      process.platform === 'win32' ? 'onnxruntime_providers_cuda.dll' : 'libonnxruntime_providers_cuda.so',
+    );
   return lib && existsSync(lib) ? lib : undefined;
 }
 
@@ -53,18 +58,23 @@ export async function createInferenceSession(
     typeof model === 'string'
       ? ort.InferenceSession.create(model, { ...options, executionProviders: [provider] })
       : ort.InferenceSession.create(model, { ...options, executionProviders: [provider] });
-  if (preference === 'cpu') return { session: await create('cpu'), choice: { provider: 'cpu', reason: 'CPU requested' } };
+  if (preference === 'cpu')
+    return { session: await create('cpu'), choice: { provider: 'cpu', reason: 'CPU requested' } };
 
   const lib = cudaLibraryPath();
   let failure: string;
   if (lib) {
     try {
-      return { session: await create('cuda'), choice: { provider: 'cuda', reason: `CUDA provider loaded from ${lib}` } };
+      return {
+        session: await create('cuda'),
+        choice: { provider: 'cuda', reason: `CUDA provider loaded from ${lib}` },
+      };
     } catch (error) {
       failure = `CUDA provider failed to initialise: ${(error as Error).message}`;
     }
   } else {
-    failure = 'CUDA provider library not installed (install onnxruntime-node with --onnxruntime-node-install=cuda12 on a GPU machine)';
+    failure =
+      'CUDA provider library not installed (install onnxruntime-node with --onnxruntime-node-install=cuda12 on a GPU machine)';
   }
   if (preference === 'cuda') throw new ExecutionProviderError(failure);
   return { session: await create('cpu'), choice: { provider: 'cpu', reason: failure } };

@@ -18,7 +18,11 @@ export class HuggingFaceTokenizer implements Tokenizer {
    * @param tokenizerConfig parsed tokenizer_config.json
    * @param eosTokenIds ids that end a turn (from generation_config.json / config.json / eos_token)
    */
-  constructor(tokenizerJson: Record<string, unknown>, tokenizerConfig: Record<string, unknown>, eosTokenIds: readonly number[]) {
+  constructor(
+    tokenizerJson: Record<string, unknown>,
+    tokenizerConfig: Record<string, unknown>,
+    eosTokenIds: readonly number[],
+  ) {
     // Decoding must reproduce the text exactly; cleanup would turn " ." into ".".
     this.inner = new HfTokenizer(tokenizerJson, { ...tokenizerConfig, clean_up_tokenization_spaces: false });
     const added = this.inner.get_added_tokens_decoder();

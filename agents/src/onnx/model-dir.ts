@@ -61,7 +61,11 @@ function positiveInt(file: string, config: Record<string, unknown>, ...keys: str
     const v = config[key];
     if (v === undefined || v === null) continue;
     if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) {
-      throw new ModelDirError('malformed-file', file, `'${key}' must be a positive integer, got ${JSON.stringify(v)}`);
+      throw new ModelDirError(
+        'malformed-file',
+        file,
+        `'${key}' must be a positive integer, got ${JSON.stringify(v)}`,
+      );
     }
     return v;
   }
@@ -78,30 +82,47 @@ function idList(v: unknown): number[] {
 export function readModelDir(dir: string): ModelDir {
   const root = path.resolve(dir);
   if (!existsSync(root) || !statSync(root).isDirectory()) {
-    throw new ModelDirError('missing-dir', root, 'no such model directory (create one with `toolgym policy init <dir>`)');
+    throw new ModelDirError(
+      'missing-dir',
+      root,
+      'no such model directory (create one with `toolgym policy init <dir>`)',
+    );
   }
   const configFile = path.join(root, 'config.json');
   const config = readJson(root, 'config.json', true);
   const textConfig = (config.text_config as Record<string, unknown> | undefined) ?? config;
   const need = (label: string, ...keys: string[]) => {
     const v = positiveInt(configFile, textConfig, ...keys);
-    if (v === undefined) throw new ModelDirError('malformed-file', configFile, `missing '${keys[0]}' (${label})`);
+    if (v === undefined)
+      throw new ModelDirError('malformed-file', configFile, `missing '${keys[0]}' (${label})`);
     return v;
   };
   const numLayers = need('number of decoder layers', 'num_hidden_layers', 'n_layer', 'num_layers');
   const numHeads = need('number of attention heads', 'num_attention_heads', 'n_head');
   const numKvHeads = positiveInt(configFile, textConfig, 'num_key_value_heads') ?? numHeads;
   const hidden = positiveInt(configFile, textConfig, 'hidden_size', 'n_embd', 'd_model');
-  const headDim = positiveInt(configFile, textConfig, 'head_dim') ?? (hidden !== undefined ? hidden / numHeads : undefined);
+  const headDim =
+    positiveInt(configFile, textConfig, 'head_dim') ?? (hidden !== undefined ? hidden / numHeads : undefined);
   if (headDim === undefined || !Number.isInteger(headDim)) {
-    throw new ModelDirError('malformed-file', configFile, "needs 'head_dim', or 'hidden_size' divisible by 'num_attention_heads'");
+    throw new ModelDirError(
+      'malformed-file',
+      configFile,
+      "needs 'head_dim', or 'hidden_size' divisible by 'num_attention_heads'",
+    );
   }
   const vocabSize = need('vocabulary size', 'vocab_size');
-  const maxPositions = positiveInt(configFile, textConfig, 'max_position_embeddings', 'n_positions') ?? Number.MAX_SAFE_INTEGER;
+  const maxPositions =
+    positiveInt(configFile, textConfig, 'max_position_embeddings', 'n_positions') ?? Number.MAX_SAFE_INTEGER;
 
-  const modelPath = [path.join(root, 'model.onnx'), path.join(root, 'onnx', 'model.onnx')].find((p) => existsSync(p));
+  const modelPath = [path.join(root, 'model.onnx'), path.join(root, 'onnx', 'model.onnx')].find((p) =>
+    existsSync(p),
+  );
   if (!modelPath) {
-    throw new ModelDirError('missing-file', path.join(root, 'model.onnx'), 'missing; a model directory needs model.onnx (or onnx/model.onnx)');
+    throw new ModelDirError(
+      'missing-file',
+      path.join(root, 'model.onnx'),
+      'missing; a model directory needs model.onnx (or onnx/model.onnx)',
+    );
   }
 
   const tokenizerJson = readJson(root, 'tokenizer.json', true);
@@ -111,10 +132,15 @@ export function readModelDir(dir: string): ModelDir {
   try {
     tokenizer = new HuggingFaceTokenizer(tokenizerJson, tokenizerConfig, []);
   } catch (error) {
-    throw new ModelDirError('malformed-file', path.join(root, 'tokenizer.json'), `cannot build the tokenizer: ${(error as Error).message}`);
+    throw new ModelDirError(
+      'malformed-file',
+      path.join(root, 'tokenizer.json'),
+      `cannot build the tokenizer: ${(error as Error).message}`,
+    );
   }
   const eosToken = tokenizerConfig.eos_token;
-  const eosContent = typeof eosToken === 'string' ? eosToken : (eosToken as { content?: string } | undefined)?.content;
+  const eosContent =
+    typeof eosToken === 'string' ? eosToken : (eosToken as { content?: string } | undefined)?.content;
   const eosFromTokenizer = eosContent !== undefined ? tokenizer.tokenId(eosContent) : undefined;
   const eosTokenIds = [
     ...new Set([
@@ -124,10 +150,15 @@ export function readModelDir(dir: string): ModelDir {
     ]),
   ];
   if (eosTokenIds.length === 0) {
-    throw new ModelDirError('malformed-file', path.join(root, 'generation_config.json'), "no eos token: set 'eos_token_id' (or eos_token in tokenizer_config.json)");
+    throw new ModelDirError(
+      'malformed-file',
+      path.join(root, 'generation_config.json'),
+      "no eos token: set 'eos_token_id' (or eos_token in tokenizer_config.json)",
+    );
   }
   const eosTokenizer = new HuggingFaceTokenizer(tokenizerJson, tokenizerConfig, eosTokenIds);
-  const padTokenId = idList(generationConfig.pad_token_id)[0] ?? idList(config.pad_token_id)[0] ?? eosTokenIds[0]!;
+  const padTokenId =
+    idList(generationConfig.pad_token_id)[0] ?? idList(config.pad_token_id)[0] ?? eosTokenIds[0]!;
 
   let chatTemplate: string | undefined;
   const rawTemplate = tokenizerConfig.chat_template;
@@ -144,10 +175,18 @@ export function readModelDir(dir: string): ModelDir {
   if (toolgymRaw) {
     const file = path.join(root, 'toolgym.json');
     if (toolgymRaw.format !== TOOLGYM_MODEL_FORMAT) {
-      throw new ModelDirError('malformed-file', file, `'format' must be '${TOOLGYM_MODEL_FORMAT}', got ${JSON.stringify(toolgymRaw.format)}`);
+      throw new ModelDirError(
+        'malformed-file',
+        file,
+        `'format' must be '${TOOLGYM_MODEL_FORMAT}', got ${JSON.stringify(toolgymRaw.format)}`,
+      );
     }
     if (typeof toolgymRaw.policyVersion !== 'number' || typeof toolgymRaw.decoder !== 'object') {
-      throw new ModelDirError('malformed-file', file, "needs a numeric 'policyVersion' and a 'decoder' config");
+      throw new ModelDirError(
+        'malformed-file',
+        file,
+        "needs a numeric 'policyVersion' and a 'decoder' config",
+      );
     }
     toolgym = toolgymRaw as unknown as ToolgymModelMeta;
   }

@@ -123,12 +123,21 @@ export interface NodeProtoShape {
   op_type: string;
   input: string[];
   output: string[];
-  attribute: Array<{ name: string; type: number; i?: number; f?: number; ints?: number[]; t?: TensorProtoShape }>;
+  attribute: Array<{
+    name: string;
+    type: number;
+    i?: number;
+    f?: number;
+    ints?: number[];
+    t?: TensorProtoShape;
+  }>;
 }
 
 export interface ValueInfoShape {
   name: string;
-  type: { tensor_type: { elem_type: number; shape: { dim: Array<{ dim_value: number } | { dim_param: string }> } } };
+  type: {
+    tensor_type: { elem_type: number; shape: { dim: Array<{ dim_value: number } | { dim_param: string }> } };
+  };
 }
 
 export interface ModelProtoShape {

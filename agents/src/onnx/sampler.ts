@@ -17,10 +17,14 @@ export interface SampledToken {
 
 export function checkSamplingParams(sampling: SamplingParams): void {
   const { temperature = 1, topP = 1, topK = 0, maxTokens } = sampling;
-  if (!(temperature >= 0) || !Number.isFinite(temperature)) throw new PolicyRequestError('bad-sampling', `temperature must be ≥ 0, got ${temperature}`);
-  if (!(topP > 0 && topP <= 1)) throw new PolicyRequestError('bad-sampling', `topP must be in (0, 1], got ${topP}`);
-  if (!Number.isInteger(topK) || topK < 0) throw new PolicyRequestError('bad-sampling', `topK must be a non-negative integer, got ${topK}`);
-  if (!Number.isInteger(maxTokens) || maxTokens < 1) throw new PolicyRequestError('bad-sampling', `maxTokens must be a positive integer, got ${maxTokens}`);
+  if (!(temperature >= 0) || !Number.isFinite(temperature))
+    throw new PolicyRequestError('bad-sampling', `temperature must be ≥ 0, got ${temperature}`);
+  if (!(topP > 0 && topP <= 1))
+    throw new PolicyRequestError('bad-sampling', `topP must be in (0, 1], got ${topP}`);
+  if (!Number.isInteger(topK) || topK < 0)
+    throw new PolicyRequestError('bad-sampling', `topK must be a non-negative integer, got ${topK}`);
+  if (!Number.isInteger(maxTokens) || maxTokens < 1)
+    throw new PolicyRequestError('bad-sampling', `maxTokens must be a positive integer, got ${maxTokens}`);
 }
 
 /** log-softmax(logits / temperature) over one row. */

@@ -1,0 +1,108 @@
+import { Rng } from '@toolgym/env-kit';
+import { describe, expect, it } from 'vitest';
+import { renderChatTemplate } from '../onnx/chat-prompt.ts';
+import { HuggingFaceTokenizer } from '../onnx/hf-tokenizer.ts';
+import {
+  BYTE_MODEL_CHAT_TEMPLATE,
+  BYTE_TOKENIZER_SPECIAL_TOKENS,
+  byteTokenizerConfig,
+  byteTokenizerId,
+  byteTokenizerJson,
+} from './byte-tokenizer.ts';
+
+const tokenizer = new HuggingFaceTokenizer(byteTokenizerJson(), byteTokenizerConfig(1024), [
+  byteTokenizerId('<|im_end|>'),
+]);
+
+function randomText(rng: Rng, length: number): string {
+  // Mix ASCII, controls, Latin-1, CJK and astral-plane characters (emoji), i.e. 1- to 4-byte UTF-8.
+  const ranges: Array<[number, number]> = [
+    [0, 0x7f],
+    [0x80, 0x7ff],
+    [0x800, 0xd7ff],
+    [0xe000, 0xfffd],
+    [0x10000, 0x10ffff],
+  ];
+  let s = '';
+  for (let i = 0; i < length; i++) {
+    const [lo, hi] = rng.pick(ranges);
+    s += String.fromCodePoint(rng.int(lo, hi));
+  }
+  return s;
+}
+
+describe('byte tokenizer through @huggingface/tokenizers', () => {
+  it('encodes any UTF-8 text to its bytes and decodes it back exactly', () => {
+    const rng = new Rng(5);
+    for (let i = 0; i < 200; i++) {
+      const text = randomText(rng, rng.int(0, 40));
+      const ids = tokenizer.encode(text);
+      expect(ids).toEqual([...Buffer.from(text, 'utf8')]);
+      expect(tokenizer.decode(ids)).toBe(text);
+    }
+    for (const text of ['  two  spaces ', "it's . , ?", '\n\t\r\u0000', 'héllo 🚀 日本語']) {
+      expect(tokenizer.decode(tokenizer.encode(text))).toBe(text);
+    }
+  });
+
+  it('maps each special token to one id (256…262) and decodes it verbatim', () => {
+    expect(tokenizer.vocabSize).toBe(263);
+    BYTE_TOKENIZER_SPECIAL_TOKENS.forEach((token, i) => {
+      expect(tokenizer.specialTokens.get(token)).toBe(256 + i);
+      expect(tokenizer.encode(`a${token}b`)).toEqual([97, 256 + i, 98]);
+      expect(tokenizer.decode([256 + i])).toBe(token);
+    });
+    expect(tokenizer.eosTokenIds).toEqual([258]);
+  });
+
+  it('chat template renders with @huggingface/jinja: compact tools, Hermes calls, grouped tool responses', () => {
+    const text = renderChatTemplate(BYTE_MODEL_CHAT_TEMPLATE, {
+      messages: [
+        { role: 'system', content: 'Be brief.' },
+        { role: 'user', content: 'Weather in Paris?' },
+        {
+          role: 'assistant',
+          content: null,
+          tool_calls: [{ type: 'function', function: { name: 'weather', arguments: { city: 'Paris' } } }],
+        },
+        { role: 'tool', content: '18C', tool_call_id: 'a' },
+        { role: 'tool', content: 'sunny', tool_call_id: 'b' },
+      ],
+      tools: [
+        {
+          type: 'function',
+          function: {
+            name: 'weather',
+            description: 'Current weather.',
+            parameters: {
+              type: 'object',
+              properties: { city: { type: 'string' }, unit: { type: 'string' } },
+              required: ['city'],
+            },
+          },
+        },
+      ],
+      addGenerationPrompt: true,
+    });
+    expect(text).toBe(
+      '<|im_start|>system\nBe brief.\nTools (call: <tool_call>{"name": ..., "arguments": {...}}</tool_call>):\n' +
+        '- weather(city: string, unit?: string): Current weather.<|im_end|>\n' +
+        '<|im_start|>user\nWeather in Paris?<|im_end|>\n' +
+        '<|im_start|>assistant\n<tool_call>\n{"name": "weather", "arguments": {"city": "Paris"}}\n</tool_call><|im_end|>\n' +
+        '<|im_start|>user\n<tool_response>\n18C\n</tool_response>\n<tool_response>\nsunny\n</tool_response><|im_end|>\n' +
+        '<|im_start|>assistant\n',
+    );
+    const ids = tokenizer.encode(text);
+    expect(ids.filter((id) => id === byteTokenizerId('<|im_start|>'))).toHaveLength(5);
+    expect(ids).toContain(byteTokenizerId('<tool_call>'));
+    expect(tokenizer.decode(ids)).toBe(text);
+  });
+
+  it('renders without tools or system message', () => {
+    const text = renderChatTemplate(BYTE_MODEL_CHAT_TEMPLATE, {
+      messages: [{ role: 'user', content: 'hi' }],
+      addGenerationPrompt: false,
+    });
+    expect(text).toBe('<|im_start|>user\nhi<|im_end|>\n');
+  });
+});

@@ -1,0 +1,265 @@
+import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { initDecoderWeights } from '../model/init-weights.ts';
+import { referenceForward } from '../model/reference-forward.ts';
+import { ModelDirError, PolicyRequestError } from './errors.ts';
+import { OnnxPolicy } from './onnx-policy.ts';
+import { logSoftmax } from './sampler.ts';
+import { createTinyTestModel, TINY_TEST_CONFIG } from './tiny-test-model.ts';
+
+/** Logprobs from onnxruntime (float32) vs the float64 TypeScript reference. */
+const LOGPROB_TOLERANCE = 1e-4;
+
+let model: Awaited<ReturnType<typeof createTinyTestModel>>;
+let policy: OnnxPolicy;
+const dirs: string[] = [];
+
+beforeAll(async () => {
+  model = await createTinyTestModel();
+  dirs.push(model.dir);
+  policy = await OnnxPolicy.create({ model: model.dir });
+});
+afterAll(async () => {
+  await policy.close();
+  for (const d of dirs) await rm(d, { recursive: true, force: true });
+});
+
+const prompt = (text: string) =>
+  policy.tokenizer.encode(`<|im_start|>user\n${text}<|im_end|>\n<|im_start|>assistant\n`);
+/** eos cannot end the sequence when it is not a stop id; the tests that need fixed lengths use this. */
+const noEos = { stopTokenIds: [] as number[] };
+
+describe('onnx policy', () => {
+  it('reports the execution provider it chose, and why', () => {
+    expect(['cpu', 'cuda']).toContain(policy.executionProvider.provider);
+    expect(policy.executionProvider.reason.length).toBeGreaterThan(0);
+    expect(policy.id).toBe(`onnx:${model.dir}`);
+    expect(policy.chatTemplate).toContain('<tool_call>');
+  });
+
+  it('same seed gives the same tokens; another seed gives others', async () => {
+    const sampling = { maxTokens: 20, temperature: 1, seed: 42 };
+    const a = await policy.generate({ tokens: prompt('hello'), sampling });
+    const b = await policy.generate({ tokens: prompt('hello'), sampling });
+    const c = await policy.generate({ tokens: prompt('hello'), sampling: { ...sampling, seed: 43 } });
+    expect(a.tokens).toEqual(b.tokens);
+    expect(a.logprobs).toEqual(b.logprobs);
+    expect(c.tokens).not.toEqual(a.tokens);
+  });
+
+  it('logprobs equal log-softmax(logits / temperature) of the reference model at the sampled ids', async () => {
+    for (const temperature of [1, 0.7]) {
+      const tokens = prompt('check logprobs');
+      const r = await policy.generate({
+        tokens,
+        sampling: { maxTokens: 12, temperature, seed: 3, topP: 0.9, topK: 50 },
+      });
+      const full = [...tokens, ...r.tokens!];
+      const logits = referenceForward(TINY_TEST_CONFIG, model.weights, { inputIds: [full] })[0]!;
+      r.tokens!.forEach((token, i) => {
+        const expected = logSoftmax(logits[tokens.length - 1 + i]!, temperature)[token]!;
+        expect(Math.abs(r.logprobs![i]! - expected)).toBeLessThan(LOGPROB_TOLERANCE);
+      });
+    }
+  });
+
+  it('batched generation agrees with one-at-a-time generation (left padding of different prompt lengths)', async () => {
+    const requests = ['a', 'a much longer prompt than the first', 'mid length', 'x'].map((text, i) => ({
+      tokens: prompt(text),
+      sampling: { maxTokens: 16, temperature: i === 3 ? 0 : 1, seed: 100 + i },
+    }));
+    const batched = await policy.generateBatch(requests);
+    for (const [i, request] of requests.entries()) {
+      const single = await policy.generate(request);
+      expect(batched[i]!.tokens).toEqual(single.tokens);
+      expect(batched[i]!.finishReason).toBe(single.finishReason);
+      batched[i]!.logprobs!.forEach((lp, j) =>
+        expect(Math.abs(lp - single.logprobs![j]!)).toBeLessThan(LOGPROB_TOLERANCE),
+      );
+    }
+  });
+
+  it('generation with and without the KV cache gives the same tokens', async () => {
+    const noCache = await OnnxPolicy.create({ model: model.dir, kvCache: false });
+    const request = {
+      tokens: prompt('cache'),
+      sampling: { maxTokens: 10, temperature: 1, seed: 9, ...noEos },
+    };
+    const [withCache, without] = [await policy.generate(request), await noCache.generate(request)];
+    expect(without.tokens).toEqual(withCache.tokens);
+    await noCache.close();
+  });
+
+  it('stops at max tokens, at stop token ids and at stop strings', async () => {
+    const base = await policy.generate({
+      tokens: prompt('stop'),
+      sampling: { maxTokens: 40, temperature: 0, ...noEos },
+    });
+    expect(base.tokens).toHaveLength(40);
+    expect(base.finishReason).toBe('length');
+
+    const five = await policy.generate({
+      tokens: prompt('stop'),
+      sampling: { maxTokens: 5, temperature: 0, ...noEos },
+    });
+    expect(five.tokens).toEqual(base.tokens!.slice(0, 5));
+    expect(five.finishReason).toBe('length');
+
+    const stopId = base.tokens![3]!;
+    const firstStop = base.tokens!.indexOf(stopId);
+    const byId = await policy.generate({
+      tokens: prompt('stop'),
+      sampling: { maxTokens: 40, temperature: 0, stopTokenIds: [stopId] },
+    });
+    expect(byId.tokens).toEqual(base.tokens!.slice(0, firstStop + 1));
+    expect(byId.finishReason).toBe('stop');
+
+    // A printable ASCII byte the greedy output contains, as a one-character stop string.
+    const at = base.tokens!.findIndex((t, i) => i > 0 && t >= 33 && t <= 126);
+    expect(at).toBeGreaterThan(0);
+    const stop = String.fromCharCode(base.tokens![at]!);
+    const byString = await policy.generate({
+      tokens: prompt('stop'),
+      sampling: { maxTokens: 40, temperature: 0, stop: [stop], ...noEos },
+    });
+    expect(byString.finishReason).toBe('stop_string');
+    expect(byString.tokens).toEqual(base.tokens!.slice(0, base.tokens!.indexOf(base.tokens![at]!) + 1));
+    expect(byString.text.endsWith(stop)).toBe(true);
+  });
+
+  it('renders messages with the model chat template in message mode', async () => {
+    const sampling = { maxTokens: 6, temperature: 0 };
+    const viaMessages = await policy.generate({
+      messages: [{ role: 'user', content: 'hello' }],
+      tools: [],
+      sampling,
+    });
+    const viaTokens = await policy.generate({ tokens: prompt('hello'), sampling });
+    expect(viaMessages.promptTokens).toEqual(prompt('hello'));
+    expect(viaMessages.tokens).toEqual(viaTokens.tokens);
+  });
+
+  it('loadWeights (a weights object or a directory) swaps the model and increases the version', async () => {
+    const p = await OnnxPolicy.create({ model: model.dir });
+    const request = { tokens: prompt('weights'), sampling: { maxTokens: 8, temperature: 0, ...noEos } };
+    const before = await p.generate(request);
+    expect(before.policyVersion).toBe(0);
+    const other = initDecoderWeights(TINY_TEST_CONFIG, { seed: 999, std: 0.3 });
+    expect(await p.loadWeights(other)).toBe(1);
+    const after = await p.generate(request);
+    expect(after.policyVersion).toBe(1);
+    expect(after.tokens).not.toEqual(before.tokens);
+    const logits = referenceForward(TINY_TEST_CONFIG, other, {
+      inputIds: [[...request.tokens, ...after.tokens!]],
+    })[0]!;
+    expect(
+      Math.abs(after.logprobs![0]! - logSoftmax(logits[request.tokens.length - 1]!)[after.tokens![0]!]!),
+    ).toBeLessThan(LOGPROB_TOLERANCE);
+
+    expect(await p.loadWeights(model.dir)).toBe(2);
+    expect((await p.generate(request)).tokens).toEqual(before.tokens);
+    await expect(p.loadWeights(model.dir, { version: 2 })).rejects.toThrow(/must be above the current 2/);
+    await p.close();
+  });
+
+  it('rejects requests it cannot serve with typed errors', async () => {
+    const tooLong = new Array(TINY_TEST_CONFIG.maxPositions).fill(97);
+    await expect(policy.generate({ tokens: tooLong, sampling: { maxTokens: 1 } })).rejects.toMatchObject({
+      code: 'prompt-too-long',
+    });
+    await expect(policy.generate({ tokens: [1, 9999], sampling: { maxTokens: 1 } })).rejects.toBeInstanceOf(
+      PolicyRequestError,
+    );
+    await expect(policy.generate({ tokens: [1], sampling: { maxTokens: 0 } })).rejects.toThrow(
+      /maxTokens must be a positive integer/,
+    );
+    await expect(policy.generate({ tokens: [1], sampling: { maxTokens: 2, topP: 0 } })).rejects.toThrow(
+      /topP/,
+    );
+  });
+
+  it('stops at the position table: prompt + generated never exceed maxPositions', async () => {
+    const tokens = new Array(TINY_TEST_CONFIG.maxPositions - 3).fill(97);
+    const r = await policy.generate({ tokens, sampling: { maxTokens: 50, temperature: 0, ...noEos } });
+    expect(r.tokens).toHaveLength(3);
+    expect(r.finishReason).toBe('length');
+  });
+});
+
+describe('onnx policy: missing or malformed model directory', () => {
+  async function brokenCopy(change: (dir: string) => Promise<void>): Promise<string> {
+    const dir = await mkdtemp(path.join(tmpdir(), 'toolgym-broken-'));
+    dirs.push(dir);
+    await cp(model.dir, dir, { recursive: true });
+    await change(dir);
+    return dir;
+  }
+  const failure = async (dir: string) => {
+    try {
+      await OnnxPolicy.create({ model: dir });
+    } catch (error) {
+      return error as ModelDirError;
+    }
+    throw new Error('expected the model directory to be rejected');
+  };
+
+  it('names the missing directory', async () => {
+    const error = await failure('/nonexistent/toolgym-model');
+    expect(error).toBeInstanceOf(ModelDirError);
+    expect(error.code).toBe('missing-dir');
+    expect(error.message).toContain('/nonexistent/toolgym-model');
+  });
+
+  it('names each missing or malformed file', async () => {
+    const cases: Array<[string, (dir: string) => Promise<void>, RegExp]> = [
+      ['missing config.json', (d) => rm(path.join(d, 'config.json')), /config\.json: missing/],
+      [
+        'config.json not JSON',
+        (d) => writeFile(path.join(d, 'config.json'), '{ "vocab_size": '),
+        /config\.json: not valid JSON/,
+      ],
+      [
+        'config.json without layers',
+        (d) =>
+          writeFile(
+            path.join(d, 'config.json'),
+            JSON.stringify({ vocab_size: 263, num_attention_heads: 4, hidden_size: 32 }),
+          ),
+        /config\.json: missing 'num_hidden_layers'/,
+      ],
+      ['missing model.onnx', (d) => rm(path.join(d, 'model.onnx')), /model\.onnx: missing/],
+      [
+        'corrupt model.onnx',
+        (d) => writeFile(path.join(d, 'model.onnx'), 'not a protobuf'),
+        /model\.onnx: onnxruntime cannot load the model/,
+      ],
+      ['missing tokenizer.json', (d) => rm(path.join(d, 'tokenizer.json')), /tokenizer\.json: missing/],
+      [
+        'malformed toolgym.json',
+        (d) => writeFile(path.join(d, 'toolgym.json'), '{"format":"other"}'),
+        /toolgym\.json: 'format' must be/,
+      ],
+    ];
+    for (const [label, change, message] of cases) {
+      const error = await failure(await brokenCopy(change));
+      expect(error, label).toBeInstanceOf(ModelDirError);
+      expect(error.message, label).toMatch(message);
+    }
+  });
+
+  it('reports a config.json that disagrees with model.onnx', async () => {
+    const dir = await brokenCopy(async (d) => {
+      const config = {
+        vocab_size: 263,
+        num_hidden_layers: 5,
+        num_attention_heads: 4,
+        hidden_size: 32,
+        eos_token_id: 258,
+      };
+      await writeFile(path.join(d, 'config.json'), JSON.stringify(config));
+    });
+    await expect(OnnxPolicy.create({ model: dir })).rejects.toThrow(/config\.json says 5 layers/);
+  });
+});

@@ -1,0 +1,395 @@
+/**
+ * The `onnx` policy: a decoder-only language model in the Optimum export convention on
+ * onnxruntime-node, in process. ToolGym's built-in model and exported Hugging Face models load through
+ * the same code (`readModelDir` → `DecoderSession`).
+ *
+ * Generation: requests that arrive together (same tick, or while a batch runs) are generated as one
+ * batch, left-padded (attention_mask 0 on the padding, position_ids counting real tokens only), with
+ * a KV cache; rows that finish are dropped from the batch. Each request has its own seeded generator,
+ * so a request samples the same tokens alone or in any batch. `loadWeights` swaps the model between
+ * batches and increases `version`.
+ */
+import { Rng } from '@toolgym/env-kit';
+import type { FinishReason } from '@toolgym/protocol';
+import type { DecoderWeights } from '../model/decoder-config.ts';
+import type { GenerateRequest, GenerateResult, Policy, SamplingParams } from '../policy.ts';
+import {
+  protocolMessagesToTemplateMessages,
+  renderChatTemplate,
+  toolSpecsToTemplateTools,
+} from './chat-prompt.ts';
+import { buildDecoderOnnx } from './decoder-graph.ts';
+import { DecoderSession, type KvCache } from './decoder-session.ts';
+import { ModelDirError, PolicyRequestError } from './errors.ts';
+import {
+  createInferenceSession,
+  type ExecutionProviderChoice,
+  type ExecutionProviderPreference,
+} from './execution-provider.ts';
+import type { HuggingFaceTokenizer } from './hf-tokenizer.ts';
+import { type ModelDir, readModelDir } from './model-dir.ts';
+import { checkSamplingParams, sampleToken } from './sampler.ts';
+
+export interface OnnxPolicySettings {
+  /** Model directory (config.json, model.onnx, tokenizer.json, …). */
+  model: string;
+  /** `auto` (default): CUDA when its provider loads, else CPU. */
+  executionProvider?: ExecutionProviderPreference;
+  /** Most sequences generated in one batch (default 64). */
+  maxBatchSize?: number;
+  /** Reuse keys/values of earlier positions (default true). Off = recompute the whole sequence every step (for benchmarks and tests). */
+  kvCache?: boolean;
+  /** onnxruntime intra-op threads (default: onnxruntime's choice). */
+  threads?: number;
+}
+
+/** Called for every sampled token of a request, in order (streaming). */
+export type TokenListener = (token: number, logprob: number) => void;
+
+/** A token-mode request, with the extras the OpenAI-compatible server needs. */
+export interface OnnxGenerateRequest {
+  tokens: number[];
+  sampling: SamplingParams;
+  signal?: AbortSignal;
+  onToken?: TokenListener;
+}
+
+interface PendingRequest {
+  request: OnnxGenerateRequest;
+  resolve: (result: GenerateResult) => void;
+  reject: (error: unknown) => void;
+}
+
+/** One sequence being generated inside a batch. */
+interface Row {
+  pending: PendingRequest;
+  prompt: number[];
+  sampling: SamplingParams;
+  rng: Rng;
+  stopIds: Set<number>;
+  /** Tokens of the stop strings' longest possible span, for the tail check. */
+  stopWindow: number;
+  generated: number[];
+  logprobs: number[];
+  /** Attention mask over every position in the cache so far (padding = 0). */
+  mask: number[];
+  finish?: FinishReason;
+}
+
+export class OnnxPolicy implements Policy {
+  readonly id: string;
+  private versionValue: number;
+  private model: ModelDir;
+  private decoder: DecoderSession;
+  private readonly settings: Required<Omit<OnnxPolicySettings, 'threads'>> & { threads?: number };
+  private pending: PendingRequest[] = [];
+  private pumping = false;
+  /** Serialises batches and weight swaps. */
+  private lock: Promise<unknown> = Promise.resolve();
+  private closed = false;
+
+  private constructor(settings: OnnxPolicy['settings'], model: ModelDir, decoder: DecoderSession) {
+    this.settings = settings;
+    this.model = model;
+    this.decoder = decoder;
+    this.id = `onnx:${settings.model}`;
+    this.versionValue = model.toolgym?.policyVersion ?? 0;
+  }
+
+  static async create(settings: OnnxPolicySettings): Promise<OnnxPolicy> {
+    const full = {
+      executionProvider: 'auto' as const,
+      maxBatchSize: 64,
+      kvCache: true,
+      ...settings,
+    };
+    const model = readModelDir(settings.model);
+    const decoder = await openDecoder(model, model.modelPath, full);
+    return new OnnxPolicy(full, model, decoder);
+  }
+
+  get version(): number {
+    return this.versionValue;
+  }
+  get tokenizer(): HuggingFaceTokenizer {
+    return this.model.tokenizer;
+  }
+  get chatTemplate(): string | undefined {
+    return this.model.chatTemplate;
+  }
+  /** Where the model runs and why (CUDA when available, else CPU). */
+  get executionProvider(): ExecutionProviderChoice {
+    return this.decoder.executionProvider;
+  }
+  /** The loaded model directory (sizes, eos ids, toolgym.json). */
+  get modelDir(): ModelDir {
+    return this.model;
+  }
+
+  async generate(request: GenerateRequest): Promise<GenerateResult> {
+    if ('tokens' in request) return this.enqueue(request);
+    if (!this.model.chatTemplate) {
+      throw new PolicyRequestError(
+        'bad-sampling',
+        `${this.model.dir}/tokenizer_config.json has no chat_template; send tokens instead of messages`,
+      );
+    }
+    const prompt = renderChatTemplate(this.model.chatTemplate, {
+      messages: protocolMessagesToTemplateMessages(request.messages),
+      tools: toolSpecsToTemplateTools(request.tools),
+      addGenerationPrompt: true,
+    });
+    return this.enqueue({
+      tokens: this.model.tokenizer.encode(prompt),
+      sampling: request.sampling,
+      ...(request.signal ? { signal: request.signal } : {}),
+    });
+  }
+
+  async generateBatch(
+    requests: Array<Extract<GenerateRequest, { tokens: number[] }>>,
+  ): Promise<GenerateResult[]> {
+    return Promise.all(requests.map((r) => this.enqueue(r)));
+  }
+
+  /** Token-mode generation with an optional per-token listener (streaming). */
+  enqueue(request: OnnxGenerateRequest): Promise<GenerateResult> {
+    if (this.closed) return Promise.reject(new PolicyRequestError('closed', `policy ${this.id} is closed`));
+    try {
+      this.checkRequest(request);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return new Promise((resolve, reject) => {
+      this.pending.push({ request, resolve, reject });
+      void this.pump();
+    });
+  }
+
+  /**
+   * Loads new weights and increases `version` (by one, or to `options.version`). A directory is read
+   * like any model directory; a weights object must fit this model's decoder config (toolgym.json) and
+   * is compiled to ONNX in memory. Batches already running finish on the old weights.
+   */
+  async loadWeights(source: string | DecoderWeights, options: { version?: number } = {}): Promise<number> {
+    const next = options.version ?? this.versionValue + 1;
+    if (next <= this.versionValue)
+      throw new Error(`loadWeights: version ${next} must be above the current ${this.versionValue}`);
+    let model = this.model;
+    let modelSource: string | Uint8Array;
+    if (typeof source === 'string') {
+      model = readModelDir(source);
+      modelSource = model.modelPath;
+    } else {
+      const decoderConfig = this.model.toolgym?.decoder;
+      if (!decoderConfig) {
+        throw new Error(
+          `loadWeights: ${this.model.dir} has no toolgym.json decoder config; load a model directory instead of a weights object`,
+        );
+      }
+      modelSource = buildDecoderOnnx(decoderConfig, source);
+    }
+    const decoder = await openDecoder(model, modelSource, this.settings);
+    await this.exclusive(async () => {
+      const old = this.decoder;
+      this.decoder = decoder;
+      this.model = model;
+      this.versionValue = next;
+      await old.release();
+    });
+    return next;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.exclusive(() => this.decoder.release());
+  }
+
+  private checkRequest(request: OnnxGenerateRequest): void {
+    checkSamplingParams(request.sampling);
+    const { vocabSize, maxPositions } = this.model.shape;
+    if (request.tokens.length === 0) throw new PolicyRequestError('empty-prompt', 'the prompt has no tokens');
+    if (request.tokens.length >= maxPositions) {
+      throw new PolicyRequestError(
+        'prompt-too-long',
+        `prompt of ${request.tokens.length} tokens leaves no room under the model's ${maxPositions} positions`,
+      );
+    }
+    for (const t of request.tokens) {
+      if (!Number.isInteger(t) || t < 0 || t >= vocabSize)
+        throw new PolicyRequestError(
+          'bad-token-id',
+          `token id ${t} is outside the vocabulary [0, ${vocabSize})`,
+        );
+    }
+  }
+
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.lock.then(fn, fn);
+    this.lock = run.catch(() => undefined);
+    return run;
+  }
+
+  private async pump(): Promise<void> {
+    if (this.pumping) return;
+    this.pumping = true;
+    try {
+      // Let requests issued in the same tick (Promise.all over episodes) join one batch.
+      await new Promise((resolve) => setImmediate(resolve));
+      while (this.pending.length > 0) {
+        const batch = this.pending.splice(0, this.settings.maxBatchSize);
+        await this.exclusive(() => this.runBatch(batch)).catch((error) => {
+          for (const p of batch) p.reject(error);
+        });
+      }
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private async runBatch(batch: PendingRequest[]): Promise<void> {
+    const decoder = this.decoder;
+    const version = this.versionValue;
+    const { tokenizer, eosTokenIds, padTokenId, shape } = this.model;
+    const maxPrompt = Math.max(...batch.map((p) => p.request.tokens.length));
+    let rows: Row[] = batch.map((pending) => {
+      const { tokens, sampling } = pending.request;
+      const stopChars = Math.max(0, ...(sampling.stop ?? []).map((s) => s.length));
+      return {
+        pending,
+        prompt: tokens,
+        sampling,
+        rng: new Rng(sampling.seed ?? Math.floor(Math.random() * 2 ** 32)),
+        stopIds: new Set([...eosTokenIds, ...(sampling.stopTokenIds ?? [])]),
+        // A character is at most 4 bytes, and every token spans at least one byte.
+        stopWindow: stopChars * 4 + 4,
+        generated: [],
+        logprobs: [],
+        mask: [...new Array(maxPrompt - tokens.length).fill(0), ...tokens.map(() => 1)],
+      };
+    });
+    const finished: Row[] = [];
+
+    // Prefill: the left-padded prompts in one call.
+    let cache: KvCache | undefined;
+    let out = await decoder.forward({
+      batch: rows.length,
+      inputIds: rows.flatMap((r) => [
+        ...new Array(maxPrompt - r.prompt.length).fill(padTokenId),
+        ...r.prompt,
+      ]),
+      attentionMask: rows.flatMap((r) => r.mask),
+      positionIds: rows.flatMap((r) => positionsOf(r.mask)),
+    });
+    let seqLen = maxPrompt;
+
+    while (rows.length > 0) {
+      const vocab = out.vocab;
+      rows.forEach((row, b) => {
+        const offset = (b * seqLen + seqLen - 1) * vocab;
+        const logits = out.logits.subarray(offset, offset + vocab);
+        const { token, logprob } = sampleToken(logits, row.sampling, row.rng);
+        row.generated.push(token);
+        row.logprobs.push(logprob);
+        row.mask.push(1);
+        row.pending.request.onToken?.(token, logprob);
+        row.finish = finishOf(row, token, tokenizer, shape.maxPositions);
+      });
+      const keep = rows.flatMap((r, b) => (r.finish ? [] : [b]));
+      for (const r of rows) if (r.finish) finished.push(r);
+      if (keep.length === 0) break;
+      const present = keep.length < rows.length ? decoder.selectRows(out.present, keep) : out.present;
+      rows = keep.map((b) => rows[b]!);
+
+      if (this.settings.kvCache) {
+        cache = present;
+        out = await decoder.forward({
+          batch: rows.length,
+          inputIds: rows.map((r) => r.generated[r.generated.length - 1]!),
+          attentionMask: rows.flatMap((r) => r.mask),
+          positionIds: rows.map((r) => positionsOf(r.mask).at(-1)!),
+          past: cache,
+        });
+        seqLen = 1;
+      } else {
+        // Full recompute: the whole (left-padded) sequence again, with an empty cache.
+        out = await decoder.forward({
+          batch: rows.length,
+          inputIds: rows.flatMap((r) => [
+            ...new Array(maxPrompt - r.prompt.length).fill(padTokenId),
+            ...r.prompt,
+            ...r.generated,
+          ]),
+          attentionMask: rows.flatMap((r) => r.mask),
+          positionIds: rows.flatMap((r) => positionsOf(r.mask)),
+        });
+        seqLen = rows[0]!.mask.length;
+      }
+    }
+
+    for (const row of finished) {
+      const endsWithEos = row.finish === 'stop' && eosTokenIds.includes(row.generated.at(-1)!);
+      row.pending.resolve({
+        text: tokenizer.decode(endsWithEos ? row.generated.slice(0, -1) : row.generated),
+        tokens: row.generated,
+        logprobs: row.logprobs,
+        promptTokens: row.prompt,
+        finishReason: row.finish!,
+        policyVersion: version,
+      });
+    }
+  }
+}
+
+/** Position ids for a left-padded row: real tokens count 0, 1, 2, …; padding sits at 0. */
+function positionsOf(mask: number[]): number[] {
+  let next = 0;
+  return mask.map((m) => (m === 1 ? next++ : 0));
+}
+
+function finishOf(
+  row: Row,
+  token: number,
+  tokenizer: HuggingFaceTokenizer,
+  maxPositions: number,
+): FinishReason | undefined {
+  if (row.pending.request.signal?.aborted) return 'abort';
+  if (row.stopIds.has(token)) return 'stop';
+  const stops = row.sampling.stop;
+  if (stops && stops.length > 0) {
+    const tail = tokenizer.decode(row.generated.slice(-row.stopWindow));
+    if (stops.some((s) => s.length > 0 && tail.includes(s))) return 'stop_string';
+  }
+  if (row.generated.length >= row.sampling.maxTokens) return 'length';
+  if (row.prompt.length + row.generated.length >= maxPositions) return 'length';
+  return undefined;
+}
+
+async function openDecoder(
+  model: ModelDir,
+  source: string | Uint8Array,
+  settings: { executionProvider: ExecutionProviderPreference; threads?: number },
+): Promise<DecoderSession> {
+  let created: Awaited<ReturnType<typeof createInferenceSession>>;
+  try {
+    created = await createInferenceSession(
+      source,
+      settings.executionProvider,
+      settings.threads ? { intraOpNumThreads: settings.threads } : {},
+    );
+  } catch (error) {
+    if ((error as { code?: string }).code === 'cuda-unavailable') throw error;
+    throw new ModelDirError(
+      'malformed-file',
+      typeof source === 'string' ? source : `${model.dir} (weights)`,
+      `onnxruntime cannot load the model: ${(error as Error).message}`,
+    );
+  }
+  return new DecoderSession(created.session, model.shape, created.choice);
+}
+
+/** `createOnnxPolicy({ model: dir })` — the factory behind the `onnx:<dir>` policy spec. */
+export function createOnnxPolicy(settings: OnnxPolicySettings): Promise<OnnxPolicy> {
+  return OnnxPolicy.create(settings);
+}

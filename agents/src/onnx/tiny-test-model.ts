@@ -1,0 +1,31 @@
+/** A tiny decoder for tests: same code path as the default model, small enough for a fast suite. */
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { BYTE_TOKENIZER_VOCAB_SIZE } from '../model/byte-tokenizer.ts';
+import type { DecoderConfig, DecoderWeights } from '../model/decoder-config.ts';
+import { initDecoderWeights } from '../model/init-weights.ts';
+import { writeDecoderModelDir } from '../model/model-directory.ts';
+
+export const TINY_TEST_CONFIG: DecoderConfig = {
+  vocabSize: BYTE_TOKENIZER_VOCAB_SIZE,
+  dModel: 32,
+  nLayers: 2,
+  nHeads: 4,
+  dFF: 64,
+  maxPositions: 96,
+  layerNormEps: 1e-5,
+};
+
+/**
+ * Writes a tiny model into a fresh temp directory. A larger init std than training's 0.02 makes the
+ * logits peaked, so greedy choices are far from ties and comparisons across code paths are stable.
+ */
+export async function createTinyTestModel(
+  seed = 7,
+): Promise<{ dir: string; config: DecoderConfig; weights: DecoderWeights }> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'toolgym-onnx-'));
+  const weights = initDecoderWeights(TINY_TEST_CONFIG, { seed, std: 0.3 });
+  await writeDecoderModelDir(dir, { config: TINY_TEST_CONFIG, weights, initSeed: seed });
+  return { dir, config: TINY_TEST_CONFIG, weights };
+}
