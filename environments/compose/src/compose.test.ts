@@ -1,0 +1,91 @@
+import { Environment } from '@toolgym/env-kit';
+import { describe, expect, it } from 'vitest';
+import compose, { applyChain, type ComposeAnswer, FUNCTION_NAMES, heldOutPairs, STRING_FUNCTIONS } from './index.ts';
+
+const make = (options: unknown = {}) => new Environment(compose, compose.parseConfig(options));
+
+describe('string functions', () => {
+  it.each([
+    ['reverse', 'abC', 'Cba'],
+    ['rotate_left', 'abcd', 'bcda'],
+    ['rotate_right', 'abcd', 'dabc'],
+    ['swap_case', 'aBc', 'AbC'],
+    ['double', 'ab', 'aabb'],
+    ['drop_vowels', 'Education', 'dctn'],
+    ['sort', 'dbca', 'abcd'],
+    ['shift1', 'azZ', 'baA'],
+    ['rot13', 'Hello', 'Uryyb'],
+    ['mirror', 'ab', 'abba'],
+    ['dedupe', 'aabbbca', 'abca'],
+    ['swap_ends', 'abcd', 'dbca'],
+  ] as const)('%s(%s) = %s', (name, input, output) => {
+    expect(STRING_FUNCTIONS[name].apply(input)).toBe(output);
+  });
+
+  it('has at least 12 functions, each total on the empty string', () => {
+    expect(FUNCTION_NAMES.length).toBeGreaterThanOrEqual(12);
+    for (const name of FUNCTION_NAMES) expect(typeof STRING_FUNCTIONS[name].apply('')).toBe('string');
+  });
+
+  it('composes left to right', () => {
+    expect(applyChain(['reverse', 'upper'], 'abc')).toBe('CBA');
+    expect(applyChain(['drop_first', 'mirror'], 'abc')).toBe('bccb');
+  });
+});
+
+describe('tasks and splits', () => {
+  it('keeps held-out pairs out of every train task', async () => {
+    const env = make({ depths: [1, 2, 3], tasksPerDepth: 300 });
+    const heldOut = heldOutPairs(env.config);
+    expect(heldOut.size).toBeGreaterThan(0);
+    const tasks = await env.tasks();
+    for (const task of tasks.filter((t) => t.split === 'train')) {
+      for (const pair of task.meta.pairs as string[]) expect(heldOut.has(pair)).toBe(false);
+    }
+    const testDepth2 = tasks.filter((t) => t.split === 'test' && t.meta.depth === 2);
+    expect(testDepth2.length).toBeGreaterThan(0);
+    for (const task of testDepth2) expect((task.meta.pairs as string[]).some((p) => heldOut.has(p))).toBe(true);
+  });
+
+  it('computes gold answers from the functions, step by step', async () => {
+    const [task] = await make({ depths: [3], tasksPerDepth: 1 }).tasks();
+    const { chain, input } = task!.meta as { chain: Array<keyof typeof STRING_FUNCTIONS>; input: string };
+    const answer = task!.answer as ComposeAnswer;
+    expect(answer.output).toBe(applyChain(chain, input));
+    expect(answer.steps).toHaveLength(3);
+  });
+
+  it('follows its configuration: functions, alphabet, lengths', async () => {
+    const tasks = await make({ functions: ['reverse', 'upper'], alphabet: 'xy', minLength: 2, maxLength: 2, depths: [1] }).tasks();
+    for (const t of tasks) {
+      expect(t.meta.input).toMatch(/^[xy]{2}$/);
+      expect(['reverse', 'upper']).toContain((t.meta.chain as string[])[0]);
+    }
+  });
+
+  it('rejects bad options with the field named', () => {
+    expect(() => make({ depths: [0] })).toThrow(/'depths.0'/);
+    expect(() => make({ functions: ['reverse', 'nope'] })).toThrow(/'functions.1'/);
+    expect(() => make({ minLength: 9, maxLength: 3 })).toThrow(/minLength/);
+  });
+});
+
+describe('grading', () => {
+  it('rewards the exact final string from the answer tool, or the final text without one', async () => {
+    const env = make({ depths: [2], tasksPerDepth: 5 });
+    const task = (await env.tasks())[0]!;
+    const gold = (task.answer as ComposeAnswer).output;
+
+    const right = await env.openEpisode({ taskId: task.id });
+    for (const call of compose.oracle!(task, env.config)) await right.callTool(call.name, call.arguments);
+    expect((await right.end()).reward).toMatchObject({ total: 1.1, components: { correct: 1, valid_calls: 1 } });
+
+    const wrong = await env.openEpisode({ taskId: task.id });
+    await wrong.callTool('reverse', { text: 5 });
+    await wrong.callTool('answer', { answer: `${gold}x` });
+    expect((await wrong.end()).reward).toMatchObject({ total: 0, components: { correct: 0, valid_calls: 0 } });
+
+    const plain = await env.openEpisode({ taskId: task.id });
+    expect((await plain.end(`  ${gold} `)).reward.components.correct).toBe(1);
+  });
+});
