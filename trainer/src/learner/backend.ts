@@ -1,22 +1,50 @@
 /**
- * TensorFlow.js setup for the learner: gradients registered (tfjs-core alone ships none), and the
- * wasm backend loading its .wasm files from node_modules — nothing is fetched at run time.
+ * TensorFlow.js setup for the learner: gradients registered, and the wasm backend loading its
+ * .wasm files from node_modules — nothing is fetched at run time.
+ *
+ * Why the gradient bundle: tfjs-core's Node (CommonJS) build registers no gradients, and its ESM
+ * `register_all_gradients.js` cannot be imported by Node directly (extensionless and directory
+ * imports). So it is bundled once with esbuild into trainer/data/generated/ and loaded from there.
+ * The bundle's ops share the one engine and gradient registry (tfjs keeps them on globalThis).
  */
+import { existsSync } from 'node:fs';
+import { mkdir, rename } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
-import '@tensorflow/tfjs-core/dist/register_all_gradients.js';
 import '@tensorflow/tfjs-backend-cpu';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 
 export type TfBackend = 'wasm' | 'cpu';
 
+const require = createRequire(import.meta.url);
+const generatedDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../data/generated');
+let gradientsReady: Promise<void> | undefined;
 let wasmPathsSet = false;
 
-/** Selects and initialises a backend (idempotent). Returns the name now active. */
+/** Registers every tfjs-core gradient once per process (builds the bundle on first use). */
+export function registerGradients(): Promise<void> {
+  gradientsReady ??= (async () => {
+    if (tf.getGradient('RealDiv')) return; // already registered (e.g. an ESM loader ran them)
+    const bundle = path.join(generatedDir, 'tfjs-gradients-4.22.0.cjs');
+    if (!existsSync(bundle)) {
+      const { build } = await import('esbuild');
+      const entry = path.join(path.dirname(require.resolve('@tensorflow/tfjs-core/package.json')), 'dist/register_all_gradients.js');
+      await mkdir(generatedDir, { recursive: true });
+      const temp = `${bundle}.${process.pid}.tmp`;
+      await build({ entryPoints: [entry], bundle: true, platform: 'node', format: 'cjs', outfile: temp, logLevel: 'error', external: ['long', 'seedrandom', '@types/*'] });
+      await rename(temp, bundle);
+    }
+    require(bundle);
+  })();
+  return gradientsReady;
+}
+
+/** Selects and initialises a backend. Returns the name now active. */
 export async function useBackend(name: TfBackend): Promise<TfBackend> {
+  await registerGradients();
   if (name === 'wasm' && !wasmPathsSet) {
-    const require = createRequire(import.meta.url);
     // The package's main entry lives in dist/, beside the three .wasm builds (plain, simd, threaded-simd).
     setWasmPaths(`${path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm'))}${path.sep}`);
     wasmPathsSet = true;

@@ -1,0 +1,99 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createOnnxPolicy, type DecoderConfig, initDecoderWeights, referenceForward, writeDecoderModelDir } from '@toolgym/agents';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createEmbeddedLearner } from './embedded-learner.ts';
+import { datumFromSequence, LearnerInputError } from './learner.ts';
+
+const decoder: DecoderConfig = { vocabSize: 263, dModel: 32, nLayers: 2, nHeads: 4, dFF: 64, maxPositions: 64, layerNormEps: 1e-5 };
+const dirs: string[] = [];
+afterAll(async () => {
+  for (const d of dirs) await rm(d, { recursive: true, force: true });
+});
+
+describe('embedded learner (TF.js wasm)', () => {
+  it('logits equal the plain-TypeScript reference forward', async () => {
+    const weights = initDecoderWeights(decoder, { seed: 3, std: 0.2 });
+    const learner = await createEmbeddedLearner({ decoder, weights });
+    const tokens = [5, 100, 7, 262, 33, 9];
+    const logits = referenceForward(decoder, weights, { inputIds: [tokens] })[0]!;
+    const expected = tokens.slice(1).map((t, i) => {
+      const row = logits[i]!;
+      const max = Math.max(...row);
+      const logZ = max + Math.log(row.reduce((s, x) => s + Math.exp(x - max), 0));
+      return row[t]! - logZ;
+    });
+    const out = await learner.forward([datumFromSequence(tokens, tokens.map(() => 1))]);
+    out.lossFnOutputs[0]!.logprobs.forEach((lp, i) => expect(lp).toBeCloseTo(expected[i]!, 4));
+    await learner.close();
+  });
+
+  it('parity: the learner scores a sampled trajectory with the onnx policy’s logprobs (1e-4)', async () => {
+    const weights = initDecoderWeights(decoder, { seed: 11, std: 0.3 });
+    const dir = await mkdtemp(path.join(tmpdir(), 'toolgym-parity-'));
+    dirs.push(dir);
+    await writeDecoderModelDir(dir, { config: decoder, weights });
+    const policy = await createOnnxPolicy({ model: dir, executionProvider: 'cpu' });
+    const prompt = [257, 97, 98, 99, 10, 258];
+    const result = await policy.generate({ tokens: prompt, sampling: { temperature: 1, maxTokens: 20, seed: 1 } });
+    await policy.close();
+    const sampled = result.tokens!;
+    const all = [...prompt, ...sampled];
+    const learner = await createEmbeddedLearner({ decoder, weights });
+    const out = await learner.forward([datumFromSequence(all, all.map((_, i) => (i >= prompt.length ? 1 : 0)))]);
+    const learnerLogprobs = out.lossFnOutputs[0]!.logprobs.slice(prompt.length - 1);
+    expect(learnerLogprobs).toHaveLength(sampled.length);
+    learnerLogprobs.forEach((lp, i) => expect(Math.abs(lp - result.logprobs![i]!)).toBeLessThan(1e-4));
+    await learner.close();
+  });
+
+  it('cross-entropy steps with Adam memorise a sequence; gradients clip to the set norm', async () => {
+    const learner = await createEmbeddedLearner({ decoder, weights: initDecoderWeights(decoder, { seed: 1 }) });
+    const tokens = [257, 1, 2, 3, 4, 5, 6, 7, 8, 258];
+    const datum = datumFromSequence(tokens, tokens.map(() => 1));
+    const first = await learner.forwardBackward([datum], 'cross_entropy');
+    const step = await learner.optimStep({ learningRate: 1e-2, gradClipNorm: 0.5 });
+    expect(step.metrics.step).toBe(1);
+    expect(step.metrics.grad_norm).toBeGreaterThan(0.5);
+    expect(step.metrics.clipped).toBe(1);
+    let last = first.metrics.loss!;
+    for (let i = 0; i < 30; i++) {
+      last = (await learner.forwardBackward([datum], 'cross_entropy')).metrics.loss!;
+      await learner.optimStep({ learningRate: 1e-2 });
+    }
+    expect(first.metrics.loss).toBeGreaterThan(5);
+    expect(last).toBeLessThan(first.metrics.loss! / 4);
+    const saved = await learner.saveWeights();
+    expect(saved.step).toBe(31);
+    expect(saved.weights['lm_head.weight']).toHaveLength(32 * 263);
+    await learner.close();
+  });
+
+  it('PPO with positive advantage raises the logprob of the sampled tokens', async () => {
+    const learner = await createEmbeddedLearner({ decoder, weights: initDecoderWeights(decoder, { seed: 2 }) });
+    const tokens = [257, 40, 41, 42, 43];
+    const mask = [0, 0, 1, 1, 1];
+    const before = (await learner.forward([datumFromSequence(tokens, mask)])).lossFnOutputs[0]!.logprobs;
+    const datum = datumFromSequence(tokens, mask, { advantages: tokens.map(() => 1), logprobs: [0, ...before] });
+    const out = await learner.forwardBackward([datum], 'ppo', { clipHigh: 0.28 });
+    expect(out.metrics.clip_fraction).toBe(0);
+    await learner.optimStep({ learningRate: 1e-2 });
+    const after = (await learner.forward([datumFromSequence(tokens, mask)])).lossFnOutputs[0]!.logprobs;
+    for (const i of [1, 2, 3]) expect(after[i]!).toBeGreaterThan(before[i]!);
+    // the prompt target (weight 0) gets no direct push
+    await learner.close();
+  });
+
+  it('malformed data fail at once with the field named', async () => {
+    const learner = await createEmbeddedLearner({ decoder, weights: initDecoderWeights(decoder, { seed: 2 }) });
+    const good = datumFromSequence([1, 2, 3], [0, 1, 1]);
+    await expect(learner.forwardBackward([good], 'ppo')).rejects.toThrow(/lossFnInputs.advantages is required by the 'ppo' loss/);
+    await expect(learner.forward([{ ...good, lossFnInputs: { target_tokens: [2] } }])).rejects.toThrow(/target_tokens has 1 entries for 2/);
+    await expect(learner.forward([datumFromSequence([1, 999], [1, 1])])).rejects.toThrow(/token id 999 is outside the vocabulary/);
+    await expect(learner.forward([])).rejects.toBeInstanceOf(LearnerInputError);
+    await expect(learner.optimStep({ learningRate: 1e-3 })).rejects.toThrow(/call forwardBackward first/);
+    expect(() => datumFromSequence([1], [1])).toThrow(/at least 2 tokens/);
+    await learner.close();
+  });
+});

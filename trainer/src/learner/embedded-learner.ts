@@ -1,0 +1,310 @@
+/**
+ * The embedded learner: ToolGym's small decoder in TensorFlow.js (wasm or cpu backend), in process.
+ * Gradients accumulate over `forwardBackward` calls until `optimStep` (Tinker semantics).
+ */
+import { type DecoderConfig, type DecoderWeights, decoderWeightShapes } from '@toolgym/agents';
+import * as tf from '@tensorflow/tfjs-core';
+import { crossEntropyLoss, DEFAULT_POLICY_LOSS, importanceSamplingLoss, type PolicyLossConfig, ppoClipLoss } from '../algorithms/policy-loss.ts';
+import { type TfBackend, useBackend } from './backend.ts';
+import {
+  type AdamParams,
+  type Datum,
+  type ForwardBackwardOutput,
+  type Learner,
+  type LearnerInfo,
+  LearnerInputError,
+  type LossFnConfig,
+  type LossFnName,
+  type OptimStepOutput,
+} from './learner.ts';
+import { TfDecoder } from './tf-decoder.ts';
+
+export interface EmbeddedLearnerSettings {
+  decoder: DecoderConfig;
+  weights: DecoderWeights;
+  /** Default `wasm`. */
+  backend?: TfBackend;
+  /** Data are processed in micro-batches of at most this many sequences (bounds memory). Default 32. */
+  microBatchSize?: number;
+}
+
+interface Padded {
+  ids: tf.Tensor2D;
+  targets: tf.Tensor2D;
+  weights: tf.Tensor2D;
+  advantages: tf.Tensor2D;
+  oldLogprobs: tf.Tensor2D;
+  refLogprobs?: tf.Tensor2D;
+  lengths: number[];
+}
+
+export async function createEmbeddedLearner(settings: EmbeddedLearnerSettings): Promise<EmbeddedLearner> {
+  const backend = await useBackend(settings.backend ?? 'wasm');
+  return new EmbeddedLearner(settings, backend);
+}
+
+export class EmbeddedLearner implements Learner {
+  private readonly model: TfDecoder;
+  private gradients: Map<string, tf.Tensor> | undefined;
+  private readonly adamM = new Map<string, tf.Variable>();
+  private readonly adamV = new Map<string, tf.Variable>();
+  private stepCount = 0;
+  private readonly microBatchSize: number;
+
+  constructor(
+    settings: EmbeddedLearnerSettings,
+    private readonly backend: TfBackend,
+  ) {
+    this.model = new TfDecoder(settings.decoder, settings.weights, decoderWeightShapes(settings.decoder));
+    this.microBatchSize = settings.microBatchSize ?? 32;
+  }
+
+  get decoder(): DecoderConfig {
+    return this.model.config;
+  }
+
+  async info(): Promise<LearnerInfo> {
+    let parameters = 0;
+    for (const v of this.model.variables.values()) parameters += v.size;
+    return { backend: this.backend, decoder: this.model.config, parameters, step: this.stepCount };
+  }
+
+  private validate(data: Datum[], lossFn: LossFnName): void {
+    if (data.length === 0) throw new LearnerInputError('no data: pass at least one datum');
+    data.forEach((d, i) => {
+      const n = d.modelInput.tokens.length;
+      const at = `data[${i}]`;
+      if (n === 0) throw new LearnerInputError(`${at}.modelInput.tokens is empty`);
+      if (n > this.model.config.maxPositions) throw new LearnerInputError(`${at}.modelInput.tokens has ${n} tokens, above maxPositions ${this.model.config.maxPositions}`);
+      const inputs = d.lossFnInputs;
+      const check = (name: keyof typeof inputs, required: boolean) => {
+        const xs = inputs[name];
+        if (!xs) {
+          if (required) throw new LearnerInputError(`${at}.lossFnInputs.${name} is required by the '${lossFn}' loss`);
+          return;
+        }
+        if (xs.length !== n) throw new LearnerInputError(`${at}.lossFnInputs.${name} has ${xs.length} entries for ${n} input tokens`);
+        if (xs.some((x) => !Number.isFinite(x))) throw new LearnerInputError(`${at}.lossFnInputs.${name} holds a non-finite number`);
+      };
+      check('target_tokens', true);
+      check('weights', false);
+      check('advantages', lossFn !== 'cross_entropy');
+      check('logprobs', lossFn !== 'cross_entropy');
+      check('ref_logprobs', false);
+      for (const t of [...d.modelInput.tokens, ...inputs.target_tokens]) {
+        if (!Number.isInteger(t) || t < 0 || t >= this.model.config.vocabSize) {
+          throw new LearnerInputError(`${at}: token id ${t} is outside the vocabulary [0, ${this.model.config.vocabSize})`);
+        }
+      }
+    });
+  }
+
+  /** Right-pads a micro-batch into [B, T] tensors (padding has weight 0). */
+  private pad(data: Datum[]): Padded {
+    const seq = Math.max(...data.map((d) => d.modelInput.tokens.length));
+    const batch = data.length;
+    const ids = new Int32Array(batch * seq);
+    const targets = new Int32Array(batch * seq);
+    const weights = new Float32Array(batch * seq);
+    const advantages = new Float32Array(batch * seq);
+    const oldLogprobs = new Float32Array(batch * seq);
+    const hasRef = data.every((d) => d.lossFnInputs.ref_logprobs);
+    const ref = new Float32Array(hasRef ? batch * seq : 0);
+    data.forEach((d, b) => {
+      const off = b * seq;
+      const inputs = d.lossFnInputs;
+      d.modelInput.tokens.forEach((t, i) => {
+        ids[off + i] = t;
+        targets[off + i] = inputs.target_tokens[i] ?? 0;
+        weights[off + i] = inputs.weights ? (inputs.weights[i] ?? 0) : 1;
+        advantages[off + i] = inputs.advantages?.[i] ?? 0;
+        oldLogprobs[off + i] = inputs.logprobs?.[i] ?? 0;
+        if (hasRef) ref[off + i] = inputs.ref_logprobs?.[i] ?? 0;
+      });
+    });
+    return {
+      ids: tf.tensor2d(ids, [batch, seq], 'int32'),
+      targets: tf.tensor2d(targets, [batch, seq], 'int32'),
+      weights: tf.tensor2d(weights, [batch, seq]),
+      advantages: tf.tensor2d(advantages, [batch, seq]),
+      oldLogprobs: tf.tensor2d(oldLogprobs, [batch, seq]),
+      ...(hasRef ? { refLogprobs: tf.tensor2d(ref, [batch, seq]) } : {}),
+      lengths: data.map((d) => d.modelInput.tokens.length),
+    };
+  }
+
+  private lossOf(padded: Padded, lossFn: LossFnName, config: LossFnConfig) {
+    const { logprobs, entropy } = this.model.targetLogprobs(padded.ids, padded.targets, config.temperature ?? 1);
+    const policyConfig: PolicyLossConfig = { ...DEFAULT_POLICY_LOSS, ...stripUndefined(config) };
+    const result =
+      lossFn === 'cross_entropy'
+        ? crossEntropyLoss({ logprobs, weights: padded.weights }, policyConfig.aggregation)
+        : lossFn === 'importance_sampling'
+          ? importanceSamplingLoss(
+              { logprobs, oldLogprobs: padded.oldLogprobs, advantages: padded.advantages, weights: padded.weights, entropy },
+              { ...policyConfig, ...(config.truncation !== undefined ? { truncation: config.truncation } : {}) },
+            )
+          : ppoClipLoss(
+              {
+                logprobs,
+                oldLogprobs: padded.oldLogprobs,
+                advantages: padded.advantages,
+                weights: padded.weights,
+                entropy,
+                ...(padded.refLogprobs ? { refLogprobs: padded.refLogprobs } : {}),
+              },
+              policyConfig,
+            );
+    return { ...result, logprobs, entropy };
+  }
+
+  /** Splits into micro-batches; each one's loss is weighted by its share of weighted tokens. */
+  private microBatches(data: Datum[]): Datum[][] {
+    const sorted = data.map((d, i) => ({ d, i }));
+    const out: Datum[][] = [];
+    for (let i = 0; i < sorted.length; i += this.microBatchSize) out.push(data.slice(i, i + this.microBatchSize));
+    return out;
+  }
+
+  private async run(data: Datum[], lossFn: LossFnName, config: LossFnConfig, withGradient: boolean): Promise<ForwardBackwardOutput> {
+    this.validate(data, lossFn);
+    const chunks = this.microBatches(data);
+    const totalWeight = sumWeights(data);
+    const lossFnOutputs: Array<{ logprobs: number[] }> = [];
+    const metricSums: Record<string, number> = {};
+    let lossSum = 0;
+    let tokens = 0;
+    for (const chunk of chunks) {
+      const share = chunks.length === 1 ? 1 : sumWeights(chunk) / Math.max(totalWeight, 1e-8);
+      const padded = this.pad(chunk);
+      try {
+        let logprobValues: Float32Array = new Float32Array(0);
+        let metrics: Record<string, number> = {};
+        let lossValue = 0;
+        if (withGradient) {
+          const vars = [...this.model.variables.values()];
+          const { value, grads } = tf.variableGrads(() => {
+            const r = this.lossOf(padded, lossFn, config);
+            logprobValues = (r.logprobs.dataSync() as Float32Array).slice();
+            metrics = { ...r.metrics(), entropy: tf.div(tf.sum(tf.mul(r.entropy, padded.weights)), tf.maximum(tf.sum(padded.weights), 1e-8)).dataSync()[0] ?? 0 };
+            return tf.mul(r.loss, share) as tf.Scalar;
+          }, vars);
+          lossValue = (value.dataSync()[0] ?? 0) / share;
+          value.dispose();
+          this.accumulate(grads);
+        } else {
+          tf.tidy(() => {
+            const r = this.lossOf(padded, lossFn, config);
+            logprobValues = (r.logprobs.dataSync() as Float32Array).slice();
+            metrics = r.metrics();
+            lossValue = r.loss.dataSync()[0] ?? 0;
+          });
+        }
+        const seq = padded.ids.shape[1];
+        padded.lengths.forEach((n, b) => {
+          lossFnOutputs.push({ logprobs: Array.from(logprobValues.subarray(b * seq, b * seq + n)) });
+          tokens += n;
+        });
+        lossSum += lossValue * share;
+        for (const [k, v] of Object.entries(metrics)) metricSums[k] = (metricSums[k] ?? 0) + v * share;
+      } finally {
+        for (const t of Object.values(padded)) if (t instanceof tf.Tensor) t.dispose();
+      }
+    }
+    return { lossFnOutputs, metrics: { loss: lossSum, tokens, ...metricSums } };
+  }
+
+  /** Keys gradients by weight name (variableGrads keys them by the engine's variable names). */
+  private accumulate(byVariableName: tf.NamedTensorMap): void {
+    const grads: Record<string, tf.Tensor> = {};
+    for (const [name, variable] of this.model.variables) {
+      const g = byVariableName[variable.name];
+      if (g) grads[name] = g;
+    }
+    if (!this.gradients) {
+      this.gradients = new Map(Object.entries(grads));
+      return;
+    }
+    for (const [name, g] of Object.entries(grads)) {
+      const prev = this.gradients.get(name);
+      this.gradients.set(name, prev ? tf.add(prev, g) : g);
+      if (prev) {
+        prev.dispose();
+        g.dispose();
+      }
+    }
+  }
+
+  async forward(data: Datum[], lossFn: LossFnName = 'cross_entropy', config: LossFnConfig = {}): Promise<ForwardBackwardOutput> {
+    return this.run(data, lossFn, config, false);
+  }
+
+  async forwardBackward(data: Datum[], lossFn: LossFnName, config: LossFnConfig = {}): Promise<ForwardBackwardOutput> {
+    return this.run(data, lossFn, config, true);
+  }
+
+  async optimStep(adam: AdamParams): Promise<OptimStepOutput> {
+    const lr = adam.learningRate;
+    if (!(lr >= 0) || !Number.isFinite(lr)) throw new LearnerInputError(`adam.learningRate must be a finite number ≥ 0, got ${lr}`);
+    const beta1 = adam.beta1 ?? 0.9;
+    const beta2 = adam.beta2 ?? 0.95;
+    const eps = adam.eps ?? 1e-8;
+    const weightDecay = adam.weightDecay ?? 0;
+    const clip = adam.gradClipNorm ?? 1;
+    const grads = this.gradients;
+    if (!grads) throw new LearnerInputError('optimStep without gradients: call forwardBackward first');
+    this.gradients = undefined;
+    this.stepCount++;
+    const t = this.stepCount;
+    const gradNorm = tf.tidy(() => Math.sqrt(tf.addN([...grads.values()].map((g) => tf.sum(tf.square(g)))).dataSync()[0] ?? 0));
+    const scale = clip > 0 && gradNorm > clip ? clip / (gradNorm + 1e-6) : 1;
+    const bias1 = 1 - beta1 ** t;
+    const bias2 = 1 - beta2 ** t;
+    tf.tidy(() => {
+      for (const [name, variable] of this.model.variables) {
+        const g0 = grads.get(name);
+        if (!g0) continue;
+        const g = scale === 1 ? g0 : tf.mul(g0, scale);
+        let m = this.adamM.get(name);
+        let v = this.adamV.get(name);
+        if (!m || !v) {
+          m = tf.variable(tf.zerosLike(variable), false);
+          v = tf.variable(tf.zerosLike(variable), false);
+          this.adamM.set(name, m);
+          this.adamV.set(name, v);
+        }
+        m.assign(tf.add(tf.mul(m, beta1), tf.mul(g, 1 - beta1)));
+        v.assign(tf.add(tf.mul(v, beta2), tf.mul(tf.square(g), 1 - beta2)));
+        const update = tf.div(tf.div(m, bias1), tf.add(tf.sqrt(tf.div(v, bias2)), eps));
+        const decayed = weightDecay > 0 ? tf.mul(variable, 1 - lr * weightDecay) : variable;
+        variable.assign(tf.sub(decayed, tf.mul(update, lr)));
+      }
+    });
+    for (const g of grads.values()) g.dispose();
+    return { metrics: { grad_norm: gradNorm, learning_rate: lr, step: t, clipped: scale < 1 ? 1 : 0 } };
+  }
+
+  async saveWeights(): Promise<{ weights: DecoderWeights; step: number }> {
+    return { weights: this.model.read(), step: this.stepCount };
+  }
+
+  async loadWeights(weights: DecoderWeights): Promise<void> {
+    this.model.assign(weights);
+  }
+
+  async close(): Promise<void> {
+    this.model.dispose();
+    for (const v of [...this.adamM.values(), ...this.adamV.values()]) v.dispose();
+    if (this.gradients) for (const g of this.gradients.values()) g.dispose();
+  }
+}
+
+function sumWeights(data: Datum[]): number {
+  let total = 0;
+  for (const d of data) total += d.lossFnInputs.weights ? d.lossFnInputs.weights.reduce((a, b) => a + b, 0) : d.modelInput.tokens.length;
+  return total;
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

@@ -1,0 +1,125 @@
+/**
+ * ToolGym's small decoder in TensorFlow.js — exactly the maths of agents' decoder-config.ts (the
+ * contract the ONNX builder implements too), so the learner's logprobs equal the onnx policy's.
+ * Embeddings are one-hot matmuls: the wasm backend has no gradient for gather.
+ * Sequences are right-padded: with a causal mask, padding after the last real token never
+ * influences a real position, so no key mask is needed.
+ */
+import type { DecoderConfig, DecoderWeights } from '@toolgym/agents';
+import * as tf from '@tensorflow/tfjs-core';
+
+const MASKED_SCORE = -1e9;
+
+/** One-hot rows as float32. Built as int32 then cast: the wasm OneHot kernel ignores a float32 dtype. */
+function oneHotFloat(indices: tf.Tensor1D, depth: number): tf.Tensor2D {
+  return tf.cast(tf.oneHot(indices, depth), 'float32') as tf.Tensor2D;
+}
+
+export class TfDecoder {
+  readonly variables: Map<string, tf.Variable>;
+
+  constructor(
+    readonly config: DecoderConfig,
+    weights: DecoderWeights,
+    shapes: Record<string, number[]>,
+  ) {
+    if (config.dModel % config.nHeads !== 0) throw new RangeError(`dModel ${config.dModel} is not divisible by nHeads ${config.nHeads}`);
+    this.variables = new Map();
+    for (const [name, shape] of Object.entries(shapes)) {
+      const values = weights[name];
+      if (!values) throw new Error(`TfDecoder: missing weight '${name}'`);
+      const size = shape.reduce((a, b) => a * b, 1);
+      if (values.length !== size) throw new Error(`TfDecoder: weight '${name}' has ${values.length} values, expected ${size} for shape [${shape}]`);
+      this.variables.set(name, tf.variable(tf.tensor(values, shape, 'float32'), true));
+    }
+  }
+
+  private v(name: string): tf.Variable {
+    const found = this.variables.get(name);
+    if (!found) throw new Error(`TfDecoder: no variable '${name}'`);
+    return found;
+  }
+
+  /** Replaces every weight in place (shapes must match). */
+  assign(weights: DecoderWeights): void {
+    for (const [name, variable] of this.variables) {
+      const values = weights[name];
+      if (!values) throw new Error(`loadWeights: missing weight '${name}'`);
+      if (values.length !== variable.size) throw new Error(`loadWeights: weight '${name}' has ${values.length} values, expected ${variable.size}`);
+      variable.assign(tf.tensor(values, variable.shape, 'float32'));
+    }
+  }
+
+  /** The current weights, copied out. */
+  read(): DecoderWeights {
+    const out: DecoderWeights = {};
+    for (const [name, variable] of this.variables) out[name] = new Float32Array(variable.dataSync());
+    return out;
+  }
+
+  private layerNorm(x: tf.Tensor2D, prefix: string): tf.Tensor2D {
+    const { mean, variance } = tf.moments(x, -1, true);
+    const normed = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, this.config.layerNormEps)));
+    return tf.add(tf.mul(normed, this.v(`${prefix}.weight`)), this.v(`${prefix}.bias`)) as tf.Tensor2D;
+  }
+
+  private linear(x: tf.Tensor2D, prefix: string, bias = true): tf.Tensor2D {
+    const y = tf.matMul(x, this.v(`${prefix}.weight`));
+    return bias ? (tf.add(y, this.v(`${prefix}.bias`)) as tf.Tensor2D) : y;
+  }
+
+  /** GELU, tanh form: 0.5 x (1 + tanh(sqrt(2/π) (x + 0.044715 x³))). */
+  private gelu(x: tf.Tensor2D): tf.Tensor2D {
+    const inner = tf.mul(Math.sqrt(2 / Math.PI), tf.add(x, tf.mul(0.044715, tf.pow(x, 3))));
+    return tf.mul(tf.mul(0.5, x), tf.add(1, tf.tanh(inner))) as tf.Tensor2D;
+  }
+
+  /** Logits [B·T, vocab] for token ids [B][T] (all rows the same length T). */
+  logits(ids: tf.Tensor2D): tf.Tensor2D {
+    const [batch, seq] = ids.shape;
+    const { dModel: d, nHeads, vocabSize } = this.config;
+    if (seq > this.config.maxPositions) throw new RangeError(`sequence of ${seq} tokens exceeds maxPositions ${this.config.maxPositions}`);
+    const headDim = d / nHeads;
+    const flatIds = tf.reshape(ids, [batch * seq]) as tf.Tensor1D;
+    const oneHot = oneHotFloat(flatIds, vocabSize);
+    const tokens = tf.matMul(oneHot, this.v('embed.tokens'));
+    const positions = tf.slice(this.v('embed.positions'), [0, 0], [seq, d]);
+    let h = tf.reshape(tf.add(tf.reshape(tokens, [batch, seq, d]), positions), [batch * seq, d]) as tf.Tensor2D;
+    const causal = tf.linalg.bandPart(tf.ones([seq, seq]), -1, 0);
+    const mask = tf.mul(tf.sub(1, causal), MASKED_SCORE); // 0 on and below the diagonal
+    const toHeads = (x: tf.Tensor2D) => tf.transpose(tf.reshape(x, [batch, seq, nHeads, headDim]), [0, 2, 1, 3]) as tf.Tensor4D;
+    for (let i = 0; i < this.config.nLayers; i++) {
+      const p = `layers.${i}`;
+      const a = this.layerNorm(h, `${p}.ln1`);
+      const q = toHeads(this.linear(a, `${p}.attn.q`));
+      const k = toHeads(this.linear(a, `${p}.attn.k`));
+      const v = toHeads(this.linear(a, `${p}.attn.v`));
+      const scores = tf.add(tf.div(tf.matMul(q, k, false, true), Math.sqrt(headDim)), mask);
+      const context = tf.matMul(tf.softmax(scores), v); // [B, H, T, hd]
+      const merged = tf.reshape(tf.transpose(context, [0, 2, 1, 3]), [batch * seq, d]) as tf.Tensor2D;
+      h = tf.add(h, this.linear(merged, `${p}.attn.o`)) as tf.Tensor2D;
+      const m = this.layerNorm(h, `${p}.ln2`);
+      h = tf.add(h, this.linear(this.gelu(this.linear(m, `${p}.mlp.up`)), `${p}.mlp.down`)) as tf.Tensor2D;
+    }
+    return this.linear(this.layerNorm(h, 'final_norm'), 'lm_head', false);
+  }
+
+  /**
+   * Log-probabilities of `targets` [B][T] and per-position entropy, both [B, T], under
+   * softmax(logits / temperature) — the sampling distribution when the policy samples at that temperature.
+   */
+  targetLogprobs(ids: tf.Tensor2D, targets: tf.Tensor2D, temperature = 1): { logprobs: tf.Tensor2D; entropy: tf.Tensor2D } {
+    const [batch, seq] = ids.shape;
+    let logits = this.logits(ids);
+    if (temperature !== 1) logits = tf.div(logits, temperature);
+    const logSoftmax = tf.logSoftmax(logits);
+    const targetOneHot = oneHotFloat(tf.reshape(targets, [batch * seq]) as tf.Tensor1D, this.config.vocabSize);
+    const logprobs = tf.reshape(tf.sum(tf.mul(logSoftmax, targetOneHot), -1), [batch, seq]) as tf.Tensor2D;
+    const entropy = tf.reshape(tf.neg(tf.sum(tf.mul(tf.exp(logSoftmax), logSoftmax), -1)), [batch, seq]) as tf.Tensor2D;
+    return { logprobs, entropy };
+  }
+
+  dispose(): void {
+    for (const variable of this.variables.values()) variable.dispose();
+  }
+}
