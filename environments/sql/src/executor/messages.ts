@@ -1,0 +1,34 @@
+/** The IPC messages between the query pool and a query process. */
+
+export type SqlValue = number | string | null | bigint | Uint8Array;
+
+/** Rows of one query: the first `maxRows`, and how many there were (counted up to a bound). */
+export interface QueryResult {
+  columns: string[];
+  rows: SqlValue[][];
+  /** Rows counted; equals the real count when `rowCountComplete`. */
+  rowCount: number;
+  /** False when counting stopped at `maxRowsCounted`. */
+  rowCountComplete: boolean;
+  /** Some text cells were cut to `maxCellChars`. */
+  cellsCut: boolean;
+}
+
+export interface QueryRequest {
+  /** Whose connection runs it (one read-only connection per session and database). */
+  session: string;
+  database: string;
+  sql: string;
+  maxRows: number;
+  maxRowsCounted: number;
+  /** Text cells longer than this are cut (keeps huge strings out of memory and IPC). */
+  maxCellChars: number;
+}
+
+export type ToExecutor =
+  | ({ kind: 'query'; id: number } & QueryRequest)
+  | { kind: 'release'; session: string };
+
+export type FromExecutor =
+  | { id: number; ok: true; result: QueryResult }
+  | { id: number; ok: false; code: 'sql_error' | 'sql_refused'; message: string };

@@ -1,0 +1,45 @@
+/** Values of one question instance, as the `params` query returned them. */
+export type TemplateParams = Record<string, string | number>;
+
+export type Difficulty = 'easy' | 'medium' | 'hard';
+export type Skill = 'single-table' | 'join' | 'aggregation' | 'nesting' | 'ordering' | 'dates-and-nulls';
+
+/**
+ * A family of questions over one database: `params` is a query over the data whose rows fill
+ * the blanks, each phrasing says the same question differently, and `sql` is the gold query.
+ * Gold answers come from running `sql`, never from the template.
+ */
+export interface QuestionTemplate {
+  id: string;
+  difficulty: Difficulty;
+  skill: Skill;
+  params: string;
+  sql(p: TemplateParams): string;
+  phrasings: Array<(p: TemplateParams) => string>;
+}
+
+/** A SQL string literal. */
+export function lit(value: string | number): string {
+  return typeof value === 'number' ? String(value) : `'${value.replaceAll("'", "''")}'`;
+}
+
+const MONTHS = [
+  'January',
+  'February',
+  'March',
+  'April',
+  'May',
+  'June',
+  'July',
+  'August',
+  'September',
+  'October',
+  'November',
+  'December',
+];
+
+/** 'YYYY-MM' → 'April 2023'. */
+export function monthName(yearMonth: string | number): string {
+  const [year, month] = String(yearMonth).split('-');
+  return `${MONTHS[Number(month) - 1] ?? month} ${year}`;
+}
