@@ -128,7 +128,9 @@ export class DecoderSession {
       const kept = new (data.constructor as Float32ArrayConstructor | Uint16ArrayConstructor)(
         rows.length * rowSize,
       );
-      rows.forEach((row, i) => kept.set(data.subarray(row * rowSize, (row + 1) * rowSize), i * rowSize));
+      rows.forEach((row, i) => {
+        kept.set(data.subarray(row * rowSize, (row + 1) * rowSize), i * rowSize);
+      });
       return new ort.Tensor(t.type as 'float32', kept as Float32Array, [rows.length, heads, length, headDim]);
     });
     return { tensors, batch: rows.length, length: cache.length };
