@@ -1,0 +1,57 @@
+import type { FinishReason, Message, ToolCall, ToolSpec } from '@toolgym/protocol';
+import type { Tokenizer } from './tokenizer.ts';
+
+/** Sampling controls, with the defaults engines commonly use. */
+export interface SamplingParams {
+  /** 0 = greedy. */
+  temperature?: number;
+  topP?: number;
+  /** 0 or absent = no top-k cut. */
+  topK?: number;
+  maxTokens: number;
+  /** Generation stops after any of these strings appears in the sampled text (the string is kept). */
+  stop?: string[];
+  /** Generation stops after any of these ids (kept in the output). */
+  stopTokenIds?: number[];
+  seed?: number;
+}
+
+/**
+ * Token mode: the policy continues exactly these token ids (the agent loop rendered them with the
+ * chat template). Message mode: for engines that only take chat messages.
+ */
+export type GenerateRequest =
+  | { tokens: number[]; sampling: SamplingParams; signal?: AbortSignal }
+  | { messages: Message[]; tools: ToolSpec[]; sampling: SamplingParams; signal?: AbortSignal };
+
+export interface GenerateResult {
+  text: string;
+  /** Sampled token ids, from the engine. Absent when the engine does not expose them. */
+  tokens?: number[];
+  /** Logprob of each sampled token under the sampling distribution. */
+  logprobs?: number[];
+  /** Native tool calls (OpenAI `tool_calls`), when the engine parsed them itself. */
+  toolCalls?: ToolCall[];
+  /** Prompt token ids the engine actually used, when it reports them (vLLM `prompt_token_ids`). */
+  promptTokens?: number[];
+  finishReason: FinishReason;
+  policyVersion: number;
+}
+
+/**
+ * A policy: one module per engine (onnx, openai-compatible, scripted). `tokenizer` is present
+ * exactly when the policy accepts token-mode requests and returns sampled token ids.
+ */
+export interface Policy {
+  /** Human-readable spec, e.g. `onnx:./models/tiny`, `openai:http://host/v1#model`. */
+  readonly id: string;
+  /** Increases every time new weights are loaded. */
+  readonly version: number;
+  readonly tokenizer?: Tokenizer;
+  /** The model's own chat template (Jinja source), when it ships one. */
+  readonly chatTemplate?: string;
+  generate(request: GenerateRequest): Promise<GenerateResult>;
+  /** Batched token-mode generation; engines that batch natively implement it, others loop. */
+  generateBatch?(requests: Array<Extract<GenerateRequest, { tokens: number[] }>>): Promise<GenerateResult[]>;
+  close?(): Promise<void>;
+}
