@@ -1,0 +1,81 @@
+/**
+ * The one interface every backend implements (DESIGN.md: `run({ cmd, files, stdin, limits })`).
+ * A run is always a fresh sandbox: nothing of one run is visible to the next, whatever the backend.
+ */
+
+/** Limits of one run. Every one is enforced by every backend (see `SandboxCapabilities` for how). */
+export interface SandboxLimits {
+  /** Wall-clock time from the job being handed to the sandbox until it exits; then the sandbox is killed. */
+  wallMs: number;
+  /** CPU time of each process (RLIMIT_CPU, whole seconds, rounded up): SIGXCPU, then SIGKILL a second later. */
+  cpuMs: number;
+  /** Memory of the whole sandbox (cgroup memory limit; RLIMIT_AS per process where no cgroup can be made). */
+  memoryBytes: number;
+  /** Processes and threads in the whole sandbox (cgroup pids limit; RLIMIT_NPROC otherwise). */
+  pids: number;
+  /** Bytes kept of stdout and of stderr each; a program that writes more is killed (`outputLimitExceeded`). */
+  outputBytes: number;
+  /** Largest file a program may write (RLIMIT_FSIZE). */
+  fileBytes: number;
+  /** Size of the writable work dir and of /tmp (each a private tmpfs, counted in `memoryBytes`). */
+  diskBytes: number;
+  /** CPUs the sandbox may use at once (cgroup CPU quota); 0 = no quota. */
+  cpus: number;
+}
+
+export const DEFAULT_LIMITS: SandboxLimits = {
+  wallMs: 10_000,
+  cpuMs: 5_000,
+  memoryBytes: 256 * 1024 * 1024,
+  pids: 64,
+  outputBytes: 1024 * 1024,
+  fileBytes: 16 * 1024 * 1024,
+  diskBytes: 64 * 1024 * 1024,
+  cpus: 1,
+};
+
+export interface RunRequest {
+  /** argv; `cmd[0]` is looked up on PATH (`/usr/bin:/bin`) inside the sandbox. */
+  cmd: string[];
+  /** Files put in the work dir before the run, by path relative to it. */
+  files?: Record<string, string | Uint8Array>;
+  stdin?: string | Uint8Array;
+  /** Extra environment variables (the sandbox starts from a small fixed environment, not the host's). */
+  env?: Record<string, string>;
+  limits?: Partial<SandboxLimits>;
+  /** Aborting kills the run; the result then has `aborted: true`. */
+  signal?: AbortSignal;
+}
+
+export interface RunResult {
+  stdout: string;
+  stderr: string;
+  /** The exit status; a program killed by signal N reports 128 + N (as shells and Docker do). `null` if it never ran. */
+  exitCode: number | null;
+  timedOut: boolean;
+  oomKilled: boolean;
+  /** The program exceeded its CPU-time limit (killed by SIGXCPU or by the hard limit). */
+  cpuLimitExceeded: boolean;
+  /** The program wrote more than `outputBytes` to stdout or stderr and was killed. */
+  outputLimitExceeded: boolean;
+  stdoutTruncated: boolean;
+  stderrTruncated: boolean;
+  aborted: boolean;
+  /** Wall time of the run itself, from the job being handed over to exit. */
+  ms: number;
+  /** Served by a pre-started sandbox of the warm pool. */
+  warm: boolean;
+}
+
+/** How this backend, on this machine, enforces each limit; `null` means not enforced here. */
+export type SandboxCapabilities = Record<keyof SandboxLimits | 'network' | 'filesystem', string | null>;
+
+export interface Sandbox {
+  readonly backend: string;
+  run(request: RunRequest): Promise<RunResult>;
+  /** Fills the warm pool now (it also refills itself after each run). */
+  warmUp(): Promise<void>;
+  capabilities(): SandboxCapabilities;
+  /** Kills pre-started sandboxes and runs in flight; safe to call twice. */
+  close(): Promise<void>;
+}
