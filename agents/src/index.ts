@@ -1,9 +1,39 @@
-export { type DecoderConfig, type DecoderWeights, decoderWeightShapes } from './model/decoder-config.ts';
-export { initDecoderWeights } from './model/init-weights.ts';
-export { DEFAULT_DECODER_CONFIG, writeDecoderModelDir, createDefaultModel } from './model/model-directory.ts';
-export { referenceForward } from './model/reference-forward.ts';
-export { BYTE_TOKENIZER_VOCAB_SIZE, BYTE_TOKENIZER_SPECIAL_TOKENS, byteTokenizerId } from './model/byte-tokenizer.ts';
-export { OnnxPolicy, createOnnxPolicy, type OnnxPolicySettings } from './onnx/onnx-policy.ts';
-export type { Policy, GenerateRequest, GenerateResult, SamplingParams } from './policy.ts';
-export type { Tokenizer } from './tokenizer.ts';
+export { describeFailure, type EpisodeOptions, parseErrorObservation, playEpisode } from './agent-loop.ts';
+export { ChatTemplate, type RenderOptions, type TemplateVariables } from './chat/chat-template.ts';
+export { HERMES_CHAT_TEMPLATE, HERMES_SPECIAL_TOKENS } from './chat/hermes-template.ts';
+export { hermesToolCalls } from './chat/hermes-tool-calls.ts';
+export {
+  type OpenAIWireMessage,
+  type OpenAIWireToolCall,
+  openaiToolCalls,
+} from './chat/openai-tool-calls.ts';
+export { type ParsedTurn, pythonStyleJson, type ToolCallFormat } from './chat/tool-call-format.ts';
+export { ConcurrencyLimit } from './concurrency-limit.ts';
+export { episodePassed } from './episode-outcome.ts';
+export {
+  ChatTemplateError,
+  EpisodeFailure,
+  PolicyError,
+  PolicySpecError,
+  TemplateMismatchError,
+} from './errors.ts';
+export { type EvalSummary, formatEvalSummary, passAtK, summarizeEval } from './eval-summary.ts';
+export { JsonlTrajectorySink } from './jsonl-sink.ts';
+export { createOpenAICompatiblePolicy, type OpenAICompatibleSettings } from './policies/openai-compatible.ts';
+export { randomValue } from './policies/random-arguments.ts';
+export { createOraclePolicy, createRandomPolicy, type ScriptedPolicySettings } from './policies/scripted.ts';
+export type { EpisodeBinding, GenerateRequest, GenerateResult, Policy, SamplingParams } from './policy.ts';
+export {
+  createPolicyFromSpec,
+  type PolicyScheme,
+  type PolicySpecContext,
+  parsePolicySpec,
+  policySchemeNames,
+  registerPolicyScheme,
+} from './policy-spec.ts';
+export { ProgressBar } from './progress-bar.ts';
+export { type RolloutOptions, type RolloutResult, runRollouts } from './rollout-engine.ts';
 export type { RolloutSink } from './rollout-sink.ts';
+export { TokenLedger } from './token-ledger.ts';
+export type { Tokenizer } from './tokenizer.ts';
+export { type TokenCheck, verifyTrajectoryTokens } from './verify-trajectory.ts';

@@ -1,4 +1,12 @@
-import type { FinishReason, Message, ToolCall, ToolSpec } from '@toolgym/protocol';
+import type {
+  FinishReason,
+  Message,
+  OracleResult,
+  ParseError,
+  Task,
+  ToolCall,
+  ToolSpec,
+} from '@toolgym/protocol';
 import type { Tokenizer } from './tokenizer.ts';
 
 /** Sampling controls, with the defaults engines commonly use. */
@@ -32,6 +40,8 @@ export interface GenerateResult {
   logprobs?: number[];
   /** Native tool calls (OpenAI `tool_calls`), when the engine parsed them itself. */
   toolCalls?: ToolCall[];
+  /** Native tool calls the engine returned but that could not be read (arguments not JSON, …). */
+  toolCallErrors?: ParseError[];
   /** Prompt token ids the engine actually used, when it reports them (vLLM `prompt_token_ids`). */
   promptTokens?: number[];
   finishReason: FinishReason;
@@ -51,7 +61,23 @@ export interface Policy {
   /** The model's own chat template (Jinja source), when it ships one. */
   readonly chatTemplate?: string;
   generate(request: GenerateRequest): Promise<GenerateResult>;
+  /**
+   * Policies that need the episode (the scripted `oracle` asks the environment for its solution,
+   * `random` draws from the tool schemas with the episode's seed) return a per-episode policy
+   * here; the agent loop calls it once after the episode has started and uses what it returns.
+   */
+  bindEpisode?(episode: EpisodeBinding): Promise<Policy>;
   /** Batched token-mode generation; engines that batch natively implement it, others loop. */
   generateBatch?(requests: Array<Extract<GenerateRequest, { tokens: number[] }>>): Promise<GenerateResult[]>;
   close?(): Promise<void>;
+}
+
+/** What a policy may know about the episode it plays (see `Policy.bindEpisode`). */
+export interface EpisodeBinding {
+  /** The task as the agent sees it (no gold answer). */
+  task: Omit<Task, 'answer'>;
+  tools: ToolSpec[];
+  seed: number;
+  /** The environment's scripted solution (`toolgym/episode/oracle`), fetched on demand. */
+  oracle(): Promise<OracleResult>;
 }

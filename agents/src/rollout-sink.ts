@@ -7,6 +7,10 @@ import type { TrajectoryGroup } from '@toolgym/protocol';
 export interface RolloutSink {
   onGroup(group: TrajectoryGroup): void | Promise<void>;
   /** Step-level metrics (the trainer's), forwarded to the replay feed. */
-  onStepMetrics?(metrics: { runId: string; step: number; metrics: Record<string, number> }): void | Promise<void>;
+  onStepMetrics?(metrics: {
+    runId: string;
+    step: number;
+    metrics: Record<string, number>;
+  }): void | Promise<void>;
   close?(): Promise<void>;
 }

@@ -1,0 +1,230 @@
+import { randomUUID } from 'node:crypto';
+import type { EnvironmentClient } from '@toolgym/env-kit';
+import {
+  type ToolSpec,
+  TRAJECTORY_SCHEMA_VERSION,
+  type Trajectory,
+  type TrajectoryGroup,
+} from '@toolgym/protocol';
+import { describeFailure, type EpisodeOptions, playEpisode } from './agent-loop.ts';
+import { ConcurrencyLimit } from './concurrency-limit.ts';
+import { episodePassed } from './episode-outcome.ts';
+import type { Policy, SamplingParams } from './policy.ts';
+import { ProgressBar } from './progress-bar.ts';
+import type { RolloutSink } from './rollout-sink.ts';
+
+export interface RolloutOptions {
+  /**
+   * Opens a session of the environment. Called whenever a worker needs one: at first, and again
+   * after a session failed (a crashed server is replaced, never reused).
+   */
+  connect: () => Promise<EnvironmentClient>;
+  /**
+   * `episode`: a fresh session for every episode (cheap in-process). `worker`: each worker keeps
+   * its session across episodes (stdio and HTTP servers are expensive to open). Default `worker`.
+   */
+  sessions?: 'episode' | 'worker';
+  policy: Policy;
+  /** Task ids; each is played `groupSize` times with different seeds. */
+  taskIds: readonly string[];
+  groupSize: number;
+  /** Episodes in flight at once across all tasks. */
+  concurrency: number;
+  /** Episode `j` of task `i` gets seed `baseSeed + i * groupSize + j`. */
+  baseSeed?: number;
+  sampling: SamplingParams;
+  /** Passed to every episode (template, tool format, turn and token limits, system prompt). */
+  episode?: Pick<
+    EpisodeOptions,
+    'template' | 'toolFormat' | 'systemPrompt' | 'maxTurns' | 'maxContextTokens' | 'controlTimeoutMs'
+  >;
+  /** An episode running longer is cancelled and recorded as failed (`episode_timeout`). */
+  episodeTimeoutMs?: number;
+  /** Receives each TrajectoryGroup as soon as all its episodes are done, one group at a time. */
+  sink?: RolloutSink;
+  runId?: string;
+  step?: number;
+  /** Draw a progress bar on stderr; `auto` (default) draws only on a terminal. */
+  progress?: boolean | 'auto';
+  /** For the progress bar's pass count. */
+  rewardRange?: readonly [number, number];
+  signal?: AbortSignal;
+}
+
+export interface RolloutResult {
+  /** In the order they completed. */
+  groups: TrajectoryGroup[];
+  episodes: number;
+  ms: number;
+}
+
+interface EpisodeSlot {
+  taskIndex: number;
+  member: number;
+  taskId: string;
+  seed: number;
+}
+
+/**
+ * Plays `taskIds × groupSize` independent episodes with at most `concurrency` in flight; a slow
+ * episode holds only its own slot. Each finished group goes to the sink at once (the trainer and
+ * the replay store listen there). Failures stay inside their episode.
+ */
+export async function runRollouts(options: RolloutOptions): Promise<RolloutResult> {
+  const t0 = performance.now();
+  const groupSize = options.groupSize;
+  if (!Number.isInteger(groupSize) || groupSize < 1)
+    throw new RangeError(`groupSize must be a whole number ≥ 1 (got ${groupSize})`);
+  const limit = new ConcurrencyLimit(options.concurrency);
+  const baseSeed = options.baseSeed ?? 0;
+  const sessionPerEpisode = options.sessions === 'episode';
+  const slots: EpisodeSlot[] = options.taskIds.flatMap((taskId, taskIndex) =>
+    Array.from({ length: groupSize }, (_, member) => ({
+      taskIndex,
+      member,
+      taskId,
+      seed: baseSeed + taskIndex * groupSize + member,
+    })),
+  );
+  const groupIds = options.taskIds.map(() => randomUUID());
+  const pending = options.taskIds.map(() => new Array<Trajectory | undefined>(groupSize));
+  const remaining = options.taskIds.map(() => groupSize);
+  const groups: TrajectoryGroup[] = [];
+  const wantBar =
+    options.progress === true || ((options.progress ?? 'auto') === 'auto' && ProgressBar.wanted());
+  const bar = wantBar ? new ProgressBar(slots.length, options.policy.id) : undefined;
+
+  // Sessions kept between episodes, and what every session of this environment shares.
+  const idle: EnvironmentClient[] = [];
+  let shared: Promise<{ envId: string; tools: ToolSpec[] }> | undefined;
+  const acquire = async (): Promise<EnvironmentClient> => {
+    const client = idle.pop() ?? (await options.connect());
+    if (!shared) {
+      shared = client.info().then((info) => ({ envId: info.id, tools: info.tools }));
+      // A session that broke before answering must not poison the ones after it.
+      shared.catch(() => {
+        shared = undefined;
+      });
+    }
+    return client;
+  };
+  const release = async (client: EnvironmentClient, healthy: boolean) => {
+    if (healthy && !sessionPerEpisode && !client.lostReason) idle.push(client);
+    else await client.close().catch(() => undefined);
+  };
+
+  // The sink sees one group at a time, in completion order; its errors fail the rollout.
+  let sinkChain: Promise<void> = Promise.resolve();
+  let sinkError: unknown;
+  const emit = (group: TrajectoryGroup) => {
+    groups.push(group);
+    if (!options.sink) return;
+    sinkChain = sinkChain
+      .then(() => options.sink?.onGroup(group))
+      .catch((error) => {
+        sinkError ??= error;
+      });
+  };
+
+  const playSlot = async (slot: EpisodeSlot): Promise<Trajectory> => {
+    const trajectoryId = randomUUID();
+    const ids = {
+      trajectoryId,
+      groupId: groupIds[slot.taskIndex]!,
+      ...(options.runId !== undefined ? { runId: options.runId } : {}),
+      ...(options.step !== undefined ? { step: options.step } : {}),
+    };
+    const timeout = options.episodeTimeoutMs ? AbortSignal.timeout(options.episodeTimeoutMs) : undefined;
+    const signals = [options.signal, timeout].filter((s): s is AbortSignal => s !== undefined);
+    const signal = signals.length > 0 ? AbortSignal.any(signals) : undefined;
+    let client: EnvironmentClient;
+    let info: { envId: string; tools: ToolSpec[] };
+    try {
+      client = await acquire();
+      info = await shared!;
+    } catch (error) {
+      const failure = describeFailure(error);
+      return failedBeforeStart(slot, ids, { code: 'environment_unavailable', message: failure.message });
+    }
+    const trajectory = await playEpisode({
+      ...options.episode,
+      client,
+      policy: options.policy,
+      start: { taskId: slot.taskId, seed: slot.seed },
+      sampling: options.sampling,
+      tools: info.tools,
+      envId: info.envId,
+      ...(signal ? { signal } : {}),
+      ids,
+    });
+    if (trajectory.status === 'failed' && timeout?.aborted) {
+      trajectory.failure = {
+        code: 'episode_timeout',
+        message: `the episode ran past ${options.episodeTimeoutMs} ms (${trajectory.failure?.message ?? ''})`,
+      };
+    }
+    await release(client, trajectory.status !== 'failed');
+    return trajectory;
+  };
+
+  await Promise.all(
+    slots.map((slot) =>
+      limit.run(async () => {
+        const trajectory = await playSlot(slot);
+        bar?.tick({
+          failed: trajectory.status === 'failed',
+          passed: episodePassed(trajectory, options.rewardRange),
+        });
+        pending[slot.taskIndex]![slot.member] = trajectory;
+        remaining[slot.taskIndex]!--;
+        if (remaining[slot.taskIndex] === 0) {
+          const trajectories = pending[slot.taskIndex] as Trajectory[];
+          pending[slot.taskIndex] = [];
+          emit({
+            schemaVersion: TRAJECTORY_SCHEMA_VERSION,
+            id: groupIds[slot.taskIndex]!,
+            ...(options.runId !== undefined ? { runId: options.runId } : {}),
+            ...(options.step !== undefined ? { step: options.step } : {}),
+            envId: trajectories[0]!.envId,
+            taskId: slot.taskId,
+            trajectories,
+          });
+        }
+      }),
+    ),
+  );
+  await sinkChain;
+  bar?.finish();
+  await Promise.all(idle.splice(0).map((c) => c.close().catch(() => undefined)));
+  if (sinkError) throw sinkError;
+  return { groups, episodes: slots.length, ms: performance.now() - t0 };
+}
+
+/** The record of an episode that never reached the environment. */
+function failedBeforeStart(
+  slot: EpisodeSlot,
+  ids: { trajectoryId: string; groupId: string; runId?: string; step?: number },
+  failure: { code: string; message: string },
+): Trajectory {
+  return {
+    schemaVersion: TRAJECTORY_SCHEMA_VERSION,
+    id: ids.trajectoryId,
+    groupId: ids.groupId,
+    ...(ids.runId !== undefined ? { runId: ids.runId } : {}),
+    ...(ids.step !== undefined ? { step: ids.step } : {}),
+    envId: '',
+    taskId: slot.taskId,
+    seed: slot.seed,
+    messages: [],
+    tokens: [],
+    lossMask: [],
+    logprobs: [],
+    promptLength: 0,
+    turns: [],
+    tokenization: 'text-only',
+    status: 'failed',
+    failure,
+    reward: { total: 0, components: {}, weights: {}, info: {} },
+    timing: { startedAt: Date.now(), ms: 0, generateMs: 0, toolMs: 0 },
+  };
+}

@@ -1,0 +1,280 @@
+import { describe, expect, it } from 'vitest';
+import { playEpisode } from '../src/agent-loop.ts';
+import { ChatTemplate } from '../src/chat/chat-template.ts';
+import { HERMES_CHAT_TEMPLATE } from '../src/chat/hermes-template.ts';
+import { hermesToolCalls } from '../src/chat/hermes-tool-calls.ts';
+import { createOraclePolicy, createRandomPolicy } from '../src/policies/scripted.ts';
+import { verifyTrajectoryTokens } from '../src/verify-trajectory.ts';
+import { ByteTokenizerTestDouble } from './byte-tokenizer.test-double.ts';
+import { composeEnvironment, inProcessClient, scriptedTokenPolicyTestDouble } from './helpers.test-double.ts';
+
+const tokenizer = new ByteTokenizerTestDouble();
+const template = ChatTemplate.hermes();
+const env = composeEnvironment();
+const sampling = { maxTokens: 512, temperature: 0 };
+
+async function firstTestTask() {
+  return (await env.tasksOf('test'))[0]!;
+}
+
+describe('agent loop, token mode (exact tokens)', () => {
+  it('plays the oracle to the answer; tokens decode to the rendered conversation; mask is 1 exactly on sampled tokens', async () => {
+    const task = await firstTestTask();
+    const client = await inProcessClient(env);
+    const t = await playEpisode({
+      client,
+      policy: createOraclePolicy({ tokenizer }),
+      start: { taskId: task.id, seed: 7 },
+      sampling,
+    });
+    await client.close();
+
+    expect(t.failure).toBeUndefined();
+    expect(t.status).toBe('terminated');
+    expect(t.tokenization).toBe('exact');
+    expect(t.reward.components.correct).toBe(1);
+    expect(t.turns.length).toBe((task.meta.chain as string[]).length + 1);
+    expect(verifyTrajectoryTokens(t, tokenizer, template, env.toolSpecs)).toEqual({ ok: true });
+    // Spans tile the sequence: prompt, then sampled/observation per turn, in order.
+    let at = t.promptLength;
+    for (const turn of t.turns) {
+      expect(turn.sampled.start).toBe(at);
+      expect(turn.observation.start).toBe(turn.sampled.end);
+      at = turn.observation.end;
+      const sampled = t.tokens.slice(turn.sampled.start, turn.sampled.end);
+      expect(sampled.at(-1)).toBe(tokenizer.specialTokens.get('<|im_end|>'));
+      expect(t.lossMask.slice(turn.sampled.start, turn.sampled.end).every((m) => m === 1)).toBe(true);
+    }
+    expect(at).toBe(t.tokens.length);
+    expect(t.lossMask.reduce<number>((a, b) => a + b, 0)).toBe(
+      t.turns.reduce((s, x) => s + x.sampled.end - x.sampled.start, 0),
+    );
+    // The prompt is exactly the template's render up to the assistant header.
+    expect(tokenizer.decode(t.tokens.slice(0, t.promptLength))).toBe(
+      template.render(t.messages.slice(0, 1), env.toolSpecs, { addGenerationPrompt: true }),
+    );
+  });
+
+  it('feeds the engine its own sampled tokens back, never a re-tokenisation of the text', async () => {
+    const task = await firstTestTask();
+    // This "model" writes `<tool_call>` as eleven plain byte tokens instead of the special token:
+    // re-encoding its text would give different ids, so the record must keep the sampled ones.
+    const toolCallId = tokenizer.specialTokens.get('<tool_call>')!;
+    const imEnd = tokenizer.specialTokens.get('<|im_end|>')!;
+    const requests: number[][] = [];
+    let turn = 0;
+    const policy = {
+      id: 'raw-ids-test-double',
+      version: 1,
+      tokenizer,
+      async generate(request: { tokens?: number[] }) {
+        requests.push([...(request.tokens ?? [])]);
+        if (turn++ === 0) {
+          // "<tool_call>" written as plain bytes rather than as the special token.
+          const tokens = [
+            ...new TextEncoder().encode(
+              '<tool_call>\n{"name": "answer", "arguments": {"answer": "x"}}\n</tool_call>',
+            ),
+            imEnd,
+          ];
+          return {
+            text: '',
+            tokens,
+            logprobs: tokens.map(() => -1),
+            finishReason: 'stop' as const,
+            policyVersion: 1,
+          };
+        }
+        throw new Error('unreachable');
+      },
+    };
+    const client = await inProcessClient(env);
+    const t = await playEpisode({ client, policy, start: { taskId: task.id }, sampling });
+    await client.close();
+    expect(t.status).toBe('terminated');
+    const sampled = t.tokens.slice(t.turns[0]!.sampled.start, t.turns[0]!.sampled.end);
+    expect(sampled).not.toContain(toolCallId);
+    expect(sampled[0]).toBe('<'.charCodeAt(0));
+    expect(tokenizer.encode(tokenizer.decode(sampled))).not.toEqual(sampled);
+  });
+
+  it('turns malformed calls into error observations the model sees, and the episode goes on', async () => {
+    const task = await firstTestTask();
+    const answer = (task.answer as { output: string }).output;
+    const policy = scriptedTokenPolicyTestDouble(
+      tokenizer,
+      (turn) =>
+        [
+          'Let me try. <tool_call>\n{"name": "reverse", "arguments": {"text": "abc"\n</tool_call>', // bad JSON
+          hermesToolCalls.render([{ name: 'no_such_tool', arguments: {} }]),
+          hermesToolCalls.render([{ name: 'reverse', arguments: { text: 42 } }]), // wrong type
+          '<tool_call>\n{"arguments": {}}\n</tool_call>', // no name
+          hermesToolCalls.render([{ name: 'answer', arguments: { answer } }]),
+        ][turn]!,
+    );
+    const client = await inProcessClient(env);
+    const t = await playEpisode({ client, policy, start: { taskId: task.id }, sampling, maxTurns: 6 });
+    await client.close();
+
+    expect(t.status).toBe('terminated');
+    expect(t.reward.components.correct).toBe(1);
+    expect(t.turns.map((x) => x.parseErrors.map((e) => e.code))).toEqual([
+      ['invalid_json'],
+      [],
+      [],
+      ['missing_name'],
+      [],
+    ]);
+    expect(t.turns[1]!.toolResults[0]).toMatchObject({ name: 'no_such_tool', isError: true });
+    expect(t.turns[1]!.toolResults[0]!.content).toContain('Available tools');
+    expect(t.turns[2]!.toolResults[0]!.isError).toBe(true);
+    expect(t.turns[2]!.toolResults[0]!.content).toMatch(/'text'.*string/);
+    // The model saw each error in its next prompt.
+    const secondPrompt = tokenizer.decode((policy.requests[1] as { tokens: number[] }).tokens);
+    expect(secondPrompt).toContain('<tool_response>\nError (invalid_json)');
+    expect(verifyTrajectoryTokens(t, tokenizer, template, env.toolSpecs)).toEqual({ ok: true });
+    // Mistakes lower the valid-calls component.
+    expect(t.reward.components.valid_calls).toBeLessThan(1);
+  });
+
+  it('ends by the turn limit as truncated, and by the token budget as truncated', async () => {
+    const task = await firstTestTask();
+    const looping = () =>
+      scriptedTokenPolicyTestDouble(tokenizer, () =>
+        hermesToolCalls.render([{ name: 'upper', arguments: { text: 'abc' } }]),
+      );
+    let client = await inProcessClient(env);
+    const byTurns = await playEpisode({
+      client,
+      policy: looping(),
+      start: { taskId: task.id },
+      sampling,
+      maxTurns: 3,
+    });
+    expect(byTurns.status).toBe('truncated');
+    expect(byTurns.truncation).toBe('max_turns');
+    expect(byTurns.turns.length).toBe(3);
+    expect(verifyTrajectoryTokens(byTurns, tokenizer, template, env.toolSpecs)).toEqual({ ok: true });
+    await client.close();
+
+    client = await inProcessClient(env);
+    const promptLength = byTurns.promptLength;
+    const byTokens = await playEpisode({
+      client,
+      policy: looping(),
+      start: { taskId: task.id },
+      sampling,
+      maxContextTokens: promptLength + 150,
+    });
+    await client.close();
+    expect(byTokens.status).toBe('truncated');
+    expect(byTokens.truncation).toBe('token_budget');
+    expect(byTokens.tokens.length).toBeLessThanOrEqual(promptLength + 150 + 40);
+    expect(verifyTrajectoryTokens(byTokens, tokenizer, template, env.toolSpecs)).toEqual({ ok: true });
+  });
+
+  it('detects a template that re-renders history differently from what was sampled, and fails the episode with the reason', async () => {
+    const task = await firstTestTask();
+    // Like many real templates, this one re-renders assistant turns (here: trims them). The
+    // model sampled a leading space, so the re-render no longer extends the token record.
+    const trimming = new ChatTemplate(
+      HERMES_CHAT_TEMPLATE.replaceAll(
+        "'\\n' + message.content + '<|im_end|>'",
+        "'\\n' + (message.content | trim) + '<|im_end|>'",
+      ),
+      {},
+      'trimming test template',
+    );
+    const policy = scriptedTokenPolicyTestDouble(
+      tokenizer,
+      () => `  ${hermesToolCalls.render([{ name: 'upper', arguments: { text: 'abc' } }])}`,
+    );
+    const client = await inProcessClient(env);
+    const t = await playEpisode({ client, policy, template: trimming, start: { taskId: task.id }, sampling });
+    await client.close();
+    expect(t.status).toBe('failed');
+    expect(t.failure?.code).toBe('template_mismatch');
+    expect(t.failure?.message).toContain('character');
+  });
+
+  it('verifyTrajectoryTokens reports a trajectory whose tokens were re-tokenised or whose mask is wrong', async () => {
+    const task = await firstTestTask();
+    const client = await inProcessClient(env);
+    const t = await playEpisode({
+      client,
+      policy: createOraclePolicy({ tokenizer }),
+      start: { taskId: task.id },
+      sampling,
+    });
+    await client.close();
+    const changed = structuredClone(t);
+    changed.tokens[t.promptLength + 2] = 'Z'.charCodeAt(0);
+    const check = verifyTrajectoryTokens(changed, tokenizer, template, env.toolSpecs);
+    expect(check.ok).toBe(false);
+    expect(!check.ok && check.reason).toContain('decode differently');
+    const masked = structuredClone(t);
+    masked.lossMask[0] = 1;
+    expect(verifyTrajectoryTokens(masked, tokenizer, template, env.toolSpecs)).toMatchObject({
+      ok: false,
+      reason: expect.stringContaining('loss mask'),
+    });
+  });
+});
+
+describe('agent loop, message mode (text-only)', () => {
+  it('plays random and oracle policies without a tokenizer; trajectories are text-only', async () => {
+    const task = await firstTestTask();
+    let client = await inProcessClient(env);
+    const oracle = await playEpisode({
+      client,
+      policy: createOraclePolicy(),
+      start: { taskId: task.id, seed: 1 },
+      sampling,
+    });
+    expect(oracle.tokenization).toBe('text-only');
+    expect(oracle.tokens).toEqual([]);
+    expect(oracle.reward.components.correct).toBe(1);
+    await client.close();
+
+    client = await inProcessClient(env);
+    const random = await playEpisode({
+      client,
+      policy: createRandomPolicy(),
+      start: { taskId: task.id, seed: 1 },
+      sampling,
+    });
+    await client.close();
+    expect(random.status).not.toBe('failed');
+    expect(random.turns.length).toBeGreaterThan(0);
+    // Random arguments satisfy the schemas: no call is refused for its arguments.
+    expect(
+      random.turns.flatMap((x) => x.toolResults).filter((r) => r.content.startsWith('Invalid arguments')),
+    ).toEqual([]);
+
+    // Same task and seed → same random calls.
+    client = await inProcessClient(env);
+    const again = await playEpisode({
+      client,
+      policy: createRandomPolicy(),
+      start: { taskId: task.id, seed: 1 },
+      sampling,
+    });
+    await client.close();
+    expect(again.turns.map((x) => x.toolCalls)).toEqual(random.turns.map((x) => x.toolCalls));
+  });
+
+  it('native tool calls (OpenAI shape) skip text parsing', async () => {
+    const task = await firstTestTask();
+    const client = await inProcessClient(env);
+    const t = await playEpisode({
+      client,
+      policy: createOraclePolicy({ toolFormat: 'native' }),
+      start: { taskId: task.id },
+      sampling,
+    });
+    await client.close();
+    expect(t.reward.components.correct).toBe(1);
+    expect(t.turns[0]!.text).toBe('');
+    expect(t.turns[0]!.toolCalls.length).toBe(1);
+  });
+});

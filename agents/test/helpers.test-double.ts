@@ -1,0 +1,45 @@
+import compose from '@toolgym/env-compose';
+import { Environment, EnvironmentClient } from '@toolgym/env-kit';
+import type { GenerateRequest, GenerateResult, Policy } from '../src/policy.ts';
+import type { Tokenizer } from '../src/tokenizer.ts';
+
+/** A small compose environment for tests. */
+export function composeEnvironment(options: Record<string, unknown> = {}): Environment {
+  return new Environment(compose, compose.parseConfig({ tasksPerDepth: 20, ...options }));
+}
+
+export function inProcessClient(env: Environment): Promise<EnvironmentClient> {
+  return EnvironmentClient.connect({ kind: 'in-process', environment: env });
+}
+
+/**
+ * TEST DOUBLE of a token-mode model: writes the given turn texts in order (one per generate call),
+ * as byte tokens followed by `<|im_end|>`, with made-up logprobs. `write` may look at the request.
+ */
+export function scriptedTokenPolicyTestDouble(
+  tokenizer: Tokenizer,
+  write: (turn: number, request: GenerateRequest) => string,
+  extra: Partial<Policy> = {},
+): Policy & { requests: GenerateRequest[] } {
+  const requests: GenerateRequest[] = [];
+  let turn = 0;
+  return {
+    id: 'scripted-test-double',
+    version: 3,
+    tokenizer,
+    requests,
+    async generate(request): Promise<GenerateResult> {
+      requests.push(request);
+      const text = write(turn++, request);
+      const tokens = [...tokenizer.encode(text), tokenizer.specialTokens.get('<|im_end|>')!];
+      return {
+        text,
+        tokens,
+        logprobs: tokens.map((_, i) => -0.01 * (i + 1)),
+        finishReason: 'stop',
+        policyVersion: 3,
+      };
+    },
+    ...extra,
+  };
+}
