@@ -35,7 +35,7 @@ export function formatResult(
   for (const row of cells) lines.push(line(row));
   if (shown.length < result.rowCount)
     lines.push(
-      `[truncated: ${result.rowCountComplete ? result.rowCount - shown.length : 'more'} more rows not shown]`,
+      `[truncated: ${result.rowCountComplete ? `${result.rowCount - shown.length} more` : 'more'} rows not shown]`,
     );
   if (result.cellsCut) lines.push('[some long values were cut]');
   return lines.join('\n');

@@ -131,6 +131,13 @@ export class QueryPool {
     }
   }
 
+  /** Pids of the live query processes, or only of those running a query (for diagnostics and tests). */
+  processIds(options: { busy?: boolean } = {}): number[] {
+    return [...this.processes].flatMap((p) =>
+      p.child.pid === undefined || (options.busy && !p.pending) ? [] : [p.child.pid],
+    );
+  }
+
   /** Closes a session's connections in every live process. */
   release(session: string): void {
     if (!this.sessions.delete(session)) return;
