@@ -1,24 +1,30 @@
-/** Why a model directory could not be used; `file` names the file to fix. */
-export type ModelDirErrorCode = 'missing-dir' | 'missing-file' | 'malformed-file' | 'unsupported-model';
+import { ToolGymError } from '@toolgym/env-kit';
 
-export class ModelDirError extends Error {
-  override readonly name = 'ModelDirError';
+/** Why a model directory could not be used. */
+export type ModelDirErrorCode = 'missing_model_dir' | 'missing_model_file' | 'malformed_model_file';
+
+/** A configuration error: the model directory is missing or broken; `file` names what to fix. */
+export class ModelDirError extends ToolGymError {
   constructor(
-    readonly code: ModelDirErrorCode,
+    code: ModelDirErrorCode,
     readonly file: string,
     message: string,
+    hint?: string,
   ) {
-    super(`${file}: ${message}`);
+    super(code, `${file}: ${message}`, hint);
   }
 }
 
-/** A request the policy cannot serve as asked (prompt too long for the position table, bad sampling values). */
-export class PolicyRequestError extends Error {
-  override readonly name = 'PolicyRequestError';
-  constructor(
-    readonly code: 'prompt-too-long' | 'empty-prompt' | 'bad-sampling' | 'bad-token-id' | 'closed',
-    message: string,
-  ) {
-    super(message);
+export type PolicyRequestErrorCode =
+  | 'prompt_too_long'
+  | 'empty_prompt'
+  | 'bad_sampling'
+  | 'bad_token_id'
+  | 'policy_closed';
+
+/** A request the policy cannot serve as asked (prompt longer than the position table, bad sampling values). */
+export class PolicyRequestError extends ToolGymError {
+  constructor(code: PolicyRequestErrorCode, message: string) {
+    super(code, message);
   }
 }

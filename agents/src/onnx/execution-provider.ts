@@ -7,6 +7,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { ToolGymError } from '@toolgym/env-kit';
 import * as ort from 'onnxruntime-node';
 
 export type ExecutionProviderPreference = 'auto' | 'cuda' | 'cpu';
@@ -17,9 +18,11 @@ export interface ExecutionProviderChoice {
   reason: string;
 }
 
-export class ExecutionProviderError extends Error {
-  override readonly name = 'ExecutionProviderError';
-  readonly code = 'cuda-unavailable';
+/** `executionProvider: 'cuda'` was asked for and CUDA cannot be used. */
+export class ExecutionProviderError extends ToolGymError {
+  constructor(message: string) {
+    super('cuda_unavailable', message, 'use executionProvider auto or cpu, or install the CUDA provider');
+  }
 }
 
 /** Directory holding onnxruntime-node's native binding for this platform, if found. */

@@ -41,17 +41,18 @@ function readJson(dir: string, file: string, required: false): Record<string, un
 function readJson(dir: string, file: string, required: boolean): Record<string, unknown> | undefined {
   const full = path.join(dir, file);
   if (!existsSync(full)) {
-    if (required) throw new ModelDirError('missing-file', full, `missing; a model directory needs ${file}`);
+    if (required)
+      throw new ModelDirError('missing_model_file', full, `missing; a model directory needs ${file}`);
     return undefined;
   }
   let value: unknown;
   try {
     value = JSON.parse(readFileSync(full, 'utf8'));
   } catch (error) {
-    throw new ModelDirError('malformed-file', full, `not valid JSON (${(error as Error).message})`);
+    throw new ModelDirError('malformed_model_file', full, `not valid JSON (${(error as Error).message})`);
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new ModelDirError('malformed-file', full, 'must hold a JSON object');
+    throw new ModelDirError('malformed_model_file', full, 'must hold a JSON object');
   }
   return value as Record<string, unknown>;
 }
@@ -62,7 +63,7 @@ function positiveInt(file: string, config: Record<string, unknown>, ...keys: str
     if (v === undefined || v === null) continue;
     if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) {
       throw new ModelDirError(
-        'malformed-file',
+        'malformed_model_file',
         file,
         `'${key}' must be a positive integer, got ${JSON.stringify(v)}`,
       );
@@ -83,7 +84,7 @@ export function readModelDir(dir: string): ModelDir {
   const root = path.resolve(dir);
   if (!existsSync(root) || !statSync(root).isDirectory()) {
     throw new ModelDirError(
-      'missing-dir',
+      'missing_model_dir',
       root,
       'no such model directory (create one with `toolgym policy init <dir>`)',
     );
@@ -94,7 +95,7 @@ export function readModelDir(dir: string): ModelDir {
   const need = (label: string, ...keys: string[]) => {
     const v = positiveInt(configFile, textConfig, ...keys);
     if (v === undefined)
-      throw new ModelDirError('malformed-file', configFile, `missing '${keys[0]}' (${label})`);
+      throw new ModelDirError('malformed_model_file', configFile, `missing '${keys[0]}' (${label})`);
     return v;
   };
   const numLayers = need('number of decoder layers', 'num_hidden_layers', 'n_layer', 'num_layers');
@@ -105,7 +106,7 @@ export function readModelDir(dir: string): ModelDir {
     positiveInt(configFile, textConfig, 'head_dim') ?? (hidden !== undefined ? hidden / numHeads : undefined);
   if (headDim === undefined || !Number.isInteger(headDim)) {
     throw new ModelDirError(
-      'malformed-file',
+      'malformed_model_file',
       configFile,
       "needs 'head_dim', or 'hidden_size' divisible by 'num_attention_heads'",
     );
@@ -119,7 +120,7 @@ export function readModelDir(dir: string): ModelDir {
   );
   if (!modelPath) {
     throw new ModelDirError(
-      'missing-file',
+      'missing_model_file',
       path.join(root, 'model.onnx'),
       'missing; a model directory needs model.onnx (or onnx/model.onnx)',
     );
@@ -133,7 +134,7 @@ export function readModelDir(dir: string): ModelDir {
     tokenizer = new HuggingFaceTokenizer(tokenizerJson, tokenizerConfig, []);
   } catch (error) {
     throw new ModelDirError(
-      'malformed-file',
+      'malformed_model_file',
       path.join(root, 'tokenizer.json'),
       `cannot build the tokenizer: ${(error as Error).message}`,
     );
@@ -151,7 +152,7 @@ export function readModelDir(dir: string): ModelDir {
   ];
   if (eosTokenIds.length === 0) {
     throw new ModelDirError(
-      'malformed-file',
+      'malformed_model_file',
       path.join(root, 'generation_config.json'),
       "no eos token: set 'eos_token_id' (or eos_token in tokenizer_config.json)",
     );
@@ -176,14 +177,14 @@ export function readModelDir(dir: string): ModelDir {
     const file = path.join(root, 'toolgym.json');
     if (toolgymRaw.format !== TOOLGYM_MODEL_FORMAT) {
       throw new ModelDirError(
-        'malformed-file',
+        'malformed_model_file',
         file,
         `'format' must be '${TOOLGYM_MODEL_FORMAT}', got ${JSON.stringify(toolgymRaw.format)}`,
       );
     }
     if (typeof toolgymRaw.policyVersion !== 'number' || typeof toolgymRaw.decoder !== 'object') {
       throw new ModelDirError(
-        'malformed-file',
+        'malformed_model_file',
         file,
         "needs a numeric 'policyVersion' and a 'decoder' config",
       );

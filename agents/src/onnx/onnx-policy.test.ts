@@ -167,7 +167,7 @@ describe('onnx policy', () => {
   it('rejects requests it cannot serve with typed errors', async () => {
     const tooLong = new Array(TINY_TEST_CONFIG.maxPositions).fill(97);
     await expect(policy.generate({ tokens: tooLong, sampling: { maxTokens: 1 } })).rejects.toMatchObject({
-      code: 'prompt-too-long',
+      code: 'prompt_too_long',
     });
     await expect(policy.generate({ tokens: [1, 9999], sampling: { maxTokens: 1 } })).rejects.toBeInstanceOf(
       PolicyRequestError,
@@ -208,7 +208,7 @@ describe('onnx policy: missing or malformed model directory', () => {
   it('names the missing directory', async () => {
     const error = await failure('/nonexistent/toolgym-model');
     expect(error).toBeInstanceOf(ModelDirError);
-    expect(error.code).toBe('missing-dir');
+    expect(error.code).toBe('missing_model_dir');
     expect(error.message).toContain('/nonexistent/toolgym-model');
   });
 

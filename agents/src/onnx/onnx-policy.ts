@@ -24,6 +24,7 @@ import { ModelDirError, PolicyRequestError } from './errors.ts';
 import {
   createInferenceSession,
   type ExecutionProviderChoice,
+  ExecutionProviderError,
   type ExecutionProviderPreference,
 } from './execution-provider.ts';
 import type { HuggingFaceTokenizer } from './hf-tokenizer.ts';
@@ -130,7 +131,7 @@ export class OnnxPolicy implements Policy {
     if ('tokens' in request) return this.enqueue(request);
     if (!this.model.chatTemplate) {
       throw new PolicyRequestError(
-        'bad-sampling',
+        'bad_sampling',
         `${this.model.dir}/tokenizer_config.json has no chat_template; send tokens instead of messages`,
       );
     }
@@ -154,7 +155,8 @@ export class OnnxPolicy implements Policy {
 
   /** Token-mode generation with an optional per-token listener (streaming). */
   enqueue(request: OnnxGenerateRequest): Promise<GenerateResult> {
-    if (this.closed) return Promise.reject(new PolicyRequestError('closed', `policy ${this.id} is closed`));
+    if (this.closed)
+      return Promise.reject(new PolicyRequestError('policy_closed', `policy ${this.id} is closed`));
     try {
       this.checkRequest(request);
     } catch (error) {
@@ -209,17 +211,17 @@ export class OnnxPolicy implements Policy {
   private checkRequest(request: OnnxGenerateRequest): void {
     checkSamplingParams(request.sampling);
     const { vocabSize, maxPositions } = this.model.shape;
-    if (request.tokens.length === 0) throw new PolicyRequestError('empty-prompt', 'the prompt has no tokens');
+    if (request.tokens.length === 0) throw new PolicyRequestError('empty_prompt', 'the prompt has no tokens');
     if (request.tokens.length >= maxPositions) {
       throw new PolicyRequestError(
-        'prompt-too-long',
+        'prompt_too_long',
         `prompt of ${request.tokens.length} tokens leaves no room under the model's ${maxPositions} positions`,
       );
     }
     for (const t of request.tokens) {
       if (!Number.isInteger(t) || t < 0 || t >= vocabSize)
         throw new PolicyRequestError(
-          'bad-token-id',
+          'bad_token_id',
           `token id ${t} is outside the vocabulary [0, ${vocabSize})`,
         );
     }
@@ -379,9 +381,9 @@ async function openDecoder(
       settings.threads ? { intraOpNumThreads: settings.threads } : {},
     );
   } catch (error) {
-    if ((error as { code?: string }).code === 'cuda-unavailable') throw error;
+    if (error instanceof ExecutionProviderError) throw error;
     throw new ModelDirError(
-      'malformed-file',
+      'malformed_model_file',
       typeof source === 'string' ? source : `${model.dir} (weights)`,
       `onnxruntime cannot load the model: ${(error as Error).message}`,
     );

@@ -35,7 +35,7 @@ export async function readDecoderModelDir(
   const model = readModelDir(dir);
   if (!model.toolgym)
     throw new ModelDirError(
-      'missing-file',
+      'missing_model_file',
       path.join(model.dir, 'toolgym.json'),
       'missing; only ToolGym decoders have readable weights',
     );

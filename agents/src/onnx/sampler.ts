@@ -18,13 +18,13 @@ export interface SampledToken {
 export function checkSamplingParams(sampling: SamplingParams): void {
   const { temperature = 1, topP = 1, topK = 0, maxTokens } = sampling;
   if (!(temperature >= 0) || !Number.isFinite(temperature))
-    throw new PolicyRequestError('bad-sampling', `temperature must be ≥ 0, got ${temperature}`);
+    throw new PolicyRequestError('bad_sampling', `temperature must be ≥ 0, got ${temperature}`);
   if (!(topP > 0 && topP <= 1))
-    throw new PolicyRequestError('bad-sampling', `topP must be in (0, 1], got ${topP}`);
+    throw new PolicyRequestError('bad_sampling', `topP must be in (0, 1], got ${topP}`);
   if (!Number.isInteger(topK) || topK < 0)
-    throw new PolicyRequestError('bad-sampling', `topK must be a non-negative integer, got ${topK}`);
+    throw new PolicyRequestError('bad_sampling', `topK must be a non-negative integer, got ${topK}`);
   if (!Number.isInteger(maxTokens) || maxTokens < 1)
-    throw new PolicyRequestError('bad-sampling', `maxTokens must be a positive integer, got ${maxTokens}`);
+    throw new PolicyRequestError('bad_sampling', `maxTokens must be a positive integer, got ${maxTokens}`);
 }
 
 /** log-softmax(logits / temperature) over one row. */
