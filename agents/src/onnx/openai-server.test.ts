@@ -1,0 +1,236 @@
+import { rm } from 'node:fs/promises';
+import OpenAI from 'openai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OnnxPolicy } from './onnx-policy.ts';
+import { extractHermesToolCalls, type OpenAiServer, serveOpenAiCompatible } from './openai-server.ts';
+import { createTinyTestModel } from './tiny-test-model.ts';
+
+const MODEL = 'toolgym-tiny';
+let dir: string;
+let policy: OnnxPolicy;
+let server: OpenAiServer;
+let client: OpenAI;
+
+beforeAll(async () => {
+  ({ dir } = await createTinyTestModel());
+  policy = await OnnxPolicy.create({ model: dir });
+  server = await serveOpenAiCompatible(policy, { port: 0, modelName: MODEL });
+  client = new OpenAI({ baseURL: server.url, apiKey: 'unused', maxRetries: 0 });
+});
+afterAll(async () => {
+  await server.close();
+  await policy.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** vLLM's extra response fields, which the official client passes through untyped. */
+type WithTokenIds<T> = T & { token_ids?: number[]; prompt_token_ids?: number[] };
+/** vLLM's extra request fields, sent through the official client as-is. */
+const vllmExtras = (extras: Record<string, unknown>) => extras as Record<string, never>;
+
+describe('toolgym policy serve (OpenAI-compatible) with the official openai client', () => {
+  it('lists the model', async () => {
+    const models = await client.models.list();
+    expect(models.data.map((m) => m.id)).toEqual([MODEL]);
+  });
+
+  it('completions return token ids and logprobs like vLLM, matching the policy', async () => {
+    const prompt = 'Hello there';
+    const completion = await client.completions.create({
+      model: MODEL,
+      prompt,
+      max_tokens: 8,
+      temperature: 0.8,
+      seed: 5,
+      logprobs: 1,
+      ...vllmExtras({ return_token_ids: true, stop_token_ids: [] }),
+    });
+    const choice = completion.choices[0] as WithTokenIds<(typeof completion.choices)[0]>;
+    const direct = await policy.generate({
+      tokens: policy.tokenizer.encode(prompt),
+      sampling: { maxTokens: 8, temperature: 0.8, seed: 5, stopTokenIds: [] },
+    });
+    expect(choice.prompt_token_ids).toEqual(policy.tokenizer.encode(prompt));
+    expect(choice.token_ids).toEqual(direct.tokens);
+    expect(choice.logprobs!.token_logprobs).toEqual(direct.logprobs);
+    expect(choice.logprobs!.tokens).toHaveLength(8);
+    expect(choice.text).toBe(direct.text);
+    expect(choice.finish_reason).toBe('length');
+    expect(completion.usage).toEqual({
+      prompt_tokens: prompt.length,
+      completion_tokens: 8,
+      total_tokens: prompt.length + 8,
+    });
+  });
+
+  it('completions accept token-id prompts and n > 1', async () => {
+    const completion = await client.completions.create({
+      model: MODEL,
+      prompt: [104, 105],
+      max_tokens: 4,
+      n: 3,
+      seed: 1,
+      ...vllmExtras({ return_token_ids: true }),
+    });
+    expect(completion.choices.map((c) => c.index)).toEqual([0, 1, 2]);
+    for (const c of completion.choices as Array<WithTokenIds<(typeof completion.choices)[0]>>)
+      expect(c.prompt_token_ids).toEqual([104, 105]);
+  });
+
+  it('streamed completions deliver the same tokens and text as a non-streamed one', async () => {
+    const request = {
+      model: MODEL,
+      prompt: 'stream me',
+      max_tokens: 12,
+      temperature: 1,
+      seed: 77,
+      ...vllmExtras({ return_token_ids: true, stop_token_ids: [] }),
+    };
+    const whole = (await client.completions.create(request))
+      .choices[0] as WithTokenIds<OpenAI.Completions.CompletionChoice>;
+    const stream = await client.completions.create({ ...request, stream: true, logprobs: 1 });
+    let text = '';
+    const tokenIds: number[] = [];
+    const logprobs: number[] = [];
+    let promptIds: number[] | undefined;
+    let finish: string | null = null;
+    for await (const chunk of stream) {
+      const c = chunk.choices[0] as WithTokenIds<OpenAI.Completions.CompletionChoice>;
+      text += c.text;
+      tokenIds.push(...(c.token_ids ?? []));
+      logprobs.push(...((c.logprobs?.token_logprobs as number[] | undefined) ?? []));
+      promptIds ??= c.prompt_token_ids;
+      finish = c.finish_reason ?? finish;
+    }
+    expect(tokenIds).toEqual(whole.token_ids);
+    expect(text).toBe(whole.text);
+    expect(promptIds).toEqual(whole.prompt_token_ids);
+    expect(logprobs).toHaveLength(12);
+    expect(finish).toBe('length');
+  });
+
+  it('chat completions render the model chat template and return prompt_token_ids, token_ids, logprobs', async () => {
+    const messages = [{ role: 'user' as const, content: 'hi' }];
+    const response = (await client.chat.completions.create({
+      model: MODEL,
+      messages,
+      max_tokens: 6,
+      temperature: 0,
+      logprobs: true,
+      ...vllmExtras({ return_token_ids: true, stop_token_ids: [] }),
+    })) as WithTokenIds<OpenAI.Chat.ChatCompletion>;
+    const expectedPrompt = policy.tokenizer.encode('<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n');
+    expect(response.prompt_token_ids).toEqual(expectedPrompt);
+    const choice = response.choices[0] as WithTokenIds<OpenAI.Chat.ChatCompletion.Choice>;
+    const direct = await policy.generate({
+      tokens: expectedPrompt,
+      sampling: { maxTokens: 6, temperature: 0, stopTokenIds: [] },
+    });
+    expect(choice.token_ids).toEqual(direct.tokens);
+    expect(choice.logprobs!.content!.map((l) => l.logprob)).toEqual(direct.logprobs);
+    expect(choice.message.content).toBe(direct.text);
+    expect(choice.message.role).toBe('assistant');
+  });
+
+  it('streamed chat completions carry prompt_token_ids in the first chunk and token id deltas', async () => {
+    const request = {
+      model: MODEL,
+      messages: [{ role: 'user' as const, content: 'hey' }],
+      max_tokens: 10,
+      temperature: 1,
+      seed: 3,
+      ...vllmExtras({ return_token_ids: true }),
+    };
+    const whole = (await client.chat.completions.create(request)) as WithTokenIds<OpenAI.Chat.ChatCompletion>;
+    const stream = await client.chat.completions.create({
+      ...request,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    let content = '';
+    const ids: number[] = [];
+    let first: number[] | undefined;
+    let usage: OpenAI.CompletionUsage | undefined | null;
+    for await (const chunk of stream as AsyncIterable<WithTokenIds<OpenAI.Chat.ChatCompletionChunk>>) {
+      first ??= chunk.prompt_token_ids;
+      usage = chunk.usage ?? usage;
+      const c = chunk.choices[0] as WithTokenIds<OpenAI.Chat.ChatCompletionChunk.Choice> | undefined;
+      content += c?.delta.content ?? '';
+      ids.push(...(c?.token_ids ?? []));
+    }
+    expect(first).toEqual(whole.prompt_token_ids);
+    expect(ids).toEqual((whole.choices[0] as WithTokenIds<OpenAI.Chat.ChatCompletion.Choice>).token_ids);
+    expect(content).toBe(whole.choices[0]!.message.content);
+    expect(usage?.completion_tokens).toBe(ids.length);
+  });
+
+  it('leaves a matched stop string out of the text (OpenAI semantics) but keeps its token ids', async () => {
+    const base = await client.completions.create({
+      model: MODEL,
+      prompt: 'stop test',
+      max_tokens: 30,
+      temperature: 0,
+      ...vllmExtras({ stop_token_ids: [] }),
+    });
+    const text = base.choices[0]!.text;
+    const stop = [...text].slice(2).find((ch) => /[!-~]/.test(ch));
+    expect(stop, `greedy text ${JSON.stringify(text)} has no printable ASCII after its start`).toBeDefined();
+    const cut = await client.completions.create({
+      model: MODEL,
+      prompt: 'stop test',
+      max_tokens: 30,
+      temperature: 0,
+      stop: [stop!],
+      ...vllmExtras({ return_token_ids: true, stop_token_ids: [] }),
+    });
+    const choice = cut.choices[0] as WithTokenIds<OpenAI.Completions.CompletionChoice>;
+    expect(choice.finish_reason).toBe('stop');
+    expect(choice.text).toBe(text.slice(0, text.indexOf(stop!)));
+    expect(policy.tokenizer.decode(choice.token_ids!).endsWith(stop!)).toBe(true);
+
+    const streamed = await client.completions.create({
+      model: MODEL,
+      prompt: 'stop test',
+      max_tokens: 30,
+      temperature: 0,
+      stop: [stop!],
+      stream: true,
+      ...vllmExtras({ stop_token_ids: [] }),
+    });
+    let streamedText = '';
+    for await (const chunk of streamed) streamedText += chunk.choices[0]?.text ?? '';
+    expect(streamedText).toBe(choice.text);
+  });
+
+  it('rejects bad requests with OpenAI-style errors', async () => {
+    await expect(
+      client.completions.create({ model: 'other', prompt: 'x', max_tokens: 1 }),
+    ).rejects.toMatchObject({ status: 404 });
+    await expect(
+      client.completions.create({ model: MODEL, prompt: 'x', max_tokens: 1, temperature: -1 }),
+    ).rejects.toMatchObject({ status: 400 });
+    await expect(client.completions.create({ model: MODEL, prompt: [99999], max_tokens: 1 })).rejects.toThrow(
+      /outside the vocabulary/,
+    );
+    const tooLong = await fetch(`${server.url}/completions`, { method: 'POST', body: '{not json' });
+    expect(tooLong.status).toBe(400);
+    expect(((await tooLong.json()) as { error: { message: string } }).error.message).toMatch(
+      /not valid JSON/,
+    );
+  });
+});
+
+describe('Hermes tool call extraction', () => {
+  it('turns <tool_call> blocks into OpenAI tool_calls and keeps unreadable ones as text', () => {
+    const { content, toolCalls } = extractHermesToolCalls(
+      'Let me look.\n<tool_call>\n{"name": "search", "arguments": {"q": "x"}}\n</tool_call>',
+    );
+    expect(content).toBe('Let me look.');
+    expect(toolCalls.map((c) => [c.function.name, JSON.parse(c.function.arguments)])).toEqual([
+      ['search', { q: 'x' }],
+    ]);
+    const broken = extractHermesToolCalls('<tool_call>{"name": oops}</tool_call>');
+    expect(broken.toolCalls).toEqual([]);
+    expect(broken.content).toBe('<tool_call>{"name": oops}</tool_call>');
+  });
+});
