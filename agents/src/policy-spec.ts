@@ -27,6 +27,7 @@ const schemes = new Map<string, () => Promise<PolicyScheme>>([
   ['oracle', async () => (await import('./policies/scripted.ts')).oraclePolicyScheme],
   ['random', async () => (await import('./policies/scripted.ts')).randomPolicyScheme],
   ['openai', async () => (await import('./policies/openai-compatible.ts')).openaiPolicyScheme],
+  ['onnx', async () => (await import('./onnx/onnx-policy-scheme.ts')).onnxPolicyScheme],
 ]);
 
 export function registerPolicyScheme(name: string, load: () => Promise<PolicyScheme>): void {
