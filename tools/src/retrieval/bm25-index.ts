@@ -177,10 +177,12 @@ export class Bm25Index {
     // Write to temporary names and rename: a crash never leaves a half-written index that loads.
     const binPath = path.join(dir, `${name}.bin`);
     const jsonPath = path.join(dir, `${name}.json`);
-    writeFileSync(`${binPath}.tmp`, binary);
-    writeFileSync(`${jsonPath}.tmp`, JSON.stringify(header));
-    renameSync(`${binPath}.tmp`, binPath);
-    renameSync(`${jsonPath}.tmp`, jsonPath);
+    // Unique temporary names: two processes building the same index never write one file.
+    const tmp = `.tmp-${process.pid}-${Date.now()}`;
+    writeFileSync(`${binPath}${tmp}`, binary);
+    writeFileSync(`${jsonPath}${tmp}`, JSON.stringify(header));
+    renameSync(`${binPath}${tmp}`, binPath);
+    renameSync(`${jsonPath}${tmp}`, jsonPath);
   }
 
   /** Loads an index saved by `save`; `undefined` when none is there. A corrupt one fails at once. */
