@@ -21,14 +21,22 @@ export class ReplayError extends Error {
 /** Data handed to the store does not match the protocol (a programming error of the caller). */
 export class InvalidTrajectoryError extends ReplayError {
   constructor(message: string) {
-    super('invalid_trajectory', message, 'Trajectories must validate against TrajectorySchema (@toolgym/protocol).');
+    super(
+      'invalid_trajectory',
+      message,
+      'Trajectories must validate against TrajectorySchema (@toolgym/protocol).',
+    );
   }
 }
 
 /** A trajectory or group id was stored before; the store is append-only. */
 export class DuplicateIdError extends ReplayError {
   constructor(kind: 'trajectory' | 'group', id: string) {
-    super('duplicate_id', `The store already holds ${kind} '${id}'.`, 'Ids must be unique; the store never overwrites.');
+    super(
+      'duplicate_id',
+      `The store already holds ${kind} '${id}'.`,
+      'Ids must be unique; the store never overwrites.',
+    );
   }
 }
 

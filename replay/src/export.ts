@@ -9,7 +9,11 @@ import type { TrajectoryStore } from './store.ts';
 const ROWS_PER_GROUP = 256;
 
 /** One JSON trajectory (TrajectorySchema) per line. Returns the number written. */
-export async function exportJsonl(store: TrajectoryStore, file: string, query: { runId?: string } = {}): Promise<number> {
+export async function exportJsonl(
+  store: TrajectoryStore,
+  file: string,
+  query: { runId?: string } = {},
+): Promise<number> {
   const out = createWriteStream(file);
   let count = 0;
   for (const t of store.iterateTrajectories(query)) {
@@ -136,7 +140,11 @@ export function toParquetRow(t: Trajectory): ParquetRow {
 }
 
 /** Write a run (or the whole store) as Parquet, streamed in row groups. Returns the number of rows. */
-export async function exportParquet(store: TrajectoryStore, file: string, query: { runId?: string } = {}): Promise<number> {
+export async function exportParquet(
+  store: TrajectoryStore,
+  file: string,
+  query: { runId?: string } = {},
+): Promise<number> {
   const writer = new ParquetWriter({
     writer: fileWriter(file),
     schema: PARQUET_SCHEMA,
@@ -163,7 +171,9 @@ export async function exportParquet(store: TrajectoryStore, file: string, query:
 
 /** Read an export back (for checks and for tools in this workspace). */
 export async function readParquetExport(file: string): Promise<ParquetRow[]> {
-  const rows = (await parquetReadObjects({ file: await asyncBufferFromFile(file) })) as Array<Record<string, unknown>>;
+  const rows = (await parquetReadObjects({ file: await asyncBufferFromFile(file) })) as Array<
+    Record<string, unknown>
+  >;
   return rows.map((r) => ({
     ...(r as unknown as ParquetRow),
     step: (r.step as number | undefined) ?? null,

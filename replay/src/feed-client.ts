@@ -57,7 +57,9 @@ export class FeedClient {
   private connect(): void {
     if (this.stopped) return;
     this.connections++;
-    const headers: Record<string, string> = this.options.token ? { authorization: `Bearer ${this.options.token}` } : {};
+    const headers: Record<string, string> = this.options.token
+      ? { authorization: `Bearer ${this.options.token}` }
+      : {};
     const ws = new WebSocket(this.options.url, { headers });
     this.ws = ws;
     ws.on('open', () => ws.send(JSON.stringify({ ...this.subscription, after: this.cursor })));
@@ -71,7 +73,12 @@ export class FeedClient {
           // The server never sends a cursor twice on one connection; across reconnects the
           // `after` we send makes that hold too. Checked anyway: a duplicate would be a server bug.
           if (message.cursor <= this.cursor) {
-            this.fail(new ReplayError('feed_out_of_order', `Feed sent cursor ${message.cursor} after ${this.cursor}.`));
+            this.fail(
+              new ReplayError(
+                'feed_out_of_order',
+                `Feed sent cursor ${message.cursor} after ${this.cursor}.`,
+              ),
+            );
             return;
           }
           this.cursor = message.cursor;

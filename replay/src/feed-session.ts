@@ -70,7 +70,10 @@ export class FeedSession {
     while (this.phase === 'catching-up') {
       await this.waitForRoom();
       if (this.phase !== 'catching-up') return;
-      const events = this.store.eventsAfter(this.lastCursor, { runId: this.subscription.runId, limit: this.limits.pageSize });
+      const events = this.store.eventsAfter(this.lastCursor, {
+        runId: this.subscription.runId,
+        limit: this.limits.pageSize,
+      });
       if (events.length === 0) {
         // Synchronously after an empty read: everything committed so far was handled, and the
         // broadcaster only sends cursors above lastCursor, so there is neither gap nor duplicate.
@@ -86,7 +89,10 @@ export class FeedSession {
     const { speed, maxGapMs } = this.subscription;
     let previousAt: number | undefined;
     while (this.phase === 'replaying') {
-      const events = this.store.eventsAfter(this.lastCursor, { runId: this.subscription.runId, limit: this.limits.pageSize });
+      const events = this.store.eventsAfter(this.lastCursor, {
+        runId: this.subscription.runId,
+        limit: this.limits.pageSize,
+      });
       if (events.length === 0) break;
       for (const event of events) {
         if (!this.matches(event)) {
@@ -124,9 +130,16 @@ export class FeedSession {
   }
 
   private overflow(): void {
-    this.send({ type: 'overflow', resumeAfter: this.lastCursor, bufferLimitBytes: this.limits.maxBufferedBytes });
+    this.send({
+      type: 'overflow',
+      resumeAfter: this.lastCursor,
+      bufferLimitBytes: this.limits.maxBufferedBytes,
+    });
     this.phase = 'closed';
-    this.ws.close(FEED_CLOSE_CODES.slowConsumer, 'slow consumer: resume from the cursor in the overflow message');
+    this.ws.close(
+      FEED_CLOSE_CODES.slowConsumer,
+      'slow consumer: resume from the cursor in the overflow message',
+    );
     // A client that does not even read its close frame is dropped, freeing its buffer.
     this.terminateTimer = setTimeout(() => this.ws.terminate(), 10_000);
     this.terminateTimer.unref();
@@ -136,7 +149,8 @@ export class FeedSession {
     this.lastCursor = event.cursor;
     if (!this.matches(event)) return;
     const message: FeedEventMessage = eventToMessage(event);
-    if (message.type === 'trajectory' && this.subscription.full) message.trajectory = this.store.getTrajectory(message.summary.id);
+    if (message.type === 'trajectory' && this.subscription.full)
+      message.trajectory = this.store.getTrajectory(message.summary.id);
     this.send(message);
   }
 

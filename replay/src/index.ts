@@ -1,16 +1,22 @@
 export {
-  TrajectoryStore,
+  DuplicateIdError,
+  InvalidTrajectoryError,
+  NotFoundError,
+  ReplayConfigError,
+  ReplayError,
+} from './errors.ts';
+export { exportJsonl, exportParquet, type ParquetRow, readParquetExport, toParquetRow } from './export.ts';
+export { FeedClient, type FeedClientOptions } from './feed-client.ts';
+export type { FeedLimits } from './feed-session.ts';
+export { type ReplayServer, type ReplayServerOptions, serveReplay } from './replay-server.ts';
+export {
   eventToMessage,
   type OpenStoreOptions,
   type RunRow,
   type StepPoint,
-  type TrajectoryQuery,
   type StoredEvent,
+  type TrajectoryQuery,
+  TrajectoryStore,
 } from './store.ts';
 export { StoreSink, type StoreSinkOptions } from './store-sink.ts';
-export { exportJsonl, exportParquet, readParquetExport, toParquetRow, type ParquetRow } from './export.ts';
-export { serveReplay, type ReplayServer, type ReplayServerOptions } from './replay-server.ts';
-export type { FeedLimits } from './feed-session.ts';
-export { FeedClient, type FeedClientOptions } from './feed-client.ts';
 export { buildViewer, VIEWER_DIST, VIEWER_ROOT } from './viewer-build.ts';
-export { ReplayError, ReplayConfigError, InvalidTrajectoryError, DuplicateIdError, NotFoundError } from './errors.ts';

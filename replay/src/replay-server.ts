@@ -4,10 +4,10 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { FEED_CLOSE_CODES, FeedClientMessageSchema, type FeedServerMessage } from '@toolgym/protocol';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { type WebSocket, WebSocketServer } from 'ws';
 import { ReplayConfigError, ReplayError } from './errors.ts';
 import { type FeedLimits, FeedSession } from './feed-session.ts';
-import { TrajectoryStore, type TrajectoryQuery } from './store.ts';
+import { type TrajectoryQuery, TrajectoryStore } from './store.ts';
 import { buildViewer } from './viewer-build.ts';
 
 export interface ReplayServerOptions {
@@ -42,7 +42,11 @@ export interface ReplayServer {
 }
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
-const DEFAULT_LIMITS: FeedLimits = { maxBufferedBytes: 8 * 1024 * 1024, readAheadBytes: 1024 * 1024, pageSize: 256 };
+const DEFAULT_LIMITS: FeedLimits = {
+  maxBufferedBytes: 8 * 1024 * 1024,
+  readAheadBytes: 1024 * 1024,
+  pageSize: 256,
+};
 const SUBSCRIBE_TIMEOUT_MS = 10_000;
 
 /**
@@ -57,7 +61,8 @@ export async function serveReplay(options: ReplayServerOptions): Promise<ReplayS
       'Pass --token <secret> (or TOOLGYM_TOKEN), or bind to 127.0.0.1.',
     );
   }
-  if (!options.store && !options.storePath) throw new ReplayConfigError('serveReplay needs a store or a storePath.');
+  if (!options.store && !options.storePath)
+    throw new ReplayConfigError('serveReplay needs a store or a storePath.');
   const ownsStore = !options.store;
   const store = options.store ?? TrajectoryStore.open(options.storePath!);
   const limits = { ...DEFAULT_LIMITS, ...options.limits };
@@ -96,15 +101,23 @@ export async function serveReplay(options: ReplayServerOptions): Promise<ReplayS
   };
 
   const http: Server = createServer((req, res) => {
-    if (!authorised(req)) return sendJson(res, 401, { error: 'unauthorized', message: 'Send Authorization: Bearer <token>.' });
+    if (!authorised(req))
+      return sendJson(res, 401, { error: 'unauthorized', message: 'Send Authorization: Bearer <token>.' });
     try {
       const url = new URL(req.url ?? '/', 'http://x');
-      if (url.pathname.startsWith('/api/')) return handleApi(store, url, res);
-      if (!viewerDir) return sendJson(res, 404, { error: 'not_found', message: 'This server has no viewer.' });
+      if (url.pathname.startsWith('/api/')) {
+        const [status, body] = handleApi(store, url);
+        return sendJson(res, status, body);
+      }
+      if (!viewerDir)
+        return sendJson(res, 404, { error: 'not_found', message: 'This server has no viewer.' });
       return serveStatic(viewerDir, url.pathname, res);
     } catch (error) {
       if (error instanceof ReplayError) {
-        return sendJson(res, error.code === 'not_found' ? 404 : 400, { error: error.code, message: error.message });
+        return sendJson(res, error.code === 'not_found' ? 404 : 400, {
+          error: error.code,
+          message: error.message,
+        });
       }
       return sendJson(res, 500, { error: 'internal', message: (error as Error).message });
     }
@@ -118,7 +131,11 @@ export async function serveReplay(options: ReplayServerOptions): Promise<ReplayS
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
       if (!authorised(req)) {
-        sendAndClose(ws, { type: 'error', code: 'unauthorized', message: 'Missing or wrong bearer token.' }, FEED_CLOSE_CODES.unauthorized);
+        sendAndClose(
+          ws,
+          { type: 'error', code: 'unauthorized', message: 'Missing or wrong bearer token.' },
+          FEED_CLOSE_CODES.unauthorized,
+        );
         return;
       }
       acceptClient(ws);
@@ -142,7 +159,11 @@ export async function serveReplay(options: ReplayServerOptions): Promise<ReplayS
     ws.on('pong', () => alive.set(ws, true));
     ws.on('error', () => ws.terminate());
     const timeout = setTimeout(() => {
-      sendAndClose(ws, { type: 'error', code: 'no_subscription', message: 'Send a subscribe message first.' }, FEED_CLOSE_CODES.badSubscription);
+      sendAndClose(
+        ws,
+        { type: 'error', code: 'no_subscription', message: 'Send a subscribe message first.' },
+        FEED_CLOSE_CODES.badSubscription,
+      );
     }, SUBSCRIBE_TIMEOUT_MS);
     ws.once('message', (data) => {
       clearTimeout(timeout);
@@ -156,7 +177,11 @@ export async function serveReplay(options: ReplayServerOptions): Promise<ReplayS
       if (!parsed.success) {
         const issue = parsed.error.issues[0];
         const message = `Bad subscribe message at ${issue?.path.join('.') || '(root)'}: ${issue?.message}. See replay/PROTOCOL.md.`;
-        sendAndClose(ws, { type: 'error', code: 'bad_subscription', message }, FEED_CLOSE_CODES.badSubscription);
+        sendAndClose(
+          ws,
+          { type: 'error', code: 'bad_subscription', message },
+          FEED_CLOSE_CODES.badSubscription,
+        );
         return;
       }
       const session = new FeedSession(ws, store, parsed.data, limits);
@@ -205,17 +230,19 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
 }
 
 /** GET-only JSON API the viewer uses; documented in replay/PROTOCOL.md. */
-function handleApi(store: TrajectoryStore, url: URL, res: ServerResponse): void {
+function handleApi(store: TrajectoryStore, url: URL): [status: number, body: unknown] {
   const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent); // ['api', ...]
   const q = url.searchParams;
-  if (parts[1] === 'runs' && parts.length === 2) return sendJson(res, 200, store.listRuns());
-  if (parts[1] === 'runs' && parts[3] === 'curves' && parts.length === 4) return sendJson(res, 200, store.curves(parts[2]!));
+  if (parts[1] === 'runs' && parts.length === 2) return [200, store.listRuns()];
+  if (parts[1] === 'runs' && parts[3] === 'curves' && parts.length === 4)
+    return [200, store.curves(parts[2]!)];
   if (parts[1] === 'trajectories' && parts.length === 2) {
     const number = (name: string) => {
       const value = q.get(name);
       if (value === null || value === '') return undefined;
       const n = Number(value);
-      if (!Number.isFinite(n)) throw new ReplayError('bad_query', `Query parameter '${name}' must be a number, got '${value}'.`);
+      if (!Number.isFinite(n))
+        throw new ReplayError('bad_query', `Query parameter '${name}' must be a number, got '${value}'.`);
       return n;
     };
     const text = (name: string) => q.get(name) || undefined;
@@ -233,12 +260,12 @@ function handleApi(store: TrajectoryStore, url: URL, res: ServerResponse): void 
       limit: Math.min(number('limit') ?? 100, 1000),
       offset: number('offset') ?? 0,
     };
-    return sendJson(res, 200, store.queryTrajectories(query));
+    return [200, store.queryTrajectories(query)];
   }
-  if (parts[1] === 'trajectories' && parts.length === 3) return sendJson(res, 200, store.getTrajectory(parts[2]!));
-  if (parts[1] === 'groups' && parts.length === 3) return sendJson(res, 200, store.getGroup(parts[2]!));
-  if (parts[1] === 'health') return sendJson(res, 200, { ok: true, head: store.head() });
-  return sendJson(res, 404, { error: 'not_found', message: `No API route ${url.pathname}.` });
+  if (parts[1] === 'trajectories' && parts.length === 3) return [200, store.getTrajectory(parts[2]!)];
+  if (parts[1] === 'groups' && parts.length === 3) return [200, store.getGroup(parts[2]!)];
+  if (parts[1] === 'health') return [200, { ok: true, head: store.head() }];
+  return [404, { error: 'not_found', message: `No API route ${url.pathname}.` }];
 }
 
 const CONTENT_TYPES: Record<string, string> = {
@@ -252,7 +279,8 @@ const CONTENT_TYPES: Record<string, string> = {
 function serveStatic(root: string, pathname: string, res: ServerResponse): void {
   const relative = path.normalize(decodeURIComponent(pathname)).replace(/^(\.\.[/\\])+/, '');
   let file = path.join(root, relative);
-  if (!file.startsWith(root) || !existsSync(file) || statSync(file).isDirectory()) file = path.join(root, 'index.html');
+  if (!file.startsWith(root) || !existsSync(file) || statSync(file).isDirectory())
+    file = path.join(root, 'index.html');
   res.writeHead(200, {
     'content-type': CONTENT_TYPES[path.extname(file)] ?? 'application/octet-stream',
     'cache-control': file.endsWith('index.html') ? 'no-store' : 'public, max-age=31536000, immutable',

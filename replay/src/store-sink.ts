@@ -41,7 +41,8 @@ export class StoreSink {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    if (this.store.runStatus(this.options.runId) === 'running') this.store.setRunStatus(this.options.runId, 'finished');
+    if (this.store.runStatus(this.options.runId) === 'running')
+      this.store.setRunStatus(this.options.runId, 'finished');
     if (this.options.closeStore) this.store.close();
   }
 }

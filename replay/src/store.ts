@@ -1,6 +1,5 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
 import {
   type FeedEventMessage,
   type FeedEventType,
@@ -10,8 +9,16 @@ import {
   TrajectoryGroupSchema,
   type TrajectorySummary,
 } from '@toolgym/protocol';
+import Database from 'better-sqlite3';
 import { DuplicateIdError, InvalidTrajectoryError, NotFoundError, ReplayConfigError } from './errors.ts';
-import { decodeFloat32, decodeInt32, decodeUint8, encodeFloat32, encodeInt32, encodeUint8 } from './token-codec.ts';
+import {
+  decodeFloat32,
+  decodeInt32,
+  decodeUint8,
+  encodeFloat32,
+  encodeInt32,
+  encodeUint8,
+} from './token-codec.ts';
 
 export interface OpenStoreOptions {
   /**
@@ -161,8 +168,12 @@ export class TrajectoryStore {
   private constructor(file: string, options: OpenStoreOptions) {
     this.path = file;
     try {
-      if (!options.readonly && file !== ':memory:') mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-      this.db = new Database(file, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
+      if (!options.readonly && file !== ':memory:')
+        mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+      this.db = new Database(file, {
+        readonly: options.readonly ?? false,
+        fileMustExist: options.readonly ?? false,
+      });
     } catch (error) {
       throw new ReplayConfigError(
         `Cannot open the trajectory store at '${file}': ${(error as Error).message}`,
@@ -187,7 +198,9 @@ export class TrajectoryStore {
     const db = this.db;
     return {
       runById: db.prepare('SELECT id, status FROM runs WHERE id = ?'),
-      insertRun: db.prepare('INSERT INTO runs (id, status, info, created_at, updated_at) VALUES (?, ?, ?, ?, ?)'),
+      insertRun: db.prepare(
+        'INSERT INTO runs (id, status, info, created_at, updated_at) VALUES (?, ?, ?, ?, ?)',
+      ),
       updateRun: db.prepare('UPDATE runs SET status = ?, info = ?, updated_at = ? WHERE id = ?'),
       insertGroup: db.prepare(
         'INSERT INTO groups (id, run_id, step, env_id, task_id, stored_at) VALUES (?, ?, ?, ?, ?, ?)',
@@ -204,7 +217,9 @@ export class TrajectoryStore {
       ),
       head: db.prepare('SELECT COALESCE(MAX(cursor), 0) AS head FROM events'),
       eventsAfter: db.prepare('SELECT * FROM events WHERE cursor > ? ORDER BY cursor LIMIT ?'),
-      runEventsAfter: db.prepare('SELECT * FROM events WHERE run_id = ? AND cursor > ? ORDER BY cursor LIMIT ?'),
+      runEventsAfter: db.prepare(
+        'SELECT * FROM events WHERE run_id = ? AND cursor > ? ORDER BY cursor LIMIT ?',
+      ),
       trajectoryById: db.prepare('SELECT * FROM trajectories WHERE id = ?'),
       setAdvantages: db.prepare('UPDATE trajectories SET advantages = ? WHERE id = ?'),
     };
@@ -241,7 +256,15 @@ export class TrajectoryStore {
       const current = this.db.prepare('SELECT info FROM runs WHERE id = ?').get(runId) as { info: string };
       const merged = { ...JSON.parse(current.info), ...(info ?? {}) };
       this.statements.updateRun.run(status, JSON.stringify(merged), now, runId);
-      this.statements.insertEvent.run(runId, 'run', now, null, null, null, JSON.stringify({ status, info: merged }));
+      this.statements.insertEvent.run(
+        runId,
+        'run',
+        now,
+        null,
+        null,
+        null,
+        JSON.stringify({ status, info: merged }),
+      );
     })();
     this.notify();
   }
@@ -249,7 +272,15 @@ export class TrajectoryStore {
   private ensureRun(runId: string, info: Record<string, unknown>, now: number): void {
     if (this.statements.runById.get(runId)) return;
     this.statements.insertRun.run(runId, 'running', JSON.stringify(info), now, now);
-    this.statements.insertEvent.run(runId, 'run', now, null, null, null, JSON.stringify({ status: 'running', info }));
+    this.statements.insertEvent.run(
+      runId,
+      'run',
+      now,
+      null,
+      null,
+      null,
+      JSON.stringify({ status: 'running', info }),
+    );
   }
 
   /**
@@ -261,15 +292,20 @@ export class TrajectoryStore {
     const parsed = TrajectoryGroupSchema.safeParse(group);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
-      throw new InvalidTrajectoryError(`Group '${group?.id}' is invalid at ${issue?.path.join('.') || '(root)'}: ${issue?.message}`);
+      throw new InvalidTrajectoryError(
+        `Group '${group?.id}' is invalid at ${issue?.path.join('.') || '(root)'}: ${issue?.message}`,
+      );
     }
     const runId = group.runId ?? options.runId;
     if (!runId) {
-      throw new InvalidTrajectoryError(`Group '${group.id}' has no runId; pass one in the group or as an option.`);
+      throw new InvalidTrajectoryError(
+        `Group '${group.id}' has no runId; pass one in the group or as an option.`,
+      );
     }
     for (const t of group.trajectories) {
       for (const token of t.tokens) {
-        if (token > 0x7fffffff) throw new InvalidTrajectoryError(`Trajectory '${t.id}' has token id ${token} beyond Int32.`);
+        if (token > 0x7fffffff)
+          throw new InvalidTrajectoryError(`Trajectory '${t.id}' has token id ${token} beyond Int32.`);
       }
     }
     const now = Date.now();
@@ -282,7 +318,13 @@ export class TrajectoryStore {
         if (isUniqueViolation(error)) throw new DuplicateIdError('group', group.id);
         throw error;
       }
-      const events: Array<{ at: number; order: number; type: FeedEventType; t: Trajectory; payload: string }> = [];
+      const events: Array<{
+        at: number;
+        order: number;
+        type: FeedEventType;
+        t: Trajectory;
+        payload: string;
+      }> = [];
       for (const t of group.trajectories) {
         const summary = summarise(t, runId, group);
         this.insertTrajectory(t, summary);
@@ -300,11 +342,25 @@ export class TrajectoryStore {
           events.push({ at, order: events.length, type: 'turn', t, payload: JSON.stringify(payload) });
         }
         const end = Math.max(at, t.timing.startedAt + t.timing.ms);
-        events.push({ at: end, order: events.length, type: 'trajectory', t, payload: JSON.stringify(summary) });
+        events.push({
+          at: end,
+          order: events.length,
+          type: 'trajectory',
+          t,
+          payload: JSON.stringify(summary),
+        });
       }
       events.sort((a, b) => a.at - b.at || a.order - b.order);
       for (const e of events) {
-        const info = this.statements.insertEvent.run(runId, e.type, e.at, e.t.envId, e.t.taskId, e.t.reward.total, e.payload);
+        const info = this.statements.insertEvent.run(
+          runId,
+          e.type,
+          e.at,
+          e.t.envId,
+          e.t.taskId,
+          e.t.reward.total,
+          e.payload,
+        );
         cursor = Number(info.lastInsertRowid);
       }
     })();
@@ -363,11 +419,21 @@ export class TrajectoryStore {
         this.statements.insertMetrics.run(runId, step, now, JSON.stringify(metrics));
       } catch (error) {
         if (isUniqueViolation(error)) {
-          throw new InvalidTrajectoryError(`Run '${runId}' already has metrics for step ${step}; each step reports once.`);
+          throw new InvalidTrajectoryError(
+            `Run '${runId}' already has metrics for step ${step}; each step reports once.`,
+          );
         }
         throw error;
       }
-      const info = this.statements.insertEvent.run(runId, 'step-metrics', now, null, null, null, JSON.stringify({ step, metrics }));
+      const info = this.statements.insertEvent.run(
+        runId,
+        'step-metrics',
+        now,
+        null,
+        null,
+        null,
+        JSON.stringify({ step, metrics }),
+      );
       cursor = Number(info.lastInsertRowid);
     })();
     this.notify();
@@ -414,13 +480,22 @@ export class TrajectoryStore {
       .prepare(`SELECT step, COUNT(*) AS n, AVG(reward) AS mean, MIN(reward) AS min, MAX(reward) AS max
         FROM trajectories WHERE run_id = ? AND step IS NOT NULL GROUP BY step`)
       .all(runId) as Array<{ step: number; n: number; mean: number; min: number; max: number }>;
-    const metrics = this.db.prepare('SELECT step, metrics FROM step_metrics WHERE run_id = ?').all(runId) as Array<{
+    const metrics = this.db
+      .prepare('SELECT step, metrics FROM step_metrics WHERE run_id = ?')
+      .all(runId) as Array<{
       step: number;
       metrics: string;
     }>;
     const points = new Map<number, StepPoint>();
     for (const r of rewards) {
-      points.set(r.step, { step: r.step, trajectories: r.n, rewardMean: r.mean, rewardMin: r.min, rewardMax: r.max, metrics: {} });
+      points.set(r.step, {
+        step: r.step,
+        trajectories: r.n,
+        rewardMean: r.mean,
+        rewardMin: r.min,
+        rewardMax: r.max,
+        metrics: {},
+      });
     }
     for (const m of metrics) {
       const point = points.get(m.step) ?? {
@@ -480,11 +555,13 @@ export class TrajectoryStore {
   }
 
   getGroup(id: string): TrajectoryGroup {
-    const group = this.db.prepare('SELECT * FROM groups WHERE id = ?').get(id) as Record<string, unknown> | undefined;
+    const group = this.db.prepare('SELECT * FROM groups WHERE id = ?').get(id) as
+      | Record<string, unknown>
+      | undefined;
     if (!group) throw new NotFoundError('group', id);
-    const rows = this.db.prepare('SELECT * FROM trajectories WHERE group_id = ? ORDER BY rowid').all(id) as Array<
-      Record<string, unknown>
-    >;
+    const rows = this.db
+      .prepare('SELECT * FROM trajectories WHERE group_id = ? ORDER BY rowid')
+      .all(id) as Array<Record<string, unknown>>;
     return {
       schemaVersion: 1,
       id,
@@ -529,7 +606,9 @@ export class TrajectoryStore {
 
   /** `PRAGMA integrity_check`: 'ok' or the list of problems SQLite found. */
   integrityCheck(): string {
-    return (this.db.pragma('integrity_check') as Array<{ integrity_check: string }>).map((r) => r.integrity_check).join('\n');
+    return (this.db.pragma('integrity_check') as Array<{ integrity_check: string }>)
+      .map((r) => r.integrity_check)
+      .join('\n');
   }
 
   close(): void {

@@ -5,7 +5,8 @@
  */
 
 const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-if (!littleEndian) throw new Error('@toolgym/replay stores typed arrays little-endian and needs a little-endian host.');
+if (!littleEndian)
+  throw new Error('@toolgym/replay stores typed arrays little-endian and needs a little-endian host.');
 
 export function encodeInt32(values: readonly number[]): Buffer {
   const array = Int32Array.from(values);

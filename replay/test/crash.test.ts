@@ -13,11 +13,20 @@ const dir = mkdtempSync(path.join(tmpdir(), 'replay-crash-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Run the heavy writer, SIGKILL it after `acks` acknowledgements; resolve with the acknowledged indices. */
-function writeThenKill(file: string, first: number, acks: number, durability: 'full' | 'normal'): Promise<number[]> {
+function writeThenKill(
+  file: string,
+  first: number,
+  acks: number,
+  durability: 'full' | 'normal',
+): Promise<number[]> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(here, 'fixtures/heavy-writer.ts'), file, String(first), durability], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', path.join(here, 'fixtures/heavy-writer.ts'), file, String(first), durability],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     const acked: number[] = [];
     let stderr = '';
     let buffered = '';
@@ -57,15 +66,24 @@ describe('durability', () => {
         try {
           expect(store.integrityCheck()).toBe('ok');
           for (const i of acked) {
-            const expected = makeGroup({ runId: 'crash', step: i, taskIndex: i % 5, groupSize: 8, tokensPerTurn: 200 });
+            const expected = makeGroup({
+              runId: 'crash',
+              step: i,
+              taskIndex: i % 5,
+              groupSize: 8,
+              tokensPerTurn: 200,
+            });
             // isDeepStrictEqual: vitest's toEqual on thousands of token arrays takes seconds.
-            if (!isDeepStrictEqual(store.getGroup(expected.id), expected)) expect(store.getGroup(expected.id)).toEqual(expected);
+            if (!isDeepStrictEqual(store.getGroup(expected.id), expected))
+              expect(store.getGroup(expected.id)).toEqual(expected);
           }
           // Nothing half-written: every stored group is whole, and its feed events are there.
           const groups = store.db.prepare('SELECT id FROM groups').all() as Array<{ id: string }>;
           const stored = store.db.prepare('SELECT COUNT(*) AS n FROM trajectories').get() as { n: number };
           expect(stored.n).toBe(groups.length * 8);
-          const trajectoryEvents = store.db.prepare("SELECT COUNT(*) AS n FROM events WHERE type = 'trajectory'").get() as {
+          const trajectoryEvents = store.db
+            .prepare("SELECT COUNT(*) AS n FROM events WHERE type = 'trajectory'")
+            .get() as {
             n: number;
           };
           expect(trajectoryEvents.n).toBe(stored.n);

@@ -20,7 +20,10 @@ function filledStore(): TrajectoryStore {
   // Advantages on some trajectories only: the column is nullable.
   for (const s of store.queryTrajectories({ runId: 'r1', step: 3, limit: 100 })) {
     const t = store.getTrajectory(s.id);
-    store.setAdvantages(s.id, t.lossMask.map((m, i) => (m ? Math.fround(t.reward.total - 0.5 + i * 1e-3) : 0)));
+    store.setAdvantages(
+      s.id,
+      t.lossMask.map((m, i) => (m ? Math.fround(t.reward.total - 0.5 + i * 1e-3) : 0)),
+    );
   }
   return store;
 }

@@ -96,7 +96,11 @@ describe('replay feed', () => {
     store.startRun('r1');
     const slow = rawSubscribe(server.feedUrl, { runId: 'r1', full: true });
     const fast: FeedEventMessage[] = [];
-    const fastClient = new FeedClient({ url: server.feedUrl, subscribe: { runId: 'r1', full: true }, onEvent: (m) => fast.push(m) });
+    const fastClient = new FeedClient({
+      url: server.feedUrl,
+      subscribe: { runId: 'r1', full: true },
+      onEvent: (m) => fast.push(m),
+    });
     await until(() => slow.messages.some((m) => m.type === 'caught-up'), 5000, 'slow client live');
     await until(() => server!.clientCount() === 2, 5000, 'two sessions');
     // The slow client stops reading: its TCP window fills, then its buffer on the server grows.
@@ -106,7 +110,10 @@ describe('replay feed', () => {
     const appendMs: number[] = [];
     for (let i = 0; i < 400; i++) {
       const group = makeGroup({ runId: 'r1', step: i, taskIndex: 0, tokensPerTurn: 400 });
-      largestMessage = Math.max(largestMessage, ...group.trajectories.map((t) => JSON.stringify(t).length * 1.2));
+      largestMessage = Math.max(
+        largestMessage,
+        ...group.trajectories.map((t) => JSON.stringify(t).length * 1.2),
+      );
       const t0 = performance.now();
       store.appendGroup(group);
       appendMs.push(performance.now() - t0);
@@ -132,13 +139,17 @@ describe('replay feed', () => {
     expect(code).toBe(FEED_CLOSE_CODES.slowConsumer);
     const overflow = slow.messages.find((m) => m.type === 'overflow');
     if (overflow?.type !== 'overflow') throw new Error('no overflow message');
-    const before = slow.messages.filter((m): m is FeedEventMessage => 'cursor' in m && m.type !== 'caught-up' && m.type !== 'end');
+    const before = slow.messages.filter(
+      (m): m is FeedEventMessage => 'cursor' in m && m.type !== 'caught-up' && m.type !== 'end',
+    );
     expect(before.at(-1)!.cursor).toBe(overflow.resumeAfter);
     // Resuming from that cursor completes the stream with no gap and no duplicate.
     const rest = rawSubscribe(server.feedUrl, { runId: 'r1', after: overflow.resumeAfter });
     await until(() => rest.messages.some((m) => m.type === 'caught-up'), 10_000, 'resume');
     rest.ws.close();
-    const resumed = rest.messages.filter((m): m is FeedEventMessage => ['run', 'turn', 'trajectory', 'step-metrics'].includes(m.type));
+    const resumed = rest.messages.filter((m): m is FeedEventMessage =>
+      ['run', 'turn', 'trajectory', 'step-metrics'].includes(m.type),
+    );
     expect([...before, ...resumed].map((m) => m.cursor)).toEqual(all.map((e) => e.cursor));
   });
 
@@ -164,7 +175,9 @@ describe('replay feed', () => {
     server = await serveReplay({ store, viewer: false });
     const arrivals: Array<{ type: string; at: number }> = [];
     const replay = rawSubscribe(server.feedUrl, { runId: 'r1', mode: 'replay', speed: 2, maxGapMs: 1000 });
-    replay.ws.on('message', (data) => arrivals.push({ type: JSON.parse(String(data)).type, at: performance.now() }));
+    replay.ws.on('message', (data) =>
+      arrivals.push({ type: JSON.parse(String(data)).type, at: performance.now() }),
+    );
     const { code } = await replay.closed;
     expect(code).toBe(FEED_CLOSE_CODES.replayEnded);
     const types = replay.messages.map((m) => m.type);
@@ -183,14 +196,20 @@ describe('replay feed', () => {
   });
 
   it('applies filters on the server and passes filtered cursors over', async () => {
-    for (let task = 0; task < 4; task++) store.appendGroup(makeGroup({ runId: 'r1', step: 0, taskIndex: task }));
+    for (let task = 0; task < 4; task++)
+      store.appendGroup(makeGroup({ runId: 'r1', step: 0, taskIndex: task }));
     server = await serveReplay({ store, viewer: false });
-    const sub = rawSubscribe(server.feedUrl, { runId: 'r1', filter: { envId: 'sql@1', minReward: 0.5, types: ['trajectory'] } });
+    const sub = rawSubscribe(server.feedUrl, {
+      runId: 'r1',
+      filter: { envId: 'sql@1', minReward: 0.5, types: ['trajectory'] },
+    });
     await until(() => sub.messages.some((m) => m.type === 'caught-up'), 5000, 'caught-up');
     sub.ws.close();
     const trajectories = sub.messages.filter((m) => m.type === 'trajectory');
     const expected = store.queryTrajectories({ runId: 'r1', envId: 'sql@1', minReward: 0.5 });
-    expect(trajectories.map((m) => m.type === 'trajectory' && m.summary.id).sort()).toEqual(expected.map((s) => s.id).sort());
+    expect(trajectories.map((m) => m.type === 'trajectory' && m.summary.id).sort()).toEqual(
+      expected.map((s) => s.id).sort(),
+    );
     expect(sub.messages.every((m) => ['hello', 'trajectory', 'caught-up'].includes(m.type))).toBe(true);
     const caughtUp = sub.messages.at(-1);
     expect(caughtUp).toEqual({ type: 'caught-up', cursor: store.head() });
@@ -203,14 +222,20 @@ describe('replay feed', () => {
     await sleep(100);
     const group: TrajectoryGroup = makeGroup({ runId: 'other', step: 0, taskIndex: 1 });
     store.appendGroup(group);
-    await until(() => received.filter((m) => m.type === 'trajectory').length === group.trajectories.length, 5000, 'poll');
+    await until(
+      () => received.filter((m) => m.type === 'trajectory').length === group.trajectories.length,
+      5000,
+      'poll',
+    );
     client.close();
     expect(received[0]).toMatchObject({ type: 'run', runId: 'other', status: 'running' });
   });
 
   it('refuses bad subscriptions, and needs the bearer token when one is set or off loopback', async () => {
     await expect(serveReplay({ store, host: '0.0.0.0', viewer: false })).rejects.toThrow(ReplayConfigError);
-    const refused = await serveReplay({ store, host: '0.0.0.0', viewer: false }).catch((error: ReplayConfigError) => error);
+    const refused = await serveReplay({ store, host: '0.0.0.0', viewer: false }).catch(
+      (error: ReplayConfigError) => error,
+    );
     expect((refused as ReplayConfigError).render()).toMatch(/without a token[\s\S]*--token/);
     server = await serveReplay({ store, viewer: false, token: 's3cret' });
     const bad = rawSubscribe(server.feedUrl, { mode: 'fast-forward' }, { authorization: 'Bearer s3cret' });
@@ -226,7 +251,9 @@ describe('replay feed', () => {
     await until(() => good.messages.some((m) => m.type === 'caught-up'), 5000, 'caught-up');
     good.ws.close();
     expect((await fetch(`${server.url}api/runs`)).status).toBe(401);
-    expect((await fetch(`${server.url}api/runs`, { headers: { authorization: 'Bearer s3cret' } })).status).toBe(200);
+    expect(
+      (await fetch(`${server.url}api/runs`, { headers: { authorization: 'Bearer s3cret' } })).status,
+    ).toBe(200);
   });
 
   it('serves the JSON API the viewer uses', async () => {
@@ -244,7 +271,10 @@ describe('replay feed', () => {
     const full = (await get(`api/trajectories/${encodeURIComponent(list[0].id)}`)).body;
     expect(full).toEqual(store.getTrajectory(list[0].id));
     expect((await get(`api/groups/${list[0].groupId}`)).body.trajectories).toHaveLength(4);
-    expect(await get('api/trajectories/nope')).toEqual({ status: 404, body: { error: 'not_found', message: "No trajectory 'nope' in the store." } });
+    expect(await get('api/trajectories/nope')).toEqual({
+      status: 404,
+      body: { error: 'not_found', message: "No trajectory 'nope' in the store." },
+    });
     expect((await get('api/trajectories?minReward=abc')).status).toBe(400);
   });
 });

@@ -4,7 +4,13 @@
  * logprobs, a weighted reward breakdown. Deterministic in `seed`. Every one validates against
  * TrajectorySchema (the store checks that on append).
  */
-import { type Message, type Trajectory, type TrajectoryGroup, type Turn, TrajectoryGroupSchema } from '@toolgym/protocol';
+import {
+  type Message,
+  type Trajectory,
+  type TrajectoryGroup,
+  TrajectoryGroupSchema,
+  type Turn,
+} from '@toolgym/protocol';
 
 export interface GenerateOptions {
   runId: string;
@@ -31,7 +37,8 @@ export function rng(seed: number): () => number {
 }
 
 const TOOLS = ['search', 'read_page', 'run_sql', 'calculator'];
-const WORDS = 'the of capital river population table query rows result answer city year founded north value'.split(' ');
+const WORDS =
+  'the of capital river population table query rows result answer city year founded north value'.split(' ');
 
 export function makeGroup(options: GenerateOptions): TrajectoryGroup {
   const groupSize = options.groupSize ?? 4;
@@ -92,7 +99,8 @@ function makeTrajectory(o: {
       logprobs.push(sampled ? Math.fround(-random() * random() * 6) : 0);
     }
   };
-  const prompt = `Question ${o.taskId}: what is the ${sentence(random, 6)}?`;
+  // One task, one prompt: every episode of a group answers the same question.
+  const prompt = `Question ${o.taskId}: what is the ${sentence(rng(Number(o.taskId.split('-')[1]) + 17), 6)}?`;
   const messages: Message[] = [
     { role: 'system', content: 'You are a careful research agent. Use the tools, then answer.' },
     { role: 'user', content: prompt },
@@ -110,8 +118,12 @@ function makeTrajectory(o: {
     const sampled = { start, end: tokens.length };
     const generateMs = 50 + random() * 400;
     const tool = TOOLS[Math.floor(random() * TOOLS.length)]!;
-    const text = last ? `The answer is ${sentence(random, 3)}.` : `I will use ${tool} to look up ${sentence(random, 3)}.`;
-    const toolCalls = last ? [] : [{ id: `${o.id}-c${index}`, name: tool, arguments: { query: sentence(random, 3), k: 3 } }];
+    const text = last
+      ? `The answer is ${sentence(random, 3)}.`
+      : `I will use ${tool} to look up ${sentence(random, 3)}.`;
+    const toolCalls = last
+      ? []
+      : [{ id: `${o.id}-c${index}`, name: tool, arguments: { query: sentence(random, 3), k: 3 } }];
     const isError = !last && random() < 0.15;
     const toolMs = last ? 0 : 5 + random() * 200;
     const toolResults = last
@@ -127,7 +139,8 @@ function makeTrajectory(o: {
           },
         ];
     messages.push({ role: 'assistant', content: text, ...(toolCalls.length ? { toolCalls } : {}) });
-    for (const r of toolResults) messages.push({ role: 'tool', content: r.content, toolCallId: r.callId, name: r.name });
+    for (const r of toolResults)
+      messages.push({ role: 'tool', content: r.content, toolCallId: r.callId, name: r.name });
     const obsStart = tokens.length;
     if (!last) push(10 + Math.floor(random() * 30), false);
     turns.push({

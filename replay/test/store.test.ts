@@ -4,8 +4,8 @@ import path from 'node:path';
 import { TrajectorySchema } from '@toolgym/protocol';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DuplicateIdError, InvalidTrajectoryError, NotFoundError, ReplayConfigError } from '../src/errors.ts';
-import { StoreSink } from '../src/store-sink.ts';
 import { eventToMessage, TrajectoryStore } from '../src/store.ts';
+import { StoreSink } from '../src/store-sink.ts';
 import { makeGroup } from './generate.ts';
 
 let dir: string;
@@ -26,7 +26,9 @@ describe('TrajectoryStore', () => {
     const back = store.getGroup(group.id);
     expect(back).toEqual(group);
     for (const t of back.trajectories) expect(TrajectorySchema.safeParse(t).success).toBe(true);
-    const row = store.db.prepare('SELECT typeof(tokens) AS kind, length(tokens) AS bytes, n_tokens FROM trajectories LIMIT 1').get() as {
+    const row = store.db
+      .prepare('SELECT typeof(tokens) AS kind, length(tokens) AS bytes, n_tokens FROM trajectories LIMIT 1')
+      .get() as {
       kind: string;
       bytes: number;
       n_tokens: number;
@@ -49,7 +51,8 @@ describe('TrajectoryStore', () => {
 
   it('queries by run, step, environment, task, reward range and text', () => {
     for (let step = 0; step < 3; step++) {
-      for (let task = 0; task < 4; task++) store.appendGroup(makeGroup({ runId: 'r1', step, taskIndex: task }));
+      for (let task = 0; task < 4; task++)
+        store.appendGroup(makeGroup({ runId: 'r1', step, taskIndex: task }));
     }
     store.appendGroup(makeGroup({ runId: 'r2', step: 0, taskIndex: 0 }));
     expect(store.queryTrajectories({ runId: 'r1', limit: 1000 })).toHaveLength(48);
@@ -57,12 +60,20 @@ describe('TrajectoryStore', () => {
     const sql = store.queryTrajectories({ runId: 'r1', envId: 'sql@1', limit: 1000 });
     expect(sql).toHaveLength(24);
     expect(sql.every((s) => s.envId === 'sql@1')).toBe(true);
-    expect(store.queryTrajectories({ runId: 'r1', taskId: 'task-3', limit: 1000 }).every((s) => s.taskId === 'task-3')).toBe(true);
+    expect(
+      store
+        .queryTrajectories({ runId: 'r1', taskId: 'task-3', limit: 1000 })
+        .every((s) => s.taskId === 'task-3'),
+    ).toBe(true);
     const good = store.queryTrajectories({ runId: 'r1', minReward: 0.5, limit: 1000 });
     const all = store.queryTrajectories({ runId: 'r1', limit: 1000 });
     expect(good.length).toBe(all.filter((s) => s.reward.total >= 0.5).length);
     expect(good.length).toBeGreaterThan(0);
-    expect(store.queryTrajectories({ runId: 'r1', maxReward: 0.1, limit: 1000 }).every((s) => s.reward.total <= 0.1)).toBe(true);
+    expect(
+      store
+        .queryTrajectories({ runId: 'r1', maxReward: 0.1, limit: 1000 })
+        .every((s) => s.reward.total <= 0.1),
+    ).toBe(true);
     // Text search finds a tool error message that only some trajectories contain.
     const withError = all.filter((s) =>
       store.getTrajectory(s.id).messages.some((m) => m.content.includes("invalid argument 'k'")),
@@ -81,7 +92,13 @@ describe('TrajectoryStore', () => {
     expect(store.runStatus('run-a')).toBe('running');
     return sink.close().then(() => {
       const [run] = store.listRuns();
-      expect(run).toMatchObject({ id: 'run-a', status: 'finished', steps: 3, trajectories: 12, info: { env: 'search@1' } });
+      expect(run).toMatchObject({
+        id: 'run-a',
+        status: 'finished',
+        steps: 3,
+        trajectories: 12,
+        info: { env: 'search@1' },
+      });
       const curves = store.curves('run-a');
       expect(curves.map((p) => p.step)).toEqual([0, 1, 2]);
       expect(curves[1]!.metrics.loss).toBeCloseTo(0.5);
@@ -134,7 +151,9 @@ describe('TrajectoryStore', () => {
     expect(() => store.appendStepMetrics('r1', 0, { a: 1 })).not.toThrow();
     expect(() => store.appendStepMetrics('r1', 0, { a: 2 })).toThrow(/already has metrics for step 0/);
     expect(() => store.setAdvantages(group.trajectories[0]!.id, [1, 2])).toThrow(/has \d+ tokens/);
-    expect(() => TrajectoryStore.open(path.join(dir, 'missing.db'), { readonly: true })).toThrow(ReplayConfigError);
+    expect(() => TrajectoryStore.open(path.join(dir, 'missing.db'), { readonly: true })).toThrow(
+      ReplayConfigError,
+    );
   });
 
   it('stores advantages filled in later by the trainer', () => {

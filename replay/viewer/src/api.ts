@@ -1,0 +1,65 @@
+import type { Trajectory, TrajectoryGroup, TrajectorySummary } from '@toolgym/protocol';
+
+/** Shapes of the server's JSON API (replay/src/store.ts: RunRow, StepPoint). */
+export interface RunRow {
+  id: string;
+  status: 'running' | 'finished' | 'failed';
+  info: Record<string, unknown>;
+  createdAt: number;
+  updatedAt: number;
+  trajectories: number;
+  steps: number;
+  rewardMean: number | null;
+}
+
+export interface StepPoint {
+  step: number;
+  trajectories: number;
+  rewardMean: number;
+  rewardMin: number;
+  rewardMax: number;
+  metrics: Record<string, number>;
+}
+
+export interface Filters {
+  envId: string;
+  taskId: string;
+  minReward: string;
+  maxReward: string;
+  text: string;
+}
+
+/** A token given as `?token=` when the page was opened; sent on every request and on the feed. */
+export const token = new URLSearchParams(location.search).get('token') ?? '';
+
+async function get<T>(path: string): Promise<T> {
+  const res = await fetch(new URL(path, location.href), {
+    headers: token ? { authorization: `Bearer ${token}` } : {},
+  });
+  if (!res.ok) throw new Error(`${path}: ${res.status} ${(await res.text()).slice(0, 200)}`);
+  return (await res.json()) as T;
+}
+
+export const api = {
+  runs: () => get<RunRow[]>('api/runs'),
+  curves: (runId: string) => get<StepPoint[]>(`api/runs/${encodeURIComponent(runId)}/curves`),
+  trajectories: (runId: string, filters: Filters, limit = 200) => {
+    const q = new URLSearchParams({ runId, limit: String(limit) });
+    for (const [key, value] of Object.entries(filters)) if (value.trim()) q.set(key, value.trim());
+    return get<TrajectorySummary[]>(`api/trajectories?${q}`);
+  },
+  trajectory: (id: string) => get<Trajectory>(`api/trajectories/${encodeURIComponent(id)}`),
+  group: (id: string) => get<TrajectoryGroup>(`api/groups/${encodeURIComponent(id)}`),
+  head: () => get<{ head: number }>('api/health').then((h) => h.head),
+};
+
+export function feedUrl(): string {
+  const url = new URL('feed', location.href);
+  url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+  url.search = token ? `?token=${encodeURIComponent(token)}` : '';
+  return url.toString();
+}
+
+export function formatReward(value: number | null | undefined): string {
+  return value === null || value === undefined || Number.isNaN(value) ? '–' : value.toFixed(3);
+}

@@ -1,0 +1,134 @@
+import type { Trajectory, TrajectoryGroup } from '@toolgym/protocol';
+import { formatReward } from './api.ts';
+import { TokenView } from './token-view.tsx';
+
+export function RewardBreakdown({ trajectory }: { trajectory: Trajectory }) {
+  const { reward } = trajectory;
+  return (
+    <table class="reward" data-testid="reward-breakdown">
+      <thead>
+        <tr>
+          <th>component</th>
+          <th>value</th>
+          <th>weight</th>
+        </tr>
+      </thead>
+      <tbody>
+        {Object.entries(reward.components).map(([name, value]) => (
+          <tr>
+            <td>{name}</td>
+            <td>{formatReward(value)}</td>
+            <td>{reward.weights[name] ?? '–'}</td>
+          </tr>
+        ))}
+        <tr class="total">
+          <td>total</td>
+          <td>{formatReward(reward.total)}</td>
+          <td />
+        </tr>
+      </tbody>
+    </table>
+  );
+}
+
+/** The episode turn by turn: the assistant's text, each call with its arguments, each result. */
+export function Turns({ trajectory }: { trajectory: Trajectory }) {
+  const system = trajectory.messages.find((m) => m.role === 'system');
+  const user = trajectory.messages.find((m) => m.role === 'user');
+  return (
+    <div class="turns">
+      {system && <div class="msg system">{system.content}</div>}
+      {user && <div class="msg user">{user.content}</div>}
+      {trajectory.turns.map((turn) => (
+        <div class="turn" data-testid="turn">
+          <div class="turn-head">
+            turn {turn.index} · policy v{turn.policyVersion} · {turn.finishReason} ·{' '}
+            {Math.round(turn.generateMs)} ms generate
+            {turn.toolMs > 0 ? ` · ${Math.round(turn.toolMs)} ms tools` : ''}
+          </div>
+          <div class="msg assistant">{turn.text}</div>
+          {turn.parseErrors.map((e) => (
+            <div class="msg parse-error">
+              parse error {e.code}: {e.message}
+            </div>
+          ))}
+          {turn.toolCalls.map((call) => {
+            const result = turn.toolResults.find((r) => r.callId === call.id);
+            return (
+              <div class="call" data-testid="tool-call">
+                <div class="call-name">
+                  → {call.name}
+                  <code>{JSON.stringify(call.arguments)}</code>
+                </div>
+                {result && (
+                  <div class={result.isError ? 'result error' : 'result'}>
+                    {result.isError ? '✗ ' : '← '}
+                    {result.content}
+                    {result.truncated ? ' [truncated]' : ''}
+                  </div>
+                )}
+              </div>
+            );
+          })}
+        </div>
+      ))}
+    </div>
+  );
+}
+
+export function TrajectoryDetail({ trajectory, onGroup }: { trajectory: Trajectory; onGroup?: () => void }) {
+  return (
+    <div class="detail" data-testid="trajectory-detail">
+      <div class="detail-head">
+        <h2>{trajectory.id}</h2>
+        <span class={`badge ${trajectory.status}`}>{trajectory.status}</span>
+        {trajectory.truncation && <span class="badge truncated">{trajectory.truncation}</span>}
+        {trajectory.failure && (
+          <span class="badge failed">
+            {trajectory.failure.code}: {trajectory.failure.message}
+          </span>
+        )}
+        {onGroup && trajectory.groupId && (
+          <button type="button" onClick={onGroup} data-testid="open-group">
+            group side by side
+          </button>
+        )}
+      </div>
+      <div class="meta">
+        {trajectory.envId} · {trajectory.taskId} · step {trajectory.step ?? '–'} · seed {trajectory.seed} ·{' '}
+        {trajectory.tokenization} tokens · {Math.round(trajectory.timing.ms)} ms
+      </div>
+      <div class="detail-grid">
+        <Turns trajectory={trajectory} />
+        <RewardBreakdown trajectory={trajectory} />
+      </div>
+      <TokenView trajectory={trajectory} />
+    </div>
+  );
+}
+
+/** The N episodes of one task in one step, side by side. */
+export function GroupView({ group, onOpen }: { group: TrajectoryGroup; onOpen: (id: string) => void }) {
+  const mean =
+    group.trajectories.reduce((a, t) => a + t.reward.total, 0) / Math.max(1, group.trajectories.length);
+  return (
+    <div class="group" data-testid="group-view">
+      <h2>
+        group {group.id} · {group.taskId} · mean reward {formatReward(mean)}
+      </h2>
+      <div class="group-columns">
+        {group.trajectories.map((t) => (
+          <div class="group-column">
+            <div class="group-column-head">
+              <button type="button" class="link" onClick={() => onOpen(t.id)}>
+                {t.id.split('-').at(-1)}
+              </button>{' '}
+              reward <b>{formatReward(t.reward.total)}</b> · {t.turns.length} turns
+            </div>
+            <Turns trajectory={t} />
+          </div>
+        ))}
+      </div>
+    </div>
+  );
+}
