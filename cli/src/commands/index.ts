@@ -1,7 +1,9 @@
 import type { Command } from 'commander';
 import { registerEnvCommands } from './env.ts';
+import { registerPolicyCommands } from './policy.ts';
 
 /** Every command group; each lives in its own file. */
 export function registerCommands(program: Command): void {
   registerEnvCommands(program);
+  registerPolicyCommands(program);
 }
