@@ -1,0 +1,200 @@
+import type { FeedEventMessage } from '@toolgym/protocol';
+import {
+  exportJsonl,
+  exportParquet,
+  FeedClient,
+  ReplayError,
+  serveReplay,
+  TrajectoryStore,
+} from '@toolgym/replay';
+import type { Command } from 'commander';
+
+export function registerReplayCommands(program: Command): void {
+  const replay = program
+    .command('replay')
+    .description('The trajectory store: serve the feed and viewer, tail a run, export.');
+
+  replay
+    .command('serve')
+    .description('Serve the websocket feed, the JSON API and the browser viewer of a trajectory store.')
+    .requiredOption('--store <path>', 'SQLite trajectory store (created if missing)')
+    .option('--host <host>', 'address to bind', '127.0.0.1')
+    .option('--port <port>', 'port (0 = any free port)', '7070')
+    .option(
+      '--token <token>',
+      'bearer token clients must send (required off loopback)',
+      process.env.TOOLGYM_TOKEN,
+    )
+    .option('--no-viewer', 'serve only the feed and the API')
+    .action(
+      withReplayErrors(
+        async (opts: { store: string; host: string; port: string; token?: string; viewer: boolean }) => {
+          const server = await serveReplay({
+            storePath: opts.store,
+            host: opts.host,
+            port: Number(opts.port),
+            viewer: opts.viewer,
+            ...(opts.token ? { token: opts.token } : {}),
+          });
+          const suffix = opts.token ? '?token=<token>' : '';
+          process.stderr.write(
+            `toolgym: replay of ${opts.store}\n  viewer ${server.url}${suffix}\n  feed   ${server.feedUrl}\n`,
+          );
+          const stop = async () => {
+            await server.close();
+            process.exit(0);
+          };
+          process.on('SIGINT', stop);
+          process.on('SIGTERM', stop);
+        },
+      ),
+    );
+
+  replay
+    .command('tail <run>')
+    .description('Print the trajectories of a run as they arrive (resumes after a dropped connection).')
+    .option('--url <url>', 'feed URL of a running `toolgym replay serve`', 'ws://127.0.0.1:7070/feed')
+    .option('--token <token>', 'bearer token', process.env.TOOLGYM_TOKEN)
+    .option('--from-start', 'print the run from its first event, then follow')
+    .option('--after <cursor>', 'start after this cursor')
+    .option('--turns', 'print each turn too')
+    .option('--json', 'print every feed message as one JSON line')
+    .action(
+      withReplayErrors(
+        async (
+          runId: string,
+          opts: {
+            url: string;
+            token?: string;
+            fromStart?: boolean;
+            after?: string;
+            turns?: boolean;
+            json?: boolean;
+          },
+        ) => {
+          const after =
+            opts.after !== undefined
+              ? Number(opts.after)
+              : opts.fromStart
+                ? 0
+                : await currentHead(opts.url, opts.token);
+          const client = new FeedClient({
+            url: opts.url,
+            ...(opts.token ? { token: opts.token } : {}),
+            subscribe: { runId, after, mode: 'live' },
+            onEvent: (message) => {
+              const line = opts.json ? JSON.stringify(message) : formatEvent(message, opts.turns ?? false);
+              if (line) process.stdout.write(`${line}\n`);
+            },
+            onControl: (message) => {
+              if (opts.json) process.stdout.write(`${JSON.stringify(message)}\n`);
+              else if (message.type === 'overflow')
+                process.stderr.write(`toolgym: fell behind; resuming after ${message.resumeAfter}\n`);
+            },
+          });
+          process.on('SIGINT', () => {
+            client.close();
+            process.exit(0);
+          });
+          await client.done;
+        },
+      ),
+    );
+
+  replay
+    .command('export')
+    .description(
+      'Export trajectories as JSONL (TrajectorySchema per line) or Parquet (trainer dataset columns).',
+    )
+    .requiredOption('--store <path>', 'SQLite trajectory store')
+    .requiredOption('--out <file>', 'output file')
+    .option('--run <id>', 'one run only')
+    .option('--format <format>', 'jsonl or parquet (default: from the file extension)')
+    .action(
+      withReplayErrors(async (opts: { store: string; out: string; run?: string; format?: string }) => {
+        const format = opts.format ?? (opts.out.endsWith('.parquet') ? 'parquet' : 'jsonl');
+        if (format !== 'jsonl' && format !== 'parquet') {
+          throw new ReplayError(
+            'invalid_config',
+            `Unknown export format '${format}'.`,
+            'Use --format jsonl or --format parquet.',
+          );
+        }
+        const store = TrajectoryStore.open(opts.store, { readonly: true });
+        try {
+          const query = opts.run ? { runId: opts.run } : {};
+          const count =
+            format === 'parquet'
+              ? await exportParquet(store, opts.out, query)
+              : await exportJsonl(store, opts.out, query);
+          process.stderr.write(`toolgym: wrote ${count} trajectories to ${opts.out}\n`);
+        } finally {
+          store.close();
+        }
+      }),
+    );
+}
+
+/** One terminal line per event; turns only when asked. */
+export function formatEvent(message: FeedEventMessage, turns: boolean): string | undefined {
+  switch (message.type) {
+    case 'trajectory': {
+      const s = message.summary;
+      const components = Object.entries(s.reward.components)
+        .map(([k, v]) => `${k}=${Number(v.toFixed(3))}`)
+        .join(' ');
+      const text = s.finalText.replace(/\s+/g, ' ').slice(0, 80);
+      return `[${message.cursor}] step ${s.step ?? '-'}  ${s.envId}/${s.taskId}  ${s.id}  reward ${s.reward.total.toFixed(3)} (${components})  ${s.turns} turns ${s.tokens} tok  ${s.status}  "${text}"`;
+    }
+    case 'turn': {
+      if (!turns) return undefined;
+      const calls = message.turn.toolCalls.map((c) => `${c.name}(${JSON.stringify(c.arguments)})`).join(', ');
+      return `[${message.cursor}]   ${message.trajectoryId} turn ${message.turn.index}: ${message.turn.text.replace(/\s+/g, ' ').slice(0, 100)}${calls ? ` → ${calls}` : ''}`;
+    }
+    case 'step-metrics':
+      return `[${message.cursor}] step ${message.step} metrics ${Object.entries(message.metrics)
+        .map(([k, v]) => `${k}=${Number(v.toPrecision(4))}`)
+        .join(' ')}`;
+    case 'run':
+      return `[${message.cursor}] run ${message.runId} ${message.status}`;
+  }
+}
+
+async function currentHead(feedUrl: string, token?: string): Promise<number> {
+  const url = new URL(feedUrl);
+  url.protocol = url.protocol === 'wss:' ? 'https:' : 'http:';
+  url.pathname = '/api/health';
+  url.search = '';
+  let res: Response;
+  try {
+    res = await fetch(url, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+  } catch (error) {
+    throw new ReplayError(
+      'unreachable',
+      `No replay server at ${feedUrl}: ${(error as Error).message}`,
+      'Start one with `toolgym replay serve --store <path>`, or pass --url.',
+    );
+  }
+  if (res.status === 401)
+    throw new ReplayError(
+      'unauthorized',
+      `The server at ${feedUrl} wants a token.`,
+      'Pass --token or set TOOLGYM_TOKEN.',
+    );
+  return ((await res.json()) as { head: number }).head;
+}
+
+/** Replay errors render as one line (and a hint) with exit code 2, like the CLI's other errors. */
+function withReplayErrors<A extends unknown[]>(
+  action: (...args: A) => Promise<void>,
+): (...args: A) => Promise<void> {
+  return async (...args: A) => {
+    try {
+      await action(...args);
+    } catch (error) {
+      if (!(error instanceof ReplayError)) throw error;
+      process.stderr.write(`toolgym: ${error.render()}\n`);
+      process.exit(2);
+    }
+  };
+}
