@@ -1,0 +1,106 @@
+import { BANK_CASES } from '../data/cases/index.ts';
+import { type ClinicalCase, type ClinicalCaseInput, ClinicalCaseSchema } from './case.ts';
+import { defaultCatalogue, type TestCatalogue } from './catalogue.ts';
+import { ConditionVocabulary, mentionsDiagnosis } from './diagnosis-match.ts';
+import { SYMPTOMS } from './patient/symptoms.ts';
+
+/** A case that breaks the bank's rules; the message names the case and the field to fix. */
+export class CaseDataError extends Error {
+  readonly code = 'invalid_case';
+  constructor(
+    readonly caseId: string,
+    message: string,
+  ) {
+    super(`case '${caseId}': ${message}`);
+    this.name = 'CaseDataError';
+  }
+}
+
+/** The most key exams a case may have: the oracle asks 3 questions, orders them and diagnoses within 12 turns. */
+export const MAX_KEY_EXAMS = 8;
+
+/**
+ * Checks one case beyond its schema:
+ * - no patient-facing text (complaint, history, symptoms) names the diagnosis or an alias, so the
+ *   deterministic patient cannot leak it;
+ * - symptom keys are in the vocabulary (bank cases);
+ * - results and key exams name catalogue tests (bank cases; imports may bring their own tests);
+ * - at most MAX_KEY_EXAMS key exams.
+ */
+export function validateCase(
+  input: ClinicalCaseInput,
+  catalogue: TestCatalogue,
+  options: { strictTests: boolean },
+): ClinicalCase {
+  const id = typeof input.id === 'string' ? input.id : '(no id)';
+  const parsed = ClinicalCaseSchema.safeParse(input);
+  if (!parsed.success) {
+    throw new CaseDataError(
+      id,
+      parsed.error.issues.map((i) => `${i.path.join('.') || 'case'}: ${i.message}`).join('; '),
+    );
+  }
+  const c = parsed.data;
+  const patientText: Array<[string, string]> = [
+    ['complaint', c.complaint],
+    ...Object.entries(c.history).map(([k, v]) => [`history.${k}`, v] as [string, string]),
+    ...Object.entries(c.symptoms).map(([k, v]) => [`symptoms.${k}`, v] as [string, string]),
+  ];
+  for (const [field, text] of patientText) {
+    const leaked = mentionsDiagnosis(text, c);
+    if (leaked)
+      throw new CaseDataError(
+        c.id,
+        `${field} names the diagnosis ('${leaked}'); patient-facing text must not`,
+      );
+  }
+  if (options.strictTests) {
+    for (const key of [...Object.keys(c.symptoms), ...c.denies]) {
+      if (!SYMPTOMS[key])
+        throw new CaseDataError(c.id, `unknown symptom key '${key}'; use one of src/patient/symptoms.ts`);
+    }
+    for (const testId of [...Object.keys(c.results), ...c.keyExams]) {
+      if (!catalogue.get(testId))
+        throw new CaseDataError(
+          c.id,
+          `unknown test id '${testId}'; use a catalogue id (data/test-catalogue.ts)`,
+        );
+    }
+  }
+  if (c.keyExams.length > MAX_KEY_EXAMS)
+    throw new CaseDataError(c.id, `${c.keyExams.length} key exams; at most ${MAX_KEY_EXAMS}`);
+  return c;
+}
+
+export class CaseBank {
+  readonly byId: ReadonlyMap<string, ClinicalCase>;
+  /** Every condition the bank knows by name (diagnoses, aliases, differentials): the shotgun check's vocabulary. */
+  readonly vocabulary: ConditionVocabulary;
+
+  constructor(
+    readonly cases: readonly ClinicalCase[],
+    readonly catalogue: TestCatalogue,
+  ) {
+    const byId = new Map<string, ClinicalCase>();
+    for (const c of cases) {
+      if (byId.has(c.id)) throw new CaseDataError(c.id, 'the id appears twice');
+      byId.set(c.id, c);
+    }
+    this.byId = byId;
+    this.vocabulary = new ConditionVocabulary(cases);
+  }
+
+  get(id: string): ClinicalCase {
+    const c = this.byId.get(id);
+    if (!c) throw new CaseDataError(id, 'no such case in the bank');
+    return c;
+  }
+}
+
+let builtIn: ClinicalCase[] | undefined;
+
+/** The hand-written cases, validated once. */
+export function builtInCases(): ClinicalCase[] {
+  builtIn ??= BANK_CASES.map((c) => validateCase(c, defaultCatalogue(), { strictTests: true }));
+  return builtIn;
+}

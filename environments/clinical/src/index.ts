@@ -1,0 +1,75 @@
+import { createClinicalEnvironment } from './environment.ts';
+
+export { DEV_PHRASINGS, HELD_OUT_PHRASINGS, type Phrasing } from '../data/phrasings.ts';
+export {
+  type AgentClinicCase,
+  AgentClinicCaseSchema,
+  type AgentClinicLoad,
+  fromAgentClinic,
+  loadAgentClinicJsonl,
+} from './agentclinic.ts';
+export {
+  type ClinicalCase,
+  type ClinicalCaseInput,
+  ClinicalCaseSchema,
+  defineCase,
+  EXAM_SYSTEMS,
+  type ExamSystem,
+  SPECIALTIES,
+} from './case.ts';
+export { builtInCases, CaseBank, CaseDataError, MAX_KEY_EXAMS, validateCase } from './case-bank.ts';
+export {
+  CatalogueError,
+  type CatalogueTest,
+  defaultCatalogue,
+  type ReportedValue,
+  type Sex,
+  TestCatalogue,
+  testKey,
+} from './catalogue.ts';
+export { type ClinicalRubricContext, clinicalRubric, describeClinicalContext } from './clinical-rubric.ts';
+export {
+  type ClinicalConfig,
+  ClinicalConfigSchema,
+  ClinicalWeightsSchema,
+  MAX_TOTAL_WEIGHT,
+} from './config.ts';
+export {
+  ConditionVocabulary,
+  type DiagnosisVerdict,
+  icdCompatible,
+  matchDiagnosis,
+  mentionsDiagnosis,
+  normaliseDiagnosis,
+} from './diagnosis-match.ts';
+export {
+  type ClinicalAnswer,
+  type ClinicalEnvironmentSettings,
+  type ClinicalState,
+  type ClinicalTaskAnswer,
+  caseBankFor,
+  clinicalOracle,
+  clinicalTasks,
+  createClinicalEnvironment,
+  ORACLE_QUESTIONS,
+  promptFor,
+} from './environment.ts';
+export { type ExamScore, examF1 } from './exam-f1.ts';
+export { Hospital, type OrderedTest, renderReport } from './hospital.ts';
+export { type FieldAccuracy, fieldMatchingAccuracy, targetLabel } from './patient/field-accuracy.ts';
+export { HISTORY_FIELDS, type HistoryField, type QuestionTarget } from './patient/history-fields.ts';
+export { matchQuestion, questionTerms, symptomsIn } from './patient/question-matcher.ts';
+export {
+  createDeterministicPatient,
+  createModelPatientSimulator,
+  historyAnswer,
+  type PatientAnswer,
+  type PatientSimulator,
+  type PatientSimulatorFactory,
+  patientBriefing,
+} from './patient/simulator.ts';
+export { SYMPTOMS } from './patient/symptoms.ts';
+export { examFindings, resolveExamSystem, vitalSigns } from './physical-exam.ts';
+
+/** clinical@1 with the deterministic patient and no judge: what discovery registers. */
+export default createClinicalEnvironment();
