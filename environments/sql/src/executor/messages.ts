@@ -30,5 +30,7 @@ export type ToExecutor =
   | { kind: 'release'; session: string };
 
 export type FromExecutor =
+  /** Sent once at start-up: the query clock starts only after it, so start-up time never counts against a query. */
+  | { ready: true }
   | { id: number; ok: true; result: QueryResult }
   | { id: number; ok: false; code: 'sql_error' | 'sql_refused'; message: string };

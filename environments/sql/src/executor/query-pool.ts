@@ -29,6 +29,8 @@ class QueryProcess {
   readonly child: ChildProcess;
   pending?: { id: number } & Pending;
   exited = false;
+  /** Resolves when the process has loaded and can take queries; rejects if it dies first. */
+  readonly ready: Promise<void>;
 
   constructor(loader: string, onExit: (process: QueryProcess) => void) {
     this.child = fork(PROCESS_ENTRY, [], {
@@ -36,10 +38,19 @@ class QueryProcess {
       serialization: 'advanced',
       stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
     });
+    let markReady: () => void = () => {};
+    let failStart: (error: Error) => void = () => {};
+    this.ready = new Promise<void>((resolve, reject) => {
+      markReady = resolve;
+      failStart = reject;
+    });
+    // Nobody may be waiting yet; the rejection is still delivered to later awaits.
+    this.ready.catch(() => {});
     // Idle query processes must not keep the environment process alive.
     this.child.unref();
     this.child.channel?.unref();
     this.child.on('message', (message: FromExecutor) => {
+      if ('ready' in message) return markReady();
       const pending = this.pending;
       if (!pending || pending.id !== message.id) return;
       this.pending = undefined;
@@ -48,6 +59,7 @@ class QueryProcess {
     });
     this.child.on('exit', (code, signal) => {
       this.exited = true;
+      failStart(new QueryError('executor_crashed', `The query process could not start (${signal ?? `exit code ${code}`}).`));
       const pending = this.pending;
       this.pending = undefined;
       pending?.reject(
@@ -96,6 +108,12 @@ export class QueryPool {
     if (this.closed) throw new QueryError('executor_crashed', 'The query pool is closed.');
     this.sessions.add(request.session);
     const worker = await this.acquire();
+    try {
+      await worker.ready;
+    } catch (error) {
+      this.releaseProcess(worker);
+      throw error;
+    }
     const id = this.nextId++;
     let timer: NodeJS.Timeout | undefined;
     let onAbort: (() => void) | undefined;

@@ -79,5 +79,7 @@ process.on('message', (message: ToExecutor) => {
   process.send?.(reply);
 });
 
+process.send?.({ ready: true } satisfies FromExecutor);
+
 // The pool went away (its process exited): nothing is left to serve.
 process.on('disconnect', () => process.exit(0));

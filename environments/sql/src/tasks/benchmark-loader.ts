@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { ConfigError } from '@toolgym/env-kit';
+import { ConfigError, formatZodIssues } from '@toolgym/env-kit';
 import type { Task } from '@toolgym/protocol';
 import { z } from 'zod';
 import { type SqlAnswer, taskPrompt } from './sql-task.ts';
@@ -82,7 +82,7 @@ export function loadBenchmarkTasks(kind: BenchmarkKind, dir: string): Task[] {
           ? (() => {
               const e = SpiderEntrySchema.safeParse(raw);
               if (!e.success)
-                throw new ConfigError(`${where} is not a Spider question: ${e.error.issues[0]?.message}`);
+                throw new ConfigError(`${where} is not a Spider question: ${formatZodIssues(e.error)}`, 'is this a BIRD directory? use bird:<dir>');
               return {
                 id: String(index),
                 dbId: e.data.db_id,
@@ -94,7 +94,7 @@ export function loadBenchmarkTasks(kind: BenchmarkKind, dir: string): Task[] {
           : (() => {
               const e = BirdEntrySchema.safeParse(raw);
               if (!e.success)
-                throw new ConfigError(`${where} is not a BIRD question: ${e.error.issues[0]?.message}`);
+                throw new ConfigError(`${where} is not a BIRD question: ${formatZodIssues(e.error)}`, 'is this a Spider directory? use spider:<dir>');
               const { evidence, difficulty } = e.data;
               return {
                 id: String(e.data.question_id ?? index),
