@@ -1,0 +1,227 @@
+import { defineEnvironment, ToolError, weightedReward } from '@toolgym/env-kit';
+import type { Sandbox } from '@toolgym/sandbox';
+import { z } from 'zod';
+import { type CodeConfig, CodeConfigSchema } from './config.ts';
+import { formatRun, formatTestRun } from './run-output.ts';
+import { sharedSandbox } from './shared-sandbox.ts';
+import { type CodeTaskAnswer, type CodeTaskMeta, SOLUTION_FILE } from './task-types.ts';
+import { codeTasks } from './tasks.ts';
+import { runTests } from './test-harness.ts';
+import { MAX_FILE_BYTES, Workspace } from './workspace.ts';
+
+export {
+  type CodeConfig,
+  CodeConfigSchema,
+  DatasetSchema,
+  type DatasetSpec,
+  type SandboxSettings,
+} from './config.ts';
+export { loadDataset, loadHumanEvalJsonl, loadMbppJsonl } from './datasets.ts';
+export { INTERPRETER_TEMPLATES, type InterpreterTemplate } from './problems/interpreter-templates.ts';
+export {
+  type Difficulty,
+  PROGRAMMING_TEMPLATES,
+  type ProgrammingTemplate,
+  PUBLIC_TESTS,
+} from './problems/programming-templates.ts';
+export { functionPrompt, interpreterPrompt } from './prompts.ts';
+export { closeSharedSandboxes, sharedSandbox } from './shared-sandbox.ts';
+export { type CodeTaskAnswer, type CodeTaskMeta, SOLUTION_FILE } from './task-types.ts';
+export { codeTasks } from './tasks.ts';
+export { runTests, type TestRun } from './test-harness.ts';
+export { Workspace } from './workspace.ts';
+
+export interface CodeState {
+  sandbox: Sandbox;
+  workspace: Workspace;
+}
+
+const SCRATCH_FILE = '.scratch.py';
+
+const runLimits = (config: CodeConfig) => ({
+  wallMs: config.sandbox.wallMs,
+  cpuMs: config.sandbox.cpuMs,
+  memoryBytes: config.sandbox.memoryBytes,
+  outputBytes: config.sandbox.outputBytes,
+});
+
+const answerOf = (task: { answer?: unknown }) => task.answer as CodeTaskAnswer;
+
+/** `\boxed{42}` wins; otherwise the last integer in the text. */
+export function extractIntegerAnswer(text: string): string | undefined {
+  const boxed = /\\boxed\{\s*(-?[\d,]+)\s*\}/.exec(text);
+  const last = text.match(/-?\d[\d,]*/g)?.at(-1);
+  const found = boxed?.[1] ?? last;
+  return found?.replace(/,/g, '');
+}
+
+const normaliseInteger = (text: string) =>
+  /^\s*-?\d+\s*$/.test(text) ? String(BigInt(text.trim())) : undefined;
+
+/**
+ * code@1 — write Python functions against hidden unit tests, or answer math questions with a
+ * Python interpreter (ToRL-style). Every run of the model's code happens in @toolgym/sandbox.
+ */
+export default defineEnvironment<CodeState, CodeConfig>({
+  id: 'code',
+  version: 1,
+  description:
+    'Python programming in a sandbox: write a function to solution.py and pass hidden unit tests, or answer a math question using a Python interpreter.',
+  config: CodeConfigSchema,
+  tasks: codeTasks,
+  tools: {
+    run_python: {
+      description:
+        'Run Python code in a fresh sandbox with the files of the work dir (no network). Returns the exit code, stdout and stderr.',
+      input: z.object({
+        code: z
+          .string()
+          .min(1)
+          .max(64 * 1024)
+          .describe('Python source to run.'),
+        stdin: z
+          .string()
+          .max(64 * 1024)
+          .optional()
+          .describe('Text given to the program on standard input.'),
+      }),
+      run: async ({ code, stdin }, { episode, signal }) => {
+        const files = { ...episode.state.workspace.snapshot(), [SCRATCH_FILE]: code };
+        const result = await episode.state.sandbox.run({
+          cmd: ['python3', SCRATCH_FILE],
+          files,
+          ...(stdin !== undefined ? { stdin } : {}),
+          limits: runLimits(episode.config),
+          signal,
+        });
+        return { text: formatRun(result), isError: result.exitCode !== 0 };
+      },
+    },
+    write_file: {
+      description: `Create or overwrite a file in the work dir (e.g. ${SOLUTION_FILE}).`,
+      input: z.object({
+        path: z.string().min(1).max(200).describe(`A relative path, e.g. '${SOLUTION_FILE}'.`),
+        content: z.string().max(MAX_FILE_BYTES).describe('The whole new content of the file.'),
+      }),
+      run: ({ path, content }, { episode }) => {
+        episode.state.workspace.write(path, content);
+        return `Wrote ${path} (${Buffer.byteLength(content)} bytes).`;
+      },
+    },
+    read_file: {
+      description: 'Read a file of the work dir.',
+      input: z.object({ path: z.string().min(1).max(200).describe('A relative path.') }),
+      run: ({ path }, { episode }) => episode.state.workspace.read(path),
+    },
+    run_tests: {
+      description: `Run the task's public tests against ${SOLUTION_FILE}.`,
+      input: z.object({}),
+      run: async (_args, { episode, signal }) => {
+        const answer = answerOf(episode.task);
+        if (answer.kind !== 'function')
+          throw new ToolError(
+            'This is a math question: there are no tests. Call submit with your answer.',
+            'no_tests',
+          );
+        const tests = (episode.task.meta as CodeTaskMeta).publicTests ?? [];
+        const run = await runTests(episode.state.sandbox, episode.state.workspace.snapshot(), {
+          entryPoint: answer.entryPoint,
+          tests,
+          ...(answer.setup ? { setup: answer.setup } : {}),
+          perTestSeconds: episode.config.perTestSeconds,
+          limits: runLimits(episode.config),
+          signal,
+        });
+        return { text: formatTestRun(run, tests), isError: run.passed < run.total || run.load !== 'ok' };
+      },
+    },
+    submit: {
+      description: `Finish the episode. For a programming task, ${SOLUTION_FILE} is graded by hidden tests; for a math question give the integer answer.`,
+      input: z.object({
+        answer: z
+          .string()
+          .max(200)
+          .optional()
+          .describe('The final answer of a math question (the integer alone).'),
+      }),
+      run: ({ answer }, { episode }) => {
+        const gold = answerOf(episode.task);
+        if (gold.kind === 'interpreter') {
+          if (answer === undefined)
+            throw new ToolError(
+              'This is a math question: call submit with answer set to the integer.',
+              'missing_answer',
+            );
+          episode.terminate(answer);
+          return 'Answer submitted.';
+        }
+        if (!episode.state.workspace.has(SOLUTION_FILE)) {
+          throw new ToolError(
+            `There is no ${SOLUTION_FILE} to submit: write it with write_file first.`,
+            'no_solution',
+          );
+        }
+        episode.terminate();
+        return `${SOLUTION_FILE} submitted.`;
+      },
+    },
+  },
+  setup: (_task, { config }) => ({ sandbox: sharedSandbox(config.sandbox), workspace: new Workspace() }),
+  grade: async ({ episode, finalText }) => {
+    const gold = answerOf(episode.task);
+    const weights = episode.config.weights;
+    if (gold.kind === 'interpreter') {
+      const submitted = typeof episode.answer === 'string' ? episode.answer : undefined;
+      const given = submitted ?? (finalText !== undefined ? extractIntegerAnswer(finalText) : undefined);
+      const correct =
+        given !== undefined && normaliseInteger(given) === normaliseInteger(gold.answer) ? 1 : 0;
+      const format = submitted !== undefined && normaliseInteger(submitted) !== undefined ? 1 : 0;
+      return weightedReward({ pass_fraction: correct, all_pass: correct, format }, weights, {
+        gold: gold.answer,
+        given: given ?? null,
+      });
+    }
+    const run = await runTests(episode.state.sandbox, episode.state.workspace.snapshot(), {
+      entryPoint: gold.entryPoint,
+      tests: gold.hiddenTests,
+      ...(gold.setup ? { setup: gold.setup } : {}),
+      perTestSeconds: episode.config.perTestSeconds,
+      limits: runLimits(episode.config),
+    });
+    const fraction = run.total === 0 ? 0 : run.passed / run.total;
+    const format = episode.terminated && run.load === 'ok' && run.definesEntryPoint ? 1 : 0;
+    return weightedReward(
+      { pass_fraction: fraction, all_pass: run.total > 0 && run.passed === run.total ? 1 : 0, format },
+      weights,
+      {
+        passed: run.passed,
+        total: run.total,
+        load: run.load,
+        ...(run.loadError ? { loadError: run.loadError } : {}),
+        ...(run.cutShort ? { cutShort: run.cutShort } : {}),
+        failures: run.results.flatMap((r, i) => (r.ok ? [] : [`#${i}: ${r.error ?? 'failed'}`])).slice(0, 5),
+      },
+    );
+  },
+  rewardRange: [0, 1.1],
+  limits: (config) => ({
+    maxTurns: config.maxTurns,
+    // Long enough for a test run (per-test alarm × public tests + start-up); the sandbox's own limits fire first.
+    toolTimeoutMs: Math.max(config.sandbox.wallMs, config.perTestSeconds * 1000 * 4) + 10_000,
+    maxToolOutputBytes: 8_192,
+  }),
+  oracle: (task) => {
+    const gold = answerOf(task);
+    if (gold.kind === 'interpreter') {
+      return [
+        { name: 'run_python', arguments: { code: gold.program } },
+        { name: 'submit', arguments: { answer: gold.answer } },
+      ];
+    }
+    return [
+      { name: 'write_file', arguments: { path: SOLUTION_FILE, content: gold.reference } },
+      { name: 'run_tests', arguments: {} },
+      { name: 'submit', arguments: {} },
+    ];
+  },
+});
