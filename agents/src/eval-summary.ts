@@ -45,7 +45,8 @@ export function passAtK(n: number, c: number, k: number): number {
 
 export function summarizeEval(
   groups: readonly TrajectoryGroup[],
-  rewardRange?: readonly [number, number],
+  /** How success is decided (see `episodePassed`). */
+  passOptions: { component?: string; rewardRange?: readonly [number, number] } = {},
   ms?: number,
 ): EvalSummary {
   const all: Trajectory[] = groups.flatMap((g) => g.trajectories);
@@ -62,7 +63,7 @@ export function summarizeEval(
   for (let k = 1; k <= minGroup; k++) {
     passAtKs[k] = mean(
       groups.map((g) =>
-        passAtK(g.trajectories.length, g.trajectories.filter((t) => episodePassed(t, rewardRange)).length, k),
+        passAtK(g.trajectories.length, g.trajectories.filter((t) => episodePassed(t, passOptions)).length, k),
       ),
     );
   }

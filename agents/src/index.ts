@@ -9,7 +9,7 @@ export {
 } from './chat/openai-tool-calls.ts';
 export { type ParsedTurn, pythonStyleJson, type ToolCallFormat } from './chat/tool-call-format.ts';
 export { ConcurrencyLimit } from './concurrency-limit.ts';
-export { episodePassed } from './episode-outcome.ts';
+export { episodePassed, successComponent } from './episode-outcome.ts';
 export {
   ChatTemplateError,
   EpisodeFailure,

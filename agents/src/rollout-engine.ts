@@ -46,8 +46,8 @@ export interface RolloutOptions {
   step?: number;
   /** Draw a progress bar on stderr; `auto` (default) draws only on a terminal. */
   progress?: boolean | 'auto';
-  /** For the progress bar's pass count. */
-  rewardRange?: readonly [number, number];
+  /** How the progress bar counts passes (see `episodePassed`). */
+  passOptions?: { component?: string; rewardRange?: readonly [number, number] };
   signal?: AbortSignal;
 }
 
@@ -173,7 +173,7 @@ export async function runRollouts(options: RolloutOptions): Promise<RolloutResul
         const trajectory = await playSlot(slot);
         bar?.tick({
           failed: trajectory.status === 'failed',
-          passed: episodePassed(trajectory, options.rewardRange),
+          passed: episodePassed(trajectory, options.passOptions),
         });
         pending[slot.taskIndex]![slot.member] = trajectory;
         remaining[slot.taskIndex]!--;
