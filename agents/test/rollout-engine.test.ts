@@ -1,0 +1,222 @@
+import type { TrajectoryGroup } from '@toolgym/protocol';
+import { describe, expect, it } from 'vitest';
+import { hermesToolCalls } from '../src/chat/hermes-tool-calls.ts';
+import { formatEvalSummary, passAtK, summarizeEval } from '../src/eval-summary.ts';
+import { createOraclePolicy } from '../src/policies/scripted.ts';
+import type { Policy } from '../src/policy.ts';
+import { runRollouts } from '../src/rollout-engine.ts';
+import { ByteTokenizerTestDouble } from './byte-tokenizer.test-double.ts';
+import { composeEnvironment, inProcessClient } from './helpers.test-double.ts';
+
+const env = composeEnvironment();
+const tokenizer = new ByteTokenizerTestDouble();
+const sampling = { maxTokens: 256 };
+
+/** Wraps a policy to count generate calls in flight and optionally slow some down. */
+function instrumented(inner: Policy, delayFor: (seed: number) => number) {
+  const stats = { inFlight: 0, maxInFlight: 0 };
+  const policy: Policy = {
+    ...inner,
+    async bindEpisode(binding) {
+      const bound = await inner.bindEpisode!(binding);
+      return {
+        ...bound,
+        async generate(request) {
+          stats.inFlight++;
+          stats.maxInFlight = Math.max(stats.maxInFlight, stats.inFlight);
+          try {
+            await new Promise((r) => setTimeout(r, delayFor(binding.seed)));
+            return await bound.generate(request);
+          } finally {
+            stats.inFlight--;
+          }
+        },
+      };
+    },
+  };
+  return { policy, stats };
+}
+
+describe('rollout engine', () => {
+  it('plays tasks × group size with distinct seeds, at most `concurrency` at once, streaming each group when complete', async () => {
+    const taskIds = (await env.tasksOf('train')).slice(0, 4).map((t) => t.id);
+    // Episodes of the first task are slow; the other groups must not wait for them.
+    const { policy, stats } = instrumented(createOraclePolicy({ tokenizer }), (seed) =>
+      seed < 3 ? 1_500 : 0,
+    );
+    const order: string[] = [];
+    const received: TrajectoryGroup[] = [];
+    const result = await runRollouts({
+      connect: () => inProcessClient(env),
+      sessions: 'episode',
+      policy,
+      taskIds,
+      groupSize: 3,
+      concurrency: 6,
+      baseSeed: 0,
+      sampling,
+      runId: 'run-1',
+      step: 5,
+      progress: false,
+      sink: {
+        onGroup: (group) => {
+          order.push(group.taskId);
+          received.push(group);
+        },
+      },
+    });
+    expect(result.episodes).toBe(12);
+    expect(received.length).toBe(4);
+    expect(stats.maxInFlight).toBeLessThanOrEqual(6);
+    expect(stats.maxInFlight).toBeGreaterThan(1);
+    // Groups scheduled after the slow first task did not wait for it.
+    expect(order[0]).not.toBe(taskIds[0]);
+    for (const group of received) {
+      expect(group.trajectories.length).toBe(3);
+      expect(group).toMatchObject({ runId: 'run-1', step: 5, envId: 'compose' });
+      expect(new Set(group.trajectories.map((t) => t.seed)).size).toBe(3);
+      for (const t of group.trajectories) {
+        expect(t).toMatchObject({
+          groupId: group.id,
+          runId: 'run-1',
+          step: 5,
+          taskId: group.taskId,
+          status: 'terminated',
+        });
+        expect(t.reward.components.correct).toBe(1);
+      }
+    }
+    expect(new Set(received.flatMap((g) => g.trajectories.map((t) => t.seed)))).toEqual(
+      new Set(Array.from({ length: 12 }, (_, i) => i)),
+    );
+  });
+
+  it('reuses worker sessions across episodes and records a policy failure without stopping the batch', async () => {
+    const taskIds = (await env.tasksOf('train')).slice(0, 3).map((t) => t.id);
+    let connects = 0;
+    let calls = 0;
+    const flaky: Policy = {
+      id: 'flaky-test-double',
+      version: 0,
+      async generate() {
+        if (calls++ === 1) throw new Error('engine crashed');
+        return {
+          text: hermesToolCalls.render([{ name: 'answer', arguments: { answer: 'x' } }]),
+          finishReason: 'stop',
+          policyVersion: 0,
+        };
+      },
+    };
+    const result = await runRollouts({
+      connect: () => {
+        connects++;
+        return inProcessClient(env);
+      },
+      policy: flaky,
+      taskIds,
+      groupSize: 2,
+      concurrency: 1,
+      sampling,
+      progress: false,
+    });
+    const all = result.groups.flatMap((g) => g.trajectories);
+    expect(all.length).toBe(6);
+    expect(all.filter((t) => t.status === 'failed').map((t) => t.failure)).toEqual([
+      { code: 'policy_error', message: expect.stringContaining('engine crashed') },
+    ]);
+    expect(all.filter((t) => t.status === 'terminated').length).toBe(5);
+    // One session for the worker, plus one replacing the session of the failed episode.
+    expect(connects).toBe(2);
+  });
+
+  it('records episodes whose environment cannot be reached, and fails the rollout when the sink throws', async () => {
+    const taskIds = (await env.tasksOf('train')).slice(0, 2).map((t) => t.id);
+    const unreachable = await runRollouts({
+      connect: () => Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:1')),
+      policy: createOraclePolicy(),
+      taskIds,
+      groupSize: 2,
+      concurrency: 2,
+      sampling,
+      progress: false,
+    });
+    const failures = unreachable.groups.flatMap((g) => g.trajectories.map((t) => t.failure));
+    expect(failures).toHaveLength(4);
+    expect(
+      failures.every((f) => f?.code === 'environment_unavailable' && f.message.includes('ECONNREFUSED')),
+    ).toBe(true);
+
+    await expect(
+      runRollouts({
+        connect: () => inProcessClient(env),
+        policy: createOraclePolicy(),
+        taskIds,
+        groupSize: 1,
+        concurrency: 2,
+        sampling,
+        progress: false,
+        sink: {
+          onGroup: () => {
+            throw new Error('disk full');
+          },
+        },
+      }),
+    ).rejects.toThrow('disk full');
+  });
+});
+
+describe('eval summary', () => {
+  it('pass@k is the unbiased estimator', () => {
+    expect(passAtK(10, 0, 1)).toBe(0);
+    expect(passAtK(10, 10, 5)).toBe(1);
+    expect(passAtK(10, 3, 1)).toBeCloseTo(0.3);
+    // 1 - C(7,2)/C(10,2) = 1 - 21/45
+    expect(passAtK(10, 3, 2)).toBeCloseTo(1 - 21 / 45);
+    expect(passAtK(4, 1, 4)).toBe(1);
+    expect(() => passAtK(2, 1, 3)).toThrow(/at least 3 samples/);
+  });
+
+  it('summarises a rollout: pass rates, components, failures by reason (failed episodes never pass)', async () => {
+    const taskIds = (await env.tasksOf('test')).slice(0, 2).map((t) => t.id);
+    let n = 0;
+    const mixed: Policy = {
+      id: 'mixed-test-double',
+      version: 0,
+      async bindEpisode(binding) {
+        const { calls } = await binding.oracle();
+        const mode = n++ % 4; // 0: solve, 1: wrong answer, 2: policy crash, 3: solve
+        let turn = 0;
+        return {
+          id: 'mixed',
+          version: 0,
+          async generate() {
+            if (mode === 2) throw new Error('boom');
+            const call = mode === 1 ? { name: 'answer', arguments: { answer: 'wrong' } } : calls[turn++]!;
+            return { text: hermesToolCalls.render([call]), finishReason: 'stop', policyVersion: 0 };
+          },
+        };
+      },
+      generate: () => Promise.reject(new Error('unbound')),
+    };
+    const result = await runRollouts({
+      connect: () => inProcessClient(env),
+      policy: mixed,
+      taskIds,
+      groupSize: 4,
+      concurrency: 1,
+      sampling,
+      progress: false,
+    });
+    const summary = summarizeEval(result.groups);
+    expect(summary.episodes).toBe(8);
+    expect(summary.passAt1).toBeCloseTo(0.5);
+    expect(summary.passAtK[4]).toBe(1);
+    expect(summary.passAtK[2]).toBeCloseTo(1 - 1 / 6);
+    expect(summary.failures).toEqual({ policy_error: 2 });
+    expect(summary.byStatus).toEqual({ terminated: 6, failed: 2 });
+    expect(summary.meanComponents.correct).toBeCloseTo(4 / 6);
+    const text = formatEvalSummary(summary);
+    expect(text).toContain('pass@1 50.0%');
+    expect(text).toContain('policy_error 2');
+  });
+});
