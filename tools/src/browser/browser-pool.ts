@@ -142,7 +142,8 @@ export class BrowserSession {
   private closing?: Promise<void>;
   private readonly navigationTimeoutMs: number;
   private readonly maxPageChars: number;
-  private routed?: Promise<void>;
+  private routed?: Promise<unknown>;
+  private current?: { page: Page; watch: { leftAllowList?: string } };
 
   constructor(
     private readonly context: BrowserContext,
@@ -169,28 +170,18 @@ export class BrowserSession {
       return route.continue();
     });
     await this.routed;
-    const page = await this.context.newPage();
-    const abort = () => void page.close().catch(() => undefined);
+    const { page, watch } = await this.acquirePage();
+    watch.leftAllowList = undefined;
+    let keepPage = false;
+    const abort = () => this.dropPage(page);
     signal?.addEventListener('abort', abort, { once: true });
-    // Chromium follows redirects without asking the route handler, so the main frame's
-    // navigations are watched too: a redirect off the allow-list is refused before any text of
-    // it is read (its request has been made by then; the model never sees the answer).
-    let leftAllowList: string | undefined;
-    page.on('request', (request) => {
-      if (
-        request.isNavigationRequest() &&
-        request.frame() === page.mainFrame() &&
-        !this.options.policy.allows(request.url())
-      ) {
-        leftAllowList ??= request.url();
-      }
-    });
     const refuseRedirect = () => {
-      if (leftAllowList)
+      if (watch.leftAllowList) {
         throw new BrowserError(
           'url_not_allowed',
-          `${url} redirected to ${leftAllowList}, which is not on the allow-list`,
+          `${url} redirected to ${watch.leftAllowList}, which is not on the allow-list`,
         );
+      }
     };
     try {
       let status = 0;
@@ -223,6 +214,7 @@ export class BrowserSession {
       if (extracted.fullLength > this.maxPageChars) {
         cutOff = `the page has ${extracted.fullLength} characters; only the first ${this.maxPageChars} are kept`;
       }
+      keepPage = cutOff === undefined;
       return {
         url,
         finalUrl: page.url(),
@@ -233,8 +225,35 @@ export class BrowserSession {
       };
     } finally {
       signal?.removeEventListener('abort', abort);
-      await page.close().catch(() => undefined);
+      // A page that loaded cleanly is reused by the next open (a new tab costs more than the
+      // load); one that failed, hung or was cut is closed so that it stops loading.
+      if (!keepPage) this.dropPage(page);
     }
+  }
+
+  private async acquirePage(): Promise<{ page: Page; watch: { leftAllowList?: string } }> {
+    if (this.current && !this.current.page.isClosed()) return this.current;
+    const page = await this.context.newPage();
+    const watch: { leftAllowList?: string } = {};
+    // Chromium follows redirects without asking the route handler, so the main frame's
+    // navigations are watched too: a redirect off the allow-list is refused before any text of
+    // it is read (its request has been made by then; the model never sees the answer).
+    page.on('request', (request) => {
+      if (
+        request.isNavigationRequest() &&
+        request.frame() === page.mainFrame() &&
+        !this.options.policy.allows(request.url())
+      ) {
+        watch.leftAllowList ??= request.url();
+      }
+    });
+    this.current = { page, watch };
+    return this.current;
+  }
+
+  private dropPage(page: Page): void {
+    if (this.current?.page === page) this.current = undefined;
+    void page.close().catch(() => undefined);
   }
 
   close(): Promise<void> {
