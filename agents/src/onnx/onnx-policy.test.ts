@@ -28,8 +28,8 @@ afterAll(async () => {
 
 const prompt = (text: string) =>
   policy.tokenizer.encode(`<|im_start|>user\n${text}<|im_end|>\n<|im_start|>assistant\n`);
-/** eos cannot end the sequence when it is not a stop id; the tests that need fixed lengths use this. */
-const noEos = { stopTokenIds: [] as number[] };
+/** Fixed-length generation: eos does not end the sequence (vLLM `ignore_eos`). */
+const noEos = { ignoreEos: true };
 
 describe('onnx policy', () => {
   it('reports the execution provider it chose, and why', () => {
@@ -41,9 +41,9 @@ describe('onnx policy', () => {
 
   it('same seed gives the same tokens; another seed gives others', async () => {
     const sampling = { maxTokens: 20, temperature: 1, seed: 42 };
-    const a = await policy.generate({ tokens: prompt('hello'), sampling });
-    const b = await policy.generate({ tokens: prompt('hello'), sampling });
-    const c = await policy.generate({ tokens: prompt('hello'), sampling: { ...sampling, seed: 43 } });
+    const a = await policy.enqueue({ tokens: prompt('hello'), sampling });
+    const b = await policy.enqueue({ tokens: prompt('hello'), sampling });
+    const c = await policy.enqueue({ tokens: prompt('hello'), sampling: { ...sampling, seed: 43 } });
     expect(a.tokens).toEqual(b.tokens);
     expect(a.logprobs).toEqual(b.logprobs);
     expect(c.tokens).not.toEqual(a.tokens);
@@ -85,33 +85,37 @@ describe('onnx policy', () => {
     const noCache = await OnnxPolicy.create({ model: model.dir, kvCache: false });
     const request = {
       tokens: prompt('cache'),
-      sampling: { maxTokens: 10, temperature: 1, seed: 9, ...noEos },
+      sampling: { maxTokens: 10, temperature: 1, seed: 9 },
+      ...noEos,
     };
-    const [withCache, without] = [await policy.generate(request), await noCache.generate(request)];
+    const [withCache, without] = [await policy.enqueue(request), await noCache.enqueue(request)];
     expect(without.tokens).toEqual(withCache.tokens);
     await noCache.close();
   });
 
   it('stops at max tokens, at stop token ids and at stop strings', async () => {
-    const base = await policy.generate({
+    const base = await policy.enqueue({
       tokens: prompt('stop'),
-      sampling: { maxTokens: 40, temperature: 0, ...noEos },
+      sampling: { maxTokens: 40, temperature: 0 },
+      ...noEos,
     });
     expect(base.tokens).toHaveLength(40);
     expect(base.finishReason).toBe('length');
 
-    const five = await policy.generate({
+    const five = await policy.enqueue({
       tokens: prompt('stop'),
-      sampling: { maxTokens: 5, temperature: 0, ...noEos },
+      sampling: { maxTokens: 5, temperature: 0 },
+      ...noEos,
     });
     expect(five.tokens).toEqual(base.tokens!.slice(0, 5));
     expect(five.finishReason).toBe('length');
 
     const stopId = base.tokens![3]!;
     const firstStop = base.tokens!.indexOf(stopId);
-    const byId = await policy.generate({
+    const byId = await policy.enqueue({
       tokens: prompt('stop'),
       sampling: { maxTokens: 40, temperature: 0, stopTokenIds: [stopId] },
+      ...noEos,
     });
     expect(byId.tokens).toEqual(base.tokens!.slice(0, firstStop + 1));
     expect(byId.finishReason).toBe('stop');
@@ -120,13 +124,35 @@ describe('onnx policy', () => {
     const at = base.tokens!.findIndex((t, i) => i > 0 && t >= 33 && t <= 126);
     expect(at).toBeGreaterThan(0);
     const stop = String.fromCharCode(base.tokens![at]!);
-    const byString = await policy.generate({
+    const byString = await policy.enqueue({
       tokens: prompt('stop'),
-      sampling: { maxTokens: 40, temperature: 0, stop: [stop], ...noEos },
+      sampling: { maxTokens: 40, temperature: 0, stop: [stop] },
+      ...noEos,
     });
     expect(byString.finishReason).toBe('stop_string');
     expect(byString.tokens).toEqual(base.tokens!.slice(0, base.tokens!.indexOf(base.tokens![at]!) + 1));
     expect(byString.text.endsWith(stop)).toBe(true);
+  });
+
+  it('stops at eos unless ignoreEos, and leaves eos out of the text', async () => {
+    const eos = policy.tokenizer.eosTokenIds[0]!;
+    // A random-init model samples eos now and then: find a seed whose free-running output contains it.
+    for (let i = 0; i < 40; i++) {
+      const tokens = prompt(`eos ${i}`);
+      const free = await policy.enqueue({
+        tokens,
+        sampling: { maxTokens: 30, temperature: 1, seed: i },
+        ...noEos,
+      });
+      const at = free.tokens!.indexOf(eos);
+      if (at < 0) continue;
+      const stopped = await policy.generate({ tokens, sampling: { maxTokens: 30, temperature: 1, seed: i } });
+      expect(stopped.tokens).toEqual(free.tokens!.slice(0, at + 1));
+      expect(stopped.finishReason).toBe('stop');
+      expect(stopped.text).toBe(policy.tokenizer.decode(free.tokens!.slice(0, at)));
+      return;
+    }
+    throw new Error('no sampled sequence reached eos in 40 tries; pick other seeds');
   });
 
   it('renders messages with the model chat template in message mode', async () => {
@@ -136,19 +162,19 @@ describe('onnx policy', () => {
       tools: [],
       sampling,
     });
-    const viaTokens = await policy.generate({ tokens: prompt('hello'), sampling });
+    const viaTokens = await policy.enqueue({ tokens: prompt('hello'), sampling });
     expect(viaMessages.promptTokens).toEqual(prompt('hello'));
     expect(viaMessages.tokens).toEqual(viaTokens.tokens);
   });
 
   it('loadWeights (a weights object or a directory) swaps the model and increases the version', async () => {
     const p = await OnnxPolicy.create({ model: model.dir });
-    const request = { tokens: prompt('weights'), sampling: { maxTokens: 8, temperature: 0, ...noEos } };
-    const before = await p.generate(request);
+    const request = { tokens: prompt('weights'), sampling: { maxTokens: 8, temperature: 0 }, ...noEos };
+    const before = await p.enqueue(request);
     expect(before.policyVersion).toBe(0);
     const other = initDecoderWeights(TINY_TEST_CONFIG, { seed: 999, std: 0.3 });
     expect(await p.loadWeights(other)).toBe(1);
-    const after = await p.generate(request);
+    const after = await p.enqueue(request);
     expect(after.policyVersion).toBe(1);
     expect(after.tokens).not.toEqual(before.tokens);
     const logits = referenceForward(TINY_TEST_CONFIG, other, {
@@ -159,30 +185,30 @@ describe('onnx policy', () => {
     ).toBeLessThan(LOGPROB_TOLERANCE);
 
     expect(await p.loadWeights(model.dir)).toBe(2);
-    expect((await p.generate(request)).tokens).toEqual(before.tokens);
+    expect((await p.enqueue(request)).tokens).toEqual(before.tokens);
     await expect(p.loadWeights(model.dir, { version: 2 })).rejects.toThrow(/must be above the current 2/);
     await p.close();
   });
 
   it('rejects requests it cannot serve with typed errors', async () => {
     const tooLong = new Array(TINY_TEST_CONFIG.maxPositions).fill(97);
-    await expect(policy.generate({ tokens: tooLong, sampling: { maxTokens: 1 } })).rejects.toMatchObject({
+    await expect(policy.enqueue({ tokens: tooLong, sampling: { maxTokens: 1 } })).rejects.toMatchObject({
       code: 'prompt_too_long',
     });
-    await expect(policy.generate({ tokens: [1, 9999], sampling: { maxTokens: 1 } })).rejects.toBeInstanceOf(
+    await expect(policy.enqueue({ tokens: [1, 9999], sampling: { maxTokens: 1 } })).rejects.toBeInstanceOf(
       PolicyRequestError,
     );
-    await expect(policy.generate({ tokens: [1], sampling: { maxTokens: 0 } })).rejects.toThrow(
+    await expect(policy.enqueue({ tokens: [1], sampling: { maxTokens: 0 } })).rejects.toThrow(
       /maxTokens must be a positive integer/,
     );
-    await expect(policy.generate({ tokens: [1], sampling: { maxTokens: 2, topP: 0 } })).rejects.toThrow(
+    await expect(policy.enqueue({ tokens: [1], sampling: { maxTokens: 2, topP: 0 } })).rejects.toThrow(
       /topP/,
     );
   });
 
   it('stops at the position table: prompt + generated never exceed maxPositions', async () => {
     const tokens = new Array(TINY_TEST_CONFIG.maxPositions - 3).fill(97);
-    const r = await policy.generate({ tokens, sampling: { maxTokens: 50, temperature: 0, ...noEos } });
+    const r = await policy.enqueue({ tokens, sampling: { maxTokens: 50, temperature: 0 }, ...noEos });
     expect(r.tokens).toHaveLength(3);
     expect(r.finishReason).toBe('length');
   });

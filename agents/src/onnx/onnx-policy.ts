@@ -53,6 +53,8 @@ export interface OnnxGenerateRequest {
   sampling: SamplingParams;
   signal?: AbortSignal;
   onToken?: TokenListener;
+  /** Keep generating past eos (vLLM `ignore_eos`), e.g. for fixed-length benchmarks. */
+  ignoreEos?: boolean;
 }
 
 interface PendingRequest {
@@ -263,7 +265,10 @@ export class OnnxPolicy implements Policy {
         prompt: tokens,
         sampling,
         rng: new Rng(sampling.seed ?? Math.floor(Math.random() * 2 ** 32)),
-        stopIds: new Set([...eosTokenIds, ...(sampling.stopTokenIds ?? [])]),
+        stopIds: new Set([
+          ...(pending.request.ignoreEos ? [] : eosTokenIds),
+          ...(sampling.stopTokenIds ?? []),
+        ]),
         // A character is at most 4 bytes, and every token spans at least one byte.
         stopWindow: stopChars * 4 + 4,
         generated: [],

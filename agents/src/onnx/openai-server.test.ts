@@ -43,12 +43,13 @@ describe('toolgym policy serve (OpenAI-compatible) with the official openai clie
       temperature: 0.8,
       seed: 5,
       logprobs: 1,
-      ...vllmExtras({ return_token_ids: true, stop_token_ids: [] }),
+      ...vllmExtras({ return_token_ids: true, ignore_eos: true }),
     });
     const choice = completion.choices[0] as WithTokenIds<(typeof completion.choices)[0]>;
-    const direct = await policy.generate({
+    const direct = await policy.enqueue({
       tokens: policy.tokenizer.encode(prompt),
-      sampling: { maxTokens: 8, temperature: 0.8, seed: 5, stopTokenIds: [] },
+      sampling: { maxTokens: 8, temperature: 0.8, seed: 5 },
+      ignoreEos: true,
     });
     expect(choice.prompt_token_ids).toEqual(policy.tokenizer.encode(prompt));
     expect(choice.token_ids).toEqual(direct.tokens);
@@ -84,7 +85,7 @@ describe('toolgym policy serve (OpenAI-compatible) with the official openai clie
       max_tokens: 12,
       temperature: 1,
       seed: 77,
-      ...vllmExtras({ return_token_ids: true, stop_token_ids: [] }),
+      ...vllmExtras({ return_token_ids: true, ignore_eos: true }),
     };
     const whole = (await client.completions.create(request))
       .choices[0] as WithTokenIds<OpenAI.Completions.CompletionChoice>;
@@ -117,14 +118,15 @@ describe('toolgym policy serve (OpenAI-compatible) with the official openai clie
       max_tokens: 6,
       temperature: 0,
       logprobs: true,
-      ...vllmExtras({ return_token_ids: true, stop_token_ids: [] }),
+      ...vllmExtras({ return_token_ids: true, ignore_eos: true }),
     })) as WithTokenIds<OpenAI.Chat.ChatCompletion>;
     const expectedPrompt = policy.tokenizer.encode('<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n');
     expect(response.prompt_token_ids).toEqual(expectedPrompt);
     const choice = response.choices[0] as WithTokenIds<OpenAI.Chat.ChatCompletion.Choice>;
-    const direct = await policy.generate({
+    const direct = await policy.enqueue({
       tokens: expectedPrompt,
-      sampling: { maxTokens: 6, temperature: 0, stopTokenIds: [] },
+      sampling: { maxTokens: 6, temperature: 0 },
+      ignoreEos: true,
     });
     expect(choice.token_ids).toEqual(direct.tokens);
     expect(choice.logprobs!.content!.map((l) => l.logprob)).toEqual(direct.logprobs);
@@ -170,7 +172,7 @@ describe('toolgym policy serve (OpenAI-compatible) with the official openai clie
       prompt: 'stop test',
       max_tokens: 30,
       temperature: 0,
-      ...vllmExtras({ stop_token_ids: [] }),
+      ...vllmExtras({ ignore_eos: true }),
     });
     const text = base.choices[0]!.text;
     const stop = [...text].slice(2).find((ch) => /[!-~]/.test(ch));
@@ -181,7 +183,7 @@ describe('toolgym policy serve (OpenAI-compatible) with the official openai clie
       max_tokens: 30,
       temperature: 0,
       stop: [stop!],
-      ...vllmExtras({ return_token_ids: true, stop_token_ids: [] }),
+      ...vllmExtras({ return_token_ids: true, ignore_eos: true }),
     });
     const choice = cut.choices[0] as WithTokenIds<OpenAI.Completions.CompletionChoice>;
     expect(choice.finish_reason).toBe('stop');
@@ -195,7 +197,7 @@ describe('toolgym policy serve (OpenAI-compatible) with the official openai clie
       temperature: 0,
       stop: [stop!],
       stream: true,
-      ...vllmExtras({ stop_token_ids: [] }),
+      ...vllmExtras({ ignore_eos: true }),
     });
     let streamedText = '';
     for await (const chunk of streamed) streamedText += chunk.choices[0]?.text ?? '';

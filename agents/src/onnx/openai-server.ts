@@ -9,7 +9,7 @@
  *   chat `logprobs: true` → `{content: [{token, logprob, bytes, top_logprobs}]}`. Each logprob is
  *   log-softmax(logits / temperature) at the sampled id (see sampler.ts). Top alternatives are not
  *   computed: `top_logprobs` lists are empty.
- * - vLLM extras accepted: `top_k`, `stop_token_ids`, `seed`; `policy_version` is added to responses.
+ * - vLLM extras accepted: `top_k`, `stop_token_ids`, `ignore_eos`, `seed`; `policy_version` is added to responses.
  *
  * Chat requests are rendered with the model's own chat template; Hermes `<tool_call>` blocks in the
  * reply become `tool_calls` (non-streaming; streamed replies carry the raw text).
@@ -61,6 +61,7 @@ const commonSchema = {
   stream: z.boolean().nullish(),
   stream_options: z.object({ include_usage: z.boolean().nullish() }).nullish(),
   return_token_ids: z.boolean().nullish(),
+  ignore_eos: z.boolean().nullish(),
 };
 const CompletionRequestSchema = z.object({
   ...commonSchema,
@@ -252,27 +253,35 @@ async function completions(
       plan.map(({ index, promptTokens, sampling }) => {
         const stream = new TextStream(policy, sampling.stop ?? []);
         let first = true;
-        return generateChoice(policy, index, promptTokens, sampling, signal, (token, logprob) => {
-          const delta = stream.push(token);
-          sse.send({
-            id,
-            object: 'text_completion',
-            created,
-            model: modelName,
-            choices: [
-              {
-                index,
-                text: delta,
-                logprobs: wantLogprobs ? completionLogprobs(policy, [token], [logprob]) : null,
-                finish_reason: null,
-                ...(body.return_token_ids
-                  ? { token_ids: [token], ...(first ? { prompt_token_ids: promptTokens } : {}) }
-                  : {}),
-              },
-            ],
-          });
-          first = false;
-        }).then((choice) => {
+        return generateChoice(
+          policy,
+          index,
+          promptTokens,
+          sampling,
+          signal,
+          body.ignore_eos ?? false,
+          (token, logprob) => {
+            const delta = stream.push(token);
+            sse.send({
+              id,
+              object: 'text_completion',
+              created,
+              model: modelName,
+              choices: [
+                {
+                  index,
+                  text: delta,
+                  logprobs: wantLogprobs ? completionLogprobs(policy, [token], [logprob]) : null,
+                  finish_reason: null,
+                  ...(body.return_token_ids
+                    ? { token_ids: [token], ...(first ? { prompt_token_ids: promptTokens } : {}) }
+                    : {}),
+                },
+              ],
+            });
+            first = false;
+          },
+        ).then((choice) => {
           sse.send({
             id,
             object: 'text_completion',
@@ -306,7 +315,7 @@ async function completions(
 
   const choices = await Promise.all(
     plan.map(({ index, promptTokens, sampling }) =>
-      generateChoice(policy, index, promptTokens, sampling, signal),
+      generateChoice(policy, index, promptTokens, sampling, signal, body.ignore_eos ?? false),
     ),
   );
   sendJson(res, 200, {
@@ -389,16 +398,24 @@ async function chatCompletions(
           { index, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null },
           body.return_token_ids && index === 0 ? { prompt_token_ids: promptTokens } : {},
         );
-        return generateChoice(policy, index, promptTokens, sampling, signal, (token, logprob) => {
-          const delta = stream.push(token);
-          chunk({
-            index,
-            delta: { content: delta },
-            logprobs: body.logprobs ? { content: chatLogprobs(policy, [token], [logprob]) } : null,
-            finish_reason: null,
-            ...(body.return_token_ids ? { token_ids: [token] } : {}),
-          });
-        }).then((choice) => {
+        return generateChoice(
+          policy,
+          index,
+          promptTokens,
+          sampling,
+          signal,
+          body.ignore_eos ?? false,
+          (token, logprob) => {
+            const delta = stream.push(token);
+            chunk({
+              index,
+              delta: { content: delta },
+              logprobs: body.logprobs ? { content: chatLogprobs(policy, [token], [logprob]) } : null,
+              finish_reason: null,
+              ...(body.return_token_ids ? { token_ids: [token] } : {}),
+            });
+          },
+        ).then((choice) => {
           const rest = stream.rest(choice.text);
           chunk({
             index,
@@ -424,7 +441,9 @@ async function chatCompletions(
   }
 
   const choices = await Promise.all(
-    plan.map(({ index, sampling }) => generateChoice(policy, index, promptTokens, sampling, signal)),
+    plan.map(({ index, sampling }) =>
+      generateChoice(policy, index, promptTokens, sampling, signal, body.ignore_eos ?? false),
+    ),
   );
   sendJson(res, 200, {
     id,
@@ -457,12 +476,14 @@ async function generateChoice(
   promptTokens: number[],
   sampling: SamplingParams,
   signal: AbortSignal,
+  ignoreEos: boolean,
   onToken?: (token: number, logprob: number) => void,
 ): Promise<Choice> {
   const result = await policy.enqueue({
     tokens: promptTokens,
     sampling,
     signal,
+    ignoreEos,
     ...(onToken ? { onToken } : {}),
   });
   return {
