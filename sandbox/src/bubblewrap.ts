@@ -27,6 +27,8 @@ export interface BubblewrapSandboxOptions {
   readOnlyPaths?: string[];
   /** When ToolGym runs as root, the host uid/gid the sandbox runs as (never root). */
   uid?: number;
+  /** Use cgroups for memory, pids and CPU limits when they are writable (default); rlimits otherwise. */
+  cgroups?: boolean;
 }
 
 /** Runs jobs at once through `sh`: join the cgroups, drop to the sandbox uid, exec bwrap. */
@@ -65,7 +67,8 @@ class BubblewrapSandbox implements Sandbox {
         'install it: apt-get install bubblewrap',
       );
     }
-    this.cgroups = Cgroups.detect();
+    this.cgroups = options.cgroups === false ? undefined : Cgroups.detect();
+    this.cgroups?.sweepStale();
     this.asRoot = process.getuid?.() === 0;
     this.uid = options.uid ?? 65534;
     this.rlimits = {
@@ -79,7 +82,7 @@ class BubblewrapSandbox implements Sandbox {
     ];
     this.pool = new WarmPool<BwrapInstance>({
       size: options.poolSize ?? 2,
-      create: () => this.start(this.defaults.diskBytes, true),
+      create: () => this.start(this.defaults.diskBytes, this.defaults.cpus > 0, true),
       destroy: (instance) => instance.dispose(),
       isAlive: (instance) => instance.alive,
       concurrency: 2,
@@ -93,9 +96,11 @@ class BubblewrapSandbox implements Sandbox {
   async run(request: RunRequest): Promise<RunResult> {
     if (this.closed) throw new SandboxError('closed', 'run() on a closed sandbox');
     const { limits } = resolveRequest(request, this.defaults);
-    // The pool's sandboxes have the default tmpfs size; another size needs a sandbox of its own.
-    const pooled = limits.diskBytes === this.defaults.diskBytes ? this.pool.take() : undefined;
-    const instance = pooled ?? (await this.start(limits.diskBytes, false));
+    // The pool's sandboxes have the default tmpfs size and CPU-quota setting; other runs need a sandbox of their own.
+    const poolFits =
+      limits.diskBytes === this.defaults.diskBytes && limits.cpus > 0 === this.defaults.cpus > 0;
+    const pooled = poolFits ? this.pool.take() : undefined;
+    const instance = pooled ?? (await this.start(limits.diskBytes, limits.cpus > 0, false));
     return runJob(instance, request, limits, this.rlimits);
   }
 
@@ -114,7 +119,7 @@ class BubblewrapSandbox implements Sandbox {
       outputBytes: 'host counts stdout/stderr bytes and kills the sandbox past the limit',
       fileBytes: 'RLIMIT_FSIZE',
       diskBytes: 'tmpfs size of /work and /tmp',
-      cpus: cg('cpu') ? `${cg('cpu')} (CFS quota)` : null,
+      cpus: cg('cpu') ? `${cg('cpu')} (CFS quota; joined only by runs with cpus > 0)` : null,
       network: 'new network namespace: loopback only, nothing routed',
       filesystem: 'read-only binds of system dirs, private tmpfs /work and /tmp, no other host path',
     };
@@ -125,11 +130,13 @@ class BubblewrapSandbox implements Sandbox {
     this.closed = true;
     await this.pool.close();
     await Promise.all([...this.live].map((instance) => instance.dispose()));
+    await Promise.all([...this.live].map((instance) => instance.cleanedUp));
   }
 
-  private async start(diskBytes: number, warm: boolean): Promise<BwrapInstance> {
+  private async start(diskBytes: number, cpuQuota: boolean, warm: boolean): Promise<BwrapInstance> {
     if (this.closed) throw new SandboxError('closed', 'sandbox closed while starting');
-    const cgroup = this.cgroups?.create('bwrap');
+    // The CPU controller only when a quota is asked for: being in a CPU cgroup slows start-up under load.
+    const cgroup = this.cgroups?.create('bwrap', cpuQuota ? ['memory', 'pids', 'cpu'] : ['memory', 'pids']);
     const dropPrivileges = this.asRoot
       ? ['setpriv', `--reuid=${this.uid}`, `--regid=${this.uid}`, '--clear-groups', '--inh-caps=-all', '--']
       : [];
@@ -304,6 +311,11 @@ class BwrapInstance implements PreparedSandbox {
     return (this.cgroup?.oomKills() ?? 0) > 0;
   }
 
+  /**
+   * Kills whatever is left (nothing, after a normal exit: the pid namespace died with its init)
+   * and removes the cgroup. The cgroup directory goes once the kernel has reaped every process,
+   * which can lag; that part runs in the background and `cleanedUp` tracks it.
+   */
   dispose(): Promise<void> {
     this.disposed ??= (async () => {
       if (this.alive) {
@@ -311,11 +323,19 @@ class BwrapInstance implements PreparedSandbox {
         await this.exited;
       }
       this.cgroup?.killAll();
-      await this.cgroup?.remove();
-      this.onDisposed();
+      this.cleanedUp = (this.cgroup?.remove() ?? Promise.resolve(true)).then((removed) => {
+        if (!removed)
+          process.emitWarning(
+            `bubblewrap sandbox: cgroup ${this.cgroup?.procsFiles()[0]} still busy after a minute`,
+          );
+        this.onDisposed();
+      });
     })();
     return this.disposed;
   }
+
+  /** Settles when the cgroup is gone (after `dispose`). */
+  cleanedUp: Promise<void> = Promise.resolve();
 }
 
 const SIGNALS: Record<string, number> = {

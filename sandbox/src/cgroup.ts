@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 /** The limits a cgroup enforces for a whole sandbox (every process in it, tmpfs pages included). */
@@ -8,7 +8,7 @@ export interface CgroupLimits {
   cpus: number;
 }
 
-type Controller = 'memory' | 'pids' | 'cpu';
+export type Controller = 'memory' | 'pids' | 'cpu';
 const CONTROLLERS: Controller[] = ['memory', 'pids', 'cpu'];
 const MOUNT = '/sys/fs/cgroup';
 const CPU_PERIOD_US = 100_000;
@@ -18,9 +18,10 @@ const CPU_PERIOD_US = 100_000;
  * controller, as on this CI machine) or v2 (one unified hierarchy). Controllers that cannot be
  * used (not mounted, read-only, not delegated) are left out and reported by `controllers`.
  */
-export class CgroupManager {
-  private counter = 0;
+/** Names cgroups uniquely across every manager of this process. */
+let cgroupCounter = 0;
 
+export class CgroupManager {
   private constructor(
     readonly version: 1 | 2,
     /** Parent directory per usable controller (v2: the same directory for all). */
@@ -69,10 +70,33 @@ export class CgroupManager {
     return parents.size > 0 ? new CgroupManager(1, parents) : undefined;
   }
 
-  create(label: string): SandboxCgroup {
-    const name = `${label}-${process.pid}-${++this.counter}`;
+  /** Removes empty cgroups left by sandbox processes that died before cleaning up (a crash, SIGKILL). */
+  sweepStale(): void {
+    for (const parent of new Set(this.parents.values())) {
+      let entries: string[] = [];
+      try {
+        entries = readdirSync(parent);
+      } catch {
+        continue;
+      }
+      for (const entry of entries) {
+        const owner = /-(\d+)-\d+$/.exec(entry)?.[1];
+        if (owner === undefined || processAlive(Number(owner))) continue;
+        try {
+          rmdirSync(path.join(parent, entry));
+        } catch {
+          // still has processes, or not ours: leave it
+        }
+      }
+    }
+  }
+
+  /** A new cgroup in the given controllers (those this manager can use). */
+  create(label: string, controllers: Controller[] = CONTROLLERS): SandboxCgroup {
+    const name = `${label}-${process.pid}-${++cgroupCounter}`;
     const dirs = new Map<Controller, string>();
     for (const [controller, parent] of this.parents) {
+      if (!controllers.includes(controller)) continue;
       const dir = path.join(parent, name);
       if (!dirs.has(controller) && ![...dirs.values()].includes(dir)) mkdirSync(dir, { recursive: true });
       dirs.set(controller, dir);
@@ -90,6 +114,10 @@ export class SandboxCgroup {
   /** The `cgroup.procs` files a process writes its pid to, to join this cgroup before it forks. */
   procsFiles(): string[] {
     return [...new Set(this.dirs.values())].map((dir) => path.join(dir, 'cgroup.procs'));
+  }
+
+  has(controller: Controller): boolean {
+    return this.dirs.has(controller);
   }
 
   setLimits(limits: CgroupLimits): void {
@@ -149,8 +177,11 @@ export class SandboxCgroup {
     }
   }
 
-  /** Removes the cgroup once its processes are reaped; retried because reaping is asynchronous. */
-  async remove(): Promise<void> {
+  /**
+   * Removes the cgroup once its processes are reaped. Reaping is asynchronous (slow on a loaded
+   * machine), so this retries with backoff for up to a minute and reports whether it succeeded.
+   */
+  async remove(): Promise<boolean> {
     for (const dir of new Set(this.dirs.values())) {
       for (let attempt = 0; ; attempt++) {
         try {
@@ -158,12 +189,13 @@ export class SandboxCgroup {
           break;
         } catch (error) {
           if ((error as NodeJS.ErrnoException).code === 'ENOENT') break;
-          if (attempt >= 50) throw error;
+          if (attempt >= 40) return false;
           this.killAll();
-          await new Promise((resolve) => setTimeout(resolve, 20));
+          await new Promise((resolve) => setTimeout(resolve, Math.min(2_000, 10 * 2 ** attempt)).unref());
         }
       }
     }
+    return true;
   }
 }
 
@@ -176,6 +208,15 @@ function ownCgroupPaths(): Map<string, string> {
     for (const c of controllers.split(',')) paths.set(c, cgroupPath);
   }
   return paths;
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 function firstWritable(candidates: string[]): string | undefined {

@@ -19,7 +19,10 @@ export interface SandboxLimits {
   fileBytes: number;
   /** Size of the writable work dir and of /tmp (each a private tmpfs, counted in `memoryBytes`). */
   diskBytes: number;
-  /** CPUs the sandbox may use at once (cgroup CPU quota); 0 = no quota. */
+  /**
+   * CPUs the sandbox may use at once (CPU quota); 0 = no quota (the default: CPU time is already
+   * bounded by `cpuMs` and `wallMs`, and on bubblewrap a CPU cgroup costs ~50% latency on a busy host).
+   */
   cpus: number;
 }
 
@@ -31,7 +34,7 @@ export const DEFAULT_LIMITS: SandboxLimits = {
   outputBytes: 1024 * 1024,
   fileBytes: 16 * 1024 * 1024,
   diskBytes: 64 * 1024 * 1024,
-  cpus: 1,
+  cpus: 0,
 };
 
 export interface RunRequest {

@@ -52,3 +52,16 @@ describe.skipIf(!bwrapWorks)('bubblewrap: lifecycle', () => {
     await s.close();
   });
 });
+
+describe.skipIf(!bwrapWorks)('bubblewrap: CPU quota', () => {
+  it('runs under a CPU quota in a sandbox of its own (outside the pool)', async () => {
+    const s = createBubblewrapSandbox({ poolSize: 1 });
+    const code =
+      'import time\nt = time.time()\nwhile time.time() - t < 1.0: pass\nprint(round(time.process_time() / (time.time() - t), 2))';
+    const result = await s.run({ cmd: ['python3', '-c', code], limits: { cpus: 0.25 } });
+    expect(result).toMatchObject({ exitCode: 0, warm: false });
+    // At most a quarter of a CPU (plus slack for the first scheduling period).
+    expect(Number(result.stdout)).toBeLessThan(0.4);
+    await s.close();
+  });
+});
