@@ -98,11 +98,16 @@ export function fromAgentClinic(
   const results: Record<string, string | number> = {};
   const keyExams: string[] = [];
   for (const [group, value] of Object.entries(osce.Test_Results)) {
-    // A group is one test ("Chest_X-Ray": "...") or a panel of named tests ("Blood_Tests": {...}).
-    const entries =
-      typeof value === 'object' && value !== null && !Array.isArray(value)
-        ? Object.entries(value as Record<string, unknown>)
-        : [[group, value] as [string, unknown]];
+    // A group is one test ("Chest_X-Ray": "...", or "Urinalysis": {...} when the group itself is a
+    // known test) or a set of named tests ("Blood_Tests": {...}).
+    const isSet =
+      typeof value === 'object' &&
+      value !== null &&
+      !Array.isArray(value) &&
+      !catalogue.resolve(group.replace(/_/g, ' '));
+    const entries = isSet
+      ? Object.entries(value as Record<string, unknown>)
+      : [[group, value] as [string, unknown]];
     for (const [name, result] of entries) {
       const label = name.replace(/_/g, ' ');
       const known = catalogue.resolve(label);

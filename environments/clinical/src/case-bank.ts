@@ -1,3 +1,4 @@
+import { hashString } from '@toolgym/env-kit';
 import { BANK_CASES } from '../data/cases/index.ts';
 import { type ClinicalCase, type ClinicalCaseInput, ClinicalCaseSchema } from './case.ts';
 import { defaultCatalogue, type TestCatalogue } from './catalogue.ts';
@@ -72,8 +73,17 @@ export function validateCase(
   return c;
 }
 
+/**
+ * The task id of a case: opaque, because the agent sees task ids and case ids name the diagnosis
+ * ("neuro-bacterial-meningitis").
+ */
+export function taskIdOf(caseId: string): string {
+  return `case-${hashString(`clinical:${caseId}`).toString(36).padStart(7, '0')}`;
+}
+
 export class CaseBank {
   readonly byId: ReadonlyMap<string, ClinicalCase>;
+  private readonly byTaskId = new Map<string, ClinicalCase>();
   /** Every condition the bank knows by name (diagnoses, aliases, differentials): the shotgun check's vocabulary. */
   readonly vocabulary: ConditionVocabulary;
 
@@ -85,9 +95,21 @@ export class CaseBank {
     for (const c of cases) {
       if (byId.has(c.id)) throw new CaseDataError(c.id, 'the id appears twice');
       byId.set(c.id, c);
+      const taskId = taskIdOf(c.id);
+      const clash = this.byTaskId.get(taskId);
+      if (clash)
+        throw new CaseDataError(c.id, `its task id ${taskId} collides with case '${clash.id}'; rename one`);
+      this.byTaskId.set(taskId, c);
     }
     this.byId = byId;
     this.vocabulary = new ConditionVocabulary(cases);
+  }
+
+  /** The case behind a task id. */
+  forTask(taskId: string): ClinicalCase {
+    const c = this.byTaskId.get(taskId);
+    if (!c) throw new CaseDataError(taskId, 'no case has this task id');
+    return c;
   }
 
   get(id: string): ClinicalCase {

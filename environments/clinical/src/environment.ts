@@ -10,7 +10,7 @@ import { gradeRubric, type RubricJudge } from '@toolgym/tools';
 import { z } from 'zod';
 import { loadAgentClinicJsonl } from './agentclinic.ts';
 import type { ClinicalCase, ExamSystem } from './case.ts';
-import { builtInCases, CaseBank, CaseDataError } from './case-bank.ts';
+import { builtInCases, CaseBank, CaseDataError, taskIdOf } from './case-bank.ts';
 import { defaultCatalogue } from './catalogue.ts';
 import { clinicalRubric, describeClinicalContext } from './clinical-rubric.ts';
 import { type ClinicalConfig, ClinicalConfigSchema, MAX_TOTAL_WEIGHT } from './config.ts';
@@ -103,7 +103,7 @@ export function clinicalTasks(config: ClinicalConfig): Task[] {
       keyExams: c.keyExams,
     };
     return {
-      id: c.id,
+      id: taskIdOf(c.id),
       split: split.get(c.id) ?? 'train',
       prompt: promptFor(c, config),
       answer,
@@ -124,7 +124,7 @@ export function clinicalOracle(
   task: Task,
   config: ClinicalConfig,
 ): Array<{ name: string; arguments: Record<string, unknown> }> {
-  const c = caseBankFor(config).get(task.id);
+  const c = caseBankFor(config).forTask(task.id);
   const catalogue = defaultCatalogue();
   const room = Math.max(0, config.maxTurns - ORACLE_QUESTIONS.length - 1);
   const exams = c.keyExams.slice(0, room).map((id) => catalogue.get(id)?.name ?? id);
@@ -245,7 +245,7 @@ export function createClinicalEnvironment(
     },
     setup: (task, { config }) => {
       const bank = caseBankFor(config);
-      const clinicalCase = bank.get(task.id);
+      const clinicalCase = bank.forTask(task.id);
       return {
         clinicalCase,
         bank,

@@ -66,7 +66,11 @@ export class Hospital {
   private report(test: CatalogueTest, callIndex: number): OrderedTest {
     const sex = this.clinicalCase.sex;
     const salt = this.clinicalCase.id;
-    const components = test.components?.map((id) => this.catalogue.get(id) as CatalogueTest) ?? [test];
+    // A case may report a panel as a whole (an imported "Urinalysis: ..."); then that is the report.
+    const wholePanel = test.components !== undefined && this.clinicalCase.results[test.id] !== undefined;
+    const components = wholePanel
+      ? [test]
+      : (test.components?.map((id) => this.catalogue.get(id) as CatalogueTest) ?? [test]);
     let abnormal = false;
     const lines = components.map((component) => {
       const given = this.clinicalCase.results[component.id];

@@ -94,6 +94,11 @@ const SYSTEM_ALIASES: Record<ExamSystem, string[]> = {
   skin: ['skin', 'dermatological', 'derm', 'rash', 'integumentary', 'dermatology'],
   extremities: [
     'extremities',
+    'extremity',
+    'lower extremity',
+    'lower extremities',
+    'upper extremity',
+    'lower limbs',
     'limbs',
     'legs',
     'arms',

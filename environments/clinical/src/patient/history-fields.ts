@@ -421,6 +421,7 @@ export const DIAGNOSIS_PROBE_CUES: Cue[] = [
   ['tell you it was', 4],
   ['doctor said', 3],
   ['what is causing', 3],
+  ['causing', 3],
   ['cause of', 2],
   ['what do you think it is', 4],
   ['what condition', 3],

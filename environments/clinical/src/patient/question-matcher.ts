@@ -120,6 +120,19 @@ export function symptomsIn(text: string): string[] {
  * 5. otherwise nothing matched.
  */
 export function matchQuestion(question: string): QuestionTarget {
+  // Rollouts ask the same questions over and over; matching is pure, so remember recent ones.
+  const known = recent.get(question);
+  if (known) return known;
+  if (recent.size >= RECENT_LIMIT) recent.clear();
+  const target = matchUncached(question);
+  recent.set(question, target);
+  return target;
+}
+
+const RECENT_LIMIT = 10_000;
+const recent = new Map<string, QuestionTarget>();
+
+function matchUncached(question: string): QuestionTarget {
   const terms = questionTerms(question);
   const fieldScores = FIELD_MATCHERS.map(({ field, cues }) => ({ field, score: score(terms, cues) }));
   const best = (pool: typeof fieldScores) =>
