@@ -1,3 +1,37 @@
+export { coverExactMatch, exactMatch, tokenF1 } from './answer/metrics.ts';
+export { answerTokens, normalizeAnswer } from './answer/normalize.ts';
+export {
+  BrowserPool,
+  type BrowserPoolOptions,
+  BrowserSession,
+  type BrowserSessionOptions,
+  CHROMIUM_ARGS,
+  type PageContent,
+} from './browser/browser-pool.ts';
+export { BrowserError, BrowserLaunchError } from './browser/errors.ts';
+export { findInText, pageOf, paginate, type TextMatch, type TextPage } from './browser/page-text.ts';
+export { UrlPolicy, type UrlPolicyOptions } from './browser/url-policy.ts';
+export { analyze, foldText, sStem } from './retrieval/analyzer.ts';
+export {
+  Bm25Index,
+  type Bm25Params,
+  collectionFingerprint,
+  DEFAULT_BM25_PARAMS,
+  indexedText,
+  type ScoredDocument,
+  topK,
+} from './retrieval/bm25-index.ts';
+export { createBm25Retriever } from './retrieval/bm25-retriever.ts';
+export { Bm25ScanBaseline } from './retrieval/bm25-scan.ts';
+export { bestSnippet } from './retrieval/snippet.ts';
+export {
+  DocumentCollection,
+  RetrievalConfigError,
+  type RetrievalDocument,
+  type RetrievalHit,
+  type Retriever,
+  type SearchOptions,
+} from './retrieval/types.ts';
 export {
   type ChatTextModel,
   type CriterionVerdict,
@@ -16,40 +50,3 @@ export {
   type TextMatcher,
   validateRubric,
 } from './rubric/index.ts';
-// Retrieval (search environment): BM25 index, retriever interface, snippets.
-export { analyze, foldText, sStem } from './retrieval/analyzer.ts';
-export {
-  Bm25Index,
-  DEFAULT_BM25_PARAMS,
-  collectionFingerprint,
-  indexedText,
-  topK,
-  type Bm25Params,
-  type ScoredDocument,
-} from './retrieval/bm25-index.ts';
-export { Bm25ScanBaseline } from './retrieval/bm25-scan.ts';
-export { createBm25Retriever } from './retrieval/bm25-retriever.ts';
-export { bestSnippet } from './retrieval/snippet.ts';
-export {
-  DocumentCollection,
-  RetrievalConfigError,
-  type RetrievalDocument,
-  type RetrievalHit,
-  type Retriever,
-  type SearchOptions,
-} from './retrieval/types.ts';
-// Browser (search environment): one Chromium per pool, a context per episode, readable text.
-export {
-  BrowserPool,
-  BrowserSession,
-  CHROMIUM_ARGS,
-  type BrowserPoolOptions,
-  type BrowserSessionOptions,
-  type PageContent,
-} from './browser/browser-pool.ts';
-export { BrowserError, BrowserLaunchError } from './browser/errors.ts';
-export { UrlPolicy, type UrlPolicyOptions } from './browser/url-policy.ts';
-export { paginate, pageOf, findInText, type TextPage, type TextMatch } from './browser/page-text.ts';
-// Answer normalisation and metrics (search environment).
-export { normalizeAnswer, answerTokens } from './answer/normalize.ts';
-export { exactMatch, tokenF1, coverExactMatch } from './answer/metrics.ts';

@@ -8,14 +8,19 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { Environment, workspaceRoot } from '@toolgym/env-kit';
 import { analyze, Bm25Index, Bm25ScanBaseline, indexedText } from '@toolgym/tools';
-import searchEnvironment, { closeSearchResources, loadSearchData, type SearchTaskMeta } from '../src/index.ts';
+import searchEnvironment, {
+  closeSearchResources,
+  loadSearchData,
+  type SearchTaskMeta,
+} from '../src/index.ts';
 
 const arg = (name: string, fallback: number) => {
   const i = process.argv.indexOf(`--${name}`);
   return i === -1 ? fallback : Number(process.argv[i + 1]);
 };
 
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+const percentile = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 
 interface Row {
   what: string;
@@ -36,7 +41,13 @@ async function measure(what: string, queries: string[], run: (q: string) => unkn
   }
   const seconds = (performance.now() - started) / 1000;
   times.sort((a, b) => a - b);
-  return { what, n: queries.length, qps: queries.length / seconds, p50: percentile(times, 50), p99: percentile(times, 99) };
+  return {
+    what,
+    n: queries.length,
+    qps: queries.length / seconds,
+    p50: percentile(times, 50),
+    p99: percentile(times, 99),
+  };
 }
 
 const config = searchEnvironment.parseConfig({});
@@ -56,13 +67,15 @@ process.stdout.write(
 const index = Bm25Index.build(docs, config.bm25);
 const scan = new Bm25ScanBaseline(docs, config.bm25);
 const require = createRequire(path.join(workspaceRoot(), 'tools/package.json'));
-const wink = (require('wink-bm25-text-search') as () => {
-  defineConfig(c: unknown): void;
-  definePrepTasks(t: Array<(s: string) => string[]>): void;
-  addDoc(d: Record<string, string>, id: string): void;
-  consolidate(p?: number): void;
-  search(q: string, limit: number): unknown[];
-})();
+const wink = (
+  require('wink-bm25-text-search') as () => {
+    defineConfig(c: unknown): void;
+    definePrepTasks(t: Array<(s: string) => string[]>): void;
+    addDoc(d: Record<string, string>, id: string): void;
+    consolidate(p?: number): void;
+    search(q: string, limit: number): unknown[];
+  }
+)();
 wink.defineConfig({ fldWeights: { body: 1 }, bm25Params: { k1: config.bm25.k1, b: config.bm25.b, k: 1 } });
 wink.definePrepTasks([analyze]);
 docs.forEach((d, i) => {
@@ -94,14 +107,30 @@ for (const q of scanQueries) {
 }
 
 const baseline = rows[0]!.qps;
-const table = [['what', 'queries', 'qps', 'p50 ms', 'p99 ms', 'vs scan'], ...rows.map((r) => [r.what, String(r.n), r.qps.toFixed(0), r.p50.toFixed(3), r.p99.toFixed(3), `${(r.qps / baseline).toFixed(1)}×`])];
+const table = [
+  ['what', 'queries', 'qps', 'p50 ms', 'p99 ms', 'vs scan'],
+  ...rows.map((r) => [
+    r.what,
+    String(r.n),
+    r.qps.toFixed(0),
+    r.p50.toFixed(3),
+    r.p99.toFixed(3),
+    `${(r.qps / baseline).toFixed(1)}×`,
+  ]),
+];
 const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
-for (const row of table) process.stdout.write(`${row.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ')}\n`);
+for (const row of table)
+  process.stdout.write(
+    `${row.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ')}\n`,
+  );
 process.stdout.write(`index top-${k} identical to the scan on ${agree}/${scanQueries.length} queries\n\n`);
 
 // open: the first call starts Chromium (cold); then distinct documents with the browser warm.
 const opens = arg('opens', 40);
-const targets = docs.filter((_, i) => i % Math.max(1, Math.floor(docs.length / (opens + 1))) === 0).slice(0, opens + 1).map((d) => d.id);
+const targets = docs
+  .filter((_, i) => i % Math.max(1, Math.floor(docs.length / (opens + 1))) === 0)
+  .slice(0, opens + 1)
+  .map((d) => d.id);
 const cold = performance.now();
 const first = await episode.callTool('open', { target: targets[0]! });
 if (first.isError) throw new Error(first.content);

@@ -19,7 +19,11 @@ function descendants(root: number): Array<{ pid: number; comm: string }> {
   const found = new Set([root]);
   for (let grew = true; grew; ) {
     grew = false;
-    for (const r of rows) if (found.has(r.ppid) && !found.has(r.pid)) (found.add(r.pid), (grew = true));
+    for (const r of rows)
+      if (found.has(r.ppid) && !found.has(r.pid)) {
+        found.add(r.pid);
+        grew = true;
+      }
   }
   return rows.filter((r) => r.pid !== root && found.has(r.pid));
 }
@@ -39,7 +43,14 @@ describe('a full search episode over MCP stdio (toolgym env serve search)', () =
     const client = await EnvironmentClient.connect({
       kind: 'stdio',
       command: process.execPath,
-      args: [path.join(workspaceRoot(), 'cli/bin/toolgym.js'), 'env', 'serve', 'search', '--options', options],
+      args: [
+        path.join(workspaceRoot(), 'cli/bin/toolgym.js'),
+        'env',
+        'serve',
+        'search',
+        '--options',
+        options,
+      ],
       cwd: workspaceRoot(),
     });
     const serverPid = client.serverPid!;
@@ -47,7 +58,12 @@ describe('a full search episode over MCP stdio (toolgym env serve search)', () =
       const info = await client.info();
       expect(info.id).toBe('search');
       expect(info.taskCounts.train + info.taskCounts.test).toBeGreaterThanOrEqual(500);
-      expect((await client.listTools()).map((t) => t.name).sort()).toEqual(['answer', 'find', 'open', 'search']);
+      expect((await client.listTools()).map((t) => t.name).sort()).toEqual([
+        'answer',
+        'find',
+        'open',
+        'search',
+      ]);
 
       const { tasks } = await client.tasks({ split: 'train', withAnswers: true, limit: 10_000 });
       const task = tasks.find((t) => (t.answer as SearchAnswer).supportingDocs.length === 2)!;
@@ -65,7 +81,9 @@ describe('a full search episode over MCP stdio (toolgym env serve search)', () =
         expect(result.isError, `${call.name}: ${result.content}`).toBe(false);
         if (call.name === 'open') {
           expect(result.content).toMatch(/^Document: /);
-          chromiumWhileOpen = descendants(serverPid).filter((p) => p.comm.includes('chrom')).map((p) => p.pid);
+          chromiumWhileOpen = descendants(serverPid)
+            .filter((p) => p.comm.includes('chrom'))
+            .map((p) => p.pid);
         }
         if (call.name === 'answer') expect(result.terminated).toBe(true);
       }
@@ -77,7 +95,8 @@ describe('a full search episode over MCP stdio (toolgym env serve search)', () =
 
       await client.close();
       const deadline = Date.now() + 10_000;
-      while ((alive(serverPid) || chromiumWhileOpen.some(alive)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      while ((alive(serverPid) || chromiumWhileOpen.some(alive)) && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 100));
       expect(alive(serverPid)).toBe(false);
       expect(chromiumWhileOpen.filter(alive)).toEqual([]);
     } finally {

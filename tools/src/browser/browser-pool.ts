@@ -271,7 +271,8 @@ async function readableText(
 ): Promise<{ title: string; text: string; fullLength: number }> {
   return page.evaluate((max) => {
     const root = document.querySelector('article, main, [role="main"]') ?? document.body;
-    // innerText is the rendered text (hidden elements, scripts and styles excluded).
+    // innerText, not textContent: the rendered text, without hidden elements, scripts and styles.
+    // biome-ignore lint/performance/useDomNodeTextContent: the rendered text is the point
     const raw = (root as HTMLElement | null)?.innerText ?? '';
     const text = raw
       .replace(/[ \t]+\n/g, '\n')

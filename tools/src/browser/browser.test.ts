@@ -18,7 +18,12 @@ function ownChromiumPids(): number[] {
   let grew = true;
   while (grew) {
     grew = false;
-    for (const row of rows) if (mine.has(row.ppid) && !mine.has(row.pid)) mine.add(row.pid), (grew = true);
+    for (const row of rows) {
+      if (mine.has(row.ppid) && !mine.has(row.pid)) {
+        mine.add(row.pid);
+        grew = true;
+      }
+    }
   }
   return rows.filter((r) => mine.has(r.pid) && r.comm.includes('chrom')).map((r) => r.pid);
 }
