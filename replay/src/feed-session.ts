@@ -36,6 +36,8 @@ export class FeedSession {
     private readonly store: TrajectoryStore,
     readonly subscription: FeedSubscribe,
     private readonly limits: FeedLimits,
+    /** The event as feed JSON, shared by every session (serialised once per event, not per client). */
+    private readonly render: (event: StoredEvent) => string,
   ) {
     this.lastCursor = subscription.after;
     ws.once('close', () => this.stop());
@@ -148,10 +150,13 @@ export class FeedSession {
   private deliver(event: StoredEvent): void {
     this.lastCursor = event.cursor;
     if (!this.matches(event)) return;
-    const message: FeedEventMessage = eventToMessage(event);
-    if (message.type === 'trajectory' && this.subscription.full)
-      message.trajectory = this.store.getTrajectory(message.summary.id);
-    this.send(message);
+    if (event.type === 'trajectory' && this.subscription.full) {
+      const message: FeedEventMessage = eventToMessage(event);
+      if (message.type === 'trajectory') message.trajectory = this.store.getTrajectory(message.summary.id);
+      this.send(message);
+      return;
+    }
+    if (this.ws.readyState === this.ws.OPEN) this.ws.send(this.render(event));
   }
 
   private matches(event: StoredEvent): boolean {

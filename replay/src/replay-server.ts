@@ -7,7 +7,7 @@ import { FEED_CLOSE_CODES, FeedClientMessageSchema, type FeedServerMessage } fro
 import { type WebSocket, WebSocketServer } from 'ws';
 import { ReplayConfigError, ReplayError } from './errors.ts';
 import { type FeedLimits, FeedSession } from './feed-session.ts';
-import { type TrajectoryQuery, TrajectoryStore } from './store.ts';
+import { eventToMessage, type StoredEvent, type TrajectoryQuery, TrajectoryStore } from './store.ts';
 import { buildViewer } from './viewer-build.ts';
 
 export interface ReplayServerOptions {
@@ -48,6 +48,7 @@ const DEFAULT_LIMITS: FeedLimits = {
   pageSize: 256,
 };
 const SUBSCRIBE_TIMEOUT_MS = 10_000;
+const RENDER_CACHE_SIZE = 20_000;
 
 /**
  * The replay server: the feed at /feed (websocket), a small JSON API at /api, and the viewer at /.
@@ -69,6 +70,17 @@ export async function serveReplay(options: ReplayServerOptions): Promise<ReplayS
   const viewerDir = options.viewer === false ? undefined : await buildViewer();
 
   const sessions = new Set<FeedSession>();
+  // Recent events as feed JSON: 50 clients following one run serialise each event once.
+  const rendered = new Map<number, string>();
+  const render = (event: StoredEvent): string => {
+    let text = rendered.get(event.cursor);
+    if (text === undefined) {
+      text = JSON.stringify(eventToMessage(event));
+      rendered.set(event.cursor, text);
+      if (rendered.size > RENDER_CACHE_SIZE) rendered.delete(rendered.keys().next().value!);
+    }
+    return text;
+  };
   let polledHead = store.head();
   const poll = () => {
     for (;;) {
@@ -184,7 +196,7 @@ export async function serveReplay(options: ReplayServerOptions): Promise<ReplayS
         );
         return;
       }
-      const session = new FeedSession(ws, store, parsed.data, limits);
+      const session = new FeedSession(ws, store, parsed.data, limits, render);
       sessions.add(session);
       ws.once('close', () => sessions.delete(session));
       session.start().catch(() => ws.terminate());

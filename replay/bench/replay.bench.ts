@@ -1,0 +1,225 @@
+/**
+ * `pnpm bench replay`: trajectories/s ingested into the store, and feed messages/s to 1 and to 50
+ * clients against a bare `ws` broadcast of the same messages, measured in the same run.
+ *
+ *   pnpm bench replay [--groups 150] [--clients 1,50]
+ */
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import Database from 'better-sqlite3';
+import WebSocket, { WebSocketServer } from 'ws';
+import { serveReplay } from '../src/replay-server.ts';
+import { eventToMessage, TrajectoryStore } from '../src/store.ts';
+import { makeGroup } from '../test/generate.ts';
+
+const { values } = parseArgs({
+  options: { groups: { type: 'string', default: '150' }, clients: { type: 'string', default: '1,50' } },
+});
+const GROUPS = Number(values.groups);
+const GROUP_SIZE = 8;
+const CLIENT_COUNTS = values.clients!.split(',').map(Number);
+const dir = mkdtempSync(path.join(tmpdir(), 'replay-bench-'));
+
+// Realistic trajectories: 8 per group, 1–4 turns of ~200 sampled tokens, tool observations.
+const groups = Array.from({ length: GROUPS }, (_, i) =>
+  makeGroup({
+    runId: 'bench',
+    step: Math.floor(i / 8),
+    taskIndex: i % 8,
+    groupSize: GROUP_SIZE,
+    tokensPerTurn: 200,
+  }),
+);
+const trajectories = GROUPS * GROUP_SIZE;
+const meanTokens =
+  groups.flatMap((g) => g.trajectories).reduce((a, t) => a + t.tokens.length, 0) / trajectories;
+
+const rows: string[][] = [];
+const row = (...cells: Array<string | number>) => rows.push(cells.map(String));
+
+// 1. Ingest.
+function ingest(durability: 'full' | 'normal'): { perSecond: number; bytes: number } {
+  const file = path.join(dir, `ingest-${durability}.db`);
+  const store = TrajectoryStore.open(file, { durability });
+  const t0 = performance.now();
+  for (const g of groups) store.appendGroup(g);
+  const seconds = (performance.now() - t0) / 1000;
+  store.db.pragma('wal_checkpoint(TRUNCATE)');
+  store.close();
+  return { perSecond: trajectories / seconds, bytes: statSync(file).size };
+}
+
+/** Baseline: each trajectory as one JSON text row, one transaction per group, no validation, index or events. */
+function ingestJsonBaseline(): { perSecond: number; bytes: number } {
+  const file = path.join(dir, 'ingest-json.db');
+  const db = new Database(file);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  db.exec('CREATE TABLE t (id TEXT PRIMARY KEY, json TEXT NOT NULL)');
+  const insert = db.prepare('INSERT INTO t VALUES (?, ?)');
+  const t0 = performance.now();
+  for (const g of groups) {
+    db.transaction(() => {
+      for (const t of g.trajectories) insert.run(t.id, JSON.stringify(t));
+    })();
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  db.pragma('wal_checkpoint(TRUNCATE)');
+  db.close();
+  return { perSecond: trajectories / seconds, bytes: statSync(file).size };
+}
+
+const full = ingest('full');
+const normal = ingest('normal');
+const json = ingestJsonBaseline();
+const kb = (bytes: number) => (bytes / trajectories / 1024).toFixed(1);
+row(
+  'ingest, durability full (fsync per group)',
+  `${full.perSecond.toFixed(0)} traj/s`,
+  `${kb(full.bytes)} KiB/traj`,
+  `${(full.perSecond / json.perSecond).toFixed(2)}× JSON-row baseline`,
+);
+row(
+  'ingest, durability normal',
+  `${normal.perSecond.toFixed(0)} traj/s`,
+  `${kb(normal.bytes)} KiB/traj`,
+  `${(normal.perSecond / json.perSecond).toFixed(2)}× JSON-row baseline`,
+);
+row(
+  'baseline: JSON text row per trajectory',
+  `${json.perSecond.toFixed(0)} traj/s`,
+  `${kb(json.bytes)} KiB/traj`,
+  '1.00×',
+);
+
+// 2. Feed throughput. Messages are the store's events (turns, trajectories, run status).
+const store = TrajectoryStore.open(path.join(dir, 'ingest-normal.db'));
+const events = store.eventsAfter(0, { limit: 1_000_000 });
+const messages = events.map((e) => JSON.stringify(eventToMessage(e)));
+const bytes = messages.reduce((a, m) => a + m.length, 0);
+
+/** Connect `n` clients, each counting frames; resolves when every client has `expected` frames. */
+async function clients(url: string, n: number, subscribe: object | undefined, expected: number) {
+  let remaining = n;
+  let resolveAll!: () => void;
+  const allDone = new Promise<void>((resolve) => {
+    resolveAll = resolve;
+  });
+  const sockets = await Promise.all(
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<WebSocket>((resolve) => {
+          const ws = new WebSocket(url);
+          let count = 0;
+          ws.on('message', (data) => {
+            // Count event frames only (the feed also sends hello / caught-up / end).
+            if (subscribe && !String(data).includes('"cursor"')) return;
+            if (subscribe && String(data).startsWith('{"type":"caught-up"')) return;
+            if (subscribe && String(data).startsWith('{"type":"end"')) return;
+            if (++count === expected && --remaining === 0) resolveAll();
+          });
+          ws.on('open', () => {
+            if (subscribe) ws.send(JSON.stringify(subscribe));
+            resolve(ws);
+          });
+        }),
+    ),
+  );
+  return { sockets, allDone };
+}
+
+async function bareBroadcast(n: number): Promise<number> {
+  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+  await new Promise((resolve) => wss.once('listening', resolve));
+  const url = `ws://127.0.0.1:${(wss.address() as AddressInfo).port}`;
+  const { sockets, allDone } = await clients(url, n, undefined, messages.length);
+  while (wss.clients.size < n) await new Promise((resolve) => setTimeout(resolve, 5));
+  const t0 = performance.now();
+  for (const m of messages) for (const ws of wss.clients) ws.send(m);
+  await allDone;
+  const seconds = (performance.now() - t0) / 1000;
+  for (const ws of sockets) ws.terminate();
+  wss.close();
+  return (messages.length * n) / seconds;
+}
+
+async function feedReplay(n: number): Promise<number> {
+  const server = await serveReplay({ store, viewer: false });
+  const t0 = performance.now();
+  const { sockets, allDone } = await clients(
+    server.feedUrl,
+    n,
+    { type: 'subscribe', mode: 'replay', speed: 0 },
+    messages.length,
+  );
+  await allDone;
+  const seconds = (performance.now() - t0) / 1000;
+  for (const ws of sockets) ws.terminate();
+  await server.close();
+  return (messages.length * n) / seconds;
+}
+
+/** Live: clients follow; a writer appends the groups; until every client has every new event. */
+async function feedLive(n: number): Promise<{ perSecond: number; appendSeconds: number }> {
+  const live = TrajectoryStore.open(path.join(dir, `live-${n}.db`), { durability: 'normal' });
+  live.startRun('bench');
+  const server = await serveReplay({ store: live, viewer: false });
+  const expected = events.length - 1; // every event but the run start, which is already there
+  const { sockets, allDone } = await clients(
+    server.feedUrl,
+    n,
+    { type: 'subscribe', after: live.head() },
+    expected,
+  );
+  while (server.clientCount() < n) await new Promise((resolve) => setTimeout(resolve, 5));
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  const t0 = performance.now();
+  for (const g of groups) {
+    live.appendGroup(g);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  const appendSeconds = (performance.now() - t0) / 1000;
+  await allDone;
+  const seconds = (performance.now() - t0) / 1000;
+  for (const ws of sockets) ws.terminate();
+  await server.close();
+  live.close();
+  return { perSecond: (expected * n) / seconds, appendSeconds };
+}
+
+for (const n of CLIENT_COUNTS) {
+  const bare = await bareBroadcast(n);
+  const replayed = await feedReplay(n);
+  const live = await feedLive(n);
+  const fmt = (v: number) => `${Math.round(v).toLocaleString('en')} msg/s`;
+  row(`baseline: bare ws broadcast, ${n} client(s)`, fmt(bare), '', '1.00×');
+  row(
+    `feed replay (speed 0, from store), ${n} client(s)`,
+    fmt(replayed),
+    '',
+    `${(replayed / bare).toFixed(2)}× bare ws`,
+  );
+  row(
+    `feed live (writer appending), ${n} client(s)`,
+    fmt(live.perSecond),
+    `appends took ${live.appendSeconds.toFixed(1)} s`,
+    `${(live.perSecond / bare).toFixed(2)}× bare ws`,
+  );
+}
+store.close();
+rmSync(dir, { recursive: true, force: true });
+
+const header = ['measure', 'rate', 'detail', 'ratio'];
+const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ');
+process.stdout.write(
+  `replay bench: ${GROUPS} groups × ${GROUP_SIZE} = ${trajectories} trajectories, ${meanTokens.toFixed(0)} tokens each on average; ` +
+    `${messages.length} feed messages, ${(bytes / messages.length / 1024).toFixed(2)} KiB each on average\n\n`,
+);
+process.stdout.write(
+  `${line(header)}\n${line(widths.map((w) => '-'.repeat(w)))}\n${rows.map(line).join('\n')}\n`,
+);
