@@ -64,7 +64,15 @@ process.stdout.write(
     `data ${Object.values(data.built).some(Boolean) ? 'built' : 'loaded from cache'} in ${loadMs.toFixed(0)} ms (${data.dir})\n\n`,
 );
 
+const buildStartedAt = performance.now();
 const index = Bm25Index.build(docs, config.bm25);
+const buildMs = performance.now() - buildStartedAt;
+const loadStartedAt = performance.now();
+const loadedIndex = Bm25Index.load(data.dir);
+const indexLoadMs = performance.now() - loadStartedAt;
+process.stdout.write(
+  `BM25 index: ${index.vocabularySize} terms; build ${buildMs.toFixed(0)} ms, load from disk ${indexLoadMs.toFixed(0)} ms (${loadedIndex ? 'ok' : 'missing'})\n\n`,
+);
 const scan = new Bm25ScanBaseline(docs, config.bm25);
 const require = createRequire(path.join(workspaceRoot(), 'tools/package.json'));
 const wink = (

@@ -231,5 +231,9 @@ describe('paginate and findInText', () => {
     // Regex syntax is literal text, so a hostile pattern cannot hang the tool.
     expect(findInText(text, '(a+)+$', { pages }).total).toBe(0);
     expect(findInText(text, '', { pages }).total).toBe(0);
+    // Offsets stay true when lower-casing would lengthen a character (İ → i̇).
+    const turkish = 'İstanbul and Ankara';
+    const hit = findInText(turkish, 'ankara', { pages: [turkish] }).matches[0]!;
+    expect(turkish.slice(hit.offset, hit.offset + 6)).toBe('Ankara');
   });
 });

@@ -51,9 +51,9 @@ export function findInText(
   pattern: string,
   options: { pages: readonly string[]; contextChars?: number; maxMatches?: number },
 ): { matches: TextMatch[]; total: number } {
-  const needle = pattern.toLowerCase();
+  const needle = lowerKeepingLength(pattern);
   if (needle.length === 0) return { matches: [], total: 0 };
-  const haystack = text.toLowerCase();
+  const haystack = lowerKeepingLength(text);
   const contextChars = options.contextChars ?? 80;
   const maxMatches = options.maxMatches ?? 10;
   const pageStarts: number[] = [];
@@ -75,4 +75,17 @@ export function findInText(
     matches.push({ offset: i, page, excerpt });
   }
   return { matches, total };
+}
+
+/**
+ * Lower case, one character at a time, keeping any character whose lower case is longer ("İ"):
+ * offsets in the result are offsets in the original text.
+ */
+function lowerKeepingLength(text: string): string {
+  let out = '';
+  for (const c of text) {
+    const lower = c.toLowerCase();
+    out += lower.length === c.length ? lower : c;
+  }
+  return out;
 }
