@@ -11,7 +11,10 @@ import { composeEnvironment, inProcessClient, scriptedTokenPolicyTestDouble } fr
 // ToolGym's own small-model tokenizer and chat template (issue 8), loaded the way any Hugging Face
 // model's are: tokenizer.json + tokenizer_config.json through the real tokenizer and Jinja engines.
 const config = byteTokenizerConfig(4096);
-const tokenizer = new HuggingFaceTokenizer(byteTokenizerJson(), config, [byteTokenizerId('<|im_end|>'), byteTokenizerId('<|endoftext|>')]);
+const tokenizer = new HuggingFaceTokenizer(byteTokenizerJson(), config, [
+  byteTokenizerId('<|im_end|>'),
+  byteTokenizerId('<|endoftext|>'),
+]);
 const template = ChatTemplate.fromTokenizerConfig(config, 'ToolGym byte model tokenizer_config.json');
 const env = composeEnvironment();
 const sampling = { maxTokens: 512 };
@@ -20,7 +23,13 @@ describe("exact tokens with ToolGym's own tokenizer and chat template", () => {
   it('oracle episode: tokens decode to the template render; prompt is the template up to the assistant header', async () => {
     const task = (await env.tasksOf('test'))[2]!;
     const client = await inProcessClient(env);
-    const t = await playEpisode({ client, policy: createOraclePolicy({ tokenizer }), template, start: { taskId: task.id }, sampling });
+    const t = await playEpisode({
+      client,
+      policy: createOraclePolicy({ tokenizer }),
+      template,
+      start: { taskId: task.id },
+      sampling,
+    });
     await client.close();
     expect(t.failure).toBeUndefined();
     expect(t.reward.components.correct).toBe(1);
@@ -34,7 +43,9 @@ describe("exact tokens with ToolGym's own tokenizer and chat template", () => {
   it('malformed calls with non-ASCII text still give an exact record', async () => {
     const task = (await env.tasksOf('test'))[2]!;
     const policy = scriptedTokenPolicyTestDouble(tokenizer, (turn) =>
-      turn === 0 ? 'Hmm… <tool_call>{"name": "upper", "arguments": {"text": "żółw"</tool_call>' : hermesToolCalls.render([{ name: 'answer', arguments: { answer: 'ŻÓŁW' } }]),
+      turn === 0
+        ? 'Hmm… <tool_call>{"name": "upper", "arguments": {"text": "żółw"</tool_call>'
+        : hermesToolCalls.render([{ name: 'answer', arguments: { answer: 'ŻÓŁW' } }]),
     );
     const client = await inProcessClient(env);
     const t = await playEpisode({ client, policy, template, start: { taskId: task.id }, sampling });
