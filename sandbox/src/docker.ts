@@ -1,3 +1,4 @@
+import os from 'node:os';
 import type { Duplex } from 'node:stream';
 import Docker from 'dockerode';
 import { SandboxError } from './errors.ts';
@@ -107,7 +108,7 @@ class DockerSandbox implements Sandbox {
       .getImage(this.image)
       .inspect()
       .then(
-        () => undefined,
+        () => this.sweepOrphans(),
         (error: { statusCode?: number; message?: string }) => {
           this.imageChecked = undefined;
           throw error.statusCode === 404
@@ -124,6 +125,29 @@ class DockerSandbox implements Sandbox {
         },
       );
     return this.imageChecked;
+  }
+
+  /**
+   * Removes containers that an earlier process of this host started and never removed (it was
+   * killed): their launchers exited when the attach connection dropped, but they still exist.
+   */
+  private async sweepOrphans(): Promise<void> {
+    const containers = await this.docker.listContainers({
+      all: true,
+      filters: { label: ['toolgym.sandbox'] },
+    });
+    const orphans = containers.filter((c) => {
+      const owner = Number(c.Labels['toolgym.sandbox']);
+      return c.Labels['toolgym.host'] === os.hostname() && owner !== process.pid && !processAlive(owner);
+    });
+    await Promise.all(
+      orphans.map((c) =>
+        this.docker
+          .getContainer(c.Id)
+          .remove({ force: true })
+          .catch(() => {}),
+      ),
+    );
   }
 
   private async start(limits: SandboxLimits, warm: boolean): Promise<DockerInstance> {
@@ -144,7 +168,7 @@ class DockerSandbox implements Sandbox {
       AttachStdout: true,
       AttachStderr: true,
       Tty: false,
-      Labels: { 'toolgym.sandbox': String(process.pid) },
+      Labels: { 'toolgym.sandbox': String(process.pid), 'toolgym.host': os.hostname() },
       HostConfig: {
         NetworkMode: 'none',
         ReadonlyRootfs: true,
@@ -168,6 +192,15 @@ class DockerSandbox implements Sandbox {
       throw error;
     }
     return instance;
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

@@ -1,6 +1,9 @@
+import { spawnSync } from 'node:child_process';
+import os from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createDockerSandbox,
+  DEFAULT_PYTHON_IMAGE,
   type DockerEngine,
   ensurePythonImage,
   type Sandbox,
@@ -47,6 +50,19 @@ describe.skipIf(!enabled)('docker: engine and image', () => {
       code: 'backend_unavailable',
       message: expect.stringContaining('does-not-exist'),
     });
+    await s.close();
+  });
+
+  it('removes containers left behind by a process that died', async () => {
+    const dead = spawnSync('true').pid!;
+    const orphan = await engine!.docker.createContainer({
+      Image: DEFAULT_PYTHON_IMAGE,
+      Cmd: ['true'],
+      Labels: { 'toolgym.sandbox': String(dead), 'toolgym.host': os.hostname() },
+    });
+    const s = createDockerSandbox({ docker: engine!.docker, poolSize: 0 });
+    await s.run({ cmd: ['true'] });
+    await expect(orphan.inspect()).rejects.toMatchObject({ statusCode: 404 });
     await s.close();
   });
 
