@@ -5,7 +5,12 @@ import path from 'node:path';
 import { ConfigError, Environment, type Episode } from '@toolgym/env-kit';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import sql, { BUILTIN_DATABASES, buildBuiltinDatabase, generateDatabaseTasks, type SqlAnswer } from '../src/index.ts';
+import sql, {
+  BUILTIN_DATABASES,
+  buildBuiltinDatabase,
+  generateDatabaseTasks,
+  type SqlAnswer,
+} from '../src/index.ts';
 
 const env = new Environment(sql, sql.parseConfig({ queryTimeoutMs: 1_500 }));
 const RUNAWAY = 'WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c';
@@ -14,7 +19,8 @@ const sha256 = (file: string) => createHash('sha256').update(readFileSync(file))
 
 async function playOracle(episode: Episode) {
   let last: Awaited<ReturnType<Episode['callTool']>> | undefined;
-  for (const call of sql.oracle?.(episode.task, env.config) ?? []) last = await episode.callTool(call.name, call.arguments);
+  for (const call of sql.oracle?.(episode.task, env.config) ?? [])
+    last = await episode.callTool(call.name, call.arguments);
   return { last, end: await episode.end() };
 }
 
@@ -39,7 +45,9 @@ describe('sql environment: tasks', () => {
       const { sql: gold, database } = task.answer as SqlAnswer;
       let db = connections.get(database);
       if (!db) {
-        db = new Database(buildBuiltinDatabase(database as (typeof BUILTIN_DATABASES)[number], 7), { readonly: true });
+        db = new Database(buildBuiltinDatabase(database as (typeof BUILTIN_DATABASES)[number], 7), {
+          readonly: true,
+        });
         connections.set(database, db);
       }
       expect(db.prepare(gold).all().length, task.id).toBeGreaterThan(0);
@@ -52,7 +60,9 @@ describe('sql environment: tasks', () => {
     try {
       const dumps = dirs.map((dir) => {
         const db = new Database(buildBuiltinDatabase('retail', 11, dir), { readonly: true });
-        const dump = ['customers', 'products', 'orders', 'order_items'].map((t) => db.prepare(`SELECT * FROM ${t}`).raw(true).all());
+        const dump = ['customers', 'products', 'orders', 'order_items'].map((t) =>
+          db.prepare(`SELECT * FROM ${t}`).raw(true).all(),
+        );
         db.close();
         return JSON.stringify(dump);
       });
@@ -66,7 +76,9 @@ describe('sql environment: tasks', () => {
 
   it('fails at once on a bad dataset option', () => {
     expect(() => sql.parseConfig({ dataset: 'wikisql:/x' })).toThrow(ConfigError);
-    expect(() => sql.parseConfig({ dataset: 'wikisql:/x' })).toThrow(/dataset must be 'builtin', 'spider:<dir>' or 'bird:<dir>'/);
+    expect(() => sql.parseConfig({ dataset: 'wikisql:/x' })).toThrow(
+      /dataset must be 'builtin', 'spider:<dir>' or 'bird:<dir>'/,
+    );
   });
 });
 
@@ -84,13 +96,21 @@ describe('sql environment: episodes', () => {
         const { last, end } = await playOracle(await env.openEpisode({ taskId: task?.id }));
         expect(last?.terminated).toBe(true);
         expect(end.reward.total, task?.id).toBe(1);
-        expect(end.reward.components).toEqual({ execution: 1, syntax: 1, schema_linking: 1, ngram: 1, format: 1 });
+        expect(end.reward.components).toEqual({
+          execution: 1,
+          syntax: 1,
+          schema_linking: 1,
+          ngram: 1,
+          format: 1,
+        });
       }
     }
   });
 
   it('shows the schema with descriptions and says which tables exist when one is unknown', async () => {
-    const episode = await env.openEpisode({ taskId: (await env.tasks()).find((t) => t.meta.database === 'geography')?.id });
+    const episode = await env.openEpisode({
+      taskId: (await env.tasks()).find((t) => t.meta.database === 'geography')?.id,
+    });
     const tables = await episode.callTool('list_tables', {});
     expect(tables.content).toContain('borders — land borders, stored in both directions');
     const described = await episode.callTool('describe_table', { table: 'countries' });
@@ -103,7 +123,9 @@ describe('sql environment: episodes', () => {
   });
 
   it('cuts large results and says so', async () => {
-    const geography = await env.openEpisode({ taskId: (await env.tasks()).find((t) => t.meta.database === 'geography')?.id });
+    const geography = await env.openEpisode({
+      taskId: (await env.tasks()).find((t) => t.meta.database === 'geography')?.id,
+    });
     const borders = await geography.callTool('execute_sql', { sql: 'SELECT * FROM borders ORDER BY 1, 2' });
     expect(borders.isError).toBe(false);
     expect(borders.content.split('\n')[0]).toBe('649 rows (showing the first 20)');
@@ -116,13 +138,16 @@ describe('sql environment: episodes', () => {
     const episode = await env.openEpisode({ taskId: task?.id });
     const attempts: Array<[string, RegExp]> = [
       ['DROP TABLE customers', /DROP statements are refused/],
-      ["UPDATE products SET price = 0", /UPDATE statements are refused/],
+      ['UPDATE products SET price = 0', /UPDATE statements are refused/],
       ['DELETE FROM orders', /DELETE statements are refused/],
       ["INSERT INTO products (name) VALUES ('x')", /INSERT statements are refused/],
       ["ATTACH DATABASE '/tmp/x.sqlite' AS x", /ATTACH is refused/],
       ['PRAGMA journal_mode = WAL', /PRAGMA journal_mode = … is refused/],
       ["SELECT load_extension('/tmp/x.so')", /load_extension\(\) is refused/],
-      ['WITH gone AS (SELECT id FROM orders) DELETE FROM orders WHERE id IN gone', /would change the database/],
+      [
+        'WITH gone AS (SELECT id FROM orders) DELETE FROM orders WHERE id IN gone',
+        /would change the database/,
+      ],
       ['SELECT 1; DELETE FROM orders', /Only one statement per call/],
     ];
     for (const [statement, message] of attempts) {
@@ -146,7 +171,9 @@ describe('sql environment: episodes', () => {
     const slow = await episode.callTool('execute_sql', { sql: RUNAWAY });
     expect(slow).toMatchObject({ isError: true, errorCode: 'query_timeout', terminated: false });
     expect(slow.content).toMatch(/ran longer than 1500 ms and was stopped/);
-    const cross = await episode.callTool('execute_sql', { sql: 'SELECT COUNT(*) FROM loans a, loans b, loans c, loans d' });
+    const cross = await episode.callTool('execute_sql', {
+      sql: 'SELECT COUNT(*) FROM loans a, loans b, loans c, loans d',
+    });
     expect(cross.errorCode).toBe('query_timeout');
     const { end } = await playOracle(episode);
     expect(end.reward.total).toBe(1);

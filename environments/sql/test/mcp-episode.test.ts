@@ -12,7 +12,12 @@ describe('an SQL episode driven over MCP', () => {
   describe('stdio: `toolgym env serve sql`', () => {
     let client: EnvironmentClient;
     beforeAll(async () => {
-      client = await EnvironmentClient.connect({ kind: 'stdio', command: process.execPath, args: [cliBin, 'env', 'serve', 'sql', '--options', '{"queryTimeoutMs":2000}'], cwd: root });
+      client = await EnvironmentClient.connect({
+        kind: 'stdio',
+        command: process.execPath,
+        args: [cliBin, 'env', 'serve', 'sql', '--options', '{"queryTimeoutMs":2000}'],
+        cwd: root,
+      });
     });
     afterAll(async () => {
       await client?.close();
@@ -20,8 +25,16 @@ describe('an SQL episode driven over MCP', () => {
 
     it('lists the tools with JSON Schemas and reports the task counts', async () => {
       const tools = await client.listTools();
-      expect(tools.map((t) => t.name).sort()).toEqual(['describe_table', 'execute_sql', 'list_tables', 'submit_answer']);
-      expect(tools.find((t) => t.name === 'execute_sql')?.inputSchema).toMatchObject({ type: 'object', required: ['sql'] });
+      expect(tools.map((t) => t.name).sort()).toEqual([
+        'describe_table',
+        'execute_sql',
+        'list_tables',
+        'submit_answer',
+      ]);
+      expect(tools.find((t) => t.name === 'execute_sql')?.inputSchema).toMatchObject({
+        type: 'object',
+        required: ['sql'],
+      });
       const info = await client.info();
       expect(info.id).toBe('sql');
       expect(info.limits.maxTurns).toBe(6);
@@ -36,7 +49,9 @@ describe('an SQL episode driven over MCP', () => {
       expect(tables.isError).toBe(false);
       const refused = await client.callTool('execute_sql', { sql: 'DROP TABLE orders' });
       expect(refused).toMatchObject({ isError: true, errorCode: 'sql_refused', terminated: false });
-      const slow = await client.callTool('execute_sql', { sql: 'WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c' });
+      const slow = await client.callTool('execute_sql', {
+        sql: 'WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c',
+      });
       expect(slow).toMatchObject({ isError: true, errorCode: 'query_timeout', terminated: false });
       const { calls } = await client.oracle();
       expect(calls.map((c) => c.name)).toEqual(['execute_sql', 'submit_answer']);
@@ -61,18 +76,25 @@ describe('an SQL episode driven over MCP', () => {
   });
 
   it('in-process, with a Spider dataset chosen through the config', async () => {
-    const env = new Environment(sql, sql.parseConfig({ dataset: `spider:${path.join(here, 'fixtures/spider')}` }));
+    const env = new Environment(
+      sql,
+      sql.parseConfig({ dataset: `spider:${path.join(here, 'fixtures/spider')}` }),
+    );
     const client = await EnvironmentClient.connect({ kind: 'in-process', environment: env });
     try {
       const start = await client.start({ taskId: 'spider/dev/1' });
       expect(start.task.prompt).toContain('Find the first names of students who have a dog.');
       const described = await client.callTool('describe_table', { table: 'Pets' });
       expect(described.content).toContain('CREATE TABLE Pets');
-      await client.callTool('submit_answer', { sql: "SELECT s.Fname FROM Pets p JOIN Has_Pet h ON h.PetID = p.PetID JOIN Student s ON s.StuID = h.StuID WHERE p.PetType = 'dog'" });
+      await client.callTool('submit_answer', {
+        sql: "SELECT s.Fname FROM Pets p JOIN Has_Pet h ON h.PetID = p.PetID JOIN Student s ON s.StuID = h.StuID WHERE p.PetType = 'dog'",
+      });
       expect((await client.end()).reward.components.execution).toBe(1);
       // Tracy owns two dogs: the gold join lists her twice, and Spider compares multisets.
       await client.start({ taskId: 'spider/dev/1' });
-      await client.callTool('submit_answer', { sql: "SELECT Fname FROM Student WHERE StuID IN (SELECT StuID FROM Has_Pet JOIN Pets USING (PetID) WHERE PetType = 'dog')" });
+      await client.callTool('submit_answer', {
+        sql: "SELECT Fname FROM Student WHERE StuID IN (SELECT StuID FROM Has_Pet JOIN Pets USING (PetID) WHERE PetType = 'dog')",
+      });
       expect((await client.end()).reward.components.execution).toBe(0);
     } finally {
       await client.close();

@@ -59,7 +59,12 @@ class QueryProcess {
     });
     this.child.on('exit', (code, signal) => {
       this.exited = true;
-      failStart(new QueryError('executor_crashed', `The query process could not start (${signal ?? `exit code ${code}`}).`));
+      failStart(
+        new QueryError(
+          'executor_crashed',
+          `The query process could not start (${signal ?? `exit code ${code}`}).`,
+        ),
+      );
       const pending = this.pending;
       this.pending = undefined;
       pending?.reject(

@@ -19,13 +19,14 @@ export function jaccard<T>(a: ReadonlySet<T>, b: ReadonlySet<T>): number {
  */
 export function schemaItems(sql: string): Set<string> | undefined {
   try {
-    const options = { database: 'sqlite' };
+    // One parse gives both lists (tableList/columnList would parse twice).
+    const { tableList, columnList } = parser.parse(sql, { database: 'sqlite' });
     const items = new Set<string>();
-    for (const entry of parser.tableList(sql, options)) {
+    for (const entry of tableList) {
       const table = entry.split('::')[2];
       if (table && table !== 'null') items.add(`table:${table.toLowerCase()}`);
     }
-    for (const entry of parser.columnList(sql, options)) {
+    for (const entry of columnList) {
       const column = entry.split('::')[2];
       if (column && column !== '(.*)' && column !== '*') items.add(`column:${column.toLowerCase()}`);
     }
@@ -35,6 +36,18 @@ export function schemaItems(sql: string): Set<string> | undefined {
   }
 }
 
+/** Gold queries repeat across the episodes of a task: their schema items are parsed once. */
+const goldItems = new Map<string, Set<string> | undefined>();
+const GOLD_ITEMS_LIMIT = 10_000;
+
+function goldSchemaItems(sql: string): Set<string> | undefined {
+  if (goldItems.has(sql)) return goldItems.get(sql);
+  if (goldItems.size >= GOLD_ITEMS_LIMIT) goldItems.clear();
+  const items = schemaItems(sql);
+  goldItems.set(sql, items);
+  return items;
+}
+
 /**
  * Reasoning-SQL's schema-linking reward (Pourreza et al. 2025, arXiv:2503.23157, §3): Jaccard
  * similarity of the schema items used by the predicted and the gold query. A query the parser
@@ -42,7 +55,7 @@ export function schemaItems(sql: string): Set<string> | undefined {
  */
 export function schemaLinkingReward(predictedSql: string, goldSql: string): number {
   const predicted = schemaItems(predictedSql);
-  const gold = schemaItems(goldSql);
+  const gold = goldSchemaItems(goldSql);
   if (!predicted || !gold) return 0;
   return jaccard(predicted, gold);
 }

@@ -82,7 +82,10 @@ export function loadBenchmarkTasks(kind: BenchmarkKind, dir: string): Task[] {
           ? (() => {
               const e = SpiderEntrySchema.safeParse(raw);
               if (!e.success)
-                throw new ConfigError(`${where} is not a Spider question: ${formatZodIssues(e.error)}`, 'is this a BIRD directory? use bird:<dir>');
+                throw new ConfigError(
+                  `${where} is not a Spider question: ${formatZodIssues(e.error)}`,
+                  'is this a BIRD directory? use bird:<dir>',
+                );
               return {
                 id: String(index),
                 dbId: e.data.db_id,
@@ -94,7 +97,10 @@ export function loadBenchmarkTasks(kind: BenchmarkKind, dir: string): Task[] {
           : (() => {
               const e = BirdEntrySchema.safeParse(raw);
               if (!e.success)
-                throw new ConfigError(`${where} is not a BIRD question: ${formatZodIssues(e.error)}`, 'is this a Spider directory? use spider:<dir>');
+                throw new ConfigError(
+                  `${where} is not a BIRD question: ${formatZodIssues(e.error)}`,
+                  'is this a Spider directory? use spider:<dir>',
+                );
               const { evidence, difficulty } = e.data;
               return {
                 id: String(e.data.question_id ?? index),

@@ -47,9 +47,18 @@ export function sqlTasks(config: SqlConfig): Task[] {
   return tasks;
 }
 
-/** The SQLite file a task runs against. */
+/** Built-in database files already checked in this process, by `name:seed`. */
+const builtFiles = new Map<string, string>();
+
+/** The SQLite file a task runs against (built-in files are built or checked once per process). */
 export function databaseFileOf(task: Task, config: SqlConfig): string {
   const meta = task.meta as { database?: string; databasePath?: string };
   if (meta.databasePath) return meta.databasePath;
-  return buildBuiltinDatabase(meta.database as BuiltinDatabase, config.seed);
+  const key = `${meta.database}:${config.seed}`;
+  let file = builtFiles.get(key);
+  if (!file) {
+    file = buildBuiltinDatabase(meta.database as BuiltinDatabase, config.seed);
+    builtFiles.set(key, file);
+  }
+  return file;
 }
