@@ -185,8 +185,10 @@ describe('replay feed', () => {
     const turnTimes = arrivals.filter((a) => a.type === 'turn').map((a) => a.at);
     const gaps = turnTimes.slice(1).map((at, i) => at - turnTimes[i]!);
     // 400 ms of recorded time at speed 2 is 200 ms.
+    // Timers never fire early; a loaded CI machine may fire them late, so the upper bound is on the median.
     for (const gap of gaps) expect(gap).toBeGreaterThan(170);
-    for (const gap of gaps) expect(gap).toBeLessThan(320);
+    const median = [...gaps].sort((a, b) => a - b)[1]!;
+    expect(median).toBeLessThan(300);
     // speed 0: as fast as possible, same messages.
     const fast = rawSubscribe(server.feedUrl, { runId: 'r1', mode: 'replay', speed: 0 });
     const t0 = performance.now();
