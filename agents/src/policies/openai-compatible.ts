@@ -282,7 +282,9 @@ function finishReasonOf(value: unknown): FinishReason {
 
 /**
  * `openai:<baseURL>#<model>`. Settings by `--policy-option`: `apiKey` (else `OPENAI_API_KEY`),
- * `timeoutMs`, `maxRetries`, `maxConcurrency`.
+ * `timeoutMs`, `maxRetries`, `maxConcurrency`, and `tokenizer=<modelDir>`: the served model's
+ * directory (tokenizer.json, tokenizer_config.json with its chat template), which switches the
+ * policy to token mode and exact trajectories.
  */
 export const openaiPolicyScheme: PolicyScheme = {
   usage: 'openai:<baseURL>#<model>',
@@ -307,6 +309,15 @@ export const openaiPolicyScheme: PolicyScheme = {
     const timeoutMs = number('timeoutMs');
     const maxRetries = number('maxRetries');
     const maxConcurrency = number('maxConcurrency');
+    const modelDir = context.options.tokenizer;
+    // Loaded on demand: the model-directory reader pulls in the tokenizer engine.
+    const served = modelDir ? (await import('../onnx/model-dir.ts')).readModelDir(modelDir) : undefined;
+    if (served && !served.chatTemplate) {
+      throw new PolicySpecError(
+        `${modelDir}/tokenizer_config.json has no chat_template`,
+        "token mode renders prompts with the model's own template",
+      );
+    }
     return createOpenAICompatiblePolicy({
       baseURL,
       model,
@@ -315,6 +326,9 @@ export const openaiPolicyScheme: PolicyScheme = {
       ...(timeoutMs !== undefined ? { timeoutMs } : {}),
       ...(maxRetries !== undefined ? { maxRetries } : {}),
       ...(maxConcurrency !== undefined ? { maxConcurrency } : {}),
+      ...(served
+        ? { tokenizer: served.tokenizer, ...(served.chatTemplate ? { chatTemplate: served.chatTemplate } : {}) }
+        : {}),
     });
   },
 };
