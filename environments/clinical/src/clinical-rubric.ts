@@ -48,18 +48,28 @@ const CITABLE_ACRONYMS = new Set([
   'hcg',
 ]);
 
+/** Normalised citable labels per test, computed once per catalogue. */
+const citableLabels = new WeakMap<TestCatalogue, Array<{ id: string; labels: string[] }>>();
+
+function labelsOf(catalogue: TestCatalogue): Array<{ id: string; labels: string[] }> {
+  let labels = citableLabels.get(catalogue);
+  if (!labels) {
+    labels = catalogue.all().map((test) => ({
+      id: test.id,
+      labels: [test.name, ...test.aliases]
+        .map((label) => normaliseDiagnosis(label))
+        .filter((n) => n.length >= 5 || CITABLE_ACRONYMS.has(n))
+        .map((n) => ` ${n} `),
+    }));
+    citableLabels.set(catalogue, labels);
+  }
+  return labels;
+}
+
 function citedTests(reasoning: string, catalogue: TestCatalogue): Set<string> {
   const text = ` ${normaliseDiagnosis(reasoning)} `;
   const cited = new Set<string>();
-  for (const test of catalogue.all()) {
-    for (const label of [test.name, ...test.aliases]) {
-      const n = normaliseDiagnosis(label);
-      if ((n.length >= 5 || CITABLE_ACRONYMS.has(n)) && text.includes(` ${n} `)) {
-        cited.add(test.id);
-        break;
-      }
-    }
-  }
+  for (const { id, labels } of labelsOf(catalogue)) if (labels.some((l) => text.includes(l))) cited.add(id);
   return cited;
 }
 

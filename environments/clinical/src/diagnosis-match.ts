@@ -52,16 +52,13 @@ const NEGATIONS = [
 
 /** Lower case, no accents, American spelling of ae/oe, punctuation to spaces, hedge words out. */
 export function normaliseDiagnosis(text: string): string {
-  const words = text
-    .toLowerCase()
-    .normalize('NFKD')
-    .replace(/[\u0300-\u036f]/g, '')
+  let t = text.toLowerCase();
+  // Accents only when there are any: NFKD is the slow part of this function.
+  if (/[^ -~]/.test(t)) t = t.normalize('NFKD').replace(/[\u0300-\u036f]/g, '');
+  const words = t
     .replace(/'s\b/g, '')
-    .replace(/ae/g, 'e')
-    .replace(/oe/g, 'e')
-    .replace(/[^a-z0-9]+/g, ' ')
-    .trim()
-    .split(' ')
+    .replace(/ae|oe/g, 'e')
+    .split(/[^a-z0-9]+/)
     .filter((w) => w.length > 0 && !HEDGES.has(w));
   return words.join(' ');
 }
@@ -80,6 +77,8 @@ export function icdCompatible(given: string, gold: string): boolean {
 export class ConditionVocabulary {
   /** normalised phrase → case ids whose diagnosis it names (empty for differential-only conditions). */
   private readonly phrases = new Map<string, Set<string>>();
+  /** Phrases by their first word, so a text is scanned word by word instead of phrase by phrase. */
+  private readonly byFirstWord = new Map<string, string[][]>();
 
   constructor(cases: readonly ClinicalCase[]) {
     for (const c of cases) {
@@ -91,25 +90,28 @@ export class ConditionVocabulary {
   private add(phrase: string, caseId?: string): void {
     const key = normaliseDiagnosis(phrase);
     if (key.length < 2) return;
-    const owners = this.phrases.get(key) ?? new Set<string>();
+    let owners = this.phrases.get(key);
+    if (!owners) {
+      owners = new Set<string>();
+      this.phrases.set(key, owners);
+      const words = key.split(' ');
+      const list = this.byFirstWord.get(words[0] as string) ?? [];
+      list.push(words);
+      this.byFirstWord.set(words[0] as string, list);
+    }
     if (caseId) owners.add(caseId);
-    this.phrases.set(key, owners);
   }
 
   /** Every vocabulary phrase in `text`, longest first where they overlap, skipping negated ones. */
   mentions(text: string): string[] {
-    const norm = ` ${normaliseDiagnosis(text)} `;
+    const words = normaliseDiagnosis(text).split(' ');
     const spans: Array<{ phrase: string; start: number; end: number }> = [];
-    for (const phrase of this.phrases.keys()) {
-      const needle = ` ${phrase} `;
-      let from = 0;
-      for (;;) {
-        const at = norm.indexOf(needle, from);
-        if (at < 0) break;
-        spans.push({ phrase, start: at, end: at + needle.length });
-        from = at + 1;
+    words.forEach((word, start) => {
+      for (const candidate of this.byFirstWord.get(word) ?? []) {
+        if (candidate.every((w, k) => words[start + k] === w))
+          spans.push({ phrase: candidate.join(' '), start, end: start + candidate.length });
       }
-    }
+    });
     const maximal = spans.filter(
       (s) =>
         !spans.some(
@@ -117,10 +119,16 @@ export class ConditionVocabulary {
         ),
     );
     return maximal
-      .filter((s) => !NEGATIONS.some((n) => norm.slice(Math.max(0, s.start - 16), s.start + 1).includes(n)))
+      .filter((s) => !negatedAt(words, s.start))
       .sort((a, b) => a.start - b.start)
       .map((s) => s.phrase);
   }
+}
+
+/** Negation words up to three words before a mention ("not", "no", "ruled out", "excluding" …). */
+function negatedAt(words: string[], start: number): boolean {
+  const window = ` ${words.slice(Math.max(0, start - 3), start).join(' ')} `;
+  return NEGATIONS.some((n) => window.includes(n));
 }
 
 /** Name and aliases of a case's diagnosis. */
@@ -145,6 +153,16 @@ export interface DiagnosisVerdict {
 /** "A or B", "A vs B", "A versus B", "A/B", or a numbered or bulleted list. */
 const ALTERNATIVES = /\bor\b|\bvs\b|\bversus\b|\w\s*\/\s*\w|(^|\n)\s*(\d+[.)]|[-*\u2022])\s/i;
 
+const goldCache = new WeakMap<object, Set<string>>();
+function goldPhrasesOf(c: Pick<ClinicalCase, 'diagnosis'>): Set<string> {
+  let phrases = goldCache.get(c.diagnosis);
+  if (!phrases) {
+    phrases = new Set(diagnosisNames(c).map(normaliseDiagnosis));
+    goldCache.set(c.diagnosis, phrases);
+  }
+  return phrases;
+}
+
 export function matchDiagnosis(
   given: string,
   c: ClinicalCase,
@@ -152,9 +170,10 @@ export function matchDiagnosis(
 ): DiagnosisVerdict {
   const text = given.trim();
   if (text.length === 0) return { correct: false, reason: 'empty', competing: [] };
-  const goldPhrases = new Set(diagnosisNames(c).map(normaliseDiagnosis));
+  const goldPhrases = goldPhrasesOf(c);
   const mentioned = vocabulary.mentions(text);
-  const extraGold = [...goldPhrases].some((p) => ` ${normaliseDiagnosis(text)} `.includes(` ${p} `));
+  const normText = ` ${normaliseDiagnosis(text)} `;
+  const extraGold = [...goldPhrases].some((p) => normText.includes(` ${p} `));
   const namesGold = mentioned.some((p) => goldPhrases.has(p)) || (extraGold && mentioned.length === 0);
   // A code-shaped word inside a condition's name ("vitamin B12 deficiency") is part of the name, not a code.
   const nameWords = new Set([...mentioned, ...goldPhrases].flatMap((p) => p.split(' ')));
@@ -176,8 +195,8 @@ export function matchDiagnosis(
 /** Whether patient-facing text names the case's diagnosis (the case bank's leak check). */
 export function mentionsDiagnosis(text: string, c: Pick<ClinicalCase, 'diagnosis'>): string | undefined {
   const norm = ` ${normaliseDiagnosis(text)} `;
-  return diagnosisNames(c).find((name) => {
-    const n = normaliseDiagnosis(name);
-    return n.length >= 3 && norm.includes(` ${n} `);
-  });
+  const names = diagnosisNames(c);
+  const found = [...goldPhrasesOf(c)].findIndex((n) => n.length >= 3 && norm.includes(` ${n} `));
+  if (found < 0) return undefined;
+  return names.find((name) => normaliseDiagnosis(name) === [...goldPhrasesOf(c)][found]) ?? names[0];
 }

@@ -55,6 +55,8 @@ export function questionTerms(text: string): string {
 
 interface CompiledCue {
   terms: string;
+  /** The cue's first word: a question without it cannot contain the cue (a cheap pre-check). */
+  first: string;
   weight: number;
 }
 /** Cues whose stems coincide ("medicine", "medicines") count once, at the larger weight. */
@@ -64,14 +66,21 @@ function compile(cues: Cue[]): CompiledCue[] {
     const terms = questionTerms(phrase);
     byTerms.set(terms, Math.max(weight, byTerms.get(terms) ?? 0));
   }
-  return [...byTerms].map(([terms, weight]) => ({ terms, weight }));
+  return [...byTerms].map(([terms, weight]) => ({
+    terms,
+    first: terms.trim().split(' ')[0] as string,
+    weight,
+  }));
 }
 
 const FIELD_MATCHERS = HISTORY_FIELDS.map((field) => ({ field, cues: compile(FIELD_CUES[field]) }));
 const PROBE_MATCHER = compile(DIAGNOSIS_PROBE_CUES);
 const OPENERS = YES_NO_OPENERS.map((o) => questionTerms(o));
 const SYMPTOM_MATCHERS = Object.entries(SYMPTOMS).flatMap(([key, entry]) =>
-  entry.synonyms.map((s) => ({ key, terms: questionTerms(s) })),
+  entry.synonyms.map((s) => {
+    const terms = questionTerms(s);
+    return { key, terms, first: terms.trim().split(' ')[0] as string };
+  }),
 );
 
 /**
@@ -81,9 +90,9 @@ const SYMPTOM_MATCHERS = Object.entries(SYMPTOMS).flatMap(([key, entry]) =>
  */
 const TOPIC_FIELDS = new Set<HistoryField>(HISTORY_FIELDS.slice(HISTORY_FIELDS.indexOf('pmh')));
 
-function score(terms: string, cues: CompiledCue[]): number {
+function score(terms: string, words: ReadonlySet<string>, cues: CompiledCue[]): number {
   let total = 0;
-  for (const cue of cues) if (terms.includes(cue.terms)) total += cue.weight;
+  for (const cue of cues) if (words.has(cue.first) && terms.includes(cue.terms)) total += cue.weight;
   return total;
 }
 
@@ -91,7 +100,9 @@ function score(terms: string, cues: CompiledCue[]): number {
 export function symptomsIn(text: string): string[] {
   const terms = questionTerms(text);
   const spans: Array<{ key: string; start: number; end: number }> = [];
+  const words = new Set(terms.trim().split(' '));
   for (const m of SYMPTOM_MATCHERS) {
+    if (!words.has(m.first)) continue;
     let from = 0;
     for (;;) {
       const at = terms.indexOf(m.terms, from);
@@ -134,11 +145,12 @@ const recent = new Map<string, QuestionTarget>();
 
 function matchUncached(question: string): QuestionTarget {
   const terms = questionTerms(question);
-  const fieldScores = FIELD_MATCHERS.map(({ field, cues }) => ({ field, score: score(terms, cues) }));
+  const words = new Set(terms.trim().split(' '));
+  const fieldScores = FIELD_MATCHERS.map(({ field, cues }) => ({ field, score: score(terms, words, cues) }));
   const best = (pool: typeof fieldScores) =>
     pool.reduce((a, b) => (b.score > a.score ? b : a), { field: 'complaint' as HistoryField, score: 0 });
   const bestField = best(fieldScores);
-  const probe = score(terms, PROBE_MATCHER);
+  const probe = score(terms, words, PROBE_MATCHER);
   if (probe >= 3 && probe >= bestField.score) return { kind: 'diagnosis-probe' };
   const topic = best(fieldScores.filter((f) => TOPIC_FIELDS.has(f.field)));
   if (topic.score >= 3) return { kind: 'field', field: topic.field };
