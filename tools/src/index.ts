@@ -23,6 +23,8 @@ export {
 } from './retrieval/bm25-index.ts';
 export { createBm25Retriever } from './retrieval/bm25-retriever.ts';
 export { Bm25ScanBaseline } from './retrieval/bm25-scan.ts';
+export { createDenseRetriever, DenseIndex, type TextEmbedder } from './retrieval/dense-index.ts';
+export { createOnnxEmbedder, type OnnxEmbedderOptions } from './retrieval/onnx-embedder.ts';
 export { bestSnippet } from './retrieval/snippet.ts';
 export {
   DocumentCollection,
