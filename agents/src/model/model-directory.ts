@@ -35,7 +35,9 @@ export const DEFAULT_DECODER_CONFIG: DecoderConfig = {
   nLayers: 4,
   nHeads: 4,
   dFF: 512,
-  maxPositions: 1024,
+  // Byte-level tokens make prompts long: the compose environment's first prompt (task + tool list
+  // rendered by the chat template) is ~1,200 tokens, so 1024 positions would not hold one episode.
+  maxPositions: 2048,
   layerNormEps: 1e-5,
 };
 

@@ -23,9 +23,11 @@ export const TINY_TEST_CONFIG: DecoderConfig = {
  */
 export async function createTinyTestModel(
   seed = 7,
+  overrides: Partial<DecoderConfig> = {},
 ): Promise<{ dir: string; config: DecoderConfig; weights: DecoderWeights }> {
   const dir = await mkdtemp(path.join(tmpdir(), 'toolgym-onnx-'));
-  const weights = initDecoderWeights(TINY_TEST_CONFIG, { seed, std: 0.3 });
-  await writeDecoderModelDir(dir, { config: TINY_TEST_CONFIG, weights, initSeed: seed });
-  return { dir, config: TINY_TEST_CONFIG, weights };
+  const config = { ...TINY_TEST_CONFIG, ...overrides };
+  const weights = initDecoderWeights(config, { seed, std: 0.3 });
+  await writeDecoderModelDir(dir, { config, weights, initSeed: seed });
+  return { dir, config, weights };
 }
