@@ -1,4 +1,4 @@
-import type { RubricCriterion } from '@toolgym/tools';
+import type { RubricCriterion } from '@toolgym/tools/rubric';
 import type { ClinicalCase } from './case.ts';
 import type { TestCatalogue } from './catalogue.ts';
 import type { DiagnosisVerdict } from './diagnosis-match.ts';

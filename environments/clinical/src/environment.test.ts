@@ -1,5 +1,5 @@
 import { checkEnvironment, Environment } from '@toolgym/env-kit';
-import type { RubricJudge } from '@toolgym/tools';
+import type { RubricJudge } from '@toolgym/tools/rubric';
 import { describe, expect, it } from 'vitest';
 import { taskIdOf } from './case-bank.ts';
 import { createClinicalEnvironment } from './environment.ts';

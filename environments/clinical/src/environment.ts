@@ -6,7 +6,7 @@ import {
   weightedReward,
 } from '@toolgym/env-kit';
 import type { Task } from '@toolgym/protocol';
-import { gradeRubric, type RubricJudge } from '@toolgym/tools';
+import { gradeRubric, type RubricJudge } from '@toolgym/tools/rubric';
 import { z } from 'zod';
 import { loadAgentClinicJsonl } from './agentclinic.ts';
 import type { ClinicalCase, ExamSystem } from './case.ts';

@@ -1,4 +1,4 @@
-import type { ChatTextModel } from '@toolgym/tools';
+import type { ChatTextModel } from '@toolgym/tools/rubric';
 import type { ClinicalCase } from '../case.ts';
 import { mentionsDiagnosis } from '../diagnosis-match.ts';
 import type { HistoryField, QuestionTarget } from './history-fields.ts';
