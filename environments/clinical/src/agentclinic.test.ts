@@ -34,6 +34,8 @@ describe('AgentClinic JSONL loader', () => {
     expect(pe?.exam.extremities).toMatch(/calf/);
     expect(pe?.keyExams).toEqual(['d_dimer', 'ctpa', 'Wells Score']);
     expect(pe?.objective).toMatch(/long flight/);
+    expect(diabetes?.denies).toEqual(expect.arrayContaining(['chest_pain', 'fever', 'dysuria']));
+    expect(pe?.denies).toEqual(expect.arrayContaining(['cough', 'fever']));
   });
 
   it('plays: the oracle solves every imported case, including a test only the case knows', async () => {

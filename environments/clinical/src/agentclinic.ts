@@ -131,6 +131,10 @@ export function fromAgentClinic(
   for (const s of [actor.Symptoms?.Primary_Symptom ?? '', ...secondary]) {
     for (const key of symptomsIn(s)) symptoms[key] = `Yes — ${s.charAt(0).toLowerCase()}${s.slice(1)}.`;
   }
+  // "Denies chest pain, fever or dysuria." → those symptoms are denied.
+  const denies = /\b(denies|no)\b/i.test(actor.Review_of_Systems ?? '')
+    ? symptomsIn(actor.Review_of_Systems ?? '').filter((k) => !symptoms[k])
+    : [];
   const history: ClinicalCaseInput['history'] = {
     onset: actor.History,
     ...(actor.Past_Medical_History ? { pmh: actor.Past_Medical_History } : {}),
@@ -146,6 +150,7 @@ export function fromAgentClinic(
     complaint: actor.Symptoms?.Primary_Symptom ? `${actor.Symptoms.Primary_Symptom}.` : actor.History,
     history,
     symptoms,
+    denies,
     vitals: [
       num(/(\d{2}(?:\.\d)?)\s*°?\s*C/i) ?? 37,
       Math.round(num(/(?:heart rate|pulse|HR)\D{0,5}(\d{2,3})/i) ?? 80),

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { taskIdOf } from './case-bank.ts';
 import { createClinicalEnvironment } from './environment.ts';
 import clinical from './index.ts';
+import { createModelPatientSimulator } from './patient/simulator.ts';
 
 const env = new Environment(clinical, clinical.parseConfig({}));
 
@@ -148,6 +149,32 @@ describe('clinical environment', () => {
     const { reward } = await episode.end();
     expect(asked).toEqual(['coherent-reasoning']);
     expect(reward.info.rubricUngraded).toBe(0);
+  });
+
+  it('plays with a model-backed patient behind the same interface', async () => {
+    /** Test double of an agents Policy in message mode: answers every question with one sentence. */
+    const cannedPolicyDouble = {
+      prompts: [] as string[],
+      async generate(request: { messages: Array<{ content: string }> }) {
+        this.prompts.push(request.messages.map((m) => m.content).join('\n'));
+        return { text: 'It began two hours ago.' };
+      },
+    };
+    const definition = createClinicalEnvironment({
+      patient: createModelPatientSimulator({ model: cannedPolicyDouble }),
+    });
+    const withModel = new Environment(definition, definition.parseConfig({}));
+    const episode = await withModel.openEpisode({ taskId: taskIdOf('card-inferior-stemi') });
+    const outcome = await episode.callTool('ask_patient', { question: 'When did it start?' });
+    expect(outcome.content).toBe('Patient: It began two hours ago.');
+    expect(cannedPolicyDouble.prompts[0]).toContain('crushing pain');
+    expect(cannedPolicyDouble.prompts[0]).not.toMatch(/myocardial|STEMI|ST elevation/i);
+    const { reward } = await episode.end();
+    expect(
+      (reward.info.rubricVerdicts as Array<{ id: string; met?: boolean }>).find(
+        (v) => v.id === 'took-history',
+      )?.met,
+    ).toBe(false);
   });
 
   it('keeps rewards in the declared range and refuses weights that would leave it', () => {
