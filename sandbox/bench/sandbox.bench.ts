@@ -104,6 +104,17 @@ rows.push({ path: 'bubblewrap warm pool, back-to-back', ...(await latencies(runs
 
 let engine: DockerEngine | undefined;
 let dockerNote = '';
+// A failing bench must still stop the engine it started.
+process.on('uncaughtException', async (error) => {
+  console.error(error);
+  await engine?.stop();
+  process.exit(1);
+});
+process.on('unhandledRejection', async (error) => {
+  console.error(error);
+  await engine?.stop();
+  process.exit(1);
+});
 if (withDocker) {
   try {
     engine = await startDockerEngine();

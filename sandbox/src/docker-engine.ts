@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -62,8 +62,11 @@ export async function startDockerEngine(options: { startTimeoutMs?: number } = {
     );
   }
   const timeoutMs = options.startTimeoutMs ?? 60_000;
-  // The shared data root caches the image; if another dockerd holds it, use a private one.
-  const first = await launchDockerd(PERSISTENT_DATA_ROOT, timeoutMs);
+  // The shared data root caches the image; if another dockerd holds it (its lock would stall this
+  // one), use a private root for this engine.
+  const first = dataRootInUse(PERSISTENT_DATA_ROOT)
+    ? { reason: `${PERSISTENT_DATA_ROOT} is in use` }
+    : await launchDockerd(PERSISTENT_DATA_ROOT, timeoutMs);
   if ('engine' in first) return first.engine;
   const second = await launchDockerd(undefined, timeoutMs);
   if ('engine' in second) return second.engine;
@@ -72,6 +75,20 @@ export async function startDockerEngine(options: { startTimeoutMs?: number } = {
     `dockerd did not start: ${second.reason || first.reason}`,
     'see the dockerd log lines above',
   );
+}
+
+/** Whether a running dockerd uses `dataRoot` (found by its command line). */
+function dataRootInUse(dataRoot: string): boolean {
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      if (path.basename(argv[0] ?? '') === 'dockerd' && argv.includes(`--data-root=${dataRoot}`)) return true;
+    } catch {
+      // exited while we looked
+    }
+  }
+  return false;
 }
 
 async function launchDockerd(
@@ -94,8 +111,12 @@ async function launchDockerd(
   const child: ChildProcess = spawn('dockerd', args, { stdio: ['ignore', log, log], detached: true });
   closeSync(log);
   let exited = false;
+  // If this process dies without stopping the engine, the engine must not outlive it.
+  const stopOnExit = () => child.kill('SIGTERM');
+  process.once('exit', stopOnExit);
   child.on('exit', () => {
     exited = true;
+    process.removeListener('exit', stopOnExit);
   });
   const docker = new Docker({ socketPath: socket });
   const deadline = Date.now() + timeoutMs;
