@@ -135,7 +135,11 @@ export const FeedOverflowMessageSchema = z.object({
 });
 
 /** A bad subscription or an auth failure; the socket is closed after it. */
-export const FeedErrorMessageSchema = z.object({ type: z.literal('error'), code: z.string(), message: z.string() });
+export const FeedErrorMessageSchema = z.object({
+  type: z.literal('error'),
+  code: z.string(),
+  message: z.string(),
+});
 
 export const FeedServerMessageSchema = z.discriminatedUnion('type', [
   FeedRunMessageSchema,
