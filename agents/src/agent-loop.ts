@@ -177,6 +177,7 @@ export async function playEpisode(options: EpisodeOptions): Promise<Trajectory> 
         calls: result.toolCalls ?? fromText?.calls ?? [],
         errors: [...(fromText?.errors ?? []), ...(result.toolCallErrors ?? [])],
       };
+      const assistantIndex = messages.length;
       messages.push({
         role: 'assistant',
         content,
@@ -223,7 +224,7 @@ export async function playEpisode(options: EpisodeOptions): Promise<Trajectory> 
       if (ledger) {
         let next = end
           ? undefined
-          : ledger.observationFor(template.render(messages, tools, { addGenerationPrompt: true }));
+          : continuationObservation(ledger, template, messages, assistantIndex, tools);
         if (next && ledger.length + next.tokens.length >= contextBudget) {
           next = undefined;
           end = { status: 'truncated', truncation: 'token_budget' };
@@ -310,6 +311,44 @@ async function runToolCall(
     },
     terminated: result.terminated,
   };
+}
+
+/** A stand-in for the conversation before an assistant turn, for `continuationObservation`. */
+const STAND_IN: Message[] = [{ role: 'user', content: '' }];
+const standInHeads = new WeakMap<ChatTemplate, string>();
+
+/**
+ * The observation after a turn (tool results and the next assistant header), rendered cheaply:
+ * the template renders a stand-in conversation — an empty user turn, this assistant turn, what
+ * followed it — without the tool list, and the observation is what that render adds after the
+ * sampled text. Re-rendering the whole conversation every turn costs a full Jinja pass over every
+ * tool schema and turn. The whole conversation is still rendered at the end of every episode and
+ * must extend the token record there, so a template whose rendering of a turn depends on earlier
+ * turns is caught (`template_mismatch`). Falls back to the full render when the stand-in does
+ * not line up.
+ */
+function continuationObservation(
+  ledger: TokenLedger,
+  template: ChatTemplate,
+  messages: readonly Message[],
+  assistantIndex: number,
+  tools: readonly ToolSpec[],
+): { text: string; tokens: number[] } {
+  try {
+    let head = standInHeads.get(template);
+    if (head === undefined) {
+      head = template.render(STAND_IN, [], { addGenerationPrompt: true });
+      standInHeads.set(template, head);
+    }
+    const prefix = head + ledger.lastSampledText;
+    const rendered = template.render([...STAND_IN, ...messages.slice(assistantIndex)], [], {
+      addGenerationPrompt: true,
+    });
+    if (rendered.startsWith(prefix)) return ledger.observationOfText(rendered.slice(prefix.length));
+  } catch {
+    // A template may refuse the stand-in (e.g. it demands a system turn): render in full.
+  }
+  return ledger.observationFor(template.render(messages, tools, { addGenerationPrompt: true }));
 }
 
 /** What the model sees for a call it wrote but that could not be read. */

@@ -14,6 +14,8 @@ export class TokenLedger {
   readonly logprobs: number[] = [];
   /** The conversation text the tokens stand for (what the template rendered plus what was sampled). */
   private text = '';
+  /** The text of the last sampled turn. */
+  lastSampledText = '';
 
   constructor(private readonly tokenizer: Tokenizer) {}
 
@@ -29,8 +31,14 @@ export class TokenLedger {
       this.lossMask.push(1);
       this.logprobs.push(logprobs?.[i] ?? 0);
     });
-    this.text += this.tokenizer.decode(tokens);
+    this.lastSampledText = this.tokenizer.decode(tokens);
+    this.text += this.lastSampledText;
     return { start, end: this.tokens.length };
+  }
+
+  /** An observation given as text (see `continuationObservation` in the agent loop), tokenized alone. */
+  observationOfText(text: string): { text: string; tokens: number[] } {
+    return { text, tokens: this.tokenizer.encode(text) };
   }
 
   /**

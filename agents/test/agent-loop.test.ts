@@ -197,6 +197,37 @@ describe('agent loop, token mode (exact tokens)', () => {
     expect(t.failure?.message).toContain('character');
   });
 
+  it('catches at the end a template whose rendering of a turn depends on its position in the conversation', async () => {
+    const task = await firstTestTask();
+    // Numbers each message by its position: the cheap per-turn render on a stand-in conversation
+    // gets the numbers wrong, and the full render that closes the episode exposes it.
+    const numbering = new ChatTemplate(
+      HERMES_CHAT_TEMPLATE.replaceAll(
+        "{{- '\\n<tool_response>\\n' }}",
+        "{{- '\\n<tool_response>' + (loop.index | string) + '\\n' }}",
+      ),
+      {},
+      'numbering test template',
+    );
+    expect(numbering.source).not.toBe(HERMES_CHAT_TEMPLATE);
+    const client = await inProcessClient(env);
+    const policy = scriptedTokenPolicyTestDouble(tokenizer, () =>
+      hermesToolCalls.render([{ name: 'upper', arguments: { text: 'abc' } }]),
+    );
+    const t = await playEpisode({
+      client,
+      policy,
+      template: numbering,
+      start: { taskId: task.id },
+      sampling,
+      maxTurns: 3,
+    });
+    await client.close();
+    expect(t.status).toBe('failed');
+    expect(t.failure?.code).toBe('template_mismatch');
+    expect(t.failure?.message).toMatch(/at character \d+/);
+  });
+
   it('verifyTrajectoryTokens reports a trajectory whose tokens were re-tokenised or whose mask is wrong', async () => {
     const task = await firstTestTask();
     const client = await inProcessClient(env);
