@@ -30,13 +30,17 @@ export interface ForwardInput {
 }
 
 export interface ForwardOutput {
-  /** [batch, seq, vocab] as float32. */
+  /** [batch, logitsSeq, vocab] as float32. */
   logits: Float32Array;
   vocab: number;
+  /** Positions with logits: seq, or 1 when the model takes `num_logits_to_keep` (only the last position). */
+  logitsSeq: number;
   present: KvCache;
 }
 
 type CacheDtype = 'float32' | 'float16';
+
+const LOGITS_TO_KEEP_INPUTS = ['num_logits_to_keep', 'logits_to_keep'];
 
 export class DecoderSession {
   private readonly inputNames: Set<string>;
@@ -54,6 +58,15 @@ export class DecoderSession {
           `model.onnx has no '${required}' input: export the decoder *with past* (optimum-cli export onnx --task text-generation-with-past)`,
         );
       }
+    }
+    const known = new Set(['input_ids', 'attention_mask', 'position_ids', ...LOGITS_TO_KEEP_INPUTS]);
+    const unknown = session.inputNames.filter(
+      (n) => !known.has(n) && !/^past_key_values\.\d+\.(key|value)$/.test(n),
+    );
+    if (unknown.length > 0) {
+      throw new Error(
+        `model.onnx has inputs the onnx policy does not know how to feed: ${unknown.join(', ')}`,
+      );
     }
     for (let i = 0; i < shape.numLayers; i++) {
       if (
@@ -105,6 +118,10 @@ export class DecoderSession {
     if (this.inputNames.has('attention_mask'))
       feeds.attention_mask = int64(input.attentionMask, [batch, total]);
     if (this.inputNames.has('position_ids')) feeds.position_ids = int64(input.positionIds, [batch, seq]);
+    // Newer exports can skip the logits of all but the last position (the prompt's other logits are unused).
+    for (const name of LOGITS_TO_KEEP_INPUTS) {
+      if (this.inputNames.has(name)) feeds[name] = new ort.Tensor('int64', BigInt64Array.from([1n]), []);
+    }
     for (let i = 0; i < this.shape.numLayers; i++) {
       feeds[`past_key_values.${i}.key`] = past.tensors[2 * i]!;
       feeds[`past_key_values.${i}.value`] = past.tensors[2 * i + 1]!;
@@ -112,11 +129,17 @@ export class DecoderSession {
     const out = await this.session.run(feeds);
     const logitsTensor = out.logits;
     if (!logitsTensor) throw new Error("model.onnx has no 'logits' output");
-    const vocab = logitsTensor.dims[logitsTensor.dims.length - 1]!;
+    const vocab = logitsTensor.dims[2]!;
+    const logitsSeq = logitsTensor.dims[1]!;
     const present: ort.Tensor[] = [];
     for (let i = 0; i < this.shape.numLayers; i++)
       present.push(out[`present.${i}.key`]!, out[`present.${i}.value`]!);
-    return { logits: toFloat32(logitsTensor), vocab, present: { tensors: present, batch, length: total } };
+    return {
+      logits: toFloat32(logitsTensor),
+      vocab,
+      logitsSeq,
+      present: { tensors: present, batch, length: total },
+    };
   }
 
   /** Keeps only the given batch rows of a cache (rows that finished generating are dropped). */

@@ -295,12 +295,11 @@ export class OnnxPolicy implements Policy {
       attentionMask: rows.flatMap((r) => r.mask),
       positionIds: rows.flatMap((r) => positionsOf(r.mask)),
     });
-    let seqLen = maxPrompt;
 
     while (rows.length > 0) {
       const vocab = out.vocab;
       rows.forEach((row, b) => {
-        const offset = (b * seqLen + seqLen - 1) * vocab;
+        const offset = (b * out.logitsSeq + out.logitsSeq - 1) * vocab;
         const logits = out.logits.subarray(offset, offset + vocab);
         const { token, logprob } = sampleToken(logits, row.sampling, row.rng);
         row.generated.push(token);
@@ -324,7 +323,6 @@ export class OnnxPolicy implements Policy {
           positionIds: rows.map((r) => positionsOf(r.mask).at(-1)!),
           past: cache,
         });
-        seqLen = 1;
       } else {
         // Full recompute: the whole (left-padded) sequence again, with an empty cache.
         out = await decoder.forward({
@@ -337,7 +335,6 @@ export class OnnxPolicy implements Policy {
           attentionMask: rows.flatMap((r) => r.mask),
           positionIds: rows.flatMap((r) => positionsOf(r.mask)),
         });
-        seqLen = rows[0]!.mask.length;
       }
     }
 
