@@ -164,7 +164,9 @@ async function feedReplay(n: number): Promise<number> {
 }
 
 /** Live: clients follow; a writer appends the groups; until every client has every new event. */
-async function feedLive(n: number): Promise<{ perSecond: number; appendSeconds: number; lagSeconds: number }> {
+async function feedLive(
+  n: number,
+): Promise<{ perSecond: number; appendSeconds: number; lagSeconds: number }> {
   const live = TrajectoryStore.open(path.join(dir, `live-${n}.db`), { durability: 'normal' });
   live.startRun('bench');
   const server = await serveReplay({ store: live, viewer: false });

@@ -30,7 +30,7 @@ beforeAll(async () => {
       entropy: 2 - step * 0.1,
     });
   }
-  const withAdvantages = store.queryTrajectories({ runId: 'demo', step: 7, limit: 1 })[0]!;
+  const withAdvantages = multiTurn();
   const t = store.getTrajectory(withAdvantages.id);
   store.setAdvantages(
     t.id,
@@ -57,6 +57,11 @@ beforeAll(async () => {
     if (m.type() === 'error') pageErrors.push(m.text());
   });
 }, 120_000);
+
+/** A trajectory of the last step with tool calls (every turn but the last calls a tool). */
+function multiTurn() {
+  return store.queryTrajectories({ runId: 'demo', step: 7, limit: 100 }).find((s) => s.turns >= 2)!;
+}
 
 afterAll(async () => {
   await browser?.close();
@@ -95,7 +100,7 @@ describe('viewer in Chromium', () => {
   });
 
   it('opens a trajectory: turns, tool calls and results, reward breakdown, tokens by logprob and mask', async () => {
-    const target = store.queryTrajectories({ runId: 'demo', step: 7, limit: 1 })[0]!;
+    const target = multiTurn();
     const full = store.getTrajectory(target.id);
     await page.locator(`[data-testid=trajectory-row][data-id="${target.id}"]`).click();
     const detail = page.getByTestId('trajectory-detail');
@@ -104,10 +109,13 @@ describe('viewer in Chromium', () => {
     expect(await detail.getByTestId('turn').count()).toBe(full.turns.length);
     const calls = full.turns.flatMap((t) => t.toolCalls);
     expect(await detail.getByTestId('tool-call').count()).toBe(calls.length);
-    if (calls.length > 0)
-      expect(await detail.getByTestId('tool-call').first().textContent()).toContain(
-        JSON.stringify(calls[0]!.arguments),
-      );
+    expect(calls.length).toBeGreaterThan(0);
+    expect(await detail.getByTestId('tool-call').first().textContent()).toContain(
+      JSON.stringify(calls[0]!.arguments),
+    );
+    expect(await detail.getByTestId('tool-call').first().textContent()).toContain(
+      full.turns[0]!.toolResults[0]!.content,
+    );
     const breakdown = await detail.getByTestId('reward-breakdown').textContent();
     expect(breakdown).toContain('correct');
     expect(breakdown).toContain(full.reward.total.toFixed(3));
