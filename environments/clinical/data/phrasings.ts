@@ -177,6 +177,7 @@ export const DEV_PHRASINGS: Phrasing[] = [
     'Tell me about your diet.',
     'What did you eat yesterday?',
   ),
+  ...p('field:age', 'How old are you?', 'What is your date of birth?'),
   ...p('symptoms:fever', 'Have you had a fever?', 'Any temperature?', 'Have you felt feverish?'),
   ...p('symptoms:fever,chills', 'Any fever or chills?'),
   ...p('symptoms:cough', 'Do you have a cough?', 'Have you been coughing?'),

@@ -30,6 +30,7 @@ export const HISTORY_FIELDS = [
   'menstrual',
   'contacts',
   'diet',
+  'age',
 ] as const;
 export type HistoryField = (typeof HISTORY_FIELDS)[number];
 
@@ -389,6 +390,13 @@ export const FIELD_CUES: Record<HistoryField, Cue[]> = {
     ['contact with', 2],
     ['ill contact', 3],
     ['same symptom', 2],
+  ],
+  age: [
+    ['how old', 4],
+    ['your age', 4],
+    ['date of birth', 4],
+    ['when were you born', 4],
+    ['birthday', 3],
   ],
   diet: [
     ['diet', 3],

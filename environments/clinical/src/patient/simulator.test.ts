@@ -36,7 +36,12 @@ const PROBES = [
 
 /** Every sentence the deterministic patient may say about a case: its own text or fixed phrases. */
 function allowedAnswers(c: (typeof cases)[number]): Set<string> {
-  const allowed = new Set<string>([c.complaint, ...Object.values(c.history), ...Object.values(c.symptoms)]);
+  const allowed = new Set<string>([
+    c.complaint,
+    ...Object.values(c.history),
+    ...Object.values(c.symptoms),
+    `I'm ${c.age}.`,
+  ]);
   for (const key of c.denies) allowed.add(`No, I haven't had any ${SYMPTOMS[key]?.plain}.`);
   return allowed;
 }

@@ -38,6 +38,8 @@ const FALLBACK: Partial<Record<HistoryField, HistoryField[]>> = {
 /** The patient's words for a history field, or `undefined` when the case does not hold it. */
 export function historyAnswer(c: ClinicalCase, field: HistoryField): string | undefined {
   if (field === 'complaint') return c.complaint;
+  // Every case knows the patient's age (demographics), even when its history does not say it.
+  if (field === 'age') return c.age === 0 ? 'Less than a year old.' : `I'm ${c.age}.`;
   for (const f of [field, ...(FALLBACK[field] ?? [])]) {
     const text = c.history[f];
     if (text) return text;
