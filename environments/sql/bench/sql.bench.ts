@@ -11,7 +11,7 @@
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { EnvironmentClient } from '@toolgym/env-kit';
+import { type CallOptions, EnvironmentClient } from '@toolgym/env-kit';
 import type { Task } from '@toolgym/protocol';
 import Database from 'better-sqlite3';
 import sql, { databaseFileOf, type SqlAnswer, sqlTasks } from '../src/index.ts';
@@ -24,6 +24,7 @@ const argument = (name: string, fallback: number) => {
 };
 const concurrency = argument('concurrency', 32);
 const episodesPerClient = argument('episodes-per-client', 8);
+const STARTUP_BATCH = 2;
 
 const config = sql.parseConfig({ executors: 1 });
 const tasks: Task[] = sqlTasks(config);
@@ -58,14 +59,18 @@ function directEpisodesPerSecond(episodes: number): { perSecond: number; msPerEp
 }
 
 // --- The environment over stdio MCP --------------------------------------------------------
-async function playEpisode(client: EnvironmentClient, task: Task): Promise<number> {
+async function playEpisode(
+  client: EnvironmentClient,
+  task: Task,
+  options: CallOptions = {},
+): Promise<number> {
   const started = performance.now();
   const gold = (task.answer as SqlAnswer).sql;
-  await client.start({ taskId: task.id });
-  const executed = await client.callTool('execute_sql', { sql: gold });
+  await client.start({ taskId: task.id }, options);
+  const executed = await client.callTool('execute_sql', { sql: gold }, options);
   if (executed.isError) throw new Error(`execute_sql failed on ${task.id}: ${executed.content}`);
-  await client.callTool('submit_answer', { sql: gold });
-  const end = await client.end();
+  await client.callTool('submit_answer', { sql: gold }, options);
+  const end = await client.end(undefined, options);
   if (end.reward.total !== 1) throw new Error(`oracle episode ${task.id} scored ${end.reward.total}`);
   return performance.now() - started;
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { defineEnvironment, ToolError } from '@toolgym/env-kit';
+import { defineEnvironment, ToolError, ToolGymError } from '@toolgym/env-kit';
 import type { Task } from '@toolgym/protocol';
 import { z } from 'zod';
 import { type SqlConfig, SqlConfigSchema } from './config.ts';
@@ -241,7 +241,11 @@ export default defineEnvironment<SqlEpisodeState, SqlConfig>({
   grade: async ({ episode, finalText }) => {
     const { state, config, task } = episode;
     const answer = task.answer as SqlAnswer;
-    const gold = await goldResult(task, config, state);
+    // The gold query failing is the dataset's fault, not the agent's: the episode ends with that reason.
+    const gold = await goldResult(task, config, state).catch((error: unknown) => {
+      if (!(error instanceof QueryError)) throw error;
+      throw new ToolGymError('gold_query_failed', `the gold query of task '${task.id}' failed (${error.code}): ${error.message}`, 'check the dataset, or raise queryTimeoutMs for large databases');
+    });
     let predicted = state.submitted;
     const fromText = predicted ? undefined : queryInText(finalText);
     if (fromText) predicted = await gradedRun(state, config, fromText, false);

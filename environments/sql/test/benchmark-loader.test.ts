@@ -69,7 +69,7 @@ describe('BIRD loader', () => {
     expect(task?.prompt).toContain(
       "Hint: published by Marvel Comics refers to publisher_name = 'Marvel Comics'",
     );
-    expect((task?.answer as SqlAnswer).sql).toMatch(/^SELECT COUNT\(T1.id\)/);
+    expect((task?.answer as SqlAnswer | undefined)?.sql).toMatch(/^SELECT COUNT\(T1.id\)/);
   });
 
   it('plays episodes with BIRD semantics: row order and duplicates ignored, column order kept', async () => {
