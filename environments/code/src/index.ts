@@ -1,5 +1,5 @@
-import { defineEnvironment, ToolError, weightedReward } from '@toolgym/env-kit';
-import type { Sandbox } from '@toolgym/sandbox';
+import { defineEnvironment, ToolError, ToolGymError, weightedReward } from '@toolgym/env-kit';
+import { type Sandbox, SandboxError } from '@toolgym/sandbox';
 import { z } from 'zod';
 import { type CodeConfig, CodeConfigSchema } from './config.ts';
 import { formatRun, formatTestRun } from './run-output.ts';
@@ -34,6 +34,32 @@ export { Workspace } from './workspace.ts';
 export interface CodeState {
   sandbox: Sandbox;
   workspace: Workspace;
+  /** Set when the sandbox itself failed (not the model's code): the episode cannot be graded. */
+  sandboxFailure?: string;
+}
+
+/** The sandbox could not run the episode's code: episode-fatal, never the model's fault. */
+export class SandboxFailureError extends ToolGymError {
+  constructor(message: string) {
+    super('sandbox_failed', message, 'check the sandbox backend (bwrap / the Docker engine) on this host');
+  }
+}
+
+/**
+ * Runs sandbox work for a tool. A failure of the sandbox itself is recorded on the episode (so
+ * grading refuses it as episode-fatal) and told to the model as a tool error.
+ */
+async function inSandbox<T>(state: CodeState, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (!(error instanceof SandboxError)) throw error;
+    state.sandboxFailure ??= error.message;
+    throw new ToolError(
+      `The sandbox failed (${error.message}); this episode cannot be graded.`,
+      'sandbox_failed',
+    );
+  }
 }
 
 const SCRATCH_FILE = '.scratch.py';
@@ -87,13 +113,15 @@ export default defineEnvironment<CodeState, CodeConfig>({
       }),
       run: async ({ code, stdin }, { episode, signal }) => {
         const files = { ...episode.state.workspace.snapshot(), [SCRATCH_FILE]: code };
-        const result = await episode.state.sandbox.run({
-          cmd: ['python3', SCRATCH_FILE],
-          files,
-          ...(stdin !== undefined ? { stdin } : {}),
-          limits: runLimits(episode.config),
-          signal,
-        });
+        const result = await inSandbox(episode.state, () =>
+          episode.state.sandbox.run({
+            cmd: ['python3', SCRATCH_FILE],
+            files,
+            ...(stdin !== undefined ? { stdin } : {}),
+            limits: runLimits(episode.config),
+            signal,
+          }),
+        );
         return { text: formatRun(result), isError: result.exitCode !== 0 };
       },
     },
@@ -124,14 +152,16 @@ export default defineEnvironment<CodeState, CodeConfig>({
             'no_tests',
           );
         const tests = (episode.task.meta as CodeTaskMeta).publicTests ?? [];
-        const run = await runTests(episode.state.sandbox, episode.state.workspace.snapshot(), {
-          entryPoint: answer.entryPoint,
-          tests,
-          ...(answer.setup ? { setup: answer.setup } : {}),
-          perTestSeconds: episode.config.perTestSeconds,
-          limits: runLimits(episode.config),
-          signal,
-        });
+        const run = await inSandbox(episode.state, () =>
+          runTests(episode.state.sandbox, episode.state.workspace.snapshot(), {
+            entryPoint: answer.entryPoint,
+            tests,
+            ...(answer.setup ? { setup: answer.setup } : {}),
+            perTestSeconds: episode.config.perTestSeconds,
+            limits: runLimits(episode.config),
+            signal,
+          }),
+        );
         return { text: formatTestRun(run, tests), isError: run.passed < run.total || run.load !== 'ok' };
       },
     },
@@ -170,6 +200,8 @@ export default defineEnvironment<CodeState, CodeConfig>({
   grade: async ({ episode, finalText }) => {
     const gold = answerOf(episode.task);
     const weights = episode.config.weights;
+    if (episode.state.sandboxFailure)
+      throw new SandboxFailureError(`episode not graded: ${episode.state.sandboxFailure}`);
     if (gold.kind === 'interpreter') {
       const submitted = typeof episode.answer === 'string' ? episode.answer : undefined;
       const given = submitted ?? (finalText !== undefined ? extractIntegerAnswer(finalText) : undefined);
@@ -187,6 +219,10 @@ export default defineEnvironment<CodeState, CodeConfig>({
       ...(gold.setup ? { setup: gold.setup } : {}),
       perTestSeconds: episode.config.perTestSeconds,
       limits: runLimits(episode.config),
+    }).catch((error: unknown) => {
+      throw error instanceof SandboxError
+        ? new SandboxFailureError(`episode not graded: ${error.message}`)
+        : error;
     });
     const fraction = run.total === 0 ? 0 : run.passed / run.total;
     const format = episode.terminated && run.load === 'ok' && run.definesEntryPoint ? 1 : 0;

@@ -216,6 +216,17 @@ describe('code episodes', () => {
     expect(extractIntegerAnswer('it is 1,234 or maybe 99')).toBe('99');
   });
 
+  it('ends the episode as failed (not graded) when the sandbox itself fails', async () => {
+    const task = firstOf('chunk');
+    const episode = await env.openEpisode({ taskId: task.id });
+    await episode.state.sandbox.close();
+    const outcome = await episode.callTool('run_python', { code: 'print(1)' });
+    expect(outcome).toMatchObject({ isError: true, errorCode: 'sandbox_failed' });
+    await expect(episode.end()).rejects.toMatchObject({ code: 'sandbox_failed' });
+    await closeSharedSandboxes();
+    await sharedSandbox(env.config.sandbox).warmUp();
+  });
+
   it('passes the kit conformance check', async () => {
     const report = await checkEnvironment(definition, {
       config: { sandbox: { wallMs: 3_000 }, perTestSeconds: 1 },
