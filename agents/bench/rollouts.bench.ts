@@ -1,5 +1,5 @@
 /**
- * `pnpm bench rollouts [--episodes N]`: episodes/s and environment steps/s on `compose` with the
+ * `pnpm bench rollouts [--episodes N] [--group G]`: episodes/s and environment steps/s on `compose` with the
  * oracle policy at concurrency 1, 8 and 64, through the agent loop over in-process MCP, against
  * the baseline of the same episodes calling the environment's tool functions directly (Episode
  * API, no MCP, no agent loop), measured in the same run. overhead = direct rate / loop rate − 1.
@@ -21,13 +21,23 @@ import { HuggingFaceTokenizer } from '../src/onnx/hf-tokenizer.ts';
 import { createOraclePolicy } from '../src/policies/scripted.ts';
 import { runRollouts } from '../src/rollout-engine.ts';
 
-const argEpisodes = process.argv.indexOf('--episodes');
-const EPISODES = argEpisodes > 0 ? Number(process.argv[argEpisodes + 1]) : 512;
+const arg = (name: string, fallback: number) => {
+  const at = process.argv.indexOf(name);
+  return at > 0 ? Number(process.argv[at + 1]) : fallback;
+};
+const EPISODES = arg('--episodes', 512);
+/** Episodes per task, as RL rollouts play them (GRPO groups). */
+const GROUP = arg('--group', 8);
 const CONCURRENCY = [1, 8, 64];
 
 const env = new Environment(compose, compose.parseConfig({}));
 const tasks = await env.tasksOf('train');
-const taskIds = Array.from({ length: EPISODES }, (_, i) => tasks[i % tasks.length]!.id);
+const groupTaskIds = Array.from(
+  { length: Math.ceil(EPISODES / GROUP) },
+  (_, i) => tasks[i % tasks.length]!.id,
+);
+/** The same episodes, flat, for the paths without groups. */
+const taskIds = groupTaskIds.flatMap((id) => Array.from({ length: GROUP }, () => id));
 const config = byteTokenizerConfig(8192);
 const tokenizer = new HuggingFaceTokenizer(byteTokenizerJson(), config, [
   byteTokenizerId('<|im_end|>'),
@@ -94,8 +104,8 @@ async function loop(concurrency: number, exact: boolean): Promise<Measured> {
     connect: () => EnvironmentClient.connect({ kind: 'in-process', environment: env }),
     sessions: 'worker',
     policy: createOraclePolicy(exact ? { tokenizer } : {}),
-    taskIds,
-    groupSize: 1,
+    taskIds: groupTaskIds,
+    groupSize: GROUP,
     concurrency,
     sampling: { maxTokens: 512 },
     episode: { template },

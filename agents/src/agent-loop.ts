@@ -47,6 +47,12 @@ export interface EpisodeOptions {
   /** The environment's tools and id, when the caller already has them (saves round trips per episode). */
   tools?: ToolSpec[];
   envId?: string;
+  /**
+   * Rendered and tokenized prompts by conversation, shared by episodes that use the same policy,
+   * template and tools (the rollout engine keeps one per run): the members of a group render
+   * their common prompt once.
+   */
+  promptCache?: Map<string, { text: string; tokens: number[] }>;
   /** Client-side limit on control requests (start, end, oracle). */
   controlTimeoutMs?: number;
   signal?: AbortSignal;
@@ -113,9 +119,13 @@ export async function playEpisode(options: EpisodeOptions): Promise<Trajectory> 
     if (options.systemPrompt !== undefined) messages.push({ role: 'system', content: options.systemPrompt });
     messages.push({ role: 'user', content: started.task.prompt });
     if (ledger) {
-      ledger.appendObservation(
-        ledger.observationFor(template.render(messages, tools, { addGenerationPrompt: true })),
-      );
+      const key = options.promptCache ? JSON.stringify(messages) : undefined;
+      let prompt = key !== undefined ? options.promptCache?.get(key) : undefined;
+      if (!prompt) {
+        prompt = ledger.observationFor(template.render(messages, tools, { addGenerationPrompt: true }));
+        if (key !== undefined) options.promptCache?.set(key, prompt);
+      }
+      ledger.appendObservation(prompt);
       promptLength = ledger.length;
       if (promptLength >= contextBudget) end = { status: 'truncated', truncation: 'token_budget' };
     }

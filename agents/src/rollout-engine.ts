@@ -90,6 +90,8 @@ export async function runRollouts(options: RolloutOptions): Promise<RolloutResul
   const pending = options.taskIds.map(() => new Array<Trajectory | undefined>(groupSize));
   const remaining = options.taskIds.map(() => groupSize);
   const groups: TrajectoryGroup[] = [];
+  // One policy, template and tool list for the whole run: prompts can be shared.
+  const promptCache = new Map<string, { text: string; tokens: number[] }>();
   const wantBar =
     options.progress === true || ((options.progress ?? 'auto') === 'auto' && ProgressBar.wanted());
   const bar = wantBar ? new ProgressBar(slots.length, options.policy.id) : undefined;
@@ -154,6 +156,7 @@ export async function runRollouts(options: RolloutOptions): Promise<RolloutResul
       sampling: options.sampling,
       tools: info.tools,
       envId: info.envId,
+      promptCache,
       ...(signal ? { signal } : {}),
       ids,
     });

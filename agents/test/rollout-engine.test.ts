@@ -1,10 +1,12 @@
 import type { TrajectoryGroup } from '@toolgym/protocol';
 import { describe, expect, it } from 'vitest';
+import { ChatTemplate } from '../src/chat/chat-template.ts';
 import { hermesToolCalls } from '../src/chat/hermes-tool-calls.ts';
 import { formatEvalSummary, passAtK, summarizeEval } from '../src/eval-summary.ts';
 import { createOraclePolicy } from '../src/policies/scripted.ts';
 import type { Policy } from '../src/policy.ts';
 import { runRollouts } from '../src/rollout-engine.ts';
+import { verifyTrajectoryTokens } from '../src/verify-trajectory.ts';
 import { ByteTokenizerTestDouble } from './byte-tokenizer.test-double.ts';
 import { composeEnvironment, inProcessClient } from './helpers.test-double.ts';
 
@@ -84,7 +86,14 @@ describe('rollout engine', () => {
           status: 'terminated',
         });
         expect(t.reward.components.correct).toBe(1);
+        // Group members share one rendered prompt; each record is still exact.
+        expect(verifyTrajectoryTokens(t, tokenizer, ChatTemplate.hermes(), env.toolSpecs)).toEqual({
+          ok: true,
+        });
       }
+      expect(group.trajectories[1]!.tokens.slice(0, group.trajectories[1]!.promptLength)).toEqual(
+        group.trajectories[0]!.tokens.slice(0, group.trajectories[0]!.promptLength),
+      );
     }
     expect(new Set(received.flatMap((g) => g.trajectories.map((t) => t.seed)))).toEqual(
       new Set(Array.from({ length: 12 }, (_, i) => i)),
