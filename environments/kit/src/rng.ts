@@ -34,6 +34,17 @@ export class Rng {
     return out;
   }
 
+  /** The generator's whole state, for checkpoints; `Rng.fromState` continues the same stream. */
+  saveState(): number {
+    return this.state;
+  }
+
+  static fromState(state: number): Rng {
+    const rng = new Rng(1);
+    rng.state = state >>> 0;
+    return rng;
+  }
+
   /** A fresh independent stream, for nesting seeded work. */
   fork(): Rng {
     return new Rng(Math.floor(this.next() * 4294967296));

@@ -13,6 +13,7 @@ import {
   type Learner,
   type LearnerInfo,
   LearnerInputError,
+  type LearnerState,
   type LossFnConfig,
   type LossFnName,
   type OptimStepOutput,
@@ -290,6 +291,32 @@ export class EmbeddedLearner implements Learner {
 
   async loadWeights(weights: DecoderWeights): Promise<void> {
     this.model.assign(weights);
+  }
+
+  async saveState(): Promise<LearnerState> {
+    if (this.gradients) throw new LearnerInputError('saveState with accumulated gradients: call optimStep first');
+    const read = (vars: Map<string, tf.Variable>) =>
+      Object.fromEntries([...vars].map(([name, v]) => [name, (v.dataSync() as Float32Array).slice()]));
+    return { step: this.stepCount, weights: this.model.read(), adamM: read(this.adamM), adamV: read(this.adamV) };
+  }
+
+  async loadState(state: LearnerState): Promise<void> {
+    this.model.assign(state.weights);
+    if (this.gradients) for (const g of this.gradients.values()) g.dispose();
+    this.gradients = undefined;
+    for (const [target, source] of [
+      [this.adamM, state.adamM],
+      [this.adamV, state.adamV],
+    ] as const) {
+      for (const v of target.values()) v.dispose();
+      target.clear();
+      for (const [name, data] of Object.entries(source)) {
+        const variable = this.model.variables.get(name);
+        if (!variable) throw new LearnerInputError(`loadState: optimiser state for unknown weight ${name}`);
+        target.set(name, tf.variable(tf.tensor(data, variable.shape), false));
+      }
+    }
+    this.stepCount = state.step;
   }
 
   async close(): Promise<void> {

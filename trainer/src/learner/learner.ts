@@ -90,7 +90,19 @@ export interface Learner {
   /** The current weights (DecoderWeights, as the ONNX builder takes them). */
   saveWeights(): Promise<{ weights: DecoderWeights; step: number }>;
   loadWeights(weights: DecoderWeights): Promise<void>;
+  /** Weights, optimiser state and step, for a checkpoint (call between optimiser steps). */
+  saveState(): Promise<LearnerState>;
+  /** Restores `saveState`'s output exactly: training then continues as if never interrupted. */
+  loadState(state: LearnerState): Promise<void>;
   close(): Promise<void>;
+}
+
+/** A learner's full training state: Adam moments by weight name (absent before the first step). */
+export interface LearnerState {
+  step: number;
+  weights: DecoderWeights;
+  adamM: DecoderWeights;
+  adamV: DecoderWeights;
 }
 
 /** Typed errors for malformed learner calls (configuration/programming channel). */
