@@ -157,7 +157,7 @@ const header = ['concurrency', 'path', 'episodes/s', 'steps/s', 'overhead vs dir
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
 const line = (cells: string[]) => cells.map((cell, i) => cell.padStart(widths[i]!)).join('  ');
 process.stdout.write(
-  `compose, oracle policy, ${EPISODES} episodes per row (in-process MCP for the loop)\n${line(header)}\n${rows.map(line).join('\n')}\n`,
+  `compose, oracle policy, ${taskIds.length} episodes per row (${groupTaskIds.length} tasks × ${GROUP}; in-process MCP for the loop)\n${line(header)}\n${rows.map(line).join('\n')}\n`,
 );
 process.stdout.write(
   'target: overhead vs direct under 25% at concurrency 64 (overhead = baseline rate / rate − 1)\n',
