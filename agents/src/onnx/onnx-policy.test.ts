@@ -286,6 +286,8 @@ describe('onnx policy: missing or malformed model directory', () => {
       };
       await writeFile(path.join(d, 'config.json'), JSON.stringify(config));
     });
-    await expect(OnnxPolicy.create({ model: dir })).rejects.toThrow(/config\.json says 5 layers/);
+    const error = await failure(dir);
+    expect(error).toBeInstanceOf(ModelDirError);
+    expect(error.message).toMatch(/model\.onnx: .*config\.json says 5 layers/);
   });
 });

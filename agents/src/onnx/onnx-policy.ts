@@ -395,7 +395,13 @@ async function openDecoder(
       `onnxruntime cannot load the model: ${(error as Error).message}`,
     );
   }
-  return new DecoderSession(created.session, model.shape, created.choice);
+  try {
+    return new DecoderSession(created.session, model.shape, created.choice);
+  } catch (error) {
+    await created.session.release();
+    const file = typeof source === 'string' ? source : `${model.dir} (weights)`;
+    throw new ModelDirError('malformed_model_file', file, (error as Error).message);
+  }
 }
 
 /** `createOnnxPolicy({ model: dir })` — the factory behind the `onnx:<dir>` policy spec. */
