@@ -244,7 +244,11 @@ export default defineEnvironment<SqlEpisodeState, SqlConfig>({
     // The gold query failing is the dataset's fault, not the agent's: the episode ends with that reason.
     const gold = await goldResult(task, config, state).catch((error: unknown) => {
       if (!(error instanceof QueryError)) throw error;
-      throw new ToolGymError('gold_query_failed', `the gold query of task '${task.id}' failed (${error.code}): ${error.message}`, 'check the dataset, or raise queryTimeoutMs for large databases');
+      throw new ToolGymError(
+        'gold_query_failed',
+        `the gold query of task '${task.id}' failed (${error.code}): ${error.message}`,
+        'check the dataset, or raise queryTimeoutMs for large databases',
+      );
     });
     let predicted = state.submitted;
     const fromText = predicted ? undefined : queryInText(finalText);

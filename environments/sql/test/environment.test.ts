@@ -186,7 +186,9 @@ describe('sql environment: episodes', () => {
     expect(nothing.reward.total).toBe(0);
     expect(nothing.reward.info.reason).toBe('no_answer');
     const text = await env.openEpisode({ taskId: task?.id });
-    const graded = await text.end(`Here it is:\n\`\`\`sql\n${(task?.answer as SqlAnswer | undefined)?.sql}\n\`\`\``);
+    const graded = await text.end(
+      `Here it is:\n\`\`\`sql\n${(task?.answer as SqlAnswer | undefined)?.sql}\n\`\`\``,
+    );
     expect(graded.reward.components).toMatchObject({ execution: 1, format: 0 });
     expect(graded.reward.total).toBeCloseTo(6 / 7);
   });
