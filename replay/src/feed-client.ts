@@ -7,7 +7,7 @@ import {
   FeedSubscribeSchema,
 } from '@toolgym/protocol';
 import WebSocket from 'ws';
-import { ReplayError } from './errors.ts';
+import { ReplayConfigError, ReplayError } from './errors.ts';
 
 export interface FeedClientOptions {
   /** ws://host:port/feed */
@@ -44,7 +44,15 @@ export class FeedClient {
   private readonly subscription: FeedSubscribe;
 
   constructor(private readonly options: FeedClientOptions) {
-    this.subscription = FeedSubscribeSchema.parse({ type: 'subscribe', ...options.subscribe });
+    const parsed = FeedSubscribeSchema.safeParse({ type: 'subscribe', ...options.subscribe });
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw new ReplayConfigError(
+        `Bad feed subscription at ${issue?.path.join('.') || '(root)'}: ${issue?.message}.`,
+        'See replay/PROTOCOL.md for the subscribe message.',
+      );
+    }
+    this.subscription = parsed.data;
     this.cursor = this.subscription.after;
     this.done = new Promise((resolve, reject) => {
       this.resolveDone = resolve;

@@ -64,6 +64,13 @@ export async function serveReplay(options: ReplayServerOptions): Promise<ReplayS
   }
   if (!options.store && !options.storePath)
     throw new ReplayConfigError('serveReplay needs a store or a storePath.');
+  const port = options.port ?? 0;
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) {
+    throw new ReplayConfigError(
+      `Port '${options.port}' is not a port number.`,
+      'Use an integer from 0 (any free port) to 65535.',
+    );
+  }
   const ownsStore = !options.store;
   const store = options.store ?? TrajectoryStore.open(options.storePath!);
   const limits = { ...DEFAULT_LIMITS, ...options.limits };
@@ -205,14 +212,14 @@ export async function serveReplay(options: ReplayServerOptions): Promise<ReplayS
 
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject);
-    http.listen(options.port ?? 0, host, resolve);
+    http.listen(port, host, resolve);
   });
-  const port = (http.address() as AddressInfo).port;
+  const boundPort = (http.address() as AddressInfo).port;
   const shownHost = host.includes(':') ? `[${host}]` : host;
   return {
-    url: `http://${shownHost}:${port}/`,
-    feedUrl: `ws://${shownHost}:${port}/feed`,
-    port,
+    url: `http://${shownHost}:${boundPort}/`,
+    feedUrl: `ws://${shownHost}:${boundPort}/feed`,
+    port: boundPort,
     store,
     clientCount: () => [...sessions].filter((s) => !s.isClosed).length,
     clientBufferedBytes: () => [...sessions].map((s) => s.bufferedBytes),

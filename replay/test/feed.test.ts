@@ -239,6 +239,10 @@ describe('replay feed', () => {
       (error: ReplayConfigError) => error,
     );
     expect((refused as ReplayConfigError).render()).toMatch(/without a token[\s\S]*--token/);
+    await expect(serveReplay({ store, port: 70_000, viewer: false })).rejects.toThrow(/not a port number/);
+    expect(
+      () => new FeedClient({ url: 'ws://127.0.0.1:1/feed', subscribe: { after: -1 }, onEvent: () => {} }),
+    ).toThrow(/Bad feed subscription at after/);
     server = await serveReplay({ store, viewer: false, token: 's3cret' });
     const bad = rawSubscribe(server.feedUrl, { mode: 'fast-forward' }, { authorization: 'Bearer s3cret' });
     expect((await bad.closed).code).toBe(FEED_CLOSE_CODES.badSubscription);
