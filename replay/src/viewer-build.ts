@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ReplayConfigError } from './errors.ts';
 
 /** The viewer's sources (Vite + Preact + uPlot) and where their build is cached. */
 export const VIEWER_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../viewer');
@@ -27,7 +28,15 @@ async function buildIfStale(): Promise<string> {
   const hash = sourceHash();
   if (readStamp(VIEWER_DIST) === hash) return VIEWER_DIST;
   const outDir = path.join(VIEWER_ROOT, `.dist-${process.pid}-${Date.now()}`);
-  const { build } = await import('vite');
+  let build: typeof import('vite').build;
+  try {
+    ({ build } = await import('vite'));
+  } catch (error) {
+    throw new ReplayConfigError(
+      `The viewer needs Vite to build and it could not be loaded: ${(error as Error).message}`,
+      'Install the workspace with dev dependencies, or serve without the viewer (--no-viewer).',
+    );
+  }
   try {
     await build({
       root: VIEWER_ROOT,
