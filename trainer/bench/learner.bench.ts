@@ -1,0 +1,87 @@
+/**
+ * `pnpm bench learner`: training tokens/s of the embedded learner (forward + backward + Adam), the
+ * same model's forward-only tokens/s, and the backend's measured matmul GFLOP/s, in one run, for
+ * each TF.js backend (wasm and cpu); model FLOPs utilisation = achieved training FLOP/s ÷ matmul FLOP/s.
+ *
+ * Model FLOPs per trained token ≈ 6·N (N = parameters touched per token: every matrix, the one-hot
+ * embedding and the lm head) + attention 12·L·T·d (forward 4·L·T·d: q·kᵀ and att·v, ×3 with backward).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { type DecoderConfig, initDecoderWeights } from '@toolgym/agents';
+import { useBackend } from '../src/learner/backend.ts';
+import { createEmbeddedLearner } from '../src/learner/embedded-learner.ts';
+import { type Datum, datumFromSequence } from '../src/learner/learner.ts';
+
+const args = process.argv.slice(2);
+const arg = (name: string, fallback: number) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? Number(args[i + 1]) : fallback;
+};
+const decoder: DecoderConfig = {
+  vocabSize: 263,
+  dModel: arg('d', 64),
+  nLayers: arg('layers', 2),
+  nHeads: 4,
+  dFF: arg('d', 64) * 4,
+  maxPositions: 256,
+  layerNormEps: 1e-5,
+};
+const batch = arg('batch', 64);
+const seq = arg('seq', 96);
+const repeats = arg('repeats', 5);
+
+function flopsPerToken(c: DecoderConfig, t: number): { train: number; forward: number } {
+  const perLayer = 4 * c.dModel * c.dModel + 2 * c.dModel * c.dFF;
+  const matrices = c.nLayers * perLayer + 2 * c.vocabSize * c.dModel; // + one-hot embedding and lm head
+  const attentionForward = 4 * c.nLayers * t * c.dModel; // q·kᵀ and att·v (2 FLOPs per MAC), full T×T as computed
+  return { forward: 2 * matrices + attentionForward, train: 6 * matrices + 3 * attentionForward };
+}
+
+async function matmulGflops(): Promise<number> {
+  // The learner's dominant shape: [B·T, d] × [d, 4d].
+  const a = tf.randomNormal([batch * seq, decoder.dModel]);
+  const b = tf.randomNormal([decoder.dModel, decoder.dFF]);
+  tf.matMul(a, b).dispose();
+  const n = 20;
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) tf.tidy(() => tf.matMul(a, b).dataSync());
+  const s = (performance.now() - t0) / 1000;
+  a.dispose();
+  b.dispose();
+  return (2 * batch * seq * decoder.dModel * decoder.dFF * n) / s / 1e9;
+}
+
+const rows: string[][] = [];
+for (const backend of ['wasm', 'cpu'] as const) {
+  await useBackend(backend);
+  const learner = await createEmbeddedLearner({ decoder, weights: initDecoderWeights(decoder, { seed: 0 }), backend, microBatchSize: batch });
+  const data: Datum[] = Array.from({ length: batch }, (_, b) => {
+    const tokens = Array.from({ length: seq + 1 }, (_, i) => (b * 31 + i * 7) % 256);
+    return datumFromSequence(tokens, tokens.map(() => 1), { advantages: tokens.map(() => 1), logprobs: tokens.map(() => -5) });
+  });
+  await learner.forwardBackward(data, 'ppo');
+  await learner.optimStep({ learningRate: 1e-4 });
+  let t0 = performance.now();
+  for (let i = 0; i < repeats; i++) {
+    await learner.forwardBackward(data, 'ppo');
+    await learner.optimStep({ learningRate: 1e-4 });
+  }
+  const trainTokS = (batch * seq * repeats) / ((performance.now() - t0) / 1000);
+  t0 = performance.now();
+  for (let i = 0; i < repeats; i++) await learner.forward(data);
+  const fwdTokS = (batch * seq * repeats) / ((performance.now() - t0) / 1000);
+  const gflops = await matmulGflops();
+  const f = flopsPerToken(decoder, seq);
+  const mfu = (trainTokS * f.train) / (gflops * 1e9);
+  rows.push([backend, trainTokS.toFixed(0), fwdTokS.toFixed(0), gflops.toFixed(2), ((trainTokS * f.train) / 1e9).toFixed(2), `${(mfu * 100).toFixed(1)}%`]);
+  await learner.close();
+}
+process.stdout.write(
+  `embedded learner: d=${decoder.dModel} layers=${decoder.nLayers} dFF=${decoder.dFF} vocab=${decoder.vocabSize}, batch ${batch} × ${seq} tokens, ${repeats} repeats\n`,
+);
+const header = ['backend', 'train tok/s', 'forward tok/s', 'matmul GFLOP/s', 'train GFLOP/s', 'MFU'];
+const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+for (const r of [header, ...rows]) process.stdout.write(`${r.map((c, i) => c.padEnd(widths[i]!)).join('  ')}\n`);
+const wasm = rows[0]!;
+const cpu = rows[1]!;
+process.stdout.write(`wasm / cpu training speed: ${(Number(wasm[1]) / Number(cpu[1])).toFixed(2)}×\n`);

@@ -1,0 +1,195 @@
+/**
+ * The training config: one YAML file, validated strictly (an unknown key or a bad value is an
+ * error that names it). Every field documents its default; defaults follow the papers where one
+ * applies (PPO clip 0.2, DAPO clip-higher 0.28, Adam β = (0.9, 0.95)).
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+
+const TaskFilterSchema = z
+  .object({
+    split: z.enum(['train', 'test']).describe('Which split the tasks come from.'),
+    /** Keep tasks whose `meta[key]` equals the value (or is one of the listed values). */
+    meta: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.array(z.union([z.string(), z.number()]))])).default({}),
+    /** At most this many tasks (after filtering, in the environment's order). 0 = all. */
+    limit: z.number().int().nonnegative().default(0),
+  })
+  .strict();
+export type TaskFilter = z.infer<typeof TaskFilterSchema>;
+
+const SamplingSchema = z
+  .object({
+    /** Sampling temperature; 0 = greedy. */
+    temperature: z.number().min(0).default(1),
+    /** Most tokens per assistant turn. */
+    maxTokens: z.number().int().positive().default(48),
+  })
+  .strict();
+
+const AdamSchema = z
+  .object({
+    learningRate: z.number().positive(),
+    beta1: z.number().min(0).max(1).default(0.9),
+    beta2: z.number().min(0).max(1).default(0.95),
+    eps: z.number().positive().default(1e-8),
+    weightDecay: z.number().min(0).default(0),
+    /** Clip the global gradient norm to this value (0 = off). */
+    gradClipNorm: z.number().min(0).default(1),
+  })
+  .strict();
+
+export const TrainConfigSchema = z
+  .object({
+    run: z
+      .object({
+        /** Name of the run; outputs go to `<outDir>/<name>-seed<seed>`. */
+        name: z.string().min(1).default('run'),
+        seed: z.number().int().default(0),
+        outDir: z.string().default('runs'),
+      })
+      .strict()
+      .prefault({}),
+    environment: z
+      .object({
+        /** Registered environment id (`compose`, `sql@1`) or a path to a module. */
+        id: z.string().min(1),
+        /** The environment's own options (its zod config validates them). */
+        options: z.record(z.string(), z.unknown()).default({}),
+      })
+      .strict(),
+    policy: z
+      .object({
+        /** The decoder's size (ToolGym's small model, byte tokenizer). */
+        model: z
+          .object({
+            dModel: z.number().int().positive().default(64),
+            nLayers: z.number().int().positive().default(2),
+            nHeads: z.number().int().positive().default(4),
+            dFF: z.number().int().positive().default(256),
+            maxPositions: z.number().int().positive().default(256),
+          })
+          .strict()
+          .prefault({}),
+        /** Std of the random initial weights. */
+        initStd: z.number().positive().default(0.02),
+        /** onnxruntime threads for sampling. */
+        threads: z.number().int().positive().default(1),
+      })
+      .strict()
+      .prefault({}),
+    /** `compact`: one-letter ChatML roles and `<tool_call>name:value</tool_call>`; `hermes`: the model's own template. */
+    template: z
+      .object({
+        kind: z.enum(['compact', 'hermes']).default('compact'),
+        /** Strings cut from user prompts by the compact template (instructions learnt from demonstrations). */
+        dropFromPrompt: z.array(z.string()).default([]),
+      })
+      .strict()
+      .prefault({}),
+    learner: z
+      .object({
+        kind: z.literal('embedded').default('embedded'),
+        /** TF.js backend; measured faster: see trainer/README.md. */
+        backend: z.enum(['wasm', 'cpu']).default('wasm'),
+        microBatchSize: z.number().int().positive().default(64),
+      })
+      .strict()
+      .prefault({}),
+    /** Supervised warm-up on demonstrations of the environment's oracle (skipped when steps = 0). */
+    warmup: z
+      .object({
+        tasks: TaskFilterSchema,
+        steps: z.number().int().nonnegative().default(0),
+        batchSize: z.number().int().positive().default(32),
+        adam: AdamSchema.prefault({ learningRate: 3e-3 }),
+      })
+      .strict()
+      .optional(),
+    rl: z
+      .object({
+        tasks: TaskFilterSchema,
+        steps: z.number().int().nonnegative().default(100),
+        /** Stop RL after this many minutes (0 = no limit); the run still evaluates at the end. */
+        timeBudgetMinutes: z.number().min(0).default(0),
+        /** Tasks per step; each is played `groupSize` times. */
+        tasksPerStep: z.number().int().positive().default(8),
+        groupSize: z.number().int().min(2).default(8),
+        /** Advantage estimator (see algorithms/advantages.ts). */
+        algorithm: z.enum(['grpo', 'dr-grpo', 'rloo', 'reinforce++']).default('grpo'),
+        /** Learner loss: `ppo` (clipped) or `importance_sampling` (with optional truncation). */
+        loss: z.enum(['ppo', 'importance_sampling']).default('ppo'),
+        clipLow: z.number().min(0).default(0.2),
+        /** DAPO clip-higher: 0.28 in the paper. */
+        clipHigh: z.number().min(0).default(0.28),
+        ratioLevel: z.enum(['token', 'sequence']).default('token'),
+        aggregation: z.enum(['token-mean', 'sequence-mean', 'token-sum', 'token-sum-norm']).default('token-mean'),
+        normLength: z.number().positive().default(1),
+        entropyCoef: z.number().default(0),
+        /** Truncated IS cap for `importance_sampling` (0 = off). */
+        truncation: z.number().min(0).default(0),
+        /** Optimiser steps per batch of rollouts (PPO epochs). */
+        epochs: z.number().int().positive().default(1),
+        /** DAPO dynamic sampling: drop zero-variance groups and resample up to this many rounds (0 = keep all groups). */
+        dynamicSamplingRounds: z.number().int().nonnegative().default(0),
+        /** DAPO overlong filtering: truncated episodes get no gradient. */
+        overlongFilter: z.boolean().default(true),
+        sampling: SamplingSchema.prefault({}),
+        adam: AdamSchema.prefault({ learningRate: 1e-3 }),
+        /** Episodes in flight at once. */
+        concurrency: z.number().int().positive().default(64),
+      })
+      .strict(),
+    eval: z
+      .object({
+        tasks: TaskFilterSchema,
+        /** Evaluate every k RL steps (and before and after RL). */
+        every: z.number().int().positive().default(10),
+        sampling: SamplingSchema.prefault({ temperature: 0 }),
+      })
+      .strict(),
+    /** Most assistant turns per episode. */
+    maxTurns: z.number().int().positive().default(6),
+  })
+  .strict();
+
+export type TrainConfig = z.infer<typeof TrainConfigSchema>;
+
+export class TrainConfigError extends Error {
+  readonly code = 'train-config';
+  constructor(message: string) {
+    super(message);
+    this.name = 'TrainConfigError';
+  }
+}
+
+/** Validates a parsed config; errors name each bad key by its path. */
+export function parseTrainConfig(value: unknown, origin = 'config'): TrainConfig {
+  const result = TrainConfigSchema.safeParse(value);
+  if (!result.success) {
+    const lines = result.error.issues.map((issue) => {
+      const where = issue.path.length ? issue.path.join('.') : '(top level)';
+      const keys = issue.code === 'unrecognized_keys' ? ` (${issue.keys.map((k) => (where === '(top level)' ? k : `${where}.${k}`)).join(', ')})` : '';
+      return `  ${where}: ${issue.message}${keys}`;
+    });
+    throw new TrainConfigError(`${origin} is not a valid training config:\n${lines.join('\n')}`);
+  }
+  return result.data;
+}
+
+export async function loadTrainConfig(file: string): Promise<TrainConfig> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch {
+    throw new TrainConfigError(`cannot read the training config ${path.resolve(file)}`);
+  }
+  let value: unknown;
+  try {
+    value = parseYaml(text);
+  } catch (error) {
+    throw new TrainConfigError(`${file} is not valid YAML: ${(error as Error).message}`);
+  }
+  return parseTrainConfig(value, file);
+}

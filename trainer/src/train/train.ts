@@ -1,0 +1,336 @@
+/**
+ * The training loop: optional supervised warm-up on oracle demonstrations, then RL on groups of
+ * episodes played by the onnx policy through the real rollout engine (exact tokens), with
+ * advantages from `algorithms/`, the embedded learner, and the new weights published to the
+ * policy after every optimiser step (policy version + 1). Metrics per step go to JSONL and to the
+ * rollout sink (the replay feed).
+ */
+import { appendFile, mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import {
+  ChatTemplate,
+  createOnnxPolicy,
+  createOraclePolicy,
+  type DecoderConfig,
+  type DecoderWeights,
+  episodePassed,
+  initDecoderWeights,
+  type OnnxPolicy,
+  type Policy,
+  type RolloutSink,
+  runRollouts,
+  type SamplingParams,
+  type ToolCallFormat,
+  writeDecoderModelDir,
+} from '@toolgym/agents';
+import { type Environment, EnvironmentClient, Rng } from '@toolgym/env-kit';
+import type { Task, Trajectory, TrajectoryGroup } from '@toolgym/protocol';
+import { type AdvantageEstimator, estimateAdvantages } from '../algorithms/advantages.ts';
+import { fillWithInformativeGroups, isZeroVarianceGroup } from '../algorithms/batch-shaping.ts';
+import { createEmbeddedLearner, type EmbeddedLearner } from '../learner/embedded-learner.ts';
+import { type Datum, datumFromSequence, type LossFnConfig } from '../learner/learner.ts';
+import { compactChatTemplate, compactToolCalls, singleArgumentTools } from '../recipe/compact-format.ts';
+import type { TaskFilter, TrainConfig } from './config.ts';
+
+export interface TrainOptions {
+  config: TrainConfig;
+  environment: Environment;
+  /** Receives every trajectory group and the step metrics (replay store, JSONL, …). */
+  sink?: RolloutSink;
+  /** Progress lines (default: stderr). */
+  log?: (line: string) => void;
+  signal?: AbortSignal;
+}
+
+export interface EvalPoint {
+  /** RL steps done when evaluated. */
+  step: number;
+  accuracy: number;
+  episodes: number;
+  seconds: number;
+}
+
+export interface TrainResult {
+  runId: string;
+  outDir: string;
+  warmup?: { steps: number; finalLoss: number; seconds: number };
+  evals: EvalPoint[];
+  before: number;
+  after: number;
+  rlSteps: number;
+  rlSeconds: number;
+  policyVersion: number;
+}
+
+interface Episodes {
+  groups: TrajectoryGroup[];
+  ms: number;
+}
+
+/** Tasks of a split whose meta matches the filter. */
+export async function selectTasks(environment: Environment, filter: TaskFilter): Promise<Task[]> {
+  const tasks = (await environment.tasksOf(filter.split)).filter((task) =>
+    Object.entries(filter.meta).every(([key, want]) => {
+      const have = (task.meta as Record<string, unknown> | undefined)?.[key];
+      return Array.isArray(want) ? want.includes(have as string | number) : have === want;
+    }),
+  );
+  if (tasks.length === 0) throw new Error(`no ${filter.split} tasks match ${JSON.stringify(filter.meta)}`);
+  return filter.limit > 0 ? tasks.slice(0, filter.limit) : tasks;
+}
+
+export async function train(options: TrainOptions): Promise<TrainResult> {
+  const { config, environment } = options;
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const seed = config.run.seed;
+  const runId = `${config.run.name}-seed${seed}`;
+  const outDir = path.resolve(config.run.outDir, runId);
+  await mkdir(outDir, { recursive: true });
+  const metricsFile = path.join(outDir, 'metrics.jsonl');
+  await writeFile(metricsFile, '');
+  await writeFile(path.join(outDir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
+
+  const decoder: DecoderConfig = { vocabSize: 263, layerNormEps: 1e-5, ...config.policy.model };
+  const initial = initDecoderWeights(decoder, { seed, std: config.policy.initStd });
+  const modelDir = path.join(outDir, 'model');
+  await writeDecoderModelDir(modelDir, { config: decoder, weights: initial, initSeed: seed });
+  const policy = await createOnnxPolicy({ model: modelDir, executionProvider: 'cpu', threads: config.policy.threads, maxBatchSize: 256 });
+  if (policy.tokenizer.vocabSize > decoder.vocabSize) throw new Error(`tokenizer has ${policy.tokenizer.vocabSize} tokens, the decoder ${decoder.vocabSize}`);
+  const learner = await createEmbeddedLearner({ decoder, weights: initial, backend: config.learner.backend, microBatchSize: config.learner.microBatchSize });
+
+  const tools = environment.toolSpecs;
+  const { template, toolFormat } = chatLayout(config, tools);
+  const episodeOptions = { template, toolFormat, maxTurns: config.maxTurns, maxContextTokens: decoder.maxPositions };
+  const connect = () => EnvironmentClient.connect({ kind: 'in-process', environment });
+  const rng = new Rng(seed ^ 0x7a11);
+  let rolloutSeed = seed * 1_000_003;
+
+  const play = async (p: Policy, taskIds: string[], groupSize: number, sampling: SamplingParams, step?: number, sink?: RolloutSink): Promise<Episodes> => {
+    const result = await runRollouts({
+      connect,
+      sessions: 'episode',
+      policy: p,
+      taskIds,
+      groupSize,
+      concurrency: config.rl.concurrency,
+      baseSeed: rolloutSeed,
+      sampling,
+      episode: episodeOptions,
+      runId,
+      ...(step !== undefined ? { step } : {}),
+      ...(sink ? { sink } : {}),
+      progress: false,
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+    rolloutSeed += taskIds.length * groupSize;
+    return { groups: result.groups, ms: result.ms };
+  };
+
+  const writeMetrics = async (step: number, phase: string, metrics: Record<string, number>) => {
+    await appendFile(metricsFile, `${JSON.stringify({ runId, phase, step, time: Date.now(), ...metrics })}\n`);
+    await options.sink?.onStepMetrics?.({ runId, step, metrics: { ...metrics } });
+  };
+
+  const evalTasks = await selectTasks(environment, config.eval.tasks);
+  const evaluate = async (step: number): Promise<EvalPoint> => {
+    const t0 = performance.now();
+    const { groups } = await play(policy, evalTasks.map((t) => t.id), 1, samplingOf(config.eval.sampling, tokenStops(policy)));
+    const trajectories = groups.flatMap((g) => g.trajectories);
+    const passed = trajectories.filter((t) => episodePassed(t)).length;
+    const point = { step, accuracy: passed / Math.max(1, trajectories.length), episodes: trajectories.length, seconds: (performance.now() - t0) / 1000 };
+    await writeMetrics(step, 'eval', { eval_accuracy: point.accuracy, eval_episodes: point.episodes });
+    return point;
+  };
+
+  const publish = async (): Promise<void> => {
+    const { weights } = await learner.saveWeights();
+    await policy.loadWeights(weights);
+  };
+
+  const result: TrainResult = { runId, outDir, evals: [], before: 0, after: 0, rlSteps: 0, rlSeconds: 0, policyVersion: 0 };
+  try {
+    // ── Supervised warm-up on the oracle's demonstrations ──────────────────────────────────────
+    if (config.warmup && config.warmup.steps > 0) {
+      const t0 = performance.now();
+      const warmTasks = await selectTasks(environment, config.warmup.tasks);
+      const oracle = createOraclePolicy({ toolFormat, tokenizer: policy.tokenizer });
+      const demos = await play(oracle, warmTasks.map((t) => t.id), 1, { temperature: 0, maxTokens: 256 });
+      const data = demos.groups
+        .flatMap((g) => g.trajectories)
+        .filter((t) => t.status === 'terminated' && t.tokenization === 'exact' && episodePassed(t))
+        .map((t) => datumFromSequence(t.tokens, t.lossMask));
+      if (data.length === 0) throw new Error('warm-up: the oracle solved none of the warm-up tasks');
+      log(`warm-up: ${data.length} oracle demonstrations, ${config.warmup.steps} steps of ${config.warmup.batchSize}`);
+      let loss = 0;
+      for (let step = 1; step <= config.warmup.steps; step++) {
+        const batch = Array.from({ length: config.warmup.batchSize }, () => data[rng.int(0, data.length - 1)]!);
+        const out = await learner.forwardBackward(batch, 'cross_entropy');
+        const opt = await learner.optimStep(config.warmup.adam);
+        loss = out.metrics.loss ?? 0;
+        if (step % 25 === 0 || step === config.warmup.steps) {
+          log(`warm-up step ${step}/${config.warmup.steps}  loss ${loss.toFixed(4)}  grad-norm ${opt.metrics.grad_norm.toFixed(3)}`);
+          await writeMetrics(step, 'warmup', { loss, grad_norm: opt.metrics.grad_norm });
+        }
+      }
+      await publish();
+      result.warmup = { steps: config.warmup.steps, finalLoss: loss, seconds: (performance.now() - t0) / 1000 };
+    }
+
+    // ── RL ─────────────────────────────────────────────────────────────────────────────────────
+    const before = await evaluate(0);
+    result.evals.push(before);
+    result.before = before.accuracy;
+    log(`eval before RL: held-out accuracy ${(before.accuracy * 100).toFixed(1)}% (${before.episodes} episodes)`);
+    const rlTasks = await selectTasks(environment, config.rl.tasks);
+    const rl = config.rl;
+    const lossConfig: LossFnConfig = {
+      clipLow: rl.clipLow,
+      clipHigh: rl.clipHigh,
+      ratioLevel: rl.ratioLevel,
+      aggregation: rl.aggregation,
+      normLength: rl.normLength,
+      entropyCoef: rl.entropyCoef,
+      temperature: rl.sampling.temperature || 1,
+      ...(rl.truncation > 0 ? { truncation: rl.truncation } : {}),
+    };
+    const rlStart = performance.now();
+    const budgetMs = rl.timeBudgetMinutes * 60_000;
+    for (let step = 1; step <= rl.steps; step++) {
+      if (options.signal?.aborted) break;
+      if (budgetMs > 0 && performance.now() - rlStart > budgetMs) {
+        log(`RL time budget of ${rl.timeBudgetMinutes} min reached after ${step - 1} steps`);
+        break;
+      }
+      const stepStart = performance.now();
+      const sampling = samplingOf(rl.sampling, tokenStops(policy));
+      const draw = (count: number) => Array.from({ length: count }, () => rlTasks[rng.int(0, rlTasks.length - 1)]!.id);
+      const first = await play(policy, draw(rl.tasksPerStep), rl.groupSize, sampling, step, options.sink);
+      let rolloutMs = first.ms;
+      const usable = (g: TrajectoryGroup) => g.trajectories.filter((t) => t.status !== 'failed' && t.tokenization === 'exact');
+      const rewardsOf = (g: TrajectoryGroup) => usable(g).map((t) => t.reward.total);
+      const allGroups = [...first.groups];
+      let groups = first.groups;
+      let droppedGroups = 0;
+      if (rl.dynamicSamplingRounds > 0) {
+        const filled = await fillWithInformativeGroups(
+          first.groups,
+          rl.tasksPerStep,
+          rewardsOf,
+          async (count) => {
+            const more = await play(policy, draw(count), rl.groupSize, sampling, step, options.sink);
+            rolloutMs += more.ms;
+            allGroups.push(...more.groups);
+            return more.groups;
+          },
+          rl.dynamicSamplingRounds,
+        );
+        groups = filled.groups;
+        droppedGroups = filled.dropped;
+      }
+      const played = allGroups.flatMap(usable);
+      const zeroVariance = allGroups.filter((g) => isZeroVarianceGroup(rewardsOf(g))).length;
+      const advantages = estimateAdvantages(rl.algorithm as AdvantageEstimator, groups.map(rewardsOf));
+      const data: Datum[] = [];
+      groups.forEach((g, gi) => {
+        usable(g).forEach((t, i) => {
+          const a = advantages[gi]![i] ?? 0;
+          if (a === 0) return; // no signal: skip the compute
+          const keep = rl.overlongFilter && t.status === 'truncated' ? 0 : 1;
+          if (keep === 0) return;
+          data.push(datumFromSequence(t.tokens, t.lossMask, { advantages: t.tokens.map(() => a), logprobs: t.logprobs }));
+        });
+      });
+      const learnStart = performance.now();
+      let lossMetrics: Record<string, number> = {};
+      let gradNorm = 0;
+      let trainedTokens = 0;
+      if (data.length > 0) {
+        for (let epoch = 0; epoch < rl.epochs; epoch++) {
+          const out = await learner.forwardBackward(data, rl.loss, lossConfig);
+          const opt = await learner.optimStep(rl.adam);
+          lossMetrics = out.metrics;
+          gradNorm = opt.metrics.grad_norm;
+          trainedTokens += out.metrics.tokens ?? 0;
+        }
+        await publish();
+      }
+      const learnMs = performance.now() - learnStart;
+      result.rlSteps = step;
+      const rewards = played.map((t) => t.reward.total);
+      const componentNames = new Set(played.flatMap((t) => Object.keys(t.reward.components)));
+      const metrics: Record<string, number> = {
+        reward_mean: mean(rewards),
+        reward_std: std(rewards),
+        pass_at_1: played.filter((t) => episodePassed(t)).length / Math.max(1, played.length),
+        zero_variance_share: zeroVariance / Math.max(1, allGroups.length),
+        dropped_groups: droppedGroups,
+        trained_sequences: data.length,
+        entropy: lossMetrics.entropy ?? 0,
+        approx_kl: lossMetrics.approx_kl ?? 0,
+        clip_fraction: lossMetrics.clip_fraction ?? 0,
+        loss: lossMetrics.loss ?? 0,
+        grad_norm: gradNorm,
+        tokens_per_s: trainedTokens / Math.max(1e-9, learnMs / 1000),
+        sampled_tokens_per_s: sum(played.map((t) => t.lossMask.reduce((a: number, b) => a + b, 0))) / Math.max(1e-9, rolloutMs / 1000),
+        episode_tokens: mean(played.map((t) => t.tokens.length)),
+        turns: mean(played.map((t) => t.turns.length)),
+        rollout_s: rolloutMs / 1000,
+        learner_s: learnMs / 1000,
+        step_s: (performance.now() - stepStart) / 1000,
+        policy_version: policy.version,
+      };
+      for (const name of componentNames) metrics[`reward/${name}`] = mean(played.map((t) => t.reward.components[name] ?? 0));
+      await writeMetrics(step, 'rl', metrics);
+      log(
+        `step ${step}/${rl.steps}  reward ${metrics.reward_mean!.toFixed(3)}  pass@1 ${(metrics.pass_at_1! * 100).toFixed(1)}%  zero-var ${(metrics.zero_variance_share! * 100).toFixed(0)}%  ` +
+          `entropy ${metrics.entropy!.toFixed(3)}  kl ${metrics.approx_kl!.toExponential(1)}  clip ${metrics.clip_fraction!.toFixed(3)}  ` +
+          `|g| ${gradNorm.toFixed(2)}  ${metrics.tokens_per_s!.toFixed(0)} tok/s  ${metrics.step_s!.toFixed(1)}s`,
+      );
+      if (step % config.eval.every === 0 && step < rl.steps) {
+        const point = await evaluate(step);
+        result.evals.push(point);
+        log(`eval at step ${step}: held-out accuracy ${(point.accuracy * 100).toFixed(1)}%`);
+      }
+    }
+    result.rlSeconds = (performance.now() - rlStart) / 1000;
+    const last = result.evals[result.evals.length - 1];
+    if (!last || last.step !== result.rlSteps) {
+      const point = await evaluate(result.rlSteps);
+      result.evals.push(point);
+    }
+    result.after = result.evals[result.evals.length - 1]!.accuracy;
+    result.policyVersion = policy.version;
+    const { weights } = await learner.saveWeights();
+    await writeDecoderModelDir(path.join(outDir, 'final-model'), { config: decoder, weights, policyVersion: policy.version });
+    await writeFile(path.join(outDir, 'result.json'), `${JSON.stringify(result, null, 2)}\n`);
+    return result;
+  } finally {
+    await learner.close();
+    await policy.close();
+  }
+}
+
+function chatLayout(config: TrainConfig, tools: ReturnType<Environment['toolSpecs']['slice']>): { template?: ChatTemplate; toolFormat?: ToolCallFormat } {
+  if (config.template.kind === 'hermes') return {};
+  return {
+    template: new ChatTemplate(compactChatTemplate({ dropFromPrompt: config.template.dropFromPrompt }), {}, 'compact'),
+    toolFormat: compactToolCalls(singleArgumentTools(tools)),
+  };
+}
+
+function tokenStops(policy: OnnxPolicy): number[] {
+  return [...policy.tokenizer.eosTokenIds];
+}
+
+function samplingOf(s: { temperature: number; maxTokens: number }, stopTokenIds: number[]): SamplingParams {
+  return { temperature: s.temperature, maxTokens: s.maxTokens, stopTokenIds };
+}
+
+const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+const mean = (xs: number[]) => (xs.length ? sum(xs) / xs.length : 0);
+const std = (xs: number[]) => {
+  const m = mean(xs);
+  return Math.sqrt(mean(xs.map((x) => (x - m) ** 2)));
+};
+
+export type { DecoderWeights, Trajectory };
