@@ -159,6 +159,45 @@ export class DecoderSession {
     return { tensors, batch: rows.length, length: cache.length };
   }
 
+  /**
+   * Stacks two caches along the batch axis, left-padding the shorter one with zeros along the
+   * sequence axis (those positions get attention_mask 0), for rows that join a running batch.
+   */
+  concatRows(a: KvCache, b: KvCache): KvCache {
+    const length = Math.max(a.length, b.length);
+    const tensors = a.tensors.map((ta, i) => {
+      const tb = b.tensors[i]!;
+      const [, heads, , headDim] = ta.dims as [number, number, number, number];
+      const data = ta.data as Float32Array | Uint16Array;
+      const Kind = data.constructor as Float32ArrayConstructor | Uint16ArrayConstructor;
+      const merged = new Kind((a.batch + b.batch) * heads * length * headDim);
+      let rowOffset = 0;
+      for (const [cache, t] of [
+        [a, ta],
+        [b, tb],
+      ] as const) {
+        const src = t.data as Float32Array | Uint16Array;
+        const shift = (length - cache.length) * headDim;
+        const srcBlock = cache.length * headDim;
+        for (let r = 0; r < cache.batch; r++) {
+          for (let h = 0; h < heads; h++) {
+            const from = (r * heads + h) * srcBlock;
+            const to = ((rowOffset + r) * heads + h) * length * headDim + shift;
+            merged.set(src.subarray(from, from + srcBlock), to);
+          }
+        }
+        rowOffset += cache.batch;
+      }
+      return new ort.Tensor(ta.type as 'float32', merged as Float32Array, [
+        a.batch + b.batch,
+        heads,
+        length,
+        headDim,
+      ]);
+    });
+    return { tensors, batch: a.batch + b.batch, length };
+  }
+
   async release(): Promise<void> {
     await this.session.release();
   }

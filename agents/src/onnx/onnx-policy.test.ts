@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initDecoderWeights } from '../model/init-weights.ts';
 import { referenceForward } from '../model/reference-forward.ts';
+import type { GenerateResult } from '../policy.ts';
 import { ModelDirError, PolicyRequestError } from './errors.ts';
 import { OnnxPolicy } from './onnx-policy.ts';
 import { logSoftmax } from './sampler.ts';
@@ -79,6 +80,52 @@ describe('onnx policy', () => {
         expect(Math.abs(lp - single.logprobs![j]!)).toBeLessThan(LOGPROB_TOLERANCE);
       }
     }
+  });
+
+  it('requests arriving mid-generation join the running batch and sample as they would alone', async () => {
+    const long = {
+      tokens: prompt('a long generation'),
+      sampling: { maxTokens: 40, temperature: 1, seed: 1 },
+      ...noEos,
+    };
+    const late = [
+      { tokens: prompt('joins later'), sampling: { maxTokens: 6, temperature: 1, seed: 2 }, ...noEos },
+      { tokens: prompt('x'), sampling: { maxTokens: 8, temperature: 0 }, ...noEos },
+    ];
+    const alone = [await policy.enqueue(long), ...(await Promise.all(late.map((r) => policy.enqueue(r))))];
+    const order: string[] = [];
+    let lateResults: Promise<GenerateResult[]> | undefined;
+    let seen = 0;
+    const longResult = policy
+      .enqueue({
+        ...long,
+        onToken: () => {
+          // After the 5th token of the long request, two more arrive.
+          if (++seen === 5) {
+            lateResults = Promise.all(
+              late.map((r, i) =>
+                policy.enqueue(r).then((result) => {
+                  order.push(`late${i}`);
+                  return result;
+                }),
+              ),
+            );
+          }
+        },
+      })
+      .then((result) => {
+        order.push('long');
+        return result;
+      });
+    const results = [await longResult, ...(await lateResults!)];
+    // The late requests finished before the long one: they joined it instead of waiting for it.
+    expect(order.indexOf('long')).toBe(2);
+    results.forEach((r, i) => {
+      expect(r.tokens).toEqual(alone[i]!.tokens);
+      r.logprobs!.forEach((lp, j) => {
+        expect(Math.abs(lp - alone[i]!.logprobs![j]!)).toBeLessThan(LOGPROB_TOLERANCE);
+      });
+    });
   });
 
   it('generation with and without the KV cache gives the same tokens', async () => {

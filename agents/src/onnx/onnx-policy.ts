@@ -19,7 +19,7 @@ import {
   toolSpecsToTemplateTools,
 } from './chat-prompt.ts';
 import { buildDecoderOnnx } from './decoder-graph.ts';
-import { DecoderSession, type KvCache } from './decoder-session.ts';
+import { DecoderSession, type ForwardOutput, type KvCache } from './decoder-session.ts';
 import { ModelDirError, PolicyRequestError } from './errors.ts';
 import {
   createInferenceSession,
@@ -79,7 +79,9 @@ interface Row {
   stopWindow: number;
   generated: number[];
   logprobs: number[];
-  /** Attention mask over every position in the cache so far (padding = 0). */
+  /** Every position so far, left padding included (pad ids), aligned with `mask`. */
+  sequence: number[];
+  /** Attention mask over every position so far (padding = 0). */
   mask: number[];
   finish?: FinishReason;
 }
@@ -95,6 +97,8 @@ export class OnnxPolicy implements Policy {
   /** Serialises batches and weight swaps. */
   private lock: Promise<unknown> = Promise.resolve();
   private closed = false;
+  /** Weight swaps waiting for the running batch: no new requests join it meanwhile. */
+  private swapsWaiting = 0;
 
   private constructor(settings: OnnxPolicy['settings'], model: ModelDir, decoder: DecoderSession) {
     this.settings = settings;
@@ -200,13 +204,18 @@ export class OnnxPolicy implements Policy {
       modelSource = buildDecoderOnnx(decoderConfig, source);
     }
     const decoder = await openDecoder(model, modelSource, this.settings);
-    await this.exclusive(async () => {
-      const old = this.decoder;
-      this.decoder = decoder;
-      this.model = model;
-      this.versionValue = next;
-      await old.release();
-    });
+    this.swapsWaiting++;
+    try {
+      await this.exclusive(async () => {
+        const old = this.decoder;
+        this.decoder = decoder;
+        this.model = model;
+        this.versionValue = next;
+        await old.release();
+      });
+    } finally {
+      this.swapsWaiting--;
+    }
     return next;
   }
 
@@ -258,87 +267,17 @@ export class OnnxPolicy implements Policy {
     }
   }
 
+  /**
+   * Generates a batch to the end. In KV-cache mode, requests that arrive while it runs join after the
+   * next step (continuous batching): they are prefilled on their own and their cache is merged in,
+   * left-padded to a common length. Each row resolves as soon as it finishes.
+   */
   private async runBatch(batch: PendingRequest[]): Promise<void> {
     const decoder = this.decoder;
     const version = this.versionValue;
     const { tokenizer, eosTokenIds, padTokenId, shape } = this.model;
-    const maxPrompt = Math.max(...batch.map((p) => p.request.tokens.length));
-    let rows: Row[] = batch.map((pending) => {
-      const { tokens, sampling } = pending.request;
-      const stopChars = Math.max(0, ...(sampling.stop ?? []).map((s) => s.length));
-      return {
-        pending,
-        prompt: tokens,
-        sampling,
-        rng: new Rng(sampling.seed ?? Math.floor(Math.random() * 2 ** 32)),
-        stopIds: new Set([
-          ...(pending.request.ignoreEos ? [] : eosTokenIds),
-          ...(sampling.stopTokenIds ?? []),
-        ]),
-        // A character is at most 4 bytes, and every token spans at least one byte.
-        stopWindow: stopChars * 4 + 4,
-        generated: [],
-        logprobs: [],
-        mask: [...new Array(maxPrompt - tokens.length).fill(0), ...tokens.map(() => 1)],
-      };
-    });
-    const finished: Row[] = [];
 
-    // Prefill: the left-padded prompts in one call.
-    let cache: KvCache | undefined;
-    let out = await decoder.forward({
-      batch: rows.length,
-      inputIds: rows.flatMap((r) => [
-        ...new Array(maxPrompt - r.prompt.length).fill(padTokenId),
-        ...r.prompt,
-      ]),
-      attentionMask: rows.flatMap((r) => r.mask),
-      positionIds: rows.flatMap((r) => positionsOf(r.mask)),
-    });
-
-    while (rows.length > 0) {
-      const vocab = out.vocab;
-      rows.forEach((row, b) => {
-        const offset = (b * out.logitsSeq + out.logitsSeq - 1) * vocab;
-        const logits = out.logits.subarray(offset, offset + vocab);
-        const { token, logprob } = sampleToken(logits, row.sampling, row.rng);
-        row.generated.push(token);
-        row.logprobs.push(logprob);
-        row.mask.push(1);
-        row.pending.request.onToken?.(token, logprob);
-        row.finish = finishOf(row, token, tokenizer, shape.maxPositions);
-      });
-      const keep = rows.flatMap((r, b) => (r.finish ? [] : [b]));
-      for (const r of rows) if (r.finish) finished.push(r);
-      if (keep.length === 0) break;
-      const present = keep.length < rows.length ? decoder.selectRows(out.present, keep) : out.present;
-      rows = keep.map((b) => rows[b]!);
-
-      if (this.settings.kvCache) {
-        cache = present;
-        out = await decoder.forward({
-          batch: rows.length,
-          inputIds: rows.map((r) => r.generated[r.generated.length - 1]!),
-          attentionMask: rows.flatMap((r) => r.mask),
-          positionIds: rows.map((r) => positionsOf(r.mask).at(-1)!),
-          past: cache,
-        });
-      } else {
-        // Full recompute: the whole (left-padded) sequence again, with an empty cache.
-        out = await decoder.forward({
-          batch: rows.length,
-          inputIds: rows.flatMap((r) => [
-            ...new Array(maxPrompt - r.prompt.length).fill(padTokenId),
-            ...r.prompt,
-            ...r.generated,
-          ]),
-          attentionMask: rows.flatMap((r) => r.mask),
-          positionIds: rows.flatMap((r) => positionsOf(r.mask)),
-        });
-      }
-    }
-
-    for (const row of finished) {
+    const resolveRow = (row: Row) => {
       const endsWithEos = row.finish === 'stop' && eosTokenIds.includes(row.generated.at(-1)!);
       row.pending.resolve({
         text: tokenizer.decode(endsWithEos ? row.generated.slice(0, -1) : row.generated),
@@ -348,8 +287,102 @@ export class OnnxPolicy implements Policy {
         finishReason: row.finish!,
         policyVersion: version,
       });
+    };
+
+    // One token for every row from its last position's logits; finished rows leave the batch.
+    const sampleStep = (group: Row[], out: ForwardOutput): { rows: Row[]; cache: KvCache } => {
+      group.forEach((row, b) => {
+        const offset = (b * out.logitsSeq + out.logitsSeq - 1) * out.vocab;
+        const { token, logprob } = sampleToken(
+          out.logits.subarray(offset, offset + out.vocab),
+          row.sampling,
+          row.rng,
+        );
+        row.generated.push(token);
+        row.logprobs.push(logprob);
+        row.sequence.push(token);
+        row.mask.push(1);
+        row.pending.request.onToken?.(token, logprob);
+        row.finish = finishOf(row, token, tokenizer, shape.maxPositions);
+      });
+      const keep = group.flatMap((r, b) => (r.finish ? [] : [b]));
+      for (const r of group) if (r.finish) resolveRow(r);
+      const cache = keep.length < group.length ? decoder.selectRows(out.present, keep) : out.present;
+      return { rows: keep.map((b) => group[b]!), cache };
+    };
+
+    // Prefill: the left-padded prompts in one call.
+    const prefill = async (pendings: PendingRequest[]) => {
+      const longest = Math.max(...pendings.map((p) => p.request.tokens.length));
+      const group = pendings.map((p) => this.newRow(p, longest, padTokenId, eosTokenIds));
+      const out = await decoder.forward({
+        batch: group.length,
+        inputIds: group.flatMap((r) => r.sequence),
+        attentionMask: group.flatMap((r) => r.mask),
+        positionIds: group.flatMap((r) => positionsOf(r.mask)),
+      });
+      return sampleStep(group, out);
+    };
+
+    let { rows, cache } = await prefill(batch);
+    while (rows.length > 0) {
+      const out = this.settings.kvCache
+        ? await decoder.forward({
+            batch: rows.length,
+            inputIds: rows.map((r) => r.generated.at(-1)!),
+            attentionMask: rows.flatMap((r) => r.mask),
+            positionIds: rows.map((r) => positionsOf(r.mask).at(-1)!),
+            past: cache,
+          })
+        : // Full recompute: the whole (left-padded) sequence again, with an empty cache.
+          await decoder.forward({
+            batch: rows.length,
+            inputIds: rows.flatMap((r) => r.sequence),
+            attentionMask: rows.flatMap((r) => r.mask),
+            positionIds: rows.flatMap((r) => positionsOf(r.mask)),
+          });
+      ({ rows, cache } = sampleStep(rows, out));
+
+      const room = this.settings.maxBatchSize - rows.length;
+      if (this.settings.kvCache && this.swapsWaiting === 0 && room > 0 && this.pending.length > 0) {
+        const joined = await prefill(this.pending.splice(0, room));
+        if (rows.length === 0) ({ rows, cache } = joined);
+        else if (joined.rows.length > 0) {
+          const length = Math.max(cache.length, joined.cache.length);
+          for (const r of rows) leftPad(r, length - cache.length, padTokenId);
+          for (const r of joined.rows) leftPad(r, length - joined.cache.length, padTokenId);
+          cache = decoder.concatRows(cache, joined.cache);
+          rows = [...rows, ...joined.rows];
+        }
+      }
     }
   }
+
+  private newRow(pending: PendingRequest, longest: number, padTokenId: number, eosTokenIds: number[]): Row {
+    const { tokens, sampling } = pending.request;
+    const stopChars = Math.max(0, ...(sampling.stop ?? []).map((s) => s.length));
+    const padding = longest - tokens.length;
+    return {
+      pending,
+      prompt: tokens,
+      sampling,
+      rng: new Rng(sampling.seed ?? Math.floor(Math.random() * 2 ** 32)),
+      stopIds: new Set([...(pending.request.ignoreEos ? [] : eosTokenIds), ...(sampling.stopTokenIds ?? [])]),
+      // A character is at most 4 bytes, and every token spans at least one byte.
+      stopWindow: stopChars * 4 + 4,
+      generated: [],
+      logprobs: [],
+      sequence: [...new Array(padding).fill(padTokenId), ...tokens],
+      mask: [...new Array(padding).fill(0), ...tokens.map(() => 1)],
+    };
+  }
+}
+
+/** Shifts a row right by `count` padding positions (its cache is left-padded to match). */
+function leftPad(row: Row, count: number, padTokenId: number): void {
+  if (count === 0) return;
+  row.sequence.unshift(...new Array(count).fill(padTokenId));
+  row.mask.unshift(...new Array(count).fill(0));
 }
 
 /** Position ids for a left-padded row: real tokens count 0, 1, 2, …; padding sits at 0. */
