@@ -1,13 +1,22 @@
 import type { Command } from 'commander';
-import { registerEnvCommands } from './env.ts';
-import { registerEvalCommand } from './eval.ts';
-import { registerPolicyCommands } from './policy.ts';
-import { registerReplayCommands } from './replay.ts';
 
-/** Every command group; each lives in its own file. */
-export function registerCommands(program: Command): void {
-  registerEnvCommands(program);
-  registerEvalCommand(program);
-  registerPolicyCommands(program);
-  registerReplayCommands(program);
+type Register = (program: Command) => void;
+
+/**
+ * Every command group, by the command names it adds. Each lives in its own file and is imported
+ * only when one of its commands runs (or for --help): groups pull in heavy packages (ONNX
+ * Runtime, TF.js, SQLite), and `toolgym env serve` is spawned once per stdio episode.
+ */
+const GROUPS: Array<{ commands: string[]; load: () => Promise<Register> }> = [
+  { commands: ['envs', 'env'], load: async () => (await import('./env.ts')).registerEnvCommands },
+  { commands: ['eval'], load: async () => (await import('./eval.ts')).registerEvalCommand },
+  { commands: ['policy'], load: async () => (await import('./policy.ts')).registerPolicyCommands },
+  { commands: ['replay'], load: async () => (await import('./replay.ts')).registerReplayCommands },
+  { commands: ['train'], load: async () => (await import('./train.ts')).registerTrainCommand },
+];
+
+export async function registerCommands(program: Command, argv: readonly string[]): Promise<void> {
+  const invoked = argv.slice(2).find((arg) => !arg.startsWith('-'));
+  const wanted = GROUPS.filter((g) => invoked !== undefined && g.commands.includes(invoked));
+  for (const group of wanted.length > 0 ? wanted : GROUPS) (await group.load())(program);
 }

@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 
 /** The value of x with no gradient flowing back through it (tfjs-core has no stopGradient op). */
 export function stopGradient(x: tf.Tensor): tf.Tensor {
-  const identityWithoutGradient = tf.customGrad((input: tf.Tensor) => ({ value: tf.clone(input), gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy) }));
+  const identityWithoutGradient = tf.customGrad(((input: tf.Tensor) => ({ value: tf.clone(input), gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy) })) as unknown as Parameters<typeof tf.customGrad>[0]);
   return identityWithoutGradient(x) as tf.Tensor;
 }
 

@@ -65,7 +65,7 @@ export class TfDecoder {
 
   private linear(x: tf.Tensor2D, prefix: string, bias = true): tf.Tensor2D {
     const y = tf.matMul(x, this.v(`${prefix}.weight`));
-    return bias ? (tf.add(y, this.v(`${prefix}.bias`)) as tf.Tensor2D) : y;
+    return bias ? (tf.add(y, this.v(`${prefix}.bias`)) as tf.Tensor2D) : (y as tf.Tensor2D);
   }
 
   /** GELU, tanh form: 0.5 x (1 + tanh(sqrt(2/π) (x + 0.044715 x³))). */

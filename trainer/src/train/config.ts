@@ -12,7 +12,12 @@ const TaskFilterSchema = z
   .object({
     split: z.enum(['train', 'test']).describe('Which split the tasks come from.'),
     /** Keep tasks whose `meta[key]` equals the value (or is one of the listed values). */
-    meta: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.array(z.union([z.string(), z.number()]))])).default({}),
+    meta: z
+      .record(
+        z.string(),
+        z.union([z.string(), z.number(), z.boolean(), z.array(z.union([z.string(), z.number()]))]),
+      )
+      .default({}),
     /** At most this many tasks (after filtering, in the environment's order). 0 = all. */
     limit: z.number().int().nonnegative().default(0),
   })
@@ -48,6 +53,8 @@ export const TrainConfigSchema = z
         name: z.string().min(1).default('run'),
         seed: z.number().int().default(0),
         outDir: z.string().default('runs'),
+        /** Checkpoint (atomically, under `<run>/checkpoints`) after every k RL steps and at the end; 0 = never. */
+        checkpointEvery: z.number().int().nonnegative().default(1),
       })
       .strict()
       .prefault({}),
@@ -88,15 +95,21 @@ export const TrainConfigSchema = z
       })
       .strict()
       .prefault({}),
-    learner: z
-      .object({
-        kind: z.literal('embedded').default('embedded'),
-        /** TF.js backend; measured faster: see trainer/README.md. */
-        backend: z.enum(['wasm', 'cpu']).default('wasm'),
-        microBatchSize: z.number().int().positive().default(64),
-      })
-      .strict()
-      .prefault({}),
+    /** `embedded` (in process) or the URL of `toolgym learner serve`; the string alone is short for `{kind: …}`. */
+    learner: z.preprocess(
+      (value) => (typeof value === 'string' ? { kind: value } : value),
+      z
+        .object({
+          kind: z.union([z.literal('embedded'), z.url({ protocol: /^https?$/ })]).default('embedded'),
+          /** Environment variable holding the remote learner's bearer token. */
+          tokenEnv: z.string().default('TOOLGYM_LEARNER_TOKEN'),
+          /** TF.js backend; measured faster: see trainer/README.md. */
+          backend: z.enum(['wasm', 'cpu']).default('wasm'),
+          microBatchSize: z.number().int().positive().default(64),
+        })
+        .strict()
+        .prefault({}),
+    ),
     /** Supervised warm-up on demonstrations of the environment's oracle (skipped when steps = 0). */
     warmup: z
       .object({
@@ -124,7 +137,9 @@ export const TrainConfigSchema = z
         /** DAPO clip-higher: 0.28 in the paper. */
         clipHigh: z.number().min(0).default(0.28),
         ratioLevel: z.enum(['token', 'sequence']).default('token'),
-        aggregation: z.enum(['token-mean', 'sequence-mean', 'token-sum', 'token-sum-norm']).default('token-mean'),
+        aggregation: z
+          .enum(['token-mean', 'sequence-mean', 'token-sum', 'token-sum-norm'])
+          .default('token-mean'),
         normLength: z.number().positive().default(1),
         entropyCoef: z.number().default(0),
         /** Truncated IS cap for `importance_sampling` (0 = off). */
@@ -170,7 +185,10 @@ export function parseTrainConfig(value: unknown, origin = 'config'): TrainConfig
   if (!result.success) {
     const lines = result.error.issues.map((issue) => {
       const where = issue.path.length ? issue.path.join('.') : '(top level)';
-      const keys = issue.code === 'unrecognized_keys' ? ` (${issue.keys.map((k) => (where === '(top level)' ? k : `${where}.${k}`)).join(', ')})` : '';
+      const keys =
+        issue.code === 'unrecognized_keys'
+          ? ` (${issue.keys.map((k) => (where === '(top level)' ? k : `${where}.${k}`)).join(', ')})`
+          : '';
       return `  ${where}: ${issue.message}${keys}`;
     });
     throw new TrainConfigError(`${origin} is not a valid training config:\n${lines.join('\n')}`);

@@ -5,7 +5,7 @@
  * policy after every optimiser step (policy version + 1). Metrics per step go to JSONL and to the
  * rollout sink (the replay feed).
  */
-import { appendFile, mkdir, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, stat, truncate, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import {
   ChatTemplate,
@@ -13,6 +13,7 @@ import {
   createOraclePolicy,
   type DecoderConfig,
   type DecoderWeights,
+  decoderWeightShapes,
   episodePassed,
   initDecoderWeights,
   type OnnxPolicy,
@@ -27,10 +28,13 @@ import { type Environment, EnvironmentClient, Rng } from '@toolgym/env-kit';
 import type { Task, Trajectory, TrajectoryGroup } from '@toolgym/protocol';
 import { type AdvantageEstimator, estimateAdvantages } from '../algorithms/advantages.ts';
 import { fillWithInformativeGroups, isZeroVarianceGroup } from '../algorithms/batch-shaping.ts';
-import { createEmbeddedLearner, type EmbeddedLearner } from '../learner/embedded-learner.ts';
-import { type Datum, datumFromSequence, type LossFnConfig } from '../learner/learner.ts';
+import { createRemoteLearner } from '../api/remote-learner.ts';
+import { readLatestCheckpoint, writeCheckpoint } from '../checkpoint/checkpoint.ts';
+import { learnerStateFromTensors, learnerStateToTensors } from '../checkpoint/learner-state-tensors.ts';
+import { createEmbeddedLearner } from '../learner/embedded-learner.ts';
+import { type Datum, datumFromSequence, type Learner, type LossFnConfig } from '../learner/learner.ts';
 import { compactChatTemplate, compactToolCalls, singleArgumentTools } from '../recipe/compact-format.ts';
-import type { TaskFilter, TrainConfig } from './config.ts';
+import { type TaskFilter, type TrainConfig, TrainConfigError } from './config.ts';
 
 export interface TrainOptions {
   config: TrainConfig;
@@ -40,6 +44,23 @@ export interface TrainOptions {
   /** Progress lines (default: stderr). */
   log?: (line: string) => void;
   signal?: AbortSignal;
+  /** Continue from the newest intact checkpoint in `<outDir>/checkpoints` (a fresh start when there is none). */
+  resume?: boolean;
+}
+
+/** What a training checkpoint holds besides the learner's tensors (issue 10). */
+interface TrainCheckpointState {
+  format: 'toolgym-train-checkpoint@1';
+  config: TrainConfig;
+  /** RL steps done (0: warm-up and the first evaluation done). */
+  rlStep: number;
+  learnerStep: number;
+  rng: number;
+  rolloutSeed: number;
+  policyVersion: number;
+  /** Length of metrics.jsonl at the checkpoint: a resumed run cuts the file back to it. */
+  metricsBytes: number;
+  result: TrainResult;
 }
 
 export interface EvalPoint {
@@ -87,25 +108,71 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const outDir = path.resolve(config.run.outDir, runId);
   await mkdir(outDir, { recursive: true });
   const metricsFile = path.join(outDir, 'metrics.jsonl');
-  await writeFile(metricsFile, '');
+  const checkpointDir = path.join(outDir, 'checkpoints');
+  const resumed = options.resume
+    ? await readLatestCheckpoint<TrainCheckpointState>(checkpointDir)
+    : undefined;
+  for (const bad of resumed?.skipped ?? []) log(`resume: skipped a damaged checkpoint: ${bad.reason}`);
+  if (options.resume && !resumed)
+    log(`resume: no checkpoint in ${checkpointDir}, starting from the beginning`);
+  if (resumed && JSON.stringify(resumed.state.config) !== JSON.stringify(config)) {
+    throw new TrainConfigError(
+      `--resume: the config differs from the one the checkpoint ${resumed.dir} was trained with; resume with the same config (saved in ${path.join(outDir, 'config.json')})`,
+    );
+  }
+  if (resumed) {
+    await truncate(metricsFile, resumed.state.metricsBytes);
+    log(`resume: continuing after RL step ${resumed.state.rlStep} from ${resumed.dir}`);
+  } else await writeFile(metricsFile, '');
   await writeFile(path.join(outDir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
 
   const decoder: DecoderConfig = { vocabSize: 263, layerNormEps: 1e-5, ...config.policy.model };
   const initial = initDecoderWeights(decoder, { seed, std: config.policy.initStd });
   const modelDir = path.join(outDir, 'model');
   await writeDecoderModelDir(modelDir, { config: decoder, weights: initial, initSeed: seed });
-  const policy = await createOnnxPolicy({ model: modelDir, executionProvider: 'cpu', threads: config.policy.threads, maxBatchSize: 256 });
-  if (policy.tokenizer.vocabSize > decoder.vocabSize) throw new Error(`tokenizer has ${policy.tokenizer.vocabSize} tokens, the decoder ${decoder.vocabSize}`);
-  const learner = await createEmbeddedLearner({ decoder, weights: initial, backend: config.learner.backend, microBatchSize: config.learner.microBatchSize });
+  const policy = await createOnnxPolicy({
+    model: modelDir,
+    executionProvider: 'cpu',
+    threads: config.policy.threads,
+    maxBatchSize: 256,
+  });
+  if (policy.tokenizer.vocabSize > decoder.vocabSize)
+    throw new Error(`tokenizer has ${policy.tokenizer.vocabSize} tokens, the decoder ${decoder.vocabSize}`);
+  const learnerSettings = {
+    decoder,
+    weights: initial,
+    backend: config.learner.backend,
+    microBatchSize: config.learner.microBatchSize,
+  };
+  const learner: Learner =
+    config.learner.kind === 'embedded'
+      ? await createEmbeddedLearner(learnerSettings)
+      : await createRemoteLearner({
+          ...learnerSettings,
+          url: config.learner.kind,
+          ...(process.env[config.learner.tokenEnv] ? { token: process.env[config.learner.tokenEnv]! } : {}),
+        });
 
   const tools = environment.toolSpecs;
   const { template, toolFormat } = chatLayout(config, tools);
-  const episodeOptions = { template, toolFormat, maxTurns: config.maxTurns, maxContextTokens: decoder.maxPositions };
+  const episodeOptions = {
+    template,
+    toolFormat,
+    maxTurns: config.maxTurns,
+    maxContextTokens: decoder.maxPositions,
+  };
   const connect = () => EnvironmentClient.connect({ kind: 'in-process', environment });
-  const rng = new Rng(seed ^ 0x7a11);
+  let rng = new Rng(seed ^ 0x7a11);
   let rolloutSeed = seed * 1_000_003;
 
-  const play = async (p: Policy, taskIds: string[], groupSize: number, sampling: SamplingParams, step?: number, sink?: RolloutSink): Promise<Episodes> => {
+  const play = async (
+    p: Policy,
+    taskIds: string[],
+    groupSize: number,
+    sampling: SamplingParams,
+    step?: number,
+    sink?: RolloutSink,
+  ): Promise<Episodes> => {
     const result = await runRollouts({
       connect,
       sessions: 'episode',
@@ -123,21 +190,38 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       ...(options.signal ? { signal: options.signal } : {}),
     });
     rolloutSeed += taskIds.length * groupSize;
-    return { groups: result.groups, ms: result.ms };
+    // Groups arrive in completion order, which varies run to run: task order keeps training reproducible.
+    const groups = [...result.groups].sort(
+      (a, b) => (a.trajectories[0]?.seed ?? 0) - (b.trajectories[0]?.seed ?? 0),
+    );
+    return { groups, ms: result.ms };
   };
 
   const writeMetrics = async (step: number, phase: string, metrics: Record<string, number>) => {
-    await appendFile(metricsFile, `${JSON.stringify({ runId, phase, step, time: Date.now(), ...metrics })}\n`);
+    await appendFile(
+      metricsFile,
+      `${JSON.stringify({ runId, phase, step, time: Date.now(), ...metrics })}\n`,
+    );
     await options.sink?.onStepMetrics?.({ runId, step, metrics: { ...metrics } });
   };
 
   const evalTasks = await selectTasks(environment, config.eval.tasks);
   const evaluate = async (step: number): Promise<EvalPoint> => {
     const t0 = performance.now();
-    const { groups } = await play(policy, evalTasks.map((t) => t.id), 1, samplingOf(config.eval.sampling, tokenStops(policy)));
+    const { groups } = await play(
+      policy,
+      evalTasks.map((t) => t.id),
+      1,
+      samplingOf(config.eval.sampling, tokenStops(policy)),
+    );
     const trajectories = groups.flatMap((g) => g.trajectories);
     const passed = trajectories.filter((t) => episodePassed(t)).length;
-    const point = { step, accuracy: passed / Math.max(1, trajectories.length), episodes: trajectories.length, seconds: (performance.now() - t0) / 1000 };
+    const point = {
+      step,
+      accuracy: passed / Math.max(1, trajectories.length),
+      episodes: trajectories.length,
+      seconds: (performance.now() - t0) / 1000,
+    };
     await writeMetrics(step, 'eval', { eval_accuracy: point.accuracy, eval_episodes: point.episodes });
     return point;
   };
@@ -147,40 +231,103 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     await policy.loadWeights(weights);
   };
 
-  const result: TrainResult = { runId, outDir, evals: [], before: 0, after: 0, rlSteps: 0, rlSeconds: 0, policyVersion: 0 };
+  const result: TrainResult = {
+    runId,
+    outDir,
+    evals: [],
+    before: 0,
+    after: 0,
+    rlSteps: 0,
+    rlSeconds: 0,
+    policyVersion: 0,
+  };
+  /** Atomic checkpoint after RL step `rlStep` (0 = before RL): everything a resumed run needs to continue identically. */
+  const checkpoint = async (rlStep: number) => {
+    if (
+      config.run.checkpointEvery === 0 ||
+      (rlStep % config.run.checkpointEvery !== 0 && rlStep !== config.rl.steps)
+    )
+      return;
+    const learnerState = await learner.saveState();
+    const state: TrainCheckpointState = {
+      format: 'toolgym-train-checkpoint@1',
+      config,
+      rlStep,
+      learnerStep: learnerState.step,
+      rng: rng.saveState(),
+      rolloutSeed,
+      policyVersion: policy.version,
+      metricsBytes: (await stat(metricsFile)).size,
+      result,
+    };
+    await writeCheckpoint(checkpointDir, rlStep, {
+      state,
+      tensors: learnerStateToTensors(learnerState, decoderWeightShapes(decoder)),
+    });
+  };
   try {
+    if (resumed) {
+      const s = resumed.state;
+      await learner.loadState(learnerStateFromTensors(resumed.tensors, s.learnerStep));
+      if (s.policyVersion > 0)
+        await policy.loadWeights((await learner.saveWeights()).weights, { version: s.policyVersion });
+      rng = Rng.fromState(s.rng);
+      rolloutSeed = s.rolloutSeed;
+      Object.assign(result, s.result);
+    }
     // ── Supervised warm-up on the oracle's demonstrations ──────────────────────────────────────
-    if (config.warmup && config.warmup.steps > 0) {
+    if (!resumed && config.warmup && config.warmup.steps > 0) {
       const t0 = performance.now();
       const warmTasks = await selectTasks(environment, config.warmup.tasks);
       const oracle = createOraclePolicy({ toolFormat, tokenizer: policy.tokenizer });
-      const demos = await play(oracle, warmTasks.map((t) => t.id), 1, { temperature: 0, maxTokens: 256 });
+      const demos = await play(
+        oracle,
+        warmTasks.map((t) => t.id),
+        1,
+        { temperature: 0, maxTokens: 256 },
+      );
       const data = demos.groups
         .flatMap((g) => g.trajectories)
         .filter((t) => t.status === 'terminated' && t.tokenization === 'exact' && episodePassed(t))
         .map((t) => datumFromSequence(t.tokens, t.lossMask));
       if (data.length === 0) throw new Error('warm-up: the oracle solved none of the warm-up tasks');
-      log(`warm-up: ${data.length} oracle demonstrations, ${config.warmup.steps} steps of ${config.warmup.batchSize}`);
+      log(
+        `warm-up: ${data.length} oracle demonstrations, ${config.warmup.steps} steps of ${config.warmup.batchSize}`,
+      );
       let loss = 0;
       for (let step = 1; step <= config.warmup.steps; step++) {
-        const batch = Array.from({ length: config.warmup.batchSize }, () => data[rng.int(0, data.length - 1)]!);
+        const batch = Array.from(
+          { length: config.warmup.batchSize },
+          () => data[rng.int(0, data.length - 1)]!,
+        );
         const out = await learner.forwardBackward(batch, 'cross_entropy');
         const opt = await learner.optimStep(config.warmup.adam);
         loss = out.metrics.loss ?? 0;
         if (step % 25 === 0 || step === config.warmup.steps) {
-          log(`warm-up step ${step}/${config.warmup.steps}  loss ${loss.toFixed(4)}  grad-norm ${opt.metrics.grad_norm.toFixed(3)}`);
+          log(
+            `warm-up step ${step}/${config.warmup.steps}  loss ${loss.toFixed(4)}  grad-norm ${opt.metrics.grad_norm.toFixed(3)}`,
+          );
           await writeMetrics(step, 'warmup', { loss, grad_norm: opt.metrics.grad_norm });
         }
       }
       await publish();
-      result.warmup = { steps: config.warmup.steps, finalLoss: loss, seconds: (performance.now() - t0) / 1000 };
+      result.warmup = {
+        steps: config.warmup.steps,
+        finalLoss: loss,
+        seconds: (performance.now() - t0) / 1000,
+      };
     }
 
     // ── RL ─────────────────────────────────────────────────────────────────────────────────────
-    const before = await evaluate(0);
-    result.evals.push(before);
-    result.before = before.accuracy;
-    log(`eval before RL: held-out accuracy ${(before.accuracy * 100).toFixed(1)}% (${before.episodes} episodes)`);
+    if (!resumed) {
+      const before = await evaluate(0);
+      result.evals.push(before);
+      result.before = before.accuracy;
+      log(
+        `eval before RL: held-out accuracy ${(before.accuracy * 100).toFixed(1)}% (${before.episodes} episodes)`,
+      );
+      await checkpoint(0);
+    }
     const rlTasks = await selectTasks(environment, config.rl.tasks);
     const rl = config.rl;
     const lossConfig: LossFnConfig = {
@@ -195,7 +342,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     };
     const rlStart = performance.now();
     const budgetMs = rl.timeBudgetMinutes * 60_000;
-    for (let step = 1; step <= rl.steps; step++) {
+    for (let step = (resumed?.state.rlStep ?? 0) + 1; step <= rl.steps; step++) {
       if (options.signal?.aborted) break;
       if (budgetMs > 0 && performance.now() - rlStart > budgetMs) {
         log(`RL time budget of ${rl.timeBudgetMinutes} min reached after ${step - 1} steps`);
@@ -203,10 +350,12 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       }
       const stepStart = performance.now();
       const sampling = samplingOf(rl.sampling, tokenStops(policy));
-      const draw = (count: number) => Array.from({ length: count }, () => rlTasks[rng.int(0, rlTasks.length - 1)]!.id);
+      const draw = (count: number) =>
+        Array.from({ length: count }, () => rlTasks[rng.int(0, rlTasks.length - 1)]!.id);
       const first = await play(policy, draw(rl.tasksPerStep), rl.groupSize, sampling, step, options.sink);
       let rolloutMs = first.ms;
-      const usable = (g: TrajectoryGroup) => g.trajectories.filter((t) => t.status !== 'failed' && t.tokenization === 'exact');
+      const usable = (g: TrajectoryGroup) =>
+        g.trajectories.filter((t) => t.status !== 'failed' && t.tokenization === 'exact');
       const rewardsOf = (g: TrajectoryGroup) => usable(g).map((t) => t.reward.total);
       const allGroups = [...first.groups];
       let groups = first.groups;
@@ -237,7 +386,12 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
           if (a === 0) return; // no signal: skip the compute
           const keep = rl.overlongFilter && t.status === 'truncated' ? 0 : 1;
           if (keep === 0) return;
-          data.push(datumFromSequence(t.tokens, t.lossMask, { advantages: t.tokens.map(() => a), logprobs: t.logprobs }));
+          data.push(
+            datumFromSequence(t.tokens, t.lossMask, {
+              advantages: t.tokens.map(() => a),
+              logprobs: t.logprobs,
+            }),
+          );
         });
       });
       const learnStart = performance.now();
@@ -271,7 +425,9 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         loss: lossMetrics.loss ?? 0,
         grad_norm: gradNorm,
         tokens_per_s: trainedTokens / Math.max(1e-9, learnMs / 1000),
-        sampled_tokens_per_s: sum(played.map((t) => t.lossMask.reduce((a: number, b) => a + b, 0))) / Math.max(1e-9, rolloutMs / 1000),
+        sampled_tokens_per_s:
+          sum(played.map((t) => t.lossMask.reduce((a: number, b) => a + b, 0))) /
+          Math.max(1e-9, rolloutMs / 1000),
         episode_tokens: mean(played.map((t) => t.tokens.length)),
         turns: mean(played.map((t) => t.turns.length)),
         rollout_s: rolloutMs / 1000,
@@ -279,7 +435,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         step_s: (performance.now() - stepStart) / 1000,
         policy_version: policy.version,
       };
-      for (const name of componentNames) metrics[`reward/${name}`] = mean(played.map((t) => t.reward.components[name] ?? 0));
+      for (const name of componentNames)
+        metrics[`reward/${name}`] = mean(played.map((t) => t.reward.components[name] ?? 0));
       await writeMetrics(step, 'rl', metrics);
       log(
         `step ${step}/${rl.steps}  reward ${metrics.reward_mean!.toFixed(3)}  pass@1 ${(metrics.pass_at_1! * 100).toFixed(1)}%  zero-var ${(metrics.zero_variance_share! * 100).toFixed(0)}%  ` +
@@ -291,6 +448,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         result.evals.push(point);
         log(`eval at step ${step}: held-out accuracy ${(point.accuracy * 100).toFixed(1)}%`);
       }
+      await checkpoint(step);
     }
     result.rlSeconds = (performance.now() - rlStart) / 1000;
     const last = result.evals[result.evals.length - 1];
@@ -301,7 +459,11 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     result.after = result.evals[result.evals.length - 1]!.accuracy;
     result.policyVersion = policy.version;
     const { weights } = await learner.saveWeights();
-    await writeDecoderModelDir(path.join(outDir, 'final-model'), { config: decoder, weights, policyVersion: policy.version });
+    await writeDecoderModelDir(path.join(outDir, 'final-model'), {
+      config: decoder,
+      weights,
+      policyVersion: policy.version,
+    });
     await writeFile(path.join(outDir, 'result.json'), `${JSON.stringify(result, null, 2)}\n`);
     return result;
   } finally {
@@ -310,10 +472,17 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   }
 }
 
-function chatLayout(config: TrainConfig, tools: ReturnType<Environment['toolSpecs']['slice']>): { template?: ChatTemplate; toolFormat?: ToolCallFormat } {
+function chatLayout(
+  config: TrainConfig,
+  tools: ReturnType<Environment['toolSpecs']['slice']>,
+): { template?: ChatTemplate; toolFormat?: ToolCallFormat } {
   if (config.template.kind === 'hermes') return {};
   return {
-    template: new ChatTemplate(compactChatTemplate({ dropFromPrompt: config.template.dropFromPrompt }), {}, 'compact'),
+    template: new ChatTemplate(
+      compactChatTemplate({ dropFromPrompt: config.template.dropFromPrompt }),
+      {},
+      'compact',
+    ),
     toolFormat: compactToolCalls(singleArgumentTools(tools)),
   };
 }
