@@ -327,7 +327,10 @@ export const openaiPolicyScheme: PolicyScheme = {
       ...(maxRetries !== undefined ? { maxRetries } : {}),
       ...(maxConcurrency !== undefined ? { maxConcurrency } : {}),
       ...(served
-        ? { tokenizer: served.tokenizer, ...(served.chatTemplate ? { chatTemplate: served.chatTemplate } : {}) }
+        ? {
+            tokenizer: served.tokenizer,
+            ...(served.chatTemplate ? { chatTemplate: served.chatTemplate } : {}),
+          }
         : {}),
     });
   },
