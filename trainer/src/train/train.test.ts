@@ -1,0 +1,69 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { discoverEnvironments } from '@toolgym/env-kit';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parseTrainConfig, TrainConfigError } from './config.ts';
+import { train } from './train.ts';
+
+const dirs: string[] = [];
+afterAll(async () => {
+  for (const d of dirs) await rm(d, { recursive: true, force: true });
+});
+
+const base = {
+  environment: { id: 'compose', options: { functions: ['reverse', 'upper', 'double'], depths: [1, 2], tasksPerDepth: 30, alphabet: 'ab', minLength: 2, maxLength: 3 } },
+  policy: { model: { dModel: 16, nLayers: 1, nHeads: 2, dFF: 32, maxPositions: 128 } },
+  template: { dropFromPrompt: ['Apply ', '. Use the tools, then call answer with the final string.'] },
+  learner: { backend: 'wasm' },
+  warmup: { tasks: { split: 'train', meta: { depth: 1 }, limit: 8 }, steps: 3, batchSize: 4 },
+  rl: { tasks: { split: 'train', meta: { depth: 2 } }, steps: 2, tasksPerStep: 2, groupSize: 2, sampling: { temperature: 1, maxTokens: 12 } },
+  eval: { tasks: { split: 'test', meta: { depth: 2 }, limit: 4 }, every: 1 },
+  maxTurns: 3,
+};
+
+describe('training config', () => {
+  it('fills defaults from the papers', () => {
+    const c = parseTrainConfig(base);
+    expect(c.rl.clipLow).toBe(0.2);
+    expect(c.rl.clipHigh).toBe(0.28);
+    expect(c.rl.adam.beta2).toBe(0.95);
+    expect(c.rl.algorithm).toBe('grpo');
+  });
+  it('names an unknown key and a bad value', () => {
+    expect(() => parseTrainConfig({ ...base, rl: { ...base.rl, grupSize: 4 } })).toThrow(/rl\.grupSize/);
+    expect(() => parseTrainConfig({ ...base, rl: { ...base.rl, groupSize: 1 } })).toThrow(/rl\.groupSize/);
+    expect(() => parseTrainConfig({ ...base, rl: { ...base.rl, algorithm: 'ppo2' } })).toThrow(/rl\.algorithm/);
+    expect(() => parseTrainConfig({ ...base, learner: { backend: 'webgl' } })).toThrow(TrainConfigError);
+  });
+});
+
+describe('train (end to end, tiny)', () => {
+  it('warm-up, two GRPO steps over the rollout engine, weights published, metrics to JSONL and the sink', async () => {
+    const outDir = await mkdtemp(path.join(tmpdir(), 'toolgym-train-'));
+    dirs.push(outDir);
+    const config = parseTrainConfig({ ...base, run: { name: 'smoke', seed: 1, outDir } });
+    const environment = (await discoverEnvironments()).make('compose', config.environment.options);
+    const groups: number[] = [];
+    const stepMetrics: Array<{ step: number; metrics: Record<string, number> }> = [];
+    const result = await train({
+      config,
+      environment,
+      log: () => {},
+      sink: { onGroup: (g) => void groups.push(g.trajectories.length), onStepMetrics: (m) => void stepMetrics.push(m) },
+    });
+    expect(result.rlSteps).toBe(2);
+    expect(result.evals.map((e) => e.step)).toEqual([0, 1, 2]);
+    expect(result.warmup?.steps).toBe(3);
+    // warm-up publish + one publish per RL step that had signal
+    expect(result.policyVersion).toBeGreaterThanOrEqual(1);
+    expect(groups.every((n) => n === 2)).toBe(true);
+    const lines = (await readFile(path.join(result.outDir, 'metrics.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    const rl = lines.filter((l) => l.phase === 'rl');
+    expect(rl).toHaveLength(2);
+    for (const key of ['reward_mean', 'pass_at_1', 'entropy', 'approx_kl', 'clip_fraction', 'grad_norm', 'tokens_per_s', 'zero_variance_share', 'reward/correct']) {
+      expect(rl[0]).toHaveProperty([key]);
+    }
+    expect(stepMetrics.some((m) => 'eval_accuracy' in m.metrics)).toBe(true);
+  }, 180_000);
+});
