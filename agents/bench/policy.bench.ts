@@ -4,7 +4,7 @@
  * full recompute (the baseline), measured in the same run; the cache's speed-up is the ratio.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createDefaultModel, DEFAULT_DECODER_CONFIG } from '../src/model/model-directory.ts';
@@ -69,7 +69,8 @@ try {
   const c = DEFAULT_DECODER_CONFIG;
   process.stdout.write(
     `onnx policy, built-in small model (dModel ${c.dModel}, ${c.nLayers} layers, ${c.nHeads} heads, dFF ${c.dFF}, vocab ${c.vocabSize}), ` +
-      `prompt ${prompt.length} tokens, ${newTokens} new tokens per sequence\nexecution provider: ${ep.provider} (${ep.reason})\n\n`,
+      `prompt ${prompt.length} tokens, ${newTokens} new tokens per sequence\nexecution provider: ${ep.provider} (${ep.reason})\n` +
+      `load average ${loadavg()[0]!.toFixed(1)} on ${cpus().length} cores (other work on the machine slows every figure alike)\n\n`,
   );
   const rows: string[][] = [];
   for (const batch of batches) {
