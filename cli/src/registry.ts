@@ -1,12 +1,18 @@
 import path from 'node:path';
-import { discoverEnvironments, type Environment, type EnvironmentRegistry, loadEnvironmentModule } from '@toolgym/env-kit';
+import {
+  discoverEnvironments,
+  type Environment,
+  type EnvironmentRegistry,
+  loadEnvironmentModule,
+  UnknownEnvironmentError,
+} from '@toolgym/env-kit';
 
-let cached: Promise<EnvironmentRegistry> | undefined;
+let everything: Promise<EnvironmentRegistry> | undefined;
 
 /** The registry of every environment the workspace and the current project provide. */
 export function registry(): Promise<EnvironmentRegistry> {
-  cached ??= discoverEnvironments();
-  return cached;
+  everything ??= discoverEnvironments();
+  return everything;
 }
 
 /** Looks like a file path rather than an id (`./my-env.ts`, `/abs/env`). */
@@ -16,14 +22,21 @@ function isPath(ref: string): boolean {
 
 /**
  * An environment instance from an id (`compose`, `sql@1`) or a path to a user's module, with
- * options (e.g. from a config file).
+ * options (e.g. from a config file). Only the named environment's package is imported when it
+ * declares its id; an unknown id loads everything, to suggest the closest one.
  */
 export async function makeEnvironment(ref: string, options?: unknown): Promise<Environment> {
-  const reg = await registry();
   if (isPath(ref)) {
+    const reg = await registry();
     const definitions = await loadEnvironmentModule(path.resolve(ref));
     for (const d of definitions) reg.register(d, ref);
     return reg.make(definitions[0]!.ref, options);
   }
-  return reg.make(ref, options);
+  const id = ref.split('@')[0] ?? ref;
+  try {
+    return (await discoverEnvironments(undefined, { ids: [id] })).make(ref, options);
+  } catch (error) {
+    if (!(error instanceof UnknownEnvironmentError)) throw error;
+    return (await registry()).make(ref, options);
+  }
 }

@@ -21,7 +21,7 @@ export async function scaffoldEnvironment(name: string, parent = path.join(works
         private: true,
         type: 'module',
         exports: { '.': './src/index.ts' },
-        toolgym: { environment: './src/index.ts' },
+        toolgym: { environment: './src/index.ts', id: name },
         dependencies: { '@toolgym/env-kit': 'workspace:*', '@toolgym/protocol': 'workspace:*', zod: '^4.1.0' },
       },
       null,

@@ -93,13 +93,18 @@ export function workspaceRoot(): string {
  * `"toolgym": { "environment": "./src/index.ts" }` field under `<root>/environments/*` or in
  * `<root>/node_modules` (scoped or not).
  */
-export function findEnvironmentPackages(roots: string[]): string[] {
+export function findEnvironmentPackages(roots: string[], options: { ids?: readonly string[] } = {}): string[] {
   const entries: string[] = [];
   const consider = (dir: string) => {
     const manifest = path.join(dir, 'package.json');
     if (!existsSync(manifest)) return;
-    const json = JSON.parse(readFileSync(manifest, 'utf8')) as { toolgym?: { environment?: string } };
-    if (json.toolgym?.environment) entries.push(path.join(dir, json.toolgym.environment));
+    const json = JSON.parse(readFileSync(manifest, 'utf8')) as { toolgym?: { environment?: string; id?: string } };
+    const declared = json.toolgym;
+    if (!declared?.environment) return;
+    // A package that declares its id is imported only when that id is wanted: importing an
+    // environment can be costly (a SQL parser, a browser driver), and the CLI needs just one.
+    if (options.ids && declared.id !== undefined && !options.ids.includes(declared.id)) return;
+    entries.push(path.join(dir, declared.environment));
   };
   const subdirs = (dir: string) =>
     existsSync(dir) ? readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory() || d.isSymbolicLink()).map((d) => path.join(dir, d.name)) : [];
@@ -113,10 +118,16 @@ export function findEnvironmentPackages(roots: string[]): string[] {
   return [...new Set(entries.map((e) => path.resolve(e)))];
 }
 
-/** A registry with every environment found in the workspace and the current project. */
-export async function discoverEnvironments(roots: string[] = [workspaceRoot(), process.cwd()]): Promise<EnvironmentRegistry> {
+/**
+ * A registry with every environment found in the workspace and the current project; with `ids`,
+ * packages that declare another id in `"toolgym": {"id": …}` are not loaded.
+ */
+export async function discoverEnvironments(
+  roots: string[] = [workspaceRoot(), process.cwd()],
+  options: { ids?: readonly string[] } = {},
+): Promise<EnvironmentRegistry> {
   const registry = new EnvironmentRegistry();
-  for (const entry of findEnvironmentPackages([...new Set(roots.map((r) => path.resolve(r)))])) {
+  for (const entry of findEnvironmentPackages([...new Set(roots.map((r) => path.resolve(r)))], options)) {
     for (const definition of await loadEnvironmentModule(entry)) registry.register(definition, entry);
   }
   return registry;
