@@ -82,7 +82,12 @@ class BubblewrapSandbox implements Sandbox {
     ];
     this.pool = new WarmPool<BwrapInstance>({
       size: options.poolSize ?? 2,
-      create: () => this.start(this.defaults.diskBytes, this.defaults.cpus > 0, true),
+      create: async () => {
+        const instance = await this.start(this.defaults.diskBytes, this.defaults.cpus > 0, true);
+        // An idle pre-started sandbox must not keep the process alive (it dies with it anyway).
+        instance.setKeepsProcessAlive(false);
+        return instance;
+      },
       destroy: (instance) => instance.dispose(),
       isAlive: (instance) => instance.alive,
       concurrency: 2,
@@ -288,7 +293,21 @@ class BwrapInstance implements PreparedSandbox {
   }
 
   async applyLimits(limits: SandboxLimits): Promise<void> {
+    // The job starts now: from here until it exits the run holds the process open.
+    this.setKeepsProcessAlive(true);
     this.cgroup?.setLimits(limits);
+  }
+
+  setKeepsProcessAlive(keep: boolean): void {
+    // The stdio pipes are net.Sockets at run time, though typed as plain streams.
+    const pipes = [this.child.stdin, this.child.stdout, this.child.stderr] as unknown as Array<{
+      ref(): void;
+      unref(): void;
+    }>;
+    for (const handle of [this.child, ...pipes]) {
+      if (keep) handle.ref();
+      else handle.unref();
+    }
   }
 
   attachOutput(sinks: { stdout: (chunk: Buffer) => void; stderr: (chunk: Buffer) => void }): void {

@@ -3,7 +3,7 @@ import { type Sandbox, SandboxError } from '@toolgym/sandbox';
 import { z } from 'zod';
 import { type CodeConfig, CodeConfigSchema } from './config.ts';
 import { formatRun, formatTestRun } from './run-output.ts';
-import { sharedSandbox } from './shared-sandbox.ts';
+import { leaseSharedSandbox } from './shared-sandbox.ts';
 import { type CodeTaskAnswer, type CodeTaskMeta, SOLUTION_FILE } from './task-types.ts';
 import { codeTasks } from './tasks.ts';
 import { runTests } from './test-harness.ts';
@@ -33,6 +33,8 @@ export { Workspace } from './workspace.ts';
 
 export interface CodeState {
   sandbox: Sandbox;
+  /** Gives the shared sandbox back when the episode ends. */
+  releaseSandbox: () => void;
   workspace: Workspace;
   /** Set when the sandbox itself failed (not the model's code): the episode cannot be graded. */
   sandboxFailure?: string;
@@ -196,7 +198,11 @@ export default defineEnvironment<CodeState, CodeConfig>({
       },
     },
   },
-  setup: (_task, { config }) => ({ sandbox: sharedSandbox(config.sandbox), workspace: new Workspace() }),
+  setup: (_task, { config }) => {
+    const lease = leaseSharedSandbox(config.sandbox);
+    return { sandbox: lease.sandbox, releaseSandbox: lease.release, workspace: new Workspace() };
+  },
+  teardown: (state) => state.releaseSandbox(),
   grade: async ({ episode, finalText }) => {
     const gold = answerOf(episode.task);
     const weights = episode.config.weights;
