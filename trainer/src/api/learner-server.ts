@@ -128,6 +128,8 @@ export async function serveLearner(options: LearnerServerOptions = {}): Promise<
   let checkpointIndex = 0;
   /** Futures of this process: request_id → outcome promise. Lost on restart (the client resubmits). */
   const futures = new Map<string, Promise<Outcome>>();
+  /** Futures answered `seq_gap`: nothing was applied, so a resubmission must be queued again. */
+  const refused = new Set<string>();
   /** One queue: calls apply in arrival order, one at a time. */
   let queue: Promise<unknown> = Promise.resolve();
   const enqueue = <T>(work: () => Promise<T>): Promise<T> => {
@@ -224,7 +226,9 @@ export async function serveLearner(options: LearnerServerOptions = {}): Promise<
   ): { requestId: string; outcome: Promise<Outcome> } => {
     const requestId = `${modelId}:${seq}`;
     const existing = futures.get(requestId);
-    if (existing) return { requestId, outcome: existing };
+    // A resubmission returns the same future, unless that one was turned away (seq_gap): then it is tried anew.
+    if (existing && !refused.has(requestId)) return { requestId, outcome: existing };
+    refused.delete(requestId);
     const outcome = enqueue(async (): Promise<Outcome> => {
       let current: ReturnType<typeof requireModel>;
       try {
@@ -247,6 +251,7 @@ export async function serveLearner(options: LearnerServerOptions = {}): Promise<
         };
       }
       if (seq > s.nextSeq) {
+        refused.add(requestId);
         return {
           status: 409,
           body: new HttpError(

@@ -1,0 +1,213 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { type DecoderConfig, initDecoderWeights } from '@toolgym/agents';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createEmbeddedLearner } from '../learner/embedded-learner.ts';
+import { type Datum, datumFromSequence, type Learner, LearnerInputError } from '../learner/learner.ts';
+import { type LearnerServer, LearnerServerConfigError, serveLearner } from './learner-server.ts';
+import { createRemoteLearner, LearnerApiError } from './remote-learner.ts';
+
+const decoder: DecoderConfig = {
+  vocabSize: 263,
+  dModel: 16,
+  nLayers: 1,
+  nHeads: 2,
+  dFF: 32,
+  maxPositions: 32,
+  layerNormEps: 1e-5,
+};
+const weights = initDecoderWeights(decoder, { seed: 5, std: 0.2 });
+const adam = { learningRate: 0.01, gradClipNorm: 1 };
+const dirs: string[] = [];
+const servers: LearnerServer[] = [];
+afterAll(async () => {
+  for (const s of servers) await s.close().catch(() => {});
+  for (const d of dirs) await rm(d, { recursive: true, force: true });
+});
+
+const batch = (k: number): Datum[] =>
+  [0, 1, 2].map((i) => {
+    const tokens = Array.from({ length: 10 + i }, (_, j) => (j * 7 + i * 3 + k * 11) % 256);
+    const a = (i - 1) * 0.5;
+    return datumFromSequence(
+      tokens,
+      tokens.map((_, j) => (j > 3 ? 1 : 0)),
+      { advantages: tokens.map(() => a), logprobs: tokens.map(() => -5.5) },
+    );
+  });
+
+/** Two steps of two accumulated forward_backward calls each; returns every number the learner produced. */
+async function trainTwoSteps(learner: Learner, between?: (step: number, call: number) => Promise<void>) {
+  const out: unknown[] = [];
+  for (let step = 0; step < 2; step++) {
+    for (let call = 0; call < 2; call++) {
+      out.push(
+        await learner.forwardBackward(batch(step * 2 + call), 'ppo', { clipLow: 0.2, clipHigh: 0.28 }),
+      );
+      await between?.(step, call);
+    }
+    out.push(await learner.optimStep(adam));
+  }
+  return out;
+}
+
+async function tempDir() {
+  const dir = await mkdtemp(path.join(tmpdir(), 'toolgym-learner-api-'));
+  dirs.push(dir);
+  return dir;
+}
+
+async function start(options: Parameters<typeof serveLearner>[0] = {}) {
+  const server = await serveLearner({ port: 0, ...options });
+  servers.push(server);
+  return server;
+}
+
+describe('learner HTTP API', () => {
+  it('RemoteLearner gives exactly the embedded learner’s outputs, steps and weights', async () => {
+    const embedded = await createEmbeddedLearner({ decoder, weights });
+    const expected = await trainTwoSteps(embedded);
+    const server = await start();
+    const remote = await createRemoteLearner({ url: server.url, decoder, weights });
+    expect(await trainTwoSteps(remote)).toEqual(expected);
+    expect((await remote.saveWeights()).weights).toEqual((await embedded.saveWeights()).weights);
+    expect(await remote.saveState()).toEqual(await embedded.saveState());
+    expect((await remote.info()).step).toBe(2);
+    // A learner error crosses the wire as the same typed error.
+    await expect(remote.optimStep(adam)).rejects.toThrow(LearnerInputError);
+    await expect(remote.optimStep(adam)).rejects.toThrow(/call forwardBackward first/);
+    await embedded.close();
+  });
+
+  it('a server killed mid-run and restarted from its state dir: the client retries, no step applied twice or lost', async () => {
+    const embedded = await createEmbeddedLearner({ decoder, weights });
+    const expected = await trainTwoSteps(embedded);
+    const stateDir = await tempDir();
+    let server = await start({ stateDir });
+    const port = Number(new URL(server.url).port);
+    const remote = await createRemoteLearner({ url: server.url, decoder, weights, retryDelayMs: 50 });
+    let restarts = 0;
+    const restart = async () => {
+      await server.close();
+      server = await start({ stateDir, port });
+      restarts++;
+    };
+    // Restart after the first forward_backward of step 1 (its gradient is lost: the client must
+    // replay it) and after the second one of step 2.
+    const got = await trainTwoSteps(remote, async (step, call) => {
+      if ((step === 0 && call === 0) || (step === 1 && call === 1)) await restart();
+    });
+    expect(restarts).toBe(2);
+    expect(got).toEqual(expected);
+    expect(await remote.saveState()).toEqual(await embedded.saveState());
+
+    // An optim_step that the server applied and persisted, but whose answer was lost with a
+    // restart: the client resubmits the same seq_id and gets the stored result; no second step.
+    let dropped = false;
+    const flaky = await createRemoteLearner({
+      url: server.url,
+      decoder,
+      weights,
+      retryDelayMs: 50,
+      fetch: async (input, init) => {
+        const response = await fetch(input, init);
+        if (!dropped && String(input).endsWith('/retrieve_future') && String(init?.body).includes(':2"')) {
+          dropped = true;
+          await restart();
+          throw new TypeError('fetch failed (test: connection lost after the step was applied)');
+        }
+        return response;
+      },
+    });
+    const single = await createEmbeddedLearner({ decoder, weights });
+    await single.forwardBackward(batch(0), 'ppo');
+    await flaky.forwardBackward(batch(0), 'ppo');
+    const once = await single.optimStep(adam);
+    expect(await flaky.optimStep(adam)).toEqual(once);
+    expect(dropped).toBe(true);
+    expect(restarts).toBe(3);
+    expect((await flaky.info()).step).toBe(1);
+    expect((await flaky.saveWeights()).weights).toEqual((await single.saveWeights()).weights);
+    await embedded.close();
+    await single.close();
+  });
+
+  it('malformed requests get 400 naming the field', async () => {
+    const server = await start();
+    const post = (endpoint: string, body: unknown) =>
+      fetch(`${server.url}/api/v1/${endpoint}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: typeof body === 'string' ? body : JSON.stringify(body),
+      });
+    const cases: Array<[string, unknown, string]> = [
+      [
+        'optim_step',
+        { model_id: 'm', seq_id: 1, adam_params: { learning_rate: 'fast' } },
+        'adam_params.learning_rate',
+      ],
+      ['optim_step', { model_id: 'm', seq_id: 0, adam_params: { learning_rate: 0.1 } }, 'seq_id'],
+      [
+        'forward_backward',
+        { model_id: 'm', seq_id: 1, forward_backward_input: { data: [], loss_fn: 'ppo' } },
+        'forward_backward_input.data',
+      ],
+      [
+        'forward_backward',
+        {
+          model_id: 'm',
+          seq_id: 1,
+          forward_backward_input: {
+            data: [{ model_input: { chunks: [{ tokens: [1, 2] }] }, loss_fn_inputs: {} }],
+            loss_fn: 'ppo',
+          },
+        },
+        'forward_backward_input.data.0.loss_fn_inputs.target_tokens',
+      ],
+      [
+        'forward_backward',
+        { model_id: 'm', seq_id: 1, forward_backward_input: { data: [], loss_fn: 'dpo' } },
+        'forward_backward_input.data',
+      ],
+      ['create_model', { decoder, weights: {}, colour: 'red' }, 'colour'],
+      ['retrieve_future', {}, 'request_id'],
+      ['optim_step', '{not json', '(body)'],
+    ];
+    for (const [endpoint, body, field] of cases) {
+      const response = await post(endpoint, body);
+      const answer = (await response.json()) as { error: { field: string; message: string } };
+      expect(response.status, `${endpoint} ${JSON.stringify(body)}`).toBe(400);
+      expect(answer.error.field).toBe(field);
+      expect(answer.error.message).toContain(field === '(body)' ? 'JSON' : field);
+    }
+    // Well-formed but wrong: a datum whose arrays disagree is a 400 from the learner itself.
+    const remote = await createRemoteLearner({ url: server.url, decoder, weights });
+    const bad = batch(0);
+    bad[0]!.lossFnInputs.weights = [1];
+    await expect(remote.forwardBackward(bad, 'ppo')).rejects.toThrow(
+      /data\[0\]\.lossFnInputs\.weights has 1 entries/,
+    );
+    const wrongSize = { ...weights, 'embed.tokens': new Float32Array(3) };
+    await expect(createRemoteLearner({ url: server.url, decoder, weights: wrongSize })).rejects.toThrow(
+      /weights\.embed\.tokens\.data_b64/,
+    );
+    expect((await fetch(`${server.url}/api/v1/nope`, { method: 'POST', body: '{}' })).status).toBe(404);
+  });
+
+  it('a non-loopback bind needs a token, and requests without it are refused', async () => {
+    await expect(serveLearner({ host: '0.0.0.0', port: 0 })).rejects.toThrow(LearnerServerConfigError);
+    const server = await start({ host: '0.0.0.0', port: 0, token: 's3cret' });
+    const port = new URL(server.url).port;
+    const url = `http://127.0.0.1:${port}`;
+    const noToken = await fetch(`${url}/api/v1/get_info`);
+    expect(noToken.status).toBe(401);
+    expect(((await noToken.json()) as { error: { code: string } }).error.code).toBe('unauthorized');
+    expect(
+      (await fetch(`${url}/api/v1/get_info`, { headers: { authorization: 'Bearer wrong!' } })).status,
+    ).toBe(401);
+    await expect(createRemoteLearner({ url, decoder, weights })).rejects.toThrow(/bearer token/);
+    const remote = await createRemoteLearner({ url, token: 's3cret', decoder, weights });
+    expect((await remote.info()).parameters).toBeGreaterThan(0);
+  });
+});
