@@ -20,6 +20,7 @@ import {
 import { ChatTemplate } from './chat/chat-template.ts';
 import { hermesToolCalls } from './chat/hermes-tool-calls.ts';
 import type { ToolCallFormat } from './chat/tool-call-format.ts';
+import { EngineTokenRecord } from './engine-token-record.ts';
 import { PolicyError } from './errors.ts';
 import type { GenerateResult, Policy, SamplingParams } from './policy.ts';
 import { TokenLedger } from './token-ledger.ts';
@@ -87,6 +88,8 @@ export async function playEpisode(options: EpisodeOptions): Promise<Trajectory> 
       ? new ChatTemplate(options.policy.chatTemplate, {}, `policy ${options.policy.id}`)
       : ChatTemplate.hermes());
   const ledger = tokenizer ? new TokenLedger(tokenizer) : undefined;
+  // Message mode: exact only if the engine reports the ids of its own prompts and samples.
+  const engineRecord = ledger ? undefined : new EngineTokenRecord();
   const messages: Message[] = [];
   const turns: Turn[] = [];
   const seed = options.start.seed ?? 0;
@@ -179,6 +182,12 @@ export async function playEpisode(options: EpisodeOptions): Promise<Trajectory> 
         content = tokenizer.decode(body);
       } else {
         content = result.text;
+        const spans = engineRecord?.addTurn(result);
+        if (spans) {
+          sampled = spans.sampled;
+          const previous = turns.at(-1);
+          if (previous && spans.previousObservation) previous.observation = spans.previousObservation;
+        }
       }
       const callIdPrefix = `call-${index}`;
       // Calls the engine parsed natively win; otherwise they are read from the text.
@@ -266,6 +275,13 @@ export async function playEpisode(options: EpisodeOptions): Promise<Trajectory> 
     reward = ZERO_REWARD;
   }
 
+  const record = ledger ?? (engineRecord?.exact ? engineRecord : undefined);
+  if (!record) {
+    for (const turn of turns) {
+      turn.sampled = { start: 0, end: 0 };
+      turn.observation = { start: 0, end: 0 };
+    }
+  }
   const status = end ?? {
     status: 'failed' as const,
     failure: { code: 'internal_error', message: 'the episode ended without a status' },
@@ -280,12 +296,12 @@ export async function playEpisode(options: EpisodeOptions): Promise<Trajectory> 
     taskId,
     seed,
     messages,
-    tokens: ledger ? ledger.tokens : [],
-    lossMask: ledger ? ledger.lossMask : [],
-    logprobs: ledger ? ledger.logprobs : [],
-    promptLength,
+    tokens: record ? record.tokens : [],
+    lossMask: record ? record.lossMask : [],
+    logprobs: record ? record.logprobs : [],
+    promptLength: ledger ? promptLength : record ? engineRecord!.promptLength : 0,
     turns,
-    tokenization: ledger ? 'exact' : 'text-only',
+    tokenization: record ? 'exact' : 'text-only',
     status: status.status,
     ...(status.status === 'truncated' ? { truncation: status.truncation } : {}),
     ...(status.status === 'failed' ? { failure: status.failure } : {}),

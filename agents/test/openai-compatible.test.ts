@@ -1,6 +1,8 @@
+import { Template } from '@huggingface/jinja';
 import { afterEach, describe, expect, it } from 'vitest';
 import { playEpisode } from '../src/agent-loop.ts';
 import { ChatTemplate } from '../src/chat/chat-template.ts';
+import { HERMES_CHAT_TEMPLATE } from '../src/chat/hermes-template.ts';
 import { hermesToolCalls } from '../src/chat/hermes-tool-calls.ts';
 import { PolicyError, PolicySpecError } from '../src/errors.ts';
 import { createOpenAICompatiblePolicy } from '../src/policies/openai-compatible.ts';
@@ -102,6 +104,68 @@ describe('OpenAI-compatible policy against a vLLM-shaped server', () => {
     });
     expect(second.logprobs).toBe(true);
     expect(JSON.stringify(second.messages)).toContain('Error (invalid_json)');
+  });
+
+  it("message mode with the server's prompt and sampled ids (vLLM return_token_ids): an exact record, or text-only when the server re-renders history", async () => {
+    const { task, calls } = await oracleCallsOf();
+    // The server applies its own template (Hermes, with tool calls re-serialised from tool_calls).
+    const serverTemplate = new Template(HERMES_CHAT_TEMPLATE);
+    const render = (body: Record<string, unknown>, skew: string) => {
+      const messages = (body.messages as Array<Record<string, unknown>>).map((m) => ({
+        ...m,
+        ...(m.tool_calls
+          ? {
+              tool_calls: (m.tool_calls as Array<{ function: { name: string; arguments: string } }>).map(
+                (c) => ({
+                  function: { name: c.function.name, arguments: JSON.parse(c.function.arguments) },
+                }),
+              ),
+            }
+          : {}),
+      }));
+      return serverTemplate
+        .render({ messages, tools: body.tools, add_generation_prompt: true })
+        .replaceAll('"arguments": ', `"arguments":${skew}`);
+    };
+    for (const skew of [' ', '']) {
+      server = await startVllmTestDouble({
+        tokenizer,
+        chat: (turn) => [{ name: calls[turn]!.name, arguments: JSON.stringify(calls[turn]!.arguments) }],
+        renderChatPrompt: (body) => render(body, skew),
+      });
+      const client = await inProcessClient(env);
+      const t = await playEpisode({
+        client,
+        policy: createOpenAICompatiblePolicy({ baseURL: server.baseURL, model: 'm', nativeTools: true }),
+        start: { taskId: task.id },
+        sampling,
+      });
+      await client.close();
+      await server.close();
+      server = undefined;
+      expect(t.failure).toBeUndefined();
+      expect(t.reward.components.correct).toBe(1);
+      if (skew === ' ') {
+        expect(t.tokenization).toBe('exact');
+        expect(t.lossMask.reduce<number>((a, b) => a + b, 0)).toBe(
+          t.turns.reduce((n, x) => n + x.sampled.end - x.sampled.start, 0),
+        );
+        expect(tokenizer.decode(t.tokens.slice(t.turns[0]!.sampled.start, t.turns[0]!.sampled.end))).toBe(
+          `${hermesToolCalls.render([calls[0]!])}<|im_end|>`,
+        );
+        expect(t.turns[0]!.observation.start).toBe(t.turns[0]!.sampled.end);
+        expect(t.turns[1]!.sampled.start).toBe(t.turns[0]!.observation.end);
+        expect(
+          tokenizer.decode(t.tokens.slice(t.turns[0]!.observation.start, t.turns[0]!.observation.end)),
+        ).toContain('<tool_response>');
+      } else {
+        // The server re-serialises the sampled tool call without the space: its next prompt does
+        // not extend what was sampled, so no exact record is claimed.
+        expect(t.tokenization).toBe('text-only');
+        expect(t.tokens).toEqual([]);
+        expect(t.turns.every((x) => x.sampled.end === 0)).toBe(true);
+      }
+    }
   });
 
   it('retries 429 and 503 with backoff, then succeeds', async () => {

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { hermesToolCalls } from '../src/chat/hermes-tool-calls.ts';
 import type { Tokenizer } from '../src/tokenizer.ts';
 
 /**
@@ -21,6 +22,11 @@ export interface VllmTestDoubleOptions {
   failures?: number[];
   /** Wait this long before answering. */
   delayMs?: number;
+  /**
+   * Chat requests with `return_token_ids`: the prompt as the server's own template renders it
+   * (its ids become `prompt_token_ids`); the sampled ids are the Hermes text of the calls.
+   */
+  renderChatPrompt?: (body: Record<string, unknown>, turn: number) => string;
 }
 
 export interface VllmTestDouble {
@@ -90,7 +96,24 @@ export async function startVllmTestDouble(options: VllmTestDoubleOptions): Promi
       const messages = body.messages as Array<{ role: string }>;
       const turn = messages.filter((m) => m.role === 'assistant').length;
       const calls = options.chat!(turn, messages);
+      const ids =
+        body.return_token_ids && options.renderChatPrompt
+          ? {
+              prompt_token_ids: options.tokenizer.encode(options.renderChatPrompt(body, turn)),
+              token_ids: [
+                ...options.tokenizer.encode(
+                  calls.length === 0
+                    ? 'Done.'
+                    : hermesToolCalls.render(
+                        calls.map((c) => ({ name: c.name, arguments: JSON.parse(c.arguments) })),
+                      ),
+                ),
+                imEnd,
+              ],
+            }
+          : undefined;
       return send(200, {
+        ...(ids ? { prompt_token_ids: ids.prompt_token_ids } : {}),
         id: `chatcmpl-${requests.length}`,
         object: 'chat.completion',
         created: 1,
@@ -110,6 +133,7 @@ export async function startVllmTestDouble(options: VllmTestDoubleOptions): Promi
             logprobs: { content: [{ token: 'x', logprob: -0.25, bytes: [120], top_logprobs: [] }] },
             finish_reason: calls.length > 0 ? 'tool_calls' : 'stop',
             stop_reason: null,
+            ...(ids ? { token_ids: ids.token_ids } : {}),
           },
         ],
         usage: { prompt_tokens: 10, completion_tokens: 1, total_tokens: 11 },
