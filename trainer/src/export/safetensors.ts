@@ -59,7 +59,7 @@ export function encodeSafetensors(
     if (littleEndian) out.set(bytes, at);
     else {
       const view = new DataView(out.buffer, at, data.byteLength);
-      data.forEach((x, i) => view.setFloat32(i * 4, x, true));
+      for (let i = 0; i < data.length; i++) view.setFloat32(i * 4, data[i]!, true);
     }
     at += data.byteLength;
   }
