@@ -11,10 +11,10 @@
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type CallOptions, EnvironmentClient } from '@toolgym/env-kit';
+import { type CallOptions, Environment, EnvironmentClient } from '@toolgym/env-kit';
 import type { Task } from '@toolgym/protocol';
 import Database from 'better-sqlite3';
-import sql, { databaseFileOf, type SqlAnswer, sqlTasks } from '../src/index.ts';
+import sql, { databaseFileOf, type SqlAnswer, sharedQueryPool, sqlTasks } from '../src/index.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const serverEntry = path.join(root, 'environments/sql/bench/serve-sql-stdio.ts');
@@ -75,24 +75,56 @@ async function playEpisode(
   return performance.now() - started;
 }
 
+/** The same scripted episodes on an in-process Environment: separates the MCP/stdio cost from the environment's own. */
+async function inProcessEpisodesPerSecond(episodes: number): Promise<number> {
+  const env = new Environment(sql, config);
+  const play = async (i: number) => {
+    const task = pickTask(i);
+    const gold = (task.answer as SqlAnswer).sql;
+    const episode = await env.openEpisode({ taskId: task.id });
+    await episode.callTool('execute_sql', { sql: gold });
+    await episode.callTool('submit_answer', { sql: gold });
+    const end = await episode.end();
+    if (end.reward.total !== 1) throw new Error(`oracle episode ${task.id} scored ${end.reward.total}`);
+  };
+  await Promise.all(Array.from({ length: concurrency }, (_, c) => play(c)));
+  let next = concurrency;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < episodes + concurrency) await play(next++);
+    }),
+  );
+  const perSecond = (episodes / (performance.now() - started)) * 1000;
+  sharedQueryPool(config.executors).close();
+  return perSecond;
+}
+
 const quantile = (sorted: number[], q: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
 
 async function main() {
   process.stderr.write(`starting ${concurrency} stdio servers…\n`);
   const startup = performance.now();
-  const clients = await Promise.all(
-    Array.from({ length: concurrency }, () =>
-      EnvironmentClient.connect({
-        kind: 'stdio',
-        command: process.execPath,
-        args: ['--import', 'tsx', serverEntry, '{"executors":1}'],
-        cwd: root,
+  // Servers start a few at a time, each with a warm-up episode (task loading, query process
+  // start, first statements): starting all at once on 2 cores only makes start-up time out.
+  const clients: EnvironmentClient[] = [];
+  for (let batch = 0; batch < concurrency; batch += STARTUP_BATCH) {
+    const started = await Promise.all(
+      Array.from({ length: Math.min(STARTUP_BATCH, concurrency - batch) }, async (_, i) => {
+        const client = await EnvironmentClient.connect({
+          kind: 'stdio',
+          command: process.execPath,
+          args: ['--import', 'tsx', serverEntry, '{"executors":1}'],
+          cwd: root,
+        });
+        await playEpisode(client, pickTask(batch + i), { timeoutMs: 600_000 });
+        return client;
       }),
-    ),
-  );
-  // One warm-up episode per server: task loading, query process start, first statements.
-  await Promise.all(clients.map((client, i) => playEpisode(client, pickTask(i))));
+    );
+    clients.push(...started);
+    process.stderr.write(`  ${clients.length}/${concurrency} servers ready\n`);
+  }
   const startupMs = performance.now() - startup;
 
   process.stderr.write(`measuring ${concurrency * episodesPerClient} episodes…\n`);
@@ -108,6 +140,7 @@ async function main() {
   await Promise.all(clients.map((c) => c.close()));
 
   const episodes = concurrency * episodesPerClient;
+  const inProcess = await inProcessEpisodesPerSecond(episodes);
   const mcpPerSecond = (episodes / wallMs) * 1000;
   const direct = directEpisodesPerSecond(Math.max(episodes, 2000));
   latencies.sort((a, b) => a - b);
@@ -118,6 +151,7 @@ async function main() {
       mcpPerSecond.toFixed(1),
       `${quantile(latencies, 0.5).toFixed(1)} / ${quantile(latencies, 0.95).toFixed(1)}`,
     ],
+    ['in-process Environment (no MCP), same policy', `${concurrency}`, inProcess.toFixed(1), '-'],
     [
       'direct better-sqlite3 (same SQL, 2 runs/episode)',
       '1',
