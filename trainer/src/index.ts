@@ -1,49 +1,108 @@
 export {
-  grpoAdvantages,
-  drGrpoAdvantages,
-  rlooAdvantages,
-  reinforcePlusPlusAdvantages,
-  sumFormReturns,
-  minFormReturns,
-  turnValuesToTokens,
-  estimateAdvantages,
   type AdvantageEstimator,
+  drGrpoAdvantages,
+  estimateAdvantages,
+  grpoAdvantages,
+  minFormReturns,
+  reinforcePlusPlusAdvantages,
+  rlooAdvantages,
+  sumFormReturns,
+  turnValuesToTokens,
 } from './algorithms/advantages.ts';
-export { isZeroVarianceGroup, fillWithInformativeGroups, overlongKeepMask, targetWeights } from './algorithms/batch-shaping.ts';
 export {
-  aggregate,
-  klPenalty,
-  tokenCovariance,
-  selectCovTokens,
-  ppoClipLoss,
-  importanceSamplingLoss,
-  crossEntropyLoss,
-  stopGradient,
-  DEFAULT_POLICY_LOSS,
+  fillWithInformativeGroups,
+  isZeroVarianceGroup,
+  overlongKeepMask,
+  targetWeights,
+} from './algorithms/batch-shaping.ts';
+export {
   type Aggregation,
-  type KlEstimator,
+  aggregate,
   type CovControl,
+  crossEntropyLoss,
+  DEFAULT_POLICY_LOSS,
+  importanceSamplingLoss,
+  type KlEstimator,
+  klPenalty,
   type PolicyLossConfig,
   type PolicyLossInputs,
   type PolicyLossResult,
+  ppoClipLoss,
+  selectCovTokens,
+  stopGradient,
+  tokenCovariance,
 } from './algorithms/policy-loss.ts';
+// Learner HTTP API, checkpoints and weight publishing (issue 10).
 export {
-  datumFromSequence,
-  LearnerInputError,
-  type Learner,
+  type LearnerServer,
+  LearnerServerConfigError,
+  type LearnerServerOptions,
+  serveLearner,
+} from './api/learner-server.ts';
+export {
+  createRemoteLearner,
+  LearnerApiError,
+  RemoteLearner,
+  type RemoteLearnerSettings,
+} from './api/remote-learner.ts';
+export {
+  CheckpointError,
+  type LoadedCheckpoint,
+  readLatestCheckpoint,
+  verifyCheckpoint,
+  writeCheckpoint,
+} from './checkpoint/checkpoint.ts';
+export { learnerStateFromTensors } from './checkpoint/learner-state-tensors.ts';
+export {
+  fromHuggingFaceGpt2,
+  huggingFaceGpt2Config,
+  type Published,
+  type PublishFormat,
+  publishWeights,
+  toHuggingFaceGpt2,
+} from './export/publish-weights.ts';
+export {
+  decodeSafetensors,
+  encodeSafetensors,
+  readSafetensors,
+  type SafeTensor,
+  SafetensorsError,
+  writeSafetensors,
+} from './export/safetensors.ts';
+export { registerGradients, type TfBackend, useBackend } from './learner/backend.ts';
+export {
+  createEmbeddedLearner,
+  EmbeddedLearner,
+  type EmbeddedLearnerSettings,
+} from './learner/embedded-learner.ts';
+export {
+  type AdamParams,
   type Datum,
-  type ModelInput,
+  datumFromSequence,
+  type ForwardBackwardOutput,
+  type Learner,
+  type LearnerInfo,
+  LearnerInputError,
+  type LearnerState,
+  type LossFnConfig,
   type LossFnInputs,
   type LossFnName,
-  type LossFnConfig,
-  type AdamParams,
-  type ForwardBackwardOutput,
+  type ModelInput,
   type OptimStepOutput,
-  type LearnerInfo,
 } from './learner/learner.ts';
-export { createEmbeddedLearner, EmbeddedLearner, type EmbeddedLearnerSettings } from './learner/embedded-learner.ts';
-export { useBackend, registerGradients, type TfBackend } from './learner/backend.ts';
 export { TfDecoder } from './learner/tf-decoder.ts';
-export { compactChatTemplate, compactToolCalls, singleArgumentTools, CompactFormatError } from './recipe/compact-format.ts';
-export { TrainConfigSchema, parseTrainConfig, loadTrainConfig, TrainConfigError, type TrainConfig, type TaskFilter } from './train/config.ts';
-export { train, selectTasks, type TrainOptions, type TrainResult, type EvalPoint } from './train/train.ts';
+export {
+  CompactFormatError,
+  compactChatTemplate,
+  compactToolCalls,
+  singleArgumentTools,
+} from './recipe/compact-format.ts';
+export {
+  loadTrainConfig,
+  parseTrainConfig,
+  type TaskFilter,
+  type TrainConfig,
+  TrainConfigError,
+  TrainConfigSchema,
+} from './train/config.ts';
+export { type EvalPoint, selectTasks, type TrainOptions, type TrainResult, train } from './train/train.ts';

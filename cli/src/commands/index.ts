@@ -13,6 +13,7 @@ const GROUPS: Array<{ commands: string[]; load: () => Promise<Register> }> = [
   { commands: ['policy'], load: async () => (await import('./policy.ts')).registerPolicyCommands },
   { commands: ['replay'], load: async () => (await import('./replay.ts')).registerReplayCommands },
   { commands: ['train'], load: async () => (await import('./train.ts')).registerTrainCommand },
+  { commands: ['learner'], load: async () => (await import('./learner.ts')).registerLearnerCommands },
 ];
 
 export async function registerCommands(program: Command, argv: readonly string[]): Promise<void> {

@@ -11,6 +11,7 @@ interface TrainCliOptions {
   serve?: string;
   steps?: string;
   minutes?: string;
+  resume?: boolean;
 }
 
 /** `toolgym train <config.yaml>`: the training loop of @toolgym/trainer, trajectories into a replay store. */
@@ -24,6 +25,7 @@ export function registerTrainCommand(program: Command): void {
     .option('--serve <port>', 'also serve the replay viewer and feed on this port while training')
     .option('--steps <n>', 'override rl.steps')
     .option('--minutes <n>', 'override rl.timeBudgetMinutes')
+    .option('--resume', 'continue from the newest intact checkpoint in <outDir>/<name>-seed<seed>/checkpoints (same config and overrides)')
     .action(async (file: string, opts: TrainCliOptions) => {
       const config = await loadTrainConfig(file);
       if (opts.steps !== undefined) config.rl.steps = Number(opts.steps);
@@ -46,7 +48,7 @@ export function registerTrainCommand(program: Command): void {
           const runId = `${config.run.name}-seed${seed}-${Date.now()}`;
           const sink = new StoreSink(store, { runId, runInfo: { config: runConfig }, closeStore: true });
           try {
-            const result = await train({ config: runConfig, environment, sink });
+            const result = await train({ config: runConfig, environment, sink, resume: opts.resume === true });
             results.push(result);
             process.stdout.write(
               `seed ${seed}: held-out accuracy before RL ${pct(result.before)}, after ${result.rlSteps} RL steps (${(result.rlSeconds / 60).toFixed(1)} min) ${pct(result.after)}` +

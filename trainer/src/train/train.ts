@@ -52,6 +52,7 @@ export interface TrainOptions {
 interface TrainCheckpointState {
   format: 'toolgym-train-checkpoint@1';
   config: TrainConfig;
+  decoder: DecoderConfig;
   /** RL steps done (0: warm-up and the first evaluation done). */
   rlStep: number;
   learnerStep: number;
@@ -252,6 +253,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     const state: TrainCheckpointState = {
       format: 'toolgym-train-checkpoint@1',
       config,
+      decoder,
       rlStep,
       learnerStep: learnerState.step,
       rng: rng.saveState(),

@@ -1,0 +1,85 @@
+import path from 'node:path';
+import type { DecoderConfig } from '@toolgym/agents';
+import {
+  learnerStateFromTensors,
+  publishWeights,
+  readLatestCheckpoint,
+  serveLearner,
+} from '@toolgym/trainer';
+import type { Command } from 'commander';
+
+/** `toolgym learner serve | publish`: the learner HTTP API and weight publishing (trainer/LEARNER_API.md). */
+export function registerLearnerCommands(program: Command): void {
+  const learner = program
+    .command('learner')
+    .description('The learner HTTP API (Tinker-shaped) and weight publishing.');
+
+  learner
+    .command('serve')
+    .description(
+      'Serve the learner API: a training config with `learner: http://host:port` trains through it.',
+    )
+    .option('--host <host>', 'address to bind (anything but loopback needs --token)', '127.0.0.1')
+    .option('--port <port>', 'port (0 = any free port)', '8470')
+    .option('--token <token>', 'bearer token every request must carry', process.env.TOOLGYM_LEARNER_TOKEN)
+    .option(
+      '--state-dir <dir>',
+      'checkpoint the learner here after every step; a restarted server resumes from it',
+    )
+    .option('--backend <name>', 'TF.js backend: wasm or cpu', 'wasm')
+    .action(
+      async (opts: { host: string; port: string; token?: string; stateDir?: string; backend: string }) => {
+        if (opts.backend !== 'wasm' && opts.backend !== 'cpu')
+          throw new Error(`--backend must be wasm or cpu, got '${opts.backend}'`);
+        const server = await serveLearner({
+          host: opts.host,
+          port: Number(opts.port),
+          backend: opts.backend,
+          ...(opts.token ? { token: opts.token } : {}),
+          ...(opts.stateDir ? { stateDir: path.resolve(opts.stateDir) } : {}),
+          log: (line) => process.stderr.write(`${line}\n`),
+        });
+        process.stderr.write(
+          `toolgym: learner API at ${server.url}/api/v1${opts.stateDir ? ` (state in ${path.resolve(opts.stateDir)})` : ' (no --state-dir: a restart loses the model)'}\n`,
+        );
+        const stop = async () => {
+          await server.close();
+          process.exit(0);
+        };
+        process.on('SIGINT', stop);
+        process.on('SIGTERM', stop);
+      },
+    );
+
+  learner
+    .command('publish <run-dir>')
+    .description(
+      "Export the newest checkpoint's weights, with the policy version: safetensors (HF GPT-2 layout) and/or ONNX.",
+    )
+    .option('--out <dir>', 'where v<version>/ goes (default <run-dir>/published)')
+    .option('--format <list>', 'safetensors, onnx or both', 'safetensors,onnx')
+    .action(async (runDir: string, opts: { out?: string; format: string }) => {
+      const formats = opts.format.split(',').map((f) => f.trim());
+      const bad = formats.filter((f) => f !== 'safetensors' && f !== 'onnx');
+      if (bad.length > 0) throw new Error(`--format: unknown ${bad.join(', ')} (safetensors, onnx)`);
+      const checkpoint = await readLatestCheckpoint<{
+        decoder: DecoderConfig;
+        learnerStep: number;
+        policyVersion: number;
+      }>(path.join(runDir, 'checkpoints'));
+      if (!checkpoint) throw new Error(`no intact checkpoint in ${path.join(runDir, 'checkpoints')}`);
+      const decoder = checkpoint.state.decoder;
+      const { weights } = learnerStateFromTensors(checkpoint.tensors, checkpoint.state.learnerStep);
+      const published = await publishWeights({
+        dir: path.resolve(opts.out ?? path.join(runDir, 'published')),
+        decoder,
+        weights,
+        policyVersion: checkpoint.state.policyVersion,
+        step: checkpoint.state.learnerStep,
+        formats: formats as Array<'safetensors' | 'onnx'>,
+      });
+      process.stdout.write(
+        `published policy version ${published.policyVersion} (${published.formats.join(', ')}) to ${published.dir}\n`,
+      );
+    });
+}
