@@ -103,6 +103,7 @@ describe('OpenAI-compatible policy against a vLLM-shaped server', () => {
       function: { name: 'reverse' },
     });
     expect(second.logprobs).toBe(true);
+    expect(second.return_token_ids).toBe(true);
     expect(JSON.stringify(second.messages)).toContain('Error (invalid_json)');
   });
 
@@ -244,6 +245,23 @@ describe('OpenAI-compatible policy against a vLLM-shaped server', () => {
     setTimeout(() => controller.abort(), 50);
     await expect(cancelled).rejects.toMatchObject({ code: 'aborted' });
     expect(Date.now() - started).toBeLessThan(1_500);
+  });
+
+  it('leaves out vLLM extension fields for hosted APIs when asked', async () => {
+    server = await startVllmTestDouble({ tokenizer, chat: () => [] });
+    const policy = createOpenAICompatiblePolicy({
+      baseURL: server.baseURL,
+      model: 'hosted',
+      requestTokenIds: false,
+    });
+    const result = await policy.generate({
+      messages: [{ role: 'user', content: 'hi' }],
+      tools: [],
+      sampling,
+    });
+    expect(result.text).toBe('Done.');
+    expect(server.requests[0]!.body).not.toHaveProperty('return_token_ids');
+    expect(server.requests[0]!.body).not.toHaveProperty('tools');
   });
 
   it('caps requests in flight', async () => {

@@ -22,6 +22,11 @@ export interface OpenAICompatibleSettings {
   chatTemplate?: string;
   /** Message mode: send the tools as OpenAI `tools` (the server needs a tool parser). Default true. */
   nativeTools?: boolean;
+  /**
+   * Message mode: ask for vLLM's `return_token_ids` (exact trajectories from the engine's own
+   * template). Default true; turn off for hosted APIs that reject fields they do not know.
+   */
+  requestTokenIds?: boolean;
   /** Per request, including retries' waits. Default 120 s. */
   timeoutMs?: number;
   /** Retries on 429, 5xx and network errors, with exponential backoff. Default 4. */
@@ -181,7 +186,7 @@ export function createOpenAICompatiblePolicy(settings: OpenAICompatibleSettings)
         ...(native && request.tools.length > 0 ? { tools: openaiToolCalls.tools(request.tools) } : {}),
         ...samplingBody(request.sampling),
         logprobs: true,
-        return_token_ids: true,
+        ...(settings.requestTokenIds === false ? {} : { return_token_ids: true }),
       },
       request.signal,
     );
@@ -282,7 +287,7 @@ function finishReasonOf(value: unknown): FinishReason {
 
 /**
  * `openai:<baseURL>#<model>`. Settings by `--policy-option`: `apiKey` (else `OPENAI_API_KEY`),
- * `timeoutMs`, `maxRetries`, `maxConcurrency`, and `tokenizer=<modelDir>`: the served model's
+ * `timeoutMs`, `maxRetries`, `maxConcurrency`, `requestTokenIds=false` (hosted APIs), and `tokenizer=<modelDir>`: the served model's
  * directory (tokenizer.json, tokenizer_config.json with its chat template), which switches the
  * policy to token mode and exact trajectories.
  */
@@ -322,6 +327,7 @@ export const openaiPolicyScheme: PolicyScheme = {
       baseURL,
       model,
       nativeTools: context.toolFormat === 'native',
+      ...(context.options.requestTokenIds === 'false' ? { requestTokenIds: false } : {}),
       ...(apiKey ? { apiKey } : {}),
       ...(timeoutMs !== undefined ? { timeoutMs } : {}),
       ...(maxRetries !== undefined ? { maxRetries } : {}),
