@@ -326,7 +326,7 @@ class BwrapInstance implements PreparedSandbox {
     this.cgroup?.killAll();
   }
 
-  async oomKilled(): Promise<boolean> {
+  async oomKilled(_exitCode: number | null): Promise<boolean> {
     return (this.cgroup?.oomKills() ?? 0) > 0;
   }
 

@@ -319,7 +319,9 @@ class DockerInstance implements PreparedSandbox {
     });
   }
 
-  async oomKilled(): Promise<boolean> {
+  async oomKilled(exitCode: number | null): Promise<boolean> {
+    // The OOM killer sends SIGKILL; any other exit needs no extra round trip to the engine.
+    if (exitCode !== 128 + 9) return false;
     const info = await this.container.inspect();
     return info.State.OOMKilled === true;
   }

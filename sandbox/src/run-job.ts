@@ -15,8 +15,8 @@ export interface PreparedSandbox {
   /** Resolves with the exit status once the sandbox is gone and its output drained. */
   readonly exited: Promise<number | null>;
   kill(): Promise<void>;
-  /** After exit: whether the kernel OOM-killed anything in it. */
-  oomKilled(): Promise<boolean>;
+  /** After exit: whether the kernel OOM-killed anything in it (given the exit status, to skip needless lookups). */
+  oomKilled(exitCode: number | null): Promise<boolean>;
   /** Releases everything the sandbox held; nothing of it remains afterwards. */
   dispose(): Promise<void>;
 }
@@ -70,7 +70,7 @@ export async function runJob(
     }
     const ms = performance.now() - started;
     await killing;
-    const oomKilled = await sandbox.oomKilled();
+    const oomKilled = await sandbox.oomKilled(exitCode);
     return {
       stdout: stdout.text(),
       stderr: stderr.text(),
