@@ -80,8 +80,12 @@ describe('QueryPool', () => {
 
   it('reports a crashed query process and recovers', async () => {
     const running = failure(pool.run(request(RUNAWAY, 'crash'), 20_000));
-    await new Promise((r) => setTimeout(r, 300));
-    const busy = pool.processIds({ busy: true });
+    // Wait until the runaway query is running (its process may still be starting).
+    let busy = pool.processIds({ busy: true });
+    for (let waited = 0; busy.length === 0 && waited < 30_000; waited += 50) {
+      await new Promise((r) => setTimeout(r, 50));
+      busy = pool.processIds({ busy: true });
+    }
     expect(busy).toHaveLength(1);
     process.kill(busy[0] as number, 'SIGKILL');
     const error = await running;
