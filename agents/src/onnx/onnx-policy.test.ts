@@ -251,6 +251,9 @@ describe('onnx policy', () => {
     await expect(policy.enqueue({ tokens: [1], sampling: { maxTokens: 2, topP: 0 } })).rejects.toThrow(
       /topP/,
     );
+    await expect(OnnxPolicy.create({ model: model.dir, maxBatchSize: Number.NaN })).rejects.toThrow(
+      /maxBatchSize must be a positive integer/,
+    );
   });
 
   it('stops at the position table: prompt + generated never exceed maxPositions', async () => {

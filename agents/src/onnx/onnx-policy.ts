@@ -3,11 +3,11 @@
  * onnxruntime-node, in process. ToolGym's built-in model and exported Hugging Face models load through
  * the same code (`readModelDir` → `DecoderSession`).
  *
- * Generation: requests that arrive together (same tick, or while a batch runs) are generated as one
- * batch, left-padded (attention_mask 0 on the padding, position_ids counting real tokens only), with
- * a KV cache; rows that finish are dropped from the batch. Each request has its own seeded generator,
- * so a request samples the same tokens alone or in any batch. `loadWeights` swaps the model between
- * batches and increases `version`.
+ * Generation: requests that arrive together are generated as one batch, left-padded (attention_mask
+ * 0 on the padding, position_ids counting real tokens only), with a KV cache; requests that arrive
+ * while it runs join it (continuous batching) and rows that finish leave it. Each request has its own
+ * seeded generator, so a request samples the same tokens alone or in any batch. `loadWeights` swaps
+ * the model between batches and increases `version`.
  */
 import { Rng } from '@toolgym/env-kit';
 import type { FinishReason } from '@toolgym/protocol';
@@ -116,6 +116,14 @@ export class OnnxPolicy implements Policy {
       threads: 1,
       ...settings,
     };
+    for (const key of ['maxBatchSize', 'threads'] as const) {
+      if (!Number.isInteger(full[key]) || full[key] < 1) {
+        throw new PolicyRequestError(
+          'bad_settings',
+          `onnx policy: ${key} must be a positive integer, got ${full[key]}`,
+        );
+      }
+    }
     const model = readModelDir(settings.model);
     const decoder = await openDecoder(model, model.modelPath, full);
     return new OnnxPolicy(full, model, decoder);
