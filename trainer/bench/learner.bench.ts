@@ -54,10 +54,19 @@ async function matmulGflops(): Promise<number> {
 const rows: string[][] = [];
 for (const backend of ['wasm', 'cpu'] as const) {
   await useBackend(backend);
-  const learner = await createEmbeddedLearner({ decoder, weights: initDecoderWeights(decoder, { seed: 0 }), backend, microBatchSize: batch });
+  const learner = await createEmbeddedLearner({
+    decoder,
+    weights: initDecoderWeights(decoder, { seed: 0 }),
+    backend,
+    microBatchSize: batch,
+  });
   const data: Datum[] = Array.from({ length: batch }, (_, b) => {
     const tokens = Array.from({ length: seq + 1 }, (_, i) => (b * 31 + i * 7) % 256);
-    return datumFromSequence(tokens, tokens.map(() => 1), { advantages: tokens.map(() => 1), logprobs: tokens.map(() => -5) });
+    return datumFromSequence(
+      tokens,
+      tokens.map(() => 1),
+      { advantages: tokens.map(() => 1), logprobs: tokens.map(() => -5) },
+    );
   });
   await learner.forwardBackward(data, 'ppo');
   await learner.optimStep({ learningRate: 1e-4 });
@@ -73,7 +82,14 @@ for (const backend of ['wasm', 'cpu'] as const) {
   const gflops = await matmulGflops();
   const f = flopsPerToken(decoder, seq);
   const mfu = (trainTokS * f.train) / (gflops * 1e9);
-  rows.push([backend, trainTokS.toFixed(0), fwdTokS.toFixed(0), gflops.toFixed(2), ((trainTokS * f.train) / 1e9).toFixed(2), `${(mfu * 100).toFixed(1)}%`]);
+  rows.push([
+    backend,
+    trainTokS.toFixed(0),
+    fwdTokS.toFixed(0),
+    gflops.toFixed(2),
+    ((trainTokS * f.train) / 1e9).toFixed(2),
+    `${(mfu * 100).toFixed(1)}%`,
+  ]);
   await learner.close();
 }
 process.stdout.write(
@@ -81,7 +97,8 @@ process.stdout.write(
 );
 const header = ['backend', 'train tok/s', 'forward tok/s', 'matmul GFLOP/s', 'train GFLOP/s', 'MFU'];
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-for (const r of [header, ...rows]) process.stdout.write(`${r.map((c, i) => c.padEnd(widths[i]!)).join('  ')}\n`);
+for (const r of [header, ...rows])
+  process.stdout.write(`${r.map((c, i) => c.padEnd(widths[i]!)).join('  ')}\n`);
 const wasm = rows[0]!;
 const cpu = rows[1]!;
 process.stdout.write(`wasm / cpu training speed: ${(Number(wasm[1]) / Number(cpu[1])).toFixed(2)}×\n`);

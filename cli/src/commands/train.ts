@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { serveReplay, StoreSink, TrajectoryStore } from '@toolgym/replay';
+import { StoreSink, serveReplay, TrajectoryStore } from '@toolgym/replay';
 import { loadTrainConfig, type TrainResult, train } from '@toolgym/trainer';
 import type { Command } from 'commander';
 import { makeEnvironment } from '../registry.ts';
@@ -18,22 +18,31 @@ interface TrainCliOptions {
 export function registerTrainCommand(program: Command): void {
   program
     .command('train <config>')
-    .description('Train a policy from one YAML config: warm-up, RL with group advantages, evaluation; metrics to JSONL and the replay store.')
+    .description(
+      'Train a policy from one YAML config: warm-up, RL with group advantages, evaluation; metrics to JSONL and the replay store.',
+    )
     .option('--seed <n>', 'override run.seed')
     .option('--seeds <list>', 'run once per seed, e.g. 0,1,2 (sequentially)')
     .option('--store <path>', 'SQLite trajectory store for the replay feed (default <outDir>/replay.sqlite)')
     .option('--serve <port>', 'also serve the replay viewer and feed on this port while training')
     .option('--steps <n>', 'override rl.steps')
     .option('--minutes <n>', 'override rl.timeBudgetMinutes')
-    .option('--resume', 'continue from the newest intact checkpoint in <outDir>/<name>-seed<seed>/checkpoints (same config and overrides)')
+    .option(
+      '--resume',
+      'continue from the newest intact checkpoint in <outDir>/<name>-seed<seed>/checkpoints (same config and overrides)',
+    )
     .action(async (file: string, opts: TrainCliOptions) => {
       const config = await loadTrainConfig(file);
       if (opts.steps !== undefined) config.rl.steps = Number(opts.steps);
       if (opts.minutes !== undefined) config.rl.timeBudgetMinutes = Number(opts.minutes);
-      const seeds = opts.seeds ? opts.seeds.split(',').map(Number) : [opts.seed !== undefined ? Number(opts.seed) : config.run.seed];
-      if (seeds.some((s) => !Number.isInteger(s))) throw new Error(`--seeds/--seed must be whole numbers, got '${opts.seeds ?? opts.seed}'`);
+      const seeds = opts.seeds
+        ? opts.seeds.split(',').map(Number)
+        : [opts.seed !== undefined ? Number(opts.seed) : config.run.seed];
+      if (seeds.some((s) => !Number.isInteger(s)))
+        throw new Error(`--seeds/--seed must be whole numbers, got '${opts.seeds ?? opts.seed}'`);
       const storePath = path.resolve(opts.store ?? path.join(config.run.outDir, 'replay.sqlite'));
-      const server = opts.serve !== undefined ? await serveReplay({ storePath, port: Number(opts.serve) }) : undefined;
+      const server =
+        opts.serve !== undefined ? await serveReplay({ storePath, port: Number(opts.serve) }) : undefined;
       process.stderr.write(
         server
           ? `toolgym: watch live at ${server.url} (feed ${server.feedUrl})\n`
@@ -48,7 +57,12 @@ export function registerTrainCommand(program: Command): void {
           const runId = `${config.run.name}-seed${seed}-${Date.now()}`;
           const sink = new StoreSink(store, { runId, runInfo: { config: runConfig }, closeStore: true });
           try {
-            const result = await train({ config: runConfig, environment, sink, resume: opts.resume === true });
+            const result = await train({
+              config: runConfig,
+              environment,
+              sink,
+              resume: opts.resume === true,
+            });
             results.push(result);
             process.stdout.write(
               `seed ${seed}: held-out accuracy before RL ${pct(result.before)}, after ${result.rlSteps} RL steps (${(result.rlSeconds / 60).toFixed(1)} min) ${pct(result.after)}` +
@@ -64,7 +78,9 @@ export function registerTrainCommand(program: Command): void {
         }
         if (results.length > 1) {
           const gain = results.map((r) => (r.after - r.before) * 100);
-          process.stdout.write(`gain over ${results.length} seeds: ${gain.map((g) => g.toFixed(1)).join(', ')} points (mean ${(gain.reduce((a, b) => a + b, 0) / gain.length).toFixed(1)})\n`);
+          process.stdout.write(
+            `gain over ${results.length} seeds: ${gain.map((g) => g.toFixed(1)).join(', ')} points (mean ${(gain.reduce((a, b) => a + b, 0) / gain.length).toFixed(1)})\n`,
+          );
         }
       } finally {
         await server?.close();

@@ -9,7 +9,12 @@ import {
   sumFormReturns,
   turnValuesToTokens,
 } from './advantages.ts';
-import { fillWithInformativeGroups, isZeroVarianceGroup, overlongKeepMask, targetWeights } from './batch-shaping.ts';
+import {
+  fillWithInformativeGroups,
+  isZeroVarianceGroup,
+  overlongKeepMask,
+  targetWeights,
+} from './batch-shaping.ts';
 
 describe('advantages (hand-computed)', () => {
   it('GRPO: rewards [1,0,0,1] → mean 0.5, std 0.5 → ±1', () => {
@@ -28,12 +33,24 @@ describe('advantages (hand-computed)', () => {
   });
   it('REINFORCE++: batch normalisation across groups', () => {
     // flat [2,0,1,1]: mean 1, std sqrt(0.5) → [1.41421, -1.41421, 0, 0]
-    const [g1, g2] = reinforcePlusPlusAdvantages([[2, 0], [1, 1]], { eps: 0 });
+    const [g1, g2] = reinforcePlusPlusAdvantages(
+      [
+        [2, 0],
+        [1, 1],
+      ],
+      { eps: 0 },
+    );
     expect(g1![0]).toBeCloseTo(Math.SQRT2, 6);
     expect(g1![1]).toBeCloseTo(-Math.SQRT2, 6);
     expect(g2).toEqual([0, 0]);
     // with the group baseline: [1,-1],[0,0] → mean 0, std sqrt(0.5)
-    const [b1] = reinforcePlusPlusAdvantages([[2, 0], [1, 1]], { groupBaseline: true, eps: 0 });
+    const [b1] = reinforcePlusPlusAdvantages(
+      [
+        [2, 0],
+        [1, 1],
+      ],
+      { groupBaseline: true, eps: 0 },
+    );
     expect(b1![0]).toBeCloseTo(Math.SQRT2, 6);
   });
   it('sum-form returns with discount', () => {
@@ -44,7 +61,16 @@ describe('advantages (hand-computed)', () => {
     expect(sumFormReturns([0.9, 0.2, 0.8, 0.5])[0]).toBeCloseTo(2.4);
   });
   it('turn values onto tokens', () => {
-    expect(turnValuesToTokens(6, [{ start: 1, end: 3 }, { start: 4, end: 6 }], [5, 7])).toEqual([0, 5, 5, 0, 7, 7]);
+    expect(
+      turnValuesToTokens(
+        6,
+        [
+          { start: 1, end: 3 },
+          { start: 4, end: 6 },
+        ],
+        [5, 7],
+      ),
+    ).toEqual([0, 5, 5, 0, 7, 7]);
   });
   it('estimateAdvantages dispatches by name', () => {
     expect(estimateAdvantages('rloo', [[1, 0, 0]])).toEqual([[1, -0.5, -0.5]]);
@@ -60,20 +86,39 @@ describe('batch shaping', () => {
   });
   it('DAPO dynamic sampling keeps informative groups and refills', async () => {
     const draws: number[][][] = [[[0, 1]], [[1, 1]]];
-    const result = await fillWithInformativeGroups([[1, 1], [0, 1], [0, 0]], 3, (g) => g, async (n) => {
-      expect(n).toBeGreaterThan(0);
-      return draws.shift() ?? [];
-    }, 5);
-    expect(result.groups).toEqual([[0, 1], [0, 1]]);
+    const result = await fillWithInformativeGroups(
+      [
+        [1, 1],
+        [0, 1],
+        [0, 0],
+      ],
+      3,
+      (g) => g,
+      async (n) => {
+        expect(n).toBeGreaterThan(0);
+        return draws.shift() ?? [];
+      },
+      5,
+    );
+    expect(result.groups).toEqual([
+      [0, 1],
+      [0, 1],
+    ]);
     expect(result.dropped).toBe(3);
     expect(result.sampled).toBe(5);
   });
   it('dynamic sampling stops after maxRounds with a short batch', async () => {
     let calls = 0;
-    const result = await fillWithInformativeGroups([[1, 1]], 2, (g) => g, async () => {
-      calls++;
-      return [[0, 0]];
-    }, 2);
+    const result = await fillWithInformativeGroups(
+      [[1, 1]],
+      2,
+      (g) => g,
+      async () => {
+        calls++;
+        return [[0, 0]];
+      },
+      2,
+    );
     expect(calls).toBe(2);
     expect(result.groups).toEqual([]);
   });

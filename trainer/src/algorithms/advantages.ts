@@ -47,7 +47,10 @@ export function rlooAdvantages(rewards: readonly number[]): number[] {
  * batch are normalised: A = (r − mean_batch(r)) / (std_batch(r) + eps).
  * With `groupBaseline`, the group mean is subtracted first (the paper's "REINFORCE++-baseline").
  */
-export function reinforcePlusPlusAdvantages(groups: readonly (readonly number[])[], options: { groupBaseline?: boolean; eps?: number } = {}): number[][] {
+export function reinforcePlusPlusAdvantages(
+  groups: readonly (readonly number[])[],
+  options: { groupBaseline?: boolean; eps?: number } = {},
+): number[][] {
   const eps = options.eps ?? 1e-6;
   const centred = groups.map((g) => (options.groupBaseline ? drGrpoAdvantages(g) : [...g]));
   const flat = centred.flat();
@@ -87,7 +90,11 @@ export function minFormReturns(turnRewards: readonly number[]): number[] {
 }
 
 /** Expands per-turn values onto tokens: each sampled token gets the value of its turn; others 0. */
-export function turnValuesToTokens(length: number, turns: readonly { start: number; end: number }[], values: readonly number[]): number[] {
+export function turnValuesToTokens(
+  length: number,
+  turns: readonly { start: number; end: number }[],
+  values: readonly number[],
+): number[] {
   const out = new Array<number>(length).fill(0);
   turns.forEach((span, i) => {
     for (let p = span.start; p < span.end && p < length; p++) out[p] = values[i] ?? 0;
@@ -98,7 +105,10 @@ export function turnValuesToTokens(length: number, turns: readonly { start: numb
 export type AdvantageEstimator = 'grpo' | 'dr-grpo' | 'rloo' | 'reinforce++';
 
 /** One advantage per episode for each group, by the named estimator. */
-export function estimateAdvantages(estimator: AdvantageEstimator, groups: readonly (readonly number[])[]): number[][] {
+export function estimateAdvantages(
+  estimator: AdvantageEstimator,
+  groups: readonly (readonly number[])[],
+): number[][] {
   switch (estimator) {
     case 'grpo':
       return groups.map((g) => grpoAdvantages(g));

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { useBackend } from '../learner/backend.ts';
 import { describe, expect, it } from 'vitest';
+import { useBackend } from '../learner/backend.ts';
 import {
   aggregate,
   crossEntropyLoss,
@@ -19,12 +19,21 @@ const t2 = (rows: number[][]) => tf.tensor2d(rows);
 const value = (t: tf.Tensor) => t.dataSync()[0] as number;
 
 describe('aggregation', () => {
-  const perToken = t2([[1, 2, 3], [4, 0, 0]]);
-  const weights = t2([[1, 1, 1], [1, 0, 0]]);
-  it('token-mean: (1+2+3+4)/4', () => expect(value(aggregate(perToken, weights, 'token-mean'))).toBeCloseTo(2.5));
-  it('sequence-mean: mean(2, 4)', () => expect(value(aggregate(perToken, weights, 'sequence-mean'))).toBeCloseTo(3));
+  const perToken = t2([
+    [1, 2, 3],
+    [4, 0, 0],
+  ]);
+  const weights = t2([
+    [1, 1, 1],
+    [1, 0, 0],
+  ]);
+  it('token-mean: (1+2+3+4)/4', () =>
+    expect(value(aggregate(perToken, weights, 'token-mean'))).toBeCloseTo(2.5));
+  it('sequence-mean: mean(2, 4)', () =>
+    expect(value(aggregate(perToken, weights, 'sequence-mean'))).toBeCloseTo(3));
   it('token-sum: 10', () => expect(value(aggregate(perToken, weights, 'token-sum'))).toBeCloseTo(10));
-  it('token-sum-norm (Dr. GRPO): 10 / (2·5)', () => expect(value(aggregate(perToken, weights, 'token-sum-norm', 5))).toBeCloseTo(1));
+  it('token-sum-norm (Dr. GRPO): 10 / (2·5)', () =>
+    expect(value(aggregate(perToken, weights, 'token-sum-norm', 5))).toBeCloseTo(1));
 });
 
 describe('PPO-clip', () => {
@@ -48,15 +57,24 @@ describe('PPO-clip', () => {
   it('GSPO: one length-normalised ratio per sequence', () => {
     // mean log ratio over the 2 weighted tokens: (0.5 + 0.5)/2 = 0.5 → s = 1.6487, clipped 1.2, A = 1
     const { loss } = ppoClipLoss(
-      { logprobs: t2([[-0.5, -0.5, -9]]), oldLogprobs: t2([[-1, -1, -1]]), advantages: t2([[1, 1, 1]]), weights: t2([[1, 1, 0]]) },
+      {
+        logprobs: t2([[-0.5, -0.5, -9]]),
+        oldLogprobs: t2([[-1, -1, -1]]),
+        advantages: t2([[1, 1, 1]]),
+        weights: t2([[1, 1, 0]]),
+      },
       { ...DEFAULT_POLICY_LOSS, ratioLevel: 'sequence', aggregation: 'sequence-mean' },
     );
     expect(value(loss)).toBeCloseTo(-1.2, 5);
   });
   it('gradient of the unclipped surrogate is −r·A', () => {
     const lp = tf.variable(t2([[-1]]));
-    const g = tf.grad((x: tf.Tensor) =>
-      ppoClipLoss({ logprobs: x as tf.Tensor2D, oldLogprobs: t2([[-1]]), advantages: t2([[3]]), weights: t2([[1]]) }, DEFAULT_POLICY_LOSS).loss,
+    const g = tf.grad(
+      (x: tf.Tensor) =>
+        ppoClipLoss(
+          { logprobs: x as tf.Tensor2D, oldLogprobs: t2([[-1]]), advantages: t2([[3]]), weights: t2([[1]]) },
+          DEFAULT_POLICY_LOSS,
+        ).loss,
     )(lp);
     expect(value(g)).toBeCloseTo(-3, 5);
   });
@@ -64,7 +82,11 @@ describe('PPO-clip', () => {
     const base = inputs();
     const withRef = { ...base, refLogprobs: t2([[-1, -1, -1]]) };
     const plain = value(ppoClipLoss(base, DEFAULT_POLICY_LOSS).loss);
-    const { loss, metrics } = ppoClipLoss(withRef, { ...DEFAULT_POLICY_LOSS, klCoef: 0.1, klEstimator: 'k1' });
+    const { loss, metrics } = ppoClipLoss(withRef, {
+      ...DEFAULT_POLICY_LOSS,
+      klCoef: 0.1,
+      klEstimator: 'k1',
+    });
     // k1 = logp − ref: (0.5 − 0.5 + 0)/3 = 0
     expect(value(loss)).toBeCloseTo(plain, 5);
     expect(metrics().kl_ref).toBeCloseTo(0, 5);
@@ -73,7 +95,10 @@ describe('PPO-clip', () => {
   it('entropy bonus subtracts coef · mean entropy', () => {
     const base = inputs();
     const plain = value(ppoClipLoss(base, DEFAULT_POLICY_LOSS).loss);
-    const { loss, metrics } = ppoClipLoss({ ...base, entropy: t2([[1, 2, 3]]) }, { ...DEFAULT_POLICY_LOSS, entropyCoef: 0.5 });
+    const { loss, metrics } = ppoClipLoss(
+      { ...base, entropy: t2([[1, 2, 3]]) },
+      { ...DEFAULT_POLICY_LOSS, entropyCoef: 0.5 },
+    );
     expect(value(loss)).toBeCloseTo(plain - 1, 5);
     expect(metrics().entropy).toBeCloseTo(2, 5);
   });
@@ -103,15 +128,23 @@ describe('Clip-Cov / KL-Cov', () => {
   });
   it('Clip-Cov picks only within [low, high]', () => {
     const cov = new Float32Array([0.1, 5, 2, Number.NaN]);
-    expect([...selectCovTokens(cov, { kind: 'clip-cov', fraction: 1, low: 1, high: 3 })]).toEqual([0, 0, 1, 0]);
+    expect([...selectCovTokens(cov, { kind: 'clip-cov', fraction: 1, low: 1, high: 3 })]).toEqual([
+      0, 0, 1, 0,
+    ]);
   });
   it('Clip-Cov removes the picked tokens from the gradient', () => {
     const lpVar = tf.variable(t2([[-1, -3, -2]]));
-    const g = tf.grad((x: tf.Tensor) =>
-      ppoClipLoss(
-        { logprobs: x as tf.Tensor2D, oldLogprobs: t2([[-1, -3, -2]]), advantages: t2([[1, -1, 0]]), weights: t2([[1, 1, 1]]) },
-        { ...DEFAULT_POLICY_LOSS, covControl: { kind: 'clip-cov', fraction: 0.2, low: 0.5, high: 2 } },
-      ).loss,
+    const g = tf.grad(
+      (x: tf.Tensor) =>
+        ppoClipLoss(
+          {
+            logprobs: x as tf.Tensor2D,
+            oldLogprobs: t2([[-1, -3, -2]]),
+            advantages: t2([[1, -1, 0]]),
+            weights: t2([[1, 1, 1]]),
+          },
+          { ...DEFAULT_POLICY_LOSS, covControl: { kind: 'clip-cov', fraction: 0.2, low: 0.5, high: 2 } },
+        ).loss,
     )(lpVar);
     const grads = [...g.dataSync()];
     // one of the two tokens with cov 1 is detached (gradient 0), the other keeps −A/3
@@ -121,14 +154,27 @@ describe('Clip-Cov / KL-Cov', () => {
 
 describe('importance sampling and cross-entropy', () => {
   it('IS loss −r·A, and truncated IS caps the weight and stops its gradient', () => {
-    const inputs = { logprobs: t2([[0]]), oldLogprobs: t2([[-2]]), advantages: t2([[1]]), weights: t2([[1]]) };
-    expect(value(importanceSamplingLoss(inputs, { aggregation: 'token-sum', normLength: 1, entropyCoef: 0 }).loss)).toBeCloseTo(-Math.exp(2), 4);
-    const g = tf.grad((x: tf.Tensor) =>
-      importanceSamplingLoss({ ...inputs, logprobs: x as tf.Tensor2D }, { aggregation: 'token-sum', normLength: 1, entropyCoef: 0, truncation: 2 }).loss,
+    const inputs = {
+      logprobs: t2([[0]]),
+      oldLogprobs: t2([[-2]]),
+      advantages: t2([[1]]),
+      weights: t2([[1]]),
+    };
+    expect(
+      value(importanceSamplingLoss(inputs, { aggregation: 'token-sum', normLength: 1, entropyCoef: 0 }).loss),
+    ).toBeCloseTo(-Math.exp(2), 4);
+    const g = tf.grad(
+      (x: tf.Tensor) =>
+        importanceSamplingLoss(
+          { ...inputs, logprobs: x as tf.Tensor2D },
+          { aggregation: 'token-sum', normLength: 1, entropyCoef: 0, truncation: 2 },
+        ).loss,
     )(t2([[0]]));
     expect(value(g)).toBeCloseTo(-2, 5);
   });
   it('cross-entropy is the mean negative logprob of weighted targets', () => {
-    expect(value(crossEntropyLoss({ logprobs: t2([[-1, -3, -100]]), weights: t2([[1, 1, 0]]) }).loss)).toBeCloseTo(2);
+    expect(
+      value(crossEntropyLoss({ logprobs: t2([[-1, -3, -100]]), weights: t2([[1, 1, 0]]) }).loss),
+    ).toBeCloseTo(2);
   });
 });

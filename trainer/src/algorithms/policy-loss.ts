@@ -8,7 +8,10 @@ import * as tf from '@tensorflow/tfjs-core';
 
 /** The value of x with no gradient flowing back through it (tfjs-core has no stopGradient op). */
 export function stopGradient(x: tf.Tensor): tf.Tensor {
-  const identityWithoutGradient = tf.customGrad(((input: tf.Tensor) => ({ value: tf.clone(input), gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy) })) as unknown as Parameters<typeof tf.customGrad>[0]);
+  const identityWithoutGradient = tf.customGrad(((input: tf.Tensor) => ({
+    value: tf.clone(input),
+    gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy),
+  })) as unknown as Parameters<typeof tf.customGrad>[0]);
   return identityWithoutGradient(x) as tf.Tensor;
 }
 
@@ -79,7 +82,12 @@ export interface PolicyLossResult {
 }
 
 /** Reduces a [B, T] per-token loss by the configured aggregation over tokens with weight > 0. */
-export function aggregate(perToken: tf.Tensor2D, weights: tf.Tensor2D, aggregation: Aggregation, normLength = 1): tf.Scalar {
+export function aggregate(
+  perToken: tf.Tensor2D,
+  weights: tf.Tensor2D,
+  aggregation: Aggregation,
+  normLength = 1,
+): tf.Scalar {
   const weighted = tf.mul(perToken, weights);
   switch (aggregation) {
     case 'token-mean':
@@ -115,7 +123,11 @@ export function klPenalty(logprobs: tf.Tensor, refLogprobs: tf.Tensor, estimator
  * Cov_i = (log π(y_i) − mean log π) · (A_i − mean A), means over tokens with weight > 0.
  * Returns plain numbers (selection is not differentiated).
  */
-export function tokenCovariance(logprobs: Float32Array, advantages: Float32Array, weights: Float32Array): Float32Array {
+export function tokenCovariance(
+  logprobs: Float32Array,
+  advantages: Float32Array,
+  weights: Float32Array,
+): Float32Array {
   let n = 0;
   let lpSum = 0;
   let aSum = 0;
@@ -130,7 +142,8 @@ export function tokenCovariance(logprobs: Float32Array, advantages: Float32Array
   const aMean = n ? aSum / n : 0;
   const cov = new Float32Array(weights.length);
   for (let i = 0; i < weights.length; i++) {
-    cov[i] = (weights[i] ?? 0) > 0 ? ((logprobs[i] ?? 0) - lpMean) * ((advantages[i] ?? 0) - aMean) : Number.NaN;
+    cov[i] =
+      (weights[i] ?? 0) > 0 ? ((logprobs[i] ?? 0) - lpMean) * ((advantages[i] ?? 0) - aMean) : Number.NaN;
   }
   return cov;
 }
@@ -183,7 +196,10 @@ export function ppoClipLoss(inputs: PolicyLossInputs, config: PolicyLossConfig):
   const tokenLogRatio = tf.sub(logprobs, oldLogprobs) as tf.Tensor2D;
   let logRatio: tf.Tensor2D = tokenLogRatio;
   if (config.ratioLevel === 'sequence') {
-    const perSeq = tf.div(tf.sum(tf.mul(tokenLogRatio, weights), 1, true), tf.maximum(tf.sum(weights, 1, true), 1e-8));
+    const perSeq = tf.div(
+      tf.sum(tf.mul(tokenLogRatio, weights), 1, true),
+      tf.maximum(tf.sum(weights, 1, true), 1e-8),
+    );
     logRatio = tf.mul(perSeq, tf.onesLike(tokenLogRatio)) as tf.Tensor2D;
   }
   const ratio = tf.exp(logRatio);
@@ -193,14 +209,21 @@ export function ppoClipLoss(inputs: PolicyLossInputs, config: PolicyLossConfig):
   let lossWeights = weights;
   let covTouched = 0;
   if (config.covControl) {
-    const cov = tokenCovariance(logprobs.dataSync() as Float32Array, advantages.dataSync() as Float32Array, weights.dataSync() as Float32Array);
+    const cov = tokenCovariance(
+      logprobs.dataSync() as Float32Array,
+      advantages.dataSync() as Float32Array,
+      weights.dataSync() as Float32Array,
+    );
     const picked = tf.tensor2d(selectCovTokens(cov, config.covControl), weights.shape);
     covTouched = tf.sum(picked).dataSync()[0] ?? 0;
     if (config.covControl.kind === 'clip-cov') {
       // Detaching a token's gradient = removing it from the loss (its value stays in the count).
       perToken = tf.mul(perToken, tf.sub(1, picked)) as tf.Tensor2D;
     } else {
-      perToken = tf.add(perToken, tf.mul(config.covControl.coef, tf.mul(picked, tf.abs(tokenLogRatio)))) as tf.Tensor2D;
+      perToken = tf.add(
+        perToken,
+        tf.mul(config.covControl.coef, tf.mul(picked, tf.abs(tokenLogRatio))),
+      ) as tf.Tensor2D;
     }
     lossWeights = weights;
   }
@@ -208,7 +231,12 @@ export function ppoClipLoss(inputs: PolicyLossInputs, config: PolicyLossConfig):
   let kl: tf.Scalar | undefined;
   if (config.klCoef > 0) {
     if (!inputs.refLogprobs) throw new TypeError('klCoef > 0 needs refLogprobs (a reference policy)');
-    kl = aggregate(klPenalty(logprobs, inputs.refLogprobs, config.klEstimator) as tf.Tensor2D, weights, config.aggregation, config.normLength);
+    kl = aggregate(
+      klPenalty(logprobs, inputs.refLogprobs, config.klEstimator) as tf.Tensor2D,
+      weights,
+      config.aggregation,
+      config.normLength,
+    );
     loss = tf.add(loss, tf.mul(config.klCoef, kl)) as tf.Scalar;
   }
   let entropy: tf.Scalar | undefined;
@@ -238,7 +266,10 @@ export function ppoClipLoss(inputs: PolicyLossInputs, config: PolicyLossConfig):
  * Brings You Off-Policy RL Training": L = −sg(min(π/π_sample, C))·log π·A, correcting the gap
  * between the sampling engine's and the learner's logprobs without exploding weights.
  */
-export function importanceSamplingLoss(inputs: PolicyLossInputs, config: Pick<PolicyLossConfig, 'aggregation' | 'normLength' | 'entropyCoef'> & { truncation?: number }): PolicyLossResult {
+export function importanceSamplingLoss(
+  inputs: PolicyLossInputs,
+  config: Pick<PolicyLossConfig, 'aggregation' | 'normLength' | 'entropyCoef'> & { truncation?: number },
+): PolicyLossResult {
   const { logprobs, oldLogprobs, advantages, weights } = inputs;
   const ratio = tf.exp(tf.sub(logprobs, oldLogprobs));
   let perToken: tf.Tensor2D;
@@ -257,12 +288,18 @@ export function importanceSamplingLoss(inputs: PolicyLossInputs, config: Pick<Po
   const approxKl = aggregate(klPenalty(oldLogprobs, logprobs, 'k3') as tf.Tensor2D, weights, 'token-mean');
   return {
     loss,
-    metrics: () => ({ approx_kl: approxKl.dataSync()[0] ?? 0, ...(entropy ? { entropy: entropy.dataSync()[0] ?? 0 } : {}) }),
+    metrics: () => ({
+      approx_kl: approxKl.dataSync()[0] ?? 0,
+      ...(entropy ? { entropy: entropy.dataSync()[0] ?? 0 } : {}),
+    }),
   };
 }
 
 /** Supervised cross-entropy (Tinker's `cross_entropy`): L = −Σ weights · log π(target). */
-export function crossEntropyLoss(inputs: Pick<PolicyLossInputs, 'logprobs' | 'weights'>, aggregation: Aggregation = 'token-mean'): PolicyLossResult {
+export function crossEntropyLoss(
+  inputs: Pick<PolicyLossInputs, 'logprobs' | 'weights'>,
+  aggregation: Aggregation = 'token-mean',
+): PolicyLossResult {
   const loss = aggregate(tf.neg(inputs.logprobs) as tf.Tensor2D, inputs.weights, aggregation);
   return { loss, metrics: () => ({}) };
 }

@@ -30,10 +30,21 @@ export function registerGradients(): Promise<void> {
     const bundle = path.join(generatedDir, 'tfjs-gradients-4.22.0.cjs');
     if (!existsSync(bundle)) {
       const { build } = await import('esbuild');
-      const entry = path.join(path.dirname(require.resolve('@tensorflow/tfjs-core/package.json')), 'dist/register_all_gradients.js');
+      const entry = path.join(
+        path.dirname(require.resolve('@tensorflow/tfjs-core/package.json')),
+        'dist/register_all_gradients.js',
+      );
       await mkdir(generatedDir, { recursive: true });
       const temp = `${bundle}.${process.pid}.tmp`;
-      await build({ entryPoints: [entry], bundle: true, platform: 'node', format: 'cjs', outfile: temp, logLevel: 'error', external: ['long', 'seedrandom', '@types/*'] });
+      await build({
+        entryPoints: [entry],
+        bundle: true,
+        platform: 'node',
+        format: 'cjs',
+        outfile: temp,
+        logLevel: 'error',
+        external: ['long', 'seedrandom', '@types/*'],
+      });
       await rename(temp, bundle);
     }
     require(bundle);

@@ -1,12 +1,26 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createOnnxPolicy, type DecoderConfig, initDecoderWeights, referenceForward, writeDecoderModelDir } from '@toolgym/agents';
+import {
+  createOnnxPolicy,
+  type DecoderConfig,
+  initDecoderWeights,
+  referenceForward,
+  writeDecoderModelDir,
+} from '@toolgym/agents';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createEmbeddedLearner } from './embedded-learner.ts';
 import { datumFromSequence, LearnerInputError } from './learner.ts';
 
-const decoder: DecoderConfig = { vocabSize: 263, dModel: 32, nLayers: 2, nHeads: 4, dFF: 64, maxPositions: 64, layerNormEps: 1e-5 };
+const decoder: DecoderConfig = {
+  vocabSize: 263,
+  dModel: 32,
+  nLayers: 2,
+  nHeads: 4,
+  dFF: 64,
+  maxPositions: 64,
+  layerNormEps: 1e-5,
+};
 const dirs: string[] = [];
 afterAll(async () => {
   for (const d of dirs) await rm(d, { recursive: true, force: true });
@@ -24,8 +38,13 @@ describe('embedded learner (TF.js wasm)', () => {
       const logZ = max + Math.log(row.reduce((s, x) => s + Math.exp(x - max), 0));
       return row[t]! - logZ;
     });
-    const out = await learner.forward([datumFromSequence(tokens, tokens.map(() => 1))]);
-    out.lossFnOutputs[0]!.logprobs.forEach((lp, i) => expect(lp).toBeCloseTo(expected[i]!, 4));
+    const out = await learner.forward([
+      datumFromSequence(
+        tokens,
+        tokens.map(() => 1),
+      ),
+    ]);
+    for (const [i, lp] of out.lossFnOutputs[0]!.logprobs.entries()) expect(lp).toBeCloseTo(expected[i]!, 4);
     await learner.close();
   });
 
@@ -36,22 +55,37 @@ describe('embedded learner (TF.js wasm)', () => {
     await writeDecoderModelDir(dir, { config: decoder, weights });
     const policy = await createOnnxPolicy({ model: dir, executionProvider: 'cpu' });
     const prompt = [257, 97, 98, 99, 10, 258];
-    const result = await policy.generate({ tokens: prompt, sampling: { temperature: 1, maxTokens: 20, seed: 1 } });
+    const result = await policy.generate({
+      tokens: prompt,
+      sampling: { temperature: 1, maxTokens: 20, seed: 1 },
+    });
     await policy.close();
     const sampled = result.tokens!;
     const all = [...prompt, ...sampled];
     const learner = await createEmbeddedLearner({ decoder, weights });
-    const out = await learner.forward([datumFromSequence(all, all.map((_, i) => (i >= prompt.length ? 1 : 0)))]);
+    const out = await learner.forward([
+      datumFromSequence(
+        all,
+        all.map((_, i) => (i >= prompt.length ? 1 : 0)),
+      ),
+    ]);
     const learnerLogprobs = out.lossFnOutputs[0]!.logprobs.slice(prompt.length - 1);
     expect(learnerLogprobs).toHaveLength(sampled.length);
-    learnerLogprobs.forEach((lp, i) => expect(Math.abs(lp - result.logprobs![i]!)).toBeLessThan(1e-4));
+    for (const [i, lp] of learnerLogprobs.entries())
+      expect(Math.abs(lp - result.logprobs![i]!)).toBeLessThan(1e-4);
     await learner.close();
   });
 
   it('cross-entropy steps with Adam memorise a sequence; gradients clip to the set norm', async () => {
-    const learner = await createEmbeddedLearner({ decoder, weights: initDecoderWeights(decoder, { seed: 1 }) });
+    const learner = await createEmbeddedLearner({
+      decoder,
+      weights: initDecoderWeights(decoder, { seed: 1 }),
+    });
     const tokens = [257, 1, 2, 3, 4, 5, 6, 7, 8, 258];
-    const datum = datumFromSequence(tokens, tokens.map(() => 1));
+    const datum = datumFromSequence(
+      tokens,
+      tokens.map(() => 1),
+    );
     const first = await learner.forwardBackward([datum], 'cross_entropy');
     const step = await learner.optimStep({ learningRate: 1e-2, gradClipNorm: 0.5 });
     expect(step.metrics.step).toBe(1);
@@ -71,11 +105,17 @@ describe('embedded learner (TF.js wasm)', () => {
   });
 
   it('PPO with positive advantage raises the logprob of the sampled tokens', async () => {
-    const learner = await createEmbeddedLearner({ decoder, weights: initDecoderWeights(decoder, { seed: 2 }) });
+    const learner = await createEmbeddedLearner({
+      decoder,
+      weights: initDecoderWeights(decoder, { seed: 2 }),
+    });
     const tokens = [257, 40, 41, 42, 43];
     const mask = [0, 0, 1, 1, 1];
     const before = (await learner.forward([datumFromSequence(tokens, mask)])).lossFnOutputs[0]!.logprobs;
-    const datum = datumFromSequence(tokens, mask, { advantages: tokens.map(() => 1), logprobs: [0, ...before] });
+    const datum = datumFromSequence(tokens, mask, {
+      advantages: tokens.map(() => 1),
+      logprobs: [0, ...before],
+    });
     const out = await learner.forwardBackward([datum], 'ppo', { clipHigh: 0.28 });
     expect(out.metrics.clip_fraction).toBe(0);
     await learner.optimStep({ learningRate: 1e-2 });
@@ -86,11 +126,20 @@ describe('embedded learner (TF.js wasm)', () => {
   });
 
   it('malformed data fail at once with the field named', async () => {
-    const learner = await createEmbeddedLearner({ decoder, weights: initDecoderWeights(decoder, { seed: 2 }) });
+    const learner = await createEmbeddedLearner({
+      decoder,
+      weights: initDecoderWeights(decoder, { seed: 2 }),
+    });
     const good = datumFromSequence([1, 2, 3], [0, 1, 1]);
-    await expect(learner.forwardBackward([good], 'ppo')).rejects.toThrow(/lossFnInputs.advantages is required by the 'ppo' loss/);
-    await expect(learner.forward([{ ...good, lossFnInputs: { target_tokens: [2] } }])).rejects.toThrow(/target_tokens has 1 entries for 2/);
-    await expect(learner.forward([datumFromSequence([1, 999], [1, 1])])).rejects.toThrow(/token id 999 is outside the vocabulary/);
+    await expect(learner.forwardBackward([good], 'ppo')).rejects.toThrow(
+      /lossFnInputs.advantages is required by the 'ppo' loss/,
+    );
+    await expect(learner.forward([{ ...good, lossFnInputs: { target_tokens: [2] } }])).rejects.toThrow(
+      /target_tokens has 1 entries for 2/,
+    );
+    await expect(learner.forward([datumFromSequence([1, 999], [1, 1])])).rejects.toThrow(
+      /token id 999 is outside the vocabulary/,
+    );
     await expect(learner.forward([])).rejects.toBeInstanceOf(LearnerInputError);
     await expect(learner.optimStep({ learningRate: 1e-3 })).rejects.toThrow(/call forwardBackward first/);
     expect(() => datumFromSequence([1], [1])).toThrow(/at least 2 tokens/);

@@ -2,9 +2,16 @@
  * The embedded learner: ToolGym's small decoder in TensorFlow.js (wasm or cpu backend), in process.
  * Gradients accumulate over `forwardBackward` calls until `optimStep` (Tinker semantics).
  */
-import { type DecoderConfig, type DecoderWeights, decoderWeightShapes } from '@toolgym/agents';
+
 import * as tf from '@tensorflow/tfjs-core';
-import { crossEntropyLoss, DEFAULT_POLICY_LOSS, importanceSamplingLoss, type PolicyLossConfig, ppoClipLoss } from '../algorithms/policy-loss.ts';
+import { type DecoderConfig, type DecoderWeights, decoderWeightShapes } from '@toolgym/agents';
+import {
+  crossEntropyLoss,
+  DEFAULT_POLICY_LOSS,
+  importanceSamplingLoss,
+  type PolicyLossConfig,
+  ppoClipLoss,
+} from '../algorithms/policy-loss.ts';
 import { type TfBackend, useBackend } from './backend.ts';
 import {
   type AdamParams,
@@ -76,16 +83,24 @@ export class EmbeddedLearner implements Learner {
       const n = d.modelInput.tokens.length;
       const at = `data[${i}]`;
       if (n === 0) throw new LearnerInputError(`${at}.modelInput.tokens is empty`);
-      if (n > this.model.config.maxPositions) throw new LearnerInputError(`${at}.modelInput.tokens has ${n} tokens, above maxPositions ${this.model.config.maxPositions}`);
+      if (n > this.model.config.maxPositions)
+        throw new LearnerInputError(
+          `${at}.modelInput.tokens has ${n} tokens, above maxPositions ${this.model.config.maxPositions}`,
+        );
       const inputs = d.lossFnInputs;
       const check = (name: keyof typeof inputs, required: boolean) => {
         const xs = inputs[name];
         if (!xs) {
-          if (required) throw new LearnerInputError(`${at}.lossFnInputs.${name} is required by the '${lossFn}' loss`);
+          if (required)
+            throw new LearnerInputError(`${at}.lossFnInputs.${name} is required by the '${lossFn}' loss`);
           return;
         }
-        if (xs.length !== n) throw new LearnerInputError(`${at}.lossFnInputs.${name} has ${xs.length} entries for ${n} input tokens`);
-        if (xs.some((x) => !Number.isFinite(x))) throw new LearnerInputError(`${at}.lossFnInputs.${name} holds a non-finite number`);
+        if (xs.length !== n)
+          throw new LearnerInputError(
+            `${at}.lossFnInputs.${name} has ${xs.length} entries for ${n} input tokens`,
+          );
+        if (xs.some((x) => !Number.isFinite(x)))
+          throw new LearnerInputError(`${at}.lossFnInputs.${name} holds a non-finite number`);
       };
       check('target_tokens', true);
       check('weights', false);
@@ -94,7 +109,9 @@ export class EmbeddedLearner implements Learner {
       check('ref_logprobs', false);
       for (const t of [...d.modelInput.tokens, ...inputs.target_tokens]) {
         if (!Number.isInteger(t) || t < 0 || t >= this.model.config.vocabSize) {
-          throw new LearnerInputError(`${at}: token id ${t} is outside the vocabulary [0, ${this.model.config.vocabSize})`);
+          throw new LearnerInputError(
+            `${at}: token id ${t} is outside the vocabulary [0, ${this.model.config.vocabSize})`,
+          );
         }
       }
     });
@@ -135,15 +152,28 @@ export class EmbeddedLearner implements Learner {
   }
 
   private lossOf(padded: Padded, lossFn: LossFnName, config: LossFnConfig) {
-    const { logprobs, entropy } = this.model.targetLogprobs(padded.ids, padded.targets, config.temperature ?? 1);
+    const { logprobs, entropy } = this.model.targetLogprobs(
+      padded.ids,
+      padded.targets,
+      config.temperature ?? 1,
+    );
     const policyConfig: PolicyLossConfig = { ...DEFAULT_POLICY_LOSS, ...stripUndefined(config) };
     const result =
       lossFn === 'cross_entropy'
         ? crossEntropyLoss({ logprobs, weights: padded.weights }, policyConfig.aggregation)
         : lossFn === 'importance_sampling'
           ? importanceSamplingLoss(
-              { logprobs, oldLogprobs: padded.oldLogprobs, advantages: padded.advantages, weights: padded.weights, entropy },
-              { ...policyConfig, ...(config.truncation !== undefined ? { truncation: config.truncation } : {}) },
+              {
+                logprobs,
+                oldLogprobs: padded.oldLogprobs,
+                advantages: padded.advantages,
+                weights: padded.weights,
+                entropy,
+              },
+              {
+                ...policyConfig,
+                ...(config.truncation !== undefined ? { truncation: config.truncation } : {}),
+              },
             )
           : ppoClipLoss(
               {
@@ -163,11 +193,17 @@ export class EmbeddedLearner implements Learner {
   private microBatches(data: Datum[]): Datum[][] {
     const sorted = data.map((d, i) => ({ d, i }));
     const out: Datum[][] = [];
-    for (let i = 0; i < sorted.length; i += this.microBatchSize) out.push(data.slice(i, i + this.microBatchSize));
+    for (let i = 0; i < sorted.length; i += this.microBatchSize)
+      out.push(data.slice(i, i + this.microBatchSize));
     return out;
   }
 
-  private async run(data: Datum[], lossFn: LossFnName, config: LossFnConfig, withGradient: boolean): Promise<ForwardBackwardOutput> {
+  private async run(
+    data: Datum[],
+    lossFn: LossFnName,
+    config: LossFnConfig,
+    withGradient: boolean,
+  ): Promise<ForwardBackwardOutput> {
     this.validate(data, lossFn);
     const chunks = this.microBatches(data);
     const totalWeight = sumWeights(data);
@@ -187,7 +223,13 @@ export class EmbeddedLearner implements Learner {
           const { value, grads } = tf.variableGrads(() => {
             const r = this.lossOf(padded, lossFn, config);
             logprobValues = (r.logprobs.dataSync() as Float32Array).slice();
-            metrics = { ...r.metrics(), entropy: tf.div(tf.sum(tf.mul(r.entropy, padded.weights)), tf.maximum(tf.sum(padded.weights), 1e-8)).dataSync()[0] ?? 0 };
+            metrics = {
+              ...r.metrics(),
+              entropy:
+                tf
+                  .div(tf.sum(tf.mul(r.entropy, padded.weights)), tf.maximum(tf.sum(padded.weights), 1e-8))
+                  .dataSync()[0] ?? 0,
+            };
             return tf.mul(r.loss, share) as tf.Scalar;
           }, vars);
           lossValue = (value.dataSync()[0] ?? 0) / share;
@@ -236,17 +278,26 @@ export class EmbeddedLearner implements Learner {
     }
   }
 
-  async forward(data: Datum[], lossFn: LossFnName = 'cross_entropy', config: LossFnConfig = {}): Promise<ForwardBackwardOutput> {
+  async forward(
+    data: Datum[],
+    lossFn: LossFnName = 'cross_entropy',
+    config: LossFnConfig = {},
+  ): Promise<ForwardBackwardOutput> {
     return this.run(data, lossFn, config, false);
   }
 
-  async forwardBackward(data: Datum[], lossFn: LossFnName, config: LossFnConfig = {}): Promise<ForwardBackwardOutput> {
+  async forwardBackward(
+    data: Datum[],
+    lossFn: LossFnName,
+    config: LossFnConfig = {},
+  ): Promise<ForwardBackwardOutput> {
     return this.run(data, lossFn, config, true);
   }
 
   async optimStep(adam: AdamParams): Promise<OptimStepOutput> {
     const lr = adam.learningRate;
-    if (!(lr >= 0) || !Number.isFinite(lr)) throw new LearnerInputError(`adam.learningRate must be a finite number ≥ 0, got ${lr}`);
+    if (!(lr >= 0) || !Number.isFinite(lr))
+      throw new LearnerInputError(`adam.learningRate must be a finite number ≥ 0, got ${lr}`);
     const beta1 = adam.beta1 ?? 0.9;
     const beta2 = adam.beta2 ?? 0.95;
     const eps = adam.eps ?? 1e-8;
@@ -257,7 +308,9 @@ export class EmbeddedLearner implements Learner {
     this.gradients = undefined;
     this.stepCount++;
     const t = this.stepCount;
-    const gradNorm = tf.tidy(() => Math.sqrt(tf.addN([...grads.values()].map((g) => tf.sum(tf.square(g)))).dataSync()[0] ?? 0));
+    const gradNorm = tf.tidy(() =>
+      Math.sqrt(tf.addN([...grads.values()].map((g) => tf.sum(tf.square(g)))).dataSync()[0] ?? 0),
+    );
     const scale = clip > 0 && gradNorm > clip ? clip / (gradNorm + 1e-6) : 1;
     const bias1 = 1 - beta1 ** t;
     const bias2 = 1 - beta2 ** t;
@@ -294,10 +347,16 @@ export class EmbeddedLearner implements Learner {
   }
 
   async saveState(): Promise<LearnerState> {
-    if (this.gradients) throw new LearnerInputError('saveState with accumulated gradients: call optimStep first');
+    if (this.gradients)
+      throw new LearnerInputError('saveState with accumulated gradients: call optimStep first');
     const read = (vars: Map<string, tf.Variable>) =>
       Object.fromEntries([...vars].map(([name, v]) => [name, (v.dataSync() as Float32Array).slice()]));
-    return { step: this.stepCount, weights: this.model.read(), adamM: read(this.adamM), adamV: read(this.adamV) };
+    return {
+      step: this.stepCount,
+      weights: this.model.read(),
+      adamM: read(this.adamM),
+      adamV: read(this.adamV),
+    };
   }
 
   async loadState(state: LearnerState): Promise<void> {
@@ -328,7 +387,10 @@ export class EmbeddedLearner implements Learner {
 
 function sumWeights(data: Datum[]): number {
   let total = 0;
-  for (const d of data) total += d.lossFnInputs.weights ? d.lossFnInputs.weights.reduce((a, b) => a + b, 0) : d.modelInput.tokens.length;
+  for (const d of data)
+    total += d.lossFnInputs.weights
+      ? d.lossFnInputs.weights.reduce((a, b) => a + b, 0)
+      : d.modelInput.tokens.length;
   return total;
 }
 

@@ -121,11 +121,17 @@ export class LearnerInputError extends Error {
 export function datumFromSequence(
   tokens: readonly number[],
   lossMask: readonly number[],
-  extra: { advantages?: readonly number[]; logprobs?: readonly number[]; refLogprobs?: readonly number[]; weightScale?: number } = {},
+  extra: {
+    advantages?: readonly number[];
+    logprobs?: readonly number[];
+    refLogprobs?: readonly number[];
+    weightScale?: number;
+  } = {},
 ): Datum {
   const n = tokens.length;
   if (n < 2) throw new LearnerInputError(`a datum needs at least 2 tokens, got ${n}`);
-  if (lossMask.length !== n) throw new LearnerInputError(`lossMask has ${lossMask.length} entries for ${n} tokens`);
+  if (lossMask.length !== n)
+    throw new LearnerInputError(`lossMask has ${lossMask.length} entries for ${n} tokens`);
   const shift = (xs: readonly number[] | undefined, name: string) => {
     if (!xs) return undefined;
     if (xs.length !== n) throw new LearnerInputError(`${name} has ${xs.length} entries for ${n} tokens`);

@@ -5,8 +5,9 @@
  * Sequences are right-padded: with a causal mask, padding after the last real token never
  * influences a real position, so no key mask is needed.
  */
-import type { DecoderConfig, DecoderWeights } from '@toolgym/agents';
+
 import * as tf from '@tensorflow/tfjs-core';
+import type { DecoderConfig, DecoderWeights } from '@toolgym/agents';
 
 const MASKED_SCORE = -1e9;
 
@@ -23,13 +24,17 @@ export class TfDecoder {
     weights: DecoderWeights,
     shapes: Record<string, number[]>,
   ) {
-    if (config.dModel % config.nHeads !== 0) throw new RangeError(`dModel ${config.dModel} is not divisible by nHeads ${config.nHeads}`);
+    if (config.dModel % config.nHeads !== 0)
+      throw new RangeError(`dModel ${config.dModel} is not divisible by nHeads ${config.nHeads}`);
     this.variables = new Map();
     for (const [name, shape] of Object.entries(shapes)) {
       const values = weights[name];
       if (!values) throw new Error(`TfDecoder: missing weight '${name}'`);
       const size = shape.reduce((a, b) => a * b, 1);
-      if (values.length !== size) throw new Error(`TfDecoder: weight '${name}' has ${values.length} values, expected ${size} for shape [${shape}]`);
+      if (values.length !== size)
+        throw new Error(
+          `TfDecoder: weight '${name}' has ${values.length} values, expected ${size} for shape [${shape}]`,
+        );
       this.variables.set(name, tf.variable(tf.tensor(values, shape, 'float32'), true));
     }
   }
@@ -45,7 +50,10 @@ export class TfDecoder {
     for (const [name, variable] of this.variables) {
       const values = weights[name];
       if (!values) throw new Error(`loadWeights: missing weight '${name}'`);
-      if (values.length !== variable.size) throw new Error(`loadWeights: weight '${name}' has ${values.length} values, expected ${variable.size}`);
+      if (values.length !== variable.size)
+        throw new Error(
+          `loadWeights: weight '${name}' has ${values.length} values, expected ${variable.size}`,
+        );
       variable.assign(tf.tensor(values, variable.shape, 'float32'));
     }
   }
@@ -78,16 +86,21 @@ export class TfDecoder {
   logits(ids: tf.Tensor2D): tf.Tensor2D {
     const [batch, seq] = ids.shape;
     const { dModel: d, nHeads, vocabSize } = this.config;
-    if (seq > this.config.maxPositions) throw new RangeError(`sequence of ${seq} tokens exceeds maxPositions ${this.config.maxPositions}`);
+    if (seq > this.config.maxPositions)
+      throw new RangeError(`sequence of ${seq} tokens exceeds maxPositions ${this.config.maxPositions}`);
     const headDim = d / nHeads;
     const flatIds = tf.reshape(ids, [batch * seq]) as tf.Tensor1D;
     const oneHot = oneHotFloat(flatIds, vocabSize);
     const tokens = tf.matMul(oneHot, this.v('embed.tokens'));
     const positions = tf.slice(this.v('embed.positions'), [0, 0], [seq, d]);
-    let h = tf.reshape(tf.add(tf.reshape(tokens, [batch, seq, d]), positions), [batch * seq, d]) as tf.Tensor2D;
+    let h = tf.reshape(tf.add(tf.reshape(tokens, [batch, seq, d]), positions), [
+      batch * seq,
+      d,
+    ]) as tf.Tensor2D;
     const causal = tf.linalg.bandPart(tf.ones([seq, seq]), -1, 0);
     const mask = tf.mul(tf.sub(1, causal), MASKED_SCORE); // 0 on and below the diagonal
-    const toHeads = (x: tf.Tensor2D) => tf.transpose(tf.reshape(x, [batch, seq, nHeads, headDim]), [0, 2, 1, 3]) as tf.Tensor4D;
+    const toHeads = (x: tf.Tensor2D) =>
+      tf.transpose(tf.reshape(x, [batch, seq, nHeads, headDim]), [0, 2, 1, 3]) as tf.Tensor4D;
     for (let i = 0; i < this.config.nLayers; i++) {
       const p = `layers.${i}`;
       const a = this.layerNorm(h, `${p}.ln1`);
@@ -108,14 +121,24 @@ export class TfDecoder {
    * Log-probabilities of `targets` [B][T] and per-position entropy, both [B, T], under
    * softmax(logits / temperature) — the sampling distribution when the policy samples at that temperature.
    */
-  targetLogprobs(ids: tf.Tensor2D, targets: tf.Tensor2D, temperature = 1): { logprobs: tf.Tensor2D; entropy: tf.Tensor2D } {
+  targetLogprobs(
+    ids: tf.Tensor2D,
+    targets: tf.Tensor2D,
+    temperature = 1,
+  ): { logprobs: tf.Tensor2D; entropy: tf.Tensor2D } {
     const [batch, seq] = ids.shape;
     let logits = this.logits(ids);
     if (temperature !== 1) logits = tf.div(logits, temperature);
     const logSoftmax = tf.logSoftmax(logits);
-    const targetOneHot = oneHotFloat(tf.reshape(targets, [batch * seq]) as tf.Tensor1D, this.config.vocabSize);
+    const targetOneHot = oneHotFloat(
+      tf.reshape(targets, [batch * seq]) as tf.Tensor1D,
+      this.config.vocabSize,
+    );
     const logprobs = tf.reshape(tf.sum(tf.mul(logSoftmax, targetOneHot), -1), [batch, seq]) as tf.Tensor2D;
-    const entropy = tf.reshape(tf.neg(tf.sum(tf.mul(tf.exp(logSoftmax), logSoftmax), -1)), [batch, seq]) as tf.Tensor2D;
+    const entropy = tf.reshape(tf.neg(tf.sum(tf.mul(tf.exp(logSoftmax), logSoftmax), -1)), [
+      batch,
+      seq,
+    ]) as tf.Tensor2D;
     return { logprobs, entropy };
   }
 

@@ -20,7 +20,9 @@ export function compactChatTemplate(options: { dropFromPrompt?: string[] } = {})
   const drops = (options.dropFromPrompt ?? []).map((s) => ` | replace(${JSON.stringify(s)}, "")`).join('');
   return [
     '{%- for message in messages %}',
-    "{%- if message.role == 'user' %}{{- '<|im_start|>u\\n' + (message.content" + drops + ") + '<|im_end|>\\n' }}",
+    "{%- if message.role == 'user' %}{{- '<|im_start|>u\\n' + (message.content" +
+      drops +
+      ") + '<|im_end|>\\n' }}",
     "{%- elif message.role == 'assistant' %}{{- '<|im_start|>a\\n' + message.content + '<|im_end|>\\n' }}",
     "{%- elif message.role == 'tool' %}{{- '<|im_start|>t\\n' + message.content + '<|im_end|>\\n' }}",
     "{%- elif message.role == 'system' %}{{- '<|im_start|>s\\n' + message.content + '<|im_end|>\\n' }}",
@@ -45,7 +47,10 @@ export function compactToolCalls(argumentOf: ReadonlyMap<string, string>): ToolC
       return calls
         .map((c) => {
           const key = argumentOf.get(c.name);
-          if (!key) throw new CompactFormatError(`compact format: tool '${c.name}' does not take exactly one string argument`);
+          if (!key)
+            throw new CompactFormatError(
+              `compact format: tool '${c.name}' does not take exactly one string argument`,
+            );
           return `${OPEN}${c.name}:${String(c.arguments[key] ?? '')}${CLOSE}`;
         })
         .join('');
@@ -74,7 +79,10 @@ export function compactToolCalls(argumentOf: ReadonlyMap<string, string>): ToolC
         const name = colon < 0 ? body : body.slice(0, colon);
         const key = argumentOf.get(name);
         if (colon < 0 || !key) {
-          errors.push({ code: key ? 'missing_argument' : 'unknown_tool', message: key ? `write ${name}:<value>` : `no tool '${name}'` });
+          errors.push({
+            code: key ? 'missing_argument' : 'unknown_tool',
+            message: key ? `write ${name}:<value>` : `no tool '${name}'`,
+          });
           continue;
         }
         calls.push({ id: `${callIdPrefix}-${index++}`, name, arguments: { [key]: body.slice(colon + 1) } });
@@ -88,7 +96,9 @@ export function compactToolCalls(argumentOf: ReadonlyMap<string, string>): ToolC
 export function singleArgumentTools(tools: readonly ToolSpec[]): Map<string, string> {
   const out = new Map<string, string>();
   for (const tool of tools) {
-    const props = Object.entries((tool.inputSchema as { properties?: Record<string, { type?: unknown }> }).properties ?? {});
+    const props = Object.entries(
+      (tool.inputSchema as { properties?: Record<string, { type?: unknown }> }).properties ?? {},
+    );
     if (props.length === 1 && props[0]![1].type === 'string') out.set(tool.name, props[0]![0]);
   }
   return out;

@@ -12,12 +12,28 @@ afterAll(async () => {
 });
 
 const base = {
-  environment: { id: 'compose', options: { functions: ['reverse', 'upper', 'double'], depths: [1, 2], tasksPerDepth: 30, alphabet: 'ab', minLength: 2, maxLength: 3 } },
+  environment: {
+    id: 'compose',
+    options: {
+      functions: ['reverse', 'upper', 'double'],
+      depths: [1, 2],
+      tasksPerDepth: 30,
+      alphabet: 'ab',
+      minLength: 2,
+      maxLength: 3,
+    },
+  },
   policy: { model: { dModel: 16, nLayers: 1, nHeads: 2, dFF: 32, maxPositions: 128 } },
   template: { dropFromPrompt: ['Apply ', '. Use the tools, then call answer with the final string.'] },
   learner: { backend: 'wasm' },
   warmup: { tasks: { split: 'train', meta: { depth: 1 }, limit: 8 }, steps: 3, batchSize: 4 },
-  rl: { tasks: { split: 'train', meta: { depth: 2 } }, steps: 2, tasksPerStep: 2, groupSize: 2, sampling: { temperature: 1, maxTokens: 12 } },
+  rl: {
+    tasks: { split: 'train', meta: { depth: 2 } },
+    steps: 2,
+    tasksPerStep: 2,
+    groupSize: 2,
+    sampling: { temperature: 1, maxTokens: 12 },
+  },
   eval: { tasks: { split: 'test', meta: { depth: 2 }, limit: 4 }, every: 1 },
   maxTurns: 3,
 };
@@ -33,7 +49,9 @@ describe('training config', () => {
   it('names an unknown key and a bad value', () => {
     expect(() => parseTrainConfig({ ...base, rl: { ...base.rl, grupSize: 4 } })).toThrow(/rl\.grupSize/);
     expect(() => parseTrainConfig({ ...base, rl: { ...base.rl, groupSize: 1 } })).toThrow(/rl\.groupSize/);
-    expect(() => parseTrainConfig({ ...base, rl: { ...base.rl, algorithm: 'ppo2' } })).toThrow(/rl\.algorithm/);
+    expect(() => parseTrainConfig({ ...base, rl: { ...base.rl, algorithm: 'ppo2' } })).toThrow(
+      /rl\.algorithm/,
+    );
     expect(() => parseTrainConfig({ ...base, learner: { backend: 'webgl' } })).toThrow(TrainConfigError);
   });
 });
@@ -50,7 +68,10 @@ describe('train (end to end, tiny)', () => {
       config,
       environment,
       log: () => {},
-      sink: { onGroup: (g) => void groups.push(g.trajectories.length), onStepMetrics: (m) => void stepMetrics.push(m) },
+      sink: {
+        onGroup: (g) => void groups.push(g.trajectories.length),
+        onStepMetrics: (m) => void stepMetrics.push(m),
+      },
     });
     expect(result.rlSteps).toBe(2);
     expect(result.evals.map((e) => e.step)).toEqual([0, 1, 2]);
@@ -58,10 +79,23 @@ describe('train (end to end, tiny)', () => {
     // warm-up publish + one publish per RL step that had signal
     expect(result.policyVersion).toBeGreaterThanOrEqual(1);
     expect(groups.every((n) => n === 2)).toBe(true);
-    const lines = (await readFile(path.join(result.outDir, 'metrics.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    const lines = (await readFile(path.join(result.outDir, 'metrics.jsonl'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     const rl = lines.filter((l) => l.phase === 'rl');
     expect(rl).toHaveLength(2);
-    for (const key of ['reward_mean', 'pass_at_1', 'entropy', 'approx_kl', 'clip_fraction', 'grad_norm', 'tokens_per_s', 'zero_variance_share', 'reward/correct']) {
+    for (const key of [
+      'reward_mean',
+      'pass_at_1',
+      'entropy',
+      'approx_kl',
+      'clip_fraction',
+      'grad_norm',
+      'tokens_per_s',
+      'zero_variance_share',
+      'reward/correct',
+    ]) {
       expect(rl[0]).toHaveProperty([key]);
     }
     expect(stepMetrics.some((m) => 'eval_accuracy' in m.metrics)).toBe(true);
