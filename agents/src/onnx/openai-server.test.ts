@@ -1,6 +1,7 @@
 import { rm } from 'node:fs/promises';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createOpenAICompatiblePolicy } from '../policies/openai-compatible.ts';
 import { OnnxPolicy } from './onnx-policy.ts';
 import { extractHermesToolCalls, type OpenAiServer, serveOpenAiCompatible } from './openai-server.ts';
 import { createTinyTestModel } from './tiny-test-model.ts';
@@ -202,6 +203,28 @@ describe('toolgym policy serve (OpenAI-compatible) with the official openai clie
     let streamedText = '';
     for await (const chunk of streamed) streamedText += chunk.choices[0]?.text ?? '';
     expect(streamedText).toBe(choice.text);
+  });
+
+  it("the openai policy backend (token mode) gets the onnx policy's exact tokens, logprobs and text", async () => {
+    const remote = createOpenAICompatiblePolicy({
+      baseURL: server.url,
+      model: MODEL,
+      tokenizer: policy.tokenizer,
+      chatTemplate: policy.chatTemplate!,
+      maxRetries: 0,
+    });
+    const tokens = policy.tokenizer.encode('<|im_start|>user\nhello<|im_end|>\n<|im_start|>assistant\n');
+    for (const sampling of [
+      { maxTokens: 10, temperature: 1, seed: 4 },
+      { maxTokens: 30, temperature: 0, stop: ['e', 'a', 'o'] },
+    ]) {
+      const viaHttp = await remote.generate({ tokens, sampling });
+      const direct = await policy.generate({ tokens, sampling });
+      expect(viaHttp.tokens).toEqual(direct.tokens);
+      expect(viaHttp.logprobs).toEqual(direct.logprobs);
+      expect(viaHttp.promptTokens).toEqual(tokens);
+      expect(viaHttp.text).toBe(direct.text);
+    }
   });
 
   it('rejects bad requests with OpenAI-style errors', async () => {

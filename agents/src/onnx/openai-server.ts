@@ -9,7 +9,8 @@
  *   chat `logprobs: true` → `{content: [{token, logprob, bytes, top_logprobs}]}`. Each logprob is
  *   log-softmax(logits / temperature) at the sampled id (see sampler.ts). Top alternatives are not
  *   computed: `top_logprobs` lists are empty.
- * - vLLM extras accepted: `top_k`, `stop_token_ids`, `ignore_eos`, `seed`; `policy_version` is added to responses.
+ * - vLLM extras accepted: `top_k`, `stop_token_ids`, `ignore_eos`, `include_stop_str_in_output`,
+ *   `return_tokens_as_token_ids`, `seed`; `policy_version` is added to responses.
  *
  * Chat requests are rendered with the model's own chat template; Hermes `<tool_call>` blocks in the
  * reply become `tool_calls` (non-streaming; streamed replies carry the raw text).
@@ -62,6 +63,8 @@ const commonSchema = {
   stream_options: z.object({ include_usage: z.boolean().nullish() }).nullish(),
   return_token_ids: z.boolean().nullish(),
   ignore_eos: z.boolean().nullish(),
+  include_stop_str_in_output: z.boolean().nullish(),
+  return_tokens_as_token_ids: z.boolean().nullish(),
 };
 const CompletionRequestSchema = z.object({
   ...commonSchema,
@@ -251,7 +254,7 @@ async function completions(
     const sse = startSse(res);
     const finished = await Promise.all(
       plan.map(({ index, promptTokens, sampling }) => {
-        const stream = new TextStream(policy, sampling.stop ?? []);
+        const stream = new TextStream(policy, hiddenStops(sampling, engineOptionsOf(body)));
         let first = true;
         return generateChoice(
           policy,
@@ -259,7 +262,7 @@ async function completions(
           promptTokens,
           sampling,
           signal,
-          body.ignore_eos ?? false,
+          engineOptionsOf(body),
           (token, logprob) => {
             const delta = stream.push(token);
             sse.send({
@@ -271,7 +274,9 @@ async function completions(
                 {
                   index,
                   text: delta,
-                  logprobs: wantLogprobs ? completionLogprobs(policy, [token], [logprob]) : null,
+                  logprobs: wantLogprobs
+                    ? completionLogprobs(policy, [token], [logprob], body.return_tokens_as_token_ids ?? false)
+                    : null,
                   finish_reason: null,
                   ...(body.return_token_ids
                     ? { token_ids: [token], ...(first ? { prompt_token_ids: promptTokens } : {}) }
@@ -315,7 +320,7 @@ async function completions(
 
   const choices = await Promise.all(
     plan.map(({ index, promptTokens, sampling }) =>
-      generateChoice(policy, index, promptTokens, sampling, signal, body.ignore_eos ?? false),
+      generateChoice(policy, index, promptTokens, sampling, signal, engineOptionsOf(body)),
     ),
   );
   sendJson(res, 200, {
@@ -327,7 +332,14 @@ async function completions(
     choices: choices.map((c) => ({
       index: c.index,
       text: c.text,
-      logprobs: wantLogprobs ? completionLogprobs(policy, c.result.tokens!, c.result.logprobs!) : null,
+      logprobs: wantLogprobs
+        ? completionLogprobs(
+            policy,
+            c.result.tokens!,
+            c.result.logprobs!,
+            body.return_tokens_as_token_ids ?? false,
+          )
+        : null,
       finish_reason: finishReasonOf(c.result),
       stop_reason: null,
       ...(body.return_token_ids ? { prompt_token_ids: c.promptTokens, token_ids: c.result.tokens } : {}),
@@ -393,7 +405,7 @@ async function chatCompletions(
       });
     const finished = await Promise.all(
       plan.map(({ index, sampling }) => {
-        const stream = new TextStream(policy, sampling.stop ?? []);
+        const stream = new TextStream(policy, hiddenStops(sampling, engineOptionsOf(body)));
         chunk(
           { index, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null },
           body.return_token_ids && index === 0 ? { prompt_token_ids: promptTokens } : {},
@@ -404,13 +416,22 @@ async function chatCompletions(
           promptTokens,
           sampling,
           signal,
-          body.ignore_eos ?? false,
+          engineOptionsOf(body),
           (token, logprob) => {
             const delta = stream.push(token);
             chunk({
               index,
               delta: { content: delta },
-              logprobs: body.logprobs ? { content: chatLogprobs(policy, [token], [logprob]) } : null,
+              logprobs: body.logprobs
+                ? {
+                    content: chatLogprobs(
+                      policy,
+                      [token],
+                      [logprob],
+                      body.return_tokens_as_token_ids ?? false,
+                    ),
+                  }
+                : null,
               finish_reason: null,
               ...(body.return_token_ids ? { token_ids: [token] } : {}),
             });
@@ -442,7 +463,7 @@ async function chatCompletions(
 
   const choices = await Promise.all(
     plan.map(({ index, sampling }) =>
-      generateChoice(policy, index, promptTokens, sampling, signal, body.ignore_eos ?? false),
+      generateChoice(policy, index, promptTokens, sampling, signal, engineOptionsOf(body)),
     ),
   );
   sendJson(res, 200, {
@@ -458,7 +479,14 @@ async function chatCompletions(
         index: c.index,
         message: { role: 'assistant', content, ...(toolCalls.length > 0 ? { tool_calls: toolCalls } : {}) },
         logprobs: body.logprobs
-          ? { content: chatLogprobs(policy, c.result.tokens!, c.result.logprobs!) }
+          ? {
+              content: chatLogprobs(
+                policy,
+                c.result.tokens!,
+                c.result.logprobs!,
+                body.return_tokens_as_token_ids ?? false,
+              ),
+            }
           : null,
         finish_reason: toolCalls.length > 0 ? 'tool_calls' : finishReasonOf(c.result),
         stop_reason: null,
@@ -470,27 +498,46 @@ async function chatCompletions(
   });
 }
 
+/** vLLM request extras that change generation or its text. */
+interface EngineOptions {
+  ignoreEos: boolean;
+  /** vLLM `include_stop_str_in_output`: keep a matched stop string in the text. */
+  keepStopString: boolean;
+}
+
+function engineOptionsOf(body: z.infer<z.ZodObject<typeof commonSchema>>): EngineOptions {
+  return { ignoreEos: body.ignore_eos ?? false, keepStopString: body.include_stop_str_in_output ?? false };
+}
+
+/** Stop strings the text must be cut at. */
+function hiddenStops(sampling: SamplingParams, options: EngineOptions): string[] {
+  return options.keepStopString ? [] : (sampling.stop ?? []);
+}
+
 async function generateChoice(
   policy: OnnxPolicy,
   index: number,
   promptTokens: number[],
   sampling: SamplingParams,
   signal: AbortSignal,
-  ignoreEos: boolean,
+  options: EngineOptions,
   onToken?: (token: number, logprob: number) => void,
 ): Promise<Choice> {
   const result = await policy.enqueue({
     tokens: promptTokens,
     sampling,
     signal,
-    ignoreEos,
+    ignoreEos: options.ignoreEos,
     ...(onToken ? { onToken } : {}),
   });
   return {
     index,
     promptTokens,
     result,
-    text: visibleText(result.text, result.finishReason === 'stop_string' ? (sampling.stop ?? []) : []),
+    text: visibleText(
+      result.text,
+      result.finishReason === 'stop_string' ? hiddenStops(sampling, options) : [],
+    ),
   };
 }
 
@@ -558,14 +605,19 @@ function usageOf(choices: Choice[]): {
   return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
 }
 
-function completionLogprobs(policy: OnnxPolicy, tokens: number[], logprobs: number[]) {
+/** vLLM `return_tokens_as_token_ids`: logprob entries name tokens as `token_id:<id>`. */
+function tokenString(policy: OnnxPolicy, token: number, asId: boolean): string {
+  return asId ? `token_id:${token}` : policy.tokenizer.decode([token]);
+}
+
+function completionLogprobs(policy: OnnxPolicy, tokens: number[], logprobs: number[], asIds: boolean) {
   let offset = 0;
-  const strings = tokens.map((t) => policy.tokenizer.decode([t]));
+  const texts = tokens.map((t) => policy.tokenizer.decode([t]));
   return {
-    tokens: strings,
+    tokens: tokens.map((t) => tokenString(policy, t, asIds)),
     token_logprobs: logprobs,
     top_logprobs: tokens.map(() => ({})),
-    text_offset: strings.map((s) => {
+    text_offset: texts.map((s) => {
       const at = offset;
       offset += s.length;
       return at;
@@ -573,10 +625,15 @@ function completionLogprobs(policy: OnnxPolicy, tokens: number[], logprobs: numb
   };
 }
 
-function chatLogprobs(policy: OnnxPolicy, tokens: number[], logprobs: number[]) {
+function chatLogprobs(policy: OnnxPolicy, tokens: number[], logprobs: number[], asIds: boolean) {
   return tokens.map((t, i) => {
-    const token = policy.tokenizer.decode([t]);
-    return { token, logprob: logprobs[i]!, bytes: [...Buffer.from(token, 'utf8')], top_logprobs: [] };
+    const text = policy.tokenizer.decode([t]);
+    return {
+      token: tokenString(policy, t, asIds),
+      logprob: logprobs[i]!,
+      bytes: [...Buffer.from(text, 'utf8')],
+      top_logprobs: [],
+    };
   });
 }
 
