@@ -66,7 +66,11 @@ export class EnvironmentClient {
     };
   }
 
-  static async connect(endpoint: EnvironmentEndpoint, options: { name?: string } = {}): Promise<EnvironmentClient> {
+  /**
+   * Connects and runs the MCP handshake. `connectTimeoutMs` bounds the handshake (default 60 s,
+   * the SDK's): a stdio server that loads a large environment on a busy machine may need longer.
+   */
+  static async connect(endpoint: EnvironmentEndpoint, options: { name?: string; connectTimeoutMs?: number } = {}): Promise<EnvironmentClient> {
     const client = new Client({ name: options.name ?? 'toolgym-agent', version: '0.1.0' }, { capabilities: {} });
     let transport: Transport;
     switch (endpoint.kind) {
@@ -91,7 +95,7 @@ export class EnvironmentClient {
         break;
       }
     }
-    await client.connect(transport);
+    await client.connect(transport, options.connectTimeoutMs ? { timeout: options.connectTimeoutMs } : undefined);
     return new EnvironmentClient(client, transport);
   }
 

@@ -182,11 +182,18 @@ export async function serveSession(env: Environment, transport: Transport): Prom
 export async function serveStdio(env: Environment): Promise<void> {
   const transport = new StdioServerTransport();
   const { session } = await serveSession(env, transport);
+  let stopping = false;
   const shutdown = async () => {
-    await session.close();
+    if (stopping) return;
+    stopping = true;
+    await session.close().catch(() => {});
     process.exit(0);
   };
   process.stdin.on('end', shutdown);
+  // A client that dies abruptly leaves a broken pipe: release the episode and exit quietly
+  // instead of crashing on an unhandled EPIPE.
+  process.stdout.on('error', shutdown);
+  process.stdin.on('error', shutdown);
   process.on('SIGTERM', shutdown);
   process.on('SIGINT', shutdown);
 }
