@@ -61,6 +61,7 @@ export function registerTrainCommand(program: Command): void {
               config: runConfig,
               environment,
               sink,
+              runId,
               resume: opts.resume === true,
             });
             results.push(result);

@@ -44,6 +44,8 @@ export interface TrainOptions {
   /** Progress lines (default: stderr). */
   log?: (line: string) => void;
   signal?: AbortSignal;
+  /** Id of the run in the sink (replay store); default `<name>-seed<seed>`. */
+  runId?: string;
   /** Continue from the newest intact checkpoint in `<outDir>/checkpoints` (a fresh start when there is none). */
   resume?: boolean;
 }
@@ -105,8 +107,9 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const { config, environment } = options;
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const seed = config.run.seed;
-  const runId = `${config.run.name}-seed${seed}`;
-  const outDir = path.resolve(config.run.outDir, runId);
+  const runName = `${config.run.name}-seed${seed}`;
+  const runId = options.runId ?? runName;
+  const outDir = path.resolve(config.run.outDir, runName);
   await mkdir(outDir, { recursive: true });
   const metricsFile = path.join(outDir, 'metrics.jsonl');
   const checkpointDir = path.join(outDir, 'checkpoints');
@@ -198,12 +201,20 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     return { groups, ms: result.ms };
   };
 
-  const writeMetrics = async (step: number, phase: string, metrics: Record<string, number>) => {
+  // Every line goes to metrics.jsonl; the sink (replay feed) gets one record per RL step (the
+  // evaluation of that step merged in) and step 0 for the evaluation before RL.
+  const writeMetrics = async (
+    step: number,
+    phase: 'warmup' | 'rl' | 'eval',
+    metrics: Record<string, number>,
+  ) => {
     await appendFile(
       metricsFile,
       `${JSON.stringify({ runId, phase, step, time: Date.now(), ...metrics })}\n`,
     );
-    await options.sink?.onStepMetrics?.({ runId, step, metrics: { ...metrics } });
+    if (phase === 'rl' || (phase === 'eval' && step === 0)) {
+      await options.sink?.onStepMetrics?.({ runId, step, metrics: { ...metrics } });
+    }
   };
 
   const evalTasks = await selectTasks(environment, config.eval.tasks);
@@ -344,12 +355,9 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     };
     const rlStart = performance.now();
     const budgetMs = rl.timeBudgetMinutes * 60_000;
+    let evalMs = 0;
     for (let step = (resumed?.state.rlStep ?? 0) + 1; step <= rl.steps; step++) {
       if (options.signal?.aborted) break;
-      if (budgetMs > 0 && performance.now() - rlStart > budgetMs) {
-        log(`RL time budget of ${rl.timeBudgetMinutes} min reached after ${step - 1} steps`);
-        break;
-      }
       const stepStart = performance.now();
       const sampling = samplingOf(rl.sampling, tokenStops(policy));
       const draw = (count: number) =>
@@ -439,20 +447,32 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       };
       for (const name of componentNames)
         metrics[`reward/${name}`] = mean(played.map((t) => t.reward.components[name] ?? 0));
+      // The budget counts training time (rollouts + learner), not the held-out evaluations.
+      const outOfTime = budgetMs > 0 && performance.now() - rlStart - evalMs > budgetMs;
+      if (step % config.eval.every === 0 || step === rl.steps || outOfTime) {
+        const evalStart = performance.now();
+        const point = await evaluate(step);
+        evalMs += performance.now() - evalStart;
+        result.evals.push(point);
+        metrics.eval_accuracy = point.accuracy;
+      }
       await writeMetrics(step, 'rl', metrics);
       log(
         `step ${step}/${rl.steps}  reward ${metrics.reward_mean!.toFixed(3)}  pass@1 ${(metrics.pass_at_1! * 100).toFixed(1)}%  zero-var ${(metrics.zero_variance_share! * 100).toFixed(0)}%  ` +
           `entropy ${metrics.entropy!.toFixed(3)}  kl ${metrics.approx_kl!.toExponential(1)}  clip ${metrics.clip_fraction!.toFixed(3)}  ` +
           `|g| ${gradNorm.toFixed(2)}  ${metrics.tokens_per_s!.toFixed(0)} tok/s  ${metrics.step_s!.toFixed(1)}s`,
       );
-      if (step % config.eval.every === 0 && step < rl.steps) {
-        const point = await evaluate(step);
-        result.evals.push(point);
-        log(`eval at step ${step}: held-out accuracy ${(point.accuracy * 100).toFixed(1)}%`);
-      }
+      if (metrics.eval_accuracy !== undefined)
+        log(`eval at step ${step}: held-out accuracy ${(metrics.eval_accuracy * 100).toFixed(1)}%`);
       await checkpoint(step);
+      if (outOfTime) {
+        log(
+          `RL time budget of ${rl.timeBudgetMinutes} min (training time, evaluations excluded) reached after ${step} steps`,
+        );
+        break;
+      }
     }
-    result.rlSeconds = (performance.now() - rlStart) / 1000;
+    result.rlSeconds = (performance.now() - rlStart - evalMs) / 1000;
     const last = result.evals[result.evals.length - 1];
     if (!last || last.step !== result.rlSteps) {
       const point = await evaluate(result.rlSteps);
