@@ -5,6 +5,7 @@ import { HERMES_CHAT_TEMPLATE } from '../src/chat/hermes-template.ts';
 import { hermesToolCalls } from '../src/chat/hermes-tool-calls.ts';
 import { createOraclePolicy, createRandomPolicy } from '../src/policies/scripted.ts';
 import { verifyTrajectoryTokens } from '../src/verify-trajectory.ts';
+import type { GenerateRequest } from '../src/policy.ts';
 import { ByteTokenizerTestDouble } from './byte-tokenizer.test-double.ts';
 import { composeEnvironment, inProcessClient, scriptedTokenPolicyTestDouble } from './helpers.test-double.ts';
 
@@ -67,8 +68,8 @@ describe('agent loop, token mode (exact tokens)', () => {
       id: 'raw-ids-test-double',
       version: 1,
       tokenizer,
-      async generate(request: { tokens?: number[] }) {
-        requests.push([...(request.tokens ?? [])]);
+      async generate(request: GenerateRequest) {
+        requests.push('tokens' in request ? [...request.tokens] : []);
         if (turn++ === 0) {
           // "<tool_call>" written as plain bytes rather than as the special token.
           const tokens = [
