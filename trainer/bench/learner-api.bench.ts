@@ -1,0 +1,115 @@
+/**
+ * `pnpm bench learner-api`: the cost of a training step over the learner HTTP API against the same
+ * step in process, in one run, for a batch of realistic size — the main config's RL step
+ * (configs/compose-main.yaml: d=64, 2 layers, 8 tasks × 8 episodes = 64 sequences of ~120 tokens,
+ * PPO with advantages and sampling logprobs).
+ *
+ * The server is `toolgym learner serve` in its own process (as in use: compute there, HTTP + JSON
+ * here), so both sides do the same TF.js work and the difference is the API's overhead: request
+ * encoding, the future round trips, and validation. Also measured: save_weights (the trainer
+ * publishes weights to the policy after every step) and save_state (checkpoints).
+ * Options: --batch 64 --seq 120 --repeats 5
+ */
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type DecoderConfig, initDecoderWeights } from '@toolgym/agents';
+import { createRemoteLearner } from '../src/api/remote-learner.ts';
+import { datumToWire } from '../src/api/wire.ts';
+import { createEmbeddedLearner } from '../src/learner/embedded-learner.ts';
+import { type Datum, datumFromSequence, type Learner } from '../src/learner/learner.ts';
+
+const args = process.argv.slice(2);
+const arg = (name: string, fallback: number) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? Number(args[i + 1]) : fallback;
+};
+const decoder: DecoderConfig = {
+  vocabSize: 263,
+  dModel: 64,
+  nLayers: 2,
+  nHeads: 4,
+  dFF: 256,
+  maxPositions: 160,
+  layerNormEps: 1e-5,
+};
+const batchSize = arg('batch', 64);
+const seq = arg('seq', 120);
+const repeats = arg('repeats', 5);
+const weights = initDecoderWeights(decoder, { seed: 0 });
+const adam = { learningRate: 1e-3, gradClipNorm: 1 };
+const lossConfig = { clipLow: 0.2, clipHigh: 0.28 };
+
+// Episodes of varying length: the prompt (loss mask 0) then sampled turns (mask 1).
+const data: Datum[] = Array.from({ length: batchSize }, (_, b) => {
+  const n = seq - (b % 17);
+  const tokens = Array.from({ length: n }, (_, i) => (i * 31 + b * 7) % 256);
+  const mask = tokens.map((_, i) => (i > n / 2 ? 1 : 0));
+  return datumFromSequence(tokens, mask, {
+    advantages: tokens.map(() => (b % 2 ? 0.7 : -0.7)),
+    logprobs: tokens.map((_, i) => -1 - (i % 5) * 0.3),
+  });
+});
+
+async function time(learner: Learner, what: 'step' | 'save_weights' | 'save_state'): Promise<number> {
+  const run = async () => {
+    if (what === 'step') {
+      await learner.forwardBackward(data, 'ppo', lossConfig);
+      await learner.optimStep(adam);
+    } else if (what === 'save_weights') await learner.saveWeights();
+    else await learner.saveState();
+  };
+  await run(); // warm-up (kernels, JIT, first Adam moments)
+  const samples: number[] = [];
+  for (let i = 0; i < repeats; i++) {
+    const t0 = performance.now();
+    await run();
+    samples.push(performance.now() - t0);
+  }
+  samples.sort((a, b) => a - b);
+  return samples[Math.floor(samples.length / 2)]!;
+}
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const server = spawn(
+  process.execPath,
+  [path.join(root, 'cli/bin/toolgym.js'), 'learner', 'serve', '--port', '0'],
+  { stdio: ['ignore', 'ignore', 'pipe'] },
+);
+const url = await new Promise<string>((resolve, reject) => {
+  let text = '';
+  server.stderr.on('data', (chunk: Buffer) => {
+    text += chunk.toString();
+    const match = /learner API at (http:\/\/\S+)\/api\/v1/.exec(text);
+    if (match) resolve(match[1]!);
+  });
+  server.once('exit', (code) => reject(new Error(`toolgym learner serve exited with ${code}:\n${text}`)));
+});
+
+try {
+  const embedded = await createEmbeddedLearner({ decoder, weights, microBatchSize: 64 });
+  const remote = await createRemoteLearner({ url, decoder, weights, microBatchSize: 64 });
+  const rows: Array<[string, number, number]> = [];
+  for (const what of ['step', 'save_weights', 'save_state'] as const) {
+    // Alternate so that both see the same machine load.
+    const local = await time(embedded, what);
+    const http = await time(remote, what);
+    rows.push([what === 'step' ? 'forward_backward + optim_step' : what, local, http]);
+  }
+  const tokens = data.reduce((s, d) => s + d.modelInput.tokens.length, 0);
+  const requestBytes = JSON.stringify({ data: data.map(datumToWire) }).length;
+  process.stdout.write(
+    `learner API overhead — ${batchSize} sequences, ${tokens} tokens, d=${decoder.dModel} L=${decoder.nLayers}; forward_backward request ${(requestBytes / 1024).toFixed(0)} KiB; median of ${repeats}\n\n`,
+  );
+  process.stdout.write(
+    '| call | in-process (ms) | over HTTP (ms) | overhead (ms) | HTTP / in-process |\n|---|---:|---:|---:|---:|\n',
+  );
+  for (const [name, local, http] of rows) {
+    process.stdout.write(
+      `| ${name} | ${local.toFixed(1)} | ${http.toFixed(1)} | ${(http - local).toFixed(1)} | ${(http / local).toFixed(2)}× |\n`,
+    );
+  }
+  await embedded.close();
+} finally {
+  server.kill('SIGTERM');
+}
