@@ -1,6 +1,8 @@
 import path from 'node:path';
 import type { DecoderConfig } from '@toolgym/agents';
+import { ToolGymError } from '@toolgym/env-kit';
 import {
+  LearnerServerConfigError,
   learnerStateFromTensors,
   publishWeights,
   readLatestCheckpoint,
@@ -30,7 +32,7 @@ export function registerLearnerCommands(program: Command): void {
     .action(
       async (opts: { host: string; port: string; token?: string; stateDir?: string; backend: string }) => {
         if (opts.backend !== 'wasm' && opts.backend !== 'cpu')
-          throw new Error(`--backend must be wasm or cpu, got '${opts.backend}'`);
+          throw new ToolGymError('learner-cli', `--backend must be wasm or cpu, got '${opts.backend}'`);
         const server = await serveLearner({
           host: opts.host,
           port: Number(opts.port),
@@ -38,6 +40,9 @@ export function registerLearnerCommands(program: Command): void {
           ...(opts.token ? { token: opts.token } : {}),
           ...(opts.stateDir ? { stateDir: path.resolve(opts.stateDir) } : {}),
           log: (line) => process.stderr.write(`${line}\n`),
+        }).catch((error: unknown) => {
+          if (error instanceof LearnerServerConfigError) throw new ToolGymError(error.code, error.message);
+          throw error;
         });
         process.stderr.write(
           `toolgym: learner API at ${server.url}/api/v1${opts.stateDir ? ` (state in ${path.resolve(opts.stateDir)})` : ' (no --state-dir: a restart loses the model)'}\n`,
@@ -61,13 +66,19 @@ export function registerLearnerCommands(program: Command): void {
     .action(async (runDir: string, opts: { out?: string; format: string }) => {
       const formats = opts.format.split(',').map((f) => f.trim());
       const bad = formats.filter((f) => f !== 'safetensors' && f !== 'onnx');
-      if (bad.length > 0) throw new Error(`--format: unknown ${bad.join(', ')} (safetensors, onnx)`);
+      if (bad.length > 0)
+        throw new ToolGymError('learner-cli', `--format: unknown ${bad.join(', ')} (safetensors, onnx)`);
       const checkpoint = await readLatestCheckpoint<{
         decoder: DecoderConfig;
         learnerStep: number;
         policyVersion: number;
       }>(path.join(runDir, 'checkpoints'));
-      if (!checkpoint) throw new Error(`no intact checkpoint in ${path.join(runDir, 'checkpoints')}`);
+      if (!checkpoint)
+        throw new ToolGymError(
+          'learner-cli',
+          `no intact checkpoint in ${path.join(runDir, 'checkpoints')}`,
+          'pass the run directory of `toolgym train` (<outDir>/<name>-seed<seed>)',
+        );
       const decoder = checkpoint.state.decoder;
       const { weights } = learnerStateFromTensors(checkpoint.tensors, checkpoint.state.learnerStep);
       const published = await publishWeights({
