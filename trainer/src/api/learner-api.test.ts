@@ -1,6 +1,9 @@
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { type DecoderConfig, initDecoderWeights } from '@toolgym/agents';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createEmbeddedLearner } from '../learner/embedded-learner.ts';
@@ -50,6 +53,14 @@ async function trainTwoSteps(learner: Learner, between?: (step: number, call: nu
     out.push(await learner.optimStep(adam));
   }
   return out;
+}
+
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', () => resolve()));
+  const { port } = probe.address() as { port: number };
+  await new Promise((r) => probe.close(r));
+  return port;
 }
 
 async function tempDir() {
@@ -133,6 +144,55 @@ describe('learner HTTP API', () => {
     await single.close();
   });
 
+  it('`toolgym learner serve` SIGKILLed between steps and started again: the client waits, replays, and ends exact', async () => {
+    const embedded = await createEmbeddedLearner({ decoder, weights });
+    const expected = await trainTwoSteps(embedded);
+    const stateDir = await tempDir();
+    const port = await freePort();
+    const cli = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../cli/bin/toolgym.js');
+    const startProcess = async (): Promise<ChildProcess> => {
+      const child = spawn(
+        process.execPath,
+        [cli, 'learner', 'serve', '--port', String(port), '--state-dir', stateDir],
+        { stdio: ['ignore', 'ignore', 'pipe'] },
+      );
+      await new Promise<void>((resolve, reject) => {
+        let text = '';
+        child.stderr!.on('data', (chunk: Buffer) => {
+          text += chunk.toString();
+          if (text.includes('learner API at')) resolve();
+        });
+        child.once('exit', (code) => reject(new Error(`learner serve exited with ${code}: ${text}`)));
+      });
+      return child;
+    };
+    let server = await startProcess();
+    try {
+      const remote = await createRemoteLearner({
+        url: `http://127.0.0.1:${port}`,
+        decoder,
+        weights,
+        retryDelayMs: 100,
+      });
+      // Killed after the first forward_backward of step 2: its gradient dies with the process. The
+      // replacement starts while the client is already retrying the next call.
+      const got = await trainTwoSteps(remote, async (step, call) => {
+        if (step === 1 && call === 0) {
+          server.kill('SIGKILL');
+          await new Promise((r) => server.once('exit', r));
+          void startProcess().then((child) => {
+            server = child;
+          });
+        }
+      });
+      expect(got).toEqual(expected);
+      expect(await remote.saveState()).toEqual(await embedded.saveState());
+    } finally {
+      server.kill('SIGKILL');
+      await embedded.close();
+    }
+  }, 60_000);
+
   it('malformed requests get 400 naming the field', async () => {
     const server = await start();
     const post = (endpoint: string, body: unknown) =>
@@ -206,7 +266,10 @@ describe('learner HTTP API', () => {
     expect(
       (await fetch(`${url}/api/v1/get_info`, { headers: { authorization: 'Bearer wrong!' } })).status,
     ).toBe(401);
-    await expect(createRemoteLearner({ url, decoder, weights })).rejects.toThrow(/bearer token/);
+    const refused = await createRemoteLearner({ url, decoder, weights }).catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(LearnerApiError);
+    expect((refused as LearnerApiError).code).toBe('unauthorized');
+    expect((refused as LearnerApiError).message).toMatch(/bearer token/);
     const remote = await createRemoteLearner({ url, token: 's3cret', decoder, weights });
     expect((await remote.info()).parameters).toBeGreaterThan(0);
   });
