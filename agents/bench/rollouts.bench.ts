@@ -11,6 +11,8 @@
  *  - loop (text): runRollouts + playEpisode, oracle in message mode (no tokenizer), worker sessions.
  *  - loop (exact tokens): the same in token mode with ToolGym's byte tokenizer and its chat template
  *    (every turn re-renders the conversation through Jinja and tokenizes the observation).
+ *  - `MCP` rows reach the environment over the SDK's in-memory transport; `direct` rows use the
+ *    kit's direct session (`{ kind: 'direct' }`): the same session semantics without JSON-RPC.
  */
 import compose from '@toolgym/env-compose';
 import { Environment, EnvironmentClient } from '@toolgym/env-kit';
@@ -98,10 +100,10 @@ async function mcpOnly(concurrency: number): Promise<Measured> {
   return { episodes: taskIds.length, steps, ms };
 }
 
-async function loop(concurrency: number, exact: boolean): Promise<Measured> {
+async function loop(concurrency: number, exact: boolean, kind: 'in-process' | 'direct'): Promise<Measured> {
   const t0 = performance.now();
   const result = await runRollouts({
-    connect: () => EnvironmentClient.connect({ kind: 'in-process', environment: env }),
+    connect: () => EnvironmentClient.connect({ kind, environment: env }),
     sessions: 'worker',
     policy: createOraclePolicy(exact ? { tokenizer } : {}),
     taskIds: groupTaskIds,
@@ -128,7 +130,8 @@ async function loop(concurrency: number, exact: boolean): Promise<Measured> {
 const rate = (m: Measured) => ({ eps: m.episodes / (m.ms / 1000), sps: m.steps / (m.ms / 1000) });
 // Warm up JIT and module caches so the first measured row is not penalised.
 await direct(8);
-await loop(8, true);
+await loop(8, true, 'in-process');
+await loop(8, true, 'direct');
 
 const rows: string[][] = [];
 const pct = (x: number) => `${(x * 100).toFixed(0)}%`;
@@ -137,11 +140,13 @@ for (const c of CONCURRENCY) {
   const mcp = rate(await mcpOnly(c));
   rows.push([String(c), 'direct (baseline)', base.eps.toFixed(1), base.sps.toFixed(1), '', '']);
   rows.push([String(c), 'mcp only', mcp.eps.toFixed(1), mcp.sps.toFixed(1), pct(base.eps / mcp.eps - 1), '']);
-  for (const [label, exact] of [
-    ['loop (text)', false],
-    ['loop (exact tokens)', true],
+  for (const [label, exact, kind] of [
+    ['loop (text), MCP', false, 'in-process'],
+    ['loop (exact tokens), MCP', true, 'in-process'],
+    ['loop (text), direct', false, 'direct'],
+    ['loop (exact tokens), direct', true, 'direct'],
   ] as const) {
-    const measured = rate(await loop(c, exact));
+    const measured = rate(await loop(c, exact, kind));
     rows.push([
       String(c),
       label,
@@ -157,7 +162,7 @@ const header = ['concurrency', 'path', 'episodes/s', 'steps/s', 'overhead vs dir
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
 const line = (cells: string[]) => cells.map((cell, i) => cell.padStart(widths[i]!)).join('  ');
 process.stdout.write(
-  `compose, oracle policy, ${taskIds.length} episodes per row (${groupTaskIds.length} tasks × ${GROUP}; in-process MCP for the loop)\n${line(header)}\n${rows.map(line).join('\n')}\n`,
+  `compose, oracle policy, ${taskIds.length} episodes per row (${groupTaskIds.length} tasks × ${GROUP}; the loop over in-process MCP and over the direct session)\n${line(header)}\n${rows.map(line).join('\n')}\n`,
 );
 process.stdout.write(
   'target: overhead vs direct under 25% at concurrency 64 (overhead = baseline rate / rate − 1)\n',

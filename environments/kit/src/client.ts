@@ -22,13 +22,19 @@ import {
 } from '@toolgym/protocol';
 import type { z } from 'zod';
 import type { Environment } from './episode.ts';
-import { serveSession } from './mcp-server.ts';
+import { EpisodeSession, serveSession } from './mcp-server.ts';
 
-/** Where an environment lives: spawned over stdio, a Streamable HTTP URL, or this process. */
+/**
+ * Where an environment lives: spawned over stdio, a Streamable HTTP URL, or this process. In this
+ * process, `in-process` speaks MCP over the SDK's linked in-memory transport (the protocol is
+ * exercised end to end); `direct` calls the same session without JSON-RPC, for embedded training
+ * where tool calls are cheap and protocol overhead would dominate.
+ */
 export type EnvironmentEndpoint =
   | { kind: 'stdio'; command: string; args?: string[]; cwd?: string; env?: Record<string, string> }
   | { kind: 'http'; url: string; token?: string }
-  | { kind: 'in-process'; environment: Environment };
+  | { kind: 'in-process'; environment: Environment }
+  | { kind: 'direct'; environment: Environment };
 
 export interface ClientToolResult {
   content: string;
@@ -46,18 +52,46 @@ export interface CallOptions {
 }
 
 /**
- * An MCP client for one ToolGym environment session: the environment's tools plus the control
- * plane. Works the same over every transport; this is what the agent loop holds.
+ * One session with a ToolGym environment: its tools plus the control plane. The same API over
+ * every endpoint; this is what the agent loop holds.
  */
-export class EnvironmentClient {
-  private closed = false;
+export abstract class EnvironmentClient {
   /** Set when the connection drops (server crashed, killed, network gone). */
   lostReason?: string;
+
+  /**
+   * Connects and, over MCP, runs the handshake. `connectTimeoutMs` bounds the handshake (default
+   * 60 s, the SDK's): a stdio server that loads a large environment on a busy machine may need longer.
+   */
+  static async connect(endpoint: EnvironmentEndpoint, options: { name?: string; connectTimeoutMs?: number } = {}): Promise<EnvironmentClient> {
+    if (endpoint.kind === 'direct') return new DirectEnvironmentClient(new EpisodeSession(endpoint.environment));
+    return McpEnvironmentClient.open(endpoint, options);
+  }
+
+  /** Pid of a spawned stdio server (tests kill it to simulate a crash). */
+  get serverPid(): number | undefined {
+    return undefined;
+  }
+
+  abstract info(options?: CallOptions): Promise<EnvironmentInfo>;
+  abstract tasks(params?: { split?: 'train' | 'test'; offset?: number; limit?: number; withAnswers?: boolean }): Promise<{ tasks: Task[]; total: number }>;
+  abstract start(params?: StartParams, options?: CallOptions): Promise<StartResult>;
+  abstract end(finalText?: string, options?: CallOptions): Promise<EndResult>;
+  abstract oracle(options?: CallOptions): Promise<OracleResult>;
+  abstract listTools(options?: CallOptions): Promise<ToolSpec[]>;
+  abstract callTool(name: string, args: Record<string, unknown>, options?: CallOptions): Promise<ClientToolResult>;
+  abstract close(): Promise<void>;
+}
+
+/** A session over MCP: stdio, Streamable HTTP, or the SDK's in-memory transport. */
+export class McpEnvironmentClient extends EnvironmentClient {
+  private closed = false;
 
   private constructor(
     readonly client: Client,
     private readonly transport: Transport,
   ) {
+    super();
     client.onclose = () => {
       if (!this.closed) this.lostReason ??= 'the environment server closed the connection';
     };
@@ -66,11 +100,10 @@ export class EnvironmentClient {
     };
   }
 
-  /**
-   * Connects and runs the MCP handshake. `connectTimeoutMs` bounds the handshake (default 60 s,
-   * the SDK's): a stdio server that loads a large environment on a busy machine may need longer.
-   */
-  static async connect(endpoint: EnvironmentEndpoint, options: { name?: string; connectTimeoutMs?: number } = {}): Promise<EnvironmentClient> {
+  static async open(
+    endpoint: Exclude<EnvironmentEndpoint, { kind: 'direct' }>,
+    options: { name?: string; connectTimeoutMs?: number },
+  ): Promise<McpEnvironmentClient> {
     const client = new Client({ name: options.name ?? 'toolgym-agent', version: '0.1.0' }, { capabilities: {} });
     let transport: Transport;
     switch (endpoint.kind) {
@@ -96,11 +129,10 @@ export class EnvironmentClient {
       }
     }
     await client.connect(transport, options.connectTimeoutMs ? { timeout: options.connectTimeoutMs } : undefined);
-    return new EnvironmentClient(client, transport);
+    return new McpEnvironmentClient(client, transport);
   }
 
-  /** Pid of a spawned stdio server (tests kill it to simulate a crash). */
-  get serverPid(): number | undefined {
+  override get serverPid(): number | undefined {
     return this.transport instanceof StdioClientTransport ? (this.transport.pid ?? undefined) : undefined;
   }
 
@@ -108,7 +140,7 @@ export class EnvironmentClient {
     return this.control(CONTROL_METHODS.info, {}, EnvironmentInfoSchema, options);
   }
 
-  async tasks(params: { split?: 'train' | 'test'; offset?: number; limit?: number; withAnswers?: boolean } = {}): Promise<{ tasks: Task[]; total: number }> {
+  tasks(params: { split?: 'train' | 'test'; offset?: number; limit?: number; withAnswers?: boolean } = {}): Promise<{ tasks: Task[]; total: number }> {
     return this.control(CONTROL_METHODS.tasks, params, TasksResultSchema);
   }
 
@@ -152,6 +184,52 @@ export class EnvironmentClient {
 
   private async control<T extends z.ZodType>(method: string, params: Record<string, unknown>, schema: T, options?: CallOptions): Promise<z.infer<T>> {
     return this.client.request({ method, params }, schema as never, requestOptions(options)) as Promise<z.infer<T>>;
+  }
+}
+
+/** A session in this process without JSON-RPC: same session semantics, no protocol cost. */
+export class DirectEnvironmentClient extends EnvironmentClient {
+  constructor(private readonly session: EpisodeSession) {
+    super();
+  }
+
+  info(): Promise<EnvironmentInfo> {
+    return this.session.info();
+  }
+
+  tasks(params: { split?: 'train' | 'test'; offset?: number; limit?: number; withAnswers?: boolean } = {}): Promise<{ tasks: Task[]; total: number }> {
+    return this.session.tasks(params);
+  }
+
+  start(params: StartParams = {}): Promise<StartResult> {
+    return this.session.start(params);
+  }
+
+  end(finalText?: string): Promise<EndResult> {
+    return this.session.end(finalText === undefined ? {} : { finalText });
+  }
+
+  async oracle(): Promise<OracleResult> {
+    return this.session.oracle();
+  }
+
+  async listTools(): Promise<ToolSpec[]> {
+    return this.session.env.toolSpecs;
+  }
+
+  async callTool(name: string, args: Record<string, unknown>, options?: CallOptions): Promise<ClientToolResult> {
+    const { outcome } = await this.session.callTool(name, args, options?.signal);
+    return {
+      content: outcome.content,
+      isError: outcome.isError,
+      ...(outcome.errorCode ? { errorCode: outcome.errorCode } : {}),
+      truncated: outcome.truncated,
+      terminated: outcome.terminated,
+    };
+  }
+
+  close(): Promise<void> {
+    return this.session.close();
   }
 }
 

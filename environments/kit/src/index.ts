@@ -25,5 +25,12 @@ export {
 } from './registry.ts';
 export { EpisodeSession, createSessionServer, serveSession, serveStdio, environmentInfo, SERVER_PROTOCOL_VERSION } from './mcp-server.ts';
 export { serveHttp, PortInUseError, type HttpServeOptions, type HttpEnvironmentServer } from './http-server.ts';
-export { EnvironmentClient, type EnvironmentEndpoint, type ClientToolResult, type CallOptions } from './client.ts';
+export {
+  EnvironmentClient,
+  McpEnvironmentClient,
+  DirectEnvironmentClient,
+  type EnvironmentEndpoint,
+  type ClientToolResult,
+  type CallOptions,
+} from './client.ts';
 export { checkEnvironment, type ConformanceReport, type ConformanceCheck } from './conformance.ts';

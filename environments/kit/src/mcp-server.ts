@@ -18,12 +18,13 @@ import {
   type OracleResult,
   type StartResult,
   StartParamsSchema,
+  type Task,
   TasksParamsSchema,
 } from '@toolgym/protocol';
 import { z } from 'zod';
 import { formatZodIssues } from './define-environment.ts';
 import { EpisodeStateError, ToolGymError } from './errors.ts';
-import type { Environment, Episode } from './episode.ts';
+import type { Environment, Episode, ToolCallOutcome } from './episode.ts';
 
 export const SERVER_PROTOCOL_VERSION = 1;
 
@@ -94,7 +95,18 @@ export class EpisodeSession {
     return { calls: oracle(episode.task, this.env.config) };
   }
 
-  async callTool(name: string, args: unknown, signal?: AbortSignal): Promise<CallToolResult> {
+  info(): Promise<EnvironmentInfo> {
+    return environmentInfo(this.env);
+  }
+
+  async tasks(params: unknown): Promise<{ tasks: Task[]; total: number }> {
+    const p = parseParams(TasksParamsSchema, params, CONTROL_METHODS.tasks);
+    const all = p.split ? await this.env.tasksOf(p.split) : await this.env.tasks();
+    const page = all.slice(p.offset, p.offset + p.limit);
+    return { tasks: p.withAnswers ? page : page.map(({ answer: _a, ...t }) => t), total: all.length };
+  }
+
+  async callTool(name: string, args: unknown, signal?: AbortSignal): Promise<{ outcome: ToolCallOutcome; meta: EpisodeMeta }> {
     if (!this.episode) await (this.opening ?? this.start({ seed: this.autoSeed++ }));
     const episode = this.requireEpisode();
     const outcome = await episode.callTool(name, args, signal);
@@ -105,7 +117,7 @@ export class EpisodeSession {
       truncated: outcome.truncated,
       ...(outcome.errorCode ? { errorCode: outcome.errorCode } : {}),
     };
-    return { content: [{ type: 'text', text: outcome.content }], isError: outcome.isError, _meta: { [EPISODE_META_KEY]: meta } };
+    return { outcome, meta };
   }
 
   /** Releases the open episode, if any (client gone, server closing). Safe to call repeatedly. */
@@ -152,17 +164,13 @@ export function createSessionServer(session: EpisodeSession): Server {
   );
   server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: env.toolSpecs }));
   server.setRequestHandler(CallToolRequestSchema, (request, extra) =>
-    asMcpErrors(() => session.callTool(request.params.name, request.params.arguments ?? {}, extra.signal)),
-  );
-  server.setRequestHandler(controlRequest(CONTROL_METHODS.info), () => asMcpErrors(() => environmentInfo(env)));
-  server.setRequestHandler(controlRequest(CONTROL_METHODS.tasks), (request) =>
-    asMcpErrors(async () => {
-      const p = parseParams(TasksParamsSchema, request.params, CONTROL_METHODS.tasks);
-      const all = p.split ? await env.tasksOf(p.split) : await env.tasks();
-      const page = all.slice(p.offset, p.offset + p.limit);
-      return { tasks: p.withAnswers ? page : page.map(({ answer: _a, ...t }) => t), total: all.length };
+    asMcpErrors(async (): Promise<CallToolResult> => {
+      const { outcome, meta } = await session.callTool(request.params.name, request.params.arguments ?? {}, extra.signal);
+      return { content: [{ type: 'text', text: outcome.content }], isError: outcome.isError, _meta: { [EPISODE_META_KEY]: meta } };
     }),
   );
+  server.setRequestHandler(controlRequest(CONTROL_METHODS.info), () => asMcpErrors(() => session.info()));
+  server.setRequestHandler(controlRequest(CONTROL_METHODS.tasks), (request) => asMcpErrors(() => session.tasks(request.params)));
   server.setRequestHandler(controlRequest(CONTROL_METHODS.start), (request) => asMcpErrors(() => session.start(request.params)));
   server.setRequestHandler(controlRequest(CONTROL_METHODS.end), (request) => asMcpErrors(() => session.end(request.params)));
   server.setRequestHandler(controlRequest(CONTROL_METHODS.oracle), () => asMcpErrors(() => session.oracle()));

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import probe, { probeStats } from '../test/fixtures/probe-env.ts';
-import { EnvironmentClient, type EnvironmentEndpoint } from './client.ts';
+import { EnvironmentClient, type EnvironmentEndpoint, type McpEnvironmentClient } from './client.ts';
 import { ConfigError } from './errors.ts';
 import { Environment } from './episode.ts';
 import { type HttpEnvironmentServer, PortInUseError, serveHttp } from './http-server.ts';
@@ -35,6 +35,8 @@ const endpoints: Array<[string, () => EnvironmentEndpoint]> = [
     }),
   ],
   ['http', () => ({ kind: 'http', url: http.url })],
+  // The same session without JSON-RPC: every behaviour above must hold there too.
+  ['direct', () => ({ kind: 'direct', environment: env })],
 ];
 
 describe.each(endpoints)('environment over %s', (_name, endpoint) => {
@@ -174,7 +176,7 @@ describe('episode isolation and release', () => {
     const vanishing = await EnvironmentClient.connect({ kind: 'http', url: server.url });
     await vanishing.start({ taskId: 't1' });
     expect(probeStats.open).toBe(openBefore + 2);
-    await (polite.client.transport as unknown as { terminateSession(): Promise<void> }).terminateSession();
+    await ((polite as McpEnvironmentClient).client.transport as unknown as { terminateSession(): Promise<void> }).terminateSession();
     await waitFor(() => probeStats.open === openBefore + 1);
     // The second client never says goodbye: the idle sweep closes its session.
     await waitFor(() => probeStats.open === openBefore, 5_000);
