@@ -99,6 +99,8 @@ interface ServerState {
   nextSeq: number;
   /** Outcomes of applied state-changing requests by seq_id (the newest `keepResults`). */
   results: Map<number, Outcome>;
+  /** Which of them are checkpointed (optim_step, load_*): only those can be asked for again after a restart. */
+  durableSeqs: Set<number>;
 }
 
 /** What the state directory's checkpoints carry besides the tensors. */
@@ -123,11 +125,22 @@ export async function serveLearner(options: LearnerServerOptions = {}): Promise<
   }
   const log = options.log ?? (() => {});
   const keepResults = options.keepResults ?? 64;
+  const keepFutures = 4 * keepResults;
   let learner: EmbeddedLearner | undefined;
   let state: ServerState | undefined;
   let checkpointIndex = 0;
   /** Futures of this process: request_id → outcome promise. Lost on restart (the client resubmits). */
   const futures = new Map<string, Promise<Outcome>>();
+  /** Keeps the newest futures only: an old state-changing one is still answered from `results` on resubmission. */
+  const remember = (requestId: string, outcome: Promise<Outcome>) => {
+    futures.delete(requestId);
+    futures.set(requestId, outcome);
+    for (const key of futures.keys()) {
+      if (futures.size <= keepFutures) break;
+      futures.delete(key);
+      refused.delete(key);
+    }
+  };
   /** Futures answered `seq_gap`: nothing was applied, so a resubmission must be queued again. */
   const refused = new Set<string>();
   /** One queue: calls apply in arrival order, one at a time. */
@@ -148,7 +161,8 @@ export async function serveLearner(options: LearnerServerOptions = {}): Promise<
       microBatchSize: state.microBatchSize,
       nextSeq: state.nextSeq,
       learnerStep: learnerState.step,
-      results: [...state.results],
+      // forward_backward results are not kept: after a restart their seq_ids are applied afresh.
+      results: [...state.results].filter(([seq]) => state!.durableSeqs.has(seq)),
     };
     await writeCheckpoint(options.stateDir, ++checkpointIndex, {
       state: persisted,
@@ -176,6 +190,7 @@ export async function serveLearner(options: LearnerServerOptions = {}): Promise<
         microBatchSize: p.microBatchSize,
         nextSeq: p.nextSeq,
         results: new Map(p.results),
+        durableSeqs: new Set(p.results.map(([seq]) => seq)),
       };
       checkpointIndex = saved.step;
       log(`learner server: resumed model ${p.modelId} at step ${p.learnerStep}, next seq_id ${p.nextSeq}`);
@@ -265,18 +280,23 @@ export async function serveLearner(options: LearnerServerOptions = {}): Promise<
       const result = await outcomeOf(() => apply(current.learner));
       s.nextSeq = seq + 1;
       s.results.set(seq, result);
-      for (const key of s.results.keys()) if (s.results.size > keepResults) s.results.delete(key);
+      if (durable) s.durableSeqs.add(seq);
+      for (const key of s.results.keys()) {
+        if (s.results.size <= keepResults) break;
+        s.results.delete(key);
+        s.durableSeqs.delete(key);
+      }
       if (durable) await persist();
       return result;
     });
-    futures.set(requestId, outcome);
+    remember(requestId, outcome);
     return { requestId, outcome };
   };
 
   const unsequenced = (work: () => Promise<unknown>): { requestId: string; outcome: Promise<Outcome> } => {
     const requestId = `r-${randomUUID()}`;
     const outcome = enqueue(() => outcomeOf(work));
-    futures.set(requestId, outcome);
+    remember(requestId, outcome);
     return { requestId, outcome };
   };
 
@@ -314,6 +334,7 @@ export async function serveLearner(options: LearnerServerOptions = {}): Promise<
           microBatchSize,
           nextSeq: 1,
           results: new Map(),
+          durableSeqs: new Set(),
         };
         await persist();
         return { model_id: state.modelId, next_seq_id: 1 };
