@@ -122,9 +122,9 @@ describe('toolgym train --resume after SIGKILL', () => {
     // Trial 0 dies during the warm-up or the first steps; later trials a random time after a random step.
     const plans = [
       { name: 'random time after start', when: () => timeKill(rand(4_000, 14_000)) },
-      { name: 'after step 1', when: () => stepKill(1, rand(0, 1_200)) },
-      { name: 'after step 3', when: () => stepKill(3, rand(0, 1_200)) },
-      { name: 'after step 5', when: () => stepKill(5, rand(0, 1_200)) },
+      { name: 'after step 1', when: () => stepKill(1, rand(0, 700)) },
+      { name: 'after step 3', when: () => stepKill(3, rand(0, 700)) },
+      { name: 'after step 4', when: () => stepKill(4, rand(0, 700)) },
     ];
     let started = 0;
     let resume = false;
