@@ -167,10 +167,19 @@ export class Episode<State = any, Config = any> implements EpisodeContext<State,
     if (!parsed.success) {
       return finish(`Invalid arguments for '${name}': ${formatZodIssues(parsed.error)}.`, 'invalid_arguments');
     }
-    const controller = new AbortController();
+    // The controller is made only when the tool reads its signal or runs asynchronously: most
+    // cheap tools are synchronous and never look at it (see `pnpm bench mcp`).
+    let controller: AbortController | undefined;
+    const context = {
+      episode: this,
+      get signal(): AbortSignal {
+        controller ??= new AbortController();
+        return controller.signal;
+      },
+    };
     let pending: Promise<ToolOutput>;
     try {
-      const result = tool.run(parsed.data, { episode: this, signal: controller.signal });
+      const result = tool.run(parsed.data, context);
       // A synchronous tool has finished already: no timer, no race (the hot path of cheap tools).
       if (!(result instanceof Promise)) return finish(result);
       pending = result;
@@ -178,9 +187,11 @@ export class Episode<State = any, Config = any> implements EpisodeContext<State,
       return this.failure(name, error, finish);
     }
     const timeoutMs = tool.timeoutMs ?? limits.toolTimeoutMs;
-    const abort = () => controller.abort(new Error('episode closed or call cancelled'));
+    // Aborting makes the controller if the tool has not read its signal yet, so a late read still sees it aborted.
+    const abort = (reason: string) => (controller ??= new AbortController()).abort(new Error(reason));
+    const onParentAbort = () => abort('episode closed or call cancelled');
     const parents = [this.lifetime.signal, outerSignal].filter((s): s is AbortSignal => s !== undefined);
-    for (const parent of parents) parent.addEventListener('abort', abort, { once: true });
+    for (const parent of parents) parent.addEventListener('abort', onParentAbort, { once: true });
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<'timeout'>((resolve) => {
       timer = setTimeout(() => resolve('timeout'), timeoutMs);
@@ -188,7 +199,7 @@ export class Episode<State = any, Config = any> implements EpisodeContext<State,
     try {
       const result = await Promise.race([pending, timeout]);
       if (result === 'timeout') {
-        controller.abort(new Error('tool timeout'));
+        abort('tool timeout');
         pending.catch(() => {}); // the cancelled call may still reject later
         return finish(`Tool '${name}' timed out after ${timeoutMs} ms and was cancelled.`, 'tool_timeout');
       }
@@ -197,7 +208,7 @@ export class Episode<State = any, Config = any> implements EpisodeContext<State,
       return this.failure(name, error, finish);
     } finally {
       clearTimeout(timer);
-      for (const parent of parents) parent.removeEventListener('abort', abort);
+      for (const parent of parents) parent.removeEventListener('abort', onParentAbort);
     }
   }
 
