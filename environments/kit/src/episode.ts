@@ -188,7 +188,10 @@ export class Episode<State = any, Config = any> implements EpisodeContext<State,
     }
     const timeoutMs = tool.timeoutMs ?? limits.toolTimeoutMs;
     // Aborting makes the controller if the tool has not read its signal yet, so a late read still sees it aborted.
-    const abort = (reason: string) => (controller ??= new AbortController()).abort(new Error(reason));
+    const abort = (reason: string) => {
+      controller ??= new AbortController();
+      controller.abort(new Error(reason));
+    };
     const onParentAbort = () => abort('episode closed or call cancelled');
     const parents = [this.lifetime.signal, outerSignal].filter((s): s is AbortSignal => s !== undefined);
     for (const parent of parents) parent.addEventListener('abort', onParentAbort, { once: true });
