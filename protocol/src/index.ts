@@ -1,3 +1,4 @@
+export { ToolGymError } from './errors.ts';
 export { TaskSchema, SplitSchema, type Task, type Split } from './task.ts';
 export {
   JsonSchemaSchema,

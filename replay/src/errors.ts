@@ -1,22 +1,7 @@
-/**
- * Errors of the replay package. Each has a stable `code` (never match on the message) and a
- * hint that says what to fix; `render()` gives one terminal line, as everywhere in ToolGym.
- */
-export class ReplayError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-    /** What the user should do about it. */
-    readonly hint?: string,
-  ) {
-    super(message);
-    this.name = new.target.name;
-  }
+import { ToolGymError } from '@toolgym/protocol';
 
-  render(): string {
-    return this.hint ? `${this.message}\n  → ${this.hint}` : this.message;
-  }
-}
+/** Errors of the replay package: `ToolGymError`s with a stable code and a hint. */
+export class ReplayError extends ToolGymError {}
 
 /** Data handed to the store does not match the protocol (a programming error of the caller). */
 export class InvalidTrajectoryError extends ReplayError {

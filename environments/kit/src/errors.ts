@@ -1,24 +1,11 @@
 /**
- * Errors of the configuration/programming channel: they fail at once and say what to fix.
- * Model-visible tool errors are not exceptions that escape the kit: they become `isError`
- * tool results (see `ToolError`).
+ * Errors of the configuration/programming channel fail at once and say what to fix; their base,
+ * `ToolGymError`, lives in the protocol so every package shares it. Model-visible tool errors are
+ * not exceptions that escape the kit: they become `isError` tool results (see `ToolError`).
  */
-export class ToolGymError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-    /** What the user should do about it. */
-    readonly hint?: string,
-  ) {
-    super(message);
-    this.name = new.target.name;
-  }
+import { ToolGymError } from '@toolgym/protocol';
 
-  /** One line for a terminal. */
-  render(): string {
-    return this.hint ? `${this.message}\n  → ${this.hint}` : this.message;
-  }
-}
+export { ToolGymError };
 
 export class UnknownEnvironmentError extends ToolGymError {
   constructor(id: string, suggestions: string[], known: string[]) {
