@@ -89,3 +89,38 @@ describe('grading', () => {
     expect((await plain.end(`  ${gold} `)).reward.components.correct).toBe(1);
   });
 });
+
+describe('progress (process reward)', () => {
+  it('credits the longest correct prefix of the chain, in order, on the right inputs', async () => {
+    const env = make({ depths: [2], functions: ['reverse', 'upper'], alphabet: 'ab', minLength: 3, maxLength: 3, weights: { progress: 0.5 } });
+    const task = (await env.tasks())[0]!;
+    const [first, second] = task.meta.chain as Array<'reverse' | 'upper'>;
+    const input = task.meta.input as string;
+    const { steps } = task.answer as ComposeAnswer;
+    const play = async (calls: Array<[string, unknown]>) => {
+      const episode = await env.openEpisode({ taskId: task.id });
+      for (const [name, text] of calls) await episode.callTool(name, { text });
+      return (await episode.end()).reward;
+    };
+    expect((await play([])).components.progress).toBe(0);
+    expect((await play([[first!, input]])).components.progress).toBe(0.5);
+    expect((await play([[first!, input], [second!, steps[0]]])).components.progress).toBe(1);
+    expect((await play([[second!, input], [first!, input]])).components.progress).toBe(0);
+    expect((await play([[first!, `${input}x`]])).components.progress).toBe(0);
+    expect((await play([[first!, 7], [first!, input]])).components.progress).toBe(0);
+    const half = await play([[first!, input]]);
+    expect(half.total).toBeCloseTo(0.1 + 0.5 * 0.5);
+  });
+
+  it('is a logged metric at weight 0 by default, and weights stay in [0, 1]', async () => {
+    const env = make({ depths: [2], tasksPerDepth: 3 });
+    const task = (await env.tasks())[0]!;
+    const episode = await env.openEpisode({ taskId: task.id });
+    const [call] = compose.oracle!(task, env.config);
+    await episode.callTool(call!.name, call!.arguments);
+    const { reward } = await episode.end();
+    expect(reward.components.progress).toBe(0.5);
+    expect(reward.weights.progress).toBe(0);
+    expect(() => make({ weights: { progress: 2 } })).toThrow(/'weights.progress'/);
+  });
+});

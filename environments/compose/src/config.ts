@@ -22,8 +22,19 @@ export const ComposeConfigSchema = z
     seed: z.number().int().default(0),
     /** Assistant turns per episode. */
     maxTurns: z.number().int().positive().default(6),
-    /** Reward weights: `correct` is exact match of the final answer, `valid_calls` the share of well-formed tool calls. */
-    weights: z.object({ correct: z.number().default(1), valid_calls: z.number().default(0.1) }).prefault({}),
+    /**
+     * Reward weights, each in [0, 1]: `correct` is exact match of the final answer, `valid_calls` the
+     * share of well-formed tool calls, `progress` the share of the chain applied correctly in order
+     * (a process reward: partial credit that gives group-relative advantages a signal before any
+     * episode succeeds). Weight 0 keeps a component as a logged metric.
+     */
+    weights: z
+      .object({
+        correct: z.number().min(0).max(1).default(1),
+        valid_calls: z.number().min(0).max(1).default(0.1),
+        progress: z.number().min(0).max(1).default(0),
+      })
+      .prefault({}),
   })
   .refine((c) => c.minLength <= c.maxLength, { message: 'minLength must not exceed maxLength', path: ['minLength'] });
 export type ComposeConfig = z.infer<typeof ComposeConfigSchema>;

@@ -1,4 +1,5 @@
-import { defineEnvironment, type ToolDefinition, weightedReward } from '@toolgym/env-kit';
+import { defineEnvironment, type ToolCallRecord, type ToolDefinition, weightedReward } from '@toolgym/env-kit';
+import type { Task } from '@toolgym/protocol';
 import { z } from 'zod';
 import { type ComposeConfig, ComposeConfigSchema } from './config.ts';
 import { FUNCTION_NAMES, type FunctionName, STRING_FUNCTIONS } from './functions.ts';
@@ -19,6 +20,24 @@ function functionTool(name: FunctionName): ToolDefinition<State, ComposeConfig, 
 const functionTools: Record<string, ToolDefinition<State, ComposeConfig, typeof TextInput>> = Object.fromEntries(
   FUNCTION_NAMES.map((name) => [name, functionTool(name)]),
 );
+
+/**
+ * The share of the chain applied correctly and in order: the longest prefix of tool calls that
+ * names the chain's next function on the right input (the task input, then each previous result).
+ */
+export function chainProgress(task: Task, calls: readonly ToolCallRecord[]): number {
+  const { chain, input } = task.meta as { chain: FunctionName[]; input: string };
+  const { steps } = task.answer as ComposeAnswer;
+  let done = 0;
+  for (const call of calls) {
+    if (done === chain.length) break;
+    const expectedInput = done === 0 ? input : steps[done - 1];
+    const text = (call.arguments as { text?: unknown } | undefined)?.text;
+    if (call.isError || call.name !== chain[done] || text !== expectedInput) break;
+    done++;
+  }
+  return done / chain.length;
+}
 
 /**
  * compose@1 — string-function composition (arXiv "From f(x) and g(x) to f(g(x))"). Every
@@ -47,9 +66,14 @@ export default defineEnvironment<State, ComposeConfig>({
     const given = typeof episode.answer === 'string' ? episode.answer : finalText?.trim();
     const calls = episode.calls.filter((c) => c.name !== 'answer');
     const valid = calls.length === 0 ? 0 : calls.filter((c) => !c.isError).length / calls.length;
-    return weightedReward({ correct: given === gold ? 1 : 0, valid_calls: valid }, episode.config.weights, { gold, given: given ?? null });
+    return weightedReward(
+      { correct: given === gold ? 1 : 0, valid_calls: valid, progress: chainProgress(episode.task, calls) },
+      episode.config.weights,
+      { gold, given: given ?? null },
+    );
   },
-  rewardRange: [0, 1.1],
+  // Each of the three weights is at most 1.
+  rewardRange: [0, 3],
   limits: (config) => ({ maxTurns: config.maxTurns, toolTimeoutMs: 2_000, maxToolOutputBytes: 4_096 }),
   oracle: (task) => {
     const { chain, input } = task.meta as { chain: FunctionName[]; input: string };
