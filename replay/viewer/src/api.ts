@@ -1,25 +1,9 @@
 import type { Trajectory, TrajectoryGroup, TrajectorySummary } from '@toolgym/protocol';
+// The server's JSON shapes come from the store itself; a type-only import, so nothing of the
+// store reaches the browser bundle.
+import type { RunRow, StepPoint } from '../../src/store.ts';
 
-/** Shapes of the server's JSON API (replay/src/store.ts: RunRow, StepPoint). */
-export interface RunRow {
-  id: string;
-  status: 'running' | 'finished' | 'failed';
-  info: Record<string, unknown>;
-  createdAt: number;
-  updatedAt: number;
-  trajectories: number;
-  steps: number;
-  rewardMean: number | null;
-}
-
-export interface StepPoint {
-  step: number;
-  trajectories: number;
-  rewardMean: number;
-  rewardMin: number;
-  rewardMax: number;
-  metrics: Record<string, number>;
-}
+export type { RunRow, StepPoint };
 
 export interface Filters {
   envId: string;
