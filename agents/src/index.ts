@@ -7,7 +7,14 @@ export {
   type OpenAIWireToolCall,
   openaiToolCalls,
 } from './chat/openai-tool-calls.ts';
-export { type ParsedTurn, pythonStyleJson, type ToolCallFormat } from './chat/tool-call-format.ts';
+export {
+  type ParsedTurn,
+  pythonStyleJson,
+  scanToolCallBlocks,
+  TOOL_CALL_CLOSE,
+  TOOL_CALL_OPEN,
+  type ToolCallFormat,
+} from './chat/tool-call-format.ts';
 export { ConcurrencyLimit } from './concurrency-limit.ts';
 export { episodePassed, successComponent } from './episode-outcome.ts';
 export {

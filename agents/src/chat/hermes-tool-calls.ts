@@ -1,8 +1,13 @@
 import type { ParseError, ToolCall } from '@toolgym/protocol';
-import { type ParsedTurn, pythonStyleJson, readCallObject, type ToolCallFormat } from './tool-call-format.ts';
-
-const OPEN = '<tool_call>';
-const CLOSE = '</tool_call>';
+import {
+  type ParsedTurn,
+  pythonStyleJson,
+  readCallObject,
+  scanToolCallBlocks,
+  TOOL_CALL_CLOSE,
+  TOOL_CALL_OPEN,
+  type ToolCallFormat,
+} from './tool-call-format.ts';
 
 /**
  * Hermes / Qwen2.5 tool calls: `<tool_call>\n{"name": ..., "arguments": {...}}\n</tool_call>`,
@@ -14,34 +19,20 @@ export const hermesToolCalls: ToolCallFormat = {
 
   render(calls) {
     return calls
-      .map((c) => `${OPEN}\n${pythonStyleJson({ name: c.name, arguments: c.arguments })}\n${CLOSE}`)
+      .map(
+        (c) =>
+          `${TOOL_CALL_OPEN}\n${pythonStyleJson({ name: c.name, arguments: c.arguments })}\n${TOOL_CALL_CLOSE}`,
+      )
       .join('\n');
   },
 
   parse(text, callIdPrefix): ParsedTurn {
     const calls: ToolCall[] = [];
     const errors: ParseError[] = [];
-    const prose: string[] = [];
-    let at = 0;
+    const { bodies, prose, unclosed } = scanToolCallBlocks(text);
     let index = 0;
-    while (at < text.length) {
-      const open = text.indexOf(OPEN, at);
-      if (open < 0) {
-        prose.push(text.slice(at));
-        break;
-      }
-      prose.push(text.slice(at, open));
-      const bodyStart = open + OPEN.length;
-      const close = text.indexOf(CLOSE, bodyStart);
-      if (close < 0) {
-        errors.push({
-          code: 'unclosed_tool_call',
-          message: `a ${OPEN} block has no ${CLOSE}; write the whole call, then ${CLOSE}`,
-        });
-        break;
-      }
-      const body = text.slice(bodyStart, close).trim();
-      at = close + CLOSE.length;
+    for (const raw of bodies) {
+      const body = raw.trim();
       let value: unknown;
       try {
         value = JSON.parse(body);
@@ -56,7 +47,13 @@ export const hermesToolCalls: ToolCallFormat = {
       if ('call' in read) calls.push(read.call);
       else errors.push(read.error);
     }
-    return { content: prose.join('').trim(), calls, errors };
+    if (unclosed) {
+      errors.push({
+        code: 'unclosed_tool_call',
+        message: `a ${TOOL_CALL_OPEN} block has no ${TOOL_CALL_CLOSE}; write the whole call, then ${TOOL_CALL_CLOSE}`,
+      });
+    }
+    return { content: prose.trim(), calls, errors };
   },
 };
 

@@ -68,3 +68,31 @@ export function pythonStyleJson(value: unknown): string {
   }
   return JSON.stringify(value ?? null);
 }
+
+export const TOOL_CALL_OPEN = '<tool_call>';
+export const TOOL_CALL_CLOSE = '</tool_call>';
+
+/**
+ * The `<tool_call>…</tool_call>` blocks of a turn, in order, with the prose around them. Scanning
+ * stops at a block that is never closed (the turn hit its token limit): `unclosed` is then true
+ * and nothing after that block counts as prose. Formats decode the bodies their own way.
+ */
+export function scanToolCallBlocks(text: string): { bodies: string[]; prose: string; unclosed: boolean } {
+  const bodies: string[] = [];
+  const prose: string[] = [];
+  let at = 0;
+  while (at < text.length) {
+    const open = text.indexOf(TOOL_CALL_OPEN, at);
+    if (open < 0) {
+      prose.push(text.slice(at));
+      break;
+    }
+    prose.push(text.slice(at, open));
+    const bodyStart = open + TOOL_CALL_OPEN.length;
+    const close = text.indexOf(TOOL_CALL_CLOSE, bodyStart);
+    if (close < 0) return { bodies, prose: prose.join(''), unclosed: true };
+    bodies.push(text.slice(bodyStart, close));
+    at = close + TOOL_CALL_CLOSE.length;
+  }
+  return { bodies, prose: prose.join(''), unclosed: false };
+}

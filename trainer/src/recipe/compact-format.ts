@@ -5,11 +5,8 @@
  * tokenizer instead of ~1,500 with the Hermes template and its JSON tool list — the difference
  * between a feasible and an infeasible RL run on 2 cores.
  */
-import type { ToolCallFormat } from '@toolgym/agents';
+import { scanToolCallBlocks, TOOL_CALL_CLOSE, TOOL_CALL_OPEN, type ToolCallFormat } from '@toolgym/agents';
 import type { ParseError, ToolCall, ToolSpec } from '@toolgym/protocol';
-
-const OPEN = '<tool_call>';
-const CLOSE = '</tool_call>';
 
 /**
  * Jinja source of the compact template. Assistant turns render verbatim (as sampled), tool results
@@ -51,30 +48,16 @@ export function compactToolCalls(argumentOf: ReadonlyMap<string, string>): ToolC
             throw new CompactFormatError(
               `compact format: tool '${c.name}' does not take exactly one string argument`,
             );
-          return `${OPEN}${c.name}:${String(c.arguments[key] ?? '')}${CLOSE}`;
+          return `${TOOL_CALL_OPEN}${c.name}:${String(c.arguments[key] ?? '')}${TOOL_CALL_CLOSE}`;
         })
         .join('');
     },
     parse(text, callIdPrefix) {
       const calls: ToolCall[] = [];
       const errors: ParseError[] = [];
-      const prose: string[] = [];
-      let at = 0;
+      const { bodies, prose, unclosed } = scanToolCallBlocks(text);
       let index = 0;
-      while (at < text.length) {
-        const open = text.indexOf(OPEN, at);
-        if (open < 0) {
-          prose.push(text.slice(at));
-          break;
-        }
-        prose.push(text.slice(at, open));
-        const close = text.indexOf(CLOSE, open + OPEN.length);
-        if (close < 0) {
-          errors.push({ code: 'unclosed_tool_call', message: `a ${OPEN} has no ${CLOSE}` });
-          break;
-        }
-        const body = text.slice(open + OPEN.length, close);
-        at = close + CLOSE.length;
+      for (const body of bodies) {
         const colon = body.indexOf(':');
         const name = colon < 0 ? body : body.slice(0, colon);
         const key = argumentOf.get(name);
@@ -87,7 +70,9 @@ export function compactToolCalls(argumentOf: ReadonlyMap<string, string>): ToolC
         }
         calls.push({ id: `${callIdPrefix}-${index++}`, name, arguments: { [key]: body.slice(colon + 1) } });
       }
-      return { content: prose.join('').trim(), calls, errors };
+      if (unclosed)
+        errors.push({ code: 'unclosed_tool_call', message: `a ${TOOL_CALL_OPEN} has no ${TOOL_CALL_CLOSE}` });
+      return { content: prose.trim(), calls, errors };
     },
   };
 }
