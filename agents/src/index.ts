@@ -32,7 +32,15 @@ export {
   byteTokenizerId,
 } from './model/byte-tokenizer.ts';
 // The small decoder, its ONNX builder, the onnx policy and its OpenAI-compatible server (issue 8).
-export { type DecoderConfig, type DecoderWeights, decoderWeightShapes } from './model/decoder-config.ts';
+export {
+  DEFAULT_ROPE_THETA,
+  type DecoderConfig,
+  type DecoderWeights,
+  decoderPositions,
+  decoderWeightShapes,
+  type PositionKind,
+  ropeTables,
+} from './model/decoder-config.ts';
 export { initDecoderWeights } from './model/init-weights.ts';
 export {
   createDefaultModel,

@@ -7,7 +7,12 @@
  *   tokenizer.json          byte-level BPE without merges + special tokens
  *   tokenizer_config.json   eos, pad and the chat template
  *   generation_config.json  eos ids
- *   toolgym.json            { format, policyVersion, decoder } — ToolGym's own metadata
+ *   toolgym.json            { format, policyVersion, decoder } — ToolGym's own metadata; `decoder` is the
+ *                           DecoderConfig exactly as given (positions / ropeTheta included), the source of
+ *                           truth when the directory is read back (readDecoderModelDir)
+ *
+ * config.json names the position encoding the way Hugging Face configs do: RoPE models carry
+ * `position_embedding_type: 'rope'` and `rope_theta` (learned-position models keep the keys they always had).
  *
  * The trainer publishes new weights with `writeDecoderModelDir` (or hands them straight to
  * `OnnxPolicy.loadWeights`).
@@ -21,7 +26,12 @@ import {
   byteTokenizerId,
   byteTokenizerJson,
 } from './byte-tokenizer.ts';
-import type { DecoderConfig, DecoderWeights } from './decoder-config.ts';
+import {
+  DEFAULT_ROPE_THETA,
+  type DecoderConfig,
+  type DecoderWeights,
+  decoderPositions,
+} from './decoder-config.ts';
 import { initDecoderWeights } from './init-weights.ts';
 
 /**
@@ -91,6 +101,7 @@ export async function writeDecoderModelDir(dir: string, options: WriteDecoderMod
         intermediate_size: config.dFF,
         max_position_embeddings: config.maxPositions,
         layer_norm_eps: config.layerNormEps,
+        ...positionEncodingConfig(config),
         hidden_act: 'gelu_pytorch_tanh',
         tie_word_embeddings: false,
         bos_token_id: null,
@@ -122,6 +133,17 @@ export async function createDefaultModel(
   const seed = options.seed ?? 0;
   await writeDecoderModelDir(dir, { config, weights: initDecoderWeights(config, { seed }), initSeed: seed });
   return { dir, config };
+}
+
+/** config.json keys for the position encoding: none for learned positions (as before RoPE existed). */
+function positionEncodingConfig(config: DecoderConfig): Record<string, unknown> {
+  if (decoderPositions(config) === 'learned') return {};
+  return {
+    position_embedding_type: 'rope',
+    rope_theta: config.ropeTheta ?? DEFAULT_ROPE_THETA,
+    rope_scaling: null,
+    partial_rotary_factor: 1,
+  };
 }
 
 function json(value: unknown): string {

@@ -2,7 +2,12 @@
  * The decoder's maths (decoder-config.ts) in plain TypeScript, without a KV cache: the test oracle the
  * ONNX graph is checked against. Slow on purpose-free code paths: clarity over speed.
  */
-import type { DecoderConfig, DecoderWeights } from './decoder-config.ts';
+import {
+  DEFAULT_ROPE_THETA,
+  type DecoderConfig,
+  type DecoderWeights,
+  decoderPositions,
+} from './decoder-config.ts';
 
 const MASKED_SCORE = -1e9;
 
@@ -23,6 +28,7 @@ export function referenceForward(
 ): Float32Array[][] {
   const { dModel: d, nHeads, dFF, vocabSize, layerNormEps } = config;
   const headDim = d / nHeads;
+  const rope = decoderPositions(config) === 'rope';
   const w = (name: string) => {
     const t = weights[name];
     if (!t) throw new Error(`reference forward: missing weight '${name}'`);
@@ -52,23 +58,43 @@ export function referenceForward(
     return out;
   };
   const gelu = (x: number) => 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3)));
+  // RoPE, computed here from the formula (not from the shared tables) so the oracle stays independent.
+  const theta = config.ropeTheta ?? DEFAULT_ROPE_THETA;
+  const half = headDim / 2;
+  const rotate = (x: Float64Array, pos: number) => {
+    const out = new Float64Array(d);
+    for (let o = 0; o < d; o += headDim) {
+      for (let j = 0; j < half; j++) {
+        const angle = pos * theta ** ((-2 * j) / headDim);
+        const [c, s] = [Math.cos(angle), Math.sin(angle)];
+        const [x1, x2] = [x[o + j]!, x[o + half + j]!];
+        out[o + j] = x1 * c - x2 * s;
+        out[o + half + j] = x2 * c + x1 * s;
+      }
+    }
+    return out;
+  };
 
   return input.inputIds.map((ids, b) => {
     const seq = ids.length;
     const mask = input.attentionMask?.[b] ?? ids.map(() => 1);
     const positions = input.positionIds?.[b] ?? ids.map((_, i) => i);
     const tokens = w('embed.tokens');
-    const table = w('embed.positions');
+    const table = rope ? undefined : w('embed.positions');
     let h = ids.map((id, t) => {
       const row = new Float64Array(d);
-      for (let j = 0; j < d; j++) row[j] = tokens[id * d + j]! + table[positions[t]! * d + j]!;
+      for (let j = 0; j < d; j++) row[j] = tokens[id * d + j]! + (table ? table[positions[t]! * d + j]! : 0);
       return row;
     });
     for (let layer = 0; layer < config.nLayers; layer++) {
       const p = `layers.${layer}`;
       const a = h.map((x) => layerNorm(x, `${p}.ln1`));
-      const q = a.map((x) => matmul(x, `${p}.attn.q.weight`, d, `${p}.attn.q.bias`));
-      const k = a.map((x) => matmul(x, `${p}.attn.k.weight`, d, `${p}.attn.k.bias`));
+      let q = a.map((x) => matmul(x, `${p}.attn.q.weight`, d, `${p}.attn.q.bias`));
+      let k = a.map((x) => matmul(x, `${p}.attn.k.weight`, d, `${p}.attn.k.bias`));
+      if (rope) {
+        q = q.map((x, t) => rotate(x, positions[t]!));
+        k = k.map((x, t) => rotate(x, positions[t]!));
+      }
       const v = a.map((x) => matmul(x, `${p}.attn.v.weight`, d, `${p}.attn.v.bias`));
       const context = ids.map(() => new Float64Array(d));
       for (let head = 0; head < nHeads; head++) {

@@ -11,8 +11,19 @@
  * Gelu op needs opset 20). Causal masking is built from Range + LessOrEqual on the key/query indices
  * (no Trilu), combined with the attention mask and applied with Where, so masked scores are exactly
  * -1e9 before the softmax as the shared maths says. Initializer names are the decoder weight names.
+ *
+ * With RoPE positions, cos/sin for every position are two float32 constant tables [maxPositions, half]
+ * (initializers `rope.cos` / `rope.sin`, not weights); the rows for `position_ids` are gathered once and
+ * rotate q and the new keys of every layer before the keys join the cache, so the cache holds rotated
+ * keys (as in Llama) and a cached step needs no recomputation.
  */
-import { type DecoderConfig, type DecoderWeights, decoderWeightShapes } from '../model/decoder-config.ts';
+import {
+  type DecoderConfig,
+  type DecoderWeights,
+  decoderPositions,
+  decoderWeightShapes,
+  ropeTables,
+} from '../model/decoder-config.ts';
 import {
   encodeOnnxModel,
   type NodeProtoShape,
@@ -80,9 +91,9 @@ function tensorInfo(name: string, elemType: number, dims: Array<number | string>
   };
 }
 
-/** Checks that `weights` holds exactly the weights `config` needs, with the right sizes. */
+/** Checks that `config` is buildable and `weights` holds exactly the weights it needs, with the right sizes. */
 export function checkDecoderWeights(config: DecoderConfig, weights: DecoderWeights): void {
-  const shapes = decoderWeightShapes(config);
+  const shapes = decoderWeightShapes(config); // throws on an unbuildable config (see decoderPositions)
   for (const [name, shape] of Object.entries(shapes)) {
     const w = weights[name];
     const size = shape.reduce((a, b) => a * b, 1);
@@ -95,11 +106,47 @@ export function checkDecoderWeights(config: DecoderConfig, weights: DecoderWeigh
     }
   }
   for (const name of Object.keys(weights)) {
-    if (!(name in shapes)) throw new Error(`decoder weights: unexpected weight '${name}' for this config`);
+    if (!(name in shapes)) {
+      const hint =
+        name === 'embed.positions'
+          ? " (RoPE models have no position table: drop it, or use positions 'learned')"
+          : '';
+      throw new Error(`decoder weights: unexpected weight '${name}' for this config${hint}`);
+    }
   }
-  if (config.dModel % config.nHeads !== 0) {
-    throw new Error(`decoder config: dModel ${config.dModel} is not divisible by nHeads ${config.nHeads}`);
-  }
+}
+
+/** Names of the RoPE constant tables in model.onnx (initializers that are not weights). */
+export const ROPE_TABLE_NAMES = { cos: 'rope.cos', sin: 'rope.sin' } as const;
+
+/**
+ * Adds the RoPE tables and the cos/sin rows of `position_ids` ([batch, 1, seq, half], shared by every
+ * layer) to the graph; returns rotate(x) for x = q or k as [batch, heads, seq, headDim].
+ */
+function ropeRotation(g: GraphBuilder, config: DecoderConfig): (x: string) => string {
+  const { half, cos, sin } = ropeTables(config, config.maxPositions);
+  const headDim = 2 * half;
+  const rows = (table: string, values: Float64Array) =>
+    g.op('Unsqueeze', [
+      g.op('Gather', [
+        g.floatTensor(table, [config.maxPositions, half], Float32Array.from(values)),
+        'position_ids',
+      ]),
+      g.int64Const([1]),
+    ]);
+  const cosRows = rows(ROPE_TABLE_NAMES.cos, cos);
+  const sinRows = rows(ROPE_TABLE_NAMES.sin, sin);
+  const axis = g.int64Const([3]);
+  const firstStart = g.int64Const([0]);
+  const secondStart = g.int64Const([half]);
+  const end = g.int64Const([headDim]);
+  return (x) => {
+    const x1 = g.op('Slice', [x, firstStart, secondStart, axis]);
+    const x2 = g.op('Slice', [x, secondStart, end, axis]);
+    const first = g.op('Sub', [g.op('Mul', [x1, cosRows]), g.op('Mul', [x2, sinRows])]);
+    const second = g.op('Add', [g.op('Mul', [x2, cosRows]), g.op('Mul', [x1, sinRows])]);
+    return g.op('Concat', [first, second], [intAttr('axis', 3)]);
+  };
 }
 
 /** Serialises the decoder with `weights` to ONNX model bytes (protobuf). */
@@ -111,6 +158,7 @@ export function buildDecoderOnnx(config: DecoderConfig, weights: DecoderWeights)
 
   const { dModel, nHeads, nLayers, layerNormEps } = config;
   const headDim = dModel / nHeads;
+  const rope = decoderPositions(config) === 'rope';
 
   // Masks: query i of this call sits at key index past + i; it may see key j iff j <= past + i and
   // attention_mask[b, j] = 1.
@@ -147,17 +195,16 @@ export function buildDecoderOnnx(config: DecoderConfig, weights: DecoderWeights)
   const geluCubic = g.floatConst(0.044715);
   const geluScale = g.floatConst(Math.sqrt(2 / Math.PI));
 
-  let h = g.op('Add', [
-    g.op('Gather', ['embed.tokens', 'input_ids']),
-    g.op('Gather', ['embed.positions', 'position_ids']),
-  ]);
+  const tokens = g.op('Gather', ['embed.tokens', 'input_ids']);
+  let h = rope ? tokens : g.op('Add', [tokens, g.op('Gather', ['embed.positions', 'position_ids'])]);
+  const rotate = rope ? ropeRotation(g, config) : (x: string) => x;
   for (let i = 0; i < nLayers; i++) {
     const p = `layers.${i}`;
     const a = layerNorm(h, `${p}.ln1`);
-    const q = toHeads(linear(a, `${p}.attn.q`));
+    const q = rotate(toHeads(linear(a, `${p}.attn.q`)));
     const key = g.op(
       'Concat',
-      [`past_key_values.${i}.key`, toHeads(linear(a, `${p}.attn.k`))],
+      [`past_key_values.${i}.key`, rotate(toHeads(linear(a, `${p}.attn.k`)))],
       [intAttr('axis', 2)],
       `present.${i}.key`,
     );

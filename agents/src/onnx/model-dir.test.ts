@@ -1,7 +1,8 @@
-import { cp, mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readModelDir } from './model-dir.ts';
+import { readDecoderModelDir } from './read-weights.ts';
 import { createTinyTestModel } from './tiny-test-model.ts';
 
 let dir: string;
@@ -65,5 +66,38 @@ describe('readModelDir: the Hugging Face layout', () => {
     expect(model.padTokenId).toBe(151643);
     expect(model.toolgym).toBeUndefined();
     await rm(qwen, { recursive: true, force: true });
+  });
+});
+
+describe('a RoPE model directory', () => {
+  it('round-trips: readDecoderModelDir gives back the same config and weights; config.json names the encoding', async () => {
+    const created = await createTinyTestModel(5, { positions: 'rope', ropeTheta: 20000 });
+    try {
+      const back = await readDecoderModelDir(created.dir);
+      expect(back.config).toEqual(created.config);
+      expect(back.config).toMatchObject({ positions: 'rope', ropeTheta: 20000 });
+      expect(Object.keys(back.weights).sort()).toEqual(Object.keys(created.weights).sort());
+      expect(back.weights['embed.positions']).toBeUndefined();
+      for (const [name, w] of Object.entries(created.weights)) expect(back.weights[name]).toEqual(w);
+      const hf = JSON.parse(await readFile(path.join(created.dir, 'config.json'), 'utf8'));
+      expect(hf).toMatchObject({
+        model_type: 'toolgym-decoder',
+        position_embedding_type: 'rope',
+        rope_theta: 20000,
+        max_position_embeddings: 96,
+      });
+      expect(readModelDir(created.dir).shape.headDim).toBe(8);
+    } finally {
+      await rm(created.dir, { recursive: true, force: true });
+    }
+  });
+
+  it('learned-position directories keep their config: no positions key added, no rope keys in config.json', async () => {
+    const back = await readDecoderModelDir(dir);
+    expect(back.config).not.toHaveProperty('positions');
+    expect(back.weights['embed.positions']).toHaveLength(96 * 32);
+    const hf = JSON.parse(await readFile(path.join(dir, 'config.json'), 'utf8'));
+    expect(hf).not.toHaveProperty('rope_theta');
+    expect(hf).not.toHaveProperty('position_embedding_type');
   });
 });
