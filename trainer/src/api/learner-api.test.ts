@@ -274,3 +274,18 @@ describe('learner HTTP API', () => {
     expect((await remote.info()).parameters).toBeGreaterThan(0);
   });
 });
+
+describe('learner HTTP API with a RoPE decoder', () => {
+  it('the wire carries positions and ropeTheta: RemoteLearner equals the embedded learner', async () => {
+    const rope: DecoderConfig = { ...decoder, positions: 'rope', ropeTheta: 5000 };
+    const ropeWeights = initDecoderWeights(rope, { seed: 6, std: 0.2 });
+    const embedded = await createEmbeddedLearner({ decoder: rope, weights: ropeWeights });
+    const expected = await trainTwoSteps(embedded);
+    const server = await start();
+    const remote = await createRemoteLearner({ url: server.url, decoder: rope, weights: ropeWeights });
+    expect((await remote.info()).decoder).toEqual(rope);
+    expect(await trainTwoSteps(remote)).toEqual(expected);
+    expect((await remote.saveWeights()).weights).toEqual((await embedded.saveWeights()).weights);
+    await embedded.close();
+  });
+});

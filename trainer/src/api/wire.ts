@@ -139,6 +139,8 @@ export const DecoderConfigSchema = z
     dFF: z.number().int().positive(),
     maxPositions: z.number().int().positive(),
     layerNormEps: z.number().positive(),
+    positions: z.enum(['learned', 'rope']).optional(),
+    ropeTheta: z.number().positive().optional(),
   })
   .strict();
 

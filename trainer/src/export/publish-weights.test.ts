@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
@@ -8,7 +8,13 @@ import {
   initDecoderWeights,
 } from '@toolgym/agents';
 import { afterAll, describe, expect, it } from 'vitest';
-import { fromHuggingFaceGpt2, publishWeights } from './publish-weights.ts';
+import {
+  fromHuggingFaceGpt2,
+  huggingFaceGpt2Config,
+  publishWeights,
+  toHuggingFaceGpt2,
+  UnsupportedExportError,
+} from './publish-weights.ts';
 import { readSafetensors } from './safetensors.ts';
 
 const decoder: DecoderConfig = {
@@ -60,6 +66,36 @@ describe('publishing weights', () => {
 
     const policy = await createOnnxPolicy({ model: path.join(dir, 'v7', 'onnx'), executionProvider: 'cpu' });
     expect(policy.version).toBe(7);
+    await policy.close();
+  });
+});
+
+describe('publishing a RoPE decoder', () => {
+  const rope: DecoderConfig = { ...decoder, positions: 'rope' };
+  const weights = initDecoderWeights(rope, { seed: 3, std: 0.2 });
+
+  it('refuses the HF GPT-2 export by name, before writing anything', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'toolgym-publish-rope-'));
+    dirs.push(dir);
+    const gpt2 = /cannot export a decoder with RoPE positions \(positions: 'rope'\) as Hugging Face GPT-2/;
+    await expect(publishWeights({ dir, decoder: rope, weights, policyVersion: 1 })).rejects.toThrow(gpt2);
+    await expect(publishWeights({ dir, decoder: rope, weights, policyVersion: 1 })).rejects.toBeInstanceOf(
+      UnsupportedExportError,
+    );
+    expect(await readdir(dir)).toEqual([]);
+    expect(() => toHuggingFaceGpt2(rope, weights)).toThrow(gpt2);
+    expect(() => fromHuggingFaceGpt2(rope, {})).toThrow(gpt2);
+    expect(() => huggingFaceGpt2Config(rope)).toThrow(gpt2);
+  });
+
+  it('publishes the ONNX model directory alone', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'toolgym-publish-rope-'));
+    dirs.push(dir);
+    await publishWeights({ dir, decoder: rope, weights, policyVersion: 2, formats: ['onnx'] });
+    const meta = JSON.parse(await readFile(path.join(dir, 'v2', 'onnx', 'toolgym.json'), 'utf8'));
+    expect(meta.decoder).toEqual(rope);
+    const policy = await createOnnxPolicy({ model: path.join(dir, 'v2', 'onnx'), executionProvider: 'cpu' });
+    expect(policy.version).toBe(2);
     await policy.close();
   });
 });

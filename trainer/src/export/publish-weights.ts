@@ -12,6 +12,8 @@
  * pre-norm LayerNorm, learned positions, tanh-GELU ("gelu_new"), weights stored [in, out] like
  * GPT-2's Conv1D — so only names change and q/k/v are concatenated into `c_attn`. The one
  * difference is the untied `lm_head`, which HF stores as an nn.Linear [vocab, d]: transposed here.
+ * A decoder with RoPE positions is not GPT-2 (no wpe table, rotated q/k): the GPT-2 functions and the
+ * `safetensors` format reject it with `UnsupportedExportError`; publish it with formats ['onnx'].
  * Name mapping (layer i):
  *   embed.tokens → transformer.wte.weight          embed.positions → transformer.wpe.weight
  *   layers.i.ln1.{weight,bias} → transformer.h.i.ln_1.{weight,bias}
@@ -26,7 +28,13 @@
  */
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { type DecoderConfig, type DecoderWeights, writeDecoderModelDir } from '@toolgym/agents';
+import {
+  type DecoderConfig,
+  type DecoderWeights,
+  decoderPositions,
+  writeDecoderModelDir,
+} from '@toolgym/agents';
+import { ToolGymError } from '@toolgym/protocol';
 import { fsyncPath, writeFileAtomic } from '../checkpoint/atomic-file.ts';
 import { type SafeTensor, writeSafetensors } from './safetensors.ts';
 
@@ -49,11 +57,29 @@ export interface Published {
   formats: PublishFormat[];
 }
 
+/** A decoder the asked export format cannot represent (e.g. RoPE positions as HF GPT-2). */
+export class UnsupportedExportError extends ToolGymError {
+  constructor(message: string, hint: string) {
+    super('unsupported-export', message, hint);
+    this.name = 'UnsupportedExportError';
+  }
+}
+
+/** Throws `UnsupportedExportError` unless the decoder is GPT-2 shaped (learned absolute positions). */
+export function assertGpt2Exportable(decoder: DecoderConfig): void {
+  if (decoderPositions(decoder) === 'rope')
+    throw new UnsupportedExportError(
+      "cannot export a decoder with RoPE positions (positions: 'rope') as Hugging Face GPT-2: GPT-2 has a learned position table (wpe) and no rotary q/k, so the exported model would compute different logits",
+      "publish only the ONNX model directory (formats ['onnx'], `--format onnx`), or train with positions: 'learned'",
+    );
+}
+
 /** ToolGym weights as Hugging Face GPT-2 tensors (see the mapping above). */
 export function toHuggingFaceGpt2(
   decoder: DecoderConfig,
   weights: DecoderWeights,
 ): Record<string, SafeTensor> {
+  assertGpt2Exportable(decoder);
   const d = decoder.dModel;
   const get = (name: string) => {
     const w = weights[name];
@@ -109,6 +135,7 @@ export function fromHuggingFaceGpt2(
   decoder: DecoderConfig,
   tensors: Record<string, SafeTensor>,
 ): DecoderWeights {
+  assertGpt2Exportable(decoder);
   const d = decoder.dModel;
   const get = (name: string) => {
     const t = tensors[name];
@@ -152,6 +179,7 @@ export function fromHuggingFaceGpt2(
 
 /** The Hugging Face config.json of the GPT-2 export. */
 export function huggingFaceGpt2Config(decoder: DecoderConfig): Record<string, unknown> {
+  assertGpt2Exportable(decoder);
   return {
     architectures: ['GPT2LMHeadModel'],
     model_type: 'gpt2',
@@ -173,6 +201,7 @@ export function huggingFaceGpt2Config(decoder: DecoderConfig): Record<string, un
 export async function publishWeights(options: PublishOptions): Promise<Published> {
   const formats = options.formats ?? ['safetensors', 'onnx'];
   const { decoder, weights, policyVersion } = options;
+  if (formats.includes('safetensors')) assertGpt2Exportable(decoder); // before anything is written
   await mkdir(options.dir, { recursive: true });
   const final = path.join(options.dir, `v${policyVersion}`);
   const temp = path.join(options.dir, `.v${policyVersion}.tmp-${process.pid}`);

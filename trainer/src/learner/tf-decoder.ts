@@ -4,10 +4,12 @@
  * Embeddings are one-hot matmuls: the wasm backend has no gradient for gather.
  * Sequences are right-padded: with a causal mask, padding after the last real token never
  * influences a real position, so no key mask is needed.
+ * With RoPE positions, q and k [B, H, T, headDim] are rotated with cos/sin constants [T, headDim / 2]
+ * (agents' `ropeTables`, broadcast over batch and heads) using slice/concat/mul, which all have gradients.
  */
 
 import * as tf from '@tensorflow/tfjs-core';
-import type { DecoderConfig, DecoderWeights } from '@toolgym/agents';
+import { type DecoderConfig, type DecoderWeights, decoderPositions, ropeTables } from '@toolgym/agents';
 
 const MASKED_SCORE = -1e9;
 
@@ -18,14 +20,18 @@ function oneHotFloat(indices: tf.Tensor1D, depth: number): tf.Tensor2D {
 
 export class TfDecoder {
   readonly variables: Map<string, tf.Variable>;
+  /** float32 RoPE tables [maxPositions · half] (row-major), when the config uses RoPE. */
+  private readonly rope?: { half: number; cos: Float32Array; sin: Float32Array };
 
   constructor(
     readonly config: DecoderConfig,
     weights: DecoderWeights,
     shapes: Record<string, number[]>,
   ) {
-    if (config.dModel % config.nHeads !== 0)
-      throw new RangeError(`dModel ${config.dModel} is not divisible by nHeads ${config.nHeads}`);
+    if (decoderPositions(config) === 'rope') {
+      const { half, cos, sin } = ropeTables(config, config.maxPositions);
+      this.rope = { half, cos: Float32Array.from(cos), sin: Float32Array.from(sin) };
+    }
     this.variables = new Map();
     for (const [name, shape] of Object.entries(shapes)) {
       const values = weights[name];
@@ -82,6 +88,25 @@ export class TfDecoder {
     return tf.mul(tf.mul(0.5, x), tf.add(1, tf.tanh(inner))) as tf.Tensor2D;
   }
 
+  /**
+   * rotate_half RoPE for positions 0..T-1: returns x -> concat(x1 cos - x2 sin, x2 cos + x1 sin) on
+   * [B, H, T, headDim], or undefined without RoPE. cos/sin are [T, half] and broadcast.
+   */
+  private ropeRotation(seq: number): ((x: tf.Tensor4D) => tf.Tensor4D) | undefined {
+    if (!this.rope) return undefined;
+    const { half } = this.rope;
+    const cos = tf.tensor2d(this.rope.cos.subarray(0, seq * half), [seq, half]);
+    const sin = tf.tensor2d(this.rope.sin.subarray(0, seq * half), [seq, half]);
+    return (x) => {
+      const x1 = tf.slice(x, [0, 0, 0, 0], [-1, -1, -1, half]);
+      const x2 = tf.slice(x, [0, 0, 0, half], [-1, -1, -1, half]);
+      return tf.concat(
+        [tf.sub(tf.mul(x1, cos), tf.mul(x2, sin)), tf.add(tf.mul(x2, cos), tf.mul(x1, sin))],
+        3,
+      ) as tf.Tensor4D;
+    };
+  }
+
   /** Logits [B·T, vocab] for token ids [B][T] (all rows the same length T). */
   logits(ids: tf.Tensor2D): tf.Tensor2D {
     const [batch, seq] = ids.shape;
@@ -91,12 +116,14 @@ export class TfDecoder {
     const headDim = d / nHeads;
     const flatIds = tf.reshape(ids, [batch * seq]) as tf.Tensor1D;
     const oneHot = oneHotFloat(flatIds, vocabSize);
-    const tokens = tf.matMul(oneHot, this.v('embed.tokens'));
-    const positions = tf.slice(this.v('embed.positions'), [0, 0], [seq, d]);
-    let h = tf.reshape(tf.add(tf.reshape(tokens, [batch, seq, d]), positions), [
-      batch * seq,
-      d,
-    ]) as tf.Tensor2D;
+    const tokens = tf.matMul(oneHot, this.v('embed.tokens')) as tf.Tensor2D;
+    const rotate = this.ropeRotation(seq);
+    let h = rotate
+      ? tokens
+      : (tf.reshape(
+          tf.add(tf.reshape(tokens, [batch, seq, d]), tf.slice(this.v('embed.positions'), [0, 0], [seq, d])),
+          [batch * seq, d],
+        ) as tf.Tensor2D);
     const causal = tf.linalg.bandPart(tf.ones([seq, seq]), -1, 0);
     const mask = tf.mul(tf.sub(1, causal), MASKED_SCORE); // 0 on and below the diagonal
     const toHeads = (x: tf.Tensor2D) =>
@@ -104,8 +131,9 @@ export class TfDecoder {
     for (let i = 0; i < this.config.nLayers; i++) {
       const p = `layers.${i}`;
       const a = this.layerNorm(h, `${p}.ln1`);
-      const q = toHeads(this.linear(a, `${p}.attn.q`));
-      const k = toHeads(this.linear(a, `${p}.attn.k`));
+      let q = toHeads(this.linear(a, `${p}.attn.q`));
+      let k = toHeads(this.linear(a, `${p}.attn.k`));
+      if (rotate) [q, k] = [rotate(q), rotate(k)];
       const v = toHeads(this.linear(a, `${p}.attn.v`));
       const scores = tf.add(tf.div(tf.matMul(q, k, false, true), Math.sqrt(headDim)), mask);
       const context = tf.matMul(tf.softmax(scores), v); // [B, H, T, hd]

@@ -76,6 +76,13 @@ export const TrainConfigSchema = z
             nHeads: z.number().int().positive().default(4),
             dFF: z.number().int().positive().default(256),
             maxPositions: z.number().int().positive().default(256),
+            /**
+             * Position encoding: `learned` (GPT-2's absolute table, the default) or `rope` (rotary q/k,
+             * RoFormer / Llama; needs an even dModel / nHeads). RoPE models cannot be exported as HF GPT-2.
+             */
+            positions: z.enum(['learned', 'rope']).default('learned'),
+            /** RoPE base θ (10000 as in RoFormer / Llama 2); unused with learned positions. */
+            ropeTheta: z.number().positive().default(10000),
           })
           .strict()
           .prefault({}),
