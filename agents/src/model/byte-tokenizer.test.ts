@@ -5,6 +5,8 @@ import { HuggingFaceTokenizer } from '../onnx/hf-tokenizer.ts';
 import {
   BYTE_MODEL_CHAT_TEMPLATE,
   BYTE_TOKENIZER_SPECIAL_TOKENS,
+  BYTE_TOKENIZER_VOCAB_SIZE,
+  byteTokenizerAddedTokens,
   byteTokenizerConfig,
   byteTokenizerId,
   byteTokenizerJson,
@@ -104,5 +106,28 @@ describe('byte tokenizer through @huggingface/tokenizers', () => {
       addGenerationPrompt: false,
     });
     expect(text).toBe('<|im_start|>user\nhi<|im_end|>\n');
+  });
+});
+
+describe('byte tokenizer with extra tokens (tool names as single tokens)', () => {
+  const extra = ['reverse', 'swap_ends', 'answer'];
+  const withTools = new HuggingFaceTokenizer(byteTokenizerJson(extra), byteTokenizerConfig(1024, extra), [
+    byteTokenizerId('<|im_end|>'),
+  ]);
+
+  it('gives each extra token the next id after the fixed ones, and matches it inside text', () => {
+    expect(withTools.vocabSize).toBe(BYTE_TOKENIZER_VOCAB_SIZE + 3);
+    const ids = withTools.encode('<tool_call>swap_ends:abc</tool_call> then answer');
+    expect(ids.slice(0, 3)).toEqual([byteTokenizerId('<tool_call>'), BYTE_TOKENIZER_VOCAB_SIZE + 1, 58]);
+    expect(ids.at(-1)).toBe(BYTE_TOKENIZER_VOCAB_SIZE + 2);
+    expect(withTools.decode(ids)).toBe('<tool_call>swap_ends:abc</tool_call> then answer');
+    // Without the extra tokens the same text is spelled out byte by byte.
+    expect(tokenizer.encode('swap_ends')).toHaveLength('swap_ends'.length);
+  });
+
+  it('rejects an empty, repeated or reserved extra token', () => {
+    expect(() => byteTokenizerAddedTokens(['reverse', 'reverse'])).toThrow(/"reverse" is empty or repeated/);
+    expect(() => byteTokenizerAddedTokens([''])).toThrow(/empty or repeated/);
+    expect(() => byteTokenizerAddedTokens(['<tool_call>'])).toThrow(/repeated/);
   });
 });

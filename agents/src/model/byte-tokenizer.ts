@@ -18,6 +18,22 @@ export const BYTE_TOKENIZER_SPECIAL_TOKENS = [
 
 export const BYTE_TOKENIZER_VOCAB_SIZE = 256 + BYTE_TOKENIZER_SPECIAL_TOKENS.length;
 
+/**
+ * Every added token of a byte tokenizer with `extraTokens` (ids from 256 on): the fixed special
+ * tokens, then the extra ones, e.g. an environment's tool names as single tokens ("toolkens",
+ * Hao et al. 2023, "ToolkenGPT"), so a tool call names its tool with one token.
+ */
+export function byteTokenizerAddedTokens(extraTokens: readonly string[] = []): string[] {
+  const fixed: readonly string[] = BYTE_TOKENIZER_SPECIAL_TOKENS;
+  const seen = new Set<string>();
+  for (const token of extraTokens) {
+    if (token === '' || fixed.includes(token) || seen.has(token))
+      throw new Error(`byte tokenizer: extra token ${JSON.stringify(token)} is empty or repeated`);
+    seen.add(token);
+  }
+  return [...fixed, ...extraTokens];
+}
+
 /** Id of an added token of the byte tokenizer. */
 export function byteTokenizerId(token: (typeof BYTE_TOKENIZER_SPECIAL_TOKENS)[number]): number {
   return 256 + BYTE_TOKENIZER_SPECIAL_TOKENS.indexOf(token);
@@ -99,8 +115,8 @@ export const BYTE_MODEL_CHAT_TEMPLATE = String.raw`
 {%- if add_generation_prompt %}{{- '<|im_start|>assistant\n' }}{%- endif %}
 `.trim();
 
-/** tokenizer.json (Hugging Face `tokenizers` format) of the byte tokenizer. */
-export function byteTokenizerJson(): Record<string, unknown> {
+/** tokenizer.json (Hugging Face `tokenizers` format) of the byte tokenizer, with optional extra added tokens. */
+export function byteTokenizerJson(extraTokens: readonly string[] = []): Record<string, unknown> {
   const byteToUnicode = gpt2ByteToUnicode();
   const vocab: Record<string, number> = {};
   byteToUnicode.forEach((ch, byte) => {
@@ -110,7 +126,7 @@ export function byteTokenizerJson(): Record<string, unknown> {
     version: '1.0',
     truncation: null,
     padding: null,
-    added_tokens: BYTE_TOKENIZER_SPECIAL_TOKENS.map((content, i) => ({
+    added_tokens: byteTokenizerAddedTokens(extraTokens).map((content, i) => ({
       id: 256 + i,
       content,
       single_word: false,
@@ -140,9 +156,12 @@ export function byteTokenizerJson(): Record<string, unknown> {
 }
 
 /** tokenizer_config.json of the byte tokenizer, with the chat template. */
-export function byteTokenizerConfig(modelMaxLength: number): Record<string, unknown> {
+export function byteTokenizerConfig(
+  modelMaxLength: number,
+  extraTokens: readonly string[] = [],
+): Record<string, unknown> {
   const addedTokensDecoder: Record<string, unknown> = {};
-  BYTE_TOKENIZER_SPECIAL_TOKENS.forEach((content, i) => {
+  byteTokenizerAddedTokens(extraTokens).forEach((content, i) => {
     addedTokensDecoder[String(256 + i)] = {
       content,
       lstrip: false,

@@ -4,7 +4,7 @@
  *
  *   config.json             architecture sizes under HF names (num_hidden_layers, num_attention_heads, …)
  *   model.onnx              the graph with the weights as initializers (agents/src/onnx/decoder-graph.ts)
- *   tokenizer.json          byte-level BPE without merges + special tokens
+ *   tokenizer.json          byte-level BPE without merges + special tokens (+ optional extra tokens)
  *   tokenizer_config.json   eos, pad and the chat template
  *   generation_config.json  eos ids
  *   toolgym.json            { format, policyVersion, decoder } — ToolGym's own metadata; `decoder` is the
@@ -60,6 +60,8 @@ export interface ToolgymModelMeta {
   decoder: DecoderConfig;
   /** Seed of the initial weights, when they came from `initDecoderWeights`. */
   initSeed?: number;
+  /** Added tokens after the byte tokenizer's own (ids from 263 on), e.g. tool names as single tokens. */
+  extraTokens?: string[];
 }
 
 export interface WriteDecoderModelOptions {
@@ -67,14 +69,18 @@ export interface WriteDecoderModelOptions {
   weights: DecoderWeights;
   policyVersion?: number;
   initSeed?: number;
+  /** Added tokens after the byte tokenizer's own, e.g. an environment's tool names (see `byteTokenizerAddedTokens`). */
+  extraTokens?: readonly string[];
 }
 
 /** Writes (or overwrites) a complete model directory; each file appears atomically. */
 export async function writeDecoderModelDir(dir: string, options: WriteDecoderModelOptions): Promise<void> {
   const { config, weights } = options;
-  if (config.vocabSize < BYTE_TOKENIZER_VOCAB_SIZE) {
+  const extraTokens = options.extraTokens ?? [];
+  const tokenizerSize = BYTE_TOKENIZER_VOCAB_SIZE + extraTokens.length;
+  if (config.vocabSize < tokenizerSize) {
     throw new Error(
-      `decoder config: vocabSize ${config.vocabSize} is below the byte tokenizer's ${BYTE_TOKENIZER_VOCAB_SIZE} tokens`,
+      `decoder config: vocabSize ${config.vocabSize} is below the tokenizer's ${tokenizerSize} tokens (${BYTE_TOKENIZER_VOCAB_SIZE} byte-tokenizer tokens + ${extraTokens.length} extra); set vocabSize to at least ${tokenizerSize}`,
     );
   }
   const imEnd = byteTokenizerId('<|im_end|>');
@@ -84,6 +90,7 @@ export async function writeDecoderModelDir(dir: string, options: WriteDecoderMod
     policyVersion: options.policyVersion ?? 0,
     decoder: config,
     ...(options.initSeed !== undefined ? { initSeed: options.initSeed } : {}),
+    ...(extraTokens.length > 0 ? { extraTokens: [...extraTokens] } : {}),
   };
   const files: Array<[string, string | Uint8Array]> = [
     ['model.onnx', buildDecoderOnnx(config, weights)],
@@ -111,8 +118,8 @@ export async function writeDecoderModelDir(dir: string, options: WriteDecoderMod
       }),
     ],
     ['generation_config.json', json({ eos_token_id: [imEnd, endOfText], pad_token_id: endOfText })],
-    ['tokenizer.json', json(byteTokenizerJson())],
-    ['tokenizer_config.json', json(byteTokenizerConfig(config.maxPositions))],
+    ['tokenizer.json', json(byteTokenizerJson(extraTokens))],
+    ['tokenizer_config.json', json(byteTokenizerConfig(config.maxPositions, extraTokens))],
     ['toolgym.json', json(meta)],
   ];
   await mkdir(dir, { recursive: true });

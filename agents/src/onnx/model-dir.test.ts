@@ -1,9 +1,13 @@
-import { cp, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { initDecoderWeights } from '../model/init-weights.ts';
+import { writeDecoderModelDir } from '../model/model-directory.ts';
 import { readModelDir } from './model-dir.ts';
+import { createOnnxPolicy } from './onnx-policy.ts';
 import { readDecoderModelDir } from './read-weights.ts';
-import { createTinyTestModel } from './tiny-test-model.ts';
+import { createTinyTestModel, TINY_TEST_CONFIG } from './tiny-test-model.ts';
 
 let dir: string;
 beforeAll(async () => {
@@ -99,5 +103,47 @@ describe('a RoPE model directory', () => {
     const hf = JSON.parse(await readFile(path.join(dir, 'config.json'), 'utf8'));
     expect(hf).not.toHaveProperty('rope_theta');
     expect(hf).not.toHaveProperty('position_embedding_type');
+  });
+});
+
+describe('a model directory with extra tokens (tool names)', () => {
+  const extraTokens = ['reverse', 'answer'];
+
+  it('the onnx policy tokenizer reads them, toolgym.json records them, the vocabulary covers them', async () => {
+    const target = await mkdtemp(path.join(tmpdir(), 'toolgym-extra-'));
+    try {
+      const config = { ...TINY_TEST_CONFIG, vocabSize: 265 };
+      await writeDecoderModelDir(target, {
+        config,
+        weights: initDecoderWeights(config, { seed: 1 }),
+        extraTokens,
+      });
+      const model = readModelDir(target);
+      expect(model.toolgym?.extraTokens).toEqual(extraTokens);
+      const policy = await createOnnxPolicy({ model: target, executionProvider: 'cpu' });
+      try {
+        expect(policy.tokenizer.encode('reverse:abc')).toEqual([263, 58, 97, 98, 99]);
+        expect(policy.tokenizer.vocabSize).toBe(265);
+      } finally {
+        await policy.close();
+      }
+    } finally {
+      await rm(target, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a vocabulary smaller than the tokenizer, saying which size is needed', async () => {
+    const target = await mkdtemp(path.join(tmpdir(), 'toolgym-extra-'));
+    try {
+      await expect(
+        writeDecoderModelDir(target, {
+          config: TINY_TEST_CONFIG,
+          weights: initDecoderWeights(TINY_TEST_CONFIG, { seed: 1 }),
+          extraTokens,
+        }),
+      ).rejects.toThrow(/below the tokenizer's 265 tokens .*set vocabSize to at least 265/);
+    } finally {
+      await rm(target, { recursive: true, force: true });
+    }
   });
 });
