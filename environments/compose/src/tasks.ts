@@ -18,9 +18,12 @@ export function heldOutPairs(config: ComposeConfig): Set<string> {
   return new Set(rng.shuffle(pairs).slice(0, count));
 }
 
-/** "Apply f, then g to "x"" — the prompt names the chain in order of application. */
+/**
+ * `Apply f, then g to "x", then call answer with the final string.` — every step in order of
+ * application, the answer last.
+ */
 export function promptFor(chain: readonly FunctionName[], input: string): string {
-  return `Apply ${chain.join(', then ')} to "${input}". Use the tools, then call answer with the final string.`;
+  return `Apply ${chain.join(', then ')} to "${input}", then call answer with the final string.`;
 }
 
 /**
