@@ -99,6 +99,11 @@ export const TrainConfigSchema = z
         kind: z.enum(['compact', 'hermes']).default('compact'),
         /** Strings cut from user prompts by the compact template (instructions learnt from demonstrations). */
         dropFromPrompt: z.array(z.string()).default([]),
+        /**
+         * Give every tool name of the environment its own token ("toolkens", ToolkenGPT): naming a
+         * tool, in the prompt or in a call, is then one token instead of a spelled-out word.
+         */
+        toolTokens: z.boolean().default(false),
       })
       .strict()
       .prefault({}),

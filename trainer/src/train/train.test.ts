@@ -1,6 +1,7 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { readModelDir } from '@toolgym/agents';
 import { discoverEnvironments } from '@toolgym/env-kit';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseTrainConfig, TrainConfigError } from './config.ts';
@@ -23,8 +24,8 @@ const base = {
       maxLength: 3,
     },
   },
-  policy: { model: { dModel: 16, nLayers: 1, nHeads: 2, dFF: 32, maxPositions: 128 } },
-  template: { dropFromPrompt: ['Apply ', '. Use the tools, then call answer with the final string.'] },
+  policy: { model: { dModel: 16, nLayers: 1, nHeads: 2, dFF: 32, maxPositions: 128, positions: 'rope' } },
+  template: { dropFromPrompt: ['Apply ', 'call ', ' with the final string.'], toolTokens: true },
   learner: { backend: 'wasm' },
   warmup: { tasks: { split: 'train', meta: { depth: 1 }, limit: 8 }, steps: 3, batchSize: 4 },
   rl: {
@@ -99,5 +100,18 @@ describe('train (end to end, tiny)', () => {
       expect(rl[0]).toHaveProperty([key]);
     }
     expect(stepMetrics.some((m) => 'eval_accuracy' in m.metrics)).toBe(true);
+    // toolTokens: the trained model's tokenizer spells every tool name as one token.
+    const tools = environment.toolSpecs.map((t) => t.name);
+    const finalModel = readModelDir(path.join(result.outDir, 'final-model'));
+    expect(finalModel.toolgym?.extraTokens).toEqual(tools);
+    expect(finalModel.toolgym?.decoder).toMatchObject({ vocabSize: 263 + tools.length, positions: 'rope' });
+    expect(finalModel.tokenizer.encode('<tool_call>reverse:ab</tool_call>')).toEqual([
+      259,
+      263 + tools.indexOf('reverse'),
+      58,
+      97,
+      98,
+      260,
+    ]);
   }, 180_000);
 });

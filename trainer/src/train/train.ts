@@ -8,6 +8,7 @@
 import { appendFile, mkdir, stat, truncate, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import {
+  BYTE_TOKENIZER_VOCAB_SIZE,
   ChatTemplate,
   createOnnxPolicy,
   createOraclePolicy,
@@ -130,10 +131,16 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   } else await writeFile(metricsFile, '');
   await writeFile(path.join(outDir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
 
-  const decoder: DecoderConfig = { vocabSize: 263, layerNormEps: 1e-5, ...config.policy.model };
+  const tools = environment.toolSpecs;
+  const extraTokens = config.template.toolTokens ? tools.map((t) => t.name) : [];
+  const decoder: DecoderConfig = {
+    vocabSize: BYTE_TOKENIZER_VOCAB_SIZE + extraTokens.length,
+    layerNormEps: 1e-5,
+    ...config.policy.model,
+  };
   const initial = initDecoderWeights(decoder, { seed, std: config.policy.initStd });
   const modelDir = path.join(outDir, 'model');
-  await writeDecoderModelDir(modelDir, { config: decoder, weights: initial, initSeed: seed });
+  await writeDecoderModelDir(modelDir, { config: decoder, weights: initial, initSeed: seed, extraTokens });
   const policy = await createOnnxPolicy({
     model: modelDir,
     executionProvider: 'cpu',
@@ -157,7 +164,6 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
           ...(process.env[config.learner.tokenEnv] ? { token: process.env[config.learner.tokenEnv]! } : {}),
         });
 
-  const tools = environment.toolSpecs;
   const { template, toolFormat } = chatLayout(config, tools);
   const episodeOptions = {
     template,
@@ -302,7 +308,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       const data = demos.groups
         .flatMap((g) => g.trajectories)
         .filter((t) => t.status === 'terminated' && t.tokenization === 'exact' && episodePassed(t))
-        .map((t) => datumFromSequence(t.tokens, t.lossMask));
+        .map((t) => trainedDatum(t));
       if (data.length === 0) throw new Error('warm-up: the oracle solved none of the warm-up tasks');
       log(
         `warm-up: ${data.length} oracle demonstrations, ${config.warmup.steps} steps of ${config.warmup.batchSize}`,
@@ -396,12 +402,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
           if (a === 0) return; // no signal: skip the compute
           const keep = rl.overlongFilter && t.status === 'truncated' ? 0 : 1;
           if (keep === 0) return;
-          data.push(
-            datumFromSequence(t.tokens, t.lossMask, {
-              advantages: t.tokens.map(() => a),
-              logprobs: t.logprobs,
-            }),
-          );
+          data.push(trainedDatum(t, a));
         });
       });
       const learnStart = performance.now();
@@ -484,6 +485,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     await writeDecoderModelDir(path.join(outDir, 'final-model'), {
       config: decoder,
       weights,
+      extraTokens,
       policyVersion: policy.version,
     });
     await writeFile(path.join(outDir, 'result.json'), `${JSON.stringify(result, null, 2)}\n`);
@@ -507,6 +509,22 @@ function chatLayout(
     ),
     toolFormat: compactToolCalls(singleArgumentTools(tools)),
   };
+}
+
+/**
+ * The learner datum of a trajectory, cut after its last trained token: what follows (the
+ * environment's reply to the final call) cannot change any trained token's logprob in a causal
+ * model, so it is never sent to the learner. With an advantage: the RL datum (sampling logprobs kept).
+ */
+function trainedDatum(t: Trajectory, advantage?: number): Datum {
+  const end = Math.max(2, t.lossMask.lastIndexOf(1) + 1);
+  const tokens = t.tokens.slice(0, end);
+  const lossMask = t.lossMask.slice(0, end);
+  if (advantage === undefined) return datumFromSequence(tokens, lossMask);
+  return datumFromSequence(tokens, lossMask, {
+    advantages: tokens.map(() => advantage),
+    logprobs: t.logprobs.slice(0, end),
+  });
 }
 
 function tokenStops(policy: OnnxPolicy): number[] {
