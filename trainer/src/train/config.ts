@@ -88,6 +88,11 @@ export const TrainConfigSchema = z
           .prefault({}),
         /** Std of the random initial weights. */
         initStd: z.number().positive().default(0.02),
+        /**
+         * Start from the weights of this ToolGym model directory (e.g. `<run>/final-model` of an
+         * earlier run) instead of a random init; its decoder and extra tokens must match this config.
+         */
+        initFrom: z.string().min(1).optional(),
         /** onnxruntime threads for sampling. */
         threads: z.number().int().positive().default(1),
       })

@@ -1,7 +1,7 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { readModelDir } from '@toolgym/agents';
+import { initDecoderWeights, readDecoderModelDir, readModelDir, writeDecoderModelDir } from '@toolgym/agents';
 import { discoverEnvironments } from '@toolgym/env-kit';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseTrainConfig, TrainConfigError } from './config.ts';
@@ -114,4 +114,39 @@ describe('train (end to end, tiny)', () => {
       260,
     ]);
   }, 180_000);
+});
+
+describe('policy.initFrom', () => {
+  it('starts from the weights of a model directory, and names a decoder that does not match', async () => {
+    const outDir = await mkdtemp(path.join(tmpdir(), 'toolgym-init-'));
+    dirs.push(outDir);
+    const source = path.join(outDir, 'source');
+    const environment = (await discoverEnvironments()).make('compose', base.environment.options);
+    const tools = environment.toolSpecs.map((t) => t.name);
+    const decoder = {
+      vocabSize: 263 + tools.length,
+      layerNormEps: 1e-5,
+      ...parseTrainConfig(base).policy.model,
+    };
+    const weights = initDecoderWeights(decoder, { seed: 42 });
+    await writeDecoderModelDir(source, { config: decoder, weights, extraTokens: tools });
+    const run = (model: Record<string, unknown>) =>
+      train({
+        config: parseTrainConfig({
+          ...base,
+          run: { name: 'init', outDir },
+          policy: { model, initFrom: source },
+          warmup: undefined,
+          rl: { ...base.rl, steps: 0 },
+        }),
+        environment,
+        log: () => {},
+      });
+    const result = await run(base.policy.model);
+    const started = await readDecoderModelDir(path.join(result.outDir, 'model'));
+    expect(started.weights['layers.0.attn.q.weight']).toEqual(weights['layers.0.attn.q.weight']);
+    await expect(run({ ...base.policy.model, dModel: 32 })).rejects.toThrow(
+      /policy\.initFrom: .*set policy\.model/,
+    );
+  }, 60_000);
 });

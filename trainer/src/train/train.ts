@@ -19,6 +19,8 @@ import {
   initDecoderWeights,
   type OnnxPolicy,
   type Policy,
+  readDecoderModelDir,
+  readModelDir,
   type RolloutSink,
   runRollouts,
   type SamplingParams,
@@ -138,7 +140,9 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     layerNormEps: 1e-5,
     ...config.policy.model,
   };
-  const initial = initDecoderWeights(decoder, { seed, std: config.policy.initStd });
+  const initial = config.policy.initFrom
+    ? await weightsFrom(config.policy.initFrom, decoder, extraTokens)
+    : initDecoderWeights(decoder, { seed, std: config.policy.initStd });
   const modelDir = path.join(outDir, 'model');
   await writeDecoderModelDir(modelDir, { config: decoder, weights: initial, initSeed: seed, extraTokens });
   const policy = await createOnnxPolicy({
@@ -509,6 +513,26 @@ function chatLayout(
     ),
     toolFormat: compactToolCalls(singleArgumentTools(tools)),
   };
+}
+
+/** Weights of a model directory whose decoder and extra tokens equal the run's (else a config error naming the difference). */
+async function weightsFrom(
+  dir: string,
+  decoder: DecoderConfig,
+  extraTokens: readonly string[],
+): Promise<DecoderWeights> {
+  const model = await readDecoderModelDir(dir);
+  const theirs = JSON.stringify(model.config);
+  if (theirs !== JSON.stringify(decoder))
+    throw new TrainConfigError(
+      `policy.initFrom: ${dir} holds a decoder ${theirs}, but the config asks for ${JSON.stringify(decoder)}; set policy.model (and template.toolTokens) to match it`,
+    );
+  const tokens = readModelDir(dir).toolgym?.extraTokens ?? [];
+  if (JSON.stringify(tokens) !== JSON.stringify(extraTokens))
+    throw new TrainConfigError(
+      `policy.initFrom: ${dir} has extra tokens ${JSON.stringify(tokens)}, the run ${JSON.stringify(extraTokens)}; match template.toolTokens and the environment`,
+    );
+  return model.weights;
 }
 
 /**
