@@ -62,7 +62,14 @@ export { logSoftmax } from './onnx/sampler.ts';
 export { createOpenAICompatiblePolicy, type OpenAICompatibleSettings } from './policies/openai-compatible.ts';
 export { randomValue } from './policies/random-arguments.ts';
 export { createOraclePolicy, createRandomPolicy, type ScriptedPolicySettings } from './policies/scripted.ts';
-export type { EpisodeBinding, GenerateRequest, GenerateResult, Policy, SamplingParams } from './policy.ts';
+export type {
+  EpisodeBinding,
+  GenerateRequest,
+  GenerateResult,
+  Policy,
+  SamplingParams,
+  TokenExploration,
+} from './policy.ts';
 export {
   createPolicyFromSpec,
   type PolicyScheme,

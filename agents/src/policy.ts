@@ -22,6 +22,21 @@ export interface SamplingParams {
   /** Generation stops after any of these ids (kept in the output). */
   stopTokenIds?: number[];
   seed?: number;
+  /** ε-greedy exploration over a set of tokens (token-mode engines that sample themselves: onnx). */
+  explore?: TokenExploration;
+}
+
+/**
+ * ε-greedy exploration (Sutton & Barto, ch. 2) at chosen decision points: right after any of
+ * `afterTokenIds` (e.g. `<tool_call>`), with probability `epsilon` the next token is drawn uniformly
+ * from `tokenIds` (e.g. the tool-name tokens) instead of from the policy. The reported logprob stays
+ * the policy's own (log-softmax(logits / T) at the drawn id), so a learner treats an explored token
+ * like a sampled one, without an importance weight that would all but cancel its gradient.
+ */
+export interface TokenExploration {
+  epsilon: number;
+  tokenIds: number[];
+  afterTokenIds: number[];
 }
 
 /**

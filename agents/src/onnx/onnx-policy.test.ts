@@ -66,6 +66,29 @@ describe('onnx policy', () => {
     }
   });
 
+  it("ε-exploration: after a decision token, explored tokens come from the set, with the policy's own logprobs", async () => {
+    const callOpen = policy.tokenizer.encode('<tool_call>')[0]!;
+    const tokens = [...prompt('explore'), callOpen];
+    const explore = { epsilon: 1, tokenIds: [120, 121, 122], afterTokenIds: [callOpen] };
+    const firsts = new Set<number>();
+    for (let seed = 0; seed < 24; seed++) {
+      const r = await policy.generate({ tokens, sampling: { maxTokens: 3, temperature: 1, seed, explore } });
+      firsts.add(r.tokens![0]!);
+      const logits = referenceForward(TINY_TEST_CONFIG, model.weights, { inputIds: [tokens] })[0]!;
+      expect(Math.abs(r.logprobs![0]! - logSoftmax(logits.at(-1)!, 1)[r.tokens![0]!]!)).toBeLessThan(
+        LOGPROB_TOLERANCE,
+      );
+    }
+    expect([...firsts].sort()).toEqual([120, 121, 122]);
+    // ε = 0, or greedy decoding, leave the policy's choice alone.
+    const plain = await policy.generate({ tokens, sampling: { maxTokens: 3, temperature: 0 } });
+    const greedy = await policy.generate({ tokens, sampling: { maxTokens: 3, temperature: 0, explore } });
+    expect(greedy.tokens).toEqual(plain.tokens);
+    await expect(
+      policy.generate({ tokens, sampling: { maxTokens: 3, explore: { ...explore, epsilon: 2 } } }),
+    ).rejects.toThrow(/explore\.epsilon must be in \[0, 1\]/);
+  });
+
   it('batched generation agrees with one-at-a-time generation (left padding of different prompt lengths)', async () => {
     const requests = ['a', 'a much longer prompt than the first', 'mid length', 'x'].map((text, i) => ({
       tokens: prompt(text),

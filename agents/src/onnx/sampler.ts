@@ -25,6 +25,16 @@ export function checkSamplingParams(sampling: SamplingParams): void {
     throw new PolicyRequestError('bad_sampling', `topK must be a non-negative integer, got ${topK}`);
   if (!Number.isInteger(maxTokens) || maxTokens < 1)
     throw new PolicyRequestError('bad_sampling', `maxTokens must be a positive integer, got ${maxTokens}`);
+  const explore = sampling.explore;
+  if (explore) {
+    if (!(explore.epsilon >= 0 && explore.epsilon <= 1))
+      throw new PolicyRequestError(
+        'bad_sampling',
+        `explore.epsilon must be in [0, 1], got ${explore.epsilon}`,
+      );
+    if (explore.tokenIds.length === 0 || !explore.tokenIds.every((id) => Number.isInteger(id) && id >= 0))
+      throw new PolicyRequestError('bad_sampling', 'explore.tokenIds must be a non-empty list of token ids');
+  }
 }
 
 /** log-softmax(logits / temperature) over one row. */
@@ -42,7 +52,30 @@ export function logSoftmax(logits: Float32Array, temperature = 1): Float64Array 
   return out;
 }
 
-export function sampleToken(logits: Float32Array, sampling: SamplingParams, rng: Rng): SampledToken {
+/**
+ * The next token after `previous` (the last token of the sequence so far): from the policy, or —
+ * with `sampling.explore` at one of its decision points — a uniform pick from its tokens with
+ * probability ε (reported with the policy's own logprob of that token).
+ */
+export function sampleToken(
+  logits: Float32Array,
+  sampling: SamplingParams,
+  rng: Rng,
+  previous?: number,
+): SampledToken {
+  const explore = sampling.explore;
+  if (
+    explore &&
+    previous !== undefined &&
+    explore.afterTokenIds.includes(previous) &&
+    (sampling.temperature ?? 1) > 0 &&
+    rng.next() < explore.epsilon
+  ) {
+    const token = explore.tokenIds[Math.floor(rng.next() * explore.tokenIds.length)]!;
+    if (token >= logits.length)
+      throw new PolicyRequestError('bad_sampling', `explore token id ${token} is outside the vocabulary`);
+    return { token, logprob: logSoftmax(logits, sampling.temperature ?? 1)[token]! };
+  }
   const temperature = sampling.temperature ?? 1;
   if (temperature === 0) {
     let best = 0;
