@@ -30,6 +30,11 @@ const SamplingSchema = z
     temperature: z.number().min(0).default(1),
     /** Most tokens per assistant turn. */
     maxTokens: z.number().int().positive().default(48),
+    /**
+     * ε of ε-greedy exploration over tool names: right after `<tool_call>`, with this probability
+     * the tool is picked uniformly instead of by the policy (needs `template.toolTokens`; 0 = off).
+     */
+    exploreToolNames: z.number().min(0).max(1).default(0),
   })
   .strict();
 
@@ -184,7 +189,16 @@ export const TrainConfigSchema = z
     /** Most assistant turns per episode. */
     maxTurns: z.number().int().positive().default(6),
   })
-  .strict();
+  .strict()
+  .refine(
+    (c) =>
+      c.template.toolTokens ||
+      (c.rl.sampling.exploreToolNames === 0 && c.eval.sampling.exploreToolNames === 0),
+    {
+      message: 'exploring tool names needs template.toolTokens: true (each tool name one token)',
+      path: ['rl', 'sampling', 'exploreToolNames'],
+    },
+  );
 
 export type TrainConfig = z.infer<typeof TrainConfigSchema>;
 

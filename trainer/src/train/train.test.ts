@@ -25,7 +25,7 @@ const base = {
     },
   },
   policy: { model: { dModel: 16, nLayers: 1, nHeads: 2, dFF: 32, maxPositions: 128, positions: 'rope' } },
-  template: { dropFromPrompt: ['Apply ', 'call ', ' with the final string.'], toolTokens: true },
+  template: { dropFromPrompt: ['Compute ', ' with the tools', 'call ', ' with the final string.'], toolTokens: true },
   learner: { backend: 'wasm' },
   warmup: { tasks: { split: 'train', meta: { depth: 1 }, limit: 8 }, steps: 3, batchSize: 4 },
   rl: {
@@ -33,7 +33,7 @@ const base = {
     steps: 2,
     tasksPerStep: 2,
     groupSize: 2,
-    sampling: { temperature: 1, maxTokens: 12 },
+    sampling: { temperature: 1, maxTokens: 12, exploreToolNames: 0.5 },
   },
   eval: { tasks: { split: 'test', meta: { depth: 2 }, limit: 4 }, every: 1 },
   maxTurns: 3,
@@ -54,6 +54,9 @@ describe('training config', () => {
       /rl\.algorithm/,
     );
     expect(() => parseTrainConfig({ ...base, learner: { backend: 'webgl' } })).toThrow(TrainConfigError);
+    expect(() => parseTrainConfig({ ...base, template: { toolTokens: false } })).toThrow(
+      /rl\.sampling\.exploreToolNames: exploring tool names needs template\.toolTokens/,
+    );
   });
 });
 

@@ -24,6 +24,7 @@ import {
   type RolloutSink,
   runRollouts,
   type SamplingParams,
+  TOOL_CALL_OPEN,
   type ToolCallFormat,
   writeDecoderModelDir,
 } from '@toolgym/agents';
@@ -169,6 +170,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         });
 
   const { template, toolFormat } = chatLayout(config, tools);
+  const requestContext = samplingContext(policy, extraTokens);
   const episodeOptions = {
     template,
     toolFormat,
@@ -234,7 +236,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       policy,
       evalTasks.map((t) => t.id),
       1,
-      samplingOf(config.eval.sampling, tokenStops(policy)),
+      samplingOf(config.eval.sampling, requestContext),
     );
     const trajectories = groups.flatMap((g) => g.trajectories);
     const passed = trajectories.filter((t) => episodePassed(t)).length;
@@ -369,7 +371,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     for (let step = (resumed?.state.rlStep ?? 0) + 1; step <= rl.steps; step++) {
       if (options.signal?.aborted) break;
       const stepStart = performance.now();
-      const sampling = samplingOf(rl.sampling, tokenStops(policy));
+      const sampling = samplingOf(rl.sampling, requestContext);
       const draw = (count: number) =>
         Array.from({ length: count }, () => rlTasks[rng.int(0, rlTasks.length - 1)]!.id);
       const first = await play(policy, draw(rl.tasksPerStep), rl.groupSize, sampling, step, options.sink);
@@ -551,12 +553,44 @@ function trainedDatum(t: Trajectory, advantage?: number): Datum {
   });
 }
 
-function tokenStops(policy: OnnxPolicy): number[] {
-  return [...policy.tokenizer.eosTokenIds];
+/** What every request of the run shares: stop ids, and the tool-name tokens that exploration picks from. */
+interface SamplingContext {
+  stopTokenIds: number[];
+  toolNameIds: number[];
+  callOpenId: number;
 }
 
-function samplingOf(s: { temperature: number; maxTokens: number }, stopTokenIds: number[]): SamplingParams {
-  return { temperature: s.temperature, maxTokens: s.maxTokens, stopTokenIds };
+function samplingContext(policy: OnnxPolicy, extraTokens: readonly string[]): SamplingContext {
+  const single = (text: string) => {
+    const ids = policy.tokenizer.encode(text);
+    if (ids.length !== 1) throw new Error(`'${text}' is not one token of the policy's tokenizer`);
+    return ids[0]!;
+  };
+  return {
+    stopTokenIds: [...policy.tokenizer.eosTokenIds],
+    toolNameIds: extraTokens.map(single),
+    callOpenId: single(TOOL_CALL_OPEN),
+  };
+}
+
+function samplingOf(
+  s: { temperature: number; maxTokens: number; exploreToolNames: number },
+  context: SamplingContext,
+): SamplingParams {
+  return {
+    temperature: s.temperature,
+    maxTokens: s.maxTokens,
+    stopTokenIds: context.stopTokenIds,
+    ...(s.exploreToolNames > 0
+      ? {
+          explore: {
+            epsilon: s.exploreToolNames,
+            tokenIds: context.toolNameIds,
+            afterTokenIds: [context.callOpenId],
+          },
+        }
+      : {}),
+  };
 }
 
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
