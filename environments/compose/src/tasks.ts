@@ -19,11 +19,12 @@ export function heldOutPairs(config: ComposeConfig): Set<string> {
 }
 
 /**
- * `Apply f, then g to "x", then call answer with the final string.` — every step in order of
- * application, the answer last.
+ * `Compute g(f("x")) with the tools, then call answer with the final string.` — the chain in
+ * function notation, as in the paper's title: the innermost function applies first.
  */
 export function promptFor(chain: readonly FunctionName[], input: string): string {
-  return `Apply ${chain.join(', then ')} to "${input}", then call answer with the final string.`;
+  const nested = chain.reduce((inner, name) => `${name}(${inner})`, JSON.stringify(input));
+  return `Compute ${nested} with the tools, then call answer with the final string.`;
 }
 
 /**
