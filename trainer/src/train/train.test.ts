@@ -106,6 +106,8 @@ describe('train (end to end, tiny)', () => {
     // toolTokens: the trained model's tokenizer spells every tool name as one token.
     const tools = environment.toolSpecs.map((t) => t.name);
     const finalModel = readModelDir(path.join(result.outDir, 'final-model'));
+    // The warm-started policy is kept beside the final one (policy version 1: the warm-up's publish).
+    expect(readModelDir(path.join(result.outDir, 'warmup-model')).toolgym?.policyVersion).toBe(1);
     expect(finalModel.toolgym?.extraTokens).toEqual(tools);
     expect(finalModel.toolgym?.decoder).toMatchObject({ vocabSize: 263 + tools.length, positions: 'rope' });
     expect(finalModel.tokenizer.encode('<tool_call>reverse:ab</tool_call>')).toEqual([

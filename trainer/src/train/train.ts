@@ -336,6 +336,13 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         }
       }
       await publish();
+      // The warm-started policy, kept for comparison and as `policy.initFrom` of later RL runs.
+      await writeDecoderModelDir(path.join(outDir, 'warmup-model'), {
+        config: decoder,
+        weights: (await learner.saveWeights()).weights,
+        policyVersion: policy.version,
+        extraTokens,
+      });
       result.warmup = {
         steps: config.warmup.steps,
         finalLoss: loss,
