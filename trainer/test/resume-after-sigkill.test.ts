@@ -31,7 +31,7 @@ policy:
   model: { dModel: 32, nLayers: 1, nHeads: 2, dFF: 64, maxPositions: 160 }
 template:
   kind: compact
-  dropFromPrompt: ['Compute ', ' with the tools', 'call ', ' with the final string.']
+  dropFromPrompt: [' Use the tools, then call answer with the final string.']
 warmup:
   tasks: { split: train, meta: { depth: 1 } }
   steps: 40

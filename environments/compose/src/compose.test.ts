@@ -1,6 +1,15 @@
 import { Environment } from '@toolgym/env-kit';
 import { describe, expect, it } from 'vitest';
-import compose, { applyChain, type ComposeAnswer, FUNCTION_NAMES, heldOutPairs, STRING_FUNCTIONS } from './index.ts';
+import compose, {
+  applyChain,
+  COMPOSE_INSTRUCTION,
+  type ComposeAnswer,
+  composeTasks,
+  ComposeConfigSchema,
+  FUNCTION_NAMES,
+  heldOutPairs,
+  STRING_FUNCTIONS,
+} from './index.ts';
 
 const make = (options: unknown = {}) => new Environment(compose, compose.parseConfig(options));
 
@@ -44,7 +53,8 @@ describe('tasks and splits', () => {
     }
     const testDepth2 = tasks.filter((t) => t.split === 'test' && t.meta.depth === 2);
     expect(testDepth2.length).toBeGreaterThan(0);
-    for (const task of testDepth2) expect((task.meta.pairs as string[]).some((p) => heldOut.has(p))).toBe(true);
+    for (const task of testDepth2)
+      expect((task.meta.pairs as string[]).some((p) => heldOut.has(p))).toBe(true);
   });
 
   it('computes gold answers from the functions, step by step', async () => {
@@ -56,7 +66,13 @@ describe('tasks and splits', () => {
   });
 
   it('follows its configuration: functions, alphabet, lengths', async () => {
-    const tasks = await make({ functions: ['reverse', 'upper'], alphabet: 'xy', minLength: 2, maxLength: 2, depths: [1] }).tasks();
+    const tasks = await make({
+      functions: ['reverse', 'upper'],
+      alphabet: 'xy',
+      minLength: 2,
+      maxLength: 2,
+      depths: [1],
+    }).tasks();
     for (const t of tasks) {
       expect(t.meta.input).toMatch(/^[xy]{2}$/);
       expect(['reverse', 'upper']).toContain((t.meta.chain as string[])[0]);
@@ -70,6 +86,20 @@ describe('tasks and splits', () => {
   });
 });
 
+describe('prompts', () => {
+  it('write the chain in function notation, innermost first, in several phrasings with one instruction', () => {
+    const tasks = composeTasks(ComposeConfigSchema.parse({ depths: [2], tasksPerDepth: 60 }));
+    const openings = new Set<string>();
+    for (const task of tasks) {
+      const { chain, input } = task.meta as { chain: string[]; input: string };
+      expect(task.prompt).toContain(`${chain[1]}(${chain[0]}(${JSON.stringify(input)}))`);
+      expect(task.prompt.endsWith(COMPOSE_INSTRUCTION)).toBe(true);
+      openings.add(task.prompt.slice(0, task.prompt.indexOf(chain[1]!)));
+    }
+    expect(openings.size).toBeGreaterThanOrEqual(3);
+  });
+});
+
 describe('grading', () => {
   it('rewards the exact final string from the answer tool, or the final text without one', async () => {
     const env = make({ depths: [2], tasksPerDepth: 5 });
@@ -78,12 +108,18 @@ describe('grading', () => {
 
     const right = await env.openEpisode({ taskId: task.id });
     for (const call of compose.oracle!(task, env.config)) await right.callTool(call.name, call.arguments);
-    expect((await right.end()).reward).toMatchObject({ total: 1.1, components: { correct: 1, valid_calls: 1 } });
+    expect((await right.end()).reward).toMatchObject({
+      total: 1.1,
+      components: { correct: 1, valid_calls: 1 },
+    });
 
     const wrong = await env.openEpisode({ taskId: task.id });
     await wrong.callTool('reverse', { text: 5 });
     await wrong.callTool('answer', { answer: `${gold}x` });
-    expect((await wrong.end()).reward).toMatchObject({ total: 0, components: { correct: 0, valid_calls: 0 } });
+    expect((await wrong.end()).reward).toMatchObject({
+      total: 0,
+      components: { correct: 0, valid_calls: 0 },
+    });
 
     const plain = await env.openEpisode({ taskId: task.id });
     expect((await plain.end(`  ${gold} `)).reward.components.correct).toBe(1);
@@ -92,7 +128,14 @@ describe('grading', () => {
 
 describe('progress (process reward)', () => {
   it('credits the longest correct prefix of the chain, in order, on the right inputs', async () => {
-    const env = make({ depths: [2], functions: ['reverse', 'upper'], alphabet: 'ab', minLength: 3, maxLength: 3, weights: { progress: 0.5 } });
+    const env = make({
+      depths: [2],
+      functions: ['reverse', 'upper'],
+      alphabet: 'ab',
+      minLength: 3,
+      maxLength: 3,
+      weights: { progress: 0.5 },
+    });
     const task = (await env.tasks())[0]!;
     const [first, second] = task.meta.chain as Array<'reverse' | 'upper'>;
     const input = task.meta.input as string;
@@ -104,10 +147,31 @@ describe('progress (process reward)', () => {
     };
     expect((await play([])).components.progress).toBe(0);
     expect((await play([[first!, input]])).components.progress).toBe(0.5);
-    expect((await play([[first!, input], [second!, steps[0]]])).components.progress).toBe(1);
-    expect((await play([[second!, input], [first!, input]])).components.progress).toBe(0);
+    expect(
+      (
+        await play([
+          [first!, input],
+          [second!, steps[0]],
+        ])
+      ).components.progress,
+    ).toBe(1);
+    expect(
+      (
+        await play([
+          [second!, input],
+          [first!, input],
+        ])
+      ).components.progress,
+    ).toBe(0);
     expect((await play([[first!, `${input}x`]])).components.progress).toBe(0);
-    expect((await play([[first!, 7], [first!, input]])).components.progress).toBe(0);
+    expect(
+      (
+        await play([
+          [first!, 7],
+          [first!, input],
+        ])
+      ).components.progress,
+    ).toBe(0);
     const half = await play([[first!, input]]);
     expect(half.total).toBeCloseTo(0.1 + 0.5 * 0.5);
   });

@@ -36,5 +36,8 @@ export const ComposeConfigSchema = z
       })
       .prefault({}),
   })
-  .refine((c) => c.minLength <= c.maxLength, { message: 'minLength must not exceed maxLength', path: ['minLength'] });
+  .refine((c) => c.minLength <= c.maxLength, {
+    message: 'minLength must not exceed maxLength',
+    path: ['minLength'],
+  });
 export type ComposeConfig = z.infer<typeof ComposeConfigSchema>;

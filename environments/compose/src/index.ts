@@ -1,4 +1,9 @@
-import { defineEnvironment, type ToolCallRecord, type ToolDefinition, weightedReward } from '@toolgym/env-kit';
+import {
+  defineEnvironment,
+  type ToolCallRecord,
+  type ToolDefinition,
+  weightedReward,
+} from '@toolgym/env-kit';
 import type { Task } from '@toolgym/protocol';
 import { z } from 'zod';
 import { type ComposeConfig, ComposeConfigSchema } from './config.ts';
@@ -6,7 +11,7 @@ import { FUNCTION_NAMES, type FunctionName, STRING_FUNCTIONS } from './functions
 import { type ComposeAnswer, composeTasks } from './tasks.ts';
 
 export { STRING_FUNCTIONS, FUNCTION_NAMES, applyChain, type FunctionName } from './functions.ts';
-export { composeTasks, heldOutPairs, promptFor, type ComposeAnswer } from './tasks.ts';
+export { COMPOSE_INSTRUCTION, composeTasks, heldOutPairs, promptFor, type ComposeAnswer } from './tasks.ts';
 export { ComposeConfigSchema, type ComposeConfig } from './config.ts';
 
 type State = Record<string, never>;
@@ -14,12 +19,17 @@ type State = Record<string, never>;
 const TextInput = z.object({ text: z.string().max(4096).describe('The string to transform.') });
 
 function functionTool(name: FunctionName): ToolDefinition<State, ComposeConfig, typeof TextInput> {
-  return { description: STRING_FUNCTIONS[name].description, input: TextInput, run: ({ text }) => STRING_FUNCTIONS[name].apply(text) };
+  return {
+    description: STRING_FUNCTIONS[name].description,
+    input: TextInput,
+    run: ({ text }) => STRING_FUNCTIONS[name].apply(text),
+  };
 }
 
-const functionTools: Record<string, ToolDefinition<State, ComposeConfig, typeof TextInput>> = Object.fromEntries(
-  FUNCTION_NAMES.map((name) => [name, functionTool(name)]),
-);
+const functionTools: Record<
+  string,
+  ToolDefinition<State, ComposeConfig, typeof TextInput>
+> = Object.fromEntries(FUNCTION_NAMES.map((name) => [name, functionTool(name)]));
 
 /**
  * The share of the chain applied correctly and in order: the longest prefix of tool calls that
@@ -46,7 +56,8 @@ export function chainProgress(task: Task, calls: readonly ToolCallRecord[]): num
 export default defineEnvironment<State, ComposeConfig>({
   id: 'compose',
   version: 1,
-  description: 'Compose string transformations: apply the named functions in order with the tools, then answer the final string.',
+  description:
+    'Compose string transformations: apply the named functions in order with the tools, then answer the final string.',
   config: ComposeConfigSchema,
   tasks: composeTasks,
   tools: {

@@ -18,13 +18,24 @@ export function heldOutPairs(config: ComposeConfig): Set<string> {
   return new Set(rng.shuffle(pairs).slice(0, count));
 }
 
+/** Ways a task asks for the chain, so no position in the prompt is fixed; picked per task by hash. */
+const PHRASINGS = [
+  (expr: string) => `Compute ${expr}.`,
+  (expr: string) => `What is ${expr}?`,
+  (expr: string) => `Find the value of ${expr}.`,
+  (expr: string) => `Evaluate ${expr} step by step.`,
+];
+
+/** What every prompt ends with. */
+export const COMPOSE_INSTRUCTION = ' Use the tools, then call answer with the final string.';
+
 /**
- * `Compute g(f("x")) with the tools, then call answer with the final string.` — the chain in
- * function notation, as in the paper's title: the innermost function applies first.
+ * `What is g(f("x"))? Use the tools, …` — the chain in function notation, as in the paper's
+ * title (the innermost function applies first), in one of several phrasings.
  */
-export function promptFor(chain: readonly FunctionName[], input: string): string {
+export function promptFor(chain: readonly FunctionName[], input: string, phrasing = 0): string {
   const nested = chain.reduce((inner, name) => `${name}(${inner})`, JSON.stringify(input));
-  return `Compute ${nested} with the tools, then call answer with the final string.`;
+  return PHRASINGS[phrasing % PHRASINGS.length]!(nested) + COMPOSE_INSTRUCTION;
 }
 
 /**
@@ -54,9 +65,22 @@ export function composeTasks(config: ComposeConfig): Task[] {
       seen.add(id);
       const steps = chain.map((_, i) => applyChain(chain.slice(0, i + 1), input));
       const pairs = chain.slice(1).map((g, i) => `${chain[i]}>${g}`);
-      const split = depth === 1 ? (hashString(id) % 5 === 0 ? 'test' : 'train') : pairs.some((p) => heldOut.has(p)) ? 'test' : 'train';
+      const split =
+        depth === 1
+          ? hashString(id) % 5 === 0
+            ? 'test'
+            : 'train'
+          : pairs.some((p) => heldOut.has(p))
+            ? 'test'
+            : 'train';
       const answer: ComposeAnswer = { output: steps[steps.length - 1] ?? input, steps };
-      tasks.push({ id, split, prompt: promptFor(chain, input), answer, meta: { depth, chain, input, pairs } });
+      tasks.push({
+        id,
+        split,
+        prompt: promptFor(chain, input, hashString(`${id}:phrasing`)),
+        answer,
+        meta: { depth, chain, input, pairs },
+      });
       made++;
     }
   }

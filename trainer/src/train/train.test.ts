@@ -25,7 +25,7 @@ const base = {
     },
   },
   policy: { model: { dModel: 16, nLayers: 1, nHeads: 2, dFF: 32, maxPositions: 128, positions: 'rope' } },
-  template: { dropFromPrompt: ['Compute ', ' with the tools', 'call ', ' with the final string.'], toolTokens: true },
+  template: { dropFromPrompt: [' Use the tools, then call answer with the final string.'], toolTokens: true },
   learner: { backend: 'wasm' },
   warmup: { tasks: { split: 'train', meta: { depth: 1 }, limit: 8 }, steps: 3, batchSize: 4 },
   rl: {
