@@ -37,6 +37,11 @@ export interface TokenExploration {
   epsilon: number;
   tokenIds: number[];
   afterTokenIds: number[];
+  /**
+   * Draw only from the `tokenIds` that already occur in the sequence (e.g. the tools a task's prompt
+   * names); from all of them when none does.
+   */
+  mentionedOnly?: boolean;
 }
 
 /**

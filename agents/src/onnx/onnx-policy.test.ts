@@ -80,6 +80,19 @@ describe('onnx policy', () => {
       );
     }
     expect([...firsts].sort()).toEqual([120, 121, 122]);
+    // mentionedOnly: only the set's tokens already in the sequence ('x' = 120 is in 'explore'),
+    // and the whole set when none is.
+    const mentioned = { ...explore, mentionedOnly: true };
+    const withMention = new Set<number>();
+    const withoutMention = new Set<number>();
+    const bare = [...prompt('abc'), callOpen];
+    for (let seed = 0; seed < 24; seed++) {
+      const sampling = { maxTokens: 1, temperature: 1, seed, explore: mentioned };
+      withMention.add((await policy.generate({ tokens, sampling })).tokens![0]!);
+      withoutMention.add((await policy.generate({ tokens: bare, sampling })).tokens![0]!);
+    }
+    expect([...withMention]).toEqual([120]);
+    expect([...withoutMention].sort()).toEqual([120, 121, 122]);
     // ε = 0, or greedy decoding, leave the policy's choice alone.
     const plain = await policy.generate({ tokens, sampling: { maxTokens: 3, temperature: 0 } });
     const greedy = await policy.generate({ tokens, sampling: { maxTokens: 3, temperature: 0, explore } });

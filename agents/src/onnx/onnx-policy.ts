@@ -305,7 +305,7 @@ export class OnnxPolicy implements Policy {
           out.logits.subarray(offset, offset + out.vocab),
           row.sampling,
           row.rng,
-          row.sequence.at(-1),
+          row.sequence,
         );
         row.generated.push(token);
         row.logprobs.push(logprob);

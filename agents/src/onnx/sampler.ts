@@ -53,17 +53,18 @@ export function logSoftmax(logits: Float32Array, temperature = 1): Float64Array 
 }
 
 /**
- * The next token after `previous` (the last token of the sequence so far): from the policy, or —
- * with `sampling.explore` at one of its decision points — a uniform pick from its tokens with
+ * The next token after `sequence` (the tokens so far): from the policy, or — with
+ * `sampling.explore` at one of its decision points — a uniform pick from its tokens with
  * probability ε (reported with the policy's own logprob of that token).
  */
 export function sampleToken(
   logits: Float32Array,
   sampling: SamplingParams,
   rng: Rng,
-  previous?: number,
+  sequence: readonly number[] = [],
 ): SampledToken {
   const explore = sampling.explore;
+  const previous = sequence.at(-1);
   if (
     explore &&
     previous !== undefined &&
@@ -71,7 +72,9 @@ export function sampleToken(
     (sampling.temperature ?? 1) > 0 &&
     rng.next() < explore.epsilon
   ) {
-    const token = explore.tokenIds[Math.floor(rng.next() * explore.tokenIds.length)]!;
+    const mentioned = explore.mentionedOnly ? explore.tokenIds.filter((id) => sequence.includes(id)) : [];
+    const choices = mentioned.length > 0 ? mentioned : explore.tokenIds;
+    const token = choices[Math.floor(rng.next() * choices.length)]!;
     if (token >= logits.length)
       throw new PolicyRequestError('bad_sampling', `explore token id ${token} is outside the vocabulary`);
     return { token, logprob: logSoftmax(logits, sampling.temperature ?? 1)[token]! };
