@@ -122,8 +122,15 @@ describe('batch shaping', () => {
     expect(calls).toBe(2);
     expect(result.groups).toEqual([]);
   });
-  it('overlong filtering zeroes truncated episodes', () => {
-    expect(overlongKeepMask([false, true])).toEqual([1, 0]);
+  it('overlong filtering zeroes episodes cut by a length limit, not those that ran out of turns', () => {
+    expect(
+      overlongKeepMask([
+        { status: 'terminated' },
+        { status: 'truncated', truncation: 'turn_length' },
+        { status: 'truncated', truncation: 'token_budget' },
+        { status: 'truncated', truncation: 'max_turns' },
+      ]),
+    ).toEqual([1, 0, 0, 1]);
   });
   it('target weights shift the loss mask onto next-token targets', () => {
     // tokens: p p s s o s → targets are tokens[1:]

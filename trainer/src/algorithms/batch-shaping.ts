@@ -41,11 +41,13 @@ export async function fillWithInformativeGroups<G>(
 }
 
 /**
- * DAPO overlong filtering (§3.4): episodes cut by a length limit get no gradient at all
- * (their loss weight is 0), since their low reward says nothing about the tokens sampled.
+ * DAPO overlong filtering (§3.4): episodes cut by a length limit (a turn's token limit, the
+ * context budget) get no gradient at all (loss weight 0), since their low reward says nothing
+ * about the tokens sampled. Running out of turns is not a length cut: it is the agent's own
+ * failure to finish, and keeps its gradient — masking it would make never answering free.
  */
-export function overlongKeepMask(truncated: readonly boolean[]): number[] {
-  return truncated.map((t) => (t ? 0 : 1));
+export function overlongKeepMask(episodes: ReadonlyArray<{ status: string; truncation?: string }>): number[] {
+  return episodes.map((e) => (e.status === 'truncated' && e.truncation !== 'max_turns' ? 0 : 1));
 }
 
 /**
