@@ -40,7 +40,7 @@ describe('toolgym env play', () => {
     );
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
-    expect(result.stdout).toContain('upper(reverse("bcc"))');
+    expect(result.stdout).toContain('upper ∘ reverse("bcc")');
     expect(result.stdout).toContain("error (invalid_arguments): Invalid arguments for 'reverse': 'text': Invalid input: expected string, received undefined; arguments: Unrecognized key: \"txt\".");
     expect(result.stdout).toContain('Could not read that');
     expect(result.stdout).toContain('Reward: 1.067  (answered, 4 tool calls)');

@@ -87,14 +87,15 @@ describe('tasks and splits', () => {
 });
 
 describe('prompts', () => {
-  it('write the chain in function notation, innermost first, in several phrasings with one instruction', () => {
-    const tasks = composeTasks(ComposeConfigSchema.parse({ depths: [2], tasksPerDepth: 60 }));
+  it('write the chain in composition notation, last function first, in several phrasings with one instruction', () => {
+    const tasks = composeTasks(ComposeConfigSchema.parse({ depths: [1, 2], tasksPerDepth: 60 }));
     const openings = new Set<string>();
     for (const task of tasks) {
       const { chain, input } = task.meta as { chain: string[]; input: string };
-      expect(task.prompt).toContain(`${chain[1]}(${chain[0]}(${JSON.stringify(input)}))`);
+      const innermost = `${chain[0]}(${JSON.stringify(input)})`;
+      expect(task.prompt).toContain(chain.length === 1 ? innermost : `${chain[1]} ∘ ${innermost}`);
       expect(task.prompt.endsWith(COMPOSE_INSTRUCTION)).toBe(true);
-      openings.add(task.prompt.slice(0, task.prompt.indexOf(chain[1]!)));
+      openings.add(task.prompt.slice(0, task.prompt.indexOf(chain.at(-1)!)));
     }
     expect(openings.size).toBeGreaterThanOrEqual(3);
   });

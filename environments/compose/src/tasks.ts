@@ -30,12 +30,14 @@ const PHRASINGS = [
 export const COMPOSE_INSTRUCTION = ' Use the tools, then call answer with the final string.';
 
 /**
- * `What is g(f("x"))? Use the tools, …` — the chain in function notation, as in the paper's
- * title (the innermost function applies first), in one of several phrasings.
+ * `What is g ∘ f("x")? Use the tools, …` — the chain in composition notation, as in the paper's
+ * title (f applies first). Read either way, (g ∘ f)(x) or g ∘ (f(x)), it is g(f(x)); and the
+ * innermost application `f("x")` looks the same at every depth, so a depth-1 skill meets a
+ * depth-2 prompt in a familiar place and only the composition itself is new.
  */
 export function promptFor(chain: readonly FunctionName[], input: string, phrasing = 0): string {
-  const nested = chain.reduce((inner, name) => `${name}(${inner})`, JSON.stringify(input));
-  return PHRASINGS[phrasing % PHRASINGS.length]!(nested) + COMPOSE_INSTRUCTION;
+  const expr = `${[...chain].reverse().join(' ∘ ')}(${JSON.stringify(input)})`;
+  return PHRASINGS[phrasing % PHRASINGS.length]!(expr) + COMPOSE_INSTRUCTION;
 }
 
 /**
