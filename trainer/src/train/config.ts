@@ -35,6 +35,11 @@ const SamplingSchema = z
      * the tool is picked uniformly instead of by the policy (needs `template.toolTokens`; 0 = off).
      */
     exploreToolNames: z.number().min(0).max(1).default(0),
+    /**
+     * Which tools exploration picks from: `all` of the environment's, or those `mentioned` in the
+     * episode so far (e.g. the functions a compose prompt names; all when it names none).
+     */
+    exploreAmong: z.enum(['all', 'mentioned']).default('all'),
   })
   .strict();
 
@@ -47,6 +52,8 @@ const AdamSchema = z
     weightDecay: z.number().min(0).default(0),
     /** Clip the global gradient norm to this value (0 = off). */
     gradClipNorm: z.number().min(0).default(1),
+    /** Learning rate over the phase's steps: `constant`, or `cosine` decay to a tenth by the last step. */
+    schedule: z.enum(['constant', 'cosine']).default('constant'),
   })
   .strict();
 
@@ -170,7 +177,7 @@ export const TrainConfigSchema = z
         epochs: z.number().int().positive().default(1),
         /** DAPO dynamic sampling: drop zero-variance groups and resample up to this many rounds (0 = keep all groups). */
         dynamicSamplingRounds: z.number().int().nonnegative().default(0),
-        /** DAPO overlong filtering: truncated episodes get no gradient. */
+        /** DAPO overlong filtering: episodes cut by a length limit get no gradient (running out of turns keeps it). */
         overlongFilter: z.boolean().default(true),
         sampling: SamplingSchema.prefault({}),
         adam: AdamSchema.prefault({ learningRate: 1e-3 }),

@@ -5,7 +5,7 @@ import { initDecoderWeights, readDecoderModelDir, readModelDir, writeDecoderMode
 import { discoverEnvironments } from '@toolgym/env-kit';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseTrainConfig, TrainConfigError } from './config.ts';
-import { train } from './train.ts';
+import { adamAt, train } from './train.ts';
 
 const dirs: string[] = [];
 afterAll(async () => {
@@ -57,6 +57,21 @@ describe('training config', () => {
     expect(() => parseTrainConfig({ ...base, template: { toolTokens: false } })).toThrow(
       /rl\.sampling\.exploreToolNames: exploring tool names needs template\.toolTokens/,
     );
+    expect(() =>
+      parseTrainConfig({ ...base, rl: { ...base.rl, adam: { learningRate: 1, schedule: 'linear' } } }),
+    ).toThrow(/rl\.adam\.schedule/);
+  });
+  it('cosine schedule: the full rate at the first step, a tenth at the last, half-way between at the middle', () => {
+    const adam = parseTrainConfig({
+      ...base,
+      rl: { ...base.rl, adam: { learningRate: 1e-3, schedule: 'cosine' } },
+    }).rl.adam;
+    expect(adamAt(adam, 1, 101).learningRate).toBeCloseTo(1e-3, 12);
+    expect(adamAt(adam, 51, 101).learningRate).toBeCloseTo(0.55e-3, 12);
+    expect(adamAt(adam, 101, 101).learningRate).toBeCloseTo(1e-4, 12);
+    expect(adamAt(adam, 101, 101)).not.toHaveProperty('schedule');
+    const constant = parseTrainConfig(base).rl.adam;
+    expect(adamAt(constant, 80, 101).learningRate).toBe(constant.learningRate);
   });
 });
 

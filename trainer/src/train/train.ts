@@ -31,12 +31,18 @@ import {
 import { type Environment, EnvironmentClient, Rng } from '@toolgym/env-kit';
 import type { Task, Trajectory, TrajectoryGroup } from '@toolgym/protocol';
 import { type AdvantageEstimator, estimateAdvantages } from '../algorithms/advantages.ts';
-import { fillWithInformativeGroups, isZeroVarianceGroup } from '../algorithms/batch-shaping.ts';
+import { fillWithInformativeGroups, isZeroVarianceGroup, overlongKeepMask } from '../algorithms/batch-shaping.ts';
 import { createRemoteLearner } from '../api/remote-learner.ts';
 import { readLatestCheckpoint, writeCheckpoint } from '../checkpoint/checkpoint.ts';
 import { learnerStateFromTensors, learnerStateToTensors } from '../checkpoint/learner-state-tensors.ts';
 import { createEmbeddedLearner } from '../learner/embedded-learner.ts';
-import { type Datum, datumFromSequence, type Learner, type LossFnConfig } from '../learner/learner.ts';
+import {
+  type AdamParams,
+  type Datum,
+  datumFromSequence,
+  type Learner,
+  type LossFnConfig,
+} from '../learner/learner.ts';
 import { compactChatTemplate, compactToolCalls, singleArgumentTools } from '../recipe/compact-format.ts';
 import { type TaskFilter, type TrainConfig, TrainConfigError } from './config.ts';
 
@@ -326,7 +332,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
           () => data[rng.int(0, data.length - 1)]!,
         );
         const out = await learner.forwardBackward(batch, 'cross_entropy');
-        const opt = await learner.optimStep(config.warmup.adam);
+        const opt = await learner.optimStep(adamAt(config.warmup.adam, step, config.warmup.steps));
         loss = out.metrics.loss ?? 0;
         if (step % 25 === 0 || step === config.warmup.steps) {
           log(
@@ -410,12 +416,12 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       const advantages = estimateAdvantages(rl.algorithm as AdvantageEstimator, groups.map(rewardsOf));
       const data: Datum[] = [];
       groups.forEach((g, gi) => {
-        usable(g).forEach((t, i) => {
+        const trajectories = usable(g);
+        const keep = rl.overlongFilter ? overlongKeepMask(trajectories) : trajectories.map(() => 1);
+        trajectories.forEach((t, i) => {
           const a = advantages[gi]![i] ?? 0;
-          if (a === 0) return; // no signal: skip the compute
-          const keep = rl.overlongFilter && t.status === 'truncated' ? 0 : 1;
-          if (keep === 0) return;
-          data.push(trainedDatum(t, a));
+          // No signal, or filtered: skip the compute.
+          if (a !== 0 && keep[i] === 1) data.push(trainedDatum(t, a));
         });
       });
       const learnStart = performance.now();
@@ -425,7 +431,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       if (data.length > 0) {
         for (let epoch = 0; epoch < rl.epochs; epoch++) {
           const out = await learner.forwardBackward(data, rl.loss, lossConfig);
-          const opt = await learner.optimStep(rl.adam);
+          const opt = await learner.optimStep(adamAt(rl.adam, step, rl.steps));
           lossMetrics = out.metrics;
           gradNorm = opt.metrics.grad_norm;
           trainedTokens += out.metrics.tokens ?? 0;
@@ -580,10 +586,19 @@ function samplingContext(policy: OnnxPolicy, extraTokens: readonly string[]): Sa
   };
 }
 
-function samplingOf(
-  s: { temperature: number; maxTokens: number; exploreToolNames: number },
-  context: SamplingContext,
-): SamplingParams {
+/** Adam's settings for step `step` (1-based) of a phase of `steps`: the schedule applied to the rate. */
+export function adamAt(adam: TrainConfig['rl']['adam'], step: number, steps: number): AdamParams {
+  const { schedule, ...params } = adam;
+  if (schedule === 'constant' || steps <= 1) return params;
+  const progress = Math.min(1, (step - 1) / (steps - 1));
+  const floor = 0.1;
+  return {
+    ...params,
+    learningRate: params.learningRate * (floor + (1 - floor) * 0.5 * (1 + Math.cos(Math.PI * progress))),
+  };
+}
+
+function samplingOf(s: TrainConfig['rl']['sampling'], context: SamplingContext): SamplingParams {
   return {
     temperature: s.temperature,
     maxTokens: s.maxTokens,
@@ -594,6 +609,7 @@ function samplingOf(
             epsilon: s.exploreToolNames,
             tokenIds: context.toolNameIds,
             afterTokenIds: [context.callOpenId],
+            mentionedOnly: s.exploreAmong === 'mentioned',
           },
         }
       : {}),
