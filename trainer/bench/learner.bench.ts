@@ -17,14 +17,17 @@ const arg = (name: string, fallback: number) => {
   const i = args.indexOf(`--${name}`);
   return i >= 0 ? Number(args[i + 1]) : fallback;
 };
+// The main job's model (configs/compose-main.yaml): byte vocabulary + 17 tool tokens, RoPE;
+// `--learned` measures GPT-2's learned position table instead.
 const decoder: DecoderConfig = {
-  vocabSize: 263,
+  vocabSize: arg('vocab', 280),
   dModel: arg('d', 64),
   nLayers: arg('layers', 2),
   nHeads: 4,
   dFF: arg('d', 64) * 4,
   maxPositions: 256,
   layerNormEps: 1e-5,
+  positions: args.includes('--learned') ? 'learned' : 'rope',
 };
 const batch = arg('batch', 64);
 const seq = arg('seq', 96);
@@ -108,7 +111,7 @@ for (const backend of ['wasm', 'cpu'] as const) {
   await learner.close();
 }
 process.stdout.write(
-  `embedded learner: d=${decoder.dModel} layers=${decoder.nLayers} dFF=${decoder.dFF} vocab=${decoder.vocabSize}, batch ${batch} × ${seq} tokens, ${repeats} repeats\n`,
+  `embedded learner: d=${decoder.dModel} layers=${decoder.nLayers} dFF=${decoder.dFF} vocab=${decoder.vocabSize} positions=${decoder.positions}, batch ${batch} × ${seq} tokens, ${repeats} repeats\n`,
 );
 const header = ['backend', 'train tok/s', 'forward tok/s', 'best matmul GFLOP/s', 'train GFLOP/s', 'MFU'];
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
