@@ -1,4 +1,5 @@
 import { Environment } from '@toolgym/env-kit';
+import type { Task } from '@toolgym/protocol';
 import { describe, expect, it } from 'vitest';
 import compose, {
   applyChain,
@@ -65,6 +66,19 @@ describe('tasks and splits', () => {
     expect(answer.steps).toHaveLength(3);
   });
 
+  it('by default every step changes its string, so no step can be skipped and still give the answer', () => {
+    const options = { depths: [2], tasksPerDepth: 300, alphabet: 'ab', minLength: 3, maxLength: 4 };
+    const unchangedStep = (t: Task) => {
+      const { steps } = t.answer as ComposeAnswer;
+      return steps.some((s, i) => s === (i === 0 ? t.meta.input : steps[i - 1]));
+    };
+    const strict = composeTasks(ComposeConfigSchema.parse(options));
+    expect(strict).toHaveLength(300);
+    expect(strict.filter(unchangedStep)).toEqual([]);
+    const loose = composeTasks(ComposeConfigSchema.parse({ ...options, everyStepChanges: false }));
+    expect(loose.filter(unchangedStep).length).toBeGreaterThan(30);
+  });
+
   it('follows its configuration: functions, alphabet, lengths', async () => {
     const tasks = await make({
       functions: ['reverse', 'upper'],
@@ -128,7 +142,7 @@ describe('grading', () => {
 });
 
 describe('progress (process reward)', () => {
-  it('credits the longest correct prefix of the chain, in order, on the right inputs', async () => {
+  it('credits the longest correct prefix of the chain, in order, on the right inputs, when the agent answers', async () => {
     const env = make({
       depths: [2],
       functions: ['reverse', 'upper'],
@@ -144,8 +158,10 @@ describe('progress (process reward)', () => {
     const play = async (calls: Array<[string, unknown]>) => {
       const episode = await env.openEpisode({ taskId: task.id });
       for (const [name, text] of calls) await episode.callTool(name, { text });
+      if (answers) await episode.callTool('answer', { answer: 'a wrong answer' });
       return (await episode.end()).reward;
     };
+    let answers = true;
     expect((await play([])).components.progress).toBe(0);
     expect((await play([[first!, input]])).components.progress).toBe(0.5);
     expect(
@@ -175,6 +191,16 @@ describe('progress (process reward)', () => {
     ).toBe(0);
     const half = await play([[first!, input]]);
     expect(half.total).toBeCloseTo(0.1 + 0.5 * 0.5);
+    // No answer, no partial credit: stalling until the turns run out must not pay.
+    answers = false;
+    expect(
+      (
+        await play([
+          [first!, input],
+          [second!, steps[0]],
+        ])
+      ).components.progress,
+    ).toBe(0);
   });
 
   it('is a logged metric at weight 0 by default, and weights stay in [0, 1]', async () => {
@@ -183,6 +209,7 @@ describe('progress (process reward)', () => {
     const episode = await env.openEpisode({ taskId: task.id });
     const [call] = compose.oracle!(task, env.config);
     await episode.callTool(call!.name, call!.arguments);
+    await episode.callTool('answer', { answer: 'not yet' });
     const { reward } = await episode.end();
     expect(reward.components.progress).toBe(0.5);
     expect(reward.weights.progress).toBe(0);

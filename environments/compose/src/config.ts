@@ -16,6 +16,12 @@ export const ComposeConfigSchema = z
     alphabet: z.string().min(2).default('abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ'),
     minLength: z.number().int().min(1).default(3),
     maxLength: z.number().int().min(1).default(8),
+    /**
+     * Keep only chains in which every function changes the string it gets. Otherwise a step can be
+     * skipped and the answer still be right (`swap_ends` of "aba"): with alphabet `abc` that is a
+     * fifth of depth-2 tasks, and accuracy would credit composition that never happened.
+     */
+    everyStepChanges: z.boolean().default(true),
     /** Share of ordered function pairs that appear only in test tasks (composition generalisation). */
     heldOutPairFraction: z.number().min(0).max(1).default(0.25),
     /** Seed of the task set and of the held-out pairs. */
@@ -25,8 +31,8 @@ export const ComposeConfigSchema = z
     /**
      * Reward weights, each in [0, 1]: `correct` is exact match of the final answer, `valid_calls` the
      * share of well-formed tool calls, `progress` the share of the chain applied correctly in order
-     * (a process reward: partial credit that gives group-relative advantages a signal before any
-     * episode succeeds). Weight 0 keeps a component as a logged metric.
+     * in an episode that answers (a process reward: partial credit that gives group-relative
+     * advantages a signal before any episode succeeds; none for never answering). Weight 0 keeps a component as a logged metric.
      */
     weights: z
       .object({

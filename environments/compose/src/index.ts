@@ -77,8 +77,11 @@ export default defineEnvironment<State, ComposeConfig>({
     const given = typeof episode.answer === 'string' ? episode.answer : finalText?.trim();
     const calls = episode.calls.filter((c) => c.name !== 'answer');
     const valid = calls.length === 0 ? 0 : calls.filter((c) => !c.isError).length / calls.length;
+    // Partial credit only for an attempt that answers: otherwise calling tools until the turns run
+    // out earns as much as a wrong answer, and RL learns never to answer (measured on the main job).
+    const progress = given === undefined ? 0 : chainProgress(episode.task, calls);
     return weightedReward(
-      { correct: given === gold ? 1 : 0, valid_calls: valid, progress: chainProgress(episode.task, calls) },
+      { correct: given === gold ? 1 : 0, valid_calls: valid, progress },
       episode.config.weights,
       { gold, given: given ?? null },
     );

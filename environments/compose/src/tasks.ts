@@ -42,7 +42,8 @@ export function promptFor(chain: readonly FunctionName[], input: string, phrasin
 
 /**
  * Tasks of every depth in `config.depths`. A chain is a test task when any adjacent pair in it is
- * held out; depth-1 tasks split by hash. Same config → same tasks.
+ * held out; depth-1 tasks split by hash. With `everyStepChanges`, chains with a step that leaves its
+ * string unchanged are drawn again. Same config → same tasks.
  */
 export function composeTasks(config: ComposeConfig): Task[] {
   const heldOut = heldOutPairs(config);
@@ -66,6 +67,7 @@ export function composeTasks(config: ComposeConfig): Task[] {
       if (seen.has(id)) continue;
       seen.add(id);
       const steps = chain.map((_, i) => applyChain(chain.slice(0, i + 1), input));
+      if (config.everyStepChanges && steps.some((s, i) => s === (i === 0 ? input : steps[i - 1]))) continue;
       const pairs = chain.slice(1).map((g, i) => `${chain[i]}>${g}`);
       const split =
         depth === 1
