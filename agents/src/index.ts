@@ -64,6 +64,7 @@ export { randomValue } from './policies/random-arguments.ts';
 export { createOraclePolicy, createRandomPolicy, type ScriptedPolicySettings } from './policies/scripted.ts';
 export type {
   EpisodeBinding,
+  ExploreAmong,
   GenerateRequest,
   GenerateResult,
   Policy,

@@ -33,15 +33,19 @@ export interface SamplingParams {
  * the policy's own (log-softmax(logits / T) at the drawn id), so a learner treats an explored token
  * like a sampled one, without an importance weight that would all but cancel its gradient.
  */
+export type ExploreAmong = 'all' | 'mentioned' | 'untried';
+
 export interface TokenExploration {
   epsilon: number;
   tokenIds: number[];
   afterTokenIds: number[];
   /**
-   * Draw only from the `tokenIds` that already occur in the sequence (e.g. the tools a task's prompt
-   * names); from all of them when none does.
+   * Which of `tokenIds` to draw from: `all` (default); `mentioned`, those already in the sequence
+   * (e.g. the tools a task's prompt names); `untried`, those mentioned but never yet chosen at a
+   * decision point (the named tools not called so far). With none mentioned, the draw is from all;
+   * with every mentioned one tried, the policy decides (no exploration).
    */
-  mentionedOnly?: boolean;
+  among?: ExploreAmong;
 }
 
 /**

@@ -7,7 +7,7 @@ import { referenceForward } from '../model/reference-forward.ts';
 import type { GenerateResult } from '../policy.ts';
 import { ModelDirError, PolicyRequestError } from './errors.ts';
 import { OnnxPolicy } from './onnx-policy.ts';
-import { logSoftmax } from './sampler.ts';
+import { explorationChoices, logSoftmax } from './sampler.ts';
 import { createTinyTestModel, TINY_TEST_CONFIG } from './tiny-test-model.ts';
 
 /** Logprobs from onnxruntime (float32) vs the float64 TypeScript reference. */
@@ -80,9 +80,9 @@ describe('onnx policy', () => {
       );
     }
     expect([...firsts].sort()).toEqual([120, 121, 122]);
-    // mentionedOnly: only the set's tokens already in the sequence ('x' = 120 is in 'explore'),
+    // among 'mentioned': only the set's tokens already in the sequence ('x' = 120 is in 'explore'),
     // and the whole set when none is.
-    const mentioned = { ...explore, mentionedOnly: true };
+    const mentioned = { ...explore, among: 'mentioned' as const };
     const withMention = new Set<number>();
     const withoutMention = new Set<number>();
     const bare = [...prompt('abc'), callOpen];
@@ -100,6 +100,18 @@ describe('onnx policy', () => {
     await expect(
       policy.generate({ tokens, sampling: { maxTokens: 3, explore: { ...explore, epsilon: 2 } } }),
     ).rejects.toThrow(/explore\.epsilon must be in \[0, 1\]/);
+  });
+
+  it("exploration among 'untried': the mentioned tokens not yet chosen at a decision point", () => {
+    const [open, f, g, h, answer] = [1, 10, 11, 12, 13];
+    const explore = { epsilon: 1, tokenIds: [f, g, h, answer], afterTokenIds: [open], among: 'untried' as const };
+    const prompt = [5, g, 6, f, 7]; // names g and f, not h or answer
+    expect(explorationChoices(explore, [...prompt, open])).toEqual([f, g]);
+    expect(explorationChoices(explore, [...prompt, open, f, 8, 9, open])).toEqual([g]);
+    // every mentioned token tried: nothing to explore (the policy decides); none mentioned: the whole set.
+    expect(explorationChoices(explore, [...prompt, open, f, open, g, open])).toEqual([]);
+    expect(explorationChoices(explore, [5, 6, open])).toEqual([f, g, h, answer]);
+    expect(explorationChoices({ ...explore, among: 'mentioned' }, [...prompt, open, f, open])).toEqual([f, g]);
   });
 
   it('batched generation agrees with one-at-a-time generation (left padding of different prompt lengths)', async () => {

@@ -7,7 +7,7 @@
  * (temperature 0) reports log-softmax(logits), i.e. temperature 1.
  */
 import type { Rng } from '@toolgym/env-kit';
-import type { SamplingParams } from '../policy.ts';
+import type { SamplingParams, TokenExploration } from '../policy.ts';
 import { PolicyRequestError } from './errors.ts';
 
 export interface SampledToken {
@@ -37,6 +37,19 @@ export function checkSamplingParams(sampling: SamplingParams): void {
   }
 }
 
+/** The tokens ε-exploration draws from after `sequence`, per `explore.among` (see TokenExploration). */
+export function explorationChoices(explore: TokenExploration, sequence: readonly number[]): number[] {
+  const among = explore.among ?? 'all';
+  if (among === 'all') return explore.tokenIds;
+  const mentioned = explore.tokenIds.filter((id) => sequence.includes(id));
+  if (mentioned.length === 0) return explore.tokenIds;
+  if (among === 'mentioned') return mentioned;
+  const tried = new Set<number>();
+  for (let i = 1; i < sequence.length; i++)
+    if (explore.afterTokenIds.includes(sequence[i - 1]!)) tried.add(sequence[i]!);
+  return mentioned.filter((id) => !tried.has(id));
+}
+
 /** log-softmax(logits / temperature) over one row. */
 export function logSoftmax(logits: Float32Array, temperature = 1): Float64Array {
   const out = new Float64Array(logits.length);
@@ -55,7 +68,8 @@ export function logSoftmax(logits: Float32Array, temperature = 1): Float64Array 
 /**
  * The next token after `sequence` (the tokens so far): from the policy, or — with
  * `sampling.explore` at one of its decision points — a uniform pick from its tokens with
- * probability ε (reported with the policy's own logprob of that token).
+ * probability ε (reported with the policy's own logprob of that token). No choice left (every
+ * `untried` token tried): the policy samples.
  */
 export function sampleToken(
   logits: Float32Array,
@@ -72,12 +86,13 @@ export function sampleToken(
     (sampling.temperature ?? 1) > 0 &&
     rng.next() < explore.epsilon
   ) {
-    const mentioned = explore.mentionedOnly ? explore.tokenIds.filter((id) => sequence.includes(id)) : [];
-    const choices = mentioned.length > 0 ? mentioned : explore.tokenIds;
-    const token = choices[Math.floor(rng.next() * choices.length)]!;
-    if (token >= logits.length)
-      throw new PolicyRequestError('bad_sampling', `explore token id ${token} is outside the vocabulary`);
-    return { token, logprob: logSoftmax(logits, sampling.temperature ?? 1)[token]! };
+    const choices = explorationChoices(explore, sequence);
+    if (choices.length > 0) {
+      const token = choices[Math.floor(rng.next() * choices.length)]!;
+      if (token >= logits.length)
+        throw new PolicyRequestError('bad_sampling', `explore token id ${token} is outside the vocabulary`);
+      return { token, logprob: logSoftmax(logits, sampling.temperature ?? 1)[token]! };
+    }
   }
   const temperature = sampling.temperature ?? 1;
   if (temperature === 0) {

@@ -36,10 +36,11 @@ const SamplingSchema = z
      */
     exploreToolNames: z.number().min(0).max(1).default(0),
     /**
-     * Which tools exploration picks from: `all` of the environment's, or those `mentioned` in the
-     * episode so far (e.g. the functions a compose prompt names; all when it names none).
+     * Which tools exploration picks from: `all` of the environment's; those `mentioned` in the
+     * episode so far (e.g. the functions a compose prompt names; all when it names none); or the
+     * mentioned ones not yet called (`untried`; once all have been, the policy picks).
      */
-    exploreAmong: z.enum(['all', 'mentioned']).default('all'),
+    exploreAmong: z.enum(['all', 'mentioned', 'untried']).default('all'),
   })
   .strict();
 

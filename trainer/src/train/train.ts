@@ -609,7 +609,7 @@ function samplingOf(s: TrainConfig['rl']['sampling'], context: SamplingContext):
             epsilon: s.exploreToolNames,
             tokenIds: context.toolNameIds,
             afterTokenIds: [context.callOpenId],
-            mentionedOnly: s.exploreAmong === 'mentioned',
+            among: s.exploreAmong,
           },
         }
       : {}),
