@@ -146,6 +146,12 @@ export const TrainConfigSchema = z
         tasks: TaskFilterSchema,
         steps: z.number().int().nonnegative().default(0),
         batchSize: z.number().int().positive().default(32),
+        /**
+         * Demonstrations per training sequence, packed one after another as pretraining packs
+         * documents (up to policy.model.maxPositions tokens). A later demonstration sees the earlier
+         * ones' tool results, so the model learns to use the most recent one, not the only one.
+         */
+        pack: z.number().int().positive().default(1),
         adam: AdamSchema.prefault({ learningRate: 3e-3 }),
       })
       .strict()

@@ -5,7 +5,7 @@ import { initDecoderWeights, readDecoderModelDir, readModelDir, writeDecoderMode
 import { discoverEnvironments } from '@toolgym/env-kit';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseTrainConfig, TrainConfigError } from './config.ts';
-import { adamAt, train } from './train.ts';
+import { adamAt, packedDatum, train } from './train.ts';
 
 const dirs: string[] = [];
 afterAll(async () => {
@@ -27,7 +27,7 @@ const base = {
   policy: { model: { dModel: 16, nLayers: 1, nHeads: 2, dFF: 32, maxPositions: 128, positions: 'rope' } },
   template: { dropFromPrompt: [' Use the tools, then call answer with the final string.'], toolTokens: true },
   learner: { backend: 'wasm' },
-  warmup: { tasks: { split: 'train', meta: { depth: 1 }, limit: 8 }, steps: 3, batchSize: 4 },
+  warmup: { tasks: { split: 'train', meta: { depth: 1 }, limit: 8 }, steps: 3, batchSize: 4, pack: 2 },
   rl: {
     tasks: { split: 'train', meta: { depth: 2 } },
     steps: 2,
@@ -72,6 +72,27 @@ describe('training config', () => {
     expect(adamAt(adam, 101, 101)).not.toHaveProperty('schedule');
     const constant = parseTrainConfig(base).rl.adam;
     expect(adamAt(constant, 80, 101).learningRate).toBe(constant.learningRate);
+  });
+});
+
+describe('packedDatum', () => {
+  // Two demonstrations: prompt (0), trained call (1), tool reply (0).
+  const demo = (tokens: number[], lossMask: Array<0 | 1>) => ({ tokens, lossMask });
+  const a = demo([10, 11, 12, 13, 14], [0, 1, 1, 0, 0]);
+  const b = demo([20, 21, 22, 23], [0, 0, 1, 0]);
+
+  it('plays demonstrations one after another, each with its loss mask, cut after the last trained token', () => {
+    const d = packedDatum([a, b], 100);
+    expect(d.modelInput.tokens).toEqual([10, 11, 12, 13, 14, 20, 21]);
+    expect(d.lossFnInputs.target_tokens).toEqual([11, 12, 13, 14, 20, 21, 22]);
+    expect(d.lossFnInputs.weights).toEqual([1, 1, 0, 0, 0, 0, 1]);
+  });
+
+  it('leaves out demonstrations past maxLength, keeping the first even when it alone is longer', () => {
+    const d = packedDatum([a, b], 7);
+    expect(d.modelInput.tokens).toEqual([10, 11]);
+    expect(d.lossFnInputs.weights).toEqual([1, 1]);
+    expect(packedDatum([a, b], 2).lossFnInputs.target_tokens).toEqual([11, 12]);
   });
 });
 

@@ -319,17 +319,20 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       );
       const data = demos.groups
         .flatMap((g) => g.trajectories)
-        .filter((t) => t.status === 'terminated' && t.tokenization === 'exact' && episodePassed(t))
-        .map((t) => trainedDatum(t));
+        .filter((t) => t.status === 'terminated' && t.tokenization === 'exact' && episodePassed(t));
       if (data.length === 0) throw new Error('warm-up: the oracle solved none of the warm-up tasks');
+      const { pack } = config.warmup;
       log(
-        `warm-up: ${data.length} oracle demonstrations, ${config.warmup.steps} steps of ${config.warmup.batchSize}`,
+        `warm-up: ${data.length} oracle demonstrations, ${config.warmup.steps} steps of ${config.warmup.batchSize}` +
+          (pack > 1 ? ` sequences of up to ${pack} packed demonstrations` : ''),
       );
       let loss = 0;
       for (let step = 1; step <= config.warmup.steps; step++) {
-        const batch = Array.from(
-          { length: config.warmup.batchSize },
-          () => data[rng.int(0, data.length - 1)]!,
+        const batch = Array.from({ length: config.warmup.batchSize }, () =>
+          packedDatum(
+            Array.from({ length: pack }, () => data[rng.int(0, data.length - 1)]!),
+            decoder.maxPositions,
+          ),
         );
         const out = await learner.forwardBackward(batch, 'cross_entropy');
         const opt = await learner.optimStep(adamAt(config.warmup.adam, step, config.warmup.steps));
@@ -421,7 +424,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         trajectories.forEach((t, i) => {
           const a = advantages[gi]![i] ?? 0;
           // No signal, or filtered: skip the compute.
-          if (a !== 0 && keep[i] === 1) data.push(trainedDatum(t, a));
+          if (a !== 0 && keep[i] === 1) data.push(rlDatum(t, a));
         });
       });
       const learnStart = performance.now();
@@ -551,19 +554,42 @@ async function weightsFrom(
 }
 
 /**
- * The learner datum of a trajectory, cut after its last trained token: what follows (the
- * environment's reply to the final call) cannot change any trained token's logprob in a causal
- * model, so it is never sent to the learner. With an advantage: the RL datum (sampling logprobs kept).
+ * The RL datum of a trajectory (sampling logprobs kept), cut after its last trained token: what
+ * follows (the environment's reply to the final call) cannot change any trained token's logprob
+ * in a causal model, so it is never sent to the learner.
  */
-function trainedDatum(t: Trajectory, advantage?: number): Datum {
-  const end = Math.max(2, t.lossMask.lastIndexOf(1) + 1);
+function rlDatum(t: Trajectory, advantage: number): Datum {
+  const end = trainedEnd(t);
   const tokens = t.tokens.slice(0, end);
-  const lossMask = t.lossMask.slice(0, end);
-  if (advantage === undefined) return datumFromSequence(tokens, lossMask);
-  return datumFromSequence(tokens, lossMask, {
+  return datumFromSequence(tokens, t.lossMask.slice(0, end), {
     advantages: tokens.map(() => advantage),
     logprobs: t.logprobs.slice(0, end),
   });
+}
+
+/** Where a sequence's last trained token ends (at least 2 tokens, the shortest datum). */
+function trainedEnd(t: Pick<Trajectory, 'tokens' | 'lossMask'>): number {
+  return Math.max(2, t.lossMask.lastIndexOf(1) + 1);
+}
+
+/**
+ * One supervised datum of demonstrations played one after another, as pretraining packs documents:
+ * the sequence cut after its last trained token. Demonstrations that would pass `maxLength` tokens
+ * are left out (the first is always kept).
+ */
+export function packedDatum(
+  demos: readonly Pick<Trajectory, 'tokens' | 'lossMask'>[],
+  maxLength: number,
+): Datum {
+  const tokens: number[] = [];
+  const lossMask: Array<0 | 1> = [];
+  for (const t of demos) {
+    if (tokens.length > 0 && tokens.length + trainedEnd(t) > maxLength) break;
+    tokens.push(...t.tokens);
+    lossMask.push(...t.lossMask);
+  }
+  const end = trainedEnd({ tokens, lossMask });
+  return datumFromSequence(tokens.slice(0, end), lossMask.slice(0, end));
 }
 
 /** What every request of the run shares: stop ids, and the tool-name tokens that exploration picks from. */
