@@ -559,7 +559,7 @@ async function weightsFrom(
  * in a causal model, so it is never sent to the learner.
  */
 function rlDatum(t: Trajectory, advantage: number): Datum {
-  const end = trainedEnd(t);
+  const end = trainedEnd(t.lossMask);
   const tokens = t.tokens.slice(0, end);
   return datumFromSequence(tokens, t.lossMask.slice(0, end), {
     advantages: tokens.map(() => advantage),
@@ -568,8 +568,8 @@ function rlDatum(t: Trajectory, advantage: number): Datum {
 }
 
 /** Where a sequence's last trained token ends (at least 2 tokens, the shortest datum). */
-function trainedEnd(t: Pick<Trajectory, 'tokens' | 'lossMask'>): number {
-  return Math.max(2, t.lossMask.lastIndexOf(1) + 1);
+function trainedEnd(lossMask: readonly number[]): number {
+  return Math.max(2, lossMask.lastIndexOf(1) + 1);
 }
 
 /**
@@ -584,11 +584,11 @@ export function packedDatum(
   const tokens: number[] = [];
   const lossMask: Array<0 | 1> = [];
   for (const t of demos) {
-    if (tokens.length > 0 && tokens.length + trainedEnd(t) > maxLength) break;
+    if (tokens.length > 0 && tokens.length + trainedEnd(t.lossMask) > maxLength) break;
     tokens.push(...t.tokens);
     lossMask.push(...t.lossMask);
   }
-  const end = trainedEnd({ tokens, lossMask });
+  const end = trainedEnd(lossMask);
   return datumFromSequence(tokens.slice(0, end), lossMask.slice(0, end));
 }
 
