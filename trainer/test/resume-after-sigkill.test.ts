@@ -42,6 +42,7 @@ rl:
   steps: 6
   tasksPerStep: 2
   groupSize: 3
+  demoCoef: 0.5
   sampling: { temperature: 1.0, maxTokens: 32 }
 eval:
   tasks: { split: test, meta: { depth: 2 }, limit: 2 }

@@ -125,6 +125,42 @@ describe('embedded learner (TF.js wasm)', () => {
     await learner.close();
   });
 
+  it('micro-batches (sorted by length) give the whole batch’s loss, gradient and per-datum outputs, for every aggregation', async () => {
+    // Lengths and trained spans differ, so a wrong micro-batch share shows in the loss and gradient.
+    const data = [9, 4, 12, 6, 3, 10].map((n, b) => {
+      const tokens = Array.from({ length: n }, (_, i) => 40 + ((b * 7 + i * 3) % 50));
+      const mask = tokens.map((_, i) => (i >= n - 2 - (b % 3) ? 1 : 0));
+      return datumFromSequence(tokens, mask, {
+        advantages: tokens.map(() => (b % 2 === 0 ? 1 : -0.5)),
+        logprobs: tokens.map(() => -4),
+      });
+    });
+    for (const aggregation of ['token-mean', 'sequence-mean', 'token-sum', 'token-sum-norm'] as const) {
+      const run = async (microBatchSize: number) => {
+        const learner = await createEmbeddedLearner({
+          decoder,
+          weights: initDecoderWeights(decoder, { seed: 3 }),
+          microBatchSize,
+        });
+        const out = await learner.forwardBackward(data, 'ppo', { aggregation, normLength: 8 });
+        const step = await learner.optimStep({ learningRate: 1e-3 });
+        await learner.close();
+        return { out, gradNorm: step.metrics.grad_norm! };
+      };
+      const whole = await run(64);
+      const split = await run(2);
+      expect(split.out.metrics.loss!, aggregation).toBeCloseTo(whole.out.metrics.loss!, 5);
+      expect(split.gradNorm, aggregation).toBeCloseTo(whole.gradNorm, 5);
+      expect(split.out.lossFnOutputs.map((o) => o.logprobs.length)).toEqual(
+        data.map((d) => d.modelInput.tokens.length),
+      );
+      split.out.lossFnOutputs.forEach((o, i) => {
+        for (const [t, lp] of o.logprobs.entries())
+          expect(lp).toBeCloseTo(whole.out.lossFnOutputs[i]!.logprobs[t]!, 5);
+      });
+    }
+  });
+
   it('malformed data fail at once with the field named', async () => {
     const learner = await createEmbeddedLearner({
       decoder,

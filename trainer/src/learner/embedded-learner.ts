@@ -6,6 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { type DecoderConfig, type DecoderWeights, decoderWeightShapes } from '@toolgym/agents';
 import {
+  type Aggregation,
   crossEntropyLoss,
   DEFAULT_POLICY_LOSS,
   importanceSamplingLoss,
@@ -189,12 +190,17 @@ export class EmbeddedLearner implements Learner {
     return { ...result, logprobs, entropy };
   }
 
-  /** Splits into micro-batches; each one's loss is weighted by its share of weighted tokens. */
-  private microBatches(data: Datum[]): Datum[][] {
-    const sorted = data.map((d, i) => ({ d, i }));
-    const out: Datum[][] = [];
-    for (let i = 0; i < sorted.length; i += this.microBatchSize)
-      out.push(data.slice(i, i + this.microBatchSize));
+  /**
+   * Splits into micro-batches of similar length (sorted, so little padding); each entry keeps its
+   * position in `data`, so outputs come back in input order.
+   */
+  private microBatches(data: Datum[]): Array<Array<{ datum: Datum; index: number }>> {
+    const byLength = data
+      .map((datum, index) => ({ datum, index }))
+      .sort((a, b) => a.datum.modelInput.tokens.length - b.datum.modelInput.tokens.length);
+    const out: Array<Array<{ datum: Datum; index: number }>> = [];
+    for (let i = 0; i < byLength.length; i += this.microBatchSize)
+      out.push(byLength.slice(i, i + this.microBatchSize));
     return out;
   }
 
@@ -206,14 +212,15 @@ export class EmbeddedLearner implements Learner {
   ): Promise<ForwardBackwardOutput> {
     this.validate(data, lossFn);
     const chunks = this.microBatches(data);
-    const totalWeight = sumWeights(data);
-    const lossFnOutputs: Array<{ logprobs: number[] }> = [];
+    const aggregation = config.aggregation ?? DEFAULT_POLICY_LOSS.aggregation;
+    const lossFnOutputs: Array<{ logprobs: number[] }> = new Array(data.length);
     const metricSums: Record<string, number> = {};
     let lossSum = 0;
     let tokens = 0;
     for (const chunk of chunks) {
-      const share = chunks.length === 1 ? 1 : sumWeights(chunk) / Math.max(totalWeight, 1e-8);
-      const padded = this.pad(chunk);
+      const members = chunk.map((c) => c.datum);
+      const share = chunks.length === 1 ? 1 : microBatchShare(members, data, aggregation);
+      const padded = this.pad(members);
       try {
         let logprobValues: Float32Array = new Float32Array(0);
         let metrics: Record<string, number> = {};
@@ -245,7 +252,9 @@ export class EmbeddedLearner implements Learner {
         }
         const seq = padded.ids.shape[1];
         padded.lengths.forEach((n, b) => {
-          lossFnOutputs.push({ logprobs: Array.from(logprobValues.subarray(b * seq, b * seq + n)) });
+          lossFnOutputs[chunk[b]!.index] = {
+            logprobs: Array.from(logprobValues.subarray(b * seq, b * seq + n)),
+          };
           tokens += n;
         });
         lossSum += lossValue * share;
@@ -385,13 +394,22 @@ export class EmbeddedLearner implements Learner {
   }
 }
 
-function sumWeights(data: Datum[]): number {
-  let total = 0;
-  for (const d of data)
-    total += d.lossFnInputs.weights
-      ? d.lossFnInputs.weights.reduce((a, b) => a + b, 0)
-      : d.modelInput.tokens.length;
-  return total;
+/**
+ * A micro-batch's share of the whole batch's loss, so that summing the micro-batches' losses gives
+ * the loss of the batch in one piece: `token-mean` weighs by trained tokens, `sequence-mean` by
+ * sequences with a trained token, `token-sum-norm` by sequences (it divides by B), `token-sum` adds.
+ */
+export function microBatchShare(chunk: Datum[], data: Datum[], aggregation: Aggregation): number {
+  if (aggregation === 'token-sum') return 1;
+  const trained = (d: Datum) =>
+    d.lossFnInputs.weights ? d.lossFnInputs.weights.reduce((x, y) => x + y, 0) : d.modelInput.tokens.length;
+  const size = (ds: Datum[]) =>
+    aggregation === 'token-mean'
+      ? ds.reduce((total, d) => total + trained(d), 0)
+      : aggregation === 'sequence-mean'
+        ? ds.filter((d) => trained(d) > 0).length
+        : ds.length;
+  return size(chunk) / Math.max(size(data), 1e-8);
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

@@ -180,6 +180,12 @@ export const TrainConfigSchema = z
         entropyCoef: z.number().default(0),
         /** Truncated IS cap for `importance_sampling` (0 = off). */
         truncation: z.number().min(0).default(0),
+        /**
+         * Weight of a supervised term on the warm-up's demonstrations (one warm-up batch) added to
+         * every RL step, as InstructGPT's PPO-ptx mixes pretraining data into PPO: it keeps what
+         * warm-up taught (copying strings) from eroding under RL. 0 = off; needs `warmup`.
+         */
+        demoCoef: z.number().min(0).default(0),
         /** Optimiser steps per batch of rollouts (PPO epochs). */
         epochs: z.number().int().positive().default(1),
         /** DAPO dynamic sampling: drop zero-variance groups and resample up to this many rounds (0 = keep all groups). */
@@ -204,6 +210,10 @@ export const TrainConfigSchema = z
     maxTurns: z.number().int().positive().default(6),
   })
   .strict()
+  .refine((c) => c.rl.demoCoef === 0 || c.warmup !== undefined, {
+    message: 'rl.demoCoef mixes in the warm-up demonstrations: add a warmup section (its steps may be 0)',
+    path: ['rl', 'demoCoef'],
+  })
   .refine(
     (c) =>
       c.template.toolTokens ||

@@ -5,7 +5,7 @@ import { initDecoderWeights, readDecoderModelDir, readModelDir, writeDecoderMode
 import { discoverEnvironments } from '@toolgym/env-kit';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseTrainConfig, TrainConfigError } from './config.ts';
-import { adamAt, packedDatum, train } from './train.ts';
+import { adamAt, packedDatum, train, withTotalWeight } from './train.ts';
 
 const dirs: string[] = [];
 afterAll(async () => {
@@ -60,6 +60,11 @@ describe('training config', () => {
     expect(() =>
       parseTrainConfig({ ...base, rl: { ...base.rl, adam: { learningRate: 1, schedule: 'linear' } } }),
     ).toThrow(/rl\.adam\.schedule/);
+    const { warmup: _, ...noWarmup } = base;
+    expect(() => parseTrainConfig({ ...noWarmup, rl: { ...base.rl, demoCoef: 0.5 } })).toThrow(
+      /rl\.demoCoef: rl\.demoCoef mixes in the warm-up demonstrations: add a warmup section/,
+    );
+    expect(() => parseTrainConfig({ ...base, rl: { ...base.rl, demoCoef: -1 } })).toThrow(/rl\.demoCoef/);
   });
   it('cosine schedule: the full rate at the first step, a tenth at the last, half-way between at the middle', () => {
     const adam = parseTrainConfig({
@@ -96,29 +101,54 @@ describe('packedDatum', () => {
   });
 });
 
+describe('withTotalWeight', () => {
+  it('scales loss weights to add up to the total over the batch, keeping their proportions and the tokens', () => {
+    const a = packedDatum([{ tokens: [1, 2, 3, 4], lossMask: [0, 1, 1, 1] }], 100);
+    const b = packedDatum([{ tokens: [5, 6, 7], lossMask: [0, 1, 0] }], 100);
+    const [sa, sb] = withTotalWeight([a, b], 0.5);
+    expect(sa!.lossFnInputs.weights).toEqual([0.125, 0.125, 0.125]);
+    expect(sb!.lossFnInputs.weights).toEqual([0.125]);
+    expect(sa!.modelInput.tokens).toEqual(a.modelInput.tokens);
+    expect(a.lossFnInputs.weights).toEqual([1, 1, 1]);
+  });
+});
+
 describe('train (end to end, tiny)', () => {
   it('warm-up, two GRPO steps over the rollout engine, weights published, metrics to JSONL and the sink', async () => {
     const outDir = await mkdtemp(path.join(tmpdir(), 'toolgym-train-'));
     dirs.push(outDir);
-    const config = parseTrainConfig({ ...base, run: { name: 'smoke', seed: 1, outDir } });
+    const config = parseTrainConfig({
+      ...base,
+      run: { name: 'smoke', seed: 1, outDir },
+      // Enough warm-up that some episodes call tools, so the RL steps have signal and train.
+      warmup: { ...base.warmup, steps: 60, adam: { learningRate: 0.01 } },
+      rl: { ...base.rl, groupSize: 4, demoCoef: 0.5 },
+    });
     const environment = (await discoverEnvironments()).make('compose', config.environment.options);
-    const groups: number[] = [];
+    const groups: Array<{ runId: string | undefined; size: number; step: number | undefined }> = [];
     const stepMetrics: Array<{ step: number; metrics: Record<string, number> }> = [];
     const result = await train({
       config,
       environment,
       log: () => {},
       sink: {
-        onGroup: (g) => void groups.push(g.trajectories.length),
+        onGroup: (g) =>
+          void groups.push({
+            runId: g.trajectories[0]?.runId,
+            size: g.trajectories.length,
+            step: g.trajectories[0]?.step,
+          }),
         onStepMetrics: (m) => void stepMetrics.push(m),
       },
     });
     expect(result.rlSteps).toBe(2);
     expect(result.evals.map((e) => e.step)).toEqual([0, 1, 2]);
-    expect(result.warmup?.steps).toBe(3);
-    // warm-up publish + one publish per RL step that had signal
-    expect(result.policyVersion).toBeGreaterThanOrEqual(1);
-    expect(groups.every((n) => n === 2)).toBe(true);
+    expect(result.warmup?.steps).toBe(60);
+    // Training groups of 4; every evaluation (steps 0, 1, 2) is in the store too, as run `<runId>-eval`.
+    const evalGroups = groups.filter((g) => g.runId === `${result.runId}-eval`);
+    expect(groups.filter((g) => g.runId === result.runId).every((g) => g.size === 4)).toBe(true);
+    expect(new Set(evalGroups.map((g) => g.step))).toEqual(new Set([0, 1, 2]));
+    expect(evalGroups).toHaveLength(3 * 4);
     const lines = (await readFile(path.join(result.outDir, 'metrics.jsonl'), 'utf8'))
       .trim()
       .split('\n')
@@ -138,6 +168,12 @@ describe('train (end to end, tiny)', () => {
     ]) {
       expect(rl[0]).toHaveProperty([key]);
     }
+    // rl.demoCoef: every step that trained also took the demonstrations' cross-entropy.
+    const trained = rl.filter((x) => x.trained_sequences > 0);
+    expect(trained.length).toBeGreaterThan(0);
+    for (const l of trained) expect(l.demo_loss).toBeGreaterThan(0);
+    // warm-up publish + one publish per RL step that trained
+    expect(result.policyVersion).toBe(1 + trained.length);
     expect(stepMetrics.some((m) => 'eval_accuracy' in m.metrics)).toBe(true);
     // toolTokens: the trained model's tokenizer spells every tool name as one token.
     const tools = environment.toolSpecs.map((t) => t.name);

@@ -192,9 +192,9 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     taskIds: string[],
     groupSize: number,
     sampling: SamplingParams,
-    step?: number,
-    sink?: RolloutSink,
+    record: { step?: number; sink?: RolloutSink | undefined; runId?: string } = {},
   ): Promise<Episodes> => {
+    const { step, sink } = record;
     const result = await runRollouts({
       connect,
       sessions: 'episode',
@@ -205,7 +205,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       baseSeed: rolloutSeed,
       sampling,
       episode: episodeOptions,
-      runId,
+      runId: record.runId ?? runId,
       ...(step !== undefined ? { step } : {}),
       ...(sink ? { sink } : {}),
       progress: false,
@@ -217,6 +217,22 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       (a, b) => (a.trajectories[0]?.seed ?? 0) - (b.trajectories[0]?.seed ?? 0),
     );
     return { groups, ms: result.ms };
+  };
+
+  const demonstrations = async (w: NonNullable<TrainConfig['warmup']>): Promise<Trajectory[]> => {
+    const warmTasks = await selectTasks(environment, w.tasks);
+    const oracle = createOraclePolicy({ toolFormat, tokenizer: policy.tokenizer });
+    const played = await play(
+      oracle,
+      warmTasks.map((t) => t.id),
+      1,
+      { temperature: 0, maxTokens: 256 },
+    );
+    const passed = played.groups
+      .flatMap((g) => g.trajectories)
+      .filter((t) => t.status === 'terminated' && t.tokenization === 'exact' && episodePassed(t));
+    if (passed.length === 0) throw new Error('warm-up: the oracle solved none of the warm-up tasks');
+    return passed;
   };
 
   // Every line goes to metrics.jsonl; the sink (replay feed) gets one record per RL step (the
@@ -238,11 +254,13 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const evalTasks = await selectTasks(environment, config.eval.tasks);
   const evaluate = async (step: number): Promise<EvalPoint> => {
     const t0 = performance.now();
+    // Evaluation episodes go to the replay store as run `<runId>-eval`, beside the training ones.
     const { groups } = await play(
       policy,
       evalTasks.map((t) => t.id),
       1,
       samplingOf(config.eval.sampling, requestContext),
+      { step, sink: options.sink, runId: `${runId}-eval` },
     );
     const trajectories = groups.flatMap((g) => g.trajectories);
     const passed = trajectories.filter((t) => episodePassed(t)).length;
@@ -297,6 +315,20 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     });
   };
   try {
+    // ── Supervised warm-up on the oracle's demonstrations ──────────────────────────────────────
+    // The oracle's passing episodes on the warm-up tasks, for warm-up and `rl.demoCoef`. Played
+    // before a resumed run restores its state, so playing them again leaves its seeds as they were.
+    const warmup = config.warmup;
+    const needDemos = warmup && ((!resumed && warmup.steps > 0) || config.rl.demoCoef > 0);
+    const demos = needDemos ? await demonstrations(warmup) : [];
+    /** A warm-up batch: `batchSize` sequences of `pack` demonstrations drawn at random. */
+    const demoBatch = (w: NonNullable<TrainConfig['warmup']>): Datum[] =>
+      Array.from({ length: w.batchSize }, () =>
+        packedDatum(
+          Array.from({ length: w.pack }, () => demos[rng.int(0, demos.length - 1)]!),
+          decoder.maxPositions,
+        ),
+      );
     if (resumed) {
       const s = resumed.state;
       await learner.loadState(learnerStateFromTensors(resumed.tensors, s.learnerStep));
@@ -306,40 +338,22 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       rolloutSeed = s.rolloutSeed;
       Object.assign(result, s.result);
     }
-    // ── Supervised warm-up on the oracle's demonstrations ──────────────────────────────────────
-    if (!resumed && config.warmup && config.warmup.steps > 0) {
+    if (!resumed && warmup && warmup.steps > 0) {
       const t0 = performance.now();
-      const warmTasks = await selectTasks(environment, config.warmup.tasks);
-      const oracle = createOraclePolicy({ toolFormat, tokenizer: policy.tokenizer });
-      const demos = await play(
-        oracle,
-        warmTasks.map((t) => t.id),
-        1,
-        { temperature: 0, maxTokens: 256 },
-      );
-      const data = demos.groups
-        .flatMap((g) => g.trajectories)
-        .filter((t) => t.status === 'terminated' && t.tokenization === 'exact' && episodePassed(t));
-      if (data.length === 0) throw new Error('warm-up: the oracle solved none of the warm-up tasks');
-      const { pack } = config.warmup;
+      const { pack } = warmup;
       log(
-        `warm-up: ${data.length} oracle demonstrations, ${config.warmup.steps} steps of ${config.warmup.batchSize}` +
+        `warm-up: ${demos.length} oracle demonstrations, ${warmup.steps} steps of ${warmup.batchSize}` +
           (pack > 1 ? ` sequences of up to ${pack} packed demonstrations` : ''),
       );
       let loss = 0;
-      for (let step = 1; step <= config.warmup.steps; step++) {
-        const batch = Array.from({ length: config.warmup.batchSize }, () =>
-          packedDatum(
-            Array.from({ length: pack }, () => data[rng.int(0, data.length - 1)]!),
-            decoder.maxPositions,
-          ),
-        );
+      for (let step = 1; step <= warmup.steps; step++) {
+        const batch = demoBatch(warmup);
         const out = await learner.forwardBackward(batch, 'cross_entropy');
-        const opt = await learner.optimStep(adamAt(config.warmup.adam, step, config.warmup.steps));
+        const opt = await learner.optimStep(adamAt(warmup.adam, step, warmup.steps));
         loss = out.metrics.loss ?? 0;
-        if (step % 25 === 0 || step === config.warmup.steps) {
+        if (step % 25 === 0 || step === warmup.steps) {
           log(
-            `warm-up step ${step}/${config.warmup.steps}  loss ${loss.toFixed(4)}  grad-norm ${opt.metrics.grad_norm.toFixed(3)}`,
+            `warm-up step ${step}/${warmup.steps}  loss ${loss.toFixed(4)}  grad-norm ${opt.metrics.grad_norm.toFixed(3)}`,
           );
           await writeMetrics(step, 'warmup', { loss, grad_norm: opt.metrics.grad_norm });
         }
@@ -353,7 +367,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         extraTokens,
       });
       result.warmup = {
-        steps: config.warmup.steps,
+        steps: warmup.steps,
         finalLoss: loss,
         seconds: (performance.now() - t0) / 1000,
       };
@@ -390,7 +404,10 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       const sampling = samplingOf(rl.sampling, requestContext);
       const draw = (count: number) =>
         Array.from({ length: count }, () => rlTasks[rng.int(0, rlTasks.length - 1)]!.id);
-      const first = await play(policy, draw(rl.tasksPerStep), rl.groupSize, sampling, step, options.sink);
+      const first = await play(policy, draw(rl.tasksPerStep), rl.groupSize, sampling, {
+        step,
+        sink: options.sink,
+      });
       let rolloutMs = first.ms;
       const usable = (g: TrajectoryGroup) =>
         g.trajectories.filter((t) => t.status !== 'failed' && t.tokenization === 'exact');
@@ -404,7 +421,10 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
           rl.tasksPerStep,
           rewardsOf,
           async (count) => {
-            const more = await play(policy, draw(count), rl.groupSize, sampling, step, options.sink);
+            const more = await play(policy, draw(count), rl.groupSize, sampling, {
+              step,
+              sink: options.sink,
+            });
             rolloutMs += more.ms;
             allGroups.push(...more.groups);
             return more.groups;
@@ -431,9 +451,20 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       let lossMetrics: Record<string, number> = {};
       let gradNorm = 0;
       let trainedTokens = 0;
+      let demoLoss: number | undefined;
       if (data.length > 0) {
         for (let epoch = 0; epoch < rl.epochs; epoch++) {
           const out = await learner.forwardBackward(data, rl.loss, lossConfig);
+          if (rl.demoCoef > 0 && warmup) {
+            // token-sum of weights that add up to demoCoef = demoCoef × the token-mean cross-entropy
+            const demo = await learner.forwardBackward(
+              withTotalWeight(demoBatch(warmup), rl.demoCoef),
+              'cross_entropy',
+              { aggregation: 'token-sum' },
+            );
+            demoLoss = (demo.metrics.loss ?? 0) / rl.demoCoef;
+            trainedTokens += demo.metrics.tokens ?? 0;
+          }
           const opt = await learner.optimStep(adamAt(rl.adam, step, rl.steps));
           lossMetrics = out.metrics;
           gradNorm = opt.metrics.grad_norm;
@@ -467,6 +498,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         learner_s: learnMs / 1000,
         step_s: (performance.now() - stepStart) / 1000,
         policy_version: policy.version,
+        ...(demoLoss !== undefined ? { demo_loss: demoLoss } : {}),
       };
       for (const name of componentNames)
         metrics[`reward/${name}`] = mean(played.map((t) => t.reward.components[name] ?? 0));
@@ -590,6 +622,19 @@ export function packedDatum(
   }
   const end = trainedEnd(lossMask);
   return datumFromSequence(tokens.slice(0, end), lossMask.slice(0, end));
+}
+
+/** The same data with loss weights scaled to add up to `total` over the whole batch. */
+export function withTotalWeight(data: Datum[], total: number): Datum[] {
+  const weightOf = (d: Datum) => d.lossFnInputs.weights ?? d.modelInput.tokens.map(() => 1);
+  const sumAll = sum(data.flatMap(weightOf));
+  return data.map((d) => ({
+    ...d,
+    lossFnInputs: {
+      ...d.lossFnInputs,
+      weights: weightOf(d).map((w) => (w * total) / Math.max(sumAll, 1e-8)),
+    },
+  }));
 }
 
 /** What every request of the run shares: stop ids, and the tool-name tokens that exploration picks from. */
