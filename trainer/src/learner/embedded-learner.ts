@@ -24,6 +24,7 @@ import {
   type LearnerState,
   type LossFnConfig,
   type LossFnName,
+  lossWeights,
   type OptimStepOutput,
 } from './learner.ts';
 import { TfDecoder } from './tf-decoder.ts';
@@ -213,13 +214,14 @@ export class EmbeddedLearner implements Learner {
     this.validate(data, lossFn);
     const chunks = this.microBatches(data);
     const aggregation = config.aggregation ?? DEFAULT_POLICY_LOSS.aggregation;
+    const batchUnits = Math.max(lossUnits(data, aggregation), 1e-8);
     const lossFnOutputs: Array<{ logprobs: number[] }> = new Array(data.length);
     const metricSums: Record<string, number> = {};
     let lossSum = 0;
     let tokens = 0;
     for (const chunk of chunks) {
       const members = chunk.map((c) => c.datum);
-      const share = chunks.length === 1 ? 1 : microBatchShare(members, data, aggregation);
+      const share = chunks.length === 1 ? 1 : lossUnits(members, aggregation) / batchUnits;
       const padded = this.pad(members);
       try {
         let logprobValues: Float32Array = new Float32Array(0);
@@ -395,21 +397,23 @@ export class EmbeddedLearner implements Learner {
 }
 
 /**
- * A micro-batch's share of the whole batch's loss, so that summing the micro-batches' losses gives
- * the loss of the batch in one piece: `token-mean` weighs by trained tokens, `sequence-mean` by
- * sequences with a trained token, `token-sum-norm` by sequences (it divides by B), `token-sum` adds.
+ * How much of a batch's loss `data` carries under `aggregation`, so that a micro-batch's share is
+ * its units over the batch's and the micro-batches' losses add up to the batch's: trained tokens
+ * for `token-mean`, sequences with a trained token for `sequence-mean`, sequences for
+ * `token-sum-norm` (it divides by B), and 1 for `token-sum` (plain sums add).
  */
-export function microBatchShare(chunk: Datum[], data: Datum[], aggregation: Aggregation): number {
-  if (aggregation === 'token-sum') return 1;
-  const trained = (d: Datum) =>
-    d.lossFnInputs.weights ? d.lossFnInputs.weights.reduce((x, y) => x + y, 0) : d.modelInput.tokens.length;
-  const size = (ds: Datum[]) =>
-    aggregation === 'token-mean'
-      ? ds.reduce((total, d) => total + trained(d), 0)
-      : aggregation === 'sequence-mean'
-        ? ds.filter((d) => trained(d) > 0).length
-        : ds.length;
-  return size(chunk) / Math.max(size(data), 1e-8);
+function lossUnits(data: Datum[], aggregation: Aggregation): number {
+  const trained = (d: Datum) => lossWeights(d).reduce((x, y) => x + y, 0);
+  switch (aggregation) {
+    case 'token-mean':
+      return data.reduce((total, d) => total + trained(d), 0);
+    case 'sequence-mean':
+      return data.filter((d) => trained(d) > 0).length;
+    case 'token-sum-norm':
+      return data.length;
+    case 'token-sum':
+      return 1;
+  }
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

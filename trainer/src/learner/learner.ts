@@ -114,6 +114,11 @@ export class LearnerInputError extends Error {
   }
 }
 
+/** A datum's per-token loss weights, as the learner reads them (all 1 when absent). */
+export function lossWeights(d: Datum): number[] {
+  return d.lossFnInputs.weights ?? d.modelInput.tokens.map(() => 1);
+}
+
 /**
  * The datum for a sequence of tokens with a 0/1 mask of the tokens to train on: inputs are
  * tokens[0..n-2], targets tokens[1..n-1]; per-token arrays are shifted the same way.

@@ -42,6 +42,7 @@ import {
   datumFromSequence,
   type Learner,
   type LossFnConfig,
+  lossWeights,
 } from '../learner/learner.ts';
 import { compactChatTemplate, compactToolCalls, singleArgumentTools } from '../recipe/compact-format.ts';
 import { type TaskFilter, type TrainConfig, TrainConfigError } from './config.ts';
@@ -626,14 +627,10 @@ export function packedDatum(
 
 /** The same data with loss weights scaled to add up to `total` over the whole batch. */
 export function withTotalWeight(data: Datum[], total: number): Datum[] {
-  const weightOf = (d: Datum) => d.lossFnInputs.weights ?? d.modelInput.tokens.map(() => 1);
-  const sumAll = sum(data.flatMap(weightOf));
+  const scale = total / Math.max(sum(data.flatMap(lossWeights)), 1e-8);
   return data.map((d) => ({
     ...d,
-    lossFnInputs: {
-      ...d.lossFnInputs,
-      weights: weightOf(d).map((w) => (w * total) / Math.max(sumAll, 1e-8)),
-    },
+    lossFnInputs: { ...d.lossFnInputs, weights: lossWeights(d).map((w) => w * scale) },
   }));
 }
 
