@@ -29,6 +29,7 @@ export {
   type PolicyLossResult,
   ppoClipLoss,
   selectCovTokens,
+  selectHighEntropyTokens,
   stopGradient,
   tokenCovariance,
 } from './algorithms/policy-loss.ts';

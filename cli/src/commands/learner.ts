@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { DecoderConfig } from '@toolgym/agents';
+import { BYTE_TOKENIZER_VOCAB_SIZE, type DecoderConfig } from '@toolgym/agents';
 import { ToolGymError } from '@toolgym/env-kit';
 import {
   LearnerServerConfigError,
@@ -70,6 +70,7 @@ export function registerLearnerCommands(program: Command): void {
         throw new ToolGymError('learner-cli', `--format: unknown ${bad.join(', ')} (safetensors, onnx)`);
       const checkpoint = await readLatestCheckpoint<{
         decoder: DecoderConfig;
+        extraTokens?: string[];
         learnerStep: number;
         policyVersion: number;
       }>(path.join(runDir, 'checkpoints'));
@@ -79,7 +80,13 @@ export function registerLearnerCommands(program: Command): void {
           `no intact checkpoint in ${path.join(runDir, 'checkpoints')}`,
           'pass the run directory of `toolgym train` (<outDir>/<name>-seed<seed>)',
         );
-      const decoder = checkpoint.state.decoder;
+      const { decoder, extraTokens = [] } = checkpoint.state;
+      if (decoder.vocabSize !== BYTE_TOKENIZER_VOCAB_SIZE + extraTokens.length)
+        throw new ToolGymError(
+          'learner-cli',
+          `the checkpoint's decoder has ${decoder.vocabSize} tokens but names ${extraTokens.length} beyond the byte tokenizer's ${BYTE_TOKENIZER_VOCAB_SIZE}: its tokenizer cannot be rebuilt`,
+          'publish a checkpoint written by this version of `toolgym train` (it records its extra tokens)',
+        );
       const { weights } = learnerStateFromTensors(checkpoint.tensors, checkpoint.state.learnerStep);
       const published = await publishWeights({
         dir: path.resolve(opts.out ?? path.join(runDir, 'published')),
@@ -88,6 +95,7 @@ export function registerLearnerCommands(program: Command): void {
         policyVersion: checkpoint.state.policyVersion,
         step: checkpoint.state.learnerStep,
         formats: formats as Array<'safetensors' | 'onnx'>,
+        extraTokens,
       });
       process.stdout.write(
         `published policy version ${published.policyVersion} (${published.formats.join(', ')}) to ${published.dir}\n`,

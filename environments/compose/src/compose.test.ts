@@ -97,6 +97,7 @@ describe('tasks and splits', () => {
     expect(() => make({ depths: [0] })).toThrow(/'depths.0'/);
     expect(() => make({ functions: ['reverse', 'nope'] })).toThrow(/'functions.1'/);
     expect(() => make({ minLength: 9, maxLength: 3 })).toThrow(/minLength/);
+    expect(() => make({ notation: 'polish' })).toThrow(/'notation'/);
   });
 });
 
@@ -112,6 +113,23 @@ describe('prompts', () => {
       openings.add(task.prompt.slice(0, task.prompt.indexOf(chain.at(-1)!)));
     }
     expect(openings.size).toBeGreaterThanOrEqual(3);
+  });
+
+  it('write the chain nested with notation: nested, depth-1 prompts unchanged', () => {
+    const options = { depths: [1, 2, 3], tasksPerDepth: 40 };
+    const nested = composeTasks(ComposeConfigSchema.parse({ ...options, notation: 'nested' }));
+    const composed = composeTasks(ComposeConfigSchema.parse(options));
+    expect(nested.map((t) => t.id)).toEqual(composed.map((t) => t.id));
+    for (const [i, task] of nested.entries()) {
+      const { chain, input } = task.meta as { chain: string[]; input: string };
+      const expr = chain.reduce((inner, f) => `${f}(${inner})`, JSON.stringify(input));
+      expect(task.prompt).toContain(expr);
+      expect(task.prompt).not.toContain('∘');
+      if (chain.length === 1) expect(task.prompt).toBe(composed[i]!.prompt);
+    }
+    const depth3 = nested.find((t) => (t.meta as { depth: number }).depth === 3)!;
+    const [f, g, h] = (depth3.meta as { chain: string[] }).chain;
+    expect(depth3.prompt).toContain(`${h}(${g}(${f}("`);
   });
 });
 

@@ -24,6 +24,12 @@ export const ComposeConfigSchema = z
     everyStepChanges: z.boolean().default(true),
     /** Share of ordered function pairs that appear only in test tasks (composition generalisation). */
     heldOutPairFraction: z.number().min(0).max(1).default(0.25),
+    /**
+     * How a prompt writes the chain: `compose` is `g ∘ f("x")`, `nested` is `g(f("x"))`. Depth-1
+     * prompts are the same in both (`f("x")`); in `nested` every name sits in the `name(` pattern
+     * depth-1 demonstrations teach.
+     */
+    notation: z.enum(['compose', 'nested']).default('compose'),
     /** Seed of the task set and of the held-out pairs. */
     seed: z.number().int().default(0),
     /** Assistant turns per episode. */

@@ -30,13 +30,23 @@ const PHRASINGS = [
 export const COMPOSE_INSTRUCTION = ' Use the tools, then call answer with the final string.';
 
 /**
- * `What is g ∘ f("x")? Use the tools, …` — the chain in composition notation, as in the paper's
- * title (f applies first). Read either way, (g ∘ f)(x) or g ∘ (f(x)), it is g(f(x)); and the
- * innermost application `f("x")` looks the same at every depth, so a depth-1 skill meets a
- * depth-2 prompt in a familiar place and only the composition itself is new.
+ * `What is g ∘ f("x")? Use the tools, …` — the chain in composition notation (f applies first).
+ * Read either way, (g ∘ f)(x) or g ∘ (f(x)), it is g(f(x)); and the innermost application `f("x")`
+ * looks the same at every depth, so a depth-1 skill meets a depth-2 prompt in a familiar place and
+ * only the composition itself is new. `nested` writes `g(f("x"))`, as in the paper's title.
  */
-export function promptFor(chain: readonly FunctionName[], input: string, phrasing = 0): string {
-  const expr = `${[...chain].reverse().join(' ∘ ')}(${JSON.stringify(input)})`;
+export function promptFor(
+  chain: readonly FunctionName[],
+  input: string,
+  phrasing = 0,
+  notation: ComposeConfig['notation'] = 'compose',
+): string {
+  const outerFirst = [...chain].reverse();
+  const arg = JSON.stringify(input);
+  const expr =
+    notation === 'nested'
+      ? `${outerFirst.map((f) => `${f}(`).join('')}${arg}${')'.repeat(chain.length)}`
+      : `${outerFirst.join(' ∘ ')}(${arg})`;
   return PHRASINGS[phrasing % PHRASINGS.length]!(expr) + COMPOSE_INSTRUCTION;
 }
 
@@ -81,7 +91,7 @@ export function composeTasks(config: ComposeConfig): Task[] {
       tasks.push({
         id,
         split,
-        prompt: promptFor(chain, input, hashString(`${id}:phrasing`)),
+        prompt: promptFor(chain, input, hashString(`${id}:phrasing`), config.notation),
         answer,
         meta: { depth, chain, input, pairs },
       });

@@ -9,6 +9,7 @@ import {
   klPenalty,
   ppoClipLoss,
   selectCovTokens,
+  selectHighEntropyTokens,
   tokenCovariance,
 } from './policy-loss.ts';
 
@@ -149,6 +150,42 @@ describe('Clip-Cov / KL-Cov', () => {
     const grads = [...g.dataSync()];
     // one of the two tokens with cov 1 is detached (gradient 0), the other keeps −A/3
     expect(grads.filter((x) => x === 0).length).toBe(2); // the detached one and the A = 0 token
+  });
+});
+
+describe('high-entropy minority tokens (Wang et al. 2025)', () => {
+  it('picks the top ceil(fraction · n) weighted tokens by entropy, ties by position', () => {
+    const entropy = new Float32Array([0.1, 2, 0.5, 9, 0.5, 0.7]);
+    const weights = new Float32Array([1, 1, 1, 0, 1, 1]); // position 3 is not trained
+    expect([...selectHighEntropyTokens(entropy, weights, 0.4)]).toEqual([0, 1, 0, 0, 0, 1]);
+    expect([...selectHighEntropyTokens(entropy, weights, 0.5)]).toEqual([0, 1, 1, 0, 0, 1]);
+    expect([...selectHighEntropyTokens(entropy, weights, 1)]).toEqual([1, 1, 1, 0, 1, 1]);
+    expect(
+      selectHighEntropyTokens(new Float32Array(100), new Float32Array(100).fill(1), 0.07).reduce(
+        (a, b) => a + b,
+      ),
+    ).toBe(7);
+  });
+  it('PPO and IS gradients flow only through the picked tokens; the rest still count in the mean', () => {
+    const inputs = {
+      oldLogprobs: t2([[-1, -1, -1, -1]]),
+      advantages: t2([[1, 1, -1, 1]]),
+      weights: t2([[1, 1, 1, 1]]),
+      entropy: t2([[0.2, 1.5, 0.9, 0.1]]),
+    };
+    const config = { ...DEFAULT_POLICY_LOSS, entropyTopFraction: 0.5 };
+    const ppo = tf.grad(
+      (x: tf.Tensor) => ppoClipLoss({ ...inputs, logprobs: x as tf.Tensor2D }, config).loss,
+    )(t2([[-1, -1, -1, -1]]));
+    // d/dlogπ of −r·A/4 at r = 1 is −A/4, on the two highest-entropy tokens only
+    expect([...ppo.dataSync()].map((x) => x + 0)).toEqual([0, -0.25, 0.25, 0]); // + 0: −0 → 0
+    const is = tf.grad(
+      (x: tf.Tensor) => importanceSamplingLoss({ ...inputs, logprobs: x as tf.Tensor2D }, config).loss,
+    )(t2([[-1, -1, -1, -1]]));
+    expect([...is.dataSync()].map((x) => x + 0)).toEqual([0, -0.25, 0.25, 0]);
+    expect(() =>
+      ppoClipLoss({ ...inputs, entropy: undefined, logprobs: t2([[-1, -1, -1, -1]]) }, config),
+    ).toThrow(/entropyTopFraction < 1 needs the per-token entropy/);
   });
 });
 

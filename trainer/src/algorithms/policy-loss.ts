@@ -41,6 +41,11 @@ export interface PolicyLossConfig {
   entropyCoef: number;
   /** Entropy control from "The Entropy Mechanism of RL for Reasoning LMs" (Cui et al. 2025); off when absent. */
   covControl?: CovControl;
+  /**
+   * Share of tokens, highest entropy first, the policy gradient flows through (Wang et al. 2025,
+   * "Beyond the 80/20 Rule": 0.2); 1 = all. Needs `entropy`. The rest still count in the aggregation.
+   */
+  entropyTopFraction: number;
 }
 
 /**
@@ -61,6 +66,7 @@ export const DEFAULT_POLICY_LOSS: PolicyLossConfig = {
   klCoef: 0,
   klEstimator: 'k3',
   entropyCoef: 0,
+  entropyTopFraction: 1,
 };
 
 export interface PolicyLossInputs {
@@ -148,6 +154,9 @@ export function tokenCovariance(
   return cov;
 }
 
+/** ceil(fraction · n), without float error turning 0.07 · 100 = 7.000000000000001 into 8. */
+const topCount = (fraction: number, n: number) => Math.ceil(Number((fraction * n).toPrecision(12)));
+
 /** A small deterministic generator for Clip-Cov's random pick (mulberry32). */
 function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
@@ -168,7 +177,7 @@ function mulberry32(seed: number): () => number {
 export function selectCovTokens(cov: Float32Array, control: CovControl): Float32Array {
   const valid: number[] = [];
   for (let i = 0; i < cov.length; i++) if (!Number.isNaN(cov[i])) valid.push(i);
-  const count = Math.min(valid.length, Math.ceil(control.fraction * valid.length));
+  const count = Math.min(valid.length, topCount(control.fraction, valid.length));
   const picked = new Float32Array(cov.length);
   if (control.kind === 'clip-cov') {
     const inBand = valid.filter((i) => (cov[i] ?? 0) >= control.low && (cov[i] ?? 0) <= control.high);
@@ -183,6 +192,40 @@ export function selectCovTokens(cov: Float32Array, control: CovControl): Float32
     for (const i of valid.slice(0, count)) picked[i] = 1;
   }
   return picked;
+}
+
+/**
+ * Wang et al. 2025 (arXiv:2506.01939) §4: keep the top `ceil(fraction · n)` of the n weighted tokens
+ * by entropy (the "forking" tokens where the policy is undecided). Returns a 0/1 array over positions.
+ */
+export function selectHighEntropyTokens(
+  entropy: Float32Array,
+  weights: Float32Array,
+  fraction: number,
+): Float32Array {
+  const valid: number[] = [];
+  for (let i = 0; i < weights.length; i++) if ((weights[i] ?? 0) > 0) valid.push(i);
+  valid.sort((a, b) => (entropy[b] ?? 0) - (entropy[a] ?? 0) || a - b);
+  const picked = new Float32Array(weights.length);
+  for (const i of valid.slice(0, topCount(fraction, valid.length))) picked[i] = 1;
+  return picked;
+}
+
+/** The per-token loss with only the high-entropy tokens' gradient (`entropyTopFraction` < 1), else unchanged. */
+function keepHighEntropyTokens(
+  perToken: tf.Tensor2D,
+  inputs: Pick<PolicyLossInputs, 'entropy' | 'weights'>,
+  config: Partial<Pick<PolicyLossConfig, 'entropyTopFraction'>>,
+): tf.Tensor2D {
+  const fraction = config.entropyTopFraction ?? 1;
+  if (fraction >= 1) return perToken;
+  if (!inputs.entropy) throw new TypeError('entropyTopFraction < 1 needs the per-token entropy');
+  const picked = selectHighEntropyTokens(
+    inputs.entropy.dataSync() as Float32Array,
+    inputs.weights.dataSync() as Float32Array,
+    fraction,
+  );
+  return tf.mul(perToken, tf.tensor2d(picked, inputs.weights.shape)) as tf.Tensor2D;
 }
 
 /**
@@ -227,6 +270,7 @@ export function ppoClipLoss(inputs: PolicyLossInputs, config: PolicyLossConfig):
     }
     lossWeights = weights;
   }
+  perToken = keepHighEntropyTokens(perToken, inputs, config);
   let loss = aggregate(perToken, lossWeights, config.aggregation, config.normLength);
   let kl: tf.Scalar | undefined;
   if (config.klCoef > 0) {
@@ -268,7 +312,8 @@ export function ppoClipLoss(inputs: PolicyLossInputs, config: PolicyLossConfig):
  */
 export function importanceSamplingLoss(
   inputs: PolicyLossInputs,
-  config: Pick<PolicyLossConfig, 'aggregation' | 'normLength' | 'entropyCoef'> & { truncation?: number },
+  config: Pick<PolicyLossConfig, 'aggregation' | 'normLength' | 'entropyCoef'> &
+    Partial<Pick<PolicyLossConfig, 'entropyTopFraction'>> & { truncation?: number },
 ): PolicyLossResult {
   const { logprobs, oldLogprobs, advantages, weights } = inputs;
   const ratio = tf.exp(tf.sub(logprobs, oldLogprobs));
@@ -279,6 +324,7 @@ export function importanceSamplingLoss(
   } else {
     perToken = tf.neg(tf.mul(ratio, advantages)) as tf.Tensor2D;
   }
+  perToken = keepHighEntropyTokens(perToken, inputs, config);
   let loss = aggregate(perToken, weights, config.aggregation, config.normLength);
   let entropy: tf.Scalar | undefined;
   if (inputs.entropy) {

@@ -46,7 +46,11 @@ async function trainTwoSteps(learner: Learner, between?: (step: number, call: nu
   for (let step = 0; step < 2; step++) {
     for (let call = 0; call < 2; call++) {
       out.push(
-        await learner.forwardBackward(batch(step * 2 + call), 'ppo', { clipLow: 0.2, clipHigh: 0.28 }),
+        await learner.forwardBackward(batch(step * 2 + call), 'ppo', {
+          clipLow: 0.2,
+          clipHigh: 0.28,
+          entropyTopFraction: 0.5,
+        }),
       );
       await between?.(step, call);
     }

@@ -65,6 +65,7 @@ export const LossFnConfigSchema = z
     aggregation: z.enum(['token-mean', 'sequence-mean', 'token-sum', 'token-sum-norm']).optional(),
     norm_length: z.number().positive().optional(),
     entropy_coef: z.number().optional(),
+    entropy_top_fraction: z.number().gt(0).max(1).optional(),
     kl_coef: z.number().min(0).optional(),
     kl_estimator: z.enum(['k1', 'k2', 'k3']).optional(),
     truncation: z.number().positive().optional(),
@@ -223,6 +224,7 @@ export function lossConfigToWire(c: LossFnConfig): z.infer<typeof LossFnConfigSc
   if (c.aggregation !== undefined) out.aggregation = c.aggregation;
   if (c.normLength !== undefined) out.norm_length = c.normLength;
   if (c.entropyCoef !== undefined) out.entropy_coef = c.entropyCoef;
+  if (c.entropyTopFraction !== undefined) out.entropy_top_fraction = c.entropyTopFraction;
   if (c.klCoef !== undefined) out.kl_coef = c.klCoef;
   if (c.klEstimator !== undefined) out.kl_estimator = c.klEstimator;
   if (c.truncation !== undefined) out.truncation = c.truncation;
@@ -240,6 +242,7 @@ export function lossConfigFromWire(w: z.infer<typeof LossFnConfigSchema> = {}): 
   if (w.aggregation !== undefined) out.aggregation = w.aggregation;
   if (w.norm_length !== undefined) out.normLength = w.norm_length;
   if (w.entropy_coef !== undefined) out.entropyCoef = w.entropy_coef;
+  if (w.entropy_top_fraction !== undefined) out.entropyTopFraction = w.entropy_top_fraction;
   if (w.kl_coef !== undefined) out.klCoef = w.kl_coef;
   if (w.kl_estimator !== undefined) out.klEstimator = w.kl_estimator;
   if (w.truncation !== undefined) out.truncation = w.truncation;

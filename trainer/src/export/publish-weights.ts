@@ -49,6 +49,8 @@ export interface PublishOptions {
   step?: number;
   /** Default both. */
   formats?: PublishFormat[];
+  /** Tokens after the byte tokenizer's (a `template.toolTokens` run's tool names), for the ONNX directory's tokenizer. */
+  extraTokens?: readonly string[];
 }
 
 export interface Published {
@@ -225,7 +227,12 @@ export async function publishWeights(options: PublishOptions): Promise<Published
     );
   }
   if (formats.includes('onnx'))
-    await writeDecoderModelDir(path.join(temp, 'onnx'), { config: decoder, weights, policyVersion });
+    await writeDecoderModelDir(path.join(temp, 'onnx'), {
+      config: decoder,
+      weights,
+      policyVersion,
+      extraTokens: options.extraTokens ?? [],
+    });
   await writeFile(
     path.join(temp, 'toolgym-publish.json'),
     `${JSON.stringify({ policyVersion, step: options.step ?? null, formats }, null, 2)}\n`,

@@ -178,6 +178,13 @@ export const TrainConfigSchema = z
           .default('token-mean'),
         normLength: z.number().positive().default(1),
         entropyCoef: z.number().default(0),
+        /**
+         * Policy gradient only through this share of each micro-batch's trained tokens, highest
+         * entropy first ("Beyond the 80/20 Rule", Wang et al. 2025: 0.2); 1 = every token. Not with
+         * `sampling.exploreToolNames`: an explored tool name sits where the policy is sure of another
+         * one (low entropy), so its gradient is the one dropped (measured on the main job).
+         */
+        entropyTopFraction: z.number().gt(0).max(1).default(1),
         /** Truncated IS cap for `importance_sampling` (0 = off). */
         truncation: z.number().min(0).default(0),
         /**

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { initDecoderWeights, readDecoderModelDir, readModelDir, writeDecoderModelDir } from '@toolgym/agents';
 import { discoverEnvironments } from '@toolgym/env-kit';
 import { afterAll, describe, expect, it } from 'vitest';
+import { readLatestCheckpoint } from '../checkpoint/checkpoint.ts';
 import { parseTrainConfig, TrainConfigError } from './config.ts';
 import { adamAt, packedDatum, train, withTotalWeight } from './train.ts';
 
@@ -65,6 +66,10 @@ describe('training config', () => {
       /rl\.demoCoef: rl\.demoCoef mixes in the warm-up demonstrations: add a warmup section/,
     );
     expect(() => parseTrainConfig({ ...base, rl: { ...base.rl, demoCoef: -1 } })).toThrow(/rl\.demoCoef/);
+    for (const entropyTopFraction of [0, 1.5])
+      expect(() => parseTrainConfig({ ...base, rl: { ...base.rl, entropyTopFraction } })).toThrow(
+        /rl\.entropyTopFraction/,
+      );
   });
   it('cosine schedule: the full rate at the first step, a tenth at the last, half-way between at the middle', () => {
     const adam = parseTrainConfig({
@@ -181,6 +186,11 @@ describe('train (end to end, tiny)', () => {
     // The warm-started policy is kept beside the final one (policy version 1: the warm-up's publish).
     expect(readModelDir(path.join(result.outDir, 'warmup-model')).toolgym?.policyVersion).toBe(1);
     expect(finalModel.toolgym?.extraTokens).toEqual(tools);
+    // …and the checkpoint records them, so `toolgym learner publish` can rebuild that tokenizer.
+    const checkpoint = await readLatestCheckpoint<{ extraTokens: string[] }>(
+      path.join(result.outDir, 'checkpoints'),
+    );
+    expect(checkpoint?.state.extraTokens).toEqual(tools);
     expect(finalModel.toolgym?.decoder).toMatchObject({ vocabSize: 263 + tools.length, positions: 'rope' });
     expect(finalModel.tokenizer.encode('<tool_call>reverse:ab</tool_call>')).toEqual([
       259,

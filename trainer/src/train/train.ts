@@ -31,7 +31,11 @@ import {
 import { type Environment, EnvironmentClient, Rng } from '@toolgym/env-kit';
 import type { Task, Trajectory, TrajectoryGroup } from '@toolgym/protocol';
 import { type AdvantageEstimator, estimateAdvantages } from '../algorithms/advantages.ts';
-import { fillWithInformativeGroups, isZeroVarianceGroup, overlongKeepMask } from '../algorithms/batch-shaping.ts';
+import {
+  fillWithInformativeGroups,
+  isZeroVarianceGroup,
+  overlongKeepMask,
+} from '../algorithms/batch-shaping.ts';
 import { createRemoteLearner } from '../api/remote-learner.ts';
 import { readLatestCheckpoint, writeCheckpoint } from '../checkpoint/checkpoint.ts';
 import { learnerStateFromTensors, learnerStateToTensors } from '../checkpoint/learner-state-tensors.ts';
@@ -66,6 +70,8 @@ interface TrainCheckpointState {
   format: 'toolgym-train-checkpoint@1';
   config: TrainConfig;
   decoder: DecoderConfig;
+  /** The tokenizer's tokens after the byte tokenizer's (tool names with `template.toolTokens`). */
+  extraTokens: string[];
   /** RL steps done (0: warm-up and the first evaluation done). */
   rlStep: number;
   learnerStep: number;
@@ -302,6 +308,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       format: 'toolgym-train-checkpoint@1',
       config,
       decoder,
+      extraTokens,
       rlStep,
       learnerStep: learnerState.step,
       rng: rng.saveState(),
@@ -393,6 +400,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       aggregation: rl.aggregation,
       normLength: rl.normLength,
       entropyCoef: rl.entropyCoef,
+      entropyTopFraction: rl.entropyTopFraction,
       temperature: rl.sampling.temperature || 1,
       ...(rl.truncation > 0 ? { truncation: rl.truncation } : {}),
     };
