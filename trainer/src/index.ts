@@ -106,4 +106,11 @@ export {
   TrainConfigError,
   TrainConfigSchema,
 } from './train/config.ts';
-export { type EvalPoint, selectTasks, type TrainOptions, type TrainResult, train } from './train/train.ts';
+export {
+  type EvalPoint,
+  modelChat,
+  selectTasks,
+  type TrainOptions,
+  type TrainResult,
+  train,
+} from './train/train.ts';

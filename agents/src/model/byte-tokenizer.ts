@@ -155,10 +155,11 @@ export function byteTokenizerJson(extraTokens: readonly string[] = []): Record<s
   };
 }
 
-/** tokenizer_config.json of the byte tokenizer, with the chat template. */
+/** tokenizer_config.json of the byte tokenizer, with the chat template (ChatML/Hermes unless given). */
 export function byteTokenizerConfig(
   modelMaxLength: number,
   extraTokens: readonly string[] = [],
+  chatTemplate: string = BYTE_MODEL_CHAT_TEMPLATE,
 ): Record<string, unknown> {
   const addedTokensDecoder: Record<string, unknown> = {};
   byteTokenizerAddedTokens(extraTokens).forEach((content, i) => {
@@ -184,6 +185,6 @@ export function byteTokenizerConfig(
     errors: 'replace',
     model_max_length: modelMaxLength,
     added_tokens_decoder: addedTokensDecoder,
-    chat_template: BYTE_MODEL_CHAT_TEMPLATE,
+    chat_template: chatTemplate,
   };
 }

@@ -62,6 +62,11 @@ export interface ToolgymModelMeta {
   initSeed?: number;
   /** Added tokens after the byte tokenizer's own (ids from 263 on), e.g. tool names as single tokens. */
   extraTokens?: string[];
+  /**
+   * How the model writes tool calls, when not Hermes JSON: `compact` is `<tool_call>name:value</tool_call>`
+   * (trainer/src/recipe/compact-format.ts), the layout `toolgym train` uses with `template.kind: compact`.
+   */
+  toolCalls?: 'compact';
 }
 
 export interface WriteDecoderModelOptions {
@@ -71,6 +76,8 @@ export interface WriteDecoderModelOptions {
   initSeed?: number;
   /** Added tokens after the byte tokenizer's own, e.g. an environment's tool names (see `byteTokenizerAddedTokens`). */
   extraTokens?: readonly string[];
+  /** The chat layout the model was trained with, when not the default ChatML/Hermes one. */
+  chat?: { template: string; toolCalls: 'compact' };
 }
 
 /** Writes (or overwrites) a complete model directory; each file appears atomically. */
@@ -91,6 +98,7 @@ export async function writeDecoderModelDir(dir: string, options: WriteDecoderMod
     decoder: config,
     ...(options.initSeed !== undefined ? { initSeed: options.initSeed } : {}),
     ...(extraTokens.length > 0 ? { extraTokens: [...extraTokens] } : {}),
+    ...(options.chat ? { toolCalls: options.chat.toolCalls } : {}),
   };
   const files: Array<[string, string | Uint8Array]> = [
     ['model.onnx', buildDecoderOnnx(config, weights)],
@@ -119,7 +127,10 @@ export async function writeDecoderModelDir(dir: string, options: WriteDecoderMod
     ],
     ['generation_config.json', json({ eos_token_id: [imEnd, endOfText], pad_token_id: endOfText })],
     ['tokenizer.json', json(byteTokenizerJson(extraTokens))],
-    ['tokenizer_config.json', json(byteTokenizerConfig(config.maxPositions, extraTokens))],
+    [
+      'tokenizer_config.json',
+      json(byteTokenizerConfig(config.maxPositions, extraTokens, options.chat?.template)),
+    ],
     ['toolgym.json', json(meta)],
   ];
   await mkdir(dir, { recursive: true });

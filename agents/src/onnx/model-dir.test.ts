@@ -147,3 +147,28 @@ describe('a model directory with extra tokens (tool names)', () => {
     }
   });
 });
+
+describe('a recorded chat layout', () => {
+  it('writes the chat template and the tool-call format, and refuses a format it does not know', async () => {
+    const target = await mkdtemp(path.join(tmpdir(), 'toolgym-chat-'));
+    try {
+      const template = "{%- for message in messages %}{{- message.content + '\\n' }}{%- endfor %}";
+      await writeDecoderModelDir(target, {
+        config: TINY_TEST_CONFIG,
+        weights: initDecoderWeights(TINY_TEST_CONFIG, { seed: 1 }),
+        chat: { template, toolCalls: 'compact' },
+      });
+      const model = readModelDir(target);
+      expect(model.chatTemplate).toBe(template);
+      expect(model.toolgym?.toolCalls).toBe('compact');
+      const meta = path.join(target, 'toolgym.json');
+      await writeFile(
+        meta,
+        JSON.stringify({ ...JSON.parse(await readFile(meta, 'utf8')), toolCalls: 'xml' }),
+      );
+      expect(() => readModelDir(target)).toThrow(/'toolCalls' is 'compact' or absent \(Hermes\), got "xml"/);
+    } finally {
+      await rm(target, { recursive: true, force: true });
+    }
+  });
+});

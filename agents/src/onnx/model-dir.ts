@@ -189,6 +189,13 @@ export function readModelDir(dir: string): ModelDir {
         "needs a numeric 'policyVersion' and a 'decoder' config",
       );
     }
+    if (toolgymRaw.toolCalls !== undefined && toolgymRaw.toolCalls !== 'compact') {
+      throw new ModelDirError(
+        'malformed_model_file',
+        file,
+        `'toolCalls' is 'compact' or absent (Hermes), got ${JSON.stringify(toolgymRaw.toolCalls)}`,
+      );
+    }
     toolgym = toolgymRaw as unknown as ToolgymModelMeta;
   }
 

@@ -5,9 +5,12 @@ import {
   formatEvalSummary,
   hermesToolCalls,
   JsonlTrajectorySink,
+  OnnxPolicy,
+  type Policy,
   runRollouts,
   type SamplingParams,
   summarizeEval,
+  type ToolCallFormat,
 } from '@toolgym/agents';
 import {
   ConfigError,
@@ -16,6 +19,8 @@ import {
   type HttpEnvironmentServer,
   serveHttp,
 } from '@toolgym/env-kit';
+import type { ToolSpec } from '@toolgym/protocol';
+import { compactToolCalls, singleArgumentTools } from '@toolgym/trainer';
 import type { Command } from 'commander';
 import { makeEnvironment } from '../registry.ts';
 
@@ -76,7 +81,7 @@ export function registerEvalCommand(program: Command): void {
     .option('--dataset <spec>', 'shorthand for options.dataset (e.g. spider:/path/to/spider)')
     .option(
       '--tool-format <format>',
-      'how the policy writes tool calls: hermes (<tool_call> text) or native (OpenAI tool_calls)',
+      'how the policy writes tool calls: hermes (<tool_call> text) or native (OpenAI tool_calls); an onnx model that records its format (toolgym train, compact template) uses that',
       'hermes',
     )
     .option(
@@ -156,6 +161,7 @@ export function registerEvalCommand(program: Command): void {
 
       try {
         const taskIds = await selectTasks(opts, environment, connect);
+        const trainedFormat = await trainedToolFormat(policy, () => toolSpecsOf(environment, connect));
         const rewardRange = environment?.definition.rewardRange;
         const sampling: SamplingParams = {
           maxTokens: positiveInt(opts.maxTokens, '--max-tokens'),
@@ -177,6 +183,7 @@ export function registerEvalCommand(program: Command): void {
           baseSeed: Number(opts.seed),
           sampling,
           episode: {
+            ...(trainedFormat ? { toolFormat: trainedFormat } : {}),
             ...(opts.maxTurns ? { maxTurns: positiveInt(opts.maxTurns, '--max-turns') } : {}),
             ...(opts.maxContextTokens
               ? { maxContextTokens: positiveInt(opts.maxContextTokens, '--max-context-tokens') }
@@ -237,6 +244,31 @@ function positiveInt(value: string, flag: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new ConfigError(`${flag} ${value} is not a whole number ≥ 1`);
   return n;
+}
+
+/**
+ * The tool-call format an onnx model directory records (`toolgym train` with the compact template);
+ * its chat template comes with the model already. Undefined: the default (Hermes) applies.
+ */
+export async function trainedToolFormat(
+  policy: Policy,
+  toolSpecs: () => Promise<readonly ToolSpec[]>,
+): Promise<ToolCallFormat | undefined> {
+  if (!(policy instanceof OnnxPolicy) || policy.modelDir.toolgym?.toolCalls !== 'compact') return undefined;
+  return compactToolCalls(singleArgumentTools(await toolSpecs()));
+}
+
+async function toolSpecsOf(
+  environment: Environment | undefined,
+  connect: () => Promise<EnvironmentClient>,
+): Promise<readonly ToolSpec[]> {
+  if (environment) return environment.toolSpecs;
+  const client = await connect();
+  try {
+    return await client.listTools();
+  } finally {
+    await client.close();
+  }
 }
 
 async function selectTasks(

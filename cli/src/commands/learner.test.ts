@@ -1,40 +1,23 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import {
   BYTE_TOKENIZER_VOCAB_SIZE,
-  type DecoderConfig,
   decoderWeightShapes,
   initDecoderWeights,
   readModelDir,
 } from '@toolgym/agents';
-import { writeCheckpoint } from '@toolgym/trainer';
-import { afterAll, describe, expect, it } from 'vitest';
+import { modelChat, parseTrainConfig, writeCheckpoint } from '@toolgym/trainer';
+import { describe, expect, it } from 'vitest';
+import { TOOLGYM_BIN, temporaryDirectories, tinyDecoder } from './test-support.ts';
 
-const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/toolgym.js');
-const dirs: string[] = [];
-afterAll(async () => {
-  for (const d of dirs) await rm(d, { recursive: true, force: true });
-});
-
+const tempDir = temporaryDirectories('toolgym-cli-publish-');
 const tools = ['reverse', 'upper', 'answer'];
-const decoder: DecoderConfig = {
-  vocabSize: BYTE_TOKENIZER_VOCAB_SIZE + tools.length,
-  dModel: 16,
-  nLayers: 1,
-  nHeads: 2,
-  dFF: 32,
-  maxPositions: 64,
-  layerNormEps: 1e-5,
-  positions: 'rope',
-};
+const decoder = tinyDecoder(tools.length, 64);
 
 /** A run directory holding one checkpoint with the given state, as `toolgym train` writes it. */
 async function runDir(state: Record<string, unknown>): Promise<string> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'toolgym-cli-publish-'));
-  dirs.push(dir);
+  const dir = await tempDir();
   const weights = initDecoderWeights(decoder, { seed: 1 });
   const shapes = decoderWeightShapes(decoder);
   const tensors = Object.fromEntries(
@@ -48,17 +31,28 @@ async function runDir(state: Record<string, unknown>): Promise<string> {
 }
 
 const publish = (dir: string) =>
-  spawnSync(process.execPath, [bin, 'learner', 'publish', dir, '--format', 'onnx'], { encoding: 'utf8' });
+  spawnSync(process.execPath, [TOOLGYM_BIN, 'learner', 'publish', dir, '--format', 'onnx'], {
+    encoding: 'utf8',
+  });
 
 describe('toolgym learner publish', () => {
-  it("publishes a tool-token run's ONNX directory with its tool names as single tokens", async () => {
-    const dir = await runDir({ extraTokens: tools });
+  it("publishes a tool-token run's ONNX directory with its tool names as single tokens and its chat layout", async () => {
+    const config = parseTrainConfig({
+      environment: { id: 'compose' },
+      template: { kind: 'compact', toolTokens: true },
+      rl: { tasks: { split: 'train' } },
+      eval: { tasks: { split: 'test' } },
+    });
+    const dir = await runDir({ extraTokens: tools, config });
     const run = publish(dir);
     expect(run.status, run.stderr).toBe(0);
     expect(run.stdout).toContain('published policy version 5 (onnx)');
     const model = readModelDir(path.join(dir, 'published', 'v5', 'onnx'));
     expect(model.toolgym?.extraTokens).toEqual(tools);
     expect(model.tokenizer.encode('upper')).toEqual([BYTE_TOKENIZER_VOCAB_SIZE + 1]);
+    // …and the chat layout it was trained with, so `toolgym eval` plays it the same way.
+    expect(model.toolgym?.toolCalls).toBe('compact');
+    expect(model.chatTemplate).toBe(modelChat(config.template)!.template);
   });
 
   it('refuses a checkpoint whose vocabulary its recorded tokens do not explain, writing nothing', async () => {

@@ -4,9 +4,11 @@ import { ToolGymError } from '@toolgym/env-kit';
 import {
   LearnerServerConfigError,
   learnerStateFromTensors,
+  modelChat,
   publishWeights,
   readLatestCheckpoint,
   serveLearner,
+  type TrainConfig,
 } from '@toolgym/trainer';
 import type { Command } from 'commander';
 
@@ -69,6 +71,7 @@ export function registerLearnerCommands(program: Command): void {
       if (bad.length > 0)
         throw new ToolGymError('learner-cli', `--format: unknown ${bad.join(', ')} (safetensors, onnx)`);
       const checkpoint = await readLatestCheckpoint<{
+        config?: TrainConfig;
         decoder: DecoderConfig;
         extraTokens?: string[];
         learnerStep: number;
@@ -87,6 +90,7 @@ export function registerLearnerCommands(program: Command): void {
           `the checkpoint's decoder has ${decoder.vocabSize} tokens but names ${extraTokens.length} beyond the byte tokenizer's ${BYTE_TOKENIZER_VOCAB_SIZE}: its tokenizer cannot be rebuilt`,
           'publish a checkpoint written by this version of `toolgym train` (it records its extra tokens)',
         );
+      const chat = checkpoint.state.config && modelChat(checkpoint.state.config.template);
       const { weights } = learnerStateFromTensors(checkpoint.tensors, checkpoint.state.learnerStep);
       const published = await publishWeights({
         dir: path.resolve(opts.out ?? path.join(runDir, 'published')),
@@ -96,6 +100,7 @@ export function registerLearnerCommands(program: Command): void {
         step: checkpoint.state.learnerStep,
         formats: formats as Array<'safetensors' | 'onnx'>,
         extraTokens,
+        ...(chat ? { chat } : {}),
       });
       process.stdout.write(
         `published policy version ${published.policyVersion} (${published.formats.join(', ')}) to ${published.dir}\n`,

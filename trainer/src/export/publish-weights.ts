@@ -51,6 +51,8 @@ export interface PublishOptions {
   formats?: PublishFormat[];
   /** Tokens after the byte tokenizer's (a `template.toolTokens` run's tool names), for the ONNX directory's tokenizer. */
   extraTokens?: readonly string[];
+  /** The chat layout the ONNX directory records (`modelChat` of the run's template). */
+  chat?: { template: string; toolCalls: 'compact' };
 }
 
 export interface Published {
@@ -232,6 +234,7 @@ export async function publishWeights(options: PublishOptions): Promise<Published
       weights,
       policyVersion,
       extraTokens: options.extraTokens ?? [],
+      ...(options.chat ? { chat: options.chat } : {}),
     });
   await writeFile(
     path.join(temp, 'toolgym-publish.json'),

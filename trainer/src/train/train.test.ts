@@ -6,7 +6,7 @@ import { discoverEnvironments } from '@toolgym/env-kit';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readLatestCheckpoint } from '../checkpoint/checkpoint.ts';
 import { parseTrainConfig, TrainConfigError } from './config.ts';
-import { adamAt, packedDatum, train, withTotalWeight } from './train.ts';
+import { adamAt, modelChat, packedDatum, train, withTotalWeight } from './train.ts';
 
 const dirs: string[] = [];
 afterAll(async () => {
@@ -186,7 +186,10 @@ describe('train (end to end, tiny)', () => {
     // The warm-started policy is kept beside the final one (policy version 1: the warm-up's publish).
     expect(readModelDir(path.join(result.outDir, 'warmup-model')).toolgym?.policyVersion).toBe(1);
     expect(finalModel.toolgym?.extraTokens).toEqual(tools);
-    // …and the checkpoint records them, so `toolgym learner publish` can rebuild that tokenizer.
+    // The model records the compact chat layout it was trained with (for `toolgym eval`).
+    expect(finalModel.toolgym?.toolCalls).toBe('compact');
+    expect(finalModel.chatTemplate).toBe(modelChat(parseTrainConfig(base).template)!.template);
+    // …and the checkpoint records the extra tokens, so `toolgym learner publish` can rebuild that tokenizer.
     const checkpoint = await readLatestCheckpoint<{ extraTokens: string[] }>(
       path.join(result.outDir, 'checkpoints'),
     );

@@ -158,7 +158,10 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     ? await weightsFrom(config.policy.initFrom, decoder, extraTokens)
     : initDecoderWeights(decoder, { seed, std: config.policy.initStd });
   const modelDir = path.join(outDir, 'model');
-  await writeDecoderModelDir(modelDir, { config: decoder, weights: initial, initSeed: seed, extraTokens });
+  const chat = modelChat(config.template);
+  /** What every model directory of the run records besides its weights: decoder, tokens, chat layout. */
+  const modelLayout = { config: decoder, extraTokens, ...(chat ? { chat } : {}) };
+  await writeDecoderModelDir(modelDir, { ...modelLayout, weights: initial, initSeed: seed });
   const policy = await createOnnxPolicy({
     model: modelDir,
     executionProvider: 'cpu',
@@ -369,10 +372,9 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       await publish();
       // The warm-started policy, kept for comparison and as `policy.initFrom` of later RL runs.
       await writeDecoderModelDir(path.join(outDir, 'warmup-model'), {
-        config: decoder,
+        ...modelLayout,
         weights: (await learner.saveWeights()).weights,
         policyVersion: policy.version,
-        extraTokens,
       });
       result.warmup = {
         steps: warmup.steps,
@@ -546,9 +548,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     result.policyVersion = policy.version;
     const { weights } = await learner.saveWeights();
     await writeDecoderModelDir(path.join(outDir, 'final-model'), {
-      config: decoder,
+      ...modelLayout,
       weights,
-      extraTokens,
       policyVersion: policy.version,
     });
     await writeFile(path.join(outDir, 'result.json'), `${JSON.stringify(result, null, 2)}\n`);
@@ -563,15 +564,23 @@ function chatLayout(
   config: TrainConfig,
   tools: ReturnType<Environment['toolSpecs']['slice']>,
 ): { template?: ChatTemplate; toolFormat?: ToolCallFormat } {
-  if (config.template.kind === 'hermes') return {};
+  const chat = modelChat(config.template);
+  if (!chat) return {};
   return {
-    template: new ChatTemplate(
-      compactChatTemplate({ dropFromPrompt: config.template.dropFromPrompt }),
-      {},
-      'compact',
-    ),
+    template: new ChatTemplate(chat.template, {}, 'compact'),
     toolFormat: compactToolCalls(singleArgumentTools(tools)),
   };
+}
+
+/**
+ * The chat layout a model trained with `template` records in its model directory (the chat template
+ * and the tool-call format), so `toolgym eval --policy onnx:<dir>` plays it as trained; none for Hermes.
+ */
+export function modelChat(
+  template: TrainConfig['template'],
+): { template: string; toolCalls: 'compact' } | undefined {
+  if (template.kind === 'hermes') return undefined;
+  return { template: compactChatTemplate({ dropFromPrompt: template.dropFromPrompt }), toolCalls: 'compact' };
 }
 
 /** Weights of a model directory whose decoder and extra tokens equal the run's (else a config error naming the difference). */
