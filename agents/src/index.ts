@@ -45,6 +45,7 @@ export { initDecoderWeights } from './model/init-weights.ts';
 export {
   createDefaultModel,
   DEFAULT_DECODER_CONFIG,
+  type ModelChat,
   TOOLGYM_MODEL_FORMAT,
   type ToolgymModelMeta,
   writeDecoderModelDir,

@@ -69,6 +69,12 @@ export interface ToolgymModelMeta {
   toolCalls?: 'compact';
 }
 
+/** The chat layout a model was trained with, when not the default ChatML/Hermes one: its Jinja template and call format. */
+export interface ModelChat {
+  template: string;
+  toolCalls: 'compact';
+}
+
 export interface WriteDecoderModelOptions {
   config: DecoderConfig;
   weights: DecoderWeights;
@@ -76,8 +82,7 @@ export interface WriteDecoderModelOptions {
   initSeed?: number;
   /** Added tokens after the byte tokenizer's own, e.g. an environment's tool names (see `byteTokenizerAddedTokens`). */
   extraTokens?: readonly string[];
-  /** The chat layout the model was trained with, when not the default ChatML/Hermes one. */
-  chat?: { template: string; toolCalls: 'compact' };
+  chat?: ModelChat;
 }
 
 /** Writes (or overwrites) a complete model directory; each file appears atomically. */

@@ -187,10 +187,16 @@ export function selectCovTokens(cov: Float32Array, control: CovControl): Float32
       [inBand[k], inBand[j]] = [inBand[j] as number, inBand[k] as number];
     }
     for (const i of inBand.slice(0, count)) picked[i] = 1;
-  } else {
-    valid.sort((a, b) => (cov[b] ?? 0) - (cov[a] ?? 0));
-    for (const i of valid.slice(0, count)) picked[i] = 1;
+    return picked;
   }
+  return pickHighest(cov, valid, control.fraction);
+}
+
+/** 0/1 over positions: the top `ceil(fraction · n)` of the n `candidates` by `score`, ties by position. */
+function pickHighest(score: Float32Array, candidates: number[], fraction: number): Float32Array {
+  const ranked = [...candidates].sort((a, b) => (score[b] ?? 0) - (score[a] ?? 0) || a - b);
+  const picked = new Float32Array(score.length);
+  for (const i of ranked.slice(0, topCount(fraction, ranked.length))) picked[i] = 1;
   return picked;
 }
 
@@ -203,12 +209,9 @@ export function selectHighEntropyTokens(
   weights: Float32Array,
   fraction: number,
 ): Float32Array {
-  const valid: number[] = [];
-  for (let i = 0; i < weights.length; i++) if ((weights[i] ?? 0) > 0) valid.push(i);
-  valid.sort((a, b) => (entropy[b] ?? 0) - (entropy[a] ?? 0) || a - b);
-  const picked = new Float32Array(weights.length);
-  for (const i of valid.slice(0, topCount(fraction, valid.length))) picked[i] = 1;
-  return picked;
+  const trained: number[] = [];
+  for (let i = 0; i < weights.length; i++) if ((weights[i] ?? 0) > 0) trained.push(i);
+  return pickHighest(entropy, trained, fraction);
 }
 
 /** The per-token loss with only the high-entropy tokens' gradient (`entropyTopFraction` < 1), else unchanged. */

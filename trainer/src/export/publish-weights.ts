@@ -32,6 +32,7 @@ import {
   type DecoderConfig,
   type DecoderWeights,
   decoderPositions,
+  type ModelChat,
   writeDecoderModelDir,
 } from '@toolgym/agents';
 import { ToolGymError } from '@toolgym/protocol';
@@ -52,7 +53,7 @@ export interface PublishOptions {
   /** Tokens after the byte tokenizer's (a `template.toolTokens` run's tool names), for the ONNX directory's tokenizer. */
   extraTokens?: readonly string[];
   /** The chat layout the ONNX directory records (`modelChat` of the run's template). */
-  chat?: { template: string; toolCalls: 'compact' };
+  chat?: ModelChat;
 }
 
 export interface Published {

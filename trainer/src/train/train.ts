@@ -17,6 +17,7 @@ import {
   decoderWeightShapes,
   episodePassed,
   initDecoderWeights,
+  type ModelChat,
   type OnnxPolicy,
   type Policy,
   readDecoderModelDir,
@@ -185,7 +186,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
           ...(process.env[config.learner.tokenEnv] ? { token: process.env[config.learner.tokenEnv]! } : {}),
         });
 
-  const { template, toolFormat } = chatLayout(config, tools);
+  const { template, toolFormat } = chatLayout(chat, tools);
   const requestContext = samplingContext(policy, extraTokens);
   const episodeOptions = {
     template,
@@ -561,10 +562,9 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
 }
 
 function chatLayout(
-  config: TrainConfig,
+  chat: ModelChat | undefined,
   tools: ReturnType<Environment['toolSpecs']['slice']>,
 ): { template?: ChatTemplate; toolFormat?: ToolCallFormat } {
-  const chat = modelChat(config.template);
   if (!chat) return {};
   return {
     template: new ChatTemplate(chat.template, {}, 'compact'),
@@ -576,9 +576,7 @@ function chatLayout(
  * The chat layout a model trained with `template` records in its model directory (the chat template
  * and the tool-call format), so `toolgym eval --policy onnx:<dir>` plays it as trained; none for Hermes.
  */
-export function modelChat(
-  template: TrainConfig['template'],
-): { template: string; toolCalls: 'compact' } | undefined {
+export function modelChat(template: TrainConfig['template']): ModelChat | undefined {
   if (template.kind === 'hermes') return undefined;
   return { template: compactChatTemplate({ dropFromPrompt: template.dropFromPrompt }), toolCalls: 'compact' };
 }
