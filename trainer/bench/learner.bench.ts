@@ -2,6 +2,8 @@
  * `pnpm bench learner`: training tokens/s of the embedded learner (forward + backward + Adam), the
  * same model's forward-only tokens/s, and the backend's measured matmul GFLOP/s, in one run, for
  * each TF.js backend (wasm and cpu); model FLOPs utilisation = achieved training FLOP/s ÷ matmul FLOP/s.
+ * The wasm learner is also measured in worker threads as `toolgym train` runs it: one worker, and
+ * two data-parallel workers (their MFU is against two cores' matmul FLOP/s).
  *
  * Model FLOPs per trained token ≈ 6·N (N = parameters touched per token: every matrix, the one-hot
  * embedding and the lm head) + attention 12·L·T·d (forward 4·L·T·d: q·kᵀ and att·v, ×3 with backward).
@@ -9,8 +11,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { type DecoderConfig, initDecoderWeights } from '@toolgym/agents';
 import { useBackend } from '../src/learner/backend.ts';
-import { createEmbeddedLearner } from '../src/learner/embedded-learner.ts';
-import { type Datum, datumFromSequence } from '../src/learner/learner.ts';
+import { createEmbeddedLearner, type EmbeddedLearnerSettings } from '../src/learner/embedded-learner.ts';
+import { type Datum, datumFromSequence, type Learner } from '../src/learner/learner.ts';
+import { createWorkerLearner } from '../src/learner/worker-learner.ts';
 
 const args = process.argv.slice(2);
 const arg = (name: string, fallback: number) => {
@@ -75,24 +78,17 @@ async function matmulGflops(): Promise<number> {
   return best;
 }
 
-const rows: string[][] = [];
-for (const backend of ['wasm', 'cpu'] as const) {
-  await useBackend(backend);
-  const gflops = await matmulGflops();
-  const learner = await createEmbeddedLearner({
-    decoder,
-    weights: initDecoderWeights(decoder, { seed: 0 }),
-    backend,
-    microBatchSize: batch,
-  });
-  const data: Datum[] = Array.from({ length: batch }, (_, b) => {
-    const tokens = Array.from({ length: seq + 1 }, (_, i) => (b * 31 + i * 7) % 256);
-    return datumFromSequence(
-      tokens,
-      tokens.map(() => 1),
-      { advantages: tokens.map(() => 1), logprobs: tokens.map(() => -5) },
-    );
-  });
+const data: Datum[] = Array.from({ length: batch }, (_, b) => {
+  const tokens = Array.from({ length: seq + 1 }, (_, i) => (b * 31 + i * 7) % 256);
+  return datumFromSequence(
+    tokens,
+    tokens.map(() => 1),
+    { advantages: tokens.map(() => 1), logprobs: tokens.map(() => -5) },
+  );
+});
+
+/** Training (forward + backward + Adam) and forward-only tokens/s, after one warm-up step. */
+async function measure(learner: Learner): Promise<{ train: number; forward: number }> {
   await learner.forwardBackward(data, 'ppo');
   await learner.optimStep({ learningRate: 1e-4 });
   let t0 = performance.now();
@@ -100,21 +96,40 @@ for (const backend of ['wasm', 'cpu'] as const) {
     await learner.forwardBackward(data, 'ppo');
     await learner.optimStep({ learningRate: 1e-4 });
   }
-  const trainTokS = (batch * seq * repeats) / ((performance.now() - t0) / 1000);
+  const train = (batch * seq * repeats) / ((performance.now() - t0) / 1000);
   t0 = performance.now();
   for (let i = 0; i < repeats; i++) await learner.forward(data);
-  const fwdTokS = (batch * seq * repeats) / ((performance.now() - t0) / 1000);
+  const forward = (batch * seq * repeats) / ((performance.now() - t0) / 1000);
+  await learner.close();
+  return { train, forward };
+}
+
+const rows: string[][] = [];
+const row = (name: string, speed: { train: number; forward: number }, gflops: number, cores = 1) => {
   const f = flopsPerToken(decoder, seq);
-  const mfu = (trainTokS * f.train) / (gflops * 1e9);
+  const mfu = (speed.train * f.train) / (gflops * cores * 1e9);
   rows.push([
-    backend,
-    trainTokS.toFixed(0),
-    fwdTokS.toFixed(0),
+    name,
+    speed.train.toFixed(0),
+    speed.forward.toFixed(0),
     gflops.toFixed(2),
-    ((trainTokS * f.train) / 1e9).toFixed(2),
+    ((speed.train * f.train) / 1e9).toFixed(2),
     `${(mfu * 100).toFixed(1)}%`,
   ]);
-  await learner.close();
+};
+for (const backend of ['wasm', 'cpu'] as const) {
+  await useBackend(backend);
+  const gflops = await matmulGflops();
+  const settings: EmbeddedLearnerSettings = {
+    decoder,
+    weights: initDecoderWeights(decoder, { seed: 0 }),
+    backend,
+    microBatchSize: batch,
+  };
+  row(backend, await measure(await createEmbeddedLearner(settings)), gflops);
+  if (backend !== 'wasm') continue;
+  row('wasm, 1 worker', await measure(await createWorkerLearner(settings, 1)), gflops);
+  row('wasm, 2 workers', await measure(await createWorkerLearner(settings, 2)), gflops, 2);
 }
 process.stdout.write(
   `embedded learner: d=${decoder.dModel} layers=${decoder.nLayers} dFF=${decoder.dFF} vocab=${decoder.vocabSize} positions=${decoder.positions}, batch ${batch} × ${seq} tokens, ${repeats} repeats\n`,
@@ -123,6 +138,8 @@ const header = ['backend', 'train tok/s', 'forward tok/s', 'best matmul GFLOP/s'
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
 for (const r of [header, ...rows])
   process.stdout.write(`${r.map((c, i) => c.padEnd(widths[i]!)).join('  ')}\n`);
-const wasm = rows[0]!;
-const cpu = rows[1]!;
-process.stdout.write(`wasm / cpu training speed: ${(Number(wasm[1]) / Number(cpu[1])).toFixed(2)}×\n`);
+const speed = (name: string) => Number(rows.find((r) => r[0] === name)![1]);
+process.stdout.write(`wasm / cpu training speed: ${(speed('wasm') / speed('cpu')).toFixed(2)}×\n`);
+process.stdout.write(
+  `2 data-parallel workers / 1 worker training speed: ${(speed('wasm, 2 workers') / speed('wasm, 1 worker')).toFixed(2)}×\n`,
+);

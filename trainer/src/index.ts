@@ -92,6 +92,7 @@ export {
   type OptimStepOutput,
 } from './learner/learner.ts';
 export { TfDecoder } from './learner/tf-decoder.ts';
+export { createWorkerLearner } from './learner/worker-learner.ts';
 export {
   CompactFormatError,
   compactChatTemplate,

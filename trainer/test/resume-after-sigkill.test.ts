@@ -1,7 +1,9 @@
 /**
  * `toolgym train` killed with SIGKILL at random moments, then `toolgym train --resume`, several
  * times over: the continuation's per-step metrics equal those of a run never killed (same seed),
- * and no kill ever leaves a checkpoint that fails verification.
+ * and no kill ever leaves a checkpoint that fails verification. Again with `rl.asyncLevel: 1` and
+ * two data-parallel learner workers: there a checkpoint holds the batch that was playing during the
+ * learner's step, played again on resume, and every replica takes the checkpoint's state.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -22,8 +24,8 @@ afterAll(async () => {
 });
 
 /** A tiny run (~1 s per RL step here): a short oracle warm-up so that RL groups have reward variance. */
-const configYaml = (outDir: string) => `
-run: { name: tiny, seed: 3, outDir: ${JSON.stringify(outDir)} }
+const configYaml = (outDir: string, asyncLevel = 0) => `
+run: { name: tiny, seed: 3, outDir: ${JSON.stringify(outDir)} }${asyncLevel > 0 ? '\nlearner: { workers: 2 }' : ''}
 environment:
   id: compose
   options: { functions: [reverse, upper, double], depths: [1, 2], tasksPerDepth: 20, alphabet: abc, minLength: 3, maxLength: 4, heldOutPairFraction: 0.25, maxTurns: 3 }
@@ -43,6 +45,7 @@ rl:
   tasksPerStep: 2
   groupSize: 3
   demoCoef: 0.5
+  asyncLevel: ${asyncLevel}
   sampling: { temperature: 1.0, maxTokens: 32 }
 eval:
   tasks: { split: test, meta: { depth: 2 }, limit: 2 }
@@ -109,68 +112,80 @@ function runTrain(
 let referenceMetrics: Array<Record<string, unknown>> | undefined;
 
 describe('toolgym train --resume after SIGKILL', () => {
-  it('continues identically to a run never killed, after several kills at random moments', async () => {
-    const dir = await mkdtemp(path.join(tmpdir(), 'toolgym-resume-'));
-    dirs.push(dir);
-    const refConfig = path.join(dir, 'reference.yaml');
-    const chainConfig = path.join(dir, 'chain.yaml');
-    await writeFile(refConfig, configYaml(path.join(dir, 'reference')));
-    await writeFile(chainConfig, configYaml(path.join(dir, 'chain')));
-    const reference = runTrain(refConfig, false);
+  it.each([0, 1])(
+    'continues identically to a run never killed, after several kills at random moments (rl.asyncLevel %i; with 1, two learner workers)',
+    async (asyncLevel) => {
+      const dir = await mkdtemp(path.join(tmpdir(), 'toolgym-resume-'));
+      dirs.push(dir);
+      const refConfig = path.join(dir, 'reference.yaml');
+      const chainConfig = path.join(dir, 'chain.yaml');
+      await writeFile(refConfig, configYaml(path.join(dir, 'reference'), asyncLevel));
+      await writeFile(chainConfig, configYaml(path.join(dir, 'chain'), asyncLevel));
+      const reference = runTrain(refConfig, false);
 
-    const rand = (lo: number, hi: number) => lo + Math.floor(Math.random() * (hi - lo));
-    const trials: Array<{ kill: string; resumedAfter: number | null }> = [];
-    // Trial 0 dies during the warm-up or the first steps; later trials a random time after a random step.
-    const plans = [
-      { name: 'random time after start', when: () => timeKill(rand(4_000, 14_000)) },
-      { name: 'after step 1', when: () => stepKill(1, rand(0, 700)) },
-      { name: 'after step 3', when: () => stepKill(3, rand(0, 700)) },
-      { name: 'after step 4', when: () => stepKill(4, rand(0, 700)) },
-    ];
-    let started = 0;
-    let resume = false;
-    for (const plan of plans) {
-      started = Date.now();
-      const killer = plan.when();
-      const { output, killed } = await runTrain(chainConfig, resume, killer);
-      const resumedAfter = /resume: continuing after RL step (\d+)/.exec(output);
+      const rand = (lo: number, hi: number) => lo + Math.floor(Math.random() * (hi - lo));
+      const trials: Array<{ kill: string; resumedAfter: number | null }> = [];
+      // Trial 0 dies during the warm-up or the first steps; later trials a random time after a random
+      // step (the run takes ~12 s here, of which RL ~2 s: kills are timed from the output, not the start).
+      const plans = [
+        { name: 'random time after the warm-up starts', when: () => afterLine(/^warm-up:/m, rand(0, 2_000)) },
+        { name: 'after step 1', when: () => stepKill(1, rand(0, 300)) },
+        { name: 'after step 3', when: () => stepKill(3, rand(0, 300)) },
+        { name: 'after step 5', when: () => stepKill(5, rand(0, 300)) },
+      ];
+      let resume = false;
+      for (const plan of plans) {
+        const killer = plan.when();
+        const { output, killed } = await runTrain(chainConfig, resume, killer);
+        const resumedAfter = /resume: continuing after RL step (\d+)/.exec(output);
+        trials.push({
+          kill: killed ? plan.name : `${plan.name} (finished first)`,
+          resumedAfter: resumedAfter ? Number(resumedAfter[1]) : null,
+        });
+        const checkpoint = await readLatestCheckpoint(path.join(dir, 'chain', 'tiny-seed3', 'checkpoints'));
+        expect(checkpoint?.skipped ?? [], `a kill (${plan.name}) left a damaged checkpoint`).toEqual([]);
+        resume = true;
+        if (!killed) break;
+      }
+      const { output } = await runTrain(chainConfig, true);
       trials.push({
-        kill: killed ? plan.name : `${plan.name} (finished first)`,
-        resumedAfter: resumedAfter ? Number(resumedAfter[1]) : null,
+        kill: 'none (runs to the end)',
+        resumedAfter: Number(/resume: continuing after RL step (\d+)/.exec(output)?.[1] ?? Number.NaN),
       });
-      const checkpoint = await readLatestCheckpoint(path.join(dir, 'chain', 'tiny-seed3', 'checkpoints'));
-      expect(checkpoint?.skipped ?? [], `a kill (${plan.name}) left a damaged checkpoint`).toEqual([]);
-      resume = true;
-      if (!killed) break;
-    }
-    const { output } = await runTrain(chainConfig, true);
-    trials.push({
-      kill: 'none (runs to the end)',
-      resumedAfter: Number(/resume: continuing after RL step (\d+)/.exec(output)?.[1] ?? Number.NaN),
-    });
-    process.stderr.write(`SIGKILL trials: ${JSON.stringify(trials)}\n`);
-    // At least one resume continued mid-RL (not only from the start).
-    expect(trials.some((t) => (t.resumedAfter ?? 0) >= 1)).toBe(true);
+      process.stderr.write(`SIGKILL trials: ${JSON.stringify(trials)}\n`);
+      // At least one run resumed mid-RL (not from the start, nor after the last step).
+      expect(trials.some((t) => t.resumedAfter !== null && t.resumedAfter >= 1 && t.resumedAfter < 6)).toBe(
+        true,
+      );
 
-    await reference;
-    const expected = await metricsOf(path.join(dir, 'reference'));
-    referenceMetrics = expected;
-    const got = await metricsOf(path.join(dir, 'chain'));
-    expect(expected.filter((m) => m.phase === 'rl')).toHaveLength(6);
-    expect(got).toEqual(expected);
+      await reference;
+      const expected = await metricsOf(path.join(dir, 'reference'));
+      if (asyncLevel === 0) referenceMetrics = expected;
+      const got = await metricsOf(path.join(dir, 'chain'));
+      const rlSteps = expected.filter((m) => m.phase === 'rl');
+      expect(rlSteps).toHaveLength(6);
+      // Asynchronous: each batch after the first was played one optimiser step behind the learner,
+      // unless the step before had nothing to train (no step then).
+      const lags = rlSteps.map((_, i) =>
+        i > 0 && (rlSteps[i - 1]!.trained_sequences as number) > 0 ? asyncLevel : 0,
+      );
+      expect(rlSteps.map((m) => m.policy_lag)).toEqual(lags);
+      if (asyncLevel > 0) expect(lags).toContain(1);
+      expect(got).toEqual(expected);
 
-    function timeKill(ms: number) {
-      return () => Date.now() - started >= ms;
-    }
-    function stepKill(n: number, delayMs: number) {
-      let seenAt = 0;
-      return (out: string) => {
-        const steps = Math.max(0, ...[...out.matchAll(/^step (\d+)\/\d+/gm)].map((m) => Number(m[1])));
-        if (steps >= n && seenAt === 0) seenAt = Date.now();
-        return seenAt > 0 && Date.now() - seenAt >= delayMs;
-      };
-    }
-  }, 240_000);
+      function afterLine(line: RegExp, delayMs: number) {
+        let seenAt = 0;
+        return (out: string) => {
+          if (seenAt === 0 && line.test(out)) seenAt = Date.now();
+          return seenAt > 0 && Date.now() - seenAt >= delayMs;
+        };
+      }
+      function stepKill(n: number, delayMs: number) {
+        return afterLine(new RegExp(`^step ${n}/\\d+`, 'm'), delayMs);
+      }
+    },
+    240_000,
+  );
 
   it('the same run with `learner: http://…` (the learner API server) gives the same per-step metrics', async () => {
     if (!referenceMetrics) throw new Error('needs the reference run of the previous test');

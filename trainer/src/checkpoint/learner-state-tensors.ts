@@ -1,7 +1,9 @@
 /**
  * A learner's state as one flat tensor map for a safetensors checkpoint: `weights.<name>`,
- * `adam_m.<name>`, `adam_v.<name>` (ToolGym weight names, see agents/src/model/decoder-config.ts).
+ * `adam_m.<name>`, `adam_v.<name>` (ToolGym weight names, see agents/src/model/decoder-config.ts);
+ * and `sampling.<name>`, the weights a batch in flight is played with (`rl.asyncLevel`).
  */
+import type { DecoderWeights } from '@toolgym/agents';
 import type { SafeTensor } from '../export/safetensors.ts';
 import type { LearnerState } from '../learner/learner.ts';
 
@@ -31,4 +33,26 @@ export function learnerStateFromTensors(tensors: Record<string, SafeTensor>, ste
     if (group) state[group[1]][full.slice(dot + 1)] = tensor.data;
   }
   return state;
+}
+
+const SAMPLING = 'sampling.';
+
+export function samplingWeightsToTensors(
+  weights: DecoderWeights,
+  shapes: Record<string, number[]>,
+): Record<string, SafeTensor> {
+  return Object.fromEntries(
+    Object.entries(weights).map(([name, data]) => [
+      `${SAMPLING}${name}`,
+      { shape: shapes[name] ?? [data.length], data },
+    ]),
+  );
+}
+
+export function samplingWeightsFromTensors(tensors: Record<string, SafeTensor>): DecoderWeights {
+  return Object.fromEntries(
+    Object.entries(tensors)
+      .filter(([full]) => full.startsWith(SAMPLING))
+      .map(([full, tensor]) => [full.slice(SAMPLING.length), tensor.data]),
+  );
 }

@@ -11,16 +11,9 @@ import {
 import { afterAll, describe, expect, it } from 'vitest';
 import { createEmbeddedLearner } from './embedded-learner.ts';
 import { datumFromSequence, LearnerInputError } from './learner.ts';
+import { TEST_DECODER } from './test-decoder.ts';
 
-const decoder: DecoderConfig = {
-  vocabSize: 263,
-  dModel: 32,
-  nLayers: 2,
-  nHeads: 4,
-  dFF: 64,
-  maxPositions: 64,
-  layerNormEps: 1e-5,
-};
+const decoder = TEST_DECODER;
 const dirs: string[] = [];
 afterAll(async () => {
   for (const d of dirs) await rm(d, { recursive: true, force: true });

@@ -38,6 +38,19 @@ export interface EmbeddedLearnerSettings {
   microBatchSize?: number;
 }
 
+/**
+ * One replica's part of a data-parallel batch: its loss is weighed against the whole batch's loss
+ * units (see `lossUnits`), so the replicas' gradients add up to the batch's.
+ */
+export interface Shard {
+  batchUnits: number;
+  /** The whole batch's trained tokens (sum of loss weights), which weigh the per-token metrics. */
+  batchTokens: number;
+}
+
+/** Metrics that count (tokens touched), and add up over micro-batches; the others are token means. */
+const COUNT_METRICS = new Set(['cov_tokens']);
+
 interface Padded {
   ids: tf.Tensor2D;
   targets: tf.Tensor2D;
@@ -77,46 +90,6 @@ export class EmbeddedLearner implements Learner {
     let parameters = 0;
     for (const v of this.model.variables.values()) parameters += v.size;
     return { backend: this.backend, decoder: this.model.config, parameters, step: this.stepCount };
-  }
-
-  private validate(data: Datum[], lossFn: LossFnName): void {
-    if (data.length === 0) throw new LearnerInputError('no data: pass at least one datum');
-    data.forEach((d, i) => {
-      const n = d.modelInput.tokens.length;
-      const at = `data[${i}]`;
-      if (n === 0) throw new LearnerInputError(`${at}.modelInput.tokens is empty`);
-      if (n > this.model.config.maxPositions)
-        throw new LearnerInputError(
-          `${at}.modelInput.tokens has ${n} tokens, above maxPositions ${this.model.config.maxPositions}`,
-        );
-      const inputs = d.lossFnInputs;
-      const check = (name: keyof typeof inputs, required: boolean) => {
-        const xs = inputs[name];
-        if (!xs) {
-          if (required)
-            throw new LearnerInputError(`${at}.lossFnInputs.${name} is required by the '${lossFn}' loss`);
-          return;
-        }
-        if (xs.length !== n)
-          throw new LearnerInputError(
-            `${at}.lossFnInputs.${name} has ${xs.length} entries for ${n} input tokens`,
-          );
-        if (xs.some((x) => !Number.isFinite(x)))
-          throw new LearnerInputError(`${at}.lossFnInputs.${name} holds a non-finite number`);
-      };
-      check('target_tokens', true);
-      check('weights', false);
-      check('advantages', lossFn !== 'cross_entropy');
-      check('logprobs', lossFn !== 'cross_entropy');
-      check('ref_logprobs', false);
-      for (const t of [...d.modelInput.tokens, ...inputs.target_tokens]) {
-        if (!Number.isInteger(t) || t < 0 || t >= this.model.config.vocabSize) {
-          throw new LearnerInputError(
-            `${at}: token id ${t} is outside the vocabulary [0, ${this.model.config.vocabSize})`,
-          );
-        }
-      }
-    });
   }
 
   /** Right-pads a micro-batch into [B, T] tensors (padding has weight 0). */
@@ -210,18 +183,21 @@ export class EmbeddedLearner implements Learner {
     lossFn: LossFnName,
     config: LossFnConfig,
     withGradient: boolean,
+    shard?: Shard,
   ): Promise<ForwardBackwardOutput> {
-    this.validate(data, lossFn);
+    validateData(data, lossFn, this.model.config);
     const chunks = this.microBatches(data);
     const aggregation = config.aggregation ?? DEFAULT_POLICY_LOSS.aggregation;
-    const batchUnits = Math.max(lossUnits(data, aggregation), 1e-8);
+    const batchUnits = Math.max(shard?.batchUnits ?? lossUnits(data, aggregation), 1e-8);
+    const batchTokens = Math.max(shard?.batchTokens ?? lossUnits(data, 'token-mean'), 1e-8);
     const lossFnOutputs: Array<{ logprobs: number[] }> = new Array(data.length);
     const metricSums: Record<string, number> = {};
     let lossSum = 0;
     let tokens = 0;
     for (const chunk of chunks) {
       const members = chunk.map((c) => c.datum);
-      const share = chunks.length === 1 ? 1 : lossUnits(members, aggregation) / batchUnits;
+      const share = chunks.length === 1 && !shard ? 1 : lossUnits(members, aggregation) / batchUnits;
+      const tokenShare = chunks.length === 1 && !shard ? 1 : lossUnits(members, 'token-mean') / batchTokens;
       const padded = this.pad(members);
       try {
         let logprobValues: Float32Array = new Float32Array(0);
@@ -260,7 +236,8 @@ export class EmbeddedLearner implements Learner {
           tokens += n;
         });
         lossSum += lossValue * share;
-        for (const [k, v] of Object.entries(metrics)) metricSums[k] = (metricSums[k] ?? 0) + v * share;
+        for (const [k, v] of Object.entries(metrics))
+          metricSums[k] = (metricSums[k] ?? 0) + (COUNT_METRICS.has(k) ? v : v * tokenShare);
       } finally {
         for (const t of Object.values(padded)) if (t instanceof tf.Tensor) t.dispose();
       }
@@ -293,16 +270,39 @@ export class EmbeddedLearner implements Learner {
     data: Datum[],
     lossFn: LossFnName = 'cross_entropy',
     config: LossFnConfig = {},
+    shard?: Shard,
   ): Promise<ForwardBackwardOutput> {
-    return this.run(data, lossFn, config, false);
+    return this.run(data, lossFn, config, false, shard);
   }
 
   async forwardBackward(
     data: Datum[],
     lossFn: LossFnName,
     config: LossFnConfig = {},
+    shard?: Shard,
   ): Promise<ForwardBackwardOutput> {
-    return this.run(data, lossFn, config, true);
+    return this.run(data, lossFn, config, true, shard);
+  }
+
+  /** The accumulated gradient (data parallelism: summed over the replicas, then `setGradients`). */
+  async getGradients(): Promise<DecoderWeights | undefined> {
+    if (!this.gradients) return undefined;
+    return Object.fromEntries(
+      [...this.gradients].map(([name, g]) => [name, (g.dataSync() as Float32Array).slice()]),
+    );
+  }
+
+  /** Replaces the accumulated gradient (undefined: none). */
+  async setGradients(gradients: DecoderWeights | undefined): Promise<void> {
+    if (this.gradients) for (const g of this.gradients.values()) g.dispose();
+    this.gradients = undefined;
+    if (!gradients) return;
+    this.gradients = new Map(
+      [...this.model.variables].flatMap(([name, v]) => {
+        const data = gradients[name];
+        return data ? [[name, tf.tensor(data, v.shape)] as const] : [];
+      }),
+    );
   }
 
   async optimStep(adam: AdamParams): Promise<OptimStepOutput> {
@@ -402,7 +402,7 @@ export class EmbeddedLearner implements Learner {
  * for `token-mean`, sequences with a trained token for `sequence-mean`, sequences for
  * `token-sum-norm` (it divides by B), and 1 for `token-sum` (plain sums add).
  */
-function lossUnits(data: Datum[], aggregation: Aggregation): number {
+export function lossUnits(data: Datum[], aggregation: Aggregation): number {
   const trained = (d: Datum) => lossWeights(d).reduce((x, y) => x + y, 0);
   switch (aggregation) {
     case 'token-mean':
@@ -418,4 +418,45 @@ function lossUnits(data: Datum[], aggregation: Aggregation): number {
 
 function stripUndefined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** Refuses malformed data with an error naming the datum and field (`data[i]` is its place in `data`). */
+export function validateData(data: Datum[], lossFn: LossFnName, decoder: DecoderConfig): void {
+  if (data.length === 0) throw new LearnerInputError('no data: pass at least one datum');
+  data.forEach((d, i) => {
+    const n = d.modelInput.tokens.length;
+    const at = `data[${i}]`;
+    if (n === 0) throw new LearnerInputError(`${at}.modelInput.tokens is empty`);
+    if (n > decoder.maxPositions)
+      throw new LearnerInputError(
+        `${at}.modelInput.tokens has ${n} tokens, above maxPositions ${decoder.maxPositions}`,
+      );
+    const inputs = d.lossFnInputs;
+    const check = (name: keyof typeof inputs, required: boolean) => {
+      const xs = inputs[name];
+      if (!xs) {
+        if (required)
+          throw new LearnerInputError(`${at}.lossFnInputs.${name} is required by the '${lossFn}' loss`);
+        return;
+      }
+      if (xs.length !== n)
+        throw new LearnerInputError(
+          `${at}.lossFnInputs.${name} has ${xs.length} entries for ${n} input tokens`,
+        );
+      if (xs.some((x) => !Number.isFinite(x)))
+        throw new LearnerInputError(`${at}.lossFnInputs.${name} holds a non-finite number`);
+    };
+    check('target_tokens', true);
+    check('weights', false);
+    check('advantages', lossFn !== 'cross_entropy');
+    check('logprobs', lossFn !== 'cross_entropy');
+    check('ref_logprobs', false);
+    for (const t of [...d.modelInput.tokens, ...inputs.target_tokens]) {
+      if (!Number.isInteger(t) || t < 0 || t >= decoder.vocabSize) {
+        throw new LearnerInputError(
+          `${at}: token id ${t} is outside the vocabulary [0, ${decoder.vocabSize})`,
+        );
+      }
+    }
+  });
 }

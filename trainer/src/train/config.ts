@@ -136,8 +136,18 @@ export const TrainConfigSchema = z
           /** TF.js backend; measured faster: see trainer/README.md. */
           backend: z.enum(['wasm', 'cpu']).default('wasm'),
           microBatchSize: z.number().int().positive().default(64),
+          /**
+           * Worker threads of the embedded learner: above 1 it is data-parallel (a replica per
+           * worker, gradients summed before each step), for machines with cores to spare.
+           */
+          workers: z.number().int().positive().default(1),
         })
         .strict()
+        .refine((l) => l.kind === 'embedded' || l.workers === 1, {
+          message:
+            'learner.workers is for the embedded learner; a remote learner decides its own parallelism',
+          path: ['workers'],
+        })
         .prefault({}),
     ),
     /** Supervised warm-up on demonstrations of the environment's oracle (skipped when steps = 0). */
@@ -193,6 +203,13 @@ export const TrainConfigSchema = z
          * warm-up taught (copying strings) from eroding under RL. 0 = off; needs `warmup`.
          */
         demoCoef: z.number().min(0).default(0),
+        /**
+         * 1: play the next step's episodes while the learner trains on this step's (both cores busy),
+         * as prime-rl's `async_level`. Those episodes are sampled with the weights from one step
+         * earlier; the loss's ratio against their sampling logprobs (PPO clip, truncated IS)
+         * corrects for it. 0: play, then train, in turn (on-policy).
+         */
+        asyncLevel: z.number().int().min(0).max(1).default(0),
         /** Optimiser steps per batch of rollouts (PPO epochs). */
         epochs: z.number().int().positive().default(1),
         /** DAPO dynamic sampling: drop zero-variance groups and resample up to this many rounds (0 = keep all groups). */

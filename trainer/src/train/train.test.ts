@@ -66,6 +66,12 @@ describe('training config', () => {
       /rl\.demoCoef: rl\.demoCoef mixes in the warm-up demonstrations: add a warmup section/,
     );
     expect(() => parseTrainConfig({ ...base, rl: { ...base.rl, demoCoef: -1 } })).toThrow(/rl\.demoCoef/);
+    for (const asyncLevel of [-1, 2, 0.5])
+      expect(() => parseTrainConfig({ ...base, rl: { ...base.rl, asyncLevel } })).toThrow(/rl\.asyncLevel/);
+    expect(() => parseTrainConfig({ ...base, learner: { workers: 0 } })).toThrow(/learner\.workers/);
+    expect(() =>
+      parseTrainConfig({ ...base, learner: { kind: 'http://127.0.0.1:8470', workers: 2 } }),
+    ).toThrow(/learner\.workers: learner\.workers is for the embedded learner/);
     for (const entropyTopFraction of [0, 1.5])
       expect(() => parseTrainConfig({ ...base, rl: { ...base.rl, entropyTopFraction } })).toThrow(
         /rl\.entropyTopFraction/,

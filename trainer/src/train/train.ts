@@ -29,7 +29,7 @@ import {
   type ToolCallFormat,
   writeDecoderModelDir,
 } from '@toolgym/agents';
-import { type Environment, EnvironmentClient, Rng } from '@toolgym/env-kit';
+import { type Environment, EnvironmentClient, hashString, Rng } from '@toolgym/env-kit';
 import type { Task, Trajectory, TrajectoryGroup } from '@toolgym/protocol';
 import { type AdvantageEstimator, estimateAdvantages } from '../algorithms/advantages.ts';
 import {
@@ -39,8 +39,12 @@ import {
 } from '../algorithms/batch-shaping.ts';
 import { createRemoteLearner } from '../api/remote-learner.ts';
 import { readLatestCheckpoint, writeCheckpoint } from '../checkpoint/checkpoint.ts';
-import { learnerStateFromTensors, learnerStateToTensors } from '../checkpoint/learner-state-tensors.ts';
-import { createEmbeddedLearner } from '../learner/embedded-learner.ts';
+import {
+  learnerStateFromTensors,
+  learnerStateToTensors,
+  samplingWeightsFromTensors,
+  samplingWeightsToTensors,
+} from '../checkpoint/learner-state-tensors.ts';
 import {
   type AdamParams,
   type Datum,
@@ -49,6 +53,7 @@ import {
   type LossFnConfig,
   lossWeights,
 } from '../learner/learner.ts';
+import { createWorkerLearner } from '../learner/worker-learner.ts';
 import { compactChatTemplate, compactToolCalls, singleArgumentTools } from '../recipe/compact-format.ts';
 import { type TaskFilter, type TrainConfig, TrainConfigError } from './config.ts';
 
@@ -79,9 +84,34 @@ interface TrainCheckpointState {
   rng: number;
   rolloutSeed: number;
   policyVersion: number;
+  /**
+   * With `rl.asyncLevel` 1: the next step's batch was playing, with the policy at this version (its
+   * weights are the checkpoint's `sampling.*` tensors; `rng` and `rolloutSeed` are from before it).
+   */
+  inFlight?: { policyVersion: number };
   /** Length of metrics.jsonl at the checkpoint: a resumed run cuts the file back to it. */
   metricsBytes: number;
   result: TrainResult;
+}
+
+/** A step's episodes and the learner data made from them. */
+interface Batch {
+  data: Datum[];
+  played: Trajectory[];
+  groupCount: number;
+  zeroVariance: number;
+  droppedGroups: number;
+  rolloutMs: number;
+  /** The policy version that played them. */
+  policyVersion: number;
+}
+
+/** A batch being played while the learner trains: what is needed to play it again. */
+interface InFlight {
+  rng: number;
+  rolloutSeed: number;
+  policyVersion: number;
+  weights: DecoderWeights;
 }
 
 export interface EvalPoint {
@@ -179,7 +209,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   };
   const learner: Learner =
     config.learner.kind === 'embedded'
-      ? await createEmbeddedLearner(learnerSettings)
+      ? await createWorkerLearner(learnerSettings, config.learner.workers)
       : await createRemoteLearner({
           ...learnerSettings,
           url: config.learner.kind,
@@ -203,9 +233,10 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     taskIds: string[],
     groupSize: number,
     sampling: SamplingParams,
-    record: { step?: number; sink?: RolloutSink | undefined; runId?: string } = {},
+    record: { step?: number; sink?: RolloutSink | undefined; runId?: string; baseSeed?: number } = {},
   ): Promise<Episodes> => {
     const { step, sink } = record;
+    const baseSeed = record.baseSeed ?? rolloutSeed;
     const result = await runRollouts({
       connect,
       sessions: 'episode',
@@ -213,7 +244,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       taskIds,
       groupSize,
       concurrency: config.rl.concurrency,
-      baseSeed: rolloutSeed,
+      baseSeed,
       sampling,
       episode: episodeOptions,
       runId: record.runId ?? runId,
@@ -222,7 +253,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       progress: false,
       ...(options.signal ? { signal: options.signal } : {}),
     });
-    rolloutSeed += taskIds.length * groupSize;
+    if (record.baseSeed === undefined) rolloutSeed += taskIds.length * groupSize;
     // Groups arrive in completion order, which varies run to run: task order keeps training reproducible.
     const groups = [...result.groups].sort(
       (a, b) => (a.trajectories[0]?.seed ?? 0) - (b.trajectories[0]?.seed ?? 0),
@@ -271,7 +302,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       evalTasks.map((t) => t.id),
       1,
       samplingOf(config.eval.sampling, requestContext),
-      { step, sink: options.sink, runId: `${runId}-eval` },
+      // Seeds of their own, so that evaluating does not move the training episodes' seeds.
+      { step, sink: options.sink, runId: `${runId}-eval`, baseSeed: hashString(`eval:${seed}:${step}`) },
     );
     const trajectories = groups.flatMap((g) => g.trajectories);
     const passed = trajectories.filter((t) => episodePassed(t)).length;
@@ -285,10 +317,15 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     return point;
   };
 
+  /** The weights the policy plays with (the learner's, as of the last publish). */
+  let published = initial;
   const publish = async (): Promise<void> => {
     const { weights } = await learner.saveWeights();
     await policy.loadWeights(weights);
+    published = weights;
   };
+  /** With `rl.asyncLevel` 1: what the episodes playing during a learner step are played with. */
+  let inFlight: InFlight | undefined;
 
   const result: TrainResult = {
     runId,
@@ -315,15 +352,21 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       extraTokens,
       rlStep,
       learnerStep: learnerState.step,
-      rng: rng.saveState(),
-      rolloutSeed,
+      // With a batch in flight, the rng as it was when that batch was drawn: a resumed run plays it again.
+      rng: inFlight?.rng ?? rng.saveState(),
+      rolloutSeed: inFlight?.rolloutSeed ?? rolloutSeed,
       policyVersion: policy.version,
+      ...(inFlight ? { inFlight: { policyVersion: inFlight.policyVersion } } : {}),
       metricsBytes: (await stat(metricsFile)).size,
       result,
     };
+    const shapes = decoderWeightShapes(decoder);
     await writeCheckpoint(checkpointDir, rlStep, {
       state,
-      tensors: learnerStateToTensors(learnerState, decoderWeightShapes(decoder)),
+      tensors: {
+        ...learnerStateToTensors(learnerState, shapes),
+        ...(inFlight ? samplingWeightsToTensors(inFlight.weights, shapes) : {}),
+      },
     });
   };
   try {
@@ -344,8 +387,10 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     if (resumed) {
       const s = resumed.state;
       await learner.loadState(learnerStateFromTensors(resumed.tensors, s.learnerStep));
-      if (s.policyVersion > 0)
-        await policy.loadWeights((await learner.saveWeights()).weights, { version: s.policyVersion });
+      published = (await learner.saveWeights()).weights;
+      // With a batch in flight the policy first plays it again, with the weights it was played with (below).
+      if (s.policyVersion > 0 && !s.inFlight)
+        await policy.loadWeights(published, { version: s.policyVersion });
       rng = Rng.fromState(s.rng);
       rolloutSeed = s.rolloutSeed;
       Object.assign(result, s.result);
@@ -407,12 +452,9 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       temperature: rl.sampling.temperature || 1,
       ...(rl.truncation > 0 ? { truncation: rl.truncation } : {}),
     };
-    const rlStart = performance.now();
-    const budgetMs = rl.timeBudgetMinutes * 60_000;
-    let evalMs = 0;
-    for (let step = (resumed?.state.rlStep ?? 0) + 1; step <= rl.steps; step++) {
-      if (options.signal?.aborted) break;
-      const stepStart = performance.now();
+    /** One step's episodes, played with the policy's current weights, and the learner data they make. */
+    const collect = async (step: number): Promise<Batch> => {
+      const policyVersion = policy.version;
       const sampling = samplingOf(rl.sampling, requestContext);
       const draw = (count: number) =>
         Array.from({ length: count }, () => rlTasks[rng.int(0, rlTasks.length - 1)]!.id);
@@ -446,8 +488,6 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         groups = filled.groups;
         droppedGroups = filled.dropped;
       }
-      const played = allGroups.flatMap(usable);
-      const zeroVariance = allGroups.filter((g) => isZeroVarianceGroup(rewardsOf(g))).length;
       const advantages = estimateAdvantages(rl.algorithm as AdvantageEstimator, groups.map(rewardsOf));
       const data: Datum[] = [];
       groups.forEach((g, gi) => {
@@ -459,58 +499,120 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
           if (a !== 0 && keep[i] === 1) data.push(rlDatum(t, a));
         });
       });
-      const learnStart = performance.now();
-      let lossMetrics: Record<string, number> = {};
-      let gradNorm = 0;
-      let trainedTokens = 0;
-      let demoLoss: number | undefined;
-      if (data.length > 0) {
-        for (let epoch = 0; epoch < rl.epochs; epoch++) {
-          const out = await learner.forwardBackward(data, rl.loss, lossConfig);
-          if (rl.demoCoef > 0 && warmup) {
-            // token-sum of weights that add up to demoCoef = demoCoef × the token-mean cross-entropy
-            const demo = await learner.forwardBackward(
-              withTotalWeight(demoBatch(warmup), rl.demoCoef),
-              'cross_entropy',
-              { aggregation: 'token-sum' },
-            );
-            demoLoss = (demo.metrics.loss ?? 0) / rl.demoCoef;
-            trainedTokens += demo.metrics.tokens ?? 0;
-          }
-          const opt = await learner.optimStep(adamAt(rl.adam, step, rl.steps));
-          lossMetrics = out.metrics;
-          gradNorm = opt.metrics.grad_norm;
-          trainedTokens += out.metrics.tokens ?? 0;
+      return {
+        data,
+        played: allGroups.flatMap(usable),
+        groupCount: allGroups.length,
+        zeroVariance: allGroups.filter((g) => isZeroVarianceGroup(rewardsOf(g))).length,
+        droppedGroups,
+        rolloutMs,
+        policyVersion,
+      };
+    };
+    /**
+     * The learner's step on `data`. The demonstrations of `rl.demoCoef` are drawn before the first
+     * await, so the rng's draws keep one order while the next step's episodes play alongside.
+     */
+    const learn = async (step: number, data: Datum[]) => {
+      const start = performance.now();
+      const out = {
+        lossMetrics: {} as Record<string, number>,
+        gradNorm: 0,
+        trainedTokens: 0,
+        demoLoss: undefined as number | undefined,
+      };
+      if (data.length === 0) return { ...out, ms: 0 };
+      const demos = Array.from({ length: rl.demoCoef > 0 && warmup ? rl.epochs : 0 }, () =>
+        // token-sum of weights that add up to demoCoef = demoCoef × the token-mean cross-entropy
+        withTotalWeight(demoBatch(warmup!), rl.demoCoef),
+      );
+      for (let epoch = 0; epoch < rl.epochs; epoch++) {
+        const fb = await learner.forwardBackward(data, rl.loss, lossConfig);
+        const demo = demos[epoch];
+        if (demo) {
+          const d = await learner.forwardBackward(demo, 'cross_entropy', { aggregation: 'token-sum' });
+          out.demoLoss = (d.metrics.loss ?? 0) / rl.demoCoef;
+          out.trainedTokens += d.metrics.tokens ?? 0;
         }
-        await publish();
+        const opt = await learner.optimStep(adamAt(rl.adam, step, rl.steps));
+        out.lossMetrics = fb.metrics;
+        out.gradNorm = opt.metrics.grad_norm;
+        out.trainedTokens += fb.metrics.tokens ?? 0;
       }
-      const learnMs = performance.now() - learnStart;
+      return { ...out, ms: performance.now() - start };
+    };
+    /** Starts playing a step's episodes; with `asyncLevel` 1, remembers what a checkpoint needs to play them again. */
+    const startCollect = (step: number): Promise<Batch> => {
+      inFlight =
+        rl.asyncLevel > 0
+          ? { rng: rng.saveState(), rolloutSeed, policyVersion: policy.version, weights: published }
+          : undefined;
+      return collect(step);
+    };
+
+    const rlStart = performance.now();
+    const budgetMs = rl.timeBudgetMinutes * 60_000;
+    let evalMs = 0;
+    const firstStep = (resumed?.state.rlStep ?? 0) + 1;
+    let next: Promise<Batch> | undefined;
+    const pendingAtResume = resumed?.state.inFlight;
+    if (resumed && pendingAtResume && firstStep <= rl.steps) {
+      // Play the batch the interrupted run was playing, with the weights it was played with.
+      // (Version 0 is the initial weights, which the policy was created with.)
+      if (pendingAtResume.policyVersion > policy.version)
+        await policy.loadWeights(samplingWeightsFromTensors(resumed.tensors), {
+          version: pendingAtResume.policyVersion,
+        });
+      next = startCollect(firstStep);
+      await next;
+      if (resumed.state.policyVersion > policy.version)
+        await policy.loadWeights(published, { version: resumed.state.policyVersion });
+    }
+    for (let step = firstStep; step <= rl.steps; step++) {
+      if (options.signal?.aborted) break;
+      const stepStart = performance.now();
+      const batch = await (next ?? startCollect(step));
+      next = undefined;
+      inFlight = undefined;
+      // The learner trains in its own threads (or process). With asyncLevel 1 the next step's
+      // episodes play meanwhile, with the weights from before this step; the new ones are
+      // published when both are done.
+      const learning = learn(step, batch.data); // first: it draws its demonstrations now
+      if (rl.asyncLevel > 0 && step < rl.steps) next = startCollect(step + 1);
+      const [learned] = await Promise.all([learning, next]);
+      const policyLag = policy.version - batch.policyVersion;
+      const publishStart = performance.now();
+      if (batch.data.length > 0) await publish();
+      const learnMs = learned.ms + (performance.now() - publishStart);
       result.rlSteps = step;
+      const { played } = batch;
       const rewards = played.map((t) => t.reward.total);
       const componentNames = new Set(played.flatMap((t) => Object.keys(t.reward.components)));
       const metrics: Record<string, number> = {
         reward_mean: mean(rewards),
         reward_std: std(rewards),
         pass_at_1: played.filter((t) => episodePassed(t)).length / Math.max(1, played.length),
-        zero_variance_share: zeroVariance / Math.max(1, allGroups.length),
-        dropped_groups: droppedGroups,
-        trained_sequences: data.length,
-        entropy: lossMetrics.entropy ?? 0,
-        approx_kl: lossMetrics.approx_kl ?? 0,
-        clip_fraction: lossMetrics.clip_fraction ?? 0,
-        loss: lossMetrics.loss ?? 0,
-        grad_norm: gradNorm,
-        tokens_per_s: trainedTokens / Math.max(1e-9, learnMs / 1000),
+        zero_variance_share: batch.zeroVariance / Math.max(1, batch.groupCount),
+        dropped_groups: batch.droppedGroups,
+        trained_sequences: batch.data.length,
+        entropy: learned.lossMetrics.entropy ?? 0,
+        approx_kl: learned.lossMetrics.approx_kl ?? 0,
+        clip_fraction: learned.lossMetrics.clip_fraction ?? 0,
+        loss: learned.lossMetrics.loss ?? 0,
+        grad_norm: learned.gradNorm,
+        tokens_per_s: learned.trainedTokens / Math.max(1e-9, learned.ms / 1000),
         sampled_tokens_per_s:
           sum(played.map((t) => t.lossMask.reduce((a: number, b) => a + b, 0))) /
-          Math.max(1e-9, rolloutMs / 1000),
+          Math.max(1e-9, batch.rolloutMs / 1000),
         episode_tokens: mean(played.map((t) => t.tokens.length)),
         turns: mean(played.map((t) => t.turns.length)),
-        rollout_s: rolloutMs / 1000,
+        rollout_s: batch.rolloutMs / 1000,
         learner_s: learnMs / 1000,
         step_s: (performance.now() - stepStart) / 1000,
         policy_version: policy.version,
-        ...(demoLoss !== undefined ? { demo_loss: demoLoss } : {}),
+        // Optimiser steps between the weights that played this batch and those it trained.
+        policy_lag: policyLag,
+        ...(learned.demoLoss !== undefined ? { demo_loss: learned.demoLoss } : {}),
       };
       for (const name of componentNames)
         metrics[`reward/${name}`] = mean(played.map((t) => t.reward.components[name] ?? 0));
@@ -527,7 +629,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       log(
         `step ${step}/${rl.steps}  reward ${metrics.reward_mean!.toFixed(3)}  pass@1 ${(metrics.pass_at_1! * 100).toFixed(1)}%  zero-var ${(metrics.zero_variance_share! * 100).toFixed(0)}%  ` +
           `entropy ${metrics.entropy!.toFixed(3)}  kl ${metrics.approx_kl!.toExponential(1)}  clip ${metrics.clip_fraction!.toFixed(3)}  ` +
-          `|g| ${gradNorm.toFixed(2)}  ${metrics.tokens_per_s!.toFixed(0)} tok/s  ${metrics.step_s!.toFixed(1)}s`,
+          `|g| ${learned.gradNorm.toFixed(2)}  ${metrics.tokens_per_s!.toFixed(0)} tok/s  ${metrics.step_s!.toFixed(1)}s`,
       );
       if (metrics.eval_accuracy !== undefined)
         log(`eval at step ${step}: held-out accuracy ${(metrics.eval_accuracy * 100).toFixed(1)}%`);

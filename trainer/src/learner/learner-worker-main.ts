@@ -1,0 +1,28 @@
+/** Runs one embedded learner and answers `createWorkerLearner`'s calls, in the order they come. */
+import { parentPort, workerData } from 'node:worker_threads';
+import { createEmbeddedLearner, type EmbeddedLearnerSettings } from './embedded-learner.ts';
+import type { WorkerReply } from './worker-learner.ts';
+
+const port = parentPort!;
+const ready = createEmbeddedLearner(workerData as EmbeddedLearnerSettings);
+let queue: Promise<unknown> = Promise.resolve();
+
+port.on('message', ({ id, method, args }: { id: number; method: string; args: unknown[] }) => {
+  queue = queue.then(async () => {
+    let reply: WorkerReply;
+    try {
+      const learner = await ready;
+      const value =
+        method === 'ready'
+          ? undefined
+          : await (learner as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[method]!(
+              ...args,
+            );
+      reply = { id, ok: true, value };
+    } catch (e) {
+      const error = e instanceof Error ? e : new Error(String(e));
+      reply = { id, ok: false, error: { name: error.name, message: error.message } };
+    }
+    port.postMessage(reply);
+  });
+});

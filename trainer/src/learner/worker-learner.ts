@@ -1,0 +1,195 @@
+/**
+ * The embedded learner in worker threads. TF.js on wasm computes synchronously, so in the training
+ * process it would block the event loop for the whole of a learner step: no rollouts, no live
+ * replay feed. Behind workers the calls are the same `Learner` interface, and the main thread keeps
+ * playing episodes while the learner trains (`rl.asyncLevel`).
+ *
+ * With `workers` > 1 the learner is data-parallel: every worker holds a replica; a batch is split
+ * into shards of about equal tokens, each weighed against the whole batch's loss units, so the
+ * replicas' gradients add up to the batch's. Before each optimiser step the gradients are summed
+ * and every replica takes the same Adam step, so the replicas stay identical.
+ *
+ * An error the learner throws comes back as the same error class (`LearnerInputError` stays one);
+ * a worker that dies fails every pending and later call with the reason, rather than hanging.
+ */
+import { Worker } from 'node:worker_threads';
+import type { DecoderWeights } from '@toolgym/agents';
+import { DEFAULT_POLICY_LOSS } from '../algorithms/policy-loss.ts';
+import { type EmbeddedLearnerSettings, lossUnits, validateData } from './embedded-learner.ts';
+import {
+  type Datum,
+  type ForwardBackwardOutput,
+  type Learner,
+  LearnerInputError,
+  type LossFnConfig,
+  type LossFnName,
+} from './learner.ts';
+
+/** What the worker posts back for call `id`. */
+export type WorkerReply =
+  | { id: number; ok: true; value: unknown }
+  | { id: number; ok: false; error: { name: string; message: string } };
+
+type Call = (method: string, ...args: unknown[]) => Promise<unknown>;
+
+/** One worker thread running an embedded learner; calls are answered in order. */
+async function startWorker(
+  settings: EmbeddedLearnerSettings,
+): Promise<{ call: Call; close: () => Promise<void> }> {
+  const worker = new Worker(new URL('./learner-worker.js', import.meta.url), { workerData: settings });
+  const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  let nextId = 0;
+  let dead: Error | undefined;
+  const fail = (error: Error) => {
+    dead ??= error;
+    for (const p of pending.values()) p.reject(dead);
+    pending.clear();
+  };
+  worker.on('message', (reply: WorkerReply) => {
+    const p = pending.get(reply.id);
+    if (!p) return;
+    pending.delete(reply.id);
+    if (reply.ok) p.resolve(reply.value);
+    else {
+      const { name, message } = reply.error;
+      const error = name === 'LearnerInputError' ? new LearnerInputError(message) : new Error(message);
+      error.name = name;
+      p.reject(error);
+    }
+  });
+  worker.on('error', (e) => fail(new Error(`the learner worker failed: ${e.message}`)));
+  worker.on('exit', (code) => fail(new Error(`the learner worker exited (code ${code})`)));
+  const call: Call = (method, ...args) => {
+    if (dead) return Promise.reject(dead);
+    const id = nextId++;
+    return new Promise((resolve, reject) => {
+      pending.set(id, { resolve, reject });
+      worker.postMessage({ id, method, args });
+    });
+  };
+  const close = async () => {
+    if (dead) return;
+    await call('close').catch(() => undefined);
+    dead = new Error('the learner worker was closed');
+    await worker.terminate();
+  };
+  try {
+    await call('ready');
+  } catch (e) {
+    await worker.terminate();
+    throw e;
+  }
+  return { call, close };
+}
+
+/**
+ * Splits data into at most `n` shards of sequences of similar length, as even as can be in padded
+ * tokens (sequences × the longest): sorted by length and cut where the largest shard is smallest.
+ * A shard is padded to its longest sequence, so mixing lengths would waste work.
+ */
+export function shardData(data: Datum[], n: number): Array<{ data: Datum[]; indices: number[] }> {
+  const order = data.map((_, i) => i);
+  const length = (i: number) => data[i]!.modelInput.tokens.length;
+  order.sort((a, b) => length(a) - length(b) || a - b);
+  /** Greedy contiguous cuts with no shard above `cap` padded tokens (lengths ascend within a shard). */
+  const cut = (cap: number) => {
+    const shards: number[][] = [];
+    for (const i of order) {
+      const last = shards[shards.length - 1];
+      if (last && (last.length + 1) * length(i) <= cap) last.push(i);
+      else shards.push([i]);
+    }
+    return shards;
+  };
+  let lo = Math.max(0, ...order.map(length));
+  let hi = lo * Math.max(1, order.length);
+  while (lo < hi) {
+    const mid = Math.floor((lo + hi) / 2);
+    if (cut(mid).length <= n) hi = mid;
+    else lo = mid + 1;
+  }
+  return cut(lo).map((indices) => ({ data: indices.map((i) => data[i]!), indices }));
+}
+
+export async function createWorkerLearner(settings: EmbeddedLearnerSettings, workers = 1): Promise<Learner> {
+  if (!Number.isInteger(workers) || workers < 1)
+    throw new LearnerInputError(`workers must be a whole number ≥ 1, got ${workers}`);
+  const replicas: Array<Awaited<ReturnType<typeof startWorker>>> = [];
+  try {
+    for (const r of await Promise.allSettled(Array.from({ length: workers }, () => startWorker(settings)))) {
+      if (r.status === 'rejected') throw r.reason;
+      replicas.push(r.value);
+    }
+  } catch (e) {
+    await Promise.all(replicas.map((r) => r.close()));
+    throw e;
+  }
+  const [first] = replicas as [(typeof replicas)[0]];
+  const all = (method: string, ...args: unknown[]) =>
+    Promise.all(replicas.map((r) => r.call(method, ...args)));
+
+  /** Runs a forward (and backward) over shards, and puts the outputs back in input order. */
+  const sharded = async (
+    method: 'forward' | 'forwardBackward',
+    data: Datum[],
+    lossFn: LossFnName | undefined,
+    config: LossFnConfig = {},
+  ): Promise<ForwardBackwardOutput> => {
+    if (replicas.length === 1)
+      return (await first.call(method, data, lossFn, config)) as ForwardBackwardOutput;
+    validateData(data, lossFn ?? 'cross_entropy', settings.decoder); // errors name the datum's place in `data`
+    const shard = {
+      batchUnits: lossUnits(data, config.aggregation ?? DEFAULT_POLICY_LOSS.aggregation),
+      batchTokens: lossUnits(data, 'token-mean'),
+    };
+    const shards = shardData(data, replicas.length);
+    const outputs = (await Promise.all(
+      shards.map((s, k) => replicas[k]!.call(method, s.data, lossFn, config, shard)),
+    )) as ForwardBackwardOutput[];
+    const lossFnOutputs: ForwardBackwardOutput['lossFnOutputs'] = new Array(data.length);
+    const metrics: Record<string, number> = {};
+    outputs.forEach((out, k) => {
+      shards[k]!.indices.forEach((i, j) => {
+        lossFnOutputs[i] = out.lossFnOutputs[j]!;
+      });
+      // Each shard's loss and metrics are already weighed by its share of the batch: they add up.
+      for (const [name, v] of Object.entries(out.metrics)) metrics[name] = (metrics[name] ?? 0) + v;
+    });
+    return { lossFnOutputs, metrics };
+  };
+
+  return {
+    info: () => first.call('info'),
+    forward: (data, lossFn, config) => sharded('forward', data, lossFn, config),
+    forwardBackward: (data, lossFn, config) => sharded('forwardBackward', data, lossFn, config),
+    async optimStep(adam) {
+      if (replicas.length > 1) {
+        const parts = (await all('getGradients')) as Array<DecoderWeights | undefined>;
+        const present = parts.filter((p): p is DecoderWeights => p !== undefined);
+        if (present.length > 0) {
+          const sum: DecoderWeights = {};
+          for (const p of present)
+            for (const [name, g] of Object.entries(p)) {
+              const total = sum[name] ?? new Float32Array(g.length);
+              for (let i = 0; i < g.length; i++) total[i]! += g[i]!;
+              sum[name] = total;
+            }
+          await all('setGradients', sum);
+        }
+      }
+      const [out] = await all('optimStep', adam);
+      return out;
+    },
+    saveWeights: () => first.call('saveWeights'),
+    loadWeights: async (weights) => {
+      await all('loadWeights', weights);
+    },
+    saveState: () => first.call('saveState'),
+    loadState: async (state) => {
+      await all('loadState', state);
+    },
+    async close() {
+      await Promise.all(replicas.map((r) => r.close()));
+    },
+  } as Learner;
+}
