@@ -31,14 +31,29 @@ export function registerLearnerCommands(program: Command): void {
       'checkpoint the learner here after every step; a restarted server resumes from it',
     )
     .option('--backend <name>', 'TF.js backend: wasm or cpu', 'wasm')
+    .option('--workers <n>', 'learner worker threads (data-parallel above 1)', '1')
     .action(
-      async (opts: { host: string; port: string; token?: string; stateDir?: string; backend: string }) => {
+      async (opts: {
+        host: string;
+        port: string;
+        token?: string;
+        stateDir?: string;
+        backend: string;
+        workers: string;
+      }) => {
         if (opts.backend !== 'wasm' && opts.backend !== 'cpu')
           throw new ToolGymError('learner-cli', `--backend must be wasm or cpu, got '${opts.backend}'`);
+        const workers = Number(opts.workers);
+        if (!Number.isInteger(workers) || workers < 1)
+          throw new ToolGymError(
+            'learner-cli',
+            `--workers must be a whole number ≥ 1, got '${opts.workers}'`,
+          );
         const server = await serveLearner({
           host: opts.host,
           port: Number(opts.port),
           backend: opts.backend,
+          workers,
           ...(opts.token ? { token: opts.token } : {}),
           ...(opts.stateDir ? { stateDir: path.resolve(opts.stateDir) } : {}),
           log: (line) => process.stderr.write(`${line}\n`),

@@ -95,6 +95,30 @@ describe('learner HTTP API', () => {
     await embedded.close();
   });
 
+  it('the server answers while a step computes (the learner is in worker threads, here two data-parallel)', async () => {
+    const server = await start({ workers: 2 });
+    const remote = await createRemoteLearner({ url: server.url, decoder, weights });
+    const big = Array.from({ length: 200 }, (_, k) => batch(k)).flat();
+    const embedded = await createEmbeddedLearner({ decoder, weights });
+    const expected = await embedded.forwardBackward(big, 'ppo');
+    let done = false;
+    const step = remote.forwardBackward(big, 'ppo').finally(() => {
+      done = true;
+    });
+    // Health checks one after another until the step's answer arrives. A learner on the server's
+    // own thread would hold every one of them until its step was done: one or two at most.
+    let answered = 0;
+    while (!done) {
+      expect((await fetch(`${server.url}/health`)).status).toBe(200);
+      answered++;
+    }
+    const out = await step;
+    expect(answered).toBeGreaterThan(10);
+    expect(out.metrics.loss).toBeCloseTo(expected.metrics.loss!, 5);
+    expect(out.lossFnOutputs[599]!.logprobs[3]).toBeCloseTo(expected.lossFnOutputs[599]!.logprobs[3]!, 5);
+    await embedded.close();
+  });
+
   it('a server killed mid-run and restarted from its state dir: the client retries, no step applied twice or lost', async () => {
     const embedded = await createEmbeddedLearner({ decoder, weights });
     const expected = await trainTwoSteps(embedded);

@@ -20,8 +20,8 @@ import type { z } from 'zod';
 import { readLatestCheckpoint, writeCheckpoint } from '../checkpoint/checkpoint.ts';
 import { learnerStateFromTensors, learnerStateToTensors } from '../checkpoint/learner-state-tensors.ts';
 import type { TfBackend } from '../learner/backend.ts';
-import { createEmbeddedLearner, type EmbeddedLearner } from '../learner/embedded-learner.ts';
-import { LearnerInputError, type LearnerState } from '../learner/learner.ts';
+import { type Learner, LearnerInputError, type LearnerState } from '../learner/learner.ts';
+import { createWorkerLearner } from '../learner/worker-learner.ts';
 import {
   API_PREFIX,
   adamFromWire,
@@ -56,6 +56,11 @@ export interface LearnerServerOptions {
   stateDir?: string;
   /** TF.js backend when create_model names none. Default wasm. */
   backend?: TfBackend;
+  /**
+   * Learner worker threads (data-parallel above 1). The learner never runs on the server's own
+   * thread, so the API answers (retrieve_future, health) while a step computes. Default 1.
+   */
+  workers?: number;
   /** Results of this many recent state-changing requests are kept for retries. Default 64. */
   keepResults?: number;
   log?: (line: string) => void;
@@ -126,7 +131,7 @@ export async function serveLearner(options: LearnerServerOptions = {}): Promise<
   const log = options.log ?? (() => {});
   const keepResults = options.keepResults ?? 64;
   const keepFutures = 4 * keepResults;
-  let learner: EmbeddedLearner | undefined;
+  let learner: Learner | undefined;
   let state: ServerState | undefined;
   let checkpointIndex = 0;
   /** Futures of this process: request_id → outcome promise. Lost on restart (the client resubmits). */
@@ -176,12 +181,15 @@ export async function serveLearner(options: LearnerServerOptions = {}): Promise<
     if (saved) {
       const p = saved.state;
       const restored: LearnerState = learnerStateFromTensors(saved.tensors, p.learnerStep);
-      learner = await createEmbeddedLearner({
-        decoder: p.decoder,
-        weights: restored.weights,
-        backend: p.backend,
-        microBatchSize: p.microBatchSize,
-      });
+      learner = await createWorkerLearner(
+        {
+          decoder: p.decoder,
+          weights: restored.weights,
+          backend: p.backend,
+          microBatchSize: p.microBatchSize,
+        },
+        options.workers,
+      );
       await learner.loadState(restored);
       state = {
         modelId: p.modelId,
@@ -197,7 +205,7 @@ export async function serveLearner(options: LearnerServerOptions = {}): Promise<
     }
   }
 
-  const requireModel = (modelId: string): { learner: EmbeddedLearner; state: ServerState } => {
+  const requireModel = (modelId: string): { learner: Learner; state: ServerState } => {
     if (!learner || !state)
       throw new HttpError(409, 'no_model', 'no model on this server: call create_model first', {
         field: 'model_id',
@@ -237,7 +245,7 @@ export async function serveLearner(options: LearnerServerOptions = {}): Promise<
     modelId: string,
     seq: number,
     durable: boolean,
-    apply: (l: EmbeddedLearner) => Promise<unknown>,
+    apply: (l: Learner) => Promise<unknown>,
   ): { requestId: string; outcome: Promise<Outcome> } => {
     const requestId = `${modelId}:${seq}`;
     const existing = futures.get(requestId);
@@ -324,7 +332,10 @@ export async function serveLearner(options: LearnerServerOptions = {}): Promise<
       return unsequenced(async () => {
         const backend = body.backend ?? options.backend ?? 'wasm';
         const microBatchSize = body.micro_batch_size ?? 32;
-        const next = await createEmbeddedLearner({ decoder: body.decoder, weights, backend, microBatchSize });
+        const next = await createWorkerLearner(
+          { decoder: body.decoder, weights, backend, microBatchSize },
+          options.workers,
+        );
         await learner?.close();
         learner = next;
         state = {
