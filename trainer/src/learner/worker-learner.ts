@@ -5,8 +5,8 @@
  * playing episodes while the learner trains (`rl.asyncLevel`).
  *
  * With `workers` > 1 the learner is data-parallel: every worker holds a replica; a batch is split
- * into shards of about equal tokens, each weighed against the whole batch's loss units, so the
- * replicas' gradients add up to the batch's. Before each optimiser step the gradients are summed
+ * into shards of similar sequence length (`shardData`), each weighed against the whole batch's loss
+ * units, so the replicas' gradients add up to the batch's. Before each optimiser step the gradients are summed
  * and every replica takes the same Adam step, so the replicas stay identical.
  *
  * An error the learner throws comes back as the same error class (`LearnerInputError` stays one);
