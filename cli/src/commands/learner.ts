@@ -43,17 +43,11 @@ export function registerLearnerCommands(program: Command): void {
       }) => {
         if (opts.backend !== 'wasm' && opts.backend !== 'cpu')
           throw new ToolGymError('learner-cli', `--backend must be wasm or cpu, got '${opts.backend}'`);
-        const workers = Number(opts.workers);
-        if (!Number.isInteger(workers) || workers < 1)
-          throw new ToolGymError(
-            'learner-cli',
-            `--workers must be a whole number ≥ 1, got '${opts.workers}'`,
-          );
         const server = await serveLearner({
           host: opts.host,
           port: Number(opts.port),
           backend: opts.backend,
-          workers,
+          workers: Number(opts.workers),
           ...(opts.token ? { token: opts.token } : {}),
           ...(opts.stateDir ? { stateDir: path.resolve(opts.stateDir) } : {}),
           log: (line) => process.stderr.write(`${line}\n`),

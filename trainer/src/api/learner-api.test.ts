@@ -285,6 +285,10 @@ describe('learner HTTP API', () => {
 
   it('a non-loopback bind needs a token, and requests without it are refused', async () => {
     await expect(serveLearner({ host: '0.0.0.0', port: 0 })).rejects.toThrow(LearnerServerConfigError);
+    // a bad --workers is refused at start, not at the first create_model
+    await expect(serveLearner({ port: 0, workers: 0 })).rejects.toThrow(
+      /--workers must be a whole number ≥ 1, got 0/,
+    );
     const server = await start({ host: '0.0.0.0', port: 0, token: 's3cret' });
     const port = new URL(server.url).port;
     const url = `http://127.0.0.1:${port}`;

@@ -128,6 +128,9 @@ export async function serveLearner(options: LearnerServerOptions = {}): Promise<
       `refusing to bind the learner API to ${host} without a token: pass --token (or TOOLGYM_LEARNER_TOKEN), or bind 127.0.0.1`,
     );
   }
+  const workers = options.workers ?? 1;
+  if (!Number.isInteger(workers) || workers < 1)
+    throw new LearnerServerConfigError(`--workers must be a whole number ≥ 1, got ${options.workers}`);
   const log = options.log ?? (() => {});
   const keepResults = options.keepResults ?? 64;
   const keepFutures = 4 * keepResults;
@@ -188,7 +191,7 @@ export async function serveLearner(options: LearnerServerOptions = {}): Promise<
           backend: p.backend,
           microBatchSize: p.microBatchSize,
         },
-        options.workers,
+        workers,
       );
       await learner.loadState(restored);
       state = {
@@ -334,7 +337,7 @@ export async function serveLearner(options: LearnerServerOptions = {}): Promise<
         const microBatchSize = body.micro_batch_size ?? 32;
         const next = await createWorkerLearner(
           { decoder: body.decoder, weights, backend, microBatchSize },
-          options.workers,
+          workers,
         );
         await learner?.close();
         learner = next;

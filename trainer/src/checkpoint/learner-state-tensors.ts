@@ -13,46 +13,52 @@ const GROUPS = [
   ['adam_v', 'adamV'],
 ] as const;
 
-export function learnerStateToTensors(
-  state: LearnerState,
-  shapes: Record<string, number[]>,
-): Record<string, SafeTensor> {
-  const out: Record<string, SafeTensor> = {};
-  for (const [prefix, key] of GROUPS) {
-    for (const [name, data] of Object.entries(state[key]))
-      out[`${prefix}.${name}`] = { shape: shapes[name] ?? [data.length], data };
-  }
-  return out;
-}
-
-export function learnerStateFromTensors(tensors: Record<string, SafeTensor>, step: number): LearnerState {
-  const state: LearnerState = { step, weights: {}, adamM: {}, adamV: {} };
-  for (const [full, tensor] of Object.entries(tensors)) {
-    const dot = full.indexOf('.');
-    const group = GROUPS.find(([prefix]) => prefix === full.slice(0, dot));
-    if (group) state[group[1]][full.slice(dot + 1)] = tensor.data;
-  }
-  return state;
-}
-
-const SAMPLING = 'sampling.';
-
-export function samplingWeightsToTensors(
+/** `weights` as tensors named `<prefix>.<name>`. */
+function prefixed(
+  prefix: string,
   weights: DecoderWeights,
   shapes: Record<string, number[]>,
 ): Record<string, SafeTensor> {
   return Object.fromEntries(
     Object.entries(weights).map(([name, data]) => [
-      `${SAMPLING}${name}`,
+      `${prefix}.${name}`,
       { shape: shapes[name] ?? [data.length], data },
     ]),
   );
 }
 
-export function samplingWeightsFromTensors(tensors: Record<string, SafeTensor>): DecoderWeights {
+/** The tensors named `<prefix>.<name>`, by name. */
+function unprefixed(prefix: string, tensors: Record<string, SafeTensor>): DecoderWeights {
   return Object.fromEntries(
     Object.entries(tensors)
-      .filter(([full]) => full.startsWith(SAMPLING))
-      .map(([full, tensor]) => [full.slice(SAMPLING.length), tensor.data]),
+      .filter(([full]) => full.startsWith(`${prefix}.`))
+      .map(([full, tensor]) => [full.slice(prefix.length + 1), tensor.data]),
   );
+}
+
+export function learnerStateToTensors(
+  state: LearnerState,
+  shapes: Record<string, number[]>,
+): Record<string, SafeTensor> {
+  return Object.assign({}, ...GROUPS.map(([prefix, key]) => prefixed(prefix, state[key], shapes)));
+}
+
+export function learnerStateFromTensors(tensors: Record<string, SafeTensor>, step: number): LearnerState {
+  const [weights, adamM, adamV] = GROUPS.map(([prefix]) => unprefixed(prefix, tensors)) as [
+    DecoderWeights,
+    DecoderWeights,
+    DecoderWeights,
+  ];
+  return { step, weights, adamM, adamV };
+}
+
+export function samplingWeightsToTensors(
+  weights: DecoderWeights,
+  shapes: Record<string, number[]>,
+): Record<string, SafeTensor> {
+  return prefixed('sampling', weights, shapes);
+}
+
+export function samplingWeightsFromTensors(tensors: Record<string, SafeTensor>): DecoderWeights {
+  return unprefixed('sampling', tensors);
 }

@@ -190,14 +190,16 @@ export class EmbeddedLearner implements Learner {
     const aggregation = config.aggregation ?? DEFAULT_POLICY_LOSS.aggregation;
     const batchUnits = Math.max(shard?.batchUnits ?? lossUnits(data, aggregation), 1e-8);
     const batchTokens = Math.max(shard?.batchTokens ?? lossUnits(data, 'token-mean'), 1e-8);
+    /** One micro-batch holding the whole batch: its loss and metrics are the batch's as they are. */
+    const whole = chunks.length === 1 && !shard;
     const lossFnOutputs: Array<{ logprobs: number[] }> = new Array(data.length);
     const metricSums: Record<string, number> = {};
     let lossSum = 0;
     let tokens = 0;
     for (const chunk of chunks) {
       const members = chunk.map((c) => c.datum);
-      const share = chunks.length === 1 && !shard ? 1 : lossUnits(members, aggregation) / batchUnits;
-      const tokenShare = chunks.length === 1 && !shard ? 1 : lossUnits(members, 'token-mean') / batchTokens;
+      const share = whole ? 1 : lossUnits(members, aggregation) / batchUnits;
+      const tokenShare = whole ? 1 : lossUnits(members, 'token-mean') / batchTokens;
       const padded = this.pad(members);
       try {
         let logprobValues: Float32Array = new Float32Array(0);
