@@ -160,16 +160,21 @@ describe('grading', () => {
 });
 
 describe('progress (process reward)', () => {
-  it('credits the longest correct prefix of the chain, in order, on the right inputs, when the agent answers', async () => {
+  /** Depth-2 chains of reverse and upper over 3-letter strings of a and b. */
+  const twoFunctions = async (options: Record<string, unknown> = {}) => {
     const env = make({
       depths: [2],
       functions: ['reverse', 'upper'],
       alphabet: 'ab',
       minLength: 3,
       maxLength: 3,
-      weights: { progress: 0.5 },
+      ...options,
     });
-    const task = (await env.tasks())[0]!;
+    return { env, task: (await env.tasks())[0]! };
+  };
+
+  it('credits the longest correct prefix of the chain, in order, on the right inputs, when the agent answers', async () => {
+    const { env, task } = await twoFunctions({ weights: { progress: 0.5 } });
     const [first, second] = task.meta.chain as Array<'reverse' | 'upper'>;
     const input = task.meta.input as string;
     const { steps } = task.answer as ComposeAnswer;
@@ -232,5 +237,46 @@ describe('progress (process reward)', () => {
     expect(reward.components.progress).toBe(0.5);
     expect(reward.weights.progress).toBe(0);
     expect(() => make({ weights: { progress: 2 } })).toThrow(/'weights.progress'/);
+  });
+
+  it('reports one step reward per call received: 1 for a right next step on the right input, or a right answer', async () => {
+    const { env, task } = await twoFunctions();
+    const [first, second] = task.meta.chain as string[];
+    const input = task.meta.input as string;
+    const { steps, output } = task.answer as ComposeAnswer;
+    const stepsOf = async (calls: Array<[string, unknown]>) => {
+      const episode = await env.openEpisode({ taskId: task.id });
+      for (const [name, args] of calls) await episode.callTool(name, args);
+      return (await episode.end()).reward.steps;
+    };
+    const oracle = compose.oracle!(task, env.config).map((c): [string, unknown] => [c.name, c.arguments]);
+    expect(await stepsOf(oracle)).toEqual([1, 1, 1]);
+    expect(await stepsOf([])).toEqual([]);
+    // The outer function first, then the chain in order: nothing after a wrong step counts.
+    expect(
+      await stepsOf([
+        [second!, { text: input }],
+        [first!, { text: input }],
+        [second!, { text: steps[0] }],
+        ['answer', { answer: output }],
+      ]),
+    ).toEqual([0, 0, 0, 1]);
+    // A wrong input, a malformed call, an unknown tool, a wrong answer; a call after the answer.
+    expect(
+      await stepsOf([
+        [first!, { text: `${input}b` }],
+        [first!, 'not an object'],
+        ['no_such_tool', {}],
+        ['answer', null],
+        ['answer', { answer: 'wrong' }],
+      ]),
+    ).toEqual([0, 0, 0, 0, 0]);
+    expect(
+      await stepsOf([
+        [first!, { text: input }],
+        ['answer', { answer: output }],
+        ['answer', { answer: output }],
+      ]),
+    ).toEqual([1, 1, 0]);
   });
 });

@@ -32,21 +32,32 @@ const functionTools: Record<
 > = Object.fromEntries(FUNCTION_NAMES.map((name) => [name, functionTool(name)]));
 
 /**
- * The share of the chain applied correctly and in order: the longest prefix of tool calls that
- * names the chain's next function on the right input (the task input, then each previous result).
+ * One process reward per call, in order: 1 for a call that names the chain's next function on the
+ * right input (the task input, then each previous result) while every earlier call did too, and
+ * for an answer that is the final string; 0 for anything else.
  */
-export function chainProgress(task: Task, calls: readonly ToolCallRecord[]): number {
+export function chainSteps(task: Task, calls: readonly ToolCallRecord[]): number[] {
   const { chain, input } = task.meta as { chain: FunctionName[]; input: string };
-  const { steps } = task.answer as ComposeAnswer;
+  const { steps, output } = task.answer as ComposeAnswer;
   let done = 0;
-  for (const call of calls) {
-    if (done === chain.length) break;
+  let onTrack = true;
+  return calls.map((call) => {
+    if (call.name === 'answer')
+      return !call.isError && (call.arguments as { answer?: unknown } | undefined)?.answer === output ? 1 : 0;
     const expectedInput = done === 0 ? input : steps[done - 1];
     const text = (call.arguments as { text?: unknown } | undefined)?.text;
-    if (call.isError || call.name !== chain[done] || text !== expectedInput) break;
+    onTrack &&= done < chain.length && !call.isError && call.name === chain[done] && text === expectedInput;
+    if (!onTrack) return 0;
     done++;
-  }
-  return done / chain.length;
+    return 1;
+  });
+}
+
+/** The share of the chain applied correctly and in order (the longest right prefix of `chainSteps`). */
+export function chainProgress(task: Task, calls: readonly ToolCallRecord[]): number {
+  const chain = (task.meta as { chain: FunctionName[] }).chain;
+  const functionCalls = calls.filter((c) => c.name !== 'answer');
+  return chainSteps(task, functionCalls).reduce((a, b) => a + b, 0) / chain.length;
 }
 
 /**
@@ -80,11 +91,14 @@ export default defineEnvironment<State, ComposeConfig>({
     // Partial credit only for an attempt that answers: otherwise calling tools until the turns run
     // out earns as much as a wrong answer, and RL learns never to answer (measured on the main job).
     const progress = given === undefined ? 0 : chainProgress(episode.task, calls);
-    return weightedReward(
-      { correct: given === gold ? 1 : 0, valid_calls: valid, progress },
-      episode.config.weights,
-      { gold, given: given ?? null },
-    );
+    return {
+      ...weightedReward(
+        { correct: given === gold ? 1 : 0, valid_calls: valid, progress },
+        episode.config.weights,
+        { gold, given: given ?? null },
+      ),
+      steps: chainSteps(episode.task, episode.calls),
+    };
   },
   // Each of the three weights is at most 1.
   rewardRange: [0, 3],

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import probe from '../test/fixtures/probe-env.ts';
 import { checkEnvironment } from './conformance.ts';
 import { defineEnvironment, type EnvironmentSpec } from './define-environment.ts';
+import { Environment } from './episode.ts';
 import { weightedReward } from './reward.ts';
 
 const base: EnvironmentSpec<{ n: number }, Record<string, never>> = {
@@ -71,5 +72,43 @@ describe('checkEnvironment', () => {
     };
     const failed = await failedChecks(spec);
     expect(failed).toContain('closing twice is safe');
+  });
+});
+
+describe('process rewards (reward.steps)', () => {
+  const withSteps = (steps: (calls: number) => number[]) =>
+    defineEnvironment({
+      ...base,
+      grade: ({ episode }) => ({
+        ...weightedReward({ r: 0.5 }, { r: 1 }),
+        steps: steps(episode.calls.length),
+      }),
+    });
+
+  it('are kept when there is one per tool call, in order', async () => {
+    const env = new Environment(
+      withSteps((n) => Array.from({ length: n }, (_, i) => i / 10)),
+      {},
+    );
+    const episode = await env.openEpisode({ split: 'train', seed: 1 });
+    await episode.callTool('noop', {});
+    await episode.callTool('no_such_tool', {});
+    expect((await episode.end()).reward.steps).toEqual([0, 0.1]);
+  });
+
+  it('fail the grade, naming the environment and both counts, when they do not match the calls', async () => {
+    const env = new Environment(
+      withSteps(() => [1]),
+      {},
+    );
+    const episode = await env.openEpisode({ split: 'train', seed: 1 });
+    await episode.callTool('noop', {});
+    await episode.callTool('noop', {});
+    await expect(episode.end()).rejects.toThrow(
+      /environment broken graded 2 tool calls with 1 process rewards/,
+    );
+    expect(
+      (await checkEnvironment(withSteps(() => [1]))).checks.filter((c) => !c.ok).map((c) => c.name),
+    ).toContain('an empty episode grades within the reward range');
   });
 });

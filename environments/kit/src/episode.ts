@@ -228,6 +228,12 @@ export class Episode<State = any, Config = any> implements EpisodeContext<State,
       const reward = RewardBreakdownSchema.parse(
         await this.env.definition.grade({ episode: this, ...(finalText !== undefined ? { finalText } : {}) }),
       );
+      if (reward.steps && reward.steps.length !== this.calls.length)
+        throw new EpisodeStateError(
+          'bad_process_rewards',
+          `environment ${this.env.definition.id} graded ${this.calls.length} tool calls with ${reward.steps.length} process rewards (reward.steps)`,
+          'return one step reward per entry of episode.calls, in order, or none',
+        );
       return { episodeId: this.id, terminated: this.terminated, toolCalls: this.calls.length, reward };
     } finally {
       await this.close();

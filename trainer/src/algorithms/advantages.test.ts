@@ -7,6 +7,7 @@ import {
   reinforcePlusPlusAdvantages,
   rlooAdvantages,
   sumFormReturns,
+  turnAdvantages,
   turnValuesToTokens,
 } from './advantages.ts';
 import {
@@ -15,6 +16,11 @@ import {
   overlongKeepMask,
   targetWeights,
 } from './batch-shaping.ts';
+
+const expectClose = (actual: number[], expected: number[]) => {
+  expect(actual).toHaveLength(expected.length);
+  for (const [i, x] of expected.entries()) expect(actual[i]).toBeCloseTo(x, 6);
+};
 
 describe('advantages (hand-computed)', () => {
   it('GRPO: rewards [1,0,0,1] → mean 0.5, std 0.5 → ±1', () => {
@@ -59,6 +65,37 @@ describe('advantages (hand-computed)', () => {
   it('PURE min-form: value is the worst future step', () => {
     expect(minFormReturns([0.9, 0.2, 0.8, 0.5])).toEqual([0.2, 0.2, 0.5, 0.5]);
     expect(sumFormReturns([0.9, 0.2, 0.8, 0.5])[0]).toBeCloseTo(2.4);
+  });
+  it('turn advantages: returns normalised over every turn of the group', () => {
+    // Two episodes of process rewards [1,1,1] and [1,0,0]. Sum form: returns [3,2,1] and [1,0,0],
+    // mean 7/6, population std sqrt(41/36).
+    const sd = Math.sqrt(41 / 36);
+    const sum = turnAdvantages(
+      [
+        [1, 1, 1],
+        [1, 0, 0],
+      ],
+      'sum',
+    );
+    const expected = [
+      [3, 2, 1],
+      [1, 0, 0],
+    ].map((g) => g.map((x) => (x - 7 / 6) / (sd + 1e-6)));
+    expectClose(sum.flat(), expected.flat());
+    // Min form: [1,1,1] and [1,0,1] give returns [1,1,1] and [0,0,1] (a right first step before a
+    // wrong one earns nothing), mean 2/3, std sqrt(2/9).
+    const min = turnAdvantages(
+      [
+        [1, 1, 1],
+        [1, 0, 1],
+      ],
+      'min',
+    );
+    const hi = 1 / 3 / (Math.sqrt(2 / 9) + 1e-6);
+    const lo = -2 / 3 / (Math.sqrt(2 / 9) + 1e-6);
+    expectClose(min.flat(), [hi, hi, hi, lo, lo, hi]);
+    // All turns alike: no signal.
+    expect(turnAdvantages([[1], [1, 1]], 'min').flat()).toEqual([0, 0, 0]);
   });
   it('turn values onto tokens', () => {
     expect(

@@ -89,6 +89,24 @@ export function minFormReturns(turnRewards: readonly number[]): number[] {
   return returns;
 }
 
+/**
+ * Turn-level advantages for process rewards, after MT-GRPO ("Reinforcing Multi-Turn Reasoning in
+ * LLM Agents via Turn-Level Credit Assignment", Zeng et al. 2025), which adds a group-normalised
+ * turn reward to the outcome advantage. Here each turn's return G_{i,t} (sum or min form, above) is
+ * normalised over every turn of the group: Â_{i,t} = (G_{i,t} − mean(G)) / (std(G) + eps).
+ */
+export function turnAdvantages(
+  turnRewards: readonly (readonly number[])[],
+  form: 'sum' | 'min',
+  eps = 1e-6,
+): number[][] {
+  const returns = turnRewards.map((r) => (form === 'min' ? minFormReturns(r) : sumFormReturns(r)));
+  const all = returns.flat();
+  const m = mean(all);
+  const s = std(all);
+  return returns.map((g) => g.map((x) => (x - m) / (s + eps)));
+}
+
 /** Expands per-turn values onto tokens: each sampled token gets the value of its turn; others 0. */
 export function turnValuesToTokens(
   length: number,

@@ -204,6 +204,19 @@ export const TrainConfigSchema = z
          */
         demoCoef: z.number().min(0).default(0),
         /**
+         * Turn-level credit from the environment's process rewards (`reward.steps`, one per tool
+         * call): each sampled token's advantage is its episode's outcome advantage plus `coef` ×
+         * its turn's advantage (`turnAdvantages`: the turn's return in `min` or `sum` form,
+         * normalised over the group's turns). 0 = outcome only.
+         */
+        turnCredit: z
+          .object({
+            coef: z.number().min(0).default(0),
+            returns: z.enum(['min', 'sum']).default('min'),
+          })
+          .strict()
+          .prefault({}),
+        /**
          * 1: play the next step's episodes while the learner trains on this step's (both cores busy),
          * as prime-rl's `async_level`. Those episodes are sampled with the weights from one step
          * earlier; the loss's ratio against their sampling logprobs (PPO clip, truncated IS)

@@ -6,7 +6,8 @@ import { discoverEnvironments } from '@toolgym/env-kit';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readLatestCheckpoint } from '../checkpoint/checkpoint.ts';
 import { parseTrainConfig, TrainConfigError } from './config.ts';
-import { adamAt, modelChat, packedDatum, train, withTotalWeight } from './train.ts';
+import type { Trajectory } from '@toolgym/protocol';
+import { adamAt, modelChat, packedDatum, rlDatum, train, turnRewards, withTotalWeight } from './train.ts';
 
 const dirs: string[] = [];
 afterAll(async () => {
@@ -72,6 +73,13 @@ describe('training config', () => {
     expect(() =>
       parseTrainConfig({ ...base, learner: { kind: 'http://127.0.0.1:8470', workers: 2 } }),
     ).toThrow(/learner\.workers: learner\.workers is for the embedded learner/);
+    expect(() => parseTrainConfig({ ...base, rl: { ...base.rl, turnCredit: { returns: 'max' } } })).toThrow(
+      /rl\.turnCredit\.returns/,
+    );
+    expect(() => parseTrainConfig({ ...base, rl: { ...base.rl, turnCredit: { coef: -1 } } })).toThrow(
+      /rl\.turnCredit\.coef/,
+    );
+    expect(parseTrainConfig(base).rl.turnCredit).toEqual({ coef: 0, returns: 'min' });
     for (const entropyTopFraction of [0, 1.5])
       expect(() => parseTrainConfig({ ...base, rl: { ...base.rl, entropyTopFraction } })).toThrow(
         /rl\.entropyTopFraction/,
@@ -124,6 +132,47 @@ describe('withTotalWeight', () => {
   });
 });
 
+describe('turn-level credit', () => {
+  /** An episode of two turns: tokens 0–1 prompt, 2–3 turn 0 (two calls), 4 its result, 5–6 turn 1 (one call). */
+  const episode = (steps: number[] | undefined): Trajectory =>
+    ({
+      id: 'ep-1',
+      tokens: [1, 2, 3, 4, 5, 6, 7],
+      lossMask: [0, 0, 1, 1, 0, 1, 1],
+      logprobs: [0, 0, -0.1, -0.2, 0, -0.3, -0.4],
+      turns: [
+        { sampled: { start: 2, end: 4 }, toolCalls: [{}, {}] },
+        { sampled: { start: 5, end: 7 }, toolCalls: [{}] },
+      ],
+      reward: { total: 1, components: {}, weights: {}, info: {}, ...(steps ? { steps } : {}) },
+    }) as unknown as Trajectory;
+
+  it("sums each turn's step rewards over the calls it made, in order", () => {
+    expect(turnRewards(episode([1, 0.5, 0]))).toEqual([1.5, 0]);
+    expect(turnRewards(episode([0, 0, 1]))).toEqual([0, 1]);
+  });
+
+  it('names what to fix when the environment reports no step rewards, or a count that does not match the calls', () => {
+    expect(() => turnRewards(episode(undefined))).toThrow(TrainConfigError);
+    expect(() => turnRewards(episode(undefined))).toThrow(
+      /episode ep-1 without reward\.steps; set rl\.turnCredit\.coef to 0/,
+    );
+    expect(() => turnRewards(episode([1, 1]))).toThrow(
+      /episode ep-1 made 3 tool calls but its reward has 2 step rewards/,
+    );
+  });
+
+  it("puts each turn's advantage on the tokens that turn sampled (next-token targets)", () => {
+    const datum = rlDatum(episode([1, 1, 0]), [0.5, -2]);
+    // Targets are tokens 1..6: turn 0 samples tokens 2–3, turn 1 tokens 5–6.
+    expect(datum.lossFnInputs.advantages).toEqual([0, 0.5, 0.5, 0, -2, -2]);
+    expect(datum.lossFnInputs.weights).toEqual([0, 1, 1, 0, 1, 1]);
+    expect(rlDatum(episode([1, 1, 0]), 0.25).lossFnInputs.advantages).toEqual([
+      0.25, 0.25, 0.25, 0.25, 0.25, 0.25,
+    ]);
+  });
+});
+
 describe('train (end to end, tiny)', () => {
   it('warm-up, two GRPO steps over the rollout engine, weights published, metrics to JSONL and the sink', async () => {
     const outDir = await mkdtemp(path.join(tmpdir(), 'toolgym-train-'));
@@ -133,7 +182,8 @@ describe('train (end to end, tiny)', () => {
       run: { name: 'smoke', seed: 1, outDir },
       // Enough warm-up that some episodes call tools, so the RL steps have signal and train.
       warmup: { ...base.warmup, steps: 60, adam: { learningRate: 0.01 } },
-      rl: { ...base.rl, groupSize: 4, demoCoef: 0.5 },
+      // Turn-level credit from compose's step rewards: they must line up with every episode's turns.
+      rl: { ...base.rl, groupSize: 4, demoCoef: 0.5, turnCredit: { coef: 0.5, returns: 'sum' } },
     });
     const environment = (await discoverEnvironments()).make('compose', config.environment.options);
     const groups: Array<{ runId: string | undefined; size: number; step: number | undefined }> = [];

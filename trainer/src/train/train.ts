@@ -31,7 +31,12 @@ import {
 } from '@toolgym/agents';
 import { type Environment, EnvironmentClient, hashString, Rng } from '@toolgym/env-kit';
 import type { Task, Trajectory, TrajectoryGroup } from '@toolgym/protocol';
-import { type AdvantageEstimator, estimateAdvantages } from '../algorithms/advantages.ts';
+import {
+  type AdvantageEstimator,
+  estimateAdvantages,
+  turnAdvantages,
+  turnValuesToTokens,
+} from '../algorithms/advantages.ts';
 import {
   fillWithInformativeGroups,
   isZeroVarianceGroup,
@@ -489,14 +494,18 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         droppedGroups = filled.dropped;
       }
       const advantages = estimateAdvantages(rl.algorithm as AdvantageEstimator, groups.map(rewardsOf));
+      const { coef, returns } = rl.turnCredit;
       const data: Datum[] = [];
       groups.forEach((g, gi) => {
         const trajectories = usable(g);
         const keep = rl.overlongFilter ? overlongKeepMask(trajectories) : trajectories.map(() => 1);
+        const turns = coef > 0 ? turnAdvantages(trajectories.map(turnRewards), returns) : [];
         trajectories.forEach((t, i) => {
           const a = advantages[gi]![i] ?? 0;
+          const perTurn = turns[i]?.map((x) => a + coef * x) ?? [];
           // No signal, or filtered: skip the compute.
-          if (a !== 0 && keep[i] === 1) data.push(rlDatum(t, a));
+          if ((a !== 0 || perTurn.some((x) => x !== 0)) && keep[i] === 1)
+            data.push(rlDatum(t, coef > 0 ? perTurn : a));
         });
       });
       return {
@@ -708,12 +717,43 @@ async function weightsFrom(
  * follows (the environment's reply to the final call) cannot change any trained token's logprob
  * in a causal model, so it is never sent to the learner.
  */
-function rlDatum(t: Trajectory, advantage: number): Datum {
+export function rlDatum(t: Trajectory, advantage: number | readonly number[]): Datum {
   const end = trainedEnd(t.lossMask);
   const tokens = t.tokens.slice(0, end);
+  const advantages =
+    typeof advantage === 'number'
+      ? tokens.map(() => advantage)
+      : turnValuesToTokens(
+          end,
+          t.turns.map((turn) => turn.sampled),
+          advantage,
+        );
   return datumFromSequence(tokens, t.lossMask.slice(0, end), {
-    advantages: tokens.map(() => advantage),
+    advantages,
     logprobs: t.logprobs.slice(0, end),
+  });
+}
+
+/**
+ * Each assistant turn's process reward: the sum of the environment's step rewards
+ * (`reward.steps`, one per tool call in order) for the calls the turn made; 0 for a turn without.
+ */
+export function turnRewards(t: Trajectory): number[] {
+  const steps = t.reward.steps;
+  if (!steps)
+    throw new TrainConfigError(
+      `rl.turnCredit needs process rewards, but the environment graded episode ${t.id} without reward.steps; set rl.turnCredit.coef to 0 or use an environment that reports them`,
+    );
+  const calls = t.turns.reduce((n, turn) => n + turn.toolCalls.length, 0);
+  if (calls !== steps.length)
+    throw new Error(
+      `episode ${t.id} made ${calls} tool calls but its reward has ${steps.length} step rewards`,
+    );
+  let next = 0;
+  return t.turns.map((turn) => {
+    const mine = steps.slice(next, next + turn.toolCalls.length);
+    next += turn.toolCalls.length;
+    return mine.reduce((a, b) => a + b, 0);
   });
 }
 
