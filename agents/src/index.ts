@@ -1,6 +1,12 @@
 export { describeFailure, type EpisodeOptions, parseErrorObservation, playEpisode } from './agent-loop.ts';
 export { ChatTemplate, type RenderOptions, type TemplateVariables } from './chat/chat-template.ts';
 export { HERMES_CHAT_TEMPLATE, HERMES_SPECIAL_TOKENS } from './chat/hermes-template.ts';
+export {
+  CompactFormatError,
+  compactChatTemplate,
+  compactToolCalls,
+  singleArgumentTools,
+} from './chat/compact-format.ts';
 export { hermesToolCalls } from './chat/hermes-tool-calls.ts';
 export {
   type OpenAIWireMessage,

@@ -94,12 +94,6 @@ export {
 export { TfDecoder } from './learner/tf-decoder.ts';
 export { createWorkerLearner } from './learner/worker-learner.ts';
 export {
-  CompactFormatError,
-  compactChatTemplate,
-  compactToolCalls,
-  singleArgumentTools,
-} from './recipe/compact-format.ts';
-export {
   loadTrainConfig,
   parseTrainConfig,
   type TaskFilter,

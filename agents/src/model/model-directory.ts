@@ -64,7 +64,7 @@ export interface ToolgymModelMeta {
   extraTokens?: string[];
   /**
    * How the model writes tool calls, when not Hermes JSON: `compact` is `<tool_call>name:value</tool_call>`
-   * (trainer/src/recipe/compact-format.ts), the layout `toolgym train` uses with `template.kind: compact`.
+   * (agents/src/chat/compact-format.ts), the layout `toolgym train` uses with `template.kind: compact`.
    */
   toolCalls?: 'compact';
 }

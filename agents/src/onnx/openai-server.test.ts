@@ -1,10 +1,20 @@
-import { rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { compactChatTemplate, compactToolCalls, singleArgumentTools } from '../chat/compact-format.ts';
+import { initDecoderWeights } from '../model/init-weights.ts';
+import { writeDecoderModelDir } from '../model/model-directory.ts';
 import { createOpenAICompatiblePolicy } from '../policies/openai-compatible.ts';
 import { OnnxPolicy } from './onnx-policy.ts';
-import { extractHermesToolCalls, type OpenAiServer, serveOpenAiCompatible } from './openai-server.ts';
-import { createTinyTestModel } from './tiny-test-model.ts';
+import {
+  extractCompactToolCalls,
+  extractHermesToolCalls,
+  type OpenAiServer,
+  serveOpenAiCompatible,
+} from './openai-server.ts';
+import { createTinyTestModel, TINY_TEST_CONFIG } from './tiny-test-model.ts';
 
 const MODEL = 'toolgym-tiny';
 let dir: string;
@@ -257,5 +267,103 @@ describe('Hermes tool call extraction', () => {
     const broken = extractHermesToolCalls('<tool_call>{"name": oops}</tool_call>');
     expect(broken.toolCalls).toEqual([]);
     expect(broken.content).toBe('<tool_call>{"name": oops}</tool_call>');
+  });
+});
+
+/** A one-string-argument tool, as OpenAI clients send it. */
+const textTool = (name: string) => ({
+  type: 'function' as const,
+  function: {
+    name,
+    description: `${name} a string`,
+    parameters: { type: 'object', properties: { text: { type: 'string' } }, required: ['text'] },
+  },
+});
+
+describe('a model trained with the compact template (`toolgym train`)', () => {
+  it('renders earlier tool_calls the way its template shows them, and names a call it cannot write', async () => {
+    const compactDir = await mkdtemp(path.join(tmpdir(), 'toolgym-compact-'));
+    await writeDecoderModelDir(compactDir, {
+      config: TINY_TEST_CONFIG,
+      weights: initDecoderWeights(TINY_TEST_CONFIG, { seed: 3, std: 0.3 }),
+      chat: { template: compactChatTemplate(), toolCalls: 'compact' },
+    });
+    const compactPolicy = await OnnxPolicy.create({ model: compactDir });
+    const compactServer = await serveOpenAiCompatible(compactPolicy, { port: 0, modelName: 'compact' });
+    try {
+      const compactClient = new OpenAI({ baseURL: compactServer.url, apiKey: 'unused', maxRetries: 0 });
+      const messages: OpenAI.Chat.ChatCompletionMessageParam[] = [
+        { role: 'user', content: 'Compute reverse("abc").' },
+        {
+          role: 'assistant',
+          content: null,
+          tool_calls: [
+            { id: 'c1', type: 'function', function: { name: 'reverse', arguments: '{"text":"abc"}' } },
+          ],
+        },
+        { role: 'tool', tool_call_id: 'c1', content: 'cba' },
+      ];
+      const response = (await compactClient.chat.completions.create({
+        model: 'compact',
+        messages,
+        tools: [textTool('reverse')],
+        max_tokens: 1,
+        ...vllmExtras({ return_token_ids: true }),
+      })) as WithTokenIds<OpenAI.Chat.ChatCompletion>;
+      expect(response.prompt_token_ids).toEqual(
+        compactPolicy.tokenizer.encode(
+          '<|im_start|>u\nCompute reverse("abc").<|im_end|>\n<|im_start|>a\n<tool_call>reverse:abc</tool_call><|im_end|>\n<|im_start|>t\ncba<|im_end|>\n<|im_start|>a\n',
+        ),
+      );
+      // Without the tool in `tools` the server cannot know its argument's name.
+      await expect(
+        compactClient.chat.completions.create({ model: 'compact', messages, max_tokens: 1 }),
+      ).rejects.toMatchObject({
+        status: 400,
+        message: expect.stringMatching(
+          /tool 'reverse' does not take exactly one string argument; list it in `tools`/,
+        ),
+      });
+    } finally {
+      await compactServer.close();
+      await compactPolicy.close();
+      await rm(compactDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('compact tool call extraction', () => {
+  const format = compactToolCalls(
+    singleArgumentTools(
+      ['reverse', 'upper'].map((name) => ({
+        name,
+        description: '',
+        inputSchema: textTool(name).function.parameters,
+      })),
+    ),
+  );
+
+  it('turns <tool_call>name:value</tool_call> blocks into OpenAI tool_calls, keeping the prose', () => {
+    const { content, toolCalls } = extractCompactToolCalls(
+      'First this.<tool_call>reverse:abc</tool_call><tool_call>upper:a:b</tool_call>',
+      format,
+    );
+    expect(content).toBe('First this.');
+    expect(toolCalls.map((c) => [c.function.name, JSON.parse(c.function.arguments)])).toEqual([
+      ['reverse', { text: 'abc' }],
+      ['upper', { text: 'a:b' }],
+    ]);
+    expect(new Set(toolCalls.map((c) => c.id)).size).toBe(2);
+    expect(extractCompactToolCalls('<tool_call>upper:x</tool_call>', format).content).toBeNull();
+  });
+
+  it('leaves a reply with an unreadable block as text, whole', () => {
+    for (const text of [
+      '<tool_call>reverse:abc</tool_call><tool_call>rotate:abc</tool_call>',
+      '<tool_call>reverse</tool_call>',
+      '<tool_call>reverse:abc',
+      'no calls here',
+    ])
+      expect(extractCompactToolCalls(text, format)).toEqual({ content: text, toolCalls: [] });
   });
 });

@@ -12,13 +12,18 @@
  * - vLLM extras accepted: `top_k`, `stop_token_ids`, `ignore_eos`, `include_stop_str_in_output`,
  *   `return_tokens_as_token_ids`, `seed`; `policy_version` is added to responses.
  *
- * Chat requests are rendered with the model's own chat template; Hermes `<tool_call>` blocks in the
- * reply become `tool_calls` (non-streaming; streamed replies carry the raw text).
+ * Chat requests are rendered with the model's own chat template; `<tool_call>` blocks in the reply
+ * become `tool_calls` (non-streaming; streamed replies carry the raw text). They are read as Hermes
+ * JSON, or as `name:value` when the model directory records the compact format (`toolgym train`
+ * with `template.kind: compact`), whose template shows earlier calls only through the assistant
+ * message's text: so for such a model, the request's earlier `tool_calls` are written into it.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
+import { CompactFormatError, compactToolCalls, singleArgumentTools } from '../chat/compact-format.ts';
+import type { ToolCallFormat } from '../chat/tool-call-format.ts';
 import type { GenerateResult, SamplingParams } from '../policy.ts';
 import { renderChatTemplate, type TemplateMessage, type TemplateTool } from './chat-prompt.ts';
 import { PolicyRequestError } from './errors.ts';
@@ -362,6 +367,8 @@ async function chatCompletions(
       400,
       `${policy.modelDir.dir}/tokenizer_config.json has no chat_template; use /v1/completions`,
     );
+  const tools = body.tool_choice === 'none' ? [] : ((body.tools ?? []) as TemplateTool[]);
+  const compact = compactFormatOf(policy, (body.tools ?? []) as TemplateTool[]);
   const messages: TemplateMessage[] = body.messages.map((m) => ({
     role: m.role === 'developer' ? 'system' : m.role,
     content:
@@ -382,7 +389,7 @@ async function chatCompletions(
     ...(m.tool_call_id ? { tool_call_id: m.tool_call_id } : {}),
     ...(m.name ? { name: m.name } : {}),
   }));
-  const tools = body.tool_choice === 'none' ? [] : ((body.tools ?? []) as TemplateTool[]);
+  if (compact) for (const m of messages) withCompactCalls(m, compact);
   const prompt = renderChatTemplate(template, { messages, tools, addGenerationPrompt: true });
   const promptTokens = policy.tokenizer.encode(prompt);
   const n = body.n ?? 1;
@@ -474,7 +481,11 @@ async function chatCompletions(
     policy_version: choices[0]!.result.policyVersion,
     choices: choices.map((c) => {
       const { content, toolCalls } =
-        tools.length > 0 ? extractHermesToolCalls(c.text) : { content: c.text, toolCalls: [] };
+        tools.length === 0
+          ? { content: c.text, toolCalls: [] }
+          : compact
+            ? extractCompactToolCalls(c.text, compact)
+            : extractHermesToolCalls(c.text);
       return {
         index: c.index,
         message: { role: 'assistant', content, ...(toolCalls.length > 0 ? { tool_calls: toolCalls } : {}) },
@@ -637,19 +648,70 @@ function chatLogprobs(policy: OnnxPolicy, tokens: number[], logprobs: number[], 
   });
 }
 
+type ReplyToolCall = { id: string; type: 'function'; function: { name: string; arguments: string } };
+
+const replyCallId = () => `call_${randomUUID().replace(/-/g, '').slice(0, 24)}`;
+
+/** The compact call format over the request's one-string-argument tools, when the model records it. */
+function compactFormatOf(policy: OnnxPolicy, tools: readonly TemplateTool[]): ToolCallFormat | undefined {
+  if (policy.modelDir.toolgym?.toolCalls !== 'compact') return undefined;
+  const specs = tools.map((t) => ({
+    name: t.function.name,
+    description: t.function.description ?? '',
+    inputSchema: (t.function.parameters ?? {}) as Record<string, unknown>,
+  }));
+  return compactToolCalls(singleArgumentTools(specs));
+}
+
+/** Writes an assistant message's `tool_calls` into its text, the only place the compact template shows them. */
+function withCompactCalls(message: TemplateMessage, format: ToolCallFormat): void {
+  if (!message.tool_calls) return;
+  try {
+    const calls = message.tool_calls.map((c, i) => ({
+      id: c.id ?? `call-${i}`,
+      name: c.function.name,
+      arguments: c.function.arguments as Record<string, unknown>,
+    }));
+    message.content = `${message.content ?? ''}${format.render(calls)}`;
+  } catch (error) {
+    if (error instanceof CompactFormatError)
+      throw new HttpError(400, `${error.message}; list it in \`tools\` with its one string argument`);
+    throw error;
+  }
+}
+
+/**
+ * Compact `<tool_call>name:value</tool_call>` blocks → OpenAI tool_calls. A reply with a block that
+ * does not read (an unknown tool, no `:`, no closing tag) stays text, whole.
+ */
+export function extractCompactToolCalls(
+  text: string,
+  format: ToolCallFormat,
+): { content: string | null; toolCalls: ReplyToolCall[] } {
+  const { content, calls, errors } = format.parse(text, 'call');
+  if (calls.length === 0 || errors.length > 0) return { content: text, toolCalls: [] };
+  return {
+    content: content === '' ? null : content,
+    toolCalls: calls.map((c) => ({
+      id: replyCallId(),
+      type: 'function',
+      function: { name: c.name, arguments: JSON.stringify(c.arguments) },
+    })),
+  };
+}
+
 /** Hermes `<tool_call>{"name": …, "arguments": …}</tool_call>` blocks → OpenAI tool_calls; unreadable blocks stay in the content. */
 export function extractHermesToolCalls(text: string): {
   content: string | null;
-  toolCalls: Array<{ id: string; type: 'function'; function: { name: string; arguments: string } }>;
+  toolCalls: ReplyToolCall[];
 } {
-  const toolCalls: Array<{ id: string; type: 'function'; function: { name: string; arguments: string } }> =
-    [];
+  const toolCalls: ReplyToolCall[] = [];
   const content = text.replace(/<tool_call>\s*([\s\S]*?)\s*<\/tool_call>/g, (block, json: string) => {
     try {
       const call = JSON.parse(json) as { name?: unknown; arguments?: unknown };
       if (typeof call.name !== 'string') return block;
       toolCalls.push({
-        id: `call_${randomUUID().replace(/-/g, '').slice(0, 24)}`,
+        id: replyCallId(),
         type: 'function',
         function: { name: call.name, arguments: JSON.stringify(call.arguments ?? {}) },
       });

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
+  compactToolCalls,
   createPolicyFromSpec,
   formatEvalSummary,
   hermesToolCalls,
@@ -9,6 +10,7 @@ import {
   type Policy,
   runRollouts,
   type SamplingParams,
+  singleArgumentTools,
   summarizeEval,
   type ToolCallFormat,
 } from '@toolgym/agents';
@@ -20,7 +22,6 @@ import {
   serveHttp,
 } from '@toolgym/env-kit';
 import type { ToolSpec } from '@toolgym/protocol';
-import { compactToolCalls, singleArgumentTools } from '@toolgym/trainer';
 import type { Command } from 'commander';
 import { makeEnvironment } from '../registry.ts';
 

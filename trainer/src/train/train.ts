@@ -10,6 +10,8 @@ import path from 'node:path';
 import {
   BYTE_TOKENIZER_VOCAB_SIZE,
   ChatTemplate,
+  compactChatTemplate,
+  compactToolCalls,
   createOnnxPolicy,
   createOraclePolicy,
   type DecoderConfig,
@@ -25,6 +27,7 @@ import {
   type RolloutSink,
   runRollouts,
   type SamplingParams,
+  singleArgumentTools,
   TOOL_CALL_OPEN,
   type ToolCallFormat,
   writeDecoderModelDir,
@@ -59,7 +62,6 @@ import {
   lossWeights,
 } from '../learner/learner.ts';
 import { createWorkerLearner } from '../learner/worker-learner.ts';
-import { compactChatTemplate, compactToolCalls, singleArgumentTools } from '../recipe/compact-format.ts';
 import { type TaskFilter, type TrainConfig, TrainConfigError } from './config.ts';
 
 export interface TrainOptions {

@@ -5,7 +5,12 @@
  * tokenizer instead of ~1,500 with the Hermes template and its JSON tool list — the difference
  * between a feasible and an infeasible RL run on 2 cores.
  */
-import { scanToolCallBlocks, TOOL_CALL_CLOSE, TOOL_CALL_OPEN, type ToolCallFormat } from '@toolgym/agents';
+import {
+  scanToolCallBlocks,
+  TOOL_CALL_CLOSE,
+  TOOL_CALL_OPEN,
+  type ToolCallFormat,
+} from './tool-call-format.ts';
 import type { ParseError, ToolCall, ToolSpec } from '@toolgym/protocol';
 
 /**
