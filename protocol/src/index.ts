@@ -1,5 +1,5 @@
 export { ToolGymError } from './errors.ts';
-export { TaskSchema, SplitSchema, type Task, type Split } from './task.ts';
+export { TaskSchema, SplitSchema, type Task, type Split, taskMatchesMeta } from './task.ts';
 export {
   JsonSchemaSchema,
   ToolSpecSchema,

@@ -16,3 +16,11 @@ export const TaskSchema = z.object({
   meta: z.record(z.string(), z.unknown()).default({}),
 });
 export type Task = z.infer<typeof TaskSchema>;
+
+/** Whether each `task.meta[key]` equals the wanted value, or is one of a wanted list. */
+export function taskMatchesMeta(task: Task, meta: Readonly<Record<string, unknown>>): boolean {
+  return Object.entries(meta).every(([key, want]) => {
+    const have = task.meta?.[key];
+    return Array.isArray(want) ? want.includes(have) : have === want;
+  });
+}

@@ -4,9 +4,10 @@ import path from 'node:path';
 import { createOnnxPolicy, initDecoderWeights, readModelDir, writeDecoderModelDir } from '@toolgym/agents';
 import compose, { COMPOSE_INSTRUCTION } from '@toolgym/env-compose';
 import { Environment } from '@toolgym/env-kit';
+import { type Task, taskMatchesMeta } from '@toolgym/protocol';
 import { modelChat, parseTrainConfig } from '@toolgym/trainer';
 import { describe, expect, it } from 'vitest';
-import { trainedToolFormat } from './eval.ts';
+import { parseMetaFilter, trainedToolFormat } from './eval.ts';
 import { TOOLGYM_BIN, temporaryDirectories, tinyDecoder } from './test-support.ts';
 
 const tempDir = temporaryDirectories('toolgym-cli-eval-');
@@ -33,8 +34,8 @@ async function modelDir(withChat: boolean): Promise<string> {
   return dir;
 }
 
-/** `toolgym eval` of one compose task; the text of the first prompt the policy saw. */
-function firstPrompt(dir: string): Promise<string> {
+/** `toolgym eval` of compose with a model directory, one episode per task, a short turn; its process and episodes. */
+async function runEval(dir: string, args: string[]) {
   const out = path.join(dir, 'episodes.jsonl');
   const run = spawnSync(
     process.execPath,
@@ -45,8 +46,6 @@ function firstPrompt(dir: string): Promise<string> {
       'compose',
       '--policy',
       `onnx:${dir}`,
-      '--limit',
-      '1',
       '-n',
       '1',
       '--max-turns',
@@ -57,14 +56,26 @@ function firstPrompt(dir: string): Promise<string> {
       out,
       '--json',
       '--quiet',
+      ...args,
     ],
     { encoding: 'utf8' },
   );
+  const episodes =
+    run.status === 0
+      ? (await readFile(out, 'utf8'))
+          .trim()
+          .split('\n')
+          .map((line) => JSON.parse(line) as { taskId: string; tokens: number[]; promptLength: number })
+      : [];
+  return { run, episodes };
+}
+
+/** `toolgym eval` of one compose task; the text of the first prompt the policy saw. */
+async function firstPrompt(dir: string): Promise<string> {
+  const { run, episodes } = await runEval(dir, ['--limit', '1']);
   expect(run.status, run.stderr).toBe(0);
-  return readFile(out, 'utf8').then((text) => {
-    const episode = JSON.parse(text.split('\n')[0]!) as { tokens: number[]; promptLength: number };
-    return readModelDir(dir).tokenizer.decode(episode.tokens.slice(0, episode.promptLength));
-  });
+  const episode = episodes[0]!;
+  return readModelDir(dir).tokenizer.decode(episode.tokens.slice(0, episode.promptLength));
 }
 
 describe('toolgym eval of a model trained with the compact layout', () => {
@@ -91,5 +102,28 @@ describe('toolgym eval of a model trained with the compact layout', () => {
     const plain = await firstPrompt(await modelDir(false));
     expect(plain.startsWith('<|im_start|>system\nTools (call:')).toBe(true);
     expect(plain).toContain(COMPOSE_INSTRUCTION.trim());
+  });
+});
+
+describe('toolgym eval --meta', () => {
+  it('reads key=value flags as a meta filter: values as JSON when they parse, a repeated key for any of them', () => {
+    expect(parseMetaFilter(['depth=2', 'notation=compose'])).toEqual({ depth: 2, notation: 'compose' });
+    expect(parseMetaFilter(['depth=1', 'depth=2'])).toEqual({ depth: [1, 2] });
+    expect(() => parseMetaFilter(['depth'])).toThrow(/--meta depth is not key=value/);
+    const task: Task = { id: 't', split: 'test', prompt: '', meta: { depth: 2 } };
+    expect(taskMatchesMeta(task, { depth: 2 })).toBe(true);
+    expect(taskMatchesMeta(task, { depth: '2' })).toBe(false);
+    expect(taskMatchesMeta(task, { depth: [1, 2] })).toBe(true);
+    expect(taskMatchesMeta(task, { depth: 2, chain: 'x' })).toBe(false);
+  });
+
+  it('plays only the tasks that match, and names a filter that none does', async () => {
+    const dir = await modelDir(true);
+    const { run, episodes } = await runEval(dir, ['--split', 'test', '--meta', 'depth=2', '--limit', '3']);
+    expect(run.status, run.stderr).toBe(0);
+    expect(episodes.map((e) => e.taskId.split('-')[0])).toEqual(['d2', 'd2', 'd2']);
+    const none = await runEval(dir, ['--meta', 'depth=9']);
+    expect(none.run.status).not.toBe(0);
+    expect(none.run.stderr).toMatch(/no test task of 'compose' has meta \{"depth":9\}/);
   });
 });

@@ -21,7 +21,7 @@ import {
   type HttpEnvironmentServer,
   serveHttp,
 } from '@toolgym/env-kit';
-import type { ToolSpec } from '@toolgym/protocol';
+import { type Task, type ToolSpec, taskMatchesMeta } from '@toolgym/protocol';
 import type { Command } from 'commander';
 import { makeEnvironment } from '../registry.ts';
 
@@ -31,6 +31,7 @@ interface EvalOptions {
   split: 'train' | 'test';
   n: string;
   limit?: string;
+  meta: string[];
   task?: string[];
   concurrency: string;
   seed: string;
@@ -68,7 +69,13 @@ export function registerEvalCommand(program: Command): void {
     .option('--split <split>', 'train or test', 'test')
     .option('-n, --n <n>', 'episodes per task (pass@k is reported for every k up to n)', '8')
     .option('--limit <tasks>', 'play only the first this many tasks of the split')
-    .option('--task <id>', 'play this task (repeatable); overrides --split/--limit', collect, [])
+    .option(
+      '--meta <key=value>',
+      'play only tasks whose meta[key] is value, read as JSON when it parses (depth=2); repeat a key for any of several values',
+      collect,
+      [],
+    )
+    .option('--task <id>', 'play this task (repeatable); overrides --split/--meta/--limit', collect, [])
     .option('-c, --concurrency <n>', 'episodes in flight at once', '8')
     .option('--seed <n>', 'base seed; episode j of task i gets seed + i*n + j', '0')
     .option('--out <file>', 'write every trajectory as one JSON line')
@@ -231,6 +238,31 @@ function parseEnvironmentOptions(opts: EvalOptions): Record<string, unknown> | u
   return options;
 }
 
+/**
+ * `--meta key=value` flags as a task meta filter: values read as JSON when they parse (`depth=2`
+ * is the number 2), else as strings; a key given twice matches either value.
+ */
+export function parseMetaFilter(pairs: readonly string[]): Record<string, unknown> {
+  const filter: Record<string, unknown[]> = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new ConfigError(`--meta ${pair} is not key=value`, 'e.g. --meta depth=2');
+    const key = pair.slice(0, eq);
+    filter[key] = [...(filter[key] ?? []), jsonOrText(pair.slice(eq + 1))];
+  }
+  return Object.fromEntries(
+    Object.entries(filter).map(([key, values]) => [key, values.length === 1 ? values[0] : values]),
+  );
+}
+
+function jsonOrText(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
 function parseKeyValues(pairs: string[]): Record<string, string> {
   return Object.fromEntries(
     pairs.map((pair) => {
@@ -278,21 +310,28 @@ async function selectTasks(
   connect: () => Promise<EnvironmentClient>,
 ): Promise<string[]> {
   if (opts.task && opts.task.length > 0) return opts.task;
-  let ids: string[];
+  const meta = parseMetaFilter(opts.meta);
+  let tasks: Task[];
   if (environment) {
-    ids = (await environment.tasksOf(opts.split)).map((t) => t.id);
+    tasks = await environment.tasksOf(opts.split);
   } else {
     const client = await connect();
     try {
-      ids = (await client.tasks({ split: opts.split, limit: 10_000 })).tasks.map((t) => t.id);
+      tasks = (await client.tasks({ split: opts.split, limit: 10_000 })).tasks;
     } finally {
       await client.close();
     }
   }
-  if (ids.length === 0)
+  if (tasks.length === 0)
     throw new ConfigError(
       `environment '${opts.env}' has no ${opts.split} tasks`,
       'pick the other split with --split',
+    );
+  const ids = tasks.filter((task) => taskMatchesMeta(task, meta)).map((t) => t.id);
+  if (ids.length === 0)
+    throw new ConfigError(
+      `no ${opts.split} task of '${opts.env}' has meta ${JSON.stringify(meta)}`,
+      `one has meta ${JSON.stringify(tasks[0]!.meta)}`,
     );
   return opts.limit ? ids.slice(0, positiveInt(opts.limit, '--limit')) : ids;
 }

@@ -33,7 +33,7 @@ import {
   writeDecoderModelDir,
 } from '@toolgym/agents';
 import { type Environment, EnvironmentClient, hashString, Rng } from '@toolgym/env-kit';
-import type { Task, Trajectory, TrajectoryGroup } from '@toolgym/protocol';
+import { type Task, type Trajectory, type TrajectoryGroup, taskMatchesMeta } from '@toolgym/protocol';
 import {
   type AdvantageEstimator,
   estimateAdvantages,
@@ -149,10 +149,7 @@ interface Episodes {
 /** Tasks of a split whose meta matches the filter. */
 export async function selectTasks(environment: Environment, filter: TaskFilter): Promise<Task[]> {
   const tasks = (await environment.tasksOf(filter.split)).filter((task) =>
-    Object.entries(filter.meta).every(([key, want]) => {
-      const have = (task.meta as Record<string, unknown> | undefined)?.[key];
-      return Array.isArray(want) ? want.includes(have as string | number) : have === want;
-    }),
+    taskMatchesMeta(task, filter.meta),
   );
   if (tasks.length === 0) throw new Error(`no ${filter.split} tasks match ${JSON.stringify(filter.meta)}`);
   return filter.limit > 0 ? tasks.slice(0, filter.limit) : tasks;
