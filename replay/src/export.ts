@@ -42,7 +42,7 @@ export interface ParquetRow {
   status: string;
   tokenization: string;
   reward: number;
-  /** RewardBreakdown as JSON: components, weights, info. */
+  /** RewardBreakdown as JSON: components, weights, info, steps. */
   reward_breakdown: string;
   num_turns: number;
   prompt_ids: number[];

@@ -109,6 +109,8 @@ function makeTrajectory(o: {
   const promptLength = tokens.length;
   const nTurns = 1 + Math.floor(random() * 4);
   const turns: Turn[] = [];
+  /** A process reward per call: 1, or 0 for a call that failed. */
+  const steps: number[] = [];
   let generateTotal = 0;
   let toolTotal = 0;
   for (let index = 0; index < nTurns; index++) {
@@ -138,6 +140,7 @@ function makeTrajectory(o: {
             ms: toolMs,
           },
         ];
+    for (const r of toolResults) steps.push(r.isError ? 0 : 1);
     messages.push({ role: 'assistant', content: text, ...(toolCalls.length ? { toolCalls } : {}) });
     for (const r of toolResults)
       messages.push({ role: 'tool', content: r.content, toolCallId: r.callId, name: r.name });
@@ -183,6 +186,7 @@ function makeTrajectory(o: {
       components: { correct, format },
       weights: { correct: 0.9, format: 0.1 },
       info: {},
+      steps,
     },
     timing: {
       startedAt: o.startedAt + random() * 1000,

@@ -116,6 +116,10 @@ describe('viewer in Chromium', () => {
     expect(await detail.getByTestId('tool-call').first().textContent()).toContain(
       full.turns[0]!.toolResults[0]!.content,
     );
+    // Each call shows its process reward (reward.steps, one per call in order).
+    expect(await detail.getByTestId('step-reward').allTextContents()).toEqual(
+      full.reward.steps!.map((s) => s.toFixed(3)),
+    );
     const breakdown = await detail.getByTestId('reward-breakdown').textContent();
     expect(breakdown).toContain('correct');
     expect(breakdown).toContain(full.reward.total.toFixed(3));

@@ -31,10 +31,18 @@ export function RewardBreakdown({ trajectory }: { trajectory: Trajectory }) {
   );
 }
 
-/** The episode turn by turn: the assistant's text, each call with its arguments, each result. */
+/**
+ * The episode turn by turn: the assistant's text, each call with its arguments, each result, and
+ * the environment's process reward for the call when it reports them (`reward.steps`, in call order).
+ */
 export function Turns({ trajectory }: { trajectory: Trajectory }) {
   const system = trajectory.messages.find((m) => m.role === 'system');
   const user = trajectory.messages.find((m) => m.role === 'user');
+  const calls = trajectory.turns.flatMap((turn) => turn.toolCalls);
+  const steps = trajectory.reward.steps;
+  const stepOf = new Map(
+    steps?.length === calls.length ? calls.map((call, i) => [call, steps[i]!] as const) : [],
+  );
   return (
     <div class="turns">
       {system && <div class="msg system">{system.content}</div>}
@@ -59,6 +67,11 @@ export function Turns({ trajectory }: { trajectory: Trajectory }) {
                 <div class="call-name">
                   → {call.name}
                   <code>{JSON.stringify(call.arguments)}</code>
+                  {stepOf.has(call) && (
+                    <span class="step-reward" data-testid="step-reward" title="process reward of this call">
+                      {formatReward(stepOf.get(call))}
+                    </span>
+                  )}
                 </div>
                 {result && (
                   <div class={result.isError ? 'result error' : 'result'}>
