@@ -204,6 +204,18 @@ export const TrainConfigSchema = z
          */
         demoCoef: z.number().min(0).default(0),
         /**
+         * KL penalty to the reference policy, the one RL starts from (after warm-up), with the
+         * k1, k2 or k3 estimator (Schulman 2020; GRPO uses k3): `coef` × KL is added to the loss.
+         * 0 = off. Costs one forward pass of the reference per step.
+         */
+        kl: z
+          .object({
+            coef: z.number().min(0).default(0),
+            estimator: z.enum(['k1', 'k2', 'k3']).default('k3'),
+          })
+          .strict()
+          .prefault({}),
+        /**
          * Turn-level credit from the environment's process rewards (`reward.steps`, one per tool
          * call): each sampled token's advantage is its episode's outcome advantage plus `coef` ×
          * its turn's advantage (`turnAdvantages`: the turn's return in `min` or `sum` form,

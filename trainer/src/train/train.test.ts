@@ -80,6 +80,13 @@ describe('training config', () => {
       /rl\.turnCredit\.coef/,
     );
     expect(parseTrainConfig(base).rl.turnCredit).toEqual({ coef: 0, returns: 'min' });
+    expect(() =>
+      parseTrainConfig({ ...base, rl: { ...base.rl, kl: { coef: 0.1, estimator: 'k4' } } }),
+    ).toThrow(/rl\.kl\.estimator/);
+    expect(() => parseTrainConfig({ ...base, rl: { ...base.rl, kl: { coef: -0.1 } } })).toThrow(
+      /rl\.kl\.coef/,
+    );
+    expect(parseTrainConfig(base).rl.kl).toEqual({ coef: 0, estimator: 'k3' });
     for (const entropyTopFraction of [0, 1.5])
       expect(() => parseTrainConfig({ ...base, rl: { ...base.rl, entropyTopFraction } })).toThrow(
         /rl\.entropyTopFraction/,
@@ -183,7 +190,14 @@ describe('train (end to end, tiny)', () => {
       // Enough warm-up that some episodes call tools, so the RL steps have signal and train.
       warmup: { ...base.warmup, steps: 60, adam: { learningRate: 0.01 } },
       // Turn-level credit from compose's step rewards: they must line up with every episode's turns.
-      rl: { ...base.rl, groupSize: 4, demoCoef: 0.5, turnCredit: { coef: 0.5, returns: 'sum' } },
+      // KL to the policy RL starts from (the warm-up's), scored by a second learner every step.
+      rl: {
+        ...base.rl,
+        groupSize: 4,
+        demoCoef: 0.5,
+        turnCredit: { coef: 0.5, returns: 'sum' },
+        kl: { coef: 0.05, estimator: 'k3' },
+      },
     });
     const environment = (await discoverEnvironments()).make('compose', config.environment.options);
     const groups: Array<{ runId: string | undefined; size: number; step: number | undefined }> = [];
@@ -233,6 +247,10 @@ describe('train (end to end, tiny)', () => {
     const trained = rl.filter((x) => x.trained_sequences > 0);
     expect(trained.length).toBeGreaterThan(0);
     for (const l of trained) expect(l.demo_loss).toBeGreaterThan(0);
+    // rl.kl: the first step that trains still has the reference's weights (KL 0); a later one has moved away.
+    expect(trained).toHaveLength(2);
+    expect(trained[0].kl_ref).toBeCloseTo(0, 6);
+    expect(trained[1].kl_ref).toBeGreaterThan(1e-6);
     // warm-up publish + one publish per RL step that trained
     expect(result.policyVersion).toBe(1 + trained.length);
     expect(stepMetrics.some((m) => 'eval_accuracy' in m.metrics)).toBe(true);

@@ -205,20 +205,25 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   });
   if (policy.tokenizer.vocabSize > decoder.vocabSize)
     throw new Error(`tokenizer has ${policy.tokenizer.vocabSize} tokens, the decoder ${decoder.vocabSize}`);
-  const learnerSettings = {
-    decoder,
-    weights: initial,
-    backend: config.learner.backend,
-    microBatchSize: config.learner.microBatchSize,
-  };
-  const learner: Learner =
-    config.learner.kind === 'embedded'
-      ? await createWorkerLearner(learnerSettings, config.learner.workers)
-      : await createRemoteLearner({
-          ...learnerSettings,
+  /** A learner of the configured kind holding `weights`. */
+  const createLearner = (weights: DecoderWeights, workers: number): Promise<Learner> => {
+    const settings = {
+      decoder,
+      weights,
+      backend: config.learner.backend,
+      microBatchSize: config.learner.microBatchSize,
+    };
+    return config.learner.kind === 'embedded'
+      ? createWorkerLearner(settings, workers)
+      : createRemoteLearner({
+          ...settings,
           url: config.learner.kind,
           ...(process.env[config.learner.tokenEnv] ? { token: process.env[config.learner.tokenEnv]! } : {}),
         });
+  };
+  const learner = await createLearner(initial, config.learner.workers);
+  /** The policy RL starts from, for `rl.kl`: it only scores (forward), never trains. */
+  let reference: Learner | undefined;
 
   const { template, toolFormat } = chatLayout(chat, tools);
   const requestContext = samplingContext(policy, extraTokens);
@@ -455,7 +460,16 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       entropyTopFraction: rl.entropyTopFraction,
       temperature: rl.sampling.temperature || 1,
       ...(rl.truncation > 0 ? { truncation: rl.truncation } : {}),
+      ...(rl.kl.coef > 0 ? { klCoef: rl.kl.coef, klEstimator: rl.kl.estimator } : {}),
     };
+    if (rl.kl.coef > 0)
+      reference = await createLearner(
+        // What RL starts from: the warm-up's result (kept on disk, so a resumed run finds it too), or the initial weights.
+        warmup && warmup.steps > 0
+          ? await weightsFrom(path.join(outDir, 'warmup-model'), decoder, extraTokens)
+          : initial,
+        1,
+      );
     /** One step's episodes, played with the policy's current weights, and the learner data they make. */
     const collect = async (step: number): Promise<Batch> => {
       const policyVersion = policy.version;
@@ -534,6 +548,12 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         // token-sum of weights that add up to demoCoef = demoCoef × the token-mean cross-entropy
         withTotalWeight(demoBatch(warmup!), rl.demoCoef),
       );
+      if (reference) {
+        const scored = await reference.forward(data, rl.loss, { temperature: lossConfig.temperature });
+        data.forEach((d, i) => {
+          d.lossFnInputs.ref_logprobs = scored.lossFnOutputs[i]!.logprobs;
+        });
+      }
       for (let epoch = 0; epoch < rl.epochs; epoch++) {
         const fb = await learner.forwardBackward(data, rl.loss, lossConfig);
         const demo = demos[epoch];
@@ -605,6 +625,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         trained_sequences: batch.data.length,
         entropy: learned.lossMetrics.entropy ?? 0,
         approx_kl: learned.lossMetrics.approx_kl ?? 0,
+        ...(learned.lossMetrics.kl_ref !== undefined ? { kl_ref: learned.lossMetrics.kl_ref } : {}),
         clip_fraction: learned.lossMetrics.clip_fraction ?? 0,
         loss: learned.lossMetrics.loss ?? 0,
         grad_norm: learned.gradNorm,
@@ -667,6 +688,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     return result;
   } finally {
     await learner.close();
+    await reference?.close();
     await policy.close();
   }
 }
