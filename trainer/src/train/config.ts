@@ -55,6 +55,12 @@ const AdamSchema = z
     gradClipNorm: z.number().min(0).default(1),
     /** Learning rate over the phase's steps: `constant`, or `cosine` decay to a tenth by the last step. */
     schedule: z.enum(['constant', 'cosine']).default('constant'),
+    /**
+     * Linear learning-rate warm-up over the phase's first k steps (0 = none). Adam's first step from
+     * fresh moments moves every weight by about the learning rate: an RL run from `policy.initFrom`
+     * measured an approx KL of 0.7–1.5 after it, against 0.015 when RL continues the warm-up's Adam.
+     */
+    warmupSteps: z.number().int().nonnegative().default(0),
   })
   .strict();
 

@@ -104,6 +104,22 @@ describe('training config', () => {
     const constant = parseTrainConfig(base).rl.adam;
     expect(adamAt(constant, 80, 101).learningRate).toBe(constant.learningRate);
   });
+  it('warm-up: the rate rises linearly over the first warmupSteps steps, then follows the schedule', () => {
+    const parse = (adam: Record<string, unknown>) =>
+      parseTrainConfig({ ...base, rl: { ...base.rl, adam: { learningRate: 1e-3, ...adam } } }).rl.adam;
+    const constant = parse({ warmupSteps: 10 });
+    expect([1, 5, 10, 11, 80].map((s) => adamAt(constant, s, 101).learningRate)).toEqual([
+      1e-4, 5e-4, 1e-3, 1e-3, 1e-3,
+    ]);
+    expect(adamAt(constant, 1, 101)).not.toHaveProperty('warmupSteps');
+    const cosine = parse({ warmupSteps: 4, schedule: 'cosine' });
+    expect(adamAt(cosine, 2, 101).learningRate).toBeCloseTo(
+      0.5 * adamAt(parse({ schedule: 'cosine' }), 2, 101).learningRate,
+      12,
+    );
+    expect(adamAt(cosine, 101, 101).learningRate).toBeCloseTo(1e-4, 12);
+    expect(() => parse({ warmupSteps: -1 })).toThrow(/rl\.adam\.warmupSteps/);
+  });
 });
 
 describe('packedDatum', () => {

@@ -832,15 +832,17 @@ function samplingContext(policy: OnnxPolicy, extraTokens: readonly string[]): Sa
   };
 }
 
-/** Adam's settings for step `step` (1-based) of a phase of `steps`: the schedule applied to the rate. */
+/** Adam's settings for step `step` (1-based) of a phase of `steps`: the warm-up and the schedule applied to the rate. */
 export function adamAt(adam: TrainConfig['rl']['adam'], step: number, steps: number): AdamParams {
-  const { schedule, ...params } = adam;
-  if (schedule === 'constant' || steps <= 1) return params;
+  const { schedule, warmupSteps, ...params } = adam;
+  const warm = warmupSteps > 0 ? Math.min(1, step / warmupSteps) : 1;
+  if (schedule === 'constant' || steps <= 1) return { ...params, learningRate: params.learningRate * warm };
   const progress = Math.min(1, (step - 1) / (steps - 1));
   const floor = 0.1;
   return {
     ...params,
-    learningRate: params.learningRate * (floor + (1 - floor) * 0.5 * (1 + Math.cos(Math.PI * progress))),
+    learningRate:
+      params.learningRate * warm * (floor + (1 - floor) * 0.5 * (1 + Math.cos(Math.PI * progress))),
   };
 }
 
