@@ -5,6 +5,7 @@ export {
   CompactFormatError,
   compactChatTemplate,
   compactToolCalls,
+  recordedToolCalls,
   singleArgumentTools,
 } from './chat/compact-format.ts';
 export { hermesToolCalls } from './chat/hermes-tool-calls.ts';

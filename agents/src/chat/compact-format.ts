@@ -82,6 +82,17 @@ export function compactToolCalls(argumentOf: ReadonlyMap<string, string>): ToolC
   };
 }
 
+/**
+ * The call format a model directory records (`toolCalls` in its toolgym.json) over `tools`;
+ * undefined when it records none (Hermes JSON, the default).
+ */
+export function recordedToolCalls(
+  recorded: 'compact' | undefined,
+  tools: readonly ToolSpec[],
+): ToolCallFormat | undefined {
+  return recorded === 'compact' ? compactToolCalls(singleArgumentTools(tools)) : undefined;
+}
+
 /** The one string argument of each tool that has exactly one; tools with other shapes are left out. */
 export function singleArgumentTools(tools: readonly ToolSpec[]): Map<string, string> {
   const out = new Map<string, string>();

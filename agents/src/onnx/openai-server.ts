@@ -22,7 +22,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
-import { CompactFormatError, compactToolCalls, singleArgumentTools } from '../chat/compact-format.ts';
+import { CompactFormatError, recordedToolCalls } from '../chat/compact-format.ts';
 import type { ToolCallFormat } from '../chat/tool-call-format.ts';
 import type { GenerateResult, SamplingParams } from '../policy.ts';
 import { renderChatTemplate, type TemplateMessage, type TemplateTool } from './chat-prompt.ts';
@@ -367,8 +367,16 @@ async function chatCompletions(
       400,
       `${policy.modelDir.dir}/tokenizer_config.json has no chat_template; use /v1/completions`,
     );
-  const tools = body.tool_choice === 'none' ? [] : ((body.tools ?? []) as TemplateTool[]);
-  const compact = compactFormatOf(policy, (body.tools ?? []) as TemplateTool[]);
+  const requested = (body.tools ?? []) as TemplateTool[];
+  const tools = body.tool_choice === 'none' ? [] : requested;
+  const compact = recordedToolCalls(
+    policy.modelDir.toolgym?.toolCalls,
+    requested.map((t) => ({
+      name: t.function.name,
+      description: t.function.description ?? '',
+      inputSchema: (t.function.parameters ?? {}) as Record<string, unknown>,
+    })),
+  );
   const messages: TemplateMessage[] = body.messages.map((m) => ({
     role: m.role === 'developer' ? 'system' : m.role,
     content:
@@ -651,17 +659,6 @@ function chatLogprobs(policy: OnnxPolicy, tokens: number[], logprobs: number[], 
 type ReplyToolCall = { id: string; type: 'function'; function: { name: string; arguments: string } };
 
 const replyCallId = () => `call_${randomUUID().replace(/-/g, '').slice(0, 24)}`;
-
-/** The compact call format over the request's one-string-argument tools, when the model records it. */
-function compactFormatOf(policy: OnnxPolicy, tools: readonly TemplateTool[]): ToolCallFormat | undefined {
-  if (policy.modelDir.toolgym?.toolCalls !== 'compact') return undefined;
-  const specs = tools.map((t) => ({
-    name: t.function.name,
-    description: t.function.description ?? '',
-    inputSchema: (t.function.parameters ?? {}) as Record<string, unknown>,
-  }));
-  return compactToolCalls(singleArgumentTools(specs));
-}
 
 /** Writes an assistant message's `tool_calls` into its text, the only place the compact template shows them. */
 function withCompactCalls(message: TemplateMessage, format: ToolCallFormat): void {

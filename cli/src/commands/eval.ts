@@ -1,7 +1,6 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  compactToolCalls,
   createPolicyFromSpec,
   formatEvalSummary,
   hermesToolCalls,
@@ -9,8 +8,8 @@ import {
   OnnxPolicy,
   type Policy,
   runRollouts,
+  recordedToolCalls,
   type SamplingParams,
-  singleArgumentTools,
   summarizeEval,
   type ToolCallFormat,
 } from '@toolgym/agents';
@@ -287,8 +286,8 @@ export async function trainedToolFormat(
   policy: Policy,
   toolSpecs: () => Promise<readonly ToolSpec[]>,
 ): Promise<ToolCallFormat | undefined> {
-  if (!(policy instanceof OnnxPolicy) || policy.modelDir.toolgym?.toolCalls !== 'compact') return undefined;
-  return compactToolCalls(singleArgumentTools(await toolSpecs()));
+  const recorded = policy instanceof OnnxPolicy ? policy.modelDir.toolgym?.toolCalls : undefined;
+  return recorded ? recordedToolCalls(recorded, await toolSpecs()) : undefined;
 }
 
 async function toolSpecsOf(

@@ -11,7 +11,6 @@ import {
   BYTE_TOKENIZER_VOCAB_SIZE,
   ChatTemplate,
   compactChatTemplate,
-  compactToolCalls,
   createOnnxPolicy,
   createOraclePolicy,
   type DecoderConfig,
@@ -26,8 +25,8 @@ import {
   readModelDir,
   type RolloutSink,
   runRollouts,
+  recordedToolCalls,
   type SamplingParams,
-  singleArgumentTools,
   TOOL_CALL_OPEN,
   type ToolCallFormat,
   writeDecoderModelDir,
@@ -549,7 +548,10 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         withTotalWeight(demoBatch(warmup!), rl.demoCoef),
       );
       if (reference) {
-        const scored = await reference.forward(data, rl.loss, { temperature: lossConfig.temperature });
+        // Only its logprobs are needed: the cheapest loss (cross-entropy) scores them, at the sampling temperature.
+        const scored = await reference.forward(data, 'cross_entropy', {
+          temperature: lossConfig.temperature,
+        });
         data.forEach((d, i) => {
           d.lossFnInputs.ref_logprobs = scored.lossFnOutputs[i]!.logprobs;
         });
@@ -700,7 +702,7 @@ function chatLayout(
   if (!chat) return {};
   return {
     template: new ChatTemplate(chat.template, {}, 'compact'),
-    toolFormat: compactToolCalls(singleArgumentTools(tools)),
+    toolFormat: recordedToolCalls(chat.toolCalls, tools),
   };
 }
 
@@ -836,14 +838,10 @@ function samplingContext(policy: OnnxPolicy, extraTokens: readonly string[]): Sa
 export function adamAt(adam: TrainConfig['rl']['adam'], step: number, steps: number): AdamParams {
   const { schedule, warmupSteps, ...params } = adam;
   const warm = warmupSteps > 0 ? Math.min(1, step / warmupSteps) : 1;
-  if (schedule === 'constant' || steps <= 1) return { ...params, learningRate: params.learningRate * warm };
-  const progress = Math.min(1, (step - 1) / (steps - 1));
   const floor = 0.1;
-  return {
-    ...params,
-    learningRate:
-      params.learningRate * warm * (floor + (1 - floor) * 0.5 * (1 + Math.cos(Math.PI * progress))),
-  };
+  const progress = steps > 1 ? Math.min(1, (step - 1) / (steps - 1)) : 0;
+  const decay = schedule === 'cosine' ? floor + (1 - floor) * 0.5 * (1 + Math.cos(Math.PI * progress)) : 1;
+  return { ...params, learningRate: params.learningRate * warm * decay };
 }
 
 function samplingOf(s: TrainConfig['rl']['sampling'], context: SamplingContext): SamplingParams {
