@@ -46,6 +46,11 @@ export interface TokenExploration {
    * with every mentioned one tried, the policy decides (no exploration).
    */
   among?: ExploreAmong;
+  /**
+   * The first decision point of the sequence (1-based) that explores; earlier ones are left to the
+   * policy. Default 1. E.g. 2 on a compose episode explores only the calls after the first.
+   */
+  fromDecision?: number;
 }
 
 /**

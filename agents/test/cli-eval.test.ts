@@ -31,7 +31,7 @@ describe('toolgym eval', () => {
       '--quiet',
     ]);
     expect(stdout).toContain('pass@1 100.0%  pass@2 100.0%');
-    expect(stdout).toMatch(/components: correct 1, progress 1, valid_calls 1/);
+    expect(stdout).toMatch(/components: composed 1, correct 1, progress 1, valid_calls 1/);
     expect(stdout).toContain('failures by reason: -');
     const lines = readFileSync(out, 'utf8').trim().split('\n');
     expect(lines.length).toBe(6);

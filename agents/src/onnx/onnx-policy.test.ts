@@ -7,7 +7,7 @@ import { referenceForward } from '../model/reference-forward.ts';
 import type { GenerateResult } from '../policy.ts';
 import { ModelDirError, PolicyRequestError } from './errors.ts';
 import { OnnxPolicy } from './onnx-policy.ts';
-import { explorationChoices, logSoftmax } from './sampler.ts';
+import { checkSamplingParams, explorationChoices, logSoftmax } from './sampler.ts';
 import { createTinyTestModel, TINY_TEST_CONFIG } from './tiny-test-model.ts';
 
 /** Logprobs from onnxruntime (float32) vs the float64 TypeScript reference. */
@@ -112,6 +112,18 @@ describe('onnx policy', () => {
     expect(explorationChoices(explore, [...prompt, open, f, open, g, open])).toEqual([]);
     expect(explorationChoices(explore, [5, 6, open])).toEqual([f, g, h, answer]);
     expect(explorationChoices({ ...explore, among: 'mentioned' }, [...prompt, open, f, open])).toEqual([f, g]);
+  });
+
+  it('exploration from the n-th decision point: earlier ones are left to the policy', () => {
+    const [open, f, g, h] = [1, 10, 11, 12];
+    const explore = { epsilon: 1, tokenIds: [f, g, h], afterTokenIds: [open], among: 'untried' as const, fromDecision: 2 };
+    const prompt = [5, g, 6, f, 7];
+    expect(explorationChoices(explore, [...prompt, open])).toEqual([]);
+    expect(explorationChoices(explore, [...prompt, open, f, 8, open])).toEqual([g]);
+    expect(explorationChoices({ ...explore, fromDecision: 3 }, [...prompt, open, f, 8, open])).toEqual([]);
+    expect(() => checkSamplingParams({ maxTokens: 3, explore: { ...explore, fromDecision: 0 } })).toThrow(
+      /explore\.fromDecision must be an integer ≥ 1, got 0/,
+    );
   });
 
   it('batched generation agrees with one-at-a-time generation (left padding of different prompt lengths)', async () => {

@@ -34,19 +34,30 @@ export function checkSamplingParams(sampling: SamplingParams): void {
       );
     if (explore.tokenIds.length === 0 || !explore.tokenIds.every((id) => Number.isInteger(id) && id >= 0))
       throw new PolicyRequestError('bad_sampling', 'explore.tokenIds must be a non-empty list of token ids');
+    const from = explore.fromDecision ?? 1;
+    if (!Number.isInteger(from) || from < 1)
+      throw new PolicyRequestError(
+        'bad_sampling',
+        `explore.fromDecision must be an integer ≥ 1, got ${from}`,
+      );
   }
 }
 
 /** The tokens ε-exploration draws from after `sequence`, per `explore.among` (see TokenExploration). */
 export function explorationChoices(explore: TokenExploration, sequence: readonly number[]): number[] {
+  const tried = new Set<number>();
+  let earlierDecisions = 0;
+  for (let i = 1; i < sequence.length; i++)
+    if (explore.afterTokenIds.includes(sequence[i - 1]!)) {
+      tried.add(sequence[i]!);
+      earlierDecisions++;
+    }
+  if (earlierDecisions + 1 < (explore.fromDecision ?? 1)) return [];
   const among = explore.among ?? 'all';
   if (among === 'all') return explore.tokenIds;
   const mentioned = explore.tokenIds.filter((id) => sequence.includes(id));
   if (mentioned.length === 0) return explore.tokenIds;
   if (among === 'mentioned') return mentioned;
-  const tried = new Set<number>();
-  for (let i = 1; i < sequence.length; i++)
-    if (explore.afterTokenIds.includes(sequence[i - 1]!)) tried.add(sequence[i]!);
   return mentioned.filter((id) => !tried.has(id));
 }
 
@@ -69,7 +80,7 @@ export function logSoftmax(logits: Float32Array, temperature = 1): Float64Array 
  * The next token after `sequence` (the tokens so far): from the policy, or — with
  * `sampling.explore` at one of its decision points — a uniform pick from its tokens with
  * probability ε (reported with the policy's own logprob of that token). No choice left (every
- * `untried` token tried): the policy samples.
+ * `untried` token tried, or a decision point before `fromDecision`): the policy samples.
  */
 export function sampleToken(
   logits: Float32Array,

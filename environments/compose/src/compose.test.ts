@@ -8,6 +8,7 @@ import compose, {
   composeTasks,
   ComposeConfigSchema,
   FUNCTION_NAMES,
+  type FunctionName,
   heldOutPairs,
   STRING_FUNCTIONS,
 } from './index.ts';
@@ -226,6 +227,48 @@ describe('progress (process reward)', () => {
     ).toBe(0);
   });
 
+  it('composed: a right answer by exactly the chain in order, not a wrong chain that happens to give it', async () => {
+    const { env, task } = await twoFunctions();
+    const [first, second] = task.meta.chain as string[];
+    const input = task.meta.input as string;
+    const { steps, output } = task.answer as ComposeAnswer;
+    const play = async (calls: Array<[string, string]>, answer = output) => {
+      const episode = await env.openEpisode({ taskId: task.id });
+      for (const [name, text] of calls) await episode.callTool(name, { text });
+      await episode.callTool('answer', { answer });
+      return (await episode.end()).reward.components;
+    };
+    expect(
+      await play([
+        [first!, input],
+        [second!, steps[0]!],
+      ]),
+    ).toMatchObject({ correct: 1, composed: 1 });
+    // reverse and upper commute: the swapped order gives the right string, but did not compose.
+    const swapped = await play([
+      [second!, input],
+      [first!, applyChain([second as FunctionName], input)],
+    ]);
+    expect(swapped).toMatchObject({ correct: 1, composed: 0 });
+    // The chain then one more call, or the chain with a wrong answer: not composed either.
+    expect(
+      await play([
+        [first!, input],
+        [second!, steps[0]!],
+        [second!, output],
+      ]),
+    ).toMatchObject({ correct: 1, composed: 0 });
+    expect(
+      await play(
+        [
+          [first!, input],
+          [second!, steps[0]!],
+        ],
+        `${output}x`,
+      ),
+    ).toMatchObject({ correct: 0, composed: 0 });
+  });
+
   it('is a logged metric at weight 0 by default, and weights stay in [0, 1]', async () => {
     const env = make({ depths: [2], tasksPerDepth: 3 });
     const task = (await env.tasks())[0]!;
@@ -236,6 +279,7 @@ describe('progress (process reward)', () => {
     const { reward } = await episode.end();
     expect(reward.components.progress).toBe(0.5);
     expect(reward.weights.progress).toBe(0);
+    expect(reward.weights.composed).toBe(0);
     expect(() => make({ weights: { progress: 2 } })).toThrow(/'weights.progress'/);
   });
 

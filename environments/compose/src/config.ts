@@ -38,13 +38,16 @@ export const ComposeConfigSchema = z
      * Reward weights, each in [0, 1]: `correct` is exact match of the final answer, `valid_calls` the
      * share of well-formed tool calls, `progress` the share of the chain applied correctly in order
      * in an episode that answers (a process reward: partial credit that gives group-relative
-     * advantages a signal before any episode succeeds; none for never answering). Weight 0 keeps a component as a logged metric.
+     * advantages a signal before any episode succeeds; none for never answering), `composed` a right
+     * answer reached by exactly the chain's calls in order (some wrong chains give the right string:
+     * reverse and upper commute). Weight 0 keeps a component as a logged metric.
      */
     weights: z
       .object({
         correct: z.number().min(0).max(1).default(1),
         valid_calls: z.number().min(0).max(1).default(0.1),
         progress: z.number().min(0).max(1).default(0),
+        composed: z.number().min(0).max(1).default(0),
       })
       .prefault({}),
   })

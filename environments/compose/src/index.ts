@@ -53,11 +53,12 @@ export function chainSteps(task: Task, calls: readonly ToolCallRecord[]): number
   });
 }
 
+const chainLength = (task: Task) => (task.meta as { chain: FunctionName[] }).chain.length;
+
 /** The share of the chain applied correctly and in order (the longest right prefix of `chainSteps`). */
 export function chainProgress(task: Task, calls: readonly ToolCallRecord[]): number {
-  const chain = (task.meta as { chain: FunctionName[] }).chain;
   const functionCalls = calls.filter((c) => c.name !== 'answer');
-  return chainSteps(task, functionCalls).reduce((a, b) => a + b, 0) / chain.length;
+  return chainSteps(task, functionCalls).reduce((a, b) => a + b, 0) / chainLength(task);
 }
 
 /**
@@ -91,17 +92,20 @@ export default defineEnvironment<State, ComposeConfig>({
     // Partial credit only for an attempt that answers: otherwise calling tools until the turns run
     // out earns as much as a wrong answer, and RL learns never to answer (measured on the main job).
     const progress = given === undefined ? 0 : chainProgress(episode.task, calls);
+    const correct = given === gold ? 1 : 0;
+    // Right by composing, not by luck: some wrong chains give the right string (reverse and upper
+    // commute; on a 2-letter string swap_ends is rotate_left).
+    const composed = correct && calls.length === chainLength(episode.task) && progress === 1 ? 1 : 0;
     return {
-      ...weightedReward(
-        { correct: given === gold ? 1 : 0, valid_calls: valid, progress },
-        episode.config.weights,
-        { gold, given: given ?? null },
-      ),
+      ...weightedReward({ correct, valid_calls: valid, progress, composed }, episode.config.weights, {
+        gold,
+        given: given ?? null,
+      }),
       steps: chainSteps(episode.task, episode.calls),
     };
   },
-  // Each of the three weights is at most 1.
-  rewardRange: [0, 3],
+  // Each of the four weights is at most 1.
+  rewardRange: [0, 4],
   limits: (config) => ({ maxTurns: config.maxTurns, toolTimeoutMs: 2_000, maxToolOutputBytes: 4_096 }),
   oracle: (task) => {
     const { chain, input } = task.meta as { chain: FunctionName[]; input: string };

@@ -41,6 +41,8 @@ const SamplingSchema = z
      * mentioned ones not yet called (`untried`; once all have been, the policy picks).
      */
     exploreAmong: z.enum(['all', 'mentioned', 'untried']).default('all'),
+    /** Explore only from an episode's n-th tool call on (1 = every call; 2 = leave the first to the policy). */
+    exploreFromCall: z.number().int().min(1).default(1),
   })
   .strict();
 

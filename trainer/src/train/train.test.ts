@@ -270,6 +270,16 @@ describe('train (end to end, tiny)', () => {
     // warm-up publish + one publish per RL step that trained
     expect(result.policyVersion).toBe(1 + trained.length);
     expect(stepMetrics.some((m) => 'eval_accuracy' in m.metrics)).toBe(true);
+    // Each evaluation also reports the mean of every reward component, e.g. compose's `composed`
+    // (right by composing), which can only be below `correct` (right by any route).
+    for (const e of result.evals) {
+      expect(Object.keys(e.components).sort()).toEqual(['composed', 'correct', 'progress', 'valid_calls']);
+      expect(e.components.composed).toBeLessThanOrEqual(e.components.correct!);
+    }
+    const evalLines = lines.filter((l) => l.phase === 'eval');
+    expect(evalLines).toHaveLength(3);
+    for (const [i, l] of evalLines.entries())
+      expect(l['eval/composed']).toBe(result.evals[i]!.components.composed);
     // toolTokens: the trained model's tokenizer spells every tool name as one token.
     const tools = environment.toolSpecs.map((t) => t.name);
     const finalModel = readModelDir(path.join(result.outDir, 'final-model'));

@@ -124,6 +124,8 @@ export interface EvalPoint {
   /** RL steps done when evaluated. */
   step: number;
   accuracy: number;
+  /** Mean of each reward component over the episodes (e.g. compose's `composed`: right by composing, not by luck). */
+  components: Record<string, number>;
   episodes: number;
   seconds: number;
 }
@@ -318,10 +320,11 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     const point = {
       step,
       accuracy: passed / Math.max(1, trajectories.length),
+      components: componentMeans(trajectories),
       episodes: trajectories.length,
       seconds: (performance.now() - t0) / 1000,
     };
-    await writeMetrics(step, 'eval', { eval_accuracy: point.accuracy, eval_episodes: point.episodes });
+    await writeMetrics(step, 'eval', { ...evalMetrics(point), eval_episodes: point.episodes });
     return point;
   };
 
@@ -442,9 +445,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       const before = await evaluate(0);
       result.evals.push(before);
       result.before = before.accuracy;
-      log(
-        `eval before RL: held-out accuracy ${(before.accuracy * 100).toFixed(1)}% (${before.episodes} episodes)`,
-      );
+      log(`eval before RL: ${describeEval(before)} (${before.episodes} episodes)`);
       await checkpoint(0);
     }
     const rlTasks = await selectTasks(environment, config.rl.tasks);
@@ -617,7 +618,6 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       result.rlSteps = step;
       const { played } = batch;
       const rewards = played.map((t) => t.reward.total);
-      const componentNames = new Set(played.flatMap((t) => Object.keys(t.reward.components)));
       const metrics: Record<string, number> = {
         reward_mean: mean(rewards),
         reward_std: std(rewards),
@@ -637,6 +637,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
           Math.max(1e-9, batch.rolloutMs / 1000),
         episode_tokens: mean(played.map((t) => t.tokens.length)),
         turns: mean(played.map((t) => t.turns.length)),
+        // Wall times of the two activities: with asyncLevel 1 they overlap (and share the cores), so
+        // they can add up to more than step_s.
         rollout_s: batch.rolloutMs / 1000,
         learner_s: learnMs / 1000,
         step_s: (performance.now() - stepStart) / 1000,
@@ -645,8 +647,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         policy_lag: policyLag,
         ...(learned.demoLoss !== undefined ? { demo_loss: learned.demoLoss } : {}),
       };
-      for (const name of componentNames)
-        metrics[`reward/${name}`] = mean(played.map((t) => t.reward.components[name] ?? 0));
+      for (const [name, value] of Object.entries(componentMeans(played))) metrics[`reward/${name}`] = value;
       // The budget counts training time (rollouts + learner), not the held-out evaluations.
       const outOfTime = budgetMs > 0 && performance.now() - rlStart - evalMs > budgetMs;
       if (step % config.eval.every === 0 || step === rl.steps || outOfTime) {
@@ -654,7 +655,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         const point = await evaluate(step);
         evalMs += performance.now() - evalStart;
         result.evals.push(point);
-        metrics.eval_accuracy = point.accuracy;
+        Object.assign(metrics, evalMetrics(point));
       }
       await writeMetrics(step, 'rl', metrics);
       log(
@@ -662,8 +663,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
           `entropy ${metrics.entropy!.toFixed(3)}  kl ${metrics.approx_kl!.toExponential(1)}  clip ${metrics.clip_fraction!.toFixed(3)}  ` +
           `|g| ${learned.gradNorm.toFixed(2)}  ${metrics.tokens_per_s!.toFixed(0)} tok/s  ${metrics.step_s!.toFixed(1)}s`,
       );
-      if (metrics.eval_accuracy !== undefined)
-        log(`eval at step ${step}: held-out accuracy ${(metrics.eval_accuracy * 100).toFixed(1)}%`);
+      const point = result.evals.at(-1);
+      if (point?.step === step) log(`eval at step ${step}: ${describeEval(point)}`);
       await checkpoint(step);
       if (outOfTime) {
         log(
@@ -856,11 +857,31 @@ function samplingOf(s: TrainConfig['rl']['sampling'], context: SamplingContext):
             tokenIds: context.toolNameIds,
             afterTokenIds: [context.callOpenId],
             among: s.exploreAmong,
+            fromDecision: s.exploreFromCall,
           },
         }
       : {}),
   };
 }
+
+/** Mean of each reward component over `trajectories` (0 where an episode lacks it). */
+function componentMeans(trajectories: readonly Trajectory[]): Record<string, number> {
+  const names = new Set(trajectories.flatMap((t) => Object.keys(t.reward.components)));
+  return Object.fromEntries(
+    [...names].map((n) => [n, mean(trajectories.map((t) => t.reward.components[n] ?? 0))]),
+  );
+}
+
+const evalMetrics = (point: EvalPoint): Record<string, number> => ({
+  eval_accuracy: point.accuracy,
+  ...Object.fromEntries(Object.entries(point.components).map(([n, v]) => [`eval/${n}`, v])),
+});
+
+/** `held-out accuracy 12.5% (correct 0.125, progress 0.61, composed 0.090)`. */
+const describeEval = (point: EvalPoint): string =>
+  `held-out accuracy ${(point.accuracy * 100).toFixed(1)}% (${Object.entries(point.components)
+    .map(([n, v]) => `${n} ${v.toFixed(3)}`)
+    .join(', ')})`;
 
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 const mean = (xs: number[]) => (xs.length ? sum(xs) / xs.length : 0);
