@@ -324,6 +324,23 @@ describe('a model trained with the compact template (`toolgym train`)', () => {
           /tool 'reverse' does not take exactly one string argument; list it in `tools`/,
         ),
       });
+      // Arguments that are not a JSON object have no value to write into the compact call.
+      const raw = structuredClone(messages);
+      (raw[1] as { tool_calls: Array<{ function: { arguments: string } }> })
+        .tool_calls[0]!.function.arguments = 'abc';
+      await expect(
+        compactClient.chat.completions.create({
+          model: 'compact',
+          messages: raw,
+          tools: [textTool('reverse')],
+          max_tokens: 1,
+        }),
+      ).rejects.toMatchObject({
+        status: 400,
+        message: expect.stringMatching(
+          /messages\[1\]\.tool_calls\[0\]\.function\.arguments must be a JSON object, got "abc"/,
+        ),
+      });
     } finally {
       await compactServer.close();
       await compactPolicy.close();

@@ -397,7 +397,7 @@ async function chatCompletions(
     ...(m.tool_call_id ? { tool_call_id: m.tool_call_id } : {}),
     ...(m.name ? { name: m.name } : {}),
   }));
-  if (compact) for (const m of messages) withCompactCalls(m, compact);
+  if (compact) for (const [i, m] of messages.entries()) withCompactCalls(m, i, compact);
   const prompt = renderChatTemplate(template, { messages, tools, addGenerationPrompt: true });
   const promptTokens = policy.tokenizer.encode(prompt);
   const n = body.n ?? 1;
@@ -661,14 +661,18 @@ type ReplyToolCall = { id: string; type: 'function'; function: { name: string; a
 const replyCallId = () => `call_${randomUUID().replace(/-/g, '').slice(0, 24)}`;
 
 /** Writes an assistant message's `tool_calls` into its text, the only place the compact template shows them. */
-function withCompactCalls(message: TemplateMessage, format: ToolCallFormat): void {
+function withCompactCalls(message: TemplateMessage, index: number, format: ToolCallFormat): void {
   if (!message.tool_calls) return;
+  const calls = message.tool_calls.map((c, j) => {
+    const args = c.function.arguments;
+    if (typeof args !== 'object' || args === null || Array.isArray(args))
+      throw new HttpError(
+        400,
+        `messages[${index}].tool_calls[${j}].function.arguments must be a JSON object, got ${JSON.stringify(args).slice(0, 80)}`,
+      );
+    return { id: c.id ?? `call-${j}`, name: c.function.name, arguments: args as Record<string, unknown> };
+  });
   try {
-    const calls = message.tool_calls.map((c, i) => ({
-      id: c.id ?? `call-${i}`,
-      name: c.function.name,
-      arguments: c.function.arguments as Record<string, unknown>,
-    }));
     message.content = `${message.content ?? ''}${format.render(calls)}`;
   } catch (error) {
     if (error instanceof CompactFormatError)
