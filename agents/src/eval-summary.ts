@@ -43,6 +43,15 @@ export function passAtK(n: number, c: number, k: number): number {
   return 1 - allFail;
 }
 
+/** Mean of each reward component over `trajectories`, by name (0 for an episode without it). */
+export function meanComponents(trajectories: readonly Trajectory[]): Record<string, number> {
+  const names = [...new Set(trajectories.flatMap((t) => Object.keys(t.reward.components)))].sort();
+  const n = Math.max(1, trajectories.length);
+  return Object.fromEntries(
+    names.map((name) => [name, trajectories.reduce((a, t) => a + (t.reward.components[name] ?? 0), 0) / n]),
+  );
+}
+
 export function summarizeEval(
   groups: readonly TrajectoryGroup[],
   /** How success is decided (see `episodePassed`). */
@@ -67,7 +76,6 @@ export function summarizeEval(
       ),
     );
   }
-  const componentNames = [...new Set(ok.flatMap((t) => Object.keys(t.reward.components)))].sort();
   const failureExamples: Record<string, string> = {};
   for (const t of all)
     if (t.failure && !(t.failure.code in failureExamples))
@@ -78,9 +86,7 @@ export function summarizeEval(
     passAt1: passAtKs[1] ?? 0,
     passAtK: passAtKs,
     meanReward: mean(ok.map((t) => t.reward.total)),
-    meanComponents: Object.fromEntries(
-      componentNames.map((name) => [name, mean(ok.map((t) => t.reward.components[name] ?? 0))]),
-    ),
+    meanComponents: meanComponents(ok),
     meanTurns: mean(all.map((t) => t.turns.length)),
     meanTokens: mean(all.map((t) => t.tokens.length)),
     meanSampledTokens: mean(all.map((t) => t.lossMask.reduce<number>((a, b) => a + b, 0))),

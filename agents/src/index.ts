@@ -31,7 +31,13 @@ export {
   PolicySpecError,
   TemplateMismatchError,
 } from './errors.ts';
-export { type EvalSummary, formatEvalSummary, passAtK, summarizeEval } from './eval-summary.ts';
+export {
+  type EvalSummary,
+  formatEvalSummary,
+  meanComponents,
+  passAtK,
+  summarizeEval,
+} from './eval-summary.ts';
 export { JsonlTrajectorySink } from './jsonl-sink.ts';
 export {
   BYTE_TOKENIZER_SPECIAL_TOKENS,

@@ -27,13 +27,18 @@ export function parseCommandLine(line: string): { name: string; args: Record<str
   const args: Record<string, unknown> = {};
   for (const match of rest.matchAll(/(\w+)=("(?:[^"\\]|\\.)*"|\S+)/g)) {
     const [, key, raw] = match as unknown as [string, string, string];
-    try {
-      args[key] = JSON.parse(raw);
-    } catch {
-      args[key] = raw;
-    }
+    args[key] = jsonOrText(raw);
   }
   return { name, args };
+}
+
+/** `text` as JSON when it parses (numbers, booleans, arrays, quoted strings), else `text` itself. */
+export function jsonOrText(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
 }
 
 const HELP = `Type a tool call as  tool key=value ...  or  tool {"json": "arguments"}.

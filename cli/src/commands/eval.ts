@@ -22,6 +22,7 @@ import {
 } from '@toolgym/env-kit';
 import { type Task, type ToolSpec, taskMatchesMeta } from '@toolgym/protocol';
 import type { Command } from 'commander';
+import { jsonOrText } from '../play.ts';
 import { makeEnvironment } from '../registry.ts';
 
 interface EvalOptions {
@@ -252,14 +253,6 @@ export function parseMetaFilter(pairs: readonly string[]): Record<string, unknow
   return Object.fromEntries(
     Object.entries(filter).map(([key, values]) => [key, values.length === 1 ? values[0] : values]),
   );
-}
-
-function jsonOrText(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
-  }
 }
 
 function parseKeyValues(pairs: string[]): Record<string, string> {

@@ -53,14 +53,6 @@ export function chainSteps(task: Task, calls: readonly ToolCallRecord[]): number
   });
 }
 
-const chainLength = (task: Task) => (task.meta as { chain: FunctionName[] }).chain.length;
-
-/** The share of the chain applied correctly and in order (the longest right prefix of `chainSteps`). */
-export function chainProgress(task: Task, calls: readonly ToolCallRecord[]): number {
-  const functionCalls = calls.filter((c) => c.name !== 'answer');
-  return chainSteps(task, functionCalls).reduce((a, b) => a + b, 0) / chainLength(task);
-}
-
 /**
  * compose@1 — string-function composition (arXiv "From f(x) and g(x) to f(g(x))"). Every
  * function is a tool; the task names a chain and an input; the agent answers the final string.
@@ -89,19 +81,23 @@ export default defineEnvironment<State, ComposeConfig>({
     const given = typeof episode.answer === 'string' ? episode.answer : finalText?.trim();
     const calls = episode.calls.filter((c) => c.name !== 'answer');
     const valid = calls.length === 0 ? 0 : calls.filter((c) => !c.isError).length / calls.length;
+    const steps = chainSteps(episode.task, episode.calls);
+    // The chain's functions applied right and in order (an answer's step never moves the chain).
+    const applied = steps.filter((_, i) => episode.calls[i]!.name !== 'answer').reduce((a, b) => a + b, 0);
+    const chainLength = (episode.task.meta as { chain: FunctionName[] }).chain.length;
     // Partial credit only for an attempt that answers: otherwise calling tools until the turns run
     // out earns as much as a wrong answer, and RL learns never to answer (measured on the main job).
-    const progress = given === undefined ? 0 : chainProgress(episode.task, calls);
+    const progress = given === undefined ? 0 : applied / chainLength;
     const correct = given === gold ? 1 : 0;
     // Right by composing, not by luck: some wrong chains give the right string (reverse and upper
     // commute; on a 2-letter string swap_ends is rotate_left).
-    const composed = correct && calls.length === chainLength(episode.task) && progress === 1 ? 1 : 0;
+    const composed = correct && calls.length === chainLength && applied === chainLength ? 1 : 0;
     return {
       ...weightedReward({ correct, valid_calls: valid, progress, composed }, episode.config.weights, {
         gold,
         given: given ?? null,
       }),
-      steps: chainSteps(episode.task, episode.calls),
+      steps,
     };
   },
   // Each of the four weights is at most 1.

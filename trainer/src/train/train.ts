@@ -18,6 +18,7 @@ import {
   decoderWeightShapes,
   episodePassed,
   initDecoderWeights,
+  meanComponents,
   type ModelChat,
   type OnnxPolicy,
   type Policy,
@@ -320,7 +321,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     const point = {
       step,
       accuracy: passed / Math.max(1, trajectories.length),
-      components: componentMeans(trajectories),
+      components: meanComponents(trajectories),
       episodes: trajectories.length,
       seconds: (performance.now() - t0) / 1000,
     };
@@ -647,7 +648,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         policy_lag: policyLag,
         ...(learned.demoLoss !== undefined ? { demo_loss: learned.demoLoss } : {}),
       };
-      for (const [name, value] of Object.entries(componentMeans(played))) metrics[`reward/${name}`] = value;
+      for (const [name, value] of Object.entries(meanComponents(played))) metrics[`reward/${name}`] = value;
       // The budget counts training time (rollouts + learner), not the held-out evaluations.
       const outOfTime = budgetMs > 0 && performance.now() - rlStart - evalMs > budgetMs;
       if (step % config.eval.every === 0 || step === rl.steps || outOfTime) {
@@ -864,20 +865,12 @@ function samplingOf(s: TrainConfig['rl']['sampling'], context: SamplingContext):
   };
 }
 
-/** Mean of each reward component over `trajectories` (0 where an episode lacks it). */
-function componentMeans(trajectories: readonly Trajectory[]): Record<string, number> {
-  const names = new Set(trajectories.flatMap((t) => Object.keys(t.reward.components)));
-  return Object.fromEntries(
-    [...names].map((n) => [n, mean(trajectories.map((t) => t.reward.components[n] ?? 0))]),
-  );
-}
-
 const evalMetrics = (point: EvalPoint): Record<string, number> => ({
   eval_accuracy: point.accuracy,
   ...Object.fromEntries(Object.entries(point.components).map(([n, v]) => [`eval/${n}`, v])),
 });
 
-/** `held-out accuracy 12.5% (correct 0.125, progress 0.61, composed 0.090)`. */
+/** `held-out accuracy 12.5% (composed 0.090, correct 0.125, progress 0.610, valid_calls 1.000)`. */
 const describeEval = (point: EvalPoint): string =>
   `held-out accuracy ${(point.accuracy * 100).toFixed(1)}% (${Object.entries(point.components)
     .map(([n, v]) => `${n} ${v.toFixed(3)}`)
