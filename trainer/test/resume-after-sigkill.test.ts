@@ -23,7 +23,10 @@ afterAll(async () => {
   for (const d of dirs) await rm(d, { recursive: true, force: true });
 });
 
-/** A tiny run (~1 s per RL step here): a short oracle warm-up so that RL groups have reward variance. */
+/**
+ * A tiny run (~1 s per RL step here): a short pretraining on two other functions (a second
+ * environment the CLI makes), then a short oracle warm-up so that RL groups have reward variance.
+ */
 const configYaml = (outDir: string, asyncLevel = 0) => `
 run: { name: tiny, seed: 3, outDir: ${JSON.stringify(outDir)} }${asyncLevel > 0 ? '\nlearner: { workers: 2 }' : ''}
 environment:
@@ -34,6 +37,11 @@ policy:
 template:
   kind: compact
   dropFromPrompt: [' Use the tools, then call answer with the final string.']
+pretrain:
+  options: { functions: [rotate_left, drop_first] }
+  tasks: { split: train }
+  steps: 10
+  batchSize: 8
 warmup:
   tasks: { split: train, meta: { depth: 1 } }
   steps: 40

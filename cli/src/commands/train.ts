@@ -53,6 +53,12 @@ export function registerTrainCommand(program: Command): void {
         for (const seed of seeds) {
           const runConfig = { ...config, run: { ...config.run, seed } };
           const environment = await makeEnvironment(config.environment.id, config.environment.options);
+          const pretrainEnvironment = config.pretrain
+            ? await makeEnvironment(config.environment.id, {
+                ...config.environment.options,
+                ...config.pretrain.options,
+              })
+            : undefined;
           const store = TrajectoryStore.open(storePath);
           const runId = `${config.run.name}-seed${seed}-${Date.now()}`;
           const sink = new StoreSink(store, { runId, runInfo: { config: runConfig }, closeStore: true });
@@ -60,6 +66,7 @@ export function registerTrainCommand(program: Command): void {
             const result = await train({
               config: runConfig,
               environment,
+              ...(pretrainEnvironment ? { pretrainEnvironment } : {}),
               sink,
               runId,
               resume: opts.resume === true,

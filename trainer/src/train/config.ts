@@ -66,6 +66,20 @@ const AdamSchema = z
   })
   .strict();
 
+/** A supervised phase on the oracle's demonstrations (warm-up, pretraining). */
+const supervisedPhase = {
+  tasks: TaskFilterSchema,
+  steps: z.number().int().nonnegative().default(0),
+  batchSize: z.number().int().positive().default(32),
+  /**
+   * Demonstrations per training sequence, packed one after another as pretraining packs
+   * documents (up to policy.model.maxPositions tokens). A later demonstration sees the earlier
+   * ones' tool results, so the model learns to use the most recent one, not the only one.
+   */
+  pack: z.number().int().positive().default(1),
+  adam: AdamSchema.prefault({ learningRate: 3e-3 }),
+};
+
 export const TrainConfigSchema = z
   .object({
     run: z
@@ -158,22 +172,23 @@ export const TrainConfigSchema = z
         })
         .prefault({}),
     ),
-    /** Supervised warm-up on demonstrations of the environment's oracle (skipped when steps = 0). */
-    warmup: z
+    /**
+     * Supervised pretraining before the warm-up, on the oracle's demonstrations in the same
+     * environment with `options` merged over `environment.options` (e.g. other functions): what a
+     * pretrained model brings to RL, general skills learnt on other tasks. Its tools must be the
+     * environment's. The warm-up then starts its own Adam from the pretrained weights, as from
+     * `policy.initFrom`; the weights are kept as `<run>/pretrain-model`.
+     */
+    pretrain: z
       .object({
-        tasks: TaskFilterSchema,
-        steps: z.number().int().nonnegative().default(0),
-        batchSize: z.number().int().positive().default(32),
-        /**
-         * Demonstrations per training sequence, packed one after another as pretraining packs
-         * documents (up to policy.model.maxPositions tokens). A later demonstration sees the earlier
-         * ones' tool results, so the model learns to use the most recent one, not the only one.
-         */
-        pack: z.number().int().positive().default(1),
-        adam: AdamSchema.prefault({ learningRate: 3e-3 }),
+        options: z.record(z.string(), z.unknown()).default({}),
+        ...supervisedPhase,
+        steps: z.number().int().positive(),
       })
       .strict()
       .optional(),
+    /** Supervised warm-up on demonstrations of the environment's oracle (skipped when steps = 0). */
+    warmup: z.object(supervisedPhase).strict().optional(),
     rl: z
       .object({
         tasks: TaskFilterSchema,
@@ -267,6 +282,10 @@ export const TrainConfigSchema = z
     maxTurns: z.number().int().positive().default(6),
   })
   .strict()
+  .refine((c) => c.pretrain === undefined || c.policy.initFrom === undefined, {
+    message: 'pretrain and policy.initFrom both choose the starting weights: keep one',
+    path: ['pretrain'],
+  })
   .refine((c) => c.rl.demoCoef === 0 || c.warmup !== undefined, {
     message: 'rl.demoCoef mixes in the warm-up demonstrations: add a warmup section (its steps may be 0)',
     path: ['rl', 'demoCoef'],

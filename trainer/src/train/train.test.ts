@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { initDecoderWeights, readDecoderModelDir, readModelDir, writeDecoderModelDir } from '@toolgym/agents';
@@ -87,6 +87,16 @@ describe('training config', () => {
       /rl\.kl\.coef/,
     );
     expect(parseTrainConfig(base).rl.kl).toEqual({ coef: 0, estimator: 'k3' });
+    const pretrain = { options: { functions: ['rotate_left'] }, tasks: { split: 'train' }, steps: 2 };
+    expect(() => parseTrainConfig({ ...base, pretrain: { ...pretrain, steps: 0 } })).toThrow(
+      /pretrain\.steps/,
+    );
+    expect(() => parseTrainConfig({ ...base, pretrain: { ...pretrain, option: {} } })).toThrow(
+      /pretrain\.option/,
+    );
+    expect(() =>
+      parseTrainConfig({ ...base, pretrain, policy: { ...base.policy, initFrom: 'runs/x/final-model' } }),
+    ).toThrow(/pretrain: pretrain and policy\.initFrom both choose the starting weights/);
     for (const entropyTopFraction of [0, 1.5])
       expect(() => parseTrainConfig({ ...base, rl: { ...base.rl, entropyTopFraction } })).toThrow(
         /rl\.entropyTopFraction/,
@@ -339,4 +349,67 @@ describe('policy.initFrom', () => {
       /policy\.initFrom: .*set policy\.model/,
     );
   }, 60_000);
+});
+
+describe('pretrain', () => {
+  it("trains on the oracle's demonstrations of the environment with its options, and RL's Adam starts afresh from the result", async () => {
+    const outDir = await mkdtemp(path.join(tmpdir(), 'toolgym-pretrain-'));
+    dirs.push(outDir);
+    const environments = await discoverEnvironments();
+    const options = { functions: ['rotate_left', 'drop_first'] };
+    const config = parseTrainConfig({
+      ...base,
+      run: { name: 'pre', outDir },
+      pretrain: { options, tasks: { split: 'train', meta: { depth: 2 } }, steps: 4, batchSize: 4, pack: 2 },
+      warmup: undefined,
+      rl: { ...base.rl, steps: 0 },
+    });
+    const environment = environments.make('compose', config.environment.options);
+    const pretrainEnvironment = environments.make('compose', { ...config.environment.options, ...options });
+    const lines: string[] = [];
+    const result = await train({ config, environment, pretrainEnvironment, log: (l) => lines.push(l) });
+    // The demonstrations are the other functions' depth-2 tasks (the oracle solves every one).
+    const tasks = (await pretrainEnvironment.tasksOf('train')).filter((t) => t.meta?.depth === 2);
+    const chains = tasks.map((t) => t.meta!.chain as string[]);
+    expect(chains.flat().every((f) => options.functions.includes(f))).toBe(true);
+    expect(lines).toContain(
+      `pretrain: ${tasks.length} oracle demonstrations, 4 steps of 4 sequences of up to 2 packed demonstrations`,
+    );
+    expect(result.pretrain).toMatchObject({ steps: 4 });
+    const metrics = (await readFile(path.join(result.outDir, 'metrics.jsonl'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(metrics.filter((m) => m.phase === 'pretrain').map((m) => m.step)).toEqual([4]);
+    // Pretraining moved the weights; RL starts from them with fresh Adam moments (learner step 0).
+    const weight = 'layers.0.attn.q.weight';
+    const read = async (dir: string) =>
+      (await readDecoderModelDir(path.join(result.outDir, dir))).weights[weight];
+    expect(await read('pretrain-model')).not.toEqual(await read('model'));
+    expect(await read('final-model')).toEqual(await read('pretrain-model'));
+    const checkpoint = await readLatestCheckpoint<{ learnerStep: number }>(
+      path.join(result.outDir, 'checkpoints'),
+    );
+    expect(checkpoint?.state.learnerStep).toBe(0);
+  }, 60_000);
+
+  it("names a missing pretraining environment, and one whose tools are not the policy's, before writing anything", async () => {
+    const outDir = await mkdtemp(path.join(tmpdir(), 'toolgym-pretrain-'));
+    dirs.push(outDir);
+    const environments = await discoverEnvironments();
+    const config = parseTrainConfig({
+      ...base,
+      run: { name: 'bad', outDir },
+      pretrain: { options: {}, tasks: { split: 'train' }, steps: 1 },
+      rl: { ...base.rl, steps: 0 },
+    });
+    const environment = environments.make('compose', config.environment.options);
+    await expect(train({ config, environment, log: () => {} })).rejects.toThrow(
+      /pretrain section: pass pretrainEnvironment/,
+    );
+    await expect(
+      train({ config, environment, pretrainEnvironment: environments.make('sql', {}), log: () => {} }),
+    ).rejects.toThrow(/pretrain\.options change the environment's tools \(list_tables, describe_table/);
+    await expect(readdir(outDir)).resolves.toEqual([]);
+  });
 });

@@ -67,6 +67,8 @@ import { type TaskFilter, type TrainConfig, TrainConfigError } from './config.ts
 export interface TrainOptions {
   config: TrainConfig;
   environment: Environment;
+  /** The environment with `config.pretrain.options` merged over its options (needed with `pretrain`). */
+  pretrainEnvironment?: Environment;
   /** Receives every trajectory group and the step metrics (replay store, JSONL, …). */
   sink?: RolloutSink;
   /** Progress lines (default: stderr). */
@@ -131,16 +133,26 @@ export interface EvalPoint {
   seconds: number;
 }
 
+/** A supervised phase of the config (warm-up, pretraining). */
+type SupervisedPhase = NonNullable<TrainConfig['warmup']>;
+
 export interface TrainResult {
   runId: string;
   outDir: string;
-  warmup?: { steps: number; finalLoss: number; seconds: number };
+  pretrain?: PhaseResult;
+  warmup?: PhaseResult;
   evals: EvalPoint[];
   before: number;
   after: number;
   rlSteps: number;
   rlSeconds: number;
   policyVersion: number;
+}
+
+interface PhaseResult {
+  steps: number;
+  finalLoss: number;
+  seconds: number;
 }
 
 interface Episodes {
@@ -159,6 +171,7 @@ export async function selectTasks(environment: Environment, filter: TaskFilter):
 
 export async function train(options: TrainOptions): Promise<TrainResult> {
   const { config, environment } = options;
+  const pretrainEnvironment = config.pretrain ? pretrainEnvironmentOf(options) : undefined;
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const seed = config.run.seed;
   const runName = `${config.run.name}-seed${seed}`;
@@ -235,7 +248,6 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     maxTurns: config.maxTurns,
     maxContextTokens: decoder.maxPositions,
   };
-  const connect = () => EnvironmentClient.connect({ kind: 'in-process', environment });
   let rng = new Rng(seed ^ 0x7a11);
   let rolloutSeed = seed * 1_000_003;
 
@@ -244,12 +256,19 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     taskIds: string[],
     groupSize: number,
     sampling: SamplingParams,
-    record: { step?: number; sink?: RolloutSink | undefined; runId?: string; baseSeed?: number } = {},
+    record: {
+      step?: number;
+      sink?: RolloutSink | undefined;
+      runId?: string;
+      baseSeed?: number;
+      environment?: Environment;
+    } = {},
   ): Promise<Episodes> => {
     const { step, sink } = record;
     const baseSeed = record.baseSeed ?? rolloutSeed;
+    const played = record.environment ?? environment;
     const result = await runRollouts({
-      connect,
+      connect: () => EnvironmentClient.connect({ kind: 'in-process', environment: played }),
       sessions: 'episode',
       policy: p,
       taskIds,
@@ -272,19 +291,28 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     return { groups, ms: result.ms };
   };
 
-  const demonstrations = async (w: NonNullable<TrainConfig['warmup']>): Promise<Trajectory[]> => {
-    const warmTasks = await selectTasks(environment, w.tasks);
+  /**
+   * The oracle's passing episodes on a supervised phase's tasks. Pretraining's are played with seeds
+   * of their own, so that with or without it the warm-up and RL draw the same seeds.
+   */
+  const demonstrations = async (
+    phase: 'pretrain' | 'warm-up',
+    w: SupervisedPhase,
+    env = environment,
+  ): Promise<Trajectory[]> => {
+    const tasks = await selectTasks(env, w.tasks);
     const oracle = createOraclePolicy({ toolFormat, tokenizer: policy.tokenizer });
     const played = await play(
       oracle,
-      warmTasks.map((t) => t.id),
+      tasks.map((t) => t.id),
       1,
       { temperature: 0, maxTokens: 256 },
+      env === environment ? {} : { environment: env, baseSeed: hashString(`${phase}:${seed}`) },
     );
     const passed = played.groups
       .flatMap((g) => g.trajectories)
       .filter((t) => t.status === 'terminated' && t.tokenization === 'exact' && episodePassed(t));
-    if (passed.length === 0) throw new Error('warm-up: the oracle solved none of the warm-up tasks');
+    if (passed.length === 0) throw new Error(`${phase}: the oracle solved none of the ${phase} tasks`);
     return passed;
   };
 
@@ -292,7 +320,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   // evaluation of that step merged in) and step 0 for the evaluation before RL.
   const writeMetrics = async (
     step: number,
-    phase: 'warmup' | 'rl' | 'eval',
+    phase: 'pretrain' | 'warmup' | 'rl' | 'eval',
     metrics: Record<string, number>,
   ) => {
     await appendFile(
@@ -382,20 +410,69 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     });
   };
   try {
-    // ── Supervised warm-up on the oracle's demonstrations ──────────────────────────────────────
+    // ── Supervised phases on the oracle's demonstrations: pretraining, then warm-up ─────────────
+    /** `batchSize` sequences of `pack` demonstrations drawn at random. */
+    const demoBatch = (w: SupervisedPhase, demos: Trajectory[], draw: Rng): Datum[] =>
+      Array.from({ length: w.batchSize }, () =>
+        packedDatum(
+          Array.from({ length: w.pack }, () => demos[draw.int(0, demos.length - 1)]!),
+          decoder.maxPositions,
+        ),
+      );
+    /** `w.steps` cross-entropy steps; the policy then plays the result, which is kept in `<run>/<dir>`. */
+    const supervised = async (
+      phase: 'pretrain' | 'warm-up',
+      w: SupervisedPhase,
+      demos: Trajectory[],
+      draw: Rng,
+      dir: string,
+    ): Promise<PhaseResult> => {
+      const t0 = performance.now();
+      log(
+        `${phase}: ${demos.length} oracle demonstrations, ${w.steps} steps of ${w.batchSize}` +
+          (w.pack > 1 ? ` sequences of up to ${w.pack} packed demonstrations` : ''),
+      );
+      let loss = 0;
+      for (let step = 1; step <= w.steps; step++) {
+        const out = await learner.forwardBackward(demoBatch(w, demos, draw), 'cross_entropy');
+        const opt = await learner.optimStep(adamAt(w.adam, step, w.steps));
+        loss = out.metrics.loss ?? 0;
+        if (step % 25 === 0 || step === w.steps) {
+          log(
+            `${phase} step ${step}/${w.steps}  loss ${loss.toFixed(4)}  grad-norm ${opt.metrics.grad_norm.toFixed(3)}`,
+          );
+          await writeMetrics(step, phase === 'pretrain' ? 'pretrain' : 'warmup', {
+            loss,
+            grad_norm: opt.metrics.grad_norm,
+          });
+        }
+      }
+      await publish();
+      await writeDecoderModelDir(path.join(outDir, dir), {
+        ...modelLayout,
+        weights: (await learner.saveWeights()).weights,
+        policyVersion: policy.version,
+      });
+      return { steps: w.steps, finalLoss: loss, seconds: (performance.now() - t0) / 1000 };
+    };
+    if (!resumed && config.pretrain && pretrainEnvironment) {
+      // Its batches come from an rng of its own too.
+      const demos = await demonstrations('pretrain', config.pretrain, pretrainEnvironment);
+      result.pretrain = await supervised(
+        'pretrain',
+        config.pretrain,
+        demos,
+        new Rng(seed ^ 0x7a11),
+        'pretrain-model',
+      );
+      // The warm-up starts its own Adam from the pretrained weights, as from `policy.initFrom`.
+      await learner.loadState({ step: 0, weights: published, adamM: {}, adamV: {} });
+    }
     // The oracle's passing episodes on the warm-up tasks, for warm-up and `rl.demoCoef`. Played
     // before a resumed run restores its state, so playing them again leaves its seeds as they were.
     const warmup = config.warmup;
     const needDemos = warmup && ((!resumed && warmup.steps > 0) || config.rl.demoCoef > 0);
-    const demos = needDemos ? await demonstrations(warmup) : [];
-    /** A warm-up batch: `batchSize` sequences of `pack` demonstrations drawn at random. */
-    const demoBatch = (w: NonNullable<TrainConfig['warmup']>): Datum[] =>
-      Array.from({ length: w.batchSize }, () =>
-        packedDatum(
-          Array.from({ length: w.pack }, () => demos[rng.int(0, demos.length - 1)]!),
-          decoder.maxPositions,
-        ),
-      );
+    const demos = needDemos ? await demonstrations('warm-up', warmup) : [];
     if (resumed) {
       const s = resumed.state;
       await learner.loadState(learnerStateFromTensors(resumed.tensors, s.learnerStep));
@@ -408,37 +485,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       Object.assign(result, s.result);
     }
     if (!resumed && warmup && warmup.steps > 0) {
-      const t0 = performance.now();
-      const { pack } = warmup;
-      log(
-        `warm-up: ${demos.length} oracle demonstrations, ${warmup.steps} steps of ${warmup.batchSize}` +
-          (pack > 1 ? ` sequences of up to ${pack} packed demonstrations` : ''),
-      );
-      let loss = 0;
-      for (let step = 1; step <= warmup.steps; step++) {
-        const batch = demoBatch(warmup);
-        const out = await learner.forwardBackward(batch, 'cross_entropy');
-        const opt = await learner.optimStep(adamAt(warmup.adam, step, warmup.steps));
-        loss = out.metrics.loss ?? 0;
-        if (step % 25 === 0 || step === warmup.steps) {
-          log(
-            `warm-up step ${step}/${warmup.steps}  loss ${loss.toFixed(4)}  grad-norm ${opt.metrics.grad_norm.toFixed(3)}`,
-          );
-          await writeMetrics(step, 'warmup', { loss, grad_norm: opt.metrics.grad_norm });
-        }
-      }
-      await publish();
       // The warm-started policy, kept for comparison and as `policy.initFrom` of later RL runs.
-      await writeDecoderModelDir(path.join(outDir, 'warmup-model'), {
-        ...modelLayout,
-        weights: (await learner.saveWeights()).weights,
-        policyVersion: policy.version,
-      });
-      result.warmup = {
-        steps: warmup.steps,
-        finalLoss: loss,
-        seconds: (performance.now() - t0) / 1000,
-      };
+      result.warmup = await supervised('warm-up', warmup, demos, rng, 'warmup-model');
     }
 
     // ── RL ─────────────────────────────────────────────────────────────────────────────────────
@@ -463,14 +511,16 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       ...(rl.truncation > 0 ? { truncation: rl.truncation } : {}),
       ...(rl.kl.coef > 0 ? { klCoef: rl.kl.coef, klEstimator: rl.kl.estimator } : {}),
     };
-    if (rl.kl.coef > 0)
+    if (rl.kl.coef > 0) {
+      // What RL starts from: the warm-up's or pretraining's result (kept on disk, so a resumed run
+      // finds it too), or the initial weights.
+      const start =
+        warmup && warmup.steps > 0 ? 'warmup-model' : config.pretrain ? 'pretrain-model' : undefined;
       reference = await createLearner(
-        // What RL starts from: the warm-up's result (kept on disk, so a resumed run finds it too), or the initial weights.
-        warmup && warmup.steps > 0
-          ? await weightsFrom(path.join(outDir, 'warmup-model'), decoder, extraTokens)
-          : initial,
+        start ? await weightsFrom(path.join(outDir, start), decoder, extraTokens) : initial,
         1,
       );
+    }
     /** One step's episodes, played with the policy's current weights, and the learner data they make. */
     const collect = async (step: number): Promise<Batch> => {
       const policyVersion = policy.version;
@@ -545,9 +595,9 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         demoLoss: undefined as number | undefined,
       };
       if (data.length === 0) return { ...out, ms: 0 };
-      const demos = Array.from({ length: rl.demoCoef > 0 && warmup ? rl.epochs : 0 }, () =>
+      const demoData = Array.from({ length: rl.demoCoef > 0 && warmup ? rl.epochs : 0 }, () =>
         // token-sum of weights that add up to demoCoef = demoCoef × the token-mean cross-entropy
-        withTotalWeight(demoBatch(warmup!), rl.demoCoef),
+        withTotalWeight(demoBatch(warmup!, demos, rng), rl.demoCoef),
       );
       if (reference) {
         // Only its logprobs are needed: the cheapest loss (cross-entropy) scores them, at the sampling temperature.
@@ -560,7 +610,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       }
       for (let epoch = 0; epoch < rl.epochs; epoch++) {
         const fb = await learner.forwardBackward(data, rl.loss, lossConfig);
-        const demo = demos[epoch];
+        const demo = demoData[epoch];
         if (demo) {
           const d = await learner.forwardBackward(demo, 'cross_entropy', { aggregation: 'token-sum' });
           out.demoLoss = (d.metrics.loss ?? 0) / rl.demoCoef;
@@ -715,6 +765,21 @@ function chatLayout(
 export function modelChat(template: TrainConfig['template']): ModelChat | undefined {
   if (template.kind === 'hermes') return undefined;
   return { template: compactChatTemplate({ dropFromPrompt: template.dropFromPrompt }), toolCalls: 'compact' };
+}
+
+/** `options.pretrainEnvironment`, checked to offer the environment's tools (the policy's tool tokens). */
+function pretrainEnvironmentOf(options: TrainOptions): Environment {
+  const pretrain = options.pretrainEnvironment;
+  if (!pretrain)
+    throw new TrainConfigError(
+      'the config has a pretrain section: pass pretrainEnvironment, the environment made with pretrain.options merged over environment.options',
+    );
+  const names = (e: Environment) => e.toolSpecs.map((t) => t.name).join(', ');
+  if (names(pretrain) !== names(options.environment))
+    throw new TrainConfigError(
+      `pretrain.options change the environment's tools (${names(pretrain)} instead of ${names(options.environment)}); pretraining must offer the same tools, which are the policy's`,
+    );
+  return pretrain;
 }
 
 /** Weights of a model directory whose decoder and extra tokens equal the run's (else a config error naming the difference). */
