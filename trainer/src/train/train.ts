@@ -291,25 +291,22 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     return { groups, ms: result.ms };
   };
 
-  /**
-   * The oracle's passing episodes on a supervised phase's tasks. Pretraining's are played with seeds
-   * of their own, so that with or without it the warm-up and RL draw the same seeds.
-   */
+  /** The oracle's passing episodes on a supervised phase's tasks, played in `played.environment` (default the run's). */
   const demonstrations = async (
     phase: 'pretrain' | 'warm-up',
     w: SupervisedPhase,
-    env = environment,
+    played: { environment?: Environment; baseSeed?: number } = {},
   ): Promise<Trajectory[]> => {
-    const tasks = await selectTasks(env, w.tasks);
+    const tasks = await selectTasks(played.environment ?? environment, w.tasks);
     const oracle = createOraclePolicy({ toolFormat, tokenizer: policy.tokenizer });
-    const played = await play(
+    const episodes = await play(
       oracle,
       tasks.map((t) => t.id),
       1,
       { temperature: 0, maxTokens: 256 },
-      env === environment ? {} : { environment: env, baseSeed: hashString(`${phase}:${seed}`) },
+      played,
     );
-    const passed = played.groups
+    const passed = episodes.groups
       .flatMap((g) => g.trajectories)
       .filter((t) => t.status === 'terminated' && t.tokenization === 'exact' && episodePassed(t));
     if (passed.length === 0) throw new Error(`${phase}: the oracle solved none of the ${phase} tasks`);
@@ -456,8 +453,12 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       return { steps: w.steps, finalLoss: loss, seconds: (performance.now() - t0) / 1000 };
     };
     if (!resumed && config.pretrain && pretrainEnvironment) {
-      // Its batches come from an rng of its own too.
-      const demos = await demonstrations('pretrain', config.pretrain, pretrainEnvironment);
+      // Its episodes and batches have seeds of their own: with or without it, the warm-up and RL
+      // draw the same seeds.
+      const demos = await demonstrations('pretrain', config.pretrain, {
+        environment: pretrainEnvironment,
+        baseSeed: hashString(`pretrain:${seed}`),
+      });
       result.pretrain = await supervised(
         'pretrain',
         config.pretrain,
