@@ -52,7 +52,7 @@ rl:
   steps: 6
   tasksPerStep: 2
   groupSize: 3
-  demoCoef: 0.5
+  demos: { warmup: 0.5, pretrain: 0.5 }
   asyncLevel: ${asyncLevel}
   sampling: { temperature: 1.0, maxTokens: 32 }
 eval:

@@ -78,6 +78,19 @@ const supervisedPhase = {
    */
   pack: z.number().int().positive().default(1),
   adam: AdamSchema.prefault({ learningRate: 3e-3 }),
+  /**
+   * Stop before `steps` (then the most) once the policy, played greedily as in `eval.sampling`,
+   * solves `passRate` of `limit` of the phase's own tasks; checked every `every` steps. The
+   * learning-rate schedule still runs over `steps`.
+   */
+  until: z
+    .object({
+      passRate: z.number().gt(0).max(1),
+      every: z.number().int().positive().default(50),
+      limit: z.number().int().positive().default(100),
+    })
+    .strict()
+    .optional(),
 };
 
 export const TrainConfigSchema = z
@@ -177,13 +190,13 @@ export const TrainConfigSchema = z
      * environment with `options` merged over `environment.options` (e.g. other functions): what a
      * pretrained model brings to RL, general skills learnt on other tasks. Its tools must be the
      * environment's. The warm-up then starts its own Adam from the pretrained weights, as from
-     * `policy.initFrom`; the weights are kept as `<run>/pretrain-model`.
+     * `policy.initFrom`; the weights are kept as `<run>/pretrain-model`. With `steps` 0 it only
+     * supplies demonstrations to `rl.demos.pretrain`.
      */
     pretrain: z
       .object({
         options: z.record(z.string(), z.unknown()).default({}),
         ...supervisedPhase,
-        steps: z.number().int().positive(),
       })
       .strict()
       .optional(),
@@ -221,11 +234,18 @@ export const TrainConfigSchema = z
         /** Truncated IS cap for `importance_sampling` (0 = off). */
         truncation: z.number().min(0).default(0),
         /**
-         * Weight of a supervised term on the warm-up's demonstrations (one warm-up batch) added to
-         * every RL step, as InstructGPT's PPO-ptx mixes pretraining data into PPO: it keeps what
-         * warm-up taught (copying strings) from eroding under RL. 0 = off; needs `warmup`.
+         * Supervised terms added to every RL step, as InstructGPT's PPO-ptx mixes pretraining data
+         * into PPO: the weight of one batch of a phase's demonstrations (its `batchSize`, `pack`),
+         * so that what the phase taught (the warm-up's atomic skills, pretraining's reading of a
+         * chain) does not erode under RL. 0 = off; needs that phase's section (its steps may be 0).
          */
-        demoCoef: z.number().min(0).default(0),
+        demos: z
+          .object({
+            warmup: z.number().min(0).default(0),
+            pretrain: z.number().min(0).default(0),
+          })
+          .strict()
+          .prefault({}),
         /**
          * KL penalty to the reference policy, the one RL starts from (after warm-up), with the
          * k1, k2 or k3 estimator (Schulman 2020; GRPO uses k3): `coef` × KL is added to the loss.
@@ -282,13 +302,18 @@ export const TrainConfigSchema = z
     maxTurns: z.number().int().positive().default(6),
   })
   .strict()
-  .refine((c) => c.pretrain === undefined || c.policy.initFrom === undefined, {
-    message: 'pretrain and policy.initFrom both choose the starting weights: keep one',
+  .refine((c) => !c.pretrain?.steps || c.policy.initFrom === undefined, {
+    message: 'pretrain (steps > 0) and policy.initFrom both choose the starting weights: keep one',
     path: ['pretrain'],
   })
-  .refine((c) => c.rl.demoCoef === 0 || c.warmup !== undefined, {
-    message: 'rl.demoCoef mixes in the warm-up demonstrations: add a warmup section (its steps may be 0)',
-    path: ['rl', 'demoCoef'],
+  .refine((c) => c.rl.demos.warmup === 0 || c.warmup !== undefined, {
+    message: 'rl.demos.warmup mixes in the warm-up demonstrations: add a warmup section (its steps may be 0)',
+    path: ['rl', 'demos', 'warmup'],
+  })
+  .refine((c) => c.rl.demos.pretrain === 0 || c.pretrain !== undefined, {
+    message:
+      'rl.demos.pretrain mixes in the pretraining demonstrations: add a pretrain section (its steps may be 0)',
+    path: ['rl', 'demos', 'pretrain'],
   })
   .refine(
     (c) =>

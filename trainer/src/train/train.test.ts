@@ -5,7 +5,7 @@ import { initDecoderWeights, readDecoderModelDir, readModelDir, writeDecoderMode
 import { discoverEnvironments } from '@toolgym/env-kit';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readLatestCheckpoint } from '../checkpoint/checkpoint.ts';
-import { parseTrainConfig, TrainConfigError } from './config.ts';
+import { parseTrainConfig, type TrainConfig, TrainConfigError } from './config.ts';
 import type { Trajectory } from '@toolgym/protocol';
 import { adamAt, modelChat, packedDatum, rlDatum, train, turnRewards, withTotalWeight } from './train.ts';
 
@@ -13,6 +13,22 @@ const dirs: string[] = [];
 afterAll(async () => {
   for (const d of dirs) await rm(d, { recursive: true, force: true });
 });
+
+/** A fresh directory, removed after the tests. */
+const tempDir = async (prefix: string): Promise<string> => {
+  const dir = await mkdtemp(path.join(tmpdir(), prefix));
+  dirs.push(dir);
+  return dir;
+};
+/** A run's metrics.jsonl, one object per line. */
+const readMetrics = async (outDir: string) =>
+  (await readFile(path.join(outDir, 'metrics.jsonl'), 'utf8'))
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+/** One weight of a model directory in a run. */
+const weightOf = async (outDir: string, model: string) =>
+  (await readDecoderModelDir(path.join(outDir, model))).weights['layers.0.attn.q.weight'];
 
 const base = {
   environment: {
@@ -63,10 +79,18 @@ describe('training config', () => {
       parseTrainConfig({ ...base, rl: { ...base.rl, adam: { learningRate: 1, schedule: 'linear' } } }),
     ).toThrow(/rl\.adam\.schedule/);
     const { warmup: _, ...noWarmup } = base;
-    expect(() => parseTrainConfig({ ...noWarmup, rl: { ...base.rl, demoCoef: 0.5 } })).toThrow(
-      /rl\.demoCoef: rl\.demoCoef mixes in the warm-up demonstrations: add a warmup section/,
+    expect(() => parseTrainConfig({ ...noWarmup, rl: { ...base.rl, demos: { warmup: 0.5 } } })).toThrow(
+      /rl\.demos\.warmup: rl\.demos\.warmup mixes in the warm-up demonstrations: add a warmup section/,
     );
-    expect(() => parseTrainConfig({ ...base, rl: { ...base.rl, demoCoef: -1 } })).toThrow(/rl\.demoCoef/);
+    expect(() => parseTrainConfig({ ...base, rl: { ...base.rl, demos: { pretrain: 0.5 } } })).toThrow(
+      /rl\.demos\.pretrain: rl\.demos\.pretrain mixes in the pretraining demonstrations: add a pretrain section/,
+    );
+    expect(() => parseTrainConfig({ ...base, rl: { ...base.rl, demos: { warmup: -1 } } })).toThrow(
+      /rl\.demos\.warmup/,
+    );
+    expect(() => parseTrainConfig({ ...base, rl: { ...base.rl, demos: { sft: 1 } } })).toThrow(
+      /rl\.demos\.sft/,
+    );
     for (const asyncLevel of [-1, 2, 0.5])
       expect(() => parseTrainConfig({ ...base, rl: { ...base.rl, asyncLevel } })).toThrow(/rl\.asyncLevel/);
     expect(() => parseTrainConfig({ ...base, learner: { workers: 0 } })).toThrow(/learner\.workers/);
@@ -88,7 +112,7 @@ describe('training config', () => {
     );
     expect(parseTrainConfig(base).rl.kl).toEqual({ coef: 0, estimator: 'k3' });
     const pretrain = { options: { functions: ['rotate_left'] }, tasks: { split: 'train' }, steps: 2 };
-    expect(() => parseTrainConfig({ ...base, pretrain: { ...pretrain, steps: 0 } })).toThrow(
+    expect(() => parseTrainConfig({ ...base, pretrain: { ...pretrain, steps: -1 } })).toThrow(
       /pretrain\.steps/,
     );
     expect(() => parseTrainConfig({ ...base, pretrain: { ...pretrain, option: {} } })).toThrow(
@@ -96,7 +120,12 @@ describe('training config', () => {
     );
     expect(() =>
       parseTrainConfig({ ...base, pretrain, policy: { ...base.policy, initFrom: 'runs/x/final-model' } }),
-    ).toThrow(/pretrain: pretrain and policy\.initFrom both choose the starting weights/);
+    ).toThrow(/pretrain: pretrain \(steps > 0\) and policy\.initFrom both choose the starting weights/);
+    // With no steps, pretraining only supplies demonstrations (to rl.demos.pretrain): any start will do.
+    const initFrom = { ...base.policy, initFrom: 'runs/x/final-model' };
+    expect(
+      parseTrainConfig({ ...base, pretrain: { ...pretrain, steps: 0 }, policy: initFrom }).pretrain?.steps,
+    ).toBe(0);
     for (const entropyTopFraction of [0, 1.5])
       expect(() => parseTrainConfig({ ...base, rl: { ...base.rl, entropyTopFraction } })).toThrow(
         /rl\.entropyTopFraction/,
@@ -208,8 +237,7 @@ describe('turn-level credit', () => {
 
 describe('train (end to end, tiny)', () => {
   it('warm-up, two GRPO steps over the rollout engine, weights published, metrics to JSONL and the sink', async () => {
-    const outDir = await mkdtemp(path.join(tmpdir(), 'toolgym-train-'));
-    dirs.push(outDir);
+    const outDir = await tempDir('toolgym-train-');
     const config = parseTrainConfig({
       ...base,
       run: { name: 'smoke', seed: 1, outDir },
@@ -220,7 +248,7 @@ describe('train (end to end, tiny)', () => {
       rl: {
         ...base.rl,
         groupSize: 4,
-        demoCoef: 0.5,
+        demos: { warmup: 0.5 },
         turnCredit: { coef: 0.5, returns: 'sum' },
         kl: { coef: 0.05, estimator: 'k3' },
       },
@@ -250,10 +278,7 @@ describe('train (end to end, tiny)', () => {
     expect(groups.filter((g) => g.runId === result.runId).every((g) => g.size === 4)).toBe(true);
     expect(new Set(evalGroups.map((g) => g.step))).toEqual(new Set([0, 1, 2]));
     expect(evalGroups).toHaveLength(3 * 4);
-    const lines = (await readFile(path.join(result.outDir, 'metrics.jsonl'), 'utf8'))
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l));
+    const lines = await readMetrics(result.outDir);
     const rl = lines.filter((l) => l.phase === 'rl');
     expect(rl).toHaveLength(2);
     for (const key of [
@@ -269,14 +294,14 @@ describe('train (end to end, tiny)', () => {
     ]) {
       expect(rl[0]).toHaveProperty([key]);
     }
-    // rl.demoCoef: every step that trained also took the demonstrations' cross-entropy.
+    // rl.demos: every step that trained also took the warm-up demonstrations' cross-entropy.
     const trained = rl.filter((x) => x.trained_sequences > 0);
     expect(trained.length).toBeGreaterThan(0);
-    for (const l of trained) expect(l.demo_loss).toBeGreaterThan(0);
+    for (const l of trained) expect(l['demo_loss/warmup']).toBeGreaterThan(0);
     // rl.kl: the first step that trains still has the reference's weights (KL 0); a later one has moved away.
     expect(trained).toHaveLength(2);
-    expect(trained[0].kl_ref).toBeCloseTo(0, 6);
-    expect(trained[1].kl_ref).toBeGreaterThan(1e-6);
+    expect(trained[0]!.kl_ref).toBeCloseTo(0, 6);
+    expect(trained[1]!.kl_ref).toBeGreaterThan(1e-6);
     // warm-up publish + one publish per RL step that trained
     expect(result.policyVersion).toBe(1 + trained.length);
     expect(stepMetrics.some((m) => 'eval_accuracy' in m.metrics)).toBe(true);
@@ -318,8 +343,7 @@ describe('train (end to end, tiny)', () => {
 
 describe('policy.initFrom', () => {
   it('starts from the weights of a model directory, and names a decoder that does not match', async () => {
-    const outDir = await mkdtemp(path.join(tmpdir(), 'toolgym-init-'));
-    dirs.push(outDir);
+    const outDir = await tempDir('toolgym-init-');
     const source = path.join(outDir, 'source');
     const environment = (await discoverEnvironments()).make('compose', base.environment.options);
     const tools = environment.toolSpecs.map((t) => t.name);
@@ -351,21 +375,77 @@ describe('policy.initFrom', () => {
   }, 60_000);
 });
 
+describe('warmup.until', () => {
+  it('stops the warm-up at the first check where the policy solves the share of its tasks, and names a bad rule', async () => {
+    expect(() => parseTrainConfig({ ...base, warmup: { ...base.warmup, until: { passRate: 0 } } })).toThrow(
+      /warmup\.until\.passRate/,
+    );
+    expect(() =>
+      parseTrainConfig({ ...base, warmup: { ...base.warmup, until: { passRate: 0.5, evry: 5 } } }),
+    ).toThrow(/warmup\.until\.evry/);
+    const outDir = await tempDir('toolgym-until-');
+    const config = parseTrainConfig({
+      ...base,
+      run: { name: 'until', outDir },
+      warmup: {
+        ...base.warmup,
+        steps: 400,
+        adam: { learningRate: 0.01, schedule: 'cosine' },
+        until: { passRate: 0.25, every: 20, limit: 8 },
+      },
+      rl: { ...base.rl, steps: 0 },
+    });
+    const environment = (await discoverEnvironments()).make('compose', config.environment.options);
+    const result = await train({ config, environment, log: () => {} });
+    const metrics = (await readMetrics(result.outDir)).filter((m) => m.phase === 'warmup');
+    const checks = metrics.filter((m) => 'pass_rate' in m);
+    const stop = checks.at(-1)!;
+    // A check every 20 steps until the first that reaches 25%, well before the 400 steps.
+    expect(checks.map((c) => c.step)).toEqual(checks.map((_, i) => 20 * (i + 1)));
+    expect(checks.slice(0, -1).every((c) => c.pass_rate < 0.25)).toBe(true);
+    expect(stop.pass_rate).toBeGreaterThanOrEqual(0.25);
+    expect(stop.step).toBeLessThan(400);
+    expect(Math.max(...metrics.map((m) => m.step))).toBe(stop.step);
+    expect(result.warmup).toMatchObject({ steps: stop.step, passRate: stop.pass_rate });
+    // The warm-up model is the policy that passed the check.
+    expect(await weightOf(result.outDir, 'warmup-model')).toEqual(
+      await weightOf(result.outDir, 'final-model'),
+    );
+
+    // The learning rate follows the cosine schedule over the 400 steps, not over the steps taken.
+    for (const line of metrics.filter((m) => 'loss' in m))
+      expect(line.learning_rate).toBeCloseTo(adamAt(config.warmup!.adam, line.step, 400).learningRate, 12);
+  }, 120_000);
+});
+
 describe('pretrain', () => {
-  it("trains on the oracle's demonstrations of the environment with its options, and RL's Adam starts afresh from the result", async () => {
-    const outDir = await mkdtemp(path.join(tmpdir(), 'toolgym-pretrain-'));
-    dirs.push(outDir);
+  const options = { functions: ['rotate_left', 'drop_first'] };
+  /** The run's environment, and the one pretraining plays: the same with `options`. */
+  const environmentsOf = async (config: TrainConfig) => {
     const environments = await discoverEnvironments();
-    const options = { functions: ['rotate_left', 'drop_first'] };
+    return {
+      environment: environments.make('compose', config.environment.options),
+      pretrainEnvironment: environments.make('compose', { ...config.environment.options, ...options }),
+    };
+  };
+  it("trains on the oracle's demonstrations of the environment with its options, and RL's Adam starts afresh from the result", async () => {
+    const outDir = await tempDir('toolgym-pretrain-');
     const config = parseTrainConfig({
       ...base,
       run: { name: 'pre', outDir },
-      pretrain: { options, tasks: { split: 'train', meta: { depth: 2 } }, steps: 4, batchSize: 4, pack: 2 },
+      // A check the tiny policy cannot pass: it plays the other functions' tasks every 2 steps.
+      pretrain: {
+        options,
+        tasks: { split: 'train', meta: { depth: 2 } },
+        steps: 4,
+        batchSize: 4,
+        pack: 2,
+        until: { passRate: 1, every: 2, limit: 3 },
+      },
       warmup: undefined,
       rl: { ...base.rl, steps: 0 },
     });
-    const environment = environments.make('compose', config.environment.options);
-    const pretrainEnvironment = environments.make('compose', { ...config.environment.options, ...options });
+    const { environment, pretrainEnvironment } = await environmentsOf(config);
     const lines: string[] = [];
     const result = await train({ config, environment, pretrainEnvironment, log: (l) => lines.push(l) });
     // The demonstrations are the other functions' depth-2 tasks (the oracle solves every one).
@@ -373,18 +453,15 @@ describe('pretrain', () => {
     const chains = tasks.map((t) => t.meta!.chain as string[]);
     expect(chains.flat().every((f) => options.functions.includes(f))).toBe(true);
     expect(lines).toContain(
-      `pretrain: ${tasks.length} oracle demonstrations, 4 steps of 4 sequences of up to 2 packed demonstrations`,
+      `pretrain: ${tasks.length} oracle demonstrations, 4 steps of 4 sequences of up to 2 packed demonstrations, or until it solves 100% of its tasks`,
     );
-    expect(result.pretrain).toMatchObject({ steps: 4 });
-    const metrics = (await readFile(path.join(result.outDir, 'metrics.jsonl'), 'utf8'))
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l));
-    expect(metrics.filter((m) => m.phase === 'pretrain').map((m) => m.step)).toEqual([4]);
+    expect(result.pretrain).toMatchObject({ steps: 4, passRate: 0 });
+    const metrics = await readMetrics(result.outDir);
+    const pretrainLines = metrics.filter((m) => m.phase === 'pretrain');
+    expect(pretrainLines.filter((m) => 'loss' in m).map((m) => m.step)).toEqual([4]);
+    expect(pretrainLines.filter((m) => 'pass_rate' in m).map((m) => m.step)).toEqual([2, 4]);
     // Pretraining moved the weights; RL starts from them with fresh Adam moments (learner step 0).
-    const weight = 'layers.0.attn.q.weight';
-    const read = async (dir: string) =>
-      (await readDecoderModelDir(path.join(result.outDir, dir))).weights[weight];
+    const read = (model: string) => weightOf(result.outDir, model);
     expect(await read('pretrain-model')).not.toEqual(await read('model'));
     expect(await read('final-model')).toEqual(await read('pretrain-model'));
     const checkpoint = await readLatestCheckpoint<{ learnerStep: number }>(
@@ -393,9 +470,35 @@ describe('pretrain', () => {
     expect(checkpoint?.state.learnerStep).toBe(0);
   }, 60_000);
 
+  it('with no steps, only supplies its demonstrations to RL (rl.demos.pretrain, as PPO-ptx)', async () => {
+    const outDir = await tempDir('toolgym-pretrain-');
+    const config = parseTrainConfig({
+      ...base,
+      run: { name: 'ptx', outDir },
+      pretrain: { options, tasks: { split: 'train', meta: { depth: 2 } }, steps: 0, batchSize: 2 },
+      // Enough warm-up that RL's groups differ in reward, so its steps train.
+      warmup: { ...base.warmup, steps: 60, adam: { learningRate: 0.01 } },
+      rl: {
+        ...base.rl,
+        tasks: { split: 'train', meta: { depth: 1 } },
+        steps: 2,
+        groupSize: 4,
+        demos: { pretrain: 0.5 },
+      },
+    });
+    const { environment, pretrainEnvironment } = await environmentsOf(config);
+    const result = await train({ config, environment, pretrainEnvironment, log: () => {} });
+    expect(result.pretrain).toBeUndefined();
+    await expect(readdir(result.outDir)).resolves.not.toContain('pretrain-model');
+    const metrics = await readMetrics(result.outDir);
+    const rl = metrics.filter((m) => m.phase === 'rl' && m.trained_sequences > 0);
+    expect(rl.length).toBeGreaterThan(0);
+    for (const l of rl) expect(l['demo_loss/pretrain']).toBeGreaterThan(0);
+    expect(metrics.some((m) => m.phase === 'pretrain' || 'demo_loss/warmup' in m)).toBe(false);
+  }, 60_000);
+
   it("names a missing pretraining environment, and one whose tools are not the policy's, before writing anything", async () => {
-    const outDir = await mkdtemp(path.join(tmpdir(), 'toolgym-pretrain-'));
-    dirs.push(outDir);
+    const outDir = await tempDir('toolgym-pretrain-');
     const environments = await discoverEnvironments();
     const config = parseTrainConfig({
       ...base,

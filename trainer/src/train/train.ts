@@ -133,6 +133,10 @@ export interface EvalPoint {
   seconds: number;
 }
 
+/** The share of episodes that passed. */
+const passShare = (trajectories: Trajectory[]): number =>
+  trajectories.filter((t) => episodePassed(t)).length / Math.max(1, trajectories.length);
+
 /** A supervised phase of the config (warm-up, pretraining). */
 type SupervisedPhase = NonNullable<TrainConfig['warmup']>;
 
@@ -153,6 +157,8 @@ interface PhaseResult {
   steps: number;
   finalLoss: number;
   seconds: number;
+  /** With `until`: the share of the check's tasks the policy solved at the last check. */
+  passRate?: number;
 }
 
 interface Episodes {
@@ -342,16 +348,42 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       { step, sink: options.sink, runId: `${runId}-eval`, baseSeed: hashString(`eval:${seed}:${step}`) },
     );
     const trajectories = groups.flatMap((g) => g.trajectories);
-    const passed = trajectories.filter((t) => episodePassed(t)).length;
     const point = {
       step,
-      accuracy: passed / Math.max(1, trajectories.length),
+      accuracy: passShare(trajectories),
       components: meanComponents(trajectories),
       episodes: trajectories.length,
       seconds: (performance.now() - t0) / 1000,
     };
     await writeMetrics(step, 'eval', { ...evalMetrics(point), eval_episodes: point.episodes });
     return point;
+  };
+
+  /**
+   * A supervised phase's stop rule: `limit` of its tasks, spread evenly over them, played greedily
+   * as the evaluation plays, with seeds of their own (the training episodes' seeds do not move).
+   */
+  const phaseCheck = async (
+    phase: string,
+    until: NonNullable<SupervisedPhase['until']>,
+    filter: TaskFilter,
+    played: Environment = environment,
+  ) => {
+    const all = await selectTasks(played, filter);
+    const count = Math.min(until.limit, all.length);
+    const taskIds = Array.from({ length: count }, (_, i) => all[Math.floor((i * all.length) / count)]!.id);
+    return {
+      every: until.every,
+      target: until.passRate,
+      tasks: count,
+      passRate: async (step: number): Promise<number> => {
+        const { groups } = await play(policy, taskIds, 1, samplingOf(config.eval.sampling, requestContext), {
+          environment: played,
+          baseSeed: hashString(`${phase}-check:${seed}:${step}`),
+        });
+        return passShare(groups.flatMap((g) => g.trajectories));
+      },
+    };
   };
 
   /** The weights the policy plays with (the learner's, as of the last publish). */
@@ -416,63 +448,93 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
           decoder.maxPositions,
         ),
       );
-    /** `w.steps` cross-entropy steps; the policy then plays the result, which is kept in `<run>/<dir>`. */
+    /**
+     * Up to `w.steps` cross-entropy steps (fewer when `w.until` is met); the policy then plays the
+     * result, which is kept in `<run>/<dir>`. `environment` is where the phase's tasks are played.
+     */
     const supervised = async (
       phase: 'pretrain' | 'warm-up',
       w: SupervisedPhase,
       demos: Trajectory[],
       draw: Rng,
       dir: string,
+      played: { environment?: Environment } = {},
     ): Promise<PhaseResult> => {
       const t0 = performance.now();
+      const metricsPhase = phase === 'pretrain' ? 'pretrain' : 'warmup';
       log(
         `${phase}: ${demos.length} oracle demonstrations, ${w.steps} steps of ${w.batchSize}` +
-          (w.pack > 1 ? ` sequences of up to ${w.pack} packed demonstrations` : ''),
+          (w.pack > 1 ? ` sequences of up to ${w.pack} packed demonstrations` : '') +
+          (w.until ? `, or until it solves ${(w.until.passRate * 100).toFixed(0)}% of its tasks` : ''),
       );
+      const check = w.until && (await phaseCheck(phase, w.until, w.tasks, played.environment));
       let loss = 0;
-      for (let step = 1; step <= w.steps; step++) {
+      let step = 0;
+      let passRate: number | undefined;
+      let checkedAt = 0;
+      while (step < w.steps) {
+        step++;
+        const adam = adamAt(w.adam, step, w.steps);
         const out = await learner.forwardBackward(demoBatch(w, demos, draw), 'cross_entropy');
-        const opt = await learner.optimStep(adamAt(w.adam, step, w.steps));
+        const opt = await learner.optimStep(adam);
         loss = out.metrics.loss ?? 0;
         if (step % 25 === 0 || step === w.steps) {
           log(
             `${phase} step ${step}/${w.steps}  loss ${loss.toFixed(4)}  grad-norm ${opt.metrics.grad_norm.toFixed(3)}`,
           );
-          await writeMetrics(step, phase === 'pretrain' ? 'pretrain' : 'warmup', {
+          await writeMetrics(step, metricsPhase, {
             loss,
             grad_norm: opt.metrics.grad_norm,
+            learning_rate: adam.learningRate,
           });
         }
+        if (check && step % check.every === 0) {
+          await publish();
+          checkedAt = step;
+          passRate = await check.passRate(step);
+          log(`${phase} step ${step}: solves ${(passRate * 100).toFixed(1)}% of ${check.tasks} of its tasks`);
+          await writeMetrics(step, metricsPhase, { pass_rate: passRate });
+          if (passRate >= check.target) break;
+        }
       }
-      await publish();
+      if (checkedAt !== step) await publish();
       await writeDecoderModelDir(path.join(outDir, dir), {
         ...modelLayout,
         weights: (await learner.saveWeights()).weights,
         policyVersion: policy.version,
       });
-      return { steps: w.steps, finalLoss: loss, seconds: (performance.now() - t0) / 1000 };
+      return {
+        steps: step,
+        finalLoss: loss,
+        seconds: (performance.now() - t0) / 1000,
+        ...(passRate !== undefined ? { passRate } : {}),
+      };
     };
-    if (!resumed && config.pretrain && pretrainEnvironment) {
-      // Its episodes and batches have seeds of their own: with or without it, the warm-up and RL
-      // draw the same seeds.
-      const demos = await demonstrations('pretrain', config.pretrain, {
-        environment: pretrainEnvironment,
-        baseSeed: hashString(`pretrain:${seed}`),
-      });
+    // The oracle's passing episodes of each phase, for the phase and for `rl.demos`. Pretraining's
+    // have seeds of their own, so the warm-up and RL draw the same seeds with or without it; the
+    // warm-up's are played before a resumed run restores its state, which they leave as it was.
+    const pretrain = config.pretrain;
+    const pretrainDemos =
+      pretrain && pretrainEnvironment && ((!resumed && pretrain.steps > 0) || config.rl.demos.pretrain > 0)
+        ? await demonstrations('pretrain', pretrain, {
+            environment: pretrainEnvironment,
+            baseSeed: hashString(`pretrain:${seed}`),
+          })
+        : [];
+    if (!resumed && pretrain && pretrain.steps > 0) {
       result.pretrain = await supervised(
         'pretrain',
-        config.pretrain,
-        demos,
+        pretrain,
+        pretrainDemos,
         new Rng(seed ^ 0x7a11),
         'pretrain-model',
+        { environment: pretrainEnvironment },
       );
       // The warm-up starts its own Adam from the pretrained weights, as from `policy.initFrom`.
       await learner.loadState({ step: 0, weights: published, adamM: {}, adamV: {} });
     }
-    // The oracle's passing episodes on the warm-up tasks, for warm-up and `rl.demoCoef`. Played
-    // before a resumed run restores its state, so playing them again leaves its seeds as they were.
     const warmup = config.warmup;
-    const needDemos = warmup && ((!resumed && warmup.steps > 0) || config.rl.demoCoef > 0);
+    const needDemos = warmup && ((!resumed && warmup.steps > 0) || config.rl.demos.warmup > 0);
     const demos = needDemos ? await demonstrations('warm-up', warmup) : [];
     if (resumed) {
       const s = resumed.state;
@@ -516,7 +578,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       // What RL starts from: the warm-up's or pretraining's result (kept on disk, so a resumed run
       // finds it too), or the initial weights.
       const start =
-        warmup && warmup.steps > 0 ? 'warmup-model' : config.pretrain ? 'pretrain-model' : undefined;
+        warmup && warmup.steps > 0 ? 'warmup-model' : pretrain?.steps ? 'pretrain-model' : undefined;
       reference = await createLearner(
         start ? await weightsFrom(path.join(outDir, start), decoder, extraTokens) : initial,
         1,
@@ -583,8 +645,13 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         policyVersion,
       };
     };
+    /** `rl.demos`: each phase's weight in RL's loss, with its section and demonstrations. */
+    const demoTerms = [
+      { name: 'warmup', coef: rl.demos.warmup, phase: warmup, demos },
+      { name: 'pretrain', coef: rl.demos.pretrain, phase: pretrain, demos: pretrainDemos },
+    ].filter((t) => t.coef > 0 && t.phase !== undefined);
     /**
-     * The learner's step on `data`. The demonstrations of `rl.demoCoef` are drawn before the first
+     * The learner's step on `data`. The demonstrations of `rl.demos` are drawn before the first
      * await, so the rng's draws keep one order while the next step's episodes play alongside.
      */
     const learn = async (step: number, data: Datum[]) => {
@@ -593,12 +660,15 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         lossMetrics: {} as Record<string, number>,
         gradNorm: 0,
         trainedTokens: 0,
-        demoLoss: undefined as number | undefined,
+        demoLoss: {} as Record<string, number>,
       };
       if (data.length === 0) return { ...out, ms: 0 };
-      const demoData = Array.from({ length: rl.demoCoef > 0 && warmup ? rl.epochs : 0 }, () =>
-        // token-sum of weights that add up to demoCoef = demoCoef × the token-mean cross-entropy
-        withTotalWeight(demoBatch(warmup!, demos, rng), rl.demoCoef),
+      const demoData = Array.from({ length: rl.epochs }, () =>
+        demoTerms.map((t) => ({
+          ...t,
+          // token-sum of weights that add up to coef = coef × the token-mean cross-entropy
+          batch: withTotalWeight(demoBatch(t.phase!, t.demos, rng), t.coef),
+        })),
       );
       if (reference) {
         // Only its logprobs are needed: the cheapest loss (cross-entropy) scores them, at the sampling temperature.
@@ -611,10 +681,11 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       }
       for (let epoch = 0; epoch < rl.epochs; epoch++) {
         const fb = await learner.forwardBackward(data, rl.loss, lossConfig);
-        const demo = demoData[epoch];
-        if (demo) {
-          const d = await learner.forwardBackward(demo, 'cross_entropy', { aggregation: 'token-sum' });
-          out.demoLoss = (d.metrics.loss ?? 0) / rl.demoCoef;
+        for (const demo of demoData[epoch]!) {
+          const d = await learner.forwardBackward(demo.batch, 'cross_entropy', {
+            aggregation: 'token-sum',
+          });
+          out.demoLoss[`demo_loss/${demo.name}`] = (d.metrics.loss ?? 0) / demo.coef;
           out.trainedTokens += d.metrics.tokens ?? 0;
         }
         const opt = await learner.optimStep(adamAt(rl.adam, step, rl.steps));
@@ -697,7 +768,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         policy_version: policy.version,
         // Optimiser steps between the weights that played this batch and those it trained.
         policy_lag: policyLag,
-        ...(learned.demoLoss !== undefined ? { demo_loss: learned.demoLoss } : {}),
+        ...learned.demoLoss,
       };
       for (const [name, value] of Object.entries(meanComponents(played))) metrics[`reward/${name}`] = value;
       // The budget counts training time (rollouts + learner), not the held-out evaluations.
