@@ -360,21 +360,14 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   };
 
   /**
-   * A supervised phase's stop rule: `limit` of its tasks, spread evenly over them, played greedily
-   * as the evaluation plays, with seeds of their own (the training episodes' seeds do not move).
+   * A supervised phase's stop rule: `until.limit` of its tasks, spread evenly over them, played
+   * greedily as the evaluation plays, with seeds of their own (the training episodes' seeds do not move).
    */
-  const phaseCheck = async (
-    phase: string,
-    until: NonNullable<SupervisedPhase['until']>,
-    filter: TaskFilter,
-    played: Environment = environment,
-  ) => {
-    const all = await selectTasks(played, filter);
-    const count = Math.min(until.limit, all.length);
+  const phaseCheck = async (phase: string, w: SupervisedPhase, played: Environment = environment) => {
+    const all = await selectTasks(played, w.tasks);
+    const count = Math.min(w.until!.limit, all.length);
     const taskIds = Array.from({ length: count }, (_, i) => all[Math.floor((i * all.length) / count)]!.id);
     return {
-      every: until.every,
-      target: until.passRate,
       tasks: count,
       passRate: async (step: number): Promise<number> => {
         const { groups } = await play(policy, taskIds, 1, samplingOf(config.eval.sampling, requestContext), {
@@ -450,7 +443,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       );
     /**
      * Up to `w.steps` cross-entropy steps (fewer when `w.until` is met); the policy then plays the
-     * result, which is kept in `<run>/<dir>`. `environment` is where the phase's tasks are played.
+     * result, which is kept in `<run>/<dir>`. `played` is where the phase's tasks are played.
      */
     const supervised = async (
       phase: 'pretrain' | 'warm-up',
@@ -458,7 +451,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       demos: Trajectory[],
       draw: Rng,
       dir: string,
-      played: { environment?: Environment } = {},
+      played?: Environment,
     ): Promise<PhaseResult> => {
       const t0 = performance.now();
       const metricsPhase = phase === 'pretrain' ? 'pretrain' : 'warmup';
@@ -467,7 +460,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
           (w.pack > 1 ? ` sequences of up to ${w.pack} packed demonstrations` : '') +
           (w.until ? `, or until it solves ${(w.until.passRate * 100).toFixed(0)}% of its tasks` : ''),
       );
-      const check = w.until && (await phaseCheck(phase, w.until, w.tasks, played.environment));
+      const until = w.until;
+      const check = until && (await phaseCheck(phase, w, played));
       let loss = 0;
       let step = 0;
       let passRate: number | undefined;
@@ -488,13 +482,13 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
             learning_rate: adam.learningRate,
           });
         }
-        if (check && step % check.every === 0) {
+        if (until && check && step % until.every === 0) {
           await publish();
           checkedAt = step;
           passRate = await check.passRate(step);
           log(`${phase} step ${step}: solves ${(passRate * 100).toFixed(1)}% of ${check.tasks} of its tasks`);
           await writeMetrics(step, metricsPhase, { pass_rate: passRate });
-          if (passRate >= check.target) break;
+          if (passRate >= until.passRate) break;
         }
       }
       if (checkedAt !== step) await publish();
@@ -528,7 +522,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         pretrainDemos,
         new Rng(seed ^ 0x7a11),
         'pretrain-model',
-        { environment: pretrainEnvironment },
+        pretrainEnvironment,
       );
       // The warm-up starts its own Adam from the pretrained weights, as from `policy.initFrom`.
       await learner.loadState({ step: 0, weights: published, adamM: {}, adamV: {} });
