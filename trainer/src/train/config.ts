@@ -55,8 +55,15 @@ const AdamSchema = z
     weightDecay: z.number().min(0).default(0),
     /** Clip the global gradient norm to this value (0 = off). */
     gradClipNorm: z.number().min(0).default(1),
-    /** Learning rate over the phase's steps: `constant`, or `cosine` decay to a tenth by the last step. */
-    schedule: z.enum(['constant', 'cosine']).default('constant'),
+    /**
+     * Learning rate over the phase: `constant`; `cosine` decay to a tenth by its end; `wsd`
+     * (warmup-stable-decay) constant, then linear decay to a tenth over its last `decayFraction`.
+     * A phase ends at its last step, RL at its time budget if that comes first: a decay ending there
+     * lets the policy settle, where at a constant rate held-out accuracy swings by ±5–10 points
+     * between evaluations 10 steps apart (measured on the main job).
+     */
+    schedule: z.enum(['constant', 'cosine', 'wsd']).default('constant'),
+    decayFraction: z.number().gt(0).max(1).default(0.2),
     /**
      * Linear learning-rate warm-up over the phase's first k steps (0 = none). Adam's first step from
      * fresh moments moves every weight by about the learning rate: an RL run from `policy.initFrom`

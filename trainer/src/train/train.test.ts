@@ -1,13 +1,23 @@
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { initDecoderWeights, readDecoderModelDir, readModelDir, writeDecoderModelDir } from '@toolgym/agents';
 import { discoverEnvironments } from '@toolgym/env-kit';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readLatestCheckpoint } from '../checkpoint/checkpoint.ts';
-import { parseTrainConfig, type TrainConfig, TrainConfigError } from './config.ts';
+import { loadTrainConfig, parseTrainConfig, type TrainConfig, TrainConfigError } from './config.ts';
 import type { Trajectory } from '@toolgym/protocol';
-import { adamAt, modelChat, packedDatum, rlDatum, train, turnRewards, withTotalWeight } from './train.ts';
+import {
+  adamAt,
+  modelChat,
+  packedDatum,
+  rlDatum,
+  stepProgress,
+  train,
+  turnRewards,
+  withTotalWeight,
+} from './train.ts';
 
 const dirs: string[] = [];
 afterAll(async () => {
@@ -64,6 +74,15 @@ describe('training config', () => {
     expect(c.rl.clipHigh).toBe(0.28);
     expect(c.rl.adam.beta2).toBe(0.95);
     expect(c.rl.algorithm).toBe('grpo');
+  });
+  it("accepts the main job's config, with the phases the README describes", async () => {
+    const main = await loadTrainConfig(
+      fileURLToPath(new URL('../../../configs/compose-main.yaml', import.meta.url)),
+    );
+    expect(main.pretrain?.steps).toBeGreaterThan(0);
+    expect(main.warmup?.until?.passRate).toBeGreaterThan(0);
+    expect(main.rl.timeBudgetMinutes).toBe(10);
+    expect(main.rl.adam.schedule).toBe('wsd');
   });
   it('names an unknown key and a bad value', () => {
     expect(() => parseTrainConfig({ ...base, rl: { ...base.rl, grupSize: 4 } })).toThrow(/rl\.grupSize/);
@@ -131,33 +150,47 @@ describe('training config', () => {
         /rl\.entropyTopFraction/,
       );
   });
+  const adamOf = (adam: Record<string, unknown>) =>
+    parseTrainConfig({ ...base, rl: { ...base.rl, adam: { learningRate: 1e-3, ...adam } } }).rl.adam;
   it('cosine schedule: the full rate at the first step, a tenth at the last, half-way between at the middle', () => {
-    const adam = parseTrainConfig({
-      ...base,
-      rl: { ...base.rl, adam: { learningRate: 1e-3, schedule: 'cosine' } },
-    }).rl.adam;
-    expect(adamAt(adam, 1, 101).learningRate).toBeCloseTo(1e-3, 12);
-    expect(adamAt(adam, 51, 101).learningRate).toBeCloseTo(0.55e-3, 12);
-    expect(adamAt(adam, 101, 101).learningRate).toBeCloseTo(1e-4, 12);
-    expect(adamAt(adam, 101, 101)).not.toHaveProperty('schedule');
+    const adam = adamOf({ schedule: 'cosine' });
+    expect(stepProgress(1, 101)).toBe(0);
+    expect(stepProgress(51, 101)).toBe(0.5);
+    expect(stepProgress(101, 101)).toBe(1);
+    expect(adamAt(adam, 1, 0).learningRate).toBeCloseTo(1e-3, 12);
+    expect(adamAt(adam, 51, 0.5).learningRate).toBeCloseTo(0.55e-3, 12);
+    expect(adamAt(adam, 101, 1).learningRate).toBeCloseTo(1e-4, 12);
+    expect(adamAt(adam, 101, 1)).not.toHaveProperty('schedule');
     const constant = parseTrainConfig(base).rl.adam;
-    expect(adamAt(constant, 80, 101).learningRate).toBe(constant.learningRate);
+    expect(adamAt(constant, 80, 0.8).learningRate).toBe(constant.learningRate);
+  });
+  it('wsd schedule: the full rate until the last decayFraction of the phase, then linear to a tenth', () => {
+    const adam = adamOf({ schedule: 'wsd', decayFraction: 0.25 });
+    expect([0, 0.5, 0.75, 0.875, 1].map((p) => adamAt(adam, 10, p).learningRate)).toEqual([
+      1e-3,
+      1e-3,
+      1e-3,
+      expect.closeTo(0.55e-3, 12),
+      expect.closeTo(1e-4, 12),
+    ]);
+    expect(adamAt(adam, 10, 1)).not.toHaveProperty('decayFraction');
+    expect(adamAt(adamOf({ schedule: 'wsd' }), 10, 0.9).learningRate).toBeCloseTo(0.55e-3, 12);
+    for (const decayFraction of [0, 1.5])
+      expect(() => adamOf({ schedule: 'wsd', decayFraction })).toThrow(/rl\.adam\.decayFraction/);
   });
   it('warm-up: the rate rises linearly over the first warmupSteps steps, then follows the schedule', () => {
-    const parse = (adam: Record<string, unknown>) =>
-      parseTrainConfig({ ...base, rl: { ...base.rl, adam: { learningRate: 1e-3, ...adam } } }).rl.adam;
-    const constant = parse({ warmupSteps: 10 });
-    expect([1, 5, 10, 11, 80].map((s) => adamAt(constant, s, 101).learningRate)).toEqual([
+    const constant = adamOf({ warmupSteps: 10 });
+    expect([1, 5, 10, 11, 80].map((s) => adamAt(constant, s, stepProgress(s, 101)).learningRate)).toEqual([
       1e-4, 5e-4, 1e-3, 1e-3, 1e-3,
     ]);
-    expect(adamAt(constant, 1, 101)).not.toHaveProperty('warmupSteps');
-    const cosine = parse({ warmupSteps: 4, schedule: 'cosine' });
-    expect(adamAt(cosine, 2, 101).learningRate).toBeCloseTo(
-      0.5 * adamAt(parse({ schedule: 'cosine' }), 2, 101).learningRate,
+    expect(adamAt(constant, 1, 0)).not.toHaveProperty('warmupSteps');
+    const cosine = adamOf({ warmupSteps: 4, schedule: 'cosine' });
+    expect(adamAt(cosine, 2, 0.01).learningRate).toBeCloseTo(
+      0.5 * adamAt(adamOf({ schedule: 'cosine' }), 2, 0.01).learningRate,
       12,
     );
-    expect(adamAt(cosine, 101, 101).learningRate).toBeCloseTo(1e-4, 12);
-    expect(() => parse({ warmupSteps: -1 })).toThrow(/rl\.adam\.warmupSteps/);
+    expect(adamAt(cosine, 101, 1).learningRate).toBeCloseTo(1e-4, 12);
+    expect(() => adamOf({ warmupSteps: -1 })).toThrow(/rl\.adam\.warmupSteps/);
   });
 });
 
@@ -414,7 +447,53 @@ describe('warmup.until', () => {
 
     // The learning rate follows the cosine schedule over the 400 steps, not over the steps taken.
     for (const line of metrics.filter((m) => 'loss' in m))
-      expect(line.learning_rate).toBeCloseTo(adamAt(config.warmup!.adam, line.step, 400).learningRate, 12);
+      expect(line.learning_rate).toBeCloseTo(
+        adamAt(config.warmup!.adam, line.step, stepProgress(line.step, 400)).learningRate,
+        12,
+      );
+  }, 120_000);
+});
+
+describe('rl.timeBudgetMinutes', () => {
+  it('stops RL when its training time runs out, decays the rate over that time, and a resumed run has no step left', async () => {
+    const outDir = await tempDir('toolgym-budget-');
+    const config = parseTrainConfig({
+      ...base,
+      run: { name: 'budget', outDir },
+      rl: {
+        ...base.rl,
+        steps: 1000,
+        timeBudgetMinutes: 0.1,
+        adam: { learningRate: 1e-3, schedule: 'wsd', decayFraction: 1 },
+      },
+      eval: { ...base.eval, every: 1000 },
+    });
+    const environment = (await discoverEnvironments()).make('compose', config.environment.options);
+    const result = await train({ config, environment, log: () => {} });
+    expect(result.rlSteps).toBeGreaterThan(1);
+    expect(result.rlSteps).toBeLessThan(1000);
+    expect(result.rlSeconds).toBeGreaterThan(6);
+    // Evaluated before RL and at the step where time ran out.
+    expect(result.evals.map((e) => e.step)).toEqual([0, result.rlSteps]);
+    const rates = (await readMetrics(result.outDir))
+      .filter((m) => m.phase === 'rl')
+      .map((m) => ({ step: m.step as number, rate: m.learning_rate as number }));
+    expect(rates.map((r) => r.step)).toEqual(rates.map((_, i) => i + 1));
+    // Over the budget's 6 s, not the 1000 steps: each rate at most the steps' schedule's, falling
+    // to below half the peak by the last step (whose learner step starts within its last second or so).
+    rates.forEach((r, i) => {
+      expect(r.rate).toBeLessThanOrEqual(
+        adamAt(config.rl.adam, r.step, stepProgress(r.step, 1000)).learningRate,
+      );
+      if (i > 0) expect(r.rate).toBeLessThanOrEqual(rates[i - 1]!.rate);
+    });
+    expect(rates.at(-1)!.rate).toBeLessThan(0.5e-3);
+
+    // The last step was checkpointed with the clock: resuming finds the budget spent.
+    const again = await train({ config, environment, log: () => {}, resume: true });
+    expect(again.rlSteps).toBe(result.rlSteps);
+    expect(Math.abs(again.rlSeconds - result.rlSeconds)).toBeLessThan(1);
+    expect((await readMetrics(result.outDir)).filter((m) => m.phase === 'rl')).toHaveLength(rates.length);
   }, 120_000);
 });
 

@@ -98,6 +98,8 @@ interface TrainCheckpointState {
    * weights are the checkpoint's `sampling.*` tensors; `rng` and `rolloutSeed` are from before it).
    */
   inFlight?: { policyVersion: number };
+  /** RL's training time so far (the clock of `rl.timeBudgetMinutes` and of its schedule), ms; absent = 0. */
+  rlTrainingMs?: number;
   /** Length of metrics.jsonl at the checkpoint: a resumed run cuts the file back to it. */
   metricsBytes: number;
   result: TrainResult;
@@ -388,6 +390,10 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   };
   /** With `rl.asyncLevel` 1: what the episodes playing during a learner step are played with. */
   let inFlight: InFlight | undefined;
+  /** RL's clock: training time (rollouts + learner), the held-out evaluations excluded. */
+  let rlStart: number | undefined;
+  let evalMs = 0;
+  const rlTrainingMs = () => (rlStart === undefined ? 0 : performance.now() - rlStart - evalMs);
 
   const result: TrainResult = {
     runId,
@@ -399,13 +405,12 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     rlSeconds: 0,
     policyVersion: 0,
   };
-  /** Atomic checkpoint after RL step `rlStep` (0 = before RL): everything a resumed run needs to continue identically. */
-  const checkpoint = async (rlStep: number) => {
-    if (
-      config.run.checkpointEvery === 0 ||
-      (rlStep % config.run.checkpointEvery !== 0 && rlStep !== config.rl.steps)
-    )
-      return;
+  /**
+   * Atomic checkpoint after RL step `rlStep` (0 = before RL): everything a resumed run needs to
+   * continue identically. Every `checkpointEvery` steps and at RL's `last` step.
+   */
+  const checkpoint = async (rlStep: number, last = rlStep === config.rl.steps) => {
+    if (config.run.checkpointEvery === 0 || (rlStep % config.run.checkpointEvery !== 0 && !last)) return;
     const learnerState = await learner.saveState();
     const state: TrainCheckpointState = {
       format: 'toolgym-train-checkpoint@1',
@@ -419,6 +424,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       rolloutSeed: inFlight?.rolloutSeed ?? rolloutSeed,
       policyVersion: policy.version,
       ...(inFlight ? { inFlight: { policyVersion: inFlight.policyVersion } } : {}),
+      rlTrainingMs: rlTrainingMs(),
       metricsBytes: (await stat(metricsFile)).size,
       result,
     };
@@ -468,7 +474,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       let checkedAt = 0;
       while (step < w.steps) {
         step++;
-        const adam = adamAt(w.adam, step, w.steps);
+        const adam = adamAt(w.adam, step, stepProgress(step, w.steps));
         const out = await learner.forwardBackward(demoBatch(w, demos, draw), 'cross_entropy');
         const opt = await learner.optimStep(adam);
         loss = out.metrics.loss ?? 0;
@@ -556,6 +562,10 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     }
     const rlTasks = await selectTasks(environment, config.rl.tasks);
     const rl = config.rl;
+    const budgetMs = rl.timeBudgetMinutes * 60_000;
+    /** How far RL is, for its learning-rate schedule: through its steps, or its time budget if that ends first. */
+    const rlProgress = (step: number) =>
+      Math.max(stepProgress(step, rl.steps), budgetMs > 0 ? Math.min(1, rlTrainingMs() / budgetMs) : 0);
     const lossConfig: LossFnConfig = {
       clipLow: rl.clipLow,
       clipHigh: rl.clipHigh,
@@ -653,6 +663,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       const out = {
         lossMetrics: {} as Record<string, number>,
         gradNorm: 0,
+        learningRate: 0,
         trainedTokens: 0,
         demoLoss: {} as Record<string, number>,
       };
@@ -682,7 +693,9 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
           out.demoLoss[`demo_loss/${demo.name}`] = (d.metrics.loss ?? 0) / demo.coef;
           out.trainedTokens += d.metrics.tokens ?? 0;
         }
-        const opt = await learner.optimStep(adamAt(rl.adam, step, rl.steps));
+        const adam = adamAt(rl.adam, step, rlProgress(step));
+        const opt = await learner.optimStep(adam);
+        out.learningRate = adam.learningRate;
         out.lossMetrics = fb.metrics;
         out.gradNorm = opt.metrics.grad_norm;
         out.trainedTokens += fb.metrics.tokens ?? 0;
@@ -698,13 +711,15 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       return collect(step);
     };
 
-    const rlStart = performance.now();
-    const budgetMs = rl.timeBudgetMinutes * 60_000;
-    let evalMs = 0;
+    // A resumed run's clock goes on from the checkpoint's.
+    rlStart = performance.now() - (resumed?.state.rlTrainingMs ?? 0);
+    evalMs = 0;
     const firstStep = (resumed?.state.rlStep ?? 0) + 1;
+    // A run resumed after its time budget ran out has no step left.
+    const lastStep = budgetMs > 0 && rlTrainingMs() > budgetMs ? firstStep - 1 : rl.steps;
     let next: Promise<Batch> | undefined;
     const pendingAtResume = resumed?.state.inFlight;
-    if (resumed && pendingAtResume && firstStep <= rl.steps) {
+    if (resumed && pendingAtResume && firstStep <= lastStep) {
       // Play the batch the interrupted run was playing, with the weights it was played with.
       // (Version 0 is the initial weights, which the policy was created with.)
       if (pendingAtResume.policyVersion > policy.version)
@@ -716,7 +731,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       if (resumed.state.policyVersion > policy.version)
         await policy.loadWeights(published, { version: resumed.state.policyVersion });
     }
-    for (let step = firstStep; step <= rl.steps; step++) {
+    for (let step = firstStep; step <= lastStep; step++) {
       if (options.signal?.aborted) break;
       const stepStart = performance.now();
       const batch = await (next ?? startCollect(step));
@@ -748,6 +763,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         clip_fraction: learned.lossMetrics.clip_fraction ?? 0,
         loss: learned.lossMetrics.loss ?? 0,
         grad_norm: learned.gradNorm,
+        learning_rate: learned.learningRate,
         tokens_per_s: learned.trainedTokens / Math.max(1e-9, learned.ms / 1000),
         sampled_tokens_per_s:
           sum(played.map((t) => t.lossMask.reduce((a: number, b) => a + b, 0))) /
@@ -766,7 +782,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       };
       for (const [name, value] of Object.entries(meanComponents(played))) metrics[`reward/${name}`] = value;
       // The budget counts training time (rollouts + learner), not the held-out evaluations.
-      const outOfTime = budgetMs > 0 && performance.now() - rlStart - evalMs > budgetMs;
+      const outOfTime = budgetMs > 0 && rlTrainingMs() > budgetMs;
       if (step % config.eval.every === 0 || step === rl.steps || outOfTime) {
         const evalStart = performance.now();
         const point = await evaluate(step);
@@ -782,7 +798,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       );
       const point = result.evals.at(-1);
       if (point?.step === step) log(`eval at step ${step}: ${describeEval(point)}`);
-      await checkpoint(step);
+      await checkpoint(step, step === rl.steps || outOfTime);
       if (outOfTime) {
         log(
           `RL time budget of ${rl.timeBudgetMinutes} min (training time, evaluations excluded) reached after ${step} steps`,
@@ -790,7 +806,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         break;
       }
     }
-    result.rlSeconds = (performance.now() - rlStart - evalMs) / 1000;
+    result.rlSeconds = rlTrainingMs() / 1000;
     const last = result.evals[result.evals.length - 1];
     if (!last || last.step !== result.rlSteps) {
       const point = await evaluate(result.rlSteps);
@@ -967,14 +983,27 @@ function samplingContext(policy: OnnxPolicy, extraTokens: readonly string[]): Sa
   };
 }
 
-/** Adam's settings for step `step` (1-based) of a phase of `steps`: the warm-up and the schedule applied to the rate. */
-export function adamAt(adam: TrainConfig['rl']['adam'], step: number, steps: number): AdamParams {
-  const { schedule, warmupSteps, ...params } = adam;
+/** How far step `step` (1-based) is through a phase of `steps`: 0 at the first, 1 at the last. */
+export const stepProgress = (step: number, steps: number): number =>
+  steps > 1 ? Math.min(1, (step - 1) / (steps - 1)) : 0;
+
+/**
+ * Adam's settings for step `step` (1-based) of a phase, `progress` (0–1) of the way through it: the
+ * warm-up (over steps) and the schedule (over progress) applied to the rate. Both schedules end at
+ * a tenth of the rate: `cosine` decays all the way, `wsd` (warmup-stable-decay, MiniCPM, Hu et al.
+ * 2024) holds the rate, then decays linearly over the last `decayFraction` of the phase.
+ */
+export function adamAt(adam: TrainConfig['rl']['adam'], step: number, progress: number): AdamParams {
+  const { schedule, warmupSteps, decayFraction, ...params } = adam;
   const warm = warmupSteps > 0 ? Math.min(1, step / warmupSteps) : 1;
   const floor = 0.1;
-  const progress = steps > 1 ? Math.min(1, (step - 1) / (steps - 1)) : 0;
-  const decay = schedule === 'cosine' ? floor + (1 - floor) * 0.5 * (1 + Math.cos(Math.PI * progress)) : 1;
-  return { ...params, learningRate: params.learningRate * warm * decay };
+  const decayed =
+    schedule === 'cosine'
+      ? 0.5 * (1 - Math.cos(Math.PI * progress))
+      : schedule === 'wsd'
+        ? Math.max(0, (progress - (1 - decayFraction)) / decayFraction)
+        : 0;
+  return { ...params, learningRate: params.learningRate * warm * (1 - (1 - floor) * decayed) };
 }
 
 function samplingOf(s: TrainConfig['rl']['sampling'], context: SamplingContext): SamplingParams {
