@@ -407,9 +407,11 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   };
   /**
    * Atomic checkpoint after RL step `rlStep` (0 = before RL): everything a resumed run needs to
-   * continue identically. Every `checkpointEvery` steps and at RL's `last` step.
+   * continue identically. Every `checkpointEvery` steps, and at RL's last step (`rl.steps`, or the
+   * step where its time budget ran out: `outOfTime`).
    */
-  const checkpoint = async (rlStep: number, last = rlStep === config.rl.steps) => {
+  const checkpoint = async (rlStep: number, outOfTime = false) => {
+    const last = outOfTime || rlStep === config.rl.steps;
     if (config.run.checkpointEvery === 0 || (rlStep % config.run.checkpointEvery !== 0 && !last)) return;
     const learnerState = await learner.saveState();
     const state: TrainCheckpointState = {
@@ -713,7 +715,6 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
 
     // A resumed run's clock goes on from the checkpoint's.
     rlStart = performance.now() - (resumed?.state.rlTrainingMs ?? 0);
-    evalMs = 0;
     const firstStep = (resumed?.state.rlStep ?? 0) + 1;
     // A run resumed after its time budget ran out has no step left.
     const lastStep = budgetMs > 0 && rlTrainingMs() > budgetMs ? firstStep - 1 : rl.steps;
@@ -798,7 +799,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       );
       const point = result.evals.at(-1);
       if (point?.step === step) log(`eval at step ${step}: ${describeEval(point)}`);
-      await checkpoint(step, step === rl.steps || outOfTime);
+      await checkpoint(step, outOfTime);
       if (outOfTime) {
         log(
           `RL time budget of ${rl.timeBudgetMinutes} min (training time, evaluations excluded) reached after ${step} steps`,
