@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
 import type { EnvironmentClient } from '@toolgym/env-kit';
-import { ToolGymError } from '@toolgym/env-kit';
+import { ToolGymError } from '@toolgym/protocol';
 import {
   type Failure,
   type FinishReason,

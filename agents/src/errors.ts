@@ -1,4 +1,4 @@
-import { ToolGymError } from '@toolgym/env-kit';
+import { ToolGymError } from '@toolgym/protocol';
 
 /**
  * Episode-fatal failures of the agent side. The agent loop turns them into a `failed` episode with

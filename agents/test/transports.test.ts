@@ -31,9 +31,9 @@ describe('the agent loop over real transports', () => {
     expect(overStdio.failure).toBeUndefined();
     expect(overStdio.reward.components.correct).toBe(1);
 
-    const server = await serveHttp(env);
+    const server = await serveHttp(env, { trainerToken: 'trainer' });
     try {
-      const http = await EnvironmentClient.connect({ kind: 'http', url: server.url });
+      const http = await EnvironmentClient.connect({ kind: 'http', url: server.url, token: 'trainer' });
       const overHttp = await playEpisode({
         client: http,
         policy: createOraclePolicy({ tokenizer }),

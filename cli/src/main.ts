@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { ToolGymError } from '@toolgym/env-kit';
+import { ToolGymError } from '@toolgym/protocol';
 import { registerCommands } from './commands/index.ts';
 
 const program = new Command('toolgym')

@@ -36,7 +36,8 @@ export async function scaffoldEnvironment(name: string, parent = path.join(works
 }
 
 function environmentSource(name: string): string {
-  return `import { defineEnvironment, Rng, splitOf, weightedReward } from '@toolgym/env-kit';
+  return `import { defineEnvironment, weightedReward } from '@toolgym/env-kit';
+import { Rng, splitOf } from '@toolgym/protocol';
 import { z } from 'zod';
 
 /** Per-episode state: made by setup, released by teardown. */

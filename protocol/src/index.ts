@@ -1,4 +1,5 @@
 export { ToolGymError } from './errors.ts';
+export { Rng, hashString, splitOf } from './rng.ts';
 export { TaskSchema, SplitSchema, type Task, type Split, taskMatchesMeta } from './task.ts';
 export {
   JsonSchemaSchema,

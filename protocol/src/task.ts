@@ -1,7 +1,12 @@
 import { z } from 'zod';
 
-/** Which part of an environment's task set a task belongs to. */
-export const SplitSchema = z.enum(['train', 'test']);
+/**
+ * Which part of an environment's task set a task belongs to. `test` holds out what the
+ * environment declares as its unit of skill (a template, a database, a problem family …: see
+ * `heldOut` in env-kit), so passing it measures the skill; `test-iid` holds out instances of units
+ * that train also has, which measures fitting the seen units.
+ */
+export const SplitSchema = z.enum(['train', 'test', 'test-iid']);
 export type Split = z.infer<typeof SplitSchema>;
 
 /**

@@ -1,4 +1,4 @@
-import { Rng } from '@toolgym/env-kit';
+import { Rng } from '@toolgym/protocol';
 import { describe, expect, it } from 'vitest';
 import { renderChatTemplate } from '../onnx/chat-prompt.ts';
 import { HuggingFaceTokenizer } from '../onnx/hf-tokenizer.ts';

@@ -1,4 +1,4 @@
-import { Rng } from '@toolgym/env-kit';
+import { Rng } from '@toolgym/protocol';
 import { type DecoderConfig, type DecoderWeights, decoderWeightShapes } from './decoder-config.ts';
 
 /**

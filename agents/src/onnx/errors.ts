@@ -1,4 +1,4 @@
-import { ToolGymError } from '@toolgym/env-kit';
+import { ToolGymError } from '@toolgym/protocol';
 
 /** Why a model directory could not be used. */
 export type ModelDirErrorCode = 'missing_model_dir' | 'missing_model_file' | 'malformed_model_file';

@@ -7,7 +7,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { ToolGymError } from '@toolgym/env-kit';
+import { ToolGymError } from '@toolgym/protocol';
 import * as ort from 'onnxruntime-node';
 
 export type ExecutionProviderPreference = 'auto' | 'cuda' | 'cpu';

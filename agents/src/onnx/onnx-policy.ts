@@ -9,7 +9,7 @@
  * seeded generator, so a request samples the same tokens alone or in any batch. `loadWeights` swaps
  * the model between batches and increases `version`.
  */
-import { Rng } from '@toolgym/env-kit';
+import { Rng } from '@toolgym/protocol';
 import type { FinishReason } from '@toolgym/protocol';
 import type { DecoderWeights } from '../model/decoder-config.ts';
 import type { GenerateRequest, GenerateResult, Policy, SamplingParams } from '../policy.ts';

@@ -6,7 +6,7 @@
  * from the same logits (trainer: log-softmax of raw logits / temperature). Greedy decoding
  * (temperature 0) reports log-softmax(logits), i.e. temperature 1.
  */
-import type { Rng } from '@toolgym/env-kit';
+import type { Rng } from '@toolgym/protocol';
 import type { SamplingParams, TokenExploration } from '../policy.ts';
 import { PolicyRequestError } from './errors.ts';
 

@@ -1,4 +1,4 @@
-import type { Rng } from '@toolgym/env-kit';
+import type { Rng } from '@toolgym/protocol';
 
 type Schema = Record<string, unknown>;
 

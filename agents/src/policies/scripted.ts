@@ -1,4 +1,4 @@
-import { hashString, Rng } from '@toolgym/env-kit';
+import { hashString, Rng } from '@toolgym/protocol';
 import type { ToolCall } from '@toolgym/protocol';
 import { hermesToolCalls } from '../chat/hermes-tool-calls.ts';
 import type { ToolCallFormat } from '../chat/tool-call-format.ts';

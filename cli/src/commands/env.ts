@@ -21,12 +21,18 @@ export function registerEnvCommands(program: Command): void {
     .option('--stdio', 'serve over stdio (the default)')
     .option('--http <port>', 'serve over Streamable HTTP on this port (0 = any free port)')
     .option('--host <host>', 'address to bind for --http', '127.0.0.1')
-    .option('--token <token>', 'bearer token clients must send (required off loopback)', process.env.TOOLGYM_TOKEN)
+    .option('--token <token>', 'bearer token agents must send (required off loopback)', process.env.TOOLGYM_TOKEN)
+    .option('--trainer-token <token>', 'bearer token of the trainer, the only client that may read answers and oracles', process.env.TOOLGYM_TRAINER_TOKEN)
     .option('--options <json>', 'environment options as JSON')
-    .action(async (ref: string, opts: { http?: string; host: string; token?: string; options?: string }) => {
+    .action(async (ref: string, opts: { http?: string; host: string; token?: string; trainerToken?: string; options?: string }) => {
       const environment = await makeEnvironment(ref, opts.options ? JSON.parse(opts.options) : undefined);
       if (opts.http === undefined) return serveStdio(environment);
-      const server = await serveHttp(environment, { port: Number(opts.http), host: opts.host, ...(opts.token ? { token: opts.token } : {}) });
+      const server = await serveHttp(environment, {
+        port: Number(opts.http),
+        host: opts.host,
+        ...(opts.token ? { token: opts.token } : {}),
+        ...(opts.trainerToken ? { trainerToken: opts.trainerToken } : {}),
+      });
       process.stderr.write(`toolgym: serving ${environment.ref} at ${server.url}\n`);
       const stop = async () => {
         await server.close();

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -154,9 +155,11 @@ export function registerEvalCommand(program: Command): void {
             break;
           }
           case 'http': {
-            const server = await serveHttp(env);
+            // This process is the trainer of the server it starts: it may read answers and oracles.
+            const trainerToken = randomBytes(24).toString('hex');
+            const server = await serveHttp(env, { trainerToken });
             httpServer = server;
-            connect = () => EnvironmentClient.connect({ kind: 'http', url: server.url });
+            connect = () => EnvironmentClient.connect({ kind: 'http', url: server.url, token: trainerToken });
             break;
           }
           default:

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { BYTE_TOKENIZER_VOCAB_SIZE, type DecoderConfig } from '@toolgym/agents';
-import { ToolGymError } from '@toolgym/env-kit';
+import { ToolGymError } from '@toolgym/protocol';
 import {
   LearnerServerConfigError,
   learnerStateFromTensors,

@@ -1,4 +1,4 @@
-import { hashString } from '@toolgym/env-kit';
+import { hashString } from '@toolgym/protocol';
 import { BANK_CASES } from '../data/cases/index.ts';
 import { type ClinicalCase, type ClinicalCaseInput, ClinicalCaseSchema } from './case.ts';
 import { defaultCatalogue, type TestCatalogue } from './catalogue.ts';

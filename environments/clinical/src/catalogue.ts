@@ -1,4 +1,4 @@
-import { hashString } from '@toolgym/env-kit';
+import { hashString } from '@toolgym/protocol';
 import { distance } from 'fastest-levenshtein';
 import { type NormalSpec, PANEL_ROWS, TEST_ROWS, type TestCategory } from '../data/test-catalogue.ts';
 

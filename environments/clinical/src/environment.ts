@@ -1,10 +1,5 @@
-import {
-  defineEnvironment,
-  type EnvironmentDefinition,
-  splitOf,
-  ToolError,
-  weightedReward,
-} from '@toolgym/env-kit';
+import { defineEnvironment, type EnvironmentDefinition, ToolError, weightedReward } from '@toolgym/env-kit';
+import { splitOf } from '@toolgym/protocol';
 import type { Task } from '@toolgym/protocol';
 import { gradeRubric, type RubricJudge } from '@toolgym/tools/rubric';
 import { z } from 'zod';

@@ -1,4 +1,5 @@
-import { defineEnvironment, ToolError, ToolGymError, weightedReward } from '@toolgym/env-kit';
+import { defineEnvironment, ToolError, weightedReward } from '@toolgym/env-kit';
+import { ToolGymError } from '@toolgym/protocol';
 import { type Sandbox, SandboxError } from '@toolgym/sandbox';
 import { z } from 'zod';
 import { type CodeConfig, CodeConfigSchema } from './config.ts';

@@ -276,8 +276,8 @@ describe('MBPP and HumanEval loaders', () => {
 
 describe('code environment over MCP (Streamable HTTP)', () => {
   it('plays an oracle episode end to end through a real transport', async () => {
-    const server = await serveHttp(env);
-    const client = await EnvironmentClient.connect({ kind: 'http', url: server.url });
+    const server = await serveHttp(env, { trainerToken: 'trainer' });
+    const client = await EnvironmentClient.connect({ kind: 'http', url: server.url, token: 'trainer' });
     try {
       const tools = await client.listTools();
       expect(tools.map((t) => t.name).sort()).toEqual([

@@ -1,5 +1,5 @@
 import type { Task } from '@toolgym/protocol';
-import { hashString, Rng } from '@toolgym/env-kit';
+import { hashString, Rng } from '@toolgym/protocol';
 import { applyChain, type FunctionName } from './functions.ts';
 import type { ComposeConfig } from './config.ts';
 

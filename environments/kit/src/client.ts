@@ -14,6 +14,7 @@ import {
   type OracleResult,
   OracleResultSchema,
   type StartParams,
+  type Split,
   type StartResult,
   StartResultSchema,
   type Task,
@@ -32,6 +33,7 @@ import { EpisodeSession, serveSession } from './mcp-server.ts';
  */
 export type EnvironmentEndpoint =
   | { kind: 'stdio'; command: string; args?: string[]; cwd?: string; env?: Record<string, string> }
+  /** `token` is the bearer sent: the server's trainer token makes this client the trainer, its agent token an agent. */
   | { kind: 'http'; url: string; token?: string }
   | { kind: 'in-process'; environment: Environment }
   | { kind: 'direct'; environment: Environment };
@@ -64,7 +66,7 @@ export abstract class EnvironmentClient {
    * 60 s, the SDK's): a stdio server that loads a large environment on a busy machine may need longer.
    */
   static async connect(endpoint: EnvironmentEndpoint, options: { name?: string; connectTimeoutMs?: number } = {}): Promise<EnvironmentClient> {
-    if (endpoint.kind === 'direct') return new DirectEnvironmentClient(new EpisodeSession(endpoint.environment));
+    if (endpoint.kind === 'direct') return new DirectEnvironmentClient(new EpisodeSession(endpoint.environment, 'trainer'));
     return McpEnvironmentClient.open(endpoint, options);
   }
 
@@ -74,7 +76,7 @@ export abstract class EnvironmentClient {
   }
 
   abstract info(options?: CallOptions): Promise<EnvironmentInfo>;
-  abstract tasks(params?: { split?: 'train' | 'test'; offset?: number; limit?: number; withAnswers?: boolean }): Promise<{ tasks: Task[]; total: number }>;
+  abstract tasks(params?: { split?: Split; offset?: number; limit?: number; withAnswers?: boolean }): Promise<{ tasks: Task[]; total: number }>;
   abstract start(params?: StartParams, options?: CallOptions): Promise<StartResult>;
   abstract end(finalText?: string, options?: CallOptions): Promise<EndResult>;
   abstract oracle(options?: CallOptions): Promise<OracleResult>;
@@ -123,7 +125,7 @@ export class McpEnvironmentClient extends EnvironmentClient {
         break;
       case 'in-process': {
         const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
-        await serveSession(endpoint.environment, serverSide);
+        await serveSession(endpoint.environment, serverSide, 'trainer');
         transport = clientSide;
         break;
       }
@@ -140,7 +142,7 @@ export class McpEnvironmentClient extends EnvironmentClient {
     return this.control(CONTROL_METHODS.info, {}, EnvironmentInfoSchema, options);
   }
 
-  tasks(params: { split?: 'train' | 'test'; offset?: number; limit?: number; withAnswers?: boolean } = {}): Promise<{ tasks: Task[]; total: number }> {
+  tasks(params: { split?: Split; offset?: number; limit?: number; withAnswers?: boolean } = {}): Promise<{ tasks: Task[]; total: number }> {
     return this.control(CONTROL_METHODS.tasks, params, TasksResultSchema);
   }
 
@@ -197,7 +199,7 @@ export class DirectEnvironmentClient extends EnvironmentClient {
     return this.session.info();
   }
 
-  tasks(params: { split?: 'train' | 'test'; offset?: number; limit?: number; withAnswers?: boolean } = {}): Promise<{ tasks: Task[]; total: number }> {
+  tasks(params: { split?: Split; offset?: number; limit?: number; withAnswers?: boolean } = {}): Promise<{ tasks: Task[]; total: number }> {
     return this.session.tasks(params);
   }
 

@@ -1,7 +1,7 @@
 import { TaskSchema } from '@toolgym/protocol';
 import type { AnyEnvironmentDefinition } from './registry.ts';
 import { Environment, type Episode } from './episode.ts';
-import { ToolGymError } from './errors.ts';
+import { ToolGymError } from '@toolgym/protocol';
 
 export interface ConformanceCheck {
   name: string;

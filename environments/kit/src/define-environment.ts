@@ -1,7 +1,8 @@
 import type { EpisodeLimits, RewardBreakdown, Task, ToolSpec } from '@toolgym/protocol';
 import { z } from 'zod';
 import { ConfigError } from './errors.ts';
-import type { Rng } from './rng.ts';
+import type { Rng } from '@toolgym/protocol';
+import type { Attack } from './redteam.ts';
 
 /** What a tool may return: text for the model, or text with an explicit error flag. */
 export type ToolOutput = string | { text: string; isError?: boolean };
@@ -75,6 +76,21 @@ export interface EnvironmentSpec<State, Config> {
   limits?: Partial<EpisodeLimits> | ((config: Config) => Partial<EpisodeLimits>);
   /** A scripted solution from the task's gold answer: the calls the `oracle` policy makes. */
   oracle?(task: Task, config: Config): Array<{ name: string; arguments: Record<string, unknown> }>;
+  /**
+   * What the `test` split holds out, so that passing it measures the skill rather than memory of
+   * a seen unit. Every `test` task has at least one unit that no `train` task has.
+   */
+  heldOut?(config: Config): HeldOut;
+  /** The red-team suite (loaded on demand): attacks that try to earn reward without the skill. */
+  redteam?(): Promise<readonly Attack[]>;
+}
+
+/** The unit of skill an environment's test split holds out, and which units each task has. */
+export interface HeldOut {
+  /** What a unit is: `template`, `question-type`, `database`, `family`, `case-family`, `function-pair` … */
+  unit: string;
+  /** The units a task exercises (a template id; the ordered function pairs of a chain). */
+  unitsOf(task: Task): readonly string[];
 }
 
 export const DEFAULT_LIMITS: EpisodeLimits = { maxTurns: 8, toolTimeoutMs: 10_000, maxToolOutputBytes: 16_384 };

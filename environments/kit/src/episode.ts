@@ -1,9 +1,9 @@
-import type { EndResult, EpisodeLimits, StartParams, Task, ToolSpec } from '@toolgym/protocol';
+import type { EndResult, EpisodeLimits, Split, StartParams, Task, ToolSpec } from '@toolgym/protocol';
 import { RewardBreakdownSchema, StartParamsSchema } from '@toolgym/protocol';
 import type { EnvironmentDefinition, EpisodeContext, ToolCallRecord, ToolOutput } from './define-environment.ts';
 import { formatZodIssues } from './define-environment.ts';
 import { EpisodeStateError, ToolError } from './errors.ts';
-import { hashString, Rng } from './rng.ts';
+import { hashString, Rng } from '@toolgym/protocol';
 
 /** What one tool call produced, as the agent sees it plus the episode's standing. */
 export interface ToolCallOutcome {
@@ -51,7 +51,7 @@ export class Environment<State = any, Config = any> {
     return this.taskList;
   }
 
-  async tasksOf(split: 'train' | 'test'): Promise<Task[]> {
+  async tasksOf(split: Split): Promise<Task[]> {
     return (await this.tasks()).filter((t) => t.split === split);
   }
 

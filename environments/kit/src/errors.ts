@@ -5,7 +5,6 @@
  */
 import { ToolGymError } from '@toolgym/protocol';
 
-export { ToolGymError };
 
 export class UnknownEnvironmentError extends ToolGymError {
   constructor(id: string, suggestions: string[], known: string[]) {

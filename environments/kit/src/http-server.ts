@@ -2,17 +2,23 @@ import { randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server as NodeHttpServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import { ConfigError, ToolGymError } from './errors.ts';
+import { ToolGymError } from '@toolgym/protocol';
+import { ConfigError } from './errors.ts';
 import type { Environment } from './episode.ts';
-import { type EpisodeSession, serveSession } from './mcp-server.ts';
+import { type EpisodeSession, type Principal, serveSession } from './mcp-server.ts';
 
 export interface HttpServeOptions {
   /** 0 picks a free port. */
   port?: number;
   /** Defaults to 127.0.0.1; any other address requires `token`. */
   host?: string;
-  /** Bearer token clients must send (`Authorization: Bearer …`). */
+  /** Bearer token agents must send (`Authorization: Bearer …`); without one, loopback agents need none. */
   token?: string;
+  /**
+   * Bearer token of the trainer: a session opened with it may read answers, oracles and hidden
+   * tests. Without one, every HTTP session is an agent's.
+   */
+  trainerToken?: string;
   /** A session with no request for this long is closed and its episode released. */
   idleTimeoutMs?: number;
   /** Largest request body accepted. */
@@ -49,28 +55,38 @@ interface HttpSession {
 export async function serveHttp(env: Environment, options: HttpServeOptions = {}): Promise<HttpEnvironmentServer> {
   const host = options.host ?? '127.0.0.1';
   if (!LOOPBACK.has(host) && !options.token) {
-    throw new ConfigError(`binding to ${host} exposes the environment beyond this machine`, 'pass a bearer token (--token or TOOLGYM_TOKEN)');
+    throw new ConfigError(`binding to ${host} exposes the environment beyond this machine`, 'pass an agent bearer token (--token or TOOLGYM_TOKEN), and --trainer-token if a trainer will connect');
   }
   const idleTimeoutMs = options.idleTimeoutMs ?? 10 * 60_000;
   const maxBodyBytes = options.maxBodyBytes ?? 4 * 1024 * 1024;
   const sessions = new Map<string, HttpSession>();
-  const expected = options.token ? Buffer.from(`Bearer ${options.token}`) : undefined;
+  const bearer = (token: string | undefined) => (token ? Buffer.from(`Bearer ${token}`) : undefined);
+  const trainerBearer = bearer(options.trainerToken);
+  const agentBearer = bearer(options.token);
+  const matches = (given: Buffer, expected: Buffer | undefined) =>
+    expected !== undefined && given.length === expected.length && timingSafeEqual(given, expected);
 
-  const authorised = (req: IncomingMessage) => {
-    if (!expected) return true;
+  /** Who sent the request, or undefined when its credential is missing or wrong. */
+  const principalOf = (req: IncomingMessage): Principal | undefined => {
     const given = Buffer.from(req.headers.authorization ?? '');
-    return given.length === expected.length && timingSafeEqual(given, expected);
+    if (matches(given, trainerBearer)) return 'trainer';
+    if (matches(given, agentBearer)) return 'agent';
+    if (!agentBearer && given.length === 0) return 'agent';
+    return undefined;
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://local');
     if (url.pathname === '/healthz') return reply(res, 200, { ok: true, env: env.ref, sessions: sessions.size });
     if (url.pathname !== '/mcp') return reply(res, 404, { error: 'not found: the MCP endpoint is /mcp' });
-    if (!authorised(req)) return reply(res, 401, { error: 'missing or wrong bearer token' });
+    const principal = principalOf(req);
+    if (!principal) return reply(res, 401, { error: 'missing or wrong bearer token' });
 
     const sessionId = req.headers['mcp-session-id'];
     const existing = typeof sessionId === 'string' ? sessions.get(sessionId) : undefined;
     if (existing) {
+      if (existing.session.principal !== principal)
+        return reply(res, 403, jsonRpcError(`this session belongs to the ${existing.session.principal}; send the credential it was opened with`));
       existing.lastSeen = Date.now();
       const body = req.method === 'POST' ? await readJson(req, maxBodyBytes) : undefined;
       return existing.transport.handleRequest(req, res, body);
@@ -90,7 +106,7 @@ export async function serveHttp(env: Environment, options: HttpServeOptions = {}
     transport.onclose = () => {
       if (transport.sessionId) sessions.delete(transport.sessionId);
     };
-    const { session } = await serveSession(env, transport);
+    const { session } = await serveSession(env, transport, principal);
     created = { transport, session, lastSeen: Date.now() };
     await transport.handleRequest(req, res, body);
   };

@@ -6,14 +6,14 @@ export {
   type EnvironmentDefinition,
   type EpisodeContext,
   type GradeInput,
+  type HeldOut,
   type ToolCallRecord,
   type ToolContext,
   type ToolDefinition,
   type ToolOutput,
 } from './define-environment.ts';
-export { ToolGymError, ConfigError, UnknownEnvironmentError, EpisodeStateError, ToolError } from './errors.ts';
+export { ConfigError, UnknownEnvironmentError, EpisodeStateError, ToolError } from './errors.ts';
 export { Environment, Episode, truncateUtf8, type ToolCallOutcome } from './episode.ts';
-export { Rng, hashString, splitOf } from './rng.ts';
 export { weightedReward } from './reward.ts';
 export {
   EnvironmentRegistry,
@@ -23,7 +23,7 @@ export {
   workspaceRoot,
   type AnyEnvironmentDefinition,
 } from './registry.ts';
-export { EpisodeSession, createSessionServer, serveSession, serveStdio, environmentInfo, SERVER_PROTOCOL_VERSION } from './mcp-server.ts';
+export { EpisodeSession, TrainerCredentialError, type Principal, createSessionServer, serveSession, serveStdio, environmentInfo, SERVER_PROTOCOL_VERSION } from './mcp-server.ts';
 export { serveHttp, PortInUseError, type HttpServeOptions, type HttpEnvironmentServer } from './http-server.ts';
 export {
   EnvironmentClient,
@@ -33,4 +33,5 @@ export {
   type ClientToolResult,
   type CallOptions,
 } from './client.ts';
+export type { Attack, AttackEnd, AttackEpisode, AgentTask } from './redteam.ts';
 export { checkEnvironment, type ConformanceReport, type ConformanceCheck } from './conformance.ts';

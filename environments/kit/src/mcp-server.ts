@@ -23,7 +23,8 @@ import {
 } from '@toolgym/protocol';
 import { z } from 'zod';
 import { formatZodIssues } from './define-environment.ts';
-import { EpisodeStateError, ToolGymError } from './errors.ts';
+import { ToolGymError } from '@toolgym/protocol';
+import { EpisodeStateError } from './errors.ts';
 import type { Environment, Episode, ToolCallOutcome } from './episode.ts';
 
 export const SERVER_PROTOCOL_VERSION = 1;
@@ -49,6 +50,24 @@ export async function environmentInfo(env: Environment): Promise<EnvironmentInfo
 }
 
 /**
+ * Who holds a session. The trainer may read what grades an episode (gold answers, the oracle,
+ * hidden tests); an agent may only play. In-process, direct and stdio sessions belong to the
+ * process that made them, which is the trainer; over HTTP the credential decides.
+ */
+export type Principal = 'trainer' | 'agent';
+
+/** Refused because the session lacks the trainer credential. */
+export class TrainerCredentialError extends EpisodeStateError {
+  constructor(what: string) {
+    super(
+      'trainer_credential_required',
+      `${what} is only for the trainer, and this session holds an agent credential`,
+      'connect with the trainer token (toolgym env serve --trainer-token) to read answers, oracles or hidden tests',
+    );
+  }
+}
+
+/**
  * One MCP session = one episode at a time. The agent sees only the environment's tools; the
  * control plane (`toolgym/*` requests) starts, ends and grades episodes. A tool call before any
  * `start` opens an episode on a train task, so a plain MCP client can play too.
@@ -58,7 +77,10 @@ export class EpisodeSession {
   private opening?: Promise<Episode>;
   private autoSeed = 0;
 
-  constructor(readonly env: Environment) {}
+  constructor(
+    readonly env: Environment,
+    readonly principal: Principal,
+  ) {}
 
   get current(): Episode | undefined {
     return this.episode;
@@ -89,6 +111,7 @@ export class EpisodeSession {
   }
 
   oracle(): OracleResult {
+    if (this.principal !== 'trainer') throw new TrainerCredentialError(CONTROL_METHODS.oracle);
     const episode = this.requireEpisode();
     const oracle = this.env.definition.oracle;
     if (!oracle) throw new EpisodeStateError('no_oracle', `environment '${this.env.ref}' has no oracle`);
@@ -101,6 +124,7 @@ export class EpisodeSession {
 
   async tasks(params: unknown): Promise<{ tasks: Task[]; total: number }> {
     const p = parseParams(TasksParamsSchema, params, CONTROL_METHODS.tasks);
+    if (p.withAnswers && this.principal !== 'trainer') throw new TrainerCredentialError(`${CONTROL_METHODS.tasks} with answers`);
     const all = p.split ? await this.env.tasksOf(p.split) : await this.env.tasks();
     const page = all.slice(p.offset, p.offset + p.limit);
     return { tasks: p.withAnswers ? page : page.map(({ answer: _a, ...t }) => t), total: all.length };
@@ -178,18 +202,25 @@ export function createSessionServer(session: EpisodeSession): Server {
 }
 
 /** Connects a fresh session to `transport`; the episode is released when the transport closes. */
-export async function serveSession(env: Environment, transport: Transport): Promise<{ server: Server; session: EpisodeSession }> {
-  const session = new EpisodeSession(env);
+export async function serveSession(
+  env: Environment,
+  transport: Transport,
+  principal: Principal,
+): Promise<{ server: Server; session: EpisodeSession }> {
+  const session = new EpisodeSession(env, principal);
   const server = createSessionServer(session);
   server.onclose = () => void session.close();
   await server.connect(transport);
   return { server, session };
 }
 
-/** Serves one environment over stdio until stdin closes; then releases the episode and exits. */
+/**
+ * Serves one environment over stdio until stdin closes; then releases the episode and exits. The
+ * process that spawned the server holds its only channel, so it is the trainer.
+ */
 export async function serveStdio(env: Environment): Promise<void> {
   const transport = new StdioServerTransport();
-  const { session } = await serveSession(env, transport);
+  const { session } = await serveSession(env, transport, 'trainer');
   let stopping = false;
   const shutdown = async () => {
     if (stopping) return;

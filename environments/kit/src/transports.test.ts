@@ -16,8 +16,9 @@ const env = new Environment(probe, probe.parseConfig({}));
 const teardownLog = path.join(mkdtempSync(path.join(tmpdir(), 'probe-')), 'teardowns.log');
 
 let http: HttpEnvironmentServer;
+const TRAINER_TOKEN = 'trainer-secret';
 beforeAll(async () => {
-  http = await serveHttp(env, { idleTimeoutMs: 60_000 });
+  http = await serveHttp(env, { idleTimeoutMs: 60_000, trainerToken: TRAINER_TOKEN });
 });
 afterAll(async () => {
   await http.close();
@@ -34,7 +35,7 @@ const endpoints: Array<[string, () => EnvironmentEndpoint]> = [
       env: { PROBE_TEARDOWN_LOG: teardownLog },
     }),
   ],
-  ['http', () => ({ kind: 'http', url: http.url })],
+  ['http', () => ({ kind: 'http', url: http.url, token: TRAINER_TOKEN })],
   // The same session without JSON-RPC: every behaviour above must hold there too.
   ['direct', () => ({ kind: 'direct', environment: env })],
 ];
@@ -197,6 +198,39 @@ describe('HTTP binding', () => {
     expect((await ok.info()).id).toBe('probe');
     await ok.close();
     await server.close();
+  });
+
+  it('keeps answers and the oracle from an agent session, and serves them to the trainer', async () => {
+    const server = await serveHttp(env, { token: 'agent-secret', trainerToken: TRAINER_TOKEN });
+    try {
+      const agent = await EnvironmentClient.connect({ kind: 'http', url: server.url, token: 'agent-secret' });
+      await agent.start({ seed: 1 });
+      await expect(agent.oracle()).rejects.toThrow(/trainer token/);
+      await expect(agent.tasks({ withAnswers: true })).rejects.toThrow(/only for the trainer/);
+      const listed = await agent.tasks({ limit: 3 });
+      expect(listed.tasks.every((t) => t.answer === undefined)).toBe(true);
+      await agent.close();
+
+      const trainer = await EnvironmentClient.connect({ kind: 'http', url: server.url, token: TRAINER_TOKEN });
+      await trainer.start({ seed: 1 });
+      expect((await trainer.oracle()).calls.length).toBeGreaterThan(0);
+      expect((await trainer.tasks({ withAnswers: true, limit: 3 })).tasks.every((t) => t.answer !== undefined)).toBe(true);
+      await trainer.close();
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('makes every session an agent session when no trainer token is set', async () => {
+    const server = await serveHttp(env);
+    try {
+      const client = await EnvironmentClient.connect({ kind: 'http', url: server.url });
+      await client.start({ seed: 1 });
+      await expect(client.oracle()).rejects.toThrow(/trainer/);
+      await client.close();
+    } finally {
+      await server.close();
+    }
   });
 
   it('says which port is busy', async () => {

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { defineEnvironment, ToolError, ToolGymError } from '@toolgym/env-kit';
+import { defineEnvironment, ToolError } from '@toolgym/env-kit';
+import { ToolGymError } from '@toolgym/protocol';
 import type { Task } from '@toolgym/protocol';
 import { z } from 'zod';
 import { type SqlConfig, SqlConfigSchema } from './config.ts';

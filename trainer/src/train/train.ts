@@ -32,7 +32,8 @@ import {
   type ToolCallFormat,
   writeDecoderModelDir,
 } from '@toolgym/agents';
-import { type Environment, EnvironmentClient, hashString, Rng } from '@toolgym/env-kit';
+import { type Environment, EnvironmentClient } from '@toolgym/env-kit';
+import { hashString, Rng } from '@toolgym/protocol';
 import { type Task, type Trajectory, type TrajectoryGroup, taskMatchesMeta } from '@toolgym/protocol';
 import {
   type AdvantageEstimator,

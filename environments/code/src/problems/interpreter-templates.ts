@@ -1,4 +1,4 @@
-import type { Rng } from '@toolgym/env-kit';
+import type { Rng } from '@toolgym/protocol';
 import type { Difficulty } from './programming-templates.ts';
 
 /** A math question whose answer an integer-printing Python program computes (ToRL-style tasks). */

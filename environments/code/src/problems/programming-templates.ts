@@ -1,4 +1,4 @@
-import type { Rng } from '@toolgym/env-kit';
+import type { Rng } from '@toolgym/protocol';
 
 export type Difficulty = 'easy' | 'medium' | 'hard';
 

@@ -1,4 +1,4 @@
-import { splitOf } from '@toolgym/env-kit';
+import { splitOf } from '@toolgym/protocol';
 import type { Task } from '@toolgym/protocol';
 import type { RetrievalDocument } from '@toolgym/tools';
 import { docIds, slug } from '../corpus/generate-corpus.ts';

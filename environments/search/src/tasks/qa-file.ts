@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { splitOf } from '@toolgym/env-kit';
+import { splitOf } from '@toolgym/protocol';
 import type { Task } from '@toolgym/protocol';
 import { promptFor, type SearchAnswer, type SearchTaskMeta } from './search-answer.ts';
 

@@ -1,4 +1,4 @@
-import { hashString, Rng, splitOf } from '@toolgym/env-kit';
+import { hashString, Rng, splitOf } from '@toolgym/protocol';
 import type { Task } from '@toolgym/protocol';
 import Database from 'better-sqlite3';
 import type { SqlConfig } from '../config.ts';

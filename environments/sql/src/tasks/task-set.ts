@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { hashString } from '@toolgym/env-kit';
+import { hashString } from '@toolgym/protocol';
 import type { Task } from '@toolgym/protocol';
 import type { SqlConfig } from '../config.ts';
 import { BUILTIN_DESCRIPTIONS, type BuiltinDatabase, buildBuiltinDatabase } from '../databases/catalog.ts';
