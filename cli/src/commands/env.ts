@@ -1,5 +1,6 @@
+import type { Split } from '@toolgym/protocol';
 import type { Command } from 'commander';
-import { EnvironmentClient, serveHttp, serveStdio } from '@toolgym/env-kit';
+import { checkSplits, EnvironmentClient, formatSplitReport, serveHttp, serveStdio } from '@toolgym/env-kit';
 import { playEpisode } from '../play.ts';
 import { scaffoldEnvironment } from '../scaffold.ts';
 import { makeEnvironment, registry } from '../registry.ts';
@@ -45,12 +46,19 @@ export function registerEnvCommands(program: Command): void {
   env
     .command('tasks <env>')
     .description('List the tasks of an environment.')
-    .option('--split <split>', 'train or test')
+    .option('--split <split>', 'train, test or test-iid')
     .option('--limit <n>', 'how many to print', '20')
     .option('--json', 'one JSON task per line, with answers')
+    .option('--stats', 'per split: task counts, the held-out units and the leakage check (exit 1 on a leak)')
     .option('--options <json>', 'environment options as JSON')
-    .action(async (ref: string, opts: { split?: 'train' | 'test'; limit: string; json?: boolean; options?: string }) => {
+    .action(async (ref: string, opts: { split?: Split; limit: string; json?: boolean; stats?: boolean; options?: string }) => {
       const environment = await makeEnvironment(ref, opts.options ? JSON.parse(opts.options) : undefined);
+      if (opts.stats) {
+        const report = await checkSplits(environment);
+        process.stdout.write(opts.json ? `${JSON.stringify(report)}\n` : formatSplitReport(report));
+        if (!report.ok) process.exitCode = 1;
+        return;
+      }
       const tasks = opts.split ? await environment.tasksOf(opts.split) : await environment.tasks();
       const shown = tasks.slice(0, Number(opts.limit));
       if (opts.json) {
