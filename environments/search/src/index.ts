@@ -255,7 +255,7 @@ export default defineEnvironment<SearchState, SearchConfig>({
   heldOut: (config) =>
     config.qaPath
       ? { unit: 'question', unitsOf: (task) => [task.id] }
-      : { unit: 'subject', unitsOf: (task) => [(task.meta as SearchTaskMeta).subject ?? task.id] },
+      : { unit: 'subject', unitsOf: (task) => [(task.meta as unknown as SearchTaskMeta).subject ?? task.id] },
   oracle: (task) => {
     const gold = task.answer as SearchAnswer;
     const meta = task.meta as unknown as SearchTaskMeta;

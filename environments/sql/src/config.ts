@@ -22,8 +22,16 @@ export const SqlConfigSchema = z.object({
     .default([...BUILTIN_DATABASES]),
   /** Questions generated per built-in database before the split. */
   questionsPerDatabase: z.number().int().positive().default(360),
-  /** Share of built-in questions in the test split (Spider/BIRD keep their own train/dev split). */
-  testFraction: z.number().min(0).max(1).default(0.2),
+  /**
+   * The built-in database held out for the `test` split: every question about it is a test task
+   * and none is in train, so test measures writing SQL for a schema never trained on.
+   */
+  testDatabase: z.enum(BUILTIN_DATABASES).default('library'),
+  /**
+   * Share of the other databases' questions in `test-iid`, chosen by hash: new instances of
+   * templates that train also has (Spider/BIRD keep their own train/dev split).
+   */
+  testIidFraction: z.number().min(0).max(1).default(0.2),
   /** Seed of data generation and question sampling (fixed so gold answers are stable). */
   seed: z.number().int().default(7),
   /** Assistant turns per episode. */

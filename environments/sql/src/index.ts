@@ -35,11 +35,12 @@ export {
   orderMatters,
   spiderMatch,
 } from './grading/execution-match.ts';
-export { jaccard, ngramReward, schemaItems, schemaLinkingReward } from './grading/partial-rewards.ts';
+export { jaccard, ngramReward, parsableSql, schemaItems, schemaLinkingReward } from './grading/partial-rewards.ts';
 export { gradeSql, type PredictedQuery, REWARD_COMPONENTS } from './grading/sql-reward.ts';
 export { checkReadOnlyQuery } from './sql-guard.ts';
 export { type BenchmarkKind, loadBenchmarkTasks } from './tasks/benchmark-loader.ts';
 export { generateDatabaseTasks, TEMPLATES } from './tasks/builtin-tasks.ts';
+export type { Difficulty, QuestionTemplate, Skill, TemplateParams } from './tasks/template.ts';
 export type { SqlAnswer } from './tasks/sql-task.ts';
 export { databaseFileOf, parseDataset, sqlTasks } from './tasks/task-set.ts';
 
@@ -269,6 +270,9 @@ export default defineEnvironment<SqlEpisodeState, SqlConfig>({
     toolTimeoutMs: config.queryTimeoutMs * 3 + 5_000,
     maxToolOutputBytes: 8_192,
   }),
+  // A whole database is held out: the built-in test database, or Spider's and BIRD's dev
+  // databases, which their train files never use.
+  heldOut: () => ({ unit: 'database', unitsOf: (task) => [(task.answer as SqlAnswer).database] }),
   oracle: (task) => {
     const { sql } = task.answer as SqlAnswer;
     return [
