@@ -54,6 +54,19 @@ export const SqlConfigSchema = z.object({
    */
   semantics: z.enum(['auto', 'bird', 'spider']).default('auto'),
   /**
+   * Read double-quoted string literals (`WHERE name = "France"`) in gold and predicted queries as
+   * Python's sqlite3 reads them: a column when one of that name is in scope, else a string.
+   * 'auto': on for Spider and BIRD data (their evaluators run Python's sqlite3), off for the
+   * built-in databases (SQLite's strict rule, which better-sqlite3 builds in).
+   */
+  doubleQuotedStrings: z.union([z.literal('auto'), z.boolean()]).default('auto'),
+  /**
+   * Spider data only: keep DISTINCT when comparing results, the official evaluator's
+   * `--keep_distinct`. By default DISTINCT is removed from both queries before they run, as the
+   * evaluator does by default.
+   */
+  keepDistinct: z.boolean().default(false),
+  /**
    * Reward weights (Reasoning-SQL, Pourreza et al. 2025, arXiv:2503.23157, §3: execution
    * accuracy weighted highest, the partial rewards 1 each; its LLM-judge reward is not used here).
    */

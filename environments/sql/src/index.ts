@@ -6,13 +6,17 @@ import { z } from 'zod';
 import { type SqlConfig, SqlConfigSchema } from './config.ts';
 import { QueryError } from './errors.ts';
 import type { QueryResult, SqlValue } from './executor/messages.ts';
+import { doubleQuotedStringsExtension } from './executor/double-quoted-strings.ts';
 import { type QueryPool, sharedQueryPool } from './executor/query-pool.ts';
 import { formatResult } from './format-result.ts';
 import type { MatchSemantics } from './grading/execution-match.ts';
+import { spiderExecutedSql } from './grading/spider-evaluator.ts';
 import { gradeSql, type PredictedQuery } from './grading/sql-reward.ts';
 import { describeTable, listTables } from './schema-tools.ts';
 import { checkReadOnlyQuery } from './sql-guard.ts';
 import type { SqlAnswer } from './tasks/sql-task.ts';
+import { benchmarkDocs } from './tasks/benchmark-loader.ts';
+import { type DatabaseDocs, tableNotes } from './tasks/benchmark-schema.ts';
 import { databaseFileOf, parseDataset, sqlTasks } from './tasks/task-set.ts';
 
 export { DatasetSchema, type RewardWeights, type SqlConfig, SqlConfigSchema } from './config.ts';
@@ -36,9 +40,20 @@ export {
   spiderMatch,
 } from './grading/execution-match.ts';
 export { jaccard, ngramReward, parsableSql, schemaItems, schemaLinkingReward } from './grading/partial-rewards.ts';
+export { spiderExecutedSql } from './grading/spider-evaluator.ts';
 export { gradeSql, type PredictedQuery, REWARD_COMPONENTS } from './grading/sql-reward.ts';
+export { doubleQuotedStringsExtension } from './executor/double-quoted-strings.ts';
 export { checkReadOnlyQuery } from './sql-guard.ts';
-export { type BenchmarkKind, loadBenchmarkTasks } from './tasks/benchmark-loader.ts';
+export { type BenchmarkKind, benchmarkDocs, loadBenchmarkTasks } from './tasks/benchmark-loader.ts';
+export {
+  type ColumnDescription,
+  type DatabaseDocs,
+  readColumnDescriptions,
+  readTablesJson,
+  type TablesEntry,
+  tableNotes,
+} from './tasks/benchmark-schema.ts';
+export { parseCsv } from './tasks/csv.ts';
 export { generateDatabaseTasks, TEMPLATES } from './tasks/builtin-tasks.ts';
 export type { Difficulty, QuestionTemplate, Skill, TemplateParams } from './tasks/template.ts';
 export type { SqlAnswer } from './tasks/sql-task.ts';
@@ -49,6 +64,10 @@ interface SqlEpisodeState {
   session: string;
   pool: QueryPool;
   databaseFile: string;
+  /** The extension every connection of this episode loads, when double-quoted strings are on. */
+  doubleQuotedStrings?: string;
+  /** Spider/BIRD: keys and column names from tables.json, BIRD's column meanings. */
+  docs?: DatabaseDocs;
   submitted?: PredictedQuery;
 }
 
@@ -62,6 +81,15 @@ const GOLD_SESSION = 'toolgym-gold';
 function semanticsOf(config: SqlConfig): MatchSemantics {
   if (config.semantics !== 'auto') return config.semantics;
   return parseDataset(config.dataset)?.kind === 'bird' ? 'bird' : 'spider';
+}
+
+function doubleQuotedStringsOf(config: SqlConfig): boolean {
+  return config.doubleQuotedStrings === 'auto' ? parseDataset(config.dataset) !== undefined : config.doubleQuotedStrings;
+}
+
+/** A query as it runs for grading: on Spider data, as the official evaluator rewrites it. */
+function executedSql(config: SqlConfig, sql: string): string {
+  return parseDataset(config.dataset)?.kind === 'spider' ? spiderExecutedSql(sql, { keepDistinct: config.keepDistinct }) : sql;
 }
 
 /** Runs a model-written query: the guard first, then the episode's read-only connection. */
@@ -82,6 +110,7 @@ async function runModelQuery(
       maxRows,
       maxRowsCounted: config.maxRowsCounted,
       maxCellChars,
+      ...(state.doubleQuotedStrings ? { doubleQuotedStrings: state.doubleQuotedStrings } : {}),
     },
     config.queryTimeoutMs,
     signal,
@@ -99,6 +128,7 @@ function metadataQuery(state: SqlEpisodeState, config: SqlConfig, signal: AbortS
         maxRows,
         maxRowsCounted: maxRows,
         maxCellChars: GRADED_CELL_CHARS,
+        ...(state.doubleQuotedStrings ? { doubleQuotedStrings: state.doubleQuotedStrings } : {}),
       },
       config.queryTimeoutMs,
       signal,
@@ -106,8 +136,8 @@ function metadataQuery(state: SqlEpisodeState, config: SqlConfig, signal: AbortS
 }
 
 function goldResult(task: Task, config: SqlConfig, state: SqlEpisodeState): Promise<QueryResult> {
-  const { sql } = task.answer as SqlAnswer;
-  const key = `${state.databaseFile}\u0000${sql}`;
+  const sql = executedSql(config, (task.answer as SqlAnswer).sql);
+  const key = `${state.databaseFile}\u0000${state.doubleQuotedStrings ?? ''}\u0000${sql}`;
   let pending = goldResults.get(key);
   if (!pending) {
     if (goldResults.size >= GOLD_CACHE_LIMIT) goldResults.delete(goldResults.keys().next().value as string);
@@ -119,6 +149,7 @@ function goldResult(task: Task, config: SqlConfig, state: SqlEpisodeState): Prom
         maxRows: config.maxRowsGraded,
         maxRowsCounted: config.maxRowsGraded + 1,
         maxCellChars: GRADED_CELL_CHARS,
+        ...(state.doubleQuotedStrings ? { doubleQuotedStrings: state.doubleQuotedStrings } : {}),
       },
       // The gold query is trusted but may be slow on big BIRD databases: give it more room.
       config.queryTimeoutMs * 4,
@@ -138,7 +169,7 @@ async function gradedRun(
   submitted: boolean,
 ): Promise<PredictedQuery> {
   try {
-    const result = await runModelQuery(state, config, sql, config.maxRowsGraded, GRADED_CELL_CHARS);
+    const result = await runModelQuery(state, config, executedSql(config, sql), config.maxRowsGraded, GRADED_CELL_CHARS);
     if (result.rowCount > config.maxRowsGraded)
       return { sql, submitted, error: `more than ${config.maxRowsGraded} rows; not compared` };
     return { sql, submitted, rows: result.rows };
@@ -195,7 +226,11 @@ export default defineEnvironment<SqlEpisodeState, SqlConfig>({
       }),
       run: async ({ table }, { episode, signal }) => {
         const run = metadataQuery(episode.state, episode.config, signal);
-        return describeTable(run, table, { maxCellChars: episode.config.maxCellChars }).catch(asToolError);
+        const { docs } = episode.state;
+        return describeTable(run, table, {
+          maxCellChars: episode.config.maxCellChars,
+          ...(docs ? { notes: (name: string) => tableNotes(docs, name) } : {}),
+        }).catch(asToolError);
       },
     },
     execute_sql: {
@@ -235,9 +270,18 @@ export default defineEnvironment<SqlEpisodeState, SqlConfig>({
   },
   setup: (task, { config }) => {
     const databaseFile = databaseFileOf(task, config);
+    const benchmark = parseDataset(config.dataset);
     const pool = sharedQueryPool(config.executors);
     pool.warm();
-    return { session: randomUUID(), pool, databaseFile };
+    return {
+      session: randomUUID(),
+      pool,
+      databaseFile,
+      ...(doubleQuotedStringsOf(config) ? { doubleQuotedStrings: doubleQuotedStringsExtension() } : {}),
+      ...(benchmark
+        ? { docs: benchmarkDocs(benchmark.kind, benchmark.dir, (task.answer as SqlAnswer).database, databaseFile) }
+        : {}),
+    };
   },
   teardown: (state) => state.pool.release(state.session),
   grade: async ({ episode, finalText }) => {
@@ -257,6 +301,7 @@ export default defineEnvironment<SqlEpisodeState, SqlConfig>({
     if (fromText) predicted = await gradedRun(state, config, fromText, false);
     return gradeSql({
       goldSql: answer.sql,
+      executedGoldSql: executedSql(config, answer.sql),
       goldRows: gold.rows as SqlValue[][],
       ...(predicted ? { predicted } : {}),
       semantics: semanticsOf(config),
