@@ -37,6 +37,7 @@ export {
   meanComponents,
   passAtK,
   summarizeEval,
+  summarizeEvalBy,
 } from './eval-summary.ts';
 export { JsonlTrajectorySink } from './jsonl-sink.ts';
 export {
