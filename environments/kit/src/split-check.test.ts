@@ -17,7 +17,9 @@ describe('checkSplits', () => {
     });
     expect(report.heldOutUnits).toEqual(['capital']);
     expect(report.ok).toBe(true);
-    expect(formatSplitReport(report)).toMatch(/held out: 1 template unit\(s\) only in test: capital\n {2}no leak/);
+    expect(formatSplitReport(report)).toMatch(
+      /held out: 1 template unit\(s\) only in test: capital\n {2}no leak/,
+    );
   });
 
   it('fails a deliberately leaky config: a test task of a trained template, a test prompt copied from train', async () => {
@@ -36,7 +38,10 @@ describe('checkSplits', () => {
       { id: 'a', split: 'train', prompt: 'alpha', meta: { t: 'x' } },
       { id: 'b', split: 'test', prompt: 'beta', meta: {} },
     ];
-    const report = splitReport('e', tasks, { unit: 't', unitsOf: (t) => (t.meta.t ? [t.meta.t as string] : []) });
+    const report = splitReport('e', tasks, {
+      unit: 't',
+      unitsOf: (t) => (t.meta.t ? [t.meta.t as string] : []),
+    });
     expect(report.leaks.sharedUnits).toEqual([{ task: 'b', units: [] }]);
   });
 
@@ -56,7 +61,9 @@ describe('promptCoverage (word 8-grams)', () => {
   const seen = ['What is the capital of France? Use the tools, then answer.'];
   it('covers a prompt only when every 8-gram occurs in a seen prompt; case and punctuation do not count', () => {
     expect(promptCoverage(['what is the CAPITAL of france use the tools then answer'], seen)).toEqual([true]);
-    expect(promptCoverage(['What is the capital of Peru? Use the tools, then answer.'], seen)).toEqual([false]);
+    expect(promptCoverage(['What is the capital of Peru? Use the tools, then answer.'], seen)).toEqual([
+      false,
+    ]);
   });
   it('treats a prompt shorter than 8 words as one gram: covered when it occurs whole inside a seen prompt', () => {
     expect(promptCoverage(['capital of France?', 'capital of Peru?', ''], seen)).toEqual([true, false, true]);

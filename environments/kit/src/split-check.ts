@@ -73,7 +73,10 @@ function ngrams(words: readonly string[], n: number): string[] {
  * The held-out units of each task: for a `test` task, its units that no `train` task has (what
  * its score measures); for any other task, all its units. Empty without a declaration.
  */
-export function heldOutUnitsByTask(tasks: readonly Task[], heldOut: HeldOut | undefined): Map<string, readonly string[]> {
+export function heldOutUnitsByTask(
+  tasks: readonly Task[],
+  heldOut: HeldOut | undefined,
+): Map<string, readonly string[]> {
   const byTask = new Map<string, readonly string[]>();
   if (!heldOut) return byTask;
   const trainUnits = new Set(tasks.filter((t) => t.split === 'train').flatMap((t) => heldOut.unitsOf(t)));
@@ -89,7 +92,11 @@ export function heldOutUnitsByTask(tasks: readonly Task[], heldOut: HeldOut | un
  * a `test` task with no unit unseen in train, or a `test` prompt covered by train prompts.
  * `test-iid` shares units with train by definition, so its coverage is reported, never a leak.
  */
-export function splitReport(environment: string, tasks: readonly Task[], heldOut: HeldOut | undefined): SplitReport {
+export function splitReport(
+  environment: string,
+  tasks: readonly Task[],
+  heldOut: HeldOut | undefined,
+): SplitReport {
   const bySplit = (split: Split) => tasks.filter((t) => t.split === split);
   const trainPrompts = bySplit('train').map((t) => t.prompt);
   const heldOutByTask = heldOutUnitsByTask(tasks, heldOut);
@@ -97,8 +104,17 @@ export function splitReport(environment: string, tasks: readonly Task[], heldOut
   const splits = {} as Record<Split, SplitStats>;
   for (const split of SplitSchema.options) {
     const own = bySplit(split);
-    const coverage = split === 'train' ? own.map(() => false) : promptCoverage(own.map((t) => t.prompt), trainPrompts);
-    covered.set(split, own.filter((_, i) => coverage[i]));
+    const coverage =
+      split === 'train'
+        ? own.map(() => false)
+        : promptCoverage(
+            own.map((t) => t.prompt),
+            trainPrompts,
+          );
+    covered.set(
+      split,
+      own.filter((_, i) => coverage[i]),
+    );
     splits[split] = {
       tasks: own.length,
       units: heldOut ? new Set(own.flatMap((t) => heldOut.unitsOf(t))).size : 0,
@@ -107,7 +123,9 @@ export function splitReport(environment: string, tasks: readonly Task[], heldOut
   }
   const test = bySplit('test');
   const sharedUnits = heldOut
-    ? test.filter((t) => (heldOutByTask.get(t.id) ?? []).length === 0).map((t) => ({ task: t.id, units: heldOut.unitsOf(t) }))
+    ? test
+        .filter((t) => (heldOutByTask.get(t.id) ?? []).length === 0)
+        .map((t) => ({ task: t.id, units: heldOut.unitsOf(t) }))
     : [];
   const coveredPrompts = (covered.get('test') ?? []).map((t) => t.id);
   return {
@@ -133,22 +151,32 @@ export function formatSplitReport(report: SplitReport, show = 10): string {
   lines.push(`  split      tasks  units  prompts covered by train (${PROMPT_NGRAM}-grams)`);
   for (const [split, s] of Object.entries(report.splits)) {
     const covered = split === 'train' ? '' : `${s.coveredPrompts} (${pct(s.coveredPrompts, s.tasks)})`;
-    lines.push(`  ${split.padEnd(9)}  ${String(s.tasks).padStart(5)}  ${String(s.units).padStart(5)}  ${covered}`);
+    lines.push(
+      `  ${split.padEnd(9)}  ${String(s.tasks).padStart(5)}  ${String(s.units).padStart(5)}  ${covered}`,
+    );
   }
   if (report.unit === undefined) {
-    lines.push('  held out: not declared (this environment has no heldOut): the test split is not checked for shared units');
+    lines.push(
+      '  held out: not declared (this environment has no heldOut): the test split is not checked for shared units',
+    );
   } else {
     const units = report.heldOutUnits;
-    const listed = units.slice(0, 20).join(', ') + (units.length > 20 ? `, … (${units.length - 20} more)` : '');
-    lines.push(`  held out: ${units.length} ${report.unit} unit(s) only in test${units.length > 0 ? `: ${listed}` : ''}`);
+    const listed =
+      units.slice(0, 20).join(', ') + (units.length > 20 ? `, … (${units.length - 20} more)` : '');
+    lines.push(
+      `  held out: ${units.length} ${report.unit} unit(s) only in test${units.length > 0 ? `: ${listed}` : ''}`,
+    );
   }
   const { sharedUnits, coveredPrompts } = report.leaks;
   if (sharedUnits.length > 0) {
     lines.push(`  LEAK: ${sharedUnits.length} test task(s) have no ${report.unit} unseen in train`);
-    for (const s of sharedUnits.slice(0, show)) lines.push(`    ${s.task}: ${s.units.join(', ') || '(no units)'}`);
+    for (const s of sharedUnits.slice(0, show))
+      lines.push(`    ${s.task}: ${s.units.join(', ') || '(no units)'}`);
   }
   if (coveredPrompts.length > 0) {
-    lines.push(`  LEAK: ${coveredPrompts.length} test prompt(s) have every word ${PROMPT_NGRAM}-gram in train prompts`);
+    lines.push(
+      `  LEAK: ${coveredPrompts.length} test prompt(s) have every word ${PROMPT_NGRAM}-gram in train prompts`,
+    );
     for (const id of coveredPrompts.slice(0, show)) lines.push(`    ${id}`);
   }
   lines.push(report.ok ? '  no leak' : '  leakage check failed');

@@ -19,21 +19,33 @@ let built: string | undefined;
  */
 export function doubleQuotedStringsExtension(): string {
   if (built) return built;
-  const headers = path.join(path.dirname(createRequire(import.meta.url).resolve('better-sqlite3/package.json')), 'deps', 'sqlite3');
+  const headers = path.join(
+    path.dirname(createRequire(import.meta.url).resolve('better-sqlite3/package.json')),
+    'deps',
+    'sqlite3',
+  );
   if (!existsSync(path.join(headers, 'sqlite3ext.h')))
-    throw new ConfigError(`better-sqlite3 ships no SQLite headers at ${headers}`, 'reinstall better-sqlite3 from the npm registry');
+    throw new ConfigError(
+      `better-sqlite3 ships no SQLite headers at ${headers}`,
+      'reinstall better-sqlite3 from the npm registry',
+    );
   const hash = createHash('sha256')
     .update(readFileSync(SOURCE))
     .update(readFileSync(path.join(headers, 'sqlite3.h')))
     .digest('hex')
     .slice(0, 16);
-  const file = path.join(GENERATED_DIR, `double-quoted-strings-${hash}${process.platform === 'darwin' ? '.dylib' : '.so'}`);
+  const file = path.join(
+    GENERATED_DIR,
+    `double-quoted-strings-${hash}${process.platform === 'darwin' ? '.dylib' : '.so'}`,
+  );
   if (!existsSync(file)) {
     mkdirSync(GENERATED_DIR, { recursive: true });
     const temporary = `${file}.${process.pid}.tmp`;
     const compiler = process.env.CC ?? 'cc';
     try {
-      execFileSync(compiler, ['-shared', '-fPIC', '-O2', `-I${headers}`, SOURCE, '-o', temporary], { stdio: 'pipe' });
+      execFileSync(compiler, ['-shared', '-fPIC', '-O2', `-I${headers}`, SOURCE, '-o', temporary], {
+        stdio: 'pipe',
+      });
     } catch (error) {
       rmSync(temporary, { force: true });
       const reason = (error as { stderr?: Buffer }).stderr?.toString().trim() || (error as Error).message;

@@ -17,6 +17,8 @@ import { rewriteTokens } from '../sql-lexer.ts';
 export function spiderExecutedSql(sql: string, options: { keepDistinct: boolean }): string {
   let query = sql.replaceAll('> =', '>=').replaceAll('< =', '<=').replaceAll('! =', '!=');
   if (!options.keepDistinct)
-    query = rewriteTokens(query, (token) => (token.kind === 'word' && token.text.toLowerCase() === 'distinct' ? '' : undefined));
+    query = rewriteTokens(query, (token) =>
+      token.kind === 'word' && token.text.toLowerCase() === 'distinct' ? '' : undefined,
+    );
   return query.replace(/YEAR\s*\(\s*CURDATE\s*\(\s*\)\s*\)\s*/gi, '2020');
 }

@@ -44,7 +44,8 @@ export function readTablesJson(files: readonly string[]): Map<string, TablesEntr
   for (const file of files) {
     if (!existsSync(file)) continue;
     const raw = JSON.parse(readFileSync(file, 'utf8')) as unknown;
-    if (!Array.isArray(raw)) throw new ConfigError(`${file} is not a JSON array of databases`, 'use the tables.json of the release');
+    if (!Array.isArray(raw))
+      throw new ConfigError(`${file} is not a JSON array of databases`, 'use the tables.json of the release');
     raw.forEach((item, index) => {
       const parsed = TablesEntrySchema.safeParse(item);
       if (!parsed.success)
@@ -85,7 +86,9 @@ export function readColumnDescriptions(databaseFile: string): Map<string, Map<st
   const dir = path.join(path.dirname(databaseFile), 'database_description');
   const tables = new Map<string, Map<string, ColumnDescription>>();
   if (!existsSync(dir)) return tables;
-  for (const file of readdirSync(dir).filter((f) => f.toLowerCase().endsWith('.csv')).sort()) {
+  for (const file of readdirSync(dir)
+    .filter((f) => f.toLowerCase().endsWith('.csv'))
+    .sort()) {
     const rows = parseCsv(decodeText(readFileSync(path.join(dir, file))));
     const header = (rows[0] ?? []).map((h) => HEADER_ALIASES[h.trim().toLowerCase()]);
     if (!header.includes('column')) continue;
@@ -116,26 +119,38 @@ export function tableNotes(docs: DatabaseDocs, table: string): string[] {
     const described = own.map((i) => {
       const natural = entry.column_names?.[i]?.[1];
       const type = entry.column_types?.[i];
-      const extra = [type, natural && natural.toLowerCase() !== columnName(i).toLowerCase() ? `"${natural}"` : undefined].filter(Boolean);
+      const extra = [
+        type,
+        natural && natural.toLowerCase() !== columnName(i).toLowerCase() ? `"${natural}"` : undefined,
+      ].filter(Boolean);
       return extra.length > 0 ? `${columnName(i)} (${extra.join(', ')})` : columnName(i);
     });
     lines.push(`Columns (tables.json): ${described.join(', ')}`);
-    const keys = entry.primary_keys.map((k) => (Array.isArray(k) ? k : [k])).filter((k) => k.some((i) => own.includes(i)));
-    if (keys.length > 0) lines.push(`Primary key: ${keys.map((k) => k.map(columnName).join(' + ')).join('; ')}`);
+    const keys = entry.primary_keys
+      .map((k) => (Array.isArray(k) ? k : [k]))
+      .filter((k) => k.some((i) => own.includes(i)));
+    if (keys.length > 0)
+      lines.push(`Primary key: ${keys.map((k) => k.map(columnName).join(' + ')).join('; ')}`);
     const foreign = entry.foreign_keys.filter(([from]) => own.includes(from));
     if (foreign.length > 0) {
       const target = (i: number) => {
         const [t, c] = entry.column_names_original[i] ?? [-1, '?'];
         return `${entry.table_names_original[t] ?? '?'}.${c}`;
       };
-      lines.push(`Foreign keys: ${foreign.map(([from, to]) => `${columnName(from)} → ${target(to)}`).join(', ')}`);
+      lines.push(
+        `Foreign keys: ${foreign.map(([from, to]) => `${columnName(from)} → ${target(to)}`).join(', ')}`,
+      );
     }
   }
   const meanings = docs.descriptions.get(table.toLowerCase());
   if (meanings && meanings.size > 0) {
     lines.push('Column meanings (database_description):');
     for (const d of meanings.values()) {
-      const parts = [d.name && d.name.toLowerCase() !== d.column.toLowerCase() ? d.name : '', d.description, d.values ? `values: ${d.values}` : ''].filter(Boolean);
+      const parts = [
+        d.name && d.name.toLowerCase() !== d.column.toLowerCase() ? d.name : '',
+        d.description,
+        d.values ? `values: ${d.values}` : '',
+      ].filter(Boolean);
       lines.push(`  ${d.column}${parts.length > 0 ? ` — ${parts.join('; ')}` : ''}`);
     }
   }

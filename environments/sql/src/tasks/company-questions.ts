@@ -54,7 +54,8 @@ export const COMPANY_TEMPLATES: QuestionTemplate[] = [
     difficulty: 'easy',
     skill: 'dates-and-nulls',
     params: HIRE_YEARS,
-    sql: (p) => `SELECT first_name, last_name FROM employees WHERE strftime('%Y', hired_on) = ${lit(p.year!)}`,
+    sql: (p) =>
+      `SELECT first_name, last_name FROM employees WHERE strftime('%Y', hired_on) = ${lit(p.year!)}`,
     phrasings: [
       (p) => `Which employees were hired in ${p.year}? Give first and last names.`,
       (p) => `List everyone (first and last name) whose hire date falls in ${p.year}.`,
@@ -66,7 +67,8 @@ export const COMPANY_TEMPLATES: QuestionTemplate[] = [
     id: 'left-in-year',
     difficulty: 'easy',
     skill: 'dates-and-nulls',
-    params: "SELECT DISTINCT strftime('%Y', left_on) AS year FROM employees WHERE left_on IS NOT NULL ORDER BY year",
+    params:
+      "SELECT DISTINCT strftime('%Y', left_on) AS year FROM employees WHERE left_on IS NOT NULL ORDER BY year",
     sql: (p) => `SELECT first_name, last_name FROM employees WHERE strftime('%Y', left_on) = ${lit(p.year!)}`,
     phrasings: [
       (p) => `Who left the company in ${p.year}? First and last names.`,
@@ -80,8 +82,9 @@ export const COMPANY_TEMPLATES: QuestionTemplate[] = [
     difficulty: 'easy',
     skill: 'single-table',
     params:
-      'SELECT DISTINCT job_title, n FROM employees, (SELECT 60000 AS n UNION ALL SELECT 90000) WHERE job_title NOT LIKE \'Head of%\' ORDER BY job_title, n',
-    sql: (p) => `SELECT first_name, last_name, salary FROM employees WHERE job_title = ${lit(p.job_title!)} AND salary > ${p.n}`,
+      "SELECT DISTINCT job_title, n FROM employees, (SELECT 60000 AS n UNION ALL SELECT 90000) WHERE job_title NOT LIKE 'Head of%' ORDER BY job_title, n",
+    sql: (p) =>
+      `SELECT first_name, last_name, salary FROM employees WHERE job_title = ${lit(p.job_title!)} AND salary > ${p.n}`,
     phrasings: [
       (p) => `Which employees with the title ${p.job_title} earn more than ${p.n} a year? Names and salary.`,
       (p) => `List first name, last name and salary of every ${p.job_title} paid above ${p.n}.`,
@@ -178,7 +181,8 @@ export const COMPANY_TEMPLATES: QuestionTemplate[] = [
     id: 'running-projects-of-department',
     difficulty: 'medium',
     skill: 'dates-and-nulls',
-    params: 'SELECT DISTINCT d.name FROM departments d JOIN projects p ON p.department_id = d.id WHERE p.ended_on IS NULL ORDER BY d.id',
+    params:
+      'SELECT DISTINCT d.name FROM departments d JOIN projects p ON p.department_id = d.id WHERE p.ended_on IS NULL ORDER BY d.id',
     sql: (p) =>
       `SELECT pr.name FROM projects pr JOIN departments d ON d.id = pr.department_id WHERE d.name = ${lit(p.name!)} AND pr.ended_on IS NULL`,
     phrasings: [
@@ -210,9 +214,12 @@ export const COMPANY_TEMPLATES: QuestionTemplate[] = [
     sql: (p) =>
       `SELECT r FROM (SELECT first_name, last_name, RANK() OVER (PARTITION BY department_id ORDER BY salary DESC) AS r FROM employees WHERE left_on IS NULL) e WHERE ${PERSON(p)}`,
     phrasings: [
-      (p) => `Where does ${name(p)} rank by salary among the current employees of their department (1 = best paid, ties share a rank)?`,
-      (p) => `What is ${name(p)}'s salary rank within their department, counting only people who have not left?`,
-      (p) => `Sort the current staff of ${name(p)}'s department by salary, highest first: which rank does ${name(p)} get (equal salaries, equal rank)?`,
+      (p) =>
+        `Where does ${name(p)} rank by salary among the current employees of their department (1 = best paid, ties share a rank)?`,
+      (p) =>
+        `What is ${name(p)}'s salary rank within their department, counting only people who have not left?`,
+      (p) =>
+        `Sort the current staff of ${name(p)}'s department by salary, highest first: which rank does ${name(p)} get (equal salaries, equal rank)?`,
       (p) => `Give the pay rank of ${name(p)} inside their own department, best paid = 1, leavers excluded.`,
     ],
   },
@@ -224,10 +231,14 @@ export const COMPANY_TEMPLATES: QuestionTemplate[] = [
     sql: (p) =>
       `SELECT ROUND(salary - avg_salary, 2) FROM (SELECT first_name, last_name, salary, AVG(salary) OVER (PARTITION BY department_id) AS avg_salary FROM employees WHERE left_on IS NULL) e WHERE ${PERSON(p)}`,
     phrasings: [
-      (p) => `By how much does ${name(p)}'s salary differ from the average salary of the current employees of their department? Positive if above, rounded to 2 decimals.`,
-      (p) => `What is ${name(p)}'s salary minus their department's average salary (current staff only), to 2 decimals?`,
-      (p) => `How far above or below the department average (over people who have not left) is ${name(p)} paid? Round to 2 decimals.`,
-      (p) => `Give the difference between ${name(p)}'s pay and the mean pay of the current employees in their department (2 decimals).`,
+      (p) =>
+        `By how much does ${name(p)}'s salary differ from the average salary of the current employees of their department? Positive if above, rounded to 2 decimals.`,
+      (p) =>
+        `What is ${name(p)}'s salary minus their department's average salary (current staff only), to 2 decimals?`,
+      (p) =>
+        `How far above or below the department average (over people who have not left) is ${name(p)} paid? Round to 2 decimals.`,
+      (p) =>
+        `Give the difference between ${name(p)}'s pay and the mean pay of the current employees in their department (2 decimals).`,
     ],
   },
   {
@@ -262,7 +273,8 @@ export const COMPANY_TEMPLATES: QuestionTemplate[] = [
     id: 'owning-departments-of-team',
     difficulty: 'hard',
     skill: 'multi-join',
-    params: 'SELECT DISTINCT d.name FROM departments d JOIN employees e ON e.department_id = d.id JOIN assignments a ON a.employee_id = e.id ORDER BY d.id',
+    params:
+      'SELECT DISTINCT d.name FROM departments d JOIN employees e ON e.department_id = d.id JOIN assignments a ON a.employee_id = e.id ORDER BY d.id',
     sql: (p) =>
       `SELECT DISTINCT pd.name FROM employees e JOIN departments d ON d.id = e.department_id JOIN assignments a ON a.employee_id = e.id JOIN projects pr ON pr.id = a.project_id JOIN departments pd ON pd.id = pr.department_id WHERE d.name = ${lit(p.name!)}`,
     phrasings: [
@@ -290,14 +302,17 @@ export const COMPANY_TEMPLATES: QuestionTemplate[] = [
     id: 'project-leads-in-city',
     difficulty: 'hard',
     skill: 'multi-join',
-    params: 'SELECT DISTINCT d.location FROM departments d JOIN projects p ON p.department_id = d.id ORDER BY d.location',
+    params:
+      'SELECT DISTINCT d.location FROM departments d JOIN projects p ON p.department_id = d.id ORDER BY d.location',
     sql: (p) =>
       `SELECT e.first_name, e.last_name, pr.name FROM assignments a JOIN employees e ON e.id = a.employee_id JOIN projects pr ON pr.id = a.project_id JOIN departments d ON d.id = pr.department_id WHERE d.location = ${lit(p.location!)} AND a.role = 'lead'`,
     phrasings: [
       (p) => `Who leads the projects owned by departments located in ${p.location}? Give names and project.`,
-      (p) => `List project leads (first name, last name, project) for projects of departments based in ${p.location}.`,
+      (p) =>
+        `List project leads (first name, last name, project) for projects of departments based in ${p.location}.`,
       (p) => `For each project of a ${p.location} department, name its lead.`,
-      (p) => `Which employees hold the lead role on projects whose owning department sits in ${p.location}? Names and project name.`,
+      (p) =>
+        `Which employees hold the lead role on projects whose owning department sits in ${p.location}? Names and project name.`,
     ],
   },
   {
@@ -308,10 +323,14 @@ export const COMPANY_TEMPLATES: QuestionTemplate[] = [
     sql: (p) =>
       `SELECT d.name, r.first_name, r.last_name, r.salary FROM (SELECT department_id, first_name, last_name, salary, ROW_NUMBER() OVER (PARTITION BY department_id ORDER BY salary DESC, id) AS rn FROM employees WHERE left_on IS NULL) r JOIN departments d ON d.id = r.department_id WHERE r.rn <= ${p.k}`,
     phrasings: [
-      (p) => `For each department, who are its ${p.k} best-paid current employees? Department, names and salary (equal salaries: lower employee id first).`,
-      (p) => `List the top ${p.k} earners of every department among people who have not left, with department name, first and last name, salary.`,
-      (p) => `Per department, name the ${p.k} highest salaries of the current staff and who earns them (ties by employee id).`,
-      (p) => `Give department, employee names and salary for the ${p.k} best-paid active employees of each department.`,
+      (p) =>
+        `For each department, who are its ${p.k} best-paid current employees? Department, names and salary (equal salaries: lower employee id first).`,
+      (p) =>
+        `List the top ${p.k} earners of every department among people who have not left, with department name, first and last name, salary.`,
+      (p) =>
+        `Per department, name the ${p.k} highest salaries of the current staff and who earns them (ties by employee id).`,
+      (p) =>
+        `Give department, employee names and salary for the ${p.k} best-paid active employees of each department.`,
     ],
   },
   {
@@ -323,10 +342,14 @@ export const COMPANY_TEMPLATES: QuestionTemplate[] = [
     sql: (p) =>
       `SELECT s.changed_on, s.new_salary, s.new_salary - LAG(s.new_salary) OVER (ORDER BY s.changed_on) AS change FROM salary_changes s JOIN employees e ON e.id = s.employee_id WHERE ${PERSON(p)}`,
     phrasings: [
-      (p) => `List ${name(p)}'s salary history: the date of each change, the new salary and how much it changed from the previous salary (nothing for the first).`,
-      (p) => `For every salary change of ${name(p)}, give the date, the salary from then on and the difference to the salary before.`,
-      (p) => `Show how ${name(p)}'s pay developed: change date, new salary, and the raise (or cut) compared with the previous salary.`,
-      (p) => `Give each date ${name(p)}'s salary changed, the new amount and the step from the prior amount (NULL for the starting salary).`,
+      (p) =>
+        `List ${name(p)}'s salary history: the date of each change, the new salary and how much it changed from the previous salary (nothing for the first).`,
+      (p) =>
+        `For every salary change of ${name(p)}, give the date, the salary from then on and the difference to the salary before.`,
+      (p) =>
+        `Show how ${name(p)}'s pay developed: change date, new salary, and the raise (or cut) compared with the previous salary.`,
+      (p) =>
+        `Give each date ${name(p)}'s salary changed, the new amount and the step from the prior amount (NULL for the starting salary).`,
     ],
   },
   {
@@ -337,10 +360,13 @@ export const COMPANY_TEMPLATES: QuestionTemplate[] = [
     sql: (p) =>
       `SELECT year, hires, SUM(hires) OVER (ORDER BY year) FROM (SELECT strftime('%Y', e.hired_on) AS year, COUNT(*) AS hires FROM employees e JOIN departments d ON d.id = e.department_id WHERE d.name = ${lit(p.name!)} GROUP BY year)`,
     phrasings: [
-      (p) => `For the ${p.name} department, how many people were hired each year, and what is the running total of hires?`,
+      (p) =>
+        `For the ${p.name} department, how many people were hired each year, and what is the running total of hires?`,
       (p) => `Year by year, give ${p.name}'s number of hires and the cumulative hires so far.`,
-      (p) => `List the hiring years of ${p.name} with the hires in that year and the total hired up to and including it.`,
-      (p) => `How did ${p.name} grow? For each year with hires: the year, the hires, and the running sum of hires.`,
+      (p) =>
+        `List the hiring years of ${p.name} with the hires in that year and the total hired up to and including it.`,
+      (p) =>
+        `How did ${p.name} grow? For each year with hires: the year, the hires, and the running sum of hires.`,
     ],
   },
   {
@@ -351,10 +377,14 @@ export const COMPANY_TEMPLATES: QuestionTemplate[] = [
     sql: (p) =>
       `SELECT e.first_name, e.last_name, ROUND(100.0 * a.hours_per_week / SUM(a.hours_per_week) OVER (), 1) FROM assignments a JOIN employees e ON e.id = a.employee_id JOIN projects pr ON pr.id = a.project_id WHERE pr.name = ${lit(p.name!)}`,
     phrasings: [
-      (p) => `For each person on the project "${p.name}", what percentage of the project's weekly hours do they put in? Names and percent to 1 decimal.`,
-      (p) => `List everyone assigned to "${p.name}" with their share (in percent, 1 decimal) of the project's total weekly hours.`,
-      (p) => `How is the weekly effort on "${p.name}" split? First name, last name, percent of the hours (1 decimal).`,
-      (p) => `Give each member of "${p.name}" and the part of the project's hours they cover, as a percentage rounded to one decimal.`,
+      (p) =>
+        `For each person on the project "${p.name}", what percentage of the project's weekly hours do they put in? Names and percent to 1 decimal.`,
+      (p) =>
+        `List everyone assigned to "${p.name}" with their share (in percent, 1 decimal) of the project's total weekly hours.`,
+      (p) =>
+        `How is the weekly effort on "${p.name}" split? First name, last name, percent of the hours (1 decimal).`,
+      (p) =>
+        `Give each member of "${p.name}" and the part of the project's hours they cover, as a percentage rounded to one decimal.`,
     ],
   },
 ];

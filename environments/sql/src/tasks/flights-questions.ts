@@ -64,7 +64,8 @@ export const FLIGHTS_TEMPLATES: QuestionTemplate[] = [
     difficulty: 'easy',
     skill: 'dates-and-nulls',
     params: MONTHS,
-    sql: (p) => `SELECT COUNT(*) FROM flights WHERE cancelled = 1 AND strftime('%Y-%m', departs_on) = ${lit(p.month!)}`,
+    sql: (p) =>
+      `SELECT COUNT(*) FROM flights WHERE cancelled = 1 AND strftime('%Y-%m', departs_on) = ${lit(p.month!)}`,
     phrasings: [
       (p) => `How many flights were cancelled in ${monthName(p.month!)}?`,
       (p) => `Count the cancelled departures of ${monthName(p.month!)}.`,
@@ -76,16 +77,29 @@ export const FLIGHTS_TEMPLATES: QuestionTemplate[] = [
     id: 'airlines-without-founding-year',
     difficulty: 'easy',
     skill: 'dates-and-nulls',
-    params: "SELECT 'founded before' AS how, 1970 AS year UNION ALL SELECT 'founded before', 1990 UNION ALL SELECT 'unknown', 0",
+    params:
+      "SELECT 'founded before' AS how, 1970 AS year UNION ALL SELECT 'founded before', 1990 UNION ALL SELECT 'unknown', 0",
     sql: (p) =>
       p.how === 'unknown'
         ? 'SELECT name FROM airlines WHERE founded_year IS NULL'
         : `SELECT name FROM airlines WHERE founded_year < ${p.year}`,
     phrasings: [
-      (p) => (p.how === 'unknown' ? 'Which airlines have no founding year recorded?' : `Which airlines were founded before ${p.year}?`),
-      (p) => (p.how === 'unknown' ? 'List the airlines whose founding year is unknown.' : `List the airlines with a founding year earlier than ${p.year}.`),
-      (p) => (p.how === 'unknown' ? 'For which carriers is the year of founding missing?' : `Name the carriers established before ${p.year}.`),
-      (p) => (p.how === 'unknown' ? 'Name the airlines without a founded year.' : `What airlines date from before ${p.year}?`),
+      (p) =>
+        p.how === 'unknown'
+          ? 'Which airlines have no founding year recorded?'
+          : `Which airlines were founded before ${p.year}?`,
+      (p) =>
+        p.how === 'unknown'
+          ? 'List the airlines whose founding year is unknown.'
+          : `List the airlines with a founding year earlier than ${p.year}.`,
+      (p) =>
+        p.how === 'unknown'
+          ? 'For which carriers is the year of founding missing?'
+          : `Name the carriers established before ${p.year}.`,
+      (p) =>
+        p.how === 'unknown'
+          ? 'Name the airlines without a founded year.'
+          : `What airlines date from before ${p.year}?`,
     ],
   },
   {
@@ -110,10 +124,13 @@ export const FLIGHTS_TEMPLATES: QuestionTemplate[] = [
     sql: (p) =>
       `SELECT ROUND(AVG(f.delay_minutes), 1) FROM flights f JOIN airlines a ON a.code = f.airline_code WHERE a.name = ${lit(p.name!)} AND f.cancelled = 0`,
     phrasings: [
-      (p) => `What was ${p.name}'s average departure delay in minutes over flights that operated? Round to 1 decimal.`,
-      (p) => `On average, how late did ${p.name} flights leave (cancelled flights excluded)? Minutes, one decimal.`,
+      (p) =>
+        `What was ${p.name}'s average departure delay in minutes over flights that operated? Round to 1 decimal.`,
+      (p) =>
+        `On average, how late did ${p.name} flights leave (cancelled flights excluded)? Minutes, one decimal.`,
       (p) => `Compute the mean delay in minutes of ${p.name}'s operated flights, to 1 decimal.`,
-      (p) => `How many minutes of delay did a ${p.name} departure have on average, leaving out cancellations? Round to one decimal.`,
+      (p) =>
+        `How many minutes of delay did a ${p.name} departure have on average, leaving out cancellations? Round to one decimal.`,
     ],
   },
   {
@@ -138,10 +155,14 @@ export const FLIGHTS_TEMPLATES: QuestionTemplate[] = [
     sql: (p) =>
       `SELECT origin, destination, COUNT(*) AS n FROM flights WHERE cancelled = 0 GROUP BY origin, destination ORDER BY n DESC, origin, destination LIMIT ${p.k}`,
     phrasings: [
-      (p) => `Which ${p.k} routes (origin and destination codes) had the most operated flights? Give the count, most first, ties by origin then destination.`,
-      (p) => `List the top ${p.k} airport pairs by number of flights flown (no cancellations), with counts in descending order.`,
-      (p) => `Name the ${p.k} busiest routes by operated flights: origin code, destination code, flights; ties broken by origin and destination.`,
-      (p) => `By flights that actually flew, what are the ${p.k} busiest origin–destination pairs? Most first, then alphabetical by origin and destination.`,
+      (p) =>
+        `Which ${p.k} routes (origin and destination codes) had the most operated flights? Give the count, most first, ties by origin then destination.`,
+      (p) =>
+        `List the top ${p.k} airport pairs by number of flights flown (no cancellations), with counts in descending order.`,
+      (p) =>
+        `Name the ${p.k} busiest routes by operated flights: origin code, destination code, flights; ties broken by origin and destination.`,
+      (p) =>
+        `By flights that actually flew, what are the ${p.k} busiest origin–destination pairs? Most first, then alphabetical by origin and destination.`,
     ],
   },
   {
@@ -183,7 +204,8 @@ export const FLIGHTS_TEMPLATES: QuestionTemplate[] = [
       (p) => `What is the longest route ${p.name} flies? Give origin code, destination code and distance.`,
       (p) => `Which ${p.name} route covers the most kilometres? Origin, destination, distance.`,
       (p) => `Name the origin and destination of ${p.name}'s longest flight, with its distance in km.`,
-      (p) => `On which route does ${p.name} fly the furthest? Origin and destination codes plus the distance.`,
+      (p) =>
+        `On which route does ${p.name} fly the furthest? Origin and destination codes plus the distance.`,
     ],
   },
   {
@@ -197,7 +219,8 @@ export const FLIGHTS_TEMPLATES: QuestionTemplate[] = [
       (p) => `How many ${p.name} flights in ${monthName(p.month!)} left more than ${p.n} minutes late?`,
       (p) => `Count the ${monthName(p.month!)} departures of ${p.name} delayed by over ${p.n} minutes.`,
       (p) => `In ${monthName(p.month!)}, how many flights of ${p.name} had a delay above ${p.n} minutes?`,
-      (p) => `What number of ${p.name} flights during ${monthName(p.month!)} were delayed more than ${p.n} minutes?`,
+      (p) =>
+        `What number of ${p.name} flights during ${monthName(p.month!)} were delayed more than ${p.n} minutes?`,
     ],
   },
   {
@@ -209,7 +232,8 @@ export const FLIGHTS_TEMPLATES: QuestionTemplate[] = [
       `SELECT b.fare_class, COUNT(*) FROM bookings b JOIN flights f ON f.id = b.flight_id JOIN airlines a ON a.code = f.airline_code WHERE a.name = ${lit(p.name!)} AND strftime('%Y-%m', f.departs_on) = ${lit(p.month!)} GROUP BY b.fare_class`,
     phrasings: [
       (p) => `How many seats per fare class did ${p.name} sell on its ${monthName(p.month!)} flights?`,
-      (p) => `For ${p.name} flights departing in ${monthName(p.month!)}, count the bookings in each fare class.`,
+      (p) =>
+        `For ${p.name} flights departing in ${monthName(p.month!)}, count the bookings in each fare class.`,
       (p) => `Give each fare class with its number of bookings on ${p.name} in ${monthName(p.month!)}.`,
       (p) => `Break down ${p.name}'s ${monthName(p.month!)} bookings by fare class: class and count.`,
     ],
@@ -222,7 +246,8 @@ export const FLIGHTS_TEMPLATES: QuestionTemplate[] = [
     sql: (p) =>
       `SELECT departs_on, flight_number FROM flights WHERE tail_number = ${lit(p.tail_number!)} AND delay_minutes IS NULL`,
     phrasings: [
-      (p) => `On which dates was a flight of aircraft ${p.tail_number} cancelled? Give date and flight number.`,
+      (p) =>
+        `On which dates was a flight of aircraft ${p.tail_number} cancelled? Give date and flight number.`,
       (p) => `List the cancelled flights (date, flight number) planned for the plane ${p.tail_number}.`,
       (p) => `When did ${p.tail_number} have a flight cancelled, and which flight was it?`,
       (p) => `Give date and flight number of every cancelled departure assigned to ${p.tail_number}.`,
@@ -261,13 +286,15 @@ export const FLIGHTS_TEMPLATES: QuestionTemplate[] = [
     id: 'class-revenue-by-destination',
     difficulty: 'hard',
     skill: 'multi-join',
-    params: "SELECT a.name, c.fare_class FROM airlines a, (SELECT 'business' AS fare_class UNION ALL SELECT 'first') c ORDER BY a.code, c.fare_class",
+    params:
+      "SELECT a.name, c.fare_class FROM airlines a, (SELECT 'business' AS fare_class UNION ALL SELECT 'first') c ORDER BY a.code, c.fare_class",
     sql: (p) =>
       `SELECT ap.name, SUM(b.price) FROM bookings b JOIN flights f ON f.id = b.flight_id JOIN airlines al ON al.code = f.airline_code JOIN airports ap ON ap.code = f.destination WHERE al.name = ${lit(p.name!)} AND b.fare_class = ${lit(p.fare_class!)} GROUP BY ap.name`,
     phrasings: [
       (p) => `How much ${p.fare_class}-class revenue did ${p.name} make per destination airport?`,
       (p) => `For ${p.name}, sum the ${p.fare_class} fares by destination airport name.`,
-      (p) => `Give each destination airport of ${p.name} with the total price of its ${p.fare_class} bookings.`,
+      (p) =>
+        `Give each destination airport of ${p.name} with the total price of its ${p.fare_class} bookings.`,
       (p) => `Break down ${p.name}'s ${p.fare_class} ticket revenue by the airport flown to.`,
     ],
   },
@@ -279,10 +306,14 @@ export const FLIGHTS_TEMPLATES: QuestionTemplate[] = [
     sql: (p) =>
       `SELECT r FROM (SELECT a.name, RANK() OVER (ORDER BY AVG(f.delay_minutes)) AS r FROM flights f JOIN airlines a ON a.code = f.airline_code WHERE f.cancelled = 0 AND strftime('%Y-%m', f.departs_on) = ${lit(p.month!)} GROUP BY a.code) WHERE name = ${lit(p.name!)}`,
     phrasings: [
-      (p) => `Ranking the airlines by average delay of their operated flights in ${monthName(p.month!)} (1 = least delayed, ties share a rank), where does ${p.name} stand?`,
-      (p) => `What was ${p.name}'s punctuality rank in ${monthName(p.month!)}, ordering airlines by mean delay ascending?`,
-      (p) => `Among airlines flying in ${monthName(p.month!)}, which rank did ${p.name} get by average delay (lowest delay first, cancelled flights ignored)?`,
-      (p) => `Sort the airlines by their average ${monthName(p.month!)} delay, smallest first: at which rank is ${p.name}?`,
+      (p) =>
+        `Ranking the airlines by average delay of their operated flights in ${monthName(p.month!)} (1 = least delayed, ties share a rank), where does ${p.name} stand?`,
+      (p) =>
+        `What was ${p.name}'s punctuality rank in ${monthName(p.month!)}, ordering airlines by mean delay ascending?`,
+      (p) =>
+        `Among airlines flying in ${monthName(p.month!)}, which rank did ${p.name} get by average delay (lowest delay first, cancelled flights ignored)?`,
+      (p) =>
+        `Sort the airlines by their average ${monthName(p.month!)} delay, smallest first: at which rank is ${p.name}?`,
     ],
   },
   {
@@ -293,10 +324,14 @@ export const FLIGHTS_TEMPLATES: QuestionTemplate[] = [
     sql: (p) =>
       `SELECT departs_on, flight_number, julianday(departs_on) - julianday(LAG(departs_on) OVER (ORDER BY departs_on, id)) FROM flights WHERE tail_number = ${lit(p.tail_number!)} AND strftime('%Y-%m', departs_on) = ${lit(p.month!)}`,
     phrasings: [
-      (p) => `For aircraft ${p.tail_number} in ${monthName(p.month!)}, give each flight's date and number and the days since the plane's previous flight that month (none for the first; same day by flight id).`,
-      (p) => `List the ${monthName(p.month!)} flights of ${p.tail_number} (date, flight number) with the gap in days to the one before.`,
-      (p) => `How many days lay between consecutive ${monthName(p.month!)} flights of the plane ${p.tail_number}? Date, flight number, days (NULL for the first).`,
-      (p) => `Give every flight of ${p.tail_number} in ${monthName(p.month!)} with its date, number and days since its previous flight, taking flights by date then id.`,
+      (p) =>
+        `For aircraft ${p.tail_number} in ${monthName(p.month!)}, give each flight's date and number and the days since the plane's previous flight that month (none for the first; same day by flight id).`,
+      (p) =>
+        `List the ${monthName(p.month!)} flights of ${p.tail_number} (date, flight number) with the gap in days to the one before.`,
+      (p) =>
+        `How many days lay between consecutive ${monthName(p.month!)} flights of the plane ${p.tail_number}? Date, flight number, days (NULL for the first).`,
+      (p) =>
+        `Give every flight of ${p.tail_number} in ${monthName(p.month!)} with its date, number and days since its previous flight, taking flights by date then id.`,
     ],
   },
   {
@@ -307,24 +342,32 @@ export const FLIGHTS_TEMPLATES: QuestionTemplate[] = [
     sql: (p) =>
       `SELECT airline_code, destination FROM (SELECT f.airline_code, f.destination, ROW_NUMBER() OVER (PARTITION BY f.airline_code ORDER BY COUNT(*) DESC, f.destination) AS rn FROM flights f JOIN airports o ON o.code = f.origin WHERE o.name = ${lit(p.name!)} GROUP BY f.airline_code, f.destination) WHERE rn = 1`,
     phrasings: [
-      (p) => `For each airline flying out of ${p.name}, which destination does it serve most often from there? Airline code and destination code (ties by destination code).`,
-      (p) => `Per airline with departures from ${p.name}, give its most frequent destination from that airport.`,
-      (p) => `Which destination does each carrier fly to most often from ${p.name}? Airline code, destination code; on a tie the alphabetically first destination.`,
-      (p) => `Name, for every airline departing ${p.name}, its top destination by number of scheduled flights.`,
+      (p) =>
+        `For each airline flying out of ${p.name}, which destination does it serve most often from there? Airline code and destination code (ties by destination code).`,
+      (p) =>
+        `Per airline with departures from ${p.name}, give its most frequent destination from that airport.`,
+      (p) =>
+        `Which destination does each carrier fly to most often from ${p.name}? Airline code, destination code; on a tie the alphabetically first destination.`,
+      (p) =>
+        `Name, for every airline departing ${p.name}, its top destination by number of scheduled flights.`,
     ],
   },
   {
     id: 'fares-above-flight-average',
     difficulty: 'hard',
     skill: 'window',
-    params: 'SELECT f.flight_number, f.departs_on FROM flights f JOIN bookings b ON b.flight_id = f.id GROUP BY f.id HAVING COUNT(*) >= 3 ORDER BY f.id',
+    params:
+      'SELECT f.flight_number, f.departs_on FROM flights f JOIN bookings b ON b.flight_id = f.id GROUP BY f.id HAVING COUNT(*) >= 3 ORDER BY f.id',
     sql: (p) =>
       `SELECT passenger_name, price FROM (SELECT b.passenger_name, b.price, AVG(b.price) OVER () AS average FROM bookings b JOIN flights f ON f.id = b.flight_id WHERE f.flight_number = ${lit(p.flight_number!)} AND f.departs_on = ${lit(p.departs_on!)}) WHERE price > average`,
     phrasings: [
-      (p) => `On flight ${p.flight_number} of ${p.departs_on}, which passengers paid more than the flight's average fare? Name and price.`,
-      (p) => `List passenger and price of the ${p.flight_number} bookings on ${p.departs_on} that cost more than that flight's mean price.`,
+      (p) =>
+        `On flight ${p.flight_number} of ${p.departs_on}, which passengers paid more than the flight's average fare? Name and price.`,
+      (p) =>
+        `List passenger and price of the ${p.flight_number} bookings on ${p.departs_on} that cost more than that flight's mean price.`,
       (p) => `Who paid above average on ${p.flight_number} departing ${p.departs_on}? Give name and fare.`,
-      (p) => `Name the passengers of flight ${p.flight_number} on ${p.departs_on} whose ticket price exceeds the flight's average, with the price.`,
+      (p) =>
+        `Name the passengers of flight ${p.flight_number} on ${p.departs_on} whose ticket price exceeds the flight's average, with the price.`,
     ],
   },
   {
@@ -335,10 +378,14 @@ export const FLIGHTS_TEMPLATES: QuestionTemplate[] = [
     sql: (p) =>
       `SELECT month, ROUND(average, 1), ROUND(average - LAG(average) OVER (ORDER BY month), 1) FROM (SELECT strftime('%Y-%m', f.departs_on) AS month, AVG(f.delay_minutes) AS average FROM flights f JOIN airlines a ON a.code = f.airline_code WHERE a.name = ${lit(p.name!)} AND f.cancelled = 0 GROUP BY month)`,
     phrasings: [
-      (p) => `For each month, give ${p.name}'s average delay and the change from the previous month, both in minutes rounded to 1 decimal (operated flights only).`,
-      (p) => `Month by month: ${p.name}'s mean departure delay and how much it rose or fell since the month before (1 decimal; cancelled flights left out).`,
-      (p) => `List the months with ${p.name}'s average delay and the difference to the previous month's average, rounded to one decimal.`,
-      (p) => `How did ${p.name}'s punctuality move? Month, average delay and its change versus the preceding month, each to 1 decimal, ignoring cancellations.`,
+      (p) =>
+        `For each month, give ${p.name}'s average delay and the change from the previous month, both in minutes rounded to 1 decimal (operated flights only).`,
+      (p) =>
+        `Month by month: ${p.name}'s mean departure delay and how much it rose or fell since the month before (1 decimal; cancelled flights left out).`,
+      (p) =>
+        `List the months with ${p.name}'s average delay and the difference to the previous month's average, rounded to one decimal.`,
+      (p) =>
+        `How did ${p.name}'s punctuality move? Month, average delay and its change versus the preceding month, each to 1 decimal, ignoring cancellations.`,
     ],
   },
 ];

@@ -207,7 +207,8 @@ export const GEOGRAPHY_TEMPLATES: QuestionTemplate[] = [
       (p) => `What is the average area in km² of the countries in ${p.subregion}, rounded to 2 decimals?`,
       (p) => `On average, how large are the countries of ${p.subregion}? Round to 2 decimals.`,
       (p) => `Compute the mean area (km², 2 decimals) of the countries in ${p.subregion}.`,
-      (p) => `What is the typical country size in ${p.subregion}, as the average area in km² rounded to 2 decimals?`,
+      (p) =>
+        `What is the typical country size in ${p.subregion}, as the average area in km² rounded to 2 decimals?`,
     ],
   },
   {
@@ -233,9 +234,11 @@ export const GEOGRAPHY_TEMPLATES: QuestionTemplate[] = [
       `SELECT r FROM (SELECT name, RANK() OVER (PARTITION BY subregion ORDER BY area_km2 DESC) AS r FROM countries WHERE subregion IS NOT NULL AND area_km2 IS NOT NULL) WHERE name = ${lit(p.name!)}`,
     phrasings: [
       (p) => `Where does ${p.name} rank by area within its subregion (1 = largest)?`,
-      (p) => `Ranked by area among the countries of its own subregion, what position does ${p.name} take, counting the largest as 1?`,
+      (p) =>
+        `Ranked by area among the countries of its own subregion, what position does ${p.name} take, counting the largest as 1?`,
       (p) => `What is ${p.name}'s area rank inside its subregion, largest country first?`,
-      (p) => `Sort the countries of ${p.name}'s subregion by area, largest first: at which rank is ${p.name}?`,
+      (p) =>
+        `Sort the countries of ${p.name}'s subregion by area, largest first: at which rank is ${p.name}?`,
     ],
   },
   {
@@ -261,7 +264,8 @@ export const GEOGRAPHY_TEMPLATES: QuestionTemplate[] = [
       `SELECT share FROM (SELECT name, ROUND(100.0 * area_km2 / SUM(area_km2) OVER (PARTITION BY region), 2) AS share FROM countries WHERE area_km2 IS NOT NULL) WHERE name = ${lit(p.name!)}`,
     phrasings: [
       (p) => `What percentage of the total area of its region does ${p.name} cover? Round to 2 decimals.`,
-      (p) => `${p.name}'s area is what share (in percent, 2 decimals) of the summed area of all countries in its region?`,
+      (p) =>
+        `${p.name}'s area is what share (in percent, 2 decimals) of the summed area of all countries in its region?`,
       (p) => `How many percent of its region's land area belong to ${p.name}, rounded to 2 decimals?`,
       (p) => `Give ${p.name}'s area as a percentage of its region's total, to 2 decimals.`,
     ],

@@ -1,7 +1,8 @@
 import { lit, monthName, type QuestionTemplate } from './template.ts';
 
 const LOAN_YEARS = "SELECT DISTINCT strftime('%Y', loaned_on) AS year FROM loans ORDER BY year";
-const AUTHORS_WITH_BOOKS = 'SELECT DISTINCT a.name FROM authors a JOIN books b ON b.author_id = a.id ORDER BY a.id';
+const AUTHORS_WITH_BOOKS =
+  'SELECT DISTINCT a.name FROM authors a JOIN books b ON b.author_id = a.id ORDER BY a.id';
 const BORROWERS = 'SELECT DISTINCT m.name FROM members m JOIN loans l ON l.member_id = m.id ORDER BY m.id';
 
 export const LIBRARY_TEMPLATES: QuestionTemplate[] = [
@@ -148,10 +149,14 @@ export const LIBRARY_TEMPLATES: QuestionTemplate[] = [
     params: 'SELECT DISTINCT genre FROM books ORDER BY genre',
     sql: (p) => `SELECT ROUND(AVG(pages), 1) FROM books WHERE genre = ${lit(p.genre!)}`,
     phrasings: [
-      (p) => `What is the average page count of ${p.genre} books, ignoring books without a page count? Round to one decimal.`,
-      (p) => `On average, how many pages does a ${p.genre} book have (uncatalogued page counts left out)? One decimal.`,
-      (p) => `Compute the mean number of pages of the ${p.genre} titles with a known page count, to 1 decimal.`,
-      (p) => `How long is a typical ${p.genre} book, as the average of the known page counts rounded to one decimal?`,
+      (p) =>
+        `What is the average page count of ${p.genre} books, ignoring books without a page count? Round to one decimal.`,
+      (p) =>
+        `On average, how many pages does a ${p.genre} book have (uncatalogued page counts left out)? One decimal.`,
+      (p) =>
+        `Compute the mean number of pages of the ${p.genre} titles with a known page count, to 1 decimal.`,
+      (p) =>
+        `How long is a typical ${p.genre} book, as the average of the known page counts rounded to one decimal?`,
     ],
   },
   {
@@ -162,10 +167,14 @@ export const LIBRARY_TEMPLATES: QuestionTemplate[] = [
     sql: (p) =>
       `SELECT title, published_year FROM books WHERE genre = ${lit(p.genre!)} ORDER BY published_year, title LIMIT ${p.k}`,
     phrasings: [
-      (p) => `What are the ${p.k} oldest ${p.genre} books? Give title and year, oldest first, ties broken by title.`,
-      (p) => `List the ${p.k} earliest-published ${p.genre} titles with their years, oldest first (same year: by title).`,
-      (p) => `Which ${p.k} ${p.genre} books were published first? Title and year, in order of year then title.`,
-      (p) => `Give the first ${p.k} ${p.genre} books by publication year, with the year, sorted oldest first and then by title.`,
+      (p) =>
+        `What are the ${p.k} oldest ${p.genre} books? Give title and year, oldest first, ties broken by title.`,
+      (p) =>
+        `List the ${p.k} earliest-published ${p.genre} titles with their years, oldest first (same year: by title).`,
+      (p) =>
+        `Which ${p.k} ${p.genre} books were published first? Title and year, in order of year then title.`,
+      (p) =>
+        `Give the first ${p.k} ${p.genre} books by publication year, with the year, sorted oldest first and then by title.`,
     ],
   },
   {
@@ -191,9 +200,11 @@ export const LIBRARY_TEMPLATES: QuestionTemplate[] = [
     sql: (p) =>
       `SELECT r FROM (SELECT b.title, RANK() OVER (PARTITION BY b.genre ORDER BY COUNT(l.id) DESC) AS r FROM books b LEFT JOIN loans l ON l.book_id = b.id GROUP BY b.id) WHERE title = ${lit(p.title!)}`,
     phrasings: [
-      (p) => `Ranked by number of loans within its genre (1 = most borrowed, ties share a rank), where does "${p.title}" stand?`,
+      (p) =>
+        `Ranked by number of loans within its genre (1 = most borrowed, ties share a rank), where does "${p.title}" stand?`,
       (p) => `What is the loan-count rank of "${p.title}" among the books of its genre, most borrowed first?`,
-      (p) => `Among books of the same genre, which rank does "${p.title}" get when sorted by how often they were borrowed (ties get the same rank)?`,
+      (p) =>
+        `Among books of the same genre, which rank does "${p.title}" get when sorted by how often they were borrowed (ties get the same rank)?`,
       (p) => `Give the rank of "${p.title}" in its genre by times borrowed, counting the most borrowed as 1.`,
     ],
   },
@@ -207,8 +218,10 @@ export const LIBRARY_TEMPLATES: QuestionTemplate[] = [
     phrasings: [
       (p) => `How many loans made in ${monthName(p.month!)} were returned late or not returned at all?`,
       (p) => `Count the ${monthName(p.month!)} loans that came back after their due date or never came back.`,
-      (p) => `Of the loans started in ${monthName(p.month!)}, how many are overdue returns or still outstanding?`,
-      (p) => `What number of loans from ${monthName(p.month!)} have a return after the due date, or no return?`,
+      (p) =>
+        `Of the loans started in ${monthName(p.month!)}, how many are overdue returns or still outstanding?`,
+      (p) =>
+        `What number of loans from ${monthName(p.month!)} have a return after the due date, or no return?`,
     ],
   },
   {
@@ -219,10 +232,14 @@ export const LIBRARY_TEMPLATES: QuestionTemplate[] = [
     sql: (p) =>
       `SELECT b.genre, COUNT(*) AS loans FROM loans l JOIN books b ON b.id = l.book_id WHERE strftime('%Y', l.loaned_on) = ${lit(p.year!)} GROUP BY b.genre ORDER BY loans DESC, b.genre LIMIT ${p.k}`,
     phrasings: [
-      (p) => `Which ${p.k} genres were borrowed most often in ${p.year}? Give genre and number of loans, most first, ties by genre.`,
-      (p) => `List the top ${p.k} genres by loans in ${p.year} with their loan counts, highest first (ties by genre name).`,
-      (p) => `In ${p.year}, what were the ${p.k} most borrowed genres? Genre and loans, descending, then alphabetical.`,
-      (p) => `Rank genres by how many loans they had in ${p.year} and give the first ${p.k} with their counts (ties broken by genre).`,
+      (p) =>
+        `Which ${p.k} genres were borrowed most often in ${p.year}? Give genre and number of loans, most first, ties by genre.`,
+      (p) =>
+        `List the top ${p.k} genres by loans in ${p.year} with their loan counts, highest first (ties by genre name).`,
+      (p) =>
+        `In ${p.year}, what were the ${p.k} most borrowed genres? Genre and loans, descending, then alphabetical.`,
+      (p) =>
+        `Rank genres by how many loans they had in ${p.year} and give the first ${p.k} with their counts (ties broken by genre).`,
     ],
   },
   {
@@ -248,9 +265,11 @@ export const LIBRARY_TEMPLATES: QuestionTemplate[] = [
       `SELECT DISTINCT m.name FROM loans l JOIN members m ON m.id = l.member_id WHERE strftime('%Y', l.loaned_on) = ${lit(p.year!)} AND julianday(l.returned_on) - julianday(l.loaned_on) > ${p.n}`,
     phrasings: [
       (p) => `Which members kept a book borrowed in ${p.year} for more than ${p.n} days before returning it?`,
-      (p) => `List the members who returned a book borrowed in ${p.year} more than ${p.n} days after taking it out.`,
+      (p) =>
+        `List the members who returned a book borrowed in ${p.year} more than ${p.n} days after taking it out.`,
       (p) => `Name everyone with a returned ${p.year} loan that lasted over ${p.n} days.`,
-      (p) => `Who held on to a book loaned in ${p.year} for longer than ${p.n} days (counting only returned books)?`,
+      (p) =>
+        `Who held on to a book loaned in ${p.year} for longer than ${p.n} days (counting only returned books)?`,
     ],
   },
   {
@@ -304,10 +323,14 @@ export const LIBRARY_TEMPLATES: QuestionTemplate[] = [
     sql: (p) =>
       `SELECT a.country, COUNT(*) AS loans FROM loans l JOIN members m ON m.id = l.member_id JOIN books b ON b.id = l.book_id JOIN authors a ON a.id = b.author_id WHERE m.name = ${lit(p.name!)} AND strftime('%Y', l.loaned_on) = ${lit(p.year!)} AND a.country IS NOT NULL GROUP BY a.country`,
     phrasings: [
-      (p) => `In ${p.year}, from which countries were the authors of the books ${p.name} borrowed, and how many loans per country (authors of unknown country left out)?`,
-      (p) => `For ${p.name}'s ${p.year} loans, count the loans per author country, skipping authors without a country.`,
-      (p) => `Group the books ${p.name} borrowed in ${p.year} by the author's country: give country and number of loans (known countries only).`,
-      (p) => `How many of ${p.name}'s loans in ${p.year} were of books by authors from each country? Ignore authors whose country is unknown.`,
+      (p) =>
+        `In ${p.year}, from which countries were the authors of the books ${p.name} borrowed, and how many loans per country (authors of unknown country left out)?`,
+      (p) =>
+        `For ${p.name}'s ${p.year} loans, count the loans per author country, skipping authors without a country.`,
+      (p) =>
+        `Group the books ${p.name} borrowed in ${p.year} by the author's country: give country and number of loans (known countries only).`,
+      (p) =>
+        `How many of ${p.name}'s loans in ${p.year} were of books by authors from each country? Ignore authors whose country is unknown.`,
     ],
   },
   {
@@ -319,10 +342,14 @@ export const LIBRARY_TEMPLATES: QuestionTemplate[] = [
     sql: (p) =>
       `SELECT l.loaned_on, julianday(l.loaned_on) - julianday(LAG(l.loaned_on) OVER (ORDER BY l.loaned_on, l.id)) AS days FROM loans l JOIN members m ON m.id = l.member_id WHERE m.name = ${lit(p.name!)} AND strftime('%Y', l.loaned_on) = ${lit(p.year!)}`,
     phrasings: [
-      (p) => `For each loan ${p.name} started in ${p.year}, how many days had passed since their previous loan that year? Give the loan date and the days (empty for the first; same-day loans by loan id).`,
-      (p) => `List ${p.name}'s ${p.year} loan dates with the gap in days to the loan before (none for the first; loans of one day in id order).`,
-      (p) => `How long did ${p.name} wait between consecutive loans in ${p.year}? Loan date and days since the preceding ${p.year} loan, ordered by date then loan id.`,
-      (p) => `Give every ${p.year} loan date of ${p.name} together with the number of days since that member's previous loan in ${p.year} (NULL for the first).`,
+      (p) =>
+        `For each loan ${p.name} started in ${p.year}, how many days had passed since their previous loan that year? Give the loan date and the days (empty for the first; same-day loans by loan id).`,
+      (p) =>
+        `List ${p.name}'s ${p.year} loan dates with the gap in days to the loan before (none for the first; loans of one day in id order).`,
+      (p) =>
+        `How long did ${p.name} wait between consecutive loans in ${p.year}? Loan date and days since the preceding ${p.year} loan, ordered by date then loan id.`,
+      (p) =>
+        `Give every ${p.year} loan date of ${p.name} together with the number of days since that member's previous loan in ${p.year} (NULL for the first).`,
     ],
   },
   {
@@ -333,7 +360,8 @@ export const LIBRARY_TEMPLATES: QuestionTemplate[] = [
     sql: (p) =>
       `SELECT month, n, SUM(n) OVER (ORDER BY month) FROM (SELECT strftime('%Y-%m', loaned_on) AS month, COUNT(*) AS n FROM loans WHERE strftime('%Y', loaned_on) = ${lit(p.year!)} GROUP BY month)`,
     phrasings: [
-      (p) => `For each month of ${p.year}, how many loans were made, and what was the running total since January?`,
+      (p) =>
+        `For each month of ${p.year}, how many loans were made, and what was the running total since January?`,
       (p) => `Month by month in ${p.year} ('YYYY-MM'): the number of loans and the cumulative number so far.`,
       (p) => `List the months of ${p.year} with their loan counts and a running sum of loans.`,
       (p) => `Give ${p.year}'s loans per month together with the year-to-date total of loans.`,
@@ -348,8 +376,10 @@ export const LIBRARY_TEMPLATES: QuestionTemplate[] = [
       `SELECT genre, title FROM (SELECT b.genre, b.title, ROW_NUMBER() OVER (PARTITION BY b.genre ORDER BY COUNT(*) DESC, b.title) AS rn FROM loans l JOIN books b ON b.id = l.book_id WHERE strftime('%Y', l.loaned_on) = ${lit(p.year!)} GROUP BY b.id) WHERE rn = 1`,
     phrasings: [
       (p) => `For each genre, which book was borrowed most often in ${p.year}? Break ties by title.`,
-      (p) => `Name the most borrowed title of every genre in ${p.year} (on a tie, the first title alphabetically).`,
-      (p) => `Per genre, give the book with the most ${p.year} loans; ties go to the alphabetically first title.`,
+      (p) =>
+        `Name the most borrowed title of every genre in ${p.year} (on a tie, the first title alphabetically).`,
+      (p) =>
+        `Per genre, give the book with the most ${p.year} loans; ties go to the alphabetically first title.`,
       (p) => `Which title led each genre by number of loans in ${p.year}? Genre and title, ties by title.`,
     ],
   },

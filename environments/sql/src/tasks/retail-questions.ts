@@ -47,7 +47,8 @@ export const RETAIL_TEMPLATES: QuestionTemplate[] = [
       (p) => `List the first and last names of customers from ${p.country} in the ${p.tier} loyalty tier.`,
       (p) => `Which ${p.tier}-tier customers live in ${p.country}? Give first and last names.`,
       (p) => `Name the customers (first and last name) in ${p.country} whose loyalty tier is ${p.tier}.`,
-      (p) => `Who are the ${p.tier} members of the loyalty programme living in ${p.country}? First and last names.`,
+      (p) =>
+        `Who are the ${p.tier} members of the loyalty programme living in ${p.country}? First and last names.`,
     ],
   },
   {
@@ -87,7 +88,8 @@ export const RETAIL_TEMPLATES: QuestionTemplate[] = [
     phrasings: [
       (p) => `List the products in the ${p.category} category with their prices, cheapest first.`,
       (p) => `Show name and price of every ${p.category} product in ascending order of price.`,
-      (p) => `Give the ${p.category} products and their prices, sorted from lowest to highest price (ties by name).`,
+      (p) =>
+        `Give the ${p.category} products and their prices, sorted from lowest to highest price (ties by name).`,
       (p) => `What do the ${p.category} products cost? Name and price, cheapest first.`,
     ],
   },
@@ -182,10 +184,14 @@ export const RETAIL_TEMPLATES: QuestionTemplate[] = [
     sql: (p) =>
       `SELECT o.id, o.order_date, ROW_NUMBER() OVER (PARTITION BY o.customer_id ORDER BY o.order_date, o.id) AS nth FROM orders o JOIN customers c ON c.id = o.customer_id WHERE ${CUSTOMER(p)}`,
     phrasings: [
-      (p) => `Number the orders of ${name(p)} in the order they were placed (1 = first; same day by order id): give order id, date and number.`,
-      (p) => `For each order of ${name(p)}, give its id, its date and whether it was their 1st, 2nd, … order (ties on a date broken by id).`,
-      (p) => `List ${name(p)}'s orders with id, order date and sequence number counting from 1 by date, then id.`,
-      (p) => `Give every order of the customer ${name(p)} with its date and its position in their order history (earliest = 1, same-day orders by id).`,
+      (p) =>
+        `Number the orders of ${name(p)} in the order they were placed (1 = first; same day by order id): give order id, date and number.`,
+      (p) =>
+        `For each order of ${name(p)}, give its id, its date and whether it was their 1st, 2nd, … order (ties on a date broken by id).`,
+      (p) =>
+        `List ${name(p)}'s orders with id, order date and sequence number counting from 1 by date, then id.`,
+      (p) =>
+        `Give every order of the customer ${name(p)} with its date and its position in their order history (earliest = 1, same-day orders by id).`,
     ],
   },
   {
@@ -197,10 +203,14 @@ export const RETAIL_TEMPLATES: QuestionTemplate[] = [
     sql: (p) =>
       `SELECT o.id, julianday(o.order_date) - julianday(LAG(o.order_date) OVER (ORDER BY o.order_date, o.id)) AS days FROM orders o JOIN customers c ON c.id = o.customer_id WHERE ${CUSTOMER(p)}`,
     phrasings: [
-      (p) => `For each order of ${name(p)}, how many days passed since their previous order? Give order id and days (empty for the first; orders of one day by id).`,
-      (p) => `List ${name(p)}'s orders by id with the gap in days to the order before it (none for the first; same-day orders ordered by id).`,
-      (p) => `How long did ${name(p)} wait between consecutive orders? Order id and days since the previous order (NULL for the first, same-day orders by id).`,
-      (p) => `Give each order id of ${name(p)} together with the number of days since that customer's preceding order, taking orders by date then id.`,
+      (p) =>
+        `For each order of ${name(p)}, how many days passed since their previous order? Give order id and days (empty for the first; orders of one day by id).`,
+      (p) =>
+        `List ${name(p)}'s orders by id with the gap in days to the order before it (none for the first; same-day orders ordered by id).`,
+      (p) =>
+        `How long did ${name(p)} wait between consecutive orders? Order id and days since the previous order (NULL for the first, same-day orders by id).`,
+      (p) =>
+        `Give each order id of ${name(p)} together with the number of days since that customer's preceding order, taking orders by date then id.`,
     ],
   },
   {
@@ -225,10 +235,14 @@ export const RETAIL_TEMPLATES: QuestionTemplate[] = [
     sql: (p) =>
       `SELECT p.category, ROUND(SUM(oi.quantity * oi.unit_price), 2) AS revenue FROM order_items oi ${SOLD} JOIN products p ON p.id = oi.product_id WHERE strftime('%Y', o.order_date) = ${lit(p.year!)} GROUP BY p.category ORDER BY revenue DESC, p.category`,
     phrasings: [
-      (p) => `What was the revenue per product category in ${p.year} (excluding cancelled orders), highest first? Round to cents.`,
-      (p) => `For ${p.year}, give each category with its revenue from orders that were not cancelled, sorted by revenue descending (2 decimals).`,
-      (p) => `Rank the product categories by ${p.year} sales value, ignoring cancelled orders: category and revenue rounded to cents, biggest first, ties by category.`,
-      (p) => `How much did each category earn in ${p.year}? Leave out cancelled orders; round to 2 decimals and list the highest first.`,
+      (p) =>
+        `What was the revenue per product category in ${p.year} (excluding cancelled orders), highest first? Round to cents.`,
+      (p) =>
+        `For ${p.year}, give each category with its revenue from orders that were not cancelled, sorted by revenue descending (2 decimals).`,
+      (p) =>
+        `Rank the product categories by ${p.year} sales value, ignoring cancelled orders: category and revenue rounded to cents, biggest first, ties by category.`,
+      (p) =>
+        `How much did each category earn in ${p.year}? Leave out cancelled orders; round to 2 decimals and list the highest first.`,
     ],
   },
   {
@@ -240,23 +254,30 @@ export const RETAIL_TEMPLATES: QuestionTemplate[] = [
     sql: (p) =>
       `SELECT p.name, SUM(oi.quantity) AS units FROM order_items oi ${SOLD} JOIN products p ON p.id = oi.product_id WHERE p.category = ${lit(p.category!)} GROUP BY p.id ORDER BY units DESC, p.name LIMIT ${p.k}`,
     phrasings: [
-      (p) => `Which ${p.k} products of the ${p.category} category sold the most units (ignoring cancelled orders)? Give name and units, most first, ties by name.`,
-      (p) => `List the top ${p.k} ${p.category} products by units sold outside cancelled orders, with the units, highest first (ties by name).`,
-      (p) => `Name the ${p.k} best-selling ${p.category} products by quantity, not counting cancelled orders, with their unit totals in descending order.`,
-      (p) => `By units sold (cancelled orders excluded), what are the ${p.k} leading products of ${p.category}? Name and units, most first, then by name.`,
+      (p) =>
+        `Which ${p.k} products of the ${p.category} category sold the most units (ignoring cancelled orders)? Give name and units, most first, ties by name.`,
+      (p) =>
+        `List the top ${p.k} ${p.category} products by units sold outside cancelled orders, with the units, highest first (ties by name).`,
+      (p) =>
+        `Name the ${p.k} best-selling ${p.category} products by quantity, not counting cancelled orders, with their unit totals in descending order.`,
+      (p) =>
+        `By units sold (cancelled orders excluded), what are the ${p.k} leading products of ${p.category}? Name and units, most first, then by name.`,
     ],
   },
   {
     id: 'never-bought-category',
     difficulty: 'hard',
     skill: 'nesting',
-    params: 'SELECT DISTINCT c.country, p.category FROM customers c, products p ORDER BY c.country, p.category',
+    params:
+      'SELECT DISTINCT c.country, p.category FROM customers c, products p ORDER BY c.country, p.category',
     sql: (p) =>
       `SELECT first_name, last_name FROM customers WHERE country = ${lit(p.country!)} AND id NOT IN (SELECT o.customer_id FROM orders o JOIN order_items oi ON oi.order_id = o.id JOIN products p ON p.id = oi.product_id WHERE p.category = ${lit(p.category!)})`,
     phrasings: [
-      (p) => `Which customers from ${p.country} have never ordered a ${p.category} product? First and last names.`,
+      (p) =>
+        `Which customers from ${p.country} have never ordered a ${p.category} product? First and last names.`,
       (p) => `List the ${p.country} customers with no ${p.category} item in any of their orders.`,
-      (p) => `Name the customers living in ${p.country} who never bought anything from the ${p.category} category.`,
+      (p) =>
+        `Name the customers living in ${p.country} who never bought anything from the ${p.category} category.`,
       (p) => `Who in ${p.country} has not once ordered from ${p.category}? Give first and last name.`,
     ],
   },
@@ -268,10 +289,14 @@ export const RETAIL_TEMPLATES: QuestionTemplate[] = [
     sql: (p) =>
       `SELECT ROUND(AVG(julianday(o.shipped_date) - julianday(o.order_date)), 2) FROM orders o JOIN customers c ON c.id = o.customer_id WHERE c.country = ${lit(p.country!)} AND strftime('%Y', o.order_date) = ${lit(p.year!)} AND o.shipped_date IS NOT NULL`,
     phrasings: [
-      (p) => `On average, how many days passed between order and shipping for ${p.year} orders of customers in ${p.country}? Round to 2 decimals.`,
-      (p) => `What was the mean number of days from order date to shipped date for shipped ${p.year} orders by ${p.country} customers (2 decimals)?`,
-      (p) => `For customers in ${p.country}, how long did ${p.year} orders take to ship on average, in days rounded to 2 decimals?`,
-      (p) => `Average the order-to-shipping time in days over the shipped ${p.year} orders of ${p.country} customers; round to 2 decimals.`,
+      (p) =>
+        `On average, how many days passed between order and shipping for ${p.year} orders of customers in ${p.country}? Round to 2 decimals.`,
+      (p) =>
+        `What was the mean number of days from order date to shipped date for shipped ${p.year} orders by ${p.country} customers (2 decimals)?`,
+      (p) =>
+        `For customers in ${p.country}, how long did ${p.year} orders take to ship on average, in days rounded to 2 decimals?`,
+      (p) =>
+        `Average the order-to-shipping time in days over the shipped ${p.year} orders of ${p.country} customers; round to 2 decimals.`,
     ],
   },
   {
@@ -282,10 +307,13 @@ export const RETAIL_TEMPLATES: QuestionTemplate[] = [
     sql: (p) =>
       `SELECT ROUND(AVG(n), 2) FROM (SELECT o.id, SUM(oi.quantity) AS n FROM orders o JOIN order_items oi ON oi.order_id = o.id JOIN customers c ON c.id = o.customer_id WHERE c.country = ${lit(p.country!)} GROUP BY o.id)`,
     phrasings: [
-      (p) => `What is the average number of units per order for customers from ${p.country}, rounded to 2 decimals?`,
-      (p) => `On average, how many units does an order of a ${p.country} customer contain? Round to 2 decimals.`,
+      (p) =>
+        `What is the average number of units per order for customers from ${p.country}, rounded to 2 decimals?`,
+      (p) =>
+        `On average, how many units does an order of a ${p.country} customer contain? Round to 2 decimals.`,
       (p) => `Compute total units per order for ${p.country} customers, then average them (2 decimals).`,
-      (p) => `How big is the typical order from ${p.country} in units, as the mean per order rounded to 2 decimals?`,
+      (p) =>
+        `How big is the typical order from ${p.country} in units, as the mean per order rounded to 2 decimals?`,
     ],
   },
   {
@@ -306,14 +334,18 @@ export const RETAIL_TEMPLATES: QuestionTemplate[] = [
     id: 'category-buyers-in-country',
     difficulty: 'hard',
     skill: 'multi-join',
-    params: 'SELECT DISTINCT c.country, p.category FROM customers c, products p ORDER BY c.country, p.category',
+    params:
+      'SELECT DISTINCT c.country, p.category FROM customers c, products p ORDER BY c.country, p.category',
     sql: (p) =>
       `SELECT COUNT(DISTINCT c.id) FROM customers c JOIN orders o ON o.customer_id = c.id JOIN order_items oi ON oi.order_id = o.id JOIN products p ON p.id = oi.product_id WHERE c.country = ${lit(p.country!)} AND p.category = ${lit(p.category!)}`,
     phrasings: [
       (p) => `How many different customers from ${p.country} have bought a ${p.category} product?`,
-      (p) => `Count the distinct ${p.country} customers with at least one ${p.category} item in their orders.`,
-      (p) => `What number of customers living in ${p.country} ever ordered something from the ${p.category} category?`,
-      (p) => `Among customers in ${p.country}, how many have purchased ${p.category} products (count each customer once)?`,
+      (p) =>
+        `Count the distinct ${p.country} customers with at least one ${p.category} item in their orders.`,
+      (p) =>
+        `What number of customers living in ${p.country} ever ordered something from the ${p.category} category?`,
+      (p) =>
+        `Among customers in ${p.country}, how many have purchased ${p.category} products (count each customer once)?`,
     ],
   },
   {
@@ -338,10 +370,14 @@ export const RETAIL_TEMPLATES: QuestionTemplate[] = [
     sql: (p) =>
       `SELECT month, ROUND(revenue, 2), ROUND(SUM(revenue) OVER (ORDER BY month), 2) FROM (SELECT strftime('%Y-%m', o.order_date) AS month, SUM(oi.quantity * oi.unit_price) AS revenue FROM order_items oi ${SOLD} WHERE strftime('%Y', o.order_date) = ${lit(p.year!)} GROUP BY month)`,
     phrasings: [
-      (p) => `For each month of ${p.year}, give the revenue of orders not cancelled and the running total since January (both rounded to cents).`,
-      (p) => `Month by month in ${p.year}: revenue excluding cancelled orders, and the cumulative revenue so far, each to 2 decimals.`,
-      (p) => `List the months of ${p.year} ('YYYY-MM') with their sales value (no cancelled orders) and the year-to-date total, rounded to cents.`,
-      (p) => `What was the monthly revenue in ${p.year}, cancelled orders left out, and how did it accumulate? Month, revenue, running total (2 decimals).`,
+      (p) =>
+        `For each month of ${p.year}, give the revenue of orders not cancelled and the running total since January (both rounded to cents).`,
+      (p) =>
+        `Month by month in ${p.year}: revenue excluding cancelled orders, and the cumulative revenue so far, each to 2 decimals.`,
+      (p) =>
+        `List the months of ${p.year} ('YYYY-MM') with their sales value (no cancelled orders) and the year-to-date total, rounded to cents.`,
+      (p) =>
+        `What was the monthly revenue in ${p.year}, cancelled orders left out, and how did it accumulate? Month, revenue, running total (2 decimals).`,
     ],
   },
   {
@@ -352,10 +388,14 @@ export const RETAIL_TEMPLATES: QuestionTemplate[] = [
     sql: (p) =>
       `SELECT country, first_name, last_name, spend FROM (SELECT c.country, c.first_name, c.last_name, ROUND(SUM(oi.quantity * oi.unit_price), 2) AS spend, ROW_NUMBER() OVER (PARTITION BY c.country ORDER BY SUM(oi.quantity * oi.unit_price) DESC, c.id) AS rn FROM customers c JOIN orders o ON o.customer_id = c.id JOIN order_items oi ON oi.order_id = o.id WHERE o.status = 'delivered' AND strftime('%Y', o.order_date) = ${lit(p.year!)} GROUP BY c.id) WHERE rn = 1`,
     phrasings: [
-      (p) => `For each country, which customer spent the most on delivered orders placed in ${p.year}? Give country, first and last name, and the amount rounded to cents (ties: lowest customer id).`,
-      (p) => `Name the top spender of every country in ${p.year}, counting delivered orders only: country, first name, last name, spend (2 decimals).`,
-      (p) => `Per country, who had the highest total of delivered ${p.year} orders? Country, names and the total rounded to cents; on a tie take the customer with the lower id.`,
-      (p) => `Find each country's biggest customer of ${p.year} by value of delivered orders, with the value rounded to 2 decimals.`,
+      (p) =>
+        `For each country, which customer spent the most on delivered orders placed in ${p.year}? Give country, first and last name, and the amount rounded to cents (ties: lowest customer id).`,
+      (p) =>
+        `Name the top spender of every country in ${p.year}, counting delivered orders only: country, first name, last name, spend (2 decimals).`,
+      (p) =>
+        `Per country, who had the highest total of delivered ${p.year} orders? Country, names and the total rounded to cents; on a tie take the customer with the lower id.`,
+      (p) =>
+        `Find each country's biggest customer of ${p.year} by value of delivered orders, with the value rounded to 2 decimals.`,
     ],
   },
 ];
