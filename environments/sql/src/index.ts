@@ -92,6 +92,15 @@ function executedSql(config: SqlConfig, sql: string): string {
   return parseDataset(config.dataset)?.kind === 'spider' ? spiderExecutedSql(sql, { keepDistinct: config.keepDistinct }) : sql;
 }
 
+/** Which connection a query of this episode runs on: a session's, to its database, read as configured. */
+function connectionOf(state: SqlEpisodeState, session = state.session) {
+  return {
+    session,
+    database: state.databaseFile,
+    ...(state.doubleQuotedStrings ? { doubleQuotedStrings: state.doubleQuotedStrings } : {}),
+  };
+}
+
 /** Runs a model-written query: the guard first, then the episode's read-only connection. */
 async function runModelQuery(
   state: SqlEpisodeState,
@@ -103,15 +112,7 @@ async function runModelQuery(
 ) {
   checkReadOnlyQuery(sql);
   return state.pool.run(
-    {
-      session: state.session,
-      database: state.databaseFile,
-      sql,
-      maxRows,
-      maxRowsCounted: config.maxRowsCounted,
-      maxCellChars,
-      ...(state.doubleQuotedStrings ? { doubleQuotedStrings: state.doubleQuotedStrings } : {}),
-    },
+    { ...connectionOf(state), sql, maxRows, maxRowsCounted: config.maxRowsCounted, maxCellChars },
     config.queryTimeoutMs,
     signal,
   );
@@ -121,15 +122,7 @@ async function runModelQuery(
 function metadataQuery(state: SqlEpisodeState, config: SqlConfig, signal: AbortSignal) {
   return (sql: string, maxRows: number) =>
     state.pool.run(
-      {
-        session: state.session,
-        database: state.databaseFile,
-        sql,
-        maxRows,
-        maxRowsCounted: maxRows,
-        maxCellChars: GRADED_CELL_CHARS,
-        ...(state.doubleQuotedStrings ? { doubleQuotedStrings: state.doubleQuotedStrings } : {}),
-      },
+      { ...connectionOf(state), sql, maxRows, maxRowsCounted: maxRows, maxCellChars: GRADED_CELL_CHARS },
       config.queryTimeoutMs,
       signal,
     );
@@ -143,13 +136,11 @@ function goldResult(task: Task, config: SqlConfig, state: SqlEpisodeState): Prom
     if (goldResults.size >= GOLD_CACHE_LIMIT) goldResults.delete(goldResults.keys().next().value as string);
     pending = state.pool.run(
       {
-        session: GOLD_SESSION,
-        database: state.databaseFile,
+        ...connectionOf(state, GOLD_SESSION),
         sql,
         maxRows: config.maxRowsGraded,
         maxRowsCounted: config.maxRowsGraded + 1,
         maxCellChars: GRADED_CELL_CHARS,
-        ...(state.doubleQuotedStrings ? { doubleQuotedStrings: state.doubleQuotedStrings } : {}),
       },
       // The gold query is trusted but may be slow on big BIRD databases: give it more room.
       config.queryTimeoutMs * 4,
@@ -317,7 +308,7 @@ export default defineEnvironment<SqlEpisodeState, SqlConfig>({
   }),
   // A whole database is held out: the built-in test database, or Spider's and BIRD's dev
   // databases, which their train files never use.
-  heldOut: () => ({ unit: 'database', unitsOf: (task) => [(task.answer as SqlAnswer).database] }),
+  heldOut: () => ({ unit: 'database', unitsOf: (task) => [task.meta.database as string] }),
   oracle: (task) => {
     const { sql } = task.answer as SqlAnswer;
     return [
