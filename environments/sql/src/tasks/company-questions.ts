@@ -1,8 +1,6 @@
-import { lit, type QuestionTemplate, type TemplateParams } from './template.ts';
+import { fullName as name, lit, personIs, type QuestionTemplate, type TemplateParams } from './template.ts';
 
-const PERSON = (p: TemplateParams, alias = 'e') =>
-  `${alias}.first_name = ${lit(p.first_name!)} AND ${alias}.last_name = ${lit(p.last_name!)}`;
-const name = (p: TemplateParams) => `${p.first_name} ${p.last_name}`;
+const PERSON = (p: TemplateParams, alias = 'e') => personIs(p, alias);
 const DEPARTMENTS = 'SELECT name FROM departments ORDER BY id';
 const CURRENT = 'SELECT first_name, last_name FROM employees WHERE left_on IS NULL ORDER BY id';
 const WITH_PROJECTS =

@@ -1,8 +1,6 @@
-import { lit, monthName, type QuestionTemplate, type TemplateParams } from './template.ts';
+import { fullName as name, lit, monthName, personIs, type QuestionTemplate, type TemplateParams } from './template.ts';
 
-const CUSTOMER = (p: TemplateParams) =>
-  `c.first_name = ${lit(p.first_name!)} AND c.last_name = ${lit(p.last_name!)}`;
-const name = (p: TemplateParams) => `${p.first_name} ${p.last_name}`;
+const CUSTOMER = (p: TemplateParams) => personIs(p, 'c');
 const CUSTOMERS_WITH_ORDERS =
   'SELECT DISTINCT c.first_name, c.last_name FROM customers c JOIN orders o ON o.customer_id = c.id ORDER BY c.id';
 const YEARS = "SELECT DISTINCT strftime('%Y', order_date) AS year FROM orders ORDER BY year";

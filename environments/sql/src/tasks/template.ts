@@ -34,6 +34,16 @@ export function lit(value: string | number): string {
   return typeof value === 'number' ? String(value) : `'${value.replaceAll("'", "''")}'`;
 }
 
+/** `alias.first_name = '…' AND alias.last_name = '…'`: a person picked by the `first_name` and `last_name` blanks. */
+export function personIs(p: TemplateParams, alias: string): string {
+  return `${alias}.first_name = ${lit(p.first_name!)} AND ${alias}.last_name = ${lit(p.last_name!)}`;
+}
+
+/** The `first_name` and `last_name` blanks as a name in a question. */
+export function fullName(p: TemplateParams): string {
+  return `${p.first_name} ${p.last_name}`;
+}
+
 const MONTHS = [
   'January',
   'February',
