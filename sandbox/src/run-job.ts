@@ -1,4 +1,3 @@
-import type { Writable } from 'node:stream';
 import { SandboxError } from './errors.ts';
 import { encodeJob, type LauncherRlimits } from './launcher.ts';
 import { OutputCapture } from './output-capture.ts';
@@ -6,10 +5,10 @@ import type { RunRequest, RunResult, SandboxLimits } from './types.ts';
 
 /** A started sandbox whose launcher waits for one job; what each backend provides. */
 export interface PreparedSandbox {
-  readonly warm: boolean;
   /** Applies the run's whole-sandbox limits (memory, pids, cpus) before the job starts. */
   applyLimits(limits: SandboxLimits): Promise<void>;
-  readonly stdin: Writable;
+  /** Hands the launcher its job (header and the program's stdin); its stdin closes after. */
+  sendJob(bytes: Buffer): void;
   /** Where the program's output goes from now on (the ready byte is already consumed). */
   attachOutput(sinks: { stdout: (chunk: Buffer) => void; stderr: (chunk: Buffer) => void }): void;
   /** Resolves with the exit status once the sandbox is gone and its output drained. */
@@ -23,12 +22,20 @@ export interface PreparedSandbox {
 
 const SIGXCPU_STATUS = 128 + 24;
 
+/** How the launcher of a backend runs jobs. */
+export interface LauncherSettings {
+  rlimits: LauncherRlimits;
+  /** The launcher's interpreter inside the sandbox (commands naming it may run in-process). */
+  python: string;
+}
+
 /** Hands one job to a prepared sandbox and watches it: wall time, output size, abort. */
 export async function runJob(
   sandbox: PreparedSandbox,
   request: RunRequest,
   limits: SandboxLimits,
-  rlimits: LauncherRlimits,
+  launcher: LauncherSettings,
+  warm: boolean,
 ): Promise<RunResult> {
   let timedOut = false;
   let aborted = false;
@@ -58,9 +65,7 @@ export async function runJob(
     };
     if (request.signal?.aborted) onAbort();
     request.signal?.addEventListener('abort', onAbort, { once: true });
-    // A program that exits without reading its stdin closes the pipe under us: that is not an error.
-    sandbox.stdin.on('error', () => {});
-    sandbox.stdin.end(encodeJob(request, limits, rlimits));
+    sandbox.sendJob(encodeJob(request, limits, launcher.rlimits, launcher.python));
     let exitCode: number | null;
     try {
       exitCode = await sandbox.exited;
@@ -83,7 +88,7 @@ export async function runJob(
       stderrTruncated: stderr.truncated,
       aborted,
       ms,
-      warm: sandbox.warm,
+      warm,
     };
   } catch (error) {
     await kill().catch(() => {});
@@ -95,4 +100,22 @@ export async function runJob(
   } finally {
     await sandbox.dispose();
   }
+}
+
+/** The result of a run whose signal aborted while it waited for a sandbox: nothing ran. */
+export function abortedBeforeStart(): RunResult {
+  return {
+    stdout: '',
+    stderr: '',
+    exitCode: null,
+    timedOut: false,
+    oomKilled: false,
+    cpuLimitExceeded: false,
+    outputLimitExceeded: false,
+    stdoutTruncated: false,
+    stderrTruncated: false,
+    aborted: true,
+    ms: 0,
+    warm: false,
+  };
 }

@@ -70,8 +70,14 @@ export interface RunResult {
   warm: boolean;
 }
 
-/** How this backend, on this machine, enforces each limit; `null` means not enforced here. */
-export type SandboxCapabilities = Record<keyof SandboxLimits | 'network' | 'filesystem', string | null>;
+/**
+ * How this backend, on this machine, enforces each limit and isolation; `null` means not here.
+ * `syscalls` is the seccomp filter; `concurrency` how many sandboxes may run at once and why.
+ */
+export type SandboxCapabilities = Record<
+  keyof SandboxLimits | 'network' | 'filesystem' | 'syscalls' | 'concurrency',
+  string | null
+>;
 
 export interface Sandbox {
   readonly backend: string;
