@@ -15,6 +15,7 @@ import { seccompFor } from './seccomp.ts';
 import { type SupervisedSandbox, Supervisor, supervisorCommand } from './supervisor.ts';
 import {
   DEFAULT_LIMITS,
+  type PoolState,
   type RunRequest,
   type RunResult,
   type Sandbox,
@@ -144,8 +145,7 @@ class BubblewrapSandbox implements Sandbox {
     return this.poolFor(this.defaults.diskBytes, this.defaults.cpus > 0).fill();
   }
 
-  /** The default pool's state: its idle target, idle count and peak size (for the bench). */
-  poolState(): { target: number; idle: number; peak: number; max: number } {
+  poolState(): PoolState {
     const pool = this.poolFor(this.defaults.diskBytes, this.defaults.cpus > 0);
     return { target: pool.target, idle: pool.idleCount, peak: pool.peakItems, max: pool.maxItems };
   }
@@ -196,11 +196,13 @@ class BubblewrapSandbox implements Sandbox {
     let pool = this.pools.get(key);
     if (!pool) {
       const isDefault = diskBytes === this.defaults.diskBytes && cpuQuota === this.defaults.cpus > 0;
+      const poolSize = this.options.poolSize ?? 2;
       pool = new WarmPool<BwrapInstance>({
         create: () => this.start(diskBytes, cpuQuota),
         destroy: (instance) => instance.dispose(),
         isAlive: (instance) => instance.alive,
-        minIdle: isDefault ? (this.options.poolSize ?? 2) : 0,
+        minIdle: isDefault ? poolSize : 0,
+        maxIdle: poolSize === 0 ? 0 : this.bound.maxSandboxes,
         maxItems: this.bound.maxSandboxes,
         concurrency: this.options.startConcurrency ?? Math.max(2, 2 * os.availableParallelism()),
         queueTimeoutMs: this.options.queueTimeoutMs ?? 60_000,

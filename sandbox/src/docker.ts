@@ -10,6 +10,7 @@ import { seccompFor } from './seccomp.ts';
 import { type SupervisedSandbox, Supervisor, supervisorCommand } from './supervisor.ts';
 import {
   DEFAULT_LIMITS,
+  type PoolState,
   type RunRequest,
   type RunResult,
   type Sandbox,
@@ -44,12 +45,16 @@ export interface DockerSandboxOptions {
 }
 
 /**
- * Memory a container holds besides its run's program: the supervisor, bwrap and the page cache
- * of the interpreter's files. The container's limit is the run's `memoryBytes` plus this.
+ * Memory a container holds besides its run's program: the supervisor, the next sandbox waiting
+ * beside the run, and the page cache of the interpreter's files. The container's limit is the
+ * run's `memoryBytes` plus this.
  */
-const CONTAINER_MEMORY_OVERHEAD = 48 * 1024 * 1024;
-/** Processes of a container besides the program: docker-init, the supervisor, bwrap and its init. */
-const CONTAINER_OVERHEAD_PIDS = 4;
+const CONTAINER_MEMORY_OVERHEAD = 64 * 1024 * 1024;
+/**
+ * Processes of a container besides the program: docker-init, the supervisor, the run's bwrap and
+ * its init, and the next sandbox (bwrap, its init, its launcher).
+ */
+const CONTAINER_OVERHEAD_PIDS = 7;
 const SIGKILL_STATUS = 128 + 9;
 
 /**
@@ -80,6 +85,7 @@ class DockerSandbox implements Sandbox {
   private readonly binds = systemBinds(SYSTEM_PATHS);
   private readonly live = new Set<ContainerHost>();
   private ready?: Promise<{ facts: EngineFacts; pool: WarmPool<ContainerHost> }>;
+  private pool?: WarmPool<ContainerHost>;
   private closed = false;
 
   constructor(private readonly options: DockerSandboxOptions) {
@@ -102,9 +108,14 @@ class DockerSandbox implements Sandbox {
     }
     const host = acquired.item;
     let sandbox: ContainerRun | undefined;
+    let next: Promise<void> | undefined;
     let result: RunResult | undefined;
     try {
       sandbox = await host.takeSandbox(limits.diskBytes);
+      // The container's next sandbox starts now, beside this run, so the container is ready again
+      // the moment this run ends.
+      next = host.prepareSandbox(this.defaults.diskBytes);
+      next.catch(() => {});
       result = await runJob(sandbox, request, limits, facts.launcher, acquired.warm);
       return result;
     } finally {
@@ -116,8 +127,8 @@ class DockerSandbox implements Sandbox {
         !result.oomKilled &&
         !sandbox?.killedByHost &&
         host.alive;
-      if (clean) {
-        const readied = host.prepareSandbox(this.defaults.diskBytes).then(
+      if (clean && next) {
+        const readied = next.then(
           () => true,
           () => host.dispose().then(() => false),
         );
@@ -132,6 +143,13 @@ class DockerSandbox implements Sandbox {
   async warmUp(): Promise<void> {
     const { pool } = await this.engine();
     await pool.fill();
+  }
+
+  poolState(): PoolState {
+    const pool = this.pool;
+    return pool
+      ? { target: pool.target, idle: pool.idleCount, peak: pool.peakItems, max: pool.maxItems }
+      : { target: 0, idle: 0, peak: 0, max: 0 };
   }
 
   capabilities(): SandboxCapabilities {
@@ -186,11 +204,13 @@ class DockerSandbox implements Sandbox {
           },
         },
       };
+      const poolSize = this.options.poolSize ?? 2;
       const pool = new WarmPool<ContainerHost>({
         create: () => this.startContainer(),
         destroy: (host) => host.dispose(),
         isAlive: (host) => host.alive,
-        minIdle: this.options.poolSize ?? 2,
+        minIdle: poolSize,
+        maxIdle: poolSize === 0 ? 0 : bound.maxSandboxes,
         maxItems: bound.maxSandboxes,
         concurrency: this.options.startConcurrency ?? 4,
         queueTimeoutMs: this.options.queueTimeoutMs ?? 60_000,
@@ -198,6 +218,7 @@ class DockerSandbox implements Sandbox {
         onError: (error) =>
           process.emitWarning(`docker warm pool: ${error instanceof Error ? error.message : String(error)}`),
       });
+      this.pool = pool;
       return { facts, pool };
     })();
     this.ready.catch(() => {
@@ -288,14 +309,18 @@ class DockerSandbox implements Sandbox {
         ...(this.options.runtime ? { Runtime: this.options.runtime } : {}),
       },
     });
-    const host = new ContainerHost(container, this.defaults, {
-      bwrap: '/usr/bin/bwrap',
-      binds: this.binds,
-      seccomp: this.seccomp !== null,
-      python: '/usr/bin/python3',
-    });
+    const host = new ContainerHost(
+      container,
+      this.defaults,
+      {
+        bwrap: '/usr/bin/bwrap',
+        binds: this.binds,
+        seccomp: this.seccomp !== null,
+        python: '/usr/bin/python3',
+      },
+      () => this.live.delete(host),
+    );
     this.live.add(host);
-    void host.gone.then(() => this.live.delete(host));
     try {
       await host.begin();
       await host.prepareSandbox(this.defaults.diskBytes);
@@ -331,17 +356,14 @@ class ContainerHost {
   private supervisor?: Supervisor;
   private sandbox?: { sandbox: SupervisedSandbox; diskBytes: number };
   private disposed?: Promise<void>;
-  private markGone: () => void = () => {};
-  /** Settles when the container's attach stream has ended (the container stopped or was removed). */
-  readonly gone = new Promise<void>((resolve) => {
-    this.markGone = resolve;
-  });
   private current: ReturnType<typeof containerLimits>;
 
   constructor(
     private readonly container: Docker.Container,
     limits: SandboxLimits,
     private readonly sandboxSpec: { bwrap: string; binds: string[]; seccomp: boolean; python: string },
+    /** Called once the container is removed. */
+    private readonly onRemoved: () => void,
   ) {
     this.current = containerLimits(limits);
   }
@@ -367,12 +389,10 @@ class ContainerHost {
       else errors.push(chunk);
     });
     stream.on('data', (chunk: Buffer) => demux.push(chunk));
-    const end = () => {
+    const end = () =>
       supervisor.close(
         `the container stopped${errors.length ? `: ${Buffer.concat(errors).toString('utf8').trim()}` : ''}`,
       );
-      this.markGone();
-    };
     stream.on('end', end);
     stream.on('close', end);
     stream.on('error', end);
@@ -381,6 +401,7 @@ class ContainerHost {
 
   /** Starts the container's next sandbox (tmpfs of `diskBytes`) and resolves when its launcher is ready. */
   async prepareSandbox(diskBytes: number): Promise<void> {
+    if (this.sandbox) throw new SandboxError('sandbox_failed', 'the container has a sandbox ready already');
     if (!this.supervisor) throw new SandboxError('sandbox_failed', 'container not attached');
     const sandbox = this.supervisor.start({ argv: bwrapCommand({ ...this.sandboxSpec, diskBytes }) });
     this.sandbox = { sandbox, diskBytes };
@@ -390,8 +411,10 @@ class ContainerHost {
   /** The ready sandbox for one run; one of another tmpfs size replaces it first. */
   async takeSandbox(diskBytes: number): Promise<ContainerRun> {
     if (this.sandbox && this.sandbox.diskBytes !== diskBytes) {
-      this.sandbox.sandbox.kill();
-      await this.sandbox.sandbox.exited;
+      const other = this.sandbox.sandbox;
+      this.sandbox = undefined;
+      other.kill();
+      await other.exited;
       await this.prepareSandbox(diskBytes);
     }
     const ready = this.sandbox;
@@ -427,7 +450,7 @@ class ContainerHost {
       await this.container.remove({ force: true, v: true }).catch((error: { statusCode?: number }) => {
         if (error.statusCode !== 404 && error.statusCode !== 409) throw error;
       });
-      this.markGone();
+      this.onRemoved();
     })();
     return this.disposed;
   }

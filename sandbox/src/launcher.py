@@ -37,7 +37,11 @@ def _toolgym_launch():
     import resource
 
     for name, soft, hard in job['rlimits']:
-        resource.setrlimit(getattr(resource, name), (soft, hard))
+        which = getattr(resource, name)
+        ceiling = resource.getrlimit(which)[1]
+        if ceiling != resource.RLIM_INFINITY:  # a limit above the inherited one is that one
+            soft, hard = min(soft, ceiling), min(hard, ceiling)
+        resource.setrlimit(which, (soft, hard))
     del sys.modules['resource']
     cmd, env, mode = job['cmd'], job['env'], job['inProcess']
     del job

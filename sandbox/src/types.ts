@@ -79,11 +79,24 @@ export type SandboxCapabilities = Record<
   string | null
 >;
 
+/** The warm pool of a backend's default sandbox shape, as it has sized itself to the load. */
+export interface PoolState {
+  /** Ready sandboxes the pool aims to keep (grows to the largest queue seen, halves when quiet). */
+  target: number;
+  idle: number;
+  /** The most sandboxes alive at once so far. */
+  peak: number;
+  /** The bound from memory and pids (`capabilities().concurrency` says how it was reached). */
+  max: number;
+}
+
 export interface Sandbox {
   readonly backend: string;
   run(request: RunRequest): Promise<RunResult>;
-  /** Fills the warm pool now (it also refills itself after each run). */
+  /** Fills the warm pool to its current target now (it also refills itself after each run). */
   warmUp(): Promise<void>;
+  /** The warm pool's current size and bound. */
+  poolState?(): PoolState;
   capabilities(): SandboxCapabilities;
   /** Kills pre-started sandboxes and runs in flight; safe to call twice. */
   close(): Promise<void>;

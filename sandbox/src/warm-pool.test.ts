@@ -24,6 +24,7 @@ function counterPool(
     },
     isAlive: (item) => !dead.has(item),
     minIdle: 2,
+    maxIdle: 100,
     maxItems: 100,
     concurrency: 4,
     queueTimeoutMs: 5_000,
@@ -82,7 +83,7 @@ describe('WarmPool', () => {
   });
 
   it('halves its idle target after each quiet period, down to its minimum, destroying the surplus', async () => {
-    const { pool, destroyed } = counterPool({ minIdle: 2, shrinkAfterMs: 40 });
+    const { pool, destroyed } = counterPool({ minIdle: 2, shrinkAfterMs: 150 });
     await burst(pool, 12);
     expect(pool.target).toBe(12);
     await pool.fill();
@@ -94,6 +95,18 @@ describe('WarmPool', () => {
     expect(destroyed.length - before).toBe(6);
     await until(() => pool.target === 2);
     expect(pool.idleCount).toBe(2);
+    await pool.close();
+  });
+
+  it('keeps no idle items at maxIdle 0: every caller waits for a fresh one', async () => {
+    const { pool, made } = counterPool({ minIdle: 0, maxIdle: 0 });
+    await burst(pool, 5);
+    expect(pool.target).toBe(0);
+    await pool.fill();
+    expect(pool.idleCount).toBe(0);
+    const { warm } = await pool.acquire();
+    expect(warm).toBe(false);
+    expect(made()).toBe(6);
     await pool.close();
   });
 
@@ -153,11 +166,13 @@ describe('WarmPool', () => {
   });
 
   it('backs off refilling while creation fails, reporting the failures', async () => {
-    const { pool, errors } = counterPool({ minIdle: 1, failFirst: 3 });
+    const { pool, errors, made } = counterPool({ minIdle: 1, failFirst: 3 });
+    const started = performance.now();
     await pool.fill();
-    await new Promise((resolve) => setTimeout(resolve, 1_000)); // retries after 100, 200, 400 ms
+    await until(() => pool.idleCount === 1); // retries after 100, 200, 400 ms
     expect(errors).toHaveLength(3);
-    expect(pool.idleCount).toBe(1);
+    expect(made()).toBe(1);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(700);
     await pool.close();
   });
 

@@ -5,8 +5,10 @@ export interface WarmPoolOptions<T> {
   create: () => Promise<T>;
   destroy: (item: T) => Promise<void>;
   isAlive: (item: T) => boolean;
-  /** Idle items kept ready with no load; the pool never shrinks below this. 0 = no idle items. */
+  /** Idle items kept ready with no load; the pool never shrinks below this. */
   minIdle: number;
+  /** The most idle items the pool grows to keep (0: none, every caller waits for a fresh item). */
+  maxIdle: number;
   /** Items alive at once (idle, starting and in use): the bound memory and pids set. */
   maxItems: number;
   /** Creations in flight at once. */
@@ -49,7 +51,8 @@ export class WarmPool<T> {
   private starting = 0;
   private inUse = 0;
   private idleTarget: number;
-  private waitedSinceShrink = false;
+  /** When a caller last waited (or stopped waiting): the pool shrinks only after a quiet period. */
+  private lastWaitAt = 0;
   /** Consecutive creation failures: refilling the idle target backs off while they last. */
   private failures = 0;
   private retryTimer?: NodeJS.Timeout;
@@ -59,7 +62,7 @@ export class WarmPool<T> {
   peakItems = 0;
 
   constructor(private readonly options: WarmPoolOptions<T>) {
-    this.idleTarget = Math.min(options.minIdle, options.maxItems);
+    this.idleTarget = Math.min(options.minIdle, options.maxIdle);
     this.shrinkTimer = setInterval(() => this.shrink(), options.shrinkAfterMs);
     this.shrinkTimer.unref();
   }
@@ -121,8 +124,8 @@ export class WarmPool<T> {
       };
       signal?.addEventListener('abort', onAbort, { once: true });
       this.waiters.push(waiter);
-      this.waitedSinceShrink = true;
-      this.idleTarget = Math.max(this.idleTarget, Math.min(this.waiters.length, this.options.maxItems));
+      this.lastWaitAt = performance.now();
+      this.idleTarget = Math.max(this.idleTarget, Math.min(this.waiters.length, this.options.maxIdle));
       this.pump();
     });
   }
@@ -151,7 +154,7 @@ export class WarmPool<T> {
 
   /** Resolves when `count` items (default: the idle target) are idle, or creation fails. */
   async fill(count = this.idleTarget): Promise<void> {
-    const want = Math.min(count, this.options.maxItems);
+    const want = Math.min(count, this.options.maxIdle);
     this.idleTarget = Math.max(this.idleTarget, want);
     while (!this.closed && this.idle.length < want) {
       this.pump();
@@ -225,19 +228,19 @@ export class WarmPool<T> {
         const waiter = this.waiters.shift();
         if (waiter) {
           waiter.cleanup();
+          this.lastWaitAt = performance.now();
           this.inUse++;
           waiter.resolve({ item, warm: false });
-        } else this.idle.push(item);
+        } else if (this.idle.length < this.idleTarget) this.idle.push(item);
+        else void this.destroy(item); // beyond the idle target (a recycled item, a waiter gone)
       }
     }
     this.pump();
   }
 
   private shrink(): void {
-    if (this.waitedSinceShrink || this.waiters.length > 0) {
-      this.waitedSinceShrink = false;
-      return;
-    }
+    if (this.waiters.length > 0) this.lastWaitAt = performance.now();
+    if (performance.now() - this.lastWaitAt < this.options.shrinkAfterMs) return;
     this.idleTarget = Math.max(this.options.minIdle, Math.floor(this.idleTarget / 2));
     while (this.idle.length > this.idleTarget) void this.destroy(this.idle.pop() as T);
   }
