@@ -3,7 +3,7 @@ import { playEpisode } from '../src/agent-loop.ts';
 import { ChatTemplate } from '../src/chat/chat-template.ts';
 import { hermesToolCalls } from '../src/chat/hermes-tool-calls.ts';
 import { byteTokenizerConfig, byteTokenizerId, byteTokenizerJson } from '../src/model/byte-tokenizer.ts';
-import { HuggingFaceTokenizer } from '../src/onnx/hf-tokenizer.ts';
+import { HuggingFaceTokenizer } from '../src/model/hf-tokenizer.ts';
 import { createOraclePolicy } from '../src/policies/scripted.ts';
 import { verifyTrajectoryTokens } from '../src/verify-trajectory.ts';
 import { composeEnvironment, inProcessClient, scriptedTokenPolicyTestDouble } from './helpers.test-double.ts';

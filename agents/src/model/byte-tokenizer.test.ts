@@ -1,7 +1,7 @@
 import { Rng } from '@toolgym/protocol';
 import { describe, expect, it } from 'vitest';
 import { renderChatTemplate } from '../onnx/chat-prompt.ts';
-import { HuggingFaceTokenizer } from '../onnx/hf-tokenizer.ts';
+import { HuggingFaceTokenizer } from './hf-tokenizer.ts';
 import {
   BYTE_MODEL_CHAT_TEMPLATE,
   BYTE_TOKENIZER_SPECIAL_TOKENS,
