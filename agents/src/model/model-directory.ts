@@ -33,20 +33,28 @@ export type ModelDirErrorCode =
   | 'malformed_model_file'
   | 'unwritable_model_dir';
 
+/** What to do about each kind of model directory problem, unless the error says better. */
+const MODEL_DIR_HINTS: Record<ModelDirErrorCode, string> = {
+  missing_model_dir:
+    'create one with `toolgym policy init <dir>`, or export a Hugging Face model with `optimum-cli export onnx`',
+  missing_model_file:
+    'a model directory is written whole (`toolgym policy init`, `toolgym train`, `optimum-cli export onnx`): write it again, or copy all of it',
+  malformed_model_file:
+    'a model directory is written whole (`toolgym policy init`, `toolgym train`, `optimum-cli export onnx`): write it again, or copy all of it',
+  unwritable_model_dir: 'pick a directory you can write to',
+};
+
 /** A configuration error: the model directory is missing or broken; `file` names what to fix. */
 export class ModelDirError extends ToolGymError {
   constructor(
     code: ModelDirErrorCode,
     readonly file: string,
     message: string,
-    hint?: string,
+    hint: string = MODEL_DIR_HINTS[code],
   ) {
     super(code, `${file}: ${message}`, hint);
   }
 }
-
-const REWRITE_HINT =
-  'write the directory again (`toolgym policy init <dir>`, or the run that made it), or copy it whole';
 
 export const TOOLGYM_MODEL_FORMAT = 'toolgym-decoder@1';
 
@@ -147,7 +155,7 @@ export function readModelDir(dir: string): ModelDir {
     throw new ModelDirError(
       'missing_model_dir',
       root,
-      'no such model directory (create one with `toolgym policy init <dir>`)',
+      'no such model directory',
     );
   }
   const configFile = path.join(root, 'config.json');
@@ -290,21 +298,19 @@ export function readDecoderWeights(
       'malformed_model_file',
       file,
       `not an ONNX model (${(error as Error).message})`,
-      REWRITE_HINT,
     );
   }
   const weights: DecoderWeights = {};
   for (const [name, shape] of Object.entries(decoderWeightShapes(config))) {
     const t = initializers.get(name);
     if (!t || t.data_type !== OnnxDataType.FLOAT || !t.raw_data)
-      throw new ModelDirError('malformed_model_file', file, `no float32 initializer '${name}'`, REWRITE_HINT);
+      throw new ModelDirError('malformed_model_file', file, `no float32 initializer '${name}'`);
     const size = shape.reduce((a, b) => a * b, 1);
     if (t.raw_data.byteLength !== size * 4)
       throw new ModelDirError(
         'malformed_model_file',
         file,
         `initializer '${name}' has ${t.raw_data.byteLength / 4} values, expected ${size} (toolgym.json's decoder)`,
-        REWRITE_HINT,
       );
     // Copy: raw_data may be unaligned inside the decoded buffer.
     weights[name] = new Float32Array(Uint8Array.from(t.raw_data).buffer);

@@ -123,7 +123,6 @@ export async function writeDecoderModelDir(dir: string, options: WriteDecoderMod
       'unwritable_model_dir',
       where ?? path.resolve(dir),
       `cannot write the model directory (${code})`,
-      'pick a directory you can write to',
     );
   }
 }

@@ -1,3 +1,5 @@
+import { ToolGymError } from '@toolgym/protocol';
+
 /** A document any retriever can index: what `search` returns and `open` shows. */
 export interface RetrievalDocument {
   /** Stable id (`country/fra`, or a corpus line id). */
@@ -71,13 +73,4 @@ export class DocumentCollection {
 }
 
 /** A retrieval index or collection that cannot be used as configured (fails at once). */
-export class RetrievalConfigError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-    readonly hint?: string,
-  ) {
-    super(hint ? `${message} (${hint})` : message);
-    this.name = 'RetrievalConfigError';
-  }
-}
+export class RetrievalConfigError extends ToolGymError {}
