@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { EnvironmentClient, serveHttp, serveStdio } from '@toolgym/env-kit';
+import { environmentOptions, listening, portNumber, positiveInt, wholeNumber } from '../flags.ts';
 import { playEpisode } from '../play.ts';
 import { scaffoldEnvironment } from '../scaffold.ts';
 import { makeEnvironment, registry } from '../registry.ts';
@@ -25,14 +26,16 @@ export function registerEnvCommands(program: Command): void {
     .option('--trainer-token <token>', 'bearer token of the trainer, the only client that may read answers and oracles', process.env.TOOLGYM_TRAINER_TOKEN)
     .option('--options <json>', 'environment options as JSON')
     .action(async (ref: string, opts: { http?: string; host: string; token?: string; trainerToken?: string; options?: string }) => {
-      const environment = await makeEnvironment(ref, opts.options ? JSON.parse(opts.options) : undefined);
+      const environment = await makeEnvironment(ref, environmentOptions(opts.options));
       if (opts.http === undefined) return serveStdio(environment);
-      const server = await serveHttp(environment, {
-        port: Number(opts.http),
-        host: opts.host,
-        ...(opts.token ? { token: opts.token } : {}),
-        ...(opts.trainerToken ? { trainerToken: opts.trainerToken } : {}),
-      });
+      const address = { host: opts.host, port: portNumber(opts.http, '--http') };
+      const server = await listening('--http', address, () =>
+        serveHttp(environment, {
+          ...address,
+          ...(opts.token ? { token: opts.token } : {}),
+          ...(opts.trainerToken ? { trainerToken: opts.trainerToken } : {}),
+        }),
+      );
       process.stderr.write(`toolgym: serving ${environment.ref} at ${server.url}\n`);
       const stop = async () => {
         await server.close();
@@ -50,9 +53,9 @@ export function registerEnvCommands(program: Command): void {
     .option('--json', 'one JSON task per line, with answers')
     .option('--options <json>', 'environment options as JSON')
     .action(async (ref: string, opts: { split?: 'train' | 'test'; limit: string; json?: boolean; options?: string }) => {
-      const environment = await makeEnvironment(ref, opts.options ? JSON.parse(opts.options) : undefined);
+      const environment = await makeEnvironment(ref, environmentOptions(opts.options));
       const tasks = opts.split ? await environment.tasksOf(opts.split) : await environment.tasks();
-      const shown = tasks.slice(0, Number(opts.limit));
+      const shown = tasks.slice(0, positiveInt(opts.limit, '--limit'));
       if (opts.json) {
         for (const t of shown) process.stdout.write(`${JSON.stringify(t)}\n`);
         return;
@@ -69,10 +72,11 @@ export function registerEnvCommands(program: Command): void {
     .option('--seed <n>', 'seed for drawing the task', String(Date.now() % 100_000))
     .option('--options <json>', 'environment options as JSON')
     .action(async (ref: string, opts: { task?: string; split: 'train' | 'test'; seed: string; options?: string }) => {
-      const environment = await makeEnvironment(ref, opts.options ? JSON.parse(opts.options) : undefined);
+      const environment = await makeEnvironment(ref, environmentOptions(opts.options));
+      const seed = wholeNumber(opts.seed, '--seed');
       const client = await EnvironmentClient.connect({ kind: 'in-process', environment });
       try {
-        await playEpisode(client, { ...(opts.task ? { taskId: opts.task } : {}), split: opts.split, seed: Number(opts.seed) }, {
+        await playEpisode(client, { ...(opts.task ? { taskId: opts.task } : {}), split: opts.split, seed }, {
           input: process.stdin,
           output: process.stdout,
         });
