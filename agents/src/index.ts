@@ -39,11 +39,7 @@ export {
   summarizeEval,
 } from './eval-summary.ts';
 export { JsonlTrajectorySink } from './jsonl-sink.ts';
-export {
-  BYTE_TOKENIZER_SPECIAL_TOKENS,
-  BYTE_TOKENIZER_VOCAB_SIZE,
-  byteTokenizerId,
-} from './model/byte-tokenizer.ts';
+export { BYTE_TOKENIZER_VOCAB_SIZE, byteTokenizerId } from './model/byte-tokenizer.ts';
 export {
   DEFAULT_ROPE_THETA,
   type DecoderConfig,

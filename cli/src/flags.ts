@@ -2,7 +2,7 @@
  * Values of command-line flags. Each bad value is a `ConfigError` that names the flag, so the CLI
  * prints it as a short block instead of failing somewhere deeper with a stack trace.
  */
-import { ConfigError, PortInUseError } from '@toolgym/env-kit';
+import { ConfigError } from '@toolgym/env-kit';
 
 /** `--options '<json>'`: environment options, a JSON object. */
 export function environmentOptions(json: string | undefined): Record<string, unknown> | undefined {
@@ -68,32 +68,4 @@ export function oneOf<T extends string>(value: string, choices: readonly T[], fl
   if (!(choices as readonly string[]).includes(value))
     throw new ConfigError(`${flag} ${value} is not known`, `use ${choices.join(', ')}`);
   return value as T;
-}
-
-/**
- * Starts a server on the address a flag chose. The operating system refusing the address (a port
- * already in use, one this user may not bind, a host that is not this machine's) is a
- * configuration error naming the flag, whichever server met it.
- */
-export async function listening<T>(
-  flag: string,
-  address: { host: string; port: number },
-  start: () => Promise<T>,
-): Promise<T> {
-  try {
-    return await start();
-  } catch (error) {
-    const { host, port } = address;
-    const code = (error as NodeJS.ErrnoException).code;
-    if (error instanceof PortInUseError || code === 'EADDRINUSE')
-      throw new PortInUseError(host, port, `pick another port with ${flag}, or 0 for any free port`);
-    if (code === 'EACCES' || code === 'EADDRNOTAVAIL')
-      throw new ConfigError(
-        `cannot listen on ${host}:${port} (${code})`,
-        code === 'EACCES'
-          ? `ports below 1024 need root: pick another port with ${flag}`
-          : "the host is not one of this machine's addresses: bind 127.0.0.1 or 0.0.0.0",
-      );
-    throw error;
-  }
 }

@@ -1,9 +1,10 @@
 import type { Command } from 'commander';
 import { EnvironmentClient, serveHttp, serveStdio } from '@toolgym/env-kit';
-import { environmentOptions, listening, portNumber, positiveInt, wholeNumber } from '../flags.ts';
+import { environmentOptions, portNumber, positiveInt, wholeNumber } from '../flags.ts';
 import { playEpisode } from '../play.ts';
 import { scaffoldEnvironment } from '../scaffold.ts';
 import { makeEnvironment, registry } from '../registry.ts';
+import { closeOnSignal, listening } from '../serving.ts';
 
 export function registerEnvCommands(program: Command): void {
   program
@@ -37,12 +38,7 @@ export function registerEnvCommands(program: Command): void {
         }),
       );
       process.stderr.write(`toolgym: serving ${environment.ref} at ${server.url}\n`);
-      const stop = async () => {
-        await server.close();
-        process.exit(0);
-      };
-      process.on('SIGINT', stop);
-      process.on('SIGTERM', stop);
+      closeOnSignal(() => server.close());
     });
 
   env

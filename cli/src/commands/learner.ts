@@ -10,7 +10,8 @@ import {
   type TrainConfig,
 } from '@toolgym/trainer';
 import type { Command } from 'commander';
-import { listening, oneOf, portNumber, positiveInt } from '../flags.ts';
+import { oneOf, portNumber, positiveInt } from '../flags.ts';
+import { closeOnSignal, listening } from '../serving.ts';
 
 /** `toolgym learner serve | publish`: the learner HTTP API and weight publishing (trainer/LEARNER_API.md). */
 export function registerLearnerCommands(program: Command): void {
@@ -56,12 +57,7 @@ export function registerLearnerCommands(program: Command): void {
         process.stderr.write(
           `toolgym: learner API at ${server.url}/api/v1${opts.stateDir ? ` (state in ${path.resolve(opts.stateDir)})` : ' (no --state-dir: a restart loses the model)'}\n`,
         );
-        const stop = async () => {
-          await server.close();
-          process.exit(0);
-        };
-        process.on('SIGINT', stop);
-        process.on('SIGTERM', stop);
+        closeOnSignal(() => server.close());
       },
     );
 

@@ -1,7 +1,8 @@
 import path from 'node:path';
 import { createDefaultModel, OnnxPolicy, serveOpenAiCompatible } from '@toolgym/agents';
 import type { Command } from 'commander';
-import { listening, oneOf, portNumber, positiveInt, wholeNumber } from '../flags.ts';
+import { oneOf, portNumber, positiveInt, wholeNumber } from '../flags.ts';
+import { closeOnSignal, listening } from '../serving.ts';
 
 export function registerPolicyCommands(program: Command): void {
   const policy = program.command('policy').description("Create and serve ToolGym's ONNX policy models.");
@@ -56,13 +57,10 @@ export function registerPolicyCommands(program: Command): void {
         process.stderr.write(
           `toolgym: serving '${modelName}' (policy version ${onnx.version}) at ${server.url}\n`,
         );
-        const stop = async () => {
+        closeOnSignal(async () => {
           await server.close();
           await onnx.close();
-          process.exit(0);
-        };
-        process.on('SIGINT', stop);
-        process.on('SIGTERM', stop);
+        });
       },
     );
 }

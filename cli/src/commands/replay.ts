@@ -8,7 +8,8 @@ import {
   TrajectoryStore,
 } from '@toolgym/replay';
 import type { Command } from 'commander';
-import { listening, portNumber, wholeNumber } from '../flags.ts';
+import { portNumber, wholeNumber } from '../flags.ts';
+import { closeOnSignal, listening } from '../serving.ts';
 
 export function registerReplayCommands(program: Command): void {
   const replay = program
@@ -41,12 +42,7 @@ export function registerReplayCommands(program: Command): void {
       process.stderr.write(
         `toolgym: replay of ${opts.store}\n  viewer ${server.url}${suffix}\n  feed   ${server.feedUrl}\n`,
       );
-      const stop = async () => {
-        await server.close();
-        process.exit(0);
-      };
-      process.on('SIGINT', stop);
-      process.on('SIGTERM', stop);
+      closeOnSignal(() => server.close());
     });
 
   replay

@@ -2,8 +2,9 @@ import path from 'node:path';
 import { StoreSink, serveReplay, TrajectoryStore } from '@toolgym/replay';
 import { loadTrainConfig, type TrainResult, train } from '@toolgym/trainer';
 import type { Command } from 'commander';
-import { listening, numberIn, portNumber, positiveInt, wholeNumber } from '../flags.ts';
+import { numberIn, portNumber, positiveInt, wholeNumber } from '../flags.ts';
 import { makeEnvironment } from '../registry.ts';
+import { listening } from '../serving.ts';
 
 interface TrainCliOptions {
   seed?: string;
