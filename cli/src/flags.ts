@@ -41,7 +41,8 @@ export function positiveInt(value: string, flag: string): number {
 /** A whole number, any sign (seeds). */
 export function wholeNumber(value: string, flag: string): number {
   const n = Number(value);
-  if (value.trim() === '' || !Number.isInteger(n)) throw new ConfigError(`${flag} ${value} is not a whole number`);
+  if (value.trim() === '' || !Number.isInteger(n))
+    throw new ConfigError(`${flag} ${value} is not a whole number`);
   return n;
 }
 
@@ -59,7 +60,10 @@ export function numberIn(value: string, flag: string, min: number, max = Number.
 export function portNumber(value: string, flag: string): number {
   const n = Number(value);
   if (value.trim() === '' || !Number.isInteger(n) || n < 0 || n > 65535)
-    throw new ConfigError(`${flag} ${value} is not a port`, 'give a port from 1 to 65535, or 0 for any free port');
+    throw new ConfigError(
+      `${flag} ${value} is not a port`,
+      'give a port from 1 to 65535, or 0 for any free port',
+    );
   return n;
 }
 

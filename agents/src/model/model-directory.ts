@@ -152,11 +152,7 @@ function idList(v: unknown): number[] {
 export function readModelDir(dir: string): ModelDir {
   const root = path.resolve(dir);
   if (!existsSync(root) || !statSync(root).isDirectory()) {
-    throw new ModelDirError(
-      'missing_model_dir',
-      root,
-      'no such model directory',
-    );
+    throw new ModelDirError('missing_model_dir', root, 'no such model directory');
   }
   const configFile = path.join(root, 'config.json');
   const config = readJson(root, 'config.json', true);
@@ -294,11 +290,7 @@ export function readDecoderWeights(
   try {
     initializers = decodeOnnxInitializers(onnxBytes);
   } catch (error) {
-    throw new ModelDirError(
-      'malformed_model_file',
-      file,
-      `not an ONNX model (${(error as Error).message})`,
-    );
+    throw new ModelDirError('malformed_model_file', file, `not an ONNX model (${(error as Error).message})`);
   }
   const weights: DecoderWeights = {};
   for (const [name, shape] of Object.entries(decoderWeightShapes(config))) {

@@ -41,7 +41,11 @@ export function registerPolicyCommands(program: Command): void {
         executionProvider: string;
         maxBatch: string;
       }) => {
-        const executionProvider = oneOf(opts.executionProvider, ['auto', 'cuda', 'cpu'], '--execution-provider');
+        const executionProvider = oneOf(
+          opts.executionProvider,
+          ['auto', 'cuda', 'cpu'],
+          '--execution-provider',
+        );
         const address = { host: opts.host, port: portNumber(opts.port, '--port') };
         const onnx = await OnnxPolicy.create({
           model: opts.model,

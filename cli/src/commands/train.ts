@@ -41,7 +41,10 @@ export function registerTrainCommand(program: Command): void {
         ? opts.seeds.split(',').map((s) => wholeNumber(s, '--seeds'))
         : [opts.seed !== undefined ? wholeNumber(opts.seed, '--seed') : config.run.seed];
       const storePath = path.resolve(opts.store ?? path.join(config.run.outDir, 'replay.sqlite'));
-      const address = opts.serve !== undefined && { host: '127.0.0.1', port: portNumber(opts.serve, '--serve') };
+      const address = opts.serve !== undefined && {
+        host: '127.0.0.1',
+        port: portNumber(opts.serve, '--serve'),
+      };
       const server = address
         ? await listening('--serve', address, () => serveReplay({ storePath, ...address }))
         : undefined;

@@ -1,4 +1,5 @@
 import { ToolGymError } from '@toolgym/protocol';
+import { bestSnippet } from './snippet.ts';
 
 /** A document any retriever can index: what `search` returns and `open` shows. */
 export interface RetrievalDocument {
@@ -69,6 +70,21 @@ export class DocumentCollection {
     const doc = this.documents[index];
     if (!doc) throw new RetrievalConfigError('bad_document_index', `no document at position ${index}`);
     return doc;
+  }
+
+  /** A backend's ranking (positions, best first) as hits for `query`, with their snippets. */
+  hits(ranking: ReadonlyArray<{ index: number; score: number }>, query: string): RetrievalHit[] {
+    return ranking.map(({ index, score }, i) => {
+      const doc = this.at(index);
+      return {
+        rank: i + 1,
+        id: doc.id,
+        title: doc.title,
+        url: doc.url,
+        score,
+        snippet: bestSnippet(doc.text, query),
+      };
+    });
   }
 }
 
