@@ -7,7 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { createDefaultModel, DEFAULT_DECODER_CONFIG } from '../src/model/model-directory.ts';
+import { createDefaultModel, DEFAULT_DECODER_CONFIG } from '../src/model/write-model-directory.ts';
 import { renderChatTemplate } from '../src/onnx/chat-prompt.ts';
 import type { ExecutionProviderPreference } from '../src/onnx/execution-provider.ts';
 import { OnnxPolicy } from '../src/onnx/onnx-policy.ts';

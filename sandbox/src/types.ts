@@ -1,5 +1,5 @@
 /**
- * The one interface every backend implements (DESIGN.md: `run({ cmd, files, stdin, limits })`).
+ * The one interface every backend implements: `run({ cmd, files, stdin, limits })`.
  * A run is always a fresh sandbox: nothing of one run is visible to the next, whatever the backend.
  */
 

@@ -29,8 +29,9 @@ const python = (code: string, extra: Partial<RunRequest> = {}): RunRequest => ({
 });
 
 /**
- * The escape attempts of the issue, run against any backend: each must be stopped, reported in
- * the result, and leave the host as it was (no files written outside, no processes left).
+ * Escape attempts (files, network, processes, resources), run against any backend: each must be
+ * stopped, reported in the result, and leave the host as it was (no files written outside, no
+ * processes left).
  */
 export function describeEscapeTests(
   name: string,

@@ -33,7 +33,7 @@ export {
   stopGradient,
   tokenCovariance,
 } from './algorithms/policy-loss.ts';
-// Learner HTTP API, checkpoints and weight publishing (issue 10).
+// Learner HTTP API, checkpoints and weight publishing.
 export {
   type LearnerServer,
   LearnerServerConfigError,

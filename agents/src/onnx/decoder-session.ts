@@ -7,7 +7,7 @@
  */
 import * as ort from 'onnxruntime-node';
 import type { ExecutionProviderChoice } from './execution-provider.ts';
-import type { DecoderShape } from './model-dir.ts';
+import type { DecoderShape } from '../model/model-directory.ts';
 
 /** The KV cache of a batch: per layer a key and a value tensor [batch, kvHeads, length, headDim]. */
 export interface KvCache {

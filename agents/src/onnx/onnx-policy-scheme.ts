@@ -4,7 +4,7 @@
  */
 
 import { PolicySpecError } from '../errors.ts';
-import type { PolicyScheme } from '../policy-spec.ts';
+import type { PolicyScheme } from '../policy.ts';
 import type { ExecutionProviderPreference } from './execution-provider.ts';
 import { OnnxPolicy } from './onnx-policy.ts';
 

@@ -18,17 +18,17 @@ import {
   renderChatTemplate,
   toolSpecsToTemplateTools,
 } from './chat-prompt.ts';
-import { buildDecoderOnnx } from './decoder-graph.ts';
+import { buildDecoderOnnx } from '../model/decoder-graph.ts';
 import { DecoderSession, type ForwardOutput, type KvCache } from './decoder-session.ts';
-import { ModelDirError, PolicyRequestError } from './errors.ts';
+import { PolicyRequestError } from './errors.ts';
 import {
   createInferenceSession,
   type ExecutionProviderChoice,
   ExecutionProviderError,
   type ExecutionProviderPreference,
 } from './execution-provider.ts';
-import type { HuggingFaceTokenizer } from './hf-tokenizer.ts';
-import { type ModelDir, readModelDir } from './model-dir.ts';
+import type { HuggingFaceTokenizer } from '../model/hf-tokenizer.ts';
+import { type ModelDir, ModelDirError, readModelDir } from '../model/model-directory.ts';
 import { checkSamplingParams, sampleToken } from './sampler.ts';
 
 export interface OnnxPolicySettings {

@@ -1,4 +1,4 @@
-import { hashString } from '@toolgym/protocol';
+import { hashString, ToolGymError } from '@toolgym/protocol';
 import { BANK_CASES } from '../data/cases/index.ts';
 import { type ClinicalCase, type ClinicalCaseInput, ClinicalCaseSchema } from './case.ts';
 import { defaultCatalogue, type TestCatalogue } from './catalogue.ts';
@@ -6,14 +6,13 @@ import { ConditionVocabulary, mentionsDiagnosis } from './diagnosis-match.ts';
 import { SYMPTOMS } from './patient/symptoms.ts';
 
 /** A case that breaks the bank's rules; the message names the case and the field to fix. */
-export class CaseDataError extends Error {
-  readonly code = 'invalid_case';
+export class CaseDataError extends ToolGymError {
   constructor(
     readonly caseId: string,
     message: string,
+    hint?: string,
   ) {
-    super(`case '${caseId}': ${message}`);
-    this.name = 'CaseDataError';
+    super('invalid_case', `case '${caseId}': ${message}`, hint);
   }
 }
 

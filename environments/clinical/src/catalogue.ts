@@ -1,4 +1,4 @@
-import { hashString } from '@toolgym/protocol';
+import { hashString, ToolGymError } from '@toolgym/protocol';
 import { distance } from 'fastest-levenshtein';
 import { type NormalSpec, PANEL_ROWS, TEST_ROWS, type TestCategory } from '../data/test-catalogue.ts';
 
@@ -27,8 +27,10 @@ export interface ReportedValue {
   flag?: 'H' | 'L' | 'A';
 }
 
-export class CatalogueError extends Error {
-  readonly code = 'invalid_catalogue';
+export class CatalogueError extends ToolGymError {
+  constructor(message: string, hint?: string) {
+    super('invalid_catalogue', message, hint);
+  }
 }
 
 /** Words that do not change which test is meant ("order a CBC please" = "cbc"). */

@@ -8,6 +8,7 @@
  * client cannot disagree.
  */
 import type { DecoderConfig, DecoderWeights } from '@toolgym/agents';
+import { ToolGymError } from '@toolgym/protocol';
 import { z } from 'zod';
 import type {
   AdamParams,
@@ -356,13 +357,11 @@ export interface WireInfo {
 }
 
 /** A request field that parsed but makes no sense (rendered as 400 naming the field). */
-export class WireFieldError extends Error {
-  readonly code = 'invalid_field';
+export class WireFieldError extends ToolGymError {
   constructor(
     readonly field: string,
     message: string,
   ) {
-    super(`${field}: ${message}`);
-    this.name = 'WireFieldError';
+    super('invalid_field', `${field}: ${message}`, 'see trainer/LEARNER_API.md for the field');
   }
 }

@@ -8,6 +8,7 @@
  * Every per-token array has the length of `modelInput.tokens`.
  */
 import type { DecoderConfig, DecoderWeights } from '@toolgym/agents';
+import { ToolGymError } from '@toolgym/protocol';
 import type { CovControl, KlEstimator, PolicyLossConfig } from '../algorithms/policy-loss.ts';
 
 export interface ModelInput {
@@ -106,11 +107,10 @@ export interface LearnerState {
 }
 
 /** Typed errors for malformed learner calls (configuration/programming channel). */
-export class LearnerInputError extends Error {
-  readonly code = 'learner-input';
+export class LearnerInputError extends ToolGymError {
   constructor(message: string) {
-    super(message);
-    this.name = 'LearnerInputError';
+    // The code is on the learner API's wire (LEARNER_API.md), so it keeps its spelling.
+    super('learner-input', message);
   }
 }
 

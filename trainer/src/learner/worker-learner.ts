@@ -14,6 +14,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { DecoderWeights } from '@toolgym/agents';
+import { ToolGymError } from '@toolgym/protocol';
 import { DEFAULT_POLICY_LOSS } from '../algorithms/policy-loss.ts';
 import { type EmbeddedLearnerSettings, lossUnits, validateData } from './embedded-learner.ts';
 import {
@@ -28,7 +29,7 @@ import {
 /** What the worker posts back for call `id`. */
 export type WorkerReply =
   | { id: number; ok: true; value: unknown }
-  | { id: number; ok: false; error: { name: string; message: string } };
+  | { id: number; ok: false; error: { name: string; message: string; code?: string; hint?: string } };
 
 type Call = (method: string, ...args: unknown[]) => Promise<unknown>;
 
@@ -51,8 +52,13 @@ async function startWorker(
     pending.delete(reply.id);
     if (reply.ok) p.resolve(reply.value);
     else {
-      const { name, message } = reply.error;
-      const error = name === 'LearnerInputError' ? new LearnerInputError(message) : new Error(message);
+      const { name, message, code, hint } = reply.error;
+      const error =
+        name === 'LearnerInputError'
+          ? new LearnerInputError(message)
+          : code !== undefined
+            ? new ToolGymError(code, message, hint)
+            : new Error(message);
       error.name = name;
       p.reject(error);
     }

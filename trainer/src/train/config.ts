@@ -5,6 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { ToolGymError } from '@toolgym/protocol';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 
@@ -334,11 +335,10 @@ export const TrainConfigSchema = z
 
 export type TrainConfig = z.infer<typeof TrainConfigSchema>;
 
-export class TrainConfigError extends Error {
-  readonly code = 'train-config';
-  constructor(message: string) {
-    super(message);
-    this.name = 'TrainConfigError';
+/** A training config that cannot be read or does not validate; the message names each bad key. */
+export class TrainConfigError extends ToolGymError {
+  constructor(message: string, hint?: string) {
+    super('invalid_train_config', message, hint);
   }
 }
 
@@ -354,7 +354,10 @@ export function parseTrainConfig(value: unknown, origin = 'config'): TrainConfig
           : '';
       return `  ${where}: ${issue.message}${keys}`;
     });
-    throw new TrainConfigError(`${origin} is not a valid training config:\n${lines.join('\n')}`);
+    throw new TrainConfigError(
+      `${origin} is not a valid training config:\n${lines.join('\n')}`,
+      'fix the keys named above; the configs/ folder has working examples',
+    );
   }
   return result.data;
 }
@@ -363,14 +366,19 @@ export async function loadTrainConfig(file: string): Promise<TrainConfig> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
-  } catch {
-    throw new TrainConfigError(`cannot read the training config ${path.resolve(file)}`);
+  } catch (error) {
+    throw new TrainConfigError(
+      `cannot read the training config ${path.resolve(file)} (${(error as NodeJS.ErrnoException).code})`,
+      'give the path of a YAML training config, e.g. configs/compose-main.yaml',
+    );
   }
   let value: unknown;
   try {
     value = parseYaml(text);
   } catch (error) {
-    throw new TrainConfigError(`${file} is not valid YAML: ${(error as Error).message}`);
+    // The parser's message ends in a drawing of the line; its first line says where.
+    const where = (error as Error).message.split('\n')[0]!.replace(/:$/, '');
+    throw new TrainConfigError(`${file} is not valid YAML: ${where}`, 'fix the YAML at that line');
   }
   return parseTrainConfig(value, file);
 }

@@ -23,7 +23,7 @@ import {
   decoderPositions,
   decoderWeightShapes,
   ropeTables,
-} from '../model/decoder-config.ts';
+} from './decoder-config.ts';
 import {
   encodeOnnxModel,
   type NodeProtoShape,

@@ -1,13 +1,13 @@
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
-import { type DecoderConfig, type DecoderWeights, decoderWeightShapes } from '../model/decoder-config.ts';
-import { initDecoderWeights } from '../model/init-weights.ts';
-import { referenceForward } from '../model/reference-forward.ts';
+import { type DecoderConfig, type DecoderWeights, decoderWeightShapes } from './decoder-config.ts';
+import { initDecoderWeights } from './init-weights.ts';
+import { referenceForward } from './reference-forward.ts';
 import { buildDecoderOnnx, checkDecoderWeights } from './decoder-graph.ts';
-import { DecoderSession } from './decoder-session.ts';
+import { DecoderSession } from '../onnx/decoder-session.ts';
 import { decodeOnnxInitializers } from './onnx-proto.ts';
-import { readDecoderWeights } from './read-weights.ts';
-import { TINY_TEST_CONFIG } from './tiny-test-model.ts';
+import { readDecoderWeights } from './model-directory.ts';
+import { TINY_TEST_CONFIG } from '../onnx/tiny-test-model.ts';
 
 /** float32 ONNX vs float64 TypeScript maths over 2 layers: agreement well inside this bound. */
 const TOLERANCE = 1e-4;

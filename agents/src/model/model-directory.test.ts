@@ -2,12 +2,11 @@ import { cp, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/pro
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { initDecoderWeights } from '../model/init-weights.ts';
-import { writeDecoderModelDir } from '../model/model-directory.ts';
-import { readModelDir } from './model-dir.ts';
-import { createOnnxPolicy } from './onnx-policy.ts';
-import { readDecoderModelDir } from './read-weights.ts';
-import { createTinyTestModel, TINY_TEST_CONFIG } from './tiny-test-model.ts';
+import { createOnnxPolicy } from '../onnx/onnx-policy.ts';
+import { createTinyTestModel, TINY_TEST_CONFIG } from '../onnx/tiny-test-model.ts';
+import { initDecoderWeights } from './init-weights.ts';
+import { readDecoderModelDir, readModelDir } from './model-directory.ts';
+import { writeDecoderModelDir } from './write-model-directory.ts';
 
 let dir: string;
 beforeAll(async () => {
@@ -141,9 +140,43 @@ describe('a model directory with extra tokens (tool names)', () => {
           weights: initDecoderWeights(TINY_TEST_CONFIG, { seed: 1 }),
           extraTokens,
         }),
-      ).rejects.toThrow(/below the tokenizer's 265 tokens .*set vocabSize to at least 265/);
+      ).rejects.toMatchObject({
+        code: 'invalid_decoder_config',
+        message: expect.stringMatching(/below the tokenizer's 265 tokens/),
+        hint: 'set vocabSize to at least 265',
+      });
     } finally {
       await rm(target, { recursive: true, force: true });
+    }
+  });
+
+  it('names the path it cannot write as a ModelDirError', async () => {
+    const parent = await mkdtemp(path.join(tmpdir(), 'toolgym-unwritable-'));
+    try {
+      await writeFile(path.join(parent, 'a-file'), 'not a directory');
+      const under = path.join(parent, 'a-file', 'model');
+      await expect(
+        writeDecoderModelDir(under, {
+          config: TINY_TEST_CONFIG,
+          weights: initDecoderWeights(TINY_TEST_CONFIG, { seed: 1 }),
+        }),
+      ).rejects.toMatchObject({ code: 'unwritable_model_dir', file: under });
+    } finally {
+      await rm(parent, { recursive: true, force: true });
+    }
+  });
+
+  it('names model.onnx when its bytes are not an ONNX graph', async () => {
+    const copy = await mkdtemp(path.join(tmpdir(), 'toolgym-garbled-'));
+    try {
+      await cp(dir, copy, { recursive: true });
+      await writeFile(path.join(copy, 'model.onnx'), Buffer.from([0xff, 0xff, 0xff, 0xff, 0x0f]));
+      await expect(readDecoderModelDir(copy)).rejects.toMatchObject({
+        code: 'malformed_model_file',
+        file: path.join(copy, 'model.onnx'),
+      });
+    } finally {
+      await rm(copy, { recursive: true, force: true });
     }
   });
 });
