@@ -21,7 +21,7 @@ describe('case bank', () => {
   it('refuses a case whose patient-facing text names its diagnosis', () => {
     const leaky = { ...base, history: { ...base.history, family: 'My father had a heart attack too.' } };
     expect(() => validateCase(leaky, defaultCatalogue(), { strictTests: true })).toThrow(
-      /history.family names the diagnosis \('heart attack'\)/,
+      /the agent could read the diagnosis: history.family names 'heart attack'/,
     );
   });
 

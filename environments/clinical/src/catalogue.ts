@@ -64,6 +64,27 @@ const singular = (key: string) =>
     .map((w) => (w.length > 3 && w.endsWith('s') && !w.endsWith('ss') ? w.slice(0, -1) : w))
     .join(' ');
 
+/** Spelled-out modalities as the catalogue names them ("computed tomography of the chest" → "ct chest"). */
+const MODALITIES: Array<[RegExp, string]> = [
+  [/\bcomputed tomograph(y|ic)\b/g, 'ct'],
+  [/\bmagnetic resonance( imaging)?\b/g, 'mri'],
+  [/\b(radiograph|radiographs|radiography|xray|xrays)\b/g, 'x ray'],
+  [/\b(ultrasonography|sonography|sonogram)\b/g, 'ultrasound'],
+];
+
+/**
+ * The words of a test name as lookups compare them: normalised like `testKey`, plurals folded,
+ * spelled-out modalities abbreviated. Word sets let a longer name ("X-Ray_Knee", "skin biopsy of the
+ * right shin") be matched by the words of a shorter one.
+ */
+export function testWords(name: string): string[] {
+  let key = testKey(name);
+  for (const [pattern, short] of MODALITIES) key = key.replace(pattern, short);
+  return singular(key)
+    .split(' ')
+    .filter((w) => w.length > 0);
+}
+
 /**
  * The examinations the hospital offers: lookup by name or alias, suggestions for unknown names,
  * and normal results for tests a case says nothing about.
@@ -113,6 +134,26 @@ export class TestCatalogue {
   resolve(name: string): CatalogueTest | undefined {
     const key = testKey(name);
     return this.byKey.get(key) ?? this.byKey.get(singular(key));
+  }
+
+  /**
+   * The test a longer, imported name means: an exact lookup, else the catalogue name or alias whose
+   * words all occur in it, the one with most words; none when two tests tie. "X-Ray_Knee" is a limb
+   * X-ray, "CT scan of the chest" a CT chest, "CT scan thorax and abdomen" nothing (two tie).
+   */
+  resolveLoosely(name: string): CatalogueTest | undefined {
+    const exact = this.resolve(name);
+    if (exact) return exact;
+    const words = new Set(testWords(name));
+    let best: { test: CatalogueTest; size: number; tied: boolean } | undefined;
+    for (const [key, test] of this.byKey) {
+      const label = singular(key).split(' ');
+      if (label.length === 1 && (label[0] as string).length < 3) continue;
+      if (!label.every((w) => words.has(w))) continue;
+      if (!best || label.length > best.size) best = { test, size: label.length, tied: false };
+      else if (label.length === best.size && best.test.id !== test.id) best.tied = true;
+    }
+    return best && !best.tied ? best.test : undefined;
   }
 
   /** The panel a component belongs to (first listed), for crediting a component ordered alone. */
