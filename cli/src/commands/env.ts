@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
 import { EnvironmentClient, serveHttp, serveStdio } from '@toolgym/env-kit';
+import type { Split } from '@toolgym/protocol';
+import { formatDataReport } from '../data-report.ts';
 import { playEpisode } from '../play.ts';
 import { scaffoldEnvironment } from '../scaffold.ts';
 import { makeEnvironment, registry } from '../registry.ts';
@@ -45,13 +47,14 @@ export function registerEnvCommands(program: Command): void {
   env
     .command('tasks <env>')
     .description('List the tasks of an environment.')
-    .option('--split <split>', 'train or test')
+    .option('--split <split>', 'train, test or test-iid')
     .option('--limit <n>', 'how many to print', '20')
     .option('--json', 'one JSON task per line, with answers')
     .option('--options <json>', 'environment options as JSON')
-    .action(async (ref: string, opts: { split?: 'train' | 'test'; limit: string; json?: boolean; options?: string }) => {
+    .action(async (ref: string, opts: { split?: Split; limit: string; json?: boolean; options?: string }) => {
       const environment = await makeEnvironment(ref, opts.options ? JSON.parse(opts.options) : undefined);
       const tasks = opts.split ? await environment.tasksOf(opts.split) : await environment.tasks();
+      process.stderr.write(formatDataReport(await environment.dataReport()));
       const shown = tasks.slice(0, Number(opts.limit));
       if (opts.json) {
         for (const t of shown) process.stdout.write(`${JSON.stringify(t)}\n`);

@@ -21,15 +21,16 @@ import {
   type HttpEnvironmentServer,
   serveHttp,
 } from '@toolgym/env-kit';
-import { type Task, type ToolSpec, taskMatchesMeta } from '@toolgym/protocol';
+import { type Split, type Task, type ToolSpec, taskMatchesMeta } from '@toolgym/protocol';
 import type { Command } from 'commander';
+import { formatDataReport } from '../data-report.ts';
 import { jsonOrText } from '../play.ts';
 import { makeEnvironment } from '../registry.ts';
 
 interface EvalOptions {
   env: string;
   policy: string;
-  split: 'train' | 'test';
+  split: Split;
   n: string;
   limit?: string;
   meta: string[];
@@ -67,7 +68,7 @@ export function registerEvalCommand(program: Command): void {
     )
     .requiredOption('--env <id>', 'environment id (compose, sql@1) or path to a module')
     .requiredOption('--policy <spec>', 'oracle | random | openai:<baseURL>#<model> | onnx:<modelDir>')
-    .option('--split <split>', 'train or test', 'test')
+    .option('--split <split>', 'train, test or test-iid', 'test')
     .option('-n, --n <n>', 'episodes per task (pass@k is reported for every k up to n)', '8')
     .option('--limit <tasks>', 'play only the first this many tasks of the split')
     .option(
@@ -138,6 +139,7 @@ export function registerEvalCommand(program: Command): void {
       } else {
         const env = await makeEnvironment(opts.env, environmentOptions);
         environment = env;
+        process.stderr.write(formatDataReport(await env.dataReport()));
         switch (opts.transport) {
           case 'in-process':
             sessions = 'episode';

@@ -92,6 +92,8 @@ export function testWords(name: string): string[] {
 export class TestCatalogue {
   private readonly byId = new Map<string, CatalogueTest>();
   private readonly byKey = new Map<string, CatalogueTest>();
+  /** Every name's words, by each of its words, for `resolveLoosely`. */
+  private readonly labelsByWord = new Map<string, Array<{ words: string[]; test: CatalogueTest }>>();
 
   constructor(tests: CatalogueTest[]) {
     for (const test of tests) {
@@ -116,6 +118,13 @@ export class TestCatalogue {
         }
       }
     }
+    for (const [key, test] of this.byKey) {
+      const words = singular(key).split(' ');
+      if (words.length === 1 && (words[0] as string).length < 3) continue;
+      const label = { words, test };
+      for (const word of new Set(words))
+        this.labelsByWord.set(word, [...(this.labelsByWord.get(word) ?? []), label]);
+    }
   }
 
   get size(): number {
@@ -138,20 +147,24 @@ export class TestCatalogue {
 
   /**
    * The test a longer, imported name means: an exact lookup, else the catalogue name or alias whose
-   * words all occur in it, the one with most words; none when two tests tie. "X-Ray_Knee" is a limb
-   * X-ray, "CT scan of the chest" a CT chest, "CT scan thorax and abdomen" nothing (two tie).
+   * words all occur in it, the one with most words (written together in order beats scattered);
+   * none when two tests tie. "X-Ray_Knee" is a limb X-ray, "CT scan of the chest" a CT chest,
+   * "CT scan thorax and abdomen" nothing (two tie).
    */
   resolveLoosely(name: string): CatalogueTest | undefined {
     const exact = this.resolve(name);
     if (exact) return exact;
-    const words = new Set(testWords(name));
-    let best: { test: CatalogueTest; size: number; tied: boolean } | undefined;
-    for (const [key, test] of this.byKey) {
-      const label = singular(key).split(' ');
-      if (label.length === 1 && (label[0] as string).length < 3) continue;
-      if (!label.every((w) => words.has(w))) continue;
-      if (!best || label.length > best.size) best = { test, size: label.length, tied: false };
-      else if (label.length === best.size && best.test.id !== test.id) best.tied = true;
+    const ordered = testWords(name);
+    const words = new Set(ordered);
+    const phrase = ` ${ordered.join(' ')} `;
+    let best: { test: CatalogueTest; score: number; tied: boolean } | undefined;
+    for (const word of words) {
+      for (const { words: label, test } of this.labelsByWord.get(word) ?? []) {
+        if (!label.every((w) => words.has(w))) continue;
+        const score = 2 * label.length + (phrase.includes(` ${label.join(' ')} `) ? 1 : 0);
+        if (!best || score > best.score) best = { test, score, tied: false };
+        else if (score === best.score && best.test.id !== test.id) best.tied = true;
+      }
     }
     return best && !best.tied ? best.test : undefined;
   }

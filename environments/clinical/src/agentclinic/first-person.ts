@@ -13,6 +13,8 @@ export interface Speaker {
   /** A young child: a parent answers for them. */
   child: boolean;
   sex: 'male' | 'female';
+  /** The briefing speaks to the parent ("You are the mother of…"), not to the child. */
+  parentAddressed?: boolean;
 }
 
 /** Adverbs that may stand between the subject and its verb ("I also reports"). */
@@ -89,7 +91,9 @@ const lowerFirst = (s: string) => (/^[A-Z][a-z]/.test(s) ? `${s[0]?.toLowerCase(
 
 /** Sentences that direct the actor rather than say what the patient would ("Do not mention…"). */
 const DIRECTION =
-  /\b(patient actor|the actor|portray|role[- ]play|play(ing)? the role|you should|should not|do not mention|don't mention|do not reveal|not to mention|to exhibit|act as if)\b/i;
+  /\b(patient actor|the actor|portray|role[- ]play|play(ing)? the role|you should|should not|do not mention|don't mention|do not reveal|not to mention|to exhibit|act as if|remember,|not aware of (your|the|my) (diagnosis|condition)|medical terms?)\b/i;
+/** A parenthesis that speaks to the actor ("(though you, as the patient, wouldn't know the term)"). */
+const DIRECTION_ASIDE = /\s*\([^)]*\b(as the patient|you wouldn['’]t|the actor)\b[^)]*\)/gi;
 /** Opening frames of an actor briefing ("For your role as a patient, ", "For the patient actor: "). */
 const BRIEFING_OPENING =
   /^(?:for (?:your|the) role as (?:a|the) patient(?: actor)?,?|for the patient actor(?: portraying [^:,]+)?\s*[:,]?|as (?:a|the) patient actor,?|as the patient,?)\s*/i;
@@ -98,6 +102,13 @@ const AGE_LABEL = /^age\b/i;
 const HAVE_LABEL =
   /symptom|complaint|discomfort|sensation|skin (changes|issues)|physical (limitations|observations)|breathing/i;
 const DIRECTION_LABEL = /not to mention|behaviou?r|instructions?|note to|environmental note|what to say/i;
+/** A gerund item under a symptom label is said with "I am" ("Experiencing vision problems"). */
+const GERUND =
+  /^(experiencing|having|feeling|noticing|suffering|developing|losing|getting|seeing|hearing|coughing|vomiting)\b/;
+
+/** "you" before a verb is the subject ("they found you have more eosinophils" → "I have"). */
+const SUBJECT_YOU =
+  /\byou(?=\s+(?:have|had|are|were|will|would|can|could|should|may|might|need|feel|felt|notice|noticed|experience|experienced|developed|began|started|also|do|did|don't|didn't|haven't|hadn't|got|get|went|go|live|work|take|took|use|used|recall|recently|still)\b)/gi;
 
 function secondToFirst(text: string): string {
   return text
@@ -115,6 +126,7 @@ function secondToFirst(text: string): string {
       /(^|[.!?;:,]\s+|\b(?:and|but|that|because|when|which|who|since|if|as|so|although|while|though|where)\s+)you\b/gi,
       '$1I',
     )
+    .replace(SUBJECT_YOU, 'I')
     .replace(/\byou\b/gi, 'me');
 }
 
@@ -123,6 +135,8 @@ function secondToParent(text: string, speaker: Speaker): string {
   const child = childName('child', speaker);
   const [they, their] = speaker.sex === 'female' ? ['she', 'her'] : ['he', 'his'];
   return text
+    .replace(/\byour mother['’]s\b/gi, 'my')
+    .replace(/\byour mother\b/gi, 'I')
     .replace(/\byou are\b/gi, `${child} is`)
     .replace(/\byou were\b/gi, `${child} was`)
     .replace(/\byou have\b/gi, `${child} has`)
@@ -154,13 +168,17 @@ function childName(noun: string, speaker: Speaker): string {
 }
 
 function thirdToFirstParent(text: string, speaker: Speaker): string {
-  const parent =
-    "(?:the |his |her |the patient['’]s |the child['’]s |the infant['’]s |the baby['’]s |the newborn['’]s )?";
+  const determiner =
+    "(?:the |his |her |the patient['’]s |the child['’]s |the infant['’]s |the baby['’]s |the newborn['’]s )";
+  const parent = `${determiner}?`;
   return text
     .replace(new RegExp(`\\bby ${parent}(?:mother|father|mom|dad|parent)\\b`, 'gi'), 'by me')
-    .replace(new RegExp(`\\bby ${parent}(?:parents|family)\\b`, 'gi'), 'by us')
-    .replace(new RegExp(`\\b${parent}(?:parents|family)\\b`, 'gi'), 'We')
-    .replace(new RegExp(`\\b${parent}(?:mother|father|mom|dad|parent)\\b`, 'gi'), 'I')
+    .replace(new RegExp(`\\bby ${determiner}(?:parents|family)\\b`, 'gi'), 'by us')
+    .replace(new RegExp(`\\b${determiner}(?:parents|family)\\b`, 'gi'), 'We')
+    .replace(
+      new RegExp(`(?<!\\bam (?:the |his |her )?)\\b${parent}(?:mother|father|mom|dad|parent)\\b`, 'gi'),
+      'I',
+    )
     .replace(
       /\b(?:the|this) (patient|child|infant|baby|newborn|neonate|toddler|boy|girl)['’]s\b/gi,
       (_m, noun: string) => `${childName(noun, speaker)}'s`,
@@ -174,7 +192,8 @@ function thirdToFirstParent(text: string, speaker: Speaker): string {
 /** One sentence in the speaker's own words. */
 function sentenceInOwnWords(sentence: string, speaker: Speaker): string {
   let s = sentence;
-  if (/\byou\b|\byour\b/i.test(s)) s = speaker.child ? secondToParent(s, speaker) : secondToFirst(s);
+  if (/\byou\b|\byour\b/i.test(s))
+    s = speaker.child && !speaker.parentAddressed ? secondToParent(s, speaker) : secondToFirst(s);
   if (speaker.child) s = s.replace(/^They\b/, 'We');
   s = speaker.child ? thirdToFirstParent(s, speaker) : thirdToFirstAdult(s);
   if (LEADING_VERB.test(s))
@@ -190,40 +209,65 @@ function sentenceInOwnWords(sentence: string, speaker: Speaker): string {
 
 /** Lines of a briefing: markdown bold gone, each bullet its own line. */
 function briefingLines(text: string): string[] {
-  return text
-    .replace(/\*\*/g, '')
-    .replace(BRIEFING_OPENING, '')
-    .replace(/(^|\s)[-•]\s+/g, '\n')
-    .replace(/(^|\s)\d+\.\s+(?=[A-Z])/g, '\n')
-    .split('\n')
-    .map((line) => line.trim())
-    .filter((line) => line.length > 0);
+  return (
+    text
+      .replace(/\*\*/g, '')
+      .replace(DIRECTION_ASIDE, '')
+      .replace(BRIEFING_OPENING, '')
+      // A bullet glued to the next sentence ("- Fever You are not aware…") ends before the sentence.
+      .replace(/(?<=[a-z])\s+(?=(?:You|Your|I) [a-z])/g, '\n')
+      .replace(/(^|\s)[-•]\s+/g, '\n')
+      .replace(/(^|\s)\d+\.\s+(?=[A-Z])/g, '\n')
+      .split('\n')
+      .map((line) => line.trim())
+      .filter((line) => line.length > 0)
+  );
 }
 
-const STARTS_WITH_SUBJECT = /^(I|I'm|I've|My|We|You|Your|He|She|His|Her|The|This|They|Patient)\b/;
+type LabelKind = 'age' | 'have' | 'mine' | 'plain' | 'skip';
+
+/** How the items under a label are said: a short known label shapes them, a long heading does not. */
+function labelKind(name: string): LabelKind {
+  if (DIRECTION_LABEL.test(name)) return 'skip';
+  if (name.split(/\s+/).length > 4 || /[(),]/.test(name)) return 'plain';
+  if (AGE_LABEL.test(name)) return 'age';
+  return HAVE_LABEL.test(name) ? 'have' : 'mine';
+}
+
+/** An item without a subject under an age or symptom label: "I am a 34-year-old man", "I have blurry vision". */
+function labelledItem(kind: 'age' | 'have', sentence: string, speaker: Speaker): string {
+  const item = lowerFirst(sentence);
+  const child = capitalise(childName('child', speaker));
+  if (kind === 'age') {
+    if (/^\d+ (years?|months?|weeks?|days?) old$/.test(item))
+      return `${speaker.child ? `${child} is` : 'I am'} ${item}`;
+    const article = /^(a|an)\b/i.test(item) ? '' : /^[aeiou8]|^11|^18/i.test(item) ? 'an ' : 'a ';
+    return `${speaker.child ? `${child} is` : 'I am'} ${article}${item}`;
+  }
+  const verb = speaker.child ? (GERUND.test(item) ? 'is' : 'has') : GERUND.test(item) ? 'am' : 'have';
+  return `${speaker.child ? child : 'I'} ${verb} ${item}`;
+}
+
+const STARTS_WITH_SUBJECT =
+  /^(I|I'm|I've|My|We|You|Your|He|She|His|Her|The|This|They|These|Those|There|It|Patient)\b/;
 
 /**
  * The patient's (or, for a young child, the parent's) own words for a case text. Actor directions
  * are dropped; labelled lists ("Symptoms: - Blurry vision") become sentences ("I have blurry vision.").
  */
-export function firstPerson(text: string, speaker: Speaker): string {
+export function firstPerson(text: string, who: Speaker): string {
+  const speaker = {
+    ...who,
+    parentAddressed: who.child && /\byou are (the|his|her) (mother|father|parent)\b/i.test(text),
+  };
   const out: string[] = [];
-  let label: { name: string; kind: 'age' | 'have' | 'skip' | 'mine' } | undefined;
+  let label: { name: string; kind: LabelKind } | undefined;
   for (const line of briefingLines(text)) {
-    const labelled = /^([A-Z][\w /’'&()-]{1,40}?):\s*(.*)$/.exec(line);
+    const labelled = /^([A-Z][^:.!?]{1,80}?):\s*(.*)$/.exec(line);
     let content = line;
     if (labelled && !/\d$/.test(labelled[1] as string)) {
       const name = (labelled[1] as string).trim();
-      label = {
-        name,
-        kind: DIRECTION_LABEL.test(name)
-          ? 'skip'
-          : AGE_LABEL.test(name)
-            ? 'age'
-            : HAVE_LABEL.test(name)
-              ? 'have'
-              : 'mine',
-      };
+      label = { name, kind: labelKind(name) };
       content = (labelled[2] as string).trim();
       if (content.length === 0) continue;
     }
@@ -231,18 +275,14 @@ export function firstPerson(text: string, speaker: Speaker): string {
     for (const raw of content.split(/(?<=[.!?])\s+/)) {
       const sentence = raw.replace(/[.;,]+$/, '').trim();
       if (sentence.length === 0 || DIRECTION.test(sentence)) continue;
-      if (label && !STARTS_WITH_SUBJECT.test(sentence) && !LEADING_VERB.test(sentence)) {
-        const item = lowerFirst(sentence);
-        const said =
-          label.kind === 'age'
-            ? `${speaker.child ? `${capitalise(childName('child', speaker))} is` : 'I am'} ${/^(a|an)\b/i.test(item) ? '' : /^[aeiou8]|^11|^18/i.test(item) ? 'an ' : 'a '}${item}`
-            : label.kind === 'have'
-              ? `${speaker.child ? `${capitalise(childName('child', speaker))} has` : 'I have'} ${item}`
-              : `${speaker.child ? capitalise(`${childName('child', speaker)}'s`) : 'My'} ${label.name.toLowerCase()}: ${item}`;
-        out.push(`${said.replace(/\s+/g, ' ')}.`);
-        continue;
-      }
-      out.push(`${sentenceInOwnWords(sentence, speaker)}.`);
+      const bare = !STARTS_WITH_SUBJECT.test(sentence) && !LEADING_VERB.test(sentence);
+      const said =
+        label?.kind === 'mine'
+          ? `${speaker.child ? capitalise(`${childName('child', speaker)}'s`) : 'My'} ${label.name.toLowerCase()}: ${lowerFirst(bare ? sentence : sentenceInOwnWords(sentence, speaker))}`
+          : (label?.kind === 'age' || label?.kind === 'have') && bare
+            ? labelledItem(label.kind, sentence, speaker)
+            : sentenceInOwnWords(sentence, speaker);
+      out.push(`${said}.`);
     }
   }
   return out.join(' ');

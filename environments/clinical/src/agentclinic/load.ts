@@ -18,13 +18,15 @@ export interface AgentClinicLoad extends DataFileReport {
 }
 
 const WITHHELD = '[withheld]';
+/** The result of a test whose catalogue normal would name the diagnosis, for an imported case that does not report it. */
+const NOT_RECORDED = 'No result is recorded for this test.';
 
 /**
  * The diagnosis withheld from every text of an imported case the agent could see (AgentClinic's
  * measurement actor reads results such as "consistent with pyoderma gangrenosum" to the doctor;
  * here the name becomes "[withheld]"). Returns where it was withheld.
  */
-function withholdDiagnosis(input: ClinicalCaseInput): string[] {
+function withholdDiagnosis(input: ClinicalCaseInput, catalogue: TestCatalogue): string[] {
   const matcher = new LeakMatcher(
     leakTermsOf({
       family: input.family,
@@ -61,6 +63,17 @@ function withholdDiagnosis(input: ClinicalCaseInput): string[] {
     }),
   );
   input.keyExams = (input.keyExams ?? []).map((k) => renamed.get(k) ?? k);
+  // A normal result that names the diagnosis ("pulmonary embolism excluded") would contradict the case.
+  for (const test of catalogue.all()) {
+    if (
+      typeof test.normal === 'string' &&
+      input.results[test.id] === undefined &&
+      matcher.find(test.normal).length > 0
+    ) {
+      input.results[test.id] = NOT_RECORDED;
+      places.push(`the normal result of ${test.id} (now '${NOT_RECORDED}')`);
+    }
+  }
   return places;
 }
 
@@ -103,7 +116,7 @@ function readRecord(text: string, id: string, catalogue: TestCatalogue): RecordO
     converted = nejmCase(parsed.data, id, catalogue);
   }
   if ('error' in converted) return { skipped: converted.error };
-  const withheld = withholdDiagnosis(converted.input);
+  const withheld = withholdDiagnosis(converted.input, catalogue);
   try {
     const clinicalCase = validateCase(converted.input, catalogue, { strictTests: false });
     const changes = [

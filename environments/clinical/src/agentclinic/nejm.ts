@@ -3,7 +3,7 @@ import { type ClinicalCaseInput, EXAM_SYSTEMS, type ExamSystem } from '../case.t
 import type { TestCatalogue } from '../catalogue.ts';
 import { symptomsIn } from '../patient/question-matcher.ts';
 import { firstPerson } from './first-person.ts';
-import { importTests, type RecordTest } from './record-tests.ts';
+import { importTests, isCategory, type RecordTest } from './record-tests.ts';
 import {
   familyOfDiagnosis,
   LooseSchema,
@@ -25,9 +25,9 @@ import {
 export const NejmRecordSchema = z.looseObject({
   image_url: LooseSchema.optional(),
   question: LooseSchema.optional(),
-  patient_info: LooseSchema,
+  patient_info: LooseSchema.optional(),
   physical_exams: LooseSchema.optional(),
-  answers: z.array(z.looseObject({ text: LooseSchema, correct: z.union([z.boolean(), z.string()]) })).min(1),
+  answers: z.array(z.looseObject({ text: LooseSchema, correct: z.union([z.boolean(), z.string()]) })),
   type: LooseSchema.optional(),
 });
 export type NejmRecord = z.infer<typeof NejmRecordSchema>;
@@ -64,6 +64,8 @@ const cleanName = (name: string) =>
 export function nejmTests(text: string): RecordTest[] {
   const lines = text
     .replace(/\*\*/g, '')
+    // A heading glued to the end of the previous item ("… (reference range, 40-200) Urinalysis: - Hematuria").
+    .replace(/(?<=[\w)])\s+(?=[A-Z][A-Za-z]+(?: [a-z]+){0,3}:\s*-)/g, '\n')
     .replace(/(^|\s)-\s+/g, '\n')
     .replace(/(^|\s)\d+\.\s+(?=[A-Z])/g, '\n')
     .split('\n')
@@ -94,7 +96,8 @@ export function nejmTests(text: string): RecordTest[] {
       continue;
     }
     if (colon && !(index === 0 && PREAMBLE.test(colon[1] as string))) {
-      add(colon[1] as string, colon[2] as string);
+      const own = colon[1] as string;
+      add(heading && !isCategory(heading) ? `${heading}: ${own}` : own, colon[2] as string);
       continue;
     }
     if (index === 0 && PREAMBLE.test(line) && lines.length > 1) continue;
@@ -118,17 +121,21 @@ export function nejmCase(
   id: string,
   catalogue: TestCatalogue,
 ): { input: ClinicalCaseInput; droppedKeyExams: string[] } | { error: string } {
+  if (record.patient_info === undefined) return { error: 'the record has no patient_info' };
   const correct = record.answers.find((a) => a.correct === true || a.correct === 'true');
   const name = correct ? textOf(correct.text) : '';
-  if (!correct || name.length < 2) return { error: 'answers: no answer is marked correct' };
+  if (!correct || name.length < 2) return { error: 'no answer is marked correct' };
   const briefing = textOf(record.patient_info);
-  const { age, sex } = parseDemographics(briefing) ??
-    parseDemographics(textOf(record.question ?? null)) ?? { age: 40, sex: 'male' as const };
+  const own = parseDemographics(briefing);
+  const vignette = parseDemographics(textOf(record.question ?? null));
+  const age = own.age ?? vignette.age ?? 40;
+  const sex = own.sex ?? vignette.sex ?? 'male';
   const speaker = { child: age < 12, sex };
   const words = firstPerson(briefing, speaker);
   const sentences = words.split(/(?<=[.!?])\s+/).filter((s) => s.length > 0);
   const complaint =
-    sentences.length > 1 && /^(I am|My (son|daughter|baby) is) an? [\w-]+\.$/.test(sentences[0] as string)
+    sentences.length > 1 &&
+    /^(I am|My (son|daughter|baby) is) an? [\w -]{3,40}\.$/.test(sentences[0] as string)
       ? `${sentences[0]} ${sentences[1]}`
       : (sentences[0] ?? 'I am not feeling well.');
   const symptoms: Record<string, string> = {};

@@ -28,10 +28,10 @@ import {
 export const OsceRecordSchema = z.object({
   OSCE_Examination: z.looseObject({
     Objective_for_Doctor: LooseSchema.optional(),
-    Patient_Actor: LooseSchema,
+    Patient_Actor: LooseSchema.optional(),
     Physical_Examination_Findings: LooseSchema.optional(),
     Test_Results: LooseSchema.optional(),
-    Correct_Diagnosis: LooseSchema,
+    Correct_Diagnosis: LooseSchema.optional(),
   }),
 });
 export type OsceRecord = z.infer<typeof OsceRecordSchema>;
@@ -102,8 +102,10 @@ export function osceCase(
   catalogue: TestCatalogue,
 ): { input: ClinicalCaseInput; droppedKeyExams: string[] } | { error: string } {
   const osce = record.OSCE_Examination;
+  if (osce.Correct_Diagnosis === undefined) return { error: 'OSCE_Examination has no Correct_Diagnosis' };
+  if (osce.Patient_Actor === undefined) return { error: 'OSCE_Examination has no Patient_Actor' };
   const diagnosis = diagnosisOf(osce.Correct_Diagnosis);
-  if (!diagnosis) return { error: 'OSCE_Examination.Correct_Diagnosis: no diagnosis text' };
+  if (!diagnosis) return { error: 'OSCE_Examination.Correct_Diagnosis holds no diagnosis text' };
   const actor: Record<string, Loose> =
     typeof osce.Patient_Actor === 'object' &&
     osce.Patient_Actor !== null &&
@@ -114,11 +116,18 @@ export function osceCase(
     Object.entries(actor)
       .filter(([k]) => pattern.test(keyWords(k)))
       .map(([, v]) => v);
-  const demographics = parseDemographics(textOf(field(/demographic|^age|^sex|gender/i)));
-  const { age, sex } = demographics ??
-    parseDemographics(textOf(field(/history/i))) ?? { age: 40, sex: 'male' };
+  const stated = parseDemographics(textOf(field(/demographic|^age|^sex|gender/i)));
+  const told = parseDemographics(textOf(field(/history/i)));
+  const age = stated.age ?? told.age ?? 40;
+  const sex = stated.sex ?? told.sex ?? 'male';
   const speaker: Speaker = { child: age < 12, sex };
-  const say = (value: Loose | undefined) => firstPerson(textOf(value ?? null), speaker);
+  // An object's entries are said one by one, so each keeps its label ("Epilepsy: Takes phenytoin").
+  const say = (value: Loose | undefined) =>
+    typeof value === 'object' && value !== null && !Array.isArray(value)
+      ? itemsOf(value)
+          .map((item) => firstPerson(item, speaker))
+          .join(' ')
+      : firstPerson(textOf(value ?? null), speaker);
 
   const symptomsValue = field(/^symptoms?$/i)[0];
   const symptomsObject =

@@ -36,12 +36,16 @@ const CATEGORY_WORDS = new Set([
   'routine',
   'diagnostic',
   'diagnostics',
+  'testing',
+  'findings',
+  'information',
   'and',
   'of',
   'the',
 ]);
 
-const isCategory = (name: string) =>
+/** Whether a group name only sorts tests ("Imaging", "Laboratory studies"). */
+export const isCategory = (name: string) =>
   keyWords(name)
     .toLowerCase()
     .split(/[^a-z]+/)

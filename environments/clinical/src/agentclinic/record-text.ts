@@ -64,17 +64,35 @@ export function itemsOf(value: Loose | undefined): string[] {
   return text.length > 0 ? [text] : [];
 }
 
-/** "45-year-old female", "A 6 month old boy", `{"Age": 45, "Sex": "F"}` → age in years and sex. */
-export function parseDemographics(text: string): { age: number; sex: 'male' | 'female' } | undefined {
+const FEMALE = /\b(female|woman|girl|daughter|lady|f)\b/i;
+const MALE = /\b(male|man|boy|son|gentleman|m)\b/i;
+
+/**
+ * "45-year-old female", "A 6 month old boy", "Age: 32 years; Sex: Female" → age in years and sex,
+ * each undefined when the text does not say. The sex word right after the age wins ("the mother of
+ * a 2-year-old boy" is about a boy); pronouns decide only when no noun does.
+ */
+export function parseDemographics(text: string): { age?: number; sex?: 'male' | 'female' } {
   const ageMatch = /(\d+(?:\.\d+)?)[\s-]*(years?|yrs?|y\/o|yo|months?|mo|weeks?|wk|days?|hours?)\b/i.exec(
     text,
   );
-  const sexFemale = /\b(female|woman|girl|lady|mother|pregnant|she|her|f)\b/i.test(text);
-  const sexMale = /\b(male|man|boy|gentleman|he|his|m)\b/i.test(text);
-  if (!ageMatch && !sexFemale && !sexMale) return undefined;
-  const n = ageMatch ? Number(ageMatch[1]) : 40;
-  const years = ageMatch && !/^(y|yr|yo|year)/i.test(ageMatch[2] ?? '') ? 0 : Math.min(110, Math.floor(n));
-  return { age: years, sex: sexFemale ? 'female' : 'male' };
+  const age = ageMatch
+    ? /^(y|yr|yo|year)/i.test(ageMatch[2] ?? '')
+      ? Math.min(110, Math.floor(Number(ageMatch[1])))
+      : 0
+    : undefined;
+  const near = ageMatch ? text.slice(ageMatch.index, ageMatch.index + ageMatch[0].length + 30) : '';
+  const sexOf = (t: string): 'male' | 'female' | undefined => {
+    const f = FEMALE.exec(t);
+    const m = MALE.exec(t);
+    if (f && m) return f.index < m.index ? 'female' : 'male';
+    return f ? 'female' : m ? 'male' : undefined;
+  };
+  const sex =
+    sexOf(near) ??
+    sexOf(text) ??
+    (/\b(she|her)\b/i.test(text) ? 'female' : /\b(he|his)\b/i.test(text) ? 'male' : undefined);
+  return { ...(age !== undefined ? { age } : {}), ...(sex ? { sex } : {}) };
 }
 
 /** [°C, heart rate, blood pressure, respiratory rate, SpO2]; a sign the text lacks is taken as normal. */
