@@ -43,10 +43,16 @@ function wordKey(word: string): string {
 }
 
 const WORD = /[\p{L}\p{N}]+/gu;
-const tokenCache = new Map<string, Token[]>();
+
+/** A text's words, and every form they take, for skipping a text no term can start in. */
+interface Tokenized {
+  tokens: Token[];
+  forms: Set<string>;
+}
+const tokenCache = new Map<string, Tokenized>();
 
 /** Words of a text with their offsets; the `s` of a possessive ("Graves'", "Crohn's") is dropped. */
-function tokenize(text: string): Token[] {
+function tokenize(text: string): Tokenized {
   const cached = tokenCache.get(text);
   if (cached) return cached;
   const tokens: Token[] = [];
@@ -55,9 +61,11 @@ function tokenize(text: string): Token[] {
     if (m[0].toLowerCase() === 's' && /['’]$/.test(text.slice(0, start))) continue;
     tokens.push({ raw: m[0], key: wordKey(m[0]), start, end: start + m[0].length });
   }
+  const tokenized = { tokens, forms: new Set(tokens.flatMap((t) => [t.raw, t.key])) };
+  // Catalogue texts recur in every case; anything else is seen about once.
   if (tokenCache.size > 20_000) tokenCache.clear();
-  tokenCache.set(text, tokens);
-  return tokens;
+  tokenCache.set(text, tokenized);
+  return tokenized;
 }
 
 /** "PE", "STEMI", "I26.9": written in capitals and digits, so matched as written ("pe" and "ms" are other words). */
@@ -75,10 +83,11 @@ interface Pattern {
 /** Finds and withholds a set of terms in texts, by whole words. */
 export class LeakMatcher {
   private readonly byFirst = new Map<string, Pattern[]>();
+  private readonly firsts: string[];
 
   constructor(terms: readonly string[]) {
     for (const term of new Set(terms)) {
-      const tokens = tokenize(term);
+      const { tokens } = tokenize(term);
       if (tokens.length === 0) continue;
       const exact = isAbbreviation(term);
       // One- and two-letter lower-case words ("mg", "ra") are too common to stand for a diagnosis.
@@ -89,17 +98,21 @@ export class LeakMatcher {
       list.push({ term, words, exact });
       this.byFirst.set(first, list);
     }
+    this.firsts = [...this.byFirst.keys()];
   }
 
   /** Every occurrence of a term, longest first where two start at the same word. */
   find(text: string): LeakHit[] {
-    const tokens = tokenize(text);
+    const { tokens, forms } = tokenize(text);
     const hits: LeakHit[] = [];
+    if (!this.firsts.some((first) => forms.has(first))) return hits;
     for (let i = 0; i < tokens.length; i++) {
       const token = tokens[i] as Token;
-      const candidates = [...(this.byFirst.get(token.key) ?? []), ...(this.byFirst.get(token.raw) ?? [])];
       let best: { pattern: Pattern; length: number } | undefined;
-      for (const pattern of candidates) {
+      for (const pattern of [
+        ...(this.byFirst.get(token.key) ?? []),
+        ...(this.byFirst.get(token.raw) ?? []),
+      ]) {
         const fits = pattern.words.every((w, k) => {
           const t = tokens[i + k];
           return t !== undefined && (pattern.exact ? t.raw === w : t.key === w);
@@ -201,8 +214,8 @@ export function nameVariants(name: string): string[] {
     }
   }
   return [...variants].filter((v) => {
-    const words = tokenize(v);
-    return words.length > 1 || (words.length === 1 && !GENERAL_HEADS.has((words[0] as Token).key));
+    const { tokens } = tokenize(v);
+    return tokens.length > 1 || (tokens.length === 1 && !GENERAL_HEADS.has((tokens[0] as Token).key));
   });
 }
 
@@ -243,12 +256,22 @@ export function patientTexts(c: ClinicalCase): VisibleText[] {
   ];
 }
 
-/**
- * Every text a tool can show the agent for this case: the patient's words, the findings of every
- * body system (the case's own or the normal ones), the case's reported results, and the normal
- * result of every catalogue test the case does not report.
- */
-export function agentVisibleTexts(c: ClinicalCase, catalogue: TestCatalogue): VisibleText[] {
+const normalResults = new WeakMap<TestCatalogue, Array<{ id: string; text: string }>>();
+
+/** The catalogue's descriptive normal results (a test a case does not report returns its normal). */
+function normalTextsOf(catalogue: TestCatalogue): Array<{ id: string; text: string }> {
+  let texts = normalResults.get(catalogue);
+  if (!texts) {
+    texts = catalogue
+      .all()
+      .flatMap((t) => (typeof t.normal === 'string' ? [{ id: t.id, text: t.normal }] : []));
+    normalResults.set(catalogue, texts);
+  }
+  return texts;
+}
+
+/** The case's own texts beyond the patient's: exam findings of every system and its reported results. */
+function caseTexts(c: ClinicalCase, catalogue: TestCatalogue): VisibleText[] {
   const texts = patientTexts(c);
   for (const system of EXAM_SYSTEMS) {
     if (system !== 'vitals') texts.push({ where: `exam.${system}`, text: examFindings(c, system) });
@@ -257,11 +280,21 @@ export function agentVisibleTexts(c: ClinicalCase, catalogue: TestCatalogue): Vi
     if (typeof value === 'string') texts.push({ where: `results.${id}`, text: value });
     if (!catalogue.get(id)) texts.push({ where: `the name of test '${id}'`, text: id });
   }
-  for (const test of catalogue.all()) {
-    if (typeof test.normal === 'string' && c.results[test.id] === undefined)
-      texts.push({ where: `normal result of ${test.id}`, text: test.normal });
-  }
   return texts;
+}
+
+/**
+ * Every text a tool can show the agent for this case: the patient's words, the findings of every
+ * body system (the case's own or the normal ones), the case's reported results, and the normal
+ * result of every catalogue test the case does not report.
+ */
+export function agentVisibleTexts(c: ClinicalCase, catalogue: TestCatalogue): VisibleText[] {
+  return [
+    ...caseTexts(c, catalogue),
+    ...normalTextsOf(catalogue)
+      .filter(({ id }) => c.results[id] === undefined)
+      .map(({ id, text }) => ({ where: `normal result of ${id}`, text })),
+  ];
 }
 
 /** One leak: where, and the term it names. */
@@ -270,10 +303,17 @@ export interface Leak {
   term: string;
 }
 
-/** Every place a case's visible texts name its diagnosis. */
+/** Every place a case's visible texts name its diagnosis (the texts of `agentVisibleTexts`). */
 export function findLeaks(c: ClinicalCase, catalogue: TestCatalogue): Leak[] {
   const matcher = leakMatcherOf(c);
-  return agentVisibleTexts(c, catalogue).flatMap(({ where, text }) =>
-    matcher.find(text).map((hit) => ({ where, term: text.slice(hit.start, hit.end) })),
-  );
+  const leaks: Leak[] = [];
+  const check = (where: () => string, text: string) => {
+    for (const hit of matcher.find(text))
+      leaks.push({ where: where(), term: text.slice(hit.start, hit.end) });
+  };
+  for (const { where, text } of caseTexts(c, catalogue)) check(() => where, text);
+  for (const { id, text } of normalTextsOf(catalogue)) {
+    if (c.results[id] === undefined) check(() => `normal result of ${id}`, text);
+  }
+  return leaks;
 }

@@ -14,10 +14,15 @@ describe('patient texts in the first person', () => {
         'Patient reports sudden, painless loss of vision in her right eye. She mentions the episode happened while she was watching TV.',
         woman,
       ),
-    ).toBe('I report sudden, painless loss of vision in my right eye. I mention the episode happened while I was watching TV.');
-    expect(firstPerson('The patient complains of fatigue. He also reports weight loss and has lost his appetite.', man)).toBe(
-      'I complain of fatigue. I also report weight loss and have lost my appetite.',
+    ).toBe(
+      'I report sudden, painless loss of vision in my right eye. I mention the episode happened while I was watching TV.',
     );
+    expect(
+      firstPerson(
+        'The patient complains of fatigue. He also reports weight loss and has lost his appetite.',
+        man,
+      ),
+    ).toBe('I complain of fatigue. I also report weight loss and have lost my appetite.');
     expect(firstPerson('Works as a taxi driver. Smokes 10 cigarettes a day. Denies alcohol use.', man)).toBe(
       'I work as a taxi driver. I smoke 10 cigarettes a day. I deny alcohol use.',
     );
@@ -36,9 +41,12 @@ describe('patient texts in the first person', () => {
     expect(firstPerson('The boy is brought in by his mother due to thirst. He drinks a lot.', boy)).toBe(
       'My son is brought in by me due to thirst. He drinks a lot.',
     );
-    expect(firstPerson("The parents report that the child appears unwell. They noticed swelling in the child's legs.", girl)).toBe(
-      "My daughter appears unwell. We noticed swelling in my daughter's legs.",
-    );
+    expect(
+      firstPerson(
+        "The parents report that the child appears unwell. They noticed swelling in the child's legs.",
+        girl,
+      ),
+    ).toBe("My daughter appears unwell. We noticed swelling in my daughter's legs.");
   });
 
   it('turns a second-person NEJM briefing into the patient’s words, dropping what directs the actor', () => {
@@ -53,16 +61,18 @@ describe('patient texts in the first person', () => {
         'For the patient actor: - **Age and Gender**: 62-year-old man - **Symptoms**: - Recurrent nosebleeds - Feeling tired - **Medical History**: Gout - **What Not to Mention**: Do not mention the diagnosis.',
         man,
       ),
-    ).toBe('I am a 62-year-old man. I have recurrent nosebleeds. I am feeling tired. My medical history: gout.');
+    ).toBe(
+      'I am a 62-year-old man. I have recurrent nosebleeds. I am feeling tired. My medical history: gout.',
+    );
     expect(
       firstPerson(
         'For the patient actor portraying the baby girl: - **Symptoms to portray:** - You have blisters on your torso. - You are irritable.',
         girl,
       ),
     ).toBe('My daughter has blisters on her torso. My daughter is irritable.');
-    expect(firstPerson('For the patient actor: You are the mother of a 2-year-old boy. Your son has a rash.', boy)).toBe(
-      'I am the mother of a 2-year-old boy. My son has a rash.',
-    );
+    expect(
+      firstPerson('For the patient actor: You are the mother of a 2-year-old boy. Your son has a rash.', boy),
+    ).toBe('I am the mother of a 2-year-old boy. My son has a rash.');
     expect(firstPerson('For your role as a patient, he is a 40-year-old man. He smokes.', man)).toBe(
       'I am a 40-year-old man. I smoke.',
     );
@@ -74,7 +84,9 @@ describe('patient texts in the first person', () => {
     expect(parseDemographics('You are the mother of a 2-year-old boy.')).toEqual({ age: 2, sex: 'male' });
     expect(parseDemographics('Age: 32 years; Sex: Female')).toEqual({ age: 32, sex: 'female' });
     expect(parseDemographics('unknown')).toEqual({});
-    const ros = reviewOfSystems('Reports a new cough. Denies fever, vomiting or diarrhea; no chest pain but has palpitations.');
+    const ros = reviewOfSystems(
+      'Reports a new cough. Denies fever, vomiting or diarrhea; no chest pain but has palpitations.',
+    );
     expect(ros.denied.sort()).toEqual(['chest_pain', 'diarrhea', 'fever', 'vomiting']);
     expect([...ros.present.keys()].sort()).toEqual(['cough', 'palpitations']);
   });

@@ -177,8 +177,8 @@ describe('AgentClinic files, as its evaluator reads them', () => {
       'the diagnosis was withheld from results.Barium Enema',
     );
     expect(byDiagnosis('Pulmonary Embolism').results.vq_scan).toBe('No result is recorded for this test.');
-    expect(byDiagnosis('Submandibular space infection (Ludwig’s angina)').results['CT of the neck']).toMatch(
-      /consistent with \[withheld\]\.$/,
+    expect(byDiagnosis('Submandibular space infection (Ludwig’s angina)').results.ct_neck).toMatch(
+      /^CT of the neck: Gas and fluid .*, consistent with \[withheld\]\.$/,
     );
     const telangiectasia = byDiagnosis('Hereditary hemorrhagic telangiectasia');
     expect(JSON.stringify(telangiectasia.history)).not.toMatch(/telangiectasia|Osler/i);

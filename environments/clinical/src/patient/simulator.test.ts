@@ -40,7 +40,7 @@ function allowedAnswers(c: (typeof cases)[number]): Set<string> {
     c.complaint,
     ...Object.values(c.history),
     ...Object.values(c.symptoms),
-    `I'm ${c.age}.`,
+    historyAnswer(c, 'age') as string,
   ]);
   for (const key of c.denies) allowed.add(`No, I haven't had any ${SYMPTOMS[key]?.plain}.`);
   return allowed;
