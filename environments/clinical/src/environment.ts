@@ -8,7 +8,7 @@ import {
 import type { Task } from '@toolgym/protocol';
 import { gradeRubric, type RubricJudge } from '@toolgym/tools/rubric';
 import { z } from 'zod';
-import { loadAgentClinicFile } from './agentclinic/load.ts';
+import { loadAgentClinicFiles } from './agentclinic/load.ts';
 import type { ClinicalCase, ExamSystem } from './case.ts';
 import { builtInCases, CaseBank, CaseDataError, taskIdOf } from './case-bank.ts';
 import { defaultCatalogue } from './catalogue.ts';
@@ -62,7 +62,7 @@ function selectionOf(config: ClinicalConfig): { bank: CaseBank; reports: DataFil
   const key = JSON.stringify([config.includeBank, config.agentClinicFiles, config.specialties]);
   let selection = banks.get(key);
   if (!selection) {
-    const loads = config.agentClinicFiles.map((file) => loadAgentClinicFile(file));
+    const loads = loadAgentClinicFiles(config.agentClinicFiles);
     let cases = [...(config.includeBank ? builtInCases() : []), ...loads.flatMap((l) => l.cases)];
     if (config.specialties.length > 0) cases = cases.filter((c) => config.specialties.includes(c.specialty));
     if (cases.length === 0)

@@ -3,7 +3,12 @@ import { createClinicalEnvironment } from './environment.ts';
 export { DIAGNOSIS_SYNONYMS } from '../data/diagnosis-synonyms.ts';
 export { DEV_PHRASINGS, HELD_OUT_PHRASINGS, type Phrasing } from '../data/phrasings.ts';
 export { firstPerson, type Speaker } from './agentclinic/first-person.ts';
-export { AgentClinicFileError, type AgentClinicLoad, loadAgentClinicFile } from './agentclinic/load.ts';
+export {
+  AgentClinicFileError,
+  type AgentClinicLoad,
+  loadAgentClinicFile,
+  loadAgentClinicFiles,
+} from './agentclinic/load.ts';
 export {
   NEJM_OBJECTIVE,
   type NejmRecord,

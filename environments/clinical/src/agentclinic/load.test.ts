@@ -10,7 +10,7 @@ import { defaultCatalogue } from '../catalogue.ts';
 import { createClinicalEnvironment } from '../environment.ts';
 import { Hospital } from '../hospital.ts';
 import { findLeaks } from '../leak-check.ts';
-import { AgentClinicFileError, loadAgentClinicFile } from './load.ts';
+import { AgentClinicFileError, loadAgentClinicFile, loadAgentClinicFiles } from './load.ts';
 import { NEJM_OBJECTIVE, nejmTests } from './nejm.ts';
 
 const fixtures = path.resolve(
@@ -19,7 +19,8 @@ const fixtures = path.resolve(
 );
 const file = (name: string) => path.join(fixtures, `agentclinic_${name}.jsonl`);
 const PUBLISHED = ['medqa', 'medqa_extended', 'nejm', 'nejm_extended'] as const;
-const loads = Object.fromEntries(PUBLISHED.map((name) => [name, loadAgentClinicFile(file(name))]));
+const loaded = loadAgentClinicFiles(PUBLISHED.map(file));
+const loads = Object.fromEntries(PUBLISHED.map((name, i) => [name, loaded[i]!]));
 const allCases = Object.values(loads).flatMap((l) => l.cases);
 const byDiagnosis = (name: string): ClinicalCase => {
   const c = allCases.find((x) => x.diagnosis.name === name);
@@ -34,15 +35,30 @@ afterAll(async () => {
 describe('AgentClinic files, as its evaluator reads them', () => {
   it('loads every record of files shaped like the four published ones: at least 30 per format', () => {
     for (const name of PUBLISHED) {
-      const load = loads[name]!;
+      const load = loadAgentClinicFile(file(name));
       expect(load.loaded, name).toBe(load.records);
       expect(
         load.notices.filter((n) => n.skipped),
         name,
       ).toEqual([]);
     }
-    expect(loads.medqa!.records + loads.medqa_extended!.records).toBeGreaterThanOrEqual(30);
-    expect(loads.nejm!.records + loads.nejm_extended!.records).toBeGreaterThanOrEqual(30);
+    // The extended files repeat the base ones: the distinct records are the base plus the rest.
+    expect(loads.medqa!.records + loads.medqa_extended!.records - 20).toBeGreaterThanOrEqual(30);
+    expect(loads.nejm!.records + loads.nejm_extended!.records - 15).toBeGreaterThanOrEqual(30);
+  });
+
+  it('loads a case the extended files repeat from the base ones once, and reports the copy', () => {
+    expect(loads.medqa_extended).toMatchObject({ records: 32, loaded: 12 });
+    const copies = loads.medqa_extended!.notices.filter((n) => n.skipped);
+    expect(copies).toHaveLength(20);
+    expect(copies[1]).toEqual({
+      line: 2,
+      skipped: true,
+      message: 'the same case as agentclinic_medqa.jsonl:2, loaded once',
+    });
+    // NEJM-extended adds a type to each NEJM record: still the same case.
+    expect(loads.nejm_extended).toMatchObject({ records: 30, loaded: 15 });
+    expect(new Set(allCases.map((c) => c.source)).size).toBe(allCases.length);
   });
 
   it('reports every line it skips, with the line and the reason, and loads the rest of the file', () => {
@@ -144,7 +160,7 @@ describe('AgentClinic files, as its evaluator reads them', () => {
       /Blood Pressure: Initial: 84\/50 mm Hg, After 5 mins: 72\/40 mm Hg/,
     );
     expect(byDiagnosis('Kawasaki disease').vitals[0]).toBe(39.5);
-    const lupus = loads.medqa_extended!.notices.find((n) => n.line === 9);
+    const lupus = loads.medqa_extended!.notices.find((n) => n.line === 29);
     expect(lupus).toMatchObject({
       skipped: false,
       message: expect.stringMatching(/crp, creatinine, chest_xray/),
@@ -278,9 +294,9 @@ describe('AgentClinic files, as its evaluator reads them', () => {
     const report = await env.dataReport();
     expect(report.map((r) => [path.basename(r.file), r.records, r.loaded])).toEqual([
       ['agentclinic_medqa.jsonl', 20, 20],
-      ['agentclinic_medqa_extended.jsonl', 12, 12],
+      ['agentclinic_medqa_extended.jsonl', 32, 12],
       ['agentclinic_nejm.jsonl', 15, 15],
-      ['agentclinic_nejm_extended.jsonl', 15, 15],
+      ['agentclinic_nejm_extended.jsonl', 30, 15],
     ]);
     for (const task of tasks) {
       const episode = await env.openEpisode({ taskId: task.id });

@@ -92,7 +92,7 @@ type RecordOutcome =
   | { clinicalCase: ClinicalCase; changes: string[]; hasImage: boolean };
 
 /** One line of a file as a case, or why it is not one. */
-function readRecord(text: string, id: string, catalogue: TestCatalogue): RecordOutcome {
+function readRecord(text: string, id: string, source: string, catalogue: TestCatalogue): RecordOutcome {
   if (text.trim().length === 0) return { skipped: 'blank line' };
   let json: unknown;
   try {
@@ -116,6 +116,7 @@ function readRecord(text: string, id: string, catalogue: TestCatalogue): RecordO
     converted = nejmCase(parsed.data, id, catalogue);
   }
   if ('error' in converted) return { skipped: converted.error };
+  converted.input.source = source;
   const withheld = withholdDiagnosis(converted.input, catalogue);
   try {
     const clinicalCase = validateCase(converted.input, catalogue, { strictTests: false });
@@ -164,7 +165,7 @@ export function loadAgentClinicFile(
   let images = 0;
   for (const [index, text] of lines.entries()) {
     const line = index + 1;
-    const outcome = readRecord(text, `ac-${base}-${line}`, catalogue);
+    const outcome = readRecord(text, `ac-${base}-${line}`, `${path.basename(file)}:${line}`, catalogue);
     if ('skipped' in outcome) {
       load.notices.push({ line, skipped: true, message: outcome.skipped });
       continue;
@@ -188,4 +189,40 @@ export function loadAgentClinicFile(
     );
   }
   return load;
+}
+
+/** What makes two imported cases the same case, whatever file or format they came from. */
+function fingerprint(c: ClinicalCase): string {
+  return JSON.stringify([c.diagnosis.name, c.complaint, c.history, c.exam, c.results]);
+}
+
+/**
+ * Several AgentClinic files at once. The extended files repeat the base ones (the first 107 records
+ * of agentclinic_medqa_extended.jsonl are agentclinic_medqa.jsonl; NEJM-extended holds the 15 NEJM
+ * cases), so a case already loaded from an earlier line is skipped and reported, not loaded twice:
+ * twice would put one case in train and its copy in a test split.
+ */
+export function loadAgentClinicFiles(
+  files: readonly string[],
+  catalogue: TestCatalogue = defaultCatalogue(),
+): AgentClinicLoad[] {
+  const seen = new Map<string, string>();
+  return files.map((file) => {
+    const load = loadAgentClinicFile(file, catalogue);
+    const kept: ClinicalCase[] = [];
+    for (const c of load.cases) {
+      const key = fingerprint(c);
+      const first = seen.get(key);
+      if (first) {
+        const line = Number(c.source.slice(c.source.lastIndexOf(':') + 1));
+        load.notices = load.notices.filter((n) => n.line !== line);
+        load.notices.push({ line, skipped: true, message: `the same case as ${first}, loaded once` });
+        continue;
+      }
+      seen.set(key, c.source);
+      kept.push(c);
+    }
+    load.notices.sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
+    return { ...load, cases: kept, loaded: kept.length };
+  });
 }

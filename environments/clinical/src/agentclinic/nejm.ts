@@ -52,6 +52,7 @@ const REPORTING_VERB =
 
 const cleanName = (name: string) =>
   name
+    .replace(/[:\s]+$/, '')
     .replace(/\b(findings|results?|test results|level|levels|information)\s*$/i, '')
     .replace(/^(the|a|an)\s+/i, '')
     .trim();
@@ -64,8 +65,8 @@ const cleanName = (name: string) =>
 export function nejmTests(text: string): RecordTest[] {
   const lines = text
     .replace(/\*\*/g, '')
-    // A heading glued to the end of the previous item ("… (reference range, 40-200) Urinalysis: - Hematuria").
-    .replace(/(?<=[\w)])\s+(?=[A-Z][A-Za-z]+(?: [a-z]+){0,3}:\s*-)/g, '\n')
+    // A heading glued to the end of the previous item's value ("…: 2660 (ref 40-200) Urinalysis: - Hematuria").
+    .replace(/(?<=:[^:\n]*[\w)])\s+(?=[A-Z][A-Za-z]+(?: [a-z]+){0,3}:\s*-)/g, '\n')
     .replace(/(^|\s)-\s+/g, '\n')
     .replace(/(^|\s)\d+\.\s+(?=[A-Z])/g, '\n')
     .split('\n')
