@@ -1,6 +1,7 @@
 import type { Split } from '@toolgym/protocol';
 import type { Command } from 'commander';
 import { checkSplits, EnvironmentClient, formatSplitReport, serveHttp, serveStdio } from '@toolgym/env-kit';
+import { formatDataReport } from '../data-report.ts';
 import { environmentOptions, portNumber, positiveInt, wholeNumber } from '../flags.ts';
 import { playEpisode } from '../play.ts';
 import { scaffoldEnvironment } from '../scaffold.ts';
@@ -52,6 +53,7 @@ export function registerEnvCommands(program: Command): void {
     .option('--options <json>', 'environment options as JSON')
     .action(async (ref: string, opts: { split?: Split; limit: string; json?: boolean; stats?: boolean; options?: string }) => {
       const environment = await makeEnvironment(ref, environmentOptions(opts.options));
+      process.stderr.write(formatDataReport(await environment.dataReport()));
       if (opts.stats) {
         const report = await checkSplits(environment);
         process.stdout.write(opts.json ? `${JSON.stringify(report)}\n` : formatSplitReport(report));

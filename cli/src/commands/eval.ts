@@ -26,6 +26,7 @@ import {
 } from '@toolgym/env-kit';
 import { type Split, SplitSchema, type Task, type ToolSpec, type TrajectoryGroup, taskMatchesMeta } from '@toolgym/protocol';
 import type { Command } from 'commander';
+import { formatDataReport } from '../data-report.ts';
 import { environmentOptions, keyValues, numberIn, oneOf, positiveInt, wholeNumber } from '../flags.ts';
 import { jsonOrText } from '../play.ts';
 import { makeEnvironment } from '../registry.ts';
@@ -143,6 +144,7 @@ export function registerEvalCommand(program: Command): void {
       } else {
         const env = await makeEnvironment(opts.env, envOptions);
         environment = env;
+        process.stderr.write(formatDataReport(await env.dataReport()));
         switch (opts.transport) {
           case 'in-process':
             sessions = 'episode';
