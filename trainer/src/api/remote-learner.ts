@@ -10,6 +10,7 @@
  * restart, the gradients of those forward_backward calls were lost with the old process.
  */
 import { type DecoderConfig, type DecoderWeights, decoderWeightShapes } from '@toolgym/agents';
+import type { LossFnName } from '../algorithms/policy-losses.ts';
 import {
   type AdamParams,
   type Datum,
@@ -19,7 +20,6 @@ import {
   LearnerInputError,
   type LearnerState,
   type LossFnConfig,
-  type LossFnName,
   type OptimStepOutput,
 } from '../learner/learner.ts';
 import {

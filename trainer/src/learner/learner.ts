@@ -9,6 +9,7 @@
  */
 import type { DecoderConfig, DecoderWeights } from '@toolgym/agents';
 import type { CovControl, KlEstimator, PolicyLossConfig } from '../algorithms/policy-loss.ts';
+import type { LossFnName } from '../algorithms/policy-losses.ts';
 
 export interface ModelInput {
   tokens: number[];
@@ -31,8 +32,6 @@ export interface Datum {
   modelInput: ModelInput;
   lossFnInputs: LossFnInputs;
 }
-
-export type LossFnName = 'cross_entropy' | 'importance_sampling' | 'ppo';
 
 /**
  * Options of the loss (Tinker's `loss_fn_config`, extended). Unset fields take the defaults of

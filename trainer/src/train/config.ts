@@ -7,6 +7,8 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { ADVANTAGE_ESTIMATOR_NAMES } from '../algorithms/advantages.ts';
+import { RL_LOSS_NAMES } from '../algorithms/policy-losses.ts';
 
 const TaskFilterSchema = z
   .object({
@@ -218,10 +220,13 @@ export const TrainConfigSchema = z
         /** Tasks per step; each is played `groupSize` times. */
         tasksPerStep: z.number().int().positive().default(8),
         groupSize: z.number().int().min(2).default(8),
-        /** Advantage estimator (see algorithms/advantages.ts). */
-        algorithm: z.enum(['grpo', 'dr-grpo', 'rloo', 'reinforce++']).default('grpo'),
-        /** Learner loss: `ppo` (clipped) or `importance_sampling` (with optional truncation). */
-        loss: z.enum(['ppo', 'importance_sampling']).default('ppo'),
+        /** Advantage estimator: a key of `ADVANTAGE_ESTIMATORS` (algorithms/advantages.ts), each with its paper. */
+        algorithm: z.enum(ADVANTAGE_ESTIMATOR_NAMES).default('grpo'),
+        /**
+         * Policy-gradient loss: a policy-gradient key of `POLICY_LOSSES` (algorithms/policy-losses.ts):
+         * `ppo` (clipped) or `importance_sampling` (with optional truncation).
+         */
+        loss: z.enum(RL_LOSS_NAMES).default('ppo'),
         clipLow: z.number().min(0).default(0.2),
         /** DAPO clip-higher: 0.28 in the paper. */
         clipHigh: z.number().min(0).default(0.28),

@@ -35,12 +35,7 @@ import {
 import { type Environment, EnvironmentClient } from '@toolgym/env-kit';
 import { hashString, Rng } from '@toolgym/protocol';
 import { type Task, type Trajectory, type TrajectoryGroup, taskMatchesMeta } from '@toolgym/protocol';
-import {
-  type AdvantageEstimator,
-  estimateAdvantages,
-  turnAdvantages,
-  turnValuesToTokens,
-} from '../algorithms/advantages.ts';
+import { ADVANTAGE_ESTIMATORS, turnAdvantages, turnValuesToTokens } from '../algorithms/advantages.ts';
 import {
   fillWithInformativeGroups,
   isZeroVarianceGroup,
@@ -627,7 +622,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         groups = filled.groups;
         droppedGroups = filled.dropped;
       }
-      const advantages = estimateAdvantages(rl.algorithm as AdvantageEstimator, groups.map(rewardsOf));
+      const advantages = ADVANTAGE_ESTIMATORS[rl.algorithm].estimate(groups.map(rewardsOf));
       const { coef, returns } = rl.turnCredit;
       const data: Datum[] = [];
       groups.forEach((g, gi) => {
