@@ -43,7 +43,6 @@ export {
   RL_LOSS_NAMES,
   type RlLossName,
 } from './algorithms/policy-losses.ts';
-// Learner HTTP API, checkpoints and weight publishing (issue 10).
 export {
   type LearnerServer,
   LearnerServerConfigError,
@@ -110,11 +109,8 @@ export {
   TrainConfigError,
   TrainConfigSchema,
 } from './train/config.ts';
-export {
-  type EvalPoint,
-  modelChat,
-  selectTasks,
-  type TrainOptions,
-  type TrainResult,
-  train,
-} from './train/train.ts';
+export { selectTasks } from './train/evaluation.ts';
+export { modelChat } from './train/policy-model.ts';
+export type { TrainOptions } from './train/run.ts';
+export { train } from './train/train.ts';
+export type { EvalPoint, PhaseResult, SplitEval, TrainResult } from './train/train-result.ts';
