@@ -12,7 +12,7 @@
  * Recorded on x86-64 with onnxruntime's CPU kernels; another CPU's kernels may round logits in the
  * last bit, which the tolerance below absorbs unless it changes a sampled token.
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,6 +20,7 @@ import { discoverEnvironments } from '@toolgym/env-kit';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseTrainConfig } from '../src/train/config.ts';
 import { train } from '../src/train/train.ts';
+import { deterministicMetrics } from './fixtures/deterministic-metrics.ts';
 
 const fixtures = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures');
 const dirs: string[] = [];
@@ -81,13 +82,6 @@ const configOf = (outDir: string, asyncLevel: number) =>
     maxTurns: 3,
   });
 
-const varies = (key: string) => key === 'runId' || key === 'time' || key.startsWith('timing/');
-const readLines = async (file: string) =>
-  (await readFile(file, 'utf8'))
-    .trim()
-    .split('\n')
-    .map((line) => Object.fromEntries(Object.entries(JSON.parse(line)).filter(([k]) => !varies(k))));
-
 describe('recorded metrics', () => {
   it.each([0, 1])(
     'rl.asyncLevel %i: the run reproduces the recorded metrics',
@@ -103,8 +97,10 @@ describe('recorded metrics', () => {
         pretrainEnvironment: environments.make('compose', { ...options, ...config.pretrain!.options }),
         log: () => {},
       });
-      const got = await readLines(path.join(result.outDir, 'metrics.jsonl'));
-      const recorded = await readLines(path.join(fixtures, `recorded-metrics-async${asyncLevel}.jsonl`));
+      const got = await deterministicMetrics(path.join(result.outDir, 'metrics.jsonl'));
+      const recorded = await deterministicMetrics(
+        path.join(fixtures, `recorded-metrics-async${asyncLevel}.jsonl`),
+      );
       expect(got.map((l) => `${l.phase} ${l.step}`)).toEqual(recorded.map((l) => `${l.phase} ${l.step}`));
       got.forEach((line, i) => {
         expect(Object.keys(line).sort()).toEqual(Object.keys(recorded[i]!).sort());

@@ -6,13 +6,14 @@
  * learner's step, played again on resume, and every replica takes the checkpoint's state.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { serveLearner } from '../src/api/learner-server.ts';
 import { readLatestCheckpoint } from '../src/checkpoint/checkpoint.ts';
+import { deterministicMetrics } from './fixtures/deterministic-metrics.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const toolgym = path.join(root, 'cli/bin/toolgym.js');
@@ -61,15 +62,7 @@ eval:
 maxTurns: 3
 `;
 
-/** Wall-clock and throughput figures (`timing/`) differ run to run by nature, and each invocation has its own run id; everything else must match. */
-const varies = (key: string) => key === 'runId' || key === 'time' || key.startsWith('timing/');
-async function metricsOf(outDir: string): Promise<Array<Record<string, unknown>>> {
-  const text = await readFile(path.join(outDir, 'tiny-seed3', 'metrics.jsonl'), 'utf8');
-  return text
-    .trim()
-    .split('\n')
-    .map((line) => Object.fromEntries(Object.entries(JSON.parse(line)).filter(([k]) => !varies(k))));
-}
+const metricsOf = (outDir: string) => deterministicMetrics(path.join(outDir, 'tiny-seed3', 'metrics.jsonl'));
 
 function runTrain(
   configFile: string,

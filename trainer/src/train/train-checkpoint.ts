@@ -4,8 +4,12 @@
  * clock, the length of metrics.jsonl and the result so far; with `rl.asyncLevel` 1 also the batch
  * that was playing during the learner's step, which a resumed run plays again.
  */
-import type { DecoderConfig, DecoderWeights, OnnxPolicy } from '@toolgym/agents';
-import { decoderWeightShapes } from '@toolgym/agents';
+import {
+  type DecoderConfig,
+  type DecoderWeights,
+  decoderWeightShapes,
+  type OnnxPolicy,
+} from '@toolgym/agents';
 import { Rng } from '@toolgym/protocol';
 import { type LoadedCheckpoint, writeCheckpoint } from '../checkpoint/checkpoint.ts';
 import {
