@@ -2,7 +2,7 @@
  * Learner data from trajectories: an RL datum per episode (advantages on the sampled tokens), and
  * packed supervised data from demonstrations.
  */
-import type { Trajectory } from '@toolgym/protocol';
+import type { Rng, Trajectory } from '@toolgym/protocol';
 import { turnValuesToTokens } from '../algorithms/advantages.ts';
 import { type Datum, datumFromSequence, lossWeights } from '../learner/learner.ts';
 import { TrainConfigError } from './config.ts';
@@ -75,6 +75,21 @@ export function packedDatum(
   }
   const end = trainedEnd(lossMask);
   return datumFromSequence(tokens.slice(0, end), lossMask.slice(0, end));
+}
+
+/** `batchSize` sequences of `pack` demonstrations drawn at random, each at most `maxLength` tokens. */
+export function demoBatch(
+  w: { batchSize: number; pack: number },
+  demos: readonly Trajectory[],
+  draw: Rng,
+  maxLength: number,
+): Datum[] {
+  return Array.from({ length: w.batchSize }, () =>
+    packedDatum(
+      Array.from({ length: w.pack }, () => demos[draw.int(0, demos.length - 1)]!),
+      maxLength,
+    ),
+  );
 }
 
 /** The same data with loss weights scaled to add up to `total` over the whole batch. */

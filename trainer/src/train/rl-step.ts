@@ -13,11 +13,10 @@ import {
 } from '../algorithms/batch-shaping.ts';
 import type { Datum, Learner, LossFnConfig } from '../learner/learner.ts';
 import type { TrainConfig } from './config.ts';
-import { rlDatum, turnRewards, withTotalWeight } from './learner-data.ts';
+import { demoBatch, rlDatum, turnRewards, withTotalWeight } from './learner-data.ts';
 import type { TrainingRun } from './run.ts';
 import { samplingOf } from './sampling.ts';
 import { adamAt } from './schedule.ts';
-import { demoBatch, type SupervisedPhase } from './supervised.ts';
 
 /** What every RL step shares, set up once by `rl.ts`. */
 export interface RlSetup {
@@ -28,7 +27,12 @@ export interface RlSetup {
   /** The policy RL starts from, scoring every batch for the loss's KL term (`rl.kl`). */
   reference: Learner | undefined;
   /** `rl.demos`: each phase's demonstrations and their weight in the loss. */
-  demos: Array<{ name: string; coef: number; phase: SupervisedPhase; demos: Trajectory[] }>;
+  demos: Array<{
+    name: string;
+    coef: number;
+    phase: { batchSize: number; pack: number };
+    demos: Trajectory[];
+  }>;
   /** How far RL is (0–1) at `step`, for its learning-rate schedule. */
   progress(step: number): number;
 }

@@ -6,10 +6,9 @@
 import { createOraclePolicy, episodePassed } from '@toolgym/agents';
 import type { Environment } from '@toolgym/env-kit';
 import { hashString, Rng, type Trajectory } from '@toolgym/protocol';
-import type { Datum } from '../learner/learner.ts';
 import type { TrainConfig } from './config.ts';
 import { passShare, selectTasks } from './evaluation.ts';
-import { packedDatum } from './learner-data.ts';
+import { demoBatch } from './learner-data.ts';
 import type { TrainingRun } from './run.ts';
 import { samplingOf } from './sampling.ts';
 import { adamAt, stepProgress } from './schedule.ts';
@@ -87,16 +86,6 @@ async function demonstrations(
     .filter((t) => t.status === 'terminated' && t.tokenization === 'exact' && episodePassed(t));
   if (passed.length === 0) throw new Error(`${phase}: the oracle solved none of the ${phase} tasks`);
   return passed;
-}
-
-/** `batchSize` sequences of `pack` demonstrations drawn at random, each at most `maxLength` tokens. */
-export function demoBatch(w: SupervisedPhase, demos: Trajectory[], draw: Rng, maxLength: number): Datum[] {
-  return Array.from({ length: w.batchSize }, () =>
-    packedDatum(
-      Array.from({ length: w.pack }, () => demos[draw.int(0, demos.length - 1)]!),
-      maxLength,
-    ),
-  );
 }
 
 /**
