@@ -61,7 +61,7 @@ export interface Learned {
   ms: number;
 }
 
-/** Episodes that can train: played to the end (not failed) with exact tokens. */
+/** Episodes that can train: not ended by a failure (episode-fatal), with exact tokens. */
 const usable = (g: TrajectoryGroup) =>
   g.trajectories.filter((t) => t.status !== 'failed' && t.tokenization === 'exact');
 const rewardsOf = (g: TrajectoryGroup) => usable(g).map((t) => t.reward.total);
