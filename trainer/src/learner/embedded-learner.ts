@@ -5,14 +5,8 @@
 
 import * as tf from '@tensorflow/tfjs-core';
 import { type DecoderConfig, type DecoderWeights, decoderWeightShapes } from '@toolgym/agents';
-import {
-  type Aggregation,
-  crossEntropyLoss,
-  DEFAULT_POLICY_LOSS,
-  importanceSamplingLoss,
-  type PolicyLossConfig,
-  ppoClipLoss,
-} from '../algorithms/policy-loss.ts';
+import { type Aggregation, DEFAULT_POLICY_LOSS, type PolicyLossConfig } from '../algorithms/policy-loss.ts';
+import { type LossFnName, POLICY_LOSSES } from '../algorithms/policy-losses.ts';
 import { type TfBackend, useBackend } from './backend.ts';
 import {
   type AdamParams,
@@ -23,7 +17,6 @@ import {
   LearnerInputError,
   type LearnerState,
   type LossFnConfig,
-  type LossFnName,
   lossWeights,
   type OptimStepOutput,
 } from './learner.ts';
@@ -132,35 +125,21 @@ export class EmbeddedLearner implements Learner {
       padded.targets,
       config.temperature ?? 1,
     );
-    const policyConfig: PolicyLossConfig = { ...DEFAULT_POLICY_LOSS, ...stripUndefined(config) };
-    const result =
-      lossFn === 'cross_entropy'
-        ? crossEntropyLoss({ logprobs, weights: padded.weights }, policyConfig.aggregation)
-        : lossFn === 'importance_sampling'
-          ? importanceSamplingLoss(
-              {
-                logprobs,
-                oldLogprobs: padded.oldLogprobs,
-                advantages: padded.advantages,
-                weights: padded.weights,
-                entropy,
-              },
-              {
-                ...policyConfig,
-                ...(config.truncation !== undefined ? { truncation: config.truncation } : {}),
-              },
-            )
-          : ppoClipLoss(
-              {
-                logprobs,
-                oldLogprobs: padded.oldLogprobs,
-                advantages: padded.advantages,
-                weights: padded.weights,
-                entropy,
-                ...(padded.refLogprobs ? { refLogprobs: padded.refLogprobs } : {}),
-              },
-              policyConfig,
-            );
+    const policyConfig: PolicyLossConfig & Pick<LossFnConfig, 'truncation'> = {
+      ...DEFAULT_POLICY_LOSS,
+      ...stripUndefined(config),
+    };
+    const result = POLICY_LOSSES[lossFn].loss(
+      {
+        logprobs,
+        oldLogprobs: padded.oldLogprobs,
+        advantages: padded.advantages,
+        weights: padded.weights,
+        entropy,
+        ...(padded.refLogprobs ? { refLogprobs: padded.refLogprobs } : {}),
+      },
+      policyConfig,
+    );
     return { ...result, logprobs, entropy };
   }
 
@@ -450,8 +429,9 @@ export function validateData(data: Datum[], lossFn: LossFnName, decoder: Decoder
     };
     check('target_tokens', true);
     check('weights', false);
-    check('advantages', lossFn !== 'cross_entropy');
-    check('logprobs', lossFn !== 'cross_entropy');
+    const needs: readonly string[] = POLICY_LOSSES[lossFn].needs;
+    check('advantages', needs.includes('advantages'));
+    check('logprobs', needs.includes('logprobs'));
     check('ref_logprobs', false);
     for (const t of [...d.modelInput.tokens, ...inputs.target_tokens]) {
       if (!Number.isInteger(t) || t < 0 || t >= decoder.vocabSize) {

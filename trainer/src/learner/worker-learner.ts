@@ -16,6 +16,7 @@ import { Worker } from 'node:worker_threads';
 import type { DecoderWeights } from '@toolgym/agents';
 import { ToolGymError } from '@toolgym/protocol';
 import { DEFAULT_POLICY_LOSS } from '../algorithms/policy-loss.ts';
+import type { LossFnName } from '../algorithms/policy-losses.ts';
 import { type EmbeddedLearnerSettings, lossUnits, validateData } from './embedded-learner.ts';
 import {
   type Datum,
@@ -23,7 +24,6 @@ import {
   type Learner,
   LearnerInputError,
   type LossFnConfig,
-  type LossFnName,
 } from './learner.ts';
 
 /** What the worker posts back for call `id`. */
