@@ -1,8 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import type { RunResult, Sandbox, SandboxLimits } from '@toolgym/sandbox';
-import { SOLUTION_FILE } from './task-types.ts';
+import { SOLUTION_FILE } from '../src/task-types.ts';
 
 /**
+ * The baseline of `pnpm bench grading`: the test harness the code environment used before its
+ * grader moved out of the solution's process. It is kept only here, to measure against; it is
+ * not safe to grade with (the solution shares its interpreter: see the red-team suite).
+ *
  * Runs tests against solution.py inside the sandbox: loads the solution once, then runs each test
  * statement in a fresh copy of its namespace with a per-test alarm, and reports every result on
  * its own line as it finishes (so a run killed half-way still counts the tests that completed).
@@ -52,7 +56,7 @@ def main():
 main()
 `;
 
-export interface TestRun {
+export interface BaselineTestRun {
   /** `missing`: no solution.py; `error`: it did not load (syntax error, exception at import, timeout). */
   load: 'ok' | 'error' | 'missing';
   loadError?: string;
@@ -64,7 +68,7 @@ export interface TestRun {
   cutShort?: string;
 }
 
-export async function runTests(
+export async function runBaselineTests(
   sandbox: Sandbox,
   files: Record<string, string>,
   spec: {
@@ -75,7 +79,7 @@ export async function runTests(
     limits: Partial<SandboxLimits>;
     signal?: AbortSignal;
   },
-): Promise<TestRun> {
+): Promise<BaselineTestRun> {
   const total = spec.tests.length;
   if (files[SOLUTION_FILE] === undefined) {
     return {
@@ -105,8 +109,8 @@ export async function runTests(
   return parseHarnessOutput(result, nonce, total);
 }
 
-function parseHarnessOutput(result: RunResult, nonce: string, total: number): TestRun {
-  const run: TestRun = {
+function parseHarnessOutput(result: RunResult, nonce: string, total: number): BaselineTestRun {
+  const run: BaselineTestRun = {
     load: 'error',
     definesEntryPoint: false,
     results: Array.from({ length: total }, () => ({ ok: false, error: 'not run' })),
