@@ -92,7 +92,7 @@ describe('code task set', () => {
 
   it('leaks no test prompt: none has all its word 8-grams in train prompts', () => {
     const grams = (text: string) => {
-      const words = text.split(/\s+/).filter(Boolean);
+      const words = text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [];
       return Array.from({ length: Math.max(0, words.length - 7) }, (_, i) => words.slice(i, i + 8).join(' '));
     };
     const train = new Set(tasks.filter((t) => t.split === 'train').flatMap((t) => grams(t.prompt)));
