@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { RunResult, Sandbox, SandboxLimits } from '@toolgym/sandbox';
-import { SOLUTION_FILE } from '../src/task-types.ts';
+import { SOLUTION_FILE, type TestRun } from '../src/index.ts';
 
 /**
  * The baseline of `pnpm bench grading`: the test harness the code environment used before its
@@ -56,18 +56,6 @@ def main():
 main()
 `;
 
-export interface BaselineTestRun {
-  /** `missing`: no solution.py; `error`: it did not load (syntax error, exception at import, timeout). */
-  load: 'ok' | 'error' | 'missing';
-  loadError?: string;
-  definesEntryPoint: boolean;
-  results: Array<{ ok: boolean; error?: string }>;
-  passed: number;
-  total: number;
-  /** Why the run ended early, if it did (time, memory, output). */
-  cutShort?: string;
-}
-
 export async function runBaselineTests(
   sandbox: Sandbox,
   files: Record<string, string>,
@@ -79,7 +67,7 @@ export async function runBaselineTests(
     limits: Partial<SandboxLimits>;
     signal?: AbortSignal;
   },
-): Promise<BaselineTestRun> {
+): Promise<TestRun> {
   const total = spec.tests.length;
   if (files[SOLUTION_FILE] === undefined) {
     return {
@@ -109,8 +97,8 @@ export async function runBaselineTests(
   return parseHarnessOutput(result, nonce, total);
 }
 
-function parseHarnessOutput(result: RunResult, nonce: string, total: number): BaselineTestRun {
-  const run: BaselineTestRun = {
+function parseHarnessOutput(result: RunResult, nonce: string, total: number): TestRun {
+  const run: TestRun = {
     load: 'error',
     definesEntryPoint: false,
     results: Array.from({ length: total }, () => ({ ok: false, error: 'not run' })),

@@ -1,27 +1,21 @@
-import type { Attack, Environment } from '@toolgym/env-kit';
+import { type Attack, type Environment, EnvironmentClient } from '@toolgym/env-kit';
 import type { RewardBreakdown, Task } from '@toolgym/protocol';
 
-/** Plays one attack on one task in-process, with only what an agent sees, and returns the grade. */
+/**
+ * Plays one attack on one task through a session of the environment, as an agent would (the task
+ * it is shown has no answer), and returns the grade.
+ */
 export async function playAttack(env: Environment, attack: Attack, task: Task): Promise<RewardBreakdown> {
-  const episode = await env.openEpisode({ taskId: task.id });
+  const client = await EnvironmentClient.connect({ kind: 'direct', environment: env });
   try {
-    const { answer: _hidden, ...agentTask } = task;
+    const started = await client.start({ taskId: task.id });
     const end = await attack.play({
-      task: agentTask,
-      tools: env.toolSpecs,
-      call: async (name, args) => {
-        const outcome = await episode.callTool(name, args);
-        return {
-          content: outcome.content,
-          isError: outcome.isError,
-          ...(outcome.errorCode ? { errorCode: outcome.errorCode } : {}),
-          truncated: outcome.truncated,
-          terminated: outcome.terminated,
-        };
-      },
+      task: started.task,
+      tools: await client.listTools(),
+      call: (name, args) => client.callTool(name, args),
     });
-    return (await episode.end(end?.finalText)).reward;
+    return (await client.end(end?.finalText)).reward;
   } finally {
-    await episode.close();
+    await client.close();
   }
 }

@@ -6,9 +6,9 @@ float, str and list travel as themselves; complex numbers, tuples, dicts, sets a
 travel as tagged JSON objects of plain data. An object of any other type, a subclass of a builtin included, is refused
 here and fails the test: the grader never receives an object whose own methods could compare.
 Everything this process writes is untrusted: the grader parses and checks it on its own.
+It runs as one program after plain_data.py (encode, decode, NotPlain).
 """
 import json
-import math
 import os
 import signal
 import sys
@@ -16,86 +16,19 @@ import time
 import traceback
 import types
 
-MAX_DEPTH = 64
-MAX_ITEMS = 100_000
 MAX_DIGITS = 20_000
-ITERATORS = (types.GeneratorType, map, filter, zip, enumerate, reversed)
 
 
 class CallTimeout(BaseException):
     """Raised by the alarm: a BaseException, so `except Exception` in the solution does not swallow it."""
 
 
-class NotPlain(Exception):
-    pass
-
-
-def describe_type(value):
-    kind = type(value)
-    for base in (bool, int, float, complex, str, list, tuple, dict, set, frozenset):
-        if isinstance(value, base):
-            return 'a %s (a subclass of %s)' % (kind.__qualname__, base.__name__)
-    return 'a %s object' % kind.__qualname__
-
-
-def encode(value, depth=0):
-    if depth > MAX_DEPTH:
-        raise NotPlain('a value nested deeper than %d levels' % MAX_DEPTH)
-    kind = type(value)
-    if value is None or kind is bool or kind is str or kind is int:
-        return value
-    if kind is float:
-        return value if math.isfinite(value) else {'$float': repr(value)}
-    if kind is complex:
-        return {'$complex': [encode(value.real, depth + 1), encode(value.imag, depth + 1)]}
-    if kind is list:
-        return [encode(item, depth + 1) for item in value]
-    if kind is tuple:
-        return {'$tuple': [encode(item, depth + 1) for item in value]}
-    if kind is dict:
-        return {'$dict': [[encode(k, depth + 1), encode(v, depth + 1)] for k, v in value.items()]}
-    if kind is set or kind is frozenset:
-        return {'$' + kind.__name__: [encode(item, depth + 1) for item in value]}
-    if kind in ITERATORS or (kind.__module__ == 'builtins' and kind.__name__.endswith('iterator')):
-        items = []
-        for item in value:
-            if len(items) >= MAX_ITEMS:
-                raise NotPlain('an iterator of more than %d items' % MAX_ITEMS)
-            items.append(encode(item, depth + 1))
-        return {'$iter': items}
-    raise NotPlain(describe_type(value))
-
-
-def decode(value, env):
-    """The grader's values (trusted) back into builtins; `$ref` is an object of this process."""
-    if isinstance(value, list):
-        return [decode(item, env) for item in value]
-    if not isinstance(value, dict):
-        return value
-    (tag, inner), = value.items()
-    if tag == '$tuple':
-        return tuple(decode(item, env) for item in inner)
-    if tag == '$dict':
-        return {decode(k, env): decode(v, env) for k, v in inner}
-    if tag == '$set':
-        return {decode(item, env) for item in inner}
-    if tag == '$frozenset':
-        return frozenset(decode(item, env) for item in inner)
-    if tag == '$float':
-        return float(inner)
-    if tag == '$complex':
-        return complex(decode(inner[0], env), decode(inner[1], env))
-    if tag == '$iter':
-        return iter([decode(item, env) for item in inner])
-    if tag == '$ref':
-        return evaluate(inner['src'], inner['vars'], env)
-    raise ValueError('unknown tag %r' % tag)
-
-
 def evaluate(src, values, env):
+    """A call of the grader's: `src` with placeholders `__vN` bound to its values (trusted data;
+    a `$ref` is an object of this process, named by the expression that made it)."""
     scope = dict(env)
     for index, value in enumerate(values):
-        scope['__v%d' % index] = decode(value, env)
+        scope['__v%d' % index] = decode(value, ref=lambda inner: evaluate(inner['src'], inner['vars'], env))
     return eval(compile(src, '<grader call>', 'eval'), scope)
 
 

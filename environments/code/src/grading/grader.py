@@ -22,12 +22,14 @@ import random
 import sys
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from plain_data import NotPlain, decode, encode  # noqa: E402
+
 BUILTIN_NAMES = frozenset(dir(builtins))
 STDLIB_MODULES = frozenset(sys.stdlib_module_names)
 # Names that reach a scope dynamically: a test using them cannot be split safely.
 DYNAMIC = frozenset({'eval', 'exec', 'compile', 'globals', 'locals', 'vars', '__import__', 'breakpoint'})
 MAX_DIGITS = 20_000
-MAX_DEPTH = 64
 
 
 class Refused(Exception):
@@ -347,41 +349,6 @@ class NotPlainData(GradingStop):
     pass
 
 
-def decode(value, depth=0):
-    """A reply's value as exact builtin types; anything malformed is refused."""
-    if depth > MAX_DEPTH:
-        raise NotPlainData('the reply nests deeper than %d levels' % MAX_DEPTH)
-    kind = type(value)
-    if value is None or kind in (bool, int, float, str):
-        return value
-    if kind is list:
-        return [decode(item, depth + 1) for item in value]
-    if kind is not dict or len(value) != 1:
-        raise NotPlainData('the reply is not plain data')
-    (tag, inner), = value.items()
-    if tag == '$float' and inner in ('nan', 'inf', '-inf'):
-        return float(inner)
-    if type(inner) is not list:
-        raise NotPlainData('the reply is not plain data')
-    items = [decode(item, depth + 1) for item in inner]
-    try:
-        if tag == '$complex' and len(items) == 2 and all(type(x) is float for x in items):
-            return complex(*items)
-        if tag == '$tuple':
-            return tuple(items)
-        if tag == '$set':
-            return set(items)
-        if tag == '$frozenset':
-            return frozenset(items)
-        if tag == '$iter':
-            return iter(items)
-        if tag == '$dict' and all(type(pair) is list and len(pair) == 2 for pair in items):
-            return {k: v for k, v in items}
-    except TypeError as error:
-        raise NotPlainData('the reply holds an unhashable key: %s' % error)
-    raise NotPlainData('the reply is not plain data')
-
-
 def canonical(value):
     """A hashable key that tells apart what `==` confuses: `1`, `1.0` and `True`."""
     kind = type(value)
@@ -510,30 +477,22 @@ EXPECTABLE = {
 }
 
 
-def encode_value(value, depth=0):
-    """A grader value sent to the candidate as a placeholder."""
-    if depth > MAX_DEPTH:
-        raise NotPlainData('a value nested deeper than %d levels' % MAX_DEPTH)
-    kind = type(value)
-    if value is None or kind in (bool, int, str):
-        return value
-    if kind is float:
-        return value if math.isfinite(value) else {'$float': repr(value)}
-    if kind is complex:
-        return {'$complex': [encode_value(value.real, depth + 1), encode_value(value.imag, depth + 1)]}
-    if kind is list:
-        return [encode_value(v, depth + 1) for v in value]
-    if kind is tuple:
-        return {'$tuple': [encode_value(v, depth + 1) for v in value]}
-    if kind is dict:
-        return {'$dict': [[encode_value(k, depth + 1), encode_value(v, depth + 1)] for k, v in value.items()]}
-    if kind is set or kind is frozenset:
-        return {'$' + kind.__name__: [encode_value(v, depth + 1) for v in value]}
-    if kind is Remote:
-        return {'$ref': {'src': value.src, 'vars': value.vars}}
-    if hasattr(value, '__next__'):
-        return {'$iter': [encode_value(v, depth + 1) for v in value]}
-    raise NotPlainData('the test passes a %s to the solution; only plain data can be sent' % kind.__name__)
+def encode_value(value):
+    """A grader value sent to the candidate as a placeholder: plain data, or a reference to one of the solution's objects."""
+
+    def reference(other):
+        if type(other) is Remote:
+            return {'$ref': {'src': other.src, 'vars': other.vars}}
+        raise NotPlainData('the test passes a %s to the solution; only plain data can be sent' % type(other).__name__)
+
+    return encode(value, other=reference)
+
+
+def decode_reply(value):
+    try:
+        return decode(value)
+    except NotPlain as error:
+        raise NotPlainData('the solution replied with %s' % error)
 
 
 class Remote:
@@ -640,7 +599,7 @@ class Channel:
         if reply.get('timeout') is True:
             raise TestTimeout(self.timeout_message)
         if 'value' in reply:
-            return decode(reply['value'])
+            return decode_reply(reply['value'])
         if reply.get('callable') is True and kind == 'value':
             return Remote(src, values if raw else [encode_value(v) for v in values])
         if type(reply.get('refused')) is str:
