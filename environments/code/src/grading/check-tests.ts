@@ -29,7 +29,7 @@ export function checkSuites(
   return cachedPythonJson<TestCheck[][]>(
     'test-checks',
     GRADER_SOURCE,
-    ['-I', '-S', GRADER_SCRIPT, 'check'],
+    ['-I', '-S', '-B', GRADER_SCRIPT, 'check'],
     JSON.stringify(suites),
   );
 }

@@ -74,7 +74,7 @@ export class GraderProcess {
   }
 
   static async start(): Promise<GraderProcess> {
-    const child = spawn(HOST_PYTHON, ['-I', '-S', GRADER_SCRIPT, 'serve'], {
+    const child = spawn(HOST_PYTHON, ['-I', '-S', '-B', GRADER_SCRIPT, 'serve'], {
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     const grader = new GraderProcess(child);
