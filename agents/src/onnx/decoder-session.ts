@@ -6,6 +6,7 @@
  * through untouched and float16 logits are widened to float32).
  */
 import * as ort from 'onnxruntime-node';
+import type { DecodeWatch } from './decode-profile.ts';
 import type { ExecutionProviderChoice } from './execution-provider.ts';
 import type { DecoderShape } from './model-dir.ts';
 
@@ -98,7 +99,8 @@ export class DecoderSession {
     return { tensors, batch, length: 0 };
   }
 
-  async forward(input: ForwardInput): Promise<ForwardOutput> {
+  /** One forward call; `watch` (profiling) gets the 'prepare' and 'run' laps. */
+  async forward(input: ForwardInput, watch?: DecodeWatch): Promise<ForwardOutput> {
     const { batch } = input;
     const seq = input.inputIds.length / batch;
     const past = input.past ?? this.emptyCache(batch);
@@ -126,7 +128,9 @@ export class DecoderSession {
       feeds[`past_key_values.${i}.key`] = past.tensors[2 * i]!;
       feeds[`past_key_values.${i}.value`] = past.tensors[2 * i + 1]!;
     }
+    watch?.lap('prepare');
     const out = await this.session.run(feeds);
+    watch?.lap('run');
     const logitsTensor = out.logits;
     if (!logitsTensor) throw new Error("model.onnx has no 'logits' output");
     const vocab = logitsTensor.dims[2]!;

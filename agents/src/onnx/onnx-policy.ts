@@ -18,6 +18,7 @@ import {
   renderChatTemplate,
   toolSpecsToTemplateTools,
 } from './chat-prompt.ts';
+import type { DecodeProfile, DecodeWatch } from './decode-profile.ts';
 import { buildDecoderOnnx } from './decoder-graph.ts';
 import { DecoderSession, type ForwardOutput, type KvCache } from './decoder-session.ts';
 import { ModelDirError, PolicyRequestError } from './errors.ts';
@@ -99,6 +100,8 @@ export class OnnxPolicy implements Policy {
   private closed = false;
   /** Weight swaps waiting for the running batch: no new requests join it meanwhile. */
   private swapsWaiting = 0;
+  /** When set, every forward call's time is added to it by phase (`pnpm bench policy --profile`). */
+  profile: DecodeProfile | undefined;
 
   private constructor(settings: OnnxPolicy['settings'], model: ModelDir, decoder: DecoderSession) {
     this.settings = settings;
@@ -298,7 +301,11 @@ export class OnnxPolicy implements Policy {
     };
 
     // One token for every row from its last position's logits; finished rows leave the batch.
-    const sampleStep = (group: Row[], out: ForwardOutput): { rows: Row[]; cache: KvCache } => {
+    const sampleStep = (
+      group: Row[],
+      out: ForwardOutput,
+      watch: DecodeWatch | undefined,
+    ): { rows: Row[]; cache: KvCache } => {
       group.forEach((row, b) => {
         const offset = (b * out.logitsSeq + out.logitsSeq - 1) * out.vocab;
         const { token, logprob } = sampleToken(
@@ -316,41 +323,54 @@ export class OnnxPolicy implements Policy {
       });
       const keep = group.flatMap((r, b) => (r.finish ? [] : [b]));
       for (const r of group) if (r.finish) resolveRow(r);
+      watch?.lap('sample');
       const cache = keep.length < group.length ? decoder.selectRows(out.present, keep) : out.present;
+      watch?.lap('cache');
       return { rows: keep.map((b) => group[b]!), cache };
     };
 
     // Prefill: the left-padded prompts in one call.
     const prefill = async (pendings: PendingRequest[]) => {
       const longest = Math.max(...pendings.map((p) => p.request.tokens.length));
+      const watch = this.profile?.watch('prefill', pendings.length);
       const group = pendings.map((p) => this.newRow(p, longest, padTokenId, eosTokenIds));
-      const out = await decoder.forward({
-        batch: group.length,
-        inputIds: group.flatMap((r) => r.sequence),
-        attentionMask: group.flatMap((r) => r.mask),
-        positionIds: group.flatMap((r) => positionsOf(r.mask)),
-      });
-      return sampleStep(group, out);
+      const out = await decoder.forward(
+        {
+          batch: group.length,
+          inputIds: group.flatMap((r) => r.sequence),
+          attentionMask: group.flatMap((r) => r.mask),
+          positionIds: group.flatMap((r) => positionsOf(r.mask)),
+        },
+        watch,
+      );
+      return { ...sampleStep(group, out, watch), watch };
     };
 
     let { rows, cache } = await prefill(batch);
     while (rows.length > 0) {
+      const watch = this.profile?.watch('decode', rows.length);
       const out = this.settings.kvCache
-        ? await decoder.forward({
-            batch: rows.length,
-            inputIds: rows.map((r) => r.generated.at(-1)!),
-            attentionMask: rows.flatMap((r) => r.mask),
-            positionIds: rows.map((r) => positionsOf(r.mask).at(-1)!),
-            past: cache,
-          })
+        ? await decoder.forward(
+            {
+              batch: rows.length,
+              inputIds: rows.map((r) => r.generated.at(-1)!),
+              attentionMask: rows.flatMap((r) => r.mask),
+              positionIds: rows.map((r) => positionsOf(r.mask).at(-1)!),
+              past: cache,
+            },
+            watch,
+          )
         : // Full recompute: the whole (left-padded) sequence again, with an empty cache.
-          await decoder.forward({
-            batch: rows.length,
-            inputIds: rows.flatMap((r) => r.sequence),
-            attentionMask: rows.flatMap((r) => r.mask),
-            positionIds: rows.flatMap((r) => positionsOf(r.mask)),
-          });
-      ({ rows, cache } = sampleStep(rows, out));
+          await decoder.forward(
+            {
+              batch: rows.length,
+              inputIds: rows.flatMap((r) => r.sequence),
+              attentionMask: rows.flatMap((r) => r.mask),
+              positionIds: rows.flatMap((r) => positionsOf(r.mask)),
+            },
+            watch,
+          );
+      ({ rows, cache } = sampleStep(rows, out, watch));
 
       const room = this.settings.maxBatchSize - rows.length;
       if (this.settings.kvCache && this.swapsWaiting === 0 && room > 0 && this.pending.length > 0) {
@@ -361,6 +381,7 @@ export class OnnxPolicy implements Policy {
           for (const r of rows) leftPad(r, length - cache.length, padTokenId);
           for (const r of joined.rows) leftPad(r, length - joined.cache.length, padTokenId);
           cache = decoder.concatRows(cache, joined.cache);
+          joined.watch?.lap('cache');
           rows = [...rows, ...joined.rows];
         }
       }
