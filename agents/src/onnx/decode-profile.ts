@@ -4,6 +4,10 @@
  * writing new keys/values), and sampling (logits to tokens, stop checks). Prefill calls (a prompt's
  * first pass) and decode steps (one token per row) are kept apart. Off unless a profile is handed to
  * the policy: `pnpm bench policy --profile` prints it.
+ *
+ * Times are the process's CPU time (user + system), not wall time: on a shared machine the wall clock
+ * also counts the time other processes held the core. With one onnxruntime thread (the default) the
+ * engine's work all runs on the calling thread, so CPU time is its time.
  */
 
 export type DecodePhase = 'prepare' | 'run' | 'cache' | 'sample';
@@ -31,10 +35,10 @@ export class DecodeProfile {
     const totals = this[kind];
     totals.calls++;
     totals.rows += rows;
-    let last = performance.now();
+    let last = cpuMs();
     return {
       lap(phase) {
-        const now = performance.now();
+        const now = cpuMs();
         totals.ms[phase] += now - last;
         last = now;
       },
@@ -44,6 +48,12 @@ export class DecodeProfile {
   reset(): void {
     for (const totals of [this.prefill, this.decode]) Object.assign(totals, emptyTotals());
   }
+}
+
+/** CPU time of this process so far, in ms. */
+export function cpuMs(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
 }
 
 function emptyTotals(): PhaseTotals {
