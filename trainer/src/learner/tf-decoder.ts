@@ -160,7 +160,8 @@ export class TfDecoder {
       let k = toHeads(this.linear(a, `${p}.attn.k`));
       if (rotate) [q, k] = [rotate(q), rotate(k)];
       const v = toHeads(this.linear(a, `${p}.attn.v`));
-      const scores = tf.add(tf.div(matMul(q, swapLast(k)), Math.sqrt(headDim)), mask);
+      // q / sqrt(headDim) before the product: [B, H, T, hd] values scaled instead of [B, H, T, T] scores.
+      const scores = tf.add(matMul(tf.mul(q, 1 / Math.sqrt(headDim)), swapLast(k)), mask);
       const context = matMul(tf.softmax(scores), v); // [B, H, T, hd]
       const merged = tf.reshape(tf.transpose(context, [0, 2, 1, 3]), [batch * seq, d]) as tf.Tensor2D;
       h = tf.add(h, this.linear(merged, `${p}.attn.o`)) as tf.Tensor2D;
