@@ -10,6 +10,7 @@
 
 import * as tf from '@tensorflow/tfjs-core';
 import { type DecoderConfig, type DecoderWeights, decoderPositions, ropeTables } from '@toolgym/agents';
+import { simdBatchMatMul } from './simd-batch-matmul.ts';
 
 const MASKED_SCORE = -1e9;
 
@@ -18,6 +19,14 @@ function swapLast(x: tf.Tensor): tf.Tensor {
   const axes = x.shape.map((_, i) => i);
   axes.splice(-2, 2, x.rank - 1, x.rank - 2);
   return tf.transpose(x, axes);
+}
+
+/**
+ * a @ b, for 2-D operands on tfjs' own matMul (XNNPACK on wasm) and for batched ones ([B, H, T, ·],
+ * attention) on the SIMD kernel when the backend is wasm (its own batched path is a scalar loop).
+ */
+function product<T extends tf.Tensor>(a: T, b: tf.Tensor): T {
+  return a.rank > 2 && tf.getBackend() === 'wasm' ? simdBatchMatMul(a, b) : (tf.matMul(a, b) as T);
 }
 
 /**
@@ -30,10 +39,10 @@ export const matMul = tf.customGrad((...inputs: Array<tf.Tensor | tf.GradSaveFun
   const [a, b, save] = inputs as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
   save([a, b]);
   return {
-    value: tf.matMul(a, b),
+    value: product(a, b),
     gradFunc: (dy: tf.Tensor, [sa, sb]: tf.Tensor[]) => [
-      tf.matMul(dy, swapLast(sb!)),
-      tf.matMul(swapLast(sa!), dy),
+      product(dy, swapLast(sb!)),
+      product(swapLast(sa!), dy),
     ],
   };
 }) as unknown as <T extends tf.Tensor>(a: T, b: tf.Tensor) => T;
