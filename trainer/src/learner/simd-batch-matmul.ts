@@ -65,6 +65,7 @@ const F32X4_MUL = [0xfd, 0xe6, 0x01];
 const END = [0x0b];
 
 /** `for (counter = start; counter < limit; counter += step) body` (unsigned; skipped when start ≥ limit). */
+// biome-ignore format: instruction sequences, laid out as the loops they encode
 function forLoop(counter: number, start: number[], limit: number[], step: number, body: number[]): number[] {
   return [
     ...start,
@@ -83,11 +84,14 @@ function forLoop(counter: number, start: number[], limit: number[], step: number
 // Parameters: byte offsets of A, B, C, then batch, m, k, n.
 const [A, B, C, BATCH, M, K, N] = [0, 1, 2, 3, 4, 5, 6];
 // i32 locals.
-const [BI, I, KK, J, C_ROW, A_PTR, B_ROW, N4_BYTES, ROW_BYTES, B_BASE, P] = [7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17];
+const [BI, I, KK, J, C_ROW, A_PTR, B_ROW, N4_BYTES, ROW_BYTES, B_BASE, P] = [
+  7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17,
+];
 // f32 and v128 locals.
 const [AV, AVEC] = [18, 19];
 
 /** C[bi, i, j] += av · B[bi, kk, j] over j, four at a time, then the rest. */
+// biome-ignore format: instruction sequences, laid out as the loops they encode
 const axpyRow = [
   ...forLoop(J, i32(0), get(N4_BYTES), 16, [
     ...get(C_ROW), ...get(J), ...ADD, ...set(P),
@@ -107,6 +111,7 @@ const axpyRow = [
   ]),
 ];
 
+// biome-ignore format: instruction sequences, laid out as the loops they encode
 const body = [
   // locals: 11 × i32, 1 × f32, 1 × v128
   ...unsignedLeb(3), 11, 0x7f, 1, 0x7d, 1, 0x7b,
@@ -133,6 +138,7 @@ const body = [
   ...END,
 ];
 
+// biome-ignore format: instruction sequences, laid out as the loops they encode
 const MODULE_BYTES = Uint8Array.from([
   0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
   // type: (i32 × 7) → ()
