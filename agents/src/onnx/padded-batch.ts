@@ -120,7 +120,7 @@ function positionsOf(mask: number[]): number[] {
 }
 
 /** The given batch rows of a cache, in that order (a row may repeat). */
-export function selectRows(cache: KvCache, rows: readonly number[]): KvCache {
+function selectRows(cache: KvCache, rows: readonly number[]): KvCache {
   const tensors = cache.tensors.map((t) => {
     const [, heads, length, headDim] = t.dims as [number, number, number, number];
     const rowSize = heads * length * headDim;
@@ -140,7 +140,7 @@ export function selectRows(cache: KvCache, rows: readonly number[]): KvCache {
  * Stacks two caches along the batch axis, left-padding the shorter one with zeros along the
  * sequence axis (those positions get attention_mask 0), for rows that join a running batch.
  */
-export function concatRows(a: KvCache, b: KvCache): KvCache {
+function concatRows(a: KvCache, b: KvCache): KvCache {
   const length = Math.max(a.length, b.length);
   const tensors = a.tensors.map((ta, i) => {
     const tb = b.tensors[i]!;
