@@ -78,7 +78,9 @@ for (const positions of ['learned', 'rope'] as const) {
           const results: GenerateResult[] = [];
           for (let i = 0; i < all.length; i += size)
             results.push(...(await Promise.all(all.slice(i, i + size).map((r) => policy.enqueue(r)))));
-          results.forEach((r, i) => expectSame(r, expected[i]!, `${kvCache}, batch ${size}, request ${i}`));
+          results.forEach((r, i) => {
+            expectSame(r, expected[i]!, `${kvCache}, batch ${size}, request ${i}`);
+          });
         }
       }
     });
@@ -108,7 +110,9 @@ for (const positions of ['learned', 'rope'] as const) {
           },
         });
         const results = [first, ...(await lateResults!)];
-        results.forEach((r, i) => expectSame(r, alone[i]!, `${kvCache}, request ${i}`));
+        results.forEach((r, i) => {
+          expectSame(r, alone[i]!, `${kvCache}, request ${i}`);
+        });
       }
     });
   });
@@ -137,7 +141,9 @@ describe('the in-place cache', () => {
     expect(expected[7]!.tokens!.length + batch[7]!.tokens.length).toBe(4 * CAPACITY_STEP + 8);
     expectSame(await inPlace.enqueue(batch[0]!), expected[0]!, 'alone');
     const results = await Promise.all(batch.map((r) => inPlace.enqueue(r)));
-    results.forEach((r, i) => expectSame(r, expected[i]!, `request ${i}`));
+    results.forEach((r, i) => {
+      expectSame(r, expected[i]!, `request ${i}`);
+    });
     await inPlace.close();
     await off.close();
   });
@@ -161,7 +167,9 @@ describe('an exported model in the Optimum layout (no toolgym.json, onnx/model.o
       Promise.all(all.map((r) => optimum.enqueue(r))),
       Promise.all(all.map((r) => ours.enqueue(r))),
     ]);
-    a.forEach((r, i) => expectSame(r, b[i]!, `request ${i}`));
+    a.forEach((r, i) => {
+      expectSame(r, b[i]!, `request ${i}`);
+    });
     await expect(OnnxPolicy.create({ model: exported, kvCache: 'in-place' })).rejects.toMatchObject({
       code: 'bad_settings',
       message: expect.stringMatching(/needs a ToolGym decoder \(toolgym\.json\)/),

@@ -46,7 +46,8 @@ export class PaddedBatch implements DecodeBatch {
       [this.sequences, this.masks],
       [sequences, masks],
     ])
-      group!.forEach((sequence, b) => leftPad(sequence, groupMasks![b]!, length, this.padTokenId));
+      for (const [b, sequence] of group!.entries())
+        leftPad(sequence, groupMasks![b]!, length, this.padTokenId);
     this.sequences.push(...sequences);
     this.masks.push(...masks);
     this.counts.push(...prompts.map((p) => p.length));
