@@ -69,7 +69,7 @@ export { ModelDirError, PolicyRequestError } from './onnx/errors.ts';
 export type { ExecutionProviderChoice, ExecutionProviderPreference } from './onnx/execution-provider.ts';
 export { HuggingFaceTokenizer } from './onnx/hf-tokenizer.ts';
 export { type ModelDir, readModelDir } from './onnx/model-dir.ts';
-export { createOnnxPolicy, OnnxPolicy, type OnnxPolicySettings } from './onnx/onnx-policy.ts';
+export { createOnnxPolicy, type KvCacheMode, OnnxPolicy, type OnnxPolicySettings } from './onnx/onnx-policy.ts';
 export { type OpenAiServer, serveOpenAiCompatible } from './onnx/openai-server.ts';
 export { readDecoderModelDir, readDecoderWeights } from './onnx/read-weights.ts';
 export { logSoftmax } from './onnx/sampler.ts';
