@@ -221,13 +221,18 @@ export function describeSandboxBehaviour(
 
     it('talks to an interactive program: stdin streamed as written, each answer seen before the next question', async () => {
       const input = new PassThrough();
+      // A line may arrive in several chunks (Docker splits them): only whole lines are answers.
       const answers: string[] = [];
+      let partial = '';
       let wake: () => void = () => {};
       const run = sandbox().run(
         python('import sys\nfor line in sys.stdin:\n    print(int(line) * 2, flush=True)\nprint("bye")', {
           stdin: input,
           onStdout: (chunk) => {
-            answers.push(...chunk.toString().split('\n').filter(Boolean));
+            const lines = (partial + chunk.toString()).split('\n');
+            partial = lines.pop() ?? '';
+            if (lines.length === 0) return;
+            answers.push(...lines);
             wake();
           },
         }),
