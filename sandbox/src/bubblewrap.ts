@@ -12,7 +12,7 @@ import { BASE_ENV, nprocCountsPerUserNamespace, resolveRequest } from './launche
 import { abortedBeforeStart, type LauncherSettings, type PreparedSandbox, runJob } from './run-job.ts';
 import { type SandboxBound, sandboxBound } from './sandbox-bound.ts';
 import { seccompFor } from './seccomp.ts';
-import { type SupervisedSandbox, Supervisor, supervisorCommand } from './supervisor.ts';
+import { type SandboxInput, type SupervisedSandbox, Supervisor, supervisorCommand } from './supervisor.ts';
 import {
   DEFAULT_LIMITS,
   type PoolState,
@@ -300,6 +300,7 @@ class BubblewrapSandbox implements Sandbox {
 class BwrapInstance implements PreparedSandbox {
   readonly ready: Promise<void>;
   readonly exited: Promise<number | null>;
+  readonly input: SandboxInput;
   private disposed?: Promise<void>;
   /** Settles when the cgroup is gone (after `dispose`). */
   cleanedUp: Promise<void> = Promise.resolve();
@@ -311,6 +312,7 @@ class BwrapInstance implements PreparedSandbox {
     private readonly releaseCgroup: () => Promise<void>,
   ) {
     this.ready = sandbox.ready;
+    this.input = sandbox;
     this.exited = sandbox.exited.then((exit) => exit.exitCode);
   }
 
@@ -320,10 +322,6 @@ class BwrapInstance implements PreparedSandbox {
 
   async applyLimits(limits: SandboxLimits): Promise<void> {
     this.cgroup?.setLimits(limits);
-  }
-
-  sendJob(bytes: Buffer): void {
-    this.sandbox.sendJob(bytes);
   }
 
   attachOutput(sinks: { stdout: (chunk: Buffer) => void; stderr: (chunk: Buffer) => void }): void {

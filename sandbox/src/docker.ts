@@ -4,10 +4,11 @@ import Docker from 'dockerode';
 import { bwrapCommand, SYSTEM_PATHS, systemBinds } from './bwrap-command.ts';
 import { SandboxError } from './errors.ts';
 import { BASE_ENV, nprocCountsPerUserNamespace, resolveRequest } from './launcher.ts';
+import { processAlive } from './process-alive.ts';
 import { abortedBeforeStart, type LauncherSettings, type PreparedSandbox, runJob } from './run-job.ts';
 import { type SandboxBound, sandboxBound } from './sandbox-bound.ts';
 import { seccompFor } from './seccomp.ts';
-import { type SupervisedSandbox, Supervisor, supervisorCommand } from './supervisor.ts';
+import { type SandboxInput, type SupervisedSandbox, Supervisor, supervisorCommand } from './supervisor.ts';
 import {
   DEFAULT_LIMITS,
   type PoolState,
@@ -332,15 +333,6 @@ class DockerSandbox implements Sandbox {
   }
 }
 
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 function containerLimits(limits: SandboxLimits) {
   return {
     Memory: limits.memoryBytes + CONTAINER_MEMORY_OVERHEAD,
@@ -459,6 +451,7 @@ class ContainerHost {
 /** One run in a container's sandbox. */
 class ContainerRun implements PreparedSandbox {
   readonly exited: Promise<number | null>;
+  readonly input: SandboxInput;
   /** The host killed the container (a limit, an abort): the container is not reused. */
   killedByHost = false;
   private oomKills: number | null = null;
@@ -467,6 +460,7 @@ class ContainerRun implements PreparedSandbox {
     private readonly host: ContainerHost,
     private readonly sandbox: SupervisedSandbox,
   ) {
+    this.input = sandbox;
     this.exited = sandbox.exited.then((exit) => {
       this.oomKills = exit.oomKills;
       // Killed with its container, the sandbox never reports an exit status of its own.
@@ -476,10 +470,6 @@ class ContainerRun implements PreparedSandbox {
 
   applyLimits(limits: SandboxLimits): Promise<void> {
     return this.host.applyLimits(limits);
-  }
-
-  sendJob(bytes: Buffer): void {
-    this.sandbox.sendJob(bytes);
   }
 
   attachOutput(sinks: { stdout: (chunk: Buffer) => void; stderr: (chunk: Buffer) => void }): void {

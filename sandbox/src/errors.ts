@@ -1,20 +1,19 @@
-/** Sandbox failures that are not the program's own: the episode-fatal or configuration channel. */
-export class SandboxError extends Error {
-  constructor(
-    /**
-     * `invalid_request`, `backend_unavailable`, `sandbox_failed`, `closed`, and `sandbox_busy`:
-     * every sandbox the machine allows was busy for longer than the run may wait.
-     */
-    readonly code: 'invalid_request' | 'backend_unavailable' | 'sandbox_failed' | 'closed' | 'sandbox_busy',
-    message: string,
-    /** What to do about it. */
-    readonly hint?: string,
-  ) {
-    super(message);
-    this.name = 'SandboxError';
-  }
+import { ToolGymError } from '@toolgym/protocol';
 
-  render(): string {
-    return this.hint ? `${this.message}\n  → ${this.hint}` : this.message;
+/**
+ * `invalid_request` and `backend_unavailable` are configuration errors; `sandbox_failed` and
+ * `closed` are episode-fatal; `sandbox_busy`: every sandbox the machine allows was busy for longer
+ * than the run may wait (the caller may retry later or lower its concurrency).
+ */
+export type SandboxErrorCode = 'invalid_request' | 'backend_unavailable' | 'sandbox_failed' | 'closed' | 'sandbox_busy';
+
+/** Sandbox failures that are not the program's own: the episode-fatal or configuration channel. */
+export class SandboxError extends ToolGymError {
+  constructor(
+    override readonly code: SandboxErrorCode,
+    message: string,
+    hint?: string,
+  ) {
+    super(code, message, hint);
   }
 }

@@ -111,7 +111,10 @@ export function inProcessMode(
   return first.startsWith('-') ? null : 'script';
 }
 
-/** The bytes written to a waiting launcher: a 4-byte length, the marshalled job, then the program's stdin. */
+/**
+ * The bytes written to a waiting launcher: a 4-byte length and the marshalled job, then the
+ * program's stdin when it is given at once (a streamed stdin follows as it arrives).
+ */
 export function encodeJob(
   request: RunRequest,
   limits: SandboxLimits,
@@ -140,7 +143,10 @@ export function encodeJob(
   });
   const length = Buffer.alloc(4);
   length.writeUInt32BE(header.length);
-  const stdin = request.stdin === undefined ? Buffer.alloc(0) : Buffer.from(request.stdin);
+  const stdin =
+    typeof request.stdin === 'string' || request.stdin instanceof Uint8Array
+      ? Buffer.from(request.stdin)
+      : Buffer.alloc(0);
   return Buffer.concat([length, header, stdin]);
 }
 

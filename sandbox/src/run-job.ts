@@ -1,14 +1,15 @@
 import { SandboxError } from './errors.ts';
 import { encodeJob, type LauncherRlimits } from './launcher.ts';
 import { OutputCapture } from './output-capture.ts';
+import type { SandboxInput } from './supervisor.ts';
 import type { RunRequest, RunResult, SandboxLimits } from './types.ts';
 
 /** A started sandbox whose launcher waits for one job; what each backend provides. */
 export interface PreparedSandbox {
   /** Applies the run's whole-sandbox limits (memory, pids, cpus) before the job starts. */
   applyLimits(limits: SandboxLimits): Promise<void>;
-  /** Hands the launcher its job (header and the program's stdin); its stdin closes after. */
-  sendJob(bytes: Buffer): void;
+  /** The launcher's stdin: the job, then the program's input. */
+  readonly input: SandboxInput;
   /** Where the program's output goes from now on (the ready byte is already consumed). */
   attachOutput(sinks: { stdout: (chunk: Buffer) => void; stderr: (chunk: Buffer) => void }): void;
   /** Resolves with the exit status once the sandbox is gone and its output drained. */
@@ -53,7 +54,16 @@ export async function runJob(
   const stderr = new OutputCapture(limits.outputBytes, onOverflow);
   try {
     await sandbox.applyLimits(limits);
-    sandbox.attachOutput({ stdout: (c) => stdout.push(c), stderr: (c) => stderr.push(c) });
+    const onStdout = request.onStdout;
+    sandbox.attachOutput({
+      stdout: onStdout
+        ? (c) => {
+            stdout.push(c);
+            onStdout(c);
+          }
+        : (c) => stdout.push(c),
+      stderr: (c) => stderr.push(c),
+    });
     const started = performance.now();
     const timer = setTimeout(() => {
       timedOut = true;
@@ -65,7 +75,13 @@ export async function runJob(
     };
     if (request.signal?.aborted) onAbort();
     request.signal?.addEventListener('abort', onAbort, { once: true });
-    sandbox.sendJob(encodeJob(request, limits, launcher.rlimits, launcher.python));
+    const job = encodeJob(request, limits, launcher.rlimits, launcher.python);
+    if (isStream(request.stdin)) {
+      sandbox.input.sendJob(job, true);
+      void pump(request.stdin, sandbox.input, sandbox.exited);
+    } else {
+      sandbox.input.sendJob(job, false);
+    }
     let exitCode: number | null;
     try {
       exitCode = await sandbox.exited;
@@ -118,4 +134,28 @@ export function abortedBeforeStart(): RunResult {
     ms: 0,
     warm: false,
   };
+}
+
+const isStream = (stdin: RunRequest['stdin']): stdin is AsyncIterable<string | Uint8Array> =>
+  stdin !== undefined && typeof stdin !== 'string' && !(stdin instanceof Uint8Array);
+
+/** Copies a streamed stdin into the sandbox as it arrives, one chunk at a time; stops when the sandbox has gone. */
+async function pump(
+  source: AsyncIterable<string | Uint8Array>,
+  input: SandboxInput,
+  exited: Promise<unknown>,
+): Promise<void> {
+  let gone = false;
+  void exited.then(() => {
+    gone = true;
+  });
+  try {
+    for await (const chunk of source) {
+      if (gone) return;
+      await input.write(typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : Buffer.from(chunk));
+    }
+  } catch {
+    // the caller's stream failed: the program reads end of file
+  }
+  input.end();
 }

@@ -7,11 +7,15 @@
 # "env": {..}}. Messages both ways are frames: type (1 byte), sandbox id (4 bytes, big-endian),
 # payload length (4 bytes), payload.
 #   in:  S start (JSON {"argv": [...], "cgroupProcs": [...]})   J job bytes (then stdin closes)
-#        K kill the sandbox
-#   out: R ready   O stdout bytes   E stderr bytes   X exited (JSON {"exitCode", "oomKills"})
-#        F could not start (message)
+#        I stdin bytes (stdin stays open; answered by W once written)   C close stdin (after
+#        what is pending)   K kill the sandbox
+#   out: R ready   O stdout bytes   E stderr bytes   W stdin bytes written
+#        X exited (JSON {"exitCode", "oomKills"})   F could not start (message)
+# The job frame starts the job (J, or the first I of a streamed stdin); W lets the host wait for a
+# program that reads slower than its input is written instead of piling the input up here.
 # A sandbox is a process group led by the command of its argv (bwrap); it is ready when that
 # command writes its first stdout byte (the launcher's 'R'). Stdin EOF kills every sandbox.
+import collections
 import json
 import os
 import selectors
@@ -49,7 +53,9 @@ class Sandbox:
     def __init__(self, sandbox_id, spec):
         self.id = sandbox_id
         self.ready = False
-        self.pending = b''
+        self.job_started = False
+        self.pending = collections.deque()  # [bytes not yet written, W owed once they are]
+        self.close_after = False
         self.open_streams = 2
         self.status = None
         self.oom_before = None
@@ -103,24 +109,44 @@ class Sandbox:
         self.status = code if code >= 0 else 128 - code
         self.maybe_done()
 
-    def give_job(self, data):
-        self.oom_before = oom_kills()
-        self.pending = data
+    def give_input(self, data, acknowledge, then_close):
+        if not self.job_started:
+            self.job_started = True
+            self.oom_before = oom_kills()
+        if self.stdin is None:  # closed already: the program exited without reading it all
+            if acknowledge:
+                send(b'W', self.id)
+            return
+        if data or acknowledge:
+            self.pending.append([memoryview(data), acknowledge])
+        self.close_after = self.close_after or then_close
         self.flush_stdin()
 
     def flush_stdin(self):
         try:
             while self.pending:
-                self.pending = self.pending[os.write(self.stdin, self.pending):]
+                entry = self.pending[0]
+                if entry[0]:
+                    entry[0] = entry[0][os.write(self.stdin, entry[0]):]
+                if entry[0]:
+                    continue
+                self.pending.popleft()
+                if entry[1]:
+                    send(b'W', self.id)
         except BlockingIOError:
             if not self.registered_stdin():
                 selector.register(self.stdin, selectors.EVENT_WRITE, (self, 'stdin'))
             return
-        except OSError:
-            self.pending = b''  # the program exited without reading its stdin
+        except OSError:  # the program exited without reading its stdin
+            for _, acknowledge in self.pending:
+                if acknowledge:
+                    send(b'W', self.id)
+            self.pending.clear()
+            self.close_after = True
         if self.registered_stdin():
             selector.unregister(self.stdin)
-        self.close_stdin()
+        if self.close_after:
+            self.close_stdin()
 
     def registered_stdin(self):
         return self.stdin is not None and self.stdin in selector.get_map()
@@ -131,8 +157,22 @@ class Sandbox:
             self.stdin = None
 
     def kill(self):
+        # Closing its stdin ends a sandbox the signals miss: one killed while bwrap was still
+        # setting up can leave bwrap's child alive (it asks to die with its parent only once it
+        # runs), and that launcher then reads end of file where it waits for its job, and exits.
+        self.pending.clear()
+        if self.registered_stdin():
+            selector.unregister(self.stdin)
+        self.close_stdin()
+        if self.status is not None:
+            return  # reaped: its pid may belong to another process by now
         try:
             os.killpg(self.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        # A child that has not yet made its own session leads no group: kill it by pid.
+        try:
+            os.kill(self.pid, signal.SIGKILL)
         except OSError:
             pass
 
@@ -208,7 +248,11 @@ def handle(kind, sandbox_id, payload):
     if sandbox is None:
         return  # it has exited already
     if kind == b'J':
-        sandbox.give_job(payload)
+        sandbox.give_input(payload, False, True)
+    elif kind == b'I':
+        sandbox.give_input(payload, True, False)
+    elif kind == b'C':
+        sandbox.give_input(b'', False, True)
     elif kind == b'K':
         sandbox.kill()
 

@@ -43,8 +43,18 @@ export interface OutputSinks {
 
 const HEADER_BYTES = 9;
 
+/** The launcher's stdin: its job, then the program's input, given at once or streamed. */
+export interface SandboxInput {
+  /** Hands the launcher its job (and any stdin given at once); stdin then closes unless `more` follows. */
+  sendJob(bytes: Buffer, more: boolean): void;
+  /** More of a streamed stdin; resolves once the sandbox has taken it (or is gone), so a fast writer waits. */
+  write(bytes: Buffer): Promise<void>;
+  /** Ends a streamed stdin: the program reads end of file after what was written. */
+  end(): void;
+}
+
 /** One sandbox started by a supervisor. Its launcher waits for a single job. */
-export class SupervisedSandbox {
+export class SupervisedSandbox implements SandboxInput {
   readonly ready: Promise<void>;
   readonly exited: Promise<SandboxExit>;
   isReady = false;
@@ -55,6 +65,8 @@ export class SupervisedSandbox {
   private markReady: () => void = () => {};
   private failStart: (error: Error) => void = () => {};
   private markExited: (exit: SandboxExit) => void = () => {};
+  /** Writes of a streamed stdin the supervisor has not yet answered (W), oldest first. */
+  private unwritten: Array<() => void> = [];
 
   constructor(
     readonly id: number,
@@ -76,8 +88,21 @@ export class SupervisedSandbox {
     for (const chunk of this.early.splice(0)) sinks.stderr(chunk);
   }
 
-  sendJob(bytes: Buffer): void {
-    this.supervisor.send('J', this.id, bytes);
+  sendJob(bytes: Buffer, more: boolean): void {
+    if (!more) this.supervisor.send('J', this.id, bytes);
+    else void this.write(bytes);
+  }
+
+  write(bytes: Buffer): Promise<void> {
+    if (this.hasExited) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.unwritten.push(resolve);
+      this.supervisor.send('I', this.id, bytes);
+    });
+  }
+
+  end(): void {
+    if (!this.hasExited) this.supervisor.send('C', this.id);
   }
 
   kill(): void {
@@ -90,6 +115,7 @@ export class SupervisedSandbox {
       this.isReady = true;
       this.markReady();
     } else if (kind === 'O') this.sinks?.stdout(payload);
+    else if (kind === 'W') this.unwritten.shift()?.();
     else if (kind === 'E') {
       if (this.sinks) this.sinks.stderr(payload);
       else this.early.push(payload);
@@ -106,6 +132,7 @@ export class SupervisedSandbox {
   finish(exit: SandboxExit): void {
     if (this.hasExited) return;
     this.hasExited = true;
+    for (const written of this.unwritten.splice(0)) written();
     if (!this.isReady) {
       const why = Buffer.concat(this.early).toString('utf8').trim() || `exit ${exit.exitCode ?? 'unknown'}`;
       this.failStart(
@@ -151,7 +178,7 @@ export class Supervisor {
     return sandbox;
   }
 
-  send(kind: 'S' | 'J' | 'K', id: number, payload: Buffer = Buffer.alloc(0)): void {
+  send(kind: 'S' | 'J' | 'I' | 'C' | 'K', id: number, payload: Buffer = Buffer.alloc(0)): void {
     if (this.closedWith !== undefined) return;
     const header = Buffer.alloc(HEADER_BYTES);
     header.write(kind, 0, 'latin1');

@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBubblewrapSandbox, type RunRequest, type Sandbox } from '../src/index.ts';
 import {
@@ -111,6 +112,28 @@ describe.skipIf(!bwrapWorks)('bubblewrap: overload', () => {
     await closing;
     expect((await long).exitCode).not.toBe(0); // close() killed it
   });
+});
+
+describe.skipIf(!bwrapWorks)('bubblewrap: close', () => {
+  it('returns while its sandboxes are still starting and an interactive run waits for input', async () => {
+    for (let i = 0; i < 10; i++) {
+      const s = createBubblewrapSandbox({ poolSize: 4 });
+      const warm = s.warmUp().catch(() => {});
+      await new Promise((resolve) => setTimeout(resolve, i * 7));
+      const input = new PassThrough();
+      // Whether it started or not, the run ends: killed by close(), or refused as closed.
+      const outcome = s
+        .run({ cmd: ['python3', '-c', 'import sys\nfor line in sys.stdin: print(line, end="")'], stdin: input })
+        .then(
+          (result) => result.exitCode,
+          (error: { code?: string }) => error.code,
+        );
+      input.write('hi\n');
+      await s.close();
+      expect([137, 'closed']).toContain(await outcome);
+      await warm;
+    }
+  }, 120_000);
 });
 
 describe.skipIf(!bwrapWorks)('bubblewrap: adaptive pool', () => {

@@ -2,6 +2,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { createServer, type Server } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunRequest, Sandbox } from '../src/index.ts';
@@ -65,8 +66,9 @@ const python = (code: string, extra: Partial<RunRequest> = {}): RunRequest => ({
 });
 
 /**
- * The escape attempts of the issue, run against any backend: each must be stopped, reported in
- * the result, and leave the host as it was (no files written outside, no processes left).
+ * Escape attempts (files, network, processes, resources), run against any backend: each must be
+ * stopped, reported in the result, and leave the host as it was (no files written outside, no
+ * processes left).
  */
 export function describeEscapeTests(
   name: string,
@@ -250,6 +252,82 @@ export function describeSandboxBehaviour(
       if (!s) throw new Error('sandbox not set up');
       return s;
     };
+
+    it('talks to an interactive program: stdin streamed as written, each answer seen before the next question', async () => {
+      const input = new PassThrough();
+      // A line may arrive in several chunks (Docker splits them): only whole lines are answers.
+      const answers: string[] = [];
+      let partial = '';
+      let wake: () => void = () => {};
+      const run = sandbox().run(
+        python('import sys\nfor line in sys.stdin:\n    print(int(line) * 2, flush=True)\nprint("bye")', {
+          stdin: input,
+          onStdout: (chunk) => {
+            const lines = (partial + chunk.toString()).split('\n');
+            partial = lines.pop() ?? '';
+            if (lines.length === 0) return;
+            answers.push(...lines);
+            wake();
+          },
+        }),
+      );
+      for (const n of [1, 2, 3]) {
+        const answered = new Promise<void>((resolve) => {
+          wake = resolve;
+        });
+        input.write(`${n}\n`);
+        await answered;
+        expect(answers.at(-1)).toBe(String(2 * n));
+      }
+      input.end();
+      const result = await run;
+      expect(result).toMatchObject({ exitCode: 0, stdout: '2\n4\n6\nbye\n' });
+      expect(answers).toEqual(['2', '4', '6', 'bye']);
+    });
+
+    it('makes a streamed stdin wait for a program that reads slower than it is written, and delivers all of it', async () => {
+      const chunk = Buffer.alloc(64 * 1024, 'x');
+      const chunks = 128; // 8 MiB
+      let pulled = 0;
+      async function* input() {
+        for (; pulled < chunks; ) {
+          pulled++;
+          yield chunk;
+        }
+      }
+      let sleeping: () => void = () => {};
+      const asleep = new Promise<void>((resolve) => {
+        sleeping = resolve;
+      });
+      const code =
+        'import sys, time\nprint("sleeping", flush=True)\ntime.sleep(3)\nprint(len(sys.stdin.buffer.read()))';
+      const run = sandbox().run(
+        python(code, { stdin: input(), onStdout: () => sleeping(), limits: { wallMs: 60_000 } }),
+      );
+      await asleep;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      // While the program sleeps only what fits in its pipe and one chunk in flight have left the stream.
+      expect(pulled).toBeLessThanOrEqual(8);
+      const result = await run;
+      expect(result).toMatchObject({ exitCode: 0, stdout: `sleeping\n${chunks * chunk.length}\n` });
+    });
+
+    it('ends an interactive run whose program exits without reading, though its stdin never ends', async () => {
+      let closed = false;
+      async function* endless() {
+        try {
+          for (;;) {
+            yield 'more\n';
+            await new Promise((resolve) => setTimeout(resolve, 5));
+          }
+        } finally {
+          closed = true;
+        }
+      }
+      const result = await sandbox().run(python('print("done")', { stdin: endless(), limits: { wallMs: 20_000 } }));
+      expect(result).toMatchObject({ exitCode: 0, stdout: 'done\n', timedOut: false });
+      await expect.poll(() => closed).toBe(true);
+    });
 
     it('runs a program with files, stdin, env and its exit code', async () => {
       const code =

@@ -26,6 +26,8 @@ import {
 } from '@toolgym/env-kit';
 import { type Split, SplitSchema, type Task, type ToolSpec, type TrajectoryGroup, taskMatchesMeta } from '@toolgym/protocol';
 import type { Command } from 'commander';
+import { formatDataReport } from '../data-report.ts';
+import { environmentOptions, keyValues, numberIn, oneOf, positiveInt, wholeNumber } from '../flags.ts';
 import { jsonOrText } from '../play.ts';
 import { makeEnvironment } from '../registry.ts';
 
@@ -116,15 +118,16 @@ export function registerEvalCommand(program: Command): void {
     .option('--json', 'print the summary as JSON')
     .option('--quiet', 'no progress bar')
     .action(async (opts: EvalOptions) => {
-      const environmentOptions = parseEnvironmentOptions(opts);
-      const policy = await createPolicyFromSpec(opts.policy, {
-        toolFormat: opts.toolFormat === 'native' ? 'native' : hermesToolCalls,
-        options: parseKeyValues(opts.policyOption),
-      });
+      const options = environmentOptions(opts.options);
+      const envOptions = opts.dataset !== undefined ? { ...options, dataset: opts.dataset } : options;
+      const toolFormat = oneOf(opts.toolFormat, ['hermes', 'native'], '--tool-format');
       const n = positiveInt(opts.n, '-n');
       const concurrency = positiveInt(opts.concurrency, '--concurrency');
-      if (!['hermes', 'native'].includes(opts.toolFormat))
-        throw new ConfigError(`--tool-format ${opts.toolFormat} is not known`, 'use hermes or native');
+      const baseSeed = wholeNumber(opts.seed, '--seed');
+      const policy = await createPolicyFromSpec(opts.policy, {
+        toolFormat: toolFormat === 'native' ? 'native' : hermesToolCalls,
+        options: keyValues(opts.policyOption, '--policy-option'),
+      });
 
       let environment: Environment | undefined;
       let httpServer: HttpEnvironmentServer | undefined;
@@ -139,8 +142,9 @@ export function registerEvalCommand(program: Command): void {
             ...(process.env.TOOLGYM_TOKEN ? { token: process.env.TOOLGYM_TOKEN } : {}),
           });
       } else {
-        const env = await makeEnvironment(opts.env, environmentOptions);
+        const env = await makeEnvironment(opts.env, envOptions);
         environment = env;
+        process.stderr.write(formatDataReport(await env.dataReport()));
         switch (opts.transport) {
           case 'in-process':
             sessions = 'episode';
@@ -152,7 +156,7 @@ export function registerEvalCommand(program: Command): void {
               'env',
               'serve',
               opts.env,
-              ...(environmentOptions ? ['--options', JSON.stringify(environmentOptions)] : []),
+              ...(envOptions ? ['--options', JSON.stringify(envOptions)] : []),
             ];
             connect = () => EnvironmentClient.connect({ kind: 'stdio', command: process.execPath, args });
             break;
@@ -180,8 +184,8 @@ export function registerEvalCommand(program: Command): void {
         const rewardRange = environment?.definition.rewardRange;
         const sampling: SamplingParams = {
           maxTokens: positiveInt(opts.maxTokens, '--max-tokens'),
-          temperature: Number(opts.temperature),
-          ...(opts.topP ? { topP: Number(opts.topP) } : {}),
+          temperature: numberIn(opts.temperature, '--temperature', 0),
+          ...(opts.topP ? { topP: numberIn(opts.topP, '--top-p', 0, 1) } : {}),
         };
         const sink = opts.out ? new JsonlTrajectorySink(opts.out) : undefined;
         const passOptions = {
@@ -195,7 +199,7 @@ export function registerEvalCommand(program: Command): void {
           taskIds,
           groupSize: n,
           concurrency,
-          baseSeed: Number(opts.seed),
+          baseSeed,
           sampling,
           episode: {
             ...(trainedFormat ? { toolFormat: trainedFormat } : {}),
@@ -228,24 +232,6 @@ export function registerEvalCommand(program: Command): void {
     });
 }
 
-function parseEnvironmentOptions(opts: EvalOptions): Record<string, unknown> | undefined {
-  let options: Record<string, unknown> | undefined;
-  if (opts.options) {
-    try {
-      options = JSON.parse(opts.options) as Record<string, unknown>;
-    } catch (error) {
-      throw new ConfigError(
-        `--options is not valid JSON: ${(error as Error).message}`,
-        `write e.g. --options '{"dataset":"spider:/path"}'`,
-      );
-    }
-    if (typeof options !== 'object' || options === null || Array.isArray(options))
-      throw new ConfigError('--options must be a JSON object');
-  }
-  if (opts.dataset !== undefined) options = { ...options, dataset: opts.dataset };
-  return options;
-}
-
 /**
  * `--meta key=value` flags as a task meta filter: values read as JSON when they parse (`depth=2`
  * is the number 2), else as strings; a key given twice matches either value.
@@ -261,22 +247,6 @@ export function parseMetaFilter(pairs: readonly string[]): Record<string, unknow
   return Object.fromEntries(
     Object.entries(filter).map(([key, values]) => [key, values.length === 1 ? values[0] : values]),
   );
-}
-
-function parseKeyValues(pairs: string[]): Record<string, string> {
-  return Object.fromEntries(
-    pairs.map((pair) => {
-      const eq = pair.indexOf('=');
-      if (eq <= 0) throw new ConfigError(`--policy-option ${pair} is not key=value`);
-      return [pair.slice(0, eq), pair.slice(eq + 1)];
-    }),
-  );
-}
-
-function positiveInt(value: string, flag: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new ConfigError(`${flag} ${value} is not a whole number ≥ 1`);
-  return n;
 }
 
 /**

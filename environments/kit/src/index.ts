@@ -4,6 +4,7 @@ export {
   DEFAULT_LIMITS,
   type EnvironmentSpec,
   type EnvironmentDefinition,
+  type DataFileReport,
   type EpisodeContext,
   type GradeInput,
   type HeldOut,

@@ -91,8 +91,14 @@ export function loadBenchmarkTasks(kind: BenchmarkKind, dir: string): Task[] {
   const tasks: Task[] = [];
   for (const layout of found) {
     const file = path.join(root, layout.file);
-    const entries = JSON.parse(readFileSync(file, 'utf8')) as unknown;
-    if (!Array.isArray(entries)) throw new ConfigError(`${file} is not a JSON array of questions`);
+    const shape = `the official ${kind} ${layout.file} is one JSON array of questions`;
+    let entries: unknown;
+    try {
+      entries = JSON.parse(readFileSync(file, 'utf8'));
+    } catch (error) {
+      throw new ConfigError(`${file} is not JSON: ${(error as Error).message}`, shape);
+    }
+    if (!Array.isArray(entries)) throw new ConfigError(`${file} is not a JSON array of questions`, shape);
     const stem = layout.file.replace(/\.json$/, '');
     const databaseFile = (dbId: string) => {
       for (const databaseDir of layout.databaseDirs) {
