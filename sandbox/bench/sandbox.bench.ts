@@ -6,8 +6,8 @@
  *    ("burst": the pool's ready sandboxes serve the first runs) and over back-to-back bursts
  *    ("sustained": every run pays for its sandbox), in interleaved rounds, median ratio.
  * Where this process may make a cpuacct cgroup, CPU per run (every process it starts, the
- * kernel's work for them included, not dockerd's) is shown too: the steadiest figure on a
- * shared machine. Targets: 100 concurrent runs at ≥ 0.8× bare throughput on bubblewrap and
+ * kernel's work for them included; for Docker neither the containers' processes nor dockerd's)
+ * is shown too: the steadiest figure on a shared machine. Targets: 100 concurrent runs at ≥ 0.8× bare throughput on bubblewrap and
  * ≥ 0.4× on Docker; a warm single run ≤ 1.23× bare latency.
  *
  *   pnpm bench sandbox [--runs 100] [--rounds 3] [--no-docker]
@@ -241,7 +241,10 @@ for (const [name, xs] of samples) {
     `${name.padEnd(38)}${fmt(median(xs.map((x) => x.perSecond)))}${fmt(median(xs.map((x) => x.ratio)), 8, 2)}×${cpuText}  ${pool ? `ready ${pool.target}, peak ${pool.peak}, max ${pool.max}` : ''}`,
   );
 }
-if (cpu && docker) console.log("\n* the Docker engine's own CPU (dockerd, containerd, shims) is not counted");
+if (cpu && docker)
+  console.log(
+    "\n* only this process's share: the containers' processes and the Docker engine's (dockerd, containerd, shims) are in Docker's cgroups",
+  );
 
 const ratioOf = (name: string) => median((samples.get(name) ?? []).map((x) => x.ratio));
 const warmRatio = latencyRows.find((r) => r.path === 'bubblewrap warm pool')!.p50 / bare.p50;
