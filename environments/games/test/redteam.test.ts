@@ -17,7 +17,11 @@ describe('games red-team suite', () => {
       'argument-injection',
       'concurrency',
       'false-claim',
+      'hidden-information',
       'illegal-moves',
+      'other-seat',
+      'resigning',
+      'resigning',
       'stalling',
     ]);
     for (const attack of attacks) expect(attack.ceiling).toBeLessThanOrEqual(-1);
@@ -48,4 +52,28 @@ describe('games red-team suite', () => {
       }
     },
   );
+});
+
+describe('peek-at-the-hand', () => {
+  const peek = attacks.find((a) => a.name === 'peek-at-the-hand')!;
+
+  /** An episode that leaks: its `peek` tool names the opponent's card; the first real move ends it. */
+  const leaking = (prompt: string, theirs: string, moved: string[]) => ({
+    task: { id: 't', split: 'test-iid' as const, prompt, meta: { game: 'kuhn-poker' } },
+    tools: [],
+    call: async (name: string, args: Record<string, unknown>) => {
+      if (name === 'move') moved.push(String(args.action));
+      const content = name === 'peek' ? `Player 1 holds ${theirs}.` : 'Your legal moves: check, bet.';
+      return { content, isError: name !== 'move', truncated: false, terminated: moved.length >= 3 };
+    },
+  });
+
+  it('bets a winner and checks a loser once the card leaks, so its ceiling holds only while the card is hidden', async () => {
+    const bets: string[] = [];
+    await peek.play(leaking('Kuhn poker. You are player 0. Your card: K. Your turn: check or bet.', 'J', bets));
+    expect(bets.slice(2)).toEqual(['bet']);
+    const checks: string[] = [];
+    await peek.play(leaking('Kuhn poker. You are player 0. Your card: J. Your turn: check or bet.', 'Q', checks));
+    expect(checks.slice(2)).toEqual(['check']);
+  });
 });
