@@ -124,8 +124,8 @@ describe('advantages (hand-computed)', () => {
     expect(run('dr-grpo', [[1, 0]])).toEqual([[0.5, -0.5]]);
     expect(run('grpo', [[1, 0]])).toEqual([grpoAdvantages([1, 0])]);
     expect(run('reinforce++', [[1], [0]])).toEqual(reinforcePlusPlusAdvantages([[1], [0]]));
-    // A fresh baseline is 0; the second episode meets (1 − α) × the first's reward, α = 0.5.
-    expect(run('rae', [[1, 0]])).toEqual([[1, -0.5]]);
+    // α = 0.5: b = 0.5 after the first episode (A = 1 − 0.5), 0.25 after the second (A = 0 − 0.25).
+    expect(run('rae', [[1, 0]])).toEqual([[0.5, -0.25]]);
     expect(ADVANTAGE_ESTIMATOR_NAMES).toEqual(['grpo', 'dr-grpo', 'rloo', 'reinforce++', 'rae']);
     for (const name of ADVANTAGE_ESTIMATOR_NAMES) {
       expect(ADVANTAGE_ESTIMATORS[name].citation).toMatch(/\(.*\d{4}\)/);
@@ -140,43 +140,43 @@ describe('advantages (hand-computed)', () => {
 });
 
 describe('RAE: role-conditioned advantages (SPIRAL)', () => {
-  it('keeps one running baseline per role, each episode against the baseline before its own update', () => {
+  it('keeps one running baseline per role, each episode against the baseline after its own update', () => {
     const baselines: Record<string, number> = {};
-    // Zero-sum seats of two Kuhn poker hands, α = 0.9. By hand:
-    //   p0 wins 1: A = 1 − 0 = 1,      b_p0 = 0.9·0 + 0.1·1 = 0.1
-    //   p1 loses 1: A = −1 − 0 = −1,   b_p1 = −0.1
-    //   p0 wins 2: A = 2 − 0.1 = 1.9,  b_p0 = 0.9·0.1 + 0.1·2 = 0.29
-    //   p1 loses 2: A = −2 + 0.1 = −1.9, b_p1 = −0.29
+    // Zero-sum seats of two Kuhn poker hands, α = 0.9. By hand (Algorithm 1: update b, then A = R − b):
+    //   p0 wins 1:   b_p0 = 0.9·0 + 0.1·1 = 0.1,       A = 1 − 0.1 = 0.9
+    //   p1 loses 1:  b_p1 = −0.1,                      A = −0.9
+    //   p0 wins 2:   b_p0 = 0.9·0.1 + 0.1·2 = 0.29,    A = 2 − 0.29 = 1.71
+    //   p1 loses 2:  b_p1 = −0.29,                     A = −1.71
     const a = roleConditionedAdvantages([1, -1, 2, -2], ['kuhn/p0', 'kuhn/p1', 'kuhn/p0', 'kuhn/p1'], baselines, 0.9);
-    expect(a.map((x) => +x.toFixed(10))).toEqual([1, -1, 1.9, -1.9]);
+    expect(a.map((x) => +x.toFixed(10))).toEqual([0.9, -0.9, 1.71, -1.71]);
     expect(baselines['kuhn/p0']).toBeCloseTo(0.29, 12);
     expect(baselines['kuhn/p1']).toBeCloseTo(-0.29, 12);
     // The next step starts from them; another game's role has a baseline of its own.
-    //   kuhn/p0 loses 1: A = −1 − 0.29 = −1.29, b = 0.9·0.29 − 0.1 = 0.161
-    //   ttt/p0 draws:    A = 0 − 0 = 0
+    //   kuhn/p0 loses 1: b = 0.9·0.29 − 0.1 = 0.161, A = −1 − 0.161 = −1.161
+    //   ttt/p0 draws:    b = 0, A = 0
     const b = roleConditionedAdvantages([-1, 0], ['kuhn/p0', 'ttt/p0'], baselines, 0.9);
-    expect(b[0]).toBeCloseTo(-1.29, 12);
+    expect(b[0]).toBeCloseTo(-1.161, 12);
     expect(b[1]).toBe(0);
     expect(baselines['kuhn/p0']).toBeCloseTo(0.161, 12);
     expect(baselines['ttt/p0']).toBe(0);
   });
 
-  it("a role that always earns R ends with a baseline of R(1 − α^n) and advantages that shrink to 0, unlike a group's mean", () => {
+  it("a role that always earns R ends with a baseline of R(1 − α^n) and advantages R·α^n that shrink to 0, unlike a group's mean", () => {
     const baselines: Record<string, number> = {};
     const rewards = Array.from({ length: 200 }, () => 1);
     const a = roleConditionedAdvantages(rewards, rewards.map(() => 'first-mover'), baselines, 0.95);
     expect(baselines['first-mover']).toBeCloseTo(1 - 0.95 ** 200, 12);
-    expect(a[0]).toBe(1);
-    expect(a[199]).toBeCloseTo(0.95 ** 199, 12);
+    expect(a[0]).toBeCloseTo(0.95, 12);
+    expect(a[199]).toBeCloseTo(0.95 ** 200, 12);
     // A seat that wins by position alone stops being reinforced; one baseline for both seats would not see it.
   });
 
   it('the registry entry reads roles group by group and carries the baselines it is given', () => {
     const context = { roles: [['g/p0', 'g/p0'], ['g/p1', 'g/p1']], baselines: { 'g/p0': 0.5 }, decay: 0.5 };
-    // g/p0: 1 − 0.5 = 0.5 (b → 0.75), 1 − 0.75 = 0.25 (b → 0.875); g/p1: −1 − 0 = −1 (b → −0.5), −1 + 0.5 = −0.5.
+    // g/p0: b → 0.75, A = 0.25; b → 0.875, A = 0.125. g/p1: b → −0.5, A = −0.5; b → −0.75, A = −0.25.
     expect(ADVANTAGE_ESTIMATORS.rae.estimate([[1, 1], [-1, -1]], context)).toEqual([
-      [0.5, 0.25],
-      [-1, -0.5],
+      [0.25, 0.125],
+      [-0.5, -0.25],
     ]);
     expect(context.baselines).toEqual({ 'g/p0': 0.875, 'g/p1': -0.75 });
   });

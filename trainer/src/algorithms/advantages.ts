@@ -121,12 +121,11 @@ export function turnValuesToTokens(
 }
 
 /**
- * RAE — SPIRAL (Liu et al. 2025, "SPIRAL: Self-Play on Zero-Sum Games Incentivizes Reasoning via
- * Multi-Agent Multi-Turn Reinforcement Learning"), role-conditioned advantage estimation, one
- * baseline per game G and role p, an exponential moving average of that role's returns:
- *   b_{G,p} ← α·b_{G,p} + (1 − α)·R_p(τ),   A_{G,p}(τ) = R_p(τ) − b_{G,p}   (α = 0.95, b = 0 at first).
- * Episodes are taken in order, each against the baseline before its own update, as the paper's
- * code does, so an episode is never its own baseline. `baselines` (by role) is updated in place.
+ * RAE — SPIRAL (Liu et al. 2025), Algorithm 1 lines 21–22, role-conditioned advantage estimation:
+ * b_{G,p} ← α·b_{G,p} + (1 − α)·R_p(τ);  A_{G,p}(τ) = R_p(τ) − b_{G,p}   (α = 0.95, b = 0 at first).
+ * One baseline per game G and role p (`role` names both: `kuhn-poker/p0`). Episodes are taken in
+ * order, each against the baseline after its own update as the algorithm states it, so
+ * A = α·(R − b before it). `baselines` (by role) is updated in place.
  */
 export function roleConditionedAdvantages(
   rewards: readonly number[],
@@ -136,8 +135,8 @@ export function roleConditionedAdvantages(
 ): number[] {
   return rewards.map((R, i) => {
     const role = roles[i]!;
-    const b = baselines[role] ?? 0;
-    baselines[role] = alpha * b + (1 - alpha) * R;
+    const b = alpha * (baselines[role] ?? 0) + (1 - alpha) * R;
+    baselines[role] = b;
     return R - b;
   });
 }
