@@ -23,7 +23,9 @@ const RANK = { J: 0, Q: 1, K: 2 } as const;
  * opponent's: Kuhn poker has no other cards in play).
  */
 function otherCards(texts: readonly string[], mine: string): string[] {
-  return [...new Set(texts.flatMap((t) => [...t.matchAll(CARD)].map((m) => m[1]!)))].filter((c) => c !== mine);
+  return [...new Set(texts.flatMap((t) => [...t.matchAll(CARD)].map((m) => m[1]!)))].filter(
+    (c) => c !== mine,
+  );
 }
 
 export const attacks: readonly Attack[] = [

@@ -70,10 +70,14 @@ describe('peek-at-the-hand', () => {
 
   it('bets a winner and checks a loser once the card leaks, so its ceiling holds only while the card is hidden', async () => {
     const bets: string[] = [];
-    await peek.play(leaking('Kuhn poker. You are player 0. Your card: K. Your turn: check or bet.', 'J', bets));
+    await peek.play(
+      leaking('Kuhn poker. You are player 0. Your card: K. Your turn: check or bet.', 'J', bets),
+    );
     expect(bets.slice(2)).toEqual(['bet']);
     const checks: string[] = [];
-    await peek.play(leaking('Kuhn poker. You are player 0. Your card: J. Your turn: check or bet.', 'Q', checks));
+    await peek.play(
+      leaking('Kuhn poker. You are player 0. Your card: J. Your turn: check or bet.', 'Q', checks),
+    );
     expect(checks.slice(2)).toEqual(['check']);
   });
 });

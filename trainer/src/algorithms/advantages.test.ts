@@ -147,7 +147,12 @@ describe('RAE: role-conditioned advantages (SPIRAL)', () => {
     //   p1 loses 1:  b_p1 = −0.1,                      A = −0.9
     //   p0 wins 2:   b_p0 = 0.9·0.1 + 0.1·2 = 0.29,    A = 2 − 0.29 = 1.71
     //   p1 loses 2:  b_p1 = −0.29,                     A = −1.71
-    const a = roleConditionedAdvantages([1, -1, 2, -2], ['kuhn/p0', 'kuhn/p1', 'kuhn/p0', 'kuhn/p1'], baselines, 0.9);
+    const a = roleConditionedAdvantages(
+      [1, -1, 2, -2],
+      ['kuhn/p0', 'kuhn/p1', 'kuhn/p0', 'kuhn/p1'],
+      baselines,
+      0.9,
+    );
     expect(a.map((x) => +x.toFixed(10))).toEqual([0.9, -0.9, 1.71, -1.71]);
     expect(baselines['kuhn/p0']).toBeCloseTo(0.29, 12);
     expect(baselines['kuhn/p1']).toBeCloseTo(-0.29, 12);
@@ -164,7 +169,12 @@ describe('RAE: role-conditioned advantages (SPIRAL)', () => {
   it("a role that always earns R ends with a baseline of R(1 − α^n) and advantages R·α^n that shrink to 0, unlike a group's mean", () => {
     const baselines: Record<string, number> = {};
     const rewards = Array.from({ length: 200 }, () => 1);
-    const a = roleConditionedAdvantages(rewards, rewards.map(() => 'first-mover'), baselines, 0.95);
+    const a = roleConditionedAdvantages(
+      rewards,
+      rewards.map(() => 'first-mover'),
+      baselines,
+      0.95,
+    );
     expect(baselines['first-mover']).toBeCloseTo(1 - 0.95 ** 200, 12);
     expect(a[0]).toBeCloseTo(0.95, 12);
     expect(a[199]).toBeCloseTo(0.95 ** 200, 12);
@@ -172,9 +182,24 @@ describe('RAE: role-conditioned advantages (SPIRAL)', () => {
   });
 
   it('the registry entry reads roles group by group and carries the baselines it is given', () => {
-    const context = { roles: [['g/p0', 'g/p0'], ['g/p1', 'g/p1']], baselines: { 'g/p0': 0.5 }, decay: 0.5 };
+    const context = {
+      roles: [
+        ['g/p0', 'g/p0'],
+        ['g/p1', 'g/p1'],
+      ],
+      baselines: { 'g/p0': 0.5 },
+      decay: 0.5,
+    };
     // g/p0: b → 0.75, A = 0.25; b → 0.875, A = 0.125. g/p1: b → −0.5, A = −0.5; b → −0.75, A = −0.25.
-    expect(ADVANTAGE_ESTIMATORS.rae.estimate([[1, 1], [-1, -1]], context)).toEqual([
+    expect(
+      ADVANTAGE_ESTIMATORS.rae.estimate(
+        [
+          [1, 1],
+          [-1, -1],
+        ],
+        context,
+      ),
+    ).toEqual([
       [0.25, 0.125],
       [-0.5, -0.25],
     ]);

@@ -6,7 +6,8 @@ import type { Trajectory } from '@toolgym/protocol';
 import { afterAll, describe, expect, it } from 'vitest';
 import { roleConditionedAdvantages } from '../algorithms/advantages.ts';
 import { readLatestCheckpoint } from '../checkpoint/checkpoint.ts';
-import { parseTrainConfig, TrainConfigError } from './config.ts';
+import { fileURLToPath } from 'node:url';
+import { loadTrainConfig, parseTrainConfig, TrainConfigError } from './config.ts';
 import { train } from './train.ts';
 
 const dirs: string[] = [];
@@ -14,7 +15,12 @@ afterAll(async () => {
   for (const d of dirs) await rm(d, { recursive: true, force: true });
 });
 
-const options = { games: ['kuhn-poker', 'tic-tac-toe'], heldOutGames: ['tic-tac-toe'], trainTables: 6, evalTables: 3 };
+const options = {
+  games: ['kuhn-poker', 'tic-tac-toe'],
+  heldOutGames: ['tic-tac-toe'],
+  trainTables: 6,
+  evalTables: 3,
+};
 const config = (outDir: string, tasks: Record<string, unknown> = { split: 'train' }) =>
   parseTrainConfig({
     run: { name: 'spiral-smoke', seed: 3, outDir },
@@ -48,7 +54,7 @@ describe('SPIRAL end to end (built-in model, tiny)', () => {
       log: () => {},
       sink: {
         onGroup: (g) => {
-          if (!g.trajectories[0]!.runId.endsWith('-eval')) played.push(g.trajectories);
+          if (!g.trajectories[0]?.runId?.endsWith('-eval')) played.push(g.trajectories);
         },
       },
     });
@@ -80,7 +86,8 @@ describe('SPIRAL end to end (built-in model, tiny)', () => {
       path.join(result.outDir, 'checkpoints'),
     );
     expect(Object.keys(checkpoint!.state.baselines).sort()).toEqual(['kuhn-poker/p0', 'kuhn-poker/p1']);
-    for (const [role, b] of Object.entries(expected)) expect(checkpoint!.state.baselines[role]).toBeCloseTo(b, 12);
+    for (const [role, b] of Object.entries(expected))
+      expect(checkpoint!.state.baselines[role]).toBeCloseTo(b, 12);
     // Evaluation against each fixed opponent, reported per game and opponent.
     const last = result.evals.at(-1)!.splits['test-iid']!;
     expect(Object.keys(last.by!)).toEqual(['kuhn-poker/expert', 'kuhn-poker/random']);
@@ -91,8 +98,23 @@ describe('SPIRAL end to end (built-in model, tiny)', () => {
     const outDir = await mkdtemp(path.join(tmpdir(), 'toolgym-spiral-'));
     dirs.push(outDir);
     const environment = (await discoverEnvironments()).make('games', options);
-    const run = train({ config: config(outDir, { split: 'train', meta: { seat: 0 } }), environment, log: () => {} });
+    const run = train({
+      config: config(outDir, { split: 'train', meta: { seat: 0 } }),
+      environment,
+      log: () => {},
+    });
     await expect(run).rejects.toBeInstanceOf(TrainConfigError);
-    await expect(run).rejects.toMatchObject({ hint: expect.stringContaining('select every seat of each match once') });
+    await expect(run).rejects.toMatchObject({
+      hint: expect.stringContaining('select every seat of each match once'),
+    });
   }, 60_000);
+
+  it('configs/spiral-kuhn.yaml is a valid SPIRAL config: self-play with RAE, evaluated per game and opponent', async () => {
+    const spiral = await loadTrainConfig(
+      fileURLToPath(new URL('../../../configs/spiral-kuhn.yaml', import.meta.url)),
+    );
+    expect(spiral.environment.id).toBe('games');
+    expect(spiral.rl).toMatchObject({ selfPlay: true, algorithm: 'rae', rae: { decay: 0.95 } });
+    expect(spiral.eval.by).toEqual(['game', 'opponent']);
+  });
 });
