@@ -124,6 +124,7 @@ async function setUpRl(
   const rl = config.rl;
   const tasks = await selectTasks(run.environment, rl.tasks);
   const roles = new Map(tasks.map((t) => [t.id, taskSeatOf(t)?.role ?? t.id]));
+  const draws = await rlDraws(run, tasks);
   const loss: LossFnConfig = {
     clipLow: rl.clipLow,
     clipHigh: rl.clipHigh,
@@ -155,13 +156,25 @@ async function setUpRl(
   ];
   return {
     run,
-    draws: rl.selfPlay ? matchDraws(tasks) : tasks.map((t) => [t.id]),
+    draws,
     roleOf: (taskId) => roles.get(taskId) ?? taskId,
     loss,
     reference,
     demos: terms.flatMap((t) => (t.coef > 0 && t.phase ? [{ ...t, phase: t.phase }] : [])),
     progress,
   };
+}
+
+/**
+ * What an RL step draws from `rl.tasks`: each task alone, or with `rl.selfPlay` the seats of each
+ * match. `train` calls it before it opens the run, so a self-play config that cannot work fails at once.
+ */
+export async function rlDraws(
+  { config, environment }: Pick<TrainingRun, 'config' | 'environment'>,
+  tasks?: readonly Task[],
+): Promise<string[][]> {
+  const selected = tasks ?? (await selectTasks(environment, config.rl.tasks));
+  return config.rl.selfPlay ? matchDraws(selected) : selected.map((t) => [t.id]);
 }
 
 /**
