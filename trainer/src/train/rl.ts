@@ -174,7 +174,15 @@ export async function rlDraws(
   tasks?: readonly Task[],
 ): Promise<string[][]> {
   const selected = tasks ?? (await selectTasks(environment, config.rl.tasks));
-  return config.rl.selfPlay ? matchDraws(selected) : selected.map((t) => [t.id]);
+  if (!config.rl.selfPlay) return selected.map((t) => [t.id]);
+  const draws = matchDraws(selected);
+  const seats = Math.max(...draws.map((d) => d.length));
+  if (config.rl.concurrency < seats)
+    throw new TrainConfigError(
+      `rl.selfPlay: a match has ${seats} seats, which must play at once, but rl.concurrency is ${config.rl.concurrency}`,
+      `set rl.concurrency to at least ${seats}`,
+    );
+  return draws;
 }
 
 /**

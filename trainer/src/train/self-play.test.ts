@@ -94,7 +94,7 @@ describe('SPIRAL end to end (built-in model, tiny)', () => {
     expect(last.by!['kuhn-poker/expert']!.episodes).toBe(3 * 2);
   }, 240_000);
 
-  it('refuses self-play on tasks that do not hold every seat of their matches, naming the fix', async () => {
+  it('refuses self-play on tasks that do not hold every seat of their matches, or too little concurrency for a match, naming the fix', async () => {
     const outDir = await mkdtemp(path.join(tmpdir(), 'toolgym-spiral-'));
     dirs.push(outDir);
     const environment = (await discoverEnvironments()).make('games', options);
@@ -106,6 +106,12 @@ describe('SPIRAL end to end (built-in model, tiny)', () => {
     await expect(run).rejects.toBeInstanceOf(TrainConfigError);
     await expect(run).rejects.toMatchObject({
       hint: expect.stringContaining('select every seat of each match once'),
+    });
+    // A match's seats play at once, so they must fit in rl.concurrency.
+    const narrow = config(outDir);
+    narrow.rl.concurrency = 1;
+    await expect(train({ config: narrow, environment, log: () => {} })).rejects.toMatchObject({
+      hint: 'set rl.concurrency to at least 2',
     });
   }, 60_000);
 
