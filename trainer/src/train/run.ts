@@ -20,7 +20,7 @@ import {
   writeDecoderModelDir,
 } from '@toolgym/agents';
 import { type Environment, EnvironmentClient } from '@toolgym/env-kit';
-import { Rng, type TrajectoryGroup } from '@toolgym/protocol';
+import { Rng, type TaskSeat, type TrajectoryGroup, taskSeatOf } from '@toolgym/protocol';
 import { createRemoteLearner } from '../api/remote-learner.ts';
 import type { Learner } from '../learner/learner.ts';
 import { createWorkerLearner } from '../learner/worker-learner.ts';
@@ -64,6 +64,8 @@ export interface PlayRecord {
   baseSeed?: number;
   /** Default the run's environment. */
   environment?: Environment;
+  /** Seat the policy in every seat of each match among the tasks (`rl.selfPlay`). */
+  selfPlay?: boolean;
 }
 
 /** What a run holds: its parts, fixed once it is open, and the state a checkpoint keeps. */
@@ -95,6 +97,8 @@ export interface TrainingRun {
   rolloutSeed: number;
   /** The weights the policy plays with (the learner's, as of the last publish). */
   published: DecoderWeights;
+  /** Running advantage baselines by role (`rl.algorithm: rae`), carried from step to step. */
+  baselines: Record<string, number>;
   /** Plays each task `groupSize` times with `policy` through the rollout engine; groups come back in task order. */
   play(
     policy: Policy,
@@ -108,6 +112,25 @@ export interface TrainingRun {
   /** Keeps the learner's weights as the model directory `<run>/<name>`, playable with `--policy onnx:<dir>`. */
   saveModel(name: string): Promise<void>;
   close(): Promise<void>;
+}
+
+const seatMaps = new WeakMap<Environment, Promise<Map<string, TaskSeat>>>();
+
+/** Each task's seat of a shared match, for the tasks that are one. */
+function seatsOf(environment: Environment): Promise<Map<string, TaskSeat>> {
+  let seats = seatMaps.get(environment);
+  if (!seats) {
+    seats = environment.tasks().then((tasks) => {
+      const byTask = new Map<string, TaskSeat>();
+      for (const task of tasks) {
+        const seat = taskSeatOf(task);
+        if (seat) byTask.set(task.id, seat);
+      }
+      return byTask;
+    });
+    seatMaps.set(environment, seats);
+  }
+  return seats;
 }
 
 /** Opens the run: its directory, the initial weights, the policy and the learner. */
@@ -193,9 +216,12 @@ export async function openRun(options: TrainOptions): Promise<TrainingRun> {
     rng: new Rng(seed ^ 0x7a11),
     rolloutSeed: seed * 1_000_003,
     published: initial,
+    baselines: {},
     async play(p, taskIds, groupSize, sampling, record = {}) {
       const played = record.environment ?? environment;
+      const seats = record.selfPlay ? await seatsOf(played) : undefined;
       const result = await runRollouts({
+        ...(seats ? { seatOf: (id: string) => seats.get(id) } : {}),
         connect: () => EnvironmentClient.connect({ kind: 'in-process', environment: played }),
         sessions: 'episode',
         policy: p,

@@ -1,8 +1,9 @@
 /**
  * Training checkpoints: after RL step `rlStep` (0 = before RL), everything a resumed run needs to
- * continue identically — the learner's state, the rng and rollout seed, the policy version, RL's
- * clock, the length of metrics.jsonl and the result so far; with `rl.asyncLevel` 1 also the batch
- * that was playing during the learner's step, which a resumed run plays again.
+ * continue identically — the learner's state, the rng and rollout seed, the running advantage
+ * baselines, the policy version, RL's clock, the length of metrics.jsonl and the result so far;
+ * with `rl.asyncLevel` 1 also the batch that was playing during the learner's step, which a
+ * resumed run plays again.
  */
 import {
   type DecoderConfig,
@@ -35,6 +36,8 @@ export interface TrainCheckpointState {
   rng: number;
   rolloutSeed: number;
   policyVersion: number;
+  /** Running advantage baselines by role (`rl.algorithm: rae`); absent = none yet. */
+  baselines?: Record<string, number>;
   /**
    * With `rl.asyncLevel` 1: the next step's batch was playing, with the policy at this version (its
    * weights are the checkpoint's `sampling.*` tensors; `rng` and `rolloutSeed` are from before it).
@@ -53,6 +56,8 @@ export interface InFlight {
   rolloutSeed: number;
   policyVersion: number;
   weights: DecoderWeights;
+  /** The running baselines before the batch moved them. */
+  baselines: Record<string, number>;
 }
 
 /** The part of a run that a checkpoint saves and restores. */
@@ -65,6 +70,7 @@ export interface CheckpointedRun {
   rng: Rng;
   rolloutSeed: number;
   published: DecoderWeights;
+  baselines: Record<string, number>;
   result: TrainResult;
   dir: { checkpoints: string };
   metrics: { bytes(): Promise<number> };
@@ -95,6 +101,7 @@ export async function writeTrainCheckpoint(
     rng: inFlight?.rng ?? run.rng.saveState(),
     rolloutSeed: inFlight?.rolloutSeed ?? run.rolloutSeed,
     policyVersion: run.policy.version,
+    baselines: inFlight?.baselines ?? run.baselines,
     ...(inFlight ? { inFlight: { policyVersion: inFlight.policyVersion } } : {}),
     rlTrainingMs: at.rlTrainingMs,
     metricsBytes: await run.metrics.bytes(),
@@ -112,7 +119,7 @@ export async function writeTrainCheckpoint(
 
 /**
  * Puts the run where the checkpoint left it: the learner's state, the published weights, the rng,
- * the rollout seed and the result. With a batch in flight the policy keeps the weights that batch
+ * the rollout seed, the running advantage baselines and the result. With a batch in flight the policy keeps the weights that batch
  * was played with (`playInFlightAgain`), otherwise it takes the learner's.
  */
 export async function restoreRun(
@@ -126,6 +133,7 @@ export async function restoreRun(
     await run.policy.loadWeights(run.published, { version: s.policyVersion });
   run.rng = Rng.fromState(s.rng);
   run.rolloutSeed = s.rolloutSeed;
+  run.baselines = { ...s.baselines };
   Object.assign(run.result, s.result);
 }
 
