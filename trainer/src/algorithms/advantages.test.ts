@@ -117,18 +117,65 @@ describe('advantages (hand-computed)', () => {
     expect(ADVANTAGE_ESTIMATORS['reinforce++'].estimate([[1], [0]])).toEqual(
       reinforcePlusPlusAdvantages([[1], [0]]),
     );
-    expect(ADVANTAGE_ESTIMATOR_NAMES).toEqual(['grpo', 'dr-grpo', 'rloo', 'reinforce++']);
+    expect(ADVANTAGE_ESTIMATOR_NAMES).toEqual([
+      'grpo',
+      'dr-grpo',
+      'rloo',
+      'reinforce++',
+      'nsr',
+      'psr',
+      'w-reinforce',
+    ]);
     for (const name of ADVANTAGE_ESTIMATOR_NAMES) {
       expect(ADVANTAGE_ESTIMATORS[name].citation).toMatch(/\(.*\d{4}\)/);
       // One advantage per episode, group by group, whatever the group sizes.
       const shape = ADVANTAGE_ESTIMATORS[name]
-        .estimate([
-          [1, 0, 1],
-          [0, 1],
-        ])
+        .estimate(
+          [
+            [1, 0, 1],
+            [0, 1],
+          ],
+          {
+            passed: [
+              [true, false, true],
+              [false, true],
+            ],
+            lambda: 0.1,
+          },
+        )
         .map((g) => g.length);
       expect(shape).toEqual([3, 2]);
     }
+  });
+});
+
+describe('negative and positive sample reinforcement (Zhu et al. 2025), hand-computed', () => {
+  // A group of four with the verifier's verdicts pass, fail, fail, pass. The rewards (shaped: a
+  // failed episode can still earn partial credit) are not read: the paper's reward is r = ±1.
+  const rewards = [[1.6, 0.6, 0.1, 1.1]];
+  const context = { passed: [[true, false, false, true]], lambda: 0.1 };
+
+  it('NSR: −1 on each failed sample, nothing on a passed one', () => {
+    expect(ADVANTAGE_ESTIMATORS.nsr.estimate(rewards, context)).toEqual([[0, -1, -1, 0]]);
+  });
+  it('PSR: +1 on each passed sample, nothing on a failed one', () => {
+    expect(ADVANTAGE_ESTIMATORS.psr.estimate(rewards, context)).toEqual([[1, 0, 0, 1]]);
+  });
+  it('W-REINFORCE: λ = 0.1 on a passed sample, −1 on a failed one (λ·PSR + NSR)', () => {
+    expect(ADVANTAGE_ESTIMATORS['w-reinforce'].estimate(rewards, context)).toEqual([[0.1, -1, -1, 0.1]]);
+    const halves = ADVANTAGE_ESTIMATORS.psr
+      .estimate(rewards, context)[0]!
+      .map((p, i) => 0.1 * p + ADVANTAGE_ESTIMATORS.nsr.estimate(rewards, context)[0]![i]!);
+    expect(halves).toEqual([0.1, -1, -1, 0.1]);
+    // λ = 1 is plain REINFORCE with r = ±1.
+    expect(ADVANTAGE_ESTIMATORS['w-reinforce'].estimate(rewards, { ...context, lambda: 1 })).toEqual([
+      [1, -1, -1, 1],
+    ]);
+  });
+  it('a group that all failed still trains under NSR (no group baseline to cancel it)', () => {
+    expect(ADVANTAGE_ESTIMATORS.nsr.estimate([[0, 0]], { passed: [[false, false]], lambda: 0.1 })).toEqual([
+      [-1, -1],
+    ]);
   });
 });
 

@@ -120,11 +120,42 @@ export function turnValuesToTokens(
   return out;
 }
 
+/**
+ * Negative-sample reinforcement (NSR) — "The Surprising Effectiveness of Negative Reinforcement in
+ * LLM Reasoning" (Zhu et al. 2025), eq. 3–4: with the verifier's reward r = ±1, RLVR's objective
+ * splits into L_PSR = −E[Σ_{y: r=+1} π_θ(y|x)] and L_NSR = −E[Σ_{y: r=−1} −π_θ(y|x)]. NSR trains on
+ * L_NSR alone: A_i = −1 for a sample that failed, 0 for one that passed (no gradient).
+ */
+export function nsrAdvantages(passed: readonly boolean[]): number[] {
+  return passed.map((p) => (p ? 0 : -1));
+}
+
+/** Positive-sample reinforcement (PSR), the other half (Zhu et al. 2025): A_i = +1 if it passed, else 0. */
+export function psrAdvantages(passed: readonly boolean[]): number[] {
+  return passed.map((p) => (p ? 1 : 0));
+}
+
+/**
+ * Weighted REINFORCE (Zhu et al. 2025), eq. 5: L = λ·L_PSR + L_NSR, so A_i = λ for a sample that
+ * passed and −1 for one that failed; λ = 0.1 in the paper, up-weighting negatives tenfold.
+ */
+export function weightedReinforceAdvantages(passed: readonly boolean[], lambda: number): number[] {
+  return passed.map((p) => (p ? lambda : -1));
+}
+
+/** What an estimator may read besides the groups' rewards. */
+export interface EstimatorContext {
+  /** Whether each episode of each group passed: the verifier's verdict (`episodePassed`). */
+  passed: readonly (readonly boolean[])[];
+  /** λ of Weighted REINFORCE, the weight of a sample that passed (`rl.wReinforce.lambda`). */
+  lambda: number;
+}
+
 /** An advantage estimator: one advantage per episode of each group, from the groups' rewards. */
 export interface AdvantageEstimator {
   /** The paper the formula comes from. */
   citation: string;
-  estimate(groups: readonly (readonly number[])[]): number[][];
+  estimate(groups: readonly (readonly number[])[], context: EstimatorContext): number[][];
 }
 
 /**
@@ -147,6 +178,21 @@ export const ADVANTAGE_ESTIMATORS = {
   'reinforce++': {
     citation: 'REINFORCE++ (Hu 2025)',
     estimate: (groups) => reinforcePlusPlusAdvantages(groups),
+  },
+  nsr: {
+    citation:
+      'The Surprising Effectiveness of Negative Reinforcement in LLM Reasoning (Zhu et al. 2025), NSR',
+    estimate: (_groups, { passed }) => passed.map(nsrAdvantages),
+  },
+  psr: {
+    citation:
+      'The Surprising Effectiveness of Negative Reinforcement in LLM Reasoning (Zhu et al. 2025), PSR',
+    estimate: (_groups, { passed }) => passed.map(psrAdvantages),
+  },
+  'w-reinforce': {
+    citation:
+      'The Surprising Effectiveness of Negative Reinforcement in LLM Reasoning (Zhu et al. 2025), W-REINFORCE',
+    estimate: (_groups, { passed, lambda }) => passed.map((p) => weightedReinforceAdvantages(p, lambda)),
   },
 } as const satisfies Record<string, AdvantageEstimator>;
 

@@ -27,6 +27,25 @@ const TaskFilterSchema = z
   .strict();
 export type TaskFilter = z.infer<typeof TaskFilterSchema>;
 
+/** RL's tasks: a filter, and optionally which of them to train on by how the policy did on them. */
+const RlTasksSchema = TaskFilterSchema.extend({
+  /**
+   * 1-shot RLVR's data selection (Wang et al. 2025): first a warm-up of RL over all of the filter's
+   * tasks, `epochs` passes in a shuffled order, records each task's accuracy per pass; RL then trains
+   * on the `top` tasks whose accuracy varied most (`by: variance`, the paper's historical variance
+   * score; top 1 is 1-shot RLVR), starting again from the policy and optimiser the warm-up started
+   * from. The paper found an entropy loss (`rl.entropyCoef`) necessary with so few tasks.
+   */
+  select: z
+    .object({
+      by: z.literal('variance'),
+      top: z.number().int().positive(),
+      epochs: z.number().int().min(2).default(4),
+    })
+    .strict()
+    .optional(),
+}).strict();
+
 const SamplingSchema = z
   .object({
     /** Sampling temperature; 0 = greedy. */
@@ -61,8 +80,7 @@ const AdamSchema = z
     /**
      * Learning rate over the phase: `constant`; `cosine` decay to a tenth by its end; `wsd`
      * (warmup-stable-decay) constant, then linear decay to a tenth over its last `decayFraction`.
-     * A phase ends at its last step, RL at its time budget if that comes first, so a decay lets the
-     * policy settle before the phase's last evaluation.
+     * Both run over the phase's steps, so a decay lets the policy settle before its last evaluation.
      */
     schedule: z.enum(['constant', 'cosine', 'wsd']).default('constant'),
     decayFraction: z.number().gt(0).max(1).default(0.2),
@@ -213,15 +231,29 @@ export const TrainConfigSchema = z
     warmup: z.object(supervisedPhase).strict().optional(),
     rl: z
       .object({
-        tasks: TaskFilterSchema,
+        tasks: RlTasksSchema,
+        /** RL's budget: its optimiser steps. The learning-rate schedule runs over them. */
         steps: z.number().int().nonnegative().default(100),
-        /** Stop RL after this many minutes (0 = no limit); the run still evaluates at the end. */
+        /**
+         * A safety stop: end RL after this many minutes of training time (evaluations excluded), 0 =
+         * none. It is never a schedule input, so a run it stops is a prefix of the run its config
+         * describes; the run still evaluates at the end, and `result.json` says it stopped early
+         * (`stoppedBy: time-budget`).
+         */
         timeBudgetMinutes: z.number().min(0).default(0),
         /** Tasks per step; each is played `groupSize` times. */
         tasksPerStep: z.number().int().positive().default(8),
         groupSize: z.number().int().min(2).default(8),
-        /** Advantage estimator: a key of `ADVANTAGE_ESTIMATORS` (algorithms/advantages.ts), each with its paper. */
+        /**
+         * Advantage estimator: a key of `ADVANTAGE_ESTIMATORS` (algorithms/advantages.ts), each with its
+         * paper. `nsr`, `psr` and `w-reinforce` read each episode's verdict (passed or not), not its reward.
+         */
         algorithm: z.enum(ADVANTAGE_ESTIMATOR_NAMES).default('grpo'),
+        /** Weighted REINFORCE (`algorithm: w-reinforce`): λ, the weight of a sample that passed (Zhu et al. 2025: 0.1). */
+        wReinforce: z
+          .object({ lambda: z.number().min(0).default(0.1) })
+          .strict()
+          .prefault({}),
         /**
          * Policy-gradient loss: a policy-gradient key of `POLICY_LOSSES` (algorithms/policy-losses.ts):
          * `ppo` (clipped) or `importance_sampling` (with optional truncation).
@@ -284,6 +316,35 @@ export const TrainConfigSchema = z
           .strict()
           .prefault({}),
         /**
+         * RLPR (Yu et al. 2025): the policy's own mean per-token probability of the task's reference
+         * answer (its oracle's final call), given the episode in place of its last turn, as a reward
+         * that needs no verifier; RL trains on `environmentWeight` × the environment's reward +
+         * `weight` × it (logged as the `rlpr` component). Absent = off.
+         */
+        rlpr: z
+          .object({
+            weight: z.number().min(0).default(1),
+            /** The environment's own reward beside it: 0 trains with no verifier, as the paper does. */
+            environmentWeight: z.number().min(0).default(0),
+            /** Reward debiasing: less the answer's probability right after the prompt, clipped to [0, 1]. */
+            debias: z.boolean().default(true),
+            /**
+             * Standard-deviation filtering: from RL step `from`, groups whose reward std is below `beta`
+             * × a moving average (decay `emaRatio`) of the steps' mean group std get no gradient. The
+             * paper's code: 0.5, 0.99, from its 11th step. `beta` 0 = off.
+             */
+            stdFilter: z
+              .object({
+                beta: z.number().min(0).default(0.5),
+                emaRatio: z.number().min(0).max(1).default(0.99),
+                from: z.number().int().positive().default(11),
+              })
+              .strict()
+              .prefault({}),
+          })
+          .strict()
+          .optional(),
+        /**
          * 1: play the next step's episodes while the learner trains on this step's (both cores busy),
          * as prime-rl's `async_level`. Those episodes are sampled with the weights from one step
          * earlier; the loss's ratio against their sampling logprobs (PPO clip, truncated IS)
@@ -314,6 +375,13 @@ export const TrainConfigSchema = z
         alsoOn: z.array(SplitSchema).default(['test-iid']),
         /** Evaluate every k RL steps (and before and after RL). */
         every: z.number().int().positive().default(10),
+        /**
+         * Checkpoint selection: hold this many of RL's tasks (`rl.tasks`) out of training, the same
+         * ones for every seed (the lowest by a hash of their id), play them at every evaluation
+         * (`eval/validation/`), and keep the policy of the evaluation where they did best as
+         * `<run>/best-model` (`result.best`). The test split never chooses. 0 = none.
+         */
+        validationTasks: z.number().int().nonnegative().default(0),
         sampling: SamplingSchema.prefault({ temperature: 0 }),
       })
       .strict(),
@@ -333,6 +401,11 @@ export const TrainConfigSchema = z
     message:
       'rl.demos.pretrain mixes in the pretraining demonstrations: add a pretrain section (its steps may be 0)',
     path: ['rl', 'demos', 'pretrain'],
+  })
+  .refine((c) => c.rl.rlpr === undefined || c.rl.dynamicSamplingRounds === 0, {
+    message:
+      'rl.rlpr filters groups by the std of its own reward; dynamic sampling refills by the environment reward: keep one (set rl.dynamicSamplingRounds to 0)',
+    path: ['rl', 'dynamicSamplingRounds'],
   })
   .refine(
     (c) =>

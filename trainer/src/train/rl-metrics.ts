@@ -26,6 +26,7 @@ export function rlStepMetrics(
     'reward/std': std(rewards),
     'reward/pass_at_1': passShare(played),
     ...prefixed('reward/component/', meanComponents(played)),
+    ...batch.metrics,
     'loss/policy': loss.loss ?? 0,
     'loss/entropy': loss.entropy ?? 0,
     'loss/approx_kl': loss.approx_kl ?? 0,

@@ -40,8 +40,10 @@ export interface TrainCheckpointState {
    * weights are the checkpoint's `sampling.*` tensors; `rng` and `rolloutSeed` are from before it).
    */
   inFlight?: { policyVersion: number };
-  /** RL's training time so far (the clock of `rl.timeBudgetMinutes` and of its schedule), ms; absent = 0. */
+  /** RL's training time so far (the clock of the safety stop `rl.timeBudgetMinutes`), ms; absent = 0. */
   rlTrainingMs?: number;
+  /** With `rl.rlpr`: its std filter's moving average (absent before its first step). */
+  rlprEma?: number;
   /** Length of metrics.jsonl at the checkpoint: a resumed run cuts the file back to it. */
   metricsBytes: number;
   result: TrainResult;
@@ -77,7 +79,7 @@ export interface CheckpointedRun {
 export async function writeTrainCheckpoint(
   run: CheckpointedRun,
   rlStep: number,
-  at: { outOfTime: boolean; inFlight: InFlight | undefined; rlTrainingMs: number },
+  at: { outOfTime: boolean; inFlight: InFlight | undefined; rlTrainingMs: number; rlprEma?: number | undefined },
 ): Promise<void> {
   const { config, decoder } = run;
   const last = at.outOfTime || rlStep === config.rl.steps;
@@ -97,6 +99,7 @@ export async function writeTrainCheckpoint(
     policyVersion: run.policy.version,
     ...(inFlight ? { inFlight: { policyVersion: inFlight.policyVersion } } : {}),
     rlTrainingMs: at.rlTrainingMs,
+    ...(at.rlprEma !== undefined ? { rlprEma: at.rlprEma } : {}),
     metricsBytes: await run.metrics.bytes(),
     result: run.result,
   };

@@ -75,7 +75,9 @@ describe('training config', () => {
     );
     expect(main.pretrain?.steps).toBeGreaterThan(0);
     expect(main.warmup?.until?.passRate).toBeGreaterThan(0);
-    expect(main.rl.timeBudgetMinutes).toBe(10);
+    expect(main.rl.steps).toBe(230);
+    expect(main.rl.timeBudgetMinutes).toBe(0);
+    expect(main.eval.validationTasks).toBe(100);
     expect(main.rl.adam.schedule).toBe('wsd');
   });
   it('names an unknown key and a bad value', () => {
@@ -456,7 +458,7 @@ describe('warmup.until', () => {
 });
 
 describe('rl.timeBudgetMinutes', () => {
-  it('stops RL when its training time runs out, decays the rate over that time, and a resumed run has no step left', async () => {
+  it('stops RL when its training time runs out and says so, never bends the schedule, and a resumed run has no step left', async () => {
     const outDir = await tempDir('toolgym-budget-');
     const config = parseTrainConfig({
       ...base,
@@ -474,25 +476,22 @@ describe('rl.timeBudgetMinutes', () => {
     expect(result.rlSteps).toBeGreaterThan(1);
     expect(result.rlSteps).toBeLessThan(1000);
     expect(result.rlSeconds).toBeGreaterThan(6);
+    expect(result.stoppedBy).toBe('time-budget');
     // Evaluated before RL and at the step where time ran out.
     expect(result.evals.map((e) => e.step)).toEqual([0, result.rlSteps]);
     const rates = (await readMetrics(result.outDir))
       .filter((m) => m.phase === 'rl')
       .map((m) => ({ step: m.step as number, rate: m['optim/learning_rate'] as number }));
     expect(rates.map((r) => r.step)).toEqual(rates.map((_, i) => i + 1));
-    // Over the budget's 6 s, not the 1000 steps: each rate at most the steps' schedule's, falling
-    // to below half the peak by the last step (whose learner step starts within its last second or so).
-    rates.forEach((r, i) => {
-      expect(r.rate).toBeLessThanOrEqual(
-        adamAt(config.rl.adam, r.step, stepProgress(r.step, 1000)).learningRate,
-      );
-      if (i > 0) expect(r.rate).toBeLessThanOrEqual(rates[i - 1]!.rate);
-    });
-    expect(rates.at(-1)!.rate).toBeLessThan(0.5e-3);
+    // The schedule runs over the 1000 steps whatever the clock says: the rate at each step is the
+    // one a run without a budget has there.
+    for (const r of rates)
+      expect(r.rate).toBe(adamAt(config.rl.adam, r.step, stepProgress(r.step, 1000)).learningRate);
 
     // The last step was checkpointed with the clock: resuming finds the budget spent.
     const again = await train({ config, environment, log: () => {}, resume: true });
     expect(again.rlSteps).toBe(result.rlSteps);
+    expect(again.stoppedBy).toBe('time-budget');
     expect(Math.abs(again.rlSeconds - result.rlSeconds)).toBeLessThan(1);
     expect((await readMetrics(result.outDir)).filter((m) => m.phase === 'rl')).toHaveLength(rates.length);
   }, 120_000);

@@ -1,0 +1,148 @@
+/**
+ * The learning recipes on the built-in model, end to end through `train()`: each runs a few RL steps
+ * of a tiny compose run and is held to what its paper says the step does.
+ */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { episodePassed } from '@toolgym/agents';
+import { discoverEnvironments } from '@toolgym/env-kit';
+import type { Trajectory, TrajectoryGroup } from '@toolgym/protocol';
+import { afterAll, describe, expect, it } from 'vitest';
+import { overlongKeepMask } from '../src/algorithms/batch-shaping.ts';
+import { parseTrainConfig } from '../src/train/config.ts';
+import { train } from '../src/train/train.ts';
+import type { TrainResult } from '../src/train/train-result.ts';
+
+const dirs: string[] = [];
+afterAll(async () => {
+  for (const d of dirs) await rm(d, { recursive: true, force: true });
+});
+
+const base = {
+  environment: {
+    id: 'compose',
+    options: {
+      functions: ['reverse', 'upper', 'double'],
+      depths: [1, 2],
+      tasksPerDepth: 30,
+      alphabet: 'ab',
+      minLength: 2,
+      maxLength: 3,
+    },
+  },
+  policy: { model: { dModel: 16, nLayers: 1, nHeads: 2, dFF: 32, maxPositions: 128, positions: 'rope' } },
+  template: { dropFromPrompt: [' Use the tools, then call answer with the final string.'], toolTokens: true },
+  // Enough warm-up that some episodes pass and some fail.
+  warmup: {
+    tasks: { split: 'train', meta: { depth: 1 }, limit: 8 },
+    steps: 40,
+    batchSize: 4,
+    adam: { learningRate: 0.01 },
+  },
+  rl: {
+    tasks: { split: 'train', meta: { depth: 1 } },
+    steps: 2,
+    tasksPerStep: 3,
+    groupSize: 4,
+    sampling: { temperature: 1, maxTokens: 12 },
+  },
+  eval: { tasks: { split: 'test', meta: { depth: 2 }, limit: 2 }, every: 100 },
+  maxTurns: 3,
+};
+
+interface Recorded {
+  result: TrainResult;
+  /** The groups the sink received, by run id. */
+  groups: Map<string, TrajectoryGroup[]>;
+  metrics: Array<Record<string, number | string>>;
+}
+
+async function run(name: string, overrides: Record<string, unknown>): Promise<Recorded> {
+  const outDir = await mkdtemp(path.join(tmpdir(), `toolgym-${name}-`));
+  dirs.push(outDir);
+  const config = parseTrainConfig({ ...base, ...overrides, run: { name, seed: 2, outDir } });
+  const environment = (await discoverEnvironments()).make('compose', config.environment.options);
+  const groups = new Map<string, TrajectoryGroup[]>();
+  const result = await train({
+    config,
+    environment,
+    log: () => {},
+    sink: {
+      onGroup: (g) => {
+        const id = g.trajectories[0]?.runId ?? '';
+        groups.set(id, [...(groups.get(id) ?? []), g]);
+      },
+    },
+  });
+  const metrics = (await readFile(path.join(result.outDir, 'metrics.jsonl'), 'utf8'))
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  return { result, groups, metrics };
+}
+
+/** The episodes of RL step `step` that could train (not failed, not cut by a length limit). */
+function trainable(recorded: Recorded, step: number): Trajectory[] {
+  return (recorded.groups.get(recorded.result.runId) ?? [])
+    .filter((g) => g.trajectories[0]?.step === step)
+    .flatMap((g) => {
+      const usable = g.trajectories.filter((t) => t.status !== 'failed');
+      const keep = overlongKeepMask(usable);
+      return usable.filter((_, i) => keep[i] === 1);
+    });
+}
+
+const rlLines = (recorded: Recorded) => recorded.metrics.filter((m) => m.phase === 'rl');
+
+describe('NSR and Weighted REINFORCE (Zhu et al. 2025)', () => {
+  it('NSR trains on the failed episodes only; W-REINFORCE on every episode', async () => {
+    const nsr = await run('nsr', { rl: { ...base.rl, algorithm: 'nsr' } });
+    for (const line of rlLines(nsr)) {
+      const episodes = trainable(nsr, line.step as number);
+      const failed = episodes.filter((t) => !episodePassed(t)).length;
+      expect(line['batch/trained_sequences']).toBe(failed);
+    }
+    expect(rlLines(nsr).some((l) => (l['batch/trained_sequences'] as number) > 0)).toBe(true);
+
+    const weighted = await run('w-reinforce', { rl: { ...base.rl, algorithm: 'w-reinforce' } });
+    for (const line of rlLines(weighted))
+      expect(line['batch/trained_sequences']).toBe(trainable(weighted, line.step as number).length);
+  }, 300_000);
+});
+
+describe('1-shot RLVR data selection (Wang et al. 2025)', () => {
+  it('ranks RL’s tasks over a warm-up of passes, then trains on the top one alone, from where the warm-up started', async () => {
+    const tasks = {
+      split: 'train',
+      meta: { depth: 1 },
+      limit: 6,
+      select: { by: 'variance', top: 1, epochs: 2 },
+    };
+    const recorded = await run('one-shot', { rl: { ...base.rl, tasks, entropyCoef: 0.01 } });
+    const { selection } = recorded.result;
+    // Two passes over six tasks, three a step: four warm-up steps, each logged as phase `selection`.
+    expect(selection?.steps).toBe(4);
+    expect(recorded.metrics.filter((m) => m.phase === 'selection').map((m) => m.step)).toEqual([1, 2, 3, 4]);
+    const warmupGroups = recorded.groups.get(`${recorded.result.runId}-selection`) ?? [];
+    const visits = new Map<string, number>();
+    for (const g of warmupGroups) visits.set(g.taskId, (visits.get(g.taskId) ?? 0) + 1);
+    expect([...visits.values()]).toEqual([2, 2, 2, 2, 2, 2]);
+    // The chosen task's variance is the highest of the warm-up's per-visit accuracies.
+    const accuracy = (g: TrajectoryGroup) =>
+      g.trajectories.filter((t) => episodePassed(t)).length / g.trajectories.length;
+    const variances = [...visits.keys()].map((id) => {
+      const xs = warmupGroups.filter((g) => g.taskId === id).map(accuracy);
+      const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+      return xs.reduce((a, x) => a + (x - mean) ** 2, 0) / xs.length;
+    });
+    expect(selection?.tasks).toHaveLength(1);
+    expect(selection!.tasks[0]!.variance).toBeCloseTo(Math.max(...variances), 12);
+    // RL plays the chosen task and nothing else.
+    const rlGroups = recorded.groups.get(recorded.result.runId) ?? [];
+    expect(rlGroups.length).toBe(2 * 3);
+    expect(new Set(rlGroups.map((g) => g.taskId))).toEqual(new Set([selection!.tasks[0]!.taskId]));
+    // The entropy loss was on.
+    expect(rlLines(recorded).every((l) => (l['loss/entropy'] as number) > 0)).toBe(true);
+  }, 300_000);
+});
