@@ -78,7 +78,9 @@ interface Row {
   /** Tokens of the stop strings' longest possible span, for the tail check. */
   stopWindow: number;
   generated: number[];
+  /** Under the distribution each token was drawn from; `policyLogprobs` under the policy's own. */
   logprobs: number[];
+  policyLogprobs: number[];
   /** Every position so far, left padding included (pad ids), aligned with `mask`. */
   sequence: number[];
   /** Attention mask over every position so far (padding = 0). */
@@ -291,6 +293,7 @@ export class OnnxPolicy implements Policy {
         text: tokenizer.decode(endsWithEos ? row.generated.slice(0, -1) : row.generated),
         tokens: row.generated,
         logprobs: row.logprobs,
+        policyLogprobs: row.policyLogprobs,
         promptTokens: row.prompt,
         finishReason: row.finish!,
         policyVersion: version,
@@ -301,7 +304,7 @@ export class OnnxPolicy implements Policy {
     const sampleStep = (group: Row[], out: ForwardOutput): { rows: Row[]; cache: KvCache } => {
       group.forEach((row, b) => {
         const offset = (b * out.logitsSeq + out.logitsSeq - 1) * out.vocab;
-        const { token, logprob } = sampleToken(
+        const { token, logprob, policyLogprob } = sampleToken(
           out.logits.subarray(offset, offset + out.vocab),
           row.sampling,
           row.rng,
@@ -309,6 +312,7 @@ export class OnnxPolicy implements Policy {
         );
         row.generated.push(token);
         row.logprobs.push(logprob);
+        row.policyLogprobs.push(policyLogprob);
         row.sequence.push(token);
         row.mask.push(1);
         row.pending.request.onToken?.(token, logprob);
@@ -381,6 +385,7 @@ export class OnnxPolicy implements Policy {
       stopWindow: stopChars * 4 + 4,
       generated: [],
       logprobs: [],
+      policyLogprobs: [],
       sequence: [...new Array(padding).fill(padTokenId), ...tokens],
       mask: [...new Array(padding).fill(0), ...tokens.map(() => 1)],
     };

@@ -8,7 +8,8 @@
  *             demo/<phase> (rl.demos), cross_entropy (supervised phases)
  *   optim/    grad_norm, learning_rate
  *   batch/    zero_variance_share, dropped_groups, trained_sequences, episode_tokens, turns
- *   policy/   version, lag (optimiser steps between the weights that played a batch and those it trained)
+ *   policy/   version, lag (optimiser steps between the weights that played a batch and those it trained),
+ *             behaviour_gap (mean log π − log q over sampled tokens: q, what they were drawn from)
  *   eval/<split>/   accuracy, episodes, component/<name>, unit/<unit> (held-out units); split
  *             `validation` is the training tasks held out to choose the best checkpoint
  *   timing/   rollout_s, learner_s, publish_s, step_s, eval_s, trained_tokens_per_s, sampled_tokens_per_s
