@@ -5,9 +5,10 @@
  * `fixtures/recorded-metrics-async<level>.jsonl`. Timing fields (`timing/`, `time`) and the run id
  * differ by nature and are left out.
  *
- * The fixtures were recorded by the training loop as it was before it was split into phase files,
- * with its metric names mapped onto today's; the per-unit accuracies that split declarations added
- * since are the only keys a run may have beyond them. A change that is meant to change training (a new
+ * The fixtures were first recorded by the training loop as it was before it was split into phase
+ * files, with its metric names mapped onto today's, and recorded again when the wasm learner's own
+ * kernels (SIMD batched products, RoPE as a product) changed float rounding: every value then moved
+ * by under 1.3e-4 relative, and with asynchronous overlap one sampled token at RL step 4. A change that is meant to change training (a new
  * default, different sampling, other float rounding in the learner) records them again:
  *   toolgym train <this config as YAML> && keep each line of <run>/metrics.jsonl without runId, time and timing/
  * Recorded on x86-64 with onnxruntime's CPU kernels; another CPU's kernels may round logits in the
@@ -104,13 +105,7 @@ describe('recorded metrics', () => {
       );
       expect(got.map((l) => `${l.phase} ${l.step}`)).toEqual(recorded.map((l) => `${l.phase} ${l.step}`));
       got.forEach((line, i) => {
-        // Per-unit accuracies came with split declarations, after the recording: they are the only
-        // keys a run may add, and each must be an accuracy.
-        const added = Object.keys(line).filter((key) => !(key in recorded[i]!));
-        expect(added.filter((key) => !/^eval\/[a-z-]+\/unit\//.test(key))).toEqual([]);
-        for (const key of added) expect(line[key]).toBeGreaterThanOrEqual(0);
-        for (const key of added) expect(line[key]).toBeLessThanOrEqual(1);
-        expect(Object.keys(recorded[i]!).filter((key) => !(key in line))).toEqual([]);
+        expect(Object.keys(line).sort()).toEqual(Object.keys(recorded[i]!).sort());
         for (const [key, value] of Object.entries(recorded[i]!)) {
           const where = `line ${i + 1} (${line.phase} step ${line.step}) ${key}`;
           if (typeof value === 'number' && !Number.isInteger(value))

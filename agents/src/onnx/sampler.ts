@@ -65,17 +65,27 @@ export function explorationChoices(explore: TokenExploration, sequence: readonly
 /** log-softmax(logits / temperature) over one row. */
 export function logSoftmax(logits: Float32Array, temperature = 1): Float64Array {
   const out = new Float64Array(logits.length);
+  logSoftmaxInto(logits, temperature, out);
+  return out;
+}
+
+/** `logSoftmax` written into `out` (its first logits.length entries). */
+function logSoftmaxInto(logits: Float32Array, temperature: number, out: Float64Array): void {
+  const n = logits.length;
   let max = Number.NEGATIVE_INFINITY;
-  for (let i = 0; i < logits.length; i++) {
+  for (let i = 0; i < n; i++) {
     out[i] = logits[i]! / temperature;
     if (out[i]! > max) max = out[i]!;
   }
   let sum = 0;
-  for (let i = 0; i < out.length; i++) sum += Math.exp(out[i]! - max);
+  for (let i = 0; i < n; i++) sum += Math.exp(out[i]! - max);
   const logZ = max + Math.log(sum);
-  for (let i = 0; i < out.length; i++) out[i]! -= logZ;
-  return out;
+  for (let i = 0; i < n; i++) out[i]! -= logZ;
 }
+
+/** Per-call work space of `sampleToken`, reused: sampling runs one row at a time. */
+let logprobScratch = new Float64Array(0);
+let probScratch = new Float64Array(0);
 
 /**
  * The next token after `sequence` (the tokens so far), with its logprob under the distribution it
@@ -95,73 +105,97 @@ export function sampleToken(
   sequence: readonly number[] = [],
 ): SampledToken {
   const temperature = sampling.temperature ?? 1;
+  const n = logits.length;
+  if (logprobScratch.length < n) {
+    logprobScratch = new Float64Array(n);
+    probScratch = new Float64Array(n);
+  }
+  const logprobs = logprobScratch;
   if (temperature === 0) {
     let best = 0;
-    for (let i = 1; i < logits.length; i++) if (logits[i]! > logits[best]!) best = i;
-    return { token: best, logprob: 0, policyLogprob: logSoftmax(logits)[best]! };
+    for (let i = 1; i < n; i++) if (logits[i]! > logits[best]!) best = i;
+    logSoftmaxInto(logits, 1, logprobs);
+    return { token: best, logprob: 0, policyLogprob: logprobs[best]! };
   }
-  const logprobs = logSoftmax(logits, temperature);
-  const nucleus = truncated(logprobs, sampling.topK ?? 0, sampling.topP ?? 1);
+  logSoftmaxInto(logits, temperature, logprobs);
+  const nucleus = truncated(logprobs, n, sampling.topK ?? 0, sampling.topP ?? 1);
   const explore = sampling.explore;
   const previous = sequence.at(-1);
-  const atDecision = explore !== undefined && previous !== undefined && explore.afterTokenIds.includes(previous);
+  const atDecision =
+    explore !== undefined && previous !== undefined && explore.afterTokenIds.includes(previous);
   // Drawn in this order (ε's coin, then the choice or the policy's draw), so a seed replays.
   const explored = atDecision && rng.next() < explore.epsilon;
   const choices = atDecision ? explorationChoices(explore, sequence) : [];
   for (const id of choices)
-    if (id >= logits.length)
+    if (id >= n)
       throw new PolicyRequestError('bad_sampling', `explore token id ${id} is outside the vocabulary`);
   const token =
     explored && choices.length > 0
       ? choices[Math.floor(rng.next() * choices.length)]!
-      : drawFrom(nucleus, logprobs, rng.next());
+      : drawFrom(nucleus, rng.next());
   // log p̃(x): the policy's logprob less the nucleus' log mass (none to take away when nothing is cut).
   const truncatedLogprob = nucleus.has(token)
-    ? logprobs[token]! - (nucleus.all ? 0 : Math.log(nucleus.mass))
+    ? logprobs[token]! - (nucleus.ids ? Math.log(nucleus.mass) : 0)
     : Number.NEGATIVE_INFINITY;
   const epsilon = choices.length > 0 ? explore!.epsilon : 0;
   const logprob =
     epsilon === 0
       ? truncatedLogprob
       : Math.log(
-          (choices.includes(token) ? epsilon / choices.length : 0) + (1 - epsilon) * Math.exp(truncatedLogprob),
+          (choices.includes(token) ? epsilon / choices.length : 0) +
+            (1 - epsilon) * Math.exp(truncatedLogprob),
         );
   return { token, logprob, policyLogprob: logprobs[token]! };
 }
 
-/** The nucleus of top-k / top-p truncation (every id when neither applies), and its probability mass. */
+/**
+ * The nucleus of top-k / top-p truncation over the first `n` logprobs: its ids, highest first
+ * (undefined when neither applies: every id, in order), each one's probability in `probScratch`,
+ * and their total mass.
+ */
 interface Nucleus {
-  ids: number[];
+  ids: number[] | undefined;
+  n: number;
   mass: number;
-  /** Nothing truncated (`mass` is 1 but for rounding). */
-  all: boolean;
   has(id: number): boolean;
 }
 
-function truncated(logprobs: Float64Array, topK: number, topP: number): Nucleus {
-  const all = topK === 0 && topP >= 1;
-  let ids = Array.from(logprobs.keys());
-  if (!all) ids.sort((a, b) => logprobs[b]! - logprobs[a]!);
+function truncated(logprobs: Float64Array, n: number, topK: number, topP: number): Nucleus {
+  const probs = probScratch;
+  let mass = 0;
+  if (topK === 0 && topP >= 1) {
+    for (let c = 0; c < n; c++) mass += probs[c] = Math.exp(logprobs[c]!);
+    return { ids: undefined, n, mass, has: (id) => id < n };
+  }
+  let ids: number[] = [];
+  for (let i = 0; i < n; i++) ids.push(i);
+  ids.sort((a, b) => logprobs[b]! - logprobs[a]!);
   if (topK > 0) ids = ids.slice(0, topK);
   if (topP < 1) {
-    let mass = 0;
+    let head = 0;
     let keep = 0;
-    while (keep < ids.length && mass < topP) mass += Math.exp(logprobs[ids[keep++]!]!);
+    while (keep < ids.length && head < topP) head += Math.exp(logprobs[ids[keep++]!]!);
     ids = ids.slice(0, Math.max(1, keep));
   }
-  let mass = 0;
-  for (const id of ids) mass += Math.exp(logprobs[id]!);
-  if (all) return { ids, mass, all, has: (id) => id < logprobs.length };
+  for (const c of ids) mass += probs[c] = Math.exp(logprobs[c]!);
   const kept = new Set(ids);
-  return { ids, mass, all, has: (id) => kept.has(id) };
+  return { ids, n, mass, has: (id) => kept.has(id) };
 }
 
 /** Inverse-CDF draw from the nucleus with a uniform `u` in [0, 1). */
-function drawFrom(nucleus: Nucleus, logprobs: Float64Array, u: number): number {
+function drawFrom(nucleus: Nucleus, u: number): number {
+  const probs = probScratch;
   let rest = u * nucleus.mass;
-  for (const id of nucleus.ids) {
-    rest -= Math.exp(logprobs[id]!);
-    if (rest < 0) return id;
+  if (!nucleus.ids) {
+    for (let c = 0; c < nucleus.n; c++) {
+      rest -= probs[c]!;
+      if (rest < 0) return c;
+    }
+    return nucleus.n - 1;
+  }
+  for (const c of nucleus.ids) {
+    rest -= probs[c]!;
+    if (rest < 0) return c;
   }
   return nucleus.ids.at(-1)!;
 }

@@ -20,6 +20,7 @@ import {
   lossWeights,
   type OptimStepOutput,
 } from './learner.ts';
+import { emptyLearnerProfile, type LearnerProfile } from './learner-profile.ts';
 import { TfDecoder } from './tf-decoder.ts';
 
 export interface EmbeddedLearnerSettings {
@@ -66,6 +67,7 @@ export class EmbeddedLearner implements Learner {
   private readonly adamV = new Map<string, tf.Variable>();
   private stepCount = 0;
   private readonly microBatchSize: number;
+  private profile = emptyLearnerProfile();
 
   constructor(
     settings: EmbeddedLearnerSettings,
@@ -186,6 +188,8 @@ export class EmbeddedLearner implements Learner {
         let lossValue = 0;
         if (withGradient) {
           const vars = [...this.model.variables.values()];
+          const started = performance.now();
+          let forwardDone = started;
           const { value, grads } = tf.variableGrads(() => {
             const r = this.lossOf(padded, lossFn, config);
             logprobValues = (r.logprobs.dataSync() as Float32Array).slice();
@@ -196,11 +200,15 @@ export class EmbeddedLearner implements Learner {
                   .div(tf.sum(tf.mul(r.entropy, padded.weights)), tf.maximum(tf.sum(padded.weights), 1e-8))
                   .dataSync()[0] ?? 0,
             };
-            return tf.mul(r.loss, share) as tf.Scalar;
+            const scaled = tf.mul(r.loss, share) as tf.Scalar;
+            forwardDone = performance.now();
+            return scaled;
           }, vars);
           lossValue = (value.dataSync()[0] ?? 0) / share;
           value.dispose();
           this.accumulate(grads);
+          this.profile.ms.forward += forwardDone - started;
+          this.profile.ms.backward += performance.now() - forwardDone;
         } else {
           tf.tidy(() => {
             const r = this.lossOf(padded, lossFn, config);
@@ -286,7 +294,15 @@ export class EmbeddedLearner implements Learner {
     );
   }
 
+  /** The time spent since the last call (or since creation), by phase. */
+  async takeProfile(): Promise<LearnerProfile> {
+    const taken = this.profile;
+    this.profile = emptyLearnerProfile();
+    return taken;
+  }
+
   async optimStep(adam: AdamParams): Promise<OptimStepOutput> {
+    const started = performance.now();
     const lr = adam.learningRate;
     if (!(lr >= 0) || !Number.isFinite(lr))
       throw new LearnerInputError(`adam.learningRate must be a finite number ≥ 0, got ${lr}`);
@@ -327,6 +343,8 @@ export class EmbeddedLearner implements Learner {
       }
     });
     for (const g of grads.values()) g.dispose();
+    this.profile.steps++;
+    this.profile.ms.optimizer += performance.now() - started;
     return { metrics: { grad_norm: gradNorm, learning_rate: lr, step: t, clipped: scale < 1 ? 1 : 0 } };
   }
 
