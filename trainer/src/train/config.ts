@@ -446,14 +446,31 @@ export function parseTrainConfig(value: unknown, origin = 'config'): TrainConfig
   return result.data;
 }
 
+/**
+ * Reads a YAML training config. A config may start from another (`extends: <path>`, relative to
+ * its own file): the other's keys, with this file's merged over them (objects key by key, any other
+ * value, lists included, replaced).
+ */
 export async function loadTrainConfig(file: string): Promise<TrainConfig> {
+  return parseTrainConfig(await readConfigYaml(file, []), file);
+}
+
+async function readConfigYaml(file: string, chain: readonly string[]): Promise<unknown> {
+  const where = path.resolve(file);
+  if (chain.includes(where))
+    throw new TrainConfigError(
+      `${file} extends itself: ${[...chain, where].join(' → ')}`,
+      'remove the extends key that closes the circle',
+    );
   let text: string;
   try {
     text = await readFile(file, 'utf8');
   } catch (error) {
     throw new TrainConfigError(
-      `cannot read the training config ${path.resolve(file)} (${(error as NodeJS.ErrnoException).code})`,
-      'give the path of a YAML training config, e.g. configs/compose-main.yaml',
+      `cannot read the training config ${where} (${(error as NodeJS.ErrnoException).code})`,
+      chain.length > 0
+        ? `fix the extends path in ${chain.at(-1)} (it is relative to that file)`
+        : 'give the path of a YAML training config, e.g. configs/compose-main.yaml',
     );
   }
   let value: unknown;
@@ -461,8 +478,26 @@ export async function loadTrainConfig(file: string): Promise<TrainConfig> {
     value = parseYaml(text);
   } catch (error) {
     // The parser's message ends in a drawing of the line; its first line says where.
-    const where = (error as Error).message.split('\n')[0]!.replace(/:$/, '');
-    throw new TrainConfigError(`${file} is not valid YAML: ${where}`, 'fix the YAML at that line');
+    const line = (error as Error).message.split('\n')[0]!.replace(/:$/, '');
+    throw new TrainConfigError(`${file} is not valid YAML: ${line}`, 'fix the YAML at that line');
   }
-  return parseTrainConfig(value, file);
+  if (!isPlainObject(value) || value.extends === undefined) return value;
+  const { extends: base, ...own } = value;
+  if (typeof base !== 'string')
+    throw new TrainConfigError(
+      `${file}: extends must be a path, got ${JSON.stringify(base)}`,
+      'write extends: <file>.yaml',
+    );
+  return mergeConfig(await readConfigYaml(path.resolve(path.dirname(file), base), [...chain, where]), own);
 }
+
+/** `over` merged into `base`: objects key by key, any other value replaced. */
+function mergeConfig(base: unknown, over: unknown): unknown {
+  if (!isPlainObject(base) || !isPlainObject(over)) return over;
+  const out: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(over)) out[key] = mergeConfig(base[key], value);
+  return out;
+}
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);

@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -79,6 +79,40 @@ describe('training config', () => {
     expect(main.rl.timeBudgetMinutes).toBe(0);
     expect(main.eval.validationTasks).toBe(100);
     expect(main.rl.adam.schedule).toBe('wsd');
+  });
+  it('the recipe configs are the main job with one change each (extends)', async () => {
+    const load = (name: string) =>
+      loadTrainConfig(fileURLToPath(new URL(`../../../configs/${name}.yaml`, import.meta.url)));
+    const main = await load('compose-main');
+    const nsr = await load('compose-nsr');
+    expect(nsr.rl.algorithm).toBe('nsr');
+    // Everything else as the main job's, lists and nested objects included.
+    expect({ ...nsr, run: main.run, rl: { ...nsr.rl, algorithm: 'grpo' } }).toEqual(main);
+    expect((await load('compose-w-reinforce')).rl.wReinforce.lambda).toBe(0.1);
+    const oneShot = await load('compose-one-shot');
+    expect(oneShot.rl.tasks).toMatchObject({
+      split: 'train',
+      meta: { depth: 2 },
+      select: { by: 'variance', top: 1 },
+    });
+    expect(oneShot.rl.entropyCoef).toBeGreaterThan(0);
+    const rlpr = await load('compose-rlpr');
+    expect(rlpr.rl.rlpr).toEqual({
+      weight: 1,
+      environmentWeight: 0,
+      debias: true,
+      stdFilter: { beta: 0.5, emaRatio: 0.99, from: 11 },
+    });
+  });
+  it('extends: a missing base and a circle are named', async () => {
+    const dir = await tempDir('toolgym-extends-');
+    await writeFile(path.join(dir, 'a.yaml'), 'extends: b.yaml\n');
+    await writeFile(path.join(dir, 'b.yaml'), 'extends: a.yaml\n');
+    await writeFile(path.join(dir, 'c.yaml'), 'extends: nowhere.yaml\n');
+    await expect(loadTrainConfig(path.join(dir, 'a.yaml'))).rejects.toThrow(/extends itself/);
+    const missing = await loadTrainConfig(path.join(dir, 'c.yaml')).catch((e: unknown) => e);
+    expect(missing).toBeInstanceOf(TrainConfigError);
+    expect((missing as TrainConfigError).hint).toMatch(/fix the extends path in .*c\.yaml/);
   });
   it('names an unknown key and a bad value', () => {
     expect(() => parseTrainConfig({ ...base, rl: { ...base.rl, grupSize: 4 } })).toThrow(/rl\.grupSize/);
