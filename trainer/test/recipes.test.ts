@@ -146,3 +146,31 @@ describe('1-shot RLVR data selection (Wang et al. 2025)', () => {
     expect(rlLines(recorded).every((l) => (l['loss/entropy'] as number) > 0)).toBe(true);
   }, 300_000);
 });
+
+describe('RLPR (Yu et al. 2025)', () => {
+  it('rewards each episode by the probability of the oracle answer, debiased, and filters groups by their std', async () => {
+    const rlpr = { weight: 1, environmentWeight: 0, stdFilter: { beta: 0, from: 1 } };
+    const open = await run('rlpr', { rl: { ...base.rl, rlpr } });
+    for (const line of rlLines(open)) {
+      const p = line['reward/rlpr/probability'] as number;
+      const without = line['reward/rlpr/without_reasoning'] as number;
+      // Mean per-token probabilities, of an answer the tiny policy has seen in its warm-up.
+      expect(p).toBeGreaterThan(0);
+      expect(p).toBeLessThan(1);
+      expect(without).toBeGreaterThan(0);
+      expect(line['reward/rlpr/filtered_groups']).toBe(0);
+      expect(line['reward/rlpr/too_long']).toBe(0);
+      // No verifier: every usable episode has its own (continuous) reward, so groups train.
+      expect(line['batch/trained_sequences']).toBeGreaterThan(0);
+    }
+    // A threshold no group's std reaches (β far above 1 × the moving average): nothing trains.
+    const strict = await run('rlpr-strict', {
+      rl: { ...base.rl, steps: 2, rlpr: { ...rlpr, stdFilter: { beta: 100, from: 2 } } },
+    });
+    const [first, second] = rlLines(strict);
+    expect(first!['reward/rlpr/filtered_groups']).toBe(0);
+    expect(second!['reward/rlpr/filtered_groups']).toBe(base.rl.tasksPerStep);
+    expect(second!['batch/trained_sequences']).toBe(0);
+    expect(second!['reward/rlpr/std_threshold']).toBeGreaterThan(0);
+  }, 300_000);
+});

@@ -38,8 +38,11 @@ const RlTasksSchema = TaskFilterSchema.extend({
    */
   select: z
     .object({
+      /** The ranking: `variance`, the historical variance score of the paper. */
       by: z.literal('variance'),
+      /** How many of the highest-ranked tasks RL trains on: 1 in the paper's 1-shot runs. */
       top: z.number().int().positive(),
+      /** Passes over the tasks in the ranking warm-up (the paper ranks over a full run's epochs). */
       epochs: z.number().int().min(2).default(4),
     })
     .strict()
@@ -323,6 +326,7 @@ export const TrainConfigSchema = z
          */
         rlpr: z
           .object({
+            /** The RLPR reward's weight in the reward RL trains on (paper: 1, alone). */
             weight: z.number().min(0).default(1),
             /** The environment's own reward beside it: 0 trains with no verifier, as the paper does. */
             environmentWeight: z.number().min(0).default(0),
