@@ -9,7 +9,12 @@ import { episodePassed } from '@toolgym/agents';
 import { discoverEnvironments } from '@toolgym/env-kit';
 import type { Trajectory, TrajectoryGroup } from '@toolgym/protocol';
 import { afterAll, describe, expect, it } from 'vitest';
+import { initDecoderWeights } from '@toolgym/agents';
+import { ADVANTAGE_ESTIMATORS } from '../src/algorithms/advantages.ts';
 import { overlongKeepMask } from '../src/algorithms/batch-shaping.ts';
+import { createEmbeddedLearner } from '../src/learner/embedded-learner.ts';
+import { datumFromSequence } from '../src/learner/learner.ts';
+import { TEST_DECODER } from '../src/learner/test-decoder.ts';
 import { parseTrainConfig } from '../src/train/config.ts';
 import { train } from '../src/train/train.ts';
 import type { TrainResult } from '../src/train/train-result.ts';
@@ -96,6 +101,64 @@ function trainable(recorded: Recorded, step: number): Trajectory[] {
 const rlLines = (recorded: Recorded) => recorded.metrics.filter((m) => m.phase === 'rl');
 
 describe('NSR and Weighted REINFORCE (Zhu et al. 2025)', () => {
+  /**
+   * One PPO step of the real learner on a group of two episodes, one the verifier passed and one it
+   * failed, each with the estimator's advantage (an episode whose advantage is 0 is left out, as
+   * `advantageData` leaves it); returns how far each episode's sequence logprob moved.
+   */
+  async function oneStep(algorithm: 'nsr' | 'psr' | 'w-reinforce', lambda = 0.1): Promise<{ passed: number; failed: number }> {
+    const learner = await createEmbeddedLearner({
+      decoder: TEST_DECODER,
+      weights: initDecoderWeights(TEST_DECODER, { seed: 4, std: 0.2 }),
+    });
+    const prompt = [257, 97, 98, 10, 258];
+    const episodes = [
+      // No sampled token in common, so each episode's move is its own advantage's doing.
+      [...prompt, 120, 50, 51, 52],
+      [...prompt, 121, 60, 61, 62],
+    ];
+    const mask = (tokens: number[]) => tokens.map((_, i) => (i >= prompt.length ? 1 : 0));
+    const logprobOf = async () =>
+      (await learner.forward(episodes.map((e) => datumFromSequence(e, mask(e))))).lossFnOutputs.map((o) =>
+        o.logprobs.slice(prompt.length - 1).reduce((a, b) => a + b, 0),
+      );
+    const before = await logprobOf();
+    const [advantages] = ADVANTAGE_ESTIMATORS[algorithm].estimate([[1, 0]], {
+      passed: [[true, false]],
+      lambda,
+    });
+    const scored = await learner.forward(episodes.map((e) => datumFromSequence(e, mask(e))));
+    const data = episodes.flatMap((e, i) =>
+      advantages![i] === 0
+        ? []
+        : [
+            datumFromSequence(e, mask(e), {
+              advantages: e.map(() => advantages![i]!),
+              logprobs: [0, ...scored.lossFnOutputs[i]!.logprobs],
+            }),
+          ],
+    );
+    expect(data).toHaveLength(algorithm === 'w-reinforce' ? 2 : 1);
+    await learner.forwardBackward(data, 'ppo', {});
+    await learner.optimStep({ learningRate: 1e-3 });
+    const after = await logprobOf();
+    await learner.close();
+    return { passed: after[0]! - before[0]!, failed: after[1]! - before[1]! };
+  }
+
+  it('on the learner: NSR and W-REINFORCE push the failed episode down; λ pulls the passed one up against NSR', async () => {
+    const nsr = await oneStep('nsr');
+    const weighted = await oneStep('w-reinforce');
+    const plain = await oneStep('w-reinforce', 1);
+    expect(nsr.failed).toBeLessThan(0);
+    expect(weighted.failed).toBeLessThan(0);
+    // The passed episode: under NSR only the shared weights move it; λ = 0.1 lifts it above that
+    // (Adam's first step is about lr·sign(g) per weight, so the failed one's gradient still decides
+    // the shared weights), and λ = 1 (REINFORCE with r = ±1) lifts it outright.
+    expect(weighted.passed).toBeGreaterThan(nsr.passed);
+    expect(plain.passed).toBeGreaterThan(0);
+  }, 120_000);
+
   it('NSR trains on the failed episodes only; W-REINFORCE on every episode', async () => {
     const nsr = await run('nsr', { rl: { ...base.rl, algorithm: 'nsr' } });
     for (const line of rlLines(nsr)) {
