@@ -237,3 +237,28 @@ describe('RLPR (Yu et al. 2025)', () => {
     expect(second!['reward/rlpr/std_threshold']).toBeGreaterThan(0);
   }, 300_000);
 });
+
+describe('PRIME (Cui et al. 2025)', () => {
+  it('trains an implicit PRM online from the verdicts; its process rewards start at 0 and learn the direction', async () => {
+    const recorded = await run('prime', {
+      rl: { ...base.rl, steps: 3, prime: { learningRate: 0.01 } },
+    });
+    const lines = rlLines(recorded);
+    for (const line of lines) {
+      expect(line['prm/loss']).toBeGreaterThan(0);
+      expect(line['batch/trained_sequences']).toBe(trainable(recorded, line.step as number).length);
+    }
+    // Step 1: the PRM is the reference, so every implicit reward is 0 and the loss is log 2.
+    expect(lines[0]!['prm/loss']).toBeCloseTo(Math.log(2), 6);
+    for (const key of ['prm/reward_passed', 'prm/reward_failed'])
+      if (key in lines[0]!) expect(lines[0]![key]).toBe(0);
+    // Then it learns from the verdicts: its loss falls, and it rewards failed episodes below 0 and
+    // below passed ones (this tiny policy fails most episodes; passed ones appear in some steps).
+    expect(lines.at(-1)!['prm/loss'] as number).toBeLessThan(lines[0]!['prm/loss'] as number);
+    const later = lines.slice(1);
+    expect(later.every((l) => (l['prm/reward_failed'] as number) < 0)).toBe(true);
+    for (const l of later)
+      if ('prm/reward_passed' in l)
+        expect(l['prm/reward_passed'] as number).toBeGreaterThan(l['prm/reward_failed'] as number);
+  }, 300_000);
+});

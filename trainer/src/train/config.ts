@@ -349,6 +349,27 @@ export const TrainConfigSchema = z
           .strict()
           .optional(),
         /**
+         * PRIME (Cui et al. 2025): a second learner, the implicit PRM, starts from the policy RL
+         * starts from (also its reference) and is trained online, one Adam step per RL step, on the
+         * cross-entropy of σ(β Σ_t log π_φ/π_ref) against the verifier's verdicts. Its per-token
+         * rewards β·log π_φ/π_ref and the verdicts, each with a leave-one-out baseline in its group,
+         * sum into per-token returns, whitened over the batch: the policy's advantages, in place of
+         * `rl.algorithm`'s. Absent = off.
+         */
+        prime: z
+          .object({
+            /** β of the implicit reward (paper: 0.05). */
+            beta: z.number().positive().default(0.05),
+            /** The PRM's Adam learning rate (paper: 1e-6, for a 7B model). */
+            learningRate: z.number().positive().default(1e-6),
+            /** Weight of the process rewards' advantage (paper's code, `reward_dpo_coef`: 5). */
+            processCoef: z.number().min(0).default(5),
+            /** Weight of the verdicts' advantage (paper's code, `reward_gt_coef`: 5). */
+            outcomeCoef: z.number().min(0).default(5),
+          })
+          .strict()
+          .optional(),
+        /**
          * 1: play the next step's episodes while the learner trains on this step's (both cores busy),
          * as prime-rl's `async_level`. Those episodes are sampled with the weights from one step
          * earlier; the loss's ratio against their sampling logprobs (PPO clip, truncated IS)
@@ -405,6 +426,11 @@ export const TrainConfigSchema = z
     message:
       'rl.demos.pretrain mixes in the pretraining demonstrations: add a pretrain section (its steps may be 0)',
     path: ['rl', 'demos', 'pretrain'],
+  })
+  .refine((c) => c.rl.prime === undefined || (c.rl.rlpr === undefined && c.rl.turnCredit.coef === 0), {
+    message:
+      'rl.prime makes its own per-token advantages from the implicit PRM and the verdicts: remove rl.rlpr and set rl.turnCredit.coef to 0',
+    path: ['rl', 'prime'],
   })
   .refine((c) => c.rl.rlpr === undefined || c.rl.dynamicSamplingRounds === 0, {
     message:

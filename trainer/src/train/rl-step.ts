@@ -16,6 +16,7 @@ import type { Datum, Learner, LossFnConfig } from '../learner/learner.ts';
 import type { TrainConfig } from './config.ts';
 import { demoBatch, rlDatum, turnRewards, withTotalWeight } from './learner-data.ts';
 import type { TrainingRun } from './run.ts';
+import type { Prime } from './prime.ts';
 import type { RlprScorer } from './rlpr.ts';
 import { samplingOf } from './sampling.ts';
 import { adamAt, stepProgress } from './schedule.ts';
@@ -39,6 +40,8 @@ export interface RlSetup {
   }>;
   /** With `rl.rlpr`: the reward the policy's probability of the reference answer gives. */
   rlpr: RlprScorer | undefined;
+  /** With `rl.prime`: the implicit PRM, whose process rewards make the advantages. */
+  prime: Prime | undefined;
 }
 
 /** A step's episodes, as played. */
@@ -55,7 +58,7 @@ export interface Played {
   policyVersion: number;
 }
 
-/** A step's episodes with the rewards the learner gave them (`rl.rlpr`) and the learner data they make. */
+/** A step's episodes with the rewards learners gave them (`rl.rlpr`, `rl.prime`) and the learner data they make. */
 export interface Batch extends Played {
   data: Datum[];
   /** What scoring reported (`reward/rlpr/`, `prm/`). */
@@ -126,11 +129,12 @@ export async function collect(s: RlSetup, step: number): Promise<Played> {
 }
 
 /**
- * (2a) The rewards the learner gives (`rl.rlpr`), then the learner data. Runs between learner steps,
- * never beside one: it reads the learner's weights.
+ * (2a) The rewards learners give (`rl.rlpr`, `rl.prime`), then the learner data. Runs between
+ * learner steps, never beside one: it reads the learner's weights.
  */
 export async function score(s: RlSetup, played: Played, step: number): Promise<Batch> {
   const rl = s.run.config.rl;
+  if (s.prime) return { ...played, ...(await s.prime.score(played.groups)) };
   if (!s.rlpr) return { ...played, data: advantageData(played.groups, rl), metrics: {} };
   const scored = await s.rlpr.score(played.groups, step);
   return { ...played, groups: scored.kept, data: advantageData(scored.kept, rl), metrics: scored.metrics };

@@ -13,6 +13,7 @@ import { evalMetrics } from './metrics.ts';
 import { weightsFrom } from './policy-model.ts';
 import { rlStepMetrics } from './rl-metrics.ts';
 import { collect, drawFrom, learn, type Played, type RlSetup, score } from './rl-step.ts';
+import { createPrime } from './prime.ts';
 import { createRlprScorer } from './rlpr.ts';
 import type { TrainingRun } from './run.ts';
 import type { Demonstrations } from './supervised.ts';
@@ -133,6 +134,7 @@ export async function trainRl(
     result.rlSeconds = clock.ms() / 1000;
   } finally {
     await setup.reference?.close();
+    await setup.prime?.close();
   }
 }
 
@@ -158,18 +160,16 @@ async function setUpRl(
     ...(rl.kl.coef > 0 ? { klCoef: rl.kl.coef, klEstimator: rl.kl.estimator } : {}),
   };
   const { warmup, pretrain } = config;
-  // The KL reference is what RL starts from: the warm-up's or pretraining's result (kept on disk,
-  // so a resumed run finds it too), or the initial weights.
+  // The KL reference (and PRIME's) is what RL starts from: the warm-up's or pretraining's result
+  // (kept on disk, so a resumed run finds it too), or the initial weights.
   const start = warmup && warmup.steps > 0 ? 'warmup-model' : pretrain?.steps ? 'pretrain-model' : undefined;
-  const reference =
-    rl.kl.coef > 0
-      ? await run.learnerOf(
-          start
-            ? await weightsFrom(path.join(run.dir.path, start), run.decoder, run.extraTokens)
-            : run.initial,
-          1,
-        )
+  const startWeights =
+    rl.kl.coef > 0 || rl.prime
+      ? start
+        ? await weightsFrom(path.join(run.dir.path, start), run.decoder, run.extraTokens)
+        : run.initial
       : undefined;
+  const reference = rl.kl.coef > 0 ? await run.learnerOf(startWeights!, 1) : undefined;
   const terms = [
     { name: 'warmup', coef: rl.demos.warmup, phase: warmup, demos: demos.warmup },
     { name: 'pretrain', coef: rl.demos.pretrain, phase: pretrain, demos: demos.pretrain },
@@ -182,6 +182,7 @@ async function setUpRl(
     reference,
     demos: terms.flatMap((t) => (t.coef > 0 && t.phase ? [{ ...t, phase: t.phase }] : [])),
     rlpr: rl.rlpr ? createRlprScorer(run, rlprEma) : undefined,
+    prime: rl.prime ? await createPrime(run, startWeights!) : undefined,
   };
 }
 

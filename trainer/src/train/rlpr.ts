@@ -26,7 +26,10 @@ export interface ReferenceAnswer {
  * end, with the same call whose string arguments are empty (`blank`). Without such a difference
  * (no string argument), the whole call.
  */
-export function answerSpan(tokens: readonly number[], blank: readonly number[]): { start: number; end: number } {
+export function answerSpan(
+  tokens: readonly number[],
+  blank: readonly number[],
+): { start: number; end: number } {
   let start = 0;
   while (start < tokens.length && start < blank.length && tokens[start] === blank[start]) start++;
   let tail = 0;
@@ -102,8 +105,11 @@ export function createRlprScorer(run: TrainingRun, ema: number | undefined): Rlp
         if (first) sequences.push({ context: first.tokens.slice(0, first.promptLength), reference });
       }
       const fits = sequences.map((q) => q.context.length + q.reference.tokens.length <= maxLength);
-      const data: Datum[] = sequences.flatMap((q, i) => (fits[i] ? [answerDatum(q.context, q.reference)] : []));
-      const scored = data.length > 0 ? await run.learner.forward(data, 'cross_entropy', { temperature: 1 }) : undefined;
+      const data: Datum[] = sequences.flatMap((q, i) =>
+        fits[i] ? [answerDatum(q.context, q.reference)] : [],
+      );
+      const scored =
+        data.length > 0 ? await run.learner.forward(data, 'cross_entropy', { temperature: 1 }) : undefined;
       let next = 0;
       const probability = sequences.map((q, i) => {
         if (!fits[i]) return 0;

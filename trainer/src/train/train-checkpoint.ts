@@ -79,7 +79,12 @@ export interface CheckpointedRun {
 export async function writeTrainCheckpoint(
   run: CheckpointedRun,
   rlStep: number,
-  at: { outOfTime: boolean; inFlight: InFlight | undefined; rlTrainingMs: number; rlprEma?: number | undefined },
+  at: {
+    outOfTime: boolean;
+    inFlight: InFlight | undefined;
+    rlTrainingMs: number;
+    rlprEma?: number | undefined;
+  },
 ): Promise<void> {
   const { config, decoder } = run;
   const last = at.outOfTime || rlStep === config.rl.steps;

@@ -96,6 +96,12 @@ describe('training config', () => {
       select: { by: 'variance', top: 1 },
     });
     expect(oneShot.rl.entropyCoef).toBeGreaterThan(0);
+    expect((await load('compose-prime')).rl.prime).toEqual({
+      beta: 0.05,
+      learningRate: 0.0005,
+      processCoef: 5,
+      outcomeCoef: 5,
+    });
     const rlpr = await load('compose-rlpr');
     expect(rlpr.rl.rlpr).toEqual({
       weight: 1,
