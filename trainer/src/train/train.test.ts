@@ -507,6 +507,10 @@ describe('rl.timeBudgetMinutes', () => {
         ...base.rl,
         steps: 1000,
         timeBudgetMinutes: 0.1,
+        // Every episode has a nonzero advantage under W-REINFORCE, and the untrained policy's episodes,
+        // cut at maxTokens, are kept: so every step trains, at its scheduled rate.
+        algorithm: 'w-reinforce',
+        overlongFilter: false,
         adam: { learningRate: 1e-3, schedule: 'wsd', decayFraction: 1 },
       },
       eval: { ...base.eval, every: 1000 },
@@ -521,12 +525,18 @@ describe('rl.timeBudgetMinutes', () => {
     expect(result.evals.map((e) => e.step)).toEqual([0, result.rlSteps]);
     const rates = (await readMetrics(result.outDir))
       .filter((m) => m.phase === 'rl')
-      .map((m) => ({ step: m.step as number, rate: m['optim/learning_rate'] as number }));
+      .map((m) => ({
+        step: m.step as number,
+        rate: m['optim/learning_rate'] as number,
+        trained: (m['batch/trained_sequences'] as number) > 0,
+      }));
     expect(rates.map((r) => r.step)).toEqual(rates.map((_, i) => i + 1));
     // The schedule runs over the 1000 steps whatever the clock says: the rate at each step is the
     // one a run without a budget has there.
-    for (const r of rates)
+    for (const r of rates) {
+      expect(r.trained).toBe(true);
       expect(r.rate).toBe(adamAt(config.rl.adam, r.step, stepProgress(r.step, 1000)).learningRate);
+    }
 
     // The last step was checkpointed with the clock: resuming finds the budget spent.
     const again = await train({ config, environment, log: () => {}, resume: true });
