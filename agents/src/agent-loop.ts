@@ -173,7 +173,7 @@ export async function playEpisode(options: EpisodeOptions): Promise<Trajectory> 
             undefined,
             'policy_no_tokens',
           );
-        sampled = ledger.appendSampled(result.tokens, result.logprobs);
+        sampled = ledger.appendSampled(result.tokens, result.logprobs, result.policyLogprobs);
         const eos = new Set(tokenizer.eosTokenIds);
         const body =
           result.tokens.at(-1) !== undefined && eos.has(result.tokens.at(-1)!)
@@ -299,6 +299,7 @@ export async function playEpisode(options: EpisodeOptions): Promise<Trajectory> 
     tokens: record ? record.tokens : [],
     lossMask: record ? record.lossMask : [],
     logprobs: record ? record.logprobs : [],
+    ...(ledger?.policyLogprobs ? { policyLogprobs: ledger.policyLogprobs } : {}),
     promptLength: ledger ? promptLength : record ? engineRecord!.promptLength : 0,
     turns,
     tokenization: record ? 'exact' : 'text-only',

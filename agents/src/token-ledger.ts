@@ -12,6 +12,11 @@ export class TokenLedger {
   readonly tokens: number[] = [];
   readonly lossMask: Array<0 | 1> = [];
   readonly logprobs: number[] = [];
+  /**
+   * The policy's own logprob of each sampled token (0 elsewhere) while every turn's engine reported
+   * it (`GenerateResult.policyLogprobs`); undefined from the first turn without.
+   */
+  policyLogprobs: number[] | undefined = [];
   /** The conversation text the tokens stand for (what the template rendered plus what was sampled). */
   private text = '';
   /** The text of the last sampled turn. */
@@ -23,13 +28,22 @@ export class TokenLedger {
     return this.tokens.length;
   }
 
-  /** Appends the engine's sampled tokens. `logprobs` is the engine's, one per token (0 where unknown). */
-  appendSampled(tokens: readonly number[], logprobs: readonly number[] | undefined): Span {
+  /**
+   * Appends the engine's sampled tokens. `logprobs` (behaviour) and `policyLogprobs` are the
+   * engine's, one per token (logprobs 0 where unknown).
+   */
+  appendSampled(
+    tokens: readonly number[],
+    logprobs: readonly number[] | undefined,
+    policyLogprobs?: readonly number[],
+  ): Span {
     const start = this.tokens.length;
+    if (policyLogprobs?.length !== tokens.length) this.policyLogprobs = undefined;
     tokens.forEach((id, i) => {
       this.tokens.push(id);
       this.lossMask.push(1);
       this.logprobs.push(logprobs?.[i] ?? 0);
+      this.policyLogprobs?.push(policyLogprobs![i]!);
     });
     this.lastSampledText = this.tokenizer.decode(tokens);
     this.text += this.lastSampledText;
@@ -66,6 +80,7 @@ export class TokenLedger {
       this.tokens.push(id);
       this.lossMask.push(0);
       this.logprobs.push(0);
+      this.policyLogprobs?.push(0);
     }
     this.text += observation.text;
     return { start, end: this.tokens.length };

@@ -94,7 +94,9 @@ interface Row {
   /** Tokens of the stop strings' longest possible span, for the tail check. */
   stopWindow: number;
   generated: number[];
+  /** Under the distribution each token was drawn from; `policyLogprobs` under the policy's own. */
   logprobs: number[];
+  policyLogprobs: number[];
   /** The prompt and the tokens generated so far. */
   sequence: number[];
   finish?: FinishReason;
@@ -329,6 +331,7 @@ export class OnnxPolicy implements Policy {
         text: tokenizer.decode(endsWithEos ? row.generated.slice(0, -1) : row.generated),
         tokens: row.generated,
         logprobs: row.logprobs,
+        policyLogprobs: row.policyLogprobs,
         promptTokens: row.prompt,
         finishReason: row.finish!,
         policyVersion: version,
@@ -340,9 +343,15 @@ export class OnnxPolicy implements Policy {
       const finished: number[] = [];
       for (let b = first; b < rows.length; b++) {
         const row = rows[b]!;
-        const { token, logprob } = sampleToken(logits(b - first), row.sampling, row.rng, row.sequence);
+        const { token, logprob, policyLogprob } = sampleToken(
+          logits(b - first),
+          row.sampling,
+          row.rng,
+          row.sequence,
+        );
         row.generated.push(token);
         row.logprobs.push(logprob);
+        row.policyLogprobs.push(policyLogprob);
         row.sequence.push(token);
         row.pending.request.onToken?.(token, logprob);
         row.finish = finishOf(row, token, tokenizer, shape.maxPositions);
@@ -398,6 +407,7 @@ export class OnnxPolicy implements Policy {
       stopWindow: stopChars * 4 + 4,
       generated: [],
       logprobs: [],
+      policyLogprobs: [],
       sequence: [...tokens],
     };
   }

@@ -6,9 +6,9 @@
  * - `return_token_ids: true` → `token_ids` on each choice (per chunk when streaming: the delta) and
  *   `prompt_token_ids` (completions: on the choice; chat: on the response / first chunk).
  * - completions `logprobs: n` → `{tokens, token_logprobs, top_logprobs, text_offset}`;
- *   chat `logprobs: true` → `{content: [{token, logprob, bytes, top_logprobs}]}`. Each logprob is
- *   log-softmax(logits / temperature) at the sampled id (see sampler.ts). Top alternatives are not
- *   computed: `top_logprobs` lists are empty.
+ *   chat `logprobs: true` → `{content: [{token, logprob, bytes, top_logprobs}]}`. Each logprob is the
+ *   sampled id's under the distribution it was drawn from (see sampler.ts; 0 when greedy). Top
+ *   alternatives are not computed: `top_logprobs` lists are empty.
  * - vLLM extras accepted: `top_k`, `stop_token_ids`, `ignore_eos`, `include_stop_str_in_output`,
  *   `return_tokens_as_token_ids`, `seed`; `policy_version` is added to responses.
  *

@@ -114,6 +114,8 @@ describe('advantages (hand-computed)', () => {
   it('the registry runs each estimator by its config name, and every entry cites its paper', () => {
     /** Every episode in one role, fresh baselines. */
     const context = (groups: number[][]) => ({
+      passed: groups.map((g) => g.map((r) => r > 0)),
+      lambda: 0.1,
       roles: groups.map((g) => g.map(() => 'solo')),
       baselines: {},
       decay: 0.5,
@@ -126,7 +128,18 @@ describe('advantages (hand-computed)', () => {
     expect(run('reinforce++', [[1], [0]])).toEqual(reinforcePlusPlusAdvantages([[1], [0]]));
     // α = 0.5: b = 0.5 after the first episode (A = 1 − 0.5), 0.25 after the second (A = 0 − 0.25).
     expect(run('rae', [[1, 0]])).toEqual([[0.5, -0.25]]);
-    expect(ADVANTAGE_ESTIMATOR_NAMES).toEqual(['grpo', 'dr-grpo', 'rloo', 'reinforce++', 'rae']);
+    expect(run('nsr', [[1, 0]])).toEqual([[0, -1]]);
+    expect(run('w-reinforce', [[1, 0]])).toEqual([[0.1, -1]]);
+    expect(ADVANTAGE_ESTIMATOR_NAMES).toEqual([
+      'grpo',
+      'dr-grpo',
+      'rloo',
+      'reinforce++',
+      'rae',
+      'nsr',
+      'psr',
+      'w-reinforce',
+    ]);
     for (const name of ADVANTAGE_ESTIMATOR_NAMES) {
       expect(ADVANTAGE_ESTIMATORS[name].citation).toMatch(/\(.*\d{4}\)/);
       // One advantage per episode, group by group, whatever the group sizes.
@@ -183,6 +196,11 @@ describe('RAE: role-conditioned advantages (SPIRAL)', () => {
 
   it('the registry entry reads roles group by group and carries the baselines it is given', () => {
     const context = {
+      passed: [
+        [true, true],
+        [false, false],
+      ],
+      lambda: 0.1,
       roles: [
         ['g/p0', 'g/p0'],
         ['g/p1', 'g/p1'],
@@ -204,6 +222,36 @@ describe('RAE: role-conditioned advantages (SPIRAL)', () => {
       [-0.5, -0.25],
     ]);
     expect(context.baselines).toEqual({ 'g/p0': 0.875, 'g/p1': -0.75 });
+  });
+});
+
+describe('negative and positive sample reinforcement (Zhu et al. 2025), hand-computed', () => {
+  // A group of four with the verifier's verdicts pass, fail, fail, pass. The rewards (shaped: a
+  // failed episode can still earn partial credit) are not read: the paper's reward is r = ±1.
+  const rewards = [[1.6, 0.6, 0.1, 1.1]];
+  const context = { passed: [[true, false, false, true]], lambda: 0.1, roles: [], baselines: {}, decay: 0.95 };
+
+  it('NSR: −1 on each failed sample, nothing on a passed one', () => {
+    expect(ADVANTAGE_ESTIMATORS.nsr.estimate(rewards, context)).toEqual([[0, -1, -1, 0]]);
+  });
+  it('PSR: +1 on each passed sample, nothing on a failed one', () => {
+    expect(ADVANTAGE_ESTIMATORS.psr.estimate(rewards, context)).toEqual([[1, 0, 0, 1]]);
+  });
+  it('W-REINFORCE: λ = 0.1 on a passed sample, −1 on a failed one (λ·PSR + NSR)', () => {
+    expect(ADVANTAGE_ESTIMATORS['w-reinforce'].estimate(rewards, context)).toEqual([[0.1, -1, -1, 0.1]]);
+    const halves = ADVANTAGE_ESTIMATORS.psr
+      .estimate(rewards, context)[0]!
+      .map((p, i) => 0.1 * p + ADVANTAGE_ESTIMATORS.nsr.estimate(rewards, context)[0]![i]!);
+    expect(halves).toEqual([0.1, -1, -1, 0.1]);
+    // λ = 1 is plain REINFORCE with r = ±1.
+    expect(ADVANTAGE_ESTIMATORS['w-reinforce'].estimate(rewards, { ...context, lambda: 1 })).toEqual([
+      [1, -1, -1, 1],
+    ]);
+  });
+  it('a group that all failed still trains under NSR (no group baseline to cancel it)', () => {
+    expect(ADVANTAGE_ESTIMATORS.nsr.estimate([[0, 0]], { ...context, passed: [[false, false]] })).toEqual([
+      [-1, -1],
+    ]);
   });
 });
 

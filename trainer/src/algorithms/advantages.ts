@@ -141,8 +141,35 @@ export function roleConditionedAdvantages(
   });
 }
 
-/** What an estimator may know besides the rewards. */
+/**
+ * Negative-sample reinforcement (NSR) — "The Surprising Effectiveness of Negative Reinforcement in
+ * LLM Reasoning" (Zhu et al. 2025), eq. 3–4: with the verifier's reward r = ±1, RLVR's objective
+ * splits into L_PSR = −E[Σ_{y: r=+1} π_θ(y|x)] and L_NSR = −E[Σ_{y: r=−1} −π_θ(y|x)]. NSR trains on
+ * L_NSR alone: A_i = −1 for a sample that failed, 0 for one that passed (no gradient).
+ */
+export function nsrAdvantages(passed: readonly boolean[]): number[] {
+  return passed.map((p) => (p ? 0 : -1));
+}
+
+/** Positive-sample reinforcement (PSR), the other half (Zhu et al. 2025): A_i = +1 if it passed, else 0. */
+export function psrAdvantages(passed: readonly boolean[]): number[] {
+  return passed.map((p) => (p ? 1 : 0));
+}
+
+/**
+ * Weighted REINFORCE (Zhu et al. 2025), eq. 5: L = λ·L_PSR + L_NSR, so A_i = λ for a sample that
+ * passed and −1 for one that failed; λ = 0.1 in the paper, up-weighting negatives tenfold.
+ */
+export function weightedReinforceAdvantages(passed: readonly boolean[], lambda: number): number[] {
+  return passed.map((p) => (p ? lambda : -1));
+}
+
+/** What an estimator may read besides the groups' rewards. */
 export interface AdvantageContext {
+  /** Whether each episode of each group passed: the verifier's verdict (`episodePassed`). */
+  passed: readonly (readonly boolean[])[];
+  /** λ of Weighted REINFORCE, the weight of a sample that passed (`rl.wReinforce.lambda`). */
+  lambda: number;
   /** Each episode's role, by group as the rewards (a seat of a game: `kuhn-poker/p0`). */
   roles: readonly (readonly string[])[];
   /** Running baselines by role, carried from step to step (and in checkpoints); updated in place. */
@@ -183,6 +210,21 @@ export const ADVANTAGE_ESTIMATORS = {
     citation: 'SPIRAL (Liu et al. 2025), role-conditioned advantage estimation',
     estimate: (groups, { roles, baselines, decay }) =>
       groups.map((g, i) => roleConditionedAdvantages(g, roles[i]!, baselines, decay)),
+  },
+  nsr: {
+    citation:
+      'The Surprising Effectiveness of Negative Reinforcement in LLM Reasoning (Zhu et al. 2025), NSR',
+    estimate: (_groups, { passed }) => passed.map(nsrAdvantages),
+  },
+  psr: {
+    citation:
+      'The Surprising Effectiveness of Negative Reinforcement in LLM Reasoning (Zhu et al. 2025), PSR',
+    estimate: (_groups, { passed }) => passed.map(psrAdvantages),
+  },
+  'w-reinforce': {
+    citation:
+      'The Surprising Effectiveness of Negative Reinforcement in LLM Reasoning (Zhu et al. 2025), W-REINFORCE',
+    estimate: (_groups, { passed, lambda }) => passed.map((p) => weightedReinforceAdvantages(p, lambda)),
   },
 } as const satisfies Record<string, AdvantageEstimator>;
 

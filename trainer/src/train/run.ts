@@ -29,7 +29,7 @@ import { MetricsLog } from './metrics.ts';
 import { chatLayout, modelChat, pretrainEnvironmentOf, weightsFrom } from './policy-model.ts';
 import { openRunDir, type RunDir } from './run-dir.ts';
 import { type SamplingContext, samplingContext } from './sampling.ts';
-import type { TrainResult } from './train-result.ts';
+import type { Provenance, TrainResult } from './train-result.ts';
 
 export interface TrainOptions {
   config: TrainConfig;
@@ -45,6 +45,8 @@ export interface TrainOptions {
   runId?: string;
   /** Continue from the newest intact checkpoint in `<outDir>/checkpoints` (a fresh start when there is none). */
   resume?: boolean;
+  /** The command and commit that started the run, recorded in `result.json`. */
+  provenance?: Provenance;
 }
 
 /** The groups of one `play`, in task order, and its wall time. */
@@ -206,12 +208,17 @@ export async function openRun(options: TrainOptions): Promise<TrainingRun> {
     result: {
       runId,
       outDir: dir.path,
+      seed,
+      ...(options.provenance ? { provenance: options.provenance } : {}),
       evals: [],
       before: 0,
       after: 0,
       rlSteps: 0,
+      stoppedBy: 'steps',
       rlSeconds: 0,
       policyVersion: 0,
+      metricsDigest: '',
+      config,
     },
     rng: new Rng(seed ^ 0x7a11),
     rolloutSeed: seed * 1_000_003,

@@ -43,8 +43,10 @@ export interface TrainCheckpointState {
    * weights are the checkpoint's `sampling.*` tensors; `rng` and `rolloutSeed` are from before it).
    */
   inFlight?: { policyVersion: number };
-  /** RL's training time so far (the clock of `rl.timeBudgetMinutes` and of its schedule), ms; absent = 0. */
+  /** RL's training time so far (the clock of the safety stop `rl.timeBudgetMinutes`), ms; absent = 0. */
   rlTrainingMs?: number;
+  /** With `rl.rlpr`: its std filter's moving average (absent before its first step). */
+  rlprEma?: number;
   /** Length of metrics.jsonl at the checkpoint: a resumed run cuts the file back to it. */
   metricsBytes: number;
   result: TrainResult;
@@ -56,8 +58,6 @@ export interface InFlight {
   rolloutSeed: number;
   policyVersion: number;
   weights: DecoderWeights;
-  /** The running baselines before the batch moved them. */
-  baselines: Record<string, number>;
 }
 
 /** The part of a run that a checkpoint saves and restores. */
@@ -83,7 +83,12 @@ export interface CheckpointedRun {
 export async function writeTrainCheckpoint(
   run: CheckpointedRun,
   rlStep: number,
-  at: { outOfTime: boolean; inFlight: InFlight | undefined; rlTrainingMs: number },
+  at: {
+    outOfTime: boolean;
+    inFlight: InFlight | undefined;
+    rlTrainingMs: number;
+    rlprEma?: number | undefined;
+  },
 ): Promise<void> {
   const { config, decoder } = run;
   const last = at.outOfTime || rlStep === config.rl.steps;
@@ -101,9 +106,10 @@ export async function writeTrainCheckpoint(
     rng: inFlight?.rng ?? run.rng.saveState(),
     rolloutSeed: inFlight?.rolloutSeed ?? run.rolloutSeed,
     policyVersion: run.policy.version,
-    baselines: inFlight?.baselines ?? run.baselines,
+    baselines: run.baselines,
     ...(inFlight ? { inFlight: { policyVersion: inFlight.policyVersion } } : {}),
     rlTrainingMs: at.rlTrainingMs,
+    ...(at.rlprEma !== undefined ? { rlprEma: at.rlprEma } : {}),
     metricsBytes: await run.metrics.bytes(),
     result: run.result,
   };
