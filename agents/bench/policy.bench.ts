@@ -1,7 +1,9 @@
 /**
  * `pnpm bench policy [--execution-provider auto|cuda|cpu] [--tokens N]`: generated tokens/s of the
  * built-in small model (DEFAULT_DECODER_CONFIG) at batch 1 and batch 32, with the KV cache and with
- * full recompute (the baseline), measured in the same run; the cache's speed-up is the ratio.
+ * full recompute (the baseline), measured in the same run; the cache's speed-up is the ratio. Then
+ * the same generation with the cache through `toolgym policy serve`'s HTTP server (POST
+ * /v1/completions with token ids, the way the `openai` policy backend calls it) against in process.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -11,6 +13,7 @@ import { createDefaultModel, DEFAULT_DECODER_CONFIG } from '../src/model/model-d
 import { renderChatTemplate } from '../src/onnx/chat-prompt.ts';
 import type { ExecutionProviderPreference } from '../src/onnx/execution-provider.ts';
 import { OnnxPolicy } from '../src/onnx/onnx-policy.ts';
+import { serveOpenAiCompatible } from '../src/onnx/openai-server.ts';
 
 const { values } = parseArgs({
   options: {
@@ -98,6 +101,46 @@ try {
         'then `pnpm bench policy --execution-provider cuda`.\n',
     );
   }
+
+  // Over HTTP: the same requests as completions with token ids, each its own POST.
+  const server = await serveOpenAiCompatible(policies.cache, { port: 0, modelName: 'bench' });
+  async function httpTokensPerSecond(batch: number): Promise<number> {
+    const started = performance.now();
+    const bodies = await Promise.all(
+      Array.from({ length: batch }, async (_, i) => {
+        const response = await fetch(`${server.url}/completions`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({
+            model: 'bench',
+            prompt,
+            max_tokens: newTokens,
+            temperature: 1,
+            seed: i,
+            ignore_eos: true,
+            return_token_ids: true,
+          }),
+        });
+        return (await response.json()) as { choices: Array<{ token_ids: number[] }> };
+      }),
+    );
+    const seconds = (performance.now() - started) / 1000;
+    return bodies.reduce((n, b) => n + b.choices[0]!.token_ids.length, 0) / seconds;
+  }
+  await httpTokensPerSecond(2);
+  const httpRows: string[][] = [];
+  for (const batch of batches) {
+    const local = await tokensPerSecond(policies.cache, batch);
+    const http = await httpTokensPerSecond(batch);
+    httpRows.push([String(batch), local.toFixed(0), http.toFixed(0), `${(http / local).toFixed(2)}×`]);
+  }
+  const httpHeader = ['batch', 'tok/s in process', 'tok/s over HTTP', 'HTTP / in process'];
+  const httpWidths = httpHeader.map((h, i) => Math.max(h.length, ...httpRows.map((r) => r[i]!.length)));
+  const httpLine = (cells: string[]) => cells.map((cell, i) => cell.padEnd(httpWidths[i]!)).join('  ');
+  process.stdout.write(
+    `\nwith KV cache, through the OpenAI-compatible server (POST /v1/completions, token ids):\n${httpLine(httpHeader)}\n${httpRows.map(httpLine).join('\n')}\n`,
+  );
+  await server.close();
   await policies.cache.close();
   await policies.recompute.close();
 } finally {
