@@ -2,7 +2,6 @@ import path from 'node:path';
 import { BYTE_TOKENIZER_VOCAB_SIZE, type DecoderConfig } from '@toolgym/agents';
 import { ToolGymError } from '@toolgym/protocol';
 import {
-  LearnerServerConfigError,
   learnerStateFromTensors,
   modelChat,
   publishWeights,
@@ -51,9 +50,6 @@ export function registerLearnerCommands(program: Command): void {
           ...(opts.token ? { token: opts.token } : {}),
           ...(opts.stateDir ? { stateDir: path.resolve(opts.stateDir) } : {}),
           log: (line) => process.stderr.write(`${line}\n`),
-        }).catch((error: unknown) => {
-          if (error instanceof LearnerServerConfigError) throw new ToolGymError(error.code, error.message);
-          throw error;
         });
         process.stderr.write(
           `toolgym: learner API at ${server.url}/api/v1${opts.stateDir ? ` (state in ${path.resolve(opts.stateDir)})` : ' (no --state-dir: a restart loses the model)'}\n`,

@@ -24,7 +24,7 @@ export {
   type AnyEnvironmentDefinition,
 } from './registry.ts';
 export { EpisodeSession, TrainerCredentialError, type Principal, createSessionServer, serveSession, serveStdio, environmentInfo, SERVER_PROTOCOL_VERSION } from './mcp-server.ts';
-export { serveHttp, PortInUseError, type HttpServeOptions, type HttpEnvironmentServer } from './http-server.ts';
+export { serveHttp, type HttpServeOptions, type HttpEnvironmentServer } from './http-server.ts';
 export {
   EnvironmentClient,
   McpEnvironmentClient,

@@ -6,9 +6,9 @@ import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import probe, { probeStats } from '../test/fixtures/probe-env.ts';
 import { EnvironmentClient, type EnvironmentEndpoint, type McpEnvironmentClient } from './client.ts';
-import { ConfigError } from './errors.ts';
 import { Environment } from './episode.ts';
-import { type HttpEnvironmentServer, PortInUseError, serveHttp } from './http-server.ts';
+import { HttpConfigError, PortInUseError } from '@toolgym/http';
+import { type HttpEnvironmentServer, serveHttp } from './http-server.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const serveProbeScript = path.join(here, '../test/fixtures/serve-probe.ts');
@@ -188,7 +188,8 @@ describe('episode isolation and release', () => {
 
 describe('HTTP binding', () => {
   it('refuses a non-loopback bind without a token', async () => {
-    await expect(serveHttp(env, { host: '0.0.0.0' })).rejects.toThrow(ConfigError);
+    await expect(serveHttp(env, { host: '0.0.0.0' })).rejects.toThrow(HttpConfigError);
+    await expect(serveHttp(env, { host: '0.0.0.0', trainerToken: 'only-the-trainer' })).rejects.toMatchObject({ code: 'token_required' });
   });
 
   it('refuses requests without the bearer token when one is set', async () => {
