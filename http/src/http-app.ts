@@ -1,6 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { createAdaptorServer, type ServerType } from '@hono/node-server';
-import { type Env, Hono, type MiddlewareHandler } from 'hono';
+import { Hono, type MiddlewareHandler } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { WebSocketServer } from 'ws';
@@ -46,8 +46,6 @@ export interface RunningServer {
   /** `http://host:port`, brackets around an IPv6 address. */
   origin: string;
   node: ServerType;
-  /** The websocket server behind `upgradeWebSocket` routes, when `listen` was asked for one. */
-  websockets?: WebSocketServer;
   close(): Promise<void>;
 }
 
@@ -73,6 +71,8 @@ export function createHttpApp<P extends string>(settings: AppSettings<P>): HttpA
       `${settings.name} would listen on ${host} without a token: anyone who can reach it could use it`,
       'pass a bearer token (--token), or bind to 127.0.0.1',
     );
+  if (settings.port !== undefined && !(Number.isInteger(settings.port) && settings.port >= 0 && settings.port <= 65_535))
+    throw new HttpConfigError('bad_port', `port '${settings.port}' is not a port number`, 'use a whole number from 0 (any free port) to 65535');
   const maxBodyBytes = settings.maxBodyBytes ?? settings.defaultMaxBodyBytes;
   if (!Number.isInteger(maxBodyBytes) || maxBodyBytes < 1)
     throw new HttpConfigError('bad_body_limit', `the body limit must be a whole number of bytes ≥ 1, got ${maxBodyBytes}`);
@@ -116,7 +116,6 @@ export function createHttpApp<P extends string>(settings: AppSettings<P>): HttpA
         port: bound,
         origin: `http://${shown}:${bound}`,
         node,
-        ...(websockets ? { websockets } : {}),
         close: () =>
           new Promise<void>((resolve) => {
             node.close(() => resolve());
