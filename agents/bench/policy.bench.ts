@@ -10,10 +10,10 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createDefaultModel, DEFAULT_DECODER_CONFIG } from '../src/model/model-directory.ts';
-import { renderChatTemplate } from '../src/onnx/chat-prompt.ts';
+import { ChatTemplate } from '../src/chat/chat-template.ts';
 import type { ExecutionProviderPreference } from '../src/onnx/execution-provider.ts';
 import { OnnxPolicy } from '../src/onnx/onnx-policy.ts';
-import { serveOpenAiCompatible } from '../src/onnx/openai-server.ts';
+import { serveOpenAiCompatible } from '../src/serve/openai-server.ts';
 
 const { values } = parseArgs({
   options: {
@@ -33,20 +33,17 @@ try {
     recompute: await OnnxPolicy.create({ model: dir, executionProvider, kvCache: false }),
   };
   const prompt = policies.cache.tokenizer.encode(
-    renderChatTemplate(policies.cache.chatTemplate!, {
-      messages: [{ role: 'user', content: 'Find the population of the largest city in France.' }],
-      tools: [
+    new ChatTemplate(policies.cache.chatTemplate!).render(
+      [{ role: 'user', content: 'Find the population of the largest city in France.' }],
+      [
         {
-          type: 'function',
-          function: {
-            name: 'search',
-            description: 'Web search.',
-            parameters: { type: 'object', properties: { q: { type: 'string' } }, required: ['q'] },
-          },
+          name: 'search',
+          description: 'Web search.',
+          inputSchema: { type: 'object', properties: { q: { type: 'string' } }, required: ['q'] },
         },
       ],
-      addGenerationPrompt: true,
-    }),
+      { addGenerationPrompt: true },
+    ),
   );
 
   async function tokensPerSecond(policy: OnnxPolicy, batch: number): Promise<number> {

@@ -70,10 +70,10 @@ export type { ExecutionProviderChoice, ExecutionProviderPreference } from './onn
 export { HuggingFaceTokenizer } from './onnx/hf-tokenizer.ts';
 export { type ModelDir, readModelDir } from './onnx/model-dir.ts';
 export { createOnnxPolicy, OnnxPolicy, type OnnxPolicySettings } from './onnx/onnx-policy.ts';
-export { type OpenAiServer, serveOpenAiCompatible } from './onnx/openai-server.ts';
 export { readDecoderModelDir, readDecoderWeights } from './onnx/read-weights.ts';
 export { logSoftmax } from './onnx/sampler.ts';
 export { createOpenAICompatiblePolicy, type OpenAICompatibleSettings } from './policies/openai-compatible.ts';
+export { type OpenAiServer, type OpenAiServerOptions, serveOpenAiCompatible } from './serve/openai-server.ts';
 export { randomValue } from './policies/random-arguments.ts';
 export { createOraclePolicy, createRandomPolicy, type ScriptedPolicySettings } from './policies/scripted.ts';
 export type {

@@ -15,9 +15,10 @@ export interface BearerAuthOptions<P extends string> {
 export type AuthVariables<P extends string> = { principal: P };
 
 /**
- * Bearer tokens that name principals (`Authorization: Bearer <token>`). A request carrying a token
- * that matches none is refused even where anonymous requests are allowed, so a mistyped secret
- * never silently downgrades a client. Tokens are compared in constant time.
+ * Bearer tokens that name principals (`Authorization: Bearer <token>`). Where some token is
+ * configured, a request carrying one that matches none is refused even if anonymous requests are
+ * allowed, so a mistyped secret never silently downgrades a client. Where none is, credentials are
+ * not looked at (OpenAI clients always send an API key). Tokens are compared in constant time.
  */
 export function bearerAuth<P extends string>(
   options: BearerAuthOptions<P>,
@@ -26,6 +27,10 @@ export function bearerAuth<P extends string>(
     .filter((entry): entry is [P, string] => typeof entry[1] === 'string' && entry[1].length > 0)
     .map(([principal, token]) => [principal, digest(token)] as const);
   return async (c, next) => {
+    if (known.length === 0 && options.anonymous !== undefined) {
+      c.set('principal', options.anonymous);
+      return next();
+    }
     const header = c.req.header('authorization');
     const given =
       header !== undefined

@@ -11,13 +11,9 @@
  */
 import { Rng } from '@toolgym/protocol';
 import type { FinishReason } from '@toolgym/protocol';
+import { ChatTemplate } from '../chat/chat-template.ts';
 import type { DecoderWeights } from '../model/decoder-config.ts';
 import type { GenerateRequest, GenerateResult, Policy, SamplingParams } from '../policy.ts';
-import {
-  protocolMessagesToTemplateMessages,
-  renderChatTemplate,
-  toolSpecsToTemplateTools,
-} from './chat-prompt.ts';
 import { buildDecoderOnnx } from './decoder-graph.ts';
 import { DecoderSession, type ForwardOutput, type KvCache } from './decoder-session.ts';
 import { ModelDirError, PolicyRequestError } from './errors.ts';
@@ -30,6 +26,7 @@ import {
 import type { HuggingFaceTokenizer } from './hf-tokenizer.ts';
 import { type ModelDir, readModelDir } from './model-dir.ts';
 import { checkSamplingParams, sampleToken } from './sampler.ts';
+import { type TopLogprob, topLogprobs } from './top-logprobs.ts';
 
 export interface OnnxPolicySettings {
   /** Model directory (config.json, model.onnx, tokenizer.json, …). */
@@ -49,8 +46,8 @@ export interface OnnxPolicySettings {
   threads?: number;
 }
 
-/** Called for every sampled token of a request, in order (streaming). */
-export type TokenListener = (token: number, logprob: number) => void;
+/** Called for every sampled token of a request, in order (streaming); `top` when `topLogprobs` is asked. */
+export type TokenListener = (token: number, logprob: number, top?: TopLogprob[]) => void;
 
 /** A token-mode request, with the extras the OpenAI-compatible server needs. */
 export interface OnnxGenerateRequest {
@@ -58,6 +55,8 @@ export interface OnnxGenerateRequest {
   sampling: SamplingParams;
   signal?: AbortSignal;
   onToken?: TokenListener;
+  /** Report this many likeliest tokens at each sampled position to `onToken` (OpenAI `top_logprobs`). */
+  topLogprobs?: number;
   /** Keep generating past eos (vLLM `ignore_eos`), e.g. for fixed-length benchmarks. */
   ignoreEos?: boolean;
 }
@@ -99,6 +98,8 @@ export class OnnxPolicy implements Policy {
   private closed = false;
   /** Weight swaps waiting for the running batch: no new requests join it meanwhile. */
   private swapsWaiting = 0;
+  /** The model's chat template, compiled once (message-mode requests). */
+  private template: ChatTemplate | undefined;
 
   private constructor(settings: OnnxPolicy['settings'], model: ModelDir, decoder: DecoderSession) {
     this.settings = settings;
@@ -155,11 +156,9 @@ export class OnnxPolicy implements Policy {
         `${this.model.dir}/tokenizer_config.json has no chat_template; send tokens instead of messages`,
       );
     }
-    const prompt = renderChatTemplate(this.model.chatTemplate, {
-      messages: protocolMessagesToTemplateMessages(request.messages),
-      tools: toolSpecsToTemplateTools(request.tools),
-      addGenerationPrompt: true,
-    });
+    if (this.template?.source !== this.model.chatTemplate)
+      this.template = new ChatTemplate(this.model.chatTemplate, {}, `${this.model.dir}/tokenizer_config.json`);
+    const prompt = this.template.render(request.messages, request.tools, { addGenerationPrompt: true });
     return this.enqueue({
       tokens: this.model.tokenizer.encode(prompt),
       sampling: request.sampling,
@@ -301,17 +300,14 @@ export class OnnxPolicy implements Policy {
     const sampleStep = (group: Row[], out: ForwardOutput): { rows: Row[]; cache: KvCache } => {
       group.forEach((row, b) => {
         const offset = (b * out.logitsSeq + out.logitsSeq - 1) * out.vocab;
-        const { token, logprob } = sampleToken(
-          out.logits.subarray(offset, offset + out.vocab),
-          row.sampling,
-          row.rng,
-          row.sequence,
-        );
+        const logits = out.logits.subarray(offset, offset + out.vocab);
+        const { token, logprob } = sampleToken(logits, row.sampling, row.rng, row.sequence);
         row.generated.push(token);
         row.logprobs.push(logprob);
         row.sequence.push(token);
         row.mask.push(1);
-        row.pending.request.onToken?.(token, logprob);
+        const { onToken, topLogprobs: k } = row.pending.request;
+        onToken?.(token, logprob, k ? topLogprobs(logits, row.sampling.temperature ?? 1, k) : undefined);
         row.finish = finishOf(row, token, tokenizer, shape.maxPositions);
       });
       const keep = group.flatMap((r, b) => (r.finish ? [] : [b]));

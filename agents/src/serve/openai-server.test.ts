@@ -3,18 +3,15 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compactChatTemplate, compactToolCalls, singleArgumentTools } from '../chat/compact-format.ts';
+import { HttpConfigError, probeGuards } from '@toolgym/http';
+import { compactChatTemplate } from '../chat/compact-format.ts';
 import { initDecoderWeights } from '../model/init-weights.ts';
 import { writeDecoderModelDir } from '../model/model-directory.ts';
+import { OnnxPolicy } from '../onnx/onnx-policy.ts';
+import { createTinyTestModel, TINY_TEST_CONFIG } from '../onnx/tiny-test-model.ts';
 import { createOpenAICompatiblePolicy } from '../policies/openai-compatible.ts';
-import { OnnxPolicy } from './onnx-policy.ts';
-import {
-  extractCompactToolCalls,
-  extractHermesToolCalls,
-  type OpenAiServer,
-  serveOpenAiCompatible,
-} from './openai-server.ts';
-import { createTinyTestModel, TINY_TEST_CONFIG } from './tiny-test-model.ts';
+import { type OpenAiServer, serveOpenAiCompatible } from './openai-server.ts';
+import { writeScriptedModel } from './scripted-test-model.ts';
 
 const MODEL = 'toolgym-tiny';
 let dir: string;
@@ -247,26 +244,12 @@ describe('toolgym policy serve (OpenAI-compatible) with the official openai clie
     await expect(client.completions.create({ model: MODEL, prompt: [99999], max_tokens: 1 })).rejects.toThrow(
       /outside the vocabulary/,
     );
-    const tooLong = await fetch(`${server.url}/completions`, { method: 'POST', body: '{not json' });
-    expect(tooLong.status).toBe(400);
-    expect(((await tooLong.json()) as { error: { message: string } }).error.message).toMatch(
-      /not valid JSON/,
-    );
-  });
-});
-
-describe('Hermes tool call extraction', () => {
-  it('turns <tool_call> blocks into OpenAI tool_calls and keeps unreadable ones as text', () => {
-    const { content, toolCalls } = extractHermesToolCalls(
-      'Let me look.\n<tool_call>\n{"name": "search", "arguments": {"q": "x"}}\n</tool_call>',
-    );
-    expect(content).toBe('Let me look.');
-    expect(toolCalls.map((c) => [c.function.name, JSON.parse(c.function.arguments)])).toEqual([
-      ['search', { q: 'x' }],
-    ]);
-    const broken = extractHermesToolCalls('<tool_call>{"name": oops}</tool_call>');
-    expect(broken.toolCalls).toEqual([]);
-    expect(broken.content).toBe('<tool_call>{"name": oops}</tool_call>');
+    const notJson = await fetch(`${server.url}/completions`, { method: 'POST', body: '{not json' });
+    expect(notJson.status).toBe(400);
+    expect(((await notJson.json()) as { error: { code: string; message: string } }).error).toMatchObject({
+      code: 'invalid_json',
+      message: expect.stringMatching(/not JSON/),
+    });
   });
 });
 
@@ -346,41 +329,5 @@ describe('a model trained with the compact template (`toolgym train`)', () => {
       await compactPolicy.close();
       await rm(compactDir, { recursive: true, force: true });
     }
-  });
-});
-
-describe('compact tool call extraction', () => {
-  const format = compactToolCalls(
-    singleArgumentTools(
-      ['reverse', 'upper'].map((name) => ({
-        name,
-        description: '',
-        inputSchema: textTool(name).function.parameters,
-      })),
-    ),
-  );
-
-  it('turns <tool_call>name:value</tool_call> blocks into OpenAI tool_calls, keeping the prose', () => {
-    const { content, toolCalls } = extractCompactToolCalls(
-      'First this.<tool_call>reverse:abc</tool_call><tool_call>upper:a:b</tool_call>',
-      format,
-    );
-    expect(content).toBe('First this.');
-    expect(toolCalls.map((c) => [c.function.name, JSON.parse(c.function.arguments)])).toEqual([
-      ['reverse', { text: 'abc' }],
-      ['upper', { text: 'a:b' }],
-    ]);
-    expect(new Set(toolCalls.map((c) => c.id)).size).toBe(2);
-    expect(extractCompactToolCalls('<tool_call>upper:x</tool_call>', format).content).toBeNull();
-  });
-
-  it('leaves a reply with an unreadable block as text, whole', () => {
-    for (const text of [
-      '<tool_call>reverse:abc</tool_call><tool_call>rotate:abc</tool_call>',
-      '<tool_call>reverse</tool_call>',
-      '<tool_call>reverse:abc',
-      'no calls here',
-    ])
-      expect(extractCompactToolCalls(text, format)).toEqual({ content: text, toolCalls: [] });
   });
 });
