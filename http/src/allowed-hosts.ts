@@ -36,7 +36,10 @@ export function allowedHostNames(bindHost: string, extra: readonly string[] = []
  * neither the server's own origin nor in `origins`: a page on another site, or one an attacker's DNS
  * rebinds to this address, cannot drive the server. Clients that send no `Origin` (SDKs, curl) pass.
  */
-export function hostOriginGuard(hosts: ReadonlySet<string> | '*', origins: readonly string[]): MiddlewareHandler {
+export function hostOriginGuard(
+  hosts: ReadonlySet<string> | '*',
+  origins: readonly string[],
+): MiddlewareHandler {
   const anyOrigin = origins.includes('*');
   const allowedOrigins = new Set(origins.map((o) => o.toLowerCase().replace(/\/+$/, '')));
   return async (c, next) => {

@@ -36,7 +36,12 @@ export async function probeGuards(
   };
 }
 
-function send(url: string, method: string, headers: Record<string, string>, body?: string): Promise<ProbeAnswer> {
+function send(
+  url: string,
+  method: string,
+  headers: Record<string, string>,
+  body?: string,
+): Promise<ProbeAnswer> {
   return new Promise((resolve, reject) => {
     const req = request(
       url,

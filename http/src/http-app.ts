@@ -71,11 +71,21 @@ export function createHttpApp<P extends string>(settings: AppSettings<P>): HttpA
       `${settings.name} would listen on ${host} without a token: anyone who can reach it could use it`,
       'pass a bearer token (--token), or bind to 127.0.0.1',
     );
-  if (settings.port !== undefined && !(Number.isInteger(settings.port) && settings.port >= 0 && settings.port <= 65_535))
-    throw new HttpConfigError('bad_port', `port '${settings.port}' is not a port number`, 'use a whole number from 0 (any free port) to 65535');
+  if (
+    settings.port !== undefined &&
+    !(Number.isInteger(settings.port) && settings.port >= 0 && settings.port <= 65_535)
+  )
+    throw new HttpConfigError(
+      'bad_port',
+      `port '${settings.port}' is not a port number`,
+      'use a whole number from 0 (any free port) to 65535',
+    );
   const maxBodyBytes = settings.maxBodyBytes ?? settings.defaultMaxBodyBytes;
   if (!Number.isInteger(maxBodyBytes) || maxBodyBytes < 1)
-    throw new HttpConfigError('bad_body_limit', `the body limit must be a whole number of bytes ≥ 1, got ${maxBodyBytes}`);
+    throw new HttpConfigError(
+      'bad_body_limit',
+      `the body limit must be a whole number of bytes ≥ 1, got ${maxBodyBytes}`,
+    );
   const log = settings.log ?? (() => {});
   const errorBody = settings.errorBody ?? ((error: HttpError) => error.body());
 
@@ -89,20 +99,32 @@ export function createHttpApp<P extends string>(settings: AppSettings<P>): HttpA
   for (const m of middleware) app.use(m);
   app.onError((thrown, c) => {
     const error =
-      thrown instanceof HTTPException ? new HttpError(thrown.status, 'http_error', thrown.message) : HttpError.from(thrown);
-    if (error.status >= 500) log(`${settings.name}: ${c.req.method} ${c.req.path}: ${(thrown as Error).stack ?? thrown}`);
+      thrown instanceof HTTPException
+        ? new HttpError(thrown.status, 'http_error', thrown.message)
+        : HttpError.from(thrown);
+    if (error.status >= 500)
+      log(`${settings.name}: ${c.req.method} ${c.req.path}: ${(thrown as Error).stack ?? thrown}`);
     return c.json(errorBody(error) as ErrorBody, error.status as ContentfulStatusCode, error.headers);
   });
   app.notFound((c) => {
-    const error = new HttpError(404, 'not_found', `${settings.name} has no route ${c.req.method} ${c.req.path}`);
+    const error = new HttpError(
+      404,
+      'not_found',
+      `${settings.name} has no route ${c.req.method} ${c.req.path}`,
+    );
     return c.json(errorBody(error) as ErrorBody, 404);
   });
 
   return {
     app,
     listen: async ({ port, websocket }) => {
-      const websockets = websocket ? new WebSocketServer({ noServer: true, maxPayload: websocket.maxPayload }) : undefined;
-      const node = createAdaptorServer({ fetch: app.fetch, ...(websockets ? { websocket: { server: websockets } } : {}) });
+      const websockets = websocket
+        ? new WebSocketServer({ noServer: true, maxPayload: websocket.maxPayload })
+        : undefined;
+      const node = createAdaptorServer({
+        fetch: app.fetch,
+        ...(websockets ? { websocket: { server: websockets } } : {}),
+      });
       await new Promise<void>((resolve, reject) => {
         node.once('error', (error: NodeJS.ErrnoException) =>
           reject(error.code === 'EADDRINUSE' ? new PortInUseError(host, port) : error),

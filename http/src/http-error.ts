@@ -32,7 +32,12 @@ export class HttpError extends ToolGymError {
 
   body(): ErrorBody {
     return {
-      error: { ...this.details, code: this.code, message: this.message, ...(this.hint ? { hint: this.hint } : {}) },
+      error: {
+        ...this.details,
+        code: this.code,
+        message: this.message,
+        ...(this.hint ? { hint: this.hint } : {}),
+      },
     };
   }
 
@@ -44,7 +49,11 @@ export class HttpError extends ToolGymError {
     if (error instanceof HttpError) return error;
     if (error instanceof ToolGymError)
       return new HttpError(400, error.code, error.message, error.hint ? { hint: error.hint } : {});
-    return new HttpError(500, 'internal', `internal error: ${error instanceof Error ? error.message : String(error)}`);
+    return new HttpError(
+      500,
+      'internal',
+      `internal error: ${error instanceof Error ? error.message : String(error)}`,
+    );
   }
 }
 
@@ -53,6 +62,10 @@ export class HttpConfigError extends ToolGymError {}
 
 export class PortInUseError extends HttpConfigError {
   constructor(host: string, port: number) {
-    super('port_in_use', `port ${port} on ${host} is already in use`, 'pick another port, or 0 for any free port');
+    super(
+      'port_in_use',
+      `port ${port} on ${host} is already in use`,
+      'pick another port, or 0 for any free port',
+    );
   }
 }

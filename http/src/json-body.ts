@@ -18,7 +18,8 @@ export function bodyLimit(maxBytes: number): MiddlewareHandler {
 /** The request body as JSON; a body that is not JSON is a 400 `invalid_json` naming the parse error. */
 export async function readJson(c: Context): Promise<unknown> {
   const text = await c.req.text();
-  if (text === '') throw new HttpError(400, 'invalid_json', 'the request body is empty', { hint: 'send a JSON body' });
+  if (text === '')
+    throw new HttpError(400, 'invalid_json', 'the request body is empty', { hint: 'send a JSON body' });
   try {
     return JSON.parse(text);
   } catch (error) {

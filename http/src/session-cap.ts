@@ -18,7 +18,10 @@ export interface SessionCapOptions {
  */
 export function sessionCap(options: SessionCapOptions): MiddlewareHandler {
   if (!Number.isInteger(options.max) || options.max < 1)
-    throw new HttpConfigError('bad_session_cap', `the session cap must be a whole number ≥ 1, got ${options.max}`);
+    throw new HttpConfigError(
+      'bad_session_cap',
+      `the session cap must be a whole number ≥ 1, got ${options.max}`,
+    );
   const retryAfter = String(options.retryAfterSeconds ?? 5);
   let opening = 0;
   return async (c, next) => {

@@ -123,7 +123,9 @@ export class FeedClient {
           new ReplayError(
             status === 401 ? 'unauthorized' : 'forbidden',
             `The feed at ${this.options.url} refused the connection (${status}).`,
-            status === 401 ? 'Pass the server\'s token (--token or TOOLGYM_TOKEN).' : 'Connect by a name the server allows.',
+            status === 401
+              ? "Pass the server's token (--token or TOOLGYM_TOKEN)."
+              : 'Connect by a name the server allows.',
           ),
         );
       else {

@@ -174,7 +174,11 @@ export async function serveReplay(options: ReplayServerOptions): Promise<ReplayS
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
       const message = `Bad subscribe message at ${issue?.path.join('.') || '(root)'}: ${issue?.message}. See replay/PROTOCOL.md.`;
-      sendAndClose(ws, { type: 'error', code: 'bad_subscription', message }, FEED_CLOSE_CODES.badSubscription);
+      sendAndClose(
+        ws,
+        { type: 'error', code: 'bad_subscription', message },
+        FEED_CLOSE_CODES.badSubscription,
+      );
       return;
     }
     const session = new FeedSession(ws, store, parsed.data, limits, render);
@@ -185,14 +189,26 @@ export async function serveReplay(options: ReplayServerOptions): Promise<ReplayS
 
   const routes: Array<Route<ReplayEnv>> = [
     { method: 'GET', path: '/api/runs', handle: (c) => c.json(store.listRuns()) },
-    { method: 'GET', path: '/api/runs/:runId/curves', handle: (c) => c.json(store.curves(c.req.param('runId')!)) },
-    { method: 'GET', path: '/api/trajectories', handle: (c) => c.json(store.queryTrajectories(trajectoryQuery(c))) },
+    {
+      method: 'GET',
+      path: '/api/runs/:runId/curves',
+      handle: (c) => c.json(store.curves(c.req.param('runId')!)),
+    },
+    {
+      method: 'GET',
+      path: '/api/trajectories',
+      handle: (c) => c.json(store.queryTrajectories(trajectoryQuery(c))),
+    },
     {
       method: 'GET',
       path: '/api/trajectories/:id',
       handle: (c) => c.json(found(() => store.getTrajectory(c.req.param('id')!))),
     },
-    { method: 'GET', path: '/api/groups/:id', handle: (c) => c.json(found(() => store.getGroup(c.req.param('id')!))) },
+    {
+      method: 'GET',
+      path: '/api/groups/:id',
+      handle: (c) => c.json(found(() => store.getGroup(c.req.param('id')!))),
+    },
     { method: 'GET', path: '/api/health', handle: (c) => c.json({ ok: true, head: store.head() }) },
     {
       method: 'GET',
@@ -201,7 +217,13 @@ export async function serveReplay(options: ReplayServerOptions): Promise<ReplayS
       handle: feed,
     },
     ...(viewerDir
-      ? [{ method: 'GET' as const, path: '*', handle: (c: Context<ReplayEnv>) => serveStatic(viewerDir, c.req.path) }]
+      ? [
+          {
+            method: 'GET' as const,
+            path: '*',
+            handle: (c: Context<ReplayEnv>) => serveStatic(viewerDir, c.req.path),
+          },
+        ]
       : []),
   ];
   mountRoutes(app, routes);

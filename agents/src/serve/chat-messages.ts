@@ -35,13 +35,21 @@ export function chatMessages(body: ChatRequest, recorded: 'compact' | undefined)
 function message(m: ChatMessage, index: number, format: ToolCallFormat): Message {
   const role = m.role === 'developer' ? 'system' : m.role;
   const text =
-    m.content == null ? '' : typeof m.content === 'string' ? m.content : m.content.map((part) => part.text).join('');
-  if (role === 'tool') return { role, content: text, toolCallId: m.tool_call_id!, ...(m.name ? { name: m.name } : {}) };
+    m.content == null
+      ? ''
+      : typeof m.content === 'string'
+        ? m.content
+        : m.content.map((part) => part.text).join('');
+  if (role === 'tool')
+    return { role, content: text, toolCallId: m.tool_call_id!, ...(m.name ? { name: m.name } : {}) };
   if (role !== 'assistant' || !m.tool_calls?.length) return { role, content: text };
   const calls: ToolCall[] = m.tool_calls.map((c, j) => ({
     id: c.id,
     name: c.function.name,
-    arguments: argumentsObject(c.function.arguments, `messages[${index}].tool_calls[${j}].function.arguments`),
+    arguments: argumentsObject(
+      c.function.arguments,
+      `messages[${index}].tool_calls[${j}].function.arguments`,
+    ),
   }));
   let written: string;
   try {
@@ -67,6 +75,10 @@ function argumentsObject(text: string, param: string): Record<string, unknown> {
     value = undefined;
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value))
-    throw invalidRequest(param, 'invalid_tool_arguments', `${param} must be a JSON object, got ${JSON.stringify(text).slice(0, 80)}`);
+    throw invalidRequest(
+      param,
+      'invalid_tool_arguments',
+      `${param} must be a JSON object, got ${JSON.stringify(text).slice(0, 80)}`,
+    );
   return value as Record<string, unknown>;
 }

@@ -20,7 +20,11 @@ function tokenName(tokenizer: Decoder, token: number, asIds: boolean): string {
 }
 
 /** /v1/completions: `{tokens, token_logprobs, top_logprobs, text_offset}`. */
-export function completionLogprobs(tokenizer: Decoder, positions: readonly SampledPosition[], asIds: boolean) {
+export function completionLogprobs(
+  tokenizer: Decoder,
+  positions: readonly SampledPosition[],
+  asIds: boolean,
+) {
   let offset = 0;
   return {
     tokens: positions.map((p) => tokenName(tokenizer, p.token, asIds)),
@@ -43,5 +47,8 @@ export function chatLogprobs(tokenizer: Decoder, positions: readonly SampledPosi
     logprob,
     bytes: [...Buffer.from(tokenizer.decode([token]), 'utf8')],
   });
-  return positions.map((p) => ({ ...entry(p.token, p.logprob), top_logprobs: p.top.map((t) => entry(t.token, t.logprob)) }));
+  return positions.map((p) => ({
+    ...entry(p.token, p.logprob),
+    top_logprobs: p.top.map((t) => entry(t.token, t.logprob)),
+  }));
 }

@@ -108,7 +108,12 @@ export const ChatRequestSchema = z
 export type ChatRequest = z.infer<typeof ChatRequestSchema>;
 
 /** A 400 in OpenAI's error shape (`type`, `param`), with our code and hint. */
-export function invalidRequest(param: string | null, code: string, message: string, hint?: string): HttpError {
+export function invalidRequest(
+  param: string | null,
+  code: string,
+  message: string,
+  hint?: string,
+): HttpError {
   return new HttpError(400, code, message, {
     ...(hint ? { hint } : {}),
     details: { type: 'invalid_request_error', param },
@@ -119,8 +124,14 @@ export function parseRequest<T extends z.ZodType>(schema: T, body: unknown): z.i
   const result = schema.safeParse(body);
   if (result.success) return result.data;
   const issue = result.error.issues[0]!;
-  const param = issue.path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`)).join('');
-  throw invalidRequest(param || null, 'invalid_request', `invalid request: ${param ? `'${param}': ` : ''}${issue.message}`);
+  const param = issue.path
+    .map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`))
+    .join('');
+  throw invalidRequest(
+    param || null,
+    'invalid_request',
+    `invalid request: ${param ? `'${param}': ` : ''}${issue.message}`,
+  );
 }
 
 /**

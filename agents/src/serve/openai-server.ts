@@ -68,7 +68,10 @@ export interface OpenAiServer {
 
 type ServerEnv = AppEnv<'client'>;
 
-export async function serveOpenAiCompatible(policy: OnnxPolicy, options: OpenAiServerOptions): Promise<OpenAiServer> {
+export async function serveOpenAiCompatible(
+  policy: OnnxPolicy,
+  options: OpenAiServerOptions,
+): Promise<OpenAiServer> {
   const { app, listen } = createHttpApp({
     ...options,
     name: 'the policy server',
@@ -78,7 +81,11 @@ export async function serveOpenAiCompatible(policy: OnnxPolicy, options: OpenAiS
   });
   const model = options.modelName;
   const routes: Array<Route<ServerEnv>> = [
-    { method: 'GET', path: '/health', handle: (c) => c.json({ status: 'ok', policy_version: policy.version }) },
+    {
+      method: 'GET',
+      path: '/health',
+      handle: (c) => c.json({ status: 'ok', policy_version: policy.version }),
+    },
     {
       method: 'GET',
       path: '/v1/models',
@@ -86,19 +93,27 @@ export async function serveOpenAiCompatible(policy: OnnxPolicy, options: OpenAiS
         c.json({
           object: 'list',
           data: [
-            { id: model, object: 'model', created: 0, owned_by: 'toolgym', max_model_len: policy.modelDir.shape.maxPositions },
+            {
+              id: model,
+              object: 'model',
+              created: 0,
+              owned_by: 'toolgym',
+              max_model_len: policy.modelDir.shape.maxPositions,
+            },
           ],
         }),
     },
     {
       method: 'POST',
       path: '/v1/completions',
-      handle: async (c) => completions(c, policy, model, parseRequest(CompletionRequestSchema, await readJson(c))),
+      handle: async (c) =>
+        completions(c, policy, model, parseRequest(CompletionRequestSchema, await readJson(c))),
     },
     {
       method: 'POST',
       path: '/v1/chat/completions',
-      handle: async (c) => chatCompletions(c, policy, model, parseRequest(ChatRequestSchema, await readJson(c))),
+      handle: async (c) =>
+        chatCompletions(c, policy, model, parseRequest(ChatRequestSchema, await readJson(c))),
     },
   ];
   mountRoutes(app, routes);
@@ -128,7 +143,14 @@ interface GenerationPlan {
 /** OpenAI clients show only `message`: the hint goes into it too. */
 function openAiError(error: HttpError): unknown {
   const { error: body } = error.body();
-  return { error: { type: 'invalid_request_error', param: null, ...body, message: error.hint ? `${error.message}; ${error.hint}` : error.message } };
+  return {
+    error: {
+      type: 'invalid_request_error',
+      param: null,
+      ...body,
+      message: error.hint ? `${error.message}; ${error.hint}` : error.message,
+    },
+  };
 }
 
 function checkModel(requested: string, served: string): void {
@@ -195,7 +217,12 @@ function usageOf(choices: Choice[]) {
   return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
 }
 
-async function completions(c: Context<ServerEnv>, policy: OnnxPolicy, model: string, body: CompletionRequest) {
+async function completions(
+  c: Context<ServerEnv>,
+  policy: OnnxPolicy,
+  model: string,
+  body: CompletionRequest,
+) {
   checkModel(body.model, model);
   if (body.echo) throw invalidRequest('echo', 'unsupported_echo', 'echo is not supported');
   const prompts: number[][] =
@@ -211,9 +238,18 @@ async function completions(c: Context<ServerEnv>, policy: OnnxPolicy, model: str
   const plan = prompts.flatMap((promptTokens, p) => {
     // OpenAI's default for completions is 16 tokens.
     const maxTokens = maxTokensFor(promptTokens.length, context, body.max_tokens, 16, 'prompt');
-    return Array.from({ length: n }, (_, k) => ({ index: p * n + k, promptTokens, sampling: samplingOf(body, maxTokens, k) }));
+    return Array.from({ length: n }, (_, k) => ({
+      index: p * n + k,
+      promptTokens,
+      sampling: samplingOf(body, maxTokens, k),
+    }));
   });
-  const head = { id: `cmpl-${randomUUID()}`, object: 'text_completion', created: Math.floor(Date.now() / 1000), model };
+  const head = {
+    id: `cmpl-${randomUUID()}`,
+    object: 'text_completion',
+    created: Math.floor(Date.now() / 1000),
+    model,
+  };
   const top = body.logprobs ?? 0;
   const asIds = body.return_tokens_as_token_ids ?? false;
   const logprobsOf = (positions: SampledPosition[]) =>
@@ -272,7 +308,9 @@ async function completions(c: Context<ServerEnv>, policy: OnnxPolicy, model: str
       logprobs: logprobsOf(choice.positions),
       finish_reason: finishReasonOf(choice.result),
       stop_reason: null,
-      ...(body.return_token_ids ? { prompt_token_ids: choice.promptTokens, token_ids: choice.result.tokens } : {}),
+      ...(body.return_token_ids
+        ? { prompt_token_ids: choice.promptTokens, token_ids: choice.result.tokens }
+        : {}),
     })),
     usage: usageOf(choices),
   });
@@ -312,10 +350,22 @@ async function chatCompletions(c: Context<ServerEnv>, policy: OnnxPolicy, model:
   refuseUnenforceable(body);
   const template = templateOf(policy);
   const prompt = chatMessages(body, policy.modelDir.toolgym?.toolCalls);
-  const promptTokens = policy.tokenizer.encode(template.render(prompt.messages, prompt.tools, { addGenerationPrompt: true }));
+  const promptTokens = policy.tokenizer.encode(
+    template.render(prompt.messages, prompt.tools, { addGenerationPrompt: true }),
+  );
   const context = policy.modelDir.shape.maxPositions;
-  const maxTokens = maxTokensFor(promptTokens.length, context, body.max_completion_tokens ?? body.max_tokens, context, 'messages');
-  const plan = Array.from({ length: body.n ?? 1 }, (_, k) => ({ index: k, promptTokens, sampling: samplingOf(body, maxTokens, k) }));
+  const maxTokens = maxTokensFor(
+    promptTokens.length,
+    context,
+    body.max_completion_tokens ?? body.max_tokens,
+    context,
+    'messages',
+  );
+  const plan = Array.from({ length: body.n ?? 1 }, (_, k) => ({
+    index: k,
+    promptTokens,
+    sampling: samplingOf(body, maxTokens, k),
+  }));
   const head = { id: `chatcmpl-${randomUUID()}`, created: Math.floor(Date.now() / 1000), model };
   const top = body.logprobs ? (body.top_logprobs ?? 0) : 0;
   const asIds = body.return_tokens_as_token_ids ?? false;
@@ -340,10 +390,18 @@ async function chatCompletions(c: Context<ServerEnv>, policy: OnnxPolicy, model:
               : [{ content: visible }];
             const { content, calls: read } = contentAndCalls(pieces);
             const toolCalls = read.map((call) => wireCall(call, callIndex++));
-            return { ...(content || toolCalls.length === 0 ? { content } : {}), ...(toolCalls.length ? { tool_calls: toolCalls } : {}) };
+            return {
+              ...(content || toolCalls.length === 0 ? { content } : {}),
+              ...(toolCalls.length ? { tool_calls: toolCalls } : {}),
+            };
           };
           chunk(
-            { index: p.index, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null },
+            {
+              index: p.index,
+              delta: { role: 'assistant', content: '' },
+              logprobs: null,
+              finish_reason: null,
+            },
             body.return_token_ids && p.index === 0 ? { prompt_token_ids: promptTokens } : {},
           );
           const choice = await generate(policy, body, p, top, signal, (position) =>
@@ -378,7 +436,9 @@ async function chatCompletions(c: Context<ServerEnv>, policy: OnnxPolicy, model:
     policy_version: choices[0]!.result.policyVersion,
     choices: choices.map((choice) => {
       const calls = new ToolCallStream(prompt.format);
-      const pieces: ReplyPiece[] = readsCalls ? [...calls.push(choice.text), ...calls.end()] : [{ content: choice.text }];
+      const pieces: ReplyPiece[] = readsCalls
+        ? [...calls.push(choice.text), ...calls.end()]
+        : [{ content: choice.text }];
       const { content, calls: read } = contentAndCalls(pieces);
       const toolCalls = read.map((call) => wireCall(call));
       return {

@@ -44,7 +44,10 @@ type McpEnv = AppEnv<Principal>;
  * Errors are JSON-RPC error objects, as MCP clients expect. Sessions that go idle are closed so a
  * vanished client never holds resources.
  */
-export async function serveHttp(env: Environment, options: HttpServeOptions = {}): Promise<HttpEnvironmentServer> {
+export async function serveHttp(
+  env: Environment,
+  options: HttpServeOptions = {},
+): Promise<HttpEnvironmentServer> {
   const { app, listen } = createHttpApp<Principal>({
     ...options,
     name: `the ${env.ref} environment server`,
@@ -64,22 +67,35 @@ export async function serveHttp(env: Environment, options: HttpServeOptions = {}
     const sessionId = c.req.header('mcp-session-id');
     if (sessionId === undefined) {
       if (c.req.method !== 'POST')
-        throw new HttpError(400, 'no_session', 'no Mcp-Session-Id', { hint: 'start a session with an initialize POST' });
+        throw new HttpError(400, 'no_session', 'no Mcp-Session-Id', {
+          hint: 'start a session with an initialize POST',
+        });
       return sessions.open(principal, c.req.raw, body);
     }
     const existing = sessions.get(sessionId);
     if (!existing)
-      throw new HttpError(404, 'unknown_session', 'unknown or expired session', { hint: 'initialize a new one' });
-    if (existing.session.principal !== principal)
-      throw new HttpError(403, 'wrong_principal', `this session belongs to the ${existing.session.principal}`, {
-        hint: 'send the credential the session was opened with',
+      throw new HttpError(404, 'unknown_session', 'unknown or expired session', {
+        hint: 'initialize a new one',
       });
+    if (existing.session.principal !== principal)
+      throw new HttpError(
+        403,
+        'wrong_principal',
+        `this session belongs to the ${existing.session.principal}`,
+        {
+          hint: 'send the credential the session was opened with',
+        },
+      );
     existing.lastSeen = Date.now();
     return existing.transport.handleRequest(c.req.raw, { parsedBody: body });
   };
 
   const routes: Array<Route<McpEnv>> = [
-    { method: 'GET', path: '/healthz', handle: (c) => c.json({ ok: true, env: env.ref, sessions: sessions.size }) },
+    {
+      method: 'GET',
+      path: '/healthz',
+      handle: (c) => c.json({ ok: true, env: env.ref, sessions: sessions.size }),
+    },
     {
       method: ['GET', 'POST', 'DELETE'],
       path: '/mcp',
@@ -95,7 +111,10 @@ export async function serveHttp(env: Environment, options: HttpServeOptions = {}
   ];
   mountRoutes(app, routes);
 
-  const sweeper = setInterval(() => sessions.reapIdle(Date.now() - idleTimeoutMs), Math.min(idleTimeoutMs, 30_000));
+  const sweeper = setInterval(
+    () => sessions.reapIdle(Date.now() - idleTimeoutMs),
+    Math.min(idleTimeoutMs, 30_000),
+  );
   sweeper.unref();
   const server = await listen({ port: options.port ?? 0 }).catch((error: unknown) => {
     clearInterval(sweeper);

@@ -14,7 +14,15 @@
  */
 import { randomUUID } from 'node:crypto';
 import { type DecoderConfig, decoderWeightShapes } from '@toolgym/agents';
-import { type AppEnv, createHttpApp, HttpError, type ListenOptions, mountRoutes, type Route, readJson } from '@toolgym/http';
+import {
+  type AppEnv,
+  createHttpApp,
+  HttpError,
+  type ListenOptions,
+  mountRoutes,
+  type Route,
+  readJson,
+} from '@toolgym/http';
 import { ToolGymError } from '@toolgym/protocol';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { z } from 'zod';
@@ -111,7 +119,10 @@ export async function serveLearner(options: LearnerServerOptions = {}): Promise<
   });
   const workers = options.workers ?? 1;
   if (!Number.isInteger(workers) || workers < 1)
-    throw new LearnerServerConfigError(`--workers must be a whole number ≥ 1, got ${options.workers}`, 'pass --workers 1 or more');
+    throw new LearnerServerConfigError(
+      `--workers must be a whole number ≥ 1, got ${options.workers}`,
+      'pass --workers 1 or more',
+    );
   const log = options.log ?? (() => {});
   const keepResults = options.keepResults ?? 64;
   const keepFutures = 4 * keepResults;
