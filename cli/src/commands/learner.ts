@@ -10,6 +10,7 @@ import {
   type TrainConfig,
 } from '@toolgym/trainer';
 import type { Command } from 'commander';
+import { addListenFlags, type ListenFlags, listenOptionsOf } from './listen-flags.ts';
 
 /** `toolgym learner serve | publish`: the learner HTTP API and weight publishing (trainer/LEARNER_API.md). */
 export function registerLearnerCommands(program: Command): void {
@@ -17,11 +18,13 @@ export function registerLearnerCommands(program: Command): void {
     .command('learner')
     .description('The learner HTTP API (Tinker-shaped) and weight publishing.');
 
-  learner
-    .command('serve')
-    .description(
-      'Serve the learner API: a training config with `learner: http://host:port` trains through it.',
-    )
+  addListenFlags(
+    learner
+      .command('serve')
+      .description(
+        'Serve the learner API: a training config with `learner: http://host:port` trains through it.',
+      ),
+  )
     .option('--host <host>', 'address to bind (anything but loopback needs --token)', '127.0.0.1')
     .option('--port <port>', 'port (0 = any free port)', '8470')
     .option('--token <token>', 'bearer token every request must carry', process.env.TOOLGYM_LEARNER_TOKEN)
@@ -32,24 +35,26 @@ export function registerLearnerCommands(program: Command): void {
     .option('--backend <name>', 'TF.js backend: wasm or cpu', 'wasm')
     .option('--workers <n>', 'learner worker threads (data-parallel above 1)', '1')
     .action(
-      async (opts: {
-        host: string;
-        port: string;
-        token?: string;
-        stateDir?: string;
-        backend: string;
-        workers: string;
-      }) => {
+      async (
+        opts: ListenFlags & {
+          host: string;
+          port: string;
+          token?: string;
+          stateDir?: string;
+          backend: string;
+          workers: string;
+        },
+      ) => {
         if (opts.backend !== 'wasm' && opts.backend !== 'cpu')
           throw new ToolGymError('learner-cli', `--backend must be wasm or cpu, got '${opts.backend}'`);
         const server = await serveLearner({
+          ...listenOptionsOf(opts),
           host: opts.host,
           port: Number(opts.port),
           backend: opts.backend,
           workers: Number(opts.workers),
           ...(opts.token ? { token: opts.token } : {}),
           ...(opts.stateDir ? { stateDir: path.resolve(opts.stateDir) } : {}),
-          log: (line) => process.stderr.write(`${line}\n`),
         });
         process.stderr.write(
           `toolgym: learner API at ${server.url}/api/v1${opts.stateDir ? ` (state in ${path.resolve(opts.stateDir)})` : ' (no --state-dir: a restart loses the model)'}\n`,

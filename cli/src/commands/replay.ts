@@ -8,15 +8,18 @@ import {
   TrajectoryStore,
 } from '@toolgym/replay';
 import type { Command } from 'commander';
+import { addListenFlags, type ListenFlags, listenOptionsOf } from './listen-flags.ts';
 
 export function registerReplayCommands(program: Command): void {
   const replay = program
     .command('replay')
     .description('The trajectory store: serve the feed and viewer, tail a run, export.');
 
-  replay
-    .command('serve')
-    .description('Serve the websocket feed, the JSON API and the browser viewer of a trajectory store.')
+  addListenFlags(
+    replay
+      .command('serve')
+      .description('Serve the websocket feed, the JSON API and the browser viewer of a trajectory store.'),
+  )
     .requiredOption('--store <path>', 'SQLite trajectory store (created if missing)')
     .option('--host <host>', 'address to bind', '127.0.0.1')
     .option('--port <port>', 'port (0 = any free port)', '7070')
@@ -26,10 +29,22 @@ export function registerReplayCommands(program: Command): void {
       process.env.TOOLGYM_TOKEN,
     )
     .option('--no-viewer', 'serve only the feed and the API')
+    .option('--max-clients <n>', 'most feed connections at once', '1024')
     .action(
       withReplayErrors(
-        async (opts: { store: string; host: string; port: string; token?: string; viewer: boolean }) => {
+        async (
+          opts: ListenFlags & {
+            store: string;
+            host: string;
+            port: string;
+            token?: string;
+            viewer: boolean;
+            maxClients: string;
+          },
+        ) => {
           const server = await serveReplay({
+            ...listenOptionsOf(opts),
+            maxClients: Number(opts.maxClients),
             storePath: opts.store,
             host: opts.host,
             port: Number(opts.port),

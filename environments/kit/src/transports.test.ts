@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import probe, { probeStats } from '../test/fixtures/probe-env.ts';
 import { EnvironmentClient, type EnvironmentEndpoint, type McpEnvironmentClient } from './client.ts';
 import { Environment } from './episode.ts';
-import { HttpConfigError, PortInUseError } from '@toolgym/http';
+import { HttpConfigError, PortInUseError, probeGuards } from '@toolgym/http';
 import { type HttpEnvironmentServer, serveHttp } from './http-server.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -229,6 +229,126 @@ describe('HTTP binding', () => {
       await client.start({ seed: 1 });
       await expect(client.oracle()).rejects.toThrow(/trainer/);
       await client.close();
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('refuses a page of another site, a rebinding Host, an oversized body and a missing token off loopback', async () => {
+    const server = await serveHttp(env, { host: '0.0.0.0', token: 'agent-secret', trainerToken: TRAINER_TOKEN, maxBodyBytes: 4096 });
+    try {
+      const url = `http://127.0.0.1:${server.port}/mcp`;
+      expect(await probeGuards(url, { token: 'agent-secret', maxBodyBytes: 4096 })).toEqual({
+        badOrigin: { status: 403, code: 'origin_not_allowed' },
+        badHost: { status: 403, code: 'host_not_allowed' },
+        oversized: { status: 413, code: 'body_too_large' },
+        noToken: { status: 401, code: 'unauthorized' },
+      });
+      // The refusals are JSON-RPC error objects, which is what MCP clients read.
+      const refused = await fetch(url, { method: 'POST', headers: { origin: 'http://evil.example' }, body: '{}' });
+      expect(await refused.json()).toMatchObject({ jsonrpc: '2.0', id: null, error: { code: -32000, data: { code: 'origin_not_allowed' } } });
+      // A page the server does not know is refused; the official client (no Origin) is not.
+      const client = await EnvironmentClient.connect({ kind: 'http', url, token: 'agent-secret' });
+      expect((await client.info()).id).toBe('probe');
+      await client.close();
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('keeps a session with the credential it was opened with: another one is answered 403', async () => {
+    const server = await serveHttp(env, { token: 'agent-secret', trainerToken: TRAINER_TOKEN });
+    try {
+      const post = (token: string, body: unknown, sessionId?: string) =>
+        fetch(server.url, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            accept: 'application/json, text/event-stream',
+            authorization: `Bearer ${token}`,
+            ...(sessionId ? { 'mcp-session-id': sessionId, 'mcp-protocol-version': '2025-06-18' } : {}),
+          },
+          body: JSON.stringify(body),
+        });
+      const opened = await post('agent-secret', {
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'initialize',
+        params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'probe', version: '1' } },
+      });
+      const sessionId = opened.headers.get('mcp-session-id')!;
+      expect(sessionId).toBeTruthy();
+      const list = { jsonrpc: '2.0', id: 2, method: 'tools/list' };
+      const asTrainer = await post(TRAINER_TOKEN, list, sessionId);
+      expect(asTrainer.status).toBe(403);
+      expect(await asTrainer.json()).toMatchObject({ error: { data: { code: 'wrong_principal' } } });
+      expect((await post('agent-secret', list, sessionId)).status).toBe(200);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('answers a body that is not JSON with JSON-RPC parse error -32700', async () => {
+    const server = await serveHttp(env);
+    try {
+      for (const body of ['{"jsonrpc": "2.0", "method": ', 'not json at all']) {
+        const response = await fetch(server.url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+          body,
+        });
+        expect(response.status).toBe(400);
+        expect(await response.json()).toMatchObject({ jsonrpc: '2.0', id: null, error: { code: -32700 } });
+      }
+      expect(server.sessionCount()).toBe(0);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('caps open sessions: one more initialize is answered 503 with Retry-After, and gets in once one closes', async () => {
+    const server = await serveHttp(env, { maxSessions: 2 });
+    try {
+      const a = await EnvironmentClient.connect({ kind: 'http', url: server.url });
+      const b = await EnvironmentClient.connect({ kind: 'http', url: server.url });
+      expect(server.sessionCount()).toBe(2);
+      const full = await fetch(server.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+        body: JSON.stringify({
+          jsonrpc: '2.0',
+          id: 1,
+          method: 'initialize',
+          params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'probe', version: '1' } },
+        }),
+      });
+      expect(full.status).toBe(503);
+      expect(full.headers.get('retry-after')).toBe('5');
+      expect(await full.json()).toMatchObject({ error: { data: { code: 'too_many_sessions' } } });
+      // A session that is open keeps working while the server is full.
+      await a.start({ taskId: 't1' });
+      expect((await a.callTool('add', { n: 2 })).content).toBe('2');
+      await ((b as McpEnvironmentClient).client.transport as unknown as { terminateSession(): Promise<void> }).terminateSession();
+      await b.close();
+      await waitFor(() => server.sessionCount() === 1);
+      const c = await EnvironmentClient.connect({ kind: 'http', url: server.url });
+      expect(server.sessionCount()).toBe(2);
+      await Promise.all([a.close(), c.close()]);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('answers a first request that is not an initialize with 400 and opens no session', async () => {
+    const server = await serveHttp(env);
+    try {
+      const response = await fetch(server.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
+      });
+      expect(response.status).toBe(400);
+      expect(server.sessionCount()).toBe(0);
     } finally {
       await server.close();
     }
