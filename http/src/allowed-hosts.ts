@@ -42,10 +42,21 @@ export function hostOriginGuard(
 ): MiddlewareHandler {
   const anyOrigin = origins.includes('*');
   const allowedOrigins = new Set(origins.map((o) => o.toLowerCase().replace(/\/+$/, '')));
+  // Clients send the same few Host values over and over: parse each once.
+  const verdicts = new Map<string, boolean>();
+  const hostAllowed = (header: string): boolean => {
+    let allowed = verdicts.get(header);
+    if (allowed === undefined) {
+      const host = hostOf(header);
+      allowed = hosts === '*' || (host !== undefined && hosts.has(host));
+      if (verdicts.size >= 1024) verdicts.clear();
+      verdicts.set(header, allowed);
+    }
+    return allowed;
+  };
   return async (c, next) => {
     const hostHeader = c.req.header('host') ?? '';
-    const host = hostOf(hostHeader);
-    if (hosts !== '*' && (host === undefined || !hosts.has(host)))
+    if (!hostAllowed(hostHeader))
       throw new HttpError(403, 'host_not_allowed', `Host '${hostHeader}' is not one this server answers to`, {
         hint: 'reach it by an allowed name (loopback by default), or start it with --allow-host <name>',
       });
