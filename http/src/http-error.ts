@@ -61,11 +61,7 @@ export class HttpError extends ToolGymError {
 export class HttpConfigError extends ToolGymError {}
 
 export class PortInUseError extends HttpConfigError {
-  constructor(host: string, port: number) {
-    super(
-      'port_in_use',
-      `port ${port} on ${host} is already in use`,
-      'pick another port, or 0 for any free port',
-    );
+  constructor(host: string, port: number, hint = 'pick another port, or 0 for any free port') {
+    super('port_in_use', `port ${port} on ${host} is already in use`, hint);
   }
 }
