@@ -76,9 +76,10 @@ export interface LearnerServer {
   close(): Promise<void>;
 }
 
+/** A learner server that cannot start as configured. */
 export class LearnerServerConfigError extends ToolGymError {
-  constructor(message: string, hint?: string) {
-    super('learner_server_config', message, hint);
+  constructor(message: string, hint: string) {
+    super('invalid_learner_server_config', message, hint);
   }
 }
 
@@ -121,7 +122,7 @@ export async function serveLearner(options: LearnerServerOptions = {}): Promise<
   if (!Number.isInteger(workers) || workers < 1)
     throw new LearnerServerConfigError(
       `--workers must be a whole number ≥ 1, got ${options.workers}`,
-      'pass --workers 1 or more',
+      'one worker per core the learner may use',
     );
   const log = options.log ?? (() => {});
   const keepResults = options.keepResults ?? 64;
