@@ -202,6 +202,11 @@ export async function rlDraws(
 ): Promise<string[][]> {
   const selected = tasks ?? (await rlTasks({ config, environment })).train;
   if (!config.rl.selfPlay) return selected.map((t) => [t.id]);
+  if (config.environment.endpoints.length > 0)
+    throw new TrainConfigError(
+      'rl.selfPlay: the seats of a match must play on one environment server, but environment.endpoints routes each episode on its own',
+      'play self-play in process: leave environment.endpoints empty',
+    );
   const draws = matchDraws(selected);
   const seats = Math.max(...draws.map((d) => d.length));
   if (config.rl.concurrency < seats)
