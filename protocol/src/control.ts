@@ -43,9 +43,9 @@ export const EpisodeLimitsSchema = z.object({
   /** Wall-clock milliseconds from the episode's start; after that, calls are refused and the episode is truncated. */
   maxEpisodeMs: z.number().int().positive(),
   /**
-   * Longest time a tool's synchronous code may hold the server's event loop (every other episode
-   * of the server waits meanwhile); it is stopped after that and the call ends with `tool_timeout`.
-   * Pure tools run in a worker and are bounded by `toolTimeoutMs` instead.
+   * Longest wall-clock time a tool's synchronous code may hold the server's event loop (every other
+   * episode of the server waits meanwhile); it is stopped after that and the call ends with
+   * `tool_timeout`. Pure tools run in a worker and are bounded by `toolTimeoutMs` instead.
    */
   syncBudgetMs: z.number().int().positive(),
 });

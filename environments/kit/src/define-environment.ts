@@ -126,7 +126,7 @@ export const DEFAULT_LIMITS: Omit<EpisodeLimits, 'maxToolCalls'> = {
   toolTimeoutMs: 10_000,
   maxToolOutputBytes: 16_384,
   maxEpisodeMs: 30 * 60_000,
-  syncBudgetMs: 50,
+  syncBudgetMs: 250,
 };
 
 /** An environment definition, typed; the registry turns it into instances with `make`. */

@@ -2,7 +2,6 @@
  * Runs pure tools for `ToolWorkerPool`: imports the environment module named in `workerData`, then
  * answers one call at a time with what the tool returns.
  */
-import { readlinkSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { AnyEnvironmentDefinition } from './registry.ts';
 import { definitionsIn } from './registry.ts';
@@ -13,20 +12,10 @@ const port = parentPort!;
 const { moduleUrl } = workerData as { moduleUrl: string };
 const reply = (message: ToolWorkerReply) => port.postMessage(message);
 
-/** This thread's kernel id on Linux (`/proc/thread-self` → `<pid>/task/<tid>`). */
-function threadId(): number | undefined {
-  try {
-    return Number(readlinkSync('/proc/thread-self').split('/').at(-1));
-  } catch {
-    return undefined;
-  }
-}
-
 let definitions: Map<string, AnyEnvironmentDefinition>;
 try {
   definitions = new Map(definitionsIn(await import(moduleUrl)).map((d) => [d.ref, d]));
-  const tid = threadId();
-  reply({ kind: 'ready', ...(tid !== undefined && Number.isInteger(tid) ? { tid } : {}) });
+  reply({ kind: 'ready' });
 } catch (error) {
   reply({ kind: 'broken', message: `a tool worker could not load ${moduleUrl}: ${error instanceof Error ? error.message : String(error)}` });
 }

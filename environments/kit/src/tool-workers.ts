@@ -8,15 +8,14 @@
  * `tool_timeout`; the pool starts another. A call that has run past `stallMs` no longer counts
  * against the pool's size, so a warm spare takes the next calls while it runs out its deadline.
  */
-import { availableParallelism, constants, setPriority } from 'node:os';
+import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { ToolOutput } from './define-environment.ts';
 import { ToolError } from './errors.ts';
 
 /** What a worker posts back. */
 export type ToolWorkerReply =
-  /** `tid`: the thread's id in the kernel (Linux), so a stalled call's thread can be reniced. */
-  | { kind: 'ready'; tid?: number }
+  | { kind: 'ready' }
   | { kind: 'broken'; message: string }
   | { kind: 'result'; id: number; output: ToolOutput }
   | { kind: 'error'; id: number; message: string; code?: string };
@@ -46,11 +45,9 @@ interface PendingCall extends ToolWorkerRequest {
 interface PooledWorker {
   thread: Worker;
   ready: boolean;
-  tid?: number;
   call?: PendingCall;
   /** performance.now() when `call` started. */
   since: number;
-  timers: NodeJS.Timeout[];
 }
 
 export interface ToolWorkerPoolOptions {
@@ -63,14 +60,19 @@ export interface ToolWorkerPoolOptions {
 }
 
 const WORKER_SCRIPT = new URL('./tool-worker.js', import.meta.url);
+/** Workers the pool keeps warm: one for calls, one spare that takes over from a stalled call. */
+const WARM_WORKERS = 2;
 
 export class ToolWorkerPool {
   private readonly workers = new Set<PooledWorker>();
   private readonly queue: PendingCall[] = [];
   private nextId = 0;
+  private running = 0;
   private readonly stallMs: number;
   private readonly maxWorkers: number;
   private readonly idleMs: number;
+  /** While calls run: checks for stalls and deadlines (one timer, not two per call). */
+  private watch?: NodeJS.Timeout;
   private idleTimer?: NodeJS.Timeout;
   private lastUsed = 0;
   /** Set when the module cannot be loaded in a worker: every call fails with it. */
@@ -81,7 +83,7 @@ export class ToolWorkerPool {
     options: ToolWorkerPoolOptions = {},
   ) {
     this.stallMs = options.stallMs ?? 20;
-    this.maxWorkers = options.maxWorkers ?? Math.max(2, availableParallelism());
+    this.maxWorkers = Math.max(WARM_WORKERS, options.maxWorkers ?? availableParallelism());
     this.idleMs = options.idleMs ?? 30_000;
   }
 
@@ -95,9 +97,9 @@ export class ToolWorkerPool {
     });
   }
 
-  /** Starts the workers the pool keeps while idle (one for calls, one spare), so the first calls need not wait for a thread. */
+  /** Starts the warm workers now, so the first calls need not wait for a thread to start. */
   warm(): void {
-    while (this.workers.size < Math.min(2, this.maxWorkers)) this.spawn();
+    while (this.workers.size < WARM_WORKERS) this.spawn();
     this.scheduleIdleSweep();
   }
 
@@ -115,57 +117,70 @@ export class ToolWorkerPool {
   }
 
   private pump(): void {
-    for (const worker of this.workers) {
-      if (this.queue.length === 0) break;
-      if (worker.ready && !worker.call) this.start(worker, this.queue.shift()!);
-    }
-    const now = performance.now();
-    const live = [...this.workers].filter((w) => !w.call || now - w.since < this.stallMs);
+    if (this.queue.length > 0)
+      for (const worker of this.workers) {
+        if (worker.ready && !worker.call) this.start(worker, this.queue.shift()!);
+        if (this.queue.length === 0) break;
+      }
     // A stalled call's thread is replaced at once, so the next call never waits for a thread to
-    // start; under load the pool grows to maxWorkers.
-    const saturated = this.queue.length > 0 && live.every((w) => w.call || !w.ready);
-    if (live.length < Math.min(2, this.maxWorkers) || (saturated && live.length < this.maxWorkers)) this.spawn();
-    this.scheduleIdleSweep();
-  }
-
-  /** A call past `stallMs` is probably runaway: its thread gets the lowest CPU priority until its deadline. */
-  private demote(worker: PooledWorker): void {
-    if (worker.tid === undefined || !worker.call) return;
-    try {
-      setPriority(worker.tid, constants.priority.PRIORITY_LOW);
-    } catch {
-      // Not permitted or not supported here: the deadline still holds.
+    // start; while calls queue, the pool grows to maxWorkers.
+    const now = performance.now();
+    let live = 0;
+    let free = false;
+    for (const w of this.workers) {
+      if (w.call && now - w.since >= this.stallMs) continue;
+      live++;
+      free ||= !w.call;
     }
+    if (live < WARM_WORKERS || (this.queue.length > 0 && !free && live < this.maxWorkers)) this.spawn();
+    this.scheduleIdleSweep();
   }
 
   private spawn(): void {
     const thread = new Worker(WORKER_SCRIPT, { workerData: { moduleUrl: this.moduleUrl } });
     thread.unref();
-    const worker: PooledWorker = { thread, ready: false, since: 0, timers: [] };
+    const worker: PooledWorker = { thread, ready: false, since: 0 };
     this.workers.add(worker);
     thread.on('message', (reply: ToolWorkerReply) => this.onReply(worker, reply));
-    thread.on('error', (error) => this.onExit(worker, `the tool worker failed: ${error.message}`));
-    thread.on('exit', (code) => this.onExit(worker, `the tool worker exited (code ${code})`));
+    thread.on('error', (error) => void this.stop(worker, new Error(`the tool worker failed: ${error.message}`)));
+    thread.on('exit', (code) => void this.stop(worker, new Error(`the tool worker exited (code ${code})`)));
   }
 
   private start(worker: PooledWorker, call: PendingCall): void {
     worker.call = call;
     worker.since = performance.now();
+    this.running++;
     const { id, ref, tool, args } = call;
     worker.thread.postMessage({ id, ref, tool, args } satisfies ToolWorkerRequest);
-    worker.timers = [
-      setTimeout(() => {
-        this.demote(worker);
-        this.pump();
-      }, this.stallMs + 1),
-      setTimeout(() => void this.stop(worker, new ToolDeadlineError(call.timeoutMs)), call.timeoutMs),
-    ];
+    this.watch ??= setInterval(() => this.check(), Math.max(1, Math.floor(this.stallMs / 2)));
+  }
+
+  /** Stops workers past their call's deadline, and lets a spare take over from a stalled call. */
+  private check(): void {
+    const now = performance.now();
+    let stalled = false;
+    for (const w of this.workers) {
+      if (!w.call) continue;
+      if (now - w.since >= w.call.timeoutMs) void this.stop(w, new ToolDeadlineError(w.call.timeoutMs));
+      else stalled ||= now - w.since >= this.stallMs;
+    }
+    if (stalled) this.pump();
+  }
+
+  private finish(worker: PooledWorker): PendingCall | undefined {
+    const call = worker.call;
+    if (!call) return undefined;
+    worker.call = undefined;
+    if (--this.running === 0) {
+      clearInterval(this.watch);
+      this.watch = undefined;
+    }
+    return call;
   }
 
   private onReply(worker: PooledWorker, reply: ToolWorkerReply): void {
     if (reply.kind === 'ready') {
       worker.ready = true;
-      worker.tid = reply.tid;
       this.pump();
       return;
     }
@@ -175,30 +190,18 @@ export class ToolWorkerPool {
       void this.stop(worker, new Error(reply.message));
       return;
     }
-    const call = worker.call;
-    if (!call || call.id !== reply.id) return;
-    for (const timer of worker.timers) clearTimeout(timer);
-    worker.call = undefined;
+    if (worker.call?.id !== reply.id) return;
+    const call = this.finish(worker)!;
     if (reply.kind === 'result') call.resolve(reply.output);
     else call.reject(reply.code !== undefined ? new ToolError(reply.message, reply.code) : new Error(reply.message));
-    this.pump();
-  }
-
-  private onExit(worker: PooledWorker, reason: string): void {
-    if (!this.workers.delete(worker)) return;
-    for (const timer of worker.timers) clearTimeout(timer);
-    worker.call?.reject(new Error(reason));
-    worker.call = undefined;
     if (this.queue.length > 0) this.pump();
   }
 
   private async stop(worker: PooledWorker, reason: Error): Promise<void> {
     if (!this.workers.delete(worker)) return;
-    for (const timer of worker.timers) clearTimeout(timer);
-    worker.call?.reject(reason);
-    worker.call = undefined;
+    this.finish(worker)?.reject(reason);
     await worker.thread.terminate();
-    if (this.queue.length > 0) this.pump();
+    if (this.queue.length > 0 || this.running > 0) this.pump();
   }
 
   private scheduleIdleSweep(): void {
@@ -206,7 +209,7 @@ export class ToolWorkerPool {
     this.idleTimer = setTimeout(() => {
       this.idleTimer = undefined;
       const quiet = performance.now() - this.lastUsed >= this.idleMs;
-      if (quiet && this.queue.length === 0 && [...this.workers].every((w) => !w.call)) {
+      if (quiet && this.queue.length === 0 && this.running === 0) {
         for (const w of [...this.workers]) void this.stop(w, new Error('idle'));
       } else if (this.workers.size > 0) this.scheduleIdleSweep();
     }, this.idleMs);
