@@ -104,9 +104,10 @@ export class EpisodeSession {
   }
 
   /**
-   * Grades and releases the open episode. An agent gets the reward without `info`: that is where
-   * environments put what grading compared against (gold answers, supporting documents, hidden
-   * tests), and tasks repeat across episodes.
+   * Grades and releases the open episode. An agent gets the reward without `info`, and a failed
+   * grade only as its code: `info` and grading errors are where environments put what grading
+   * compared against (gold answers, supporting documents, hidden tests), and tasks repeat across
+   * episodes. The server's log keeps the details of a failure.
    */
   async end(params: unknown): Promise<EndResult> {
     const { finalText } = parseParams(EndParamsSchema, params, CONTROL_METHODS.end);
@@ -115,8 +116,15 @@ export class EpisodeSession {
       throw new EpisodeStateError('no_episode', 'no episode to end in this session', `send ${CONTROL_METHODS.start} first`);
     }
     this.episode = undefined;
-    const result = await episode.end(finalText);
-    return this.principal === 'trainer' ? result : { ...result, reward: { ...result.reward, info: {} } };
+    if (this.principal === 'trainer') return episode.end(finalText);
+    try {
+      const result = await episode.end(finalText);
+      return { ...result, reward: { ...result.reward, info: {} } };
+    } catch (error) {
+      const code = error instanceof ToolGymError ? error.code : 'grading_failed';
+      process.stderr.write(`toolgym: grading episode ${episode.id} failed: ${error instanceof ToolGymError ? error.render() : String(error)}\n`);
+      throw new EpisodeStateError(code, `grading episode ${episode.id} failed (${code})`, "the details are in the environment server's log");
+    }
   }
 
   oracle(): OracleResult {
