@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { EnvironmentClient, serveHttp, serveStdio } from '@toolgym/env-kit';
+import { ConfigError, EnvironmentClient, probeEnvironment, serveHttp, serveStdio } from '@toolgym/env-kit';
+import { SplitSchema } from '@toolgym/protocol';
 import { playEpisode } from '../play.ts';
 import { scaffoldEnvironment } from '../scaffold.ts';
 import { makeEnvironment, registry } from '../registry.ts';
@@ -79,6 +80,41 @@ export function registerEnvCommands(program: Command): void {
       } finally {
         await client.close();
       }
+    });
+
+  env
+    .command('probe <env>')
+    .description(
+      "Play the environment's red-team suite and the generic adversaries (empty answer, random calls, tool spam, echoed observation, longest answer, repeated prompt) as an agent; exit 1 if any attack earns more than its ceiling.",
+    )
+    .option('--tasks <n>', 'tasks per split each attack plays', '3')
+    .option('--split <split>', 'only this split (repeatable)', (value: string, previous: string[]) => [...previous, value], [] as string[])
+    .option('--seed <n>', 'seed of the task choice and the attacks', '0')
+    .option('--options <json>', 'environment options as JSON')
+    .action(async (ref: string, opts: { tasks: string; split: string[]; seed: string; options?: string }) => {
+      const environment = await makeEnvironment(ref, opts.options ? JSON.parse(opts.options) : undefined);
+      const splits = opts.split.map((split) => {
+        const parsed = SplitSchema.safeParse(split);
+        if (!parsed.success) throw new ConfigError(`--split ${split} is not a split`, `use ${SplitSchema.options.join(', ')}`);
+        return parsed.data;
+      });
+      const tasks = Number(opts.tasks);
+      if (!Number.isInteger(tasks) || tasks < 1) throw new ConfigError(`--tasks ${opts.tasks} is not a whole number ≥ 1`);
+      const report = await probeEnvironment(environment, { tasks, seed: Number(opts.seed), ...(splits.length > 0 ? { splits } : {}) });
+      printTable(
+        ['attack', 'family', 'episodes', 'mean', 'max', 'ceiling', 'verdict'],
+        report.rows.map((r) => [
+          r.attack,
+          r.family,
+          String(r.episodes),
+          r.mean.toFixed(3),
+          r.max.toFixed(3),
+          r.ceiling.toFixed(3),
+          r.verdict === 'pass' || r.verdict === 'no task' ? r.verdict : `${r.verdict.toUpperCase()}: ${r.error ?? `${r.worst?.taskId} ${JSON.stringify(r.worst?.components)}`}`,
+        ]),
+      );
+      process.stdout.write(`${report.env}: generic adversaries held to ${report.floor.toFixed(3)} (format floor); ${report.ok ? 'every attack within its ceiling' : 'ATTACKS ABOVE THEIR CEILING'}\n`);
+      if (!report.ok) process.exitCode = 1;
     });
 
   env

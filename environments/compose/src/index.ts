@@ -102,6 +102,9 @@ export default defineEnvironment<State, ComposeConfig>({
   },
   // Each of the four weights is at most 1.
   rewardRange: [0, 4],
+  // Well-formed calls are all that form earns: every other component needs the right strings.
+  formatFloor: (config) => config.weights.valid_calls,
+  redteam: async (config) => (await import('../redteam/index.ts')).composeAttacks(config),
   limits: (config) => ({ maxTurns: config.maxTurns, toolTimeoutMs: 2_000, maxToolOutputBytes: 4_096 }),
   oracle: (task) => {
     const { chain, input } = task.meta as { chain: FunctionName[]; input: string };

@@ -34,4 +34,7 @@ export {
   type CallOptions,
 } from './client.ts';
 export type { Attack, AttackEnd, AttackEpisode, AgentTask } from './redteam.ts';
+export { answerWith, randomCalls, genericAttacks } from './generic-attacks.ts';
+export { probeEnvironment, type ProbeOptions, type ProbeReport, type ProbeRow } from './probe.ts';
+export { sampleArguments, fillArguments } from './schema-arguments.ts';
 export { checkEnvironment, type ConformanceReport, type ConformanceCheck } from './conformance.ts';

@@ -27,7 +27,7 @@ const secretive = defineEnvironment({
 
 describe('what an agent session can read of a grade', () => {
   it('gives the agent the reward without info, and the trainer all of it', async () => {
-    const environment = new Environment(secretive, {});
+    const environment = new Environment(secretive, secretive.parseConfig({}));
     const agent = await EnvironmentClient.connect({ kind: 'direct', environment, principal: 'agent' });
     const trainer = await EnvironmentClient.connect({ kind: 'in-process', environment });
     await Promise.all([agent.start({ taskId: 'a' }), trainer.start({ taskId: 'a' })]);
