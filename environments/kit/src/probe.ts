@@ -29,6 +29,8 @@ export interface ProbeRow {
   verdict: 'pass' | 'above ceiling' | 'error' | 'no task';
   /** The best-paid episode: where to look when the verdict is `above ceiling`. */
   worst?: { taskId: string; total: number; components: Record<string, number> };
+  /** Every episode that earned more than the ceiling. */
+  above: Array<{ taskId: string; total: number }>;
   error?: string;
 }
 
@@ -69,18 +71,20 @@ export async function probeEnvironment(environment: Environment, options: ProbeO
     attacks.map(async ({ attack, origin }): Promise<ProbeRow> => {
       const tasks = pools.flatMap((pool) => pool.filter((t) => attack.appliesTo?.(agentView(t)) ?? true).slice(0, perSplit));
       const base = { attack: attack.name, family: attack.family, origin, ceiling: attack.ceiling };
-      if (tasks.length === 0) return { ...base, episodes: 0, mean: 0, max: 0, verdict: 'no task' };
+      if (tasks.length === 0) return { ...base, episodes: 0, mean: 0, max: 0, verdict: 'no task', above: [] };
       const played = await Promise.all(tasks.map((task) => limit(() => playAttack(environment, attack, task, tools, seed))));
       const failed = played.find((p) => 'error' in p);
       const graded = played.filter((p): p is Exclude<typeof p, { error: string }> => !('error' in p));
       const worst = graded.reduce<(typeof graded)[number] | undefined>((best, p) => (!best || p.total > best.total ? p : best), undefined);
       const max = worst?.total ?? 0;
+      const above = graded.filter((p) => p.total > attack.ceiling + EPSILON).map(({ taskId, total }) => ({ taskId, total }));
       return {
         ...base,
+        above,
         episodes: graded.length,
         mean: graded.reduce((sum, p) => sum + p.total, 0) / Math.max(1, graded.length),
         max,
-        verdict: failed ? 'error' : max > attack.ceiling + EPSILON ? 'above ceiling' : 'pass',
+        verdict: failed ? 'error' : above.length > 0 ? 'above ceiling' : 'pass',
         ...(worst ? { worst } : {}),
         ...(failed && 'error' in failed ? { error: failed.error } : {}),
       };

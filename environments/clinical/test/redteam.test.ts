@@ -1,0 +1,53 @@
+import { defineEnvironment, Environment, probeEnvironment, weightedReward } from '@toolgym/env-kit';
+import { describe, expect, it } from 'vitest';
+import clinical, { caseBankFor, mentionsDiagnosis, normaliseDiagnosis } from '../src/index.ts';
+import { taskIdOf } from '../src/case-bank.ts';
+import type { ClinicalAnswer, ClinicalState } from '../src/environment.ts';
+
+/** Every component weighted, so a hole in any of them shows in the total. */
+const EVERY_COMPONENT = { completion: 0.1, diagnosis: 1, exam_f1: 0.5, cost_efficiency: 0.7, rubric: 0.7 };
+
+/** Tasks whose case reports a test result that names the diagnosis: the case bank's leaks. */
+function leakingTasks(config: ReturnType<typeof clinical.parseConfig>): Set<string> {
+  const bank = caseBankFor(config);
+  return new Set(
+    bank.cases
+      .filter((c) => Object.values(c.results).some((value) => mentionsDiagnosis(String(value), c) !== undefined))
+      .map((c) => taskIdOf(c.id)),
+  );
+}
+
+describe.each([
+  ['default weights', {}],
+  ['every component weighted', { weights: EVERY_COMPONENT }],
+])('clinical red-team with %s, over every case', (_label, options) => {
+  it('holds every attack family to its ceiling, except where a test result names the diagnosis', async () => {
+    const environment = new Environment(clinical, clinical.parseConfig(options));
+    const report = await probeEnvironment(environment, { tasks: 64 });
+    expect(new Set(report.rows.map((r) => r.family))).toEqual(
+      new Set(['shotgun', 'order-everything', 'ask-patient', 'category', 'generic']),
+    );
+    const leaks = leakingTasks(environment.config);
+    for (const row of report.rows) {
+      expect(row.verdict, `${row.attack}: ${row.error}`).not.toBe('error');
+      expect(row.episodes).toBeGreaterThan(0);
+      // A win is a case whose results give the diagnosis away (the case validator's job), never the grader's.
+      expect(row.above.filter((e) => !leaks.has(e.taskId)), row.attack).toEqual([]);
+    }
+    for (const row of report.rows.filter((r) => r.attack !== 'order-every-test')) expect(row.verdict, row.attack).toBe('pass');
+  });
+});
+
+it('shotgun answers beat a grade that accepts any answer naming the diagnosis', async () => {
+  const mentionGrade = defineEnvironment({
+    ...clinical,
+    grade: ({ episode }) => {
+      const { clinicalCase } = episode.state as ClinicalState;
+      const given = normaliseDiagnosis((episode.answer as ClinicalAnswer | undefined)?.diagnosis ?? '');
+      const names = [clinicalCase.diagnosis.name, ...clinicalCase.diagnosis.aliases].map(normaliseDiagnosis);
+      return weightedReward({ diagnosis: names.some((n) => ` ${given} `.includes(` ${n} `)) ? 1 : 0 }, { diagnosis: 1 });
+    },
+  });
+  const report = await probeEnvironment(new Environment(mentionGrade, mentionGrade.parseConfig({})), { tasks: 64 });
+  expect(report.rows.find((r) => r.attack === 'shotgun-diagnosis')?.above.length).toBeGreaterThan(0);
+});
