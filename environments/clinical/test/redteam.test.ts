@@ -1,6 +1,6 @@
 import { defineEnvironment, Environment, probeEnvironment, weightedReward } from '@toolgym/env-kit';
 import { describe, expect, it } from 'vitest';
-import clinical, { caseBankFor, mentionsDiagnosis, normaliseDiagnosis } from '../src/index.ts';
+import clinical, { caseBankFor, createClinicalEnvironment, mentionsDiagnosis, normaliseDiagnosis } from '../src/index.ts';
 import { taskIdOf } from '../src/case-bank.ts';
 import type { ClinicalAnswer, ClinicalState } from '../src/environment.ts';
 
@@ -25,7 +25,7 @@ describe.each([
     const environment = new Environment(clinical, clinical.parseConfig(options));
     const report = await probeEnvironment(environment, { tasks: 64 });
     expect(new Set(report.rows.map((r) => r.family))).toEqual(
-      new Set(['shotgun', 'order-everything', 'ask-patient', 'category', 'generic']),
+      new Set(['shotgun', 'order-everything', 'ask-patient', 'master-key', 'category', 'generic']),
     );
     const leaks = leakingTasks(environment.config);
     for (const row of report.rows) {
@@ -50,4 +50,14 @@ it('shotgun answers beat a grade that accepts any answer naming the diagnosis', 
   });
   const report = await probeEnvironment(new Environment(mentionGrade, mentionGrade.parseConfig({})), { tasks: 64 });
   expect(report.rows.find((r) => r.attack === 'shotgun-diagnosis')?.above.length).toBeGreaterThan(0);
+});
+
+it('a master key earns nothing from a judge that passes everything', async () => {
+  // Test double of a fooled rubric judge (a judge model cannot run here): every criterion is met.
+  const fooled = createClinicalEnvironment({ judge: { judge: async () => ({ met: true }) } });
+  const environment = new Environment(fooled, fooled.parseConfig({ weights: EVERY_COMPONENT }));
+  const report = await probeEnvironment(environment, { tasks: 8 });
+  const row = report.rows.find((r) => r.attack === 'master-key')!;
+  expect(row).toMatchObject({ verdict: 'pass' });
+  expect(row.worst?.components.rubric).toBeLessThanOrEqual(3 / 14 + 1e-9);
 });
