@@ -93,6 +93,8 @@ export class ToolWorkerPool {
     this.lastUsed = performance.now();
     return new Promise<ToolOutput>((resolve, reject) => {
       this.queue.push({ id: this.nextId++, ref, tool, args, timeoutMs, resolve, reject });
+      // The watch keeps the process alive while calls wait or run (the workers themselves never do).
+      this.watch ??= setInterval(() => this.check(), Math.max(1, Math.floor(this.stallMs / 2)));
       this.pump();
     });
   }
@@ -113,6 +115,8 @@ export class ToolWorkerPool {
     clearTimeout(this.idleTimer);
     const closing = new Error('the tool worker pool was closed');
     for (const call of this.queue.splice(0)) call.reject(closing);
+    clearInterval(this.watch);
+    this.watch = undefined;
     await Promise.all([...this.workers].map((w) => this.stop(w, closing)));
   }
 
@@ -138,12 +142,14 @@ export class ToolWorkerPool {
 
   private spawn(): void {
     const thread = new Worker(WORKER_SCRIPT, { workerData: { moduleUrl: this.moduleUrl } });
-    thread.unref();
     const worker: PooledWorker = { thread, ready: false, since: 0 };
     this.workers.add(worker);
     thread.on('message', (reply: ToolWorkerReply) => this.onReply(worker, reply));
     thread.on('error', (error) => void this.stop(worker, new Error(`the tool worker failed: ${error.message}`)));
     thread.on('exit', (code) => void this.stop(worker, new Error(`the tool worker exited (code ${code})`)));
+    // After the listeners: adding a 'message' listener refs the port again. While a call runs, the
+    // pool's watch timer keeps the process alive; otherwise idle workers never do.
+    thread.unref();
   }
 
   private start(worker: PooledWorker, call: PendingCall): void {
@@ -152,7 +158,6 @@ export class ToolWorkerPool {
     this.running++;
     const { id, ref, tool, args } = call;
     worker.thread.postMessage({ id, ref, tool, args } satisfies ToolWorkerRequest);
-    this.watch ??= setInterval(() => this.check(), Math.max(1, Math.floor(this.stallMs / 2)));
   }
 
   /** Stops workers past their call's deadline, and lets a spare take over from a stalled call. */
@@ -171,7 +176,7 @@ export class ToolWorkerPool {
     const call = worker.call;
     if (!call) return undefined;
     worker.call = undefined;
-    if (--this.running === 0) {
+    if (--this.running === 0 && this.queue.length === 0) {
       clearInterval(this.watch);
       this.watch = undefined;
     }
@@ -187,6 +192,10 @@ export class ToolWorkerPool {
     if (reply.kind === 'broken') {
       this.broken = reply.message;
       for (const call of this.queue.splice(0)) call.reject(new Error(reply.message));
+      if (this.running === 0) {
+        clearInterval(this.watch);
+        this.watch = undefined;
+      }
       void this.stop(worker, new Error(reply.message));
       return;
     }
