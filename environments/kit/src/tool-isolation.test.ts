@@ -47,8 +47,8 @@ async function timed<T>(work: () => Promise<T>): Promise<{ value: T; ms: number 
  * Returns what went wrong, if anything. A frozen server answers the other session only after the
  * spin (1.5 s); but on a machine shared with other work any call can also wait for a core, and a
  * trivial call on the event loop can overrun the 50 ms sync budget this server is given (the
- * budget is wall-clock time), so a play can fail for reasons that are not the server's. The test wants one clean play in three: a server that freezes never
- * gives one.
+ * budget is wall-clock time), so a play can fail for reasons that are not the server's. The test
+ * wants one clean play in five: a server that freezes never gives one.
  */
 async function spinScenario(tool: string, stoppedAfterMs: number): Promise<string[]> {
   const problems: string[] = [];
