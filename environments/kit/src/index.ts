@@ -38,3 +38,4 @@ export { answerWith, randomCalls, genericAttacks } from './generic-attacks.ts';
 export { probeEnvironment, type ProbeOptions, type ProbeReport, type ProbeRow } from './probe.ts';
 export { sampleArguments, fillArguments } from './schema-arguments.ts';
 export { checkEnvironment, type ConformanceReport, type ConformanceCheck } from './conformance.ts';
+export { rescoreTrajectory, summarizeRescores, type Rescored, type RescoreSummary } from './rescore.ts';
