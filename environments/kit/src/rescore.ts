@@ -58,15 +58,15 @@ const EPSILON = 1e-9;
 
 export function summarizeRescores(rescored: readonly Rescored[]): RescoreSummary {
   const names = [...new Set(rescored.flatMap((r) => [...Object.keys(r.before.components), ...Object.keys(r.after.components)]))];
-  const valueOf = (reward: RewardBreakdown, name: string) => (name === 'total' ? reward.total : (reward.components[name] ?? 0));
+  const componentOf = (reward: RewardBreakdown, name: string) => (name === 'total' ? reward.total : (reward.components[name] ?? 0));
   const components = ['total', ...names].map((name) => ({
     name,
-    before: mean(rescored.map((r) => valueOf(r.before, name))),
-    after: mean(rescored.map((r) => valueOf(r.after, name))),
-    changed: rescored.filter((r) => Math.abs(valueOf(r.before, name) - valueOf(r.after, name)) > EPSILON).length,
+    before: mean(rescored.map((r) => componentOf(r.before, name))),
+    after: mean(rescored.map((r) => componentOf(r.after, name))),
+    changed: rescored.filter((r) => Math.abs(componentOf(r.before, name) - componentOf(r.after, name)) > EPSILON).length,
   }));
   const changed = rescored.filter((r) =>
-    ['total', ...names].some((name) => Math.abs(valueOf(r.before, name) - valueOf(r.after, name)) > EPSILON),
+    ['total', ...names].some((name) => Math.abs(componentOf(r.before, name) - componentOf(r.after, name)) > EPSILON),
   ).length;
   return { episodes: rescored.length, changed, diverged: rescored.filter((r) => r.diverged > 0).length, components };
 }
