@@ -23,10 +23,13 @@ beforeAll(async () => {
   url = `http://127.0.0.1:${port}/mcp`;
 }, 60_000);
 
-/** Waits until the server's tool workers are up: two pure calls run side by side at once. */
+/** Waits until the server has two tool workers up: a pure call answers fast while another holds a worker. */
 async function workersWarm(a: EnvironmentClient, b: EnvironmentClient): Promise<void> {
   for (let ready = false; !ready; ) {
-    const { ms } = await timed(() => Promise.all([a.callTool('echo', { text: 'a' }), b.callTool('echo', { text: 'b' })]));
+    const holding = a.callTool('spin', { ms: 200 });
+    await sleep(20);
+    const { ms } = await timed(() => b.callTool('echo', { text: 'b' }));
+    await holding;
     ready = ms < 50;
   }
 }

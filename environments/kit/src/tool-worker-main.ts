@@ -1,33 +1,44 @@
 /**
  * Runs pure tools for `ToolWorkerPool`: imports the environment module named in `workerData`, then
- * answers one call at a time with what the tool returns.
+ * answers the requests that arrive in its channel, one at a time, with what the tool returns.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import type { AnyEnvironmentDefinition } from './registry.ts';
-import { definitionsIn } from './registry.ts';
 import { ToolError } from './errors.ts';
+import { definitionsIn } from './registry.ts';
+import type { AnyEnvironmentDefinition } from './registry.ts';
+import { CHANNEL_CAPACITY, REPLY, REQUEST, ToolChannel } from './tool-channel.ts';
 import type { ToolWorkerReply, ToolWorkerRequest } from './tool-workers.ts';
 
-const port = parentPort!;
-const { moduleUrl } = workerData as { moduleUrl: string };
-const reply = (message: ToolWorkerReply) => port.postMessage(message);
+const { moduleUrl, buffer } = workerData as { moduleUrl: string; buffer: SharedArrayBuffer };
+const channel = new ToolChannel(buffer);
 
 let definitions: Map<string, AnyEnvironmentDefinition>;
 try {
   definitions = new Map(definitionsIn(await import(moduleUrl)).map((d) => [d.ref, d]));
-  reply({ kind: 'ready' });
 } catch (error) {
-  reply({ kind: 'broken', message: `a tool worker could not load ${moduleUrl}: ${error instanceof Error ? error.message : String(error)}` });
+  parentPort!.postMessage({ kind: 'broken', message: `a tool worker could not load ${moduleUrl}: ${error instanceof Error ? error.message : String(error)}` });
+  process.exit(1);
 }
+parentPort!.postMessage({ kind: 'ready' });
 
-port.on('message', async ({ id, ref, tool, args }: ToolWorkerRequest) => {
+async function answer({ id, ref, tool, args }: ToolWorkerRequest): Promise<ToolWorkerReply> {
   try {
     const run = definitions.get(ref)?.tools[tool]?.run;
     if (!run) throw new Error(`${moduleUrl} has no tool '${tool}' in environment ${ref}`);
     // A pure tool gets only its arguments.
-    reply({ kind: 'result', id, output: await run(args, undefined as never) });
+    return { kind: 'result', id, output: await run(args, undefined as never) };
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
-    reply(error instanceof ToolError ? { kind: 'error', id, message, code: error.code } : { kind: 'error', id, message });
+    return error instanceof ToolError ? { kind: 'error', id, message, code: error.code } : { kind: 'error', id, message };
   }
-});
+}
+
+for (;;) {
+  // Between calls the thread sleeps here; an async tool's awaits still let its event loop run.
+  for (let phase = channel.phase; phase !== REQUEST; phase = channel.phase) Atomics.wait(channel.state, 0, phase);
+  const request = channel.read<ToolWorkerRequest>();
+  const reply = await answer(request);
+  if (!channel.write(reply))
+    channel.write({ kind: 'error', id: request.id, message: `the tool's output is larger than ${CHANNEL_CAPACITY} bytes` } satisfies ToolWorkerReply);
+  channel.signal(REPLY);
+}

@@ -3,24 +3,29 @@
  * terminate, never the event loop that serves every other episode.
  *
  * A worker imports the environment's module (a workspace package or a user's file alike: only its
- * URL crosses) and runs the tool it is asked for by environment ref and tool name. Each worker runs
- * one call at a time. At the call's deadline the worker is terminated and the call fails with
- * `tool_timeout`; the pool starts another. A call that has run past `stallMs` no longer counts
- * against the pool's size, so a warm spare takes the next calls while it runs out its deadline.
+ * URL crosses) and runs the tool it is asked for by environment ref and tool name, one call at a
+ * time, through a `ToolChannel` in shared memory. The caller first waits up to `fastWaitMs` for
+ * the reply without leaving its thread (a cheap tool answers in microseconds, so the call costs no
+ * event-loop turn), then awaits it. At the call's deadline the worker is terminated and the call
+ * fails with `tool_timeout`; the pool starts another when calls need it. Two workers are kept
+ * warm, so a call that stalls one leaves the other free; a call that has run past `stallMs` no
+ * longer counts against `maxWorkers` while others wait.
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { ToolOutput } from './define-environment.ts';
 import { ToolError } from './errors.ts';
+import { IDLE, REPLY, REQUEST, ToolChannel } from './tool-channel.ts';
 
-/** What a worker posts back. */
+/** What a worker answers a request with. */
 export type ToolWorkerReply =
-  | { kind: 'ready' }
-  | { kind: 'broken'; message: string }
   | { kind: 'result'; id: number; output: ToolOutput }
   | { kind: 'error'; id: number; message: string; code?: string };
 
-/** What the pool posts to a worker. */
+/** What a worker posts on its port: that it loaded the module, or why it could not. */
+type ToolWorkerStatus = { kind: 'ready' } | { kind: 'broken'; message: string };
+
+/** What the pool asks a worker. */
 export interface ToolWorkerRequest {
   id: number;
   ref: string;
@@ -44,37 +49,50 @@ interface PendingCall extends ToolWorkerRequest {
 
 interface PooledWorker {
   thread: Worker;
+  channel: ToolChannel;
   ready: boolean;
   call?: PendingCall;
-  /** performance.now() when `call` started. */
+  /** performance.now() when `call` started, or when the worker last went idle. */
   since: number;
 }
 
 export interface ToolWorkerPoolOptions {
-  /** Workers running a call for less than this count against `maxWorkers`. */
+  /** A call running longer than this no longer counts against `maxWorkers`. */
   stallMs?: number;
-  /** Workers (busy and spare) the pool keeps while no call stalls. */
+  /** Workers that take calls at once before calls queue (more while calls stall). */
   maxWorkers?: number;
   /** An idle worker is stopped after this long. */
   idleMs?: number;
+  /** How long the caller waits for a reply on its own thread before it awaits it. */
+  fastWaitMs?: number;
 }
 
 const WORKER_SCRIPT = new URL('./tool-worker.js', import.meta.url);
+
+/** `Atomics.waitAsync` (ES2024; in Node since 16), typed here because the workspace targets ES2023. */
+const waitAsync = (
+  Atomics as unknown as {
+    waitAsync(array: Int32Array, index: number, value: number, timeoutMs: number):
+      | { async: false; value: 'not-equal' | 'timed-out' }
+      | { async: true; value: Promise<'ok' | 'timed-out'> };
+  }
+).waitAsync;
 /** Workers the pool keeps warm: one for calls, one spare that takes over from a stalled call. */
 const WARM_WORKERS = 2;
+/** Workers started beyond `maxWorkers` while calls stall, at most. */
+const EXTRA_WORKERS = 2;
 
 export class ToolWorkerPool {
   private readonly workers = new Set<PooledWorker>();
   private readonly queue: PendingCall[] = [];
   private nextId = 0;
-  private running = 0;
   private readonly stallMs: number;
   private readonly maxWorkers: number;
   private readonly idleMs: number;
-  /** While calls run: checks for stalls and deadlines (one timer, not two per call). */
+  private readonly fastWaitMs: number;
+  /** While calls wait or run: checks deadlines and stalls, and keeps the process alive (workers never do). */
   private watch?: NodeJS.Timeout;
   private idleTimer?: NodeJS.Timeout;
-  private lastUsed = 0;
   /** Set when the module cannot be loaded in a worker: every call fails with it. */
   private broken?: string;
 
@@ -85,24 +103,23 @@ export class ToolWorkerPool {
     this.stallMs = options.stallMs ?? 20;
     this.maxWorkers = Math.max(WARM_WORKERS, options.maxWorkers ?? availableParallelism());
     this.idleMs = options.idleMs ?? 30_000;
+    this.fastWaitMs = options.fastWaitMs ?? 1;
   }
 
   /** Runs `tool` of environment `ref` with already validated `args`; rejects with `ToolDeadlineError` at the deadline. */
   run(ref: string, tool: string, args: unknown, timeoutMs: number): Promise<ToolOutput> {
     if (this.broken) return Promise.reject(new Error(this.broken));
-    this.lastUsed = performance.now();
     return new Promise<ToolOutput>((resolve, reject) => {
       this.queue.push({ id: this.nextId++, ref, tool, args, timeoutMs, resolve, reject });
-      // The watch keeps the process alive while calls wait or run (the workers themselves never do).
       this.watch ??= setInterval(() => this.check(), Math.max(1, Math.floor(this.stallMs / 2)));
+      this.warm();
       this.pump();
     });
   }
 
   /** Starts the warm workers now, so the first calls need not wait for a thread to start. */
   warm(): void {
-    while (this.workers.size < WARM_WORKERS) this.spawn();
-    this.scheduleIdleSweep();
+    while (this.workers.size < WARM_WORKERS && !this.broken) this.spawn();
   }
 
   /** Workers alive now (for tests and diagnostics). */
@@ -112,116 +129,117 @@ export class ToolWorkerPool {
 
   /** Stops every worker; queued and running calls fail. */
   async close(): Promise<void> {
-    clearTimeout(this.idleTimer);
     const closing = new Error('the tool worker pool was closed');
     for (const call of this.queue.splice(0)) call.reject(closing);
-    clearInterval(this.watch);
-    this.watch = undefined;
     await Promise.all([...this.workers].map((w) => this.stop(w, closing)));
+    this.settle();
   }
 
   private pump(): void {
-    if (this.queue.length > 0)
-      for (const worker of this.workers) {
-        if (worker.ready && !worker.call) this.start(worker, this.queue.shift()!);
-        if (this.queue.length === 0) break;
-      }
-    // A stalled call's thread is replaced at once, so the next call never waits for a thread to
-    // start; while calls queue, the pool grows to maxWorkers.
+    for (const worker of this.workers) {
+      if (this.queue.length === 0) break;
+      if (worker.ready && !worker.call) this.start(worker, this.queue.shift()!);
+    }
+    if (this.queue.length === 0) return this.settle();
+    // Calls wait: start a worker if the pool is below its size, not counting stalled calls.
     const now = performance.now();
     let live = 0;
-    let free = false;
-    for (const w of this.workers) {
-      if (w.call && now - w.since >= this.stallMs) continue;
-      live++;
-      free ||= !w.call;
-    }
-    if (live < WARM_WORKERS || (this.queue.length > 0 && !free && live < this.maxWorkers)) this.spawn();
-    this.scheduleIdleSweep();
+    for (const w of this.workers) if (!w.call || now - w.since < this.stallMs) live++;
+    const starting = [...this.workers].some((w) => !w.ready);
+    if (!starting && live < this.maxWorkers && this.workers.size < this.maxWorkers + EXTRA_WORKERS) this.spawn();
   }
 
   private spawn(): void {
-    const thread = new Worker(WORKER_SCRIPT, { workerData: { moduleUrl: this.moduleUrl } });
-    const worker: PooledWorker = { thread, ready: false, since: 0 };
+    const channel = new ToolChannel();
+    const thread = new Worker(WORKER_SCRIPT, { workerData: { moduleUrl: this.moduleUrl, buffer: channel.buffer } });
+    const worker: PooledWorker = { thread, channel, ready: false, since: performance.now() };
     this.workers.add(worker);
-    thread.on('message', (reply: ToolWorkerReply) => this.onReply(worker, reply));
+    thread.on('message', (status: ToolWorkerStatus) => {
+      if (status.kind === 'ready') {
+        worker.ready = true;
+        this.pump();
+        return;
+      }
+      this.broken = status.message;
+      for (const call of this.queue.splice(0)) call.reject(new Error(status.message));
+      void this.stop(worker, new Error(status.message));
+    });
     thread.on('error', (error) => void this.stop(worker, new Error(`the tool worker failed: ${error.message}`)));
     thread.on('exit', (code) => void this.stop(worker, new Error(`the tool worker exited (code ${code})`)));
-    // After the listeners: adding a 'message' listener refs the port again. While a call runs, the
-    // pool's watch timer keeps the process alive; otherwise idle workers never do.
+    // After the listeners: adding a 'message' listener refs the port again.
     thread.unref();
+    this.scheduleIdleSweep();
   }
 
   private start(worker: PooledWorker, call: PendingCall): void {
     worker.call = call;
     worker.since = performance.now();
-    this.running++;
     const { id, ref, tool, args } = call;
-    worker.thread.postMessage({ id, ref, tool, args } satisfies ToolWorkerRequest);
+    if (!worker.channel.write({ id, ref, tool, args } satisfies ToolWorkerRequest)) {
+      worker.call = undefined;
+      call.reject(new Error(`the arguments of '${tool}' are too large to send to a tool worker`));
+      return;
+    }
+    worker.channel.signal(REQUEST);
+    // A cheap tool answers while we wait here: no event-loop turn on either side.
+    if (Atomics.wait(worker.channel.state, 0, REQUEST, this.fastWaitMs) !== 'timed-out' && worker.channel.phase === REPLY)
+      return this.receive(worker);
+    const waiting = waitAsync(worker.channel.state, 0, REQUEST, call.timeoutMs + 1_000);
+    if (!waiting.async) return this.receive(worker);
+    void waiting.value.then(() => {
+      if (worker.call === call && worker.channel.phase === REPLY) this.receive(worker);
+    });
   }
 
-  /** Stops workers past their call's deadline, and lets a spare take over from a stalled call. */
+  private receive(worker: PooledWorker): void {
+    const call = worker.call;
+    if (!call) return;
+    const reply = worker.channel.read<ToolWorkerReply>();
+    worker.channel.signal(IDLE);
+    worker.call = undefined;
+    worker.since = performance.now();
+    if (reply.id !== call.id) call.reject(new Error('a tool worker answered another call'));
+    else if (reply.kind === 'result') call.resolve(reply.output);
+    else call.reject(reply.code !== undefined ? new ToolError(reply.message, reply.code) : new Error(reply.message));
+    this.pump();
+  }
+
+  /** Stops workers past their call's deadline, and lets calls that wait behind a stalled one have a worker. */
   private check(): void {
     const now = performance.now();
-    let stalled = false;
-    for (const w of this.workers) {
-      if (!w.call) continue;
-      if (now - w.since >= w.call.timeoutMs) void this.stop(w, new ToolDeadlineError(w.call.timeoutMs));
-      else stalled ||= now - w.since >= this.stallMs;
-    }
-    if (stalled) this.pump();
+    for (const w of this.workers)
+      if (w.call && now - w.since >= w.call.timeoutMs) void this.stop(w, new ToolDeadlineError(w.call.timeoutMs));
+    this.pump();
   }
 
-  private finish(worker: PooledWorker): PendingCall | undefined {
-    const call = worker.call;
-    if (!call) return undefined;
-    worker.call = undefined;
-    if (--this.running === 0 && this.queue.length === 0) {
-      clearInterval(this.watch);
-      this.watch = undefined;
-    }
-    return call;
-  }
-
-  private onReply(worker: PooledWorker, reply: ToolWorkerReply): void {
-    if (reply.kind === 'ready') {
-      worker.ready = true;
-      this.pump();
-      return;
-    }
-    if (reply.kind === 'broken') {
-      this.broken = reply.message;
-      for (const call of this.queue.splice(0)) call.reject(new Error(reply.message));
-      if (this.running === 0) {
-        clearInterval(this.watch);
-        this.watch = undefined;
-      }
-      void this.stop(worker, new Error(reply.message));
-      return;
-    }
-    if (worker.call?.id !== reply.id) return;
-    const call = this.finish(worker)!;
-    if (reply.kind === 'result') call.resolve(reply.output);
-    else call.reject(reply.code !== undefined ? new ToolError(reply.message, reply.code) : new Error(reply.message));
-    if (this.queue.length > 0) this.pump();
+  /** No call waits or runs any more: the process may exit. */
+  private settle(): void {
+    if (this.queue.length > 0 || [...this.workers].some((w) => w.call)) return;
+    clearInterval(this.watch);
+    this.watch = undefined;
   }
 
   private async stop(worker: PooledWorker, reason: Error): Promise<void> {
     if (!this.workers.delete(worker)) return;
-    this.finish(worker)?.reject(reason);
+    const call = worker.call;
+    worker.call = undefined;
+    call?.reject(reason);
+    // A worker stopped mid-call is replaced at once, so the pool stays warm.
+    if (call) this.warm();
     await worker.thread.terminate();
-    if (this.queue.length > 0 || this.running > 0) this.pump();
+    this.pump();
   }
 
   private scheduleIdleSweep(): void {
     if (this.idleTimer) return;
-    this.idleTimer = setTimeout(() => {
-      this.idleTimer = undefined;
-      const quiet = performance.now() - this.lastUsed >= this.idleMs;
-      if (quiet && this.queue.length === 0 && this.running === 0) {
-        for (const w of [...this.workers]) void this.stop(w, new Error('idle'));
-      } else if (this.workers.size > 0) this.scheduleIdleSweep();
-    }, this.idleMs);
+    this.idleTimer = setInterval(() => {
+      const now = performance.now();
+      for (const w of [...this.workers]) if (w.ready && !w.call && now - w.since >= this.idleMs) void this.stop(w, new Error('idle'));
+      if (this.workers.size === 0) {
+        clearInterval(this.idleTimer);
+        this.idleTimer = undefined;
+      }
+    }, this.idleMs / 2);
     this.idleTimer.unref();
   }
 }
