@@ -7,9 +7,9 @@
  * time, through a `ToolChannel` in shared memory. The caller first waits up to `fastWaitMs` for
  * the reply without leaving its thread (a cheap tool answers in microseconds, so the call costs no
  * event-loop turn), then awaits it. At the call's deadline the worker is terminated and the call
- * fails with `tool_timeout`; the pool starts another when calls need it. Two workers are kept
- * warm, so a call that stalls one leaves the other free; a call that has run past `stallMs` no
- * longer counts against `maxWorkers` while others wait.
+ * fails with `tool_timeout`, and the pool starts another. Two workers are kept warm, so a call
+ * that stalls one leaves the other free; when calls have queued for `stallMs`, a call that has run
+ * that long no longer counts against `maxWorkers`, and up to two more workers start.
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
@@ -43,6 +43,8 @@ export class ToolDeadlineError extends Error {
 
 interface PendingCall extends ToolWorkerRequest {
   timeoutMs: number;
+  /** performance.now() when the call was queued. */
+  queuedAt: number;
   resolve(output: ToolOutput): void;
   reject(error: Error): void;
 }
@@ -100,7 +102,7 @@ export class ToolWorkerPool {
     readonly moduleUrl: string,
     options: ToolWorkerPoolOptions = {},
   ) {
-    this.stallMs = options.stallMs ?? 20;
+    this.stallMs = options.stallMs ?? 50;
     this.maxWorkers = Math.max(WARM_WORKERS, options.maxWorkers ?? availableParallelism());
     this.idleMs = options.idleMs ?? 30_000;
     this.fastWaitMs = options.fastWaitMs ?? 1;
@@ -110,7 +112,7 @@ export class ToolWorkerPool {
   run(ref: string, tool: string, args: unknown, timeoutMs: number): Promise<ToolOutput> {
     if (this.broken) return Promise.reject(new Error(this.broken));
     return new Promise<ToolOutput>((resolve, reject) => {
-      this.queue.push({ id: this.nextId++, ref, tool, args, timeoutMs, resolve, reject });
+      this.queue.push({ id: this.nextId++, ref, tool, args, timeoutMs, queuedAt: performance.now(), resolve, reject });
       this.watch ??= setInterval(() => this.check(), Math.max(1, Math.floor(this.stallMs / 2)));
       this.warm();
       this.pump();
@@ -140,9 +142,13 @@ export class ToolWorkerPool {
       if (this.queue.length === 0) break;
       if (worker.ready && !worker.call) this.start(worker, this.queue.shift()!);
     }
-    if (this.queue.length === 0) return this.settle();
-    // Calls wait: start a worker if the pool is below its size, not counting stalled calls.
+    if (this.queue.length === 0) {
+      this.settle();
+      return;
+    }
+    // Calls have waited a while: start a worker if the pool is below its size, not counting stalled calls.
     const now = performance.now();
+    if (now - this.queue[0]!.queuedAt < this.stallMs) return;
     let live = 0;
     for (const w of this.workers) if (!w.call || now - w.since < this.stallMs) live++;
     const starting = [...this.workers].some((w) => !w.ready);
@@ -182,10 +188,15 @@ export class ToolWorkerPool {
     }
     worker.channel.signal(REQUEST);
     // A cheap tool answers while we wait here: no event-loop turn on either side.
-    if (Atomics.wait(worker.channel.state, 0, REQUEST, this.fastWaitMs) !== 'timed-out' && worker.channel.phase === REPLY)
-      return this.receive(worker);
+    if (Atomics.wait(worker.channel.state, 0, REQUEST, this.fastWaitMs) !== 'timed-out' && worker.channel.phase === REPLY) {
+      this.receive(worker);
+      return;
+    }
     const waiting = waitAsync(worker.channel.state, 0, REQUEST, call.timeoutMs + 1_000);
-    if (!waiting.async) return this.receive(worker);
+    if (!waiting.async) {
+      this.receive(worker);
+      return;
+    }
     void waiting.value.then(() => {
       if (worker.call === call && worker.channel.phase === REPLY) this.receive(worker);
     });
