@@ -21,23 +21,33 @@ try {
 }
 parentPort!.postMessage({ kind: 'ready' });
 
-async function answer({ id, ref, tool, args }: ToolWorkerRequest): Promise<ToolWorkerReply> {
+function failed(id: number, error: unknown): ToolWorkerReply {
+  const message = error instanceof Error ? error.message : String(error);
+  return error instanceof ToolError ? { kind: 'error', id, message, code: error.code } : { kind: 'error', id, message };
+}
+
+/** The reply to a request: at once for a synchronous tool, later for an async one. */
+function answer({ id, ref, tool, args }: ToolWorkerRequest): ToolWorkerReply | Promise<ToolWorkerReply> {
   try {
     const run = definitions.get(ref)?.tools[tool]?.run;
     if (!run) throw new Error(`${moduleUrl} has no tool '${tool}' in environment ${ref}`);
     // A pure tool gets only its arguments.
-    return { kind: 'result', id, output: await run(args, undefined as never) };
+    const output = run(args, undefined as never);
+    return output instanceof Promise
+      ? output.then((value): ToolWorkerReply => ({ kind: 'result', id, output: value }), (error: unknown) => failed(id, error))
+      : { kind: 'result', id, output };
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    return error instanceof ToolError ? { kind: 'error', id, message, code: error.code } : { kind: 'error', id, message };
+    return failed(id, error);
   }
 }
 
 for (;;) {
-  // Between calls the thread sleeps here; an async tool's awaits still let its event loop run.
+  // Between calls the thread sleeps here.
   for (let phase = channel.phase; phase !== REQUEST; phase = channel.phase) Atomics.wait(channel.state, 0, phase);
   const request = channel.read<ToolWorkerRequest>();
-  const reply = await answer(request);
+  const pending = answer(request);
+  // An async tool's awaits let this thread's event loop run; a synchronous one's reply goes at once.
+  const reply = pending instanceof Promise ? await pending : pending;
   if (!channel.write(reply))
     channel.write({ kind: 'error', id: request.id, message: `the tool's output is larger than ${CHANNEL_CAPACITY} bytes` } satisfies ToolWorkerReply);
   channel.signal(REPLY);

@@ -92,7 +92,7 @@ export class ToolWorkerPool {
   private readonly maxWorkers: number;
   private readonly idleMs: number;
   private readonly fastWaitMs: number;
-  /** While calls wait or run: checks deadlines and stalls, and keeps the process alive (workers never do). */
+  /** Checks deadlines and stalls while workers live; it keeps the process alive while calls wait or run (workers never do). */
   private watch?: NodeJS.Timeout;
   private idleTimer?: NodeJS.Timeout;
   /** Set when the module cannot be loaded in a worker: every call fails with it. */
@@ -114,6 +114,7 @@ export class ToolWorkerPool {
     return new Promise<ToolOutput>((resolve, reject) => {
       this.queue.push({ id: this.nextId++, ref, tool, args, timeoutMs, queuedAt: performance.now(), resolve, reject });
       this.watch ??= setInterval(() => this.check(), Math.max(1, Math.floor(this.stallMs / 2)));
+      this.watch.ref();
       this.warm();
       this.pump();
     });
@@ -134,7 +135,8 @@ export class ToolWorkerPool {
     const closing = new Error('the tool worker pool was closed');
     for (const call of this.queue.splice(0)) call.reject(closing);
     await Promise.all([...this.workers].map((w) => this.stop(w, closing)));
-    this.settle();
+    clearInterval(this.watch);
+    this.watch = undefined;
   }
 
   private pump(): void {
@@ -225,9 +227,9 @@ export class ToolWorkerPool {
 
   /** No call waits or runs any more: the process may exit. */
   private settle(): void {
-    if (this.queue.length > 0 || [...this.workers].some((w) => w.call)) return;
-    clearInterval(this.watch);
-    this.watch = undefined;
+    if (this.queue.length > 0) return;
+    for (const w of this.workers) if (w.call) return;
+    this.watch?.unref();
   }
 
   private async stop(worker: PooledWorker, reason: Error): Promise<void> {
@@ -249,6 +251,8 @@ export class ToolWorkerPool {
       if (this.workers.size === 0) {
         clearInterval(this.idleTimer);
         this.idleTimer = undefined;
+        clearInterval(this.watch);
+        this.watch = undefined;
       }
     }, this.idleMs / 2);
     this.idleTimer.unref();
