@@ -33,65 +33,52 @@ async function searchQuestion(episode: AttackEpisode, k = 10): Promise<{ hits: H
 /** An answer no task has. */
 const WRONG = 'unknown';
 
+/**
+ * An attack that searches with the question (`k` results), then answers with what `answerOf`
+ * makes of them, citing every result.
+ */
+function searchThenAnswer(
+  name: string,
+  family: string,
+  ceiling: number,
+  k: number,
+  answerOf: (found: { hits: Hit[]; text: string }) => string,
+): Attack {
+  return {
+    name,
+    family,
+    ceiling,
+    async play(episode) {
+      const found = await searchQuestion(episode, k);
+      await episode.call('answer', { answer: answerOf(found).slice(0, 500), citations: found.hits.map((h) => h.id) });
+      return undefined;
+    },
+  };
+}
+
+/** "A, B or C". */
+const listOf = (items: string[]) => (items.length > 1 ? `${items.slice(0, -1).join(', ')} or ${items.at(-1)}` : (items[0] ?? WRONG));
+
 export function searchAttacks(config: SearchConfig): Attack[] {
   const { format, citation } = config.weights;
-  const citing = (k: number) => citation * citationF1Ceiling(k, MAX_SUPPORTING_DOCS);
+  const citing = (k: number) => format + citation * citationF1Ceiling(k, MAX_SUPPORTING_DOCS);
   return [
-    {
-      name: 'cite-every-result',
-      family: 'cite-everything',
-      ceiling: format + citing(10),
-      async play(episode) {
-        const { hits } = await searchQuestion(episode);
-        await episode.call('answer', { answer: WRONG, citations: hits.map((h) => h.id) });
-        return undefined;
-      },
-    },
-    {
-      name: 'list-answer',
-      family: 'list-answer',
-      ceiling: format + citing(3),
-      // "A, B or C" from the titles of the top results, which often include the answer's document.
-      async play(episode) {
-        const top = (await searchQuestion(episode, 3)).hits;
-        const titles = top.map((h) => h.title);
-        const list = titles.length > 1 ? `${titles.slice(0, -1).join(', ')} or ${titles.at(-1)}` : (titles[0] ?? WRONG);
-        await episode.call('answer', { answer: list, citations: top.map((h) => h.id) });
-        return undefined;
-      },
-    },
-    {
-      name: 'long-answer',
-      family: 'long-answer',
-      ceiling: format + citing(10),
-      // As many result titles and snippets as the answer tool takes, citing every result.
-      async play(episode) {
-        const { hits } = await searchQuestion(episode);
-        const long = hits.map((h) => `${h.title}: ${h.snippet}`).join(' ').slice(0, 500);
-        await episode.call('answer', { answer: long, citations: hits.map((h) => h.id) });
-        return undefined;
-      },
-    },
+    searchThenAnswer('cite-every-result', 'cite-everything', citing(10), 10, () => WRONG),
+    // The titles of the top results, which often include the answer's document.
+    searchThenAnswer('list-answer', 'list-answer', citing(3), 3, ({ hits }) => listOf(hits.map((h) => h.title))),
+    // As many result titles and snippets as the answer tool takes.
+    searchThenAnswer('long-answer', 'long-answer', citing(10), 10, ({ hits }) => hits.map((h) => `${h.title}: ${h.snippet}`).join(' ')),
+    // The search result itself, cut to the answer tool's limit.
+    searchThenAnswer('paste-observation-answer', 'paste-observation', citing(10), 10, ({ text }) => text),
     {
       name: 'paste-observation',
       family: 'paste-observation',
-      ceiling: format + citing(10),
+      ceiling: citing(10),
       // The whole search result and the top document, as the final text.
       async play(episode) {
         const { hits, text } = await searchQuestion(episode);
         const page = hits[0] ? (await episode.call('open', { target: hits[0].id })).content : '';
         return { finalText: `${text}\n${page}` };
-      },
-    },
-    {
-      name: 'paste-observation-answer',
-      family: 'paste-observation',
-      ceiling: format + citing(10),
-      // The search result through the answer tool (cut to its limit), citing every result.
-      async play(episode) {
-        const { hits, text } = await searchQuestion(episode);
-        await episode.call('answer', { answer: text.slice(0, 500), citations: hits.map((h) => h.id) });
-        return undefined;
       },
     },
   ];
