@@ -37,17 +37,14 @@ export {
   meanComponents,
   passAtK,
   summarizeEval,
+  summarizeEvalBy,
 } from './eval-summary.ts';
 export { JsonlTrajectorySink } from './jsonl-sink.ts';
-export {
-  BYTE_TOKENIZER_SPECIAL_TOKENS,
-  BYTE_TOKENIZER_VOCAB_SIZE,
-  byteTokenizerId,
-} from './model/byte-tokenizer.ts';
-// The small decoder, its ONNX builder, the onnx policy and its OpenAI-compatible server (issue 8).
+export { BYTE_TOKENIZER_VOCAB_SIZE, byteTokenizerId } from './model/byte-tokenizer.ts';
 export {
   DEFAULT_ROPE_THETA,
   type DecoderConfig,
+  DecoderConfigError,
   type DecoderWeights,
   decoderPositions,
   decoderWeightShapes,
@@ -55,23 +52,29 @@ export {
   ropeTables,
 } from './model/decoder-config.ts';
 export { initDecoderWeights } from './model/init-weights.ts';
+export { buildDecoderOnnx, checkDecoderWeights } from './model/decoder-graph.ts';
+export { HuggingFaceTokenizer } from './model/hf-tokenizer.ts';
+export {
+  type DecoderShape,
+  type ModelChat,
+  type ModelDir,
+  ModelDirError,
+  readDecoderModelDir,
+  readDecoderWeights,
+  readModelDir,
+  TOOLGYM_MODEL_FORMAT,
+  type ToolgymModelMeta,
+} from './model/model-directory.ts';
+export { referenceForward } from './model/reference-forward.ts';
 export {
   createDefaultModel,
   DEFAULT_DECODER_CONFIG,
-  type ModelChat,
-  TOOLGYM_MODEL_FORMAT,
-  type ToolgymModelMeta,
   writeDecoderModelDir,
-} from './model/model-directory.ts';
-export { referenceForward } from './model/reference-forward.ts';
-export { buildDecoderOnnx, checkDecoderWeights } from './onnx/decoder-graph.ts';
-export { ModelDirError, PolicyRequestError } from './onnx/errors.ts';
+} from './model/write-model-directory.ts';
+export { PolicyRequestError } from './onnx/errors.ts';
 export type { ExecutionProviderChoice, ExecutionProviderPreference } from './onnx/execution-provider.ts';
-export { HuggingFaceTokenizer } from './onnx/hf-tokenizer.ts';
-export { type ModelDir, readModelDir } from './onnx/model-dir.ts';
-export { createOnnxPolicy, OnnxPolicy, type OnnxPolicySettings } from './onnx/onnx-policy.ts';
+export { createOnnxPolicy, type KvCacheMode, OnnxPolicy, type OnnxPolicySettings } from './onnx/onnx-policy.ts';
 export { type OpenAiServer, serveOpenAiCompatible } from './onnx/openai-server.ts';
-export { readDecoderModelDir, readDecoderWeights } from './onnx/read-weights.ts';
 export { logSoftmax } from './onnx/sampler.ts';
 export { createOpenAICompatiblePolicy, type OpenAICompatibleSettings } from './policies/openai-compatible.ts';
 export { randomValue } from './policies/random-arguments.ts';
@@ -82,13 +85,13 @@ export type {
   GenerateRequest,
   GenerateResult,
   Policy,
+  PolicyScheme,
+  PolicySpecContext,
   SamplingParams,
   TokenExploration,
 } from './policy.ts';
 export {
   createPolicyFromSpec,
-  type PolicyScheme,
-  type PolicySpecContext,
   parsePolicySpec,
   policySchemeNames,
   registerPolicyScheme,

@@ -1,26 +1,13 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { checkEnvironment, loadEnvironmentModule } from '@toolgym/env-kit';
 import { describe, expect, it } from 'vitest';
+import { runToolgym } from './commands/test-support.ts';
 import { parseCommandLine } from './play.ts';
 import { scaffoldEnvironment } from './scaffold.ts';
 
 const cliDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const bin = path.join(cliDir, 'bin/toolgym.js');
-
-function runCli(args: string[], stdin = ''): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [bin, ...args], { cwd: cliDir });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(stdin);
-  });
-}
 
 describe('toolgym env play', () => {
   it('reads key=value and JSON arguments', () => {
@@ -34,10 +21,10 @@ describe('toolgym env play', () => {
 
   it('plays a compose episode typed at the terminal, mistakes included, to reward 1', async () => {
     const options = JSON.stringify({ depths: [2], functions: ['reverse', 'upper'], alphabet: 'abc', minLength: 3, maxLength: 3, tasksPerDepth: 2, heldOutPairFraction: 0 });
-    const result = await runCli(
-      ['env', 'play', 'compose', '--options', options, '--task', 'd2-reverse.upper-bcc'],
-      ['reverse txt=bcc', 'reverse {"text": ', 'reverse text=bcc', 'upper text=ccb', 'answer answer=CCB', ''].join('\n'),
-    );
+    const result = await runToolgym(['env', 'play', 'compose', '--options', options, '--task', 'd2-reverse.upper-bcc'], {
+      stdin: ['reverse txt=bcc', 'reverse {"text": ', 'reverse text=bcc', 'upper text=ccb', 'answer answer=CCB', ''].join('\n'),
+      cwd: cliDir,
+    });
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('upper ∘ reverse("bcc")');
@@ -57,7 +44,7 @@ describe('toolgym env new', () => {
       const report = await checkEnvironment(definition!);
       expect(report.checks.filter((c) => !c.ok)).toEqual([]);
       // It starts with a red-team suite, and the probe plays it.
-      const probed = await runCli(['env', 'probe', path.join(dir, 'src/index.ts'), '--tasks', '2']);
+      const probed = await runToolgym(['env', 'probe', path.join(dir, 'src/index.ts'), '--tasks', '2'], { cwd: cliDir });
       expect(probed.stderr).toBe('');
       expect(probed.code).toBe(0);
       expect(probed.stdout).toMatch(/answer-without-counting\s+guess\s+4\s+0\.000\s+0\.000\s+0\.000\s+pass/);
@@ -70,20 +57,20 @@ describe('toolgym env new', () => {
   });
 
   it('probe exits 1 when an attack beats its ceiling, and names the episode', async () => {
-    const result = await runCli(['env', 'probe', path.join(cliDir, 'test/fixtures/lenient-env.ts'), '--tasks', '2', '--split', 'test']);
+    const result = await runToolgym(['env', 'probe', path.join(cliDir, 'test/fixtures/lenient-env.ts'), '--tasks', '2', '--split', 'test'], { cwd: cliDir });
     expect(result.code).toBe(1);
     expect(result.stdout).toMatch(/repeat-prompt\s+generic\s+2\s+1\.000\s+1\.000\s+0\.000\s+ABOVE CEILING/);
     expect(result.stdout).toContain('ATTACKS ABOVE THEIR CEILING');
   });
 
   it('probe refuses a split that does not exist', async () => {
-    const result = await runCli(['env', 'probe', 'compose', '--split', 'validation']);
+    const result = await runToolgym(['env', 'probe', 'compose', '--split', 'validation'], { cwd: cliDir });
     expect(result.code).toBe(2);
-    expect(result.stderr).toMatch(/--split validation is not a split.*train, test, test-iid/s);
+    expect(result.stderr).toMatch(/--split validation is not known.*train, test, test-iid/s);
   });
 
   it('suggests the closest id for a typo and exits non-zero', async () => {
-    const result = await runCli(['env', 'tasks', 'compse']);
+    const result = await runToolgym(['env', 'tasks', 'compse'], { cwd: cliDir });
     expect(result.code).toBe(2);
     expect(result.stderr).toContain("Did you mean 'compose'?");
   });

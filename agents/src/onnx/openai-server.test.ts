@@ -5,7 +5,7 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compactChatTemplate, compactToolCalls, singleArgumentTools } from '../chat/compact-format.ts';
 import { initDecoderWeights } from '../model/init-weights.ts';
-import { writeDecoderModelDir } from '../model/model-directory.ts';
+import { writeDecoderModelDir } from '../model/write-model-directory.ts';
 import { createOpenAICompatiblePolicy } from '../policies/openai-compatible.ts';
 import { OnnxPolicy } from './onnx-policy.ts';
 import {

@@ -1,8 +1,7 @@
 import path from 'node:path';
 import { BYTE_TOKENIZER_VOCAB_SIZE, type DecoderConfig } from '@toolgym/agents';
-import { ToolGymError } from '@toolgym/protocol';
+import { ConfigError } from '@toolgym/env-kit';
 import {
-  LearnerServerConfigError,
   learnerStateFromTensors,
   modelChat,
   publishWeights,
@@ -11,6 +10,8 @@ import {
   type TrainConfig,
 } from '@toolgym/trainer';
 import type { Command } from 'commander';
+import { oneOf, portNumber, positiveInt } from '../flags.ts';
+import { closeOnSignal, listening } from '../serving.ts';
 
 /** `toolgym learner serve | publish`: the learner HTTP API and weight publishing (trainer/LEARNER_API.md). */
 export function registerLearnerCommands(program: Command): void {
@@ -41,29 +42,22 @@ export function registerLearnerCommands(program: Command): void {
         backend: string;
         workers: string;
       }) => {
-        if (opts.backend !== 'wasm' && opts.backend !== 'cpu')
-          throw new ToolGymError('learner-cli', `--backend must be wasm or cpu, got '${opts.backend}'`);
-        const server = await serveLearner({
-          host: opts.host,
-          port: Number(opts.port),
-          backend: opts.backend,
-          workers: Number(opts.workers),
-          ...(opts.token ? { token: opts.token } : {}),
-          ...(opts.stateDir ? { stateDir: path.resolve(opts.stateDir) } : {}),
-          log: (line) => process.stderr.write(`${line}\n`),
-        }).catch((error: unknown) => {
-          if (error instanceof LearnerServerConfigError) throw new ToolGymError(error.code, error.message);
-          throw error;
-        });
+        const backend = oneOf(opts.backend, ['wasm', 'cpu'], '--backend');
+        const address = { host: opts.host, port: portNumber(opts.port, '--port') };
+        const server = await listening('--port', address, () =>
+          serveLearner({
+            ...address,
+            backend,
+            workers: positiveInt(opts.workers, '--workers'),
+            ...(opts.token ? { token: opts.token } : {}),
+            ...(opts.stateDir ? { stateDir: path.resolve(opts.stateDir) } : {}),
+            log: (line) => process.stderr.write(`${line}\n`),
+          }),
+        );
         process.stderr.write(
           `toolgym: learner API at ${server.url}/api/v1${opts.stateDir ? ` (state in ${path.resolve(opts.stateDir)})` : ' (no --state-dir: a restart loses the model)'}\n`,
         );
-        const stop = async () => {
-          await server.close();
-          process.exit(0);
-        };
-        process.on('SIGINT', stop);
-        process.on('SIGTERM', stop);
+        closeOnSignal(() => server.close());
       },
     );
 
@@ -76,9 +70,7 @@ export function registerLearnerCommands(program: Command): void {
     .option('--format <list>', 'safetensors, onnx or both', 'safetensors,onnx')
     .action(async (runDir: string, opts: { out?: string; format: string }) => {
       const formats = opts.format.split(',').map((f) => f.trim());
-      const bad = formats.filter((f) => f !== 'safetensors' && f !== 'onnx');
-      if (bad.length > 0)
-        throw new ToolGymError('learner-cli', `--format: unknown ${bad.join(', ')} (safetensors, onnx)`);
+      for (const format of formats) oneOf(format, ['safetensors', 'onnx'], '--format');
       const checkpoint = await readLatestCheckpoint<{
         config?: TrainConfig;
         decoder: DecoderConfig;
@@ -87,15 +79,13 @@ export function registerLearnerCommands(program: Command): void {
         policyVersion: number;
       }>(path.join(runDir, 'checkpoints'));
       if (!checkpoint)
-        throw new ToolGymError(
-          'learner-cli',
+        throw new ConfigError(
           `no intact checkpoint in ${path.join(runDir, 'checkpoints')}`,
           'pass the run directory of `toolgym train` (<outDir>/<name>-seed<seed>)',
         );
       const { decoder, extraTokens = [] } = checkpoint.state;
       if (decoder.vocabSize !== BYTE_TOKENIZER_VOCAB_SIZE + extraTokens.length)
-        throw new ToolGymError(
-          'learner-cli',
+        throw new ConfigError(
           `the checkpoint's decoder has ${decoder.vocabSize} tokens but names ${extraTokens.length} beyond the byte tokenizer's ${BYTE_TOKENIZER_VOCAB_SIZE}: its tokenizer cannot be rebuilt`,
           'publish a checkpoint written by this version of `toolgym train` (it records its extra tokens)',
         );

@@ -1,6 +1,8 @@
 import path from 'node:path';
 import { createDefaultModel, OnnxPolicy, serveOpenAiCompatible } from '@toolgym/agents';
 import type { Command } from 'commander';
+import { oneOf, portNumber, positiveInt, wholeNumber } from '../flags.ts';
+import { closeOnSignal, listening } from '../serving.ts';
 
 export function registerPolicyCommands(program: Command): void {
   const policy = program.command('policy').description("Create and serve ToolGym's ONNX policy models.");
@@ -12,7 +14,7 @@ export function registerPolicyCommands(program: Command): void {
     )
     .option('--seed <n>', 'seed of the initial weights', '0')
     .action(async (dir: string, opts: { seed: string }) => {
-      const { config } = await createDefaultModel(dir, { seed: Number(opts.seed) });
+      const { config } = await createDefaultModel(dir, { seed: wholeNumber(opts.seed, '--seed') });
       process.stdout.write(
         `toolgym: wrote ${path.resolve(dir)} (dModel ${config.dModel}, ${config.nLayers} layers, ${config.nHeads} heads, ` +
           `dFF ${config.dFF}, ${config.maxPositions} positions, vocab ${config.vocabSize})\n`,
@@ -39,32 +41,30 @@ export function registerPolicyCommands(program: Command): void {
         executionProvider: string;
         maxBatch: string;
       }) => {
-        if (!['auto', 'cuda', 'cpu'].includes(opts.executionProvider)) {
-          throw new Error(`--execution-provider must be auto, cuda or cpu, got '${opts.executionProvider}'`);
-        }
+        const executionProvider = oneOf(
+          opts.executionProvider,
+          ['auto', 'cuda', 'cpu'],
+          '--execution-provider',
+        );
+        const address = { host: opts.host, port: portNumber(opts.port, '--port') };
         const onnx = await OnnxPolicy.create({
           model: opts.model,
-          executionProvider: opts.executionProvider as 'auto' | 'cuda' | 'cpu',
-          maxBatchSize: Number(opts.maxBatch),
+          executionProvider,
+          maxBatchSize: positiveInt(opts.maxBatch, '--max-batch'),
         });
         const modelName = opts.name ?? path.basename(path.resolve(opts.model));
-        const server = await serveOpenAiCompatible(onnx, {
-          port: Number(opts.port),
-          host: opts.host,
-          modelName,
-        });
+        const server = await listening('--port', address, () =>
+          serveOpenAiCompatible(onnx, { ...address, modelName }),
+        );
         const ep = onnx.executionProvider;
         process.stderr.write(`toolgym: execution provider ${ep.provider} (${ep.reason})\n`);
         process.stderr.write(
           `toolgym: serving '${modelName}' (policy version ${onnx.version}) at ${server.url}\n`,
         );
-        const stop = async () => {
+        closeOnSignal(async () => {
           await server.close();
           await onnx.close();
-          process.exit(0);
-        };
-        process.on('SIGINT', stop);
-        process.on('SIGTERM', stop);
+        });
       },
     );
 }

@@ -1,40 +1,25 @@
 import { defineEnvironment, Environment, probeEnvironment, weightedReward } from '@toolgym/env-kit';
 import { describe, expect, it } from 'vitest';
-import clinical, { caseBankFor, createClinicalEnvironment, mentionsDiagnosis, normaliseDiagnosis } from '../src/index.ts';
-import { taskIdOf } from '../src/case-bank.ts';
+import clinical, { createClinicalEnvironment, normaliseDiagnosis } from '../src/index.ts';
 import type { ClinicalAnswer, ClinicalState } from '../src/environment.ts';
 
 /** Every component weighted, so a hole in any of them shows in the total. */
 const EVERY_COMPONENT = { completion: 0.1, diagnosis: 1, exam_f1: 0.5, cost_efficiency: 0.7, rubric: 0.7 };
 
-/** Tasks whose case reports a test result that names the diagnosis: the case bank's leaks. */
-function leakingTasks(config: ReturnType<typeof clinical.parseConfig>): Set<string> {
-  const bank = caseBankFor(config);
-  return new Set(
-    bank.cases
-      .filter((c) => Object.values(c.results).some((value) => mentionsDiagnosis(String(value), c) !== undefined))
-      .map((c) => taskIdOf(c.id)),
-  );
-}
-
 describe.each([
   ['default weights', {}],
   ['every component weighted', { weights: EVERY_COMPONENT }],
 ])('clinical red-team with %s, over every case', (_label, options) => {
-  it('holds every attack family to its ceiling, except where a test result names the diagnosis', async () => {
+  it('holds every attack family to its ceiling', async () => {
     const environment = new Environment(clinical, clinical.parseConfig(options));
     const report = await probeEnvironment(environment, { tasks: 64 });
     expect(new Set(report.rows.map((r) => r.family))).toEqual(
       new Set(['shotgun', 'order-everything', 'ask-patient', 'master-key', 'category', 'generic']),
     );
-    const leaks = leakingTasks(environment.config);
     for (const row of report.rows) {
-      expect(row.verdict, `${row.attack}: ${row.error}`).not.toBe('error');
       expect(row.episodes).toBeGreaterThan(0);
-      // A win is a case whose results give the diagnosis away (the case validator's job), never the grader's.
-      expect(row.above.filter((e) => !leaks.has(e.taskId)), row.attack).toEqual([]);
+      expect(row.verdict, `${row.attack}: ${row.error ?? JSON.stringify(row.above)}`).toBe('pass');
     }
-    for (const row of report.rows.filter((r) => r.attack !== 'order-every-test')) expect(row.verdict, row.attack).toBe('pass');
   });
 });
 

@@ -106,6 +106,8 @@ export default defineEnvironment<State, ComposeConfig>({
   formatFloor: (config) => config.weights.valid_calls,
   redteam: async (config) => (await import('../redteam/index.ts')).composeAttacks(config),
   limits: (config) => ({ maxTurns: config.maxTurns, toolTimeoutMs: 2_000, maxToolOutputBytes: 4_096 }),
+  // Composition generalisation: a test chain contains an ordered pair no train chain has.
+  heldOut: () => ({ unit: 'function-pair', unitsOf: (task) => (task.meta as { pairs: string[] }).pairs }),
   oracle: (task) => {
     const { chain, input } = task.meta as { chain: FunctionName[]; input: string };
     const { steps, output } = task.answer as ComposeAnswer;

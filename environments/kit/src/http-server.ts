@@ -36,8 +36,8 @@ export interface HttpEnvironmentServer {
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
 
 export class PortInUseError extends ToolGymError {
-  constructor(host: string, port: number) {
-    super('port_in_use', `port ${port} on ${host} is already in use`, 'pick another port with --http <port>, or 0 for any free port');
+  constructor(host: string, port: number, hint = 'pick another port, or 0 for any free port') {
+    super('port_in_use', `port ${port} on ${host} is already in use`, hint);
   }
 }
 

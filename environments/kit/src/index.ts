@@ -4,6 +4,7 @@ export {
   DEFAULT_LIMITS,
   type EnvironmentSpec,
   type EnvironmentDefinition,
+  type DataFileReport,
   type EpisodeContext,
   type GradeInput,
   type HeldOut,
@@ -35,7 +36,18 @@ export {
 } from './client.ts';
 export type { Attack, AttackEnd, AttackEpisode, AgentTask } from './redteam.ts';
 export { answerWith, randomCalls, genericAttacks } from './generic-attacks.ts';
-export { probeEnvironment, type ProbeOptions, type ProbeReport, type ProbeRow } from './probe.ts';
+export { playAttack, probeEnvironment, type ProbeOptions, type ProbeReport, type ProbeRow } from './probe.ts';
 export { sampleArguments, fillArguments } from './schema-arguments.ts';
+export {
+  checkSplits,
+  splitReport,
+  formatSplitReport,
+  heldOutUnitsByTask,
+  promptCoverage,
+  promptWords,
+  PROMPT_NGRAM,
+  type SplitReport,
+  type SplitStats,
+} from './split-check.ts';
 export { checkEnvironment, type ConformanceReport, type ConformanceCheck } from './conformance.ts';
 export { rescoreTrajectory, summarizeRescores, type Rescored, type RescoreSummary } from './rescore.ts';

@@ -1,6 +1,7 @@
-import { hashString, Rng, type Split, SplitSchema, type Task } from '@toolgym/protocol';
+import { hashString, Rng, type RewardBreakdown, type Split, SplitSchema, type Task } from '@toolgym/protocol';
 import { EnvironmentClient } from './client.ts';
 import type { Environment } from './episode.ts';
+import type { Principal } from './mcp-server.ts';
 import { genericAttacks } from './generic-attacks.ts';
 import type { Attack, AttackEpisode } from './redteam.ts';
 
@@ -64,7 +65,6 @@ export async function probeEnvironment(environment: Environment, options: ProbeO
   const pools = await Promise.all(
     splits.map(async (split) => new Rng(hashString(`probe:${seed}:${split}`)).shuffle(await environment.tasksOf(split))),
   );
-  const tools = environment.toolSpecs;
   const limit = concurrencyLimit(options.concurrency ?? 4);
 
   const rows = await Promise.all(
@@ -72,7 +72,7 @@ export async function probeEnvironment(environment: Environment, options: ProbeO
       const tasks = pools.flatMap((pool) => pool.filter((t) => attack.appliesTo?.(agentView(t)) ?? true).slice(0, perSplit));
       const base = { attack: attack.name, family: attack.family, origin, ceiling: attack.ceiling };
       if (tasks.length === 0) return { ...base, episodes: 0, mean: 0, max: 0, verdict: 'no task', above: [] };
-      const played = await Promise.all(tasks.map((task) => limit(() => playAttack(environment, attack, task, tools, seed))));
+      const played = await Promise.all(tasks.map((task) => limit(() => playGraded(environment, attack, task, seed))));
       const failed = played.find((p) => 'error' in p);
       const graded = played.filter((p): p is Exclude<typeof p, { error: string }> => !('error' in p));
       const worst = graded.reduce<(typeof graded)[number] | undefined>((best, p) => (!best || p.total > best.total ? p : best), undefined);
@@ -98,29 +98,45 @@ function agentView(task: Task): AttackEpisode['task'] {
   return visible;
 }
 
-async function playAttack(
+/**
+ * Plays one attack on one task in a session of its own, as an agent would (the task it is shown
+ * has no answer), and returns the grade. `principal: 'trainer'` keeps the reward's `info`, for a
+ * test that wants to say why an attack won.
+ */
+export async function playAttack(
   environment: Environment,
   attack: Attack,
   task: Task,
-  tools: AttackEpisode['tools'],
-  seed: number,
-): Promise<{ taskId: string; total: number; components: Record<string, number> } | { taskId: string; error: string }> {
-  const client = await EnvironmentClient.connect({ kind: 'direct', environment, principal: 'agent' });
+  options: { seed?: number; principal?: Principal } = {},
+): Promise<RewardBreakdown> {
+  const seed = options.seed ?? 0;
+  const client = await EnvironmentClient.connect({ kind: 'direct', environment, principal: options.principal ?? 'agent' });
   try {
     const started = await client.start({ taskId: task.id, seed });
     const ending = await attack.play({
       task: started.task,
-      tools,
+      tools: await client.listTools(),
       limits: started.limits,
       rng: new Rng(hashString(`${attack.name}:${task.id}:${seed}`)),
       call: (name, args) => client.callTool(name, args),
     });
-    const { reward } = await client.end(ending?.finalText);
+    return (await client.end(ending?.finalText)).reward;
+  } finally {
+    await client.close();
+  }
+}
+
+async function playGraded(
+  environment: Environment,
+  attack: Attack,
+  task: Task,
+  seed: number,
+): Promise<{ taskId: string; total: number; components: Record<string, number> } | { taskId: string; error: string }> {
+  try {
+    const reward = await playAttack(environment, attack, task, { seed });
     return { taskId: task.id, total: reward.total, components: reward.components };
   } catch (error) {
     return { taskId: task.id, error: `${task.id}: ${error instanceof Error ? error.message : String(error)}` };
-  } finally {
-    await client.close();
   }
 }
 

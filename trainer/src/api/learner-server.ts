@@ -16,6 +16,7 @@ import { randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type DecoderConfig, decoderWeightShapes } from '@toolgym/agents';
+import { ToolGymError } from '@toolgym/protocol';
 import type { z } from 'zod';
 import { readLatestCheckpoint, writeCheckpoint } from '../checkpoint/checkpoint.ts';
 import { learnerStateFromTensors, learnerStateToTensors } from '../checkpoint/learner-state-tensors.ts';
@@ -71,11 +72,10 @@ export interface LearnerServer {
   close(): Promise<void>;
 }
 
-export class LearnerServerConfigError extends Error {
-  readonly code = 'learner-server-config';
-  constructor(message: string) {
-    super(message);
-    this.name = 'LearnerServerConfigError';
+/** A learner server that cannot start as configured. */
+export class LearnerServerConfigError extends ToolGymError {
+  constructor(message: string, hint: string) {
+    super('invalid_learner_server_config', message, hint);
   }
 }
 
@@ -125,12 +125,16 @@ export async function serveLearner(options: LearnerServerOptions = {}): Promise<
   const host = options.host ?? '127.0.0.1';
   if (!LOOPBACK.has(host) && !options.token) {
     throw new LearnerServerConfigError(
-      `refusing to bind the learner API to ${host} without a token: pass --token (or TOOLGYM_LEARNER_TOKEN), or bind 127.0.0.1`,
+      `refusing to bind the learner API to ${host} without a token`,
+      'pass --token (or TOOLGYM_LEARNER_TOKEN), or bind 127.0.0.1',
     );
   }
   const workers = options.workers ?? 1;
   if (!Number.isInteger(workers) || workers < 1)
-    throw new LearnerServerConfigError(`--workers must be a whole number ≥ 1, got ${options.workers}`);
+    throw new LearnerServerConfigError(
+      `--workers must be a whole number ≥ 1, got ${options.workers}`,
+      'one worker per core the learner may use',
+    );
   const log = options.log ?? (() => {});
   const keepResults = options.keepResults ?? 64;
   const keepFutures = 4 * keepResults;

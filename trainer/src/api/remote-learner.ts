@@ -10,6 +10,8 @@
  * restart, the gradients of those forward_backward calls were lost with the old process.
  */
 import { type DecoderConfig, type DecoderWeights, decoderWeightShapes } from '@toolgym/agents';
+import type { LossFnName } from '../algorithms/policy-losses.ts';
+import { ToolGymError } from '@toolgym/protocol';
 import {
   type AdamParams,
   type Datum,
@@ -19,7 +21,6 @@ import {
   LearnerInputError,
   type LearnerState,
   type LossFnConfig,
-  type LossFnName,
   type OptimStepOutput,
 } from '../learner/learner.ts';
 import {
@@ -57,17 +58,17 @@ export interface RemoteLearnerSettings {
 }
 
 /** An error answer of the learner API, or a server that stayed unreachable. */
-export class LearnerApiError extends Error {
+export class LearnerApiError extends ToolGymError {
   constructor(
-    readonly code: string,
+    code: string,
     message: string,
     readonly status?: number,
     readonly field?: string,
     /** For `seq_gap`: the seq_id the server expects next. */
     readonly expectedSeq?: number,
+    hint?: string,
   ) {
-    super(message);
-    this.name = 'LearnerApiError';
+    super(code, message, hint);
   }
 }
 
@@ -227,7 +228,11 @@ export class RemoteLearner implements Learner {
         if (replay.length === 0 || replay[0]!.seq !== expected) {
           throw new LearnerApiError(
             'cannot_recover',
-            `the learner server expects seq_id ${expected}, which this client can no longer replay (${sent.seq} is next): restart the run from its last checkpoint`,
+            `the learner server expects seq_id ${expected}, which this client can no longer replay (${sent.seq} is next)`,
+            undefined,
+            undefined,
+            undefined,
+            'restart the run from its last checkpoint (toolgym train --resume)',
           );
         }
         for (const r of replay) await this.call(r.endpoint, { ...r.body, seq_id: r.seq });
@@ -302,6 +307,10 @@ export class RemoteLearner implements Learner {
         throw new LearnerApiError(
           'unreachable',
           `learner API at ${this.base} unreachable for ${endpoint}: ${lastProblem}`,
+          undefined,
+          undefined,
+          undefined,
+          'start `toolgym learner serve` there, or point `learner:` in the config at a running one',
         );
       await new Promise((r) => setTimeout(r, this.settings.retryDelayMs ?? 250));
     }

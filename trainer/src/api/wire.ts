@@ -8,7 +8,9 @@
  * client cannot disagree.
  */
 import type { DecoderConfig, DecoderWeights } from '@toolgym/agents';
+import { ToolGymError } from '@toolgym/protocol';
 import { z } from 'zod';
+import { LOSS_FN_NAMES } from '../algorithms/policy-losses.ts';
 import type {
   AdamParams,
   Datum,
@@ -54,7 +56,7 @@ export const WireDatumSchema = z
   .strict();
 export type WireDatum = z.infer<typeof WireDatumSchema>;
 
-export const LossFnSchema = z.enum(['cross_entropy', 'importance_sampling', 'ppo']);
+export const LossFnSchema = z.enum(LOSS_FN_NAMES);
 
 /** Loss options. Tinker's `clip_low_threshold`/`clip_high_threshold` are ratio bounds (1 − ε, 1 + ε). */
 export const LossFnConfigSchema = z
@@ -356,13 +358,11 @@ export interface WireInfo {
 }
 
 /** A request field that parsed but makes no sense (rendered as 400 naming the field). */
-export class WireFieldError extends Error {
-  readonly code = 'invalid_field';
+export class WireFieldError extends ToolGymError {
   constructor(
     readonly field: string,
     message: string,
   ) {
-    super(`${field}: ${message}`);
-    this.name = 'WireFieldError';
+    super('invalid_field', `${field}: ${message}`, 'see trainer/LEARNER_API.md for the field');
   }
 }
