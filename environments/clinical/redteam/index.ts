@@ -40,6 +40,17 @@ const DISEASE_WORD =
 /** Categories of disease, as an answer that names no condition. */
 const CATEGORIES = ['infection', 'heart disease', 'lung disease', 'cancer', 'autoimmune disease', 'metabolic disorder'];
 
+/**
+ * ICD-10 categories (the code's first three characters) that hold more than one common condition:
+ * acute MI (STEMI and NSTEMI), pneumothorax (primary and secondary), gout (any joint). A category
+ * names no one condition, so it must not count as a diagnosis.
+ */
+const CATEGORY_CODES: ReadonlyArray<[RegExp, string]> = [
+  [/breath|lung/, 'J93'],
+  [/joint|knee|toe|ankle|swollen/, 'M10'],
+  [/chest|heart|palpitat|sweat/, 'I21'],
+];
+
 /** Two history questions any doctor asks, then a look at the vitals. */
 async function routineWorkup(episode: AttackEpisode): Promise<string[]> {
   const said: string[] = [];
@@ -153,6 +164,18 @@ export function clinicalAttacks(config: ClinicalConfig, ceilings: ClinicalCeilin
               ? 'infection'
               : episode.rng.pick(CATEGORIES);
         return diagnose(episode, category);
+      },
+    },
+    {
+      name: 'category-code',
+      family: 'category',
+      ceiling: floor,
+      // The ICD-10 category the complaint suggests, as a code: it covers the case's diagnosis and its neighbours.
+      async play(episode) {
+        await routineWorkup(episode);
+        const complaint = (/says: "([^"]*)"/.exec(episode.task.prompt)?.[1] ?? '').toLowerCase();
+        const code = CATEGORY_CODES.find(([words]) => words.test(complaint))?.[1] ?? 'I21';
+        return diagnose(episode, code, `ICD-10 ${code}.`);
       },
     },
   ];

@@ -37,6 +37,20 @@ it('shotgun answers beat a grade that accepts any answer naming the diagnosis', 
   expect(report.rows.find((r) => r.attack === 'shotgun-diagnosis')?.above.length).toBeGreaterThan(0);
 });
 
+it('a category code beats a grade that counts a broader code of the category as the diagnosis', async () => {
+  const categoryGrade = defineEnvironment({
+    ...clinical,
+    grade: ({ episode }) => {
+      const gold = (episode.state as ClinicalState).clinicalCase.diagnosis.icd10 ?? '';
+      const given = ((episode.answer as ClinicalAnswer | undefined)?.diagnosis ?? '').replace(/^ICD-10\s*/i, '').toUpperCase();
+      const broader = given.length >= 3 && gold.startsWith(given);
+      return weightedReward({ diagnosis: broader ? 1 : 0 }, { diagnosis: 1 });
+    },
+  });
+  const report = await probeEnvironment(new Environment(categoryGrade, categoryGrade.parseConfig({})), { tasks: 134 });
+  expect(report.rows.find((r) => r.attack === 'category-code')?.above.length).toBeGreaterThan(0);
+});
+
 it('a master key earns nothing from a judge that passes everything', async () => {
   // Test double of a fooled rubric judge (a judge model cannot run here): every criterion is met.
   const fooled = createClinicalEnvironment({ judge: { judge: async () => ({ met: true }) } });
