@@ -40,6 +40,8 @@ beforeAll(async () => {
   writeFileSync(recorded, parts.join(''));
   lines = readFileSync(recorded, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Trajectory);
   expect(lines).toHaveLength(12);
+  // Failed episodes are never graded, so rescore would skip them: say why they failed.
+  expect(lines.filter((t) => t.status === 'failed').map((t) => t.failure)).toEqual([]);
 }, 300_000);
 
 describe('toolgym rescore', () => {

@@ -4,6 +4,7 @@ import { ConfigError, type Environment, type Rescored, rescoreTrajectory, summar
 import { type Trajectory, TrajectorySchema } from '@toolgym/protocol';
 import { TrajectoryStore } from '@toolgym/replay';
 import type { Command } from 'commander';
+import { environmentOptions, numberIn } from '../flags.ts';
 import { makeEnvironment } from '../registry.ts';
 import { printTable } from './env.ts';
 
@@ -35,9 +36,10 @@ export function registerRescoreCommand(program: Command): void {
     .option('--show <n>', 'list this many changed episodes', '10')
     .option('--json', 'print the summary and every changed episode as JSON')
     .action(async (target: string, opts: RescoreOptions) => {
+      const show = numberIn(opts.show, '--show', 0);
       const source = openSource(path.resolve(target), opts);
       const environments = new Map<string, Promise<Environment>>();
-      const options = opts.options !== undefined ? parseJson(opts.options, '--options') : source.options;
+      const options = opts.options !== undefined ? environmentOptions(opts.options) : source.options;
       const rescored: Rescored[] = [];
       const skipped = new Map<string, number>();
       const skip = (reason: string) => skipped.set(reason, (skipped.get(reason) ?? 0) + 1);
@@ -76,7 +78,6 @@ export function registerRescoreCommand(program: Command): void {
       process.stdout.write(`${summary.changed} of ${summary.episodes} episodes changed`);
       process.stdout.write(summary.diverged > 0 ? `; ${summary.diverged} did not replay as played (their tool outputs differ)\n` : '\n');
       for (const [reason, n] of skipped) process.stdout.write(`skipped ${n}: ${reason}\n`);
-      const show = Number(opts.show);
       if (changed.length > 0 && show > 0) {
         printTable(
           ['trajectory', 'task', 'total before', 'total after', 'diverged calls'],
