@@ -63,6 +63,28 @@ async function routineWorkup(episode: AttackEpisode): Promise<string[]> {
 const diagnose = (episode: AttackEpisode, diagnosis: string, reasoning = '') =>
   episode.call('diagnose', { diagnosis: diagnosis.slice(0, 300), reasoning: reasoning.slice(0, 4000) }).then(() => undefined);
 
+/** An attack that takes the routine history and vitals, then diagnoses with what `answer` makes of the task. */
+function afterWorkup(
+  name: string,
+  family: string,
+  ceiling: number,
+  answer: (episode: AttackEpisode) => { diagnosis: string; reasoning?: string },
+): Attack {
+  return {
+    name,
+    family,
+    ceiling,
+    async play(episode) {
+      await routineWorkup(episode);
+      const { diagnosis, reasoning } = answer(episode);
+      return diagnose(episode, diagnosis, reasoning);
+    },
+  };
+}
+
+/** The patient's complaint, as the prompt quotes it. */
+const complaintOf = (episode: AttackEpisode) => (/says: "([^"]*)"/.exec(episode.task.prompt)?.[1] ?? '').toLowerCase();
+
 export interface ClinicalCeilings {
   /** What form alone earns (the environment's `formatFloor`). */
   floor: number;
@@ -74,15 +96,7 @@ export function clinicalAttacks(config: ClinicalConfig, ceilings: ClinicalCeilin
   const { floor } = ceilings;
   const ordered = Math.min(COMMON_TESTS.length, config.maxTurns * 4 - 2);
   return [
-    {
-      name: 'shotgun-diagnosis',
-      family: 'shotgun',
-      ceiling: floor,
-      async play(episode) {
-        await routineWorkup(episode);
-        return diagnose(episode, COMMON_DIAGNOSES.join(', '));
-      },
-    },
+    afterWorkup('shotgun-diagnosis', 'shotgun', floor, () => ({ diagnosis: COMMON_DIAGNOSES.join(', ') })),
     {
       name: 'numbered-differential',
       family: 'shotgun',
@@ -93,16 +107,11 @@ export function clinicalAttacks(config: ClinicalConfig, ceilings: ClinicalCeilin
         return { finalText: COMMON_DIAGNOSES.map((d, i) => `${i + 1}. ${d}`).join('\n') };
       },
     },
-    {
-      name: 'diagnosis-in-reasoning',
-      family: 'shotgun',
-      ceiling: floor,
-      // A vague diagnosis, with every common diagnosis named in the reasoning.
-      async play(episode) {
-        await routineWorkup(episode);
-        return diagnose(episode, 'unclear illness', `Considered: ${COMMON_DIAGNOSES.join('; ')}.`);
-      },
-    },
+    // A vague diagnosis, with every common diagnosis named in the reasoning.
+    afterWorkup('diagnosis-in-reasoning', 'shotgun', floor, () => ({
+      diagnosis: 'unclear illness',
+      reasoning: `Considered: ${COMMON_DIAGNOSES.join('; ')}.`,
+    })),
     {
       name: 'order-every-test',
       family: 'order-everything',
@@ -138,45 +147,27 @@ export function clinicalAttacks(config: ClinicalConfig, ceilings: ClinicalCeilin
         return diagnose(episode, last);
       },
     },
-    {
-      name: 'master-key',
-      family: 'master-key',
-      ceiling: floor,
-      // What fools LLM judges ("One Token to Fool LLM-as-a-Judge"): a reasoning opener and nothing else.
-      async play(episode) {
-        await routineWorkup(episode);
-        return diagnose(episode, ':', "Thought process: Let's solve this problem step by step.");
-      },
-    },
-    {
-      name: 'category-only',
-      family: 'category',
-      ceiling: floor,
-      // The kind of disease the complaint suggests, never a condition.
-      async play(episode) {
-        await routineWorkup(episode);
-        const prompt = episode.task.prompt.toLowerCase();
-        const category = /chest|heart|palpitat/.test(prompt)
-          ? 'heart disease'
-          : /breath|cough/.test(prompt)
-            ? 'lung disease'
-            : /fever|burning/.test(prompt)
-              ? 'infection'
-              : episode.rng.pick(CATEGORIES);
-        return diagnose(episode, category);
-      },
-    },
-    {
-      name: 'category-code',
-      family: 'category',
-      ceiling: floor,
-      // The ICD-10 category the complaint suggests, as a code: it covers the case's diagnosis and its neighbours.
-      async play(episode) {
-        await routineWorkup(episode);
-        const complaint = (/says: "([^"]*)"/.exec(episode.task.prompt)?.[1] ?? '').toLowerCase();
-        const code = CATEGORY_CODES.find(([words]) => words.test(complaint))?.[1] ?? 'I21';
-        return diagnose(episode, code, `ICD-10 ${code}.`);
-      },
-    },
+    // What fools LLM judges ("One Token to Fool LLM-as-a-Judge"): a reasoning opener and nothing else.
+    afterWorkup('master-key', 'master-key', floor, () => ({
+      diagnosis: ':',
+      reasoning: "Thought process: Let's solve this problem step by step.",
+    })),
+    // The kind of disease the complaint suggests, never a condition.
+    afterWorkup('category-only', 'category', floor, (episode) => {
+      const complaint = complaintOf(episode);
+      const diagnosis = /chest|heart|palpitat/.test(complaint)
+        ? 'heart disease'
+        : /breath|cough/.test(complaint)
+          ? 'lung disease'
+          : /fever|burning/.test(complaint)
+            ? 'infection'
+            : episode.rng.pick(CATEGORIES);
+      return { diagnosis };
+    }),
+    // The ICD-10 category the complaint suggests, as a code: it covers the case's diagnosis and its neighbours.
+    afterWorkup('category-code', 'category', floor, (episode) => {
+      const code = CATEGORY_CODES.find(([words]) => words.test(complaintOf(episode)))?.[1] ?? 'I21';
+      return { diagnosis: code, reasoning: `ICD-10 ${code}.` };
+    }),
   ];
 }
