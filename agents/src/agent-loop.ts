@@ -60,8 +60,12 @@ export interface EpisodeOptions {
   ids?: { trajectoryId?: string; runId?: string; step?: number; groupId?: string };
 }
 
-/** Extra time a tool call gets on the client beyond the environment's own tool timeout. */
-const TOOL_CALL_GRACE_MS = 5_000;
+/**
+ * Extra time a tool call gets on the client beyond the environment's own tool timeout, which the
+ * server enforces itself: it covers what the server does before that clock starts, such as a tool
+ * worker loading the environment's module on a new server (seconds on a loaded machine).
+ */
+const TOOL_CALL_GRACE_MS = 10_000;
 const DEFAULT_CONTEXT_TOKENS = 32_768;
 const ZERO_REWARD: RewardBreakdown = { total: 0, components: {}, weights: {}, info: {} };
 
