@@ -40,6 +40,8 @@ export {
 export {
   CONTROL_METHODS,
   EPISODE_META_KEY,
+  TURN_META_KEY,
+  TruncationSchema,
   EpisodeLimitsSchema,
   EnvironmentInfoSchema,
   TasksParamsSchema,
@@ -57,6 +59,7 @@ export {
   type EndResult,
   type OracleResult,
   type EpisodeMeta,
+  type Truncation,
 } from './control.ts';
 export { protocolJsonSchemas, WireSchemas } from './json-schema.ts';
 

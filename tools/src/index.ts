@@ -1,4 +1,5 @@
-export { coverExactMatch, exactMatch, tokenF1 } from './answer/metrics.ts';
+export { citationF1, coverExactMatch, exactMatch, tokenF1 } from './answer/metrics.ts';
+export { AnswerSpace, listsAlternatives } from './answer/answer-space.ts';
 export { answerTokens, normalizeAnswer } from './answer/normalize.ts';
 export {
   BrowserPool,

@@ -1,8 +1,8 @@
-import type { Split } from '@toolgym/protocol';
+import { type Split, SplitSchema } from '@toolgym/protocol';
 import type { Command } from 'commander';
-import { checkSplits, EnvironmentClient, formatSplitReport, serveHttp, serveStdio } from '@toolgym/env-kit';
+import { checkSplits, EnvironmentClient, formatSplitReport, probeEnvironment, serveHttp, serveStdio } from '@toolgym/env-kit';
 import { formatDataReport } from '../data-report.ts';
-import { environmentOptions, portNumber, positiveInt, wholeNumber } from '../flags.ts';
+import { environmentOptions, oneOf, portNumber, positiveInt, wholeNumber } from '../flags.ts';
 import { addListenFlags, type ListenFlags, listenOptionsOf } from './listen-flags.ts';
 import { playEpisode } from '../play.ts';
 import { scaffoldEnvironment } from '../scaffold.ts';
@@ -93,6 +93,39 @@ export function registerEnvCommands(program: Command): void {
       } finally {
         await client.close();
       }
+    });
+
+  env
+    .command('probe <env>')
+    .description(
+      "Play the environment's red-team suite and the generic adversaries (empty answer, random calls, tool spam, echoed observation, longest answer, repeated prompt) as an agent; exit 1 if any attack earns more than its ceiling.",
+    )
+    .option('--tasks <n>', 'tasks per split each attack plays', '3')
+    .option('--split <split>', 'only this split (repeatable)', (value: string, previous: string[]) => [...previous, value], [] as string[])
+    .option('--seed <n>', 'seed of the task choice and the attacks', '0')
+    .option('--options <json>', 'environment options as JSON')
+    .action(async (ref: string, opts: { tasks: string; split: string[]; seed: string; options?: string }) => {
+      const environment = await makeEnvironment(ref, environmentOptions(opts.options));
+      const splits = opts.split.map((split) => oneOf(split, SplitSchema.options, '--split'));
+      const report = await probeEnvironment(environment, {
+        tasks: positiveInt(opts.tasks, '--tasks'),
+        seed: wholeNumber(opts.seed, '--seed'),
+        ...(splits.length > 0 ? { splits } : {}),
+      });
+      printTable(
+        ['attack', 'family', 'episodes', 'mean', 'max', 'ceiling', 'verdict'],
+        report.rows.map((r) => [
+          r.attack,
+          r.family,
+          String(r.episodes),
+          r.mean.toFixed(3),
+          r.max.toFixed(3),
+          r.ceiling.toFixed(3),
+          r.verdict === 'pass' || r.verdict === 'no task' ? r.verdict : `${r.verdict.toUpperCase()}: ${r.error ?? `${r.worst?.taskId} ${JSON.stringify(r.worst?.components)}`}`,
+        ]),
+      );
+      process.stdout.write(`${report.env}: generic adversaries held to ${report.floor.toFixed(3)} (format floor); ${report.ok ? 'every attack within its ceiling' : 'ATTACKS ABOVE THEIR CEILING'}\n`);
+      if (!report.ok) process.exitCode = 1;
     });
 
   env

@@ -36,6 +36,9 @@ export {
 } from './client.ts';
 export { EnvironmentPool, type EnvironmentPoolOptions, type PoolEndpoint } from './environment-pool.ts';
 export type { Attack, AttackEnd, AttackEpisode, AgentTask } from './redteam.ts';
+export { answerWith, randomCalls, genericAttacks } from './generic-attacks.ts';
+export { playAttack, probeEnvironment, type ProbeOptions, type ProbeReport, type ProbeRow } from './probe.ts';
+export { sampleArguments, fillArguments } from './schema-arguments.ts';
 export {
   checkSplits,
   splitReport,
@@ -48,3 +51,4 @@ export {
   type SplitStats,
 } from './split-check.ts';
 export { checkEnvironment, type ConformanceReport, type ConformanceCheck } from './conformance.ts';
+export { rescoreTrajectory, summarizeRescores, type Rescored, type RescoreSummary } from './rescore.ts';

@@ -52,9 +52,10 @@ export const SearchConfigSchema = z.object({
     .prefault({}),
   /**
    * Reward weights (each 0–1; 0 keeps a component as a logged metric). `exact_match`, `f1`,
-   * `cover_em` compare the answer with the gold aliases; `format` is 1 for a short answer given
-   * through the answer tool with citations that all name real documents; `citation` is the
-   * fraction of the gold supporting documents cited.
+   * `cover_em` compare the answer with the gold aliases (an answer that also names another
+   * candidate, or runs long, earns no F1 or cover-EM); `format` is 1 for a short answer given
+   * through the answer tool with citations that all name real documents; `citation` is the F1 of
+   * the documents cited against the gold supporting documents.
    */
   weights: z
     .object({

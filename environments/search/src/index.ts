@@ -1,23 +1,15 @@
-import { defineEnvironment, ToolError, weightedReward } from '@toolgym/env-kit';
-import {
-  answerTokens,
-  BrowserError,
-  coverExactMatch,
-  exactMatch,
-  findInText,
-  pageOf,
-  paginate,
-  tokenF1,
-  UrlPolicy,
-} from '@toolgym/tools';
+import { defineEnvironment, ToolError } from '@toolgym/env-kit';
+import { BrowserError, findInText, pageOf, paginate, UrlPolicy } from '@toolgym/tools';
 import { z } from 'zod';
 import { type SearchConfig, SearchConfigSchema } from './config.ts';
+import { answerSpaceOf, gradeSearch } from './grading.ts';
 import { CORPUS_ORIGIN, canonicalUrl, idFromDocumentPath } from './corpus/corpus-url.ts';
 import { loadSearchData, sharedBrowserPool } from './runtime.ts';
 import type { OpenPage, SearchState } from './search-state.ts';
 import type { SearchAnswer, SearchTaskMeta } from './tasks/search-answer.ts';
 
 export { type SearchConfig, SearchConfigSchema } from './config.ts';
+export { answerSpaceOf, citationF1Ceiling, gradeSearch, MAX_SUPPORTING_DOCS, SHORT_ANSWER_TOKENS, type SearchSubmission } from './grading.ts';
 export { type CorpusServer, documentHtml, startCorpusServer } from './corpus/corpus-server.ts';
 export {
   CorpusFormatError,
@@ -46,9 +38,6 @@ export { MentionIndex } from './tasks/cooccurrence.ts';
 export { generateTasks, type TaskCheck } from './tasks/generate-tasks.ts';
 export { loadQaFile, QaFormatError } from './tasks/qa-file.ts';
 export { INSTRUCTIONS, type SearchAnswer, type SearchTaskMeta } from './tasks/search-answer.ts';
-
-/** Longest answer (in normalised tokens) the format reward still calls short. */
-const SHORT_ANSWER_TOKENS = 12;
 
 interface GivenAnswer {
   answer: string;
@@ -212,37 +201,25 @@ export default defineEnvironment<SearchState, SearchConfig>({
     await session?.close();
   },
   grade: ({ episode, finalText }) => {
-    const gold = episode.task.answer as SearchAnswer;
     const given = episode.answer as GivenAnswer | undefined;
-    const text = given?.answer ?? finalText?.trim() ?? '';
-    const citations = given?.citations ?? [];
-    const documents = episode.state.data.documents;
-    const short = answerTokens(text).length >= 1 && answerTokens(text).length <= SHORT_ANSWER_TOKENS;
-    const citationsValid = citations.length > 0 && citations.every((c) => documents.get(c) !== undefined);
-    const cited = new Set(citations);
-    const components = {
-      exact_match: exactMatch(text, gold.answers),
-      f1: tokenF1(text, gold.answers),
-      cover_em: coverExactMatch(text, gold.answers),
-      format: given !== undefined && short && citationsValid ? 1 : 0,
-      citation:
-        gold.supportingDocs.length === 0
-          ? 0
-          : gold.supportingDocs.filter((d) => cited.has(d)).length / gold.supportingDocs.length,
-    };
+    const { data } = episode.state;
     const meta = episode.task.meta as unknown as SearchTaskMeta;
-    return weightedReward(components, episode.config.weights, {
-      gold: gold.answers,
-      supportingDocs: gold.supportingDocs,
-      given: text,
-      citations,
-      answeredWithTool: given !== undefined,
-      hops: meta.hops,
-      type: meta.type,
-    });
+    const reward = gradeSearch(
+      { text: given?.answer ?? finalText?.trim() ?? '', citations: given?.citations ?? [], answered: given !== undefined },
+      episode.task.answer as SearchAnswer,
+      {
+        space: answerSpaceOf(data.tasks),
+        isDocument: (id) => data.documents.get(id) !== undefined,
+        weights: episode.config.weights,
+      },
+    );
+    return { ...reward, info: { ...reward.info, hops: meta.hops, type: meta.type } };
   },
   // Five components, each in [0, 1], with weights in [0, 1].
   rewardRange: [0, 5],
+  // A short answer through the answer tool citing real documents: what form alone earns.
+  formatFloor: (config) => config.weights.format,
+  redteam: async (config) => (await import('../redteam/index.ts')).searchAttacks(config),
   limits: (config) => ({
     maxTurns: config.maxTurns,
     // open = navigation + text extraction, each bounded by the navigation timeout.
