@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSyn
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from '@toolgym/env-kit';
-import type { Task } from '@toolgym/protocol';
+import { hashString, type Task } from '@toolgym/protocol';
 import {
   Bm25Index,
   BrowserPool,
@@ -19,11 +19,16 @@ import { generateCorpus } from './corpus/generate-corpus.ts';
 import { worldFacts } from './corpus/world-facts.ts';
 import { generateTasks } from './tasks/generate-tasks.ts';
 import { loadQaFile } from './tasks/qa-file.ts';
+import { generateWorld } from './world/world.ts';
+import { WorldDocuments } from './world/world-documents.ts';
+import { worldTasks } from './world/world-tasks.ts';
 
-/** Bump when the generated corpus or questions change, so caches rebuild. */
-export const GENERATOR_VERSION = 1;
+/** Bump when the fictional world or its documents change, so caches rebuild. */
+export const WORLD_VERSION = 1;
+/** Bump when the countries corpus changes, so caches rebuild. */
+const COUNTRIES_VERSION = 1;
 /** Bumped when the task records change shape, so cached task lists are rebuilt (the corpus is kept). */
-const TASKS_VERSION = 2;
+const TASKS_VERSION = 3;
 
 /** What a search environment serves: documents, their index, the questions, and the local web server. */
 export interface SearchData {
@@ -46,8 +51,8 @@ const loaded = new Map<string, Promise<SearchData>>();
 const startedServers = new Set<Promise<CorpusServer>>();
 
 /**
- * Builds or loads everything a config needs: the corpus (generated from npm data, or read from a
- * JSONL file), its BM25 index and the tasks, cached under `dataDir` and loaded without a rebuild
+ * Builds or loads everything a config needs: the corpus (a fictional world or the real countries,
+ * generated from npm data, or read from a JSONL file), its BM25 index and the tasks, cached under `dataDir` and loaded without a rebuild
  * next time. Shared by every environment instance in the process with the same data options.
  */
 export function loadSearchData(config: SearchConfig): Promise<SearchData> {
@@ -74,9 +79,34 @@ async function buildSearchData(config: SearchConfig): Promise<SearchData> {
   let tasks: Task[] | undefined;
   const built = { corpus: false, index: false, tasks: false };
 
-  if (config.corpus.kind === 'generated') {
+  if (config.corpus.kind === 'world') {
+    const { seed, distractors, questionsPerType, heldOutTypes, testIidFraction } = config.corpus;
+    dir = path.join(root, `fictional-v${WORLD_VERSION}-seed${seed}-distractors${distractors}`);
+    const corpusFile = path.join(dir, 'corpus.jsonl');
+    const taskKey = hashString(
+      JSON.stringify([TASKS_VERSION, questionsPerType, heldOutTypes, testIidFraction]),
+    );
+    const tasksFile = path.join(dir, `tasks-${taskKey.toString(36)}.json`);
+    const world = new WorldDocuments(generateWorld(seed));
+    if (existsSync(corpusFile)) {
+      documents = loadDocuments(corpusFile);
+    } else {
+      documents = world.documents({ distractors });
+      saveDocuments(corpusFile, documents);
+      built.corpus = true;
+    }
+    if (!config.qaPath) {
+      if (existsSync(tasksFile) && !built.corpus) {
+        tasks = JSON.parse(readFileSync(tasksFile, 'utf8')) as Task[];
+      } else {
+        tasks = worldTasks(world, documents, { questionsPerType, heldOutTypes, testIidFraction }).kept;
+        writeJsonAtomically(tasksFile, tasks);
+        built.tasks = true;
+      }
+    }
+  } else if (config.corpus.kind === 'countries') {
     const { wordnetDocuments } = config.corpus;
-    dir = path.join(root, `world-v${GENERATOR_VERSION}-wordnet${wordnetDocuments}`);
+    dir = path.join(root, `countries-v${COUNTRIES_VERSION}-wordnet${wordnetDocuments}`);
     const corpusFile = path.join(dir, 'corpus.jsonl');
     const tasksFile = path.join(dir, `tasks-v${TASKS_VERSION}-test${config.testFraction}.json`);
     let facts: ReturnType<typeof worldFacts> | undefined;
