@@ -1,0 +1,122 @@
+import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { DocumentStore, RetrievalConfigError, type RetrievalDocument } from './types.ts';
+
+type Row = { position: number; id: string; title: string; url: string; text: string };
+
+/**
+ * Documents in a SQLite file, read one at a time: the store of a corpus too large to hold in
+ * memory (a million passages are about a gigabyte of JavaScript strings). Positions are row ids,
+ * so the `at` a ranking needs is one primary-key lookup; ids have a unique index.
+ */
+export class SqliteDocumentStore extends DocumentStore {
+  readonly size: number;
+  private readonly byPosition: Database.Statement<[number], Row>;
+  private readonly byId: Database.Statement<[string], Row>;
+
+  private constructor(private readonly db: Database.Database) {
+    super();
+    this.byPosition = db.prepare('SELECT * FROM documents WHERE position = ?');
+    this.byId = db.prepare('SELECT * FROM documents WHERE id = ?');
+    this.size = (db.prepare('SELECT count(*) AS n FROM documents').get() as { n: number }).n;
+  }
+
+  /**
+   * Starts a store in `file`: add documents in order (their positions), then `finish`. Written
+   * under a temporary name and renamed when complete; a repeated id fails the build.
+   */
+  static writer(file: string): { add(doc: RetrievalDocument): void; finish(): void } {
+    mkdirSync(path.dirname(file), { recursive: true });
+    const tmp = `${file}.tmp-${process.pid}-${Date.now()}`;
+    const db = new Database(tmp);
+    db.pragma('journal_mode = OFF');
+    db.pragma('synchronous = OFF');
+    db.exec(
+      'CREATE TABLE documents (position INTEGER PRIMARY KEY, id TEXT NOT NULL, title TEXT NOT NULL, url TEXT NOT NULL, text TEXT NOT NULL)',
+    );
+    const insert = db.prepare('INSERT INTO documents VALUES (?, ?, ?, ?, ?)');
+    let position = 0;
+    let batch: RetrievalDocument[] = [];
+    const flush = db.transaction((docs: RetrievalDocument[]) => {
+      for (const d of docs) insert.run(position++, d.id, d.title, d.url, d.text);
+    });
+    const fail = (error: unknown): never => {
+      if (db.open) db.close();
+      rmSync(tmp, { force: true });
+      throw error;
+    };
+    return {
+      add(doc) {
+        batch.push(doc);
+        if (batch.length < 10_000) return;
+        try {
+          flush(batch);
+        } catch (error) {
+          fail(error);
+        }
+        batch = [];
+      },
+      finish() {
+        try {
+          flush(batch);
+          const dup = db.prepare('SELECT id FROM documents GROUP BY id HAVING count(*) > 1 LIMIT 1').get() as
+            | { id: string }
+            | undefined;
+          if (dup)
+            throw new RetrievalConfigError('duplicate_document', `two documents have the id '${dup.id}'`);
+          db.exec('CREATE UNIQUE INDEX documents_id ON documents(id)');
+          db.close();
+          renameSync(tmp, file);
+        } catch (error) {
+          fail(error);
+        }
+      },
+    };
+  }
+
+  static open(file: string): SqliteDocumentStore {
+    if (!existsSync(file)) {
+      throw new RetrievalConfigError(
+        'store_missing',
+        `no document store at ${file}`,
+        'build it with SqliteDocumentStore.writer',
+      );
+    }
+    return new SqliteDocumentStore(new Database(file, { readonly: true, fileMustExist: true }));
+  }
+
+  get(id: string): RetrievalDocument | undefined {
+    const row = this.byId.get(id);
+    return row && document(row);
+  }
+
+  indexOf(id: string): number | undefined {
+    return this.byId.get(id)?.position;
+  }
+
+  at(index: number): RetrievalDocument {
+    const row = this.byPosition.get(index);
+    if (!row) throw new RetrievalConfigError('bad_document_index', `no document at position ${index}`);
+    return document(row);
+  }
+
+  /** Every document, in position order. */
+  *iterate(): IterableIterator<RetrievalDocument> {
+    for (const row of this.db
+      .prepare('SELECT * FROM documents ORDER BY position')
+      .iterate() as IterableIterator<Row>)
+      yield document(row);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
+
+const document = (row: Row): RetrievalDocument => ({
+  id: row.id,
+  title: row.title,
+  url: row.url,
+  text: row.text,
+});
