@@ -65,6 +65,11 @@ export const SearchConfigSchema = z.object({
   dataDir: z.string().min(1).optional(),
   /** Share of questions in the test split of the countries corpus and of a QA file (questions about one country stay in one split). */
   testFraction: z.number().min(0).max(1).default(0.2),
+  /**
+   * A JSONL corpus of more passages than this keeps its passages in a SQLite store and its BM25
+   * postings on disk (read per query) instead of in memory.
+   */
+  diskIndexAbove: z.number().int().min(0).default(200_000),
   /** BM25 parameters (Pyserini's defaults). */
   bm25: z
     .object({ k1: z.number().min(0).default(0.9), b: z.number().min(0).max(1).default(0.4) })

@@ -21,10 +21,13 @@ export { DEFAULT_HELD_OUT_TYPES, type SearchConfig, SearchConfigSchema } from '.
 export { type CorpusServer, documentHtml, startCorpusServer } from './corpus/corpus-server.ts';
 export {
   CorpusFormatError,
+  countPassages,
   loadDocuments,
   loadSearchR1Corpus,
+  readSearchR1Corpus,
   saveDocuments,
 } from './corpus/corpus-store.ts';
+export { type SyntheticCorpusFiles, writeSyntheticCorpus } from './corpus/synthetic-passages.ts';
 export { CORPUS_ORIGIN, canonicalUrl } from './corpus/corpus-url.ts';
 export { docIds, generateCorpus } from './corpus/generate-corpus.ts';
 export {

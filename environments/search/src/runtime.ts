@@ -6,15 +6,24 @@ import { ConfigError } from '@toolgym/env-kit';
 import { hashString, type Task } from '@toolgym/protocol';
 import {
   Bm25Index,
+  Bm25IndexWriter,
   BrowserPool,
   createBm25Retriever,
   DocumentCollection,
+  type DocumentStore,
   type RetrievalDocument,
   type Retriever,
+  SqliteDocumentStore,
 } from '@toolgym/tools';
 import type { SearchConfig } from './config.ts';
 import { type CorpusServer, startCorpusServer } from './corpus/corpus-server.ts';
-import { loadDocuments, loadSearchR1Corpus, saveDocuments } from './corpus/corpus-store.ts';
+import {
+  countPassages,
+  loadDocuments,
+  loadSearchR1Corpus,
+  readSearchR1Corpus,
+  saveDocuments,
+} from './corpus/corpus-store.ts';
 import { generateCorpus } from './corpus/generate-corpus.ts';
 import { worldFacts } from './corpus/world-facts.ts';
 import { generateTasks } from './tasks/generate-tasks.ts';
@@ -34,7 +43,8 @@ const TASKS_VERSION = 3;
 export interface SearchData {
   /** Where this corpus's files are cached. */
   dir: string;
-  documents: DocumentCollection;
+  /** In memory, or in a SQLite store for a corpus above `diskIndexAbove` passages. */
+  documents: DocumentStore;
   retriever: Retriever;
   tasks: Task[];
   /** What had to be built this time (false = loaded from the cache). */
@@ -48,6 +58,8 @@ export function defaultDataDir(): string {
 }
 
 const loaded = new Map<string, Promise<SearchData>>();
+/** Disk-backed stores and indexes this process opened (closed by `closeSearchResources`). */
+const openFiles = new Set<{ close(): void }>();
 const startedServers = new Set<Promise<CorpusServer>>();
 
 /**
@@ -62,6 +74,7 @@ export function loadSearchData(config: SearchConfig): Promise<SearchData> {
     config.dataDir,
     config.testFraction,
     config.bm25,
+    config.diskIndexAbove,
   ]);
   let data = loaded.get(key);
   if (!data) {
@@ -135,37 +148,84 @@ async function buildSearchData(config: SearchConfig): Promise<SearchData> {
         'set qaPath to a {question, golden_answers} JSONL file',
       );
     }
-    documents = await loadSearchR1Corpus(
-      file,
-      config.corpus.limit === undefined ? {} : { limit: config.corpus.limit },
-    );
+    const limit = config.corpus.limit === undefined ? {} : { limit: config.corpus.limit };
     const stat = statSync(file);
     const id = createHash('sha256')
       .update(`${file}:${stat.size}:${stat.mtimeMs}:${config.corpus.limit ?? ''}`)
       .digest('hex')
       .slice(0, 16);
     dir = path.join(root, `jsonl-${id}`);
+    if ((await countPassages(file, config.corpus.limit)) > config.diskIndexAbove) {
+      const tasksOfFile = loadQaFile(path.resolve(config.qaPath), { testFraction: config.testFraction });
+      return {
+        ...(await openOnDisk(file, dir, limit, config)),
+        tasks: tasksOfFile,
+      };
+    }
+    documents = await loadSearchR1Corpus(file, limit);
   }
   if (config.qaPath) tasks = loadQaFile(path.resolve(config.qaPath), { testFraction: config.testFraction });
 
   const collection = new DocumentCollection(documents);
   const { index, built: indexBuilt } = Bm25Index.loadOrBuild(documents, dir, config.bm25);
   built.index = indexBuilt;
+  return servedData(dir, collection, createBm25Retriever(collection, index), tasks ?? [], built);
+}
+
+function servedData(
+  dir: string,
+  documents: DocumentStore,
+  retriever: Retriever,
+  tasks: Task[],
+  built: SearchData['built'],
+): SearchData {
   let server: Promise<CorpusServer> | undefined;
   return {
     dir,
-    documents: collection,
-    retriever: createBm25Retriever(collection, index),
-    tasks: tasks ?? [],
+    documents,
+    retriever,
+    tasks,
     built,
     server() {
       if (!server) {
-        server = startCorpusServer(collection);
+        server = startCorpusServer(documents);
         startedServers.add(server);
       }
       return server;
     },
   };
+}
+
+/**
+ * A corpus too large to hold: its passages go into a SQLite store and its BM25 index is opened
+ * with the postings left on disk, both built in one pass over the file the first time.
+ */
+async function openOnDisk(
+  file: string,
+  dir: string,
+  limit: { limit?: number },
+  config: SearchConfig,
+): Promise<Omit<SearchData, 'tasks'>> {
+  const storeFile = path.join(dir, 'documents.sqlite');
+  const cached = existsSync(storeFile) ? Bm25Index.open(dir) : undefined;
+  const usable = cached && cached.params.k1 === config.bm25.k1 && cached.params.b === config.bm25.b;
+  if (!usable) {
+    cached?.close();
+    const store = SqliteDocumentStore.writer(storeFile);
+    const writer = new Bm25IndexWriter(config.bm25);
+    for await (const doc of readSearchR1Corpus(file, limit)) {
+      store.add(doc);
+      writer.add(doc);
+    }
+    store.finish();
+    writer.finish().save(dir);
+  }
+  const documents = SqliteDocumentStore.open(storeFile);
+  const index = usable ? cached : Bm25Index.open(dir)!;
+  openFiles.add(documents);
+  openFiles.add(index);
+  const built = { corpus: !usable, index: !usable, tasks: false };
+  return servedData(dir, documents, createBm25Retriever(documents, index), [], built);
 }
 
 function writeJsonAtomically(file: string, value: unknown): void {
@@ -192,6 +252,8 @@ export async function closeSearchResources(): Promise<void> {
   browserPool = undefined;
   await pool?.close();
   loaded.clear();
+  for (const file of openFiles) file.close();
+  openFiles.clear();
   const servers = [...startedServers];
   startedServers.clear();
   await Promise.all(servers.map(async (s) => (await s.catch(() => undefined))?.close()));

@@ -21,7 +21,7 @@ const words = (text: string) => ` ${normalizeAnswer(foldText(text))} `;
 
 describe('the real-countries corpus and its questions', async () => {
   const data = await loadSearchData(SearchConfigSchema.parse({ corpus: { kind: 'countries' } }));
-  const docs = data.documents.documents;
+  const docs = [...data.documents.all()];
   const tasks = data.tasks;
   const gold = (t: (typeof tasks)[number]) => t.answer as SearchAnswer;
   const meta = (t: (typeof tasks)[number]) => t.meta as unknown as SearchTaskMeta;

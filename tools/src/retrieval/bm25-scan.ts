@@ -9,9 +9,11 @@ import type { RetrievalDocument } from './types.ts';
  */
 export type Bm25Idf = 'lucene' | 'fts5';
 
-/** A BM25 variant: its free parameters and its IDF. */
+/** A BM25 variant: its free parameters, its IDF, and what a document's length counts. */
 export interface Bm25Scoring extends Bm25Params {
   idf: Bm25Idf;
+  /** `terms` (default): every analysed term; `distinct-terms`: each term once (MiniSearch's choice). */
+  documentLength?: 'terms' | 'distinct-terms';
 }
 
 /** SQLite FTS5's bm25(): k1 and b are compiled in (fts5_aux.c). */
@@ -38,12 +40,15 @@ export interface ScanResult {
  * `score[q]` names documents whose exact score for query q is wanted as well (to check a
  * candidate's top k up to ties).
  */
-export function scanBm25(
-  documents: Iterable<Pick<RetrievalDocument, 'title' | 'text'>>,
+export async function scanBm25(
+  documents:
+    | Iterable<Pick<RetrievalDocument, 'title' | 'text'>>
+    | AsyncIterable<Pick<RetrievalDocument, 'title' | 'text'>>,
   queries: readonly string[],
   options: { k: number; scoring: Bm25Scoring; score?: ReadonlyArray<Iterable<number>> },
-): ScanResult[] {
+): Promise<ScanResult[]> {
   const { k1, b } = options.scoring;
+  const distinct = options.scoring.documentLength === 'distinct-terms';
   // Query terms, each with the queries that have it and how often.
   const termIndex = new Map<string, number>();
   const users: Array<Array<{ query: number; times: number }>> = [];
@@ -65,9 +70,9 @@ export function scanBm25(
   const entryTerm: number[] = [];
   const entryTf: number[] = [];
   const df = new Float64Array(users.length);
-  for (const doc of documents) {
+  for await (const doc of documents) {
     const tokens = analyze(indexedText(doc));
-    lengths.push(tokens.length);
+    lengths.push(distinct ? new Set(tokens).size : tokens.length);
     const counts = new Map<number, number>();
     for (const token of tokens) {
       const t = termIndex.get(token);

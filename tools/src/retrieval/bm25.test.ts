@@ -80,7 +80,7 @@ describe('Bm25Index', () => {
     expect(ids('france', 0)).toEqual([]);
   });
 
-  it('agrees with the brute-force scan on every query', () => {
+  it('agrees with the brute-force scan on every query', async () => {
     const queries = [
       'paris',
       'capital germany',
@@ -89,7 +89,7 @@ describe('Bm25Index', () => {
       'river north sea',
       'city food capital',
     ];
-    const scans = scanBm25(SMALL, queries, { k: 5, scoring: { ...index.params, idf: 'lucene' } });
+    const scans = await scanBm25(SMALL, queries, { k: 5, scoring: { ...index.params, idf: 'lucene' } });
     queries.forEach((query, q) => {
       const fast = index.search(query, 5);
       const slow = scans[q]!.top;

@@ -50,11 +50,11 @@ const queries = Array.from({ length: 200 }, (_, q) => {
 });
 queries.push('Café ZURICH', 'the of and', '東京 x²', 'nothingmatchesthis');
 
-describe('BM25 indexes agree with the brute-force scan (top 10, up to ties)', () => {
+describe('BM25 indexes agree with the brute-force scan (top 10, up to ties)', async () => {
   const memory = Bm25Index.build(docs);
   memory.save(dir);
   const disk = Bm25Index.open(dir)!;
-  const lucene = scanBm25(docs, queries, {
+  const lucene = await scanBm25(docs, queries, {
     k: 10,
     scoring: { ...memory.params, idf: 'lucene' },
     score: queries.map((q) => [...memory.search(q, 10), ...disk.search(q, 10)].map((r) => r.index)),
@@ -76,14 +76,14 @@ describe('BM25 indexes agree with the brute-force scan (top 10, up to ties)', ()
     expect(lucene.at(-1)!.top).toEqual([]);
   });
 
-  it('SQLite FTS5 bm25() on pre-analysed text, against the scan with FTS5 scoring', () => {
+  it('SQLite FTS5 bm25() on pre-analysed text, against the scan with FTS5 scoring', async () => {
     const file = path.join(dir, 'fts5.sqlite');
     const writer = Fts5Bm25Index.writer(file);
     for (const d of docs) writer.add(d);
     writer.finish();
     const fts = Fts5Bm25Index.open(file);
     const results = queries.map((q) => fts.search(q, 10));
-    const scans = scanBm25(docs, queries, {
+    const scans = await scanBm25(docs, queries, {
       k: 10,
       scoring: FTS5_BM25_SCORING,
       score: results.map((r) => r.map((x) => x.index)),
@@ -110,25 +110,29 @@ describe('BM25 indexes agree with the brute-force scan (top 10, up to ties)', ()
     fts.close();
   });
 
-  it('agreement fails on a wrong top 10 and tolerates only ties', () => {
+  it('agreement fails on a wrong top 10 and tolerates only ties', async () => {
     const q = lucene.findIndex((r) => r.top.length === 10 && r.top[9]!.score > r.top.at(-1)!.score * 0.5);
     const right = lucene[q]!.top.map((r) => r.index);
     expect(agreesUpToTies(right, lucene[q]!)).toBe(true);
     expect(agreesUpToTies([...right].reverse(), lucene[q]!)).toBe(true); // the same documents, any order
     const outsider = docs.findIndex((_, i) => !right.includes(i));
-    const scored = scanBm25(docs, [queries[q]!], {
-      k: 10,
-      scoring: { ...memory.params, idf: 'lucene' },
-      score: [[outsider]],
-    })[0]!;
+    const scored = (
+      await scanBm25(docs, [queries[q]!], {
+        k: 10,
+        scoring: { ...memory.params, idf: 'lucene' },
+        score: [[outsider]],
+      })
+    )[0]!;
     expect(agreesUpToTies([...right.slice(0, 9), outsider], scored)).toBe(false);
     expect(agreesUpToTies(right.slice(0, 9), lucene[q]!)).toBe(false);
     // Passage 499 repeats passage 498: both score the same for every query, so either may be 10th.
-    const tie = scanBm25(docs, [docs[498]!.text], {
-      k: 2,
-      scoring: { ...memory.params, idf: 'lucene' },
-      score: [[498, 499]],
-    })[0]!;
+    const tie = (
+      await scanBm25(docs, [docs[498]!.text], {
+        k: 2,
+        scoring: { ...memory.params, idf: 'lucene' },
+        score: [[498, 499]],
+      })
+    )[0]!;
     expect(tie.scoreOf.get(498)).toBe(tie.scoreOf.get(499));
   });
 
@@ -168,7 +172,7 @@ describe('SqliteDocumentStore', () => {
       { k: 5 },
     );
     expect(fromDisk).toEqual(fromMemory);
-    expect([...store.iterate()].length).toBe(docs.length);
+    expect([...store.all()].length).toBe(docs.length);
     store.close();
   });
 

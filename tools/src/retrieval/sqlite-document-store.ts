@@ -101,8 +101,7 @@ export class SqliteDocumentStore extends DocumentStore {
     return document(row);
   }
 
-  /** Every document, in position order. */
-  *iterate(): IterableIterator<RetrievalDocument> {
+  *all(): IterableIterator<RetrievalDocument> {
     for (const row of this.db
       .prepare('SELECT * FROM documents ORDER BY position')
       .iterate() as IterableIterator<Row>)

@@ -52,6 +52,8 @@ export abstract class DocumentStore {
   abstract indexOf(id: string): number | undefined;
   /** The document at a position; a position outside the store is a programming error. */
   abstract at(index: number): RetrievalDocument;
+  /** Every document, in position order. */
+  abstract all(): Iterable<RetrievalDocument>;
 
   /** A backend's ranking (positions, best first) as hits for `query`, with their snippets. */
   hits(ranking: ReadonlyArray<{ index: number; score: number }>, query: string): RetrievalHit[] {
@@ -99,6 +101,10 @@ export class DocumentCollection extends DocumentStore {
     const doc = this.documents[index];
     if (!doc) throw new RetrievalConfigError('bad_document_index', `no document at position ${index}`);
     return doc;
+  }
+
+  all(): readonly RetrievalDocument[] {
+    return this.documents;
   }
 }
 
