@@ -72,9 +72,7 @@ export async function* readSearchR1Corpus(
     let text: string;
     if (typeof row.contents === 'string') {
       const newline = row.contents.indexOf('\n');
-      title = (newline === -1 ? row.contents : row.contents.slice(0, newline))
-        .trim()
-        .replace(/^"(.*)"$/, '$1');
+      title = unquoteTitle((newline === -1 ? row.contents : row.contents.slice(0, newline)).trim()) || id;
       text = newline === -1 ? '' : row.contents.slice(newline + 1).trim();
     } else if (typeof row.text === 'string') {
       title = typeof row.title === 'string' ? row.title : id;
@@ -90,6 +88,14 @@ export async function* readSearchR1Corpus(
     }
   }
   if (count === 0) throw new CorpusFormatError(file, lineNumber, 'the file holds no passages');
+}
+
+/**
+ * A title line without the quotes around it: one pair (`""Heroes" (album)"` → `"Heroes" (album)`),
+ * or a lone quote at either end.
+ */
+function unquoteTitle(line: string): string {
+  return /^".*"$/.test(line) && line.length >= 2 ? line.slice(1, -1) : line.replace(/^"|"$/g, '');
 }
 
 /** `readSearchR1Corpus`, all passages in memory. */
