@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import {
   closeSync,
   existsSync,
@@ -53,8 +53,12 @@ export function indexedText(doc: Pick<RetrievalDocument, 'title' | 'text'>): str
 /** Identifies a collection's content; the cache key of its index. */
 export function collectionFingerprint(documents: readonly RetrievalDocument[]): string {
   const hash = createHash('sha256');
-  for (const doc of documents) hash.update(`${doc.id}\u0000${doc.title}\u0000${doc.text}\u0001`);
+  for (const doc of documents) addToFingerprint(hash, doc);
   return hash.digest('hex');
+}
+
+function addToFingerprint(hash: Hash, doc: Pick<RetrievalDocument, 'id' | 'title' | 'text'>): void {
+  hash.update(`${doc.id}\u0000${doc.title}\u0000${doc.text}\u0001`);
 }
 
 /**
@@ -139,7 +143,7 @@ export class Bm25IndexWriter {
   }
 
   add(doc: Pick<RetrievalDocument, 'id' | 'title' | 'text'>): void {
-    this.hash.update(`${doc.id}\u0000${doc.title}\u0000${doc.text}\u0001`);
+    addToFingerprint(this.hash, doc);
     const tokens = analyze(indexedText(doc));
     const counts = new Map<number, number>();
     for (const token of tokens) {
