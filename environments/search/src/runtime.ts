@@ -95,51 +95,28 @@ async function buildSearchData(config: SearchConfig): Promise<SearchData> {
   if (config.corpus.kind === 'world') {
     const { seed, distractors, questionsPerType, heldOutTypes, testIidFraction } = config.corpus;
     dir = path.join(root, `fictional-v${WORLD_VERSION}-seed${seed}-distractors${distractors}`);
-    const corpusFile = path.join(dir, 'corpus.jsonl');
     const taskKey = hashString(
       JSON.stringify([TASKS_VERSION, questionsPerType, heldOutTypes, testIidFraction]),
     );
-    const tasksFile = path.join(dir, `tasks-${taskKey.toString(36)}.json`);
     const world = new WorldDocuments(generateWorld(seed));
-    if (existsSync(corpusFile)) {
-      documents = loadDocuments(corpusFile);
-    } else {
-      documents = world.documents({ distractors });
-      saveDocuments(corpusFile, documents);
-      built.corpus = true;
-    }
-    if (!config.qaPath) {
-      if (existsSync(tasksFile) && !built.corpus) {
-        tasks = JSON.parse(readFileSync(tasksFile, 'utf8')) as Task[];
-      } else {
-        tasks = worldTasks(world, documents, { questionsPerType, heldOutTypes, testIidFraction }).kept;
-        writeJsonAtomically(tasksFile, tasks);
-        built.tasks = true;
-      }
-    }
+    ({ documents, tasks } = generatedData(dir, `tasks-${taskKey.toString(36)}.json`, config, built, {
+      documents: () => world.documents({ distractors }),
+      tasks: (docs) => worldTasks(world, docs, { questionsPerType, heldOutTypes, testIidFraction }).kept,
+    }));
   } else if (config.corpus.kind === 'countries') {
     const { wordnetDocuments } = config.corpus;
     dir = path.join(root, `countries-v${COUNTRIES_VERSION}-wordnet${wordnetDocuments}`);
-    const corpusFile = path.join(dir, 'corpus.jsonl');
-    const tasksFile = path.join(dir, `tasks-v${TASKS_VERSION}-test${config.testFraction}.json`);
-    let facts: ReturnType<typeof worldFacts> | undefined;
-    if (existsSync(corpusFile)) {
-      documents = loadDocuments(corpusFile);
-    } else {
-      facts = worldFacts();
-      documents = generateCorpus(facts, { wordnetDocuments });
-      saveDocuments(corpusFile, documents);
-      built.corpus = true;
-    }
-    if (!config.qaPath) {
-      if (existsSync(tasksFile) && !built.corpus) {
-        tasks = JSON.parse(readFileSync(tasksFile, 'utf8')) as Task[];
-      } else {
-        tasks = generateTasks(facts ?? worldFacts(), documents, { testFraction: config.testFraction }).kept;
-        writeJsonAtomically(tasksFile, tasks);
-        built.tasks = true;
-      }
-    }
+    const facts = worldFacts();
+    ({ documents, tasks } = generatedData(
+      dir,
+      `tasks-v${TASKS_VERSION}-test${config.testFraction}.json`,
+      config,
+      built,
+      {
+        documents: () => generateCorpus(facts, { wordnetDocuments }),
+        tasks: (docs) => generateTasks(facts, docs, { testFraction: config.testFraction }).kept,
+      },
+    ));
   } else {
     const file = path.resolve(config.corpus.path);
     if (!config.qaPath) {
@@ -170,6 +147,37 @@ async function buildSearchData(config: SearchConfig): Promise<SearchData> {
   const { index, built: indexBuilt } = Bm25Index.loadOrBuild(documents, dir, config.bm25);
   built.index = indexBuilt;
   return servedData(dir, collection, createBm25Retriever(collection, index), tasks ?? [], built);
+}
+
+/**
+ * A generated corpus and its tasks, from the cache in `dir` or made and cached; the tasks are
+ * remade whenever the corpus is (a QA file replaces them).
+ */
+function generatedData(
+  dir: string,
+  tasksName: string,
+  config: SearchConfig,
+  built: SearchData['built'],
+  make: { documents(): RetrievalDocument[]; tasks(documents: RetrievalDocument[]): Task[] },
+): { documents: RetrievalDocument[]; tasks: Task[] | undefined } {
+  const corpusFile = path.join(dir, 'corpus.jsonl');
+  const tasksFile = path.join(dir, tasksName);
+  let documents: RetrievalDocument[];
+  if (existsSync(corpusFile)) {
+    documents = loadDocuments(corpusFile);
+  } else {
+    documents = make.documents();
+    saveDocuments(corpusFile, documents);
+    built.corpus = true;
+  }
+  if (config.qaPath) return { documents, tasks: undefined };
+  if (existsSync(tasksFile) && !built.corpus) {
+    return { documents, tasks: JSON.parse(readFileSync(tasksFile, 'utf8')) as Task[] };
+  }
+  const tasks = make.tasks(documents);
+  writeJsonAtomically(tasksFile, tasks);
+  built.tasks = true;
+  return { documents, tasks };
 }
 
 function servedData(

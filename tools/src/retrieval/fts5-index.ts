@@ -1,8 +1,8 @@
-import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
-import path from 'node:path';
+import { existsSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { analyze } from './analyzer.ts';
 import { indexedText, type ScoredDocument } from './bm25-index.ts';
+import { type FileWriter, sqliteFileWriter } from './sqlite-file-writer.ts';
 import { RetrievalConfigError, type RetrievalDocument } from './types.ts';
 
 /**
@@ -33,51 +33,15 @@ export class Fts5Bm25Index {
     );
   }
 
-  /**
-   * Starts an index in `file`: add documents in order, then `finish`. It is written under a
-   * temporary name and renamed when complete, so a crash never leaves one that opens.
-   */
-  static writer(file: string): { add(doc: Pick<RetrievalDocument, 'title' | 'text'>): void; finish(): void } {
-    mkdirSync(path.dirname(file), { recursive: true });
-    const tmp = `${file}.tmp-${process.pid}-${Date.now()}`;
-    const db = new Database(tmp);
-    db.pragma('journal_mode = OFF');
-    db.pragma('synchronous = OFF');
-    db.exec(`CREATE VIRTUAL TABLE ${TABLE} USING fts5(terms, tokenize="${TOKENIZE}", content='')`);
-    const insert = db.prepare(`INSERT INTO ${TABLE}(rowid, terms) VALUES (?, ?)`);
-    let rowid = 0;
-    let batch: string[] = [];
-    const flush = db.transaction((texts: string[]) => {
-      for (const text of texts) insert.run(++rowid, text);
+  /** Starts an index in `file`: add documents in order, then `finish` (see `sqliteFileWriter`). */
+  static writer(file: string): FileWriter<Pick<RetrievalDocument, 'title' | 'text'>> {
+    return sqliteFileWriter(file, {
+      schema: `CREATE VIRTUAL TABLE ${TABLE} USING fts5(terms, tokenize="${TOKENIZE}", content='')`,
+      insert: `INSERT INTO ${TABLE}(rowid, terms) VALUES (?, ?)`,
+      row: (doc, position) => [position + 1, analyze(indexedText(doc)).map(fts5Token).join(' ')],
+      // One b-tree per term instead of many segments: fewer pages a query reads.
+      complete: (db) => db.exec(`INSERT INTO ${TABLE}(${TABLE}) VALUES ('optimize')`),
     });
-    const fail = (error: unknown): never => {
-      if (db.open) db.close();
-      rmSync(tmp, { force: true });
-      throw error;
-    };
-    return {
-      add(doc) {
-        batch.push(analyze(indexedText(doc)).map(fts5Token).join(' '));
-        if (batch.length < 10_000) return;
-        try {
-          flush(batch);
-        } catch (error) {
-          fail(error);
-        }
-        batch = [];
-      },
-      finish() {
-        try {
-          flush(batch);
-          // One b-tree per term instead of many segments: fewer pages a query reads.
-          db.exec(`INSERT INTO ${TABLE}(${TABLE}) VALUES ('optimize')`);
-          db.close();
-          renameSync(tmp, file);
-        } catch (error) {
-          fail(error);
-        }
-      },
-    };
   }
 
   static open(file: string): Fts5Bm25Index {

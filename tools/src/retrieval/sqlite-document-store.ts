@@ -1,6 +1,6 @@
-import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
-import path from 'node:path';
+import { existsSync } from 'node:fs';
 import Database from 'better-sqlite3';
+import { type FileWriter, sqliteFileWriter } from './sqlite-file-writer.ts';
 import { DocumentStore, RetrievalConfigError, type RetrievalDocument } from './types.ts';
 
 type Row = { position: number; id: string; title: string; url: string; text: string };
@@ -23,56 +23,25 @@ export class SqliteDocumentStore extends DocumentStore {
   }
 
   /**
-   * Starts a store in `file`: add documents in order (their positions), then `finish`. Written
-   * under a temporary name and renamed when complete; a repeated id fails the build.
+   * Starts a store in `file`: add documents in order (their positions), then `finish` (see
+   * `sqliteFileWriter`); a repeated id fails the build.
    */
-  static writer(file: string): { add(doc: RetrievalDocument): void; finish(): void } {
-    mkdirSync(path.dirname(file), { recursive: true });
-    const tmp = `${file}.tmp-${process.pid}-${Date.now()}`;
-    const db = new Database(tmp);
-    db.pragma('journal_mode = OFF');
-    db.pragma('synchronous = OFF');
-    db.exec(
-      'CREATE TABLE documents (position INTEGER PRIMARY KEY, id TEXT NOT NULL, title TEXT NOT NULL, url TEXT NOT NULL, text TEXT NOT NULL)',
-    );
-    const insert = db.prepare('INSERT INTO documents VALUES (?, ?, ?, ?, ?)');
-    let position = 0;
-    let batch: RetrievalDocument[] = [];
-    const flush = db.transaction((docs: RetrievalDocument[]) => {
-      for (const d of docs) insert.run(position++, d.id, d.title, d.url, d.text);
+  static writer(file: string): FileWriter<RetrievalDocument> {
+    return sqliteFileWriter(file, {
+      schema:
+        'CREATE TABLE documents (position INTEGER PRIMARY KEY, id TEXT NOT NULL, title TEXT NOT NULL, url TEXT NOT NULL, text TEXT NOT NULL)',
+      insert: 'INSERT INTO documents VALUES (?, ?, ?, ?, ?)',
+      row: (d, position) => [position, d.id, d.title, d.url, d.text],
+      complete(db) {
+        const dup = db.prepare('SELECT id FROM documents GROUP BY id HAVING count(*) > 1 LIMIT 1').get() as
+          | { id: string }
+          | undefined;
+        if (dup)
+          throw new RetrievalConfigError('duplicate_document', `two documents have the id '${dup.id}'`);
+        // Built after the rows: one sorted pass instead of an index grown row by row.
+        db.exec('CREATE UNIQUE INDEX documents_id ON documents(id)');
+      },
     });
-    const fail = (error: unknown): never => {
-      if (db.open) db.close();
-      rmSync(tmp, { force: true });
-      throw error;
-    };
-    return {
-      add(doc) {
-        batch.push(doc);
-        if (batch.length < 10_000) return;
-        try {
-          flush(batch);
-        } catch (error) {
-          fail(error);
-        }
-        batch = [];
-      },
-      finish() {
-        try {
-          flush(batch);
-          const dup = db.prepare('SELECT id FROM documents GROUP BY id HAVING count(*) > 1 LIMIT 1').get() as
-            | { id: string }
-            | undefined;
-          if (dup)
-            throw new RetrievalConfigError('duplicate_document', `two documents have the id '${dup.id}'`);
-          db.exec('CREATE UNIQUE INDEX documents_id ON documents(id)');
-          db.close();
-          renameSync(tmp, file);
-        } catch (error) {
-          fail(error);
-        }
-      },
-    };
   }
 
   static open(file: string): SqliteDocumentStore {

@@ -9,7 +9,7 @@ import {
   wordnetDocuments,
 } from '../corpus/wordnet-glosses.ts';
 import type { Book, City, Company, Country, Person, Region, University, World } from './world.ts';
-import { WorldIndex } from './world.ts';
+import { entitiesOf, WorldIndex } from './world.ts';
 
 const MONTHS = [
   'January',
@@ -53,23 +53,13 @@ export class WorldDocuments {
   constructor(readonly world: World) {
     this.index = new WorldIndex(world);
     const taken = new Set<string>();
-    for (const list of [
-      world.countries,
-      world.regions,
-      world.cities,
-      world.people,
-      world.companies,
-      world.universities,
-      world.books,
-    ]) {
-      for (const entity of list) {
-        const kind = entity.id.split('/')[0]!;
-        const base = `${kind}/${slug(this.index.nameOf(entity.id))}`;
-        let id = base;
-        for (let n = 2; taken.has(id); n++) id = `${base}-${n}`;
-        taken.add(id);
-        this.docIdOf.set(entity.id, id);
-      }
+    for (const entity of entitiesOf(world)) {
+      const kind = entity.id.split('/')[0]!;
+      const base = `${kind}/${slug(this.index.nameOf(entity.id))}`;
+      let id = base;
+      for (let n = 2; taken.has(id); n++) id = `${base}-${n}`;
+      taken.add(id);
+      this.docIdOf.set(entity.id, id);
     }
     this.glosses = readNounSynsets().filter((s) => s.gloss.length >= 40 && s.words[0]!.length > 2);
   }

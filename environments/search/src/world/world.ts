@@ -331,21 +331,25 @@ export function generateWorld(seed: number, size: WorldSize = DEFAULT_WORLD_SIZE
   return { seed, countries, regions, cities, people, companies, universities, books };
 }
 
+/** Every entity of the world, kind by kind, in a fixed order. */
+export function entitiesOf(world: World): Array<{ id: string; name?: string; title?: string }> {
+  return [
+    ...world.countries,
+    ...world.regions,
+    ...world.cities,
+    ...world.people,
+    ...world.companies,
+    ...world.universities,
+    ...world.books,
+  ];
+}
+
 /** Entities by id, for following relations. */
 export class WorldIndex {
   private readonly byId = new Map<string, { name?: string; title?: string }>();
 
   constructor(readonly world: World) {
-    for (const list of [
-      world.countries,
-      world.regions,
-      world.cities,
-      world.people,
-      world.companies,
-      world.universities,
-      world.books,
-    ])
-      for (const entity of list) this.byId.set(entity.id, entity);
+    for (const entity of entitiesOf(world)) this.byId.set(entity.id, entity);
   }
 
   get<T>(id: string): T {
