@@ -30,9 +30,10 @@ import { generateTasks } from './tasks/generate-tasks.ts';
 import { loadQaFile } from './tasks/qa-file.ts';
 import { generateWorld } from './world/world.ts';
 import { WorldDocuments } from './world/world-documents.ts';
+import { QUESTION_TYPES } from './world/world-questions.ts';
 import { worldTasks } from './world/world-tasks.ts';
 
-/** Bump when the fictional world or its documents change, so caches rebuild. */
+/** Bump when the fictional world, its documents or its relations change, so caches rebuild. */
 export const WORLD_VERSION = 1;
 /** Bump when the countries corpus changes, so caches rebuild. */
 const COUNTRIES_VERSION = 1;
@@ -95,8 +96,15 @@ async function buildSearchData(config: SearchConfig): Promise<SearchData> {
   if (config.corpus.kind === 'world') {
     const { seed, distractors, questionsPerType, heldOutTypes, testIidFraction } = config.corpus;
     dir = path.join(root, `fictional-v${WORLD_VERSION}-seed${seed}-distractors${distractors}`);
+    // The questions' phrasings are part of the key: editing one remakes the cached tasks.
     const taskKey = hashString(
-      JSON.stringify([TASKS_VERSION, questionsPerType, heldOutTypes, testIidFraction]),
+      JSON.stringify([
+        TASKS_VERSION,
+        questionsPerType,
+        heldOutTypes,
+        testIidFraction,
+        QUESTION_TYPES.map((t) => [t.id, t.phrasings.map(String)]),
+      ]),
     );
     const world = new WorldDocuments(generateWorld(seed));
     ({ documents, tasks } = generatedData(dir, `tasks-${taskKey.toString(36)}.json`, config, built, {

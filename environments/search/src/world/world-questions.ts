@@ -210,7 +210,7 @@ export const QUESTION_TYPES: readonly QuestionType[] = [
     chain([founder], bornIn),
     (c) => `In which year was the founder of ${c} born?`,
     (c) => `When was the person who founded ${c} born (year)?`,
-    (c) => `What year of birth has the founder of ${c}?`,
+    (c) => `What is the birth year of the founder of ${c}?`,
   ),
   type(
     'author_birthplace',
