@@ -123,10 +123,12 @@ function query(candidate: Candidate, dir: string, queries: string[], sample: num
     times.push(performance.now() - t);
     if (i < sample) rankings.push(top.map((r) => r.index));
   });
+  const mean = times.reduce((a, b) => a + b, 0) / times.length;
   times.sort((a, b) => a - b);
   return {
     openMs,
     bytes,
+    mean,
     p50: percentile(times, 50),
     p99: percentile(times, 99),
     rankings,
@@ -176,7 +178,7 @@ async function playSearch(options: Record<string, unknown>, queries: string[]) {
   }
   times.sort((a, b) => a - b);
   const opens: number[] = [];
-  const ids = queries.slice(0, 21).map((_, i) => String(i * 997));
+  const ids = queries.slice(0, 21).map((_, i) => String((i * 997) % data.documents.size));
   for (const [i, target] of ids.entries()) {
     const t = performance.now();
     const result = await episode.callTool('open', { target });

@@ -20,8 +20,8 @@ import {
   createOnnxEmbedder,
   DenseIndex,
   DocumentCollection,
-  Fts5Bm25Index,
   FTS5_BM25_SCORING,
+  Fts5Bm25Index,
   indexedText,
   scanBm25,
 } from '@toolgym/tools';
