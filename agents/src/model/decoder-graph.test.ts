@@ -47,7 +47,7 @@ describe('ONNX decoder builder', () => {
     const ref = referenceForward(config, weights, { inputIds: [ids] })[0]!;
     const refFlat = Float32Array.from(ref.flatMap((row) => [...row]));
     expect(maxAbsDiff(out.logits, refFlat)).toBeLessThan(TOLERANCE);
-    expect(out.present.tensors[0]!.dims).toEqual([
+    expect(out.keyValues.tensors[0]!.dims).toEqual([
       1,
       config.nHeads,
       ids.length,
@@ -90,7 +90,7 @@ describe('ONNX decoder builder', () => {
         inputIds: [ids[t]!],
         attentionMask: new Array(t + 1).fill(1),
         positionIds: [t],
-        past: out.present,
+        past: out.keyValues,
       });
       const full = await decoder.forward({
         batch: 1,
@@ -228,7 +228,7 @@ describe('ONNX decoder builder with RoPE positions', () => {
         inputIds: next,
         attentionMask: mask.flat(),
         positionIds: positionIds.map((p) => p.at(-1)!),
-        past: out.present,
+        past: out.keyValues,
       });
       const full = await decoder.forward({
         batch: 2,

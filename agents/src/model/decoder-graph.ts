@@ -149,8 +149,28 @@ function ropeRotation(g: GraphBuilder, config: DecoderConfig): (x: string) => st
   };
 }
 
+/**
+ * How the graph carries the KV cache.
+ * - `present` (the Optimum decoder-with-past convention): `past_key_values.{i}.*` in, and
+ *   `present.{i}.*` = past ++ this call's keys/values out, logits for every input position.
+ * - `in-place`: `past_key_values.{i}.*` is the engine's fixed-capacity cache [batch, heads, capacity,
+ *   headDim], whose unused slots `attention_mask` marks 0; out come only this call's keys/values
+ *   (`new_key_values.{i}.*` [batch, heads, seq, headDim]), which the engine writes into its cache, and
+ *   the logits of the last position. Attention scores the cache and the new keys separately and adds
+ *   the two weighted sums, so no call copies the cache.
+ */
+export type KvCacheLayout = 'present' | 'in-place';
+
+/** Output names of the in-place layout's new keys and values of layer `i`. */
+export const newKeyValueNames = (i: number) =>
+  ({ key: `new_key_values.${i}.key`, value: `new_key_values.${i}.value` }) as const;
+
 /** Serialises the decoder with `weights` to ONNX model bytes (protobuf). */
-export function buildDecoderOnnx(config: DecoderConfig, weights: DecoderWeights): Uint8Array {
+export function buildDecoderOnnx(
+  config: DecoderConfig,
+  weights: DecoderWeights,
+  layout: KvCacheLayout = 'present',
+): Uint8Array {
   checkDecoderWeights(config, weights);
   const g = new GraphBuilder();
   const shapes = decoderWeightShapes(config);
@@ -176,6 +196,16 @@ export function buildDecoderOnnx(config: DecoderConfig, weights: DecoderWeights)
   ]); // [batch, 1, 1, total]
   const allowed = g.op('And', [causal, keyPresent]); // [batch, 1, seq, total]
   const maskedScore = g.floatConst(MASKED_SCORE);
+  /** In-place layout: where the cache's scores end and the new positions' begin, along axis 3. */
+  const split =
+    layout === 'in-place'
+      ? {
+          zero: g.int64Const([0]),
+          past: g.op('Unsqueeze', [pastLen, g.int64Const([0])]),
+          total: g.op('Unsqueeze', [totalLen, g.int64Const([0])]),
+          axis: g.int64Const([3]),
+        }
+      : undefined;
 
   const layerNorm = (x: string, prefix: string) =>
     g.op(
@@ -202,24 +232,30 @@ export function buildDecoderOnnx(config: DecoderConfig, weights: DecoderWeights)
     const p = `layers.${i}`;
     const a = layerNorm(h, `${p}.ln1`);
     const q = rotate(toHeads(linear(a, `${p}.attn.q`)));
-    const key = g.op(
-      'Concat',
-      [`past_key_values.${i}.key`, rotate(toHeads(linear(a, `${p}.attn.k`)))],
-      [intAttr('axis', 2)],
-      `present.${i}.key`,
-    );
-    const value = g.op(
-      'Concat',
-      [`past_key_values.${i}.value`, toHeads(linear(a, `${p}.attn.v`))],
-      [intAttr('axis', 2)],
-      `present.${i}.value`,
-    );
-    const scores = g.op('Mul', [
-      g.op('MatMul', [q, g.op('Transpose', [key], [intsAttr('perm', [0, 1, 3, 2])])]),
-      scale,
-    ]);
-    const probs = g.op('Softmax', [g.op('Where', [allowed, scores, maskedScore])], [intAttr('axis', -1)]);
-    const context = g.op('Transpose', [g.op('MatMul', [probs, value])], [intsAttr('perm', [0, 2, 1, 3])]);
+    const pastKey = `past_key_values.${i}.key`;
+    const pastValue = `past_key_values.${i}.value`;
+    const newKey = rotate(toHeads(linear(a, `${p}.attn.k`)));
+    const newValue = toHeads(linear(a, `${p}.attn.v`));
+    const scoresOf = (key: string) =>
+      g.op('Mul', [g.op('MatMul', [q, g.op('Transpose', [key], [intsAttr('perm', [0, 1, 3, 2])])]), scale]);
+    const softmax = (scores: string) =>
+      g.op('Softmax', [g.op('Where', [allowed, scores, maskedScore])], [intAttr('axis', -1)]);
+    let attended: string;
+    if (layout === 'present') {
+      const key = g.op('Concat', [pastKey, newKey], [intAttr('axis', 2)], `present.${i}.key`);
+      const value = g.op('Concat', [pastValue, newValue], [intAttr('axis', 2)], `present.${i}.value`);
+      attended = g.op('MatMul', [softmax(scoresOf(key)), value]);
+    } else {
+      g.op('Identity', [newKey], [], newKeyValueNames(i).key);
+      g.op('Identity', [newValue], [], newKeyValueNames(i).value);
+      // softmax over [cache slots ++ new positions], split back: probs·V = probsPast·Vpast + probsNew·Vnew.
+      const probs = softmax(g.op('Concat', [scoresOf(pastKey), scoresOf(newKey)], [intAttr('axis', 3)]));
+      const { zero, past, total, axis } = split!;
+      const probsPast = g.op('Slice', [probs, zero, past, axis]);
+      const probsNew = g.op('Slice', [probs, past, total, axis]);
+      attended = g.op('Add', [g.op('MatMul', [probsPast, pastValue]), g.op('MatMul', [probsNew, newValue])]);
+    }
+    const context = g.op('Transpose', [attended], [intsAttr('perm', [0, 2, 1, 3])]);
     h = g.op('Add', [h, linear(g.op('Reshape', [context, mergeHeadsShape]), `${p}.attn.o`)]);
 
     const up = linear(layerNorm(h, `${p}.ln2`), `${p}.mlp.up`);
@@ -230,22 +266,36 @@ export function buildDecoderOnnx(config: DecoderConfig, weights: DecoderWeights)
     const gelu = g.op('Mul', [g.op('Mul', [half, up]), g.op('Add', [oneF, g.op('Tanh', [inner])])]);
     h = g.op('Add', [h, linear(gelu, `${p}.mlp.down`)]);
   }
-  g.op('MatMul', [layerNorm(h, 'final_norm'), 'lm_head.weight'], [], 'logits');
+  // The in-place layout serves generation only, which reads the last position's logits.
+  const last =
+    layout === 'present'
+      ? h
+      : g.op('Slice', [h, g.int64Const([-1]), g.int64Const([2 ** 62]), g.int64Const([1])]);
+  g.op('MatMul', [layerNorm(last, 'final_norm'), 'lm_head.weight'], [], 'logits');
 
   const kvDims = ['batch_size', nHeads, 'past_sequence_length', headDim];
   const presentDims = ['batch_size', nHeads, 'total_sequence_length', headDim];
+  const newDims = ['batch_size', nHeads, 'sequence_length', headDim];
   const inputs = [
     tensorInfo('input_ids', OnnxDataType.INT64, ['batch_size', 'sequence_length']),
     tensorInfo('attention_mask', OnnxDataType.INT64, ['batch_size', 'total_sequence_length']),
     tensorInfo('position_ids', OnnxDataType.INT64, ['batch_size', 'sequence_length']),
   ];
   const outputs = [
-    tensorInfo('logits', OnnxDataType.FLOAT, ['batch_size', 'sequence_length', config.vocabSize]),
+    tensorInfo('logits', OnnxDataType.FLOAT, [
+      'batch_size',
+      layout === 'present' ? 'sequence_length' : 1,
+      config.vocabSize,
+    ]),
   ];
   for (let i = 0; i < nLayers; i++) {
-    for (const kind of ['key', 'value']) {
+    for (const kind of ['key', 'value'] as const) {
       inputs.push(tensorInfo(`past_key_values.${i}.${kind}`, OnnxDataType.FLOAT, kvDims));
-      outputs.push(tensorInfo(`present.${i}.${kind}`, OnnxDataType.FLOAT, presentDims));
+      outputs.push(
+        layout === 'present'
+          ? tensorInfo(`present.${i}.${kind}`, OnnxDataType.FLOAT, presentDims)
+          : tensorInfo(newKeyValueNames(i)[kind], OnnxDataType.FLOAT, newDims),
+      );
     }
   }
 

@@ -18,7 +18,7 @@ beforeAll(async () => {
   ({ dir } = await createTinyTestModel(7, { maxPositions: 2048 }));
   policy = (await createPolicyFromSpec(`onnx:${dir}`, {
     toolFormat: 'native',
-    options: { kvCache: 'true' },
+    options: { kvCache: 'in-place' },
   })) as OnnxPolicy;
 });
 afterAll(async () => {

@@ -77,11 +77,7 @@ export function registerTrainCommand(program: Command): void {
               resume: opts.resume === true,
             });
             results.push(result);
-            process.stdout.write(
-              `seed ${seed}: held-out accuracy before RL ${pct(result.before)}, after ${result.rlSteps} RL steps (${(result.rlSeconds / 60).toFixed(1)} min) ${pct(result.after)}` +
-                ` (${result.after >= result.before ? '+' : ''}${((result.after - result.before) * 100).toFixed(1)} points); curve ${result.evals.map((e) => `${e.step}:${pct(e.accuracy)}`).join(' ')}\n` +
-                `  outputs in ${result.outDir}\n`,
-            );
+            process.stdout.write(trainSummary(seed, result));
           } catch (error) {
             sink.fail(error instanceof Error ? error.message : String(error));
             throw error;
@@ -99,6 +95,25 @@ export function registerTrainCommand(program: Command): void {
         await server?.close();
       }
     });
+}
+
+/**
+ * What a seed's run printed at its end: accuracy on `eval.tasks` before and after RL with its curve,
+ * the other evaluated splits after RL, and where the outputs (result.json: every split, every
+ * held-out unit) are.
+ */
+export function trainSummary(seed: number, result: TrainResult): string {
+  const gain = (result.after - result.before) * 100;
+  const last = result.evals.at(-1);
+  const [, ...others] = Object.entries(last?.splits ?? {});
+  return (
+    `seed ${seed}: held-out accuracy before RL ${pct(result.before)}, after ${result.rlSteps} RL steps (${(result.rlSeconds / 60).toFixed(1)} min) ${pct(result.after)}` +
+    ` (${gain >= 0 ? '+' : ''}${gain.toFixed(1)} points); curve ${result.evals.map((e) => `${e.step}:${pct(e.accuracy)}`).join(' ')}\n` +
+    (others.length > 0
+      ? `  after RL on ${others.map(([split, e]) => `${split} ${pct(e.accuracy)}`).join(', ')}\n`
+      : '') +
+    `  outputs in ${result.outDir}\n`
+  );
 }
 
 function pct(x: number): string {

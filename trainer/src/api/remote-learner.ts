@@ -10,6 +10,7 @@
  * restart, the gradients of those forward_backward calls were lost with the old process.
  */
 import { type DecoderConfig, type DecoderWeights, decoderWeightShapes } from '@toolgym/agents';
+import type { LossFnName } from '../algorithms/policy-losses.ts';
 import { ToolGymError } from '@toolgym/protocol';
 import {
   type AdamParams,
@@ -20,7 +21,6 @@ import {
   LearnerInputError,
   type LearnerState,
   type LossFnConfig,
-  type LossFnName,
   type OptimStepOutput,
 } from '../learner/learner.ts';
 import {

@@ -10,6 +10,7 @@
 import type { DecoderConfig, DecoderWeights } from '@toolgym/agents';
 import { ToolGymError } from '@toolgym/protocol';
 import { z } from 'zod';
+import { LOSS_FN_NAMES } from '../algorithms/policy-losses.ts';
 import type {
   AdamParams,
   Datum,
@@ -55,7 +56,7 @@ export const WireDatumSchema = z
   .strict();
 export type WireDatum = z.infer<typeof WireDatumSchema>;
 
-export const LossFnSchema = z.enum(['cross_entropy', 'importance_sampling', 'ppo']);
+export const LossFnSchema = z.enum(LOSS_FN_NAMES);
 
 /** Loss options. Tinker's `clip_low_threshold`/`clip_high_threshold` are ratio bounds (1 − ε, 1 + ε). */
 export const LossFnConfigSchema = z

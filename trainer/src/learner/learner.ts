@@ -10,6 +10,7 @@
 import type { DecoderConfig, DecoderWeights } from '@toolgym/agents';
 import { ToolGymError } from '@toolgym/protocol';
 import type { CovControl, KlEstimator, PolicyLossConfig } from '../algorithms/policy-loss.ts';
+import type { LossFnName } from '../algorithms/policy-losses.ts';
 
 export interface ModelInput {
   tokens: number[];
@@ -32,8 +33,6 @@ export interface Datum {
   modelInput: ModelInput;
   lossFnInputs: LossFnInputs;
 }
-
-export type LossFnName = 'cross_entropy' | 'importance_sampling' | 'ppo';
 
 /**
  * Options of the loss (Tinker's `loss_fn_config`, extended). Unset fields take the defaults of

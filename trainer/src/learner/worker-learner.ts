@@ -16,6 +16,7 @@ import { Worker } from 'node:worker_threads';
 import type { DecoderWeights } from '@toolgym/agents';
 import { ToolGymError } from '@toolgym/protocol';
 import { DEFAULT_POLICY_LOSS } from '../algorithms/policy-loss.ts';
+import type { LossFnName } from '../algorithms/policy-losses.ts';
 import { type EmbeddedLearnerSettings, lossUnits, validateData } from './embedded-learner.ts';
 import {
   type Datum,
@@ -23,8 +24,17 @@ import {
   type Learner,
   LearnerInputError,
   type LossFnConfig,
-  type LossFnName,
 } from './learner.ts';
+import { emptyLearnerProfile, type LearnerPhase, type LearnerProfile } from './learner-profile.ts';
+
+/** The learner behind worker threads, and where its steps' time went. */
+export interface WorkerLearner extends Learner {
+  /**
+   * Time by phase since the last call: forward, backward and optimiser as the slowest replica spent
+   * them (replicas run in parallel), the gradient sync as the calling thread waited for it.
+   */
+  takeProfile(): Promise<LearnerProfile>;
+}
 
 /** What the worker posts back for call `id`. */
 export type WorkerReply =
@@ -117,7 +127,10 @@ export function shardData(data: Datum[], n: number): Array<{ data: Datum[]; indi
   return cut(lo).map((indices) => ({ data: indices.map((i) => data[i]!), indices }));
 }
 
-export async function createWorkerLearner(settings: EmbeddedLearnerSettings, workers = 1): Promise<Learner> {
+export async function createWorkerLearner(
+  settings: EmbeddedLearnerSettings,
+  workers = 1,
+): Promise<WorkerLearner> {
   if (!Number.isInteger(workers) || workers < 1)
     throw new LearnerInputError(`workers must be a whole number ≥ 1, got ${workers}`);
   const replicas: Array<Awaited<ReturnType<typeof startWorker>>> = [];
@@ -133,6 +146,7 @@ export async function createWorkerLearner(settings: EmbeddedLearnerSettings, wor
   const [first] = replicas as [(typeof replicas)[0]];
   const all = (method: string, ...args: unknown[]) =>
     Promise.all(replicas.map((r) => r.call(method, ...args)));
+  let syncMs = 0;
 
   /** Runs a forward (and backward) over shards, and puts the outputs back in input order. */
   const sharded = async (
@@ -169,6 +183,7 @@ export async function createWorkerLearner(settings: EmbeddedLearnerSettings, wor
     forward: (data, lossFn, config) => sharded('forward', data, lossFn, config),
     forwardBackward: (data, lossFn, config) => sharded('forwardBackward', data, lossFn, config),
     async optimStep(adam) {
+      const syncStart = performance.now();
       if (replicas.length > 1) {
         const parts = (await all('getGradients')) as Array<DecoderWeights | undefined>;
         const present = parts.filter((p): p is DecoderWeights => p !== undefined);
@@ -183,8 +198,19 @@ export async function createWorkerLearner(settings: EmbeddedLearnerSettings, wor
           await all('setGradients', sum);
         }
       }
+      syncMs += performance.now() - syncStart;
       const [out] = await all('optimStep', adam);
       return out;
+    },
+    async takeProfile() {
+      const parts = (await all('takeProfile')) as LearnerProfile[];
+      const profile = emptyLearnerProfile();
+      profile.steps = parts[0]!.steps;
+      for (const phase of ['forward', 'backward', 'optimizer'] as LearnerPhase[])
+        profile.ms[phase] = Math.max(...parts.map((p) => p.ms[phase]));
+      profile.ms.sync = syncMs;
+      syncMs = 0;
+      return profile;
     },
     saveWeights: () => first.call('saveWeights'),
     loadWeights: async (weights) => {
@@ -197,5 +223,5 @@ export async function createWorkerLearner(settings: EmbeddedLearnerSettings, wor
     async close() {
       await Promise.all(replicas.map((r) => r.close()));
     },
-  } as Learner;
+  } as WorkerLearner;
 }

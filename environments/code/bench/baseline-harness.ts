@@ -1,8 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import type { RunResult, Sandbox, SandboxLimits } from '@toolgym/sandbox';
-import { SOLUTION_FILE } from './task-types.ts';
+import { SOLUTION_FILE, type TestRun } from '../src/index.ts';
 
 /**
+ * The baseline of `pnpm bench grading`: the test harness the code environment used before its
+ * grader moved out of the solution's process. It is kept only here, to measure against; it is
+ * not safe to grade with (the solution shares its interpreter: see the red-team suite).
+ *
  * Runs tests against solution.py inside the sandbox: loads the solution once, then runs each test
  * statement in a fresh copy of its namespace with a per-test alarm, and reports every result on
  * its own line as it finishes (so a run killed half-way still counts the tests that completed).
@@ -52,19 +56,7 @@ def main():
 main()
 `;
 
-export interface TestRun {
-  /** `missing`: no solution.py; `error`: it did not load (syntax error, exception at import, timeout). */
-  load: 'ok' | 'error' | 'missing';
-  loadError?: string;
-  definesEntryPoint: boolean;
-  results: Array<{ ok: boolean; error?: string }>;
-  passed: number;
-  total: number;
-  /** Why the run ended early, if it did (time, memory, output). */
-  cutShort?: string;
-}
-
-export async function runTests(
+export async function runBaselineTests(
   sandbox: Sandbox,
   files: Record<string, string>,
   spec: {
