@@ -1,9 +1,8 @@
-import { existsSync } from 'node:fs';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { analyze } from './analyzer.ts';
 import { indexedText, type ScoredDocument } from './bm25-index.ts';
-import { type FileWriter, sqliteFileWriter } from './sqlite-file-writer.ts';
-import { RetrievalConfigError, type RetrievalDocument } from './types.ts';
+import { type FileWriter, openSqliteFile, sqliteFileWriter } from './sqlite-file-writer.ts';
+import type { RetrievalDocument } from './types.ts';
 
 /**
  * A term as an FTS5 token: ASCII terms stay as they are, any other becomes `_` + the hex of its
@@ -45,14 +44,9 @@ export class Fts5Bm25Index {
   }
 
   static open(file: string): Fts5Bm25Index {
-    if (!existsSync(file)) {
-      throw new RetrievalConfigError(
-        'index_missing',
-        `no FTS5 index at ${file}`,
-        'build it with Fts5Bm25Index.build',
-      );
-    }
-    return new Fts5Bm25Index(new Database(file, { readonly: true, fileMustExist: true }));
+    return new Fts5Bm25Index(
+      openSqliteFile(file, { code: 'index_missing', what: 'FTS5 index', builder: 'Fts5Bm25Index.build' }),
+    );
   }
 
   /** The top `k` documents for `query`, best first (scores are −bm25(), so higher is better). */

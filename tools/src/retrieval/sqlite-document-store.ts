@@ -1,6 +1,5 @@
-import { existsSync } from 'node:fs';
-import Database from 'better-sqlite3';
-import { type FileWriter, sqliteFileWriter } from './sqlite-file-writer.ts';
+import type Database from 'better-sqlite3';
+import { type FileWriter, openSqliteFile, sqliteFileWriter } from './sqlite-file-writer.ts';
 import { DocumentStore, RetrievalConfigError, type RetrievalDocument } from './types.ts';
 
 type Row = { position: number; id: string; title: string; url: string; text: string };
@@ -45,14 +44,13 @@ export class SqliteDocumentStore extends DocumentStore {
   }
 
   static open(file: string): SqliteDocumentStore {
-    if (!existsSync(file)) {
-      throw new RetrievalConfigError(
-        'store_missing',
-        `no document store at ${file}`,
-        'build it with SqliteDocumentStore.writer',
-      );
-    }
-    return new SqliteDocumentStore(new Database(file, { readonly: true, fileMustExist: true }));
+    return new SqliteDocumentStore(
+      openSqliteFile(file, {
+        code: 'store_missing',
+        what: 'document store',
+        builder: 'SqliteDocumentStore.writer',
+      }),
+    );
   }
 
   get(id: string): RetrievalDocument | undefined {

@@ -1,6 +1,7 @@
-import { mkdirSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import { RetrievalConfigError } from './types.ts';
 
 /** Adds items one at a time; `finish` makes the file. */
 export interface FileWriter<T> {
@@ -63,4 +64,19 @@ export function sqliteFileWriter<T>(
       });
     },
   };
+}
+
+/** Opens a file `sqliteFileWriter` made, read-only; a missing file is an error naming its builder. */
+export function openSqliteFile(
+  file: string,
+  missing: { code: string; what: string; builder: string },
+): Database.Database {
+  if (!existsSync(file)) {
+    throw new RetrievalConfigError(
+      missing.code,
+      `no ${missing.what} at ${file}`,
+      `build it with ${missing.builder}`,
+    );
+  }
+  return new Database(file, { readonly: true, fileMustExist: true });
 }

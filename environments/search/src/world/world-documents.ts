@@ -11,31 +11,20 @@ import {
 import type { Book, City, Company, Country, Person, Region, University, World } from './world.ts';
 import { entitiesOf, WorldIndex } from './world.ts';
 
-const MONTHS = [
-  'January',
-  'February',
-  'March',
-  'April',
-  'May',
-  'June',
-  'July',
-  'August',
-  'September',
-  'October',
-  'November',
-  'December',
-];
+/** 3 → 'March'. */
+const monthName = (month: number) =>
+  new Date(Date.UTC(2000, month - 1, 1)).toLocaleString('en-US', { month: 'long', timeZone: 'UTC' });
 
 /** '1962-03-14' → '14 March 1962'. */
 export function longDate(isoDate: string): string {
   const [year, month, day] = isoDate.split('-').map(Number);
-  return `${day} ${MONTHS[month! - 1]} ${year}`;
+  return `${day} ${monthName(month!)} ${year}`;
 }
 
 /** The spellings of a date an answer may use: '14 March 1962', 'March 14, 1962', '1962-03-14'. */
 export function dateAliases(isoDate: string): string[] {
   const [year, month, day] = isoDate.split('-').map(Number);
-  return [longDate(isoDate), `${MONTHS[month! - 1]} ${day}, ${year}`, isoDate];
+  return [longDate(isoDate), `${monthName(month!)} ${day}, ${year}`, isoDate];
 }
 
 /**
