@@ -33,11 +33,11 @@ export {
   type ScanResult,
   scanBm25,
 } from './retrieval/bm25-scan.ts';
-export { Fts5Bm25Index, fts5Token } from './retrieval/fts5-index.ts';
-export { SqliteDocumentStore } from './retrieval/sqlite-document-store.ts';
 export { createDenseRetriever, DenseIndex, type TextEmbedder } from './retrieval/dense-index.ts';
+export { Fts5Bm25Index, fts5Token } from './retrieval/fts5-index.ts';
 export { createOnnxEmbedder, type OnnxEmbedderOptions } from './retrieval/onnx-embedder.ts';
 export { bestSnippet } from './retrieval/snippet.ts';
+export { SqliteDocumentStore } from './retrieval/sqlite-document-store.ts';
 export {
   DocumentCollection,
   DocumentStore,

@@ -27,9 +27,9 @@ export {
   readSearchR1Corpus,
   saveDocuments,
 } from './corpus/corpus-store.ts';
-export { type SyntheticCorpusFiles, writeSyntheticCorpus } from './corpus/synthetic-passages.ts';
 export { CORPUS_ORIGIN, canonicalUrl } from './corpus/corpus-url.ts';
 export { docIds, generateCorpus } from './corpus/generate-corpus.ts';
+export { type SyntheticCorpusFiles, writeSyntheticCorpus } from './corpus/synthetic-passages.ts';
 export {
   type CountryFacts,
   type CurrencyFacts,
@@ -45,6 +45,9 @@ export {
   sharedBrowserPool,
 } from './runtime.ts';
 export { MentionIndex } from './tasks/cooccurrence.ts';
+export { generateTasks, type TaskCheck } from './tasks/generate-tasks.ts';
+export { loadQaFile, QaFormatError } from './tasks/qa-file.ts';
+export { INSTRUCTIONS, type SearchAnswer, type SearchTaskMeta } from './tasks/search-answer.ts';
 export {
   type Book,
   type Company,
@@ -56,9 +59,6 @@ export {
 export { dateAliases, longDate, WorldDocuments } from './world/world-documents.ts';
 export { QUESTION_TYPES, type QuestionType } from './world/world-questions.ts';
 export { whyUnusable, worldTasks } from './world/world-tasks.ts';
-export { generateTasks, type TaskCheck } from './tasks/generate-tasks.ts';
-export { loadQaFile, QaFormatError } from './tasks/qa-file.ts';
-export { INSTRUCTIONS, type SearchAnswer, type SearchTaskMeta } from './tasks/search-answer.ts';
 
 /** Longest answer (in normalised tokens) the format reward still calls short. */
 const SHORT_ANSWER_TOKENS = 12;

@@ -1,5 +1,5 @@
-import { splitOf } from '@toolgym/protocol';
 import type { Task } from '@toolgym/protocol';
+import { splitOf } from '@toolgym/protocol';
 import type { RetrievalDocument } from '@toolgym/tools';
 import { docIds, slug } from '../corpus/generate-corpus.ts';
 import type { WorldFacts } from '../corpus/world-facts.ts';

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { SplitSchema, splitOf, ToolGymError } from '@toolgym/protocol';
 import type { Task } from '@toolgym/protocol';
+import { SplitSchema, splitOf, ToolGymError } from '@toolgym/protocol';
 import { promptFor, type SearchAnswer, type SearchTaskMeta } from './search-answer.ts';
 
 /** A QA file line that cannot be used, with where it is. */

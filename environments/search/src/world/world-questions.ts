@@ -1,6 +1,5 @@
-import type { Book, City, Company, Country, Person, Region, University, World } from './world.ts';
+import type { Book, City, Company, Country, Person, Region, University, World, WorldIndex } from './world.ts';
 import { dateAliases } from './world-documents.ts';
-import type { WorldIndex } from './world.ts';
 
 /** What a question names: the kind of entity its blank is filled with. */
 export type AnchorKind = 'person' | 'company' | 'book' | 'city' | 'university' | 'region' | 'country';
