@@ -65,8 +65,9 @@ const startedServers = new Set<Promise<CorpusServer>>();
 
 /**
  * Builds or loads everything a config needs: the corpus (a fictional world or the real countries,
- * generated from npm data, or read from a JSONL file), its BM25 index and the tasks, cached under `dataDir` and loaded without a rebuild
- * next time. Shared by every environment instance in the process with the same data options.
+ * generated from npm data, or read from a JSONL file), its BM25 index and the tasks, cached under
+ * `dataDir` and loaded without a rebuild next time. Shared by every environment instance in the
+ * process with the same data options.
  */
 export function loadSearchData(config: SearchConfig): Promise<SearchData> {
   const key = JSON.stringify([
