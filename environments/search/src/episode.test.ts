@@ -15,7 +15,7 @@ afterAll(async () => {
 const env = new Environment(
   searchEnvironment,
   searchEnvironment.parseConfig({
-    corpus: { kind: 'generated', wordnetDocuments: 50 },
+    corpus: { kind: 'countries', wordnetDocuments: 50 },
     dataDir: dir,
     pageChars: 300,
   }),

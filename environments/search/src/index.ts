@@ -8,17 +8,20 @@ import { loadSearchData, sharedBrowserPool } from './runtime.ts';
 import type { OpenPage, SearchState } from './search-state.ts';
 import type { SearchAnswer, SearchTaskMeta } from './tasks/search-answer.ts';
 
-export { type SearchConfig, SearchConfigSchema } from './config.ts';
+export { DEFAULT_HELD_OUT_TYPES, type SearchConfig, SearchConfigSchema } from './config.ts';
 export { answerSpaceOf, citationF1Ceiling, gradeSearch, MAX_SUPPORTING_DOCS, SHORT_ANSWER_TOKENS, type SearchSubmission } from './grading.ts';
 export { type CorpusServer, documentHtml, startCorpusServer } from './corpus/corpus-server.ts';
 export {
   CorpusFormatError,
+  countPassages,
   loadDocuments,
   loadSearchR1Corpus,
+  readSearchR1Corpus,
   saveDocuments,
 } from './corpus/corpus-store.ts';
 export { CORPUS_ORIGIN, canonicalUrl } from './corpus/corpus-url.ts';
 export { docIds, generateCorpus } from './corpus/generate-corpus.ts';
+export { type SyntheticCorpusFiles, writeSyntheticCorpus } from './corpus/synthetic-passages.ts';
 export {
   type CountryFacts,
   type CurrencyFacts,
@@ -29,7 +32,6 @@ export {
 export {
   closeSearchResources,
   defaultDataDir,
-  GENERATOR_VERSION,
   loadSearchData,
   type SearchData,
   sharedBrowserPool,
@@ -38,6 +40,17 @@ export { MentionIndex } from './tasks/cooccurrence.ts';
 export { generateTasks, type TaskCheck } from './tasks/generate-tasks.ts';
 export { loadQaFile, QaFormatError } from './tasks/qa-file.ts';
 export { INSTRUCTIONS, type SearchAnswer, type SearchTaskMeta } from './tasks/search-answer.ts';
+export {
+  type Book,
+  type Company,
+  generateWorld,
+  type Person,
+  type World,
+  WorldIndex,
+} from './world/world.ts';
+export { dateAliases, longDate, WorldDocuments } from './world/world-documents.ts';
+export { QUESTION_TYPES, type QuestionType } from './world/world-questions.ts';
+export { whyUnusable, worldTasks } from './world/world-tasks.ts';
 
 interface GivenAnswer {
   answer: string;
@@ -75,7 +88,7 @@ function renderPage(page: OpenPage, n: number): string {
 
 /**
  * search@1 — multi-hop question answering over a document collection with a BM25 search engine
- * and a real browser (Chromium). Questions name an entity; answers need facts from one to three
+ * and a real browser (Chromium). Questions name an entity; answers need facts from one to four
  * documents; the answer tool takes the answer and the ids of the documents that support it.
  */
 export default defineEnvironment<SearchState, SearchConfig>({
@@ -107,7 +120,7 @@ export default defineEnvironment<SearchState, SearchConfig>({
       description:
         'Open a document in the browser and read its text, one page at a time. target is a document id from search results (or its URL).',
       input: z.object({
-        target: z.string().trim().min(1).max(2000).describe('A document id (e.g. "country/fra") or a URL.'),
+        target: z.string().trim().min(1).max(2000).describe('A document id from search results, or a URL.'),
         page: z.number().int().min(1).optional().describe('Page number, from 1 (default 1).'),
       }),
       run: async ({ target, page = 1 }, { episode, signal }) => {
@@ -226,13 +239,18 @@ export default defineEnvironment<SearchState, SearchConfig>({
     toolTimeoutMs: config.browser.navigationTimeoutMs * 2 + 5_000,
     maxToolOutputBytes: Math.max(16_384, config.pageChars * 4 + 2_048),
   }),
-  // Generated questions: every question about one subject (a country, a currency, a language)
-  // lands in one split, so test subjects are never seen in train. A QA file's test split holds
-  // out its own questions.
+  // The world's test split holds out whole question types (relation chains never asked in
+  // train); the countries corpus holds out subjects (every question about one country is in one
+  // split); a QA file's test split holds out its own questions.
   heldOut: (config) =>
     config.qaPath
       ? { unit: 'question', unitsOf: (task) => [task.id] }
-      : { unit: 'subject', unitsOf: (task) => [(task.meta as unknown as SearchTaskMeta).subject ?? task.id] },
+      : config.corpus.kind === 'world'
+        ? { unit: 'question-type', unitsOf: (task) => [(task.meta as unknown as SearchTaskMeta).type] }
+        : {
+            unit: 'subject',
+            unitsOf: (task) => [(task.meta as unknown as SearchTaskMeta).subject ?? task.id],
+          },
   oracle: (task) => {
     const gold = task.answer as SearchAnswer;
     const meta = task.meta as unknown as SearchTaskMeta;
