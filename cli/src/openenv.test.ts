@@ -1,0 +1,215 @@
+import { discoverEnvironments, type Environment, type OpenEnvServer, serveOpenEnv } from '@toolgym/env-kit';
+import { afterAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { httpJson, OpenEnvWsClient, type WsAnswer } from './openenv-test-client.ts';
+
+const registry = await discoverEnvironments();
+const servers: OpenEnvServer[] = [];
+
+async function serve(env: Environment, options: Parameters<typeof serveOpenEnv>[1] = {}): Promise<OpenEnvServer> {
+  const server = await serveOpenEnv(env, { port: 0, ...options });
+  servers.push(server);
+  return server;
+}
+
+afterAll(async () => {
+  await Promise.all(servers.map((s) => s.close()));
+});
+
+async function until(condition: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 5_000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+const observation = (answer: WsAnswer) => answer.data.observation as Record<string, unknown>;
+const errorCode = (answer: WsAnswer) => (answer.type === 'error' ? answer.data.code : `not an error: ${JSON.stringify(answer)}`);
+
+describe('every built-in environment over OpenEnv', () => {
+  it.each(registry.list().map((d) => [d.ref] as const))('%s: a full episode over /ws, and the stateless HTTP endpoints', async (ref) => {
+    const env = registry.make(ref);
+    const server = await serve(env);
+    const task = (await env.tasksOf('train'))[0]!;
+    // The oracle is read on the trainer's side, in process: the server never offers it.
+    const calls = env.definition.oracle?.(task, env.config) ?? [];
+    expect(calls.length).toBeGreaterThan(0);
+
+    const client = await OpenEnvWsClient.connect(server.url);
+    expect(server.sessionCount()).toBe(1);
+    const reset = await client.reset({ task_id: task.id, episode_id: 'mine-1' });
+    expect(reset.type).toBe('observation');
+    expect(reset.data).toMatchObject({ reward: null, done: false });
+    const shown = observation(reset);
+    expect(shown.episode_id).toBe('mine-1');
+    expect((shown.task as { id: string }).id).toBe(task.id);
+    expect(shown.task).not.toHaveProperty('answer');
+    expect((shown.tools as Array<{ name: string }>).map((t) => t.name).sort()).toEqual(env.toolSpecs.map((t) => t.name).sort());
+
+    let last: WsAnswer | undefined;
+    for (const [i, call] of calls.entries()) {
+      last = await client.step({ type: 'call_tool', tool_name: call.name, arguments: call.arguments });
+      expect(last.type).toBe('observation');
+      expect(observation(last)).toMatchObject({ tool_name: call.name, error: null });
+      expect(last.data.done).toBe(i === calls.length - 1);
+    }
+    const reward = last!.data.reward as number;
+    expect(reward).toBeGreaterThan(0);
+    expect((observation(last!).reward_breakdown as { total: number }).total).toBe(reward);
+    expect((await client.state()).data).toEqual({ episode_id: 'mine-1', step_count: calls.length, task_id: task.id, done: true });
+    await client.close();
+    await until(() => server.sessionCount() === 0, 'the session to be released');
+
+    expect((await httpJson(server.url, '/health')).json).toEqual({ status: 'healthy' });
+    expect((await httpJson(server.url, '/metadata')).json).toMatchObject({ name: env.id, version: String(env.definition.version) });
+    const schema = (await httpJson(server.url, '/schema')).json;
+    expect(Object.keys(schema).sort()).toEqual(['action', 'observation', 'state']);
+    const httpReset = await httpJson(server.url, '/reset', { task_id: task.id });
+    expect(httpReset.status).toBe(200);
+    expect((httpReset.json.observation as { task: { id: string } }).task.id).toBe(task.id);
+    // Stateless as in OpenEnv: a step plays in a fresh episode of its own, here the answer alone.
+    const answerCall = calls.at(-1)!;
+    const httpStep = await httpJson(server.url, '/step', {
+      task_id: task.id,
+      action: { type: 'call_tool', tool_name: answerCall.name, arguments: answerCall.arguments },
+    });
+    expect(httpStep.status).toBe(200);
+    expect(httpStep.json.observation).toMatchObject({ tool_name: answerCall.name });
+    // Where the answer alone ends the episode it is graded; otherwise (code: nothing written yet) it is not.
+    expect(typeof httpStep.json.reward).toBe(httpStep.json.done ? 'number' : 'object');
+    expect((await httpJson(server.url, '/state')).json).toEqual({ episode_id: null, step_count: 0, task_id: null, done: false });
+  }, 180_000);
+});
+
+describe('the OpenEnv server refuses bad messages with OpenEnv error codes', () => {
+  it('answers each bad /ws message with its code and keeps the session usable', async () => {
+    const env = registry.make('compose');
+    const server = await serve(env);
+    const client = await OpenEnvWsClient.connect(server.url);
+    expect(errorCode(await client.sendRaw('{"type": "reset",'))).toBe('INVALID_JSON');
+    expect(errorCode(await client.send({ type: 'dance' }))).toBe('UNKNOWN_TYPE');
+    expect(errorCode(await client.send({ data: {} }))).toBe('UNKNOWN_TYPE');
+    expect(errorCode(await client.send([1, 2]))).toBe('VALIDATION_ERROR');
+    const noData = await client.send({ type: 'step' });
+    expect(errorCode(noData)).toBe('VALIDATION_ERROR');
+    expect(noData.data.errors).toEqual([expect.objectContaining({ loc: ['data'] })]);
+    expect(errorCode(await client.send({ type: 'state', extra: 1 }))).toBe('VALIDATION_ERROR');
+    expect(errorCode(await client.reset({ seed: -1 }))).toBe('VALIDATION_ERROR');
+    expect(errorCode(await client.reset({ task_id: 'no-such-task' }))).toBe('EXECUTION_ERROR');
+    expect(errorCode(await client.step({ tool_name: 'upper', arguments: {} }))).toBe('EXECUTION_ERROR');
+
+    await client.reset({ seed: 3 });
+    const badShape = await client.step({ type: 'call_tool', tool_name: 7, arguments: 'x' });
+    expect(errorCode(badShape)).toBe('VALIDATION_ERROR');
+    expect((badShape.data.errors as Array<{ loc: unknown[] }>).map((e) => e.loc)).toEqual([
+      ['data', 'tool_name'],
+      ['data', 'arguments'],
+    ]);
+    expect(errorCode(await client.step({ type: 'call_tool', tool_name: 'upper', bogus: true }))).toBe('VALIDATION_ERROR');
+    // Mistakes in a tool call are the model's to see, as in OpenEnv's CallToolObservation.error.
+    const unknown = await client.step({ tool_name: 'no_such_tool', arguments: {} });
+    expect(observation(unknown).error).toMatchObject({ error_type: 'tool_not_found' });
+    const tool = env.toolSpecs[0]!;
+    const wrongTypes = await client.step({ tool_name: tool.name, arguments: { __bogus__: [1, 2, 3] } });
+    expect(observation(wrongTypes).error).toMatchObject({ error_type: 'invalid_args' });
+    expect((await client.state()).data).toMatchObject({ step_count: 2, done: false });
+    await client.close();
+  });
+
+  it('answers bad HTTP bodies with 422 (OpenEnv) or the shared error shape', async () => {
+    const server = await serve(registry.make('compose'));
+    const noAction = await httpJson(server.url, '/step', { task_id: 'x' });
+    expect(noAction.status).toBe(422);
+    expect(noAction.json.detail).toEqual([expect.objectContaining({ loc: ['body', 'action'] })]);
+    const badSeed = await httpJson(server.url, '/reset', { seed: 'one' });
+    expect(badSeed.status).toBe(422);
+    const notJson = await httpJson(server.url, '/reset', '{nope');
+    expect(notJson.status).toBe(400);
+    expect(notJson.json.error).toMatchObject({ code: 'invalid_json' });
+    const unknownTask = await httpJson(server.url, '/step', { task_id: 'no-such-task', action: { tool_name: 'upper' } });
+    expect(unknownTask.status).toBe(500);
+    expect(unknownTask.json.error).toMatchObject({ code: 'EXECUTION_ERROR' });
+  });
+});
+
+describe('OpenEnv sessions', () => {
+  it('keeps two concurrent sessions apart', async () => {
+    const env = registry.make('compose');
+    const server = await serve(env);
+    const [a, b] = await Promise.all([OpenEnvWsClient.connect(server.url), OpenEnvWsClient.connect(server.url)]);
+    expect(server.sessionCount()).toBe(2);
+    const [tA, tB] = (await env.tasksOf('train')).slice(0, 2);
+    const [rA, rB] = await Promise.all([a.reset({ task_id: tA!.id }), b.reset({ task_id: tB!.id })]);
+    expect(observation(rA).episode_id).not.toBe(observation(rB).episode_id);
+    const tool = env.toolSpecs[0]!;
+    await a.step({ tool_name: tool.name, arguments: {} });
+    expect((await a.state()).data).toMatchObject({ step_count: 1, task_id: tA!.id });
+    expect((await b.state()).data).toMatchObject({ step_count: 0, task_id: tB!.id });
+    await Promise.all([a.close(), b.close()]);
+    await until(() => server.sessionCount() === 0, 'both sessions to be released');
+  });
+
+  it('releases the episode of a client that disconnects without closing', async () => {
+    const env = registry.make('sql');
+    const server = await serve(env);
+    const client = await OpenEnvWsClient.connect(server.url);
+    await client.reset({ seed: 1 });
+    expect(server.sessionCount()).toBe(1);
+    client.socket.terminate();
+    await until(() => server.sessionCount() === 0, 'the dropped session to be released');
+  });
+
+  it('answers CAPACITY_REACHED past the session cap, and has room again once a session closes', async () => {
+    const server = await serve(registry.make('compose'), { maxSessions: 1 });
+    const first = await OpenEnvWsClient.connect(server.url);
+    const second = await OpenEnvWsClient.connect(server.url);
+    const refused = await second.next();
+    expect(refused.data).toMatchObject({ code: 'CAPACITY_REACHED', active_sessions: 1, max_sessions: 1 });
+    expect(await second.closed).toBe(1013);
+    await first.close();
+    await until(() => server.sessionCount() === 0, 'the first session to close');
+    const third = await OpenEnvWsClient.connect(server.url);
+    expect((await third.reset({ seed: 1 })).type).toBe('observation');
+    await third.close();
+  });
+
+  it('reaps an idle session, telling the client why', async () => {
+    const server = await serve(registry.make('compose'), { idleTimeoutMs: 150 });
+    const client = await OpenEnvWsClient.connect(server.url);
+    await client.reset({ seed: 1 });
+    const told = await client.next();
+    expect(told.data).toMatchObject({ code: 'SESSION_ERROR' });
+    expect(await client.closed).toBe(1001);
+    expect(server.sessionCount()).toBe(0);
+  });
+});
+
+describe('OpenEnv auth: the agent view only', () => {
+  it('offers no way to the oracle or the answers', async () => {
+    const env = registry.make('compose');
+    const server = await serve(env);
+    const client = await OpenEnvWsClient.connect(server.url);
+    expect(errorCode(await client.send({ type: 'oracle' }))).toBe('UNKNOWN_TYPE');
+    const task = (await env.tasksOf('train'))[0]!;
+    const reset = await client.reset({ task_id: task.id });
+    expect(observation(reset).task).not.toHaveProperty('answer');
+    expect(JSON.stringify(reset)).not.toContain(JSON.stringify(task.answer));
+    await client.close();
+    for (const path of ['/tasks', '/oracle', '/mcp']) expect((await httpJson(server.url, path)).status).toBe(404);
+  });
+
+  it('refuses to listen off loopback without a token, and refuses requests and upgrades without it', async () => {
+    const env = registry.make('compose');
+    await expect(serveOpenEnv(env, { host: '0.0.0.0', port: 0 })).rejects.toMatchObject({ code: 'token_required' });
+    const server = await serve(env, { token: 'agent-secret' });
+    expect((await httpJson(server.url, '/reset', {})).status).toBe(401);
+    const refused = new WebSocket(`${server.url.replace(/^http/, 'ws')}/ws`);
+    const status = await new Promise<number>((resolve) => refused.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0)));
+    expect(status).toBe(401);
+    const client = await OpenEnvWsClient.connect(server.url, 'agent-secret');
+    expect((await client.reset({ seed: 1 })).type).toBe('observation');
+    await client.close();
+    expect((await httpJson(server.url, '/reset', {}, { authorization: 'Bearer agent-secret' })).status).toBe(200);
+  });
+});
