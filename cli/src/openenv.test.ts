@@ -1,3 +1,6 @@
+import { execFile, spawnSync } from 'node:child_process';
+import { promisify } from 'node:util';
+import { fileURLToPath } from 'node:url';
 import { discoverEnvironments, type Environment, type OpenEnvServer, serveOpenEnv } from '@toolgym/env-kit';
 import { afterAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -211,5 +214,24 @@ describe('OpenEnv auth: the agent view only', () => {
     expect((await client.reset({ seed: 1 })).type).toBe('observation');
     await client.close();
     expect((await httpJson(server.url, '/reset', {}, { authorization: 'Bearer agent-secret' })).status).toBe(200);
+  });
+});
+
+/** Debian's python3 has pydantic and requests here but not websockets, so the Python client drives HTTP only. */
+const python = spawnSync('python3', ['-c', 'import pydantic, requests'], { stdio: 'ignore' }).status === 0;
+
+describe('a Python client (requests + pydantic models of OpenEnv types)', () => {
+  it.skipIf(!python)('plays the answer step over HTTP, every answer valid as OpenEnv declares it', async () => {
+    const env = registry.make('compose');
+    const server = await serve(env);
+    const task = (await env.tasksOf('train'))[0]!;
+    const answer = env.definition.oracle!(task, env.config).at(-1)!;
+    const script = fileURLToPath(new URL('../test/openenv_http_client.py', import.meta.url));
+    // Asynchronously: the server answers from this same process.
+    const { stdout: out } = await promisify(execFile)('python3', [script, server.url, task.id, answer.name, JSON.stringify(answer.arguments)], { encoding: 'utf8' });
+    const result = JSON.parse(out.trim().split('\n').at(-1)!) as { done: boolean; reward: number; bad_status: number };
+    expect(result.done).toBe(true);
+    expect(result.reward).toBeGreaterThan(0);
+    expect(result.bad_status).toBe(422);
   });
 });
