@@ -1,6 +1,7 @@
 import { execFile, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
+import { probeGuards } from '@toolgym/http';
 import { discoverEnvironments, type Environment, type OpenEnvServer, serveOpenEnv } from '@toolgym/env-kit';
 import { afterAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -45,9 +46,10 @@ describe('every built-in environment over OpenEnv', () => {
     expect(reset.type).toBe('observation');
     expect(reset.data).toMatchObject({ reward: null, done: false });
     const shown = observation(reset);
-    expect(shown.episode_id).toBe('mine-1');
-    expect((shown.task as { id: string }).id).toBe(task.id);
-    expect(shown.task).not.toHaveProperty('answer');
+    const meta = shown.metadata as { episode_id: string; task: { id: string } };
+    expect(meta.episode_id).toBe('mine-1');
+    expect(meta.task.id).toBe(task.id);
+    expect(meta.task).not.toHaveProperty('answer');
     expect((shown.tools as Array<{ name: string }>).map((t) => t.name).sort()).toEqual(env.toolSpecs.map((t) => t.name).sort());
 
     let last: WsAnswer | undefined;
@@ -55,11 +57,13 @@ describe('every built-in environment over OpenEnv', () => {
       last = await client.step({ type: 'call_tool', tool_name: call.name, arguments: call.arguments });
       expect(last.type).toBe('observation');
       expect(observation(last)).toMatchObject({ tool_name: call.name, error: null });
+      // OpenEnv's MCP client reads an observation with `tools` as a tool listing.
+      expect(observation(last)).not.toHaveProperty('tools');
       expect(last.data.done).toBe(i === calls.length - 1);
     }
     const reward = last!.data.reward as number;
     expect(reward).toBeGreaterThan(0);
-    expect((observation(last!).reward_breakdown as { total: number }).total).toBe(reward);
+    expect((observation(last!).metadata as { reward_breakdown: { total: number } }).reward_breakdown.total).toBe(reward);
     expect((await client.state()).data).toEqual({ episode_id: 'mine-1', step_count: calls.length, task_id: task.id, done: true });
     await client.close();
     await until(() => server.sessionCount() === 0, 'the session to be released');
@@ -70,7 +74,7 @@ describe('every built-in environment over OpenEnv', () => {
     expect(Object.keys(schema).sort()).toEqual(['action', 'observation', 'state']);
     const httpReset = await httpJson(server.url, '/reset', { task_id: task.id });
     expect(httpReset.status).toBe(200);
-    expect((httpReset.json.observation as { task: { id: string } }).task.id).toBe(task.id);
+    expect((httpReset.json.observation as { metadata: { task: { id: string } } }).metadata.task.id).toBe(task.id);
     // Stateless as in OpenEnv: a step plays in a fresh episode of its own, here the answer alone.
     const answerCall = calls.at(-1)!;
     const httpStep = await httpJson(server.url, '/step', {
@@ -144,7 +148,8 @@ describe('OpenEnv sessions', () => {
     expect(server.sessionCount()).toBe(2);
     const [tA, tB] = (await env.tasksOf('train')).slice(0, 2);
     const [rA, rB] = await Promise.all([a.reset({ task_id: tA!.id }), b.reset({ task_id: tB!.id })]);
-    expect(observation(rA).episode_id).not.toBe(observation(rB).episode_id);
+    const episodeOf = (answer: WsAnswer) => (observation(answer).metadata as { episode_id: string }).episode_id;
+    expect(episodeOf(rA)).not.toBe(episodeOf(rB));
     const tool = env.toolSpecs[0]!;
     await a.step({ tool_name: tool.name, arguments: {} });
     expect((await a.state()).data).toMatchObject({ step_count: 1, task_id: tA!.id });
@@ -196,7 +201,7 @@ describe('OpenEnv auth: the agent view only', () => {
     expect(errorCode(await client.send({ type: 'oracle' }))).toBe('UNKNOWN_TYPE');
     const task = (await env.tasksOf('train'))[0]!;
     const reset = await client.reset({ task_id: task.id });
-    expect(observation(reset).task).not.toHaveProperty('answer');
+    expect((observation(reset).metadata as { task: object }).task).not.toHaveProperty('answer');
     expect(JSON.stringify(reset)).not.toContain(JSON.stringify(task.answer));
     await client.close();
     for (const path of ['/tasks', '/oracle', '/mcp']) expect((await httpJson(server.url, path)).status).toBe(404);
@@ -214,6 +219,16 @@ describe('OpenEnv auth: the agent view only', () => {
     expect((await client.reset({ seed: 1 })).type).toBe('observation');
     await client.close();
     expect((await httpJson(server.url, '/reset', {}, { authorization: 'Bearer agent-secret' })).status).toBe(200);
+  });
+
+  it('runs behind the shared guards: Origin, Host, body limit, token', async () => {
+    const server = await serve(registry.make('compose'), { token: 'agent-secret', maxBodyBytes: 2048 });
+    expect(await probeGuards(`${server.url}/reset`, { token: 'agent-secret', maxBodyBytes: 2048 })).toEqual({
+      badOrigin: { status: 403, code: 'origin_not_allowed' },
+      badHost: { status: 403, code: 'host_not_allowed' },
+      oversized: { status: 413, code: 'body_too_large' },
+      noToken: { status: 401, code: 'unauthorized' },
+    });
   });
 });
 

@@ -74,19 +74,24 @@ const ToolErrorSchema = z.object({
   message: z.string(),
 });
 
-/** What an observation's `observation` object holds (OpenEnv's CallToolObservation / ListToolsObservation fields, plus the episode's). */
+const ToolSchema = z.object({ name: z.string(), description: z.string(), input_schema: z.record(z.string(), z.unknown()) });
+
+/**
+ * What an observation's `observation` object holds. A key is present only when it applies, since
+ * OpenEnv's MCP client tells a ListToolsObservation (`tools`) from a CallToolObservation
+ * (`tool_name`) by which keys are there; ToolGym's extras ride in `metadata`, which it keeps.
+ */
 export const OpenEnvObservationSchema = z.object({
-  episode_id: z.string().nullable(),
-  task: z.record(z.string(), z.unknown()).nullable().describe('the task (without its answer), at reset'),
-  tools: z
-    .array(z.object({ name: z.string(), description: z.string(), input_schema: z.record(z.string(), z.unknown()) }))
-    .nullable()
-    .describe('the tools, at reset and for list_tools'),
-  tool_name: z.string().nullable(),
-  result: z.string().nullable().describe("the tool's output, as the model would read it"),
-  error: ToolErrorSchema.nullable().describe('why the call failed, when it did'),
-  truncated: z.boolean().describe('the output was cut to the episode limit'),
-  reward_breakdown: z.record(z.string(), z.unknown()).nullable().describe('the grade, once done'),
+  tools: z.array(ToolSchema).optional().describe('the tools, at reset and for list_tools'),
+  tool_name: z.string().optional(),
+  result: z.string().optional().describe("the tool's output, as the model would read it"),
+  error: ToolErrorSchema.nullable().optional().describe('why the call failed, when it did'),
+  metadata: z.object({
+    episode_id: z.string().nullable(),
+    task: z.record(z.string(), z.unknown()).optional().describe('the task (without its answer), at reset'),
+    truncated: z.boolean().optional().describe('the output was cut to the episode limit'),
+    reward_breakdown: z.record(z.string(), z.unknown()).optional().describe('the grade, once done'),
+  }),
 });
 export type OpenEnvObservation = z.infer<typeof OpenEnvObservationSchema>;
 
@@ -158,7 +163,7 @@ export class OpenEnvSession {
     this.stepCount = 0;
     this.done = false;
     return {
-      observation: { ...this.blank(), task: started.task, tools: this.tools() },
+      observation: { tools: this.tools(), metadata: { episode_id: this.episodeId, task: started.task } },
       reward: null,
       done: false,
     };
@@ -169,7 +174,7 @@ export class OpenEnvSession {
     const isList = typeof action === 'object' && action !== null && (action as { type?: unknown }).type === 'list_tools';
     if (isList) {
       validate(ListToolsActionSchema, action, ['data']);
-      return { observation: { ...this.blank(), tools: this.tools() }, reward: null, done: this.done };
+      return { observation: { tools: this.tools(), metadata: { episode_id: this.episodeId } }, reward: null, done: this.done };
     }
     const call = validate(CallToolActionSchema, action, ['data']);
     if (this.done)
@@ -178,18 +183,18 @@ export class OpenEnvSession {
       throw new OpenEnvError('EXECUTION_ERROR', 'no_episode', 'no episode is open', 'send reset first');
     const { outcome } = await this.session.callTool(call.tool_name, call.arguments);
     this.stepCount++;
-    const observation: OpenEnvObservation = {
-      ...this.blank(),
+    const observation = {
       tool_name: call.tool_name,
       result: outcome.content,
       error: outcome.isError
         ? { error_type: ERROR_TYPES[outcome.errorCode ?? ''] ?? 'execution_error', message: outcome.content }
         : null,
-      truncated: outcome.truncated,
     };
-    if (!outcome.terminated && this.stepCount < this.env.limits.maxTurns) return { observation, reward: null, done: false };
+    const metadata = { episode_id: this.episodeId, truncated: outcome.truncated };
+    if (!outcome.terminated && this.stepCount < this.env.limits.maxTurns)
+      return { observation: { ...observation, metadata }, reward: null, done: false };
     const reward = await this.finish();
-    return { observation: { ...observation, reward_breakdown: reward }, reward: reward.total, done: true };
+    return { observation: { ...observation, metadata: { ...metadata, reward_breakdown: reward } }, reward: reward.total, done: true };
   }
 
   state(): OpenEnvState {
@@ -206,20 +211,7 @@ export class OpenEnvSession {
     return (await this.session.end({}).catch(asExecutionError)).reward;
   }
 
-  private blank(): OpenEnvObservation {
-    return {
-      episode_id: this.episodeId,
-      task: null,
-      tools: null,
-      tool_name: null,
-      result: null,
-      error: null,
-      truncated: false,
-      reward_breakdown: null,
-    };
-  }
-
-  private tools(): NonNullable<OpenEnvObservation['tools']> {
+  private tools(): z.infer<typeof ToolSchema>[] {
     return this.env.toolSpecs.map((t) => ({ name: t.name, description: t.description, input_schema: t.inputSchema }));
   }
 }
