@@ -1,10 +1,11 @@
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile, spawn, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { probeGuards } from '@toolgym/http';
 import { discoverEnvironments, type Environment, type OpenEnvServer, serveOpenEnv } from '@toolgym/env-kit';
 import { afterAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { TOOLGYM_BIN } from './commands/test-support.ts';
 import { httpJson, OpenEnvWsClient, type WsAnswer } from './openenv-test-client.ts';
 
 const registry = await discoverEnvironments();
@@ -248,5 +249,35 @@ describe('a Python client (requests + pydantic models of OpenEnv types)', () => 
     expect(result.done).toBe(true);
     expect(result.reward).toBeGreaterThan(0);
     expect(result.bad_status).toBe(422);
+  });
+});
+
+describe('toolgym env serve --openenv', () => {
+  it('serves until SIGTERM, an oracle episode played over its /ws', async () => {
+    const child = spawn(process.execPath, [TOOLGYM_BIN, 'env', 'serve', 'compose', '--openenv', '0']);
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        let stderr = '';
+        child.stderr.on('data', (d) => {
+          stderr += d;
+          const found = /over OpenEnv at (http:\/\/\S+)/.exec(stderr);
+          if (found) resolve(found[1]!);
+        });
+        child.once('exit', (code) => reject(new Error(`exited ${code}: ${stderr}`)));
+      });
+      const env = registry.make('compose');
+      const task = (await env.tasksOf('train'))[0]!;
+      const client = await OpenEnvWsClient.connect(url);
+      await client.reset({ task_id: task.id });
+      let last: WsAnswer | undefined;
+      for (const call of env.definition.oracle!(task, env.config)) last = await client.step({ tool_name: call.name, arguments: call.arguments });
+      expect(last!.data).toMatchObject({ done: true });
+      expect(last!.data.reward).toBeGreaterThan(0);
+      await client.close();
+    } finally {
+      const exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+    }
   });
 });

@@ -35,32 +35,24 @@ export function registerEnvCommands(program: Command): void {
       if (opts.http !== undefined && opts.openenv !== undefined)
         throw new ConfigError('--http and --openenv both given', 'serve one protocol per process: start a second `toolgym env serve` for the other');
       const environment = await makeEnvironment(ref, environmentOptions(opts.options));
-      if (opts.openenv !== undefined) {
-        const address = { host: opts.host, port: portNumber(opts.openenv, '--openenv') };
-        const server = await listening('--openenv', address, () =>
-          serveOpenEnv(environment, {
-            ...listenOptionsOf(opts),
-            ...address,
-            maxSessions: positiveInt(opts.maxSessions, '--max-sessions'),
-            ...(opts.token ? { token: opts.token } : {}),
-          }),
-        );
-        process.stderr.write(`toolgym: serving ${environment.ref} over OpenEnv at ${server.url} (sessions at ${server.url.replace(/^http/, 'ws')}/ws)\n`);
-        closeOnSignal(() => server.close());
-        return;
-      }
-      if (opts.http === undefined) return serveStdio(environment);
-      const address = { host: opts.host, port: portNumber(opts.http, '--http') };
-      const server = await listening('--http', address, () =>
-        serveHttp(environment, {
-          ...listenOptionsOf(opts),
-          ...address,
-          maxSessions: positiveInt(opts.maxSessions, '--max-sessions'),
-          ...(opts.token ? { token: opts.token } : {}),
-          ...(opts.trainerToken ? { trainerToken: opts.trainerToken } : {}),
-        }),
+      const openenv = opts.openenv !== undefined;
+      if (!openenv && opts.http === undefined) return serveStdio(environment);
+      const flag = openenv ? '--openenv' : '--http';
+      const address = { host: opts.host, port: portNumber((openenv ? opts.openenv : opts.http) ?? '', flag) };
+      const shared = {
+        ...listenOptionsOf(opts),
+        ...address,
+        maxSessions: positiveInt(opts.maxSessions, '--max-sessions'),
+        ...(opts.token ? { token: opts.token } : {}),
+      };
+      // OpenEnv has no request for answers or oracles, so it takes no trainer token.
+      const server = await listening(flag, address, () =>
+        openenv
+          ? serveOpenEnv(environment, shared)
+          : serveHttp(environment, { ...shared, ...(opts.trainerToken ? { trainerToken: opts.trainerToken } : {}) }),
       );
-      process.stderr.write(`toolgym: serving ${environment.ref} at ${server.url}\n`);
+      const where = openenv ? `over OpenEnv at ${server.url} (sessions at ${server.url.replace(/^http/, 'ws')}/ws)` : `at ${server.url}`;
+      process.stderr.write(`toolgym: serving ${environment.ref} ${where}\n`);
       closeOnSignal(() => server.close());
     });
 
