@@ -44,6 +44,9 @@ export interface OpenEnvServer {
   close(): Promise<void>;
 }
 
+/** The largest request body, and the largest `/ws` frame, unless `maxBodyBytes` says otherwise. */
+const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024;
+
 /** What a `/ws` client may send (OpenEnv's `WSIncomingMessage`). */
 const MESSAGES = {
   reset: z.strictObject({ type: z.literal('reset'), data: z.record(z.string(), z.unknown()).default({}) }),
@@ -73,7 +76,7 @@ export async function serveOpenEnv(env: Environment, options: OpenEnvServeOption
     ...options,
     name: `the ${env.ref} OpenEnv server`,
     auth: { tokens: { agent: options.token }, ...(options.token ? {} : { anonymous: 'agent' as const }) },
-    defaultMaxBodyBytes: 4 * 1024 * 1024,
+    defaultMaxBodyBytes: DEFAULT_MAX_BODY_BYTES,
   });
   const maxSessions = options.maxSessions ?? 1024;
   const idleTimeoutMs = options.idleTimeoutMs ?? 10 * 60_000;
@@ -231,7 +234,7 @@ export async function serveOpenEnv(env: Environment, options: OpenEnvServeOption
     Math.min(idleTimeoutMs, 30_000),
   );
   reaper.unref();
-  const server = await listen({ port: options.port ?? 0, websocket: { maxPayload: options.maxBodyBytes ?? 4 * 1024 * 1024 } }).catch(
+  const server = await listen({ port: options.port ?? 0, websocket: { maxPayload: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES } }).catch(
     (error: unknown) => {
       clearInterval(reaper);
       throw error;
