@@ -122,6 +122,10 @@ describe('the OpenEnv server refuses bad messages with OpenEnv error codes', () 
     const wrongTypes = await client.step({ tool_name: tool.name, arguments: { __bogus__: [1, 2, 3] } });
     expect(observation(wrongTypes).error).toMatchObject({ error_type: 'invalid_args' });
     expect((await client.state()).data).toMatchObject({ step_count: 2, done: false });
+    // A reset that fails leaves no episode behind: the old one is released, not reported.
+    expect(errorCode(await client.reset({ task_id: 'no-such-task' }))).toBe('EXECUTION_ERROR');
+    expect((await client.state()).data).toEqual({ episode_id: null, step_count: 0, task_id: null, done: false });
+    expect(errorCode(await client.step({ tool_name: tool.name, arguments: {} }))).toBe('EXECUTION_ERROR');
     await client.close();
   });
 

@@ -155,13 +155,16 @@ export class OpenEnvSession {
   /** Opens a new episode (releasing the previous one). */
   async reset(data: unknown): Promise<OpenEnvStepPayload> {
     const d = validate(ResetDataSchema, data ?? {}, ['data']);
+    // Starting releases the previous episode even when the new one fails to open.
+    this.episodeId = null;
+    this.taskId = null;
+    this.stepCount = 0;
+    this.done = false;
     const started = await this.session
       .start({ seed: d.seed ?? 0, ...(d.task_id ? { taskId: d.task_id } : {}), ...(d.split ? { split: d.split } : {}) })
       .catch(asExecutionError);
     this.episodeId = d.episode_id ?? started.episodeId;
     this.taskId = started.task.id;
-    this.stepCount = 0;
-    this.done = false;
     return {
       observation: { tools: this.tools(), metadata: { episode_id: this.episodeId, task: started.task } },
       reward: null,
