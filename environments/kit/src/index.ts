@@ -26,6 +26,8 @@ export {
 } from './registry.ts';
 export { EpisodeSession, TrainerCredentialError, type Principal, createSessionServer, serveSession, serveStdio, environmentInfo, SERVER_PROTOCOL_VERSION } from './mcp-server.ts';
 export { serveHttp, type HttpServeOptions, type HttpEnvironmentServer } from './http-server.ts';
+export { serveOpenEnv, type OpenEnvServeOptions, type OpenEnvServer } from './openenv-server.ts';
+export { OpenEnvSession, OpenEnvError, type OpenEnvErrorCode, type OpenEnvObservation, type OpenEnvState, type OpenEnvStepPayload } from './openenv-session.ts';
 export {
   EnvironmentClient,
   McpEnvironmentClient,
