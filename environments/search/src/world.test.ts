@@ -162,6 +162,7 @@ describe('a world episode (in process, real Chromium)', () => {
     expect(found.content).not.toContain(gold(task).answers[0]!);
     await hop1.callTool('answer', { answer: 'Atlantis', citations: [gold(task).supportingDocs[0]!] });
     const guess = (await hop1.end()).reward;
-    expect(guess.components).toMatchObject({ exact_match: 0, citation: 0.25 });
+    // Citation F1 of 1 right document of 4: precision 1, recall 1/4, F1 = 2·1·0.25 / 1.25 = 0.4.
+    expect(guess.components).toMatchObject({ exact_match: 0, citation: 0.4 });
   });
 });
