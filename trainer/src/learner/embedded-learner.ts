@@ -26,6 +26,7 @@ import {
   type LossFnName,
   lossWeights,
   type OptimStepOutput,
+  resetOptimizerOf,
 } from './learner.ts';
 import { TfDecoder } from './tf-decoder.ts';
 
@@ -370,6 +371,10 @@ export class EmbeddedLearner implements Learner {
       adamM: read(this.adamM),
       adamV: read(this.adamV),
     };
+  }
+
+  resetOptimizer(): Promise<void> {
+    return resetOptimizerOf(this);
   }
 
   async loadState(state: LearnerState): Promise<void> {

@@ -23,6 +23,7 @@ import {
   LearnerInputError,
   type LossFnConfig,
   type LossFnName,
+  resetOptimizerOf,
 } from './learner.ts';
 
 /** What the worker posts back for call `id`. */
@@ -187,6 +188,9 @@ export async function createWorkerLearner(settings: EmbeddedLearnerSettings, wor
     saveState: () => first.call('saveState'),
     loadState: async (state) => {
       await all('loadState', state);
+    },
+    async resetOptimizer() {
+      await resetOptimizerOf(this);
     },
     async close() {
       await Promise.all(replicas.map((r) => r.close()));

@@ -167,14 +167,26 @@ export const TrainConfigSchema = z
       })
       .strict()
       .prefault({}),
-    /** `embedded` (in process) or the URL of `toolgym learner serve`; the string alone is short for `{kind: …}`. */
+    /**
+     * `embedded` (in process), or `tinker`: any service that speaks the Tinker training API (the
+     * Tinker service, skyrl-tx, `toolgym learner serve`) at `url`. The string alone is short for `{kind: …}`.
+     */
     learner: z.preprocess(
       (value) => (typeof value === 'string' ? { kind: value } : value),
       z
         .object({
-          kind: z.union([z.literal('embedded'), z.url({ protocol: /^https?$/ })]).default('embedded'),
-          /** Environment variable holding the remote learner's bearer token. */
-          tokenEnv: z.string().default('TOOLGYM_LEARNER_TOKEN'),
+          kind: z.enum(['embedded', 'tinker']).default('embedded'),
+          /** The Tinker-protocol service (tinker): its base URL, e.g. http://127.0.0.1:8470. */
+          url: z.url({ protocol: /^https?$/ }).optional(),
+          /**
+           * The model trained (tinker): a name the service serves (`Qwen/Qwen3-8B`). Absent: the
+           * run's own model directory, which only `toolgym learner serve` on this machine can read.
+           */
+          baseModel: z.string().min(1).optional(),
+          /** LoRA rank (tinker; Tinker's default is 32). Absent: no LoRA, as `toolgym learner serve` trains every weight. */
+          loraRank: z.number().int().positive().optional(),
+          /** Environment variable holding the service's API key (sent as X-API-Key). */
+          apiKeyEnv: z.string().default('TINKER_API_KEY'),
           /** TF.js backend; measured faster: see trainer/README.md. */
           backend: z.enum(['wasm', 'cpu']).default('wasm'),
           microBatchSize: z.number().int().positive().default(64),
@@ -189,6 +201,10 @@ export const TrainConfigSchema = z
           message:
             'learner.workers is for the embedded learner; a remote learner decides its own parallelism',
           path: ['workers'],
+        })
+        .refine((l) => l.kind !== 'tinker' || l.url !== undefined, {
+          message: 'learner.kind tinker needs learner.url, the service’s base URL',
+          path: ['url'],
         })
         .prefault({}),
     ),

@@ -46,7 +46,7 @@ import {
   isZeroVarianceGroup,
   overlongKeepMask,
 } from '../algorithms/batch-shaping.ts';
-import { createRemoteLearner } from '../api/remote-learner.ts';
+import { TinkerLearner } from '../api/tinker-learner.ts';
 import { readLatestCheckpoint, writeCheckpoint } from '../checkpoint/checkpoint.ts';
 import {
   learnerStateFromTensors,
@@ -91,6 +91,8 @@ interface TrainCheckpointState {
   /** RL steps done (0: warm-up and the first evaluation done). */
   rlStep: number;
   learnerStep: number;
+  /** Where a Tinker-protocol learner's service keeps the learner's state. */
+  learnerPath?: string;
   rng: number;
   rolloutSeed: number;
   policyVersion: number;
@@ -231,21 +233,41 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     throw new Error(`tokenizer has ${policy.tokenizer.vocabSize} tokens, the decoder ${decoder.vocabSize}`);
   /** A learner of the configured kind holding `weights`. */
   const createLearner = (weights: DecoderWeights, workers: number): Promise<Learner> => {
-    const settings = {
-      decoder,
-      weights,
-      backend: config.learner.backend,
-      microBatchSize: config.learner.microBatchSize,
-    };
-    return config.learner.kind === 'embedded'
-      ? createWorkerLearner(settings, workers)
-      : createRemoteLearner({
-          ...settings,
-          url: config.learner.kind,
-          ...(process.env[config.learner.tokenEnv] ? { token: process.env[config.learner.tokenEnv]! } : {}),
-        });
+    const l = config.learner;
+    if (l.kind === 'embedded')
+      return createWorkerLearner(
+        { decoder, weights, backend: l.backend, microBatchSize: l.microBatchSize },
+        workers,
+      );
+    const apiKey = process.env[l.apiKeyEnv];
+    return TinkerLearner.create({
+      url: l.url!,
+      baseModel: l.baseModel ?? path.resolve(modelDir),
+      ...(l.loraRank !== undefined ? { loraRank: l.loraRank, loraSeed: seed } : {}),
+      ...(apiKey ? { apiKey } : {}),
+    });
   };
+  const lossConfig: LossFnConfig = {
+    clipLow: config.rl.clipLow,
+    clipHigh: config.rl.clipHigh,
+    ratioLevel: config.rl.ratioLevel,
+    aggregation: config.rl.aggregation,
+    normLength: config.rl.normLength,
+    entropyCoef: config.rl.entropyCoef,
+    entropyTopFraction: config.rl.entropyTopFraction,
+    temperature: config.rl.sampling.temperature || 1,
+    ...(config.rl.truncation > 0 ? { truncation: config.rl.truncation } : {}),
+    ...(config.rl.kl.coef > 0 ? { klCoef: config.rl.kl.coef, klEstimator: config.rl.kl.estimator } : {}),
+  };
+  if (config.learner.kind === 'tinker' && config.rl.kl.coef > 0)
+    throw new TrainConfigError(
+      'rl.kl.coef: a KL term needs a reference model from the warm-up\'s weights, which a Tinker-protocol learner cannot create; set rl.kl.coef to 0 with learner.kind tinker',
+    );
   const learner = await createLearner(initial, config.learner.workers);
+  // A learner that cannot compute a loss of this run refuses it now, before any step.
+  learner.checkLoss?.(config.rl.loss, lossConfig);
+  learner.checkLoss?.('cross_entropy', {});
+  learner.checkLoss?.('cross_entropy', { aggregation: 'token-sum' });
   /** The policy RL starts from, for `rl.kl`: it only scores (forward), never trains. */
   let reference: Learner | undefined;
 
@@ -422,6 +444,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       extraTokens,
       rlStep,
       learnerStep: learnerState.step,
+      ...(learnerState.path ? { learnerPath: learnerState.path } : {}),
       // With a batch in flight, the rng as it was when that batch was drawn: a resumed run plays it again.
       rng: inFlight?.rng ?? rng.saveState(),
       rolloutSeed: inFlight?.rolloutSeed ?? rolloutSeed,
@@ -534,14 +557,17 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         pretrainEnvironment,
       );
       // The warm-up starts its own Adam from the pretrained weights, as from `policy.initFrom`.
-      await learner.loadState({ step: 0, weights: published, adamM: {}, adamV: {} });
+      await learner.resetOptimizer();
     }
     const warmup = config.warmup;
     const needDemos = warmup && ((!resumed && warmup.steps > 0) || config.rl.demos.warmup > 0);
     const demos = needDemos ? await demonstrations('warm-up', warmup) : [];
     if (resumed) {
       const s = resumed.state;
-      await learner.loadState(learnerStateFromTensors(resumed.tensors, s.learnerStep));
+      await learner.loadState({
+        ...learnerStateFromTensors(resumed.tensors, s.learnerStep),
+        ...(s.learnerPath ? { path: s.learnerPath } : {}),
+      });
       published = (await learner.saveWeights()).weights;
       // With a batch in flight the policy first plays it again, with the weights it was played with (below).
       if (s.policyVersion > 0 && !s.inFlight)
@@ -569,18 +595,6 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     /** How far RL is, for its learning-rate schedule: through its steps, or its time budget if that ends first. */
     const rlProgress = (step: number) =>
       Math.max(stepProgress(step, rl.steps), budgetMs > 0 ? Math.min(1, rlTrainingMs() / budgetMs) : 0);
-    const lossConfig: LossFnConfig = {
-      clipLow: rl.clipLow,
-      clipHigh: rl.clipHigh,
-      ratioLevel: rl.ratioLevel,
-      aggregation: rl.aggregation,
-      normLength: rl.normLength,
-      entropyCoef: rl.entropyCoef,
-      entropyTopFraction: rl.entropyTopFraction,
-      temperature: rl.sampling.temperature || 1,
-      ...(rl.truncation > 0 ? { truncation: rl.truncation } : {}),
-      ...(rl.kl.coef > 0 ? { klCoef: rl.kl.coef, klEstimator: rl.kl.estimator } : {}),
-    };
     if (rl.kl.coef > 0) {
       // What RL starts from: the warm-up's or pretraining's result (kept on disk, so a resumed run
       // finds it too), or the initial weights.
