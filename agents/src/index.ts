@@ -68,7 +68,7 @@ export { buildDecoderOnnx, checkDecoderWeights } from './onnx/decoder-graph.ts';
 export { ModelDirError, PolicyRequestError } from './onnx/errors.ts';
 export type { ExecutionProviderChoice, ExecutionProviderPreference } from './onnx/execution-provider.ts';
 export { HuggingFaceTokenizer } from './onnx/hf-tokenizer.ts';
-export { type ModelDir, readModelDir } from './onnx/model-dir.ts';
+export { type ModelDir, readModelDir, readTokenizerDir, type TokenizerDir } from './onnx/model-dir.ts';
 export { createOnnxPolicy, OnnxPolicy, type OnnxPolicySettings } from './onnx/onnx-policy.ts';
 export { readDecoderModelDir, readDecoderWeights } from './onnx/read-weights.ts';
 export { logSoftmax } from './onnx/sampler.ts';

@@ -3,7 +3,7 @@
  * (`TinkerLearner`): the same numbers as the embedded learner, checkpoints by tinker:// path that
  * survive a server restart, sampling from saved weights, and the errors a client can cause.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
@@ -19,6 +19,7 @@ import { type Datum, datumFromSequence, type Learner } from '../learner/learner.
 import { type LearnerServer, serveLearner } from './learner-server.ts';
 import { TinkerApiError, TinkerClient } from './tinker-client.ts';
 import { TinkerLearner } from './tinker-learner.ts';
+import { TinkerPolicy } from './tinker-policy.ts';
 
 const decoder: DecoderConfig = {
   vocabSize: BYTE_TOKENIZER_VOCAB_SIZE,
@@ -169,6 +170,38 @@ describe('learner serve speaks the Tinker API', () => {
     await local.close?.();
     await learner.close();
   }, 120_000);
+
+  it('TinkerPolicy samples through asample with the tokenizer of a local directory; each save is a new policy version', async () => {
+    const base = await modelDir();
+    // Only the tokenizer files, as a GPU user has them for a base model sampled remotely.
+    const tokenizerDir = path.join(await tempDir(), 'tokenizer');
+    await mkdir(tokenizerDir);
+    for (const f of ['tokenizer.json', 'tokenizer_config.json']) await copyFile(path.join(base, f), path.join(tokenizerDir, f));
+    const server = await start();
+    const learner = await TinkerLearner.create({ url: server.url, baseModel: base });
+    const policy = new TinkerPolicy({ url: server.url, tokenizerDir });
+    const prompt = policy.tokenizer.encode('<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n');
+    await expect(policy.generate({ tokens: prompt, sampling: { maxTokens: 4 } })).rejects.toMatchObject({
+      code: 'tinker_no_sampler_weights',
+    });
+    const local = await createOnnxPolicy({ model: base, executionProvider: 'cpu' });
+    for (let version = 1; version <= 2; version++) {
+      await trainTwoSteps(learner);
+      const { weights: trained } = await learner.saveWeights();
+      expect(policy.useSampler(learner.samplerPath!)).toBe(version);
+      await local.loadWeights(trained);
+      const sampling = { maxTokens: 6, temperature: 1, seed: 3 };
+      const got = await policy.generate({ tokens: prompt, sampling });
+      const want = await local.generate({ tokens: prompt, sampling });
+      expect(got.tokens).toEqual(want.tokens);
+      expect(got.logprobs).toEqual(want.logprobs);
+      expect(got.text).toBe(want.text);
+      expect(got.policyVersion).toBe(version);
+    }
+    expect(policy.chatTemplate).toContain('im_start');
+    await local.close?.();
+    await learner.close();
+  }, 180_000);
 
   it('refuses a wrong API key, an unknown base model, LoRA and a loss option it does not know, each saying what to fix', async () => {
     const server = await start({ token: 'tml-secret' });
