@@ -99,7 +99,11 @@ try {
     const local = await time(embedded, what);
     const http = await time(remote, what);
     rows.push([
-      what === 'step' ? 'forward_backward + optim_step' : what === 'save_weights' ? 'save_weights_for_sampler + download' : 'save_weights (state) + download',
+      what === 'step'
+        ? 'forward_backward + optim_step'
+        : what === 'save_weights'
+          ? 'save_weights_for_sampler + download'
+          : 'save_weights (state) + download',
       local,
       http,
     ]);

@@ -55,7 +55,16 @@ const FIELDS: Record<string, { required: string[]; optional: string[] }> = {
   get_info: { required: ['model_id'], optional: ['type'] },
   asample: {
     required: ['prompt', 'sampling_params'],
-    optional: ['num_samples', 'base_model', 'model_path', 'sampling_session_id', 'seq_id', 'prompt_logprobs', 'topk_prompt_logprobs', 'type'],
+    optional: [
+      'num_samples',
+      'base_model',
+      'model_path',
+      'sampling_session_id',
+      'seq_id',
+      'prompt_logprobs',
+      'topk_prompt_logprobs',
+      'type',
+    ],
   },
   retrieve_future: { required: ['request_id'], optional: ['allow_metadata_only'] },
 };
@@ -70,7 +79,12 @@ export async function startTinkerServiceDouble(
   let nextFuture = 1;
   let nextModel = 1;
 
-  const answer = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
+  const answer = (
+    res: ServerResponse,
+    status: number,
+    body: unknown,
+    headers: Record<string, string> = {},
+  ) => {
     res.writeHead(status, { 'content-type': 'application/json', ...headers });
     res.end(JSON.stringify(body));
   };
@@ -94,7 +108,15 @@ export async function startTinkerServiceDouble(
       case 'create_model': {
         if (!models.includes(body.base_model as string))
           // skyrl-tx and the Tinker service answer an unservable base model with a failed request.
-          return answer(res, 200, future(null, { kind: 'failed', error: `Base model ${body.base_model} is not supported`, category: 'user' }));
+          return answer(
+            res,
+            200,
+            future(null, {
+              kind: 'failed',
+              error: `Base model ${body.base_model} is not supported`,
+              category: 'user',
+            }),
+          );
         return answer(res, 200, future({ type: 'create_model', model_id: `model-${nextModel++}` }, fault));
       }
       case 'forward_backward':
@@ -107,20 +129,46 @@ export async function startTinkerServiceDouble(
           const logprobs = d.loss_fn_inputs.logprobs?.data ?? new Array(n).fill(0);
           return { logprobs: { data: logprobs, dtype: 'float32', shape: [n] } };
         });
-        return answer(res, 200, future({ loss_fn_output_type: 'ArrayRecord', loss_fn_outputs: outputs, metrics: { 'loss:sum': 1.5 } }, fault));
+        return answer(
+          res,
+          200,
+          future(
+            { loss_fn_output_type: 'ArrayRecord', loss_fn_outputs: outputs, metrics: { 'loss:sum': 1.5 } },
+            fault,
+          ),
+        );
       }
       case 'optim_step':
         return answer(res, 200, future({ metrics: { grad_norm: 0.5 } }, fault));
       case 'save_weights':
-        return answer(res, 200, future({ path: `tinker://${body.model_id}/weights/${body.path}`, type: 'save_weights' }, fault));
+        return answer(
+          res,
+          200,
+          future({ path: `tinker://${body.model_id}/weights/${body.path}`, type: 'save_weights' }, fault),
+        );
       case 'save_weights_for_sampler':
-        return answer(res, 200, future({ path: `tinker://${body.model_id}/sampler_weights/${body.path}`, type: 'save_weights_for_sampler' }, fault));
+        return answer(
+          res,
+          200,
+          future(
+            {
+              path: `tinker://${body.model_id}/sampler_weights/${body.path}`,
+              type: 'save_weights_for_sampler',
+            },
+            fault,
+          ),
+        );
       case 'load_weights':
         return answer(res, 200, future({ path: body.path, type: 'load_weights' }, fault));
       case 'unload_model':
         return answer(res, 200, future({ model_id: body.model_id, type: 'unload_model' }, fault));
       case 'get_info':
-        return answer(res, 200, { model_id: body.model_id, model_data: { model_name: models[0] }, is_lora: true, lora_rank: 32 });
+        return answer(res, 200, {
+          model_id: body.model_id,
+          model_data: { model_name: models[0] },
+          is_lora: true,
+          lora_rank: 32,
+        });
       case 'asample': {
         const params = body.sampling_params as { max_tokens: number };
         const sequences = Array.from({ length: (body.num_samples as number) ?? 1 }, (_, i) => ({
@@ -141,7 +189,8 @@ export async function startTinkerServiceDouble(
           f.pendingPolls--;
           return answer(res, 200, { type: 'try_again', request_id: body.request_id, queue_state: 'active' });
         }
-        if (f.failed?.kind === 'failed') return answer(res, 200, { error: f.failed.error, category: f.failed.category });
+        if (f.failed?.kind === 'failed')
+          return answer(res, 200, { error: f.failed.error, category: f.failed.category });
         return answer(res, 200, f.result);
       }
       default:
@@ -162,13 +211,15 @@ export async function startTinkerServiceDouble(
       const fields = FIELDS[endpoint];
       if (fields) {
         const missing = fields.required.filter((f) => !(f in body));
-        const extra = Object.keys(body).filter((f) => !fields.required.includes(f) && !fields.optional.includes(f));
-        if (missing.length > 0 || extra.length > 0)
-          return answer(res, 422, { detail: { missing, extra } });
+        const extra = Object.keys(body).filter(
+          (f) => !fields.required.includes(f) && !fields.optional.includes(f),
+        );
+        if (missing.length > 0 || extra.length > 0) return answer(res, 422, { detail: { missing, extra } });
       }
       const queued = faults.get(endpoint);
       const fault = queued?.shift();
-      if (fault?.kind === 'status') return answer(res, fault.status, fault.body ?? { detail: 'scripted' }, fault.headers);
+      if (fault?.kind === 'status')
+        return answer(res, fault.status, fault.body ?? { detail: 'scripted' }, fault.headers);
       if (fault?.kind === 'drop') {
         req.socket.destroy();
         return;

@@ -183,49 +183,49 @@ export interface TokenizerDir {
  */
 export function readTokenizerDir(root: string, config: Record<string, unknown> = {}): TokenizerDir {
   const tokenizerJson = readJson(root, 'tokenizer.json', true);
-    const tokenizerConfig = readJson(root, 'tokenizer_config.json', false) ?? {};
-    const generationConfig = readJson(root, 'generation_config.json', false) ?? {};
-    let tokenizer: HuggingFaceTokenizer;
-    try {
-      tokenizer = new HuggingFaceTokenizer(tokenizerJson, tokenizerConfig, []);
-    } catch (error) {
-      throw new ModelDirError(
-        'malformed_model_file',
-        path.join(root, 'tokenizer.json'),
-        `cannot build the tokenizer: ${(error as Error).message}`,
-      );
-    }
-    const eosToken = tokenizerConfig.eos_token;
-    const eosContent =
-      typeof eosToken === 'string' ? eosToken : (eosToken as { content?: string } | undefined)?.content;
-    const eosFromTokenizer = eosContent !== undefined ? tokenizer.tokenId(eosContent) : undefined;
-    const eosTokenIds = [
-      ...new Set([
-        ...idList(generationConfig.eos_token_id),
-        ...idList(config.eos_token_id),
-        ...(eosFromTokenizer !== undefined ? [eosFromTokenizer] : []),
-      ]),
-    ];
-    if (eosTokenIds.length === 0) {
-      throw new ModelDirError(
-        'malformed_model_file',
-        path.join(root, 'generation_config.json'),
-        "no eos token: set 'eos_token_id' (or eos_token in tokenizer_config.json)",
-      );
-    }
-    const eosTokenizer = new HuggingFaceTokenizer(tokenizerJson, tokenizerConfig, eosTokenIds);
-    const padTokenId =
-      idList(generationConfig.pad_token_id)[0] ?? idList(config.pad_token_id)[0] ?? eosTokenIds[0]!;
+  const tokenizerConfig = readJson(root, 'tokenizer_config.json', false) ?? {};
+  const generationConfig = readJson(root, 'generation_config.json', false) ?? {};
+  let tokenizer: HuggingFaceTokenizer;
+  try {
+    tokenizer = new HuggingFaceTokenizer(tokenizerJson, tokenizerConfig, []);
+  } catch (error) {
+    throw new ModelDirError(
+      'malformed_model_file',
+      path.join(root, 'tokenizer.json'),
+      `cannot build the tokenizer: ${(error as Error).message}`,
+    );
+  }
+  const eosToken = tokenizerConfig.eos_token;
+  const eosContent =
+    typeof eosToken === 'string' ? eosToken : (eosToken as { content?: string } | undefined)?.content;
+  const eosFromTokenizer = eosContent !== undefined ? tokenizer.tokenId(eosContent) : undefined;
+  const eosTokenIds = [
+    ...new Set([
+      ...idList(generationConfig.eos_token_id),
+      ...idList(config.eos_token_id),
+      ...(eosFromTokenizer !== undefined ? [eosFromTokenizer] : []),
+    ]),
+  ];
+  if (eosTokenIds.length === 0) {
+    throw new ModelDirError(
+      'malformed_model_file',
+      path.join(root, 'generation_config.json'),
+      "no eos token: set 'eos_token_id' (or eos_token in tokenizer_config.json)",
+    );
+  }
+  const eosTokenizer = new HuggingFaceTokenizer(tokenizerJson, tokenizerConfig, eosTokenIds);
+  const padTokenId =
+    idList(generationConfig.pad_token_id)[0] ?? idList(config.pad_token_id)[0] ?? eosTokenIds[0]!;
 
-    let chatTemplate: string | undefined;
-    const rawTemplate = tokenizerConfig.chat_template;
-    if (typeof rawTemplate === 'string') chatTemplate = rawTemplate;
-    else if (Array.isArray(rawTemplate)) {
-      const named = rawTemplate as Array<{ name?: string; template?: string }>;
-      chatTemplate = (named.find((t) => t.name === 'default') ?? named[0])?.template;
-    } else if (existsSync(path.join(root, 'chat_template.jinja'))) {
-      chatTemplate = readFileSync(path.join(root, 'chat_template.jinja'), 'utf8');
-    }
+  let chatTemplate: string | undefined;
+  const rawTemplate = tokenizerConfig.chat_template;
+  if (typeof rawTemplate === 'string') chatTemplate = rawTemplate;
+  else if (Array.isArray(rawTemplate)) {
+    const named = rawTemplate as Array<{ name?: string; template?: string }>;
+    chatTemplate = (named.find((t) => t.name === 'default') ?? named[0])?.template;
+  } else if (existsSync(path.join(root, 'chat_template.jinja'))) {
+    chatTemplate = readFileSync(path.join(root, 'chat_template.jinja'), 'utf8');
+  }
 
   return {
     tokenizer: eosTokenizer,

@@ -32,10 +32,7 @@ export function registerLearnerCommands(program: Command): void {
       'API key every request must carry (X-API-Key, as Tinker clients send it, or Authorization: Bearer)',
       process.env.TOOLGYM_LEARNER_TOKEN,
     )
-    .option(
-      '--state-dir <dir>',
-      'keep saved checkpoints here; a restarted server still loads them',
-    )
+    .option('--state-dir <dir>', 'keep saved checkpoints here; a restarted server still loads them')
     .option('--backend <name>', 'TF.js backend: wasm or cpu', 'wasm')
     .option('--workers <n>', 'learner worker threads (data-parallel above 1)', '1')
     .action(

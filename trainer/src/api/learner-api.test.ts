@@ -17,7 +17,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createEmbeddedLearner } from '../learner/embedded-learner.ts';
 import { type Datum, datumFromSequence, type Learner } from '../learner/learner.ts';
 import { type LearnerServer, serveLearner } from './learner-server.ts';
-import { TinkerApiError, TinkerClient } from './tinker-client.ts';
+import { TinkerClient } from './tinker-client.ts';
 import { TinkerLearner } from './tinker-learner.ts';
 import { TinkerPolicy } from './tinker-policy.ts';
 
@@ -161,7 +161,10 @@ describe('learner serve speaks the Tinker API', () => {
     const local = await createOnnxPolicy({ model: base, executionProvider: 'cpu' });
     await local.loadWeights(trained);
     for (const [i, s] of out.sequences.entries()) {
-      const want = await local.generate({ tokens: prompt, sampling: { maxTokens: 8, temperature: 1, seed: 11 + i } });
+      const want = await local.generate({
+        tokens: prompt,
+        sampling: { maxTokens: 8, temperature: 1, seed: 11 + i },
+      });
       expect(s.tokens).toEqual(want.tokens);
       expect(s.logprobs).toEqual(want.logprobs);
       expect(s.tokens.length).toBeGreaterThan(0);
@@ -176,7 +179,8 @@ describe('learner serve speaks the Tinker API', () => {
     // Only the tokenizer files, as a GPU user has them for a base model sampled remotely.
     const tokenizerDir = path.join(await tempDir(), 'tokenizer');
     await mkdir(tokenizerDir);
-    for (const f of ['tokenizer.json', 'tokenizer_config.json']) await copyFile(path.join(base, f), path.join(tokenizerDir, f));
+    for (const f of ['tokenizer.json', 'tokenizer_config.json'])
+      await copyFile(path.join(base, f), path.join(tokenizerDir, f));
     const server = await start();
     const learner = await TinkerLearner.create({ url: server.url, baseModel: base });
     const policy = new TinkerPolicy({ url: server.url, tokenizerDir });
@@ -216,14 +220,30 @@ describe('learner serve speaks the Tinker API', () => {
     });
     await expect(
       TinkerLearner.create({ url: server.url, apiKey: 'tml-secret', baseModel: '/nonexistent/model' }),
-    ).rejects.toMatchObject({ code: 'tinker_request_refused', message: expect.stringMatching(/nonexistent/) });
+    ).rejects.toMatchObject({
+      code: 'tinker_request_refused',
+      message: expect.stringMatching(/nonexistent/),
+    });
     await expect(
-      TinkerLearner.create({ url: server.url, apiKey: 'tml-secret', baseModel: 'toolgym/decoder-tiny', loraRank: 8 }),
-    ).rejects.toMatchObject({ code: 'tinker_http', status: 400, message: expect.stringMatching(/lora_config/) });
-    const tiny = await TinkerLearner.create({ url: server.url, apiKey: 'tml-secret', baseModel: 'toolgym/decoder-tiny' });
-    expect(() => tiny.checkLoss('ppo', { covControl: { kind: 'clip-cov', fraction: 0.01, low: 1, high: 5 } })).toThrow(
-      /cov_control/,
-    );
+      TinkerLearner.create({
+        url: server.url,
+        apiKey: 'tml-secret',
+        baseModel: 'toolgym/decoder-tiny',
+        loraRank: 8,
+      }),
+    ).rejects.toMatchObject({
+      code: 'tinker_http',
+      status: 400,
+      message: expect.stringMatching(/lora_config/),
+    });
+    const tiny = await TinkerLearner.create({
+      url: server.url,
+      apiKey: 'tml-secret',
+      baseModel: 'toolgym/decoder-tiny',
+    });
+    expect(() =>
+      tiny.checkLoss('ppo', { covControl: { kind: 'clip-cov', fraction: 0.01, low: 1, high: 5 } }),
+    ).toThrow(/cov_control/);
     // The raw wire: an unknown loss_fn_config key is named.
     const client = new TinkerClient({ url: server.url, apiKey: 'tml-secret' });
     await expect(

@@ -256,15 +256,25 @@ export async function serveLearner(options: LearnerServerOptions = {}): Promise<
     const requestId = `${modelId}:${seq}`;
     if (futures.has(requestId)) return { request_id: requestId, model_id: modelId };
     if (seq < model.nextSeq)
-      throw new HttpError(409, 'seq_expired', `seq_id ${seq} of ${modelId} was applied and is no longer kept`, {
-        headers: { 'x-should-retry': 'false' },
-        details: { field: 'seq_id' },
-      });
+      throw new HttpError(
+        409,
+        'seq_expired',
+        `seq_id ${seq} of ${modelId} was applied and is no longer kept`,
+        {
+          headers: { 'x-should-retry': 'false' },
+          details: { field: 'seq_id' },
+        },
+      );
     if (seq > model.nextSeq)
-      throw new HttpError(400, 'seq_gap', `seq_id ${seq} of ${modelId} arrived but ${model.nextSeq} is next`, {
-        hint: 'send a model’s requests in order, numbered 1, 2, 3, …',
-        details: { field: 'seq_id', expected_seq_id: model.nextSeq },
-      });
+      throw new HttpError(
+        400,
+        'seq_gap',
+        `seq_id ${seq} of ${modelId} arrived but ${model.nextSeq} is next`,
+        {
+          hint: 'send a model’s requests in order, numbered 1, 2, 3, …',
+          details: { field: 'seq_id', expected_seq_id: model.nextSeq },
+        },
+      );
     model.nextSeq = seq + 1;
     return { request_id: submit(requestId, () => work(model)), model_id: modelId };
   };
@@ -326,9 +336,14 @@ export async function serveLearner(options: LearnerServerOptions = {}): Promise<
     const p = parseTinkerPath(body.model_path);
     const model = p && models.get(p.modelId);
     if (!model)
-      throw new HttpError(404, 'unknown_model', `model_path ${body.model_path}: its model is not on this server`, {
-        details: { field: 'model_path' },
-      });
+      throw new HttpError(
+        404,
+        'unknown_model',
+        `model_path ${body.model_path}: its model is not on this server`,
+        {
+          details: { field: 'model_path' },
+        },
+      );
     const c = await findCheckpoint(body.model_path, 'model_path');
     if (!model.sampler)
       model.sampler = {
@@ -384,10 +399,15 @@ export async function serveLearner(options: LearnerServerOptions = {}): Promise<
           details: { field: 'session_id' },
         });
       if (body.lora_config)
-        throw new HttpError(400, 'unsupported', 'lora_config: this server trains every weight of its built-in models', {
-          hint: 'leave learner.loraRank unset for `toolgym learner serve` (LoRA is for GPU services)',
-          details: { field: 'lora_config' },
-        });
+        throw new HttpError(
+          400,
+          'unsupported',
+          'lora_config: this server trains every weight of its built-in models',
+          {
+            hint: 'leave learner.loraRank unset for `toolgym learner serve` (LoRA is for GPU services)',
+            details: { field: 'lora_config' },
+          },
+        );
       const requestId = `create-${randomUUID()}`;
       let modelId = '';
       submit(requestId, async () => {
@@ -458,7 +478,11 @@ export async function serveLearner(options: LearnerServerOptions = {}): Promise<
       const body = parse(SaveWeightsRequestSchema, raw);
       return forModel(body.model_id, body.seq_id, async (m) => {
         const p: TinkerPath = { modelId: m.id, kind: 'weights', name: body.path };
-        await storeCheckpoint(p, { baseModel: m.baseModel, decoder: m.decoder, state: await m.learner.saveState() });
+        await storeCheckpoint(p, {
+          baseModel: m.baseModel,
+          decoder: m.decoder,
+          state: await m.learner.saveState(),
+        });
         return { type: 'save_weights', path: tinkerPath(p) };
       });
     },
@@ -479,13 +503,20 @@ export async function serveLearner(options: LearnerServerOptions = {}): Promise<
       const body = parse(LoadWeightsRequestSchema, raw);
       const c = await findCheckpoint(body.path, 'path');
       if (parseTinkerPath(body.path)!.kind !== 'weights')
-        throw new HttpError(400, 'invalid_path', `${body.path} holds sampler weights, which cannot be trained from`, {
-          hint: 'load a path save_weights returned (tinker://<model_id>/weights/<name>)',
-          details: { field: 'path' },
-        });
+        throw new HttpError(
+          400,
+          'invalid_path',
+          `${body.path} holds sampler weights, which cannot be trained from`,
+          {
+            hint: 'load a path save_weights returned (tinker://<model_id>/weights/<name>)',
+            details: { field: 'path' },
+          },
+        );
       return forModel(body.model_id, body.seq_id, async (m) => {
         if (c.baseModel !== m.baseModel)
-          throw new LearnerInputError(`${body.path} was trained from ${c.baseModel}, this model is ${m.baseModel}`);
+          throw new LearnerInputError(
+            `${body.path} was trained from ${c.baseModel}, this model is ${m.baseModel}`,
+          );
         await m.learner.loadState(
           body.optimizer ? c.state : { step: 0, weights: c.state.weights, adamM: {}, adamV: {} },
         );
@@ -500,14 +531,23 @@ export async function serveLearner(options: LearnerServerOptions = {}): Promise<
       const body = parse(RetrieveFutureRequestSchema, raw);
       const outcome = futures.get(body.request_id);
       if (!outcome)
-        throw new HttpError(410, 'unknown_future', `request_id ${body.request_id} is unknown to this server`, {
-          hint: 'the server may have restarted: submit the request again',
-          details: { field: 'request_id' },
-        });
+        throw new HttpError(
+          410,
+          'unknown_future',
+          `request_id ${body.request_id} is unknown to this server`,
+          {
+            hint: 'the server may have restarted: submit the request again',
+            details: { field: 'request_id' },
+          },
+        );
       let timer: NodeJS.Timeout | undefined;
       const pending = new Promise<Outcome>((resolve) => {
         timer = setTimeout(() => {
-          const again: TryAgainResponse = { type: 'try_again', request_id: body.request_id, queue_state: 'active' };
+          const again: TryAgainResponse = {
+            type: 'try_again',
+            request_id: body.request_id,
+            queue_state: 'active',
+          };
           resolve({ status: 200, body: again });
         }, futureWaitMs);
       });
@@ -546,7 +586,9 @@ export async function serveLearner(options: LearnerServerOptions = {}): Promise<
       handle: async (c) => {
         const { model, kind, name } = c.req.param();
         const found = await findCheckpoint(`tinker://${model}/${kind}/${name}`, 'path');
-        return c.body(Buffer.from(checkpointBytes(found)), 200, { 'content-type': 'application/octet-stream' });
+        return c.body(Buffer.from(checkpointBytes(found)), 200, {
+          'content-type': 'application/octet-stream',
+        });
       },
     },
     ...Object.entries(calls).map(

@@ -34,18 +34,21 @@ async function learnerOn(d: TinkerServiceDouble, extra: { apiKey?: string; baseM
 
 const data = (): Datum[] =>
   [0, 1].map((i) =>
-    datumFromSequence(
-      [1, 2, 3, 4, 5 + i],
-      [0, 0, 1, 1, 1],
-      { advantages: [0, 0, 1, 1, 1].map(() => (i ? 0.5 : -0.5)), logprobs: [-1, -1, -2, -3, -4] },
-    ),
+    datumFromSequence([1, 2, 3, 4, 5 + i], [0, 0, 1, 1, 1], {
+      advantages: [0, 0, 1, 1, 1].map(() => (i ? 0.5 : -0.5)),
+      logprobs: [-1, -1, -2, -3, -4],
+    }),
   );
 
 describe('Tinker-protocol client (against a test double of a GPU service)', () => {
   it('sends the SDK’s request bodies: session, LoRA model, ppo datum with Tinker’s clip bounds, Adam, sampler save', async () => {
     double = await startTinkerServiceDouble({ apiKey: 'tml-key' });
     const learner = await learnerOn(double);
-    const out = await learner.forwardBackward(data(), 'ppo', { clipLow: 0.2, clipHigh: 0.28, aggregation: 'token-mean' });
+    const out = await learner.forwardBackward(data(), 'ppo', {
+      clipLow: 0.2,
+      clipHigh: 0.28,
+      aggregation: 'token-mean',
+    });
     await learner.optimStep({ learningRate: 1e-5 });
     const path = await learner.saveForSampler();
     expect(path).toMatch(/^tinker:\/\/model-1\/sampler_weights\/sampler-1$/);
@@ -61,11 +64,21 @@ describe('Tinker-protocol client (against a test double of a GPU service)', () =
     });
     const fb = by('forward_backward')[0] as {
       seq_id: number;
-      forward_backward_input: { loss_fn: string; loss_fn_config: object; data: Array<{ model_input: unknown; loss_fn_inputs: Record<string, { data: number[]; dtype: string }> }> };
+      forward_backward_input: {
+        loss_fn: string;
+        loss_fn_config: object;
+        data: Array<{
+          model_input: unknown;
+          loss_fn_inputs: Record<string, { data: number[]; dtype: string }>;
+        }>;
+      };
     };
     expect(fb.seq_id).toBe(1);
     expect(fb.forward_backward_input.loss_fn).toBe('ppo');
-    expect(fb.forward_backward_input.loss_fn_config).toEqual({ clip_low_threshold: 0.8, clip_high_threshold: 1.28 });
+    expect(fb.forward_backward_input.loss_fn_config).toEqual({
+      clip_low_threshold: 0.8,
+      clip_high_threshold: 1.28,
+    });
     const d0 = fb.forward_backward_input.data[0]!;
     expect(d0.model_input).toEqual({ chunks: [{ type: 'encoded_text', tokens: [1, 2, 3, 4] }] });
     expect(Object.keys(d0.loss_fn_inputs).sort()).toEqual(['advantages', 'logprobs', 'target_tokens']);
@@ -75,7 +88,14 @@ describe('Tinker-protocol client (against a test double of a GPU service)', () =
     expect(by('optim_step')[0]).toEqual({
       model_id: 'model-1',
       seq_id: 2,
-      adam_params: { learning_rate: 1e-5, beta1: 0.9, beta2: 0.95, eps: 1e-8, weight_decay: 0, grad_clip_norm: 1 },
+      adam_params: {
+        learning_rate: 1e-5,
+        beta1: 0.9,
+        beta2: 0.95,
+        eps: 1e-8,
+        weight_decay: 0,
+        grad_clip_norm: 1,
+      },
       type: 'optim_step',
     });
     expect(by('save_weights_for_sampler')[0]).toMatchObject({ seq_id: 3, path: 'sampler-1' });
@@ -106,7 +126,9 @@ describe('Tinker-protocol client (against a test double of a GPU service)', () =
     await learner.optimStep({ learningRate: 1e-4 });
     // Retry-After 2 s, then min(0.5 s · 2^n, 10 s) for retries 1, 2, 3 (jitter fixed at 0 here).
     expect(sleeps).toEqual([2000, 1000, 2000, 4000]);
-    const keys = double.requests.filter((r) => r.endpoint === 'optim_step').map((r) => r.headers['x-idempotency-key']);
+    const keys = double.requests
+      .filter((r) => r.endpoint === 'optim_step')
+      .map((r) => r.headers['x-idempotency-key']);
     expect(keys).toHaveLength(5);
     expect(new Set(keys).size).toBe(1);
     // The delay shrinks by up to 25 % of jitter, and stops growing at 10 s.
@@ -118,7 +140,10 @@ describe('Tinker-protocol client (against a test double of a GPU service)', () =
   it('gives up after the SDK’s 10 retries with an error that names the service', async () => {
     double = await startTinkerServiceDouble();
     const learner = await learnerOn(double);
-    double.fault('optim_step', ...Array.from({ length: 11 }, () => ({ kind: 'status' as const, status: 503 })));
+    double.fault(
+      'optim_step',
+      ...Array.from({ length: 11 }, () => ({ kind: 'status' as const, status: 503 })),
+    );
     await expect(learner.optimStep({ learningRate: 1e-4 })).rejects.toMatchObject({
       code: 'tinker_unreachable',
       message: expect.stringContaining(double.url),
@@ -156,13 +181,19 @@ describe('Tinker-protocol client (against a test double of a GPU service)', () =
   it('a failed request says whose fault it was; a dropped connection on submit is retried', async () => {
     double = await startTinkerServiceDouble();
     const learner = await learnerOn(double);
-    double.fault('forward_backward', { kind: 'drop' }, { kind: 'failed', error: 'target_tokens out of vocabulary', category: 'user' });
+    double.fault(
+      'forward_backward',
+      { kind: 'drop' },
+      { kind: 'failed', error: 'target_tokens out of vocabulary', category: 'user' },
+    );
     await expect(learner.forwardBackward(data(), 'cross_entropy')).rejects.toMatchObject({
       code: 'tinker_request_refused',
       message: expect.stringMatching(/forward_backward failed on .*target_tokens out of vocabulary/),
     });
     double.fault('forward_backward', { kind: 'failed', error: 'CUDA out of memory', category: 'server' });
-    await expect(learner.forwardBackward(data(), 'cross_entropy')).rejects.toMatchObject({ code: 'tinker_request_failed' });
+    await expect(learner.forwardBackward(data(), 'cross_entropy')).rejects.toMatchObject({
+      code: 'tinker_request_failed',
+    });
   });
 
   it('an auth failure and an unknown base model are clear errors, raised before anything is created', async () => {
@@ -183,7 +214,9 @@ describe('Tinker-protocol client (against a test double of a GPU service)', () =
   it('refuses every loss option Tinker’s losses cannot compute, naming the option and the server', async () => {
     double = await startTinkerServiceDouble();
     const learner = await learnerOn(double);
-    const refused: Array<[Parameters<TinkerLearner['checkLoss']>[0], Parameters<TinkerLearner['checkLoss']>[1], RegExp]> = [
+    const refused: Array<
+      [Parameters<TinkerLearner['checkLoss']>[0], Parameters<TinkerLearner['checkLoss']>[1], RegExp]
+    > = [
       ['ppo', { entropyCoef: 0.01 }, /loss_fn_config\.entropy_coef/],
       ['ppo', { ratioLevel: 'sequence' }, /loss_fn_config\.ratio_level/],
       ['ppo', { klCoef: 0.1, klEstimator: 'k3' }, /loss_fn_config\.kl_coef/],
@@ -198,9 +231,20 @@ describe('Tinker-protocol client (against a test double of a GPU service)', () =
     }
     // What Tinker already computes passes: its clip bounds, any sum/mean aggregation, temperature 1.
     for (const aggregation of ['token-mean', 'sequence-mean', 'token-sum'] as const)
-      expect(() => learner.checkLoss('ppo', { clipLow: 0.2, clipHigh: 0.28, aggregation, temperature: 1, entropyCoef: 0 })).not.toThrow();
+      expect(() =>
+        learner.checkLoss('ppo', {
+          clipLow: 0.2,
+          clipHigh: 0.28,
+          aggregation,
+          temperature: 1,
+          entropyCoef: 0,
+        }),
+      ).not.toThrow();
     // A KL reference is a loss input Tinker has not: refused at the call, before anything is sent.
-    const withRef = data().map((d) => ({ ...d, lossFnInputs: { ...d.lossFnInputs, ref_logprobs: [0, 0, 0, 0] } }));
+    const withRef = data().map((d) => ({
+      ...d,
+      lossFnInputs: { ...d.lossFnInputs, ref_logprobs: [0, 0, 0, 0] },
+    }));
     await expect(learner.forwardBackward(withRef, 'ppo')).rejects.toThrow(/ref_logprobs/);
     expect(double.requests.some((r) => r.endpoint === 'forward_backward')).toBe(false);
   });
@@ -209,7 +253,13 @@ describe('Tinker-protocol client (against a test double of a GPU service)', () =
     double = await startTinkerServiceDouble();
     const learner = await learnerOn(double);
     const state = await learner.saveState();
-    expect(state).toEqual({ step: 0, weights: {}, adamM: {}, adamV: {}, path: 'tinker://model-1/weights/state-1' });
+    expect(state).toEqual({
+      step: 0,
+      weights: {},
+      adamM: {},
+      adamV: {},
+      path: 'tinker://model-1/weights/state-1',
+    });
     await expect(learner.saveWeights()).rejects.toMatchObject({ code: 'tinker_unsupported' });
     await learner.loadState(state);
     const by = (e: string) => double!.requests.filter((r) => r.endpoint === e).map((r) => r.body);

@@ -228,7 +228,8 @@ function errorMessage(text: string): string {
     const body = JSON.parse(text) as { error?: { message?: string } | string; detail?: unknown };
     if (typeof body.error === 'object' && body.error?.message) return body.error.message;
     if (typeof body.error === 'string') return body.error;
-    if (body.detail !== undefined) return typeof body.detail === 'string' ? body.detail : JSON.stringify(body.detail);
+    if (body.detail !== undefined)
+      return typeof body.detail === 'string' ? body.detail : JSON.stringify(body.detail);
   } catch {}
   return text.slice(0, 300);
 }
@@ -242,6 +243,9 @@ function parseJson(text: string): unknown {
   try {
     return text ? JSON.parse(text) : {};
   } catch {
-    throw new TinkerApiError('tinker_bad_response', `the service answered something that is not JSON: ${text.slice(0, 200)}`);
+    throw new TinkerApiError(
+      'tinker_bad_response',
+      `the service answered something that is not JSON: ${text.slice(0, 200)}`,
+    );
   }
 }

@@ -78,7 +78,10 @@ export class TinkerLearner implements Learner {
   /** Opens a session and creates the model; an unknown base model or a refused key fails here. */
   static async create(settings: TinkerLearnerSettings): Promise<TinkerLearner> {
     const client = new TinkerClient(settings);
-    const capabilities = (await client.request('GET', 'get_server_capabilities')) as GetServerCapabilitiesResponse;
+    const capabilities = (await client.request(
+      'GET',
+      'get_server_capabilities',
+    )) as GetServerCapabilitiesResponse;
     const names = capabilities.supported_models.map((m) => m.model_name).filter((n): n is string => !!n);
     const modelDir = capabilities.toolgym && settings.baseModel.startsWith('/');
     if (!modelDir && names.length > 0 && !names.includes(settings.baseModel))
@@ -184,7 +187,10 @@ export class TinkerLearner implements Learner {
       const scale = aggregationScale(data, aggregation, i);
       const weights = d.lossFnInputs.weights ?? d.modelInput.tokens.map(() => 1);
       if (lossFn === 'cross_entropy')
-        return datumToWire({ ...d, lossFnInputs: { ...d.lossFnInputs, weights: weights.map((w, t) => w * scale[t]!) } });
+        return datumToWire({
+          ...d,
+          lossFnInputs: { ...d.lossFnInputs, weights: weights.map((w, t) => w * scale[t]!) },
+        });
       // Tinker's policy losses read no weights: a masked token gets no advantage instead.
       const { weights: _, ...rest } = d.lossFnInputs;
       const advantages = (rest.advantages ?? weights.map(() => 0)).map((a, t) => a * weights[t]! * scale[t]!);
@@ -197,7 +203,10 @@ export class TinkerLearner implements Learner {
   }
 
   async info(): Promise<LearnerInfo> {
-    const i = (await this.client.request('POST', 'get_info', { model_id: this.modelId, type: 'get_info' })) as {
+    const i = (await this.client.request('POST', 'get_info', {
+      model_id: this.modelId,
+      type: 'get_info',
+    })) as {
       model_name?: string;
       lora_rank?: number | null;
     };
@@ -208,18 +217,34 @@ export class TinkerLearner implements Learner {
     };
   }
 
-  async forward(data: Datum[], lossFn: LossFnName = 'cross_entropy', config: LossFnConfig = {}): Promise<ForwardBackwardOutput> {
+  async forward(
+    data: Datum[],
+    lossFn: LossFnName = 'cross_entropy',
+    config: LossFnConfig = {},
+  ): Promise<ForwardBackwardOutput> {
     const { wire, aggregation } = this.standardLoss(lossFn, config);
     const out = await this.sequenced<WireForwardBackwardOutput>('forward', {
-      forward_input: { data: this.wireData(lossFn, data, aggregation), loss_fn: lossFn, loss_fn_config: wire },
+      forward_input: {
+        data: this.wireData(lossFn, data, aggregation),
+        loss_fn: lossFn,
+        loss_fn_config: wire,
+      },
     });
     return forwardOutputFromWire(out);
   }
 
-  async forwardBackward(data: Datum[], lossFn: LossFnName, config: LossFnConfig = {}): Promise<ForwardBackwardOutput> {
+  async forwardBackward(
+    data: Datum[],
+    lossFn: LossFnName,
+    config: LossFnConfig = {},
+  ): Promise<ForwardBackwardOutput> {
     const { wire, aggregation } = this.standardLoss(lossFn, config);
     const out = await this.sequenced<WireForwardBackwardOutput>('forward_backward', {
-      forward_backward_input: { data: this.wireData(lossFn, data, aggregation), loss_fn: lossFn, loss_fn_config: wire },
+      forward_backward_input: {
+        data: this.wireData(lossFn, data, aggregation),
+        loss_fn: lossFn,
+        loss_fn_config: wire,
+      },
     });
     return forwardOutputFromWire(out);
   }
@@ -329,7 +354,9 @@ export class TinkerLearner implements Learner {
         `${this.client.base} keeps ${path} on the service: ToolGym cannot read its weights`,
         'sample through the service (policy: tinker) instead of ToolGym’s own sampler',
       );
-    const bytes = await this.client.download(`training_runs/${p.modelId}/checkpoints/${p.kind}/${p.name}/archive`);
+    const bytes = await this.client.download(
+      `training_runs/${p.modelId}/checkpoints/${p.kind}/${p.name}/archive`,
+    );
     const decoded = decodeSafetensors(bytes, path);
     return learnerStateFromTensors(decoded.tensors, Number(decoded.metadata.step));
   }

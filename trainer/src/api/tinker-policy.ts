@@ -8,7 +8,13 @@
  * `policyVersion` goes up by one with each `useSampler(path)`: after every optimiser step the
  * trainer saves the weights for the sampler and hands the path over.
  */
-import { type GenerateRequest, type GenerateResult, type Policy, readTokenizerDir, type Tokenizer } from '@toolgym/agents';
+import {
+  type GenerateRequest,
+  type GenerateResult,
+  type Policy,
+  readTokenizerDir,
+  type Tokenizer,
+} from '@toolgym/agents';
 import { TinkerApiError, TinkerClient, type TinkerClientSettings } from './tinker-client.ts';
 import type { SampleResponseWire } from './tinker-wire.ts';
 
@@ -81,7 +87,7 @@ export class TinkerPolicy implements Policy {
       type: 'sample',
     });
     const seq = out.sequences[0];
-    if (!seq || !seq.logprobs || seq.logprobs.length !== seq.tokens.length)
+    if (!seq?.logprobs || seq.logprobs.length !== seq.tokens.length)
       throw new TinkerApiError(
         'tinker_bad_response',
         `asample answered without a logprob for every sampled token (${seq?.tokens.length ?? 0} tokens)`,

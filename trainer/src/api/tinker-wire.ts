@@ -38,7 +38,13 @@ export const ModelInputSchema = z
   .strict();
 
 /** The per-datum inputs the losses read (Tinker's names; `ref_logprobs` is ToolGym's, for a KL term). */
-export const LOSS_FN_INPUT_KEYS = ['target_tokens', 'weights', 'advantages', 'logprobs', 'ref_logprobs'] as const;
+export const LOSS_FN_INPUT_KEYS = [
+  'target_tokens',
+  'weights',
+  'advantages',
+  'logprobs',
+  'ref_logprobs',
+] as const;
 
 export const WireDatumSchema = z
   .object({
@@ -159,7 +165,13 @@ export const CreateModelRequestSchema = z
   })
   .strict();
 
-const Checkpoint = { path: z.string().min(1).max(200).regex(/^[A-Za-z0-9._-]+$/) };
+const Checkpoint = {
+  path: z
+    .string()
+    .min(1)
+    .max(200)
+    .regex(/^[A-Za-z0-9._-]+$/),
+};
 
 export const SaveWeightsRequestSchema = z
   .object({
@@ -201,7 +213,10 @@ export const SamplingParamsSchema = z
   .object({
     max_tokens: z.number().int().positive(),
     seed: z.number().int().nullable().optional(),
-    stop: z.union([z.string(), z.array(z.string()), z.array(z.number().int())]).nullable().optional(),
+    stop: z
+      .union([z.string(), z.array(z.string()), z.array(z.number().int())])
+      .nullable()
+      .optional(),
     temperature: z.number().min(0).default(1),
     top_k: z.number().int().default(-1),
     top_p: z.number().gt(0).max(1).default(1),
@@ -356,11 +371,17 @@ export function lossConfigFromWire(w: LossFnConfigWire | null | undefined): Loss
   const known = new Set<string>([...TINKER_LOSS_FN_CONFIG_KEYS.ppo, ...TOOLGYM_LOSS_FN_CONFIG_KEYS]);
   for (const key of Object.keys(w))
     if (!known.has(key))
-      throw new WireFieldError(`loss_fn_config.${key}`, `unknown option (this server takes ${[...known].join(', ')})`);
+      throw new WireFieldError(
+        `loss_fn_config.${key}`,
+        `unknown option (this server takes ${[...known].join(', ')})`,
+      );
   const pick = <T>(key: string, values: readonly T[]): T => {
     const v = values[w[key]!];
     if (v === undefined)
-      throw new WireFieldError(`loss_fn_config.${key}`, `must be an index 0–${values.length - 1} into ${values.join(', ')}`);
+      throw new WireFieldError(
+        `loss_fn_config.${key}`,
+        `must be an index 0–${values.length - 1} into ${values.join(', ')}`,
+      );
     return v;
   };
   // Rounding: 1 − (1 − ε) is not always ε in binary floating point; 12 digits keep the value exact enough and stable.

@@ -261,7 +261,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   };
   if (config.learner.kind === 'tinker' && config.rl.kl.coef > 0)
     throw new TrainConfigError(
-      'rl.kl.coef: a KL term needs a reference model from the warm-up\'s weights, which a Tinker-protocol learner cannot create; set rl.kl.coef to 0 with learner.kind tinker',
+      "rl.kl.coef: a KL term needs a reference model from the warm-up's weights, which a Tinker-protocol learner cannot create; set rl.kl.coef to 0 with learner.kind tinker",
     );
   const learner = await createLearner(initial, config.learner.workers);
   // A learner that cannot compute a loss of this run refuses it now, before any step.
