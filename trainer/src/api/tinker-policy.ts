@@ -45,10 +45,14 @@ export class TinkerPolicy implements Policy {
     return this.currentVersion;
   }
 
-  /** Samples from `path` (a save_weights_for_sampler result) from now on: a new policy version. */
-  useSampler(path: string): number {
+  /**
+   * Samples from `path` (a save_weights_for_sampler result) from now on: the next policy version,
+   * or `version` (a resumed run's).
+   */
+  useSampler(path: string, options: { version?: number } = {}): number {
     this.samplerPath = path;
-    return ++this.currentVersion;
+    this.currentVersion = options.version ?? this.currentVersion + 1;
+    return this.currentVersion;
   }
 
   async generate(request: GenerateRequest): Promise<GenerateResult> {

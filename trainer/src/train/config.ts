@@ -123,7 +123,18 @@ export const TrainConfigSchema = z
       .strict(),
     policy: z
       .object({
-        /** The decoder's size (ToolGym's small model, byte tokenizer). */
+        /**
+         * `onnx`: ToolGym's engine plays, with the learner's weights after every optimiser step.
+         * `tinker`: the learner's service samples (`asample`) from the weights it saved for the
+         * sampler after every step; needs `learner.kind: tinker`.
+         */
+        kind: z.enum(['onnx', 'tinker']).default('onnx'),
+        /**
+         * With `kind: tinker`: the base model's tokenizer.json and tokenizer_config.json (its chat
+         * template), read locally. Absent: the run's own model directory (ToolGym's models).
+         */
+        tokenizerDir: z.string().min(1).optional(),
+        /** The decoder's size (ToolGym's small model, byte tokenizer); `maxPositions` also caps a tinker policy's context. */
         model: z
           .object({
             dModel: z.number().int().positive().default(64),
@@ -338,6 +349,25 @@ export const TrainConfigSchema = z
       'rl.demos.pretrain mixes in the pretraining demonstrations: add a pretrain section (its steps may be 0)',
     path: ['rl', 'demos', 'pretrain'],
   })
+  .refine((c) => c.learner.kind !== 'tinker' || c.rl.kl.coef === 0, {
+    message:
+      'rl.kl needs a reference model from the weights RL starts from, which a Tinker-protocol learner cannot create: set rl.kl.coef to 0',
+    path: ['rl', 'kl', 'coef'],
+  })
+  .refine((c) => c.policy.kind !== 'tinker' || c.learner.kind === 'tinker', {
+    message: 'policy.kind tinker samples through the learner’s service: set learner.kind to tinker',
+    path: ['policy', 'kind'],
+  })
+  .refine(
+    (c) =>
+      c.policy.kind !== 'tinker' ||
+      (c.rl.sampling.exploreToolNames === 0 && c.eval.sampling.exploreToolNames === 0),
+    {
+      message:
+        'exploring tool names needs a local engine; a Tinker service samples by itself (policy.kind onnx)',
+      path: ['rl', 'sampling', 'exploreToolNames'],
+    },
+  )
   .refine(
     (c) =>
       c.template.toolTokens ||

@@ -21,6 +21,7 @@ import {
   meanComponents,
   type ModelChat,
   type OnnxPolicy,
+  type Tokenizer,
   type Policy,
   readDecoderModelDir,
   readModelDir,
@@ -47,6 +48,7 @@ import {
   overlongKeepMask,
 } from '../algorithms/batch-shaping.ts';
 import { TinkerLearner } from '../api/tinker-learner.ts';
+import { TinkerPolicy } from '../api/tinker-policy.ts';
 import { readLatestCheckpoint, writeCheckpoint } from '../checkpoint/checkpoint.ts';
 import {
   learnerStateFromTensors,
@@ -100,7 +102,7 @@ interface TrainCheckpointState {
    * With `rl.asyncLevel` 1: the next step's batch was playing, with the policy at this version (its
    * weights are the checkpoint's `sampling.*` tensors; `rng` and `rolloutSeed` are from before it).
    */
-  inFlight?: { policyVersion: number };
+  inFlight?: { policyVersion: number; samplerPath?: string };
   /** RL's training time so far (the clock of `rl.timeBudgetMinutes` and of its schedule), ms; absent = 0. */
   rlTrainingMs?: number;
   /** Length of metrics.jsonl at the checkpoint: a resumed run cuts the file back to it. */
@@ -125,8 +127,11 @@ interface InFlight {
   rng: number;
   rolloutSeed: number;
   policyVersion: number;
-  weights: DecoderWeights;
+  published: Published;
 }
+
+/** What a policy plays with: weights (ToolGym's engine) or the service's sampler save of them (`policy.kind: tinker`). */
+type Published = { weights: DecoderWeights } | { samplerPath: string };
 
 export interface EvalPoint {
   /** RL steps done when evaluated. */
@@ -223,12 +228,20 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   /** What every model directory of the run records besides its weights: decoder, tokens, chat layout. */
   const modelLayout = { config: decoder, extraTokens, ...(chat ? { chat } : {}) };
   await writeDecoderModelDir(modelDir, { ...modelLayout, weights: initial, initSeed: seed });
-  const policy = await createOnnxPolicy({
-    model: modelDir,
-    executionProvider: 'cpu',
-    threads: config.policy.threads,
-    maxBatchSize: 256,
-  });
+  const apiKey = process.env[config.learner.apiKeyEnv];
+  const policy: OnnxPolicy | TinkerPolicy =
+    config.policy.kind === 'tinker'
+      ? new TinkerPolicy({
+          url: config.learner.url!,
+          tokenizerDir: config.policy.tokenizerDir ?? modelDir,
+          ...(apiKey ? { apiKey } : {}),
+        })
+      : await createOnnxPolicy({
+          model: modelDir,
+          executionProvider: 'cpu',
+          threads: config.policy.threads,
+          maxBatchSize: 256,
+        });
   if (policy.tokenizer.vocabSize > decoder.vocabSize)
     throw new Error(`tokenizer has ${policy.tokenizer.vocabSize} tokens, the decoder ${decoder.vocabSize}`);
   /** A learner of the configured kind holding `weights`. */
@@ -239,7 +252,6 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         { decoder, weights, backend: l.backend, microBatchSize: l.microBatchSize },
         workers,
       );
-    const apiKey = process.env[l.apiKeyEnv];
     return TinkerLearner.create({
       url: l.url!,
       baseModel: l.baseModel ?? path.resolve(modelDir),
@@ -259,10 +271,6 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     ...(config.rl.truncation > 0 ? { truncation: config.rl.truncation } : {}),
     ...(config.rl.kl.coef > 0 ? { klCoef: config.rl.kl.coef, klEstimator: config.rl.kl.estimator } : {}),
   };
-  if (config.learner.kind === 'tinker' && config.rl.kl.coef > 0)
-    throw new TrainConfigError(
-      "rl.kl.coef: a KL term needs a reference model from the warm-up's weights, which a Tinker-protocol learner cannot create; set rl.kl.coef to 0 with learner.kind tinker",
-    );
   const learner = await createLearner(initial, config.learner.workers);
   // A learner that cannot compute a loss of this run refuses it now, before any step.
   learner.checkLoss?.(config.rl.loss, lossConfig);
@@ -404,12 +412,26 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     };
   };
 
-  /** The weights the policy plays with (the learner's, as of the last publish). */
-  let published = initial;
+  /** What the policy plays with, as of the last publish: the learner's weights, or (tinker) their sampler save. */
+  const takePublished = async (): Promise<Published> =>
+    policy instanceof TinkerPolicy
+      ? { samplerPath: await (learner as TinkerLearner).saveForSampler() }
+      : { weights: (await learner.saveWeights()).weights };
+  /** The policy plays `p` from now on, as the next version or as `version` (a resumed run's). */
+  const playWith = async (p: Published, version?: number): Promise<void> => {
+    const options = version !== undefined ? { version } : {};
+    if (policy instanceof TinkerPolicy)
+      policy.useSampler((p as { samplerPath: string }).samplerPath, options);
+    else await policy.loadWeights((p as { weights: DecoderWeights }).weights, options);
+  };
+  let published: Published = { weights: initial };
+  if (policy instanceof TinkerPolicy) {
+    published = await takePublished();
+    await playWith(published, 0);
+  }
   const publish = async (): Promise<void> => {
-    const { weights } = await learner.saveWeights();
-    await policy.loadWeights(weights);
-    published = weights;
+    published = await takePublished();
+    await playWith(published);
   };
   /** With `rl.asyncLevel` 1: what the episodes playing during a learner step are played with. */
   let inFlight: InFlight | undefined;
@@ -449,7 +471,14 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       rng: inFlight?.rng ?? rng.saveState(),
       rolloutSeed: inFlight?.rolloutSeed ?? rolloutSeed,
       policyVersion: policy.version,
-      ...(inFlight ? { inFlight: { policyVersion: inFlight.policyVersion } } : {}),
+      ...(inFlight
+        ? {
+            inFlight: {
+              policyVersion: inFlight.policyVersion,
+              ...('samplerPath' in inFlight.published ? { samplerPath: inFlight.published.samplerPath } : {}),
+            },
+          }
+        : {}),
       rlTrainingMs: rlTrainingMs(),
       metricsBytes: (await stat(metricsFile)).size,
       result,
@@ -459,7 +488,9 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       state,
       tensors: {
         ...learnerStateToTensors(learnerState, shapes),
-        ...(inFlight ? samplingWeightsToTensors(inFlight.weights, shapes) : {}),
+        ...(inFlight && 'weights' in inFlight.published
+          ? samplingWeightsToTensors(inFlight.published.weights, shapes)
+          : {}),
       },
     });
   };
@@ -524,11 +555,12 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         }
       }
       if (checkedAt !== step) await publish();
-      await writeDecoderModelDir(path.join(outDir, dir), {
-        ...modelLayout,
-        weights: (await learner.saveWeights()).weights,
-        policyVersion: policy.version,
-      });
+      if ('weights' in published)
+        await writeDecoderModelDir(path.join(outDir, dir), {
+          ...modelLayout,
+          weights: published.weights,
+          policyVersion: policy.version,
+        });
       return {
         steps: step,
         finalLoss: loss,
@@ -568,10 +600,9 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         ...learnerStateFromTensors(resumed.tensors, s.learnerStep),
         ...(s.learnerPath ? { path: s.learnerPath } : {}),
       });
-      published = (await learner.saveWeights()).weights;
+      published = await takePublished();
       // With a batch in flight the policy first plays it again, with the weights it was played with (below).
-      if (s.policyVersion > 0 && !s.inFlight)
-        await policy.loadWeights(published, { version: s.policyVersion });
+      if (s.policyVersion > 0 && !s.inFlight) await playWith(published, s.policyVersion);
       rng = Rng.fromState(s.rng);
       rolloutSeed = s.rolloutSeed;
       Object.assign(result, s.result);
@@ -723,7 +754,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     const startCollect = (step: number): Promise<Batch> => {
       inFlight =
         rl.asyncLevel > 0
-          ? { rng: rng.saveState(), rolloutSeed, policyVersion: policy.version, weights: published }
+          ? { rng: rng.saveState(), rolloutSeed, policyVersion: policy.version, published }
           : undefined;
       return collect(step);
     };
@@ -739,13 +770,16 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       // Play the batch the interrupted run was playing, with the weights it was played with.
       // (Version 0 is the initial weights, which the policy was created with.)
       if (pendingAtResume.policyVersion > policy.version)
-        await policy.loadWeights(samplingWeightsFromTensors(resumed.tensors), {
-          version: pendingAtResume.policyVersion,
-        });
+        await playWith(
+          pendingAtResume.samplerPath
+            ? { samplerPath: pendingAtResume.samplerPath }
+            : { weights: samplingWeightsFromTensors(resumed.tensors) },
+          pendingAtResume.policyVersion,
+        );
       next = startCollect(firstStep);
       await next;
       if (resumed.state.policyVersion > policy.version)
-        await policy.loadWeights(published, { version: resumed.state.policyVersion });
+        await playWith(published, resumed.state.policyVersion);
     }
     for (let step = firstStep; step <= lastStep; step++) {
       if (options.signal?.aborted) break;
@@ -830,18 +864,18 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     }
     result.after = result.evals[result.evals.length - 1]!.accuracy;
     result.policyVersion = policy.version;
-    const { weights } = await learner.saveWeights();
-    await writeDecoderModelDir(path.join(outDir, 'final-model'), {
-      ...modelLayout,
-      weights,
-      policyVersion: policy.version,
-    });
+    if (!(policy instanceof TinkerPolicy))
+      await writeDecoderModelDir(path.join(outDir, 'final-model'), {
+        ...modelLayout,
+        weights: (await learner.saveWeights()).weights,
+        policyVersion: policy.version,
+      });
     await writeFile(path.join(outDir, 'result.json'), `${JSON.stringify(result, null, 2)}\n`);
     return result;
   } finally {
     await learner.close();
     await reference?.close();
-    await policy.close();
+    if (!(policy instanceof TinkerPolicy)) await policy.close();
   }
 }
 
@@ -986,7 +1020,7 @@ interface SamplingContext {
   callOpenId: number;
 }
 
-function samplingContext(policy: OnnxPolicy, extraTokens: readonly string[]): SamplingContext {
+function samplingContext(policy: { tokenizer: Tokenizer }, extraTokens: readonly string[]): SamplingContext {
   const single = (text: string) => {
     const ids = policy.tokenizer.encode(text);
     if (ids.length !== 1) throw new Error(`'${text}' is not one token of the policy's tokenizer`);
