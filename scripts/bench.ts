@@ -1,6 +1,6 @@
 /**
  * `pnpm bench <name>` runs `<package>/bench/<name>.bench.ts`; `pnpm bench` lists them.
- * Benchmarks print their own table, with the baseline the issue names measured in the same run.
+ * Benchmarks print their own table, with their baseline measured in the same run.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';

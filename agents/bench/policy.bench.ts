@@ -1,16 +1,25 @@
 /**
- * `pnpm bench policy [--execution-provider auto|cuda|cpu] [--tokens N]`: generated tokens/s of the
- * built-in small model (DEFAULT_DECODER_CONFIG) at batch 1 and batch 32, with the KV cache and with
- * full recompute (the baseline), measured in the same run; the cache's speed-up is the ratio. Then
- * the same generation with the cache through `toolgym policy serve`'s HTTP server (POST
- * /v1/completions with token ids, the way the `openai` policy backend calls it) against in process.
+ * `pnpm bench policy [--execution-provider auto|cuda|cpu] [--tokens N] [--batches 1,8,32,64] [--repeats R] [--threads T] [--profile]`:
+ * generated tokens/s of the built-in small model (DEFAULT_DECODER_CONFIG) at each batch size with the
+ * KV cache, and with full recompute (the baseline) at batch 1 and 32, measured in the same run; the
+ * cache's speed-up is the ratio.
+ *
+ * Each figure is given twice: per second of wall time, and per second of the process's CPU time. On a
+ * shared machine the wall clock also counts time other processes held the core; with one onnxruntime
+ * thread (the default) CPU time is the engine's own. Cached figures are the best of R runs; the slow
+ * baseline runs once. Rows share one prompt, as a GRPO group's do; "distinct prompts" gives each row
+ * its own. `--profile` splits a decode step into JS preparation, `session.run`, KV-cache handling and
+ * sampling (DecodeProfile, CPU ms), per batch size. Then the same generation with the cache at batch 1
+ * and 32 through `toolgym policy serve`'s HTTP server (POST /v1/completions with token ids, the way
+ * the `openai` policy backend calls it) against in process, in wall time.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { createDefaultModel, DEFAULT_DECODER_CONFIG } from '../src/model/model-directory.ts';
 import { ChatTemplate } from '../src/chat/chat-template.ts';
+import { createDefaultModel, DEFAULT_DECODER_CONFIG } from '../src/model/write-model-directory.ts';
+import { cpuMs, type DecodePhase, DecodeProfile, type PhaseTotals } from '../src/onnx/decode-profile.ts';
 import type { ExecutionProviderPreference } from '../src/onnx/execution-provider.ts';
 import { OnnxPolicy } from '../src/onnx/onnx-policy.ts';
 import { serveOpenAiCompatible } from '../src/serve/openai-server.ts';
@@ -19,79 +28,192 @@ const { values } = parseArgs({
   options: {
     'execution-provider': { type: 'string', default: 'auto' },
     tokens: { type: 'string', default: '64' },
+    batches: { type: 'string', default: '1,8,32,64' },
+    repeats: { type: 'string', default: '3' },
+    threads: { type: 'string', default: '1' },
+    profile: { type: 'boolean', default: false },
   },
 });
 const executionProvider = values['execution-provider'] as ExecutionProviderPreference;
 const newTokens = Number(values.tokens);
-const batches = [1, 32];
+const batches = values.batches.split(',').map(Number);
+const repeats = Number(values.repeats);
+const threads = Number(values.threads);
+/** Full recompute is slow; it is the baseline at these batch sizes only. */
+const recomputeBatches = new Set([1, 32]);
+
+/** Generated tokens per second of wall time and per second of CPU time. */
+interface Speed {
+  wall: number;
+  cpu: number;
+}
 
 const dir = await mkdtemp(path.join(tmpdir(), 'toolgym-bench-policy-'));
 try {
   await createDefaultModel(dir, { seed: 0 });
   const policies = {
-    cache: await OnnxPolicy.create({ model: dir, executionProvider, kvCache: true }),
-    recompute: await OnnxPolicy.create({ model: dir, executionProvider, kvCache: false }),
+    cache: await OnnxPolicy.create({ model: dir, executionProvider, kvCache: 'auto', threads }),
+    recompute: await OnnxPolicy.create({ model: dir, executionProvider, kvCache: 'off', threads }),
   };
-  const prompt = policies.cache.tokenizer.encode(
-    new ChatTemplate(policies.cache.chatTemplate!).render(
-      [{ role: 'user', content: 'Find the population of the largest city in France.' }],
-      [
-        {
-          name: 'search',
-          description: 'Web search.',
-          inputSchema: { type: 'object', properties: { q: { type: 'string' } }, required: ['q'] },
-        },
-      ],
-      { addGenerationPrompt: true },
-    ),
-  );
+  /** The chat prompt of one request; with `row`, a variant of the same length that no other row has. */
+  const template = new ChatTemplate(policies.cache.chatTemplate!);
+  const promptOf = (row?: number) =>
+    policies.cache.tokenizer.encode(
+      template.render(
+        [
+          {
+            role: 'user',
+            content: `Find the population of the largest city in France.${row === undefined ? '' : ` (${String(row).padStart(3, '0')})`}`,
+          },
+        ],
+        [
+          {
+            name: 'search',
+            description: 'Web search.',
+            inputSchema: { type: 'object', properties: { q: { type: 'string' } }, required: ['q'] },
+          },
+        ],
+        { addGenerationPrompt: true },
+      ),
+    );
+  const prompt = promptOf();
 
-  async function tokensPerSecond(policy: OnnxPolicy, batch: number): Promise<number> {
-    const started = performance.now();
+  /**
+   * Generation speed of one batch; with `profile`, the phases of that run are added to it. Every row
+   * has the same prompt, or with `distinct` one of its own.
+   */
+  async function speedOf(
+    policy: OnnxPolicy,
+    batch: number,
+    profile?: DecodeProfile,
+    distinct = false,
+  ): Promise<Speed> {
+    policy.profile = profile;
+    const wallStart = performance.now();
+    const cpuStart = cpuMs();
     const results = await Promise.all(
       Array.from({ length: batch }, (_, i) =>
         policy.enqueue({
-          tokens: prompt,
+          tokens: distinct ? promptOf(i) : prompt,
           sampling: { maxTokens: newTokens, temperature: 1, seed: i },
           ignoreEos: true,
         }),
       ),
     );
-    const seconds = (performance.now() - started) / 1000;
-    return results.reduce((n, r) => n + r.tokens!.length, 0) / seconds;
+    const tokens = results.reduce((n, r) => n + r.tokens!.length, 0);
+    policy.profile = undefined;
+    return {
+      wall: tokens / ((performance.now() - wallStart) / 1000),
+      cpu: tokens / ((cpuMs() - cpuStart) / 1000),
+    };
+  }
+
+  /** The best of `repeats` runs, each clock on its own, and the profile of the run best in CPU time. */
+  async function best(
+    policy: OnnxPolicy,
+    batch: number,
+    distinct = false,
+  ): Promise<Speed & { profile: DecodeProfile }> {
+    let top = { wall: 0, cpu: 0, profile: new DecodeProfile() };
+    for (let r = 0; r < repeats; r++) {
+      const profile = new DecodeProfile();
+      const speed = await speedOf(policy, batch, profile, distinct);
+      top = {
+        wall: Math.max(top.wall, speed.wall),
+        cpu: Math.max(top.cpu, speed.cpu),
+        profile: speed.cpu > top.cpu ? profile : top.profile,
+      };
+    }
+    return top;
   }
 
   // Warm-up: first runs pay for onnxruntime's kernel setup.
-  await tokensPerSecond(policies.cache, 2);
-  await tokensPerSecond(policies.recompute, 2);
+  await speedOf(policies.cache, 2);
+  await speedOf(policies.recompute, 2);
 
   const ep = policies.cache.executionProvider;
   const c = DEFAULT_DECODER_CONFIG;
   process.stdout.write(
     `onnx policy, built-in small model (dModel ${c.dModel}, ${c.nLayers} layers, ${c.nHeads} heads, dFF ${c.dFF}, vocab ${c.vocabSize}), ` +
-      `prompt ${prompt.length} tokens, ${newTokens} new tokens per sequence\nexecution provider: ${ep.provider} (${ep.reason})\n` +
-      `load average ${loadavg()[0]!.toFixed(1)} on ${cpus().length} cores (other work on the machine slows every figure alike)\n\n`,
+      `prompt ${prompt.length} tokens, ${newTokens} new tokens per sequence, ${threads} intra-op thread(s), best of ${repeats}\n` +
+      `execution provider: ${ep.provider} (${ep.reason})\n` +
+      `load average ${loadavg()[0]!.toFixed(1)} on ${cpus().length} cores (other work slows the wall-clock figures)\n\n`,
   );
   const rows: string[][] = [];
+  const profiles: Array<[number, DecodeProfile]> = [];
+  let batchOne: Speed = { wall: 0, cpu: 0 };
+  const times = (a: number, b: number) => (b > 0 ? `${(a / b).toFixed(2)}×` : '—');
   for (const batch of batches) {
-    const recompute = await tokensPerSecond(policies.recompute, batch);
-    const cache = await tokensPerSecond(policies.cache, batch);
+    const recompute = recomputeBatches.has(batch) ? await speedOf(policies.recompute, batch) : undefined;
+    const cache = await best(policies.cache, batch);
+    const distinct = batch === 1 ? cache : await best(policies.cache, batch, true);
+    if (batch === 1) batchOne = cache;
+    profiles.push([batch, cache.profile]);
     rows.push([
       ep.provider,
       String(batch),
-      cache.toFixed(0),
-      recompute.toFixed(0),
-      `${(cache / recompute).toFixed(2)}×`,
+      cache.wall.toFixed(0),
+      times(cache.wall, batchOne.wall),
+      cache.cpu.toFixed(0),
+      times(cache.cpu, batchOne.cpu),
+      distinct.cpu.toFixed(0),
+      times(distinct.cpu, batchOne.cpu),
+      recompute === undefined ? '—' : recompute.cpu.toFixed(0),
+      recompute === undefined ? '—' : times(cache.cpu, recompute.cpu),
     ]);
   }
   if (ep.provider !== 'cuda') {
     for (const batch of batches)
-      rows.push(['cuda', String(batch), 'not measurable here', 'not measurable here', '—']);
+      rows.push(['cuda', String(batch), 'not measurable here', ...new Array(7).fill('—')]);
   }
-  const header = ['device', 'batch', 'tok/s with KV cache', 'tok/s full recompute (baseline)', 'speed-up'];
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => cells.map((cell, i) => cell.padEnd(widths[i]!)).join('  ');
-  process.stdout.write(`${line(header)}\n${rows.map(line).join('\n')}\n`);
+  printTable(
+    [
+      'device',
+      'batch',
+      'tok/s',
+      'vs batch 1',
+      'tok per CPU-s',
+      'vs batch 1',
+      'distinct prompts, per CPU-s',
+      'vs batch 1',
+      'full recompute (baseline), per CPU-s',
+      'cache speed-up',
+    ],
+    rows,
+  );
+
+  if (values.profile) {
+    const phases: DecodePhase[] = ['prepare', 'run', 'cache', 'sample'];
+    const perCall = (t: PhaseTotals, phase: DecodePhase) => t.ms[phase] / Math.max(1, t.calls);
+    const stepTotal = (t: PhaseTotals) => phases.reduce((sum, p) => sum + perCall(t, p), 0);
+    process.stdout.write(
+      '\nA decode step (one token for every row), CPU ms per step and share: JS preparation (ids, masks, positions, tensors), ' +
+        'session.run, KV-cache handling (select, merge, write), sampling; prefill = the prompts’ first pass, CPU ms per call.\n',
+    );
+    printTable(
+      [
+        'batch',
+        'steps',
+        ...phases.map((p) => `${p} ms`),
+        'step ms',
+        ...phases.map((p) => `${p} %`),
+        'prefill ms',
+      ],
+      profiles.map(([batch, p]) => {
+        const total = stepTotal(p.decode);
+        return [
+          String(batch),
+          String(p.decode.calls),
+          ...phases.map((phase) => perCall(p.decode, phase).toFixed(3)),
+          total.toFixed(3),
+          ...phases.map(
+            (phase) => `${((100 * perCall(p.decode, phase)) / Math.max(1e-9, total)).toFixed(0)}%`,
+          ),
+          stepTotal(p.prefill).toFixed(1),
+        ];
+      }),
+    );
+  }
   if (ep.provider !== 'cuda') {
     process.stdout.write(
       '\nGPU: no CUDA here. On a GPU machine: `npm install onnxruntime-node --onnxruntime-node-install=cuda12` (CUDA 12 + cuDNN 9), ' +
@@ -126,20 +248,22 @@ try {
   }
   await httpTokensPerSecond(2);
   const httpRows: string[][] = [];
-  for (const batch of batches) {
-    const local = await tokensPerSecond(policies.cache, batch);
+  for (const batch of batches.filter((b) => recomputeBatches.has(b))) {
+    const local = (await speedOf(policies.cache, batch)).wall;
     const http = await httpTokensPerSecond(batch);
-    httpRows.push([String(batch), local.toFixed(0), http.toFixed(0), `${(http / local).toFixed(2)}×`]);
+    httpRows.push([String(batch), local.toFixed(0), http.toFixed(0), times(http, local)]);
   }
-  const httpHeader = ['batch', 'tok/s in process', 'tok/s over HTTP', 'HTTP / in process'];
-  const httpWidths = httpHeader.map((h, i) => Math.max(h.length, ...httpRows.map((r) => r[i]!.length)));
-  const httpLine = (cells: string[]) => cells.map((cell, i) => cell.padEnd(httpWidths[i]!)).join('  ');
-  process.stdout.write(
-    `\nwith KV cache, through the OpenAI-compatible server (POST /v1/completions, token ids):\n${httpLine(httpHeader)}\n${httpRows.map(httpLine).join('\n')}\n`,
-  );
+  process.stdout.write('\nwith KV cache, through the OpenAI-compatible server (POST /v1/completions, token ids):\n');
+  printTable(['batch', 'tok/s in process', 'tok/s over HTTP', 'HTTP / in process'], httpRows);
   await server.close();
   await policies.cache.close();
   await policies.recompute.close();
 } finally {
   await rm(dir, { recursive: true, force: true });
+}
+
+function printTable(header: string[], rows: string[][]): void {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => cells.map((cell, i) => cell.padEnd(widths[i]!)).join('  ');
+  process.stdout.write(`${line(header)}\n${rows.map(line).join('\n')}\n`);
 }

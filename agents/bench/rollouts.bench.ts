@@ -19,7 +19,7 @@ import { Environment, EnvironmentClient } from '@toolgym/env-kit';
 import { ChatTemplate } from '../src/chat/chat-template.ts';
 import { ConcurrencyLimit } from '../src/concurrency-limit.ts';
 import { byteTokenizerConfig, byteTokenizerId, byteTokenizerJson } from '../src/model/byte-tokenizer.ts';
-import { HuggingFaceTokenizer } from '../src/onnx/hf-tokenizer.ts';
+import { HuggingFaceTokenizer } from '../src/model/hf-tokenizer.ts';
 import { createOraclePolicy } from '../src/policies/scripted.ts';
 import { runRollouts } from '../src/rollout-engine.ts';
 

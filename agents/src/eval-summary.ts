@@ -105,6 +105,21 @@ export function summarizeEval(
   };
 }
 
+/**
+ * One summary per key: a task's groups count under every key `keysOf` gives its task (a split, the
+ * held-out units it exercises); tasks with no key are left out. Keys in order of first appearance.
+ */
+export function summarizeEvalBy(
+  groups: readonly TrajectoryGroup[],
+  keysOf: (taskId: string) => readonly string[],
+  passOptions: { component?: string; rewardRange?: readonly [number, number] } = {},
+): Record<string, EvalSummary> {
+  const byKey = new Map<string, TrajectoryGroup[]>();
+  for (const group of groups)
+    for (const key of keysOf(group.taskId)) byKey.set(key, [...(byKey.get(key) ?? []), group]);
+  return Object.fromEntries([...byKey].map(([key, own]) => [key, summarizeEval(own, passOptions)]));
+}
+
 /** The summary as a few lines for a terminal. */
 export function formatEvalSummary(summary: EvalSummary): string {
   const pct = (x: number) => `${(x * 100).toFixed(1)}%`;

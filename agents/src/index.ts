@@ -1,6 +1,5 @@
 export { describeFailure, type EpisodeOptions, parseErrorObservation, playEpisode } from './agent-loop.ts';
 export { ChatTemplate, type RenderOptions, type TemplateVariables } from './chat/chat-template.ts';
-export { HERMES_CHAT_TEMPLATE, HERMES_SPECIAL_TOKENS } from './chat/hermes-template.ts';
 export {
   CompactFormatError,
   compactChatTemplate,
@@ -8,6 +7,7 @@ export {
   recordedToolCalls,
   singleArgumentTools,
 } from './chat/compact-format.ts';
+export { HERMES_CHAT_TEMPLATE, HERMES_SPECIAL_TOKENS } from './chat/hermes-template.ts';
 export { hermesToolCalls } from './chat/hermes-tool-calls.ts';
 export {
   type OpenAIWireMessage,
@@ -37,43 +37,52 @@ export {
   meanComponents,
   passAtK,
   summarizeEval,
+  summarizeEvalBy,
 } from './eval-summary.ts';
 export { JsonlTrajectorySink } from './jsonl-sink.ts';
-export {
-  BYTE_TOKENIZER_SPECIAL_TOKENS,
-  BYTE_TOKENIZER_VOCAB_SIZE,
-  byteTokenizerId,
-} from './model/byte-tokenizer.ts';
-// The small decoder, its ONNX builder, the onnx policy and its OpenAI-compatible server (issue 8).
+export { BYTE_TOKENIZER_VOCAB_SIZE, byteTokenizerId } from './model/byte-tokenizer.ts';
 export {
   DEFAULT_ROPE_THETA,
   type DecoderConfig,
+  DecoderConfigError,
   type DecoderWeights,
   decoderPositions,
   decoderWeightShapes,
   type PositionKind,
   ropeTables,
 } from './model/decoder-config.ts';
+export { buildDecoderOnnx, checkDecoderWeights } from './model/decoder-graph.ts';
+export { HuggingFaceTokenizer } from './model/hf-tokenizer.ts';
 export { initDecoderWeights } from './model/init-weights.ts';
+export {
+  type DecoderShape,
+  type ModelChat,
+  type ModelDir,
+  ModelDirError,
+  readDecoderModelDir,
+  readDecoderWeights,
+  readModelDir,
+  readTokenizerDir,
+  TOOLGYM_MODEL_FORMAT,
+  type TokenizerDir,
+  type ToolgymModelMeta,
+} from './model/model-directory.ts';
+export { referenceForward } from './model/reference-forward.ts';
 export {
   createDefaultModel,
   DEFAULT_DECODER_CONFIG,
-  type ModelChat,
-  TOOLGYM_MODEL_FORMAT,
-  type ToolgymModelMeta,
   writeDecoderModelDir,
-} from './model/model-directory.ts';
-export { referenceForward } from './model/reference-forward.ts';
-export { buildDecoderOnnx, checkDecoderWeights } from './onnx/decoder-graph.ts';
-export { ModelDirError, PolicyRequestError } from './onnx/errors.ts';
+} from './model/write-model-directory.ts';
+export { PolicyRequestError } from './onnx/errors.ts';
 export type { ExecutionProviderChoice, ExecutionProviderPreference } from './onnx/execution-provider.ts';
-export { HuggingFaceTokenizer } from './onnx/hf-tokenizer.ts';
-export { type ModelDir, readModelDir, readTokenizerDir, type TokenizerDir } from './onnx/model-dir.ts';
-export { createOnnxPolicy, OnnxPolicy, type OnnxPolicySettings } from './onnx/onnx-policy.ts';
-export { readDecoderModelDir, readDecoderWeights } from './onnx/read-weights.ts';
+export {
+  createOnnxPolicy,
+  type KvCacheMode,
+  OnnxPolicy,
+  type OnnxPolicySettings,
+} from './onnx/onnx-policy.ts';
 export { logSoftmax } from './onnx/sampler.ts';
 export { createOpenAICompatiblePolicy, type OpenAICompatibleSettings } from './policies/openai-compatible.ts';
-export { type OpenAiServer, type OpenAiServerOptions, serveOpenAiCompatible } from './serve/openai-server.ts';
 export { randomValue } from './policies/random-arguments.ts';
 export { createOraclePolicy, createRandomPolicy, type ScriptedPolicySettings } from './policies/scripted.ts';
 export type {
@@ -82,13 +91,13 @@ export type {
   GenerateRequest,
   GenerateResult,
   Policy,
+  PolicyScheme,
+  PolicySpecContext,
   SamplingParams,
   TokenExploration,
 } from './policy.ts';
 export {
   createPolicyFromSpec,
-  type PolicyScheme,
-  type PolicySpecContext,
   parsePolicySpec,
   policySchemeNames,
   registerPolicyScheme,
@@ -96,6 +105,7 @@ export {
 export { ProgressBar } from './progress-bar.ts';
 export { type RolloutOptions, type RolloutResult, runRollouts } from './rollout-engine.ts';
 export type { RolloutSink } from './rollout-sink.ts';
+export { type OpenAiServer, type OpenAiServerOptions, serveOpenAiCompatible } from './serve/openai-server.ts';
 export { TokenLedger } from './token-ledger.ts';
 export type { Tokenizer } from './tokenizer.ts';
 export { type TokenCheck, verifyTrajectoryTokens } from './verify-trajectory.ts';

@@ -1,22 +1,5 @@
-import type { ToolCallFormat } from './chat/tool-call-format.ts';
 import { PolicySpecError } from './errors.ts';
-import type { Policy } from './policy.ts';
-
-/** What a policy spec is resolved with besides its own text (from CLI flags or a config file). */
-export interface PolicySpecContext {
-  /** How the policy writes tool calls: a text format, or `native` (OpenAI `tool_calls`). */
-  toolFormat: ToolCallFormat | 'native';
-  /** Free-form `key=value` settings for the scheme (`--policy-option apiKey=…`). */
-  options: Readonly<Record<string, string>>;
-}
-
-/** One kind of policy, by the scheme of its spec (`openai:…`, `onnx:…`, `oracle`). */
-export interface PolicyScheme {
-  /** How the spec is written, for help and error messages: `openai:<baseURL>#<model>`. */
-  usage: string;
-  /** `target` is the spec after `<scheme>:` (empty when there is none). */
-  create(target: string, context: PolicySpecContext): Promise<Policy>;
-}
+import type { Policy, PolicyScheme, PolicySpecContext } from './policy.ts';
 
 /**
  * Policy schemes by name → the module that implements them, loaded on first use (so an engine's

@@ -7,6 +7,7 @@ import type {
   ToolCall,
   ToolSpec,
 } from '@toolgym/protocol';
+import type { ToolCallFormat } from './chat/tool-call-format.ts';
 import type { Tokenizer } from './tokenizer.ts';
 
 /** Sampling controls, with the defaults engines commonly use. */
@@ -109,4 +110,23 @@ export interface EpisodeBinding {
   seed: number;
   /** The environment's scripted solution (`toolgym/episode/oracle`), fetched on demand. */
   oracle(): Promise<OracleResult>;
+}
+
+/** What a policy spec is resolved with besides its own text (from CLI flags or a config file). */
+export interface PolicySpecContext {
+  /** How the policy writes tool calls: a text format, or `native` (OpenAI `tool_calls`). */
+  toolFormat: ToolCallFormat | 'native';
+  /** Free-form `key=value` settings for the scheme (`--policy-option apiKey=…`). */
+  options: Readonly<Record<string, string>>;
+}
+
+/**
+ * One kind of policy, by the scheme of its spec (`openai:…`, `onnx:…`, `oracle`). Engines implement
+ * it; `policy-spec.ts` resolves a spec to the scheme that creates it.
+ */
+export interface PolicyScheme {
+  /** How the spec is written, for help and error messages: `openai:<baseURL>#<model>`. */
+  usage: string;
+  /** `target` is the spec after `<scheme>:` (empty when there is none). */
+  create(target: string, context: PolicySpecContext): Promise<Policy>;
 }

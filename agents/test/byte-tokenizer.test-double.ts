@@ -2,9 +2,9 @@ import { HERMES_SPECIAL_TOKENS } from '../src/chat/hermes-template.ts';
 import type { Tokenizer } from '../src/tokenizer.ts';
 
 /**
- * TEST DOUBLE of the ToolGym small model's tokenizer (issue 8 builds the real one): 256 byte
- * tokens, then the Hermes special tokens. Enough to exercise exact-token trajectories before the
- * ONNX policy exists.
+ * TEST DOUBLE of the ToolGym small model's tokenizer (the real one is `model/byte-tokenizer.ts`
+ * through `model/hf-tokenizer.ts`): 256 byte tokens, then the Hermes special tokens. Enough to
+ * exercise exact-token trajectories without a model directory.
  */
 export class ByteTokenizerTestDouble implements Tokenizer {
   readonly specialTokens: ReadonlyMap<string, number>;

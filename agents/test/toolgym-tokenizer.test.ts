@@ -3,12 +3,12 @@ import { playEpisode } from '../src/agent-loop.ts';
 import { ChatTemplate } from '../src/chat/chat-template.ts';
 import { hermesToolCalls } from '../src/chat/hermes-tool-calls.ts';
 import { byteTokenizerConfig, byteTokenizerId, byteTokenizerJson } from '../src/model/byte-tokenizer.ts';
-import { HuggingFaceTokenizer } from '../src/onnx/hf-tokenizer.ts';
+import { HuggingFaceTokenizer } from '../src/model/hf-tokenizer.ts';
 import { createOraclePolicy } from '../src/policies/scripted.ts';
 import { verifyTrajectoryTokens } from '../src/verify-trajectory.ts';
 import { composeEnvironment, inProcessClient, scriptedTokenPolicyTestDouble } from './helpers.test-double.ts';
 
-// ToolGym's own small-model tokenizer and chat template (issue 8), loaded the way any Hugging Face
+// ToolGym's own small-model tokenizer and chat template, loaded the way any Hugging Face
 // model's are: tokenizer.json + tokenizer_config.json through the real tokenizer and Jinja engines.
 const config = byteTokenizerConfig(4096);
 const tokenizer = new HuggingFaceTokenizer(byteTokenizerJson(), config, [

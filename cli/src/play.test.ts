@@ -1,26 +1,13 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { checkEnvironment, loadEnvironmentModule } from '@toolgym/env-kit';
 import { describe, expect, it } from 'vitest';
+import { runToolgym } from './commands/test-support.ts';
 import { parseCommandLine } from './play.ts';
 import { scaffoldEnvironment } from './scaffold.ts';
 
 const cliDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const bin = path.join(cliDir, 'bin/toolgym.js');
-
-function runCli(args: string[], stdin = ''): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [bin, ...args], { cwd: cliDir });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(stdin);
-  });
-}
 
 describe('toolgym env play', () => {
   it('reads key=value and JSON arguments', () => {
@@ -34,10 +21,10 @@ describe('toolgym env play', () => {
 
   it('plays a compose episode typed at the terminal, mistakes included, to reward 1', async () => {
     const options = JSON.stringify({ depths: [2], functions: ['reverse', 'upper'], alphabet: 'abc', minLength: 3, maxLength: 3, tasksPerDepth: 2, heldOutPairFraction: 0 });
-    const result = await runCli(
-      ['env', 'play', 'compose', '--options', options, '--task', 'd2-reverse.upper-bcc'],
-      ['reverse txt=bcc', 'reverse {"text": ', 'reverse text=bcc', 'upper text=ccb', 'answer answer=CCB', ''].join('\n'),
-    );
+    const result = await runToolgym(['env', 'play', 'compose', '--options', options, '--task', 'd2-reverse.upper-bcc'], {
+      stdin: ['reverse txt=bcc', 'reverse {"text": ', 'reverse text=bcc', 'upper text=ccb', 'answer answer=CCB', ''].join('\n'),
+      cwd: cliDir,
+    });
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('upper ∘ reverse("bcc")');
@@ -64,7 +51,7 @@ describe('toolgym env new', () => {
   });
 
   it('suggests the closest id for a typo and exits non-zero', async () => {
-    const result = await runCli(['env', 'tasks', 'compse']);
+    const result = await runToolgym(['env', 'tasks', 'compse'], { cwd: cliDir });
     expect(result.code).toBe(2);
     expect(result.stderr).toContain("Did you mean 'compose'?");
   });

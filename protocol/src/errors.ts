@@ -1,5 +1,5 @@
 /**
- * The base of ToolGym's configuration and programming errors (DESIGN.md, channel 3): a stable
+ * The base of every error a user can cause (ARCHITECTURE.md, error channels): a stable
  * `code` (never match on the message), the message, and a hint that says what to fix. The CLI
  * renders any of them as one short block instead of a stack trace.
  */

@@ -24,10 +24,13 @@ beforeAll(async () => {
   for (let step = 0; step < 8; step++) {
     for (let task = 0; task < 4; task++)
       store.appendGroup(makeGroup({ runId: 'demo', step, taskIndex: task }));
+    // Named as the trainer names them: by namespace, an evaluation every other step.
     store.appendStepMetrics('demo', step, {
-      loss: 1.2 / (step + 1),
-      approxKl: 0.002 * step,
-      entropy: 2 - step * 0.1,
+      'loss/policy': 1.2 / (step + 1),
+      'loss/approx_kl': 0.002 * step,
+      'reward/mean': 0.1 * step,
+      'timing/step_s': 1.5,
+      ...(step % 2 === 0 ? { 'eval/test/accuracy': 0.05 * step } : {}),
     });
   }
   const withAdvantages = multiTurn();
@@ -79,6 +82,18 @@ describe('viewer in Chromium', () => {
     await page.locator('[data-testid=reward-chart] canvas').waitFor();
     expect(await page.getByTestId('reward-chart').getAttribute('data-points')).toBe('8');
     await page.locator('[data-testid=metric-chart] canvas').waitFor();
+    // The metric menu groups the names by namespace, and starts on held-out accuracy.
+    const select = page.getByTestId('metric-select');
+    expect(
+      await select.locator('optgroup').evaluateAll((gs) => gs.map((g) => g.getAttribute('label'))),
+    ).toEqual(['eval', 'loss', 'reward', 'timing']);
+    expect(await select.locator('optgroup[label=loss] option').allTextContents()).toEqual([
+      'loss/approx_kl',
+      'loss/policy',
+    ]);
+    expect(await select.inputValue()).toBe('eval/test/accuracy');
+    await select.selectOption('loss/policy');
+    expect(await select.inputValue()).toBe('loss/policy');
     const legend = await page.getByTestId('reward-chart').textContent();
     expect(legend).toContain('mean');
     expect(await page.getByTestId('trajectory-row').count()).toBe(128);

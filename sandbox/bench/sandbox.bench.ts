@@ -2,7 +2,7 @@
  * `pnpm bench sandbox` — latency of `print(1)` through bubblewrap cold, bubblewrap warm pool and
  * Docker warm pool, against a bare `python3 -c 'print(1)'` measured in the same run; then the
  * throughput of 100 concurrent submissions (a solution plus its tests) on this machine.
- * Target (issue 5): bubblewrap warm-pool p50 under 2× bare Python.
+ * Target: bubblewrap warm-pool p50 under 2× bare Python.
  *
  *   pnpm bench sandbox [--runs 100] [--no-docker]
  */

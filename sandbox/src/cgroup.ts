@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { processAlive } from './process-alive.ts';
 
 /** The limits a cgroup enforces for a whole sandbox (every process in it, tmpfs pages included). */
 export interface CgroupLimits {
@@ -208,15 +209,6 @@ function ownCgroupPaths(): Map<string, string> {
     for (const c of controllers.split(',')) paths.set(c, cgroupPath);
   }
   return paths;
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 function firstWritable(candidates: string[]): string | undefined {

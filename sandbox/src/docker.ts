@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream';
 import Docker from 'dockerode';
 import { SandboxError } from './errors.ts';
 import { LAUNCHER_SOURCE, type LauncherRlimits, READY_BYTE, resolveRequest, WORK_DIR } from './launcher.ts';
+import { processAlive } from './process-alive.ts';
 import { type PreparedSandbox, runJob } from './run-job.ts';
 import {
   DEFAULT_LIMITS,
@@ -192,15 +193,6 @@ class DockerSandbox implements Sandbox {
       throw error;
     }
     return instance;
-  }
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

@@ -1,17 +1,15 @@
-/** Sandbox failures that are not the program's own: the episode-fatal or configuration channel. */
-export class SandboxError extends Error {
-  constructor(
-    /** `invalid_request`, `backend_unavailable`, `sandbox_failed`, `closed`. */
-    readonly code: 'invalid_request' | 'backend_unavailable' | 'sandbox_failed' | 'closed',
-    message: string,
-    /** What to do about it. */
-    readonly hint?: string,
-  ) {
-    super(message);
-    this.name = 'SandboxError';
-  }
+import { ToolGymError } from '@toolgym/protocol';
 
-  render(): string {
-    return this.hint ? `${this.message}\n  → ${this.hint}` : this.message;
+/** `invalid_request` and `backend_unavailable` are configuration errors; `sandbox_failed` and `closed` are episode-fatal. */
+export type SandboxErrorCode = 'invalid_request' | 'backend_unavailable' | 'sandbox_failed' | 'closed';
+
+/** Sandbox failures that are not the program's own: the episode-fatal or configuration channel. */
+export class SandboxError extends ToolGymError {
+  constructor(
+    override readonly code: SandboxErrorCode,
+    message: string,
+    hint?: string,
+  ) {
+    super(code, message, hint);
   }
 }

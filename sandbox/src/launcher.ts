@@ -108,7 +108,7 @@ export function checkRelativePath(rel: string): void {
   }
 }
 
-/** The bytes written to a waiting launcher: the job header, then the program's stdin. */
+/** The bytes written to a waiting launcher: the job header, then the program's stdin when it is given at once. */
 export function encodeJob(request: RunRequest, limits: SandboxLimits, rlimits: LauncherRlimits): Buffer {
   const cpuSeconds = Math.max(1, Math.ceil(limits.cpuMs / 1000));
   const list: Array<[string, number, number]> = [
@@ -134,6 +134,6 @@ export function encodeJob(request: RunRequest, limits: SandboxLimits, rlimits: L
     }),
     'utf8',
   );
-  const stdin = request.stdin === undefined ? Buffer.alloc(0) : Buffer.from(request.stdin);
+  const stdin = typeof request.stdin === 'string' || request.stdin instanceof Uint8Array ? Buffer.from(request.stdin) : Buffer.alloc(0);
   return Buffer.concat([Buffer.from(`${String(header.length).padStart(10, '0')}\n`), header, stdin]);
 }

@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import { SandboxError } from './errors.ts';
 import { encodeJob, type LauncherRlimits } from './launcher.ts';
@@ -46,7 +47,16 @@ export async function runJob(
   const stderr = new OutputCapture(limits.outputBytes, onOverflow);
   try {
     await sandbox.applyLimits(limits);
-    sandbox.attachOutput({ stdout: (c) => stdout.push(c), stderr: (c) => stderr.push(c) });
+    const onStdout = request.onStdout;
+    sandbox.attachOutput({
+      stdout: onStdout
+        ? (c) => {
+            stdout.push(c);
+            onStdout(c);
+          }
+        : (c) => stdout.push(c),
+      stderr: (c) => stderr.push(c),
+    });
     const started = performance.now();
     const timer = setTimeout(() => {
       timedOut = true;
@@ -60,7 +70,13 @@ export async function runJob(
     request.signal?.addEventListener('abort', onAbort, { once: true });
     // A program that exits without reading its stdin closes the pipe under us: that is not an error.
     sandbox.stdin.on('error', () => {});
-    sandbox.stdin.end(encodeJob(request, limits, rlimits));
+    const job = encodeJob(request, limits, rlimits);
+    if (isStream(request.stdin)) {
+      sandbox.stdin.write(job);
+      void pump(request.stdin, sandbox.stdin);
+    } else {
+      sandbox.stdin.end(job);
+    }
     let exitCode: number | null;
     try {
       exitCode = await sandbox.exited;
@@ -94,5 +110,21 @@ export async function runJob(
     );
   } finally {
     await sandbox.dispose();
+  }
+}
+
+const isStream = (stdin: RunRequest['stdin']): stdin is AsyncIterable<string | Uint8Array> =>
+  stdin !== undefined && typeof stdin !== 'string' && !(stdin instanceof Uint8Array);
+
+/** Copies a streamed stdin into the sandbox as it arrives; stops quietly when the program has gone. */
+async function pump(source: AsyncIterable<string | Uint8Array>, sink: Writable): Promise<void> {
+  try {
+    for await (const chunk of source) {
+      if (sink.destroyed || sink.writableEnded) return;
+      if (!sink.write(chunk)) await Promise.race([once(sink, 'drain'), once(sink, 'close')]);
+    }
+    sink.end();
+  } catch {
+    // the sandbox closed its stdin (it exited or was killed): nothing more to deliver
   }
 }

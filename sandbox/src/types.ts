@@ -1,5 +1,5 @@
 /**
- * The one interface every backend implements (DESIGN.md: `run({ cmd, files, stdin, limits })`).
+ * The one interface every backend implements: `run({ cmd, files, stdin, limits })`.
  * A run is always a fresh sandbox: nothing of one run is visible to the next, whatever the backend.
  */
 
@@ -42,7 +42,13 @@ export interface RunRequest {
   cmd: string[];
   /** Files put in the work dir before the run, by path relative to it. */
   files?: Record<string, string | Uint8Array>;
-  stdin?: string | Uint8Array;
+  /**
+   * The program's standard input: bytes handed over at once, or a stream written to the program as
+   * it arrives (an interactive program); the program's stdin closes when the stream ends.
+   */
+  stdin?: string | Uint8Array | AsyncIterable<string | Uint8Array>;
+  /** Called with each chunk of stdout as it arrives (the result still keeps the first `outputBytes`). */
+  onStdout?: (chunk: Buffer) => void;
   /** Extra environment variables (the sandbox starts from a small fixed environment, not the host's). */
   env?: Record<string, string>;
   limits?: Partial<SandboxLimits>;

@@ -2,6 +2,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { createServer, type Server } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunRequest, Sandbox } from '../src/index.ts';
@@ -29,8 +30,9 @@ const python = (code: string, extra: Partial<RunRequest> = {}): RunRequest => ({
 });
 
 /**
- * The escape attempts of the issue, run against any backend: each must be stopped, reported in
- * the result, and leave the host as it was (no files written outside, no processes left).
+ * Escape attempts (files, network, processes, resources), run against any backend: each must be
+ * stopped, reported in the result, and leave the host as it was (no files written outside, no
+ * processes left).
  */
 export function describeEscapeTests(
   name: string,
@@ -216,6 +218,38 @@ export function describeSandboxBehaviour(
       if (!s) throw new Error('sandbox not set up');
       return s;
     };
+
+    it('talks to an interactive program: stdin streamed as written, each answer seen before the next question', async () => {
+      const input = new PassThrough();
+      // A line may arrive in several chunks (Docker splits them): only whole lines are answers.
+      const answers: string[] = [];
+      let partial = '';
+      let wake: () => void = () => {};
+      const run = sandbox().run(
+        python('import sys\nfor line in sys.stdin:\n    print(int(line) * 2, flush=True)\nprint("bye")', {
+          stdin: input,
+          onStdout: (chunk) => {
+            const lines = (partial + chunk.toString()).split('\n');
+            partial = lines.pop() ?? '';
+            if (lines.length === 0) return;
+            answers.push(...lines);
+            wake();
+          },
+        }),
+      );
+      for (const n of [1, 2, 3]) {
+        const answered = new Promise<void>((resolve) => {
+          wake = resolve;
+        });
+        input.write(`${n}\n`);
+        await answered;
+        expect(answers.at(-1)).toBe(String(2 * n));
+      }
+      input.end();
+      const result = await run;
+      expect(result).toMatchObject({ exitCode: 0, stdout: '2\n4\n6\nbye\n' });
+      expect(answers).toEqual(['2', '4', '6', 'bye']);
+    });
 
     it('runs a program with files, stdin, env and its exit code', async () => {
       const code =

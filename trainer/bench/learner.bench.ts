@@ -5,6 +5,8 @@
  * The wasm learner is also measured in worker threads as `toolgym train` runs it: one worker, and
  * two data-parallel workers (their MFU is against two cores' matmul FLOP/s).
  *
+ * `--profile` splits a training step into forward, backward, optimiser and data-parallel sync.
+ *
  * Model FLOPs per trained token ≈ 6·N (N = parameters touched per token: every matrix, the one-hot
  * embedding and the lm head) + attention 12·L·T·d (forward 4·L·T·d: q·kᵀ and att·v, ×3 with backward).
  */
@@ -13,6 +15,7 @@ import { type DecoderConfig, initDecoderWeights } from '@toolgym/agents';
 import { useBackend } from '../src/learner/backend.ts';
 import { createEmbeddedLearner, type EmbeddedLearnerSettings } from '../src/learner/embedded-learner.ts';
 import { type Datum, datumFromSequence, type Learner } from '../src/learner/learner.ts';
+import type { LearnerPhase, LearnerProfile } from '../src/learner/learner-profile.ts';
 import { createWorkerLearner } from '../src/learner/worker-learner.ts';
 
 const args = process.argv.slice(2);
@@ -87,25 +90,39 @@ const data: Datum[] = Array.from({ length: batch }, (_, b) => {
   );
 });
 
-/** Training (forward + backward + Adam) and forward-only tokens/s, after one warm-up step. */
-async function measure(learner: Learner): Promise<{ train: number; forward: number }> {
+/** A learner whose step time can be split by phase (the embedded one, in process or in workers). */
+type ProfiledLearner = Learner & { takeProfile(): Promise<LearnerProfile> };
+
+/** Training (forward + backward + Adam) and forward-only tokens/s, after one warm-up step, and the training steps' profile. */
+async function measure(
+  learner: ProfiledLearner,
+): Promise<{ train: number; forward: number; profile: LearnerProfile }> {
   await learner.forwardBackward(data, 'ppo');
   await learner.optimStep({ learningRate: 1e-4 });
+  await learner.takeProfile();
   let t0 = performance.now();
   for (let i = 0; i < repeats; i++) {
     await learner.forwardBackward(data, 'ppo');
     await learner.optimStep({ learningRate: 1e-4 });
   }
   const train = (batch * seq * repeats) / ((performance.now() - t0) / 1000);
+  const profile = await learner.takeProfile();
   t0 = performance.now();
   for (let i = 0; i < repeats; i++) await learner.forward(data);
   const forward = (batch * seq * repeats) / ((performance.now() - t0) / 1000);
   await learner.close();
-  return { train, forward };
+  return { train, forward, profile };
 }
 
 const rows: string[][] = [];
-const row = (name: string, speed: { train: number; forward: number }, gflops: number, cores = 1) => {
+const profiles: Array<[string, LearnerProfile]> = [];
+const row = (
+  name: string,
+  speed: { train: number; forward: number; profile: LearnerProfile },
+  gflops: number,
+  cores = 1,
+) => {
+  profiles.push([name, speed.profile]);
   const f = flopsPerToken(decoder, seq);
   const mfu = (speed.train * f.train) / (gflops * cores * 1e9);
   rows.push([
@@ -143,3 +160,26 @@ process.stdout.write(`wasm / cpu training speed: ${(speed('wasm') / speed('cpu')
 process.stdout.write(
   `2 data-parallel workers / 1 worker training speed: ${(speed('wasm, 2 workers') / speed('wasm, 1 worker')).toFixed(2)}×\n`,
 );
+if (args.includes('--profile')) {
+  const phases: LearnerPhase[] = ['forward', 'backward', 'optimizer', 'sync'];
+  process.stdout.write(
+    '\nA training step (forward + backward of the batch, one optimiser step), wall ms per step: forward, backward ' +
+      '(and gradient accumulation), optimiser (Adam), data-parallel gradient sync; replicas in parallel count once (the slowest).\n',
+  );
+  const table = [
+    ['learner', 'steps', ...phases.map((p) => `${p} ms`), 'step ms', ...phases.map((p) => `${p} %`)],
+    ...profiles.map(([name, p]) => {
+      const per = (phase: LearnerPhase) => p.ms[phase] / Math.max(1, p.steps);
+      const total = phases.reduce((sum, phase) => sum + per(phase), 0);
+      return [
+        name,
+        String(p.steps),
+        ...phases.map((phase) => per(phase).toFixed(1)),
+        total.toFixed(1),
+        ...phases.map((phase) => `${((100 * per(phase)) / Math.max(1e-9, total)).toFixed(0)}%`),
+      ];
+    }),
+  ];
+  const w = table[0]!.map((_, i) => Math.max(...table.map((r) => r[i]!.length)));
+  for (const r of table) process.stdout.write(`${r.map((c, i) => c.padEnd(w[i]!)).join('  ')}\n`);
+}

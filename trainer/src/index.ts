@@ -1,7 +1,9 @@
 export {
+  ADVANTAGE_ESTIMATOR_NAMES,
+  ADVANTAGE_ESTIMATORS,
   type AdvantageEstimator,
+  type AdvantageEstimatorName,
   drGrpoAdvantages,
-  estimateAdvantages,
   grpoAdvantages,
   minFormReturns,
   reinforcePlusPlusAdvantages,
@@ -33,7 +35,15 @@ export {
   stopGradient,
   tokenCovariance,
 } from './algorithms/policy-loss.ts';
-// Learner HTTP API, checkpoints and weight publishing (issue 10).
+export {
+  LOSS_FN_NAMES,
+  type LossFnName,
+  POLICY_LOSSES,
+  type PolicyLoss,
+  RL_LOSS_NAMES,
+  type RlLossName,
+} from './algorithms/policy-losses.ts';
+// Learner HTTP API, checkpoints and weight publishing.
 export {
   BUILT_IN_MODELS,
   type LearnerServer,
@@ -84,7 +94,6 @@ export {
   type LearnerState,
   type LossFnConfig,
   type LossFnInputs,
-  type LossFnName,
   type ModelInput,
   type OptimStepOutput,
 } from './learner/learner.ts';
@@ -98,11 +107,8 @@ export {
   TrainConfigError,
   TrainConfigSchema,
 } from './train/config.ts';
-export {
-  type EvalPoint,
-  modelChat,
-  selectTasks,
-  type TrainOptions,
-  type TrainResult,
-  train,
-} from './train/train.ts';
+export { selectTasks } from './train/evaluation.ts';
+export { modelChat } from './train/policy-model.ts';
+export type { TrainOptions } from './train/run.ts';
+export { train } from './train/train.ts';
+export type { EvalPoint, PhaseResult, SplitEval, TrainResult } from './train/train-result.ts';

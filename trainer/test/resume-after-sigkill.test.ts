@@ -6,13 +6,14 @@
  * learner's step, played again on resume, and every replica takes the checkpoint's state.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { serveLearner } from '../src/api/learner-server.ts';
 import { readLatestCheckpoint } from '../src/checkpoint/checkpoint.ts';
+import { deterministicMetrics } from './fixtures/deterministic-metrics.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const toolgym = path.join(root, 'cli/bin/toolgym.js');
@@ -61,23 +62,7 @@ eval:
 maxTurns: 3
 `;
 
-/** Wall-clock and throughput figures differ run to run by nature, and each invocation has its own run id; everything else must match. */
-const TIMING = new Set([
-  'runId',
-  'time',
-  'tokens_per_s',
-  'sampled_tokens_per_s',
-  'rollout_s',
-  'learner_s',
-  'step_s',
-]);
-async function metricsOf(outDir: string): Promise<Array<Record<string, unknown>>> {
-  const text = await readFile(path.join(outDir, 'tiny-seed3', 'metrics.jsonl'), 'utf8');
-  return text
-    .trim()
-    .split('\n')
-    .map((line) => Object.fromEntries(Object.entries(JSON.parse(line)).filter(([k]) => !TIMING.has(k))));
-}
+const metricsOf = (outDir: string) => deterministicMetrics(path.join(outDir, 'tiny-seed3', 'metrics.jsonl'));
 
 function runTrain(
   configFile: string,
@@ -175,9 +160,9 @@ describe('toolgym train --resume after SIGKILL', () => {
       // Asynchronous: each batch after the first was played one optimiser step behind the learner,
       // unless the step before had nothing to train (no step then).
       const lags = rlSteps.map((_, i) =>
-        i > 0 && (rlSteps[i - 1]!.trained_sequences as number) > 0 ? asyncLevel : 0,
+        i > 0 && (rlSteps[i - 1]!['batch/trained_sequences'] as number) > 0 ? asyncLevel : 0,
       );
-      expect(rlSteps.map((m) => m.policy_lag)).toEqual(lags);
+      expect(rlSteps.map((m) => m['policy/lag'])).toEqual(lags);
       if (asyncLevel > 0) expect(lags).toContain(1);
       expect(got).toEqual(expected);
 

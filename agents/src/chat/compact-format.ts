@@ -11,7 +11,7 @@ import {
   TOOL_CALL_OPEN,
   type ToolCallFormat,
 } from './tool-call-format.ts';
-import type { ParseError, ToolCall, ToolSpec } from '@toolgym/protocol';
+import { type ParseError, type ToolCall, type ToolSpec, ToolGymError } from '@toolgym/protocol';
 
 /**
  * Jinja source of the compact template. Assistant turns render verbatim (as sampled), tool results
@@ -34,8 +34,15 @@ export function compactChatTemplate(options: { dropFromPrompt?: string[] } = {})
   ].join('\n');
 }
 
-export class CompactFormatError extends Error {
-  readonly code = 'compact-format';
+/** A call the compact format cannot write: its tool does not take exactly one string argument. */
+export class CompactFormatError extends ToolGymError {
+  constructor(message: string) {
+    super(
+      'compact_format',
+      message,
+      'the compact template fits tools with one string argument; use the Hermes template for the others',
+    );
+  }
 }
 
 /**

@@ -1,11 +1,11 @@
 import { Rng } from '@toolgym/protocol';
 import { describe, expect, it } from 'vitest';
 import { ChatTemplate } from '../chat/chat-template.ts';
+import { HERMES_SPECIAL_TOKENS } from '../chat/hermes-template.ts';
 import { hermesToolCalls } from '../chat/hermes-tool-calls.ts';
-import { HuggingFaceTokenizer } from '../onnx/hf-tokenizer.ts';
+import { HuggingFaceTokenizer } from './hf-tokenizer.ts';
 import {
   BYTE_MODEL_CHAT_TEMPLATE,
-  BYTE_TOKENIZER_SPECIAL_TOKENS,
   BYTE_TOKENIZER_VOCAB_SIZE,
   byteTokenizerAddedTokens,
   byteTokenizerConfig,
@@ -50,7 +50,7 @@ describe('byte tokenizer through @huggingface/tokenizers', () => {
 
   it('maps each special token to one id (256…262) and decodes it verbatim', () => {
     expect(tokenizer.vocabSize).toBe(263);
-    BYTE_TOKENIZER_SPECIAL_TOKENS.forEach((token, i) => {
+    HERMES_SPECIAL_TOKENS.forEach((token, i) => {
       expect(tokenizer.specialTokens.get(token)).toBe(256 + i);
       expect(tokenizer.encode(`a${token}b`)).toEqual([97, 256 + i, 98]);
       expect(tokenizer.decode([256 + i])).toBe(token);

@@ -1,22 +1,13 @@
 /**
  * The tokenizer and chat template of ToolGym's own small model, as Hugging Face files
  * (tokenizer.json, tokenizer_config.json): 256 byte tokens (id = byte value, spelled with GPT-2's
- * byte-to-unicode mapping so the file is a valid ByteLevel BPE without merges) and the special tokens
- * below as added tokens. Any UTF-8 text round-trips exactly through encode/decode.
+ * byte-to-unicode mapping so the file is a valid ByteLevel BPE without merges) and, as added tokens
+ * in id order from 256, the special tokens of the ChatML/Hermes layout its chat template writes.
+ * Any UTF-8 text round-trips exactly through encode/decode.
  */
+import { HERMES_SPECIAL_TOKENS } from '../chat/hermes-template.ts';
 
-/** Added tokens, in id order starting at 256. */
-export const BYTE_TOKENIZER_SPECIAL_TOKENS = [
-  '<|endoftext|>',
-  '<|im_start|>',
-  '<|im_end|>',
-  '<tool_call>',
-  '</tool_call>',
-  '<tool_response>',
-  '</tool_response>',
-] as const;
-
-export const BYTE_TOKENIZER_VOCAB_SIZE = 256 + BYTE_TOKENIZER_SPECIAL_TOKENS.length;
+export const BYTE_TOKENIZER_VOCAB_SIZE = 256 + HERMES_SPECIAL_TOKENS.length;
 
 /**
  * Every added token of a byte tokenizer with `extraTokens` (ids from 256 on): the fixed special
@@ -24,7 +15,7 @@ export const BYTE_TOKENIZER_VOCAB_SIZE = 256 + BYTE_TOKENIZER_SPECIAL_TOKENS.len
  * Hao et al. 2023, "ToolkenGPT"), so a tool call names its tool with one token.
  */
 export function byteTokenizerAddedTokens(extraTokens: readonly string[] = []): string[] {
-  const fixed: readonly string[] = BYTE_TOKENIZER_SPECIAL_TOKENS;
+  const fixed: readonly string[] = HERMES_SPECIAL_TOKENS;
   const seen = new Set<string>();
   for (const token of extraTokens) {
     if (token === '' || fixed.includes(token) || seen.has(token))
@@ -35,8 +26,8 @@ export function byteTokenizerAddedTokens(extraTokens: readonly string[] = []): s
 }
 
 /** Id of an added token of the byte tokenizer. */
-export function byteTokenizerId(token: (typeof BYTE_TOKENIZER_SPECIAL_TOKENS)[number]): number {
-  return 256 + BYTE_TOKENIZER_SPECIAL_TOKENS.indexOf(token);
+export function byteTokenizerId(token: (typeof HERMES_SPECIAL_TOKENS)[number]): number {
+  return 256 + HERMES_SPECIAL_TOKENS.indexOf(token);
 }
 
 /** Tokens the model treats as control tokens (skipped by `skip_special_tokens`); tool tags stay text, as in Qwen. */

@@ -1,7 +1,7 @@
 /**
- * ToolGym's small decoder: a GPT-style pre-norm transformer shared by the ONNX builder (inference,
- * agents/src/onnx) and the TensorFlow.js learner (training, trainer/). Both implement exactly this
- * maths so that logprobs agree to 1e-4:
+ * ToolGym's small decoder: a GPT-style pre-norm transformer shared by the ONNX graph builder
+ * (decoder-graph.ts, for inference) and the TensorFlow.js learner (training, trainer/). Both
+ * implement exactly this maths so that logprobs agree to 1e-4:
  *
  *   positions 'learned' (default, GPT-2):  h0 = embed.tokens[ids] + embed.positions[pos]
  *   positions 'rope' (RoFormer, Su et al. 2021; the GPT-NeoX / Llama "rotate_half" layout):
@@ -25,6 +25,8 @@
  * onnx policy (padding is masked out, so its position does not matter).
  * Every matrix is stored [in, out] row-major (y = x @ W), as Float32Array.
  */
+import { ToolGymError } from '@toolgym/protocol';
+
 export interface DecoderConfig {
   vocabSize: number;
   dModel: number;
@@ -47,25 +49,42 @@ export type PositionKind = 'learned' | 'rope';
 /** RoPE base used when `ropeTheta` is absent. */
 export const DEFAULT_ROPE_THETA = 10000;
 
+/** A decoder config the decoder cannot be built from: a configuration error naming the field. */
+export class DecoderConfigError extends ToolGymError {
+  constructor(message: string, hint: string) {
+    super('invalid_decoder_config', `decoder config: ${message}`, hint);
+  }
+}
+
 /**
  * The config's position kind, after checking the config is one the decoder can build: nHeads divides
- * dModel, and with RoPE the head width is even and θ is positive. Throws an Error naming the field.
+ * dModel, and with RoPE the head width is even and θ is positive. Throws a DecoderConfigError naming the field.
  */
 export function decoderPositions(c: DecoderConfig): PositionKind {
   const kind = c.positions ?? 'learned';
   if (kind !== 'learned' && kind !== 'rope')
-    throw new Error(`decoder config: positions must be 'learned' or 'rope', got ${JSON.stringify(kind)}`);
+    throw new DecoderConfigError(
+      `positions must be 'learned' or 'rope', got ${JSON.stringify(kind)}`,
+      "set positions to 'learned' or 'rope'",
+    );
   if (!Number.isInteger(c.nHeads) || c.nHeads <= 0 || c.dModel % c.nHeads !== 0)
-    throw new Error(`decoder config: dModel ${c.dModel} is not divisible by nHeads ${c.nHeads}`);
+    throw new DecoderConfigError(
+      `dModel ${c.dModel} is not divisible by nHeads ${c.nHeads}`,
+      'pick nHeads that divides dModel (each head gets dModel / nHeads values)',
+    );
   if (kind === 'rope') {
     const headDim = c.dModel / c.nHeads;
     if (headDim % 2 !== 0)
-      throw new Error(
-        `decoder config: RoPE rotates pairs of values, so the head width dModel / nHeads must be even; got ${c.dModel} / ${c.nHeads} = ${headDim}`,
+      throw new DecoderConfigError(
+        `RoPE rotates pairs of values, so the head width dModel / nHeads must be even; got ${c.dModel} / ${c.nHeads} = ${headDim}`,
+        "pick dModel and nHeads with an even quotient, or positions: 'learned'",
       );
     const theta = c.ropeTheta ?? DEFAULT_ROPE_THETA;
     if (!(Number.isFinite(theta) && theta > 0))
-      throw new Error(`decoder config: ropeTheta must be a positive number, got ${JSON.stringify(theta)}`);
+      throw new DecoderConfigError(
+        `ropeTheta must be a positive number, got ${JSON.stringify(theta)}`,
+        `leave ropeTheta out for ${DEFAULT_ROPE_THETA}`,
+      );
   }
   return kind;
 }

@@ -1,15 +1,20 @@
 /**
- * One forward step of a decoder in the Optimum decoder-with-past convention, on onnxruntime: feeds
- * input_ids / attention_mask / position_ids / past_key_values.{i}.key|value (only the inputs the
- * model declares) and returns the logits and the grown KV cache. Works for ToolGym's built model and
- * exported Hugging Face decoders (GQA caches have num_key_value_heads heads; float16 caches pass
- * through untouched and float16 logits are widened to float32).
+ * One forward call of a decoder on onnxruntime, in either KV-cache layout (decoder-graph.ts):
+ * - `present`, the Optimum decoder-with-past convention of exported Hugging Face decoders and of
+ *   ToolGym's model.onnx: feeds input_ids / attention_mask / position_ids /
+ *   past_key_values.{i}.key|value (only the inputs the model declares) and returns the logits and the
+ *   grown cache (`present.{i}.*`). GQA caches have num_key_value_heads heads; float16 caches pass
+ *   through untouched and float16 logits are widened to float32.
+ * - `in-place`, ToolGym's generation graph: the past is the engine's fixed-capacity cache and only
+ *   this call's keys/values come back (`new_key_values.{i}.*`), see in-place-batch.ts.
  */
 import * as ort from 'onnxruntime-node';
+import type { DecodeWatch } from './decode-profile.ts';
+import { type KvCacheLayout, newKeyValueNames } from '../model/decoder-graph.ts';
 import type { ExecutionProviderChoice } from './execution-provider.ts';
-import type { DecoderShape } from './model-dir.ts';
+import type { DecoderShape } from '../model/model-directory.ts';
 
-/** The KV cache of a batch: per layer a key and a value tensor [batch, kvHeads, length, headDim]. */
+/** Key/value tensors of a batch: per layer a key and a value [batch, kvHeads, length, headDim]. */
 export interface KvCache {
   /** In input order: layer 0 key, layer 0 value, layer 1 key, … */
   tensors: ort.Tensor[];
@@ -17,15 +22,18 @@ export interface KvCache {
   length: number;
 }
 
+/** int64 feed values: plain numbers, or a ready BigInt64Array (no conversion). */
+export type Int64Values = readonly number[] | BigInt64Array;
+
 export interface ForwardInput {
   batch: number;
   /** [batch, seq] row-major. */
-  inputIds: number[];
-  /** [batch, past + seq] row-major, 1 = attend, 0 = padding. */
-  attentionMask: number[];
+  inputIds: Int64Values;
+  /** [batch, past + seq] row-major, 1 = attend, 0 = padding (or an unused cache slot). */
+  attentionMask: Int64Values;
   /** [batch, seq] row-major. */
-  positionIds: number[];
-  /** Absent = empty cache (full recompute). */
+  positionIds: Int64Values;
+  /** Absent = empty cache (full recompute, or a prefill). */
   past?: KvCache;
 }
 
@@ -33,9 +41,10 @@ export interface ForwardOutput {
   /** [batch, logitsSeq, vocab] as float32. */
   logits: Float32Array;
   vocab: number;
-  /** Positions with logits: seq, or 1 when the model takes `num_logits_to_keep` (only the last position). */
+  /** Positions with logits: seq, or 1 when the model returns only the last position's. */
   logitsSeq: number;
-  present: KvCache;
+  /** `present` layout: the whole cache, past and this call; `in-place`: this call's positions only. */
+  keyValues: KvCache;
 }
 
 type CacheDtype = 'float32' | 'float16';
@@ -43,8 +52,11 @@ type CacheDtype = 'float32' | 'float16';
 const LOGITS_TO_KEEP_INPUTS = ['num_logits_to_keep', 'logits_to_keep'];
 
 export class DecoderSession {
+  /** Which cache convention the graph follows, read from its output names. */
+  readonly layout: KvCacheLayout;
   private readonly inputNames: Set<string>;
   private readonly cacheDtype: CacheDtype;
+  private readonly outputKeyValueNames: string[];
 
   constructor(
     readonly session: ort.InferenceSession,
@@ -68,15 +80,19 @@ export class DecoderSession {
         `model.onnx has inputs the onnx policy does not know how to feed: ${unknown.join(', ')}`,
       );
     }
+    this.layout = session.outputNames.includes(newKeyValueNames(0).key) ? 'in-place' : 'present';
+    this.outputKeyValueNames = [];
     for (let i = 0; i < shape.numLayers; i++) {
-      if (
-        !this.inputNames.has(`past_key_values.${i}.key`) ||
-        !session.outputNames.includes(`present.${i}.key`)
-      ) {
+      const names =
+        this.layout === 'present'
+          ? { key: `present.${i}.key`, value: `present.${i}.value` }
+          : newKeyValueNames(i);
+      if (!this.inputNames.has(`past_key_values.${i}.key`) || !session.outputNames.includes(names.key)) {
         throw new Error(
           `model.onnx and config.json disagree: config.json says ${shape.numLayers} layers, model.onnx lacks layer ${i}'s KV cache`,
         );
       }
+      this.outputKeyValueNames.push(names.key, names.value);
     }
     const meta = (session as unknown as { inputMetadata?: Array<{ name: string; type?: string }> })
       .inputMetadata;
@@ -98,7 +114,8 @@ export class DecoderSession {
     return { tensors, batch, length: 0 };
   }
 
-  async forward(input: ForwardInput): Promise<ForwardOutput> {
+  /** One forward call; `watch` (profiling) gets the 'prepare' and 'run' laps. */
+  async forward(input: ForwardInput, watch?: DecodeWatch): Promise<ForwardOutput> {
     const { batch } = input;
     const seq = input.inputIds.length / batch;
     const past = input.past ?? this.emptyCache(batch);
@@ -108,16 +125,11 @@ export class DecoderSession {
         `internal: attention_mask has ${input.attentionMask.length} values, expected ${batch}×${total}`,
       );
     }
-    const int64 = (values: number[], dims: number[]) =>
-      new ort.Tensor(
-        'int64',
-        BigInt64Array.from(values, (v) => BigInt(v)),
-        dims,
-      );
-    const feeds: Record<string, ort.Tensor> = { input_ids: int64(input.inputIds, [batch, seq]) };
+    const feeds: Record<string, ort.Tensor> = { input_ids: int64Tensor(input.inputIds, [batch, seq]) };
     if (this.inputNames.has('attention_mask'))
-      feeds.attention_mask = int64(input.attentionMask, [batch, total]);
-    if (this.inputNames.has('position_ids')) feeds.position_ids = int64(input.positionIds, [batch, seq]);
+      feeds.attention_mask = int64Tensor(input.attentionMask, [batch, total]);
+    if (this.inputNames.has('position_ids'))
+      feeds.position_ids = int64Tensor(input.positionIds, [batch, seq]);
     // Newer exports can skip the logits of all but the last position (the prompt's other logits are unused).
     for (const name of LOGITS_TO_KEEP_INPUTS) {
       if (this.inputNames.has(name)) feeds[name] = new ort.Tensor('int64', BigInt64Array.from([1n]), []);
@@ -126,81 +138,33 @@ export class DecoderSession {
       feeds[`past_key_values.${i}.key`] = past.tensors[2 * i]!;
       feeds[`past_key_values.${i}.value`] = past.tensors[2 * i + 1]!;
     }
+    watch?.lap('prepare');
     const out = await this.session.run(feeds);
+    watch?.lap('run');
     const logitsTensor = out.logits;
     if (!logitsTensor) throw new Error("model.onnx has no 'logits' output");
-    const vocab = logitsTensor.dims[2]!;
-    const logitsSeq = logitsTensor.dims[1]!;
-    const present: ort.Tensor[] = [];
-    for (let i = 0; i < this.shape.numLayers; i++)
-      present.push(out[`present.${i}.key`]!, out[`present.${i}.value`]!);
     return {
       logits: toFloat32(logitsTensor),
-      vocab,
-      logitsSeq,
-      present: { tensors: present, batch, length: total },
+      vocab: logitsTensor.dims[2]!,
+      logitsSeq: logitsTensor.dims[1]!,
+      keyValues: {
+        tensors: this.outputKeyValueNames.map((name) => out[name]!),
+        batch,
+        length: this.layout === 'present' ? total : seq,
+      },
     };
-  }
-
-  /** Keeps only the given batch rows of a cache (rows that finished generating are dropped). */
-  selectRows(cache: KvCache, rows: number[]): KvCache {
-    const tensors = cache.tensors.map((t) => {
-      const [, heads, length, headDim] = t.dims as [number, number, number, number];
-      const rowSize = heads * length * headDim;
-      const data = t.data as Float32Array | Uint16Array;
-      const kept = new (data.constructor as Float32ArrayConstructor | Uint16ArrayConstructor)(
-        rows.length * rowSize,
-      );
-      rows.forEach((row, i) => {
-        kept.set(data.subarray(row * rowSize, (row + 1) * rowSize), i * rowSize);
-      });
-      return new ort.Tensor(t.type as 'float32', kept as Float32Array, [rows.length, heads, length, headDim]);
-    });
-    return { tensors, batch: rows.length, length: cache.length };
-  }
-
-  /**
-   * Stacks two caches along the batch axis, left-padding the shorter one with zeros along the
-   * sequence axis (those positions get attention_mask 0), for rows that join a running batch.
-   */
-  concatRows(a: KvCache, b: KvCache): KvCache {
-    const length = Math.max(a.length, b.length);
-    const tensors = a.tensors.map((ta, i) => {
-      const tb = b.tensors[i]!;
-      const [, heads, , headDim] = ta.dims as [number, number, number, number];
-      const data = ta.data as Float32Array | Uint16Array;
-      const Kind = data.constructor as Float32ArrayConstructor | Uint16ArrayConstructor;
-      const merged = new Kind((a.batch + b.batch) * heads * length * headDim);
-      let rowOffset = 0;
-      for (const [cache, t] of [
-        [a, ta],
-        [b, tb],
-      ] as const) {
-        const src = t.data as Float32Array | Uint16Array;
-        const shift = (length - cache.length) * headDim;
-        const srcBlock = cache.length * headDim;
-        for (let r = 0; r < cache.batch; r++) {
-          for (let h = 0; h < heads; h++) {
-            const from = (r * heads + h) * srcBlock;
-            const to = ((rowOffset + r) * heads + h) * length * headDim + shift;
-            merged.set(src.subarray(from, from + srcBlock), to);
-          }
-        }
-        rowOffset += cache.batch;
-      }
-      return new ort.Tensor(ta.type as 'float32', merged as Float32Array, [
-        a.batch + b.batch,
-        heads,
-        length,
-        headDim,
-      ]);
-    });
-    return { tensors, batch: a.batch + b.batch, length };
   }
 
   async release(): Promise<void> {
     await this.session.release();
   }
+}
+
+function int64Tensor(values: Int64Values, dims: number[]): ort.Tensor {
+  if (values instanceof BigInt64Array) return new ort.Tensor('int64', values, dims);
+  const data = new BigInt64Array(values.length);
+  for (let i = 0; i < values.length; i++) data[i] = BigInt(values[i]!);
+  return new ort.Tensor('int64', data, dims);
 }
 
 function toFloat32(tensor: ort.Tensor): Float32Array {

@@ -1,5 +1,5 @@
 /**
- * The onnx policy inside the real agent loop (issue 7's playEpisode) against the compose environment
+ * The onnx policy inside the real agent loop (playEpisode) against the compose environment
  * in process: the trajectory holds exactly the tokens and logprobs the engine sampled.
  */
 import { rm } from 'node:fs/promises';
@@ -18,7 +18,7 @@ beforeAll(async () => {
   ({ dir } = await createTinyTestModel(7, { maxPositions: 2048 }));
   policy = (await createPolicyFromSpec(`onnx:${dir}`, {
     toolFormat: 'native',
-    options: { kvCache: 'true' },
+    options: { kvCache: 'in-place' },
   })) as OnnxPolicy;
 });
 afterAll(async () => {

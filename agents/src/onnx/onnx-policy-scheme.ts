@@ -1,12 +1,12 @@
 /**
  * The `onnx:<modelDir>` policy spec. Options (`--policy-option key=value`): executionProvider
- * (auto|cuda|cpu), maxBatchSize, kvCache (true|false), threads.
+ * (auto|cuda|cpu), maxBatchSize, kvCache (auto|in-place|present|off), threads.
  */
 
 import { PolicySpecError } from '../errors.ts';
-import type { PolicyScheme } from '../policy-spec.ts';
+import type { PolicyScheme } from '../policy.ts';
 import type { ExecutionProviderPreference } from './execution-provider.ts';
-import { OnnxPolicy } from './onnx-policy.ts';
+import { type KvCacheMode, OnnxPolicy } from './onnx-policy.ts';
 
 export const onnxPolicyScheme: PolicyScheme = {
   usage: 'onnx:<modelDir>',
@@ -26,7 +26,7 @@ export const onnxPolicyScheme: PolicyScheme = {
       model: target,
       ...(executionProvider ? { executionProvider: executionProvider as ExecutionProviderPreference } : {}),
       ...(maxBatchSize ? { maxBatchSize: Number(maxBatchSize) } : {}),
-      ...(kvCache ? { kvCache: kvCache !== 'false' } : {}),
+      ...(kvCache ? { kvCache: kvCache as KvCacheMode } : {}),
       ...(threads ? { threads: Number(threads) } : {}),
     });
   },

@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initDecoderWeights } from '../model/init-weights.ts';
 import { referenceForward } from '../model/reference-forward.ts';
 import type { GenerateResult } from '../policy.ts';
-import { ModelDirError, PolicyRequestError } from './errors.ts';
+import { ModelDirError } from '../model/model-directory.ts';
+import { PolicyRequestError } from './errors.ts';
 import { OnnxPolicy } from './onnx-policy.ts';
 import { checkSamplingParams, explorationChoices, logSoftmax } from './sampler.ts';
 import { createTinyTestModel, TINY_TEST_CONFIG } from './tiny-test-model.ts';
@@ -189,7 +190,7 @@ describe('onnx policy', () => {
   });
 
   it('generation with and without the KV cache gives the same tokens', async () => {
-    const noCache = await OnnxPolicy.create({ model: model.dir, kvCache: false });
+    const noCache = await OnnxPolicy.create({ model: model.dir, kvCache: 'off' });
     const request = {
       tokens: prompt('cache'),
       sampling: { maxTokens: 10, temperature: 1, seed: 9 },
@@ -369,6 +370,14 @@ describe('onnx policy: missing or malformed model directory', () => {
       [
         'corrupt model.onnx',
         (d) => writeFile(path.join(d, 'model.onnx'), 'not a protobuf'),
+        /model\.onnx: cannot read the decoder weights/,
+      ],
+      [
+        'corrupt model.onnx of a model without toolgym.json',
+        async (d) => {
+          await writeFile(path.join(d, 'model.onnx'), 'not a protobuf');
+          await rm(path.join(d, 'toolgym.json'));
+        },
         /model\.onnx: onnxruntime cannot load the model/,
       ],
       ['missing tokenizer.json', (d) => rm(path.join(d, 'tokenizer.json')), /tokenizer\.json: missing/],

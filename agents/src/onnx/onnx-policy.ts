@@ -3,30 +3,46 @@
  * onnxruntime-node, in process. ToolGym's built-in model and exported Hugging Face models load through
  * the same code (`readModelDir` → `DecoderSession`).
  *
- * Generation: requests that arrive together are generated as one batch, left-padded (attention_mask
- * 0 on the padding, position_ids counting real tokens only), with a KV cache; requests that arrive
- * while it runs join it (continuous batching) and rows that finish leave it. Each request has its own
- * seeded generator, so a request samples the same tokens alone or in any batch. `loadWeights` swaps
- * the model between batches and increases `version`.
+ * Generation: requests that arrive together are generated as one batch with a KV cache; requests
+ * that arrive while it runs join it (continuous batching) and rows that finish leave it. The model
+ * side of a batch is a `DecodeBatch` (decode-batch.ts) of the chosen cache strategy: ToolGym's
+ * decoders run `in-place` (the graph is rebuilt from model.onnx's weights with a fixed-capacity cache
+ * the engine writes in place), exported models in their own `present` convention. Each request has
+ * its own seeded generator, so a request samples the same tokens alone, in any batch, and under any
+ * strategy. `loadWeights` swaps the model between batches and increases `version`.
  */
+import { readFileSync } from 'node:fs';
 import { Rng } from '@toolgym/protocol';
 import type { FinishReason } from '@toolgym/protocol';
 import { ChatTemplate } from '../chat/chat-template.ts';
 import type { DecoderWeights } from '../model/decoder-config.ts';
 import type { GenerateRequest, GenerateResult, Policy, SamplingParams } from '../policy.ts';
-import { buildDecoderOnnx } from './decoder-graph.ts';
-import { DecoderSession, type ForwardOutput, type KvCache } from './decoder-session.ts';
-import { ModelDirError, PolicyRequestError } from './errors.ts';
+import type { DecodeBatch, RowLogits } from './decode-batch.ts';
+import type { DecodeProfile, DecodeWatch } from './decode-profile.ts';
+import { buildDecoderOnnx, type KvCacheLayout } from '../model/decoder-graph.ts';
+import { DecoderSession } from './decoder-session.ts';
+import { PolicyRequestError } from './errors.ts';
 import {
   createInferenceSession,
   type ExecutionProviderChoice,
   ExecutionProviderError,
   type ExecutionProviderPreference,
 } from './execution-provider.ts';
-import type { HuggingFaceTokenizer } from './hf-tokenizer.ts';
-import { type ModelDir, readModelDir } from './model-dir.ts';
+import type { HuggingFaceTokenizer } from '../model/hf-tokenizer.ts';
+import { type ModelDir, ModelDirError, readDecoderWeights, readModelDir } from '../model/model-directory.ts';
+import { InPlaceBatch } from './in-place-batch.ts';
+import { PaddedBatch } from './padded-batch.ts';
 import { checkSamplingParams, sampleToken } from './sampler.ts';
 import { type TopLogprob, topLogprobs } from './top-logprobs.ts';
+
+/**
+ * How generation keeps keys and values: `in-place` (a fixed-capacity cache written in place; needs a
+ * ToolGym decoder, whose graph is rebuilt from its weights), `present` (the model.onnx convention:
+ * the cache grows by concatenation and comes back whole every step), `off` (every step recomputes
+ * every sequence: the baseline), or `auto` (`in-place` for ToolGym decoders, else `present`).
+ */
+export type KvCacheMode = 'auto' | KvCacheLayout | 'off';
+const KV_CACHE_MODES: readonly KvCacheMode[] = ['auto', 'in-place', 'present', 'off'];
 
 export interface OnnxPolicySettings {
   /** Model directory (config.json, model.onnx, tokenizer.json, …). */
@@ -35,8 +51,8 @@ export interface OnnxPolicySettings {
   executionProvider?: ExecutionProviderPreference;
   /** Most sequences generated in one batch (default 64). */
   maxBatchSize?: number;
-  /** Reuse keys/values of earlier positions (default true). Off = recompute the whole sequence every step (for benchmarks and tests). */
-  kvCache?: boolean;
+  /** How keys/values of earlier positions are kept (default `auto`; see KvCacheMode). */
+  kvCache?: KvCacheMode;
   /**
    * onnxruntime intra-op threads (default 1). The small model's kernels are too small for
    * intra-op parallelism to pay, and rollouts share the CPU with environments: measured on the 2-core
@@ -78,10 +94,8 @@ interface Row {
   stopWindow: number;
   generated: number[];
   logprobs: number[];
-  /** Every position so far, left padding included (pad ids), aligned with `mask`. */
+  /** The prompt and the tokens generated so far. */
   sequence: number[];
-  /** Attention mask over every position so far (padding = 0). */
-  mask: number[];
   finish?: FinishReason;
 }
 
@@ -90,6 +104,8 @@ export class OnnxPolicy implements Policy {
   private versionValue: number;
   private model: ModelDir;
   private decoder: DecoderSession;
+  /** The in-place cache's buffers, kept from batch to batch (per decoder). */
+  private inPlace: InPlaceBatch | undefined;
   private readonly settings: Required<OnnxPolicySettings>;
   private pending: PendingRequest[] = [];
   private pumping = false;
@@ -100,6 +116,8 @@ export class OnnxPolicy implements Policy {
   private swapsWaiting = 0;
   /** The model's chat template, compiled once (message-mode requests). */
   private template: ChatTemplate | undefined;
+  /** When set, every forward call's time is added to it by phase (`pnpm bench policy --profile`). */
+  profile: DecodeProfile | undefined;
 
   private constructor(settings: OnnxPolicy['settings'], model: ModelDir, decoder: DecoderSession) {
     this.settings = settings;
@@ -113,10 +131,16 @@ export class OnnxPolicy implements Policy {
     const full: Required<OnnxPolicySettings> = {
       executionProvider: 'auto',
       maxBatchSize: 64,
-      kvCache: true,
+      kvCache: 'auto',
       threads: 1,
       ...settings,
     };
+    if (!KV_CACHE_MODES.includes(full.kvCache)) {
+      throw new PolicyRequestError(
+        'bad_settings',
+        `onnx policy: kvCache must be one of ${KV_CACHE_MODES.join(', ')}, got ${JSON.stringify(full.kvCache)}`,
+      );
+    }
     for (const key of ['maxBatchSize', 'threads'] as const) {
       if (!Number.isInteger(full[key]) || full[key] < 1) {
         throw new PolicyRequestError(
@@ -126,7 +150,7 @@ export class OnnxPolicy implements Policy {
       }
     }
     const model = readModelDir(settings.model);
-    const decoder = await openDecoder(model, model.modelPath, full);
+    const decoder = await openDecoder(model, undefined, full);
     return new OnnxPolicy(full, model, decoder);
   }
 
@@ -197,25 +221,23 @@ export class OnnxPolicy implements Policy {
     if (next <= this.versionValue)
       throw new Error(`loadWeights: version ${next} must be above the current ${this.versionValue}`);
     let model = this.model;
-    let modelSource: string | Uint8Array;
-    if (typeof source === 'string') {
-      model = readModelDir(source);
-      modelSource = model.modelPath;
-    } else {
-      const decoderConfig = this.model.toolgym?.decoder;
-      if (!decoderConfig) {
+    let weights: DecoderWeights | undefined;
+    if (typeof source === 'string') model = readModelDir(source);
+    else {
+      if (!this.model.toolgym) {
         throw new Error(
           `loadWeights: ${this.model.dir} has no toolgym.json decoder config; load a model directory instead of a weights object`,
         );
       }
-      modelSource = buildDecoderOnnx(decoderConfig, source);
+      weights = source;
     }
-    const decoder = await openDecoder(model, modelSource, this.settings);
+    const decoder = await openDecoder(model, weights, this.settings);
     this.swapsWaiting++;
     try {
       await this.exclusive(async () => {
         const old = this.decoder;
         this.decoder = decoder;
+        this.inPlace = undefined;
         this.model = model;
         this.versionValue = next;
         await old.release();
@@ -274,15 +296,31 @@ export class OnnxPolicy implements Policy {
     }
   }
 
+  /** The model side of a new batch, of the decoder's cache strategy. */
+  private openBatch(): DecodeBatch {
+    const { padTokenId } = this.model;
+    if (this.decoder.layout === 'in-place') {
+      this.inPlace ??= new InPlaceBatch(this.decoder, padTokenId);
+      this.inPlace.reset();
+      return this.inPlace;
+    }
+    return new PaddedBatch(
+      this.decoder,
+      padTokenId,
+      this.settings.kvCache === 'off' ? 'recompute' : 'present',
+    );
+  }
+
   /**
-   * Generates a batch to the end. In KV-cache mode, requests that arrive while it runs join after the
-   * next step (continuous batching): they are prefilled on their own and their cache is merged in,
-   * left-padded to a common length. Each row resolves as soon as it finishes.
+   * Generates a batch to the end. Requests that arrive while it runs join after the next step
+   * (continuous batching). Each row resolves as soon as it finishes.
    */
   private async runBatch(batch: PendingRequest[]): Promise<void> {
-    const decoder = this.decoder;
     const version = this.versionValue;
-    const { tokenizer, eosTokenIds, padTokenId, shape } = this.model;
+    const { tokenizer, eosTokenIds, shape } = this.model;
+    const state = this.openBatch();
+    /** The batch's rows, in the order of `state`'s rows. */
+    let rows: Row[] = [];
 
     const resolveRow = (row: Row) => {
       const endsWithEos = row.finish === 'stop' && eosTokenIds.includes(row.generated.at(-1)!);
@@ -296,77 +334,61 @@ export class OnnxPolicy implements Policy {
       });
     };
 
-    // One token for every row from its last position's logits; finished rows leave the batch.
-    const sampleStep = (group: Row[], out: ForwardOutput): { rows: Row[]; cache: KvCache } => {
-      group.forEach((row, b) => {
-        const offset = (b * out.logitsSeq + out.logitsSeq - 1) * out.vocab;
-        const logits = out.logits.subarray(offset, offset + out.vocab);
-        const { token, logprob } = sampleToken(logits, row.sampling, row.rng, row.sequence);
+    /** One token for each of `rows[first…]` from its logits (`logits(i)` for the i-th); finished rows leave. */
+    const sampleRows = (first: number, logits: RowLogits, watch: DecodeWatch | undefined) => {
+      const finished: number[] = [];
+      for (let b = first; b < rows.length; b++) {
+        const row = rows[b]!;
+        const rowLogits = logits(b - first);
+        const { token, logprob } = sampleToken(rowLogits, row.sampling, row.rng, row.sequence);
         row.generated.push(token);
         row.logprobs.push(logprob);
         row.sequence.push(token);
-        row.mask.push(1);
         const { onToken, topLogprobs: k } = row.pending.request;
-        onToken?.(token, logprob, k ? topLogprobs(logits, row.sampling.temperature ?? 1, k) : undefined);
+        onToken?.(token, logprob, k ? topLogprobs(rowLogits, row.sampling.temperature ?? 1, k) : undefined);
         row.finish = finishOf(row, token, tokenizer, shape.maxPositions);
-      });
-      const keep = group.flatMap((r, b) => (r.finish ? [] : [b]));
-      for (const r of group) if (r.finish) resolveRow(r);
-      const cache = keep.length < group.length ? decoder.selectRows(out.present, keep) : out.present;
-      return { rows: keep.map((b) => group[b]!), cache };
-    };
-
-    // Prefill: the left-padded prompts in one call.
-    const prefill = async (pendings: PendingRequest[]) => {
-      const longest = Math.max(...pendings.map((p) => p.request.tokens.length));
-      const group = pendings.map((p) => this.newRow(p, longest, padTokenId, eosTokenIds));
-      const out = await decoder.forward({
-        batch: group.length,
-        inputIds: group.flatMap((r) => r.sequence),
-        attentionMask: group.flatMap((r) => r.mask),
-        positionIds: group.flatMap((r) => positionsOf(r.mask)),
-      });
-      return sampleStep(group, out);
-    };
-
-    let { rows, cache } = await prefill(batch);
-    while (rows.length > 0) {
-      const out = this.settings.kvCache
-        ? await decoder.forward({
-            batch: rows.length,
-            inputIds: rows.map((r) => r.generated.at(-1)!),
-            attentionMask: rows.flatMap((r) => r.mask),
-            positionIds: rows.map((r) => positionsOf(r.mask).at(-1)!),
-            past: cache,
-          })
-        : // Full recompute: the whole (left-padded) sequence again, with an empty cache.
-          await decoder.forward({
-            batch: rows.length,
-            inputIds: rows.flatMap((r) => r.sequence),
-            attentionMask: rows.flatMap((r) => r.mask),
-            positionIds: rows.flatMap((r) => positionsOf(r.mask)),
-          });
-      ({ rows, cache } = sampleStep(rows, out));
-
-      const room = this.settings.maxBatchSize - rows.length;
-      if (this.settings.kvCache && this.swapsWaiting === 0 && room > 0 && this.pending.length > 0) {
-        const joined = await prefill(this.pending.splice(0, room));
-        if (rows.length === 0) ({ rows, cache } = joined);
-        else if (joined.rows.length > 0) {
-          const length = Math.max(cache.length, joined.cache.length);
-          for (const r of rows) leftPad(r, length - cache.length, padTokenId);
-          for (const r of joined.rows) leftPad(r, length - joined.cache.length, padTokenId);
-          cache = decoder.concatRows(cache, joined.cache);
-          rows = [...rows, ...joined.rows];
+        if (row.finish) {
+          finished.push(b);
+          resolveRow(row);
         }
       }
+      watch?.lap('sample');
+      if (finished.length > 0) {
+        const order = state.remove(finished);
+        rows = order.map((b) => rows[b]!);
+      }
+      watch?.lap('cache');
+    };
+
+    const join = async (pendings: PendingRequest[]) => {
+      const watch = this.profile?.watch('prefill', pendings.length);
+      const fresh = pendings.map((p) => this.newRow(p, eosTokenIds));
+      const logits = await state.add(
+        fresh.map((r) => r.prompt),
+        watch,
+      );
+      const first = rows.length;
+      rows = [...rows, ...fresh];
+      sampleRows(first, logits, watch);
+    };
+
+    await join(batch);
+    while (rows.length > 0) {
+      const watch = this.profile?.watch('decode', rows.length);
+      const logits = await state.step(
+        rows.map((r) => r.generated.at(-1)!),
+        watch,
+      );
+      sampleRows(0, logits, watch);
+      const room = this.settings.maxBatchSize - rows.length;
+      if (this.swapsWaiting === 0 && room > 0 && this.pending.length > 0)
+        await join(this.pending.splice(0, room));
     }
   }
 
-  private newRow(pending: PendingRequest, longest: number, padTokenId: number, eosTokenIds: number[]): Row {
+  private newRow(pending: PendingRequest, eosTokenIds: number[]): Row {
     const { tokens, sampling } = pending.request;
     const stopChars = Math.max(0, ...(sampling.stop ?? []).map((s) => s.length));
-    const padding = longest - tokens.length;
     return {
       pending,
       prompt: tokens,
@@ -377,23 +399,9 @@ export class OnnxPolicy implements Policy {
       stopWindow: stopChars * 4 + 4,
       generated: [],
       logprobs: [],
-      sequence: [...new Array(padding).fill(padTokenId), ...tokens],
-      mask: [...new Array(padding).fill(0), ...tokens.map(() => 1)],
+      sequence: [...tokens],
     };
   }
-}
-
-/** Shifts a row right by `count` padding positions (its cache is left-padded to match). */
-function leftPad(row: Row, count: number, padTokenId: number): void {
-  if (count === 0) return;
-  row.sequence.unshift(...new Array(count).fill(padTokenId));
-  row.mask.unshift(...new Array(count).fill(0));
-}
-
-/** Position ids for a left-padded row: real tokens count 0, 1, 2, …; padding sits at 0. */
-function positionsOf(mask: number[]): number[] {
-  let next = 0;
-  return mask.map((m) => (m === 1 ? next++ : 0));
 }
 
 function finishOf(
@@ -414,11 +422,47 @@ function finishOf(
   return undefined;
 }
 
+/**
+ * The graph a policy runs for `model`: model.onnx as it is (`present`, `off`), or ToolGym's decoder
+ * rebuilt from its weights (`weights`, else model.onnx's) with the in-place cache.
+ */
+function decoderGraph(
+  model: ModelDir,
+  weights: DecoderWeights | undefined,
+  kvCache: KvCacheMode,
+): { source: string | Uint8Array; file: string } {
+  const config = model.toolgym?.decoder;
+  const layout: KvCacheLayout =
+    kvCache === 'auto' ? (config ? 'in-place' : 'present') : kvCache === 'in-place' ? 'in-place' : 'present';
+  if (layout === 'in-place' && !config) {
+    throw new PolicyRequestError(
+      'bad_settings',
+      `onnx policy: kvCache 'in-place' needs a ToolGym decoder (toolgym.json); ${model.dir} has none, use kvCache 'present'`,
+    );
+  }
+  const file = weights ? `${model.dir} (weights)` : model.modelPath;
+  if (!config || (layout === 'present' && !weights)) return { source: model.modelPath, file };
+  let decoderWeights = weights;
+  if (!decoderWeights) {
+    try {
+      decoderWeights = readDecoderWeights(readFileSync(model.modelPath), config);
+    } catch (error) {
+      throw new ModelDirError(
+        'malformed_model_file',
+        file,
+        `cannot read the decoder weights: ${(error as Error).message}`,
+      );
+    }
+  }
+  return { source: buildDecoderOnnx(config, decoderWeights, layout), file };
+}
+
 async function openDecoder(
   model: ModelDir,
-  source: string | Uint8Array,
-  settings: { executionProvider: ExecutionProviderPreference; threads: number },
+  weights: DecoderWeights | undefined,
+  settings: { executionProvider: ExecutionProviderPreference; threads: number; kvCache: KvCacheMode },
 ): Promise<DecoderSession> {
+  const { source, file } = decoderGraph(model, weights, settings.kvCache);
   let created: Awaited<ReturnType<typeof createInferenceSession>>;
   try {
     created = await createInferenceSession(source, settings.executionProvider, {
@@ -429,7 +473,7 @@ async function openDecoder(
     if (error instanceof ExecutionProviderError) throw error;
     throw new ModelDirError(
       'malformed_model_file',
-      typeof source === 'string' ? source : `${model.dir} (weights)`,
+      file,
       `onnxruntime cannot load the model: ${(error as Error).message}`,
     );
   }
@@ -437,7 +481,6 @@ async function openDecoder(
     return new DecoderSession(created.session, model.shape, created.choice);
   } catch (error) {
     await created.session.release();
-    const file = typeof source === 'string' ? source : `${model.dir} (weights)`;
     throw new ModelDirError('malformed_model_file', file, (error as Error).message);
   }
 }

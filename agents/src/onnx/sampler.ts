@@ -64,17 +64,27 @@ export function explorationChoices(explore: TokenExploration, sequence: readonly
 /** log-softmax(logits / temperature) over one row. */
 export function logSoftmax(logits: Float32Array, temperature = 1): Float64Array {
   const out = new Float64Array(logits.length);
+  logSoftmaxInto(logits, temperature, out);
+  return out;
+}
+
+/** `logSoftmax` written into `out` (its first logits.length entries). */
+function logSoftmaxInto(logits: Float32Array, temperature: number, out: Float64Array): void {
+  const n = logits.length;
   let max = Number.NEGATIVE_INFINITY;
-  for (let i = 0; i < logits.length; i++) {
+  for (let i = 0; i < n; i++) {
     out[i] = logits[i]! / temperature;
     if (out[i]! > max) max = out[i]!;
   }
   let sum = 0;
-  for (let i = 0; i < out.length; i++) sum += Math.exp(out[i]! - max);
+  for (let i = 0; i < n; i++) sum += Math.exp(out[i]! - max);
   const logZ = max + Math.log(sum);
-  for (let i = 0; i < out.length; i++) out[i]! -= logZ;
-  return out;
+  for (let i = 0; i < n; i++) out[i]! -= logZ;
 }
+
+/** Per-call work space of `sampleToken`, reused: sampling runs one row at a time. */
+let logprobScratch = new Float64Array(0);
+let probScratch = new Float64Array(0);
 
 /**
  * The next token after `sequence` (the tokens so far): from the policy, or — with
@@ -106,17 +116,27 @@ export function sampleToken(
     }
   }
   const temperature = sampling.temperature ?? 1;
+  const n = logits.length;
+  if (logprobScratch.length < n) {
+    logprobScratch = new Float64Array(n);
+    probScratch = new Float64Array(n);
+  }
+  const logprobs = logprobScratch;
   if (temperature === 0) {
     let best = 0;
-    for (let i = 1; i < logits.length; i++) if (logits[i]! > logits[best]!) best = i;
-    return { token: best, logprob: logSoftmax(logits)[best]! };
+    for (let i = 1; i < n; i++) if (logits[i]! > logits[best]!) best = i;
+    logSoftmaxInto(logits, 1, logprobs);
+    return { token: best, logprob: logprobs[best]! };
   }
-  const logprobs = logSoftmax(logits, temperature);
+  logSoftmaxInto(logits, temperature, logprobs);
   const topK = sampling.topK ?? 0;
   const topP = sampling.topP ?? 1;
-  let candidates: number[];
+  // exp(logprob) of each candidate, computed once for the total and the walk below.
+  const probs = probScratch;
   if (topK > 0 || topP < 1) {
-    candidates = Array.from(logprobs.keys()).sort((a, b) => logprobs[b]! - logprobs[a]!);
+    let candidates: number[] = [];
+    for (let i = 0; i < n; i++) candidates.push(i);
+    candidates.sort((a, b) => logprobs[b]! - logprobs[a]!);
     if (topK > 0) candidates = candidates.slice(0, topK);
     if (topP < 1) {
       let mass = 0;
@@ -124,16 +144,22 @@ export function sampleToken(
       while (keep < candidates.length && mass < topP) mass += Math.exp(logprobs[candidates[keep++]!]!);
       candidates = candidates.slice(0, Math.max(1, keep));
     }
-  } else {
-    candidates = Array.from(logprobs.keys());
+    let total = 0;
+    for (const c of candidates) total += probs[c] = Math.exp(logprobs[c]!);
+    let u = rng.next() * total;
+    for (const c of candidates) {
+      u -= probs[c]!;
+      if (u < 0) return { token: c, logprob: logprobs[c]! };
+    }
+    const last = candidates[candidates.length - 1]!;
+    return { token: last, logprob: logprobs[last]! };
   }
   let total = 0;
-  for (const c of candidates) total += Math.exp(logprobs[c]!);
+  for (let c = 0; c < n; c++) total += probs[c] = Math.exp(logprobs[c]!);
   let u = rng.next() * total;
-  for (const c of candidates) {
-    u -= Math.exp(logprobs[c]!);
+  for (let c = 0; c < n; c++) {
+    u -= probs[c]!;
     if (u < 0) return { token: c, logprob: logprobs[c]! };
   }
-  const last = candidates[candidates.length - 1]!;
-  return { token: last, logprob: logprobs[last]! };
+  return { token: n - 1, logprob: logprobs[n - 1]! };
 }

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { BYTE_TOKENIZER_VOCAB_SIZE } from '../model/byte-tokenizer.ts';
 import type { DecoderConfig, DecoderWeights } from '../model/decoder-config.ts';
 import { initDecoderWeights } from '../model/init-weights.ts';
-import { writeDecoderModelDir } from '../model/model-directory.ts';
+import { writeDecoderModelDir } from '../model/write-model-directory.ts';
 
 export const TINY_TEST_CONFIG: DecoderConfig = {
   vocabSize: BYTE_TOKENIZER_VOCAB_SIZE,

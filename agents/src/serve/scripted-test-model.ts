@@ -7,7 +7,8 @@
  */
 import { BYTE_TOKENIZER_VOCAB_SIZE } from '../model/byte-tokenizer.ts';
 import { type DecoderConfig, decoderWeightShapes } from '../model/decoder-config.ts';
-import { type ModelChat, writeDecoderModelDir } from '../model/model-directory.ts';
+import type { ModelChat } from '../model/model-directory.ts';
+import { writeDecoderModelDir } from '../model/write-model-directory.ts';
 
 export async function writeScriptedModel(
   dir: string,

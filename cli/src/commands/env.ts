@@ -1,9 +1,13 @@
+import type { Split } from '@toolgym/protocol';
 import type { Command } from 'commander';
-import { EnvironmentClient, serveHttp, serveStdio } from '@toolgym/env-kit';
+import { checkSplits, EnvironmentClient, formatSplitReport, serveHttp, serveStdio } from '@toolgym/env-kit';
+import { formatDataReport } from '../data-report.ts';
+import { environmentOptions, portNumber, positiveInt, wholeNumber } from '../flags.ts';
 import { addListenFlags, type ListenFlags, listenOptionsOf } from './listen-flags.ts';
 import { playEpisode } from '../play.ts';
 import { scaffoldEnvironment } from '../scaffold.ts';
 import { makeEnvironment, registry } from '../registry.ts';
+import { closeOnSignal, listening } from '../serving.ts';
 
 export function registerEnvCommands(program: Command): void {
   program
@@ -27,36 +31,41 @@ export function registerEnvCommands(program: Command): void {
     .option('--max-sessions <n>', 'most sessions (episodes) open at once over HTTP', '1024')
     .option('--options <json>', 'environment options as JSON')
     .action(async (ref: string, opts: ListenFlags & { http?: string; host: string; token?: string; trainerToken?: string; maxSessions: string; options?: string }) => {
-      const environment = await makeEnvironment(ref, opts.options ? JSON.parse(opts.options) : undefined);
+      const environment = await makeEnvironment(ref, environmentOptions(opts.options));
       if (opts.http === undefined) return serveStdio(environment);
-      const server = await serveHttp(environment, {
-        ...listenOptionsOf(opts),
-        port: Number(opts.http),
-        host: opts.host,
-        maxSessions: Number(opts.maxSessions),
-        ...(opts.token ? { token: opts.token } : {}),
-        ...(opts.trainerToken ? { trainerToken: opts.trainerToken } : {}),
-      });
+      const address = { host: opts.host, port: portNumber(opts.http, '--http') };
+      const server = await listening('--http', address, () =>
+        serveHttp(environment, {
+          ...listenOptionsOf(opts),
+          ...address,
+          maxSessions: positiveInt(opts.maxSessions, '--max-sessions'),
+          ...(opts.token ? { token: opts.token } : {}),
+          ...(opts.trainerToken ? { trainerToken: opts.trainerToken } : {}),
+        }),
+      );
       process.stderr.write(`toolgym: serving ${environment.ref} at ${server.url}\n`);
-      const stop = async () => {
-        await server.close();
-        process.exit(0);
-      };
-      process.on('SIGINT', stop);
-      process.on('SIGTERM', stop);
+      closeOnSignal(() => server.close());
     });
 
   env
     .command('tasks <env>')
     .description('List the tasks of an environment.')
-    .option('--split <split>', 'train or test')
+    .option('--split <split>', 'train, test or test-iid')
     .option('--limit <n>', 'how many to print', '20')
     .option('--json', 'one JSON task per line, with answers')
+    .option('--stats', 'per split: task counts, the held-out units and the leakage check (exit 1 on a leak)')
     .option('--options <json>', 'environment options as JSON')
-    .action(async (ref: string, opts: { split?: 'train' | 'test'; limit: string; json?: boolean; options?: string }) => {
-      const environment = await makeEnvironment(ref, opts.options ? JSON.parse(opts.options) : undefined);
+    .action(async (ref: string, opts: { split?: Split; limit: string; json?: boolean; stats?: boolean; options?: string }) => {
+      const environment = await makeEnvironment(ref, environmentOptions(opts.options));
+      process.stderr.write(formatDataReport(await environment.dataReport()));
+      if (opts.stats) {
+        const report = await checkSplits(environment);
+        process.stdout.write(opts.json ? `${JSON.stringify(report)}\n` : formatSplitReport(report));
+        if (!report.ok) process.exitCode = 1;
+        return;
+      }
       const tasks = opts.split ? await environment.tasksOf(opts.split) : await environment.tasks();
-      const shown = tasks.slice(0, Number(opts.limit));
+      const shown = tasks.slice(0, positiveInt(opts.limit, '--limit'));
       if (opts.json) {
         for (const t of shown) process.stdout.write(`${JSON.stringify(t)}\n`);
         return;
@@ -73,10 +82,11 @@ export function registerEnvCommands(program: Command): void {
     .option('--seed <n>', 'seed for drawing the task', String(Date.now() % 100_000))
     .option('--options <json>', 'environment options as JSON')
     .action(async (ref: string, opts: { task?: string; split: 'train' | 'test'; seed: string; options?: string }) => {
-      const environment = await makeEnvironment(ref, opts.options ? JSON.parse(opts.options) : undefined);
+      const environment = await makeEnvironment(ref, environmentOptions(opts.options));
+      const seed = wholeNumber(opts.seed, '--seed');
       const client = await EnvironmentClient.connect({ kind: 'in-process', environment });
       try {
-        await playEpisode(client, { ...(opts.task ? { taskId: opts.task } : {}), split: opts.split, seed: Number(opts.seed) }, {
+        await playEpisode(client, { ...(opts.task ? { taskId: opts.task } : {}), split: opts.split, seed }, {
           input: process.stdin,
           output: process.stdout,
         });

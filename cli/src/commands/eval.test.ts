@@ -7,7 +7,7 @@ import { Environment } from '@toolgym/env-kit';
 import { type Task, taskMatchesMeta } from '@toolgym/protocol';
 import { modelChat, parseTrainConfig } from '@toolgym/trainer';
 import { describe, expect, it } from 'vitest';
-import { parseMetaFilter, trainedToolFormat } from './eval.ts';
+import { parseMetaFilter, parseSplits, trainedToolFormat } from './eval.ts';
 import { TOOLGYM_BIN, temporaryDirectories, tinyDecoder } from './test-support.ts';
 
 const tempDir = temporaryDirectories('toolgym-cli-eval-');
@@ -125,5 +125,37 @@ describe('toolgym eval --meta', () => {
     const none = await runEval(dir, ['--meta', 'depth=9']);
     expect(none.run.status).not.toBe(0);
     expect(none.run.stderr).toMatch(/no test task of 'compose' has meta \{"depth":9\}/);
+  });
+});
+
+describe('toolgym eval per split', () => {
+  it('reads --split as one split, a comma list or all, and names a split that does not exist', () => {
+    expect(parseSplits('test')).toEqual(['test']);
+    expect(parseSplits('test,test-iid,test')).toEqual(['test', 'test-iid']);
+    expect(parseSplits('all')).toEqual(['train', 'test', 'test-iid']);
+    expect(() => parseSplits('test,dev')).toThrow(/--split dev is not a split/);
+  });
+
+  it('reports pass@1 per split and per held-out unit', () => {
+    const options = JSON.stringify({ functions: ['reverse', 'upper', 'double'], depths: [1, 2], tasksPerDepth: 30, alphabet: 'abc', heldOutPairFraction: 0.34 });
+    const run = spawnSync(
+      process.execPath,
+      [TOOLGYM_BIN, 'eval', '--env', 'compose', '--options', options, '--policy', 'oracle', '-n', '1', '--split', 'test,test-iid', '--json', '--quiet'],
+      { encoding: 'utf8' },
+    );
+    expect(run.status, run.stderr).toBe(0);
+    const summary = JSON.parse(run.stdout) as {
+      tasks: number;
+      splits: Record<string, { tasks: number; passAt1: number }>;
+      units: { unit: string; bySplit: Record<string, Record<string, { tasks: number; passAt1: number }>> };
+    };
+    const { test, 'test-iid': iid } = summary.splits;
+    expect(test!.tasks + iid!.tasks).toBe(summary.tasks);
+    expect([test!.passAt1, iid!.passAt1]).toEqual([1, 1]);
+    expect(summary.units.unit).toBe('function-pair');
+    const pairs = Object.keys(summary.units.bySplit.test!);
+    expect(pairs.length).toBe(2);
+    expect(pairs.every((p) => /^(reverse|upper|double)>(reverse|upper|double)$/.test(p))).toBe(true);
+    expect(Object.values(summary.units.bySplit.test!).reduce((n, s) => n + s.tasks, 0)).toBe(test!.tasks);
   });
 });

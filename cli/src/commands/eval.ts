@@ -11,25 +11,30 @@ import {
   runRollouts,
   recordedToolCalls,
   type SamplingParams,
+  type EvalSummary,
   summarizeEval,
+  summarizeEvalBy,
   type ToolCallFormat,
 } from '@toolgym/agents';
 import {
   ConfigError,
   type Environment,
   EnvironmentClient,
+  heldOutUnitsByTask,
   type HttpEnvironmentServer,
   serveHttp,
 } from '@toolgym/env-kit';
-import { type Task, type ToolSpec, taskMatchesMeta } from '@toolgym/protocol';
+import { type Split, SplitSchema, type Task, type ToolSpec, type TrajectoryGroup, taskMatchesMeta } from '@toolgym/protocol';
 import type { Command } from 'commander';
+import { formatDataReport } from '../data-report.ts';
+import { environmentOptions, keyValues, numberIn, oneOf, positiveInt, wholeNumber } from '../flags.ts';
 import { jsonOrText } from '../play.ts';
 import { makeEnvironment } from '../registry.ts';
 
 interface EvalOptions {
   env: string;
   policy: string;
-  split: 'train' | 'test';
+  split: string;
   n: string;
   limit?: string;
   meta: string[];
@@ -67,7 +72,7 @@ export function registerEvalCommand(program: Command): void {
     )
     .requiredOption('--env <id>', 'environment id (compose, sql@1) or path to a module')
     .requiredOption('--policy <spec>', 'oracle | random | openai:<baseURL>#<model> | onnx:<modelDir>')
-    .option('--split <split>', 'train or test', 'test')
+    .option('--split <splits>', 'train, test or test-iid; several comma-separated (test,test-iid), or all', 'test')
     .option('-n, --n <n>', 'episodes per task (pass@k is reported for every k up to n)', '8')
     .option('--limit <tasks>', 'play only the first this many tasks of the split')
     .option(
@@ -113,15 +118,16 @@ export function registerEvalCommand(program: Command): void {
     .option('--json', 'print the summary as JSON')
     .option('--quiet', 'no progress bar')
     .action(async (opts: EvalOptions) => {
-      const environmentOptions = parseEnvironmentOptions(opts);
-      const policy = await createPolicyFromSpec(opts.policy, {
-        toolFormat: opts.toolFormat === 'native' ? 'native' : hermesToolCalls,
-        options: parseKeyValues(opts.policyOption),
-      });
+      const options = environmentOptions(opts.options);
+      const envOptions = opts.dataset !== undefined ? { ...options, dataset: opts.dataset } : options;
+      const toolFormat = oneOf(opts.toolFormat, ['hermes', 'native'], '--tool-format');
       const n = positiveInt(opts.n, '-n');
       const concurrency = positiveInt(opts.concurrency, '--concurrency');
-      if (!['hermes', 'native'].includes(opts.toolFormat))
-        throw new ConfigError(`--tool-format ${opts.toolFormat} is not known`, 'use hermes or native');
+      const baseSeed = wholeNumber(opts.seed, '--seed');
+      const policy = await createPolicyFromSpec(opts.policy, {
+        toolFormat: toolFormat === 'native' ? 'native' : hermesToolCalls,
+        options: keyValues(opts.policyOption, '--policy-option'),
+      });
 
       let environment: Environment | undefined;
       let httpServer: HttpEnvironmentServer | undefined;
@@ -136,8 +142,9 @@ export function registerEvalCommand(program: Command): void {
             ...(process.env.TOOLGYM_TOKEN ? { token: process.env.TOOLGYM_TOKEN } : {}),
           });
       } else {
-        const env = await makeEnvironment(opts.env, environmentOptions);
+        const env = await makeEnvironment(opts.env, envOptions);
         environment = env;
+        process.stderr.write(formatDataReport(await env.dataReport()));
         switch (opts.transport) {
           case 'in-process':
             sessions = 'episode';
@@ -149,7 +156,7 @@ export function registerEvalCommand(program: Command): void {
               'env',
               'serve',
               opts.env,
-              ...(environmentOptions ? ['--options', JSON.stringify(environmentOptions)] : []),
+              ...(envOptions ? ['--options', JSON.stringify(envOptions)] : []),
             ];
             connect = () => EnvironmentClient.connect({ kind: 'stdio', command: process.execPath, args });
             break;
@@ -171,13 +178,14 @@ export function registerEvalCommand(program: Command): void {
       }
 
       try {
-        const taskIds = await selectTasks(opts, environment, connect);
+        const tasks = await selectTasks(opts, environment, connect);
+        const taskIds = tasks.map((t) => t.id);
         const trainedFormat = await trainedToolFormat(policy, () => toolSpecsOf(environment, connect));
         const rewardRange = environment?.definition.rewardRange;
         const sampling: SamplingParams = {
           maxTokens: positiveInt(opts.maxTokens, '--max-tokens'),
-          temperature: Number(opts.temperature),
-          ...(opts.topP ? { topP: Number(opts.topP) } : {}),
+          temperature: numberIn(opts.temperature, '--temperature', 0),
+          ...(opts.topP ? { topP: numberIn(opts.topP, '--top-p', 0, 1) } : {}),
         };
         const sink = opts.out ? new JsonlTrajectorySink(opts.out) : undefined;
         const passOptions = {
@@ -191,7 +199,7 @@ export function registerEvalCommand(program: Command): void {
           taskIds,
           groupSize: n,
           concurrency,
-          baseSeed: Number(opts.seed),
+          baseSeed,
           sampling,
           episode: {
             ...(trainedFormat ? { toolFormat: trainedFormat } : {}),
@@ -210,10 +218,11 @@ export function registerEvalCommand(program: Command): void {
         });
         await sink?.close();
         const summary = summarizeEval(result.groups, passOptions, result.ms);
+        const breakdown = await splitBreakdown(result.groups, tasks, environment, passOptions);
         process.stdout.write(
           opts.json
-            ? `${JSON.stringify(summary, null, 2)}\n`
-            : `${opts.env} × ${policy.id}\n${formatEvalSummary(summary)}`,
+            ? `${JSON.stringify({ ...summary, ...breakdown }, null, 2)}\n`
+            : `${opts.env} × ${policy.id}\n${formatEvalSummary(summary)}${formatSplitBreakdown(breakdown)}`,
         );
         if (opts.out && !opts.json) process.stdout.write(`trajectories: ${opts.out}\n`);
       } finally {
@@ -221,24 +230,6 @@ export function registerEvalCommand(program: Command): void {
         await httpServer?.close();
       }
     });
-}
-
-function parseEnvironmentOptions(opts: EvalOptions): Record<string, unknown> | undefined {
-  let options: Record<string, unknown> | undefined;
-  if (opts.options) {
-    try {
-      options = JSON.parse(opts.options) as Record<string, unknown>;
-    } catch (error) {
-      throw new ConfigError(
-        `--options is not valid JSON: ${(error as Error).message}`,
-        `write e.g. --options '{"dataset":"spider:/path"}'`,
-      );
-    }
-    if (typeof options !== 'object' || options === null || Array.isArray(options))
-      throw new ConfigError('--options must be a JSON object');
-  }
-  if (opts.dataset !== undefined) options = { ...options, dataset: opts.dataset };
-  return options;
 }
 
 /**
@@ -256,22 +247,6 @@ export function parseMetaFilter(pairs: readonly string[]): Record<string, unknow
   return Object.fromEntries(
     Object.entries(filter).map(([key, values]) => [key, values.length === 1 ? values[0] : values]),
   );
-}
-
-function parseKeyValues(pairs: string[]): Record<string, string> {
-  return Object.fromEntries(
-    pairs.map((pair) => {
-      const eq = pair.indexOf('=');
-      if (eq <= 0) throw new ConfigError(`--policy-option ${pair} is not key=value`);
-      return [pair.slice(0, eq), pair.slice(eq + 1)];
-    }),
-  );
-}
-
-function positiveInt(value: string, flag: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new ConfigError(`${flag} ${value} is not a whole number ≥ 1`);
-  return n;
 }
 
 /**
@@ -299,34 +274,101 @@ async function toolSpecsOf(
   }
 }
 
+/** `--split test,test-iid` or `all` as splits, in the order given. */
+export function parseSplits(value: string): Split[] {
+  if (value === 'all') return [...SplitSchema.options];
+  const splits = value.split(',').map((s) => s.trim());
+  for (const split of splits)
+    if (!SplitSchema.safeParse(split).success)
+      throw new ConfigError(`--split ${split} is not a split`, `use ${SplitSchema.options.join(', ')}, several comma-separated, or all`);
+  return [...new Set(splits)] as Split[];
+}
+
+/** The tasks to play: `--task` ids, or each split's tasks that match `--meta`, `--limit` of each. */
 async function selectTasks(
   opts: EvalOptions,
   environment: Environment | undefined,
   connect: () => Promise<EnvironmentClient>,
-): Promise<string[]> {
-  if (opts.task && opts.task.length > 0) return opts.task;
-  const meta = parseMetaFilter(opts.meta);
-  let tasks: Task[];
+): Promise<Task[]> {
+  let all: Task[];
   if (environment) {
-    tasks = await environment.tasksOf(opts.split);
+    all = await environment.tasks();
   } else {
     const client = await connect();
     try {
-      tasks = (await client.tasks({ split: opts.split, limit: 10_000 })).tasks;
+      all = [];
+      for (let total = 1; all.length < total; ) {
+        const page = await client.tasks({ offset: all.length, limit: 10_000 });
+        total = page.total;
+        if (page.tasks.length === 0) break;
+        all.push(...page.tasks);
+      }
     } finally {
       await client.close();
     }
   }
-  if (tasks.length === 0)
-    throw new ConfigError(
-      `environment '${opts.env}' has no ${opts.split} tasks`,
-      'pick the other split with --split',
-    );
-  const ids = tasks.filter((task) => taskMatchesMeta(task, meta)).map((t) => t.id);
-  if (ids.length === 0)
-    throw new ConfigError(
-      `no ${opts.split} task of '${opts.env}' has meta ${JSON.stringify(meta)}`,
-      `one has meta ${JSON.stringify(tasks[0]!.meta)}`,
-    );
-  return opts.limit ? ids.slice(0, positiveInt(opts.limit, '--limit')) : ids;
+  if (opts.task && opts.task.length > 0) {
+    const byId = new Map(all.map((t) => [t.id, t]));
+    return opts.task.map((id) => {
+      const task = byId.get(id);
+      if (!task) throw new ConfigError(`environment '${opts.env}' has no task '${id}'`, 'list tasks with `toolgym env tasks`');
+      return task;
+    });
+  }
+  const meta = parseMetaFilter(opts.meta);
+  const splits = parseSplits(opts.split);
+  const selected: Task[] = [];
+  for (const split of splits) {
+    const tasks = all.filter((t) => t.split === split);
+    const matching = tasks.filter((task) => taskMatchesMeta(task, meta));
+    if (splits.length === 1 && tasks.length === 0)
+      throw new ConfigError(`environment '${opts.env}' has no ${split} tasks`, 'pick another split with --split');
+    if (splits.length === 1 && matching.length === 0)
+      throw new ConfigError(`no ${split} task of '${opts.env}' has meta ${JSON.stringify(meta)}`, `one has meta ${JSON.stringify(tasks[0]!.meta)}`);
+    selected.push(...(opts.limit ? matching.slice(0, positiveInt(opts.limit, '--limit')) : matching));
+  }
+  if (selected.length === 0)
+    throw new ConfigError(`no task of '${opts.env}' in ${splits.join(', ')} matches`, 'pick other splits with --split, or another --meta');
+  return selected;
+}
+
+/** Results per split, and per held-out unit within `test` and `test-iid`, for `toolgym eval`. */
+export interface SplitBreakdown {
+  splits: Partial<Record<Split, EvalSummary>>;
+  /** Absent when the environment declares no held-out unit, or is played remotely (its declaration is not on the wire). */
+  units?: { unit: string; bySplit: Partial<Record<Split, Record<string, EvalSummary>>> };
+}
+
+async function splitBreakdown(
+  groups: readonly TrajectoryGroup[],
+  tasks: readonly Task[],
+  environment: Environment | undefined,
+  passOptions: { component?: string; rewardRange?: readonly [number, number] },
+): Promise<SplitBreakdown> {
+  const splitOfTask = new Map(tasks.map((t) => [t.id, t.split]));
+  const splits = summarizeEvalBy(groups, (id) => [splitOfTask.get(id) ?? 'train'], passOptions) as Partial<Record<Split, EvalSummary>>;
+  const heldOut = environment?.definition.heldOut?.(environment.config);
+  if (!environment || !heldOut) return { splits };
+  const unitsOf = heldOutUnitsByTask(await environment.tasks(), heldOut);
+  const bySplit: Partial<Record<Split, Record<string, EvalSummary>>> = {};
+  for (const split of ['test', 'test-iid'] as const) {
+    const own = groups.filter((g) => splitOfTask.get(g.taskId) === split);
+    if (own.length > 0) bySplit[split] = summarizeEvalBy(own, (id) => unitsOf.get(id) ?? [], passOptions);
+  }
+  return { splits, units: { unit: heldOut.unit, bySplit } };
+}
+
+function formatSplitBreakdown(breakdown: SplitBreakdown): string {
+  const row = (name: string, s: EvalSummary) =>
+    `  ${name.padEnd(24)} tasks ${String(s.tasks).padStart(5)}  pass@1 ${(100 * s.passAt1).toFixed(1).padStart(5)}%  reward ${s.meanReward.toFixed(3)}`;
+  const lines = ['by split:', ...Object.entries(breakdown.splits).map(([split, s]) => row(split, s))];
+  if (breakdown.units) {
+    for (const [split, units] of Object.entries(breakdown.units.bySplit)) {
+      if (Object.keys(units).length === 0) continue;
+      const label = split === 'test' ? `held-out ${breakdown.units.unit}` : breakdown.units.unit;
+      const sorted = Object.entries(units).sort(([a], [b]) => a.localeCompare(b));
+      lines.push(`by ${label} (${split}):`, ...sorted.map(([unit, s]) => row(unit, s)));
+    }
+  }
+  return `${lines.join('\n')}\n`;
 }

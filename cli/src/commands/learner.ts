@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { BYTE_TOKENIZER_VOCAB_SIZE, type DecoderConfig } from '@toolgym/agents';
-import { ToolGymError } from '@toolgym/protocol';
+import { ConfigError } from '@toolgym/env-kit';
 import {
   learnerStateFromTensors,
   modelChat,
@@ -10,6 +10,8 @@ import {
   type TrainConfig,
 } from '@toolgym/trainer';
 import type { Command } from 'commander';
+import { oneOf, portNumber, positiveInt } from '../flags.ts';
+import { closeOnSignal, listening } from '../serving.ts';
 import { addListenFlags, type ListenFlags, listenOptionsOf } from './listen-flags.ts';
 
 /** `toolgym learner serve | publish`: the Tinker training API for ToolGym's models (trainer/TINKER.md) and weight publishing. */
@@ -46,26 +48,22 @@ export function registerLearnerCommands(program: Command): void {
           workers: string;
         },
       ) => {
-        if (opts.backend !== 'wasm' && opts.backend !== 'cpu')
-          throw new ToolGymError('learner-cli', `--backend must be wasm or cpu, got '${opts.backend}'`);
-        const server = await serveLearner({
-          ...listenOptionsOf(opts),
-          host: opts.host,
-          port: Number(opts.port),
-          backend: opts.backend,
-          workers: Number(opts.workers),
-          ...(opts.token ? { token: opts.token } : {}),
-          ...(opts.stateDir ? { stateDir: path.resolve(opts.stateDir) } : {}),
-        });
+        const backend = oneOf(opts.backend, ['wasm', 'cpu'], '--backend');
+        const address = { host: opts.host, port: portNumber(opts.port, '--port') };
+        const server = await listening('--port', address, () =>
+          serveLearner({
+            ...listenOptionsOf(opts),
+            ...address,
+            backend,
+            workers: positiveInt(opts.workers, '--workers'),
+            ...(opts.token ? { token: opts.token } : {}),
+            ...(opts.stateDir ? { stateDir: path.resolve(opts.stateDir) } : {}),
+          }),
+        );
         process.stderr.write(
           `toolgym: learner API at ${server.url}/api/v1${opts.stateDir ? ` (checkpoints in ${path.resolve(opts.stateDir)})` : ' (no --state-dir: a restart loses the checkpoints)'}\n`,
         );
-        const stop = async () => {
-          await server.close();
-          process.exit(0);
-        };
-        process.on('SIGINT', stop);
-        process.on('SIGTERM', stop);
+        closeOnSignal(() => server.close());
       },
     );
 
@@ -78,9 +76,7 @@ export function registerLearnerCommands(program: Command): void {
     .option('--format <list>', 'safetensors, onnx or both', 'safetensors,onnx')
     .action(async (runDir: string, opts: { out?: string; format: string }) => {
       const formats = opts.format.split(',').map((f) => f.trim());
-      const bad = formats.filter((f) => f !== 'safetensors' && f !== 'onnx');
-      if (bad.length > 0)
-        throw new ToolGymError('learner-cli', `--format: unknown ${bad.join(', ')} (safetensors, onnx)`);
+      for (const format of formats) oneOf(format, ['safetensors', 'onnx'], '--format');
       const checkpoint = await readLatestCheckpoint<{
         config?: TrainConfig;
         decoder: DecoderConfig;
@@ -89,15 +85,13 @@ export function registerLearnerCommands(program: Command): void {
         policyVersion: number;
       }>(path.join(runDir, 'checkpoints'));
       if (!checkpoint)
-        throw new ToolGymError(
-          'learner-cli',
+        throw new ConfigError(
           `no intact checkpoint in ${path.join(runDir, 'checkpoints')}`,
           'pass the run directory of `toolgym train` (<outDir>/<name>-seed<seed>)',
         );
       const { decoder, extraTokens = [] } = checkpoint.state;
       if (decoder.vocabSize !== BYTE_TOKENIZER_VOCAB_SIZE + extraTokens.length)
-        throw new ToolGymError(
-          'learner-cli',
+        throw new ConfigError(
           `the checkpoint's decoder has ${decoder.vocabSize} tokens but names ${extraTokens.length} beyond the byte tokenizer's ${BYTE_TOKENIZER_VOCAB_SIZE}: its tokenizer cannot be rebuilt`,
           'publish a checkpoint written by this version of `toolgym train` (it records its extra tokens)',
         );

@@ -1,5 +1,6 @@
 import type { ListenOptions } from '@toolgym/http';
 import type { Command } from 'commander';
+import { positiveInt } from '../flags.ts';
 
 /** The flags every `… serve` command takes about who may reach it and what it logs (`@toolgym/http`). */
 export function addListenFlags(command: Command): Command {
@@ -24,7 +25,7 @@ export function listenOptionsOf(flags: ListenFlags): ListenOptions {
   return {
     ...(flags.allowHost ? { allowedHosts: flags.allowHost } : {}),
     ...(flags.allowOrigin ? { allowedOrigins: flags.allowOrigin } : {}),
-    ...(flags.maxBodyBytes !== undefined ? { maxBodyBytes: Number(flags.maxBodyBytes) } : {}),
+    ...(flags.maxBodyBytes !== undefined ? { maxBodyBytes: positiveInt(flags.maxBodyBytes, '--max-body-bytes') } : {}),
     logRequests: flags.logRequests ?? false,
     log: (line) => process.stderr.write(`${line}\n`),
   };

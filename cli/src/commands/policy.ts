@@ -1,7 +1,8 @@
 import path from 'node:path';
 import { createDefaultModel, OnnxPolicy, serveOpenAiCompatible } from '@toolgym/agents';
-import { ToolGymError } from '@toolgym/protocol';
 import type { Command } from 'commander';
+import { oneOf, portNumber, positiveInt, wholeNumber } from '../flags.ts';
+import { closeOnSignal, listening } from '../serving.ts';
 import { addListenFlags, type ListenFlags, listenOptionsOf } from './listen-flags.ts';
 
 export function registerPolicyCommands(program: Command): void {
@@ -14,7 +15,7 @@ export function registerPolicyCommands(program: Command): void {
     )
     .option('--seed <n>', 'seed of the initial weights', '0')
     .action(async (dir: string, opts: { seed: string }) => {
-      const { config } = await createDefaultModel(dir, { seed: Number(opts.seed) });
+      const { config } = await createDefaultModel(dir, { seed: wholeNumber(opts.seed, '--seed') });
       process.stdout.write(
         `toolgym: wrote ${path.resolve(dir)} (dModel ${config.dModel}, ${config.nLayers} layers, ${config.nHeads} heads, ` +
           `dFF ${config.dFF}, ${config.maxPositions} positions, vocab ${config.vocabSize})\n`,
@@ -51,25 +52,26 @@ export function registerPolicyCommands(program: Command): void {
           maxBatch: string;
         },
       ) => {
-        if (!['auto', 'cuda', 'cpu'].includes(opts.executionProvider)) {
-          throw new ToolGymError(
-            'policy-cli',
-            `--execution-provider must be auto, cuda or cpu, got '${opts.executionProvider}'`,
-          );
-        }
+        const executionProvider = oneOf(
+          opts.executionProvider,
+          ['auto', 'cuda', 'cpu'],
+          '--execution-provider',
+        );
+        const address = { host: opts.host, port: portNumber(opts.port, '--port') };
         const onnx = await OnnxPolicy.create({
           model: opts.model,
-          executionProvider: opts.executionProvider as 'auto' | 'cuda' | 'cpu',
-          maxBatchSize: Number(opts.maxBatch),
+          executionProvider,
+          maxBatchSize: positiveInt(opts.maxBatch, '--max-batch'),
         });
         const modelName = opts.name ?? path.basename(path.resolve(opts.model));
-        const server = await serveOpenAiCompatible(onnx, {
-          ...listenOptionsOf(opts),
-          port: Number(opts.port),
-          host: opts.host,
-          modelName,
-          ...(opts.token ? { token: opts.token } : {}),
-        }).catch(async (error: unknown) => {
+        const server = await listening('--port', address, () =>
+          serveOpenAiCompatible(onnx, {
+            ...listenOptionsOf(opts),
+            ...address,
+            modelName,
+            ...(opts.token ? { token: opts.token } : {}),
+          }),
+        ).catch(async (error: unknown) => {
           await onnx.close();
           throw error;
         });
@@ -78,13 +80,10 @@ export function registerPolicyCommands(program: Command): void {
         process.stderr.write(
           `toolgym: serving '${modelName}' (policy version ${onnx.version}) at ${server.url}\n`,
         );
-        const stop = async () => {
+        closeOnSignal(async () => {
           await server.close();
           await onnx.close();
-          process.exit(0);
-        };
-        process.on('SIGINT', stop);
-        process.on('SIGTERM', stop);
+        });
       },
     );
 }

@@ -8,6 +8,8 @@ import {
   TrajectoryStore,
 } from '@toolgym/replay';
 import type { Command } from 'commander';
+import { portNumber, positiveInt, wholeNumber } from '../flags.ts';
+import { closeOnSignal, listening } from '../serving.ts';
 import { addListenFlags, type ListenFlags, listenOptionsOf } from './listen-flags.ts';
 
 export function registerReplayCommands(program: Command): void {
@@ -31,38 +33,26 @@ export function registerReplayCommands(program: Command): void {
     .option('--no-viewer', 'serve only the feed and the API')
     .option('--max-clients <n>', 'most feed connections at once', '1024')
     .action(
-      withReplayErrors(
-        async (
-          opts: ListenFlags & {
-            store: string;
-            host: string;
-            port: string;
-            token?: string;
-            viewer: boolean;
-            maxClients: string;
-          },
-        ) => {
-          const server = await serveReplay({
+      async (
+        opts: ListenFlags & { store: string; host: string; port: string; token?: string; viewer: boolean; maxClients: string },
+      ) => {
+        const address = { host: opts.host, port: portNumber(opts.port, '--port') };
+        const server = await listening('--port', address, () =>
+          serveReplay({
             ...listenOptionsOf(opts),
-            maxClients: Number(opts.maxClients),
+            maxClients: positiveInt(opts.maxClients, '--max-clients'),
             storePath: opts.store,
-            host: opts.host,
-            port: Number(opts.port),
+            ...address,
             viewer: opts.viewer,
             ...(opts.token ? { token: opts.token } : {}),
-          });
-          const suffix = opts.token ? '?token=<token>' : '';
-          process.stderr.write(
-            `toolgym: replay of ${opts.store}\n  viewer ${server.url}${suffix}\n  feed   ${server.feedUrl}\n`,
-          );
-          const stop = async () => {
-            await server.close();
-            process.exit(0);
-          };
-          process.on('SIGINT', stop);
-          process.on('SIGTERM', stop);
-        },
-      ),
+          }),
+        );
+        const suffix = opts.token ? '?token=<token>' : '';
+        process.stderr.write(
+          `toolgym: replay of ${opts.store}\n  viewer ${server.url}${suffix}\n  feed   ${server.feedUrl}\n`,
+        );
+        closeOnSignal(() => server.close());
+      },
     );
 
   replay
@@ -75,45 +65,43 @@ export function registerReplayCommands(program: Command): void {
     .option('--turns', 'print each turn too')
     .option('--json', 'print every feed message as one JSON line')
     .action(
-      withReplayErrors(
-        async (
-          runId: string,
-          opts: {
-            url: string;
-            token?: string;
-            fromStart?: boolean;
-            after?: string;
-            turns?: boolean;
-            json?: boolean;
-          },
-        ) => {
-          const after =
-            opts.after !== undefined
-              ? Number(opts.after)
-              : opts.fromStart
-                ? 0
-                : await currentHead(opts.url, opts.token);
-          const client = new FeedClient({
-            url: opts.url,
-            ...(opts.token ? { token: opts.token } : {}),
-            subscribe: { runId, after, mode: 'live' },
-            onEvent: (message) => {
-              const line = opts.json ? JSON.stringify(message) : formatEvent(message, opts.turns ?? false);
-              if (line) process.stdout.write(`${line}\n`);
-            },
-            onControl: (message) => {
-              if (opts.json) process.stdout.write(`${JSON.stringify(message)}\n`);
-              else if (message.type === 'overflow')
-                process.stderr.write(`toolgym: fell behind; resuming after ${message.resumeAfter}\n`);
-            },
-          });
-          process.on('SIGINT', () => {
-            client.close();
-            process.exit(0);
-          });
-          await client.done;
+      async (
+        runId: string,
+        opts: {
+          url: string;
+          token?: string;
+          fromStart?: boolean;
+          after?: string;
+          turns?: boolean;
+          json?: boolean;
         },
-      ),
+      ) => {
+        const after =
+          opts.after !== undefined
+            ? wholeNumber(opts.after, '--after')
+            : opts.fromStart
+              ? 0
+              : await currentHead(opts.url, opts.token);
+        const client = new FeedClient({
+          url: opts.url,
+          ...(opts.token ? { token: opts.token } : {}),
+          subscribe: { runId, after, mode: 'live' },
+          onEvent: (message) => {
+            const line = opts.json ? JSON.stringify(message) : formatEvent(message, opts.turns ?? false);
+            if (line) process.stdout.write(`${line}\n`);
+          },
+          onControl: (message) => {
+            if (opts.json) process.stdout.write(`${JSON.stringify(message)}\n`);
+            else if (message.type === 'overflow')
+              process.stderr.write(`toolgym: fell behind; resuming after ${message.resumeAfter}\n`);
+          },
+        });
+        process.on('SIGINT', () => {
+          client.close();
+          process.exit(0);
+        });
+        await client.done;
+      },
     );
 
   replay
@@ -125,29 +113,27 @@ export function registerReplayCommands(program: Command): void {
     .requiredOption('--out <file>', 'output file')
     .option('--run <id>', 'one run only')
     .option('--format <format>', 'jsonl or parquet (default: from the file extension)')
-    .action(
-      withReplayErrors(async (opts: { store: string; out: string; run?: string; format?: string }) => {
-        const format = opts.format ?? (opts.out.endsWith('.parquet') ? 'parquet' : 'jsonl');
-        if (format !== 'jsonl' && format !== 'parquet') {
-          throw new ReplayError(
-            'invalid_config',
-            `Unknown export format '${format}'.`,
-            'Use --format jsonl or --format parquet.',
-          );
-        }
-        const store = TrajectoryStore.open(opts.store, { readonly: true });
-        try {
-          const query = opts.run ? { runId: opts.run } : {};
-          const count =
-            format === 'parquet'
-              ? await exportParquet(store, opts.out, query)
-              : await exportJsonl(store, opts.out, query);
-          process.stderr.write(`toolgym: wrote ${count} trajectories to ${opts.out}\n`);
-        } finally {
-          store.close();
-        }
-      }),
-    );
+    .action(async (opts: { store: string; out: string; run?: string; format?: string }) => {
+      const format = opts.format ?? (opts.out.endsWith('.parquet') ? 'parquet' : 'jsonl');
+      if (format !== 'jsonl' && format !== 'parquet') {
+        throw new ReplayError(
+          'invalid_config',
+          `Unknown export format '${format}'.`,
+          'Use --format jsonl or --format parquet.',
+        );
+      }
+      const store = TrajectoryStore.open(opts.store, { readonly: true });
+      try {
+        const query = opts.run ? { runId: opts.run } : {};
+        const count =
+          format === 'parquet'
+            ? await exportParquet(store, opts.out, query)
+            : await exportJsonl(store, opts.out, query);
+        process.stderr.write(`toolgym: wrote ${count} trajectories to ${opts.out}\n`);
+      } finally {
+        store.close();
+      }
+    });
 }
 
 /** One terminal line per event; turns only when asked. */
@@ -197,19 +183,4 @@ async function currentHead(feedUrl: string, token?: string): Promise<number> {
       'Pass --token or set TOOLGYM_TOKEN.',
     );
   return ((await res.json()) as { head: number }).head;
-}
-
-/** Replay errors render as one line (and a hint) with exit code 2, like the CLI's other errors. */
-function withReplayErrors<A extends unknown[]>(
-  action: (...args: A) => Promise<void>,
-): (...args: A) => Promise<void> {
-  return async (...args: A) => {
-    try {
-      await action(...args);
-    } catch (error) {
-      if (!(error instanceof ReplayError)) throw error;
-      process.stderr.write(`toolgym: ${error.render()}\n`);
-      process.exit(2);
-    }
-  };
 }

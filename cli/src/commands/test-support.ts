@@ -1,4 +1,5 @@
-/** What the CLI's command tests share: the binary, temporary directories, a tiny decoder. */
+/** What the CLI's tests share: the binary and a way to run it, temporary directories, a tiny decoder. */
+import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -7,6 +8,23 @@ import { BYTE_TOKENIZER_VOCAB_SIZE, type DecoderConfig } from '@toolgym/agents';
 import { afterAll } from 'vitest';
 
 export const TOOLGYM_BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/toolgym.js');
+
+/** Runs `toolgym <args>` to its end, with `stdin` as its input; its exit code and output. */
+export function runToolgym(
+  args: readonly string[],
+  options: { stdin?: string; cwd?: string } = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [TOOLGYM_BIN, ...args], options.cwd ? { cwd: options.cwd } : {});
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(options.stdin ?? '');
+  });
+}
 
 /** A maker of temporary directories that are removed after the calling test file. */
 export function temporaryDirectories(prefix: string): () => Promise<string> {

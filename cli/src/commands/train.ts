@@ -2,7 +2,9 @@ import path from 'node:path';
 import { StoreSink, serveReplay, TrajectoryStore } from '@toolgym/replay';
 import { loadTrainConfig, type TrainResult, train } from '@toolgym/trainer';
 import type { Command } from 'commander';
+import { numberIn, portNumber, positiveInt, wholeNumber } from '../flags.ts';
 import { makeEnvironment } from '../registry.ts';
+import { listening } from '../serving.ts';
 
 interface TrainCliOptions {
   seed?: string;
@@ -33,16 +35,19 @@ export function registerTrainCommand(program: Command): void {
     )
     .action(async (file: string, opts: TrainCliOptions) => {
       const config = await loadTrainConfig(file);
-      if (opts.steps !== undefined) config.rl.steps = Number(opts.steps);
-      if (opts.minutes !== undefined) config.rl.timeBudgetMinutes = Number(opts.minutes);
+      if (opts.steps !== undefined) config.rl.steps = positiveInt(opts.steps, '--steps');
+      if (opts.minutes !== undefined) config.rl.timeBudgetMinutes = numberIn(opts.minutes, '--minutes', 0);
       const seeds = opts.seeds
-        ? opts.seeds.split(',').map(Number)
-        : [opts.seed !== undefined ? Number(opts.seed) : config.run.seed];
-      if (seeds.some((s) => !Number.isInteger(s)))
-        throw new Error(`--seeds/--seed must be whole numbers, got '${opts.seeds ?? opts.seed}'`);
+        ? opts.seeds.split(',').map((s) => wholeNumber(s, '--seeds'))
+        : [opts.seed !== undefined ? wholeNumber(opts.seed, '--seed') : config.run.seed];
       const storePath = path.resolve(opts.store ?? path.join(config.run.outDir, 'replay.sqlite'));
-      const server =
-        opts.serve !== undefined ? await serveReplay({ storePath, port: Number(opts.serve) }) : undefined;
+      const address = opts.serve !== undefined && {
+        host: '127.0.0.1',
+        port: portNumber(opts.serve, '--serve'),
+      };
+      const server = address
+        ? await listening('--serve', address, () => serveReplay({ storePath, ...address }))
+        : undefined;
       process.stderr.write(
         server
           ? `toolgym: watch live at ${server.url} (feed ${server.feedUrl})\n`
@@ -72,11 +77,7 @@ export function registerTrainCommand(program: Command): void {
               resume: opts.resume === true,
             });
             results.push(result);
-            process.stdout.write(
-              `seed ${seed}: held-out accuracy before RL ${pct(result.before)}, after ${result.rlSteps} RL steps (${(result.rlSeconds / 60).toFixed(1)} min) ${pct(result.after)}` +
-                ` (${result.after >= result.before ? '+' : ''}${((result.after - result.before) * 100).toFixed(1)} points); curve ${result.evals.map((e) => `${e.step}:${pct(e.accuracy)}`).join(' ')}\n` +
-                `  outputs in ${result.outDir}\n`,
-            );
+            process.stdout.write(trainSummary(seed, result));
           } catch (error) {
             sink.fail(error instanceof Error ? error.message : String(error));
             throw error;
@@ -94,6 +95,25 @@ export function registerTrainCommand(program: Command): void {
         await server?.close();
       }
     });
+}
+
+/**
+ * What a seed's run printed at its end: accuracy on `eval.tasks` before and after RL with its curve,
+ * the other evaluated splits after RL, and where the outputs (result.json: every split, every
+ * held-out unit) are.
+ */
+export function trainSummary(seed: number, result: TrainResult): string {
+  const gain = (result.after - result.before) * 100;
+  const last = result.evals.at(-1);
+  const [, ...others] = Object.entries(last?.splits ?? {});
+  return (
+    `seed ${seed}: held-out accuracy before RL ${pct(result.before)}, after ${result.rlSteps} RL steps (${(result.rlSeconds / 60).toFixed(1)} min) ${pct(result.after)}` +
+    ` (${gain >= 0 ? '+' : ''}${gain.toFixed(1)} points); curve ${result.evals.map((e) => `${e.step}:${pct(e.accuracy)}`).join(' ')}\n` +
+    (others.length > 0
+      ? `  after RL on ${others.map(([split, e]) => `${split} ${pct(e.accuracy)}`).join(', ')}\n`
+      : '') +
+    `  outputs in ${result.outDir}\n`
+  );
 }
 
 function pct(x: number): string {

@@ -5,7 +5,7 @@
  * environment, which isolates what the patient, the hospital and the rubric cost. Then the
  * patient simulator's field-matching accuracy on the phrasing set.
  *
- * Args: [passes over the 64 tasks, default 5]
+ * Args: [passes over the bank's tasks, default 5]
  */
 import { Environment, EnvironmentClient, serveHttp } from '@toolgym/env-kit';
 import clinical, {

@@ -5,9 +5,9 @@ import { defaultCatalogue } from './catalogue.ts';
 const cases = builtInCases();
 
 describe('case bank', () => {
-  it('has at least 60 cases across at least 8 specialties, each with a coded diagnosis and key exams', () => {
-    expect(cases.length).toBeGreaterThanOrEqual(60);
-    expect(new Set(cases.map((c) => c.specialty)).size).toBeGreaterThanOrEqual(8);
+  it('has at least 120 cases across 15 specialties, each with a coded diagnosis and key exams', () => {
+    expect(cases.length).toBeGreaterThanOrEqual(120);
+    expect(new Set(cases.map((c) => c.specialty)).size).toBeGreaterThanOrEqual(15);
     for (const c of cases) {
       expect(c.diagnosis.icd10, c.id).toMatch(/^[A-Z]\d/);
       expect(c.keyExams.length, c.id).toBeGreaterThan(0);
@@ -21,7 +21,7 @@ describe('case bank', () => {
   it('refuses a case whose patient-facing text names its diagnosis', () => {
     const leaky = { ...base, history: { ...base.history, family: 'My father had a heart attack too.' } };
     expect(() => validateCase(leaky, defaultCatalogue(), { strictTests: true })).toThrow(
-      /history.family names the diagnosis \('heart attack'\)/,
+      /the agent could read the diagnosis: history.family names 'heart attack'/,
     );
   });
 
@@ -40,5 +40,15 @@ describe('case bank', () => {
         strictTests: true,
       }),
     ).toThrow(/ICD-10/);
+    expect(() =>
+      validateCase({ ...base, family: 'coronary-sadness' }, defaultCatalogue(), { strictTests: true }),
+    ).toThrow(/family 'coronary-sadness' has no entry in data\/diagnosis-synonyms.ts/);
+    expect(() => validateCase({ ...base, keyExams: [] }, defaultCatalogue(), { strictTests: true })).toThrow(
+      /no key exams/,
+    );
+    // An import may have no key exams: its record reports no test.
+    expect(
+      validateCase({ ...base, keyExams: [] }, defaultCatalogue(), { strictTests: false }).keyExams,
+    ).toEqual([]);
   });
 });

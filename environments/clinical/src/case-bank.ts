@@ -1,19 +1,20 @@
-import { hashString } from '@toolgym/protocol';
+import { hashString, ToolGymError } from '@toolgym/protocol';
 import { BANK_CASES } from '../data/cases/index.ts';
+import { DIAGNOSIS_SYNONYMS } from '../data/diagnosis-synonyms.ts';
 import { type ClinicalCase, type ClinicalCaseInput, ClinicalCaseSchema } from './case.ts';
 import { defaultCatalogue, type TestCatalogue } from './catalogue.ts';
-import { ConditionVocabulary, mentionsDiagnosis } from './diagnosis-match.ts';
+import { ConditionVocabulary } from './diagnosis-match.ts';
+import { findLeaks } from './leak-check.ts';
 import { SYMPTOMS } from './patient/symptoms.ts';
 
 /** A case that breaks the bank's rules; the message names the case and the field to fix. */
-export class CaseDataError extends Error {
-  readonly code = 'invalid_case';
+export class CaseDataError extends ToolGymError {
   constructor(
     readonly caseId: string,
     message: string,
+    hint?: string,
   ) {
-    super(`case '${caseId}': ${message}`);
-    this.name = 'CaseDataError';
+    super('invalid_case', `case '${caseId}': ${message}`, hint);
   }
 }
 
@@ -22,10 +23,11 @@ export const MAX_KEY_EXAMS = 8;
 
 /**
  * Checks one case beyond its schema:
- * - no patient-facing text (complaint, history, symptoms) names the diagnosis or an alias, so the
- *   deterministic patient cannot leak it;
- * - symptom keys are in the vocabulary (bank cases);
- * - results and key exams name catalogue tests (bank cases; imports may bring their own tests);
+ * - no text the agent can see (the patient's words, exam findings, the case's results and the
+ *   normal results of the tests it does not report) names the diagnosis or a synonym (leak-check.ts);
+ * - bank cases: every family has synonyms, symptom keys are in the vocabulary, results and key
+ *   exams name catalogue tests, and there is at least one key exam (imports may bring their own
+ *   tests, or none);
  * - at most MAX_KEY_EXAMS key exams.
  */
 export function validateCase(
@@ -42,20 +44,16 @@ export function validateCase(
     );
   }
   const c = parsed.data;
-  const patientText: Array<[string, string]> = [
-    ['complaint', c.complaint],
-    ...Object.entries(c.history).map(([k, v]) => [`history.${k}`, v] as [string, string]),
-    ...Object.entries(c.symptoms).map(([k, v]) => [`symptoms.${k}`, v] as [string, string]),
-  ];
-  for (const [field, text] of patientText) {
-    const leaked = mentionsDiagnosis(text, c);
-    if (leaked)
-      throw new CaseDataError(
-        c.id,
-        `${field} names the diagnosis ('${leaked}'); patient-facing text must not`,
-      );
-  }
+  const leaks = findLeaks(c, catalogue);
+  if (leaks.length > 0)
+    throw new CaseDataError(
+      c.id,
+      `the agent could read the diagnosis: ${leaks.map((l) => `${l.where} names '${l.term}'`).join('; ')}`,
+    );
   if (options.strictTests) {
+    if (!DIAGNOSIS_SYNONYMS[c.family])
+      throw new CaseDataError(c.id, `family '${c.family}' has no entry in data/diagnosis-synonyms.ts`);
+    if (c.keyExams.length === 0) throw new CaseDataError(c.id, 'no key exams; name at least one');
     for (const key of [...Object.keys(c.symptoms), ...c.denies]) {
       if (!SYMPTOMS[key])
         throw new CaseDataError(c.id, `unknown symptom key '${key}'; use one of src/patient/symptoms.ts`);

@@ -49,6 +49,11 @@ const ICD10 = /^[A-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,4})?$/;
 export const ClinicalCaseSchema = z.object({
   id: z.string().regex(/^[a-z0-9-]+$/, 'case ids are lowercase words joined by dashes'),
   specialty: z.enum(SPECIALTIES),
+  /**
+   * The case family: the diagnosis entity the case presents (`pulmonary-embolism`), shared by every
+   * presentation of it. The test split holds out whole families, so no test diagnosis has a train case.
+   */
+  family: z.string().regex(/^[a-z0-9-]+$/, 'family ids are lowercase words joined by dashes'),
   age: z.number().int().min(0).max(110),
   sex: z.enum(['male', 'female']),
   /** The opening complaint in the patient's words ("I've had chest pain for two hours."). */
@@ -73,8 +78,11 @@ export const ClinicalCaseSchema = z.object({
    * a free test name for a test only this case offers (AgentClinic imports).
    */
   results: z.record(z.string(), z.union([z.number(), z.string().min(1)])).default({}),
-  /** The examinations a physician would order (catalogue ids or this case's own test names). */
-  keyExams: z.array(z.string()).min(1),
+  /**
+   * The examinations a physician would order (catalogue ids or this case's own test names). Bank
+   * cases have at least one; an imported case whose record holds no test has none.
+   */
+  keyExams: z.array(z.string()).default([]),
   diagnosis: z.object({
     name: z.string().min(2),
     icd10: z.string().regex(ICD10, 'ICD-10 codes look like I21 or I21.1').optional(),

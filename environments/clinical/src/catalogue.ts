@@ -1,4 +1,4 @@
-import { hashString } from '@toolgym/protocol';
+import { hashString, ToolGymError } from '@toolgym/protocol';
 import { distance } from 'fastest-levenshtein';
 import { type NormalSpec, PANEL_ROWS, TEST_ROWS, type TestCategory } from '../data/test-catalogue.ts';
 
@@ -27,8 +27,10 @@ export interface ReportedValue {
   flag?: 'H' | 'L' | 'A';
 }
 
-export class CatalogueError extends Error {
-  readonly code = 'invalid_catalogue';
+export class CatalogueError extends ToolGymError {
+  constructor(message: string, hint?: string) {
+    super('invalid_catalogue', message, hint);
+  }
 }
 
 /** Words that do not change which test is meant ("order a CBC please" = "cbc"). */
@@ -64,6 +66,27 @@ const singular = (key: string) =>
     .map((w) => (w.length > 3 && w.endsWith('s') && !w.endsWith('ss') ? w.slice(0, -1) : w))
     .join(' ');
 
+/** Spelled-out modalities as the catalogue names them ("computed tomography of the chest" → "ct chest"). */
+const MODALITIES: Array<[RegExp, string]> = [
+  [/\bcomputed tomograph(y|ic)\b/g, 'ct'],
+  [/\bmagnetic resonance( imaging)?\b/g, 'mri'],
+  [/\b(radiograph|radiographs|radiography|xray|xrays)\b/g, 'x ray'],
+  [/\b(ultrasonography|sonography|sonogram)\b/g, 'ultrasound'],
+];
+
+/**
+ * The words of a test name as lookups compare them: normalised like `testKey`, plurals folded,
+ * spelled-out modalities abbreviated. Word sets let a longer name ("X-Ray_Knee", "skin biopsy of the
+ * right shin") be matched by the words of a shorter one.
+ */
+export function testWords(name: string): string[] {
+  let key = testKey(name);
+  for (const [pattern, short] of MODALITIES) key = key.replace(pattern, short);
+  return singular(key)
+    .split(' ')
+    .filter((w) => w.length > 0);
+}
+
 /**
  * The examinations the hospital offers: lookup by name or alias, suggestions for unknown names,
  * and normal results for tests a case says nothing about.
@@ -71,6 +94,8 @@ const singular = (key: string) =>
 export class TestCatalogue {
   private readonly byId = new Map<string, CatalogueTest>();
   private readonly byKey = new Map<string, CatalogueTest>();
+  /** Every name's words, by each of its words, for `resolveLoosely`. */
+  private readonly labelsByWord = new Map<string, Array<{ words: string[]; test: CatalogueTest }>>();
 
   constructor(tests: CatalogueTest[]) {
     for (const test of tests) {
@@ -95,6 +120,13 @@ export class TestCatalogue {
         }
       }
     }
+    for (const [key, test] of this.byKey) {
+      const words = singular(key).split(' ');
+      if (words.length === 1 && (words[0] as string).length < 3) continue;
+      const label = { words, test };
+      for (const word of new Set(words))
+        this.labelsByWord.set(word, [...(this.labelsByWord.get(word) ?? []), label]);
+    }
   }
 
   get size(): number {
@@ -113,6 +145,30 @@ export class TestCatalogue {
   resolve(name: string): CatalogueTest | undefined {
     const key = testKey(name);
     return this.byKey.get(key) ?? this.byKey.get(singular(key));
+  }
+
+  /**
+   * The test a longer, imported name means: an exact lookup, else the catalogue name or alias whose
+   * words all occur in it, the one with most words (written together in order beats scattered);
+   * none when two tests tie. "X-Ray_Knee" is a limb X-ray, "CT scan of the chest" a CT chest,
+   * "CT scan thorax and abdomen" nothing (two tie).
+   */
+  resolveLoosely(name: string): CatalogueTest | undefined {
+    const exact = this.resolve(name);
+    if (exact) return exact;
+    const ordered = testWords(name);
+    const words = new Set(ordered);
+    const phrase = ` ${ordered.join(' ')} `;
+    let best: { test: CatalogueTest; score: number; tied: boolean } | undefined;
+    for (const word of words) {
+      for (const { words: label, test } of this.labelsByWord.get(word) ?? []) {
+        if (!label.every((w) => words.has(w))) continue;
+        const score = 2 * label.length + (phrase.includes(` ${label.join(' ')} `) ? 1 : 0);
+        if (!best || score > best.score) best = { test, score, tied: false };
+        else if (score === best.score && best.test.id !== test.id) best.tied = true;
+      }
+    }
+    return best && !best.tied ? best.test : undefined;
   }
 
   /** The panel a component belongs to (first listed), for crediting a component ordered alone. */

@@ -21,8 +21,11 @@ export const ClinicalConfigSchema = z
   .object({
     /** Assistant turns per episode (DiagGym uses 12). */
     maxTurns: z.number().int().min(2).max(64).default(12),
-    /** Share of cases held out as the test split (by a hash of the case id). */
-    testFraction: z.number().min(0.05).max(0.95).default(0.25),
+    /**
+     * Share of each specialty's cases held out as the test split, as whole case families (so no
+     * test diagnosis has a train case); families are picked by a salted hash.
+     */
+    testFraction: z.number().min(0.05).max(0.95).default(0.3),
     /** Salt of the split: another salt gives another split of the same cases. */
     splitSalt: z.string().default('clinical'),
     /** Only cases of these specialties (all when empty). */

@@ -191,12 +191,3 @@ export function matchDiagnosis(
   if (ALTERNATIVES.test(text)) return { correct: false, reason: 'list-of-alternatives', competing };
   return { correct: true, reason: namesGold ? 'matched-name' : 'matched-code', competing };
 }
-
-/** Whether patient-facing text names the case's diagnosis (the case bank's leak check). */
-export function mentionsDiagnosis(text: string, c: Pick<ClinicalCase, 'diagnosis'>): string | undefined {
-  const norm = ` ${normaliseDiagnosis(text)} `;
-  const names = diagnosisNames(c);
-  const found = [...goldPhrasesOf(c)].findIndex((n) => n.length >= 3 && norm.includes(` ${n} `));
-  if (found < 0) return undefined;
-  return names.find((name) => normaliseDiagnosis(name) === [...goldPhrasesOf(c)][found]) ?? names[0];
-}

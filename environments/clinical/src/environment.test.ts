@@ -185,9 +185,10 @@ describe('clinical environment', () => {
     expect(() => clinical.parseConfig({ maxTurns: 1 })).toThrow(/maxTurns/);
   });
 
-  it('splits cases into train and test by id, and filters by specialty', async () => {
-    expect((await env.tasksOf('test')).length).toBeGreaterThanOrEqual(8);
-    expect((await env.tasksOf('train')).length).toBeGreaterThanOrEqual(40);
+  it('splits cases into train, test (held-out families) and test-iid, and filters by specialty', async () => {
+    expect((await env.tasksOf('test')).length).toBeGreaterThanOrEqual(35);
+    expect((await env.tasksOf('train')).length).toBeGreaterThanOrEqual(80);
+    expect((await env.tasksOf('test-iid')).length).toBeGreaterThanOrEqual(1);
     const neuro = new Environment(clinical, clinical.parseConfig({ specialties: ['neurology'] }));
     const tasks = await neuro.tasks();
     expect(tasks.length).toBeGreaterThanOrEqual(5);

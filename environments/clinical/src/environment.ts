@@ -1,9 +1,14 @@
-import { defineEnvironment, type EnvironmentDefinition, ToolError, weightedReward } from '@toolgym/env-kit';
-import { splitOf } from '@toolgym/protocol';
+import {
+  type DataFileReport,
+  defineEnvironment,
+  type EnvironmentDefinition,
+  ToolError,
+  weightedReward,
+} from '@toolgym/env-kit';
 import type { Task } from '@toolgym/protocol';
 import { gradeRubric, type RubricJudge } from '@toolgym/tools/rubric';
 import { z } from 'zod';
-import { loadAgentClinicJsonl } from './agentclinic.ts';
+import { loadAgentClinicFiles } from './agentclinic/load.ts';
 import type { ClinicalCase, ExamSystem } from './case.ts';
 import { builtInCases, CaseBank, CaseDataError, taskIdOf } from './case-bank.ts';
 import { defaultCatalogue } from './catalogue.ts';
@@ -19,6 +24,7 @@ import {
   type PatientSimulatorFactory,
 } from './patient/simulator.ts';
 import { examFindings, resolveExamSystem, systemNames } from './physical-exam.ts';
+import { assignSplits } from './split.ts';
 
 export interface ClinicalState {
   clinicalCase: ClinicalCase;
@@ -50,25 +56,31 @@ export interface ClinicalEnvironmentSettings {
   judge?: RubricJudge;
 }
 
-const banks = new Map<string, CaseBank>();
+const banks = new Map<string, { bank: CaseBank; reports: DataFileReport[] }>();
 
-/** The case bank a config selects (built once per selection). */
-export function caseBankFor(config: ClinicalConfig): CaseBank {
+function selectionOf(config: ClinicalConfig): { bank: CaseBank; reports: DataFileReport[] } {
   const key = JSON.stringify([config.includeBank, config.agentClinicFiles, config.specialties]);
-  let bank = banks.get(key);
-  if (!bank) {
-    const imported = config.agentClinicFiles.flatMap((file) => loadAgentClinicJsonl(file).cases);
-    let cases = [...(config.includeBank ? builtInCases() : []), ...imported];
+  let selection = banks.get(key);
+  if (!selection) {
+    const loads = loadAgentClinicFiles(config.agentClinicFiles);
+    let cases = [...(config.includeBank ? builtInCases() : []), ...loads.flatMap((l) => l.cases)];
     if (config.specialties.length > 0) cases = cases.filter((c) => config.specialties.includes(c.specialty));
     if (cases.length === 0)
       throw new CaseDataError(
         '(selection)',
-        `no cases match specialties ${JSON.stringify(config.specialties)}`,
+        `no case has a specialty in ${JSON.stringify(config.specialties)}`,
+        `specialties are ${[...new Set([...builtInCases(), ...loads.flatMap((l) => l.cases)].map((c) => c.specialty))].join(', ')}`,
       );
-    bank = new CaseBank(cases, defaultCatalogue());
-    banks.set(key, bank);
+    const reports = loads.map(({ file, records, loaded, notices }) => ({ file, records, loaded, notices }));
+    selection = { bank: new CaseBank(cases, defaultCatalogue()), reports };
+    banks.set(key, selection);
   }
-  return bank;
+  return selection;
+}
+
+/** The case bank a config selects (built once per selection). */
+export function caseBankFor(config: ClinicalConfig): CaseBank {
+  return selectionOf(config).bank;
 }
 
 export function promptFor(c: ClinicalCase, config: ClinicalConfig): string {
@@ -80,16 +92,10 @@ export function promptFor(c: ClinicalCase, config: ClinicalConfig): string {
   ].join('\n');
 }
 
-/** Tasks of a config: one per case, split by a hash of the case id; both splits are kept non-empty. */
+/** Tasks of a config: one per case; `test` holds out whole case families (split.ts). */
 export function clinicalTasks(config: ClinicalConfig): Task[] {
   const bank = caseBankFor(config);
-  const split = new Map(
-    bank.cases.map((c) => [c.id, splitOf(c.id, config.testFraction, config.splitSalt)] as const),
-  );
-  const ids = [...split.keys()].sort();
-  if (ids.length >= 2 && ![...split.values()].includes('test'))
-    split.set(ids[ids.length - 1] as string, 'test');
-  if (ids.length >= 2 && ![...split.values()].includes('train')) split.set(ids[0] as string, 'train');
+  const split = assignSplits(bank.cases, config.testFraction, config.splitSalt);
   return bank.cases.map((c) => {
     const answer: ClinicalTaskAnswer = {
       diagnosis: c.diagnosis.name,
@@ -309,5 +315,10 @@ export function createClinicalEnvironment(
     rewardRange: [0, MAX_TOTAL_WEIGHT],
     limits: (config) => ({ maxTurns: config.maxTurns, toolTimeoutMs: 30_000, maxToolOutputBytes: 8_192 }),
     oracle: clinicalOracle,
+    dataReport: (config) => selectionOf(config).reports,
+    heldOut: (config) => {
+      const bank = caseBankFor(config);
+      return { unit: 'case-family', unitsOf: (task) => [bank.forTask(task.id).family] };
+    },
   });
 }

@@ -11,6 +11,11 @@ describe('exam F1 (DiagGym)', () => {
     expect(examF1(['mri_brain'], ['ecg'], catalogue).f1).toBe(0);
   });
 
+  it('gives a case with no key exams 1 for ordering nothing and 0 for ordering anything', () => {
+    expect(examF1([], [], catalogue).f1).toBe(1);
+    expect(examF1(['cbc'], [], catalogue).f1).toBe(0);
+  });
+
   it('scores a partial ordering: 1 of 2 keys plus 2 extra tests → P = 1/3, R = 1/2, F1 = 0.4', () => {
     const s = examF1(['ecg', 'cbc', 'chest_xray'], ['ecg', 'troponin'], catalogue);
     expect(s.precision).toBeCloseTo(1 / 3);

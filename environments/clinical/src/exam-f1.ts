@@ -20,7 +20,8 @@ export interface ExamScore {
 /**
  * DiagGym's examination-recommendation F1 between the set of ordered tests and the case's key
  * examinations: precision = ordered tests that cover some key exam / ordered; recall = key exams
- * covered / key exams. No orders → 0.
+ * covered / key exams. No orders → 0. A case with no key exams (an imported record that reports no
+ * test) scores 1 when nothing was ordered, as both sets are equal, and 0 otherwise.
  */
 export function examF1(
   ordered: readonly string[],
@@ -29,8 +30,11 @@ export function examF1(
 ): ExamScore {
   const orderedSet = [...new Set(ordered)];
   const keySet = [...new Set(keys)];
-  if (orderedSet.length === 0 || keySet.length === 0)
-    return { precision: 0, recall: 0, f1: 0, matchedKeys: [] };
+  if (keySet.length === 0) {
+    const f1 = orderedSet.length === 0 ? 1 : 0;
+    return { precision: f1, recall: 1, f1, matchedKeys: [] };
+  }
+  if (orderedSet.length === 0) return { precision: 0, recall: 0, f1: 0, matchedKeys: [] };
   const useful = orderedSet.filter((o) => keySet.some((k) => covers(o, k, catalogue)));
   const matchedKeys = keySet.filter((k) => orderedSet.some((o) => covers(o, k, catalogue)));
   const precision = useful.length / orderedSet.length;

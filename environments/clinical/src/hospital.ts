@@ -1,6 +1,12 @@
 import { ToolError } from '@toolgym/env-kit';
 import type { ClinicalCase } from './case.ts';
-import { type CatalogueTest, type ReportedValue, type TestCatalogue, testKey } from './catalogue.ts';
+import {
+  type CatalogueTest,
+  type ReportedValue,
+  type TestCatalogue,
+  testKey,
+  testWords,
+} from './catalogue.ts';
 
 /** One test the doctor ordered, with its report. */
 export interface OrderedTest {
@@ -42,10 +48,35 @@ export class Hospital {
     return this.ordered.reduce((sum, t) => sum + t.cost, 0);
   }
 
+  /**
+   * The case's own test (imports) an order means: its exact name, or, when the order names no
+   * catalogue test the case reports, the one case test whose name holds every word of the order
+   * ("lymph node biopsy" finds "Biopsy: Cervical Lymph Node"). A catalogue test the case reports wins.
+   */
+  private caseOnlyFor(name: string, test: CatalogueTest | undefined): string | undefined {
+    const exact = this.caseOnly.get(testKey(name));
+    if (exact) return exact;
+    if (this.caseOnly.size === 0 || (test && this.reports(test))) return undefined;
+    const words = testWords(name);
+    if (words.length === 0) return undefined;
+    const holders = [...this.caseOnly.values()].filter((own) => {
+      const ownWords = new Set(testWords(own));
+      return words.every((w) => ownWords.has(w));
+    });
+    return holders.length === 1 ? holders[0] : undefined;
+  }
+
+  /** Whether the case reports this test, or a component of it. */
+  private reports(test: CatalogueTest): boolean {
+    const results = this.clinicalCase.results;
+    return results[test.id] !== undefined || (test.components ?? []).some((id) => results[id] !== undefined);
+  }
+
   /** Orders a test by name; unknown names are a model-visible error listing the closest names. */
   order(name: string, callIndex: number): OrderedTest {
-    const test = this.catalogue.resolve(name);
-    const caseOnlyName = test ? undefined : this.caseOnly.get(testKey(name));
+    const resolved = this.catalogue.resolve(name);
+    const caseOnlyName = this.caseOnlyFor(name, resolved);
+    const test = caseOnlyName ? undefined : resolved;
     if (!test && !caseOnlyName) {
       const suggestions = this.catalogue.suggest(name);
       throw new ToolError(

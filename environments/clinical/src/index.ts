@@ -1,13 +1,23 @@
 import { createClinicalEnvironment } from './environment.ts';
 
+export { DIAGNOSIS_SYNONYMS } from '../data/diagnosis-synonyms.ts';
 export { DEV_PHRASINGS, HELD_OUT_PHRASINGS, type Phrasing } from '../data/phrasings.ts';
+export { firstPerson, type Speaker } from './agentclinic/first-person.ts';
 export {
-  type AgentClinicCase,
-  AgentClinicCaseSchema,
+  AgentClinicFileError,
   type AgentClinicLoad,
-  fromAgentClinic,
-  loadAgentClinicJsonl,
-} from './agentclinic.ts';
+  loadAgentClinicFile,
+  loadAgentClinicFiles,
+} from './agentclinic/load.ts';
+export {
+  NEJM_OBJECTIVE,
+  type NejmRecord,
+  NejmRecordSchema,
+  nejmCase,
+  nejmTests,
+} from './agentclinic/nejm.ts';
+export { type OsceRecord, OsceRecordSchema, osceCase } from './agentclinic/osce.ts';
+export { importTests, type RecordTest, recordTests } from './agentclinic/record-tests.ts';
 export {
   type ClinicalCase,
   type ClinicalCaseInput,
@@ -26,6 +36,7 @@ export {
   type Sex,
   TestCatalogue,
   testKey,
+  testWords,
 } from './catalogue.ts';
 export { type ClinicalRubricContext, clinicalRubric, describeClinicalContext } from './clinical-rubric.ts';
 export {
@@ -39,7 +50,6 @@ export {
   type DiagnosisVerdict,
   icdCompatible,
   matchDiagnosis,
-  mentionsDiagnosis,
   normaliseDiagnosis,
 } from './diagnosis-match.ts';
 export {
@@ -56,6 +66,17 @@ export {
 } from './environment.ts';
 export { type ExamScore, examF1 } from './exam-f1.ts';
 export { Hospital, type OrderedTest, renderReport } from './hospital.ts';
+export {
+  agentVisibleTexts,
+  findLeaks,
+  type Leak,
+  type LeakHit,
+  LeakMatcher,
+  leakMatcherOf,
+  leakTermsOf,
+  nameVariants,
+  type VisibleText,
+} from './leak-check.ts';
 export { type FieldAccuracy, fieldMatchingAccuracy, targetLabel } from './patient/field-accuracy.ts';
 export { HISTORY_FIELDS, type HistoryField, type QuestionTarget } from './patient/history-fields.ts';
 export { matchQuestion, questionTerms, symptomsIn } from './patient/question-matcher.ts';
@@ -70,6 +91,7 @@ export {
 } from './patient/simulator.ts';
 export { SYMPTOMS } from './patient/symptoms.ts';
 export { examFindings, resolveExamSystem, vitalSigns } from './physical-exam.ts';
+export { assignSplits } from './split.ts';
 
 /** clinical@1 with the deterministic patient and no judge: what discovery registers. */
 export default createClinicalEnvironment();

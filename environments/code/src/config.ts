@@ -5,25 +5,37 @@ export const DatasetSchema = z.object({
   format: z.enum(['mbpp', 'humaneval']),
   /** A JSONL file, one problem per line. */
   path: z.string().min(1),
-  /** Put every problem of this file in one split; by default each is split by id like the generated ones. */
-  split: z.enum(['train', 'test']).optional(),
+  /** Put every problem of this file in one split; by default each (a family of one) is held out for `test` by id, like whole generated families. */
+  split: z.enum(['train', 'test', 'test-iid']).optional(),
+  /**
+   * Leave out problems whose tests cannot be graded with the solution kept out of the grader (each
+   * is reported on stderr with its file and line); by default such a problem fails the load.
+   */
+  skipUngradable: z.boolean().default(false),
+  /** Relative and absolute tolerance of this file's float comparisons; by default floats compare exactly. */
+  floatTolerance: z.number().positive().optional(),
 });
 export type DatasetSpec = z.infer<typeof DatasetSchema>;
 
 export const CodeConfigSchema = z.object({
-  /** Which task families: `programming` (write a function, hidden unit tests) and `interpreter` (math with a Python tool). */
-  families: z
+  /** Which kinds of task: `programming` (write a function, hidden unit tests) and `interpreter` (math with a Python tool). */
+  kinds: z
     .array(z.enum(['programming', 'interpreter']))
     .min(1)
     .default(['programming', 'interpreter']),
-  /** Variants generated per programming template (26 templates; variants with equal constants collapse). */
-  programmingVariants: z.number().int().min(1).max(50).default(8),
-  /** Variants generated per interpreter template (8 templates). */
+  /** Variants generated per programming family (variants with equal constants collapse). */
+  programmingVariants: z.number().int().min(1).max(50).default(5),
+  /** Variants generated per interpreter family. */
   interpreterVariants: z.number().int().min(1).max(50).default(5),
-  /** Seed of the generated problems and of the split. */
+  /** Seed of the generated problems and of the splits. */
   seed: z.number().int().default(0),
-  /** Share of problems in the test split. */
-  testFraction: z.number().min(0).max(1).default(0.2),
+  /**
+   * Share of problem families held out whole for the `test` split (chosen per kind and
+   * difficulty); a dataset's problems are families of one, held out in the same share.
+   */
+  heldOutFamilies: z.number().min(0).max(1).default(0.2),
+  /** Share of the other families' variants put in `test-iid` (families that train also has). */
+  iidTestFraction: z.number().min(0).max(1).default(0.2),
   /** Real problem sets to add (MBPP / HumanEval JSONL); their tests become the hidden tests. */
   datasets: z.array(DatasetSchema).default([]),
   /** Where untrusted code runs. */

@@ -3,11 +3,14 @@ import { ToolGymError } from '@toolgym/protocol';
 import { type Sandbox, SandboxError } from '@toolgym/sandbox';
 import { z } from 'zod';
 import { type CodeConfig, CodeConfigSchema } from './config.ts';
+import { GraderFailureError } from './grading/errors.ts';
+import type { GraderPool } from './grading/grader-process.ts';
+import { runTests, type TestRun, type TestSuite } from './grading/run-tests.ts';
+import { chanceCorrectedPassFraction, unseenTests } from './pass-fraction.ts';
 import { formatRun, formatTestRun } from './run-output.ts';
-import { leaseSharedSandbox } from './shared-sandbox.ts';
+import { leaseSharedGrading } from './shared-sandbox.ts';
 import { type CodeTaskAnswer, type CodeTaskMeta, SOLUTION_FILE } from './task-types.ts';
-import { codeTasks } from './tasks.ts';
-import { runTests } from './test-harness.ts';
+import { codeHeldOut, codeTasks } from './tasks.ts';
 import { MAX_FILE_BYTES, Workspace } from './workspace.ts';
 
 export {
@@ -18,23 +21,31 @@ export {
   type SandboxSettings,
 } from './config.ts';
 export { loadDataset, loadHumanEvalJsonl, loadMbppJsonl } from './datasets.ts';
+export { PUBLIC_TESTS } from './problems/draw.ts';
 export { INTERPRETER_TEMPLATES, type InterpreterTemplate } from './problems/interpreter-templates.ts';
-export {
-  type Difficulty,
-  PROGRAMMING_TEMPLATES,
-  type ProgrammingTemplate,
-  PUBLIC_TESTS,
-} from './problems/programming-templates.ts';
+export { PROGRAMMING_TEMPLATES } from './problems/programming-templates.ts';
+export type { Difficulty, ProgrammingTemplate } from './problems/template.ts';
 export { functionPrompt, interpreterPrompt } from './prompts.ts';
-export { closeSharedSandboxes, sharedSandbox } from './shared-sandbox.ts';
+export { checkSuites, type Refusal } from './grading/check-tests.ts';
+export { GraderFailureError } from './grading/errors.ts';
+export { GraderPool } from './grading/grader-process.ts';
+export {
+  type GradingInfra,
+  runTests,
+  type TestRun,
+  type TestRunOptions,
+  type TestSuite,
+} from './grading/run-tests.ts';
+export { closeSharedSandboxes, leaseSharedGrading, sharedSandbox } from './shared-sandbox.ts';
 export { type CodeTaskAnswer, type CodeTaskMeta, SOLUTION_FILE } from './task-types.ts';
-export { codeTasks } from './tasks.ts';
-export { runTests, type TestRun } from './test-harness.ts';
+export { codeHeldOut, codeTasks, heldOutFamilies } from './tasks.ts';
 export { Workspace } from './workspace.ts';
 
 export interface CodeState {
   sandbox: Sandbox;
-  /** Gives the shared sandbox back when the episode ends. */
+  /** Grader processes: they run the tests and compare, and never run the episode's code. */
+  graders: GraderPool;
+  /** Gives the shared sandbox and graders back when the episode ends. */
   releaseSandbox: () => void;
   workspace: Workspace;
   /** Set when the sandbox itself failed (not the model's code): the episode cannot be graded. */
@@ -49,14 +60,14 @@ export class SandboxFailureError extends ToolGymError {
 }
 
 /**
- * Runs sandbox work for a tool. A failure of the sandbox itself is recorded on the episode (so
- * grading refuses it as episode-fatal) and told to the model as a tool error.
+ * Runs sandbox work for a tool. A failure of the sandbox or the grader itself is recorded on the
+ * episode (so grading refuses it as episode-fatal) and told to the model as a tool error.
  */
 async function inSandbox<T>(state: CodeState, work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (error) {
-    if (!(error instanceof SandboxError)) throw error;
+    if (!(error instanceof SandboxError || error instanceof GraderFailureError)) throw error;
     state.sandboxFailure ??= error.message;
     throw new ToolError(
       `The sandbox failed (${error.message}); this episode cannot be graded.`,
@@ -75,6 +86,31 @@ const runLimits = (config: CodeConfig) => ({
 });
 
 const answerOf = (task: { answer?: unknown }) => task.answer as CodeTaskAnswer;
+
+type FunctionAnswer = Extract<CodeTaskAnswer, { kind: 'function' }>;
+
+/** A function task's tests with everything the grader needs to run them. */
+const suiteOf = (gold: FunctionAnswer, tests: string[]): TestSuite => ({
+  entryPoint: gold.entryPoint,
+  tests,
+  ...(gold.setup ? { setup: gold.setup } : {}),
+  ...(gold.preamble ? { preamble: gold.preamble } : {}),
+  ...(gold.helpers ? { helpers: gold.helpers } : {}),
+  ...(gold.floatTolerance !== undefined ? { floatTolerance: gold.floatTolerance } : {}),
+});
+
+function gradeTests(
+  state: CodeState,
+  config: CodeConfig,
+  suite: TestSuite,
+  signal?: AbortSignal,
+): Promise<TestRun> {
+  return runTests({ sandbox: state.sandbox, graders: state.graders }, state.workspace.snapshot(), suite, {
+    perTestSeconds: config.perTestSeconds,
+    limits: runLimits(config),
+    ...(signal ? { signal } : {}),
+  });
+}
 
 /** `\boxed{42}` wins; otherwise the last integer in the text. */
 export function extractIntegerAnswer(text: string): string | undefined {
@@ -156,14 +192,7 @@ export default defineEnvironment<CodeState, CodeConfig>({
           );
         const tests = (episode.task.meta as CodeTaskMeta).publicTests ?? [];
         const run = await inSandbox(episode.state, () =>
-          runTests(episode.state.sandbox, episode.state.workspace.snapshot(), {
-            entryPoint: answer.entryPoint,
-            tests,
-            ...(answer.setup ? { setup: answer.setup } : {}),
-            perTestSeconds: episode.config.perTestSeconds,
-            limits: runLimits(episode.config),
-            signal,
-          }),
+          gradeTests(episode.state, episode.config, suiteOf(answer, tests), signal),
         );
         return { text: formatTestRun(run, tests), isError: run.passed < run.total || run.load !== 'ok' };
       },
@@ -200,8 +229,13 @@ export default defineEnvironment<CodeState, CodeConfig>({
     },
   },
   setup: (_task, { config }) => {
-    const lease = leaseSharedSandbox(config.sandbox);
-    return { sandbox: lease.sandbox, releaseSandbox: lease.release, workspace: new Workspace() };
+    const lease = leaseSharedGrading(config.sandbox);
+    return {
+      sandbox: lease.sandbox,
+      graders: lease.graders,
+      releaseSandbox: lease.release,
+      workspace: new Workspace(),
+    };
   },
   teardown: (state) => state.releaseSandbox(),
   grade: async ({ episode, finalText }) => {
@@ -220,33 +254,32 @@ export default defineEnvironment<CodeState, CodeConfig>({
         given: given ?? null,
       });
     }
-    const run = await runTests(episode.state.sandbox, episode.state.workspace.snapshot(), {
-      entryPoint: gold.entryPoint,
-      tests: gold.hiddenTests,
-      ...(gold.setup ? { setup: gold.setup } : {}),
-      perTestSeconds: episode.config.perTestSeconds,
-      limits: runLimits(episode.config),
-    }).catch((error: unknown) => {
-      throw error instanceof SandboxError
-        ? new SandboxFailureError(`episode not graded: ${error.message}`)
-        : error;
-    });
-    const fraction = run.total === 0 ? 0 : run.passed / run.total;
-    const format = episode.terminated && run.load === 'ok' && run.definesEntryPoint ? 1 : 0;
-    return weightedReward(
-      { pass_fraction: fraction, all_pass: run.total > 0 && run.passed === run.total ? 1 : 0, format },
-      weights,
-      {
-        passed: run.passed,
-        total: run.total,
-        load: run.load,
-        ...(run.loadError ? { loadError: run.loadError } : {}),
-        ...(run.cutShort ? { cutShort: run.cutShort } : {}),
-        failures: run.results.flatMap((r, i) => (r.ok ? [] : [`#${i}: ${r.error ?? 'failed'}`])).slice(0, 5),
+    const run = await gradeTests(episode.state, episode.config, suiteOf(gold, gold.hiddenTests)).catch(
+      (error: unknown) => {
+        throw error instanceof SandboxError || error instanceof GraderFailureError
+          ? new SandboxFailureError(`episode not graded: ${error.message}`)
+          : error;
       },
     );
+    // Tests the prompt shows earn no pass_fraction (a table of the public examples is not the
+    // skill), and neither does what a constant answer would pass.
+    const counted = unseenTests(gold.hiddenTests, (episode.task.meta as CodeTaskMeta).publicTests ?? []);
+    const allPass = run.total > 0 && run.passed === run.total;
+    const passed = counted.filter((i) => run.results[i]?.ok).length;
+    const fraction = chanceCorrectedPassFraction(passed, counted.length, gold.chance, allPass);
+    const format = episode.terminated && run.load === 'ok' && run.definesEntryPoint ? 1 : 0;
+    return weightedReward({ pass_fraction: fraction, all_pass: allPass ? 1 : 0, format }, weights, {
+      passed: run.passed,
+      total: run.total,
+      load: run.load,
+      ...(run.loadError ? { loadError: run.loadError } : {}),
+      ...(run.cutShort ? { cutShort: run.cutShort } : {}),
+      failures: run.results.flatMap((r, i) => (r.ok ? [] : [`#${i}: ${r.error ?? 'failed'}`])).slice(0, 5),
+    });
   },
   rewardRange: [0, 1.1],
+  heldOut: codeHeldOut,
+  redteam: async () => (await import('../redteam/index.ts')).CODE_ATTACKS,
   limits: (config) => ({
     maxTurns: config.maxTurns,
     // Long enough for a test run (per-test alarm × public tests + start-up); the sandbox's own limits fire first.

@@ -1,5 +1,5 @@
 import type { RunResult } from '@toolgym/sandbox';
-import type { TestRun } from './test-harness.ts';
+import type { TestRun } from './grading/run-tests.ts';
 
 /** A sandbox run as the model reads it: exit status, why it was stopped, then its output. No timings (episodes must replay identically). */
 export function formatRun(result: RunResult): string {

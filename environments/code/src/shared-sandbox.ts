@@ -1,5 +1,7 @@
 import { createBubblewrapSandbox, createDockerSandbox, type Sandbox } from '@toolgym/sandbox';
 import type { SandboxSettings } from './config.ts';
+import { GraderPool } from './grading/grader-process.ts';
+import type { GradingInfra } from './grading/run-tests.ts';
 
 const factories: Record<SandboxSettings['backend'], (settings: SandboxSettings) => Sandbox> = {
   bubblewrap: (s) => createBubblewrapSandbox({ poolSize: s.poolSize }),
@@ -9,53 +11,62 @@ const factories: Record<SandboxSettings['backend'], (settings: SandboxSettings) 
 /** A shared sandbox with no open episode is closed after this long (so a finished CLI run can exit). */
 const IDLE_CLOSE_MS = 10_000;
 
-interface Entry {
-  sandbox: Sandbox;
+interface Entry extends GradingInfra {
   leases: number;
   idleTimer?: NodeJS.Timeout;
 }
 
 const shared = new Map<string, Entry>();
 
+const keyOf = (settings: SandboxSettings) => `${settings.backend}:${settings.poolSize}`;
+
 function entryFor(settings: SandboxSettings): Entry {
-  const key = `${settings.backend}:${settings.poolSize}`;
+  const key = keyOf(settings);
   let entry = shared.get(key);
   if (!entry) {
-    entry = { sandbox: factories[settings.backend](settings), leases: 0 };
+    entry = {
+      sandbox: factories[settings.backend](settings),
+      graders: new GraderPool(settings.poolSize),
+      leases: 0,
+    };
     shared.set(key, entry);
     scheduleIdleClose(key, entry);
   }
   return entry;
 }
 
+const closeEntry = (entry: Entry) => Promise.all([entry.sandbox.close(), entry.graders.close()]);
+
 function scheduleIdleClose(key: string, entry: Entry): void {
   clearTimeout(entry.idleTimer);
   entry.idleTimer = setTimeout(() => {
     if (entry.leases > 0 || shared.get(key) !== entry) return;
     shared.delete(key);
-    void entry.sandbox.close();
+    void closeEntry(entry);
   }, IDLE_CLOSE_MS);
   entry.idleTimer.unref();
 }
 
 /**
- * One sandbox (and so one warm pool) per backend and pool size, shared by the episodes of the
- * process: episodes never share a run (each run is a fresh sandbox), only the pool that feeds
- * them. The sandbox is closed when no episode has used it for a while.
+ * One sandbox (and so one warm pool) and one pool of grader processes per backend and pool size,
+ * shared by the episodes of the process: episodes never share a run (each run is a fresh sandbox,
+ * each grading a fresh grader process), only the pools that feed them. They are closed when no
+ * episode has used them for a while.
  */
 export function sharedSandbox(settings: SandboxSettings): Sandbox {
   return entryFor(settings).sandbox;
 }
 
-/** Holds the shared sandbox for one episode; `release` when the episode ends. */
-export function leaseSharedSandbox(settings: SandboxSettings): { sandbox: Sandbox; release(): void } {
-  const key = `${settings.backend}:${settings.poolSize}`;
+/** Holds the shared sandbox and graders (for an episode, or grading outside one); `release` when done. */
+export function leaseSharedGrading(settings: SandboxSettings): GradingInfra & { release(): void } {
+  const key = keyOf(settings);
   const entry = entryFor(settings);
   clearTimeout(entry.idleTimer);
   entry.leases++;
   let released = false;
   return {
     sandbox: entry.sandbox,
+    graders: entry.graders,
     release() {
       if (released) return;
       released = true;
@@ -65,10 +76,10 @@ export function leaseSharedSandbox(settings: SandboxSettings): { sandbox: Sandbo
   };
 }
 
-/** Closes the shared sandboxes now (tests, shutdown); the next use makes new ones. */
+/** Closes the shared sandboxes and grader pools now (tests, shutdown); the next use makes new ones. */
 export async function closeSharedSandboxes(): Promise<void> {
   const all = [...shared.values()];
   shared.clear();
   for (const entry of all) clearTimeout(entry.idleTimer);
-  await Promise.all(all.map((entry) => entry.sandbox.close()));
+  await Promise.all(all.map(closeEntry));
 }

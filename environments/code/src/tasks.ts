@@ -1,27 +1,19 @@
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { ConfigError } from '@toolgym/env-kit';
+import { ConfigError, type HeldOut } from '@toolgym/env-kit';
 import { hashString, Rng, splitOf } from '@toolgym/protocol';
-import type { Task } from '@toolgym/protocol';
+import type { Split, Task } from '@toolgym/protocol';
 import type { CodeConfig } from './config.ts';
 import { loadDataset } from './datasets.ts';
+import { checkSuites } from './grading/check-tests.ts';
+import { cachedPythonJson } from './cached-python.ts';
+import { chanceLevel, unseenTests } from './pass-fraction.ts';
+import { PUBLIC_TESTS } from './problems/draw.ts';
 import { INTERPRETER_TEMPLATES } from './problems/interpreter-templates.ts';
-import {
-  PROGRAMMING_TEMPLATES,
-  type ProgrammingDraft,
-  PUBLIC_TESTS,
-} from './problems/programming-templates.ts';
+import { PROGRAMMING_TEMPLATES } from './problems/programming-templates.ts';
+import type { Difficulty, ProgrammingDraft } from './problems/template.ts';
 import { functionPrompt, interpreterPrompt } from './prompts.ts';
 import type { CodeTaskAnswer, CodeTaskMeta } from './task-types.ts';
 
-const GENERATED_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../data/generated');
-
-/**
- * Expected outputs come from running the (trusted) reference solutions once on the host, in one
- * Python process, and are cached on disk by a hash of everything that went in.
- */
+/** Expected outputs come from running the (trusted) reference solutions once on the host, in one Python process. */
 const EVALUATE_REFERENCES = `
 import contextlib, copy, io, json, sys
 job = json.load(sys.stdin)
@@ -49,116 +41,155 @@ interface Evaluated {
 }
 
 function evaluateReferences(job: {
-  functions: Array<ProgrammingDraft & { key: string }>;
+  functions: Array<Pick<ProgrammingDraft, 'entryPoint' | 'reference' | 'inputs'> & { key: string }>;
   programs: Array<{ key: string; program: string }>;
 }): Evaluated {
-  const input = JSON.stringify(job);
-  const cacheFile = path.join(
-    GENERATED_DIR,
-    `references-${hashString(EVALUATE_REFERENCES + input).toString(16)}.json`,
+  return cachedPythonJson<Evaluated>(
+    'references',
+    EVALUATE_REFERENCES,
+    ['-c', EVALUATE_REFERENCES],
+    JSON.stringify(job),
   );
-  if (existsSync(cacheFile)) return JSON.parse(readFileSync(cacheFile, 'utf8')) as Evaluated;
-  const python = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
-  const result = spawnSync(python, ['-c', EVALUATE_REFERENCES], {
-    input,
-    encoding: 'utf8',
-    maxBuffer: 64 * 1024 * 1024,
-  });
-  if (result.error || result.status !== 0) {
-    throw new ConfigError(
-      `computing the code tasks' expected outputs failed: ${result.error?.message ?? result.stderr}`,
-      'python3 must be installed',
-    );
-  }
-  mkdirSync(GENERATED_DIR, { recursive: true });
-  const tmp = `${cacheFile}.${process.pid}.tmp`;
-  writeFileSync(tmp, result.stdout);
-  renameSync(tmp, cacheFile);
-  return JSON.parse(result.stdout) as Evaluated;
 }
 
-/** The whole task set of a config: generated problems of each family plus any datasets. Deterministic. */
+interface Family {
+  id: string;
+  kind: CodeTaskMeta['kind'];
+  difficulty: Difficulty;
+}
+
+/**
+ * The families whose every variant is in `test`: in each group of one kind and difficulty, the
+ * `heldOutFamilies` share of families that hash lowest under the seed (so every difficulty and
+ * both kinds appear in test).
+ */
+export function heldOutFamilies(
+  families: readonly Family[],
+  config: Pick<CodeConfig, 'seed' | 'heldOutFamilies'>,
+): Set<string> {
+  const groups = new Map<string, Family[]>();
+  for (const family of families) {
+    const key = `${family.kind}:${family.difficulty}`;
+    groups.set(key, [...(groups.get(key) ?? []), family]);
+  }
+  const heldOut = new Set<string>();
+  for (const group of groups.values()) {
+    const ranked = [...group].sort(
+      (a, b) => hashString(`${config.seed}:${a.id}`) - hashString(`${config.seed}:${b.id}`),
+    );
+    for (const family of ranked.slice(0, Math.round(group.length * config.heldOutFamilies)))
+      heldOut.add(family.id);
+  }
+  return heldOut;
+}
+
+/** What the `test` split holds out: whole problem families (a dataset problem is a family of one). */
+export function codeHeldOut(): HeldOut {
+  return { unit: 'family', unitsOf: (task) => [String((task.meta as CodeTaskMeta).family)] };
+}
+
+/** Draws up to `count` distinct variants of a template. */
+function variants<T>(count: number, seed: string, make: (rng: Rng) => T, keyOf: (draft: T) => string): T[] {
+  const rng = new Rng(hashString(seed));
+  const seen = new Map<string, T>();
+  for (let attempt = 0; seen.size < count && attempt < count * 10; attempt++) {
+    const draft = make(rng);
+    const key = keyOf(draft);
+    if (!seen.has(key)) seen.set(key, draft);
+  }
+  return [...seen.values()];
+}
+
+/** The whole task set of a config: generated problems of each kind plus any datasets. Deterministic. */
 export function codeTasks(config: CodeConfig): Task[] {
   const salt = `code:${config.seed}`;
-  const functions: Array<ProgrammingDraft & { key: string; template: string; difficulty: string }> = [];
-  const programs: Array<{
-    key: string;
-    program: string;
-    question: string;
-    template: string;
-    difficulty: string;
-  }> = [];
-  if (config.families.includes('programming')) {
+  const families: Family[] = [];
+  const functions: Array<ProgrammingDraft & { key: string; family: Family }> = [];
+  const programs: Array<{ key: string; program: string; question: string; family: Family }> = [];
+  if (config.kinds.includes('programming')) {
     for (const template of PROGRAMMING_TEMPLATES) {
-      const rng = new Rng(hashString(`${salt}:${template.id}`));
-      const seen = new Set<string>();
-      for (
-        let attempt = 0;
-        seen.size < config.programmingVariants && attempt < config.programmingVariants * 10;
-        attempt++
-      ) {
-        const draft = template.make(rng);
+      const family: Family = { id: template.id, kind: 'programming', difficulty: template.difficulty };
+      families.push(family);
+      const drafts = variants(
+        config.programmingVariants,
+        `${salt}:${template.id}`,
+        template.make,
+        (d) => d.description + d.reference,
+      );
+      for (const draft of drafts) {
         const key = `fn-${template.id}-${hashString(draft.description + draft.reference).toString(36)}`;
-        if (seen.has(key)) continue;
-        seen.add(key);
-        functions.push({ ...draft, key, template: template.id, difficulty: template.difficulty });
+        functions.push({ ...draft, key, family });
       }
     }
   }
-  if (config.families.includes('interpreter')) {
+  if (config.kinds.includes('interpreter')) {
     for (const template of INTERPRETER_TEMPLATES) {
-      const rng = new Rng(hashString(`${salt}:${template.id}`));
-      const seen = new Set<string>();
-      for (
-        let attempt = 0;
-        seen.size < config.interpreterVariants && attempt < config.interpreterVariants * 10;
-        attempt++
-      ) {
-        const draft = template.make(rng);
-        const key = `math-${template.id}-${hashString(draft.question).toString(36)}`;
-        if (seen.has(key)) continue;
-        seen.add(key);
-        programs.push({ ...draft, key, template: template.id, difficulty: template.difficulty });
+      const family: Family = { id: template.id, kind: 'interpreter', difficulty: template.difficulty };
+      families.push(family);
+      for (const draft of variants(
+        config.interpreterVariants,
+        `${salt}:${template.id}`,
+        template.make,
+        (d) => d.question,
+      )) {
+        programs.push({
+          ...draft,
+          key: `math-${template.id}-${hashString(draft.question).toString(36)}`,
+          family,
+        });
       }
     }
   }
   const evaluated = evaluateReferences({
-    functions: functions.map(({ key, entryPoint, description, reference, inputs }) => ({
+    functions: functions.map(({ key, entryPoint, reference, inputs }) => ({
       key,
       entryPoint,
-      description,
       reference,
       inputs,
     })),
     programs: programs.map(({ key, program }) => ({ key, program })),
   });
+  const held = heldOutFamilies(families, config);
+  const splitOfVariant = (id: string, family: string): Split =>
+    held.has(family) ? 'test' : splitOf(id, config.iidTestFraction, salt) === 'test' ? 'test-iid' : 'train';
 
+  const checks = checkSuites(
+    functions.map((fn) => ({ entryPoint: fn.entryPoint, tests: evaluated.tests[fn.key] ?? [] })),
+  );
   const tasks: Task[] = [];
-  for (const fn of functions) {
+  functions.forEach((fn, i) => {
     const tests = evaluated.tests[fn.key] ?? [];
+    const refused = checks[i]!.find((c) => c.refused !== null)?.refused;
+    if (refused)
+      throw new ConfigError(`generated task ${fn.key} has a test the grader refuses: ${refused.reason}`);
     const publicTests = tests.slice(0, PUBLIC_TESTS);
+    const hiddenTests = tests.slice(PUBLIC_TESTS);
     const answer: CodeTaskAnswer = {
       kind: 'function',
       entryPoint: fn.entryPoint,
       reference: fn.reference,
-      hiddenTests: tests.slice(PUBLIC_TESTS),
+      hiddenTests,
+      chance: chanceLevel(
+        unseenTests(hiddenTests, publicTests).map((t) => checks[i]![t + PUBLIC_TESTS]!.expects),
+      ),
+      ...(fn.floatTolerance !== undefined ? { floatTolerance: fn.floatTolerance } : {}),
     };
     const meta: CodeTaskMeta = {
-      family: 'programming',
+      kind: 'programming',
+      family: fn.family.id,
       source: 'generated',
-      template: fn.template,
-      difficulty: fn.difficulty as CodeTaskMeta['difficulty'],
+      difficulty: fn.family.difficulty,
       entryPoint: fn.entryPoint,
       publicTests,
     };
     tasks.push({
       id: fn.key,
-      split: splitOf(fn.key, config.testFraction, salt),
+      split: splitOfVariant(fn.key, fn.family.id),
       prompt: functionPrompt(fn.description, fn.entryPoint, publicTests),
       answer,
       meta,
     });
-  }
+  });
   for (const p of programs) {
     const answer: CodeTaskAnswer = {
       kind: 'interpreter',
@@ -166,14 +197,14 @@ export function codeTasks(config: CodeConfig): Task[] {
       program: p.program,
     };
     const meta: CodeTaskMeta = {
-      family: 'interpreter',
+      kind: 'interpreter',
+      family: p.family.id,
       source: 'generated',
-      template: p.template,
-      difficulty: p.difficulty as CodeTaskMeta['difficulty'],
+      difficulty: p.family.difficulty,
     };
     tasks.push({
       id: p.key,
-      split: splitOf(p.key, config.testFraction, salt),
+      split: splitOfVariant(p.key, p.family.id),
       prompt: interpreterPrompt(p.question),
       answer,
       meta,
@@ -181,7 +212,8 @@ export function codeTasks(config: CodeConfig): Task[] {
   }
   for (const dataset of config.datasets) {
     for (const task of loadDataset(dataset)) {
-      tasks.push({ ...task, split: dataset.split ?? splitOf(task.id, config.testFraction, salt) });
+      const split = dataset.split ?? splitOf(task.id, config.heldOutFamilies, salt);
+      tasks.push({ ...task, split });
     }
   }
   const ids = new Set<string>();

@@ -25,13 +25,13 @@ afterAll(async () => {
 });
 
 describe.skipIf(!engine)('code environment on the Docker backend', () => {
-  it('plays oracle episodes of both families and keeps the network closed', async () => {
+  it('plays oracle episodes of both kinds and keeps the network closed', async () => {
     process.env.DOCKER_HOST = engine!.host;
     const registry = new EnvironmentRegistry();
     registry.register(definition);
     const env = registry.make('code', { sandbox: { backend: 'docker', poolSize: 1 }, perTestSeconds: 1 });
     const tasks = await env.tasks();
-    const pick = (family: string) => tasks.find((t: Task) => (t.meta as CodeTaskMeta).family === family)!;
+    const pick = (kind: string) => tasks.find((t: Task) => (t.meta as CodeTaskMeta).kind === kind)!;
     for (const task of [pick('programming'), pick('interpreter')]) {
       const episode = await env.openEpisode({ taskId: task.id });
       for (const call of definition.oracle!(task, env.config)) {

@@ -59,6 +59,20 @@ describe('tasks and splits', () => {
       expect((task.meta.pairs as string[]).some((p) => heldOut.has(p))).toBe(true);
   });
 
+  it('declares function pairs as its held-out unit: test holds out pairs, test-iid only depth-1 instances', async () => {
+    const env = make({ depths: [1, 2, 3], tasksPerDepth: 300 });
+    const tasks = await env.tasks();
+    const heldOut = compose.heldOut!(env.config);
+    expect(heldOut.unit).toBe('function-pair');
+    const trainUnits = new Set(tasks.filter((t) => t.split === 'train').flatMap((t) => heldOut.unitsOf(t)));
+    for (const task of tasks.filter((t) => t.split === 'test'))
+      expect(heldOut.unitsOf(task).some((pair) => !trainUnits.has(pair)), task.id).toBe(true);
+    const iid = tasks.filter((t) => t.split === 'test-iid');
+    expect(iid.length).toBeGreaterThan(30);
+    expect(iid.every((t) => t.meta.depth === 1)).toBe(true);
+    expect(tasks.some((t) => t.split === 'test' && t.meta.depth === 1)).toBe(false);
+  });
+
   it('computes gold answers from the functions, step by step', async () => {
     const [task] = await make({ depths: [3], tasksPerDepth: 1 }).tasks();
     const { chain, input } = task!.meta as { chain: Array<keyof typeof STRING_FUNCTIONS>; input: string };

@@ -103,6 +103,8 @@ export default defineEnvironment<State, ComposeConfig>({
   // Each of the four weights is at most 1.
   rewardRange: [0, 4],
   limits: (config) => ({ maxTurns: config.maxTurns, toolTimeoutMs: 2_000, maxToolOutputBytes: 4_096 }),
+  // Composition generalisation: a test chain contains an ordered pair no train chain has.
+  heldOut: () => ({ unit: 'function-pair', unitsOf: (task) => (task.meta as { pairs: string[] }).pairs }),
   oracle: (task) => {
     const { chain, input } = task.meta as { chain: FunctionName[]; input: string };
     const { steps, output } = task.answer as ComposeAnswer;

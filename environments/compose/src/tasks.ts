@@ -51,8 +51,9 @@ export function promptFor(
 }
 
 /**
- * Tasks of every depth in `config.depths`. A chain is a test task when any adjacent pair in it is
- * held out; depth-1 tasks split by hash. With `everyStepChanges`, chains with a step that leaves its
+ * Tasks of every depth in `config.depths`. A chain is a `test` task when any adjacent pair in it is
+ * held out; a fifth of depth-1 tasks, chosen by hash, are `test-iid` (their function is trained on
+ * too, so they hold out no unit). With `everyStepChanges`, chains with a step that leaves its
  * string unchanged are drawn again. Same config → same tasks.
  */
 export function composeTasks(config: ComposeConfig): Task[] {
@@ -82,7 +83,7 @@ export function composeTasks(config: ComposeConfig): Task[] {
       const split =
         depth === 1
           ? hashString(id) % 5 === 0
-            ? 'test'
+            ? 'test-iid'
             : 'train'
           : pairs.some((p) => heldOut.has(p))
             ? 'test'

@@ -2,7 +2,7 @@
  * `pnpm bench mcp`: latency of one `tools/call` through a ToolGym environment vs a bare MCP SDK
  * server with the same trivial tool, over stdio and Streamable HTTP, measured in one run with the
  * two servers interleaved (A B A B …) so machine drift hits both alike.
- * Target (issue 2): the kit adds at most 15% over the bare SDK.
+ * Target: the kit adds at most 15% over the bare SDK.
  */
 import { spawn } from 'node:child_process';
 import path from 'node:path';

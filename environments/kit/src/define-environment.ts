@@ -83,6 +83,22 @@ export interface EnvironmentSpec<State, Config> {
   heldOut?(config: Config): HeldOut;
   /** The red-team suite (loaded on demand): attacks that try to earn reward without the skill. */
   redteam?(): Promise<readonly Attack[]>;
+  /**
+   * What loading the config's data files kept, skipped and changed (asked after `tasks`), so
+   * `toolgym env tasks` and `toolgym eval` print every record that did not load as written.
+   */
+  dataReport?(config: Config): readonly DataFileReport[] | Promise<readonly DataFileReport[]>;
+}
+
+/** One data file an environment read: how many records, how many became tasks, and why the others did not. */
+export interface DataFileReport {
+  file: string;
+  /** Records read (the lines of a JSONL file). */
+  records: number;
+  /** Records that became tasks. */
+  loaded: number;
+  /** Records skipped (`skipped`) or loaded with a change, with the reason; `line` is 1-based, absent for the whole file. */
+  notices: Array<{ line?: number; skipped: boolean; message: string }>;
 }
 
 /** The unit of skill an environment's test split holds out, and which units each task has. */

@@ -1,6 +1,6 @@
 import type { EndResult, EpisodeLimits, Split, StartParams, Task, ToolSpec } from '@toolgym/protocol';
 import { RewardBreakdownSchema, StartParamsSchema } from '@toolgym/protocol';
-import type { EnvironmentDefinition, EpisodeContext, ToolCallRecord, ToolOutput } from './define-environment.ts';
+import type { DataFileReport, EnvironmentDefinition, EpisodeContext, ToolCallRecord, ToolOutput } from './define-environment.ts';
 import { formatZodIssues } from './define-environment.ts';
 import { EpisodeStateError, ToolError } from './errors.ts';
 import { hashString, Rng } from '@toolgym/protocol';
@@ -49,6 +49,12 @@ export class Environment<State = any, Config = any> {
   tasks(): Promise<Task[]> {
     this.taskList ??= Promise.resolve(this.definition.tasks(this.config));
     return this.taskList;
+  }
+
+  /** What loading the data files kept, skipped and changed (empty for an environment without files). */
+  async dataReport(): Promise<readonly DataFileReport[]> {
+    await this.tasks();
+    return (await this.definition.dataReport?.(this.config)) ?? [];
   }
 
   async tasksOf(split: Split): Promise<Task[]> {

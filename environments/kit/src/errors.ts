@@ -26,12 +26,8 @@ export class EpisodeStateError extends ToolGymError {}
  * Thrown by a tool to send a model-visible error back (the episode goes on). Anything else a
  * tool throws is reported to the model too, with code `tool_failed`.
  */
-export class ToolError extends Error {
-  constructor(
-    message: string,
-    readonly code = 'tool_error',
-  ) {
-    super(message);
-    this.name = 'ToolError';
+export class ToolError extends ToolGymError {
+  constructor(message: string, code = 'tool_error', hint?: string) {
+    super(code, message, hint);
   }
 }

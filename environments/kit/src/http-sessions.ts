@@ -43,9 +43,15 @@ export class HttpSessions {
     };
     const { session } = await serveSession(this.env, transport, principal);
     created = { transport, session, lastSeen: Date.now() };
-    const response = await transport.handleRequest(request, { parsedBody });
-    if (!transport.sessionId) await release(created);
-    return response;
+    try {
+      const response = await transport.handleRequest(request, { parsedBody });
+      if (!transport.sessionId) await release(created);
+      return response;
+    } catch (error) {
+      if (transport.sessionId) this.sessions.delete(transport.sessionId);
+      await release(created);
+      throw error;
+    }
   }
 
   /** Closes the sessions with no request since `cutoff`. */

@@ -4,6 +4,7 @@ export {
   DEFAULT_LIMITS,
   type EnvironmentSpec,
   type EnvironmentDefinition,
+  type DataFileReport,
   type EpisodeContext,
   type GradeInput,
   type HeldOut,
@@ -34,4 +35,15 @@ export {
   type CallOptions,
 } from './client.ts';
 export type { Attack, AttackEnd, AttackEpisode, AgentTask } from './redteam.ts';
+export {
+  checkSplits,
+  splitReport,
+  formatSplitReport,
+  heldOutUnitsByTask,
+  promptCoverage,
+  promptWords,
+  PROMPT_NGRAM,
+  type SplitReport,
+  type SplitStats,
+} from './split-check.ts';
 export { checkEnvironment, type ConformanceReport, type ConformanceCheck } from './conformance.ts';

@@ -339,6 +339,68 @@ describe('HTTP binding', () => {
     }
   });
 
+  it('a full server whose sessions go idle releases every episode and slot: it fills to its cap again, and a reaped session is 404', async () => {
+    const server = await serveHttp(env, { maxSessions: 3, idleTimeoutMs: 2_000 });
+    const initialize = () =>
+      fetch(server.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+        body: JSON.stringify({
+          jsonrpc: '2.0',
+          id: 1,
+          method: 'initialize',
+          params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'probe', version: '1' } },
+        }),
+      });
+    try {
+      const openBefore = probeStats.open;
+      const fill = () =>
+        Promise.all(
+          [1, 2, 3].map(async () => {
+            const client = await EnvironmentClient.connect({ kind: 'http', url: server.url });
+            await client.start({ taskId: 't1' });
+            return client;
+          }),
+        );
+      // Clients that vanish without a goodbye, holding an episode each.
+      const first = await fill();
+      expect(probeStats.open).toBe(openBefore + 3);
+      expect((await initialize()).status).toBe(503);
+      await waitFor(() => server.sessionCount() === 0 && probeStats.open === openBefore, 15_000);
+      const stale = await first[0]!.callTool('add', { n: 1 }).catch((error: unknown) => error);
+      expect(String(stale)).toMatch(/404|unknown or expired session/);
+      // Every slot came back: the server fills to its cap once more, and no further.
+      const second = await fill();
+      expect(server.sessionCount()).toBe(3);
+      expect((await initialize()).status).toBe(503);
+      await Promise.all([...first, ...second].map((c) => c.close().catch(() => {})));
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('an initialize the transport refuses holds no slot', async () => {
+    const server = await serveHttp(env, { maxSessions: 1 });
+    try {
+      for (let i = 0; i < 3; i++) {
+        const response = await fetch(server.url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+          // No protocolVersion, capabilities or clientInfo: not an initialize the SDK accepts.
+          body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: {} }),
+        });
+        expect(response.status).toBeGreaterThanOrEqual(400);
+        expect(response.status).not.toBe(503);
+      }
+      expect(server.sessionCount()).toBe(0);
+      const client = await EnvironmentClient.connect({ kind: 'http', url: server.url });
+      expect((await client.info()).id).toBe('probe');
+      await client.close();
+    } finally {
+      await server.close();
+    }
+  });
+
   it('answers a first request that is not an initialize with 400 and opens no session', async () => {
     const server = await serveHttp(env);
     try {

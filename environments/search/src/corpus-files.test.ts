@@ -36,7 +36,11 @@ describe('Search-R1 / FlashRAG corpus loader', () => {
 
   it('names the file, the line and the expected format when a line is wrong', async () => {
     const bad = writeLines('bad.jsonl', ['{"id": "a", "contents": "T\\nx"}', '{"contents": "no id"}']);
-    await expect(loadSearchR1Corpus(bad)).rejects.toThrow(/bad\.jsonl:2: missing 'id'.*\n.*"contents"/);
+    await expect(loadSearchR1Corpus(bad)).rejects.toMatchObject({
+      code: 'corpus_format',
+      message: expect.stringMatching(/bad\.jsonl:2: missing 'id'/),
+      hint: expect.stringMatching(/"contents"/),
+    });
     const notJson = writeLines('notjson.jsonl', ['{oops']);
     await expect(loadSearchR1Corpus(notJson)).rejects.toThrow(/notjson\.jsonl:1: not valid JSON/);
     const dup = writeLines('dup.jsonl', ['{"id": 1, "contents": "A"}', '{"id": "1", "contents": "B"}']);

@@ -249,6 +249,13 @@ export default defineEnvironment<SearchState, SearchConfig>({
     toolTimeoutMs: config.browser.navigationTimeoutMs * 2 + 5_000,
     maxToolOutputBytes: Math.max(16_384, config.pageChars * 4 + 2_048),
   }),
+  // Generated questions: every question about one subject (a country, a currency, a language)
+  // lands in one split, so test subjects are never seen in train. A QA file's test split holds
+  // out its own questions.
+  heldOut: (config) =>
+    config.qaPath
+      ? { unit: 'question', unitsOf: (task) => [task.id] }
+      : { unit: 'subject', unitsOf: (task) => [(task.meta as unknown as SearchTaskMeta).subject ?? task.id] },
   oracle: (task) => {
     const gold = task.answer as SearchAnswer;
     const meta = task.meta as unknown as SearchTaskMeta;

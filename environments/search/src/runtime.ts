@@ -22,6 +22,8 @@ import { loadQaFile } from './tasks/qa-file.ts';
 
 /** Bump when the generated corpus or questions change, so caches rebuild. */
 export const GENERATOR_VERSION = 1;
+/** Bumped when the task records change shape, so cached task lists are rebuilt (the corpus is kept). */
+const TASKS_VERSION = 2;
 
 /** What a search environment serves: documents, their index, the questions, and the local web server. */
 export interface SearchData {
@@ -76,7 +78,7 @@ async function buildSearchData(config: SearchConfig): Promise<SearchData> {
     const { wordnetDocuments } = config.corpus;
     dir = path.join(root, `world-v${GENERATOR_VERSION}-wordnet${wordnetDocuments}`);
     const corpusFile = path.join(dir, 'corpus.jsonl');
-    const tasksFile = path.join(dir, `tasks-test${config.testFraction}.json`);
+    const tasksFile = path.join(dir, `tasks-v${TASKS_VERSION}-test${config.testFraction}.json`);
     let facts: ReturnType<typeof worldFacts> | undefined;
     if (existsSync(corpusFile)) {
       documents = loadDocuments(corpusFile);

@@ -3,7 +3,7 @@
  *
  * Episodes per second of the SQL environment over stdio MCP: `concurrency` clients, each with its
  * own stdio server process (bench/serve-sql-stdio.ts: what `toolgym env serve sql` runs, without
- * the CLI's discovery of every environment, which only slows start-up), each playing the scripted policy of the issue (one
+ * the CLI's discovery of every environment, which only slows start-up), each playing a scripted policy (one
  * execute_sql of the gold query, then submit_answer with it, then end/grade). The baseline,
  * measured in the same run, is the bare cost of the same SQL executed directly with
  * better-sqlite3 in this process (the two executions an episode makes). The ratio is the

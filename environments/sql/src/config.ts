@@ -22,8 +22,16 @@ export const SqlConfigSchema = z.object({
     .default([...BUILTIN_DATABASES]),
   /** Questions generated per built-in database before the split. */
   questionsPerDatabase: z.number().int().positive().default(360),
-  /** Share of built-in questions in the test split (Spider/BIRD keep their own train/dev split). */
-  testFraction: z.number().min(0).max(1).default(0.2),
+  /**
+   * The built-in database held out for the `test` split: every question about it is a test task
+   * and none is in train, so test measures writing SQL for a schema never trained on.
+   */
+  testDatabase: z.enum(BUILTIN_DATABASES).default('library'),
+  /**
+   * Share of the other databases' questions in `test-iid`, chosen by hash: new instances of
+   * templates that train also has (Spider/BIRD keep their own train/dev split).
+   */
+  testIidFraction: z.number().min(0).max(1).default(0.2),
   /** Seed of data generation and question sampling (fixed so gold answers are stable). */
   seed: z.number().int().default(7),
   /** Assistant turns per episode. */
@@ -45,6 +53,19 @@ export const SqlConfigSchema = z.object({
    * gold query has ORDER BY, any column order), or 'auto' (bird for BIRD data, spider otherwise).
    */
   semantics: z.enum(['auto', 'bird', 'spider']).default('auto'),
+  /**
+   * Read double-quoted string literals (`WHERE name = "France"`) in gold and predicted queries as
+   * Python's sqlite3 reads them: a column when one of that name is in scope, else a string.
+   * 'auto': on for Spider and BIRD data (their evaluators run Python's sqlite3), off for the
+   * built-in databases (SQLite's strict rule, which better-sqlite3 builds in).
+   */
+  doubleQuotedStrings: z.union([z.literal('auto'), z.boolean()]).default('auto'),
+  /**
+   * Spider data only: keep DISTINCT when comparing results, the official evaluator's
+   * `--keep_distinct`. By default DISTINCT is removed from both queries before they run, as the
+   * evaluator does by default.
+   */
+  keepDistinct: z.boolean().default(false),
   /**
    * Reward weights (Reasoning-SQL, Pourreza et al. 2025, arXiv:2503.23157, §3: execution
    * accuracy weighted highest, the partial rewards 1 each; its LLM-judge reward is not used here).

@@ -1,3 +1,5 @@
+import { ToolGymError } from '@toolgym/protocol';
+
 /**
  * Why a query did not give rows. Every code is model-visible: the tool returns it as an
  * `isError` result and the episode goes on.
@@ -14,12 +16,11 @@ export type QueryErrorCode =
   /** The query process died (e.g. out of memory); a fresh one serves the next query. */
   | 'executor_crashed';
 
-export class QueryError extends Error {
+export class QueryError extends ToolGymError {
   constructor(
-    readonly code: QueryErrorCode,
+    override readonly code: QueryErrorCode,
     message: string,
   ) {
-    super(message);
-    this.name = 'QueryError';
+    super(code, message);
   }
 }

@@ -6,13 +6,17 @@ import { z } from 'zod';
 import { type SqlConfig, SqlConfigSchema } from './config.ts';
 import { QueryError } from './errors.ts';
 import type { QueryResult, SqlValue } from './executor/messages.ts';
+import { doubleQuotedStringsExtension } from './executor/double-quoted-strings.ts';
 import { type QueryPool, sharedQueryPool } from './executor/query-pool.ts';
 import { formatResult } from './format-result.ts';
 import type { MatchSemantics } from './grading/execution-match.ts';
+import { spiderExecutedSql } from './grading/spider-evaluator.ts';
 import { gradeSql, type PredictedQuery } from './grading/sql-reward.ts';
 import { describeTable, listTables } from './schema-tools.ts';
 import { checkReadOnlyQuery } from './sql-guard.ts';
 import type { SqlAnswer } from './tasks/sql-task.ts';
+import { benchmarkDocs } from './tasks/benchmark-loader.ts';
+import { type DatabaseDocs, tableNotes } from './tasks/benchmark-schema.ts';
 import { databaseFileOf, parseDataset, sqlTasks } from './tasks/task-set.ts';
 
 export { DatasetSchema, type RewardWeights, type SqlConfig, SqlConfigSchema } from './config.ts';
@@ -35,11 +39,23 @@ export {
   orderMatters,
   spiderMatch,
 } from './grading/execution-match.ts';
-export { jaccard, ngramReward, schemaItems, schemaLinkingReward } from './grading/partial-rewards.ts';
+export { jaccard, ngramReward, parsableSql, schemaItems, schemaLinkingReward } from './grading/partial-rewards.ts';
+export { spiderExecutedSql } from './grading/spider-evaluator.ts';
 export { gradeSql, type PredictedQuery, REWARD_COMPONENTS } from './grading/sql-reward.ts';
+export { doubleQuotedStringsExtension } from './executor/double-quoted-strings.ts';
 export { checkReadOnlyQuery } from './sql-guard.ts';
-export { type BenchmarkKind, loadBenchmarkTasks } from './tasks/benchmark-loader.ts';
+export { type BenchmarkKind, benchmarkDocs, loadBenchmarkTasks } from './tasks/benchmark-loader.ts';
+export {
+  type ColumnDescription,
+  type DatabaseDocs,
+  readColumnDescriptions,
+  readTablesJson,
+  type TablesEntry,
+  tableNotes,
+} from './tasks/benchmark-schema.ts';
+export { parseCsv } from './tasks/csv.ts';
 export { generateDatabaseTasks, TEMPLATES } from './tasks/builtin-tasks.ts';
+export type { Difficulty, QuestionTemplate, Skill, TemplateParams } from './tasks/template.ts';
 export type { SqlAnswer } from './tasks/sql-task.ts';
 export { databaseFileOf, parseDataset, sqlTasks } from './tasks/task-set.ts';
 
@@ -48,6 +64,10 @@ interface SqlEpisodeState {
   session: string;
   pool: QueryPool;
   databaseFile: string;
+  /** The extension every connection of this episode loads, when double-quoted strings are on. */
+  doubleQuotedStrings?: string;
+  /** Spider/BIRD: keys and column names from tables.json, BIRD's column meanings. */
+  docs?: DatabaseDocs;
   submitted?: PredictedQuery;
 }
 
@@ -63,6 +83,24 @@ function semanticsOf(config: SqlConfig): MatchSemantics {
   return parseDataset(config.dataset)?.kind === 'bird' ? 'bird' : 'spider';
 }
 
+function doubleQuotedStringsOf(config: SqlConfig): boolean {
+  return config.doubleQuotedStrings === 'auto' ? parseDataset(config.dataset) !== undefined : config.doubleQuotedStrings;
+}
+
+/** A query as it runs for grading: on Spider data, as the official evaluator rewrites it. */
+function executedSql(config: SqlConfig, sql: string): string {
+  return parseDataset(config.dataset)?.kind === 'spider' ? spiderExecutedSql(sql, { keepDistinct: config.keepDistinct }) : sql;
+}
+
+/** Which connection a query of this episode runs on: a session's, to its database, read as configured. */
+function connectionOf(state: SqlEpisodeState, session = state.session) {
+  return {
+    session,
+    database: state.databaseFile,
+    ...(state.doubleQuotedStrings ? { doubleQuotedStrings: state.doubleQuotedStrings } : {}),
+  };
+}
+
 /** Runs a model-written query: the guard first, then the episode's read-only connection. */
 async function runModelQuery(
   state: SqlEpisodeState,
@@ -74,14 +112,7 @@ async function runModelQuery(
 ) {
   checkReadOnlyQuery(sql);
   return state.pool.run(
-    {
-      session: state.session,
-      database: state.databaseFile,
-      sql,
-      maxRows,
-      maxRowsCounted: config.maxRowsCounted,
-      maxCellChars,
-    },
+    { ...connectionOf(state), sql, maxRows, maxRowsCounted: config.maxRowsCounted, maxCellChars },
     config.queryTimeoutMs,
     signal,
   );
@@ -91,29 +122,21 @@ async function runModelQuery(
 function metadataQuery(state: SqlEpisodeState, config: SqlConfig, signal: AbortSignal) {
   return (sql: string, maxRows: number) =>
     state.pool.run(
-      {
-        session: state.session,
-        database: state.databaseFile,
-        sql,
-        maxRows,
-        maxRowsCounted: maxRows,
-        maxCellChars: GRADED_CELL_CHARS,
-      },
+      { ...connectionOf(state), sql, maxRows, maxRowsCounted: maxRows, maxCellChars: GRADED_CELL_CHARS },
       config.queryTimeoutMs,
       signal,
     );
 }
 
 function goldResult(task: Task, config: SqlConfig, state: SqlEpisodeState): Promise<QueryResult> {
-  const { sql } = task.answer as SqlAnswer;
-  const key = `${state.databaseFile}\u0000${sql}`;
+  const sql = executedSql(config, (task.answer as SqlAnswer).sql);
+  const key = `${state.databaseFile}\u0000${state.doubleQuotedStrings ?? ''}\u0000${sql}`;
   let pending = goldResults.get(key);
   if (!pending) {
     if (goldResults.size >= GOLD_CACHE_LIMIT) goldResults.delete(goldResults.keys().next().value as string);
     pending = state.pool.run(
       {
-        session: GOLD_SESSION,
-        database: state.databaseFile,
+        ...connectionOf(state, GOLD_SESSION),
         sql,
         maxRows: config.maxRowsGraded,
         maxRowsCounted: config.maxRowsGraded + 1,
@@ -137,7 +160,7 @@ async function gradedRun(
   submitted: boolean,
 ): Promise<PredictedQuery> {
   try {
-    const result = await runModelQuery(state, config, sql, config.maxRowsGraded, GRADED_CELL_CHARS);
+    const result = await runModelQuery(state, config, executedSql(config, sql), config.maxRowsGraded, GRADED_CELL_CHARS);
     if (result.rowCount > config.maxRowsGraded)
       return { sql, submitted, error: `more than ${config.maxRowsGraded} rows; not compared` };
     return { sql, submitted, rows: result.rows };
@@ -194,7 +217,11 @@ export default defineEnvironment<SqlEpisodeState, SqlConfig>({
       }),
       run: async ({ table }, { episode, signal }) => {
         const run = metadataQuery(episode.state, episode.config, signal);
-        return describeTable(run, table, { maxCellChars: episode.config.maxCellChars }).catch(asToolError);
+        const { docs } = episode.state;
+        return describeTable(run, table, {
+          maxCellChars: episode.config.maxCellChars,
+          ...(docs ? { notes: (name: string) => tableNotes(docs, name) } : {}),
+        }).catch(asToolError);
       },
     },
     execute_sql: {
@@ -234,9 +261,18 @@ export default defineEnvironment<SqlEpisodeState, SqlConfig>({
   },
   setup: (task, { config }) => {
     const databaseFile = databaseFileOf(task, config);
+    const benchmark = parseDataset(config.dataset);
     const pool = sharedQueryPool(config.executors);
     pool.warm();
-    return { session: randomUUID(), pool, databaseFile };
+    return {
+      session: randomUUID(),
+      pool,
+      databaseFile,
+      ...(doubleQuotedStringsOf(config) ? { doubleQuotedStrings: doubleQuotedStringsExtension() } : {}),
+      ...(benchmark
+        ? { docs: benchmarkDocs(benchmark.kind, benchmark.dir, (task.answer as SqlAnswer).database, databaseFile) }
+        : {}),
+    };
   },
   teardown: (state) => state.pool.release(state.session),
   grade: async ({ episode, finalText }) => {
@@ -256,6 +292,7 @@ export default defineEnvironment<SqlEpisodeState, SqlConfig>({
     if (fromText) predicted = await gradedRun(state, config, fromText, false);
     return gradeSql({
       goldSql: answer.sql,
+      executedGoldSql: executedSql(config, answer.sql),
       goldRows: gold.rows as SqlValue[][],
       ...(predicted ? { predicted } : {}),
       semantics: semanticsOf(config),
@@ -269,6 +306,9 @@ export default defineEnvironment<SqlEpisodeState, SqlConfig>({
     toolTimeoutMs: config.queryTimeoutMs * 3 + 5_000,
     maxToolOutputBytes: 8_192,
   }),
+  // A whole database is held out: the built-in test database, or Spider's and BIRD's dev
+  // databases, which their train files never use.
+  heldOut: () => ({ unit: 'database', unitsOf: (task) => [task.meta.database as string] }),
   oracle: (task) => {
     const { sql } = task.answer as SqlAnswer;
     return [

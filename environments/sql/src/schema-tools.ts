@@ -42,7 +42,7 @@ const quoteIdentifier = (name: string) => `"${name.replaceAll('"', '""')}"`;
 export async function describeTable(
   run: RunQuery,
   table: string,
-  options: { maxCellChars: number },
+  options: { maxCellChars: number; notes?: (table: string) => string[] },
 ): Promise<string> {
   const all = await tables(run);
   const found =
@@ -57,6 +57,7 @@ export async function describeTable(
   const sample = await run(`SELECT * FROM ${name} LIMIT 3`, 3);
   return [
     found.sql,
+    ...(options.notes?.(found.name) ?? []),
     `Rows: ${String(count.rows[0]?.[0] ?? '?')}`,
     'Sample rows:',
     formatResult(sample, { maxRows: 3, maxCellChars: options.maxCellChars }),

@@ -9,6 +9,8 @@ export interface SqlToken {
   kind: SqlTokenKind;
   /** Source text; for `word`, as written (compare case-insensitively). */
   text: string;
+  /** Offset of the token's first character in the source. */
+  start: number;
 }
 
 const WORD_START = /[A-Za-z_\u0080-\uffff]/;
@@ -47,39 +49,59 @@ export function lexSql(sql: string): SqlToken[] {
       const end = sql.indexOf('*/', i + 2);
       i = end === -1 ? n : end + 2;
     } else if (c === "'") {
-      tokens.push({ kind: 'string', text: readQuoted("'") });
+      tokens.push({ kind: 'string', start: i, text: readQuoted("'") });
     } else if (c === '"' || c === '`') {
-      tokens.push({ kind: 'quoted', text: readQuoted(c) });
+      tokens.push({ kind: 'quoted', start: i, text: readQuoted(c) });
     } else if (c === '[') {
-      tokens.push({ kind: 'quoted', text: readQuoted(']') });
+      tokens.push({ kind: 'quoted', start: i, text: readQuoted(']') });
     } else if (DIGIT.test(c) || (c === '.' && DIGIT.test(sql[i + 1] ?? ''))) {
       const start = i;
       while (i < n && /[0-9A-Za-z_.]/.test(sql[i] as string)) {
         if ((sql[i] === 'e' || sql[i] === 'E') && (sql[i + 1] === '+' || sql[i + 1] === '-')) i++;
         i++;
       }
-      tokens.push({ kind: 'number', text: sql.slice(start, i) });
+      tokens.push({ kind: 'number', start, text: sql.slice(start, i) });
     } else if (WORD_START.test(c)) {
       const start = i;
       while (i < n && WORD_PART.test(sql[i] as string)) i++;
-      tokens.push({ kind: 'word', text: sql.slice(start, i) });
+      tokens.push({ kind: 'word', start, text: sql.slice(start, i) });
     } else if ((c === '?' || c === ':' || c === '@' || c === '$') && i + 1 <= n) {
       const start = i;
       i++;
       while (i < n && WORD_PART.test(sql[i] as string)) i++;
-      tokens.push({ kind: 'parameter', text: sql.slice(start, i) });
+      tokens.push({ kind: 'parameter', start, text: sql.slice(start, i) });
     } else {
       const two = sql.slice(i, i + 2);
       if (TWO_CHAR_SYMBOLS.has(two)) {
-        tokens.push({ kind: 'symbol', text: two });
+        tokens.push({ kind: 'symbol', start: i, text: two });
         i += 2;
       } else {
-        tokens.push({ kind: 'symbol', text: c });
+        tokens.push({ kind: 'symbol', start: i, text: c });
         i++;
       }
     }
   }
   return tokens;
+}
+
+/**
+ * `sql` with some tokens replaced and everything else (whitespace, comments, other tokens) kept
+ * as written: `replace` returns the new text of a token, or undefined to keep it.
+ */
+export function rewriteTokens(
+  sql: string,
+  replace: (token: SqlToken, index: number, tokens: readonly SqlToken[]) => string | undefined,
+): string {
+  const tokens = lexSql(sql);
+  let out = '';
+  let at = 0;
+  tokens.forEach((token, index) => {
+    const text = replace(token, index, tokens);
+    if (text === undefined) return;
+    out += sql.slice(at, token.start) + text;
+    at = token.start + token.text.length;
+  });
+  return out + sql.slice(at);
 }
 
 /** The statements of `sql` (split on `;` outside strings), each as its tokens; empty ones dropped. */

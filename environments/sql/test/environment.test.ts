@@ -2,14 +2,18 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ConfigError, Environment, type Episode } from '@toolgym/env-kit';
+import { checkSplits, ConfigError, Environment, type Episode } from '@toolgym/env-kit';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import sql, {
   BUILTIN_DATABASES,
+  type BuiltinDatabase,
   buildBuiltinDatabase,
   generateDatabaseTasks,
+  schemaItems,
   type SqlAnswer,
+  TEMPLATES,
+  type TemplateParams,
 } from '../src/index.ts';
 
 const env = new Environment(sql, sql.parseConfig({ queryTimeoutMs: 1_500 }));
@@ -25,17 +29,58 @@ async function playOracle(episode: Episode) {
 }
 
 describe('sql environment: tasks', () => {
-  it('has at least 300 questions per database, in both splits, at every difficulty', async () => {
+  it('has at least 120 templates over at least 5 databases, each with 4 different phrasings and some instances', async () => {
     const tasks = await env.tasks();
-    for (const database of BUILTIN_DATABASES) {
-      const mine = tasks.filter((t) => t.meta.database === database);
-      expect(mine.length, database).toBeGreaterThanOrEqual(300);
-      expect(mine.filter((t) => t.split === 'test').length).toBeGreaterThan(30);
-      expect(mine.filter((t) => t.split === 'train').length).toBeGreaterThan(200);
-      expect(new Set(mine.map((t) => t.meta.difficulty))).toEqual(new Set(['easy', 'medium', 'hard']));
-      expect(new Set(mine.map((t) => t.meta.skill)).size).toBeGreaterThanOrEqual(5);
+    const templates = Object.entries(TEMPLATES).flatMap(([database, list]) => list.map((t) => ({ database, ...t })));
+    expect(BUILTIN_DATABASES.length).toBeGreaterThanOrEqual(5);
+    expect(templates.length).toBeGreaterThanOrEqual(120);
+    const played = new Set(tasks.map((t) => `${t.meta.database}/${t.meta.template}`));
+    for (const template of templates) {
+      const key = `${template.database}/${template.id}`;
+      expect(played.has(key), `${key} yields no question`).toBe(true);
+      const db = new Database(buildBuiltinDatabase(template.database as BuiltinDatabase, 7), { readonly: true });
+      const params = db.prepare(template.params).get() as TemplateParams;
+      db.close();
+      expect(new Set(template.phrasings.map((phrase) => phrase(params))).size, key).toBeGreaterThanOrEqual(4);
     }
     expect(new Set(tasks.map((t) => t.id)).size).toBe(tasks.length);
+  });
+
+  it('needs several joins where it says multi-join, and a window function where it says window', async () => {
+    const tasks = await env.tasks();
+    for (const [database, list] of Object.entries(TEMPLATES)) {
+      const skills = new Set(list.map((t) => t.skill));
+      expect(skills, database).toContain('multi-join');
+      expect(skills, database).toContain('window');
+    }
+    for (const task of tasks) {
+      const gold = (task.answer as SqlAnswer).sql;
+      if (task.meta.skill === 'multi-join') expect(gold.match(/\bJOIN\b/g)?.length ?? 0, task.id).toBeGreaterThanOrEqual(3);
+      if (task.meta.skill === 'window') expect(gold, task.id).toMatch(/\bOVER \(/);
+    }
+  });
+
+  it('holds one whole database out for test, at every difficulty and skill; the others split into train and test-iid', async () => {
+    const tasks = await env.tasks();
+    expect(env.config.testDatabase).toBe('library');
+    const test = tasks.filter((t) => t.split === 'test');
+    expect(new Set(test.map((t) => t.meta.database))).toEqual(new Set(['library']));
+    expect(tasks.filter((t) => t.meta.database === 'library' && t.split !== 'test')).toEqual([]);
+    expect(test.length).toBeGreaterThanOrEqual(300);
+    expect(new Set(test.map((t) => t.meta.difficulty))).toEqual(new Set(['easy', 'medium', 'hard']));
+    expect(new Set(test.map((t) => t.meta.skill))).toEqual(new Set(Object.values(TEMPLATES).flat().map((t) => t.skill)));
+    const trainTemplates = new Set(tasks.filter((t) => t.split === 'train').map((t) => `${t.meta.database}/${t.meta.template}`));
+    const iid = tasks.filter((t) => t.split === 'test-iid');
+    expect(iid.length).toBeGreaterThan(200);
+    expect(iid.every((t) => trainTemplates.has(`${t.meta.database}/${t.meta.template}`))).toBe(true);
+    const report = await checkSplits(env);
+    expect(report).toMatchObject({ unit: 'database', heldOutUnits: ['library'], ok: true });
+    const other = await checkSplits(new Environment(sql, sql.parseConfig({ testDatabase: 'company' })));
+    expect(other).toMatchObject({ heldOutUnits: ['company'], ok: true });
+  });
+
+  it('every gold query is read by the schema-linking parser', async () => {
+    for (const task of await env.tasks()) expect(schemaItems((task.answer as SqlAnswer).sql), task.id).toBeDefined();
   });
 
   it('every gold query runs and has a non-empty answer', async () => {
@@ -70,7 +115,7 @@ describe('sql environment: tasks', () => {
     } finally {
       for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
     }
-    const config = { seed: 7, questionsPerDatabase: 40, testFraction: 0.2 };
+    const config = { seed: 7, questionsPerDatabase: 40, testDatabase: 'library' as const, testIidFraction: 0.2 };
     expect(generateDatabaseTasks('library', config)).toEqual(generateDatabaseTasks('library', config));
   });
 

@@ -3,11 +3,32 @@ import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import type { StepPoint } from './api.ts';
 
+/** The metric shown first: held-out accuracy when the run evaluates, else the first by name. */
+const FIRST_METRIC = 'eval/test/accuracy';
+
+/**
+ * Metric names by namespace, the part before the first `/` (the trainer's `reward/`, `loss/`,
+ * `eval/`, `timing/` …); names without one under ''.
+ */
+function byNamespace(names: string[]): Array<[string, string[]]> {
+  const groups = new Map<string, string[]>();
+  for (const name of names) {
+    const slash = name.indexOf('/');
+    const namespace = slash > 0 ? name.slice(0, slash) : '';
+    groups.set(namespace, [...(groups.get(namespace) ?? []), name]);
+  }
+  return [...groups];
+}
+
 /** Reward per step (mean with min–max) and one chosen trainer metric, each as a uPlot chart. */
 export function Curves({ points }: { points: StepPoint[] }) {
   const metricNames = [...new Set(points.flatMap((p) => Object.keys(p.metrics)))].sort();
   const [metric, setMetric] = useState<string>('');
-  const chosen = metricNames.includes(metric) ? metric : (metricNames[0] ?? '');
+  const chosen = metricNames.includes(metric)
+    ? metric
+    : metricNames.includes(FIRST_METRIC)
+      ? FIRST_METRIC
+      : (metricNames[0] ?? '');
   const steps = points.map((p) => p.step);
   return (
     <div class="curves" data-testid="curves">
@@ -32,9 +53,10 @@ export function Curves({ points }: { points: StepPoint[] }) {
             data-testid="metric-select"
           >
             {metricNames.length === 0 && <option value="">(no step metrics yet)</option>}
-            {metricNames.map((name) => (
-              <option value={name}>{name}</option>
-            ))}
+            {byNamespace(metricNames).map(([namespace, names]) => {
+              const options = names.map((name) => <option value={name}>{name}</option>);
+              return namespace ? <optgroup label={namespace}>{options}</optgroup> : options;
+            })}
           </select>
         </h3>
         <Chart

@@ -197,7 +197,11 @@ describe('BrowserPool launch failure', () => {
     const pool = new BrowserPool({ executablePath: '/nonexistent/chromium' });
     await expect(
       pool.newSession({ policy: new UrlPolicy({ localOrigins: ['http://127.0.0.1:1'] }) }),
-    ).rejects.toThrow(/could not start Chromium at \/nonexistent\/chromium.*\n.*TOOLGYM_CHROMIUM/);
+    ).rejects.toMatchObject({
+      code: 'browser_launch_failed',
+      message: expect.stringMatching(/^could not start Chromium at \/nonexistent\/chromium/),
+      hint: expect.stringMatching(/TOOLGYM_CHROMIUM/),
+    });
     await pool.close();
   });
 });

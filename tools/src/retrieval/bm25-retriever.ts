@@ -1,5 +1,4 @@
 import type { Bm25Index } from './bm25-index.ts';
-import { bestSnippet } from './snippet.ts';
 import {
   type DocumentCollection,
   RetrievalConfigError,
@@ -22,17 +21,7 @@ export function createBm25Retriever(documents: DocumentCollection, index: Bm25In
     documents,
     async search(query: string, options: SearchOptions): Promise<RetrievalHit[]> {
       options.signal?.throwIfAborted();
-      return index.search(query, options.k).map(({ index: position, score }, i) => {
-        const doc = documents.at(position);
-        return {
-          rank: i + 1,
-          id: doc.id,
-          title: doc.title,
-          url: doc.url,
-          score,
-          snippet: bestSnippet(doc.text, query),
-        };
-      });
+      return documents.hits(index.search(query, options.k), query);
     },
   };
 }

@@ -157,14 +157,22 @@ describe('Bm25Index', () => {
     const dir = tempDir();
     Bm25Index.build(SMALL).save(dir);
     truncateSync(path.join(dir, 'bm25.bin'), 10);
-    expect(() => Bm25Index.load(dir)).toThrow(/bm25\.bin has 10 bytes.*delete it to rebuild/);
+    expect(() => Bm25Index.load(dir)).toThrow(
+      expect.objectContaining({
+        code: 'index_corrupt',
+        message: expect.stringMatching(/bm25\.bin has 10 bytes/),
+        hint: 'delete it to rebuild',
+      }),
+    );
     writeFileSync(path.join(dir, 'bm25.json'), JSON.stringify({ format: 'other' }));
     expect(() => Bm25Index.load(dir)).toThrow(/not a toolgym-bm25 v1 index/);
     expect(Bm25Index.load(tempDir())).toBeUndefined();
   });
 
   it('rejects out-of-range parameters', () => {
-    expect(() => Bm25Index.build(SMALL, { k1: 1, b: 2 })).toThrow(/0 ≤ b ≤ 1/);
+    expect(() => Bm25Index.build(SMALL, { k1: 1, b: 2 })).toThrow(
+      expect.objectContaining({ code: 'bm25_params', hint: 'use k1 ≥ 0 and 0 ≤ b ≤ 1' }),
+    );
   });
 });
 

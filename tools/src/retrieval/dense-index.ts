@@ -1,7 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { collectionFingerprint, indexedText, type ScoredDocument, topK } from './bm25-index.ts';
-import { bestSnippet } from './snippet.ts';
 import {
   type DocumentCollection,
   RetrievalConfigError,
@@ -189,17 +188,7 @@ export function createDenseRetriever(
     documents,
     async search(query: string, options: SearchOptions): Promise<RetrievalHit[]> {
       const [vector] = await embedder.embed([query], options.signal);
-      return index.search(vector!, options.k).map(({ index: position, score }, i) => {
-        const doc = documents.at(position);
-        return {
-          rank: i + 1,
-          id: doc.id,
-          title: doc.title,
-          url: doc.url,
-          score,
-          snippet: bestSnippet(doc.text, query),
-        };
-      });
+      return documents.hits(index.search(vector!, options.k), query);
     },
   };
 }

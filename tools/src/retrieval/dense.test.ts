@@ -107,6 +107,10 @@ describe('dense retrieval with an ONNX embedding model built here (onnxruntime-n
   it('fails at once, naming the fix, for a missing model', async () => {
     await expect(
       createOnnxEmbedder({ modelPath: path.join(dir, 'none.onnx'), tokenize: () => [] }),
-    ).rejects.toThrow(/no embedding model at .*none\.onnx \(build or copy an ONNX model there\)/);
+    ).rejects.toMatchObject({
+      code: 'embedding_model',
+      message: expect.stringMatching(/no embedding model at .*none\.onnx/),
+      hint: 'build or copy an ONNX model there',
+    });
   });
 });

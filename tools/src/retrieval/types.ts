@@ -1,3 +1,6 @@
+import { ToolGymError } from '@toolgym/protocol';
+import { bestSnippet } from './snippet.ts';
+
 /** A document any retriever can index: what `search` returns and `open` shows. */
 export interface RetrievalDocument {
   /** Stable id (`country/fra`, or a corpus line id). */
@@ -68,16 +71,22 @@ export class DocumentCollection {
     if (!doc) throw new RetrievalConfigError('bad_document_index', `no document at position ${index}`);
     return doc;
   }
+
+  /** A backend's ranking (positions, best first) as hits for `query`, with their snippets. */
+  hits(ranking: ReadonlyArray<{ index: number; score: number }>, query: string): RetrievalHit[] {
+    return ranking.map(({ index, score }, i) => {
+      const doc = this.at(index);
+      return {
+        rank: i + 1,
+        id: doc.id,
+        title: doc.title,
+        url: doc.url,
+        score,
+        snippet: bestSnippet(doc.text, query),
+      };
+    });
+  }
 }
 
 /** A retrieval index or collection that cannot be used as configured (fails at once). */
-export class RetrievalConfigError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-    readonly hint?: string,
-  ) {
-    super(hint ? `${message} (${hint})` : message);
-    this.name = 'RetrievalConfigError';
-  }
-}
+export class RetrievalConfigError extends ToolGymError {}

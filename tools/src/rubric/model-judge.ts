@@ -1,3 +1,4 @@
+import { ToolGymError } from '@toolgym/protocol';
 import type { RubricJudge } from './rubric.ts';
 
 /**
@@ -14,13 +15,13 @@ export interface ChatTextModel {
   }): Promise<{ text: string }>;
 }
 
-export class JudgeOutputError extends Error {
-  readonly code = 'judge_unparseable';
+export class JudgeOutputError extends ToolGymError {
   constructor(readonly output: string) {
     super(
+      'judge_unparseable',
       `the rubric judge did not answer with {"met": true|false}: ${JSON.stringify(output.slice(0, 200))}`,
+      'use a judge model that follows the JSON instruction, or lower its temperature',
     );
-    this.name = 'JudgeOutputError';
   }
 }
 

@@ -10,6 +10,7 @@
  * judge model. A criterion no grader can decide is left out of both sums and reported as
  * ungraded, so a missing judge never silently counts as "not met".
  */
+import { ToolGymError } from '@toolgym/protocol';
 
 /** A declarative rule over the response text (serialisable, so rubrics can live in JSON). */
 export type TextMatcher =
@@ -82,13 +83,12 @@ export interface RubricScore {
   ungraded: number;
 }
 
-export class RubricError extends Error {
+export class RubricError extends ToolGymError {
   constructor(
-    readonly code: 'invalid_rubric' | 'invalid_matcher',
+    override readonly code: 'invalid_rubric' | 'invalid_matcher',
     message: string,
   ) {
-    super(message);
-    this.name = 'RubricError';
+    super(code, message);
   }
 }
 

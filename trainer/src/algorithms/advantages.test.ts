@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import {
+  ADVANTAGE_ESTIMATOR_NAMES,
+  ADVANTAGE_ESTIMATORS,
   drGrpoAdvantages,
-  estimateAdvantages,
   grpoAdvantages,
   minFormReturns,
   reinforcePlusPlusAdvantages,
@@ -109,9 +110,25 @@ describe('advantages (hand-computed)', () => {
       ),
     ).toEqual([0, 5, 5, 0, 7, 7]);
   });
-  it('estimateAdvantages dispatches by name', () => {
-    expect(estimateAdvantages('rloo', [[1, 0, 0]])).toEqual([[1, -0.5, -0.5]]);
-    expect(estimateAdvantages('dr-grpo', [[1, 0]])).toEqual([[0.5, -0.5]]);
+  it('the registry runs each estimator by its config name, and every entry cites its paper', () => {
+    expect(ADVANTAGE_ESTIMATORS.rloo.estimate([[1, 0, 0]])).toEqual([[1, -0.5, -0.5]]);
+    expect(ADVANTAGE_ESTIMATORS['dr-grpo'].estimate([[1, 0]])).toEqual([[0.5, -0.5]]);
+    expect(ADVANTAGE_ESTIMATORS.grpo.estimate([[1, 0]])).toEqual([grpoAdvantages([1, 0])]);
+    expect(ADVANTAGE_ESTIMATORS['reinforce++'].estimate([[1], [0]])).toEqual(
+      reinforcePlusPlusAdvantages([[1], [0]]),
+    );
+    expect(ADVANTAGE_ESTIMATOR_NAMES).toEqual(['grpo', 'dr-grpo', 'rloo', 'reinforce++']);
+    for (const name of ADVANTAGE_ESTIMATOR_NAMES) {
+      expect(ADVANTAGE_ESTIMATORS[name].citation).toMatch(/\(.*\d{4}\)/);
+      // One advantage per episode, group by group, whatever the group sizes.
+      const shape = ADVANTAGE_ESTIMATORS[name]
+        .estimate([
+          [1, 0, 1],
+          [0, 1],
+        ])
+        .map((g) => g.length);
+      expect(shape).toEqual([3, 2]);
+    }
   });
 });
 

@@ -120,21 +120,38 @@ export function turnValuesToTokens(
   return out;
 }
 
-export type AdvantageEstimator = 'grpo' | 'dr-grpo' | 'rloo' | 'reinforce++';
-
-/** One advantage per episode for each group, by the named estimator. */
-export function estimateAdvantages(
-  estimator: AdvantageEstimator,
-  groups: readonly (readonly number[])[],
-): number[][] {
-  switch (estimator) {
-    case 'grpo':
-      return groups.map((g) => grpoAdvantages(g));
-    case 'dr-grpo':
-      return groups.map((g) => drGrpoAdvantages(g));
-    case 'rloo':
-      return groups.map((g) => rlooAdvantages(g));
-    case 'reinforce++':
-      return reinforcePlusPlusAdvantages(groups);
-  }
+/** An advantage estimator: one advantage per episode of each group, from the groups' rewards. */
+export interface AdvantageEstimator {
+  /** The paper the formula comes from. */
+  citation: string;
+  estimate(groups: readonly (readonly number[])[]): number[][];
 }
+
+/**
+ * Every advantage estimator by the name `rl.algorithm` gives it: the config accepts exactly these
+ * keys, so a new estimator is one entry here (and its test).
+ */
+export const ADVANTAGE_ESTIMATORS = {
+  grpo: {
+    citation: 'DeepSeekMath (Shao et al. 2024), eq. 3',
+    estimate: (groups) => groups.map((g) => grpoAdvantages(g)),
+  },
+  'dr-grpo': {
+    citation: 'Understanding R1-Zero-Like Training (Liu et al. 2025)',
+    estimate: (groups) => groups.map((g) => drGrpoAdvantages(g)),
+  },
+  rloo: {
+    citation: 'Buy 4 REINFORCE Samples, Get a Baseline for Free (Kool et al. 2019)',
+    estimate: (groups) => groups.map((g) => rlooAdvantages(g)),
+  },
+  'reinforce++': {
+    citation: 'REINFORCE++ (Hu 2025)',
+    estimate: (groups) => reinforcePlusPlusAdvantages(groups),
+  },
+} as const satisfies Record<string, AdvantageEstimator>;
+
+export type AdvantageEstimatorName = keyof typeof ADVANTAGE_ESTIMATORS;
+export const ADVANTAGE_ESTIMATOR_NAMES = Object.keys(ADVANTAGE_ESTIMATORS) as [
+  AdvantageEstimatorName,
+  ...AdvantageEstimatorName[],
+];

@@ -44,8 +44,8 @@ import type { TfBackend } from '../learner/backend.ts';
 import { type Learner, LearnerInputError, type LearnerState } from '../learner/learner.ts';
 import { createWorkerLearner } from '../learner/worker-learner.ts';
 import {
-  API_PREFIX,
   AdamParamsSchema,
+  API_PREFIX,
   CreateModelRequestSchema,
   CreateSessionRequestSchema,
   datumFromWire,
@@ -65,8 +65,8 @@ import {
   type SampleResponseWire,
   SaveWeightsForSamplerRequestSchema,
   SaveWeightsRequestSchema,
-  TOOLGYM_LOSS_FN_CONFIG_KEYS,
   type TinkerPath,
+  TOOLGYM_LOSS_FN_CONFIG_KEYS,
   type TryAgainResponse,
   tinkerPath,
   WireFieldError,
@@ -94,9 +94,10 @@ export interface LearnerServer {
   close(): Promise<void>;
 }
 
+/** A learner server that cannot start as configured. */
 export class LearnerServerConfigError extends ToolGymError {
-  constructor(message: string, hint?: string) {
-    super('learner_server_config', message, hint);
+  constructor(message: string, hint: string) {
+    super('invalid_learner_server_config', message, hint);
   }
 }
 
@@ -162,7 +163,7 @@ export async function serveLearner(options: LearnerServerOptions = {}): Promise<
   if (!Number.isInteger(workers) || workers < 1)
     throw new LearnerServerConfigError(
       `--workers must be a whole number ≥ 1, got ${options.workers}`,
-      'pass --workers 1 or more',
+      'one worker per core the learner may use',
     );
   const log = options.log ?? (() => {});
   const backend = options.backend ?? 'wasm';

@@ -14,6 +14,7 @@
  * tokens, and every option Tinker's losses cannot express is refused by `checkLoss` before the run
  * starts, naming the option and the server.
  */
+import type { LossFnName } from '../algorithms/policy-losses.ts';
 import { learnerStateFromTensors } from '../checkpoint/learner-state-tensors.ts';
 import { decodeSafetensors } from '../export/safetensors.ts';
 import type {
@@ -24,7 +25,6 @@ import type {
   LearnerInfo,
   LearnerState,
   LossFnConfig,
-  LossFnName,
   OptimStepOutput,
 } from '../learner/learner.ts';
 import { TinkerApiError, TinkerClient, type TinkerClientSettings } from './tinker-client.ts';

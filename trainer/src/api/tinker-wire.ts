@@ -7,7 +7,9 @@
  * Conversions to and from the in-process `Learner` types live here too, so the server and the
  * client cannot disagree.
  */
+import { ToolGymError } from '@toolgym/protocol';
 import { z } from 'zod';
+import { LOSS_FN_NAMES, type LossFnName } from '../algorithms/policy-losses.ts';
 import type { Datum, ForwardBackwardOutput, LossFnConfig, LossFnInputs } from '../learner/learner.ts';
 
 export const API_PREFIX = '/api/v1';
@@ -54,7 +56,8 @@ export const WireDatumSchema = z
   .strict();
 export type WireDatum = z.infer<typeof WireDatumSchema>;
 
-export const LossFnSchema = z.enum(['cross_entropy', 'importance_sampling', 'ppo']);
+/** The losses a Tinker server computes that ToolGym's learners compute too (the registry's). */
+export const LossFnSchema = z.enum(LOSS_FN_NAMES);
 
 /** Tinker's `loss_fn_config`: `Dict[str, float]`. */
 export const LossFnConfigWireSchema = z.record(z.string(), z.number());
@@ -64,7 +67,7 @@ export type LossFnConfigWire = z.infer<typeof LossFnConfigWireSchema>;
  * The loss options each loss takes on a Tinker-protocol server that says nothing more (the Tinker
  * service and skyrl-tx): PPO's clip thresholds, ratio bounds 1 − ε_low and 1 + ε_high.
  */
-export const TINKER_LOSS_FN_CONFIG_KEYS: Record<z.infer<typeof LossFnSchema>, readonly string[]> = {
+export const TINKER_LOSS_FN_CONFIG_KEYS: Record<LossFnName, readonly string[]> = {
   cross_entropy: [],
   importance_sampling: [],
   ppo: ['clip_low_threshold', 'clip_high_threshold'],
@@ -424,13 +427,11 @@ export function forwardOutputFromWire(w: WireForwardBackwardOutput): ForwardBack
 }
 
 /** A request field that parsed but makes no sense (rendered as 400 naming the field). */
-export class WireFieldError extends Error {
-  readonly code = 'invalid_field';
+export class WireFieldError extends ToolGymError {
   constructor(
     readonly field: string,
     message: string,
   ) {
-    super(`${field}: ${message}`);
-    this.name = 'WireFieldError';
+    super('invalid_field', `${field}: ${message}`, `fix ${field} as the message says`);
   }
 }

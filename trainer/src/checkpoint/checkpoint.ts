@@ -14,6 +14,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { ToolGymError } from '@toolgym/protocol';
 import { decodeSafetensors, encodeSafetensors, type SafeTensor } from '../export/safetensors.ts';
 import { fsyncPath, tempNameFor, writeFileAtomic } from './atomic-file.ts';
 
@@ -22,11 +23,10 @@ const TENSORS = 'tensors.safetensors';
 const STATE = 'state.json';
 const MANIFEST = 'manifest.json';
 
-export class CheckpointError extends Error {
-  readonly code = 'checkpoint';
+/** A checkpoint that fails verification; a reader skips it for the newest intact one. */
+export class CheckpointError extends ToolGymError {
   constructor(message: string) {
-    super(message);
-    this.name = 'CheckpointError';
+    super('invalid_checkpoint', message, 'resume from an older checkpoint, or start the run again');
   }
 }
 

@@ -10,6 +10,7 @@
  * Only F32 is written (every ToolGym weight is float32); F32, F16 and BF16 are read (as float32).
  */
 import { readFile } from 'node:fs/promises';
+import { ToolGymError } from '@toolgym/protocol';
 import { writeFileAtomic } from '../checkpoint/atomic-file.ts';
 
 export interface SafeTensor {
@@ -17,11 +18,14 @@ export interface SafeTensor {
   data: Float32Array;
 }
 
-export class SafetensorsError extends Error {
-  readonly code = 'safetensors';
+/** A tensor file that is not valid safetensors, or tensors that cannot be written as one. */
+export class SafetensorsError extends ToolGymError {
   constructor(message: string) {
-    super(message);
-    this.name = 'SafetensorsError';
+    super(
+      'invalid_safetensors',
+      message,
+      'write the file again with `toolgym learner publish`, or give a complete safetensors file',
+    );
   }
 }
 

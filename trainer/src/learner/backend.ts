@@ -15,6 +15,8 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { registerSimdBatchMatMul } from './simd-batch-matmul.ts';
+import { registerSharedDataKernels } from './wasm-shared-kernels.ts';
 
 export type TfBackend = 'wasm' | 'cpu';
 
@@ -64,5 +66,9 @@ export async function useBackend(name: TfBackend): Promise<TfBackend> {
   const ok = await tf.setBackend(name);
   if (!ok) throw new Error(`TensorFlow.js backend '${name}' failed to initialise`);
   await tf.ready();
+  if (name === 'wasm') {
+    registerSharedDataKernels();
+    registerSimdBatchMatMul();
+  }
   return name;
 }

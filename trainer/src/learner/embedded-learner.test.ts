@@ -264,3 +264,36 @@ describe('embedded learner with RoPE positions', () => {
     await learner.close();
   });
 });
+
+describe('the wasm learner’s own kernels (SIMD batched products, shared tensor data)', () => {
+  it('give the gradient tfjs’ cpu backend gives, for every weight (PPO, RoPE, sequences of mixed length)', async () => {
+    const rope: DecoderConfig = { ...decoder, positions: 'rope' };
+    const weights = initDecoderWeights(rope, { seed: 3, std: 0.2 });
+    const data = [
+      [257, 5, 100, 7, 262, 33, 9, 11, 12],
+      [257, 97, 98, 99, 10],
+      [3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16], // 13 positions: not a multiple of the kernel's 4 lanes
+    ].map((tokens, i) =>
+      datumFromSequence(
+        tokens,
+        tokens.map((_, t) => (t > 1 ? 1 : 0)),
+        { advantages: tokens.map(() => (i === 1 ? -1 : 0.5)), logprobs: tokens.map(() => -4) },
+      ),
+    );
+    const gradientOn = async (backend: 'wasm' | 'cpu') => {
+      const learner = await createEmbeddedLearner({ decoder: rope, weights, backend });
+      const out = await learner.forwardBackward(data, 'ppo', { clipHigh: 0.28 });
+      const gradients = (await learner.getGradients())!;
+      await learner.close();
+      return { loss: out.metrics.loss!, gradients };
+    };
+    const cpu = await gradientOn('cpu');
+    const wasm = await gradientOn('wasm');
+    expect(Math.abs(wasm.loss - cpu.loss)).toBeLessThan(1e-5);
+    for (const [name, g] of Object.entries(cpu.gradients)) {
+      const scale = Math.max(1e-3, ...Array.from(g, Math.abs));
+      const worst = Math.max(...Array.from(wasm.gradients[name]!, (x, i) => Math.abs(x - g[i]!)));
+      expect(worst / scale, name).toBeLessThan(1e-4);
+    }
+  });
+});

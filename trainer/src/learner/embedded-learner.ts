@@ -5,14 +5,8 @@
 
 import * as tf from '@tensorflow/tfjs-core';
 import { type DecoderConfig, type DecoderWeights, decoderWeightShapes } from '@toolgym/agents';
-import {
-  type Aggregation,
-  crossEntropyLoss,
-  DEFAULT_POLICY_LOSS,
-  importanceSamplingLoss,
-  type PolicyLossConfig,
-  ppoClipLoss,
-} from '../algorithms/policy-loss.ts';
+import { type Aggregation, DEFAULT_POLICY_LOSS, type PolicyLossConfig } from '../algorithms/policy-loss.ts';
+import { type LossFnName, POLICY_LOSSES } from '../algorithms/policy-losses.ts';
 import { type TfBackend, useBackend } from './backend.ts';
 import {
   type AdamParams,
@@ -23,11 +17,11 @@ import {
   LearnerInputError,
   type LearnerState,
   type LossFnConfig,
-  type LossFnName,
   lossWeights,
   type OptimStepOutput,
   resetOptimizerOf,
 } from './learner.ts';
+import { emptyLearnerProfile, type LearnerProfile } from './learner-profile.ts';
 import { TfDecoder } from './tf-decoder.ts';
 
 export interface EmbeddedLearnerSettings {
@@ -74,6 +68,7 @@ export class EmbeddedLearner implements Learner {
   private readonly adamV = new Map<string, tf.Variable>();
   private stepCount = 0;
   private readonly microBatchSize: number;
+  private profile = emptyLearnerProfile();
 
   constructor(
     settings: EmbeddedLearnerSettings,
@@ -133,35 +128,21 @@ export class EmbeddedLearner implements Learner {
       padded.targets,
       config.temperature ?? 1,
     );
-    const policyConfig: PolicyLossConfig = { ...DEFAULT_POLICY_LOSS, ...stripUndefined(config) };
-    const result =
-      lossFn === 'cross_entropy'
-        ? crossEntropyLoss({ logprobs, weights: padded.weights }, policyConfig.aggregation)
-        : lossFn === 'importance_sampling'
-          ? importanceSamplingLoss(
-              {
-                logprobs,
-                oldLogprobs: padded.oldLogprobs,
-                advantages: padded.advantages,
-                weights: padded.weights,
-                entropy,
-              },
-              {
-                ...policyConfig,
-                ...(config.truncation !== undefined ? { truncation: config.truncation } : {}),
-              },
-            )
-          : ppoClipLoss(
-              {
-                logprobs,
-                oldLogprobs: padded.oldLogprobs,
-                advantages: padded.advantages,
-                weights: padded.weights,
-                entropy,
-                ...(padded.refLogprobs ? { refLogprobs: padded.refLogprobs } : {}),
-              },
-              policyConfig,
-            );
+    const policyConfig: PolicyLossConfig & Pick<LossFnConfig, 'truncation'> = {
+      ...DEFAULT_POLICY_LOSS,
+      ...stripUndefined(config),
+    };
+    const result = POLICY_LOSSES[lossFn].loss(
+      {
+        logprobs,
+        oldLogprobs: padded.oldLogprobs,
+        advantages: padded.advantages,
+        weights: padded.weights,
+        entropy,
+        ...(padded.refLogprobs ? { refLogprobs: padded.refLogprobs } : {}),
+      },
+      policyConfig,
+    );
     return { ...result, logprobs, entropy };
   }
 
@@ -208,6 +189,8 @@ export class EmbeddedLearner implements Learner {
         let lossValue = 0;
         if (withGradient) {
           const vars = [...this.model.variables.values()];
+          const started = performance.now();
+          let forwardDone = started;
           const { value, grads } = tf.variableGrads(() => {
             const r = this.lossOf(padded, lossFn, config);
             logprobValues = (r.logprobs.dataSync() as Float32Array).slice();
@@ -218,11 +201,15 @@ export class EmbeddedLearner implements Learner {
                   .div(tf.sum(tf.mul(r.entropy, padded.weights)), tf.maximum(tf.sum(padded.weights), 1e-8))
                   .dataSync()[0] ?? 0,
             };
-            return tf.mul(r.loss, share) as tf.Scalar;
+            const scaled = tf.mul(r.loss, share) as tf.Scalar;
+            forwardDone = performance.now();
+            return scaled;
           }, vars);
           lossValue = (value.dataSync()[0] ?? 0) / share;
           value.dispose();
           this.accumulate(grads);
+          this.profile.ms.forward += forwardDone - started;
+          this.profile.ms.backward += performance.now() - forwardDone;
         } else {
           tf.tidy(() => {
             const r = this.lossOf(padded, lossFn, config);
@@ -308,7 +295,15 @@ export class EmbeddedLearner implements Learner {
     );
   }
 
+  /** The time spent since the last call (or since creation), by phase. */
+  async takeProfile(): Promise<LearnerProfile> {
+    const taken = this.profile;
+    this.profile = emptyLearnerProfile();
+    return taken;
+  }
+
   async optimStep(adam: AdamParams): Promise<OptimStepOutput> {
+    const started = performance.now();
     const lr = adam.learningRate;
     if (!(lr >= 0) || !Number.isFinite(lr))
       throw new LearnerInputError(`adam.learningRate must be a finite number ≥ 0, got ${lr}`);
@@ -349,6 +344,8 @@ export class EmbeddedLearner implements Learner {
       }
     });
     for (const g of grads.values()) g.dispose();
+    this.profile.steps++;
+    this.profile.ms.optimizer += performance.now() - started;
     return { metrics: { grad_norm: gradNorm, learning_rate: lr, step: t, clipped: scale < 1 ? 1 : 0 } };
   }
 
@@ -455,8 +452,9 @@ export function validateData(data: Datum[], lossFn: LossFnName, decoder: Decoder
     };
     check('target_tokens', true);
     check('weights', false);
-    check('advantages', lossFn !== 'cross_entropy');
-    check('logprobs', lossFn !== 'cross_entropy');
+    const needs: readonly string[] = POLICY_LOSSES[lossFn].needs;
+    check('advantages', needs.includes('advantages'));
+    check('logprobs', needs.includes('logprobs'));
     check('ref_logprobs', false);
     for (const t of [...d.modelInput.tokens, ...inputs.target_tokens]) {
       if (!Number.isInteger(t) || t < 0 || t >= decoder.vocabSize) {

@@ -1,5 +1,6 @@
 /** Runs one embedded learner and answers `createWorkerLearner`'s calls, in the order they come. */
 import { parentPort, workerData } from 'node:worker_threads';
+import { ToolGymError } from '@toolgym/protocol';
 import { createEmbeddedLearner, type EmbeddedLearnerSettings } from './embedded-learner.ts';
 import type { WorkerReply } from './worker-learner.ts';
 
@@ -21,7 +22,8 @@ port.on('message', ({ id, method, args }: { id: number; method: string; args: un
       reply = { id, ok: true, value };
     } catch (e) {
       const error = e instanceof Error ? e : new Error(String(e));
-      reply = { id, ok: false, error: { name: error.name, message: error.message } };
+      const typed = error instanceof ToolGymError ? { code: error.code, hint: error.hint } : {};
+      reply = { id, ok: false, error: { name: error.name, message: error.message, ...typed } };
     }
     port.postMessage(reply);
   });

@@ -8,7 +8,9 @@
  * Every per-token array has the length of `modelInput.tokens`.
  */
 import type { DecoderConfig, DecoderWeights } from '@toolgym/agents';
+import { ToolGymError } from '@toolgym/protocol';
 import type { CovControl, KlEstimator, PolicyLossConfig } from '../algorithms/policy-loss.ts';
+import type { LossFnName } from '../algorithms/policy-losses.ts';
 
 export interface ModelInput {
   tokens: number[];
@@ -31,8 +33,6 @@ export interface Datum {
   modelInput: ModelInput;
   lossFnInputs: LossFnInputs;
 }
-
-export type LossFnName = 'cross_entropy' | 'importance_sampling' | 'ppo';
 
 /**
  * Options of the loss (Tinker's `loss_fn_config`, extended). Unset fields take the defaults of
@@ -116,11 +116,10 @@ export interface LearnerState {
 }
 
 /** Typed errors for malformed learner calls (configuration/programming channel). */
-export class LearnerInputError extends Error {
-  readonly code = 'learner-input';
+export class LearnerInputError extends ToolGymError {
   constructor(message: string) {
-    super(message);
-    this.name = 'LearnerInputError';
+    // The code is on the learner API's wire (TINKER.md), so it keeps its spelling.
+    super('learner-input', message);
   }
 }
 

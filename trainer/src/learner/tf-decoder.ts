@@ -4,12 +4,13 @@
  * Embeddings are one-hot matmuls: the wasm backend has no gradient for gather.
  * Sequences are right-padded: with a causal mask, padding after the last real token never
  * influences a real position, so no key mask is needed.
- * With RoPE positions, q and k [B, H, T, headDim] are rotated with cos/sin constants [T, headDim / 2]
- * (agents' `ropeTables`, broadcast over batch and heads) using slice/concat/mul, which all have gradients.
+ * With RoPE positions, q and k [B, H, T, headDim] are rotated with cos/sin constants (agents'
+ * `ropeTables`, broadcast over batch and heads); rotate_half is a product with a ±1 matrix.
  */
 
 import * as tf from '@tensorflow/tfjs-core';
 import { type DecoderConfig, type DecoderWeights, decoderPositions, ropeTables } from '@toolgym/agents';
+import { simdBatchMatMul } from './simd-batch-matmul.ts';
 
 const MASKED_SCORE = -1e9;
 
@@ -18,6 +19,14 @@ function swapLast(x: tf.Tensor): tf.Tensor {
   const axes = x.shape.map((_, i) => i);
   axes.splice(-2, 2, x.rank - 1, x.rank - 2);
   return tf.transpose(x, axes);
+}
+
+/**
+ * a @ b, for 2-D operands on tfjs' own matMul (XNNPACK on wasm) and for batched ones ([B, H, T, ·],
+ * attention) on the SIMD kernel when the backend is wasm (its own batched path is a scalar loop).
+ */
+function product<T extends tf.Tensor>(a: T, b: tf.Tensor): T {
+  return a.rank > 2 && tf.getBackend() === 'wasm' ? simdBatchMatMul(a, b) : (tf.matMul(a, b) as T);
 }
 
 /**
@@ -30,10 +39,10 @@ export const matMul = tf.customGrad((...inputs: Array<tf.Tensor | tf.GradSaveFun
   const [a, b, save] = inputs as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
   save([a, b]);
   return {
-    value: tf.matMul(a, b),
+    value: product(a, b),
     gradFunc: (dy: tf.Tensor, [sa, sb]: tf.Tensor[]) => [
-      tf.matMul(dy, swapLast(sb!)),
-      tf.matMul(swapLast(sa!), dy),
+      product(dy, swapLast(sb!)),
+      product(swapLast(sa!), dy),
     ],
   };
 }) as unknown as <T extends tf.Tensor>(a: T, b: tf.Tensor) => T;
@@ -114,21 +123,35 @@ export class TfDecoder {
   }
 
   /**
-   * rotate_half RoPE for positions 0..T-1: returns x -> concat(x1 cos - x2 sin, x2 cos + x1 sin) on
-   * [B, H, T, headDim], or undefined without RoPE. cos/sin are [T, half] and broadcast.
+   * rotate_half RoPE for positions 0..T-1: returns x -> x ⊙ [cos, cos] + rotate_half(x) ⊙ [sin, sin]
+   * on [B, H, T, headDim] (= concat(x1 cos - x2 sin, x2 cos + x1 sin), the same values), or undefined
+   * without RoPE. rotate_half(x) = concat(-x2, x1) is a product with a fixed ±1 permutation matrix,
+   * so neither direction slices or concatenates along the head axis (wasm's strided Slice, Concat
+   * and their gradients cost more than the rest of RoPE together).
    */
   private ropeRotation(seq: number): ((x: tf.Tensor4D) => tf.Tensor4D) | undefined {
     if (!this.rope) return undefined;
     const { half } = this.rope;
-    const cos = tf.tensor2d(this.rope.cos.subarray(0, seq * half), [seq, half]);
-    const sin = tf.tensor2d(this.rope.sin.subarray(0, seq * half), [seq, half]);
+    const headDim = 2 * half;
+    const twice = (table: Float32Array) => {
+      const out = new Float32Array(seq * headDim);
+      for (let t = 0; t < seq; t++)
+        for (let j = 0; j < half; j++)
+          out[t * headDim + j] = out[t * headDim + half + j] = table[t * half + j]!;
+      return tf.tensor2d(out, [seq, headDim]);
+    };
+    const cos = twice(this.rope.cos);
+    const sin = twice(this.rope.sin);
+    const rotateHalf = new Float32Array(headDim * headDim);
+    for (let j = 0; j < half; j++) {
+      rotateHalf[(half + j) * headDim + j] = -1; // output j takes -x2[j]
+      rotateHalf[j * headDim + half + j] = 1; // output half + j takes x1[j]
+    }
+    const r = tf.tensor2d(rotateHalf, [headDim, headDim]);
     return (x) => {
-      const x1 = tf.slice(x, [0, 0, 0, 0], [-1, -1, -1, half]);
-      const x2 = tf.slice(x, [0, 0, 0, half], [-1, -1, -1, half]);
-      return tf.concat(
-        [tf.sub(tf.mul(x1, cos), tf.mul(x2, sin)), tf.add(tf.mul(x2, cos), tf.mul(x1, sin))],
-        3,
-      ) as tf.Tensor4D;
+      const [b, h, t] = x.shape;
+      const rotated = tf.reshape(matMul(tf.reshape(x, [b * h * t, headDim]) as tf.Tensor2D, r), x.shape);
+      return tf.add(tf.mul(x, cos), tf.mul(rotated, sin)) as tf.Tensor4D;
     };
   }
 
@@ -160,7 +183,8 @@ export class TfDecoder {
       let k = toHeads(this.linear(a, `${p}.attn.k`));
       if (rotate) [q, k] = [rotate(q), rotate(k)];
       const v = toHeads(this.linear(a, `${p}.attn.v`));
-      const scores = tf.add(tf.div(matMul(q, swapLast(k)), Math.sqrt(headDim)), mask);
+      // q / sqrt(headDim) before the product: [B, H, T, hd] values scaled instead of [B, H, T, T] scores.
+      const scores = tf.add(matMul(tf.mul(q, 1 / Math.sqrt(headDim)), swapLast(k)), mask);
       const context = matMul(tf.softmax(scores), v); // [B, H, T, hd]
       const merged = tf.reshape(tf.transpose(context, [0, 2, 1, 3]), [batch * seq, d]) as tf.Tensor2D;
       h = tf.add(h, this.linear(merged, `${p}.attn.o`)) as tf.Tensor2D;

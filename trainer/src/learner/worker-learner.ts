@@ -14,7 +14,9 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { DecoderWeights } from '@toolgym/agents';
+import { ToolGymError } from '@toolgym/protocol';
 import { DEFAULT_POLICY_LOSS } from '../algorithms/policy-loss.ts';
+import type { LossFnName } from '../algorithms/policy-losses.ts';
 import { type EmbeddedLearnerSettings, lossUnits, validateData } from './embedded-learner.ts';
 import {
   type Datum,
@@ -22,14 +24,23 @@ import {
   type Learner,
   LearnerInputError,
   type LossFnConfig,
-  type LossFnName,
   resetOptimizerOf,
 } from './learner.ts';
+import { emptyLearnerProfile, type LearnerPhase, type LearnerProfile } from './learner-profile.ts';
+
+/** The learner behind worker threads, and where its steps' time went. */
+export interface WorkerLearner extends Learner {
+  /**
+   * Time by phase since the last call: forward, backward and optimiser as the slowest replica spent
+   * them (replicas run in parallel), the gradient sync as the calling thread waited for it.
+   */
+  takeProfile(): Promise<LearnerProfile>;
+}
 
 /** What the worker posts back for call `id`. */
 export type WorkerReply =
   | { id: number; ok: true; value: unknown }
-  | { id: number; ok: false; error: { name: string; message: string } };
+  | { id: number; ok: false; error: { name: string; message: string; code?: string; hint?: string } };
 
 type Call = (method: string, ...args: unknown[]) => Promise<unknown>;
 
@@ -52,8 +63,13 @@ async function startWorker(
     pending.delete(reply.id);
     if (reply.ok) p.resolve(reply.value);
     else {
-      const { name, message } = reply.error;
-      const error = name === 'LearnerInputError' ? new LearnerInputError(message) : new Error(message);
+      const { name, message, code, hint } = reply.error;
+      const error =
+        name === 'LearnerInputError'
+          ? new LearnerInputError(message)
+          : code !== undefined
+            ? new ToolGymError(code, message, hint)
+            : new Error(message);
       error.name = name;
       p.reject(error);
     }
@@ -112,7 +128,10 @@ export function shardData(data: Datum[], n: number): Array<{ data: Datum[]; indi
   return cut(lo).map((indices) => ({ data: indices.map((i) => data[i]!), indices }));
 }
 
-export async function createWorkerLearner(settings: EmbeddedLearnerSettings, workers = 1): Promise<Learner> {
+export async function createWorkerLearner(
+  settings: EmbeddedLearnerSettings,
+  workers = 1,
+): Promise<WorkerLearner> {
   if (!Number.isInteger(workers) || workers < 1)
     throw new LearnerInputError(`workers must be a whole number ≥ 1, got ${workers}`);
   const replicas: Array<Awaited<ReturnType<typeof startWorker>>> = [];
@@ -128,6 +147,7 @@ export async function createWorkerLearner(settings: EmbeddedLearnerSettings, wor
   const [first] = replicas as [(typeof replicas)[0]];
   const all = (method: string, ...args: unknown[]) =>
     Promise.all(replicas.map((r) => r.call(method, ...args)));
+  let syncMs = 0;
 
   /** Runs a forward (and backward) over shards, and puts the outputs back in input order. */
   const sharded = async (
@@ -164,6 +184,7 @@ export async function createWorkerLearner(settings: EmbeddedLearnerSettings, wor
     forward: (data, lossFn, config) => sharded('forward', data, lossFn, config),
     forwardBackward: (data, lossFn, config) => sharded('forwardBackward', data, lossFn, config),
     async optimStep(adam) {
+      const syncStart = performance.now();
       if (replicas.length > 1) {
         const parts = (await all('getGradients')) as Array<DecoderWeights | undefined>;
         const present = parts.filter((p): p is DecoderWeights => p !== undefined);
@@ -178,8 +199,19 @@ export async function createWorkerLearner(settings: EmbeddedLearnerSettings, wor
           await all('setGradients', sum);
         }
       }
+      syncMs += performance.now() - syncStart;
       const [out] = await all('optimStep', adam);
       return out;
+    },
+    async takeProfile() {
+      const parts = (await all('takeProfile')) as LearnerProfile[];
+      const profile = emptyLearnerProfile();
+      profile.steps = parts[0]!.steps;
+      for (const phase of ['forward', 'backward', 'optimizer'] as LearnerPhase[])
+        profile.ms[phase] = Math.max(...parts.map((p) => p.ms[phase]));
+      profile.ms.sync = syncMs;
+      syncMs = 0;
+      return profile;
     },
     saveWeights: () => first.call('saveWeights'),
     loadWeights: async (weights) => {
@@ -195,5 +227,5 @@ export async function createWorkerLearner(settings: EmbeddedLearnerSettings, wor
     async close() {
       await Promise.all(replicas.map((r) => r.close()));
     },
-  } as Learner;
+  } as WorkerLearner;
 }

@@ -5,12 +5,15 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { SplitSchema, ToolGymError } from '@toolgym/protocol';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { ADVANTAGE_ESTIMATOR_NAMES } from '../algorithms/advantages.ts';
+import { RL_LOSS_NAMES } from '../algorithms/policy-losses.ts';
 
 const TaskFilterSchema = z
   .object({
-    split: z.enum(['train', 'test']).describe('Which split the tasks come from.'),
+    split: SplitSchema.describe('Which split the tasks come from.'),
     /** Keep tasks whose `meta[key]` equals the value (or is one of the listed values). */
     meta: z
       .record(
@@ -58,16 +61,15 @@ const AdamSchema = z
     /**
      * Learning rate over the phase: `constant`; `cosine` decay to a tenth by its end; `wsd`
      * (warmup-stable-decay) constant, then linear decay to a tenth over its last `decayFraction`.
-     * A phase ends at its last step, RL at its time budget if that comes first: a decay ending there
-     * lets the policy settle, where at a constant rate held-out accuracy swings by ±5–10 points
-     * between evaluations 10 steps apart (measured on the main job).
+     * A phase ends at its last step, RL at its time budget if that comes first, so a decay lets the
+     * policy settle before the phase's last evaluation.
      */
     schedule: z.enum(['constant', 'cosine', 'wsd']).default('constant'),
     decayFraction: z.number().gt(0).max(1).default(0.2),
     /**
      * Linear learning-rate warm-up over the phase's first k steps (0 = none). Adam's first step from
-     * fresh moments moves every weight by about the learning rate: an RL run from `policy.initFrom`
-     * measured an approx KL of 0.7–1.5 after it, against 0.015 when RL continues the warm-up's Adam.
+     * fresh moments moves every weight by about the learning rate (its update is m/√v ≈ ±1), so a
+     * phase that starts a new Adam, as RL from `policy.initFrom` does, can take its first steps small.
      */
     warmupSteps: z.number().int().nonnegative().default(0),
   })
@@ -198,7 +200,7 @@ export const TrainConfigSchema = z
           loraRank: z.number().int().positive().optional(),
           /** Environment variable holding the service's API key (sent as X-API-Key). */
           apiKeyEnv: z.string().default('TINKER_API_KEY'),
-          /** TF.js backend; measured faster: see trainer/README.md. */
+          /** TF.js backend: `wasm` (SIMD) or the pure-JS `cpu`; `pnpm bench learner` compares them. */
           backend: z.enum(['wasm', 'cpu']).default('wasm'),
           microBatchSize: z.number().int().positive().default(64),
           /**
@@ -245,10 +247,13 @@ export const TrainConfigSchema = z
         /** Tasks per step; each is played `groupSize` times. */
         tasksPerStep: z.number().int().positive().default(8),
         groupSize: z.number().int().min(2).default(8),
-        /** Advantage estimator (see algorithms/advantages.ts). */
-        algorithm: z.enum(['grpo', 'dr-grpo', 'rloo', 'reinforce++']).default('grpo'),
-        /** Learner loss: `ppo` (clipped) or `importance_sampling` (with optional truncation). */
-        loss: z.enum(['ppo', 'importance_sampling']).default('ppo'),
+        /** Advantage estimator: a key of `ADVANTAGE_ESTIMATORS` (algorithms/advantages.ts), each with its paper. */
+        algorithm: z.enum(ADVANTAGE_ESTIMATOR_NAMES).default('grpo'),
+        /**
+         * Policy-gradient loss: a policy-gradient key of `POLICY_LOSSES` (algorithms/policy-losses.ts):
+         * `ppo` (clipped) or `importance_sampling` (with optional truncation).
+         */
+        loss: z.enum(RL_LOSS_NAMES).default('ppo'),
         clipLow: z.number().min(0).default(0.2),
         /** DAPO clip-higher: 0.28 in the paper. */
         clipHigh: z.number().min(0).default(0.28),
@@ -260,9 +265,9 @@ export const TrainConfigSchema = z
         entropyCoef: z.number().default(0),
         /**
          * Policy gradient only through this share of each micro-batch's trained tokens, highest
-         * entropy first ("Beyond the 80/20 Rule", Wang et al. 2025: 0.2); 1 = every token. Not with
-         * `sampling.exploreToolNames`: an explored tool name sits where the policy is sure of another
-         * one (low entropy), so its gradient is the one dropped (measured on the main job).
+         * entropy first ("Beyond the 80/20 Rule", Wang et al. 2025: 0.2); 1 = every token. It does not
+         * suit `sampling.exploreToolNames`: an explored tool name sits where the policy is sure of
+         * another one (low entropy), so its gradient is among those dropped.
          */
         entropyTopFraction: z.number().gt(0).max(1).default(1),
         /** Truncated IS cap for `importance_sampling` (0 = off). */
@@ -326,7 +331,14 @@ export const TrainConfigSchema = z
       .strict(),
     eval: z
       .object({
+        /** The evaluation's tasks; their split's accuracy is the run's `before` and `after`. */
         tasks: TaskFilterSchema,
+        /**
+         * Further splits evaluated alongside, with the same `meta` and `limit`, each reported under
+         * `eval/<split>/`; a split the environment has no such task in is left out. `test-iid` holds
+         * out instances of the units train has, so the gap to `test` is what holding out a unit costs.
+         */
+        alsoOn: z.array(SplitSchema).default(['test-iid']),
         /** Evaluate every k RL steps (and before and after RL). */
         every: z.number().int().positive().default(10),
         sampling: SamplingSchema.prefault({ temperature: 0 }),
@@ -380,11 +392,10 @@ export const TrainConfigSchema = z
 
 export type TrainConfig = z.infer<typeof TrainConfigSchema>;
 
-export class TrainConfigError extends Error {
-  readonly code = 'train-config';
-  constructor(message: string) {
-    super(message);
-    this.name = 'TrainConfigError';
+/** A training config that cannot be read or does not validate; the message names each bad key. */
+export class TrainConfigError extends ToolGymError {
+  constructor(message: string, hint?: string) {
+    super('invalid_train_config', message, hint);
   }
 }
 
@@ -400,7 +411,10 @@ export function parseTrainConfig(value: unknown, origin = 'config'): TrainConfig
           : '';
       return `  ${where}: ${issue.message}${keys}`;
     });
-    throw new TrainConfigError(`${origin} is not a valid training config:\n${lines.join('\n')}`);
+    throw new TrainConfigError(
+      `${origin} is not a valid training config:\n${lines.join('\n')}`,
+      'fix the keys named above; the configs/ folder has working examples',
+    );
   }
   return result.data;
 }
@@ -409,14 +423,19 @@ export async function loadTrainConfig(file: string): Promise<TrainConfig> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
-  } catch {
-    throw new TrainConfigError(`cannot read the training config ${path.resolve(file)}`);
+  } catch (error) {
+    throw new TrainConfigError(
+      `cannot read the training config ${path.resolve(file)} (${(error as NodeJS.ErrnoException).code})`,
+      'give the path of a YAML training config, e.g. configs/compose-main.yaml',
+    );
   }
   let value: unknown;
   try {
     value = parseYaml(text);
   } catch (error) {
-    throw new TrainConfigError(`${file} is not valid YAML: ${(error as Error).message}`);
+    // The parser's message ends in a drawing of the line; its first line says where.
+    const where = (error as Error).message.split('\n')[0]!.replace(/:$/, '');
+    throw new TrainConfigError(`${file} is not valid YAML: ${where}`, 'fix the YAML at that line');
   }
   return parseTrainConfig(value, file);
 }

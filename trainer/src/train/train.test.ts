@@ -4,20 +4,14 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { initDecoderWeights, readDecoderModelDir, readModelDir, writeDecoderModelDir } from '@toolgym/agents';
 import { discoverEnvironments } from '@toolgym/env-kit';
+import type { Trajectory } from '@toolgym/protocol';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readLatestCheckpoint } from '../checkpoint/checkpoint.ts';
 import { loadTrainConfig, parseTrainConfig, type TrainConfig, TrainConfigError } from './config.ts';
-import type { Trajectory } from '@toolgym/protocol';
-import {
-  adamAt,
-  modelChat,
-  packedDatum,
-  rlDatum,
-  stepProgress,
-  train,
-  turnRewards,
-  withTotalWeight,
-} from './train.ts';
+import { packedDatum, rlDatum, turnRewards, withTotalWeight } from './learner-data.ts';
+import { modelChat } from './policy-model.ts';
+import { adamAt, stepProgress } from './schedule.ts';
+import { train } from './train.ts';
 
 const dirs: string[] = [];
 afterAll(async () => {
@@ -315,39 +309,46 @@ describe('train (end to end, tiny)', () => {
     const rl = lines.filter((l) => l.phase === 'rl');
     expect(rl).toHaveLength(2);
     for (const key of [
-      'reward_mean',
-      'pass_at_1',
-      'entropy',
-      'approx_kl',
-      'clip_fraction',
-      'grad_norm',
-      'tokens_per_s',
-      'zero_variance_share',
-      'reward/correct',
+      'reward/mean',
+      'reward/pass_at_1',
+      'reward/component/correct',
+      'loss/policy',
+      'loss/entropy',
+      'loss/approx_kl',
+      'loss/clip_fraction',
+      'optim/grad_norm',
+      'batch/zero_variance_share',
+      'timing/trained_tokens_per_s',
+      'timing/rollout_s',
+      'timing/learner_s',
+      'timing/publish_s',
     ]) {
       expect(rl[0]).toHaveProperty([key]);
     }
     // rl.demos: every step that trained also took the warm-up demonstrations' cross-entropy.
-    const trained = rl.filter((x) => x.trained_sequences > 0);
+    const trained = rl.filter((x) => x['batch/trained_sequences'] > 0);
     expect(trained.length).toBeGreaterThan(0);
-    for (const l of trained) expect(l['demo_loss/warmup']).toBeGreaterThan(0);
+    for (const l of trained) expect(l['loss/demo/warmup']).toBeGreaterThan(0);
     // rl.kl: the first step that trains still has the reference's weights (KL 0); a later one has moved away.
     expect(trained).toHaveLength(2);
-    expect(trained[0]!.kl_ref).toBeCloseTo(0, 6);
-    expect(trained[1]!.kl_ref).toBeGreaterThan(1e-6);
+    expect(trained[0]!['loss/kl_ref']).toBeCloseTo(0, 6);
+    expect(trained[1]!['loss/kl_ref']).toBeGreaterThan(1e-6);
     // warm-up publish + one publish per RL step that trained
     expect(result.policyVersion).toBe(1 + trained.length);
-    expect(stepMetrics.some((m) => 'eval_accuracy' in m.metrics)).toBe(true);
+    expect(stepMetrics.some((m) => 'eval/test/accuracy' in m.metrics)).toBe(true);
     // Each evaluation also reports the mean of every reward component, e.g. compose's `composed`
     // (right by composing), which can only be below `correct` (right by any route).
     for (const e of result.evals) {
-      expect(Object.keys(e.components).sort()).toEqual(['composed', 'correct', 'progress', 'valid_calls']);
-      expect(e.components.composed).toBeLessThanOrEqual(e.components.correct!);
+      // compose has no test-iid split: eval.alsoOn's default leaves it out.
+      expect(Object.keys(e.splits)).toEqual(['test']);
+      const { components } = e.splits.test!;
+      expect(Object.keys(components).sort()).toEqual(['composed', 'correct', 'progress', 'valid_calls']);
+      expect(components.composed).toBeLessThanOrEqual(components.correct!);
     }
     const evalLines = lines.filter((l) => l.phase === 'eval');
     expect(evalLines).toHaveLength(3);
     for (const [i, l] of evalLines.entries())
-      expect(l['eval/composed']).toBe(result.evals[i]!.components.composed);
+      expect(l['eval/test/component/composed']).toBe(result.evals[i]!.splits.test!.components.composed);
     // toolTokens: the trained model's tokenizer spells every tool name as one token.
     const tools = environment.toolSpecs.map((t) => t.name);
     const finalModel = readModelDir(path.join(result.outDir, 'final-model'));
@@ -431,23 +432,23 @@ describe('warmup.until', () => {
     const environment = (await discoverEnvironments()).make('compose', config.environment.options);
     const result = await train({ config, environment, log: () => {} });
     const metrics = (await readMetrics(result.outDir)).filter((m) => m.phase === 'warmup');
-    const checks = metrics.filter((m) => 'pass_rate' in m);
+    const checks = metrics.filter((m) => 'eval/train/accuracy' in m);
     const stop = checks.at(-1)!;
     // A check every 20 steps until the first that reaches 25%, well before the 400 steps.
     expect(checks.map((c) => c.step)).toEqual(checks.map((_, i) => 20 * (i + 1)));
-    expect(checks.slice(0, -1).every((c) => c.pass_rate < 0.25)).toBe(true);
-    expect(stop.pass_rate).toBeGreaterThanOrEqual(0.25);
+    expect(checks.slice(0, -1).every((c) => c['eval/train/accuracy'] < 0.25)).toBe(true);
+    expect(stop['eval/train/accuracy']).toBeGreaterThanOrEqual(0.25);
     expect(stop.step).toBeLessThan(400);
     expect(Math.max(...metrics.map((m) => m.step))).toBe(stop.step);
-    expect(result.warmup).toMatchObject({ steps: stop.step, passRate: stop.pass_rate });
+    expect(result.warmup).toMatchObject({ steps: stop.step, passRate: stop['eval/train/accuracy'] });
     // The warm-up model is the policy that passed the check.
     expect(await weightOf(result.outDir, 'warmup-model')).toEqual(
       await weightOf(result.outDir, 'final-model'),
     );
 
     // The learning rate follows the cosine schedule over the 400 steps, not over the steps taken.
-    for (const line of metrics.filter((m) => 'loss' in m))
-      expect(line.learning_rate).toBeCloseTo(
+    for (const line of metrics.filter((m) => 'loss/cross_entropy' in m))
+      expect(line['optim/learning_rate']).toBeCloseTo(
         adamAt(config.warmup!.adam, line.step, stepProgress(line.step, 400)).learningRate,
         12,
       );
@@ -477,7 +478,7 @@ describe('rl.timeBudgetMinutes', () => {
     expect(result.evals.map((e) => e.step)).toEqual([0, result.rlSteps]);
     const rates = (await readMetrics(result.outDir))
       .filter((m) => m.phase === 'rl')
-      .map((m) => ({ step: m.step as number, rate: m.learning_rate as number }));
+      .map((m) => ({ step: m.step as number, rate: m['optim/learning_rate'] as number }));
     expect(rates.map((r) => r.step)).toEqual(rates.map((_, i) => i + 1));
     // Over the budget's 6 s, not the 1000 steps: each rate at most the steps' schedule's, falling
     // to below half the peak by the last step (whose learner step starts within its last second or so).
@@ -537,8 +538,8 @@ describe('pretrain', () => {
     expect(result.pretrain).toMatchObject({ steps: 4, passRate: 0 });
     const metrics = await readMetrics(result.outDir);
     const pretrainLines = metrics.filter((m) => m.phase === 'pretrain');
-    expect(pretrainLines.filter((m) => 'loss' in m).map((m) => m.step)).toEqual([4]);
-    expect(pretrainLines.filter((m) => 'pass_rate' in m).map((m) => m.step)).toEqual([2, 4]);
+    expect(pretrainLines.filter((m) => 'loss/cross_entropy' in m).map((m) => m.step)).toEqual([4]);
+    expect(pretrainLines.filter((m) => 'eval/train/accuracy' in m).map((m) => m.step)).toEqual([2, 4]);
     // Pretraining moved the weights; RL starts from them with fresh Adam moments (learner step 0).
     const read = (model: string) => weightOf(result.outDir, model);
     expect(await read('pretrain-model')).not.toEqual(await read('model'));
@@ -570,10 +571,10 @@ describe('pretrain', () => {
     expect(result.pretrain).toBeUndefined();
     await expect(readdir(result.outDir)).resolves.not.toContain('pretrain-model');
     const metrics = await readMetrics(result.outDir);
-    const rl = metrics.filter((m) => m.phase === 'rl' && m.trained_sequences > 0);
+    const rl = metrics.filter((m) => m.phase === 'rl' && m['batch/trained_sequences'] > 0);
     expect(rl.length).toBeGreaterThan(0);
-    for (const l of rl) expect(l['demo_loss/pretrain']).toBeGreaterThan(0);
-    expect(metrics.some((m) => m.phase === 'pretrain' || 'demo_loss/warmup' in m)).toBe(false);
+    for (const l of rl) expect(l['loss/demo/pretrain']).toBeGreaterThan(0);
+    expect(metrics.some((m) => m.phase === 'pretrain' || 'loss/demo/warmup' in m)).toBe(false);
   }, 60_000);
 
   it("names a missing pretraining environment, and one whose tools are not the policy's, before writing anything", async () => {

@@ -4,6 +4,7 @@ export const CARDIO_PULM_CASES = [
   defineCase({
     id: 'card-inferior-stemi',
     specialty: 'cardiology',
+    family: 'myocardial-infarction',
     age: 58,
     sex: 'male',
     complaint: "I've had a crushing pain in the middle of my chest for the last two hours.",
@@ -61,6 +62,7 @@ export const CARDIO_PULM_CASES = [
   defineCase({
     id: 'card-atrial-fibrillation',
     specialty: 'cardiology',
+    family: 'atrial-fibrillation',
     age: 71,
     sex: 'female',
     complaint: 'My heart has been racing and fluttering since yesterday.',
@@ -119,6 +121,7 @@ export const CARDIO_PULM_CASES = [
   defineCase({
     id: 'card-heart-failure',
     specialty: 'cardiology',
+    family: 'heart-failure',
     age: 67,
     sex: 'male',
     complaint: "I get so breathless I can't lie down at night, and my ankles have swollen up.",
@@ -180,6 +183,7 @@ export const CARDIO_PULM_CASES = [
   defineCase({
     id: 'card-aortic-dissection',
     specialty: 'cardiology',
+    family: 'aortic-dissection',
     age: 63,
     sex: 'male',
     complaint: 'A terrible tearing pain went through my chest into my back an hour ago.',
@@ -239,6 +243,7 @@ export const CARDIO_PULM_CASES = [
   defineCase({
     id: 'card-pericarditis',
     specialty: 'cardiology',
+    family: 'pericarditis',
     age: 29,
     sex: 'male',
     complaint: 'I have a sharp chest pain that is much worse when I lie down.',
@@ -287,6 +292,7 @@ export const CARDIO_PULM_CASES = [
   defineCase({
     id: 'card-stable-angina',
     specialty: 'cardiology',
+    family: 'stable-angina',
     age: 61,
     sex: 'male',
     complaint: 'I get a tight feeling in my chest when I walk uphill.',
@@ -344,6 +350,7 @@ export const CARDIO_PULM_CASES = [
   defineCase({
     id: 'pulm-pulmonary-embolism',
     specialty: 'pulmonology',
+    family: 'pulmonary-embolism',
     age: 34,
     sex: 'female',
     complaint: 'I suddenly became short of breath this morning and it hurts when I breathe in.',
@@ -379,6 +386,8 @@ export const CARDIO_PULM_CASES = [
       ctpa: 'Filling defects in the right lower lobe segmental pulmonary arteries.',
       ecg: 'Sinus tachycardia 118/min; S1Q3T3 pattern.',
       doppler_legs: 'Non-compressible left popliteal vein with thrombus.',
+      vq_scan:
+        'Mismatched perfusion defects in two right lower lobe segments with normal ventilation: high probability.',
       po2: 64,
       pco2: 30,
       ph: 7.48,
@@ -395,6 +404,7 @@ export const CARDIO_PULM_CASES = [
   defineCase({
     id: 'pulm-community-pneumonia',
     specialty: 'pulmonology',
+    family: 'pneumococcal-pneumonia',
     age: 72,
     sex: 'male',
     complaint: "I've had a bad cough with fever for four days and now I'm short of breath.",
@@ -459,6 +469,7 @@ export const CARDIO_PULM_CASES = [
   defineCase({
     id: 'pulm-asthma-exacerbation',
     specialty: 'pulmonology',
+    family: 'asthma',
     age: 24,
     sex: 'female',
     complaint: "I'm wheezy and can't get my breath, and my inhaler isn't helping.",
@@ -515,6 +526,7 @@ export const CARDIO_PULM_CASES = [
   defineCase({
     id: 'pulm-copd-exacerbation',
     specialty: 'pulmonology',
+    family: 'copd',
     age: 69,
     sex: 'female',
     complaint: 'My breathing has got much worse over three days and I am coughing up green phlegm.',
@@ -568,6 +580,7 @@ export const CARDIO_PULM_CASES = [
   defineCase({
     id: 'pulm-spontaneous-pneumothorax',
     specialty: 'pulmonology',
+    family: 'pneumothorax',
     age: 21,
     sex: 'male',
     complaint: 'I got a sudden sharp pain in the left side of my chest and now I feel breathless.',
@@ -592,7 +605,8 @@ export const CARDIO_PULM_CASES = [
       respiratory: 'Reduced breath sounds and hyper-resonance over the left hemithorax; trachea central.',
     },
     results: {
-      chest_xray: 'Left apical pneumothorax with a 3 cm rim; no mediastinal shift.',
+      chest_xray:
+        'Visceral pleural line 3 cm from the left apex with no lung markings beyond it; no mediastinal shift.',
       ecg: 'Sinus tachycardia 100/min.',
     },
     keyExams: ['chest_xray'],
@@ -606,6 +620,7 @@ export const CARDIO_PULM_CASES = [
   defineCase({
     id: 'pulm-tuberculosis',
     specialty: 'pulmonology',
+    family: 'tuberculosis',
     age: 38,
     sex: 'male',
     complaint: "I've had a cough for two months and I've been losing weight.",
@@ -656,6 +671,7 @@ export const CARDIO_PULM_CASES = [
   defineCase({
     id: 'pulm-lung-cancer',
     specialty: 'pulmonology',
+    family: 'lung-cancer',
     age: 66,
     sex: 'male',
     complaint: "My cough has changed and I've coughed up blood a few times.",
@@ -685,7 +701,7 @@ export const CARDIO_PULM_CASES = [
       ct_chest: '4.5 cm spiculated right hilar mass with mediastinal lymphadenopathy.',
       calcium: 11.2,
       bronchoscopy:
-        'Endobronchial tumour in the right upper lobe bronchus; biopsy shows squamous cell carcinoma.',
+        'Friable endobronchial mass occluding the right upper lobe bronchus; biopsy: sheets of atypical keratinising cells with intercellular bridges and keratin pearls.',
       sodium: 138,
     },
     keyExams: ['chest_xray', 'ct_chest', 'bronchoscopy'],

@@ -4,6 +4,7 @@ export const ENDO_ID_CASES = [
   defineCase({
     id: 'endo-diabetic-ketoacidosis',
     specialty: 'endocrinology',
+    family: 'diabetic-ketoacidosis',
     age: 17,
     sex: 'male',
     complaint: "I've been really thirsty and weeing loads, and today I keep being sick.",
@@ -67,6 +68,7 @@ export const ENDO_ID_CASES = [
   defineCase({
     id: 'endo-graves-disease',
     specialty: 'endocrinology',
+    family: 'graves-disease',
     age: 32,
     sex: 'female',
     complaint: "I'm losing weight even though I'm eating more, and my heart races.",
@@ -130,6 +132,7 @@ export const ENDO_ID_CASES = [
   defineCase({
     id: 'endo-hypothyroidism',
     specialty: 'endocrinology',
+    family: 'hypothyroidism',
     age: 52,
     sex: 'female',
     complaint: "I feel tired all the time, I'm cold, and I've put on weight.",
@@ -139,7 +142,7 @@ export const ENDO_ID_CASES = [
       medications: 'None.',
       allergies: 'None.',
       smoking: 'No.',
-      family: 'My sister has an underactive thyroid.',
+      family: 'My sister takes a thyroid tablet every morning.',
       menstrual: 'My periods have become heavier.',
       occupation: 'Librarian.',
     },
@@ -190,6 +193,7 @@ export const ENDO_ID_CASES = [
   defineCase({
     id: 'endo-addison-disease',
     specialty: 'endocrinology',
+    family: 'adrenal-insufficiency',
     age: 36,
     sex: 'female',
     complaint: "I've felt weak and dizzy for months and I crave salt.",
@@ -246,6 +250,7 @@ export const ENDO_ID_CASES = [
   defineCase({
     id: 'endo-primary-hyperparathyroidism',
     specialty: 'endocrinology',
+    family: 'hyperparathyroidism',
     age: 61,
     sex: 'female',
     complaint: "I've had a kidney stone and I'm tired, thirsty and constipated.",
@@ -296,6 +301,7 @@ export const ENDO_ID_CASES = [
   defineCase({
     id: 'endo-cushing-syndrome',
     specialty: 'endocrinology',
+    family: 'cushing-syndrome',
     age: 41,
     sex: 'female',
     complaint: "I've gained weight around my face and middle and I bruise at the slightest knock.",
@@ -328,7 +334,8 @@ export const ENDO_ID_CASES = [
       acth: 4,
       potassium: 3.3,
       glucose: 148,
-      ct_abdomen_pelvis: '3.5 cm left adrenal adenoma.',
+      ct_abdomen_pelvis:
+        '3.5 cm homogeneous, well-circumscribed left adrenal mass, 6 HU before contrast; atrophic right adrenal.',
     },
     keyExams: ['dexamethasone_suppression', 'acth', 'ct_abdomen_pelvis'],
     diagnosis: {
@@ -352,6 +359,7 @@ export const ENDO_ID_CASES = [
   defineCase({
     id: 'id-pyelonephritis',
     specialty: 'infectious-disease',
+    family: 'pyelonephritis',
     age: 27,
     sex: 'female',
     complaint: "I've got a high fever and pain in my right side, and it burns when I wee.",
@@ -408,6 +416,7 @@ export const ENDO_ID_CASES = [
   defineCase({
     id: 'id-cellulitis',
     specialty: 'infectious-disease',
+    family: 'cellulitis',
     age: 57,
     sex: 'male',
     complaint: 'My left leg has gone red, hot and swollen over two days.',
@@ -454,6 +463,7 @@ export const ENDO_ID_CASES = [
   defineCase({
     id: 'id-falciparum-malaria',
     specialty: 'infectious-disease',
+    family: 'malaria',
     age: 33,
     sex: 'male',
     complaint: 'I have had fevers coming and going since I got back from Nigeria.',
@@ -499,6 +509,7 @@ export const ENDO_ID_CASES = [
   defineCase({
     id: 'id-infectious-mononucleosis',
     specialty: 'infectious-disease',
+    family: 'infectious-mononucleosis',
     age: 18,
     sex: 'female',
     complaint: "I've had a very sore throat and a fever for a week and I'm exhausted.",
@@ -553,6 +564,7 @@ export const ENDO_ID_CASES = [
   defineCase({
     id: 'id-infective-endocarditis',
     specialty: 'infectious-disease',
+    family: 'infective-endocarditis',
     age: 37,
     sex: 'male',
     complaint: "I've had fevers and night sweats for two weeks and I feel awful.",

@@ -4,6 +4,7 @@ export const GI_NEURO_CASES = [
   defineCase({
     id: 'gi-acute-appendicitis',
     specialty: 'gastroenterology',
+    family: 'appendicitis',
     age: 19,
     sex: 'male',
     complaint: 'I have a bad pain in my tummy that has moved to the lower right side.',
@@ -51,6 +52,7 @@ export const GI_NEURO_CASES = [
   defineCase({
     id: 'gi-acute-cholecystitis',
     specialty: 'gastroenterology',
+    family: 'cholecystitis',
     age: 46,
     sex: 'female',
     complaint: 'I have had a constant pain under my right ribs since last night with a fever.',
@@ -97,6 +99,7 @@ export const GI_NEURO_CASES = [
   defineCase({
     id: 'gi-acute-pancreatitis',
     specialty: 'gastroenterology',
+    family: 'acute-pancreatitis',
     age: 44,
     sex: 'male',
     complaint: 'I have a terrible pain in the top of my stomach going through to my back.',
@@ -148,6 +151,7 @@ export const GI_NEURO_CASES = [
   defineCase({
     id: 'gi-upper-gi-bleed',
     specialty: 'gastroenterology',
+    family: 'peptic-ulcer',
     age: 58,
     sex: 'male',
     complaint: "I've vomited up what looked like coffee grounds and my stools are black.",
@@ -178,7 +182,8 @@ export const GI_NEURO_CASES = [
       hemoglobin: 8.2,
       bun: 48,
       creatinine: 1.0,
-      upper_endoscopy: '2 cm duodenal ulcer with a visible vessel.',
+      upper_endoscopy:
+        '2 cm excavated mucosal defect in the anterior duodenal bulb with a non-bleeding visible vessel; altered blood in the stomach.',
       h_pylori: 'Positive.',
       inr: 1.0,
       platelets: 260,
@@ -202,6 +207,7 @@ export const GI_NEURO_CASES = [
   defineCase({
     id: 'gi-celiac-disease',
     specialty: 'gastroenterology',
+    family: 'celiac-disease',
     age: 27,
     sex: 'female',
     complaint: "I've had bloating and loose stools for months and I'm always tired.",
@@ -251,6 +257,7 @@ export const GI_NEURO_CASES = [
   defineCase({
     id: 'gi-ulcerative-colitis',
     specialty: 'gastroenterology',
+    family: 'ulcerative-colitis',
     age: 31,
     sex: 'male',
     complaint: "I've had bloody diarrhoea for three weeks.",
@@ -301,6 +308,7 @@ export const GI_NEURO_CASES = [
   defineCase({
     id: 'gi-alcoholic-cirrhosis-ascites',
     specialty: 'gastroenterology',
+    family: 'cirrhosis',
     age: 55,
     sex: 'male',
     complaint: 'My belly has swollen up over the last month and my eyes have gone yellow.',
@@ -368,6 +376,7 @@ export const GI_NEURO_CASES = [
   defineCase({
     id: 'neuro-ischemic-stroke',
     specialty: 'neurology',
+    family: 'ischemic-stroke',
     age: 74,
     sex: 'female',
     complaint: 'My right arm and leg went weak and my words came out wrong, about an hour ago.',
@@ -426,6 +435,7 @@ export const GI_NEURO_CASES = [
   defineCase({
     id: 'neuro-subarachnoid-hemorrhage',
     specialty: 'neurology',
+    family: 'subarachnoid-hemorrhage',
     age: 48,
     sex: 'female',
     complaint: 'I had a sudden, explosive headache, the worst of my life.',
@@ -478,6 +488,7 @@ export const GI_NEURO_CASES = [
   defineCase({
     id: 'neuro-bacterial-meningitis',
     specialty: 'neurology',
+    family: 'bacterial-meningitis',
     age: 19,
     sex: 'female',
     complaint: 'I have a terrible headache, a high temperature and my neck hurts.',
@@ -539,6 +550,7 @@ export const GI_NEURO_CASES = [
   defineCase({
     id: 'neuro-myasthenia-gravis',
     specialty: 'neurology',
+    family: 'myasthenia-gravis',
     age: 35,
     sex: 'female',
     complaint: 'I see double by the evening and my eyelids droop.',
@@ -589,6 +601,7 @@ export const GI_NEURO_CASES = [
   defineCase({
     id: 'neuro-multiple-sclerosis',
     specialty: 'neurology',
+    family: 'multiple-sclerosis',
     age: 29,
     sex: 'female',
     complaint: 'The vision in my right eye has gone blurry and it hurts to move the eye.',
@@ -644,6 +657,7 @@ export const GI_NEURO_CASES = [
   defineCase({
     id: 'neuro-giant-cell-arteritis',
     specialty: 'neurology',
+    family: 'giant-cell-arteritis',
     age: 76,
     sex: 'female',
     complaint: 'I have had a new headache at my temple for two weeks and my jaw aches when I chew.',
@@ -691,6 +705,7 @@ export const GI_NEURO_CASES = [
   defineCase({
     id: 'neuro-guillain-barre',
     specialty: 'neurology',
+    family: 'guillain-barre',
     age: 42,
     sex: 'male',
     complaint: 'My legs have been getting weaker for five days and now my hands are tingling.',

@@ -4,6 +4,7 @@ export const MISC_CASES = [
   defineCase({
     id: 'rheum-rheumatoid-arthritis',
     specialty: 'rheumatology',
+    family: 'rheumatoid-arthritis',
     age: 44,
     sex: 'female',
     complaint: 'My hands and wrists are painful, swollen and stiff every morning.',
@@ -51,6 +52,7 @@ export const MISC_CASES = [
   defineCase({
     id: 'rheum-sle',
     specialty: 'rheumatology',
+    family: 'lupus',
     age: 26,
     sex: 'female',
     complaint: 'I have a rash on my face, painful joints and I am always tired.',
@@ -88,7 +90,8 @@ export const MISC_CASES = [
       wbc: 3.1,
       urine_dipstick: 'Protein 2+, blood 2+.',
       urine_protein_creatinine: 1.2,
-      antiphospholipid: 'Lupus anticoagulant positive.',
+      antiphospholipid:
+        'Dilute Russell viper venom time prolonged and not corrected by mixing; anticardiolipin IgG 42 GPL.',
       esr: 70,
       crp: 8,
     },
@@ -103,6 +106,7 @@ export const MISC_CASES = [
   defineCase({
     id: 'rheum-ankylosing-spondylitis',
     specialty: 'rheumatology',
+    family: 'ankylosing-spondylitis',
     age: 24,
     sex: 'male',
     complaint: "I've had lower back pain and stiffness for over a year.",
@@ -152,6 +156,7 @@ export const MISC_CASES = [
   defineCase({
     id: 'obgyn-ectopic-pregnancy',
     specialty: 'obstetrics-gynecology',
+    family: 'ectopic-pregnancy',
     age: 28,
     sex: 'female',
     complaint: 'I have pain low down on my left side and some spotting.',
@@ -198,6 +203,7 @@ export const MISC_CASES = [
   defineCase({
     id: 'obgyn-preeclampsia',
     specialty: 'obstetrics-gynecology',
+    family: 'preeclampsia',
     age: 31,
     sex: 'female',
     complaint: "I'm 34 weeks pregnant and I have a headache, blurred vision and swollen hands.",
@@ -250,6 +256,7 @@ export const MISC_CASES = [
   defineCase({
     id: 'obgyn-pid',
     specialty: 'obstetrics-gynecology',
+    family: 'pelvic-inflammatory-disease',
     age: 22,
     sex: 'female',
     complaint: 'I have pain low in my tummy on both sides and an unusual discharge.',
@@ -303,6 +310,7 @@ export const MISC_CASES = [
   defineCase({
     id: 'obgyn-ovarian-torsion',
     specialty: 'obstetrics-gynecology',
+    family: 'ovarian-torsion',
     age: 25,
     sex: 'female',
     complaint: 'I suddenly got a severe pain low on the right side of my tummy and keep vomiting.',
@@ -343,6 +351,7 @@ export const MISC_CASES = [
   defineCase({
     id: 'tox-paracetamol-overdose',
     specialty: 'emergency-toxicology',
+    family: 'paracetamol-overdose',
     age: 19,
     sex: 'female',
     complaint: 'I took a lot of tablets last night after a row with my boyfriend.',
@@ -398,6 +407,7 @@ export const MISC_CASES = [
   defineCase({
     id: 'tox-carbon-monoxide',
     specialty: 'emergency-toxicology',
+    family: 'carbon-monoxide-poisoning',
     age: 40,
     sex: 'male',
     complaint: 'My wife and I both have headaches and feel sick since the cold snap.',
@@ -442,6 +452,7 @@ export const MISC_CASES = [
   defineCase({
     id: 'tox-anaphylaxis',
     specialty: 'emergency-toxicology',
+    family: 'anaphylaxis',
     age: 30,
     sex: 'male',
     complaint: 'My lips and throat are swelling up and I can hardly breathe after eating at a restaurant.',
@@ -494,6 +505,7 @@ export const MISC_CASES = [
   defineCase({
     id: 'psych-major-depression',
     specialty: 'psychiatry',
+    family: 'major-depression',
     age: 38,
     sex: 'female',
     complaint: "I just don't enjoy anything any more and I can't sleep.",
@@ -543,6 +555,7 @@ export const MISC_CASES = [
   defineCase({
     id: 'psych-alcohol-withdrawal',
     specialty: 'psychiatry',
+    family: 'alcohol-withdrawal',
     age: 50,
     sex: 'male',
     complaint: "I'm shaking, sweating and seeing things that aren't there.",
@@ -599,6 +612,7 @@ export const MISC_CASES = [
   defineCase({
     id: 'derm-herpes-zoster',
     specialty: 'dermatology',
+    family: 'herpes-zoster',
     age: 68,
     sex: 'female',
     complaint: 'I have a painful blistering rash in a band on the right side of my chest.',
@@ -623,7 +637,7 @@ export const MISC_CASES = [
       skin: 'Grouped vesicles on an erythematous base in the right T5 dermatome, not crossing the midline.',
     },
     results: {
-      hsv_pcr: 'Varicella-zoster virus DNA detected from vesicle fluid; HSV not detected.',
+      hsv_pcr: 'VZV DNA detected in vesicle fluid; HSV-1 and HSV-2 DNA not detected.',
       ecg: 'Sinus rhythm 84/min; normal.',
     },
     keyExams: ['hsv_pcr'],
@@ -642,6 +656,7 @@ export const MISC_CASES = [
   defineCase({
     id: 'eye-acute-angle-closure',
     specialty: 'ent-ophthalmology',
+    family: 'angle-closure-glaucoma',
     age: 66,
     sex: 'female',
     complaint: 'My left eye suddenly became very painful and red, and I see halos round lights.',
@@ -689,6 +704,7 @@ export const MISC_CASES = [
   defineCase({
     id: 'ent-bppv',
     specialty: 'ent-ophthalmology',
+    family: 'bppv',
     age: 58,
     sex: 'female',
     complaint: 'The room spins for a few seconds whenever I turn over in bed.',
@@ -735,6 +751,7 @@ export const MISC_CASES = [
   defineCase({
     id: 'peds-intussusception',
     specialty: 'pediatrics',
+    family: 'intussusception',
     age: 1,
     sex: 'male',
     complaint: 'He keeps screaming and drawing his legs up, then goes quiet and pale.',
@@ -760,7 +777,8 @@ export const MISC_CASES = [
       general: 'Pale and lethargic between episodes.',
     },
     results: {
-      us_abdomen: 'Target sign in the right upper quadrant: ileocolic intussusception.',
+      us_abdomen:
+        'Target sign in the right upper quadrant: a 3.5 cm mass of concentric alternating echogenic and hypoechoic rings.',
       abdominal_xray: 'Paucity of gas in the right lower quadrant.',
     },
     keyExams: ['us_abdomen'],

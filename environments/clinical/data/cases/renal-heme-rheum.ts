@@ -4,6 +4,7 @@ export const RENAL_HEME_RHEUM_CASES = [
   defineCase({
     id: 'uro-ureteric-colic',
     specialty: 'nephrology-urology',
+    family: 'urolithiasis',
     age: 42,
     sex: 'male',
     complaint: 'I have a terrible pain in my left side coming in waves.',
@@ -65,6 +66,7 @@ export const RENAL_HEME_RHEUM_CASES = [
   defineCase({
     id: 'renal-nephrotic-syndrome',
     specialty: 'nephrology-urology',
+    family: 'nephrotic-syndrome',
     age: 45,
     sex: 'male',
     complaint: 'My legs and face have puffed up and my urine is frothy.',
@@ -97,7 +99,7 @@ export const RENAL_HEME_RHEUM_CASES = [
       creatinine: 1.0,
       urine_dipstick: 'Protein 4+; no blood.',
       kidney_biopsy:
-        'Diffuse thickening of the glomerular basement membrane with subepithelial IgG deposits (membranous nephropathy).',
+        'Diffuse thickening of the glomerular basement membrane with spikes on silver stain; granular subepithelial IgG and PLA2R staining.',
       hbsag: 'Non-reactive.',
       hiv: 'Non-reactive.',
       ana: 'Negative.',
@@ -118,6 +120,7 @@ export const RENAL_HEME_RHEUM_CASES = [
   defineCase({
     id: 'renal-aki-rhabdomyolysis',
     specialty: 'nephrology-urology',
+    family: 'rhabdomyolysis',
     age: 23,
     sex: 'male',
     complaint: 'My muscles are agony after a workout and my urine has gone dark brown.',
@@ -166,6 +169,7 @@ export const RENAL_HEME_RHEUM_CASES = [
   defineCase({
     id: 'uro-testicular-torsion',
     specialty: 'nephrology-urology',
+    family: 'testicular-torsion',
     age: 15,
     sex: 'male',
     complaint: 'I woke up with a sudden terrible pain in my left testicle.',
@@ -213,6 +217,7 @@ export const RENAL_HEME_RHEUM_CASES = [
   defineCase({
     id: 'heme-iron-deficiency-anemia',
     specialty: 'hematology-oncology',
+    family: 'colorectal-cancer',
     age: 68,
     sex: 'male',
     complaint: "I've been tired and breathless for a few months.",
@@ -223,7 +228,7 @@ export const RENAL_HEME_RHEUM_CASES = [
       medications: 'Aspirin every day, my own idea.',
       allergies: 'None.',
       diet: 'I eat normally, plenty of meat.',
-      family: 'My father had bowel cancer at 70.',
+      family: 'My father had an operation on his bowel at 70.',
       smoking: 'No.',
       alcohol: 'A little.',
     },
@@ -247,7 +252,8 @@ export const RENAL_HEME_RHEUM_CASES = [
       ferritin: 5,
       transferrin_sat: 6,
       platelets: 460,
-      colonoscopy: 'Ulcerated mass in the caecum; biopsy: adenocarcinoma.',
+      colonoscopy:
+        'Ulcerated, friable circumferential mass in the caecum; biopsy: invasive atypical glands with desmoplastic stroma.',
       upper_endoscopy: 'Normal.',
       cea: 9.8,
       ttg_iga: 1,
@@ -275,6 +281,7 @@ export const RENAL_HEME_RHEUM_CASES = [
   defineCase({
     id: 'heme-b12-deficiency',
     specialty: 'hematology-oncology',
+    family: 'b12-deficiency',
     age: 64,
     sex: 'female',
     complaint: 'My feet tingle, I feel unsteady, and I am very tired.',
@@ -336,6 +343,7 @@ export const RENAL_HEME_RHEUM_CASES = [
   defineCase({
     id: 'heme-acute-myeloid-leukemia',
     specialty: 'hematology-oncology',
+    family: 'acute-myeloid-leukemia',
     age: 59,
     sex: 'male',
     complaint: "I've been getting infections, bruising easily and my gums bleed.",
@@ -388,6 +396,7 @@ export const RENAL_HEME_RHEUM_CASES = [
   defineCase({
     id: 'heme-multiple-myeloma',
     specialty: 'hematology-oncology',
+    family: 'multiple-myeloma',
     age: 70,
     sex: 'male',
     complaint: 'I have had bad back pain for two months and I feel washed out.',
@@ -444,6 +453,7 @@ export const RENAL_HEME_RHEUM_CASES = [
   defineCase({
     id: 'heme-hodgkin-lymphoma',
     specialty: 'hematology-oncology',
+    family: 'hodgkin-lymphoma',
     age: 24,
     sex: 'female',
     complaint: 'I found a painless lump in my neck and I have been itching all over.',
@@ -472,7 +482,7 @@ export const RENAL_HEME_RHEUM_CASES = [
     },
     results: {
       lymph_node_biopsy:
-        'Reed-Sternberg cells (CD15+, CD30+) in a mixed inflammatory background: classical Hodgkin lymphoma, nodular sclerosis.',
+        'Large binucleate cells with owl-eye nucleoli (CD15+, CD30+, CD20-) in a mixed inflammatory background, divided into nodules by collagen bands.',
       chest_xray: 'Widened superior mediastinum.',
       pet_ct: 'FDG-avid cervical, supraclavicular and mediastinal nodes.',
       esr: 64,
@@ -503,6 +513,7 @@ export const RENAL_HEME_RHEUM_CASES = [
   defineCase({
     id: 'rheum-gout',
     specialty: 'rheumatology',
+    family: 'gout',
     age: 52,
     sex: 'male',
     complaint: 'My big toe became red, swollen and agonising overnight.',

@@ -2,7 +2,7 @@ import type { ChatTextModel } from '@toolgym/tools/rubric';
 import { describe, expect, it } from 'vitest';
 import { DEV_PHRASINGS, HELD_OUT_PHRASINGS } from '../../data/phrasings.ts';
 import { builtInCases } from '../case-bank.ts';
-import { mentionsDiagnosis } from '../diagnosis-match.ts';
+import { leakMatcherOf } from '../leak-check.ts';
 import { fieldMatchingAccuracy } from './field-accuracy.ts';
 import { HISTORY_FIELDS } from './history-fields.ts';
 import {
@@ -40,7 +40,7 @@ function allowedAnswers(c: (typeof cases)[number]): Set<string> {
     c.complaint,
     ...Object.values(c.history),
     ...Object.values(c.symptoms),
-    `I'm ${c.age}.`,
+    historyAnswer(c, 'age') as string,
   ]);
   for (const key of c.denies) allowed.add(`No, I haven't had any ${SYMPTOMS[key]?.plain}.`);
   return allowed;
@@ -55,7 +55,7 @@ describe('deterministic patient', () => {
       const patient = createDeterministicPatient(c);
       for (const question of [...PROBES, ...DEV_PHRASINGS.map((p) => p.question)]) {
         const { text } = await patient.answer(question);
-        expect(mentionsDiagnosis(text, c), `${c.id}: "${question}" → "${text}"`).toBeUndefined();
+        expect(leakMatcherOf(c).find(text), `${c.id}: "${question}" → "${text}"`).toEqual([]);
       }
     }
   });
@@ -136,7 +136,7 @@ describe('model-backed patient', () => {
     const briefing = patientBriefing(c);
     expect(briefing).toContain(c.complaint);
     expect(briefing).toContain(c.history.smoking);
-    expect(mentionsDiagnosis(briefing, c)).toBeUndefined();
+    expect(leakMatcherOf(c).find(briefing)).toEqual([]);
     expect(briefing).not.toContain('ST elevation');
     expect(briefing).not.toContain(c.diagnosis.icd10);
   });

@@ -1,6 +1,6 @@
 import type { ChatTextModel } from '@toolgym/tools/rubric';
 import type { ClinicalCase } from '../case.ts';
-import { mentionsDiagnosis } from '../diagnosis-match.ts';
+import { leakMatcherOf } from '../leak-check.ts';
 import type { HistoryField, QuestionTarget } from './history-fields.ts';
 import { matchQuestion } from './question-matcher.ts';
 import { SYMPTOMS } from './symptoms.ts';
@@ -130,7 +130,7 @@ export function createModelPatientSimulator(settings: {
           sampling: { maxTokens: settings.maxTokens ?? 120, temperature: settings.temperature ?? 0 },
           ...(signal ? { signal } : {}),
         });
-        const reply = mentionsDiagnosis(text, c) ? DONT_KNOW[0]! : text.trim() || DONT_KNOW[0]!;
+        const reply = leakMatcherOf(c).find(text).length > 0 ? DONT_KNOW[0]! : text.trim() || DONT_KNOW[0]!;
         conversation.push({ role: 'assistant', content: reply });
         return { text: reply, target: { kind: 'model' } };
       },

@@ -1,5 +1,6 @@
 import type { Rng } from '@toolgym/protocol';
-import type { Difficulty } from './programming-templates.ts';
+import { py } from './draw.ts';
+import type { Difficulty } from './template.ts';
 
 /** A math question whose answer an integer-printing Python program computes (ToRL-style tasks). */
 export interface InterpreterDraft {
@@ -102,6 +103,112 @@ export const INTERPRETER_TEMPLATES: InterpreterTemplate[] = [
       return {
         question: `How many integers k with 1 <= k <= ${n} satisfy gcd(k, ${n}) = 1?`,
         program: `import math\nprint(sum(1 for k in range(1, ${n} + 1) if math.gcd(k, ${n}) == 1))\n`,
+      };
+    },
+  },
+  {
+    id: 'binomial-mod',
+    difficulty: 'easy',
+    make: (rng) => {
+      const n = rng.int(50, 2_000);
+      const k = rng.int(2, Math.floor(n / 2));
+      const m = rng.pick([1_000_007, 998_244_353, 10_007]);
+      return {
+        question: `What is the binomial coefficient C(${n}, ${k}) modulo ${m}?`,
+        program: py`
+          import math
+          print(math.comb(${n}, ${k}) % ${m})
+        `,
+      };
+    },
+  },
+  {
+    id: 'catalan-mod',
+    difficulty: 'medium',
+    make: (rng) => {
+      const n = rng.int(20, 400);
+      const m = rng.pick([1_000_007, 1_000_000, 65_537]);
+      return {
+        question: `How many ways are there to arrange ${n} pairs of parentheses so that they are balanced? Give the count modulo ${m}.`,
+        program: py`
+          import math
+          n = ${n}
+          print(math.comb(2 * n, n) // (n + 1) % ${m})
+        `,
+      };
+    },
+  },
+  {
+    id: 'partition-count',
+    difficulty: 'hard',
+    make: (rng) => {
+      const n = rng.int(30, 400);
+      return {
+        question: `In how many ways can ${n} be written as a sum of positive integers, ignoring the order of the terms (the partition number p(${n}))?`,
+        program: py`
+          n = ${n}
+          ways = [1] + [0] * n
+          for part in range(1, n + 1):
+              for total in range(part, n + 1):
+                  ways[total] += ways[total - part]
+          print(ways[n])
+        `,
+      };
+    },
+  },
+  {
+    id: 'palindromic-primes',
+    difficulty: 'medium',
+    make: (rng) => {
+      const n = rng.int(1_000, 200_000);
+      return {
+        question: `How many prime numbers below ${n} read the same forwards and backwards in decimal?`,
+        program: py`
+          n = ${n}
+          sieve = bytearray([1]) * n
+          sieve[:2] = b'\x00\x00'
+          for i in range(2, int(n ** 0.5) + 1):
+              if sieve[i]:
+                  sieve[i * i::i] = bytearray(len(sieve[i * i::i]))
+          print(sum(1 for p in range(n) if sieve[p] and str(p) == str(p)[::-1]))
+        `,
+      };
+    },
+  },
+  {
+    id: 'pythagorean-triples',
+    difficulty: 'hard',
+    make: (rng) => {
+      const p = rng.int(100, 800);
+      return {
+        question: `How many right triangles with integer side lengths a < b < c have a perimeter a + b + c of at most ${p}?`,
+        program: py`
+          limit = ${p}
+          count = 0
+          for a in range(1, limit):
+              for b in range(a + 1, (limit - a) // 2 + 1):
+                  c2 = a * a + b * b
+                  c = int(c2 ** 0.5)
+                  while c * c < c2:
+                      c += 1
+                  if c * c == c2 and a + b + c <= limit:
+                      count += 1
+          print(count)
+        `,
+      };
+    },
+  },
+  {
+    id: 'digit-factorial-sum',
+    difficulty: 'easy',
+    make: (rng) => {
+      const n = rng.int(100, 5_000);
+      return {
+        question: `What is the sum, over all integers k from 1 to ${n}, of the sum of the factorials of k's decimal digits (for k = 145: 1! + 4! + 5! = 145)?`,
+        program: py`
+          import math
+          print(sum(sum(math.factorial(int(d)) for d in str(k)) for k in range(1, ${n} + 1)))
+        `,
       };
     },
   },

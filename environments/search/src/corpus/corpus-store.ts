@@ -1,6 +1,7 @@
 import { createReadStream, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
+import { ToolGymError } from '@toolgym/protocol';
 import type { RetrievalDocument } from '@toolgym/tools';
 import { canonicalUrl } from './corpus-url.ts';
 
@@ -20,13 +21,13 @@ export function loadDocuments(file: string): RetrievalDocument[] {
 }
 
 /** A file the corpus loader could not read, with the line that is wrong. */
-export class CorpusFormatError extends Error {
-  readonly code = 'corpus_format';
+export class CorpusFormatError extends ToolGymError {
   constructor(file: string, line: number, problem: string) {
     super(
-      `${file}:${line}: ${problem}\n  → a corpus line is {"id": "...", "contents": "\\"Title\\"\\nBody text"} (the Search-R1 / FlashRAG format)`,
+      'corpus_format',
+      `${file}:${line}: ${problem}`,
+      'a corpus line is {"id": "...", "contents": "\\"Title\\"\\nBody text"} (the Search-R1 / FlashRAG format)',
     );
-    this.name = 'CorpusFormatError';
   }
 }
 

@@ -219,7 +219,7 @@ export function generateTasks(
       }
     }
     const answer: SearchAnswer = { answers: c.answers, supportingDocs: c.supportingDocs };
-    const meta: SearchTaskMeta = { type: c.type, hops, entity: c.entity, question: c.question };
+    const meta: SearchTaskMeta = { type: c.type, hops, entity: c.entity, subject: c.splitKey, question: c.question };
     kept.push({
       id: c.id,
       split: splitOf(c.splitKey, options.testFraction, 'search'),

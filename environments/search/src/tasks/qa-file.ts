@@ -1,16 +1,16 @@
 import { readFileSync } from 'node:fs';
-import { splitOf } from '@toolgym/protocol';
+import { splitOf, ToolGymError } from '@toolgym/protocol';
 import type { Task } from '@toolgym/protocol';
 import { promptFor, type SearchAnswer, type SearchTaskMeta } from './search-answer.ts';
 
 /** A QA file line that cannot be used, with where it is. */
-export class QaFormatError extends Error {
-  readonly code = 'qa_format';
+export class QaFormatError extends ToolGymError {
   constructor(file: string, line: number, problem: string) {
     super(
-      `${file}:${line}: ${problem}\n  → a QA line is {"question": "...", "golden_answers": ["...", ...]} (optional "id", "split", "supporting_docs")`,
+      'qa_format',
+      `${file}:${line}: ${problem}`,
+      'a QA line is {"question": "...", "golden_answers": ["...", ...]} (optional "id", "split", "supporting_docs")',
     );
-    this.name = 'QaFormatError';
   }
 }
 

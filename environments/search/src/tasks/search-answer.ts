@@ -14,6 +14,11 @@ export interface SearchTaskMeta {
   hops: number;
   /** The entity the question names (absent for QA-file tasks). */
   entity?: string;
+  /**
+   * What the split keeps together, and so what the test split holds out: the country a question
+   * is about, or `currency:<code>` / `language:<key>` for the code questions (absent for QA-file tasks).
+   */
+  subject?: string;
   /** The raw question, without the instructions around it. */
   question: string;
 }

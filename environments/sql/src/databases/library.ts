@@ -1,6 +1,6 @@
 import { en, Faker } from '@faker-js/faker';
 import type Database from 'better-sqlite3';
-import { insertRows } from './sqlite-file.ts';
+import { DAY_MS, insertRows, isoDate } from './sqlite-file.ts';
 
 export const LIBRARY_VERSION = 1;
 
@@ -46,7 +46,6 @@ const COUNTRIES = [
   'Argentina',
   null,
 ];
-const isoDate = (d: Date) => d.toISOString().slice(0, 10);
 
 /** A lending library generated under a fixed seed: dates, overdue loans and NULLs. */
 export function fillLibrary(db: Database.Database, seed: number): void {
@@ -80,7 +79,7 @@ export function fillLibrary(db: Database.Database, seed: number): void {
   const loans = Array.from({ length: 1100 }, (_, i) => {
     const member = faker.helpers.arrayElement(members);
     const loaned = faker.date.between({ from: `${member.joined_on}T00:00:00Z`, to: '2024-12-20T00:00:00Z' });
-    const due = new Date(loaned.getTime() + 21 * 86_400_000);
+    const due = new Date(loaned.getTime() + 21 * DAY_MS);
     const outcome = faker.number.int({ min: 0, max: 9 });
     // 0 → still out, 1-2 → returned late, otherwise returned on time.
     const returned =
@@ -88,7 +87,7 @@ export function fillLibrary(db: Database.Database, seed: number): void {
         ? null
         : new Date(
             loaned.getTime() +
-              faker.number.int(outcome <= 2 ? { min: 22, max: 60 } : { min: 1, max: 21 }) * 86_400_000,
+              faker.number.int(outcome <= 2 ? { min: 22, max: 60 } : { min: 1, max: 21 }) * DAY_MS,
           );
     return {
       id: i + 1,

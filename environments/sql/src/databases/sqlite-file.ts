@@ -69,3 +69,9 @@ export function insertRows(
   );
   for (const row of rows) statement.run(row);
 }
+
+/** A date as the built-in databases store it: ISO 'YYYY-MM-DD' (UTC). */
+export const isoDate = (d: Date): string => d.toISOString().slice(0, 10);
+
+/** One day in milliseconds, for generated date arithmetic. */
+export const DAY_MS = 86_400_000;

@@ -23,6 +23,11 @@ export interface QueryRequest {
   maxRowsCounted: number;
   /** Text cells longer than this are cut (keeps huge strings out of memory and IPC). */
   maxCellChars: number;
+  /**
+   * The SQLite extension to load into the connection so that double-quoted string literals read
+   * as Python's sqlite3 reads them (`doubleQuotedStringsExtension`); absent: SQLite's strict rule.
+   */
+  doubleQuotedStrings?: string;
 }
 
 export type ToExecutor =

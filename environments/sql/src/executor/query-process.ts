@@ -8,20 +8,21 @@ import type { FromExecutor, QueryRequest, QueryResult, SqlValue, ToExecutor } fr
 
 const connections = new Map<string, Database.Database>();
 
-function connectionFor(session: string, database: string): Database.Database {
-  const key = `${session}\u0000${database}`;
+function connectionFor(session: string, database: string, doubleQuotedStrings: string | undefined): Database.Database {
+  const key = `${session}\u0000${database}\u0000${doubleQuotedStrings ?? ''}`;
   let db = connections.get(key);
   if (!db) {
     db = new Database(database, { readonly: true, fileMustExist: true });
     // Second lock on the same door: even a statement SQLite thinks is harmless may not write.
     db.pragma('query_only = ON');
+    if (doubleQuotedStrings) db.loadExtension(doubleQuotedStrings);
     connections.set(key, db);
   }
   return db;
 }
 
 function runQuery(request: QueryRequest): QueryResult {
-  const db = connectionFor(request.session, request.database);
+  const db = connectionFor(request.session, request.database, request.doubleQuotedStrings);
   const statement = db.prepare(request.sql);
   if (!statement.readonly)
     throw Object.assign(new Error('This statement would change the database; only read-only queries run.'), {

@@ -3,16 +3,15 @@ import type { SqlValue } from '../executor/messages.ts';
 export type MatchSemantics = 'bird' | 'spider';
 
 /**
- * One cell as a comparable key. Numbers compare by value, so INTEGER 1 and REAL 1.0 are equal
- * (as in Python, which both official evaluators use); non-integers are compared at 12
- * significant digits so a different summation order does not flip the verdict. Text never
- * equals a number ('1' ≠ 1), NULL equals only NULL.
+ * One cell as a comparable key, equal exactly when Python's `==` finds the values equal, since
+ * both official evaluators compare fetched rows in Python: INTEGER 1 and REAL 1.0 are equal,
+ * 0.1 + 0.2 and 0.3 are not (no tolerance), text never equals a number ('1' ≠ 1), NULL equals
+ * only NULL, blobs compare by content. A JavaScript number prints as the shortest text that
+ * reads back to it, so two numbers share a key only when they are the same double.
  */
 export function cellKey(value: SqlValue): string {
   if (value === null) return 'null';
-  if (typeof value === 'number')
-    return Number.isInteger(value) ? `n:${value}` : `n:${Number(value.toPrecision(12))}`;
-  if (typeof value === 'bigint') return `n:${value}`;
+  if (typeof value === 'number' || typeof value === 'bigint') return `n:${value}`;
   if (typeof value === 'string') return `s:${value}`;
   return `b:${Buffer.from(value).toString('hex')}`;
 }
@@ -33,9 +32,12 @@ export function birdMatch(gold: readonly SqlValue[][], predicted: readonly SqlVa
   return true;
 }
 
-/** Spider's rule for when row order counts: the gold query contains ORDER BY. */
+/**
+ * Spider's rule for when row order counts, as written in test-suite-sql-eval's `exec_eval.py`:
+ * `'order by' in g_str.lower()` — the two words with one space, anywhere in the gold query.
+ */
 export function orderMatters(goldSql: string): boolean {
-  return /\border\s+by\b/i.test(goldSql);
+  return goldSql.toLowerCase().includes('order by');
 }
 
 /**

@@ -1,5 +1,5 @@
 import parserModule from 'node-sql-parser';
-import { lexSql } from '../sql-lexer.ts';
+import { lexSql, rewriteTokens } from '../sql-lexer.ts';
 
 const parser = new parserModule.Parser();
 
@@ -12,6 +12,23 @@ export function jaccard<T>(a: ReadonlySet<T>, b: ReadonlySet<T>): number {
 }
 
 /**
+ * The query in a form node-sql-parser's SQLite grammar reads, with the same tables and columns.
+ * The grammar lacks INTERSECT and EXCEPT (read as UNION: which set operation joins two selects does
+ * not change what they refer to, nested or not) and windows without PARTITION BY (given a
+ * `PARTITION BY NULL`, which names nothing).
+ */
+export function parsableSql(sql: string): string {
+  return rewriteTokens(sql, (token, i, tokens) => {
+    const word = token.kind === 'word' ? token.text.toUpperCase() : '';
+    if (word === 'INTERSECT' || word === 'EXCEPT') return 'UNION';
+    const opensWindow = token.text === '(' && tokens[i - 1]?.text.toUpperCase() === 'OVER';
+    const next = tokens[i + 1];
+    if (!opensWindow || (next?.kind === 'word' && next.text.toUpperCase() === 'PARTITION')) return undefined;
+    return next?.text === ')' ? '(PARTITION BY NULL' : '(PARTITION BY NULL ';
+  });
+}
+
+/**
  * The tables and columns a query refers to, from node-sql-parser's AST (aliases resolved to
  * table names): `table:countries`, `column:name`. Columns are keyed by name alone because the
  * parser cannot always tell which table an unqualified column belongs to. Undefined when the
@@ -20,7 +37,7 @@ export function jaccard<T>(a: ReadonlySet<T>, b: ReadonlySet<T>): number {
 export function schemaItems(sql: string): Set<string> | undefined {
   try {
     // One parse gives both lists (tableList/columnList would parse twice).
-    const { tableList, columnList } = parser.parse(sql, { database: 'sqlite' });
+    const { tableList, columnList } = parser.parse(parsableSql(sql), { database: 'sqlite' });
     const items = new Set<string>();
     for (const entry of tableList) {
       const table = entry.split('::')[2];

@@ -31,6 +31,8 @@ export const REWARD_COMPONENTS = ['execution', 'syntax', 'schema_linking', 'ngra
  */
 export function gradeSql(input: {
   goldSql: string;
+  /** The gold query as it ran (Spider data: as its evaluator rewrites it); its ORDER BY decides Spider's row order. Default: `goldSql`. */
+  executedGoldSql?: string;
   goldRows: SqlValue[][];
   predicted?: PredictedQuery;
   semantics: MatchSemantics;
@@ -49,7 +51,7 @@ export function gradeSql(input: {
   }
   const executed = predicted.rows !== undefined;
   const execution =
-    executed && executionMatch(input.goldRows, predicted.rows ?? [], input.semantics, input.goldSql) ? 1 : 0;
+    executed && executionMatch(input.goldRows, predicted.rows ?? [], input.semantics, input.executedGoldSql ?? input.goldSql) ? 1 : 0;
   const components = {
     execution,
     syntax: executed ? 1 : 0,

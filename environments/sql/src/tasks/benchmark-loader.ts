@@ -3,6 +3,7 @@ import path from 'node:path';
 import { ConfigError, formatZodIssues } from '@toolgym/env-kit';
 import type { Task } from '@toolgym/protocol';
 import { z } from 'zod';
+import { type DatabaseDocs, readColumnDescriptions, readTablesJson, type TablesEntry } from './benchmark-schema.ts';
 import { type SqlAnswer, taskPrompt } from './sql-task.ts';
 
 export type BenchmarkKind = 'spider' | 'bird';
@@ -39,6 +40,35 @@ const LAYOUTS: Record<
   ],
 };
 
+/** The schema files of each release (`tables.json` format), read for keys and column names. */
+const TABLES_FILES: Record<BenchmarkKind, string[]> = {
+  spider: ['tables.json'],
+  bird: ['dev_tables.json', 'train_tables.json'],
+};
+
+const tablesByDir = new Map<string, Map<string, TablesEntry>>();
+const descriptionsByFile = new Map<string, DatabaseDocs['descriptions']>();
+
+/**
+ * What a release says about one of its databases beyond the SQLite file: its `tables.json` entry
+ * and, for BIRD, `database_description/*.csv` next to the file. Read once per process.
+ */
+export function benchmarkDocs(kind: BenchmarkKind, dir: string, dbId: string, databaseFile: string): DatabaseDocs {
+  const root = path.resolve(dir);
+  let tables = tablesByDir.get(root);
+  if (!tables) {
+    tables = readTablesJson(TABLES_FILES[kind].map((f) => path.join(root, f)));
+    tablesByDir.set(root, tables);
+  }
+  let descriptions = descriptionsByFile.get(databaseFile);
+  if (!descriptions) {
+    descriptions = readColumnDescriptions(databaseFile);
+    descriptionsByFile.set(databaseFile, descriptions);
+  }
+  const entry = tables.get(dbId);
+  return { ...(entry ? { tables: entry } : {}), descriptions };
+}
+
 /**
  * Loads a Spider or BIRD directory as tasks: each question becomes a task whose gold answer is
  * the released SQL, run against `<databases>/<db_id>/<db_id>.sqlite`. Missing files fail at once
@@ -61,8 +91,14 @@ export function loadBenchmarkTasks(kind: BenchmarkKind, dir: string): Task[] {
   const tasks: Task[] = [];
   for (const layout of found) {
     const file = path.join(root, layout.file);
-    const entries = JSON.parse(readFileSync(file, 'utf8')) as unknown;
-    if (!Array.isArray(entries)) throw new ConfigError(`${file} is not a JSON array of questions`);
+    const shape = `the official ${kind} ${layout.file} is one JSON array of questions`;
+    let entries: unknown;
+    try {
+      entries = JSON.parse(readFileSync(file, 'utf8'));
+    } catch (error) {
+      throw new ConfigError(`${file} is not JSON: ${(error as Error).message}`, shape);
+    }
+    if (!Array.isArray(entries)) throw new ConfigError(`${file} is not a JSON array of questions`, shape);
     const stem = layout.file.replace(/\.json$/, '');
     const databaseFile = (dbId: string) => {
       for (const databaseDir of layout.databaseDirs) {

@@ -3,6 +3,8 @@ import type { Task } from '@toolgym/protocol';
 import Database from 'better-sqlite3';
 import type { SqlConfig } from '../config.ts';
 import { BUILTIN_DESCRIPTIONS, type BuiltinDatabase, buildBuiltinDatabase } from '../databases/catalog.ts';
+import { COMPANY_TEMPLATES } from './company-questions.ts';
+import { FLIGHTS_TEMPLATES } from './flights-questions.ts';
 import { GEOGRAPHY_TEMPLATES } from './geography-questions.ts';
 import { LIBRARY_TEMPLATES } from './library-questions.ts';
 import { RETAIL_TEMPLATES } from './retail-questions.ts';
@@ -13,6 +15,8 @@ export const TEMPLATES: Record<BuiltinDatabase, QuestionTemplate[]> = {
   geography: GEOGRAPHY_TEMPLATES,
   retail: RETAIL_TEMPLATES,
   library: LIBRARY_TEMPLATES,
+  company: COMPANY_TEMPLATES,
+  flights: FLIGHTS_TEMPLATES,
 };
 
 /** Gold results larger than this make poor questions (nobody reads 300 rows); such instances are skipped. */
@@ -21,11 +25,12 @@ const MAX_GOLD_ROWS = 60;
 /**
  * Questions for one built-in database: templates take turns (so every kind of question is
  * represented), each instance's gold SQL is executed, and instances whose answer is empty, all
- * NULL or too long are skipped. Deterministic for a given seed.
+ * NULL or too long are skipped. The test database's questions are all `test`; the others' are
+ * `train`, or `test-iid` by hash. Deterministic for a given seed.
  */
 export function generateDatabaseTasks(
   database: BuiltinDatabase,
-  config: Pick<SqlConfig, 'seed' | 'questionsPerDatabase' | 'testFraction'>,
+  config: Pick<SqlConfig, 'seed' | 'questionsPerDatabase' | 'testDatabase' | 'testIidFraction'>,
 ): Task[] {
   const file = buildBuiltinDatabase(database, config.seed);
   const db = new Database(file, { readonly: true, fileMustExist: true });
@@ -51,7 +56,12 @@ export function generateDatabaseTasks(
         const answer: SqlAnswer = { sql, database };
         tasks.push({
           id,
-          split: splitOf(id, config.testFraction, `sql:${config.seed}`),
+          split:
+            database === config.testDatabase
+              ? 'test'
+              : splitOf(id, config.testIidFraction, `sql:${config.seed}`) === 'test'
+                ? 'test-iid'
+                : 'train',
           prompt: taskPrompt({ question, database, about: BUILTIN_DESCRIPTIONS[database] }),
           answer,
           meta: {

@@ -26,7 +26,8 @@ export function sqlTasks(config: SqlConfig): Task[] {
       databases: config.databases,
       seed: config.seed,
       questionsPerDatabase: config.questionsPerDatabase,
-      testFraction: config.testFraction,
+      testDatabase: config.testDatabase,
+      testIidFraction: config.testIidFraction,
       templates: Object.values(TEMPLATES).map((list) =>
         list.map((t) => [t.id, t.params, t.sql.toString(), t.phrasings.map(String)]),
       ),

@@ -1,0 +1,316 @@
+/**
+ * Builds ToolGym's small decoder (agents/src/model/decoder-config.ts) as an ONNX model in the Hugging
+ * Face Optimum decoder-with-past convention, so that the one `onnx` policy code path runs it and any
+ * exported Hugging Face decoder alike:
+ *
+ *   inputs   input_ids [batch, seq] int64, attention_mask [batch, past+seq] int64,
+ *            position_ids [batch, seq] int64, past_key_values.{i}.key/value [batch, heads, past, headDim]
+ *   outputs  logits [batch, seq, vocab], present.{i}.key/value [batch, heads, past+seq, headDim]
+ *
+ * Standard opset-17 ops only (LayerNormalization is opset 17; GELU is composed from Tanh because the
+ * Gelu op needs opset 20). Causal masking is built from Range + LessOrEqual on the key/query indices
+ * (no Trilu), combined with the attention mask and applied with Where, so masked scores are exactly
+ * -1e9 before the softmax as the shared maths says. Initializer names are the decoder weight names.
+ *
+ * With RoPE positions, cos/sin for every position are two float32 constant tables [maxPositions, half]
+ * (initializers `rope.cos` / `rope.sin`, not weights); the rows for `position_ids` are gathered once and
+ * rotate q and the new keys of every layer before the keys join the cache, so the cache holds rotated
+ * keys (as in Llama) and a cached step needs no recomputation.
+ */
+import {
+  type DecoderConfig,
+  type DecoderWeights,
+  decoderPositions,
+  decoderWeightShapes,
+  ropeTables,
+} from './decoder-config.ts';
+import {
+  encodeOnnxModel,
+  type NodeProtoShape,
+  OnnxAttributeType,
+  OnnxDataType,
+  type TensorProtoShape,
+  type ValueInfoShape,
+} from './onnx-proto.ts';
+
+/** Opset of the default ONNX domain the builder targets. */
+export const DECODER_OPSET = 17;
+const IR_VERSION = 8;
+const MASKED_SCORE = -1e9;
+
+type Attribute = NodeProtoShape['attribute'][number];
+
+/** Accumulates nodes and initializers with unique names. */
+class GraphBuilder {
+  readonly nodes: NodeProtoShape[] = [];
+  readonly initializers: TensorProtoShape[] = [];
+  private counter = 0;
+
+  op(opType: string, inputs: string[], attributes: Attribute[] = [], outputName?: string): string {
+    const name = `${opType}_${this.counter++}`;
+    const output = outputName ?? `${name}_out`;
+    this.nodes.push({ name, op_type: opType, input: inputs, output: [output], attribute: attributes });
+    return output;
+  }
+
+  floatTensor(name: string, dims: number[], data: Float32Array): string {
+    const raw = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    this.initializers.push({ name, dims, data_type: OnnxDataType.FLOAT, raw_data: raw.slice() });
+    return name;
+  }
+
+  int64Const(values: number[], scalar = false): string {
+    const name = `const_${this.counter++}`;
+    this.initializers.push({
+      name,
+      dims: scalar ? [] : [values.length],
+      data_type: OnnxDataType.INT64,
+      int64_data: values,
+    });
+    return name;
+  }
+
+  floatConst(value: number): string {
+    return this.floatTensor(`const_${this.counter++}`, [], new Float32Array([value]));
+  }
+}
+
+const intAttr = (name: string, i: number): Attribute => ({ name, type: OnnxAttributeType.INT, i });
+const floatAttr = (name: string, f: number): Attribute => ({ name, type: OnnxAttributeType.FLOAT, f });
+const intsAttr = (name: string, ints: number[]): Attribute => ({ name, type: OnnxAttributeType.INTS, ints });
+
+function tensorInfo(name: string, elemType: number, dims: Array<number | string>): ValueInfoShape {
+  return {
+    name,
+    type: {
+      tensor_type: {
+        elem_type: elemType,
+        shape: { dim: dims.map((d) => (typeof d === 'number' ? { dim_value: d } : { dim_param: d })) },
+      },
+    },
+  };
+}
+
+/** Checks that `config` is buildable and `weights` holds exactly the weights it needs, with the right sizes. */
+export function checkDecoderWeights(config: DecoderConfig, weights: DecoderWeights): void {
+  const shapes = decoderWeightShapes(config); // throws on an unbuildable config (see decoderPositions)
+  for (const [name, shape] of Object.entries(shapes)) {
+    const w = weights[name];
+    const size = shape.reduce((a, b) => a * b, 1);
+    if (!w) throw new Error(`decoder weights: missing '${name}' (shape [${shape.join(', ')}])`);
+    if (!(w instanceof Float32Array)) throw new Error(`decoder weights: '${name}' must be a Float32Array`);
+    if (w.length !== size) {
+      throw new Error(
+        `decoder weights: '${name}' has ${w.length} values, shape [${shape.join(', ')}] needs ${size}`,
+      );
+    }
+  }
+  for (const name of Object.keys(weights)) {
+    if (!(name in shapes)) {
+      const hint =
+        name === 'embed.positions'
+          ? " (RoPE models have no position table: drop it, or use positions 'learned')"
+          : '';
+      throw new Error(`decoder weights: unexpected weight '${name}' for this config${hint}`);
+    }
+  }
+}
+
+/** Names of the RoPE constant tables in model.onnx (initializers that are not weights). */
+export const ROPE_TABLE_NAMES = { cos: 'rope.cos', sin: 'rope.sin' } as const;
+
+/**
+ * Adds the RoPE tables and the cos/sin rows of `position_ids` ([batch, 1, seq, half], shared by every
+ * layer) to the graph; returns rotate(x) for x = q or k as [batch, heads, seq, headDim].
+ */
+function ropeRotation(g: GraphBuilder, config: DecoderConfig): (x: string) => string {
+  const { half, cos, sin } = ropeTables(config, config.maxPositions);
+  const headDim = 2 * half;
+  const rows = (table: string, values: Float64Array) =>
+    g.op('Unsqueeze', [
+      g.op('Gather', [
+        g.floatTensor(table, [config.maxPositions, half], Float32Array.from(values)),
+        'position_ids',
+      ]),
+      g.int64Const([1]),
+    ]);
+  const cosRows = rows(ROPE_TABLE_NAMES.cos, cos);
+  const sinRows = rows(ROPE_TABLE_NAMES.sin, sin);
+  const axis = g.int64Const([3]);
+  const firstStart = g.int64Const([0]);
+  const secondStart = g.int64Const([half]);
+  const end = g.int64Const([headDim]);
+  return (x) => {
+    const x1 = g.op('Slice', [x, firstStart, secondStart, axis]);
+    const x2 = g.op('Slice', [x, secondStart, end, axis]);
+    const first = g.op('Sub', [g.op('Mul', [x1, cosRows]), g.op('Mul', [x2, sinRows])]);
+    const second = g.op('Add', [g.op('Mul', [x2, cosRows]), g.op('Mul', [x1, sinRows])]);
+    return g.op('Concat', [first, second], [intAttr('axis', 3)]);
+  };
+}
+
+/**
+ * How the graph carries the KV cache.
+ * - `present` (the Optimum decoder-with-past convention): `past_key_values.{i}.*` in, and
+ *   `present.{i}.*` = past ++ this call's keys/values out, logits for every input position.
+ * - `in-place`: `past_key_values.{i}.*` is the engine's fixed-capacity cache [batch, heads, capacity,
+ *   headDim], whose unused slots `attention_mask` marks 0; out come only this call's keys/values
+ *   (`new_key_values.{i}.*` [batch, heads, seq, headDim]), which the engine writes into its cache, and
+ *   the logits of the last position. Attention scores the cache and the new keys separately and adds
+ *   the two weighted sums, so no call copies the cache.
+ */
+export type KvCacheLayout = 'present' | 'in-place';
+
+/** Output names of the in-place layout's new keys and values of layer `i`. */
+export const newKeyValueNames = (i: number) =>
+  ({ key: `new_key_values.${i}.key`, value: `new_key_values.${i}.value` }) as const;
+
+/** Serialises the decoder with `weights` to ONNX model bytes (protobuf). */
+export function buildDecoderOnnx(
+  config: DecoderConfig,
+  weights: DecoderWeights,
+  layout: KvCacheLayout = 'present',
+): Uint8Array {
+  checkDecoderWeights(config, weights);
+  const g = new GraphBuilder();
+  const shapes = decoderWeightShapes(config);
+  for (const [name, shape] of Object.entries(shapes)) g.floatTensor(name, shape, weights[name]!);
+
+  const { dModel, nHeads, nLayers, layerNormEps } = config;
+  const headDim = dModel / nHeads;
+  const rope = decoderPositions(config) === 'rope';
+
+  // Masks: query i of this call sits at key index past + i; it may see key j iff j <= past + i and
+  // attention_mask[b, j] = 1.
+  const zero = g.int64Const([0], true);
+  const one = g.int64Const([1], true);
+  const seqLen = g.op('Gather', [g.op('Shape', ['input_ids']), one], [intAttr('axis', 0)]);
+  const totalLen = g.op('Gather', [g.op('Shape', ['attention_mask']), one], [intAttr('axis', 0)]);
+  const pastLen = g.op('Sub', [totalLen, seqLen]);
+  const keyIndex = g.op('Range', [zero, totalLen, one]);
+  const queryIndex = g.op('Unsqueeze', [g.op('Range', [pastLen, totalLen, one]), g.int64Const([1])]);
+  const causal = g.op('LessOrEqual', [keyIndex, queryIndex]); // [seq, total]
+  const keyPresent = g.op('Unsqueeze', [
+    g.op('Cast', ['attention_mask'], [intAttr('to', OnnxDataType.BOOL)]),
+    g.int64Const([1, 2]),
+  ]); // [batch, 1, 1, total]
+  const allowed = g.op('And', [causal, keyPresent]); // [batch, 1, seq, total]
+  const maskedScore = g.floatConst(MASKED_SCORE);
+  /** In-place layout: where the cache's scores end and the new positions' begin, along axis 3. */
+  const split =
+    layout === 'in-place'
+      ? {
+          zero: g.int64Const([0]),
+          past: g.op('Unsqueeze', [pastLen, g.int64Const([0])]),
+          total: g.op('Unsqueeze', [totalLen, g.int64Const([0])]),
+          axis: g.int64Const([3]),
+        }
+      : undefined;
+
+  const layerNorm = (x: string, prefix: string) =>
+    g.op(
+      'LayerNormalization',
+      [x, `${prefix}.weight`, `${prefix}.bias`],
+      [intAttr('axis', -1), floatAttr('epsilon', layerNormEps)],
+    );
+  const linear = (x: string, prefix: string) =>
+    g.op('Add', [g.op('MatMul', [x, `${prefix}.weight`]), `${prefix}.bias`]);
+  const splitHeadsShape = g.int64Const([0, 0, nHeads, headDim]);
+  const mergeHeadsShape = g.int64Const([0, 0, dModel]);
+  const toHeads = (x: string) =>
+    g.op('Transpose', [g.op('Reshape', [x, splitHeadsShape])], [intsAttr('perm', [0, 2, 1, 3])]);
+  const scale = g.floatConst(1 / Math.sqrt(headDim));
+  const half = g.floatConst(0.5);
+  const oneF = g.floatConst(1);
+  const geluCubic = g.floatConst(0.044715);
+  const geluScale = g.floatConst(Math.sqrt(2 / Math.PI));
+
+  const tokens = g.op('Gather', ['embed.tokens', 'input_ids']);
+  let h = rope ? tokens : g.op('Add', [tokens, g.op('Gather', ['embed.positions', 'position_ids'])]);
+  const rotate = rope ? ropeRotation(g, config) : (x: string) => x;
+  for (let i = 0; i < nLayers; i++) {
+    const p = `layers.${i}`;
+    const a = layerNorm(h, `${p}.ln1`);
+    const q = rotate(toHeads(linear(a, `${p}.attn.q`)));
+    const pastKey = `past_key_values.${i}.key`;
+    const pastValue = `past_key_values.${i}.value`;
+    const newKey = rotate(toHeads(linear(a, `${p}.attn.k`)));
+    const newValue = toHeads(linear(a, `${p}.attn.v`));
+    const scoresOf = (key: string) =>
+      g.op('Mul', [g.op('MatMul', [q, g.op('Transpose', [key], [intsAttr('perm', [0, 1, 3, 2])])]), scale]);
+    const softmax = (scores: string) =>
+      g.op('Softmax', [g.op('Where', [allowed, scores, maskedScore])], [intAttr('axis', -1)]);
+    let attended: string;
+    if (layout === 'present') {
+      const key = g.op('Concat', [pastKey, newKey], [intAttr('axis', 2)], `present.${i}.key`);
+      const value = g.op('Concat', [pastValue, newValue], [intAttr('axis', 2)], `present.${i}.value`);
+      attended = g.op('MatMul', [softmax(scoresOf(key)), value]);
+    } else {
+      g.op('Identity', [newKey], [], newKeyValueNames(i).key);
+      g.op('Identity', [newValue], [], newKeyValueNames(i).value);
+      // softmax over [cache slots ++ new positions], split back: probs·V = probsPast·Vpast + probsNew·Vnew.
+      const probs = softmax(g.op('Concat', [scoresOf(pastKey), scoresOf(newKey)], [intAttr('axis', 3)]));
+      const { zero, past, total, axis } = split!;
+      const probsPast = g.op('Slice', [probs, zero, past, axis]);
+      const probsNew = g.op('Slice', [probs, past, total, axis]);
+      attended = g.op('Add', [g.op('MatMul', [probsPast, pastValue]), g.op('MatMul', [probsNew, newValue])]);
+    }
+    const context = g.op('Transpose', [attended], [intsAttr('perm', [0, 2, 1, 3])]);
+    h = g.op('Add', [h, linear(g.op('Reshape', [context, mergeHeadsShape]), `${p}.attn.o`)]);
+
+    const up = linear(layerNorm(h, `${p}.ln2`), `${p}.mlp.up`);
+    const inner = g.op('Mul', [
+      geluScale,
+      g.op('Add', [up, g.op('Mul', [geluCubic, g.op('Mul', [up, g.op('Mul', [up, up])])])]),
+    ]);
+    const gelu = g.op('Mul', [g.op('Mul', [half, up]), g.op('Add', [oneF, g.op('Tanh', [inner])])]);
+    h = g.op('Add', [h, linear(gelu, `${p}.mlp.down`)]);
+  }
+  // The in-place layout serves generation only, which reads the last position's logits.
+  const last =
+    layout === 'present'
+      ? h
+      : g.op('Slice', [h, g.int64Const([-1]), g.int64Const([2 ** 62]), g.int64Const([1])]);
+  g.op('MatMul', [layerNorm(last, 'final_norm'), 'lm_head.weight'], [], 'logits');
+
+  const kvDims = ['batch_size', nHeads, 'past_sequence_length', headDim];
+  const presentDims = ['batch_size', nHeads, 'total_sequence_length', headDim];
+  const newDims = ['batch_size', nHeads, 'sequence_length', headDim];
+  const inputs = [
+    tensorInfo('input_ids', OnnxDataType.INT64, ['batch_size', 'sequence_length']),
+    tensorInfo('attention_mask', OnnxDataType.INT64, ['batch_size', 'total_sequence_length']),
+    tensorInfo('position_ids', OnnxDataType.INT64, ['batch_size', 'sequence_length']),
+  ];
+  const outputs = [
+    tensorInfo('logits', OnnxDataType.FLOAT, [
+      'batch_size',
+      layout === 'present' ? 'sequence_length' : 1,
+      config.vocabSize,
+    ]),
+  ];
+  for (let i = 0; i < nLayers; i++) {
+    for (const kind of ['key', 'value'] as const) {
+      inputs.push(tensorInfo(`past_key_values.${i}.${kind}`, OnnxDataType.FLOAT, kvDims));
+      outputs.push(
+        layout === 'present'
+          ? tensorInfo(`present.${i}.${kind}`, OnnxDataType.FLOAT, presentDims)
+          : tensorInfo(newKeyValueNames(i)[kind], OnnxDataType.FLOAT, newDims),
+      );
+    }
+  }
+
+  return encodeOnnxModel({
+    ir_version: IR_VERSION,
+    opset_import: [{ domain: '', version: DECODER_OPSET }],
+    producer_name: 'toolgym',
+    producer_version: '1',
+    doc_string: 'ToolGym small decoder (agents/src/model/decoder-config.ts)',
+    graph: {
+      name: 'toolgym_decoder',
+      node: g.nodes,
+      initializer: g.initializers,
+      input: inputs,
+      output: outputs,
+    },
+  });
+}

@@ -1,0 +1,155 @@
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { WarmPool } from '@toolgym/sandbox';
+import { GraderFailureError } from './errors.ts';
+import { LineSplitter } from './line-splitter.ts';
+import { GRADER_SCRIPT, HOST_PYTHON } from './python.ts';
+
+/** A message from the grader (trusted: the grader never runs candidate code). */
+export type GraderMessage =
+  | { t: 'start'; test: number }
+  | { t: 'call'; line: string }
+  | { t: 'kill' }
+  | { t: 'result'; test: number; ok: boolean; error: string | null }
+  | { t: 'done' };
+
+/** A message to the grader; `line` is a candidate's reply, passed on as an opaque string. */
+export type ToGrader =
+  | { t: 'go' }
+  | { t: 'reply'; line: string }
+  | { t: 'timeout'; test: number }
+  | { t: 'exited'; test: number; why: string; timeout: boolean };
+
+const READY = 0x52;
+const STDERR_KEPT = 8 * 1024;
+
+/**
+ * One grader process (`grader.py serve`) on the host: it waits, pre-started, for one grading job
+ * and exits after it, so nothing of one grading reaches the next.
+ */
+export class GraderProcess {
+  readonly ready: Promise<void>;
+  readonly exited: Promise<void>;
+  onMessage: (message: GraderMessage) => void = () => {};
+  private stderr = '';
+  private exitedFlag = false;
+
+  private constructor(private readonly child: ChildProcessWithoutNullStreams) {
+    let seenReady = false;
+    let markReady: () => void = () => {};
+    let failStart: (error: Error) => void = () => {};
+    this.ready = new Promise((resolve, reject) => {
+      markReady = resolve;
+      failStart = reject;
+    });
+    const lines = new LineSplitter(
+      64 * 1024 * 1024,
+      (line) => this.onMessage(JSON.parse(line) as GraderMessage),
+      () => this.kill(),
+    );
+    child.stdout.on('data', (chunk: Buffer) => {
+      if (!seenReady) {
+        seenReady = true;
+        if (chunk[0] !== READY)
+          failStart(new GraderFailureError(`the grader wrote output before it was ready`));
+        markReady();
+        chunk = chunk.subarray(1);
+      }
+      lines.push(chunk);
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      this.stderr = (this.stderr + chunk.toString('utf8')).slice(-STDERR_KEPT);
+    });
+    child.stdin.on('error', () => {});
+    this.exited = new Promise((resolve) => {
+      child.on('close', () => {
+        this.exitedFlag = true;
+        if (!seenReady)
+          failStart(new GraderFailureError(`the grader did not start: ${this.stderr.trim() || 'no output'}`));
+        resolve();
+      });
+    });
+    child.on('error', (error) =>
+      failStart(new GraderFailureError(`cannot start ${HOST_PYTHON}: ${error.message}`)),
+    );
+  }
+
+  static async start(): Promise<GraderProcess> {
+    const child = spawn(HOST_PYTHON, ['-I', '-S', '-B', GRADER_SCRIPT, 'serve'], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    const grader = new GraderProcess(child);
+    await grader.ready;
+    return grader;
+  }
+
+  get alive(): boolean {
+    return !this.exitedFlag && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** What the grader wrote to stderr (the end of it), for a failure report. */
+  get diagnostics(): string {
+    return this.stderr.trim();
+  }
+
+  send(message: ToGrader | Record<string, unknown>): void {
+    if (this.alive) this.child.stdin.write(`${JSON.stringify(message)}\n`);
+  }
+
+  kill(): void {
+    if (!this.alive) return;
+    // An idle grader does not keep the process alive; its exit must, or `exited` may never settle.
+    this.setKeepsProcessAlive(true);
+    this.child.kill('SIGKILL');
+  }
+
+  /** An idle pre-started grader must not keep the process alive. */
+  setKeepsProcessAlive(keep: boolean): void {
+    const handles = [this.child, this.child.stdin, this.child.stdout, this.child.stderr] as unknown as Array<{
+      ref(): void;
+      unref(): void;
+    }>;
+    for (const handle of handles) {
+      if (keep) handle.ref();
+      else handle.unref();
+    }
+  }
+}
+
+/** Pre-started grader processes, each used for one grading (the grading cost is then the candidate's sandbox alone). */
+export class GraderPool {
+  private readonly pool: WarmPool<GraderProcess>;
+
+  constructor(size: number) {
+    this.pool = new WarmPool<GraderProcess>({
+      size,
+      create: async () => {
+        const grader = await GraderProcess.start();
+        grader.setKeepsProcessAlive(false);
+        return grader;
+      },
+      destroy: async (grader) => {
+        grader.kill();
+        await grader.exited;
+      },
+      isAlive: (grader) => grader.alive,
+      concurrency: 1,
+      onError: (error) =>
+        process.emitWarning(`grader pool: ${error instanceof Error ? error.message : String(error)}`),
+    });
+  }
+
+  /** A ready grader (pre-started when the pool has one). */
+  async take(): Promise<GraderProcess> {
+    const grader = this.pool.take() ?? (await GraderProcess.start());
+    grader.setKeepsProcessAlive(true);
+    return grader;
+  }
+
+  warmUp(): Promise<void> {
+    return this.pool.fill();
+  }
+
+  close(): Promise<void> {
+    return this.pool.close();
+  }
+}

@@ -1,0 +1,129 @@
+/**
+ * Evaluation: the policy plays `eval.tasks` greedily (as `eval.sampling` says), and the same filter
+ * on each split of `eval.alsoOn` the environment has; on the `test` split of an environment that
+ * declares what it holds out (`heldOut`), accuracy is also reported per held-out unit. Its episodes
+ * go to the rollout sink as run `<runId>-eval`, with seeds of their own, so evaluating never moves
+ * the training episodes' seeds.
+ */
+import { episodePassed, meanComponents } from '@toolgym/agents';
+import type { Environment } from '@toolgym/env-kit';
+import { hashString, type Split, type Task, type Trajectory, taskMatchesMeta } from '@toolgym/protocol';
+import { type TaskFilter, TrainConfigError } from './config.ts';
+import { evalMetrics } from './metrics.ts';
+import type { TrainingRun } from './run.ts';
+import { samplingOf } from './sampling.ts';
+import type { EvalPoint, SplitEval } from './train-result.ts';
+
+/** Evaluates the policy as it is after `step` RL steps, and writes the metrics. */
+export type Evaluator = (step: number) => Promise<EvalPoint>;
+
+/** Tasks of a split whose meta matches the filter; none is a configuration error. */
+export async function selectTasks(environment: Environment, filter: TaskFilter): Promise<Task[]> {
+  const tasks = await matchingTasks(environment, filter);
+  if (tasks.length === 0)
+    throw new TrainConfigError(
+      `no ${filter.split} tasks match ${JSON.stringify(filter.meta)}`,
+      'loosen the meta filter, or list the tasks with `toolgym env tasks <env> --split <split> --json`',
+    );
+  return tasks;
+}
+
+async function matchingTasks(environment: Environment, filter: TaskFilter): Promise<Task[]> {
+  const tasks = (await environment.tasksOf(filter.split)).filter((task) =>
+    taskMatchesMeta(task, filter.meta),
+  );
+  return filter.limit > 0 ? tasks.slice(0, filter.limit) : tasks;
+}
+
+/** The share of episodes that passed. */
+export const passShare = (trajectories: readonly Trajectory[]): number =>
+  trajectories.filter((t) => episodePassed(t)).length / Math.max(1, trajectories.length);
+
+export async function createEvaluator(run: TrainingRun): Promise<Evaluator> {
+  const { config, environment } = run;
+  const seed = config.run.seed;
+  const headline = config.eval.tasks;
+  const splits: Array<{ split: Split; tasks: Task[]; seedKey: (step: number) => string }> = [
+    {
+      split: headline.split,
+      tasks: await selectTasks(environment, headline),
+      seedKey: (step) => `eval:${seed}:${step}`,
+    },
+  ];
+  for (const split of config.eval.alsoOn) {
+    if (splits.some((s) => s.split === split)) continue;
+    const tasks = await matchingTasks(environment, { ...headline, split });
+    if (tasks.length > 0) splits.push({ split, tasks, seedKey: (step) => `eval:${split}:${seed}:${step}` });
+  }
+  const unitsOf = await heldOutUnits(environment);
+  const sampling = samplingOf(config.eval.sampling, run.sampling);
+
+  return async (step) => {
+    const t0 = performance.now();
+    const results: EvalPoint['splits'] = {};
+    for (const { split, tasks, seedKey } of splits) {
+      const { groups } = await run.play(
+        run.policy,
+        tasks.map((t) => t.id),
+        1,
+        sampling,
+        { step, sink: run.sink, runId: `${run.runId}-eval`, baseSeed: hashString(seedKey(step)) },
+      );
+      const trajectories = groups.flatMap((g) => g.trajectories);
+      results[split] = {
+        accuracy: passShare(trajectories),
+        episodes: trajectories.length,
+        components: meanComponents(trajectories),
+        ...(unitsOf && split === 'test' ? { units: accuracyByUnit(trajectories, tasks, unitsOf) } : {}),
+      };
+    }
+    const point: EvalPoint = {
+      step,
+      accuracy: results[headline.split]!.accuracy,
+      splits: results,
+      seconds: (performance.now() - t0) / 1000,
+    };
+    await run.metrics.write(step, 'eval', { ...evalMetrics(point), 'timing/eval_s': point.seconds });
+    return point;
+  };
+}
+
+/**
+ * The units of a task that no train task has, for an environment that declares what its `test`
+ * split holds out (`heldOut`); undefined for one that does not.
+ */
+async function heldOutUnits(environment: Environment): Promise<((task: Task) => string[]) | undefined> {
+  const heldOut = environment.definition.heldOut?.(environment.config);
+  if (!heldOut) return undefined;
+  const trained = new Set((await environment.tasksOf('train')).flatMap((t) => heldOut.unitsOf(t)));
+  return (task) => heldOut.unitsOf(task).filter((unit) => !trained.has(unit));
+}
+
+/** Accuracy over the episodes whose task has each unit, units in sorted order. */
+function accuracyByUnit(
+  trajectories: readonly Trajectory[],
+  tasks: readonly Task[],
+  unitsOf: (task: Task) => string[],
+): NonNullable<SplitEval['units']> {
+  const taskById = new Map(tasks.map((t) => [t.id, t]));
+  const byUnit = new Map<string, Trajectory[]>();
+  for (const t of trajectories) {
+    const task = taskById.get(t.taskId);
+    for (const unit of task ? unitsOf(task) : []) byUnit.set(unit, [...(byUnit.get(unit) ?? []), t]);
+  }
+  return Object.fromEntries(
+    [...byUnit.keys()].sort().map((unit) => {
+      const episodes = byUnit.get(unit)!;
+      return [unit, { accuracy: passShare(episodes), episodes: episodes.length }];
+    }),
+  );
+}
+
+/** `accuracy on test 12.5% (composed 0.090, correct 0.125, …, 200 episodes); on test-iid 40.0% (…)`. */
+export function describeEval(point: EvalPoint): string {
+  const splits = Object.entries(point.splits).map(([split, e]) => {
+    const components = Object.entries(e.components).map(([n, v]) => `${n} ${v.toFixed(3)}`);
+    return `on ${split} ${(e.accuracy * 100).toFixed(1)}% (${[...components, `${e.episodes} episodes`].join(', ')})`;
+  });
+  return `accuracy ${splits.join('; ')}`;
+}

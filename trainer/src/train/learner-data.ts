@@ -1,0 +1,107 @@
+/**
+ * Learner data from trajectories: an RL datum per episode (advantages on the sampled tokens), and
+ * packed supervised data from demonstrations.
+ */
+import type { Rng, Trajectory } from '@toolgym/protocol';
+import { turnValuesToTokens } from '../algorithms/advantages.ts';
+import { type Datum, datumFromSequence, lossWeights } from '../learner/learner.ts';
+import { TrainConfigError } from './config.ts';
+
+/**
+ * The RL datum of a trajectory (sampling logprobs kept), cut after its last trained token: what
+ * follows (the environment's reply to the final call) cannot change any trained token's logprob
+ * in a causal model, so it is never sent to the learner.
+ */
+export function rlDatum(t: Trajectory, advantage: number | readonly number[]): Datum {
+  const end = trainedEnd(t.lossMask);
+  const tokens = t.tokens.slice(0, end);
+  const advantages =
+    typeof advantage === 'number'
+      ? tokens.map(() => advantage)
+      : turnValuesToTokens(
+          end,
+          t.turns.map((turn) => turn.sampled),
+          advantage,
+        );
+  return datumFromSequence(tokens, t.lossMask.slice(0, end), {
+    advantages,
+    logprobs: t.logprobs.slice(0, end),
+  });
+}
+
+/**
+ * Each assistant turn's process reward: the sum of the environment's step rewards
+ * (`reward.steps`, one per tool call in order) for the calls the turn made; 0 for a turn without.
+ */
+export function turnRewards(t: Trajectory): number[] {
+  const steps = t.reward.steps;
+  if (!steps)
+    throw new TrainConfigError(
+      `rl.turnCredit needs process rewards, but the environment graded episode ${t.id} without reward.steps; set rl.turnCredit.coef to 0 or use an environment that reports them`,
+    );
+  const calls = t.turns.reduce((n, turn) => n + turn.toolCalls.length, 0);
+  if (calls !== steps.length)
+    throw new Error(
+      `episode ${t.id} made ${calls} tool calls but its reward has ${steps.length} step rewards`,
+    );
+  let next = 0;
+  return t.turns.map((turn) => {
+    const mine = steps.slice(next, next + turn.toolCalls.length);
+    next += turn.toolCalls.length;
+    return mine.reduce((a, b) => a + b, 0);
+  });
+}
+
+/** Where a sequence's last trained token ends (at least 2 tokens, the shortest datum). */
+function trainedEnd(lossMask: readonly number[]): number {
+  return Math.max(2, lossMask.lastIndexOf(1) + 1);
+}
+
+/**
+ * One supervised datum of demonstrations played one after another, as pretraining packs documents:
+ * the sequence cut after its last trained token. Demonstrations that would pass `maxLength` tokens
+ * are left out (the first is always kept).
+ */
+export function packedDatum(
+  demos: readonly Pick<Trajectory, 'tokens' | 'lossMask'>[],
+  maxLength: number,
+): Datum {
+  const tokens: number[] = [];
+  const lossMask: Array<0 | 1> = [];
+  for (const t of demos) {
+    if (tokens.length > 0 && tokens.length + trainedEnd(t.lossMask) > maxLength) break;
+    tokens.push(...t.tokens);
+    lossMask.push(...t.lossMask);
+  }
+  const end = trainedEnd(lossMask);
+  return datumFromSequence(tokens.slice(0, end), lossMask.slice(0, end));
+}
+
+/** `batchSize` sequences of `pack` demonstrations drawn at random, each at most `maxLength` tokens. */
+export function demoBatch(
+  w: { batchSize: number; pack: number },
+  demos: readonly Trajectory[],
+  draw: Rng,
+  maxLength: number,
+): Datum[] {
+  return Array.from({ length: w.batchSize }, () =>
+    packedDatum(
+      Array.from({ length: w.pack }, () => demos[draw.int(0, demos.length - 1)]!),
+      maxLength,
+    ),
+  );
+}
+
+/** The same data with loss weights scaled to add up to `total` over the whole batch. */
+export function withTotalWeight(data: Datum[], total: number): Datum[] {
+  const scale =
+    total /
+    Math.max(
+      data.flatMap(lossWeights).reduce((a, b) => a + b, 0),
+      1e-8,
+    );
+  return data.map((d) => ({
+    ...d,
+    lossFnInputs: { ...d.lossFnInputs, weights: lossWeights(d).map((w) => w * scale) },
+  }));
+}

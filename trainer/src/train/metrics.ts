@@ -1,0 +1,59 @@
+/**
+ * The run's metrics. Every line goes to `<run>/metrics.jsonl` as `{runId, phase, step, time, …}`;
+ * the rollout sink (the replay feed) gets one record per RL step, the evaluation of that step
+ * merged in, and step 0 for the evaluation before RL. Names are namespaced:
+ *
+ *   reward/   the batch's episodes: mean, std, pass_at_1, component/<name> (mean of each component)
+ *   loss/     the learner's loss terms: policy, entropy, approx_kl, clip_fraction, kl_ref,
+ *             demo/<phase> (rl.demos), cross_entropy (supervised phases)
+ *   optim/    grad_norm, learning_rate
+ *   batch/    zero_variance_share, dropped_groups, trained_sequences, episode_tokens, turns
+ *   policy/   version, lag (optimiser steps between the weights that played a batch and those it trained)
+ *   eval/<split>/   accuracy, episodes, component/<name>, unit/<unit> (held-out units)
+ *   timing/   rollout_s, learner_s, publish_s, step_s, eval_s, trained_tokens_per_s, sampled_tokens_per_s
+ *
+ * Everything outside `timing/` (and `time`, `runId`) is the same for the same seed and config. An RL
+ * step's metrics are named in `rl-metrics.ts`, an evaluation's here, a supervised phase's in its file.
+ */
+import { appendFile, stat } from 'node:fs/promises';
+import type { RolloutSink } from '@toolgym/agents';
+import type { EvalPoint } from './train-result.ts';
+
+export type MetricsPhase = 'pretrain' | 'warmup' | 'rl' | 'eval';
+
+export class MetricsLog {
+  constructor(
+    readonly file: string,
+    private readonly runId: string,
+    private readonly sink: RolloutSink | undefined,
+  ) {}
+
+  async write(step: number, phase: MetricsPhase, metrics: Record<string, number>): Promise<void> {
+    const { runId } = this;
+    await appendFile(this.file, `${JSON.stringify({ runId, phase, step, time: Date.now(), ...metrics })}\n`);
+    if (phase === 'rl' || (phase === 'eval' && step === 0)) {
+      await this.sink?.onStepMetrics?.({ runId, step, metrics: { ...metrics } });
+    }
+  }
+
+  /** The file's length: a checkpoint records it, and a resumed run cuts the file back to it. */
+  async bytes(): Promise<number> {
+    return (await stat(this.file)).size;
+  }
+}
+
+/** An evaluation's metrics, split by split: accuracy, episodes, each reward component's mean, each held-out unit's accuracy. */
+export function evalMetrics(point: EvalPoint): Record<string, number> {
+  const metrics: Record<string, number> = {};
+  for (const [split, e] of Object.entries(point.splits)) {
+    metrics[`eval/${split}/accuracy`] = e.accuracy;
+    metrics[`eval/${split}/episodes`] = e.episodes;
+    Object.assign(metrics, prefixed(`eval/${split}/component/`, e.components));
+    for (const [unit, u] of Object.entries(e.units ?? {})) metrics[`eval/${split}/unit/${unit}`] = u.accuracy;
+  }
+  return metrics;
+}
+
+/** `values` with each name behind `prefix`. */
+export const prefixed = (prefix: string, values: Record<string, number>): Record<string, number> =>
+  Object.fromEntries(Object.entries(values).map(([name, value]) => [`${prefix}${name}`, value]));

@@ -1,0 +1,61 @@
+/** An RL step's metrics, by the namespaces of `metrics.ts`. */
+import { meanComponents } from '@toolgym/agents';
+import { passShare } from './evaluation.ts';
+import { prefixed } from './metrics.ts';
+import type { Batch, Learned } from './rl-step.ts';
+
+/** Wall times of a step's parts, ms. */
+export interface StepTiming {
+  learnerMs: number;
+  publishMs: number;
+  stepMs: number;
+}
+
+/** An RL step's metrics: its batch's episodes, the learner's step on them, the policy, timings. */
+export function rlStepMetrics(
+  batch: Batch,
+  learned: Learned,
+  timing: StepTiming,
+  policy: { version: number; lag: number },
+): Record<string, number> {
+  const { played } = batch;
+  const rewards = played.map((t) => t.reward.total);
+  const loss = learned.lossMetrics;
+  return {
+    'reward/mean': mean(rewards),
+    'reward/std': std(rewards),
+    'reward/pass_at_1': passShare(played),
+    ...prefixed('reward/component/', meanComponents(played)),
+    'loss/policy': loss.loss ?? 0,
+    'loss/entropy': loss.entropy ?? 0,
+    'loss/approx_kl': loss.approx_kl ?? 0,
+    'loss/clip_fraction': loss.clip_fraction ?? 0,
+    ...(loss.kl_ref !== undefined ? { 'loss/kl_ref': loss.kl_ref } : {}),
+    ...prefixed('loss/demo/', learned.demoLoss),
+    'optim/grad_norm': learned.gradNorm,
+    'optim/learning_rate': learned.learningRate,
+    'batch/zero_variance_share': batch.zeroVariance / Math.max(1, batch.groupCount),
+    'batch/dropped_groups': batch.droppedGroups,
+    'batch/trained_sequences': batch.data.length,
+    'batch/episode_tokens': mean(played.map((t) => t.tokens.length)),
+    'batch/turns': mean(played.map((t) => t.turns.length)),
+    'policy/version': policy.version,
+    'policy/lag': policy.lag,
+    // With rl.asyncLevel 1 the rollout of this batch ran during the previous step's learner step,
+    // on the same cores: the parts can add up to more than step_s.
+    'timing/rollout_s': batch.rolloutMs / 1000,
+    'timing/learner_s': timing.learnerMs / 1000,
+    'timing/publish_s': timing.publishMs / 1000,
+    'timing/step_s': timing.stepMs / 1000,
+    'timing/trained_tokens_per_s': learned.trainedTokens / Math.max(1e-9, timing.learnerMs / 1000),
+    'timing/sampled_tokens_per_s':
+      sum(played.map((t) => sum(t.lossMask))) / Math.max(1e-9, batch.rolloutMs / 1000),
+  };
+}
+
+const sum = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0);
+const mean = (xs: readonly number[]): number => (xs.length ? sum(xs) / xs.length : 0);
+const std = (xs: readonly number[]): number => {
+  const m = mean(xs);
+  return Math.sqrt(mean(xs.map((x) => (x - m) ** 2)));
+};

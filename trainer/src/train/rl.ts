@@ -1,0 +1,186 @@
+/**
+ * The RL phase: steps of `rl-step.ts` until `rl.steps`, or until the time budget runs out, each
+ * followed by publishing the new weights to the policy, its metrics, an evaluation every
+ * `eval.every` steps and a checkpoint. With `rl.asyncLevel` 1 the next step's episodes play while
+ * the learner trains on this step's, with the weights from before it (prime-rl's `async_level`).
+ */
+import path from 'node:path';
+import type { LoadedCheckpoint } from '../checkpoint/checkpoint.ts';
+import { describeEval, type Evaluator, selectTasks } from './evaluation.ts';
+import { evalMetrics } from './metrics.ts';
+import { weightsFrom } from './policy-model.ts';
+import { rlLossConfig } from './rl-loss.ts';
+import { rlStepMetrics } from './rl-metrics.ts';
+import { type Batch, collect, learn, type RlSetup } from './rl-step.ts';
+import type { TrainingRun } from './run.ts';
+import { stepProgress } from './schedule.ts';
+import type { Demonstrations } from './supervised.ts';
+import {
+  type InFlight,
+  playInFlightAgain,
+  type TrainCheckpointState,
+  writeTrainCheckpoint,
+} from './train-checkpoint.ts';
+
+/** RL from where the run stands (after its supervised phases, or at a resumed checkpoint's step). */
+export async function trainRl(
+  run: TrainingRun,
+  evaluate: Evaluator,
+  demos: Demonstrations,
+  resumed: LoadedCheckpoint<TrainCheckpointState> | undefined,
+): Promise<void> {
+  const { config, result } = run;
+  const rl = config.rl;
+  const clock = new RlClock();
+  const budgetMs = rl.timeBudgetMinutes * 60_000;
+  const outOfTime = () => budgetMs > 0 && clock.ms() > budgetMs;
+  const setup = await setUpRl(run, demos, (step) =>
+    // Through its steps, or its time budget if that ends first.
+    Math.max(stepProgress(step, rl.steps), budgetMs > 0 ? Math.min(1, clock.ms() / budgetMs) : 0),
+  );
+  /** With asyncLevel 1: what the episodes playing during a learner step are played with. */
+  let inFlight: InFlight | undefined;
+  const startCollect = (step: number): Promise<Batch> => {
+    inFlight =
+      rl.asyncLevel > 0
+        ? {
+            rng: run.rng.saveState(),
+            rolloutSeed: run.rolloutSeed,
+            policyVersion: run.policy.version,
+            published: run.published,
+          }
+        : undefined;
+    return collect(setup, step);
+  };
+  if (rl.asyncLevel > 0)
+    run.log(
+      "RL: each step's episodes play during the previous step's learner step, on the same cores: rollout_s overlaps the previous learner_s, and the parts add up to more than step_s",
+    );
+  try {
+    clock.start(resumed?.state.rlTrainingMs ?? 0);
+    const firstStep = (resumed?.state.rlStep ?? 0) + 1;
+    // A run resumed after its time budget ran out has no step left.
+    const lastStep = outOfTime() ? firstStep - 1 : rl.steps;
+    let next: Promise<Batch> | undefined;
+    if (resumed?.state.inFlight && firstStep <= lastStep)
+      next = Promise.resolve(await playInFlightAgain(run, resumed, () => startCollect(firstStep)));
+
+    for (let step = firstStep; step <= lastStep; step++) {
+      if (run.signal?.aborted) break;
+      const stepStart = performance.now();
+      // (1, 2) This step's episodes and advantages: played now, or during the last learner step.
+      const batch = await (next ?? startCollect(step));
+      next = undefined;
+      inFlight = undefined;
+      // (3) The learner's step, in its own threads; with asyncLevel 1 the next step's episodes play meanwhile.
+      const learning = learn(setup, step, batch.data); // first: it draws its demonstrations now
+      if (rl.asyncLevel > 0 && step < rl.steps) next = startCollect(step + 1);
+      const [learned] = await Promise.all([learning, next]);
+      // (4) The new weights go to the policy once both are done.
+      const lag = run.policy.version - batch.policyVersion;
+      const publishStart = performance.now();
+      if (batch.data.length > 0) await run.publish();
+      const publishMs = performance.now() - publishStart;
+      result.rlSteps = step;
+      // (5) Metrics, an evaluation now and then (off RL's clock), a checkpoint.
+      const timing = { learnerMs: learned.ms, publishMs, stepMs: performance.now() - stepStart };
+      const metrics = rlStepMetrics(batch, learned, timing, { version: run.policy.version, lag });
+      const budgetSpent = outOfTime();
+      const evaluated =
+        step % config.eval.every === 0 || step === rl.steps || budgetSpent
+          ? await clock.pausedFor(() => evaluate(step))
+          : undefined;
+      if (evaluated) {
+        result.evals.push(evaluated);
+        Object.assign(metrics, evalMetrics(evaluated));
+      }
+      await run.metrics.write(step, 'rl', metrics);
+      run.log(describeStep(step, rl.steps, metrics));
+      if (evaluated) run.log(`eval at step ${step}: ${describeEval(evaluated)}`);
+      await writeTrainCheckpoint(run, step, { outOfTime: budgetSpent, inFlight, rlTrainingMs: clock.ms() });
+      if (budgetSpent) {
+        run.log(
+          `RL time budget of ${rl.timeBudgetMinutes} min (training time, evaluations excluded) reached after ${step} steps`,
+        );
+        break;
+      }
+    }
+    result.rlSeconds = clock.ms() / 1000;
+  } finally {
+    await setup.reference?.close();
+  }
+}
+
+/** What every step shares: RL's tasks, its loss, the KL reference, the demonstrations of `rl.demos`. */
+async function setUpRl(
+  run: TrainingRun,
+  demos: Demonstrations,
+  progress: (step: number) => number,
+): Promise<RlSetup> {
+  const { config } = run;
+  const rl = config.rl;
+  const tasks = await selectTasks(run.environment, rl.tasks);
+  const loss = rlLossConfig(rl);
+  const { warmup, pretrain } = config;
+  // The KL reference is what RL starts from: the warm-up's or pretraining's result (kept on disk,
+  // so a resumed run finds it too), or the initial weights.
+  const start = warmup && warmup.steps > 0 ? 'warmup-model' : pretrain?.steps ? 'pretrain-model' : undefined;
+  const reference =
+    rl.kl.coef > 0
+      ? await run.learnerOf(
+          start
+            ? await weightsFrom(path.join(run.dir.path, start), run.decoder, run.extraTokens)
+            : run.initial,
+          1,
+        )
+      : undefined;
+  const terms = [
+    { name: 'warmup', coef: rl.demos.warmup, phase: warmup, demos: demos.warmup },
+    { name: 'pretrain', coef: rl.demos.pretrain, phase: pretrain, demos: demos.pretrain },
+  ];
+  return {
+    run,
+    tasks,
+    loss,
+    reference,
+    demos: terms.flatMap((t) => (t.coef > 0 && t.phase ? [{ ...t, phase: t.phase }] : [])),
+    progress,
+  };
+}
+
+/** RL's clock: training time (rollouts and learner), the evaluations excluded. */
+class RlClock {
+  private startedAt: number | undefined;
+  private pausedMs = 0;
+
+  /** Starts it, at `alreadyMs` for a run resumed from a checkpoint. */
+  start(alreadyMs: number): void {
+    this.startedAt = performance.now() - alreadyMs;
+  }
+
+  ms(): number {
+    return this.startedAt === undefined ? 0 : performance.now() - this.startedAt - this.pausedMs;
+  }
+
+  async pausedFor<T>(work: () => Promise<T>): Promise<T> {
+    const start = performance.now();
+    try {
+      return await work();
+    } finally {
+      this.pausedMs += performance.now() - start;
+    }
+  }
+}
+
+/** `step 12/400  reward 0.412  pass@1 31.2%  zero-var 25%  entropy 0.81  kl 2.1e-3  clip 0.012  |g| 0.91  …`. */
+function describeStep(step: number, steps: number, m: Record<string, number>): string {
+  const n = (name: string) => m[name] ?? 0;
+  const s = (name: string) => `${n(name).toFixed(2)}s`;
+  return (
+    `step ${step}/${steps}  reward ${n('reward/mean').toFixed(3)}  pass@1 ${(n('reward/pass_at_1') * 100).toFixed(1)}%  ` +
+    `zero-var ${(n('batch/zero_variance_share') * 100).toFixed(0)}%  entropy ${n('loss/entropy').toFixed(3)}  ` +
+    `kl ${n('loss/approx_kl').toExponential(1)}  clip ${n('loss/clip_fraction').toFixed(3)}  |g| ${n('optim/grad_norm').toFixed(2)}  ` +
+    `${n('timing/trained_tokens_per_s').toFixed(0)} tok/s  rollout ${s('timing/rollout_s')}  learner ${s('timing/learner_s')}  ` +
+    `publish ${s('timing/publish_s')}  step ${s('timing/step_s')}`
+  );
+}
