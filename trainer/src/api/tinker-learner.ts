@@ -217,34 +217,24 @@ export class TinkerLearner implements Learner {
     };
   }
 
-  async forward(
-    data: Datum[],
-    lossFn: LossFnName = 'cross_entropy',
-    config: LossFnConfig = {},
-  ): Promise<ForwardBackwardOutput> {
-    const { wire, aggregation } = this.standardLoss(lossFn, config);
-    const out = await this.sequenced<WireForwardBackwardOutput>('forward', {
-      forward_input: {
-        data: this.wireData(lossFn, data, aggregation),
-        loss_fn: lossFn,
-        loss_fn_config: wire,
-      },
-    });
-    return forwardOutputFromWire(out);
+  forward(data: Datum[], lossFn: LossFnName = 'cross_entropy', config: LossFnConfig = {}) {
+    return this.pass('forward', 'forward_input', data, lossFn, config);
   }
 
-  async forwardBackward(
+  forwardBackward(data: Datum[], lossFn: LossFnName, config: LossFnConfig = {}) {
+    return this.pass('forward_backward', 'forward_backward_input', data, lossFn, config);
+  }
+
+  private async pass(
+    endpoint: 'forward' | 'forward_backward',
+    field: 'forward_input' | 'forward_backward_input',
     data: Datum[],
     lossFn: LossFnName,
-    config: LossFnConfig = {},
+    config: LossFnConfig,
   ): Promise<ForwardBackwardOutput> {
     const { wire, aggregation } = this.standardLoss(lossFn, config);
-    const out = await this.sequenced<WireForwardBackwardOutput>('forward_backward', {
-      forward_backward_input: {
-        data: this.wireData(lossFn, data, aggregation),
-        loss_fn: lossFn,
-        loss_fn_config: wire,
-      },
+    const out = await this.sequenced<WireForwardBackwardOutput>(endpoint, {
+      [field]: { data: this.wireData(lossFn, data, aggregation), loss_fn: lossFn, loss_fn_config: wire },
     });
     return forwardOutputFromWire(out);
   }

@@ -100,18 +100,22 @@ export const ForwardBackwardInputSchema = z
   })
   .strict();
 
+/** What every request to a model carries: its id, and its place in the model's sequence (1, 2, 3, …). */
+const ModelCall = {
+  model_id: z.string().min(1),
+  seq_id: z.number().int().positive().nullable().optional(),
+};
+
 export const ForwardBackwardRequestSchema = z
   .object({
-    model_id: z.string().min(1),
-    seq_id: z.number().int().positive().nullable().optional(),
+    ...ModelCall,
     forward_backward_input: ForwardBackwardInputSchema,
   })
   .strict();
 
 export const ForwardRequestSchema = z
   .object({
-    model_id: z.string().min(1),
-    seq_id: z.number().int().positive().nullable().optional(),
+    ...ModelCall,
     forward_input: ForwardBackwardInputSchema,
   })
   .strict();
@@ -130,8 +134,7 @@ export const AdamParamsSchema = z
 
 export const OptimStepRequestSchema = z
   .object({
-    model_id: z.string().min(1),
-    seq_id: z.number().int().positive().nullable().optional(),
+    ...ModelCall,
     adam_params: AdamParamsSchema,
     type: z.literal('optim_step').optional(),
   })
@@ -178,9 +181,8 @@ const Checkpoint = {
 
 export const SaveWeightsRequestSchema = z
   .object({
-    model_id: z.string().min(1),
+    ...ModelCall,
     ...Checkpoint,
-    seq_id: z.number().int().positive().nullable().optional(),
     ttl_seconds: z.number().int().positive().nullable().optional(),
     overwrite: z.boolean().optional(),
     type: z.literal('save_weights').optional(),
@@ -189,9 +191,8 @@ export const SaveWeightsRequestSchema = z
 
 export const SaveWeightsForSamplerRequestSchema = z
   .object({
-    model_id: z.string().min(1),
+    ...ModelCall,
     ...Checkpoint,
-    seq_id: z.number().int().positive().nullable().optional(),
     sampling_session_seq_id: z.number().int().nullable().optional(),
     ttl_seconds: z.number().int().positive().nullable().optional(),
     type: z.literal('save_weights_for_sampler').optional(),
@@ -200,10 +201,9 @@ export const SaveWeightsForSamplerRequestSchema = z
 
 export const LoadWeightsRequestSchema = z
   .object({
-    model_id: z.string().min(1),
+    ...ModelCall,
     path: z.string().min(1),
     optimizer: z.boolean(),
-    seq_id: z.number().int().positive().nullable().optional(),
     type: z.literal('load_weights').optional(),
   })
   .strict();
