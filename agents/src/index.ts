@@ -103,7 +103,7 @@ export {
   registerPolicyScheme,
 } from './policy-spec.ts';
 export { ProgressBar } from './progress-bar.ts';
-export { type RolloutOptions, type RolloutResult, runRollouts } from './rollout-engine.ts';
+export { type RetriedEpisode, type RolloutOptions, type RolloutResult, runRollouts } from './rollout-engine.ts';
 export type { RolloutSink } from './rollout-sink.ts';
 export { type OpenAiServer, type OpenAiServerOptions, serveOpenAiCompatible } from './serve/openai-server.ts';
 export { TokenLedger } from './token-ledger.ts';

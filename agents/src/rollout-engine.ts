@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { EnvironmentClient } from '@toolgym/env-kit';
 import {
+  type Failure,
   type ToolSpec,
   TRAJECTORY_SCHEMA_VERSION,
   type Trajectory,
@@ -40,6 +41,13 @@ export interface RolloutOptions {
   >;
   /** An episode running longer is cancelled and recorded as failed (`episode_timeout`). */
   episodeTimeoutMs?: number;
+  /**
+   * Play an episode whose environment was lost or unreachable (`environment_lost`,
+   * `environment_unavailable`) once more on a new session, which `connect` may open elsewhere (an
+   * `EnvironmentPool` routes it to a healthy server). Its group holds only the second attempt; the
+   * first is listed in `RolloutResult.retried`. Default false.
+   */
+  retryLostEpisodes?: boolean;
   /** Receives each TrajectoryGroup as soon as all its episodes are done, one group at a time. */
   sink?: RolloutSink;
   runId?: string;
@@ -55,8 +63,21 @@ export interface RolloutResult {
   /** In the order they completed. */
   groups: TrajectoryGroup[];
   episodes: number;
+  /** Episodes played again after their environment was lost (`retryLostEpisodes`): the first attempt's failure. */
+  retried: RetriedEpisode[];
   ms: number;
 }
+
+export interface RetriedEpisode {
+  taskId: string;
+  seed: number;
+  /** The first attempt's trajectory id, and why it failed. */
+  trajectoryId: string;
+  failure: Failure;
+}
+
+/** Failures of the environment's server rather than the episode: worth one more attempt elsewhere. */
+const ENVIRONMENT_FAILURES = new Set(['environment_lost', 'environment_unavailable']);
 
 interface EpisodeSlot {
   taskIndex: number;
@@ -99,8 +120,9 @@ export async function runRollouts(options: RolloutOptions): Promise<RolloutResul
   // Sessions kept between episodes, and what every session of this environment shares.
   const idle: EnvironmentClient[] = [];
   let shared: Promise<{ envId: string; tools: ToolSpec[] }> | undefined;
-  const acquire = async (): Promise<EnvironmentClient> => {
-    const client = idle.pop() ?? (await options.connect());
+  /** A session: a kept one, or with `fresh` (a retry: kept ones may share the lost server) a new one. */
+  const acquire = async (fresh: boolean): Promise<EnvironmentClient> => {
+    const client = (fresh ? undefined : idle.pop()) ?? (await options.connect());
     if (!shared) {
       shared = client.info().then((info) => ({ envId: info.id, tools: info.tools }));
       // A session that broke before answering must not poison the ones after it.
@@ -128,7 +150,17 @@ export async function runRollouts(options: RolloutOptions): Promise<RolloutResul
       });
   };
 
+  const retried: RetriedEpisode[] = [];
+  /** Plays a slot; with `retryLostEpisodes`, once more when its environment was lost. */
   const playSlot = async (slot: EpisodeSlot): Promise<Trajectory> => {
+    const first = await playAttempt(slot);
+    if (!options.retryLostEpisodes || first.status !== 'failed' || !ENVIRONMENT_FAILURES.has(first.failure?.code ?? ''))
+      return first;
+    retried.push({ taskId: slot.taskId, seed: slot.seed, trajectoryId: first.id, failure: first.failure! });
+    return playAttempt(slot, true);
+  };
+
+  const playAttempt = async (slot: EpisodeSlot, fresh = false): Promise<Trajectory> => {
     const trajectoryId = randomUUID();
     const ids = {
       trajectoryId,
@@ -142,7 +174,7 @@ export async function runRollouts(options: RolloutOptions): Promise<RolloutResul
     let client: EnvironmentClient;
     let info: { envId: string; tools: ToolSpec[] };
     try {
-      client = await acquire();
+      client = await acquire(fresh);
       info = await shared!;
     } catch (error) {
       const failure = describeFailure(error);
@@ -200,7 +232,7 @@ export async function runRollouts(options: RolloutOptions): Promise<RolloutResul
   bar?.finish();
   await Promise.all(idle.splice(0).map((c) => c.close().catch(() => undefined)));
   if (sinkError) throw sinkError;
-  return { groups, episodes: slots.length, ms: performance.now() - t0 };
+  return { groups, episodes: slots.length, retried, ms: performance.now() - t0 };
 }
 
 /** The record of an episode that never reached the environment. */

@@ -68,7 +68,22 @@ interface Answer {
 }
 
 let nextId = 1;
+/**
+ * Requests sent again after the connection was reset under them: a keep-alive socket the server
+ * closed as the client reused it (both sides' idle timers race on a loaded machine). Reported.
+ */
+let resets = 0;
 async function post(url: string, sessionId: string | undefined, message: object): Promise<Answer> {
+  try {
+    return await postOnce(url, sessionId, message);
+  } catch (error) {
+    if ((error as { cause?: { code?: string } }).cause?.code !== 'ECONNRESET') throw error;
+    resets++;
+    return postOnce(url, sessionId, message);
+  }
+}
+
+async function postOnce(url: string, sessionId: string | undefined, message: object): Promise<Answer> {
   const response = await fetch(url, {
     method: 'POST',
     headers: {
@@ -172,12 +187,14 @@ async function measure(kind: Kind): Promise<Measured> {
       ),
     );
     const before = await memoryOf(server);
+    process.stderr.write(`${kind}: opening ${HELD} sessions…\n`);
     const t0 = performance.now();
     const ids = await openSessions(server.url, kind, HELD);
     const openSeconds = (performance.now() - t0) / 1000;
     const held = await memoryOf(server);
     const latency: Measured['latency'] = new Map();
     for (const active of ACTIVE) {
+      process.stderr.write(`${kind}: ${active} active clients…\n`);
       const perClient = Math.max(2, Math.ceil(CALLS / active));
       const { ms, seconds } = await activeLoad(server.url, ids.slice(0, active), perClient);
       latency.set(active, { p50: quantile(ms, 0.5), p99: quantile(ms, 0.99), perSecond: ms.length / seconds, calls: ms.length });
@@ -293,3 +310,4 @@ process.stdout.write(
   `session cap (${HELD}): one more initialize → ${kit.overCap?.status}, Retry-After ${kit.overCap?.retryAfter ?? 'none'}\n`,
 );
 process.stdout.write(`${(await reaping()).join('\n')}\n`);
+process.stdout.write(`connection resets met and retried once by the load generator: ${resets}\n`);

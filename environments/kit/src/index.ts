@@ -34,6 +34,7 @@ export {
   type ClientToolResult,
   type CallOptions,
 } from './client.ts';
+export { EnvironmentPool, type EnvironmentPoolOptions, type PoolEndpoint } from './environment-pool.ts';
 export type { Attack, AttackEnd, AttackEpisode, AgentTask } from './redteam.ts';
 export {
   checkSplits,
