@@ -1,5 +1,6 @@
 export { describeFailure, type EpisodeOptions, parseErrorObservation, playEpisode } from './agent-loop.ts';
 export { ChatTemplate, type RenderOptions, type TemplateVariables } from './chat/chat-template.ts';
+export { HERMES_CHAT_TEMPLATE, HERMES_SPECIAL_TOKENS } from './chat/hermes-template.ts';
 export {
   CompactFormatError,
   compactChatTemplate,
@@ -7,7 +8,6 @@ export {
   recordedToolCalls,
   singleArgumentTools,
 } from './chat/compact-format.ts';
-export { HERMES_CHAT_TEMPLATE, HERMES_SPECIAL_TOKENS } from './chat/hermes-template.ts';
 export { hermesToolCalls } from './chat/hermes-tool-calls.ts';
 export {
   type OpenAIWireMessage,
@@ -51,9 +51,9 @@ export {
   type PositionKind,
   ropeTables,
 } from './model/decoder-config.ts';
+export { initDecoderWeights } from './model/init-weights.ts';
 export { buildDecoderOnnx, checkDecoderWeights } from './model/decoder-graph.ts';
 export { HuggingFaceTokenizer } from './model/hf-tokenizer.ts';
-export { initDecoderWeights } from './model/init-weights.ts';
 export {
   type DecoderShape,
   type ModelChat,
@@ -75,14 +75,10 @@ export {
 } from './model/write-model-directory.ts';
 export { PolicyRequestError } from './onnx/errors.ts';
 export type { ExecutionProviderChoice, ExecutionProviderPreference } from './onnx/execution-provider.ts';
-export {
-  createOnnxPolicy,
-  type KvCacheMode,
-  OnnxPolicy,
-  type OnnxPolicySettings,
-} from './onnx/onnx-policy.ts';
+export { createOnnxPolicy, type KvCacheMode, OnnxPolicy, type OnnxPolicySettings } from './onnx/onnx-policy.ts';
 export { logSoftmax } from './onnx/sampler.ts';
 export { createOpenAICompatiblePolicy, type OpenAICompatibleSettings } from './policies/openai-compatible.ts';
+export { type OpenAiServer, type OpenAiServerOptions, serveOpenAiCompatible } from './serve/openai-server.ts';
 export { randomValue } from './policies/random-arguments.ts';
 export { createOraclePolicy, createRandomPolicy, type ScriptedPolicySettings } from './policies/scripted.ts';
 export type {
@@ -105,7 +101,6 @@ export {
 export { ProgressBar } from './progress-bar.ts';
 export { type RetriedEpisode, type RolloutOptions, type RolloutResult, runRollouts } from './rollout-engine.ts';
 export type { RolloutSink } from './rollout-sink.ts';
-export { type OpenAiServer, type OpenAiServerOptions, serveOpenAiCompatible } from './serve/openai-server.ts';
 export { TokenLedger } from './token-ledger.ts';
 export type { Tokenizer } from './tokenizer.ts';
 export { type TokenCheck, verifyTrajectoryTokens } from './verify-trajectory.ts';

@@ -20,8 +20,7 @@ export type Evaluator = (step: number) => Promise<EvalPoint>;
 /** Tasks of a split whose meta matches the filter; none is a configuration error. */
 export async function selectTasks(environment: Environment, filter: TaskFilter): Promise<Task[]> {
   const tasks = await matchingTasks(environment, filter);
-  if (tasks.length === 0)
-    throw new TrainConfigError(
+  if (tasks.length === 0) throw new TrainConfigError(
       `no ${filter.split} tasks match ${JSON.stringify(filter.meta)}`,
       'loosen the meta filter, or list the tasks with `toolgym env tasks <env> --split <split> --json`',
     );

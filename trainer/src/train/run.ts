@@ -1,8 +1,9 @@
 /**
  * The run context every phase works with: the run's directory and metrics, the policy that plays
- * (ToolGym's onnx engine, or a Tinker service's sampler) and the learner that trains it, the seeded state a checkpoint keeps (the rng, the rollout
- * seed, the published weights, the result so far), and the two acts between them — `play`
- * episodes with a policy, `publish` the learner's weights to the policy.
+ * (ToolGym's onnx engine, or a Tinker service's sampler) and the learner that trains it, the
+ * seeded state a checkpoint keeps (the rng, the rollout seed, the published weights, the result so
+ * far), and the two acts between them — `play` episodes with a policy, `publish` the learner's
+ * weights to the policy.
  */
 import path from 'node:path';
 import {
