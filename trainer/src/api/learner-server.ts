@@ -128,6 +128,9 @@ export const BUILT_IN_MODELS: Record<string, DecoderConfig> = {
   },
 };
 
+/** Futures and idempotent answers kept for retries; an older future is gone (410, and `seq_expired` on resubmission). */
+const KEPT = 1024;
+
 type Outcome = { status: 200; body: unknown } | { status: 200; body: RequestFailedResponse };
 
 interface Model {
@@ -174,6 +177,14 @@ export async function serveLearner(options: LearnerServerOptions = {}): Promise<
   const checkpoints = new Map<string, StoredCheckpoint>();
   /** request_id → outcome. A resubmitted sequenced request finds its future here. */
   const futures = new Map<string, Promise<Outcome>>();
+  /** Keeps a map to its newest `KEPT` entries: a long run's results do not pile up in memory. */
+  const remember = <V>(map: Map<string, V>, key: string, value: V) => {
+    map.set(key, value);
+    for (const oldest of map.keys()) {
+      if (map.size <= KEPT) break;
+      map.delete(oldest);
+    }
+  };
   /** X-Idempotency-Key → the answer first given, so a retried submission creates nothing twice. */
   const answered = new Map<string, unknown>();
   let queue: Promise<unknown> = Promise.resolve();
@@ -241,7 +252,7 @@ export async function serveLearner(options: LearnerServerOptions = {}): Promise<
         return { status: 200, body: { error: e.message, category: e.status >= 500 ? 'server' : 'user' } };
       }
     });
-    futures.set(requestId, outcome);
+    remember(futures, requestId, outcome);
     return requestId;
   };
 
@@ -605,7 +616,7 @@ export async function serveLearner(options: LearnerServerOptions = {}): Promise<
           } catch (error) {
             throw asHttpError(error);
           }
-          if (key && name !== 'retrieve_future') answered.set(key, answer);
+          if (key && name !== 'retrieve_future') remember(answered, key, answer);
           return c.json(answer as object);
         },
       }),
