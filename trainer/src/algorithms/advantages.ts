@@ -120,11 +120,42 @@ export function turnValuesToTokens(
   return out;
 }
 
+/**
+ * RAE — SPIRAL (Liu et al. 2025), Algorithm 1 lines 21–22, role-conditioned advantage estimation:
+ * b_{G,p} ← α·b_{G,p} + (1 − α)·R_p(τ);  A_{G,p}(τ) = R_p(τ) − b_{G,p}   (α = 0.95, b = 0 at first).
+ * One baseline per game G and role p (`role` names both: `kuhn-poker/p0`). Episodes are taken in
+ * order, each against the baseline after its own update as the algorithm states it, so
+ * A = α·(R − b before it). `baselines` (by role) is updated in place.
+ */
+export function roleConditionedAdvantages(
+  rewards: readonly number[],
+  roles: readonly string[],
+  baselines: Record<string, number>,
+  alpha = 0.95,
+): number[] {
+  return rewards.map((R, i) => {
+    const role = roles[i]!;
+    const b = alpha * (baselines[role] ?? 0) + (1 - alpha) * R;
+    baselines[role] = b;
+    return R - b;
+  });
+}
+
+/** What an estimator may know besides the rewards. */
+export interface AdvantageContext {
+  /** Each episode's role, by group as the rewards (a seat of a game: `kuhn-poker/p0`). */
+  roles: readonly (readonly string[])[];
+  /** Running baselines by role, carried from step to step (and in checkpoints); updated in place. */
+  baselines: Record<string, number>;
+  /** The running baselines' decay α (`rl.rae.decay`). */
+  decay: number;
+}
+
 /** An advantage estimator: one advantage per episode of each group, from the groups' rewards. */
 export interface AdvantageEstimator {
   /** The paper the formula comes from. */
   citation: string;
-  estimate(groups: readonly (readonly number[])[]): number[][];
+  estimate(groups: readonly (readonly number[])[], context: AdvantageContext): number[][];
 }
 
 /**
@@ -147,6 +178,11 @@ export const ADVANTAGE_ESTIMATORS = {
   'reinforce++': {
     citation: 'REINFORCE++ (Hu 2025)',
     estimate: (groups) => reinforcePlusPlusAdvantages(groups),
+  },
+  rae: {
+    citation: 'SPIRAL (Liu et al. 2025), role-conditioned advantage estimation',
+    estimate: (groups, { roles, baselines, decay }) =>
+      groups.map((g, i) => roleConditionedAdvantages(g, roles[i]!, baselines, decay)),
   },
 } as const satisfies Record<string, AdvantageEstimator>;
 

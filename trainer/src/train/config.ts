@@ -250,6 +250,24 @@ export const TrainConfigSchema = z
         /** Advantage estimator: a key of `ADVANTAGE_ESTIMATORS` (algorithms/advantages.ts), each with its paper. */
         algorithm: z.enum(ADVANTAGE_ESTIMATOR_NAMES).default('grpo'),
         /**
+         * `algorithm: rae` (SPIRAL's role-conditioned advantages): the decay α of each role's running
+         * baseline, b ← α·b + (1 − α)·R (SPIRAL: 0.95). A role is a seat of a game (the task's
+         * `meta.role`); a task without one is its own role.
+         */
+        rae: z
+          .object({ decay: z.number().min(0).lt(1).default(0.95) })
+          .strict()
+          .prefault({}),
+        /**
+         * Self-play (SPIRAL): the policy plays every seat of a match. A task that is a seat of a
+         * shared match (its meta names `match`, `seat`, `seats`, `role`) is drawn with the match's
+         * other seats, and the episodes of one draw join one game, each seat its own episode and
+         * trajectory, rewarded zero-sum. Every task of `rl.tasks` must be such a seat, with all of
+         * its match's seats among them. Off: each seat plays the environment's scripted opponent.
+         * `tasksPerStep` then counts matches.
+         */
+        selfPlay: z.boolean().default(false),
+        /**
          * Policy-gradient loss: a policy-gradient key of `POLICY_LOSSES` (algorithms/policy-losses.ts):
          * `ppo` (clipped) or `importance_sampling` (with optional truncation).
          */
@@ -341,6 +359,12 @@ export const TrainConfigSchema = z
         alsoOn: z.array(SplitSchema).default(['test-iid']),
         /** Evaluate every k RL steps (and before and after RL). */
         every: z.number().int().positive().default(10),
+        /**
+         * Also report each evaluated split per value of these task meta keys, one group per
+         * combination (`eval/<split>/by/<value>.<value>/…`): e.g. `[game, opponent]` for the games
+         * environment, accuracy and reward per game and per fixed opponent.
+         */
+        by: z.array(z.string().min(1)).default([]),
         sampling: SamplingSchema.prefault({ temperature: 0 }),
       })
       .strict(),

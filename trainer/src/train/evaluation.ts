@@ -74,6 +74,7 @@ export async function createEvaluator(run: TrainingRun): Promise<Evaluator> {
         episodes: trajectories.length,
         components: meanComponents(trajectories),
         ...(unitsOf && split === 'test' ? { units: accuracyByUnit(trajectories, tasks, unitsOf) } : {}),
+        ...(config.eval.by.length > 0 ? { by: evalByMeta(trajectories, tasks, config.eval.by) } : {}),
       };
     }
     const point: EvalPoint = {
@@ -118,11 +119,45 @@ function accuracyByUnit(
   );
 }
 
+/**
+ * The episodes grouped by their task's values of the `keys` of its meta (`kuhn-poker/random` for
+ * `[game, opponent]`; a missing value is `-`), groups in sorted order.
+ */
+export function evalByMeta(
+  trajectories: readonly Trajectory[],
+  tasks: readonly Task[],
+  keys: readonly string[],
+): NonNullable<SplitEval['by']> {
+  const taskById = new Map(tasks.map((t) => [t.id, t]));
+  const groups = new Map<string, Trajectory[]>();
+  for (const t of trajectories) {
+    const meta = taskById.get(t.taskId)?.meta ?? {};
+    const group = keys.map((k) => String(meta[k] ?? '-')).join('/');
+    groups.set(group, [...(groups.get(group) ?? []), t]);
+  }
+  return Object.fromEntries(
+    [...groups.keys()].sort().map((group) => {
+      const episodes = groups.get(group)!;
+      const reward = episodes.reduce((a, t) => a + t.reward.total, 0) / episodes.length;
+      return [
+        group,
+        { accuracy: passShare(episodes), episodes: episodes.length, reward, components: meanComponents(episodes) },
+      ];
+    }),
+  );
+}
+
 /** `accuracy on test 12.5% (composed 0.090, correct 0.125, …, 200 episodes); on test-iid 40.0% (…)`. */
 export function describeEval(point: EvalPoint): string {
   const splits = Object.entries(point.splits).map(([split, e]) => {
     const components = Object.entries(e.components).map(([n, v]) => `${n} ${v.toFixed(3)}`);
-    return `on ${split} ${(e.accuracy * 100).toFixed(1)}% (${[...components, `${e.episodes} episodes`].join(', ')})`;
+    const groups = Object.entries(e.by ?? {}).map(
+      ([group, g]) => `${group} ${(g.accuracy * 100).toFixed(1)}% reward ${g.reward.toFixed(3)}`,
+    );
+    return (
+      `on ${split} ${(e.accuracy * 100).toFixed(1)}% (${[...components, `${e.episodes} episodes`].join(', ')})` +
+      (groups.length > 0 ? ` [${groups.join('; ')}]` : '')
+    );
   });
   return `accuracy ${splits.join('; ')}`;
 }

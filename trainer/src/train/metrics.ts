@@ -9,7 +9,8 @@
  *   optim/    grad_norm, learning_rate
  *   batch/    zero_variance_share, dropped_groups, trained_sequences, episode_tokens, turns
  *   policy/   version, lag (optimiser steps between the weights that played a batch and those it trained)
- *   eval/<split>/   accuracy, episodes, component/<name>, unit/<unit> (held-out units)
+ *   eval/<split>/   accuracy, episodes, component/<name>, unit/<unit> (held-out units),
+ *             by/<group>/{accuracy, reward, component/<name>} (`eval.by`: e.g. a game and opponent)
  *   timing/   rollout_s, learner_s, publish_s, step_s, eval_s, trained_tokens_per_s, sampled_tokens_per_s
  *
  * Everything outside `timing/` (and `time`, `runId`) is the same for the same seed and config. An RL
@@ -42,7 +43,10 @@ export class MetricsLog {
   }
 }
 
-/** An evaluation's metrics, split by split: accuracy, episodes, each reward component's mean, each held-out unit's accuracy. */
+/**
+ * An evaluation's metrics, split by split: accuracy, episodes, each reward component's mean, each
+ * held-out unit's accuracy, and with `eval.by` each group's accuracy, reward and components.
+ */
 export function evalMetrics(point: EvalPoint): Record<string, number> {
   const metrics: Record<string, number> = {};
   for (const [split, e] of Object.entries(point.splits)) {
@@ -50,6 +54,11 @@ export function evalMetrics(point: EvalPoint): Record<string, number> {
     metrics[`eval/${split}/episodes`] = e.episodes;
     Object.assign(metrics, prefixed(`eval/${split}/component/`, e.components));
     for (const [unit, u] of Object.entries(e.units ?? {})) metrics[`eval/${split}/unit/${unit}`] = u.accuracy;
+    for (const [group, g] of Object.entries(e.by ?? {})) {
+      metrics[`eval/${split}/by/${group}/accuracy`] = g.accuracy;
+      metrics[`eval/${split}/by/${group}/reward`] = g.reward;
+      Object.assign(metrics, prefixed(`eval/${split}/by/${group}/component/`, g.components));
+    }
   }
   return metrics;
 }

@@ -4,7 +4,7 @@
  * on the tokens it sampled; (3) the learner's step on them: the policy loss, the demonstrations of
  * `rl.demos`, the KL reference, Adam. `rl.ts` runs the steps and publishes the new weights.
  */
-import type { Task, Trajectory, TrajectoryGroup } from '@toolgym/protocol';
+import type { Trajectory, TrajectoryGroup } from '@toolgym/protocol';
 import { ADVANTAGE_ESTIMATORS, turnAdvantages } from '../algorithms/advantages.ts';
 import {
   fillWithInformativeGroups,
@@ -21,8 +21,13 @@ import { adamAt } from './schedule.ts';
 /** What every RL step shares, set up once by `rl.ts`. */
 export interface RlSetup {
   run: TrainingRun;
-  /** The tasks RL draws from (`rl.tasks`). */
-  tasks: Task[];
+  /**
+   * What a step draws from `rl.tasks`: a task, or with `rl.selfPlay` the seats of one match (its
+   * tasks, seat by seat), which play together.
+   */
+  draws: string[][];
+  /** The role of each task (`rl.algorithm: rae`): its seat of a game, else the task itself. */
+  roleOf(taskId: string): string;
   loss: LossFnConfig;
   /** The policy RL starts from, scoring every batch for the loss's KL term (`rl.kl`). */
   reference: Learner | undefined;
@@ -73,9 +78,13 @@ export async function collect(s: RlSetup, step: number): Promise<Batch> {
   const policyVersion = run.policy.version;
   const sampling = samplingOf(rl.sampling, run.sampling);
   const draw = (count: number) =>
-    Array.from({ length: count }, () => s.tasks[run.rng.int(0, s.tasks.length - 1)]!.id);
+    Array.from({ length: count }, () => s.draws[run.rng.int(0, s.draws.length - 1)]!).flat();
   const play = (count: number) =>
-    run.play(run.policy, draw(count), rl.groupSize, sampling, { step, sink: run.sink });
+    run.play(run.policy, draw(count), rl.groupSize, sampling, {
+      step,
+      sink: run.sink,
+      selfPlay: rl.selfPlay,
+    });
   const first = await play(rl.tasksPerStep);
   let rolloutMs = first.ms;
   const allGroups = [...first.groups];
@@ -99,7 +108,7 @@ export async function collect(s: RlSetup, step: number): Promise<Batch> {
     droppedGroups = filled.dropped;
   }
   return {
-    data: advantageData(groups, rl),
+    data: advantageData(groups, rl, { roleOf: s.roleOf, baselines: run.baselines }),
     played: allGroups.flatMap(usable),
     groupCount: allGroups.length,
     zeroVariance: allGroups.filter((g) => isZeroVarianceGroup(rewardsOf(g))).length,
@@ -110,12 +119,21 @@ export async function collect(s: RlSetup, step: number): Promise<Batch> {
 }
 
 /**
- * (2) Each usable episode's advantage from its group's rewards (`rl.algorithm`), plus `coef` × its
- * turns' advantages (`rl.turnCredit`), as the learner datum of its sampled tokens. Episodes without
- * signal, or cut by a length limit (`rl.overlongFilter`), cost no learner time.
+ * (2) Each usable episode's advantage from its group's rewards (`rl.algorithm`; RAE's from its
+ * role's running baseline, which it moves), plus `coef` × its turns' advantages
+ * (`rl.turnCredit`), as the learner datum of its sampled tokens. Episodes without signal, or cut
+ * by a length limit (`rl.overlongFilter`), cost no learner time.
  */
-export function advantageData(groups: TrajectoryGroup[], rl: TrainConfig['rl']): Datum[] {
-  const advantages = ADVANTAGE_ESTIMATORS[rl.algorithm].estimate(groups.map(rewardsOf));
+export function advantageData(
+  groups: TrajectoryGroup[],
+  rl: TrainConfig['rl'],
+  roles: { roleOf(taskId: string): string; baselines: Record<string, number> },
+): Datum[] {
+  const advantages = ADVANTAGE_ESTIMATORS[rl.algorithm].estimate(groups.map(rewardsOf), {
+    roles: groups.map((g) => usable(g).map(() => roles.roleOf(g.taskId))),
+    baselines: roles.baselines,
+    decay: rl.rae.decay,
+  });
   const { coef, returns } = rl.turnCredit;
   const data: Datum[] = [];
   groups.forEach((g, gi) => {

@@ -5,7 +5,9 @@
  * the learner trains on this step's, with the weights from before it (prime-rl's `async_level`).
  */
 import path from 'node:path';
+import { type Task, type TaskSeat, taskSeatOf } from '@toolgym/protocol';
 import type { LoadedCheckpoint } from '../checkpoint/checkpoint.ts';
+import { TrainConfigError } from './config.ts';
 import { describeEval, type Evaluator, selectTasks } from './evaluation.ts';
 import { evalMetrics } from './metrics.ts';
 import { weightsFrom } from './policy-model.ts';
@@ -48,6 +50,7 @@ export async function trainRl(
             rolloutSeed: run.rolloutSeed,
             policyVersion: run.policy.version,
             published: run.published,
+            baselines: { ...run.baselines },
           }
         : undefined;
     return collect(setup, step);
@@ -120,6 +123,8 @@ async function setUpRl(
   const { config } = run;
   const rl = config.rl;
   const tasks = await selectTasks(run.environment, rl.tasks);
+  const roles = new Map(tasks.map((t) => [t.id, taskSeatOf(t)?.role ?? t.id]));
+  const draws = await rlDraws(run, tasks);
   const loss = rlLossConfig(rl);
   const { warmup, pretrain } = config;
   // The KL reference is what RL starts from: the warm-up's or pretraining's result (kept on disk,
@@ -140,12 +145,59 @@ async function setUpRl(
   ];
   return {
     run,
-    tasks,
+    draws,
+    roleOf: (taskId) => roles.get(taskId) ?? taskId,
     loss,
     reference,
     demos: terms.flatMap((t) => (t.coef > 0 && t.phase ? [{ ...t, phase: t.phase }] : [])),
     progress,
   };
+}
+
+/**
+ * What an RL step draws from `rl.tasks`: each task alone, or with `rl.selfPlay` the seats of each
+ * match. `train` calls it before it opens the run, so a self-play config that cannot work fails at once.
+ */
+export async function rlDraws(
+  { config, environment }: Pick<TrainingRun, 'config' | 'environment'>,
+  tasks?: readonly Task[],
+): Promise<string[][]> {
+  const selected = tasks ?? (await selectTasks(environment, config.rl.tasks));
+  if (!config.rl.selfPlay) return selected.map((t) => [t.id]);
+  const draws = matchDraws(selected);
+  const seats = Math.max(...draws.map((d) => d.length));
+  if (config.rl.concurrency < seats)
+    throw new TrainConfigError(
+      `rl.selfPlay: a match has ${seats} seats, which must play at once, but rl.concurrency is ${config.rl.concurrency}`,
+      `set rl.concurrency to at least ${seats}`,
+    );
+  return draws;
+}
+
+/**
+ * Self-play's draws: the seats of each match among `tasks`, seat by seat. A task that is no seat of
+ * a match, or a match whose seats are not all there, is a configuration error.
+ */
+function matchDraws(tasks: readonly Task[]): string[][] {
+  const matches = new Map<string, Array<{ id: string; seat: TaskSeat }>>();
+  for (const task of tasks) {
+    const seat = taskSeatOf(task);
+    if (!seat)
+      throw new TrainConfigError(
+        `rl.selfPlay: task ${task.id} is no seat of a match (its meta declares no match, seat, seats and role)`,
+        'select tasks of a multi-player environment, or set rl.selfPlay: false',
+      );
+    matches.set(seat.match, [...(matches.get(seat.match) ?? []), { id: task.id, seat }]);
+  }
+  return [...matches].map(([match, seats]) => {
+    const held = seats.map((s) => s.seat.seat).sort((a, b) => a - b);
+    if (held.join() !== Array.from({ length: seats[0]!.seat.seats }, (_, i) => i).join())
+      throw new TrainConfigError(
+        `rl.selfPlay: match ${match} has ${seats[0]!.seat.seats} seats, but rl.tasks holds seats [${held.join(', ')}] of it`,
+        "select every seat of each match once: filter rl.tasks on what a match's seats share, not on the seat",
+      );
+    return seats.sort((a, b) => a.seat.seat - b.seat.seat).map((s) => s.id);
+  });
 }
 
 /** RL's clock: training time (rollouts and learner), the evaluations excluded. */

@@ -21,7 +21,7 @@ import {
   writeDecoderModelDir,
 } from '@toolgym/agents';
 import { type Environment, EnvironmentClient } from '@toolgym/env-kit';
-import { Rng, type TrajectoryGroup } from '@toolgym/protocol';
+import { Rng, type TaskSeat, type TrajectoryGroup, taskSeatOf } from '@toolgym/protocol';
 import { TinkerLearner } from '../api/tinker-learner.ts';
 import { TinkerPolicy } from '../api/tinker-policy.ts';
 import type { Learner } from '../learner/learner.ts';
@@ -68,6 +68,8 @@ export interface PlayRecord {
   baseSeed?: number;
   /** Default the run's environment. */
   environment?: Environment;
+  /** Seat the policy in every seat of each match among the tasks (`rl.selfPlay`). */
+  selfPlay?: boolean;
 }
 
 /** What a run holds: its parts, fixed once it is open, and the state a checkpoint keeps. */
@@ -99,6 +101,8 @@ export interface TrainingRun {
   rolloutSeed: number;
   /** What the policy plays with: the learner's weights (or their sampler save) as of the last publish. */
   published: Published;
+  /** Running advantage baselines by role (`rl.algorithm: rae`), carried from step to step. */
+  baselines: Record<string, number>;
   /** Plays each task `groupSize` times with `policy` through the rollout engine; groups come back in task order. */
   play(
     policy: Policy,
@@ -119,6 +123,25 @@ export interface TrainingRun {
    */
   saveModel(name: string): Promise<void>;
   close(): Promise<void>;
+}
+
+const seatMaps = new WeakMap<Environment, Promise<Map<string, TaskSeat>>>();
+
+/** Each task's seat of a shared match, for the tasks that are one. */
+function seatsOf(environment: Environment): Promise<Map<string, TaskSeat>> {
+  let seats = seatMaps.get(environment);
+  if (!seats) {
+    seats = environment.tasks().then((tasks) => {
+      const byTask = new Map<string, TaskSeat>();
+      for (const task of tasks) {
+        const seat = taskSeatOf(task);
+        if (seat) byTask.set(task.id, seat);
+      }
+      return byTask;
+    });
+    seatMaps.set(environment, seats);
+  }
+  return seats;
 }
 
 /** Opens the run: its directory, the initial weights, the policy and the learner. */
@@ -219,9 +242,12 @@ export async function openRun(options: TrainOptions): Promise<TrainingRun> {
     rng: new Rng(seed ^ 0x7a11),
     rolloutSeed: seed * 1_000_003,
     published: { weights: initial },
+    baselines: {},
     async play(p, taskIds, groupSize, sampling, record = {}) {
       const played = record.environment ?? environment;
+      const seats = record.selfPlay ? await seatsOf(played) : undefined;
       const result = await runRollouts({
+        ...(seats ? { seatOf: (id: string) => seats.get(id) } : {}),
         connect: () => EnvironmentClient.connect({ kind: 'in-process', environment: played }),
         sessions: 'episode',
         policy: p,

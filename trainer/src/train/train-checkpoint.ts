@@ -1,8 +1,9 @@
 /**
  * Training checkpoints: after RL step `rlStep` (0 = before RL), everything a resumed run needs to
- * continue identically — the learner's state, the rng and rollout seed, the policy version, RL's
- * clock, the length of metrics.jsonl and the result so far; with `rl.asyncLevel` 1 also the batch
- * that was playing during the learner's step, which a resumed run plays again.
+ * continue identically — the learner's state, the rng and rollout seed, the running advantage
+ * baselines, the policy version, RL's clock, the length of metrics.jsonl and the result so far;
+ * with `rl.asyncLevel` 1 also the batch that was playing during the learner's step, which a
+ * resumed run plays again.
  */
 import { type DecoderConfig, type DecoderWeights, decoderWeightShapes } from '@toolgym/agents';
 import { Rng } from '@toolgym/protocol';
@@ -32,6 +33,8 @@ export interface TrainCheckpointState {
   rng: number;
   rolloutSeed: number;
   policyVersion: number;
+  /** Running advantage baselines by role (`rl.algorithm: rae`); absent = none yet. */
+  baselines?: Record<string, number>;
   /**
    * With `rl.asyncLevel` 1: the next step's batch was playing, with the policy at this version (its
    * weights are the checkpoint's `sampling.*` tensors, or the service's `samplerPath`; `rng` and
@@ -51,6 +54,8 @@ export interface InFlight {
   rolloutSeed: number;
   policyVersion: number;
   published: Published;
+  /** The running baselines before the batch moved them. */
+  baselines: Record<string, number>;
 }
 
 /** What the policy plays with: weights (ToolGym's engine) or the service's sampler save of them (`policy.kind: tinker`). */
@@ -66,6 +71,7 @@ export interface CheckpointedRun {
   rng: Rng;
   rolloutSeed: number;
   published: Published;
+  baselines: Record<string, number>;
   /** What the policy would play with if published now (the learner's weights or a new sampler save). */
   takePublished(): Promise<Published>;
   /** The policy plays `p` from now on, as its next version or as `version`. */
@@ -101,6 +107,7 @@ export async function writeTrainCheckpoint(
     rng: inFlight?.rng ?? run.rng.saveState(),
     rolloutSeed: inFlight?.rolloutSeed ?? run.rolloutSeed,
     policyVersion: run.policy.version,
+    baselines: inFlight?.baselines ?? run.baselines,
     ...(inFlight
       ? {
           inFlight: {
@@ -127,7 +134,7 @@ export async function writeTrainCheckpoint(
 
 /**
  * Puts the run where the checkpoint left it: the learner's state, the published weights, the rng,
- * the rollout seed and the result. With a batch in flight the policy keeps the weights that batch
+ * the rollout seed, the running advantage baselines and the result. With a batch in flight the policy keeps the weights that batch
  * was played with (`playInFlightAgain`), otherwise it takes the learner's.
  */
 export async function restoreRun(
@@ -143,6 +150,7 @@ export async function restoreRun(
   if (s.policyVersion > 0 && !s.inFlight) await run.playWith(run.published, s.policyVersion);
   run.rng = Rng.fromState(s.rng);
   run.rolloutSeed = s.rolloutSeed;
+  run.baselines = { ...s.baselines };
   Object.assign(run.result, s.result);
 }
 

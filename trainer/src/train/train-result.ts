@@ -13,6 +13,20 @@ export interface SplitEval {
    * task has), with the accuracy over the episodes whose task has it.
    */
   units?: Record<string, { accuracy: number; episodes: number }>;
+  /**
+   * With `eval.by`: each combination of the task meta values it names (`kuhn-poker/random`), with
+   * the accuracy, mean reward and reward components over the episodes of its tasks.
+   */
+  by?: Record<string, GroupEval>;
+}
+
+/** An evaluation's episodes of one group of tasks. */
+export interface GroupEval {
+  accuracy: number;
+  episodes: number;
+  /** Mean total reward. */
+  reward: number;
+  components: Record<string, number>;
 }
 
 export interface EvalPoint {

@@ -9,13 +9,14 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createEvaluator, describeEval } from './evaluation.ts';
-import { trainRl } from './rl.ts';
+import { rlDraws, trainRl } from './rl.ts';
 import { openRun, type TrainOptions } from './run.ts';
 import { supervisedPhases } from './supervised.ts';
 import { restoreRun, writeTrainCheckpoint } from './train-checkpoint.ts';
 import type { TrainResult } from './train-result.ts';
 
 export async function train(options: TrainOptions): Promise<TrainResult> {
+  await rlDraws(options); // RL's tasks are checked before anything is written or trained
   const run = await openRun(options);
   const { result } = run;
   const { resumed } = run.dir;
