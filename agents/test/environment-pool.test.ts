@@ -4,10 +4,9 @@ import { fileURLToPath } from 'node:url';
 import { EnvironmentPool } from '@toolgym/env-kit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createOraclePolicy } from '../src/policies/scripted.ts';
-import type { Policy } from '../src/policy.ts';
 import { runRollouts } from '../src/rollout-engine.ts';
 import { ByteTokenizerTestDouble } from './byte-tokenizer.test-double.ts';
-import { composeEnvironment } from './helpers.test-double.ts';
+import { composeEnvironment, instrumented } from './helpers.test-double.ts';
 
 const script = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures/serve-compose-http.ts');
 const TOKEN = 'pool-trainer-token';
@@ -33,24 +32,6 @@ afterAll(() => {
   for (const s of servers) s.child.kill('SIGKILL');
 });
 
-/** The oracle, each turn delayed, so that episodes are in flight on every server when one dies. */
-function slowOracle(delayMs: number): Policy {
-  const inner = createOraclePolicy({ tokenizer: new ByteTokenizerTestDouble() });
-  return {
-    ...inner,
-    async bindEpisode(binding) {
-      const bound = await inner.bindEpisode!(binding);
-      return {
-        ...bound,
-        async generate(request) {
-          await new Promise((r) => setTimeout(r, delayMs));
-          return bound.generate(request);
-        },
-      };
-    },
-  };
-}
-
 describe('an environment pool of four HTTP servers', () => {
   it('routes to the least-loaded server; when one is killed -9 mid-run its episodes fail with the reason, are played once more elsewhere, and every group is whole and counted once', async () => {
     const pool = await EnvironmentPool.open({
@@ -63,7 +44,8 @@ describe('an environment pool of four HTTP servers', () => {
       const groupSize = 4;
       const rollout = runRollouts({
         connect: () => pool.connect(),
-        policy: slowOracle(150),
+        // The oracle, each turn delayed, so that episodes are in flight on every server when one dies.
+        policy: instrumented(createOraclePolicy({ tokenizer: new ByteTokenizerTestDouble() }), () => 150).policy,
         taskIds,
         groupSize,
         concurrency: 16,

@@ -312,16 +312,7 @@ describe('HTTP binding', () => {
       const a = await EnvironmentClient.connect({ kind: 'http', url: server.url });
       const b = await EnvironmentClient.connect({ kind: 'http', url: server.url });
       expect(server.sessionCount()).toBe(2);
-      const full = await fetch(server.url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
-        body: JSON.stringify({
-          jsonrpc: '2.0',
-          id: 1,
-          method: 'initialize',
-          params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'probe', version: '1' } },
-        }),
-      });
+      const full = await initializeRequest(server.url);
       expect(full.status).toBe(503);
       expect(full.headers.get('retry-after')).toBe('5');
       expect(await full.json()).toMatchObject({ error: { data: { code: 'too_many_sessions' } } });
@@ -341,17 +332,7 @@ describe('HTTP binding', () => {
 
   it('a full server whose sessions go idle releases every episode and slot: it fills to its cap again, and a reaped session is 404', async () => {
     const server = await serveHttp(env, { maxSessions: 3, idleTimeoutMs: 2_000 });
-    const initialize = () =>
-      fetch(server.url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
-        body: JSON.stringify({
-          jsonrpc: '2.0',
-          id: 1,
-          method: 'initialize',
-          params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'probe', version: '1' } },
-        }),
-      });
+    const initialize = () => initializeRequest(server.url);
     try {
       const openBefore = probeStats.open;
       const fill = () =>
@@ -427,6 +408,20 @@ function readLog(): number {
   } catch {
     return 0;
   }
+}
+
+/** A bare initialize POST, as a client opening a session sends it. */
+function initializeRequest(url: string): Promise<Response> {
+  return fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'probe', version: '1' } },
+    }),
+  });
 }
 
 async function waitFor(condition: () => boolean, timeoutMs = 5_000): Promise<void> {

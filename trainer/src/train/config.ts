@@ -121,6 +121,15 @@ export const TrainConfigSchema = z
         id: z.string().min(1),
         /** The environment's own options (its zod config validates them). */
         options: z.record(z.string(), z.unknown()).default({}),
+        /**
+         * HTTP servers of this environment with these options (`toolgym env serve <id> --http <port>`,
+         * each `http://host:port/mcp`) to play the RL episodes on instead of in process. A session
+         * goes to the least-loaded healthy server and stays there; an episode whose server dies is
+         * played once more on another. Empty: in process.
+         */
+        endpoints: z.array(z.url({ protocol: /^https?$/ })).default([]),
+        /** Environment variable holding the servers' trainer token (`--trainer-token`). */
+        tokenEnv: z.string().default('TOOLGYM_TRAINER_TOKEN'),
       })
       .strict(),
     policy: z

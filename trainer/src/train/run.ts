@@ -20,7 +20,7 @@ import {
   type ToolCallFormat,
   writeDecoderModelDir,
 } from '@toolgym/agents';
-import { type Environment, EnvironmentClient } from '@toolgym/env-kit';
+import { type Environment, EnvironmentClient, EnvironmentPool } from '@toolgym/env-kit';
 import { Rng, type TaskSeat, type TrajectoryGroup, taskSeatOf } from '@toolgym/protocol';
 import { TinkerLearner } from '../api/tinker-learner.ts';
 import { TinkerPolicy } from '../api/tinker-policy.ts';
@@ -151,6 +151,8 @@ export async function openRun(options: TrainOptions): Promise<TrainingRun> {
     ? pretrainEnvironmentOf(environment, options.pretrainEnvironment)
     : undefined;
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  // Fails fast on servers that are down or serve another environment, before the run directory.
+  const pool = await openPool(config, environment);
   const dir = await openRunDir(config, options.resume === true, log);
   const seed = config.run.seed;
   const tools = environment.toolSpecs;
@@ -244,12 +246,18 @@ export async function openRun(options: TrainOptions): Promise<TrainingRun> {
     published: { weights: initial },
     baselines: {},
     async play(p, taskIds, groupSize, sampling, record = {}) {
+      // A variant of the environment (the pretraining one) is played here: the servers run the run's.
+      const remote = pool && !record.environment ? pool : undefined;
       const played = record.environment ?? environment;
       const seats = record.selfPlay ? await seatsOf(played) : undefined;
       const result = await runRollouts({
         ...(seats ? { seatOf: (id: string) => seats.get(id) } : {}),
-        connect: () => EnvironmentClient.connect({ kind: 'in-process', environment: played }),
-        sessions: 'episode',
+        ...(remote
+          ? { connect: () => remote.connect(), sessions: 'worker' as const, retryLostEpisodes: true }
+          : {
+              connect: () => EnvironmentClient.connect({ kind: 'in-process', environment: played }),
+              sessions: 'episode' as const,
+            }),
         policy: p,
         taskIds,
         groupSize,
@@ -263,6 +271,8 @@ export async function openRun(options: TrainOptions): Promise<TrainingRun> {
         progress: false,
         ...(options.signal ? { signal: options.signal } : {}),
       });
+      for (const r of result.retried)
+        log(`${r.taskId} (seed ${r.seed}) played again after its server failed: ${r.failure.code} (${r.failure.message})`);
       if (record.baseSeed === undefined) run.rolloutSeed += taskIds.length * groupSize;
       // Groups arrive in completion order, which varies run to run: task order keeps training reproducible.
       const groups = [...result.groups].sort(
@@ -295,6 +305,7 @@ export async function openRun(options: TrainOptions): Promise<TrainingRun> {
       });
     },
     async close() {
+      pool?.close();
       await learner.close();
       if (!(policy instanceof TinkerPolicy)) await policy.close();
     },
@@ -305,4 +316,31 @@ export async function openRun(options: TrainOptions): Promise<TrainingRun> {
     await run.playWith(run.published, 0);
   }
   return run;
+}
+
+/**
+ * The pool of `environment.endpoints`, if any, checked to serve the run's environment: the trainer
+ * draws tasks and tool specs from its own copy, so a server of anything else is a config error.
+ */
+async function openPool(config: TrainConfig, environment: Environment): Promise<EnvironmentPool | undefined> {
+  const { endpoints, tokenEnv } = config.environment;
+  if (endpoints.length === 0) return undefined;
+  const token = process.env[tokenEnv];
+  const pool = await EnvironmentPool.open({ endpoints, ...(token ? { token } : {}) });
+  const client = await pool.connect();
+  try {
+    const info = await client.info();
+    const names = (tools: readonly { name: string }[]) => tools.map((t) => t.name).join(',');
+    if (info.id !== environment.id || names(info.tools) !== names(environment.toolSpecs))
+      throw new TrainConfigError(
+        `environment.endpoints serve '${info.id}' with tools ${names(info.tools)}, not the run's '${environment.id}'`,
+        `start the servers with toolgym env serve ${config.environment.id} and the run's environment.options`,
+      );
+  } catch (error) {
+    pool.close();
+    throw error;
+  } finally {
+    await client.close();
+  }
+  return pool;
 }

@@ -616,3 +616,68 @@ describe('pretrain', () => {
     await expect(readdir(outDir)).resolves.toEqual([]);
   });
 });
+
+describe('environment.endpoints', () => {
+  it('plays the RL episodes on the servers of a pool, and refuses servers of another environment before the run starts', async () => {
+    const { serveHttp } = await import('@toolgym/env-kit');
+    const environment = (await discoverEnvironments()).make('compose', base.environment.options);
+    // The servers' own copy, which counts the episodes it opens: none may be played in process.
+    const served = (await discoverEnvironments()).make('compose', base.environment.options);
+    let servedEpisodes = 0;
+    const openEpisode = served.openEpisode.bind(served);
+    served.openEpisode = (params) => {
+      servedEpisodes++;
+      return openEpisode(params);
+    };
+    process.env.TOOLGYM_TEST_POOL_TOKEN = 'pool-trainer';
+    const servers = [
+      await serveHttp(served, { port: 0, trainerToken: 'pool-trainer' }),
+      await serveHttp(served, { port: 0, trainerToken: 'pool-trainer' }),
+    ];
+    // A server of another environment.
+    const { defineEnvironment, Environment, weightedReward } = await import('@toolgym/env-kit');
+    const { z } = await import('zod');
+    const echo = defineEnvironment({
+      id: 'echo',
+      version: 1,
+      description: 'One tool.',
+      config: z.object({}),
+      tasks: () => [{ id: 'a', split: 'train', prompt: 'echo', meta: {} }],
+      tools: { echo: { description: 'Echo.', input: z.object({ text: z.string() }), run: ({ text }) => text } },
+      setup: () => ({}),
+      grade: () => weightedReward({}, {}),
+      rewardRange: [0, 1],
+    });
+    const other = await serveHttp(new Environment(echo, echo.parseConfig({})), { port: 0 });
+    try {
+      const outDir = await tempDir('toolgym-train-pool-');
+      const withEndpoints = (endpoints: string[]) =>
+        parseTrainConfig({
+          ...base,
+          run: { name: 'pool', seed: 2, outDir },
+          environment: { ...base.environment, endpoints, tokenEnv: 'TOOLGYM_TEST_POOL_TOKEN' },
+          warmup: { ...base.warmup, steps: 0 },
+          rl: { ...base.rl, steps: 1 },
+        });
+      expect(() => withEndpoints(['not a url'])).toThrow(/environment\.endpoints/);
+      await expect(train({ config: withEndpoints([other.url]), environment, log: () => {} })).rejects.toThrow(
+        /environment\.endpoints serve 'echo' with tools echo, not the run's 'compose'/,
+      );
+      const trajectories: Trajectory[] = [];
+      const result = await train({
+        config: withEndpoints(servers.map((s) => s.url)),
+        environment,
+        log: () => {},
+        sink: { onGroup: (g) => void trajectories.push(...g.trajectories) },
+      });
+      expect(result.rlSteps).toBe(1);
+      // Every episode the run played (the RL step's and the evaluations') was played on the servers.
+      expect(trajectories.length).toBeGreaterThanOrEqual(base.rl.tasksPerStep * base.rl.groupSize);
+      expect(servedEpisodes).toBe(trajectories.length);
+      // An untrained model may fail its own episodes; none failed for want of an environment.
+      expect(trajectories.filter((t) => t.failure?.code.startsWith('environment_'))).toEqual([]);
+    } finally {
+      await Promise.all([...servers, other].map((s) => s.close()));
+    }
+  }, 300_000);
+});
