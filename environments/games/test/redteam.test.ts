@@ -35,8 +35,8 @@ describe('games red-team suite', () => {
       const tasks = (await probeTasks()).filter((t) => attack.appliesTo?.(t) ?? true);
       expect(tasks.length).toBeGreaterThan(0);
       for (const task of tasks) {
-        // As an agent would: a direct session with the agent's principal, the other seat scripted.
-        const reward = await playAttack(env, attack, task, { seed: 3 });
+        // A direct session against the scripted other seat; the trainer's principal reads how the game ended.
+        const reward = await playAttack(env, attack, task, { seed: 3, principal: 'trainer' });
         expect(reward.total, `${attack.name} on ${task.id}: ${JSON.stringify(reward)}`).toBeLessThanOrEqual(
           attack.ceiling,
         );
