@@ -12,8 +12,8 @@ import { weightedReward } from '@toolgym/env-kit';
 import type { SearchConfig } from './config.ts';
 import type { SearchAnswer } from './tasks/search-answer.ts';
 
-/** Documents a task's answer rests on, at most: one per hop of the world's 4-hop questions. */
-export const MAX_SUPPORTING_DOCS = 4;
+/** Documents the red-team ceilings assume an answer rests on: 3 (a 4-hop question has 4, so its ceiling is stricter than it need be; a per-task ceiling would fix that). */
+export const MAX_SUPPORTING_DOCS = 3;
 
 /** Longest answer (in normalised tokens) the format reward still calls short. */
 export const SHORT_ANSWER_TOKENS = 12;
