@@ -61,6 +61,7 @@ export {
   type EpisodeMeta,
   type Truncation,
 } from './control.ts';
+export { EpisodeTurnSchema, type EpisodeTurn } from './episode-turn.ts';
 export { protocolJsonSchemas, WireSchemas } from './json-schema.ts';
 
 export {
@@ -77,6 +78,7 @@ export {
   FeedTurnMessageSchema,
   FeedTrajectoryMessageSchema,
   FeedStepMetricsMessageSchema,
+  FeedEpisodeMessageSchema,
   FeedHelloMessageSchema,
   FeedCaughtUpMessageSchema,
   FeedEndMessageSchema,

@@ -162,11 +162,14 @@ export class FeedSession {
   private matches(event: StoredEvent): boolean {
     const { filter } = this.subscription;
     if (filter.types && !filter.types.includes(event.type)) return false;
-    if (event.type !== 'turn' && event.type !== 'trajectory') return true;
+    if (event.type === 'run' || event.type === 'step-metrics') return true;
     if (filter.envId !== undefined && event.envId !== filter.envId) return false;
     if (filter.taskId !== undefined && event.taskId !== filter.taskId) return false;
-    if (filter.minReward !== undefined && (event.reward ?? Number.NaN) < filter.minReward) return false;
-    if (filter.maxReward !== undefined && (event.reward ?? Number.NaN) > filter.maxReward) return false;
+    // A running episode has no reward yet: a reward filter passes only episodes that have one.
+    if (filter.minReward !== undefined && !(event.reward !== null && event.reward >= filter.minReward))
+      return false;
+    if (filter.maxReward !== undefined && !(event.reward !== null && event.reward <= filter.maxReward))
+      return false;
     return true;
   }
 

@@ -16,12 +16,15 @@ import type { Context } from 'hono';
 import type { WebSocket } from 'ws';
 import { NotFoundError, ReplayConfigError, ReplayError } from './errors.ts';
 import { type FeedLimits, FeedSession } from './feed-session.ts';
-import { eventToMessage, type StoredEvent, type TrajectoryQuery, TrajectoryStore } from './store.ts';
+import { eventJson, type StoredEvent, type TrajectoryQuery, TrajectoryStore } from './store.ts';
+import type { StoreWriter } from './store-writer.ts';
 import { buildViewer } from './viewer-build.ts';
 
 export interface ReplayServerOptions extends ListenOptions {
   /** An open store (shared with a writer in this process: new events are pushed at once) … */
   store?: TrajectoryStore;
+  /** A writer thread on the same store in this process: what it commits is fanned out unread. */
+  writer?: StoreWriter;
   /** … or the path of one to open (a writer in another process: new events are polled). */
   storePath?: string;
   /** Bearer token (header, or `?token=` where a browser cannot set one); required off loopback. */
@@ -56,6 +59,8 @@ const DEFAULT_LIMITS: FeedLimits = {
 };
 const SUBSCRIBE_TIMEOUT_MS = 10_000;
 const RENDER_CACHE_SIZE = 20_000;
+/** How often a server that may write looks for episodes whose writer died (`markUnfinished`). */
+const UNFINISHED_SWEEP_MS = 2_000;
 
 type ReplayEnv = AppEnv<'client'>;
 
@@ -90,19 +95,24 @@ export async function serveReplay(options: ReplayServerOptions): Promise<ReplayS
   const render = (event: StoredEvent): string => {
     let text = rendered.get(event.cursor);
     if (text === undefined) {
-      text = JSON.stringify(eventToMessage(event));
+      text = eventJson(event);
       rendered.set(event.cursor, text);
       if (rendered.size > RENDER_CACHE_SIZE) rendered.delete(rendered.keys().next().value!);
     }
     return text;
   };
   let polledHead = store.head();
+  const fanOut = (events: readonly StoredEvent[]) => {
+    const fresh = events.filter((e) => e.cursor > polledHead);
+    if (fresh.length === 0) return;
+    polledHead = fresh.at(-1)!.cursor;
+    for (const session of sessions) session.broadcast(fresh);
+  };
   const poll = () => {
     for (;;) {
       const events = store.eventsAfter(polledHead, { limit: 1000 });
       if (events.length === 0) return;
-      polledHead = events.at(-1)!.cursor;
-      for (const session of sessions) session.broadcast(events);
+      fanOut(events);
     }
   };
   let pollScheduled = false;
@@ -114,8 +124,22 @@ export async function serveReplay(options: ReplayServerOptions): Promise<ReplayS
       poll();
     });
   };
-  const unsubscribe = store.onCommit(schedulePoll);
+  const unsubscribeStore = store.onCommit(schedulePoll);
+  // The writer's events arrive in commit order; one that skipped ahead of the log seen so far (the
+  // store also has other writers) is read from the store instead, so nothing is fanned out twice or missed.
+  const unsubscribeWriter = options.writer?.onCommit((events) => {
+    if (events[0]!.cursor === polledHead + 1) fanOut(events);
+    else schedulePoll();
+  });
+  const unsubscribe = () => {
+    unsubscribeStore();
+    unsubscribeWriter?.();
+  };
   const pollTimer = setInterval(poll, options.pollMs ?? 100);
+  const sweepTimer = store.db.readonly
+    ? undefined
+    : setInterval(() => store.markUnfinished(), UNFINISHED_SWEEP_MS);
+  sweepTimer?.unref();
 
   /** Open feed sockets, each with whether it answered the last ping; one that did not is dropped. */
   const alive = new Map<WebSocket, boolean>();
@@ -206,6 +230,27 @@ export async function serveReplay(options: ReplayServerOptions): Promise<ReplayS
     },
     {
       method: 'GET',
+      path: '/api/trajectories/:id/pieces',
+      handle: (c) =>
+        c.json(
+          found(() => {
+            const t = store.getTrajectory(c.req.param('id')!);
+            return store.tokenPieces(t.runId ?? '', t.tokens);
+          }),
+        ),
+    },
+    {
+      method: 'GET',
+      path: '/api/episodes',
+      handle: (c) => c.json(store.liveEpisodes({ runId: c.req.query('runId') || undefined })),
+    },
+    {
+      method: 'GET',
+      path: '/api/episodes/:id',
+      handle: (c) => c.json(found(() => store.getPartialTrajectory(c.req.param('id')!))),
+    },
+    {
+      method: 'GET',
       path: '/api/groups/:id',
       handle: (c) => c.json(found(() => store.getGroup(c.req.param('id')!))),
     },
@@ -231,6 +276,7 @@ export async function serveReplay(options: ReplayServerOptions): Promise<ReplayS
   const server = await listen({ port: options.port ?? 0, websocket: { maxPayload: 64 * 1024 } }).catch(
     (error: unknown) => {
       clearInterval(pollTimer);
+      clearInterval(sweepTimer);
       clearInterval(heartbeat);
       unsubscribe();
       if (ownsStore) store.close();
@@ -246,6 +292,7 @@ export async function serveReplay(options: ReplayServerOptions): Promise<ReplayS
     clientBufferedBytes: () => [...sessions].map((s) => s.bufferedBytes),
     async close() {
       clearInterval(pollTimer);
+      clearInterval(sweepTimer);
       clearInterval(heartbeat);
       unsubscribe();
       for (const session of sessions) session.stop();

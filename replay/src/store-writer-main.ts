@@ -1,0 +1,92 @@
+import { parentPort, workerData } from 'node:worker_threads';
+import { ToolGymError } from '@toolgym/protocol';
+import { type OpenStoreOptions, TrajectoryStore } from './store.ts';
+import type { WriterReply, WriterRequest } from './store-writer.ts';
+
+/**
+ * Owns the store's one write connection. Requests that arrive while a commit runs wait and are
+ * then committed together in one transaction (one fsync), each in a savepoint of its own, so a
+ * refused request (a duplicate id, an invalid trajectory) writes nothing and the others commit.
+ * Replies go back only after the commit: acknowledged still means committed.
+ */
+const { file, options } = workerData as { file: string; options: OpenStoreOptions };
+const port = parentPort!;
+let store: TrajectoryStore;
+try {
+  store = TrajectoryStore.open(file, options);
+  port.postMessage({ type: 'ready', head: store.head() } satisfies WriterReply);
+} catch (error) {
+  port.postMessage({ type: 'failed', error: describe(error) } satisfies WriterReply);
+  process.exit(0);
+}
+
+const queue: WriterRequest[] = [];
+let scheduled = false;
+port.on('message', (request: WriterRequest) => {
+  if (request.op === 'close') {
+    store.close();
+    port.postMessage({ type: 'closed' } satisfies WriterReply);
+    port.close();
+    return;
+  }
+  queue.push(request);
+  if (!scheduled) {
+    scheduled = true;
+    setImmediate(commit);
+  }
+});
+
+function commit(): void {
+  scheduled = false;
+  const batch = queue.splice(0);
+  const head = store.head();
+  const results: Extract<WriterReply, { type: 'committed' }>['results'] = [];
+  try {
+    store.db.transaction(() => {
+      for (const request of batch) {
+        try {
+          results.push({ id: request.id, ok: true, value: run(request) });
+        } catch (error) {
+          results.push({ id: request.id, ok: false, error: describe(error) });
+        }
+      }
+    })();
+  } catch (error) {
+    // The commit itself failed (disk full, I/O error): nothing of the batch was written.
+    const failure = describe(error);
+    port.postMessage({
+      type: 'committed',
+      results: batch.map((r) => ({ id: r.id, ok: false, error: failure })),
+      events: [],
+    } satisfies WriterReply);
+    return;
+  }
+  port.postMessage({
+    type: 'committed',
+    results,
+    events: store.eventsAfter(head, { limit: Number.MAX_SAFE_INTEGER }),
+  } satisfies WriterReply);
+}
+
+function run(request: WriterRequest): unknown {
+  switch (request.op) {
+    case 'appendGroup':
+      return store.appendGroup(...request.args);
+    case 'appendTurns':
+      return store.appendTurns(...request.args);
+    case 'appendStepMetrics':
+      return store.appendStepMetrics(...request.args);
+    case 'startRun':
+      return store.startRun(...request.args);
+    case 'setRunStatus':
+      return store.setRunStatus(...request.args);
+    case 'markUnfinished':
+      return store.markUnfinished(...request.args);
+  }
+}
+
+function describe(error: unknown): { code?: string; message: string; hint?: string } {
+  if (error instanceof ToolGymError)
+    return { code: error.code, message: error.message, ...(error.hint ? { hint: error.hint } : {}) };
+  return { message: error instanceof Error ? error.message : String(error) };
+}
