@@ -52,7 +52,11 @@ export class StoreSink {
     await this.writer.appendTurn(turn, { runId: this.options.runId });
   }
 
-  async onStepMetrics(metrics: { runId: string; step: number; metrics: Record<string, number> }): Promise<void> {
+  async onStepMetrics(metrics: {
+    runId: string;
+    step: number;
+    metrics: Record<string, number>;
+  }): Promise<void> {
     await this.writer.appendStepMetrics(metrics.runId, metrics.step, metrics.metrics);
   }
 

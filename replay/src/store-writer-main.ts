@@ -11,30 +11,37 @@ import type { WriterReply, WriterRequest } from './store-writer.ts';
  */
 const { file, options } = workerData as { file: string; options: OpenStoreOptions };
 const port = parentPort!;
-let store: TrajectoryStore;
-try {
-  store = TrajectoryStore.open(file, options);
-  port.postMessage({ type: 'ready', head: store.head() } satisfies WriterReply);
-} catch (error) {
-  port.postMessage({ type: 'failed', error: describe(error) } satisfies WriterReply);
-  process.exit(0);
+const store = openStore();
+
+/** The store, or undefined (and the thread ends) when it cannot be opened. */
+function openStore(): TrajectoryStore {
+  try {
+    const opened = TrajectoryStore.open(file, options);
+    port.postMessage({ type: 'ready', head: opened.head() } satisfies WriterReply);
+    return opened;
+  } catch (error) {
+    port.postMessage({ type: 'failed', error: describe(error) } satisfies WriterReply);
+    port.close();
+    return undefined as never;
+  }
 }
 
 const queue: WriterRequest[] = [];
 let scheduled = false;
-port.on('message', (request: WriterRequest) => {
-  if (request.op === 'close') {
-    store.close();
-    port.postMessage({ type: 'closed' } satisfies WriterReply);
-    port.close();
-    return;
-  }
-  queue.push(request);
-  if (!scheduled) {
-    scheduled = true;
-    setImmediate(commit);
-  }
-});
+if (store)
+  port.on('message', (request: WriterRequest) => {
+    if (request.op === 'close') {
+      store.close();
+      port.postMessage({ type: 'closed' } satisfies WriterReply);
+      port.close();
+      return;
+    }
+    queue.push(request);
+    if (!scheduled) {
+      scheduled = true;
+      setImmediate(commit);
+    }
+  });
 
 function commit(): void {
   scheduled = false;

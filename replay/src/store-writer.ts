@@ -24,7 +24,9 @@ export type WriterReply =
   | { type: 'failed'; error: WriterError }
   | {
       type: 'committed';
-      results: Array<{ id: number; ok: true; value: unknown } | { id: number; ok: false; error: WriterError }>;
+      results: Array<
+        { id: number; ok: true; value: unknown } | { id: number; ok: false; error: WriterError }
+      >;
       /** The events the commit logged, for in-process followers (the feed server) to fan out unread. */
       events: StoredEvent[];
     }
@@ -63,8 +65,12 @@ export class StoreWriter {
       }
       if (reply.events.length > 0) for (const listener of this.listeners) listener(reply.events);
     });
-    worker.on('error', (e) => this.fail(new ReplayError('store_writer_failed', `The store writer failed: ${e.message}`)));
-    worker.on('exit', () => this.fail(new ReplayError('store_writer_closed', 'The store writer has stopped.')));
+    worker.on('error', (e) =>
+      this.fail(new ReplayError('store_writer_failed', `The store writer failed: ${e.message}`)),
+    );
+    worker.on('exit', () =>
+      this.fail(new ReplayError('store_writer_closed', 'The store writer has stopped.')),
+    );
   }
 
   /** Start a writer on the store at `file` (created if needed); resolves once the store is open. */
@@ -75,6 +81,9 @@ export class StoreWriter {
     const first = await new Promise<WriterReply>((resolve, reject) => {
       worker.once('message', resolve);
       worker.once('error', reject);
+      worker.once('exit', (code) =>
+        reject(new ReplayError('store_writer_failed', `The store writer exited at start (code ${code}).`)),
+      );
     });
     if (first.type === 'failed') {
       await worker.terminate();
@@ -115,7 +124,8 @@ export class StoreWriter {
 
   private request(request: Omit<Exclude<WriterRequest, { op: 'close' }>, 'id'>): Promise<unknown> {
     if (this.dead) return Promise.reject(this.dead);
-    if (this.closing) return Promise.reject(new ReplayError('store_writer_closed', 'The store writer is closed.'));
+    if (this.closing)
+      return Promise.reject(new ReplayError('store_writer_closed', 'The store writer is closed.'));
     const id = this.nextId++;
     const promise = new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
@@ -149,5 +159,7 @@ export class StoreWriter {
 }
 
 function toError(error: WriterError): Error {
-  return error.code !== undefined ? new ReplayError(error.code, error.message, error.hint) : new Error(error.message);
+  return error.code !== undefined
+    ? new ReplayError(error.code, error.message, error.hint)
+    : new Error(error.message);
 }

@@ -277,55 +277,47 @@ export class TrajectoryStore {
     return new TrajectoryStore(file, options);
   }
 
+  /** Statements, each prepared at first use: a read-only store of an older schema never prepares a write. */
   private prepare() {
     const db = this.db;
-    return {
-      runById: db.prepare('SELECT id, status FROM runs WHERE id = ?'),
-      insertRun: db.prepare(
-        'INSERT INTO runs (id, status, info, created_at, updated_at) VALUES (?, ?, ?, ?, ?)',
-      ),
-      updateRun: db.prepare('UPDATE runs SET status = ?, info = ?, updated_at = ? WHERE id = ?'),
-      insertGroup: db.prepare(
+    return prepareLazily(db, {
+      runById: 'SELECT id, status FROM runs WHERE id = ?',
+      insertRun: 'INSERT INTO runs (id, status, info, created_at, updated_at) VALUES (?, ?, ?, ?, ?)',
+      updateRun: 'UPDATE runs SET status = ?, info = ?, updated_at = ? WHERE id = ?',
+      insertGroup:
         'INSERT INTO groups (id, run_id, step, env_id, task_id, stored_at) VALUES (?, ?, ?, ?, ?, ?)',
-      ),
-      insertTrajectory: db.prepare(`INSERT INTO trajectories (
+      insertTrajectory: `INSERT INTO trajectories (
         id, run_id, step, group_id, env_id, task_id, seed, status, reward, reward_json, tokenization, truncation,
         failure_json, prompt_length, n_tokens, n_sampled, n_turns, tokens, loss_mask, logprobs, advantages,
         policy_logprobs, messages_json, turns_json, timing_json, started_at, ms, final_text
-      ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-      insertText: db.prepare('INSERT INTO trajectories_text (rowid, text) VALUES (?, ?)'),
-      insertMetrics: db.prepare('INSERT INTO step_metrics (run_id, step, at, metrics) VALUES (?, ?, ?, ?)'),
-      insertEvent: db.prepare(
+      ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      insertText: 'INSERT INTO trajectories_text (rowid, text) VALUES (?, ?)',
+      insertMetrics: 'INSERT INTO step_metrics (run_id, step, at, metrics) VALUES (?, ?, ?, ?)',
+      insertEvent:
         'INSERT INTO events (run_id, type, at, env_id, task_id, reward, payload) VALUES (?, ?, ?, ?, ?, ?, ?)',
-      ),
-      head: db.prepare('SELECT COALESCE(MAX(cursor), 0) AS head FROM events'),
-      eventsAfter: db.prepare('SELECT * FROM events WHERE cursor > ? ORDER BY cursor LIMIT ?'),
-      runEventsAfter: db.prepare(
-        'SELECT * FROM events WHERE run_id = ? AND cursor > ? ORDER BY cursor LIMIT ?',
-      ),
-      trajectoryById: db.prepare('SELECT * FROM trajectories WHERE id = ?'),
-      setAdvantages: db.prepare('UPDATE trajectories SET advantages = ? WHERE id = ?'),
-      trajectoryExists: db.prepare('SELECT 1 FROM trajectories WHERE id = ?'),
-      liveEpisode: db.prepare('SELECT * FROM live_episodes WHERE trajectory_id = ?'),
-      insertLiveEpisode: db.prepare(`INSERT INTO live_episodes (trajectory_id, run_id, step, group_id, env_id,
-        task_id, seed, started_at, updated_at, writer, status, n_turns) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', 0)`),
-      touchLiveEpisode: db.prepare(
+      head: 'SELECT COALESCE(MAX(cursor), 0) AS head FROM events',
+      eventsAfter: 'SELECT * FROM events WHERE cursor > ? ORDER BY cursor LIMIT ?',
+      runEventsAfter: 'SELECT * FROM events WHERE run_id = ? AND cursor > ? ORDER BY cursor LIMIT ?',
+      trajectoryById: 'SELECT * FROM trajectories WHERE id = ?',
+      setAdvantages: 'UPDATE trajectories SET advantages = ? WHERE id = ?',
+      trajectoryExists: 'SELECT 1 FROM trajectories WHERE id = ?',
+      liveEpisode: 'SELECT * FROM live_episodes WHERE trajectory_id = ?',
+      insertLiveEpisode: `INSERT INTO live_episodes (trajectory_id, run_id, step, group_id, env_id,
+        task_id, seed, started_at, updated_at, writer, status, n_turns) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', 0)`,
+      touchLiveEpisode:
         "UPDATE live_episodes SET n_turns = n_turns + 1, updated_at = ?, status = 'running', reason = NULL WHERE trajectory_id = ?",
-      ),
-      insertLiveTurn: db.prepare(`INSERT OR IGNORE INTO live_turns (trajectory_id, turn_index, turn_json, messages_json,
-        token_from, tokens, loss_mask, logprobs, policy_logprobs) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-      liveTurnIndices: db.prepare('SELECT turn_index FROM live_turns WHERE trajectory_id = ?'),
-      liveTurns: db.prepare('SELECT * FROM live_turns WHERE trajectory_id = ? ORDER BY turn_index'),
-      deleteLiveTurns: db.prepare('DELETE FROM live_turns WHERE trajectory_id = ?'),
-      deleteLiveEpisode: db.prepare('DELETE FROM live_episodes WHERE trajectory_id = ?'),
-      markUnfinished: db.prepare(
+      insertLiveTurn: `INSERT OR IGNORE INTO live_turns (trajectory_id, turn_index, turn_json, messages_json,
+        token_from, tokens, loss_mask, logprobs, policy_logprobs) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      liveTurnIndices: 'SELECT turn_index FROM live_turns WHERE trajectory_id = ?',
+      liveTurns: 'SELECT * FROM live_turns WHERE trajectory_id = ? ORDER BY turn_index',
+      deleteLiveTurns: 'DELETE FROM live_turns WHERE trajectory_id = ?',
+      deleteLiveEpisode: 'DELETE FROM live_episodes WHERE trajectory_id = ?',
+      markUnfinished:
         "UPDATE live_episodes SET status = 'unfinished', reason = ?, updated_at = ? WHERE trajectory_id = ?",
-      ),
-      insertPiece: db.prepare('INSERT OR IGNORE INTO token_pieces (run_id, id, piece) VALUES (?, ?, ?)'),
-      pieces: db.prepare(
+      insertPiece: 'INSERT OR IGNORE INTO token_pieces (run_id, id, piece) VALUES (?, ?, ?)',
+      pieces:
         'SELECT id, piece FROM token_pieces WHERE run_id = ? AND id IN (SELECT value FROM json_each(?))',
-      ),
-    };
+    });
   }
 
   /** Called after each commit with the newest cursor (in-process followers, e.g. the feed server). */
@@ -440,7 +432,9 @@ export class TrajectoryStore {
         this.insertTrajectory(t, summary);
         // Turns streamed while the episode ran are in the log already: each turn is logged once.
         const streamed = new Set(
-          (this.statements.liveTurnIndices.all(t.id) as Array<{ turn_index: number }>).map((r) => r.turn_index),
+          (this.statements.liveTurnIndices.all(t.id) as Array<{ turn_index: number }>).map(
+            (r) => r.turn_index,
+          ),
         );
         this.statements.deleteLiveTurns.run(t.id);
         this.statements.deleteLiveEpisode.run(t.id);
@@ -655,7 +649,9 @@ export class TrajectoryStore {
   liveEpisodes(query: { runId?: string } = {}): LiveEpisodeSummary[] {
     const rows = (
       query.runId !== undefined
-        ? this.db.prepare('SELECT * FROM live_episodes WHERE run_id = ? ORDER BY started_at DESC').all(query.runId)
+        ? this.db
+            .prepare('SELECT * FROM live_episodes WHERE run_id = ? ORDER BY started_at DESC')
+            .all(query.runId)
         : this.db.prepare('SELECT * FROM live_episodes ORDER BY started_at DESC').all()
     ) as Array<Record<string, unknown>>;
     return rows.map(rowToLiveSummary);
@@ -688,7 +684,9 @@ export class TrajectoryStore {
       const logprobs = decodeFloat32(r.logprobs as Buffer);
       partial.logprobs.push(...logprobs);
       if (r.policy_logprobs !== null) hasPolicyLogprobs = true;
-      policyLogprobs.push(...(r.policy_logprobs === null ? logprobs.map(() => 0) : decodeFloat32(r.policy_logprobs as Buffer)));
+      policyLogprobs.push(
+        ...(r.policy_logprobs === null ? logprobs.map(() => 0) : decodeFloat32(r.policy_logprobs as Buffer)),
+      );
     }
     if (hasPolicyLogprobs) partial.policyLogprobs = policyLogprobs;
     partial.pieces = this.tokenPieces(partial.runId, partial.tokens);
@@ -940,6 +938,18 @@ export function eventJson(event: StoredEvent): string {
   const head = `{"type":"${event.type}","cursor":${event.cursor},"runId":${JSON.stringify(event.runId)},"at":${event.at}`;
   if (event.type === 'trajectory') return `${head},"summary":${event.payload}}`;
   return event.payload === '{}' ? `${head}}` : `${head},${event.payload.slice(1)}`;
+}
+
+function prepareLazily<K extends string>(
+  db: Database.Database,
+  sql: Record<K, string>,
+): Record<K, Database.Statement> {
+  const statements = {} as Record<K, Database.Statement>;
+  for (const key of Object.keys(sql) as K[]) {
+    let statement: Database.Statement | undefined;
+    Object.defineProperty(statements, key, { get: () => (statement ??= db.prepare(sql[key])) });
+  }
+  return statements;
 }
 
 /** Add the columns of `ADDED_COLUMNS` that an older store lacks. */
