@@ -28,7 +28,7 @@ export const EpisodeTurnSchema = z.object({
   tokens: z.object({
     from: z.number().int().nonnegative(),
     ids: z.array(z.number().int().nonnegative()),
-    lossMask: z.array(z.union([z.literal(0), z.literal(1)])),
+    lossMask: z.array(z.literal([0, 1])),
     /** Behaviour logprobs (the distribution each token was drawn from), as `Trajectory.logprobs`. */
     logprobs: z.array(z.number()),
     /** The policy's own logprobs, as `Trajectory.policyLogprobs`. */

@@ -73,7 +73,7 @@ export const TrajectorySchema = z
     /** Every token id of the episode: prompt, sampled turns, observations. */
     tokens: z.array(z.number().int().nonnegative()),
     /** 1 exactly on tokens the policy sampled. */
-    lossMask: z.array(z.union([z.literal(0), z.literal(1)])),
+    lossMask: z.array(z.literal([0, 1])),
     /**
      * Logprob of each sampled token under the distribution it was drawn from (the behaviour policy:
      * temperature, truncation and exploration as applied); 0 where the mask is 0. Importance ratios

@@ -179,7 +179,21 @@ export class FeedSession {
 
   /** Pull-side backpressure: wait until the client has read most of what it was sent. */
   private async waitForRoom(): Promise<void> {
-    while (this.phase !== 'closed' && this.ws.bufferedAmount > this.limits.readAheadBytes) await sleep(5);
+    while (this.phase !== 'closed' && this.ws.bufferedAmount > this.limits.readAheadBytes) {
+      // The moment the kernel takes more (no polling delay), or a short pause if the socket is gone.
+      const socket = (this.ws as unknown as { _socket?: import('node:net').Socket })._socket;
+      if (socket?.writableNeedDrain)
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            clearTimeout(timer);
+            socket.off('drain', done);
+            resolve();
+          };
+          const timer = setTimeout(done, 50);
+          socket.once('drain', done);
+        });
+      else await sleep(1);
+    }
   }
 
   stop(): void {

@@ -50,7 +50,13 @@ function commit(): void {
   const results: Extract<WriterReply, { type: 'committed' }>['results'] = [];
   try {
     store.db.transaction(() => {
-      for (const request of batch) {
+      for (let i = 0; i < batch.length; ) {
+        const turns = turnRun(batch, i);
+        if (turns.length > 1 && commitTurns(turns, results)) {
+          i += turns.length;
+          continue;
+        }
+        const request = batch[i++]!;
         try {
           results.push({ id: request.id, ok: true, value: run(request) });
         } catch (error) {
@@ -73,6 +79,38 @@ function commit(): void {
     results,
     events: store.eventsAfter(head, { limit: Number.MAX_SAFE_INTEGER }),
   } satisfies WriterReply);
+}
+
+type TurnRequest = Extract<WriterRequest, { op: 'appendTurns' }>;
+
+/** The turn requests from `i` on with the same options: turns of running episodes arrive in streaks. */
+function turnRun(batch: readonly WriterRequest[], i: number): TurnRequest[] {
+  const run: TurnRequest[] = [];
+  const first = batch[i];
+  if (first?.op !== 'appendTurns') return run;
+  for (let j = i; j < batch.length; j++) {
+    const request = batch[j]!;
+    if (request.op !== 'appendTurns' || request.args[1]?.runId !== first.args[1]?.runId) break;
+    run.push(request);
+  }
+  return run;
+}
+
+/** A streak of turn requests as one write; false (nothing written) when one is refused, to be retried one by one. */
+function commitTurns(
+  requests: TurnRequest[],
+  results: Extract<WriterReply, { type: 'committed' }>['results'],
+): boolean {
+  try {
+    const value = store.appendTurns(
+      requests.flatMap((r) => r.args[0]),
+      requests[0]!.args[1],
+    );
+    for (const r of requests) results.push({ id: r.id, ok: true, value });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function run(request: WriterRequest): unknown {

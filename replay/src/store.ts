@@ -242,6 +242,8 @@ export class TrajectoryStore {
   readonly path: string;
   readonly db: Database.Database;
   private readonly listeners = new Set<Listener>();
+  /** Token ids whose piece this connection recorded, by run (a cache: the table ignores repeats anyway). */
+  private readonly knownPieces = new Map<string, Set<number>>();
   private readonly statements;
 
   private constructor(file: string, options: OpenStoreOptions) {
@@ -314,7 +316,8 @@ export class TrajectoryStore {
       deleteLiveEpisode: 'DELETE FROM live_episodes WHERE trajectory_id = ?',
       markUnfinished:
         "UPDATE live_episodes SET status = 'unfinished', reason = ?, updated_at = ? WHERE trajectory_id = ?",
-      insertPiece: 'INSERT OR IGNORE INTO token_pieces (run_id, id, piece) VALUES (?, ?, ?)',
+      insertPieces:
+        'INSERT OR IGNORE INTO token_pieces (run_id, id, piece) SELECT ?, CAST(key AS INTEGER), value FROM json_each(?)',
       pieces:
         'SELECT id, piece FROM token_pieces WHERE run_id = ? AND id IN (SELECT value FROM json_each(?))',
     });
@@ -575,7 +578,7 @@ export class TrajectoryStore {
         );
         if (inserted.changes === 0) continue;
         this.statements.touchLiveEpisode.run(now, e.trajectoryId);
-        tokens.pieces?.forEach((piece, i) => this.statements.insertPiece.run(runId, tokens.ids[i], piece));
+        if (tokens.pieces) this.insertPieces(runId, tokens.ids, tokens.pieces);
         const payload = {
           step: e.step,
           trajectoryId: e.trajectoryId,
@@ -691,6 +694,24 @@ export class TrajectoryStore {
     if (hasPolicyLogprobs) partial.policyLogprobs = policyLogprobs;
     partial.pieces = this.tokenPieces(partial.runId, partial.tokens);
     return partial;
+  }
+
+  /** Record the pieces of ids not recorded for the run before (one statement for the new ones). */
+  private insertPieces(runId: string, ids: readonly number[], pieces: readonly string[]): void {
+    let known = this.knownPieces.get(runId);
+    if (!known) {
+      known = new Set();
+      this.knownPieces.set(runId, known);
+    }
+    const fresh: Record<number, string> = {};
+    let any = false;
+    ids.forEach((id, i) => {
+      if (known.has(id)) return;
+      known.add(id);
+      fresh[id] = pieces[i]!;
+      any = true;
+    });
+    if (any) this.statements.insertPieces.run(runId, JSON.stringify(fresh));
   }
 
   /** The text piece of each token id as the run's writer decoded it; null where it was not given. */

@@ -181,20 +181,26 @@ describe('StoreWriter (a worker thread)', () => {
       // Acknowledged = committed: another connection reads it at once.
       expect(store.getGroup(groups[0]!.id)).toEqual(groups[0]);
       const turns = turnsOf(groups[5]!.trajectories[0]!);
+      const bad = structuredClone(turns[0]!);
+      bad.trajectoryId = 'bad';
+      bad.turn.index = -1;
       const results = await Promise.allSettled([
         ...groups.slice(1, 5).map((g) => writer.appendGroup(g)),
         writer.appendGroup(groups[0]!),
-        ...turns.map((turn) => writer.appendTurn(turn)),
+        // A refused turn in a streak of turns: the others still commit.
+        writer.appendTurn(turns[0]!),
+        writer.appendTurn(bad),
+        ...turns.slice(1).map((turn) => writer.appendTurn(turn)),
       ]);
       expect(results.slice(0, 4).every((r) => r.status === 'fulfilled')).toBe(true);
       expect(results[4]).toMatchObject({ status: 'rejected', reason: { code: 'duplicate_id' } });
-      expect(results.slice(5).every((r) => r.status === 'fulfilled')).toBe(true);
+      expect(results[6]).toMatchObject({ status: 'rejected', reason: { code: 'invalid_trajectory' } });
+      expect([results[5], ...results.slice(7)].every((r) => r!.status === 'fulfilled')).toBe(true);
+      expect(() => store.getPartialTrajectory('bad')).toThrow(/No running or unfinished episode/);
       for (const g of groups.slice(1, 5)) expect(store.getGroup(g.id).trajectories).toHaveLength(4);
       expect(store.getPartialTrajectory(groups[5]!.trajectories[0]!.id).turns).toBe(turns.length);
       // Listeners heard every committed event, once, in order.
       expect(seen).toEqual(store.eventsAfter(0, { limit: 10_000 }).map((e) => e.cursor));
-      const bad = structuredClone(turns[0]!);
-      bad.turn.index = -1;
       await expect(writer.appendTurn(bad)).rejects.toMatchObject({ code: 'invalid_trajectory' });
     } finally {
       await writer.close();
