@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import type { EpisodeTurn, RunStatus, TrajectoryGroup } from '@toolgym/protocol';
+import type { EpisodeTurn } from '@toolgym/protocol';
 import { ReplayConfigError, ReplayError } from './errors.ts';
 import type { OpenStoreOptions, StoredEvent, TrajectoryStore } from './store.ts';
 
