@@ -253,9 +253,7 @@ try {
     const http = await httpTokensPerSecond(batch);
     httpRows.push([String(batch), local.toFixed(0), http.toFixed(0), times(http, local)]);
   }
-  process.stdout.write(
-    '\nwith KV cache, through the OpenAI-compatible server (POST /v1/completions, token ids):\n',
-  );
+  process.stdout.write('\nwith KV cache, through the OpenAI-compatible server (POST /v1/completions, token ids):\n');
   printTable(['batch', 'tok/s in process', 'tok/s over HTTP', 'HTTP / in process'], httpRows);
   await server.close();
   await policies.cache.close();

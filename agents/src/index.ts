@@ -81,12 +81,7 @@ export {
 } from './model/write-model-directory.ts';
 export { PolicyRequestError } from './onnx/errors.ts';
 export type { ExecutionProviderChoice, ExecutionProviderPreference } from './onnx/execution-provider.ts';
-export {
-  createOnnxPolicy,
-  type KvCacheMode,
-  OnnxPolicy,
-  type OnnxPolicySettings,
-} from './onnx/onnx-policy.ts';
+export { createOnnxPolicy, type KvCacheMode, OnnxPolicy, type OnnxPolicySettings } from './onnx/onnx-policy.ts';
 export { logSoftmax } from './onnx/sampler.ts';
 export { createOpenAICompatiblePolicy, type OpenAICompatibleSettings } from './policies/openai-compatible.ts';
 export { type OpenAiServer, type OpenAiServerOptions, serveOpenAiCompatible } from './serve/openai-server.ts';
@@ -110,12 +105,7 @@ export {
   registerPolicyScheme,
 } from './policy-spec.ts';
 export { ProgressBar } from './progress-bar.ts';
-export {
-  type RetriedEpisode,
-  type RolloutOptions,
-  type RolloutResult,
-  runRollouts,
-} from './rollout-engine.ts';
+export { type RetriedEpisode, type RolloutOptions, type RolloutResult, runRollouts } from './rollout-engine.ts';
 export type { RolloutSink } from './rollout-sink.ts';
 export { TokenLedger } from './token-ledger.ts';
 export type { Tokenizer } from './tokenizer.ts';

@@ -181,11 +181,7 @@ export async function runRollouts(options: RolloutOptions): Promise<RolloutResul
   /** Plays a slot; with `retryLostEpisodes`, once more when its environment was lost. */
   const playSlot = async (slot: EpisodeSlot): Promise<Trajectory> => {
     const first = await playAttempt(slot);
-    if (
-      !options.retryLostEpisodes ||
-      first.status !== 'failed' ||
-      !ENVIRONMENT_FAILURES.has(first.failure?.code ?? '')
-    )
+    if (!options.retryLostEpisodes || first.status !== 'failed' || !ENVIRONMENT_FAILURES.has(first.failure?.code ?? ''))
       return first;
     retried.push({ taskId: slot.taskId, seed: slot.seed, trajectoryId: first.id, failure: first.failure! });
     return playAttempt(slot, true);

@@ -45,8 +45,7 @@ describe('an environment pool of four HTTP servers', () => {
       const rollout = runRollouts({
         connect: () => pool.connect(),
         // The oracle, each turn delayed, so that episodes are in flight on every server when one dies.
-        policy: instrumented(createOraclePolicy({ tokenizer: new ByteTokenizerTestDouble() }), () => 150)
-          .policy,
+        policy: instrumented(createOraclePolicy({ tokenizer: new ByteTokenizerTestDouble() }), () => 150).policy,
         taskIds,
         groupSize,
         concurrency: 16,
@@ -93,8 +92,8 @@ describe('an environment pool of four HTTP servers', () => {
     await expect(
       EnvironmentPool.open({ endpoints: ['http://127.0.0.1:9/mcp', 'not a url'], healthTimeoutMs: 500 }),
     ).rejects.toMatchObject({ code: 'invalid_config' });
-    await expect(
-      EnvironmentPool.open({ endpoints: ['http://127.0.0.1:9/mcp'], healthTimeoutMs: 500 }),
-    ).rejects.toThrow(/no environment server answers: http:\/\/127\.0\.0\.1:9\/mcp/);
+    await expect(EnvironmentPool.open({ endpoints: ['http://127.0.0.1:9/mcp'], healthTimeoutMs: 500 })).rejects.toThrow(
+      /no environment server answers: http:\/\/127\.0\.0\.1:9\/mcp/,
+    );
   });
 });

@@ -14,6 +14,7 @@ const env = composeEnvironment();
 const tokenizer = new ByteTokenizerTestDouble();
 const sampling = { maxTokens: 256 };
 
+
 describe('rollout engine', () => {
   it('plays tasks × group size with distinct seeds, at most `concurrency` at once, streaming each group when complete', async () => {
     const taskIds = (await env.tasksOf('train')).slice(0, 4).map((t) => t.id);

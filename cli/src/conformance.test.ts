@@ -8,14 +8,10 @@ describe('every registered environment passes the conformance check', () => {
     expect(registry.list().map((d) => d.id)).toContain('compose');
   });
 
-  it.each(registry.list().map((d) => [d.ref, d] as const))(
-    '%s',
-    async (_ref, definition) => {
-      const report = await checkEnvironment(definition);
-      const failed = report.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail}`);
-      expect(failed).toEqual([]);
-      expect(report.checks.length).toBeGreaterThanOrEqual(9);
-    },
-    180_000,
-  );
+  it.each(registry.list().map((d) => [d.ref, d] as const))('%s', async (_ref, definition) => {
+    const report = await checkEnvironment(definition);
+    const failed = report.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail}`);
+    expect(failed).toEqual([]);
+    expect(report.checks.length).toBeGreaterThanOrEqual(9);
+  }, 180_000);
 });

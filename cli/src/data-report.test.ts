@@ -47,9 +47,7 @@ describe('data reports on the command line', () => {
     const damaged = path.join(fixtures, 'agentclinic_damaged.jsonl');
     const run = toolgym(['env', 'tasks', 'clinical', '--options', clinicalOptions([damaged])]);
     expect(run.status, run.stderr).toBe(0);
-    expect(run.stderr).toContain(
-      `toolgym: ${damaged}: 11 records, 2 loaded, 9 skipped, 0 loaded with changes`,
-    );
+    expect(run.stderr).toContain(`toolgym: ${damaged}: 11 records, 2 loaded, 9 skipped, 0 loaded with changes`);
     expect(run.stderr).toContain(`${damaged}:2: skipped: blank line`);
     expect(run.stderr).toMatch(new RegExp(`${damaged}:3: skipped: not JSON: `));
     expect(run.stderr).toContain(`${damaged}:6: skipped: OSCE_Examination has no Correct_Diagnosis`);
@@ -63,9 +61,7 @@ describe('data reports on the command line', () => {
     await writeFile(csv, 'question,answer\nWhat is it?,Scurvy\n');
     const run = toolgym(['env', 'tasks', 'clinical', '--options', clinicalOptions([csv])]);
     expect(run.status).toBe(2);
-    expect(run.stderr).toContain(
-      `toolgym: '${csv}' holds no AgentClinic case: 2 lines, none loads (line 1: not JSON`,
-    );
+    expect(run.stderr).toContain(`toolgym: '${csv}' holds no AgentClinic case: 2 lines, none loads (line 1: not JSON`);
     expect(run.stderr).toMatch(/→ give a JSONL file of AgentClinic's MedQA/);
     expect(run.stderr).not.toMatch(/^\s+at /m);
   });

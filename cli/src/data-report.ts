@@ -8,13 +8,10 @@ export function formatDataReport(reports: readonly DataFileReport[]): string {
   return reports
     .map((report) => {
       const skipped = report.notices.filter((n) => n.skipped).length;
-      const changed = new Set(
-        report.notices.filter((n) => !n.skipped && n.line !== undefined).map((n) => n.line),
-      ).size;
+      const changed = new Set(report.notices.filter((n) => !n.skipped && n.line !== undefined).map((n) => n.line)).size;
       const head = `toolgym: ${report.file}: ${report.records} records, ${report.loaded} loaded, ${skipped} skipped, ${changed} loaded with changes\n`;
       const lines = report.notices.map(
-        (n) =>
-          `  ${report.file}${n.line === undefined ? '' : `:${n.line}`}: ${n.skipped ? 'skipped' : 'changed'}: ${n.message}\n`,
+        (n) => `  ${report.file}${n.line === undefined ? '' : `:${n.line}`}: ${n.skipped ? 'skipped' : 'changed'}: ${n.message}\n`,
       );
       return head + lines.join('');
     })

@@ -17,10 +17,7 @@ import { httpJson, OpenEnvWsClient, type WsAnswer } from './openenv-test-client.
 const registry = await discoverEnvironments();
 const servers: OpenEnvServer[] = [];
 
-async function serve(
-  env: Environment,
-  options: Parameters<typeof serveOpenEnv>[1] = {},
-): Promise<OpenEnvServer> {
+async function serve(env: Environment, options: Parameters<typeof serveOpenEnv>[1] = {}): Promise<OpenEnvServer> {
   const server = await serveOpenEnv(env, { port: 0, ...options });
   servers.push(server);
   return server;
@@ -39,99 +36,71 @@ async function until(condition: () => boolean, what: string): Promise<void> {
 }
 
 const observation = (answer: WsAnswer) => answer.data.observation as Record<string, unknown>;
-const errorCode = (answer: WsAnswer) =>
-  answer.type === 'error' ? answer.data.code : `not an error: ${JSON.stringify(answer)}`;
+const errorCode = (answer: WsAnswer) => (answer.type === 'error' ? answer.data.code : `not an error: ${JSON.stringify(answer)}`);
 
 describe('every built-in environment over OpenEnv', () => {
-  it.each(registry.list().map((d) => [d.ref] as const))(
-    '%s: a full episode over /ws, and the stateless HTTP endpoints',
-    async (ref) => {
-      const env = registry.make(ref);
-      const server = await serve(env);
-      const task = (await env.tasksOf('train'))[0]!;
-      // The oracle is read on the trainer's side, in process: the server never offers it.
-      const calls = env.definition.oracle?.(task, env.config) ?? [];
-      expect(calls.length).toBeGreaterThan(0);
+  it.each(registry.list().map((d) => [d.ref] as const))('%s: a full episode over /ws, and the stateless HTTP endpoints', async (ref) => {
+    const env = registry.make(ref);
+    const server = await serve(env);
+    const task = (await env.tasksOf('train'))[0]!;
+    // The oracle is read on the trainer's side, in process: the server never offers it.
+    const calls = env.definition.oracle?.(task, env.config) ?? [];
+    expect(calls.length).toBeGreaterThan(0);
 
-      const client = await OpenEnvWsClient.connect(server.url);
-      expect(server.sessionCount()).toBe(1);
-      const reset = await client.reset({ task_id: task.id, episode_id: 'mine-1', seed: 7 });
-      expect(reset.type).toBe('observation');
-      expect(reset.data).toMatchObject({ reward: null, done: false });
-      const shown = observation(reset);
-      const meta = shown.metadata as { episode_id: string; task: { id: string } };
-      expect(meta.episode_id).toBe('mine-1');
-      expect(meta.task.id).toBe(task.id);
-      expect(meta.task).not.toHaveProperty('answer');
-      expect((shown.tools as Array<{ name: string }>).map((t) => t.name).sort()).toEqual(
-        env.toolSpecs.map((t) => t.name).sort(),
-      );
+    const client = await OpenEnvWsClient.connect(server.url);
+    expect(server.sessionCount()).toBe(1);
+    const reset = await client.reset({ task_id: task.id, episode_id: 'mine-1', seed: 7 });
+    expect(reset.type).toBe('observation');
+    expect(reset.data).toMatchObject({ reward: null, done: false });
+    const shown = observation(reset);
+    const meta = shown.metadata as { episode_id: string; task: { id: string } };
+    expect(meta.episode_id).toBe('mine-1');
+    expect(meta.task.id).toBe(task.id);
+    expect(meta.task).not.toHaveProperty('answer');
+    expect((shown.tools as Array<{ name: string }>).map((t) => t.name).sort()).toEqual(env.toolSpecs.map((t) => t.name).sort());
 
-      let last: WsAnswer | undefined;
-      for (const [i, call] of calls.entries()) {
-        last = await client.step({ type: 'call_tool', tool_name: call.name, arguments: call.arguments });
-        expect(last.type).toBe('observation');
-        expect(observation(last)).toMatchObject({ tool_name: call.name, error: null });
-        // OpenEnv's MCP client reads an observation with `tools` as a tool listing.
-        expect(observation(last)).not.toHaveProperty('tools');
-        expect(last.data.done).toBe(i === calls.length - 1);
-      }
-      const reward = last!.data.reward as number;
-      // The same calls on the same task and seed earn the same in process (a game's oracle can lose a hand).
-      const direct = await EnvironmentClient.connect({
-        kind: 'direct',
-        environment: env,
-        principal: 'agent',
-      });
-      await direct.start({ taskId: task.id, seed: 7 });
-      for (const call of calls) await direct.callTool(call.name, call.arguments);
-      const expected = (await direct.end()).reward.total;
-      await direct.close();
-      expect(reward).toBe(expected);
-      if (env.id !== 'games') expect(reward).toBeGreaterThan(0);
-      expect(
-        (observation(last!).metadata as { reward_breakdown: { total: number } }).reward_breakdown.total,
-      ).toBe(reward);
-      expect((await client.state()).data).toEqual({
-        episode_id: 'mine-1',
-        step_count: calls.length,
-        task_id: task.id,
-        done: true,
-      });
-      await client.close();
-      await until(() => server.sessionCount() === 0, 'the session to be released');
+    let last: WsAnswer | undefined;
+    for (const [i, call] of calls.entries()) {
+      last = await client.step({ type: 'call_tool', tool_name: call.name, arguments: call.arguments });
+      expect(last.type).toBe('observation');
+      expect(observation(last)).toMatchObject({ tool_name: call.name, error: null });
+      // OpenEnv's MCP client reads an observation with `tools` as a tool listing.
+      expect(observation(last)).not.toHaveProperty('tools');
+      expect(last.data.done).toBe(i === calls.length - 1);
+    }
+    const reward = last!.data.reward as number;
+    // The same calls on the same task and seed earn the same in process (a game's oracle can lose a hand).
+    const direct = await EnvironmentClient.connect({ kind: 'direct', environment: env, principal: 'agent' });
+    await direct.start({ taskId: task.id, seed: 7 });
+    for (const call of calls) await direct.callTool(call.name, call.arguments);
+    const expected = (await direct.end()).reward.total;
+    await direct.close();
+    expect(reward).toBe(expected);
+    if (env.id !== 'games') expect(reward).toBeGreaterThan(0);
+    expect((observation(last!).metadata as { reward_breakdown: { total: number } }).reward_breakdown.total).toBe(reward);
+    expect((await client.state()).data).toEqual({ episode_id: 'mine-1', step_count: calls.length, task_id: task.id, done: true });
+    await client.close();
+    await until(() => server.sessionCount() === 0, 'the session to be released');
 
-      expect((await httpJson(server.url, '/health')).json).toEqual({ status: 'healthy' });
-      expect((await httpJson(server.url, '/metadata')).json).toMatchObject({
-        name: env.id,
-        version: String(env.definition.version),
-      });
-      const schema = (await httpJson(server.url, '/schema')).json;
-      expect(Object.keys(schema).sort()).toEqual(['action', 'observation', 'state']);
-      const httpReset = await httpJson(server.url, '/reset', { task_id: task.id });
-      expect(httpReset.status).toBe(200);
-      expect((httpReset.json.observation as { metadata: { task: { id: string } } }).metadata.task.id).toBe(
-        task.id,
-      );
-      // Stateless as in OpenEnv: a step plays in a fresh episode of its own, here the answer alone.
-      const answerCall = calls.at(-1)!;
-      const httpStep = await httpJson(server.url, '/step', {
-        task_id: task.id,
-        action: { type: 'call_tool', tool_name: answerCall.name, arguments: answerCall.arguments },
-      });
-      expect(httpStep.status).toBe(200);
-      expect(httpStep.json.observation).toMatchObject({ tool_name: answerCall.name });
-      // Where the answer alone ends the episode it is graded; otherwise (code: nothing written yet) it is not.
-      expect(typeof httpStep.json.reward).toBe(httpStep.json.done ? 'number' : 'object');
-      expect((await httpJson(server.url, '/state')).json).toEqual({
-        episode_id: null,
-        step_count: 0,
-        task_id: null,
-        done: false,
-      });
-    },
-    180_000,
-  );
+    expect((await httpJson(server.url, '/health')).json).toEqual({ status: 'healthy' });
+    expect((await httpJson(server.url, '/metadata')).json).toMatchObject({ name: env.id, version: String(env.definition.version) });
+    const schema = (await httpJson(server.url, '/schema')).json;
+    expect(Object.keys(schema).sort()).toEqual(['action', 'observation', 'state']);
+    const httpReset = await httpJson(server.url, '/reset', { task_id: task.id });
+    expect(httpReset.status).toBe(200);
+    expect((httpReset.json.observation as { metadata: { task: { id: string } } }).metadata.task.id).toBe(task.id);
+    // Stateless as in OpenEnv: a step plays in a fresh episode of its own, here the answer alone.
+    const answerCall = calls.at(-1)!;
+    const httpStep = await httpJson(server.url, '/step', {
+      task_id: task.id,
+      action: { type: 'call_tool', tool_name: answerCall.name, arguments: answerCall.arguments },
+    });
+    expect(httpStep.status).toBe(200);
+    expect(httpStep.json.observation).toMatchObject({ tool_name: answerCall.name });
+    // Where the answer alone ends the episode it is graded; otherwise (code: nothing written yet) it is not.
+    expect(typeof httpStep.json.reward).toBe(httpStep.json.done ? 'number' : 'object');
+    expect((await httpJson(server.url, '/state')).json).toEqual({ episode_id: null, step_count: 0, task_id: null, done: false });
+  }, 180_000);
 });
 
 describe('the OpenEnv server refuses bad messages with OpenEnv error codes', () => {
@@ -158,9 +127,7 @@ describe('the OpenEnv server refuses bad messages with OpenEnv error codes', () 
       ['data', 'tool_name'],
       ['data', 'arguments'],
     ]);
-    expect(errorCode(await client.step({ type: 'call_tool', tool_name: 'upper', bogus: true }))).toBe(
-      'VALIDATION_ERROR',
-    );
+    expect(errorCode(await client.step({ type: 'call_tool', tool_name: 'upper', bogus: true }))).toBe('VALIDATION_ERROR');
     // Mistakes in a tool call are the model's to see, as in OpenEnv's CallToolObservation.error.
     const unknown = await client.step({ tool_name: 'no_such_tool', arguments: {} });
     expect(observation(unknown).error).toMatchObject({ error_type: 'tool_not_found' });
@@ -170,12 +137,7 @@ describe('the OpenEnv server refuses bad messages with OpenEnv error codes', () 
     expect((await client.state()).data).toMatchObject({ step_count: 2, done: false });
     // A reset that fails leaves no episode behind: the old one is released, not reported.
     expect(errorCode(await client.reset({ task_id: 'no-such-task' }))).toBe('EXECUTION_ERROR');
-    expect((await client.state()).data).toEqual({
-      episode_id: null,
-      step_count: 0,
-      task_id: null,
-      done: false,
-    });
+    expect((await client.state()).data).toEqual({ episode_id: null, step_count: 0, task_id: null, done: false });
     expect(errorCode(await client.step({ tool_name: tool.name, arguments: {} }))).toBe('EXECUTION_ERROR');
     await client.close();
   });
@@ -190,10 +152,7 @@ describe('the OpenEnv server refuses bad messages with OpenEnv error codes', () 
     const notJson = await httpJson(server.url, '/reset', '{nope');
     expect(notJson.status).toBe(400);
     expect(notJson.json.error).toMatchObject({ code: 'invalid_json' });
-    const unknownTask = await httpJson(server.url, '/step', {
-      task_id: 'no-such-task',
-      action: { tool_name: 'upper' },
-    });
+    const unknownTask = await httpJson(server.url, '/step', { task_id: 'no-such-task', action: { tool_name: 'upper' } });
     expect(unknownTask.status).toBe(500);
     expect(unknownTask.json.error).toMatchObject({ code: 'EXECUTION_ERROR' });
   });
@@ -203,15 +162,11 @@ describe('OpenEnv sessions', () => {
   it('keeps two concurrent sessions apart', async () => {
     const env = registry.make('compose');
     const server = await serve(env);
-    const [a, b] = await Promise.all([
-      OpenEnvWsClient.connect(server.url),
-      OpenEnvWsClient.connect(server.url),
-    ]);
+    const [a, b] = await Promise.all([OpenEnvWsClient.connect(server.url), OpenEnvWsClient.connect(server.url)]);
     expect(server.sessionCount()).toBe(2);
     const [tA, tB] = (await env.tasksOf('train')).slice(0, 2);
     const [rA, rB] = await Promise.all([a.reset({ task_id: tA!.id }), b.reset({ task_id: tB!.id })]);
-    const episodeOf = (answer: WsAnswer) =>
-      (observation(answer).metadata as { episode_id: string }).episode_id;
+    const episodeOf = (answer: WsAnswer) => (observation(answer).metadata as { episode_id: string }).episode_id;
     expect(episodeOf(rA)).not.toBe(episodeOf(rB));
     const tool = env.toolSpecs[0]!;
     await a.step({ tool_name: tool.name, arguments: {} });
@@ -267,28 +222,21 @@ describe('OpenEnv auth: the agent view only', () => {
     expect((observation(reset).metadata as { task: object }).task).not.toHaveProperty('answer');
     expect(JSON.stringify(reset)).not.toContain(JSON.stringify(task.answer));
     await client.close();
-    for (const path of ['/tasks', '/oracle', '/mcp'])
-      expect((await httpJson(server.url, path)).status).toBe(404);
+    for (const path of ['/tasks', '/oracle', '/mcp']) expect((await httpJson(server.url, path)).status).toBe(404);
   });
 
   it('refuses to listen off loopback without a token, and refuses requests and upgrades without it', async () => {
     const env = registry.make('compose');
-    await expect(serveOpenEnv(env, { host: '0.0.0.0', port: 0 })).rejects.toMatchObject({
-      code: 'token_required',
-    });
+    await expect(serveOpenEnv(env, { host: '0.0.0.0', port: 0 })).rejects.toMatchObject({ code: 'token_required' });
     const server = await serve(env, { token: 'agent-secret' });
     expect((await httpJson(server.url, '/reset', {})).status).toBe(401);
     const refused = new WebSocket(`${server.url.replace(/^http/, 'ws')}/ws`);
-    const status = await new Promise<number>((resolve) =>
-      refused.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0)),
-    );
+    const status = await new Promise<number>((resolve) => refused.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0)));
     expect(status).toBe(401);
     const client = await OpenEnvWsClient.connect(server.url, 'agent-secret');
     expect((await client.reset({ seed: 1 })).type).toBe('observation');
     await client.close();
-    expect((await httpJson(server.url, '/reset', {}, { authorization: 'Bearer agent-secret' })).status).toBe(
-      200,
-    );
+    expect((await httpJson(server.url, '/reset', {}, { authorization: 'Bearer agent-secret' })).status).toBe(200);
   });
 
   it('runs behind the shared guards: Origin, Host, body limit, token', async () => {
@@ -306,30 +254,19 @@ describe('OpenEnv auth: the agent view only', () => {
 const python = spawnSync('python3', ['-c', 'import pydantic, requests'], { stdio: 'ignore' }).status === 0;
 
 describe('a Python client (requests + pydantic models of OpenEnv types)', () => {
-  it.skipIf(!python)(
-    'plays the answer step over HTTP, every answer valid as OpenEnv declares it',
-    async () => {
-      const env = registry.make('compose');
-      const server = await serve(env);
-      const task = (await env.tasksOf('train'))[0]!;
-      const answer = env.definition.oracle!(task, env.config).at(-1)!;
-      const script = fileURLToPath(new URL('../test/openenv_http_client.py', import.meta.url));
-      // Asynchronously: the server answers from this same process.
-      const { stdout: out } = await promisify(execFile)(
-        'python3',
-        [script, server.url, task.id, answer.name, JSON.stringify(answer.arguments)],
-        { encoding: 'utf8' },
-      );
-      const result = JSON.parse(out.trim().split('\n').at(-1)!) as {
-        done: boolean;
-        reward: number;
-        bad_status: number;
-      };
-      expect(result.done).toBe(true);
-      expect(result.reward).toBeGreaterThan(0);
-      expect(result.bad_status).toBe(422);
-    },
-  );
+  it.skipIf(!python)('plays the answer step over HTTP, every answer valid as OpenEnv declares it', async () => {
+    const env = registry.make('compose');
+    const server = await serve(env);
+    const task = (await env.tasksOf('train'))[0]!;
+    const answer = env.definition.oracle!(task, env.config).at(-1)!;
+    const script = fileURLToPath(new URL('../test/openenv_http_client.py', import.meta.url));
+    // Asynchronously: the server answers from this same process.
+    const { stdout: out } = await promisify(execFile)('python3', [script, server.url, task.id, answer.name, JSON.stringify(answer.arguments)], { encoding: 'utf8' });
+    const result = JSON.parse(out.trim().split('\n').at(-1)!) as { done: boolean; reward: number; bad_status: number };
+    expect(result.done).toBe(true);
+    expect(result.reward).toBeGreaterThan(0);
+    expect(result.bad_status).toBe(422);
+  });
 });
 
 describe('toolgym env serve --openenv', () => {
@@ -350,8 +287,7 @@ describe('toolgym env serve --openenv', () => {
       const client = await OpenEnvWsClient.connect(url);
       await client.reset({ task_id: task.id });
       let last: WsAnswer | undefined;
-      for (const call of env.definition.oracle!(task, env.config))
-        last = await client.step({ tool_name: call.name, arguments: call.arguments });
+      for (const call of env.definition.oracle!(task, env.config)) last = await client.step({ tool_name: call.name, arguments: call.arguments });
       expect(last!.data).toMatchObject({ done: true });
       expect(last!.data.reward).toBeGreaterThan(0);
       await client.close();

@@ -12,10 +12,7 @@ const cliDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 describe('toolgym env play', () => {
   it('reads key=value and JSON arguments', () => {
     expect(parseCommandLine('reverse text=abc')).toEqual({ name: 'reverse', args: { text: 'abc' } });
-    expect(parseCommandLine('answer answer="two words"')).toEqual({
-      name: 'answer',
-      args: { answer: 'two words' },
-    });
+    expect(parseCommandLine('answer answer="two words"')).toEqual({ name: 'answer', args: { answer: 'two words' } });
     expect(parseCommandLine('add n=5')).toEqual({ name: 'add', args: { n: 5 } });
     expect(parseCommandLine('x {"a": [1, 2]}')).toEqual({ name: 'x', args: { a: [1, 2] } });
     expect(() => parseCommandLine('x [1]')).not.toThrow();
@@ -23,35 +20,15 @@ describe('toolgym env play', () => {
   });
 
   it('plays a compose episode typed at the terminal, mistakes included, to reward 1', async () => {
-    const options = JSON.stringify({
-      depths: [2],
-      functions: ['reverse', 'upper'],
-      alphabet: 'abc',
-      minLength: 3,
-      maxLength: 3,
-      tasksPerDepth: 2,
-      heldOutPairFraction: 0,
+    const options = JSON.stringify({ depths: [2], functions: ['reverse', 'upper'], alphabet: 'abc', minLength: 3, maxLength: 3, tasksPerDepth: 2, heldOutPairFraction: 0 });
+    const result = await runToolgym(['env', 'play', 'compose', '--options', options, '--task', 'd2-reverse.upper-bcc'], {
+      stdin: ['reverse txt=bcc', 'reverse {"text": ', 'reverse text=bcc', 'upper text=ccb', 'answer answer=CCB', ''].join('\n'),
+      cwd: cliDir,
     });
-    const result = await runToolgym(
-      ['env', 'play', 'compose', '--options', options, '--task', 'd2-reverse.upper-bcc'],
-      {
-        stdin: [
-          'reverse txt=bcc',
-          'reverse {"text": ',
-          'reverse text=bcc',
-          'upper text=ccb',
-          'answer answer=CCB',
-          '',
-        ].join('\n'),
-        cwd: cliDir,
-      },
-    );
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('upper ∘ reverse("bcc")');
-    expect(result.stdout).toContain(
-      "error (invalid_arguments): Invalid arguments for 'reverse': 'text': Invalid input: expected string, received undefined; arguments: Unrecognized key: \"txt\".",
-    );
+    expect(result.stdout).toContain("error (invalid_arguments): Invalid arguments for 'reverse': 'text': Invalid input: expected string, received undefined; arguments: Unrecognized key: \"txt\".");
     expect(result.stdout).toContain('Could not read that');
     expect(result.stdout).toContain('Reward: 1.067  (answered, 4 tool calls)');
   });
@@ -67,9 +44,7 @@ describe('toolgym env new', () => {
       const report = await checkEnvironment(definition!);
       expect(report.checks.filter((c) => !c.ok)).toEqual([]);
       // It starts with a red-team suite, and the probe plays it.
-      const probed = await runToolgym(['env', 'probe', path.join(dir, 'src/index.ts'), '--tasks', '2'], {
-        cwd: cliDir,
-      });
+      const probed = await runToolgym(['env', 'probe', path.join(dir, 'src/index.ts'), '--tasks', '2'], { cwd: cliDir });
       expect(probed.stderr).toBe('');
       expect(probed.code).toBe(0);
       expect(probed.stdout).toMatch(/answer-without-counting\s+guess\s+4\s+0\.000\s+0\.000\s+0\.000\s+pass/);
@@ -82,10 +57,7 @@ describe('toolgym env new', () => {
   });
 
   it('probe exits 1 when an attack beats its ceiling, and names the episode', async () => {
-    const result = await runToolgym(
-      ['env', 'probe', path.join(cliDir, 'test/fixtures/lenient-env.ts'), '--tasks', '2', '--split', 'test'],
-      { cwd: cliDir },
-    );
+    const result = await runToolgym(['env', 'probe', path.join(cliDir, 'test/fixtures/lenient-env.ts'), '--tasks', '2', '--split', 'test'], { cwd: cliDir });
     expect(result.code).toBe(1);
     expect(result.stdout).toMatch(/repeat-prompt\s+generic\s+2\s+1\.000\s+1\.000\s+0\.000\s+ABOVE CEILING/);
     expect(result.stdout).toContain('ATTACKS ABOVE THEIR CEILING');

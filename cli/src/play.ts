@@ -6,9 +6,7 @@ import type { ToolSpec } from '@toolgym/protocol';
 export function toolSignature(spec: ToolSpec): string {
   const schema = spec.inputSchema as { properties?: Record<string, { type?: string }>; required?: string[] };
   const required = new Set(schema.required ?? []);
-  const args = Object.entries(schema.properties ?? {}).map(
-    ([name, p]) => `${name}${required.has(name) ? '' : '?'}: ${p.type ?? 'any'}`,
-  );
+  const args = Object.entries(schema.properties ?? {}).map(([name, p]) => `${name}${required.has(name) ? '' : '?'}: ${p.type ?? 'any'}`);
   return `${spec.name}(${args.join(', ')})`;
 }
 
@@ -23,8 +21,7 @@ export function parseCommandLine(line: string): { name: string; args: Record<str
   const rest = space < 0 ? '' : trimmed.slice(space + 1).trim();
   if (rest.startsWith('{')) {
     const args = JSON.parse(rest) as unknown;
-    if (typeof args !== 'object' || args === null || Array.isArray(args))
-      throw new Error('arguments must be a JSON object');
+    if (typeof args !== 'object' || args === null || Array.isArray(args)) throw new Error('arguments must be a JSON object');
     return { name, args: args as Record<string, unknown> };
   }
   const args: Record<string, unknown> = {};
@@ -65,9 +62,7 @@ export async function playEpisode(
   let turns = 0;
   const finish = async () => {
     const end = await client.end();
-    print(
-      `\nReward: ${end.reward.total.toFixed(3)}  (${end.terminated ? 'answered' : 'ended early'}, ${end.toolCalls} tool calls)`,
-    );
+    print(`\nReward: ${end.reward.total.toFixed(3)}  (${end.terminated ? 'answered' : 'ended early'}, ${end.toolCalls} tool calls)`);
     for (const [name, value] of Object.entries(end.reward.components)) {
       print(`  ${name.padEnd(20)} ${value.toFixed(3)}  × weight ${end.reward.weights[name] ?? 0}`);
     }
@@ -76,7 +71,7 @@ export async function playEpisode(
   io.output.write('> ');
   for await (const line of rl) {
     const text = line.trim();
-    if (text === '') {
+    if (text === '' ) {
       io.output.write('> ');
       continue;
     }

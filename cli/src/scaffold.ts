@@ -9,18 +9,10 @@ const NAME = /^[a-z][a-z0-9-]*$/;
  * its red-team suite (so `toolgym env probe` has attacks to play from the start), its conformance
  * and probe tests, and a README. Returns the package folder.
  */
-export async function scaffoldEnvironment(
-  name: string,
-  parent = path.join(workspaceRoot(), 'environments'),
-): Promise<string> {
-  if (!NAME.test(name))
-    throw new ConfigError(
-      `'${name}' is not a valid environment name`,
-      'use lowercase letters, digits and dashes, starting with a letter',
-    );
+export async function scaffoldEnvironment(name: string, parent = path.join(workspaceRoot(), 'environments')): Promise<string> {
+  if (!NAME.test(name)) throw new ConfigError(`'${name}' is not a valid environment name`, 'use lowercase letters, digits and dashes, starting with a letter');
   const dir = path.resolve(parent, name);
-  if (existsSync(dir))
-    throw new ConfigError(`${dir} already exists`, 'choose another name or remove the folder');
+  if (existsSync(dir)) throw new ConfigError(`${dir} already exists`, 'choose another name or remove the folder');
   mkdirSync(path.join(dir, 'src'), { recursive: true });
   mkdirSync(path.join(dir, 'redteam'), { recursive: true });
   const files: Record<string, string> = {
@@ -32,11 +24,7 @@ export async function scaffoldEnvironment(
         type: 'module',
         exports: { '.': './src/index.ts' },
         toolgym: { environment: './src/index.ts', id: name },
-        dependencies: {
-          '@toolgym/env-kit': 'workspace:*',
-          '@toolgym/protocol': 'workspace:*',
-          zod: '^4.1.0',
-        },
+        dependencies: { '@toolgym/env-kit': 'workspace:*', '@toolgym/protocol': 'workspace:*', zod: '^4.1.0' },
       },
       null,
       2,

@@ -21,9 +21,6 @@ export const WireSchemas = {
 /** JSON Schemas of the wire types, for clients in other languages. */
 export function protocolJsonSchemas(): Record<string, unknown> {
   return Object.fromEntries(
-    Object.entries(WireSchemas).map(([name, schema]) => [
-      name,
-      z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }),
-    ]),
+    Object.entries(WireSchemas).map(([name, schema]) => [name, z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' })]),
   );
 }

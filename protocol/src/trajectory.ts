@@ -5,10 +5,7 @@ import { RewardBreakdownSchema } from './reward.ts';
 export const TRAJECTORY_SCHEMA_VERSION = 1 as const;
 
 /** A half-open span `[start, end)` of token positions in `Trajectory.tokens`. */
-export const SpanSchema = z.object({
-  start: z.number().int().nonnegative(),
-  end: z.number().int().nonnegative(),
-});
+export const SpanSchema = z.object({ start: z.number().int().nonnegative(), end: z.number().int().nonnegative() });
 export type Span = z.infer<typeof SpanSchema>;
 
 export const FinishReasonSchema = z.enum(['stop', 'length', 'tool_call', 'stop_string', 'abort']);
@@ -118,8 +115,7 @@ export const TrajectorySchema = z
         path: ['policyLogprobs'],
         message: `policyLogprobs must have one entry per token (got ${t.policyLogprobs.length} for ${n})`,
       });
-    if (t.promptLength > n)
-      ctx.addIssue({ code: 'custom', path: ['promptLength'], message: 'beyond tokens' });
+    if (t.promptLength > n) ctx.addIssue({ code: 'custom', path: ['promptLength'], message: 'beyond tokens' });
   });
 export type Trajectory = z.infer<typeof TrajectorySchema>;
 

@@ -45,10 +45,7 @@ function rawSubscribe(url: string, subscribe: Record<string, unknown>, headers: 
 }
 
 /** The HTTP answer to a websocket upgrade the server refuses. */
-function upgradeResponse(
-  url: string,
-  headers: Record<string, string> = {},
-): Promise<{ status: number; retryAfter?: string }> {
+function upgradeResponse(url: string, headers: Record<string, string> = {}): Promise<{ status: number; retryAfter?: string }> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, { headers });
     ws.on('unexpected-response', (_request, response) => {
@@ -286,13 +283,7 @@ describe('replay feed', () => {
   });
 
   it('refuses a page of another site, a rebinding Host, an oversized body and a missing token', async () => {
-    server = await serveReplay({
-      store,
-      host: '0.0.0.0',
-      viewer: false,
-      token: 's3cret',
-      maxBodyBytes: 1024,
-    });
+    server = await serveReplay({ store, host: '0.0.0.0', viewer: false, token: 's3cret', maxBodyBytes: 1024 });
     const api = `http://127.0.0.1:${server.port}/api/runs`;
     expect(await probeGuards(api, { method: 'GET', token: 's3cret', maxBodyBytes: 1024 })).toEqual({
       badOrigin: { status: 403, code: 'origin_not_allowed' },

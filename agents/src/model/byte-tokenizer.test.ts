@@ -64,10 +64,7 @@ describe('byte tokenizer through @huggingface/tokenizers', () => {
         { role: 'system', content: 'Be brief.' },
         { role: 'user', content: 'Weather in Paris?' },
         // Assistant turns render as the model wrote them: its calls in Hermes' format.
-        {
-          role: 'assistant',
-          content: hermesToolCalls.render([{ name: 'weather', arguments: { city: 'Paris' } }]),
-        },
+        { role: 'assistant', content: hermesToolCalls.render([{ name: 'weather', arguments: { city: 'Paris' } }]) },
         { role: 'tool', content: '18C', toolCallId: 'a' },
         { role: 'tool', content: 'sunny', toolCallId: 'b' },
       ],

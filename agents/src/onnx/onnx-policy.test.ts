@@ -115,33 +115,19 @@ describe('onnx policy', () => {
 
   it("exploration among 'untried': the mentioned tokens not yet chosen at a decision point", () => {
     const [open, f, g, h, answer] = [1, 10, 11, 12, 13];
-    const explore = {
-      epsilon: 1,
-      tokenIds: [f, g, h, answer],
-      afterTokenIds: [open],
-      among: 'untried' as const,
-    };
+    const explore = { epsilon: 1, tokenIds: [f, g, h, answer], afterTokenIds: [open], among: 'untried' as const };
     const prompt = [5, g, 6, f, 7]; // names g and f, not h or answer
     expect(explorationChoices(explore, [...prompt, open])).toEqual([f, g]);
     expect(explorationChoices(explore, [...prompt, open, f, 8, 9, open])).toEqual([g]);
     // every mentioned token tried: nothing to explore (the policy decides); none mentioned: the whole set.
     expect(explorationChoices(explore, [...prompt, open, f, open, g, open])).toEqual([]);
     expect(explorationChoices(explore, [5, 6, open])).toEqual([f, g, h, answer]);
-    expect(explorationChoices({ ...explore, among: 'mentioned' }, [...prompt, open, f, open])).toEqual([
-      f,
-      g,
-    ]);
+    expect(explorationChoices({ ...explore, among: 'mentioned' }, [...prompt, open, f, open])).toEqual([f, g]);
   });
 
   it('exploration from the n-th decision point: earlier ones are left to the policy', () => {
     const [open, f, g, h] = [1, 10, 11, 12];
-    const explore = {
-      epsilon: 1,
-      tokenIds: [f, g, h],
-      afterTokenIds: [open],
-      among: 'untried' as const,
-      fromDecision: 2,
-    };
+    const explore = { epsilon: 1, tokenIds: [f, g, h], afterTokenIds: [open], among: 'untried' as const, fromDecision: 2 };
     const prompt = [5, g, 6, f, 7];
     expect(explorationChoices(explore, [...prompt, open])).toEqual([]);
     expect(explorationChoices(explore, [...prompt, open, f, 8, open])).toEqual([g]);
@@ -313,9 +299,7 @@ describe('onnx policy', () => {
       inputIds: [[...request.tokens, ...after.tokens!]],
     })[0]!;
     expect(
-      Math.abs(
-        after.policyLogprobs![0]! - logSoftmax(logits[request.tokens.length - 1]!)[after.tokens![0]!]!,
-      ),
+      Math.abs(after.policyLogprobs![0]! - logSoftmax(logits[request.tokens.length - 1]!)[after.tokens![0]!]!),
     ).toBeLessThan(LOGPROB_TOLERANCE);
 
     expect(await p.loadWeights(model.dir)).toBe(2);

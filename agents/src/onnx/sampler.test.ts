@@ -6,12 +6,7 @@ import { sampleToken } from './sampler.ts';
 const logitsOf = (probabilities: number[]) => Float32Array.from(probabilities.map(Math.log));
 
 /** How often each token comes out of `draws` samples, and the logprobs each was reported with. */
-function tally(
-  logits: Float32Array,
-  sampling: Parameters<typeof sampleToken>[1],
-  sequence: number[],
-  draws: number,
-) {
+function tally(logits: Float32Array, sampling: Parameters<typeof sampleToken>[1], sequence: number[], draws: number) {
   const rng = new Rng(7);
   const counts = new Map<number, number>();
   const reported = new Map<number, { logprob: number; policyLogprob: number }>();
@@ -62,12 +57,7 @@ describe('behaviour logprobs: the distribution a token was actually drawn from',
     expect(truncated.get(2)!.logprob).toBeCloseTo(Math.log(3 / 7), 6);
     expect(truncated.get(3)!.policyLogprob).toBeCloseTo(Math.log(0.4), 6);
     // With exploration: q = 0.25, 0.25, 0.5·3/7, 0.5·4/7; tokens 0 and 1 only by exploring.
-    const mixed = tally(
-      logits,
-      { maxTokens: 1, temperature: 1, topP: 0.65, explore },
-      [5, 9],
-      4_000,
-    ).reported;
+    const mixed = tally(logits, { maxTokens: 1, temperature: 1, topP: 0.65, explore }, [5, 9], 4_000).reported;
     expect(mixed.get(0)!.logprob).toBeCloseTo(Math.log(0.25), 6);
     expect(mixed.get(1)!.logprob).toBeCloseTo(Math.log(0.25), 6);
     expect(mixed.get(2)!.logprob).toBeCloseTo(Math.log(1.5 / 7), 6);
@@ -85,12 +75,7 @@ describe('behaviour logprobs: the distribution a token was actually drawn from',
   it('every exploration choice already tried: the policy decides, and q = p', () => {
     const untried = { ...explore, among: 'untried' as const };
     // 0 and 1 are both mentioned (before the first decision) and both tried since.
-    const { reported } = tally(
-      logits,
-      { maxTokens: 1, temperature: 1, explore: untried },
-      [0, 1, 9, 0, 9, 1, 9],
-      500,
-    );
+    const { reported } = tally(logits, { maxTokens: 1, temperature: 1, explore: untried }, [0, 1, 9, 0, 9, 1, 9], 500);
     for (const [token, r] of reported) expect(r.logprob).toBeCloseTo(Math.log(p[token]!), 6);
   });
 });

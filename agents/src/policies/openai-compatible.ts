@@ -2,7 +2,13 @@ import type { FinishReason, ToolCall } from '@toolgym/protocol';
 import { openaiToolCalls } from '../chat/openai-tool-calls.ts';
 import { ConcurrencyLimit } from '../concurrency-limit.ts';
 import { PolicyError, PolicySpecError } from '../errors.ts';
-import type { GenerateRequest, GenerateResult, Policy, PolicyScheme, SamplingParams } from '../policy.ts';
+import type {
+  GenerateRequest,
+  GenerateResult,
+  Policy,
+  PolicyScheme,
+  SamplingParams,
+} from '../policy.ts';
 import type { Tokenizer } from '../tokenizer.ts';
 
 export interface OpenAICompatibleSettings {
@@ -315,9 +321,7 @@ export const openaiPolicyScheme: PolicyScheme = {
     const maxConcurrency = number('maxConcurrency');
     const modelDir = context.options.tokenizer;
     // Loaded on demand: the model-directory reader pulls in the tokenizer engine.
-    const served = modelDir
-      ? (await import('../model/model-directory.ts')).readModelDir(modelDir)
-      : undefined;
+    const served = modelDir ? (await import('../model/model-directory.ts')).readModelDir(modelDir) : undefined;
     if (served && !served.chatTemplate) {
       throw new PolicySpecError(
         `${modelDir}/tokenizer_config.json has no chat_template`,

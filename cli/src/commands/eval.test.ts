@@ -137,31 +137,10 @@ describe('toolgym eval per split', () => {
   });
 
   it('reports pass@1 per split and per held-out unit', () => {
-    const options = JSON.stringify({
-      functions: ['reverse', 'upper', 'double'],
-      depths: [1, 2],
-      tasksPerDepth: 30,
-      alphabet: 'abc',
-      heldOutPairFraction: 0.34,
-    });
+    const options = JSON.stringify({ functions: ['reverse', 'upper', 'double'], depths: [1, 2], tasksPerDepth: 30, alphabet: 'abc', heldOutPairFraction: 0.34 });
     const run = spawnSync(
       process.execPath,
-      [
-        TOOLGYM_BIN,
-        'eval',
-        '--env',
-        'compose',
-        '--options',
-        options,
-        '--policy',
-        'oracle',
-        '-n',
-        '1',
-        '--split',
-        'test,test-iid',
-        '--json',
-        '--quiet',
-      ],
+      [TOOLGYM_BIN, 'eval', '--env', 'compose', '--options', options, '--policy', 'oracle', '-n', '1', '--split', 'test,test-iid', '--json', '--quiet'],
       { encoding: 'utf8' },
     );
     expect(run.status, run.stderr).toBe(0);

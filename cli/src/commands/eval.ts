@@ -25,14 +25,7 @@ import {
   type HttpEnvironmentServer,
   serveHttp,
 } from '@toolgym/env-kit';
-import {
-  type Split,
-  SplitSchema,
-  type Task,
-  type ToolSpec,
-  type TrajectoryGroup,
-  taskMatchesMeta,
-} from '@toolgym/protocol';
+import { type Split, SplitSchema, type Task, type ToolSpec, type TrajectoryGroup, taskMatchesMeta } from '@toolgym/protocol';
 import type { Command } from 'commander';
 import { formatDataReport } from '../data-report.ts';
 import { environmentOptions, keyValues, numberIn, oneOf, positiveInt, wholeNumber } from '../flags.ts';
@@ -80,11 +73,7 @@ export function registerEvalCommand(program: Command): void {
     )
     .requiredOption('--env <id>', 'environment id (compose, sql@1) or path to a module')
     .requiredOption('--policy <spec>', 'oracle | random | openai:<baseURL>#<model> | onnx:<modelDir>')
-    .option(
-      '--split <splits>',
-      'train, test or test-iid; several comma-separated (test,test-iid), or all',
-      'test',
-    )
+    .option('--split <splits>', 'train, test or test-iid; several comma-separated (test,test-iid), or all', 'test')
     .option('-n, --n <n>', 'episodes per task (pass@k is reported for every k up to n)', '8')
     .option('--limit <tasks>', 'play only the first this many tasks of the split')
     .option(
@@ -301,10 +290,7 @@ export function parseSplits(value: string): Split[] {
   const splits = value.split(',').map((s) => s.trim());
   for (const split of splits)
     if (!SplitSchema.safeParse(split).success)
-      throw new ConfigError(
-        `--split ${split} is not a split`,
-        `use ${SplitSchema.options.join(', ')}, several comma-separated, or all`,
-      );
+      throw new ConfigError(`--split ${split} is not a split`, `use ${SplitSchema.options.join(', ')}, several comma-separated, or all`);
   return [...new Set(splits)] as Split[];
 }
 
@@ -335,11 +321,7 @@ async function selectTasks(
     const byId = new Map(all.map((t) => [t.id, t]));
     return opts.task.map((id) => {
       const task = byId.get(id);
-      if (!task)
-        throw new ConfigError(
-          `environment '${opts.env}' has no task '${id}'`,
-          'list tasks with `toolgym env tasks`',
-        );
+      if (!task) throw new ConfigError(`environment '${opts.env}' has no task '${id}'`, 'list tasks with `toolgym env tasks`');
       return task;
     });
   }
@@ -350,22 +332,13 @@ async function selectTasks(
     const tasks = all.filter((t) => t.split === split);
     const matching = tasks.filter((task) => taskMatchesMeta(task, meta));
     if (splits.length === 1 && tasks.length === 0)
-      throw new ConfigError(
-        `environment '${opts.env}' has no ${split} tasks`,
-        'pick another split with --split',
-      );
+      throw new ConfigError(`environment '${opts.env}' has no ${split} tasks`, 'pick another split with --split');
     if (splits.length === 1 && matching.length === 0)
-      throw new ConfigError(
-        `no ${split} task of '${opts.env}' has meta ${JSON.stringify(meta)}`,
-        `one has meta ${JSON.stringify(tasks[0]!.meta)}`,
-      );
+      throw new ConfigError(`no ${split} task of '${opts.env}' has meta ${JSON.stringify(meta)}`, `one has meta ${JSON.stringify(tasks[0]!.meta)}`);
     selected.push(...(opts.limit ? matching.slice(0, positiveInt(opts.limit, '--limit')) : matching));
   }
   if (selected.length === 0)
-    throw new ConfigError(
-      `no task of '${opts.env}' in ${splits.join(', ')} matches`,
-      'pick other splits with --split, or another --meta',
-    );
+    throw new ConfigError(`no task of '${opts.env}' in ${splits.join(', ')} matches`, 'pick other splits with --split, or another --meta');
   return selected;
 }
 
@@ -383,9 +356,7 @@ async function splitBreakdown(
   passOptions: { component?: string; rewardRange?: readonly [number, number] },
 ): Promise<SplitBreakdown> {
   const splitOfTask = new Map(tasks.map((t) => [t.id, t.split]));
-  const splits = summarizeEvalBy(groups, (id) => [splitOfTask.get(id) ?? 'train'], passOptions) as Partial<
-    Record<Split, EvalSummary>
-  >;
+  const splits = summarizeEvalBy(groups, (id) => [splitOfTask.get(id) ?? 'train'], passOptions) as Partial<Record<Split, EvalSummary>>;
   const heldOut = environment?.definition.heldOut?.(environment.config);
   if (!environment || !heldOut) return { splits };
   const unitsOf = heldOutUnitsByTask(await environment.tasks(), heldOut);

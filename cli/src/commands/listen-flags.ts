@@ -25,9 +25,7 @@ export function listenOptionsOf(flags: ListenFlags): ListenOptions {
   return {
     ...(flags.allowHost ? { allowedHosts: flags.allowHost } : {}),
     ...(flags.allowOrigin ? { allowedOrigins: flags.allowOrigin } : {}),
-    ...(flags.maxBodyBytes !== undefined
-      ? { maxBodyBytes: positiveInt(flags.maxBodyBytes, '--max-body-bytes') }
-      : {}),
+    ...(flags.maxBodyBytes !== undefined ? { maxBodyBytes: positiveInt(flags.maxBodyBytes, '--max-body-bytes') } : {}),
     logRequests: flags.logRequests ?? false,
     log: (line) => process.stderr.write(`${line}\n`),
   };

@@ -85,19 +85,7 @@ describe('toolgym policy', () => {
     expect(spawnSync(process.execPath, [bin, 'policy', 'init', model], { encoding: 'utf8' }).status).toBe(0);
     const run = spawnSync(
       process.execPath,
-      [
-        bin,
-        'policy',
-        'serve',
-        '--model',
-        model,
-        '--host',
-        '0.0.0.0',
-        '--port',
-        '0',
-        '--execution-provider',
-        'cpu',
-      ],
+      [bin, 'policy', 'serve', '--model', model, '--host', '0.0.0.0', '--port', '0', '--execution-provider', 'cpu'],
       { encoding: 'utf8', env: { ...process.env, TOOLGYM_POLICY_TOKEN: '' } },
     );
     expect(run.status).toBe(2);

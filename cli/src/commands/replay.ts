@@ -34,14 +34,7 @@ export function registerReplayCommands(program: Command): void {
     .option('--max-clients <n>', 'most feed connections at once', '1024')
     .action(
       async (
-        opts: ListenFlags & {
-          store: string;
-          host: string;
-          port: string;
-          token?: string;
-          viewer: boolean;
-          maxClients: string;
-        },
+        opts: ListenFlags & { store: string; host: string; port: string; token?: string; viewer: boolean; maxClients: string },
       ) => {
         const address = { host: opts.host, port: portNumber(opts.port, '--port') };
         const server = await listening('--port', address, () =>

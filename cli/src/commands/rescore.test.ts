@@ -31,32 +31,14 @@ beforeAll(async () => {
   const parts: string[] = [];
   for (const policy of ['oracle', 'random']) {
     const out = path.join(dir, `${policy}.jsonl`);
-    const run = toolgym([
-      'eval',
-      '--env',
-      'compose',
-      '--options',
-      JSON.stringify(OPTIONS),
-      '--policy',
-      policy,
-      '-n',
-      '2',
-      '--limit',
-      '3',
-      '--out',
-      out,
-      '--quiet',
-    ]);
+    const run = toolgym(['eval', '--env', 'compose', '--options', JSON.stringify(OPTIONS), '--policy', policy, '-n', '2', '--limit', '3', '--out', out, '--quiet']);
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     parts.push(readFileSync(out, 'utf8'));
   }
   recorded = path.join(dir, 'recorded.jsonl');
   writeFileSync(recorded, parts.join(''));
-  lines = readFileSync(recorded, 'utf8')
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as Trajectory);
+  lines = readFileSync(recorded, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Trajectory);
   expect(lines).toHaveLength(12);
   // Failed episodes are never graded, so rescore would skip them: say why they failed.
   expect(lines.filter((t) => t.status === 'failed').map((t) => t.failure)).toEqual([]);
@@ -77,16 +59,7 @@ describe('toolgym rescore', () => {
     const wrong = lines.filter((t) => t.reward.components.correct === 0).slice(0, 2);
     expect(wrong).toHaveLength(2);
     const old = lines.map((t) =>
-      wrong.includes(t)
-        ? {
-            ...t,
-            reward: {
-              ...t.reward,
-              total: t.reward.total + 1,
-              components: { ...t.reward.components, correct: 1 },
-            },
-          }
-        : t,
+      wrong.includes(t) ? { ...t, reward: { ...t.reward, total: t.reward.total + 1, components: { ...t.reward.components, correct: 1 } } } : t,
     );
     const file = path.join(dir, 'old-grader.jsonl');
     writeFileSync(file, old.map((t) => JSON.stringify(t)).join('\n'));
@@ -104,21 +77,11 @@ describe('toolgym rescore', () => {
     const runDir = path.join(outDir, 'audit-seed0');
     mkdirSync(runDir, { recursive: true });
     const weights = { correct: 1, valid_calls: 0.5, progress: 0, composed: 0 };
-    writeFileSync(
-      path.join(runDir, 'config.json'),
-      JSON.stringify({ environment: { id: 'compose', options: { ...OPTIONS, weights } } }),
-    );
+    writeFileSync(path.join(runDir, 'config.json'), JSON.stringify({ environment: { id: 'compose', options: { ...OPTIONS, weights } } }));
     const store = TrajectoryStore.open(path.join(outDir, 'replay.sqlite'));
     const runId = 'audit-seed0-1700000000000';
     store.startRun(runId);
-    store.appendGroup({
-      schemaVersion: 1,
-      id: 'g0',
-      runId,
-      envId: 'compose',
-      taskId: lines[0]!.taskId,
-      trajectories: lines.map((t) => ({ ...t, runId })),
-    });
+    store.appendGroup({ schemaVersion: 1, id: 'g0', runId, envId: 'compose', taskId: lines[0]!.taskId, trajectories: lines.map((t) => ({ ...t, runId })) });
     store.startRun('another-seed0-1');
     store.close();
     const run = toolgym(['rescore', runDir]);

@@ -1,12 +1,6 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import {
-  ConfigError,
-  type Environment,
-  type Rescored,
-  rescoreTrajectory,
-  summarizeRescores,
-} from '@toolgym/env-kit';
+import { ConfigError, type Environment, type Rescored, rescoreTrajectory, summarizeRescores } from '@toolgym/env-kit';
 import { type Trajectory, TrajectorySchema } from '@toolgym/protocol';
 import { TrajectoryStore } from '@toolgym/replay';
 import type { Command } from 'commander';
@@ -72,13 +66,9 @@ export function registerRescoreCommand(program: Command): void {
         source.close();
       }
       const summary = summarizeRescores(rescored);
-      const changed = rescored.filter(
-        (r) => Math.abs(r.before.total - r.after.total) > 1e-9 || r.diverged > 0,
-      );
+      const changed = rescored.filter((r) => Math.abs(r.before.total - r.after.total) > 1e-9 || r.diverged > 0);
       if (opts.json) {
-        process.stdout.write(
-          `${JSON.stringify({ summary, skipped: Object.fromEntries(skipped), changed }, null, 2)}\n`,
-        );
+        process.stdout.write(`${JSON.stringify({ summary, skipped: Object.fromEntries(skipped), changed }, null, 2)}\n`);
         return;
       }
       printTable(
@@ -86,49 +76,27 @@ export function registerRescoreCommand(program: Command): void {
         summary.components.map((c) => [c.name, c.before.toFixed(4), c.after.toFixed(4), String(c.changed)]),
       );
       process.stdout.write(`${summary.changed} of ${summary.episodes} episodes changed`);
-      process.stdout.write(
-        summary.diverged > 0
-          ? `; ${summary.diverged} did not replay as played (their tool outputs differ)\n`
-          : '\n',
-      );
+      process.stdout.write(summary.diverged > 0 ? `; ${summary.diverged} did not replay as played (their tool outputs differ)\n` : '\n');
       for (const [reason, n] of skipped) process.stdout.write(`skipped ${n}: ${reason}\n`);
       if (changed.length > 0 && show > 0) {
         printTable(
           ['trajectory', 'task', 'total before', 'total after', 'diverged calls'],
-          changed
-            .slice(0, show)
-            .map((r) => [
-              r.trajectoryId,
-              r.taskId,
-              r.before.total.toFixed(4),
-              r.after.total.toFixed(4),
-              String(r.diverged),
-            ]),
+          changed.slice(0, show).map((r) => [r.trajectoryId, r.taskId, r.before.total.toFixed(4), r.after.total.toFixed(4), String(r.diverged)]),
         );
       }
     });
 }
 
 function openSource(target: string, opts: RescoreOptions): Source {
-  if (!existsSync(target))
-    throw new ConfigError(
-      `${target} does not exist`,
-      'give a trajectories JSONL or a toolgym train run directory',
-    );
+  if (!existsSync(target)) throw new ConfigError(`${target} does not exist`, 'give a trajectories JSONL or a toolgym train run directory');
   if (!statSync(target).isDirectory()) return { trajectories: readJsonl(target), close() {} };
   // A toolgym train run directory: <outDir>/<name>-seed<seed>/config.json, trajectories in the store.
   const configFile = path.join(target, 'config.json');
   if (!existsSync(configFile))
-    throw new ConfigError(
-      `${target} has no config.json`,
-      'a run directory is what toolgym train writes: <outDir>/<name>-seed<seed>',
-    );
-  const config = parseJson(readFileSync(configFile, 'utf8'), configFile) as {
-    environment?: { id?: string; options?: unknown };
-  };
+    throw new ConfigError(`${target} has no config.json`, 'a run directory is what toolgym train writes: <outDir>/<name>-seed<seed>');
+  const config = parseJson(readFileSync(configFile, 'utf8'), configFile) as { environment?: { id?: string; options?: unknown } };
   const storeFile = opts.store ?? path.join(path.dirname(target), 'replay.sqlite');
-  if (!existsSync(storeFile))
-    throw new ConfigError(`no replay store at ${storeFile}`, 'pass the run’s store with --store');
+  if (!existsSync(storeFile)) throw new ConfigError(`no replay store at ${storeFile}`, 'pass the run’s store with --store');
   const store = TrajectoryStore.open(storeFile, { readonly: true });
   // Training and evaluation runs: `<name>-seed<seed>-<time>` and `…-eval`.
   const runs = store.listRuns().filter((r) => r.id.startsWith(`${path.basename(target)}-`));
@@ -148,10 +116,7 @@ function* readJsonl(file: string): Generator<Trajectory> {
     if (line.trim() === '') continue;
     const parsed = TrajectorySchema.safeParse(parseJson(line, `${file}:${i + 1}`));
     if (!parsed.success)
-      throw new ConfigError(
-        `${file}:${i + 1} is not a trajectory: ${parsed.error.issues[0]?.path.join('.')} ${parsed.error.issues[0]?.message}`,
-        'each line must be one trajectory as toolgym eval --out writes them',
-      );
+      throw new ConfigError(`${file}:${i + 1} is not a trajectory: ${parsed.error.issues[0]?.path.join('.')} ${parsed.error.issues[0]?.message}`, 'each line must be one trajectory as toolgym eval --out writes them');
     yield parsed.data;
   }
 }
