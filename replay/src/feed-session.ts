@@ -38,6 +38,8 @@ export class FeedSession {
     private readonly limits: FeedLimits,
     /** The event as feed JSON, shared by every session (serialised once per event, not per client). */
     private readonly render: (event: StoredEvent) => string,
+    /** A page of history after a cursor, shared by sessions reading the same stretch of the log. */
+    private readonly readPage: (after: number, runId: string | undefined) => readonly StoredEvent[],
   ) {
     this.lastCursor = subscription.after;
     ws.once('close', () => this.stop());
@@ -72,10 +74,7 @@ export class FeedSession {
     while (this.phase === 'catching-up') {
       await this.waitForRoom();
       if (this.phase !== 'catching-up') return;
-      const events = this.store.eventsAfter(this.lastCursor, {
-        runId: this.subscription.runId,
-        limit: this.limits.pageSize,
-      });
+      const events = this.readPage(this.lastCursor, this.subscription.runId);
       if (events.length === 0) {
         // Synchronously after an empty read: everything committed so far was handled, and the
         // broadcaster only sends cursors above lastCursor, so there is neither gap nor duplicate.
@@ -91,10 +90,7 @@ export class FeedSession {
     const { speed, maxGapMs } = this.subscription;
     let previousAt: number | undefined;
     while (this.phase === 'replaying') {
-      const events = this.store.eventsAfter(this.lastCursor, {
-        runId: this.subscription.runId,
-        limit: this.limits.pageSize,
-      });
+      const events = this.readPage(this.lastCursor, this.subscription.runId);
       if (events.length === 0) break;
       for (const event of events) {
         if (!this.matches(event)) {

@@ -59,6 +59,7 @@ const DEFAULT_LIMITS: FeedLimits = {
 };
 const SUBSCRIBE_TIMEOUT_MS = 10_000;
 const RENDER_CACHE_SIZE = 20_000;
+const PAGE_CACHE_SIZE = 64;
 /** How often a server that may write looks for episodes whose writer died (`markUnfinished`). */
 const UNFINISHED_SWEEP_MS = 2_000;
 
@@ -100,6 +101,22 @@ export async function serveReplay(options: ReplayServerOptions): Promise<ReplayS
       if (rendered.size > RENDER_CACHE_SIZE) rendered.delete(rendered.keys().next().value!);
     }
     return text;
+  };
+  // Full pages of history, by where they start: the log is append-only, so a full page never
+  // changes, and clients replaying one run together read each page once. A short page (the end of
+  // the log so far) is not kept.
+  const pages = new Map<string, readonly StoredEvent[]>();
+  const readPage = (after: number, runId: string | undefined): readonly StoredEvent[] => {
+    const key = `${after} ${runId === undefined ? '*' : `=${runId}`}`;
+    let page = pages.get(key);
+    if (page === undefined) {
+      page = store.eventsAfter(after, { runId, limit: limits.pageSize });
+      if (page.length === limits.pageSize) {
+        pages.set(key, page);
+        if (pages.size > PAGE_CACHE_SIZE) pages.delete(pages.keys().next().value!);
+      }
+    }
+    return page;
   };
   let polledHead = store.head();
   const fanOut = (events: readonly StoredEvent[]) => {
@@ -205,7 +222,7 @@ export async function serveReplay(options: ReplayServerOptions): Promise<ReplayS
       );
       return;
     }
-    const session = new FeedSession(ws, store, parsed.data, limits, render);
+    const session = new FeedSession(ws, store, parsed.data, limits, render, readPage);
     sessions.add(session);
     ws.once('close', () => sessions.delete(session));
     session.start().catch(() => ws.terminate());
