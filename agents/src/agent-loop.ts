@@ -75,6 +75,8 @@ export interface EpisodeProgress {
     readonly lossMask: ReadonlyArray<0 | 1>;
     readonly logprobs: readonly number[];
     readonly policyLogprobs?: readonly number[] | undefined;
+    /** Sequences closed because the template rewrote history (when the record keeps them). */
+    readonly branches?: readonly unknown[] | undefined;
   };
 }
 

@@ -9,6 +9,7 @@ import type { Tokenizer } from './tokenizer.ts';
 export class EpisodeTurnStream {
   private messagesSent = 0;
   private tokensSent = 0;
+  private branchesSeen = 0;
 
   constructor(
     private readonly ids: { trajectoryId: string; runId?: string; step?: number; groupId?: string },
@@ -18,8 +19,9 @@ export class EpisodeTurnStream {
 
   next(turn: Turn, progress: EpisodeProgress): EpisodeTurn {
     const { record } = progress;
-    // A record shorter than what was sent was rewritten by the template: resend from its start.
-    const from = record.tokens.length < this.tokensSent ? 0 : this.tokensSent;
+    // A record the template rewrote (a new branch, or shorter than what was sent) is sent again from its start.
+    const branches = record.branches?.length ?? 0;
+    const from = branches !== this.branchesSeen || record.tokens.length < this.tokensSent ? 0 : this.tokensSent;
     const ids = record.tokens.slice(from);
     const event: EpisodeTurn = {
       ...this.ids,
@@ -40,6 +42,7 @@ export class EpisodeTurnStream {
     };
     this.messagesSent = progress.messages.length;
     this.tokensSent = record.tokens.length;
+    this.branchesSeen = branches;
     return event;
   }
 }

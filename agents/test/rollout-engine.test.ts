@@ -1,7 +1,9 @@
-import type { EpisodeTurn, TrajectoryGroup } from '@toolgym/protocol';
+import type { EpisodeTurn, TrajectoryGroup, Turn } from '@toolgym/protocol';
+import type { EpisodeProgress } from '../src/agent-loop.ts';
 import { describe, expect, it } from 'vitest';
 import { ChatTemplate } from '../src/chat/chat-template.ts';
 import { hermesToolCalls } from '../src/chat/hermes-tool-calls.ts';
+import { EpisodeTurnStream } from '../src/episode-turn-stream.ts';
 import { formatEvalSummary, passAtK, summarizeEval } from '../src/eval-summary.ts';
 import { createOraclePolicy } from '../src/policies/scripted.ts';
 import type { Policy } from '../src/policy.ts';
@@ -277,5 +279,48 @@ describe('per-turn events', () => {
         sink: { onTurn: () => Promise.reject(refusal), onGroup: () => {} },
       }),
     ).rejects.toBe(refusal);
+  });
+});
+
+describe('EpisodeTurnStream', () => {
+  const turn: Turn = {
+    index: 0,
+    policyVersion: 0,
+    sampled: { start: 0, end: 0 },
+    observation: { start: 0, end: 0 },
+    text: '',
+    finishReason: 'stop',
+    toolCalls: [],
+    toolResults: [],
+    parseErrors: [],
+    generateMs: 0,
+    toolMs: 0,
+  };
+  const progress = (tokens: number[], branches = 0): EpisodeProgress => ({
+    envId: 'e',
+    taskId: 't',
+    seed: 0,
+    startedAt: 0,
+    messages: [],
+    record: {
+      tokens,
+      lossMask: tokens.map(() => 0),
+      logprobs: tokens.map(() => 0),
+      branches: Array.from({ length: branches }),
+    },
+  });
+
+  it('sends what is new, and the whole record again from 0 after the template rewrote history', () => {
+    const stream = new EpisodeTurnStream({ trajectoryId: 'x' });
+    expect(stream.next(turn, progress([1, 2, 3])).tokens).toMatchObject({ from: 0, ids: [1, 2, 3] });
+    expect(stream.next(turn, progress([1, 2, 3, 4, 5])).tokens).toMatchObject({ from: 3, ids: [4, 5] });
+    // A new branch: the record restarted from the template's new render, here longer than before.
+    expect(stream.next(turn, progress([9, 8, 7, 6, 5, 4], 1)).tokens).toMatchObject({
+      from: 0,
+      ids: [9, 8, 7, 6, 5, 4],
+    });
+    expect(stream.next(turn, progress([9, 8, 7, 6, 5, 4, 3], 1)).tokens).toMatchObject({ from: 6, ids: [3] });
+    // Shorter than what was sent: rewritten too.
+    expect(stream.next(turn, progress([7], 1)).tokens).toMatchObject({ from: 0, ids: [7] });
   });
 });
