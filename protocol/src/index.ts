@@ -19,6 +19,7 @@ export { RewardBreakdownSchema, type RewardBreakdown } from './reward.ts';
 export {
   TRAJECTORY_SCHEMA_VERSION,
   SpanSchema,
+  BranchSchema,
   FinishReasonSchema,
   ParseErrorSchema,
   TurnSchema,
@@ -28,6 +29,7 @@ export {
   TrajectorySchema,
   TrajectoryGroupSchema,
   type Span,
+  type Branch,
   type FinishReason,
   type ParseError,
   type Turn,

@@ -31,10 +31,33 @@ export const TurnSchema = z.object({
   toolCalls: z.array(ToolCallSchema),
   toolResults: z.array(ToolResultSchema),
   parseErrors: z.array(ParseErrorSchema).default([]),
+  /**
+   * The end-of-turn token the policy sampled, when it ended on one (a model may have several, e.g.
+   * Qwen2.5's `<|im_end|>` and `<|endoftext|>`); it is the last token of `sampled`.
+   */
+  stopTokenId: z.number().int().nonnegative().optional(),
+  /**
+   * Index into `Trajectory.branches` of the sequence this turn's spans refer to; absent for the
+   * main sequence (`Trajectory.tokens`).
+   */
+  branch: z.number().int().nonnegative().optional(),
   generateMs: z.number().nonnegative(),
   toolMs: z.number().nonnegative(),
 });
 export type Turn = z.infer<typeof TurnSchema>;
+
+/**
+ * A token sequence closed because the chat template rewrote history after it (stripped earlier
+ * reasoning, compacted the context): the next sequence starts from the template's new render. Each
+ * branch is exact on its own and trains its own sampled tokens; all share the episode's reward.
+ */
+export const BranchSchema = z.object({
+  tokens: z.array(z.number().int().nonnegative()),
+  lossMask: z.array(z.union([z.literal(0), z.literal(1)])),
+  logprobs: z.array(z.number()),
+  promptLength: z.number().int().nonnegative(),
+});
+export type Branch = z.infer<typeof BranchSchema>;
 
 /**
  * How an episode ended: `terminated` (the task ended: answer given), `truncated` (a limit cut it:
@@ -76,6 +99,12 @@ export const TrajectorySchema = z
     /** Length of the initial prompt (system + user + first assistant header). */
     promptLength: z.number().int().nonnegative(),
     turns: z.array(TurnSchema),
+    /**
+     * Earlier sequences of an episode whose template rewrote history, in order; `tokens` is then
+     * the last one. Absent (as in trajectories recorded before branches existed) when the episode
+     * is one sequence.
+     */
+    branches: z.array(BranchSchema).optional(),
     tokenization: TokenizationSchema,
     status: EpisodeStatusSchema,
     /** Why a truncated episode stopped (`max_turns`, `token_budget`, …). */
@@ -100,6 +129,14 @@ export const TrajectorySchema = z
       });
     }
     if (t.promptLength > n) ctx.addIssue({ code: 'custom', path: ['promptLength'], message: 'beyond tokens' });
+    t.branches?.forEach((b, i) => {
+      if (b.lossMask.length !== b.tokens.length || b.logprobs.length !== b.tokens.length)
+        ctx.addIssue({ code: 'custom', path: ['branches', i], message: 'tokens, lossMask and logprobs differ in length' });
+    });
+    t.turns.forEach((turn, i) => {
+      if (turn.branch !== undefined && turn.branch >= (t.branches?.length ?? 0))
+        ctx.addIssue({ code: 'custom', path: ['turns', i, 'branch'], message: 'no such branch' });
+    });
   });
 export type Trajectory = z.infer<typeof TrajectorySchema>;
 

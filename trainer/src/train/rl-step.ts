@@ -13,7 +13,7 @@ import {
 } from '../algorithms/batch-shaping.ts';
 import type { Datum, Learner, LossFnConfig } from '../learner/learner.ts';
 import type { TrainConfig } from './config.ts';
-import { demoBatch, rlDatum, turnRewards, withTotalWeight } from './learner-data.ts';
+import { demoBatch, rlData, turnRewards, withTotalWeight } from './learner-data.ts';
 import type { TrainingRun } from './run.ts';
 import { samplingOf } from './sampling.ts';
 import { adamAt } from './schedule.ts';
@@ -126,7 +126,7 @@ export function advantageData(groups: TrajectoryGroup[], rl: TrainConfig['rl']):
       const a = advantages[gi]![i] ?? 0;
       const perTurn = turns[i]?.map((x) => a + coef * x) ?? [];
       if ((a !== 0 || perTurn.some((x) => x !== 0)) && keep[i] === 1)
-        data.push(rlDatum(t, coef > 0 ? perTurn : a));
+        data.push(...rlData(t, coef > 0 ? perTurn : a));
     });
   });
   return data;

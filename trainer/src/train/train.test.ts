@@ -8,7 +8,7 @@ import type { Trajectory } from '@toolgym/protocol';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readLatestCheckpoint } from '../checkpoint/checkpoint.ts';
 import { loadTrainConfig, parseTrainConfig, type TrainConfig, TrainConfigError } from './config.ts';
-import { packedDatum, rlDatum, turnRewards, withTotalWeight } from './learner-data.ts';
+import { packedDatum, rlData, turnRewards, withTotalWeight } from './learner-data.ts';
 import { modelChat } from './policy-model.ts';
 import { adamAt, stepProgress } from './schedule.ts';
 import { train } from './train.ts';
@@ -252,11 +252,11 @@ describe('turn-level credit', () => {
   });
 
   it("puts each turn's advantage on the tokens that turn sampled (next-token targets)", () => {
-    const datum = rlDatum(episode([1, 1, 0]), [0.5, -2]);
+    const [datum] = rlData(episode([1, 1, 0]), [0.5, -2]);
     // Targets are tokens 1..6: turn 0 samples tokens 2–3, turn 1 tokens 5–6.
-    expect(datum.lossFnInputs.advantages).toEqual([0, 0.5, 0.5, 0, -2, -2]);
-    expect(datum.lossFnInputs.weights).toEqual([0, 1, 1, 0, 1, 1]);
-    expect(rlDatum(episode([1, 1, 0]), 0.25).lossFnInputs.advantages).toEqual([
+    expect(datum!.lossFnInputs.advantages).toEqual([0, 0.5, 0.5, 0, -2, -2]);
+    expect(datum!.lossFnInputs.weights).toEqual([0, 1, 1, 0, 1, 1]);
+    expect(rlData(episode([1, 1, 0]), 0.25)[0]!.lossFnInputs.advantages).toEqual([
       0.25, 0.25, 0.25, 0.25, 0.25, 0.25,
     ]);
   });
