@@ -124,7 +124,14 @@ export async function playEpisode(options: EpisodeOptions): Promise<Trajectory> 
     if (options.systemPrompt !== undefined) messages.push({ role: 'system', content: options.systemPrompt });
     messages.push({ role: 'user', content: started.task.prompt });
     if (ledger && tokenizer) {
-      renderer = new TurnRenderer(template, tokenizer, tools, options.templateCheck ?? 'window', options.renderCache);
+      renderer = new TurnRenderer(
+        template,
+        tokenizer,
+        tools,
+        options.templateCheck ?? 'window',
+        options.renderCache,
+        options.sampling.stopTokenIds,
+      );
       ledger.appendObservation(renderer.prompt(ledger, messages));
       if (ledger.length >= contextBudget) end = { status: 'truncated', truncation: 'token_budget' };
     }
@@ -240,7 +247,10 @@ export async function playEpisode(options: EpisodeOptions): Promise<Trajectory> 
         // An ending episode still renders its last results (no generation prompt), so the tokens
         // decode to the whole conversation.
         let next = renderer.afterTurn(ledger, messages, !end);
-        if (!end && ledger.length + ('observation' in next ? next.observation.tokens.length : 0) >= contextBudget) {
+        if (
+          !end &&
+          ledger.length + ('observation' in next ? next.observation.tokens.length : 0) >= contextBudget
+        ) {
           end = { status: 'truncated', truncation: 'token_budget' };
           next = renderer.afterTurn(ledger, messages, false);
         }

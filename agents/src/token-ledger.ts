@@ -114,5 +114,9 @@ export class TokenLedger {
 export function mismatch(held: string, rendered: string): TemplateMismatchError {
   let offset = 0;
   while (offset < held.length && held[offset] === rendered[offset]) offset++;
-  return new TemplateMismatchError(offset, held.slice(offset, offset + 80), rendered.slice(offset, offset + 80));
+  return new TemplateMismatchError(
+    offset,
+    held.slice(offset, offset + 80),
+    rendered.slice(offset, offset + 80),
+  );
 }

@@ -114,7 +114,7 @@ interface RecordedTurn {
 export interface SampledTurn {
   content: string;
   text: string;
-  /** The end-of-turn token it ended on, if any. */
+  /** The end or stop token it ended on, if any. */
   stopTokenId?: number;
 }
 
@@ -138,9 +138,11 @@ export class TurnRenderer {
     private readonly tools: readonly ToolSpec[],
     private readonly check: TemplateCheck,
     private readonly cache: RenderCache | undefined,
+    /** Ids that end a turn besides the tokenizer's end tokens (`SamplingParams.stopTokenIds`). */
+    stopTokenIds: readonly number[] = [],
   ) {
     this.shape = shapeOf(template);
-    this.stops = new Set(tokenizer.eosTokenIds);
+    this.stops = new Set([...tokenizer.eosTokenIds, ...stopTokenIds]);
     this.templateStop = templateStopTokenId(template, tokenizer);
   }
 
@@ -149,7 +151,9 @@ export class TurnRenderer {
     const key = this.cache ? JSON.stringify(messages) : undefined;
     let prompt = key !== undefined ? this.cache?.prompts.get(key) : undefined;
     if (!prompt) {
-      prompt = ledger.observationFor(this.template.render(messages, this.tools, { addGenerationPrompt: true }));
+      prompt = ledger.observationFor(
+        this.template.render(messages, this.tools, { addGenerationPrompt: true }),
+      );
       if (key !== undefined) this.cache?.prompts.set(key, prompt);
     }
     return prompt;

@@ -255,6 +255,51 @@ describe('agent loop, token mode (exact tokens)', () => {
     expect(t.failure?.message).toMatch(/at character \d+/);
   });
 
+  it("ends a turn on any of the model's end tokens and records the one sampled", async () => {
+    const task = await firstTestTask();
+    const imEnd = tokenizer.specialTokens.get('<|im_end|>')!;
+    const endOfText = tokenizer.specialTokens.get('<|endoftext|>')!;
+    expect(tokenizer.eosTokenIds).toEqual([imEnd, endOfText]);
+    // Qwen2.5 declares both; the template writes <|im_end|> after every assistant turn.
+    const ends = [endOfText, imEnd, endOfText];
+    const call = hermesToolCalls.render([{ name: 'upper', arguments: { text: 'abc' } }]);
+    const requests: GenerateRequest[] = [];
+    let turn = 0;
+    const policy = {
+      id: 'two-ends-test-double',
+      version: 0,
+      tokenizer,
+      async generate(request: GenerateRequest) {
+        requests.push(request);
+        const tokens = [...tokenizer.encode(call), ends[turn++]!];
+        return {
+          text: call,
+          tokens,
+          logprobs: tokens.map(() => -0.5),
+          finishReason: 'stop' as const,
+          policyVersion: 0,
+        };
+      },
+    };
+    const client = await inProcessClient(env);
+    const t = await playEpisode({ client, policy, start: { taskId: task.id }, sampling, maxTurns: 3 });
+    await client.close();
+    expect(t.failure).toBeUndefined();
+    expect(t.status).toBe('truncated');
+    expect(t.branches).toBeUndefined();
+    expect(t.turns.map((x) => x.stopTokenId)).toEqual(ends);
+    expect(t.turns.map((x) => t.tokens[x.sampled.end - 1])).toEqual(ends);
+    expect(t.turns.map((x) => x.text)).toEqual([call, call, call]);
+    // The next turn continues from the token the model sampled, and the observation is the
+    // template's text after its own end token.
+    const next = requests[1]! as Extract<GenerateRequest, { tokens: number[] }>;
+    expect(next.tokens[t.turns[0]!.sampled.end - 1]).toBe(endOfText);
+    expect(
+      tokenizer.decode(t.tokens.slice(t.turns[0]!.observation.start, t.turns[0]!.observation.end)),
+    ).toMatch(/^\n<\|im_start\|>user\n<tool_response>/);
+    expect(verifyTrajectoryTokens(t, tokenizer, template, env.toolSpecs)).toEqual({ ok: true });
+  });
+
   it('verifyTrajectoryTokens reports a trajectory whose tokens were re-tokenised or whose mask is wrong', async () => {
     const task = await firstTestTask();
     const client = await inProcessClient(env);

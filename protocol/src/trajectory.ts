@@ -5,7 +5,10 @@ import { RewardBreakdownSchema } from './reward.ts';
 export const TRAJECTORY_SCHEMA_VERSION = 1 as const;
 
 /** A half-open span `[start, end)` of token positions in `Trajectory.tokens`. */
-export const SpanSchema = z.object({ start: z.number().int().nonnegative(), end: z.number().int().nonnegative() });
+export const SpanSchema = z.object({
+  start: z.number().int().nonnegative(),
+  end: z.number().int().nonnegative(),
+});
 export type Span = z.infer<typeof SpanSchema>;
 
 export const FinishReasonSchema = z.enum(['stop', 'length', 'tool_call', 'stop_string', 'abort']);
@@ -32,7 +35,7 @@ export const TurnSchema = z.object({
   toolResults: z.array(ToolResultSchema),
   parseErrors: z.array(ParseErrorSchema).default([]),
   /**
-   * The end-of-turn token the policy sampled, when it ended on one (a model may have several, e.g.
+   * The end or stop token the policy sampled, when it ended on one (a model may have several, e.g.
    * Qwen2.5's `<|im_end|>` and `<|endoftext|>`); it is the last token of `sampled`.
    */
   stopTokenId: z.number().int().nonnegative().optional(),
@@ -128,10 +131,15 @@ export const TrajectorySchema = z
         message: `tokens, lossMask and logprobs must have one length (got ${n}, ${t.lossMask.length}, ${t.logprobs.length})`,
       });
     }
-    if (t.promptLength > n) ctx.addIssue({ code: 'custom', path: ['promptLength'], message: 'beyond tokens' });
+    if (t.promptLength > n)
+      ctx.addIssue({ code: 'custom', path: ['promptLength'], message: 'beyond tokens' });
     t.branches?.forEach((b, i) => {
       if (b.lossMask.length !== b.tokens.length || b.logprobs.length !== b.tokens.length)
-        ctx.addIssue({ code: 'custom', path: ['branches', i], message: 'tokens, lossMask and logprobs differ in length' });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['branches', i],
+          message: 'tokens, lossMask and logprobs differ in length',
+        });
     });
     t.turns.forEach((turn, i) => {
       if (turn.branch !== undefined && turn.branch >= (t.branches?.length ?? 0))

@@ -296,6 +296,11 @@ export const TrainConfigSchema = z
         dynamicSamplingRounds: z.number().int().nonnegative().default(0),
         /** DAPO overlong filtering: episodes cut by a length limit get no gradient (running out of turns keeps it). */
         overlongFilter: z.boolean().default(true),
+        /**
+         * Each tool call the policy wrote but that could not be read costs this much reward (a
+         * `parse_errors` component of weight −coef). 0 = off: parse errors are only counted.
+         */
+        parseErrorPenalty: z.number().min(0).default(0),
         sampling: SamplingSchema.prefault({}),
         adam: AdamSchema.prefault({ learningRate: 1e-3 }),
         /** Episodes in flight at once. */

@@ -1,5 +1,5 @@
 /** An RL step's metrics, by the namespaces of `metrics.ts`. */
-import { meanComponents } from '@toolgym/agents';
+import { meanComponents, parseErrorCount } from '@toolgym/agents';
 import { passShare } from './evaluation.ts';
 import { prefixed } from './metrics.ts';
 import type { Batch, Learned } from './rl-step.ts';
@@ -39,6 +39,7 @@ export function rlStepMetrics(
     'batch/trained_sequences': batch.data.length,
     'batch/episode_tokens': mean(played.map((t) => t.tokens.length)),
     'batch/turns': mean(played.map((t) => t.turns.length)),
+    'batch/parse_errors': sum(played.map(parseErrorCount)),
     'policy/version': policy.version,
     'policy/lag': policy.lag,
     // With rl.asyncLevel 1 the rollout of this batch ran during the previous step's learner step,

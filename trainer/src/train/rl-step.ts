@@ -4,6 +4,7 @@
  * on the tokens it sampled; (3) the learner's step on them: the policy loss, the demonstrations of
  * `rl.demos`, the KL reference, Adam. `rl.ts` runs the steps and publishes the new weights.
  */
+import { parseErrorCount, withParseErrorPenalty } from '@toolgym/agents';
 import type { Task, Trajectory, TrajectoryGroup } from '@toolgym/protocol';
 import { ADVANTAGE_ESTIMATORS, turnAdvantages } from '../algorithms/advantages.ts';
 import {
@@ -74,8 +75,12 @@ export async function collect(s: RlSetup, step: number): Promise<Batch> {
   const sampling = samplingOf(rl.sampling, run.sampling);
   const draw = (count: number) =>
     Array.from({ length: count }, () => s.tasks[run.rng.int(0, s.tasks.length - 1)]!.id);
-  const play = (count: number) =>
-    run.play(run.policy, draw(count), rl.groupSize, sampling, { step, sink: run.sink });
+  const play = async (count: number) => {
+    const played = await run.play(run.policy, draw(count), rl.groupSize, sampling, { step, sink: run.sink });
+    for (const t of played.groups.flatMap((g) => g.trajectories))
+      t.reward = withParseErrorPenalty(t.reward, parseErrorCount(t), rl.parseErrorPenalty);
+    return played;
+  };
   const first = await play(rl.tasksPerStep);
   let rolloutMs = first.ms;
   const allGroups = [...first.groups];
