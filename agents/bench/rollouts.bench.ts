@@ -247,7 +247,10 @@ function sweepPolicy(turns: number, exact: boolean, episode: number, gaps: numbe
     ...(exact ? { tokenizer } : {}),
     async generate(request): Promise<GenerateResult> {
       const now = performance.now();
-      if (turn > 0) (gaps[turn] ??= []).push(now - returned);
+      if (turn > 0) {
+        gaps[turn] ??= [];
+        gaps[turn]!.push(now - returned);
+      }
       const text =
         turn < turns - 1
           ? `<tool_call>\n{"name": "upper", "arguments": {"text": "e${episode}t${turn}x${'ab'.repeat(8)}"}}\n</tool_call>`

@@ -198,7 +198,6 @@ export async function playEpisode(options: EpisodeOptions): Promise<Trajectory> 
         calls: result.toolCalls ?? fromText?.calls ?? [],
         errors: [...(fromText?.errors ?? []), ...(result.toolCallErrors ?? [])],
       };
-      const assistantIndex = messages.length;
       messages.push({
         role: 'assistant',
         content,
