@@ -220,10 +220,16 @@ const header = [
   'overhead vs mcp only',
   'exact ÷ text',
 ];
-const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-const line = (cells: string[]) => cells.map((cell, i) => cell.padStart(widths[i]!)).join('  ');
-process.stdout.write(
-  `compose, oracle policy, ${taskIds.length} episodes per row (${groupTaskIds.length} tasks × ${GROUP}; the loop over in-process MCP and over the direct session)\n${line(header)}\n${rows.map(line).join('\n')}\n`,
+/** A titled table, columns right-aligned. */
+function printTable(title: string, head: string[], body: string[][]): void {
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => cells.map((cell, i) => cell.padStart(widths[i]!)).join('  ');
+  process.stdout.write(`${title}\n${line(head)}\n${body.map(line).join('\n')}\n`);
+}
+printTable(
+  `compose, oracle policy, ${taskIds.length} episodes per row (${groupTaskIds.length} tasks × ${GROUP}; the loop over in-process MCP and over the direct session)`,
+  header,
+  rows,
 );
 process.stdout.write(
   'targets at concurrency 64: overhead vs direct under 25% (overhead = baseline rate / rate − 1); exact ÷ text at most 1.25×\n',
@@ -324,9 +330,9 @@ const sweepHeader = [
   'turn 50',
   'last ÷ turn 2',
 ];
-const sweepWidths = sweepHeader.map((h, i) => Math.max(h.length, ...sweepRows.map((r) => r[i]!.length)));
-const sweepLine = (cells: string[]) => cells.map((cell, i) => cell.padStart(sweepWidths[i]!)).join('  ');
-process.stdout.write(
-  `\nturn-length sweep: loop time between one generate call and the next (median over ${SWEEP_EPISODES} episodes, concurrency 1, direct session)\n${sweepLine(sweepHeader)}\n${sweepRows.map(sweepLine).join('\n')}\n`,
+printTable(
+  `\nturn-length sweep: loop time between one generate call and the next (median over ${SWEEP_EPISODES} episodes, concurrency 1, direct session)`,
+  sweepHeader,
+  sweepRows,
 );
 process.stdout.write('target: the 50th turn costs at most 1.2× the 2nd\n');
