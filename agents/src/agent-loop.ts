@@ -264,7 +264,7 @@ export async function playEpisode(options: EpisodeOptions): Promise<Trajectory> 
           for (const turn of turns) turn.branch ??= branch;
           if (ledger.length >= contextBudget) end = { status: 'truncated', truncation: 'token_budget' };
         }
-        if (end) renderer.checkEnd(ledger, messages);
+        if (end) renderer.checkEnd(ledger, messages, !('observation' in next));
       }
       turns.push({
         index,

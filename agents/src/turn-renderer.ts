@@ -263,13 +263,20 @@ export class TurnRenderer {
 
   /**
    * The full render at the end of an episode, checked against the record (see `TemplateCheck`):
-   * a mismatch here is a template the window cannot follow, and fails the episode.
+   * a mismatch here is a template the window cannot follow, and fails the episode. When the last
+   * render `rewrote` history (it left the final results out of the record), the conversation
+   * before the last turn must still render as recorded.
    */
-  checkEnd(ledger: TokenLedger, messages: readonly Message[]): void {
+  checkEnd(ledger: TokenLedger, messages: readonly Message[], rewrote: boolean): void {
     if (this.check !== 'window' || ledger.branches.length > 0) return;
     if (this.cache && !this.cache.takeFullCheck()) return;
-    const rendered = this.template.render(messages, this.tools, { addGenerationPrompt: false });
-    if (rendered !== ledger.renderedText) throw mismatch(ledger.renderedText, rendered);
+    const held = rewrote
+      ? ledger.renderedText.slice(0, ledger.renderedText.length - this.last!.text.length)
+      : ledger.renderedText;
+    const rendered = rewrote
+      ? this.render(messages.slice(0, this.last!.assistantIndex))
+      : this.template.render(messages, this.tools, { addGenerationPrompt: false });
+    if (rendered !== held) throw mismatch(held, rendered);
   }
 
   /**

@@ -220,6 +220,20 @@ describe('agent loop, token mode (exact tokens)', () => {
     );
     expect(second.lossMask.slice(0, second.promptLength).every((m) => m === 0)).toBe(true);
     expect(verifyTrajectoryTokens(t, tokenizer, trimming, env.toolSpecs)).toEqual({ ok: true });
+
+    // Rewritten at the very end: nothing to branch to, and no failure.
+    const short = await inProcessClient(env);
+    const one = await playEpisode({
+      client: short,
+      policy: scriptedTokenPolicyTestDouble(tokenizer, () => '  Done.'),
+      template: trimming,
+      start: { taskId: task.id },
+      sampling,
+    });
+    await short.close();
+    expect(one.failure).toBeUndefined();
+    expect(one.status).toBe('terminated');
+    expect(one.branches).toBeUndefined();
   });
 
   it('catches at the end a template whose rendering of a turn depends on its position in the conversation', async () => {
