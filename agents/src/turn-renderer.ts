@@ -28,8 +28,6 @@ const MEMO_ENTRIES = 8_192;
  */
 export class RenderCache {
   readonly prompts = new Map<string, Observation>();
-  /** Prompt text before and after the task's text, by the conversation around it (see `TurnRenderer.prompt`). */
-  readonly frames = new Map<string, { before: Observation; after: string } | null>();
   private readonly windows = new Map<string, string>();
   private readonly encoded = new Map<string, number[]>();
   private episodes = 0;
@@ -148,26 +146,14 @@ export class TurnRenderer {
     this.templateStop = templateStopTokenId(template, tokenizer);
   }
 
-  /**
-   * The first prompt. Within a run the template renders the part before the task's own text (the
-   * system turn, the tool list) once: the prompt is that part's tokens, then the task's text and
-   * what follows it, tokenized alone. Templates that do not pass the task's text through verbatim
-   * render every prompt in full; the periodic full check covers the rest.
-   */
+  /** The first prompt, rendered and tokenized once per run and conversation. */
   prompt(ledger: TokenLedger, messages: readonly Message[]): Observation {
     const cache = this.cache;
     if (!cache) return ledger.observationFor(this.render(messages));
     const key = JSON.stringify(messages);
     let prompt = cache.prompts.get(key);
     if (!prompt) {
-      const frame = this.promptFrame(cache, messages);
-      const content = messages.at(-1)!.content;
-      prompt = frame
-        ? {
-            text: frame.before.text + content + frame.after,
-            tokens: [...frame.before.tokens, ...this.tokenizer.encode(content + frame.after)],
-          }
-        : ledger.observationFor(this.render(messages));
+      prompt = ledger.observationFor(this.render(messages));
       if (cache.prompts.size >= MEMO_ENTRIES) cache.prompts.clear();
       cache.prompts.set(key, prompt);
     }
@@ -176,33 +162,6 @@ export class TurnRenderer {
 
   private render(messages: readonly Message[]): string {
     return this.template.render(messages, this.tools, { addGenerationPrompt: true });
-  }
-
-  /**
-   * The prompt's text around its last message's content, when the template passes that content
-   * through verbatim: two stand-in contents (one with surrounding whitespace, which a trimming
-   * template would change) must render as the same text before and after them.
-   */
-  private promptFrame(cache: RenderCache, messages: readonly Message[]) {
-    const stand = (content: string) => [...messages.slice(0, -1), { ...messages.at(-1)!, content }];
-    const key = JSON.stringify(stand(''));
-    let frame = cache.frames.get(key);
-    if (frame === undefined) {
-      frame = null;
-      try {
-        const marks = ['\u0002a\u0002', ' \n\u0002b\u0002\n '];
-        const [a, b] = marks.map((mark) => this.render(stand(mark)));
-        const at = a!.indexOf(marks[0]!);
-        const before = a!.slice(0, at);
-        const after = a!.slice(at + marks[0]!.length);
-        if (at >= 0 && b === before + marks[1] + after)
-          frame = { before: { text: before, tokens: this.tokenizer.encode(before) }, after };
-      } catch {
-        // A template may refuse the stand-in content: prompts render in full.
-      }
-      cache.frames.set(key, frame);
-    }
-    return frame ?? undefined;
   }
 
   /**
