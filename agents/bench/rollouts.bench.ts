@@ -165,48 +165,32 @@ const pct = (x: number) => `${(x * 100).toFixed(0)}%`;
 for (const c of CONCURRENCY) {
   const base = rate(await direct(c));
   const mcp = rate(await mcpOnly(c));
-  const cpu = (m: { cpu: number }) => m.cpu.toFixed(3);
-  rows.push([
-    String(c),
-    'direct (baseline)',
-    base.eps.toFixed(1),
-    base.sps.toFixed(1),
-    cpu(base),
-    '',
-    '',
-    '',
-  ]);
-  rows.push([
-    String(c),
-    'mcp only',
-    mcp.eps.toFixed(1),
-    mcp.sps.toFixed(1),
-    cpu(mcp),
-    pct(base.eps / mcp.eps - 1),
-    '',
-    '',
-  ]);
+  type Rate = ReturnType<typeof rate>;
+  /** One row: `vs` the rates it is compared with, `ratio` the exact ÷ text cell. */
+  const row = (label: string, m: Rate, vs: { base?: Rate; mcp?: Rate }, ratio = '') =>
+    rows.push([
+      String(c),
+      label,
+      m.eps.toFixed(1),
+      m.sps.toFixed(1),
+      m.cpu.toFixed(3),
+      vs.base ? pct(vs.base.eps / m.eps - 1) : '',
+      vs.mcp ? pct(vs.mcp.eps / m.eps - 1) : '',
+      ratio,
+    ]);
+  row('direct (baseline)', base, {});
+  row('mcp only', mcp, { base });
   for (const kind of ['in-process', 'direct'] as const) {
     const text = rate(await loop(c, false, kind));
     const exact = rate(await loop(c, true, kind));
     const where = kind === 'direct' ? 'direct' : 'MCP';
-    for (const [label, measured] of [
-      [`loop (text), ${where}`, text],
-      [`loop (exact tokens), ${where}`, exact],
-    ] as const) {
-      rows.push([
-        String(c),
-        label,
-        measured.eps.toFixed(1),
-        measured.sps.toFixed(1),
-        cpu(measured),
-        pct(base.eps / measured.eps - 1),
-        pct(mcp.eps / measured.eps - 1),
-        measured === exact
-          ? `${(text.eps / exact.eps).toFixed(2)}× (cpu ${(exact.cpu / text.cpu).toFixed(2)}×)`
-          : '',
-      ]);
-    }
+    row(`loop (text), ${where}`, text, { base, mcp });
+    row(
+      `loop (exact tokens), ${where}`,
+      exact,
+      { base, mcp },
+      `${(text.eps / exact.eps).toFixed(2)}× (cpu ${(exact.cpu / text.cpu).toFixed(2)}×)`,
+    );
   }
 }
 
