@@ -9,17 +9,20 @@
  * thread (the default) CPU time is the engine's own. Cached figures are the best of R runs; the slow
  * baseline runs once. Rows share one prompt, as a GRPO group's do; "distinct prompts" gives each row
  * its own. `--profile` splits a decode step into JS preparation, `session.run`, KV-cache handling and
- * sampling (DecodeProfile, CPU ms), per batch size.
+ * sampling (DecodeProfile, CPU ms), per batch size. Then the same generation with the cache at batch 1
+ * and 32 through `toolgym policy serve`'s HTTP server (POST /v1/completions with token ids, the way
+ * the `openai` policy backend calls it) against in process, in wall time.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { ChatTemplate } from '../src/chat/chat-template.ts';
 import { createDefaultModel, DEFAULT_DECODER_CONFIG } from '../src/model/write-model-directory.ts';
-import { renderChatTemplate } from '../src/onnx/chat-prompt.ts';
 import { cpuMs, type DecodePhase, DecodeProfile, type PhaseTotals } from '../src/onnx/decode-profile.ts';
 import type { ExecutionProviderPreference } from '../src/onnx/execution-provider.ts';
 import { OnnxPolicy } from '../src/onnx/onnx-policy.ts';
+import { serveOpenAiCompatible } from '../src/serve/openai-server.ts';
 
 const { values } = parseArgs({
   options: {
@@ -53,27 +56,25 @@ try {
     recompute: await OnnxPolicy.create({ model: dir, executionProvider, kvCache: 'off', threads }),
   };
   /** The chat prompt of one request; with `row`, a variant of the same length that no other row has. */
+  const template = new ChatTemplate(policies.cache.chatTemplate!);
   const promptOf = (row?: number) =>
     policies.cache.tokenizer.encode(
-      renderChatTemplate(policies.cache.chatTemplate!, {
-        messages: [
+      template.render(
+        [
           {
             role: 'user',
             content: `Find the population of the largest city in France.${row === undefined ? '' : ` (${String(row).padStart(3, '0')})`}`,
           },
         ],
-        tools: [
+        [
           {
-            type: 'function',
-            function: {
-              name: 'search',
-              description: 'Web search.',
-              parameters: { type: 'object', properties: { q: { type: 'string' } }, required: ['q'] },
-            },
+            name: 'search',
+            description: 'Web search.',
+            inputSchema: { type: 'object', properties: { q: { type: 'string' } }, required: ['q'] },
           },
         ],
-        addGenerationPrompt: true,
-      }),
+        { addGenerationPrompt: true },
+      ),
     );
   const prompt = promptOf();
 
@@ -219,6 +220,42 @@ try {
         'then `pnpm bench policy --execution-provider cuda`.\n',
     );
   }
+
+  // Over HTTP: the same requests as completions with token ids, each its own POST.
+  const server = await serveOpenAiCompatible(policies.cache, { port: 0, modelName: 'bench' });
+  async function httpTokensPerSecond(batch: number): Promise<number> {
+    const started = performance.now();
+    const bodies = await Promise.all(
+      Array.from({ length: batch }, async (_, i) => {
+        const response = await fetch(`${server.url}/completions`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({
+            model: 'bench',
+            prompt,
+            max_tokens: newTokens,
+            temperature: 1,
+            seed: i,
+            ignore_eos: true,
+            return_token_ids: true,
+          }),
+        });
+        return (await response.json()) as { choices: Array<{ token_ids: number[] }> };
+      }),
+    );
+    const seconds = (performance.now() - started) / 1000;
+    return bodies.reduce((n, b) => n + b.choices[0]!.token_ids.length, 0) / seconds;
+  }
+  await httpTokensPerSecond(2);
+  const httpRows: string[][] = [];
+  for (const batch of batches.filter((b) => recomputeBatches.has(b))) {
+    const local = (await speedOf(policies.cache, batch)).wall;
+    const http = await httpTokensPerSecond(batch);
+    httpRows.push([String(batch), local.toFixed(0), http.toFixed(0), times(http, local)]);
+  }
+  process.stdout.write('\nwith KV cache, through the OpenAI-compatible server (POST /v1/completions, token ids):\n');
+  printTable(['batch', 'tok/s in process', 'tok/s over HTTP', 'HTTP / in process'], httpRows);
+  await server.close();
   await policies.cache.close();
   await policies.recompute.close();
 } finally {

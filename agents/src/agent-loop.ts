@@ -178,7 +178,7 @@ export async function playEpisode(options: EpisodeOptions): Promise<Trajectory> 
             'policy_no_tokens',
           );
         const read = renderer.readSampled(result.tokens);
-        sampled = ledger.appendSampled(result.tokens, result.logprobs, read.text);
+        sampled = ledger.appendSampled(result.tokens, result.logprobs, read.text, result.policyLogprobs);
         renderer.sampled(messages.length, read.text);
         content = read.content;
         stopTokenId = read.stopTokenId;
@@ -313,6 +313,7 @@ export async function playEpisode(options: EpisodeOptions): Promise<Trajectory> 
     tokens: record ? record.tokens : [],
     lossMask: record ? record.lossMask : [],
     logprobs: record ? record.logprobs : [],
+    ...(ledger?.policyLogprobs ? { policyLogprobs: ledger.policyLogprobs } : {}),
     promptLength: ledger ? ledger.promptLength : record ? engineRecord!.promptLength : 0,
     turns,
     ...(ledger && ledger.branches.length > 0 ? { branches: ledger.branches } : {}),

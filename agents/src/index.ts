@@ -75,9 +75,9 @@ export {
 export { PolicyRequestError } from './onnx/errors.ts';
 export type { ExecutionProviderChoice, ExecutionProviderPreference } from './onnx/execution-provider.ts';
 export { createOnnxPolicy, type KvCacheMode, OnnxPolicy, type OnnxPolicySettings } from './onnx/onnx-policy.ts';
-export { type OpenAiServer, serveOpenAiCompatible } from './onnx/openai-server.ts';
 export { logSoftmax } from './onnx/sampler.ts';
 export { createOpenAICompatiblePolicy, type OpenAICompatibleSettings } from './policies/openai-compatible.ts';
+export { type OpenAiServer, type OpenAiServerOptions, serveOpenAiCompatible } from './serve/openai-server.ts';
 export { randomValue } from './policies/random-arguments.ts';
 export { createOraclePolicy, createRandomPolicy, type ScriptedPolicySettings } from './policies/scripted.ts';
 export type {
@@ -98,7 +98,7 @@ export {
   registerPolicyScheme,
 } from './policy-spec.ts';
 export { ProgressBar } from './progress-bar.ts';
-export { type RolloutOptions, type RolloutResult, runRollouts } from './rollout-engine.ts';
+export { type RetriedEpisode, type RolloutOptions, type RolloutResult, runRollouts } from './rollout-engine.ts';
 export type { RolloutSink } from './rollout-sink.ts';
 export { TokenLedger } from './token-ledger.ts';
 export { FULL_CHECK_EVERY, RenderCache, type TemplateCheck } from './turn-renderer.ts';

@@ -30,9 +30,10 @@ export interface SamplingParams {
 /**
  * ε-greedy exploration (Sutton & Barto, ch. 2) at chosen decision points: right after any of
  * `afterTokenIds` (e.g. `<tool_call>`), with probability `epsilon` the next token is drawn uniformly
- * from `tokenIds` (e.g. the tool-name tokens) instead of from the policy. The reported logprob stays
- * the policy's own (log-softmax(logits / T) at the drawn id), so a learner treats an explored token
- * like a sampled one, without an importance weight that would all but cancel its gradient.
+ * from `tokenIds` (e.g. the tool-name tokens) instead of from the policy. The reported logprob is the
+ * mixture's, ε/|choices| + (1 − ε)·p, at every token of such a decision point, explored or not: the
+ * distribution the token was drawn from, so importance ratios stay unbiased (`policyLogprobs` keeps
+ * the policy's own).
  */
 export type ExploreAmong = 'all' | 'mentioned' | 'untried';
 
@@ -66,8 +67,17 @@ export interface GenerateResult {
   text: string;
   /** Sampled token ids, from the engine. Absent when the engine does not expose them. */
   tokens?: number[];
-  /** Logprob of each sampled token under the sampling distribution. */
+  /**
+   * Logprob of each sampled token under the distribution it was drawn from (the behaviour policy:
+   * temperature, truncation and exploration as applied): what importance ratios divide by.
+   */
   logprobs?: number[];
+  /**
+   * The policy's own logprob of each sampled token, log-softmax(logits / temperature), when the
+   * engine reports it apart from `logprobs` (onnx). Differs where truncation or exploration changed
+   * the distribution; for diagnostics.
+   */
+  policyLogprobs?: number[];
   /** Native tool calls (OpenAI `tool_calls`), when the engine parsed them itself. */
   toolCalls?: ToolCall[];
   /** Native tool calls the engine returned but that could not be read (arguments not JSON, …). */

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { EnvironmentClient } from '@toolgym/env-kit';
 import {
+  type Failure,
+  type TaskSeat,
   type ToolSpec,
   TRAJECTORY_SCHEMA_VERSION,
   type Trajectory,
@@ -33,6 +35,14 @@ export interface RolloutOptions {
   concurrency: number;
   /** Episode `j` of task `i` gets seed `baseSeed + i * groupSize + j`. */
   baseSeed?: number;
+  /**
+   * Self-play: the seat each task is of a shared match (`taskSeatOf` reads it from a task's meta),
+   * undefined for a task that is none. Episode `j` of every seat of a match then joins one match
+   * (a fresh id in `toolgym/episode/start`), so the seats play each other; each seat is still its
+   * own episode and trajectory. A match's seats are queued one after another, so a seat waits for
+   * its partner at most until a slot frees. Every seat of such a match must be among `taskIds`.
+   */
+  seatOf?: (taskId: string) => TaskSeat | undefined;
   sampling: SamplingParams;
   /** Passed to every episode (template, tool format, turn and token limits, system prompt). */
   episode?: Pick<
@@ -47,6 +57,13 @@ export interface RolloutOptions {
   >;
   /** An episode running longer is cancelled and recorded as failed (`episode_timeout`). */
   episodeTimeoutMs?: number;
+  /**
+   * Play an episode whose environment was lost or unreachable (`environment_lost`,
+   * `environment_unavailable`) once more on a new session, which `connect` may open elsewhere (an
+   * `EnvironmentPool` routes it to a healthy server). Its group holds only the second attempt; the
+   * first is listed in `RolloutResult.retried`. Default false.
+   */
+  retryLostEpisodes?: boolean;
   /** Receives each TrajectoryGroup as soon as all its episodes are done, one group at a time. */
   sink?: RolloutSink;
   runId?: string;
@@ -62,14 +79,29 @@ export interface RolloutResult {
   /** In the order they completed. */
   groups: TrajectoryGroup[];
   episodes: number;
+  /** Episodes played again after their environment was lost (`retryLostEpisodes`): the first attempt's failure. */
+  retried: RetriedEpisode[];
   ms: number;
 }
+
+export interface RetriedEpisode {
+  taskId: string;
+  seed: number;
+  /** The first attempt's trajectory id, and why it failed. */
+  trajectoryId: string;
+  failure: Failure;
+}
+
+/** Failures of the environment's server rather than the episode: worth one more attempt elsewhere. */
+const ENVIRONMENT_FAILURES = new Set(['environment_lost', 'environment_unavailable']);
 
 interface EpisodeSlot {
   taskIndex: number;
   member: number;
   taskId: string;
   seed: number;
+  /** The shared match this episode joins as its task's seat. */
+  match?: string;
 }
 
 /**
@@ -85,14 +117,12 @@ export async function runRollouts(options: RolloutOptions): Promise<RolloutResul
   const limit = new ConcurrencyLimit(options.concurrency);
   const baseSeed = options.baseSeed ?? 0;
   const sessionPerEpisode = options.sessions === 'episode';
-  const slots: EpisodeSlot[] = options.taskIds.flatMap((taskId, taskIndex) =>
-    Array.from({ length: groupSize }, (_, member) => ({
-      taskIndex,
-      member,
-      taskId,
-      seed: baseSeed + taskIndex * groupSize + member,
-    })),
-  );
+  const slots = episodeSlots(options.taskIds, groupSize, baseSeed, options.seatOf);
+  const seats = Math.max(1, ...options.taskIds.map((id) => options.seatOf?.(id)?.seats ?? 1));
+  if (options.concurrency < seats)
+    throw new RangeError(
+      `a match has ${seats} seats, which must play at once, but concurrency is ${options.concurrency}`,
+    );
   const groupIds = options.taskIds.map(() => randomUUID());
   const pending = options.taskIds.map(() => new Array<Trajectory | undefined>(groupSize));
   const remaining = options.taskIds.map(() => groupSize);
@@ -106,8 +136,9 @@ export async function runRollouts(options: RolloutOptions): Promise<RolloutResul
   // Sessions kept between episodes, and what every session of this environment shares.
   const idle: EnvironmentClient[] = [];
   let shared: Promise<{ envId: string; tools: ToolSpec[] }> | undefined;
-  const acquire = async (): Promise<EnvironmentClient> => {
-    const client = idle.pop() ?? (await options.connect());
+  /** A session: a kept one, or with `fresh` (a retry: kept ones may share the lost server) a new one. */
+  const acquire = async (fresh: boolean): Promise<EnvironmentClient> => {
+    const client = (fresh ? undefined : idle.pop()) ?? (await options.connect());
     if (!shared) {
       shared = client.info().then((info) => ({ envId: info.id, tools: info.tools }));
       // A session that broke before answering must not poison the ones after it.
@@ -135,7 +166,17 @@ export async function runRollouts(options: RolloutOptions): Promise<RolloutResul
       });
   };
 
+  const retried: RetriedEpisode[] = [];
+  /** Plays a slot; with `retryLostEpisodes`, once more when its environment was lost. */
   const playSlot = async (slot: EpisodeSlot): Promise<Trajectory> => {
+    const first = await playAttempt(slot);
+    if (!options.retryLostEpisodes || first.status !== 'failed' || !ENVIRONMENT_FAILURES.has(first.failure?.code ?? ''))
+      return first;
+    retried.push({ taskId: slot.taskId, seed: slot.seed, trajectoryId: first.id, failure: first.failure! });
+    return playAttempt(slot, true);
+  };
+
+  const playAttempt = async (slot: EpisodeSlot, fresh = false): Promise<Trajectory> => {
     const trajectoryId = randomUUID();
     const ids = {
       trajectoryId,
@@ -149,7 +190,7 @@ export async function runRollouts(options: RolloutOptions): Promise<RolloutResul
     let client: EnvironmentClient;
     let info: { envId: string; tools: ToolSpec[] };
     try {
-      client = await acquire();
+      client = await acquire(fresh);
       info = await shared!;
     } catch (error) {
       const failure = describeFailure(error);
@@ -159,7 +200,7 @@ export async function runRollouts(options: RolloutOptions): Promise<RolloutResul
       ...options.episode,
       client,
       policy: options.policy,
-      start: { taskId: slot.taskId, seed: slot.seed },
+      start: { taskId: slot.taskId, seed: slot.seed, ...(slot.match ? { match: slot.match } : {}) },
       sampling: options.sampling,
       tools: info.tools,
       envId: info.envId,
@@ -207,7 +248,58 @@ export async function runRollouts(options: RolloutOptions): Promise<RolloutResul
   bar?.finish();
   await Promise.all(idle.splice(0).map((c) => c.close().catch(() => undefined)));
   if (sinkError) throw sinkError;
-  return { groups, episodes: slots.length, ms: performance.now() - t0 };
+  return { groups, episodes: slots.length, retried, ms: performance.now() - t0 };
+}
+
+/**
+ * Every episode to play, in the order they are queued: task by task, `groupSize` each; with
+ * `seatOf`, the seats of a match member by member (seat 0 then seat 1 of member 0, …), each pair
+ * under one fresh match id, so partners are queued together. A match listed twice is played twice:
+ * the n-th listing of each seat plays with the n-th of the others.
+ */
+function episodeSlots(
+  taskIds: readonly string[],
+  groupSize: number,
+  baseSeed: number,
+  seatOf: RolloutOptions['seatOf'],
+): EpisodeSlot[] {
+  const slot = (taskIndex: number, member: number, match?: string): EpisodeSlot => ({
+    taskIndex,
+    member,
+    taskId: taskIds[taskIndex]!,
+    seed: baseSeed + taskIndex * groupSize + member,
+    ...(match ? { match } : {}),
+  });
+  // Each match's listings of each seat, in order.
+  const listings = new Map<string, number[][]>();
+  taskIds.forEach((taskId, taskIndex) => {
+    const seat = seatOf?.(taskId);
+    if (!seat) return;
+    const bySeat = listings.get(seat.match) ?? Array.from({ length: seat.seats }, () => []);
+    listings.set(seat.match, bySeat);
+    bySeat[seat.seat]?.push(taskIndex);
+  });
+  for (const [match, bySeat] of listings)
+    if (new Set(bySeat.map((l) => l.length)).size !== 1)
+      throw new RangeError(
+        `match ${match} has ${bySeat.length} seats, but the tasks played list them [${bySeat.map((l) => l.length).join(', ')}] times: list every seat of a match equally often`,
+      );
+  const slots: EpisodeSlot[] = [];
+  taskIds.forEach((taskId, taskIndex) => {
+    const seat = seatOf?.(taskId);
+    if (!seat) {
+      for (let member = 0; member < groupSize; member++) slots.push(slot(taskIndex, member));
+      return;
+    }
+    const bySeat = listings.get(seat.match)!;
+    const listing = bySeat[seat.seat]!.indexOf(taskIndex);
+    if (seat.seat !== 0) return; // queued with seat 0 of its listing
+    for (let member = 0; member < groupSize; member++) {
+      const match = randomUUID();
+      for (const seatListings of bySeat) slots.push(slot(seatListings[listing]!, member, match));
+    }
+  });
+  return slots;
 }
 
 /** The record of an episode that never reached the environment. */

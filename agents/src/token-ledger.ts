@@ -21,6 +21,11 @@ export class TokenLedger {
   tokens: number[] = [];
   lossMask: Array<0 | 1> = [];
   logprobs: number[] = [];
+  /**
+   * The policy's own logprob of each sampled token (0 elsewhere) while every turn's engine reported
+   * it (`GenerateResult.policyLogprobs`); undefined from the first turn without.
+   */
+  policyLogprobs: number[] | undefined = [];
   /** Length of the current sequence's prompt (before its first sampled token). */
   promptLength = 0;
   /** Sequences closed by a rewrite of history, in order. */
@@ -44,15 +49,22 @@ export class TokenLedger {
 
   /**
    * Appends the engine's sampled tokens. `logprobs` is the engine's, one per token (0 where
-   * unknown). `text` is the turn as the template writes it (the caller maps a sampled end token
+   * unknown); `policyLogprobs` the policy's own, when the engine reports them. `text` is the turn as the template writes it (the caller maps a sampled end token
    * the template spells differently onto the template's own).
    */
-  appendSampled(tokens: readonly number[], logprobs: readonly number[] | undefined, text: string): Span {
+  appendSampled(
+    tokens: readonly number[],
+    logprobs: readonly number[] | undefined,
+    text: string,
+    policyLogprobs?: readonly number[],
+  ): Span {
     const start = this.tokens.length;
+    if (policyLogprobs?.length !== tokens.length) this.policyLogprobs = undefined;
     tokens.forEach((id, i) => {
       this.tokens.push(id);
       this.lossMask.push(1);
       this.logprobs.push(logprobs?.[i] ?? 0);
+      this.policyLogprobs?.push(policyLogprobs![i]!);
     });
     this.text += text;
     return { start, end: this.tokens.length };
@@ -84,6 +96,7 @@ export class TokenLedger {
       this.tokens.push(id);
       this.lossMask.push(0);
       this.logprobs.push(0);
+      this.policyLogprobs?.push(0);
     }
     this.text += observation.text;
     if (this.lossMask.lastIndexOf(1, start) < 0) this.promptLength = this.tokens.length;
@@ -100,10 +113,12 @@ export class TokenLedger {
       lossMask: this.lossMask,
       logprobs: this.logprobs,
       promptLength: this.promptLength,
+      ...(this.policyLogprobs ? { policyLogprobs: this.policyLogprobs } : {}),
     });
     this.tokens = [];
     this.lossMask = [];
     this.logprobs = [];
+    if (this.policyLogprobs) this.policyLogprobs = [];
     this.text = '';
     this.appendObservation(this.observationOfText(rendered));
     return this.branches.length - 1;

@@ -43,3 +43,28 @@ export function scriptedTokenPolicyTestDouble(
     ...extra,
   };
 }
+
+/** Wraps a policy to count generate calls in flight and optionally slow some down. */
+export function instrumented(inner: Policy, delayFor: (seed: number) => number) {
+  const stats = { inFlight: 0, maxInFlight: 0 };
+  const policy: Policy = {
+    ...inner,
+    async bindEpisode(binding) {
+      const bound = await inner.bindEpisode!(binding);
+      return {
+        ...bound,
+        async generate(request) {
+          stats.inFlight++;
+          stats.maxInFlight = Math.max(stats.maxInFlight, stats.inFlight);
+          try {
+            await new Promise((r) => setTimeout(r, delayFor(binding.seed)));
+            return await bound.generate(request);
+          } finally {
+            stats.inFlight--;
+          }
+        },
+      };
+    },
+  };
+  return { policy, stats };
+}

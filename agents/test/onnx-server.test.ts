@@ -11,7 +11,7 @@ import { initDecoderWeights } from '../src/model/init-weights.ts';
 import { readModelDir } from '../src/model/model-directory.ts';
 import { writeDecoderModelDir } from '../src/model/write-model-directory.ts';
 import { OnnxPolicy } from '../src/onnx/onnx-policy.ts';
-import { serveOpenAiCompatible } from '../src/onnx/openai-server.ts';
+import { serveOpenAiCompatible } from '../src/serve/openai-server.ts';
 import { createPolicyFromSpec } from '../src/policy-spec.ts';
 import { verifyTrajectoryTokens } from '../src/verify-trajectory.ts';
 import { composeEnvironment, inProcessClient } from './helpers.test-double.ts';

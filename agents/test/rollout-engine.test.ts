@@ -8,36 +8,12 @@ import type { Policy } from '../src/policy.ts';
 import { runRollouts } from '../src/rollout-engine.ts';
 import { verifyTrajectoryTokens } from '../src/verify-trajectory.ts';
 import { ByteTokenizerTestDouble } from './byte-tokenizer.test-double.ts';
-import { composeEnvironment, inProcessClient } from './helpers.test-double.ts';
+import { composeEnvironment, inProcessClient, instrumented } from './helpers.test-double.ts';
 
 const env = composeEnvironment();
 const tokenizer = new ByteTokenizerTestDouble();
 const sampling = { maxTokens: 256 };
 
-/** Wraps a policy to count generate calls in flight and optionally slow some down. */
-function instrumented(inner: Policy, delayFor: (seed: number) => number) {
-  const stats = { inFlight: 0, maxInFlight: 0 };
-  const policy: Policy = {
-    ...inner,
-    async bindEpisode(binding) {
-      const bound = await inner.bindEpisode!(binding);
-      return {
-        ...bound,
-        async generate(request) {
-          stats.inFlight++;
-          stats.maxInFlight = Math.max(stats.maxInFlight, stats.inFlight);
-          try {
-            await new Promise((r) => setTimeout(r, delayFor(binding.seed)));
-            return await bound.generate(request);
-          } finally {
-            stats.inFlight--;
-          }
-        },
-      };
-    },
-  };
-  return { policy, stats };
-}
 
 describe('rollout engine', () => {
   it('plays tasks × group size with distinct seeds, at most `concurrency` at once, streaming each group when complete', async () => {

@@ -197,8 +197,8 @@ const mistakes: Mistake[] = [
     group: 'learner',
     what: 'no token off loopback',
     args: () => ['learner', 'serve', '--host', '0.0.0.0', '--port', '0'],
-    says: /refusing to bind the learner API to 0\.0\.0\.0 without a token[\s\S]*--token/,
-    code: 'invalid_learner_server_config',
+    says: /the learner API would listen on 0\.0\.0\.0 without a token[\s\S]*--token/,
+    code: 'token_required',
   },
   {
     group: 'learner',

@@ -2,7 +2,8 @@
  * The life of a command that serves (env serve --http, policy serve, replay serve, learner serve,
  * train --serve): starting on the address its flags chose, and stopping on a signal.
  */
-import { ConfigError, PortInUseError } from '@toolgym/env-kit';
+import { ConfigError } from '@toolgym/env-kit';
+import { PortInUseError } from '@toolgym/http';
 
 /**
  * Starts a server on the address a flag chose. The operating system refusing the address (a port

@@ -54,6 +54,12 @@ export const StartParamsSchema = z.object({
   taskId: z.string().optional(),
   split: SplitSchema.default('train'),
   seed: z.number().int().default(0),
+  /**
+   * Join the match with this id as the task's seat (a task that declares one: `TaskSeat`): the
+   * match's other seats are played by the sessions that join it with the same id (self-play),
+   * not by the environment's scripted players.
+   */
+  match: z.string().min(1).max(256).optional(),
 });
 export type StartParams = z.input<typeof StartParamsSchema>;
 export const StartResultSchema = z.object({

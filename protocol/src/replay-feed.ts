@@ -163,8 +163,6 @@ export type FeedEventMessage =
 export const FEED_CLOSE_CODES = {
   /** The subscription was malformed. */
   badSubscription: 4400,
-  /** Missing or wrong bearer token. */
-  unauthorized: 4401,
   /** The client's buffer hit its bound; resume from the cursor in the `overflow` message. */
   slowConsumer: 4008,
   /** Replay finished. */

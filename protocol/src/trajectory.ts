@@ -58,6 +58,8 @@ export const BranchSchema = z.object({
   tokens: z.array(z.number().int().nonnegative()),
   lossMask: z.array(z.union([z.literal(0), z.literal(1)])),
   logprobs: z.array(z.number()),
+  /** The policy's own logprob of each token, as `Trajectory.policyLogprobs`. */
+  policyLogprobs: z.array(z.number()).optional(),
   promptLength: z.number().int().nonnegative(),
 });
 export type Branch = z.infer<typeof BranchSchema>;
@@ -97,8 +99,18 @@ export const TrajectorySchema = z
     tokens: z.array(z.number().int().nonnegative()),
     /** 1 exactly on tokens the policy sampled. */
     lossMask: z.array(z.union([z.literal(0), z.literal(1)])),
-    /** Sampling logprob of each token; 0 where the mask is 0. */
+    /**
+     * Logprob of each sampled token under the distribution it was drawn from (the behaviour policy:
+     * temperature, truncation and exploration as applied); 0 where the mask is 0. Importance ratios
+     * divide by it.
+     */
     logprobs: z.array(z.number()),
+    /**
+     * The policy's own logprob of each sampled token, log-softmax(logits / temperature), when the
+     * engine reported it; 0 where the mask is 0. Differs from `logprobs` where truncation or
+     * exploration changed the distribution; for diagnostics only.
+     */
+    policyLogprobs: z.array(z.number()).optional(),
     /** Length of the initial prompt (system + user + first assistant header). */
     promptLength: z.number().int().nonnegative(),
     turns: z.array(TurnSchema),
@@ -131,6 +143,12 @@ export const TrajectorySchema = z
         message: `tokens, lossMask and logprobs must have one length (got ${n}, ${t.lossMask.length}, ${t.logprobs.length})`,
       });
     }
+    if (t.policyLogprobs && t.policyLogprobs.length !== n)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['policyLogprobs'],
+        message: `policyLogprobs must have one entry per token (got ${t.policyLogprobs.length} for ${n})`,
+      });
     if (t.promptLength > n)
       ctx.addIssue({ code: 'custom', path: ['promptLength'], message: 'beyond tokens' });
     t.branches?.forEach((b, i) => {

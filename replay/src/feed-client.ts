@@ -42,6 +42,8 @@ export class FeedClient {
   private resolveDone!: () => void;
   private rejectDone!: (error: Error) => void;
   private readonly subscription: FeedSubscribe;
+  /** How long the server asked us to wait before the next connection (Retry-After). */
+  private retryAfterMs: number | undefined;
 
   constructor(private readonly options: FeedClientOptions) {
     const parsed = FeedSubscribeSchema.safeParse({ type: 'subscribe', ...options.subscribe });
@@ -113,16 +115,38 @@ export class FeedClient {
           this.options.onControl?.(message);
       }
     });
+    // The server refused the upgrade: a wrong token or a refused Host/Origin will not heal by retrying.
+    ws.on('unexpected-response', (_request, response) => {
+      const status = response.statusCode ?? 0;
+      if (status === 401 || status === 403)
+        this.fail(
+          new ReplayError(
+            status === 401 ? 'unauthorized' : 'forbidden',
+            `The feed at ${this.options.url} refused the connection (${status}).`,
+            status === 401
+              ? "Pass the server's token (--token or TOOLGYM_TOKEN)."
+              : 'Connect by a name the server allows.',
+          ),
+        );
+      else {
+        // Full (503 with Retry-After) or failing: come back when the server says to.
+        const retryAfter = Number(response.headers['retry-after']);
+        if (retryAfter > 0) this.retryAfterMs = retryAfter * 1000;
+        ws.terminate();
+      }
+      response.resume();
+    });
     ws.on('error', () => {});
     ws.on('close', (code) => {
       if (this.ws !== ws || this.stopped) return;
-      if (code === FEED_CLOSE_CODES.unauthorized || code === FEED_CLOSE_CODES.badSubscription) return;
+      if (code === FEED_CLOSE_CODES.badSubscription) return;
       if (this.options.reconnect === false) {
         this.stopped = true;
         this.resolveDone();
         return;
       }
-      setTimeout(() => this.connect(), this.options.reconnectDelayMs ?? 200);
+      setTimeout(() => this.connect(), this.retryAfterMs ?? this.options.reconnectDelayMs ?? 200);
+      this.retryAfterMs = undefined;
     });
   }
 

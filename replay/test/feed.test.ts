@@ -10,7 +10,7 @@ import {
 } from '@toolgym/protocol';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { ReplayConfigError } from '../src/errors.ts';
+import { HttpConfigError, probeGuards } from '@toolgym/http';
 import { FeedClient } from '../src/feed-client.ts';
 import { type ReplayServer, serveReplay } from '../src/replay-server.ts';
 import { eventToMessage, TrajectoryStore } from '../src/store.ts';
@@ -43,6 +43,25 @@ function rawSubscribe(url: string, subscribe: Record<string, unknown>, headers: 
   );
   return { ws, messages, closed };
 }
+
+/** The HTTP answer to a websocket upgrade the server refuses. */
+function upgradeResponse(url: string, headers: Record<string, string> = {}): Promise<{ status: number; retryAfter?: string }> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, { headers });
+    ws.on('unexpected-response', (_request, response) => {
+      resolve({ status: response.statusCode ?? 0, retryAfter: response.headers['retry-after'] });
+      ws.terminate();
+    });
+    ws.on('open', () => {
+      ws.close();
+      reject(new Error(`the upgrade to ${url} was accepted`));
+    });
+    ws.on('error', () => {});
+  });
+}
+
+const upgradeStatus = async (url: string, headers: Record<string, string> = {}) =>
+  (await upgradeResponse(url, headers)).status;
 
 async function until(condition: () => boolean, timeoutMs = 20_000, what = 'condition'): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -234,11 +253,11 @@ describe('replay feed', () => {
   });
 
   it('refuses bad subscriptions, and needs the bearer token when one is set or off loopback', async () => {
-    await expect(serveReplay({ store, host: '0.0.0.0', viewer: false })).rejects.toThrow(ReplayConfigError);
+    await expect(serveReplay({ store, host: '0.0.0.0', viewer: false })).rejects.toThrow(HttpConfigError);
     const refused = await serveReplay({ store, host: '0.0.0.0', viewer: false }).catch(
-      (error: ReplayConfigError) => error,
+      (error: HttpConfigError) => error,
     );
-    expect((refused as ReplayConfigError).render()).toMatch(/without a token[\s\S]*--token/);
+    expect((refused as HttpConfigError).render()).toMatch(/without a token[\s\S]*--token/);
     await expect(serveReplay({ store, port: 70_000, viewer: false })).rejects.toThrow(/not a port number/);
     expect(
       () => new FeedClient({ url: 'ws://127.0.0.1:1/feed', subscribe: { after: -1 }, onEvent: () => {} }),
@@ -248,11 +267,12 @@ describe('replay feed', () => {
     expect((await bad.closed).code).toBe(FEED_CLOSE_CODES.badSubscription);
     expect(bad.messages[0]).toMatchObject({ type: 'error', code: 'bad_subscription' });
     expect(bad.messages[0]!.type === 'error' && bad.messages[0]!.message).toMatch(/mode/);
-    const noToken = rawSubscribe(server.feedUrl, {});
-    expect((await noToken.closed).code).toBe(FEED_CLOSE_CODES.unauthorized);
-    expect(noToken.messages[0]).toMatchObject({ type: 'error', code: 'unauthorized' });
-    const wrong = rawSubscribe(`${server.feedUrl}?token=nope`, {});
-    expect((await wrong.closed).code).toBe(FEED_CLOSE_CODES.unauthorized);
+    // Refused at the upgrade, before a socket exists; FeedClient gives up instead of retrying.
+    expect(await upgradeStatus(server.feedUrl)).toBe(401);
+    expect(await upgradeStatus(`${server.feedUrl}?token=nope`)).toBe(401);
+    const client = new FeedClient({ url: server.feedUrl, subscribe: {}, onEvent: () => {} });
+    await expect(client.done).rejects.toMatchObject({ code: 'unauthorized' });
+    expect(client.connections).toBe(1);
     const good = rawSubscribe(`${server.feedUrl}?token=s3cret`, {});
     await until(() => good.messages.some((m) => m.type === 'caught-up'), 5000, 'caught-up');
     good.ws.close();
@@ -260,6 +280,40 @@ describe('replay feed', () => {
     expect(
       (await fetch(`${server.url}api/runs`, { headers: { authorization: 'Bearer s3cret' } })).status,
     ).toBe(200);
+  });
+
+  it('refuses a page of another site, a rebinding Host, an oversized body and a missing token', async () => {
+    server = await serveReplay({ store, host: '0.0.0.0', viewer: false, token: 's3cret', maxBodyBytes: 1024 });
+    const api = `http://127.0.0.1:${server.port}/api/runs`;
+    expect(await probeGuards(api, { method: 'GET', token: 's3cret', maxBodyBytes: 1024 })).toEqual({
+      badOrigin: { status: 403, code: 'origin_not_allowed' },
+      badHost: { status: 403, code: 'host_not_allowed' },
+      oversized: { status: 413, code: 'body_too_large' },
+      noToken: { status: 401, code: 'unauthorized' },
+    });
+    // The feed's upgrade passes the same checks: a page of another site cannot open it …
+    const feed = `ws://127.0.0.1:${server.port}/feed?token=s3cret`;
+    expect(await upgradeStatus(feed, { origin: 'http://evil.example' })).toBe(403);
+    expect(await upgradeStatus(feed, { host: 'evil.example' })).toBe(403);
+    // … and the viewer's own page can.
+    const own = rawSubscribe(feed, {}, { origin: `http://127.0.0.1:${server.port}` });
+    await until(() => own.messages.some((m) => m.type === 'caught-up'), 5000, 'caught-up');
+    own.ws.close();
+  });
+
+  it('caps feed connections: one more is answered 503 with Retry-After, and gets in once one leaves', async () => {
+    server = await serveReplay({ store, viewer: false, maxClients: 2 });
+    const a = rawSubscribe(server.feedUrl, {});
+    const b = rawSubscribe(server.feedUrl, {});
+    await until(() => server!.clientCount() === 2, 5000, 'two clients');
+    const refused = await upgradeResponse(server.feedUrl);
+    expect(refused).toMatchObject({ status: 503, retryAfter: '5' });
+    a.ws.close();
+    await a.closed;
+    const c = rawSubscribe(server.feedUrl, {});
+    await until(() => c.messages.some((m) => m.type === 'caught-up'), 5000, 'caught-up');
+    b.ws.close();
+    c.ws.close();
   });
 
   it('serves the JSON API the viewer uses', async () => {
@@ -279,7 +333,7 @@ describe('replay feed', () => {
     expect((await get(`api/groups/${list[0].groupId}`)).body.trajectories).toHaveLength(4);
     expect(await get('api/trajectories/nope')).toEqual({
       status: 404,
-      body: { error: 'not_found', message: "No trajectory 'nope' in the store." },
+      body: { error: { code: 'not_found', message: "No trajectory 'nope' in the store." } },
     });
     expect((await get('api/trajectories?minReward=abc')).status).toBe(400);
   });

@@ -1,24 +1,45 @@
 import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from 'node:child_process';
-import { existsSync, lstatSync, readlinkSync } from 'node:fs';
-import { type CgroupManager, CgroupManager as Cgroups, type SandboxCgroup } from './cgroup.ts';
+import os from 'node:os';
+import {
+  type CgroupManager,
+  CgroupManager as Cgroups,
+  type Controller,
+  type SandboxCgroup,
+} from './cgroup.ts';
 import { SandboxError } from './errors.ts';
-import { LAUNCHER_SOURCE, type LauncherRlimits, READY_BYTE, resolveRequest, WORK_DIR } from './launcher.ts';
-import { type PreparedSandbox, runJob } from './run-job.ts';
+import { absolutePath, bwrapCommand, SYSTEM_PATHS, systemBinds } from './bwrap-command.ts';
+import { BASE_ENV, nprocCountsPerUserNamespace, resolveRequest } from './launcher.ts';
+import { abortedBeforeStart, type LauncherSettings, type PreparedSandbox, runJob } from './run-job.ts';
+import { type SandboxBound, sandboxBound } from './sandbox-bound.ts';
+import { seccompFor } from './seccomp.ts';
+import { type SandboxInput, type SupervisedSandbox, Supervisor, supervisorCommand } from './supervisor.ts';
 import {
   DEFAULT_LIMITS,
+  type PoolState,
   type RunRequest,
   type RunResult,
   type Sandbox,
   type SandboxCapabilities,
   type SandboxLimits,
 } from './types.ts';
-import { WarmPool } from './warm-pool.ts';
+import { AcquireAborted, WarmPool } from './warm-pool.ts';
 
 export interface BubblewrapSandboxOptions {
   /** Default limits of every run (a run may override them). */
   limits?: Partial<SandboxLimits>;
-  /** Pre-started sandboxes kept ready; 0 turns the warm pool off (every run starts cold). */
+  /**
+   * Pre-started sandboxes kept ready with no load (the pool grows past this under load and
+   * shrinks back when idle); 0 keeps none, so every run starts its own sandbox.
+   */
   poolSize?: number;
+  /** Sandboxes alive at once; by default as many as memory and pids allow (`sandboxBound`). */
+  maxSandboxes?: number;
+  /** How long a run waits for a sandbox when `maxSandboxes` are busy, before `sandbox_busy`. */
+  queueTimeoutMs?: number;
+  /** Sandboxes being created at once. */
+  startConcurrency?: number;
+  /** After this long with no run waiting, the pool's idle target halves. */
+  shrinkAfterMs?: number;
   /** The bubblewrap binary. */
   bwrapPath?: string;
   /** The interpreter the launcher runs with inside the sandbox (it must be under a bound path). */
@@ -29,16 +50,18 @@ export interface BubblewrapSandboxOptions {
   uid?: number;
   /** Use cgroups for memory, pids and CPU limits when they are writable (default); rlimits otherwise. */
   cgroups?: boolean;
+  /** Install the seccomp filter (`seccomp.ts`) in every sandbox (default). */
+  seccomp?: boolean;
 }
 
-/** Runs jobs at once through `sh`: join the cgroups, drop to the sandbox uid, exec bwrap. */
-const JOIN_CGROUPS_AND_EXEC =
-  'while [ "$1" != "--" ]; do echo $$ > "$1" || exit 125; shift; done; shift; exec "$@"';
+/** Processes of a sandbox besides its program: the outer bwrap and bwrap's init in the pid namespace. */
+const SANDBOX_OVERHEAD_PIDS = 2;
 
 /**
  * Bubblewrap backend: every run gets new user, pid, network, ipc, uts and cgroup namespaces, a
  * read-only view of the system directories and nothing else of the host, private tmpfs `/work`
- * and `/tmp`, and its own cgroup. It is the default on Linux: no daemon, ~10 ms to create.
+ * and `/tmp`, a seccomp filter, and its own cgroup. A small supervisor process (supervisor.py)
+ * starts the sandboxes, so a start never forks the Node process. No daemon is needed.
  */
 export function createBubblewrapSandbox(options: BubblewrapSandboxOptions = {}): Sandbox {
   return new BubblewrapSandbox(options);
@@ -50,154 +73,218 @@ class BubblewrapSandbox implements Sandbox {
   private readonly cgroups: CgroupManager | undefined;
   private readonly asRoot: boolean;
   private readonly uid: number;
-  private readonly rlimits: LauncherRlimits;
-  private readonly baseArgs: string[];
-  private readonly pool: WarmPool<BwrapInstance>;
+  private readonly launcher: LauncherSettings;
+  private readonly seccomp: Buffer | null;
+  private readonly bound: SandboxBound;
+  private readonly binds: string[];
+  private readonly bwrap: string;
+  /** One pool per sandbox shape (tmpfs size, CPU quota or not): the default shape keeps `poolSize` ready. */
+  private readonly pools = new Map<string, WarmPool<BwrapInstance>>();
   private readonly live = new Set<BwrapInstance>();
+  private host?: { process: ChildProcessWithoutNullStreams; supervisor: Supervisor };
+  /** Runs in progress or waiting: while any, the supervisor keeps the Node process alive. */
+  private holds = 0;
   private closed = false;
 
   constructor(private readonly options: BubblewrapSandboxOptions) {
     this.defaults = { ...DEFAULT_LIMITS, ...options.limits };
-    const bwrap = options.bwrapPath ?? 'bwrap';
-    const probe = spawnSync(bwrap, ['--version'], { encoding: 'utf8' });
+    // The supervisor execs it without a PATH search.
+    this.bwrap = absolutePath(options.bwrapPath ?? 'bwrap');
+    const probe = spawnSync(this.bwrap, ['--version'], { encoding: 'utf8' });
     if (probe.error || probe.status !== 0) {
       throw new SandboxError(
         'backend_unavailable',
-        `bubblewrap is not runnable (${bwrap})`,
+        `bubblewrap is not runnable (${this.bwrap})`,
         'install it: apt-get install bubblewrap',
       );
     }
+    this.seccomp = options.seccomp === false ? null : seccompFor('bubblewrap');
     this.cgroups = options.cgroups === false ? undefined : Cgroups.detect();
     this.cgroups?.sweepStale();
     this.asRoot = process.getuid?.() === 0;
     this.uid = options.uid ?? 65534;
-    this.rlimits = {
-      memoryByRlimit: !this.cgroups?.has('memory'),
-      // RLIMIT_NPROC counts every process of the uid; it only means "this sandbox" with a uid of its own.
-      pidsByRlimit: !this.cgroups?.has('pids') && this.asRoot,
-    };
-    this.baseArgs = [
-      bwrap,
-      ...systemBinds(options.readOnlyPaths ?? ['/usr', '/bin', '/lib', '/lib64', '/sbin']),
-    ];
-    this.pool = new WarmPool<BwrapInstance>({
-      size: options.poolSize ?? 2,
-      create: async () => {
-        const instance = await this.start(this.defaults.diskBytes, this.defaults.cpus > 0, true);
-        // An idle pre-started sandbox must not keep the process alive (it dies with it anyway).
-        instance.setKeepsProcessAlive(false);
-        return instance;
+    this.launcher = {
+      python: options.launcherPython ?? '/usr/bin/python3',
+      rlimits: {
+        memoryByRlimit: !this.cgroups?.has('memory'),
+        pidsByRlimit: !this.cgroups?.has('pids') && nprocCountsPerUserNamespace(),
       },
-      destroy: (instance) => instance.dispose(),
-      isAlive: (instance) => instance.alive,
-      concurrency: 2,
-      onError: (error) =>
-        process.emitWarning(
-          `bubblewrap warm pool: ${error instanceof Error ? error.message : String(error)}`,
-        ),
+    };
+    this.binds = systemBinds(options.readOnlyPaths ?? SYSTEM_PATHS);
+    this.bound = sandboxBound({
+      memoryBytes: this.defaults.memoryBytes,
+      pids: this.defaults.pids,
+      overheadPids: SANDBOX_OVERHEAD_PIDS,
+      requested: options.maxSandboxes,
     });
   }
 
   async run(request: RunRequest): Promise<RunResult> {
     if (this.closed) throw new SandboxError('closed', 'run() on a closed sandbox');
     const { limits } = resolveRequest(request, this.defaults);
-    // The pool's sandboxes have the default tmpfs size and CPU-quota setting; other runs need a sandbox of their own.
-    const poolFits =
-      limits.diskBytes === this.defaults.diskBytes && limits.cpus > 0 === this.defaults.cpus > 0;
-    const pooled = poolFits ? this.pool.take() : undefined;
-    const instance = pooled ?? (await this.start(limits.diskBytes, limits.cpus > 0, false));
-    return runJob(instance, request, limits, this.rlimits);
+    this.hold(1);
+    try {
+      let acquired: { item: BwrapInstance; warm: boolean };
+      try {
+        acquired = await this.poolFor(limits.diskBytes, limits.cpus > 0).acquire(request.signal);
+      } catch (error) {
+        if (error instanceof AcquireAborted) return abortedBeforeStart();
+        throw error;
+      }
+      try {
+        return await runJob(acquired.item, request, limits, this.launcher, acquired.warm);
+      } finally {
+        this.poolFor(limits.diskBytes, limits.cpus > 0).release();
+      }
+    } finally {
+      this.hold(-1);
+    }
   }
 
   warmUp(): Promise<void> {
-    return this.pool.fill();
+    return this.poolFor(this.defaults.diskBytes, this.defaults.cpus > 0).fill();
+  }
+
+  poolState(): PoolState {
+    const pool = this.poolFor(this.defaults.diskBytes, this.defaults.cpus > 0);
+    return { target: pool.target, idle: pool.idleCount, peak: pool.peakItems, max: pool.maxItems };
   }
 
   capabilities(): SandboxCapabilities {
     const cg = (c: 'memory' | 'pids' | 'cpu') =>
       this.cgroups?.has(c) ? `cgroup v${this.cgroups.version} ${c} controller` : null;
     return {
-      wallMs: 'host timer, then SIGKILL of the process group and of the cgroup',
+      wallMs: 'host timer, then SIGKILL of the sandbox and of its cgroup',
       cpuMs: 'RLIMIT_CPU per process (SIGXCPU, SIGKILL one second later)',
       memoryBytes: cg('memory') ?? 'RLIMIT_AS per process (no cgroup available: no OOM detection)',
-      pids: cg('pids') ?? (this.rlimits.pidsByRlimit ? `RLIMIT_NPROC of uid ${this.uid}` : null),
+      pids:
+        cg('pids') ??
+        (this.launcher.rlimits.pidsByRlimit ? "RLIMIT_NPROC in the sandbox's own user namespace" : null),
       outputBytes: 'host counts stdout/stderr bytes and kills the sandbox past the limit',
       fileBytes: 'RLIMIT_FSIZE',
       diskBytes: 'tmpfs size of /work and /tmp',
       cpus: cg('cpu') ? `${cg('cpu')} (CFS quota; joined only by runs with cpus > 0)` : null,
       network: 'new network namespace: loopback only, nothing routed',
       filesystem: 'read-only binds of system dirs, private tmpfs /work and /tmp, no other host path',
+      syscalls: this.seccomp
+        ? 'seccomp filter: ptrace, mount, kernel modules, keyring, bpf, io_uring, namespaces … refused'
+        : null,
+      concurrency: `at most ${this.bound.maxSandboxes} sandboxes at once (${this.bound.reason}); runs beyond wait, then sandbox_busy`,
     };
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.pool.close();
+    // Closing waits on the supervisor: it must keep the process alive until it has answered.
+    this.hold(1);
+    await Promise.all([...this.pools.values()].map((pool) => pool.close()));
     await Promise.all([...this.live].map((instance) => instance.dispose()));
     await Promise.all([...this.live].map((instance) => instance.cleanedUp));
+    await this.cgroups?.removeFree();
+    const host = this.host;
+    if (host && host.process.exitCode === null && host.process.signalCode === null) {
+      const exited = new Promise((resolve) => host.process.once('close', resolve));
+      host.process.stdin.end();
+      await exited;
+    }
+    this.hold(-1);
   }
 
-  private async start(diskBytes: number, cpuQuota: boolean, warm: boolean): Promise<BwrapInstance> {
+  private poolFor(diskBytes: number, cpuQuota: boolean): WarmPool<BwrapInstance> {
+    const key = `${diskBytes}:${cpuQuota}`;
+    let pool = this.pools.get(key);
+    if (!pool) {
+      const isDefault = diskBytes === this.defaults.diskBytes && cpuQuota === this.defaults.cpus > 0;
+      const poolSize = this.options.poolSize ?? 2;
+      pool = new WarmPool<BwrapInstance>({
+        create: () => this.start(diskBytes, cpuQuota),
+        destroy: (instance) => instance.dispose(),
+        isAlive: (instance) => instance.alive,
+        minIdle: isDefault ? poolSize : 0,
+        maxIdle: poolSize === 0 ? 0 : this.bound.maxSandboxes,
+        maxItems: this.bound.maxSandboxes,
+        concurrency: this.options.startConcurrency ?? Math.max(2, 2 * os.availableParallelism()),
+        queueTimeoutMs: this.options.queueTimeoutMs ?? 60_000,
+        shrinkAfterMs: this.options.shrinkAfterMs ?? 10_000,
+        onError: (error) =>
+          process.emitWarning(
+            `bubblewrap warm pool: ${error instanceof Error ? error.message : String(error)}`,
+          ),
+      });
+      this.pools.set(key, pool);
+    }
+    return pool;
+  }
+
+  private supervisor(): Supervisor {
+    if (this.host && !this.host.supervisor.closed) return this.host.supervisor;
+    const command = supervisorCommand(this.launcher.python, {
+      uid: this.asRoot ? this.uid : null,
+      gid: this.asRoot ? this.uid : null,
+      seccomp: this.seccomp,
+      oomFiles: [],
+      env: BASE_ENV,
+    });
+    const child = spawn(command[0]!, command.slice(1), { stdio: ['pipe', 'pipe', 'pipe'], env: {} });
+    const supervisor = new Supervisor((bytes) => child.stdin.write(bytes));
+    child.stdout.on('data', (chunk: Buffer) => supervisor.push(chunk));
+    child.stderr.on('data', (chunk: Buffer) =>
+      process.emitWarning(`bubblewrap supervisor: ${chunk.toString('utf8').trim()}`),
+    );
+    child.stdin.on('error', () => {});
+    child.on('error', (error) => supervisor.close(error.message));
+    child.on('close', (code, signal) => supervisor.close(`it exited (${code ?? signal})`));
+    this.host = { process: child, supervisor };
+    this.refHost();
+    return supervisor;
+  }
+
+  private hold(delta: number): void {
+    this.holds += delta;
+    this.refHost();
+  }
+
+  /** An idle supervisor (and its idle sandboxes) must not keep the process alive; a run in progress must. */
+  private refHost(): void {
+    if (!this.host) return;
+    const { process: child } = this.host;
+    // The stdio pipes are net.Sockets at run time, though typed as plain streams.
+    const handles = [child, child.stdin, child.stdout, child.stderr] as unknown as Array<{
+      ref(): void;
+      unref(): void;
+    }>;
+    for (const handle of handles) {
+      if (this.holds > 0) handle.ref();
+      else handle.unref();
+    }
+  }
+
+  private async start(diskBytes: number, cpuQuota: boolean): Promise<BwrapInstance> {
     if (this.closed) throw new SandboxError('closed', 'sandbox closed while starting');
     // The CPU controller only when a quota is asked for: being in a CPU cgroup slows start-up under load.
-    const cgroup = this.cgroups?.create('bwrap', cpuQuota ? ['memory', 'pids', 'cpu'] : ['memory', 'pids']);
-    const dropPrivileges = this.asRoot
-      ? ['setpriv', `--reuid=${this.uid}`, `--regid=${this.uid}`, '--clear-groups', '--inh-caps=-all', '--']
-      : [];
-    const bwrapArgs = [
-      ...this.baseArgs.slice(0, 1),
-      '--unshare-all',
-      '--unshare-user',
-      '--disable-userns',
-      '--die-with-parent',
-      '--new-session',
-      '--hostname',
-      'sandbox',
-      ...this.baseArgs.slice(1),
-      '--proc',
-      '/proc',
-      '--dev',
-      '/dev',
-      '--size',
-      String(diskBytes),
-      '--tmpfs',
-      '/tmp',
-      '--size',
-      String(diskBytes),
-      '--perms',
-      '0755',
-      '--tmpfs',
-      WORK_DIR,
-      // The root bwrap builds is its own tmpfs: make it read-only too, so only /work and /tmp are writable.
-      '--remount-ro',
-      '/',
-      '--chdir',
-      WORK_DIR,
-      this.options.launcherPython ?? '/usr/bin/python3',
-      '-I',
-      '-S',
-      '-c',
-      LAUNCHER_SOURCE,
-    ];
-    const child = spawn(
-      '/bin/sh',
-      [
-        '-c',
-        JOIN_CGROUPS_AND_EXEC,
-        'sh',
-        ...(cgroup?.procsFiles() ?? []),
-        '--',
-        ...dropPrivileges,
-        ...bwrapArgs,
-      ],
-      {
-        detached: true,
-        stdio: ['pipe', 'pipe', 'pipe'],
-        env: {},
-      },
-    );
-    const instance = new BwrapInstance(child, cgroup, warm, () => this.live.delete(instance));
+    const controllers: Controller[] = cpuQuota ? ['memory', 'pids', 'cpu'] : ['memory', 'pids'];
+    const cgroup = this.cgroups?.acquire('bwrap', controllers);
+    cgroup?.setLimits(this.defaults);
+    const sandbox = this.supervisor().start({
+      argv: bwrapCommand({
+        bwrap: this.bwrap,
+        binds: this.binds,
+        diskBytes,
+        seccomp: this.seccomp !== null,
+        python: this.launcher.python,
+      }),
+      cgroupProcs: cgroup?.procsFiles() ?? [],
+    });
+    const release = async () => {
+      const ok = await (cgroup && this.cgroups ? this.cgroups.release(cgroup, controllers) : true);
+      if (!ok)
+        process.emitWarning(
+          `bubblewrap sandbox: cgroup ${cgroup?.procsFiles()[0]} still busy after a minute`,
+        );
+      this.live.delete(instance);
+    };
+    const instance = new BwrapInstance(sandbox, cgroup, release);
     this.live.add(instance);
     try {
       await instance.ready;
@@ -209,120 +296,40 @@ class BubblewrapSandbox implements Sandbox {
   }
 }
 
-/** `--ro-bind` for each existing path; a symlink (merged /usr) is recreated as the same symlink. */
-function systemBinds(paths: string[]): string[] {
-  const args: string[] = [];
-  for (const p of paths) {
-    if (!existsSync(p)) continue;
-    if (lstatSync(p).isSymbolicLink()) args.push('--symlink', readlinkSync(p), p);
-    else args.push('--ro-bind', p, p);
-  }
-  return args;
-}
-
-/** One started bwrap process whose launcher waits for its single job. */
+/** One sandbox whose launcher waits for its single job, and its cgroup. */
 class BwrapInstance implements PreparedSandbox {
   readonly ready: Promise<void>;
   readonly exited: Promise<number | null>;
-  private sinks?: { stdout: (chunk: Buffer) => void; stderr: (chunk: Buffer) => void };
-  /** Output before a job is attached: start-up errors of bwrap itself. */
-  private early: Buffer[] = [];
+  readonly input: SandboxInput;
   private disposed?: Promise<void>;
-  private exitedFlag = false;
+  /** Settles when the cgroup is gone (after `dispose`). */
+  cleanedUp: Promise<void> = Promise.resolve();
 
   constructor(
-    private readonly child: ChildProcessWithoutNullStreams,
+    private readonly sandbox: SupervisedSandbox,
     private readonly cgroup: SandboxCgroup | undefined,
-    readonly warm: boolean,
-    private readonly onDisposed: () => void,
+    /** Gives the cgroup back (or removes it) once the sandbox is gone. */
+    private readonly releaseCgroup: () => Promise<void>,
   ) {
-    let readyByteSeen = false;
-    let markReady: () => void = () => {};
-    let failStart: (error: Error) => void = () => {};
-    this.ready = new Promise<void>((resolve, reject) => {
-      markReady = resolve;
-      failStart = reject;
-    });
-    child.stdout.on('data', (chunk: Buffer) => {
-      if (!readyByteSeen) {
-        readyByteSeen = true;
-        if (chunk[0] !== READY_BYTE)
-          failStart(
-            new SandboxError(
-              'sandbox_failed',
-              'bubblewrap sandbox wrote output before its launcher was ready',
-            ),
-          );
-        markReady();
-        chunk = chunk.subarray(1);
-        if (chunk.length === 0) return;
-      }
-      this.sinks?.stdout(chunk);
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      if (this.sinks) this.sinks.stderr(chunk);
-      else this.early.push(chunk);
-    });
-    this.exited = new Promise((resolve) => {
-      child.on('close', (code, signal) => {
-        this.exitedFlag = true;
-        if (!readyByteSeen) {
-          const why = Buffer.concat(this.early).toString('utf8').trim() || `exit ${code ?? signal}`;
-          failStart(
-            new SandboxError(
-              'sandbox_failed',
-              `bubblewrap sandbox did not start: ${why}`,
-              'check that bwrap can create user namespaces here',
-            ),
-          );
-        }
-        resolve(code ?? (signal ? 128 + signalNumber(signal) : null));
-      });
-    });
-    child.on('error', (error) =>
-      failStart(new SandboxError('sandbox_failed', `cannot start bubblewrap: ${error.message}`)),
-    );
+    this.ready = sandbox.ready;
+    this.input = sandbox;
+    this.exited = sandbox.exited.then((exit) => exit.exitCode);
   }
 
   get alive(): boolean {
-    return !this.exitedFlag && this.child.exitCode === null && this.child.signalCode === null;
-  }
-
-  get stdin() {
-    return this.child.stdin;
+    return !this.sandbox.hasExited;
   }
 
   async applyLimits(limits: SandboxLimits): Promise<void> {
-    // The job starts now: from here until it exits the run holds the process open.
-    this.setKeepsProcessAlive(true);
     this.cgroup?.setLimits(limits);
   }
 
-  setKeepsProcessAlive(keep: boolean): void {
-    // The stdio pipes are net.Sockets at run time, though typed as plain streams.
-    const pipes = [this.child.stdin, this.child.stdout, this.child.stderr] as unknown as Array<{
-      ref(): void;
-      unref(): void;
-    }>;
-    for (const handle of [this.child, ...pipes]) {
-      if (keep) handle.ref();
-      else handle.unref();
-    }
-  }
-
   attachOutput(sinks: { stdout: (chunk: Buffer) => void; stderr: (chunk: Buffer) => void }): void {
-    this.sinks = sinks;
-    for (const chunk of this.early.splice(0)) sinks.stderr(chunk);
+    this.sandbox.attachOutput(sinks);
   }
 
   async kill(): Promise<void> {
-    if (this.child.pid !== undefined) {
-      try {
-        process.kill(-this.child.pid, 'SIGKILL');
-      } catch {
-        // the group is already gone
-      }
-    }
+    this.sandbox.kill();
     this.cgroup?.killAll();
   }
 
@@ -332,8 +339,8 @@ class BwrapInstance implements PreparedSandbox {
 
   /**
    * Kills whatever is left (nothing, after a normal exit: the pid namespace died with its init)
-   * and removes the cgroup. The cgroup directory goes once the kernel has reaped every process,
-   * which can lag; that part runs in the background and `cleanedUp` tracks it.
+   * and gives the cgroup back once the kernel has reaped every process in it, which can lag;
+   * that part runs in the background and `cleanedUp` tracks it.
    */
   dispose(): Promise<void> {
     this.disposed ??= (async () => {
@@ -341,35 +348,8 @@ class BwrapInstance implements PreparedSandbox {
         await this.kill();
         await this.exited;
       }
-      this.cgroup?.killAll();
-      this.cleanedUp = (this.cgroup?.remove() ?? Promise.resolve(true)).then((removed) => {
-        if (!removed)
-          process.emitWarning(
-            `bubblewrap sandbox: cgroup ${this.cgroup?.procsFiles()[0]} still busy after a minute`,
-          );
-        this.onDisposed();
-      });
+      this.cleanedUp = this.releaseCgroup();
     })();
     return this.disposed;
   }
-
-  /** Settles when the cgroup is gone (after `dispose`). */
-  cleanedUp: Promise<void> = Promise.resolve();
-}
-
-const SIGNALS: Record<string, number> = {
-  SIGHUP: 1,
-  SIGINT: 2,
-  SIGQUIT: 3,
-  SIGABRT: 6,
-  SIGKILL: 9,
-  SIGSEGV: 11,
-  SIGPIPE: 13,
-  SIGTERM: 15,
-  SIGXCPU: 24,
-  SIGXFSZ: 25,
-};
-
-function signalNumber(signal: NodeJS.Signals): number {
-  return SIGNALS[signal] ?? 0;
 }

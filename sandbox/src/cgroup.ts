@@ -23,6 +23,9 @@ const CPU_PERIOD_US = 100_000;
 let cgroupCounter = 0;
 
 export class CgroupManager {
+  /** Empty cgroups of finished sandboxes, by controller set, ready for the next sandbox. */
+  private readonly free = new Map<string, SandboxCgroup[]>();
+
   private constructor(
     readonly version: 1 | 2,
     /** Parent directory per usable controller (v2: the same directory for all). */
@@ -92,8 +95,47 @@ export class CgroupManager {
     }
   }
 
-  /** A new cgroup in the given controllers (those this manager can use). */
-  create(label: string, controllers: Controller[] = CONTROLLERS): SandboxCgroup {
+  /**
+   * A cgroup in the given controllers (those this manager can use): an empty one a finished
+   * sandbox gave back, else a new one. Creating and removing a memory cgroup costs the kernel
+   * more than a sandbox's other set-up; an empty one holds nothing of the sandbox before it but
+   * counters, which `SandboxCgroup` reads relative to when it was taken.
+   */
+  acquire(label: string, controllers: Controller[] = CONTROLLERS): SandboxCgroup {
+    const reused = this.free.get(controllers.join())?.pop();
+    if (reused) {
+      reused.resetCounters();
+      return reused;
+    }
+    return this.create(label, controllers);
+  }
+
+  /**
+   * Takes a cgroup back once every process in it is gone (kills what is left), for `acquire`;
+   * one that stays busy is removed instead. Resolves when it is free or removed.
+   */
+  async release(cgroup: SandboxCgroup, controllers: Controller[] = CONTROLLERS): Promise<boolean> {
+    for (let attempt = 0; attempt < 40; attempt++) {
+      cgroup.killAll();
+      if (cgroup.pids().length === 0) {
+        const key = controllers.join();
+        this.free.set(key, [...(this.free.get(key) ?? []), cgroup]);
+        return true;
+      }
+      // Not unref'd: close() awaits this, and an unref'd timer would let the process exit mid-await.
+      await new Promise((resolve) => setTimeout(resolve, Math.min(2_000, 10 * 2 ** attempt)));
+    }
+    return cgroup.remove();
+  }
+
+  /** Removes the cgroups kept for reuse. */
+  async removeFree(): Promise<void> {
+    const all = [...this.free.values()].flat();
+    this.free.clear();
+    await Promise.all(all.map((cgroup) => cgroup.remove()));
+  }
+
+  private create(label: string, controllers: Controller[]): SandboxCgroup {
     const name = `${label}-${process.pid}-${++cgroupCounter}`;
     const dirs = new Map<Controller, string>();
     for (const [controller, parent] of this.parents) {
@@ -107,10 +149,19 @@ export class CgroupManager {
 }
 
 export class SandboxCgroup {
+  /** OOM kills counted before this sandbox took the cgroup. */
+  private oomBaseline = 0;
+  /** The limits last written, so an unchanged limit is not written again. */
+  private written: Partial<Record<'memory' | 'pids' | 'cpu', number>> = {};
+
   constructor(
     readonly version: 1 | 2,
     private readonly dirs: Map<Controller, string>,
   ) {}
+
+  resetCounters(): void {
+    this.oomBaseline += this.oomKills();
+  }
 
   /** The `cgroup.procs` files a process writes its pid to, to join this cgroup before it forks. */
   procsFiles(): string[] {
@@ -125,16 +176,21 @@ export class SandboxCgroup {
     const memory = this.dirs.get('memory');
     const pids = this.dirs.get('pids');
     const cpu = this.dirs.get('cpu');
-    if (memory) {
+    if (memory && this.written.memory !== limits.memoryBytes) {
       writeFileSync(
         path.join(memory, this.version === 1 ? 'memory.limit_in_bytes' : 'memory.max'),
         String(limits.memoryBytes),
       );
       // No swap: a sandbox over its limit is killed instead of paging the host to a crawl.
       if (this.version === 2) tryWrite(path.join(memory, 'memory.swap.max'), '0');
+      this.written.memory = limits.memoryBytes;
     }
-    if (pids) writeFileSync(path.join(pids, 'pids.max'), String(limits.pids));
-    if (cpu) {
+    if (pids && this.written.pids !== limits.pids) {
+      writeFileSync(path.join(pids, 'pids.max'), String(limits.pids));
+      this.written.pids = limits.pids;
+    }
+    if (cpu && this.written.cpu !== limits.cpus) {
+      this.written.cpu = limits.cpus;
       const quota = limits.cpus > 0 ? Math.max(1000, Math.round(limits.cpus * CPU_PERIOD_US)) : -1;
       if (this.version === 1) {
         writeFileSync(path.join(cpu, 'cpu.cfs_period_us'), String(CPU_PERIOD_US));
@@ -145,13 +201,13 @@ export class SandboxCgroup {
     }
   }
 
-  /** How many processes the kernel OOM-killed in this cgroup. */
+  /** How many processes the kernel OOM-killed in this cgroup since the current sandbox took it. */
   oomKills(): number {
     const memory = this.dirs.get('memory');
     if (!memory) return 0;
     const file = path.join(memory, this.version === 1 ? 'memory.oom_control' : 'memory.events');
     const match = /^oom_kill (\d+)$/m.exec(readText(file));
-    return match ? Number(match[1]) : 0;
+    return (match ? Number(match[1]) : 0) - this.oomBaseline;
   }
 
   /** Pids still in the cgroup (any controller). */
@@ -192,7 +248,8 @@ export class SandboxCgroup {
           if ((error as NodeJS.ErrnoException).code === 'ENOENT') break;
           if (attempt >= 40) return false;
           this.killAll();
-          await new Promise((resolve) => setTimeout(resolve, Math.min(2_000, 10 * 2 ** attempt)).unref());
+          // Not unref'd: close() awaits this, and an unref'd timer would let the process exit mid-await.
+          await new Promise((resolve) => setTimeout(resolve, Math.min(2_000, 10 * 2 ** attempt)));
         }
       }
     }

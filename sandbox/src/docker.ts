@@ -1,44 +1,80 @@
 import os from 'node:os';
 import type { Duplex } from 'node:stream';
 import Docker from 'dockerode';
+import { bwrapCommand, SYSTEM_PATHS, systemBinds } from './bwrap-command.ts';
 import { SandboxError } from './errors.ts';
-import { LAUNCHER_SOURCE, type LauncherRlimits, READY_BYTE, resolveRequest, WORK_DIR } from './launcher.ts';
+import { BASE_ENV, nprocCountsPerUserNamespace, resolveRequest } from './launcher.ts';
 import { processAlive } from './process-alive.ts';
-import { type PreparedSandbox, runJob } from './run-job.ts';
+import { abortedBeforeStart, type LauncherSettings, type PreparedSandbox, runJob } from './run-job.ts';
+import { type SandboxBound, sandboxBound } from './sandbox-bound.ts';
+import { seccompFor } from './seccomp.ts';
+import { type SandboxInput, type SupervisedSandbox, Supervisor, supervisorCommand } from './supervisor.ts';
 import {
   DEFAULT_LIMITS,
+  type PoolState,
   type RunRequest,
   type RunResult,
   type Sandbox,
   type SandboxCapabilities,
   type SandboxLimits,
 } from './types.ts';
-import { WarmPool } from './warm-pool.ts';
+import { AcquireAborted, WarmPool } from './warm-pool.ts';
 
-export const DEFAULT_PYTHON_IMAGE = 'toolgym/python:3.11-minimal';
+/** Has python3 and bwrap; build it with sandbox/scripts/build-python-image.sh. */
+export const DEFAULT_PYTHON_IMAGE = 'toolgym/python:3.11-bwrap';
 
 export interface DockerSandboxOptions {
   /** The engine; by default `new Docker()`, which follows DOCKER_HOST (local socket, tcp://, ssh://). */
   docker?: Docker;
-  /** An image with python3 on /usr/bin (the launcher needs it); build the default one with sandbox/scripts/build-python-image.sh. */
+  /** An image with python3 and bwrap on /usr/bin, laid out like this host (build-python-image.sh). */
   image?: string;
   limits?: Partial<SandboxLimits>;
-  /** Pre-started containers kept ready; 0 turns the warm pool off. */
+  /** Containers with a ready sandbox kept with no load (the pool grows past this under load); 0 keeps none. */
   poolSize?: number;
-  /** uid:gid inside the container (never root). */
-  user?: string;
+  /** Containers alive at once; by default as many as the engine's memory and pids allow. */
+  maxSandboxes?: number;
+  /** How long a run waits for a container when `maxSandboxes` are busy, before `sandbox_busy`. */
+  queueTimeoutMs?: number;
+  /** Containers being created at once. */
+  startConcurrency?: number;
+  /** After this long with no run waiting, the pool's idle target halves. */
+  shrinkAfterMs?: number;
   /** An OCI runtime other than the engine's default (e.g. `runsc` for gVisor). */
   runtime?: string;
+  /** Install the seccomp filter in every sandbox (default). */
+  seccomp?: boolean;
 }
 
 /**
- * Docker backend (dockerode): a container per run with no network, a read-only root
- * filesystem, every capability dropped, no-new-privileges, memory/pids/CPU limits, tmpfs `/work`
- * and `/tmp`. Files travel inside the job (not through bind mounts), so a remote engine
- * (DOCKER_HOST=tcp://… or ssh://…) works the same as a local one.
+ * Memory a container holds besides its run's program: the supervisor, the next sandbox waiting
+ * beside the run, and the page cache of the interpreter's files. The container's limit is the
+ * run's `memoryBytes` plus this.
+ */
+const CONTAINER_MEMORY_OVERHEAD = 64 * 1024 * 1024;
+/**
+ * Processes of a container besides the program: docker-init, the supervisor, the run's bwrap and
+ * its init, and the next sandbox (bwrap, its init, its launcher).
+ */
+const CONTAINER_OVERHEAD_PIDS = 7;
+const SIGKILL_STATUS = 128 + 9;
+
+/**
+ * Docker backend (dockerode). A container is a long-lived host for sandboxes, one at a time: its
+ * main process is the supervisor, which starts every run in a fresh bubblewrap sandbox inside
+ * it (new namespaces, private tmpfs `/work` and `/tmp`, the seccomp filter), exactly as the
+ * bubblewrap backend does on the host. The container adds the outer wall: no network, a
+ * read-only image root, every capability dropped, no-new-privileges, memory/pids/CPU limits for
+ * the run. A container serves runs until one ends abnormally (a limit, an abort, a failure) or
+ * the pool shrinks; then it is removed. Files travel inside the job (no bind mounts), so a
+ * remote engine (DOCKER_HOST=tcp://… or ssh://…) works the same as a local one.
  */
 export function createDockerSandbox(options: DockerSandboxOptions = {}): Sandbox {
   return new DockerSandbox(options);
+}
+
+interface EngineFacts {
+  bound: SandboxBound;
+  launcher: LauncherSettings;
 }
 
 class DockerSandbox implements Sandbox {
@@ -46,91 +82,174 @@ class DockerSandbox implements Sandbox {
   private readonly docker: Docker;
   private readonly image: string;
   private readonly defaults: SandboxLimits;
-  private readonly pool: WarmPool<DockerInstance>;
-  private readonly live = new Set<DockerInstance>();
-  private imageChecked?: Promise<void>;
+  private readonly seccomp: Buffer | null;
+  private readonly binds = systemBinds(SYSTEM_PATHS);
+  private readonly live = new Set<ContainerHost>();
+  private ready?: Promise<{ facts: EngineFacts; pool: WarmPool<ContainerHost> }>;
+  private pool?: WarmPool<ContainerHost>;
   private closed = false;
-  // The container's limits are the cgroup's, enforced by the engine; the launcher adds only per-process ones.
-  private readonly rlimits: LauncherRlimits = { memoryByRlimit: false, pidsByRlimit: false };
 
   constructor(private readonly options: DockerSandboxOptions) {
     this.docker = options.docker ?? new Docker();
     this.image = options.image ?? DEFAULT_PYTHON_IMAGE;
     this.defaults = { ...DEFAULT_LIMITS, ...options.limits };
-    this.pool = new WarmPool<DockerInstance>({
-      size: options.poolSize ?? 2,
-      create: () => this.start(this.defaults, true),
-      destroy: (instance) => instance.dispose(),
-      isAlive: (instance) => instance.alive,
-      concurrency: 2,
-      onError: (error) =>
-        process.emitWarning(`docker warm pool: ${error instanceof Error ? error.message : String(error)}`),
-    });
+    this.seccomp = options.seccomp === false ? null : seccompFor('docker');
   }
 
   async run(request: RunRequest): Promise<RunResult> {
     if (this.closed) throw new SandboxError('closed', 'run() on a closed sandbox');
     const { limits } = resolveRequest(request, this.defaults);
-    const pooled = limits.diskBytes === this.defaults.diskBytes ? this.pool.take() : undefined;
-    const instance = pooled ?? (await this.start(limits, false));
-    return runJob(instance, request, limits, this.rlimits);
+    const { facts, pool } = await this.engine();
+    let acquired: { item: ContainerHost; warm: boolean };
+    try {
+      acquired = await pool.acquire(request.signal);
+    } catch (error) {
+      if (error instanceof AcquireAborted) return abortedBeforeStart();
+      throw error;
+    }
+    const host = acquired.item;
+    let sandbox: ContainerRun | undefined;
+    let next: Promise<void> | undefined;
+    let result: RunResult | undefined;
+    try {
+      sandbox = await host.takeSandbox(limits.diskBytes);
+      // The container's next sandbox starts now, beside this run, so the container is ready again
+      // the moment this run ends.
+      next = host.prepareSandbox(this.defaults.diskBytes);
+      next.catch(() => {});
+      result = await runJob(sandbox, request, limits, facts.launcher, acquired.warm);
+      return result;
+    } finally {
+      const clean =
+        result !== undefined &&
+        !result.timedOut &&
+        !result.aborted &&
+        !result.outputLimitExceeded &&
+        !result.oomKilled &&
+        !sandbox?.killedByHost &&
+        host.alive;
+      if (clean && next) {
+        const readied = next.then(
+          () => true,
+          () => host.dispose().then(() => false),
+        );
+        pool.recycle(host, readied);
+      } else {
+        pool.release();
+        void host.dispose();
+      }
+    }
   }
 
   async warmUp(): Promise<void> {
-    await this.checkImage();
-    await this.pool.fill();
+    const { pool } = await this.engine();
+    await pool.fill();
+  }
+
+  poolState(): PoolState {
+    const pool = this.pool;
+    return pool
+      ? { target: pool.target, idle: pool.idleCount, peak: pool.peakItems, max: pool.maxItems }
+      : { target: 0, idle: 0, peak: 0, max: 0 };
   }
 
   capabilities(): SandboxCapabilities {
     return {
-      wallMs: 'host timer, then `docker kill` (every process of the container)',
+      wallMs: 'host timer, then `docker kill` of the container',
       cpuMs: 'RLIMIT_CPU per process (SIGXCPU, SIGKILL one second later)',
-      memoryBytes: 'container memory limit, swap off (State.OOMKilled)',
-      pids: 'container pids limit',
+      memoryBytes: 'container memory limit (the run plus a fixed overhead), swap off',
+      pids: "container pids limit, and RLIMIT_NPROC in the sandbox's own user namespace",
       outputBytes: 'host counts stdout/stderr bytes and kills the container past the limit',
       fileBytes: 'RLIMIT_FSIZE',
       diskBytes: 'tmpfs size of /work and /tmp',
       cpus: 'container NanoCpus',
-      network: "network mode 'none'",
+      network: "network mode 'none', and a new network namespace per sandbox",
       filesystem:
-        'read-only image root, tmpfs /work and /tmp, no bind mounts, cap-drop ALL, no-new-privileges',
+        'a bubblewrap sandbox per run in a container with a read-only image root, cap-drop ALL, no-new-privileges',
+      syscalls: this.seccomp
+        ? 'seccomp filter in each sandbox: ptrace, mount, kernel modules, keyring, bpf, io_uring, namespaces … refused'
+        : null,
+      concurrency: 'one run at a time per container; containers bounded by the engine’s memory and pids',
     };
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.pool.close();
-    await Promise.all([...this.live].map((instance) => instance.dispose()));
+    const ready = await this.ready?.catch(() => undefined);
+    await ready?.pool.close();
+    await Promise.all([...this.live].map((host) => host.dispose()));
   }
 
-  private checkImage(): Promise<void> {
-    this.imageChecked ??= this.docker
-      .getImage(this.image)
-      .inspect()
-      .then(
-        () => this.sweepOrphans(),
-        (error: { statusCode?: number; message?: string }) => {
-          this.imageChecked = undefined;
-          throw error.statusCode === 404
-            ? new SandboxError(
-                'backend_unavailable',
-                `docker image '${this.image}' is not on the engine`,
-                'build it: sandbox/scripts/build-python-image.sh',
-              )
-            : new SandboxError(
-                'backend_unavailable',
-                `docker engine not reachable: ${error.message}`,
-                'start dockerd or set DOCKER_HOST',
-              );
+  /** Checks the image, sweeps orphans and reads the engine's memory and kernel, once. */
+  private engine(): Promise<{ facts: EngineFacts; pool: WarmPool<ContainerHost> }> {
+    this.ready ??= (async () => {
+      await this.checkImage();
+      await this.sweepOrphans();
+      const info = (await this.docker.info()) as { MemTotal?: number; KernelVersion?: string };
+      const bound = sandboxBound({
+        memoryBytes: this.defaults.memoryBytes + CONTAINER_MEMORY_OVERHEAD,
+        pids: this.defaults.pids,
+        overheadPids: CONTAINER_OVERHEAD_PIDS,
+        totalMemoryBytes: info.MemTotal,
+        requested: this.options.maxSandboxes,
+      });
+      const facts: EngineFacts = {
+        bound,
+        launcher: {
+          python: '/usr/bin/python3',
+          // The container's memory cgroup is the run's (one run at a time); NPROC adds a per-sandbox pid bound.
+          rlimits: {
+            memoryByRlimit: false,
+            pidsByRlimit: nprocCountsPerUserNamespace(info.KernelVersion ?? os.release()),
+          },
         },
-      );
-    return this.imageChecked;
+      };
+      const poolSize = this.options.poolSize ?? 2;
+      const pool = new WarmPool<ContainerHost>({
+        create: () => this.startContainer(),
+        destroy: (host) => host.dispose(),
+        isAlive: (host) => host.alive,
+        minIdle: poolSize,
+        maxIdle: poolSize === 0 ? 0 : bound.maxSandboxes,
+        maxItems: bound.maxSandboxes,
+        concurrency: this.options.startConcurrency ?? 4,
+        queueTimeoutMs: this.options.queueTimeoutMs ?? 60_000,
+        shrinkAfterMs: this.options.shrinkAfterMs ?? 10_000,
+        onError: (error) =>
+          process.emitWarning(`docker warm pool: ${error instanceof Error ? error.message : String(error)}`),
+      });
+      this.pool = pool;
+      return { facts, pool };
+    })();
+    this.ready.catch(() => {
+      this.ready = undefined;
+    });
+    return this.ready;
+  }
+
+  private async checkImage(): Promise<void> {
+    try {
+      await this.docker.getImage(this.image).inspect();
+    } catch (error) {
+      const e = error as { statusCode?: number; message?: string };
+      throw e.statusCode === 404
+        ? new SandboxError(
+            'backend_unavailable',
+            `docker image '${this.image}' is not on the engine`,
+            'build it: sandbox/scripts/build-python-image.sh',
+          )
+        : new SandboxError(
+            'backend_unavailable',
+            `docker engine not reachable: ${e.message}`,
+            'start dockerd or set DOCKER_HOST',
+          );
+    }
   }
 
   /**
    * Removes containers that an earlier process of this host started and never removed (it was
-   * killed): their launchers exited when the attach connection dropped, but they still exist.
+   * killed): their supervisors exited when the attach connection dropped, but they still exist.
    */
   private async sweepOrphans(): Promise<void> {
     const containers = await this.docker.listContainers({
@@ -151,20 +270,25 @@ class DockerSandbox implements Sandbox {
     );
   }
 
-  private async start(limits: SandboxLimits, warm: boolean): Promise<DockerInstance> {
-    await this.checkImage();
+  private async startContainer(): Promise<ContainerHost> {
     if (this.closed) throw new SandboxError('closed', 'sandbox closed while starting');
-    const tmpfs = `rw,nosuid,nodev,size=${limits.diskBytes},mode=1777`;
+    const command = supervisorCommand('/usr/bin/python3', {
+      uid: null,
+      gid: null,
+      seccomp: this.seccomp,
+      oomFiles: ['/sys/fs/cgroup/memory.events', '/sys/fs/cgroup/memory/memory.oom_control'],
+      env: BASE_ENV,
+    });
     const container = await this.docker.createContainer({
       Image: this.image,
-      Cmd: ['/usr/bin/python3', '-I', '-S', '-c', LAUNCHER_SOURCE],
-      User: this.options.user ?? '65534:65534',
-      WorkingDir: WORK_DIR,
+      Cmd: command,
+      User: '65534:65534',
+      WorkingDir: '/',
       Env: [],
       Hostname: 'sandbox',
       NetworkDisabled: true,
       OpenStdin: true,
-      StdinOnce: true,
+      StdinOnce: false,
       AttachStdin: true,
       AttachStdout: true,
       AttachStderr: true,
@@ -173,53 +297,72 @@ class DockerSandbox implements Sandbox {
       HostConfig: {
         NetworkMode: 'none',
         ReadonlyRootfs: true,
-        // An init as pid 1: the kernel does not deliver default-action signals (SIGXCPU of the CPU
-        // limit) to a namespace's pid 1, so the program must not be it.
         Init: true,
         CapDrop: ['ALL'],
-        SecurityOpt: ['no-new-privileges'],
-        Tmpfs: { '/tmp': tmpfs, [WORK_DIR]: tmpfs },
-        ...containerLimits(limits),
+        // bwrap inside needs user namespaces (Docker's default profile refuses them without
+        // CAP_SYS_ADMIN) and a /proc it can mount (no masked paths over it). The program runs
+        // under the sandbox's own seccomp filter, installed by bwrap.
+        SecurityOpt: ['no-new-privileges', 'seccomp=unconfined'],
+        MaskedPaths: [],
+        ReadonlyPaths: [],
+        ...containerLimits(this.defaults),
         LogConfig: { Type: 'none', Config: {} },
         ...(this.options.runtime ? { Runtime: this.options.runtime } : {}),
       },
     });
-    const instance = new DockerInstance(container, warm, limits, () => this.live.delete(instance));
-    this.live.add(instance);
+    const host = new ContainerHost(
+      container,
+      this.defaults,
+      {
+        bwrap: '/usr/bin/bwrap',
+        binds: this.binds,
+        seccomp: this.seccomp !== null,
+        python: '/usr/bin/python3',
+      },
+      () => this.live.delete(host),
+    );
+    this.live.add(host);
     try {
-      await instance.begin();
+      await host.begin();
+      await host.prepareSandbox(this.defaults.diskBytes);
     } catch (error) {
-      await instance.dispose();
+      await host.dispose();
       throw error;
     }
-    return instance;
+    return host;
   }
 }
 
 function containerLimits(limits: SandboxLimits) {
   return {
-    Memory: limits.memoryBytes,
-    MemorySwap: limits.memoryBytes,
-    PidsLimit: limits.pids,
+    Memory: limits.memoryBytes + CONTAINER_MEMORY_OVERHEAD,
+    MemorySwap: limits.memoryBytes + CONTAINER_MEMORY_OVERHEAD,
+    PidsLimit: limits.pids + CONTAINER_OVERHEAD_PIDS,
     NanoCpus: limits.cpus > 0 ? Math.round(limits.cpus * 1e9) : 0,
   };
 }
 
-/** One created, attached and started container whose launcher waits for its single job. */
-class DockerInstance implements PreparedSandbox {
+/** A started container whose supervisor runs one sandbox at a time. */
+class ContainerHost {
   private stream?: Duplex;
-  private sinks?: { stdout: (chunk: Buffer) => void; stderr: (chunk: Buffer) => void };
-  private early: Buffer[] = [];
-  private exitedFlag = false;
+  private supervisor?: Supervisor;
+  private sandbox?: { sandbox: SupervisedSandbox; diskBytes: number };
   private disposed?: Promise<void>;
-  private exitPromise?: Promise<number | null>;
+  private current: ReturnType<typeof containerLimits>;
 
   constructor(
     private readonly container: Docker.Container,
-    readonly warm: boolean,
-    private readonly createdWith: SandboxLimits,
-    private readonly onDisposed: () => void,
-  ) {}
+    limits: SandboxLimits,
+    private readonly sandboxSpec: { bwrap: string; binds: string[]; seccomp: boolean; python: string },
+    /** Called once the container is removed. */
+    private readonly onRemoved: () => void,
+  ) {
+    this.current = containerLimits(limits);
+  }
+
+  get alive(): boolean {
+    return this.disposed === undefined && this.supervisor !== undefined && !this.supervisor.closed;
+  }
 
   async begin(): Promise<void> {
     const stream = (await this.container.attach({
@@ -230,103 +373,120 @@ class DockerInstance implements PreparedSandbox {
       hijack: true,
     })) as unknown as Duplex;
     this.stream = stream;
-    let readyByteSeen = false;
-    const ready = new Promise<void>((resolve, reject) => {
-      const demux = new DockerStreamDemux((kind, chunk) => {
-        if (kind === 'stdout' && !readyByteSeen) {
-          readyByteSeen = true;
-          if (chunk[0] !== READY_BYTE)
-            reject(
-              new SandboxError('sandbox_failed', 'container wrote output before its launcher was ready'),
-            );
-          resolve();
-          chunk = chunk.subarray(1);
-          if (chunk.length === 0) return;
-        }
-        if (this.sinks) this.sinks[kind](chunk);
-        else if (kind === 'stderr') this.early.push(chunk);
-      });
-      stream.on('data', (chunk: Buffer) => demux.push(chunk));
-      const ended = new Promise<void>((done) => {
-        stream.on('end', done);
-        stream.on('close', done);
-        stream.on('error', () => done());
-      });
-      this.exitPromise = Promise.all([
-        this.container.wait({ condition: 'next-exit' }) as Promise<{ StatusCode: number }>,
-        ended,
-      ]).then(
-        ([status]) => {
-          this.exitedFlag = true;
-          if (!readyByteSeen) {
-            const why = Buffer.concat(this.early).toString('utf8').trim() || `exit ${status.StatusCode}`;
-            reject(new SandboxError('sandbox_failed', `container did not start its launcher: ${why}`));
-          }
-          return status.StatusCode;
-        },
-        () => {
-          this.exitedFlag = true;
-          return null;
-        },
-      );
+    const supervisor = new Supervisor((bytes) => stream.write(bytes));
+    this.supervisor = supervisor;
+    const errors: Buffer[] = [];
+    const demux = new DockerStreamDemux((kind, chunk) => {
+      if (kind === 'stdout') supervisor.push(chunk);
+      else errors.push(chunk);
     });
+    stream.on('data', (chunk: Buffer) => demux.push(chunk));
+    const end = () =>
+      supervisor.close(
+        `the container stopped${errors.length ? `: ${Buffer.concat(errors).toString('utf8').trim()}` : ''}`,
+      );
+    stream.on('end', end);
+    stream.on('close', end);
+    stream.on('error', end);
     await this.container.start();
-    await ready;
   }
 
-  get alive(): boolean {
-    return !this.exitedFlag && this.stream !== undefined && !this.stream.destroyed;
+  /** Starts the container's next sandbox (tmpfs of `diskBytes`) and resolves when its launcher is ready. */
+  async prepareSandbox(diskBytes: number): Promise<void> {
+    if (this.sandbox) throw new SandboxError('sandbox_failed', 'the container has a sandbox ready already');
+    if (!this.supervisor) throw new SandboxError('sandbox_failed', 'container not attached');
+    const sandbox = this.supervisor.start({ argv: bwrapCommand({ ...this.sandboxSpec, diskBytes }) });
+    this.sandbox = { sandbox, diskBytes };
+    await sandbox.ready;
   }
 
-  get stdin(): Duplex {
-    if (!this.stream) throw new SandboxError('sandbox_failed', 'container not attached');
-    return this.stream;
+  /** The ready sandbox for one run; one of another tmpfs size replaces it first. */
+  async takeSandbox(diskBytes: number): Promise<ContainerRun> {
+    if (this.sandbox && this.sandbox.diskBytes !== diskBytes) {
+      const other = this.sandbox.sandbox;
+      this.sandbox = undefined;
+      other.kill();
+      await other.exited;
+      await this.prepareSandbox(diskBytes);
+    }
+    const ready = this.sandbox;
+    if (!ready) throw new SandboxError('sandbox_failed', 'the container has no ready sandbox');
+    this.sandbox = undefined;
+    return new ContainerRun(this, ready.sandbox);
   }
 
-  get exited(): Promise<number | null> {
-    if (!this.exitPromise) throw new SandboxError('sandbox_failed', 'container not started');
-    return this.exitPromise;
-  }
-
+  /** Sets the container's limits to a run's, when they differ from the ones it has. */
   async applyLimits(limits: SandboxLimits): Promise<void> {
     const wanted = containerLimits(limits);
-    const current = containerLimits(this.createdWith);
     if (
-      wanted.Memory !== current.Memory ||
-      wanted.PidsLimit !== current.PidsLimit ||
-      wanted.NanoCpus !== current.NanoCpus
+      wanted.Memory !== this.current.Memory ||
+      wanted.PidsLimit !== this.current.PidsLimit ||
+      wanted.NanoCpus !== this.current.NanoCpus
     ) {
       await this.container.update(wanted);
+      this.current = wanted;
     }
   }
 
-  attachOutput(sinks: { stdout: (chunk: Buffer) => void; stderr: (chunk: Buffer) => void }): void {
-    this.sinks = sinks;
-    for (const chunk of this.early.splice(0)) sinks.stderr(chunk);
-  }
-
+  /** Kills everything in the container; it serves no more runs. */
   async kill(): Promise<void> {
     await this.container.kill({ signal: 'SIGKILL' }).catch(() => {
       // not running any more
     });
   }
 
-  async oomKilled(exitCode: number | null): Promise<boolean> {
-    // The OOM killer sends SIGKILL; any other exit needs no extra round trip to the engine.
-    if (exitCode !== 128 + 9) return false;
-    const info = await this.container.inspect();
-    return info.State.OOMKilled === true;
-  }
-
   dispose(): Promise<void> {
     this.disposed ??= (async () => {
       this.stream?.destroy();
+      this.supervisor?.close('the container was removed');
       await this.container.remove({ force: true, v: true }).catch((error: { statusCode?: number }) => {
         if (error.statusCode !== 404 && error.statusCode !== 409) throw error;
       });
-      this.onDisposed();
+      this.onRemoved();
     })();
     return this.disposed;
+  }
+}
+
+/** One run in a container's sandbox. */
+class ContainerRun implements PreparedSandbox {
+  readonly exited: Promise<number | null>;
+  readonly input: SandboxInput;
+  /** The host killed the container (a limit, an abort): the container is not reused. */
+  killedByHost = false;
+  private oomKills: number | null = null;
+
+  constructor(
+    private readonly host: ContainerHost,
+    private readonly sandbox: SupervisedSandbox,
+  ) {
+    this.input = sandbox;
+    this.exited = sandbox.exited.then((exit) => {
+      this.oomKills = exit.oomKills;
+      // Killed with its container, the sandbox never reports an exit status of its own.
+      return exit.exitCode ?? (this.killedByHost ? SIGKILL_STATUS : null);
+    });
+  }
+
+  applyLimits(limits: SandboxLimits): Promise<void> {
+    return this.host.applyLimits(limits);
+  }
+
+  attachOutput(sinks: { stdout: (chunk: Buffer) => void; stderr: (chunk: Buffer) => void }): void {
+    this.sandbox.attachOutput(sinks);
+  }
+
+  async kill(): Promise<void> {
+    this.killedByHost = true;
+    await this.host.kill();
+  }
+
+  async oomKilled(_exitCode: number | null): Promise<boolean> {
+    return (this.oomKills ?? 0) > 0;
+  }
+
+  async dispose(): Promise<void> {
+    // The sandbox has exited; the container is recycled or removed by the caller.
   }
 }
 

@@ -4,6 +4,7 @@ export { type DockerEngine, ensurePythonImage, startDockerEngine } from './docke
 export { SandboxError } from './errors.ts';
 export {
   DEFAULT_LIMITS,
+  type PoolState,
   type RunRequest,
   type RunResult,
   type Sandbox,

@@ -1,47 +1,23 @@
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
 import { SandboxError } from './errors.ts';
+import { marshal } from './python-marshal.ts';
 import { DEFAULT_LIMITS, type RunRequest, type SandboxLimits } from './types.ts';
 
 /**
- * The program a pre-started sandbox waits in. It is started with the sandbox (so the hot path
- * pays neither namespace/container creation nor this interpreter's start-up), writes one ready
- * byte, then reads one job from stdin: a 10-digit length line and that many bytes of JSON. It
- * writes the job's files into the work dir, lowers its own rlimits and execs the command, which
- * inherits the rest of stdin as its own. It runs exactly one job: a sandbox is never reused.
+ * The program a pre-started sandbox waits in (`launcher.py`, run as `python3 -c`): it writes one
+ * ready byte, reads one job, writes the files, lowers its rlimits and runs the command. See the
+ * file for the protocol and for how `python3` commands run in the launcher's own interpreter.
  */
-export const LAUNCHER_SOURCE = String.raw`
-import os, sys, json, base64, resource
-os.write(1, b'R')
-def read_exact(n):
-    buf = bytearray()
-    while len(buf) < n:
-        chunk = os.read(0, n - len(buf))
-        if not chunk:
-            os._exit(121)
-        buf += chunk
-    return bytes(buf)
-job = json.loads(read_exact(int(read_exact(11)[:10])))
-cwd = job['cwd']
-for rel, data in job['files'].items():
-    path = os.path.join(cwd, rel)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, 'wb') as f:
-        f.write(base64.b64decode(data))
-os.chdir(cwd)
-for name, soft, hard in job['rlimits']:
-    resource.setrlimit(getattr(resource, name), (soft, hard))
-try:
-    os.execvpe(job['cmd'][0], job['cmd'], job['env'])
-except OSError as error:
-    os.write(2, ('sandbox: cannot run %r: %s\n' % (job['cmd'][0], error.strerror)).encode())
-    os._exit(127)
-`;
+export const LAUNCHER_SOURCE = readFileSync(new URL('./launcher.py', import.meta.url), 'utf8');
 
 /** The byte the launcher writes when it is ready for its job. */
 export const READY_BYTE = 0x52;
 
 export const WORK_DIR = '/work';
 
-const BASE_ENV: Record<string, string> = {
+/** The environment a sandbox starts with (the launcher's, and the command's before `env`). */
+export const BASE_ENV: Readonly<Record<string, string>> = {
   PATH: '/usr/bin:/bin',
   HOME: '/tmp',
   TMPDIR: '/tmp',
@@ -49,6 +25,11 @@ const BASE_ENV: Record<string, string> = {
   PYTHONDONTWRITEBYTECODE: '1',
   PYTHONUNBUFFERED: '1',
 };
+
+/** The argv that starts a launcher with `python` (an absolute path inside the sandbox). */
+export function launcherCommand(python: string): string[] {
+  return [python, '-c', LAUNCHER_SOURCE];
+}
 
 /** Which rlimits the launcher sets; the rest of the limits are the backend's. */
 export interface LauncherRlimits {
@@ -108,8 +89,38 @@ export function checkRelativePath(rel: string): void {
   }
 }
 
-/** The bytes written to a waiting launcher: the job header, then the program's stdin when it is given at once. */
-export function encodeJob(request: RunRequest, limits: SandboxLimits, rlimits: LauncherRlimits): Buffer {
+/**
+ * How a command may run in the launcher's interpreter instead of a new one: only `python3`
+ * (the launcher's own interpreter) with `-c`, `-m` or a script and no interpreter options, and
+ * only when `env` leaves alone what an interpreter reads while it starts. `null`: exec it.
+ */
+export function inProcessMode(
+  cmd: readonly string[],
+  env: Readonly<Record<string, string>> | undefined,
+  python: string,
+): 'command' | 'module' | 'script' | null {
+  if (cmd[0] !== 'python3' && cmd[0] !== python) return null;
+  const startupEnv = Object.keys(env ?? {}).some(
+    (key) => key.startsWith('PYTHON') || key.startsWith('LC_') || key === 'LANG' || key === 'HOME',
+  );
+  if (startupEnv) return null;
+  const first = cmd[1];
+  if (first === undefined) return null;
+  if (first === '-c' && cmd.length >= 3) return 'command';
+  if (first === '-m' && cmd.length >= 3) return 'module';
+  return first.startsWith('-') ? null : 'script';
+}
+
+/**
+ * The bytes written to a waiting launcher: a 4-byte length and the marshalled job, then the
+ * program's stdin when it is given at once (a streamed stdin follows as it arrives).
+ */
+export function encodeJob(
+  request: RunRequest,
+  limits: SandboxLimits,
+  rlimits: LauncherRlimits,
+  python: string,
+): Buffer {
   const cpuSeconds = Math.max(1, Math.ceil(limits.cpuMs / 1000));
   const list: Array<[string, number, number]> = [
     ['RLIMIT_CPU', cpuSeconds, cpuSeconds + 1],
@@ -118,22 +129,33 @@ export function encodeJob(request: RunRequest, limits: SandboxLimits, rlimits: L
   ];
   if (rlimits.memoryByRlimit) list.push(['RLIMIT_AS', limits.memoryBytes, limits.memoryBytes]);
   if (rlimits.pidsByRlimit) list.push(['RLIMIT_NPROC', limits.pids, limits.pids]);
-  const files: Record<string, string> = {};
+  const files: Record<string, Uint8Array> = {};
   for (const [rel, content] of Object.entries(request.files ?? {})) {
-    files[rel] = Buffer.from(typeof content === 'string' ? Buffer.from(content, 'utf8') : content).toString(
-      'base64',
-    );
+    files[rel] = typeof content === 'string' ? Buffer.from(content, 'utf8') : content;
   }
-  const header = Buffer.from(
-    JSON.stringify({
-      cmd: request.cmd,
-      cwd: WORK_DIR,
-      env: { ...BASE_ENV, ...request.env },
-      files,
-      rlimits: list,
-    }),
-    'utf8',
-  );
-  const stdin = typeof request.stdin === 'string' || request.stdin instanceof Uint8Array ? Buffer.from(request.stdin) : Buffer.alloc(0);
-  return Buffer.concat([Buffer.from(`${String(header.length).padStart(10, '0')}\n`), header, stdin]);
+  const header = marshal({
+    cmd: request.cmd,
+    cwd: WORK_DIR,
+    env: { ...BASE_ENV, ...request.env },
+    files,
+    rlimits: list,
+    inProcess: inProcessMode(request.cmd, request.env, python),
+  });
+  const length = Buffer.alloc(4);
+  length.writeUInt32BE(header.length);
+  const stdin =
+    typeof request.stdin === 'string' || request.stdin instanceof Uint8Array
+      ? Buffer.from(request.stdin)
+      : Buffer.alloc(0);
+  return Buffer.concat([length, header, stdin]);
+}
+
+/**
+ * Whether RLIMIT_NPROC counts the processes of one user namespace (Linux ≥ 5.14, where rlimits
+ * are kept per namespace and uid): then, set inside a sandbox's own user namespace, it bounds
+ * that sandbox alone. Before, it counted every process of the host uid, shared by all sandboxes.
+ */
+export function nprocCountsPerUserNamespace(release = os.release()): boolean {
+  const [major = 0, minor = 0] = release.split(/[.-]/).map(Number);
+  return major > 5 || (major === 5 && minor >= 14);
 }

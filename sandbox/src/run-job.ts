@@ -1,16 +1,15 @@
-import { once } from 'node:events';
-import type { Writable } from 'node:stream';
 import { SandboxError } from './errors.ts';
 import { encodeJob, type LauncherRlimits } from './launcher.ts';
 import { OutputCapture } from './output-capture.ts';
+import type { SandboxInput } from './supervisor.ts';
 import type { RunRequest, RunResult, SandboxLimits } from './types.ts';
 
 /** A started sandbox whose launcher waits for one job; what each backend provides. */
 export interface PreparedSandbox {
-  readonly warm: boolean;
   /** Applies the run's whole-sandbox limits (memory, pids, cpus) before the job starts. */
   applyLimits(limits: SandboxLimits): Promise<void>;
-  readonly stdin: Writable;
+  /** The launcher's stdin: the job, then the program's input. */
+  readonly input: SandboxInput;
   /** Where the program's output goes from now on (the ready byte is already consumed). */
   attachOutput(sinks: { stdout: (chunk: Buffer) => void; stderr: (chunk: Buffer) => void }): void;
   /** Resolves with the exit status once the sandbox is gone and its output drained. */
@@ -24,12 +23,20 @@ export interface PreparedSandbox {
 
 const SIGXCPU_STATUS = 128 + 24;
 
+/** How the launcher of a backend runs jobs. */
+export interface LauncherSettings {
+  rlimits: LauncherRlimits;
+  /** The launcher's interpreter inside the sandbox (commands naming it may run in-process). */
+  python: string;
+}
+
 /** Hands one job to a prepared sandbox and watches it: wall time, output size, abort. */
 export async function runJob(
   sandbox: PreparedSandbox,
   request: RunRequest,
   limits: SandboxLimits,
-  rlimits: LauncherRlimits,
+  launcher: LauncherSettings,
+  warm: boolean,
 ): Promise<RunResult> {
   let timedOut = false;
   let aborted = false;
@@ -68,14 +75,12 @@ export async function runJob(
     };
     if (request.signal?.aborted) onAbort();
     request.signal?.addEventListener('abort', onAbort, { once: true });
-    // A program that exits without reading its stdin closes the pipe under us: that is not an error.
-    sandbox.stdin.on('error', () => {});
-    const job = encodeJob(request, limits, rlimits);
+    const job = encodeJob(request, limits, launcher.rlimits, launcher.python);
     if (isStream(request.stdin)) {
-      sandbox.stdin.write(job);
-      void pump(request.stdin, sandbox.stdin);
+      sandbox.input.sendJob(job, true);
+      void pump(request.stdin, sandbox.input, sandbox.exited);
     } else {
-      sandbox.stdin.end(job);
+      sandbox.input.sendJob(job, false);
     }
     let exitCode: number | null;
     try {
@@ -99,7 +104,7 @@ export async function runJob(
       stderrTruncated: stderr.truncated,
       aborted,
       ms,
-      warm: sandbox.warm,
+      warm,
     };
   } catch (error) {
     await kill().catch(() => {});
@@ -113,18 +118,44 @@ export async function runJob(
   }
 }
 
+/** The result of a run whose signal aborted while it waited for a sandbox: nothing ran. */
+export function abortedBeforeStart(): RunResult {
+  return {
+    stdout: '',
+    stderr: '',
+    exitCode: null,
+    timedOut: false,
+    oomKilled: false,
+    cpuLimitExceeded: false,
+    outputLimitExceeded: false,
+    stdoutTruncated: false,
+    stderrTruncated: false,
+    aborted: true,
+    ms: 0,
+    warm: false,
+  };
+}
+
 const isStream = (stdin: RunRequest['stdin']): stdin is AsyncIterable<string | Uint8Array> =>
   stdin !== undefined && typeof stdin !== 'string' && !(stdin instanceof Uint8Array);
 
-/** Copies a streamed stdin into the sandbox as it arrives; stops quietly when the program has gone. */
-async function pump(source: AsyncIterable<string | Uint8Array>, sink: Writable): Promise<void> {
+/** Copies a streamed stdin into the sandbox as it arrives, one chunk at a time; stops when the sandbox has gone. */
+async function pump(
+  source: AsyncIterable<string | Uint8Array>,
+  input: SandboxInput,
+  exited: Promise<unknown>,
+): Promise<void> {
+  let gone = false;
+  void exited.then(() => {
+    gone = true;
+  });
   try {
     for await (const chunk of source) {
-      if (sink.destroyed || sink.writableEnded) return;
-      if (!sink.write(chunk)) await Promise.race([once(sink, 'drain'), once(sink, 'close')]);
+      if (gone) return;
+      await input.write(typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : Buffer.from(chunk));
     }
-    sink.end();
   } catch {
-    // the sandbox closed its stdin (it exited or was killed): nothing more to deliver
+    // the caller's stream failed: the program reads end of file
   }
+  input.end();
 }

@@ -76,14 +76,33 @@ export interface RunResult {
   warm: boolean;
 }
 
-/** How this backend, on this machine, enforces each limit; `null` means not enforced here. */
-export type SandboxCapabilities = Record<keyof SandboxLimits | 'network' | 'filesystem', string | null>;
+/**
+ * How this backend, on this machine, enforces each limit and isolation; `null` means not here.
+ * `syscalls` is the seccomp filter; `concurrency` how many sandboxes may run at once and why.
+ */
+export type SandboxCapabilities = Record<
+  keyof SandboxLimits | 'network' | 'filesystem' | 'syscalls' | 'concurrency',
+  string | null
+>;
+
+/** The warm pool of a backend's default sandbox shape, as it has sized itself to the load. */
+export interface PoolState {
+  /** Ready sandboxes the pool aims to keep (grows to the largest queue seen, halves when quiet). */
+  target: number;
+  idle: number;
+  /** The most sandboxes alive at once so far. */
+  peak: number;
+  /** The bound from memory and pids (`capabilities().concurrency` says how it was reached). */
+  max: number;
+}
 
 export interface Sandbox {
   readonly backend: string;
   run(request: RunRequest): Promise<RunResult>;
-  /** Fills the warm pool now (it also refills itself after each run). */
+  /** Fills the warm pool to its current target now (it also refills itself after each run). */
   warmUp(): Promise<void>;
+  /** The warm pool's current size and bound. */
+  poolState?(): PoolState;
   capabilities(): SandboxCapabilities;
   /** Kills pre-started sandboxes and runs in flight; safe to call twice. */
   close(): Promise<void>;

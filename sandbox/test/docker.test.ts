@@ -10,6 +10,7 @@ import {
   startDockerEngine,
 } from '../src/index.ts';
 import { describeEscapeTests, describeSandboxBehaviour } from './escape-suite.ts';
+import { describeSeccompTests } from './seccomp-suite.ts';
 
 // Docker tests start their own engine (or use DOCKER_HOST / a running one) and skip, saying why,
 // only when none can start.
@@ -42,6 +43,55 @@ afterAll(async () => {
 
 describeSandboxBehaviour('docker', () => sandbox, enabled);
 describeEscapeTests('docker', () => sandbox, enabled);
+describeSeccompTests('docker', () => sandbox, enabled);
+
+/** Ids of this process's containers. */
+async function ourContainers(): Promise<string[]> {
+  const list = await engine!.docker.listContainers({
+    all: true,
+    filters: { label: [`toolgym.sandbox=${process.pid}`] },
+  });
+  return list.map((c) => c.Id).sort();
+}
+
+describe.skipIf(!enabled)('docker: containers as sandbox hosts', () => {
+  it('serves the next run from the same container in a fresh sandbox, and replaces a container after an abnormal end', async () => {
+    const before = await ourContainers();
+    const s = createDockerSandbox({ docker: engine!.docker, poolSize: 1, maxSandboxes: 1 });
+    const first = await s.run({
+      cmd: ['python3', '-c', 'open("/work/left.txt", "w").write("x"); open("/tmp/left.txt", "w").write("x")'],
+    });
+    expect(first.exitCode).toBe(0);
+    const host = (await ourContainers()).filter((id) => !before.includes(id));
+    expect(host).toHaveLength(1);
+    const second = await s.run({
+      cmd: ['python3', '-c', 'import os; print(os.listdir("/work"), os.listdir("/tmp"))'],
+    });
+    expect(second.stdout).toBe('[] []\n');
+    expect((await ourContainers()).filter((id) => !before.includes(id))).toEqual(host);
+    const timedOut = await s.run({ cmd: ['python3', '-c', 'while True: pass'], limits: { wallMs: 500 } });
+    expect(timedOut.timedOut).toBe(true);
+    expect((await s.run({ cmd: ['python3', '-c', 'print(1)'] })).stdout).toBe('1\n');
+    const now = (await ourContainers()).filter((id) => !before.includes(id));
+    expect(now).toHaveLength(1);
+    expect(now).not.toEqual(host);
+    await s.close();
+  });
+
+  it('gives a run that waits past queueTimeoutMs a sandbox_busy error', async () => {
+    const s = createDockerSandbox({
+      docker: engine!.docker,
+      poolSize: 1,
+      maxSandboxes: 1,
+      queueTimeoutMs: 300,
+    });
+    await s.warmUp();
+    const long = s.run({ cmd: ['python3', '-c', 'import time; time.sleep(2)'] });
+    await expect(s.run({ cmd: ['true'] })).rejects.toMatchObject({ code: 'sandbox_busy' });
+    expect((await long).exitCode).toBe(0);
+    await s.close();
+  });
+});
 
 describe.skipIf(!enabled)('docker: engine and image', () => {
   it('says how to build the image when it is missing', async () => {

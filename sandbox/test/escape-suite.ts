@@ -24,6 +24,42 @@ export function processesWith(marker: string): number[] {
   return found;
 }
 
+/** A fork bomb that stops at this many processes, so a sandbox without a pid limit survives it. */
+export const FORK_BOMB_CAP = 300;
+
+/**
+ * Runs a fork bomb with `pids` as the limit: it forks children that hold their pid until it can
+ * fork no more (or reaches FORK_BOMB_CAP), and returns how many of its processes were alive at
+ * once, itself included.
+ */
+export async function forkBombPeak(sandbox: Sandbox, pids: number, marker = 'forkbomb'): Promise<number> {
+  const code = [
+    `import os, time  # ${marker}`,
+    'children = []',
+    `while len(children) < ${FORK_BOMB_CAP}:`,
+    '    try:',
+    '        pid = os.fork()',
+    '    except OSError:',
+    '        break',
+    '    if pid == 0:',
+    '        time.sleep(60)',
+    '        os._exit(0)',
+    '    children.append(pid)',
+    'print(len(children) + 1, flush=True)',
+    'for pid in children:',
+    '    os.kill(pid, 9)',
+  ].join('\n');
+  const result = await sandbox.run(python(code, { limits: { pids, wallMs: 30_000, memoryBytes: 1 << 30 } }));
+  if (result.exitCode !== 0) throw new Error(`fork bomb probe failed: ${JSON.stringify(result)}`);
+  return Number(result.stdout.trim());
+}
+
+/** The assertion of the fork-bomb tests: the bomb never had more processes than the limit. */
+export function expectContained(peak: number, pids: number): void {
+  expect(peak).toBeGreaterThan(1); // it did fork
+  expect(peak).toBeLessThanOrEqual(pids);
+}
+
 const python = (code: string, extra: Partial<RunRequest> = {}): RunRequest => ({
   cmd: ['python3', '-c', code],
   ...extra,
@@ -139,11 +175,9 @@ export function describeEscapeTests(
       expect(existsSync(path.join(os.tmpdir(), marker))).toBe(false);
     });
 
-    it('stops a fork bomb at the process limit', async () => {
-      const code = `import os, time\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        time.sleep(0.05)  # ${marker}`;
-      const result = await sandbox().run(python(code, { limits: { pids: 32, wallMs: 3_000 } }));
-      expect(result.exitCode).not.toBe(0);
-      expect(result.timedOut).toBe(true);
+    it('holds a fork bomb to the process limit', async () => {
+      const peak = await forkBombPeak(sandbox(), 32, marker);
+      expectContained(peak, 32);
       expect(processesWith(marker)).toEqual([]);
     });
 
@@ -249,6 +283,50 @@ export function describeSandboxBehaviour(
       const result = await run;
       expect(result).toMatchObject({ exitCode: 0, stdout: '2\n4\n6\nbye\n' });
       expect(answers).toEqual(['2', '4', '6', 'bye']);
+    });
+
+    it('makes a streamed stdin wait for a program that reads slower than it is written, and delivers all of it', async () => {
+      const chunk = Buffer.alloc(64 * 1024, 'x');
+      const chunks = 128; // 8 MiB
+      let pulled = 0;
+      async function* input() {
+        for (; pulled < chunks; ) {
+          pulled++;
+          yield chunk;
+        }
+      }
+      let sleeping: () => void = () => {};
+      const asleep = new Promise<void>((resolve) => {
+        sleeping = resolve;
+      });
+      const code =
+        'import sys, time\nprint("sleeping", flush=True)\ntime.sleep(3)\nprint(len(sys.stdin.buffer.read()))';
+      const run = sandbox().run(
+        python(code, { stdin: input(), onStdout: () => sleeping(), limits: { wallMs: 60_000 } }),
+      );
+      await asleep;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      // While the program sleeps only what fits in its pipe and one chunk in flight have left the stream.
+      expect(pulled).toBeLessThanOrEqual(8);
+      const result = await run;
+      expect(result).toMatchObject({ exitCode: 0, stdout: `sleeping\n${chunks * chunk.length}\n` });
+    });
+
+    it('ends an interactive run whose program exits without reading, though its stdin never ends', async () => {
+      let closed = false;
+      async function* endless() {
+        try {
+          for (;;) {
+            yield 'more\n';
+            await new Promise((resolve) => setTimeout(resolve, 5));
+          }
+        } finally {
+          closed = true;
+        }
+      }
+      const result = await sandbox().run(python('print("done")', { stdin: endless(), limits: { wallMs: 20_000 } }));
+      expect(result).toMatchObject({ exitCode: 0, stdout: 'done\n', timedOut: false });
+      await expect.poll(() => closed).toBe(true);
     });
 
     it('runs a program with files, stdin, env and its exit code', async () => {

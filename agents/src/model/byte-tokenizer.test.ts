@@ -1,7 +1,8 @@
 import { Rng } from '@toolgym/protocol';
 import { describe, expect, it } from 'vitest';
+import { ChatTemplate } from '../chat/chat-template.ts';
 import { HERMES_SPECIAL_TOKENS } from '../chat/hermes-template.ts';
-import { renderChatTemplate } from '../onnx/chat-prompt.ts';
+import { hermesToolCalls } from '../chat/hermes-tool-calls.ts';
 import { HuggingFaceTokenizer } from './hf-tokenizer.ts';
 import {
   BYTE_MODEL_CHAT_TEMPLATE,
@@ -58,34 +59,28 @@ describe('byte tokenizer through @huggingface/tokenizers', () => {
   });
 
   it('chat template renders with @huggingface/jinja: compact tools, Hermes calls, grouped tool responses', () => {
-    const text = renderChatTemplate(BYTE_MODEL_CHAT_TEMPLATE, {
-      messages: [
+    const text = new ChatTemplate(BYTE_MODEL_CHAT_TEMPLATE).render(
+      [
         { role: 'system', content: 'Be brief.' },
         { role: 'user', content: 'Weather in Paris?' },
-        {
-          role: 'assistant',
-          content: null,
-          tool_calls: [{ type: 'function', function: { name: 'weather', arguments: { city: 'Paris' } } }],
-        },
-        { role: 'tool', content: '18C', tool_call_id: 'a' },
-        { role: 'tool', content: 'sunny', tool_call_id: 'b' },
+        // Assistant turns render as the model wrote them: its calls in Hermes' format.
+        { role: 'assistant', content: hermesToolCalls.render([{ name: 'weather', arguments: { city: 'Paris' } }]) },
+        { role: 'tool', content: '18C', toolCallId: 'a' },
+        { role: 'tool', content: 'sunny', toolCallId: 'b' },
       ],
-      tools: [
+      [
         {
-          type: 'function',
-          function: {
-            name: 'weather',
-            description: 'Current weather.',
-            parameters: {
-              type: 'object',
-              properties: { city: { type: 'string' }, unit: { type: 'string' } },
-              required: ['city'],
-            },
+          name: 'weather',
+          description: 'Current weather.',
+          inputSchema: {
+            type: 'object',
+            properties: { city: { type: 'string' }, unit: { type: 'string' } },
+            required: ['city'],
           },
         },
       ],
-      addGenerationPrompt: true,
-    });
+      { addGenerationPrompt: true },
+    );
     expect(text).toBe(
       '<|im_start|>system\nBe brief.\nTools (call: <tool_call>{"name": ..., "arguments": {...}}</tool_call>):\n' +
         '- weather(city: string, unit?: string): Current weather.<|im_end|>\n' +
@@ -101,8 +96,7 @@ describe('byte tokenizer through @huggingface/tokenizers', () => {
   });
 
   it('renders without tools or system message', () => {
-    const text = renderChatTemplate(BYTE_MODEL_CHAT_TEMPLATE, {
-      messages: [{ role: 'user', content: 'hi' }],
+    const text = new ChatTemplate(BYTE_MODEL_CHAT_TEMPLATE).render([{ role: 'user', content: 'hi' }], [], {
       addGenerationPrompt: false,
     });
     expect(text).toBe('<|im_start|>user\nhi<|im_end|>\n');

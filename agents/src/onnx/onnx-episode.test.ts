@@ -32,7 +32,7 @@ describe('onnx policy in the agent loop', () => {
     expect(policy.executionProvider.provider).toBe('cpu');
   });
 
-  it('plays an episode; sampled tokens and logprobs land in the trajectory under the loss mask', async () => {
+  it('plays an episode; sampled tokens, behaviour and policy logprobs land in the trajectory under the loss mask', async () => {
     const env = composeEnvironment();
     const task = (await env.tasksOf('test'))[0]!;
     const client = await inProcessClient(env);
@@ -62,6 +62,11 @@ describe('onnx policy in the agent loop', () => {
     expect(sampled.length).toBeGreaterThan(0);
     expect(sampled).toEqual(results.flatMap((r) => r.tokens!));
     expect(t.logprobs.filter((_, i) => t.lossMask[i] === 1)).toEqual(results.flatMap((r) => r.logprobs!));
+    // The policy's own logprobs beside them, 0 off the mask like the behaviour logprobs.
+    expect(t.policyLogprobs!.filter((_, i) => t.lossMask[i] === 1)).toEqual(
+      results.flatMap((r) => r.policyLogprobs!),
+    );
+    expect(t.policyLogprobs!.filter((_, i) => t.lossMask[i] === 0).every((lp) => lp === 0)).toBe(true);
     expect(t.turns.every((turn) => turn.policyVersion === 0)).toBe(true);
   });
 

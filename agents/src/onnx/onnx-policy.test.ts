@@ -51,7 +51,7 @@ describe('onnx policy', () => {
     expect(c.tokens).not.toEqual(a.tokens);
   });
 
-  it('logprobs equal log-softmax(logits / temperature) of the reference model at the sampled ids', async () => {
+  it('policy logprobs equal log-softmax(logits / temperature) of the reference model; logprobs renormalise it over the top-k / top-p nucleus', async () => {
     for (const temperature of [1, 0.7]) {
       const tokens = prompt('check logprobs');
       const r = await policy.generate({
@@ -61,13 +61,21 @@ describe('onnx policy', () => {
       const full = [...tokens, ...r.tokens!];
       const logits = referenceForward(TINY_TEST_CONFIG, model.weights, { inputIds: [full] })[0]!;
       r.tokens!.forEach((token, i) => {
-        const expected = logSoftmax(logits[tokens.length - 1 + i]!, temperature)[token]!;
-        expect(Math.abs(r.logprobs![i]! - expected)).toBeLessThan(LOGPROB_TOLERANCE);
+        const row = logSoftmax(logits[tokens.length - 1 + i]!, temperature);
+        expect(Math.abs(r.policyLogprobs![i]! - row[token]!)).toBeLessThan(LOGPROB_TOLERANCE);
+        // The nucleus: the top 50, then the smallest head of them holding 0.9 of the mass.
+        const sorted = [...row].sort((a, b) => b - a).slice(0, 50);
+        let mass = 0;
+        for (const lp of sorted) {
+          if (mass >= 0.9) break;
+          mass += Math.exp(lp);
+        }
+        expect(Math.abs(r.logprobs![i]! - (row[token]! - Math.log(mass)))).toBeLessThan(LOGPROB_TOLERANCE);
       });
     }
   });
 
-  it("ε-exploration: after a decision token, explored tokens come from the set, with the policy's own logprobs", async () => {
+  it('ε-exploration: after a decision token, explored tokens come from the set, with the mixture as their logprob', async () => {
     const callOpen = policy.tokenizer.encode('<tool_call>')[0]!;
     const tokens = [...prompt('explore'), callOpen];
     const explore = { epsilon: 1, tokenIds: [120, 121, 122], afterTokenIds: [callOpen] };
@@ -76,7 +84,9 @@ describe('onnx policy', () => {
       const r = await policy.generate({ tokens, sampling: { maxTokens: 3, temperature: 1, seed, explore } });
       firsts.add(r.tokens![0]!);
       const logits = referenceForward(TINY_TEST_CONFIG, model.weights, { inputIds: [tokens] })[0]!;
-      expect(Math.abs(r.logprobs![0]! - logSoftmax(logits.at(-1)!, 1)[r.tokens![0]!]!)).toBeLessThan(
+      // ε = 1: drawn uniformly from the three, whatever the policy says.
+      expect(r.logprobs![0]!).toBeCloseTo(Math.log(1 / 3), 9);
+      expect(Math.abs(r.policyLogprobs![0]! - logSoftmax(logits.at(-1)!, 1)[r.tokens![0]!]!)).toBeLessThan(
         LOGPROB_TOLERANCE,
       );
     }
@@ -289,7 +299,7 @@ describe('onnx policy', () => {
       inputIds: [[...request.tokens, ...after.tokens!]],
     })[0]!;
     expect(
-      Math.abs(after.logprobs![0]! - logSoftmax(logits[request.tokens.length - 1]!)[after.tokens![0]!]!),
+      Math.abs(after.policyLogprobs![0]! - logSoftmax(logits[request.tokens.length - 1]!)[after.tokens![0]!]!),
     ).toBeLessThan(LOGPROB_TOLERANCE);
 
     expect(await p.loadWeights(model.dir)).toBe(2);

@@ -14,13 +14,9 @@
 import { readFileSync } from 'node:fs';
 import { Rng } from '@toolgym/protocol';
 import type { FinishReason } from '@toolgym/protocol';
+import { ChatTemplate } from '../chat/chat-template.ts';
 import type { DecoderWeights } from '../model/decoder-config.ts';
 import type { GenerateRequest, GenerateResult, Policy, SamplingParams } from '../policy.ts';
-import {
-  protocolMessagesToTemplateMessages,
-  renderChatTemplate,
-  toolSpecsToTemplateTools,
-} from './chat-prompt.ts';
 import type { DecodeBatch, RowLogits } from './decode-batch.ts';
 import type { DecodeProfile, DecodeWatch } from './decode-profile.ts';
 import { buildDecoderOnnx, type KvCacheLayout } from '../model/decoder-graph.ts';
@@ -37,6 +33,7 @@ import { type ModelDir, ModelDirError, readDecoderWeights, readModelDir } from '
 import { InPlaceBatch } from './in-place-batch.ts';
 import { PaddedBatch } from './padded-batch.ts';
 import { checkSamplingParams, sampleToken } from './sampler.ts';
+import { type TopLogprob, topLogprobs } from './top-logprobs.ts';
 
 /**
  * How generation keeps keys and values: `in-place` (a fixed-capacity cache written in place; needs a
@@ -65,8 +62,8 @@ export interface OnnxPolicySettings {
   threads?: number;
 }
 
-/** Called for every sampled token of a request, in order (streaming). */
-export type TokenListener = (token: number, logprob: number) => void;
+/** Called for every sampled token of a request, in order (streaming); `top` when `topLogprobs` is asked. */
+export type TokenListener = (token: number, logprob: number, top?: TopLogprob[]) => void;
 
 /** A token-mode request, with the extras the OpenAI-compatible server needs. */
 export interface OnnxGenerateRequest {
@@ -74,6 +71,8 @@ export interface OnnxGenerateRequest {
   sampling: SamplingParams;
   signal?: AbortSignal;
   onToken?: TokenListener;
+  /** Report this many likeliest tokens at each sampled position to `onToken` (OpenAI `top_logprobs`). */
+  topLogprobs?: number;
   /** Keep generating past eos (vLLM `ignore_eos`), e.g. for fixed-length benchmarks. */
   ignoreEos?: boolean;
 }
@@ -94,7 +93,9 @@ interface Row {
   /** Tokens of the stop strings' longest possible span, for the tail check. */
   stopWindow: number;
   generated: number[];
+  /** Under the distribution each token was drawn from; `policyLogprobs` under the policy's own. */
   logprobs: number[];
+  policyLogprobs: number[];
   /** The prompt and the tokens generated so far. */
   sequence: number[];
   finish?: FinishReason;
@@ -115,6 +116,8 @@ export class OnnxPolicy implements Policy {
   private closed = false;
   /** Weight swaps waiting for the running batch: no new requests join it meanwhile. */
   private swapsWaiting = 0;
+  /** The model's chat template, compiled once (message-mode requests). */
+  private template: ChatTemplate | undefined;
   /** When set, every forward call's time is added to it by phase (`pnpm bench policy --profile`). */
   profile: DecodeProfile | undefined;
 
@@ -179,11 +182,9 @@ export class OnnxPolicy implements Policy {
         `${this.model.dir}/tokenizer_config.json has no chat_template; send tokens instead of messages`,
       );
     }
-    const prompt = renderChatTemplate(this.model.chatTemplate, {
-      messages: protocolMessagesToTemplateMessages(request.messages),
-      tools: toolSpecsToTemplateTools(request.tools),
-      addGenerationPrompt: true,
-    });
+    if (this.template?.source !== this.model.chatTemplate)
+      this.template = new ChatTemplate(this.model.chatTemplate, {}, `${this.model.dir}/tokenizer_config.json`);
+    const prompt = this.template.render(request.messages, request.tools, { addGenerationPrompt: true });
     return this.enqueue({
       tokens: this.model.tokenizer.encode(prompt),
       sampling: request.sampling,
@@ -329,6 +330,7 @@ export class OnnxPolicy implements Policy {
         text: tokenizer.decode(endsWithEos ? row.generated.slice(0, -1) : row.generated),
         tokens: row.generated,
         logprobs: row.logprobs,
+        policyLogprobs: row.policyLogprobs,
         promptTokens: row.prompt,
         finishReason: row.finish!,
         policyVersion: version,
@@ -340,11 +342,14 @@ export class OnnxPolicy implements Policy {
       const finished: number[] = [];
       for (let b = first; b < rows.length; b++) {
         const row = rows[b]!;
-        const { token, logprob } = sampleToken(logits(b - first), row.sampling, row.rng, row.sequence);
+        const rowLogits = logits(b - first);
+        const { token, logprob, policyLogprob } = sampleToken(rowLogits, row.sampling, row.rng, row.sequence);
         row.generated.push(token);
         row.logprobs.push(logprob);
+        row.policyLogprobs.push(policyLogprob);
         row.sequence.push(token);
-        row.pending.request.onToken?.(token, logprob);
+        const { onToken, topLogprobs: k } = row.pending.request;
+        onToken?.(token, logprob, k ? topLogprobs(rowLogits, row.sampling.temperature ?? 1, k) : undefined);
         row.finish = finishOf(row, token, tokenizer, shape.maxPositions);
         if (row.finish) {
           finished.push(b);
@@ -398,6 +403,7 @@ export class OnnxPolicy implements Policy {
       stopWindow: stopChars * 4 + 4,
       generated: [],
       logprobs: [],
+      policyLogprobs: [],
       sequence: [...tokens],
     };
   }

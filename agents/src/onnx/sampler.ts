@@ -1,10 +1,8 @@
 /**
- * Picks the next token from one row of logits and reports its logprob.
- *
- * The reported logprob is log-softmax(logits / temperature) at the sampled id — the distribution the
- * temperature defines, before top-k / top-p truncation — which is exactly what the learner recomputes
- * from the same logits (trainer: log-softmax of raw logits / temperature). Greedy decoding
- * (temperature 0) reports log-softmax(logits), i.e. temperature 1.
+ * Picks the next token from one row of logits and reports two logprobs of it: under the distribution
+ * it was actually drawn from (the behaviour policy: temperature, top-k / top-p truncation and
+ * ε-exploration as applied), which importance ratios need, and under the policy's own
+ * log-softmax(logits / temperature), which the learner recomputes from the same logits.
  */
 import type { Rng } from '@toolgym/protocol';
 import type { SamplingParams, TokenExploration } from '../policy.ts';
@@ -12,7 +10,10 @@ import { PolicyRequestError } from './errors.ts';
 
 export interface SampledToken {
   token: number;
+  /** log q(token): the distribution the token was drawn from. */
   logprob: number;
+  /** log-softmax(logits / temperature) at the token (temperature 1 when greedy). */
+  policyLogprob: number;
 }
 
 export function checkSamplingParams(sampling: SamplingParams): void {
@@ -87,10 +88,15 @@ let logprobScratch = new Float64Array(0);
 let probScratch = new Float64Array(0);
 
 /**
- * The next token after `sequence` (the tokens so far): from the policy, or — with
- * `sampling.explore` at one of its decision points — a uniform pick from its tokens with
- * probability ε (reported with the policy's own logprob of that token). No choice left (every
- * `untried` token tried, or a decision point before `fromDecision`): the policy samples.
+ * The next token after `sequence` (the tokens so far), with its logprob under the distribution it
+ * was drawn from (`logprob`) and under the policy's own (`policyLogprob`).
+ *
+ * The draw: from the policy at `temperature`, truncated by top-k / top-p; with `sampling.explore` at
+ * one of its decision points, with probability ε instead uniformly from its choices (none left —
+ * every `untried` token tried, or a decision point before `fromDecision` — and the policy draws).
+ * So the behaviour distribution is the mixture q(x) = ε·[x ∈ C]/|C| + (1 − ε)·p̃(x), with C the
+ * choices and p̃ the truncated policy p̃(x) = p(x)/Σ_{x' ∈ nucleus} p(x') on the nucleus, 0 off it.
+ * Greedy decoding (temperature 0) is a point mass: logprob 0.
  */
 export function sampleToken(
   logits: Float32Array,
@@ -98,23 +104,6 @@ export function sampleToken(
   rng: Rng,
   sequence: readonly number[] = [],
 ): SampledToken {
-  const explore = sampling.explore;
-  const previous = sequence.at(-1);
-  if (
-    explore &&
-    previous !== undefined &&
-    explore.afterTokenIds.includes(previous) &&
-    (sampling.temperature ?? 1) > 0 &&
-    rng.next() < explore.epsilon
-  ) {
-    const choices = explorationChoices(explore, sequence);
-    if (choices.length > 0) {
-      const token = choices[Math.floor(rng.next() * choices.length)]!;
-      if (token >= logits.length)
-        throw new PolicyRequestError('bad_sampling', `explore token id ${token} is outside the vocabulary`);
-      return { token, logprob: logSoftmax(logits, sampling.temperature ?? 1)[token]! };
-    }
-  }
   const temperature = sampling.temperature ?? 1;
   const n = logits.length;
   if (logprobScratch.length < n) {
@@ -126,40 +115,87 @@ export function sampleToken(
     let best = 0;
     for (let i = 1; i < n; i++) if (logits[i]! > logits[best]!) best = i;
     logSoftmaxInto(logits, 1, logprobs);
-    return { token: best, logprob: logprobs[best]! };
+    return { token: best, logprob: 0, policyLogprob: logprobs[best]! };
   }
   logSoftmaxInto(logits, temperature, logprobs);
-  const topK = sampling.topK ?? 0;
-  const topP = sampling.topP ?? 1;
-  // exp(logprob) of each candidate, computed once for the total and the walk below.
+  const nucleus = truncated(logprobs, n, sampling.topK ?? 0, sampling.topP ?? 1);
+  const explore = sampling.explore;
+  const previous = sequence.at(-1);
+  const atDecision =
+    explore !== undefined && previous !== undefined && explore.afterTokenIds.includes(previous);
+  // Drawn in this order (ε's coin, then the choice or the policy's draw), so a seed replays.
+  const explored = atDecision && rng.next() < explore.epsilon;
+  const choices = atDecision ? explorationChoices(explore, sequence) : [];
+  for (const id of choices)
+    if (id >= n)
+      throw new PolicyRequestError('bad_sampling', `explore token id ${id} is outside the vocabulary`);
+  const token =
+    explored && choices.length > 0
+      ? choices[Math.floor(rng.next() * choices.length)]!
+      : drawFrom(nucleus, rng.next());
+  // log p̃(x): the policy's logprob less the nucleus' log mass (none to take away when nothing is cut).
+  const truncatedLogprob = nucleus.has(token)
+    ? logprobs[token]! - (nucleus.ids ? Math.log(nucleus.mass) : 0)
+    : Number.NEGATIVE_INFINITY;
+  const epsilon = choices.length > 0 ? explore!.epsilon : 0;
+  const logprob =
+    epsilon === 0
+      ? truncatedLogprob
+      : Math.log(
+          (choices.includes(token) ? epsilon / choices.length : 0) +
+            (1 - epsilon) * Math.exp(truncatedLogprob),
+        );
+  return { token, logprob, policyLogprob: logprobs[token]! };
+}
+
+/**
+ * The nucleus of top-k / top-p truncation over the first `n` logprobs: its ids, highest first
+ * (undefined when neither applies: every id, in order), each one's probability in `probScratch`,
+ * and their total mass.
+ */
+interface Nucleus {
+  ids: number[] | undefined;
+  n: number;
+  mass: number;
+  has(id: number): boolean;
+}
+
+function truncated(logprobs: Float64Array, n: number, topK: number, topP: number): Nucleus {
   const probs = probScratch;
-  if (topK > 0 || topP < 1) {
-    let candidates: number[] = [];
-    for (let i = 0; i < n; i++) candidates.push(i);
-    candidates.sort((a, b) => logprobs[b]! - logprobs[a]!);
-    if (topK > 0) candidates = candidates.slice(0, topK);
-    if (topP < 1) {
-      let mass = 0;
-      let keep = 0;
-      while (keep < candidates.length && mass < topP) mass += Math.exp(logprobs[candidates[keep++]!]!);
-      candidates = candidates.slice(0, Math.max(1, keep));
-    }
-    let total = 0;
-    for (const c of candidates) total += probs[c] = Math.exp(logprobs[c]!);
-    let u = rng.next() * total;
-    for (const c of candidates) {
-      u -= probs[c]!;
-      if (u < 0) return { token: c, logprob: logprobs[c]! };
-    }
-    const last = candidates[candidates.length - 1]!;
-    return { token: last, logprob: logprobs[last]! };
+  let mass = 0;
+  if (topK === 0 && topP >= 1) {
+    for (let c = 0; c < n; c++) mass += probs[c] = Math.exp(logprobs[c]!);
+    return { ids: undefined, n, mass, has: (id) => id < n };
   }
-  let total = 0;
-  for (let c = 0; c < n; c++) total += probs[c] = Math.exp(logprobs[c]!);
-  let u = rng.next() * total;
-  for (let c = 0; c < n; c++) {
-    u -= probs[c]!;
-    if (u < 0) return { token: c, logprob: logprobs[c]! };
+  let ids: number[] = [];
+  for (let i = 0; i < n; i++) ids.push(i);
+  ids.sort((a, b) => logprobs[b]! - logprobs[a]!);
+  if (topK > 0) ids = ids.slice(0, topK);
+  if (topP < 1) {
+    let head = 0;
+    let keep = 0;
+    while (keep < ids.length && head < topP) head += Math.exp(logprobs[ids[keep++]!]!);
+    ids = ids.slice(0, Math.max(1, keep));
   }
-  return { token: n - 1, logprob: logprobs[n - 1]! };
+  for (const c of ids) mass += probs[c] = Math.exp(logprobs[c]!);
+  const kept = new Set(ids);
+  return { ids, n, mass, has: (id) => kept.has(id) };
+}
+
+/** Inverse-CDF draw from the nucleus with a uniform `u` in [0, 1). */
+function drawFrom(nucleus: Nucleus, u: number): number {
+  const probs = probScratch;
+  let rest = u * nucleus.mass;
+  if (!nucleus.ids) {
+    for (let c = 0; c < nucleus.n; c++) {
+      rest -= probs[c]!;
+      if (rest < 0) return c;
+    }
+    return nucleus.n - 1;
+  }
+  for (const c of nucleus.ids) {
+    rest -= probs[c]!;
+    if (rest < 0) return c;
+  }
+  return nucleus.ids.at(-1)!;
 }

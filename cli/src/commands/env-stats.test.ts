@@ -12,7 +12,7 @@ const stats = (...args: string[]) =>
   });
 
 describe('toolgym env tasks --stats', () => {
-  it.each(['compose', 'sql', 'search', 'code', 'clinical'])(
+  it.each(['compose', 'sql', 'search', 'code', 'clinical', 'games'])(
     'finds no leak in the built-in environment %s',
     (id) => {
       const run = stats(id);

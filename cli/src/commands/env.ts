@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { checkSplits, EnvironmentClient, formatSplitReport, serveHttp, serveStdio } from '@toolgym/env-kit';
 import { formatDataReport } from '../data-report.ts';
 import { environmentOptions, portNumber, positiveInt, wholeNumber } from '../flags.ts';
+import { addListenFlags, type ListenFlags, listenOptionsOf } from './listen-flags.ts';
 import { playEpisode } from '../play.ts';
 import { scaffoldEnvironment } from '../scaffold.ts';
 import { makeEnvironment, registry } from '../registry.ts';
@@ -19,22 +20,25 @@ export function registerEnvCommands(program: Command): void {
 
   const env = program.command('env').description('Serve, inspect and play environments.');
 
-  env
+  addListenFlags(env
     .command('serve <env>')
-    .description('Serve an environment (id or path to a module) as an MCP server.')
+    .description('Serve an environment (id or path to a module) as an MCP server.'))
     .option('--stdio', 'serve over stdio (the default)')
     .option('--http <port>', 'serve over Streamable HTTP on this port (0 = any free port)')
     .option('--host <host>', 'address to bind for --http', '127.0.0.1')
     .option('--token <token>', 'bearer token agents must send (required off loopback)', process.env.TOOLGYM_TOKEN)
     .option('--trainer-token <token>', 'bearer token of the trainer, the only client that may read answers and oracles', process.env.TOOLGYM_TRAINER_TOKEN)
+    .option('--max-sessions <n>', 'most sessions (episodes) open at once over HTTP', '1024')
     .option('--options <json>', 'environment options as JSON')
-    .action(async (ref: string, opts: { http?: string; host: string; token?: string; trainerToken?: string; options?: string }) => {
+    .action(async (ref: string, opts: ListenFlags & { http?: string; host: string; token?: string; trainerToken?: string; maxSessions: string; options?: string }) => {
       const environment = await makeEnvironment(ref, environmentOptions(opts.options));
       if (opts.http === undefined) return serveStdio(environment);
       const address = { host: opts.host, port: portNumber(opts.http, '--http') };
       const server = await listening('--http', address, () =>
         serveHttp(environment, {
+          ...listenOptionsOf(opts),
           ...address,
+          maxSessions: positiveInt(opts.maxSessions, '--max-sessions'),
           ...(opts.token ? { token: opts.token } : {}),
           ...(opts.trainerToken ? { trainerToken: opts.trainerToken } : {}),
         }),

@@ -20,6 +20,7 @@ import {
   ConfigError,
   type Environment,
   EnvironmentClient,
+  EnvironmentPool,
   heldOutUnitsByTask,
   type HttpEnvironmentServer,
   serveHttp,
@@ -43,7 +44,7 @@ interface EvalOptions {
   seed: string;
   out?: string;
   transport: 'in-process' | 'stdio' | 'http';
-  envUrl?: string;
+  envUrl?: string[];
   options?: string;
   dataset?: string;
   toolFormat: 'hermes' | 'native';
@@ -90,7 +91,10 @@ export function registerEvalCommand(program: Command): void {
       'in-process (a fresh session per episode), stdio (a server process per worker) or http (a local Streamable HTTP server)',
       'in-process',
     )
-    .option('--env-url <url>', 'play against an environment already served over Streamable HTTP at this URL')
+    .option(
+      '--env-url <url...>',
+      'play against servers of the environment already running (toolgym env serve --http), one or more: sessions go to the least-loaded healthy one, and an episode whose server dies is played once more on another',
+    )
     .option('--options <json>', 'environment options as JSON')
     .option('--dataset <spec>', 'shorthand for options.dataset (e.g. spider:/path/to/spider)')
     .option(
@@ -133,14 +137,14 @@ export function registerEvalCommand(program: Command): void {
       let httpServer: HttpEnvironmentServer | undefined;
       let connect: () => Promise<EnvironmentClient>;
       let sessions: 'episode' | 'worker' = 'worker';
+      let pool: EnvironmentPool | undefined;
       if (opts.envUrl) {
-        const url = opts.envUrl;
-        connect = () =>
-          EnvironmentClient.connect({
-            kind: 'http',
-            url,
-            ...(process.env.TOOLGYM_TOKEN ? { token: process.env.TOOLGYM_TOKEN } : {}),
-          });
+        const opened = await EnvironmentPool.open({
+          endpoints: opts.envUrl,
+          ...(process.env.TOOLGYM_TOKEN ? { token: process.env.TOOLGYM_TOKEN } : {}),
+        });
+        pool = opened;
+        connect = () => opened.connect();
       } else {
         const env = await makeEnvironment(opts.env, envOptions);
         environment = env;
@@ -215,8 +219,13 @@ export function registerEvalCommand(program: Command): void {
           ...(sink ? { sink } : {}),
           progress: opts.quiet ? false : 'auto',
           passOptions,
+          ...(pool ? { retryLostEpisodes: true } : {}),
         });
         await sink?.close();
+        for (const r of result.retried)
+          process.stderr.write(
+            `toolgym: ${r.taskId} (seed ${r.seed}) played again: its first attempt failed with ${r.failure.code} (${r.failure.message})\n`,
+          );
         const summary = summarizeEval(result.groups, passOptions, result.ms);
         const breakdown = await splitBreakdown(result.groups, tasks, environment, passOptions);
         process.stdout.write(
@@ -228,6 +237,7 @@ export function registerEvalCommand(program: Command): void {
       } finally {
         await policy.close?.();
         await httpServer?.close();
+        pool?.close();
       }
     });
 }

@@ -12,6 +12,7 @@ import {
 import type { Command } from 'commander';
 import { oneOf, portNumber, positiveInt } from '../flags.ts';
 import { closeOnSignal, listening } from '../serving.ts';
+import { addListenFlags, type ListenFlags, listenOptionsOf } from './listen-flags.ts';
 
 /** `toolgym learner serve | publish`: the learner HTTP API and weight publishing (trainer/LEARNER_API.md). */
 export function registerLearnerCommands(program: Command): void {
@@ -19,11 +20,13 @@ export function registerLearnerCommands(program: Command): void {
     .command('learner')
     .description('The learner HTTP API (Tinker-shaped) and weight publishing.');
 
-  learner
-    .command('serve')
-    .description(
-      'Serve the learner API: a training config with `learner: http://host:port` trains through it.',
-    )
+  addListenFlags(
+    learner
+      .command('serve')
+      .description(
+        'Serve the learner API: a training config with `learner: http://host:port` trains through it.',
+      ),
+  )
     .option('--host <host>', 'address to bind (anything but loopback needs --token)', '127.0.0.1')
     .option('--port <port>', 'port (0 = any free port)', '8470')
     .option('--token <token>', 'bearer token every request must carry', process.env.TOOLGYM_LEARNER_TOKEN)
@@ -34,24 +37,26 @@ export function registerLearnerCommands(program: Command): void {
     .option('--backend <name>', 'TF.js backend: wasm or cpu', 'wasm')
     .option('--workers <n>', 'learner worker threads (data-parallel above 1)', '1')
     .action(
-      async (opts: {
-        host: string;
-        port: string;
-        token?: string;
-        stateDir?: string;
-        backend: string;
-        workers: string;
-      }) => {
+      async (
+        opts: ListenFlags & {
+          host: string;
+          port: string;
+          token?: string;
+          stateDir?: string;
+          backend: string;
+          workers: string;
+        },
+      ) => {
         const backend = oneOf(opts.backend, ['wasm', 'cpu'], '--backend');
         const address = { host: opts.host, port: portNumber(opts.port, '--port') };
         const server = await listening('--port', address, () =>
           serveLearner({
+            ...listenOptionsOf(opts),
             ...address,
             backend,
             workers: positiveInt(opts.workers, '--workers'),
             ...(opts.token ? { token: opts.token } : {}),
             ...(opts.stateDir ? { stateDir: path.resolve(opts.stateDir) } : {}),
-            log: (line) => process.stderr.write(`${line}\n`),
           }),
         );
         process.stderr.write(

@@ -13,7 +13,7 @@ afterAll(async () => {
 });
 
 describe('toolgym policy', () => {
-  // The official openai client is exercised against the same server in agents/src/onnx/openai-server.test.ts.
+  // The official openai client is exercised against the same server in agents/src/serve/openai-server.test.ts.
   it('init writes the default model; serve answers chat completions; SIGTERM stops it', async () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'toolgym-cli-policy-'));
     cleanup.push(() => rm(dir, { recursive: true, force: true }));
@@ -76,6 +76,21 @@ describe('toolgym policy', () => {
     const exited = new Promise<number | null>((resolve) => server.on('exit', (code) => resolve(code)));
     server.kill('SIGTERM');
     expect(await exited).toBe(0);
+  });
+
+  it('serve will not listen off loopback without a token: a short message, exit 2', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'toolgym-cli-policy-'));
+    cleanup.push(() => rm(dir, { recursive: true, force: true }));
+    const model = path.join(dir, 'small');
+    expect(spawnSync(process.execPath, [bin, 'policy', 'init', model], { encoding: 'utf8' }).status).toBe(0);
+    const run = spawnSync(
+      process.execPath,
+      [bin, 'policy', 'serve', '--model', model, '--host', '0.0.0.0', '--port', '0', '--execution-provider', 'cpu'],
+      { encoding: 'utf8', env: { ...process.env, TOOLGYM_POLICY_TOKEN: '' } },
+    );
+    expect(run.status).toBe(2);
+    expect(run.stderr).toMatch(/the policy server would listen on 0\.0\.0\.0 without a token[\s\S]*--token/);
+    expect(run.stderr).not.toMatch(/\n\s+at /);
   });
 
   it('serve names the missing model directory and exits non-zero', () => {

@@ -3,6 +3,7 @@ import { createDefaultModel, OnnxPolicy, serveOpenAiCompatible } from '@toolgym/
 import type { Command } from 'commander';
 import { oneOf, portNumber, positiveInt, wholeNumber } from '../flags.ts';
 import { closeOnSignal, listening } from '../serving.ts';
+import { addListenFlags, type ListenFlags, listenOptionsOf } from './listen-flags.ts';
 
 export function registerPolicyCommands(program: Command): void {
   const policy = program.command('policy').description("Create and serve ToolGym's ONNX policy models.");
@@ -21,26 +22,36 @@ export function registerPolicyCommands(program: Command): void {
       );
     });
 
-  policy
-    .command('serve')
-    .description(
-      'Serve a model directory (ToolGym or an exported Hugging Face decoder) as an OpenAI-compatible API.',
-    )
+  addListenFlags(
+    policy
+      .command('serve')
+      .description(
+        'Serve a model directory (ToolGym or an exported Hugging Face decoder) as an OpenAI-compatible API.',
+      ),
+  )
     .requiredOption('--model <dir>', 'model directory: config.json, model.onnx, tokenizer.json, …')
     .option('--port <port>', 'port (0 = any free port)', '8000')
-    .option('--host <host>', 'address to bind', '127.0.0.1')
+    .option('--host <host>', 'address to bind (anything but loopback needs --token)', '127.0.0.1')
+    .option(
+      '--token <token>',
+      'bearer token clients send as their API key (required off loopback; without one any key is accepted)',
+      process.env.TOOLGYM_POLICY_TOKEN,
+    )
     .option('--name <name>', 'model name clients pass as `model` (default: the directory name)')
     .option('--execution-provider <ep>', 'auto (CUDA when available, else CPU), cuda or cpu', 'auto')
     .option('--max-batch <n>', 'most sequences generated together', '64')
     .action(
-      async (opts: {
-        model: string;
-        port: string;
-        host: string;
-        name?: string;
-        executionProvider: string;
-        maxBatch: string;
-      }) => {
+      async (
+        opts: ListenFlags & {
+          model: string;
+          port: string;
+          host: string;
+          token?: string;
+          name?: string;
+          executionProvider: string;
+          maxBatch: string;
+        },
+      ) => {
         const executionProvider = oneOf(
           opts.executionProvider,
           ['auto', 'cuda', 'cpu'],
@@ -54,8 +65,16 @@ export function registerPolicyCommands(program: Command): void {
         });
         const modelName = opts.name ?? path.basename(path.resolve(opts.model));
         const server = await listening('--port', address, () =>
-          serveOpenAiCompatible(onnx, { ...address, modelName }),
-        );
+          serveOpenAiCompatible(onnx, {
+            ...listenOptionsOf(opts),
+            ...address,
+            modelName,
+            ...(opts.token ? { token: opts.token } : {}),
+          }),
+        ).catch(async (error: unknown) => {
+          await onnx.close();
+          throw error;
+        });
         const ep = onnx.executionProvider;
         process.stderr.write(`toolgym: execution provider ${ep.provider} (${ep.reason})\n`);
         process.stderr.write(

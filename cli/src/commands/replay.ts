@@ -8,17 +8,20 @@ import {
   TrajectoryStore,
 } from '@toolgym/replay';
 import type { Command } from 'commander';
-import { portNumber, wholeNumber } from '../flags.ts';
+import { portNumber, positiveInt, wholeNumber } from '../flags.ts';
 import { closeOnSignal, listening } from '../serving.ts';
+import { addListenFlags, type ListenFlags, listenOptionsOf } from './listen-flags.ts';
 
 export function registerReplayCommands(program: Command): void {
   const replay = program
     .command('replay')
     .description('The trajectory store: serve the feed and viewer, tail a run, export.');
 
-  replay
-    .command('serve')
-    .description('Serve the websocket feed, the JSON API and the browser viewer of a trajectory store.')
+  addListenFlags(
+    replay
+      .command('serve')
+      .description('Serve the websocket feed, the JSON API and the browser viewer of a trajectory store.'),
+  )
     .requiredOption('--store <path>', 'SQLite trajectory store (created if missing)')
     .option('--host <host>', 'address to bind', '127.0.0.1')
     .option('--port <port>', 'port (0 = any free port)', '7070')
@@ -28,22 +31,29 @@ export function registerReplayCommands(program: Command): void {
       process.env.TOOLGYM_TOKEN,
     )
     .option('--no-viewer', 'serve only the feed and the API')
-    .action(async (opts: { store: string; host: string; port: string; token?: string; viewer: boolean }) => {
-      const address = { host: opts.host, port: portNumber(opts.port, '--port') };
-      const server = await listening('--port', address, () =>
-        serveReplay({
-          storePath: opts.store,
-          ...address,
-          viewer: opts.viewer,
-          ...(opts.token ? { token: opts.token } : {}),
-        }),
-      );
-      const suffix = opts.token ? '?token=<token>' : '';
-      process.stderr.write(
-        `toolgym: replay of ${opts.store}\n  viewer ${server.url}${suffix}\n  feed   ${server.feedUrl}\n`,
-      );
-      closeOnSignal(() => server.close());
-    });
+    .option('--max-clients <n>', 'most feed connections at once', '1024')
+    .action(
+      async (
+        opts: ListenFlags & { store: string; host: string; port: string; token?: string; viewer: boolean; maxClients: string },
+      ) => {
+        const address = { host: opts.host, port: portNumber(opts.port, '--port') };
+        const server = await listening('--port', address, () =>
+          serveReplay({
+            ...listenOptionsOf(opts),
+            maxClients: positiveInt(opts.maxClients, '--max-clients'),
+            storePath: opts.store,
+            ...address,
+            viewer: opts.viewer,
+            ...(opts.token ? { token: opts.token } : {}),
+          }),
+        );
+        const suffix = opts.token ? '?token=<token>' : '';
+        process.stderr.write(
+          `toolgym: replay of ${opts.store}\n  viewer ${server.url}${suffix}\n  feed   ${server.feedUrl}\n`,
+        );
+        closeOnSignal(() => server.close());
+      },
+    );
 
   replay
     .command('tail <run>')

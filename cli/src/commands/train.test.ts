@@ -1,4 +1,4 @@
-import type { TrainResult } from '@toolgym/trainer';
+import { parseTrainConfig, type TrainResult } from '@toolgym/trainer';
 import { describe, expect, it } from 'vitest';
 import { trainSummary } from './train.ts';
 
@@ -15,8 +15,16 @@ describe('toolgym train: the summary of a seed', () => {
     before: 0.05,
     after: 0.34,
     rlSteps: 228,
+    stoppedBy: 'steps',
     rlSeconds: 600,
     policyVersion: 229,
+    seed: 0,
+    metricsDigest: '0'.repeat(64),
+    config: parseTrainConfig({
+      environment: { id: 'compose' },
+      rl: { tasks: { split: 'train' }, steps: 228 },
+      eval: { tasks: { split: 'test' } },
+    }),
   };
 
   it('gives accuracy before and after RL with the curve, the other splits after RL, and the outputs', () => {
@@ -26,6 +34,17 @@ describe('toolgym train: the summary of a seed', () => {
       '  outputs in runs/compose-main-seed0',
       '',
     ]);
+  });
+
+  it('names the checkpoint validation chose, and an early stop with the steps it left', () => {
+    const lines = trainSummary(0, {
+      ...result,
+      best: { step: 200, validation: 0.7, accuracy: 0.3 },
+      stoppedBy: 'time-budget',
+      rlSteps: 150,
+    }).split('\n');
+    expect(lines).toContain('  chosen by validation: step 200 (validation 70.0%), held-out 30.0%');
+    expect(lines).toContain('  RL stopped early (time-budget) after 150 of 228 steps');
   });
 
   it('has no line for other splits when only eval.tasks was evaluated', () => {

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { StoreSink, serveReplay, TrajectoryStore } from '@toolgym/replay';
 import { loadTrainConfig, type TrainResult, train } from '@toolgym/trainer';
@@ -67,6 +68,11 @@ export function registerTrainCommand(program: Command): void {
           const store = TrajectoryStore.open(storePath);
           const runId = `${config.run.name}-seed${seed}-${Date.now()}`;
           const sink = new StoreSink(store, { runId, runInfo: { config: runConfig }, closeStore: true });
+          const overrides = [
+            ...(opts.steps !== undefined ? ['--steps', opts.steps] : []),
+            ...(opts.minutes !== undefined ? ['--minutes', opts.minutes] : []),
+          ];
+          const commit = codeCommit();
           try {
             const result = await train({
               config: runConfig,
@@ -75,6 +81,10 @@ export function registerTrainCommand(program: Command): void {
               sink,
               runId,
               resume: opts.resume === true,
+              provenance: {
+                command: ['toolgym train', file, '--seed', String(seed), ...overrides].join(' '),
+                ...(commit ? { commit } : {}),
+              },
             });
             results.push(result);
             process.stdout.write(trainSummary(seed, result));
@@ -97,6 +107,18 @@ export function registerTrainCommand(program: Command): void {
     });
 }
 
+/** The commit of the code that runs, ` (modified)` when tracked files differ from it; undefined outside git. */
+function codeCommit(): string | undefined {
+  try {
+    const git = (...args: string[]) =>
+      execFileSync('git', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const head = git('rev-parse', 'HEAD');
+    return git('status', '--porcelain', '--untracked-files=no') === '' ? head : `${head} (modified)`;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * What a seed's run printed at its end: accuracy on `eval.tasks` before and after RL with its curve,
  * the other evaluated splits after RL, and where the outputs (result.json: every split, every
@@ -112,6 +134,12 @@ export function trainSummary(seed: number, result: TrainResult): string {
     (others.length > 0
       ? `  after RL on ${others.map(([split, e]) => `${split} ${pct(e.accuracy)}`).join(', ')}\n`
       : '') +
+    (result.best
+      ? `  chosen by validation: step ${result.best.step} (validation ${pct(result.best.validation)}), held-out ${pct(result.best.accuracy)}\n`
+      : '') +
+    (result.stoppedBy === 'steps'
+      ? ''
+      : `  RL stopped early (${result.stoppedBy}) after ${result.rlSteps} of ${result.config.rl.steps} steps\n`) +
     `  outputs in ${result.outDir}\n`
   );
 }

@@ -42,7 +42,7 @@ export const CodeConfigSchema = z.object({
   sandbox: z
     .object({
       backend: z.enum(['bubblewrap', 'docker']).default('bubblewrap'),
-      /** Pre-started sandboxes kept ready. */
+      /** Pre-started sandboxes (and graders) kept ready with no load; the sandbox pool grows past it under load and shrinks back when idle. */
       poolSize: z.number().int().min(0).max(64).default(2),
       /** Wall time of one run_python / run_tests call. */
       wallMs: z.number().int().positive().default(5_000),

@@ -13,6 +13,8 @@ export interface EpisodeContext<State, Config> {
   readonly task: Task;
   readonly config: Config;
   readonly seed: number;
+  /** The shared match this episode joined as its task's seat (`toolgym/episode/start`), if any. */
+  readonly match?: string;
   /** Seeded per episode: same task + seed → same stream. */
   readonly rng: Rng;
   readonly state: State;
@@ -66,8 +68,21 @@ export interface EnvironmentSpec<State, Config> {
   /** The task set for a config: deterministic, each task already in its split. */
   tasks(config: Config): Task[] | Promise<Task[]>;
   tools: Record<string, ToolDefinition<State, Config>>;
-  /** Per-episode state (a database connection, a sandbox, a patient). */
-  setup(task: Task, ctx: { config: Config; seed: number; rng: Rng; signal: AbortSignal }): State | Promise<State>;
+  /**
+   * Per-episode state (a database connection, a sandbox, a patient). `match` is the id of the
+   * shared match the episode joins as its task's seat (`toolgym/episode/start`), for a task that
+   * declares one (`TaskSeat`); without it the task's other seats are the environment's own players.
+   */
+  setup(
+    task: Task,
+    ctx: { config: Config; seed: number; rng: Rng; signal: AbortSignal; match?: string },
+  ): State | Promise<State>;
+  /**
+   * The prompt an episode starts with, when it depends on the episode (a dealt card, the opening
+   * move of a player before it); by default the task's prompt. It may wait: a seat of a shared
+   * match waits here for the seats that move before it.
+   */
+  prompt?(episode: EpisodeContext<State, Config>): string | Promise<string>;
   /** Releases what `setup` made. Called exactly once per episode, whatever happened. */
   teardown?(state: State): void | Promise<void>;
   grade(input: GradeInput<State, Config>): RewardBreakdown | Promise<RewardBreakdown>;

@@ -3,7 +3,7 @@ import { RewardBreakdownSchema, StartParamsSchema } from '@toolgym/protocol';
 import type { DataFileReport, EnvironmentDefinition, EpisodeContext, ToolCallRecord, ToolOutput } from './define-environment.ts';
 import { formatZodIssues } from './define-environment.ts';
 import { EpisodeStateError, ToolError } from './errors.ts';
-import { hashString, Rng } from '@toolgym/protocol';
+import { hashString, Rng, taskSeatOf } from '@toolgym/protocol';
 
 /** What one tool call produced, as the agent sees it plus the episode's standing. */
 export interface ToolCallOutcome {
@@ -78,8 +78,14 @@ export class Environment<State = any, Config = any> {
       if (pool.length === 0) throw new EpisodeStateError('no_tasks', `environment '${this.ref}' has no ${p.split} tasks`);
       task = new Rng(p.seed).pick(pool);
     }
+    if (p.match !== undefined && !taskSeatOf(task))
+      throw new EpisodeStateError(
+        'not_a_seat',
+        `task '${task.id}' of '${this.ref}' is no seat of a match, so it cannot join match '${p.match}'`,
+        "start it without `match`, or pick a task whose meta declares its seat (match, seat, seats, role)",
+      );
     const id = `${this.id}-${process.pid}-${++this.episodeCounter}-${Date.now().toString(36)}`;
-    const episode = new Episode(this, id, task, p.seed);
+    const episode = new Episode(this, id, task, p.seed, p.match);
     await episode.setup();
     return episode;
   }
@@ -93,6 +99,7 @@ export class Episode<State = any, Config = any> implements EpisodeContext<State,
   readonly rng: Rng;
   readonly calls: ToolCallRecord[] = [];
   private stateValue?: State;
+  private promptText?: string;
   private endedBy: 'none' | 'terminated' = 'none';
   private answerValue: unknown;
   private closed = false;
@@ -104,8 +111,15 @@ export class Episode<State = any, Config = any> implements EpisodeContext<State,
     readonly id: string,
     readonly task: Task,
     readonly seed: number,
+    /** The shared match this episode joined as its task's seat, if any. */
+    readonly match?: string,
   ) {
     this.rng = new Rng(hashString(`${task.id}:${seed}`));
+  }
+
+  /** The prompt the episode started with: the environment's `prompt` of it, else the task's. */
+  get prompt(): string {
+    return this.promptText ?? this.task.prompt;
   }
 
   get config(): Config {
@@ -142,7 +156,15 @@ export class Episode<State = any, Config = any> implements EpisodeContext<State,
       seed: this.seed,
       rng: this.rng.fork(),
       signal: this.lifetime.signal,
+      ...(this.match !== undefined ? { match: this.match } : {}),
     });
+    if (!def.prompt) return;
+    try {
+      this.promptText = await def.prompt(this);
+    } catch (error) {
+      await this.close(); // the state exists: release it before the start fails
+      throw error;
+    }
   }
 
   /**

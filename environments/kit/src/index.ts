@@ -25,7 +25,7 @@ export {
   type AnyEnvironmentDefinition,
 } from './registry.ts';
 export { EpisodeSession, TrainerCredentialError, type Principal, createSessionServer, serveSession, serveStdio, environmentInfo, SERVER_PROTOCOL_VERSION } from './mcp-server.ts';
-export { serveHttp, PortInUseError, type HttpServeOptions, type HttpEnvironmentServer } from './http-server.ts';
+export { serveHttp, type HttpServeOptions, type HttpEnvironmentServer } from './http-server.ts';
 export {
   EnvironmentClient,
   McpEnvironmentClient,
@@ -34,6 +34,7 @@ export {
   type ClientToolResult,
   type CallOptions,
 } from './client.ts';
+export { EnvironmentPool, type EnvironmentPoolOptions, type PoolEndpoint } from './environment-pool.ts';
 export type { Attack, AttackEnd, AttackEpisode, AgentTask } from './redteam.ts';
 export {
   checkSplits,

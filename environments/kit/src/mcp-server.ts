@@ -97,7 +97,7 @@ export class EpisodeSession {
       this.opening = undefined;
     }
     const { answer: _answer, ...task } = this.episode.task;
-    return { episodeId: this.episode.id, task, limits: this.env.limits };
+    return { episodeId: this.episode.id, task: { ...task, prompt: this.episode.prompt }, limits: this.env.limits };
   }
 
   async end(params: unknown): Promise<EndResult> {

@@ -6,9 +6,9 @@ import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import probe, { probeStats } from '../test/fixtures/probe-env.ts';
 import { EnvironmentClient, type EnvironmentEndpoint, type McpEnvironmentClient } from './client.ts';
-import { ConfigError } from './errors.ts';
 import { Environment } from './episode.ts';
-import { type HttpEnvironmentServer, PortInUseError, serveHttp } from './http-server.ts';
+import { HttpConfigError, PortInUseError, probeGuards } from '@toolgym/http';
+import { type HttpEnvironmentServer, serveHttp } from './http-server.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const serveProbeScript = path.join(here, '../test/fixtures/serve-probe.ts');
@@ -188,7 +188,8 @@ describe('episode isolation and release', () => {
 
 describe('HTTP binding', () => {
   it('refuses a non-loopback bind without a token', async () => {
-    await expect(serveHttp(env, { host: '0.0.0.0' })).rejects.toThrow(ConfigError);
+    await expect(serveHttp(env, { host: '0.0.0.0' })).rejects.toThrow(HttpConfigError);
+    await expect(serveHttp(env, { host: '0.0.0.0', trainerToken: 'only-the-trainer' })).rejects.toMatchObject({ code: 'token_required' });
   });
 
   it('refuses requests without the bearer token when one is set', async () => {
@@ -233,6 +234,169 @@ describe('HTTP binding', () => {
     }
   });
 
+  it('refuses a page of another site, a rebinding Host, an oversized body and a missing token off loopback', async () => {
+    const server = await serveHttp(env, { host: '0.0.0.0', token: 'agent-secret', trainerToken: TRAINER_TOKEN, maxBodyBytes: 4096 });
+    try {
+      const url = `http://127.0.0.1:${server.port}/mcp`;
+      expect(await probeGuards(url, { token: 'agent-secret', maxBodyBytes: 4096 })).toEqual({
+        badOrigin: { status: 403, code: 'origin_not_allowed' },
+        badHost: { status: 403, code: 'host_not_allowed' },
+        oversized: { status: 413, code: 'body_too_large' },
+        noToken: { status: 401, code: 'unauthorized' },
+      });
+      // The refusals are JSON-RPC error objects, which is what MCP clients read.
+      const refused = await fetch(url, { method: 'POST', headers: { origin: 'http://evil.example' }, body: '{}' });
+      expect(await refused.json()).toMatchObject({ jsonrpc: '2.0', id: null, error: { code: -32000, data: { code: 'origin_not_allowed' } } });
+      // A page the server does not know is refused; the official client (no Origin) is not.
+      const client = await EnvironmentClient.connect({ kind: 'http', url, token: 'agent-secret' });
+      expect((await client.info()).id).toBe('probe');
+      await client.close();
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('keeps a session with the credential it was opened with: another one is answered 403', async () => {
+    const server = await serveHttp(env, { token: 'agent-secret', trainerToken: TRAINER_TOKEN });
+    try {
+      const post = (token: string, body: unknown, sessionId?: string) =>
+        fetch(server.url, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            accept: 'application/json, text/event-stream',
+            authorization: `Bearer ${token}`,
+            ...(sessionId ? { 'mcp-session-id': sessionId, 'mcp-protocol-version': '2025-06-18' } : {}),
+          },
+          body: JSON.stringify(body),
+        });
+      const opened = await post('agent-secret', {
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'initialize',
+        params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'probe', version: '1' } },
+      });
+      const sessionId = opened.headers.get('mcp-session-id')!;
+      expect(sessionId).toBeTruthy();
+      const list = { jsonrpc: '2.0', id: 2, method: 'tools/list' };
+      const asTrainer = await post(TRAINER_TOKEN, list, sessionId);
+      expect(asTrainer.status).toBe(403);
+      expect(await asTrainer.json()).toMatchObject({ error: { data: { code: 'wrong_principal' } } });
+      expect((await post('agent-secret', list, sessionId)).status).toBe(200);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('answers a body that is not JSON with JSON-RPC parse error -32700', async () => {
+    const server = await serveHttp(env);
+    try {
+      for (const body of ['{"jsonrpc": "2.0", "method": ', 'not json at all']) {
+        const response = await fetch(server.url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+          body,
+        });
+        expect(response.status).toBe(400);
+        expect(await response.json()).toMatchObject({ jsonrpc: '2.0', id: null, error: { code: -32700 } });
+      }
+      expect(server.sessionCount()).toBe(0);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('caps open sessions: one more initialize is answered 503 with Retry-After, and gets in once one closes', async () => {
+    const server = await serveHttp(env, { maxSessions: 2 });
+    try {
+      const a = await EnvironmentClient.connect({ kind: 'http', url: server.url });
+      const b = await EnvironmentClient.connect({ kind: 'http', url: server.url });
+      expect(server.sessionCount()).toBe(2);
+      const full = await initializeRequest(server.url);
+      expect(full.status).toBe(503);
+      expect(full.headers.get('retry-after')).toBe('5');
+      expect(await full.json()).toMatchObject({ error: { data: { code: 'too_many_sessions' } } });
+      // A session that is open keeps working while the server is full.
+      await a.start({ taskId: 't1' });
+      expect((await a.callTool('add', { n: 2 })).content).toBe('2');
+      await ((b as McpEnvironmentClient).client.transport as unknown as { terminateSession(): Promise<void> }).terminateSession();
+      await b.close();
+      await waitFor(() => server.sessionCount() === 1);
+      const c = await EnvironmentClient.connect({ kind: 'http', url: server.url });
+      expect(server.sessionCount()).toBe(2);
+      await Promise.all([a.close(), c.close()]);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('a full server whose sessions go idle releases every episode and slot: it fills to its cap again, and a reaped session is 404', async () => {
+    const server = await serveHttp(env, { maxSessions: 3, idleTimeoutMs: 2_000 });
+    const initialize = () => initializeRequest(server.url);
+    try {
+      const openBefore = probeStats.open;
+      const fill = () =>
+        Promise.all(
+          [1, 2, 3].map(async () => {
+            const client = await EnvironmentClient.connect({ kind: 'http', url: server.url });
+            await client.start({ taskId: 't1' });
+            return client;
+          }),
+        );
+      // Clients that vanish without a goodbye, holding an episode each.
+      const first = await fill();
+      expect(probeStats.open).toBe(openBefore + 3);
+      expect((await initialize()).status).toBe(503);
+      await waitFor(() => server.sessionCount() === 0 && probeStats.open === openBefore, 15_000);
+      const stale = await first[0]!.callTool('add', { n: 1 }).catch((error: unknown) => error);
+      expect(String(stale)).toMatch(/404|unknown or expired session/);
+      // Every slot came back: the server fills to its cap once more, and no further.
+      const second = await fill();
+      expect(server.sessionCount()).toBe(3);
+      expect((await initialize()).status).toBe(503);
+      await Promise.all([...first, ...second].map((c) => c.close().catch(() => {})));
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('an initialize the transport refuses holds no slot', async () => {
+    const server = await serveHttp(env, { maxSessions: 1 });
+    try {
+      for (let i = 0; i < 3; i++) {
+        const response = await fetch(server.url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+          // No protocolVersion, capabilities or clientInfo: not an initialize the SDK accepts.
+          body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: {} }),
+        });
+        expect(response.status).toBeGreaterThanOrEqual(400);
+        expect(response.status).not.toBe(503);
+      }
+      expect(server.sessionCount()).toBe(0);
+      const client = await EnvironmentClient.connect({ kind: 'http', url: server.url });
+      expect((await client.info()).id).toBe('probe');
+      await client.close();
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('answers a first request that is not an initialize with 400 and opens no session', async () => {
+    const server = await serveHttp(env);
+    try {
+      const response = await fetch(server.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
+      });
+      expect(response.status).toBe(400);
+      expect(server.sessionCount()).toBe(0);
+    } finally {
+      await server.close();
+    }
+  });
+
   it('says which port is busy', async () => {
     await expect(serveHttp(env, { port: http.port })).rejects.toThrow(PortInUseError);
   });
@@ -244,6 +408,20 @@ function readLog(): number {
   } catch {
     return 0;
   }
+}
+
+/** A bare initialize POST, as a client opening a session sends it. */
+function initializeRequest(url: string): Promise<Response> {
+  return fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'probe', version: '1' } },
+    }),
+  });
 }
 
 async function waitFor(condition: () => boolean, timeoutMs = 5_000): Promise<void> {

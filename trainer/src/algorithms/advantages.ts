@@ -120,11 +120,69 @@ export function turnValuesToTokens(
   return out;
 }
 
+/**
+ * RAE — SPIRAL (Liu et al. 2025), Algorithm 1 lines 21–22, role-conditioned advantage estimation:
+ * b_{G,p} ← α·b_{G,p} + (1 − α)·R_p(τ);  A_{G,p}(τ) = R_p(τ) − b_{G,p}   (α = 0.95, b = 0 at first).
+ * One baseline per game G and role p (`role` names both: `kuhn-poker/p0`). Episodes are taken in
+ * order, each against the baseline after its own update as the algorithm states it, so
+ * A = α·(R − b before it). `baselines` (by role) is updated in place.
+ */
+export function roleConditionedAdvantages(
+  rewards: readonly number[],
+  roles: readonly string[],
+  baselines: Record<string, number>,
+  alpha = 0.95,
+): number[] {
+  return rewards.map((R, i) => {
+    const role = roles[i]!;
+    const b = alpha * (baselines[role] ?? 0) + (1 - alpha) * R;
+    baselines[role] = b;
+    return R - b;
+  });
+}
+
+/**
+ * Negative-sample reinforcement (NSR) — "The Surprising Effectiveness of Negative Reinforcement in
+ * LLM Reasoning" (Zhu et al. 2025), eq. 3–4: with the verifier's reward r = ±1, RLVR's objective
+ * splits into L_PSR = −E[Σ_{y: r=+1} π_θ(y|x)] and L_NSR = −E[Σ_{y: r=−1} −π_θ(y|x)]. NSR trains on
+ * L_NSR alone: A_i = −1 for a sample that failed, 0 for one that passed (no gradient).
+ */
+export function nsrAdvantages(passed: readonly boolean[]): number[] {
+  return passed.map((p) => (p ? 0 : -1));
+}
+
+/** Positive-sample reinforcement (PSR), the other half (Zhu et al. 2025): A_i = +1 if it passed, else 0. */
+export function psrAdvantages(passed: readonly boolean[]): number[] {
+  return passed.map((p) => (p ? 1 : 0));
+}
+
+/**
+ * Weighted REINFORCE (Zhu et al. 2025), eq. 5: L = λ·L_PSR + L_NSR, so A_i = λ for a sample that
+ * passed and −1 for one that failed; λ = 0.1 in the paper, up-weighting negatives tenfold.
+ */
+export function weightedReinforceAdvantages(passed: readonly boolean[], lambda: number): number[] {
+  return passed.map((p) => (p ? lambda : -1));
+}
+
+/** What an estimator may read besides the groups' rewards. */
+export interface AdvantageContext {
+  /** Whether each episode of each group passed: the verifier's verdict (`episodePassed`). */
+  passed: readonly (readonly boolean[])[];
+  /** λ of Weighted REINFORCE, the weight of a sample that passed (`rl.wReinforce.lambda`). */
+  lambda: number;
+  /** Each episode's role, by group as the rewards (a seat of a game: `kuhn-poker/p0`). */
+  roles: readonly (readonly string[])[];
+  /** Running baselines by role, carried from step to step (and in checkpoints); updated in place. */
+  baselines: Record<string, number>;
+  /** The running baselines' decay α (`rl.rae.decay`). */
+  decay: number;
+}
+
 /** An advantage estimator: one advantage per episode of each group, from the groups' rewards. */
 export interface AdvantageEstimator {
   /** The paper the formula comes from. */
   citation: string;
-  estimate(groups: readonly (readonly number[])[]): number[][];
+  estimate(groups: readonly (readonly number[])[], context: AdvantageContext): number[][];
 }
 
 /**
@@ -147,6 +205,26 @@ export const ADVANTAGE_ESTIMATORS = {
   'reinforce++': {
     citation: 'REINFORCE++ (Hu 2025)',
     estimate: (groups) => reinforcePlusPlusAdvantages(groups),
+  },
+  rae: {
+    citation: 'SPIRAL (Liu et al. 2025), role-conditioned advantage estimation',
+    estimate: (groups, { roles, baselines, decay }) =>
+      groups.map((g, i) => roleConditionedAdvantages(g, roles[i]!, baselines, decay)),
+  },
+  nsr: {
+    citation:
+      'The Surprising Effectiveness of Negative Reinforcement in LLM Reasoning (Zhu et al. 2025), NSR',
+    estimate: (_groups, { passed }) => passed.map(nsrAdvantages),
+  },
+  psr: {
+    citation:
+      'The Surprising Effectiveness of Negative Reinforcement in LLM Reasoning (Zhu et al. 2025), PSR',
+    estimate: (_groups, { passed }) => passed.map(psrAdvantages),
+  },
+  'w-reinforce': {
+    citation:
+      'The Surprising Effectiveness of Negative Reinforcement in LLM Reasoning (Zhu et al. 2025), W-REINFORCE',
+    estimate: (_groups, { passed, lambda }) => passed.map((p) => weightedReinforceAdvantages(p, lambda)),
   },
 } as const satisfies Record<string, AdvantageEstimator>;
 

@@ -46,6 +46,8 @@ export interface PolicyLossConfig {
    * "Beyond the 80/20 Rule": 0.2); 1 = all. Needs `entropy`. The rest still count in the aggregation.
    */
   entropyTopFraction: number;
+  /** β of the implicit reward r_φ = β·log(π_φ/π_ref) that `implicit_prm` trains (PRIME, Cui et al. 2025: 0.05). */
+  prmBeta: number;
 }
 
 /**
@@ -67,6 +69,7 @@ export const DEFAULT_POLICY_LOSS: PolicyLossConfig = {
   klEstimator: 'k3',
   entropyCoef: 0,
   entropyTopFraction: 1,
+  prmBeta: 0.05,
 };
 
 export interface PolicyLossInputs {
@@ -350,5 +353,25 @@ export function crossEntropyLoss(
   aggregation: Aggregation = 'token-mean',
 ): PolicyLossResult {
   const loss = aggregate(tf.neg(inputs.logprobs) as tf.Tensor2D, inputs.weights, aggregation);
+  return { loss, metrics: () => ({}) };
+}
+
+/**
+ * The implicit PRM's cross-entropy on outcome labels — PRIME (Cui et al. 2025), eq. 4:
+ * L = −[l·log σ(r_φ(y)) + (1 − l)·log(1 − σ(r_φ(y)))], r_φ(y) = β Σ_t log(π_φ(y_t)/π_ref(y_t)) over
+ * the trained tokens. The label is the sign of the sequence's `advantages` (+1: it passed, l = 1;
+ * −1: it failed, l = 0), so L = softplus(−A·r_φ(y)); the mean over sequences. Needs `refLogprobs`.
+ */
+export function implicitPrmLoss(
+  inputs: Pick<PolicyLossInputs, 'logprobs' | 'advantages' | 'weights' | 'refLogprobs'>,
+  config: Pick<PolicyLossConfig, 'prmBeta'>,
+): PolicyLossResult {
+  const { logprobs, advantages, weights, refLogprobs } = inputs;
+  if (!refLogprobs) throw new TypeError('implicit_prm needs ref_logprobs (the reference policy of the implicit reward)');
+  const reward = tf.mul(config.prmBeta, tf.sum(tf.mul(tf.sub(logprobs, refLogprobs), weights), 1));
+  const label = tf.sign(tf.sum(tf.mul(advantages, weights), 1));
+  const trained = tf.cast(tf.greater(tf.sum(weights, 1), 0), 'float32');
+  const perSequence = tf.mul(tf.softplus(tf.neg(tf.mul(label, reward))), trained);
+  const loss = tf.div(tf.sum(perSequence), tf.maximum(tf.sum(trained), 1)) as tf.Scalar;
   return { loss, metrics: () => ({}) };
 }

@@ -5,6 +5,7 @@
  */
 import {
   crossEntropyLoss,
+  implicitPrmLoss,
   importanceSamplingLoss,
   type PolicyLossConfig,
   type PolicyLossInputs,
@@ -15,10 +16,13 @@ import {
 export interface PolicyLoss {
   /** The paper (or API) the formula comes from. */
   citation: string;
-  /** `policy-gradient` losses train on advantages (`rl.loss` may name them); `supervised` on targets alone. */
-  kind: 'policy-gradient' | 'supervised';
+  /**
+   * `policy-gradient` losses train on advantages (`rl.loss` may name them); `supervised` on targets
+   * alone; `reward-model` trains a reward model on each sequence's outcome (the sign of its advantages).
+   */
+  kind: 'policy-gradient' | 'supervised' | 'reward-model';
   /** The per-token loss inputs it reads besides `target_tokens` and `weights`. */
-  needs: readonly ('advantages' | 'logprobs')[];
+  needs: readonly ('advantages' | 'logprobs' | 'ref_logprobs')[];
   loss(inputs: PolicyLossInputs, config: PolicyLossConfig & { truncation?: number }): PolicyLossResult;
 }
 
@@ -40,6 +44,12 @@ export const POLICY_LOSSES = {
     kind: 'supervised',
     needs: [],
     loss: (inputs, config) => crossEntropyLoss(inputs, config.aggregation),
+  },
+  implicit_prm: {
+    citation: 'Process Reinforcement through Implicit Rewards (PRIME, Cui et al. 2025), eq. 4',
+    kind: 'reward-model',
+    needs: ['advantages', 'ref_logprobs'],
+    loss: (inputs, config) => implicitPrmLoss(inputs, config),
   },
 } as const satisfies Record<string, PolicyLoss>;
 

@@ -5,10 +5,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type DecoderConfig, initDecoderWeights } from '@toolgym/agents';
+import { HttpConfigError, probeGuards } from '@toolgym/http';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createEmbeddedLearner } from '../learner/embedded-learner.ts';
 import { type Datum, datumFromSequence, type Learner, LearnerInputError } from '../learner/learner.ts';
-import { type LearnerServer, LearnerServerConfigError, serveLearner } from './learner-server.ts';
+import { type LearnerServer, serveLearner } from './learner-server.ts';
 import { createRemoteLearner, LearnerApiError } from './remote-learner.ts';
 
 const decoder: DecoderConfig = {
@@ -284,7 +285,7 @@ describe('learner HTTP API', () => {
   });
 
   it('a non-loopback bind needs a token, and requests without it are refused', async () => {
-    await expect(serveLearner({ host: '0.0.0.0', port: 0 })).rejects.toThrow(LearnerServerConfigError);
+    await expect(serveLearner({ host: '0.0.0.0', port: 0 })).rejects.toThrow(HttpConfigError);
     // a bad --workers is refused at start, not at the first create_model
     await expect(serveLearner({ port: 0, workers: 0 })).rejects.toThrow(
       /--workers must be a whole number ≥ 1, got 0/,
@@ -304,6 +305,18 @@ describe('learner HTTP API', () => {
     expect((refused as LearnerApiError).message).toMatch(/bearer token/);
     const remote = await createRemoteLearner({ url, token: 's3cret', decoder, weights });
     expect((await remote.info()).parameters).toBeGreaterThan(0);
+  });
+
+  it('refuses a page of another site, a rebinding Host, an oversized body and a missing token', async () => {
+    const server = await start({ host: '0.0.0.0', port: 0, token: 's3cret', maxBodyBytes: 4096 });
+    const url = `http://127.0.0.1:${new URL(server.url).port}/api/v1/optim_step`;
+    const probes = await probeGuards(url, { token: 's3cret', maxBodyBytes: 4096 });
+    expect(probes).toEqual({
+      badOrigin: { status: 403, code: 'origin_not_allowed' },
+      badHost: { status: 403, code: 'host_not_allowed' },
+      oversized: { status: 413, code: 'body_too_large' },
+      noToken: { status: 401, code: 'unauthorized' },
+    });
   });
 });
 

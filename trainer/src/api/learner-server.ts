@@ -12,11 +12,19 @@
  * gradients of forward_backward calls after the last checkpoint are lost, and the `seq_gap` answer
  * makes the client replay exactly those.
  */
-import { randomUUID, timingSafeEqual } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { randomUUID } from 'node:crypto';
 import { type DecoderConfig, decoderWeightShapes } from '@toolgym/agents';
+import {
+  type AppEnv,
+  createHttpApp,
+  HttpError,
+  type ListenOptions,
+  mountRoutes,
+  type Route,
+  readJson,
+} from '@toolgym/http';
 import { ToolGymError } from '@toolgym/protocol';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { z } from 'zod';
 import { readLatestCheckpoint, writeCheckpoint } from '../checkpoint/checkpoint.ts';
 import { learnerStateFromTensors, learnerStateToTensors } from '../checkpoint/learner-state-tensors.ts';
@@ -41,14 +49,11 @@ import {
   stateToWire,
   tensorMapFromWire,
   tensorMapToWire,
-  type WireError,
   WireFieldError,
   type WireInfo,
 } from './wire.ts';
 
-export interface LearnerServerOptions {
-  /** Default 127.0.0.1. Any other address requires a token. */
-  host?: string;
+export interface LearnerServerOptions extends ListenOptions {
   /** Default 8470; 0 picks a free port. */
   port?: number;
   /** Bearer token every request must carry; required unless the server binds to loopback only. */
@@ -64,7 +69,6 @@ export interface LearnerServerOptions {
   workers?: number;
   /** Results of this many recent state-changing requests are kept for retries. Default 64. */
   keepResults?: number;
-  log?: (line: string) => void;
 }
 
 export interface LearnerServer {
@@ -79,22 +83,9 @@ export class LearnerServerConfigError extends ToolGymError {
   }
 }
 
-/** An error answer with its HTTP status (rendered as `{error: {code, message, field?}}`). */
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly errorCode: string,
-    message: string,
-    readonly extra: Omit<WireError['error'], 'code' | 'message'> = {},
-  ) {
-    super(message);
-  }
-  render(): WireError {
-    return { error: { code: this.errorCode, message: this.message, ...this.extra } };
-  }
-}
-
 type Outcome = { status: number; body: unknown };
+/** A call's answer: a future of a queued call, or the outcome itself. */
+type Answer = { requestId: string; outcome: Promise<Outcome> } | Outcome;
 
 interface ServerState {
   modelId: string;
@@ -119,16 +110,14 @@ interface PersistedState {
   results: Array<[number, Outcome]>;
 }
 
-const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
-
 export async function serveLearner(options: LearnerServerOptions = {}): Promise<LearnerServer> {
-  const host = options.host ?? '127.0.0.1';
-  if (!LOOPBACK.has(host) && !options.token) {
-    throw new LearnerServerConfigError(
-      `refusing to bind the learner API to ${host} without a token`,
-      'pass --token (or TOOLGYM_LEARNER_TOKEN), or bind 127.0.0.1',
-    );
-  }
+  const { app, listen } = createHttpApp({
+    ...options,
+    name: 'the learner API',
+    auth: { tokens: { client: options.token }, ...(options.token ? {} : { anonymous: 'client' as const }) },
+    // create_model and load_state carry every weight (base64): room for models far past the built-in one.
+    defaultMaxBodyBytes: 256 * 1024 * 1024,
+  });
   const workers = options.workers ?? 1;
   if (!Number.isInteger(workers) || workers < 1)
     throw new LearnerServerConfigError(
@@ -215,14 +204,14 @@ export async function serveLearner(options: LearnerServerOptions = {}): Promise<
   const requireModel = (modelId: string): { learner: Learner; state: ServerState } => {
     if (!learner || !state)
       throw new HttpError(409, 'no_model', 'no model on this server: call create_model first', {
-        field: 'model_id',
+        details: { field: 'model_id' },
       });
     if (modelId !== state.modelId)
       throw new HttpError(
         409,
         'unknown_model',
         `model_id ${modelId} is not this server's model (${state.modelId})`,
-        { field: 'model_id' },
+        { details: { field: 'model_id' } },
       );
     return { learner, state };
   };
@@ -231,16 +220,9 @@ export async function serveLearner(options: LearnerServerOptions = {}): Promise<
     try {
       return { status: 200, body: await work() };
     } catch (error) {
-      if (error instanceof HttpError) return { status: error.status, body: error.render() };
-      if (error instanceof LearnerInputError)
-        return { status: 400, body: { error: { code: error.code, message: error.message } } };
-      if (error instanceof WireFieldError)
-        return {
-          status: 400,
-          body: { error: { code: error.code, message: error.message, field: error.field } },
-        };
-      log(`learner server: internal error: ${(error as Error).stack ?? error}`);
-      return { status: 500, body: { error: { code: 'internal', message: (error as Error).message } } };
+      const answer = learnerHttpError(error);
+      if (answer.status >= 500) log(`learner server: internal error: ${(error as Error).stack ?? error}`);
+      return { status: answer.status, body: answer.body() };
     }
   };
 
@@ -264,7 +246,7 @@ export async function serveLearner(options: LearnerServerOptions = {}): Promise<
       try {
         current = requireModel(modelId);
       } catch (error) {
-        return { status: (error as HttpError).status, body: (error as HttpError).render() };
+        return { status: (error as HttpError).status, body: (error as HttpError).body() };
       }
       const s = current.state;
       if (seq < s.nextSeq) {
@@ -276,8 +258,8 @@ export async function serveLearner(options: LearnerServerOptions = {}): Promise<
             409,
             'seq_expired',
             `seq_id ${seq} was applied long ago and its result is no longer kept`,
-            { field: 'seq_id' },
-          ).render(),
+            { details: { field: 'seq_id' } },
+          ).body(),
         };
       }
       if (seq > s.nextSeq) {
@@ -288,8 +270,8 @@ export async function serveLearner(options: LearnerServerOptions = {}): Promise<
             409,
             'seq_gap',
             `seq_id ${seq} arrived but ${s.nextSeq} is next: resend from ${s.nextSeq}`,
-            { field: 'seq_id', expected_seq_id: s.nextSeq },
-          ).render(),
+            { details: { field: 'seq_id', expected_seq_id: s.nextSeq } },
+          ).body(),
         };
       }
       const result = await outcomeOf(() => apply(current.learner));
@@ -329,10 +311,8 @@ export async function serveLearner(options: LearnerServerOptions = {}): Promise<
     };
   };
 
-  const routes: Record<
-    string,
-    (body: unknown) => Promise<{ requestId: string; outcome: Promise<Outcome> } | Outcome>
-  > = {
+  /** The POST endpoints under API_PREFIX, by name: each takes the request body. */
+  const calls: Record<string, (body: unknown) => Promise<Answer>> = {
     create_model: async (raw) => {
       const body = parse(CreateModelRequestSchema, raw);
       const weights = tensorMapFromWire(body.weights, 'weights');
@@ -430,7 +410,7 @@ export async function serveLearner(options: LearnerServerOptions = {}): Promise<
           404,
           'unknown_request',
           `request_id ${body.request_id} is unknown to this server (it may have restarted): resubmit the request`,
-          { field: 'request_id' },
+          { details: { field: 'request_id' } },
         );
       const timeout = body.timeout_ms ?? 5000;
       let timer: NodeJS.Timeout | undefined;
@@ -448,73 +428,51 @@ export async function serveLearner(options: LearnerServerOptions = {}): Promise<
     },
   };
 
-  const authorized = (req: IncomingMessage): boolean => {
-    if (!options.token) return true;
-    const header = req.headers.authorization ?? '';
-    const given = Buffer.from(header.startsWith('Bearer ') ? header.slice(7) : '');
-    const want = Buffer.from(options.token);
-    return given.length === want.length && timingSafeEqual(given, want);
-  };
+  const routes: Array<Route<AppEnv<'client'>>> = [
+    { method: 'GET', path: '/health', handle: (c) => c.json({ ok: true }) },
+    { method: 'GET', path: `${API_PREFIX}/get_info`, handle: async (c) => c.json(await enqueue(info)) },
+    ...Object.entries(calls).map(
+      ([name, call]): Route<AppEnv<'client'>> => ({
+        method: 'POST',
+        path: `${API_PREFIX}/${name}`,
+        handle: async (c) => {
+          let answer: Answer;
+          try {
+            answer = await call(await readJson(c));
+          } catch (error) {
+            throw learnerHttpError(error);
+          }
+          if ('requestId' in answer) {
+            // Mutations are already queued: hand back the future (Tinker's UntypedAPIFuture).
+            answer.outcome.catch(() => {});
+            return c.json({ request_id: answer.requestId, model_id: state?.modelId ?? null });
+          }
+          return c.json(answer.body, answer.status as ContentfulStatusCode);
+        },
+      }),
+    ),
+  ];
+  mountRoutes(app, routes);
 
-  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const send = (status: number, body: unknown) => {
-      const text = JSON.stringify(body);
-      res.writeHead(status, {
-        'content-type': 'application/json',
-        'content-length': Buffer.byteLength(text),
-      });
-      res.end(text);
-    };
-    try {
-      if (!authorized(req))
-        throw new HttpError(
-          401,
-          'unauthorized',
-          'missing or wrong bearer token: send Authorization: Bearer <token>',
-        );
-      const url = new URL(req.url ?? '/', 'http://learner');
-      if (req.method === 'GET' && url.pathname === '/health') return send(200, { ok: true });
-      if (req.method === 'GET' && url.pathname === `${API_PREFIX}/get_info`)
-        return send(200, await enqueue(info));
-      const name = url.pathname.startsWith(`${API_PREFIX}/`) ? url.pathname.slice(API_PREFIX.length + 1) : '';
-      const route = routes[name];
-      if (!route) throw new HttpError(404, 'not_found', `no endpoint ${req.method} ${url.pathname}`);
-      if (req.method !== 'POST') throw new HttpError(405, 'method_not_allowed', `${url.pathname} takes POST`);
-      const body = await readJson(req);
-      const answer = await route(body);
-      if ('requestId' in answer) {
-        // Mutations are already queued: hand back the future (Tinker's UntypedAPIFuture).
-        answer.outcome.catch(() => {});
-        return send(200, { request_id: answer.requestId, model_id: state?.modelId ?? null });
-      }
-      return send(answer.status, answer.body);
-    } catch (error) {
-      if (error instanceof HttpError) return send(error.status, error.render());
-      log(`learner server: ${(error as Error).stack ?? error}`);
-      return send(500, { error: { code: 'internal', message: (error as Error).message } });
-    }
-  };
-
-  const server: Server = createServer((req, res) => {
-    void handle(req, res);
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 8470, host, () => resolve());
-  });
-  const address = server.address() as AddressInfo;
-  const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const server = await listen({ port: options.port ?? 8470 });
   return {
-    url: `http://${shownHost}:${address.port}`,
+    url: server.origin,
     close: async () => {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
+      await server.close();
       await queue;
       await learner?.close();
     },
   };
+}
+
+/** The learner's own errors as answers: bad data is the client's (400), the rest is HttpError.from's. */
+function learnerHttpError(error: unknown): HttpError {
+  if (error instanceof LearnerInputError) return new HttpError(400, error.code, error.message);
+  if (error instanceof WireFieldError)
+    return new HttpError(400, error.code, error.message, { details: { field: error.field } });
+  if (error instanceof HttpError && error.code === 'invalid_json')
+    return new HttpError(400, error.code, error.message, { details: { field: '(body)' } });
+  return HttpError.from(error);
 }
 
 function parse<S extends z.ZodType>(schema: S, body: unknown): z.infer<S> {
@@ -524,20 +482,5 @@ function parse<S extends z.ZodType>(schema: S, body: unknown): z.infer<S> {
   const keys = issue.code === 'unrecognized_keys' ? issue.keys : [];
   const field = [...issue.path, ...(keys.length === 1 ? keys : [])].join('.') || '(body)';
   const more = result.error.issues.length > 1 ? ` (and ${result.error.issues.length - 1} more problems)` : '';
-  throw new HttpError(400, 'invalid_request', `${field}: ${issue.message}${more}`, { field });
-}
-
-async function readJson(req: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  const text = Buffer.concat(chunks).toString('utf8');
-  if (!text)
-    throw new HttpError(400, 'invalid_request', 'empty body: send a JSON object', { field: '(body)' });
-  try {
-    return JSON.parse(text);
-  } catch (error) {
-    throw new HttpError(400, 'invalid_json', `the body is not JSON: ${(error as Error).message}`, {
-      field: '(body)',
-    });
-  }
+  throw new HttpError(400, 'invalid_request', `${field}: ${issue.message}${more}`, { details: { field } });
 }

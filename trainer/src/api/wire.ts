@@ -72,6 +72,7 @@ export const LossFnConfigSchema = z
     kl_estimator: z.enum(['k1', 'k2', 'k3']).optional(),
     truncation: z.number().positive().optional(),
     temperature: z.number().positive().optional(),
+    prm_beta: z.number().positive().optional(),
   })
   .strict();
 
@@ -231,6 +232,7 @@ export function lossConfigToWire(c: LossFnConfig): z.infer<typeof LossFnConfigSc
   if (c.klEstimator !== undefined) out.kl_estimator = c.klEstimator;
   if (c.truncation !== undefined) out.truncation = c.truncation;
   if (c.temperature !== undefined) out.temperature = c.temperature;
+  if (c.prmBeta !== undefined) out.prm_beta = c.prmBeta;
   return out;
 }
 
@@ -249,6 +251,7 @@ export function lossConfigFromWire(w: z.infer<typeof LossFnConfigSchema> = {}): 
   if (w.kl_estimator !== undefined) out.klEstimator = w.kl_estimator;
   if (w.truncation !== undefined) out.truncation = w.truncation;
   if (w.temperature !== undefined) out.temperature = w.temperature;
+  if (w.prm_beta !== undefined) out.prmBeta = w.prm_beta;
   return out;
 }
 

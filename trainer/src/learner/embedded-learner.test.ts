@@ -69,6 +69,46 @@ describe('embedded learner (TF.js wasm)', () => {
     await learner.close();
   });
 
+  it('parity under ε-exploration and top-p: the learner scores the policy logprobs; the behaviour logprobs are the mixture', async () => {
+    const weights = initDecoderWeights(decoder, { seed: 12, std: 0.3 });
+    const dir = await mkdtemp(path.join(tmpdir(), 'toolgym-parity-'));
+    dirs.push(dir);
+    await writeDecoderModelDir(dir, { config: decoder, weights });
+    const policy = await createOnnxPolicy({ model: dir, executionProvider: 'cpu' });
+    // Token 258 opens a decision: half the time the next token is one of 120, 121, 122, uniformly.
+    const prompt = [257, 97, 98, 99, 10, 258];
+    const choices = [120, 121, 122];
+    const explore = { epsilon: 0.5, tokenIds: choices, afterTokenIds: [258] };
+    const learner = await createEmbeddedLearner({ decoder, weights });
+    let explored = 0;
+    for (let seed = 0; seed < 8; seed++) {
+      const result = await policy.generate({
+        tokens: prompt,
+        sampling: { temperature: 1, topP: 0.95, maxTokens: 6, seed, explore },
+      });
+      const all = [...prompt, ...result.tokens!];
+      const out = await learner.forward([
+        datumFromSequence(
+          all,
+          all.map((_, i) => (i >= prompt.length ? 1 : 0)),
+        ),
+      ]);
+      const learnerLogprobs = out.lossFnOutputs[0]!.logprobs.slice(prompt.length - 1);
+      for (const [i, lp] of learnerLogprobs.entries())
+        expect(Math.abs(lp - result.policyLogprobs![i]!)).toBeLessThan(1e-4);
+      // The first token, at the decision: q = ε/3·[x ∈ C] + (1 − ε)·p̃ ≥ ε/3 for a choice.
+      const first = result.tokens![0]!;
+      if (choices.includes(first)) {
+        explored++;
+        expect(result.logprobs![0]!).toBeGreaterThanOrEqual(Math.log(0.5 / 3) - 1e-9);
+        expect(result.logprobs![0]!).toBeGreaterThan(result.policyLogprobs![0]!);
+      }
+    }
+    expect(explored).toBeGreaterThan(0);
+    await policy.close();
+    await learner.close();
+  });
+
   it('cross-entropy steps with Adam memorise a sequence; gradients clip to the set norm', async () => {
     const learner = await createEmbeddedLearner({
       decoder,

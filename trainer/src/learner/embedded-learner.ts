@@ -450,7 +450,7 @@ export function validateData(data: Datum[], lossFn: LossFnName, decoder: Decoder
     const needs: readonly string[] = POLICY_LOSSES[lossFn].needs;
     check('advantages', needs.includes('advantages'));
     check('logprobs', needs.includes('logprobs'));
-    check('ref_logprobs', false);
+    check('ref_logprobs', needs.includes('ref_logprobs'));
     for (const t of [...d.modelInput.tokens, ...inputs.target_tokens]) {
       if (!Number.isInteger(t) || t < 0 || t >= decoder.vocabSize) {
         throw new LearnerInputError(

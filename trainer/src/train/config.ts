@@ -27,6 +27,28 @@ const TaskFilterSchema = z
   .strict();
 export type TaskFilter = z.infer<typeof TaskFilterSchema>;
 
+/** RL's tasks: a filter, and optionally which of them to train on by how the policy did on them. */
+const RlTasksSchema = TaskFilterSchema.extend({
+  /**
+   * 1-shot RLVR's data selection (Wang et al. 2025): first a warm-up of RL over all of the filter's
+   * tasks, `epochs` passes in a shuffled order, records each task's accuracy per pass; RL then trains
+   * on the `top` tasks whose accuracy varied most (`by: variance`, the paper's historical variance
+   * score; top 1 is 1-shot RLVR), starting again from the policy and optimiser the warm-up started
+   * from. The paper found an entropy loss (`rl.entropyCoef`) necessary with so few tasks.
+   */
+  select: z
+    .object({
+      /** The ranking: `variance`, the historical variance score of the paper. */
+      by: z.literal('variance'),
+      /** How many of the highest-ranked tasks RL trains on: 1 in the paper's 1-shot runs. */
+      top: z.number().int().positive(),
+      /** Passes over the tasks in the ranking warm-up (the paper ranks over a full run's epochs). */
+      epochs: z.number().int().min(2).default(4),
+    })
+    .strict()
+    .optional(),
+}).strict();
+
 const SamplingSchema = z
   .object({
     /** Sampling temperature; 0 = greedy. */
@@ -61,8 +83,7 @@ const AdamSchema = z
     /**
      * Learning rate over the phase: `constant`; `cosine` decay to a tenth by its end; `wsd`
      * (warmup-stable-decay) constant, then linear decay to a tenth over its last `decayFraction`.
-     * A phase ends at its last step, RL at its time budget if that comes first, so a decay lets the
-     * policy settle before the phase's last evaluation.
+     * Both run over the phase's steps, so a decay lets the policy settle before its last evaluation.
      */
     schedule: z.enum(['constant', 'cosine', 'wsd']).default('constant'),
     decayFraction: z.number().gt(0).max(1).default(0.2),
@@ -121,6 +142,15 @@ export const TrainConfigSchema = z
         id: z.string().min(1),
         /** The environment's own options (its zod config validates them). */
         options: z.record(z.string(), z.unknown()).default({}),
+        /**
+         * HTTP servers of this environment with these options (`toolgym env serve <id> --http <port>`,
+         * each `http://host:port/mcp`) to play the RL episodes on instead of in process. A session
+         * goes to the least-loaded healthy server and stays there; an episode whose server dies is
+         * played once more on another. Empty: in process.
+         */
+        endpoints: z.array(z.url({ protocol: /^https?$/ })).default([]),
+        /** Environment variable holding the servers' trainer token (`--trainer-token`). */
+        tokenEnv: z.string().default('TOOLGYM_TRAINER_TOKEN'),
       })
       .strict(),
     policy: z
@@ -213,15 +243,47 @@ export const TrainConfigSchema = z
     warmup: z.object(supervisedPhase).strict().optional(),
     rl: z
       .object({
-        tasks: TaskFilterSchema,
+        tasks: RlTasksSchema,
+        /** RL's budget: its optimiser steps. The learning-rate schedule runs over them. */
         steps: z.number().int().nonnegative().default(100),
-        /** Stop RL after this many minutes (0 = no limit); the run still evaluates at the end. */
+        /**
+         * A safety stop: end RL after this many minutes of training time (evaluations excluded), 0 =
+         * none. It is never a schedule input, so a run it stops is a prefix of the run its config
+         * describes; the run still evaluates at the end, and `result.json` says it stopped early
+         * (`stoppedBy: time-budget`).
+         */
         timeBudgetMinutes: z.number().min(0).default(0),
         /** Tasks per step; each is played `groupSize` times. */
         tasksPerStep: z.number().int().positive().default(8),
         groupSize: z.number().int().min(2).default(8),
-        /** Advantage estimator: a key of `ADVANTAGE_ESTIMATORS` (algorithms/advantages.ts), each with its paper. */
+        /**
+         * Advantage estimator: a key of `ADVANTAGE_ESTIMATORS` (algorithms/advantages.ts), each with its
+         * paper. `nsr`, `psr` and `w-reinforce` read each episode's verdict (passed or not), not its reward.
+         */
         algorithm: z.enum(ADVANTAGE_ESTIMATOR_NAMES).default('grpo'),
+        /** Weighted REINFORCE (`algorithm: w-reinforce`): λ, the weight of a sample that passed (Zhu et al. 2025: 0.1). */
+        wReinforce: z
+          .object({ lambda: z.number().min(0).default(0.1) })
+          .strict()
+          .prefault({}),
+        /**
+         * `algorithm: rae` (SPIRAL's role-conditioned advantages): the decay α of each role's running
+         * baseline, b ← α·b + (1 − α)·R (SPIRAL: 0.95). A role is a seat of a game (the task's
+         * `meta.role`); a task without one is its own role.
+         */
+        rae: z
+          .object({ decay: z.number().min(0).lt(1).default(0.95) })
+          .strict()
+          .prefault({}),
+        /**
+         * Self-play (SPIRAL): the policy plays every seat of a match. A task that is a seat of a
+         * shared match (its meta names `match`, `seat`, `seats`, `role`) is drawn with the match's
+         * other seats, and the episodes of one draw join one game, each seat its own episode and
+         * trajectory, rewarded zero-sum. Every task of `rl.tasks` must be such a seat, with all of
+         * its match's seats among them. Off: each seat plays the environment's scripted opponent.
+         * `tasksPerStep` then counts matches.
+         */
+        selfPlay: z.boolean().default(false),
         /**
          * Policy-gradient loss: a policy-gradient key of `POLICY_LOSSES` (algorithms/policy-losses.ts):
          * `ppo` (clipped) or `importance_sampling` (with optional truncation).
@@ -284,6 +346,57 @@ export const TrainConfigSchema = z
           .strict()
           .prefault({}),
         /**
+         * RLPR (Yu et al. 2025): the policy's own mean per-token probability of the task's reference
+         * answer (its oracle's final call), given the episode in place of its last turn, as a reward
+         * that needs no verifier; RL trains on `environmentWeight` × the environment's reward +
+         * `weight` × it (logged as the `rlpr` component). Absent = off.
+         */
+        rlpr: z
+          .object({
+            /** The RLPR reward's weight in the reward RL trains on (paper: 1, alone). */
+            weight: z.number().min(0).default(1),
+            /** The environment's own reward beside it: 0 trains with no verifier, as the paper does. */
+            environmentWeight: z.number().min(0).default(0),
+            /** Reward debiasing: less the answer's probability right after the prompt, clipped to [0, 1]. */
+            debias: z.boolean().default(true),
+            /**
+             * Standard-deviation filtering: from RL step `from`, groups whose reward std is below `beta`
+             * × a moving average (decay `emaRatio`) of the steps' mean group std get no gradient. The
+             * paper's code: 0.5, 0.99, from its 11th step. `beta` 0 = off.
+             */
+            stdFilter: z
+              .object({
+                beta: z.number().min(0).default(0.5),
+                emaRatio: z.number().min(0).max(1).default(0.99),
+                from: z.number().int().positive().default(11),
+              })
+              .strict()
+              .prefault({}),
+          })
+          .strict()
+          .optional(),
+        /**
+         * PRIME (Cui et al. 2025): a second learner, the implicit PRM, starts from the policy RL
+         * starts from (also its reference) and is trained online, one Adam step per RL step, on the
+         * cross-entropy of σ(β Σ_t log π_φ/π_ref) against the verifier's verdicts. Its per-token
+         * rewards β·log π_φ/π_ref and the verdicts, each with a leave-one-out baseline in its group,
+         * sum into per-token returns, whitened over the batch: the policy's advantages, in place of
+         * `rl.algorithm`'s. Absent = off.
+         */
+        prime: z
+          .object({
+            /** β of the implicit reward (paper: 0.05). */
+            beta: z.number().positive().default(0.05),
+            /** The PRM's Adam learning rate (paper: 1e-6, for a 7B model). */
+            learningRate: z.number().positive().default(1e-6),
+            /** Weight of the process rewards' advantage (paper's code, `reward_dpo_coef`: 5). */
+            processCoef: z.number().min(0).default(5),
+            /** Weight of the verdicts' advantage (paper's code, `reward_gt_coef`: 5). */
+            outcomeCoef: z.number().min(0).default(5),
+          })
+          .strict()
+          .optional(),
+        /**
          * 1: play the next step's episodes while the learner trains on this step's (both cores busy),
          * as prime-rl's `async_level`. Those episodes are sampled with the weights from one step
          * earlier; the loss's ratio against their sampling logprobs (PPO clip, truncated IS)
@@ -319,6 +432,19 @@ export const TrainConfigSchema = z
         alsoOn: z.array(SplitSchema).default(['test-iid']),
         /** Evaluate every k RL steps (and before and after RL). */
         every: z.number().int().positive().default(10),
+        /**
+         * Also report each evaluated split per value of these task meta keys, one group per
+         * combination (`eval/<split>/by/<value>.<value>/…`): e.g. `[game, opponent]` for the games
+         * environment, accuracy and reward per game and per fixed opponent.
+         */
+        by: z.array(z.string().min(1)).default([]),
+        /**
+         * Checkpoint selection: hold this many of RL's tasks (`rl.tasks`) out of training, the same
+         * ones for every seed (the lowest by a hash of their id), play them at every evaluation
+         * (`eval/validation/`), and keep the policy of the evaluation where they did best as
+         * `<run>/best-model` (`result.best`). The test split never chooses. 0 = none.
+         */
+        validationTasks: z.number().int().nonnegative().default(0),
         sampling: SamplingSchema.prefault({ temperature: 0 }),
       })
       .strict(),
@@ -338,6 +464,16 @@ export const TrainConfigSchema = z
     message:
       'rl.demos.pretrain mixes in the pretraining demonstrations: add a pretrain section (its steps may be 0)',
     path: ['rl', 'demos', 'pretrain'],
+  })
+  .refine((c) => c.rl.prime === undefined || (c.rl.rlpr === undefined && c.rl.turnCredit.coef === 0), {
+    message:
+      'rl.prime makes its own per-token advantages from the implicit PRM and the verdicts: remove rl.rlpr and set rl.turnCredit.coef to 0',
+    path: ['rl', 'prime'],
+  })
+  .refine((c) => c.rl.rlpr === undefined || c.rl.dynamicSamplingRounds === 0, {
+    message:
+      'rl.rlpr filters groups by the std of its own reward; dynamic sampling refills by the environment reward: keep one (set rl.dynamicSamplingRounds to 0)',
+    path: ['rl', 'dynamicSamplingRounds'],
   })
   .refine(
     (c) =>
@@ -378,14 +514,31 @@ export function parseTrainConfig(value: unknown, origin = 'config'): TrainConfig
   return result.data;
 }
 
+/**
+ * Reads a YAML training config. A config may start from another (`extends: <path>`, relative to
+ * its own file): the other's keys, with this file's merged over them (objects key by key, any other
+ * value, lists included, replaced).
+ */
 export async function loadTrainConfig(file: string): Promise<TrainConfig> {
+  return parseTrainConfig(await readConfigYaml(file, []), file);
+}
+
+async function readConfigYaml(file: string, chain: readonly string[]): Promise<unknown> {
+  const where = path.resolve(file);
+  if (chain.includes(where))
+    throw new TrainConfigError(
+      `${file} extends itself: ${[...chain, where].join(' → ')}`,
+      'remove the extends key that closes the circle',
+    );
   let text: string;
   try {
     text = await readFile(file, 'utf8');
   } catch (error) {
     throw new TrainConfigError(
-      `cannot read the training config ${path.resolve(file)} (${(error as NodeJS.ErrnoException).code})`,
-      'give the path of a YAML training config, e.g. configs/compose-main.yaml',
+      `cannot read the training config ${where} (${(error as NodeJS.ErrnoException).code})`,
+      chain.length > 0
+        ? `fix the extends path in ${chain.at(-1)} (it is relative to that file)`
+        : 'give the path of a YAML training config, e.g. configs/compose-main.yaml',
     );
   }
   let value: unknown;
@@ -393,8 +546,26 @@ export async function loadTrainConfig(file: string): Promise<TrainConfig> {
     value = parseYaml(text);
   } catch (error) {
     // The parser's message ends in a drawing of the line; its first line says where.
-    const where = (error as Error).message.split('\n')[0]!.replace(/:$/, '');
-    throw new TrainConfigError(`${file} is not valid YAML: ${where}`, 'fix the YAML at that line');
+    const line = (error as Error).message.split('\n')[0]!.replace(/:$/, '');
+    throw new TrainConfigError(`${file} is not valid YAML: ${line}`, 'fix the YAML at that line');
   }
-  return parseTrainConfig(value, file);
+  if (!isPlainObject(value) || value.extends === undefined) return value;
+  const { extends: base, ...own } = value;
+  if (typeof base !== 'string')
+    throw new TrainConfigError(
+      `${file}: extends must be a path, got ${JSON.stringify(base)}`,
+      'write extends: <file>.yaml',
+    );
+  return mergeConfig(await readConfigYaml(path.resolve(path.dirname(file), base), [...chain, where]), own);
 }
+
+/** `over` merged into `base`: objects key by key, any other value replaced. */
+function mergeConfig(base: unknown, over: unknown): unknown {
+  if (!isPlainObject(base) || !isPlainObject(over)) return over;
+  const out: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(over)) out[key] = mergeConfig(base[key], value);
+  return out;
+}
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);

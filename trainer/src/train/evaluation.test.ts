@@ -5,7 +5,8 @@ import { episodePassed } from '@toolgym/agents';
 import { discoverEnvironments, Environment } from '@toolgym/env-kit';
 import type { Task, Trajectory } from '@toolgym/protocol';
 import { afterAll, describe, expect, it } from 'vitest';
-import { parseTrainConfig } from './config.ts';
+import { parseTrainConfig, TrainConfigError } from './config.ts';
+import { holdOutValidation } from './evaluation.ts';
 import { train } from './train.ts';
 
 const dirs: string[] = [];
@@ -112,5 +113,31 @@ describe('evaluation per split and per held-out unit', () => {
     expect(() => parseTrainConfig({ ...base, eval: { ...base.eval, alsoOn: ['valid'] } })).toThrow(
       /eval\.alsoOn\.0/,
     );
+  });
+});
+
+describe('holdOutValidation', () => {
+  const tasks = Array.from({ length: 50 }, (_, i) => ({
+    id: `t${i}`,
+    split: 'train' as const,
+    prompt: `task ${i}`,
+    meta: {},
+  }));
+
+  it('holds out the same tasks whatever their order, and never trains on them', () => {
+    const { train: rest, validation } = holdOutValidation(tasks, 5);
+    expect(validation).toHaveLength(5);
+    expect(rest).toHaveLength(45);
+    expect(rest.filter((t) => validation.includes(t))).toEqual([]);
+    const reversed = holdOutValidation([...tasks].reverse(), 5);
+    expect(reversed.validation.map((t) => t.id).sort()).toEqual(validation.map((t) => t.id).sort());
+    // The rest keeps RL's order.
+    expect(rest.map((t) => t.id)).toEqual(tasks.filter((t) => !validation.includes(t)).map((t) => t.id));
+    expect(holdOutValidation(tasks, 0)).toEqual({ train: tasks, validation: [] });
+  });
+
+  it('names a hold-out that leaves nothing to train on', () => {
+    expect(() => holdOutValidation(tasks, 50)).toThrow(TrainConfigError);
+    expect(() => holdOutValidation(tasks, 50)).toThrow(/leaving none to train on/);
   });
 });

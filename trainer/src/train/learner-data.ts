@@ -20,7 +20,7 @@ export function rlData(t: Trajectory, advantage: number | readonly number[]): Da
     b < main && sequence.lossMask.lastIndexOf(1) < 0
       ? []
       : [
-          rlDatum(
+          sequenceDatum(
             sequence,
             t.turns.map((turn) => ((turn.branch ?? main) === b ? turn.sampled : NO_SPAN)),
             advantage,
@@ -31,13 +31,18 @@ export function rlData(t: Trajectory, advantage: number | readonly number[]): Da
 
 const NO_SPAN = { start: 0, end: 0 };
 
+/** The RL datum of a trajectory's main sequence (`Trajectory.tokens`): its last branch. */
+export function rlDatum(t: Trajectory, advantage: number | readonly number[]): Datum {
+  return rlData(t, advantage).at(-1)!;
+}
+
 /**
  * The RL datum of one sequence (sampling logprobs kept), cut after its last trained token: what
  * follows (the environment's reply to the final call) cannot change any trained token's logprob
  * in a causal model, so it is never sent to the learner. `turns` holds each turn's sampled span in
  * this sequence (empty for turns sampled in another).
  */
-function rlDatum(
+function sequenceDatum(
   sequence: Pick<Trajectory, 'tokens' | 'lossMask' | 'logprobs'>,
   turns: readonly { start: number; end: number }[],
   advantage: number | readonly number[],

@@ -1,5 +1,6 @@
 /** An RL step's metrics, by the namespaces of `metrics.ts`. */
 import { meanComponents, parseErrorCount } from '@toolgym/agents';
+import type { Trajectory } from '@toolgym/protocol';
 import { passShare } from './evaluation.ts';
 import { prefixed } from './metrics.ts';
 import type { Batch, Learned } from './rl-step.ts';
@@ -26,6 +27,7 @@ export function rlStepMetrics(
     'reward/std': std(rewards),
     'reward/pass_at_1': passShare(played),
     ...prefixed('reward/component/', meanComponents(played)),
+    ...batch.metrics,
     'loss/policy': loss.loss ?? 0,
     'loss/entropy': loss.entropy ?? 0,
     'loss/approx_kl': loss.approx_kl ?? 0,
@@ -42,6 +44,7 @@ export function rlStepMetrics(
     'batch/parse_errors': sum(played.map(parseErrorCount)),
     'policy/version': policy.version,
     'policy/lag': policy.lag,
+    'policy/behaviour_gap': behaviourGap(played),
     // With rl.asyncLevel 1 the rollout of this batch ran during the previous step's learner step,
     // on the same cores: the parts can add up to more than step_s.
     'timing/rollout_s': batch.rolloutMs / 1000,
@@ -52,6 +55,26 @@ export function rlStepMetrics(
     'timing/sampled_tokens_per_s':
       sum(played.map((t) => sum(t.lossMask))) / Math.max(1e-9, batch.rolloutMs / 1000),
   };
+}
+
+/**
+ * Mean of log π(x) − log q(x) over the sampled tokens: how far the distribution the tokens were
+ * drawn from (q: truncation and exploration as applied) was from the policy's own (π); 0 without
+ * either, and when the engine does not report π apart.
+ */
+function behaviourGap(played: readonly Trajectory[]): number {
+  let total = 0;
+  let tokens = 0;
+  for (const t of played) {
+    if (!t.policyLogprobs) continue;
+    t.lossMask.forEach((m, i) => {
+      if (m === 1) {
+        total += t.policyLogprobs![i]! - t.logprobs[i]!;
+        tokens++;
+      }
+    });
+  }
+  return tokens > 0 ? total / tokens : 0;
 }
 
 const sum = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0);

@@ -4,8 +4,8 @@
  * on the tokens it sampled; (3) the learner's step on them: the policy loss, the demonstrations of
  * `rl.demos`, the KL reference, Adam. `rl.ts` runs the steps and publishes the new weights.
  */
-import { parseErrorCount, withParseErrorPenalty } from '@toolgym/agents';
-import type { Task, Trajectory, TrajectoryGroup } from '@toolgym/protocol';
+import { episodePassed, parseErrorCount, withParseErrorPenalty } from '@toolgym/agents';
+import type { Trajectory, TrajectoryGroup } from '@toolgym/protocol';
 import { ADVANTAGE_ESTIMATORS, turnAdvantages } from '../algorithms/advantages.ts';
 import {
   fillWithInformativeGroups,
@@ -16,14 +16,23 @@ import type { Datum, Learner, LossFnConfig } from '../learner/learner.ts';
 import type { TrainConfig } from './config.ts';
 import { demoBatch, rlData, turnRewards, withTotalWeight } from './learner-data.ts';
 import type { TrainingRun } from './run.ts';
+import type { Prime } from './prime.ts';
+import type { RlprScorer } from './rlpr.ts';
 import { samplingOf } from './sampling.ts';
-import { adamAt } from './schedule.ts';
+import { adamAt, stepProgress } from './schedule.ts';
 
 /** What every RL step shares, set up once by `rl.ts`. */
 export interface RlSetup {
   run: TrainingRun;
-  /** The tasks RL draws from (`rl.tasks`). */
-  tasks: Task[];
+  /**
+   * The ids of the next `count` draws to play, at random from RL's tasks (`rl.tasks`): a task, or
+   * with `rl.selfPlay` the seats of one match (its tasks, seat by seat), which play together.
+   */
+  draw(count: number): string[];
+  /** The role of each task (`rl.algorithm: rae`): its seat of a game, else the task itself. */
+  roleOf(taskId: string): string;
+  /** The run id the episodes go to the rollout sink under (the run's own; another for a warm-up). */
+  sinkRunId: string;
   loss: LossFnConfig;
   /** The policy RL starts from, scoring every batch for the loss's KL term (`rl.kl`). */
   reference: Learner | undefined;
@@ -34,13 +43,16 @@ export interface RlSetup {
     phase: { batchSize: number; pack: number };
     demos: Trajectory[];
   }>;
-  /** How far RL is (0–1) at `step`, for its learning-rate schedule. */
-  progress(step: number): number;
+  /** With `rl.rlpr`: the reward the policy's probability of the reference answer gives. */
+  rlpr: RlprScorer | undefined;
+  /** With `rl.prime`: the implicit PRM, whose process rewards make the advantages. */
+  prime: Prime | undefined;
 }
 
-/** A step's episodes and the learner data made from them. */
-export interface Batch {
-  data: Datum[];
+/** A step's episodes, as played. */
+export interface Played {
+  /** The groups that train (after dynamic sampling). */
+  groups: TrajectoryGroup[];
   /** The usable episodes of every group played, dynamic sampling's dropped ones included. */
   played: Trajectory[];
   groupCount: number;
@@ -49,6 +61,13 @@ export interface Batch {
   rolloutMs: number;
   /** The policy version that played them. */
   policyVersion: number;
+}
+
+/** A step's episodes with the rewards learners gave them (`rl.rlpr`, `rl.prime`) and the learner data they make. */
+export interface Batch extends Played {
+  data: Datum[];
+  /** What scoring reported (`reward/rlpr/`, `prm/`). */
+  metrics: Record<string, number>;
 }
 
 /** What the learner's step reports. */
@@ -62,21 +81,30 @@ export interface Learned {
   ms: number;
 }
 
+/** Draws with the run's rng, uniformly from `draws` (each a task's id, or a match's seats). */
+export const drawFrom =
+  (run: TrainingRun, draws: readonly (readonly string[])[]) =>
+  (count: number): string[] =>
+    Array.from({ length: count }, () => draws[run.rng.int(0, draws.length - 1)]!).flat();
+
 /** Episodes that can train: not ended by a failure (episode-fatal), with exact tokens. */
 const usable = (g: TrajectoryGroup) =>
   g.trajectories.filter((t) => t.status !== 'failed' && t.tokenization === 'exact');
 const rewardsOf = (g: TrajectoryGroup) => usable(g).map((t) => t.reward.total);
 
-/** (1) One step's episodes, played with the policy's current weights, and (2) the learner data they make. */
-export async function collect(s: RlSetup, step: number): Promise<Batch> {
+/** (1) One step's episodes, played with the policy's current weights. */
+export async function collect(s: RlSetup, step: number): Promise<Played> {
   const { run } = s;
   const rl = run.config.rl;
   const policyVersion = run.policy.version;
   const sampling = samplingOf(rl.sampling, run.sampling);
-  const draw = (count: number) =>
-    Array.from({ length: count }, () => s.tasks[run.rng.int(0, s.tasks.length - 1)]!.id);
   const play = async (count: number) => {
-    const played = await run.play(run.policy, draw(count), rl.groupSize, sampling, { step, sink: run.sink });
+    const played = await run.play(run.policy, s.draw(count), rl.groupSize, sampling, {
+      step,
+      sink: run.sink,
+      runId: s.sinkRunId,
+      selfPlay: rl.selfPlay,
+    });
     for (const t of played.groups.flatMap((g) => g.trajectories))
       t.reward = withParseErrorPenalty(t.reward, parseErrorCount(t), rl.parseErrorPenalty);
     return played;
@@ -104,7 +132,7 @@ export async function collect(s: RlSetup, step: number): Promise<Batch> {
     droppedGroups = filled.dropped;
   }
   return {
-    data: advantageData(groups, rl),
+    groups,
     played: allGroups.flatMap(usable),
     groupCount: allGroups.length,
     zeroVariance: allGroups.filter((g) => isZeroVarianceGroup(rewardsOf(g))).length,
@@ -115,12 +143,41 @@ export async function collect(s: RlSetup, step: number): Promise<Batch> {
 }
 
 /**
- * (2) Each usable episode's advantage from its group's rewards (`rl.algorithm`), plus `coef` × its
- * turns' advantages (`rl.turnCredit`), as the learner datum of its sampled tokens. Episodes without
- * signal, or cut by a length limit (`rl.overlongFilter`), cost no learner time.
+ * (2a) The rewards learners give (`rl.rlpr`, `rl.prime`), then the learner data. Runs between
+ * learner steps, never beside one: it reads the learner's weights.
  */
-export function advantageData(groups: TrajectoryGroup[], rl: TrainConfig['rl']): Datum[] {
-  const advantages = ADVANTAGE_ESTIMATORS[rl.algorithm].estimate(groups.map(rewardsOf));
+export async function score(s: RlSetup, played: Played, step: number): Promise<Batch> {
+  const rl = s.run.config.rl;
+  if (s.prime) return { ...played, ...(await s.prime.score(played.groups)) };
+  const roles = { roleOf: s.roleOf, baselines: s.run.baselines };
+  if (!s.rlpr) return { ...played, data: advantageData(played.groups, rl, roles), metrics: {} };
+  const scored = await s.rlpr.score(played.groups, step);
+  return {
+    ...played,
+    groups: scored.kept,
+    data: advantageData(scored.kept, rl, roles),
+    metrics: scored.metrics,
+  };
+}
+
+/**
+ * (2b) Each usable episode's advantage from its group's rewards (`rl.algorithm`; RAE's from its
+ * role's running baseline, which it moves), plus `coef` × its turns' advantages
+ * (`rl.turnCredit`), as the learner datum of its sampled tokens. Episodes without signal, or cut
+ * by a length limit (`rl.overlongFilter`), cost no learner time.
+ */
+export function advantageData(
+  groups: TrajectoryGroup[],
+  rl: TrainConfig['rl'],
+  roles: { roleOf(taskId: string): string; baselines: Record<string, number> },
+): Datum[] {
+  const advantages = ADVANTAGE_ESTIMATORS[rl.algorithm].estimate(groups.map(rewardsOf), {
+    passed: groups.map((g) => usable(g).map((t) => episodePassed(t))),
+    lambda: rl.wReinforce.lambda,
+    roles: groups.map((g) => usable(g).map(() => roles.roleOf(g.taskId))),
+    baselines: roles.baselines,
+    decay: rl.rae.decay,
+  });
   const { coef, returns } = rl.turnCredit;
   const data: Datum[] = [];
   groups.forEach((g, gi) => {
@@ -173,7 +230,7 @@ export async function learn(s: RlSetup, step: number, data: Datum[]): Promise<Le
       out.demoLoss[demo.name] = (d.metrics.loss ?? 0) / demo.coef;
       out.trainedTokens += d.metrics.tokens ?? 0;
     }
-    const adam = adamAt(rl.adam, step, s.progress(step));
+    const adam = adamAt(rl.adam, step, stepProgress(step, rl.steps));
     const opt = await run.learner.optimStep(adam);
     out.learningRate = adam.learningRate;
     out.lossMetrics = fb.metrics;

@@ -5,16 +5,20 @@
  * the learner trains on this step's, with the weights from before it (prime-rl's `async_level`).
  */
 import path from 'node:path';
+import { type Task, type TaskSeat, taskSeatOf } from '@toolgym/protocol';
 import type { LoadedCheckpoint } from '../checkpoint/checkpoint.ts';
 import type { LossFnConfig } from '../learner/learner.ts';
-import { describeEval, type Evaluator, selectTasks } from './evaluation.ts';
+import { TrainConfigError } from './config.ts';
+import { describeEval, type Evaluator, rlTasks } from './evaluation.ts';
 import { evalMetrics } from './metrics.ts';
 import { weightsFrom } from './policy-model.ts';
 import { rlStepMetrics } from './rl-metrics.ts';
-import { type Batch, collect, learn, type RlSetup } from './rl-step.ts';
+import { collect, drawFrom, learn, type Played, type RlSetup, score } from './rl-step.ts';
+import { createPrime } from './prime.ts';
+import { createRlprScorer } from './rlpr.ts';
 import type { TrainingRun } from './run.ts';
-import { stepProgress } from './schedule.ts';
 import type { Demonstrations } from './supervised.ts';
+import { selectTasksByVariance } from './task-selection.ts';
 import {
   type InFlight,
   playInFlightAgain,
@@ -34,13 +38,27 @@ export async function trainRl(
   const clock = new RlClock();
   const budgetMs = rl.timeBudgetMinutes * 60_000;
   const outOfTime = () => budgetMs > 0 && clock.ms() > budgetMs;
-  const setup = await setUpRl(run, demos, (step) =>
-    // Through its steps, or its time budget if that ends first.
-    Math.max(stepProgress(step, rl.steps), budgetMs > 0 ? Math.min(1, clock.ms() / budgetMs) : 0),
-  );
+  const { train: tasks } = await rlTasks(run);
+  let setup = await setUpRl(run, demos, tasks, resumed?.state.rlprEma);
+  const select = rl.tasks.select;
+  if (select) {
+    // A resumed run has the selection in its result.
+    result.selection ??= await selectTasksByVariance(run, setup, tasks, select);
+    const byId = new Map(tasks.map((t) => [t.id, t]));
+    setup = {
+      ...setup,
+      draw: drawFrom(
+        run,
+        await rlDraws(
+          run,
+          result.selection.tasks.map((c) => byId.get(c.taskId)!),
+        ),
+      ),
+    };
+  }
   /** With asyncLevel 1: what the episodes playing during a learner step are played with. */
   let inFlight: InFlight | undefined;
-  const startCollect = (step: number): Promise<Batch> => {
+  const startCollect = (step: number): Promise<Played> => {
     inFlight =
       rl.asyncLevel > 0
         ? {
@@ -61,17 +79,23 @@ export async function trainRl(
     const firstStep = (resumed?.state.rlStep ?? 0) + 1;
     // A run resumed after its time budget ran out has no step left.
     const lastStep = outOfTime() ? firstStep - 1 : rl.steps;
-    let next: Promise<Batch> | undefined;
+    let next: Promise<Played> | undefined;
     if (resumed?.state.inFlight && firstStep <= lastStep)
       next = Promise.resolve(await playInFlightAgain(run, resumed, () => startCollect(firstStep)));
 
+    if (lastStep < firstStep && lastStep < rl.steps) result.stoppedBy = 'time-budget';
     for (let step = firstStep; step <= lastStep; step++) {
-      if (run.signal?.aborted) break;
+      if (run.signal?.aborted) {
+        result.stoppedBy = 'signal';
+        break;
+      }
       const stepStart = performance.now();
-      // (1, 2) This step's episodes and advantages: played now, or during the last learner step.
-      const batch = await (next ?? startCollect(step));
+      // (1) This step's episodes: played now, or during the last learner step.
+      const played = await (next ?? startCollect(step));
       next = undefined;
       inFlight = undefined;
+      // (2) Their rewards and advantages, before the learner moves on.
+      const batch = await score(setup, played, step);
       // (3) The learner's step, in its own threads; with asyncLevel 1 the next step's episodes play meanwhile.
       const learning = learn(setup, step, batch.data); // first: it draws its demonstrations now
       if (rl.asyncLevel > 0 && step < rl.steps) next = startCollect(step + 1);
@@ -97,10 +121,16 @@ export async function trainRl(
       await run.metrics.write(step, 'rl', metrics);
       run.log(describeStep(step, rl.steps, metrics));
       if (evaluated) run.log(`eval at step ${step}: ${describeEval(evaluated)}`);
-      await writeTrainCheckpoint(run, step, { outOfTime: budgetSpent, inFlight, rlTrainingMs: clock.ms() });
-      if (budgetSpent) {
+      await writeTrainCheckpoint(run, step, {
+        outOfTime: budgetSpent,
+        inFlight,
+        rlTrainingMs: clock.ms(),
+        rlprEma: setup.rlpr?.ema,
+      });
+      if (budgetSpent && step < rl.steps) {
+        result.stoppedBy = 'time-budget';
         run.log(
-          `RL time budget of ${rl.timeBudgetMinutes} min (training time, evaluations excluded) reached after ${step} steps`,
+          `RL stopped by its safety stop, ${rl.timeBudgetMinutes} min of training time (evaluations excluded), after ${step} of ${rl.steps} steps: this run is a prefix of the one its config describes`,
         );
         break;
       }
@@ -108,18 +138,19 @@ export async function trainRl(
     result.rlSeconds = clock.ms() / 1000;
   } finally {
     await setup.reference?.close();
+    await setup.prime?.close();
   }
 }
 
-/** What every step shares: RL's tasks, its loss, the KL reference, the demonstrations of `rl.demos`. */
+/** What every step shares: a draw from RL's tasks, its loss, the KL reference, the demonstrations of `rl.demos`. */
 async function setUpRl(
   run: TrainingRun,
   demos: Demonstrations,
-  progress: (step: number) => number,
+  tasks: readonly Task[],
+  rlprEma: number | undefined,
 ): Promise<RlSetup> {
   const { config } = run;
   const rl = config.rl;
-  const tasks = await selectTasks(run.environment, rl.tasks);
   const loss: LossFnConfig = {
     clipLow: rl.clipLow,
     clipHigh: rl.clipHigh,
@@ -133,30 +164,83 @@ async function setUpRl(
     ...(rl.kl.coef > 0 ? { klCoef: rl.kl.coef, klEstimator: rl.kl.estimator } : {}),
   };
   const { warmup, pretrain } = config;
-  // The KL reference is what RL starts from: the warm-up's or pretraining's result (kept on disk,
-  // so a resumed run finds it too), or the initial weights.
+  // The KL reference (and PRIME's) is what RL starts from: the warm-up's or pretraining's result
+  // (kept on disk, so a resumed run finds it too), or the initial weights.
   const start = warmup && warmup.steps > 0 ? 'warmup-model' : pretrain?.steps ? 'pretrain-model' : undefined;
-  const reference =
-    rl.kl.coef > 0
-      ? await run.learnerOf(
-          start
-            ? await weightsFrom(path.join(run.dir.path, start), run.decoder, run.extraTokens)
-            : run.initial,
-          1,
-        )
+  const startWeights =
+    rl.kl.coef > 0 || rl.prime
+      ? start
+        ? await weightsFrom(path.join(run.dir.path, start), run.decoder, run.extraTokens)
+        : run.initial
       : undefined;
+  const reference = rl.kl.coef > 0 ? await run.learnerOf(startWeights!, 1) : undefined;
   const terms = [
     { name: 'warmup', coef: rl.demos.warmup, phase: warmup, demos: demos.warmup },
     { name: 'pretrain', coef: rl.demos.pretrain, phase: pretrain, demos: demos.pretrain },
   ];
+  const roles = new Map(tasks.map((t) => [t.id, taskSeatOf(t)?.role ?? t.id]));
   return {
     run,
-    tasks,
+    draw: drawFrom(run, await rlDraws(run, tasks)),
+    roleOf: (taskId) => roles.get(taskId) ?? taskId,
+    sinkRunId: run.runId,
     loss,
     reference,
     demos: terms.flatMap((t) => (t.coef > 0 && t.phase ? [{ ...t, phase: t.phase }] : [])),
-    progress,
+    rlpr: rl.rlpr ? createRlprScorer(run, rlprEma) : undefined,
+    prime: rl.prime ? await createPrime(run, startWeights!) : undefined,
   };
+}
+
+/**
+ * What an RL step draws from `rl.tasks`: each task alone, or with `rl.selfPlay` the seats of each
+ * match. `train` calls it before it opens the run, so a self-play config that cannot work fails at once.
+ */
+export async function rlDraws(
+  { config, environment }: Pick<TrainingRun, 'config' | 'environment'>,
+  tasks?: readonly Task[],
+): Promise<string[][]> {
+  const selected = tasks ?? (await rlTasks({ config, environment })).train;
+  if (!config.rl.selfPlay) return selected.map((t) => [t.id]);
+  if (config.environment.endpoints.length > 0)
+    throw new TrainConfigError(
+      'rl.selfPlay: the seats of a match must play on one environment server, but environment.endpoints routes each episode on its own',
+      'play self-play in process: leave environment.endpoints empty',
+    );
+  const draws = matchDraws(selected);
+  const seats = Math.max(...draws.map((d) => d.length));
+  if (config.rl.concurrency < seats)
+    throw new TrainConfigError(
+      `rl.selfPlay: a match has ${seats} seats, which must play at once, but rl.concurrency is ${config.rl.concurrency}`,
+      `set rl.concurrency to at least ${seats}`,
+    );
+  return draws;
+}
+
+/**
+ * Self-play's draws: the seats of each match among `tasks`, seat by seat. A task that is no seat of
+ * a match, or a match whose seats are not all there, is a configuration error.
+ */
+function matchDraws(tasks: readonly Task[]): string[][] {
+  const matches = new Map<string, Array<{ id: string; seat: TaskSeat }>>();
+  for (const task of tasks) {
+    const seat = taskSeatOf(task);
+    if (!seat)
+      throw new TrainConfigError(
+        `rl.selfPlay: task ${task.id} is no seat of a match (its meta declares no match, seat, seats and role)`,
+        'select tasks of a multi-player environment, or set rl.selfPlay: false',
+      );
+    matches.set(seat.match, [...(matches.get(seat.match) ?? []), { id: task.id, seat }]);
+  }
+  return [...matches].map(([match, seats]) => {
+    const held = seats.map((s) => s.seat.seat).sort((a, b) => a - b);
+    if (held.join() !== Array.from({ length: seats[0]!.seat.seats }, (_, i) => i).join())
+      throw new TrainConfigError(
+        `rl.selfPlay: match ${match} has ${seats[0]!.seat.seats} seats, but rl.tasks holds seats [${held.join(', ')}] of it`,
+        "select every seat of each match once: filter rl.tasks on what a match's seats share, not on the seat",
+      );
+    return seats.sort((a, b) => a.seat.seat - b.seat.seat).map((s) => s.id);
+  });
 }
 
 /** RL's clock: training time (rollouts and learner), the evaluations excluded. */

@@ -19,8 +19,8 @@ import {
   type ToolCallFormat,
   writeDecoderModelDir,
 } from '@toolgym/agents';
-import { type Environment, EnvironmentClient } from '@toolgym/env-kit';
-import { Rng, type TrajectoryGroup } from '@toolgym/protocol';
+import { type Environment, EnvironmentClient, EnvironmentPool } from '@toolgym/env-kit';
+import { Rng, type TaskSeat, type TrajectoryGroup, taskSeatOf } from '@toolgym/protocol';
 import { createRemoteLearner } from '../api/remote-learner.ts';
 import type { Learner } from '../learner/learner.ts';
 import { createWorkerLearner } from '../learner/worker-learner.ts';
@@ -29,7 +29,7 @@ import { MetricsLog } from './metrics.ts';
 import { chatLayout, modelChat, pretrainEnvironmentOf, weightsFrom } from './policy-model.ts';
 import { openRunDir, type RunDir } from './run-dir.ts';
 import { type SamplingContext, samplingContext } from './sampling.ts';
-import type { TrainResult } from './train-result.ts';
+import type { Provenance, TrainResult } from './train-result.ts';
 
 export interface TrainOptions {
   config: TrainConfig;
@@ -45,6 +45,8 @@ export interface TrainOptions {
   runId?: string;
   /** Continue from the newest intact checkpoint in `<outDir>/checkpoints` (a fresh start when there is none). */
   resume?: boolean;
+  /** The command and commit that started the run, recorded in `result.json`. */
+  provenance?: Provenance;
 }
 
 /** The groups of one `play`, in task order, and its wall time. */
@@ -64,6 +66,8 @@ export interface PlayRecord {
   baseSeed?: number;
   /** Default the run's environment. */
   environment?: Environment;
+  /** Seat the policy in every seat of each match among the tasks (`rl.selfPlay`). */
+  selfPlay?: boolean;
 }
 
 /** What a run holds: its parts, fixed once it is open, and the state a checkpoint keeps. */
@@ -95,6 +99,8 @@ export interface TrainingRun {
   rolloutSeed: number;
   /** The weights the policy plays with (the learner's, as of the last publish). */
   published: DecoderWeights;
+  /** Running advantage baselines by role (`rl.algorithm: rae`), carried from step to step. */
+  baselines: Record<string, number>;
   /** Plays each task `groupSize` times with `policy` through the rollout engine; groups come back in task order. */
   play(
     policy: Policy,
@@ -110,6 +116,25 @@ export interface TrainingRun {
   close(): Promise<void>;
 }
 
+const seatMaps = new WeakMap<Environment, Promise<Map<string, TaskSeat>>>();
+
+/** Each task's seat of a shared match, for the tasks that are one. */
+function seatsOf(environment: Environment): Promise<Map<string, TaskSeat>> {
+  let seats = seatMaps.get(environment);
+  if (!seats) {
+    seats = environment.tasks().then((tasks) => {
+      const byTask = new Map<string, TaskSeat>();
+      for (const task of tasks) {
+        const seat = taskSeatOf(task);
+        if (seat) byTask.set(task.id, seat);
+      }
+      return byTask;
+    });
+    seatMaps.set(environment, seats);
+  }
+  return seats;
+}
+
 /** Opens the run: its directory, the initial weights, the policy and the learner. */
 export async function openRun(options: TrainOptions): Promise<TrainingRun> {
   const { config, environment } = options;
@@ -117,6 +142,8 @@ export async function openRun(options: TrainOptions): Promise<TrainingRun> {
     ? pretrainEnvironmentOf(environment, options.pretrainEnvironment)
     : undefined;
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  // Fails fast on servers that are down or serve another environment, before the run directory.
+  const pool = await openPool(config, environment);
   const dir = await openRunDir(config, options.resume === true, log);
   const seed = config.run.seed;
   const tools = environment.toolSpecs;
@@ -183,21 +210,35 @@ export async function openRun(options: TrainOptions): Promise<TrainingRun> {
     result: {
       runId,
       outDir: dir.path,
+      seed,
+      ...(options.provenance ? { provenance: options.provenance } : {}),
       evals: [],
       before: 0,
       after: 0,
       rlSteps: 0,
+      stoppedBy: 'steps',
       rlSeconds: 0,
       policyVersion: 0,
+      metricsDigest: '',
+      config,
     },
     rng: new Rng(seed ^ 0x7a11),
     rolloutSeed: seed * 1_000_003,
     published: initial,
+    baselines: {},
     async play(p, taskIds, groupSize, sampling, record = {}) {
+      // A variant of the environment (the pretraining one) is played here: the servers run the run's.
+      const remote = pool && !record.environment ? pool : undefined;
       const played = record.environment ?? environment;
+      const seats = record.selfPlay ? await seatsOf(played) : undefined;
       const result = await runRollouts({
-        connect: () => EnvironmentClient.connect({ kind: 'in-process', environment: played }),
-        sessions: 'episode',
+        ...(seats ? { seatOf: (id: string) => seats.get(id) } : {}),
+        ...(remote
+          ? { connect: () => remote.connect(), sessions: 'worker' as const, retryLostEpisodes: true }
+          : {
+              connect: () => EnvironmentClient.connect({ kind: 'in-process', environment: played }),
+              sessions: 'episode' as const,
+            }),
         policy: p,
         taskIds,
         groupSize,
@@ -211,6 +252,8 @@ export async function openRun(options: TrainOptions): Promise<TrainingRun> {
         progress: false,
         ...(options.signal ? { signal: options.signal } : {}),
       });
+      for (const r of result.retried)
+        log(`${r.taskId} (seed ${r.seed}) played again after its server failed: ${r.failure.code} (${r.failure.message})`);
       if (record.baseSeed === undefined) run.rolloutSeed += taskIds.length * groupSize;
       // Groups arrive in completion order, which varies run to run: task order keeps training reproducible.
       const groups = [...result.groups].sort(
@@ -232,9 +275,37 @@ export async function openRun(options: TrainOptions): Promise<TrainingRun> {
       });
     },
     async close() {
+      pool?.close();
       await learner.close();
       await policy.close();
     },
   };
   return run;
+}
+
+/**
+ * The pool of `environment.endpoints`, if any, checked to serve the run's environment: the trainer
+ * draws tasks and tool specs from its own copy, so a server of anything else is a config error.
+ */
+async function openPool(config: TrainConfig, environment: Environment): Promise<EnvironmentPool | undefined> {
+  const { endpoints, tokenEnv } = config.environment;
+  if (endpoints.length === 0) return undefined;
+  const token = process.env[tokenEnv];
+  const pool = await EnvironmentPool.open({ endpoints, ...(token ? { token } : {}) });
+  const client = await pool.connect();
+  try {
+    const info = await client.info();
+    const names = (tools: readonly { name: string }[]) => tools.map((t) => t.name).join(',');
+    if (info.id !== environment.id || names(info.tools) !== names(environment.toolSpecs))
+      throw new TrainConfigError(
+        `environment.endpoints serve '${info.id}' with tools ${names(info.tools)}, not the run's '${environment.id}'`,
+        `start the servers with toolgym env serve ${config.environment.id} and the run's environment.options`,
+      );
+  } catch (error) {
+    pool.close();
+    throw error;
+  } finally {
+    await client.close();
+  }
+  return pool;
 }

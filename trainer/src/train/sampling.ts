@@ -12,7 +12,8 @@ export interface SamplingContext {
 export function samplingContext(policy: OnnxPolicy, extraTokens: readonly string[]): SamplingContext {
   const single = (text: string) => {
     const ids = policy.tokenizer.encode(text);
-    if (ids.length !== 1) throw new TrainConfigError(
+    if (ids.length !== 1)
+      throw new TrainConfigError(
         `'${text}' is not one token of the policy's tokenizer`,
         'name only tokens the tokenizer has as single tokens (template.toolTokens adds tool names)',
       );

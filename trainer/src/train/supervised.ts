@@ -84,7 +84,8 @@ async function demonstrations(
   const passed = episodes.groups
     .flatMap((g) => g.trajectories)
     .filter((t) => t.status === 'terminated' && t.tokenization === 'exact' && episodePassed(t));
-  if (passed.length === 0) throw new TrainConfigError(
+  if (passed.length === 0)
+    throw new TrainConfigError(
       `${phase}: the oracle solved none of the ${phase} tasks`,
       `check the phase's environment options with \`toolgym eval --policy oracle\``,
     );

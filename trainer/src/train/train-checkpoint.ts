@@ -1,8 +1,9 @@
 /**
  * Training checkpoints: after RL step `rlStep` (0 = before RL), everything a resumed run needs to
- * continue identically — the learner's state, the rng and rollout seed, the policy version, RL's
- * clock, the length of metrics.jsonl and the result so far; with `rl.asyncLevel` 1 also the batch
- * that was playing during the learner's step, which a resumed run plays again.
+ * continue identically — the learner's state, the rng and rollout seed, the running advantage
+ * baselines, the policy version, RL's clock, the length of metrics.jsonl and the result so far;
+ * with `rl.asyncLevel` 1 also the batch that was playing during the learner's step, which a
+ * resumed run plays again.
  */
 import {
   type DecoderConfig,
@@ -35,13 +36,17 @@ export interface TrainCheckpointState {
   rng: number;
   rolloutSeed: number;
   policyVersion: number;
+  /** Running advantage baselines by role (`rl.algorithm: rae`); absent = none yet. */
+  baselines?: Record<string, number>;
   /**
    * With `rl.asyncLevel` 1: the next step's batch was playing, with the policy at this version (its
    * weights are the checkpoint's `sampling.*` tensors; `rng` and `rolloutSeed` are from before it).
    */
   inFlight?: { policyVersion: number };
-  /** RL's training time so far (the clock of `rl.timeBudgetMinutes` and of its schedule), ms; absent = 0. */
+  /** RL's training time so far (the clock of the safety stop `rl.timeBudgetMinutes`), ms; absent = 0. */
   rlTrainingMs?: number;
+  /** With `rl.rlpr`: its std filter's moving average (absent before its first step). */
+  rlprEma?: number;
   /** Length of metrics.jsonl at the checkpoint: a resumed run cuts the file back to it. */
   metricsBytes: number;
   result: TrainResult;
@@ -65,6 +70,7 @@ export interface CheckpointedRun {
   rng: Rng;
   rolloutSeed: number;
   published: DecoderWeights;
+  baselines: Record<string, number>;
   result: TrainResult;
   dir: { checkpoints: string };
   metrics: { bytes(): Promise<number> };
@@ -77,7 +83,12 @@ export interface CheckpointedRun {
 export async function writeTrainCheckpoint(
   run: CheckpointedRun,
   rlStep: number,
-  at: { outOfTime: boolean; inFlight: InFlight | undefined; rlTrainingMs: number },
+  at: {
+    outOfTime: boolean;
+    inFlight: InFlight | undefined;
+    rlTrainingMs: number;
+    rlprEma?: number | undefined;
+  },
 ): Promise<void> {
   const { config, decoder } = run;
   const last = at.outOfTime || rlStep === config.rl.steps;
@@ -95,8 +106,10 @@ export async function writeTrainCheckpoint(
     rng: inFlight?.rng ?? run.rng.saveState(),
     rolloutSeed: inFlight?.rolloutSeed ?? run.rolloutSeed,
     policyVersion: run.policy.version,
+    baselines: run.baselines,
     ...(inFlight ? { inFlight: { policyVersion: inFlight.policyVersion } } : {}),
     rlTrainingMs: at.rlTrainingMs,
+    ...(at.rlprEma !== undefined ? { rlprEma: at.rlprEma } : {}),
     metricsBytes: await run.metrics.bytes(),
     result: run.result,
   };
@@ -112,7 +125,7 @@ export async function writeTrainCheckpoint(
 
 /**
  * Puts the run where the checkpoint left it: the learner's state, the published weights, the rng,
- * the rollout seed and the result. With a batch in flight the policy keeps the weights that batch
+ * the rollout seed, the running advantage baselines and the result. With a batch in flight the policy keeps the weights that batch
  * was played with (`playInFlightAgain`), otherwise it takes the learner's.
  */
 export async function restoreRun(
@@ -126,6 +139,7 @@ export async function restoreRun(
     await run.policy.loadWeights(run.published, { version: s.policyVersion });
   run.rng = Rng.fromState(s.rng);
   run.rolloutSeed = s.rolloutSeed;
+  run.baselines = { ...s.baselines };
   Object.assign(run.result, s.result);
 }
 

@@ -9,13 +9,15 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createEvaluator, describeEval } from './evaluation.ts';
-import { trainRl } from './rl.ts';
+import { metricsDigest } from './metrics.ts';
+import { rlDraws, trainRl } from './rl.ts';
 import { openRun, type TrainOptions } from './run.ts';
 import { supervisedPhases } from './supervised.ts';
 import { restoreRun, writeTrainCheckpoint } from './train-checkpoint.ts';
 import type { TrainResult } from './train-result.ts';
 
 export async function train(options: TrainOptions): Promise<TrainResult> {
+  await rlDraws(options); // RL's tasks are checked before anything is written or trained
   const run = await openRun(options);
   const { result } = run;
   const { resumed } = run.dir;
@@ -35,6 +37,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     if (result.evals.at(-1)?.step !== result.rlSteps) result.evals.push(await evaluate(result.rlSteps));
     result.after = result.evals.at(-1)!.accuracy;
     result.policyVersion = run.policy.version;
+    result.metricsDigest = await metricsDigest(run.metrics.file);
     await run.saveModel('final-model');
     await writeFile(path.join(run.dir.path, 'result.json'), `${JSON.stringify(result, null, 2)}\n`);
     return result;

@@ -121,7 +121,12 @@ export class GraderPool {
 
   constructor(size: number) {
     this.pool = new WarmPool<GraderProcess>({
-      size,
+      minIdle: size,
+      maxIdle: size,
+      // A grader is the caller's once taken (it kills it), so the pool bounds nothing and never queues for long.
+      maxItems: Number.POSITIVE_INFINITY,
+      queueTimeoutMs: 60_000,
+      shrinkAfterMs: 60_000,
       create: async () => {
         const grader = await GraderProcess.start();
         grader.setKeepsProcessAlive(false);
@@ -140,7 +145,8 @@ export class GraderPool {
 
   /** A ready grader (pre-started when the pool has one). */
   async take(): Promise<GraderProcess> {
-    const grader = this.pool.take() ?? (await GraderProcess.start());
+    const { item: grader } = await this.pool.acquire();
+    this.pool.release();
     grader.setKeepsProcessAlive(true);
     return grader;
   }
