@@ -62,8 +62,12 @@ export interface EpisodeOptions {
   ids?: { trajectoryId?: string; runId?: string; step?: number; groupId?: string };
 }
 
-/** Extra time a tool call gets on the client beyond the environment's own tool timeout. */
-const TOOL_CALL_GRACE_MS = 5_000;
+/**
+ * Extra time a tool call gets on the client beyond the environment's own tool timeout, which the
+ * server enforces itself: it covers what the server does before that clock starts, such as a tool
+ * worker loading the environment's module on a new server (seconds on a loaded machine).
+ */
+const TOOL_CALL_GRACE_MS = 10_000;
 const DEFAULT_CONTEXT_TOKENS = 32_768;
 const ZERO_REWARD: RewardBreakdown = { total: 0, components: {}, weights: {}, info: {} };
 
@@ -208,15 +212,17 @@ export async function playEpisode(options: EpisodeOptions): Promise<Trajectory> 
       const t1 = performance.now();
       const toolResults: ToolResult[] = [];
       let terminated = false;
+      let cutShort: string | undefined;
       for (const call of parsed.calls) {
         const outcome = await runToolCall(
           client,
           call,
-          started.limits.toolTimeoutMs + TOOL_CALL_GRACE_MS,
+          { timeoutMs: started.limits.toolTimeoutMs + TOOL_CALL_GRACE_MS, turn: index },
           signal,
         );
         toolResults.push(outcome.record);
         terminated ||= outcome.terminated;
+        cutShort ??= outcome.truncation;
         messages.push({
           role: 'tool',
           content: outcome.record.content,
@@ -231,6 +237,8 @@ export async function playEpisode(options: EpisodeOptions): Promise<Trajectory> 
       const finishReason: FinishReason =
         parsed.calls.length > 0 && result.finishReason === 'stop' ? 'tool_call' : result.finishReason;
       if (terminated) end = { status: 'terminated' };
+      // The environment refused calls past one of its limits: the episode is over there.
+      else if (cutShort) end = { status: 'truncated', truncation: cutShort };
       else if (parsed.calls.length === 0 && parsed.errors.length === 0) {
         // No call: the model answered in text (graded from `finalText`) or ran out of tokens.
         finalText = content;
@@ -334,12 +342,12 @@ export async function playEpisode(options: EpisodeOptions): Promise<Trajectory> 
 async function runToolCall(
   client: EnvironmentClient,
   call: ToolCall,
-  timeoutMs: number,
+  options: { timeoutMs: number; turn: number },
   signal: AbortSignal | undefined,
-): Promise<{ record: ToolResult; terminated: boolean }> {
+): Promise<{ record: ToolResult; terminated: boolean; truncation?: string }> {
   const t0 = performance.now();
   const result = await client.callTool(call.name, call.arguments, {
-    timeoutMs,
+    ...options,
     ...(signal ? { signal } : {}),
   });
   return {
@@ -352,6 +360,7 @@ async function runToolCall(
       ms: performance.now() - t0,
     },
     terminated: result.terminated,
+    ...(result.truncation ? { truncation: result.truncation } : {}),
   };
 }
 

@@ -63,7 +63,9 @@ export {
   readDecoderModelDir,
   readDecoderWeights,
   readModelDir,
+  readTokenizerDir,
   TOOLGYM_MODEL_FORMAT,
+  type TokenizerDir,
   type ToolgymModelMeta,
 } from './model/model-directory.ts';
 export { referenceForward } from './model/reference-forward.ts';

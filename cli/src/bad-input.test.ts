@@ -67,6 +67,27 @@ const mistakes: Mistake[] = [
   },
   {
     group: 'env',
+    what: 'a busy port for --openenv',
+    args: () => ['env', 'serve', 'compose', '--openenv', busyPort],
+    says: /port \d+ on 127\.0\.0\.1 is already in use[\s\S]*--openenv/,
+    code: 'port_in_use',
+  },
+  {
+    group: 'env',
+    what: '--http and --openenv together',
+    args: () => ['env', 'serve', 'compose', '--http', '0', '--openenv', '0'],
+    says: /--http and --openenv both given[\s\S]*one protocol per process/,
+    code: 'invalid_config',
+  },
+  {
+    group: 'env',
+    what: '--openenv off loopback without a token',
+    args: () => ['env', 'serve', 'compose', '--openenv', '0', '--host', '0.0.0.0', '--token', ''],
+    says: /OpenEnv server would listen on 0\.0\.0\.0 without a token[\s\S]*--token/,
+    code: 'token_required',
+  },
+  {
+    group: 'env',
     what: 'bad --options JSON',
     args: () => ['env', 'tasks', 'compose', '--options', '{depths: [2]}'],
     says: /--options is not valid JSON/,

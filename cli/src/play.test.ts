@@ -43,11 +43,30 @@ describe('toolgym env new', () => {
       expect(definition?.ref).toBe('letters@1');
       const report = await checkEnvironment(definition!);
       expect(report.checks.filter((c) => !c.ok)).toEqual([]);
+      // It starts with a red-team suite, and the probe plays it.
+      const probed = await runToolgym(['env', 'probe', path.join(dir, 'src/index.ts'), '--tasks', '2'], { cwd: cliDir });
+      expect(probed.stderr).toBe('');
+      expect(probed.code).toBe(0);
+      expect(probed.stdout).toMatch(/answer-without-counting\s+guess\s+4\s+0\.000\s+0\.000\s+0\.000\s+pass/);
+      expect(probed.stdout).toMatch(/tool-spam\s+generic/);
       await expect(scaffoldEnvironment('letters', parent)).rejects.toThrow(/already exists/);
       await expect(scaffoldEnvironment('Bad Name', parent)).rejects.toThrow(/not a valid environment name/);
     } finally {
       rmSync(parent, { recursive: true, force: true });
     }
+  });
+
+  it('probe exits 1 when an attack beats its ceiling, and names the episode', async () => {
+    const result = await runToolgym(['env', 'probe', path.join(cliDir, 'test/fixtures/lenient-env.ts'), '--tasks', '2', '--split', 'test'], { cwd: cliDir });
+    expect(result.code).toBe(1);
+    expect(result.stdout).toMatch(/repeat-prompt\s+generic\s+2\s+1\.000\s+1\.000\s+0\.000\s+ABOVE CEILING/);
+    expect(result.stdout).toContain('ATTACKS ABOVE THEIR CEILING');
+  });
+
+  it('probe refuses a split that does not exist', async () => {
+    const result = await runToolgym(['env', 'probe', 'compose', '--split', 'validation'], { cwd: cliDir });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/--split validation is not known.*train, test, test-iid/s);
   });
 
   it('suggests the closest id for a typo and exits non-zero', async () => {

@@ -9,6 +9,8 @@ export interface BearerAuthOptions<P extends string> {
   anonymous?: P;
   /** A query parameter that may carry the token instead (browsers cannot set headers on a websocket). */
   queryParam?: string;
+  /** A header that may carry the token itself instead of `Authorization: Bearer` (Tinker's `X-API-Key`). */
+  apiKeyHeader?: string;
 }
 
 /** What `bearerAuth` puts in the context: who sent the request. */
@@ -31,7 +33,8 @@ export function bearerAuth<P extends string>(
       c.set('principal', options.anonymous);
       return next();
     }
-    const header = c.req.header('authorization');
+    const apiKey = options.apiKeyHeader ? c.req.header(options.apiKeyHeader) : undefined;
+    const header = c.req.header('authorization') ?? (apiKey !== undefined ? `Bearer ${apiKey}` : undefined);
     const given =
       header !== undefined
         ? header.startsWith('Bearer ')

@@ -19,6 +19,18 @@ export const CONTROL_METHODS = {
 /** Key under a tool result's `_meta` that tells the client how the episode stands. */
 export const EPISODE_META_KEY = 'toolgym/episode';
 
+/**
+ * Key under a `tools/call` request's `_meta`: the index (from 0) of the assistant turn that made the
+ * call. The server cannot see assistant turns, so an agent loop that wants `maxTurns` enforced by the
+ * environment says which turn each call belongs to; a client that sends none is bounded by
+ * `maxToolCalls` alone.
+ */
+export const TURN_META_KEY = 'toolgym/turn';
+
+/** Which episode limit cut an episode short. */
+export const TruncationSchema = z.enum(['max_turns', 'max_tool_calls', 'time_limit']);
+export type Truncation = z.infer<typeof TruncationSchema>;
+
 export const EpisodeLimitsSchema = z.object({
   /** Assistant turns before the episode is truncated. */
   maxTurns: z.number().int().positive(),
@@ -26,6 +38,16 @@ export const EpisodeLimitsSchema = z.object({
   toolTimeoutMs: z.number().int().positive(),
   /** A tool result longer than this is cut, with a marker saying so. */
   maxToolOutputBytes: z.number().int().positive(),
+  /** Tool calls the episode accepts; later calls are refused with `episode_over` and the episode is truncated. */
+  maxToolCalls: z.number().int().positive(),
+  /** Wall-clock milliseconds from the episode's start; after that, calls are refused and the episode is truncated. */
+  maxEpisodeMs: z.number().int().positive(),
+  /**
+   * Longest wall-clock time a tool's synchronous code may hold the server's event loop (every other
+   * episode of the server waits meanwhile); it is stopped after that and the call ends with
+   * `tool_timeout`. Pure tools run in a worker and are bounded by `toolTimeoutMs` instead.
+   */
+  syncBudgetMs: z.number().int().positive(),
 });
 export type EpisodeLimits = z.infer<typeof EpisodeLimitsSchema>;
 
@@ -77,6 +99,10 @@ export const EndResultSchema = z.object({
   episodeId: z.string(),
   /** The episode reached its end by itself (an answer tool) rather than being stopped. */
   terminated: z.boolean(),
+  /** An episode limit cut it short (a call past a limit was refused, or the time ran out). */
+  truncated: z.boolean(),
+  /** Which limit, when `truncated`. */
+  truncation: TruncationSchema.optional(),
   toolCalls: z.number().int().nonnegative(),
   reward: RewardBreakdownSchema,
 });
@@ -92,8 +118,11 @@ export const EpisodeMetaSchema = z.object({
   episodeId: z.string(),
   terminated: z.boolean(),
   toolCalls: z.number().int(),
+  /** The call's output was cut at `maxToolOutputBytes`. */
   truncated: z.boolean(),
-  /** Error code when the call failed (`invalid_arguments`, `unknown_tool`, `tool_timeout`, …). */
+  /** Error code when the call failed (`invalid_arguments`, `unknown_tool`, `tool_timeout`, `episode_over`, …). */
   errorCode: z.string().optional(),
+  /** Set once an episode limit has cut the episode short: every later call is refused with `episode_over`. */
+  truncation: TruncationSchema.optional(),
 });
 export type EpisodeMeta = z.infer<typeof EpisodeMetaSchema>;

@@ -42,6 +42,8 @@ export {
 export {
   CONTROL_METHODS,
   EPISODE_META_KEY,
+  TURN_META_KEY,
+  TruncationSchema,
   EpisodeLimitsSchema,
   EnvironmentInfoSchema,
   TasksParamsSchema,
@@ -59,6 +61,7 @@ export {
   type EndResult,
   type OracleResult,
   type EpisodeMeta,
+  type Truncation,
 } from './control.ts';
 export { protocolJsonSchemas, WireSchemas } from './json-schema.ts';
 

@@ -1,21 +1,23 @@
 /**
- * `pnpm bench learner-api`: the cost of a training step over the learner HTTP API against the same
- * step in process, in one run, for a batch of realistic size — the main config's RL step
+ * `pnpm bench learner-api`: the cost of a training step through the Tinker-protocol client
+ * (`TinkerLearner` against `toolgym learner serve`) against the same step in process, in one run, for a batch of realistic size — the main config's RL step
  * (configs/compose-main.yaml: d=64, 2 layers, 8 tasks × 8 episodes = 64 sequences of ~120 tokens,
  * PPO with advantages and sampling logprobs).
  *
  * The server is `toolgym learner serve` in its own process (as in use: compute there, HTTP + JSON
  * here), so both sides do the same TF.js work and the difference is the API's overhead: request
- * encoding, the future round trips, and validation. Also measured: save_weights (the trainer
- * publishes weights to the policy after every step) and save_state (checkpoints).
+ * encoding, the future round trips, and validation. Also measured: save_weights_for_sampler and its
+ * download (the trainer publishes weights to the policy after every step) and save_state (checkpoints).
  * Options: --batch 64 --seq 120 --repeats 5
  */
 import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type DecoderConfig, initDecoderWeights } from '@toolgym/agents';
-import { createRemoteLearner } from '../src/api/remote-learner.ts';
-import { datumToWire } from '../src/api/wire.ts';
+import { type DecoderConfig, initDecoderWeights, writeDecoderModelDir } from '@toolgym/agents';
+import { TinkerLearner } from '../src/api/tinker-learner.ts';
+import { datumToWire } from '../src/api/tinker-wire.ts';
 import { createEmbeddedLearner } from '../src/learner/embedded-learner.ts';
 import { type Datum, datumFromSequence, type Learner } from '../src/learner/learner.ts';
 
@@ -86,15 +88,25 @@ const url = await new Promise<string>((resolve, reject) => {
   server.once('exit', (code) => reject(new Error(`toolgym learner serve exited with ${code}:\n${text}`)));
 });
 
+const modelDir = await mkdtemp(path.join(tmpdir(), 'toolgym-bench-model-'));
 try {
+  await writeDecoderModelDir(modelDir, { config: decoder, weights });
   const embedded = await createEmbeddedLearner({ decoder, weights, microBatchSize: 64 });
-  const remote = await createRemoteLearner({ url, decoder, weights, microBatchSize: 64 });
+  const remote = await TinkerLearner.create({ url, baseModel: modelDir });
   const rows: Array<[string, number, number]> = [];
   for (const what of ['step', 'save_weights', 'save_state'] as const) {
     // Alternate so that both see the same machine load.
     const local = await time(embedded, what);
     const http = await time(remote, what);
-    rows.push([what === 'step' ? 'forward_backward + optim_step' : what, local, http]);
+    rows.push([
+      what === 'step'
+        ? 'forward_backward + optim_step'
+        : what === 'save_weights'
+          ? 'save_weights_for_sampler + download'
+          : 'save_weights (state) + download',
+      local,
+      http,
+    ]);
   }
   const tokens = data.reduce((s, d) => s + d.modelInput.tokens.length, 0);
   const requestBytes = JSON.stringify({ data: data.map(datumToWire) }).length;
@@ -102,14 +114,18 @@ try {
     `learner API overhead — ${batchSize} sequences, ${tokens} tokens, d=${decoder.dModel} L=${decoder.nLayers}; forward_backward request ${(requestBytes / 1024).toFixed(0)} KiB; median of ${repeats}\n\n`,
   );
   process.stdout.write(
-    '| call | in-process (ms) | over HTTP (ms) | overhead (ms) | HTTP / in-process |\n|---|---:|---:|---:|---:|\n',
+    '| call | in process (ms) | Tinker protocol (ms) | client overhead (ms) | overhead / in-process step |\n|---|---:|---:|---:|---:|\n',
   );
+  // Every overhead against the learner's own step (forward_backward + optim_step in process), measured in this run.
+  const step = rows[0]![1];
   for (const [name, local, http] of rows) {
     process.stdout.write(
-      `| ${name} | ${local.toFixed(1)} | ${http.toFixed(1)} | ${(http - local).toFixed(1)} | ${(http / local).toFixed(2)}× |\n`,
+      `| ${name} | ${local.toFixed(1)} | ${http.toFixed(1)} | ${(http - local).toFixed(1)} | ${(((http - local) / step) * 100).toFixed(1)} % |\n`,
     );
   }
   await embedded.close();
+  await remote.close();
 } finally {
   server.kill('SIGTERM');
+  await rm(modelDir, { recursive: true, force: true });
 }

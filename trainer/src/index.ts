@@ -45,17 +45,14 @@ export {
 } from './algorithms/policy-losses.ts';
 // Learner HTTP API, checkpoints and weight publishing.
 export {
+  BUILT_IN_MODELS,
   type LearnerServer,
   LearnerServerConfigError,
   type LearnerServerOptions,
   serveLearner,
 } from './api/learner-server.ts';
-export {
-  createRemoteLearner,
-  LearnerApiError,
-  RemoteLearner,
-  type RemoteLearnerSettings,
-} from './api/remote-learner.ts';
+export { TinkerApiError, TinkerClient, type TinkerClientSettings } from './api/tinker-client.ts';
+export { TinkerLearner, type TinkerLearnerSettings } from './api/tinker-learner.ts';
 export {
   CheckpointError,
   type LoadedCheckpoint,

@@ -180,22 +180,57 @@ describe('toolgym train --resume after SIGKILL', () => {
     240_000,
   );
 
-  it('the same run with `learner: http://…` (the learner API server) gives the same per-step metrics', async () => {
-    if (!referenceMetrics) throw new Error('needs the reference run of the previous test');
-    const dir = await mkdtemp(path.join(tmpdir(), 'toolgym-remote-run-'));
-    dirs.push(dir);
-    const server = await serveLearner({
-      port: 0,
-      token: 'run-token',
-      stateDir: path.join(dir, 'learner-state'),
-    });
-    try {
-      const config = path.join(dir, 'remote.yaml');
-      await writeFile(config, `${configYaml(path.join(dir, 'remote'))}learner: ${server.url}\n`);
-      await runTrain(config, false, undefined, { TOOLGYM_LEARNER_TOKEN: 'run-token' });
-      expect(await metricsOf(path.join(dir, 'remote'))).toEqual(referenceMetrics);
-    } finally {
-      await server.close();
-    }
-  }, 120_000);
+  it.each(['onnx', 'tinker'])(
+    'the same run through `learner: { kind: tinker }` against `toolgym learner serve` (policy.kind %s), killed and resumed, gives the same per-step metrics',
+    async (policyKind) => {
+      const dir = await mkdtemp(path.join(tmpdir(), 'toolgym-tinker-run-'));
+      dirs.push(dir);
+      if (!referenceMetrics) {
+        // Run alone (-t): the embedded learner's run, never killed, is the reference.
+        const refConfig = path.join(dir, 'reference.yaml');
+        await writeFile(refConfig, configYaml(path.join(dir, 'reference')));
+        await runTrain(refConfig, false);
+        referenceMetrics = await metricsOf(path.join(dir, 'reference'));
+      }
+      const server = await serveLearner({
+        port: 0,
+        token: 'tml-run-key',
+        stateDir: path.join(dir, 'learner-state'),
+      });
+      try {
+        const config = path.join(dir, 'tinker.yaml');
+        // policy.kind tinker: the episodes are sampled by the server (asample) from its sampler saves.
+        const yaml = configYaml(path.join(dir, 'tinker')).replace(
+          'policy:\n',
+          `policy:\n  kind: ${policyKind}\n`,
+        );
+        await writeFile(config, `${yaml}learner: { kind: tinker, url: ${JSON.stringify(server.url)} }\n`);
+        const env = { TINKER_API_KEY: 'tml-run-key' };
+        // Killed a while after RL step 2: the resumed run loads the service's checkpoint (a tinker:// path) into a new model.
+        const killed = await runTrain(config, false, (out) => /^step 3\/\d+/m.test(out), env);
+        expect(killed.killed).toBe(true);
+        const { output } = await runTrain(config, true, undefined, env);
+        expect(output).toMatch(/resume: continuing after RL step [1-5]\b/);
+        const checkpoint = await readLatestCheckpoint<{ learnerPath?: string }>(
+          path.join(dir, 'tinker', 'tiny-seed3', 'checkpoints'),
+        );
+        expect(checkpoint?.state.learnerPath).toMatch(/^tinker:\/\/model_\w+\/weights\/state-\d+$/);
+        const got = await metricsOf(path.join(dir, 'tinker'));
+        const want = referenceMetrics!;
+        expect(got.length).toBe(want.length);
+        // Every figure equal to the embedded learner's to 1e-4 (they are computed by the same TF.js code).
+        got.forEach((line, i) => {
+          const expected = want[i]!;
+          expect(Object.keys(line).sort()).toEqual(Object.keys(expected).sort());
+          for (const [k, v] of Object.entries(line))
+            if (typeof v === 'number')
+              expect(Math.abs(v - (expected[k] as number)), `line ${i} ${k}`).toBeLessThanOrEqual(1e-4);
+            else expect(v).toEqual(expected[k]);
+        });
+      } finally {
+        await server.close();
+      }
+    },
+    480_000,
+  );
 });

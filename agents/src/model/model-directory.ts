@@ -191,6 +191,62 @@ export function readModelDir(dir: string): ModelDir {
     );
   }
 
+  const { tokenizer: eosTokenizer, chatTemplate, eosTokenIds, padTokenId } = readTokenizerDir(root, config);
+
+  const toolgymRaw = readJson(root, 'toolgym.json', false);
+  let toolgym: ToolgymModelMeta | undefined;
+  if (toolgymRaw) {
+    const file = path.join(root, 'toolgym.json');
+    if (toolgymRaw.format !== TOOLGYM_MODEL_FORMAT) {
+      throw new ModelDirError(
+        'malformed_model_file',
+        file,
+        `'format' must be '${TOOLGYM_MODEL_FORMAT}', got ${JSON.stringify(toolgymRaw.format)}`,
+      );
+    }
+    if (typeof toolgymRaw.policyVersion !== 'number' || typeof toolgymRaw.decoder !== 'object') {
+      throw new ModelDirError(
+        'malformed_model_file',
+        file,
+        "needs a numeric 'policyVersion' and a 'decoder' config",
+      );
+    }
+    if (toolgymRaw.toolCalls !== undefined && toolgymRaw.toolCalls !== 'compact') {
+      throw new ModelDirError(
+        'malformed_model_file',
+        file,
+        `'toolCalls' is 'compact' or absent (Hermes), got ${JSON.stringify(toolgymRaw.toolCalls)}`,
+      );
+    }
+    toolgym = toolgymRaw as unknown as ToolgymModelMeta;
+  }
+
+  return {
+    dir: root,
+    modelPath,
+    shape: { numLayers, numKvHeads, headDim, vocabSize, maxPositions },
+    tokenizer: eosTokenizer,
+    ...(chatTemplate !== undefined ? { chatTemplate } : {}),
+    eosTokenIds,
+    padTokenId,
+    ...(toolgym ? { toolgym } : {}),
+  };
+}
+
+/** What a model's tokenizer files give: the tokenizer, its eos and pad ids and the chat template. */
+export interface TokenizerDir {
+  tokenizer: HuggingFaceTokenizer;
+  chatTemplate?: string;
+  eosTokenIds: number[];
+  padTokenId: number;
+}
+
+/**
+ * The tokenizer of a model directory from tokenizer.json, tokenizer_config.json and, when present,
+ * generation_config.json and chat_template.jinja; `config` is config.json's (eos and pad ids). A
+ * directory of tokenizer files only (a GPU service's base model, sampled remotely) needs no more.
+ */
+export function readTokenizerDir(root: string, config: Record<string, unknown> = {}): TokenizerDir {
   const tokenizerJson = readJson(root, 'tokenizer.json', true);
   const tokenizerConfig = readJson(root, 'tokenizer_config.json', false) ?? {};
   const generationConfig = readJson(root, 'generation_config.json', false) ?? {};
@@ -236,43 +292,11 @@ export function readModelDir(dir: string): ModelDir {
     chatTemplate = readFileSync(path.join(root, 'chat_template.jinja'), 'utf8');
   }
 
-  const toolgymRaw = readJson(root, 'toolgym.json', false);
-  let toolgym: ToolgymModelMeta | undefined;
-  if (toolgymRaw) {
-    const file = path.join(root, 'toolgym.json');
-    if (toolgymRaw.format !== TOOLGYM_MODEL_FORMAT) {
-      throw new ModelDirError(
-        'malformed_model_file',
-        file,
-        `'format' must be '${TOOLGYM_MODEL_FORMAT}', got ${JSON.stringify(toolgymRaw.format)}`,
-      );
-    }
-    if (typeof toolgymRaw.policyVersion !== 'number' || typeof toolgymRaw.decoder !== 'object') {
-      throw new ModelDirError(
-        'malformed_model_file',
-        file,
-        "needs a numeric 'policyVersion' and a 'decoder' config",
-      );
-    }
-    if (toolgymRaw.toolCalls !== undefined && toolgymRaw.toolCalls !== 'compact') {
-      throw new ModelDirError(
-        'malformed_model_file',
-        file,
-        `'toolCalls' is 'compact' or absent (Hermes), got ${JSON.stringify(toolgymRaw.toolCalls)}`,
-      );
-    }
-    toolgym = toolgymRaw as unknown as ToolgymModelMeta;
-  }
-
   return {
-    dir: root,
-    modelPath,
-    shape: { numLayers, numKvHeads, headDim, vocabSize, maxPositions },
     tokenizer: eosTokenizer,
     ...(chatTemplate !== undefined ? { chatTemplate } : {}),
     eosTokenIds,
     padTokenId,
-    ...(toolgym ? { toolgym } : {}),
   };
 }
 

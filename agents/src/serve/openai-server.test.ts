@@ -454,7 +454,7 @@ describe('what the server refuses or caps instead of ignoring', () => {
 });
 
 describe('top_logprobs', () => {
-  it('lists the likeliest tokens of the distribution each sampled logprob comes from, likeliest first', async () => {
+  it("lists the model's likeliest tokens at each position, likeliest first; a greedy token's own logprob is 0", async () => {
     const completion = await client.completions.create({
       model: MODEL,
       prompt: 'top',
@@ -470,8 +470,10 @@ describe('top_logprobs', () => {
       expect(entries).toHaveLength(3);
       const values = entries.map(([, lp]) => lp);
       expect(values).toEqual([...values].sort((a, b) => b - a));
-      // Greedy: the sampled token is the likeliest, with the logprob it was reported with.
-      expect(entries[0]).toEqual([logprobs.tokens![i], logprobs.token_logprobs![i]]);
+      // Greedy: the sampled token is the model's likeliest, and it was drawn with probability 1.
+      expect(entries[0]![0]).toBe(logprobs.tokens![i]);
+      expect(entries[0]![1]).toBeLessThan(0);
+      expect(logprobs.token_logprobs![i]).toBe(0);
     });
 
     const chat = await client.chat.completions.create({

@@ -9,7 +9,10 @@
  *   `prompt_token_ids` (completions: on the choice; chat: on the response / first chunk).
  * - completions `logprobs: n` → `{tokens, token_logprobs, top_logprobs, text_offset}` with the n
  *   likeliest tokens at each position; chat `logprobs: true, top_logprobs: n` →
- *   `{content: [{token, logprob, bytes, top_logprobs}]}`.
+ *   `{content: [{token, logprob, bytes, top_logprobs}]}`. A sampled token's logprob is under the
+ *   distribution it was drawn from (top-k/top-p renormalised; 0 when greedy), which is what RL's
+ *   importance ratio needs; `top_logprobs` list the model's own log-softmax(logits / temperature)
+ *   (temperature 1 when greedy), as vLLM's raw logprobs do.
  * - vLLM extras accepted: `top_k`, `stop_token_ids`, `ignore_eos`, `include_stop_str_in_output`,
  *   `return_tokens_as_token_ids`, `seed`; `policy_version` is added to responses.
  * - `max_tokens` is capped at the room the context leaves after the prompt; a prompt that leaves

@@ -1,8 +1,17 @@
-import type { Split } from '@toolgym/protocol';
+import { type Split, SplitSchema } from '@toolgym/protocol';
 import type { Command } from 'commander';
-import { checkSplits, EnvironmentClient, formatSplitReport, serveHttp, serveStdio } from '@toolgym/env-kit';
+import {
+  checkSplits,
+  ConfigError,
+  EnvironmentClient,
+  formatSplitReport,
+  probeEnvironment,
+  serveHttp,
+  serveOpenEnv,
+  serveStdio,
+} from '@toolgym/env-kit';
 import { formatDataReport } from '../data-report.ts';
-import { environmentOptions, portNumber, positiveInt, wholeNumber } from '../flags.ts';
+import { environmentOptions, oneOf, portNumber, positiveInt, wholeNumber } from '../flags.ts';
 import { addListenFlags, type ListenFlags, listenOptionsOf } from './listen-flags.ts';
 import { playEpisode } from '../play.ts';
 import { scaffoldEnvironment } from '../scaffold.ts';
@@ -25,25 +34,34 @@ export function registerEnvCommands(program: Command): void {
     .description('Serve an environment (id or path to a module) as an MCP server.'))
     .option('--stdio', 'serve over stdio (the default)')
     .option('--http <port>', 'serve over Streamable HTTP on this port (0 = any free port)')
-    .option('--host <host>', 'address to bind for --http', '127.0.0.1')
+    .option('--openenv <port>', "serve over OpenEnv's HTTP + WebSocket protocol on this port, for Python trainers (0 = any free port)")
+    .option('--host <host>', 'address to bind for --http or --openenv', '127.0.0.1')
     .option('--token <token>', 'bearer token agents must send (required off loopback)', process.env.TOOLGYM_TOKEN)
     .option('--trainer-token <token>', 'bearer token of the trainer, the only client that may read answers and oracles', process.env.TOOLGYM_TRAINER_TOKEN)
-    .option('--max-sessions <n>', 'most sessions (episodes) open at once over HTTP', '1024')
+    .option('--max-sessions <n>', 'most sessions (episodes) open at once over HTTP or OpenEnv WebSockets', '1024')
     .option('--options <json>', 'environment options as JSON')
-    .action(async (ref: string, opts: ListenFlags & { http?: string; host: string; token?: string; trainerToken?: string; maxSessions: string; options?: string }) => {
+    .action(async (ref: string, opts: ListenFlags & { http?: string; openenv?: string; host: string; token?: string; trainerToken?: string; maxSessions: string; options?: string }) => {
+      if (opts.http !== undefined && opts.openenv !== undefined)
+        throw new ConfigError('--http and --openenv both given', 'serve one protocol per process: start a second `toolgym env serve` for the other');
       const environment = await makeEnvironment(ref, environmentOptions(opts.options));
-      if (opts.http === undefined) return serveStdio(environment);
-      const address = { host: opts.host, port: portNumber(opts.http, '--http') };
-      const server = await listening('--http', address, () =>
-        serveHttp(environment, {
-          ...listenOptionsOf(opts),
-          ...address,
-          maxSessions: positiveInt(opts.maxSessions, '--max-sessions'),
-          ...(opts.token ? { token: opts.token } : {}),
-          ...(opts.trainerToken ? { trainerToken: opts.trainerToken } : {}),
-        }),
+      const openenv = opts.openenv !== undefined;
+      if (!openenv && opts.http === undefined) return serveStdio(environment);
+      const flag = openenv ? '--openenv' : '--http';
+      const address = { host: opts.host, port: portNumber((openenv ? opts.openenv : opts.http) ?? '', flag) };
+      const shared = {
+        ...listenOptionsOf(opts),
+        ...address,
+        maxSessions: positiveInt(opts.maxSessions, '--max-sessions'),
+        ...(opts.token ? { token: opts.token } : {}),
+      };
+      // OpenEnv has no request for answers or oracles, so it takes no trainer token.
+      const server = await listening(flag, address, () =>
+        openenv
+          ? serveOpenEnv(environment, shared)
+          : serveHttp(environment, { ...shared, ...(opts.trainerToken ? { trainerToken: opts.trainerToken } : {}) }),
       );
-      process.stderr.write(`toolgym: serving ${environment.ref} at ${server.url}\n`);
+      const where = openenv ? `over OpenEnv at ${server.url} (sessions at ${server.url.replace(/^http/, 'ws')}/ws)` : `at ${server.url}`;
+      process.stderr.write(`toolgym: serving ${environment.ref} ${where}\n`);
       closeOnSignal(() => server.close());
     });
 
@@ -93,6 +111,39 @@ export function registerEnvCommands(program: Command): void {
       } finally {
         await client.close();
       }
+    });
+
+  env
+    .command('probe <env>')
+    .description(
+      "Play the environment's red-team suite and the generic adversaries (empty answer, random calls, tool spam, echoed observation, longest answer, repeated prompt) as an agent; exit 1 if any attack earns more than its ceiling.",
+    )
+    .option('--tasks <n>', 'tasks per split each attack plays', '3')
+    .option('--split <split>', 'only this split (repeatable)', (value: string, previous: string[]) => [...previous, value], [] as string[])
+    .option('--seed <n>', 'seed of the task choice and the attacks', '0')
+    .option('--options <json>', 'environment options as JSON')
+    .action(async (ref: string, opts: { tasks: string; split: string[]; seed: string; options?: string }) => {
+      const environment = await makeEnvironment(ref, environmentOptions(opts.options));
+      const splits = opts.split.map((split) => oneOf(split, SplitSchema.options, '--split'));
+      const report = await probeEnvironment(environment, {
+        tasks: positiveInt(opts.tasks, '--tasks'),
+        seed: wholeNumber(opts.seed, '--seed'),
+        ...(splits.length > 0 ? { splits } : {}),
+      });
+      printTable(
+        ['attack', 'family', 'episodes', 'mean', 'max', 'ceiling', 'verdict'],
+        report.rows.map((r) => [
+          r.attack,
+          r.family,
+          String(r.episodes),
+          r.mean.toFixed(3),
+          r.max.toFixed(3),
+          r.ceiling.toFixed(3),
+          r.verdict === 'pass' || r.verdict === 'no task' ? r.verdict : `${r.verdict.toUpperCase()}: ${r.error ?? `${r.worst?.taskId} ${JSON.stringify(r.worst?.components)}`}`,
+        ]),
+      );
+      process.stdout.write(`${report.env}: generic adversaries held to ${report.floor.toFixed(3)} (format floor); ${report.ok ? 'every attack within its ceiling' : 'ATTACKS ABOVE THEIR CEILING'}\n`);
+      if (!report.ok) process.exitCode = 1;
     });
 
   env

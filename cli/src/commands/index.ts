@@ -10,6 +10,7 @@ type Register = (program: Command) => void;
 const GROUPS: Array<{ commands: string[]; load: () => Promise<Register> }> = [
   { commands: ['envs', 'env'], load: async () => (await import('./env.ts')).registerEnvCommands },
   { commands: ['eval'], load: async () => (await import('./eval.ts')).registerEvalCommand },
+  { commands: ['rescore'], load: async () => (await import('./rescore.ts')).registerRescoreCommand },
   { commands: ['policy'], load: async () => (await import('./policy.ts')).registerPolicyCommands },
   { commands: ['replay'], load: async () => (await import('./replay.ts')).registerReplayCommands },
   { commands: ['train'], load: async () => (await import('./train.ts')).registerTrainCommand },

@@ -14,26 +14,27 @@ import { oneOf, portNumber, positiveInt } from '../flags.ts';
 import { closeOnSignal, listening } from '../serving.ts';
 import { addListenFlags, type ListenFlags, listenOptionsOf } from './listen-flags.ts';
 
-/** `toolgym learner serve | publish`: the learner HTTP API and weight publishing (trainer/LEARNER_API.md). */
+/** `toolgym learner serve | publish`: the Tinker training API for ToolGym's models (trainer/TINKER.md) and weight publishing. */
 export function registerLearnerCommands(program: Command): void {
   const learner = program
     .command('learner')
-    .description('The learner HTTP API (Tinker-shaped) and weight publishing.');
+    .description('The Tinker training API for built-in models, and weight publishing.');
 
   addListenFlags(
     learner
       .command('serve')
       .description(
-        'Serve the learner API: a training config with `learner: http://host:port` trains through it.',
+        'Serve the Tinker training API for ToolGym models: a config with `learner: { kind: tinker, url: http://host:port }` trains through it.',
       ),
   )
     .option('--host <host>', 'address to bind (anything but loopback needs --token)', '127.0.0.1')
     .option('--port <port>', 'port (0 = any free port)', '8470')
-    .option('--token <token>', 'bearer token every request must carry', process.env.TOOLGYM_LEARNER_TOKEN)
     .option(
-      '--state-dir <dir>',
-      'checkpoint the learner here after every step; a restarted server resumes from it',
+      '--token <key>',
+      'API key every request must carry (X-API-Key, as Tinker clients send it, or Authorization: Bearer)',
+      process.env.TOOLGYM_LEARNER_TOKEN,
     )
+    .option('--state-dir <dir>', 'keep saved checkpoints here; a restarted server still loads them')
     .option('--backend <name>', 'TF.js backend: wasm or cpu', 'wasm')
     .option('--workers <n>', 'learner worker threads (data-parallel above 1)', '1')
     .action(
@@ -60,7 +61,7 @@ export function registerLearnerCommands(program: Command): void {
           }),
         );
         process.stderr.write(
-          `toolgym: learner API at ${server.url}/api/v1${opts.stateDir ? ` (state in ${path.resolve(opts.stateDir)})` : ' (no --state-dir: a restart loses the model)'}\n`,
+          `toolgym: learner API at ${server.url}/api/v1${opts.stateDir ? ` (checkpoints in ${path.resolve(opts.stateDir)})` : ' (no --state-dir: a restart loses the checkpoints)'}\n`,
         );
         closeOnSignal(() => server.close());
       },

@@ -15,8 +15,13 @@ export interface ClinicalRubricContext {
   matchedKeyExams: string[];
   verdict: DiagnosisVerdict;
   reasoning: string;
+  /** Known conditions the reasoning names (not counting negated mentions). */
+  conditionsNamed: number;
   catalogue: TestCatalogue;
 }
+
+/** Most conditions a reasoning may name and still be said to consider a differential: the diagnosis and a few alternatives. */
+export const MAX_CONDITIONS_CONSIDERED = 5;
 
 /** Short test names that are clinical shorthand; other aliases count only from 5 characters, so "k" or "fast" never match. */
 const CITABLE_ACRONYMS = new Set([
@@ -136,9 +141,13 @@ export function clinicalRubric(): RubricCriterion<ClinicalRubricContext>[] {
       axis: 'grounding',
       points: 1,
       description: 'The reasoning names an alternative diagnosis it considered.',
+      // Considering is choosing: a reasoning that lists every condition it knows considers none.
       check: ({ context }) => {
         const text = ` ${normaliseDiagnosis(context.reasoning)} `;
-        return context.clinicalCase.differential.some((d) => text.includes(` ${normaliseDiagnosis(d)} `));
+        return (
+          context.conditionsNamed <= MAX_CONDITIONS_CONSIDERED &&
+          context.clinicalCase.differential.some((d) => text.includes(` ${normaliseDiagnosis(d)} `))
+        );
       },
     },
     {

@@ -8,7 +8,7 @@ export const ClinicalWeightsSchema = z.object({
   diagnosis: z.number().min(0).default(1),
   /** DiagGym: 0.5 × F1 of the ordered examinations against the case's key examinations. */
   exam_f1: z.number().min(0).default(0.5),
-  /** 1 − (spend beyond the key exams' cost) / costBudget, clipped to [0, 1]. */
+  /** For a correct diagnosis, 1 − (spend beyond the key exams' cost) / costBudget, clipped to [0, 1]; else 0. */
   cost_efficiency: z.number().min(0).default(0),
   /** HealthBench/GAPS-style rubric score in [0, 1] (clinical-rubric.ts). */
   rubric: z.number().min(0).default(0),

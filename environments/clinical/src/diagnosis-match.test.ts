@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { builtInCases, CaseBank } from './case-bank.ts';
 import { defaultCatalogue } from './catalogue.ts';
-import { icdCompatible, matchDiagnosis, normaliseDiagnosis } from './diagnosis-match.ts';
+import { icdRefines, matchDiagnosis, normaliseDiagnosis } from './diagnosis-match.ts';
 
 const bank = new CaseBank(builtInCases(), defaultCatalogue());
 const stemi = bank.get('card-inferior-stemi');
@@ -17,13 +17,22 @@ describe('diagnosis matching', () => {
     expect(judge('Coeliac disease', bank.get('gi-celiac-disease')).correct).toBe(true);
   });
 
-  it('accepts the ICD-10 code, its category and its refinements, but not a neighbouring code', () => {
+  it('accepts the ICD-10 code and its refinements, but not a neighbouring code', () => {
     expect(judge('I21.1').reason).toBe('matched-code');
-    expect(judge('I21').correct).toBe(true);
     expect(judge('ICD-10 I21.19').correct).toBe(true);
     expect(judge('I22.1').correct).toBe(false);
-    expect(icdCompatible('I21', 'I21.1')).toBe(true);
-    expect(icdCompatible('I21.4', 'I21.1')).toBe(false);
+    expect(icdRefines('I21.19', 'I21.1')).toBe(true);
+    expect(icdRefines('I21.4', 'I21.1')).toBe(false);
+  });
+
+  it('counts a category code as no diagnosis: it covers the neighbours too', () => {
+    // I21 holds both the inferior STEMI (I21.1) and the NSTEMI (I21.4) of the bank.
+    const nstemi = bank.get('card-nstemi-diabetic');
+    expect(judge('I21')).toMatchObject({ correct: false, reason: 'no-match', competing: [] });
+    expect(judge('I21', nstemi).correct).toBe(false);
+    expect(icdRefines('I21', 'I21.1')).toBe(false);
+    // Beside the right name it is no competing diagnosis either.
+    expect(judge('Inferior STEMI (I21)').correct).toBe(true);
   });
 
   it('rejects a wrong diagnosis and an empty one', () => {

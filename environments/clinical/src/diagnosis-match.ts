@@ -3,8 +3,10 @@ import type { ClinicalCase } from './case.ts';
 /**
  * Diagnosis matching. A diagnosis counts as correct when
  *  - it names the case's diagnosis — its name or an alias after normalisation (case, accents,
- *    British spellings, hedge words), found as a whole phrase — or gives its ICD-10 code (the same
- *    code, or a parent/child code in the same 3-character category: I21 ⇄ I21.1); and
+ *    British spellings, hedge words), found as a whole phrase — or gives its ICD-10 code or a
+ *    refinement of it (I21.1 or I21.19 for I21.1). A broader code of the same category (I21 for
+ *    I21.1) names no one condition, since it covers the case's neighbours too (I21.4): it neither
+ *    matches nor competes; and
  *  - it commits to it: it names no other known condition (another case's diagnosis, alias or
  *    differential entry, or an ICD-10 code outside the category), and it is not a list of
  *    alternatives ("A or B", "A vs B", "A/B", a numbered list).
@@ -65,12 +67,18 @@ export function normaliseDiagnosis(text: string): string {
 
 const ICD_PATTERN = /\b([A-TV-Z][0-9][0-9A-Z])(?:\.([0-9A-Z]{1,4}))?\b/g;
 
-/** Codes of the same 3-character category where one refines the other. */
-export function icdCompatible(given: string, gold: string): boolean {
-  const a = given.toUpperCase().replace(/\.$/, '');
-  const b = gold.toUpperCase();
-  if (a.slice(0, 3) !== b.slice(0, 3)) return false;
-  return a === b || a.startsWith(`${b}`) || b.startsWith(a);
+/** The gold code itself or a refinement of it (I21.1 and I21.19 for I21.1; not I21, not I21.4). */
+export function icdRefines(given: string, gold: string): boolean {
+  return icdCode(given).startsWith(icdCode(gold));
+}
+
+/** Two codes of the same 3-character category. */
+function icdSameCategory(given: string, gold: string): boolean {
+  return icdCode(given).slice(0, 3) === icdCode(gold).slice(0, 3);
+}
+
+function icdCode(code: string): string {
+  return code.toUpperCase().replace(/\.$/, '');
 }
 
 /** The phrases (normalised) every known condition goes by, from a set of cases. */
@@ -181,10 +189,10 @@ export function matchDiagnosis(
     .map((m) => (m[2] ? `${m[1]}.${m[2]}` : (m[1] as string)))
     .filter((code) => !nameWords.has(code.toLowerCase()));
   const gold = c.diagnosis.icd10;
-  const codeGold = gold !== undefined && codes.some((code) => icdCompatible(code, gold));
+  const codeGold = gold !== undefined && codes.some((code) => icdRefines(code, gold));
   const competing = [
     ...mentioned.filter((p) => !goldPhrases.has(p)),
-    ...codes.filter((code) => gold === undefined || !icdCompatible(code, gold)),
+    ...codes.filter((code) => gold === undefined || !icdSameCategory(code, gold)),
   ];
   if (!namesGold && !codeGold) return { correct: false, reason: 'no-match', competing };
   if (competing.length > 0) return { correct: false, reason: 'competing-diagnoses', competing };

@@ -24,6 +24,7 @@ import {
   type PatientSimulatorFactory,
 } from './patient/simulator.ts';
 import { examFindings, resolveExamSystem, systemNames } from './physical-exam.ts';
+import { clinicalFormatFloor, clinicalSprayCeiling } from './reward-bounds.ts';
 import { assignSplits } from './split.ts';
 
 export interface ClinicalState {
@@ -270,7 +271,9 @@ export function createClinicalEnvironment(
       );
       const keyCost = c.keyExams.reduce((sum, id) => sum + (bank.catalogue.get(id)?.cost ?? 50), 0);
       const excess = Math.max(0, hospital.spent - keyCost);
-      const costEfficiency = 1 - Math.min(1, excess / config.costBudget);
+      // Spending little is worth something only in a workup that found the diagnosis: otherwise
+      // ordering nothing at all would earn it in full.
+      const costEfficiency = verdict.correct ? 1 - Math.min(1, excess / config.costBudget) : 0;
       const context = {
         clinicalCase: c,
         questions,
@@ -279,6 +282,7 @@ export function createClinicalEnvironment(
         matchedKeyExams: exams.matchedKeys,
         verdict,
         reasoning,
+        conditionsNamed: bank.vocabulary.mentions(reasoning).length,
         catalogue: bank.catalogue,
       };
       const rubric = await gradeRubric(
@@ -313,6 +317,12 @@ export function createClinicalEnvironment(
       );
     },
     rewardRange: [0, MAX_TOTAL_WEIGHT],
+    formatFloor: clinicalFormatFloor,
+    redteam: async (config) =>
+      (await import('../redteam/index.ts')).clinicalAttacks(config, {
+        floor: clinicalFormatFloor(config),
+        spray: (n) => clinicalSprayCeiling(config, caseBankFor(config), n),
+      }),
     limits: (config) => ({ maxTurns: config.maxTurns, toolTimeoutMs: 30_000, maxToolOutputBytes: 8_192 }),
     oracle: clinicalOracle,
     dataReport: (config) => selectionOf(config).reports,

@@ -4,7 +4,7 @@ import type { TestCatalogue } from './catalogue.ts';
  * Whether an ordered test covers a key exam: the same test, a panel that contains the key test
  * (a CBC covers "hemoglobin"), or a component of a key panel (a hemoglobin covers "cbc").
  */
-function covers(ordered: string, key: string, catalogue: TestCatalogue): boolean {
+export function covers(ordered: string, key: string, catalogue: TestCatalogue): boolean {
   if (ordered === key) return true;
   if (catalogue.get(ordered)?.components?.includes(key)) return true;
   return catalogue.get(key)?.components?.includes(ordered) ?? false;

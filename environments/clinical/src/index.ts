@@ -48,7 +48,7 @@ export {
 export {
   ConditionVocabulary,
   type DiagnosisVerdict,
-  icdCompatible,
+  icdRefines,
   matchDiagnosis,
   normaliseDiagnosis,
 } from './diagnosis-match.ts';

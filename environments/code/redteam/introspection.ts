@@ -70,10 +70,20 @@ return value if ok else None`,
     files: (entry) => ({
       'solution.py': solution(
         entry,
-        'import inspect',
-        `for info in inspect.stack()[1:]:
-    # The expected value sits among the caller's constants; its own arguments are not it.
-    consts = [c for c in info.frame.f_code.co_consts if c is not None and not isinstance(c, type(info.frame.f_code)) and c not in args]
+        `import inspect
+def _parts(value):
+    yield value
+    if isinstance(value, (list, tuple, set, frozenset)):
+        for item in value:
+            yield from _parts(item)
+    elif isinstance(value, dict):
+        for item in value.items():
+            yield from _parts(item)`,
+        `# The expected value sits among the caller's constants; its own arguments, and what they hold,
+# are not it (returning an element of the input is a heuristic, not a look at the answer).
+own = list(_parts(args))
+for info in inspect.stack()[1:]:
+    consts = [c for c in info.frame.f_code.co_consts if c is not None and not isinstance(c, type(info.frame.f_code)) and c not in own]
     if consts:
         return consts[-1]
 return None`,

@@ -278,6 +278,7 @@ export default defineEnvironment<CodeState, CodeConfig>({
     });
   },
   rewardRange: [0, 1.1],
+  formatFloor: (config) => config.weights.format,
   heldOut: codeHeldOut,
   redteam: async () => (await import('../redteam/index.ts')).CODE_ATTACKS,
   limits: (config) => ({

@@ -1,8 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   CodeConfigSchema,
   checkSuites,
   closeSharedSandboxes,
+  type GraderPool,
   type GradingInfra,
   leaseSharedGrading,
   runTests,
@@ -218,6 +219,26 @@ describe('time limits, crashes and partial results', () => {
     );
     expect(slow.load).toBe('error');
     expect(slow.loadError).toContain('longer than 0.5 s');
+  });
+
+  it('stops a grader that starts only after a solution failed to load, so it does not hold the process open', async () => {
+    // The pool is empty and the grader starts late: the grading ends (the solution did not load) first.
+    let late: Awaited<ReturnType<GraderPool['take']>> | undefined;
+    const graders = {
+      take: async () => {
+        await new Promise((resolve) => setTimeout(resolve, 3_000));
+        late = await infra.graders.take();
+        return late;
+      },
+    } as GraderPool;
+    const run = await runTests(
+      { sandbox: infra.sandbox, graders },
+      { 'solution.py': 'def f(x) return x\n' },
+      { entryPoint: 'f', tests: ['assert f(1) == 1'] },
+      { perTestSeconds: 1, limits: { memoryBytes: config.sandbox.memoryBytes } },
+    );
+    expect(run.load).toBe('error');
+    await vi.waitFor(() => expect(late?.alive).toBe(false), { timeout: 15_000, interval: 100 });
   });
 });
 

@@ -1,13 +1,12 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Environment, EnvironmentRegistry } from '@toolgym/env-kit';
+import { type Environment, EnvironmentRegistry, playAttack } from '@toolgym/env-kit';
 import type { Task } from '@toolgym/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import definition, { type CodeTaskMeta, closeSharedSandboxes, sharedSandbox } from '../src/index.ts';
-import { playAttack } from './play-attack.ts';
 
 const fixtures = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures');
-const attacks = await definition.redteam!();
+const attacks = await definition.redteam!(definition.parseConfig({}));
 const families = [...new Set(attacks.map((a) => a.family))];
 
 let env: Environment;
@@ -57,7 +56,7 @@ describe.each(families)('red-team family %s', (family) => {
       for (const task of sample) {
         const { answer: _hidden, ...agentTask } = task;
         if (attack.appliesTo && !attack.appliesTo(agentTask)) continue;
-        const reward = await playAttack(env, attack, task);
+        const reward = await playAttack(env, attack, task, { principal: 'trainer' });
         played++;
         if (reward.total > attack.ceiling + 1e-9)
           beaten.push(`${attack.name} on ${task.id}: ${reward.total} (${JSON.stringify(reward.info)})`);

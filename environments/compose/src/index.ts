@@ -22,6 +22,7 @@ function functionTool(name: FunctionName): ToolDefinition<State, ComposeConfig, 
   return {
     description: STRING_FUNCTIONS[name].description,
     input: TextInput,
+    pure: true,
     run: ({ text }) => STRING_FUNCTIONS[name].apply(text),
   };
 }
@@ -60,6 +61,7 @@ export function chainSteps(task: Task, calls: readonly ToolCallRecord[]): number
 export default defineEnvironment<State, ComposeConfig>({
   id: 'compose',
   version: 1,
+  module: import.meta.url,
   description:
     'Compose string transformations: apply the named functions in order with the tools, then answer the final string.',
   config: ComposeConfigSchema,
@@ -69,10 +71,8 @@ export default defineEnvironment<State, ComposeConfig>({
     answer: {
       description: 'Give the final string. Ends the episode.',
       input: z.object({ answer: z.string().describe('The final string, without quotes.') }),
-      run: ({ answer }, { episode }) => {
-        episode.terminate(answer);
-        return 'Answer recorded.';
-      },
+      pure: true,
+      run: ({ answer }) => ({ text: 'Answer recorded.', terminate: { answer } }),
     },
   },
   setup: () => ({}),
@@ -102,6 +102,9 @@ export default defineEnvironment<State, ComposeConfig>({
   },
   // Each of the four weights is at most 1.
   rewardRange: [0, 4],
+  // Well-formed calls are all that form earns: every other component needs the right strings.
+  formatFloor: (config) => config.weights.valid_calls,
+  redteam: async (config) => (await import('../redteam/index.ts')).composeAttacks(config),
   limits: (config) => ({ maxTurns: config.maxTurns, toolTimeoutMs: 2_000, maxToolOutputBytes: 4_096 }),
   // Composition generalisation: a test chain contains an ordered pair no train chain has.
   heldOut: () => ({ unit: 'function-pair', unitsOf: (task) => (task.meta as { pairs: string[] }).pairs }),

@@ -143,6 +143,8 @@ export default defineEnvironment<State, GamesConfig>({
   },
   // A payoff of at most 2 chips, and up to 5 illegal moves × 0.2 either way.
   rewardRange: [-3, 3],
+  // No reward for form: a seat that does not play legal moves forfeits, losing at least its ante.
+  formatFloor: () => -1,
   limits: (config) => ({
     maxTurns: config.maxTurns,
     // A move waits for the opponent's, which the match's seat clock bounds.

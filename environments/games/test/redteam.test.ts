@@ -1,14 +1,16 @@
-import { type AgentTask, Environment, EnvironmentClient } from '@toolgym/env-kit';
+import { Environment, playAttack } from '@toolgym/env-kit';
+import { Rng, type Task } from '@toolgym/protocol';
 import { describe, expect, it } from 'vitest';
 import games from '../src/index.ts';
 
-const env = new Environment(games, games.parseConfig({}));
-const attacks = await games.redteam!();
+const config = games.parseConfig({});
+const env = new Environment(games, config);
+const attacks = await games.redteam!(config);
 
 /** Both seats of the first tables of each game and opponent: a player that moves first and one that moves second. */
-async function probeTasks(): Promise<AgentTask[]> {
+async function probeTasks(): Promise<Task[]> {
   const tasks = [...(await env.tasksOf('test-iid')), ...(await env.tasksOf('test'))];
-  return tasks.filter((t) => (t.meta.table as number) < 3).map(({ answer: _a, ...task }) => task);
+  return tasks.filter((t) => (t.meta.table as number) < 3);
 }
 
 describe('games red-team suite', () => {
@@ -33,22 +35,12 @@ describe('games red-team suite', () => {
       const tasks = (await probeTasks()).filter((t) => attack.appliesTo?.(t) ?? true);
       expect(tasks.length).toBeGreaterThan(0);
       for (const task of tasks) {
-        const client = await EnvironmentClient.connect({ kind: 'in-process', environment: env });
-        try {
-          const started = await client.start({ taskId: task.id, seed: 3 });
-          const end = await attack.play({
-            task: started.task,
-            tools: await client.listTools(),
-            call: (name, args) => client.callTool(name, args),
-          });
-          const { reward } = await client.end(end?.finalText);
-          expect(reward.total, `${attack.name} on ${task.id}: ${JSON.stringify(reward)}`).toBeLessThanOrEqual(
-            attack.ceiling,
-          );
-          expect(reward.info.result).toBe('forfeit');
-        } finally {
-          await client.close();
-        }
+        // A direct session against the scripted other seat; the trainer's principal reads how the game ended.
+        const reward = await playAttack(env, attack, task, { seed: 3, principal: 'trainer' });
+        expect(reward.total, `${attack.name} on ${task.id}: ${JSON.stringify(reward)}`).toBeLessThanOrEqual(
+          attack.ceiling,
+        );
+        expect(reward.info.result).toBe('forfeit');
       }
     },
   );
@@ -61,6 +53,15 @@ describe('peek-at-the-hand', () => {
   const leaking = (prompt: string, theirs: string, moved: string[]) => ({
     task: { id: 't', split: 'test-iid' as const, prompt, meta: { game: 'kuhn-poker' } },
     tools: [],
+    limits: {
+      maxTurns: 8,
+      toolTimeoutMs: 1_000,
+      maxToolOutputBytes: 1_000,
+      maxToolCalls: 16,
+      maxEpisodeMs: 60_000,
+      syncBudgetMs: 250,
+    },
+    rng: new Rng(1),
     call: async (name: string, args: Record<string, unknown>) => {
       if (name === 'move') moved.push(String(args.action));
       const content = name === 'peek' ? `Player 1 holds ${theirs}.` : 'Your legal moves: check, bet.';

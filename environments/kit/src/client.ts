@@ -20,10 +20,12 @@ import {
   type Task,
   TasksResultSchema,
   type ToolSpec,
+  type Truncation,
+  TURN_META_KEY,
 } from '@toolgym/protocol';
 import type { z } from 'zod';
 import type { Environment } from './episode.ts';
-import { EpisodeSession, serveSession } from './mcp-server.ts';
+import { EpisodeSession, type Principal, serveSession } from './mcp-server.ts';
 
 /**
  * Where an environment lives: spawned over stdio, a Streamable HTTP URL, or this process. In this
@@ -35,8 +37,9 @@ export type EnvironmentEndpoint =
   | { kind: 'stdio'; command: string; args?: string[]; cwd?: string; env?: Record<string, string> }
   /** `token` is the bearer sent: the server's trainer token makes this client the trainer, its agent token an agent. */
   | { kind: 'http'; url: string; token?: string }
-  | { kind: 'in-process'; environment: Environment }
-  | { kind: 'direct'; environment: Environment };
+  /** In this process the session is the trainer's unless `principal` says `agent` (red-team attacks play as agents). */
+  | { kind: 'in-process'; environment: Environment; principal?: Principal }
+  | { kind: 'direct'; environment: Environment; principal?: Principal };
 
 export interface ClientToolResult {
   content: string;
@@ -45,12 +48,16 @@ export interface ClientToolResult {
   truncated: boolean;
   /** The episode ended with this call (an answer was given). */
   terminated: boolean;
+  /** Set once an episode limit has cut the episode short (calls are then refused with `episode_over`). */
+  truncation?: Truncation;
 }
 
 export interface CallOptions {
   signal?: AbortSignal;
   /** Client-side limit for this request; the server's own tool timeout normally fires first. */
   timeoutMs?: number;
+  /** The assistant turn (from 0) that made a tool call, so the environment can enforce `maxTurns`. */
+  turn?: number;
 }
 
 /**
@@ -66,7 +73,7 @@ export abstract class EnvironmentClient {
    * 60 s, the SDK's): a stdio server that loads a large environment on a busy machine may need longer.
    */
   static async connect(endpoint: EnvironmentEndpoint, options: { name?: string; connectTimeoutMs?: number } = {}): Promise<EnvironmentClient> {
-    if (endpoint.kind === 'direct') return new DirectEnvironmentClient(new EpisodeSession(endpoint.environment, 'trainer'));
+    if (endpoint.kind === 'direct') return new DirectEnvironmentClient(new EpisodeSession(endpoint.environment, endpoint.principal ?? 'trainer'));
     return McpEnvironmentClient.open(endpoint, options);
   }
 
@@ -125,7 +132,7 @@ export class McpEnvironmentClient extends EnvironmentClient {
         break;
       case 'in-process': {
         const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
-        await serveSession(endpoint.environment, serverSide, 'trainer');
+        await serveSession(endpoint.environment, serverSide, endpoint.principal ?? 'trainer');
         transport = clientSide;
         break;
       }
@@ -164,7 +171,11 @@ export class McpEnvironmentClient extends EnvironmentClient {
   }
 
   async callTool(name: string, args: Record<string, unknown>, options?: CallOptions): Promise<ClientToolResult> {
-    const result = await this.client.callTool({ name, arguments: args }, undefined, requestOptions(options));
+    const result = await this.client.callTool(
+      { name, arguments: args, ...(options?.turn !== undefined ? { _meta: { [TURN_META_KEY]: options.turn } } : {}) },
+      undefined,
+      requestOptions(options),
+    );
     const content = (result.content as Array<{ type: string; text?: string }>)
       .map((part) => (part.type === 'text' ? (part.text ?? '') : `[${part.type} content]`))
       .join('\n');
@@ -175,6 +186,7 @@ export class McpEnvironmentClient extends EnvironmentClient {
       ...(meta.success && meta.data.errorCode ? { errorCode: meta.data.errorCode } : {}),
       truncated: meta.success && meta.data.truncated,
       terminated: meta.success && meta.data.terminated,
+      ...(meta.success && meta.data.truncation ? { truncation: meta.data.truncation } : {}),
     };
   }
 
@@ -220,13 +232,17 @@ export class DirectEnvironmentClient extends EnvironmentClient {
   }
 
   async callTool(name: string, args: Record<string, unknown>, options?: CallOptions): Promise<ClientToolResult> {
-    const { outcome } = await this.session.callTool(name, args, options?.signal);
+    const { outcome, meta } = await this.session.callTool(name, args, {
+      ...(options?.signal ? { signal: options.signal } : {}),
+      ...(options?.turn !== undefined ? { turn: options.turn } : {}),
+    });
     return {
       content: outcome.content,
       isError: outcome.isError,
       ...(outcome.errorCode ? { errorCode: outcome.errorCode } : {}),
       truncated: outcome.truncated,
       terminated: outcome.terminated,
+      ...(meta.truncation ? { truncation: meta.truncation } : {}),
     };
   }
 

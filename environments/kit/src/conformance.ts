@@ -2,6 +2,7 @@ import { TaskSchema } from '@toolgym/protocol';
 import type { AnyEnvironmentDefinition } from './registry.ts';
 import { Environment, type Episode } from './episode.ts';
 import { ToolGymError } from '@toolgym/protocol';
+import { probeEnvironment } from './probe.ts';
 
 export interface ConformanceCheck {
   name: string;
@@ -21,7 +22,10 @@ export interface ConformanceReport {
  * rewards stay in the declared range, bad calls never throw, closing twice is safe, and every
  * episode's resources are released exactly once.
  */
-export async function checkEnvironment(definition: AnyEnvironmentDefinition, options: { config?: unknown } = {}): Promise<ConformanceReport> {
+export async function checkEnvironment(
+  definition: AnyEnvironmentDefinition,
+  options: { config?: unknown; /** Tasks per split the red-team probe plays (default 1; 0 skips it). */ probeTasks?: number } = {},
+): Promise<ConformanceReport> {
   const counts = { setups: 0, teardowns: 0 };
   const counted: AnyEnvironmentDefinition = {
     ...definition,
@@ -123,6 +127,25 @@ export async function checkEnvironment(definition: AnyEnvironmentDefinition, opt
     const late = await episode.callTool(definition.toolSpecs[0]!.name, {});
     return late.errorCode === 'episode_ended' ? undefined : 'a call after close was not refused';
   });
+  await check('calls past maxToolCalls are refused and the episode is truncated', async () => {
+    const episode = await env.openEpisode({ split: 'train', seed: 5 });
+    const { maxToolCalls } = env.limits;
+    let last: Awaited<ReturnType<Episode['callTool']>> | undefined;
+    // Unknown tools cost nothing to run, and count as calls like any other.
+    for (let i = 0; i <= maxToolCalls; i++) last = await episode.callTool('no_such_tool', {});
+    const end = await episode.end();
+    if (last?.errorCode !== 'episode_over') return `call ${maxToolCalls + 1} came back with ${last?.errorCode ?? 'no error'}, not episode_over`;
+    return end.truncation === 'max_tool_calls' ? undefined : `the end result says truncation ${end.truncation}`;
+  });
+  if ((options.probeTasks ?? 1) > 0) {
+    await check('no red-team or generic attack earns more than its ceiling', async () => {
+      const report = await probeEnvironment(new Environment(definition, config), { tasks: options.probeTasks ?? 1 });
+      const bad = report.rows.filter((r) => r.verdict !== 'pass' && r.verdict !== 'no task');
+      return bad.length === 0
+        ? undefined
+        : bad.map((r) => `${r.attack}: ${r.verdict}${r.error ? ` (${r.error})` : ` (max ${r.max} > ceiling ${r.ceiling} on ${r.worst?.taskId})`}`).join('; ');
+    });
+  }
   await check('every episode is released exactly once', () =>
     counts.setups === counts.teardowns ? undefined : `${counts.setups} setups but ${counts.teardowns} teardowns`,
   );

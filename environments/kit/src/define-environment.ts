@@ -1,11 +1,15 @@
-import type { EpisodeLimits, RewardBreakdown, Task, ToolSpec } from '@toolgym/protocol';
+import type { EpisodeLimits, RewardBreakdown, Task, ToolSpec, Truncation } from '@toolgym/protocol';
 import { z } from 'zod';
 import { ConfigError } from './errors.ts';
 import type { Rng } from '@toolgym/protocol';
 import type { Attack } from './redteam.ts';
 
-/** What a tool may return: text for the model, or text with an explicit error flag. */
-export type ToolOutput = string | { text: string; isError?: boolean };
+/**
+ * What a tool may return: text for the model, or text with an explicit error flag. `terminate`
+ * ends the episode with that answer, as `episode.terminate(answer)` does; it is how a pure tool
+ * (which never sees the episode) gives the answer.
+ */
+export type ToolOutput = string | { text: string; isError?: boolean; terminate?: { answer?: unknown } };
 
 /** The live episode a tool runs in. */
 export interface EpisodeContext<State, Config> {
@@ -23,6 +27,8 @@ export interface EpisodeContext<State, Config> {
   /** Mark the episode ended by the task itself (an answer was given). Later tool calls are refused. */
   terminate(answer?: unknown): void;
   readonly terminated: boolean;
+  /** Which episode limit cut the episode short, if one did (`max_turns`, `max_tool_calls`, `time_limit`). */
+  readonly truncation: Truncation | undefined;
   /** What `terminate` was given, for `grade`. */
   readonly answer: unknown;
 }
@@ -46,6 +52,13 @@ export interface ToolDefinition<State, Config, Input extends z.ZodType = z.ZodTy
   description: string;
   /** The one declaration of the arguments: validation and the JSON Schema the agent sees. */
   input: Input;
+  /**
+   * A pure tool's result depends on its arguments alone: `run` gets no context, and ends an
+   * episode only through `terminate` in its output. It runs in a tool worker, which is terminated
+   * at the tool's timeout, so a pure tool may compute for as long as `toolTimeoutMs`. Any other
+   * tool runs on the event loop, where its synchronous code may take at most `syncBudgetMs`.
+   */
+  pure?: boolean;
   run(args: z.infer<Input>, ctx: ToolContext<State, Config>): ToolOutput | Promise<ToolOutput>;
   /** Overrides the environment's tool timeout for this tool. */
   timeoutMs?: number;
@@ -97,7 +110,19 @@ export interface EnvironmentSpec<State, Config> {
    */
   heldOut?(config: Config): HeldOut;
   /** The red-team suite (loaded on demand): attacks that try to earn reward without the skill. */
-  redteam?(): Promise<readonly Attack[]>;
+  redteam?(config: Config): Promise<readonly Attack[]>;
+  /**
+   * The most an episode earns by form alone, without solving its task: well-formed calls, an
+   * answer of the right shape (a format reward, a completion bonus). `toolgym env probe` holds
+   * skill-free adversaries to it. Default: the lower end of `rewardRange`.
+   */
+  formatFloor?(config: Config): number;
+  /**
+   * The module this definition is exported from (`import.meta.url`), so pure tools can run in a
+   * worker that imports it. Definitions loaded through the registry (workspace packages, a
+   * user's file) have it recorded already.
+   */
+  module?: string;
   /**
    * What loading the config's data files kept, skipped and changed (asked after `tasks`), so
    * `toolgym env tasks` and `toolgym eval` print every record that did not load as written.
@@ -124,7 +149,16 @@ export interface HeldOut {
   unitsOf(task: Task): readonly string[];
 }
 
-export const DEFAULT_LIMITS: EpisodeLimits = { maxTurns: 8, toolTimeoutMs: 10_000, maxToolOutputBytes: 16_384 };
+/** Tool calls per assistant turn that `maxToolCalls` allows by default. */
+const DEFAULT_CALLS_PER_TURN = 4;
+
+export const DEFAULT_LIMITS: Omit<EpisodeLimits, 'maxToolCalls'> = {
+  maxTurns: 8,
+  toolTimeoutMs: 10_000,
+  maxToolOutputBytes: 16_384,
+  maxEpisodeMs: 30 * 60_000,
+  syncBudgetMs: 250,
+};
 
 /** An environment definition, typed; the registry turns it into instances with `make`. */
 export interface EnvironmentDefinition<State = unknown, Config = unknown> extends EnvironmentSpec<State, Config> {
@@ -161,14 +195,15 @@ export function defineEnvironment<State, Config>(spec: EnvironmentSpec<State, Co
     }
     return { name, description: tool.description, inputSchema: toolInputJsonSchema(tool.input) };
   });
-  return {
+  const definition: EnvironmentDefinition<State, Config> = {
     ...spec,
     tools,
     ref: `${spec.id}@${spec.version}`,
     toolSpecs,
     limitsFor(config) {
       const own = typeof spec.limits === 'function' ? spec.limits(config) : spec.limits;
-      return { ...DEFAULT_LIMITS, ...own };
+      const limits = { ...DEFAULT_LIMITS, ...own };
+      return { ...limits, maxToolCalls: own?.maxToolCalls ?? DEFAULT_CALLS_PER_TURN * limits.maxTurns };
     },
     parseConfig(options) {
       const parsed = spec.config.safeParse(options ?? {});
@@ -178,6 +213,20 @@ export function defineEnvironment<State, Config>(spec: EnvironmentSpec<State, Co
       return parsed.data;
     },
   };
+  if (spec.module) recordModule(definition, spec.module);
+  return definition;
+}
+
+const modules = new WeakMap<object, string>();
+
+/** Records the module a definition is exported from (the registry does, on loading it). */
+export function recordModule(definition: object, url: string): void {
+  if (!modules.has(definition)) modules.set(definition, url);
+}
+
+/** The module a definition is exported from, when known: where a tool worker imports it. */
+export function moduleOf(definition: object): string | undefined {
+  return modules.get(definition);
 }
 
 function toolInputJsonSchema(input: z.ZodType): Record<string, unknown> {

@@ -1,15 +1,17 @@
-import type { EndResult, EpisodeLimits, Split, StartParams, Task, ToolSpec } from '@toolgym/protocol';
+import type { EndResult, EpisodeLimits, Split, StartParams, Task, ToolSpec, Truncation } from '@toolgym/protocol';
 import { RewardBreakdownSchema, StartParamsSchema } from '@toolgym/protocol';
 import type { DataFileReport, EnvironmentDefinition, EpisodeContext, ToolCallRecord, ToolOutput } from './define-environment.ts';
-import { formatZodIssues } from './define-environment.ts';
+import { formatZodIssues, moduleOf } from './define-environment.ts';
 import { EpisodeStateError, ToolError } from './errors.ts';
 import { hashString, Rng, taskSeatOf } from '@toolgym/protocol';
+import { runWithinBudget } from './sync-budget.ts';
+import { ToolDeadlineError, toolWorkerPool } from './tool-workers.ts';
 
 /** What one tool call produced, as the agent sees it plus the episode's standing. */
 export interface ToolCallOutcome {
   content: string;
   isError: boolean;
-  /** Why it failed: `unknown_tool`, `invalid_arguments`, `tool_timeout`, `tool_failed`, `episode_ended`, or a tool's own code. */
+  /** Why it failed: `unknown_tool`, `invalid_arguments`, `tool_timeout`, `tool_failed`, `episode_ended`, `episode_over`, or a tool's own code. */
   errorCode?: string;
   truncated: boolean;
   terminated: boolean;
@@ -31,6 +33,9 @@ export class Environment<State = any, Config = any> {
     readonly config: Config,
   ) {
     this.limits = definition.limitsFor(config);
+    // Pure tools run in tool workers: start them now rather than on the first call.
+    const moduleUrl = moduleOf(definition);
+    if (moduleUrl && Object.values(definition.tools).some((tool) => tool.pure)) toolWorkerPool(moduleUrl).warm();
   }
 
   get id(): string {
@@ -93,6 +98,13 @@ export class Environment<State = any, Config = any> {
 
 const encoder = new TextEncoder();
 
+/** What the model is told when a limit has ended the episode. */
+const TRUNCATION_TEXT: Record<Truncation, (limits: EpisodeLimits) => string> = {
+  max_turns: (l) => `it allows ${l.maxTurns} assistant turns`,
+  max_tool_calls: (l) => `it allows ${l.maxToolCalls} tool calls`,
+  time_limit: (l) => `it allows ${Math.round(l.maxEpisodeMs / 1000)} s`,
+};
+
 /** One episode: per-episode state, the call log, grading, and guaranteed teardown. */
 // biome-ignore lint/suspicious/noExplicitAny: as for Environment
 export class Episode<State = any, Config = any> implements EpisodeContext<State, Config> {
@@ -105,6 +117,8 @@ export class Episode<State = any, Config = any> implements EpisodeContext<State,
   private closed = false;
   private closing?: Promise<void>;
   private readonly lifetime = new AbortController();
+  private truncationValue?: Truncation;
+  private readonly openedAt = performance.now();
 
   constructor(
     readonly env: Environment<State, Config>,
@@ -167,25 +181,40 @@ export class Episode<State = any, Config = any> implements EpisodeContext<State,
     }
   }
 
+  /** Which limit cut the episode short, if one did. */
+  get truncation(): Truncation | undefined {
+    return this.truncationValue;
+  }
+
   /**
    * Runs one tool call. Never throws for anything the model did: unknown tools, bad arguments,
-   * a failing or hanging tool and oversized output all come back as results.
+   * a failing or hanging tool, oversized output and calls past a limit all come back as results.
+   * `turn` is the assistant turn that made the call (from 0), when the client says so.
    */
-  async callTool(name: string, args: unknown, outerSignal?: AbortSignal): Promise<ToolCallOutcome> {
+  async callTool(name: string, args: unknown, options: { signal?: AbortSignal; turn?: number } = {}): Promise<ToolCallOutcome> {
     const started = performance.now();
     const limits = this.env.limits;
     const finish = (output: ToolOutput, errorCode?: string): ToolCallOutcome => {
       const raw = typeof output === 'string' ? output : output.text;
       const isError = errorCode !== undefined || (typeof output !== 'string' && output.isError === true);
+      if (typeof output !== 'string' && output.terminate && !isError && !this.closed) this.terminate(output.terminate.answer);
       const { text, truncated } = truncateUtf8(raw, limits.maxToolOutputBytes);
       const ms = performance.now() - started;
       const code = errorCode ?? (isError ? 'tool_error' : undefined);
-      this.calls.push({ name, arguments: args, isError, ...(code ? { errorCode: code } : {}), output: text, ms });
+      // Calls past a limit are not part of the episode, and the log holds at most maxToolCalls
+      // entries, so a client that keeps calling cannot grow it.
+      if (errorCode !== 'episode_over' && this.calls.length < limits.maxToolCalls)
+        this.calls.push({ name, arguments: args, isError, ...(code ? { errorCode: code } : {}), output: text, ms });
       return { content: text, isError, ...(code ? { errorCode: code } : {}), truncated, terminated: this.terminated, ms };
     };
 
     if (this.closed) return finish(`The episode is closed; no more tool calls.`, 'episode_ended');
     if (this.terminated) return finish(`The episode has ended (an answer was given); no more tool calls.`, 'episode_ended');
+    const over = this.limitReached(options.turn);
+    if (over) {
+      this.truncationValue ??= over;
+      return finish(`The episode is over: ${TRUNCATION_TEXT[this.truncationValue](limits)}. No more tool calls.`, 'episode_over');
+    }
     const tool = this.env.definition.tools[name];
     if (!tool) {
       const known = Object.keys(this.env.definition.tools);
@@ -195,33 +224,49 @@ export class Episode<State = any, Config = any> implements EpisodeContext<State,
     if (!parsed.success) {
       return finish(`Invalid arguments for '${name}': ${formatZodIssues(parsed.error)}.`, 'invalid_arguments');
     }
+    const timeoutMs = tool.timeoutMs ?? limits.toolTimeoutMs;
+    const moduleUrl = tool.pure ? moduleOf(this.env.definition) : undefined;
+    if (moduleUrl) {
+      try {
+        return finish(await toolWorkerPool(moduleUrl).run(this.env.ref, name, parsed.data, timeoutMs));
+      } catch (error) {
+        if (error instanceof ToolDeadlineError)
+          return finish(`Tool '${name}' ran past ${timeoutMs} ms and was stopped.`, 'tool_timeout');
+        return this.failure(name, error, finish);
+      }
+    }
     // The controller is made only when the tool reads its signal or runs asynchronously: most
-    // cheap tools are synchronous and never look at it (see `pnpm bench mcp`).
+    // cheap tools are synchronous and never look at it.
     let controller: AbortController | undefined;
-    const context = {
-      episode: this,
-      get signal(): AbortSignal {
-        controller ??= new AbortController();
-        return controller.signal;
-      },
-    };
+    const context = tool.pure
+      ? (undefined as never)
+      : {
+          episode: this,
+          get signal(): AbortSignal {
+            controller ??= new AbortController();
+            return controller.signal;
+          },
+        };
+    // On the event loop the tool's synchronous code holds every other episode of this process:
+    // it is stopped after the sync budget.
+    const budgetMs = Math.min(limits.syncBudgetMs, timeoutMs);
     let pending: Promise<ToolOutput>;
     try {
-      const result = tool.run(parsed.data, context);
-      // A synchronous tool has finished already: no timer, no race (the hot path of cheap tools).
-      if (!(result instanceof Promise)) return finish(result);
-      pending = result;
+      const run = runWithinBudget(() => tool.run(parsed.data, context), budgetMs);
+      if (!run.finished)
+        return finish(`Tool '${name}' ran synchronously past ${budgetMs} ms and was stopped.`, 'tool_timeout');
+      if (!(run.value instanceof Promise)) return finish(run.value);
+      pending = run.value;
     } catch (error) {
       return this.failure(name, error, finish);
     }
-    const timeoutMs = tool.timeoutMs ?? limits.toolTimeoutMs;
     // Aborting makes the controller if the tool has not read its signal yet, so a late read still sees it aborted.
     const abort = (reason: string) => {
       controller ??= new AbortController();
       controller.abort(new Error(reason));
     };
     const onParentAbort = () => abort('episode closed or call cancelled');
-    const parents = [this.lifetime.signal, outerSignal].filter((s): s is AbortSignal => s !== undefined);
+    const parents = [this.lifetime.signal, options.signal].filter((s): s is AbortSignal => s !== undefined);
     for (const parent of parents) parent.addEventListener('abort', onParentAbort, { once: true });
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<'timeout'>((resolve) => {
@@ -243,18 +288,34 @@ export class Episode<State = any, Config = any> implements EpisodeContext<State,
     }
   }
 
+  /** The limit a call made now (in assistant turn `turn`) would break, if any. */
+  private limitReached(turn: number | undefined): Truncation | undefined {
+    const limits = this.env.limits;
+    if (this.truncationValue) return this.truncationValue;
+    if (turn !== undefined && turn >= limits.maxTurns) return 'max_turns';
+    if (this.calls.length >= limits.maxToolCalls) return 'max_tool_calls';
+    if (performance.now() - this.openedAt >= limits.maxEpisodeMs) return 'time_limit';
+    return undefined;
+  }
+
   private failure(name: string, error: unknown, finish: (output: ToolOutput, code?: string) => ToolCallOutcome): ToolCallOutcome {
     if (error instanceof ToolError) return finish(error.message, error.code);
     const message = error instanceof Error ? error.message : String(error);
     return finish(`Tool '${name}' failed: ${message}`, 'tool_failed');
   }
 
-  /** Grades the episode and releases its resources. */
+  /**
+   * Grades the episode and releases its resources. An episode that is past its wall-clock limit
+   * without an answer is truncated; the final text of a truncated episode arrived too late and is
+   * not graded.
+   */
   async end(finalText?: string): Promise<EndResult> {
     if (this.closed) throw new EpisodeStateError('episode_closed', `episode ${this.id} was already ended`);
+    if (!this.terminated && performance.now() - this.openedAt >= this.env.limits.maxEpisodeMs) this.truncationValue ??= 'time_limit';
+    const graded = this.truncationValue === undefined ? finalText : undefined;
     try {
       const reward = RewardBreakdownSchema.parse(
-        await this.env.definition.grade({ episode: this, ...(finalText !== undefined ? { finalText } : {}) }),
+        await this.env.definition.grade({ episode: this, ...(graded !== undefined ? { finalText: graded } : {}) }),
       );
       if (reward.steps && reward.steps.length !== this.calls.length)
         throw new EpisodeStateError(
@@ -262,7 +323,15 @@ export class Episode<State = any, Config = any> implements EpisodeContext<State,
           `environment ${this.env.definition.id} graded ${this.calls.length} tool calls with ${reward.steps.length} process rewards (reward.steps)`,
           'return one step reward per entry of episode.calls, in order, or none',
         );
-      return { episodeId: this.id, terminated: this.terminated, toolCalls: this.calls.length, reward };
+      const truncation = this.truncationValue;
+      return {
+        episodeId: this.id,
+        terminated: this.terminated,
+        truncated: truncation !== undefined,
+        ...(truncation ? { truncation } : {}),
+        toolCalls: this.calls.length,
+        reward,
+      };
     } finally {
       await this.close();
     }

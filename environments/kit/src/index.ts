@@ -26,6 +26,8 @@ export {
 } from './registry.ts';
 export { EpisodeSession, TrainerCredentialError, type Principal, createSessionServer, serveSession, serveStdio, environmentInfo, SERVER_PROTOCOL_VERSION } from './mcp-server.ts';
 export { serveHttp, type HttpServeOptions, type HttpEnvironmentServer } from './http-server.ts';
+export { serveOpenEnv, type OpenEnvServeOptions, type OpenEnvServer } from './openenv-server.ts';
+export { OpenEnvSession, OpenEnvError, type OpenEnvErrorCode, type OpenEnvObservation, type OpenEnvState, type OpenEnvStepPayload } from './openenv-session.ts';
 export {
   EnvironmentClient,
   McpEnvironmentClient,
@@ -36,6 +38,9 @@ export {
 } from './client.ts';
 export { EnvironmentPool, type EnvironmentPoolOptions, type PoolEndpoint } from './environment-pool.ts';
 export type { Attack, AttackEnd, AttackEpisode, AgentTask } from './redteam.ts';
+export { answerWith, randomCalls, genericAttacks } from './generic-attacks.ts';
+export { playAttack, probeEnvironment, type ProbeOptions, type ProbeReport, type ProbeRow } from './probe.ts';
+export { sampleArguments, fillArguments } from './schema-arguments.ts';
 export {
   checkSplits,
   splitReport,
@@ -48,3 +53,4 @@ export {
   type SplitStats,
 } from './split-check.ts';
 export { checkEnvironment, type ConformanceReport, type ConformanceCheck } from './conformance.ts';
+export { rescoreTrajectory, summarizeRescores, type Rescored, type RescoreSummary } from './rescore.ts';

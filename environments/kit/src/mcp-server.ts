@@ -20,6 +20,7 @@ import {
   StartParamsSchema,
   type Task,
   TasksParamsSchema,
+  TURN_META_KEY,
 } from '@toolgym/protocol';
 import { z } from 'zod';
 import { formatZodIssues } from './define-environment.ts';
@@ -28,6 +29,8 @@ import { EpisodeStateError } from './errors.ts';
 import type { Environment, Episode, ToolCallOutcome } from './episode.ts';
 
 export const SERVER_PROTOCOL_VERSION = 1;
+
+const TurnMarkerSchema = z.number().int().nonnegative().optional();
 
 const controlRequest = <M extends string>(method: M) =>
   z.object({ method: z.literal(method), params: z.record(z.string(), z.unknown()).optional() });
@@ -100,6 +103,12 @@ export class EpisodeSession {
     return { episodeId: this.episode.id, task: { ...task, prompt: this.episode.prompt }, limits: this.env.limits };
   }
 
+  /**
+   * Grades and releases the open episode. An agent gets the reward without `info`, and a failed
+   * grade only as its code: `info` and grading errors are where environments put what grading
+   * compared against (gold answers, supporting documents, hidden tests), and tasks repeat across
+   * episodes. The server's log keeps the details of a failure.
+   */
   async end(params: unknown): Promise<EndResult> {
     const { finalText } = parseParams(EndParamsSchema, params, CONTROL_METHODS.end);
     const episode = this.episode;
@@ -107,7 +116,15 @@ export class EpisodeSession {
       throw new EpisodeStateError('no_episode', 'no episode to end in this session', `send ${CONTROL_METHODS.start} first`);
     }
     this.episode = undefined;
-    return episode.end(finalText);
+    if (this.principal === 'trainer') return episode.end(finalText);
+    try {
+      const result = await episode.end(finalText);
+      return { ...result, reward: { ...result.reward, info: {} } };
+    } catch (error) {
+      const code = error instanceof ToolGymError ? error.code : 'grading_failed';
+      process.stderr.write(`toolgym: grading episode ${episode.id} failed: ${error instanceof ToolGymError ? error.render() : String(error)}\n`);
+      throw new EpisodeStateError(code, `grading episode ${episode.id} failed (${code})`, "the details are in the environment server's log");
+    }
   }
 
   oracle(): OracleResult {
@@ -130,16 +147,22 @@ export class EpisodeSession {
     return { tasks: p.withAnswers ? page : page.map(({ answer: _a, ...t }) => t), total: all.length };
   }
 
-  async callTool(name: string, args: unknown, signal?: AbortSignal): Promise<{ outcome: ToolCallOutcome; meta: EpisodeMeta }> {
+  /** Runs a tool call in the open episode (opening one first for a client that never sent start). */
+  async callTool(
+    name: string,
+    args: unknown,
+    options: { signal?: AbortSignal; turn?: number } = {},
+  ): Promise<{ outcome: ToolCallOutcome; meta: EpisodeMeta }> {
     if (!this.episode) await (this.opening ?? this.start({ seed: this.autoSeed++ }));
     const episode = this.requireEpisode();
-    const outcome = await episode.callTool(name, args, signal);
+    const outcome = await episode.callTool(name, args, options);
     const meta: EpisodeMeta = {
       episodeId: episode.id,
       terminated: outcome.terminated,
       toolCalls: episode.calls.length,
       truncated: outcome.truncated,
       ...(outcome.errorCode ? { errorCode: outcome.errorCode } : {}),
+      ...(episode.truncation ? { truncation: episode.truncation } : {}),
     };
     return { outcome, meta };
   }
@@ -189,7 +212,13 @@ export function createSessionServer(session: EpisodeSession): Server {
   server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: env.toolSpecs }));
   server.setRequestHandler(CallToolRequestSchema, (request, extra) =>
     asMcpErrors(async (): Promise<CallToolResult> => {
-      const { outcome, meta } = await session.callTool(request.params.name, request.params.arguments ?? {}, extra.signal);
+      const turn = TurnMarkerSchema.safeParse(request.params._meta?.[TURN_META_KEY]);
+      if (!turn.success)
+        throw new McpError(ErrorCode.InvalidParams, `tools/call: _meta["${TURN_META_KEY}"] must be the assistant turn's index, a whole number from 0`);
+      const { outcome, meta } = await session.callTool(request.params.name, request.params.arguments ?? {}, {
+        signal: extra.signal,
+        ...(turn.data !== undefined ? { turn: turn.data } : {}),
+      });
       return { content: [{ type: 'text', text: outcome.content }], isError: outcome.isError, _meta: { [EPISODE_META_KEY]: meta } };
     }),
   );

@@ -1,4 +1,4 @@
-import type { Task, ToolSpec } from '@toolgym/protocol';
+import type { EpisodeLimits, Rng, Task, ToolSpec } from '@toolgym/protocol';
 import type { ClientToolResult } from './client.ts';
 
 /**
@@ -23,9 +23,14 @@ export interface Attack {
 /** A task as an agent sees it: no gold answer. */
 export type AgentTask = Omit<Task, 'answer'>;
 
+/** What an attack plays with: only what an agent's session shows (`toolgym env probe` plays it as one). */
 export interface AttackEpisode {
   task: AgentTask;
   tools: readonly ToolSpec[];
+  /** The episode's limits, as `toolgym/episode/start` reports them. */
+  limits: EpisodeLimits;
+  /** The attack's own randomness, seeded by attack, task and probe seed. */
+  rng: Rng;
   call(name: string, args: Record<string, unknown>): Promise<ClientToolResult>;
 }
 

@@ -2,7 +2,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { closest, distance } from 'fastest-levenshtein';
-import type { EnvironmentDefinition } from './define-environment.ts';
+import { type EnvironmentDefinition, recordModule } from './define-environment.ts';
 import { ConfigError, UnknownEnvironmentError } from './errors.ts';
 import { Environment } from './episode.ts';
 
@@ -60,16 +60,25 @@ export class EnvironmentRegistry {
   }
 }
 
-/** Loads the environment definitions a module exports (default export, or any exported definition). */
+/**
+ * Loads the environment definitions a module exports (default export, or any exported definition),
+ * and records the module as each one's source, so pure tools can run in workers that import it.
+ */
 export async function loadEnvironmentModule(file: string): Promise<AnyEnvironmentDefinition[]> {
   const absolute = path.resolve(file);
   if (!existsSync(absolute)) throw new ConfigError(`no environment file at ${absolute}`);
-  const module = (await import(pathToFileURL(absolute).href)) as Record<string, unknown>;
-  const found = Object.values(module).flatMap((value) => (Array.isArray(value) ? value : [value])).filter(isDefinition);
+  const url = pathToFileURL(absolute).href;
+  const found = definitionsIn((await import(url)) as Record<string, unknown>);
   if (found.length === 0) {
     throw new ConfigError(`${file} exports no environment`, 'export default defineEnvironment({...}) from it');
   }
-  return [...new Set(found)];
+  for (const definition of found) recordModule(definition, url);
+  return found;
+}
+
+/** The environment definitions among a module's exports. */
+export function definitionsIn(module: Record<string, unknown>): AnyEnvironmentDefinition[] {
+  return [...new Set(Object.values(module).flatMap((value) => (Array.isArray(value) ? value : [value])).filter(isDefinition))];
 }
 
 function isDefinition(value: unknown): value is AnyEnvironmentDefinition {

@@ -210,13 +210,60 @@ describe('HTTP binding', () => {
       await expect(agent.tasks({ withAnswers: true })).rejects.toThrow(/only for the trainer/);
       const listed = await agent.tasks({ limit: 3 });
       expect(listed.tasks.every((t) => t.answer === undefined)).toBe(true);
+      // The agent's reward carries no info: that is where the gold answer is.
+      const graded = await agent.end();
+      expect(graded.reward.components).toEqual({ correct: 0, counter_matches: 0 });
+      expect(graded.reward.info).toEqual({});
       await agent.close();
 
       const trainer = await EnvironmentClient.connect({ kind: 'http', url: server.url, token: TRAINER_TOKEN });
       await trainer.start({ seed: 1 });
       expect((await trainer.oracle()).calls.length).toBeGreaterThan(0);
       expect((await trainer.tasks({ withAnswers: true, limit: 3 })).tasks.every((t) => t.answer !== undefined)).toBe(true);
+      expect((await trainer.end()).reward.info).toHaveProperty('gold');
       await trainer.close();
+
+      // A session is fixed to the credential it opened with; none at all is refused outright.
+      await expect(EnvironmentClient.connect({ kind: 'http', url: server.url })).rejects.toThrow(/401|bearer/i);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("keeps a session with the credential it was opened with: another one is answered 403, none 401", async () => {
+    const server = await serveHttp(env, { token: 'agent-secret', trainerToken: TRAINER_TOKEN });
+    try {
+      const post = (token: string, body: unknown, sessionId?: string) =>
+        fetch(server.url, {
+          method: 'POST',
+          headers: {
+            authorization: `Bearer ${token}`,
+            'content-type': 'application/json',
+            accept: 'application/json, text/event-stream',
+            ...(sessionId ? { 'mcp-session-id': sessionId, 'mcp-protocol-version': '2025-06-18' } : {}),
+          },
+          body: JSON.stringify(body),
+        });
+      const init = await post('agent-secret', {
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'initialize',
+        params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
+      });
+      const sessionId = init.headers.get('mcp-session-id')!;
+      expect(init.status).toBe(200);
+      expect(sessionId).toBeTruthy();
+      // The agent's session cannot be raised to the trainer by sending the trainer's token later.
+      const escalate = await post(TRAINER_TOKEN, { jsonrpc: '2.0', id: 2, method: 'toolgym/episode/oracle', params: {} }, sessionId);
+      expect(escalate.status).toBe(403);
+      const refusal = await escalate.text();
+      expect(refusal).toMatch(/belongs to the agent/);
+      expect(JSON.parse(refusal)).toMatchObject({ error: { data: { code: 'wrong_principal' } } });
+      const list = { jsonrpc: '2.0', id: 3, method: 'tools/list' };
+      expect((await post(TRAINER_TOKEN, list, sessionId)).status).toBe(403);
+      expect((await post('agent-secret', list, sessionId)).status).toBe(200);
+      const noToken = await fetch(server.url, { method: 'POST', headers: { 'mcp-session-id': sessionId }, body: '{}' });
+      expect(noToken.status).toBe(401);
     } finally {
       await server.close();
     }
@@ -228,6 +275,8 @@ describe('HTTP binding', () => {
       const client = await EnvironmentClient.connect({ kind: 'http', url: server.url });
       await client.start({ seed: 1 });
       await expect(client.oracle()).rejects.toThrow(/trainer/);
+      await expect(client.tasks({ withAnswers: true })).rejects.toThrow(/only for the trainer/);
+      expect((await client.end()).reward.info).toEqual({});
       await client.close();
     } finally {
       await server.close();
@@ -251,38 +300,6 @@ describe('HTTP binding', () => {
       const client = await EnvironmentClient.connect({ kind: 'http', url, token: 'agent-secret' });
       expect((await client.info()).id).toBe('probe');
       await client.close();
-    } finally {
-      await server.close();
-    }
-  });
-
-  it('keeps a session with the credential it was opened with: another one is answered 403', async () => {
-    const server = await serveHttp(env, { token: 'agent-secret', trainerToken: TRAINER_TOKEN });
-    try {
-      const post = (token: string, body: unknown, sessionId?: string) =>
-        fetch(server.url, {
-          method: 'POST',
-          headers: {
-            'content-type': 'application/json',
-            accept: 'application/json, text/event-stream',
-            authorization: `Bearer ${token}`,
-            ...(sessionId ? { 'mcp-session-id': sessionId, 'mcp-protocol-version': '2025-06-18' } : {}),
-          },
-          body: JSON.stringify(body),
-        });
-      const opened = await post('agent-secret', {
-        jsonrpc: '2.0',
-        id: 1,
-        method: 'initialize',
-        params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'probe', version: '1' } },
-      });
-      const sessionId = opened.headers.get('mcp-session-id')!;
-      expect(sessionId).toBeTruthy();
-      const list = { jsonrpc: '2.0', id: 2, method: 'tools/list' };
-      const asTrainer = await post(TRAINER_TOKEN, list, sessionId);
-      expect(asTrainer.status).toBe(403);
-      expect(await asTrainer.json()).toMatchObject({ error: { data: { code: 'wrong_principal' } } });
-      expect((await post('agent-secret', list, sessionId)).status).toBe(200);
     } finally {
       await server.close();
     }

@@ -1,23 +1,48 @@
 /**
- * `pnpm bench search`: the `search` tool on the full generated corpus — queries per second and
- * p50/p99 latency of the BM25 inverted index against a brute-force scan (same scores) and
- * wink-bm25-text-search, measured in this run — and `open` latency with a warm browser.
- * Options: --queries N (default: every task question), --opens N (default 40).
+ * `pnpm bench search`: the `search` tool on the default corpus (the fictional world) — queries
+ * per second and p50/p99 latency of the BM25 index in memory and on disk, SQLite FTS5 and
+ * wink-bm25-text-search against a brute-force scan (all measured in this run), `open` latency
+ * with a warm browser, and recall@10 of dense retrieval (the ONNX embedder) against BM25 on the
+ * generated questions. Options: --queries N (default: every question), --opens N (default 40).
+ * `--corpus 1m` (or 100k, 5000 …) measures the candidates on a generated Search-R1 corpus of
+ * that many passages instead (see at-scale.ts).
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Environment, workspaceRoot } from '@toolgym/env-kit';
-import { analyze, Bm25Index, Bm25ScanBaseline, indexedText } from '@toolgym/tools';
+import {
+  agreesUpToTies,
+  analyze,
+  Bm25Index,
+  createDenseRetriever,
+  createOnnxEmbedder,
+  DenseIndex,
+  DocumentCollection,
+  FTS5_BM25_SCORING,
+  Fts5Bm25Index,
+  indexedText,
+  scanBm25,
+} from '@toolgym/tools';
+import { buildTinyEmbeddingModel, embeddingTable, hashedTokenIds } from '@toolgym/tools/tiny-embedding-model';
 import searchEnvironment, {
   closeSearchResources,
   loadSearchData,
+  type SearchAnswer,
   type SearchTaskMeta,
 } from '../src/index.ts';
+import { parseCorpusSize, runAtScale } from './at-scale.ts';
 
-const arg = (name: string, fallback: number) => {
+const option = (name: string) => {
   const i = process.argv.indexOf(`--${name}`);
-  return i === -1 ? fallback : Number(process.argv[i + 1]);
+  return i === -1 ? undefined : process.argv[i + 1];
 };
+const corpusOption = option('corpus');
+if (corpusOption !== undefined) {
+  await runAtScale(parseCorpusSize(corpusOption));
+  process.exit(0);
+}
 
 const percentile = (sorted: number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
@@ -50,30 +75,29 @@ async function measure(what: string, queries: string[], run: (q: string) => unkn
   };
 }
 
+const out = (line = '') => process.stdout.write(`${line}\n`);
 const config = searchEnvironment.parseConfig({});
-const buildStarted = performance.now();
+const loadStarted = performance.now();
 const data = await loadSearchData(config);
-const loadMs = performance.now() - buildStarted;
-const docs = data.documents.documents;
-const questions = data.tasks.map((t) => (t.meta as unknown as SearchTaskMeta).question);
-const queries = questions.slice(0, arg('queries', questions.length));
+const loadMs = performance.now() - loadStarted;
+const docs = [...data.documents.all()];
+const tasks = data.tasks;
+const questions = tasks.map((t) => (t.meta as unknown as SearchTaskMeta).question);
+const queries = questions.slice(0, Number(option('queries') ?? questions.length));
 const k = 10;
-
-process.stdout.write(
-  `corpus: ${docs.length} documents, ${docs.reduce((s, d) => s + d.text.length, 0)} characters; ${queries.length} queries (task questions), top-${k}\n` +
-    `data ${Object.values(data.built).some(Boolean) ? 'built' : 'loaded from cache'} in ${loadMs.toFixed(0)} ms (${data.dir})\n\n`,
+out(
+  `corpus: ${docs.length} documents (fictional world), ${queries.length} queries (task questions), top-${k}; ` +
+    `data ${Object.values(data.built).some(Boolean) ? 'built' : 'loaded from cache'} in ${loadMs.toFixed(0)} ms\n`,
 );
 
-const buildStartedAt = performance.now();
-const index = Bm25Index.build(docs, config.bm25);
-const buildMs = performance.now() - buildStartedAt;
-const loadStartedAt = performance.now();
-const loadedIndex = Bm25Index.load(data.dir);
-const indexLoadMs = performance.now() - loadStartedAt;
-process.stdout.write(
-  `BM25 index: ${index.vocabularySize} terms; build ${buildMs.toFixed(0)} ms, load from disk ${indexLoadMs.toFixed(0)} ms (${loadedIndex ? 'ok' : 'missing'})\n\n`,
-);
-const scan = new Bm25ScanBaseline(docs, config.bm25);
+const scratch = mkdtempSync(path.join(tmpdir(), 'toolgym-search-bench-'));
+const memory = Bm25Index.build(docs, config.bm25);
+memory.save(scratch);
+const disk = Bm25Index.open(scratch)!;
+const ftsWriter = Fts5Bm25Index.writer(path.join(scratch, 'fts5.sqlite'));
+for (const d of docs) ftsWriter.add(d);
+ftsWriter.finish();
+const fts = Fts5Bm25Index.open(path.join(scratch, 'fts5.sqlite'));
 const require = createRequire(path.join(workspaceRoot(), 'tools/package.json'));
 const wink = (
   require('wink-bm25-text-search') as () => {
@@ -93,27 +117,34 @@ wink.consolidate(9);
 
 const env = new Environment(searchEnvironment, config);
 const episode = await env.openEpisode({ split: 'train', seed: 0 });
+const sample = queries.slice(0, Math.min(queries.length, 300));
+const lucene = await scanBm25(docs, sample, {
+  k,
+  scoring: { ...config.bm25, idf: 'lucene' },
+  score: sample.map((q) => [...memory.search(q, k), ...disk.search(q, k)].map((r) => r.index)),
+});
+const fts5Scan = await scanBm25(docs, sample, {
+  k,
+  scoring: FTS5_BM25_SCORING,
+  score: sample.map((q) => fts.search(q, k).map((r) => r.index)),
+});
 
 const rows: Row[] = [];
-const scanQueries = queries.slice(0, Math.min(queries.length, 300)); // the scan is slow; a sample keeps the run short
-rows.push(await measure('brute-force scan (baseline)', scanQueries, (q) => scan.search(q, k)));
+rows.push(
+  await measure('brute-force scan (baseline)', sample, async (q) =>
+    scanBm25(docs, [q], { k, scoring: { ...config.bm25, idf: 'lucene' } }),
+  ),
+);
 rows.push(await measure('wink-bm25-text-search', queries, (q) => wink.search(q, k)));
-rows.push(await measure('BM25 inverted index', queries, (q) => index.search(q, k)));
+rows.push(await measure('SQLite FTS5 bm25()', queries, (q) => fts.search(q, k)));
+rows.push(await measure('BM25 index, in memory', queries, (q) => memory.search(q, k)));
+rows.push(await measure('BM25 index, postings on disk', queries, (q) => disk.search(q, k)));
 rows.push(
   await measure('search tool (index + snippets, via Episode.callTool)', queries, async (q) => {
     const r = await episode.callTool('search', { query: q, k });
     if (r.isError) throw new Error(r.content);
   }),
 );
-
-// Agreement: the index and the scan return the same top-k on every sampled query.
-let agree = 0;
-for (const q of scanQueries) {
-  const a = index.search(q, k).map((r) => r.index);
-  const b = scan.search(q, k).map((r) => r.index);
-  if (a.length === b.length && a.every((x, i) => x === b[i])) agree++;
-}
-
 const baseline = rows[0]!.qps;
 const table = [
   ['what', 'queries', 'qps', 'p50 ms', 'p99 ms', 'vs scan'],
@@ -128,13 +159,50 @@ const table = [
 ];
 const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
 for (const row of table)
-  process.stdout.write(
-    `${row.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ')}\n`,
-  );
-process.stdout.write(`index top-${k} identical to the scan on ${agree}/${scanQueries.length} queries\n\n`);
+  out(row.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  '));
+const agree = (search: (q: string) => Array<{ index: number }>, scans: typeof lucene) =>
+  sample.filter((q, i) =>
+    agreesUpToTies(
+      search(q).map((r) => r.index),
+      scans[i]!,
+    ),
+  ).length;
+out(
+  `top-${k} equal to the scan up to ties (${sample.length} queries): index in memory ${agree((q) => memory.search(q, k), lucene)}, ` +
+    `on disk ${agree((q) => disk.search(q, k), lucene)}, FTS5 ${agree((q) => fts.search(q, k), fts5Scan)} (against the scan with FTS5's own scoring)\n`,
+);
+
+// Dense retrieval (the ONNX embedder, here the hashed bag-of-words model built in-process:
+// no trained encoder can be downloaded on this machine) against BM25: recall@10 of the
+// supporting documents, and of the first one (the document that names the question's entity).
+const V = 8192;
+const D = 256;
+const modelPath = path.join(scratch, 'tiny-embedder.onnx');
+writeFileSync(modelPath, buildTinyEmbeddingModel(embeddingTable(V, D, 7), V, D));
+const embedder = await createOnnxEmbedder({ modelPath, tokenize: (t) => hashedTokenIds(t, V) });
+const collection = new DocumentCollection(docs);
+const denseStarted = performance.now();
+const dense = createDenseRetriever(collection, await DenseIndex.build(docs, embedder), embedder);
+const denseBuildMs = performance.now() - denseStarted;
+const recall = async (search: (q: string) => Promise<string[]>) => {
+  let all = 0;
+  let first = 0;
+  for (const task of tasks) {
+    const gold = (task.answer as SearchAnswer).supportingDocs;
+    const found = new Set(await search((task.meta as unknown as SearchTaskMeta).question));
+    all += gold.filter((d) => found.has(d)).length / gold.length;
+    if (found.has(gold[0]!)) first++;
+  }
+  return `${((100 * all) / tasks.length).toFixed(1)}% of supporting documents, ${((100 * first) / tasks.length).toFixed(1)}% of first hops`;
+};
+out(`recall@10 over ${tasks.length} questions (question text as the query):`);
+out(`  BM25:  ${await recall(async (q) => memory.search(q, k).map((r) => docs[r.index]!.id))}`);
+out(
+  `  dense: ${await recall(async (q) => (await dense.search(q, { k })).map((h) => h.id))} (index built in ${denseBuildMs.toFixed(0)} ms)\n`,
+);
 
 // open: the first call starts Chromium (cold); then distinct documents with the browser warm.
-const opens = arg('opens', 40);
+const opens = Number(option('opens') ?? 40);
 const targets = docs
   .filter((_, i) => i % Math.max(1, Math.floor(docs.length / (opens + 1))) === 0)
   .slice(0, opens + 1)
@@ -151,9 +219,12 @@ for (const target of targets.slice(1)) {
   openTimes.push(performance.now() - t);
 }
 openTimes.sort((a, b) => a - b);
-process.stdout.write(
-  `open (Chromium, local corpus server): first call incl. browser start ${coldMs.toFixed(0)} ms; warm: n=${openTimes.length} p50 ${percentile(openTimes, 50).toFixed(1)} ms, p99 ${percentile(openTimes, 99).toFixed(1)} ms\n`,
+out(
+  `open (Chromium, local corpus server): first call incl. browser start ${coldMs.toFixed(0)} ms; warm: n=${openTimes.length} p50 ${percentile(openTimes, 50).toFixed(1)} ms, p99 ${percentile(openTimes, 99).toFixed(1)} ms`,
 );
 
 await episode.close();
 await closeSearchResources();
+disk.close();
+fts.close();
+rmSync(scratch, { recursive: true, force: true });

@@ -2,9 +2,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Environment } from '@toolgym/env-kit';
+import { SqliteDocumentStore } from '@toolgym/tools';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadSearchR1Corpus } from './corpus/corpus-store.ts';
+import { countPassages, loadSearchR1Corpus } from './corpus/corpus-store.ts';
 import searchEnvironment, { closeSearchResources } from './index.ts';
+import { loadSearchData } from './runtime.ts';
 import { loadQaFile } from './tasks/qa-file.ts';
 
 const fixtures = path.resolve(import.meta.dirname, '../test/fixtures');
@@ -46,6 +48,110 @@ describe('Search-R1 / FlashRAG corpus loader', () => {
     const dup = writeLines('dup.jsonl', ['{"id": 1, "contents": "A"}', '{"id": "1", "contents": "B"}']);
     await expect(loadSearchR1Corpus(dup)).rejects.toThrow(/duplicate id '1'/);
     await expect(loadSearchR1Corpus(path.join(dir, 'missing.jsonl'))).rejects.toThrow(/file not found/);
+  });
+});
+
+describe("a corpus shaped like Search-R1's wiki-18.jsonl, irregular records included", () => {
+  const file = path.join(fixtures, 'search-r1-corpus.jsonl');
+
+  it('loads every passage: chunked articles, quoted and unquoted titles, escapes, numeric ids, CRLF and blank lines', async () => {
+    const docs = await loadSearchR1Corpus(file);
+    expect(docs).toHaveLength(34);
+    expect(await countPassages(file)).toBe(34);
+    const byId = new Map(docs.map((d) => [d.id, d]));
+    // Chunks of one article share its title; only the first repeats it in the text.
+    expect(docs.slice(0, 3).map((d) => d.title)).toEqual(Array(3).fill('Marta Quillfeather'));
+    expect(byId.get('0')!.text).toMatch(
+      /^Marta Quillfeather Marta Ines Quillfeather \(March 3, 1911 – June 20, 1988\)/,
+    );
+    expect(byId.get('1')!.text).toMatch(/^of the lake district/);
+    expect(byId.get('3')!.title).toBe('"Night Ferry" (song)');
+    expect(byId.get('4')!.title).toBe('Café Zürich');
+    expect(byId.get('5')!.title).toBe('Dūnmore Abbey');
+    expect(byId.get('8')).toMatchObject({
+      title: 'Unquoted Title',
+      text: 'Some dumps write the title without quotes.',
+    });
+    expect(byId.get('9')).toMatchObject({ title: 'Only A Title', text: '' });
+    expect(byId.get('10')!.text).toBe(
+      'First line of text.\nSecond line of text.\n\nA paragraph after a blank line.',
+    );
+    expect(byId.get('11')!.title).toBe('Numeric Id');
+    expect(byId.get('21015323')!.url).toBe('http://corpus.toolgym.test/doc/21015323');
+    expect(byId.get('13')!.title).toBe('Extra Fields'); // contents wins over a title field
+    expect(byId.get('14')).toMatchObject({
+      title: 'Split Fields',
+      text: 'Title and text in fields of their own.',
+    });
+    expect(byId.get('16')!.text).toBe('A dash — a slash / a tab\there and an emoji 🚀.');
+    expect(byId.get('17')!.title).toBe('東京');
+    expect(byId.get('19')!.text.split(' ')).toHaveLength(400);
+    expect(byId.get('20')!.title).toBe('Key Order');
+    expect(byId.get('21')).toMatchObject({ title: '21', text: 'Text under an empty title.' });
+    expect(byId.get('22')!.title).toBe('Half Quoted');
+    expect(await countPassages(file, 5)).toBe(5);
+  });
+
+  it('is served from a SQLite store with its postings on disk above diskIndexAbove, ranking as in memory', async () => {
+    const qaPath = writeLines('wiki-qa.jsonl', [
+      JSON.stringify({
+        id: 'm1',
+        question: 'Who surveyed the northern lakes?',
+        golden_answers: ['Marta Quillfeather'],
+        split: 'test',
+        supporting_docs: ['0'],
+      }),
+      JSON.stringify({
+        id: 'm2',
+        question: 'When was Café Zürich founded?',
+        golden_answers: ['1902'],
+        split: 'test-iid',
+        supporting_docs: ['4'],
+      }),
+    ]);
+    const options = { corpus: { kind: 'jsonl', path: file }, qaPath, dataDir: dir };
+    const onDisk = new Environment(
+      searchEnvironment,
+      searchEnvironment.parseConfig({ ...options, diskIndexAbove: 10 }),
+    );
+    const inMemory = new Environment(
+      searchEnvironment,
+      searchEnvironment.parseConfig({ ...options, diskIndexAbove: 1000 }),
+    );
+    expect((await onDisk.tasks()).map((t) => [t.id, t.split])).toEqual([
+      ['m1', 'test'],
+      ['m2', 'test-iid'],
+    ]);
+    const data = await loadSearchData(onDisk.config);
+    expect(data.documents).toBeInstanceOf(SqliteDocumentStore);
+    expect(data.built).toEqual({ corpus: true, index: true, tasks: false });
+    for (const query of [
+      'northern lakes cartographer',
+      'cafe zurich coffee',
+      '東京 kanji',
+      'harbour Velmora filler 30',
+    ]) {
+      const a = await onDisk.openEpisode({ taskId: 'm1' });
+      const b = await inMemory.openEpisode({ taskId: 'm1' });
+      const fromDisk = await a.callTool('search', { query, k: 5 });
+      expect(fromDisk.isError).toBe(false);
+      expect(fromDisk.content).toBe((await b.callTool('search', { query, k: 5 })).content);
+      await a.close();
+      await b.close();
+    }
+    const episode = await onDisk.openEpisode({ taskId: 'm2' });
+    expect((await episode.callTool('open', { target: '4' })).content).toContain(
+      'Café Zürich is a coffee house founded in 1902.',
+    );
+    await episode.callTool('answer', { answer: '1902', citations: ['4'] });
+    expect((await episode.end()).reward.components).toMatchObject({ exact_match: 1, citation: 1, format: 1 });
+    // A second process (here: after forgetting the in-memory copy) opens the store and index without a rebuild.
+    await closeSearchResources();
+    expect((await loadSearchData(onDisk.config)).built).toEqual({
+      corpus: false,
+      index: false,
+      tasks: false,
+    });
   });
 });
 

@@ -15,7 +15,7 @@ afterAll(async () => {
 const env = new Environment(
   searchEnvironment,
   searchEnvironment.parseConfig({
-    corpus: { kind: 'generated', wordnetDocuments: 50 },
+    corpus: { kind: 'countries', wordnetDocuments: 50 },
     dataDir: dir,
     pageChars: 300,
   }),
@@ -135,8 +135,16 @@ describe('search@1 episodes (in process, real Chromium)', () => {
     expect(p.components.cover_em).toBe(1);
     expect(p.components.f1).toBeGreaterThan(0);
     expect(p.components.f1).toBeLessThan(1);
-    expect(p.components.citation).toBe(0.5); // a corpus URL counts as its id
+    // A corpus URL counts as its id; one of the two supporting documents, and nothing else: F1 2/3.
+    expect(p.components.citation).toBeCloseTo(2 / 3, 10);
     expect(p.components.format).toBe(1);
+
+    // A hedge covers the gold but commits to nothing: no cover-EM, no F1.
+    const hedge = await env.openEpisode({ taskId: task.id });
+    await hedge.callTool('answer', { answer: `${gold.answers[0]} or the dollar`, citations: gold.supportingDocs });
+    const h = (await hedge.end()).reward;
+    expect(h.components).toMatchObject({ exact_match: 0, cover_em: 0, f1: 0, citation: 1, format: 1 });
+    expect(h.info.listsAlternatives).toBe(true);
 
     const toolless = await env.openEpisode({ taskId: task.id });
     const t = (await toolless.end(gold.answers[0])).reward;

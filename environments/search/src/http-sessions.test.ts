@@ -26,7 +26,7 @@ describe('search@1 over MCP Streamable HTTP: concurrent episodes', () => {
   it('gives each session its own browser context and open page, all in one Chromium', async () => {
     const env = new Environment(
       searchEnvironment,
-      searchEnvironment.parseConfig({ corpus: { kind: 'generated', wordnetDocuments: 50 }, dataDir: dir }),
+      searchEnvironment.parseConfig({ corpus: { kind: 'countries', wordnetDocuments: 50 }, dataDir: dir }),
     );
     const server = await serveHttp(env);
     const [a, b] = await Promise.all([

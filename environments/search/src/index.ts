@@ -1,32 +1,27 @@
-import { defineEnvironment, ToolError, weightedReward } from '@toolgym/env-kit';
-import {
-  answerTokens,
-  BrowserError,
-  coverExactMatch,
-  exactMatch,
-  findInText,
-  pageOf,
-  paginate,
-  tokenF1,
-  UrlPolicy,
-} from '@toolgym/tools';
+import { defineEnvironment, ToolError } from '@toolgym/env-kit';
+import { BrowserError, findInText, pageOf, paginate, UrlPolicy } from '@toolgym/tools';
 import { z } from 'zod';
 import { type SearchConfig, SearchConfigSchema } from './config.ts';
+import { answerSpaceOf, gradeSearch } from './grading.ts';
 import { CORPUS_ORIGIN, canonicalUrl, idFromDocumentPath } from './corpus/corpus-url.ts';
 import { loadSearchData, sharedBrowserPool } from './runtime.ts';
 import type { OpenPage, SearchState } from './search-state.ts';
 import type { SearchAnswer, SearchTaskMeta } from './tasks/search-answer.ts';
 
-export { type SearchConfig, SearchConfigSchema } from './config.ts';
+export { DEFAULT_HELD_OUT_TYPES, type SearchConfig, SearchConfigSchema } from './config.ts';
+export { answerSpaceOf, citationF1Ceiling, gradeSearch, MAX_SUPPORTING_DOCS, SHORT_ANSWER_TOKENS, type SearchSubmission } from './grading.ts';
 export { type CorpusServer, documentHtml, startCorpusServer } from './corpus/corpus-server.ts';
 export {
   CorpusFormatError,
+  countPassages,
   loadDocuments,
   loadSearchR1Corpus,
+  readSearchR1Corpus,
   saveDocuments,
 } from './corpus/corpus-store.ts';
 export { CORPUS_ORIGIN, canonicalUrl } from './corpus/corpus-url.ts';
 export { docIds, generateCorpus } from './corpus/generate-corpus.ts';
+export { type SyntheticCorpusFiles, writeSyntheticCorpus } from './corpus/synthetic-passages.ts';
 export {
   type CountryFacts,
   type CurrencyFacts,
@@ -37,7 +32,6 @@ export {
 export {
   closeSearchResources,
   defaultDataDir,
-  GENERATOR_VERSION,
   loadSearchData,
   type SearchData,
   sharedBrowserPool,
@@ -46,9 +40,17 @@ export { MentionIndex } from './tasks/cooccurrence.ts';
 export { generateTasks, type TaskCheck } from './tasks/generate-tasks.ts';
 export { loadQaFile, QaFormatError } from './tasks/qa-file.ts';
 export { INSTRUCTIONS, type SearchAnswer, type SearchTaskMeta } from './tasks/search-answer.ts';
-
-/** Longest answer (in normalised tokens) the format reward still calls short. */
-const SHORT_ANSWER_TOKENS = 12;
+export {
+  type Book,
+  type Company,
+  generateWorld,
+  type Person,
+  type World,
+  WorldIndex,
+} from './world/world.ts';
+export { dateAliases, longDate, WorldDocuments } from './world/world-documents.ts';
+export { QUESTION_TYPES, type QuestionType } from './world/world-questions.ts';
+export { whyUnusable, worldTasks } from './world/world-tasks.ts';
 
 interface GivenAnswer {
   answer: string;
@@ -86,7 +88,7 @@ function renderPage(page: OpenPage, n: number): string {
 
 /**
  * search@1 — multi-hop question answering over a document collection with a BM25 search engine
- * and a real browser (Chromium). Questions name an entity; answers need facts from one to three
+ * and a real browser (Chromium). Questions name an entity; answers need facts from one to four
  * documents; the answer tool takes the answer and the ids of the documents that support it.
  */
 export default defineEnvironment<SearchState, SearchConfig>({
@@ -118,7 +120,7 @@ export default defineEnvironment<SearchState, SearchConfig>({
       description:
         'Open a document in the browser and read its text, one page at a time. target is a document id from search results (or its URL).',
       input: z.object({
-        target: z.string().trim().min(1).max(2000).describe('A document id (e.g. "country/fra") or a URL.'),
+        target: z.string().trim().min(1).max(2000).describe('A document id from search results, or a URL.'),
         page: z.number().int().min(1).optional().describe('Page number, from 1 (default 1).'),
       }),
       run: async ({ target, page = 1 }, { episode, signal }) => {
@@ -212,50 +214,43 @@ export default defineEnvironment<SearchState, SearchConfig>({
     await session?.close();
   },
   grade: ({ episode, finalText }) => {
-    const gold = episode.task.answer as SearchAnswer;
     const given = episode.answer as GivenAnswer | undefined;
-    const text = given?.answer ?? finalText?.trim() ?? '';
-    const citations = given?.citations ?? [];
-    const documents = episode.state.data.documents;
-    const short = answerTokens(text).length >= 1 && answerTokens(text).length <= SHORT_ANSWER_TOKENS;
-    const citationsValid = citations.length > 0 && citations.every((c) => documents.get(c) !== undefined);
-    const cited = new Set(citations);
-    const components = {
-      exact_match: exactMatch(text, gold.answers),
-      f1: tokenF1(text, gold.answers),
-      cover_em: coverExactMatch(text, gold.answers),
-      format: given !== undefined && short && citationsValid ? 1 : 0,
-      citation:
-        gold.supportingDocs.length === 0
-          ? 0
-          : gold.supportingDocs.filter((d) => cited.has(d)).length / gold.supportingDocs.length,
-    };
+    const { data } = episode.state;
     const meta = episode.task.meta as unknown as SearchTaskMeta;
-    return weightedReward(components, episode.config.weights, {
-      gold: gold.answers,
-      supportingDocs: gold.supportingDocs,
-      given: text,
-      citations,
-      answeredWithTool: given !== undefined,
-      hops: meta.hops,
-      type: meta.type,
-    });
+    const reward = gradeSearch(
+      { text: given?.answer ?? finalText?.trim() ?? '', citations: given?.citations ?? [], answered: given !== undefined },
+      episode.task.answer as SearchAnswer,
+      {
+        space: answerSpaceOf(data.tasks),
+        isDocument: (id) => data.documents.get(id) !== undefined,
+        weights: episode.config.weights,
+      },
+    );
+    return { ...reward, info: { ...reward.info, hops: meta.hops, type: meta.type } };
   },
   // Five components, each in [0, 1], with weights in [0, 1].
   rewardRange: [0, 5],
+  // A short answer through the answer tool citing real documents: what form alone earns.
+  formatFloor: (config) => config.weights.format,
+  redteam: async (config) => (await import('../redteam/index.ts')).searchAttacks(config),
   limits: (config) => ({
     maxTurns: config.maxTurns,
     // open = navigation + text extraction, each bounded by the navigation timeout.
     toolTimeoutMs: config.browser.navigationTimeoutMs * 2 + 5_000,
     maxToolOutputBytes: Math.max(16_384, config.pageChars * 4 + 2_048),
   }),
-  // Generated questions: every question about one subject (a country, a currency, a language)
-  // lands in one split, so test subjects are never seen in train. A QA file's test split holds
-  // out its own questions.
+  // The world's test split holds out whole question types (relation chains never asked in
+  // train); the countries corpus holds out subjects (every question about one country is in one
+  // split); a QA file's test split holds out its own questions.
   heldOut: (config) =>
     config.qaPath
       ? { unit: 'question', unitsOf: (task) => [task.id] }
-      : { unit: 'subject', unitsOf: (task) => [(task.meta as unknown as SearchTaskMeta).subject ?? task.id] },
+      : config.corpus.kind === 'world'
+        ? { unit: 'question-type', unitsOf: (task) => [(task.meta as unknown as SearchTaskMeta).type] }
+        : {
+            unit: 'subject',
+            unitsOf: (task) => [(task.meta as unknown as SearchTaskMeta).subject ?? task.id],
+          },
   oracle: (task) => {
     const gold = task.answer as SearchAnswer;
     const meta = task.meta as unknown as SearchTaskMeta;

@@ -39,7 +39,7 @@ const alive = (pid: number) => {
 
 describe('a full search episode over MCP stdio (toolgym env serve search)', () => {
   it('plays the oracle episode through the CLI server, grades it, and leaves no Chromium behind', async () => {
-    const options = JSON.stringify({ corpus: { kind: 'generated', wordnetDocuments: 50 }, dataDir: dir });
+    const options = JSON.stringify({ corpus: { kind: 'countries', wordnetDocuments: 50 }, dataDir: dir });
     const client = await EnvironmentClient.connect({
       kind: 'stdio',
       command: process.execPath,

@@ -19,9 +19,9 @@ afterAll(async () => {
 /** The test's own mention check (independent of the generator's): whole words, folded. */
 const words = (text: string) => ` ${normalizeAnswer(foldText(text))} `;
 
-describe('the full generated corpus and its questions (default config)', async () => {
-  const data = await loadSearchData(SearchConfigSchema.parse({}));
-  const docs = data.documents.documents;
+describe('the real-countries corpus and its questions', async () => {
+  const data = await loadSearchData(SearchConfigSchema.parse({ corpus: { kind: 'countries' } }));
+  const docs = [...data.documents.all()];
   const tasks = data.tasks;
   const gold = (t: (typeof tasks)[number]) => t.answer as SearchAnswer;
   const meta = (t: (typeof tasks)[number]) => t.meta as unknown as SearchTaskMeta;
@@ -86,7 +86,7 @@ describe('the full generated corpus and its questions (default config)', async (
 describe('building and caching', () => {
   it('builds the corpus, index and tasks once, then loads them without rebuilding', async () => {
     const config = SearchConfigSchema.parse({
-      corpus: { kind: 'generated', wordnetDocuments: 50 },
+      corpus: { kind: 'countries', wordnetDocuments: 50 },
       dataDir: dir,
     });
     const first = await loadSearchData(config);

@@ -300,6 +300,12 @@ export default defineEnvironment<SqlEpisodeState, SqlConfig>({
     });
   },
   rewardRange: [0, 1],
+  // A submitted query that runs: syntax and format are all that form earns.
+  formatFloor: (config) => {
+    const w = config.weights;
+    return (w.syntax + w.format) / (w.execution + w.syntax + w.schema_linking + w.ngram + w.format);
+  },
+  redteam: async (config) => (await import('../redteam/index.ts')).sqlAttacks(config),
   limits: (config) => ({
     maxTurns: config.maxTurns,
     // A backstop only: the query pool stops an overrunning query itself after queryTimeoutMs.

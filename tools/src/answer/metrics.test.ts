@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { coverExactMatch, exactMatch, tokenF1 } from './metrics.ts';
+import { citationF1, coverExactMatch, exactMatch, tokenF1 } from './metrics.ts';
 import { answerTokens, normalizeAnswer } from './normalize.ts';
 
 describe('normalizeAnswer', () => {
@@ -55,5 +55,16 @@ describe('coverExactMatch', () => {
     expect(coverExactMatch('Parisian food', ['paris'])).toBe(0);
     expect(coverExactMatch('the new york times', ['New York'])).toBe(1);
     expect(coverExactMatch('anything', ['the'])).toBe(0);
+  });
+});
+
+describe('citationF1', () => {
+  it('counts precision as well as recall', () => {
+    expect(citationF1(['a'], ['a'])).toBe(1);
+    expect(citationF1(['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j'], ['a'])).toBeCloseTo(2 / 11);
+    expect(citationF1(['a', 'x'], ['a', 'b'])).toBe(0.5);
+    expect(citationF1(['a', 'a', 'a'], ['a'])).toBe(1);
+    expect(citationF1([], ['a'])).toBe(0);
+    expect(citationF1(['a'], [])).toBe(0);
   });
 });

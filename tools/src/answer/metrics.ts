@@ -51,3 +51,17 @@ export function coverExactMatch(prediction: string, golds: readonly string[]): n
     ? 1
     : 0;
 }
+
+/**
+ * F1 between the set of documents cited and the set that supports the answer: precision is the
+ * share of citations that support it, recall the share of supporting documents cited. Citing every
+ * result no longer pays like citing the right ones. 0 when either set is empty.
+ */
+export function citationF1(cited: Iterable<string>, supporting: Iterable<string>): number {
+  const c = new Set(cited);
+  const s = new Set(supporting);
+  if (c.size === 0 || s.size === 0) return 0;
+  let hit = 0;
+  for (const id of c) if (s.has(id)) hit++;
+  return hit === 0 ? 0 : (2 * hit) / (c.size + s.size);
+}

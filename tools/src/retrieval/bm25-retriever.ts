@@ -1,6 +1,6 @@
 import type { Bm25Index } from './bm25-index.ts';
 import {
-  type DocumentCollection,
+  type DocumentStore,
   RetrievalConfigError,
   type RetrievalHit,
   type Retriever,
@@ -8,7 +8,7 @@ import {
 } from './types.ts';
 
 /** The BM25 backend of `Retriever`: ranks with the index, fills hits from the collection. */
-export function createBm25Retriever(documents: DocumentCollection, index: Bm25Index): Retriever {
+export function createBm25Retriever(documents: DocumentStore, index: Bm25Index): Retriever {
   if (index.documentCount !== documents.size) {
     throw new RetrievalConfigError(
       'index_mismatch',

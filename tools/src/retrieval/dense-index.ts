@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import path from 'node:path';
 import { collectionFingerprint, indexedText, type ScoredDocument, topK } from './bm25-index.ts';
 import {
-  type DocumentCollection,
+  type DocumentStore,
   RetrievalConfigError,
   type RetrievalDocument,
   type RetrievalHit,
@@ -166,7 +166,7 @@ export class DenseIndex {
 
 /** The dense backend of `Retriever`: embeds the query, ranks by inner product, snippets as BM25 does. */
 export function createDenseRetriever(
-  documents: DocumentCollection,
+  documents: DocumentStore,
   index: DenseIndex,
   embedder: TextEmbedder,
 ): Retriever {

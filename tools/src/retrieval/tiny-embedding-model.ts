@@ -2,7 +2,8 @@
  * A small embedding model built here, for tests: hashed bag-of-words mean pooling, a random
  * projection that makes cosine similarity track term overlap. It is a real ONNX graph
  * (Gather → masked mean) run by onnxruntime-node, so it exercises the same path a downloaded
- * encoder would. Test-only (protobufjs is a dev dependency); not exported from the package.
+ * encoder would. For tests and benches only (protobufjs is a dev dependency): `@toolgym/tools/tiny-embedding-model`,
+ * not the package's main entry.
  */
 import protobuf from 'protobufjs';
 import { analyze } from './analyzer.ts';

@@ -32,20 +32,51 @@ export interface SearchOptions {
 /**
  * A ranked retriever over a document collection. BM25 is one backend; a dense backend
  * (embeddings via onnxruntime-node, nearest neighbours by inner product) implements the same
- * interface: `search` is async so that an embedding model can run inside it.
+ * interface, and so can any other (a simulated search engine): `search` is async so that a
+ * model can run inside it.
  */
 export interface Retriever {
   /** The backend's name, for logs and benches (`bm25`, `dense`). */
   readonly kind: string;
-  readonly documents: DocumentCollection;
+  readonly documents: DocumentStore;
   search(query: string, options: SearchOptions): Promise<RetrievalHit[]>;
 }
 
-/** Documents by position and by id; retrievers rank positions, hits carry ids. */
-export class DocumentCollection {
+/**
+ * Documents by position and by id; retrievers rank positions, hits carry ids. In memory
+ * (`DocumentCollection`) or on disk (`SqliteDocumentStore`), for corpora too large to hold.
+ */
+export abstract class DocumentStore {
+  abstract readonly size: number;
+  abstract get(id: string): RetrievalDocument | undefined;
+  abstract indexOf(id: string): number | undefined;
+  /** The document at a position; a position outside the store is a programming error. */
+  abstract at(index: number): RetrievalDocument;
+  /** Every document, in position order. */
+  abstract all(): Iterable<RetrievalDocument>;
+
+  /** A backend's ranking (positions, best first) as hits for `query`, with their snippets. */
+  hits(ranking: ReadonlyArray<{ index: number; score: number }>, query: string): RetrievalHit[] {
+    return ranking.map(({ index, score }, i) => {
+      const doc = this.at(index);
+      return {
+        rank: i + 1,
+        id: doc.id,
+        title: doc.title,
+        url: doc.url,
+        score,
+        snippet: bestSnippet(doc.text, query),
+      };
+    });
+  }
+}
+
+/** Documents held in memory. */
+export class DocumentCollection extends DocumentStore {
   private readonly byId = new Map<string, number>();
 
   constructor(readonly documents: readonly RetrievalDocument[]) {
+    super();
     documents.forEach((doc, i) => {
       if (this.byId.has(doc.id))
         throw new RetrievalConfigError('duplicate_document', `two documents have the id '${doc.id}'`);
@@ -72,19 +103,8 @@ export class DocumentCollection {
     return doc;
   }
 
-  /** A backend's ranking (positions, best first) as hits for `query`, with their snippets. */
-  hits(ranking: ReadonlyArray<{ index: number; score: number }>, query: string): RetrievalHit[] {
-    return ranking.map(({ index, score }, i) => {
-      const doc = this.at(index);
-      return {
-        rank: i + 1,
-        id: doc.id,
-        title: doc.title,
-        url: doc.url,
-        score,
-        snippet: bestSnippet(doc.text, query),
-      };
-    });
+  all(): readonly RetrievalDocument[] {
+    return this.documents;
   }
 }
 

@@ -1,3 +1,4 @@
+export { isMasterKey } from './master-keys.ts';
 export { type ChatTextModel, createModelRubricJudge, JudgeOutputError, parseVerdict } from './model-judge.ts';
 export {
   type CriterionVerdict,

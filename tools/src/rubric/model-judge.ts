@@ -30,6 +30,7 @@ const SYSTEM = [
   'Reply with a single JSON object and nothing else: {"met": true or false, "rationale": "<one sentence>"}.',
   'For a criterion with negative points, "met" means the undesirable behaviour is present.',
   'Judge only what the response actually says; formatting, confidence and length earn nothing.',
+  'A reasoning opener is not an answer: a response that is empty, only punctuation, or only an opener such as "Thought process:", "Let\'s solve this problem step by step.", "Solution" or "Answer:" (in any language) with nothing after it meets no criterion with positive points.',
 ].join(' ');
 
 /**

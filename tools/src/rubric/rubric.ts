@@ -11,6 +11,7 @@
  * ungraded, so a missing judge never silently counts as "not met".
  */
 import { ToolGymError } from '@toolgym/protocol';
+import { isMasterKey } from './master-keys.ts';
 
 /** A declarative rule over the response text (serialisable, so rubrics can live in JSON). */
 export type TextMatcher =
@@ -179,7 +180,9 @@ export function normalisedRubricScore(verdicts: readonly Pick<CriterionVerdict, 
 
 /**
  * Grades `input` against the rubric. Rule criteria are decided locally; the others go to `judge`
- * when given (one request per criterion, run concurrently), else stay ungraded.
+ * when given (one request per criterion, run concurrently), else stay ungraded. A response that is
+ * only master keys (empty, punctuation, reasoning openers: `isMasterKey`) meets no judged criterion,
+ * decided by rule: the judge is never asked, since judges are known to pass exactly these.
  */
 export async function gradeRubric<Context>(
   criteria: readonly RubricCriterion<Context>[],
@@ -187,11 +190,13 @@ export async function gradeRubric<Context>(
   options: { judge?: RubricJudge; describeContext?: (context: Context) => string } = {},
 ): Promise<RubricScore> {
   validateRubric(criteria as readonly RubricCriterion<never>[]);
+  const contentFree = isMasterKey(input.response);
   const verdicts = await Promise.all(
     criteria.map(async (c): Promise<CriterionVerdict> => {
       const base = { id: c.id, points: c.points, ...(c.axis ? { axis: c.axis } : {}) };
       if (c.check) return { ...base, met: c.check(input), gradedBy: 'rule' };
       if (c.match) return { ...base, met: compileMatcher(c.match, c.id)(input.response), gradedBy: 'rule' };
+      if (contentFree) return { ...base, met: false, gradedBy: 'rule', rationale: 'the response says nothing (a master key)' };
       if (!options.judge) return { ...base, gradedBy: 'none' };
       const verdict = await options.judge.judge({
         criterion: {

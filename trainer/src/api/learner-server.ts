@@ -1,19 +1,31 @@
 /**
- * The learner HTTP API server (`toolgym learner serve`): one model, created by the client with
- * `create_model`, driven with forward_backward / optim_step / save / load, every call answered with
- * a future that the client polls (trainer/LEARNER_API.md).
+ * `toolgym learner serve`: ToolGym's built-in models behind the Tinker training API (the subset in
+ * trainer/TINKER.md), so that the one Tinker-protocol client (`TinkerLearner`) trains them here and
+ * real models on a Tinker-compatible GPU service.
  *
- * Exactly-once: every state-changing request carries `seq_id`; the server applies only the next
- * expected number, returns the stored result for a number it has already applied (a retry), and
- * answers 409 `seq_gap` naming the number it expects for one from the future (the client replays).
- * Durability: with a state directory the server checkpoints the learner (weights, Adam moments,
- * step), the next expected `seq_id` and the results of recent steps atomically after every
- * optim_step / load / create, before the result becomes visible. A restarted server loads it; the
- * gradients of forward_backward calls after the last checkpoint are lost, and the `seq_gap` answer
- * makes the client replay exactly those.
+ * A base model is a ToolGym model directory (an absolute path on this machine) or a named built-in
+ * config (`get_server_capabilities` lists them). Every call that does work is queued and answered
+ * with a future the client polls with `retrieve_future`; calls apply one at a time in arrival
+ * order. A request with `seq_id` applies exactly once per model: a resubmission (the same model and
+ * `seq_id`) gets the same future. Checkpoints (`save_weights`, `save_weights_for_sampler`) are kept
+ * in memory and, with a state directory, on disk, so a restarted server still loads them; live
+ * models are not (as on Tinker, a client that lost its model loads a checkpoint into a new one).
  */
 import { randomUUID } from 'node:crypto';
-import { type DecoderConfig, decoderWeightShapes } from '@toolgym/agents';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import {
+  BYTE_TOKENIZER_VOCAB_SIZE,
+  createOnnxPolicy,
+  type DecoderConfig,
+  type DecoderWeights,
+  decoderWeightShapes,
+  initDecoderWeights,
+  type OnnxPolicy,
+  readDecoderModelDir,
+  writeDecoderModelDir,
+} from '@toolgym/agents';
 import {
   type AppEnv,
   createHttpApp,
@@ -24,51 +36,57 @@ import {
   readJson,
 } from '@toolgym/http';
 import { ToolGymError } from '@toolgym/protocol';
-import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { z } from 'zod';
-import { readLatestCheckpoint, writeCheckpoint } from '../checkpoint/checkpoint.ts';
+import { writeFileAtomic } from '../checkpoint/atomic-file.ts';
 import { learnerStateFromTensors, learnerStateToTensors } from '../checkpoint/learner-state-tensors.ts';
+import { decodeSafetensors, encodeSafetensors } from '../export/safetensors.ts';
 import type { TfBackend } from '../learner/backend.ts';
 import { type Learner, LearnerInputError, type LearnerState } from '../learner/learner.ts';
 import { createWorkerLearner } from '../learner/worker-learner.ts';
 import {
+  AdamParamsSchema,
   API_PREFIX,
-  adamFromWire,
   CreateModelRequestSchema,
+  CreateSessionRequestSchema,
   datumFromWire,
   ForwardBackwardRequestSchema,
   ForwardRequestSchema,
   forwardOutputToWire,
-  LoadStateRequestSchema,
+  type GetServerCapabilitiesResponse,
+  LOSS_FN_INPUT_KEYS,
   LoadWeightsRequestSchema,
   lossConfigFromWire,
   ModelRequestSchema,
   OptimStepRequestSchema,
+  parseTinkerPath,
+  type RequestFailedResponse,
   RetrieveFutureRequestSchema,
-  stateFromWire,
-  stateToWire,
-  tensorMapFromWire,
-  tensorMapToWire,
+  SampleRequestSchema,
+  type SampleResponseWire,
+  SaveWeightsForSamplerRequestSchema,
+  SaveWeightsRequestSchema,
+  type TinkerPath,
+  TOOLGYM_LOSS_FN_CONFIG_KEYS,
+  type TryAgainResponse,
+  tinkerPath,
   WireFieldError,
-  type WireInfo,
-} from './wire.ts';
+} from './tinker-wire.ts';
 
 export interface LearnerServerOptions extends ListenOptions {
   /** Default 8470; 0 picks a free port. */
   port?: number;
-  /** Bearer token every request must carry; required unless the server binds to loopback only. */
+  /** API key every request must carry (`X-API-Key`, or `Authorization: Bearer`); required off loopback. */
   token?: string;
-  /** Where the learner's state is checkpointed after every step; without it a restart loses the model. */
+  /** Where checkpoints are written; without it a restart loses them. */
   stateDir?: string;
-  /** TF.js backend when create_model names none. Default wasm. */
+  /** TF.js backend. Default wasm. */
   backend?: TfBackend;
-  /**
-   * Learner worker threads (data-parallel above 1). The learner never runs on the server's own
-   * thread, so the API answers (retrieve_future, health) while a step computes. Default 1.
-   */
+  /** Learner worker threads per model (data-parallel above 1). Default 1. */
   workers?: number;
-  /** Results of this many recent state-changing requests are kept for retries. Default 64. */
-  keepResults?: number;
+  /** Sequences per learner micro-batch. Default 64. */
+  microBatchSize?: number;
+  /** How long `retrieve_future` holds a poll open before answering try_again. Default 5000 ms. */
+  futureWaitMs?: number;
 }
 
 export interface LearnerServer {
@@ -83,39 +101,65 @@ export class LearnerServerConfigError extends ToolGymError {
   }
 }
 
-type Outcome = { status: number; body: unknown };
-/** A call's answer: a future of a queued call, or the outcome itself. */
-type Answer = { requestId: string; outcome: Promise<Outcome> } | Outcome;
+/**
+ * The named built-in base models: ToolGym's decoder over the byte tokenizer, initialised from
+ * `lora_config.seed` (0 when absent). A model directory names any other.
+ */
+export const BUILT_IN_MODELS: Record<string, DecoderConfig> = {
+  'toolgym/decoder-tiny': {
+    vocabSize: BYTE_TOKENIZER_VOCAB_SIZE,
+    dModel: 32,
+    nLayers: 1,
+    nHeads: 2,
+    dFF: 64,
+    maxPositions: 256,
+    layerNormEps: 1e-5,
+    positions: 'rope',
+  },
+  'toolgym/decoder-small': {
+    vocabSize: BYTE_TOKENIZER_VOCAB_SIZE,
+    dModel: 64,
+    nLayers: 2,
+    nHeads: 4,
+    dFF: 256,
+    maxPositions: 512,
+    layerNormEps: 1e-5,
+    positions: 'rope',
+  },
+};
 
-interface ServerState {
-  modelId: string;
+/** Futures and idempotent answers kept for retries; an older future is gone (410, and `seq_expired` on resubmission). */
+const KEPT = 1024;
+
+type Outcome = { status: 200; body: unknown } | { status: 200; body: RequestFailedResponse };
+
+interface Model {
+  id: string;
+  baseModel: string;
   decoder: DecoderConfig;
-  backend: TfBackend;
-  microBatchSize: number;
+  learner: Learner;
+  /** Next seq_id this model applies. */
   nextSeq: number;
-  /** Outcomes of applied state-changing requests by seq_id (the newest `keepResults`). */
-  results: Map<number, Outcome>;
-  /** Which of them are checkpointed (optim_step, load_*): only those can be asked for again after a restart. */
-  durableSeqs: Set<number>;
+  /** A directory the sampler reads its tokenizer and layout from (the base model's, or one written for a built-in). */
+  modelDir: string;
+  sampler?: { policy: OnnxPolicy; loaded: string };
 }
 
-/** What the state directory's checkpoints carry besides the tensors. */
-interface PersistedState {
-  modelId: string;
+interface StoredCheckpoint {
+  baseModel: string;
   decoder: DecoderConfig;
-  backend: TfBackend;
-  microBatchSize: number;
-  nextSeq: number;
-  learnerStep: number;
-  results: Array<[number, Outcome]>;
+  state: LearnerState;
 }
 
 export async function serveLearner(options: LearnerServerOptions = {}): Promise<LearnerServer> {
   const { app, listen } = createHttpApp({
     ...options,
     name: 'the learner API',
-    auth: { tokens: { client: options.token }, ...(options.token ? {} : { anonymous: 'client' as const }) },
-    // create_model and load_state carry every weight (base64): room for models far past the built-in one.
+    auth: {
+      tokens: { client: options.token },
+      apiKeyHeader: 'x-api-key',
+      ...(options.token ? {} : { anonymous: 'client' as const }),
+    },
     defaultMaxBodyBytes: 256 * 1024 * 1024,
   });
   const workers = options.workers ?? 1;
@@ -125,26 +169,24 @@ export async function serveLearner(options: LearnerServerOptions = {}): Promise<
       'one worker per core the learner may use',
     );
   const log = options.log ?? (() => {});
-  const keepResults = options.keepResults ?? 64;
-  const keepFutures = 4 * keepResults;
-  let learner: Learner | undefined;
-  let state: ServerState | undefined;
-  let checkpointIndex = 0;
-  /** Futures of this process: request_id → outcome promise. Lost on restart (the client resubmits). */
+  const backend = options.backend ?? 'wasm';
+  const futureWaitMs = options.futureWaitMs ?? 5000;
+  const scratch = await mkdtemp(path.join(tmpdir(), 'toolgym-learner-serve-'));
+  const sessions = new Set<string>();
+  const models = new Map<string, Model>();
+  const checkpoints = new Map<string, StoredCheckpoint>();
+  /** request_id → outcome. A resubmitted sequenced request finds its future here. */
   const futures = new Map<string, Promise<Outcome>>();
-  /** Keeps the newest futures only: an old state-changing one is still answered from `results` on resubmission. */
-  const remember = (requestId: string, outcome: Promise<Outcome>) => {
-    futures.delete(requestId);
-    futures.set(requestId, outcome);
-    for (const key of futures.keys()) {
-      if (futures.size <= keepFutures) break;
-      futures.delete(key);
-      refused.delete(key);
+  /** Keeps a map to its newest `KEPT` entries: a long run's results do not pile up in memory. */
+  const remember = <V>(map: Map<string, V>, key: string, value: V) => {
+    map.set(key, value);
+    for (const oldest of map.keys()) {
+      if (map.size <= KEPT) break;
+      map.delete(oldest);
     }
   };
-  /** Futures answered `seq_gap`: nothing was applied, so a resubmission must be queued again. */
-  const refused = new Set<string>();
-  /** One queue: calls apply in arrival order, one at a time. */
+  /** X-Idempotency-Key → the answer first given, so a retried submission creates nothing twice. */
+  const answered = new Map<string, unknown>();
   let queue: Promise<unknown> = Promise.resolve();
   const enqueue = <T>(work: () => Promise<T>): Promise<T> => {
     const next = queue.then(work, work);
@@ -152,302 +194,430 @@ export async function serveLearner(options: LearnerServerOptions = {}): Promise<
     return next;
   };
 
-  const persist = async () => {
-    if (!options.stateDir || !learner || !state) return;
-    const learnerState = await learner.saveState();
-    const persisted: PersistedState = {
-      modelId: state.modelId,
-      decoder: state.decoder,
-      backend: state.backend,
-      microBatchSize: state.microBatchSize,
-      nextSeq: state.nextSeq,
-      learnerStep: learnerState.step,
-      // forward_backward results are not kept: after a restart their seq_ids are applied afresh.
-      results: [...state.results].filter(([seq]) => state!.durableSeqs.has(seq)),
-    };
-    await writeCheckpoint(options.stateDir, ++checkpointIndex, {
-      state: persisted,
-      tensors: learnerStateToTensors(learnerState, decoderWeightShapes(state.decoder)),
-    });
+  const checkpointFile = (p: TinkerPath) =>
+    options.stateDir ? path.join(options.stateDir, p.modelId, p.kind, `${p.name}.safetensors`) : undefined;
+
+  const storeCheckpoint = async (p: TinkerPath, c: StoredCheckpoint) => {
+    checkpoints.set(tinkerPath(p), c);
+    const file = checkpointFile(p);
+    if (!file) return;
+    await mkdir(path.dirname(file), { recursive: true });
+    await writeFileAtomic(file, checkpointBytes(c));
   };
 
-  if (options.stateDir) {
-    const saved = await readLatestCheckpoint<PersistedState>(options.stateDir);
-    for (const s of saved?.skipped ?? []) log(`learner server: skipped a bad checkpoint: ${s.reason}`);
-    if (saved) {
-      const p = saved.state;
-      const restored: LearnerState = learnerStateFromTensors(saved.tensors, p.learnerStep);
-      learner = await createWorkerLearner(
-        {
-          decoder: p.decoder,
-          weights: restored.weights,
-          backend: p.backend,
-          microBatchSize: p.microBatchSize,
-        },
-        workers,
-      );
-      await learner.loadState(restored);
-      state = {
-        modelId: p.modelId,
-        decoder: p.decoder,
-        backend: p.backend,
-        microBatchSize: p.microBatchSize,
-        nextSeq: p.nextSeq,
-        results: new Map(p.results),
-        durableSeqs: new Set(p.results.map(([seq]) => seq)),
-      };
-      checkpointIndex = saved.step;
-      log(`learner server: resumed model ${p.modelId} at step ${p.learnerStep}, next seq_id ${p.nextSeq}`);
-    }
-  }
+  const findCheckpoint = async (raw: string, field: string): Promise<StoredCheckpoint> => {
+    const p = parseTinkerPath(raw);
+    if (!p)
+      throw new HttpError(400, 'invalid_path', `${raw} is not a Tinker path`, {
+        hint: 'use the path save_weights or save_weights_for_sampler returned: tinker://<model_id>/weights/<name>',
+        details: { field },
+      });
+    const known = checkpoints.get(tinkerPath(p));
+    if (known) return known;
+    const file = checkpointFile(p);
+    const bytes = file ? await readFile(file).catch(() => undefined) : undefined;
+    if (!bytes)
+      throw new HttpError(404, 'unknown_checkpoint', `no checkpoint ${raw} on this server`, {
+        details: { field },
+      });
+    const decoded = decodeSafetensors(bytes, raw);
+    const meta = decoded.metadata;
+    const c: StoredCheckpoint = {
+      baseModel: meta.base_model!,
+      decoder: JSON.parse(meta.decoder!) as DecoderConfig,
+      state: learnerStateFromTensors(decoded.tensors, Number(meta.step)),
+    };
+    checkpoints.set(tinkerPath(p), c);
+    return c;
+  };
 
-  const requireModel = (modelId: string): { learner: Learner; state: ServerState } => {
-    if (!learner || !state)
-      throw new HttpError(409, 'no_model', 'no model on this server: call create_model first', {
+  const requireModel = (id: string): Model => {
+    const m = models.get(id);
+    if (!m)
+      throw new HttpError(404, 'unknown_model', `model ${id} is not on this server`, {
+        hint: 'create it with create_model (a restarted server keeps checkpoints, not models: load one into a new model)',
         details: { field: 'model_id' },
       });
-    if (modelId !== state.modelId)
+    return m;
+  };
+
+  /** Runs `work` in the queue; its answer, or its failure as Tinker's RequestFailedResponse. */
+  const submit = (requestId: string, work: () => Promise<unknown>): string => {
+    const outcome = enqueue(async (): Promise<Outcome> => {
+      try {
+        return { status: 200, body: await work() };
+      } catch (error) {
+        const e = asHttpError(error);
+        if (e.status >= 500) log(`learner server: ${requestId}: ${(error as Error).stack ?? error}`);
+        return { status: 200, body: { error: e.message, category: e.status >= 500 ? 'server' : 'user' } };
+      }
+    });
+    remember(futures, requestId, outcome);
+    return requestId;
+  };
+
+  /** A model's request: with seq_id, exactly once (a resubmission gets the first future). */
+  const forModel = (
+    modelId: string,
+    seq: number | null | undefined,
+    work: (m: Model) => Promise<unknown>,
+  ): { request_id: string; model_id: string } => {
+    const model = requireModel(modelId);
+    if (seq === null || seq === undefined)
+      return { request_id: submit(`${modelId}:r-${randomUUID()}`, () => work(model)), model_id: modelId };
+    const requestId = `${modelId}:${seq}`;
+    if (futures.has(requestId)) return { request_id: requestId, model_id: modelId };
+    if (seq < model.nextSeq)
       throw new HttpError(
         409,
-        'unknown_model',
-        `model_id ${modelId} is not this server's model (${state.modelId})`,
-        { details: { field: 'model_id' } },
+        'seq_expired',
+        `seq_id ${seq} of ${modelId} was applied and is no longer kept`,
+        {
+          headers: { 'x-should-retry': 'false' },
+          details: { field: 'seq_id' },
+        },
       );
-    return { learner, state };
+    if (seq > model.nextSeq)
+      throw new HttpError(
+        400,
+        'seq_gap',
+        `seq_id ${seq} of ${modelId} arrived but ${model.nextSeq} is next`,
+        {
+          hint: 'send a model’s requests in order, numbered 1, 2, 3, …',
+          details: { field: 'seq_id', expected_seq_id: model.nextSeq },
+        },
+      );
+    model.nextSeq = seq + 1;
+    return { request_id: submit(requestId, () => work(model)), model_id: modelId };
   };
 
-  const outcomeOf = async (work: () => Promise<unknown>): Promise<Outcome> => {
-    try {
-      return { status: 200, body: await work() };
-    } catch (error) {
-      const answer = learnerHttpError(error);
-      if (answer.status >= 500) log(`learner server: internal error: ${(error as Error).stack ?? error}`);
-      return { status: answer.status, body: answer.body() };
+  const baseOf = async (
+    name: string,
+    seed: number,
+  ): Promise<{ decoder: DecoderConfig; weights: DecoderWeights; modelDir: string }> => {
+    const builtIn = BUILT_IN_MODELS[name];
+    if (builtIn) {
+      const weights = initDecoderWeights(builtIn, { seed });
+      const modelDir = path.join(scratch, `${name.replace(/\W/g, '_')}-${seed}`);
+      await writeDecoderModelDir(modelDir, { config: builtIn, weights });
+      return { decoder: builtIn, weights, modelDir };
     }
-  };
-
-  /**
-   * Runs a state-changing request exactly once per seq_id; `durable` requests are checkpointed
-   * before their result is released.
-   */
-  const sequenced = (
-    modelId: string,
-    seq: number,
-    durable: boolean,
-    apply: (l: Learner) => Promise<unknown>,
-  ): { requestId: string; outcome: Promise<Outcome> } => {
-    const requestId = `${modelId}:${seq}`;
-    const existing = futures.get(requestId);
-    // A resubmission returns the same future, unless that one was turned away (seq_gap): then it is tried anew.
-    if (existing && !refused.has(requestId)) return { requestId, outcome: existing };
-    refused.delete(requestId);
-    const outcome = enqueue(async (): Promise<Outcome> => {
-      let current: ReturnType<typeof requireModel>;
-      try {
-        current = requireModel(modelId);
-      } catch (error) {
-        return { status: (error as HttpError).status, body: (error as HttpError).body() };
-      }
-      const s = current.state;
-      if (seq < s.nextSeq) {
-        const stored = s.results.get(seq);
-        if (stored) return stored;
-        return {
-          status: 409,
-          body: new HttpError(
-            409,
-            'seq_expired',
-            `seq_id ${seq} was applied long ago and its result is no longer kept`,
-            { details: { field: 'seq_id' } },
-          ).body(),
-        };
-      }
-      if (seq > s.nextSeq) {
-        refused.add(requestId);
-        return {
-          status: 409,
-          body: new HttpError(
-            409,
-            'seq_gap',
-            `seq_id ${seq} arrived but ${s.nextSeq} is next: resend from ${s.nextSeq}`,
-            { details: { field: 'seq_id', expected_seq_id: s.nextSeq } },
-          ).body(),
-        };
-      }
-      const result = await outcomeOf(() => apply(current.learner));
-      s.nextSeq = seq + 1;
-      s.results.set(seq, result);
-      if (durable) s.durableSeqs.add(seq);
-      for (const key of s.results.keys()) {
-        if (s.results.size <= keepResults) break;
-        s.results.delete(key);
-        s.durableSeqs.delete(key);
-      }
-      if (durable) await persist();
-      return result;
+    if (path.isAbsolute(name)) {
+      const read = await readDecoderModelDir(name).catch((error: Error) => {
+        throw new HttpError(400, 'unknown_base_model', `base_model ${name}: ${error.message}`, {
+          details: { field: 'base_model' },
+        });
+      });
+      return { decoder: read.config, weights: read.weights, modelDir: name };
+    }
+    throw new HttpError(400, 'unknown_base_model', `base_model ${name} is not served here`, {
+      hint: `use one of ${Object.keys(BUILT_IN_MODELS).join(', ')}, or the absolute path of a ToolGym model directory on the server`,
+      details: { field: 'base_model' },
     });
-    remember(requestId, outcome);
-    return { requestId, outcome };
   };
 
-  const unsequenced = (work: () => Promise<unknown>): { requestId: string; outcome: Promise<Outcome> } => {
-    const requestId = `r-${randomUUID()}`;
-    const outcome = enqueue(() => outcomeOf(work));
-    remember(requestId, outcome);
-    return { requestId, outcome };
-  };
-
-  const info = async (): Promise<WireInfo> => {
-    if (!learner || !state)
-      return { model_id: null, backend: null, decoder: null, parameters: 0, step: 0, next_seq_id: 1 };
-    const i = await learner.info();
-    return {
-      model_id: state.modelId,
-      backend: i.backend,
-      decoder: i.decoder,
-      parameters: i.parameters,
-      step: i.step,
-      next_seq_id: state.nextSeq,
+  const newModel = async (baseModel: string, seed: number): Promise<Model> => {
+    const base = await baseOf(baseModel, seed);
+    const learner = await createWorkerLearner(
+      {
+        decoder: base.decoder,
+        weights: base.weights,
+        backend,
+        microBatchSize: options.microBatchSize ?? 64,
+      },
+      workers,
+    );
+    const model: Model = {
+      id: `model_${randomUUID().slice(0, 8)}`,
+      baseModel,
+      decoder: base.decoder,
+      learner,
+      nextSeq: 1,
+      modelDir: base.modelDir,
     };
+    models.set(model.id, model);
+    return model;
   };
 
-  /** The POST endpoints under API_PREFIX, by name: each takes the request body. */
-  const calls: Record<string, (body: unknown) => Promise<Answer>> = {
+  const sample = async (body: z.infer<typeof SampleRequestSchema>): Promise<SampleResponseWire> => {
+    if (!body.model_path)
+      throw new HttpError(400, 'unsupported', 'this server samples from saved sampler weights only', {
+        hint: 'pass model_path from save_weights_for_sampler',
+        details: { field: 'model_path' },
+      });
+    const p = parseTinkerPath(body.model_path);
+    const model = p && models.get(p.modelId);
+    if (!model)
+      throw new HttpError(
+        404,
+        'unknown_model',
+        `model_path ${body.model_path}: its model is not on this server`,
+        {
+          details: { field: 'model_path' },
+        },
+      );
+    const c = await findCheckpoint(body.model_path, 'model_path');
+    if (!model.sampler)
+      model.sampler = {
+        policy: await createOnnxPolicy({ model: model.modelDir, executionProvider: 'cpu', threads: 1 }),
+        loaded: '',
+      };
+    if (model.sampler.loaded !== body.model_path) {
+      await model.sampler.policy.loadWeights(c.state.weights);
+      model.sampler.loaded = body.model_path;
+    }
+    const s = body.sampling_params;
+    const tokens = body.prompt.chunks.flatMap((ch) => ch.tokens);
+    const stop = s.stop ?? [];
+    const stopList = typeof stop === 'string' ? [stop] : stop;
+    const sequences = [];
+    for (let i = 0; i < body.num_samples; i++) {
+      const out = await model.sampler.policy.generate({
+        tokens,
+        sampling: {
+          maxTokens: s.max_tokens,
+          temperature: s.temperature,
+          topP: s.top_p,
+          ...(s.top_k > 0 ? { topK: s.top_k } : {}),
+          ...(s.seed !== null && s.seed !== undefined ? { seed: s.seed + i } : {}),
+          ...(stopList.every((x) => typeof x === 'number')
+            ? { stopTokenIds: stopList as number[] }
+            : { stop: stopList as string[] }),
+        },
+      });
+      sequences.push({
+        tokens: out.tokens ?? [],
+        logprobs: out.logprobs ?? null,
+        stop_reason: out.finishReason === 'length' ? ('length' as const) : ('stop' as const),
+      });
+    }
+    return { type: 'sample', sequences, prompt_logprobs: null };
+  };
+
+  /** POST endpoints under API_PREFIX: each takes the request body and answers JSON. */
+  const calls: Record<string, (body: unknown) => Promise<unknown>> = {
+    create_session: async (raw) => {
+      parse(CreateSessionRequestSchema, raw);
+      const id = `session_${randomUUID()}`;
+      sessions.add(id);
+      return { type: 'create_session', session_id: id };
+    },
+    session_heartbeat: async () => ({ type: 'session_heartbeat' }),
     create_model: async (raw) => {
       const body = parse(CreateModelRequestSchema, raw);
-      const weights = tensorMapFromWire(body.weights, 'weights');
-      return unsequenced(async () => {
-        const backend = body.backend ?? options.backend ?? 'wasm';
-        const microBatchSize = body.micro_batch_size ?? 32;
-        const next = await createWorkerLearner(
-          { decoder: body.decoder, weights, backend, microBatchSize },
-          workers,
+      if (!sessions.has(body.session_id))
+        throw new HttpError(404, 'unknown_session', `session ${body.session_id} is not on this server`, {
+          hint: 'call create_session first',
+          details: { field: 'session_id' },
+        });
+      if (body.lora_config)
+        throw new HttpError(
+          400,
+          'unsupported',
+          'lora_config: this server trains every weight of its built-in models',
+          {
+            hint: 'leave learner.loraRank unset for `toolgym learner serve` (LoRA is for GPU services)',
+            details: { field: 'lora_config' },
+          },
         );
-        await learner?.close();
-        learner = next;
-        state = {
-          modelId: `m-${randomUUID()}`,
-          decoder: body.decoder,
-          backend,
-          microBatchSize,
-          nextSeq: 1,
-          results: new Map(),
-          durableSeqs: new Set(),
-        };
-        await persist();
-        return { model_id: state.modelId, next_seq_id: 1 };
+      const requestId = `create-${randomUUID()}`;
+      let modelId = '';
+      submit(requestId, async () => {
+        modelId = (await newModel(body.base_model, 0)).id;
+        return { type: 'create_model', model_id: modelId };
       });
+      return { request_id: requestId, model_id: null };
+    },
+    get_info: async (raw) => {
+      const body = parse(ModelRequestSchema, raw);
+      const m = requireModel(body.model_id);
+      return {
+        type: 'get_info',
+        model_id: m.id,
+        model_name: m.baseModel,
+        is_lora: false,
+        lora_rank: null,
+        model_data: { arch: 'toolgym-decoder', model_name: m.baseModel, tokenizer_id: m.modelDir },
+      };
+    },
+    unload_model: async (raw) => {
+      const body = parse(ModelRequestSchema, raw);
+      const m = requireModel(body.model_id);
+      const requestId = submit(`${m.id}:unload`, async () => {
+        models.delete(m.id);
+        await m.learner.close();
+        await m.sampler?.policy.close?.();
+        return { type: 'unload_model', model_id: m.id };
+      });
+      return { request_id: requestId, model_id: m.id };
     },
     forward_backward: async (raw) => {
       const body = parse(ForwardBackwardRequestSchema, raw);
       const input = body.forward_backward_input;
-      return sequenced(body.model_id, body.seq_id, false, async (l) =>
-        forwardOutputToWire(
-          await l.forwardBackward(
-            input.data.map(datumFromWire),
-            input.loss_fn,
-            lossConfigFromWire(input.loss_fn_config),
-          ),
-        ),
+      const data = input.data.map(datumFromWire);
+      const config = lossConfigFromWire(input.loss_fn_config);
+      return forModel(body.model_id, body.seq_id, async (m) =>
+        forwardOutputToWire(await m.learner.forwardBackward(data, input.loss_fn, config)),
       );
     },
     forward: async (raw) => {
       const body = parse(ForwardRequestSchema, raw);
       const input = body.forward_input;
-      return unsequenced(async () => {
-        const { learner: l } = requireModel(body.model_id);
-        return forwardOutputToWire(
-          await l.forward(
-            input.data.map(datumFromWire),
-            input.loss_fn,
-            lossConfigFromWire(input.loss_fn_config),
-          ),
-        );
-      });
+      const data = input.data.map(datumFromWire);
+      const config = lossConfigFromWire(input.loss_fn_config);
+      return forModel(body.model_id, body.seq_id, async (m) =>
+        forwardOutputToWire(await m.learner.forward(data, input.loss_fn, config)),
+      );
     },
     optim_step: async (raw) => {
       const body = parse(OptimStepRequestSchema, raw);
-      return sequenced(body.model_id, body.seq_id, true, async (l) => ({
-        metrics: (await l.optimStep(adamFromWire(body.adam_params))).metrics,
+      const a = AdamParamsSchema.parse(body.adam_params);
+      return forModel(body.model_id, body.seq_id, async (m) => ({
+        type: 'optim_step',
+        metrics: (
+          await m.learner.optimStep({
+            learningRate: a.learning_rate,
+            beta1: a.beta1,
+            beta2: a.beta2,
+            eps: a.eps,
+            weightDecay: a.weight_decay,
+            gradClipNorm: a.grad_clip_norm,
+          })
+        ).metrics,
       }));
     },
     save_weights: async (raw) => {
-      const body = parse(ModelRequestSchema, raw);
-      return unsequenced(async () => {
-        const { learner: l, state: s } = requireModel(body.model_id);
-        const saved = await l.saveWeights();
-        return { step: saved.step, weights: tensorMapToWire(saved.weights, decoderWeightShapes(s.decoder)) };
+      const body = parse(SaveWeightsRequestSchema, raw);
+      return forModel(body.model_id, body.seq_id, async (m) => {
+        const p: TinkerPath = { modelId: m.id, kind: 'weights', name: body.path };
+        await storeCheckpoint(p, {
+          baseModel: m.baseModel,
+          decoder: m.decoder,
+          state: await m.learner.saveState(),
+        });
+        return { type: 'save_weights', path: tinkerPath(p) };
+      });
+    },
+    save_weights_for_sampler: async (raw) => {
+      const body = parse(SaveWeightsForSamplerRequestSchema, raw);
+      return forModel(body.model_id, body.seq_id, async (m) => {
+        const p: TinkerPath = { modelId: m.id, kind: 'sampler_weights', name: body.path };
+        const { weights, step } = await m.learner.saveWeights();
+        await storeCheckpoint(p, {
+          baseModel: m.baseModel,
+          decoder: m.decoder,
+          state: { step, weights, adamM: {}, adamV: {} },
+        });
+        return { type: 'save_weights_for_sampler', path: tinkerPath(p) };
       });
     },
     load_weights: async (raw) => {
       const body = parse(LoadWeightsRequestSchema, raw);
-      const weights = tensorMapFromWire(body.weights, 'weights');
-      return sequenced(body.model_id, body.seq_id, true, async (l) => {
-        await l.loadWeights(weights);
-        return {};
+      const c = await findCheckpoint(body.path, 'path');
+      if (parseTinkerPath(body.path)!.kind !== 'weights')
+        throw new HttpError(
+          400,
+          'invalid_path',
+          `${body.path} holds sampler weights, which cannot be trained from`,
+          {
+            hint: 'load a path save_weights returned (tinker://<model_id>/weights/<name>)',
+            details: { field: 'path' },
+          },
+        );
+      return forModel(body.model_id, body.seq_id, async (m) => {
+        if (c.baseModel !== m.baseModel)
+          throw new LearnerInputError(
+            `${body.path} was trained from ${c.baseModel}, this model is ${m.baseModel}`,
+          );
+        await m.learner.loadState(
+          body.optimizer ? c.state : { step: 0, weights: c.state.weights, adamM: {}, adamV: {} },
+        );
+        return { type: 'load_weights', path: body.path, model_id: m.id };
       });
     },
-    save_state: async (raw) => {
-      const body = parse(ModelRequestSchema, raw);
-      return unsequenced(async () => {
-        const { learner: l, state: s } = requireModel(body.model_id);
-        return { state: stateToWire(await l.saveState(), decoderWeightShapes(s.decoder)) };
-      });
-    },
-    load_state: async (raw) => {
-      const body = parse(LoadStateRequestSchema, raw);
-      const learnerState = stateFromWire(body.state);
-      return sequenced(body.model_id, body.seq_id, true, async (l) => {
-        await l.loadState(learnerState);
-        return {};
-      });
+    asample: async (raw) => {
+      const body = parse(SampleRequestSchema, raw);
+      return { request_id: submit(`sample-${randomUUID()}`, () => sample(body)), model_id: null };
     },
     retrieve_future: async (raw) => {
       const body = parse(RetrieveFutureRequestSchema, raw);
       const outcome = futures.get(body.request_id);
       if (!outcome)
         throw new HttpError(
-          404,
-          'unknown_request',
-          `request_id ${body.request_id} is unknown to this server (it may have restarted): resubmit the request`,
-          { details: { field: 'request_id' } },
+          410,
+          'unknown_future',
+          `request_id ${body.request_id} is unknown to this server`,
+          {
+            hint: 'the server may have restarted: submit the request again',
+            details: { field: 'request_id' },
+          },
         );
-      const timeout = body.timeout_ms ?? 5000;
       let timer: NodeJS.Timeout | undefined;
       const pending = new Promise<Outcome>((resolve) => {
-        timer = setTimeout(
-          () => resolve({ status: 200, body: { type: 'try_again', request_id: body.request_id } }),
-          timeout,
-        );
+        timer = setTimeout(() => {
+          const again: TryAgainResponse = {
+            type: 'try_again',
+            request_id: body.request_id,
+            queue_state: 'active',
+          };
+          resolve({ status: 200, body: again });
+        }, futureWaitMs);
       });
       try {
-        return await Promise.race([outcome, pending]);
+        return (await Promise.race([outcome, pending])).body;
       } finally {
         clearTimeout(timer);
       }
     },
   };
 
+  const capabilities: GetServerCapabilitiesResponse = {
+    supported_models: Object.entries(BUILT_IN_MODELS).map(([name, c]) => ({
+      model_name: name,
+      max_context_length: c.maxPositions,
+    })),
+    toolgym: {
+      loss_fn_config_keys: TOOLGYM_LOSS_FN_CONFIG_KEYS,
+      loss_fn_input_keys: LOSS_FN_INPUT_KEYS,
+      checkpoint_archive: 'safetensors',
+    },
+  };
+
   const routes: Array<Route<AppEnv<'client'>>> = [
-    { method: 'GET', path: '/health', handle: (c) => c.json({ ok: true }) },
-    { method: 'GET', path: `${API_PREFIX}/get_info`, handle: async (c) => c.json(await enqueue(info)) },
+    { method: 'GET', path: `${API_PREFIX}/healthz`, handle: (c) => c.json({ status: 'ok' }) },
+    { method: 'GET', path: `${API_PREFIX}/get_server_capabilities`, handle: (c) => c.json(capabilities) },
+    {
+      method: 'GET',
+      path: `${API_PREFIX}/training_runs/:model/checkpoints/:kind/:name/archive`,
+      // Tinker answers with a redirect to a signed download URL; here it is the server's own.
+      handle: (c) => c.redirect(`${c.req.path.replace(/\/archive$/, '/download')}`, 302),
+    },
+    {
+      method: 'GET',
+      path: `${API_PREFIX}/training_runs/:model/checkpoints/:kind/:name/download`,
+      handle: async (c) => {
+        const { model, kind, name } = c.req.param();
+        const found = await findCheckpoint(`tinker://${model}/${kind}/${name}`, 'path');
+        return c.body(Buffer.from(checkpointBytes(found)), 200, {
+          'content-type': 'application/octet-stream',
+        });
+      },
+    },
     ...Object.entries(calls).map(
       ([name, call]): Route<AppEnv<'client'>> => ({
         method: 'POST',
         path: `${API_PREFIX}/${name}`,
         handle: async (c) => {
-          let answer: Answer;
+          const key = c.req.header('x-idempotency-key');
+          if (key && answered.has(key)) return c.json(answered.get(key) as object);
+          let answer: unknown;
           try {
             answer = await call(await readJson(c));
           } catch (error) {
-            throw learnerHttpError(error);
+            throw asHttpError(error);
           }
-          if ('requestId' in answer) {
-            // Mutations are already queued: hand back the future (Tinker's UntypedAPIFuture).
-            answer.outcome.catch(() => {});
-            return c.json({ request_id: answer.requestId, model_id: state?.modelId ?? null });
-          }
-          return c.json(answer.body, answer.status as ContentfulStatusCode);
+          if (key && name !== 'retrieve_future') remember(answered, key, answer);
+          return c.json(answer as object);
         },
       }),
     ),
@@ -460,13 +630,26 @@ export async function serveLearner(options: LearnerServerOptions = {}): Promise<
     close: async () => {
       await server.close();
       await queue;
-      await learner?.close();
+      for (const m of models.values()) {
+        await m.learner.close();
+        await m.sampler?.policy.close?.();
+      }
+      await rm(scratch, { recursive: true, force: true });
     },
   };
 }
 
-/** The learner's own errors as answers: bad data is the client's (400), the rest is HttpError.from's. */
-function learnerHttpError(error: unknown): HttpError {
+/** A checkpoint as the safetensors file its archive downloads as: the state's tensors, step and base model in the metadata. */
+function checkpointBytes(c: StoredCheckpoint): Uint8Array {
+  return encodeSafetensors(learnerStateToTensors(c.state, decoderWeightShapes(c.decoder)), {
+    step: String(c.state.step),
+    base_model: c.baseModel,
+    decoder: JSON.stringify(c.decoder),
+  });
+}
+
+/** Errors as answers: bad data is the client's (400), the rest is HttpError.from's. */
+function asHttpError(error: unknown): HttpError {
   if (error instanceof LearnerInputError) return new HttpError(400, error.code, error.message);
   if (error instanceof WireFieldError)
     return new HttpError(400, error.code, error.message, { details: { field: error.field } });

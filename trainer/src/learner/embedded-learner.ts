@@ -19,6 +19,7 @@ import {
   type LossFnConfig,
   lossWeights,
   type OptimStepOutput,
+  resetOptimizerOf,
 } from './learner.ts';
 import { emptyLearnerProfile, type LearnerProfile } from './learner-profile.ts';
 import { TfDecoder } from './tf-decoder.ts';
@@ -367,6 +368,10 @@ export class EmbeddedLearner implements Learner {
       adamM: read(this.adamM),
       adamV: read(this.adamV),
     };
+  }
+
+  resetOptimizer(): Promise<void> {
+    return resetOptimizerOf(this);
   }
 
   async loadState(state: LearnerState): Promise<void> {

@@ -74,7 +74,8 @@ export interface OptimStepOutput {
 
 export interface LearnerInfo {
   backend: string;
-  decoder: DecoderConfig;
+  /** The decoder, for ToolGym's own models (a Tinker service's base model has none). */
+  decoder?: DecoderConfig;
   parameters: number;
   step: number;
 }
@@ -94,12 +95,21 @@ export interface Learner {
   saveState(): Promise<LearnerState>;
   /** Restores `saveState`'s output exactly: training then continues as if never interrupted. */
   loadState(state: LearnerState): Promise<void>;
+  /** Starts a fresh Adam (step 0, no moments) from the current weights. */
+  resetOptimizer(): Promise<void>;
+  /**
+   * Throws, naming the option, if this learner cannot compute `lossFn` with `config` (a remote
+   * service with fewer loss options); a run calls it for each loss it will use before it starts.
+   */
+  checkLoss?(lossFn: LossFnName, config?: LossFnConfig): void;
   close(): Promise<void>;
 }
 
 /** A learner's full training state: Adam moments by weight name (absent before the first step). */
 export interface LearnerState {
   step: number;
+  /** Where a Tinker-protocol service keeps this state (`tinker://…/weights/…`); tensors may then be empty. */
+  path?: string;
   weights: DecoderWeights;
   adamM: DecoderWeights;
   adamV: DecoderWeights;
@@ -108,7 +118,7 @@ export interface LearnerState {
 /** Typed errors for malformed learner calls (configuration/programming channel). */
 export class LearnerInputError extends ToolGymError {
   constructor(message: string) {
-    // The code is on the learner API's wire (LEARNER_API.md), so it keeps its spelling.
+    // The code is on the learner API's wire (TINKER.md), so it keeps its spelling.
     super('learner-input', message);
   }
 }
@@ -153,4 +163,10 @@ export function datumFromSequence(
   if (logprobs) lossFnInputs.logprobs = logprobs;
   if (refLogprobs) lossFnInputs.ref_logprobs = refLogprobs;
   return { modelInput: { tokens: tokens.slice(0, -1) }, lossFnInputs };
+}
+
+/** `resetOptimizer` for a learner that holds its own state: its weights, reloaded with no optimiser state. */
+export async function resetOptimizerOf(learner: Learner): Promise<void> {
+  const { weights } = await learner.saveWeights();
+  await learner.loadState({ step: 0, weights, adamM: {}, adamV: {} });
 }

@@ -24,6 +24,7 @@ import {
   type Learner,
   LearnerInputError,
   type LossFnConfig,
+  resetOptimizerOf,
 } from './learner.ts';
 import { emptyLearnerProfile, type LearnerPhase, type LearnerProfile } from './learner-profile.ts';
 
@@ -219,6 +220,9 @@ export async function createWorkerLearner(
     saveState: () => first.call('saveState'),
     loadState: async (state) => {
       await all('loadState', state);
+    },
+    async resetOptimizer() {
+      await resetOptimizerOf(this);
     },
     async close() {
       await Promise.all(replicas.map((r) => r.close()));

@@ -155,7 +155,18 @@ export const TrainConfigSchema = z
       .strict(),
     policy: z
       .object({
-        /** The decoder's size (ToolGym's small model, byte tokenizer). */
+        /**
+         * `onnx`: ToolGym's engine plays, with the learner's weights after every optimiser step.
+         * `tinker`: the learner's service samples (`asample`) from the weights it saved for the
+         * sampler after every step; needs `learner.kind: tinker`.
+         */
+        kind: z.enum(['onnx', 'tinker']).default('onnx'),
+        /**
+         * With `kind: tinker`: the base model's tokenizer.json and tokenizer_config.json (its chat
+         * template), read locally. Absent: the run's own model directory (ToolGym's models).
+         */
+        tokenizerDir: z.string().min(1).optional(),
+        /** The decoder's size (ToolGym's small model, byte tokenizer); `maxPositions` also caps a tinker policy's context. */
         model: z
           .object({
             dModel: z.number().int().positive().default(64),
@@ -199,14 +210,26 @@ export const TrainConfigSchema = z
       })
       .strict()
       .prefault({}),
-    /** `embedded` (in process) or the URL of `toolgym learner serve`; the string alone is short for `{kind: …}`. */
+    /**
+     * `embedded` (in process), or `tinker`: any service that speaks the Tinker training API (the
+     * Tinker service, skyrl-tx, `toolgym learner serve`) at `url`. The string alone is short for `{kind: …}`.
+     */
     learner: z.preprocess(
       (value) => (typeof value === 'string' ? { kind: value } : value),
       z
         .object({
-          kind: z.union([z.literal('embedded'), z.url({ protocol: /^https?$/ })]).default('embedded'),
-          /** Environment variable holding the remote learner's bearer token. */
-          tokenEnv: z.string().default('TOOLGYM_LEARNER_TOKEN'),
+          kind: z.enum(['embedded', 'tinker']).default('embedded'),
+          /** The Tinker-protocol service (tinker): its base URL, e.g. http://127.0.0.1:8470. */
+          url: z.url({ protocol: /^https?$/ }).optional(),
+          /**
+           * The model trained (tinker): a name the service serves (`Qwen/Qwen3-8B`). Absent: the
+           * run's own model directory, which only `toolgym learner serve` on this machine can read.
+           */
+          baseModel: z.string().min(1).optional(),
+          /** LoRA rank (tinker; Tinker's default is 32). Absent: no LoRA, as `toolgym learner serve` trains every weight. */
+          loraRank: z.number().int().positive().optional(),
+          /** Environment variable holding the service's API key (sent as X-API-Key). */
+          apiKeyEnv: z.string().default('TINKER_API_KEY'),
           /** TF.js backend: `wasm` (SIMD) or the pure-JS `cpu`; `pnpm bench learner` compares them. */
           backend: z.enum(['wasm', 'cpu']).default('wasm'),
           microBatchSize: z.number().int().positive().default(64),
@@ -221,6 +244,10 @@ export const TrainConfigSchema = z
           message:
             'learner.workers is for the embedded learner; a remote learner decides its own parallelism',
           path: ['workers'],
+        })
+        .refine((l) => l.kind !== 'tinker' || l.url !== undefined, {
+          message: 'learner.kind tinker needs learner.url, the service’s base URL',
+          path: ['url'],
         })
         .prefault({}),
     ),
@@ -475,6 +502,25 @@ export const TrainConfigSchema = z
       'rl.rlpr filters groups by the std of its own reward; dynamic sampling refills by the environment reward: keep one (set rl.dynamicSamplingRounds to 0)',
     path: ['rl', 'dynamicSamplingRounds'],
   })
+  .refine((c) => c.learner.kind !== 'tinker' || c.rl.kl.coef === 0, {
+    message:
+      'rl.kl needs a reference model from the weights RL starts from, which a Tinker-protocol learner cannot create: set rl.kl.coef to 0',
+    path: ['rl', 'kl', 'coef'],
+  })
+  .refine((c) => c.policy.kind !== 'tinker' || c.learner.kind === 'tinker', {
+    message: 'policy.kind tinker samples through the learner’s service: set learner.kind to tinker',
+    path: ['policy', 'kind'],
+  })
+  .refine(
+    (c) =>
+      c.policy.kind !== 'tinker' ||
+      (c.rl.sampling.exploreToolNames === 0 && c.eval.sampling.exploreToolNames === 0),
+    {
+      message:
+        'exploring tool names needs a local engine; a Tinker service samples by itself (policy.kind onnx)',
+      path: ['rl', 'sampling', 'exploreToolNames'],
+    },
+  )
   .refine(
     (c) =>
       c.template.toolTokens ||

@@ -7,11 +7,11 @@
 import path from 'node:path';
 import { type Task, type TaskSeat, taskSeatOf } from '@toolgym/protocol';
 import type { LoadedCheckpoint } from '../checkpoint/checkpoint.ts';
-import type { LossFnConfig } from '../learner/learner.ts';
 import { TrainConfigError } from './config.ts';
 import { describeEval, type Evaluator, rlTasks } from './evaluation.ts';
 import { evalMetrics } from './metrics.ts';
 import { weightsFrom } from './policy-model.ts';
+import { rlLossConfig } from './rl-loss.ts';
 import { rlStepMetrics } from './rl-metrics.ts';
 import { collect, drawFrom, learn, type Played, type RlSetup, score } from './rl-step.ts';
 import { createPrime } from './prime.ts';
@@ -65,7 +65,7 @@ export async function trainRl(
             rng: run.rng.saveState(),
             rolloutSeed: run.rolloutSeed,
             policyVersion: run.policy.version,
-            weights: run.published,
+            published: run.published,
           }
         : undefined;
     return collect(setup, step);
@@ -151,18 +151,7 @@ async function setUpRl(
 ): Promise<RlSetup> {
   const { config } = run;
   const rl = config.rl;
-  const loss: LossFnConfig = {
-    clipLow: rl.clipLow,
-    clipHigh: rl.clipHigh,
-    ratioLevel: rl.ratioLevel,
-    aggregation: rl.aggregation,
-    normLength: rl.normLength,
-    entropyCoef: rl.entropyCoef,
-    entropyTopFraction: rl.entropyTopFraction,
-    temperature: rl.sampling.temperature || 1,
-    ...(rl.truncation > 0 ? { truncation: rl.truncation } : {}),
-    ...(rl.kl.coef > 0 ? { klCoef: rl.kl.coef, klEstimator: rl.kl.estimator } : {}),
-  };
+  const loss = rlLossConfig(rl);
   const { warmup, pretrain } = config;
   // The KL reference (and PRIME's) is what RL starts from: the warm-up's or pretraining's result
   // (kept on disk, so a resumed run finds it too), or the initial weights.

@@ -1,8 +1,9 @@
 /**
- * The run context every phase works with: the run's directory and metrics, the onnx policy that
- * plays and the learner that trains it, the seeded state a checkpoint keeps (the rng, the rollout
- * seed, the published weights, the result so far), and the two acts between them — `play`
- * episodes with a policy, `publish` the learner's weights to the policy.
+ * The run context every phase works with: the run's directory and metrics, the policy that plays
+ * (ToolGym's onnx engine, or a Tinker service's sampler) and the learner that trains it, the
+ * seeded state a checkpoint keeps (the rng, the rollout seed, the published weights, the result so
+ * far), and the two acts between them — `play` episodes with a policy, `publish` the learner's
+ * weights to the policy.
  */
 import path from 'node:path';
 import {
@@ -21,14 +22,17 @@ import {
 } from '@toolgym/agents';
 import { type Environment, EnvironmentClient, EnvironmentPool } from '@toolgym/env-kit';
 import { Rng, type TaskSeat, type TrajectoryGroup, taskSeatOf } from '@toolgym/protocol';
-import { createRemoteLearner } from '../api/remote-learner.ts';
+import { TinkerLearner } from '../api/tinker-learner.ts';
+import { TinkerPolicy } from '../api/tinker-policy.ts';
 import type { Learner } from '../learner/learner.ts';
 import { createWorkerLearner } from '../learner/worker-learner.ts';
 import { type TrainConfig, TrainConfigError } from './config.ts';
 import { MetricsLog } from './metrics.ts';
 import { chatLayout, modelChat, pretrainEnvironmentOf, weightsFrom } from './policy-model.ts';
+import { rlLossConfig } from './rl-loss.ts';
 import { openRunDir, type RunDir } from './run-dir.ts';
 import { type SamplingContext, samplingContext } from './sampling.ts';
+import type { Published } from './train-checkpoint.ts';
 import type { Provenance, TrainResult } from './train-result.ts';
 
 export interface TrainOptions {
@@ -86,7 +90,7 @@ export interface TrainingRun {
   readonly extraTokens: string[];
   /** The weights the run starts from (a random init or `policy.initFrom`). */
   readonly initial: DecoderWeights;
-  readonly policy: OnnxPolicy;
+  readonly policy: OnnxPolicy | TinkerPolicy;
   readonly learner: Learner;
   /** A learner of the configured kind holding `weights` (the KL reference is a second one). */
   readonly learnerOf: (weights: DecoderWeights, workers: number) => Promise<Learner>;
@@ -97,8 +101,8 @@ export interface TrainingRun {
   readonly result: TrainResult;
   rng: Rng;
   rolloutSeed: number;
-  /** The weights the policy plays with (the learner's, as of the last publish). */
-  published: DecoderWeights;
+  /** What the policy plays with: the learner's weights (or their sampler save) as of the last publish. */
+  published: Published;
   /** Running advantage baselines by role (`rl.algorithm: rae`), carried from step to step. */
   baselines: Record<string, number>;
   /** Plays each task `groupSize` times with `policy` through the rollout engine; groups come back in task order. */
@@ -109,9 +113,16 @@ export interface TrainingRun {
     sampling: SamplingParams,
     record?: PlayRecord,
   ): Promise<Episodes>;
+  /** What the policy would play with if published now: the learner's weights, or a new sampler save of them. */
+  takePublished(): Promise<Published>;
+  /** The policy plays `p` from now on, as its next version or as `version` (a resumed run's). */
+  playWith(p: Published, version?: number): Promise<void>;
   /** Gives the policy the learner's weights (its version goes up by one). */
   publish(): Promise<void>;
-  /** Keeps the learner's weights as the model directory `<run>/<name>`, playable with `--policy onnx:<dir>`. */
+  /**
+   * Keeps the learner's weights as the model directory `<run>/<name>`, playable with
+   * `--policy onnx:<dir>` (with `policy.kind: tinker` they stay on the service: nothing is written).
+   */
   saveModel(name: string): Promise<void>;
   close(): Promise<void>;
 }
@@ -161,30 +172,45 @@ export async function openRun(options: TrainOptions): Promise<TrainingRun> {
   const modelLayout = { config: decoder, extraTokens, ...(chat ? { chat } : {}) };
   const modelDir = path.join(dir.path, 'model');
   await writeDecoderModelDir(modelDir, { ...modelLayout, weights: initial, initSeed: seed });
-  const policy = await createOnnxPolicy({
-    model: modelDir,
-    executionProvider: 'cpu',
-    threads: config.policy.threads,
-    maxBatchSize: 256,
-  });
+  const apiKey = process.env[config.learner.apiKeyEnv];
+  const policy =
+    config.policy.kind === 'tinker'
+      ? new TinkerPolicy({
+          url: config.learner.url!,
+          tokenizerDir: config.policy.tokenizerDir ?? modelDir,
+          ...(apiKey ? { apiKey } : {}),
+        })
+      : await createOnnxPolicy({
+          model: modelDir,
+          executionProvider: 'cpu',
+          threads: config.policy.threads,
+          maxBatchSize: 256,
+        });
   if (policy.tokenizer.vocabSize > decoder.vocabSize)
     throw new TrainConfigError(
       `the tokenizer has ${policy.tokenizer.vocabSize} tokens but the decoder only ${decoder.vocabSize}`,
       'start from a model directory whose decoder covers its tokenizer (policy.initFrom), or raise the decoder vocabulary',
     );
   const learnerOf = (weights: DecoderWeights, workers: number): Promise<Learner> => {
-    const settings = {
-      decoder,
-      weights,
-      backend: config.learner.backend,
-      microBatchSize: config.learner.microBatchSize,
-    };
-    const token = process.env[config.learner.tokenEnv];
-    return config.learner.kind === 'embedded'
-      ? createWorkerLearner(settings, workers)
-      : createRemoteLearner({ ...settings, url: config.learner.kind, ...(token ? { token } : {}) });
+    const l = config.learner;
+    if (l.kind === 'embedded')
+      return createWorkerLearner(
+        { decoder, weights, backend: l.backend, microBatchSize: l.microBatchSize },
+        workers,
+      );
+    // The service starts from its base model (the config refuses rl.kl, the one caller with other weights).
+    return TinkerLearner.create({
+      url: l.url!,
+      baseModel: l.baseModel ?? path.resolve(modelDir),
+      ...(l.loraRank !== undefined ? { loraRank: l.loraRank, loraSeed: seed } : {}),
+      ...(apiKey ? { apiKey } : {}),
+    });
   };
   const learner = await learnerOf(initial, config.learner.workers);
+  // A learner that cannot compute a loss of this run refuses it now, before any step.
+  learner.checkLoss?.(config.rl.loss, rlLossConfig(config.rl));
+  learner.checkLoss?.('cross_entropy', {});
+  learner.checkLoss?.('cross_entropy', { aggregation: 'token-sum' });
   const runId = options.runId ?? dir.name;
   const { template, toolFormat } = chatLayout(chat, tools);
   const episode = { template, toolFormat, maxTurns: config.maxTurns, maxContextTokens: decoder.maxPositions };
@@ -224,7 +250,7 @@ export async function openRun(options: TrainOptions): Promise<TrainingRun> {
     },
     rng: new Rng(seed ^ 0x7a11),
     rolloutSeed: seed * 1_000_003,
-    published: initial,
+    published: { weights: initial },
     baselines: {},
     async play(p, taskIds, groupSize, sampling, record = {}) {
       // A variant of the environment (the pretraining one) is played here: the servers run the run's.
@@ -261,12 +287,23 @@ export async function openRun(options: TrainOptions): Promise<TrainingRun> {
       );
       return { groups, ms: result.ms };
     },
+    async takePublished() {
+      return policy instanceof TinkerPolicy
+        ? { samplerPath: await (learner as TinkerLearner).saveForSampler() }
+        : { weights: (await learner.saveWeights()).weights };
+    },
+    async playWith(p, version) {
+      const options = version !== undefined ? { version } : {};
+      if (policy instanceof TinkerPolicy)
+        policy.useSampler((p as { samplerPath: string }).samplerPath, options);
+      else await policy.loadWeights((p as { weights: DecoderWeights }).weights, options);
+    },
     async publish() {
-      const { weights } = await learner.saveWeights();
-      await policy.loadWeights(weights);
-      run.published = weights;
+      run.published = await run.takePublished();
+      await run.playWith(run.published);
     },
     async saveModel(name) {
+      if (policy instanceof TinkerPolicy) return;
       const { weights } = await learner.saveWeights();
       await writeDecoderModelDir(path.join(dir.path, name), {
         ...modelLayout,
@@ -277,9 +314,14 @@ export async function openRun(options: TrainOptions): Promise<TrainingRun> {
     async close() {
       pool?.close();
       await learner.close();
-      await policy.close();
+      if (!(policy instanceof TinkerPolicy)) await policy.close();
     },
   };
+  if (policy instanceof TinkerPolicy) {
+    // Version 0 samples the initial weights, as ToolGym's engine starts from them.
+    run.published = await run.takePublished();
+    await run.playWith(run.published, 0);
+  }
   return run;
 }
 

@@ -1,5 +1,5 @@
 /** The sampling settings of the run's requests: stop ids, and ε-exploration over tool-name tokens. */
-import { type OnnxPolicy, type SamplingParams, TOOL_CALL_OPEN } from '@toolgym/agents';
+import { type SamplingParams, TOOL_CALL_OPEN, type Tokenizer } from '@toolgym/agents';
 import { type TrainConfig, TrainConfigError } from './config.ts';
 
 /** What every request of the run shares: stop ids, and the tool-name tokens that exploration picks from. */
@@ -9,7 +9,10 @@ export interface SamplingContext {
   callOpenId: number;
 }
 
-export function samplingContext(policy: OnnxPolicy, extraTokens: readonly string[]): SamplingContext {
+export function samplingContext(
+  policy: { tokenizer: Tokenizer },
+  extraTokens: readonly string[],
+): SamplingContext {
   const single = (text: string) => {
     const ids = policy.tokenizer.encode(text);
     if (ids.length !== 1)

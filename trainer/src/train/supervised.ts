@@ -48,7 +48,7 @@ export async function supervisedPhases(run: TrainingRun, resumed: boolean): Prom
       ...(pretrainEnvironment ? { environment: pretrainEnvironment } : {}),
     });
     // The warm-up starts its own Adam from the pretrained weights, as from `policy.initFrom`.
-    await run.learner.loadState({ step: 0, weights: run.published, adamM: {}, adamV: {} });
+    await run.learner.resetOptimizer();
   }
   const warmup = config.warmup;
   const warmupDemos =

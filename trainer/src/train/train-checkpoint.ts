@@ -5,12 +5,7 @@
  * with `rl.asyncLevel` 1 also the batch that was playing during the learner's step, which a
  * resumed run plays again.
  */
-import {
-  type DecoderConfig,
-  type DecoderWeights,
-  decoderWeightShapes,
-  type OnnxPolicy,
-} from '@toolgym/agents';
+import { type DecoderConfig, type DecoderWeights, decoderWeightShapes } from '@toolgym/agents';
 import { Rng } from '@toolgym/protocol';
 import { type LoadedCheckpoint, writeCheckpoint } from '../checkpoint/checkpoint.ts';
 import {
@@ -33,6 +28,8 @@ export interface TrainCheckpointState {
   /** RL steps done (0: warm-up and the first evaluation done). */
   rlStep: number;
   learnerStep: number;
+  /** Where a Tinker-protocol learner's service keeps the learner's state. */
+  learnerPath?: string;
   rng: number;
   rolloutSeed: number;
   policyVersion: number;
@@ -40,9 +37,10 @@ export interface TrainCheckpointState {
   baselines?: Record<string, number>;
   /**
    * With `rl.asyncLevel` 1: the next step's batch was playing, with the policy at this version (its
-   * weights are the checkpoint's `sampling.*` tensors; `rng` and `rolloutSeed` are from before it).
+   * weights are the checkpoint's `sampling.*` tensors, or the service's `samplerPath`; `rng` and
+   * `rolloutSeed` are from before it).
    */
-  inFlight?: { policyVersion: number };
+  inFlight?: { policyVersion: number; samplerPath?: string };
   /** RL's training time so far (the clock of the safety stop `rl.timeBudgetMinutes`), ms; absent = 0. */
   rlTrainingMs?: number;
   /** With `rl.rlpr`: its std filter's moving average (absent before its first step). */
@@ -57,8 +55,11 @@ export interface InFlight {
   rng: number;
   rolloutSeed: number;
   policyVersion: number;
-  weights: DecoderWeights;
+  published: Published;
 }
+
+/** What the policy plays with: weights (ToolGym's engine) or the service's sampler save of them (`policy.kind: tinker`). */
+export type Published = { weights: DecoderWeights } | { samplerPath: string };
 
 /** The part of a run that a checkpoint saves and restores. */
 export interface CheckpointedRun {
@@ -66,11 +67,15 @@ export interface CheckpointedRun {
   decoder: DecoderConfig;
   extraTokens: string[];
   learner: Learner;
-  policy: OnnxPolicy;
+  policy: { readonly version: number };
   rng: Rng;
   rolloutSeed: number;
-  published: DecoderWeights;
+  published: Published;
   baselines: Record<string, number>;
+  /** What the policy would play with if published now (the learner's weights or a new sampler save). */
+  takePublished(): Promise<Published>;
+  /** The policy plays `p` from now on, as its next version or as `version`. */
+  playWith(p: Published, version?: number): Promise<void>;
   result: TrainResult;
   dir: { checkpoints: string };
   metrics: { bytes(): Promise<number> };
@@ -102,12 +107,20 @@ export async function writeTrainCheckpoint(
     extraTokens: run.extraTokens,
     rlStep,
     learnerStep: learnerState.step,
+    ...(learnerState.path ? { learnerPath: learnerState.path } : {}),
     // With a batch in flight, the rng as it was when that batch was drawn: a resumed run plays it again.
     rng: inFlight?.rng ?? run.rng.saveState(),
     rolloutSeed: inFlight?.rolloutSeed ?? run.rolloutSeed,
     policyVersion: run.policy.version,
     baselines: run.baselines,
-    ...(inFlight ? { inFlight: { policyVersion: inFlight.policyVersion } } : {}),
+    ...(inFlight
+      ? {
+          inFlight: {
+            policyVersion: inFlight.policyVersion,
+            ...('samplerPath' in inFlight.published ? { samplerPath: inFlight.published.samplerPath } : {}),
+          },
+        }
+      : {}),
     rlTrainingMs: at.rlTrainingMs,
     ...(at.rlprEma !== undefined ? { rlprEma: at.rlprEma } : {}),
     metricsBytes: await run.metrics.bytes(),
@@ -118,7 +131,9 @@ export async function writeTrainCheckpoint(
     state,
     tensors: {
       ...learnerStateToTensors(learnerState, shapes),
-      ...(inFlight ? samplingWeightsToTensors(inFlight.weights, shapes) : {}),
+      ...(inFlight && 'weights' in inFlight.published
+        ? samplingWeightsToTensors(inFlight.published.weights, shapes)
+        : {}),
     },
   });
 }
@@ -133,10 +148,12 @@ export async function restoreRun(
   resumed: LoadedCheckpoint<TrainCheckpointState>,
 ): Promise<void> {
   const s = resumed.state;
-  await run.learner.loadState(learnerStateFromTensors(resumed.tensors, s.learnerStep));
-  run.published = (await run.learner.saveWeights()).weights;
-  if (s.policyVersion > 0 && !s.inFlight)
-    await run.policy.loadWeights(run.published, { version: s.policyVersion });
+  await run.learner.loadState({
+    ...learnerStateFromTensors(resumed.tensors, s.learnerStep),
+    ...(s.learnerPath ? { path: s.learnerPath } : {}),
+  });
+  run.published = await run.takePublished();
+  if (s.policyVersion > 0 && !s.inFlight) await run.playWith(run.published, s.policyVersion);
   run.rng = Rng.fromState(s.rng);
   run.rolloutSeed = s.rolloutSeed;
   run.baselines = { ...s.baselines };
@@ -155,11 +172,14 @@ export async function playInFlightAgain<T>(
   const pending = resumed.state.inFlight!;
   // Version 0 is the initial weights, which the policy was created with.
   if (pending.policyVersion > run.policy.version)
-    await run.policy.loadWeights(samplingWeightsFromTensors(resumed.tensors), {
-      version: pending.policyVersion,
-    });
+    await run.playWith(
+      pending.samplerPath
+        ? { samplerPath: pending.samplerPath }
+        : { weights: samplingWeightsFromTensors(resumed.tensors) },
+      pending.policyVersion,
+    );
   const batch = await play();
   if (resumed.state.policyVersion > run.policy.version)
-    await run.policy.loadWeights(run.published, { version: resumed.state.policyVersion });
+    await run.playWith(run.published, resumed.state.policyVersion);
   return batch;
 }

@@ -149,9 +149,29 @@ describe('training config', () => {
     for (const asyncLevel of [-1, 2, 0.5])
       expect(() => parseTrainConfig({ ...base, rl: { ...base.rl, asyncLevel } })).toThrow(/rl\.asyncLevel/);
     expect(() => parseTrainConfig({ ...base, learner: { workers: 0 } })).toThrow(/learner\.workers/);
+    const tinker = { kind: 'tinker', url: 'http://127.0.0.1:8470' };
+    expect(() => parseTrainConfig({ ...base, learner: { ...tinker, workers: 2 } })).toThrow(
+      /learner\.workers: learner\.workers is for the embedded learner/,
+    );
+    // The ToolGym-only wire is gone: a bare URL names the fix.
+    expect(() => parseTrainConfig({ ...base, learner: 'http://127.0.0.1:8470' })).toThrow(/learner\.kind/);
+    expect(() => parseTrainConfig({ ...base, learner: { kind: 'tinker' } })).toThrow(/learner\.url/);
+    // What a Tinker service cannot do is refused before the run: a KL reference, a local-engine sampling trick.
     expect(() =>
-      parseTrainConfig({ ...base, learner: { kind: 'http://127.0.0.1:8470', workers: 2 } }),
-    ).toThrow(/learner\.workers: learner\.workers is for the embedded learner/);
+      parseTrainConfig({ ...base, learner: tinker, rl: { ...base.rl, kl: { coef: 0.1 } } }),
+    ).toThrow(/rl\.kl\.coef: rl\.kl needs a reference model/);
+    expect(() => parseTrainConfig({ ...base, policy: { kind: 'tinker' } })).toThrow(
+      /set learner\.kind to tinker/,
+    );
+    expect(() =>
+      parseTrainConfig({
+        ...base,
+        learner: tinker,
+        policy: { kind: 'tinker' },
+        template: { toolTokens: true },
+        rl: { ...base.rl, sampling: { exploreToolNames: 0.5 } },
+      }),
+    ).toThrow(/rl\.sampling\.exploreToolNames: exploring tool names needs a local engine/);
     expect(() => parseTrainConfig({ ...base, rl: { ...base.rl, turnCredit: { returns: 'max' } } })).toThrow(
       /rl\.turnCredit\.returns/,
     );

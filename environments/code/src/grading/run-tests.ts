@@ -91,6 +91,8 @@ class Grading {
   private graderStoppedBecause?: string;
   /** The solution loaded and the grader was told to start its tests. */
   private started = false;
+  /** The grading is over; a grader taken after this is not used. */
+  private finished = false;
   private timers: { test?: NodeJS.Timeout; grader?: NodeJS.Timeout; overall?: NodeJS.Timeout } = {};
   private settle: (error?: Error) => void = () => {};
 
@@ -142,6 +144,7 @@ class Grading {
       clearTimeout(this.timers.overall);
       this.clearTestTimers();
       this.options.signal?.removeEventListener('abort', onAbort);
+      this.finished = true;
       this.candidate?.close();
       this.grader?.kill();
     }
@@ -168,6 +171,12 @@ class Grading {
 
   private async grade(): Promise<void> {
     const grader = await this.infra.graders.take();
+    // A solution that failed to load can end the grading while the grader is still starting:
+    // the grader must not wait for a job that never comes (and hold the process open).
+    if (this.finished) {
+      grader.kill();
+      return;
+    }
     this.grader = grader;
     await new Promise<void>((resolve, reject) => {
       let settled = false;

@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { DocumentCollection, RetrievalDocument } from '@toolgym/tools';
+import type { DocumentStore, RetrievalDocument } from '@toolgym/tools';
 import { idFromDocumentPath } from './corpus-url.ts';
 
 /** The local web server the browser reads the corpus from. */
@@ -40,7 +40,7 @@ const NOT_FOUND = `<!doctype html><html><head><title>Not found</title></head><bo
  * Serves `/doc/<id>` as HTML on 127.0.0.1 (a free port). The socket is unref'd: an idle corpus
  * server never keeps a process alive.
  */
-export async function startCorpusServer(documents: DocumentCollection): Promise<CorpusServer> {
+export async function startCorpusServer(documents: DocumentStore): Promise<CorpusServer> {
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://local');
     if (req.method !== 'GET' && req.method !== 'HEAD') return void res.writeHead(405).end();

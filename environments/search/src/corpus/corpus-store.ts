@@ -32,22 +32,24 @@ export class CorpusFormatError extends ToolGymError {
 }
 
 /**
- * Reads a corpus in the format of Search-R1 and FlashRAG (e.g. their Wikipedia dumps): JSONL,
- * one passage per line, `{"id": ..., "contents": "\"Title\"\nText"}` — the first line of
- * `contents` is the title (often quoted). Also accepts `title` + `text` fields when present.
+ * Reads a corpus in the format of Search-R1 and FlashRAG (e.g. their Wikipedia dumps) one
+ * passage at a time: JSONL, `{"id": ..., "contents": "\"Title\"\nText"}` — the first line of
+ * `contents` is the title (quoted in their files; the quotes are dropped), the rest the text, as
+ * Search-R1's retrieval server splits it. Also accepts `title` + `text` fields. Blank lines are
+ * skipped; anything else that is not a passage fails with its line number.
  */
-export async function loadSearchR1Corpus(
+export async function* readSearchR1Corpus(
   file: string,
   options: { limit?: number } = {},
-): Promise<RetrievalDocument[]> {
+): AsyncGenerator<RetrievalDocument> {
   if (!existsSync(file)) throw new CorpusFormatError(file, 0, 'file not found');
-  const documents: RetrievalDocument[] = [];
   const seen = new Set<string>();
   const lines = createInterface({
     input: createReadStream(file, 'utf8'),
     crlfDelay: Number.POSITIVE_INFINITY,
   });
   let lineNumber = 0;
+  let count = 0;
   for await (const line of lines) {
     lineNumber++;
     if (line.trim() === '') continue;
@@ -56,6 +58,9 @@ export async function loadSearchR1Corpus(
       row = JSON.parse(line);
     } catch {
       throw new CorpusFormatError(file, lineNumber, 'not valid JSON');
+    }
+    if (row === null || typeof row !== 'object' || Array.isArray(row)) {
+      throw new CorpusFormatError(file, lineNumber, 'a line must be a JSON object');
     }
     if (row.id === undefined || (typeof row.id !== 'string' && typeof row.id !== 'number')) {
       throw new CorpusFormatError(file, lineNumber, "missing 'id' (string or number)");
@@ -67,9 +72,7 @@ export async function loadSearchR1Corpus(
     let text: string;
     if (typeof row.contents === 'string') {
       const newline = row.contents.indexOf('\n');
-      title = (newline === -1 ? row.contents : row.contents.slice(0, newline))
-        .trim()
-        .replace(/^"(.*)"$/, '$1');
+      title = unquoteTitle((newline === -1 ? row.contents : row.contents.slice(0, newline)).trim()) || id;
       text = newline === -1 ? '' : row.contents.slice(newline + 1).trim();
     } else if (typeof row.text === 'string') {
       title = typeof row.title === 'string' ? row.title : id;
@@ -77,12 +80,48 @@ export async function loadSearchR1Corpus(
     } else {
       throw new CorpusFormatError(file, lineNumber, "missing 'contents' (string)");
     }
-    documents.push({ id, title, url: canonicalUrl(id), text });
-    if (options.limit !== undefined && documents.length >= options.limit) {
+    yield { id, title, url: canonicalUrl(id), text };
+    count++;
+    if (options.limit !== undefined && count >= options.limit) {
       lines.close();
-      break;
+      return;
     }
   }
-  if (documents.length === 0) throw new CorpusFormatError(file, lineNumber, 'the file holds no passages');
+  if (count === 0) throw new CorpusFormatError(file, lineNumber, 'the file holds no passages');
+}
+
+/**
+ * A title line without the quotes around it: one pair (`""Heroes" (album)"` → `"Heroes" (album)`),
+ * or a lone quote at either end.
+ */
+function unquoteTitle(line: string): string {
+  return /^".*"$/.test(line) && line.length >= 2 ? line.slice(1, -1) : line.replace(/^"|"$/g, '');
+}
+
+/** `readSearchR1Corpus`, all passages in memory. */
+export async function loadSearchR1Corpus(
+  file: string,
+  options: { limit?: number } = {},
+): Promise<RetrievalDocument[]> {
+  const documents: RetrievalDocument[] = [];
+  for await (const doc of readSearchR1Corpus(file, options)) documents.push(doc);
   return documents;
+}
+
+/** Passages in a Search-R1 file (non-blank lines), counted without parsing them. */
+export async function countPassages(file: string, limit?: number): Promise<number> {
+  if (!existsSync(file)) throw new CorpusFormatError(file, 0, 'file not found');
+  let count = 0;
+  let blank = true;
+  for await (const chunk of createReadStream(file) as AsyncIterable<Buffer>) {
+    for (let i = 0; i < chunk.length; i++) {
+      const byte = chunk[i]!;
+      if (byte === 10) {
+        if (!blank) count++;
+        blank = true;
+      } else if (byte !== 13 && byte !== 32 && byte !== 9) blank = false;
+    }
+  }
+  if (!blank) count++;
+  return limit === undefined ? count : Math.min(count, limit);
 }

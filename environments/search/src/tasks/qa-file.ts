@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { splitOf, ToolGymError } from '@toolgym/protocol';
 import type { Task } from '@toolgym/protocol';
+import { SplitSchema, splitOf, ToolGymError } from '@toolgym/protocol';
 import { promptFor, type SearchAnswer, type SearchTaskMeta } from './search-answer.ts';
 
 /** A QA file line that cannot be used, with where it is. */
@@ -16,8 +16,8 @@ export class QaFormatError extends ToolGymError {
 
 /**
  * Tasks from a QA file in the common open-domain form used by Search-R1 and FlashRAG (NQ,
- * HotpotQA, …): JSONL with `question` and `golden_answers`. An `id` and a `split` are used when
- * present (else the line number, and a split by id hash); `supporting_docs` (corpus ids) make
+ * HotpotQA, …): JSONL with `question` and `golden_answers`. An `id` and a `split` (`train`,
+ * `test` or `test-iid`) are used when present (else the line number, and a split by id hash); `supporting_docs` (corpus ids) make
  * the citation reward count.
  */
 export function loadQaFile(file: string, options: { testFraction: number }): Task[] {
@@ -47,10 +47,8 @@ export function loadQaFile(file: string, options: { testFraction: number }): Tas
     if (seen.has(id)) throw new QaFormatError(file, i + 1, `duplicate id '${id}'`);
     seen.add(id);
     const supportingDocs = Array.isArray(row.supporting_docs) ? row.supporting_docs.map(String) : [];
-    const split =
-      row.split === 'train' || row.split === 'test'
-        ? row.split
-        : splitOf(id, options.testFraction, 'search-qa');
+    const given = SplitSchema.safeParse(row.split);
+    const split = given.success ? given.data : splitOf(id, options.testFraction, 'search-qa');
     const answer: SearchAnswer = { answers: golden as string[], supportingDocs };
     const meta: SearchTaskMeta = { type: 'qa_file', hops: Math.max(1, supportingDocs.length), question };
     tasks.push({ id, split, prompt: promptFor(question), answer, meta: { ...meta } });

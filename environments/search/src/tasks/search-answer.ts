@@ -8,17 +8,21 @@ export interface SearchAnswer {
 
 /** What a task's `meta` holds. */
 export interface SearchTaskMeta {
-  /** Question template (`capital_of`, `currency_via_capital`, …) or `qa_file`. */
+  /** Question type (`founder_birthplace`, `capital_of`, …) or `qa_file`; the world's test split holds out whole types. */
   type: string;
   /** Documents needed: 1 for single-hop. */
   hops: number;
-  /** The entity the question names (absent for QA-file tasks). */
+  /** The (first) entity the question names (absent for QA-file tasks). */
   entity?: string;
+  /** World questions: every entity the question names (two for a comparison). */
+  entities?: string[];
   /**
-   * What the split keeps together, and so what the test split holds out: the country a question
-   * is about, or `currency:<code>` / `language:<key>` for the code questions (absent for QA-file tasks).
+   * Countries corpus: what the split keeps together, and so what the test split holds out: the
+   * country a question is about, or `currency:<code>` / `language:<key>` for the code questions.
    */
   subject?: string;
+  /** World questions: which of the type's phrasings asks it. */
+  phrasing?: number;
   /** The raw question, without the instructions around it. */
   question: string;
 }

@@ -1,0 +1,60 @@
+import { ToolGymError } from '@toolgym/protocol';
+import { describe, expect, it, vi } from 'vitest';
+import { z } from 'zod';
+import { EnvironmentClient } from './client.ts';
+import { defineEnvironment } from './define-environment.ts';
+import { Environment } from './episode.ts';
+import { weightedReward } from './reward.ts';
+
+/** Grades from `info` that names the gold, or fails with the gold in its message. */
+const secretive = defineEnvironment({
+  id: 'secretive',
+  version: 1,
+  description: 'Its grade knows a secret.',
+  config: z.object({ failGrade: z.boolean().default(false) }),
+  tasks: () => [
+    { id: 'a', split: 'train', prompt: 'Guess.', answer: 'the secret is 42', meta: {} },
+    { id: 'b', split: 'test', prompt: 'Guess.', answer: 'the secret is 42', meta: {} },
+  ],
+  tools: { guess: { description: 'Guess.', input: z.object({ text: z.string() }), run: ({ text }) => text } },
+  setup: () => ({}),
+  grade: ({ episode }) => {
+    if (episode.config.failGrade) throw new ToolGymError('gold_unreadable', `could not compare with ${String(episode.task.answer)}`);
+    return weightedReward({ correct: 0 }, { correct: 1 }, { gold: episode.task.answer });
+  },
+  rewardRange: [0, 1],
+});
+
+describe('what an agent session can read of a grade', () => {
+  it('gives the agent the reward without info, and the trainer all of it', async () => {
+    const environment = new Environment(secretive, secretive.parseConfig({}));
+    const agent = await EnvironmentClient.connect({ kind: 'direct', environment, principal: 'agent' });
+    const trainer = await EnvironmentClient.connect({ kind: 'in-process', environment });
+    await Promise.all([agent.start({ taskId: 'a' }), trainer.start({ taskId: 'a' })]);
+    const [mine, theirs] = await Promise.all([agent.end(), trainer.end()]);
+    expect(mine.reward).toMatchObject({ total: 0, components: { correct: 0 }, info: {} });
+    expect(JSON.stringify(mine)).not.toContain('42');
+    expect(theirs.reward.info).toEqual({ gold: 'the secret is 42' });
+  });
+
+  it('tells an agent only the code of a failed grade, and logs the details', async () => {
+    const environment = new Environment(secretive, secretive.parseConfig({ failGrade: true }));
+    const log = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      const agent = await EnvironmentClient.connect({ kind: 'in-process', environment, principal: 'agent' });
+      await agent.start({ taskId: 'a' });
+      const failure = await agent.end().then(
+        () => undefined,
+        (error: unknown) => error as Error & { data?: { code?: string } },
+      );
+      expect(failure?.data?.code).toBe('gold_unreadable');
+      expect(failure?.message).not.toContain('42');
+      expect(String(log.mock.calls.at(-1)?.[0])).toContain('could not compare with the secret is 42');
+    } finally {
+      log.mockRestore();
+    }
+    const trainer = await EnvironmentClient.connect({ kind: 'direct', environment });
+    await trainer.start({ taskId: 'a' });
+    await expect(trainer.end()).rejects.toThrow(/the secret is 42/);
+  });
+});

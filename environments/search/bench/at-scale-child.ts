@@ -1,0 +1,219 @@
+/**
+ * One measured step of `pnpm bench search --corpus <n>`, in a process of its own so that its
+ * peak memory and its open time are its own: build a candidate index, query it, scan the corpus
+ * by brute force, or play `search` through the environment. Prints one JSON line.
+ */
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { Environment } from '@toolgym/env-kit';
+import {
+  agreesUpToTies,
+  analyze,
+  Bm25Index,
+  Bm25IndexWriter,
+  type Bm25Scoring,
+  DEFAULT_BM25_PARAMS,
+  DocumentCollection,
+  Fts5Bm25Index,
+  indexedText,
+  type ScoredDocument,
+  scanBm25,
+} from '@toolgym/tools';
+import MiniSearch from 'minisearch';
+import searchEnvironment, { closeSearchResources, loadSearchData, readSearchR1Corpus } from '../src/index.ts';
+import type { Candidate } from './at-scale.ts';
+
+const maxRssMb = () => process.resourceUsage().maxRSS / 1024;
+const percentile = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+
+interface Searcher {
+  search(query: string, k: number): ScoredDocument[];
+}
+
+function miniSearch(): MiniSearch<{ id: number; text: string }> {
+  return new MiniSearch({
+    fields: ['text'],
+    tokenize: analyze,
+    processTerm: (term) => term,
+    // d = 0 turns its BM25+ into BM25; k and b as ours.
+    searchOptions: { bm25: { k: DEFAULT_BM25_PARAMS.k1, b: DEFAULT_BM25_PARAMS.b, d: 0 } },
+  });
+}
+
+/**
+ * MiniSearch multiplies a document's BM25 sum by the number of query terms it matched; dividing
+ * by that number gives the BM25 sum back, which is what is compared with the scan (whose
+ * document length is then MiniSearch's: distinct terms).
+ */
+function miniSearcher(index: MiniSearch<{ id: number; text: string }>): Searcher {
+  return {
+    search(query, k) {
+      const results = index.search(query, { combineWith: 'OR' });
+      const raw = results.map((r) => ({
+        index: r.id as number,
+        score: r.score / (r.queryTerms.length || 1),
+      }));
+      raw.sort((a, b) => b.score - a.score || a.index - b.index);
+      return raw.slice(0, k);
+    },
+  };
+}
+
+async function build(candidate: Candidate, corpus: string, out: string) {
+  const started = performance.now();
+  let added = 0;
+  const progress = () => {
+    if (++added % 100_000 === 0) process.stderr.write(`added ${added}\n`);
+  };
+  if (candidate === 'toolgym-disk') {
+    const writer = new Bm25IndexWriter(DEFAULT_BM25_PARAMS);
+    for await (const doc of readSearchR1Corpus(corpus)) {
+      writer.add(doc);
+      progress();
+    }
+    writer.finish().save(out);
+  } else if (candidate === 'fts5') {
+    const writer = Fts5Bm25Index.writer(path.join(out, 'fts5.sqlite'));
+    for await (const doc of readSearchR1Corpus(corpus)) {
+      writer.add(doc);
+      progress();
+    }
+    writer.finish();
+  } else {
+    const index = miniSearch();
+    for await (const doc of readSearchR1Corpus(corpus)) {
+      index.add({ id: added, text: indexedText(doc) });
+      progress();
+    }
+    writeFileSync(path.join(out, 'minisearch.json'), JSON.stringify(index));
+  }
+  return { buildMs: performance.now() - started, maxRssMb: maxRssMb() };
+}
+
+function open(candidate: Candidate, dir: string): { searcher: Searcher; bytes: number } {
+  if (candidate === 'toolgym-disk') {
+    const bytes = statSync(path.join(dir, 'bm25.bin')).size + statSync(path.join(dir, 'bm25.json')).size;
+    return { searcher: Bm25Index.open(dir)!, bytes };
+  }
+  if (candidate === 'fts5') {
+    const file = path.join(dir, 'fts5.sqlite');
+    return { searcher: Fts5Bm25Index.open(file), bytes: statSync(file).size };
+  }
+  const file = path.join(dir, 'minisearch.json');
+  const index = MiniSearch.loadJSON<{ id: number; text: string }>(readFileSync(file, 'utf8'), {
+    fields: ['text'],
+    tokenize: analyze,
+    processTerm: (term) => term,
+    searchOptions: { bm25: { k: DEFAULT_BM25_PARAMS.k1, b: DEFAULT_BM25_PARAMS.b, d: 0 } },
+  });
+  return { searcher: miniSearcher(index), bytes: statSync(file).size };
+}
+
+function query(candidate: Candidate, dir: string, queries: string[], sample: number) {
+  const started = performance.now();
+  const { searcher, bytes } = open(candidate, dir);
+  const openMs = performance.now() - started;
+  for (const q of queries.slice(0, 20)) searcher.search(q, 10); // JIT warm-up
+  const times: number[] = [];
+  const rankings: number[][] = [];
+  queries.forEach((q, i) => {
+    const t = performance.now();
+    const top = searcher.search(q, 10);
+    times.push(performance.now() - t);
+    if (i < sample) rankings.push(top.map((r) => r.index));
+  });
+  const mean = times.reduce((a, b) => a + b, 0) / times.length;
+  times.sort((a, b) => a - b);
+  return {
+    openMs,
+    bytes,
+    mean,
+    p50: percentile(times, 50),
+    p99: percentile(times, 99),
+    rankings,
+    maxRssMb: maxRssMb(),
+  };
+}
+
+async function scan(
+  corpus: string,
+  queries: string[],
+  scoring: Bm25Scoring,
+  rankings: Record<string, number[][]>,
+) {
+  const started = performance.now();
+  const candidates = Object.keys(rankings);
+  const results = await scanBm25(readSearchR1Corpus(corpus), queries, {
+    k: 10,
+    scoring,
+    score: queries.map((_, q) => candidates.flatMap((c) => rankings[c]![q] ?? [])),
+  });
+  const agreement = Object.fromEntries(
+    candidates.map((c) => [c, results.filter((r, q) => agreesUpToTies(rankings[c]![q]!, r)).length]),
+  );
+  const exact = Object.fromEntries(
+    candidates.map((c) => [
+      c,
+      results.filter((r, q) => r.top.map((x) => x.index).join() === rankings[c]![q]!.join()).length,
+    ]),
+  );
+  return { scanMs: performance.now() - started, agreement, exact, maxRssMb: maxRssMb() };
+}
+
+async function playSearch(options: Record<string, unknown>, queries: string[]) {
+  const started = performance.now();
+  const config = searchEnvironment.parseConfig(options);
+  const data = await loadSearchData(config);
+  const loadMs = performance.now() - started;
+  const env = new Environment(searchEnvironment, config);
+  const episode = await env.openEpisode({ split: 'train', seed: 0 });
+  for (const q of queries.slice(0, 20)) await episode.callTool('search', { query: q, k: 10 });
+  const times: number[] = [];
+  for (const q of queries) {
+    const t = performance.now();
+    const result = await episode.callTool('search', { query: q, k: 10 });
+    times.push(performance.now() - t);
+    if (result.isError) throw new Error(result.content);
+  }
+  times.sort((a, b) => a - b);
+  const opens: number[] = [];
+  const ids = queries.slice(0, 21).map((_, i) => String((i * 997) % data.documents.size));
+  for (const [i, target] of ids.entries()) {
+    const t = performance.now();
+    const result = await episode.callTool('open', { target });
+    if (result.isError) throw new Error(result.content);
+    if (i > 0) opens.push(performance.now() - t); // the first starts Chromium
+  }
+  opens.sort((a, b) => a - b);
+  await episode.close();
+  await closeSearchResources();
+  return {
+    built: data.built,
+    loadMs,
+    documents: data.documents.size,
+    onDisk: !(data.documents instanceof DocumentCollection),
+    p50: percentile(times, 50),
+    p99: percentile(times, 99),
+    openP50: percentile(opens, 50),
+    maxRssMb: maxRssMb(),
+  };
+}
+
+const [step, argsJson] = process.argv.slice(2);
+const args = JSON.parse(argsJson ?? '{}');
+const queriesOf = () => JSON.parse(readFileSync(args.queries, 'utf8')) as string[];
+const result =
+  step === 'build'
+    ? await build(args.candidate, args.corpus, args.out)
+    : step === 'query'
+      ? query(args.candidate, args.dir, queriesOf(), args.sample)
+      : step === 'scan'
+        ? await scan(
+            args.corpus,
+            queriesOf().slice(0, args.sample),
+            args.scoring,
+            JSON.parse(readFileSync(args.rankings, 'utf8')),
+          )
+        : await playSearch(args.options, queriesOf());
+process.stdout.write(`${JSON.stringify(result)}\n`);
