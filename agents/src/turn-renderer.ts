@@ -43,8 +43,25 @@ export class RenderCache {
     return text;
   }
 
-  /** `tokenizer.encode(text)` memoised; callers must not change the array. */
+  /**
+   * `tokenizer.encode(text)`, memoised piece by piece between the tokenizer's boundary tokens
+   * (`Tokenizer.boundaryTokens`): prompts of one run differ in the task's turn, and the system
+   * turn with the tool list, the bulk of their tokens, is tokenized once.
+   */
   encode(tokenizer: Tokenizer, text: string): number[] {
+    const boundary = boundaryPattern(tokenizer);
+    if (!boundary) return this.encodePiece(tokenizer, text);
+    const tokens: number[] = [];
+    for (const [i, piece] of text.split(boundary).entries()) {
+      if (piece === '') continue;
+      if (i % 2 === 1) tokens.push(tokenizer.specialTokens.get(piece)!);
+      else for (const id of this.encodePiece(tokenizer, piece)) tokens.push(id);
+    }
+    return tokens;
+  }
+
+  /** `tokenizer.encode(text)` memoised; callers must not change the array. */
+  private encodePiece(tokenizer: Tokenizer, text: string): number[] {
     let tokens = this.encoded.get(text);
     if (tokens === undefined) {
       tokens = tokenizer.encode(text);
@@ -58,6 +75,23 @@ export class RenderCache {
   takeFullCheck(): boolean {
     return this.episodes++ % FULL_CHECK_EVERY === 0;
   }
+}
+
+const boundaryPatterns = new WeakMap<Tokenizer, RegExp | null>();
+
+/** A pattern that splits text at the tokenizer's boundary tokens, keeping them (odd pieces). */
+function boundaryPattern(tokenizer: Tokenizer): RegExp | undefined {
+  let pattern = boundaryPatterns.get(tokenizer);
+  if (pattern === undefined) {
+    const tokens = [...(tokenizer.boundaryTokens ?? [])]
+      .filter((t) => t.length > 0 && tokenizer.specialTokens.has(t))
+      // Longest first, so a token that extends another is matched whole.
+      .sort((a, b) => b.length - a.length)
+      .map((t) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+    pattern = tokens.length > 0 ? new RegExp(`(${tokens.join('|')})`) : null;
+    boundaryPatterns.set(tokenizer, pattern);
+  }
+  return pattern ?? undefined;
 }
 
 /** How a template writes an assistant turn, learned once per template from a stand-in render. */
@@ -153,7 +187,8 @@ export class TurnRenderer {
     const key = JSON.stringify(messages);
     let prompt = cache.prompts.get(key);
     if (!prompt) {
-      prompt = ledger.observationFor(this.render(messages));
+      const text = this.render(messages);
+      prompt = { text, tokens: cache.encode(this.tokenizer, text) };
       if (cache.prompts.size >= MEMO_ENTRIES) cache.prompts.clear();
       cache.prompts.set(key, prompt);
     }
