@@ -120,6 +120,13 @@ export const TrajectorySchema = z
      * is one sequence.
      */
     branches: z.array(BranchSchema).optional(),
+    /**
+     * An episode branched from another of its group at a turn (adaptive branching, ARPO): it
+     * replayed that episode's first `turn` turns token for token (loss mask 0 here: they are
+     * trained in the episode that sampled them) and sampled anew from `turn` on. The links of a
+     * group form its rollout tree.
+     */
+    branchedFrom: z.object({ trajectoryId: z.string(), turn: z.number().int().positive() }).optional(),
     tokenization: TokenizationSchema,
     status: EpisodeStatusSchema,
     /** Why a truncated episode stopped (`max_turns`, `token_budget`, …). */

@@ -38,6 +38,12 @@ export function rlStepMetrics(
     'optim/learning_rate': learned.learningRate,
     'batch/zero_variance_share': batch.zeroVariance / Math.max(1, batch.groupCount),
     'batch/dropped_groups': batch.droppedGroups,
+    ...(batch.branching
+      ? {
+          'batch/branches': batch.branching.branches,
+          'batch/dropped_branches': batch.branching.dropped,
+        }
+      : {}),
     'batch/trained_sequences': batch.data.length,
     'batch/episode_tokens': mean(played.map((t) => t.tokens.length)),
     'batch/turns': mean(played.map((t) => t.turns.length)),

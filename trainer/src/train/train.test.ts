@@ -102,6 +102,19 @@ describe('training config', () => {
       processCoef: 5,
       outcomeCoef: 5,
     });
+    const arpo = await load('compose-arpo');
+    expect(arpo.rl.sampling.branching).toEqual({
+      entropyThreshold: 0,
+      maxBranches: 2,
+      budget: 8,
+      entropyTokens: 10,
+    });
+    // As many episodes per step as the main job: groups of 4 grow to its 8.
+    expect(arpo.rl.groupSize).toBe(4);
+    const { branching: _, ...arpoSampling } = arpo.rl.sampling;
+    expect({ ...arpo, run: main.run, rl: { ...arpo.rl, groupSize: 8, sampling: arpoSampling } }).toEqual(
+      main,
+    );
     const rlpr = await load('compose-rlpr');
     expect(rlpr.rl.rlpr).toEqual({
       weight: 1,
@@ -692,7 +705,9 @@ describe('environment.endpoints', () => {
       description: 'One tool.',
       config: z.object({}),
       tasks: () => [{ id: 'a', split: 'train', prompt: 'echo', meta: {} }],
-      tools: { echo: { description: 'Echo.', input: z.object({ text: z.string() }), run: ({ text }) => text } },
+      tools: {
+        echo: { description: 'Echo.', input: z.object({ text: z.string() }), run: ({ text }) => text },
+      },
       setup: () => ({}),
       grade: () => weightedReward({}, {}),
       rewardRange: [0, 1],
