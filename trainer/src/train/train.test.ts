@@ -123,6 +123,28 @@ describe('training config', () => {
       stdFilter: { beta: 0.5, emaRatio: 0.99, from: 11 },
     });
   });
+  it('refuses a branching budget no larger than the group, branching in eval, and branching with self-play', () => {
+    const branching = (b: Record<string, number>, rl: Record<string, unknown> = {}) => ({
+      ...base,
+      rl: { ...base.rl, ...rl, sampling: { ...base.rl.sampling, branching: b } },
+    });
+    expect(parseTrainConfig(branching({ budget: 4 })).rl.sampling.branching).toEqual({
+      entropyThreshold: 0,
+      maxBranches: 2,
+      budget: 4,
+      entropyTokens: 10,
+    });
+    expect(() => parseTrainConfig(branching({ budget: 2 }))).toThrow(
+      /rl\.sampling\.branching\.budget: .* counts the group’s first rl\.groupSize episodes/,
+    );
+    expect(() => parseTrainConfig(branching({ budget: 4, maxBranches: 0 }))).toThrow(/maxBranches/);
+    expect(() => parseTrainConfig(branching({ budget: 4 }, { selfPlay: true }))).toThrow(
+      /rl\.sampling\.branching: .*self-play match/,
+    );
+    expect(() =>
+      parseTrainConfig({ ...base, eval: { ...base.eval, sampling: { branching: { budget: 4 } } } }),
+    ).toThrow(/eval\.sampling\.branching: branching is a way to play RL groups/);
+  });
   it('extends: a missing base and a circle are named', async () => {
     const dir = await tempDir('toolgym-extends-');
     await writeFile(path.join(dir, 'a.yaml'), 'extends: b.yaml\n');
