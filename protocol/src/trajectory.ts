@@ -56,7 +56,7 @@ export type Turn = z.infer<typeof TurnSchema>;
  */
 export const BranchSchema = z.object({
   tokens: z.array(z.number().int().nonnegative()),
-  lossMask: z.array(z.union([z.literal(0), z.literal(1)])),
+  lossMask: z.array(z.literal([0, 1])),
   logprobs: z.array(z.number()),
   /** The policy's own logprob of each token, as `Trajectory.policyLogprobs`. */
   policyLogprobs: z.array(z.number()).optional(),

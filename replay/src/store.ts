@@ -153,6 +153,8 @@ CREATE TABLE IF NOT EXISTS trajectories (
   logprobs BLOB NOT NULL,
   advantages BLOB,
   policy_logprobs BLOB,
+  branches_json TEXT,
+  branched_from_json TEXT,
   messages_json TEXT NOT NULL,
   turns_json TEXT NOT NULL,
   timing_json TEXT NOT NULL,
@@ -225,6 +227,8 @@ CREATE TABLE IF NOT EXISTS token_pieces (
  */
 const ADDED_COLUMNS: ReadonlyArray<{ table: string; column: string; type: string }> = [
   { table: 'trajectories', column: 'policy_logprobs', type: 'BLOB' },
+  { table: 'trajectories', column: 'branches_json', type: 'TEXT' },
+  { table: 'trajectories', column: 'branched_from_json', type: 'TEXT' },
 ];
 
 /** This process, as the writer of the episodes it streams (the store checks whether it still runs). */
@@ -291,8 +295,9 @@ export class TrajectoryStore {
       insertTrajectory: `INSERT INTO trajectories (
         id, run_id, step, group_id, env_id, task_id, seed, status, reward, reward_json, tokenization, truncation,
         failure_json, prompt_length, n_tokens, n_sampled, n_turns, tokens, loss_mask, logprobs, advantages,
-        policy_logprobs, messages_json, turns_json, timing_json, started_at, ms, final_text
-      ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        policy_logprobs, branches_json, branched_from_json, messages_json, turns_json, timing_json, started_at, ms,
+        final_text
+      ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       insertText: 'INSERT INTO trajectories_text (rowid, text) VALUES (?, ?)',
       insertMetrics: 'INSERT INTO step_metrics (run_id, step, at, metrics) VALUES (?, ?, ?, ?)',
       insertEvent:
@@ -508,6 +513,8 @@ export class TrajectoryStore {
         encodeFloat32(t.logprobs),
         t.advantages ? encodeFloat32(t.advantages) : null,
         t.policyLogprobs ? encodeFloat32(t.policyLogprobs) : null,
+        t.branches ? JSON.stringify(t.branches) : null,
+        t.branchedFrom ? JSON.stringify(t.branchedFrom) : null,
         JSON.stringify(t.messages),
         JSON.stringify(t.turns),
         JSON.stringify(t.timing),
@@ -1071,6 +1078,8 @@ function rowToTrajectory(r: Record<string, unknown>): Trajectory {
     logprobs: decodeFloat32(r.logprobs as Buffer),
     promptLength: r.prompt_length as number,
     turns: JSON.parse(r.turns_json as string),
+    ...(r.branches_json == null ? {} : { branches: JSON.parse(r.branches_json as string) }),
+    ...(r.branched_from_json == null ? {} : { branchedFrom: JSON.parse(r.branched_from_json as string) }),
     tokenization: r.tokenization as Trajectory['tokenization'],
     status: r.status as Trajectory['status'],
     ...(r.truncation === null ? {} : { truncation: r.truncation as string }),

@@ -149,7 +149,8 @@ describe('policy logprobs', () => {
     // The file as an older version left it: no policy_logprobs column, no live tables.
     const raw = new Database(file);
     raw.exec(
-      'ALTER TABLE trajectories DROP COLUMN policy_logprobs; DROP TABLE live_turns; DROP TABLE live_episodes;',
+      'ALTER TABLE trajectories DROP COLUMN policy_logprobs; ALTER TABLE trajectories DROP COLUMN branches_json; ' +
+        'ALTER TABLE trajectories DROP COLUMN branched_from_json; DROP TABLE live_turns; DROP TABLE live_episodes;',
     );
     raw.close();
     const reader = TrajectoryStore.open(file, { readonly: true });
@@ -167,6 +168,26 @@ describe('policy logprobs', () => {
     } finally {
       reopened.close();
     }
+  });
+});
+
+describe('branched trajectories', () => {
+  it('keep their earlier sequences and where they branched from', () => {
+    const group = makeGroup({ runId: 'r', step: 0, taskIndex: 0, groupSize: 2 });
+    const [t, child] = group.trajectories as [Trajectory, Trajectory];
+    t.branches = [
+      {
+        tokens: t.tokens.slice(0, 10),
+        lossMask: t.lossMask.slice(0, 10),
+        logprobs: t.logprobs.slice(0, 10),
+        policyLogprobs: t.policyLogprobs!.slice(0, 10),
+        promptLength: 5,
+      },
+    ];
+    t.turns[0]!.branch = 0;
+    child.branchedFrom = { trajectoryId: t.id, turn: 1 };
+    store.appendGroup(group);
+    expect(store.getGroup(group.id)).toEqual(group);
   });
 });
 
