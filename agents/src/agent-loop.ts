@@ -60,6 +60,26 @@ export interface EpisodeOptions {
   controlTimeoutMs?: number;
   signal?: AbortSignal;
   ids?: { trajectoryId?: string; runId?: string; step?: number; groupId?: string };
+  /** Called after each turn, as it happens (the replay feed shows running episodes); must not throw. */
+  onTurn?: (turn: Turn, progress: EpisodeProgress) => void;
+}
+
+/** A running episode as of its latest turn: the conversation and the token record so far. */
+export interface EpisodeProgress {
+  envId: string;
+  taskId: string;
+  seed: number;
+  startedAt: number;
+  messages: readonly Message[];
+  /** The token record (empty when the episode is not recorded at token level). */
+  record: {
+    readonly tokens: readonly number[];
+    readonly lossMask: ReadonlyArray<0 | 1>;
+    readonly logprobs: readonly number[];
+    readonly policyLogprobs?: readonly number[] | undefined;
+    /** Sequences closed because the template rewrote history (when the record keeps them). */
+    readonly branches?: readonly unknown[] | undefined;
+  };
 }
 
 /**
@@ -69,6 +89,7 @@ export interface EpisodeOptions {
  */
 const TOOL_CALL_GRACE_MS = 10_000;
 const DEFAULT_CONTEXT_TOKENS = 32_768;
+const NO_RECORD: EpisodeProgress['record'] = { tokens: [], lossMask: [], logprobs: [] };
 const ZERO_REWARD: RewardBreakdown = { total: 0, components: {}, weights: {}, info: {} };
 
 type EpisodeEnd =
@@ -288,6 +309,14 @@ export async function playEpisode(options: EpisodeOptions): Promise<Trajectory> 
         ...(branch !== undefined ? { branch } : {}),
         generateMs,
         toolMs,
+      });
+      options.onTurn?.(turns.at(-1)!, {
+        envId,
+        taskId,
+        seed,
+        startedAt,
+        messages,
+        record: ledger ?? engineRecord ?? NO_RECORD,
       });
     }
 

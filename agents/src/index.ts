@@ -1,4 +1,10 @@
-export { describeFailure, type EpisodeOptions, parseErrorObservation, playEpisode } from './agent-loop.ts';
+export {
+  describeFailure,
+  type EpisodeOptions,
+  type EpisodeProgress,
+  parseErrorObservation,
+  playEpisode,
+} from './agent-loop.ts';
 export { ChatTemplate, type RenderOptions, type TemplateVariables } from './chat/chat-template.ts';
 export { HERMES_CHAT_TEMPLATE, HERMES_SPECIAL_TOKENS } from './chat/hermes-template.ts';
 export {

@@ -11,6 +11,7 @@ import {
 import { describeFailure, type EpisodeOptions, playEpisode } from './agent-loop.ts';
 import { ConcurrencyLimit } from './concurrency-limit.ts';
 import { episodePassed } from './episode-outcome.ts';
+import { EpisodeTurnStream, TokenPieces } from './episode-turn-stream.ts';
 import type { Policy, SamplingParams } from './policy.ts';
 import { ProgressBar } from './progress-bar.ts';
 import type { RolloutSink } from './rollout-sink.ts';
@@ -166,6 +167,23 @@ export async function runRollouts(options: RolloutOptions): Promise<RolloutResul
       });
   };
 
+  // Turns go to the sink as they happen; the episode never waits for them.
+  const turnDeliveries = new Set<Promise<void>>();
+  const pieces = options.policy.tokenizer ? new TokenPieces(options.policy.tokenizer) : undefined;
+  const onTurn = (stream: EpisodeTurnStream): EpisodeOptions['onTurn'] => {
+    const sink = options.sink;
+    if (!sink?.onTurn) return undefined;
+    return (turn, progress) => {
+      const event = stream.next(turn, progress);
+      const delivery = (async () => sink.onTurn?.(event))()
+        .catch((error) => {
+          sinkError ??= error;
+        })
+        .finally(() => turnDeliveries.delete(delivery));
+      turnDeliveries.add(delivery);
+    };
+  };
+
   const retried: RetriedEpisode[] = [];
   /** Plays a slot; with `retryLostEpisodes`, once more when its environment was lost. */
   const playSlot = async (slot: EpisodeSlot): Promise<Trajectory> => {
@@ -207,6 +225,7 @@ export async function runRollouts(options: RolloutOptions): Promise<RolloutResul
       renderCache,
       ...(signal ? { signal } : {}),
       ids,
+      onTurn: onTurn(new EpisodeTurnStream(ids, pieces)),
     });
     if (trajectory.status === 'failed' && timeout?.aborted) {
       trajectory.failure = {
@@ -244,6 +263,7 @@ export async function runRollouts(options: RolloutOptions): Promise<RolloutResul
       }),
     ),
   );
+  await Promise.all(turnDeliveries);
   await sinkChain;
   bar?.finish();
   await Promise.all(idle.splice(0).map((c) => c.close().catch(() => undefined)));

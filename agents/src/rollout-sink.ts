@@ -1,4 +1,4 @@
-import type { TrajectoryGroup } from '@toolgym/protocol';
+import type { EpisodeTurn, TrajectoryGroup } from '@toolgym/protocol';
 
 /**
  * Receives each finished TrajectoryGroup as soon as it is complete. The trainer, the replay store
@@ -6,6 +6,12 @@ import type { TrajectoryGroup } from '@toolgym/protocol';
  */
 export interface RolloutSink {
   onGroup(group: TrajectoryGroup): void | Promise<void>;
+  /**
+   * Each turn of a running episode as it happens, before its group is complete. Not awaited by the
+   * episode; a rejection fails the rollout as `onGroup`'s does. A turn is always handed over before
+   * the group holding its episode.
+   */
+  onTurn?(turn: EpisodeTurn): void | Promise<void>;
   /** Step-level metrics (the trainer's), forwarded to the replay feed. */
   onStepMetrics?(metrics: {
     runId: string;

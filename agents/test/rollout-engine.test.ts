@@ -1,7 +1,9 @@
-import type { TrajectoryGroup } from '@toolgym/protocol';
+import type { EpisodeTurn, TrajectoryGroup, Turn } from '@toolgym/protocol';
+import type { EpisodeProgress } from '../src/agent-loop.ts';
 import { describe, expect, it } from 'vitest';
 import { ChatTemplate } from '../src/chat/chat-template.ts';
 import { hermesToolCalls } from '../src/chat/hermes-tool-calls.ts';
+import { EpisodeTurnStream } from '../src/episode-turn-stream.ts';
 import { formatEvalSummary, passAtK, summarizeEval } from '../src/eval-summary.ts';
 import { createOraclePolicy } from '../src/policies/scripted.ts';
 import type { Policy } from '../src/policy.ts';
@@ -203,5 +205,122 @@ describe('eval summary', () => {
     const text = formatEvalSummary(summary);
     expect(text).toContain('pass@1 50.0%');
     expect(text).toContain('policy_error 2');
+  });
+});
+
+describe('per-turn events', () => {
+  it('hands each turn to the sink as it happens, before its group, and the turns rebuild each trajectory exactly', async () => {
+    const taskIds = (await env.tasksOf('train')).slice(0, 2).map((t) => t.id);
+    const events: Array<{ kind: 'turn'; turn: EpisodeTurn } | { kind: 'group'; group: TrajectoryGroup }> = [];
+    await runRollouts({
+      connect: () => inProcessClient(env),
+      sessions: 'episode',
+      policy: createOraclePolicy({ tokenizer }),
+      taskIds,
+      groupSize: 2,
+      concurrency: 4,
+      sampling,
+      runId: 'run-live',
+      step: 1,
+      progress: false,
+      sink: {
+        onTurn: (turn) => {
+          events.push({ kind: 'turn', turn });
+        },
+        onGroup: (group) => {
+          events.push({ kind: 'group', group });
+        },
+      },
+    });
+    const groups = events.flatMap((e) => (e.kind === 'group' ? [e.group] : []));
+    expect(groups).toHaveLength(2);
+    expect(groups.flatMap((g) => g.trajectories).some((t) => t.turns.length > 1)).toBe(true);
+    for (const group of groups) {
+      const groupAt = events.findIndex((e) => e.kind === 'group' && e.group.id === group.id);
+      for (const t of group.trajectories) {
+        const turns = events.flatMap((e, i) =>
+          e.kind === 'turn' && e.turn.trajectoryId === t.id ? [{ at: i, turn: e.turn }] : [],
+        );
+        expect(turns.map((e) => e.turn.turn.index)).toEqual(t.turns.map((turn) => turn.index));
+        expect(turns.every((e) => e.at < groupAt)).toBe(true);
+        expect(turns[0]!.turn).toMatchObject({ runId: 'run-live', step: 1, groupId: group.id, seed: t.seed });
+        // Each event carries what is new since the one before: together, the whole record.
+        const tokens: number[] = [];
+        const logprobs: number[] = [];
+        const messages = [];
+        for (const { turn } of turns) {
+          expect(turn.tokens.from).toBe(tokens.length);
+          tokens.push(...turn.tokens.ids);
+          logprobs.push(...turn.tokens.logprobs);
+          messages.push(...turn.messages);
+          expect(turn.tokens.pieces).toEqual(turn.tokens.ids.map((id) => tokenizer.decode([id])));
+        }
+        expect(tokens).toEqual(t.tokens);
+        expect(logprobs).toEqual(t.logprobs);
+        expect(messages).toEqual(t.messages);
+        expect(turns.map((e) => e.turn.turn)).toEqual(t.turns);
+      }
+    }
+  });
+
+  it('fails the rollout when the sink refuses a turn', async () => {
+    const taskIds = (await env.tasksOf('train')).slice(0, 1).map((t) => t.id);
+    const refusal = new Error('disk full');
+    await expect(
+      runRollouts({
+        connect: () => inProcessClient(env),
+        sessions: 'episode',
+        policy: createOraclePolicy({ tokenizer }),
+        taskIds,
+        groupSize: 1,
+        concurrency: 1,
+        sampling,
+        progress: false,
+        sink: { onTurn: () => Promise.reject(refusal), onGroup: () => {} },
+      }),
+    ).rejects.toBe(refusal);
+  });
+});
+
+describe('EpisodeTurnStream', () => {
+  const turn: Turn = {
+    index: 0,
+    policyVersion: 0,
+    sampled: { start: 0, end: 0 },
+    observation: { start: 0, end: 0 },
+    text: '',
+    finishReason: 'stop',
+    toolCalls: [],
+    toolResults: [],
+    parseErrors: [],
+    generateMs: 0,
+    toolMs: 0,
+  };
+  const progress = (tokens: number[], branches = 0): EpisodeProgress => ({
+    envId: 'e',
+    taskId: 't',
+    seed: 0,
+    startedAt: 0,
+    messages: [],
+    record: {
+      tokens,
+      lossMask: tokens.map(() => 0),
+      logprobs: tokens.map(() => 0),
+      branches: Array.from({ length: branches }),
+    },
+  });
+
+  it('sends what is new, and the whole record again from 0 after the template rewrote history', () => {
+    const stream = new EpisodeTurnStream({ trajectoryId: 'x' });
+    expect(stream.next(turn, progress([1, 2, 3])).tokens).toMatchObject({ from: 0, ids: [1, 2, 3] });
+    expect(stream.next(turn, progress([1, 2, 3, 4, 5])).tokens).toMatchObject({ from: 3, ids: [4, 5] });
+    // A new branch: the record restarted from the template's new render, here longer than before.
+    expect(stream.next(turn, progress([9, 8, 7, 6, 5, 4], 1)).tokens).toMatchObject({
+      from: 0,
+      ids: [9, 8, 7, 6, 5, 4],
+    });
+    expect(stream.next(turn, progress([9, 8, 7, 6, 5, 4, 3], 1)).tokens).toMatchObject({ from: 6, ids: [3] });
+    // Shorter than what was sent: rewritten too.
+    expect(stream.next(turn, progress([7], 1)).tokens).toMatchObject({ from: 0, ids: [7] });
   });
 });

@@ -63,6 +63,7 @@ export {
   type EpisodeMeta,
   type Truncation,
 } from './control.ts';
+export { EpisodeTurnSchema, type EpisodeTurn } from './episode-turn.ts';
 export { protocolJsonSchemas, WireSchemas } from './json-schema.ts';
 
 export {
@@ -79,6 +80,7 @@ export {
   FeedTurnMessageSchema,
   FeedTrajectoryMessageSchema,
   FeedStepMetricsMessageSchema,
+  FeedEpisodeMessageSchema,
   FeedHelloMessageSchema,
   FeedCaughtUpMessageSchema,
   FeedEndMessageSchema,

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { MessageSchema, ToolCallSchema, ToolSpecSchema } from './message.ts';
 import { RewardBreakdownSchema } from './reward.ts';
+import { EpisodeTurnSchema } from './episode-turn.ts';
 import { TaskSchema } from './task.ts';
 import { TrajectoryGroupSchema, TrajectorySchema, TurnSchema } from './trajectory.ts';
 
@@ -14,6 +15,7 @@ export const WireSchemas = {
   RewardBreakdown: RewardBreakdownSchema,
   Trajectory: TrajectorySchema,
   TrajectoryGroup: TrajectoryGroupSchema,
+  EpisodeTurn: EpisodeTurnSchema,
 } as const;
 
 /** JSON Schemas of the wire types, for clients in other languages. */

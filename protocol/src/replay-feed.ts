@@ -14,7 +14,7 @@ export const REPLAY_FEED_VERSION = 1 as const;
  */
 export const FeedCursorSchema = z.number().int().nonnegative();
 
-export const FeedEventTypeSchema = z.enum(['run', 'turn', 'trajectory', 'step-metrics']);
+export const FeedEventTypeSchema = z.enum(['run', 'turn', 'trajectory', 'step-metrics', 'episode']);
 export type FeedEventType = z.infer<typeof FeedEventTypeSchema>;
 
 export const RunStatusSchema = z.enum(['running', 'finished', 'failed']);
@@ -111,6 +111,24 @@ export const FeedStepMetricsMessageSchema = z.object({
   metrics: z.record(z.string(), z.number()),
 });
 
+/**
+ * An episode whose turns were streamed but whose group never committed: its writer died mid-episode.
+ * What was streamed stays in the store as a partial trajectory marked unfinished.
+ */
+export const FeedEpisodeMessageSchema = z.object({
+  type: z.literal('episode'),
+  ...eventBase,
+  step: z.number().int().nonnegative().optional(),
+  trajectoryId: z.string(),
+  groupId: z.string().optional(),
+  envId: z.string(),
+  taskId: z.string(),
+  status: z.literal('unfinished'),
+  /** Turns recorded before the writer stopped. */
+  turns: z.number().int().nonnegative(),
+  reason: z.string(),
+});
+
 /** First message after a subscription: the feed version and the newest cursor in the store. */
 export const FeedHelloMessageSchema = z.object({
   type: z.literal('hello'),
@@ -146,6 +164,7 @@ export const FeedServerMessageSchema = z.discriminatedUnion('type', [
   FeedTurnMessageSchema,
   FeedTrajectoryMessageSchema,
   FeedStepMetricsMessageSchema,
+  FeedEpisodeMessageSchema,
   FeedHelloMessageSchema,
   FeedCaughtUpMessageSchema,
   FeedEndMessageSchema,
@@ -157,7 +176,8 @@ export type FeedEventMessage =
   | z.infer<typeof FeedRunMessageSchema>
   | z.infer<typeof FeedTurnMessageSchema>
   | z.infer<typeof FeedTrajectoryMessageSchema>
-  | z.infer<typeof FeedStepMetricsMessageSchema>;
+  | z.infer<typeof FeedStepMetricsMessageSchema>
+  | z.infer<typeof FeedEpisodeMessageSchema>;
 
 /** Websocket close codes the feed uses (4000–4999 is the application range). */
 export const FEED_CLOSE_CODES = {

@@ -56,7 +56,7 @@ export type Turn = z.infer<typeof TurnSchema>;
  */
 export const BranchSchema = z.object({
   tokens: z.array(z.number().int().nonnegative()),
-  lossMask: z.array(z.union([z.literal(0), z.literal(1)])),
+  lossMask: z.array(z.literal([0, 1])),
   logprobs: z.array(z.number()),
   /** The policy's own logprob of each token, as `Trajectory.policyLogprobs`. */
   policyLogprobs: z.array(z.number()).optional(),
@@ -98,7 +98,7 @@ export const TrajectorySchema = z
     /** Every token id of the episode: prompt, sampled turns, observations. */
     tokens: z.array(z.number().int().nonnegative()),
     /** 1 exactly on tokens the policy sampled. */
-    lossMask: z.array(z.union([z.literal(0), z.literal(1)])),
+    lossMask: z.array(z.literal([0, 1])),
     /**
      * Logprob of each sampled token under the distribution it was drawn from (the behaviour policy:
      * temperature, truncation and exploration as applied); 0 where the mask is 0. Importance ratios

@@ -1,6 +1,8 @@
 /**
  * `pnpm bench replay`: trajectories/s ingested into the store, and feed messages/s to 1 and to 50
- * clients against a bare `ws` broadcast of the same messages, measured in the same run.
+ * clients against a bare `ws` broadcast of the same messages, measured in the same run: replaying
+ * from the store, and live while a writer thread (`StoreWriter`, as `toolgym train` uses) commits
+ * whole groups, or each turn of running episodes as it happens and then the groups.
  *
  *   pnpm bench replay [--groups 150] [--clients 1,50]
  */
@@ -12,8 +14,9 @@ import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
 import WebSocket, { WebSocketServer } from 'ws';
 import { serveReplay } from '../src/replay-server.ts';
-import { eventToMessage, TrajectoryStore } from '../src/store.ts';
-import { makeGroup } from '../test/generate.ts';
+import { eventJson, TrajectoryStore } from '../src/store.ts';
+import { StoreWriter } from '../src/store-writer.ts';
+import { makeGroup, turnsOf } from '../test/generate.ts';
 
 const { values } = parseArgs({
   options: { groups: { type: 'string', default: '150' }, clients: { type: 'string', default: '1,50' } },
@@ -98,8 +101,11 @@ row(
 // 2. Feed throughput. Messages are the store's events (turns, trajectories, run status).
 const store = TrajectoryStore.open(path.join(dir, 'ingest-normal.db'));
 const events = store.eventsAfter(0, { limit: 1_000_000 });
-const messages = events.map((e) => JSON.stringify(eventToMessage(e)));
+const messages = events.map(eventJson);
 const bytes = messages.reduce((a, m) => a + m.length, 0);
+
+/** What follows `{"type":"` in an event frame. */
+const EVENT_TYPES = new Set(['run', 'turn', 'trajectory', 'step-metrics', 'episode']);
 
 /** Connect `n` clients, each counting frames; resolves when every client has `expected` frames. */
 async function clients(url: string, n: number, subscribe: object | undefined, expected: number) {
@@ -115,11 +121,10 @@ async function clients(url: string, n: number, subscribe: object | undefined, ex
         new Promise<WebSocket>((resolve) => {
           const ws = new WebSocket(url);
           let count = 0;
-          ws.on('message', (data) => {
-            // Count event frames only (the feed also sends hello / caught-up / end).
-            if (subscribe && !String(data).includes('"cursor"')) return;
-            if (subscribe && String(data).startsWith('{"type":"caught-up"')) return;
-            if (subscribe && String(data).startsWith('{"type":"end"')) return;
+          ws.on('message', (data: Buffer) => {
+            // Count event frames only (the feed also sends hello / caught-up / end). Bare and feed
+            // clients do the same work per frame: the baseline's frames are the same events.
+            if (!EVENT_TYPES.has(data.toString('latin1', 9, data.indexOf(34, 9)))) return;
             if (++count === expected && --remaining === 0) resolveAll();
           });
           ws.on('open', () => {
@@ -163,40 +168,83 @@ async function feedReplay(n: number): Promise<number> {
   return (messages.length * n) / seconds;
 }
 
-/** Live: clients follow; a writer appends the groups; until every client has every new event. */
+/**
+ * Live: clients follow; a writer thread commits the run while they do. `turns`: each turn of every
+ * episode is handed over as it happens (then the groups), as the rollout engine's sink does;
+ * otherwise whole groups. Until every client has every event; with the time from handing a turn
+ * over to a client receiving it.
+ */
 async function feedLive(
   n: number,
-): Promise<{ perSecond: number; appendSeconds: number; lagSeconds: number }> {
-  const live = TrajectoryStore.open(path.join(dir, `live-${n}.db`), { durability: 'normal' });
-  live.startRun('bench');
-  const server = await serveReplay({ store: live, viewer: false });
-  const expected = events.length - 1; // every event but the run start, which is already there
+  turns: boolean,
+): Promise<{
+  perSecond: number;
+  events: number;
+  writerSeconds: number;
+  lagSeconds: number;
+  latencyMs: number[];
+}> {
+  const file = path.join(dir, `live-${n}-${turns ? 'turns' : 'groups'}.db`);
+  const reader = TrajectoryStore.open(file, { durability: 'normal' });
+  reader.startRun('bench');
+  const writer = await StoreWriter.open(file, { durability: 'normal' });
+  const server = await serveReplay({ store: reader, writer, viewer: false });
+  const streamed = turns ? groups.map((g) => g.trajectories.flatMap(turnsOf)) : [];
+  // Every event but the run start, which is already there.
+  const expected = events.length - 1;
+  const handedOver = new Map<string, number>();
+  const latencyMs: number[] = [];
   const { sockets, allDone } = await clients(
     server.feedUrl,
     n,
-    { type: 'subscribe', after: live.head() },
+    { type: 'subscribe', after: reader.head() },
     expected,
   );
+  // One client also times each turn from its handover to its arrival.
+  sockets[0]!.on('message', (data) => {
+    const text = String(data);
+    if (!text.startsWith('{"type":"turn"')) return;
+    const m = JSON.parse(text) as { trajectoryId: string; turn: { index: number } };
+    const t0 = handedOver.get(`${m.trajectoryId} ${m.turn.index}`);
+    if (t0 !== undefined) latencyMs.push(performance.now() - t0);
+  });
   while (server.clientCount() < n) await new Promise((resolve) => setTimeout(resolve, 5));
   await new Promise((resolve) => setTimeout(resolve, 50));
   const t0 = performance.now();
-  for (const g of groups) {
-    live.appendGroup(g);
+  const writes: Array<Promise<unknown>> = [];
+  for (const [i, g] of groups.entries()) {
+    for (const turn of streamed[i] ?? []) {
+      handedOver.set(`${turn.trajectoryId} ${turn.turn.index}`, performance.now());
+      writes.push(writer.appendTurn(turn));
+    }
+    writes.push(writer.appendGroup(g));
+    // Episodes play between handovers: the trainer's thread yields to the server.
     await new Promise((resolve) => setImmediate(resolve));
   }
-  const appendSeconds = (performance.now() - t0) / 1000;
+  await Promise.all(writes);
+  const writerSeconds = (performance.now() - t0) / 1000;
   await allDone;
   const seconds = (performance.now() - t0) / 1000;
   for (const ws of sockets) ws.terminate();
   await server.close();
-  live.close();
-  return { perSecond: (expected * n) / seconds, appendSeconds, lagSeconds: seconds - appendSeconds };
+  await writer.close();
+  reader.close();
+  return {
+    perSecond: (expected * n) / seconds,
+    events: expected,
+    writerSeconds,
+    lagSeconds: seconds - writerSeconds,
+    latencyMs: latencyMs.sort((a, b) => a - b),
+  };
 }
 
+const quantile = (sorted: number[], q: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
 for (const n of CLIENT_COUNTS) {
   const bare = await bareBroadcast(n);
   const replayed = await feedReplay(n);
-  const live = await feedLive(n);
+  const liveGroups = await feedLive(n, false);
+  const liveTurns = await feedLive(n, true);
   const fmt = (v: number) => `${Math.round(v).toLocaleString('en')} msg/s`;
   row(`baseline: bare ws broadcast, ${n} client(s)`, fmt(bare), '', '1.00×');
   row(
@@ -205,12 +253,18 @@ for (const n of CLIENT_COUNTS) {
     '',
     `${(replayed / bare).toFixed(2)}× bare ws`,
   );
+  // Live delivery is paced by the writer: the lag after its last commit is the feed's own cost.
   row(
-    `feed live (writer appending), ${n} client(s)`,
-    fmt(live.perSecond),
-    // Live delivery is paced by the writer: the lag after its last commit is the feed's own cost.
-    `writer ${live.appendSeconds.toFixed(1)} s, then ${(live.lagSeconds * 1000).toFixed(0)} ms to deliver the rest`,
-    `${(live.perSecond / bare).toFixed(2)}× bare ws`,
+    `feed live, writer thread commits groups, ${n} client(s)`,
+    fmt(liveGroups.perSecond),
+    `writer ${liveGroups.writerSeconds.toFixed(2)} s, then ${(liveGroups.lagSeconds * 1000).toFixed(0)} ms to deliver the rest`,
+    `${(liveGroups.perSecond / bare).toFixed(2)}× bare ws`,
+  );
+  row(
+    `feed live, per turn as episodes run, ${n} client(s)`,
+    fmt(liveTurns.perSecond),
+    `writer ${liveTurns.writerSeconds.toFixed(2)} s, then ${(liveTurns.lagSeconds * 1000).toFixed(0)} ms; turn handed over → at a client p50 ${quantile(liveTurns.latencyMs, 0.5).toFixed(0)} ms, p99 ${quantile(liveTurns.latencyMs, 0.99).toFixed(0)} ms`,
+    `${(liveTurns.perSecond / bare).toFixed(2)}× bare ws`,
   );
 }
 store.close();

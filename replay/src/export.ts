@@ -48,7 +48,10 @@ export interface ParquetRow {
   prompt_ids: number[];
   response_ids: number[];
   response_loss_mask: number[];
+  /** Behaviour logprobs: under the distribution each token was drawn from. */
   response_logprobs: number[];
+  /** The policy's own logprobs; null when the engine did not report them. */
+  response_policy_logprobs: number[] | null;
   /** Null until the trainer has stored advantages. */
   response_advantages: number[] | null;
   /** The conversation (MessageSchema[]) as JSON. */
@@ -85,6 +88,7 @@ const COLUMNS = [
   'response_ids',
   'response_loss_mask',
   'response_logprobs',
+  'response_policy_logprobs',
   'response_advantages',
   'messages',
   'policy_versions',
@@ -108,6 +112,7 @@ const PARQUET_SCHEMA: SchemaElement[] = [
   ...listOf('response_ids', 'INT32'),
   ...listOf('response_loss_mask', 'INT32'),
   ...listOf('response_logprobs', 'FLOAT'),
+  ...listOf('response_policy_logprobs', 'FLOAT', true),
   ...listOf('response_advantages', 'FLOAT', true),
   string('messages'),
   ...listOf('policy_versions', 'INT32'),
@@ -133,6 +138,7 @@ export function toParquetRow(t: Trajectory): ParquetRow {
     response_ids: t.tokens.slice(p),
     response_loss_mask: t.lossMask.slice(p),
     response_logprobs: t.logprobs.slice(p),
+    response_policy_logprobs: t.policyLogprobs ? t.policyLogprobs.slice(p) : null,
     response_advantages: t.advantages ? t.advantages.slice(p) : null,
     messages: JSON.stringify(t.messages),
     policy_versions: t.turns.map((turn) => turn.policyVersion),
@@ -178,6 +184,7 @@ export async function readParquetExport(file: string): Promise<ParquetRow[]> {
     ...(r as unknown as ParquetRow),
     step: (r.step as number | undefined) ?? null,
     group_id: (r.group_id as string | undefined) ?? null,
+    response_policy_logprobs: (r.response_policy_logprobs as number[] | undefined) ?? null,
     response_advantages: (r.response_advantages as number[] | undefined) ?? null,
   }));
 }

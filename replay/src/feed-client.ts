@@ -15,7 +15,7 @@ export interface FeedClientOptions {
   token?: string;
   /** The subscription; `after` is where the first connection starts. */
   subscribe: Partial<Omit<FeedSubscribe, 'type'>>;
-  /** Each event (run, turn, trajectory, step-metrics), exactly once and in cursor order. */
+  /** Each event (run, turn, trajectory, step-metrics, episode), exactly once and in cursor order. */
   onEvent: (message: FeedEventMessage) => void;
   /** Every other server message (hello, caught-up, overflow, end, error). */
   onControl?: (message: FeedServerMessage) => void;
@@ -80,6 +80,7 @@ export class FeedClient {
         case 'turn':
         case 'trajectory':
         case 'step-metrics':
+        case 'episode':
           // The server never sends a cursor twice on one connection; across reconnects the
           // `after` we send makes that hold too. Checked anyway: a duplicate would be a server bug.
           if (message.cursor <= this.cursor) {

@@ -38,6 +38,8 @@ export class FeedSession {
     private readonly limits: FeedLimits,
     /** The event as feed JSON, shared by every session (serialised once per event, not per client). */
     private readonly render: (event: StoredEvent) => string,
+    /** A page of history after a cursor, shared by sessions reading the same stretch of the log. */
+    private readonly readPage: (after: number, runId: string | undefined) => readonly StoredEvent[],
   ) {
     this.lastCursor = subscription.after;
     ws.once('close', () => this.stop());
@@ -72,10 +74,7 @@ export class FeedSession {
     while (this.phase === 'catching-up') {
       await this.waitForRoom();
       if (this.phase !== 'catching-up') return;
-      const events = this.store.eventsAfter(this.lastCursor, {
-        runId: this.subscription.runId,
-        limit: this.limits.pageSize,
-      });
+      const events = this.readPage(this.lastCursor, this.subscription.runId);
       if (events.length === 0) {
         // Synchronously after an empty read: everything committed so far was handled, and the
         // broadcaster only sends cursors above lastCursor, so there is neither gap nor duplicate.
@@ -91,10 +90,7 @@ export class FeedSession {
     const { speed, maxGapMs } = this.subscription;
     let previousAt: number | undefined;
     while (this.phase === 'replaying') {
-      const events = this.store.eventsAfter(this.lastCursor, {
-        runId: this.subscription.runId,
-        limit: this.limits.pageSize,
-      });
+      const events = this.readPage(this.lastCursor, this.subscription.runId);
       if (events.length === 0) break;
       for (const event of events) {
         if (!this.matches(event)) {
@@ -162,11 +158,14 @@ export class FeedSession {
   private matches(event: StoredEvent): boolean {
     const { filter } = this.subscription;
     if (filter.types && !filter.types.includes(event.type)) return false;
-    if (event.type !== 'turn' && event.type !== 'trajectory') return true;
+    if (event.type === 'run' || event.type === 'step-metrics') return true;
     if (filter.envId !== undefined && event.envId !== filter.envId) return false;
     if (filter.taskId !== undefined && event.taskId !== filter.taskId) return false;
-    if (filter.minReward !== undefined && (event.reward ?? Number.NaN) < filter.minReward) return false;
-    if (filter.maxReward !== undefined && (event.reward ?? Number.NaN) > filter.maxReward) return false;
+    // A running episode has no reward yet: a reward filter passes only episodes that have one.
+    if (filter.minReward !== undefined && !(event.reward !== null && event.reward >= filter.minReward))
+      return false;
+    if (filter.maxReward !== undefined && !(event.reward !== null && event.reward <= filter.maxReward))
+      return false;
     return true;
   }
 
@@ -176,7 +175,21 @@ export class FeedSession {
 
   /** Pull-side backpressure: wait until the client has read most of what it was sent. */
   private async waitForRoom(): Promise<void> {
-    while (this.phase !== 'closed' && this.ws.bufferedAmount > this.limits.readAheadBytes) await sleep(5);
+    while (this.phase !== 'closed' && this.ws.bufferedAmount > this.limits.readAheadBytes) {
+      // The moment the kernel takes more (no polling delay), or a short pause if the socket is gone.
+      const socket = (this.ws as unknown as { _socket?: import('node:net').Socket })._socket;
+      if (socket?.writableNeedDrain)
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            clearTimeout(timer);
+            socket.off('drain', done);
+            resolve();
+          };
+          const timer = setTimeout(done, 50);
+          socket.once('drain', done);
+        });
+      else await sleep(1);
+    }
   }
 
   stop(): void {

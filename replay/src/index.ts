@@ -10,8 +10,11 @@ export { FeedClient, type FeedClientOptions } from './feed-client.ts';
 export type { FeedLimits } from './feed-session.ts';
 export { type ReplayServer, type ReplayServerOptions, serveReplay } from './replay-server.ts';
 export {
+  eventJson,
   eventToMessage,
+  type LiveEpisodeSummary,
   type OpenStoreOptions,
+  type PartialTrajectory,
   type RunRow,
   type StepPoint,
   type StoredEvent,
@@ -19,4 +22,5 @@ export {
   TrajectoryStore,
 } from './store.ts';
 export { StoreSink, type StoreSinkOptions } from './store-sink.ts';
+export { StoreWriter } from './store-writer.ts';
 export { buildViewer, VIEWER_DIST, VIEWER_ROOT } from './viewer-build.ts';

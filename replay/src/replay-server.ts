@@ -16,12 +16,15 @@ import type { Context } from 'hono';
 import type { WebSocket } from 'ws';
 import { NotFoundError, ReplayConfigError, ReplayError } from './errors.ts';
 import { type FeedLimits, FeedSession } from './feed-session.ts';
-import { eventToMessage, type StoredEvent, type TrajectoryQuery, TrajectoryStore } from './store.ts';
+import { eventJson, type StoredEvent, type TrajectoryQuery, TrajectoryStore } from './store.ts';
+import type { StoreWriter } from './store-writer.ts';
 import { buildViewer } from './viewer-build.ts';
 
 export interface ReplayServerOptions extends ListenOptions {
   /** An open store (shared with a writer in this process: new events are pushed at once) … */
   store?: TrajectoryStore;
+  /** A writer thread on the same store in this process: what it commits is fanned out unread. */
+  writer?: StoreWriter;
   /** … or the path of one to open (a writer in another process: new events are polled). */
   storePath?: string;
   /** Bearer token (header, or `?token=` where a browser cannot set one); required off loopback. */
@@ -56,6 +59,9 @@ const DEFAULT_LIMITS: FeedLimits = {
 };
 const SUBSCRIBE_TIMEOUT_MS = 10_000;
 const RENDER_CACHE_SIZE = 20_000;
+const PAGE_CACHE_SIZE = 64;
+/** How often a server that may write looks for episodes whose writer died (`markUnfinished`). */
+const UNFINISHED_SWEEP_MS = 2_000;
 
 type ReplayEnv = AppEnv<'client'>;
 
@@ -90,19 +96,40 @@ export async function serveReplay(options: ReplayServerOptions): Promise<ReplayS
   const render = (event: StoredEvent): string => {
     let text = rendered.get(event.cursor);
     if (text === undefined) {
-      text = JSON.stringify(eventToMessage(event));
+      text = eventJson(event);
       rendered.set(event.cursor, text);
       if (rendered.size > RENDER_CACHE_SIZE) rendered.delete(rendered.keys().next().value!);
     }
     return text;
   };
+  // Full pages of history, by where they start: the log is append-only, so a full page never
+  // changes, and clients replaying one run together read each page once. A short page (the end of
+  // the log so far) is not kept.
+  const pages = new Map<string, readonly StoredEvent[]>();
+  const readPage = (after: number, runId: string | undefined): readonly StoredEvent[] => {
+    const key = `${after} ${runId === undefined ? '*' : `=${runId}`}`;
+    let page = pages.get(key);
+    if (page === undefined) {
+      page = store.eventsAfter(after, { runId, limit: limits.pageSize });
+      if (page.length === limits.pageSize) {
+        pages.set(key, page);
+        if (pages.size > PAGE_CACHE_SIZE) pages.delete(pages.keys().next().value!);
+      }
+    }
+    return page;
+  };
   let polledHead = store.head();
+  const fanOut = (events: readonly StoredEvent[]) => {
+    const fresh = events.filter((e) => e.cursor > polledHead);
+    if (fresh.length === 0) return;
+    polledHead = fresh.at(-1)!.cursor;
+    for (const session of sessions) session.broadcast(fresh);
+  };
   const poll = () => {
     for (;;) {
       const events = store.eventsAfter(polledHead, { limit: 1000 });
       if (events.length === 0) return;
-      polledHead = events.at(-1)!.cursor;
-      for (const session of sessions) session.broadcast(events);
+      fanOut(events);
     }
   };
   let pollScheduled = false;
@@ -114,8 +141,22 @@ export async function serveReplay(options: ReplayServerOptions): Promise<ReplayS
       poll();
     });
   };
-  const unsubscribe = store.onCommit(schedulePoll);
+  const unsubscribeStore = store.onCommit(schedulePoll);
+  // The writer's events arrive in commit order; one that skipped ahead of the log seen so far (the
+  // store also has other writers) is read from the store instead, so nothing is fanned out twice or missed.
+  const unsubscribeWriter = options.writer?.onCommit((events) => {
+    if (events[0]!.cursor === polledHead + 1) fanOut(events);
+    else schedulePoll();
+  });
+  const unsubscribe = () => {
+    unsubscribeStore();
+    unsubscribeWriter?.();
+  };
   const pollTimer = setInterval(poll, options.pollMs ?? 100);
+  const sweepTimer = store.db.readonly
+    ? undefined
+    : setInterval(() => store.markUnfinished(), UNFINISHED_SWEEP_MS);
+  sweepTimer?.unref();
 
   /** Open feed sockets, each with whether it answered the last ping; one that did not is dropped. */
   const alive = new Map<WebSocket, boolean>();
@@ -181,7 +222,7 @@ export async function serveReplay(options: ReplayServerOptions): Promise<ReplayS
       );
       return;
     }
-    const session = new FeedSession(ws, store, parsed.data, limits, render);
+    const session = new FeedSession(ws, store, parsed.data, limits, render, readPage);
     sessions.add(session);
     ws.once('close', () => sessions.delete(session));
     session.start().catch(() => ws.terminate());
@@ -203,6 +244,27 @@ export async function serveReplay(options: ReplayServerOptions): Promise<ReplayS
       method: 'GET',
       path: '/api/trajectories/:id',
       handle: (c) => c.json(found(() => store.getTrajectory(c.req.param('id')!))),
+    },
+    {
+      method: 'GET',
+      path: '/api/trajectories/:id/pieces',
+      handle: (c) =>
+        c.json(
+          found(() => {
+            const t = store.getTrajectory(c.req.param('id')!);
+            return store.tokenPieces(t.runId ?? '', t.tokens);
+          }),
+        ),
+    },
+    {
+      method: 'GET',
+      path: '/api/episodes',
+      handle: (c) => c.json(store.liveEpisodes({ runId: c.req.query('runId') || undefined })),
+    },
+    {
+      method: 'GET',
+      path: '/api/episodes/:id',
+      handle: (c) => c.json(found(() => store.getPartialTrajectory(c.req.param('id')!))),
     },
     {
       method: 'GET',
@@ -231,6 +293,7 @@ export async function serveReplay(options: ReplayServerOptions): Promise<ReplayS
   const server = await listen({ port: options.port ?? 0, websocket: { maxPayload: 64 * 1024 } }).catch(
     (error: unknown) => {
       clearInterval(pollTimer);
+      clearInterval(sweepTimer);
       clearInterval(heartbeat);
       unsubscribe();
       if (ownsStore) store.close();
@@ -246,6 +309,7 @@ export async function serveReplay(options: ReplayServerOptions): Promise<ReplayS
     clientBufferedBytes: () => [...sessions].map((s) => s.bufferedBytes),
     async close() {
       clearInterval(pollTimer);
+      clearInterval(sweepTimer);
       clearInterval(heartbeat);
       unsubscribe();
       for (const session of sessions) session.stop();

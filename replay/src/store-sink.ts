@@ -1,48 +1,77 @@
-import type { TrajectoryGroup } from '@toolgym/protocol';
-import type { TrajectoryStore } from './store.ts';
+import type { EpisodeTurn, TrajectoryGroup } from '@toolgym/protocol';
+import type { OpenStoreOptions } from './store.ts';
+import { StoreWriter } from './store-writer.ts';
 
 export interface StoreSinkOptions {
-  /** Run id for groups that carry none. */
+  /** Run id for groups and turns that carry none. */
   runId: string;
   /** Recorded with the run (config, model, environment …); shown by the viewer. */
   runInfo?: Record<string, unknown>;
-  /** Close the store when the sink closes (true when the sink opened it). */
-  closeStore?: boolean;
 }
 
 /**
  * The rollout engine's sink (agents' `RolloutSink`, matched structurally: replay depends on the
- * protocol only). Each group is committed before `onGroup` returns, so the engine's "delivered"
- * means "durable". Closing marks the run finished.
+ * protocol only). Writes go to a `StoreWriter` thread, so the trainer's thread never waits for
+ * SQLite. `onGroup` resolves once the group is committed, so the engine's "delivered" means
+ * "durable"; turns of running episodes are committed as they come. Closing marks the run finished
+ * and any episode of it still running unfinished.
  */
 export class StoreSink {
   private closed = false;
+  private readonly started: Promise<void>;
+  /** Every run this sink streamed turns of (the trainer's evaluation runs among them). */
+  private readonly turnRuns = new Set<string>();
 
   constructor(
-    readonly store: TrajectoryStore,
-    private readonly options: StoreSinkOptions,
+    readonly writer: StoreWriter,
+    private readonly options: StoreSinkOptions & {
+      /** Stop the writer when the sink closes (true when the sink started it). */
+      closeWriter?: boolean;
+    },
   ) {
-    store.startRun(options.runId, options.runInfo ?? {});
+    this.started = writer.startRun(options.runId, options.runInfo ?? {});
   }
 
-  onGroup(group: TrajectoryGroup): void {
-    this.store.appendGroup(group, { runId: this.options.runId });
+  /** A sink with a writer of its own on the store at `file`. */
+  static async open(
+    file: string,
+    options: StoreSinkOptions & Pick<OpenStoreOptions, 'durability'>,
+  ): Promise<StoreSink> {
+    const writer = await StoreWriter.open(file, options.durability ? { durability: options.durability } : {});
+    const sink = new StoreSink(writer, { ...options, closeWriter: true });
+    await sink.started;
+    return sink;
   }
 
-  onStepMetrics(metrics: { runId: string; step: number; metrics: Record<string, number> }): void {
-    this.store.appendStepMetrics(metrics.runId, metrics.step, metrics.metrics);
+  async onGroup(group: TrajectoryGroup): Promise<void> {
+    await this.writer.appendGroup(group, { runId: this.options.runId });
+  }
+
+  async onTurn(turn: EpisodeTurn): Promise<void> {
+    this.turnRuns.add(turn.runId ?? this.options.runId);
+    await this.writer.appendTurn(turn, { runId: this.options.runId });
+  }
+
+  async onStepMetrics(metrics: {
+    runId: string;
+    step: number;
+    metrics: Record<string, number>;
+  }): Promise<void> {
+    await this.writer.appendStepMetrics(metrics.runId, metrics.step, metrics.metrics);
   }
 
   /** Mark the run failed (the engine or trainer stopped on an error); the sink stays open. */
-  fail(reason: string): void {
-    this.store.setRunStatus(this.options.runId, 'failed', { failure: reason });
+  async fail(reason: string): Promise<void> {
+    await this.writer.setRunStatus(this.options.runId, 'failed', { failure: reason });
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    if (this.store.runStatus(this.options.runId) === 'running')
-      this.store.setRunStatus(this.options.runId, 'finished');
-    if (this.options.closeStore) this.store.close();
+    await this.started;
+    for (const runId of this.turnRuns)
+      await this.writer.markUnfinished({ runId, reason: 'the run ended before the episode finished' });
+    await this.writer.setRunStatus(this.options.runId, 'finished', {}, { onlyIfRunning: true });
+    if (this.options.closeWriter) await this.writer.close();
   }
 }

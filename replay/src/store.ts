@@ -1,6 +1,9 @@
 import { mkdirSync } from 'node:fs';
+import { hostname } from 'node:os';
 import path from 'node:path';
 import {
+  type EpisodeTurn,
+  EpisodeTurnSchema,
   type FeedEventMessage,
   type FeedEventType,
   type RunStatus,
@@ -8,6 +11,7 @@ import {
   type TrajectoryGroup,
   TrajectoryGroupSchema,
   type TrajectorySummary,
+  type Turn,
 } from '@toolgym/protocol';
 import Database from 'better-sqlite3';
 import { DuplicateIdError, InvalidTrajectoryError, NotFoundError, ReplayConfigError } from './errors.ts';
@@ -68,6 +72,35 @@ export interface TrajectoryQuery {
   offset?: number;
 }
 
+/** An episode whose turns were streamed and whose group has not committed. */
+export interface LiveEpisodeSummary {
+  trajectoryId: string;
+  runId: string;
+  step?: number;
+  groupId?: string;
+  envId: string;
+  taskId: string;
+  seed: number;
+  startedAt: number;
+  updatedAt: number;
+  /** `running` while its writer lives; `unfinished` once the writer died or the run ended without its group. */
+  status: 'running' | 'unfinished';
+  turns: number;
+  reason?: string;
+}
+
+/** What a running or unfinished episode has recorded so far: its turns, messages and tokens. */
+export interface PartialTrajectory extends LiveEpisodeSummary {
+  messages: Trajectory['messages'];
+  turnList: Turn[];
+  tokens: number[];
+  lossMask: Array<0 | 1>;
+  logprobs: number[];
+  policyLogprobs?: number[];
+  /** Each token's text piece, where the writer knew it. */
+  pieces: Array<string | null>;
+}
+
 /** A row of the event log as the feed reads it. */
 export interface StoredEvent {
   cursor: number;
@@ -119,6 +152,9 @@ CREATE TABLE IF NOT EXISTS trajectories (
   loss_mask BLOB NOT NULL,
   logprobs BLOB NOT NULL,
   advantages BLOB,
+  policy_logprobs BLOB,
+  branches_json TEXT,
+  branched_from_json TEXT,
   messages_json TEXT NOT NULL,
   turns_json TEXT NOT NULL,
   timing_json TEXT NOT NULL,
@@ -149,7 +185,54 @@ CREATE TABLE IF NOT EXISTS events (
   payload TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS events_run ON events (run_id, cursor);
+CREATE TABLE IF NOT EXISTS live_episodes (
+  trajectory_id TEXT PRIMARY KEY,
+  run_id TEXT NOT NULL,
+  step INTEGER,
+  group_id TEXT,
+  env_id TEXT NOT NULL,
+  task_id TEXT NOT NULL,
+  seed INTEGER NOT NULL,
+  started_at REAL NOT NULL,
+  updated_at REAL NOT NULL,
+  writer TEXT NOT NULL,
+  status TEXT NOT NULL,
+  reason TEXT,
+  n_turns INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS live_episodes_run ON live_episodes (run_id);
+CREATE TABLE IF NOT EXISTS live_turns (
+  trajectory_id TEXT NOT NULL,
+  turn_index INTEGER NOT NULL,
+  turn_json TEXT NOT NULL,
+  messages_json TEXT NOT NULL,
+  token_from INTEGER NOT NULL,
+  tokens BLOB NOT NULL,
+  loss_mask BLOB NOT NULL,
+  logprobs BLOB NOT NULL,
+  policy_logprobs BLOB,
+  PRIMARY KEY (trajectory_id, turn_index)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS token_pieces (
+  run_id TEXT NOT NULL,
+  id INTEGER NOT NULL,
+  piece TEXT NOT NULL,
+  PRIMARY KEY (run_id, id)
+) WITHOUT ROWID;
 `;
+
+/**
+ * Columns added after the first stores were written, each added in place to an older file when it
+ * opens (the tables above are created whole when missing).
+ */
+const ADDED_COLUMNS: ReadonlyArray<{ table: string; column: string; type: string }> = [
+  { table: 'trajectories', column: 'policy_logprobs', type: 'BLOB' },
+  { table: 'trajectories', column: 'branches_json', type: 'TEXT' },
+  { table: 'trajectories', column: 'branched_from_json', type: 'TEXT' },
+];
+
+/** This process, as the writer of the episodes it streams (the store checks whether it still runs). */
+const WRITER = `${hostname()}:${process.pid}`;
 
 type Listener = (head: number) => void;
 
@@ -163,6 +246,8 @@ export class TrajectoryStore {
   readonly path: string;
   readonly db: Database.Database;
   private readonly listeners = new Set<Listener>();
+  /** Token ids whose piece this connection recorded, by run (a cache: the table ignores repeats anyway). */
+  private readonly knownPieces = new Map<string, Set<number>>();
   private readonly statements;
 
   private constructor(file: string, options: OpenStoreOptions) {
@@ -183,10 +268,14 @@ export class TrajectoryStore {
     if (!options.readonly) {
       this.db.pragma('journal_mode = WAL');
       this.db.pragma(`synchronous = ${options.durability === 'normal' ? 'NORMAL' : 'FULL'}`);
-      this.db.exec(SCHEMA);
+      this.db.transaction(() => {
+        this.db.exec(SCHEMA);
+        migrate(this.db);
+      })();
     }
     this.db.pragma('busy_timeout = 5000');
     this.statements = this.prepare();
+    if (!options.readonly) this.markUnfinished();
   }
 
   /** Open (creating if needed) the store at `file`. */
@@ -194,35 +283,49 @@ export class TrajectoryStore {
     return new TrajectoryStore(file, options);
   }
 
+  /** Statements, each prepared at first use: a read-only store of an older schema never prepares a write. */
   private prepare() {
     const db = this.db;
-    return {
-      runById: db.prepare('SELECT id, status FROM runs WHERE id = ?'),
-      insertRun: db.prepare(
-        'INSERT INTO runs (id, status, info, created_at, updated_at) VALUES (?, ?, ?, ?, ?)',
-      ),
-      updateRun: db.prepare('UPDATE runs SET status = ?, info = ?, updated_at = ? WHERE id = ?'),
-      insertGroup: db.prepare(
+    return prepareLazily(db, {
+      runById: 'SELECT id, status FROM runs WHERE id = ?',
+      insertRun: 'INSERT INTO runs (id, status, info, created_at, updated_at) VALUES (?, ?, ?, ?, ?)',
+      updateRun: 'UPDATE runs SET status = ?, info = ?, updated_at = ? WHERE id = ?',
+      insertGroup:
         'INSERT INTO groups (id, run_id, step, env_id, task_id, stored_at) VALUES (?, ?, ?, ?, ?, ?)',
-      ),
-      insertTrajectory: db.prepare(`INSERT INTO trajectories (
+      insertTrajectory: `INSERT INTO trajectories (
         id, run_id, step, group_id, env_id, task_id, seed, status, reward, reward_json, tokenization, truncation,
         failure_json, prompt_length, n_tokens, n_sampled, n_turns, tokens, loss_mask, logprobs, advantages,
-        messages_json, turns_json, timing_json, started_at, ms, final_text
-      ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-      insertText: db.prepare('INSERT INTO trajectories_text (rowid, text) VALUES (?, ?)'),
-      insertMetrics: db.prepare('INSERT INTO step_metrics (run_id, step, at, metrics) VALUES (?, ?, ?, ?)'),
-      insertEvent: db.prepare(
+        policy_logprobs, branches_json, branched_from_json, messages_json, turns_json, timing_json, started_at, ms,
+        final_text
+      ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      insertText: 'INSERT INTO trajectories_text (rowid, text) VALUES (?, ?)',
+      insertMetrics: 'INSERT INTO step_metrics (run_id, step, at, metrics) VALUES (?, ?, ?, ?)',
+      insertEvent:
         'INSERT INTO events (run_id, type, at, env_id, task_id, reward, payload) VALUES (?, ?, ?, ?, ?, ?, ?)',
-      ),
-      head: db.prepare('SELECT COALESCE(MAX(cursor), 0) AS head FROM events'),
-      eventsAfter: db.prepare('SELECT * FROM events WHERE cursor > ? ORDER BY cursor LIMIT ?'),
-      runEventsAfter: db.prepare(
-        'SELECT * FROM events WHERE run_id = ? AND cursor > ? ORDER BY cursor LIMIT ?',
-      ),
-      trajectoryById: db.prepare('SELECT * FROM trajectories WHERE id = ?'),
-      setAdvantages: db.prepare('UPDATE trajectories SET advantages = ? WHERE id = ?'),
-    };
+      head: 'SELECT COALESCE(MAX(cursor), 0) AS head FROM events',
+      eventsAfter: 'SELECT * FROM events WHERE cursor > ? ORDER BY cursor LIMIT ?',
+      runEventsAfter: 'SELECT * FROM events WHERE run_id = ? AND cursor > ? ORDER BY cursor LIMIT ?',
+      trajectoryById: 'SELECT * FROM trajectories WHERE id = ?',
+      setAdvantages: 'UPDATE trajectories SET advantages = ? WHERE id = ?',
+      trajectoryExists: 'SELECT 1 FROM trajectories WHERE id = ?',
+      liveEpisode: 'SELECT * FROM live_episodes WHERE trajectory_id = ?',
+      insertLiveEpisode: `INSERT INTO live_episodes (trajectory_id, run_id, step, group_id, env_id,
+        task_id, seed, started_at, updated_at, writer, status, n_turns) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', 0)`,
+      touchLiveEpisode:
+        "UPDATE live_episodes SET n_turns = n_turns + 1, updated_at = ?, status = 'running', reason = NULL WHERE trajectory_id = ?",
+      insertLiveTurn: `INSERT OR IGNORE INTO live_turns (trajectory_id, turn_index, turn_json, messages_json,
+        token_from, tokens, loss_mask, logprobs, policy_logprobs) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      liveTurnIndices: 'SELECT turn_index FROM live_turns WHERE trajectory_id = ?',
+      liveTurns: 'SELECT * FROM live_turns WHERE trajectory_id = ? ORDER BY turn_index',
+      deleteLiveTurns: 'DELETE FROM live_turns WHERE trajectory_id = ?',
+      deleteLiveEpisode: 'DELETE FROM live_episodes WHERE trajectory_id = ?',
+      markUnfinished:
+        "UPDATE live_episodes SET status = 'unfinished', reason = ?, updated_at = ? WHERE trajectory_id = ?",
+      insertPieces:
+        'INSERT OR IGNORE INTO token_pieces (run_id, id, piece) SELECT ?, CAST(key AS INTEGER), value FROM json_each(?)',
+      pieces:
+        'SELECT id, piece FROM token_pieces WHERE run_id = ? AND id IN (SELECT value FROM json_each(?))',
+    });
   }
 
   /** Called after each commit with the newest cursor (in-process followers, e.g. the feed server). */
@@ -249,9 +352,16 @@ export class TrajectoryStore {
   }
 
   /** Set a run's status (`finished`, `failed`, or back to `running`) and log it as an event. */
-  setRunStatus(runId: string, status: RunStatus, info?: Record<string, unknown>): void {
+  setRunStatus(
+    runId: string,
+    status: RunStatus,
+    info?: Record<string, unknown>,
+    /** Leave a run that already finished or failed as it is. */
+    options: { onlyIfRunning?: boolean } = {},
+  ): void {
     const now = Date.now();
     this.db.transaction(() => {
+      if (options.onlyIfRunning && (this.runStatus(runId) ?? 'running') !== 'running') return;
       this.ensureRun(runId, info ?? {}, now);
       const current = this.db.prepare('SELECT info FROM runs WHERE id = ?').get(runId) as { info: string };
       const merged = { ...JSON.parse(current.info), ...(info ?? {}) };
@@ -328,9 +438,18 @@ export class TrajectoryStore {
       for (const t of group.trajectories) {
         const summary = summarise(t, runId, group);
         this.insertTrajectory(t, summary);
+        // Turns streamed while the episode ran are in the log already: each turn is logged once.
+        const streamed = new Set(
+          (this.statements.liveTurnIndices.all(t.id) as Array<{ turn_index: number }>).map(
+            (r) => r.turn_index,
+          ),
+        );
+        this.statements.deleteLiveTurns.run(t.id);
+        this.statements.deleteLiveEpisode.run(t.id);
         let at = t.timing.startedAt;
         for (const turn of t.turns) {
           at += turn.generateMs + turn.toolMs;
+          if (streamed.has(turn.index)) continue;
           const payload = {
             step: summary.step,
             trajectoryId: t.id,
@@ -393,6 +512,9 @@ export class TrajectoryStore {
         encodeUint8(t.lossMask),
         encodeFloat32(t.logprobs),
         t.advantages ? encodeFloat32(t.advantages) : null,
+        t.policyLogprobs ? encodeFloat32(t.policyLogprobs) : null,
+        t.branches ? JSON.stringify(t.branches) : null,
+        t.branchedFrom ? JSON.stringify(t.branchedFrom) : null,
         JSON.stringify(t.messages),
         JSON.stringify(t.turns),
         JSON.stringify(t.timing),
@@ -407,6 +529,207 @@ export class TrajectoryStore {
     }
     const text = t.messages.map((m) => m.content).join('\n');
     this.statements.insertText.run(rowid, text);
+  }
+
+  /**
+   * Record turns of running episodes, in one transaction, each logged as a feed `turn` event at
+   * once. A turn already recorded, or of an episode whose group committed, is passed over (a writer
+   * may resend after a retry; every turn is logged once). `runId` is used when a turn carries none.
+   */
+  appendTurns(turns: readonly EpisodeTurn[], options: { runId?: string } = {}): { cursor: number } {
+    const parsed = turns.map((turn) => {
+      const result = EpisodeTurnSchema.safeParse(turn);
+      if (!result.success) {
+        const issue = result.error.issues[0];
+        throw new InvalidTrajectoryError(
+          `Turn of episode '${turn?.trajectoryId}' is invalid at ${issue?.path.join('.') || '(root)'}: ${issue?.message}`,
+        );
+      }
+      const runId = result.data.runId ?? options.runId;
+      if (!runId)
+        throw new InvalidTrajectoryError(
+          `Turn of episode '${turn.trajectoryId}' has no runId; pass one in the turn or as an option.`,
+        );
+      return { turn: result.data, runId };
+    });
+    let cursor = 0;
+    this.db.transaction(() => {
+      for (const { turn: e, runId } of parsed) {
+        if (this.statements.trajectoryExists.get(e.trajectoryId)) continue;
+        const now = Date.now();
+        this.ensureRun(runId, {}, now);
+        if (!this.statements.liveEpisode.get(e.trajectoryId))
+          this.statements.insertLiveEpisode.run(
+            e.trajectoryId,
+            runId,
+            e.step ?? null,
+            e.groupId ?? null,
+            e.envId,
+            e.taskId,
+            e.seed,
+            e.startedAt,
+            now,
+            WRITER,
+          );
+        const { tokens } = e;
+        const inserted = this.statements.insertLiveTurn.run(
+          e.trajectoryId,
+          e.turn.index,
+          JSON.stringify(e.turn),
+          JSON.stringify(e.messages),
+          tokens.from,
+          encodeInt32(tokens.ids),
+          encodeUint8(tokens.lossMask),
+          encodeFloat32(tokens.logprobs),
+          tokens.policyLogprobs ? encodeFloat32(tokens.policyLogprobs) : null,
+        );
+        if (inserted.changes === 0) continue;
+        this.statements.touchLiveEpisode.run(now, e.trajectoryId);
+        if (tokens.pieces) this.insertPieces(runId, tokens.ids, tokens.pieces);
+        const payload = {
+          step: e.step,
+          trajectoryId: e.trajectoryId,
+          groupId: e.groupId,
+          envId: e.envId,
+          taskId: e.taskId,
+          turn: e.turn,
+        };
+        const info = this.statements.insertEvent.run(
+          runId,
+          'turn',
+          now,
+          e.envId,
+          e.taskId,
+          null,
+          JSON.stringify(payload),
+        );
+        cursor = Number(info.lastInsertRowid);
+      }
+    })();
+    this.notify();
+    return { cursor };
+  }
+
+  /**
+   * Mark running episodes unfinished and log an `episode` event for each: those whose writer process
+   * no longer runs, and, with `runId`, every one of that run (its writer ended the run without their
+   * groups). Returns how many were marked.
+   */
+  markUnfinished(options: { runId?: string; reason?: string } = {}): number {
+    const rows = this.db
+      .prepare(
+        `SELECT * FROM live_episodes WHERE status = 'running'${options.runId !== undefined ? ' AND run_id = ?' : ''}`,
+      )
+      .all(...(options.runId !== undefined ? [options.runId] : [])) as Array<Record<string, unknown>>;
+    const gone = rows.filter((r) => options.runId !== undefined || !writerRuns(r.writer as string));
+    if (gone.length === 0) return 0;
+    const now = Date.now();
+    this.db.transaction(() => {
+      for (const r of gone) {
+        const reason =
+          options.reason ??
+          `its writer (${r.writer as string}) stopped before the episode's group was committed`;
+        this.statements.markUnfinished.run(reason, now, r.trajectory_id);
+        const summary = rowToLiveSummary({ ...r, status: 'unfinished', reason });
+        this.statements.insertEvent.run(
+          summary.runId,
+          'episode',
+          now,
+          summary.envId,
+          summary.taskId,
+          null,
+          JSON.stringify({
+            step: summary.step,
+            trajectoryId: summary.trajectoryId,
+            groupId: summary.groupId,
+            envId: summary.envId,
+            taskId: summary.taskId,
+            status: 'unfinished',
+            turns: summary.turns,
+            reason,
+          }),
+        );
+      }
+    })();
+    this.notify();
+    return gone.length;
+  }
+
+  /** Running and unfinished episodes (streamed, group not committed), newest first. */
+  liveEpisodes(query: { runId?: string } = {}): LiveEpisodeSummary[] {
+    const rows = (
+      query.runId !== undefined
+        ? this.db
+            .prepare('SELECT * FROM live_episodes WHERE run_id = ? ORDER BY started_at DESC')
+            .all(query.runId)
+        : this.db.prepare('SELECT * FROM live_episodes ORDER BY started_at DESC').all()
+    ) as Array<Record<string, unknown>>;
+    return rows.map(rowToLiveSummary);
+  }
+
+  /** What a running or unfinished episode recorded so far. */
+  getPartialTrajectory(trajectoryId: string): PartialTrajectory {
+    const row = this.statements.liveEpisode.get(trajectoryId) as Record<string, unknown> | undefined;
+    if (!row) throw new NotFoundError('running or unfinished episode', trajectoryId);
+    const partial: PartialTrajectory = {
+      ...rowToLiveSummary(row),
+      messages: [],
+      turnList: [],
+      tokens: [],
+      lossMask: [],
+      logprobs: [],
+      pieces: [],
+    };
+    const policyLogprobs: number[] = [];
+    let hasPolicyLogprobs = false;
+    for (const r of this.statements.liveTurns.all(trajectoryId) as Array<Record<string, unknown>>) {
+      partial.turnList.push(JSON.parse(r.turn_json as string));
+      partial.messages.push(...JSON.parse(r.messages_json as string));
+      // A `from` below the record's length restarts it there (the template rewrote history).
+      const from = r.token_from as number;
+      for (const list of [partial.tokens, partial.lossMask, partial.logprobs, policyLogprobs])
+        list.length = Math.min(list.length, from);
+      partial.tokens.push(...decodeInt32(r.tokens as Buffer));
+      partial.lossMask.push(...(decodeUint8(r.loss_mask as Buffer) as Array<0 | 1>));
+      const logprobs = decodeFloat32(r.logprobs as Buffer);
+      partial.logprobs.push(...logprobs);
+      if (r.policy_logprobs !== null) hasPolicyLogprobs = true;
+      policyLogprobs.push(
+        ...(r.policy_logprobs === null ? logprobs.map(() => 0) : decodeFloat32(r.policy_logprobs as Buffer)),
+      );
+    }
+    if (hasPolicyLogprobs) partial.policyLogprobs = policyLogprobs;
+    partial.pieces = this.tokenPieces(partial.runId, partial.tokens);
+    return partial;
+  }
+
+  /** Record the pieces of ids not recorded for the run before (one statement for the new ones). */
+  private insertPieces(runId: string, ids: readonly number[], pieces: readonly string[]): void {
+    let known = this.knownPieces.get(runId);
+    if (!known) {
+      known = new Set();
+      this.knownPieces.set(runId, known);
+    }
+    const fresh: Record<number, string> = {};
+    let any = false;
+    ids.forEach((id, i) => {
+      if (known.has(id)) return;
+      known.add(id);
+      fresh[id] = pieces[i]!;
+      any = true;
+    });
+    if (any) this.statements.insertPieces.run(runId, JSON.stringify(fresh));
+  }
+
+  /** The text piece of each token id as the run's writer decoded it; null where it was not given. */
+  tokenPieces(runId: string, ids: readonly number[]): Array<string | null> {
+    const known = new Map<number, string>();
+    const rows = this.statements.pieces.all(runId, JSON.stringify([...new Set(ids)])) as Array<{
+      id: number;
+      piece: string;
+    }>;
+    for (const r of rows) known.set(r.id, r.piece);
+    return ids.map((id) => known.get(id) ?? null);
   }
 
   /** Step-level metrics of the trainer; one record per (run, step). */
@@ -630,7 +953,69 @@ export function eventToMessage(event: StoredEvent): FeedEventMessage {
       return { type: 'trajectory', ...base, summary: payload };
     case 'step-metrics':
       return { type: 'step-metrics', ...base, step: payload.step, metrics: payload.metrics };
+    case 'episode':
+      return { type: 'episode', ...base, ...payload };
   }
+}
+
+/**
+ * The feed JSON of an event, the same message as `eventToMessage` serialised, built around the
+ * stored payload text without parsing it: the feed sends every event this way.
+ */
+export function eventJson(event: StoredEvent): string {
+  const head = `{"type":"${event.type}","cursor":${event.cursor},"runId":${JSON.stringify(event.runId)},"at":${event.at}`;
+  if (event.type === 'trajectory') return `${head},"summary":${event.payload}}`;
+  return event.payload === '{}' ? `${head}}` : `${head},${event.payload.slice(1)}`;
+}
+
+function prepareLazily<K extends string>(
+  db: Database.Database,
+  sql: Record<K, string>,
+): Record<K, Database.Statement> {
+  const statements = {} as Record<K, Database.Statement>;
+  for (const key of Object.keys(sql) as K[]) {
+    let statement: Database.Statement | undefined;
+    Object.defineProperty(statements, key, { get: () => (statement ??= db.prepare(sql[key])) });
+  }
+  return statements;
+}
+
+/** Add the columns of `ADDED_COLUMNS` that an older store lacks. */
+function migrate(db: Database.Database): void {
+  for (const { table, column, type } of ADDED_COLUMNS) {
+    const columns = db.prepare(`PRAGMA table_info(${table})`).all() as Array<{ name: string }>;
+    if (!columns.some((c) => c.name === column)) db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${type}`);
+  }
+}
+
+/** Whether the process that streamed an episode still runs (another host's writer is assumed to). */
+function writerRuns(writer: string): boolean {
+  const at = writer.lastIndexOf(':');
+  if (writer.slice(0, at) !== hostname()) return true;
+  try {
+    process.kill(Number(writer.slice(at + 1)), 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function rowToLiveSummary(r: Record<string, unknown>): LiveEpisodeSummary {
+  return {
+    trajectoryId: r.trajectory_id as string,
+    runId: r.run_id as string,
+    ...(r.step === null ? {} : { step: r.step as number }),
+    ...(r.group_id === null ? {} : { groupId: r.group_id as string }),
+    envId: r.env_id as string,
+    taskId: r.task_id as string,
+    seed: r.seed as number,
+    startedAt: r.started_at as number,
+    updatedAt: r.updated_at as number,
+    // A reader sees a dead writer's episodes as unfinished before any writer marks them so.
+    status: r.status === 'unfinished' || !writerRuns(r.writer as string) ? 'unfinished' : 'running',
+    turns: r.n_turns as number,
+    ...(r.reason == null ? {} : { reason: r.reason as string }),
+  };
 }
 
 function summarise(t: Trajectory, runId: string, group: TrajectoryGroup): TrajectorySummary {
@@ -693,12 +1078,16 @@ function rowToTrajectory(r: Record<string, unknown>): Trajectory {
     logprobs: decodeFloat32(r.logprobs as Buffer),
     promptLength: r.prompt_length as number,
     turns: JSON.parse(r.turns_json as string),
+    ...(r.branches_json == null ? {} : { branches: JSON.parse(r.branches_json as string) }),
+    ...(r.branched_from_json == null ? {} : { branchedFrom: JSON.parse(r.branched_from_json as string) }),
     tokenization: r.tokenization as Trajectory['tokenization'],
     status: r.status as Trajectory['status'],
     ...(r.truncation === null ? {} : { truncation: r.truncation as string }),
     ...(r.failure_json === null ? {} : { failure: JSON.parse(r.failure_json as string) }),
     reward: JSON.parse(r.reward_json as string),
     ...(r.advantages === null ? {} : { advantages: decodeFloat32(r.advantages as Buffer) }),
+    // Absent in a read-only store written before the column existed.
+    ...(r.policy_logprobs == null ? {} : { policyLogprobs: decodeFloat32(r.policy_logprobs as Buffer) }),
     timing: JSON.parse(r.timing_json as string),
   };
 }

@@ -39,6 +39,12 @@ describe('export', () => {
     expect(back).toEqual(expected);
     const withAdvantages = back.filter((r) => r.response_advantages !== null);
     expect(withAdvantages).toHaveLength(20);
+    // Both logprobs, each as stored: behaviour and the policy's own differ where sampled.
+    const stored = store.getTrajectory(back[0]!.id);
+    const p = stored.promptLength;
+    expect(back[0]!.response_logprobs).toEqual(stored.logprobs.slice(p));
+    expect(back[0]!.response_policy_logprobs).toEqual(stored.policyLogprobs!.slice(p));
+    expect(back[0]!.response_policy_logprobs).not.toEqual(back[0]!.response_logprobs);
     const row = back[0]!;
     expect(typeof row.seed).toBe('bigint');
     expect(row.response_ids.length).toBe(row.response_loss_mask.length);

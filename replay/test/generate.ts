@@ -5,6 +5,7 @@
  * TrajectorySchema (the store checks that on append).
  */
 import {
+  type EpisodeTurn,
   type Message,
   type Trajectory,
   type TrajectoryGroup,
@@ -91,12 +92,16 @@ function makeTrajectory(o: {
   const tokens: number[] = [];
   const lossMask: Array<0 | 1> = [];
   const logprobs: number[] = [];
+  const policyLogprobs: number[] = [];
   const push = (n: number, sampled: boolean) => {
     for (let k = 0; k < n; k++) {
       tokens.push(Math.floor(random() * 32_000));
       lossMask.push(sampled ? 1 : 0);
       // Float32 values, as an engine samples them: the store keeps logprobs as Float32.
-      logprobs.push(sampled ? Math.fround(-random() * random() * 6) : 0);
+      const logprob = sampled ? Math.fround(-random() * random() * 6) : 0;
+      logprobs.push(logprob);
+      // The policy's own distribution, before the truncation sampling applied: a little less sure.
+      policyLogprobs.push(Math.fround(logprob * 1.1));
     }
   };
   // One task, one prompt: every episode of a group answers the same question.
@@ -177,6 +182,7 @@ function makeTrajectory(o: {
     tokens,
     lossMask,
     logprobs,
+    policyLogprobs,
     promptLength,
     turns,
     tokenization: 'exact',
@@ -195,4 +201,56 @@ function makeTrajectory(o: {
       toolMs: toolTotal,
     },
   };
+}
+
+/** A token's text piece as the generated runs' tokenizer would decode it. */
+export function pieceOf(id: number): string {
+  return `${WORDS[id % WORDS.length]}${id % 3 === 0 ? '\n' : ' '}`;
+}
+
+/**
+ * The turn events a rollout engine emits while it plays `t`: each turn with the messages and tokens
+ * added since the one before (the prompt with the first), tokens with their pieces.
+ */
+export function turnsOf(t: Trajectory): EpisodeTurn[] {
+  let messagesSent = 0;
+  let tokensSent = 0;
+  return t.turns.map((turn, i) => {
+    const last = i === t.turns.length - 1;
+    const end = last ? t.tokens.length : turn.observation.end;
+    // The messages up to this turn's tool results: the assistant message is the (i+1)-th.
+    let assistants = 0;
+    let upTo = t.messages.length;
+    for (let m = 0; m < t.messages.length; m++) {
+      if (t.messages[m]!.role !== 'assistant') continue;
+      if (assistants++ === i + 1) {
+        upTo = m;
+        break;
+      }
+    }
+    const ids = t.tokens.slice(tokensSent, end);
+    const event: EpisodeTurn = {
+      trajectoryId: t.id,
+      ...(t.runId !== undefined ? { runId: t.runId } : {}),
+      ...(t.step !== undefined ? { step: t.step } : {}),
+      ...(t.groupId !== undefined ? { groupId: t.groupId } : {}),
+      envId: t.envId,
+      taskId: t.taskId,
+      seed: t.seed,
+      startedAt: t.timing.startedAt,
+      turn,
+      messages: t.messages.slice(messagesSent, upTo),
+      tokens: {
+        from: tokensSent,
+        ids,
+        lossMask: t.lossMask.slice(tokensSent, end),
+        logprobs: t.logprobs.slice(tokensSent, end),
+        ...(t.policyLogprobs ? { policyLogprobs: t.policyLogprobs.slice(tokensSent, end) } : {}),
+        pieces: ids.map(pieceOf),
+      },
+    };
+    messagesSent = upTo;
+    tokensSent = end;
+    return event;
+  });
 }

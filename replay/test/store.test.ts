@@ -83,11 +83,15 @@ describe('TrajectoryStore', () => {
     expect(store.queryTrajectories({ text: 'zebra-crossing"' })).toEqual([]);
   });
 
-  it('lists runs and computes curves from rewards and step metrics', () => {
-    const sink = new StoreSink(store, { runId: 'run-a', runInfo: { env: 'search@1' } });
+  it('lists runs and computes curves from rewards and step metrics', async () => {
+    const sink = await StoreSink.open(store.path, { runId: 'run-a', runInfo: { env: 'search@1' } });
     for (let step = 0; step < 3; step++) {
-      sink.onGroup(makeGroup({ runId: 'run-a', step, taskIndex: 0 }));
-      sink.onStepMetrics({ runId: 'run-a', step, metrics: { loss: 1 / (step + 1), approxKl: 0.01 * step } });
+      await sink.onGroup(makeGroup({ runId: 'run-a', step, taskIndex: 0 }));
+      await sink.onStepMetrics({
+        runId: 'run-a',
+        step,
+        metrics: { loss: 1 / (step + 1), approxKl: 0.01 * step },
+      });
     }
     expect(store.runStatus('run-a')).toBe('running');
     return sink.close().then(() => {

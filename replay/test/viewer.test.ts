@@ -6,7 +6,7 @@ import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ReplayServer, serveReplay } from '../src/replay-server.ts';
 import { TrajectoryStore } from '../src/store.ts';
-import { makeGroup } from './generate.ts';
+import { makeGroup, pieceOf, turnsOf } from './generate.ts';
 
 /** Screenshots are test artifacts: look at them (CI keeps .artifacts/). */
 const ARTIFACTS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../.artifacts/replay');
@@ -22,8 +22,12 @@ beforeAll(async () => {
   store = TrajectoryStore.open(path.join(dir, 'store.db'), { durability: 'normal' });
   store.startRun('demo', { env: 'search@1 + sql@1', policy: 'onnx-small' });
   for (let step = 0; step < 8; step++) {
-    for (let task = 0; task < 4; task++)
-      store.appendGroup(makeGroup({ runId: 'demo', step, taskIndex: task }));
+    for (let task = 0; task < 4; task++) {
+      const group = makeGroup({ runId: 'demo', step, taskIndex: task });
+      // Streamed turn by turn as a rollout does: the store learns each token's text piece.
+      store.appendTurns(group.trajectories.flatMap(turnsOf));
+      store.appendGroup(group);
+    }
     // Named as the trainer names them: by namespace, an evaluation every other step.
     store.appendStepMetrics('demo', step, {
       'loss/policy': 1.2 / (step + 1),
@@ -145,6 +149,31 @@ describe('viewer in Chromium', () => {
     expect(await tokens.locator('.tokens .tok.masked').count()).toBe(
       full.lossMask.filter((m) => m === 0).length,
     );
+    // Each token is its decoded text piece; its id, mask and both logprobs are on hover.
+    await expect
+      .poll(() => tokens.locator('.tokens .tok').first().textContent())
+      .toBe(pieceOf(full.tokens[0]!).replace('\n', '↵\n'));
+    const texts = await tokens.locator('.tokens .tok').allTextContents();
+    expect(texts.join('')).toBe(full.tokens.map((id) => pieceOf(id).replace('\n', '↵\n')).join(''));
+    const i = full.lossMask.indexOf(1);
+    const title = await tokens.locator('.tokens .tok').nth(i).getAttribute('title');
+    expect(title).toContain(`id ${full.tokens[i]}`);
+    expect(title).toContain('mask 1');
+    expect(title).toContain(`logprob ${full.logprobs[i]!.toFixed(3)}`);
+    expect(title).toContain(`policy logprob ${full.policyLogprobs![i]!.toFixed(3)}`);
+    // Colour by loss mask: every sampled token one colour, no masked one coloured.
+    await tokens.getByTestId('colour-by').selectOption('mask');
+    const backgrounds = await tokens
+      .locator('.tokens .tok.sampled')
+      .evaluateAll((els) => [...new Set(els.map((e) => (e as HTMLElement).style.background))]);
+    expect(backgrounds).toHaveLength(1);
+    expect(
+      await tokens
+        .locator('.tokens .tok.masked')
+        .evaluateAll((els) => els.filter((e) => (e as HTMLElement).style.background).length),
+    ).toBe(0);
+    await tokens.getByTestId('colour-by').selectOption('policy-logprob');
+    await tokens.getByTestId('colour-by').selectOption('logprob');
     await detail.scrollIntoViewIfNeeded();
     await page.screenshot({ path: path.join(ARTIFACTS, '02-trajectory.png'), fullPage: true });
     // This one has advantages: colour by advantage.
@@ -161,6 +190,33 @@ describe('viewer in Chromium', () => {
     await page.screenshot({ path: path.join(ARTIFACTS, '04-group.png'), fullPage: true });
   });
 
+  it('compares two trajectories of the group token by token', async () => {
+    const target = store.getTrajectory(multiTurn().id);
+    const members = store.getGroup(target.groupId!).trajectories;
+    const [a, b] = [members[0]!, members[1]!];
+    const group = page.getByTestId('group-view');
+    await group.getByTestId('compare-a').selectOption(a.id);
+    await group.getByTestId('compare-b').selectOption(b.id);
+    const compare = group.getByTestId('token-compare');
+    await compare.waitFor();
+    const n = Math.max(a.tokens.length, b.tokens.length);
+    await expect.poll(() => compare.getByTestId('token-pair').count()).toBe(n);
+    const differing = Array.from({ length: n }, (_, i) => a.tokens[i] !== b.tokens[i]).filter(Boolean).length;
+    expect(await compare.locator('[data-testid=token-pair][data-same=false]').count()).toBe(differing);
+    let shared = 0;
+    while (a.tokens[shared] === b.tokens[shared]) shared++;
+    expect(await compare.getByTestId('compare-summary').textContent()).toContain(
+      `first ${shared} tokens shared, ${differing} positions differ`,
+    );
+    // A pair shows each side's piece, top and bottom.
+    const firstDiff = compare.locator('[data-testid=token-pair][data-same=false]').first();
+    await expect
+      .poll(() => firstDiff.locator('.tok').allTextContents())
+      .toEqual([a.tokens[shared]!, b.tokens[shared]!].map((id) => pieceOf(id).replace('\n', '↵\n')));
+    await compare.scrollIntoViewIfNeeded();
+    await page.screenshot({ path: path.join(ARTIFACTS, '04b-compare.png'), fullPage: true });
+  });
+
   it('follows a running job live: a new trajectory arrives', async () => {
     await page.getByTestId('run-live-run').click();
     await expect.poll(() => page.getByTestId('trajectory-row').count()).toBe(4);
@@ -172,9 +228,55 @@ describe('viewer in Chromium', () => {
     const newId = next.trajectories[0]!.id;
     await page.locator(`[data-testid=trajectory-row][data-id="${newId}"].fresh`).waitFor({ timeout: 10_000 });
     expect(await page.getByTestId('trajectory-row').count()).toBe(8);
-    expect(await page.getByTestId('live-turns').textContent()).toContain('turn');
     await expect.poll(() => page.getByTestId('reward-chart').getAttribute('data-points')).toBe('2');
     await page.screenshot({ path: path.join(ARTIFACTS, '05-live.png') });
+    expect(pageErrors).toEqual([]);
+  });
+
+  it("shows a running episode's turns one by one, until its group commits", async () => {
+    const next = makeGroup({ runId: 'live-run', step: 2, taskIndex: 2 });
+    const episode = next.trajectories.find((t) => t.turns.length >= 3)!;
+    const turns = turnsOf(episode);
+    const card = page.locator(`[data-testid=running-episode][data-id="${episode.id}"]`);
+    for (const [k, turn] of turns.entries()) {
+      store.appendTurns([turn]);
+      await expect.poll(() => card.getByTestId('running-turn').count(), { timeout: 10_000 }).toBe(k + 1);
+      expect(await card.getByTestId('running-turn').nth(k).textContent()).toContain(
+        `turn ${turn.turn.index}: ${turn.turn.text}`,
+      );
+      if (k === 0) await page.screenshot({ path: path.join(ARTIFACTS, '06-running-episode.png') });
+    }
+    expect(await card.locator('.badge').textContent()).toBe('running');
+    // Its partial record: turns and tokens so far, pieces and all.
+    await card.locator('button.link').click();
+    const partial = page.getByTestId('partial-detail');
+    await partial.waitFor();
+    expect(await partial.getByTestId('turn').count()).toBe(turns.length);
+    expect(await partial.locator('.tokens .tok').count()).toBe(episode.tokens.length);
+    // The group commits: the episode leaves the running list and joins the trajectories.
+    store.appendGroup(next);
+    await page
+      .locator(`[data-testid=trajectory-row][data-id="${episode.id}"].fresh`)
+      .waitFor({ timeout: 10_000 });
+    await expect.poll(() => card.count()).toBe(0);
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('marks an episode unfinished when its writer stops mid-episode', async () => {
+    const stuck = makeGroup({ runId: 'live-run', step: 3, taskIndex: 3 }).trajectories[0]!;
+    store.appendTurns(turnsOf(stuck).slice(0, 1));
+    const card = page.locator(`[data-testid=running-episode][data-id="${stuck.id}"]`);
+    await expect.poll(() => card.getByTestId('running-turn').count(), { timeout: 10_000 }).toBe(1);
+    store.markUnfinished({ runId: 'live-run', reason: 'the trainer was killed' });
+    await expect.poll(() => card.locator('.badge').textContent(), { timeout: 10_000 }).toBe('unfinished');
+    expect(await card.textContent()).toContain('the trainer was killed');
+    // A viewer opened afterwards lists it too.
+    await page.reload();
+    await page.getByTestId('run-live-run').click();
+    await expect.poll(() => card.locator('.badge').textContent(), { timeout: 10_000 }).toBe('unfinished');
+    await card.locator('button.link').click();
+    await expect.poll(() => page.getByTestId('partial-status').textContent()).toBe('unfinished');
+    await page.screenshot({ path: path.join(ARTIFACTS, '07-unfinished.png'), fullPage: true });
     expect(pageErrors).toEqual([]);
   });
 });

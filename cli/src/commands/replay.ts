@@ -158,6 +158,8 @@ export function formatEvent(message: FeedEventMessage, turns: boolean): string |
         .join(' ')}`;
     case 'run':
       return `[${message.cursor}] run ${message.runId} ${message.status}`;
+    case 'episode':
+      return `[${message.cursor}] ${message.trajectoryId} unfinished after ${message.turns} turns: ${message.reason}`;
   }
 }
 

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
-import { StoreSink, serveReplay, TrajectoryStore } from '@toolgym/replay';
+import { StoreSink, serveReplay } from '@toolgym/replay';
 import { loadTrainConfig, type TrainResult, train } from '@toolgym/trainer';
 import type { Command } from 'commander';
 import { numberIn, portNumber, positiveInt, wholeNumber } from '../flags.ts';
@@ -65,9 +65,8 @@ export function registerTrainCommand(program: Command): void {
                 ...config.pretrain.options,
               })
             : undefined;
-          const store = TrajectoryStore.open(storePath);
           const runId = `${config.run.name}-seed${seed}-${Date.now()}`;
-          const sink = new StoreSink(store, { runId, runInfo: { config: runConfig }, closeStore: true });
+          const sink = await StoreSink.open(storePath, { runId, runInfo: { config: runConfig } });
           const overrides = [
             ...(opts.steps !== undefined ? ['--steps', opts.steps] : []),
             ...(opts.minutes !== undefined ? ['--minutes', opts.minutes] : []),
@@ -89,7 +88,7 @@ export function registerTrainCommand(program: Command): void {
             results.push(result);
             process.stdout.write(trainSummary(seed, result));
           } catch (error) {
-            sink.fail(error instanceof Error ? error.message : String(error));
+            await sink.fail(error instanceof Error ? error.message : String(error));
             throw error;
           } finally {
             await sink.close();

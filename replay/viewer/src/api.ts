@@ -1,9 +1,9 @@
 import type { Trajectory, TrajectoryGroup, TrajectorySummary } from '@toolgym/protocol';
 // The server's JSON shapes come from the store itself; a type-only import, so nothing of the
 // store reaches the browser bundle.
-import type { RunRow, StepPoint } from '../../src/store.ts';
+import type { LiveEpisodeSummary, PartialTrajectory, RunRow, StepPoint } from '../../src/store.ts';
 
-export type { RunRow, StepPoint };
+export type { LiveEpisodeSummary, PartialTrajectory, RunRow, StepPoint };
 
 export interface Filters {
   envId: string;
@@ -34,6 +34,9 @@ export const api = {
   },
   trajectory: (id: string) => get<Trajectory>(`api/trajectories/${encodeURIComponent(id)}`),
   group: (id: string) => get<TrajectoryGroup>(`api/groups/${encodeURIComponent(id)}`),
+  pieces: (id: string) => get<Array<string | null>>(`api/trajectories/${encodeURIComponent(id)}/pieces`),
+  episodes: (runId: string) => get<LiveEpisodeSummary[]>(`api/episodes?runId=${encodeURIComponent(runId)}`),
+  episode: (id: string) => get<PartialTrajectory>(`api/episodes/${encodeURIComponent(id)}`),
   head: () => get<{ head: number }>('api/health').then((h) => h.head),
 };
 

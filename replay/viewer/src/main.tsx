@@ -1,20 +1,50 @@
-import type { FeedServerMessage, Trajectory, TrajectoryGroup, TrajectorySummary } from '@toolgym/protocol';
+import type {
+  FeedServerMessage,
+  Trajectory,
+  TrajectoryGroup,
+  TrajectorySummary,
+  Turn,
+} from '@toolgym/protocol';
 import { render } from 'preact';
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
-import { api, type Filters, formatReward, type RunRow, type StepPoint } from './api.ts';
+import {
+  api,
+  type Filters,
+  formatReward,
+  type LiveEpisodeSummary,
+  type PartialTrajectory,
+  type RunRow,
+  type StepPoint,
+} from './api.ts';
 import { Curves } from './curves.tsx';
 import { followRun } from './live-feed.ts';
-import { GroupView, TrajectoryDetail } from './trajectory-view.tsx';
+import { GroupView, PartialDetail, TrajectoryDetail } from './trajectory-view.tsx';
 import './styles.css';
 
 const NO_FILTERS: Filters = { envId: '', taskId: '', minReward: '', maxReward: '', text: '' };
 
-interface LiveTurn {
-  cursor: number;
-  trajectoryId: string;
-  index: number;
-  text: string;
-  calls: string[];
+/** An episode whose group has not committed: the turns seen live, and its status. */
+interface RunningEpisode {
+  id: string;
+  taskId: string;
+  step?: number;
+  status: 'running' | 'unfinished';
+  /** Turns recorded, including those before the viewer followed. */
+  count: number;
+  turns: Turn[];
+  reason?: string;
+}
+
+function runningFrom(summary: LiveEpisodeSummary): RunningEpisode {
+  return {
+    id: summary.trajectoryId,
+    taskId: summary.taskId,
+    ...(summary.step !== undefined ? { step: summary.step } : {}),
+    status: summary.status,
+    count: summary.turns,
+    turns: [],
+    ...(summary.reason ? { reason: summary.reason } : {}),
+  };
 }
 
 function App() {
@@ -28,7 +58,8 @@ function App() {
   const [group, setGroup] = useState<TrajectoryGroup | null>(null);
   const [live, setLive] = useState(false);
   const [liveStatus, setLiveStatus] = useState('off');
-  const [liveTurns, setLiveTurns] = useState<LiveTurn[]>([]);
+  const [running, setRunning] = useState<Map<string, RunningEpisode>>(new Map());
+  const [partial, setPartial] = useState<PartialTrajectory | null>(null);
   const [error, setError] = useState<string | null>(null);
   const refreshTimer = useRef<number | undefined>(undefined);
 
@@ -41,6 +72,10 @@ function App() {
   const loadRun = useCallback((id: string, f: Filters) => {
     api.curves(id).then(setCurves).catch(fail);
     api.trajectories(id, f).then(setList).catch(fail);
+    api
+      .episodes(id)
+      .then((episodes) => setRunning(new Map(episodes.map((e) => [e.trajectoryId, runningFrom(e)]))))
+      .catch(fail);
   }, []);
   useEffect(() => {
     if (runId) loadRun(runId, filters);
@@ -70,15 +105,45 @@ function App() {
         setList((old) => [m.summary, ...old.filter((s) => s.id !== m.summary.id)]);
         setFresh((old) => new Set(old).add(m.summary.id));
       }
+      // A turn is of an episode still running until its trajectory event (its group's commit).
       if (m.type === 'turn') {
-        const calls = m.turn.toolCalls.map((c) => c.name);
-        setLiveTurns((old) =>
-          [
-            { cursor: m.cursor, trajectoryId: m.trajectoryId, index: m.turn.index, text: m.turn.text, calls },
-            ...old,
-          ].slice(0, 6),
-        );
+        setRunning((old) => {
+          const next = new Map(old);
+          const episode = next.get(m.trajectoryId) ?? {
+            id: m.trajectoryId,
+            taskId: m.taskId,
+            ...(m.step !== undefined ? { step: m.step } : {}),
+            status: 'running' as const,
+            count: 0,
+            turns: [],
+          };
+          next.set(m.trajectoryId, {
+            ...episode,
+            status: 'running',
+            count: Math.max(episode.count, m.turn.index + 1),
+            turns: [...episode.turns, m.turn],
+          });
+          return next;
+        });
       }
+      if (m.type === 'trajectory')
+        setRunning((old) => {
+          const next = new Map(old);
+          next.delete(m.summary.id);
+          return next;
+        });
+      if (m.type === 'episode')
+        setRunning((old) => {
+          const episode = old.get(m.trajectoryId);
+          const next = new Map(old);
+          next.set(m.trajectoryId, {
+            ...(episode ?? { id: m.trajectoryId, taskId: m.taskId, turns: [] }),
+            status: 'unfinished',
+            count: m.turns,
+            reason: m.reason,
+          });
+          return next;
+        });
       if (m.type === 'trajectory' || m.type === 'step-metrics' || m.type === 'run') {
         window.clearTimeout(refreshTimer.current);
         refreshTimer.current = window.setTimeout(() => {
@@ -95,7 +160,13 @@ function App() {
 
   const openTrajectory = (id: string) => {
     setGroup(null);
+    setPartial(null);
     api.trajectory(id).then(setDetail).catch(fail);
+  };
+  const openPartial = (id: string) => {
+    setGroup(null);
+    setDetail(null);
+    api.episode(id).then(setPartial).catch(fail);
   };
   const openGroup = (id: string) =>
     api
@@ -131,7 +202,8 @@ function App() {
                 setRunId(r.id);
                 setDetail(null);
                 setGroup(null);
-                setLiveTurns([]);
+                setPartial(null);
+                setRunning(new Map());
                 setFresh(new Set());
               }}
             >
@@ -164,16 +236,7 @@ function App() {
                 </span>
               </div>
               <Curves points={curves} />
-              {liveTurns.length > 0 && (
-                <div class="live-turns" data-testid="live-turns">
-                  {liveTurns.map((t) => (
-                    <div class="live-turn">
-                      <b>{t.trajectoryId}</b> turn {t.index}: {t.text}{' '}
-                      {t.calls.length > 0 && <code>→ {t.calls.join(', ')}</code>}
-                    </div>
-                  ))}
-                </div>
-              )}
+              {running.size > 0 && <RunningEpisodes episodes={[...running.values()]} onOpen={openPartial} />}
               <FilterBar filters={filters} envs={envs} onChange={setFilters} />
               <div class="table-scroll">
                 <table class="trajectories" data-testid="trajectories">
@@ -213,6 +276,7 @@ function App() {
                 </table>
               </div>
               {group && <GroupView group={group} onOpen={openTrajectory} />}
+              {partial && <PartialDetail partial={partial} />}
               {detail && (
                 <TrajectoryDetail
                   trajectory={detail}
@@ -223,6 +287,31 @@ function App() {
           )}
         </main>
       </div>
+    </div>
+  );
+}
+
+/** Episodes in progress (turn by turn as they arrive) and those whose writer stopped mid-episode. */
+function RunningEpisodes({ episodes, onOpen }: { episodes: RunningEpisode[]; onOpen: (id: string) => void }) {
+  return (
+    <div class="running" data-testid="running-episodes">
+      <h3>Episodes in progress</h3>
+      {episodes.map((e) => (
+        <div class={`running-episode ${e.status}`} data-testid="running-episode" data-id={e.id}>
+          <button type="button" class="link" onClick={() => onOpen(e.id)}>
+            {e.id}
+          </button>{' '}
+          <span class={`badge ${e.status}`}>{e.status}</span> {e.taskId} · step {e.step ?? '–'} · {e.count}{' '}
+          turns
+          {e.reason && <span class="reason"> · {e.reason}</span>}
+          {e.turns.map((t) => (
+            <div class="running-turn" data-testid="running-turn">
+              turn {t.index}: {t.text}{' '}
+              {t.toolCalls.length > 0 && <code>→ {t.toolCalls.map((c) => c.name).join(', ')}</code>}
+            </div>
+          ))}
+        </div>
+      ))}
     </div>
   );
 }

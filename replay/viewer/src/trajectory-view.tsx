@@ -1,5 +1,7 @@
-import type { Trajectory, TrajectoryGroup } from '@toolgym/protocol';
-import { formatReward } from './api.ts';
+import type { Message, Trajectory, TrajectoryGroup, Turn } from '@toolgym/protocol';
+import { useEffect, useState } from 'preact/hooks';
+import { api, formatReward, type PartialTrajectory } from './api.ts';
+import { TokenCompare } from './token-compare.tsx';
 import { TokenView } from './token-view.tsx';
 
 export function RewardBreakdown({ trajectory }: { trajectory: Trajectory }) {
@@ -35,11 +37,18 @@ export function RewardBreakdown({ trajectory }: { trajectory: Trajectory }) {
  * The episode turn by turn: the assistant's text, each call with its arguments, each result, and
  * the environment's process reward for the call when it reports them (`reward.steps`, in call order).
  */
-export function Turns({ trajectory }: { trajectory: Trajectory }) {
-  const system = trajectory.messages.find((m) => m.role === 'system');
-  const user = trajectory.messages.find((m) => m.role === 'user');
-  const calls = trajectory.turns.flatMap((turn) => turn.toolCalls);
-  const steps = trajectory.reward.steps;
+export function Turns({
+  messages,
+  turns,
+  steps,
+}: {
+  messages: readonly Message[];
+  turns: readonly Turn[];
+  steps?: readonly number[] | undefined;
+}) {
+  const system = messages.find((m) => m.role === 'system');
+  const user = messages.find((m) => m.role === 'user');
+  const calls = turns.flatMap((turn) => turn.toolCalls);
   const stepOf = new Map(
     steps?.length === calls.length ? calls.map((call, i) => [call, steps[i]!] as const) : [],
   );
@@ -47,7 +56,7 @@ export function Turns({ trajectory }: { trajectory: Trajectory }) {
     <div class="turns">
       {system && <div class="msg system">{system.content}</div>}
       {user && <div class="msg user">{user.content}</div>}
-      {trajectory.turns.map((turn) => (
+      {turns.map((turn) => (
         <div class="turn" data-testid="turn">
           <div class="turn-head">
             turn {turn.index} · policy v{turn.policyVersion} · {turn.finishReason} ·{' '}
@@ -112,10 +121,48 @@ export function TrajectoryDetail({ trajectory, onGroup }: { trajectory: Trajecto
         {trajectory.tokenization} tokens · {Math.round(trajectory.timing.ms)} ms
       </div>
       <div class="detail-grid">
-        <Turns trajectory={trajectory} />
+        <Turns messages={trajectory.messages} turns={trajectory.turns} steps={trajectory.reward.steps} />
         <RewardBreakdown trajectory={trajectory} />
       </div>
-      <TokenView trajectory={trajectory} />
+      <TokenView record={trajectory} pieces={usePieces(trajectory.id)} />
+    </div>
+  );
+}
+
+/** The decoded text piece of each token of a stored trajectory (empty until loaded). */
+function usePieces(trajectoryId: string): Array<string | null> {
+  const [pieces, setPieces] = useState<Array<string | null>>([]);
+  useEffect(() => {
+    setPieces([]);
+    api.pieces(trajectoryId).then(setPieces);
+  }, [trajectoryId]);
+  return pieces;
+}
+
+/** A running or unfinished episode: what it recorded so far. */
+export function PartialDetail({ partial }: { partial: PartialTrajectory }) {
+  return (
+    <div class="detail" data-testid="partial-detail">
+      <div class="detail-head">
+        <h2>{partial.trajectoryId}</h2>
+        <span class={`badge ${partial.status}`} data-testid="partial-status">
+          {partial.status}
+        </span>
+        {partial.reason && <span class="meta">{partial.reason}</span>}
+      </div>
+      <div class="meta">
+        {partial.envId} · {partial.taskId} · step {partial.step ?? '–'} · seed {partial.seed} ·{' '}
+        {partial.turns} turns so far
+      </div>
+      <Turns messages={partial.messages} turns={partial.turnList} />
+      <TokenView
+        record={{
+          ...partial,
+          turns: partial.turnList,
+          promptLength: partial.turnList[0]?.sampled.start ?? 0,
+        }}
+        pieces={partial.pieces}
+      />
     </div>
   );
 }
@@ -124,11 +171,38 @@ export function TrajectoryDetail({ trajectory, onGroup }: { trajectory: Trajecto
 export function GroupView({ group, onOpen }: { group: TrajectoryGroup; onOpen: (id: string) => void }) {
   const mean =
     group.trajectories.reduce((a, t) => a + t.reward.total, 0) / Math.max(1, group.trajectories.length);
+  const ids = group.trajectories.map((t) => t.id);
+  const [pair, setPair] = useState<[string, string] | null>(null);
+  const [a, b] = (pair ?? []).map((id) => group.trajectories.find((t) => t.id === id));
+  const choose = (side: 0 | 1) => (e: Event) => {
+    const next: [string, string] = pair ?? [ids[0]!, ids[1] ?? ids[0]!];
+    next[side] = (e.target as HTMLSelectElement).value;
+    setPair([...next]);
+  };
   return (
     <div class="group" data-testid="group-view">
       <h2>
         group {group.id} · {group.taskId} · mean reward {formatReward(mean)}
       </h2>
+      {ids.length > 1 && (
+        <div class="compare-pick">
+          compare token by token{' '}
+          <select data-testid="compare-a" value={pair?.[0] ?? ''} onChange={choose(0)}>
+            <option value="">–</option>
+            {ids.map((id) => (
+              <option value={id}>{id.split('-').at(-1)}</option>
+            ))}
+          </select>{' '}
+          with{' '}
+          <select data-testid="compare-b" value={pair?.[1] ?? ''} onChange={choose(1)}>
+            <option value="">–</option>
+            {ids.map((id) => (
+              <option value={id}>{id.split('-').at(-1)}</option>
+            ))}
+          </select>
+        </div>
+      )}
+      {a && b && <TokenCompare a={a} b={b} />}
       <div class="group-columns">
         {group.trajectories.map((t) => (
           <div class="group-column">
@@ -138,7 +212,7 @@ export function GroupView({ group, onOpen }: { group: TrajectoryGroup; onOpen: (
               </button>{' '}
               reward <b>{formatReward(t.reward.total)}</b> · {t.turns.length} turns
             </div>
-            <Turns trajectory={t} />
+            <Turns messages={t.messages} turns={t.turns} steps={t.reward.steps} />
           </div>
         ))}
       </div>

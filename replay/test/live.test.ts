@@ -1,0 +1,242 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { FeedServerMessageSchema, type Trajectory } from '@toolgym/protocol';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { eventJson, eventToMessage, TrajectoryStore } from '../src/store.ts';
+import { StoreWriter } from '../src/store-writer.ts';
+import { makeGroup, pieceOf, turnsOf } from './generate.ts';
+
+let dir: string;
+let store: TrajectoryStore;
+beforeEach(() => {
+  dir = mkdtempSync(path.join(tmpdir(), 'replay-live-'));
+  store = TrajectoryStore.open(path.join(dir, 'store.db'));
+});
+afterEach(() => {
+  store.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** The partial record of `t` after its first `n` turns were streamed. */
+function expectPartialOf(t: Trajectory, n: number) {
+  const partial = store.getPartialTrajectory(t.id);
+  const end = n === t.turns.length ? t.tokens.length : t.turns[n - 1]!.observation.end;
+  expect(partial.turnList).toEqual(t.turns.slice(0, n));
+  expect(partial.tokens).toEqual(t.tokens.slice(0, end));
+  expect(partial.lossMask).toEqual(t.lossMask.slice(0, end));
+  expect(partial.logprobs).toEqual(t.logprobs.slice(0, end));
+  expect(partial.policyLogprobs).toEqual(t.policyLogprobs!.slice(0, end));
+  expect(partial.pieces).toEqual(partial.tokens.map(pieceOf));
+  return partial;
+}
+
+describe('turns of running episodes', () => {
+  it('are logged as each arrives, shown as a partial trajectory, and logged once when the group commits', () => {
+    const group = makeGroup({ runId: 'r', step: 0, taskIndex: 0, groupSize: 3 });
+    const [a, b] = group.trajectories as [Trajectory, Trajectory];
+    const turnsA = turnsOf(a);
+    const turnsB = turnsOf(b);
+    expect(turnsA.length).toBeGreaterThan(1);
+    store.appendTurns([turnsA[0]!]);
+    expect(store.liveEpisodes({ runId: 'r' })).toMatchObject([
+      { trajectoryId: a.id, status: 'running', turns: 1 },
+    ]);
+    expectPartialOf(a, 1);
+    const head = store.head();
+    expect(store.eventsAfter(head - 1).map(eventToMessage)).toMatchObject([
+      { type: 'turn', trajectoryId: a.id, turn: { index: 0 } },
+    ]);
+    store.appendTurns([...turnsA.slice(1), ...turnsB]);
+    expectPartialOf(a, a.turns.length);
+    // Sent again (a writer retrying): recorded once.
+    store.appendTurns(turnsA);
+    const streamed = store.eventsAfter(0).filter((e) => e.type === 'turn');
+    expect(streamed).toHaveLength(a.turns.length + b.turns.length);
+
+    store.appendGroup(group);
+    expect(store.liveEpisodes()).toEqual([]);
+    expect(() => store.getPartialTrajectory(a.id)).toThrow(/No running or unfinished episode/);
+    const events = store.eventsAfter(0).map(eventToMessage);
+    // Every turn of the group once: a and b as streamed, the third from the commit.
+    for (const t of group.trajectories) {
+      const turns = events.filter((e) => e.type === 'turn' && e.trajectoryId === t.id);
+      expect(turns.map((e) => (e.type === 'turn' ? e.turn.index : -1))).toEqual(t.turns.map((x) => x.index));
+      const end = events.findIndex((e) => e.type === 'trajectory' && e.summary.id === t.id);
+      expect(end).toBeGreaterThan(events.findLastIndex((e) => e.type === 'turn' && e.trajectoryId === t.id));
+    }
+    // A turn arriving after its group committed is passed over.
+    const before = store.head();
+    store.appendTurns([turnsA.at(-1)!]);
+    expect(store.head()).toBe(before);
+    // The committed trajectory keeps both logprobs, and its pieces are those the turns carried.
+    expect(store.getTrajectory(a.id).policyLogprobs).toEqual(a.policyLogprobs);
+    expect(store.tokenPieces('r', a.tokens)).toEqual(a.tokens.map(pieceOf));
+  });
+
+  it('refuses a malformed turn with the field to fix, and writes none of its batch', () => {
+    const group = makeGroup({ runId: 'r', step: 0, taskIndex: 0, groupSize: 1 });
+    const [good, ...rest] = turnsOf(group.trajectories[0]!);
+    const bad = structuredClone(rest[0] ?? good!);
+    (bad.tokens as { ids: unknown }).ids = ['seven'];
+    const head = store.head();
+    expect(() => store.appendTurns([good!, bad])).toThrow(/invalid at tokens\.ids\.0/);
+    expect(store.head()).toBe(head);
+    const noRun = structuredClone(good!);
+    delete noRun.runId;
+    expect(() => store.appendTurns([noRun])).toThrow(/has no runId/);
+  });
+
+  it('an episode whose writer is gone is unfinished: marked, logged as an episode event, still readable', () => {
+    const group = makeGroup({ runId: 'r', step: 0, taskIndex: 0, groupSize: 1 });
+    const t = group.trajectories[0]!;
+    store.appendTurns(turnsOf(t).slice(0, 1));
+    // This process still runs: nothing to mark.
+    expect(store.markUnfinished()).toBe(0);
+    // As written by a process that has exited.
+    store.db
+      .prepare("UPDATE live_episodes SET writer = ? || ':2147483646'")
+      .run(
+        (store.db.prepare('SELECT writer FROM live_episodes').get() as { writer: string }).writer.split(
+          ':',
+        )[0],
+      );
+    expect(store.liveEpisodes()[0]!.status).toBe('unfinished');
+    expect(store.markUnfinished()).toBe(1);
+    expect(store.markUnfinished()).toBe(0);
+    const last = eventToMessage(store.eventsAfter(store.head() - 1)[0]!);
+    expect(last).toMatchObject({ type: 'episode', trajectoryId: t.id, status: 'unfinished', turns: 1 });
+    expect(last.type === 'episode' && last.reason).toMatch(
+      /stopped before the episode's group was committed/,
+    );
+    expectPartialOf(t, 1);
+  });
+
+  it('eventJson is eventToMessage serialised, for every event type', () => {
+    const group = makeGroup({ runId: 'r "quoted"', step: 0, taskIndex: 0, groupSize: 2 });
+    store.appendTurns(turnsOf(group.trajectories[0]!).slice(0, 1));
+    store.appendGroup(group);
+    store.appendStepMetrics('r "quoted"', 0, { loss: 0.5 });
+    store.setRunStatus('r "quoted"', 'finished');
+    store.appendTurns(
+      turnsOf(makeGroup({ runId: 'r', step: 1, taskIndex: 0, groupSize: 1 }).trajectories[0]!).slice(0, 1),
+    );
+    store.db.prepare("UPDATE live_episodes SET writer = 'gone:1'").run();
+    store.db
+      .prepare("UPDATE live_episodes SET writer = ? || ':2147483646'")
+      .run((store.db.prepare("SELECT 'x' AS h").get() as { h: string }).h);
+    store.markUnfinished({ runId: 'r', reason: 'stopped' });
+    const events = store.eventsAfter(0);
+    expect(new Set(events.map((e) => e.type))).toEqual(
+      new Set(['run', 'turn', 'trajectory', 'step-metrics', 'episode']),
+    );
+    for (const e of events) {
+      const json = JSON.parse(eventJson(e));
+      expect(json).toEqual(JSON.parse(JSON.stringify(eventToMessage(e))));
+      expect(FeedServerMessageSchema.safeParse(json).success).toBe(true);
+    }
+  });
+});
+
+describe('policy logprobs', () => {
+  it('a store written before the column existed gains it on open; its old rows read without it', () => {
+    const file = path.join(dir, 'old.db');
+    const old = makeGroup({ runId: 'r', step: 0, taskIndex: 0, groupSize: 2 });
+    const writer = TrajectoryStore.open(file);
+    writer.appendGroup(old);
+    writer.close();
+    // The file as an older version left it: no policy_logprobs column, no live tables.
+    const raw = new Database(file);
+    raw.exec(
+      'ALTER TABLE trajectories DROP COLUMN policy_logprobs; ALTER TABLE trajectories DROP COLUMN branches_json; ' +
+        'ALTER TABLE trajectories DROP COLUMN branched_from_json; DROP TABLE live_turns; DROP TABLE live_episodes;',
+    );
+    raw.close();
+    const reader = TrajectoryStore.open(file, { readonly: true });
+    expect(reader.getTrajectory(old.trajectories[0]!.id).policyLogprobs).toBeUndefined();
+    reader.close();
+    const reopened = TrajectoryStore.open(file);
+    try {
+      expect(reopened.getTrajectory(old.trajectories[0]!.id).policyLogprobs).toBeUndefined();
+      const fresh = makeGroup({ runId: 'r', step: 1, taskIndex: 0, groupSize: 2 });
+      reopened.appendGroup(fresh);
+      const back = reopened.getTrajectory(fresh.trajectories[1]!.id);
+      expect(back.policyLogprobs).toEqual(fresh.trajectories[1]!.policyLogprobs);
+      expect(back.logprobs).toEqual(fresh.trajectories[1]!.logprobs);
+      expect(back.policyLogprobs).not.toEqual(back.logprobs);
+    } finally {
+      reopened.close();
+    }
+  });
+});
+
+describe('branched trajectories', () => {
+  it('keep their earlier sequences and where they branched from', () => {
+    const group = makeGroup({ runId: 'r', step: 0, taskIndex: 0, groupSize: 2 });
+    const [t, child] = group.trajectories as [Trajectory, Trajectory];
+    t.branches = [
+      {
+        tokens: t.tokens.slice(0, 10),
+        lossMask: t.lossMask.slice(0, 10),
+        logprobs: t.logprobs.slice(0, 10),
+        policyLogprobs: t.policyLogprobs!.slice(0, 10),
+        promptLength: 5,
+      },
+    ];
+    t.turns[0]!.branch = 0;
+    child.branchedFrom = { trajectoryId: t.id, turn: 1 };
+    store.appendGroup(group);
+    expect(store.getGroup(group.id)).toEqual(group);
+  });
+});
+
+describe('StoreWriter (a worker thread)', () => {
+  it('acknowledges a write once it is committed, commits what arrives together, and refuses one write without losing the others', async () => {
+    const writer = await StoreWriter.open(store.path);
+    const seen: number[] = [];
+    writer.onCommit((events) => seen.push(...events.map((e) => e.cursor)));
+    try {
+      const groups = Array.from({ length: 6 }, (_, i) => makeGroup({ runId: 'w', step: i, taskIndex: 0 }));
+      await writer.appendGroup(groups[0]!);
+      // Acknowledged = committed: another connection reads it at once.
+      expect(store.getGroup(groups[0]!.id)).toEqual(groups[0]);
+      const turns = turnsOf(groups[5]!.trajectories[0]!);
+      const bad = structuredClone(turns[0]!);
+      bad.trajectoryId = 'bad';
+      bad.turn.index = -1;
+      const results = await Promise.allSettled([
+        ...groups.slice(1, 5).map((g) => writer.appendGroup(g)),
+        writer.appendGroup(groups[0]!),
+        // A refused turn in a streak of turns: the others still commit.
+        writer.appendTurn(turns[0]!),
+        writer.appendTurn(bad),
+        ...turns.slice(1).map((turn) => writer.appendTurn(turn)),
+      ]);
+      expect(results.slice(0, 4).every((r) => r.status === 'fulfilled')).toBe(true);
+      expect(results[4]).toMatchObject({ status: 'rejected', reason: { code: 'duplicate_id' } });
+      expect(results[6]).toMatchObject({ status: 'rejected', reason: { code: 'invalid_trajectory' } });
+      expect([results[5], ...results.slice(7)].every((r) => r!.status === 'fulfilled')).toBe(true);
+      expect(() => store.getPartialTrajectory('bad')).toThrow(/No running or unfinished episode/);
+      for (const g of groups.slice(1, 5)) expect(store.getGroup(g.id).trajectories).toHaveLength(4);
+      expect(store.getPartialTrajectory(groups[5]!.trajectories[0]!.id).turns).toBe(turns.length);
+      // Listeners heard every committed event, once, in order.
+      expect(seen).toEqual(store.eventsAfter(0, { limit: 10_000 }).map((e) => e.cursor));
+      await expect(writer.appendTurn(bad)).rejects.toMatchObject({ code: 'invalid_trajectory' });
+    } finally {
+      await writer.close();
+    }
+    await expect(writer.appendGroup(makeGroup({ runId: 'w', step: 9, taskIndex: 0 }))).rejects.toMatchObject({
+      code: 'store_writer_closed',
+    });
+  });
+
+  it('a store it cannot open is a configuration error naming the path', async () => {
+    // Its directory would have to be inside a regular file.
+    const file = path.join(dir, 'store.db', 'nested.db');
+    await expect(StoreWriter.open(file)).rejects.toMatchObject({
+      code: 'invalid_config',
+      message: expect.stringContaining(file),
+    });
+  });
+});
