@@ -63,7 +63,7 @@ function commit(): void {
           results.push({ id: request.id, ok: false, error: describe(error) });
         }
       }
-    })();
+    }).immediate();
   } catch (error) {
     // The commit itself failed (disk full, I/O error): nothing of the batch was written.
     const failure = describe(error);

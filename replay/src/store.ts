@@ -265,15 +265,18 @@ export class TrajectoryStore {
         options.readonly ? 'A read-only store must already exist.' : 'Check the path and its permissions.',
       );
     }
+    // Other connections (the runs of several seeds sharing a store) write too. Every write
+    // transaction here begins IMMEDIATE: it takes the write lock first, waiting up to busy_timeout,
+    // where a deferred one that read first fails at once (SQLITE_BUSY) if another commit came between.
+    this.db.pragma('busy_timeout = 5000');
     if (!options.readonly) {
       this.db.pragma('journal_mode = WAL');
       this.db.pragma(`synchronous = ${options.durability === 'normal' ? 'NORMAL' : 'FULL'}`);
       this.db.transaction(() => {
         this.db.exec(SCHEMA);
         migrate(this.db);
-      })();
+      }).immediate();
     }
-    this.db.pragma('busy_timeout = 5000');
     this.statements = this.prepare();
     if (!options.readonly) this.markUnfinished();
   }
@@ -347,7 +350,7 @@ export class TrajectoryStore {
 
   /** Record a run (status `running`) unless it exists. */
   startRun(runId: string, info: Record<string, unknown> = {}): void {
-    this.db.transaction(() => this.ensureRun(runId, info, Date.now()))();
+    this.db.transaction(() => this.ensureRun(runId, info, Date.now())).immediate();
     this.notify();
   }
 
@@ -375,7 +378,7 @@ export class TrajectoryStore {
         null,
         JSON.stringify({ status, info: merged }),
       );
-    })();
+    }).immediate();
     this.notify();
   }
 
@@ -482,7 +485,7 @@ export class TrajectoryStore {
         );
         cursor = Number(info.lastInsertRowid);
       }
-    })();
+    }).immediate();
     this.notify();
     return { cursor };
   }
@@ -605,7 +608,7 @@ export class TrajectoryStore {
         );
         cursor = Number(info.lastInsertRowid);
       }
-    })();
+    }).immediate();
     this.notify();
     return { cursor };
   }
@@ -650,7 +653,7 @@ export class TrajectoryStore {
           }),
         );
       }
-    })();
+    }).immediate();
     this.notify();
     return gone.length;
   }
@@ -758,7 +761,7 @@ export class TrajectoryStore {
         JSON.stringify({ step, metrics }),
       );
       cursor = Number(info.lastInsertRowid);
-    })();
+    }).immediate();
     this.notify();
     return { cursor };
   }

@@ -231,6 +231,22 @@ describe('StoreWriter (a worker thread)', () => {
     });
   });
 
+  it('two writers on one store (runs of several seeds sharing it) both commit everything: a writer waits for the lock, never fails on it', async () => {
+    const writers = await Promise.all([StoreWriter.open(store.path), StoreWriter.open(store.path)]);
+    try {
+      const groupsOf = (runId: string) =>
+        Array.from({ length: 60 }, (_, i) => makeGroup({ runId, step: i, taskIndex: 0, groupSize: 2 }));
+      const runs = [groupsOf('seed0'), groupsOf('seed1')];
+      const results = await Promise.allSettled(
+        runs.flatMap((groups, w) => groups.map((g) => writers[w]!.appendGroup(g, { runId: g.runId! }))),
+      );
+      expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
+      for (const g of runs.flat()) expect(store.getGroup(g.id).trajectories).toHaveLength(2);
+    } finally {
+      await Promise.all(writers.map((w) => w.close()));
+    }
+  });
+
   it('a store it cannot open is a configuration error naming the path', async () => {
     // Its directory would have to be inside a regular file.
     const file = path.join(dir, 'store.db', 'nested.db');
