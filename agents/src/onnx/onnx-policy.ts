@@ -106,6 +106,8 @@ export class OnnxPolicy implements Policy {
   private versionValue: number;
   private model: ModelDir;
   private decoder: DecoderSession;
+  /** In-place layout: the same weights with shared slots (in-place-batch.ts). */
+  private sharing: DecoderSession | undefined;
   /** The in-place cache's buffers, kept from batch to batch (per decoder). */
   private inPlace: InPlaceBatch | undefined;
   private readonly settings: Required<OnnxPolicySettings>;
@@ -121,10 +123,11 @@ export class OnnxPolicy implements Policy {
   /** When set, every forward call's time is added to it by phase (`pnpm bench policy --profile`). */
   profile: DecodeProfile | undefined;
 
-  private constructor(settings: OnnxPolicy['settings'], model: ModelDir, decoder: DecoderSession) {
+  private constructor(settings: OnnxPolicy['settings'], model: ModelDir, decoders: Decoders) {
     this.settings = settings;
     this.model = model;
-    this.decoder = decoder;
+    this.decoder = decoders.decoder;
+    this.sharing = decoders.sharing;
     this.id = `onnx:${settings.model}`;
     this.versionValue = model.toolgym?.policyVersion ?? 0;
   }
@@ -152,8 +155,7 @@ export class OnnxPolicy implements Policy {
       }
     }
     const model = readModelDir(settings.model);
-    const decoder = await openDecoder(model, undefined, full);
-    return new OnnxPolicy(full, model, decoder);
+    return new OnnxPolicy(full, model, await openDecoders(model, undefined, full));
   }
 
   get version(): number {
@@ -183,7 +185,11 @@ export class OnnxPolicy implements Policy {
       );
     }
     if (this.template?.source !== this.model.chatTemplate)
-      this.template = new ChatTemplate(this.model.chatTemplate, {}, `${this.model.dir}/tokenizer_config.json`);
+      this.template = new ChatTemplate(
+        this.model.chatTemplate,
+        {},
+        `${this.model.dir}/tokenizer_config.json`,
+      );
     const prompt = this.template.render(request.messages, request.tools, { addGenerationPrompt: true });
     return this.enqueue({
       tokens: this.model.tokenizer.encode(prompt),
@@ -233,16 +239,17 @@ export class OnnxPolicy implements Policy {
       }
       weights = source;
     }
-    const decoder = await openDecoder(model, weights, this.settings);
+    const decoders = await openDecoders(model, weights, this.settings);
     this.swapsWaiting++;
     try {
       await this.exclusive(async () => {
-        const old = this.decoder;
-        this.decoder = decoder;
+        const old = [this.decoder, this.sharing];
+        this.decoder = decoders.decoder;
+        this.sharing = decoders.sharing;
         this.inPlace = undefined;
         this.model = model;
         this.versionValue = next;
-        await old.release();
+        await Promise.all(old.map((d) => d?.release()));
       });
     } finally {
       this.swapsWaiting--;
@@ -253,7 +260,7 @@ export class OnnxPolicy implements Policy {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.exclusive(() => this.decoder.release());
+    await this.exclusive(() => Promise.all([this.decoder, this.sharing].map((d) => d?.release())));
   }
 
   private checkRequest(request: OnnxGenerateRequest): void {
@@ -302,7 +309,7 @@ export class OnnxPolicy implements Policy {
   private openBatch(): DecodeBatch {
     const { padTokenId } = this.model;
     if (this.decoder.layout === 'in-place') {
-      this.inPlace ??= new InPlaceBatch(this.decoder, padTokenId);
+      this.inPlace ??= new InPlaceBatch(this.decoder, this.sharing!, padTokenId);
       this.inPlace.reset();
       return this.inPlace;
     }
@@ -428,14 +435,15 @@ function finishOf(
 }
 
 /**
- * The graph a policy runs for `model`: model.onnx as it is (`present`, `off`), or ToolGym's decoder
- * rebuilt from its weights (`weights`, else model.onnx's) with the in-place cache.
+ * The graphs a policy runs for `model`: model.onnx as it is (`present`, `off`), or ToolGym's decoder
+ * rebuilt from its weights (`weights`, else model.onnx's) with the in-place cache, without and with
+ * shared slots.
  */
-function decoderGraph(
+function decoderGraphs(
   model: ModelDir,
   weights: DecoderWeights | undefined,
   kvCache: KvCacheMode,
-): { source: string | Uint8Array; file: string } {
+): { sources: Array<string | Uint8Array>; file: string } {
   const config = model.toolgym?.decoder;
   const layout: KvCacheLayout =
     kvCache === 'auto' ? (config ? 'in-place' : 'present') : kvCache === 'in-place' ? 'in-place' : 'present';
@@ -446,7 +454,7 @@ function decoderGraph(
     );
   }
   const file = weights ? `${model.dir} (weights)` : model.modelPath;
-  if (!config || (layout === 'present' && !weights)) return { source: model.modelPath, file };
+  if (!config || (layout === 'present' && !weights)) return { sources: [model.modelPath], file };
   let decoderWeights = weights;
   if (!decoderWeights) {
     try {
@@ -459,15 +467,42 @@ function decoderGraph(
       );
     }
   }
-  return { source: buildDecoderOnnx(config, decoderWeights, layout), file };
+  const sources = [buildDecoderOnnx(config, decoderWeights, layout)];
+  if (layout === 'in-place')
+    sources.push(buildDecoderOnnx(config, decoderWeights, layout, { sharedSlots: true }));
+  return { sources, file };
+}
+
+/** The session a policy runs, and for the in-place layout the one with shared slots. */
+interface Decoders {
+  decoder: DecoderSession;
+  sharing?: DecoderSession;
+}
+
+async function openDecoders(
+  model: ModelDir,
+  weights: DecoderWeights | undefined,
+  settings: { executionProvider: ExecutionProviderPreference; threads: number; kvCache: KvCacheMode },
+): Promise<Decoders> {
+  const { sources, file } = decoderGraphs(model, weights, settings.kvCache);
+  const opened = await Promise.allSettled(
+    sources.map((source) => openDecoder(model, source, file, settings)),
+  );
+  const failed = opened.find((o) => o.status === 'rejected');
+  if (failed) {
+    await Promise.all(opened.map((o) => (o.status === 'fulfilled' ? o.value.release() : undefined)));
+    throw failed.reason;
+  }
+  const [decoder, sharing] = opened.map((o) => (o as PromiseFulfilledResult<DecoderSession>).value);
+  return { decoder: decoder!, ...(sharing ? { sharing } : {}) };
 }
 
 async function openDecoder(
   model: ModelDir,
-  weights: DecoderWeights | undefined,
-  settings: { executionProvider: ExecutionProviderPreference; threads: number; kvCache: KvCacheMode },
+  source: string | Uint8Array,
+  file: string,
+  settings: { executionProvider: ExecutionProviderPreference; threads: number },
 ): Promise<DecoderSession> {
-  const { source, file } = decoderGraph(model, weights, settings.kvCache);
   let created: Awaited<ReturnType<typeof createInferenceSession>>;
   try {
     created = await createInferenceSession(source, settings.executionProvider, {
