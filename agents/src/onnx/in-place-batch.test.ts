@@ -1,5 +1,5 @@
 import * as ort from 'onnxruntime-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { buildDecoderOnnx } from '../model/decoder-graph.ts';
 import { initDecoderWeights } from '../model/init-weights.ts';
 import { DecoderSession } from './decoder-session.ts';
@@ -19,7 +19,7 @@ const shape = {
 };
 const PAD = 256;
 
-let sessions: DecoderSession[] = [];
+const sessions: DecoderSession[] = [];
 const open = async (sharedSlots: boolean) => {
   const session = await ort.InferenceSession.create(
     buildDecoderOnnx(config, weights, 'in-place', { sharedSlots }),
@@ -30,9 +30,6 @@ const open = async (sharedSlots: boolean) => {
 };
 const newBatch = async () => new InPlaceBatch(await open(false), await open(true), PAD);
 
-beforeAll(() => {
-  sessions = [];
-});
 afterAll(async () => {
   await Promise.all(sessions.map((s) => s.release()));
 });
@@ -44,12 +41,11 @@ async function decode(
   tokens: (row: number, step: number) => number,
   steps: number,
 ) {
-  const logits: Float32Array[][] = prompts.map(() => []);
   const first = await batch.add(prompts);
-  prompts.forEach((_, b) => logits[b]!.push(first(b).slice()));
+  const logits = prompts.map((_, b) => [first(b).slice()]);
   for (let t = 0; t < steps; t++) {
     const out = await batch.step(prompts.map((_, b) => tokens(b, t)));
-    prompts.forEach((_, b) => logits[b]!.push(out(b).slice()));
+    for (const [b, row] of logits.entries()) row.push(out(b).slice());
   }
   return logits;
 }
