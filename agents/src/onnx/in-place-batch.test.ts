@@ -28,7 +28,7 @@ const open = async (sharedSlots: boolean) => {
   sessions.push(decoder);
   return decoder;
 };
-const newBatch = async () => new InPlaceBatch(await open(false), await open(true), PAD);
+const newBatch = async () => new InPlaceBatch(await open(false), () => open(true), PAD);
 
 afterAll(async () => {
   await Promise.all(sessions.map((s) => s.release()));
@@ -95,10 +95,20 @@ describe('in-place batch with shared slots', () => {
     expect(maxAbsDiff(last(0), otherAlone[0]![5]!)).toBeLessThan(TOLERANCE);
   });
 
-  it('does not share a prompt fewer than a quarter of the rows have', async () => {
-    const batch = await newBatch();
+  it('does not share a prompt fewer than a quarter of the rows have, nor open the shared-slot session', async () => {
+    let opened = 0;
+    const batch = new InPlaceBatch(
+      await open(false),
+      () => {
+        opened++;
+        return open(true);
+      },
+      PAD,
+    );
     const distinct = Array.from({ length: 10 }, (_, i) => [i + 1, i + 2, i + 3]);
     await batch.add([group, group, ...distinct]);
+    await batch.step(distinct.map(() => 9).concat([9, 9]));
     expect(batch.sharedSlots).toBe(0);
+    expect(opened).toBe(0);
   });
 });

@@ -70,17 +70,19 @@ export class InPlaceBatch implements DecodeBatch {
   private readonly heads: number;
   private readonly headDim: number;
 
+  /** Runs the steps while some prompt is shared (from `openSharing`, once one is). */
+  private sharing: DecoderSession | undefined;
+
   /**
-   * `decoder` runs the graph without shared slots, `sharing` the same weights with them (steps while
-   * some prompt is shared).
+   * `decoder` runs the graph without shared slots; `openSharing` gives the same weights with them
+   * (opened at the first shared prompt: batches of distinct prompts never need it).
    */
   constructor(
     private readonly decoder: DecoderSession,
-    private readonly sharing: DecoderSession,
+    private readonly openSharing: () => Promise<DecoderSession>,
     private readonly padTokenId: number,
   ) {
-    if (decoder.layout !== 'in-place' || !sharing.sharesSlots)
-      throw new Error('internal: InPlaceBatch needs in-place graphs, one with shared slots');
+    if (decoder.layout !== 'in-place') throw new Error('internal: InPlaceBatch needs an in-place graph');
     this.heads = decoder.shape.numKvHeads;
     this.headDim = decoder.shape.headDim;
   }
@@ -126,7 +128,11 @@ export class InPlaceBatch implements DecodeBatch {
       });
       sharedAt.set(u, shared.push({ length: prompt.length, rows: rowsOf[u]!, keyValues }) - 1);
     });
-    if (sharedAt.size > 0) this.setShared(shared);
+    if (sharedAt.size > 0) {
+      this.sharing ??= await this.openSharing();
+      if (!this.sharing.sharesSlots) throw new Error('internal: the shared-slot session has no shared slots');
+      this.setShared(shared);
+    }
     const ownSlots = prompts.map((p, j) => (sharedAt.has(source[j]!) ? 0 : p.length));
     this.reserve(rows, Math.max(...ownSlots) + 1);
     const { capacity } = this;
@@ -162,7 +168,7 @@ export class InPlaceBatch implements DecodeBatch {
     const dims = [batch, heads, capacity, headDim];
     const size = batch * heads * capacity * headDim;
     const width = sharedLength + capacity + 1;
-    const out = await (sharedLength > 0 ? this.sharing : this.decoder).forward(
+    const out = await (sharedLength > 0 ? this.sharing! : this.decoder).forward(
       {
         batch,
         inputIds: this.inputIds.subarray(0, batch),

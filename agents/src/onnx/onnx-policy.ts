@@ -106,8 +106,12 @@ export class OnnxPolicy implements Policy {
   private versionValue: number;
   private model: ModelDir;
   private decoder: DecoderSession;
-  /** In-place layout: the same weights with shared slots (in-place-batch.ts). */
-  private sharing: DecoderSession | undefined;
+  /**
+   * In-place layout: opens the same weights with shared slots (in-place-batch.ts), at the first batch
+   * that shares a prompt; `sharing` is that session, kept until the weights change.
+   */
+  private openSharing: (() => Promise<DecoderSession>) | undefined;
+  private sharing: Promise<DecoderSession> | undefined;
   /** The in-place cache's buffers, kept from batch to batch (per decoder). */
   private inPlace: InPlaceBatch | undefined;
   private readonly settings: Required<OnnxPolicySettings>;
@@ -127,7 +131,7 @@ export class OnnxPolicy implements Policy {
     this.settings = settings;
     this.model = model;
     this.decoder = decoders.decoder;
-    this.sharing = decoders.sharing;
+    this.openSharing = decoders.openSharing;
     this.id = `onnx:${settings.model}`;
     this.versionValue = model.toolgym?.policyVersion ?? 0;
   }
@@ -185,11 +189,7 @@ export class OnnxPolicy implements Policy {
       );
     }
     if (this.template?.source !== this.model.chatTemplate)
-      this.template = new ChatTemplate(
-        this.model.chatTemplate,
-        {},
-        `${this.model.dir}/tokenizer_config.json`,
-      );
+      this.template = new ChatTemplate(this.model.chatTemplate, {}, `${this.model.dir}/tokenizer_config.json`);
     const prompt = this.template.render(request.messages, request.tools, { addGenerationPrompt: true });
     return this.enqueue({
       tokens: this.model.tokenizer.encode(prompt),
@@ -243,13 +243,14 @@ export class OnnxPolicy implements Policy {
     this.swapsWaiting++;
     try {
       await this.exclusive(async () => {
-        const old = [this.decoder, this.sharing];
+        const old = this.sessions();
         this.decoder = decoders.decoder;
-        this.sharing = decoders.sharing;
+        this.openSharing = decoders.openSharing;
+        this.sharing = undefined;
         this.inPlace = undefined;
         this.model = model;
         this.versionValue = next;
-        await Promise.all(old.map((d) => d?.release()));
+        await releaseAll(old);
       });
     } finally {
       this.swapsWaiting--;
@@ -260,7 +261,12 @@ export class OnnxPolicy implements Policy {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.exclusive(() => Promise.all([this.decoder, this.sharing].map((d) => d?.release())));
+    await this.exclusive(() => releaseAll(this.sessions()));
+  }
+
+  /** The sessions open now: the decoder, and the shared-slot one once it was needed. */
+  private sessions(): Array<DecoderSession | Promise<DecoderSession>> {
+    return this.sharing ? [this.decoder, this.sharing] : [this.decoder];
   }
 
   private checkRequest(request: OnnxGenerateRequest): void {
@@ -309,7 +315,11 @@ export class OnnxPolicy implements Policy {
   private openBatch(): DecodeBatch {
     const { padTokenId } = this.model;
     if (this.decoder.layout === 'in-place') {
-      this.inPlace ??= new InPlaceBatch(this.decoder, this.sharing!, padTokenId);
+      this.inPlace ??= new InPlaceBatch(
+        this.decoder,
+        () => (this.sharing ??= this.openSharing!()),
+        padTokenId,
+      );
       this.inPlace.reset();
       return this.inPlace;
     }
@@ -435,15 +445,15 @@ function finishOf(
 }
 
 /**
- * The graphs a policy runs for `model`: model.onnx as it is (`present`, `off`), or ToolGym's decoder
- * rebuilt from its weights (`weights`, else model.onnx's) with the in-place cache, without and with
- * shared slots.
+ * The graph a policy runs for `model`: model.onnx as it is (`present`, `off`), or ToolGym's decoder
+ * rebuilt from its weights (`weights`, else model.onnx's) with the in-place cache; then also the
+ * in-place graph with shared slots, built when asked for.
  */
 function decoderGraphs(
   model: ModelDir,
   weights: DecoderWeights | undefined,
   kvCache: KvCacheMode,
-): { sources: Array<string | Uint8Array>; file: string } {
+): { source: string | Uint8Array; sharing?: () => Uint8Array; file: string } {
   const config = model.toolgym?.decoder;
   const layout: KvCacheLayout =
     kvCache === 'auto' ? (config ? 'in-place' : 'present') : kvCache === 'in-place' ? 'in-place' : 'present';
@@ -454,7 +464,7 @@ function decoderGraphs(
     );
   }
   const file = weights ? `${model.dir} (weights)` : model.modelPath;
-  if (!config || (layout === 'present' && !weights)) return { sources: [model.modelPath], file };
+  if (!config || (layout === 'present' && !weights)) return { source: model.modelPath, file };
   let decoderWeights = weights;
   if (!decoderWeights) {
     try {
@@ -467,16 +477,19 @@ function decoderGraphs(
       );
     }
   }
-  const sources = [buildDecoderOnnx(config, decoderWeights, layout)];
-  if (layout === 'in-place')
-    sources.push(buildDecoderOnnx(config, decoderWeights, layout, { sharedSlots: true }));
-  return { sources, file };
+  const source = buildDecoderOnnx(config, decoderWeights, layout);
+  if (layout === 'present') return { source, file };
+  return {
+    source,
+    sharing: () => buildDecoderOnnx(config, decoderWeights, layout, { sharedSlots: true }),
+    file,
+  };
 }
 
-/** The session a policy runs, and for the in-place layout the one with shared slots. */
+/** The session a policy runs, and for the in-place layout how to open the one with shared slots. */
 interface Decoders {
   decoder: DecoderSession;
-  sharing?: DecoderSession;
+  openSharing?: () => Promise<DecoderSession>;
 }
 
 async function openDecoders(
@@ -484,17 +497,14 @@ async function openDecoders(
   weights: DecoderWeights | undefined,
   settings: { executionProvider: ExecutionProviderPreference; threads: number; kvCache: KvCacheMode },
 ): Promise<Decoders> {
-  const { sources, file } = decoderGraphs(model, weights, settings.kvCache);
-  const opened = await Promise.allSettled(
-    sources.map((source) => openDecoder(model, source, file, settings)),
-  );
-  const failed = opened.find((o) => o.status === 'rejected');
-  if (failed) {
-    await Promise.all(opened.map((o) => (o.status === 'fulfilled' ? o.value.release() : undefined)));
-    throw failed.reason;
-  }
-  const [decoder, sharing] = opened.map((o) => (o as PromiseFulfilledResult<DecoderSession>).value);
-  return { decoder: decoder!, ...(sharing ? { sharing } : {}) };
+  const { source, sharing, file } = decoderGraphs(model, weights, settings.kvCache);
+  const decoder = await openDecoder(model, source, file, settings);
+  if (!sharing) return { decoder };
+  return { decoder, openSharing: () => openDecoder(model, sharing(), file, settings) };
+}
+
+async function releaseAll(sessions: Array<DecoderSession | Promise<DecoderSession>>): Promise<void> {
+  await Promise.all(sessions.map(async (s) => (await s).release()));
 }
 
 async function openDecoder(
