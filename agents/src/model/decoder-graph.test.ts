@@ -7,20 +7,14 @@ import { buildDecoderOnnx, checkDecoderWeights } from './decoder-graph.ts';
 import { DecoderSession } from '../onnx/decoder-session.ts';
 import { decodeOnnxInitializers } from './onnx-proto.ts';
 import { readDecoderWeights } from './model-directory.ts';
-import { TINY_TEST_CONFIG } from '../onnx/tiny-test-model.ts';
+import { TINY_TEST_CONFIG, TINY_TEST_SHAPE } from '../onnx/tiny-test-model.ts';
 
 /** float32 ONNX vs float64 TypeScript maths over 2 layers: agreement well inside this bound. */
 const TOLERANCE = 1e-4;
 
 const config = TINY_TEST_CONFIG;
 const weights = initDecoderWeights(config, { seed: 11, std: 0.3 });
-const shape = {
-  numLayers: config.nLayers,
-  numKvHeads: config.nHeads,
-  headDim: config.dModel / config.nHeads,
-  vocabSize: config.vocabSize,
-  maxPositions: config.maxPositions,
-};
+const shape = TINY_TEST_SHAPE;
 
 async function openSession(c: DecoderConfig = config, w: DecoderWeights = weights): Promise<DecoderSession> {
   const session = await ort.InferenceSession.create(buildDecoderOnnx(c, w));

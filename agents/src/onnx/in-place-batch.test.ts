@@ -4,19 +4,13 @@ import { buildDecoderOnnx } from '../model/decoder-graph.ts';
 import { initDecoderWeights } from '../model/init-weights.ts';
 import { DecoderSession } from './decoder-session.ts';
 import { InPlaceBatch } from './in-place-batch.ts';
-import { TINY_TEST_CONFIG } from './tiny-test-model.ts';
+import { TINY_TEST_CONFIG, TINY_TEST_SHAPE } from './tiny-test-model.ts';
 
 /** Shared and own slots sum the softmax in another float32 order: logits agree to rounding. */
 const TOLERANCE = 1e-5;
 const config = TINY_TEST_CONFIG;
 const weights = initDecoderWeights(config, { seed: 3, std: 0.3 });
-const shape = {
-  numLayers: config.nLayers,
-  numKvHeads: config.nHeads,
-  headDim: config.dModel / config.nHeads,
-  vocabSize: config.vocabSize,
-  maxPositions: config.maxPositions,
-};
+const shape = TINY_TEST_SHAPE;
 const PAD = 256;
 
 const sessions: DecoderSession[] = [];
