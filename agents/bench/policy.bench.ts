@@ -6,7 +6,8 @@
  *
  * Each figure is given twice: per second of wall time, and per second of the process's CPU time. On a
  * shared machine the wall clock also counts time other processes held the core; with one onnxruntime
- * thread (the default) CPU time is the engine's own. Cached figures are the best of R runs; the slow
+ * thread (the default) CPU time is the engine's own. Cached figures are the best of R runs, taken in
+ * rounds that go through every batch size in turn (a burst of other work hits one round of each); the slow
  * baseline runs once. Rows share one prompt, as a GRPO group's do; "distinct prompts" gives each row
  * its own. `--profile` splits a decode step into JS preparation, `session.run`, KV-cache handling and
  * sampling (DecodeProfile, CPU ms), per batch size. Then the same generation with the cache at batch 1
@@ -108,24 +109,13 @@ try {
     };
   }
 
-  /** The best of `repeats` runs, each clock on its own, and the profile of the run best in CPU time. */
-  async function best(
-    policy: OnnxPolicy,
-    batch: number,
-    distinct = false,
-  ): Promise<Speed & { profile: DecodeProfile }> {
-    let top = { wall: 0, cpu: 0, profile: new DecodeProfile() };
-    for (let r = 0; r < repeats; r++) {
-      const profile = new DecodeProfile();
-      const speed = await speedOf(policy, batch, profile, distinct);
-      top = {
-        wall: Math.max(top.wall, speed.wall),
-        cpu: Math.max(top.cpu, speed.cpu),
-        profile: speed.cpu > top.cpu ? profile : top.profile,
-      };
-    }
-    return top;
-  }
+  /** Best speeds so far of one configuration, each clock on its own, and the profile of the run best in CPU time. */
+  type Best = Speed & { profile: DecodeProfile };
+  const keepBest = (top: Best | undefined, speed: Speed, profile: DecodeProfile): Best => ({
+    wall: Math.max(top?.wall ?? 0, speed.wall),
+    cpu: Math.max(top?.cpu ?? 0, speed.cpu),
+    profile: speed.cpu > (top?.cpu ?? 0) ? profile : top!.profile,
+  });
 
   // Warm-up: first runs pay for onnxruntime's kernel setup.
   await speedOf(policies.cache, 2);
@@ -140,15 +130,31 @@ try {
       `load average ${loadavg()[0]!.toFixed(1)} on ${cpus().length} cores (other work slows the wall-clock figures)\n\n`,
   );
   const rows: string[][] = [];
-  const profiles: Array<[number, DecodeProfile]> = [];
-  let batchOne: Speed = { wall: 0, cpu: 0 };
+  /** Per batch size: the profile with one prompt, and with distinct prompts. */
+  const profiles: Array<[number, DecodeProfile, DecodeProfile]> = [];
   const times = (a: number, b: number) => (b > 0 ? `${(a / b).toFixed(2)}×` : '—');
+  // Repeats go round every batch size in turn, so that a burst of other work on a shared machine
+  // slows one round of each rather than every run of one.
+  const same = new Map<number, Best>();
+  const distinct = new Map<number, Best>();
+  for (let r = 0; r < repeats; r++) {
+    for (const batch of batches) {
+      let profile = new DecodeProfile();
+      same.set(batch, keepBest(same.get(batch), await speedOf(policies.cache, batch, profile), profile));
+      if (batch === 1) continue;
+      profile = new DecodeProfile();
+      distinct.set(
+        batch,
+        keepBest(distinct.get(batch), await speedOf(policies.cache, batch, profile, true), profile),
+      );
+    }
+  }
+  const batchOne = same.get(1) ?? { wall: 0, cpu: 0 };
   for (const batch of batches) {
     const recompute = recomputeBatches.has(batch) ? await speedOf(policies.recompute, batch) : undefined;
-    const cache = await best(policies.cache, batch);
-    const distinct = batch === 1 ? cache : await best(policies.cache, batch, true);
-    if (batch === 1) batchOne = cache;
-    profiles.push([batch, cache.profile]);
+    const cache = same.get(batch)!;
+    const own = distinct.get(batch) ?? cache;
+    profiles.push([batch, cache.profile, own.profile]);
     rows.push([
       ep.provider,
       String(batch),
@@ -156,8 +162,8 @@ try {
       times(cache.wall, batchOne.wall),
       cache.cpu.toFixed(0),
       times(cache.cpu, batchOne.cpu),
-      distinct.cpu.toFixed(0),
-      times(distinct.cpu, batchOne.cpu),
+      own.cpu.toFixed(0),
+      times(own.cpu, batchOne.cpu),
       recompute === undefined ? '—' : recompute.cpu.toFixed(0),
       recompute === undefined ? '—' : times(cache.cpu, recompute.cpu),
     ]);
@@ -188,7 +194,8 @@ try {
     const stepTotal = (t: PhaseTotals) => phases.reduce((sum, p) => sum + perCall(t, p), 0);
     process.stdout.write(
       '\nA decode step (one token for every row), CPU ms per step and share: JS preparation (ids, masks, positions, tensors), ' +
-        'session.run, KV-cache handling (select, merge, write), sampling; prefill = the prompts’ first pass, CPU ms per call.\n',
+        'session.run, KV-cache handling (select, merge, write), sampling; prefill = the prompts’ first pass, CPU ms per call. ' +
+        'One prompt: rows share it (in-place: stored once, in the shared slots); distinct prompts: each row has its own.\n',
     );
     printTable(
       [
@@ -198,8 +205,10 @@ try {
         'step ms',
         ...phases.map((p) => `${p} %`),
         'prefill ms',
+        'distinct prompts: step ms',
+        'prefill ms',
       ],
-      profiles.map(([batch, p]) => {
+      profiles.map(([batch, p, own]) => {
         const total = stepTotal(p.decode);
         return [
           String(batch),
@@ -210,6 +219,8 @@ try {
             (phase) => `${((100 * perCall(p.decode, phase)) / Math.max(1e-9, total)).toFixed(0)}%`,
           ),
           stepTotal(p.prefill).toFixed(1),
+          stepTotal(own.decode).toFixed(3),
+          stepTotal(own.prefill).toFixed(1),
         ];
       }),
     );
@@ -253,7 +264,9 @@ try {
     const http = await httpTokensPerSecond(batch);
     httpRows.push([String(batch), local.toFixed(0), http.toFixed(0), times(http, local)]);
   }
-  process.stdout.write('\nwith KV cache, through the OpenAI-compatible server (POST /v1/completions, token ids):\n');
+  process.stdout.write(
+    '\nwith KV cache, through the OpenAI-compatible server (POST /v1/completions, token ids):\n',
+  );
   printTable(['batch', 'tok/s in process', 'tok/s over HTTP', 'HTTP / in process'], httpRows);
   await server.close();
   await policies.cache.close();

@@ -156,8 +156,11 @@ function ropeRotation(g: GraphBuilder, config: DecoderConfig): (x: string) => st
  * - `in-place`: `past_key_values.{i}.*` is the engine's fixed-capacity cache [batch, heads, capacity,
  *   headDim], whose unused slots `attention_mask` marks 0; out come only this call's keys/values
  *   (`new_key_values.{i}.*` [batch, heads, seq, headDim]), which the engine writes into its cache, and
- *   the logits of the last position. Attention scores the cache and the new keys separately and adds
- *   the two weighted sums, so no call copies the cache.
+ *   the logits of the last position. `shared_key_values.{i}.*` [heads, shared, headDim] hold keys and
+ *   values several rows attend to (a prompt they share), stored once; `attention_mask` is
+ *   [batch, shared + capacity + seq], so each row marks the shared slots that are its own. Attention
+ *   scores the shared slots, the cache and the new keys separately and adds the three weighted sums,
+ *   so no call copies the cache.
  */
 export type KvCacheLayout = 'present' | 'in-place';
 
@@ -165,11 +168,72 @@ export type KvCacheLayout = 'present' | 'in-place';
 export const newKeyValueNames = (i: number) =>
   ({ key: `new_key_values.${i}.key`, value: `new_key_values.${i}.value` }) as const;
 
+/** Input names of the in-place layout's shared slots of layer `i`, [heads, shared, headDim] each. */
+export const sharedKeyValueNames = (i: number) =>
+  ({ key: `shared_key_values.${i}.key`, value: `shared_key_values.${i}.value` }) as const;
+
+/**
+ * The in-place layout's shared slots: keys and values that several rows attend to (the prompt of a
+ * GRPO group), stored once. Every row scores every shared slot in one matrix product per head,
+ * [batch·seq, headDim] · [headDim, shared], where the cache's slots take one small product per row
+ * and head; `attention_mask` keeps each row to its own shared slots.
+ */
+function sharedSlotAttention(g: GraphBuilder, config: DecoderConfig) {
+  const { nHeads, dModel } = config;
+  const headDim = dModel / nHeads;
+  const axis0 = [intAttr('axis', 0)];
+  const vector = (scalar: string) => g.op('Unsqueeze', [scalar, g.int64Const([0])]);
+  const dim = (input: string, index: number) =>
+    vector(g.op('Gather', [g.op('Shape', [input]), g.int64Const([index], true)], axis0));
+  const batch = dim('input_ids', 0);
+  const seq = dim('input_ids', 1);
+  const length = dim(sharedKeyValueNames(0).value, 1);
+  const heads = g.int64Const([nHeads]);
+  const rows = g.op('Mul', [batch, seq]);
+  const shapeOf = (parts: string[]) => g.op('Concat', parts, axis0);
+  const fold = {
+    queries: shapeOf([heads, rows, g.int64Const([headDim])]),
+    probs: shapeOf([heads, rows, length]),
+  };
+  const unfold = {
+    scores: shapeOf([heads, batch, seq, length]),
+    context: shapeOf([heads, batch, seq, g.int64Const([headDim])]),
+  };
+  // allowzero: with no shared slots a 0 in the shape is a length, not "keep this dimension".
+  const reshape = (x: string, shape: string) => g.op('Reshape', [x, shape], [intAttr('allowzero', 1)]);
+  /** [batch, heads, …] ↔ [heads, batch, …]. */
+  const swap = (x: string) => g.op('Transpose', [x], [intsAttr('perm', [1, 0, 2, 3])]);
+  return {
+    /** Number of shared slots, as a 1-element vector. */
+    length,
+    /** q [batch, heads, seq, headDim] → scores [batch, heads, seq, shared]. */
+    scores: (i: number, q: string, scale: string) => {
+      const keysT = g.op('Transpose', [sharedKeyValueNames(i).key], [intsAttr('perm', [0, 2, 1])]);
+      const product = g.op('MatMul', [reshape(swap(q), fold.queries), keysT]);
+      return swap(reshape(g.op('Mul', [product, scale]), unfold.scores));
+    },
+    /** probs [batch, heads, seq, shared] → their weighted sum of values [batch, heads, seq, headDim]. */
+    context: (i: number, probs: string) =>
+      swap(
+        reshape(
+          g.op('MatMul', [reshape(swap(probs), fold.probs), sharedKeyValueNames(i).value]),
+          unfold.context,
+        ),
+      ),
+  };
+}
+
+export interface DecoderGraphOptions {
+  /** In-place layout: add the shared-slot inputs (`shared_key_values.{i}.*`). */
+  sharedSlots?: boolean;
+}
+
 /** Serialises the decoder with `weights` to ONNX model bytes (protobuf). */
 export function buildDecoderOnnx(
   config: DecoderConfig,
   weights: DecoderWeights,
   layout: KvCacheLayout = 'present',
+  options: DecoderGraphOptions = {},
 ): Uint8Array {
   checkDecoderWeights(config, weights);
   const g = new GraphBuilder();
@@ -196,16 +260,18 @@ export function buildDecoderOnnx(
   ]); // [batch, 1, 1, total]
   const allowed = g.op('And', [causal, keyPresent]); // [batch, 1, seq, total]
   const maskedScore = g.floatConst(MASKED_SCORE);
-  /** In-place layout: where the cache's scores end and the new positions' begin, along axis 3. */
+  /** In-place layout: where the scores of [shared slots ++ cache slots ++ new positions] meet, along axis 3. */
   const split =
     layout === 'in-place'
       ? {
           zero: g.int64Const([0]),
+          /** Shared and cache slots: attention_mask is [batch, shared + capacity + seq]. */
           past: g.op('Unsqueeze', [pastLen, g.int64Const([0])]),
           total: g.op('Unsqueeze', [totalLen, g.int64Const([0])]),
           axis: g.int64Const([3]),
         }
       : undefined;
+  const shared = layout === 'in-place' && options.sharedSlots ? sharedSlotAttention(g, config) : undefined;
 
   const layerNorm = (x: string, prefix: string) =>
     g.op(
@@ -248,12 +314,19 @@ export function buildDecoderOnnx(
     } else {
       g.op('Identity', [newKey], [], newKeyValueNames(i).key);
       g.op('Identity', [newValue], [], newKeyValueNames(i).value);
-      // softmax over [cache slots ++ new positions], split back: probs·V = probsPast·Vpast + probsNew·Vnew.
-      const probs = softmax(g.op('Concat', [scoresOf(pastKey), scoresOf(newKey)], [intAttr('axis', 3)]));
+      // softmax over [shared slots ++ cache slots ++ new positions], split back:
+      // probs·V = probsShared·Vshared + probsPast·Vpast + probsNew·Vnew.
+      const scores = [scoresOf(pastKey), scoresOf(newKey)];
+      if (shared) scores.unshift(shared.scores(i, q, scale));
+      const probs = softmax(g.op('Concat', scores, [intAttr('axis', 3)]));
       const { zero, past, total, axis } = split!;
-      const probsPast = g.op('Slice', [probs, zero, past, axis]);
+      const probsPast = g.op('Slice', [probs, shared?.length ?? zero, past, axis]);
       const probsNew = g.op('Slice', [probs, past, total, axis]);
       attended = g.op('Add', [g.op('MatMul', [probsPast, pastValue]), g.op('MatMul', [probsNew, newValue])]);
+      if (shared) {
+        const probsShared = g.op('Slice', [probs, zero, shared.length, axis]);
+        attended = g.op('Add', [attended, shared.context(i, probsShared)]);
+      }
     }
     const context = g.op('Transpose', [attended], [intsAttr('perm', [0, 2, 1, 3])]);
     h = g.op('Add', [h, linear(g.op('Reshape', [context, mergeHeadsShape]), `${p}.attn.o`)]);
@@ -296,6 +369,10 @@ export function buildDecoderOnnx(
           ? tensorInfo(`present.${i}.${kind}`, OnnxDataType.FLOAT, presentDims)
           : tensorInfo(newKeyValueNames(i)[kind], OnnxDataType.FLOAT, newDims),
       );
+      if (shared)
+        inputs.push(
+          tensorInfo(sharedKeyValueNames(i)[kind], OnnxDataType.FLOAT, [nHeads, 'shared_length', headDim]),
+        );
     }
   }
 

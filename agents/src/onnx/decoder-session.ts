@@ -10,7 +10,7 @@
  */
 import * as ort from 'onnxruntime-node';
 import type { DecodeWatch } from './decode-profile.ts';
-import { type KvCacheLayout, newKeyValueNames } from '../model/decoder-graph.ts';
+import { type KvCacheLayout, newKeyValueNames, sharedKeyValueNames } from '../model/decoder-graph.ts';
 import type { ExecutionProviderChoice } from './execution-provider.ts';
 import type { DecoderShape } from '../model/model-directory.ts';
 
@@ -35,6 +35,11 @@ export interface ForwardInput {
   positionIds: Int64Values;
   /** Absent = empty cache (full recompute, or a prefill). */
   past?: KvCache;
+  /**
+   * In-place graphs with shared slots: per layer a key and a value [kvHeads, shared, headDim], slots
+   * that `attentionMask`'s first `shared` columns give to the rows that own them.
+   */
+  shared?: { tensors: ort.Tensor[]; length: number };
 }
 
 export interface ForwardOutput {
@@ -54,6 +59,8 @@ const LOGITS_TO_KEEP_INPUTS = ['num_logits_to_keep', 'logits_to_keep'];
 export class DecoderSession {
   /** Which cache convention the graph follows, read from its output names. */
   readonly layout: KvCacheLayout;
+  /** An in-place graph with shared slots (`shared_key_values.*` inputs). */
+  readonly sharesSlots: boolean;
   private readonly inputNames: Set<string>;
   private readonly cacheDtype: CacheDtype;
   private readonly outputKeyValueNames: string[];
@@ -73,7 +80,7 @@ export class DecoderSession {
     }
     const known = new Set(['input_ids', 'attention_mask', 'position_ids', ...LOGITS_TO_KEEP_INPUTS]);
     const unknown = session.inputNames.filter(
-      (n) => !known.has(n) && !/^past_key_values\.\d+\.(key|value)$/.test(n),
+      (n) => !known.has(n) && !/^(past|shared)_key_values\.\d+\.(key|value)$/.test(n),
     );
     if (unknown.length > 0) {
       throw new Error(
@@ -81,6 +88,7 @@ export class DecoderSession {
       );
     }
     this.layout = session.outputNames.includes(newKeyValueNames(0).key) ? 'in-place' : 'present';
+    this.sharesSlots = this.inputNames.has(sharedKeyValueNames(0).key);
     this.outputKeyValueNames = [];
     for (let i = 0; i < shape.numLayers; i++) {
       const names =
@@ -114,12 +122,19 @@ export class DecoderSession {
     return { tensors, batch, length: 0 };
   }
 
+  private noSharedSlots(): NonNullable<ForwardInput['shared']> {
+    const { numLayers, numKvHeads, headDim } = this.shape;
+    const empty = new ort.Tensor('float32', new Float32Array(0), [numKvHeads, 0, headDim]);
+    return { tensors: Array.from({ length: 2 * numLayers }, () => empty), length: 0 };
+  }
+
   /** One forward call; `watch` (profiling) gets the 'prepare' and 'run' laps. */
   async forward(input: ForwardInput, watch?: DecodeWatch): Promise<ForwardOutput> {
     const { batch } = input;
     const seq = input.inputIds.length / batch;
     const past = input.past ?? this.emptyCache(batch);
-    const total = past.length + seq;
+    const shared = input.shared ?? (this.sharesSlots ? this.noSharedSlots() : undefined);
+    const total = (shared?.length ?? 0) + past.length + seq;
     if (input.attentionMask.length !== batch * total) {
       throw new Error(
         `internal: attention_mask has ${input.attentionMask.length} values, expected ${batch}×${total}`,
@@ -137,6 +152,11 @@ export class DecoderSession {
     for (let i = 0; i < this.shape.numLayers; i++) {
       feeds[`past_key_values.${i}.key`] = past.tensors[2 * i]!;
       feeds[`past_key_values.${i}.value`] = past.tensors[2 * i + 1]!;
+      if (shared) {
+        if (!this.sharesSlots) throw new Error('internal: shared slots fed to a graph without them');
+        feeds[sharedKeyValueNames(i).key] = shared.tensors[2 * i]!;
+        feeds[sharedKeyValueNames(i).value] = shared.tensors[2 * i + 1]!;
+      }
     }
     watch?.lap('prepare');
     const out = await this.session.run(feeds);

@@ -106,6 +106,12 @@ export class OnnxPolicy implements Policy {
   private versionValue: number;
   private model: ModelDir;
   private decoder: DecoderSession;
+  /**
+   * In-place layout: opens the same weights with shared slots (in-place-batch.ts), at the first batch
+   * that shares a prompt; `sharing` is that session, kept until the weights change.
+   */
+  private openSharing: (() => Promise<DecoderSession>) | undefined;
+  private sharing: Promise<DecoderSession> | undefined;
   /** The in-place cache's buffers, kept from batch to batch (per decoder). */
   private inPlace: InPlaceBatch | undefined;
   private readonly settings: Required<OnnxPolicySettings>;
@@ -121,10 +127,11 @@ export class OnnxPolicy implements Policy {
   /** When set, every forward call's time is added to it by phase (`pnpm bench policy --profile`). */
   profile: DecodeProfile | undefined;
 
-  private constructor(settings: OnnxPolicy['settings'], model: ModelDir, decoder: DecoderSession) {
+  private constructor(settings: OnnxPolicy['settings'], model: ModelDir, decoders: Decoders) {
     this.settings = settings;
     this.model = model;
-    this.decoder = decoder;
+    this.decoder = decoders.decoder;
+    this.openSharing = decoders.openSharing;
     this.id = `onnx:${settings.model}`;
     this.versionValue = model.toolgym?.policyVersion ?? 0;
   }
@@ -152,8 +159,7 @@ export class OnnxPolicy implements Policy {
       }
     }
     const model = readModelDir(settings.model);
-    const decoder = await openDecoder(model, undefined, full);
-    return new OnnxPolicy(full, model, decoder);
+    return new OnnxPolicy(full, model, await openDecoders(model, undefined, full));
   }
 
   get version(): number {
@@ -233,16 +239,18 @@ export class OnnxPolicy implements Policy {
       }
       weights = source;
     }
-    const decoder = await openDecoder(model, weights, this.settings);
+    const decoders = await openDecoders(model, weights, this.settings);
     this.swapsWaiting++;
     try {
       await this.exclusive(async () => {
-        const old = this.decoder;
-        this.decoder = decoder;
+        const old = this.sessions();
+        this.decoder = decoders.decoder;
+        this.openSharing = decoders.openSharing;
+        this.sharing = undefined;
         this.inPlace = undefined;
         this.model = model;
         this.versionValue = next;
-        await old.release();
+        await releaseAll(old);
       });
     } finally {
       this.swapsWaiting--;
@@ -253,7 +261,12 @@ export class OnnxPolicy implements Policy {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.exclusive(() => this.decoder.release());
+    await this.exclusive(() => releaseAll(this.sessions()));
+  }
+
+  /** The sessions open now: the decoder, and the shared-slot one once it was needed. */
+  private sessions(): Array<DecoderSession | Promise<DecoderSession>> {
+    return this.sharing ? [this.decoder, this.sharing] : [this.decoder];
   }
 
   private checkRequest(request: OnnxGenerateRequest): void {
@@ -302,7 +315,11 @@ export class OnnxPolicy implements Policy {
   private openBatch(): DecodeBatch {
     const { padTokenId } = this.model;
     if (this.decoder.layout === 'in-place') {
-      this.inPlace ??= new InPlaceBatch(this.decoder, padTokenId);
+      this.inPlace ??= new InPlaceBatch(
+        this.decoder,
+        () => (this.sharing ??= this.openSharing!()),
+        padTokenId,
+      );
       this.inPlace.reset();
       return this.inPlace;
     }
@@ -429,13 +446,14 @@ function finishOf(
 
 /**
  * The graph a policy runs for `model`: model.onnx as it is (`present`, `off`), or ToolGym's decoder
- * rebuilt from its weights (`weights`, else model.onnx's) with the in-place cache.
+ * rebuilt from its weights (`weights`, else model.onnx's) with the in-place cache; then also the
+ * in-place graph with shared slots, built when asked for.
  */
-function decoderGraph(
+function decoderGraphs(
   model: ModelDir,
   weights: DecoderWeights | undefined,
   kvCache: KvCacheMode,
-): { source: string | Uint8Array; file: string } {
+): { source: string | Uint8Array; sharing?: () => Uint8Array; file: string } {
   const config = model.toolgym?.decoder;
   const layout: KvCacheLayout =
     kvCache === 'auto' ? (config ? 'in-place' : 'present') : kvCache === 'in-place' ? 'in-place' : 'present';
@@ -459,15 +477,42 @@ function decoderGraph(
       );
     }
   }
-  return { source: buildDecoderOnnx(config, decoderWeights, layout), file };
+  const source = buildDecoderOnnx(config, decoderWeights, layout);
+  if (layout === 'present') return { source, file };
+  return {
+    source,
+    sharing: () => buildDecoderOnnx(config, decoderWeights, layout, { sharedSlots: true }),
+    file,
+  };
+}
+
+/** The session a policy runs, and for the in-place layout how to open the one with shared slots. */
+interface Decoders {
+  decoder: DecoderSession;
+  openSharing?: () => Promise<DecoderSession>;
+}
+
+async function openDecoders(
+  model: ModelDir,
+  weights: DecoderWeights | undefined,
+  settings: { executionProvider: ExecutionProviderPreference; threads: number; kvCache: KvCacheMode },
+): Promise<Decoders> {
+  const { source, sharing, file } = decoderGraphs(model, weights, settings.kvCache);
+  const decoder = await openDecoder(model, source, file, settings);
+  if (!sharing) return { decoder };
+  return { decoder, openSharing: () => openDecoder(model, sharing(), file, settings) };
+}
+
+async function releaseAll(sessions: Array<DecoderSession | Promise<DecoderSession>>): Promise<void> {
+  await Promise.all(sessions.map(async (s) => (await s).release()));
 }
 
 async function openDecoder(
   model: ModelDir,
-  weights: DecoderWeights | undefined,
-  settings: { executionProvider: ExecutionProviderPreference; threads: number; kvCache: KvCacheMode },
+  source: string | Uint8Array,
+  file: string,
+  settings: { executionProvider: ExecutionProviderPreference; threads: number },
 ): Promise<DecoderSession> {
-  const { source, file } = decoderGraph(model, weights, settings.kvCache);
   let created: Awaited<ReturnType<typeof createInferenceSession>>;
   try {
     created = await createInferenceSession(source, settings.executionProvider, {

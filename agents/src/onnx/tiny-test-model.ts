@@ -5,6 +5,7 @@ import path from 'node:path';
 import { BYTE_TOKENIZER_VOCAB_SIZE } from '../model/byte-tokenizer.ts';
 import type { DecoderConfig, DecoderWeights } from '../model/decoder-config.ts';
 import { initDecoderWeights } from '../model/init-weights.ts';
+import type { DecoderShape } from '../model/model-directory.ts';
 import { writeDecoderModelDir } from '../model/write-model-directory.ts';
 
 export const TINY_TEST_CONFIG: DecoderConfig = {
@@ -15,6 +16,15 @@ export const TINY_TEST_CONFIG: DecoderConfig = {
   dFF: 64,
   maxPositions: 96,
   layerNormEps: 1e-5,
+};
+
+/** The sizes the engine reads from TINY_TEST_CONFIG's model directory, for sessions built in tests. */
+export const TINY_TEST_SHAPE: DecoderShape = {
+  numLayers: TINY_TEST_CONFIG.nLayers,
+  numKvHeads: TINY_TEST_CONFIG.nHeads,
+  headDim: TINY_TEST_CONFIG.dModel / TINY_TEST_CONFIG.nHeads,
+  vocabSize: TINY_TEST_CONFIG.vocabSize,
+  maxPositions: TINY_TEST_CONFIG.maxPositions,
 };
 
 /**
