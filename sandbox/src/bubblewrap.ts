@@ -36,7 +36,10 @@ export interface BubblewrapSandboxOptions {
   maxSandboxes?: number;
   /** How long a run waits for a sandbox when `maxSandboxes` are busy, before `sandbox_busy`. */
   queueTimeoutMs?: number;
-  /** Sandboxes being created at once. */
+  /**
+   * Sandboxes being created at once (default 8 per core). A start spends most of its wall time
+   * waiting in the kernel (namespace and mount set-up), so a few per core leave the CPUs idle.
+   */
   startConcurrency?: number;
   /** After this long with no run waiting, the pool's idle target halves. */
   shrinkAfterMs?: number;
@@ -204,7 +207,7 @@ class BubblewrapSandbox implements Sandbox {
         minIdle: isDefault ? poolSize : 0,
         maxIdle: poolSize === 0 ? 0 : this.bound.maxSandboxes,
         maxItems: this.bound.maxSandboxes,
-        concurrency: this.options.startConcurrency ?? Math.max(2, 2 * os.availableParallelism()),
+        concurrency: this.options.startConcurrency ?? 8 * os.availableParallelism(),
         queueTimeoutMs: this.options.queueTimeoutMs ?? 60_000,
         shrinkAfterMs: this.options.shrinkAfterMs ?? 10_000,
         onError: (error) =>
