@@ -124,10 +124,7 @@ describe.skipIf(!bwrapWorks)('bubblewrap: close', () => {
       const input = new PassThrough();
       // Whether it started or not, the run ends: killed by close(), or refused as closed.
       const outcome = s
-        .run({
-          cmd: ['python3', '-c', 'import sys\nfor line in sys.stdin: print(line, end="")'],
-          stdin: input,
-        })
+        .run({ cmd: ['python3', '-c', 'import sys\nfor line in sys.stdin: print(line, end="")'], stdin: input })
         .then(
           (result) => result.exitCode,
           (error: { code?: string }) => error.code,
