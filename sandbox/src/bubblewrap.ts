@@ -7,7 +7,13 @@ import {
   type SandboxCgroup,
 } from './cgroup.ts';
 import { SandboxError } from './errors.ts';
-import { absolutePath, bwrapCommand, SYSTEM_PATHS, systemBinds } from './bwrap-command.ts';
+import {
+  absolutePath,
+  bwrapCommand,
+  SYSTEM_PATHS,
+  supervisorNamespace,
+  systemBinds,
+} from './bwrap-command.ts';
 import { BASE_ENV, nprocCountsPerUserNamespace, resolveRequest } from './launcher.ts';
 import { abortedBeforeStart, type LauncherSettings, type PreparedSandbox, runJob } from './run-job.ts';
 import { type SandboxBound, sandboxBound } from './sandbox-bound.ts';
@@ -36,7 +42,10 @@ export interface BubblewrapSandboxOptions {
   maxSandboxes?: number;
   /** How long a run waits for a sandbox when `maxSandboxes` are busy, before `sandbox_busy`. */
   queueTimeoutMs?: number;
-  /** Sandboxes being created at once. */
+  /**
+   * Sandboxes being created at once (default 8 per core). A start spends most of its wall time
+   * waiting in the kernel (namespace and mount set-up), so a few per core leave the CPUs idle.
+   */
   startConcurrency?: number;
   /** After this long with no run waiting, the pool's idle target halves. */
   shrinkAfterMs?: number;
@@ -78,6 +87,8 @@ class BubblewrapSandbox implements Sandbox {
   private readonly bound: SandboxBound;
   private readonly binds: string[];
   private readonly bwrap: string;
+  /** What the supervisor's command starts with: its own mount namespace (as root), or nothing. */
+  private readonly supervisorPrefix: string[];
   /** One pool per sandbox shape (tmpfs size, CPU quota or not): the default shape keeps `poolSize` ready. */
   private readonly pools = new Map<string, WarmPool<BwrapInstance>>();
   private readonly live = new Set<BwrapInstance>();
@@ -111,6 +122,7 @@ class BubblewrapSandbox implements Sandbox {
       },
     };
     this.binds = systemBinds(options.readOnlyPaths ?? SYSTEM_PATHS);
+    this.supervisorPrefix = this.asRoot ? this.ownMountNamespace() : [];
     this.bound = sandboxBound({
       memoryBytes: this.defaults.memoryBytes,
       pids: this.defaults.pids,
@@ -204,7 +216,7 @@ class BubblewrapSandbox implements Sandbox {
         minIdle: isDefault ? poolSize : 0,
         maxIdle: poolSize === 0 ? 0 : this.bound.maxSandboxes,
         maxItems: this.bound.maxSandboxes,
-        concurrency: this.options.startConcurrency ?? Math.max(2, 2 * os.availableParallelism()),
+        concurrency: this.options.startConcurrency ?? 8 * os.availableParallelism(),
         queueTimeoutMs: this.options.queueTimeoutMs ?? 60_000,
         shrinkAfterMs: this.options.shrinkAfterMs ?? 10_000,
         onError: (error) =>
@@ -226,7 +238,8 @@ class BubblewrapSandbox implements Sandbox {
       oomFiles: [],
       env: BASE_ENV,
     });
-    const child = spawn(command[0]!, command.slice(1), { stdio: ['pipe', 'pipe', 'pipe'], env: {} });
+    const argv = [...this.supervisorPrefix, ...command];
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'], env: {} });
     const supervisor = new Supervisor((bytes) => child.stdin.write(bytes));
     child.stdout.on('data', (chunk: Buffer) => supervisor.push(chunk));
     child.stderr.on('data', (chunk: Buffer) =>
@@ -238,6 +251,21 @@ class BubblewrapSandbox implements Sandbox {
     this.host = { process: child, supervisor };
     this.refHost();
     return supervisor;
+  }
+
+  /** `supervisorNamespace`, if bwrap can make it here (else the supervisor shares the host's mounts). */
+  private ownMountNamespace(): string[] {
+    const prefix = supervisorNamespace({
+      bwrap: this.bwrap,
+      binds: this.binds,
+      cgroups: this.cgroups !== undefined,
+    });
+    const probe = spawnSync(prefix[0]!, [...prefix.slice(1), this.bwrap, '--version'], { encoding: 'utf8' });
+    if (probe.status === 0) return prefix;
+    process.emitWarning(
+      `bubblewrap supervisor: runs in the host's mount namespace (${(probe.stderr || String(probe.error)).trim()})`,
+    );
+    return [];
   }
 
   private hold(delta: number): void {

@@ -43,6 +43,14 @@ export interface DockerSandboxOptions {
   runtime?: string;
   /** Install the seccomp filter in every sandbox (default). */
   seccomp?: boolean;
+  /**
+   * The cgroup each container goes under. By default, on an engine with the cgroupfs driver,
+   * the root: every container then gets the CPU share of one process session on the host, as a
+   * bubblewrap sandbox or a bare process does. Under the engine's own default parent (`docker`)
+   * all containers together get the share of one session, so a busy host starves them. Give
+   * the engine's parent (e.g. `/docker`, or a systemd slice) to keep them there.
+   */
+  cgroupParent?: string;
 }
 
 /**
@@ -75,6 +83,8 @@ export function createDockerSandbox(options: DockerSandboxOptions = {}): Sandbox
 interface EngineFacts {
   bound: SandboxBound;
   launcher: LauncherSettings;
+  /** The containers' cgroup parent; undefined: the engine's default. */
+  cgroupParent: string | undefined;
 }
 
 class DockerSandbox implements Sandbox {
@@ -186,7 +196,11 @@ class DockerSandbox implements Sandbox {
     this.ready ??= (async () => {
       await this.checkImage();
       await this.sweepOrphans();
-      const info = (await this.docker.info()) as { MemTotal?: number; KernelVersion?: string };
+      const info = (await this.docker.info()) as {
+        MemTotal?: number;
+        KernelVersion?: string;
+        CgroupDriver?: string;
+      };
       const bound = sandboxBound({
         memoryBytes: this.defaults.memoryBytes + CONTAINER_MEMORY_OVERHEAD,
         pids: this.defaults.pids,
@@ -204,10 +218,11 @@ class DockerSandbox implements Sandbox {
             pidsByRlimit: nprocCountsPerUserNamespace(info.KernelVersion ?? os.release()),
           },
         },
+        cgroupParent: this.options.cgroupParent ?? (info.CgroupDriver === 'cgroupfs' ? '/' : undefined),
       };
       const poolSize = this.options.poolSize ?? 2;
       const pool = new WarmPool<ContainerHost>({
-        create: () => this.startContainer(),
+        create: () => this.startContainer(facts.cgroupParent),
         destroy: (host) => host.dispose(),
         isAlive: (host) => host.alive,
         minIdle: poolSize,
@@ -270,7 +285,7 @@ class DockerSandbox implements Sandbox {
     );
   }
 
-  private async startContainer(): Promise<ContainerHost> {
+  private async startContainer(cgroupParent: string | undefined): Promise<ContainerHost> {
     if (this.closed) throw new SandboxError('closed', 'sandbox closed while starting');
     const command = supervisorCommand('/usr/bin/python3', {
       uid: null,
@@ -308,6 +323,7 @@ class DockerSandbox implements Sandbox {
         ...containerLimits(this.defaults),
         LogConfig: { Type: 'none', Config: {} },
         ...(this.options.runtime ? { Runtime: this.options.runtime } : {}),
+        ...(cgroupParent ? { CgroupParent: cgroupParent } : {}),
       },
     });
     const host = new ContainerHost(

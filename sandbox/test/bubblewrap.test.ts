@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBubblewrapSandbox, type RunRequest, type Sandbox } from '../src/index.ts';
@@ -197,6 +198,46 @@ describe.skipIf(!bwrapWorks)('bubblewrap: lifecycle', () => {
     await cold.close();
     await expect(cold.run({ cmd: ['true'] })).rejects.toMatchObject({ code: 'closed' });
   });
+
+  it.skipIf(process.getuid?.() !== 0)(
+    'as root, starts sandboxes from a mount namespace holding only what they are made from',
+    async () => {
+      // A supervisor is python3 with its source in argv, started by this process or by the bwrap around it.
+      const parentOf = (pid: string) =>
+        /^PPid:\s+(\d+)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+      const ourSupervisors = () =>
+        readdirSync('/proc').filter((pid) => {
+          try {
+            const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+            return (
+              argv[0] === '/usr/bin/python3' &&
+              argv.some((arg) => arg.includes('Starts sandboxes and relays')) &&
+              [parentOf(pid), parentOf(parentOf(pid)!)].includes(String(process.pid))
+            );
+          } catch {
+            return false;
+          }
+        });
+      const before = ourSupervisors();
+      const s = createBubblewrapSandbox({ poolSize: 1 });
+      await s.warmUp();
+      const supervisors = ourSupervisors().filter((pid) => !before.includes(pid));
+      expect(supervisors).toHaveLength(1);
+      const mountPoints = (pid: string) =>
+        readFileSync(`/proc/${pid}/mountinfo`, 'utf8')
+          .trim()
+          .split('\n')
+          .map((line) => line.split(' ')[4]!);
+      const inside = mountPoints(supervisors[0]!);
+      const allowed = /^\/($|usr(\/|$)|proc(\/|$)|dev(\/|$)|sys\/fs\/cgroup(\/|$)|tmp$)/;
+      expect(inside.filter((point) => !allowed.test(point))).toEqual([]);
+      // The host's other mounts (this repository's disk, a Docker engine's overlays …) are not there.
+      const hostOnly = mountPoints('self').filter((point) => !allowed.test(point));
+      for (const point of hostOnly) expect(inside).not.toContain(point);
+      expect((await s.run({ cmd: ['python3', '-c', 'print(1)'] })).stdout).toBe('1\n');
+      await s.close();
+    },
+  );
 
   it('fails at once naming the binary when bubblewrap is missing', () => {
     expect(() => createBubblewrapSandbox({ bwrapPath: '/nonexistent/bwrap' })).toThrow(

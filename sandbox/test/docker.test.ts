@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -90,6 +91,31 @@ describe.skipIf(!enabled)('docker: containers as sandbox hosts', () => {
     await expect(s.run({ cmd: ['true'] })).rejects.toMatchObject({ code: 'sandbox_busy' });
     expect((await long).exitCode).toBe(0);
     await s.close();
+  });
+
+  it('gives each container a CPU cgroup under the host root on a cgroupfs engine, or under the parent asked for', async () => {
+    const info = (await engine!.docker.info()) as { CgroupDriver?: string };
+    /** The cpu cgroup of our one container's main process, as the host sees it (local engines only). */
+    const cpuCgroupOf = async (options: { cgroupParent?: string }) => {
+      const before = await ourContainers();
+      const s = createDockerSandbox({ docker: engine!.docker, poolSize: 1, maxSandboxes: 1, ...options });
+      await s.warmUp();
+      const [id] = (await ourContainers()).filter((c) => !before.includes(c));
+      const inspected = await engine!.docker.getContainer(id!).inspect();
+      const line = readFileSync(`/proc/${inspected.State.Pid}/cgroup`, 'utf8')
+        .split('\n')
+        .find((l) => /^\d+:([^:]*,)?cpu(,[^:]*)?:/.test(l) || /^0::/.test(l));
+      await s.close();
+      return { parent: inspected.HostConfig.CgroupParent, cgroup: line?.split(':')[2], id: id! };
+    };
+    if (info.CgroupDriver === 'cgroupfs') {
+      const root = await cpuCgroupOf({});
+      expect(root.parent).toBe('/');
+      expect(root.cgroup).toBe(`/${root.id}`);
+    }
+    const asked = await cpuCgroupOf({ cgroupParent: '/docker' });
+    expect(asked.parent).toBe('/docker');
+    expect(asked.cgroup).toBe(`/docker/${asked.id}`);
   });
 });
 
