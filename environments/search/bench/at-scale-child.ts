@@ -172,20 +172,30 @@ async function scan(
 /** Searches one episode makes before the next starts (below the episode's tool-call limit). */
 const SEARCHES_PER_EPISODE = 20;
 
-/** Latencies of `search` (top 10) for every query, through episodes of `client`. */
-async function timeSearches(client: EnvironmentClient, queries: string[]): Promise<number[]> {
+/**
+ * Latencies of `search` (top 10) for every query, through episodes of `client`, and how many
+ * calls came back as tool errors, by code (a call stopped by the sync budget is `tool_timeout`).
+ */
+async function timeSearches(
+  client: EnvironmentClient,
+  queries: string[],
+): Promise<{ times: number[]; errors: Record<string, number> }> {
   const times: number[] = [];
+  const errors: Record<string, number> = {};
   for (let i = 0; i < queries.length; i += SEARCHES_PER_EPISODE) {
     await client.start({ split: 'train', seed: i });
     for (const q of queries.slice(i, i + SEARCHES_PER_EPISODE)) {
       const t = performance.now();
       const result = await client.callTool('search', { query: q, k: 10 });
       times.push(performance.now() - t);
-      if (result.isError) throw new Error(result.content);
+      if (result.isError) {
+        const code = result.errorCode ?? 'unknown';
+        errors[code] = (errors[code] ?? 0) + 1;
+      }
     }
     await client.end();
   }
-  return times.sort((a, b) => a - b);
+  return { times: times.sort((a, b) => a - b), errors };
 }
 
 /**
@@ -222,7 +232,7 @@ async function playSearch(options: Record<string, unknown>, queries: string[]) {
     },
     { connectTimeoutMs: 600_000 },
   );
-  let overMcp: number[];
+  let overMcp: Awaited<ReturnType<typeof timeSearches>>;
   let mcpOpenMs: number;
   try {
     await mcp.info();
@@ -250,10 +260,12 @@ async function playSearch(options: Record<string, unknown>, queries: string[]) {
     loadMs,
     documents: data.documents.size,
     onDisk: !(data.documents instanceof DocumentCollection),
-    p50: percentile(inProcess, 50),
-    p99: percentile(inProcess, 99),
-    mcpP50: percentile(overMcp, 50),
-    mcpP99: percentile(overMcp, 99),
+    p50: percentile(inProcess.times, 50),
+    p99: percentile(inProcess.times, 99),
+    errors: inProcess.errors,
+    mcpP50: percentile(overMcp.times, 50),
+    mcpP99: percentile(overMcp.times, 99),
+    mcpErrors: overMcp.errors,
     mcpOpenMs,
     openP50: percentile(opens, 50),
     maxRssMb: maxRssMb(),

@@ -68,6 +68,14 @@ function child(step: string, args: Record<string, unknown>): ChildResult {
   };
 }
 
+/** ` (3 tool errors: tool_timeout 3)`, or nothing when every call succeeded. */
+const errorsOf = (errors: unknown) => {
+  const entries = Object.entries(errors as Record<string, number>);
+  const total = entries.reduce((sum, [, n]) => sum + n, 0);
+  return total === 0
+    ? ''
+    : ` (${total} tool errors: ${entries.map(([code, n]) => `${code} ${n}`).join(', ')})`;
+};
 const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
 const fmt = (ms: number) =>
   ms >= 10_000 ? `${(ms / 1000).toFixed(0)} s` : `${ms.toFixed(ms < 10 ? 2 : 0)} ms`;
@@ -225,7 +233,7 @@ export async function runAtScale(size: number, candidates: readonly Candidate[] 
     const e = played.value!;
     out(
       `search tool, top 10 with snippets, ${(e.documents as number).toLocaleString('en-US')} passages ${e.onDisk ? 'in a SQLite store, postings on disk' : 'in memory'}: ` +
-        `in process p50 ${fmt(e.p50 as number)}, p99 ${fmt(e.p99 as number)}; over MCP (toolgym env serve search, stdio) p50 ${fmt(e.mcpP50 as number)}, p99 ${fmt(e.mcpP99 as number)}, server ready in ${fmt(e.mcpOpenMs as number)}; ` +
+        `in process p50 ${fmt(e.p50 as number)}, p99 ${fmt(e.p99 as number)}${errorsOf(e.errors)}; over MCP (toolgym env serve search, stdio) p50 ${fmt(e.mcpP50 as number)}, p99 ${fmt(e.mcpP99 as number)}${errorsOf(e.mcpErrors)}, server ready in ${fmt(e.mcpOpenMs as number)}; ` +
         `data ${(e.built as { index: boolean }).index ? 'built' : 'opened'} in ${fmt(e.loadMs as number)}, peak RSS ${(e.maxRssMb as number).toFixed(0)} MiB; warm open p50 ${fmt(e.openP50 as number)}`,
     );
   } else {
