@@ -374,6 +374,11 @@ export class Bm25Index {
         }
         if (c.doc < next) next = c.doc;
       }
+      // The non-essential terms' bounds, cheapest first: whole terms, then their blocks at d.
+      if (essential > 0 && score + upper[essential - 1]! <= theta) {
+        current = next;
+        continue;
+      }
       let bound = score;
       for (let i = 0; i < essential; i++) {
         bound += times[i]! * cursors[i]!.blockMaxAt(d);
