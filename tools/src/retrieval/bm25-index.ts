@@ -379,14 +379,15 @@ export class Bm25Index {
         current = next;
         continue;
       }
-      let bound = score;
+      // blockUpper[i]: the most the non-essential terms up to i add in their blocks at d.
+      let blockSum = 0;
       for (let i = 0; i < essential; i++) {
-        bound += times[i]! * cursors[i]!.blockMaxAt(d);
-        blockUpper[i] = bound - score;
+        blockSum += times[i]! * cursors[i]!.blockMaxAt(d);
+        blockUpper[i] = blockSum;
       }
-      if (bound > theta) {
+      if (score + blockSum > theta) {
         for (let i = essential - 1; i >= 0; i--) {
-          if (score + Math.min(blockUpper[i]!, upper[i]!) <= theta) break;
+          if (score + blockUpper[i]! <= theta) break;
           const c = cursors[i]!;
           c.nextGEQ(d);
           if (c.doc === d) {
