@@ -1,8 +1,8 @@
 /**
  * `pnpm bench search --corpus 1m`: BM25 candidates side by side on a generated Search-R1-format
- * corpus — build time and peak memory, size on disk, open time, query p50/p99 for top 10, and
- * agreement with a brute-force scan on a 300-query sample — then the `search` tool end to end
- * through the environment. Every step runs in a child process (peak RSS is that process's own;
+ * corpus — build time and peak memory, size on disk, open time, query p50/p99 for top 10 (wall
+ * and CPU time), and agreement with a brute-force scan on a 300-query sample — then the `search`
+ * tool end to end, in process and over MCP from `toolgym env serve search`. Every step runs in a child process (peak RSS is that process's own;
  * V8's heap is capped at 2 GiB, the memory target). The corpus and indexes stay in
  * `data/generated/` and are reused by the next run; only the candidates' builds are redone.
  */
