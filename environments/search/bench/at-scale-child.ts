@@ -5,7 +5,7 @@
  */
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { Environment } from '@toolgym/env-kit';
+import { Environment, EnvironmentClient, workspaceRoot } from '@toolgym/env-kit';
 import {
   agreesUpToTies,
   analyze,
@@ -116,21 +116,29 @@ function query(candidate: Candidate, dir: string, queries: string[], sample: num
   const openMs = performance.now() - started;
   for (const q of queries.slice(0, 20)) searcher.search(q, 10); // JIT warm-up
   const times: number[] = [];
+  // CPU time of the process per query: on a shared machine, wall time also counts waiting for a core.
+  const cpu: number[] = [];
   const rankings: number[][] = [];
   queries.forEach((q, i) => {
+    const c = process.cpuUsage();
     const t = performance.now();
     const top = searcher.search(q, 10);
     times.push(performance.now() - t);
+    const used = process.cpuUsage(c);
+    cpu.push((used.user + used.system) / 1000);
     if (i < sample) rankings.push(top.map((r) => r.index));
   });
   const mean = times.reduce((a, b) => a + b, 0) / times.length;
   times.sort((a, b) => a - b);
+  cpu.sort((a, b) => a - b);
   return {
     openMs,
     bytes,
     mean,
     p50: percentile(times, 50),
     p99: percentile(times, 99),
+    cpuP50: percentile(cpu, 50),
+    cpuP99: percentile(cpu, 99),
     rankings,
     maxRssMb: maxRssMb(),
   };
@@ -161,40 +169,104 @@ async function scan(
   return { scanMs: performance.now() - started, agreement, exact, maxRssMb: maxRssMb() };
 }
 
+/** Searches one episode makes before the next starts (below the episode's tool-call limit). */
+const SEARCHES_PER_EPISODE = 20;
+
+/**
+ * Latencies of `search` (top 10) for every query, through episodes of `client`, and how many
+ * calls came back as tool errors, by code (a call stopped by the sync budget is `tool_timeout`).
+ */
+async function timeSearches(
+  client: EnvironmentClient,
+  queries: string[],
+): Promise<{ times: number[]; errors: Record<string, number> }> {
+  const times: number[] = [];
+  const errors: Record<string, number> = {};
+  for (let i = 0; i < queries.length; i += SEARCHES_PER_EPISODE) {
+    await client.start({ split: 'train', seed: i });
+    for (const q of queries.slice(i, i + SEARCHES_PER_EPISODE)) {
+      const t = performance.now();
+      const result = await client.callTool('search', { query: q, k: 10 });
+      times.push(performance.now() - t);
+      if (result.isError) {
+        const code = result.errorCode ?? 'unknown';
+        errors[code] = (errors[code] ?? 0) + 1;
+      }
+    }
+    await client.end();
+  }
+  return { times: times.sort((a, b) => a - b), errors };
+}
+
+/**
+ * The `search` tool end to end: in this process (the environment called directly), then over
+ * MCP from a `toolgym env serve search` server on stdio (what a trainer or agent sees: JSON-RPC,
+ * the session, the tool's snippets). Then `open` with a warm browser.
+ */
 async function playSearch(options: Record<string, unknown>, queries: string[]) {
   const started = performance.now();
   const config = searchEnvironment.parseConfig(options);
   const data = await loadSearchData(config);
   const loadMs = performance.now() - started;
-  const env = new Environment(searchEnvironment, config);
-  const episode = await env.openEpisode({ split: 'train', seed: 0 });
-  for (const q of queries.slice(0, 20)) await episode.callTool('search', { query: q, k: 10 });
-  const times: number[] = [];
-  for (const q of queries) {
-    const t = performance.now();
-    const result = await episode.callTool('search', { query: q, k: 10 });
-    times.push(performance.now() - t);
-    if (result.isError) throw new Error(result.content);
+  const direct = await EnvironmentClient.connect({
+    kind: 'direct',
+    environment: new Environment(searchEnvironment, config),
+  });
+  await timeSearches(direct, queries.slice(0, 20));
+  const inProcess = await timeSearches(direct, queries);
+
+  const serverStarted = performance.now();
+  const mcp = await EnvironmentClient.connect(
+    {
+      kind: 'stdio',
+      command: process.execPath,
+      args: [
+        path.join(workspaceRoot(), 'cli/bin/toolgym.js'),
+        'env',
+        'serve',
+        'search',
+        '--options',
+        JSON.stringify(options),
+      ],
+      cwd: workspaceRoot(),
+    },
+    { connectTimeoutMs: 600_000 },
+  );
+  let overMcp: Awaited<ReturnType<typeof timeSearches>>;
+  let mcpOpenMs: number;
+  try {
+    await mcp.info();
+    mcpOpenMs = performance.now() - serverStarted;
+    await timeSearches(mcp, queries.slice(0, 20));
+    overMcp = await timeSearches(mcp, queries);
+  } finally {
+    await mcp.close();
   }
-  times.sort((a, b) => a - b);
+
   const opens: number[] = [];
   const ids = queries.slice(0, 21).map((_, i) => String((i * 997) % data.documents.size));
+  await direct.start({ split: 'train', seed: 0 });
   for (const [i, target] of ids.entries()) {
     const t = performance.now();
-    const result = await episode.callTool('open', { target });
+    const result = await direct.callTool('open', { target });
     if (result.isError) throw new Error(result.content);
     if (i > 0) opens.push(performance.now() - t); // the first starts Chromium
   }
   opens.sort((a, b) => a - b);
-  await episode.close();
+  await direct.close();
   await closeSearchResources();
   return {
     built: data.built,
     loadMs,
     documents: data.documents.size,
     onDisk: !(data.documents instanceof DocumentCollection),
-    p50: percentile(times, 50),
-    p99: percentile(times, 99),
+    p50: percentile(inProcess.times, 50),
+    p99: percentile(inProcess.times, 99),
+    errors: inProcess.errors,
+    mcpP50: percentile(overMcp.times, 50),
+    mcpP99: percentile(overMcp.times, 99),
+    mcpErrors: overMcp.errors,
+    mcpOpenMs,
     openP50: percentile(opens, 50),
     maxRssMb: maxRssMb(),
   };

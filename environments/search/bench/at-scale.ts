@@ -1,8 +1,8 @@
 /**
  * `pnpm bench search --corpus 1m`: BM25 candidates side by side on a generated Search-R1-format
- * corpus — build time and peak memory, size on disk, open time, query p50/p99 for top 10, and
- * agreement with a brute-force scan on a 300-query sample — then the `search` tool end to end
- * through the environment. Every step runs in a child process (peak RSS is that process's own;
+ * corpus — build time and peak memory, size on disk, open time, query p50/p99 for top 10 (wall
+ * and CPU time), and agreement with a brute-force scan on a 300-query sample — then the `search`
+ * tool end to end, in process and over MCP from `toolgym env serve search`. Every step runs in a child process (peak RSS is that process's own;
  * V8's heap is capped at 2 GiB, the memory target). The corpus and indexes stay in
  * `data/generated/` and are reused by the next run; only the candidates' builds are redone.
  */
@@ -25,7 +25,7 @@ const SCORING_OF: Record<Candidate, Bm25Scoring> = {
 };
 
 const CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), 'at-scale-child.ts');
-const CANDIDATES: Candidate[] = ['toolgym-disk', 'fts5', 'minisearch'];
+export const CANDIDATES: readonly Candidate[] = ['toolgym-disk', 'fts5', 'minisearch'];
 const HEAP_MB = 2048;
 /** A step still running after this long is stopped and reported (the build target is 10 min). */
 const STEP_TIMEOUT_MS = 20 * 60_000;
@@ -68,11 +68,31 @@ function child(step: string, args: Record<string, unknown>): ChildResult {
   };
 }
 
+/** ` (3 tool errors: tool_timeout 3)`, or nothing when every call succeeded. */
+const errorsOf = (errors: unknown) => {
+  const entries = Object.entries(errors as Record<string, number>);
+  const total = entries.reduce((sum, [, n]) => sum + n, 0);
+  return total === 0
+    ? ''
+    : ` (${total} tool errors: ${entries.map(([code, n]) => `${code} ${n}`).join(', ')})`;
+};
 const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
 const fmt = (ms: number) =>
   ms >= 10_000 ? `${(ms / 1000).toFixed(0)} s` : `${ms.toFixed(ms < 10 ? 2 : 0)} ms`;
 
-export async function runAtScale(size: number): Promise<void> {
+/** `toolgym-disk,fts5` → those candidates; every candidate when `text` is undefined. */
+export function parseCandidates(text: string | undefined): readonly Candidate[] {
+  if (text === undefined) return CANDIDATES;
+  const chosen = text.split(',').map((c) => c.trim());
+  const unknown = chosen.filter((c) => !CANDIDATES.includes(c as Candidate));
+  if (unknown.length > 0 || chosen.length === 0)
+    throw new Error(
+      `--candidates takes a comma-separated list of ${CANDIDATES.join(', ')}; not '${unknown.join(',')}'`,
+    );
+  return chosen as Candidate[];
+}
+
+export async function runAtScale(size: number, candidates: readonly Candidate[] = CANDIDATES): Promise<void> {
   const out = (line = '') => process.stdout.write(`${line}\n`);
   out(
     `machine: ${cpus().length} cores, ${mb(totalmem())} RAM; load average at start ${loadavg()
@@ -112,13 +132,13 @@ export async function runAtScale(size: number): Promise<void> {
   const rows: string[][] = [];
   const rankings: Partial<Record<Candidate, number[][]>> = {};
   const meanMs: Partial<Record<Candidate, number>> = {};
-  for (const candidate of CANDIDATES) {
+  for (const candidate of candidates) {
     const indexDir = path.join(dir, `index-${candidate}`);
     rmSync(indexDir, { recursive: true, force: true });
     mkdirSync(indexDir, { recursive: true });
     const built = child('build', { candidate, corpus, out: indexDir });
     if (!built.ok) {
-      rows.push([candidate, `failed: ${built.error}`, '', '', '', '', '', '', '']);
+      rows.push([candidate, `failed: ${built.error}`, '', '', '', '', '', '', '', '']);
       rmSync(indexDir, { recursive: true, force: true });
       continue;
     }
@@ -130,6 +150,7 @@ export async function runAtScale(size: number): Promise<void> {
         `${(built.value!.maxRssMb as number).toFixed(0)} MiB`,
         '',
         `failed: ${queried.error}`,
+        '',
         '',
         '',
         '',
@@ -148,6 +169,7 @@ export async function runAtScale(size: number): Promise<void> {
       fmt(q.openMs as number),
       fmt(q.p50 as number),
       fmt(q.p99 as number),
+      `${fmt(q.cpuP50 as number)} / ${fmt(q.cpuP99 as number)}`,
       '',
       '',
     ]);
@@ -155,21 +177,21 @@ export async function runAtScale(size: number): Promise<void> {
 
   // Agreement: each candidate against the scan with its own scoring (same analyser).
   for (const scoring of new Set(Object.values(SCORING_OF))) {
-    const these = CANDIDATES.filter((c) => rankings[c] && SCORING_OF[c] === scoring);
+    const these = candidates.filter((c) => rankings[c] && SCORING_OF[c] === scoring);
     if (these.length === 0) continue;
     const rankingsFile = path.join(dir, `bench-rankings-${scoring.idf}.json`);
     writeFileSync(rankingsFile, JSON.stringify(Object.fromEntries(these.map((c) => [c, rankings[c]]))));
     const scanned = child('scan', { corpus, queries: queriesFile, sample, scoring, rankings: rankingsFile });
     for (const c of these) {
       const row = rows.find((r) => r[0] === c)!;
-      row[7] = scanned.ok
+      row[8] = scanned.ok
         ? `${(scanned.value!.agreement as Record<string, number>)[c]}/${sample} (${(scanned.value!.exact as Record<string, number>)[c]} in the same order)`
         : `scan failed: ${scanned.error}`;
       // The scan reads the corpus once for the whole sample, so its cost per query is a lower bound.
       if (scanned.ok) {
         const scanPerQuery = (scanned.value!.scanMs as number) / sample;
         const speedUp = scanPerQuery / meanMs[c]!;
-        row[8] = `${speedUp.toFixed(speedUp < 10 ? 1 : 0)}× (${fmt(meanMs[c]!)} vs ${fmt(scanPerQuery)})`;
+        row[9] = `${speedUp.toFixed(speedUp < 10 ? 1 : 0)}× (${fmt(meanMs[c]!)} vs ${fmt(scanPerQuery)})`;
       }
     }
     if (scanned.ok)
@@ -186,6 +208,7 @@ export async function runAtScale(size: number): Promise<void> {
     'open',
     'query p50',
     'query p99',
+    'CPU p50 / p99',
     'top 10 = scan (up to ties)',
     'speed-up over the scan (mean query vs scan per query)',
   ];
@@ -209,7 +232,8 @@ export async function runAtScale(size: number): Promise<void> {
   if (played.ok) {
     const e = played.value!;
     out(
-      `search tool (Environment episode, ${(e.documents as number).toLocaleString('en-US')} passages ${e.onDisk ? 'in a SQLite store, postings on disk' : 'in memory'}, top 10 with snippets): p50 ${fmt(e.p50 as number)}, p99 ${fmt(e.p99 as number)}; ` +
+      `search tool, top 10 with snippets, ${(e.documents as number).toLocaleString('en-US')} passages ${e.onDisk ? 'in a SQLite store, postings on disk' : 'in memory'}: ` +
+        `in process p50 ${fmt(e.p50 as number)}, p99 ${fmt(e.p99 as number)}${errorsOf(e.errors)}; over MCP (toolgym env serve search, stdio) p50 ${fmt(e.mcpP50 as number)}, p99 ${fmt(e.mcpP99 as number)}${errorsOf(e.mcpErrors)}, server ready in ${fmt(e.mcpOpenMs as number)}; ` +
         `data ${(e.built as { index: boolean }).index ? 'built' : 'opened'} in ${fmt(e.loadMs as number)}, peak RSS ${(e.maxRssMb as number).toFixed(0)} MiB; warm open p50 ${fmt(e.openP50 as number)}`,
     );
   } else {

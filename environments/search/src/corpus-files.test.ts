@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Environment } from '@toolgym/env-kit';
@@ -152,6 +152,9 @@ describe("a corpus shaped like Search-R1's wiki-18.jsonl, irregular records incl
       index: false,
       tasks: false,
     });
+    // The file's passages are counted once, beside its cache; the count decides disk or memory.
+    const counted = path.join(data.dir, 'passages.json');
+    expect(JSON.parse(readFileSync(counted, 'utf8'))).toEqual({ passages: await countPassages(file) });
   });
 });
 

@@ -141,7 +141,7 @@ async function buildSearchData(config: SearchConfig): Promise<SearchData> {
       .digest('hex')
       .slice(0, 16);
     dir = path.join(root, `jsonl-${id}`);
-    if ((await countPassages(file, config.corpus.limit)) > config.diskIndexAbove) {
+    if ((await passageCount(file, dir, config.corpus.limit)) > config.diskIndexAbove) {
       const tasksOfFile = loadQaFile(path.resolve(config.qaPath), { testFraction: config.testFraction });
       return {
         ...(await openOnDisk(file, dir, limit, config)),
@@ -243,6 +243,19 @@ async function openOnDisk(
   openFiles.add(index);
   const built = { corpus: !usable, index: !usable, tasks: false };
   return servedData(dir, documents, createBm25Retriever(documents, index), [], built);
+}
+
+/**
+ * How many passages `file` has, counted once and kept in its cache directory (whose name is
+ * keyed by the file's size and mtime): counting reads the whole file, seconds at a million.
+ */
+async function passageCount(file: string, dir: string, limit: number | undefined): Promise<number> {
+  const countFile = path.join(dir, 'passages.json');
+  if (existsSync(countFile))
+    return (JSON.parse(readFileSync(countFile, 'utf8')) as { passages: number }).passages;
+  const passages = await countPassages(file, limit);
+  writeJsonAtomically(countFile, { passages });
+  return passages;
 }
 
 function writeJsonAtomically(file: string, value: unknown): void {

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -166,8 +166,19 @@ describe('Bm25Index', () => {
       }),
     );
     writeFileSync(path.join(dir, 'bm25.json'), JSON.stringify({ format: 'other' }));
-    expect(() => Bm25Index.load(dir)).toThrow(/not a toolgym-bm25 v1 index/);
+    expect(() => Bm25Index.load(dir)).toThrow(/not a toolgym-bm25 v2 index/);
     expect(Bm25Index.load(tempDir())).toBeUndefined();
+  });
+
+  it('treats an index of an older format version as a stale cache: absent, and rebuilt', () => {
+    const dir = tempDir();
+    Bm25Index.build(SMALL).save(dir);
+    const header = JSON.parse(readFileSync(path.join(dir, 'bm25.json'), 'utf8'));
+    writeFileSync(path.join(dir, 'bm25.json'), JSON.stringify({ ...header, version: 1 }));
+    expect(Bm25Index.load(dir)).toBeUndefined();
+    expect(Bm25Index.open(dir)).toBeUndefined();
+    expect(Bm25Index.loadOrBuild(SMALL, dir).built).toBe(true);
+    expect(Bm25Index.load(dir)?.search('france', 5)).toEqual(Bm25Index.build(SMALL).search('france', 5));
   });
 
   it('rejects out-of-range parameters', () => {

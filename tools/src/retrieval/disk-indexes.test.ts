@@ -76,6 +76,43 @@ describe('BM25 indexes agree with the brute-force scan (top 10, up to ties)', as
     expect(lucene.at(-1)!.top).toEqual([]);
   });
 
+  it('block-max MaxScore finds the exact top k for any k, long queries and repeated terms', async () => {
+    // The commonest words have thousands of postings (many blocks), so lists are skipped in blocks.
+    const common = ['w8s', 'w9s', 'w10s', 'w11s', 'w12s', 'w13s'];
+    expect(memory.search('w8s', 3000).length).toBeGreaterThan(4 * 128);
+    const long = Array.from({ length: 30 }, (_, q) => {
+      const rng = new Rng(5000 + q);
+      const words = Array.from({ length: rng.int(6, 16) }, () =>
+        rng.next() < 0.5
+          ? rng.pick(common)
+          : docs[rng.int(0, docs.length - 1)]!.text.split(' ')[rng.int(0, 10)]!,
+      );
+      return words.join(' ');
+    });
+    long.push('w8s w8s w8s w9s', `${docs[498]!.text}`);
+    for (const k of [1, 3, 10, 100]) {
+      const results = long.map((q) => disk.search(q, k));
+      const scans = await scanBm25(docs, long, {
+        k,
+        scoring: { ...memory.params, idf: 'lucene' },
+        score: results.map((r) => r.map((x) => x.index)),
+      });
+      long.forEach((query, q) => {
+        expect(results[q]).toEqual(memory.search(query, k));
+        expect(
+          agreesUpToTies(
+            results[q]!.map((r) => r.index),
+            scans[q]!,
+          ),
+          `k=${k}: ${query}`,
+        ).toBe(true);
+        results[q]!.forEach((r) => {
+          expect(r.score).toBeCloseTo(scans[q]!.scoreOf.get(r.index)!, 9);
+        });
+      });
+    }
+  });
+
   it('SQLite FTS5 bm25() on pre-analysed text, against the scan with FTS5 scoring', async () => {
     const file = path.join(dir, 'fts5.sqlite');
     const writer = Fts5Bm25Index.writer(file);
