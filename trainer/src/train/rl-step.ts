@@ -57,6 +57,8 @@ export interface Played {
   played: Trajectory[];
   groupCount: number;
   zeroVariance: number;
+  /** Episodes of every group played that ended failed (left out of training), by failure code. */
+  failures: Record<string, number>;
   droppedGroups: number;
   rolloutMs: number;
   /** The policy version that played them. */
@@ -92,6 +94,17 @@ const usable = (g: TrajectoryGroup) =>
   g.trajectories.filter((t) => t.status !== 'failed' && t.tokenization === 'exact');
 const rewardsOf = (g: TrajectoryGroup) => usable(g).map((t) => t.reward.total);
 
+/** How many episodes ended failed, by their failure's code (a discarded self-play question, a lost server …). */
+function failureCounts(groups: readonly TrajectoryGroup[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const t of groups.flatMap((g) => g.trajectories))
+    if (t.status === 'failed') {
+      const code = t.failure?.code ?? 'unknown';
+      counts[code] = (counts[code] ?? 0) + 1;
+    }
+  return counts;
+}
+
 /** (1) One step's episodes, played with the policy's current weights. */
 export async function collect(s: RlSetup, step: number): Promise<Played> {
   const { run } = s;
@@ -104,6 +117,7 @@ export async function collect(s: RlSetup, step: number): Promise<Played> {
       sink: run.sink,
       runId: s.sinkRunId,
       selfPlay: rl.selfPlay,
+      progress: stepProgress(step, rl.steps),
     });
   const first = await play(rl.tasksPerStep);
   let rolloutMs = first.ms;
@@ -132,6 +146,7 @@ export async function collect(s: RlSetup, step: number): Promise<Played> {
     played: allGroups.flatMap(usable),
     groupCount: allGroups.length,
     zeroVariance: allGroups.filter((g) => isZeroVarianceGroup(rewardsOf(g))).length,
+    failures: failureCounts(allGroups),
     droppedGroups,
     rolloutMs,
     policyVersion,
