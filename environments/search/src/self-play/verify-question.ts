@@ -17,13 +17,28 @@ const MIN_QUESTION_WORDS = 3;
 const RAG_SYSTEM =
   'Answer the question using only the documents given. Reply with the answer alone: a name, word, date, number or code, not a sentence.';
 
-/** Every token of some answer occurs in the question (in any order): it names the answer. */
+/** Diacritics folded and punctuation as spaces, so "Àda-Lémm" is "Ada Lemm" (SQuAD normalisation would join them). */
+const split = (text: string) =>
+  text
+    .normalize('NFKD')
+    .replace(/\p{M}+/gu, '')
+    .replace(/[^\p{L}\p{N}]+/gu, ' ');
+/** Letters and digits alone, folded: "A d a L e m m" and "ada.lemm" are both "adalemm". */
+const squash = (text: string) => answerTokens(split(text)).join('');
+
+/**
+ * The question names the answer: as whole words, every word of it in any order, or its letters
+ * in a row whatever lies between them (for answers of 4 letters or more). Stronger than needed:
+ * it also discards a question whose other words happen to contain the answer's letters.
+ */
 function namesAnswer(question: string, answers: readonly string[]): boolean {
   if (coverExactMatch(question, answers) === 1) return true;
-  const words = new Set(answerTokens(question));
+  const words = new Set(answerTokens(split(question)));
+  const squashed = squash(question);
   return answers.some((a) => {
-    const tokens = answerTokens(a);
-    return tokens.length > 0 && tokens.every((t) => words.has(t));
+    const tokens = answerTokens(split(a));
+    const letters = squash(a);
+    return (tokens.length > 0 && tokens.every((t) => words.has(t))) || (letters.length >= 4 && squashed.includes(letters));
   });
 }
 
