@@ -49,6 +49,8 @@ describe('verifying a proposed question', () => {
       'who is ADA-LEMM founder of Kuvinor',
       'Is Lemm, Ada the founder of Kuvinor?',
       'Is A.D.A L.E.M.M the founder of Kuvinor?',
+      // Letter by letter: SQuAD normalisation would drop each lone "a" as an article.
+      'Is A d a L e m m the founder of Kuvinor?',
       'Is Àda Lémm the founder of Kuvinor?',
     ])
       expect(await check(question, ['a'])).toMatchObject({ verified: false, check: 'names_answer' });

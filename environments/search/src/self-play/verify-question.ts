@@ -23,8 +23,8 @@ const split = (text: string) =>
     .normalize('NFKD')
     .replace(/\p{M}+/gu, '')
     .replace(/[^\p{L}\p{N}]+/gu, ' ');
-/** Letters and digits alone, folded: "A d a L e m m" and "ada.lemm" are both "adalemm". */
-const squash = (text: string) => answerTokens(split(text)).join('');
+/** Letters and digits alone, folded: "A d a L e m m" and "ada.lemm" are both "adalemm" (no article dropped: "a" is a letter here). */
+const squash = (text: string) => split(text).toLowerCase().replace(/\s+/g, '');
 
 /**
  * The question names the answer: as whole words, every word of it in any order, or its letters
