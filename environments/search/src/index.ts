@@ -83,6 +83,9 @@ function boardOf(config: SearchConfig): ProposalBoard {
   return board;
 }
 
+/** Document ids (or corpus URLs) that an answer or a proposed question rests on. */
+const citationsInput = (what: string) => z.array(z.string().min(1).max(2000)).max(10).default([]).describe(what);
+
 /** The documents an episode has found, in order, once each. */
 function noteFound(state: SearchState, ids: readonly string[]): void {
   for (const id of ids) if (!state.found.includes(id)) state.found.push(id);
@@ -277,11 +280,7 @@ export default defineEnvironment<SearchState, SearchConfig>({
       description: 'Give the final answer with the ids of the documents that support it. Ends the episode.',
       input: z.object({
         answer: z.string().trim().min(1).max(500).describe('A short answer: a name, word or code.'),
-        citations: z
-          .array(z.string().min(1).max(2000))
-          .max(10)
-          .default([])
-          .describe('Ids (or URLs) of the supporting documents.'),
+        citations: citationsInput('Ids (or URLs) of the supporting documents.'),
       }),
       run: ({ answer, citations }, { episode }) => {
         if (episode.state.seat?.role === PROPOSER_ROLE)
@@ -299,11 +298,7 @@ export default defineEnvironment<SearchState, SearchConfig>({
         'Search Self-play, proposer only: propose a question whose answer you were given, with the ids of the documents you found that answer it. Ends the episode.',
       input: z.object({
         question: z.string().trim().min(1).max(2000).describe('The question; it must not contain its answer.'),
-        citations: z
-          .array(z.string().min(1).max(2000))
-          .max(10)
-          .default([])
-          .describe('Ids (or URLs) of the documents that answer it.'),
+        citations: citationsInput('Ids (or URLs) of the documents that answer it.'),
       }),
       run: async ({ question, citations }, { episode, signal }) => {
         const { state, config } = episode;
