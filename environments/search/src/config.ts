@@ -126,8 +126,12 @@ export const SearchConfigSchema = z.object({
       ragDocuments: z.number().int().min(1).max(50).default(10),
       /** Longest question, in characters. */
       maxQuestionChars: z.number().int().min(20).max(2000).default(300),
-      /** How long a solver waits for the question, and the proposer for the solvers' answers. */
-      seatTimeoutMs: z.number().int().positive().default(120_000),
+      /**
+       * How long a solver's start waits for the question, and the proposer's grade for the
+       * solvers' answers. Keep it below the client's limit on a start or an end (the agent loop's
+       * control timeout, 60 s): a proposer slower than this leaves its solvers without a question.
+       */
+      seatTimeoutMs: z.number().int().positive().default(50_000),
     })
     .optional(),
   /** Results `search` returns when the call gives no k. */

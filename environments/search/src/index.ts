@@ -77,7 +77,7 @@ const boards = new WeakMap<SearchConfig, ProposalBoard>();
 function boardOf(config: SearchConfig): ProposalBoard {
   let board = boards.get(config);
   if (!board) {
-    board = new ProposalBoard(config.selfPlay?.seatTimeoutMs ?? 120_000);
+    board = new ProposalBoard(config.selfPlay?.seatTimeoutMs ?? 50_000);
     boards.set(config, board);
   }
   return board;
@@ -336,6 +336,11 @@ export default defineEnvironment<SearchState, SearchConfig>({
       state.simulated = { engine: SimulatedSearchEngine.of(config.backend, model, progress), rng, searches: [] };
     const seat = seatOf(task);
     if (seat && config.selfPlay) {
+      if (state.simulated)
+        throw new ConfigError(
+          'selfPlay verifies a proposed question against the corpus documents its searches returned, and backend "simulated" returns none',
+          'use backend bm25 with selfPlay',
+        );
       if (seat.role === PROPOSER_ROLE && config.selfPlay.verify === 'rag' && !model)
         throw new ConfigError(
           'selfPlay.verify "rag" checks each proposed question with a model, and this environment was given none',
@@ -422,7 +427,7 @@ export default defineEnvironment<SearchState, SearchConfig>({
     // The simulated backend and the RAG check run a model: up to a seat's time limit.
     toolTimeoutMs: Math.max(
       config.browser.navigationTimeoutMs * 2 + 5_000,
-      config.backend.kind === 'simulated' || config.selfPlay?.verify === 'rag' ? (config.selfPlay?.seatTimeoutMs ?? 120_000) : 0,
+      config.backend.kind === 'simulated' || config.selfPlay?.verify === 'rag' ? 120_000 : 0,
     ),
     maxToolOutputBytes: Math.max(16_384, config.pageChars * 4 + 2_048),
   }),

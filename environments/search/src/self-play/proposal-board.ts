@@ -65,8 +65,8 @@ export class ProposalBoard {
     if (!record) {
       record = { proposal: deferred(), posted: false, outcomes: new Map(), allReported: deferred(), solvers };
       this.matches.set(match, record);
-      // Forgotten after a seat's time limit past the last wait, whatever happened.
-      setTimeout(() => this.matches.delete(match), this.keepMs * 3).unref();
+      // Forgotten once the proposer has its results (`outcomes`), or else well after every wait has ended.
+      setTimeout(() => this.matches.get(match) === record && this.matches.delete(match), this.keepMs * 10).unref();
     }
     return record;
   }
@@ -99,6 +99,7 @@ export class ProposalBoard {
   async outcomes(match: string, solvers: number): Promise<number[]> {
     const record = this.record(match, solvers);
     await within(record.allReported.promise, this.keepMs, () => undefined);
+    this.matches.delete(match);
     return [...record.outcomes.values()].filter((o): o is number => o !== undefined);
   }
 }

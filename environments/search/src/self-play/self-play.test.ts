@@ -178,6 +178,34 @@ describe('Search Self-play seats (search@1 with selfPlay)', () => {
     expect((await solver.end()).reward.components.exact_match).toBe(1);
   });
 
+  it('a solver waits no longer than seatTimeoutMs for its question; a proposer waits as long for its solvers', async () => {
+    const env = selfPlay({ seatTimeoutMs: 300 });
+    const { proposer, solvers, gold, answerDoc } = await seats(env);
+    const started = Date.now();
+    await expect(env.openEpisode({ taskId: solvers[0]!.id, match: 'late' })).rejects.toMatchObject({
+      code: 'question_discarded',
+      message: expect.stringContaining('no question within 300 ms'),
+    });
+    expect(Date.now() - started).toBeLessThan(5_000);
+    // Its solvers never start: the proposer's kept question is graded with no results, so it earns nothing.
+    const p = await env.openEpisode({ taskId: proposer.id, match: 'deserted' });
+    await p.callTool('search', { query: answerDoc.title });
+    await p.callTool('propose', { question: gold.question });
+    const graded = await p.end();
+    expect(graded.reward.components).toEqual({ proposer: 0, verified: 1, solver_pass_rate: 0 });
+    expect(graded.reward.info).toMatchObject({ solvers: 0 });
+  });
+
+  it('refuses self-play on the simulated backend, whose documents cannot verify a question', async () => {
+    const env = new Environment(
+      searchEnvironment,
+      searchEnvironment.parseConfig({ ...world, backend: { kind: 'simulated' }, selfPlay: { verify: 'documents' } }),
+    );
+    env.useModel(scriptedReader('x'));
+    const task = (await env.tasks()).find((t) => seatOf(t)?.role === PROPOSER_ROLE)!;
+    await expect(env.openEpisode({ taskId: task.id })).rejects.toMatchObject({ hint: 'use backend bm25 with selfPlay' });
+  });
+
   it('verify rag uses the environment’s model, and refuses to start a proposer without one', async () => {
     const env = selfPlay({ verify: 'rag' });
     const { proposer, gold, answerDoc } = await seats(env);
