@@ -125,6 +125,17 @@ describe('ZeroSearch on the built-in model', () => {
   });
 });
 
+it('environment.model is for environments in this process: with endpoints the config is refused, naming the fix', () => {
+  expect(() =>
+    parseTrainConfig({
+      run: { name: 'x', outDir: '/tmp' },
+      environment: { id: 'search', model: 'policy', endpoints: ['http://127.0.0.1:9/mcp'] },
+      rl: { tasks: { split: 'train' } },
+      eval: { tasks: { split: 'test' } },
+    }),
+  ).toThrow(/environment\.model: environment\.model gives the policy to environments in this process.*leave endpoints empty/s);
+});
+
 describe('Search Self-play on the built-in model', () => {
   it('self-play seats one proposer and its solver per match; a discarded question is counted and its solver left out of training', async () => {
     const dataDir = await tempDir();

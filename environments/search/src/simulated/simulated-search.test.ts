@@ -151,6 +151,13 @@ describe('search backend: simulated', () => {
     await expect(start).rejects.toMatchObject({ hint: expect.stringContaining('environment.model: policy') });
   });
 
+  it('a progress outside [0, 1] is refused at start', async () => {
+    const env = simulatedEnvironment({});
+    env.useModel(scriptedSimulator());
+    const task = (await env.tasks())[0]!;
+    await expect(env.openEpisode({ taskId: task.id, progress: 1.5 })).rejects.toThrow(/progress/);
+  });
+
   it('BM25 stays the default backend', () => {
     expect(searchEnvironment.parseConfig({}).backend).toEqual({ kind: 'bm25' });
   });
