@@ -21,6 +21,7 @@ export { RewardBreakdownSchema, type RewardBreakdown } from './reward.ts';
 export {
   TRAJECTORY_SCHEMA_VERSION,
   SpanSchema,
+  BranchSchema,
   FinishReasonSchema,
   ParseErrorSchema,
   TurnSchema,
@@ -30,6 +31,7 @@ export {
   TrajectorySchema,
   TrajectoryGroupSchema,
   type Span,
+  type Branch,
   type FinishReason,
   type ParseError,
   type Turn,
