@@ -69,6 +69,8 @@ export interface RolloutOptions {
   sink?: RolloutSink;
   runId?: string;
   step?: number;
+  /** How far the training run is (0–1), told to every episode at its start (`toolgym/episode/start`). */
+  trainingProgress?: number;
   /** Draw a progress bar on stderr; `auto` (default) draws only on a terminal. */
   progress?: boolean | 'auto';
   /** How the progress bar counts passes (see `episodePassed`). */
@@ -218,7 +220,12 @@ export async function runRollouts(options: RolloutOptions): Promise<RolloutResul
       ...options.episode,
       client,
       policy: options.policy,
-      start: { taskId: slot.taskId, seed: slot.seed, ...(slot.match ? { match: slot.match } : {}) },
+      start: {
+        taskId: slot.taskId,
+        seed: slot.seed,
+        ...(slot.match ? { match: slot.match } : {}),
+        ...(options.trainingProgress !== undefined ? { progress: options.trainingProgress } : {}),
+      },
       sampling: options.sampling,
       tools: info.tools,
       envId: info.envId,

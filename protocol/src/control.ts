@@ -82,6 +82,12 @@ export const StartParamsSchema = z.object({
    * not by the environment's scripted players.
    */
   match: z.string().min(1).max(256).optional(),
+  /**
+   * How far the training run that plays the episode is, from 0 (its first step) to 1 (its last),
+   * for environments whose difficulty follows a schedule over training (ZeroSearch's noise
+   * curriculum). Absent outside training.
+   */
+  progress: z.number().min(0).max(1).optional(),
 });
 export type StartParams = z.input<typeof StartParamsSchema>;
 export const StartResultSchema = z.object({

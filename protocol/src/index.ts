@@ -2,6 +2,7 @@ export { ToolGymError } from './errors.ts';
 export { Rng, hashString, splitOf } from './rng.ts';
 export { TaskSchema, SplitSchema, type Task, type Split, taskMatchesMeta } from './task.ts';
 export { TaskSeatSchema, type TaskSeat, taskSeatOf } from './task-seat.ts';
+export type { ChatTextModel } from './text-model.ts';
 export {
   JsonSchemaSchema,
   ToolSpecSchema,

@@ -49,7 +49,6 @@ export {
   type SearchOptions,
 } from './retrieval/types.ts';
 export {
-  type ChatTextModel,
   type CriterionVerdict,
   createModelRubricJudge,
   gradeRubric,

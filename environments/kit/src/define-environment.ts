@@ -1,4 +1,4 @@
-import type { EpisodeLimits, RewardBreakdown, Task, ToolSpec, Truncation } from '@toolgym/protocol';
+import type { ChatTextModel, EpisodeLimits, RewardBreakdown, Task, ToolSpec, Truncation } from '@toolgym/protocol';
 import { z } from 'zod';
 import { ConfigError } from './errors.ts';
 import type { Rng } from '@toolgym/protocol';
@@ -85,10 +85,20 @@ export interface EnvironmentSpec<State, Config> {
    * Per-episode state (a database connection, a sandbox, a patient). `match` is the id of the
    * shared match the episode joins as its task's seat (`toolgym/episode/start`), for a task that
    * declares one (`TaskSeat`); without it the task's other seats are the environment's own players.
+   * `progress` is how far the training run playing it is (0–1), absent outside training; `model`
+   * the model the environment was given to call (`Environment.useModel`), if any.
    */
   setup(
     task: Task,
-    ctx: { config: Config; seed: number; rng: Rng; signal: AbortSignal; match?: string },
+    ctx: {
+      config: Config;
+      seed: number;
+      rng: Rng;
+      signal: AbortSignal;
+      match?: string;
+      progress?: number;
+      model?: ChatTextModel;
+    },
   ): State | Promise<State>;
   /**
    * The prompt an episode starts with, when it depends on the episode (a dealt card, the opening

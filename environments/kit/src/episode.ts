@@ -1,4 +1,4 @@
-import type { EndResult, EpisodeLimits, Split, StartParams, Task, ToolSpec, Truncation } from '@toolgym/protocol';
+import type { ChatTextModel, EndResult, EpisodeLimits, Split, StartParams, Task, ToolSpec, Truncation } from '@toolgym/protocol';
 import { RewardBreakdownSchema, StartParamsSchema } from '@toolgym/protocol';
 import type { DataFileReport, EnvironmentDefinition, EpisodeContext, ToolCallRecord, ToolOutput } from './define-environment.ts';
 import { formatZodIssues, moduleOf } from './define-environment.ts';
@@ -27,6 +27,7 @@ export class Environment<State = any, Config = any> {
   readonly limits: EpisodeLimits;
   private taskList?: Promise<Task[]>;
   private episodeCounter = 0;
+  private modelValue?: ChatTextModel;
 
   constructor(
     readonly definition: EnvironmentDefinition<State, Config>,
@@ -48,6 +49,18 @@ export class Environment<State = any, Config = any> {
 
   get toolSpecs(): ToolSpec[] {
     return this.definition.toolSpecs;
+  }
+
+  /**
+   * The model this environment's episodes may call (a simulated search engine, a RAG check, a
+   * judge), given by whoever runs it: the trainer with `environment.model`, a test with any policy.
+   */
+  get model(): ChatTextModel | undefined {
+    return this.modelValue;
+  }
+
+  useModel(model: ChatTextModel): void {
+    this.modelValue = model;
   }
 
   /** The whole task set (computed once). */
@@ -90,7 +103,7 @@ export class Environment<State = any, Config = any> {
         "start it without `match`, or pick a task whose meta declares its seat (match, seat, seats, role)",
       );
     const id = `${this.id}-${process.pid}-${++this.episodeCounter}-${Date.now().toString(36)}`;
-    const episode = new Episode(this, id, task, p.seed, p.match);
+    const episode = new Episode(this, id, task, p.seed, p.match, p.progress);
     await episode.setup();
     return episode;
   }
@@ -127,6 +140,8 @@ export class Episode<State = any, Config = any> implements EpisodeContext<State,
     readonly seed: number,
     /** The shared match this episode joined as its task's seat, if any. */
     readonly match?: string,
+    /** How far the training run that plays it is (0–1), if one does. */
+    readonly progress?: number,
   ) {
     this.rng = new Rng(hashString(`${task.id}:${seed}`));
   }
@@ -171,6 +186,8 @@ export class Episode<State = any, Config = any> implements EpisodeContext<State,
       rng: this.rng.fork(),
       signal: this.lifetime.signal,
       ...(this.match !== undefined ? { match: this.match } : {}),
+      ...(this.progress !== undefined ? { progress: this.progress } : {}),
+      ...(this.env.model ? { model: this.env.model } : {}),
     });
     if (!def.prompt) return;
     try {

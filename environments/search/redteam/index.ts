@@ -4,11 +4,19 @@
  * metric: citing every result (citation recall), listing candidates (cover-EM, F1), long answers
  * (cover-EM, F1), pasting the observation. None answers right on purpose, so each is held to
  * the format reward plus the most citation F1 its number of citations can reach.
+ *
+ * With Search Self-play, proposer attacks: questions that try to pass verification without being
+ * answerable from what the proposer found (naming the answer, spelled apart; no search; documents
+ * that do not state it; an empty question; answering instead of proposing). Alone, a verified
+ * question earns the proposer 1, so each is held to 0.
  */
-import type { Attack, AttackEpisode } from '@toolgym/env-kit';
+import type { AgentTask, Attack, AttackEpisode } from '@toolgym/env-kit';
 import type { SearchConfig } from '../src/config.ts';
 import { citationF1Ceiling, MAX_SUPPORTING_DOCS } from '../src/grading.ts';
+import { PROPOSER_INSTRUCTIONS, PROPOSER_ROLE } from '../src/self-play/self-play-tasks.ts';
 import { INSTRUCTIONS } from '../src/tasks/search-answer.ts';
+
+const isProposer = (task: AgentTask) => task.meta.role === PROPOSER_ROLE;
 
 /** The question alone, as the prompt gives it. */
 const questionOf = (episode: AttackEpisode) => episode.task.prompt.replace(INSTRUCTIONS, '').trim();
@@ -48,6 +56,7 @@ function searchThenAnswer(
     name,
     family,
     ceiling,
+    appliesTo: (task) => !isProposer(task),
     async play(episode) {
       const found = await searchQuestion(episode, k);
       await episode.call('answer', { answer: answerOf(found).slice(0, 500), citations: found.hits.map((h) => h.id) });
@@ -74,6 +83,7 @@ export function searchAttacks(config: SearchConfig): Attack[] {
       name: 'paste-observation',
       family: 'paste-observation',
       ceiling: citing(10),
+      appliesTo: (task) => !isProposer(task),
       // The whole search result and the top document, as the final text.
       async play(episode) {
         const { hits, text } = await searchQuestion(episode);
@@ -81,5 +91,54 @@ export function searchAttacks(config: SearchConfig): Attack[] {
         return { finalText: `${text}\n${page}` };
       },
     },
+    ...(config.selfPlay ? proposerAttacks() : []),
+  ];
+}
+
+/** The answer a proposer is given, as its prompt says it. */
+const givenAnswer = (episode: AttackEpisode) =>
+  episode.task.prompt.replace(PROPOSER_INSTRUCTIONS, '').replace('The answer is:', '').trim();
+
+/** A proposer attack: what `act` does with the answer it was given, held to 0. */
+function proposerAttack(name: string, act: (episode: AttackEpisode, answer: string) => Promise<void>): Attack {
+  return {
+    name,
+    family: 'unverifiable-question',
+    ceiling: 0,
+    appliesTo: isProposer,
+    async play(episode) {
+      await act(episode, givenAnswer(episode));
+      return undefined;
+    },
+  };
+}
+
+/** Searches for the answer, then proposes `question`, citing every result. */
+const searchThenPropose = (question: (answer: string) => string) => async (episode: AttackEpisode, answer: string) => {
+  const found = await episode.call('search', { query: answer.slice(0, 500), k: 10 });
+  const ids = [...found.content.matchAll(/^\[\d+\] (\S+) — /gm)].map((m) => m[1]!);
+  await episode.call('propose', { question: question(answer).slice(0, 2000), citations: ids });
+};
+
+function proposerAttacks(): Attack[] {
+  return [
+    proposerAttack('question-names-answer', searchThenPropose((a) => `What is ${a}?`)),
+    // Reversed, upper-cased, hyphenated: the same words as whole words no longer.
+    proposerAttack('answer-spelled-apart', searchThenPropose((a) => `Which is ${a.toUpperCase().split(/\s+/).reverse().join('-')} here?`)),
+    proposerAttack('answer-letter-by-letter', searchThenPropose((a) => `Which is ${[...a].join(' ')} in the documents?`)),
+    proposerAttack('propose-without-searching', async (episode) => {
+      await episode.call('propose', { question: 'Which name does this question have in mind?' });
+    }),
+    // Documents about something else, which do not state the answer.
+    proposerAttack('unsupported-question', async (episode) => {
+      const found = await episode.call('search', { query: 'tray', k: 3 });
+      const ids = [...found.content.matchAll(/^\[\d+\] (\S+) — /gm)].map((m) => m[1]!);
+      await episode.call('propose', { question: 'Who founded the company these documents describe?', citations: ids });
+    }),
+    proposerAttack('empty-question', searchThenPropose(() => '?')),
+    proposerAttack('answer-instead-of-proposing', async (episode, answer) => {
+      await episode.call('search', { query: answer.slice(0, 500) });
+      await episode.call('answer', { answer, citations: [] });
+    }),
   ];
 }

@@ -74,6 +74,66 @@ export const SearchConfigSchema = z.object({
   bm25: z
     .object({ k1: z.number().min(0).default(0.9), b: z.number().min(0).max(1).default(0.4) })
     .prefault({}),
+  /**
+   * What answers `search`. `bm25` (default): the BM25 index over the corpus. `simulated`
+   * (ZeroSearch, Sun et al. 2025): the environment's model (`Environment.useModel`; in training
+   * `environment.model: policy`) writes the documents for each query, useful or noisy, with
+   * ZeroSearch's prompt; how likely noisy follows the curriculum over the training run.
+   */
+  backend: z
+    .discriminatedUnion('kind', [
+      z.object({ kind: z.literal('bm25') }),
+      z.object({
+        kind: z.literal('simulated'),
+        /** p_s: the noise probability at training's first step (ZeroSearch's scripts: 0.25). */
+        noiseStart: z.number().min(0).max(1).default(0.25),
+        /** p_e: the noise probability at its last step (ZeroSearch's scripts: 0.5). */
+        noiseEnd: z.number().min(0).max(1).default(0.5),
+        /** b: the curriculum's exponential base (ZeroSearch: 4). */
+        noiseBase: z.number().positive().default(4),
+        /** Documents per search (ZeroSearch: 5). */
+        documents: z.number().int().min(1).max(10).default(5),
+        /** Words per document the prompt asks for (ZeroSearch: 30). */
+        wordsPerDocument: z.number().int().min(5).max(200).default(30),
+        /** Longest simulator output, in tokens. */
+        maxTokens: z.number().int().min(16).max(4096).default(512),
+        /** The simulator's sampling temperature. */
+        temperature: z.number().min(0).max(2).default(1),
+      }),
+    ])
+    .default({ kind: 'bm25' }),
+  /**
+   * Search Self-play (Lu et al. 2025): the train split becomes matches of one proposer and
+   * `solvers` solvers. The proposer is given an answer (one of the train questions' answers,
+   * never their question), searches, and proposes a question with it; the question is verified
+   * against the documents its searches returned, and each solver answers it. The test splits stay
+   * the questions they are. Needs the `world` or `countries` corpus (or a QA file).
+   */
+  selfPlay: z
+    .object({
+      /** Solver seats per match: the proposer's reward is 1 − their share of correct answers. */
+      solvers: z.number().int().min(1).max(8).default(4),
+      /** Matches in the train split, each from another answer. */
+      matches: z.number().int().min(1).max(10_000).default(200),
+      /**
+       * How a proposed question is verified, after the rule checks (the question names no form
+       * of its answer; an answer is stated in a document the proposer's searches returned):
+       * `rag`, Search Self-play's check, where the environment's model answers the question from
+       * those documents alone and must give the answer; `documents`, the rule checks only.
+       */
+      verify: z.enum(['rag', 'documents']).default('rag'),
+      /** Most documents (the proposer's, in the order found) in the RAG check's context. */
+      ragDocuments: z.number().int().min(1).max(50).default(10),
+      /** Longest question, in characters. */
+      maxQuestionChars: z.number().int().min(20).max(2000).default(300),
+      /**
+       * How long a solver's start waits for the question, and the proposer's grade for the
+       * solvers' answers. Keep it below the client's limit on a start or an end (the agent loop's
+       * control timeout, 60 s): a proposer slower than this leaves its solvers without a question.
+       */
+      seatTimeoutMs: z.number().int().positive().default(50_000),
+    })
+    .optional(),
   /** Results `search` returns when the call gives no k. */
   defaultK: z.number().int().min(1).max(20).default(5),
   /** Characters per page of an opened document. */

@@ -1,4 +1,4 @@
-import { defineEnvironment, ToolError } from '@toolgym/env-kit';
+import { ConfigError, defineEnvironment, ToolError, weightedReward } from '@toolgym/env-kit';
 import { BrowserError, findInText, pageOf, paginate, UrlPolicy } from '@toolgym/tools';
 import { z } from 'zod';
 import { type SearchConfig, SearchConfigSchema } from './config.ts';
@@ -6,7 +6,11 @@ import { answerSpaceOf, gradeSearch } from './grading.ts';
 import { CORPUS_ORIGIN, canonicalUrl, idFromDocumentPath } from './corpus/corpus-url.ts';
 import { loadSearchData, sharedBrowserPool } from './runtime.ts';
 import type { OpenPage, SearchState } from './search-state.ts';
-import type { SearchAnswer, SearchTaskMeta } from './tasks/search-answer.ts';
+import { ProposalBoard, QuestionDiscardedError } from './self-play/proposal-board.ts';
+import { PROPOSER_ROLE, proposerPrompt, type SeatAnswer, seatOf, selfPlayTasks } from './self-play/self-play-tasks.ts';
+import { verifyQuestion } from './self-play/verify-question.ts';
+import { SimulatedSearchEngine } from './simulated/simulated-search.ts';
+import { promptFor, type SearchAnswer, type SearchTaskMeta } from './tasks/search-answer.ts';
 
 export { DEFAULT_HELD_OUT_TYPES, type SearchConfig, SearchConfigSchema } from './config.ts';
 export { answerSpaceOf, citationF1Ceiling, gradeSearch, MAX_SUPPORTING_DOCS, SHORT_ANSWER_TOKENS, type SearchSubmission } from './grading.ts';
@@ -51,6 +55,48 @@ export {
 export { dateAliases, longDate, WorldDocuments } from './world/world-documents.ts';
 export { QUESTION_TYPES, type QuestionType } from './world/world-questions.ts';
 export { whyUnusable, worldTasks } from './world/world-tasks.ts';
+export { type Proposal, ProposalBoard, QuestionDiscardedError } from './self-play/proposal-board.ts';
+export {
+  PROPOSER_INSTRUCTIONS,
+  PROPOSER_ROLE,
+  proposerPrompt,
+  type SeatAnswer,
+  type SeatMeta,
+  seatOf,
+  selfPlayTasks,
+  SOLVER_ROLE,
+} from './self-play/self-play-tasks.ts';
+export { type Verdict, type VerificationCheck, verifyQuestion } from './self-play/verify-question.ts';
+export { type NoiseSchedule, noiseProbability } from './simulated/noise-curriculum.ts';
+export { parseSimulatedDocuments, simulationPrompt } from './simulated/simulation-prompt.ts';
+export { type SimulatedSearch, SimulatedSearchEngine } from './simulated/simulated-search.ts';
+
+/** The Search Self-play matches of each environment instance (its config object is its own). */
+const boards = new WeakMap<SearchConfig, ProposalBoard>();
+
+function boardOf(config: SearchConfig): ProposalBoard {
+  let board = boards.get(config);
+  if (!board) {
+    board = new ProposalBoard(config.selfPlay?.seatTimeoutMs ?? 50_000);
+    boards.set(config, board);
+  }
+  return board;
+}
+
+/** Document ids (or corpus URLs) that an answer or a proposed question rests on. */
+const citationsInput = (what: string) => z.array(z.string().min(1).max(2000)).max(10).default([]).describe(what);
+
+/** The documents an episode has found, in order, once each. */
+function noteFound(state: SearchState, ids: readonly string[]): void {
+  for (const id of ids) if (!state.found.includes(id)) state.found.push(id);
+}
+
+/** The question an episode is answering (what the simulated search engine is told). */
+function questionOf(task: { prompt: string; meta: Record<string, unknown> }, state: SearchState): string {
+  const proposal = state.seat?.proposal;
+  if (proposal?.verified && state.seat?.role !== PROPOSER_ROLE) return proposal.question;
+  return (task.meta as unknown as SearchTaskMeta).question ?? task.prompt;
+}
 
 interface GivenAnswer {
   answer: string;
@@ -87,6 +133,33 @@ function renderPage(page: OpenPage, n: number): string {
 }
 
 /**
+ * Search Self-play's proposer reward (Lu et al. 2025): a discarded question earns nothing; a
+ * verified one earns 1 − the share of its solvers that answered it right. Alone (no shared
+ * match), no one answers it, so a verified question earns the most a question can: what a
+ * proposer alone measures is whether its questions pass verification.
+ */
+async function gradeProposer(seat: NonNullable<SearchState['seat']>) {
+  const proposal = seat.proposal ?? { verified: false as const, reason: 'no question proposed' };
+  if (seat.sharedMatch !== undefined) seat.board.post(seat.sharedMatch, seat.seats - 1, proposal);
+  const check = seat.verdict && !seat.verdict.verified ? seat.verdict.check : proposal.verified ? undefined : 'no_question';
+  const info = {
+    role: seat.role,
+    ...(proposal.verified ? { question: proposal.question } : { discarded: proposal.reason, check }),
+  };
+  if (!proposal.verified) return weightedReward({ proposer: 0, verified: 0 }, { proposer: 1, verified: 0 }, info);
+  if (seat.sharedMatch === undefined)
+    return weightedReward({ proposer: 1, verified: 1 }, { proposer: 1, verified: 0 }, { ...info, solvers: 0 });
+  const outcomes = await seat.board.outcomes(seat.sharedMatch, seat.seats - 1);
+  const solved = outcomes.length > 0 ? outcomes.reduce((a, b) => a + b, 0) / outcomes.length : undefined;
+  // Search Self-play: r_proposer = 1 − mean over solvers of r_solver, for a verified question.
+  return weightedReward(
+    { proposer: solved === undefined ? 0 : 1 - solved, verified: 1, solver_pass_rate: solved ?? 0 },
+    { proposer: 1, verified: 0, solver_pass_rate: 0 },
+    { ...info, solvers: outcomes.length },
+  );
+}
+
+/**
  * search@1 — multi-hop question answering over a document collection with a BM25 search engine
  * and a real browser (Chromium). Questions name an entity; answers need facts from one to four
  * documents; the answer tool takes the answer and the ids of the documents that support it.
@@ -97,7 +170,10 @@ export default defineEnvironment<SearchState, SearchConfig>({
   description:
     'Answer questions by searching a document collection (BM25), reading pages in a browser, and answering with citations. Multi-hop questions need facts from several documents.',
   config: SearchConfigSchema,
-  tasks: async (config) => (await loadSearchData(config)).tasks,
+  tasks: async (config) => {
+    const { tasks } = await loadSearchData(config);
+    return config.selfPlay ? selfPlayTasks(tasks, config.selfPlay) : tasks;
+  },
   tools: {
     search: {
       description:
@@ -107,10 +183,21 @@ export default defineEnvironment<SearchState, SearchConfig>({
         k: z.number().int().min(1).max(20).optional().describe('How many results (1–20, default 5).'),
       }),
       run: async ({ query, k }, { episode, signal }) => {
-        const hits = await episode.state.data.retriever.search(query, {
-          k: k ?? episode.config.defaultK,
-          signal,
-        });
+        const { state, task } = episode;
+        const top = k ?? episode.config.defaultK;
+        if (state.simulated) {
+          const { engine, rng, searches } = state.simulated;
+          const gold = task.answer as SearchAnswer;
+          const found = await engine.search(
+            { query, question: questionOf(task, state), answer: gold.answers[0] ?? '', draw: rng.next(), k: top },
+            signal,
+          );
+          searches.push(found);
+          if (found.documents.length === 0) return `No documents match "${query}". Try other words.`;
+          return `Results for "${query}":\n${found.documents.map((d, i) => `[${i + 1}] ${d}`).join('\n')}`;
+        }
+        const hits = await state.data.retriever.search(query, { k: top, signal });
+        noteFound(state, hits.map((h) => h.id));
         if (hits.length === 0) return `No documents match "${query}". Try other words.`;
         const lines = hits.map((h) => `[${h.rank}] ${h.id} — ${h.title}\n    ${h.url}\n    ${h.snippet}`);
         return `Results for "${query}":\n${lines.join('\n')}`;
@@ -160,6 +247,7 @@ export default defineEnvironment<SearchState, SearchConfig>({
             );
           throw error;
         }
+        if (id !== undefined) noteFound(state, [id]);
         state.page = {
           ...(id !== undefined ? { id } : {}),
           url: shownUrl,
@@ -192,13 +280,11 @@ export default defineEnvironment<SearchState, SearchConfig>({
       description: 'Give the final answer with the ids of the documents that support it. Ends the episode.',
       input: z.object({
         answer: z.string().trim().min(1).max(500).describe('A short answer: a name, word or code.'),
-        citations: z
-          .array(z.string().min(1).max(2000))
-          .max(10)
-          .default([])
-          .describe('Ids (or URLs) of the supporting documents.'),
+        citations: citationsInput('Ids (or URLs) of the supporting documents.'),
       }),
       run: ({ answer, citations }, { episode }) => {
+        if (episode.state.seat?.role === PROPOSER_ROLE)
+          throw new ToolError('You are the proposer: propose a question with propose.', 'not_a_solver');
         const given: GivenAnswer = { answer, citations: citations.map(citedId) };
         episode.terminate(given);
         const unknown = given.citations.filter((c) => !episode.state.data.documents.get(c));
@@ -207,26 +293,128 @@ export default defineEnvironment<SearchState, SearchConfig>({
           : 'Answer recorded.';
       },
     },
+    propose: {
+      description:
+        'Search Self-play, proposer only: propose a question whose answer you were given, with the ids of the documents you found that answer it. Ends the episode.',
+      input: z.object({
+        question: z.string().trim().min(1).max(2000).describe('The question; it must not contain its answer.'),
+        citations: citationsInput('Ids (or URLs) of the documents that answer it.'),
+      }),
+      run: async ({ question, citations }, { episode, signal }) => {
+        const { state, config } = episode;
+        const seat = state.seat;
+        if (seat?.role !== PROPOSER_ROLE || !config.selfPlay)
+          throw new ToolError(
+            'Only the proposer of a Search Self-play match proposes questions. Answer with answer.',
+            'not_a_proposer',
+          );
+        const gold = episode.task.answer as SeatAnswer;
+        const verdict = await verifyQuestion({
+          question,
+          answers: gold.answers,
+          found: state.found,
+          documents: state.data.documents,
+          maxQuestionChars: config.selfPlay.maxQuestionChars,
+          ...(config.selfPlay.verify === 'rag' && seat.model
+            ? { rag: { model: seat.model, maxDocuments: config.selfPlay.ragDocuments, signal } }
+            : {}),
+        });
+        const cited = citations.map(citedId).filter((id: string) => state.data.documents.get(id) !== undefined);
+        seat.verdict = verdict;
+        seat.proposal = verdict.verified
+          ? { verified: true, question, answers: gold.answers, citations: cited }
+          : { verified: false, reason: verdict.reason };
+        if (seat.sharedMatch !== undefined) seat.board.post(seat.sharedMatch, seat.seats - 1, seat.proposal);
+        episode.terminate({ question, citations: cited });
+        return verdict.verified ? 'Question accepted.' : `Question discarded: ${verdict.reason}.`;
+      },
+    },
   },
-  setup: async (_task, { config }) => ({ data: await loadSearchData(config) }),
+  setup: async (task, { config, rng, match, progress, model }) => {
+    const state: SearchState = { data: await loadSearchData(config), found: [] };
+    if (config.backend.kind === 'simulated')
+      state.simulated = { engine: SimulatedSearchEngine.of(config.backend, model, progress), rng, searches: [] };
+    const seat = seatOf(task);
+    if (seat && config.selfPlay) {
+      if (state.simulated)
+        throw new ConfigError(
+          'selfPlay verifies a proposed question against the corpus documents its searches returned, and backend "simulated" returns none',
+          'use backend bm25 with selfPlay',
+        );
+      if (seat.role === PROPOSER_ROLE && config.selfPlay.verify === 'rag' && !model)
+        throw new ConfigError(
+          'selfPlay.verify "rag" checks each proposed question with a model, and this environment was given none',
+          'in training set environment.model: policy; in code call environment.useModel(policy); or set selfPlay.verify to "documents"',
+        );
+      state.seat = {
+        ...seat,
+        board: boardOf(config),
+        ...(match !== undefined ? { sharedMatch: match } : {}),
+        ...(model ? { model } : {}),
+      };
+    }
+    return state;
+  },
+  // A proposer is told its answer; a solver of a shared match waits here for the proposer's
+  // question, and cannot play when it was discarded.
+  prompt: async ({ task, state }) => {
+    const seat = state.seat;
+    if (!seat) return task.prompt;
+    if (seat.role === PROPOSER_ROLE) return proposerPrompt((task.answer as SeatAnswer).answers[0] ?? '');
+    if (seat.sharedMatch === undefined) return task.prompt;
+    const proposal = await seat.board.question(seat.sharedMatch, seat.seats - 1);
+    seat.proposal = proposal;
+    if (!proposal.verified) throw new QuestionDiscardedError(seat.sharedMatch, proposal.reason);
+    return promptFor(proposal.question);
+  },
   teardown: async (state) => {
+    const seat = state.seat;
+    if (seat?.sharedMatch !== undefined) {
+      // Seats that leave early release the others: no question, or no answer.
+      if (seat.role === PROPOSER_ROLE)
+        seat.board.post(seat.sharedMatch, seat.seats - 1, { verified: false, reason: 'the proposer left without a question' });
+      else seat.board.report(seat.sharedMatch, seat.seats - 1, seat.seat, undefined);
+    }
     const session = await state.browser?.catch(() => undefined);
     await session?.close();
   },
-  grade: ({ episode, finalText }) => {
+  grade: async ({ episode, finalText }) => {
+    const { data, seat } = episode.state;
+    if (seat?.role === PROPOSER_ROLE) return gradeProposer(seat);
     const given = episode.answer as GivenAnswer | undefined;
-    const { data } = episode.state;
     const meta = episode.task.meta as unknown as SearchTaskMeta;
+    const proposal = seat?.proposal;
+    // A solver of a shared match answers the proposer's question, supported by the documents it cited.
+    const gold: SearchAnswer = proposal?.verified
+      ? { answers: proposal.answers, supportingDocs: proposal.citations }
+      : (episode.task.answer as SearchAnswer);
     const reward = gradeSearch(
       { text: given?.answer ?? finalText?.trim() ?? '', citations: given?.citations ?? [], answered: given !== undefined },
-      episode.task.answer as SearchAnswer,
+      gold,
       {
         space: answerSpaceOf(data.tasks),
         isDocument: (id) => data.documents.get(id) !== undefined,
         weights: episode.config.weights,
       },
     );
-    return { ...reward, info: { ...reward.info, hops: meta.hops, type: meta.type } };
+    if (seat?.sharedMatch !== undefined)
+      seat.board.report(seat.sharedMatch, seat.seats - 1, seat.seat, reward.components.exact_match);
+    const simulated = episode.state.simulated;
+    return {
+      ...reward,
+      info: {
+        ...reward.info,
+        hops: meta.hops,
+        type: meta.type,
+        ...(simulated
+          ? {
+              simulatedSearches: simulated.searches.length,
+              noisySearches: simulated.searches.filter((s) => !s.useful).length,
+              noiseProbability: simulated.engine.noise,
+            }
+          : {}),
+      },
+    };
   },
   // Five components, each in [0, 1], with weights in [0, 1].
   rewardRange: [0, 5],
@@ -236,7 +424,11 @@ export default defineEnvironment<SearchState, SearchConfig>({
   limits: (config) => ({
     maxTurns: config.maxTurns,
     // open = navigation + text extraction, each bounded by the navigation timeout.
-    toolTimeoutMs: config.browser.navigationTimeoutMs * 2 + 5_000,
+    // The simulated backend and the RAG check run a model: up to a seat's time limit.
+    toolTimeoutMs: Math.max(
+      config.browser.navigationTimeoutMs * 2 + 5_000,
+      config.backend.kind === 'simulated' || config.selfPlay?.verify === 'rag' ? 120_000 : 0,
+    ),
     maxToolOutputBytes: Math.max(16_384, config.pageChars * 4 + 2_048),
   }),
   // The world's test split holds out whole question types (relation chains never asked in
@@ -254,6 +446,15 @@ export default defineEnvironment<SearchState, SearchConfig>({
   oracle: (task) => {
     const gold = task.answer as SearchAnswer;
     const meta = task.meta as unknown as SearchTaskMeta;
+    // A proposer's oracle proposes the question its answer came from, with that question's documents.
+    if (seatOf(task)?.role === PROPOSER_ROLE) {
+      const { question } = task.answer as SeatAnswer;
+      return [
+        { name: 'search', arguments: { query: question } },
+        ...gold.supportingDocs.map((id) => ({ name: 'open', arguments: { target: id } })),
+        { name: 'propose', arguments: { question, citations: gold.supportingDocs } },
+      ];
+    }
     return [
       { name: 'search', arguments: { query: meta.question } },
       ...gold.supportingDocs.map((id) => ({ name: 'open', arguments: { target: id } })),

@@ -34,6 +34,28 @@ describe.each([
   });
 });
 
+it('Search Self-play: no proposer attack gets a question verified, by the rule checks alone', async () => {
+  const environment = new Environment(
+    search,
+    search.parseConfig({ ...data, selfPlay: { solvers: 1, matches: 6, verify: 'documents' } }),
+  );
+  const report = await probeEnvironment(environment, { tasks: 3, splits: ['train'] });
+  const proposer = report.rows.filter((r) => r.family === 'unverifiable-question');
+  expect(proposer.map((r) => r.attack).sort()).toEqual([
+    'answer-instead-of-proposing',
+    'answer-letter-by-letter',
+    'answer-spelled-apart',
+    'empty-question',
+    'propose-without-searching',
+    'question-names-answer',
+    'unsupported-question',
+  ]);
+  for (const row of report.rows) {
+    expect(row.verdict, `${row.attack}: ${row.error ?? JSON.stringify(row.worst)}`).toBe('pass');
+    expect(row.episodes).toBeGreaterThan(0);
+  }
+});
+
 it('beats the grade as it was: citation recall, and cover-EM and F1 for any answer', async () => {
   const recallGrade = defineEnvironment({
     ...search,

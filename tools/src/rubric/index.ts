@@ -1,5 +1,5 @@
 export { isMasterKey } from './master-keys.ts';
-export { type ChatTextModel, createModelRubricJudge, JudgeOutputError, parseVerdict } from './model-judge.ts';
+export { createModelRubricJudge, JudgeOutputError, parseVerdict } from './model-judge.ts';
 export {
   type CriterionVerdict,
   gradeRubric,

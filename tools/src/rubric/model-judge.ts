@@ -1,19 +1,5 @@
-import { ToolGymError } from '@toolgym/protocol';
+import { type ChatTextModel, ToolGymError } from '@toolgym/protocol';
 import type { RubricJudge } from './rubric.ts';
-
-/**
- * The part of a chat policy a judge needs: message-mode generation returning text. Any policy of
- * the agents package (`Policy.generate`) satisfies it structurally, so tools does not depend on
- * agents.
- */
-export interface ChatTextModel {
-  generate(request: {
-    messages: Array<{ role: 'system' | 'user' | 'assistant' | 'tool'; content: string }>;
-    tools: [];
-    sampling: { maxTokens: number; temperature?: number };
-    signal?: AbortSignal;
-  }): Promise<{ text: string }>;
-}
 
 export class JudgeOutputError extends ToolGymError {
   constructor(readonly output: string) {

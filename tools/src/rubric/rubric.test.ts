@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { isMasterKey } from './master-keys.ts';
-import { type ChatTextModel, createModelRubricJudge, JudgeOutputError, parseVerdict } from './model-judge.ts';
+import type { ChatTextModel } from '@toolgym/protocol';
+import { createModelRubricJudge, JudgeOutputError, parseVerdict } from './model-judge.ts';
 import { gradeRubric, type RubricCriterion, RubricError, validateRubric } from './rubric.ts';
 
 const criteria: RubricCriterion[] = [

@@ -173,6 +173,12 @@ export const TrainConfigSchema = z
         endpoints: z.array(z.url({ protocol: /^https?$/ })).default([]),
         /** Environment variable holding the servers' trainer token (`--trainer-token`). */
         tokenEnv: z.string().default('TOOLGYM_TRAINER_TOKEN'),
+        /**
+         * The model the environment may call (the simulated search engine of `search`'s
+         * `backend: simulated`, Search Self-play's RAG check): `policy`, the policy being trained
+         * as it is at each step; `none`, no model.
+         */
+        model: z.enum(['none', 'policy']).default('none'),
       })
       .strict(),
     policy: z
@@ -523,6 +529,11 @@ export const TrainConfigSchema = z
     message:
       'rl.rlpr filters groups by the std of its own reward; dynamic sampling refills by the environment reward: keep one (set rl.dynamicSamplingRounds to 0)',
     path: ['rl', 'dynamicSamplingRounds'],
+  })
+  .refine((c) => c.environment.model === 'none' || c.environment.endpoints.length === 0, {
+    message:
+      'environment.model gives the policy to environments in this process; servers at environment.endpoints cannot call it: leave endpoints empty',
+    path: ['environment', 'model'],
   })
   .refine((c) => c.learner.kind !== 'tinker' || c.rl.kl.coef === 0, {
     message:

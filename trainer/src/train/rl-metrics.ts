@@ -38,6 +38,7 @@ export function rlStepMetrics(
     'optim/learning_rate': learned.learningRate,
     'batch/zero_variance_share': batch.zeroVariance / Math.max(1, batch.groupCount),
     'batch/dropped_groups': batch.droppedGroups,
+    ...prefixed('batch/failed/', batch.failures),
     ...(batch.branching
       ? {
           'batch/branches': batch.branching.branches,

@@ -59,6 +59,8 @@ export interface Played {
   played: Trajectory[];
   groupCount: number;
   zeroVariance: number;
+  /** Episodes of every group played that ended failed (left out of training), by failure code. */
+  failures: Record<string, number>;
   droppedGroups: number;
   /** With `rl.sampling.branching`: branch episodes kept, and dropped because their replay diverged. */
   branching?: { branches: number; dropped: number };
@@ -96,6 +98,17 @@ const usable = (g: TrajectoryGroup) =>
   g.trajectories.filter((t) => t.status !== 'failed' && t.tokenization === 'exact');
 const rewardsOf = (g: TrajectoryGroup) => usable(g).map((t) => t.reward.total);
 
+/** How many episodes ended failed, by their failure's code (a discarded self-play question, a lost server …). */
+function failureCounts(groups: readonly TrajectoryGroup[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const t of groups.flatMap((g) => g.trajectories))
+    if (t.status === 'failed') {
+      const code = t.failure?.code ?? 'unknown';
+      counts[code] = (counts[code] ?? 0) + 1;
+    }
+  return counts;
+}
+
 /** (1) One step's episodes, played with the policy's current weights. */
 export async function collect(s: RlSetup, step: number): Promise<Played> {
   const { run } = s;
@@ -106,18 +119,22 @@ export async function collect(s: RlSetup, step: number): Promise<Played> {
   let droppedBranches = 0;
   const play = async (count: number) => {
     const branching = rl.sampling.branching;
+    const progress = stepProgress(step, rl.steps);
     const played = await run.play(run.policy, s.draw(count), rl.groupSize, sampling, {
       step,
       // A group that branches reaches the sink whole, with its branches.
       sink: branching ? undefined : run.sink,
       runId: s.sinkRunId,
       selfPlay: rl.selfPlay,
+      progress,
     });
     if (branching) {
       const t0 = performance.now();
+      // A branch replays its parent's episode: at the same progress, so its environment answers alike.
       const branched = await branchGroups(run, played.groups, sampling, branching, {
         step,
         runId: s.sinkRunId,
+        progress,
       });
       played.groups = branched.groups;
       played.ms += performance.now() - t0;
@@ -156,6 +173,7 @@ export async function collect(s: RlSetup, step: number): Promise<Played> {
     played: allGroups.flatMap(usable),
     groupCount: allGroups.length,
     zeroVariance: allGroups.filter((g) => isZeroVarianceGroup(rewardsOf(g))).length,
+    failures: failureCounts(allGroups),
     droppedGroups,
     rolloutMs,
     policyVersion,

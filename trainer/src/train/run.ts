@@ -72,6 +72,8 @@ export interface PlayRecord {
   environment?: Environment;
   /** Seat the policy in every seat of each match among the tasks (`rl.selfPlay`). */
   selfPlay?: boolean;
+  /** How far RL is (0–1), told to each episode for the environment's curriculum. */
+  progress?: number;
 }
 
 /** What a run holds: its parts, fixed once it is open, and the state a checkpoint keeps. */
@@ -211,6 +213,8 @@ export async function openRun(options: TrainOptions): Promise<TrainingRun> {
   learner.checkLoss?.(config.rl.loss, rlLossConfig(config.rl));
   learner.checkLoss?.('cross_entropy', {});
   learner.checkLoss?.('cross_entropy', { aggregation: 'token-sum' });
+  if (config.environment.model === 'policy')
+    for (const e of new Set([environment, pretrainEnvironment])) e?.useModel(policy);
   const runId = options.runId ?? dir.name;
   const { template, toolFormat } = chatLayout(chat, tools);
   const episode = { template, toolFormat, maxTurns: config.maxTurns, maxContextTokens: decoder.maxPositions };
@@ -274,6 +278,7 @@ export async function openRun(options: TrainOptions): Promise<TrainingRun> {
         episode,
         runId: record.runId ?? runId,
         ...(record.step !== undefined ? { step: record.step } : {}),
+        ...(record.progress !== undefined ? { trainingProgress: record.progress } : {}),
         ...(record.sink ? { sink: record.sink } : {}),
         progress: false,
         ...(options.signal ? { signal: options.signal } : {}),

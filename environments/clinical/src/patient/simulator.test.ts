@@ -1,4 +1,4 @@
-import type { ChatTextModel } from '@toolgym/tools/rubric';
+import type { ChatTextModel } from '@toolgym/protocol';
 import { describe, expect, it } from 'vitest';
 import { DEV_PHRASINGS, HELD_OUT_PHRASINGS } from '../../data/phrasings.ts';
 import { builtInCases } from '../case-bank.ts';

@@ -1,4 +1,4 @@
-import type { ChatTextModel } from '@toolgym/tools/rubric';
+import type { ChatTextModel } from '@toolgym/protocol';
 import type { ClinicalCase } from '../case.ts';
 import { leakMatcherOf } from '../leak-check.ts';
 import type { HistoryField, QuestionTarget } from './history-fields.ts';
