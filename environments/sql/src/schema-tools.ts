@@ -36,6 +36,12 @@ export async function listTables(run: RunQuery): Promise<string> {
     .join('\n');
 }
 
+/** The CREATE statements of the named tables that exist (names compared without case), in the database's order. */
+export async function createStatements(run: RunQuery, names: readonly string[]): Promise<Array<{ name: string; sql: string }>> {
+  const wanted = new Set(names.map((n) => n.toLowerCase()));
+  return (await tables(run)).filter((t) => wanted.has(t.name.toLowerCase())).map(({ name, sql }) => ({ name, sql }));
+}
+
 const quoteIdentifier = (name: string) => `"${name.replaceAll('"', '""')}"`;
 
 /** `describe_table`: the CREATE statement (with its comments), the row count and three sample rows. */
