@@ -14,7 +14,7 @@ import { spiderExecutedSql } from './grading/spider-evaluator.ts';
 import { gradeSql, type PredictedQuery } from './grading/sql-reward.ts';
 import { schemaItems } from './grading/partial-rewards.ts';
 import { sqlGuidance } from './guidance.ts';
-import { createStatements, describeTable, listTables } from './schema-tools.ts';
+import { describeTable, listTables, tableColumns } from './schema-tools.ts';
 import { checkReadOnlyQuery } from './sql-guard.ts';
 import type { SqlAnswer } from './tasks/sql-task.ts';
 import { benchmarkDocs } from './tasks/benchmark-loader.ts';
@@ -309,7 +309,7 @@ export default defineEnvironment<SqlEpisodeState, SqlConfig>({
       .filter((item) => item.startsWith('table:'))
       .map((item) => item.slice('table:'.length));
     const run = metadataQuery(state, config, new AbortController().signal);
-    return sqlGuidance(state.submitted, await createStatements(run, goldTables));
+    return sqlGuidance(state.submitted, await tableColumns(run, goldTables));
   },
   rewardRange: [0, 1],
   // A submitted query that runs: syntax and format are all that form earns.

@@ -36,10 +36,16 @@ export async function listTables(run: RunQuery): Promise<string> {
     .join('\n');
 }
 
-/** The CREATE statements of the named tables that exist (names compared without case), in the database's order. */
-export async function createStatements(run: RunQuery, names: readonly string[]): Promise<Array<{ name: string; sql: string }>> {
+/** The columns of the named tables that exist (names compared without case), in the database's order. */
+export async function tableColumns(run: RunQuery, names: readonly string[]): Promise<Array<{ name: string; columns: string[] }>> {
   const wanted = new Set(names.map((n) => n.toLowerCase()));
-  return (await tables(run)).filter((t) => wanted.has(t.name.toLowerCase())).map(({ name, sql }) => ({ name, sql }));
+  const found = (await tables(run)).filter((t) => wanted.has(t.name.toLowerCase()));
+  return Promise.all(
+    found.map(async ({ name }) => ({
+      name,
+      columns: (await run(`SELECT name FROM pragma_table_info('${name.replaceAll("'", "''")}')`, 1_000)).rows.map(([c]) => String(c)),
+    })),
+  );
 }
 
 const quoteIdentifier = (name: string) => `"${name.replaceAll('"', '""')}"`;

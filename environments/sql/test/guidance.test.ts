@@ -1,6 +1,6 @@
 /**
  * Agent-RLVR's guidance on sql: after a failed attempt the agent reads the submitted query's error
- * (or that its result differs) and the CREATE statements of the tables the gold query reads; never
+ * (or that its result differs) and the tables the gold query reads with their columns; never
  * the gold query or its result.
  */
 import { Environment, withFeedback } from '@toolgym/env-kit';
@@ -8,8 +8,8 @@ import { describe, expect, it } from 'vitest';
 import sql, { schemaItems, type SqlAnswer, sqlGuidance } from '../src/index.ts';
 
 const tables = [
-  { name: 'orders', sql: 'CREATE TABLE orders (id INTEGER PRIMARY KEY, customer_id INTEGER, total REAL)' },
-  { name: 'customers', sql: 'CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)' },
+  { name: 'orders', columns: ['id', 'customer_id', 'total'] },
+  { name: 'customers', columns: ['id', 'name'] },
 ];
 
 describe('sqlGuidance on fixtures', () => {
@@ -22,14 +22,14 @@ describe('sqlGuidance on fixtures', () => {
     ).toBe(
       'The submitted query did not run: sql_error: no such column: nme\n' +
         'The answer uses these 2 tables:\n' +
-        `${tables[0]!.sql}\n${tables[1]!.sql}`,
+        'orders(id, customer_id, total)\ncustomers(id, name)',
     );
   });
 
   it('says a query that ran returned another result, with its own row count only', () => {
     const text = sqlGuidance({ sql: 'SELECT 1', submitted: true, rows: [[1], [2]] }, tables.slice(1));
     expect(text).toBe(
-      `The submitted query ran and returned 2 row(s), but not the expected result.\nThe answer uses this table:\n${tables[1]!.sql}`,
+      'The submitted query ran and returned 2 row(s), but not the expected result.\nThe answer uses this table:\ncustomers(id, name)',
     );
   });
 
@@ -65,7 +65,8 @@ describe('sql with guidance after a failed attempt', () => {
     expect(failed.content).toMatch(
       /^Let's try again\.\nThe submitted query did not run: .*no such table: nowhere/,
     );
-    for (const table of goldTables) expect(failed.content.toLowerCase()).toContain(`create table ${table}`);
+    for (const table of goldTables)
+      expect(failed.content.toLowerCase()).toMatch(new RegExp(`\\n${table}\\(\\w+(, \\w+)*\\)`));
     expect(failed.content).not.toContain(gold);
     // After the row count, the header and the rule: the rows.
     const goldRows = goldShown
