@@ -152,7 +152,7 @@ function seatsOf(environment: Environment): Promise<Map<string, TaskSeat>> {
 /** Opens the run: its directory, the initial weights, the policy and the learner. */
 export async function openRun(options: TrainOptions): Promise<TrainingRun> {
   const { config } = options;
-  const { inEval, ...feedback } = config.environment.feedback ?? { inEval: true };
+  const { inEval, trainOn: _trainOn, ...feedback } = config.environment.feedback ?? { inEval: true };
   const environment =
     'tryAgain' in feedback
       ? new Environment(withFeedback(options.environment.definition, feedback), options.environment.config)
