@@ -9,12 +9,14 @@ import { episodePassed } from '@toolgym/agents';
 import { discoverEnvironments } from '@toolgym/env-kit';
 import type { Trajectory, TrajectoryGroup } from '@toolgym/protocol';
 import { afterAll, describe, expect, it } from 'vitest';
+import { deterministicMetrics } from './fixtures/deterministic-metrics.ts';
 import { initDecoderWeights } from '@toolgym/agents';
 import { ADVANTAGE_ESTIMATORS } from '../src/algorithms/advantages.ts';
 import { overlongKeepMask } from '../src/algorithms/batch-shaping.ts';
 import { createEmbeddedLearner } from '../src/learner/embedded-learner.ts';
 import { datumFromSequence } from '../src/learner/learner.ts';
 import { TEST_DECODER } from '../src/learner/test-decoder.ts';
+import { checkpointDirName } from '../src/checkpoint/checkpoint.ts';
 import { parseTrainConfig } from '../src/train/config.ts';
 import { train } from '../src/train/train.ts';
 import type { TrainResult } from '../src/train/train-result.ts';
@@ -264,4 +266,27 @@ describe('PRIME (Cui et al. 2025)', () => {
       if ('prm/reward_passed' in l)
         expect(l['prm/reward_passed'] as number).toBeGreaterThan(l['prm/reward_failed'] as number);
   }, 300_000);
+
+  it('keeps the implicit PRM in the run checkpoint: a run resumed after step 2 writes step 3 as the uninterrupted one did', async () => {
+    const outDir = await mkdtemp(path.join(tmpdir(), 'toolgym-prime-resume-'));
+    dirs.push(outDir);
+    const config = parseTrainConfig({
+      ...base,
+      rl: { ...base.rl, steps: 3, prime: { learningRate: 0.01 } },
+      run: { name: 'prime-resume', seed: 2, outDir },
+    });
+    const environment = (await discoverEnvironments()).make('compose', config.environment.options);
+    const first = await train({ config, environment, log: () => {} });
+    const metricsFile = path.join(first.outDir, 'metrics.jsonl');
+    const uninterrupted = await deterministicMetrics(metricsFile);
+    // As if killed after step 2's checkpoint: the resumed run plays step 3 again.
+    await rm(path.join(first.outDir, 'checkpoints', checkpointDirName(3)), { recursive: true });
+    await train({ config, environment, log: () => {}, resume: true });
+    const resumed = await deterministicMetrics(metricsFile);
+    const step3 = (lines: Array<Record<string, unknown>>) => lines.find((l) => l.phase === 'rl' && l.step === 3)!;
+    // A PRM started again from the reference would score step 3 at log 2.
+    expect(step3(uninterrupted)['prm/loss']).not.toBeCloseTo(Math.log(2), 3);
+    expect(step3(resumed)).toEqual(step3(uninterrupted));
+    expect(resumed).toEqual(uninterrupted);
+  }, 600_000);
 });
