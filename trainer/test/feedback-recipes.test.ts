@@ -12,6 +12,7 @@ import type { Trajectory, TrajectoryGroup } from '@toolgym/protocol';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadTrainConfig, parseTrainConfig } from '../src/train/config.ts';
 import { train } from '../src/train/train.ts';
+import { TINY_COMPOSE_RUN } from './fixtures/tiny-compose-run.ts';
 import type { TrainResult } from '../src/train/train-result.ts';
 
 const dirs: string[] = [];
@@ -64,39 +65,17 @@ const feedbackTurns = (t: Trajectory, message: string) =>
 describe('Try Again (UFO) on compose', () => {
   it('continues a wrong answer with "try again" as its own turns, decays the reward as γ^t, and trains', async () => {
     const recorded = await run('try-again', {
+      ...TINY_COMPOSE_RUN,
       environment: {
         id: 'compose',
         options: {
-          functions: ['reverse', 'upper', 'double'],
-          depths: [1, 2],
-          tasksPerDepth: 30,
-          alphabet: 'ab',
-          minLength: 2,
-          maxLength: 3,
+          ...TINY_COMPOSE_RUN.environment.options,
           maxTurns: 6,
           weights: { correct: 0, composed: 1, valid_calls: 0.1 },
         },
         feedback: { tryAgain: 2, correct: 'composed' },
       },
-      policy: { model: { dModel: 16, nLayers: 1, nHeads: 2, dFF: 32, maxPositions: 192, positions: 'rope' } },
-      template: {
-        dropFromPrompt: [' Use the tools, then call answer with the final string.'],
-        toolTokens: true,
-      },
-      warmup: {
-        tasks: { split: 'train', meta: { depth: 1 }, limit: 8 },
-        steps: 30,
-        batchSize: 4,
-        adam: { learningRate: 0.01 },
-      },
-      rl: {
-        tasks: { split: 'train', meta: { depth: 1 } },
-        steps: 2,
-        tasksPerStep: 3,
-        groupSize: 4,
-        sampling: { temperature: 1, maxTokens: 12 },
-      },
-      eval: { tasks: { split: 'test', meta: { depth: 2 }, limit: 2 }, every: 100 },
+      policy: { model: { ...TINY_COMPOSE_RUN.policy.model, maxPositions: 192 } },
       maxTurns: 6,
     });
     expect(recorded.result.rlSteps).toBe(2);

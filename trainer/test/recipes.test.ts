@@ -10,6 +10,7 @@ import { discoverEnvironments } from '@toolgym/env-kit';
 import type { Trajectory, TrajectoryGroup } from '@toolgym/protocol';
 import { afterAll, describe, expect, it } from 'vitest';
 import { deterministicMetrics } from './fixtures/deterministic-metrics.ts';
+import { TINY_COMPOSE_RUN } from './fixtures/tiny-compose-run.ts';
 import { initDecoderWeights } from '@toolgym/agents';
 import { ADVANTAGE_ESTIMATORS } from '../src/algorithms/advantages.ts';
 import { overlongKeepMask } from '../src/algorithms/batch-shaping.ts';
@@ -26,37 +27,7 @@ afterAll(async () => {
   for (const d of dirs) await rm(d, { recursive: true, force: true });
 });
 
-const base = {
-  environment: {
-    id: 'compose',
-    options: {
-      functions: ['reverse', 'upper', 'double'],
-      depths: [1, 2],
-      tasksPerDepth: 30,
-      alphabet: 'ab',
-      minLength: 2,
-      maxLength: 3,
-    },
-  },
-  policy: { model: { dModel: 16, nLayers: 1, nHeads: 2, dFF: 32, maxPositions: 128, positions: 'rope' } },
-  template: { dropFromPrompt: [' Use the tools, then call answer with the final string.'], toolTokens: true },
-  // Enough warm-up that some episodes pass and some fail.
-  warmup: {
-    tasks: { split: 'train', meta: { depth: 1 }, limit: 8 },
-    steps: 40,
-    batchSize: 4,
-    adam: { learningRate: 0.01 },
-  },
-  rl: {
-    tasks: { split: 'train', meta: { depth: 1 } },
-    steps: 2,
-    tasksPerStep: 3,
-    groupSize: 4,
-    sampling: { temperature: 1, maxTokens: 12 },
-  },
-  eval: { tasks: { split: 'test', meta: { depth: 2 }, limit: 2 }, every: 100 },
-  maxTurns: 3,
-};
+const base = TINY_COMPOSE_RUN;
 
 interface Recorded {
   result: TrainResult;
