@@ -93,8 +93,8 @@ export default defineEnvironment<State, ComposeConfig>({
     // commute; on a 2-letter string swap_ends is rotate_left). With re-attempts (`withFeedback`) it
     // judges the last attempt, the calls after the previous answer, so a retry composes from scratch
     // and answers guessed from earlier calls' outputs are not composed.
-    const attempt = episode.calls.slice(episode.calls.findLastIndex((c, i) => c.name === 'answer' && i < episode.calls.length - 1) + 1);
-    const attemptCalls = attempt.filter((c) => c.name !== 'answer');
+    const previousAnswer = episode.calls.findLastIndex((c, i) => c.name === 'answer' && i < episode.calls.length - 1);
+    const attemptCalls = episode.calls.slice(previousAnswer + 1).filter((c) => c.name !== 'answer');
     const attemptApplied = chainSteps(episode.task, attemptCalls).reduce((a, b) => a + b, 0);
     const composed = correct && attemptCalls.length === chainLength && attemptApplied === chainLength ? 1 : 0;
     return {
