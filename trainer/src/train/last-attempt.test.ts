@@ -20,10 +20,25 @@ const episode = {
 } as unknown as Trajectory;
 
 describe('fromLastAttempt', () => {
-  it('clears the loss mask up to the end of the last feedback observation, keeping the tokens', () => {
+  it('clears the loss mask of the turns up to the last feedback, keeping the tokens', () => {
     const trained = fromLastAttempt(episode, 'Try again.');
     expect(trained.lossMask).toEqual([0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 1, 1]);
     expect(episode.lossMask[3]).toBe(1);
+  });
+
+  it('clears it in the sequence each turn was sampled in, a branch after a history rewrite included', () => {
+    // Turn 0 was sampled in branch 0 (tokens 3-4 there); turns 1 and 2 in the main sequence.
+    const branched = {
+      ...episode,
+      lossMask: [0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 1, 1],
+      branches: [
+        { tokens: [1, 2, 3, 4, 5], lossMask: [0, 0, 0, 1, 1], logprobs: [0, 0, 0, 0, 0], promptLength: 3 },
+      ],
+      turns: [{ ...episode.turns[0]!, branch: 0 }, ...episode.turns.slice(1)],
+    } as unknown as Trajectory;
+    const trained = fromLastAttempt(branched, 'Try again.');
+    expect(trained.branches![0]!.lossMask).toEqual([0, 0, 0, 0, 0]);
+    expect(trained.lossMask).toEqual([0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 1, 1]);
   });
 
   it('leaves an episode without feedback as it is', () => {
