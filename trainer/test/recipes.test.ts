@@ -9,12 +9,15 @@ import { episodePassed } from '@toolgym/agents';
 import { discoverEnvironments } from '@toolgym/env-kit';
 import type { Trajectory, TrajectoryGroup } from '@toolgym/protocol';
 import { afterAll, describe, expect, it } from 'vitest';
+import { deterministicMetrics } from './fixtures/deterministic-metrics.ts';
+import { TINY_COMPOSE_RUN } from './fixtures/tiny-compose-run.ts';
 import { initDecoderWeights } from '@toolgym/agents';
 import { ADVANTAGE_ESTIMATORS } from '../src/algorithms/advantages.ts';
 import { overlongKeepMask } from '../src/algorithms/batch-shaping.ts';
 import { createEmbeddedLearner } from '../src/learner/embedded-learner.ts';
 import { datumFromSequence } from '../src/learner/learner.ts';
 import { TEST_DECODER } from '../src/learner/test-decoder.ts';
+import { checkpointDirName } from '../src/checkpoint/checkpoint.ts';
 import { parseTrainConfig } from '../src/train/config.ts';
 import { train } from '../src/train/train.ts';
 import type { TrainResult } from '../src/train/train-result.ts';
@@ -24,37 +27,7 @@ afterAll(async () => {
   for (const d of dirs) await rm(d, { recursive: true, force: true });
 });
 
-const base = {
-  environment: {
-    id: 'compose',
-    options: {
-      functions: ['reverse', 'upper', 'double'],
-      depths: [1, 2],
-      tasksPerDepth: 30,
-      alphabet: 'ab',
-      minLength: 2,
-      maxLength: 3,
-    },
-  },
-  policy: { model: { dModel: 16, nLayers: 1, nHeads: 2, dFF: 32, maxPositions: 128, positions: 'rope' } },
-  template: { dropFromPrompt: [' Use the tools, then call answer with the final string.'], toolTokens: true },
-  // Enough warm-up that some episodes pass and some fail.
-  warmup: {
-    tasks: { split: 'train', meta: { depth: 1 }, limit: 8 },
-    steps: 40,
-    batchSize: 4,
-    adam: { learningRate: 0.01 },
-  },
-  rl: {
-    tasks: { split: 'train', meta: { depth: 1 } },
-    steps: 2,
-    tasksPerStep: 3,
-    groupSize: 4,
-    sampling: { temperature: 1, maxTokens: 12 },
-  },
-  eval: { tasks: { split: 'test', meta: { depth: 2 }, limit: 2 }, every: 100 },
-  maxTurns: 3,
-};
+const base = TINY_COMPOSE_RUN;
 
 interface Recorded {
   result: TrainResult;
@@ -264,6 +237,29 @@ describe('PRIME (Cui et al. 2025)', () => {
       if ('prm/reward_passed' in l)
         expect(l['prm/reward_passed'] as number).toBeGreaterThan(l['prm/reward_failed'] as number);
   }, 300_000);
+
+  it('keeps the implicit PRM in the run checkpoint: a run resumed after step 2 writes step 3 as the uninterrupted one did', async () => {
+    const outDir = await mkdtemp(path.join(tmpdir(), 'toolgym-prime-resume-'));
+    dirs.push(outDir);
+    const config = parseTrainConfig({
+      ...base,
+      rl: { ...base.rl, steps: 3, prime: { learningRate: 0.01 } },
+      run: { name: 'prime-resume', seed: 2, outDir },
+    });
+    const environment = (await discoverEnvironments()).make('compose', config.environment.options);
+    const first = await train({ config, environment, log: () => {} });
+    const metricsFile = path.join(first.outDir, 'metrics.jsonl');
+    const uninterrupted = await deterministicMetrics(metricsFile);
+    // As if killed after step 2's checkpoint: the resumed run plays step 3 again.
+    await rm(path.join(first.outDir, 'checkpoints', checkpointDirName(3)), { recursive: true });
+    await train({ config, environment, log: () => {}, resume: true });
+    const resumed = await deterministicMetrics(metricsFile);
+    const step3 = (lines: Array<Record<string, unknown>>) => lines.find((l) => l.phase === 'rl' && l.step === 3)!;
+    // A PRM started again from the reference would score step 3 at log 2.
+    expect(step3(uninterrupted)['prm/loss']).not.toBeCloseTo(Math.log(2), 3);
+    expect(step3(resumed)).toEqual(step3(uninterrupted));
+    expect(resumed).toEqual(uninterrupted);
+  }, 600_000);
 });
 
 describe('ARPO (Dong et al. 2025)', () => {

@@ -4,6 +4,7 @@ import { type Sandbox, SandboxError } from '@toolgym/sandbox';
 import { z } from 'zod';
 import { type CodeConfig, CodeConfigSchema } from './config.ts';
 import { GraderFailureError } from './grading/errors.ts';
+import { codeGuidance, pythonPlan } from './guidance.ts';
 import type { GraderPool } from './grading/grader-process.ts';
 import { runTests, type TestRun, type TestSuite } from './grading/run-tests.ts';
 import { chanceCorrectedPassFraction, unseenTests } from './pass-fraction.ts';
@@ -20,6 +21,7 @@ export {
   type DatasetSpec,
   type SandboxSettings,
 } from './config.ts';
+export { codeGuidance, pythonPlan } from './guidance.ts';
 export { loadDataset, loadHumanEvalJsonl, loadMbppJsonl } from './datasets.ts';
 export { PUBLIC_TESTS } from './problems/draw.ts';
 export { INTERPRETER_TEMPLATES, type InterpreterTemplate } from './problems/interpreter-templates.ts';
@@ -275,6 +277,20 @@ export default defineEnvironment<CodeState, CodeConfig>({
       ...(run.loadError ? { loadError: run.loadError } : {}),
       ...(run.cutShort ? { cutShort: run.cutShort } : {}),
       failures: run.results.flatMap((r, i) => (r.ok ? [] : [`#${i}: ${r.error ?? 'failed'}`])).slice(0, 5),
+    });
+  },
+  // Agent-RLVR's guidance: the failing tests an agent may see, how many of the grader's failed, and a plan from the reference.
+  guidance: async ({ episode, reward }) => {
+    const gold = answerOf(episode.task);
+    if (gold.kind === 'interpreter')
+      return codeGuidance({ answer: String(episode.answer ?? ''), plan: pythonPlan(gold.program) });
+    const tests = (episode.task.meta as CodeTaskMeta).publicTests ?? [];
+    const run = await inSandbox(episode.state, () => gradeTests(episode.state, episode.config, suiteOf(gold, tests)));
+    const { passed, total } = reward.info as { passed?: number; total?: number };
+    return codeGuidance({
+      publicTests: formatTestRun(run, tests),
+      ...(passed !== undefined && total !== undefined ? { graded: { passed, total } } : {}),
+      plan: pythonPlan(gold.reference, gold.entryPoint),
     });
   },
   rewardRange: [0, 1.1],

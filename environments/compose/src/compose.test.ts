@@ -1,4 +1,4 @@
-import { Environment } from '@toolgym/env-kit';
+import { Environment, withFeedback } from '@toolgym/env-kit';
 import type { Task } from '@toolgym/protocol';
 import { describe, expect, it } from 'vitest';
 import compose, {
@@ -281,6 +281,33 @@ describe('progress (process reward)', () => {
         `${output}x`,
       ),
     ).toMatchObject({ correct: 0, composed: 0 });
+  });
+
+  it('composed, with re-attempts: the last attempt composes from scratch; a guess from earlier outputs does not', async () => {
+    const { task } = await twoFunctions();
+    const base = (await twoFunctions()).env;
+    const env = new Environment(withFeedback(compose, { tryAgain: 2, correct: 'composed' }), base.config);
+    const [first, second] = task.meta.chain as string[];
+    const input = task.meta.input as string;
+    const { steps, output } = task.answer as ComposeAnswer;
+    // A wrong chain and a wrong answer, then the chain again and the right answer: composed, at γ¹.
+    const retried = await env.openEpisode({ taskId: task.id });
+    await retried.callTool(second!, { text: input });
+    expect((await retried.callTool('answer', { answer: 'wrong' })).content).toBe("Let's try again.");
+    await retried.callTool(first!, { text: input });
+    await retried.callTool(second!, { text: steps[0]! });
+    expect((await retried.callTool('answer', { answer: output })).terminated).toBe(true);
+    const end = await retried.end();
+    expect(end.reward.components).toMatchObject({ correct: 1, composed: 1, attempts: 2 });
+    expect(end.reward.total).toBeCloseTo(0.5 * (1 + 0.1), 12);
+    // The chain, a wrong answer, then the right string with no calls of its own: right, not composed,
+    // so it is told to try again like any wrong answer.
+    const guessed = await env.openEpisode({ taskId: task.id });
+    await guessed.callTool(first!, { text: input });
+    await guessed.callTool(second!, { text: steps[0]! });
+    await guessed.callTool('answer', { answer: 'wrong' });
+    expect((await guessed.callTool('answer', { answer: output })).content).toBe("Let's try again.");
+    await guessed.end();
   });
 
   it('is a logged metric at weight 0 by default, and weights stay in [0, 1]', async () => {

@@ -90,8 +90,13 @@ export default defineEnvironment<State, ComposeConfig>({
     const progress = given === undefined ? 0 : applied / chainLength;
     const correct = given === gold ? 1 : 0;
     // Right by composing, not by luck: some wrong chains give the right string (reverse and upper
-    // commute; on a 2-letter string swap_ends is rotate_left).
-    const composed = correct && calls.length === chainLength && applied === chainLength ? 1 : 0;
+    // commute; on a 2-letter string swap_ends is rotate_left). With re-attempts (`withFeedback`) it
+    // judges the last attempt, the calls after the previous answer, so a retry composes from scratch
+    // and answers guessed from earlier calls' outputs are not composed.
+    const previousAnswer = episode.calls.findLastIndex((c, i) => c.name === 'answer' && i < episode.calls.length - 1);
+    const attemptCalls = episode.calls.slice(previousAnswer + 1).filter((c) => c.name !== 'answer');
+    const attemptApplied = chainSteps(episode.task, attemptCalls).reduce((a, b) => a + b, 0);
+    const composed = correct && attemptCalls.length === chainLength && attemptApplied === chainLength ? 1 : 0;
     return {
       ...weightedReward({ correct, valid_calls: valid, progress, composed }, episode.config.weights, {
         gold,

@@ -1,4 +1,4 @@
-import { defineEnvironment, Environment, probeEnvironment, weightedReward } from '@toolgym/env-kit';
+import { defineEnvironment, Environment, probeEnvironment, weightedReward, withFeedback } from '@toolgym/env-kit';
 import { describe, expect, it } from 'vitest';
 import compose, { type ComposeAnswer } from '../src/index.ts';
 
@@ -38,4 +38,27 @@ it('answer spam beats a grade that takes any answer the episode gave', async () 
   const report = await probeEnvironment(new Environment(anyAnswer, anyAnswer.parseConfig({ depths: [1] })), { tasks: 3 });
   expect(report.rows.find((r) => r.attack === 'answer-spam')).toMatchObject({ verdict: 'above ceiling', max: 1.1 });
   expect(report.ok).toBe(false);
+});
+
+describe('compose red-team with Try Again (four re-attempts)', () => {
+  // The try-again recipe's weights: the verdict and the reward are both composition.
+  const options = { weights: { correct: 0, composed: 1, valid_calls: 0.1 } };
+
+  it('holds every attack to its ceiling when a retry must compose: answer spam and guesses gain nothing', async () => {
+    const wrapped = withFeedback(compose, { tryAgain: 4, correct: 'composed' });
+    const report = await probeEnvironment(new Environment(wrapped, wrapped.parseConfig(options)), { tasks: 3 });
+    for (const row of report.rows) expect(row.verdict, `${row.attack}: ${JSON.stringify(row.worst)}`).toBe('pass');
+    expect(report.rows.find((r) => r.attack === 'guess-spam')?.episodes).toBeGreaterThan(0);
+  });
+
+  it('is beaten by answer spam when the verdict is any right string: every function on the input, then a guess per retry', async () => {
+    const wrapped = withFeedback(compose, { tryAgain: 4, correct: 'correct' });
+    const report = await probeEnvironment(
+      new Environment(wrapped, wrapped.parseConfig({ weights: { correct: 1, valid_calls: 0.1 } })),
+      { tasks: 3 },
+    );
+    const spam = report.rows.find((r) => r.attack === 'answer-spam');
+    expect(spam?.verdict).toBe('above ceiling');
+    expect(spam?.worst?.components.correct).toBe(1);
+  });
 });

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { ConfigError } from './errors.ts';
 import type { Rng } from '@toolgym/protocol';
 import type { Attack } from './redteam.ts';
+import type { FeedbackOptions } from './feedback.ts';
 
 /**
  * What a tool may return: text for the model, or text with an explicit error flag. `terminate`
@@ -138,6 +139,21 @@ export interface EnvironmentSpec<State, Config> {
    * `toolgym env tasks` and `toolgym eval` print every record that did not load as written.
    */
   dataReport?(config: Config): readonly DataFileReport[] | Promise<readonly DataFileReport[]>;
+  /**
+   * Agent-RLVR's guidance after a failed attempt (with `feedback.guidance`): what the agent reads
+   * before it tries again, from the grader's findings on the attempt (`reward`, trainer-only) and
+   * the oracle. It is shown to the agent, so it may say no more than the environment means to
+   * teach: never the gold answer, never a hidden test.
+   */
+  guidance?(input: GuidanceInput<State, Config>): string | Promise<string>;
+  /** Re-attempts after a wrong answer; set by `withFeedback`, never by hand. */
+  feedback?: FeedbackOptions;
+}
+
+/** What `guidance` sees: the episode at its failed attempt (its answer given) and that attempt's grade. */
+export interface GuidanceInput<State, Config> {
+  episode: EpisodeContext<State, Config>;
+  reward: RewardBreakdown;
 }
 
 /** One data file an environment read: how many records, how many became tasks, and why the others did not. */

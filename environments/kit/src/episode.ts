@@ -3,6 +3,7 @@ import { RewardBreakdownSchema, StartParamsSchema } from '@toolgym/protocol';
 import type { DataFileReport, EnvironmentDefinition, EpisodeContext, ToolCallRecord, ToolOutput } from './define-environment.ts';
 import { formatZodIssues, moduleOf } from './define-environment.ts';
 import { EpisodeStateError, ToolError } from './errors.ts';
+import { correctnessOf, type FailedAttempt, feedbackReward } from './feedback.ts';
 import { hashString, Rng, taskSeatOf } from '@toolgym/protocol';
 import { runWithinBudget } from './sync-budget.ts';
 import { ToolDeadlineError, toolWorkerPool } from './tool-workers.ts';
@@ -132,6 +133,8 @@ export class Episode<State = any, Config = any> implements EpisodeContext<State,
   private readonly lifetime = new AbortController();
   private truncationValue?: Truncation;
   private readonly openedAt = performance.now();
+  /** Wrong answers answered with feedback instead of ending the episode (`withFeedback`). */
+  private readonly failedAttempts: FailedAttempt[] = [];
 
   constructor(
     readonly env: Environment<State, Config>,
@@ -209,6 +212,40 @@ export class Episode<State = any, Config = any> implements EpisodeContext<State,
    * `turn` is the assistant turn that made the call (from 0), when the client says so.
    */
   async callTool(name: string, args: unknown, options: { signal?: AbortSignal; turn?: number } = {}): Promise<ToolCallOutcome> {
+    const answeredBefore = this.terminated;
+    const outcome = await this.runCall(name, args, options);
+    return outcome.terminated && !answeredBefore ? this.afterAnswer(outcome) : outcome;
+  }
+
+  /**
+   * With feedback (`withFeedback`), an answer that ended the episode is graded at once: a wrong one,
+   * while re-attempts remain, is taken back and answered with the feedback, so the episode goes on.
+   * A grade that fails here leaves the answer standing; `end` grades it again and reports the failure.
+   */
+  private async afterAnswer(outcome: ToolCallOutcome): Promise<ToolCallOutcome> {
+    const definition = this.env.definition;
+    const feedback = definition.feedback;
+    if (!feedback || this.failedAttempts.length >= feedback.tryAgain) return outcome;
+    let text: string;
+    try {
+      const reward = RewardBreakdownSchema.parse(await definition.grade({ episode: this }));
+      if (correctnessOf(reward, feedback, definition.ref) === 1) return outcome;
+      const guidance = feedback.guidance ? await definition.guidance?.({ episode: this, reward }) : undefined;
+      text = guidance ? `${feedback.message}\n${guidance}` : feedback.message;
+      this.failedAttempts.push({ answer: this.answerValue, reward });
+    } catch {
+      return outcome;
+    }
+    this.endedBy = 'none';
+    this.answerValue = undefined;
+    const shown = truncateUtf8(text, this.env.limits.maxToolOutputBytes);
+    // The call log keeps what the agent saw, so a rescore replays the same observation.
+    const record = this.calls.at(-1);
+    if (record) record.output = shown.text;
+    return { ...outcome, content: shown.text, truncated: shown.truncated, terminated: false };
+  }
+
+  private async runCall(name: string, args: unknown, options: { signal?: AbortSignal; turn?: number }): Promise<ToolCallOutcome> {
     const started = performance.now();
     const limits = this.env.limits;
     const finish = (output: ToolOutput, errorCode?: string): ToolCallOutcome => {
@@ -331,9 +368,14 @@ export class Episode<State = any, Config = any> implements EpisodeContext<State,
     if (!this.terminated && performance.now() - this.openedAt >= this.env.limits.maxEpisodeMs) this.truncationValue ??= 'time_limit';
     const graded = this.truncationValue === undefined ? finalText : undefined;
     try {
-      const reward = RewardBreakdownSchema.parse(
+      const grade = RewardBreakdownSchema.parse(
         await this.env.definition.grade({ episode: this, ...(graded !== undefined ? { finalText: graded } : {}) }),
       );
+      const feedback = this.env.definition.feedback;
+      if (feedback) correctnessOf(grade, feedback, this.env.definition.ref);
+      const reward = feedback
+        ? feedbackReward(grade, this.failedAttempts, { given: this.terminated, answer: this.answerValue }, feedback)
+        : grade;
       if (reward.steps && reward.steps.length !== this.calls.length)
         throw new EpisodeStateError(
           'bad_process_rewards',

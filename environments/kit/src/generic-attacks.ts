@@ -57,5 +57,16 @@ export function genericAttacks(ceiling: number): Attack[] {
       return answerWith(episode, words.repeat(Math.ceil(MAX_ANSWER_CHARS / Math.max(1, words.length))).slice(0, MAX_ANSWER_CHARS));
     }),
     attack('repeat-prompt', (episode) => answerWith(episode, episode.task.prompt)),
+    // Answer after answer, each a different word of the prompt: where a wrong answer is met with
+    // another try (`withFeedback`), every one is a guess, and guessing must earn nothing.
+    attack('guess-spam', async (episode) => {
+      const guesses = ['', ...new Set(episode.task.prompt.split(/[^\p{L}\p{N}_]+/u).filter(Boolean))];
+      for (const guess of guesses)
+        for (const tool of episode.tools) {
+          const result = await episode.call(tool.name, fillArguments(tool.inputSchema, guess));
+          if (result.terminated || result.errorCode === 'episode_over') return undefined;
+        }
+      return { finalText: guesses.at(-1) ?? '' };
+    }),
   ];
 }

@@ -7,12 +7,14 @@ export {
   type DataFileReport,
   type EpisodeContext,
   type GradeInput,
+  type GuidanceInput,
   type HeldOut,
   type ToolCallRecord,
   type ToolContext,
   type ToolDefinition,
   type ToolOutput,
 } from './define-environment.ts';
+export { withFeedback, feedbackReward, FeedbackOptionsSchema, type FeedbackOptions, type FailedAttempt } from './feedback.ts';
 export { ConfigError, UnknownEnvironmentError, EpisodeStateError, ToolError } from './errors.ts';
 export { Environment, Episode, truncateUtf8, type ToolCallOutcome } from './episode.ts';
 export { weightedReward } from './reward.ts';

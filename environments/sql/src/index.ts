@@ -12,7 +12,9 @@ import { formatResult } from './format-result.ts';
 import type { MatchSemantics } from './grading/execution-match.ts';
 import { spiderExecutedSql } from './grading/spider-evaluator.ts';
 import { gradeSql, type PredictedQuery } from './grading/sql-reward.ts';
-import { describeTable, listTables } from './schema-tools.ts';
+import { schemaItems } from './grading/partial-rewards.ts';
+import { sqlGuidance } from './guidance.ts';
+import { describeTable, listTables, tableColumns } from './schema-tools.ts';
 import { checkReadOnlyQuery } from './sql-guard.ts';
 import type { SqlAnswer } from './tasks/sql-task.ts';
 import { benchmarkDocs } from './tasks/benchmark-loader.ts';
@@ -39,6 +41,7 @@ export {
   orderMatters,
   spiderMatch,
 } from './grading/execution-match.ts';
+export { sqlGuidance } from './guidance.ts';
 export { jaccard, ngramReward, parsableSql, schemaItems, schemaLinkingReward } from './grading/partial-rewards.ts';
 export { spiderExecutedSql } from './grading/spider-evaluator.ts';
 export { gradeSql, type PredictedQuery, REWARD_COMPONENTS } from './grading/sql-reward.ts';
@@ -298,6 +301,15 @@ export default defineEnvironment<SqlEpisodeState, SqlConfig>({
       semantics: semanticsOf(config),
       weights: config.weights,
     });
+  },
+  // Agent-RLVR's guidance: the submitted query's error (or that its result differs) and the tables the gold query reads.
+  guidance: async ({ episode }) => {
+    const { state, config, task } = episode;
+    const goldTables = [...(schemaItems((task.answer as SqlAnswer).sql) ?? [])]
+      .filter((item) => item.startsWith('table:'))
+      .map((item) => item.slice('table:'.length));
+    const run = metadataQuery(state, config, new AbortController().signal);
+    return sqlGuidance(state.submitted, await tableColumns(run, goldTables));
   },
   rewardRange: [0, 1],
   // A submitted query that runs: syntax and format are all that form earns.

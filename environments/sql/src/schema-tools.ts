@@ -36,6 +36,18 @@ export async function listTables(run: RunQuery): Promise<string> {
     .join('\n');
 }
 
+/** The columns of the named tables that exist (names compared without case), in the database's order. */
+export async function tableColumns(run: RunQuery, names: readonly string[]): Promise<Array<{ name: string; columns: string[] }>> {
+  const wanted = new Set(names.map((n) => n.toLowerCase()));
+  const found = (await tables(run)).filter((t) => wanted.has(t.name.toLowerCase()));
+  return Promise.all(
+    found.map(async ({ name }) => ({
+      name,
+      columns: (await run(`SELECT name FROM pragma_table_info('${name.replaceAll("'", "''")}')`, 1_000)).rows.map(([c]) => String(c)),
+    })),
+  );
+}
+
 const quoteIdentifier = (name: string) => `"${name.replaceAll('"', '""')}"`;
 
 /** `describe_table`: the CREATE statement (with its comments), the row count and three sample rows. */

@@ -1,7 +1,8 @@
 /**
  * A learner's state as one flat tensor map for a safetensors checkpoint: `weights.<name>`,
  * `adam_m.<name>`, `adam_v.<name>` (ToolGym weight names, see agents/src/model/decoder-config.ts);
- * and `sampling.<name>`, the weights a batch in flight is played with (`rl.asyncLevel`).
+ * `sampling.<name>`, the weights a batch in flight is played with (`rl.asyncLevel`); and `prm.…`,
+ * PRIME's implicit PRM's own weights and moments (`rl.prime`).
  */
 import type { DecoderWeights } from '@toolgym/agents';
 import type { SafeTensor } from '../export/safetensors.ts';
@@ -36,15 +37,23 @@ function unprefixed(prefix: string, tensors: Record<string, SafeTensor>): Decode
   );
 }
 
+/** A learner's state as tensors; a second learner of the run (PRIME's PRM) names its own `<owner>.weights.<name>`, …. */
 export function learnerStateToTensors(
   state: LearnerState,
   shapes: Record<string, number[]>,
+  owner?: string,
 ): Record<string, SafeTensor> {
-  return Object.assign({}, ...GROUPS.map(([prefix, key]) => prefixed(prefix, state[key], shapes)));
+  const at = (prefix: string) => (owner ? `${owner}.${prefix}` : prefix);
+  return Object.assign({}, ...GROUPS.map(([prefix, key]) => prefixed(at(prefix), state[key], shapes)));
 }
 
-export function learnerStateFromTensors(tensors: Record<string, SafeTensor>, step: number): LearnerState {
-  const [weights, adamM, adamV] = GROUPS.map(([prefix]) => unprefixed(prefix, tensors)) as [
+export function learnerStateFromTensors(
+  tensors: Record<string, SafeTensor>,
+  step: number,
+  owner?: string,
+): LearnerState {
+  const at = (prefix: string) => (owner ? `${owner}.${prefix}` : prefix);
+  const [weights, adamM, adamV] = GROUPS.map(([prefix]) => unprefixed(at(prefix), tensors)) as [
     DecoderWeights,
     DecoderWeights,
     DecoderWeights,

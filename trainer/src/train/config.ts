@@ -5,6 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { FeedbackOptionsSchema } from '@toolgym/env-kit';
 import { SplitSchema, ToolGymError } from '@toolgym/protocol';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
@@ -179,6 +180,28 @@ export const TrainConfigSchema = z
          * as it is at each step; `none`, no model.
          */
         model: z.enum(['none', 'policy']).default('none'),
+        /**
+         * Re-attempts after a wrong answer (`withFeedback` of @toolgym/env-kit): the answer tool's
+         * result becomes "try again" (UFO, Liu et al. 2025) or the environment's guidance for the
+         * failed attempt (`guidance: true`, Agent-RLVR, Da et al. 2025), up to `tryAgain` times, and
+         * the reward decays with the attempts (`decay`, `repetitionPenalty`). Absent = one answer.
+         * Every attempt is turns of the one episode: leave room for them in `maxTurns`.
+         */
+        feedback: FeedbackOptionsSchema.extend({
+          /**
+           * Evaluate with the same feedback (UFO evaluates multi-turn, with feedback); false plays
+           * evaluations with one answer and no guidance, as Agent-RLVR tests its policy.
+           */
+          inEval: z.boolean().default(true),
+          /**
+           * The sampled tokens RL trains on: `every-attempt`, or `last-attempt`, only the turns after
+           * the last feedback, with the failed attempts and the feedback in context (Agent-RLVR
+           * trains on the guided re-attempt, its guidance in the prompt).
+           */
+          trainOn: z.enum(['every-attempt', 'last-attempt']).default('every-attempt'),
+        })
+          .strict()
+          .optional(),
       })
       .strict(),
     policy: z
@@ -507,6 +530,11 @@ export const TrainConfigSchema = z
     maxTurns: z.number().int().positive().default(6),
   })
   .strict()
+  .refine((c) => c.environment.feedback === undefined || c.environment.endpoints.length === 0, {
+    message:
+      'environment.feedback wraps the environment the trainer plays in process; servers of environment.endpoints serve it without: remove one',
+    path: ['environment', 'feedback'],
+  })
   .refine((c) => !c.pretrain?.steps || c.policy.initFrom === undefined, {
     message: 'pretrain (steps > 0) and policy.initFrom both choose the starting weights: keep one',
     path: ['pretrain'],

@@ -74,7 +74,7 @@ export const passShare = (trajectories: readonly Trajectory[]): number =>
   trajectories.filter((t) => episodePassed(t)).length / Math.max(1, trajectories.length);
 
 export async function createEvaluator(run: TrainingRun): Promise<Evaluator> {
-  const { config, environment } = run;
+  const { config, evalEnvironment: environment } = run;
   const seed = config.run.seed;
   const headline = config.eval.tasks;
   const splits: Array<{ split: Split; tasks: Task[]; seedKey: (step: number) => string }> = [
@@ -98,7 +98,13 @@ export async function createEvaluator(run: TrainingRun): Promise<Evaluator> {
       tasks.map((t) => t.id),
       1,
       sampling,
-      { step, sink: run.sink, runId: `${run.runId}-eval`, baseSeed: hashString(seedKey) },
+      {
+        step,
+        sink: run.sink,
+        runId: `${run.runId}-eval`,
+        baseSeed: hashString(seedKey),
+        ...(environment !== run.environment ? { environment } : {}),
+      },
     );
     const trajectories = groups.flatMap((g) => g.trajectories);
     return {

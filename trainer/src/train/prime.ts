@@ -3,28 +3,37 @@
  * from the policy RL starts from, which is also the reference π_ref. Each step it scores the
  * episodes' sampled tokens (r_φ = β·log π_φ/π_ref per token), then takes one Adam step on the
  * cross-entropy of σ(Σ_t r_φ) against the verifier's verdicts; the process rewards it gave and the
- * verdicts make the policy's per-token advantages. Its state is not checkpointed: a resumed run's
- * PRM starts again from the reference.
+ * verdicts make the policy's per-token advantages. The PRM is checkpointed with the run (its
+ * weights and Adam moments), so a resumed run's PRM continues where it was.
  */
 import { type DecoderWeights, episodePassed } from '@toolgym/agents';
 import type { Trajectory, TrajectoryGroup } from '@toolgym/protocol';
 import { overlongKeepMask } from '../algorithms/batch-shaping.ts';
 import { implicitProcessRewards, primeAdvantages, whiten } from '../algorithms/prime.ts';
-import type { Datum } from '../learner/learner.ts';
+import type { Datum, Learner, LearnerState } from '../learner/learner.ts';
 import { rlDatum } from './learner-data.ts';
 import type { TrainingRun } from './run.ts';
 
 export interface Prime {
   /** The learner data of `groups` with PRIME's advantages, after the PRM's update on them. */
   score(groups: readonly TrajectoryGroup[]): Promise<{ data: Datum[]; metrics: Record<string, number> }>;
+  /** The PRM π_φ, which a checkpoint keeps. */
+  readonly prm: Learner;
   close(): Promise<void>;
 }
 
-export async function createPrime(run: TrainingRun, start: DecoderWeights): Promise<Prime> {
+/** PRIME's learners from RL's start; `resumed`: the PRM's state in a checkpoint, which it continues from. */
+export async function createPrime(
+  run: TrainingRun,
+  start: DecoderWeights,
+  resumed?: LearnerState,
+): Promise<Prime> {
   const prime = run.config.rl.prime!;
   const reference = await run.learnerOf(start, 1);
   const prm = await run.learnerOf(start, 1);
+  if (resumed) await prm.loadState(resumed);
   return {
+    prm,
     async close() {
       await reference.close();
       await prm.close();

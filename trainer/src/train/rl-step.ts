@@ -16,6 +16,7 @@ import {
 import type { Datum, Learner, LossFnConfig } from '../learner/learner.ts';
 import { branchGroups } from './arpo-rollout.ts';
 import type { TrainConfig } from './config.ts';
+import { fromLastAttempt } from './last-attempt.ts';
 import { demoBatch, rlData, turnRewards, withTotalWeight } from './learner-data.ts';
 import type { TrainingRun } from './run.ts';
 import type { Prime } from './prime.ts';
@@ -187,6 +188,15 @@ export async function collect(s: RlSetup, step: number): Promise<Played> {
  */
 export async function score(s: RlSetup, played: Played, step: number): Promise<Batch> {
   const rl = s.run.config.rl;
+  const feedback = s.run.config.environment.feedback;
+  if (feedback?.trainOn === 'last-attempt')
+    played = {
+      ...played,
+      groups: played.groups.map((g) => ({
+        ...g,
+        trajectories: g.trajectories.map((t) => fromLastAttempt(t, feedback.message)),
+      })),
+    };
   if (s.prime) return { ...played, ...(await s.prime.score(played.groups)) };
   const roles = { roleOf: s.roleOf, baselines: s.run.baselines };
   if (!s.rlpr) return { ...played, data: advantageData(played.groups, rl, roles), metrics: {} };

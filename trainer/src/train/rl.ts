@@ -7,6 +7,8 @@
 import path from 'node:path';
 import { type Task, type TaskSeat, taskSeatOf } from '@toolgym/protocol';
 import type { LoadedCheckpoint } from '../checkpoint/checkpoint.ts';
+import { learnerStateFromTensors } from '../checkpoint/learner-state-tensors.ts';
+import type { LearnerState } from '../learner/learner.ts';
 import { TrainConfigError } from './config.ts';
 import { describeEval, type Evaluator, rlTasks } from './evaluation.ts';
 import { evalMetrics } from './metrics.ts';
@@ -39,7 +41,7 @@ export async function trainRl(
   const budgetMs = rl.timeBudgetMinutes * 60_000;
   const outOfTime = () => budgetMs > 0 && clock.ms() > budgetMs;
   const { train: tasks } = await rlTasks(run);
-  let setup = await setUpRl(run, demos, tasks, resumed?.state.rlprEma);
+  let setup = await setUpRl(run, demos, tasks, resumed);
   const select = rl.tasks.select;
   if (select) {
     // A resumed run has the selection in its result.
@@ -126,6 +128,7 @@ export async function trainRl(
         inFlight,
         rlTrainingMs: clock.ms(),
         rlprEma: setup.rlpr?.ema,
+        prm: setup.prime?.prm,
       });
       if (budgetSpent && step < rl.steps) {
         result.stoppedBy = 'time-budget';
@@ -147,7 +150,7 @@ async function setUpRl(
   run: TrainingRun,
   demos: Demonstrations,
   tasks: readonly Task[],
-  rlprEma: number | undefined,
+  resumed: LoadedCheckpoint<TrainCheckpointState> | undefined,
 ): Promise<RlSetup> {
   const { config } = run;
   const rl = config.rl;
@@ -176,9 +179,15 @@ async function setUpRl(
     loss,
     reference,
     demos: terms.flatMap((t) => (t.coef > 0 && t.phase ? [{ ...t, phase: t.phase }] : [])),
-    rlpr: rl.rlpr ? createRlprScorer(run, rlprEma) : undefined,
-    prime: rl.prime ? await createPrime(run, startWeights!) : undefined,
+    rlpr: rl.rlpr ? createRlprScorer(run, resumed?.state.rlprEma) : undefined,
+    prime: rl.prime ? await createPrime(run, startWeights!, resumedPrm(resumed)) : undefined,
   };
+}
+
+/** The implicit PRM's state in a checkpoint (`rl.prime`), if it has one. */
+function resumedPrm(resumed: LoadedCheckpoint<TrainCheckpointState> | undefined): LearnerState | undefined {
+  const step = resumed?.state.prmStep;
+  return step === undefined ? undefined : learnerStateFromTensors(resumed!.tensors, step, 'prm');
 }
 
 /**

@@ -20,7 +20,7 @@ import {
   type ToolCallFormat,
   writeDecoderModelDir,
 } from '@toolgym/agents';
-import { type Environment, EnvironmentClient, EnvironmentPool } from '@toolgym/env-kit';
+import { Environment, EnvironmentClient, EnvironmentPool, withFeedback } from '@toolgym/env-kit';
 import { Rng, type TaskSeat, type TrajectoryGroup, taskSeatOf } from '@toolgym/protocol';
 import { TinkerLearner } from '../api/tinker-learner.ts';
 import { TinkerPolicy } from '../api/tinker-policy.ts';
@@ -79,7 +79,10 @@ export interface PlayRecord {
 /** What a run holds: its parts, fixed once it is open, and the state a checkpoint keeps. */
 export interface TrainingRun {
   readonly config: TrainConfig;
+  /** What RL plays: the environment of the options, with `environment.feedback` if configured. */
   readonly environment: Environment;
+  /** What evaluations play: `environment`, or without its feedback (`feedback.inEval: false`). */
+  readonly evalEnvironment: Environment;
   readonly pretrainEnvironment: Environment | undefined;
   readonly sink: RolloutSink | undefined;
   readonly signal: AbortSignal | undefined;
@@ -150,7 +153,12 @@ function seatsOf(environment: Environment): Promise<Map<string, TaskSeat>> {
 
 /** Opens the run: its directory, the initial weights, the policy and the learner. */
 export async function openRun(options: TrainOptions): Promise<TrainingRun> {
-  const { config, environment } = options;
+  const { config } = options;
+  const { inEval, trainOn: _trainOn, ...feedback } = config.environment.feedback ?? { inEval: true };
+  const environment =
+    'tryAgain' in feedback
+      ? new Environment(withFeedback(options.environment.definition, feedback), options.environment.config)
+      : options.environment;
   const pretrainEnvironment = config.pretrain
     ? pretrainEnvironmentOf(environment, options.pretrainEnvironment)
     : undefined;
@@ -222,6 +230,7 @@ export async function openRun(options: TrainOptions): Promise<TrainingRun> {
   const run: TrainingRun = {
     config,
     environment,
+    evalEnvironment: inEval ? environment : options.environment,
     pretrainEnvironment,
     sink: options.sink,
     signal: options.signal,

@@ -45,6 +45,8 @@ export interface TrainCheckpointState {
   rlTrainingMs?: number;
   /** With `rl.rlpr`: its std filter's moving average (absent before its first step). */
   rlprEma?: number;
+  /** With `rl.prime`: the implicit PRM's optimiser step; its weights and moments are the `prm.*` tensors. */
+  prmStep?: number;
   /** Length of metrics.jsonl at the checkpoint: a resumed run cuts the file back to it. */
   metricsBytes: number;
   result: TrainResult;
@@ -93,12 +95,15 @@ export async function writeTrainCheckpoint(
     inFlight: InFlight | undefined;
     rlTrainingMs: number;
     rlprEma?: number | undefined;
+    /** PRIME's implicit PRM, a learner of its own that a resumed run must continue from. */
+    prm?: Learner | undefined;
   },
 ): Promise<void> {
   const { config, decoder } = run;
   const last = at.outOfTime || rlStep === config.rl.steps;
   if (config.run.checkpointEvery === 0 || (rlStep % config.run.checkpointEvery !== 0 && !last)) return;
   const learnerState = await run.learner.saveState();
+  const prmState = await at.prm?.saveState();
   const { inFlight } = at;
   const state: TrainCheckpointState = {
     format: 'toolgym-train-checkpoint@1',
@@ -123,6 +128,7 @@ export async function writeTrainCheckpoint(
       : {}),
     rlTrainingMs: at.rlTrainingMs,
     ...(at.rlprEma !== undefined ? { rlprEma: at.rlprEma } : {}),
+    ...(prmState ? { prmStep: prmState.step } : {}),
     metricsBytes: await run.metrics.bytes(),
     result: run.result,
   };
@@ -131,6 +137,7 @@ export async function writeTrainCheckpoint(
     state,
     tensors: {
       ...learnerStateToTensors(learnerState, shapes),
+      ...(prmState ? learnerStateToTensors(prmState, shapes, 'prm') : {}),
       ...(inFlight && 'weights' in inFlight.published
         ? samplingWeightsToTensors(inFlight.published.weights, shapes)
         : {}),
