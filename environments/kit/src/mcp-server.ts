@@ -91,6 +91,9 @@ export class EpisodeSession {
 
   async start(params: unknown): Promise<StartResult> {
     const parsed = parseParams(StartParamsSchema, params, CONTROL_METHODS.start);
+    // Training progress sets schedules that shape the reward's difficulty (ZeroSearch's noise).
+    if (parsed.progress !== undefined && this.principal !== 'trainer')
+      throw new TrainerCredentialError(`${CONTROL_METHODS.start} with progress`);
     await this.episode?.close();
     this.episode = undefined;
     this.opening = this.env.openEpisode(parsed);

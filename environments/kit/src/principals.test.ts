@@ -25,6 +25,19 @@ const secretive = defineEnvironment({
   rewardRange: [0, 1],
 });
 
+describe('what an agent session can set', () => {
+  it('refuses an agent that tells the episode how far training is (schedules like ZeroSearch noise follow it); the trainer may', async () => {
+    const environment = new Environment(secretive, secretive.parseConfig({}));
+    const agent = await EnvironmentClient.connect({ kind: 'in-process', environment, principal: 'agent' });
+    await expect(agent.start({ taskId: 'a', progress: 0 })).rejects.toMatchObject({
+      data: { code: 'trainer_credential_required' },
+    });
+    const trainer = await EnvironmentClient.connect({ kind: 'in-process', environment });
+    await expect(trainer.start({ taskId: 'a', progress: 0.5 })).resolves.toMatchObject({ task: { id: 'a' } });
+    await trainer.end();
+  });
+});
+
 describe('what an agent session can read of a grade', () => {
   it('gives the agent the reward without info, and the trainer all of it', async () => {
     const environment = new Environment(secretive, secretive.parseConfig({}));
