@@ -376,6 +376,10 @@ describe('OpenEnv auth: the agent view only', () => {
     expect((await client.reset({ seed: 1 })).type).toBe('observation');
     await client.close();
     expect((await httpJson(server.url, '/reset', {}, { authorization: 'Bearer agent-secret' })).status).toBe(200);
+    expect((await mcpHttp(server.url, 'tools/list')).status).toBe(401);
+    expect(rpcResult(await mcpHttp(server.url, 'tools/list', {}, { authorization: 'Bearer agent-secret' })).tools).toBeDefined();
+    const mcpRefused = new WebSocket(`${server.url.replace(/^http/, 'ws')}/mcp`);
+    expect(await new Promise<number>((resolve) => mcpRefused.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0)))).toBe(401);
   });
 
   it('runs behind the shared guards: Origin, Host, body limit, token', async () => {

@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import {
@@ -63,4 +63,33 @@ describe('toolgym learner publish', () => {
     expect(run.stderr).toContain('publish a checkpoint written by this version');
     expect(await readdir(dir)).toEqual(['checkpoints']);
   });
+});
+
+describe('toolgym learner serve', () => {
+  it("takes its API key from TINKER_API_KEY, the variable Tinker clients read, and refuses requests without it", async () => {
+    const child = spawn(process.execPath, [TOOLGYM_BIN, 'learner', 'serve', '--port', '0'], {
+      env: { ...process.env, TINKER_API_KEY: 'tinker-secret' },
+    });
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        let stderr = '';
+        child.stderr.on('data', (d) => {
+          stderr += d;
+          const found = /learner API at (http:\/\/\S+)/.exec(stderr);
+          if (found) resolve(found[1]!);
+        });
+        child.once('exit', (code) => reject(new Error(`exited ${code}: ${stderr}`)));
+      });
+      const capabilities = `${url}/get_server_capabilities`;
+      expect((await fetch(capabilities)).status).toBe(401);
+      expect((await fetch(capabilities, { headers: { 'x-api-key': 'wrong' } })).status).toBe(401);
+      const ok = await fetch(capabilities, { headers: { 'x-api-key': 'tinker-secret' } });
+      expect(ok.status).toBe(200);
+      expect(((await ok.json()) as { supported_models: unknown[] }).supported_models.length).toBeGreaterThan(0);
+    } finally {
+      const exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+    }
+  }, 60_000);
 });
