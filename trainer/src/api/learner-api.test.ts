@@ -4,6 +4,8 @@
  * survive a server restart, sampling from saved weights, and the errors a client can cause.
  */
 import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
@@ -253,5 +255,97 @@ describe('learner serve speaks the Tinker API', () => {
       }),
     ).rejects.toMatchObject({ status: 400, message: expect.stringMatching(/model_input/) });
     await tiny.close();
+  });
+});
+
+/**
+ * `learner serve` behind a proxy that hides its ToolGym extensions (and lists the model directory
+ * as a base model), so the client speaks to it as to the Tinker service: Tinker's losses with
+ * scaled inputs, and the custom-loss route for the rest.
+ */
+async function asPlainTinker(server: LearnerServer, baseModel: string): Promise<{ url: string; close(): Promise<void> }> {
+  const proxy = createServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const upstream = await fetch(`${server.url}${req.url!.replace(/^\/api\/v1/, '')}`, {
+      method: req.method!,
+      headers: { 'content-type': 'application/json' },
+      ...(chunks.length > 0 ? { body: Buffer.concat(chunks) } : {}),
+    });
+    let body = await upstream.text();
+    if (req.url!.endsWith('/get_server_capabilities')) {
+      const { toolgym: _, ...capabilities } = JSON.parse(body) as { supported_models: object[]; toolgym?: unknown };
+      body = JSON.stringify({ ...capabilities, supported_models: [...capabilities.supported_models, { model_name: baseModel }] });
+    }
+    res.writeHead(upstream.status, { 'content-type': 'application/json' }).end(body);
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  const { port } = proxy.address() as AddressInfo;
+  return { url: `http://127.0.0.1:${port}/api/v1`, close: () => new Promise((resolve) => proxy.close(() => resolve())) };
+}
+
+describe('a plain Tinker server: Tinker’s losses with scaled inputs, else the custom-loss route (forward, ∂L/∂logp in the client, cross_entropy with weights −∂L/∂logp)', () => {
+  it.each([
+    ['ppo', { clipLow: 0.2, clipHigh: 0.28 }],
+    ['cross_entropy', { aggregation: 'sequence-mean' }],
+    ['ppo', { ratioLevel: 'sequence', clipLow: 0.2, clipHigh: 0.2 }],
+    ['ppo', { klCoef: 0.1, klEstimator: 'k3', aggregation: 'sequence-mean' }],
+    ['importance_sampling', { truncation: 1.5, aggregation: 'token-sum-norm', normLength: 12 }],
+    ['ppo', { covControl: { kind: 'kl-cov', fraction: 0.3, coef: 1 } }],
+  ] as const)('%s %j on a plain Tinker server trains exactly as the embedded learner', async (lossFn, config) => {
+    const withRef = (k: number) => batch(k).map((d) => ({ ...d, lossFnInputs: { ...d.lossFnInputs, ref_logprobs: d.lossFnInputs.target_tokens.map(() => -5) } }));
+    const embedded = await createEmbeddedLearner({ decoder, weights, microBatchSize: 64 });
+    const server = await start();
+    const dir = await modelDir();
+    const proxy = await asPlainTinker(server, dir);
+    try {
+      const remote = await TinkerLearner.create({ url: proxy.url, baseModel: dir });
+      expect(remote.extended).toBe(false);
+      for (const learner of [embedded, remote]) learner.checkLoss?.(lossFn, config);
+      const steps = async (learner: Learner) => {
+        const out: Array<{ loss: number; gradNorm: number; logprobs: number[][] }> = [];
+        for (let step = 0; step < 2; step++) {
+          const fb = await learner.forwardBackward('klCoef' in config ? withRef(step) : batch(step), lossFn, config);
+          // The gradient's norm checks its scale, to which Adam's step is blind.
+          const { grad_norm: gradNorm } = (await learner.optimStep(adam)).metrics;
+          out.push({ loss: fb.metrics.loss!, gradNorm: gradNorm!, logprobs: (await learner.forward(batch(9))).lossFnOutputs.map((o) => o.logprobs) });
+        }
+        return out;
+      };
+      const [expected, got] = [await steps(embedded), await steps(remote)];
+      for (const [i, e] of expected.entries()) {
+        expect(got[i]!.loss).toBeCloseTo(e.loss, 5);
+        expect(got[i]!.gradNorm).toBeGreaterThan(0);
+        expect(got[i]!.gradNorm / e.gradNorm).toBeCloseTo(1, 4);
+        got[i]!.logprobs.flat().forEach((lp, j) => expect(lp).toBeCloseTo(e.logprobs.flat()[j]!, 4));
+      }
+      // The weights moved: the second step's logprobs are not the first's.
+      expect(got[1]!.logprobs).not.toEqual(got[0]!.logprobs);
+      await remote.close();
+    } finally {
+      await proxy.close();
+    }
+  }, 120_000);
+
+  it('refuses, before anything is sent, what needs the whole distribution: entropy bonus, top-entropy tokens, a temperature', async () => {
+    const server = await start();
+    const dir = await modelDir();
+    const proxy = await asPlainTinker(server, dir);
+    try {
+      const remote = await TinkerLearner.create({ url: proxy.url, baseModel: dir });
+      for (const [key, config] of [
+        ['entropyCoef', { entropyCoef: 0.01 }],
+        ['entropyTopFraction', { entropyTopFraction: 0.2 }],
+        ['temperature', { temperature: 0.7 }],
+      ] as const) {
+        expect(() => remote.checkLoss('ppo', config)).toThrow(new RegExp(`with ${key}: it needs the whole next-token distribution`));
+        await expect(remote.forwardBackward(batch(0), 'ppo', config)).rejects.toMatchObject({ code: 'tinker_unsupported_loss_option', hint: expect.stringContaining(key) });
+      }
+      // Their off values are what Tinker computes, and pass.
+      expect(() => remote.checkLoss('ppo', { entropyCoef: 0, entropyTopFraction: 1, temperature: 1 })).not.toThrow();
+      await remote.close();
+    } finally {
+      await proxy.close();
+    }
   });
 });
