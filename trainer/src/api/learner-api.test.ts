@@ -349,3 +349,40 @@ describe('a plain Tinker server: Tinker’s losses with scaled inputs, else the 
     }
   });
 });
+
+describe('every learner API route refuses a bad request, saying what to fix', () => {
+  const model = 'model_nope';
+  const datum = {
+    model_input: { chunks: [{ type: 'encoded_text', tokens: [1, 2] }] },
+    loss_fn_inputs: { target_tokens: { data: [2, 3], dtype: 'int64', shape: [2] } },
+  };
+  /** A well-formed body of each route that names a model, with a model id the server does not hold. */
+  const wellFormed: Record<string, object> = {
+    get_info: { model_id: model, type: 'get_info' },
+    unload_model: { model_id: model, type: 'unload_model' },
+    forward_backward: { model_id: model, seq_id: 1, forward_backward_input: { data: [datum], loss_fn: 'cross_entropy' } },
+    forward: { model_id: model, seq_id: 1, forward_input: { data: [datum], loss_fn: 'cross_entropy' } },
+    optim_step: { model_id: model, seq_id: 1, adam_params: { learning_rate: 0.1 }, type: 'optim_step' },
+    save_weights: { model_id: model, seq_id: 1, path: 'a', type: 'save_weights' },
+    save_weights_for_sampler: { model_id: model, seq_id: 1, path: 'a', type: 'save_weights_for_sampler' },
+    load_weights: { model_id: model, seq_id: 1, path: `tinker://${model}/weights/a`, optimizer: true, type: 'load_weights' },
+  };
+  const routes = [...Object.keys(wellFormed), 'create_model', 'asample', 'retrieve_future'];
+
+  it.each(routes)('%s: missing fields and wrong types are 400 naming the field; huge, protobuf and unknown-model bodies are refused', async (route) => {
+    const server = await start({ maxBodyBytes: 64 * 1024 });
+    const post = async (body: string, contentType = 'application/json') => {
+      const response = await fetch(`${server.url}/api/v1/${route}`, { method: 'POST', headers: { 'content-type': contentType }, body });
+      return { status: response.status, error: ((await response.json()) as { error: { code: string; field?: string; hint?: string } }).error };
+    };
+    const missing = await post('{}');
+    expect(missing).toMatchObject({ status: 400, error: { code: 'invalid_request', field: expect.stringMatching(/^[a-z_]+$/) } });
+    const wrongTypes = await post(JSON.stringify({ model_id: 7, session_id: 3, request_id: 5, prompt: 'x', seq_id: 'one' }));
+    expect(wrongTypes).toMatchObject({ status: 400, error: { code: 'invalid_request', field: expect.stringMatching(/^[a-z_]+$/) } });
+    expect(await post(JSON.stringify({ pad: 'x'.repeat(70_000) }))).toMatchObject({ status: 413, error: { code: 'body_too_large' } });
+    expect(await post('\x08\x01', 'application/x-protobuf')).toMatchObject({ status: 415, error: { code: 'protobuf_unsupported', hint: expect.stringContaining('0.25') } });
+    if (wellFormed[route])
+      // load_weights finds neither the checkpoint nor the model; it names the checkpoint first.
+      expect(await post(JSON.stringify(wellFormed[route]))).toMatchObject({ status: 404, error: { code: expect.stringMatching(/^unknown_(model|checkpoint)$/) } });
+  });
+});
