@@ -39,7 +39,7 @@ const observation = (answer: WsAnswer) => answer.data.observation as Record<stri
 const errorCode = (answer: WsAnswer) => (answer.type === 'error' ? answer.data.code : `not an error: ${JSON.stringify(answer)}`);
 
 describe('every built-in environment over OpenEnv', () => {
-  it.each(registry.list().map((d) => [d.ref] as const))('%s: a full episode over /ws, and the stateless HTTP endpoints', async (ref) => {
+  it.each(registry.list().map((d) => [d.ref] as const))('%s: a full episode over /ws and over /mcp, and the stateless HTTP endpoints', async (ref) => {
     const env = registry.make(ref);
     const server = await serve(env);
     const task = (await env.tasksOf('train'))[0]!;
@@ -81,6 +81,18 @@ describe('every built-in environment over OpenEnv', () => {
     expect((await client.state()).data).toEqual({ episode_id: 'mine-1', step_count: calls.length, task_id: task.id, done: true });
     await client.close();
     await until(() => server.sessionCount() === 0, 'the session to be released');
+
+    // The same episode over OpenEnv's MCP path: an HTTP session, its first call naming the task.
+    const sessionId = ((await mcpHttp(server.url, 'openenv/session/create')).json.result as { session_id: string }).session_id;
+    let called: Record<string, unknown> = {};
+    for (const [i, call] of calls.entries()) {
+      const params = { session_id: sessionId, name: call.name, arguments: call.arguments, ...(i === 0 ? { task_id: task.id, seed: 7 } : {}) };
+      called = (await mcpHttp(server.url, 'tools/call', params)).json;
+      expect(called).toMatchObject({ result: { isError: false } });
+    }
+    expect((called.result as { _meta: { done: boolean; reward: number } })._meta).toMatchObject({ done: true, reward });
+    await mcpHttp(server.url, 'openenv/session/close', { session_id: sessionId });
+    expect(server.sessionCount()).toBe(0);
 
     expect((await httpJson(server.url, '/health')).json).toEqual({ status: 'healthy' });
     expect((await httpJson(server.url, '/metadata')).json).toMatchObject({ name: env.id, version: String(env.definition.version) });
