@@ -317,7 +317,7 @@ describe('a plain Tinker server: Tinker’s losses with scaled inputs, else the 
         expect(got[i]!.loss).toBeCloseTo(e.loss, 5);
         expect(got[i]!.gradNorm).toBeGreaterThan(0);
         expect(got[i]!.gradNorm / e.gradNorm).toBeCloseTo(1, 4);
-        got[i]!.logprobs.flat().forEach((lp, j) => expect(lp).toBeCloseTo(e.logprobs.flat()[j]!, 4));
+        for (const [j, lp] of got[i]!.logprobs.flat().entries()) expect(lp).toBeCloseTo(e.logprobs.flat()[j]!, 4);
       }
       // The weights moved: the second step's logprobs are not the first's.
       expect(got[1]!.logprobs).not.toEqual(got[0]!.logprobs);

@@ -252,7 +252,7 @@ describe('Tinker-protocol client (against a test double of a GPU service)', () =
         const clipped = a > 0 ? ratio > 1.2 : ratio < 0.8;
         return -w * ((clipped ? 0 : -ratio * a) + 0.5);
       });
-      backward.data[i]!.loss_fn_inputs.weights!.data.forEach((x, t) => expect(x).toBeCloseTo(expected[t]!, 4));
+      for (const [t, x] of backward.data[i]!.loss_fn_inputs.weights!.data.entries()) expect(x).toBeCloseTo(expected[t]!, 4);
     });
     expect(out.metrics).toMatchObject({ loss: expect.any(Number), kl_ref: 0, tokens: 8 });
   });
