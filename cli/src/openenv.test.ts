@@ -1,4 +1,4 @@
-import { execFile, spawn, spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { probeGuards } from '@toolgym/http';
@@ -11,7 +11,7 @@ import {
 } from '@toolgym/env-kit';
 import { afterAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { TOOLGYM_BIN } from './commands/test-support.ts';
+import { withToolgymServer } from './commands/test-support.ts';
 import { httpJson, mcpHttp, OpenEnvWsClient, type WsAnswer } from './openenv-test-client.ts';
 
 const registry = await discoverEnvironments();
@@ -405,7 +405,7 @@ describe('OpenEnv auth: the agent view only', () => {
   });
 });
 
-/** Debian's python3 has pydantic and requests here but not websockets, so the Python client drives HTTP only. */
+/** Needs pydantic 2 and requests (this machine's python3 has them; Debian's python3-pydantic is 1.x); skipped without. The stdlib-only client below always runs. */
 const python = spawnSync('python3', ['-c', 'import pydantic, requests'], { stdio: 'ignore' }).status === 0;
 
 describe('a Python client (requests + pydantic models of OpenEnv types)', () => {
@@ -459,17 +459,7 @@ describe("OpenEnv's Python clients, as messages (stdlib only: RFC 6455 WebSocket
 
 describe('toolgym env serve --openenv', () => {
   it('serves until SIGTERM, an oracle episode played over its /ws', async () => {
-    const child = spawn(process.execPath, [TOOLGYM_BIN, 'env', 'serve', 'compose', '--openenv', '0']);
-    try {
-      const url = await new Promise<string>((resolve, reject) => {
-        let stderr = '';
-        child.stderr.on('data', (d) => {
-          stderr += d;
-          const found = /over OpenEnv at (http:\/\/\S+)/.exec(stderr);
-          if (found) resolve(found[1]!);
-        });
-        child.once('exit', (code) => reject(new Error(`exited ${code}: ${stderr}`)));
-      });
+    const code = await withToolgymServer(['env', 'serve', 'compose', '--openenv', '0'], /over OpenEnv at (http:\/\/\S+)/, async (url) => {
       const env = registry.make('compose');
       const task = (await env.tasksOf('train'))[0]!;
       const client = await OpenEnvWsClient.connect(url);
@@ -479,10 +469,7 @@ describe('toolgym env serve --openenv', () => {
       expect(last!.data).toMatchObject({ done: true });
       expect(last!.data.reward).toBeGreaterThan(0);
       await client.close();
-    } finally {
-      const exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
-      child.kill('SIGTERM');
-      expect(await exited).toBe(0);
-    }
+    });
+    expect(code).toBe(0);
   });
 });

@@ -12,6 +12,8 @@
  * On a shared machine the load moves more within a minute than the overhead is, so each repeat
  * times the two back to back (which goes first alternates) and the figure is the median of the
  * per-repeat differences, with their interquartile range and the load average around the run.
+ * The protocol's own work is also timed alone, where the load moves it less: encoding a step's
+ * requests, the server's parsing and validation of them, and an HTTP round trip to the server.
  * Options: --batch 64 --seq 120 --repeats 9
  */
 import { spawn } from 'node:child_process';
@@ -21,7 +23,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type DecoderConfig, initDecoderWeights, writeDecoderModelDir } from '@toolgym/agents';
 import { TinkerLearner } from '../src/api/tinker-learner.ts';
-import { datumToWire } from '../src/api/tinker-wire.ts';
+import { datumFromWire, datumToWire, ForwardBackwardRequestSchema } from '../src/api/tinker-wire.ts';
 import { createEmbeddedLearner } from '../src/learner/embedded-learner.ts';
 import { type Datum, datumFromSequence, type Learner } from '../src/learner/learner.ts';
 
@@ -86,6 +88,18 @@ async function paired(local: Learner, remote: Learner, what: Call): Promise<Arra
   return out;
 }
 
+/** The median time of `work` over `n` runs (after one warm-up). */
+function medianOf(n: number, work: () => unknown): number {
+  work();
+  const samples: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    work();
+    samples.push(performance.now() - t0);
+  }
+  return quantile(samples, 0.5);
+}
+
 const quantile = (xs: number[], q: number) => {
   const sorted = [...xs].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
@@ -138,6 +152,27 @@ try {
       `| ${names[what]} | ${quantile(pairs.map(([l]) => l), 0.5).toFixed(1)} | ${quantile(pairs.map(([, r]) => r), 0.5).toFixed(1)} | ${overhead.toFixed(1)} | ${quantile(diffs, 0.25).toFixed(1)} … ${quantile(diffs, 0.75).toFixed(1)} | ${((overhead / step) * 100).toFixed(1)} % |\n`,
     );
   }
+  // The protocol's own work for one step, timed alone.
+  const body = () =>
+    JSON.stringify({ model_id: 'm', seq_id: 1, forward_backward_input: { data: data.map(datumToWire), loss_fn: 'ppo', loss_fn_config: {} } });
+  const encoded = body();
+  const encode = medianOf(repeats * 3, body);
+  const decode = medianOf(repeats * 3, () =>
+    ForwardBackwardRequestSchema.parse(JSON.parse(encoded)).forward_backward_input.data.map(datumFromWire),
+  );
+  const roundTrips: number[] = [];
+  for (let i = 0; i < repeats * 3; i++) {
+    const t0 = performance.now();
+    await (await fetch(`${url}/api/v1/healthz`)).text();
+    roundTrips.push(performance.now() - t0);
+  }
+  const roundTrip = quantile(roundTrips, 0.5);
+  // A step is forward_backward and optim_step, each a submit and at least one retrieve_future.
+  const requests = 4;
+  const floor = encode + decode + requests * roundTrip;
+  process.stdout.write(
+    `\nThe protocol's own work per step, timed alone (median of ${repeats * 3}): encode the forward_backward request ${encode.toFixed(1)} ms, parse and validate it on the server ${decode.toFixed(1)} ms, ${requests} HTTP round trips of ${roundTrip.toFixed(1)} ms: ${floor.toFixed(1)} ms, ${((floor / step) * 100).toFixed(1)} % of the in-process step.\n`,
+  );
   await embedded.close();
   await remote.close();
 } finally {

@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import {
@@ -9,7 +9,7 @@ import {
 } from '@toolgym/agents';
 import { modelChat, parseTrainConfig, writeCheckpoint } from '@toolgym/trainer';
 import { describe, expect, it } from 'vitest';
-import { TOOLGYM_BIN, temporaryDirectories, tinyDecoder } from './test-support.ts';
+import { TOOLGYM_BIN, temporaryDirectories, tinyDecoder, withToolgymServer } from './test-support.ts';
 
 const tempDir = temporaryDirectories('toolgym-cli-publish-');
 const tools = ['reverse', 'upper', 'answer'];
@@ -67,29 +67,19 @@ describe('toolgym learner publish', () => {
 
 describe('toolgym learner serve', () => {
   it("takes its API key from TINKER_API_KEY, the variable Tinker clients read, and refuses requests without it", async () => {
-    const child = spawn(process.execPath, [TOOLGYM_BIN, 'learner', 'serve', '--port', '0'], {
-      env: { ...process.env, TINKER_API_KEY: 'tinker-secret' },
-    });
-    try {
-      const url = await new Promise<string>((resolve, reject) => {
-        let stderr = '';
-        child.stderr.on('data', (d) => {
-          stderr += d;
-          const found = /learner API at (http:\/\/\S+)/.exec(stderr);
-          if (found) resolve(found[1]!);
-        });
-        child.once('exit', (code) => reject(new Error(`exited ${code}: ${stderr}`)));
-      });
-      const capabilities = `${url}/get_server_capabilities`;
-      expect((await fetch(capabilities)).status).toBe(401);
-      expect((await fetch(capabilities, { headers: { 'x-api-key': 'wrong' } })).status).toBe(401);
-      const ok = await fetch(capabilities, { headers: { 'x-api-key': 'tinker-secret' } });
-      expect(ok.status).toBe(200);
-      expect(((await ok.json()) as { supported_models: unknown[] }).supported_models.length).toBeGreaterThan(0);
-    } finally {
-      const exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
-      child.kill('SIGTERM');
-      expect(await exited).toBe(0);
-    }
+    const code = await withToolgymServer(
+      ['learner', 'serve', '--port', '0'],
+      /learner API at (http:\/\/\S+)/,
+      async (url) => {
+        const capabilities = `${url}/get_server_capabilities`;
+        expect((await fetch(capabilities)).status).toBe(401);
+        expect((await fetch(capabilities, { headers: { 'x-api-key': 'wrong' } })).status).toBe(401);
+        const ok = await fetch(capabilities, { headers: { 'x-api-key': 'tinker-secret' } });
+        expect(ok.status).toBe(200);
+        expect(((await ok.json()) as { supported_models: unknown[] }).supported_models.length).toBeGreaterThan(0);
+      },
+      { ...process.env, TINKER_API_KEY: 'tinker-secret' },
+    );
+    expect(code).toBe(0);
   }, 60_000);
 });
