@@ -155,6 +155,8 @@ export class TinkerLearner implements Learner {
   /** How `lossFn` with `config` reaches this server; throws for what no route computes. */
   private route(lossFn: LossFnName, config: LossFnConfig, data: Datum[] = []): LossRoute {
     const toolgym = this.capabilities.toolgym;
+    // Clip-Cov / KL-Cov has no loss_fn_config key: ToolGym's server gets it by the custom-loss route too.
+    if (toolgym && config.covControl) return { kind: 'custom' };
     if (toolgym) {
       // The aggregation is always sent: without it a server computes Tinker's sum.
       const wire = lossConfigToWire({ ...config, aggregation: config.aggregation ?? DEFAULT_POLICY_LOSS.aggregation });
