@@ -6,7 +6,7 @@
  * −Σ w·logp has gradient −w with respect to each logp.
  *
  * It carries every ToolGym loss that is a function of the target logprobs: GSPO's sequence ratio,
- * KL to a reference, truncated IS, Clip-Cov / KL-Cov, `token-sum-norm`, `implicit_prm`. Not one
+ * KL to a reference, truncated IS, Clip-Cov / KL-Cov, `implicit_prm`. Not one
  * that reads the whole distribution (entropy bonus, high-entropy token selection, a temperature).
  */
 import * as tf from '@tensorflow/tfjs-core';

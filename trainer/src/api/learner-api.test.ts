@@ -289,6 +289,7 @@ describe('a plain Tinker server: Tinker’s losses with scaled inputs, else the 
   it.each([
     ['ppo', { clipLow: 0.2, clipHigh: 0.28 }],
     ['cross_entropy', { aggregation: 'sequence-mean' }],
+    ['ppo', { aggregation: 'token-sum-norm', normLength: 12 }],
     ['ppo', { ratioLevel: 'sequence', clipLow: 0.2, clipHigh: 0.2 }],
     ['ppo', { klCoef: 0.1, klEstimator: 'k3', aggregation: 'sequence-mean' }],
     ['importance_sampling', { truncation: 1.5, aggregation: 'token-sum-norm', normLength: 12 }],

@@ -58,13 +58,15 @@ export interface TinkerLearnerSettings extends TinkerClientSettings {
  */
 type LossRoute =
   | { kind: 'extended'; wire: LossFnConfigWire }
-  | { kind: 'tinker'; wire: LossFnConfigWire; aggregation: string }
+  | { kind: 'tinker'; wire: LossFnConfigWire; aggregation: string; normLength: number }
   | { kind: 'custom' };
 
 /** Tinker's losses, summed over tokens, are a mean once each token's weight is divided by this. */
-function aggregationScale(data: Datum[], aggregation: string, index: number): number[] {
+function aggregationScale(data: Datum[], aggregation: string, index: number, normLength: number): number[] {
   const w = (d: Datum) => d.lossFnInputs.weights ?? d.modelInput.tokens.map(() => 1);
   if (aggregation === 'token-sum') return w(data[index]!).map(() => 1);
+  // Dr. GRPO: the sum over B sequences divided by B · normLength.
+  if (aggregation === 'token-sum-norm') return w(data[index]!).map(() => 1 / (data.length * normLength));
   if (aggregation === 'token-mean') {
     const total = data.reduce((s, d) => s + w(d).filter((x) => x > 0).length, 0);
     return w(data[index]!).map(() => 1 / Math.max(total, 1));
@@ -162,7 +164,11 @@ export class TinkerLearner implements Learner {
       const wire = lossConfigToWire({ ...config, aggregation: config.aggregation ?? DEFAULT_POLICY_LOSS.aggregation });
       for (const key of Object.keys(wire))
         if (!toolgym.loss_fn_config_keys.includes(key) && !TINKER_LOSS_FN_CONFIG_KEYS.ppo?.includes(key))
-          this.refuse(lossFn, key);
+          throw new TinkerApiError(
+            'tinker_unsupported_loss_option',
+            `${this.client.base} does not take loss_fn_config.${key} (it lists ${toolgym.loss_fn_config_keys.join(', ')})`,
+            'update the server, or drop that option from the rl section',
+          );
       return { kind: 'extended', wire };
     }
     for (const [key, off] of Object.entries(DISTRIBUTION_OPTIONS)) {
@@ -171,14 +177,13 @@ export class TinkerLearner implements Learner {
     }
     const tinkerKeys = TINKER_LOSS_FN_CONFIG_KEYS[lossFn];
     const aggregation = config.aggregation ?? DEFAULT_POLICY_LOSS.aggregation;
-    // Tinker's losses compute a token-level ratio, no KL, no truncation and no token-sum-norm (a scaling by 1/(B·L) they could take, but the route below is exact too).
+    // Tinker's losses compute a token-level ratio, with no KL, truncation or covariance control.
     const expressible =
       tinkerKeys !== undefined &&
       (config.ratioLevel ?? 'token') === 'token' &&
       !config.klCoef &&
       config.truncation === undefined &&
       config.covControl === undefined &&
-      aggregation !== 'token-sum-norm' &&
       !data.some((d) => d.lossFnInputs.ref_logprobs);
     if (!expressible) return { kind: 'custom' };
     const wire: LossFnConfigWire = {};
@@ -186,9 +191,10 @@ export class TinkerLearner implements Learner {
       const full = lossConfigToWire(config);
       for (const key of tinkerKeys) if (full[key] !== undefined) wire[key] = full[key];
     }
-    return { kind: 'tinker', wire, aggregation };
+    return { kind: 'tinker', wire, aggregation, normLength: config.normLength ?? DEFAULT_POLICY_LOSS.normLength };
   }
 
+  /** An option only the whole next-token distribution can compute, on a server without ToolGym's extensions. */
   private refuse(lossFn: LossFnName, key: string): never {
     throw new TinkerApiError(
       'tinker_unsupported_loss_option',
@@ -197,10 +203,10 @@ export class TinkerLearner implements Learner {
     );
   }
 
-  private wireData(lossFn: LossFnName, data: Datum[], aggregation: string | undefined) {
-    if (aggregation === undefined) return data.map(datumToWire);
+  private wireData(lossFn: LossFnName, data: Datum[], route: LossRoute) {
+    if (route.kind !== 'tinker') return data.map(datumToWire);
     return data.map((d, i) => {
-      const scale = aggregationScale(data, aggregation, i);
+      const scale = aggregationScale(data, route.aggregation, i, route.normLength);
       const weights = d.lossFnInputs.weights ?? d.modelInput.tokens.map(() => 1);
       if (lossFn === 'cross_entropy')
         return datumToWire({
@@ -252,7 +258,7 @@ export class TinkerLearner implements Learner {
     if (route.kind === 'custom') return this.customPass(endpoint, data, lossFn, config);
     const out = await this.sequenced<WireForwardBackwardOutput>(endpoint, {
       [field]: {
-        data: this.wireData(lossFn, data, route.kind === 'tinker' ? route.aggregation : undefined),
+        data: this.wireData(lossFn, data, route),
         loss_fn: lossFn,
         loss_fn_config: route.wire,
       },
