@@ -20,6 +20,7 @@ import { createEmbeddedLearner } from '../learner/embedded-learner.ts';
 import { type Datum, datumFromSequence, type Learner } from '../learner/learner.ts';
 import { type LearnerServer, serveLearner } from './learner-server.ts';
 import { TinkerClient } from './tinker-client.ts';
+import { datumToWire } from './tinker-wire.ts';
 import { TinkerLearner } from './tinker-learner.ts';
 import { TinkerPolicy } from './tinker-policy.ts';
 
@@ -349,6 +350,31 @@ describe('a plain Tinker server: Tinker’s losses with scaled inputs, else the 
     } finally {
       await proxy.close();
     }
+  });
+});
+
+describe('learner serve on the wire, as an SDK reads it', () => {
+  it("names a pass's metrics as the Tinker service does, and sums a loss sent without aggregation", async () => {
+    const server = await start();
+    const client = new TinkerClient({ url: server.url });
+    const { session_id } = (await client.request('POST', 'create_session', { tags: [], type: 'create_session' })) as { session_id: string };
+    const { model_id } = await client.call<{ model_id: string }>('create_model', { session_id, model_seq_id: 0, base_model: await modelDir(), type: 'create_model' });
+    const data = batch(0).map(datumToWire);
+    const pass = async (seq: number, config: Record<string, number>) =>
+      (
+        await client.call<{ metrics: Record<string, number> }>('forward', {
+          model_id,
+          seq_id: seq,
+          forward_input: { data, loss_fn: 'cross_entropy', loss_fn_config: config },
+        })
+      ).metrics;
+    const summed = await pass(1, {});
+    expect(Object.keys(summed).sort()).toEqual(['loss:sum', 'unmasked_tokens:sum']);
+    expect(summed['unmasked_tokens:sum']).toBe(batch(0).reduce((n, d) => n + d.modelInput.tokens.length, 0));
+    // Tinker's cross_entropy is a sum over the weighted tokens: the token mean times their count.
+    const trained = batch(0).reduce((n, d) => n + d.lossFnInputs.weights!.reduce((a, w) => a + w, 0), 0);
+    const mean = await pass(2, { aggregation: 0 });
+    expect(summed['loss:sum']! / trained).toBeCloseTo(mean['loss:sum']!, 5);
   });
 });
 

@@ -434,7 +434,7 @@ export function forwardOutputFromWire(w: WireForwardBackwardOutput): ForwardBack
 /**
  * Tinker names a pass's metric `name:reduction`, the reduction saying how the passes of a chunked
  * batch combine (the SDK's `lib/chunked_fwdbwd_helpers.py`; the service reports `loss:sum`). The
- * learner's loss and trained tokens add across micro-batches; its diagnostics are token means.
+ * learner's loss and token counts add across micro-batches; its diagnostics are token means.
  */
 const SUMMED_METRICS = new Set(['loss', 'tokens', 'cov_tokens']);
 /** The service's names where they differ: `unmasked_tokens` counts every input token, as the learner's `tokens` does. */
