@@ -24,6 +24,7 @@ import { EngineTokenRecord } from './engine-token-record.ts';
 import { PolicyError } from './errors.ts';
 import type { GenerateResult, Policy, SamplingParams } from './policy.ts';
 import { TokenLedger } from './token-ledger.ts';
+import { type RenderCache, type TemplateCheck, TurnRenderer } from './turn-renderer.ts';
 
 export interface EpisodeOptions {
   /** A connected session of the environment; one episode plays on it at a time. */
@@ -48,12 +49,13 @@ export interface EpisodeOptions {
   /** The environment's tools and id, when the caller already has them (saves round trips per episode). */
   tools?: ToolSpec[];
   envId?: string;
+  /** How the template's render is checked against the token record (default `window`). */
+  templateCheck?: TemplateCheck;
   /**
-   * Rendered and tokenized prompts by conversation, shared by episodes that use the same policy,
-   * template and tools (the rollout engine keeps one per run): the members of a group render
-   * their common prompt once.
+   * What episodes that use the same policy, template and tools share (the rollout engine keeps one
+   * per run): the members of a group render their common prompt once.
    */
-  promptCache?: Map<string, { text: string; tokens: number[] }>;
+  renderCache?: RenderCache;
   /** Client-side limit on control requests (start, end, oracle). */
   controlTimeoutMs?: number;
   signal?: AbortSignal;
@@ -92,6 +94,7 @@ export async function playEpisode(options: EpisodeOptions): Promise<Trajectory> 
       ? new ChatTemplate(options.policy.chatTemplate, {}, `policy ${options.policy.id}`)
       : ChatTemplate.hermes());
   const ledger = tokenizer ? new TokenLedger(tokenizer) : undefined;
+  let renderer: TurnRenderer | undefined;
   // Message mode: exact only if the engine reports the ids of its own prompts and samples.
   const engineRecord = ledger ? undefined : new EngineTokenRecord();
   const messages: Message[] = [];
@@ -103,7 +106,6 @@ export async function playEpisode(options: EpisodeOptions): Promise<Trajectory> 
   };
   let taskId = options.start.taskId ?? '';
   let envId = options.envId ?? '';
-  let promptLength = 0;
   let reward = ZERO_REWARD;
   let end: EpisodeEnd | undefined;
 
@@ -125,16 +127,17 @@ export async function playEpisode(options: EpisodeOptions): Promise<Trajectory> 
 
     if (options.systemPrompt !== undefined) messages.push({ role: 'system', content: options.systemPrompt });
     messages.push({ role: 'user', content: started.task.prompt });
-    if (ledger) {
-      const key = options.promptCache ? JSON.stringify(messages) : undefined;
-      let prompt = key !== undefined ? options.promptCache?.get(key) : undefined;
-      if (!prompt) {
-        prompt = ledger.observationFor(template.render(messages, tools, { addGenerationPrompt: true }));
-        if (key !== undefined) options.promptCache?.set(key, prompt);
-      }
-      ledger.appendObservation(prompt);
-      promptLength = ledger.length;
-      if (promptLength >= contextBudget) end = { status: 'truncated', truncation: 'token_budget' };
+    if (ledger && tokenizer) {
+      renderer = new TurnRenderer(
+        template,
+        tokenizer,
+        tools,
+        options.templateCheck ?? 'window',
+        options.renderCache,
+        options.sampling.stopTokenIds,
+      );
+      ledger.appendObservation(renderer.prompt(ledger, messages));
+      if (ledger.length >= contextBudget) end = { status: 'truncated', truncation: 'token_budget' };
     }
 
     let finalText: string | undefined;
@@ -170,20 +173,19 @@ export async function playEpisode(options: EpisodeOptions): Promise<Trajectory> 
       // The assistant's turn, as sampled.
       let sampled: Span = { start: 0, end: 0 };
       let content: string;
-      if (ledger && tokenizer) {
+      let stopTokenId: number | undefined;
+      if (ledger && renderer) {
         if (!result.tokens)
           throw new PolicyError(
             `policy ${policy.id} has a tokenizer but returned no token ids`,
             undefined,
             'policy_no_tokens',
           );
-        sampled = ledger.appendSampled(result.tokens, result.logprobs, result.policyLogprobs);
-        const eos = new Set(tokenizer.eosTokenIds);
-        const body =
-          result.tokens.at(-1) !== undefined && eos.has(result.tokens.at(-1)!)
-            ? result.tokens.slice(0, -1)
-            : result.tokens;
-        content = tokenizer.decode(body);
+        const read = renderer.readSampled(result.tokens);
+        sampled = ledger.appendSampled(result.tokens, result.logprobs, read.text, result.policyLogprobs);
+        renderer.sampled(messages.length, read.text);
+        content = read.content;
+        stopTokenId = read.stopTokenId;
       } else {
         content = result.text;
         const spans = engineRecord?.addTurn(result);
@@ -200,7 +202,6 @@ export async function playEpisode(options: EpisodeOptions): Promise<Trajectory> 
         calls: result.toolCalls ?? fromText?.calls ?? [],
         errors: [...(fromText?.errors ?? []), ...(result.toolCallErrors ?? [])],
       };
-      const assistantIndex = messages.length;
       messages.push({
         role: 'assistant',
         content,
@@ -248,19 +249,30 @@ export async function playEpisode(options: EpisodeOptions): Promise<Trajectory> 
       } else if (index + 1 >= maxTurns) end = { status: 'truncated', truncation: 'max_turns' };
 
       let observation: Span = { start: 0, end: 0 };
-      if (ledger) {
-        let next = end
-          ? undefined
-          : continuationObservation(ledger, template, messages, assistantIndex, tools);
-        if (next && ledger.length + next.tokens.length >= contextBudget) {
-          next = undefined;
-          end = { status: 'truncated', truncation: 'token_budget' };
-        }
+      let branch: number | undefined;
+      if (ledger && renderer) {
         // An ending episode still renders its last results (no generation prompt), so the tokens
         // decode to the whole conversation.
-        observation = ledger.appendObservation(
-          next ?? ledger.observationFor(template.render(messages, tools, { addGenerationPrompt: false })),
-        );
+        let next = renderer.afterTurn(ledger, messages, !end);
+        if (
+          !end &&
+          ledger.length + ('observation' in next ? next.observation.tokens.length : 0) >= contextBudget
+        ) {
+          end = { status: 'truncated', truncation: 'token_budget' };
+          next = renderer.afterTurn(ledger, messages, false);
+        }
+        if ('observation' in next) {
+          observation = ledger.appendObservation(next.observation);
+          renderer.observed(next.observation.text);
+        } else if (!end) {
+          // The template rewrote history: the record so far closes as a branch and the next turn
+          // continues from the template's new render of the whole conversation.
+          branch = ledger.branch(next.rewritten);
+          renderer.branched(next.rewritten);
+          for (const turn of turns) turn.branch ??= branch;
+          if (ledger.length >= contextBudget) end = { status: 'truncated', truncation: 'token_budget' };
+        }
+        if (end) renderer.checkEnd(ledger, messages, !('observation' in next));
       }
       turns.push({
         index,
@@ -272,6 +284,8 @@ export async function playEpisode(options: EpisodeOptions): Promise<Trajectory> 
         toolCalls: parsed.calls,
         toolResults,
         parseErrors: parsed.errors,
+        ...(stopTokenId !== undefined ? { stopTokenId } : {}),
+        ...(branch !== undefined ? { branch } : {}),
         generateMs,
         toolMs,
       });
@@ -308,8 +322,9 @@ export async function playEpisode(options: EpisodeOptions): Promise<Trajectory> 
     lossMask: record ? record.lossMask : [],
     logprobs: record ? record.logprobs : [],
     ...(ledger?.policyLogprobs ? { policyLogprobs: ledger.policyLogprobs } : {}),
-    promptLength: ledger ? promptLength : record ? engineRecord!.promptLength : 0,
+    promptLength: ledger ? ledger.promptLength : record ? engineRecord!.promptLength : 0,
     turns,
+    ...(ledger && ledger.branches.length > 0 ? { branches: ledger.branches } : {}),
     tokenization: record ? 'exact' : 'text-only',
     status: status.status,
     ...(status.status === 'truncated' ? { truncation: status.truncation } : {}),
@@ -347,44 +362,6 @@ async function runToolCall(
     terminated: result.terminated,
     ...(result.truncation ? { truncation: result.truncation } : {}),
   };
-}
-
-/** A stand-in for the conversation before an assistant turn, for `continuationObservation`. */
-const STAND_IN: Message[] = [{ role: 'user', content: '' }];
-const standInHeads = new WeakMap<ChatTemplate, string>();
-
-/**
- * The observation after a turn (tool results and the next assistant header), rendered cheaply:
- * the template renders a stand-in conversation — an empty user turn, this assistant turn, what
- * followed it — without the tool list, and the observation is what that render adds after the
- * sampled text. Re-rendering the whole conversation every turn costs a full Jinja pass over every
- * tool schema and turn. The whole conversation is still rendered at the end of every episode and
- * must extend the token record there, so a template whose rendering of a turn depends on earlier
- * turns is caught (`template_mismatch`). Falls back to the full render when the stand-in does
- * not line up.
- */
-function continuationObservation(
-  ledger: TokenLedger,
-  template: ChatTemplate,
-  messages: readonly Message[],
-  assistantIndex: number,
-  tools: readonly ToolSpec[],
-): { text: string; tokens: number[] } {
-  try {
-    let head = standInHeads.get(template);
-    if (head === undefined) {
-      head = template.render(STAND_IN, [], { addGenerationPrompt: true });
-      standInHeads.set(template, head);
-    }
-    const prefix = head + ledger.lastSampledText;
-    const rendered = template.render([...STAND_IN, ...messages.slice(assistantIndex)], [], {
-      addGenerationPrompt: true,
-    });
-    if (rendered.startsWith(prefix)) return ledger.observationOfText(rendered.slice(prefix.length));
-  } catch {
-    // A template may refuse the stand-in (e.g. it demands a system turn): render in full.
-  }
-  return ledger.observationFor(template.render(messages, tools, { addGenerationPrompt: true }));
 }
 
 /** What the model sees for a call it wrote but that could not be read. */

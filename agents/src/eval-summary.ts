@@ -1,5 +1,6 @@
 import type { Trajectory, TrajectoryGroup } from '@toolgym/protocol';
 import { episodePassed } from './episode-outcome.ts';
+import { parseErrorCount } from './parse-errors.ts';
 
 export interface EvalSummary {
   tasks: number;
@@ -95,7 +96,7 @@ export function summarizeEval(
       (s, t) => s + t.turns.reduce((u, turn) => u + turn.toolResults.filter((r) => r.isError).length, 0),
       0,
     ),
-    parseErrors: all.reduce((s, t) => s + t.turns.reduce((u, turn) => u + turn.parseErrors.length, 0), 0),
+    parseErrors: all.reduce((s, t) => s + parseErrorCount(t), 0),
     byStatus: count(all.map((t) => t.status)),
     truncations: count(all.map((t) => t.truncation)),
     failures: count(all.map((t) => t.failure?.code)),

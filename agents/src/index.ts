@@ -40,6 +40,7 @@ export {
   summarizeEvalBy,
 } from './eval-summary.ts';
 export { JsonlTrajectorySink } from './jsonl-sink.ts';
+export { parseErrorCount, withParseErrorPenalty } from './parse-errors.ts';
 export { BYTE_TOKENIZER_VOCAB_SIZE, byteTokenizerId } from './model/byte-tokenizer.ts';
 export {
   DEFAULT_ROPE_THETA,
@@ -102,5 +103,6 @@ export { ProgressBar } from './progress-bar.ts';
 export { type RetriedEpisode, type RolloutOptions, type RolloutResult, runRollouts } from './rollout-engine.ts';
 export type { RolloutSink } from './rollout-sink.ts';
 export { TokenLedger } from './token-ledger.ts';
+export { FULL_CHECK_EVERY, RenderCache, type TemplateCheck } from './turn-renderer.ts';
 export type { Tokenizer } from './tokenizer.ts';
 export { type TokenCheck, verifyTrajectoryTokens } from './verify-trajectory.ts';

@@ -14,6 +14,7 @@ import { episodePassed } from './episode-outcome.ts';
 import type { Policy, SamplingParams } from './policy.ts';
 import { ProgressBar } from './progress-bar.ts';
 import type { RolloutSink } from './rollout-sink.ts';
+import { RenderCache } from './turn-renderer.ts';
 
 export interface RolloutOptions {
   /**
@@ -46,7 +47,13 @@ export interface RolloutOptions {
   /** Passed to every episode (template, tool format, turn and token limits, system prompt). */
   episode?: Pick<
     EpisodeOptions,
-    'template' | 'toolFormat' | 'systemPrompt' | 'maxTurns' | 'maxContextTokens' | 'controlTimeoutMs'
+    | 'template'
+    | 'templateCheck'
+    | 'toolFormat'
+    | 'systemPrompt'
+    | 'maxTurns'
+    | 'maxContextTokens'
+    | 'controlTimeoutMs'
   >;
   /** An episode running longer is cancelled and recorded as failed (`episode_timeout`). */
   episodeTimeoutMs?: number;
@@ -121,7 +128,7 @@ export async function runRollouts(options: RolloutOptions): Promise<RolloutResul
   const remaining = options.taskIds.map(() => groupSize);
   const groups: TrajectoryGroup[] = [];
   // One policy, template and tool list for the whole run: prompts can be shared.
-  const promptCache = new Map<string, { text: string; tokens: number[] }>();
+  const renderCache = new RenderCache();
   const wantBar =
     options.progress === true || ((options.progress ?? 'auto') === 'auto' && ProgressBar.wanted());
   const bar = wantBar ? new ProgressBar(slots.length, options.policy.id) : undefined;
@@ -197,7 +204,7 @@ export async function runRollouts(options: RolloutOptions): Promise<RolloutResul
       sampling: options.sampling,
       tools: info.tools,
       envId: info.envId,
-      promptCache,
+      renderCache,
       ...(signal ? { signal } : {}),
       ids,
     });

@@ -1,26 +1,40 @@
-import type { Span } from '@toolgym/protocol';
+import type { Branch, Span } from '@toolgym/protocol';
 import { TemplateMismatchError } from './errors.ts';
 import type { Tokenizer } from './tokenizer.ts';
+
+/** An observation ready to append: the text the template rendered and its tokens. */
+export interface Observation {
+  text: string;
+  tokens: number[];
+}
 
 /**
  * The exact token record of one episode. Sampled tokens are stored as the engine returned them
  * (loss mask 1); everything else is the chat template's rendering of the conversation, tokenized
- * one observation at a time as the difference between consecutive renders (loss mask 0). Sampled
- * text is never tokenized again.
+ * one observation at a time (loss mask 0). Sampled text is never tokenized again.
+ *
+ * When the template rewrites history (strips earlier reasoning, compacts), the record branches:
+ * the sequence so far is closed as a `Branch` and a new one starts from the template's full render
+ * of the conversation, so every sampled token stays in the exact context it was sampled in.
  */
 export class TokenLedger {
-  readonly tokens: number[] = [];
-  readonly lossMask: Array<0 | 1> = [];
-  readonly logprobs: number[] = [];
+  tokens: number[] = [];
+  lossMask: Array<0 | 1> = [];
+  logprobs: number[] = [];
   /**
    * The policy's own logprob of each sampled token (0 elsewhere) while every turn's engine reported
    * it (`GenerateResult.policyLogprobs`); undefined from the first turn without.
    */
   policyLogprobs: number[] | undefined = [];
-  /** The conversation text the tokens stand for (what the template rendered plus what was sampled). */
+  /** Length of the current sequence's prompt (before its first sampled token). */
+  promptLength = 0;
+  /** Sequences closed by a rewrite of history, in order. */
+  readonly branches: Branch[] = [];
+  /**
+   * The conversation text the current sequence stands for: the template's text, with each sampled
+   * turn as the template writes it (its end-of-turn token in the template's spelling).
+   */
   private text = '';
-  /** The text of the last sampled turn. */
-  lastSampledText = '';
 
   constructor(private readonly tokenizer: Tokenizer) {}
 
@@ -28,13 +42,20 @@ export class TokenLedger {
     return this.tokens.length;
   }
 
+  /** The conversation text of the current sequence (see `text`). */
+  get renderedText(): string {
+    return this.text;
+  }
+
   /**
-   * Appends the engine's sampled tokens. `logprobs` (behaviour) and `policyLogprobs` are the
-   * engine's, one per token (logprobs 0 where unknown).
+   * Appends the engine's sampled tokens. `logprobs` is the engine's, one per token (0 where
+   * unknown); `policyLogprobs` the policy's own, when the engine reports them. `text` is the turn as the template writes it (the caller maps a sampled end token
+   * the template spells differently onto the template's own).
    */
   appendSampled(
     tokens: readonly number[],
     logprobs: readonly number[] | undefined,
+    text: string,
     policyLogprobs?: readonly number[],
   ): Span {
     const start = this.tokens.length;
@@ -45,36 +66,31 @@ export class TokenLedger {
       this.logprobs.push(logprobs?.[i] ?? 0);
       this.policyLogprobs?.push(policyLogprobs![i]!);
     });
-    this.lastSampledText = this.tokenizer.decode(tokens);
-    this.text += this.lastSampledText;
+    this.text += text;
     return { start, end: this.tokens.length };
   }
 
-  /** An observation given as text (see `continuationObservation` in the agent loop), tokenized alone. */
-  observationOfText(text: string): { text: string; tokens: number[] } {
+  /** An observation given as text, tokenized alone. */
+  observationOfText(text: string): Observation {
     return { text, tokens: this.tokenizer.encode(text) };
+  }
+
+  /** Whether `rendered` extends the current sequence's text (the prefix property). */
+  extendedBy(rendered: string): boolean {
+    return rendered.startsWith(this.text);
   }
 
   /**
    * What appending the template's render of the whole conversation would add: the rendered text
    * must extend what the ledger holds, else the template rewrote history (TemplateMismatchError).
    */
-  observationFor(rendered: string): { text: string; tokens: number[] } {
-    if (!rendered.startsWith(this.text)) {
-      let offset = 0;
-      while (offset < this.text.length && this.text[offset] === rendered[offset]) offset++;
-      throw new TemplateMismatchError(
-        offset,
-        this.text.slice(offset, offset + 80),
-        rendered.slice(offset, offset + 80),
-      );
-    }
-    const text = rendered.slice(this.text.length);
-    return { text, tokens: this.tokenizer.encode(text) };
+  observationFor(rendered: string): Observation {
+    if (!this.extendedBy(rendered)) throw mismatch(this.text, rendered);
+    return this.observationOfText(rendered.slice(this.text.length));
   }
 
-  /** Appends an observation from `observationFor` (loss mask 0). */
-  appendObservation(observation: { text: string; tokens: number[] }): Span {
+  /** Appends an observation (loss mask 0). */
+  appendObservation(observation: Observation): Span {
     const start = this.tokens.length;
     for (const id of observation.tokens) {
       this.tokens.push(id);
@@ -83,6 +99,39 @@ export class TokenLedger {
       this.policyLogprobs?.push(0);
     }
     this.text += observation.text;
+    if (this.lossMask.lastIndexOf(1, start) < 0) this.promptLength = this.tokens.length;
     return { start, end: this.tokens.length };
   }
+
+  /**
+   * Closes the current sequence as a branch and starts a new one whose prompt is `rendered`, the
+   * template's render of the whole conversation as it now stands. Returns the closed branch's index.
+   */
+  branch(rendered: string): number {
+    this.branches.push({
+      tokens: this.tokens,
+      lossMask: this.lossMask,
+      logprobs: this.logprobs,
+      promptLength: this.promptLength,
+      ...(this.policyLogprobs ? { policyLogprobs: this.policyLogprobs } : {}),
+    });
+    this.tokens = [];
+    this.lossMask = [];
+    this.logprobs = [];
+    if (this.policyLogprobs) this.policyLogprobs = [];
+    this.text = '';
+    this.appendObservation(this.observationOfText(rendered));
+    return this.branches.length - 1;
+  }
+}
+
+/** The error for a render that does not extend `held`, naming where they part. */
+export function mismatch(held: string, rendered: string): TemplateMismatchError {
+  let offset = 0;
+  while (offset < held.length && held[offset] === rendered[offset]) offset++;
+  return new TemplateMismatchError(
+    offset,
+    held.slice(offset, offset + 80),
+    rendered.slice(offset, offset + 80),
+  );
 }

@@ -7,4 +7,10 @@ export interface Tokenizer {
   readonly eosTokenIds: readonly number[];
   /** Special tokens by content, e.g. `<|im_start|>` → id. */
   readonly specialTokens: ReadonlyMap<string, number>;
+  /**
+   * Added tokens matched in text before anything else and never joined with their neighbours (no
+   * whitespace stripping, not single-word, not normalized): the text on either side of one
+   * tokenizes on its own, so a long text may be tokenized piece by piece. Absent when unknown.
+   */
+  readonly boundaryTokens?: ReadonlySet<string>;
 }

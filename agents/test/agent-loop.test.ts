@@ -174,7 +174,7 @@ describe('agent loop, token mode (exact tokens)', () => {
     expect(verifyTrajectoryTokens(byTokens, tokenizer, template, env.toolSpecs)).toEqual({ ok: true });
   });
 
-  it('detects a template that re-renders history differently from what was sampled, and fails the episode with the reason', async () => {
+  it('records the episode as branches when the template re-renders history differently from what was sampled', async () => {
     const task = await firstTestTask();
     // Like many real templates, this one re-renders assistant turns (here: trims them). The
     // model sampled a leading space, so the re-render no longer extends the token record.
@@ -191,17 +191,56 @@ describe('agent loop, token mode (exact tokens)', () => {
       () => `  ${hermesToolCalls.render([{ name: 'upper', arguments: { text: 'abc' } }])}`,
     );
     const client = await inProcessClient(env);
-    const t = await playEpisode({ client, policy, template: trimming, start: { taskId: task.id }, sampling });
+    const t = await playEpisode({
+      client,
+      policy,
+      template: trimming,
+      start: { taskId: task.id },
+      sampling,
+      maxTurns: 3,
+    });
     await client.close();
-    expect(t.status).toBe('failed');
-    expect(t.failure?.code).toBe('template_mismatch');
-    expect(t.failure?.message).toContain('character');
+    expect(t.failure).toBeUndefined();
+    expect(t.status).toBe('truncated');
+    // Every turn's leading spaces are trimmed in the next prompt: each turn closes a branch.
+    expect(t.branches?.length).toBe(2);
+    expect(t.turns.map((turn) => turn.branch)).toEqual([0, 1, undefined]);
+    const sequences = [...t.branches!, t];
+    t.turns.forEach((turn) => {
+      const sequence = sequences[turn.branch ?? 2]!;
+      expect(tokenizer.decode(sequence.tokens.slice(turn.sampled.start, turn.sampled.end))).toBe(
+        `${turn.text}<|im_end|>`,
+      );
+    });
+    // Each later sequence starts from the template's render of the conversation so far: the
+    // earlier turns trimmed, and as context only (loss mask 0).
+    const second = sequences[1]!;
+    expect(tokenizer.decode(second.tokens.slice(0, second.promptLength))).toBe(
+      trimming.render(t.messages.slice(0, 3), env.toolSpecs, { addGenerationPrompt: true }),
+    );
+    expect(second.lossMask.slice(0, second.promptLength).every((m) => m === 0)).toBe(true);
+    expect(verifyTrajectoryTokens(t, tokenizer, trimming, env.toolSpecs)).toEqual({ ok: true });
+
+    // Rewritten at the very end: nothing to branch to, and no failure.
+    const short = await inProcessClient(env);
+    const one = await playEpisode({
+      client: short,
+      policy: scriptedTokenPolicyTestDouble(tokenizer, () => '  Done.'),
+      template: trimming,
+      start: { taskId: task.id },
+      sampling,
+    });
+    await short.close();
+    expect(one.failure).toBeUndefined();
+    expect(one.status).toBe('terminated');
+    expect(one.branches).toBeUndefined();
   });
 
   it('catches at the end a template whose rendering of a turn depends on its position in the conversation', async () => {
     const task = await firstTestTask();
-    // Numbers each message by its position: the cheap per-turn render on a stand-in conversation
-    // gets the numbers wrong, and the full render that closes the episode exposes it.
+    // Numbers each message by its position: after a system turn the cheap per-turn render on a
+    // stand-in conversation numbers every message one too low, consistently from turn to turn,
+    // and the full render that closes the episode exposes it.
     const numbering = new ChatTemplate(
       HERMES_CHAT_TEMPLATE.replaceAll(
         "{{- '\\n<tool_response>\\n' }}",
@@ -219,6 +258,7 @@ describe('agent loop, token mode (exact tokens)', () => {
       client,
       policy,
       template: numbering,
+      systemPrompt: 'Be brief.',
       start: { taskId: task.id },
       sampling,
       maxTurns: 3,
@@ -227,6 +267,51 @@ describe('agent loop, token mode (exact tokens)', () => {
     expect(t.status).toBe('failed');
     expect(t.failure?.code).toBe('template_mismatch');
     expect(t.failure?.message).toMatch(/at character \d+/);
+  });
+
+  it("ends a turn on any of the model's end tokens and records the one sampled", async () => {
+    const task = await firstTestTask();
+    const imEnd = tokenizer.specialTokens.get('<|im_end|>')!;
+    const endOfText = tokenizer.specialTokens.get('<|endoftext|>')!;
+    expect(tokenizer.eosTokenIds).toEqual([imEnd, endOfText]);
+    // Qwen2.5 declares both; the template writes <|im_end|> after every assistant turn.
+    const ends = [endOfText, imEnd, endOfText];
+    const call = hermesToolCalls.render([{ name: 'upper', arguments: { text: 'abc' } }]);
+    const requests: GenerateRequest[] = [];
+    let turn = 0;
+    const policy = {
+      id: 'two-ends-test-double',
+      version: 0,
+      tokenizer,
+      async generate(request: GenerateRequest) {
+        requests.push(request);
+        const tokens = [...tokenizer.encode(call), ends[turn++]!];
+        return {
+          text: call,
+          tokens,
+          logprobs: tokens.map(() => -0.5),
+          finishReason: 'stop' as const,
+          policyVersion: 0,
+        };
+      },
+    };
+    const client = await inProcessClient(env);
+    const t = await playEpisode({ client, policy, start: { taskId: task.id }, sampling, maxTurns: 3 });
+    await client.close();
+    expect(t.failure).toBeUndefined();
+    expect(t.status).toBe('truncated');
+    expect(t.branches).toBeUndefined();
+    expect(t.turns.map((x) => x.stopTokenId)).toEqual(ends);
+    expect(t.turns.map((x) => t.tokens[x.sampled.end - 1])).toEqual(ends);
+    expect(t.turns.map((x) => x.text)).toEqual([call, call, call]);
+    // The next turn continues from the token the model sampled, and the observation is the
+    // template's text after its own end token.
+    const next = requests[1]! as Extract<GenerateRequest, { tokens: number[] }>;
+    expect(next.tokens[t.turns[0]!.sampled.end - 1]).toBe(endOfText);
+    expect(
+      tokenizer.decode(t.tokens.slice(t.turns[0]!.observation.start, t.turns[0]!.observation.end)),
+    ).toMatch(/^\n<\|im_start\|>user\n<tool_response>/);
+    expect(verifyTrajectoryTokens(t, tokenizer, template, env.toolSpecs)).toEqual({ ok: true });
   });
 
   it('verifyTrajectoryTokens reports a trajectory whose tokens were re-tokenised or whose mask is wrong', async () => {

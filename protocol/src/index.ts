@@ -20,6 +20,7 @@ export { RewardBreakdownSchema, type RewardBreakdown } from './reward.ts';
 export {
   TRAJECTORY_SCHEMA_VERSION,
   SpanSchema,
+  BranchSchema,
   FinishReasonSchema,
   ParseErrorSchema,
   TurnSchema,
@@ -29,6 +30,7 @@ export {
   TrajectorySchema,
   TrajectoryGroupSchema,
   type Span,
+  type Branch,
   type FinishReason,
   type ParseError,
   type Turn,

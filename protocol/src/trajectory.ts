@@ -5,7 +5,10 @@ import { RewardBreakdownSchema } from './reward.ts';
 export const TRAJECTORY_SCHEMA_VERSION = 1 as const;
 
 /** A half-open span `[start, end)` of token positions in `Trajectory.tokens`. */
-export const SpanSchema = z.object({ start: z.number().int().nonnegative(), end: z.number().int().nonnegative() });
+export const SpanSchema = z.object({
+  start: z.number().int().nonnegative(),
+  end: z.number().int().nonnegative(),
+});
 export type Span = z.infer<typeof SpanSchema>;
 
 export const FinishReasonSchema = z.enum(['stop', 'length', 'tool_call', 'stop_string', 'abort']);
@@ -31,10 +34,35 @@ export const TurnSchema = z.object({
   toolCalls: z.array(ToolCallSchema),
   toolResults: z.array(ToolResultSchema),
   parseErrors: z.array(ParseErrorSchema).default([]),
+  /**
+   * The end or stop token the policy sampled, when it ended on one (a model may have several, e.g.
+   * Qwen2.5's `<|im_end|>` and `<|endoftext|>`); it is the last token of `sampled`.
+   */
+  stopTokenId: z.number().int().nonnegative().optional(),
+  /**
+   * Index into `Trajectory.branches` of the sequence this turn's spans refer to; absent for the
+   * main sequence (`Trajectory.tokens`).
+   */
+  branch: z.number().int().nonnegative().optional(),
   generateMs: z.number().nonnegative(),
   toolMs: z.number().nonnegative(),
 });
 export type Turn = z.infer<typeof TurnSchema>;
+
+/**
+ * A token sequence closed because the chat template rewrote history after it (stripped earlier
+ * reasoning, compacted the context): the next sequence starts from the template's new render. Each
+ * branch is exact on its own and trains its own sampled tokens; all share the episode's reward.
+ */
+export const BranchSchema = z.object({
+  tokens: z.array(z.number().int().nonnegative()),
+  lossMask: z.array(z.union([z.literal(0), z.literal(1)])),
+  logprobs: z.array(z.number()),
+  /** The policy's own logprob of each token, as `Trajectory.policyLogprobs`. */
+  policyLogprobs: z.array(z.number()).optional(),
+  promptLength: z.number().int().nonnegative(),
+});
+export type Branch = z.infer<typeof BranchSchema>;
 
 /**
  * How an episode ended: `terminated` (the task ended: answer given), `truncated` (a limit cut it:
@@ -86,6 +114,19 @@ export const TrajectorySchema = z
     /** Length of the initial prompt (system + user + first assistant header). */
     promptLength: z.number().int().nonnegative(),
     turns: z.array(TurnSchema),
+    /**
+     * Earlier sequences of an episode whose template rewrote history, in order; `tokens` is then
+     * the last one. Absent (as in trajectories recorded before branches existed) when the episode
+     * is one sequence.
+     */
+    branches: z.array(BranchSchema).optional(),
+    /**
+     * An episode branched from another of its group at a turn (adaptive branching, ARPO): it
+     * replayed that episode's first `turn` turns token for token (loss mask 0 here: they are
+     * trained in the episode that sampled them) and sampled anew from `turn` on. The links of a
+     * group form its rollout tree.
+     */
+    branchedFrom: z.object({ trajectoryId: z.string(), turn: z.number().int().positive() }).optional(),
     tokenization: TokenizationSchema,
     status: EpisodeStatusSchema,
     /** Why a truncated episode stopped (`max_turns`, `token_budget`, …). */
@@ -115,7 +156,20 @@ export const TrajectorySchema = z
         path: ['policyLogprobs'],
         message: `policyLogprobs must have one entry per token (got ${t.policyLogprobs.length} for ${n})`,
       });
-    if (t.promptLength > n) ctx.addIssue({ code: 'custom', path: ['promptLength'], message: 'beyond tokens' });
+    if (t.promptLength > n)
+      ctx.addIssue({ code: 'custom', path: ['promptLength'], message: 'beyond tokens' });
+    t.branches?.forEach((b, i) => {
+      if (b.lossMask.length !== b.tokens.length || b.logprobs.length !== b.tokens.length)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['branches', i],
+          message: 'tokens, lossMask and logprobs differ in length',
+        });
+    });
+    t.turns.forEach((turn, i) => {
+      if (turn.branch !== undefined && turn.branch >= (t.branches?.length ?? 0))
+        ctx.addIssue({ code: 'custom', path: ['turns', i, 'branch'], message: 'no such branch' });
+    });
   });
 export type Trajectory = z.infer<typeof TrajectorySchema>;
 

@@ -265,3 +265,47 @@ describe('PRIME (Cui et al. 2025)', () => {
         expect(l['prm/reward_passed'] as number).toBeGreaterThan(l['prm/reward_failed'] as number);
   }, 300_000);
 });
+
+describe('ARPO (Dong et al. 2025)', () => {
+  it('grows each group by branches that replay their parent exactly from a turn after a tool result, and trains on them', async () => {
+    // τ far below any ΔH: every turn after a tool result is a branch point, so the budget is used.
+    const branching = { entropyThreshold: -100, maxBranches: 2, budget: 8 };
+    const recorded = await run('arpo', { rl: { ...base.rl, sampling: { ...base.rl.sampling, branching } } });
+    const groups = recorded.groups.get(recorded.result.runId) ?? [];
+    expect(groups.length).toBe(6);
+    let branches = 0;
+    let fresh = 0;
+    for (const g of groups) {
+      expect(g.trajectories.length).toBeLessThanOrEqual(8);
+      const byId = new Map(g.trajectories.map((t) => [t.id, t]));
+      for (const t of g.trajectories.filter((x) => x.branchedFrom)) {
+        branches++;
+        const { trajectoryId, turn } = t.branchedFrom!;
+        const parent = byId.get(trajectoryId)!;
+        expect(parent, 'a branch’s parent is in its group').toBeDefined();
+        expect([t.groupId, t.seed]).toEqual([parent.groupId, parent.seed]);
+        expect(parent.turns[turn - 1]!.toolResults.length).toBeGreaterThan(0);
+        // The shared prefix, token for token: everything before the branch turn's first sampled token.
+        const shared = parent.turns[turn]!.sampled.start;
+        expect(t.tokens.slice(0, shared)).toEqual(parent.tokens.slice(0, shared));
+        // Only the turns it sampled itself train in the branch.
+        expect(t.lossMask.slice(0, shared).every((m) => m === 0)).toBe(true);
+        const own = t.turns[turn]!.sampled;
+        expect(t.lossMask.slice(own.start, own.end)).toContain(1);
+        // It samples on with seeds of its own.
+        const at = parent.turns[turn]!.sampled;
+        if (
+          JSON.stringify(t.tokens.slice(own.start, own.end)) !==
+          JSON.stringify(parent.tokens.slice(at.start, at.end))
+        )
+          fresh++;
+      }
+    }
+    expect(branches).toBeGreaterThan(0);
+    expect(fresh).toBeGreaterThan(0);
+    const lines = rlLines(recorded);
+    expect(lines.map((m) => m['batch/branches'] as number).reduce((a, b) => a + b, 0)).toBe(branches);
+    expect(lines.every((m) => m['batch/dropped_branches'] === 0)).toBe(true);
+    expect(lines.some((m) => (m['batch/trained_sequences'] as number) > 0)).toBe(true);
+  }, 300_000);
+});

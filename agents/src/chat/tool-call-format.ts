@@ -33,8 +33,24 @@ export function readCallObject(value: unknown, id: string): { call: ToolCall } |
     };
   }
   const { name, arguments: rawArgs, parameters } = value as Record<string, unknown>;
+  const keys = Object.keys(value);
+  const shape = 'write {"name": ..., "arguments": {...}}';
   if (typeof name !== 'string' || name.length === 0) {
-    return { error: { code: 'missing_name', message: 'the tool call has no "name" string' } };
+    return {
+      error: {
+        code: 'missing_name',
+        message: `the tool call has no "name" string (its keys: ${keys.join(', ') || 'none'}); ${shape}`,
+      },
+    };
+  }
+  const unknown = keys.filter((k) => !CALL_KEYS.has(k));
+  if (unknown.length > 0) {
+    return {
+      error: {
+        code: 'unexpected_keys',
+        message: `the tool call to '${name}' has keys a call does not take (${unknown.join(', ')}); ${shape}`,
+      },
+    };
   }
   let args = rawArgs ?? parameters ?? {};
   if (typeof args === 'string') {
@@ -57,6 +73,8 @@ export function readCallObject(value: unknown, id: string): { call: ToolCall } |
   return { call: { id, name, arguments: args as Record<string, unknown> } };
 }
 
+const CALL_KEYS = new Set(['name', 'arguments', 'parameters']);
+
 /** JSON as Python's `json.dumps` writes it (`", "` and `": "` separators): what chat templates' `tojson` emit. */
 export function pythonStyleJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(pythonStyleJson).join(', ')}]`;
@@ -72,27 +90,52 @@ export function pythonStyleJson(value: unknown): string {
 export const TOOL_CALL_OPEN = '<tool_call>';
 export const TOOL_CALL_CLOSE = '</tool_call>';
 
+export const REASONING_OPEN = '<think>';
+export const REASONING_CLOSE = '</think>';
+
+/** The blocks of a turn (see `scanToolCallBlocks`). */
+export interface ToolCallBlocks {
+  bodies: string[];
+  prose: string;
+  /** A block was never closed (the turn hit its token limit); nothing after it counts as prose. */
+  unclosed: boolean;
+  /** `</tool_call>`s with no block open: a call written without its opening tag. */
+  unopened: number;
+  /** Blocks inside the reasoning (`<think>…</think>`), which are thoughts, not calls. */
+  inReasoning: number;
+}
+
 /**
- * The `<tool_call>…</tool_call>` blocks of a turn, in order, with the prose around them. Scanning
- * stops at a block that is never closed (the turn hit its token limit): `unclosed` is then true
- * and nothing after that block counts as prose. Formats decode the bodies their own way.
+ * The `<tool_call>…</tool_call>` blocks of a turn, in order, with the prose around them. The
+ * reasoning is everything up to the last `</think>` (a template's generation prompt may open it),
+ * or from an unclosed `<think>` to the end; blocks there are counted, not read. Formats decode the
+ * bodies their own way.
  */
-export function scanToolCallBlocks(text: string): { bodies: string[]; prose: string; unclosed: boolean } {
+export function scanToolCallBlocks(turn: string): ToolCallBlocks {
+  const close = turn.lastIndexOf(REASONING_CLOSE);
+  const open = close < 0 ? turn.indexOf(REASONING_OPEN) : -1;
+  const reasoningEnd = close >= 0 ? close + REASONING_CLOSE.length : open >= 0 ? turn.length : 0;
+  const reasoningStart = close >= 0 ? 0 : Math.max(open, 0);
+  const reasoning = turn.slice(reasoningStart, reasoningEnd);
+  const text = turn.slice(0, reasoningStart) + turn.slice(reasoningEnd);
+  const inReasoning = reasoning.split(TOOL_CALL_OPEN).length - 1;
   const bodies: string[] = [];
-  const prose: string[] = [];
+  // The reasoning is a prefix (closed) or a suffix (left open): it keeps its place in the prose.
+  const prose: string[] = reasoningStart === 0 ? [reasoning] : [];
+  const suffix = reasoningStart === 0 ? '' : reasoning;
   let at = 0;
+  let unopened = 0;
   while (at < text.length) {
     const open = text.indexOf(TOOL_CALL_OPEN, at);
-    if (open < 0) {
-      prose.push(text.slice(at));
-      break;
-    }
-    prose.push(text.slice(at, open));
+    const stretch = text.slice(at, open < 0 ? text.length : open);
+    unopened += stretch.split(TOOL_CALL_CLOSE).length - 1;
+    prose.push(stretch);
+    if (open < 0) break;
     const bodyStart = open + TOOL_CALL_OPEN.length;
     const close = text.indexOf(TOOL_CALL_CLOSE, bodyStart);
-    if (close < 0) return { bodies, prose: prose.join(''), unclosed: true };
+    if (close < 0) return { bodies, prose: prose.join('') + suffix, unclosed: true, unopened, inReasoning };
     bodies.push(text.slice(bodyStart, close));
     at = close + TOOL_CALL_CLOSE.length;
   }
-  return { bodies, prose: prose.join(''), unclosed: false };
+  return { bodies, prose: prose.join('') + suffix, unclosed: false, unopened, inReasoning };
 }

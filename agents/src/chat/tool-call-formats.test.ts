@@ -55,6 +55,127 @@ describe('Hermes tool calls', () => {
     expect(parsed.calls.map((c) => c.name)).toEqual(['ok']);
   });
 
+  /** Malformed shapes models write, each with the code it must get and what the message must name. */
+  const catalogue: Array<[shape: string, text: string, codes: string[], says: RegExp, calls?: string[]]> = [
+    [
+      'truncated JSON',
+      '<tool_call>{"name": "upper", "arguments": {"text": "ab</tool_call>',
+      ['invalid_json'],
+      /not valid JSON/,
+    ],
+    [
+      'cut off before the closing tag',
+      '<tool_call>{"name": "upper", "argu',
+      ['unclosed_tool_call'],
+      /<\/tool_call>/,
+    ],
+    [
+      'closing tag without opening',
+      '{"name": "upper", "arguments": {}}</tool_call>',
+      ['unopened_tool_call'],
+      /<tool_call>\{"name"/,
+    ],
+    ['empty block', '<tool_call>\n</tool_call>', ['invalid_json'], /not valid JSON/],
+    [
+      'wrong keys (function/args)',
+      '<tool_call>{"function": "upper", "args": {"text": "a"}}</tool_call>',
+      ['missing_name'],
+      /keys: function, args/,
+    ],
+    [
+      'wrong argument key (args)',
+      '<tool_call>{"name": "upper", "args": {"text": "a"}}</tool_call>',
+      ['unexpected_keys'],
+      /\(args\)/,
+    ],
+    [
+      'name not a string',
+      '<tool_call>{"name": 3, "arguments": {}}</tool_call>',
+      ['missing_name'],
+      /"name" string/,
+    ],
+    [
+      'unescaped nested quotes',
+      '<tool_call>{"name": "upper", "arguments": {"text": "say "hi""}}</tool_call>',
+      ['invalid_json'],
+      /not valid JSON/,
+    ],
+    [
+      'single quotes (Python dict)',
+      "<tool_call>{'name': 'upper', 'arguments': {}}</tool_call>",
+      ['invalid_json'],
+      /not valid JSON/,
+    ],
+    [
+      'trailing text after the object',
+      '<tool_call>{"name": "upper", "arguments": {}} thanks</tool_call>',
+      ['invalid_json'],
+      /not valid JSON/,
+    ],
+    [
+      'arguments a list',
+      '<tool_call>{"name": "upper", "arguments": ["a"]}</tool_call>',
+      ['arguments_not_object'],
+      /must be a JSON object/,
+    ],
+    [
+      'arguments a string that is not JSON',
+      '<tool_call>{"name": "upper", "arguments": "text=a"}</tool_call>',
+      ['invalid_json'],
+      /string that is not JSON/,
+    ],
+    [
+      'a call inside the reasoning',
+      '<think>maybe <tool_call>{"name": "upper", "arguments": {}}</tool_call></think>Done.',
+      ['call_in_reasoning'],
+      /after <\/think>/,
+    ],
+    [
+      'a call in reasoning the generation prompt opened',
+      'try <tool_call>{"name": "a", "arguments": {}}</tool_call>\n</think>\n<tool_call>{"name": "b", "arguments": {}}</tool_call>',
+      ['call_in_reasoning'],
+      /not run/,
+      ['b'],
+    ],
+    [
+      'reasoning never closed',
+      '<think>I will call <tool_call>{"name": "a", "arguments": {}}</tool_call>',
+      ['call_in_reasoning'],
+      /not run/,
+    ],
+    [
+      'one good call and one bad',
+      '<tool_call>{"name": "a", "arguments": {}}</tool_call>\n<tool_call>{"name": "b", "arguments": {</tool_call>',
+      ['invalid_json'],
+      /not valid JSON/,
+      ['a'],
+    ],
+  ];
+
+  it.each(catalogue)(
+    '%s: a parse error that says what was wrong, never a crash',
+    (_, text, codes, says, names = []) => {
+      const parsed = hermesToolCalls.parse(text, 't');
+      expect(parsed.errors.map((e) => e.code)).toEqual(codes);
+      expect(parsed.errors.map((e) => e.message).join('\n')).toMatch(says);
+      expect(parsed.calls.map((c) => c.name)).toEqual(names);
+    },
+  );
+
+  it('reads several calls in one turn, in blocks or as a list in one block, and escaped quotes inside strings', () => {
+    const parsed = hermesToolCalls.parse(
+      [
+        '<tool_call>{"name": "a", "arguments": {"q": "say \\"hi\\" \\\\ </x>"}}</tool_call>',
+        '<tool_call>[{"name": "b", "arguments": {}}, {"name": "c", "arguments": {}}]</tool_call>',
+      ].join('\n'),
+      't',
+    );
+    expect(parsed.errors).toEqual([]);
+    expect(parsed.calls.map((c) => c.name)).toEqual(['a', 'b', 'c']);
+    expect(parsed.calls.map((c) => c.id)).toEqual(['t-0', 't-1', 't-2']);
+    expect(parsed.calls[0]!.arguments).toEqual({ q: 'say "hi" \\ </x>' });
+  });
+
   it('text without calls is all content', () => {
     expect(hermesToolCalls.parse('  The answer is 4.  ', 't')).toEqual({
       content: 'The answer is 4.',

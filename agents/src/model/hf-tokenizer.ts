@@ -11,6 +11,7 @@ export class HuggingFaceTokenizer implements Tokenizer {
   readonly vocabSize: number;
   readonly eosTokenIds: readonly number[];
   readonly specialTokens: ReadonlyMap<string, number>;
+  readonly boundaryTokens: ReadonlySet<string>;
   private readonly inner: HfTokenizer;
 
   /**
@@ -27,6 +28,11 @@ export class HuggingFaceTokenizer implements Tokenizer {
     this.inner = new HfTokenizer(tokenizerJson, { ...tokenizerConfig, clean_up_tokenization_spaces: false });
     const added = this.inner.get_added_tokens_decoder();
     this.specialTokens = new Map([...added].map(([id, token]) => [token.content, id]));
+    this.boundaryTokens = new Set(
+      [...added.values()]
+        .filter((t) => !t.lstrip && !t.rstrip && !t.single_word && !t.normalized)
+        .map((t) => t.content),
+    );
     const vocab = this.inner.get_vocab(true);
     let maxId = -1;
     for (const id of vocab.values()) maxId = Math.max(maxId, id);

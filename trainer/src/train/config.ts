@@ -68,6 +68,28 @@ const SamplingSchema = z
     exploreAmong: z.enum(['all', 'mentioned', 'untried']).default('all'),
     /** Explore only from an episode's n-th tool call on (1 = every call; 2 = leave the first to the policy). */
     exploreFromCall: z.number().int().min(1).default(1),
+    /**
+     * ARPO's entropy-based adaptive rollout (Dong et al. 2025): after the group's `groupSize`
+     * episodes, extra episodes branch from the turns right after a tool result where the policy's
+     * entropy rose; advantages follow ARPO's attribution (`algorithms/arpo.ts`). RL only.
+     */
+    branching: z
+      .object({
+        /**
+         * τ: a turn right after a tool result is a branch point when ΔH = H_t − H_initial, the
+         * entropy of its first `entropyTokens` tokens minus that of the episode's first turn, exceeds
+         * it (ARPO's P_t = α + β·ΔH with α = 0, β = 1; the paper tunes τ per task).
+         */
+        entropyThreshold: z.number().default(0),
+        /** Z: episodes that branch from one branch point (the paper's partial samples per point). */
+        maxBranches: z.number().int().positive().default(2),
+        /** M: episodes per group in all, the first `groupSize` (N) included; branching stops there. */
+        budget: z.number().int().positive(),
+        /** k: the tokens at the start of a turn whose entropy is measured. */
+        entropyTokens: z.number().int().positive().default(10),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 
@@ -436,6 +458,11 @@ export const TrainConfigSchema = z
         dynamicSamplingRounds: z.number().int().nonnegative().default(0),
         /** DAPO overlong filtering: episodes cut by a length limit get no gradient (running out of turns keeps it). */
         overlongFilter: z.boolean().default(true),
+        /**
+         * Each tool call the policy wrote but that could not be read costs this much reward (a
+         * `parse_errors` component of weight −coef). 0 = off: parse errors are only counted.
+         */
+        parseErrorPenalty: z.number().min(0).default(0),
         sampling: SamplingSchema.prefault({}),
         adam: AdamSchema.prefault({ learningRate: 1e-3 }),
         /** Episodes in flight at once. */
@@ -524,7 +551,21 @@ export const TrainConfigSchema = z
       message: 'exploring tool names needs template.toolTokens: true (each tool name one token)',
       path: ['rl', 'sampling', 'exploreToolNames'],
     },
-  );
+  )
+  .refine((c) => c.eval.sampling.branching === undefined, {
+    message: 'branching is a way to play RL groups: move it to rl.sampling.branching',
+    path: ['eval', 'sampling', 'branching'],
+  })
+  .refine((c) => !c.rl.sampling.branching || c.rl.sampling.branching.budget > c.rl.groupSize, {
+    message:
+      'rl.sampling.branching.budget counts the group’s first rl.groupSize episodes too: make it larger',
+    path: ['rl', 'sampling', 'branching', 'budget'],
+  })
+  .refine((c) => !c.rl.sampling.branching || (!c.rl.prime && !c.rl.selfPlay), {
+    message:
+      'rl.sampling.branching replays an episode’s turns on a fresh session: it cannot join a self-play match, and rl.prime scores whole episodes; drop one',
+    path: ['rl', 'sampling', 'branching'],
+  });
 
 export type TrainConfig = z.infer<typeof TrainConfigSchema>;
 

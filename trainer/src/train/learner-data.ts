@@ -8,24 +8,52 @@ import { type Datum, datumFromSequence, lossWeights } from '../learner/learner.t
 import { TrainConfigError } from './config.ts';
 
 /**
- * The RL datum of a trajectory (sampling logprobs kept), cut after its last trained token: what
- * follows (the environment's reply to the final call) cannot change any trained token's logprob
- * in a causal model, so it is never sent to the learner.
+ * The RL data of a trajectory: one datum per token sequence that holds sampled tokens, which is
+ * the episode itself, plus each branch when its chat template rewrote history. Each sampled token
+ * is trained once, in the context it was sampled in, with the episode's advantage (a number, or
+ * one per turn).
  */
+export function rlData(t: Trajectory, advantage: number | readonly number[]): Datum[] {
+  const sequences = [...(t.branches ?? []), t];
+  const main = sequences.length - 1;
+  return sequences.flatMap((sequence, b) =>
+    b < main && sequence.lossMask.lastIndexOf(1) < 0
+      ? []
+      : [
+          sequenceDatum(
+            sequence,
+            t.turns.map((turn) => ((turn.branch ?? main) === b ? turn.sampled : NO_SPAN)),
+            advantage,
+          ),
+        ],
+  );
+}
+
+const NO_SPAN = { start: 0, end: 0 };
+
+/** The RL datum of a trajectory's main sequence (`Trajectory.tokens`): its last branch. */
 export function rlDatum(t: Trajectory, advantage: number | readonly number[]): Datum {
-  const end = trainedEnd(t.lossMask);
-  const tokens = t.tokens.slice(0, end);
+  return rlData(t, advantage).at(-1)!;
+}
+
+/**
+ * The RL datum of one sequence (sampling logprobs kept), cut after its last trained token: what
+ * follows (the environment's reply to the final call) cannot change any trained token's logprob
+ * in a causal model, so it is never sent to the learner. `turns` holds each turn's sampled span in
+ * this sequence (empty for turns sampled in another).
+ */
+function sequenceDatum(
+  sequence: Pick<Trajectory, 'tokens' | 'lossMask' | 'logprobs'>,
+  turns: readonly { start: number; end: number }[],
+  advantage: number | readonly number[],
+): Datum {
+  const end = trainedEnd(sequence.lossMask);
+  const tokens = sequence.tokens.slice(0, end);
   const advantages =
-    typeof advantage === 'number'
-      ? tokens.map(() => advantage)
-      : turnValuesToTokens(
-          end,
-          t.turns.map((turn) => turn.sampled),
-          advantage,
-        );
-  return datumFromSequence(tokens, t.lossMask.slice(0, end), {
+    typeof advantage === 'number' ? tokens.map(() => advantage) : turnValuesToTokens(end, turns, advantage);
+  return datumFromSequence(tokens, sequence.lossMask.slice(0, end), {
     advantages,
-    logprobs: t.logprobs.slice(0, end),
+    logprobs: sequence.logprobs.slice(0, end),
   });
 }
 

@@ -1,5 +1,5 @@
 /** An RL step's metrics, by the namespaces of `metrics.ts`. */
-import { meanComponents } from '@toolgym/agents';
+import { meanComponents, parseErrorCount } from '@toolgym/agents';
 import type { Trajectory } from '@toolgym/protocol';
 import { passShare } from './evaluation.ts';
 import { prefixed } from './metrics.ts';
@@ -38,9 +38,16 @@ export function rlStepMetrics(
     'optim/learning_rate': learned.learningRate,
     'batch/zero_variance_share': batch.zeroVariance / Math.max(1, batch.groupCount),
     'batch/dropped_groups': batch.droppedGroups,
+    ...(batch.branching
+      ? {
+          'batch/branches': batch.branching.branches,
+          'batch/dropped_branches': batch.branching.dropped,
+        }
+      : {}),
     'batch/trained_sequences': batch.data.length,
     'batch/episode_tokens': mean(played.map((t) => t.tokens.length)),
     'batch/turns': mean(played.map((t) => t.turns.length)),
+    'batch/parse_errors': sum(played.map(parseErrorCount)),
     'policy/version': policy.version,
     'policy/lag': policy.lag,
     'policy/behaviour_gap': behaviourGap(played),

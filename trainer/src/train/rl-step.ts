@@ -4,17 +4,19 @@
  * on the tokens it sampled; (3) the learner's step on them: the policy loss, the demonstrations of
  * `rl.demos`, the KL reference, Adam. `rl.ts` runs the steps and publishes the new weights.
  */
-import { episodePassed } from '@toolgym/agents';
+import { episodePassed, parseErrorCount, withParseErrorPenalty } from '@toolgym/agents';
 import type { Trajectory, TrajectoryGroup } from '@toolgym/protocol';
 import { ADVANTAGE_ESTIMATORS, turnAdvantages } from '../algorithms/advantages.ts';
+import { attributeAdvantages } from '../algorithms/arpo.ts';
 import {
   fillWithInformativeGroups,
   isZeroVarianceGroup,
   overlongKeepMask,
 } from '../algorithms/batch-shaping.ts';
 import type { Datum, Learner, LossFnConfig } from '../learner/learner.ts';
+import { branchGroups } from './arpo-rollout.ts';
 import type { TrainConfig } from './config.ts';
-import { demoBatch, rlDatum, turnRewards, withTotalWeight } from './learner-data.ts';
+import { demoBatch, rlData, turnRewards, withTotalWeight } from './learner-data.ts';
 import type { TrainingRun } from './run.ts';
 import type { Prime } from './prime.ts';
 import type { RlprScorer } from './rlpr.ts';
@@ -58,6 +60,8 @@ export interface Played {
   groupCount: number;
   zeroVariance: number;
   droppedGroups: number;
+  /** With `rl.sampling.branching`: branch episodes kept, and dropped because their replay diverged. */
+  branching?: { branches: number; dropped: number };
   rolloutMs: number;
   /** The policy version that played them. */
   policyVersion: number;
@@ -98,13 +102,33 @@ export async function collect(s: RlSetup, step: number): Promise<Played> {
   const rl = run.config.rl;
   const policyVersion = run.policy.version;
   const sampling = samplingOf(rl.sampling, run.sampling);
-  const play = (count: number) =>
-    run.play(run.policy, s.draw(count), rl.groupSize, sampling, {
+  let branches = 0;
+  let droppedBranches = 0;
+  const play = async (count: number) => {
+    const branching = rl.sampling.branching;
+    const played = await run.play(run.policy, s.draw(count), rl.groupSize, sampling, {
       step,
-      sink: run.sink,
+      // A group that branches reaches the sink whole, with its branches.
+      sink: branching ? undefined : run.sink,
       runId: s.sinkRunId,
       selfPlay: rl.selfPlay,
     });
+    if (branching) {
+      const t0 = performance.now();
+      const branched = await branchGroups(run, played.groups, sampling, branching, {
+        step,
+        runId: s.sinkRunId,
+      });
+      played.groups = branched.groups;
+      played.ms += performance.now() - t0;
+      branches += branched.branches;
+      droppedBranches += branched.dropped;
+      for (const g of played.groups) await run.sink?.onGroup(g);
+    }
+    for (const t of played.groups.flatMap((g) => g.trajectories))
+      t.reward = withParseErrorPenalty(t.reward, parseErrorCount(t), rl.parseErrorPenalty);
+    return played;
+  };
   const first = await play(rl.tasksPerStep);
   let rolloutMs = first.ms;
   const allGroups = [...first.groups];
@@ -135,6 +159,7 @@ export async function collect(s: RlSetup, step: number): Promise<Played> {
     droppedGroups,
     rolloutMs,
     policyVersion,
+    ...(rl.sampling.branching ? { branching: { branches, dropped: droppedBranches } } : {}),
   };
 }
 
@@ -180,11 +205,22 @@ export function advantageData(
     const trajectories = usable(g);
     const keep = rl.overlongFilter ? overlongKeepMask(trajectories) : trajectories.map(() => 1);
     const turns = coef > 0 ? turnAdvantages(trajectories.map(turnRewards), returns) : [];
+    if (rl.sampling.branching) {
+      // ARPO: each turn's advantage is shared by the episodes that replay it.
+      const values = trajectories.map((t, i) => {
+        const a = advantages[gi]![i] ?? 0;
+        return coef > 0 ? turns[i]!.map((x) => a + coef * x) : t.turns.map(() => a);
+      });
+      attributeAdvantages(trajectories, values).forEach((perTurn, i) => {
+        if (perTurn.some((x) => x !== 0) && keep[i] === 1) data.push(...rlData(trajectories[i]!, perTurn));
+      });
+      return;
+    }
     trajectories.forEach((t, i) => {
       const a = advantages[gi]![i] ?? 0;
       const perTurn = turns[i]?.map((x) => a + coef * x) ?? [];
       if ((a !== 0 || perTurn.some((x) => x !== 0)) && keep[i] === 1)
-        data.push(rlDatum(t, coef > 0 ? perTurn : a));
+        data.push(...rlData(t, coef > 0 ? perTurn : a));
     });
   });
   return data;

@@ -8,7 +8,7 @@ import type { Trajectory } from '@toolgym/protocol';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readLatestCheckpoint } from '../checkpoint/checkpoint.ts';
 import { loadTrainConfig, parseTrainConfig, type TrainConfig, TrainConfigError } from './config.ts';
-import { packedDatum, rlDatum, turnRewards, withTotalWeight } from './learner-data.ts';
+import { packedDatum, rlData, turnRewards, withTotalWeight } from './learner-data.ts';
 import { modelChat } from './policy-model.ts';
 import { adamAt, stepProgress } from './schedule.ts';
 import { train } from './train.ts';
@@ -102,6 +102,19 @@ describe('training config', () => {
       processCoef: 5,
       outcomeCoef: 5,
     });
+    const arpo = await load('compose-arpo');
+    expect(arpo.rl.sampling.branching).toEqual({
+      entropyThreshold: 0,
+      maxBranches: 2,
+      budget: 8,
+      entropyTokens: 10,
+    });
+    // As many episodes per step as the main job: groups of 4 grow to its 8.
+    expect(arpo.rl.groupSize).toBe(4);
+    const { branching: _, ...arpoSampling } = arpo.rl.sampling;
+    expect({ ...arpo, run: main.run, rl: { ...arpo.rl, groupSize: 8, sampling: arpoSampling } }).toEqual(
+      main,
+    );
     const rlpr = await load('compose-rlpr');
     expect(rlpr.rl.rlpr).toEqual({
       weight: 1,
@@ -109,6 +122,28 @@ describe('training config', () => {
       debias: true,
       stdFilter: { beta: 0.5, emaRatio: 0.99, from: 11 },
     });
+  });
+  it('refuses a branching budget no larger than the group, branching in eval, and branching with self-play', () => {
+    const branching = (b: Record<string, number>, rl: Record<string, unknown> = {}) => ({
+      ...base,
+      rl: { ...base.rl, ...rl, sampling: { ...base.rl.sampling, branching: b } },
+    });
+    expect(parseTrainConfig(branching({ budget: 4 })).rl.sampling.branching).toEqual({
+      entropyThreshold: 0,
+      maxBranches: 2,
+      budget: 4,
+      entropyTokens: 10,
+    });
+    expect(() => parseTrainConfig(branching({ budget: 2 }))).toThrow(
+      /rl\.sampling\.branching\.budget: .* counts the group’s first rl\.groupSize episodes/,
+    );
+    expect(() => parseTrainConfig(branching({ budget: 4, maxBranches: 0 }))).toThrow(/maxBranches/);
+    expect(() => parseTrainConfig(branching({ budget: 4 }, { selfPlay: true }))).toThrow(
+      /rl\.sampling\.branching: .*self-play match/,
+    );
+    expect(() =>
+      parseTrainConfig({ ...base, eval: { ...base.eval, sampling: { branching: { budget: 4 } } } }),
+    ).toThrow(/eval\.sampling\.branching: branching is a way to play RL groups/);
   });
   it('extends: a missing base and a circle are named', async () => {
     const dir = await tempDir('toolgym-extends-');
@@ -314,11 +349,11 @@ describe('turn-level credit', () => {
   });
 
   it("puts each turn's advantage on the tokens that turn sampled (next-token targets)", () => {
-    const datum = rlDatum(episode([1, 1, 0]), [0.5, -2]);
+    const [datum] = rlData(episode([1, 1, 0]), [0.5, -2]);
     // Targets are tokens 1..6: turn 0 samples tokens 2–3, turn 1 tokens 5–6.
-    expect(datum.lossFnInputs.advantages).toEqual([0, 0.5, 0.5, 0, -2, -2]);
-    expect(datum.lossFnInputs.weights).toEqual([0, 1, 1, 0, 1, 1]);
-    expect(rlDatum(episode([1, 1, 0]), 0.25).lossFnInputs.advantages).toEqual([
+    expect(datum!.lossFnInputs.advantages).toEqual([0, 0.5, 0.5, 0, -2, -2]);
+    expect(datum!.lossFnInputs.weights).toEqual([0, 1, 1, 0, 1, 1]);
+    expect(rlData(episode([1, 1, 0]), 0.25)[0]!.lossFnInputs.advantages).toEqual([
       0.25, 0.25, 0.25, 0.25, 0.25, 0.25,
     ]);
   });
@@ -692,7 +727,9 @@ describe('environment.endpoints', () => {
       description: 'One tool.',
       config: z.object({}),
       tasks: () => [{ id: 'a', split: 'train', prompt: 'echo', meta: {} }],
-      tools: { echo: { description: 'Echo.', input: z.object({ text: z.string() }), run: ({ text }) => text } },
+      tools: {
+        echo: { description: 'Echo.', input: z.object({ text: z.string() }), run: ({ text }) => text },
+      },
       setup: () => ({}),
       grade: () => weightedReward({}, {}),
       rewardRange: [0, 1],
