@@ -7,7 +7,7 @@
 import WebSocket from 'ws';
 
 export interface WsAnswer {
-  type: 'observation' | 'state' | 'error';
+  type: 'observation' | 'state' | 'error' | 'mcp';
   data: Record<string, unknown>;
 }
 
@@ -26,8 +26,9 @@ export class OpenEnvWsClient {
     this.closed = new Promise((resolve) => socket.once('close', (code) => resolve(code)));
   }
 
-  static async connect(baseUrl: string, token?: string): Promise<OpenEnvWsClient> {
-    const socket = new WebSocket(`${baseUrl.replace(/^http/, 'ws')}/ws`, {
+  /** Connects to `/ws`, or to `/mcp` (whose answers are JSON-RPC responses, read with `next`). */
+  static async connect(baseUrl: string, token?: string, path: '/ws' | '/mcp' = '/ws'): Promise<OpenEnvWsClient> {
+    const socket = new WebSocket(`${baseUrl.replace(/^http/, 'ws')}${path}`, {
       ...(token ? { headers: { authorization: `Bearer ${token}` } } : {}),
     });
     // Listening before the socket opens: the server may answer in the same packet as the upgrade.
@@ -62,6 +63,11 @@ export class OpenEnvWsClient {
     return this.send({ type: 'state' });
   }
 
+  /** A JSON-RPC request in OpenEnv's `{"type": "mcp"}` message. */
+  mcp(method: string, params: Record<string, unknown> = {}, id: number | string = 1): Promise<WsAnswer> {
+    return this.send({ type: 'mcp', data: { jsonrpc: '2.0', method, params, id } });
+  }
+
   /** The next answer, including one the server sent unasked (capacity, idle). */
   next(): Promise<WsAnswer> {
     const ready = this.early.shift();
@@ -73,6 +79,16 @@ export class OpenEnvWsClient {
     if (this.socket.readyState === WebSocket.OPEN) this.socket.send(JSON.stringify({ type: 'close' }));
     await this.closed;
   }
+}
+
+/** One JSON-RPC request to `POST /mcp`, as OpenEnv's MCP client sends it in production mode. */
+export async function mcpHttp(
+  baseUrl: string,
+  method: string,
+  params: Record<string, unknown> = {},
+  headers: Record<string, string> = {},
+): Promise<{ status: number; json: Record<string, unknown> }> {
+  return httpJson(baseUrl, '/mcp', { jsonrpc: '2.0', method, params, id: 1 }, headers);
 }
 
 /** A JSON POST or GET against the server's HTTP endpoints. */

@@ -9,7 +9,7 @@ import {
 } from '@toolgym/agents';
 import { modelChat, parseTrainConfig, writeCheckpoint } from '@toolgym/trainer';
 import { describe, expect, it } from 'vitest';
-import { TOOLGYM_BIN, temporaryDirectories, tinyDecoder } from './test-support.ts';
+import { TOOLGYM_BIN, temporaryDirectories, tinyDecoder, withToolgymServer } from './test-support.ts';
 
 const tempDir = temporaryDirectories('toolgym-cli-publish-');
 const tools = ['reverse', 'upper', 'answer'];
@@ -63,4 +63,23 @@ describe('toolgym learner publish', () => {
     expect(run.stderr).toContain('publish a checkpoint written by this version');
     expect(await readdir(dir)).toEqual(['checkpoints']);
   });
+});
+
+describe('toolgym learner serve', () => {
+  it("takes its API key from TINKER_API_KEY, the variable Tinker clients read, and refuses requests without it", async () => {
+    const code = await withToolgymServer(
+      ['learner', 'serve', '--port', '0'],
+      /learner API at (http:\/\/\S+)/,
+      async (url) => {
+        const capabilities = `${url}/get_server_capabilities`;
+        expect((await fetch(capabilities)).status).toBe(401);
+        expect((await fetch(capabilities, { headers: { 'x-api-key': 'wrong' } })).status).toBe(401);
+        const ok = await fetch(capabilities, { headers: { 'x-api-key': 'tinker-secret' } });
+        expect(ok.status).toBe(200);
+        expect(((await ok.json()) as { supported_models: unknown[] }).supported_models.length).toBeGreaterThan(0);
+      },
+      { ...process.env, TINKER_API_KEY: 'tinker-secret' },
+    );
+    expect(code).toBe(0);
+  }, 60_000);
 });

@@ -31,8 +31,8 @@ export function registerLearnerCommands(program: Command): void {
     .option('--port <port>', 'port (0 = any free port)', '8470')
     .option(
       '--token <key>',
-      'API key every request must carry (X-API-Key, as Tinker clients send it, or Authorization: Bearer)',
-      process.env.TOOLGYM_LEARNER_TOKEN,
+      'API key every request must carry (X-API-Key, as Tinker clients send it, or Authorization: Bearer); default $TINKER_API_KEY, the variable Tinker clients and `learner: { kind: tinker }` read',
+      process.env.TINKER_API_KEY,
     )
     .option('--state-dir <dir>', 'keep saved checkpoints here; a restarted server still loads them')
     .option('--backend <name>', 'TF.js backend: wasm or cpu', 'wasm')

@@ -26,6 +26,35 @@ export function runToolgym(
   });
 }
 
+/**
+ * Runs `toolgym <args>` as a server until `use` returns, then stops it with SIGTERM: `use` gets the
+ * first capture of `announced` in its stderr (the URL it listens on). Resolves to the exit code.
+ */
+export async function withToolgymServer(
+  args: readonly string[],
+  announced: RegExp,
+  use: (url: string) => Promise<void>,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<number | null> {
+  const child = spawn(process.execPath, [TOOLGYM_BIN, ...args], { env });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      let stderr = '';
+      child.stderr.on('data', (d) => {
+        stderr += d;
+        const found = announced.exec(stderr);
+        if (found) resolve(found[1]!);
+      });
+      child.once('exit', (code) => reject(new Error(`toolgym ${args.join(' ')} exited ${code}: ${stderr}`)));
+    });
+    await use(url);
+  } finally {
+    child.kill('SIGTERM');
+  }
+  return exited;
+}
+
 /** A maker of temporary directories that are removed after the calling test file. */
 export function temporaryDirectories(prefix: string): () => Promise<string> {
   const dirs: string[] = [];

@@ -5,7 +5,7 @@
  */
 import { type RewardBreakdown, SplitSchema, ToolGymError } from '@toolgym/protocol';
 import { z } from 'zod';
-import type { Environment } from './episode.ts';
+import type { Environment, ToolCallOutcome } from './episode.ts';
 import { EpisodeSession } from './mcp-server.ts';
 
 /** OpenEnv's `WSErrorCode`: what a `{"type":"error"}` answer's `data.code` says. */
@@ -55,6 +55,16 @@ export const ResetDataSchema = z.object({
   task_id: z.string().min(1).optional().describe('play this task instead of drawing one'),
   split: SplitSchema.optional().describe('the split to draw from (default train)'),
 });
+
+export type ResetData = z.infer<typeof ResetDataSchema>;
+
+/** MCP's `CallToolResult` as a ToolGym tool call answers it. */
+export interface McpCallToolResult {
+  content: Array<{ type: 'text'; text: string }>;
+  isError: boolean;
+  data: string;
+  _meta?: { done: true; reward: number; reward_breakdown: RewardBreakdown };
+}
 
 const metadata = z.record(z.string(), z.unknown()).default({});
 
@@ -180,12 +190,7 @@ export class OpenEnvSession {
       return { observation: { tools: this.tools(), metadata: { episode_id: this.episodeId } }, reward: null, done: this.done };
     }
     const call = validate(CallToolActionSchema, action, ['data']);
-    if (this.done)
-      throw new OpenEnvError('EXECUTION_ERROR', 'episode_done', `episode ${this.episodeId} is done`, 'send reset to start another');
-    if (!this.session.current)
-      throw new OpenEnvError('EXECUTION_ERROR', 'no_episode', 'no episode is open', 'send reset first');
-    const { outcome } = await this.session.callTool(call.tool_name, call.arguments);
-    this.stepCount++;
+    const { outcome, reward } = await this.call(call.tool_name, call.arguments);
     const observation = {
       tool_name: call.tool_name,
       result: outcome.content,
@@ -194,10 +199,41 @@ export class OpenEnvSession {
         : null,
     };
     const metadata = { episode_id: this.episodeId, truncated: outcome.truncated };
-    if (!outcome.terminated && this.stepCount < this.env.limits.maxTurns)
-      return { observation: { ...observation, metadata }, reward: null, done: false };
-    const reward = await this.finish();
+    if (!reward) return { observation: { ...observation, metadata }, reward: null, done: false };
     return { observation: { ...observation, metadata: { ...metadata, reward_breakdown: reward } }, reward: reward.total, done: true };
+  }
+
+  /**
+   * MCP's `tools/call`: runs `name` in the open episode, first opening one with `open` when none has
+   * been (an MCP-only client never sends reset). The result is MCP's `CallToolResult`; `data` is the
+   * text again, which OpenEnv's MCP client returns, and `_meta` says when the call ended the episode.
+   */
+  async callTool(name: string, args: Record<string, unknown>, open: ResetData): Promise<McpCallToolResult> {
+    if (!this.session.current && !this.done) await this.reset(open);
+    const { outcome, reward } = await this.call(name, args);
+    return {
+      content: [{ type: 'text', text: outcome.content }],
+      isError: outcome.isError,
+      data: outcome.content,
+      ...(reward ? { _meta: { done: true, reward: reward.total, reward_breakdown: reward } } : {}),
+    };
+  }
+
+  /** The tools as MCP's `tools/list` names them. */
+  mcpTools(): Array<{ name: string; description: string; inputSchema: Record<string, unknown> }> {
+    return this.env.toolSpecs.map((t) => ({ name: t.name, description: t.description, inputSchema: t.inputSchema }));
+  }
+
+  /** One tool call of the open episode; the episode is graded (and `reward` set) when the call ends it. */
+  private async call(name: string, args: Record<string, unknown>): Promise<{ outcome: ToolCallOutcome; reward?: RewardBreakdown }> {
+    if (this.done)
+      throw new OpenEnvError('EXECUTION_ERROR', 'episode_done', `episode ${this.episodeId} is done`, 'send reset to start another, or open a new session');
+    if (!this.session.current)
+      throw new OpenEnvError('EXECUTION_ERROR', 'no_episode', 'no episode is open', 'send reset first');
+    const { outcome } = await this.session.callTool(name, args);
+    this.stepCount++;
+    if (!outcome.terminated && this.stepCount < this.env.limits.maxTurns) return { outcome };
+    return { outcome, reward: await this.finish() };
   }
 
   state(): OpenEnvState {

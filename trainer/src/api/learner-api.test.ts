@@ -4,6 +4,8 @@
  * survive a server restart, sampling from saved weights, and the errors a client can cause.
  */
 import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
@@ -18,6 +20,7 @@ import { createEmbeddedLearner } from '../learner/embedded-learner.ts';
 import { type Datum, datumFromSequence, type Learner } from '../learner/learner.ts';
 import { type LearnerServer, serveLearner } from './learner-server.ts';
 import { TinkerClient } from './tinker-client.ts';
+import { datumToWire } from './tinker-wire.ts';
 import { TinkerLearner } from './tinker-learner.ts';
 import { TinkerPolicy } from './tinker-policy.ts';
 
@@ -241,9 +244,10 @@ describe('learner serve speaks the Tinker API', () => {
       apiKey: 'tml-secret',
       baseModel: 'toolgym/decoder-tiny',
     });
+    // Clip-Cov has no loss_fn_config key: it goes by the custom-loss route, on this server too.
     expect(() =>
       tiny.checkLoss('ppo', { covControl: { kind: 'clip-cov', fraction: 0.01, low: 1, high: 5 } }),
-    ).toThrow(/cov_control/);
+    ).not.toThrow();
     // The raw wire: an unknown loss_fn_config key is named.
     const client = new TinkerClient({ url: server.url, apiKey: 'tml-secret' });
     await expect(
@@ -253,5 +257,160 @@ describe('learner serve speaks the Tinker API', () => {
       }),
     ).rejects.toMatchObject({ status: 400, message: expect.stringMatching(/model_input/) });
     await tiny.close();
+  });
+});
+
+/**
+ * `learner serve` behind a proxy that hides its ToolGym extensions (and lists the model directory
+ * as a base model), so the client speaks to it as to the Tinker service: Tinker's losses with
+ * scaled inputs, and the custom-loss route for the rest.
+ */
+async function asPlainTinker(server: LearnerServer, baseModel: string): Promise<{ url: string; close(): Promise<void> }> {
+  const proxy = createServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const upstream = await fetch(`${server.url}${req.url!.replace(/^\/api\/v1/, '')}`, {
+      method: req.method!,
+      headers: { 'content-type': 'application/json' },
+      ...(chunks.length > 0 ? { body: Buffer.concat(chunks) } : {}),
+    });
+    let body = await upstream.text();
+    if (req.url!.endsWith('/get_server_capabilities')) {
+      const { toolgym: _, ...capabilities } = JSON.parse(body) as { supported_models: object[]; toolgym?: unknown };
+      body = JSON.stringify({ ...capabilities, supported_models: [...capabilities.supported_models, { model_name: baseModel }] });
+    }
+    res.writeHead(upstream.status, { 'content-type': 'application/json' }).end(body);
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  const { port } = proxy.address() as AddressInfo;
+  return { url: `http://127.0.0.1:${port}/api/v1`, close: () => new Promise((resolve) => proxy.close(() => resolve())) };
+}
+
+describe('a plain Tinker server: Tinker’s losses with scaled inputs, else the custom-loss route (forward, ∂L/∂logp in the client, cross_entropy with weights −∂L/∂logp)', () => {
+  it.each([
+    ['ppo', { clipLow: 0.2, clipHigh: 0.28 }],
+    ['cross_entropy', { aggregation: 'sequence-mean' }],
+    ['ppo', { aggregation: 'token-sum-norm', normLength: 12 }],
+    ['ppo', { ratioLevel: 'sequence', clipLow: 0.2, clipHigh: 0.2 }],
+    ['ppo', { klCoef: 0.1, klEstimator: 'k3', aggregation: 'sequence-mean' }],
+    ['importance_sampling', { truncation: 1.5, aggregation: 'token-sum-norm', normLength: 12 }],
+    ['ppo', { covControl: { kind: 'kl-cov', fraction: 0.3, coef: 1 } }],
+  ] as const)('%s %j on a plain Tinker server trains exactly as the embedded learner', async (lossFn, config) => {
+    const withRef = (k: number) => batch(k).map((d) => ({ ...d, lossFnInputs: { ...d.lossFnInputs, ref_logprobs: d.lossFnInputs.target_tokens.map(() => -5) } }));
+    const embedded = await createEmbeddedLearner({ decoder, weights, microBatchSize: 64 });
+    const server = await start();
+    const dir = await modelDir();
+    const proxy = await asPlainTinker(server, dir);
+    try {
+      const remote = await TinkerLearner.create({ url: proxy.url, baseModel: dir });
+      expect(remote.extended).toBe(false);
+      remote.checkLoss(lossFn, config);
+      const steps = async (learner: Learner) => {
+        const out: Array<{ loss: number; gradNorm: number; logprobs: number[][] }> = [];
+        for (let step = 0; step < 2; step++) {
+          const fb = await learner.forwardBackward('klCoef' in config ? withRef(step) : batch(step), lossFn, config);
+          // The gradient's norm checks its scale, to which Adam's step is blind.
+          const { grad_norm: gradNorm } = (await learner.optimStep(adam)).metrics;
+          out.push({ loss: fb.metrics.loss!, gradNorm: gradNorm!, logprobs: (await learner.forward(batch(9))).lossFnOutputs.map((o) => o.logprobs) });
+        }
+        return out;
+      };
+      const [expected, got] = [await steps(embedded), await steps(remote)];
+      for (const [i, e] of expected.entries()) {
+        expect(got[i]!.loss).toBeCloseTo(e.loss, 5);
+        expect(got[i]!.gradNorm).toBeGreaterThan(0);
+        expect(got[i]!.gradNorm / e.gradNorm).toBeCloseTo(1, 4);
+        for (const [j, lp] of got[i]!.logprobs.flat().entries()) expect(lp).toBeCloseTo(e.logprobs.flat()[j]!, 4);
+      }
+      // The weights moved: the second step's logprobs are not the first's.
+      expect(got[1]!.logprobs).not.toEqual(got[0]!.logprobs);
+      await remote.close();
+    } finally {
+      await proxy.close();
+    }
+  }, 120_000);
+
+  it('refuses, before anything is sent, what needs the whole distribution: entropy bonus, top-entropy tokens, a temperature', async () => {
+    const server = await start();
+    const dir = await modelDir();
+    const proxy = await asPlainTinker(server, dir);
+    try {
+      const remote = await TinkerLearner.create({ url: proxy.url, baseModel: dir });
+      for (const [key, config] of [
+        ['entropyCoef', { entropyCoef: 0.01 }],
+        ['entropyTopFraction', { entropyTopFraction: 0.2 }],
+        ['temperature', { temperature: 0.7 }],
+      ] as const) {
+        expect(() => remote.checkLoss('ppo', config)).toThrow(new RegExp(`with ${key}: it needs the whole next-token distribution`));
+        await expect(remote.forwardBackward(batch(0), 'ppo', config)).rejects.toMatchObject({ code: 'tinker_unsupported_loss_option', hint: expect.stringContaining(key) });
+      }
+      // Their off values are what Tinker computes, and pass.
+      expect(() => remote.checkLoss('ppo', { entropyCoef: 0, entropyTopFraction: 1, temperature: 1 })).not.toThrow();
+      await remote.close();
+    } finally {
+      await proxy.close();
+    }
+  });
+});
+
+describe('learner serve on the wire, as an SDK reads it', () => {
+  it("names a pass's metrics as the Tinker service does, and sums a loss sent without aggregation", async () => {
+    const server = await start();
+    const client = new TinkerClient({ url: server.url });
+    const { session_id } = (await client.request('POST', 'create_session', { tags: [], type: 'create_session' })) as { session_id: string };
+    const { model_id } = await client.call<{ model_id: string }>('create_model', { session_id, model_seq_id: 0, base_model: await modelDir(), type: 'create_model' });
+    const data = batch(0).map(datumToWire);
+    const pass = async (seq: number, config: Record<string, number>) =>
+      (
+        await client.call<{ metrics: Record<string, number> }>('forward', {
+          model_id,
+          seq_id: seq,
+          forward_input: { data, loss_fn: 'cross_entropy', loss_fn_config: config },
+        })
+      ).metrics;
+    const summed = await pass(1, {});
+    expect(Object.keys(summed).sort()).toEqual(['loss:sum', 'unmasked_tokens:sum']);
+    expect(summed['unmasked_tokens:sum']).toBe(batch(0).reduce((n, d) => n + d.modelInput.tokens.length, 0));
+    // Tinker's cross_entropy is a sum over the weighted tokens: the token mean times their count.
+    const trained = batch(0).reduce((n, d) => n + d.lossFnInputs.weights!.reduce((a, w) => a + w, 0), 0);
+    const mean = await pass(2, { aggregation: 0 });
+    expect(summed['loss:sum']! / trained).toBeCloseTo(mean['loss:sum']!, 5);
+  });
+});
+
+describe('every learner API route refuses a bad request, saying what to fix', () => {
+  const model = 'model_nope';
+  const datum = {
+    model_input: { chunks: [{ type: 'encoded_text', tokens: [1, 2] }] },
+    loss_fn_inputs: { target_tokens: { data: [2, 3], dtype: 'int64', shape: [2] } },
+  };
+  /** A well-formed body of each route that names a model, with a model id the server does not hold. */
+  const wellFormed: Record<string, object> = {
+    get_info: { model_id: model, type: 'get_info' },
+    unload_model: { model_id: model, type: 'unload_model' },
+    forward_backward: { model_id: model, seq_id: 1, forward_backward_input: { data: [datum], loss_fn: 'cross_entropy' } },
+    forward: { model_id: model, seq_id: 1, forward_input: { data: [datum], loss_fn: 'cross_entropy' } },
+    optim_step: { model_id: model, seq_id: 1, adam_params: { learning_rate: 0.1 }, type: 'optim_step' },
+    save_weights: { model_id: model, seq_id: 1, path: 'a', type: 'save_weights' },
+    save_weights_for_sampler: { model_id: model, seq_id: 1, path: 'a', type: 'save_weights_for_sampler' },
+    load_weights: { model_id: model, seq_id: 1, path: `tinker://${model}/weights/a`, optimizer: true, type: 'load_weights' },
+  };
+  const routes = [...Object.keys(wellFormed), 'create_model', 'asample', 'retrieve_future'];
+
+  it.each(routes)('%s: missing fields and wrong types are 400 naming the field; huge, protobuf and unknown-model bodies are refused', async (route) => {
+    const server = await start({ maxBodyBytes: 64 * 1024 });
+    const post = async (body: string, contentType = 'application/json') => {
+      const response = await fetch(`${server.url}/api/v1/${route}`, { method: 'POST', headers: { 'content-type': contentType }, body });
+      return { status: response.status, error: ((await response.json()) as { error: { code: string; field?: string; hint?: string } }).error };
+    };
+    const missing = await post('{}');
+    expect(missing).toMatchObject({ status: 400, error: { code: 'invalid_request', field: expect.stringMatching(/^[a-z_]+$/) } });
+    const wrongTypes = await post(JSON.stringify({ model_id: 7, session_id: 3, request_id: 5, prompt: 'x', seq_id: 'one' }));
+    expect(wrongTypes).toMatchObject({ status: 400, error: { code: 'invalid_request', field: expect.stringMatching(/^[a-z_]+$/) } });
+    expect(await post(JSON.stringify({ pad: 'x'.repeat(70_000) }))).toMatchObject({ status: 413, error: { code: 'body_too_large' } });
+    expect(await post('\x08\x01', 'application/x-protobuf')).toMatchObject({ status: 415, error: { code: 'protobuf_unsupported', hint: expect.stringContaining('0.25') } });
+    if (wellFormed[route])
+      // load_weights finds neither the checkpoint nor the model; it names the checkpoint first.
+      expect(await post(JSON.stringify(wellFormed[route]))).toMatchObject({ status: 404, error: { code: expect.stringMatching(/^unknown_(model|checkpoint)$/) } });
   });
 });

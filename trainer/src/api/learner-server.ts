@@ -610,6 +610,11 @@ export async function serveLearner(options: LearnerServerOptions = {}): Promise<
         handle: async (c) => {
           const key = c.req.header('x-idempotency-key');
           if (key && answered.has(key)) return c.json(answered.get(key) as object);
+          // The Tinker SDK from 0.25 sends forward_backward as protobuf; this server reads JSON only.
+          if (c.req.header('content-type')?.includes('application/x-protobuf'))
+            throw new HttpError(415, 'protobuf_unsupported', `${name}: this server reads JSON bodies, not protobuf`, {
+              hint: 'drive it with ToolGym\'s client (learner: { kind: tinker }) or a Tinker SDK before 0.25, which send JSON',
+            });
           let answer: unknown;
           try {
             answer = await call(await readJson(c));

@@ -211,42 +211,50 @@ describe('Tinker-protocol client (against a test double of a GPU service)', () =
     expect(double.requests.some((r) => r.endpoint === 'create_model')).toBe(false);
   });
 
-  it('refuses every loss option Tinker’s losses cannot compute, naming the option and the server', async () => {
+  it('refuses what needs the whole distribution, and takes the custom-loss route for the rest, as the SDK sends it', async () => {
     double = await startTinkerServiceDouble();
     const learner = await learnerOn(double);
     const refused: Array<
       [Parameters<TinkerLearner['checkLoss']>[0], Parameters<TinkerLearner['checkLoss']>[1], RegExp]
     > = [
-      ['ppo', { entropyCoef: 0.01 }, /loss_fn_config\.entropy_coef/],
-      ['ppo', { ratioLevel: 'sequence' }, /loss_fn_config\.ratio_level/],
-      ['ppo', { klCoef: 0.1, klEstimator: 'k3' }, /loss_fn_config\.kl_coef/],
-      ['ppo', { entropyTopFraction: 0.2 }, /loss_fn_config\.entropy_top_fraction/],
-      ['ppo', { aggregation: 'token-sum-norm' }, /loss_fn_config\.aggregation/],
-      ['importance_sampling', { truncation: 2 }, /loss_fn_config\.truncation/],
-      ['ppo', { temperature: 0.7 }, /loss_fn_config\.temperature/],
+      ['ppo', { entropyCoef: 0.01 }, /with entropyCoef/],
+      ['ppo', { entropyTopFraction: 0.2 }, /with entropyTopFraction/],
+      ['importance_sampling', { temperature: 0.7 }, /with temperature/],
     ];
     for (const [lossFn, config, option] of refused) {
       expect(() => learner.checkLoss(lossFn, config)).toThrow(option);
       expect(() => learner.checkLoss(lossFn, config)).toThrow(double.url);
     }
-    // What Tinker already computes passes: its clip bounds, any sum/mean aggregation, temperature 1.
-    for (const aggregation of ['token-mean', 'sequence-mean', 'token-sum'] as const)
-      expect(() =>
-        learner.checkLoss('ppo', {
-          clipLow: 0.2,
-          clipHigh: 0.28,
-          aggregation,
-          temperature: 1,
-          entropyCoef: 0,
-        }),
-      ).not.toThrow();
-    // A KL reference is a loss input Tinker has not: refused at the call, before anything is sent.
-    const withRef = data().map((d) => ({
-      ...d,
-      lossFnInputs: { ...d.lossFnInputs, ref_logprobs: [0, 0, 0, 0] },
-    }));
-    await expect(learner.forwardBackward(withRef, 'ppo')).rejects.toThrow(/ref_logprobs/);
-    expect(double.requests.some((r) => r.endpoint === 'forward_backward')).toBe(false);
+    // What Tinker computes passes; so does what the custom-loss route computes.
+    for (const aggregation of ['token-mean', 'sequence-mean', 'token-sum', 'token-sum-norm'] as const)
+      expect(() => learner.checkLoss('ppo', { clipLow: 0.2, clipHigh: 0.28, aggregation, temperature: 1, entropyCoef: 0 })).not.toThrow();
+    expect(() => learner.checkLoss('ppo', { ratioLevel: 'sequence', klCoef: 0.1 })).not.toThrow();
+    expect(() => learner.checkLoss('implicit_prm')).not.toThrow();
+
+    // A KL reference: forward (cross_entropy, targets and weights only), then forward_backward with weights −∂L/∂logp.
+    const withRef = data().map((d) => ({ ...d, lossFnInputs: { ...d.lossFnInputs, ref_logprobs: [0, 0, 0, 0] } }));
+    const out = await learner.forwardBackward(withRef, 'ppo', { klCoef: 0.5, klEstimator: 'k1', aggregation: 'token-sum' });
+    const sent = double.requests.filter((r) => r.endpoint === 'forward' || r.endpoint === 'forward_backward');
+    expect(sent.map((r) => r.endpoint)).toEqual(['forward', 'forward_backward']);
+    type Input = { data: Array<{ loss_fn_inputs: Record<string, { data: number[] }> }>; loss_fn: string; loss_fn_config: object };
+    const forward = (sent[0]!.body as { forward_input: Input }).forward_input;
+    expect(forward.loss_fn).toBe('cross_entropy');
+    expect(Object.keys(forward.data[0]!.loss_fn_inputs).sort()).toEqual(['target_tokens', 'weights']);
+    const backward = (sent[1]!.body as { forward_backward_input: Input }).forward_backward_input;
+    expect(backward).toMatchObject({ loss_fn: 'cross_entropy', loss_fn_config: {} });
+    // The double's forward gives logp 0 everywhere: with k1 = logp − ref = 0 and ratio e^(0 − old), PPO's
+    // token-sum ∂L/∂logp on a trained token is −ratio·A (unclipped) or 0 (clipped), plus β·1 for the KL.
+    const old = [-1, -2, -3, -4];
+    data().forEach((d, i) => {
+      const a = i ? 0.5 : -0.5;
+      const expected = d.lossFnInputs.weights!.map((w, t) => {
+        const ratio = Math.exp(0 - old[t]!);
+        const clipped = a > 0 ? ratio > 1.2 : ratio < 0.8;
+        return -w * ((clipped ? 0 : -ratio * a) + 0.5);
+      });
+      for (const [t, x] of backward.data[i]!.loss_fn_inputs.weights!.data.entries()) expect(x).toBeCloseTo(expected[t]!, 4);
+    });
+    expect(out.metrics).toMatchObject({ loss: expect.any(Number), kl_ref: 0, tokens: 8 });
   });
 
   it('state lives on the service: saveState is a tinker:// path, loadState loads it into a new model', async () => {

@@ -11,9 +11,11 @@
  * Loss options: a server that lists ToolGym's `loss_fn_config` extensions in its capabilities gets
  * them as they are. Any other gets Tinker's own losses: the aggregation becomes a scaling of the
  * weights (cross_entropy) or advantages (ppo, importance_sampling), whose losses Tinker sums over
- * tokens, and every option Tinker's losses cannot express is refused by `checkLoss` before the run
- * starts, naming the option and the server.
+ * tokens. A loss they cannot express but that is a function of the target logprobs takes Tinker's
+ * custom-loss route (`custom-loss.ts`); the rest (they read the whole distribution) are refused by
+ * `checkLoss` before the run starts, naming the option and the server.
  */
+import { DEFAULT_POLICY_LOSS } from '../algorithms/policy-loss.ts';
 import type { LossFnName } from '../algorithms/policy-losses.ts';
 import { learnerStateFromTensors } from '../checkpoint/learner-state-tensors.ts';
 import { decodeSafetensors } from '../export/safetensors.ts';
@@ -27,6 +29,7 @@ import type {
   LossFnConfig,
   OptimStepOutput,
 } from '../learner/learner.ts';
+import { customLossGradient, DISTRIBUTION_OPTIONS } from './custom-loss.ts';
 import { TinkerApiError, TinkerClient, type TinkerClientSettings } from './tinker-client.ts';
 import {
   datumToWire,
@@ -34,6 +37,7 @@ import {
   type GetServerCapabilitiesResponse,
   type LossFnConfigWire,
   lossConfigToWire,
+  metricsFromWire,
   parseTinkerPath,
   TINKER_LOSS_FN_CONFIG_KEYS,
   type WireForwardBackwardOutput,
@@ -48,10 +52,21 @@ export interface TinkerLearnerSettings extends TinkerClientSettings {
   loraSeed?: number;
 }
 
+/**
+ * How a loss reaches the server: as it is (ToolGym's server), as Tinker's loss with scaled inputs,
+ * or by the custom-loss route.
+ */
+type LossRoute =
+  | { kind: 'extended'; wire: LossFnConfigWire }
+  | { kind: 'tinker'; wire: LossFnConfigWire; aggregation: string; normLength: number }
+  | { kind: 'custom' };
+
 /** Tinker's losses, summed over tokens, are a mean once each token's weight is divided by this. */
-function aggregationScale(data: Datum[], aggregation: string, index: number): number[] {
+function aggregationScale(data: Datum[], aggregation: string, index: number, normLength: number): number[] {
   const w = (d: Datum) => d.lossFnInputs.weights ?? d.modelInput.tokens.map(() => 1);
   if (aggregation === 'token-sum') return w(data[index]!).map(() => 1);
+  // Dr. GRPO: the sum over B sequences divided by B · normLength.
+  if (aggregation === 'token-sum-norm') return w(data[index]!).map(() => 1 / (data.length * normLength));
   if (aggregation === 'token-mean') {
     const total = data.reduce((s, d) => s + w(d).filter((x) => x > 0).length, 0);
     return w(data[index]!).map(() => 1 / Math.max(total, 1));
@@ -61,6 +76,9 @@ function aggregationScale(data: Datum[], aggregation: string, index: number): nu
   const sequences = data.filter((d) => w(d).some((x) => x > 0)).length;
   return w(data[index]!).map(() => 1 / Math.max(own * sequences, 1));
 }
+
+/** The input tokens of a batch, as the learner counts `tokens` (Tinker: `unmasked_tokens`). */
+const inputTokens = (data: Datum[]) => data.reduce((n, d) => n + d.modelInput.tokens.length, 0);
 
 export class TinkerLearner implements Learner {
   private modelId = '';
@@ -133,65 +151,62 @@ export class TinkerLearner implements Learner {
    * options: call it for every loss a run will use, before it starts.
    */
   checkLoss(lossFn: LossFnName, config: LossFnConfig = {}): void {
-    this.standardLoss(lossFn, config);
+    this.route(lossFn, config);
   }
 
-  /** The `loss_fn_config` the server gets, and how the per-token inputs are scaled for it. */
-  private standardLoss(
-    lossFn: LossFnName,
-    config: LossFnConfig,
-  ): { wire: LossFnConfigWire; aggregation?: string } {
-    const wire = lossConfigToWire(config);
+  /** How `lossFn` with `config` reaches this server; throws for what no route computes. */
+  private route(lossFn: LossFnName, config: LossFnConfig, data: Datum[] = []): LossRoute {
     const toolgym = this.capabilities.toolgym;
+    // Clip-Cov / KL-Cov has no loss_fn_config key: ToolGym's server gets it by the custom-loss route too.
+    if (toolgym && config.covControl) return { kind: 'custom' };
     if (toolgym) {
+      // The aggregation is always sent: without it a server computes Tinker's sum.
+      const wire = lossConfigToWire({ ...config, aggregation: config.aggregation ?? DEFAULT_POLICY_LOSS.aggregation });
       for (const key of Object.keys(wire))
         if (!toolgym.loss_fn_config_keys.includes(key) && !TINKER_LOSS_FN_CONFIG_KEYS.ppo?.includes(key))
-          this.refuse(lossFn, key);
-      return { wire };
+          throw new TinkerApiError(
+            'tinker_unsupported_loss_option',
+            `${this.client.base} does not take loss_fn_config.${key} (it lists ${toolgym.loss_fn_config_keys.join(', ')})`,
+            'update the server, or drop that option from the rl section',
+          );
+      return { kind: 'extended', wire };
+    }
+    for (const [key, off] of Object.entries(DISTRIBUTION_OPTIONS)) {
+      const value = config[key as keyof typeof DISTRIBUTION_OPTIONS];
+      if (value !== undefined && value !== off) this.refuse(lossFn, key);
     }
     const tinkerKeys = TINKER_LOSS_FN_CONFIG_KEYS[lossFn];
-    if (!tinkerKeys)
-      throw new TinkerApiError(
-        'tinker_unsupported_loss',
-        `${this.client.base} has no ${lossFn} loss: Tinker's losses are ${Object.keys(TINKER_LOSS_FN_CONFIG_KEYS).join(', ')}`,
-        'train this recipe on `toolgym learner serve`, which computes ToolGym\'s own losses, or on the embedded learner',
-      );
-    const out: LossFnConfigWire = {};
-    // What Tinker's losses already do (or what a scaling of their inputs does) is dropped; the rest refused.
-    const implicit: Record<string, (v: number) => boolean> = {
-      ratio_level: (v) => v === 0,
-      entropy_coef: (v) => v === 0,
-      entropy_top_fraction: (v) => v === 1,
-      temperature: (v) => v === 1,
-      norm_length: () => config.aggregation !== 'token-sum-norm',
-      aggregation: (v) => v !== 3,
-    };
-    for (const [key, value] of Object.entries(wire)) {
-      if (tinkerKeys.includes(key)) out[key] = value;
-      else if ((key === 'clip_low_threshold' || key === 'clip_high_threshold') && lossFn !== 'ppo') continue;
-      else if (!implicit[key]?.(value)) this.refuse(lossFn, key);
+    const aggregation = config.aggregation ?? DEFAULT_POLICY_LOSS.aggregation;
+    // Tinker's losses compute a token-level ratio, with no KL, truncation or covariance control.
+    const expressible =
+      tinkerKeys !== undefined &&
+      (config.ratioLevel ?? 'token') === 'token' &&
+      !config.klCoef &&
+      config.truncation === undefined &&
+      config.covControl === undefined &&
+      !data.some((d) => d.lossFnInputs.ref_logprobs);
+    if (!expressible) return { kind: 'custom' };
+    const wire: LossFnConfigWire = {};
+    if (lossFn === 'ppo') {
+      const full = lossConfigToWire(config);
+      for (const key of tinkerKeys) if (full[key] !== undefined) wire[key] = full[key];
     }
-    return { wire: out, aggregation: config.aggregation ?? 'token-mean' };
+    return { kind: 'tinker', wire, aggregation, normLength: config.normLength ?? DEFAULT_POLICY_LOSS.normLength };
   }
 
+  /** An option only the whole next-token distribution can compute, on a server without ToolGym's extensions. */
   private refuse(lossFn: LossFnName, key: string): never {
     throw new TinkerApiError(
       'tinker_unsupported_loss_option',
-      `${this.client.base} cannot compute ${lossFn} with loss_fn_config.${key}: Tinker's ${lossFn} takes ${TINKER_LOSS_FN_CONFIG_KEYS[lossFn]?.join(', ') || 'no options'}`,
-      'drop that option from the rl section (its default is what Tinker computes), or train on `toolgym learner serve`',
+      `${this.client.base} cannot compute ${lossFn} with ${key}: it needs the whole next-token distribution, which neither Tinker's losses nor its custom-loss route (a function of the target logprobs) can read`,
+      `drop ${key} from the rl section (its default is off), or train on \`toolgym learner serve\`, which computes ToolGym's own losses`,
     );
   }
 
-  private wireData(lossFn: LossFnName, data: Datum[], aggregation: string | undefined) {
-    if (aggregation === undefined) return data.map(datumToWire);
+  private wireData(lossFn: LossFnName, data: Datum[], route: LossRoute) {
+    if (route.kind !== 'tinker') return data.map(datumToWire);
     return data.map((d, i) => {
-      if (d.lossFnInputs.ref_logprobs)
-        throw new TinkerApiError(
-          'tinker_unsupported_loss_option',
-          `${this.client.base}: loss_fn_inputs.ref_logprobs (a KL term) is ToolGym's; Tinker's losses have none`,
-          'set rl.kl.coef to 0',
-        );
-      const scale = aggregationScale(data, aggregation, i);
+      const scale = aggregationScale(data, route.aggregation, i, route.normLength);
       const weights = d.lossFnInputs.weights ?? d.modelInput.tokens.map(() => 1);
       if (lossFn === 'cross_entropy')
         return datumToWire({
@@ -239,11 +254,49 @@ export class TinkerLearner implements Learner {
     lossFn: LossFnName,
     config: LossFnConfig,
   ): Promise<ForwardBackwardOutput> {
-    const { wire, aggregation } = this.standardLoss(lossFn, config);
+    const route = this.route(lossFn, config, data);
+    if (route.kind === 'custom') return this.customPass(endpoint, data, lossFn, config);
     const out = await this.sequenced<WireForwardBackwardOutput>(endpoint, {
-      [field]: { data: this.wireData(lossFn, data, aggregation), loss_fn: lossFn, loss_fn_config: wire },
+      [field]: {
+        data: this.wireData(lossFn, data, route),
+        loss_fn: lossFn,
+        loss_fn_config: route.wire,
+      },
     });
-    return forwardOutputFromWire(out);
+    const result = forwardOutputFromWire(out);
+    // A server that reports no token count: it is the data's.
+    return { ...result, metrics: { tokens: inputTokens(data), ...result.metrics } };
+  }
+
+  /**
+   * The SDK's `forward_backward_custom`: `forward` for the target logprobs, L and ∂L/∂logp here,
+   * then `cross_entropy` with weights −∂L/∂logp (a Tinker loss without `aggregation` is a sum).
+   */
+  private async customPass(
+    endpoint: 'forward' | 'forward_backward',
+    data: Datum[],
+    lossFn: LossFnName,
+    config: LossFnConfig,
+  ): Promise<ForwardBackwardOutput> {
+    const targets = (d: Datum, weights?: number[]) =>
+      datumToWire({ modelInput: d.modelInput, lossFnInputs: { target_tokens: d.lossFnInputs.target_tokens, ...(weights ? { weights } : {}) } });
+    const forward = forwardOutputFromWire(
+      await this.sequenced<WireForwardBackwardOutput>('forward', {
+        forward_input: { data: data.map((d) => targets(d, d.lossFnInputs.weights)), loss_fn: 'cross_entropy', loss_fn_config: {} },
+      }),
+    );
+    const logprobs = forward.lossFnOutputs.map((o) => o.logprobs);
+    const custom = await customLossGradient(data, logprobs, lossFn, config);
+    const metrics = { loss: custom.loss, tokens: inputTokens(data), ...custom.metrics };
+    if (endpoint === 'forward') return { lossFnOutputs: forward.lossFnOutputs, metrics };
+    await this.sequenced<WireForwardBackwardOutput>('forward_backward', {
+      forward_backward_input: {
+        data: data.map((d, i) => targets(d, custom.gradients[i]!.map((g) => -g))),
+        loss_fn: 'cross_entropy',
+        loss_fn_config: {},
+      },
+    });
+    return { lossFnOutputs: forward.lossFnOutputs, metrics };
   }
 
   /** Every Adam parameter is sent: Tinker's defaults (eps 1e-12, no clipping) are not the embedded learner's. */
@@ -260,7 +313,7 @@ export class TinkerLearner implements Learner {
       type: 'optim_step',
     });
     this.step++;
-    const m = out.metrics ?? {};
+    const m = metricsFromWire(out.metrics);
     return {
       metrics: {
         grad_norm: m.grad_norm ?? Number.NaN,

@@ -371,8 +371,9 @@ export function lossConfigToWire(c: LossFnConfig): LossFnConfigWire {
   return out;
 }
 
+/** Without `aggregation` a loss is Tinker's: a sum over tokens (ToolGym's client always sends it). */
 export function lossConfigFromWire(w: LossFnConfigWire | null | undefined): LossFnConfig {
-  const out: LossFnConfig = {};
+  const out: LossFnConfig = { aggregation: 'token-sum' };
   if (!w) return out;
   const known = new Set<string>([...(TINKER_LOSS_FN_CONFIG_KEYS.ppo ?? []), ...TOOLGYM_LOSS_FN_CONFIG_KEYS]);
   for (const key of Object.keys(w))
@@ -419,15 +420,48 @@ export function forwardOutputToWire(o: ForwardBackwardOutput): WireForwardBackwa
     loss_fn_outputs: o.lossFnOutputs.map((x) => ({
       logprobs: { data: x.logprobs, dtype: 'float32', shape: [x.logprobs.length] },
     })),
-    metrics: o.metrics,
+    metrics: metricsToWire(o.metrics),
   };
 }
 
 export function forwardOutputFromWire(w: WireForwardBackwardOutput): ForwardBackwardOutput {
   return {
     lossFnOutputs: w.loss_fn_outputs.map((x) => ({ logprobs: x.logprobs?.data ?? [] })),
-    metrics: w.metrics,
+    metrics: metricsFromWire(w.metrics),
   };
+}
+
+/**
+ * Tinker names a pass's metric `name:reduction`, the reduction saying how the passes of a chunked
+ * batch combine (the SDK's `lib/chunked_fwdbwd_helpers.py`; the service reports `loss:sum`). The
+ * learner's loss and token counts add across micro-batches; its diagnostics are token means.
+ */
+const SUMMED_METRICS = new Set(['loss', 'tokens', 'cov_tokens']);
+/** The service's names where they differ: `unmasked_tokens` counts every input token, as the learner's `tokens` does. */
+const TINKER_NAMES: Record<string, string> = { tokens: 'unmasked_tokens' };
+
+export function metricsToWire(m: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(
+    Object.entries(m).map(([k, v]) => [`${TINKER_NAMES[k] ?? k}:${SUMMED_METRICS.has(k) ? 'sum' : 'mean'}`, v]),
+  );
+}
+
+/** Other servers' names for the learner's metrics: skyrl-tx's SkyRL-train backend (`total_loss:sum`) and JAX backend (`skyrl.ai/grad_norm`). */
+const METRIC_ALIASES: Record<string, string> = {
+  ...Object.fromEntries(Object.entries(TINKER_NAMES).map(([ours, theirs]) => [theirs, ours])),
+  total_loss: 'loss',
+  'skyrl.ai/grad_norm': 'grad_norm',
+  'skyrl.ai/learning_rate': 'learning_rate',
+};
+
+/** A server's metrics by the learner's names: the reduction suffix dropped, known aliases renamed. */
+export function metricsFromWire(m: Record<string, number> | null | undefined): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [key, value] of Object.entries(m ?? {})) {
+    const name = key.replace(/:[a-z_]+$/, '');
+    out[METRIC_ALIASES[name] ?? name] = value;
+  }
+  return out;
 }
 
 /** A request field that parsed but makes no sense (rendered as 400 naming the field). */
