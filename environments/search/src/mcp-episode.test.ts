@@ -62,6 +62,8 @@ describe('a full search episode over MCP stdio (toolgym env serve search)', () =
         'answer',
         'find',
         'open',
+        // Search Self-play's proposer tool; outside a proposer seat it refuses.
+        'propose',
         'search',
       ]);
 
