@@ -77,6 +77,14 @@ export type TrajectorySummary = z.infer<typeof TrajectorySummarySchema>;
 
 /** Fields every event message carries. `at` is the original wall-clock time (ms since epoch). */
 const eventBase = { cursor: FeedCursorSchema, runId: z.string(), at: z.number() };
+/** Which episode a turn or episode event is of. */
+const episodeOf = {
+  step: z.number().int().nonnegative().optional(),
+  trajectoryId: z.string(),
+  groupId: z.string().optional(),
+  envId: z.string(),
+  taskId: z.string(),
+};
 
 export const FeedRunMessageSchema = z.object({
   type: z.literal('run'),
@@ -88,11 +96,7 @@ export const FeedRunMessageSchema = z.object({
 export const FeedTurnMessageSchema = z.object({
   type: z.literal('turn'),
   ...eventBase,
-  step: z.number().int().nonnegative().optional(),
-  trajectoryId: z.string(),
-  groupId: z.string().optional(),
-  envId: z.string(),
-  taskId: z.string(),
+  ...episodeOf,
   turn: TurnSchema,
 });
 
@@ -118,11 +122,7 @@ export const FeedStepMetricsMessageSchema = z.object({
 export const FeedEpisodeMessageSchema = z.object({
   type: z.literal('episode'),
   ...eventBase,
-  step: z.number().int().nonnegative().optional(),
-  trajectoryId: z.string(),
-  groupId: z.string().optional(),
-  envId: z.string(),
-  taskId: z.string(),
+  ...episodeOf,
   status: z.literal('unfinished'),
   /** Turns recorded before the writer stopped. */
   turns: z.number().int().nonnegative(),

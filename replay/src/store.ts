@@ -1003,15 +1003,22 @@ function writerRuns(writer: string): boolean {
   }
 }
 
-function rowToLiveSummary(r: Record<string, unknown>): LiveEpisodeSummary {
+/** The columns every row of an episode (live, summary, whole trajectory) has: where it ran. */
+function rowEpisode(r: Record<string, unknown>) {
   return {
-    trajectoryId: r.trajectory_id as string,
     runId: r.run_id as string,
     ...(r.step === null ? {} : { step: r.step as number }),
     ...(r.group_id === null ? {} : { groupId: r.group_id as string }),
     envId: r.env_id as string,
     taskId: r.task_id as string,
     seed: r.seed as number,
+  };
+}
+
+function rowToLiveSummary(r: Record<string, unknown>): LiveEpisodeSummary {
+  return {
+    trajectoryId: r.trajectory_id as string,
+    ...rowEpisode(r),
     startedAt: r.started_at as number,
     updatedAt: r.updated_at as number,
     // A reader sees a dead writer's episodes as unfinished before any writer marks them so.
@@ -1048,12 +1055,7 @@ function summarise(t: Trajectory, runId: string, group: TrajectoryGroup): Trajec
 function rowToSummary(r: Record<string, unknown>): TrajectorySummary {
   return {
     id: r.id as string,
-    runId: r.run_id as string,
-    ...(r.step === null ? {} : { step: r.step as number }),
-    ...(r.group_id === null ? {} : { groupId: r.group_id as string }),
-    envId: r.env_id as string,
-    taskId: r.task_id as string,
-    seed: r.seed as number,
+    ...rowEpisode(r),
     status: r.status as Trajectory['status'],
     reward: JSON.parse(r.reward_json as string),
     turns: r.n_turns as number,
@@ -1069,12 +1071,7 @@ function rowToTrajectory(r: Record<string, unknown>): Trajectory {
   return {
     schemaVersion: 1,
     id: r.id as string,
-    runId: r.run_id as string,
-    ...(r.step === null ? {} : { step: r.step as number }),
-    ...(r.group_id === null ? {} : { groupId: r.group_id as string }),
-    envId: r.env_id as string,
-    taskId: r.task_id as string,
-    seed: r.seed as number,
+    ...rowEpisode(r),
     messages: JSON.parse(r.messages_json as string),
     tokens: decodeInt32(r.tokens as Buffer),
     lossMask: decodeUint8(r.loss_mask as Buffer) as Array<0 | 1>,
