@@ -96,7 +96,12 @@ export function learnPromptLayout(
     rest = rest.slice(at + mark(i).length);
   }
   parts.push(rest);
-  return fillPromptLayout(parts, roles.map((_, i) => other(i))) === second ? parts : null;
+  return fillPromptLayout(
+    parts,
+    roles.map((_, i) => other(i)),
+  ) === second
+    ? parts
+    : null;
 }
 
 /** The prompt text of a layout with these contents. */
@@ -175,6 +180,7 @@ export class TurnRenderer {
   /** The end-of-turn id the template writes, and the other ids that end a turn as well. */
   private readonly templateStop: number | undefined;
   private readonly stops: ReadonlySet<number>;
+  private readonly spellings = new Map<number, string>();
   private previous: RecordedTurn | undefined;
   private last: RecordedTurn | undefined;
 
@@ -228,7 +234,10 @@ export class TurnRenderer {
       cache.layouts.set(key, layout);
     }
     if (!layout) return undefined;
-    const text = fillPromptLayout(layout.parts, messages.map((m) => m.content));
+    const text = fillPromptLayout(
+      layout.parts,
+      messages.map((m) => m.content),
+    );
     if (layout.uses++ % FULL_CHECK_EVERY === 0) {
       const rendered = this.render(messages);
       if (rendered !== text) {
@@ -256,14 +265,23 @@ export class TurnRenderer {
    */
   readSampled(tokens: readonly number[]): SampledTurn {
     const stop = tokens.at(-1);
-    if (stop === undefined || !this.stops.has(stop))
-      return { content: this.tokenizer.decode(tokens), text: this.tokenizer.decode(tokens) };
+    if (stop === undefined || !this.stops.has(stop)) {
+      const text = this.tokenizer.decode(tokens);
+      return { content: text, text };
+    }
     const content = this.tokenizer.decode(tokens.slice(0, -1));
-    const spelled =
-      stop !== this.templateStop && this.templateStop !== undefined
-        ? this.tokenizer.decode([this.templateStop])
-        : this.tokenizer.decode([stop]);
-    return { content, text: content + spelled, stopTokenId: stop };
+    return { content, text: content + this.spelled(stop), stopTokenId: stop };
+  }
+
+  /** How the record spells a turn's end token: as the template writes its own. */
+  private spelled(stop: number): string {
+    const id = this.templateStop ?? stop;
+    let text = this.spellings.get(id);
+    if (text === undefined) {
+      text = this.tokenizer.decode([id]);
+      this.spellings.set(id, text);
+    }
+    return text;
   }
 
   /** Records the turn just sampled (its assistant message at `assistantIndex`). */

@@ -3,11 +3,11 @@ import { describe, expect, it } from 'vitest';
 import { playEpisode } from '../src/agent-loop.ts';
 import { ChatTemplate } from '../src/chat/chat-template.ts';
 import { hermesToolCalls } from '../src/chat/hermes-tool-calls.ts';
+import { TemplateMismatchError } from '../src/errors.ts';
 import { byteTokenizerConfig, byteTokenizerId, byteTokenizerJson } from '../src/model/byte-tokenizer.ts';
 import { HuggingFaceTokenizer } from '../src/model/hf-tokenizer.ts';
-import { createOraclePolicy } from '../src/policies/scripted.ts';
-import { TemplateMismatchError } from '../src/errors.ts';
 import { encodePieces } from '../src/piece-encoder.ts';
+import { createOraclePolicy } from '../src/policies/scripted.ts';
 import { TokenLedger } from '../src/token-ledger.ts';
 import { FULL_CHECK_EVERY, learnPromptLayout, RenderCache, TurnRenderer } from '../src/turn-renderer.ts';
 import { verifyTrajectoryTokens } from '../src/verify-trajectory.ts';
@@ -160,10 +160,15 @@ describe("a run renders its prompts from the template's layout", () => {
     );
     const cache = new RenderCache();
     const renderer = new TurnRenderer(chat, tokenizer, [], 'window', cache);
-    const prompt = (content: string) => renderer.prompt(new TokenLedger(tokenizer), [{ role: 'user', content }]);
+    const prompt = (content: string) =>
+      renderer.prompt(new TokenLedger(tokenizer), [{ role: 'user', content }]);
     // The first prompt is short: the layout checks out against Jinja and is kept.
-    expect(tokenizer.decode([...prompt('short').tokens])).toBe('<|im_start|>user\nshort<|im_end|>\n<|im_start|>assistant');
+    expect(tokenizer.decode([...prompt('short').tokens])).toBe(
+      '<|im_start|>user\nshort<|im_end|>\n<|im_start|>assistant',
+    );
     for (let i = 1; i < FULL_CHECK_EVERY; i++) prompt(`a long prompt, over forty characters, number ${i}`);
-    expect(() => prompt('a long prompt, over forty characters, the checked one')).toThrow(TemplateMismatchError);
+    expect(() => prompt('a long prompt, over forty characters, the checked one')).toThrow(
+      TemplateMismatchError,
+    );
   });
 });

@@ -1,16 +1,10 @@
-import { hashString, Rng } from '@toolgym/protocol';
 import type { ToolCall } from '@toolgym/protocol';
+import { hashString, Rng } from '@toolgym/protocol';
 import { hermesToolCalls } from '../chat/hermes-tool-calls.ts';
 import type { ToolCallFormat } from '../chat/tool-call-format.ts';
 import { PolicyError, PolicySpecError } from '../errors.ts';
-import type {
-  EpisodeBinding,
-  GenerateRequest,
-  GenerateResult,
-  Policy,
-  PolicyScheme,
-} from '../policy.ts';
 import { encodePieces } from '../piece-encoder.ts';
+import type { EpisodeBinding, GenerateRequest, GenerateResult, Policy, PolicyScheme } from '../policy.ts';
 import type { Tokenizer } from '../tokenizer.ts';
 import { randomValue } from './random-arguments.ts';
 
