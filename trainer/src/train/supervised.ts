@@ -130,11 +130,12 @@ export function demonstrationsThatFit(
   return { kept, overContext: demos.length - kept.length };
 }
 
-/** How a phase's episodes ended, e.g. "12 truncated (token_budget), 3 terminated". */
+/** How a phase's episodes ended, e.g. "12 truncated (token_budget), 2 failed (tool_failed), 3 terminated". */
 function endings(episodes: readonly Trajectory[]): string {
   const counts = new Map<string, number>();
   for (const t of episodes) {
-    const key = t.truncation ? `${t.status} (${t.truncation})` : t.status;
+    const why = t.truncation ?? t.failure?.code;
+    const key = why ? `${t.status} (${why})` : t.status;
     counts.set(key, (counts.get(key) ?? 0) + 1);
   }
   return [...counts].map(([k, n]) => `${n} ${k}`).join(', ');
