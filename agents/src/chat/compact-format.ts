@@ -7,6 +7,7 @@
  * between a feasible and an infeasible RL run on 2 cores.
  */
 import {
+  readCallObject,
   scanToolCallBlocks,
   TOOL_CALL_CLOSE,
   TOOL_CALL_OPEN,
@@ -86,10 +87,11 @@ export function compactToolCalls(argumentOf: ReadonlyMap<string, string | null>)
           index++;
           continue;
         }
-        const read = jsonArguments(name, body.slice(colon + 1));
+        // The arguments text is read as a call object's JSON-string arguments are.
+        const read = readCallObject({ name, arguments: body.slice(colon + 1) }, id);
         if ('error' in read) errors.push(read.error);
         else {
-          calls.push({ id, name, arguments: read.arguments });
+          calls.push(read.call);
           index++;
         }
       }
@@ -98,27 +100,6 @@ export function compactToolCalls(argumentOf: ReadonlyMap<string, string | null>)
       return { content: prose.trim(), calls, errors };
     },
   };
-}
-
-/** A JSON-argument tool's arguments, which must be one JSON object. */
-function jsonArguments(
-  name: string,
-  text: string,
-): { arguments: Record<string, unknown> } | { error: ParseError } {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (error) {
-    return {
-      error: {
-        code: 'invalid_json',
-        message: `the arguments of '${name}' are not JSON: ${(error as Error).message}; write ${name}:{...}`,
-      },
-    };
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value))
-    return { error: { code: 'arguments_not_object', message: `the arguments of '${name}' must be a JSON object` } };
-  return { arguments: value as Record<string, unknown> };
 }
 
 /**
