@@ -109,6 +109,10 @@ export interface EnvironmentSpec<State, Config> {
   prompt?(episode: EpisodeContext<State, Config>): string | Promise<string>;
   /** Releases what `setup` made. Called exactly once per episode, whatever happened. */
   teardown?(state: State): void | Promise<void>;
+  /**
+   * The episode's reward. With feedback (`withFeedback`) an answer is graded once, when it is
+   * given (without `finalText`): a right one's grade is the episode's unless calls were made after it.
+   */
   grade(input: GradeInput<State, Config>): RewardBreakdown | Promise<RewardBreakdown>;
   /** The interval every `total` falls in; the conformance check holds the environment to it. */
   rewardRange: [number, number];

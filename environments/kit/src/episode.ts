@@ -1,4 +1,4 @@
-import type { ChatTextModel, EndResult, EpisodeLimits, Split, StartParams, Task, ToolSpec, Truncation } from '@toolgym/protocol';
+import type { ChatTextModel, EndResult, RewardBreakdown, EpisodeLimits, Split, StartParams, Task, ToolSpec, Truncation } from '@toolgym/protocol';
 import { RewardBreakdownSchema, StartParamsSchema } from '@toolgym/protocol';
 import type { DataFileReport, EnvironmentDefinition, EpisodeContext, ToolCallRecord, ToolOutput } from './define-environment.ts';
 import { formatZodIssues, moduleOf } from './define-environment.ts';
@@ -135,6 +135,8 @@ export class Episode<State = any, Config = any> implements EpisodeContext<State,
   private readonly openedAt = performance.now();
   /** Wrong answers answered with feedback instead of ending the episode (`withFeedback`). */
   private readonly failedAttempts: FailedAttempt[] = [];
+  /** With feedback: the grade of the right answer that ended the episode, and how many calls it saw. */
+  private answerGrade?: { reward: RewardBreakdown; calls: number };
 
   constructor(
     readonly env: Environment<State, Config>,
@@ -220,6 +222,7 @@ export class Episode<State = any, Config = any> implements EpisodeContext<State,
   /**
    * With feedback (`withFeedback`), an answer that ended the episode is graded at once: a wrong one,
    * while re-attempts remain, is taken back and answered with the feedback, so the episode goes on.
+   * A right answer's grade is kept for `end`, so an answer is graded once (code runs its tests once).
    * A grade that fails here leaves the answer standing; `end` grades it again and reports the failure.
    */
   private async afterAnswer(outcome: ToolCallOutcome): Promise<ToolCallOutcome> {
@@ -229,7 +232,10 @@ export class Episode<State = any, Config = any> implements EpisodeContext<State,
     let text: string;
     try {
       const reward = RewardBreakdownSchema.parse(await definition.grade({ episode: this }));
-      if (correctnessOf(reward, feedback, definition.ref) === 1) return outcome;
+      if (correctnessOf(reward, feedback, definition.ref) === 1) {
+        this.answerGrade = { reward, calls: this.calls.length };
+        return outcome;
+      }
       const guidance = feedback.guidance ? await definition.guidance?.({ episode: this, reward }) : undefined;
       text = guidance ? `${feedback.message}\n${guidance}` : feedback.message;
       this.failedAttempts.push({ answer: this.answerValue, reward });
@@ -368,9 +374,12 @@ export class Episode<State = any, Config = any> implements EpisodeContext<State,
     if (!this.terminated && performance.now() - this.openedAt >= this.env.limits.maxEpisodeMs) this.truncationValue ??= 'time_limit';
     const graded = this.truncationValue === undefined ? finalText : undefined;
     try {
-      const grade = RewardBreakdownSchema.parse(
-        await this.env.definition.grade({ episode: this, ...(graded !== undefined ? { finalText: graded } : {}) }),
-      );
+      const kept = this.answerGrade?.calls === this.calls.length ? this.answerGrade.reward : undefined;
+      const grade =
+        kept ??
+        RewardBreakdownSchema.parse(
+          await this.env.definition.grade({ episode: this, ...(graded !== undefined ? { finalText: graded } : {}) }),
+        );
       const feedback = this.env.definition.feedback;
       if (feedback) correctnessOf(grade, feedback, this.env.definition.ref);
       const reward = feedback
