@@ -27,8 +27,14 @@ const SCORING_OF: Record<Candidate, Bm25Scoring> = {
 const CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), 'at-scale-child.ts');
 export const CANDIDATES: readonly Candidate[] = ['toolgym-disk', 'fts5', 'minisearch'];
 const HEAP_MB = 2048;
-/** A build still running after this long is stopped and reported as its row (the target). */
-const BUILD_TIMEOUT_MS = 10 * 60_000;
+/**
+ * A build that has used this much CPU is stopped and reported as its row: the target is 10
+ * minutes, and every candidate builds on one thread, so on an idle machine CPU time is its wall
+ * time. One still running after `BUILD_TIMEOUT_MS` of wall time is stopped too, however little
+ * CPU the shared machine gave it.
+ */
+const BUILD_CPU_LIMIT_S = 10 * 60;
+const BUILD_TIMEOUT_MS = 60 * 60_000;
 /** Any other step still running after this long is stopped and reported. */
 const STEP_TIMEOUT_MS = 20 * 60_000;
 /**
@@ -179,7 +185,11 @@ function measureCandidates(
     const indexDir = path.join(dir, `index-${candidate}`);
     rmSync(indexDir, { recursive: true, force: true });
     mkdirSync(indexDir, { recursive: true });
-    const built = child('build', { candidate, corpus, out: indexDir }, BUILD_TIMEOUT_MS);
+    const built = child(
+      'build',
+      { candidate, corpus, out: indexDir, cpuLimitS: BUILD_CPU_LIMIT_S },
+      BUILD_TIMEOUT_MS,
+    );
     if (!built.ok) {
       rows.push([candidate, `failed: ${built.error}`, '', '', '', '', '', '', '', '']);
       rmSync(indexDir, { recursive: true, force: true });
@@ -212,7 +222,7 @@ function measureCandidates(
     meanMs[candidate] = q.mean as number;
     rows.push([
       candidate,
-      fmt(built.value!.buildMs as number),
+      `${fmt(built.value!.buildMs as number)} (CPU ${(built.value!.cpuS as number).toFixed(0)} s)`,
       `${(built.value!.maxRssMb as number).toFixed(0)} / ${(q.maxRssMb as number).toFixed(0)} MiB`,
       mb(q.bytes as number),
       fmt(q.openMs as number),
@@ -273,7 +283,7 @@ function measureCandidates(
     'ties: a top 10 agrees when the scan scores of its documents, sorted, equal the scan top-10 scores within 1e-9 (relative)',
   );
   out(
-    `latency: every query, or as many as ${fmt(QUERY_BUDGET_MS)} of wall time allowed (the agreement sample always); a build is stopped at ${fmt(BUILD_TIMEOUT_MS)}\n`,
+    `latency: every query, or as many as ${fmt(QUERY_BUDGET_MS)} of wall time allowed (the agreement sample always); a build is stopped at ${BUILD_CPU_LIMIT_S / 60} min of CPU or ${fmt(BUILD_TIMEOUT_MS)} of wall time\n`,
   );
 }
 

@@ -13,9 +13,9 @@ afterAll(async () => {
 });
 
 /**
- * A corpus served from disk (above `diskIndexAbove`) with six huge passages: a query that matches
- * them takes about 0.6 s of CPU in its search thread (each snippet reads a 2.4 MB passage), an
- * ordinary query well under a millisecond.
+ * A corpus served from disk (above `diskIndexAbove`) with eight huge passages: a query that matches
+ * them takes about 0.8 s of CPU in its search thread (each snippet reads a 2.4 MB passage), an
+ * ordinary query (words and numbers the huge ones lack) well under a millisecond.
  */
 const HUGE = 'The zebra crossed the wide river at dawn near the old mill. '.repeat(40_000);
 const SLOW_QUERY = 'zebra river dawn';
@@ -26,7 +26,7 @@ beforeAll(async () => {
       id: `p${i}`,
       contents: `"Harbour ${i}"\nHarbour ${i} lies on the coast of Velmoria and trades in salt and amber.`,
     })),
-    ...Array.from({ length: 6 }, (_, i) => ({ id: `huge${i}`, contents: `"Mill ${i}"\n${HUGE}` })),
+    ...Array.from({ length: 8 }, (_, i) => ({ id: `huge${i}`, contents: `"Mill ${i}"\n${HUGE}` })),
   ];
   const corpus = path.join(dir, 'corpus.jsonl');
   writeFileSync(corpus, `${lines.map((l) => JSON.stringify(l)).join('\n')}\n`);
@@ -86,15 +86,15 @@ describe('search@1 on a corpus served from disk: queries run in search threads',
       });
       // Sent once the slow query is on its way to the server.
       await new Promise((resolve) => setTimeout(resolve, 50));
-      const cheap = await b.callTool('search', { query: 'Harbour 7 Velmoria', k: 3 });
+      const cheap = await b.callTool('search', { query: 'Harbour 12 Velmoria', k: 3 });
       finished.push('cheap');
       const slowResult = await slow;
 
       expect(finished).toEqual(['cheap', 'slow']);
       expect(cheap.isError).toBe(false);
-      expect(cheap.content).toMatch(/^\[1\] p7 — Harbour 7/m);
+      expect(cheap.content).toMatch(/^\[1\] p12 — Harbour 12/m);
       expect(slowResult.isError).toBe(false);
-      expect(slowResult.content.match(/^\[\d+\] huge\d/gm)).toHaveLength(6);
+      expect(slowResult.content.match(/^\[\d+\] huge\d/gm)).toHaveLength(8);
     } finally {
       await close();
     }
@@ -103,23 +103,23 @@ describe('search@1 on a corpus served from disk: queries run in search threads',
   it('a query past the search budget fails that call with search_timeout; the next query works', {
     timeout: 600_000,
   }, async () => {
-    const { a, b, close } = await serve(150);
+    const { a, b, close } = await serve(300);
     try {
       expect((await a.callTool('search', { query: 'harbour salt' })).isError).toBe(false);
       const timedOut = await a.callTool('search', { query: SLOW_QUERY, k: 10 });
       expect(timedOut).toMatchObject({ isError: true, errorCode: 'search_timeout' });
       expect(timedOut.content).toMatch(
-        /ran past 150 ms and was stopped; search again with fewer or rarer words/,
+        /ran past 300 ms and was stopped; search again with fewer or rarer words/,
       );
 
       // The same session and another one go on: a fresh thread replaced the stopped one.
       const [next, other] = await Promise.all([
-        a.callTool('search', { query: 'Harbour 3 Velmoria', k: 2 }),
-        b.callTool('search', { query: 'Harbour 4 amber', k: 2 }),
+        a.callTool('search', { query: 'Harbour 13 Velmoria', k: 2 }),
+        b.callTool('search', { query: 'Harbour 14 amber', k: 2 }),
       ]);
-      expect(next.isError).toBe(false);
-      expect(next.content).toMatch(/^\[1\] p3 — Harbour 3/m);
-      expect(other.content).toMatch(/^\[1\] p4 — Harbour 4/m);
+      expect(next.isError, next.content).toBe(false);
+      expect(next.content).toMatch(/^\[1\] p13 — Harbour 13/m);
+      expect(other.content).toMatch(/^\[1\] p14 — Harbour 14/m);
       const ended = await a.end();
       expect(ended.toolCalls).toBe(3);
     } finally {

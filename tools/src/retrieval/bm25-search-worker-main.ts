@@ -27,5 +27,8 @@ if (!index) {
     }
     port.postMessage(reply);
   });
+  // One query before taking any: the first runs cold (code compiled, SQLite statements prepared),
+  // and should not count against a caller's search budget.
+  if (store.size > 0) store.hits(index.search(store.at(0).title, 1), store.at(0).title);
   port.postMessage({ kind: 'ready' } satisfies SearchWorkerReply);
 }
