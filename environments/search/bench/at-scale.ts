@@ -73,7 +73,9 @@ function child(step: string, args: Record<string, unknown>, timeoutMs = STEP_TIM
   const reason =
     run.signal === 'SIGKILL'
       ? `stopped after ${fmt(ms)}`
-      : (stderr.find((l) => /heap out of memory|Invalid string length|Error/i.test(l)) ?? stderr.at(-1));
+      : (stderr.find((l) =>
+          /^\s*(\w*Error\b|FATAL ERROR)|heap out of memory|Invalid string length/.test(l),
+        ) ?? stderr.at(-1));
   return {
     ok: false,
     error: `${reason ?? `exit ${run.status}`}${progress ? ` (after ${progress})` : ''}`,
