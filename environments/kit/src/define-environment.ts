@@ -63,6 +63,11 @@ export interface ToolDefinition<State, Config, Input extends z.ZodType = z.ZodTy
   run(args: z.infer<Input>, ctx: ToolContext<State, Config>): ToolOutput | Promise<ToolOutput>;
   /** Overrides the environment's tool timeout for this tool. */
   timeoutMs?: number;
+  /**
+   * Whether a config offers this tool (default: every config does). A tool it does not offer is
+   * neither listed nor callable (`unknown_tool`), so the agent never sees a tool it may not use.
+   */
+  offeredBy?(config: Config): boolean;
 }
 
 /** Everything `grade` can look at. */

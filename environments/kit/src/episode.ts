@@ -26,6 +26,8 @@ export interface ToolCallOutcome {
 // biome-ignore lint/suspicious/noExplicitAny: an untyped Environment accepts every state and config type
 export class Environment<State = any, Config = any> {
   readonly limits: EpisodeLimits;
+  /** The tools this config offers, in declaration order. */
+  readonly toolSpecs: ToolSpec[];
   private taskList?: Promise<Task[]>;
   private episodeCounter = 0;
   private modelValue?: ChatTextModel;
@@ -35,6 +37,7 @@ export class Environment<State = any, Config = any> {
     readonly config: Config,
   ) {
     this.limits = definition.limitsFor(config);
+    this.toolSpecs = definition.toolSpecs.filter((spec) => this.offers(spec.name));
     // Pure tools run in tool workers: start them now rather than on the first call.
     const moduleUrl = moduleOf(definition);
     if (moduleUrl && Object.values(definition.tools).some((tool) => tool.pure)) toolWorkerPool(moduleUrl).warm();
@@ -48,8 +51,10 @@ export class Environment<State = any, Config = any> {
     return this.definition.ref;
   }
 
-  get toolSpecs(): ToolSpec[] {
-    return this.definition.toolSpecs;
+  /** Whether this config offers the tool `name` (declared, and not left out by its `offeredBy`). */
+  offers(name: string): boolean {
+    const tool = Object.hasOwn(this.definition.tools, name) ? this.definition.tools[name] : undefined;
+    return tool !== undefined && (tool.offeredBy?.(this.config) ?? true);
   }
 
   /**
@@ -275,11 +280,11 @@ export class Episode<State = any, Config = any> implements EpisodeContext<State,
       this.truncationValue ??= over;
       return finish(`The episode is over: ${TRUNCATION_TEXT[this.truncationValue](limits)}. No more tool calls.`, 'episode_over');
     }
-    const tool = this.env.definition.tools[name];
-    if (!tool) {
-      const known = Object.keys(this.env.definition.tools);
+    if (!this.env.offers(name)) {
+      const known = this.env.toolSpecs.map((spec) => spec.name);
       return finish(`Unknown tool '${name}'. Available tools: ${known.join(', ')}.`, 'unknown_tool');
     }
+    const tool = this.env.definition.tools[name]!;
     const parsed = tool.input.safeParse(args ?? {});
     if (!parsed.success) {
       return finish(`Invalid arguments for '${name}': ${formatZodIssues(parsed.error)}.`, 'invalid_arguments');
