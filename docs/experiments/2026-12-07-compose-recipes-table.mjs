@@ -9,7 +9,9 @@ const pct = (x) => (x === undefined ? '–' : (100 * x).toFixed(1));
 const rows = [];
 // Per arm and seed, for the summary: held-out accuracy and composed share, before and after.
 const runs = {};
-for (const dir of readdirSync('runs/arms').filter((d) => /^arm-.*-seed\d+$/.test(d)).sort()) {
+for (const dir of readdirSync('runs/arms')
+  .filter((d) => /^arm-.*-seed\d+$/.test(d))
+  .sort()) {
   const file = `runs/arms/${dir}/result.json`;
   if (!existsSync(file)) {
     rows.push(`| ${dir} | (running or stopped: no result.json) |`);
@@ -39,7 +41,9 @@ for (const dir of readdirSync('runs/arms').filter((d) => /^arm-.*-seed\d+$/.test
   const train = `${pct(mean(steps.slice(0, 5)))} → ${pct(mean(steps.slice(-5)))}`;
   let firstAnswer = '';
   if (recipe === 'try-again') {
-    const episodes = sql(`select step, task_id, reward_json from trajectories where run_id = '${r.runId}-eval'`);
+    const episodes = sql(
+      `select step, task_id, reward_json from trajectories where run_id = '${r.runId}-eval'`,
+    );
     const at = (step) => {
       const held = episodes.filter((e) => {
         const [, pair] = /^d2-([^-]+)-/.exec(e.task_id);
@@ -51,12 +55,17 @@ for (const dir of readdirSync('runs/arms').filter((d) => /^arm-.*-seed\d+$/.test
     };
     firstAnswer = `${at(first.step)} → ${at(last.step)}`;
   }
-  runs[recipe] = { ...runs[recipe], [seed]: { acc: [r.before, r.after], composed: [composed(first), composed(last)] } };
+  runs[recipe] = {
+    ...runs[recipe],
+    [seed]: { acc: [r.before, r.after], composed: [composed(first), composed(last)] },
+  };
   rows.push(
     `| ${recipe} | ${seed} | ${pct(r.before)} → ${pct(r.after)} | ${pct(composed(first))} → ${pct(composed(last))} | ${firstAnswer} | ${train} | ${pct(cut.share)} | ${r.best.step}: ${pct(r.best.validation)} / ${pct(r.best.accuracy)} | ${r.rlSteps} | ${(r.rlSeconds / 60).toFixed(1)} | ${r.evals.map((e) => `${e.step}:${pct(e.accuracy)}`).join(' ')} |`,
   );
 }
-console.log('| arm | seed | held-out accuracy, before → after | composed, before → after | Try Again: first answer composed, before → after (episodes) | training composed, steps 1–5 → last 5 | training episodes cut at the context | best: step: validation / held-out | RL steps | RL min | curve |');
+console.log(
+  '| arm | seed | held-out accuracy, before → after | composed, before → after | Try Again: first answer composed, before → after (episodes) | training composed, steps 1–5 → last 5 | training episodes cut at the context | best: step: validation / held-out | RL steps | RL min | curve |',
+);
 console.log('|---|---|---|---|---|---|---|---|---|---|---|');
 for (const row of rows) console.log(row);
 
@@ -67,13 +76,17 @@ const stats = (xs) => {
   return `${(100 * m).toFixed(1)} ± ${(100 * sd).toFixed(1)}`;
 };
 console.log('');
-console.log('| arm | seeds | held-out accuracy after | change (after − before) | after − GRPO\'s, per seed (points) | composed after | composed after − GRPO\'s, per seed (points) |');
+console.log(
+  "| arm | seeds | held-out accuracy after | change (after − before) | after − GRPO's, per seed (points) | composed after | composed after − GRPO's, per seed (points) |",
+);
 console.log('|---|---|---|---|---|---|---|');
 for (const [recipe, bySeed] of Object.entries(runs)) {
   const seeds = Object.keys(bySeed);
   const v = seeds.map((s) => bySeed[s]);
   const vsGrpo = (key) =>
-    seeds.map((s) => (runs.main?.[s] ? (100 * (bySeed[s][key][1] - runs.main[s][key][1])).toFixed(1) : '–')).join(', ');
+    seeds
+      .map((s) => (runs.main?.[s] ? (100 * (bySeed[s][key][1] - runs.main[s][key][1])).toFixed(1) : '–'))
+      .join(', ');
   console.log(
     `| ${recipe} | ${seeds.join(', ')} | ${stats(v.map((x) => x.acc[1]))} | ${stats(v.map((x) => x.acc[1] - x.acc[0]))} | ${vsGrpo('acc')} | ${stats(v.map((x) => x.composed[1]))} | ${vsGrpo('composed')} |`,
   );
