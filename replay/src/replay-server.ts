@@ -91,16 +91,17 @@ export async function serveReplay(options: ReplayServerOptions): Promise<ReplayS
   const viewerDir = options.viewer === false ? undefined : await buildViewer();
 
   const sessions = new Set<FeedSession>();
-  // Recent events as feed JSON: 50 clients following one run serialise each event once.
-  const rendered = new Map<number, string>();
-  const render = (event: StoredEvent): string => {
-    let text = rendered.get(event.cursor);
-    if (text === undefined) {
-      text = eventJson(event);
-      rendered.set(event.cursor, text);
+  // Recent events as encoded feed frames: 50 clients following one run share each event's bytes
+  // (serialised and UTF-8 encoded once, not once per client).
+  const rendered = new Map<number, Buffer>();
+  const render = (event: StoredEvent): Buffer => {
+    let frame = rendered.get(event.cursor);
+    if (frame === undefined) {
+      frame = Buffer.from(eventJson(event));
+      rendered.set(event.cursor, frame);
       if (rendered.size > RENDER_CACHE_SIZE) rendered.delete(rendered.keys().next().value!);
     }
-    return text;
+    return frame;
   };
   // Full pages of history, by where they start: the log is append-only, so a full page never
   // changes, and clients replaying one run together read each page once. A short page (the end of
@@ -141,13 +142,15 @@ export async function serveReplay(options: ReplayServerOptions): Promise<ReplayS
       poll();
     });
   };
-  const unsubscribeStore = store.onCommit(schedulePoll);
-  // The writer's events arrive in commit order; one that skipped ahead of the log seen so far (the
-  // store also has other writers) is read from the store instead, so nothing is fanned out twice or missed.
-  const unsubscribeWriter = options.writer?.onCommit((events) => {
+  // A commit's events come from memory (this process's store connection, or the writer thread), in
+  // cursor order. A commit that skipped ahead of the log fanned out so far (another connection or
+  // process wrote between) is read from the store instead, so nothing is sent twice or missed.
+  const follow = (events: readonly StoredEvent[]) => {
     if (events[0]!.cursor === polledHead + 1) fanOut(events);
     else schedulePoll();
-  });
+  };
+  const unsubscribeStore = store.onCommit(follow);
+  const unsubscribeWriter = options.writer?.onCommit(follow);
   const unsubscribe = () => {
     unsubscribeStore();
     unsubscribeWriter?.();
