@@ -102,7 +102,8 @@ export class FeedSession {
           if (pause > 0) await sleep(pause);
         }
         previousAt = event.at;
-        await this.waitForRoom();
+        // Wait only when the client is behind: an await per event would cost more than its send.
+        if (this.ws.bufferedAmount > this.limits.readAheadBytes) await this.waitForRoom();
         if (this.phase !== 'replaying') return;
         this.deliver(event);
       }

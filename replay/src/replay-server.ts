@@ -21,11 +21,11 @@ import type { StoreWriter } from './store-writer.ts';
 import { buildViewer } from './viewer-build.ts';
 
 export interface ReplayServerOptions extends ListenOptions {
-  /** An open store (shared with a writer in this process: new events are pushed at once) … */
+  /** An open store (its own connection's commits are pushed at once) … */
   store?: TrajectoryStore;
-  /** A writer thread on the same store in this process: what it commits is fanned out unread. */
+  /** A writer thread on the same store in this process: what it commits is fanned out from memory. */
   writer?: StoreWriter;
-  /** … or the path of one to open (a writer in another process: new events are polled). */
+  /** … or the path of one to open (commits of other processes are polled). */
   storePath?: string;
   /** Bearer token (header, or `?token=` where a browser cannot set one); required off loopback. */
   token?: string;
@@ -67,7 +67,8 @@ type ReplayEnv = AppEnv<'client'>;
 
 /**
  * The replay server: the feed at /feed (websocket), a small JSON API at /api, and the viewer at /.
- * One poller reads new events from the store once and fans them out to every live session. The
+ * Each commit's events are fanned out to every live session once, from memory when the commit was
+ * this process's, else read from the store by one poller. The
  * feed's upgrade passes the same middleware as every request (Host/Origin, token) before a socket
  * exists.
  */
@@ -149,7 +150,9 @@ export async function serveReplay(options: ReplayServerOptions): Promise<ReplayS
     if (events[0]!.cursor === polledHead + 1) fanOut(events);
     else schedulePoll();
   };
-  const unsubscribeStore = store.onCommit(follow);
+  // The store's own commits may be a caller's write on its own thread (a trainer writing in
+  // process): their fan-out waits for the next turn of the event loop instead of slowing the write.
+  const unsubscribeStore = store.onCommit((events) => setImmediate(() => follow(events)));
   const unsubscribeWriter = options.writer?.onCommit(follow);
   const unsubscribe = () => {
     unsubscribeStore();

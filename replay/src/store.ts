@@ -356,6 +356,8 @@ export class TrajectoryStore {
       result = this.db.transaction(fn).immediate();
     } catch (error) {
       this.logged.length = mark;
+      // Pieces the rolled-back writes recorded are gone from the table: forget that they were known.
+      this.knownPieces.clear();
       throw error;
     }
     if (!this.db.inTransaction && this.logged.length > 0) {
