@@ -69,7 +69,8 @@ export async function supervisedPhases(run: TrainingRun, resumed: boolean): Prom
  * The oracle's passing episodes on a phase's tasks, played in `played.environment` (default the
  * run's), less those whose datum would not fit the decoder's context: the learner cannot take them,
  * and cutting one would teach an episode without its end. How many were left out is logged, kept
- * in the result (`demonstrations`) and in the metrics (`batch/demonstrations_over_context`).
+ * in the result (`demonstrations`): not in the metrics, whose lines a resumed run, which plays them
+ * again for `rl.demos`, must not repeat.
  */
 async function demonstrations(
   run: TrainingRun,
@@ -99,10 +100,6 @@ async function demonstrations(
   const { kept, overContext } = demonstrationsThatFit(phase, passed, maxLength);
   const metricsPhase = phase === 'pretrain' ? 'pretrain' : 'warmup';
   run.result.demonstrations = { ...run.result.demonstrations, [metricsPhase]: { kept: kept.length, overContext } };
-  await run.metrics.write(0, metricsPhase, {
-    'batch/demonstrations': kept.length,
-    'batch/demonstrations_over_context': overContext,
-  });
   if (overContext > 0)
     run.log(
       `${phase}: left out ${overContext} of ${passed.length} oracle demonstrations longer than the context (maxPositions ${maxLength})`,
