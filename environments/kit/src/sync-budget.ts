@@ -35,18 +35,17 @@ export function runWithinBudget<T>(fn: () => T, budgetMs: number): BudgetedResul
   };
   const made: Array<Promise<unknown>> = [];
   const stopWatching = promiseHooks.onInit((promise) => made.push(promise));
-  let timedOut = false;
   try {
     script.runInContext(context, { timeout: Math.max(1, Math.floor(budgetMs)) });
   } catch (error) {
     if ((error as { code?: unknown } | null)?.code !== 'ERR_SCRIPT_EXECUTION_TIMEOUT') throw error;
-    timedOut = true;
   } finally {
     stopWatching();
     // A tool that runs another budgeted call keeps its own function in place.
     context.call = previous;
   }
   if (returned) return { finished: true, value: returned.value };
-  if (timedOut) for (const promise of made) promise.catch(() => {});
+  // Only the watchdog gets here without a returned value: `fn`'s own throw went out above.
+  for (const promise of made) promise.catch(() => {});
   return { finished: false };
 }
