@@ -64,7 +64,7 @@ describe('the sync budget', () => {
     expect(unhandled).toEqual([]);
   });
 
-  it("ends an async tool call that overran its budget as an isError result, with no unhandled rejection", async () => {
+  it('ends an async tool call that overran its budget as an isError result, with no unhandled rejection', async () => {
     const episode = await new Environment(slow, {}).openEpisode({ taskId: 't' });
     const outcome = await episode.callTool('run_job', {});
     // Where the watchdog lands is up to the scheduler: it stops the tool part-way (tool_timeout)
