@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { defineEnvironment } from './define-environment.ts';
 import { Environment } from './episode.ts';
 import { ToolError } from './errors.ts';
+import { weightedReward } from './reward.ts';
 import { runWithinBudget } from './sync-budget.ts';
 
 const SYNC_BUDGET_MS = 20;
@@ -38,7 +39,7 @@ const slow = defineEnvironment<object, object>({
     },
   },
   setup: () => ({}),
-  grade: () => ({ total: 0, components: {} }),
+  grade: () => weightedReward({ correct: 0 }, { correct: 1 }),
   rewardRange: [0, 1],
   limits: { syncBudgetMs: SYNC_BUDGET_MS },
 });
