@@ -1,7 +1,7 @@
 /**
  * One request and its reply at a time between the kit and a tool worker, in shared memory. A call
  * costs two futex wake-ups (about 7 µs) instead of two trips through the event loops' message
- * ports, and the caller can wait for a fast reply without returning to its event loop at all.
+ * ports.
  *
  * `state[0]` is the slot's phase; `state[1]` the length of the JSON message in `bytes`.
  */
