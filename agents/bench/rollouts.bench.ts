@@ -8,8 +8,9 @@
  * on a shared machine).
  *
  * Then a turn-length sweep: synthetic episodes of 2, 10 and 50 turns (each turn one tool call
- * with fresh arguments, so nothing repeats between episodes) at concurrency 1, timing what the
- * loop spends between one generate call and the next (parse, tool call, render, tokenize), by turn.
+ * with fresh arguments, so nothing but the template's layouts repeats between episodes) at
+ * concurrency 1, timing what the loop spends between one generate call and the next (parse, tool
+ * call, render, tokenize), by turn.
  *
  * Rows:
  *  - direct: env.openEpisode → episode.callTool(oracle calls) → episode.end, no MCP.
@@ -265,6 +266,8 @@ function sweepPolicy(turns: number, exact: boolean, episode: number, gaps: numbe
 async function sweep(turns: number, exact: boolean): Promise<{ gaps: number[]; tokens: number }> {
   const gaps: number[][] = [];
   let tokens = 0;
+  // One per sweep, as a run keeps one: layouts are learned once, and nothing else repeats.
+  const renderCache = new RenderCache();
   for (let e = 0; e < SWEEP_EPISODES; e++) {
     const client = await EnvironmentClient.connect({ kind: 'direct', environment: sweepEnv });
     const t = await playEpisode({
@@ -273,7 +276,7 @@ async function sweep(turns: number, exact: boolean): Promise<{ gaps: number[]; t
       start: { taskId: sweepTask, seed: e },
       sampling: { maxTokens: 512 },
       template,
-      renderCache: new RenderCache(),
+      renderCache,
       maxContextTokens: 1 << 20,
     });
     await client.close();
