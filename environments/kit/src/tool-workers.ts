@@ -16,7 +16,7 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { ToolOutput } from './define-environment.ts';
 import { ToolError } from './errors.ts';
-import { IDLE, REPLY, REQUEST, ToolChannel } from './tool-channel.ts';
+import { REPLY, REQUEST, ToolChannel } from './tool-channel.ts';
 
 /** What a worker answers a request with. */
 export type ToolWorkerReply =
@@ -200,7 +200,7 @@ export class ToolWorkerPool {
     const call = worker.call;
     if (!call) return;
     const reply = worker.channel.read<ToolWorkerReply>();
-    worker.channel.signal(IDLE);
+    worker.channel.free();
     worker.call = undefined;
     worker.since = performance.now();
     if (reply.id !== call.id) call.reject(new Error('a tool worker answered another call'));
