@@ -1,6 +1,6 @@
 import type { Message, ToolSpec } from '@toolgym/protocol';
 import type { ChatTemplate } from './chat/chat-template.ts';
-import { encodePieces } from './piece-encoder.ts';
+import { encodePieces, tokenPattern } from './piece-encoder.ts';
 import { mismatch, type Observation, type TokenLedger } from './token-ledger.ts';
 import type { Tokenizer } from './tokenizer.ts';
 
@@ -30,7 +30,10 @@ const MEMO_ENTRIES = 8_192;
  */
 export class RenderCache {
   readonly prompts = new Map<string, Observation>();
-  /** Layouts by the shape of what they render (`layoutKey`), with how often each was used; null where the template has none. */
+  /**
+   * Layouts by the shape of what they render (tool list or none, generation prompt, the messages
+   * with every slot marked), with how often each was used; null where the template has none.
+   */
   readonly layouts = new Map<string, { layout: Layout; uses: number } | null>();
   private readonly windows = new Map<string, string>();
   private episodes = 0;
@@ -120,12 +123,7 @@ const splitters = new WeakMap<Tokenizer, SpecialSplit>();
 function specialSplitOf(tokenizer: Tokenizer): SpecialSplit {
   let split = splitters.get(tokenizer);
   if (!split) {
-    const tokens = [...tokenizer.specialTokens.keys()]
-      .filter((t) => t.length > 0)
-      // Longest first, so a token that extends another is matched whole.
-      .sort((a, b) => b.length - a.length)
-      .map((t) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
-    const pattern = tokens.length > 0 ? new RegExp(`(${tokens.join('|')})`) : null;
+    const pattern = tokenPattern(tokenizer.specialTokens.keys());
     split = pattern ? (text) => text.split(pattern) : (text) => [text];
     splitters.set(tokenizer, split);
   }
