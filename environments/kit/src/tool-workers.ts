@@ -4,13 +4,13 @@
  *
  * A worker imports the environment's module (a workspace package or a user's file alike: only its
  * URL crosses) and runs the tool it is asked for by environment ref and tool name, one call at a
- * time, through a `ToolChannel` in shared memory; the caller awaits the reply with
- * `Atomics.waitAsync` and never blocks its thread (waiting there for a fast reply saved an
- * event-loop turn on an idle machine, but on a loaded one it held the loop that serves every other
- * episode for up to the whole wait, while the worker waited for a core). At the call's deadline the worker is terminated and the call
- * fails with `tool_timeout`, and the pool starts another. Two workers are kept warm, so a call
- * that stalls one leaves the other free; when calls have queued for `stallMs`, a call that has run
- * that long no longer counts against `maxWorkers`, and up to two more workers start.
+ * time, through a `ToolChannel` in shared memory. The caller awaits the reply with
+ * `Atomics.waitAsync` and never blocks its thread: on a loaded machine the worker may wait for a
+ * core, and a caller blocked meanwhile would hold the event loop that serves every other episode.
+ * At the call's deadline the worker is terminated and the call fails with `tool_timeout`, and the
+ * pool starts another. Two workers are kept warm, so a call that stalls one leaves the other free;
+ * when calls have queued for `stallMs`, a call that has run that long no longer counts against
+ * `maxWorkers`, and up to two more workers start.
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
