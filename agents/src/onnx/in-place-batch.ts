@@ -10,7 +10,9 @@
  * - a row that finishes is replaced by the last row (one row copied, not the batch);
  * - the capacity grows in steps of `CAPACITY_STEP` slots (one re-layout copy per step of growth),
  *   bounded by the position table; attention over unused slots is masked and costs at most that step.
- * - a prompt that enough rows of one `add` share (a GRPO group's) is stored once, in the shared slots
+ * - batch-invariant (the policy's default), prompts are prefilled with prompts of their own length
+ *   only and no prompt is shared, so a row's logits are the same bits whatever else the batch holds;
+ * - otherwise a prompt that enough rows of one `add` share (a GRPO group's) is stored once, in the shared slots
  *   (`shared_key_values`, a second session of the same weights with those inputs): every row scores
  *   every shared slot in one matrix product per head, so a group reads its prompt's keys once per step
  *   instead of once per row. Its rows' own slots then hold only what they generate. The shared slots
@@ -171,7 +173,9 @@ export class InPlaceBatch implements DecodeBatch {
     const groups = new Map<number, number[]>();
     unique.forEach((prompt, u) => {
       const key = this.batchInvariant ? prompt.length : 0;
-      groups.set(key, [...(groups.get(key) ?? []), u]);
+      const group = groups.get(key);
+      if (group) group.push(u);
+      else groups.set(key, [u]);
     });
     const prefilled: Array<{ out: ForwardOutput; row: number; longest: number }> = [];
     for (const group of groups.values()) {

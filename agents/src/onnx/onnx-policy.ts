@@ -9,7 +9,7 @@
  * decoders run `in-place` (the graph is rebuilt from model.onnx's weights with a fixed-capacity cache
  * the engine writes in place), exported models in their own `present` convention. Each request has
  * its own seeded generator, so a request samples the same tokens alone, in any batch, and under any
- * strategy. `loadWeights` swaps the model between batches and increases `version`.
+ * strategy; batch-invariant (the default, `in-place`), its logprobs are the same bits too. `loadWeights` swaps the model between batches and increases `version`.
  */
 import { readFileSync } from 'node:fs';
 import { Rng } from '@toolgym/protocol';
