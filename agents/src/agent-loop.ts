@@ -181,7 +181,7 @@ export async function playEpisode(options: EpisodeOptions): Promise<Trajectory> 
       try {
         result = await policy.generate(
           ledger
-            ? { tokens: [...ledger.tokens], sampling, ...(signal ? { signal } : {}) }
+            ? { tokens: ledger.tokens, sampling, ...(signal ? { signal } : {}) }
             : { messages: [...messages], tools, sampling, ...(signal ? { signal } : {}) },
         );
       } catch (error) {

@@ -29,7 +29,8 @@ export function scriptedTokenPolicyTestDouble(
     tokenizer,
     requests,
     async generate(request): Promise<GenerateResult> {
-      requests.push(request);
+      // The prompt ids are lent for the call: what is kept is copied.
+      requests.push('tokens' in request ? { ...request, tokens: [...request.tokens] } : request);
       const text = write(turn++, request);
       const tokens = [...tokenizer.encode(text), tokenizer.specialTokens.get('<|im_end|>')!];
       return {
