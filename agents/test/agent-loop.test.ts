@@ -7,7 +7,12 @@ import { createOraclePolicy, createRandomPolicy } from '../src/policies/scripted
 import { verifyTrajectoryTokens } from '../src/verify-trajectory.ts';
 import type { GenerateRequest } from '../src/policy.ts';
 import { ByteTokenizerTestDouble } from './byte-tokenizer.test-double.ts';
-import { composeEnvironment, inProcessClient, scriptedTokenPolicyTestDouble } from './helpers.test-double.ts';
+import {
+  aroundGenerate,
+  composeEnvironment,
+  inProcessClient,
+  scriptedTokenPolicyTestDouble,
+} from './helpers.test-double.ts';
 
 const tokenizer = new ByteTokenizerTestDouble();
 const template = ChatTemplate.hermes();
@@ -101,28 +106,18 @@ describe('agent loop, token mode (exact tokens)', () => {
 
   it('lends the record to generate: it holds still while a call runs, and each turn continues the last', async () => {
     const task = await firstTestTask();
-    const oracle = createOraclePolicy({ tokenizer });
     const seen: number[][] = [];
     const client = await inProcessClient(env);
     const t = await playEpisode({
       client,
-      policy: {
-        ...oracle,
-        async bindEpisode(binding) {
-          const bound = await oracle.bindEpisode!(binding);
-          return {
-            ...bound,
-            async generate(request) {
-              const lent = 'tokens' in request ? request.tokens : [];
-              const copy = [...lent];
-              await new Promise((resolve) => setTimeout(resolve, 5));
-              expect(lent).toEqual(copy);
-              seen.push(copy);
-              return bound.generate(request);
-            },
-          };
-        },
-      },
+      policy: aroundGenerate(createOraclePolicy({ tokenizer }), async (request, generate) => {
+        const lent = 'tokens' in request ? request.tokens : [];
+        const copy = [...lent];
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        expect(lent).toEqual(copy);
+        seen.push(copy);
+        return generate(request);
+      }),
       start: { taskId: task.id, seed: 7 },
       sampling,
     });
