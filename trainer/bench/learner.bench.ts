@@ -5,7 +5,11 @@
  * The wasm learner is also measured in worker threads as `toolgym train` runs it: one worker, and
  * two data-parallel workers (their MFU is against two cores' matmul FLOP/s).
  *
- * `--profile` splits a training step into forward, backward, optimiser and data-parallel sync.
+ * `--profile` splits a training step into forward, backward, optimiser and data-parallel sync, and
+ * gives each computing thread's CPU time per step beside its wall time: with two workers, each
+ * replica's CPU, busy and waiting time and the sync's, and the speed-up over one worker those CPU
+ * times imply for two idle cores (one worker's CPU per step ÷ (the busier replica's + the sync's)),
+ * which a shared machine's wall clock cannot show.
  *
  * Model FLOPs per trained token ≈ 6·N (N = parameters touched per token: every matrix, the one-hot
  * embedding and the lm head) + attention 12·L·T·d (forward 4·L·T·d: q·kᵀ and att·v, ×3 with backward).
@@ -38,6 +42,9 @@ const decoder: DecoderConfig = {
 const batch = arg('batch', 64);
 const seq = arg('seq', 96);
 const repeats = arg('repeats', 5);
+/** `--backends wasm` leaves out the slow pure-JS backend. */
+const backendsAt = args.indexOf('--backends');
+const backends = (backendsAt >= 0 ? args[backendsAt + 1]! : 'wasm,cpu').split(',') as Array<'wasm' | 'cpu'>;
 
 function flopsPerToken(c: DecoderConfig, t: number): { train: number; forward: number } {
   const perLayer = 4 * c.dModel * c.dModel + 2 * c.dModel * c.dFF;
@@ -134,7 +141,7 @@ const row = (
     `${(mfu * 100).toFixed(1)}%`,
   ]);
 };
-for (const backend of ['wasm', 'cpu'] as const) {
+for (const backend of backends) {
   await useBackend(backend);
   const gflops = await matmulGflops();
   const settings: EmbeddedLearnerSettings = {
@@ -156,7 +163,8 @@ const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.
 for (const r of [header, ...rows])
   process.stdout.write(`${r.map((c, i) => c.padEnd(widths[i]!)).join('  ')}\n`);
 const speed = (name: string) => Number(rows.find((r) => r[0] === name)![1]);
-process.stdout.write(`wasm / cpu training speed: ${(speed('wasm') / speed('cpu')).toFixed(2)}×\n`);
+if (rows.some((r) => r[0] === 'cpu'))
+  process.stdout.write(`wasm / cpu training speed: ${(speed('wasm') / speed('cpu')).toFixed(2)}×\n`);
 process.stdout.write(
   `2 data-parallel workers / 1 worker training speed: ${(speed('wasm, 2 workers') / speed('wasm, 1 worker')).toFixed(2)}×\n`,
 );
@@ -182,4 +190,34 @@ if (args.includes('--profile')) {
   ];
   const w = table[0]!.map((_, i) => Math.max(...table.map((r) => r[i]!.length)));
   for (const r of table) process.stdout.write(`${r.map((c, i) => c.padEnd(w[i]!)).join('  ')}\n`);
+  process.stdout.write(
+    '\nCPU ms per step of each computing thread (its own work, whatever else the machine runs) and run-queue ms ' +
+      '(ready, waiting for a core); workers: busy and waiting wall ms of each replica, and the calling thread\'s sync.\n',
+  );
+  const perStep = (p: LearnerProfile, ms: number) => ms / Math.max(1, p.steps);
+  const cpuRows = profiles.map(([name, p]) => {
+    const threads = p.replicas
+      ? p.replicas
+          .map(
+            (r, k) =>
+              `replica ${k}: cpu ${perStep(p, r.cpuMs).toFixed(1)}, busy ${perStep(p, r.busyMs).toFixed(1)}, wait ${perStep(p, r.waitMs).toFixed(1)}`,
+          )
+          .join('; ') + `; sync on the calling thread: cpu ${perStep(p, p.cpuMs).toFixed(1)}, wall ${perStep(p, p.ms.sync).toFixed(1)}`
+      : `cpu ${perStep(p, p.cpuMs).toFixed(1)}, run queue ${perStep(p, p.runQueueMs).toFixed(1)}`;
+    return `${name}: ${threads}`;
+  });
+  for (const line of cpuRows) process.stdout.write(`${line}\n`);
+  const one = profiles.find(([name]) => name === 'wasm, 1 worker')?.[1];
+  const two = profiles.find(([name]) => name === 'wasm, 2 workers')?.[1];
+  if (one?.replicas && two?.replicas) {
+    const c1 = perStep(one, one.replicas[0]!.cpuMs);
+    const c2 = two.replicas.map((r) => perStep(two, r.cpuMs));
+    const critical = Math.max(...c2) + perStep(two, two.cpuMs);
+    const speedUp = c1 / critical;
+    process.stdout.write(
+      `2 workers / 1 worker implied by CPU time: ${speedUp.toFixed(2)}× (parallel efficiency ${((100 * speedUp) / 2).toFixed(0)}%): ` +
+        `one worker ${c1.toFixed(1)} ms per step; two: the busier replica ${Math.max(...c2).toFixed(1)} + sync ${perStep(two, two.cpuMs).toFixed(1)} ms, ` +
+        `both replicas' work ${(c2.reduce((a, b) => a + b, 0) / c1).toFixed(2)}× one worker's\n`,
+    );
+  }
 }

@@ -1,7 +1,7 @@
 /**
  * ToolGym's small decoder in TensorFlow.js — exactly the maths of agents' decoder-config.ts (the
  * contract the ONNX builder implements too), so the learner's logprobs equal the onnx policy's.
- * Embeddings are one-hot matmuls: the wasm backend has no gradient for gather.
+ * Embeddings are a Gather whose gradient is a ScatterNd (the wasm backend has no gradient for Gather).
  * Sequences are right-padded: with a causal mask, padding after the last real token never
  * influences a real position, so no key mask is needed.
  * With RoPE positions, q and k [B, H, T, headDim] are rotated with cos/sin constants (agents'
@@ -46,6 +46,36 @@ export const matMul = tf.customGrad((...inputs: Array<tf.Tensor | tf.GradSaveFun
     ],
   };
 }) as unknown as <T extends tf.Tensor>(a: T, b: tf.Tensor) => T;
+
+/**
+ * Rows `ids` of an embedding table. The gradient adds each position's dy into its token's row
+ * (ScatterNd sums repeated indices): O(tokens · d) where the one-hot product it replaces was
+ * O(tokens · vocab · d) forward and again backward, plus a gradient for the one-hot side that
+ * nothing used (a custom gradient computes every input's). tfjs's own Gather gradient needs
+ * UnsortedSegmentSum, which the wasm backend lacks.
+ */
+function embed(table: tf.Tensor2D, ids: tf.Tensor1D): tf.Tensor2D {
+  // Tensors the gradient reads go through `save`: the forward pass's own are disposed before it runs.
+  return tf.customGrad((t: tf.Tensor, save: tf.GradSaveFunc) => {
+    save([ids]);
+    return {
+      value: tf.gather(t, ids),
+      gradFunc: (dy: tf.Tensor, [saved]: tf.Tensor[]) =>
+        tf.scatterND(tf.expandDims(saved!, 1), dy, table.shape),
+    };
+  })(table) as tf.Tensor2D;
+}
+
+/**
+ * x @ m for a constant m, with the gradient for x alone: dy @ mᵀ, mᵀ given (no transpose per call,
+ * and no gradient for the constant, which `matMul` would compute).
+ */
+function constantProduct(x: tf.Tensor2D, m: tf.Tensor2D, mT: tf.Tensor2D): tf.Tensor2D {
+  return tf.customGrad((input: tf.Tensor, save: tf.GradSaveFunc) => {
+    save([mT]);
+    return { value: tf.matMul(input, m), gradFunc: (dy: tf.Tensor, [saved]: tf.Tensor[]) => tf.matMul(dy, saved!) };
+  })(x) as tf.Tensor2D;
+}
 
 /** One-hot rows as float32. Built as int32 then cast: the wasm OneHot kernel ignores a float32 dtype. */
 function oneHotFloat(indices: tf.Tensor1D, depth: number): tf.Tensor2D {
@@ -148,9 +178,11 @@ export class TfDecoder {
       rotateHalf[j * headDim + half + j] = 1; // output half + j takes x1[j]
     }
     const r = tf.tensor2d(rotateHalf, [headDim, headDim]);
+    const rT = tf.transpose(r) as tf.Tensor2D;
     return (x) => {
       const [b, h, t] = x.shape;
-      const rotated = tf.reshape(matMul(tf.reshape(x, [b * h * t, headDim]) as tf.Tensor2D, r), x.shape);
+      const rows = tf.reshape(x, [b * h * t, headDim]) as tf.Tensor2D;
+      const rotated = tf.reshape(constantProduct(rows, r, rT), x.shape);
       return tf.add(tf.mul(x, cos), tf.mul(rotated, sin)) as tf.Tensor4D;
     };
   }
@@ -158,13 +190,12 @@ export class TfDecoder {
   /** Logits [B·T, vocab] for token ids [B][T] (all rows the same length T). */
   logits(ids: tf.Tensor2D): tf.Tensor2D {
     const [batch, seq] = ids.shape;
-    const { dModel: d, nHeads, vocabSize } = this.config;
+    const { dModel: d, nHeads } = this.config;
     if (seq > this.config.maxPositions)
       throw new RangeError(`sequence of ${seq} tokens exceeds maxPositions ${this.config.maxPositions}`);
     const headDim = d / nHeads;
     const flatIds = tf.reshape(ids, [batch * seq]) as tf.Tensor1D;
-    const oneHot = oneHotFloat(flatIds, vocabSize);
-    const tokens = matMul(oneHot, this.v('embed.tokens')) as tf.Tensor2D;
+    const tokens = embed(this.v('embed.tokens'), flatIds);
     const rotate = this.ropeRotation(seq);
     let h = rotate
       ? tokens
