@@ -11,8 +11,9 @@
  * times imply for two idle cores (one worker's CPU per step ÷ (the busier replica's + the sync's)),
  * which a shared machine's wall clock cannot show.
  *
- * Model FLOPs per trained token ≈ 6·N (N = parameters touched per token: every matrix, the one-hot
- * embedding and the lm head) + attention 12·L·T·d (forward 4·L·T·d: q·kᵀ and att·v, ×3 with backward).
+ * Model FLOPs per trained token ≈ 6·N (N = the matrices' parameters: every layer's and the lm head;
+ * the token embedding is a lookup, not a product) + attention 12·L·T·d (forward 4·L·T·d: q·kᵀ and
+ * att·v, ×3 with backward).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { type DecoderConfig, initDecoderWeights } from '@toolgym/agents';
@@ -48,14 +49,14 @@ const backends = (backendsAt >= 0 ? args[backendsAt + 1]! : 'wasm,cpu').split(',
 
 function flopsPerToken(c: DecoderConfig, t: number): { train: number; forward: number } {
   const perLayer = 4 * c.dModel * c.dModel + 2 * c.dModel * c.dFF;
-  const matrices = c.nLayers * perLayer + 2 * c.vocabSize * c.dModel; // + one-hot embedding and lm head
+  const matrices = c.nLayers * perLayer + c.vocabSize * c.dModel; // + the lm head
   const attentionForward = 4 * c.nLayers * t * c.dModel; // q·kᵀ and att·v (2 FLOPs per MAC), full T×T as computed
   return { forward: 2 * matrices + attentionForward, train: 6 * matrices + 3 * attentionForward };
 }
 
 /**
- * The backend's matmul throughput: the best of the model's own shapes ([B·T, d]×[d, 4d], the one-hot
- * embedding [B·T, V]×[V, d], the lm head [B·T, d]×[d, V]) and a square 512³ product, so MFU is
+ * The backend's matmul throughput: the best of the model's own shapes ([B·T, d]×[d, 4d], a
+ * [B·T, V]×[V, d] product, the lm head [B·T, d]×[d, V]) and a square 512³ product, so MFU is
  * measured against what this backend can do at its best on this machine right now.
  */
 async function matmulGflops(): Promise<number> {
@@ -192,7 +193,7 @@ if (args.includes('--profile')) {
   for (const r of table) process.stdout.write(`${r.map((c, i) => c.padEnd(w[i]!)).join('  ')}\n`);
   process.stdout.write(
     '\nCPU ms per step of each computing thread (its own work, whatever else the machine runs) and run-queue ms ' +
-      '(ready, waiting for a core); workers: busy and waiting wall ms of each replica, and the calling thread\'s sync.\n',
+      "(ready, waiting for a core); workers: busy and waiting wall ms of each replica, and the calling thread's sync.\n",
   );
   const perStep = (p: LearnerProfile, ms: number) => ms / Math.max(1, p.steps);
   const cpuRows = profiles.map(([name, p]) => {
@@ -202,7 +203,8 @@ if (args.includes('--profile')) {
             (r, k) =>
               `replica ${k}: cpu ${perStep(p, r.cpuMs).toFixed(1)}, busy ${perStep(p, r.busyMs).toFixed(1)}, wait ${perStep(p, r.waitMs).toFixed(1)}`,
           )
-          .join('; ') + `; sync on the calling thread: cpu ${perStep(p, p.cpuMs).toFixed(1)}, wall ${perStep(p, p.ms.sync).toFixed(1)}`
+          .join('; ') +
+        `; sync on the calling thread: cpu ${perStep(p, p.cpuMs).toFixed(1)}, wall ${perStep(p, p.ms.sync).toFixed(1)}`
       : `cpu ${perStep(p, p.cpuMs).toFixed(1)}, run queue ${perStep(p, p.runQueueMs).toFixed(1)}`;
     return `${name}: ${threads}`;
   });

@@ -21,7 +21,7 @@ import {
   type OptimStepOutput,
   resetOptimizerOf,
 } from './learner.ts';
-import { emptyLearnerProfile, startThreadClock, type LearnerProfile } from './learner-profile.ts';
+import { emptyLearnerProfile, type LearnerProfile, startThreadClock } from './learner-profile.ts';
 import { TfDecoder } from './tf-decoder.ts';
 
 export interface EmbeddedLearnerSettings {

@@ -73,7 +73,10 @@ function embed(table: tf.Tensor2D, ids: tf.Tensor1D): tf.Tensor2D {
 function constantProduct(x: tf.Tensor2D, m: tf.Tensor2D, mT: tf.Tensor2D): tf.Tensor2D {
   return tf.customGrad((input: tf.Tensor, save: tf.GradSaveFunc) => {
     save([mT]);
-    return { value: tf.matMul(input, m), gradFunc: (dy: tf.Tensor, [saved]: tf.Tensor[]) => tf.matMul(dy, saved!) };
+    return {
+      value: tf.matMul(input, m),
+      gradFunc: (dy: tf.Tensor, [saved]: tf.Tensor[]) => tf.matMul(dy, saved!),
+    };
   })(x) as tf.Tensor2D;
 }
 
