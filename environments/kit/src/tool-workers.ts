@@ -217,11 +217,19 @@ export class ToolWorkerPool {
     this.pump();
   }
 
-  /** Stops workers past their call's deadline, and lets calls that wait behind a stalled one have a worker. */
+  /**
+   * Stops workers past their call's deadline, and lets calls that wait behind a stalled one have a
+   * worker. A reply already in the channel is taken first: when this thread was busy elsewhere (a
+   * learner step, a starved process on a loaded host) the timer can fire before the reply's wake-up
+   * is handled, and the tool, which finished in time, must not be recorded as stopped.
+   */
   private check(): void {
     const now = performance.now();
-    for (const w of this.workers)
-      if (w.call && now - w.since >= w.call.timeoutMs) void this.stop(w, new ToolDeadlineError(w.call.timeoutMs));
+    for (const w of this.workers) {
+      if (!w.call) continue;
+      if (w.channel.phase === REPLY) this.receive(w);
+      else if (now - w.since >= w.call.timeoutMs) void this.stop(w, new ToolDeadlineError(w.call.timeoutMs));
+    }
     this.pump();
   }
 
