@@ -216,7 +216,10 @@ printTable(
   rows,
 );
 process.stdout.write(
-  'targets at concurrency 64: overhead vs direct under 25% (overhead = baseline rate / rate − 1); exact ÷ text at most 1.25×\n',
+  'targets at concurrency 64: overhead vs direct under 25% (overhead = baseline rate / rate − 1); exact ÷ text at most 1.25×\n' +
+    "the text loop's baseline leaves out what an engine serving text does every turn (render the chat template over the whole\n" +
+    'conversation and tokenize it); the exact loop renders and tokenizes what each turn appends, and its oracle tokenizes what it\n' +
+    'writes (an engine samples ids instead), through the same piece memo as the loop\n',
 );
 
 // Turn-length sweep: what the loop costs per turn as the history grows.

@@ -12,7 +12,7 @@ export {
   compactChatTemplate,
   compactToolCalls,
   recordedToolCalls,
-  singleArgumentTools,
+  compactArguments,
 } from './chat/compact-format.ts';
 export { hermesToolCalls } from './chat/hermes-tool-calls.ts';
 export {

@@ -1,5 +1,6 @@
 import type { Message, ToolSpec } from '@toolgym/protocol';
 import type { ChatTemplate } from './chat/chat-template.ts';
+import { encodePieces } from './piece-encoder.ts';
 import { mismatch, type Observation, type TokenLedger } from './token-ledger.ts';
 import type { Tokenizer } from './tokenizer.ts';
 
@@ -22,14 +23,15 @@ const MEMO_ENTRIES = 8_192;
 
 /**
  * What the episodes of one run share (one policy, template and tool list): rendered prompts, so a
- * group renders its common prompt once; renders of turn windows and tokenized observations, so
- * group members that reach the same turn the same way render and tokenize it once; and the count
- * of episodes for the periodic full check.
+ * group renders its common prompt once; the prompt's layout, so the tool list is rendered once per
+ * run; renders of turn windows, so group members that reach the same turn the same way render it
+ * once; and the count of episodes for the periodic full check.
  */
 export class RenderCache {
   readonly prompts = new Map<string, Observation>();
+  /** Prompt layouts by the prompt's roles, with how often each was used; null where the template has none. */
+  readonly layouts = new Map<string, { parts: PromptLayout; uses: number } | null>();
   private readonly windows = new Map<string, string>();
-  private readonly encoded = new Map<string, number[]>();
   private episodes = 0;
 
   /** `render()` memoised by `key` (the window's messages). */
@@ -43,55 +45,70 @@ export class RenderCache {
     return text;
   }
 
-  /**
-   * `tokenizer.encode(text)`, memoised piece by piece between the tokenizer's boundary tokens
-   * (`Tokenizer.boundaryTokens`): prompts of one run differ in the task's turn, and the system
-   * turn with the tool list, the bulk of their tokens, is tokenized once.
-   */
-  encode(tokenizer: Tokenizer, text: string): number[] {
-    const boundary = boundaryPattern(tokenizer);
-    if (!boundary) return this.encodePiece(tokenizer, text);
-    const tokens: number[] = [];
-    for (const [i, piece] of text.split(boundary).entries()) {
-      if (piece === '') continue;
-      if (i % 2 === 1) tokens.push(tokenizer.specialTokens.get(piece)!);
-      else for (const id of this.encodePiece(tokenizer, piece)) tokens.push(id);
-    }
-    return tokens;
-  }
-
-  /** `tokenizer.encode(text)` memoised; callers must not change the array. */
-  private encodePiece(tokenizer: Tokenizer, text: string): number[] {
-    let tokens = this.encoded.get(text);
-    if (tokens === undefined) {
-      tokens = tokenizer.encode(text);
-      if (this.encoded.size >= MEMO_ENTRIES) this.encoded.clear();
-      this.encoded.set(text, tokens);
-    }
-    return tokens;
-  }
-
   /** Whether the episode ending now should be checked with a full render. */
   takeFullCheck(): boolean {
     return this.episodes++ % FULL_CHECK_EVERY === 0;
   }
 }
 
-const boundaryPatterns = new WeakMap<Tokenizer, RegExp | null>();
+/**
+ * A prompt's render around its messages' contents: `parts[0] + content₀ + parts[1] + … + parts[n]`.
+ * Learned once per run and role sequence from two Jinja renders with different stand-in contents
+ * (whitespace and HTML-escapable characters included, so a template that trims, escapes or tests
+ * its content shows it and gets none). It is used only for contents free of the tokenizer's special
+ * tokens (templates test contents for those: Qwen3's `<tool_response>`), is checked against Jinja
+ * on the run's first prompt, and the periodic full render at the end of an episode checks it again.
+ */
+export type PromptLayout = readonly string[];
 
-/** A pattern that splits text at the tokenizer's boundary tokens, keeping them (odd pieces). */
-function boundaryPattern(tokenizer: Tokenizer): RegExp | undefined {
-  let pattern = boundaryPatterns.get(tokenizer);
-  if (pattern === undefined) {
-    const tokens = [...(tokenizer.boundaryTokens ?? [])]
-      .filter((t) => t.length > 0 && tokenizer.specialTokens.has(t))
-      // Longest first, so a token that extends another is matched whole.
-      .sort((a, b) => b.length - a.length)
-      .map((t) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
-    pattern = tokens.length > 0 ? new RegExp(`(${tokens.join('|')})`) : null;
-    boundaryPatterns.set(tokenizer, pattern);
+const SLOT_MARKS: ReadonlyArray<(i: number) => string> = [
+  (i) => ` \n<&"'\u0001${i}\u0002>\n `,
+  (i) => `\t<'"&\u0003${i}\u0004>\t`,
+];
+
+/** The layout of prompts of `roles` (system and user turns), or null when the template has none. */
+export function learnPromptLayout(
+  template: ChatTemplate,
+  tools: readonly ToolSpec[],
+  roles: ReadonlyArray<'system' | 'user'>,
+): PromptLayout | null {
+  const [mark, other] = SLOT_MARKS as [(i: number) => string, (i: number) => string];
+  const render = (slot: (i: number) => string) =>
+    template.render(
+      roles.map((role, i) => ({ role, content: slot(i) })),
+      tools,
+      { addGenerationPrompt: true },
+    );
+  let first: string;
+  let second: string;
+  try {
+    first = render(mark);
+    second = render(other);
+  } catch {
+    return null;
   }
-  return pattern ?? undefined;
+  const parts: string[] = [];
+  let rest = first;
+  for (let i = 0; i < roles.length; i++) {
+    const at = rest.indexOf(mark(i));
+    if (at < 0) return null;
+    parts.push(rest.slice(0, at));
+    rest = rest.slice(at + mark(i).length);
+  }
+  parts.push(rest);
+  return fillPromptLayout(
+    parts,
+    roles.map((_, i) => other(i)),
+  ) === second
+    ? parts
+    : null;
+}
+
+/** The prompt text of a layout with these contents. */
+export function fillPromptLayout(parts: PromptLayout, contents: readonly string[]): string {
+  let text = parts[0]!;
+  for (let i = 0; i < contents.length; i++) text += contents[i]! + parts[i + 1]!;
+  return text;
 }
 
 /** How a template writes an assistant turn, learned once per template from a stand-in render. */
@@ -163,6 +180,7 @@ export class TurnRenderer {
   /** The end-of-turn id the template writes, and the other ids that end a turn as well. */
   private readonly templateStop: number | undefined;
   private readonly stops: ReadonlySet<number>;
+  private readonly spellings = new Map<number, string>();
   private previous: RecordedTurn | undefined;
   private last: RecordedTurn | undefined;
 
@@ -187,12 +205,53 @@ export class TurnRenderer {
     const key = JSON.stringify(messages);
     let prompt = cache.prompts.get(key);
     if (!prompt) {
-      const text = this.render(messages);
-      prompt = { text, tokens: cache.encode(this.tokenizer, text) };
+      const text = this.laidOut(cache, messages) ?? this.render(messages);
+      prompt = { text, tokens: encodePieces(this.tokenizer, text) };
       if (cache.prompts.size >= MEMO_ENTRIES) cache.prompts.clear();
       cache.prompts.set(key, prompt);
     }
     return prompt;
+  }
+
+  /**
+   * The prompt from the run's layout (`PromptLayout`) without Jinja, when it has one and the
+   * contents are free of special tokens. The layout's first prompt is checked against Jinja (one
+   * that renders otherwise is dropped for the run), and one in `FULL_CHECK_EVERY` after it: a
+   * mismatch there is a template whose layout depends on the content, and fails the episode.
+   */
+  private laidOut(cache: RenderCache, messages: readonly Message[]): string | undefined {
+    const roles: Array<'system' | 'user'> = [];
+    for (const m of messages) {
+      if ((m.role !== 'system' && m.role !== 'user') || m.content === '' || this.hasSpecialToken(m.content))
+        return undefined;
+      roles.push(m.role);
+    }
+    const key = roles.join(',');
+    let layout = cache.layouts.get(key);
+    if (layout === undefined) {
+      const parts = learnPromptLayout(this.template, this.tools, roles);
+      layout = parts ? { parts, uses: 0 } : null;
+      cache.layouts.set(key, layout);
+    }
+    if (!layout) return undefined;
+    const text = fillPromptLayout(
+      layout.parts,
+      messages.map((m) => m.content),
+    );
+    if (layout.uses++ % FULL_CHECK_EVERY === 0) {
+      const rendered = this.render(messages);
+      if (rendered !== text) {
+        if (layout.uses > 1) throw mismatch(text, rendered);
+        cache.layouts.set(key, null);
+        return rendered;
+      }
+    }
+    return text;
+  }
+
+  private hasSpecialToken(text: string): boolean {
+    for (const token of this.tokenizer.specialTokens.keys()) if (text.includes(token)) return true;
+    return false;
   }
 
   private render(messages: readonly Message[]): string {
@@ -206,14 +265,23 @@ export class TurnRenderer {
    */
   readSampled(tokens: readonly number[]): SampledTurn {
     const stop = tokens.at(-1);
-    if (stop === undefined || !this.stops.has(stop))
-      return { content: this.tokenizer.decode(tokens), text: this.tokenizer.decode(tokens) };
+    if (stop === undefined || !this.stops.has(stop)) {
+      const text = this.tokenizer.decode(tokens);
+      return { content: text, text };
+    }
     const content = this.tokenizer.decode(tokens.slice(0, -1));
-    const spelled =
-      stop !== this.templateStop && this.templateStop !== undefined
-        ? this.tokenizer.decode([this.templateStop])
-        : this.tokenizer.decode([stop]);
-    return { content, text: content + spelled, stopTokenId: stop };
+    return { content, text: content + this.spelled(stop), stopTokenId: stop };
+  }
+
+  /** How the record spells a turn's end token: as the template writes its own. */
+  private spelled(stop: number): string {
+    const id = this.templateStop ?? stop;
+    let text = this.spellings.get(id);
+    if (text === undefined) {
+      text = this.tokenizer.decode([id]);
+      this.spellings.set(id, text);
+    }
+    return text;
   }
 
   /** Records the turn just sampled (its assistant message at `assistantIndex`). */
@@ -239,7 +307,7 @@ export class TurnRenderer {
       if (!ledger.extendedBy(rendered)) return { rewritten: rendered };
       text = rendered.slice(ledger.renderedText.length);
     }
-    const tokens = this.cache ? this.cache.encode(this.tokenizer, text) : this.tokenizer.encode(text);
+    const tokens = this.cache ? encodePieces(this.tokenizer, text) : this.tokenizer.encode(text);
     return { observation: { text, tokens } };
   }
 

@@ -3,10 +3,13 @@ import { describe, expect, it } from 'vitest';
 import { playEpisode } from '../src/agent-loop.ts';
 import { ChatTemplate } from '../src/chat/chat-template.ts';
 import { hermesToolCalls } from '../src/chat/hermes-tool-calls.ts';
+import { TemplateMismatchError } from '../src/errors.ts';
 import { byteTokenizerConfig, byteTokenizerId, byteTokenizerJson } from '../src/model/byte-tokenizer.ts';
 import { HuggingFaceTokenizer } from '../src/model/hf-tokenizer.ts';
+import { encodePieces } from '../src/piece-encoder.ts';
 import { createOraclePolicy } from '../src/policies/scripted.ts';
-import { RenderCache } from '../src/turn-renderer.ts';
+import { TokenLedger } from '../src/token-ledger.ts';
+import { FULL_CHECK_EVERY, learnPromptLayout, RenderCache, TurnRenderer } from '../src/turn-renderer.ts';
 import { verifyTrajectoryTokens } from '../src/verify-trajectory.ts';
 import { composeEnvironment, inProcessClient, scriptedTokenPolicyTestDouble } from './helpers.test-double.ts';
 
@@ -58,9 +61,8 @@ describe("exact tokens with ToolGym's own tokenizer and chat template", () => {
   });
 });
 
-describe("a run's render cache tokenizes piece by piece", () => {
+describe('the piece encoder tokenizes piece by piece', () => {
   it('between boundary tokens, exactly as the tokenizer tokenizes the whole text', () => {
-    const cache = new RenderCache();
     const messages: Message[] = [
       { role: 'user', content: 'Compute upper("ab  c").\n' },
       {
@@ -72,9 +74,9 @@ describe("a run's render cache tokenizes piece by piece", () => {
     ];
     const text = template.render(messages, env.toolSpecs, { addGenerationPrompt: true });
     expect(tokenizer.boundaryTokens.has('<|im_start|>')).toBe(true);
-    expect(cache.encode(tokenizer, text)).toEqual(tokenizer.encode(text));
+    expect(encodePieces(tokenizer, text)).toEqual(tokenizer.encode(text));
     // The second time every piece comes from the memo.
-    expect(cache.encode(tokenizer, text)).toEqual(tokenizer.encode(text));
+    expect(encodePieces(tokenizer, text)).toEqual(tokenizer.encode(text));
   });
 
   it('never splits at an added token that strips the whitespace beside it', () => {
@@ -83,7 +85,90 @@ describe("a run's render cache tokenizes piece by piece", () => {
     Object.assign(added.find((t) => t.content === '<mark>')!, { lstrip: true, rstrip: true });
     const stripping = new HuggingFaceTokenizer(json, byteTokenizerConfig(4096, ['<mark>']), []);
     const text = 'a  <mark>  b<|im_start|>user\nc';
-    expect(new RenderCache().encode(stripping, text)).toEqual(stripping.encode(text));
+    expect(encodePieces(stripping, text)).toEqual(stripping.encode(text));
     expect(stripping.boundaryTokens.has('<mark>')).toBe(false);
+  });
+});
+
+describe("a run renders its prompts from the template's layout", () => {
+  const prompts = (system: string | undefined, contents: readonly string[]): Message[][] =>
+    contents.map((content) => [
+      ...(system !== undefined ? [{ role: 'system' as const, content: system }] : []),
+      { role: 'user' as const, content },
+    ]);
+  const contents = [
+    'Compute upper("ab  c").',
+    '  leading and trailing spaces  \n',
+    'quotes " \' & <b>tags</b> {{ not jinja }} {% raw %}',
+    'żółw 🐢 — non-ASCII',
+  ];
+  /** The prompt's ids through a run's renderer, and through Jinja and the tokenizer. */
+  const both = (chat: ChatTemplate, tools: typeof env.toolSpecs, cache: RenderCache, messages: Message[]) => {
+    const renderer = new TurnRenderer(chat, tokenizer, tools, 'window', cache);
+    return {
+      fast: renderer.prompt(new TokenLedger(tokenizer), messages).tokens,
+      jinja: tokenizer.encode(chat.render(messages, tools, { addGenerationPrompt: true })),
+    };
+  };
+
+  for (const [name, chat] of [
+    ['the byte model', template],
+    ['built-in hermes', ChatTemplate.hermes()],
+  ] as const)
+    for (const tools of [env.toolSpecs, []])
+      for (const system of [undefined, 'You are terse.'])
+        it(`gives Jinja's ids: ${name} template, ${tools.length} tools, ${system ? 'a' : 'no'} system turn`, () => {
+          const cache = new RenderCache();
+          for (const messages of prompts(system, contents)) {
+            const { fast, jinja } = both(chat, tools, cache, messages);
+            expect(fast).toEqual(jinja);
+          }
+          // The layout was learned and used, not skipped.
+          expect(cache.layouts.get(system ? 'system,user' : 'user')?.uses).toBe(contents.length);
+        });
+
+  it('a template that trims or escapes its content has no layout, and renders with Jinja', () => {
+    for (const filter of ['trim', `replace('"', '&quot;')`]) {
+      const chat = new ChatTemplate(
+        `{%- for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content | ${filter} }}<|im_end|>\n{% endfor %}<|im_start|>assistant\n`,
+      );
+      expect(learnPromptLayout(chat, [], ['user'])).toBeNull();
+      const cache = new RenderCache();
+      for (const messages of prompts(undefined, contents)) {
+        const { fast, jinja } = both(chat, [], cache, messages);
+        expect(fast).toEqual(jinja);
+      }
+    }
+  });
+
+  it('content with a special token renders with Jinja (templates test contents for them)', () => {
+    // Qwen3 renders a user turn that starts with <tool_response> as a tool result.
+    const chat = new ChatTemplate(
+      "{%- for m in messages %}<|im_start|>{{ m.role }}\n{% if m.content.startswith('<tool_call>') %}TOOL {% endif %}{{ m.content }}<|im_end|>\n{% endfor %}<|im_start|>assistant\n",
+    );
+    const cache = new RenderCache();
+    for (const messages of prompts(undefined, ['plain', '<tool_call>looks like a call', 'plain again'])) {
+      const { fast, jinja } = both(chat, [], cache, messages);
+      expect(fast).toEqual(jinja);
+    }
+    expect(cache.layouts.get('user')?.uses).toBe(2);
+  });
+
+  it('a layout that depends on the content fails loudly at the periodic check', () => {
+    const chat = new ChatTemplate(
+      '{%- for m in messages %}<|im_start|>{{ m.role }}\n{% if m.content | length > 40 %}LONG {% endif %}{{ m.content }}<|im_end|>\n{% endfor %}<|im_start|>assistant\n',
+    );
+    const cache = new RenderCache();
+    const renderer = new TurnRenderer(chat, tokenizer, [], 'window', cache);
+    const prompt = (content: string) =>
+      renderer.prompt(new TokenLedger(tokenizer), [{ role: 'user', content }]);
+    // The first prompt is short: the layout checks out against Jinja and is kept.
+    expect(tokenizer.decode([...prompt('short').tokens])).toBe(
+      '<|im_start|>user\nshort<|im_end|>\n<|im_start|>assistant',
+    );
+    for (let i = 1; i < FULL_CHECK_EVERY; i++) prompt(`a long prompt, over forty characters, number ${i}`);
+    expect(() => prompt('a long prompt, over forty characters, the checked one')).toThrow(
+      TemplateMismatchError,
+    );
   });
 });

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { MessageSchema } from './message.ts';
-import { TurnSchema } from './trajectory.ts';
+import { EPISODE_PLACE, TurnSchema } from './trajectory.ts';
 
 /**
  * One assistant turn of a running episode, emitted by the rollout engine as the turn happens. The
@@ -9,12 +9,7 @@ import { TurnSchema } from './trajectory.ts';
  */
 export const EpisodeTurnSchema = z.object({
   trajectoryId: z.string(),
-  runId: z.string().optional(),
-  step: z.number().int().nonnegative().optional(),
-  groupId: z.string().optional(),
-  envId: z.string(),
-  taskId: z.string(),
-  seed: z.number().int(),
+  ...EPISODE_PLACE,
   /** When the episode started (ms since the epoch). */
   startedAt: z.number(),
   turn: TurnSchema,

@@ -82,17 +82,22 @@ export type Failure = z.infer<typeof FailureSchema>;
  */
 export const TokenizationSchema = z.enum(['exact', 'text-only']);
 
+/** Where an episode ran: its run, RL step and group, environment, task and seed. */
+export const EPISODE_PLACE = {
+  runId: z.string().optional(),
+  step: z.number().int().nonnegative().optional(),
+  groupId: z.string().optional(),
+  envId: z.string(),
+  taskId: z.string(),
+  seed: z.number().int(),
+};
+
 /** A whole episode at token level: what the learner trains on and the replay viewer shows. */
 export const TrajectorySchema = z
   .object({
     schemaVersion: z.literal(TRAJECTORY_SCHEMA_VERSION),
     id: z.string(),
-    runId: z.string().optional(),
-    step: z.number().int().nonnegative().optional(),
-    groupId: z.string().optional(),
-    envId: z.string(),
-    taskId: z.string(),
-    seed: z.number().int(),
+    ...EPISODE_PLACE,
     /** The conversation as rendered: system, user prompt, assistant turns and tool results. */
     messages: z.array(MessageSchema),
     /** Every token id of the episode: prompt, sampled turns, observations. */

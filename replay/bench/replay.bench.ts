@@ -6,9 +6,9 @@
  *
  *   pnpm bench replay [--groups 150] [--clients 1,50]
  */
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
@@ -40,6 +40,7 @@ const trajectories = GROUPS * GROUP_SIZE;
 const meanTokens =
   groups.flatMap((g) => g.trajectories).reduce((a, t) => a + t.tokens.length, 0) / trajectories;
 
+const loadAtStart = loadavg();
 const rows: string[][] = [];
 const row = (...cells: Array<string | number>) => rows.push(cells.map(String));
 
@@ -104,6 +105,31 @@ const events = store.eventsAfter(0, { limit: 1_000_000 });
 const messages = events.map(eventJson);
 const bytes = messages.reduce((a, m) => a + m.length, 0);
 
+/**
+ * CPU milliseconds each thread of this process has used, by thread id (Linux). On a shared machine
+ * wall time measures the scheduler as much as the code; CPU time per thread says which thread a
+ * row's work ran on and how much of it there was.
+ */
+function threadCpu(): Map<string, number> {
+  const cpu = new Map<string, number>();
+  for (const tid of readdirSync('/proc/self/task')) {
+    const [ranNs] = readFileSync(`/proc/self/task/${tid}/schedstat`, 'utf8').split(' ');
+    cpu.set(tid, Number(ranNs) / 1e6);
+  }
+  return cpu;
+}
+const mainThread = String(process.pid);
+/** CPU ms used since `before`: by this (the main) thread, and by the threads started after `before`. */
+function cpuSince(before: Map<string, number>): { main: number; newThreads: number } {
+  let newThreads = 0;
+  let main = 0;
+  for (const [tid, ms] of threadCpu()) {
+    if (tid === mainThread) main = ms - before.get(tid)!;
+    else if (!before.has(tid)) newThreads += ms;
+  }
+  return { main, newThreads };
+}
+
 /** What follows `{"type":"` in an event frame. */
 const EVENT_TYPES = new Set(['run', 'turn', 'trajectory', 'step-metrics', 'episode']);
 
@@ -137,23 +163,26 @@ async function clients(url: string, n: number, subscribe: object | undefined, ex
   return { sockets, allDone };
 }
 
-async function bareBroadcast(n: number): Promise<number> {
+async function bareBroadcast(n: number): Promise<{ perSecond: number; mainCpuMs: number }> {
   const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
   await new Promise((resolve) => wss.once('listening', resolve));
   const url = `ws://127.0.0.1:${(wss.address() as AddressInfo).port}`;
   const { sockets, allDone } = await clients(url, n, undefined, messages.length);
   while (wss.clients.size < n) await new Promise((resolve) => setTimeout(resolve, 5));
+  const cpu0 = threadCpu();
   const t0 = performance.now();
   for (const m of messages) for (const ws of wss.clients) ws.send(m);
   await allDone;
   const seconds = (performance.now() - t0) / 1000;
+  const { main } = cpuSince(cpu0);
   for (const ws of sockets) ws.terminate();
   wss.close();
-  return (messages.length * n) / seconds;
+  return { perSecond: (messages.length * n) / seconds, mainCpuMs: main };
 }
 
-async function feedReplay(n: number): Promise<number> {
+async function feedReplay(n: number): Promise<{ perSecond: number; mainCpuMs: number }> {
   const server = await serveReplay({ store, viewer: false });
+  const cpu0 = threadCpu();
   const t0 = performance.now();
   const { sockets, allDone } = await clients(
     server.feedUrl,
@@ -163,9 +192,10 @@ async function feedReplay(n: number): Promise<number> {
   );
   await allDone;
   const seconds = (performance.now() - t0) / 1000;
+  const { main } = cpuSince(cpu0);
   for (const ws of sockets) ws.terminate();
   await server.close();
-  return (messages.length * n) / seconds;
+  return { perSecond: (messages.length * n) / seconds, mainCpuMs: main };
 }
 
 /**
@@ -183,10 +213,13 @@ async function feedLive(
   writerSeconds: number;
   lagSeconds: number;
   latencyMs: number[];
+  mainCpuMs: number;
+  writerCpuMs: number;
 }> {
   const file = path.join(dir, `live-${n}-${turns ? 'turns' : 'groups'}.db`);
   const reader = TrajectoryStore.open(file, { durability: 'normal' });
   reader.startRun('bench');
+  const beforeWriter = threadCpu();
   const writer = await StoreWriter.open(file, { durability: 'normal' });
   const server = await serveReplay({ store: reader, writer, viewer: false });
   const streamed = turns ? groups.map((g) => g.trajectories.flatMap(turnsOf)) : [];
@@ -210,6 +243,7 @@ async function feedLive(
   });
   while (server.clientCount() < n) await new Promise((resolve) => setTimeout(resolve, 5));
   await new Promise((resolve) => setTimeout(resolve, 50));
+  const cpu0 = cpuSince(beforeWriter);
   const t0 = performance.now();
   const writes: Array<Promise<unknown>> = [];
   for (const [i, g] of groups.entries()) {
@@ -225,11 +259,14 @@ async function feedLive(
   const writerSeconds = (performance.now() - t0) / 1000;
   await allDone;
   const seconds = (performance.now() - t0) / 1000;
+  const cpu1 = cpuSince(beforeWriter);
   for (const ws of sockets) ws.terminate();
   await server.close();
   await writer.close();
   reader.close();
   return {
+    mainCpuMs: cpu1.main - cpu0.main,
+    writerCpuMs: cpu1.newThreads - cpu0.newThreads,
     perSecond: (expected * n) / seconds,
     events: expected,
     writerSeconds,
@@ -246,25 +283,29 @@ for (const n of CLIENT_COUNTS) {
   const liveGroups = await feedLive(n, false);
   const liveTurns = await feedLive(n, true);
   const fmt = (v: number) => `${Math.round(v).toLocaleString('en')} msg/s`;
-  row(`baseline: bare ws broadcast, ${n} client(s)`, fmt(bare), '', '1.00×');
-  row(
-    `feed replay (speed 0, from store), ${n} client(s)`,
-    fmt(replayed),
-    '',
-    `${(replayed / bare).toFixed(2)}× bare ws`,
-  );
+  /**
+   * Two figures per row. Wall: messages/s against bare ws in this run (the scheduler of a shared
+   * machine included). CPU: bare's main-thread CPU over the row's busiest thread's CPU, what the
+   * ratio is when each thread has a core of its own (the writer thread runs beside the main one).
+   */
+  const ratios = (r: { perSecond: number; mainCpuMs: number; writerCpuMs?: number }) =>
+    `${(r.perSecond / bare.perSecond).toFixed(2)}× wall, ${(bare.mainCpuMs / Math.max(r.mainCpuMs, r.writerCpuMs ?? 0)).toFixed(2)}× cpu`;
+  const cpu = (r: { mainCpuMs: number; writerCpuMs?: number }) =>
+    `cpu: main thread ${r.mainCpuMs.toFixed(0)} ms${r.writerCpuMs === undefined ? '' : `, writer thread ${r.writerCpuMs.toFixed(0)} ms`}`;
+  row(`baseline: bare ws broadcast, ${n} client(s)`, fmt(bare.perSecond), cpu(bare), '1.00×');
+  row(`feed replay (speed 0, from store), ${n} client(s)`, fmt(replayed.perSecond), cpu(replayed), ratios(replayed));
   // Live delivery is paced by the writer: the lag after its last commit is the feed's own cost.
   row(
     `feed live, writer thread commits groups, ${n} client(s)`,
     fmt(liveGroups.perSecond),
-    `writer ${liveGroups.writerSeconds.toFixed(2)} s, then ${(liveGroups.lagSeconds * 1000).toFixed(0)} ms to deliver the rest`,
-    `${(liveGroups.perSecond / bare).toFixed(2)}× bare ws`,
+    `${cpu(liveGroups)}; writer ${liveGroups.writerSeconds.toFixed(2)} s, then ${(liveGroups.lagSeconds * 1000).toFixed(0)} ms to deliver the rest`,
+    ratios(liveGroups),
   );
   row(
     `feed live, per turn as episodes run, ${n} client(s)`,
     fmt(liveTurns.perSecond),
-    `writer ${liveTurns.writerSeconds.toFixed(2)} s, then ${(liveTurns.lagSeconds * 1000).toFixed(0)} ms; turn handed over → at a client p50 ${quantile(liveTurns.latencyMs, 0.5).toFixed(0)} ms, p99 ${quantile(liveTurns.latencyMs, 0.99).toFixed(0)} ms`,
-    `${(liveTurns.perSecond / bare).toFixed(2)}× bare ws`,
+    `${cpu(liveTurns)}; writer ${liveTurns.writerSeconds.toFixed(2)} s, then ${(liveTurns.lagSeconds * 1000).toFixed(0)} ms; turn handed over → at a client p50 ${quantile(liveTurns.latencyMs, 0.5).toFixed(0)} ms, p99 ${quantile(liveTurns.latencyMs, 0.99).toFixed(0)} ms`,
+    ratios(liveTurns),
   );
 }
 store.close();
@@ -273,6 +314,10 @@ rmSync(dir, { recursive: true, force: true });
 const header = ['measure', 'rate', 'detail', 'ratio'];
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
 const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ');
+const load = (l: number[]) => l.map((x) => x.toFixed(1)).join(' ');
+process.stdout.write(
+  `load average (1, 5, 15 min) at start ${load(loadAtStart)}, at end ${load(loadavg())}, on ${availableParallelism()} cores\n`,
+);
 process.stdout.write(
   `replay bench: ${GROUPS} groups × ${GROUP_SIZE} = ${trajectories} trajectories, ${meanTokens.toFixed(0)} tokens each on average; ` +
     `${messages.length} feed messages, ${(bytes / messages.length / 1024).toFixed(2)} KiB each on average\n\n`,

@@ -36,8 +36,8 @@ export class FeedSession {
     private readonly store: TrajectoryStore,
     readonly subscription: FeedSubscribe,
     private readonly limits: FeedLimits,
-    /** The event as feed JSON, shared by every session (serialised once per event, not per client). */
-    private readonly render: (event: StoredEvent) => string,
+    /** The event's feed frame (UTF-8 JSON), shared by every session: serialised once per event, not per client. */
+    private readonly render: (event: StoredEvent) => Buffer,
     /** A page of history after a cursor, shared by sessions reading the same stretch of the log. */
     private readonly readPage: (after: number, runId: string | undefined) => readonly StoredEvent[],
   ) {
@@ -102,7 +102,8 @@ export class FeedSession {
           if (pause > 0) await sleep(pause);
         }
         previousAt = event.at;
-        await this.waitForRoom();
+        // Wait only when the client is behind: an await per event would cost more than its send.
+        if (this.ws.bufferedAmount > this.limits.readAheadBytes) await this.waitForRoom();
         if (this.phase !== 'replaying') return;
         this.deliver(event);
       }
@@ -152,7 +153,7 @@ export class FeedSession {
       this.send(message);
       return;
     }
-    if (this.ws.readyState === this.ws.OPEN) this.ws.send(this.render(event));
+    if (this.ws.readyState === this.ws.OPEN) this.ws.send(this.render(event), { binary: false });
   }
 
   private matches(event: StoredEvent): boolean {

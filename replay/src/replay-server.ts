@@ -21,11 +21,11 @@ import type { StoreWriter } from './store-writer.ts';
 import { buildViewer } from './viewer-build.ts';
 
 export interface ReplayServerOptions extends ListenOptions {
-  /** An open store (shared with a writer in this process: new events are pushed at once) … */
+  /** An open store (its own connection's commits are pushed at once) … */
   store?: TrajectoryStore;
-  /** A writer thread on the same store in this process: what it commits is fanned out unread. */
+  /** A writer thread on the same store in this process: what it commits is fanned out from memory. */
   writer?: StoreWriter;
-  /** … or the path of one to open (a writer in another process: new events are polled). */
+  /** … or the path of one to open (commits of other processes are polled). */
   storePath?: string;
   /** Bearer token (header, or `?token=` where a browser cannot set one); required off loopback. */
   token?: string;
@@ -67,7 +67,8 @@ type ReplayEnv = AppEnv<'client'>;
 
 /**
  * The replay server: the feed at /feed (websocket), a small JSON API at /api, and the viewer at /.
- * One poller reads new events from the store once and fans them out to every live session. The
+ * Each commit's events are fanned out to every live session once, from memory when the commit was
+ * this process's, else read from the store by one poller. The
  * feed's upgrade passes the same middleware as every request (Host/Origin, token) before a socket
  * exists.
  */
@@ -91,16 +92,17 @@ export async function serveReplay(options: ReplayServerOptions): Promise<ReplayS
   const viewerDir = options.viewer === false ? undefined : await buildViewer();
 
   const sessions = new Set<FeedSession>();
-  // Recent events as feed JSON: 50 clients following one run serialise each event once.
-  const rendered = new Map<number, string>();
-  const render = (event: StoredEvent): string => {
-    let text = rendered.get(event.cursor);
-    if (text === undefined) {
-      text = eventJson(event);
-      rendered.set(event.cursor, text);
+  // Recent events as encoded feed frames: 50 clients following one run share each event's bytes
+  // (serialised and UTF-8 encoded once, not once per client).
+  const rendered = new Map<number, Buffer>();
+  const render = (event: StoredEvent): Buffer => {
+    let frame = rendered.get(event.cursor);
+    if (frame === undefined) {
+      frame = Buffer.from(eventJson(event));
+      rendered.set(event.cursor, frame);
       if (rendered.size > RENDER_CACHE_SIZE) rendered.delete(rendered.keys().next().value!);
     }
-    return text;
+    return frame;
   };
   // Full pages of history, by where they start: the log is append-only, so a full page never
   // changes, and clients replaying one run together read each page once. A short page (the end of
@@ -141,13 +143,17 @@ export async function serveReplay(options: ReplayServerOptions): Promise<ReplayS
       poll();
     });
   };
-  const unsubscribeStore = store.onCommit(schedulePoll);
-  // The writer's events arrive in commit order; one that skipped ahead of the log seen so far (the
-  // store also has other writers) is read from the store instead, so nothing is fanned out twice or missed.
-  const unsubscribeWriter = options.writer?.onCommit((events) => {
+  // A commit's events come from memory (this process's store connection, or the writer thread), in
+  // cursor order. A commit that skipped ahead of the log fanned out so far (another connection or
+  // process wrote between) is read from the store instead, so nothing is sent twice or missed.
+  const follow = (events: readonly StoredEvent[]) => {
     if (events[0]!.cursor === polledHead + 1) fanOut(events);
     else schedulePoll();
-  });
+  };
+  // The store's own commits may be a caller's write on its own thread (a trainer writing in
+  // process): their fan-out waits for the next turn of the event loop instead of slowing the write.
+  const unsubscribeStore = store.onCommit((events) => setImmediate(() => follow(events)));
+  const unsubscribeWriter = options.writer?.onCommit(follow);
   const unsubscribe = () => {
     unsubscribeStore();
     unsubscribeWriter?.();

@@ -38,7 +38,18 @@ export class StoreSink {
     options: StoreSinkOptions & Pick<OpenStoreOptions, 'durability'>,
   ): Promise<StoreSink> {
     const writer = await StoreWriter.open(file, options.durability ? { durability: options.durability } : {});
-    const sink = new StoreSink(writer, { ...options, closeWriter: true });
+    return StoreSink.through(writer, { ...options, closeWriter: true });
+  }
+
+  /**
+   * A sink writing through `writer`, once its run is recorded. A writer shared with a replay
+   * server (`serveReplay({ writer })`) has the server push each commit to its clients at once.
+   */
+  static async through(
+    writer: StoreWriter,
+    options: StoreSinkOptions & { closeWriter?: boolean },
+  ): Promise<StoreSink> {
+    const sink = new StoreSink(writer, options);
     await sink.started;
     return sink;
   }

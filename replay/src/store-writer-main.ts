@@ -1,13 +1,14 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { ToolGymError } from '@toolgym/protocol';
-import { type OpenStoreOptions, TrajectoryStore } from './store.ts';
+import { type OpenStoreOptions, type StoredEvent, TrajectoryStore } from './store.ts';
 import type { WriterReply, WriterRequest } from './store-writer.ts';
 
 /**
  * Owns the store's one write connection. Requests that arrive while a commit runs wait and are
  * then committed together in one transaction (one fsync), each in a savepoint of its own, so a
  * refused request (a duplicate id, an invalid trajectory) writes nothing and the others commit.
- * Replies go back only after the commit: acknowledged still means committed.
+ * Replies go back only after the commit: acknowledged still means committed. The reply carries the
+ * events the commit logged, as the store kept them in memory: the feed never reads them back.
  */
 const { file, options } = workerData as { file: string; options: OpenStoreOptions };
 const port = parentPort!;
@@ -28,6 +29,12 @@ function openStore(): TrajectoryStore {
 
 const queue: WriterRequest[] = [];
 let scheduled = false;
+/** The events of the last commit (the store reports them once its outermost transaction commits). */
+let committed: readonly StoredEvent[] = [];
+if (store)
+  store.onCommit((events) => {
+    committed = events;
+  });
 if (store)
   port.on('message', (request: WriterRequest) => {
     if (request.op === 'close') {
@@ -46,10 +53,10 @@ if (store)
 function commit(): void {
   scheduled = false;
   const batch = queue.splice(0);
-  const head = store.head();
   const results: Extract<WriterReply, { type: 'committed' }>['results'] = [];
+  committed = [];
   try {
-    store.db.transaction(() => {
+    store.batch(() => {
       for (let i = 0; i < batch.length; ) {
         const turns = turnRun(batch, i);
         if (turns.length > 1 && commitTurns(turns, results)) {
@@ -63,7 +70,7 @@ function commit(): void {
           results.push({ id: request.id, ok: false, error: describe(error) });
         }
       }
-    }).immediate();
+    });
   } catch (error) {
     // The commit itself failed (disk full, I/O error): nothing of the batch was written.
     const failure = describe(error);
@@ -77,7 +84,7 @@ function commit(): void {
   port.postMessage({
     type: 'committed',
     results,
-    events: store.eventsAfter(head, { limit: Number.MAX_SAFE_INTEGER }),
+    events: committed,
   } satisfies WriterReply);
 }
 

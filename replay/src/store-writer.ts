@@ -28,7 +28,7 @@ export type WriterReply =
         { id: number; ok: true; value: unknown } | { id: number; ok: false; error: WriterError }
       >;
       /** The events the commit logged, for in-process followers (the feed server) to fan out unread. */
-      events: StoredEvent[];
+      events: readonly StoredEvent[];
     }
   | { type: 'closed' };
 

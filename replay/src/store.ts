@@ -234,7 +234,8 @@ const ADDED_COLUMNS: ReadonlyArray<{ table: string; column: string; type: string
 /** This process, as the writer of the episodes it streams (the store checks whether it still runs). */
 const WRITER = `${hostname()}:${process.pid}`;
 
-type Listener = (head: number) => void;
+/** Called after each commit with the events it logged, in cursor order. */
+type Listener = (events: readonly StoredEvent[]) => void;
 
 /**
  * The durable trajectory store: one SQLite file in WAL mode. Every write is one transaction that
@@ -246,6 +247,8 @@ export class TrajectoryStore {
   readonly path: string;
   readonly db: Database.Database;
   private readonly listeners = new Set<Listener>();
+  /** Events logged by the transaction under way, handed to the listeners once it commits. */
+  private logged: StoredEvent[] = [];
   /** Token ids whose piece this connection recorded, by run (a cache: the table ignores repeats anyway). */
   private readonly knownPieces = new Map<string, Set<number>>();
   private readonly statements;
@@ -312,7 +315,7 @@ export class TrajectoryStore {
       setAdvantages: 'UPDATE trajectories SET advantages = ? WHERE id = ?',
       trajectoryExists: 'SELECT 1 FROM trajectories WHERE id = ?',
       liveEpisode: 'SELECT * FROM live_episodes WHERE trajectory_id = ?',
-      insertLiveEpisode: `INSERT INTO live_episodes (trajectory_id, run_id, step, group_id, env_id,
+      insertLiveEpisode: `INSERT OR IGNORE INTO live_episodes (trajectory_id, run_id, step, group_id, env_id,
         task_id, seed, started_at, updated_at, writer, status, n_turns) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', 0)`,
       touchLiveEpisode:
         "UPDATE live_episodes SET n_turns = n_turns + 1, updated_at = ?, status = 'running', reason = NULL WHERE trajectory_id = ?",
@@ -331,16 +334,56 @@ export class TrajectoryStore {
     });
   }
 
-  /** Called after each commit with the newest cursor (in-process followers, e.g. the feed server). */
+  /**
+   * Called after each commit with the events it logged, from memory (in-process followers: the
+   * feed server, the writer thread's reply to its owner). A write inside `batch` reports at the
+   * batch's commit.
+   */
   onCommit(listener: Listener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
 
-  private notify(): void {
-    if (this.listeners.size === 0) return;
-    const head = this.head();
-    for (const listener of this.listeners) listener(head);
+  /**
+   * `fn`'s writes in one IMMEDIATE transaction (each write in a savepoint of its own inside it), so
+   * the events logged reach the listeners only once the outermost transaction commits, and a write
+   * that rolled back reports none.
+   */
+  batch<T>(fn: () => T): T {
+    const mark = this.logged.length;
+    let result: T;
+    try {
+      result = this.db.transaction(fn).immediate();
+    } catch (error) {
+      this.logged.length = mark;
+      // Pieces the rolled-back writes recorded are gone from the table: forget that they were known.
+      this.knownPieces.clear();
+      throw error;
+    }
+    if (!this.db.inTransaction && this.logged.length > 0) {
+      const events = this.logged;
+      this.logged = [];
+      for (const listener of this.listeners) listener(events);
+    }
+    return result;
+  }
+
+  /** Append one event to the log (inside a transaction) and keep it for the listeners; its cursor. */
+  private logEvent(
+    runId: string,
+    type: FeedEventType,
+    at: number,
+    episode: { envId: string; taskId: string; reward: number | null } | undefined,
+    payload: string,
+  ): number {
+    const envId = episode?.envId ?? null;
+    const taskId = episode?.taskId ?? null;
+    const reward = episode?.reward ?? null;
+    const cursor = Number(
+      this.statements.insertEvent.run(runId, type, at, envId, taskId, reward, payload).lastInsertRowid,
+    );
+    this.logged.push({ cursor, runId, type, at, envId, taskId, reward, payload });
+    return cursor;
   }
 
   /** The newest cursor in the event log (0 when empty). */
@@ -350,8 +393,7 @@ export class TrajectoryStore {
 
   /** Record a run (status `running`) unless it exists. */
   startRun(runId: string, info: Record<string, unknown> = {}): void {
-    this.db.transaction(() => this.ensureRun(runId, info, Date.now())).immediate();
-    this.notify();
+    this.batch(() => this.ensureRun(runId, info, Date.now()));
   }
 
   /** Set a run's status (`finished`, `failed`, or back to `running`) and log it as an event. */
@@ -363,37 +405,20 @@ export class TrajectoryStore {
     options: { onlyIfRunning?: boolean } = {},
   ): void {
     const now = Date.now();
-    this.db.transaction(() => {
+    this.batch(() => {
       if (options.onlyIfRunning && (this.runStatus(runId) ?? 'running') !== 'running') return;
       this.ensureRun(runId, info ?? {}, now);
       const current = this.db.prepare('SELECT info FROM runs WHERE id = ?').get(runId) as { info: string };
       const merged = { ...JSON.parse(current.info), ...(info ?? {}) };
       this.statements.updateRun.run(status, JSON.stringify(merged), now, runId);
-      this.statements.insertEvent.run(
-        runId,
-        'run',
-        now,
-        null,
-        null,
-        null,
-        JSON.stringify({ status, info: merged }),
-      );
-    }).immediate();
-    this.notify();
+      this.logEvent(runId, 'run', now, undefined, JSON.stringify({ status, info: merged }));
+    });
   }
 
   private ensureRun(runId: string, info: Record<string, unknown>, now: number): void {
     if (this.statements.runById.get(runId)) return;
     this.statements.insertRun.run(runId, 'running', JSON.stringify(info), now, now);
-    this.statements.insertEvent.run(
-      runId,
-      'run',
-      now,
-      null,
-      null,
-      null,
-      JSON.stringify({ status: 'running', info }),
-    );
+    this.logEvent(runId, 'run', now, undefined, JSON.stringify({ status: 'running', info }));
   }
 
   /**
@@ -423,7 +448,7 @@ export class TrajectoryStore {
     }
     const now = Date.now();
     let cursor = 0;
-    this.db.transaction(() => {
+    this.batch(() => {
       this.ensureRun(runId, {}, now);
       try {
         this.statements.insertGroup.run(group.id, runId, group.step ?? null, group.envId, group.taskId, now);
@@ -440,7 +465,8 @@ export class TrajectoryStore {
       }> = [];
       for (const t of group.trajectories) {
         const summary = summarise(t, runId, group);
-        this.insertTrajectory(t, summary);
+        const turnJsons = t.turns.map((turn) => JSON.stringify(turn));
+        this.insertTrajectory(t, summary, `[${turnJsons.join(',')}]`);
         // Turns streamed while the episode ran are in the log already: each turn is logged once.
         const streamed = new Set(
           (this.statements.liveTurnIndices.all(t.id) as Array<{ turn_index: number }>).map(
@@ -450,19 +476,12 @@ export class TrajectoryStore {
         this.statements.deleteLiveTurns.run(t.id);
         this.statements.deleteLiveEpisode.run(t.id);
         let at = t.timing.startedAt;
-        for (const turn of t.turns) {
+        t.turns.forEach((turn, i) => {
           at += turn.generateMs + turn.toolMs;
-          if (streamed.has(turn.index)) continue;
-          const payload = {
-            step: summary.step,
-            trajectoryId: t.id,
-            groupId: summary.groupId,
-            envId: t.envId,
-            taskId: t.taskId,
-            turn,
-          };
-          events.push({ at, order: events.length, type: 'turn', t, payload: JSON.stringify(payload) });
-        }
+          if (streamed.has(turn.index)) return;
+          const payload = turnPayload({ ...summary, trajectoryId: t.id }, turnJsons[i]!);
+          events.push({ at, order: events.length, type: 'turn', t, payload });
+        });
         const end = Math.max(at, t.timing.startedAt + t.timing.ms);
         events.push({
           at: end,
@@ -473,24 +492,19 @@ export class TrajectoryStore {
         });
       }
       events.sort((a, b) => a.at - b.at || a.order - b.order);
-      for (const e of events) {
-        const info = this.statements.insertEvent.run(
+      for (const e of events)
+        cursor = this.logEvent(
           runId,
           e.type,
           e.at,
-          e.t.envId,
-          e.t.taskId,
-          e.t.reward.total,
+          { envId: e.t.envId, taskId: e.t.taskId, reward: e.t.reward.total },
           e.payload,
         );
-        cursor = Number(info.lastInsertRowid);
-      }
-    }).immediate();
-    this.notify();
+    });
     return { cursor };
   }
 
-  private insertTrajectory(t: Trajectory, summary: TrajectorySummary): void {
+  private insertTrajectory(t: Trajectory, summary: TrajectorySummary, turnsJson: string): void {
     let rowid: number;
     try {
       const info = this.statements.insertTrajectory.run(
@@ -519,7 +533,7 @@ export class TrajectoryStore {
         t.branches ? JSON.stringify(t.branches) : null,
         t.branchedFrom ? JSON.stringify(t.branchedFrom) : null,
         JSON.stringify(t.messages),
-        JSON.stringify(t.turns),
+        turnsJson,
         JSON.stringify(t.timing),
         t.timing.startedAt,
         t.timing.ms,
@@ -556,13 +570,12 @@ export class TrajectoryStore {
       return { turn: result.data, runId };
     });
     let cursor = 0;
-    this.db.transaction(() => {
+    this.batch(() => {
       for (const { turn: e, runId } of parsed) {
         if (this.statements.trajectoryExists.get(e.trajectoryId)) continue;
         const now = Date.now();
         this.ensureRun(runId, {}, now);
-        if (!this.statements.liveEpisode.get(e.trajectoryId))
-          this.statements.insertLiveEpisode.run(
+        this.statements.insertLiveEpisode.run(
             e.trajectoryId,
             runId,
             e.step ?? null,
@@ -575,10 +588,11 @@ export class TrajectoryStore {
             WRITER,
           );
         const { tokens } = e;
+        const turnJson = JSON.stringify(e.turn);
         const inserted = this.statements.insertLiveTurn.run(
           e.trajectoryId,
           e.turn.index,
-          JSON.stringify(e.turn),
+          turnJson,
           JSON.stringify(e.messages),
           tokens.from,
           encodeInt32(tokens.ids),
@@ -589,27 +603,10 @@ export class TrajectoryStore {
         if (inserted.changes === 0) continue;
         this.statements.touchLiveEpisode.run(now, e.trajectoryId);
         if (tokens.pieces) this.insertPieces(runId, tokens.ids, tokens.pieces);
-        const payload = {
-          step: e.step,
-          trajectoryId: e.trajectoryId,
-          groupId: e.groupId,
-          envId: e.envId,
-          taskId: e.taskId,
-          turn: e.turn,
-        };
-        const info = this.statements.insertEvent.run(
-          runId,
-          'turn',
-          now,
-          e.envId,
-          e.taskId,
-          null,
-          JSON.stringify(payload),
-        );
-        cursor = Number(info.lastInsertRowid);
+        const episode = { envId: e.envId, taskId: e.taskId, reward: null };
+        cursor = this.logEvent(runId, 'turn', now, episode, turnPayload(e, turnJson));
       }
-    }).immediate();
-    this.notify();
+    });
     return { cursor };
   }
 
@@ -627,20 +624,19 @@ export class TrajectoryStore {
     const gone = rows.filter((r) => options.runId !== undefined || !writerRuns(r.writer as string));
     if (gone.length === 0) return 0;
     const now = Date.now();
-    this.db.transaction(() => {
+    this.batch(() => {
       for (const r of gone) {
         const reason =
           options.reason ??
           `its writer (${r.writer as string}) stopped before the episode's group was committed`;
         this.statements.markUnfinished.run(reason, now, r.trajectory_id);
         const summary = rowToLiveSummary({ ...r, status: 'unfinished', reason });
-        this.statements.insertEvent.run(
+        const episode = { envId: summary.envId, taskId: summary.taskId, reward: null };
+        this.logEvent(
           summary.runId,
           'episode',
           now,
-          summary.envId,
-          summary.taskId,
-          null,
+          episode,
           JSON.stringify({
             step: summary.step,
             trajectoryId: summary.trajectoryId,
@@ -653,8 +649,7 @@ export class TrajectoryStore {
           }),
         );
       }
-    }).immediate();
-    this.notify();
+    });
     return gone.length;
   }
 
@@ -739,7 +734,7 @@ export class TrajectoryStore {
   appendStepMetrics(runId: string, step: number, metrics: Record<string, number>): { cursor: number } {
     const now = Date.now();
     let cursor = 0;
-    this.db.transaction(() => {
+    this.batch(() => {
       this.ensureRun(runId, {}, now);
       try {
         this.statements.insertMetrics.run(runId, step, now, JSON.stringify(metrics));
@@ -751,18 +746,8 @@ export class TrajectoryStore {
         }
         throw error;
       }
-      const info = this.statements.insertEvent.run(
-        runId,
-        'step-metrics',
-        now,
-        null,
-        null,
-        null,
-        JSON.stringify({ step, metrics }),
-      );
-      cursor = Number(info.lastInsertRowid);
-    }).immediate();
-    this.notify();
+      cursor = this.logEvent(runId, 'step-metrics', now, undefined, JSON.stringify({ step, metrics }));
+    });
     return { cursor };
   }
 
@@ -959,6 +944,15 @@ export function eventToMessage(event: StoredEvent): FeedEventMessage {
     case 'episode':
       return { type: 'episode', ...base, ...payload };
   }
+}
+
+/** A turn event's payload: where its episode runs, then the turn, serialised once by the caller. */
+function turnPayload(
+  where: { step?: number; trajectoryId: string; groupId?: string; envId: string; taskId: string },
+  turnJson: string,
+): string {
+  const { step, trajectoryId, groupId, envId, taskId } = where;
+  return `${JSON.stringify({ step, trajectoryId, groupId, envId, taskId }).slice(0, -1)},"turn":${turnJson}}`;
 }
 
 /**

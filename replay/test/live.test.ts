@@ -4,7 +4,9 @@ import path from 'node:path';
 import { FeedServerMessageSchema, type Trajectory } from '@toolgym/protocol';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { eventJson, eventToMessage, TrajectoryStore } from '../src/store.ts';
+import WebSocket from 'ws';
+import { serveReplay } from '../src/replay-server.ts';
+import { eventJson, eventToMessage, type StoredEvent, TrajectoryStore } from '../src/store.ts';
 import { StoreWriter } from '../src/store-writer.ts';
 import { makeGroup, pieceOf, turnsOf } from './generate.ts';
 
@@ -194,8 +196,8 @@ describe('branched trajectories', () => {
 describe('StoreWriter (a worker thread)', () => {
   it('acknowledges a write once it is committed, commits what arrives together, and refuses one write without losing the others', async () => {
     const writer = await StoreWriter.open(store.path);
-    const seen: number[] = [];
-    writer.onCommit((events) => seen.push(...events.map((e) => e.cursor)));
+    const seen: StoredEvent[] = [];
+    writer.onCommit((events) => seen.push(...events));
     try {
       const groups = Array.from({ length: 6 }, (_, i) => makeGroup({ runId: 'w', step: i, taskIndex: 0 }));
       await writer.appendGroup(groups[0]!);
@@ -220,8 +222,9 @@ describe('StoreWriter (a worker thread)', () => {
       expect(() => store.getPartialTrajectory('bad')).toThrow(/No running or unfinished episode/);
       for (const g of groups.slice(1, 5)) expect(store.getGroup(g.id).trajectories).toHaveLength(4);
       expect(store.getPartialTrajectory(groups[5]!.trajectories[0]!.id).turns).toBe(turns.length);
-      // Listeners heard every committed event, once, in order.
-      expect(seen).toEqual(store.eventsAfter(0, { limit: 10_000 }).map((e) => e.cursor));
+      // Listeners heard every committed event, once, in order, from memory exactly as stored; the
+      // refused writes' events were dropped with them.
+      expect(seen).toEqual(store.eventsAfter(0, { limit: 10_000 }));
       await expect(writer.appendTurn(bad)).rejects.toMatchObject({ code: 'invalid_trajectory' });
     } finally {
       await writer.close();
@@ -254,5 +257,64 @@ describe('StoreWriter (a worker thread)', () => {
       code: 'invalid_config',
       message: expect.stringContaining(file),
     });
+  });
+});
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('the live feed, pushed from the writer thread', () => {
+  it('a client that joins mid-episode gets the stored prefix, then the live tail, every event once and in order', async () => {
+    const writer = await StoreWriter.open(store.path, { durability: 'normal' });
+    // No polling: what reaches a client after it caught up can only be the writer's commits, pushed.
+    const server = await serveReplay({ store, writer, viewer: false, pollMs: 3_600_000 });
+    const clients: Array<{ ws: WebSocket; frames: string[] }> = [];
+    const join = () => {
+      const ws = new WebSocket(server.feedUrl);
+      const frames: string[] = [];
+      ws.on('open', () => ws.send(JSON.stringify({ type: 'subscribe', runId: 'join' })));
+      ws.on('message', (data) => frames.push(String(data)));
+      clients.push({ ws, frames });
+    };
+    const control = (frame: string) => /^{"type":"(hello|caught-up)"/.test(frame);
+    try {
+      const groups = Array.from({ length: 12 }, (_, i) =>
+        makeGroup({ runId: 'join', step: Math.floor(i / 4), taskIndex: i % 4, groupSize: 3 }),
+      );
+      const writes: Array<Promise<unknown>> = [];
+      for (const [i, g] of groups.entries()) {
+        const turns = g.trajectories.flatMap(turnsOf);
+        turns.forEach((turn, k) => {
+          writes.push(writer.appendTurn(turn));
+          // Three clients join halfway through a group's episodes, its turns still in flight.
+          if (i % 4 === 1 && k === Math.floor(turns.length / 2)) join();
+        });
+        await sleep(5);
+        writes.push(writer.appendGroup(g));
+        if (i % 2 === 0) await writes.at(-1);
+      }
+      await Promise.all(writes);
+      const expected = store.eventsAfter(0, { runId: 'join', limit: 100_000 });
+      const deadline = Date.now() + 20_000;
+      while (clients.some((c) => c.frames.filter((f) => !control(f)).length < expected.length)) {
+        if (Date.now() > deadline) throw new Error('clients did not receive every event');
+        await sleep(10);
+      }
+      await sleep(100);
+      expect(clients).toHaveLength(3);
+      for (const { frames } of clients) {
+        // Joined mid-run: a stored prefix before caught-up and a live tail after it, neither empty.
+        const caughtUp = frames.findIndex((f) => f.startsWith('{"type":"caught-up"'));
+        const { cursor } = JSON.parse(frames[caughtUp]!) as { cursor: number };
+        expect(cursor).toBeGreaterThan(0);
+        expect(cursor).toBeLessThan(expected.at(-1)!.cursor);
+        expect(caughtUp).toBeLessThan(frames.length - 1);
+        // Every event once, in order, byte for byte what the store logged.
+        expect(frames.filter((f) => !control(f))).toEqual(expected.map(eventJson));
+      }
+    } finally {
+      for (const { ws } of clients) ws.terminate();
+      await server.close();
+      await writer.close();
+    }
   });
 });

@@ -26,6 +26,13 @@ export {
 } from './retrieval/bm25-index.ts';
 export { createBm25Retriever } from './retrieval/bm25-retriever.ts';
 export {
+  type Bm25WorkerOptions,
+  Bm25WorkerRetriever,
+  SearchTimeoutError,
+  SearchWorkerError,
+  type SearchWorkerSource,
+} from './retrieval/bm25-worker-retriever.ts';
+export {
   agreesUpToTies,
   type Bm25Idf,
   type Bm25Scoring,

@@ -1,11 +1,13 @@
 /**
  * A compact chat layout for small models trained on a CPU: ChatML turn markers with one-letter
  * roles, no tool listing in the prompt, and tool calls written `<tool_call>name:value</tool_call>`
- * for tools that take one string argument. A depth-2 compose episode is ~90 tokens with the byte
+ * for tools that take one string argument, `<tool_call>name:{"a": 1, "b": "x"}</tool_call>` (the
+ * arguments as a JSON object) for the others. A depth-2 compose episode is ~90 tokens with the byte
  * tokenizer instead of ~1,500 with the Hermes template and its JSON tool list — the difference
  * between a feasible and an infeasible RL run on 2 cores.
  */
 import {
+  readCallObject,
   scanToolCallBlocks,
   TOOL_CALL_CLOSE,
   TOOL_CALL_OPEN,
@@ -34,33 +36,28 @@ export function compactChatTemplate(options: { dropFromPrompt?: string[] } = {})
   ].join('\n');
 }
 
-/** A call the compact format cannot write: its tool does not take exactly one string argument. */
+/** A call the compact format cannot write: its tool is not one of the tools it was made for. */
 export class CompactFormatError extends ToolGymError {
   constructor(message: string) {
-    super(
-      'compact_format',
-      message,
-      'the compact template fits tools with one string argument; use the Hermes template for the others',
-    );
+    super('compact_format', message, 'make the compact format from the tools the calls go to');
   }
 }
 
 /**
- * The single-argument call format. `argumentOf` names each tool's one string argument; build it
- * from the tool specs with `singleArgumentTools`.
+ * The compact call format. `argumentOf` names each tool's one string argument, or holds null for a
+ * tool whose arguments are written as a JSON object; build it from the tool specs with
+ * `compactArguments`.
  */
-export function compactToolCalls(argumentOf: ReadonlyMap<string, string>): ToolCallFormat {
+export function compactToolCalls(argumentOf: ReadonlyMap<string, string | null>): ToolCallFormat {
   return {
     name: 'compact',
     render(calls) {
       return calls
         .map((c) => {
           const key = argumentOf.get(c.name);
-          if (!key)
-            throw new CompactFormatError(
-              `compact format: tool '${c.name}' does not take exactly one string argument`,
-            );
-          return `${TOOL_CALL_OPEN}${c.name}:${String(c.arguments[key] ?? '')}${TOOL_CALL_CLOSE}`;
+          if (key === undefined) throw new CompactFormatError(`compact format: no tool '${c.name}'`);
+          const value = key === null ? JSON.stringify(c.arguments) : String(c.arguments[key] ?? '');
+          return `${TOOL_CALL_OPEN}${c.name}:${value}${TOOL_CALL_CLOSE}`;
         })
         .join('');
     },
@@ -73,14 +70,30 @@ export function compactToolCalls(argumentOf: ReadonlyMap<string, string>): ToolC
         const colon = body.indexOf(':');
         const name = colon < 0 ? body : body.slice(0, colon);
         const key = argumentOf.get(name);
-        if (colon < 0 || !key) {
+        if (key === undefined) {
+          errors.push({ code: 'unknown_tool', message: `no tool '${name}'` });
+          continue;
+        }
+        if (colon < 0) {
           errors.push({
-            code: key ? 'missing_argument' : 'unknown_tool',
-            message: key ? `write ${name}:<value>` : `no tool '${name}'`,
+            code: 'missing_argument',
+            message: key === null ? `write ${name}:{...}, its arguments as a JSON object` : `write ${name}:<value>`,
           });
           continue;
         }
-        calls.push({ id: `${callIdPrefix}-${index++}`, name, arguments: { [key]: body.slice(colon + 1) } });
+        const id = `${callIdPrefix}-${index}`;
+        if (key !== null) {
+          calls.push({ id, name, arguments: { [key]: body.slice(colon + 1) } });
+          index++;
+          continue;
+        }
+        // The arguments text is read as a call object's JSON-string arguments are.
+        const read = readCallObject({ name, arguments: body.slice(colon + 1) }, id);
+        if ('error' in read) errors.push(read.error);
+        else {
+          calls.push(read.call);
+          index++;
+        }
       }
       if (unclosed)
         errors.push({ code: 'unclosed_tool_call', message: `a ${TOOL_CALL_OPEN} has no ${TOOL_CALL_CLOSE}` });
@@ -97,17 +110,20 @@ export function recordedToolCalls(
   recorded: 'compact' | undefined,
   tools: readonly ToolSpec[],
 ): ToolCallFormat | undefined {
-  return recorded === 'compact' ? compactToolCalls(singleArgumentTools(tools)) : undefined;
+  return recorded === 'compact' ? compactToolCalls(compactArguments(tools)) : undefined;
 }
 
-/** The one string argument of each tool that has exactly one; tools with other shapes are left out. */
-export function singleArgumentTools(tools: readonly ToolSpec[]): Map<string, string> {
-  const out = new Map<string, string>();
+/**
+ * How the compact format writes each tool's arguments: the name of its one string argument when it
+ * has exactly one, else null (a JSON object).
+ */
+export function compactArguments(tools: readonly ToolSpec[]): Map<string, string | null> {
+  const out = new Map<string, string | null>();
   for (const tool of tools) {
     const props = Object.entries(
       (tool.inputSchema as { properties?: Record<string, { type?: unknown }> }).properties ?? {},
     );
-    if (props.length === 1 && props[0]![1].type === 'string') out.set(tool.name, props[0]![0]);
+    out.set(tool.name, props.length === 1 && props[0]![1].type === 'string' ? props[0]![0] : null);
   }
   return out;
 }

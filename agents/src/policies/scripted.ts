@@ -1,15 +1,10 @@
-import { hashString, Rng } from '@toolgym/protocol';
 import type { ToolCall } from '@toolgym/protocol';
+import { hashString, Rng } from '@toolgym/protocol';
 import { hermesToolCalls } from '../chat/hermes-tool-calls.ts';
 import type { ToolCallFormat } from '../chat/tool-call-format.ts';
 import { PolicyError, PolicySpecError } from '../errors.ts';
-import type {
-  EpisodeBinding,
-  GenerateRequest,
-  GenerateResult,
-  Policy,
-  PolicyScheme,
-} from '../policy.ts';
+import { encodePieces } from '../piece-encoder.ts';
+import type { EpisodeBinding, GenerateRequest, GenerateResult, Policy, PolicyScheme } from '../policy.ts';
 import type { Tokenizer } from '../tokenizer.ts';
 import { randomValue } from './random-arguments.ts';
 
@@ -75,8 +70,9 @@ function createScriptedPolicy(id: string, script: CallScript, settings: Scripted
     const endOfTurn = tokenizer.specialTokens.get('<|im_end|>') ?? tokenizer.eosTokenIds[0];
     if (endOfTurn === undefined)
       throw new PolicyError(`the tokenizer of the ${id} policy has no end-of-turn token`);
-    const tokens = [...tokenizer.encode(text), endOfTurn];
-    return { ...base, tokens, logprobs: tokens.map(() => 0) };
+    // The members of a group write the same turns: they share the memo the agent loop tokenizes with.
+    const tokens = [...encodePieces(tokenizer, text), endOfTurn];
+    return { ...base, tokens, logprobs: new Array<number>(tokens.length).fill(0) };
   }
 
   return unbound;

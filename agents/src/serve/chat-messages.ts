@@ -60,7 +60,7 @@ function message(m: ChatMessage, index: number, format: ToolCallFormat): Message
         `messages[${index}].tool_calls`,
         'unwritable_tool_call',
         error.message,
-        'list it in `tools` with its one string argument',
+        'list the tool in `tools`',
       );
     throw error;
   }

@@ -300,13 +300,13 @@ describe('a model trained with the compact template (`toolgym train`)', () => {
           '<|im_start|>u\nCompute reverse("abc").<|im_end|>\n<|im_start|>a\n<tool_call>reverse:abc</tool_call><|im_end|>\n<|im_start|>t\ncba<|im_end|>\n<|im_start|>a\n',
         ),
       );
-      // Without the tool in `tools` the server cannot know its argument's name.
+      // Without the tool in `tools` the server cannot know how to write its arguments.
       await expect(
         compactClient.chat.completions.create({ model: 'compact', messages, max_tokens: 1 }),
       ).rejects.toMatchObject({
         status: 400,
         message: expect.stringMatching(
-          /tool 'reverse' does not take exactly one string argument; list it in `tools`/,
+          /compact format: no tool 'reverse'; list the tool in `tools`/,
         ),
       });
       // Arguments that are not a JSON object have no value to write into the compact call.

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { compactToolCalls, singleArgumentTools } from '../chat/compact-format.ts';
+import { compactToolCalls, compactArguments } from '../chat/compact-format.ts';
 import { hermesToolCalls } from '../chat/hermes-tool-calls.ts';
 import type { ToolCallFormat } from '../chat/tool-call-format.ts';
 import { contentAndCalls, type ReplyPiece, ToolCallStream } from './tool-call-stream.ts';
 
 const compact = compactToolCalls(
-  singleArgumentTools(
+  compactArguments(
     ['reverse', 'upper'].map((name) => ({
       name,
       description: '',

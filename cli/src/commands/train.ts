@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
-import { StoreSink, serveReplay } from '@toolgym/replay';
+import { StoreSink, StoreWriter, serveReplay } from '@toolgym/replay';
 import { loadTrainConfig, type TrainResult, train } from '@toolgym/trainer';
 import type { Command } from 'commander';
 import { numberIn, portNumber, positiveInt, wholeNumber } from '../flags.ts';
@@ -46,8 +46,15 @@ export function registerTrainCommand(program: Command): void {
         host: '127.0.0.1',
         port: portNumber(opts.serve, '--serve'),
       };
+      // One writer thread for every seed's run; the server follows its commits as they happen.
+      const writer = await StoreWriter.open(storePath);
       const server = address
-        ? await listening('--serve', address, () => serveReplay({ storePath, ...address }))
+        ? await listening('--serve', address, () => serveReplay({ storePath, writer, ...address })).catch(
+            async (error: unknown) => {
+              await writer.close();
+              throw error;
+            },
+          )
         : undefined;
       process.stderr.write(
         server
@@ -66,7 +73,7 @@ export function registerTrainCommand(program: Command): void {
               })
             : undefined;
           const runId = `${config.run.name}-seed${seed}-${Date.now()}`;
-          const sink = await StoreSink.open(storePath, { runId, runInfo: { config: runConfig } });
+          const sink = await StoreSink.through(writer, { runId, runInfo: { config: runConfig } });
           const overrides = [
             ...(opts.steps !== undefined ? ['--steps', opts.steps] : []),
             ...(opts.minutes !== undefined ? ['--minutes', opts.minutes] : []),
@@ -102,6 +109,7 @@ export function registerTrainCommand(program: Command): void {
         }
       } finally {
         await server?.close();
+        await writer.close();
       }
     });
 }

@@ -63,6 +63,11 @@ export interface ToolDefinition<State, Config, Input extends z.ZodType = z.ZodTy
   run(args: z.infer<Input>, ctx: ToolContext<State, Config>): ToolOutput | Promise<ToolOutput>;
   /** Overrides the environment's tool timeout for this tool. */
   timeoutMs?: number;
+  /**
+   * Whether a config offers this tool (default: every config does). A tool it does not offer is
+   * neither listed nor callable (`unknown_tool`), so the agent never sees a tool it may not use.
+   */
+  offeredBy?(config: Config): boolean;
 }
 
 /** Everything `grade` can look at. */
@@ -109,6 +114,10 @@ export interface EnvironmentSpec<State, Config> {
   prompt?(episode: EpisodeContext<State, Config>): string | Promise<string>;
   /** Releases what `setup` made. Called exactly once per episode, whatever happened. */
   teardown?(state: State): void | Promise<void>;
+  /**
+   * The episode's reward. With feedback (`withFeedback`) an answer is graded once, when it is
+   * given (without `finalText`): a right one's grade is the episode's unless calls were made after it.
+   */
   grade(input: GradeInput<State, Config>): RewardBreakdown | Promise<RewardBreakdown>;
   /** The interval every `total` falls in; the conformance check holds the environment to it. */
   rewardRange: [number, number];

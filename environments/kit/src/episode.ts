@@ -1,4 +1,4 @@
-import type { ChatTextModel, EndResult, EpisodeLimits, Split, StartParams, Task, ToolSpec, Truncation } from '@toolgym/protocol';
+import type { ChatTextModel, EndResult, RewardBreakdown, EpisodeLimits, Split, StartParams, Task, ToolSpec, Truncation } from '@toolgym/protocol';
 import { RewardBreakdownSchema, StartParamsSchema } from '@toolgym/protocol';
 import type { DataFileReport, EnvironmentDefinition, EpisodeContext, ToolCallRecord, ToolOutput } from './define-environment.ts';
 import { formatZodIssues, moduleOf } from './define-environment.ts';
@@ -26,6 +26,8 @@ export interface ToolCallOutcome {
 // biome-ignore lint/suspicious/noExplicitAny: an untyped Environment accepts every state and config type
 export class Environment<State = any, Config = any> {
   readonly limits: EpisodeLimits;
+  /** The tools this config offers, in declaration order. */
+  readonly toolSpecs: ToolSpec[];
   private taskList?: Promise<Task[]>;
   private episodeCounter = 0;
   private modelValue?: ChatTextModel;
@@ -35,6 +37,7 @@ export class Environment<State = any, Config = any> {
     readonly config: Config,
   ) {
     this.limits = definition.limitsFor(config);
+    this.toolSpecs = definition.toolSpecs.filter((spec) => this.offers(spec.name));
     // Pure tools run in tool workers: start them now rather than on the first call.
     const moduleUrl = moduleOf(definition);
     if (moduleUrl && Object.values(definition.tools).some((tool) => tool.pure)) toolWorkerPool(moduleUrl).warm();
@@ -48,8 +51,10 @@ export class Environment<State = any, Config = any> {
     return this.definition.ref;
   }
 
-  get toolSpecs(): ToolSpec[] {
-    return this.definition.toolSpecs;
+  /** Whether this config offers the tool `name` (declared, and not left out by its `offeredBy`). */
+  offers(name: string): boolean {
+    const tool = Object.hasOwn(this.definition.tools, name) ? this.definition.tools[name] : undefined;
+    return tool !== undefined && (tool.offeredBy?.(this.config) ?? true);
   }
 
   /**
@@ -135,6 +140,8 @@ export class Episode<State = any, Config = any> implements EpisodeContext<State,
   private readonly openedAt = performance.now();
   /** Wrong answers answered with feedback instead of ending the episode (`withFeedback`). */
   private readonly failedAttempts: FailedAttempt[] = [];
+  /** With feedback: the grade of the right answer that ended the episode, and how many calls it saw. */
+  private answerGrade?: { reward: RewardBreakdown; calls: number };
 
   constructor(
     readonly env: Environment<State, Config>,
@@ -220,6 +227,7 @@ export class Episode<State = any, Config = any> implements EpisodeContext<State,
   /**
    * With feedback (`withFeedback`), an answer that ended the episode is graded at once: a wrong one,
    * while re-attempts remain, is taken back and answered with the feedback, so the episode goes on.
+   * A right answer's grade is kept for `end`, so an answer is graded once (code runs its tests once).
    * A grade that fails here leaves the answer standing; `end` grades it again and reports the failure.
    */
   private async afterAnswer(outcome: ToolCallOutcome): Promise<ToolCallOutcome> {
@@ -229,7 +237,10 @@ export class Episode<State = any, Config = any> implements EpisodeContext<State,
     let text: string;
     try {
       const reward = RewardBreakdownSchema.parse(await definition.grade({ episode: this }));
-      if (correctnessOf(reward, feedback, definition.ref) === 1) return outcome;
+      if (correctnessOf(reward, feedback, definition.ref) === 1) {
+        this.answerGrade = { reward, calls: this.calls.length };
+        return outcome;
+      }
       const guidance = feedback.guidance ? await definition.guidance?.({ episode: this, reward }) : undefined;
       text = guidance ? `${feedback.message}\n${guidance}` : feedback.message;
       this.failedAttempts.push({ answer: this.answerValue, reward });
@@ -269,11 +280,11 @@ export class Episode<State = any, Config = any> implements EpisodeContext<State,
       this.truncationValue ??= over;
       return finish(`The episode is over: ${TRUNCATION_TEXT[this.truncationValue](limits)}. No more tool calls.`, 'episode_over');
     }
-    const tool = this.env.definition.tools[name];
-    if (!tool) {
-      const known = Object.keys(this.env.definition.tools);
+    if (!this.env.offers(name)) {
+      const known = this.env.toolSpecs.map((spec) => spec.name);
       return finish(`Unknown tool '${name}'. Available tools: ${known.join(', ')}.`, 'unknown_tool');
     }
+    const tool = this.env.definition.tools[name]!;
     const parsed = tool.input.safeParse(args ?? {});
     if (!parsed.success) {
       return finish(`Invalid arguments for '${name}': ${formatZodIssues(parsed.error)}.`, 'invalid_arguments');
@@ -368,9 +379,12 @@ export class Episode<State = any, Config = any> implements EpisodeContext<State,
     if (!this.terminated && performance.now() - this.openedAt >= this.env.limits.maxEpisodeMs) this.truncationValue ??= 'time_limit';
     const graded = this.truncationValue === undefined ? finalText : undefined;
     try {
-      const grade = RewardBreakdownSchema.parse(
-        await this.env.definition.grade({ episode: this, ...(graded !== undefined ? { finalText: graded } : {}) }),
-      );
+      const kept = this.answerGrade?.calls === this.calls.length ? this.answerGrade.reward : undefined;
+      const grade =
+        kept ??
+        RewardBreakdownSchema.parse(
+          await this.env.definition.grade({ episode: this, ...(graded !== undefined ? { finalText: graded } : {}) }),
+        );
       const feedback = this.env.definition.feedback;
       if (feedback) correctnessOf(grade, feedback, this.env.definition.ref);
       const reward = feedback

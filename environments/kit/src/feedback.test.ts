@@ -143,6 +143,35 @@ describe('an environment with feedback', () => {
     expect(end.reward.total).toBeCloseTo(1.1, 12);
   });
 
+  it('grades each answer once: a right one when it is given, whose grade the end reuses', async () => {
+    let grades = 0;
+    const counted = new Environment(
+      withFeedback(
+        {
+          ...guess,
+          grade: (input) => {
+            grades++;
+            return guess.grade(input);
+          },
+        },
+        { tryAgain: 2 },
+      ),
+      guess.parseConfig({}),
+    );
+    const count = async (words: string[]) => {
+      grades = 0;
+      const { end } = await play(counted, words);
+      return { grades, total: end.reward.total };
+    };
+    // Right at the third answer: three answers, three grades (two wrong at the answer, the right one kept).
+    expect(await count(['fig', 'lime', 'kiwi'])).toEqual({ grades: 3, total: expect.closeTo(0.275, 12) });
+    expect(await count(['kiwi'])).toEqual({ grades: 1, total: expect.closeTo(1.1, 12) });
+    // The last re-attempt is not graded at the answer (nothing follows it), only at the end.
+    expect(await count(['fig', 'lime', 'pear'])).toEqual({ grades: 3, total: expect.closeTo(0.025, 12) });
+    // A call after the right answer is in the call log the grade reads: graded again at the end.
+    expect((await count(['kiwi', 'fig'])).grades).toBe(2);
+  });
+
   it("holds every attempt to the episode's limits: turns and tool calls", async () => {
     const limited = new Environment(
       withFeedback(guess, { tryAgain: 5 }),

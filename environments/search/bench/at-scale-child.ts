@@ -60,11 +60,27 @@ function miniSearcher(index: MiniSearch<{ id: number; text: string }>): Searcher
   };
 }
 
-async function build(candidate: Candidate, corpus: string, out: string) {
+/** CPU seconds this process has used. */
+const cpuSeconds = () => {
+  const used = process.cpuUsage();
+  return (used.user + used.system) / 1e6;
+};
+
+/**
+ * Builds a candidate's index. Stopped (exit 3) once it has used `cpuLimitS` of CPU: the target
+ * is 10 minutes on two cores, and on a shared machine wall time also counts waiting for a core.
+ */
+async function build(candidate: Candidate, corpus: string, out: string, cpuLimitS: number) {
   const started = performance.now();
   let added = 0;
   const progress = () => {
-    if (++added % 100_000 === 0) process.stderr.write(`added ${added}\n`);
+    if (++added % 10_000 !== 0) return;
+    const cpu = cpuSeconds();
+    if (added % 100_000 === 0) process.stderr.write(`added ${added} in ${cpu.toFixed(0)} s of CPU\n`);
+    if (cpu > cpuLimitS) {
+      process.stderr.write(`Error: stopped after ${cpu.toFixed(0)} s of CPU, ${added} passages added\n`);
+      process.exit(3);
+    }
   };
   if (candidate === 'toolgym-disk') {
     const writer = new Bm25IndexWriter(DEFAULT_BM25_PARAMS);
@@ -88,7 +104,7 @@ async function build(candidate: Candidate, corpus: string, out: string) {
     }
     writeFileSync(path.join(out, 'minisearch.json'), JSON.stringify(index));
   }
-  return { buildMs: performance.now() - started, maxRssMb: maxRssMb() };
+  return { buildMs: performance.now() - started, cpuS: cpuSeconds(), maxRssMb: maxRssMb() };
 }
 
 function open(candidate: Candidate, dir: string): { searcher: Searcher; bytes: number } {
@@ -110,7 +126,7 @@ function open(candidate: Candidate, dir: string): { searcher: Searcher; bytes: n
   return { searcher: miniSearcher(index), bytes: statSync(file).size };
 }
 
-function query(candidate: Candidate, dir: string, queries: string[], sample: number) {
+function query(candidate: Candidate, dir: string, queries: string[], sample: number, budgetMs: number) {
   const started = performance.now();
   const { searcher, bytes } = open(candidate, dir);
   const openMs = performance.now() - started;
@@ -119,7 +135,9 @@ function query(candidate: Candidate, dir: string, queries: string[], sample: num
   // CPU time of the process per query: on a shared machine, wall time also counts waiting for a core.
   const cpu: number[] = [];
   const rankings: number[][] = [];
-  queries.forEach((q, i) => {
+  const timedFrom = performance.now();
+  for (const [i, q] of queries.entries()) {
+    if (i >= sample && performance.now() - timedFrom > budgetMs) break;
     const c = process.cpuUsage();
     const t = performance.now();
     const top = searcher.search(q, 10);
@@ -127,13 +145,15 @@ function query(candidate: Candidate, dir: string, queries: string[], sample: num
     const used = process.cpuUsage(c);
     cpu.push((used.user + used.system) / 1000);
     if (i < sample) rankings.push(top.map((r) => r.index));
-  });
+  }
   const mean = times.reduce((a, b) => a + b, 0) / times.length;
   times.sort((a, b) => a - b);
   cpu.sort((a, b) => a - b);
   return {
     openMs,
     bytes,
+    queries: queries.length,
+    timed: times.length,
     mean,
     p50: percentile(times, 50),
     p99: percentile(times, 99),
@@ -277,9 +297,9 @@ const args = JSON.parse(argsJson ?? '{}');
 const queriesOf = () => JSON.parse(readFileSync(args.queries, 'utf8')) as string[];
 const result =
   step === 'build'
-    ? await build(args.candidate, args.corpus, args.out)
+    ? await build(args.candidate, args.corpus, args.out, args.cpuLimitS)
     : step === 'query'
-      ? query(args.candidate, args.dir, queriesOf(), args.sample)
+      ? query(args.candidate, args.dir, queriesOf(), args.sample, args.budgetMs)
       : step === 'scan'
         ? await scan(
             args.corpus,

@@ -27,8 +27,21 @@ const SCORING_OF: Record<Candidate, Bm25Scoring> = {
 const CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), 'at-scale-child.ts');
 export const CANDIDATES: readonly Candidate[] = ['toolgym-disk', 'fts5', 'minisearch'];
 const HEAP_MB = 2048;
-/** A step still running after this long is stopped and reported (the build target is 10 min). */
+/**
+ * A build that has used this much CPU is stopped and reported as its row: the target is 10
+ * minutes, and every candidate builds on one thread, so on an idle machine CPU time is its wall
+ * time. One still running after `BUILD_TIMEOUT_MS` of wall time is stopped too, however little
+ * CPU the shared machine gave it.
+ */
+const BUILD_CPU_LIMIT_S = 10 * 60;
+const BUILD_TIMEOUT_MS = 60 * 60_000;
+/** Any other step still running after this long is stopped and reported. */
 const STEP_TIMEOUT_MS = 20 * 60_000;
+/**
+ * Latency is timed on every query unless a candidate is slow: past this much wall time (and once
+ * the agreement sample is done) the query step stops and reports how many it timed.
+ */
+const QUERY_BUDGET_MS = 4 * 60_000;
 
 /** '1m' → 1,000,000; '100k' → 100,000; '5000' → 5,000. */
 export function parseCorpusSize(text: string): number {
@@ -45,12 +58,12 @@ interface ChildResult {
   ms: number;
 }
 
-function child(step: string, args: Record<string, unknown>): ChildResult {
+function child(step: string, args: Record<string, unknown>, timeoutMs = STEP_TIMEOUT_MS): ChildResult {
   const started = performance.now();
   const run = spawnSync(
     process.execPath,
     [`--max-old-space-size=${HEAP_MB}`, '--import', 'tsx', CHILD, step, JSON.stringify(args)],
-    { encoding: 'utf8', maxBuffer: 1 << 28, timeout: STEP_TIMEOUT_MS, killSignal: 'SIGKILL' },
+    { encoding: 'utf8', maxBuffer: 1 << 28, timeout: timeoutMs, killSignal: 'SIGKILL' },
   );
   const ms = performance.now() - started;
   const last = run.stdout.trim().split('\n').at(-1) ?? '';
@@ -60,7 +73,9 @@ function child(step: string, args: Record<string, unknown>): ChildResult {
   const reason =
     run.signal === 'SIGKILL'
       ? `stopped after ${fmt(ms)}`
-      : (stderr.find((l) => /heap out of memory|Invalid string length|Error/i.test(l)) ?? stderr.at(-1));
+      : (stderr.find((l) =>
+          /^\s*(\w*Error\b|FATAL ERROR)|heap out of memory|Invalid string length/.test(l),
+        ) ?? stderr.at(-1));
   return {
     ok: false,
     error: `${reason ?? `exit ${run.status}`}${progress ? ` (after ${progress})` : ''}`,
@@ -92,7 +107,26 @@ export function parseCandidates(text: string | undefined): readonly Candidate[] 
   return chosen as Candidate[];
 }
 
-export async function runAtScale(size: number, candidates: readonly Candidate[] = CANDIDATES): Promise<void> {
+export type AtScaleStep = 'candidates' | 'tool';
+export const AT_SCALE_STEPS: readonly AtScaleStep[] = ['candidates', 'tool'];
+
+/** `candidates,tool` → those steps; both when `text` is undefined. */
+export function parseSteps(text: string | undefined): readonly AtScaleStep[] {
+  if (text === undefined) return AT_SCALE_STEPS;
+  const chosen = text.split(',').map((s) => s.trim());
+  const unknown = chosen.filter((s) => !AT_SCALE_STEPS.includes(s as AtScaleStep));
+  if (unknown.length > 0)
+    throw new Error(
+      `--steps takes a comma-separated list of ${AT_SCALE_STEPS.join(', ')}; not '${unknown.join(',')}'`,
+    );
+  return chosen as AtScaleStep[];
+}
+
+export async function runAtScale(
+  size: number,
+  candidates: readonly Candidate[] = CANDIDATES,
+  steps: readonly AtScaleStep[] = AT_SCALE_STEPS,
+): Promise<void> {
   const out = (line = '') => process.stdout.write(`${line}\n`);
   out(
     `machine: ${cpus().length} cores, ${mb(totalmem())} RAM; load average at start ${loadavg()
@@ -129,6 +163,23 @@ export async function runAtScale(size: number, candidates: readonly Candidate[] 
     `queries: ${queries.length} generated questions for latency, the first ${sample} for agreement; top 10\n`,
   );
 
+  if (steps.includes('candidates')) measureCandidates(out, dir, corpus, queriesFile, sample, candidates);
+  if (steps.includes('tool')) playTool(out, corpus, qa, queriesFile);
+  out(
+    `load average at end ${loadavg()
+      .map((x) => x.toFixed(1))
+      .join(' ')}`,
+  );
+}
+
+function measureCandidates(
+  out: (line?: string) => void,
+  dir: string,
+  corpus: string,
+  queriesFile: string,
+  sample: number,
+  candidates: readonly Candidate[],
+): void {
   const rows: string[][] = [];
   const rankings: Partial<Record<Candidate, number[][]>> = {};
   const meanMs: Partial<Record<Candidate, number>> = {};
@@ -136,13 +187,23 @@ export async function runAtScale(size: number, candidates: readonly Candidate[] 
     const indexDir = path.join(dir, `index-${candidate}`);
     rmSync(indexDir, { recursive: true, force: true });
     mkdirSync(indexDir, { recursive: true });
-    const built = child('build', { candidate, corpus, out: indexDir });
+    const built = child(
+      'build',
+      { candidate, corpus, out: indexDir, cpuLimitS: BUILD_CPU_LIMIT_S },
+      BUILD_TIMEOUT_MS,
+    );
     if (!built.ok) {
       rows.push([candidate, `failed: ${built.error}`, '', '', '', '', '', '', '', '']);
       rmSync(indexDir, { recursive: true, force: true });
       continue;
     }
-    const queried = child('query', { candidate, dir: indexDir, queries: queriesFile, sample });
+    const queried = child('query', {
+      candidate,
+      dir: indexDir,
+      queries: queriesFile,
+      sample,
+      budgetMs: QUERY_BUDGET_MS,
+    });
     if (!queried.ok) {
       rows.push([
         candidate,
@@ -163,11 +224,11 @@ export async function runAtScale(size: number, candidates: readonly Candidate[] 
     meanMs[candidate] = q.mean as number;
     rows.push([
       candidate,
-      fmt(built.value!.buildMs as number),
-      `${(built.value!.maxRssMb as number).toFixed(0)} MiB`,
+      `${fmt(built.value!.buildMs as number)} (CPU ${(built.value!.cpuS as number).toFixed(0)} s)`,
+      `${(built.value!.maxRssMb as number).toFixed(0)} / ${(q.maxRssMb as number).toFixed(0)} MiB`,
       mb(q.bytes as number),
       fmt(q.openMs as number),
-      fmt(q.p50 as number),
+      `${fmt(q.p50 as number)}${q.timed === q.queries ? '' : ` (${q.timed} queries)`}`,
       fmt(q.p99 as number),
       `${fmt(q.cpuP50 as number)} / ${fmt(q.cpuP99 as number)}`,
       '',
@@ -203,7 +264,7 @@ export async function runAtScale(size: number, candidates: readonly Candidate[] 
   const header = [
     'candidate',
     'build',
-    'build peak RSS',
+    'peak RSS (build / query)',
     'size',
     'open',
     'query p50',
@@ -221,9 +282,14 @@ export async function runAtScale(size: number, candidates: readonly Candidate[] 
   );
   out('targets: build ≤ 10 min in ≤ 2 GiB, open ≤ 5 s, p50 ≤ 10 ms, p99 ≤ 50 ms, top 10 equal to the scan');
   out(
-    'ties: a top 10 agrees when the scan scores of its documents, sorted, equal the scan top-10 scores within 1e-9 (relative)\n',
+    'ties: a top 10 agrees when the scan scores of its documents, sorted, equal the scan top-10 scores within 1e-9 (relative)',
   );
+  out(
+    `latency: every query, or as many as ${fmt(QUERY_BUDGET_MS)} of wall time allowed (the agreement sample always); a build is stopped at ${BUILD_CPU_LIMIT_S / 60} min of CPU or ${fmt(BUILD_TIMEOUT_MS)} of wall time\n`,
+  );
+}
 
+function playTool(out: (line?: string) => void, corpus: string, qa: string, queriesFile: string): void {
   // The environment on this corpus: its store + disk index (built once, cached), `search` end to end.
   const played = child('env', {
     options: { corpus: { kind: 'jsonl', path: corpus }, qaPath: qa },
@@ -239,9 +305,4 @@ export async function runAtScale(size: number, candidates: readonly Candidate[] 
   } else {
     out(`search tool: failed: ${played.error}`);
   }
-  out(
-    `load average at end ${loadavg()
-      .map((x) => x.toFixed(1))
-      .join(' ')}`,
-  );
 }

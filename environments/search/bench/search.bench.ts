@@ -5,7 +5,8 @@
  * with a warm browser, and recall@10 of dense retrieval (the ONNX embedder) against BM25 on the
  * generated questions. Options: --queries N (default: every question), --opens N (default 40).
  * `--corpus 1m` (or 100k, 5000 …) measures the candidates on a generated Search-R1 corpus of
- * that many passages instead (see at-scale.ts); `--candidates toolgym-disk,fts5` measures only those.
+ * that many passages instead (see at-scale.ts); `--candidates toolgym-disk,fts5` measures only those,
+ * `--steps candidates` (or `tool`) only the candidates side by side (or only the `search` tool).
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -32,7 +33,7 @@ import searchEnvironment, {
   type SearchAnswer,
   type SearchTaskMeta,
 } from '../src/index.ts';
-import { parseCandidates, parseCorpusSize, runAtScale } from './at-scale.ts';
+import { parseCandidates, parseCorpusSize, parseSteps, runAtScale } from './at-scale.ts';
 
 const option = (name: string) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -40,7 +41,11 @@ const option = (name: string) => {
 };
 const corpusOption = option('corpus');
 if (corpusOption !== undefined) {
-  await runAtScale(parseCorpusSize(corpusOption), parseCandidates(option('candidates')));
+  await runAtScale(
+    parseCorpusSize(corpusOption),
+    parseCandidates(option('candidates')),
+    parseSteps(option('steps')),
+  );
   process.exit(0);
 }
 

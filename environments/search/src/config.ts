@@ -70,6 +70,17 @@ export const SearchConfigSchema = z.object({
    * postings on disk (read per query) instead of in memory.
    */
   diskIndexAbove: z.number().int().min(0).default(200_000),
+  /**
+   * How a corpus served from disk answers `search`: in `workers` threads that each open the index
+   * and the store, so a query never runs on the server's event loop; a query still running after
+   * `timeoutMs` (wall time) has its thread stopped and the call fails with `search_timeout`.
+   */
+  searchThreads: z
+    .object({
+      workers: z.number().int().min(1).max(16).default(2),
+      timeoutMs: z.number().int().min(1).default(2_000),
+    })
+    .prefault({}),
   /** BM25 parameters (Pyserini's defaults). */
   bm25: z
     .object({ k1: z.number().min(0).default(0.9), b: z.number().min(0).max(1).default(0.4) })

@@ -1,5 +1,5 @@
 import { ConfigError, defineEnvironment, ToolError, weightedReward } from '@toolgym/env-kit';
-import { BrowserError, findInText, pageOf, paginate, UrlPolicy } from '@toolgym/tools';
+import { BrowserError, findInText, pageOf, paginate, SearchTimeoutError, UrlPolicy } from '@toolgym/tools';
 import { z } from 'zod';
 import { type SearchConfig, SearchConfigSchema } from './config.ts';
 import { answerSpaceOf, gradeSearch } from './grading.ts';
@@ -196,7 +196,11 @@ export default defineEnvironment<SearchState, SearchConfig>({
           if (found.documents.length === 0) return `No documents match "${query}". Try other words.`;
           return `Results for "${query}":\n${found.documents.map((d, i) => `[${i + 1}] ${d}`).join('\n')}`;
         }
-        const hits = await state.data.retriever.search(query, { k: top, signal });
+        const hits = await state.data.retriever.search(query, { k: top, signal }).catch((error: unknown) => {
+          if (error instanceof SearchTimeoutError)
+            throw new ToolError(error.message, error.code, error.hint);
+          throw error;
+        });
         noteFound(state, hits.map((h) => h.id));
         if (hits.length === 0) return `No documents match "${query}". Try other words.`;
         const lines = hits.map((h) => `[${h.rank}] ${h.id} — ${h.title}\n    ${h.url}\n    ${h.snippet}`);
@@ -300,6 +304,7 @@ export default defineEnvironment<SearchState, SearchConfig>({
         question: z.string().trim().min(1).max(2000).describe('The question; it must not contain its answer.'),
         citations: citationsInput('Ids (or URLs) of the documents that answer it.'),
       }),
+      offeredBy: (config) => config.selfPlay !== undefined,
       run: async ({ question, citations }, { episode, signal }) => {
         const { state, config } = episode;
         const seat = state.seat;

@@ -62,8 +62,7 @@ describe('a full search episode over MCP stdio (toolgym env serve search)', () =
         'answer',
         'find',
         'open',
-        // Search Self-play's proposer tool; outside a proposer seat it refuses.
-        'propose',
+        // Search Self-play's proposer tool is offered only by a config with selfPlay.
         'search',
       ]);
 

@@ -7,6 +7,7 @@ import { hashString, type Task } from '@toolgym/protocol';
 import {
   Bm25Index,
   Bm25IndexWriter,
+  Bm25WorkerRetriever,
   BrowserPool,
   createBm25Retriever,
   DocumentCollection,
@@ -60,7 +61,7 @@ export function defaultDataDir(): string {
 
 const loaded = new Map<string, Promise<SearchData>>();
 /** Disk-backed stores and indexes this process opened (closed by `closeSearchResources`). */
-const openFiles = new Set<{ close(): void }>();
+const openFiles = new Set<{ close(): void | Promise<void> }>();
 const startedServers = new Set<Promise<CorpusServer>>();
 
 /**
@@ -77,6 +78,7 @@ export function loadSearchData(config: SearchConfig): Promise<SearchData> {
     config.testFraction,
     config.bm25,
     config.diskIndexAbove,
+    config.searchThreads,
   ]);
   let data = loaded.get(key);
   if (!data) {
@@ -215,7 +217,8 @@ function servedData(
 
 /**
  * A corpus too large to hold: its passages go into a SQLite store and its BM25 index is opened
- * with the postings left on disk, both built in one pass over the file the first time.
+ * with the postings left on disk, both built in one pass over the file the first time. Queries
+ * run in search threads that open both themselves; this thread keeps the store for `open`.
  */
 async function openOnDisk(
   file: string,
@@ -237,12 +240,14 @@ async function openOnDisk(
     store.finish();
     writer.finish().save(dir);
   }
+  if (usable) cached.close();
   const documents = SqliteDocumentStore.open(storeFile);
-  const index = usable ? cached : Bm25Index.open(dir)!;
+  const retriever = new Bm25WorkerRetriever(documents, { indexDir: dir, storeFile }, config.searchThreads);
+  void retriever.warm();
   openFiles.add(documents);
-  openFiles.add(index);
+  openFiles.add(retriever);
   const built = { corpus: !usable, index: !usable, tasks: false };
-  return servedData(dir, documents, createBm25Retriever(documents, index), [], built);
+  return servedData(dir, documents, retriever, [], built);
 }
 
 /**
@@ -282,8 +287,9 @@ export async function closeSearchResources(): Promise<void> {
   browserPool = undefined;
   await pool?.close();
   loaded.clear();
-  for (const file of openFiles) file.close();
+  const files = [...openFiles];
   openFiles.clear();
+  await Promise.all(files.map((file) => file.close()));
   const servers = [...startedServers];
   startedServers.clear();
   await Promise.all(servers.map(async (s) => (await s.catch(() => undefined))?.close()));

@@ -16,6 +16,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { registerSimdBatchMatMul } from './simd-batch-matmul.ts';
+import { guardWasmHeap } from './wasm-heap-guard.ts';
 import { registerSharedDataKernels } from './wasm-shared-kernels.ts';
 
 export type TfBackend = 'wasm' | 'cpu';
@@ -67,6 +68,7 @@ export async function useBackend(name: TfBackend): Promise<TfBackend> {
   if (!ok) throw new Error(`TensorFlow.js backend '${name}' failed to initialise`);
   await tf.ready();
   if (name === 'wasm') {
+    guardWasmHeap();
     registerSharedDataKernels();
     registerSimdBatchMatMul();
   }

@@ -31,7 +31,15 @@ export interface EmbeddedLearnerSettings {
   backend?: TfBackend;
   /** Data are processed in micro-batches of at most this many sequences (bounds memory). Default 32. */
   microBatchSize?: number;
+  /**
+   * A micro-batch holds at most this many attention scores per layer (sequences × heads × T², T its
+   * longest sequence; one sequence always fits). A step keeps about twenty float32 values per score,
+   * and the wasm heap stops at 4 GiB. Default 2^24: one sequence of 2,048 tokens with 4 heads.
+   */
+  maxAttentionScores?: number;
 }
+
+const DEFAULT_ATTENTION_SCORES = 2 ** 24;
 
 /**
  * One replica's part of a data-parallel batch: its loss is weighed against the whole batch's loss
@@ -68,6 +76,7 @@ export class EmbeddedLearner implements Learner {
   private readonly adamV = new Map<string, tf.Variable>();
   private stepCount = 0;
   private readonly microBatchSize: number;
+  private readonly maxAttentionScores: number;
   private profile = emptyLearnerProfile();
 
   constructor(
@@ -76,6 +85,7 @@ export class EmbeddedLearner implements Learner {
   ) {
     this.model = new TfDecoder(settings.decoder, settings.weights, decoderWeightShapes(settings.decoder));
     this.microBatchSize = settings.microBatchSize ?? 32;
+    this.maxAttentionScores = settings.maxAttentionScores ?? DEFAULT_ATTENTION_SCORES;
   }
 
   get decoder(): DecoderConfig {
@@ -147,16 +157,30 @@ export class EmbeddedLearner implements Learner {
   }
 
   /**
-   * Splits into micro-batches of similar length (sorted, so little padding); each entry keeps its
-   * position in `data`, so outputs come back in input order.
+   * Splits into micro-batches of similar length (sorted, so little padding), each within
+   * `microBatchSize` sequences and `maxAttentionScores`; each entry keeps its position in `data`,
+   * so outputs come back in input order.
    */
   private microBatches(data: Datum[]): Array<Array<{ datum: Datum; index: number }>> {
     const byLength = data
       .map((datum, index) => ({ datum, index }))
       .sort((a, b) => a.datum.modelInput.tokens.length - b.datum.modelInput.tokens.length);
+    const scores = (n: number, longest: number) => n * this.model.config.nHeads * longest ** 2;
     const out: Array<Array<{ datum: Datum; index: number }>> = [];
-    for (let i = 0; i < byLength.length; i += this.microBatchSize)
-      out.push(byLength.slice(i, i + this.microBatchSize));
+    let chunk: Array<{ datum: Datum; index: number }> = [];
+    for (const entry of byLength) {
+      // Sorted by length: the entry is the longest of its chunk.
+      const longest = entry.datum.modelInput.tokens.length;
+      if (
+        chunk.length > 0 &&
+        (chunk.length >= this.microBatchSize || scores(chunk.length + 1, longest) > this.maxAttentionScores)
+      ) {
+        out.push(chunk);
+        chunk = [];
+      }
+      chunk.push(entry);
+    }
+    if (chunk.length > 0) out.push(chunk);
     return out;
   }
 

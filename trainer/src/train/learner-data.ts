@@ -85,6 +85,11 @@ function trainedEnd(lossMask: readonly number[]): number {
   return Math.max(2, lossMask.lastIndexOf(1) + 1);
 }
 
+/** Whether a sequence's datum (its tokens up to the last trained one, less the last) fits `maxLength` positions. */
+export function fitsContext(t: Pick<Trajectory, 'lossMask'>, maxLength: number): boolean {
+  return trainedEnd(t.lossMask) - 1 <= maxLength;
+}
+
 /**
  * One supervised datum of demonstrations played one after another, as pretraining packs documents:
  * the sequence cut after its last trained token. Demonstrations that would pass `maxLength` tokens

@@ -8,7 +8,7 @@ import type { Environment } from '@toolgym/env-kit';
 import { hashString, Rng, type Trajectory } from '@toolgym/protocol';
 import { type TrainConfig, TrainConfigError } from './config.ts';
 import { passShare, selectTasks } from './evaluation.ts';
-import { demoBatch } from './learner-data.ts';
+import { demoBatch, fitsContext } from './learner-data.ts';
 import type { TrainingRun } from './run.ts';
 import { samplingOf } from './sampling.ts';
 import { adamAt, stepProgress } from './schedule.ts';
@@ -65,31 +65,77 @@ export async function supervisedPhases(run: TrainingRun, resumed: boolean): Prom
   return { pretrain: pretrainDemos, warmup: warmupDemos };
 }
 
-/** The oracle's passing episodes on a phase's tasks, played in `played.environment` (default the run's). */
+/**
+ * The oracle's passing episodes on a phase's tasks, played in `played.environment` (default the
+ * run's), less those whose datum would not fit the decoder's context: the learner cannot take them,
+ * and cutting one would teach an episode without its end. How many were left out is logged, kept
+ * in the result (`demonstrations`): not in the metrics, whose lines a resumed run, which plays them
+ * again for `rl.demos`, must not repeat.
+ */
 async function demonstrations(
   run: TrainingRun,
   phase: 'pretrain' | 'warm-up',
   w: SupervisedPhase,
   played: { environment?: Environment; baseSeed?: number } = {},
 ): Promise<Trajectory[]> {
+  const maxLength = run.decoder.maxPositions;
   const tasks = await selectTasks(played.environment ?? run.environment, w.tasks);
   const oracle = createOraclePolicy({ toolFormat: run.toolFormat, tokenizer: run.policy.tokenizer });
   const episodes = await run.play(
     oracle,
     tasks.map((t) => t.id),
     1,
-    { temperature: 0, maxTokens: 256 },
+    { temperature: 0, maxTokens: maxLength },
     played,
   );
-  const passed = episodes.groups
-    .flatMap((g) => g.trajectories)
-    .filter((t) => t.status === 'terminated' && t.tokenization === 'exact' && episodePassed(t));
+  const all = episodes.groups.flatMap((g) => g.trajectories);
+  const passed = all.filter((t) => t.status === 'terminated' && t.tokenization === 'exact' && episodePassed(t));
   if (passed.length === 0)
     throw new TrainConfigError(
-      `${phase}: the oracle solved none of the ${phase} tasks`,
-      `check the phase's environment options with \`toolgym eval --policy oracle\``,
+      `${phase}: the oracle solved none of the ${all.length} ${phase} tasks (${endings(all)})`,
+      all.some((t) => t.truncation === 'token_budget')
+        ? `its episodes do not fit policy.model.maxPositions ${maxLength}: raise it, or shorten the prompt (template.kind: compact)`
+        : "check the phase's environment options with `toolgym eval --policy oracle`",
     );
-  return passed;
+  const { kept, overContext } = demonstrationsThatFit(phase, passed, maxLength);
+  const metricsPhase = phase === 'pretrain' ? 'pretrain' : 'warmup';
+  run.result.demonstrations = { ...run.result.demonstrations, [metricsPhase]: { kept: kept.length, overContext } };
+  if (overContext > 0)
+    run.log(
+      `${phase}: left out ${overContext} of ${passed.length} oracle demonstrations longer than the context (maxPositions ${maxLength})`,
+    );
+  return kept;
+}
+
+/**
+ * The demonstrations whose datum fits `maxLength` positions, and how many did not; a
+ * `TrainConfigError` naming the context to set when none does.
+ */
+export function demonstrationsThatFit(
+  phase: string,
+  demos: readonly Trajectory[],
+  maxLength: number,
+): { kept: Trajectory[]; overContext: number } {
+  const kept = demos.filter((t) => fitsContext(t, maxLength));
+  if (kept.length === 0 && demos.length > 0) {
+    const shortest = Math.min(...demos.map((t) => t.tokens.length));
+    throw new TrainConfigError(
+      `${phase}: all ${demos.length} of the oracle's demonstrations are longer than the context (maxPositions ${maxLength}; the shortest has ${shortest} tokens)`,
+      `raise policy.model.maxPositions to at least ${shortest}, or choose shorter ${phase} tasks`,
+    );
+  }
+  return { kept, overContext: demos.length - kept.length };
+}
+
+/** How a phase's episodes ended, e.g. "12 truncated (token_budget), 2 failed (tool_failed), 3 terminated". */
+function endings(episodes: readonly Trajectory[]): string {
+  const counts = new Map<string, number>();
+  for (const t of episodes) {
+    const why = t.truncation ?? t.failure?.code;
+    const key = why ? `${t.status} (${why})` : t.status;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  return [...counts].map(([k, n]) => `${n} ${k}`).join(', ');
 }
 
 /**

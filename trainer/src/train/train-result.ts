@@ -67,6 +67,11 @@ export interface TrainResult {
   provenance?: Provenance;
   pretrain?: PhaseResult;
   warmup?: PhaseResult;
+  /**
+   * Each supervised phase's demonstrations (the oracle's passing episodes; the warm-up's also feed
+   * `rl.demos`): how many were kept, and how many were left out as longer than the context.
+   */
+  demonstrations?: Partial<Record<'pretrain' | 'warmup', { kept: number; overContext: number }>>;
   evals: EvalPoint[];
   /** Accuracy on `eval.tasks` before RL, and after it. */
   before: number;

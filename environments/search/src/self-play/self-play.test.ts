@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { checkSplits, ConfigError, Environment } from '@toolgym/env-kit';
+import { checkSplits, ConfigError, Environment, EnvironmentClient } from '@toolgym/env-kit';
 import type { ChatTextModel, Task } from '@toolgym/protocol';
 import { DocumentCollection } from '@toolgym/tools';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -107,6 +107,29 @@ describe('Search Self-play seats (search@1 with selfPlay)', () => {
     expect(await tests(env)).toEqual(await tests(plain));
     const splits = await checkSplits(env);
     expect(splits.ok).toBe(true);
+  });
+
+  it('a self-play config lists five tools over MCP, propose among them; a plain config four, and refuses propose as unknown', async () => {
+    const names = async (env: Environment) => {
+      const client = await EnvironmentClient.connect({ kind: 'in-process', environment: env });
+      try {
+        return (await client.listTools()).map((t) => t.name).sort();
+      } finally {
+        await client.close();
+      }
+    };
+    expect(await names(selfPlay())).toEqual(['answer', 'find', 'open', 'propose', 'search']);
+    const plain = new Environment(searchEnvironment, searchEnvironment.parseConfig(world));
+    expect(await names(plain)).toEqual(['answer', 'find', 'open', 'search']);
+    const client = await EnvironmentClient.connect({ kind: 'in-process', environment: plain });
+    try {
+      await client.start({ split: 'train', seed: 0 });
+      const refused = await client.callTool('propose', { question: 'Who founded Kuvinor?', citations: [] });
+      expect(refused).toMatchObject({ isError: true, errorCode: 'unknown_tool' });
+      expect(refused.content).toMatch(/Available tools: search, open, find, answer\./);
+    } finally {
+      await client.close();
+    }
   });
 
   async function seats(env: Environment) {

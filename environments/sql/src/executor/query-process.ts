@@ -77,7 +77,12 @@ process.on('message', (message: ToExecutor) => {
       message: error instanceof Error ? error.message : String(error),
     };
   }
-  process.send?.(reply);
+  // The pool may have gone while the query ran (it stopped waiting, or its process ended): a reply
+  // it cannot take fails in the callback, where it ends this process quietly instead of as an
+  // uncaught 'error' (EPIPE, ERR_IPC_CHANNEL_CLOSED).
+  process.send?.(reply, (error: Error | null) => {
+    if (error) process.exit(0);
+  });
 });
 
 process.send?.({ ready: true } satisfies FromExecutor);

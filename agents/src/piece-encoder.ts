@@ -1,0 +1,58 @@
+import type { Tokenizer } from './tokenizer.ts';
+
+/** Pieces each tokenizer's memo holds before it starts again empty. */
+const MEMO_ENTRIES = 8_192;
+
+interface PieceMemo {
+  /** Splits text at the tokenizer's boundary tokens, keeping them (odd pieces); null when it has none. */
+  boundary: RegExp | null;
+  pieces: Map<string, number[]>;
+}
+
+const memos = new WeakMap<Tokenizer, PieceMemo>();
+
+/**
+ * `tokenizer.encode(text)`, memoised piece by piece between the tokenizer's boundary tokens
+ * (`Tokenizer.boundaryTokens`), one memo per tokenizer: prompts of one run differ in the task's turn,
+ * so the system turn with the tool list, the bulk of their tokens, is tokenized once; the members of
+ * a group write and see the same turns. The agent loop and the scripted policies share it. Callers
+ * must not change the array.
+ */
+export function encodePieces(tokenizer: Tokenizer, text: string): readonly number[] {
+  const memo = memoOf(tokenizer);
+  if (!memo.boundary) return encodePiece(tokenizer, memo, text);
+  const pieces = text.split(memo.boundary);
+  if (pieces.length === 1) return encodePiece(tokenizer, memo, text);
+  const tokens: number[] = [];
+  for (let i = 0; i < pieces.length; i++) {
+    const piece = pieces[i]!;
+    if (piece === '') continue;
+    if (i % 2 === 1) tokens.push(tokenizer.specialTokens.get(piece)!);
+    else for (const id of encodePiece(tokenizer, memo, piece)) tokens.push(id);
+  }
+  return tokens;
+}
+
+function encodePiece(tokenizer: Tokenizer, memo: PieceMemo, text: string): number[] {
+  let tokens = memo.pieces.get(text);
+  if (tokens === undefined) {
+    tokens = tokenizer.encode(text);
+    if (memo.pieces.size >= MEMO_ENTRIES) memo.pieces.clear();
+    memo.pieces.set(text, tokens);
+  }
+  return tokens;
+}
+
+function memoOf(tokenizer: Tokenizer): PieceMemo {
+  let memo = memos.get(tokenizer);
+  if (!memo) {
+    const tokens = [...(tokenizer.boundaryTokens ?? [])]
+      .filter((t) => t.length > 0 && tokenizer.specialTokens.has(t))
+      // Longest first, so a token that extends another is matched whole.
+      .sort((a, b) => b.length - a.length)
+      .map((t) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+    memo = { boundary: tokens.length > 0 ? new RegExp(`(${tokens.join('|')})`) : null, pieces: new Map() };
+    memos.set(tokenizer, memo);
+  }
+  return memo;
+}
