@@ -11,6 +11,7 @@
  * core spec, binary format), so nothing needs a compiler.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import type { WasmBackendInternals } from './wasm-memory.ts';
 
 /** The kernel's name in tfjs' registry (wasm backend). */
 export const SIMD_BATCH_MATMUL = 'ToolgymSimdBatchMatMul';
@@ -149,12 +150,6 @@ const MODULE_BYTES = Uint8Array.from([
   ...section(7, [1, ...name('bmm'), 0x00, 0]),
   ...section(10, [1, ...unsignedLeb(body.length), ...body]),
 ]);
-
-interface WasmBackendInternals {
-  wasm: { asm: { memory: WebAssembly.Memory } };
-  dataIdMap: { get(dataId: tf.DataId): { memoryOffset: number } };
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-}
 
 let registered = false;
 

@@ -10,9 +10,10 @@
 
 import * as tf from '@tensorflow/tfjs-core';
 import { type DecoderConfig, type DecoderWeights, decoderPositions, ropeTables } from '@toolgym/agents';
+import { causalSoftmax } from './causal-softmax-kernel.ts';
+import { gelu } from './gelu-kernel.ts';
+import { layerNorm } from './layer-norm-kernel.ts';
 import { simdBatchMatMul } from './simd-batch-matmul.ts';
-
-const MASKED_SCORE = -1e9;
 
 /** x with its last two axes swapped. */
 function swapLast(x: tf.Tensor): tf.Tensor {
@@ -139,20 +140,12 @@ export class TfDecoder {
   }
 
   private layerNorm(x: tf.Tensor2D, prefix: string): tf.Tensor2D {
-    const { mean, variance } = tf.moments(x, -1, true);
-    const normed = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, this.config.layerNormEps)));
-    return tf.add(tf.mul(normed, this.v(`${prefix}.weight`)), this.v(`${prefix}.bias`)) as tf.Tensor2D;
+    return layerNorm(x, this.v(`${prefix}.weight`), this.v(`${prefix}.bias`), this.config.layerNormEps);
   }
 
   private linear(x: tf.Tensor2D, prefix: string, bias = true): tf.Tensor2D {
     const y = matMul(x, this.v(`${prefix}.weight`));
     return bias ? (tf.add(y, this.v(`${prefix}.bias`)) as tf.Tensor2D) : (y as tf.Tensor2D);
-  }
-
-  /** GELU, tanh form: 0.5 x (1 + tanh(sqrt(2/π) (x + 0.044715 x³))). */
-  private gelu(x: tf.Tensor2D): tf.Tensor2D {
-    const inner = tf.mul(Math.sqrt(2 / Math.PI), tf.add(x, tf.mul(0.044715, tf.mul(x, tf.square(x)))));
-    return tf.mul(tf.mul(0.5, x), tf.add(1, tf.tanh(inner))) as tf.Tensor2D;
   }
 
   /**
@@ -206,8 +199,6 @@ export class TfDecoder {
           tf.add(tf.reshape(tokens, [batch, seq, d]), tf.slice(this.v('embed.positions'), [0, 0], [seq, d])),
           [batch * seq, d],
         ) as tf.Tensor2D);
-    const causal = tf.linalg.bandPart(tf.ones([seq, seq]), -1, 0);
-    const mask = tf.mul(tf.sub(1, causal), MASKED_SCORE); // 0 on and below the diagonal
     const toHeads = (x: tf.Tensor2D) =>
       tf.transpose(tf.reshape(x, [batch, seq, nHeads, headDim]), [0, 2, 1, 3]) as tf.Tensor4D;
     for (let i = 0; i < this.config.nLayers; i++) {
@@ -218,12 +209,12 @@ export class TfDecoder {
       if (rotate) [q, k] = [rotate(q), rotate(k)];
       const v = toHeads(this.linear(a, `${p}.attn.v`));
       // q / sqrt(headDim) before the product: [B, H, T, hd] values scaled instead of [B, H, T, T] scores.
-      const scores = tf.add(matMul(tf.mul(q, 1 / Math.sqrt(headDim)), swapLast(k)), mask);
-      const context = matMul(tf.softmax(scores), v); // [B, H, T, hd]
+      const scores = matMul(tf.mul(q, 1 / Math.sqrt(headDim)), swapLast(k));
+      const context = matMul(causalSoftmax(scores), v); // [B, H, T, hd]
       const merged = tf.reshape(tf.transpose(context, [0, 2, 1, 3]), [batch * seq, d]) as tf.Tensor2D;
       h = tf.add(h, this.linear(merged, `${p}.attn.o`)) as tf.Tensor2D;
       const m = this.layerNorm(h, `${p}.ln2`);
-      h = tf.add(h, this.linear(this.gelu(this.linear(m, `${p}.mlp.up`)), `${p}.mlp.down`)) as tf.Tensor2D;
+      h = tf.add(h, this.linear(gelu(this.linear(m, `${p}.mlp.up`)), `${p}.mlp.down`)) as tf.Tensor2D;
     }
     return this.linear(this.layerNorm(h, 'final_norm'), 'lm_head', false);
   }
