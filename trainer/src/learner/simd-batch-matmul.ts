@@ -8,79 +8,34 @@
  * C[b] = A[b] · B[b] for row-major A [batch, m, k], B [batch, k, n], C [batch, m, n] (float32):
  * for each row i of A and each k, C[i, :] += A[i, k] · B[k, :], four columns at a time (f32x4), the
  * n mod 4 last ones one by one. The module's bytes are written here, opcode by opcode (WebAssembly
- * core spec, binary format), so nothing needs a compiler.
+ * core spec, binary format, with `wasm-assembler.ts`), so nothing needs a compiler.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import {
+  ADD,
+  AND,
+  F32_ADD,
+  F32_LOAD,
+  F32_MUL,
+  F32_STORE,
+  F32_ZERO,
+  F32X4_ADD,
+  F32X4_MUL,
+  F32X4_SPLAT,
+  forLoop,
+  get,
+  i32,
+  MUL,
+  moduleBytes,
+  SHL,
+  set,
+  V128_LOAD,
+  V128_STORE,
+} from './wasm-assembler.ts';
 import type { WasmBackendInternals } from './wasm-memory.ts';
 
 /** The kernel's name in tfjs' registry (wasm backend). */
 export const SIMD_BATCH_MATMUL = 'ToolgymSimdBatchMatMul';
-
-const unsignedLeb = (value: number): number[] => {
-  const out: number[] = [];
-  let v = value >>> 0;
-  do {
-    let byte = v & 0x7f;
-    v >>>= 7;
-    if (v !== 0) byte |= 0x80;
-    out.push(byte);
-  } while (v !== 0);
-  return out;
-};
-const signedLeb = (value: number): number[] => {
-  const out: number[] = [];
-  let v = value | 0;
-  for (;;) {
-    const byte = v & 0x7f;
-    v >>= 7;
-    if ((v === 0 && (byte & 0x40) === 0) || (v === -1 && (byte & 0x40) !== 0)) {
-      out.push(byte);
-      return out;
-    }
-    out.push(byte | 0x80);
-  }
-};
-const section = (id: number, bytes: number[]) => [id, ...unsignedLeb(bytes.length), ...bytes];
-const name = (s: string) => [...unsignedLeb(s.length), ...Buffer.from(s, 'utf8')];
-
-// Instructions (WebAssembly binary format).
-const get = (l: number) => [0x20, l];
-const set = (l: number) => [0x21, l];
-const i32 = (v: number) => [0x41, ...signedLeb(v)];
-const ADD = [0x6a];
-const MUL = [0x6c];
-const AND = [0x71];
-const SHL = [0x74];
-const LT_U = [0x49];
-const GE_U = [0x4f];
-const F32_LOAD = [0x2a, 0x02, 0x00];
-const F32_STORE = [0x38, 0x02, 0x00];
-const F32_ADD = [0x92];
-const F32_MUL = [0x94];
-const F32_ZERO = [0x43, 0, 0, 0, 0];
-const V128_LOAD = [0xfd, 0x00, 0x00, 0x00];
-const V128_STORE = [0xfd, 0x0b, 0x00, 0x00];
-const F32X4_SPLAT = [0xfd, 0x13];
-const F32X4_ADD = [0xfd, 0xe4, 0x01];
-const F32X4_MUL = [0xfd, 0xe6, 0x01];
-const END = [0x0b];
-
-/** `for (counter = start; counter < limit; counter += step) body` (unsigned; skipped when start ≥ limit). */
-// biome-ignore format: instruction sequences, laid out as the loops they encode
-function forLoop(counter: number, start: number[], limit: number[], step: number, body: number[]): number[] {
-  return [
-    ...start,
-    ...set(counter),
-    0x02, 0x40, // block
-    ...get(counter), ...limit, ...GE_U, 0x0d, 0, // br_if out
-    0x03, 0x40, // loop
-    ...body,
-    ...get(counter), ...i32(step), ...ADD, ...set(counter),
-    ...get(counter), ...limit, ...LT_U, 0x0d, 0, // br_if loop
-    ...END,
-    ...END,
-  ];
-}
 
 // Parameters: byte offsets of A, B, C, then batch, m, k, n.
 const [A, B, C, BATCH, M, K, N] = [0, 1, 2, 3, 4, 5, 6];
@@ -114,8 +69,6 @@ const axpyRow = [
 
 // biome-ignore format: instruction sequences, laid out as the loops they encode
 const body = [
-  // locals: 11 × i32, 1 × f32, 1 × v128
-  ...unsignedLeb(3), 11, 0x7f, 1, 0x7d, 1, 0x7b,
   ...get(N), ...i32(2), ...SHL, ...set(ROW_BYTES),
   ...get(N), ...i32(-4), ...AND, ...i32(2), ...SHL, ...set(N4_BYTES),
   ...get(A), ...set(A_PTR),
@@ -136,20 +89,9 @@ const body = [
     ]),
     ...get(B_BASE), ...get(K), ...get(ROW_BYTES), ...MUL, ...ADD, ...set(B_BASE),
   ]),
-  ...END,
 ];
 
-// biome-ignore format: instruction sequences, laid out as the loops they encode
-const MODULE_BYTES = Uint8Array.from([
-  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-  // type: (i32 × 7) → ()
-  ...section(1, [1, 0x60, 7, ...new Array(7).fill(0x7f), 0]),
-  // import env.memory (min 1 page, no max)
-  ...section(2, [1, ...name('env'), ...name('memory'), 0x02, 0x00, 1]),
-  ...section(3, [1, 0]),
-  ...section(7, [1, ...name('bmm'), 0x00, 0]),
-  ...section(10, [1, ...unsignedLeb(body.length), ...body]),
-]);
+const MODULE_BYTES = moduleBytes('bmm', 7, { i32: 11, f32: 1, v128: 1 }, body);
 
 let registered = false;
 

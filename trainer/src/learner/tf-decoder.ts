@@ -49,6 +49,24 @@ export const matMul = tf.customGrad((...inputs: Array<tf.Tensor | tf.GradSaveFun
 }) as unknown as <T extends tf.Tensor>(a: T, b: tf.Tensor) => T;
 
 /**
+ * x @ w + b for 2-D x, with `matMul`'s gradients for x and w, and the bias gradient as a product
+ * with a row of ones: tfjs' Add gradient sums dy over its rows with the wasm Sum kernel, which
+ * transposes first (7.6 ms of CPU on a [6144, 256] gradient against 0.4 ms for the product).
+ */
+const affine = tf.customGrad((...inputs: Array<tf.Tensor | tf.GradSaveFunc>) => {
+  const [x, w, b, save] = inputs as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
+  save([x, w]);
+  return {
+    value: tf.add(product(x, w), b),
+    gradFunc: (dy: tf.Tensor, [sx, sw]: tf.Tensor[]) => [
+      product(dy, swapLast(sw!)),
+      product(swapLast(sx!), dy),
+      tf.reshape(tf.matMul(tf.ones([1, dy.shape[0]!]), dy as tf.Tensor2D), [dy.shape[1]!]),
+    ],
+  };
+}) as unknown as (x: tf.Tensor2D, w: tf.Tensor, b: tf.Tensor) => tf.Tensor2D;
+
+/**
  * Rows `ids` of an embedding table. The gradient adds each position's dy into its token's row
  * (ScatterNd sums repeated indices): O(tokens · d) where the one-hot product it replaces was
  * O(tokens · vocab · d) forward and again backward, plus a gradient for the one-hot side that
@@ -144,8 +162,8 @@ export class TfDecoder {
   }
 
   private linear(x: tf.Tensor2D, prefix: string, bias = true): tf.Tensor2D {
-    const y = matMul(x, this.v(`${prefix}.weight`));
-    return bias ? (tf.add(y, this.v(`${prefix}.bias`)) as tf.Tensor2D) : (y as tf.Tensor2D);
+    const w = this.v(`${prefix}.weight`);
+    return bias ? affine(x, w, this.v(`${prefix}.bias`)) : matMul(x, w);
   }
 
   /**
