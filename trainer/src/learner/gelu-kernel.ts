@@ -13,8 +13,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
   ADD,
+  F32X4_ABS,
   F32X4_ADD,
   F32X4_DIV,
+  F32X4_LT,
   F32X4_MAX,
   F32X4_MIN,
   F32X4_MUL,
@@ -25,6 +27,7 @@ import {
   i32,
   moduleBytes,
   set,
+  V128_AND,
   V128_LOAD,
   V128_STORE,
 } from './wasm-assembler.ts';
@@ -44,7 +47,7 @@ const BETA = [4.89352518554385e-3, 2.268434632439e-3, 1.18534705686654e-4, 1.198
 
 /** tanh(u) as x·P(x²)/Q(x²) (Eigen's `ptanh_float` coefficients). */
 function tanh(u: number): number {
-  const v = u > CLAMP ? CLAMP : u < -CLAMP ? -CLAMP : u;
+  const v = Math.min(CLAMP, Math.max(-CLAMP, u));
   const s = v * v;
   let p = 0;
   for (let i = ALPHA.length - 1; i >= 0; i--) p = p * s + ALPHA[i]!;
@@ -63,21 +66,23 @@ function geluForward(x: Float32Array, y: Float32Array): void {
 function geluBackward(x: Float32Array, dy: Float32Array, dx: Float32Array): void {
   for (let i = 0; i < x.length; i++) {
     const v = x[i]!;
-    const t = tanh(SCALE * (v + CUBIC * v * v * v));
-    dx[i] = dy[i]! * (0.5 * (1 + t) + 0.5 * v * (1 - t * t) * SCALE * (1 + 3 * CUBIC * v * v));
+    const u = SCALE * (v + CUBIC * v * v * v);
+    const t = tanh(u);
+    // Past the clamp tanh is flat: its derivative is 0 there, not what 1 − t² leaves of the approximation.
+    const sech2 = Math.abs(u) < CLAMP ? 1 - t * t : 0;
+    dx[i] = dy[i]! * (0.5 * (1 + t) + 0.5 * v * sech2 * SCALE * (1 + 3 * CUBIC * v * v));
   }
 }
 
 // The SIMD module: gelu(x, y, n) and geluGrad(x, dy, dx, n) over the first n values (n a multiple of 4, byte offsets).
 const [X, Y, DY, DX] = [0, 1, 1, 2];
 /** Horner's rule in f32x4 over the v128 local `s`, highest coefficient last in `coefficients`. */
-const horner = (coefficients: number[], s: number) =>
-  coefficients
-    .slice(0, -1)
-    .reduceRight(
-      (code, c) => [...code, ...get(s), ...F32X4_MUL, ...f32x4(c), ...F32X4_ADD],
-      f32x4(coefficients.at(-1)!),
-    );
+const horner = (coefficients: number[], s: number) => {
+  const code = f32x4(coefficients.at(-1)!);
+  for (let i = coefficients.length - 2; i >= 0; i--)
+    code.push(...get(s), ...F32X4_MUL, ...f32x4(coefficients[i]!), ...F32X4_ADD);
+  return code;
+};
 /** With x in v128 local `x`: leaves tanh(u) on the stack, u in local `u`, locals `s` scratch. */
 // biome-ignore format: instruction sequences, laid out as the formulas they encode
 const tanhOfU = (x: number, u: number, s: number) => [
@@ -108,7 +113,9 @@ const BACKWARD = moduleBytes('geluGrad', 4, { i32: 1, f32: 0, v128: 4 }, forLoop
   ...get(X), ...get(4), ...ADD, ...V128_LOAD, ...set(5),
   ...tanhOfU(5, 6, 7), ...set(8),
   ...f32x4(1), ...get(8), ...F32X4_ADD,
-  ...f32x4(1), ...get(8), ...get(8), ...F32X4_MUL, ...F32X4_SUB, ...get(5), ...F32X4_MUL,
+  ...f32x4(1), ...get(8), ...get(8), ...F32X4_MUL, ...F32X4_SUB,
+  ...get(6), ...F32X4_ABS, ...f32x4(CLAMP), ...F32X4_LT, ...V128_AND, // 1 − t² is 0 where u was clamped
+  ...get(5), ...F32X4_MUL,
   ...get(5), ...get(5), ...F32X4_MUL, ...f32x4(3 * CUBIC * SCALE), ...F32X4_MUL, ...f32x4(SCALE), ...F32X4_ADD,
   ...F32X4_MUL, ...F32X4_ADD,
   ...f32x4(0.5), ...F32X4_MUL,

@@ -69,7 +69,10 @@ export function forLoop(counter: number, start: number[], limit: number[], step:
   ];
 }
 
+export const F32X4_ABS = [0xfd, 0xe0, 0x01];
 export const F32X4_SUB = [0xfd, 0xe5, 0x01];
+export const F32X4_LT = [0xfd, 0x43];
+export const V128_AND = [0xfd, 0x4e];
 export const F32X4_DIV = [0xfd, 0xe7, 0x01];
 export const F32X4_MIN = [0xfd, 0xe8, 0x01];
 export const F32X4_MAX = [0xfd, 0xe9, 0x01];
