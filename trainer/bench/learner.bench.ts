@@ -16,9 +16,10 @@
  * the best matmul's FLOPs per CPU second of the same thread), which other processes' turns on the
  * cores do not enter.
  *
- * Model FLOPs per trained token ≈ 6·N (N = the matrices' parameters: every layer's and the lm head;
- * the token embedding is a lookup, not a product) + attention 12·L·T·d (forward 4·L·T·d: q·kᵀ and
- * att·v, ×3 with backward).
+ * Model FLOPs per trained token, useful work only: 6·N (N = the matrices' parameters: every layer's
+ * and the lm head; the token embedding is a lookup, not a product) + causal attention 6·L·(T+1)·d
+ * (forward 2·L·(T+1)·d: q·kᵀ and att·v over the (T+1)/2 keys a query sees on average, ×3 with
+ * backward; the masked half of the T×T scores, computed or not, is not counted).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { type DecoderConfig, initDecoderWeights } from '@toolgym/agents';
@@ -55,7 +56,7 @@ const backends = (backendsAt >= 0 ? args[backendsAt + 1]! : 'wasm,cpu').split(',
 function flopsPerToken(c: DecoderConfig, t: number): { train: number; forward: number } {
   const perLayer = 4 * c.dModel * c.dModel + 2 * c.dModel * c.dFF;
   const matrices = c.nLayers * perLayer + c.vocabSize * c.dModel; // + the lm head
-  const attentionForward = 4 * c.nLayers * t * c.dModel; // q·kᵀ and att·v (2 FLOPs per MAC), full T×T as computed
+  const attentionForward = 2 * c.nLayers * (t + 1) * c.dModel; // q·kᵀ and att·v (2 FLOPs per MAC), causal pairs only
   return { forward: 2 * matrices + attentionForward, train: 6 * matrices + 3 * attentionForward };
 }
 
