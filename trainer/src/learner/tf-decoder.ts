@@ -13,7 +13,7 @@ import { type DecoderConfig, type DecoderWeights, decoderPositions, ropeTables }
 import { causalSoftmax } from './causal-softmax-kernel.ts';
 import { gelu } from './gelu-kernel.ts';
 import { layerNorm } from './layer-norm-kernel.ts';
-import { simdBatchMatMul } from './simd-batch-matmul.ts';
+import { type ProductMode, simdBatchMatMul } from './simd-batch-matmul.ts';
 
 /** x with its last two axes swapped. */
 function swapLast(x: tf.Tensor): tf.Tensor {
@@ -47,6 +47,48 @@ export const matMul = tf.customGrad((...inputs: Array<tf.Tensor | tf.GradSaveFun
     ],
   };
 }) as unknown as <T extends tf.Tensor>(a: T, b: tf.Tensor) => T;
+
+/**
+ * A batched product of attention's causal matrices: on wasm the SIMD kernel skips the terms `mode`
+ * knows are zero (or unused); elsewhere the full product, whose extra terms are zeros or never read.
+ */
+function causalProduct<T extends tf.Tensor>(a: T, b: tf.Tensor, mode: ProductMode): T {
+  return tf.getBackend() === 'wasm' ? simdBatchMatMul(a, b, mode) : (tf.matMul(a, b) as T);
+}
+
+/**
+ * Attention scores q · kᵀ [..., T, T] for query i over keys 0..i only (the rest is left 0, for the
+ * causal softmax to ignore). Their gradient ds is 0 after each query's keys, so dq = ds · k reads
+ * ds's lower triangle and d(kᵀ) = qᵀ · ds each of ds's rows up to its diagonal.
+ */
+const causalScores = tf.customGrad((...inputs: Array<tf.Tensor | tf.GradSaveFunc>) => {
+  const [q, kT, save] = inputs as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+  save([q, kT]);
+  return {
+    value: causalProduct(q, kT, 'outLower'),
+    gradFunc: (ds: tf.Tensor, [sq, skT]: tf.Tensor[]) => [
+      causalProduct(ds, swapLast(skT!), 'aLower'),
+      causalProduct(swapLast(sq!), ds, 'bLower'),
+    ],
+  };
+}) as unknown as (q: tf.Tensor4D, kT: tf.Tensor4D) => tf.Tensor4D;
+
+/**
+ * The causal softmax's probabilities p [..., T, T] (0 after each query's keys) times v: row i of p
+ * reads v's rows 0..i. Backward, dp is needed on p's lower triangle only, and dv = pᵀ · dy reads
+ * pᵀ's upper triangle.
+ */
+const causalMix = tf.customGrad((...inputs: Array<tf.Tensor | tf.GradSaveFunc>) => {
+  const [p, v, save] = inputs as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+  save([p, v]);
+  return {
+    value: causalProduct(p, v, 'aLower'),
+    gradFunc: (dy: tf.Tensor, [sp, sv]: tf.Tensor[]) => [
+      causalProduct(dy, swapLast(sv!), 'outLower'),
+      causalProduct(swapLast(sp!), dy, 'aUpper'),
+    ],
+  };
+}) as unknown as (p: tf.Tensor4D, v: tf.Tensor4D) => tf.Tensor4D;
 
 /**
  * x @ w + b for 2-D x, with `matMul`'s gradients for x and w, and the bias gradient as a product
@@ -227,8 +269,8 @@ export class TfDecoder {
       if (rotate) [q, k] = [rotate(q), rotate(k)];
       const v = toHeads(this.linear(a, `${p}.attn.v`));
       // q / sqrt(headDim) before the product: [B, H, T, hd] values scaled instead of [B, H, T, T] scores.
-      const scores = matMul(tf.mul(q, 1 / Math.sqrt(headDim)), swapLast(k));
-      const context = matMul(causalSoftmax(scores), v); // [B, H, T, hd]
+      const scores = causalScores(tf.mul(q, 1 / Math.sqrt(headDim)), swapLast(k) as tf.Tensor4D);
+      const context = causalMix(causalSoftmax(scores), v); // [B, H, T, hd]
       const merged = tf.reshape(tf.transpose(context, [0, 2, 1, 3]), [batch * seq, d]) as tf.Tensor2D;
       h = tf.add(h, this.linear(merged, `${p}.attn.o`)) as tf.Tensor2D;
       const m = this.layerNorm(h, `${p}.ln2`);
