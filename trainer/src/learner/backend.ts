@@ -16,6 +16,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { registerCausalSoftmaxKernels } from './causal-softmax-kernel.ts';
+import { registerGatherRowsKernel } from './gather-rows-kernel.ts';
 import { registerGeluKernels } from './gelu-kernel.ts';
 import { registerLayerNormKernels } from './layer-norm-kernel.ts';
 import { registerSimdBatchMatMul } from './simd-batch-matmul.ts';
@@ -75,6 +76,7 @@ export async function useBackend(name: TfBackend): Promise<TfBackend> {
     registerSharedDataKernels();
     registerSimdBatchMatMul();
     registerGeluKernels();
+    registerGatherRowsKernel();
     registerCausalSoftmaxKernels();
     registerLayerNormKernels();
   }

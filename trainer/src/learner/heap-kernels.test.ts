@@ -3,6 +3,7 @@ import { Rng } from '@toolgym/protocol';
 import { describe, expect, it } from 'vitest';
 import { useBackend } from './backend.ts';
 import { causalSoftmax } from './causal-softmax-kernel.ts';
+import { gatherRows } from './gather-rows-kernel.ts';
 import { gelu } from './gelu-kernel.ts';
 import { layerNorm } from './layer-norm-kernel.ts';
 
@@ -80,5 +81,23 @@ describe('the learner’s kernels on the wasm heap equal tfjs’ ops on the cpu 
         expect(row.slice(query + 1).every((x) => x === 0)).toBe(true);
         expect(row.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 6);
       });
+  });
+});
+
+describe('rows of a table by index on the wasm heap', () => {
+  it('equal tf.gather’s on the cpu backend, repeated indices included; an index past the table is refused', async () => {
+    const table = random(7 * 5, 1, 6);
+    const ids = [3, 0, 6, 3, 3, 1];
+    await useBackend('cpu');
+    const expected = tf.tidy(() =>
+      tf.gather(tf.tensor(table, [7, 5]), tf.tensor1d(ids, 'int32')).arraySync(),
+    );
+    await useBackend('wasm');
+    expect(
+      tf.tidy(() => gatherRows(tf.tensor(table, [7, 5]), tf.tensor1d(ids, 'int32')).arraySync()),
+    ).toEqual(expected);
+    expect(() => tf.tidy(() => gatherRows(tf.tensor(table, [7, 5]), tf.tensor1d([2, 7], 'int32')))).toThrow(
+      /index 7 outside the table's 7 rows/,
+    );
   });
 });

@@ -11,6 +11,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { type DecoderConfig, type DecoderWeights, decoderPositions, ropeTables } from '@toolgym/agents';
 import { causalSoftmax } from './causal-softmax-kernel.ts';
+import { gatherRows } from './gather-rows-kernel.ts';
 import { gelu } from './gelu-kernel.ts';
 import { layerNorm } from './layer-norm-kernel.ts';
 import { type ProductMode, simdBatchMatMul } from './simd-batch-matmul.ts';
@@ -120,7 +121,7 @@ function embed(table: tf.Tensor2D, ids: tf.Tensor1D): tf.Tensor2D {
   return tf.customGrad((t: tf.Tensor, save: tf.GradSaveFunc) => {
     save([ids]);
     return {
-      value: tf.gather(t, ids),
+      value: gatherRows(t, ids),
       gradFunc: (dy: tf.Tensor, [saved]: tf.Tensor[]) =>
         tf.scatterND(tf.expandDims(saved!, 1), dy, table.shape),
     };
