@@ -4,7 +4,7 @@
  */
 
 import * as tf from '@tensorflow/tfjs-core';
-import { type DecoderConfig, type DecoderWeights, decoderWeightShapes } from '@toolgym/agents';
+import { type DecoderConfig, type DecoderWeights, decoderWeightShapes } from '@toolgym/agents/decoder-config';
 import { type Aggregation, DEFAULT_POLICY_LOSS, type PolicyLossConfig } from '../algorithms/policy-loss.ts';
 import { type LossFnName, POLICY_LOSSES } from '../algorithms/policy-losses.ts';
 import { type TfBackend, useBackend } from './backend.ts';

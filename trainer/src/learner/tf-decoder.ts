@@ -9,7 +9,12 @@
  */
 
 import * as tf from '@tensorflow/tfjs-core';
-import { type DecoderConfig, type DecoderWeights, decoderPositions, ropeTables } from '@toolgym/agents';
+import {
+  type DecoderConfig,
+  type DecoderWeights,
+  decoderPositions,
+  ropeTables,
+} from '@toolgym/agents/decoder-config';
 import { causalSoftmax } from './causal-softmax-kernel.ts';
 import { gatherRows } from './gather-rows-kernel.ts';
 import { gelu } from './gelu-kernel.ts';

@@ -13,7 +13,7 @@
  * a worker that dies fails every pending and later call with the reason, rather than hanging.
  */
 import { Worker } from 'node:worker_threads';
-import type { DecoderWeights } from '@toolgym/agents';
+import type { DecoderWeights } from '@toolgym/agents/decoder-config';
 import { ToolGymError } from '@toolgym/protocol';
 import { DEFAULT_POLICY_LOSS } from '../algorithms/policy-loss.ts';
 import type { LossFnName } from '../algorithms/policy-losses.ts';
