@@ -9,7 +9,29 @@
  * g = dy · w: dx = r (g − mean(g) − x̂ · mean(g · x̂)), dw = Σ_rows dy · x̂, db = Σ_rows dy.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { registerHeapKernel } from './wasm-memory.ts';
+import {
+  ADD,
+  F32_ADD,
+  F32_CONVERT_I32_U,
+  F32_DIV,
+  F32_SQRT,
+  F32X4_ADD,
+  F32X4_MUL,
+  F32X4_SPLAT,
+  F32X4_SUB,
+  f32,
+  f32x4,
+  f32x4Lane,
+  forLoop,
+  get,
+  i32,
+  MUL,
+  moduleBytes,
+  set,
+  V128_LOAD,
+  V128_STORE,
+} from './wasm-assembler.ts';
+import { registerHeapKernel, type WasmBackendInternals } from './wasm-memory.ts';
 
 const LAYER_NORM = 'ToolgymLayerNorm';
 const LAYER_NORM_GRAD = 'ToolgymLayerNormGrad';
@@ -76,24 +98,150 @@ function layerNormBackward(
   db.set(dbSum);
 }
 
+/** The sum of an f32x4's lanes, from the v128 local `v`. */
+// biome-ignore format: instruction sequences, laid out as the formulas they encode
+const laneSum = (v: number) => [
+  ...get(v), ...f32x4Lane(0), ...get(v), ...f32x4Lane(1), ...F32_ADD,
+  ...get(v), ...f32x4Lane(2), ...F32_ADD, ...get(v), ...f32x4Lane(3), ...F32_ADD,
+];
+
+/**
+ * With `off` a row's byte offset from `x` and `rowBytes` 4d: the row's mean and 1/√(σ² + ε) in
+ * all lanes of the v128 locals `meanV` and `rV` (`acc` scratch, `j` the loop counter).
+ */
+// biome-ignore format: instruction sequences, laid out as the formulas they encode
+const rowStatsSimd = (eps: number, l: { x: number; off: number; rowBytes: number; j: number; acc: number; meanV: number; rV: number }) => {
+  const value = [...get(l.x), ...get(l.off), ...ADD, ...get(l.j), ...ADD, ...V128_LOAD];
+  const d = [...get(l.rowBytes), ...i32(2), 0x76 /* i32.shr_u */, ...F32_CONVERT_I32_U];
+  return [
+    ...f32x4(0), ...set(l.acc),
+    ...forLoop(l.j, i32(0), get(l.rowBytes), 16, [...get(l.acc), ...value, ...F32X4_ADD, ...set(l.acc)]),
+    ...laneSum(l.acc), ...d, ...F32_DIV, ...F32X4_SPLAT, ...set(l.meanV),
+    ...f32x4(0), ...set(l.acc),
+    ...forLoop(l.j, i32(0), get(l.rowBytes), 16, [
+      ...get(l.acc), ...value, ...get(l.meanV), ...F32X4_SUB, ...set(l.rV), // rV as scratch
+      ...get(l.rV), ...get(l.rV), ...F32X4_MUL, ...F32X4_ADD, ...set(l.acc),
+    ]),
+    ...f32(1), ...laneSum(l.acc), ...d, ...F32_DIV, ...f32(eps), ...F32_ADD, ...F32_SQRT, ...F32_DIV,
+    ...F32X4_SPLAT, ...set(l.rV),
+  ];
+};
+
+/** ln(x, w, b, y, rows, rowBytes): params 0–5; i32 locals row 6, off 7, j 8; v128 acc 9, meanV 10, rV 11. */
+// biome-ignore format: instruction sequences, laid out as the formulas they encode
+const forwardModule = (eps: number) => moduleBytes('ln', 6, { i32: 3, f32: 0, v128: 3 }, forLoop(6, i32(0), get(4), 1, [
+  ...get(6), ...get(5), ...MUL, ...set(7),
+  ...rowStatsSimd(eps, { x: 0, off: 7, rowBytes: 5, j: 8, acc: 9, meanV: 10, rV: 11 }),
+  ...forLoop(8, i32(0), get(5), 16, [
+    ...get(3), ...get(7), ...ADD, ...get(8), ...ADD,
+    ...get(0), ...get(7), ...ADD, ...get(8), ...ADD, ...V128_LOAD, ...get(10), ...F32X4_SUB, ...get(11), ...F32X4_MUL,
+    ...get(1), ...get(8), ...ADD, ...V128_LOAD, ...F32X4_MUL,
+    ...get(2), ...get(8), ...ADD, ...V128_LOAD, ...F32X4_ADD,
+    ...V128_STORE,
+  ]),
+]));
+
+/**
+ * lnGrad(x, w, dy, dx, dw, db, rows, rowBytes), dw and db zeroed by the caller: params 0–7; i32
+ * locals row 8, off 9, j 10; v128 acc 11, meanV 12, rV 13, accG 14, accGX 15, xhat 16, dyV 17, g 18.
+ */
+// biome-ignore format: instruction sequences, laid out as the formulas they encode
+const backwardModule = (eps: number) => {
+  const at = (base: number) => [...get(base), ...get(9), ...ADD, ...get(10), ...ADD]; // base + off + j
+  const col = (base: number) => [...get(base), ...get(10), ...ADD]; // base + j
+  const xhat = [...at(0), ...V128_LOAD, ...get(12), ...F32X4_SUB, ...get(13), ...F32X4_MUL, ...set(16)];
+  return moduleBytes('lnGrad', 8, { i32: 3, f32: 0, v128: 8 }, forLoop(8, i32(0), get(6), 1, [
+    ...get(8), ...get(7), ...MUL, ...set(9),
+    ...rowStatsSimd(eps, { x: 0, off: 9, rowBytes: 7, j: 10, acc: 11, meanV: 12, rV: 13 }),
+    ...f32x4(0), ...set(14), ...f32x4(0), ...set(15),
+    ...forLoop(10, i32(0), get(7), 16, [
+      ...xhat,
+      ...at(2), ...V128_LOAD, ...set(17),
+      ...get(17), ...col(1), ...V128_LOAD, ...F32X4_MUL, ...set(18),
+      ...get(14), ...get(18), ...F32X4_ADD, ...set(14),
+      ...get(15), ...get(18), ...get(16), ...F32X4_MUL, ...F32X4_ADD, ...set(15),
+      ...col(4), ...col(4), ...V128_LOAD, ...get(17), ...get(16), ...F32X4_MUL, ...F32X4_ADD, ...V128_STORE,
+      ...col(5), ...col(5), ...V128_LOAD, ...get(17), ...F32X4_ADD, ...V128_STORE,
+    ]),
+    // gMean and gxMean in all lanes (reusing accG, accGX)
+    ...laneSum(14), ...get(7), ...i32(2), 0x76, ...F32_CONVERT_I32_U, ...F32_DIV, ...F32X4_SPLAT, ...set(14),
+    ...laneSum(15), ...get(7), ...i32(2), 0x76, ...F32_CONVERT_I32_U, ...F32_DIV, ...F32X4_SPLAT, ...set(15),
+    ...forLoop(10, i32(0), get(7), 16, [
+      ...xhat,
+      ...at(3),
+      ...at(2), ...V128_LOAD, ...col(1), ...V128_LOAD, ...F32X4_MUL,
+      ...get(14), ...F32X4_SUB,
+      ...get(16), ...get(15), ...F32X4_MUL, ...F32X4_SUB,
+      ...get(13), ...F32X4_MUL,
+      ...V128_STORE,
+    ]),
+  ]));
+};
+
+type Kernel = (...args: number[]) => void;
 let registered = false;
 
-/** Registers the two kernels on the wasm backend (once per process). */
+/** Registers the two kernels on the wasm backend (once per process; the backend must be initialised). */
 export function registerLayerNormKernels(): void {
   if (registered) return;
   registered = true;
+  const backend = tf.findBackend('wasm') as unknown as WasmBackendInternals | null;
+  if (!backend) throw new Error('internal: the wasm backend is not initialised');
+  const env = { env: { memory: backend.wasm.asm.memory } };
+  /** The SIMD modules for one ε (a constant in their code), compiled on first use. */
+  const modules = new Map<number, { forward: Kernel; backward: Kernel }>();
+  const simd = (eps: number) => {
+    let m = modules.get(eps);
+    if (!m) {
+      const instance = (bytes: Uint8Array) =>
+        new WebAssembly.Instance(new WebAssembly.Module(bytes), env).exports;
+      m = {
+        forward: instance(forwardModule(eps)).ln as Kernel,
+        backward: instance(backwardModule(eps)).lnGrad as Kernel,
+      };
+      modules.set(eps, m);
+    }
+    return m;
+  };
+  // Rows whose width is a multiple of 4 run in SIMD, others in TypeScript.
   registerHeapKernel(
     LAYER_NORM,
     ['x', 'w', 'b'],
     ([x]) => [x!],
-    ([x, w, b], [y], _, attrs) => layerNormForward(x!, w!, b!, y!, attrs.eps as number),
+    ([x, w, b], [y], _, attrs) => {
+      const eps = attrs.eps as number;
+      if (w!.length % 4 !== 0) return layerNormForward(x!, w!, b!, y!, eps);
+      simd(eps).forward(
+        x!.byteOffset,
+        w!.byteOffset,
+        b!.byteOffset,
+        y!.byteOffset,
+        x!.length / w!.length,
+        4 * w!.length,
+      );
+    },
   );
   registerHeapKernel(
     LAYER_NORM_GRAD,
     ['x', 'w', 'dy'],
     ([x, w]) => [x!, w!, w!],
-    ([x, w, dy], [dx, dw, db], _, attrs) =>
-      layerNormBackward(x!, w!, dy!, dx!, dw!, db!, attrs.eps as number),
+    ([x, w, dy], [dx, dw, db], _, attrs) => {
+      const eps = attrs.eps as number;
+      if (w!.length % 4 !== 0) return layerNormBackward(x!, w!, dy!, dx!, dw!, db!, eps);
+      dw!.fill(0);
+      db!.fill(0);
+      const d = w!.length;
+      simd(eps).backward(
+        x!.byteOffset,
+        w!.byteOffset,
+        dy!.byteOffset,
+        dx!.byteOffset,
+        dw!.byteOffset,
+        db!.byteOffset,
+        x!.length / d,
+        4 * d,
+      );
+    },
   );
 }
 

@@ -72,17 +72,21 @@ export function forLoop(counter: number, start: number[], limit: number[], step:
 }
 
 export const F32X4_ABS = [0xfd, 0xe0, 0x01];
+export const F32_DIV = [0x95];
+export const F32_SQRT = [0x91];
+export const F32_CONVERT_I32_U = [0xb3];
+/** Lane `lane` of an f32x4 as an f32. */
+export const f32x4Lane = (lane: number) => [0xfd, 0x1f, lane];
 export const F32X4_SUB = [0xfd, 0xe5, 0x01];
 export const F32X4_LT = [0xfd, 0x43];
 export const V128_AND = [0xfd, 0x4e];
 export const F32X4_DIV = [0xfd, 0xe7, 0x01];
 export const F32X4_MIN = [0xfd, 0xe8, 0x01];
 export const F32X4_MAX = [0xfd, 0xe9, 0x01];
+/** The f32 constant `c`. */
+export const f32 = (c: number) => [0x43, ...new Uint8Array(new Float32Array([c]).buffer)];
 /** `c` in all four lanes. */
-export const f32x4 = (c: number) => {
-  const bytes = new Uint8Array(new Float32Array([c]).buffer);
-  return [0x43, ...bytes, ...F32X4_SPLAT];
-};
+export const f32x4 = (c: number) => [...f32(c), ...F32X4_SPLAT];
 
 /**
  * A module importing `env.memory` and exporting one function `name` of `params` i32 parameters and
