@@ -74,7 +74,8 @@ function composedCausalSoftmax(scores: tf.Tensor): tf.Tensor {
 /** Softmax of attention scores [..., T, T] over each query's keys 0..t (zero after t). */
 export function causalSoftmax<T extends tf.Tensor>(scores: T): T {
   if (tf.getBackend() !== 'wasm') return composedCausalSoftmax(scores) as T;
-  return tf.customGrad((s: tf.Tensor, save: tf.GradSaveFunc) => {
+  return tf.customGrad((...inputs: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const [s, save] = inputs as [tf.Tensor, tf.GradSaveFunc];
     const p = tf.engine().runKernel(CAUSAL_SOFTMAX, { s }) as tf.Tensor;
     save([p]);
     return {

@@ -171,7 +171,8 @@ function composedGelu(x: tf.Tensor): tf.Tensor {
 /** GELU (tanh form) of float32 `x`: one kernel each way on wasm, tfjs ops elsewhere. */
 export function gelu<T extends tf.Tensor>(x: T): T {
   if (tf.getBackend() !== 'wasm') return composedGelu(x) as T;
-  return tf.customGrad((input: tf.Tensor, save: tf.GradSaveFunc) => {
+  return tf.customGrad((...inputs: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const [input, save] = inputs as [tf.Tensor, tf.GradSaveFunc];
     save([input]);
     return {
       value: tf.engine().runKernel(GELU, { x: input }) as tf.Tensor,

@@ -193,7 +193,7 @@ export function registerLayerNormKernels(): void {
   const simd = (eps: number) => {
     let m = modules.get(eps);
     if (!m) {
-      const instance = (bytes: Uint8Array) =>
+      const instance = (bytes: Uint8Array<ArrayBuffer>) =>
         new WebAssembly.Instance(new WebAssembly.Module(bytes), env).exports;
       m = {
         forward: instance(forwardModule(eps)).ln as Kernel,

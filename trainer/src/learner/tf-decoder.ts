@@ -121,9 +121,10 @@ const affine = tf.customGrad((...inputs: Array<tf.Tensor | tf.GradSaveFunc>) => 
  * nothing used (a custom gradient computes every input's). tfjs's own Gather gradient needs
  * UnsortedSegmentSum, which the wasm backend lacks.
  */
-function embed(table: tf.Tensor2D, ids: tf.Tensor1D): tf.Tensor2D {
+function embed(table: tf.Tensor, ids: tf.Tensor1D): tf.Tensor2D {
   // Tensors the gradient reads go through `save`: the forward pass's own are disposed before it runs.
-  return tf.customGrad((t: tf.Tensor, save: tf.GradSaveFunc) => {
+  return tf.customGrad((...inputs: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const [t, save] = inputs as [tf.Tensor, tf.GradSaveFunc];
     save([ids]);
     return {
       value: gatherRows(t, ids),
@@ -138,7 +139,8 @@ function embed(table: tf.Tensor2D, ids: tf.Tensor1D): tf.Tensor2D {
  * and no gradient for the constant, which `matMul` would compute).
  */
 function constantProduct(x: tf.Tensor2D, m: tf.Tensor2D, mT: tf.Tensor2D): tf.Tensor2D {
-  return tf.customGrad((input: tf.Tensor, save: tf.GradSaveFunc) => {
+  return tf.customGrad((...inputs: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const [input, save] = inputs as [tf.Tensor, tf.GradSaveFunc];
     save([mT]);
     return {
       value: tf.matMul(input, m),

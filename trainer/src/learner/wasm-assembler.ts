@@ -97,7 +97,7 @@ export function moduleBytes(
   params: number,
   locals: { i32: number; f32: number; v128: number },
   body: number[],
-): Uint8Array {
+): Uint8Array<ArrayBuffer> {
   const declared = [
     [locals.i32, 0x7f],
     [locals.f32, 0x7d],
