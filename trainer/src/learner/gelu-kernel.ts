@@ -31,7 +31,7 @@ import {
   V128_LOAD,
   V128_STORE,
 } from './wasm-assembler.ts';
-import { registerHeapKernel, type WasmBackendInternals } from './wasm-memory.ts';
+import { heapFunction, registerHeapKernel } from './wasm-memory.ts';
 
 const GELU = 'ToolgymGelu';
 const GELU_GRAD = 'ToolgymGeluGrad';
@@ -129,15 +129,8 @@ let registered = false;
 export function registerGeluKernels(): void {
   if (registered) return;
   registered = true;
-  const backend = tf.findBackend('wasm') as unknown as WasmBackendInternals | null;
-  if (!backend) throw new Error('internal: the wasm backend is not initialised');
-  const env = { env: { memory: backend.wasm.asm.memory } };
-  const forward = new WebAssembly.Instance(new WebAssembly.Module(FORWARD), env).exports.gelu as (
-    ...args: number[]
-  ) => void;
-  const backward = new WebAssembly.Instance(new WebAssembly.Module(BACKWARD), env).exports.geluGrad as (
-    ...args: number[]
-  ) => void;
+  const forward = heapFunction(FORWARD, 'gelu');
+  const backward = heapFunction(BACKWARD, 'geluGrad');
   /** The SIMD part over whole groups of four, then the rest in TypeScript. */
   const split = (length: number) => length - (length % 4);
   registerHeapKernel(

@@ -31,7 +31,7 @@ import {
   V128_LOAD,
   V128_STORE,
 } from './wasm-assembler.ts';
-import { registerHeapKernel, type WasmBackendInternals } from './wasm-memory.ts';
+import { type HeapFunction, heapFunction, registerHeapKernel } from './wasm-memory.ts';
 
 const LAYER_NORM = 'ToolgymLayerNorm';
 const LAYER_NORM_GRAD = 'ToolgymLayerNormGrad';
@@ -178,26 +178,20 @@ const backwardModule = (eps: number) => {
   ]));
 };
 
-type Kernel = (...args: number[]) => void;
 let registered = false;
 
 /** Registers the two kernels on the wasm backend (once per process; the backend must be initialised). */
 export function registerLayerNormKernels(): void {
   if (registered) return;
   registered = true;
-  const backend = tf.findBackend('wasm') as unknown as WasmBackendInternals | null;
-  if (!backend) throw new Error('internal: the wasm backend is not initialised');
-  const env = { env: { memory: backend.wasm.asm.memory } };
   /** The SIMD modules for one ε (a constant in their code), compiled on first use. */
-  const modules = new Map<number, { forward: Kernel; backward: Kernel }>();
+  const modules = new Map<number, { forward: HeapFunction; backward: HeapFunction }>();
   const simd = (eps: number) => {
     let m = modules.get(eps);
     if (!m) {
-      const instance = (bytes: Uint8Array<ArrayBuffer>) =>
-        new WebAssembly.Instance(new WebAssembly.Module(bytes), env).exports;
       m = {
-        forward: instance(forwardModule(eps)).ln as Kernel,
-        backward: instance(backwardModule(eps)).lnGrad as Kernel,
+        forward: heapFunction(forwardModule(eps), 'ln'),
+        backward: heapFunction(backwardModule(eps), 'lnGrad'),
       };
       modules.set(eps, m);
     }

@@ -35,7 +35,7 @@ import {
   V128_LOAD,
   V128_STORE,
 } from './wasm-assembler.ts';
-import type { WasmBackendInternals } from './wasm-memory.ts';
+import { heapFunction, type WasmBackendInternals } from './wasm-memory.ts';
 
 /** The kernel's name in tfjs' registry (wasm backend). */
 export const SIMD_BATCH_MATMUL = 'ToolgymSimdBatchMatMul';
@@ -124,12 +124,7 @@ let registered = false;
 /** Registers `SIMD_BATCH_MATMUL` on the wasm backend (once per process; the backend must be initialised). */
 export function registerSimdBatchMatMul(): void {
   if (registered) return;
-  const backend = tf.findBackend('wasm') as unknown as WasmBackendInternals | null;
-  if (!backend) throw new Error('internal: the wasm backend is not initialised');
-  const instance = new WebAssembly.Instance(new WebAssembly.Module(MODULE_BYTES), {
-    env: { memory: backend.wasm.asm.memory },
-  });
-  const bmm = instance.exports.bmm as (...args: number[]) => void;
+  const bmm = heapFunction(MODULE_BYTES, 'bmm');
   registered = true;
   tf.registerKernel({
     kernelName: SIMD_BATCH_MATMUL,

@@ -41,60 +41,45 @@ function product<T extends tf.Tensor>(a: T, b: tf.Tensor): T {
  * dA = dY @ Bᵀ, dB = Aᵀ @ dY. tfjs's own MatMul gradient passes transpose flags instead, and the
  * wasm backend's BatchMatMul runs ~8× slower with a flag than on a transposed copy (measured on a
  * [1504, 64] × [64, 256] layer: 60 ms vs 7 ms), which made the backward pass most of a step.
+ * For attention's causal T×T matrices each of the three products names the terms it may skip
+ * (`PRODUCT_MODES`); on backends without the SIMD kernel the products are whole, and the terms a
+ * mode skips are zeros or never read.
  */
-export const matMul = tf.customGrad((...inputs: Array<tf.Tensor | tf.GradSaveFunc>) => {
-  const [a, b, save] = inputs as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
-  save([a, b]);
-  return {
-    value: product(a, b),
-    gradFunc: (dy: tf.Tensor, [sa, sb]: tf.Tensor[]) => [
-      product(dy, swapLast(sb!)),
-      product(swapLast(sa!), dy),
-    ],
-  };
-}) as unknown as <T extends tf.Tensor>(a: T, b: tf.Tensor) => T;
-
-/**
- * A batched product of attention's causal matrices: on wasm the SIMD kernel skips the terms `mode`
- * knows are zero (or unused); elsewhere the full product, whose extra terms are zeros or never read.
- */
-function causalProduct<T extends tf.Tensor>(a: T, b: tf.Tensor, mode: ProductMode): T {
-  return tf.getBackend() === 'wasm' ? simdBatchMatMul(a, b, mode) : (tf.matMul(a, b) as T);
+function productWithGradients(forward: ProductMode, dA: ProductMode, dB: ProductMode) {
+  const batched = <T extends tf.Tensor>(a: T, b: tf.Tensor, mode: ProductMode): T =>
+    mode === 'full'
+      ? product(a, b)
+      : tf.getBackend() === 'wasm'
+        ? simdBatchMatMul(a, b, mode)
+        : (tf.matMul(a, b) as T);
+  return tf.customGrad((...inputs: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const [a, b, save] = inputs as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+    save([a, b]);
+    return {
+      value: batched(a, b, forward),
+      gradFunc: (dy: tf.Tensor, [sa, sb]: tf.Tensor[]) => [
+        batched(dy, swapLast(sb!), dA),
+        batched(swapLast(sa!), dy, dB),
+      ],
+    };
+  }) as unknown as <T extends tf.Tensor>(a: T, b: tf.Tensor) => T;
 }
+
+export const matMul = productWithGradients('full', 'full', 'full');
 
 /**
  * Attention scores q · kᵀ [..., T, T] for query i over keys 0..i only (the rest is left 0, for the
  * causal softmax to ignore). Their gradient ds is 0 after each query's keys, so dq = ds · k reads
  * ds's lower triangle and d(kᵀ) = qᵀ · ds each of ds's rows up to its diagonal.
  */
-const causalScores = tf.customGrad((...inputs: Array<tf.Tensor | tf.GradSaveFunc>) => {
-  const [q, kT, save] = inputs as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
-  save([q, kT]);
-  return {
-    value: causalProduct(q, kT, 'outLower'),
-    gradFunc: (ds: tf.Tensor, [sq, skT]: tf.Tensor[]) => [
-      causalProduct(ds, swapLast(skT!), 'aLower'),
-      causalProduct(swapLast(sq!), ds, 'bLower'),
-    ],
-  };
-}) as unknown as (q: tf.Tensor4D, kT: tf.Tensor4D) => tf.Tensor4D;
+const causalScores = productWithGradients('outLower', 'aLower', 'bLower');
 
 /**
  * The causal softmax's probabilities p [..., T, T] (0 after each query's keys) times v: row i of p
  * reads v's rows 0..i. Backward, dp is needed on p's lower triangle only, and dv = pᵀ · dy reads
  * pᵀ's upper triangle.
  */
-const causalMix = tf.customGrad((...inputs: Array<tf.Tensor | tf.GradSaveFunc>) => {
-  const [p, v, save] = inputs as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
-  save([p, v]);
-  return {
-    value: causalProduct(p, v, 'aLower'),
-    gradFunc: (dy: tf.Tensor, [sp, sv]: tf.Tensor[]) => [
-      causalProduct(dy, swapLast(sv!), 'outLower'),
-      causalProduct(swapLast(sp!), dy, 'aUpper'),
-    ],
-  };
-}) as unknown as (p: tf.Tensor4D, v: tf.Tensor4D) => tf.Tensor4D;
+const causalMix = productWithGradients('aLower', 'outLower', 'aUpper');
 
 /**
  * x @ w + b for 2-D x, with `matMul`'s gradients for x and w, and the bias gradient as a product

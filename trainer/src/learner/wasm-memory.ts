@@ -11,6 +11,23 @@ export interface WasmBackendInternals {
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
 }
 
+/** A kernel of a module written with `wasm-assembler.ts`: i32 arguments (byte offsets, sizes), no result. */
+export type HeapFunction = (...args: number[]) => void;
+
+/**
+ * Function `name` of the module `bytes`, instantiated over the wasm backend's memory (which it
+ * imports as `env.memory`), so it reads and writes tensors where they are. The backend must be
+ * initialised.
+ */
+export function heapFunction(bytes: Uint8Array<ArrayBuffer>, name: string): HeapFunction {
+  const backend = tf.findBackend('wasm') as unknown as WasmBackendInternals | null;
+  if (!backend) throw new Error('internal: the wasm backend is not initialised');
+  const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), {
+    env: { memory: backend.wasm.asm.memory },
+  });
+  return instance.exports[name] as HeapFunction;
+}
+
 /**
  * `t`'s values as a Float32Array on the heap. Take views after every `makeOutput` of the call: an
  * allocation may grow the memory, which detaches older views.
