@@ -133,8 +133,7 @@ try {
   };
   const loadBefore = loadavg()[0]!;
   const rows = [];
-  for (const what of ['step', 'save_weights', 'save_state'] as const)
-    rows.push({ what, pairs: await paired(embedded, remote, what) });
+  for (const what of ['step', 'save_weights', 'save_state'] as const) rows.push({ what, pairs: await paired(embedded, remote, what) });
   const loadAfter = loadavg()[0]!;
   const tokens = data.reduce((s, d) => s + d.modelInput.tokens.length, 0);
   const requestBytes = JSON.stringify({ data: data.map(datumToWire) }).length;
@@ -145,32 +144,17 @@ try {
     '| call | in process (ms, median) | Tinker protocol (ms, median) | client overhead (ms, median of differences) | IQR of differences (ms) | overhead / in-process step |\n|---|---:|---:|---:|---:|---:|\n',
   );
   // Every overhead against the learner's own step (forward_backward + optim_step in process), measured in this run.
-  const step = quantile(
-    rows[0]!.pairs.map(([l]) => l),
-    0.5,
-  );
+  const step = quantile(rows[0]!.pairs.map(([l]) => l), 0.5);
   for (const { what, pairs } of rows) {
     const diffs = pairs.map(([l, r]) => r - l);
     const overhead = quantile(diffs, 0.5);
     process.stdout.write(
-      `| ${names[what]} | ${quantile(
-        pairs.map(([l]) => l),
-        0.5,
-      ).toFixed(1)} | ${quantile(
-        pairs.map(([, r]) => r),
-        0.5,
-      ).toFixed(
-        1,
-      )} | ${overhead.toFixed(1)} | ${quantile(diffs, 0.25).toFixed(1)} … ${quantile(diffs, 0.75).toFixed(1)} | ${((overhead / step) * 100).toFixed(1)} % |\n`,
+      `| ${names[what]} | ${quantile(pairs.map(([l]) => l), 0.5).toFixed(1)} | ${quantile(pairs.map(([, r]) => r), 0.5).toFixed(1)} | ${overhead.toFixed(1)} | ${quantile(diffs, 0.25).toFixed(1)} … ${quantile(diffs, 0.75).toFixed(1)} | ${((overhead / step) * 100).toFixed(1)} % |\n`,
     );
   }
   // The protocol's own work for one step, timed alone.
   const body = () =>
-    JSON.stringify({
-      model_id: 'm',
-      seq_id: 1,
-      forward_backward_input: { data: data.map(datumToWire), loss_fn: 'ppo', loss_fn_config: {} },
-    });
+    JSON.stringify({ model_id: 'm', seq_id: 1, forward_backward_input: { data: data.map(datumToWire), loss_fn: 'ppo', loss_fn_config: {} } });
   const encoded = body();
   const encode = medianOf(repeats * 3, body);
   const decode = medianOf(repeats * 3, () =>

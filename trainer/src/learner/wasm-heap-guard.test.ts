@@ -77,11 +77,7 @@ describe('the wasm learner on long sequences', () => {
     // A step keeps about 80 bytes per attention score: 4 sequences × 4 heads × 384² scores need
     // some 190 MB, one sequence at a time some 50 MB.
     const budget = 4 * 384 ** 2;
-    const whole = await createEmbeddedLearner({
-      decoder: SQL_MODEL,
-      weights,
-      maxAttentionScores: Number.POSITIVE_INFINITY,
-    });
+    const whole = await createEmbeddedLearner({ decoder: SQL_MODEL, weights, maxAttentionScores: Number.POSITIVE_INFINITY });
     const split = await createEmbeddedLearner({ decoder: SQL_MODEL, weights, maxAttentionScores: budget });
     const expected = await whole.forward(data, 'cross_entropy');
     const release = fillHeap(112 * 2 ** 20);
