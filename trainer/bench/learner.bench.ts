@@ -200,11 +200,13 @@ const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.
 for (const r of [header, ...rows])
   process.stdout.write(`${r.map((c, i) => c.padEnd(widths[i]!)).join('  ')}\n`);
 const speed = (name: string) => Number(rows.find((r) => r[0] === name)![1]);
-if (rows.some((r) => r[0] === 'cpu'))
+const measuredRow = (name: string) => rows.some((r) => r[0] === name);
+if (measuredRow('cpu') && measuredRow('wasm'))
   process.stdout.write(`wasm / cpu training speed: ${(speed('wasm') / speed('cpu')).toFixed(2)}×\n`);
-process.stdout.write(
-  `2 data-parallel workers / 1 worker training speed: ${(speed('wasm, 2 workers') / speed('wasm, 1 worker')).toFixed(2)}×\n`,
-);
+if (measuredRow('wasm, 2 workers'))
+  process.stdout.write(
+    `2 data-parallel workers / 1 worker training speed: ${(speed('wasm, 2 workers') / speed('wasm, 1 worker')).toFixed(2)}×\n`,
+  );
 if (args.includes('--profile')) {
   const phases: LearnerPhase[] = ['forward', 'backward', 'optimizer', 'sync'];
   process.stdout.write(
