@@ -11,6 +11,9 @@
  * times imply for two idle cores (one worker's CPU per step ÷ (the busier replica's + the sync's)),
  * which a shared machine's wall clock cannot show.
  *
+ * `--kernels` adds the in-process wasm step's CPU time by kernel (each call wrapped with the thread's
+ * CPU clock).
+ *
  * MFU is given twice: by wall time (training FLOP/s against the best matmul's FLOP/s, the figure for
  * an idle machine), and by CPU time (training FLOPs per CPU second of the computing threads against
  * the best matmul's FLOPs per CPU second of the same thread), which other processes' turns on the
@@ -260,4 +263,56 @@ if (args.includes('--profile')) {
         `both replicas' work ${(c2.reduce((a, b) => a + b, 0) / c1).toFixed(2)}× one worker's\n`,
     );
   }
+}
+if (args.includes('--kernels')) {
+  // Where a wasm training step's CPU goes, by kernel: every kernel call wrapped with the thread's CPU
+  // clock (nested calls count in their outermost kernel), after the measurements above.
+  await useBackend('wasm');
+  const byKernel = new Map<string, { ms: number; calls: number }>();
+  let depth = 0;
+  for (const kernel of tf.getKernelsForBackend('wasm')) {
+    const run = kernel.kernelFunc;
+    tf.unregisterKernel(kernel.kernelName, 'wasm');
+    tf.registerKernel({
+      ...kernel,
+      kernelFunc: (call) => {
+        if (depth > 0) return run(call);
+        depth++;
+        const started = threadTimes().cpuMs;
+        try {
+          return run(call);
+        } finally {
+          depth--;
+          const entry = byKernel.get(kernel.kernelName) ?? { ms: 0, calls: 0 };
+          entry.ms += threadTimes().cpuMs - started;
+          entry.calls++;
+          byKernel.set(kernel.kernelName, entry);
+        }
+      },
+    });
+  }
+  const learner = await createEmbeddedLearner({
+    decoder,
+    weights: initDecoderWeights(decoder, { seed: 0 }),
+    backend: 'wasm',
+    microBatchSize: batch,
+  });
+  await learner.forwardBackward(data, 'ppo');
+  await learner.optimStep({ learningRate: 1e-4 });
+  byKernel.clear();
+  const started = threadTimes().cpuMs;
+  for (let i = 0; i < repeats; i++) {
+    await learner.forwardBackward(data, 'ppo');
+    await learner.optimStep({ learningRate: 1e-4 });
+  }
+  const step = (threadTimes().cpuMs - started) / repeats;
+  await learner.close();
+  const inKernels = [...byKernel.values()].reduce((sum, e) => sum + e.ms, 0) / repeats;
+  process.stdout.write(
+    `\nwasm, in process: CPU ms per training step by kernel (${step.toFixed(1)} ms a step, ${inKernels.toFixed(1)} in kernels)\n`,
+  );
+  for (const [name, e] of [...byKernel].sort((a, b) => b[1].ms - a[1].ms).slice(0, 20))
+    process.stdout.write(
+      `${name.padEnd(28)} ${(e.ms / repeats).toFixed(1).padStart(7)} ms  ${String(e.calls / repeats).padStart(4)} calls\n`,
+    );
 }
