@@ -1,15 +1,18 @@
 /**
- * `pnpm bench rollouts [--episodes N] [--group G] [--sweep-episodes K]`: episodes/s and environment
+ * `pnpm bench rollouts [--episodes N] [--group G] [--rounds R] [--sweep-episodes K]`: episodes/s and environment
  * steps/s on `compose` with the oracle policy at concurrency 1, 8 and 64, through the agent loop
  * over in-process MCP, against the baseline of the same episodes calling the environment's tool
  * functions directly (Episode API, no MCP, no agent loop), measured in the same run. overhead =
  * direct rate / loop rate − 1; `exact ÷ text` = the text loop's rate over the exact-token loop's on
  * the same path. CPU ms/episode is this process's CPU time per episode (steadier than wall time
- * on a shared machine).
+ * on a shared machine). The two loop modes play `--rounds` rounds each, alternately, and each
+ * figure is the median round's, so a burst of other work on a shared machine moves one round, not
+ * the ratio.
  *
  * Then a turn-length sweep: synthetic episodes of 2, 10 and 50 turns (each turn one tool call
- * with fresh arguments, so nothing repeats between episodes) at concurrency 1, timing what the
- * loop spends between one generate call and the next (parse, tool call, render, tokenize), by turn.
+ * with fresh arguments, so nothing but the template's layouts repeats between episodes) at
+ * concurrency 1, timing what the loop spends between one generate call and the next (parse, tool
+ * call, render, tokenize), by turn.
  *
  * Rows:
  *  - direct: env.openEpisode → episode.callTool(oracle calls) → episode.end, no MCP.
@@ -40,6 +43,8 @@ const arg = (name: string, fallback: number) => {
 };
 const EPISODES = arg('--episodes', 512);
 const SWEEP_EPISODES = arg('--sweep-episodes', 20);
+/** Rounds of each loop mode per row, alternating text and exact; the median round is reported. */
+const ROUNDS = arg('--rounds', 5);
 /** Episodes per task, as RL rollouts play them (GRPO groups). */
 const GROUP = arg('--group', 8);
 const CONCURRENCY = [1, 8, 64];
@@ -150,6 +155,12 @@ function loop(concurrency: number, exact: boolean, kind: 'in-process' | 'direct'
   });
 }
 
+/** The median round's wall time and CPU time (each its own median). */
+function medianRound(rounds: Measured[]): Measured {
+  const mid = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  return { ...rounds[0]!, ms: mid(rounds.map((m) => m.ms)), cpuMs: mid(rounds.map((m) => m.cpuMs)) };
+}
+
 const rate = (m: Measured) => ({
   eps: m.episodes / (m.ms / 1000),
   sps: m.steps / (m.ms / 1000),
@@ -181,8 +192,13 @@ for (const c of CONCURRENCY) {
   row('direct (baseline)', base, {});
   row('mcp only', mcp, { base });
   for (const kind of ['in-process', 'direct'] as const) {
-    const text = rate(await loop(c, false, kind));
-    const exact = rate(await loop(c, true, kind));
+    const rounds: Record<'text' | 'exact', Measured[]> = { text: [], exact: [] };
+    for (let r = 0; r < ROUNDS; r++) {
+      rounds.text.push(await loop(c, false, kind));
+      rounds.exact.push(await loop(c, true, kind));
+    }
+    const text = rate(medianRound(rounds.text));
+    const exact = rate(medianRound(rounds.exact));
     const where = kind === 'direct' ? 'direct' : 'MCP';
     row(`loop (text), ${where}`, text, { base, mcp });
     row(
@@ -265,6 +281,8 @@ function sweepPolicy(turns: number, exact: boolean, episode: number, gaps: numbe
 async function sweep(turns: number, exact: boolean): Promise<{ gaps: number[]; tokens: number }> {
   const gaps: number[][] = [];
   let tokens = 0;
+  // One per sweep, as a run keeps one: layouts are learned once, and nothing else repeats.
+  const renderCache = new RenderCache();
   for (let e = 0; e < SWEEP_EPISODES; e++) {
     const client = await EnvironmentClient.connect({ kind: 'direct', environment: sweepEnv });
     const t = await playEpisode({
@@ -273,7 +291,7 @@ async function sweep(turns: number, exact: boolean): Promise<{ gaps: number[]; t
       start: { taskId: sweepTask, seed: e },
       sampling: { maxTokens: 512 },
       template,
-      renderCache: new RenderCache(),
+      renderCache,
       maxContextTokens: 1 << 20,
     });
     await client.close();

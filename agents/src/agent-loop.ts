@@ -162,6 +162,7 @@ export async function playEpisode(options: EpisodeOptions): Promise<Trajectory> 
     }
 
     let finalText: string | undefined;
+    const stopTokenIds = options.sampling.stopTokenIds ?? [...(tokenizer?.eosTokenIds ?? [])];
     while (!end) {
       const index = turns.length;
       const g0 = performance.now();
@@ -171,7 +172,7 @@ export async function playEpisode(options: EpisodeOptions): Promise<Trajectory> 
         ...(ledger
           ? {
               maxTokens: Math.min(options.sampling.maxTokens, contextBudget - ledger.length),
-              stopTokenIds: options.sampling.stopTokenIds ?? [...(tokenizer?.eosTokenIds ?? [])],
+              stopTokenIds,
             }
           : {}),
       };
@@ -180,7 +181,7 @@ export async function playEpisode(options: EpisodeOptions): Promise<Trajectory> 
       try {
         result = await policy.generate(
           ledger
-            ? { tokens: [...ledger.tokens], sampling, ...(signal ? { signal } : {}) }
+            ? { tokens: ledger.tokens, sampling, ...(signal ? { signal } : {}) }
             : { messages: [...messages], tools, sampling, ...(signal ? { signal } : {}) },
         );
       } catch (error) {

@@ -46,13 +46,19 @@ function encodePiece(tokenizer: Tokenizer, memo: PieceMemo, text: string): numbe
 function memoOf(tokenizer: Tokenizer): PieceMemo {
   let memo = memos.get(tokenizer);
   if (!memo) {
-    const tokens = [...(tokenizer.boundaryTokens ?? [])]
-      .filter((t) => t.length > 0 && tokenizer.specialTokens.has(t))
-      // Longest first, so a token that extends another is matched whole.
-      .sort((a, b) => b.length - a.length)
-      .map((t) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
-    memo = { boundary: tokens.length > 0 ? new RegExp(`(${tokens.join('|')})`) : null, pieces: new Map() };
+    const boundary = tokenPattern([...(tokenizer.boundaryTokens ?? [])].filter((t) => tokenizer.specialTokens.has(t)));
+    memo = { boundary, pieces: new Map() };
     memos.set(tokenizer, memo);
   }
   return memo;
+}
+
+/** A pattern that splits text at any of `tokens`, keeping them (odd pieces); null for none. */
+export function tokenPattern(tokens: Iterable<string>): RegExp | null {
+  const alternatives = [...tokens]
+    .filter((t) => t.length > 0)
+    // Longest first, so a token that extends another is matched whole.
+    .sort((a, b) => b.length - a.length)
+    .map((t) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+  return alternatives.length > 0 ? new RegExp(`(${alternatives.join('|')})`) : null;
 }

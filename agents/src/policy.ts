@@ -57,10 +57,12 @@ export interface TokenExploration {
 
 /**
  * Token mode: the policy continues exactly these token ids (the agent loop rendered them with the
- * chat template). Message mode: for engines that only take chat messages.
+ * chat template). They are the episode's record itself, lent for the call: the loop appends to it
+ * only after the result resolves, and a policy copies what it keeps past that. Message mode: for
+ * engines that only take chat messages.
  */
 export type GenerateRequest =
-  | { tokens: number[]; sampling: SamplingParams; signal?: AbortSignal }
+  | { tokens: readonly number[]; sampling: SamplingParams; signal?: AbortSignal }
   | { messages: Message[]; tools: ToolSpec[]; sampling: SamplingParams; signal?: AbortSignal };
 
 export interface GenerateResult {
@@ -82,8 +84,11 @@ export interface GenerateResult {
   toolCalls?: ToolCall[];
   /** Native tool calls the engine returned but that could not be read (arguments not JSON, …). */
   toolCallErrors?: ParseError[];
-  /** Prompt token ids the engine actually used, when it reports them (vLLM `prompt_token_ids`). */
-  promptTokens?: number[];
+  /**
+   * Prompt token ids the engine actually used, when it reports them (vLLM `prompt_token_ids`); for
+   * a token-mode request this may be the lent record itself.
+   */
+  promptTokens?: readonly number[];
   finishReason: FinishReason;
   policyVersion: number;
 }
@@ -108,7 +113,7 @@ export interface Policy {
    */
   bindEpisode?(episode: EpisodeBinding): Promise<Policy>;
   /** Batched token-mode generation; engines that batch natively implement it, others loop. */
-  generateBatch?(requests: Array<Extract<GenerateRequest, { tokens: number[] }>>): Promise<GenerateResult[]>;
+  generateBatch?(requests: Array<Extract<GenerateRequest, { tokens: readonly number[] }>>): Promise<GenerateResult[]>;
   close?(): Promise<void>;
 }
 

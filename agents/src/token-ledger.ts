@@ -60,12 +60,12 @@ export class TokenLedger {
   ): Span {
     const start = this.tokens.length;
     if (policyLogprobs?.length !== tokens.length) this.policyLogprobs = undefined;
-    tokens.forEach((id, i) => {
-      this.tokens.push(id);
+    for (let i = 0; i < tokens.length; i++) {
+      this.tokens.push(tokens[i]!);
       this.lossMask.push(1);
       this.logprobs.push(logprobs?.[i] ?? 0);
-      this.policyLogprobs?.push(policyLogprobs![i]!);
-    });
+    }
+    if (this.policyLogprobs) for (const logprob of policyLogprobs!) this.policyLogprobs.push(logprob);
     this.text += text;
     return { start, end: this.tokens.length };
   }
@@ -92,12 +92,20 @@ export class TokenLedger {
   /** Appends an observation (loss mask 0). */
   appendObservation(observation: Observation): Span {
     const start = this.tokens.length;
-    for (const id of observation.tokens) {
-      this.tokens.push(id);
-      this.lossMask.push(0);
-      this.logprobs.push(0);
-      this.policyLogprobs?.push(0);
-    }
+    const n = observation.tokens.length;
+    if (start === 0) {
+      // A sequence's prompt, the bulk of its tokens: arrays of its size at once, not grown by pushes.
+      this.tokens = observation.tokens.slice();
+      this.lossMask = new Array<0 | 1>(n).fill(0);
+      this.logprobs = new Array<number>(n).fill(0);
+      if (this.policyLogprobs) this.policyLogprobs = new Array<number>(n).fill(0);
+    } else
+      for (let i = 0; i < n; i++) {
+        this.tokens.push(observation.tokens[i]!);
+        this.lossMask.push(0);
+        this.logprobs.push(0);
+        this.policyLogprobs?.push(0);
+      }
     this.text += observation.text;
     if (this.lossMask.lastIndexOf(1, start) < 0) this.promptLength = this.tokens.length;
     return { start, end: this.tokens.length };

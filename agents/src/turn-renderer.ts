@@ -1,6 +1,6 @@
 import type { Message, ToolSpec } from '@toolgym/protocol';
 import type { ChatTemplate } from './chat/chat-template.ts';
-import { encodePieces } from './piece-encoder.ts';
+import { encodePieces, tokenPattern } from './piece-encoder.ts';
 import { mismatch, type Observation, type TokenLedger } from './token-ledger.ts';
 import type { Tokenizer } from './tokenizer.ts';
 
@@ -23,14 +23,18 @@ const MEMO_ENTRIES = 8_192;
 
 /**
  * What the episodes of one run share (one policy, template and tool list): rendered prompts, so a
- * group renders its common prompt once; the prompt's layout, so the tool list is rendered once per
- * run; renders of turn windows, so group members that reach the same turn the same way render it
- * once; and the count of episodes for the periodic full check.
+ * group renders its common prompt once; layouts, so the tool list and each turn's window render
+ * without Jinja; renders of turn windows for templates without a layout, so group members that
+ * reach the same turn the same way render it once; and the count of episodes for the periodic
+ * full check.
  */
 export class RenderCache {
   readonly prompts = new Map<string, Observation>();
-  /** Prompt layouts by the prompt's roles, with how often each was used; null where the template has none. */
-  readonly layouts = new Map<string, { parts: PromptLayout; uses: number } | null>();
+  /**
+   * Layouts by the shape of what they render (tool list or none, generation prompt, the messages
+   * with every slot marked), with how often each was used; null where the template has none.
+   */
+  readonly layouts = new Map<string, { layout: Layout; uses: number } | null>();
   private readonly windows = new Map<string, string>();
   private episodes = 0;
 
@@ -52,33 +56,30 @@ export class RenderCache {
 }
 
 /**
- * A prompt's render around its messages' contents: `parts[0] + content₀ + parts[1] + … + parts[n]`.
- * Learned once per run and role sequence from two Jinja renders with different stand-in contents
- * (whitespace and HTML-escapable characters included, so a template that trims, escapes or tests
- * its content shows it and gets none). It is used only for contents free of the tokenizer's special
- * tokens (templates test contents for those: Qwen3's `<tool_response>`), is checked against Jinja
- * on the run's first prompt, and the periodic full render at the end of an episode checks it again.
+ * A render around its slots: `parts[0] + values[slots[0]] + parts[1] + … + parts[n]`. A slot is a
+ * run of text between special tokens in a message's content, or a tool result's name or call id;
+ * the special tokens stay in place, since templates test contents for them (Qwen3's
+ * `<tool_response>`, `</think>`), and a slot the template does not write (a call id) is left out.
+ * Learned once per run and shape (roles, fields, special tokens, generation prompt) from two Jinja
+ * renders with different stand-ins in every slot (whitespace and HTML-escapable characters
+ * included, so a template that trims, escapes or repeats a slot shows it and gets none). A layout
+ * is checked against Jinja on its first use and one in `FULL_CHECK_EVERY` after it, and the
+ * periodic full render at the end of an episode checks the record again.
  */
-export type PromptLayout = readonly string[];
+export interface Layout {
+  readonly parts: readonly string[];
+  /** The slots the template writes, in the order it writes them. */
+  readonly slots: readonly number[];
+}
 
 const SLOT_MARKS: ReadonlyArray<(i: number) => string> = [
   (i) => ` \n<&"'\u0001${i}\u0002>\n `,
   (i) => `\t<'"&\u0003${i}\u0004>\t`,
 ];
 
-/** The layout of prompts of `roles` (system and user turns), or null when the template has none. */
-export function learnPromptLayout(
-  template: ChatTemplate,
-  tools: readonly ToolSpec[],
-  roles: ReadonlyArray<'system' | 'user'>,
-): PromptLayout | null {
+/** The layout of `render` over `slots` slots, or null when the template has none. */
+export function learnLayout(render: (slot: (i: number) => string) => string, slots: number): Layout | null {
   const [mark, other] = SLOT_MARKS as [(i: number) => string, (i: number) => string];
-  const render = (slot: (i: number) => string) =>
-    template.render(
-      roles.map((role, i) => ({ role, content: slot(i) })),
-      tools,
-      { addGenerationPrompt: true },
-    );
   let first: string;
   let second: string;
   try {
@@ -87,28 +88,72 @@ export function learnPromptLayout(
   } catch {
     return null;
   }
+  const found = Array.from({ length: slots }, (_, i) => ({ slot: i, at: first.indexOf(mark(i)) }))
+    .filter((f) => f.at >= 0)
+    .sort((x, y) => x.at - y.at);
   const parts: string[] = [];
-  let rest = first;
-  for (let i = 0; i < roles.length; i++) {
-    const at = rest.indexOf(mark(i));
-    if (at < 0) return null;
-    parts.push(rest.slice(0, at));
-    rest = rest.slice(at + mark(i).length);
+  let from = 0;
+  for (const { slot, at } of found) {
+    if (at < from) return null;
+    parts.push(first.slice(from, at));
+    from = at + mark(slot).length;
   }
-  parts.push(rest);
-  return fillPromptLayout(
-    parts,
-    roles.map((_, i) => other(i)),
+  parts.push(first.slice(from));
+  const layout = { parts, slots: found.map((f) => f.slot) };
+  return fillLayout(
+    layout,
+    Array.from({ length: slots }, (_, i) => other(i)),
   ) === second
-    ? parts
+    ? layout
     : null;
 }
 
-/** The prompt text of a layout with these contents. */
-export function fillPromptLayout(parts: PromptLayout, contents: readonly string[]): string {
+/** The text of a layout with these slot values. */
+export function fillLayout(layout: Layout, values: readonly string[]): string {
+  const { parts, slots } = layout;
   let text = parts[0]!;
-  for (let i = 0; i < contents.length; i++) text += contents[i]! + parts[i + 1]!;
+  for (let i = 0; i < slots.length; i++) text += values[slots[i]!]! + parts[i + 1]!;
   return text;
+}
+
+/** Splits text at special tokens, keeping them (odd pieces). */
+type SpecialSplit = (text: string) => readonly string[];
+const splitters = new WeakMap<Tokenizer, SpecialSplit>();
+
+function specialSplitOf(tokenizer: Tokenizer): SpecialSplit {
+  let split = splitters.get(tokenizer);
+  if (!split) {
+    const pattern = tokenPattern(tokenizer.specialTokens.keys());
+    split = pattern ? (text) => text.split(pattern) : (text) => [text];
+    splitters.set(tokenizer, split);
+  }
+  return split;
+}
+
+/**
+ * The messages as the template sees them (content; a tool result's name and call id), each run of
+ * text between special tokens replaced by `slot(run)` in order; empty runs and special tokens stay.
+ */
+function slotted(messages: readonly Message[], split: SpecialSplit, slot: (run: string) => string): Message[] {
+  const field = (text: string) => {
+    const pieces = split(text);
+    if (pieces.length === 1) return text === '' ? '' : slot(text);
+    let out = '';
+    for (let i = 0; i < pieces.length; i++) {
+      const piece = pieces[i]!;
+      out += i % 2 === 1 || piece === '' ? piece : slot(piece);
+    }
+    return out;
+  };
+  return messages.map((m): Message => {
+    if (m.role !== 'tool') return { role: m.role, content: field(m.content) };
+    return {
+      role: 'tool',
+      content: field(m.content),
+      ...(m.name !== undefined ? { name: field(m.name) } : {}),
+      ...(m.toolCallId !== undefined ? { toolCallId: field(m.toolCallId) } : {}),
+    };
+  });
 }
 
 /** How a template writes an assistant turn, learned once per template from a stand-in render. */
@@ -205,7 +250,7 @@ export class TurnRenderer {
     const key = JSON.stringify(messages);
     let prompt = cache.prompts.get(key);
     if (!prompt) {
-      const text = this.laidOut(cache, messages) ?? this.render(messages);
+      const text = this.laidOut(cache, messages, this.tools, true) ?? this.render(messages);
       prompt = { text, tokens: encodePieces(this.tokenizer, text) };
       if (cache.prompts.size >= MEMO_ENTRIES) cache.prompts.clear();
       cache.prompts.set(key, prompt);
@@ -214,32 +259,38 @@ export class TurnRenderer {
   }
 
   /**
-   * The prompt from the run's layout (`PromptLayout`) without Jinja, when it has one and the
-   * contents are free of special tokens. The layout's first prompt is checked against Jinja (one
-   * that renders otherwise is dropped for the run), and one in `FULL_CHECK_EVERY` after it: a
-   * mismatch there is a template whose layout depends on the content, and fails the episode.
+   * `messages` rendered from the run's layout for their shape (`Layout`) without Jinja; undefined
+   * when the template has none. A layout's first use is checked against Jinja (one that renders
+   * otherwise is dropped for the run), and one in `FULL_CHECK_EVERY` after it: a mismatch there is
+   * a template whose layout depends on the content, and fails the episode.
    */
-  private laidOut(cache: RenderCache, messages: readonly Message[]): string | undefined {
-    const roles: Array<'system' | 'user'> = [];
-    for (const m of messages) {
-      if ((m.role !== 'system' && m.role !== 'user') || m.content === '' || this.hasSpecialToken(m.content))
-        return undefined;
-      roles.push(m.role);
-    }
-    const key = roles.join(',');
+  private laidOut(
+    cache: RenderCache,
+    messages: readonly Message[],
+    tools: readonly ToolSpec[],
+    addGenerationPrompt: boolean,
+  ): string | undefined {
+    const split = specialSplitOf(this.tokenizer);
+    const values: string[] = [];
+    const shape = slotted(messages, split, (run) => {
+      values.push(run);
+      return MARK;
+    });
+    const key = `${tools.length > 0 ? 'tools' : 'no tools'}, ${addGenerationPrompt ? 'open' : 'closed'}: ${JSON.stringify(shape)}`;
+    const render = (m: readonly Message[]) => this.template.render(m, tools, { addGenerationPrompt });
     let layout = cache.layouts.get(key);
     if (layout === undefined) {
-      const parts = learnPromptLayout(this.template, this.tools, roles);
-      layout = parts ? { parts, uses: 0 } : null;
+      const learned = learnLayout((mark) => {
+        let i = 0;
+        return render(slotted(messages, split, () => mark(i++)));
+      }, values.length);
+      layout = learned ? { layout: learned, uses: 0 } : null;
       cache.layouts.set(key, layout);
     }
     if (!layout) return undefined;
-    const text = fillPromptLayout(
-      layout.parts,
-      messages.map((m) => m.content),
-    );
+    const text = fillLayout(layout.layout, values);
     if (layout.uses++ % FULL_CHECK_EVERY === 0) {
-      const rendered = this.render(messages);
+      const rendered = render(messages);
       if (rendered !== text) {
         if (layout.uses > 1) throw mismatch(text, rendered);
         cache.layouts.set(key, null);
@@ -247,11 +298,6 @@ export class TurnRenderer {
       }
     }
     return text;
-  }
-
-  private hasSpecialToken(text: string): boolean {
-    for (const token of this.tokenizer.specialTokens.keys()) if (text.includes(token)) return true;
-    return false;
   }
 
   private render(messages: readonly Message[]): string {
@@ -352,12 +398,11 @@ export class TurnRenderer {
     if (this.previous && !previous) return undefined;
     const from = previous?.assistantIndex ?? last.assistantIndex;
     const window = [...STAND_IN, ...messages.slice(from)];
+    const cache = this.cache;
     const render = () => this.template.render(window, [], { addGenerationPrompt });
-    let rendered: string;
+    let rendered = cache ? this.laidOut(cache, window, [], addGenerationPrompt) : undefined;
     try {
-      rendered = this.cache
-        ? this.cache.window(JSON.stringify([addGenerationPrompt, window]), render)
-        : render();
+      rendered ??= cache ? cache.window(JSON.stringify([addGenerationPrompt, window]), render) : render();
     } catch {
       return undefined;
     }

@@ -7,7 +7,12 @@ import { createOraclePolicy, createRandomPolicy } from '../src/policies/scripted
 import { verifyTrajectoryTokens } from '../src/verify-trajectory.ts';
 import type { GenerateRequest } from '../src/policy.ts';
 import { ByteTokenizerTestDouble } from './byte-tokenizer.test-double.ts';
-import { composeEnvironment, inProcessClient, scriptedTokenPolicyTestDouble } from './helpers.test-double.ts';
+import {
+  aroundGenerate,
+  composeEnvironment,
+  inProcessClient,
+  scriptedTokenPolicyTestDouble,
+} from './helpers.test-double.ts';
 
 const tokenizer = new ByteTokenizerTestDouble();
 const template = ChatTemplate.hermes();
@@ -99,6 +104,29 @@ describe('agent loop, token mode (exact tokens)', () => {
     expect(tokenizer.encode(tokenizer.decode(sampled))).not.toEqual(sampled);
   });
 
+  it('lends the record to generate: it holds still while a call runs, and each turn continues the last', async () => {
+    const task = await firstTestTask();
+    const seen: number[][] = [];
+    const client = await inProcessClient(env);
+    const t = await playEpisode({
+      client,
+      policy: aroundGenerate(createOraclePolicy({ tokenizer }), async (request, generate) => {
+        const lent = 'tokens' in request ? request.tokens : [];
+        const copy = [...lent];
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        expect(lent).toEqual(copy);
+        seen.push(copy);
+        return generate(request);
+      }),
+      start: { taskId: task.id, seed: 7 },
+      sampling,
+    });
+    await client.close();
+    expect(t.reward.components.correct).toBe(1);
+    expect(seen.length).toBe(t.turns.length);
+    for (const prompt of seen) expect(t.tokens.slice(0, prompt.length)).toEqual(prompt);
+  });
+
   it('turns malformed calls into error observations the model sees, and the episode goes on', async () => {
     const task = await firstTestTask();
     const answer = (task.answer as { output: string }).output;
@@ -131,7 +159,7 @@ describe('agent loop, token mode (exact tokens)', () => {
     expect(t.turns[2]!.toolResults[0]!.isError).toBe(true);
     expect(t.turns[2]!.toolResults[0]!.content).toMatch(/'text'.*string/);
     // The model saw each error in its next prompt.
-    const secondPrompt = tokenizer.decode((policy.requests[1] as { tokens: number[] }).tokens);
+    const secondPrompt = tokenizer.decode((policy.requests[1] as { tokens: readonly number[] }).tokens);
     expect(secondPrompt).toContain('<tool_response>\nError (invalid_json)');
     expect(verifyTrajectoryTokens(t, tokenizer, template, env.toolSpecs)).toEqual({ ok: true });
     // Mistakes lower the valid-calls component.
@@ -284,7 +312,7 @@ describe('agent loop, token mode (exact tokens)', () => {
       version: 0,
       tokenizer,
       async generate(request: GenerateRequest) {
-        requests.push(request);
+        requests.push('tokens' in request ? { ...request, tokens: [...request.tokens] } : request);
         const tokens = [...tokenizer.encode(call), ends[turn++]!];
         return {
           text: call,
@@ -306,7 +334,7 @@ describe('agent loop, token mode (exact tokens)', () => {
     expect(t.turns.map((x) => x.text)).toEqual([call, call, call]);
     // The next turn continues from the token the model sampled, and the observation is the
     // template's text after its own end token.
-    const next = requests[1]! as Extract<GenerateRequest, { tokens: number[] }>;
+    const next = requests[1]! as Extract<GenerateRequest, { tokens: readonly number[] }>;
     expect(next.tokens[t.turns[0]!.sampled.end - 1]).toBe(endOfText);
     expect(
       tokenizer.decode(t.tokens.slice(t.turns[0]!.observation.start, t.turns[0]!.observation.end)),

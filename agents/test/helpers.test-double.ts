@@ -29,7 +29,8 @@ export function scriptedTokenPolicyTestDouble(
     tokenizer,
     requests,
     async generate(request): Promise<GenerateResult> {
-      requests.push(request);
+      // The prompt ids are lent for the call: what is kept is copied.
+      requests.push('tokens' in request ? { ...request, tokens: [...request.tokens] } : request);
       const text = write(turn++, request);
       const tokens = [...tokenizer.encode(text), tokenizer.specialTokens.get('<|im_end|>')!];
       return {
@@ -44,27 +45,36 @@ export function scriptedTokenPolicyTestDouble(
   };
 }
 
-/** Wraps a policy to count generate calls in flight and optionally slow some down. */
-export function instrumented(inner: Policy, delayFor: (seed: number) => number) {
-  const stats = { inFlight: 0, maxInFlight: 0 };
-  const policy: Policy = {
+/** `inner` (a policy that binds episodes) with each bound episode's generate calls passed through `around`. */
+export function aroundGenerate(
+  inner: Policy,
+  around: (
+    request: GenerateRequest,
+    generate: (request: GenerateRequest) => Promise<GenerateResult>,
+    seed: number,
+  ) => Promise<GenerateResult>,
+): Policy {
+  return {
     ...inner,
     async bindEpisode(binding) {
       const bound = await inner.bindEpisode!(binding);
-      return {
-        ...bound,
-        async generate(request) {
-          stats.inFlight++;
-          stats.maxInFlight = Math.max(stats.maxInFlight, stats.inFlight);
-          try {
-            await new Promise((r) => setTimeout(r, delayFor(binding.seed)));
-            return await bound.generate(request);
-          } finally {
-            stats.inFlight--;
-          }
-        },
-      };
+      return { ...bound, generate: (request) => around(request, (r) => bound.generate(r), binding.seed) };
     },
   };
+}
+
+/** Wraps a policy to count generate calls in flight and optionally slow some down. */
+export function instrumented(inner: Policy, delayFor: (seed: number) => number) {
+  const stats = { inFlight: 0, maxInFlight: 0 };
+  const policy = aroundGenerate(inner, async (request, generate, seed) => {
+    stats.inFlight++;
+    stats.maxInFlight = Math.max(stats.maxInFlight, stats.inFlight);
+    try {
+      await new Promise((r) => setTimeout(r, delayFor(seed)));
+      return await generate(request);
+    } finally {
+      stats.inFlight--;
+    }
+  });
   return { policy, stats };
 }

@@ -60,7 +60,7 @@ describe('malformed tool calls in an episode', () => {
     ]);
     expect(verifyTrajectoryTokens(t, tokenizer, ChatTemplate.hermes(), env.toolSpecs)).toEqual({ ok: true });
     // Each error is in the prompt of the turn after it, saying what to fix.
-    const prompts = policy.requests.map((r) => tokenizer.decode((r as { tokens: number[] }).tokens));
+    const prompts = policy.requests.map((r) => tokenizer.decode((r as { tokens: readonly number[] }).tokens));
     expect(prompts[1]).toContain('Error (invalid_json): the tool call is not valid JSON');
     expect(prompts[2]).toContain('Error (call_in_reasoning)');
     expect(prompts[3]).toContain('its keys: tool, args');

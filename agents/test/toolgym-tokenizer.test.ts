@@ -9,7 +9,7 @@ import { HuggingFaceTokenizer } from '../src/model/hf-tokenizer.ts';
 import { encodePieces } from '../src/piece-encoder.ts';
 import { createOraclePolicy } from '../src/policies/scripted.ts';
 import { TokenLedger } from '../src/token-ledger.ts';
-import { FULL_CHECK_EVERY, learnPromptLayout, RenderCache, TurnRenderer } from '../src/turn-renderer.ts';
+import { FULL_CHECK_EVERY, learnLayout, RenderCache, TurnRenderer } from '../src/turn-renderer.ts';
 import { verifyTrajectoryTokens } from '../src/verify-trajectory.ts';
 import { composeEnvironment, inProcessClient, scriptedTokenPolicyTestDouble } from './helpers.test-double.ts';
 
@@ -123,8 +123,8 @@ describe("a run renders its prompts from the template's layout", () => {
             const { fast, jinja } = both(chat, tools, cache, messages);
             expect(fast).toEqual(jinja);
           }
-          // The layout was learned and used, not skipped.
-          expect(cache.layouts.get(system ? 'system,user' : 'user')?.uses).toBe(contents.length);
+          // One layout was learned and used for every prompt, not skipped.
+          expect([...cache.layouts.values()].map((l) => l?.uses)).toEqual([contents.length]);
         });
 
   it('a template that trims or escapes its content has no layout, and renders with Jinja', () => {
@@ -132,7 +132,8 @@ describe("a run renders its prompts from the template's layout", () => {
       const chat = new ChatTemplate(
         `{%- for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content | ${filter} }}<|im_end|>\n{% endfor %}<|im_start|>assistant\n`,
       );
-      expect(learnPromptLayout(chat, [], ['user'])).toBeNull();
+      const user = (content: string) => chat.render([{ role: 'user', content }], [], { addGenerationPrompt: true });
+      expect(learnLayout((mark) => user(mark(0)), 1)).toBeNull();
       const cache = new RenderCache();
       for (const messages of prompts(undefined, contents)) {
         const { fast, jinja } = both(chat, [], cache, messages);
@@ -141,17 +142,18 @@ describe("a run renders its prompts from the template's layout", () => {
     }
   });
 
-  it('content with a special token renders with Jinja (templates test contents for them)', () => {
+  it('content with a special token has a layout of its own, with the token in place (templates test contents for them)', () => {
     // Qwen3 renders a user turn that starts with <tool_response> as a tool result.
     const chat = new ChatTemplate(
       "{%- for m in messages %}<|im_start|>{{ m.role }}\n{% if m.content.startswith('<tool_call>') %}TOOL {% endif %}{{ m.content }}<|im_end|>\n{% endfor %}<|im_start|>assistant\n",
     );
     const cache = new RenderCache();
-    for (const messages of prompts(undefined, ['plain', '<tool_call>looks like a call', 'plain again'])) {
+    const contents = ['plain', '<tool_call>looks like a call', 'plain again', '<tool_call>another call'];
+    for (const messages of prompts(undefined, contents)) {
       const { fast, jinja } = both(chat, [], cache, messages);
       expect(fast).toEqual(jinja);
     }
-    expect(cache.layouts.get('user')?.uses).toBe(2);
+    expect([...cache.layouts.values()].map((l) => l?.uses)).toEqual([2, 2]);
   });
 
   it('a layout that depends on the content fails loudly at the periodic check', () => {
@@ -170,5 +172,99 @@ describe("a run renders its prompts from the template's layout", () => {
     expect(() => prompt('a long prompt, over forty characters, the checked one')).toThrow(
       TemplateMismatchError,
     );
+  });
+});
+
+describe("a run renders each turn's window from the template's layout", () => {
+  /** Turns with whitespace, quotes, non-ASCII and reasoning, ending in an answer. */
+  const turnText = (episode: number) => (turn: number) =>
+    turn < 3
+      ? `Step ${turn} of ${episode}: "quotes" & <b>tags</b>\n</think>\n\n${hermesToolCalls.render([
+          { name: turn === 1 ? 'reverse' : 'upper', arguments: { text: `żółw  ${episode}-${turn} ` } },
+        ])}`
+      : hermesToolCalls.render([{ name: 'answer', arguments: { answer: 'no' } }]);
+  /** One episode's token record: through a run's layouts (window check), or rendered in full by Jinja every turn. */
+  const play = async (chat: ChatTemplate, episode: number, fast?: RenderCache) => {
+    const task = (await env.tasksOf('test'))[episode % 5]!;
+    const client = await inProcessClient(env);
+    const t = await playEpisode({
+      client,
+      policy: scriptedTokenPolicyTestDouble(tokenizer, turnText(episode)),
+      template: chat,
+      start: { taskId: task.id, seed: episode },
+      sampling,
+      ...(fast ? { renderCache: fast, templateCheck: 'window' as const } : { templateCheck: 'full' as const }),
+    });
+    await client.close();
+    return t;
+  };
+  const record = (t: Awaited<ReturnType<typeof play>>) => ({
+    status: t.status,
+    failure: t.failure,
+    tokens: t.tokens,
+    lossMask: t.lossMask,
+    branches: t.branches?.map((b) => b.tokens),
+  });
+  /** Windows have an assistant turn in them; prompts do not. */
+  const windowUses = (cache: RenderCache) =>
+    [...cache.layouts].filter(([key, l]) => key.includes('"assistant"') && l).reduce((s, [, l]) => s + l!.uses, 0);
+
+  const templates: Array<[string, ChatTemplate, boolean]> = [
+    ['the byte model', template, true],
+    ['built-in hermes', ChatTemplate.hermes(), true],
+    [
+      'a template that writes tool names and call ids',
+      new ChatTemplate(
+        '{%- for m in messages %}{% if m.role == "tool" %}<|im_start|>tool name={{ m.name }} id={{ m.tool_call_id }}\n{{ m.content }}<|im_end|>\n{% else %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endif %}{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}',
+      ),
+      true,
+    ],
+    [
+      'a reasoning-stripping template',
+      new ChatTemplate(
+        "{%- for m in messages %}{% if m.role == 'assistant' %}<|im_start|>assistant\n{{ m.content.split('</think>')[-1] | trim }}<|im_end|>\n{% else %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endif %}{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}",
+      ),
+      false,
+    ],
+  ];
+  for (const [name, chat, hasLayout] of templates)
+    it(`gives the ids of a full Jinja render every turn: ${name}`, async () => {
+      const cache = new RenderCache();
+      for (let episode = 0; episode < 4; episode++) {
+        const fast = await play(chat, episode, cache);
+        expect(fast.turns.length).toBe(4);
+        expect(record(fast)).toEqual(record(await play(chat, episode)));
+      }
+      // The windows were rendered from layouts, not by Jinja. A template that rewrites history has
+      // none for turns with reasoning; only each episode's last window (its answer turn has none) has one.
+      expect(windowUses(cache)).toBe(hasLayout ? 4 * 4 : 4);
+    });
+
+  it('a window layout that depends on the content fails the episode loudly at the periodic check', async () => {
+    const chat = new ChatTemplate(
+      '{%- for m in messages %}<|im_start|>{{ m.role }}\n{% if m.role == "tool" and m.content | length > 40 %}LONG {% endif %}{{ m.content }}<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}',
+    );
+    const cache = new RenderCache();
+    const policy = (text: string) =>
+      scriptedTokenPolicyTestDouble(tokenizer, (turn) =>
+        hermesToolCalls.render([turn === 0 ? { name: 'upper', arguments: { text } } : { name: 'answer', arguments: { answer: 'no' } }]),
+      );
+    const task = (await env.tasksOf('test'))[0]!;
+    const failures: Array<string | undefined> = [];
+    // The first episode's tool output is short: the layout checks out against Jinja and is kept.
+    for (let episode = 0; episode <= FULL_CHECK_EVERY; episode++) {
+      const client = await inProcessClient(env);
+      const t = await playEpisode({
+        client,
+        policy: policy(episode === 0 ? 'short' : `a tool output over forty characters, number ${episode}`),
+        template: chat,
+        start: { taskId: task.id, seed: episode },
+        sampling,
+        renderCache: cache,
+      });
+      await client.close();
+      failures.push(t.failure?.code);
+    }
+    expect(failures.at(-1)).toBe('template_mismatch');
   });
 });

@@ -7,12 +7,28 @@
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
 import type { Tokenizer } from '../tokenizer.ts';
 
+const utf8 = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
+
+/**
+ * GPT-2's byte-level alphabet: the character that stands for each byte in a byte-level BPE
+ * vocabulary (printable bytes stand for themselves, the rest for characters from U+0100 on).
+ */
+const BYTE_OF_CHAR: ReadonlyMap<string, number> = (() => {
+  const printable = (b: number) => (b >= 0x21 && b <= 0x7e) || (b >= 0xa1 && b <= 0xac) || (b >= 0xae && b <= 0xff);
+  const map = new Map<string, number>();
+  let next = 0x100;
+  for (let b = 0; b < 256; b++) map.set(String.fromCharCode(printable(b) ? b : next++), b);
+  return map;
+})();
+
 export class HuggingFaceTokenizer implements Tokenizer {
   readonly vocabSize: number;
   readonly eosTokenIds: readonly number[];
   readonly specialTokens: ReadonlyMap<string, number>;
   readonly boundaryTokens: ReadonlySet<string>;
   private readonly inner: HfTokenizer;
+  /** Byte-level BPE only: each id's bytes, or an added token's text (written verbatim). */
+  private readonly pieces: ReadonlyArray<Uint8Array | string> | undefined;
 
   /**
    * @param tokenizerJson parsed tokenizer.json
@@ -38,6 +54,14 @@ export class HuggingFaceTokenizer implements Tokenizer {
     for (const id of vocab.values()) maxId = Math.max(maxId, id);
     this.vocabSize = maxId + 1;
     this.eosTokenIds = eosTokenIds;
+    const decoder = tokenizerJson.decoder as { type?: unknown } | null | undefined;
+    if (decoder?.type === 'ByteLevel') {
+      const addedText = new Set([...added.values()].map((t) => t.content));
+      const pieces: Array<Uint8Array | string> = [];
+      for (const [token, id] of vocab)
+        pieces[id] = addedText.has(token) ? token : Uint8Array.from(token, (c) => BYTE_OF_CHAR.get(c) ?? 0);
+      this.pieces = pieces;
+    }
   }
 
   encode(text: string): number[] {
@@ -47,7 +71,30 @@ export class HuggingFaceTokenizer implements Tokenizer {
 
   decode(ids: readonly number[]): string {
     if (ids.length === 0) return '';
-    return this.inner.decode([...ids], { skip_special_tokens: false, clean_up_tokenization_spaces: false });
+    return this.byteLevelDecode(ids) ?? this.inner.decode([...ids], { skip_special_tokens: false, clean_up_tokenization_spaces: false });
+  }
+
+  /**
+   * What the library's ByteLevel decoder makes of `ids`, from each id's bytes learned once: the
+   * runs of bytes between added tokens decoded as UTF-8 one run at a time, added tokens verbatim.
+   * Undefined for another decoder, or an id outside the vocabulary.
+   */
+  private byteLevelDecode(ids: readonly number[]): string | undefined {
+    const pieces = this.pieces;
+    if (!pieces) return undefined;
+    let text = '';
+    let run: number[] = [];
+    for (const id of ids) {
+      const piece = pieces[id];
+      if (piece === undefined) return undefined;
+      if (typeof piece !== 'string') for (const byte of piece) run.push(byte);
+      else {
+        if (run.length > 0) text += utf8.decode(Uint8Array.from(run));
+        run = [];
+        text += piece;
+      }
+    }
+    return run.length > 0 ? text + utf8.decode(Uint8Array.from(run)) : text;
   }
 
   /** Id of a token string (vocabulary or added token), if it exists. */

@@ -78,7 +78,7 @@ export type TokenListener = (token: number, logprob: number, top?: TopLogprob[])
 
 /** A token-mode request, with the extras the OpenAI-compatible server needs. */
 export interface OnnxGenerateRequest {
-  tokens: number[];
+  tokens: readonly number[];
   sampling: SamplingParams;
   signal?: AbortSignal;
   onToken?: TokenListener;
@@ -97,7 +97,7 @@ interface PendingRequest {
 /** One sequence being generated inside a batch. */
 interface Row {
   pending: PendingRequest;
-  prompt: number[];
+  prompt: readonly number[];
   sampling: SamplingParams;
   rng: Rng;
   stopIds: Set<number>;
@@ -211,7 +211,7 @@ export class OnnxPolicy implements Policy {
   }
 
   async generateBatch(
-    requests: Array<Extract<GenerateRequest, { tokens: number[] }>>,
+    requests: Array<Extract<GenerateRequest, { tokens: readonly number[] }>>,
   ): Promise<GenerateResult[]> {
     return Promise.all(requests.map((r) => this.enqueue(r)));
   }

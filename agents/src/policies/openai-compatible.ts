@@ -138,7 +138,7 @@ export function createOpenAICompatiblePolicy(settings: OpenAICompatibleSettings)
   }
 
   async function completeTokens(
-    tokens: number[],
+    tokens: readonly number[],
     sampling: SamplingParams,
     signal: AbortSignal | undefined,
   ): Promise<GenerateResult> {

@@ -5,11 +5,16 @@
  *          idle sweep;
  *   bare — the MCP SDK's McpServer with compose's string functions as tools, one server and transport
  *          per session on `node:http`, as the SDK's own example serves sessions (no cap, no sweep).
- * `node --expose-gc --import tsx concurrency-server.ts <kit|bare> <maxSessions> <idleTimeoutMs>`
- * prints its port; sent `'memory'` over IPC, it collects garbage and answers `process.memoryUsage()`.
+ * `node --expose-gc --import tsx concurrency-server.ts <kit|bare> <maxSessions> <idleTimeoutMs> <callsPerEpisode>`
+ * prints its port; the kit's episodes are given the turns to make `callsPerEpisode` tool calls (a call
+ * past an episode's budget is answered `episode_over`, which is not the latency measured). Sent
+ * `'memory'` over IPC, it collects garbage and answers `process.memoryUsage()`; sent `'profile'` and
+ * then `{ profileTo }`, it writes a CPU profile of what it did in between to that file.
  */
 import { randomUUID } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { Session } from 'node:inspector/promises';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { Environment, serveHttp } from '@toolgym/env-kit';
@@ -59,19 +64,32 @@ async function serveBare(): Promise<number> {
   return (http.address() as { port: number }).port;
 }
 
-const [kind, maxSessions, idleTimeoutMs] = process.argv.slice(2);
-const port =
-  kind === 'bare'
-    ? await serveBare()
-    : (
-        await serveHttp(new Environment(compose, compose.parseConfig({})), {
-          maxSessions: Number(maxSessions),
-          idleTimeoutMs: Number(idleTimeoutMs),
-        })
-      ).port;
-process.on('message', (message) => {
-  if (message !== 'memory') return;
-  (globalThis as { gc?: () => void }).gc?.();
-  process.send?.(process.memoryUsage());
+async function serveKit(maxSessions: number, idleTimeoutMs: number, callsPerEpisode: number): Promise<number> {
+  const perTurn = new Environment(compose, compose.parseConfig({ maxTurns: 1 })).limits.maxToolCalls;
+  const env = new Environment(compose, compose.parseConfig({ maxTurns: Math.ceil(callsPerEpisode / perTurn) }));
+  if (env.limits.maxToolCalls < callsPerEpisode)
+    throw new Error(`compose allows ${env.limits.maxToolCalls} tool calls an episode; the bench makes ${callsPerEpisode}`);
+  return (await serveHttp(env, { maxSessions, idleTimeoutMs })).port;
+}
+
+const [kind, ...numbers] = process.argv.slice(2);
+const [maxSessions, idleTimeoutMs, callsPerEpisode] = numbers.map(Number) as [number, number, number];
+const port = kind === 'bare' ? await serveBare() : await serveKit(maxSessions, idleTimeoutMs, callsPerEpisode);
+const profiler = new Session();
+process.on('message', async (message: unknown) => {
+  if (message === 'memory') {
+    (globalThis as { gc?: () => void }).gc?.();
+    process.send?.(process.memoryUsage());
+  } else if (message === 'profile') {
+    profiler.connect();
+    await profiler.post('Profiler.enable');
+    await profiler.post('Profiler.start');
+    process.send?.('profiling');
+  } else if (typeof message === 'object' && message !== null && 'profileTo' in message) {
+    const { profile } = await profiler.post('Profiler.stop');
+    profiler.disconnect();
+    writeFileSync(String(message.profileTo), JSON.stringify(profile));
+    process.send?.('profiled');
+  }
 });
 process.stdout.write(`${port}\n`);

@@ -20,13 +20,24 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 const { values } = parseArgs({
-  options: { sessions: { type: 'string', default: '10000' }, calls: { type: 'string', default: '4000' } },
+  options: {
+    sessions: { type: 'string', default: '10000' },
+    calls: { type: 'string', default: '4000' },
+    /** A directory to write each server's CPU profile of its busiest level to (`<kind>-<active>.cpuprofile`). */
+    profile: { type: 'string' },
+  },
 });
 const HELD = Number(values.sessions);
 const CALLS = Number(values.calls);
 const ACTIVE = [100, 1000].filter((n) => n <= HELD);
 /** Session opens in flight at once while filling a server. */
 const OPENING = 64;
+/** Calls each warm-up session makes. */
+const WARM_CALLS = 10;
+/** Calls each active client makes at `active` clients. */
+const perClient = (active: number) => Math.max(2, Math.ceil(CALLS / active));
+/** Tool calls one episode makes at most: one as it opens, then its share at every level (and warm-up's). */
+const CALLS_PER_EPISODE = 1 + Math.max(WARM_CALLS, ACTIVE.reduce((sum, active) => sum + perClient(active), 0));
 const script = path.join(path.dirname(fileURLToPath(import.meta.url)), 'concurrency-server.ts');
 
 type Kind = 'kit' | 'bare';
@@ -39,7 +50,7 @@ interface ServerProcess {
 async function startServer(kind: Kind, maxSessions: number, idleTimeoutMs: number): Promise<ServerProcess> {
   const child = spawn(
     process.execPath,
-    ['--expose-gc', '--import', 'tsx', script, kind, String(maxSessions), String(idleTimeoutMs)],
+    ['--expose-gc', '--import', 'tsx', script, kind, String(maxSessions), String(idleTimeoutMs), String(CALLS_PER_EPISODE)],
     { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] },
   );
   const port = await new Promise<number>((resolve, reject) => {
@@ -49,12 +60,14 @@ async function startServer(kind: Kind, maxSessions: number, idleTimeoutMs: numbe
   return { url: `http://127.0.0.1:${port}/mcp`, child };
 }
 
-function memoryOf(server: ServerProcess): Promise<NodeJS.MemoryUsage> {
+/** Sends the server `message` over IPC; its answer. */
+function ask<T>(server: ServerProcess, message: unknown): Promise<T> {
   return new Promise((resolve) => {
-    server.child.once('message', (m) => resolve(m as NodeJS.MemoryUsage));
-    server.child.send('memory');
+    server.child.once('message', (m) => resolve(m as T));
+    server.child.send(message as object);
   });
 }
+const memoryOf = (server: ServerProcess) => ask<NodeJS.MemoryUsage>(server, 'memory');
 
 async function stop(server: ServerProcess): Promise<void> {
   const exited = new Promise((resolve) => server.child.once('exit', resolve));
@@ -66,7 +79,16 @@ interface Answer {
   status: number;
   sessionId: string | null;
   retryAfter: string | null;
-  body: { result?: { isError?: boolean }; error?: { message: string } } | undefined;
+  body: { result?: { isError?: boolean; content?: { text?: string }[] }; error?: { message: string } } | undefined;
+}
+
+/** A tool call that came back with a result that is not an error. */
+const answered = (a: Answer) => a.status === 200 && a.body?.result !== undefined && a.body.result.isError !== true;
+
+/** What a failed tool call was answered: the status and the error's own words. */
+function failureOf(a: Answer): string {
+  const text = a.body?.error?.message ?? a.body?.result?.content?.map((c) => c.text).join(' ') ?? 'no body';
+  return `${a.status}${a.body?.result?.isError ? ' isError' : ''}: ${text}`;
 }
 
 let nextId = 1;
@@ -156,7 +178,7 @@ async function openSession(url: string, kind: Kind, seed: number): Promise<strin
     if (start.status !== 200 || start.body?.error) throw new Error(`episode start failed: ${start.body?.error?.message}`);
   }
   const call = await callTool(url, sid, 'hello');
-  if (call.status !== 200 || call.body?.result === undefined || call.body.result.isError) throw new Error(`tools/call answered ${call.status}`);
+  if (!answered(call)) throw new Error(`tools/call answered ${failureOf(call)}`);
   return sid;
 }
 
@@ -183,8 +205,7 @@ async function activeLoad(url: string, sessions: readonly string[], perClient: n
       for (let i = 0; i < perClient; i++) {
         const t0 = performance.now();
         const answer = await callTool(url, sid, `client ${c} call ${i}`);
-        if (answer.status !== 200 || answer.body?.result === undefined || answer.body.result.isError)
-          throw new Error(`tools/call answered ${answer.status} under load`);
+        if (!answered(answer)) throw new Error(`tools/call answered ${failureOf(answer)} under load`);
         ms.push(performance.now() - t0);
       }
     }),
@@ -214,7 +235,7 @@ async function measure(kind: Kind): Promise<Measured> {
   try {
     // Warm-up: JIT and connection pool, then those sessions are closed (the kit's slots come back).
     const warm = await openSessions(server.url, kind, 64);
-    await activeLoad(server.url, warm, 10);
+    await activeLoad(server.url, warm, WARM_CALLS);
     await Promise.all(
       warm.map((sid) =>
         fetch(server.url, { method: 'DELETE', headers: { 'mcp-session-id': sid } }).then((r) => r.arrayBuffer()),
@@ -229,8 +250,10 @@ async function measure(kind: Kind): Promise<Measured> {
     const latency: Measured['latency'] = new Map();
     for (const active of ACTIVE) {
       process.stderr.write(`${kind}: ${active} active clients…\n`);
-      const perClient = Math.max(2, Math.ceil(CALLS / active));
-      const { ms, seconds } = await activeLoad(server.url, ids.slice(0, active), perClient);
+      const profiled = values.profile && active === ACTIVE.at(-1);
+      if (profiled) await ask(server, 'profile');
+      const { ms, seconds } = await activeLoad(server.url, ids.slice(0, active), perClient(active));
+      if (profiled) await ask(server, { profileTo: path.resolve(values.profile!, `${kind}-${active}.cpuprofile`) });
       latency.set(active, { p50: quantile(ms, 0.5), p99: quantile(ms, 0.99), perSecond: ms.length / seconds, calls: ms.length });
     }
     const overCap = kind === 'kit' ? await initialize(server.url) : undefined;

@@ -4,18 +4,19 @@
  *
  * A worker imports the environment's module (a workspace package or a user's file alike: only its
  * URL crosses) and runs the tool it is asked for by environment ref and tool name, one call at a
- * time, through a `ToolChannel` in shared memory. The caller first waits up to `fastWaitMs` for
- * the reply without leaving its thread (a cheap tool answers in microseconds, so the call costs no
- * event-loop turn), then awaits it. At the call's deadline the worker is terminated and the call
- * fails with `tool_timeout`, and the pool starts another. Two workers are kept warm, so a call
- * that stalls one leaves the other free; when calls have queued for `stallMs`, a call that has run
- * that long no longer counts against `maxWorkers`, and up to two more workers start.
+ * time, through a `ToolChannel` in shared memory. The caller awaits the reply with
+ * `Atomics.waitAsync` and never blocks its thread: on a loaded machine the worker may wait for a
+ * core, and a caller blocked meanwhile would hold the event loop that serves every other episode.
+ * At the call's deadline the worker is terminated and the call fails with `tool_timeout`, and the
+ * pool starts another. Two workers are kept warm, so a call that stalls one leaves the other free;
+ * when calls have queued for `stallMs`, a call that has run that long no longer counts against
+ * `maxWorkers`, and up to two more workers start.
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { ToolOutput } from './define-environment.ts';
 import { ToolError } from './errors.ts';
-import { IDLE, REPLY, REQUEST, ToolChannel } from './tool-channel.ts';
+import { REPLY, REQUEST, ToolChannel } from './tool-channel.ts';
 
 /** What a worker answers a request with. */
 export type ToolWorkerReply =
@@ -65,8 +66,6 @@ export interface ToolWorkerPoolOptions {
   maxWorkers?: number;
   /** An idle worker is stopped after this long. */
   idleMs?: number;
-  /** How long the caller waits for a reply on its own thread before it awaits it. */
-  fastWaitMs?: number;
 }
 
 const WORKER_SCRIPT = new URL('./tool-worker.js', import.meta.url);
@@ -91,7 +90,6 @@ export class ToolWorkerPool {
   private readonly stallMs: number;
   private readonly maxWorkers: number;
   private readonly idleMs: number;
-  private readonly fastWaitMs: number;
   /** Checks deadlines and stalls while workers live; it keeps the process alive while calls wait or run (workers never do). */
   private watch?: NodeJS.Timeout;
   private idleTimer?: NodeJS.Timeout;
@@ -105,7 +103,6 @@ export class ToolWorkerPool {
     this.stallMs = options.stallMs ?? 50;
     this.maxWorkers = Math.max(WARM_WORKERS, options.maxWorkers ?? availableParallelism());
     this.idleMs = options.idleMs ?? 30_000;
-    this.fastWaitMs = options.fastWaitMs ?? 1;
   }
 
   /** Runs `tool` of environment `ref` with already validated `args`; rejects with `ToolDeadlineError` at the deadline. */
@@ -189,11 +186,6 @@ export class ToolWorkerPool {
       return;
     }
     worker.channel.signal(REQUEST);
-    // A cheap tool answers while we wait here: no event-loop turn on either side.
-    if (Atomics.wait(worker.channel.state, 0, REQUEST, this.fastWaitMs) !== 'timed-out' && worker.channel.phase === REPLY) {
-      this.receive(worker);
-      return;
-    }
     const waiting = waitAsync(worker.channel.state, 0, REQUEST, call.timeoutMs + 1_000);
     if (!waiting.async) {
       this.receive(worker);
@@ -208,7 +200,7 @@ export class ToolWorkerPool {
     const call = worker.call;
     if (!call) return;
     const reply = worker.channel.read<ToolWorkerReply>();
-    worker.channel.signal(IDLE);
+    worker.channel.free();
     worker.call = undefined;
     worker.since = performance.now();
     if (reply.id !== call.id) call.reject(new Error('a tool worker answered another call'));
