@@ -10,7 +10,9 @@
  * kernels (SIMD batched products, RoPE as a product) changed float rounding: every value then moved
  * by under 1.3e-4 relative, and with asynchronous overlap one sampled token at RL step 4. A turn that
  * ends on the model's second end token (`<|endoftext|>`) once failed the episode (`template_mismatch`)
- * and now continues it, which adds one trained episode at async0's RL step 2. A change that is meant to change training (a new
+ * and now continues it, which adds one trained episode at async0's RL step 2. The learner's heap
+ * kernels (GELU and layer norm in SIMD, causal halves skipped) moved values by under 1e-5 relative
+ * and, without overlap, flipped one sampled token at RL step 2; both fixtures were recorded again. A change that is meant to change training (a new
  * default, different sampling, other float rounding in the learner) records them again:
  *   toolgym train <this config as YAML> && keep each line of <run>/metrics.jsonl without runId, time and timing/
  * Recorded on x86-64 with onnxruntime's CPU kernels; another CPU's kernels may round logits in the
