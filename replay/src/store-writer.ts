@@ -1,7 +1,16 @@
 import { Worker } from 'node:worker_threads';
-import type { EpisodeTurn } from '@toolgym/protocol';
+import type { EpisodeTurn, TrajectoryGroup } from '@toolgym/protocol';
 import { ReplayConfigError, ReplayError } from './errors.ts';
-import type { OpenStoreOptions, StoredEvent, TrajectoryStore } from './store.ts';
+import {
+  type EventDraft,
+  type FeedEvent,
+  groupEvents,
+  type StoredEvent,
+  stepMetricsEvent,
+  turnEvent,
+} from './feed-events.ts';
+import { packGroup, packTurn } from './handover.ts';
+import type { OpenStoreOptions, TrajectoryStore } from './store.ts';
 
 type Args<K extends keyof TrajectoryStore> = TrajectoryStore[K] extends (...args: infer A) => unknown
   ? A
@@ -25,27 +34,75 @@ export type WriterReply =
   | {
       type: 'committed';
       results: Array<
-        { id: number; ok: true; value: unknown } | { id: number; ok: false; error: WriterError }
+        ({ id: number; ok: true; value: unknown } | { id: number; ok: false; error: WriterError }) & {
+          /** For a write whose events the thread numbered (run status, unfinished episodes): the run's last seq after it. */
+          lastSeq?: number;
+        }
       >;
       /** The events the commit logged, for in-process followers (the feed server) to fan out unread. */
       events: readonly StoredEvent[];
     }
   | { type: 'closed' };
 
-type CommitListener = (events: readonly StoredEvent[]) => void;
+/** Events a writer emitted before their commit that the store did not write. */
+export interface WriteFailure {
+  runId: string;
+  seqs: number[];
+  code: string;
+  message: string;
+}
+
+type EmitListener = (events: readonly FeedEvent[]) => void;
+type CommitListener = (events: readonly StoredEvent[], failed: readonly WriteFailure[]) => void;
+
+/**
+ * How a run's events are numbered here. `next` is the seq the next emitted event gets; it is known
+ * while no write whose events the thread numbers itself (`barriers`) is under way. Writes that
+ * would emit meanwhile wait in `waiting`, so seqs only grow in the order events are logged.
+ */
+interface RunSeq {
+  next: number | undefined;
+  barriers: number;
+  waiting: Array<() => void>;
+}
+
+const NO_TURNS: ReadonlySet<number> = new Set();
 
 /**
  * The store's writes, off the caller's thread: a worker owns the write connection and commits what
  * arrives together in one transaction, with the store's durability setting. Each promise settles
  * when its write is committed (or refused, with the store's error code), so a caller that awaits
- * keeps "acknowledged = committed"; one that does not (turns of a running episode) never waits for
- * the disk.
+ * keeps "acknowledged = committed".
+ *
+ * Turns, groups and step metrics are also *emitted* the moment they are handed over: their feed
+ * events, numbered per run (`seq`), go to `onEmit` listeners (the feed server) before the thread
+ * has them, so live delivery never waits for the disk. `onCommit` later reports which were
+ * committed and which the store refused. Writes handed over in one turn of the event loop go to
+ * the thread in one message.
  */
 export class StoreWriter {
-  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
-  private readonly listeners = new Set<CommitListener>();
+  private readonly pending = new Map<
+    number,
+    {
+      resolve: (v: unknown) => void;
+      reject: (e: Error) => void;
+      /** The events this write emitted before its commit, and what to forget if it is refused. */
+      emitted?: { runId: string; seqs: number[]; refused?: () => void };
+      /** The run whose seqs this write's reply tells (it numbered its events in the thread). */
+      barrier?: string;
+    }
+  >();
+  private readonly emitListeners = new Set<EmitListener>();
+  private readonly commitListeners = new Set<CommitListener>();
   /** Every write handed over and not yet settled; closing waits for them. */
   private readonly inflight = new Set<Promise<unknown>>();
+  private readonly runs = new Map<string, RunSeq>();
+  /** Turn indices emitted per running episode (cleared by its group): each turn is emitted once. */
+  private readonly streamed = new Map<string, Set<number>>();
+  /** Requests and emitted events of this turn of the event loop, sent at its end. */
+  private outbox: WriterRequest[] = [];
+  private emitted: FeedEvent[] = [];
+  private flushScheduled = false;
   private nextId = 0;
   private dead: Error | undefined;
   private closing: Promise<void> | undefined;
@@ -55,15 +112,7 @@ export class StoreWriter {
     readonly path: string,
   ) {
     worker.on('message', (reply: WriterReply) => {
-      if (reply.type !== 'committed') return;
-      for (const result of reply.results) {
-        const p = this.pending.get(result.id);
-        if (!p) continue;
-        this.pending.delete(result.id);
-        if (result.ok) p.resolve(result.value);
-        else p.reject(toError(result.error));
-      }
-      if (reply.events.length > 0) for (const listener of this.listeners) listener(reply.events);
+      if (reply.type === 'committed') this.committed(reply);
     });
     worker.on('error', (e) =>
       this.fail(new ReplayError('store_writer_failed', `The store writer failed: ${e.message}`)),
@@ -92,44 +141,156 @@ export class StoreWriter {
     return new StoreWriter(worker, file);
   }
 
-  /** Called after each commit with the events it logged, in cursor order. */
-  onCommit(listener: CommitListener): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+  /** Called with each batch of events as they are emitted, before their commit, in seq order per run. */
+  onEmit(listener: EmitListener): () => void {
+    this.emitListeners.add(listener);
+    return () => this.emitListeners.delete(listener);
   }
 
-  appendGroup(...args: Args<'appendGroup'>): Promise<{ cursor: number }> {
-    return this.request({ op: 'appendGroup', args }) as Promise<{ cursor: number }>;
+  /**
+   * Called after each commit with the events it logged, in cursor order, and the emitted events
+   * that will never be committed (their write was refused, or the writer stopped).
+   */
+  onCommit(listener: CommitListener): () => void {
+    this.commitListeners.add(listener);
+    return () => this.commitListeners.delete(listener);
+  }
+
+  appendGroup(group: TrajectoryGroup, options: { runId?: string } = {}): Promise<{ cursor: number }> {
+    const runId = group?.runId ?? options.runId;
+    return this.emitting(
+      runId,
+      () => {
+        const { events } = groupEvents(group, runId!, (id) => this.streamed.get(id) ?? NO_TURNS);
+        for (const t of group.trajectories) this.streamed.delete(t.id);
+        return events;
+      },
+      (emitted) => ({
+        op: 'appendGroup',
+        args: [packGroup(group), { ...options, seqFrom: emitted?.[0]?.seq }],
+      }),
+    ) as Promise<{ cursor: number }>;
   }
 
   appendTurn(turn: EpisodeTurn, options: { runId?: string } = {}): Promise<{ cursor: number }> {
-    return this.request({ op: 'appendTurns', args: [[turn], options] }) as Promise<{ cursor: number }>;
+    const runId = turn?.runId ?? options.runId;
+    let indices: Set<number> | undefined;
+    return this.emitting(
+      runId,
+      () => {
+        indices = this.streamed.get(turn.trajectoryId);
+        if (indices?.has(turn.turn.index)) return [];
+        if (!indices) {
+          indices = new Set();
+          this.streamed.set(turn.trajectoryId, indices);
+        }
+        const turnJson = JSON.stringify(turn.turn) as string | undefined;
+        if (turnJson === undefined) throw new Error('a turn without its turn');
+        indices.add(turn.turn.index);
+        return [turnEvent(turn, turnJson, Date.now())];
+      },
+      (emitted) => ({
+        op: 'appendTurns',
+        args: [[packTurn(turn)], { ...options, ...(emitted ? { emitted } : {}) }],
+      }),
+      // A refused turn may be sent again, and is emitted again then.
+      () => indices?.delete(turn.turn.index),
+    ) as Promise<{ cursor: number }>;
   }
 
-  appendStepMetrics(...args: Args<'appendStepMetrics'>): Promise<{ cursor: number }> {
-    return this.request({ op: 'appendStepMetrics', args }) as Promise<{ cursor: number }>;
+  appendStepMetrics(
+    runId: string,
+    step: number,
+    metrics: Record<string, number>,
+  ): Promise<{ cursor: number }> {
+    return this.emitting(
+      runId,
+      () => [stepMetricsEvent(step, metrics, Date.now())],
+      (emitted) => ({ op: 'appendStepMetrics', args: [runId, step, metrics, emitted?.[0]] }),
+    ) as Promise<{ cursor: number }>;
   }
 
   startRun(...args: Args<'startRun'>): Promise<void> {
-    return this.request({ op: 'startRun', args }) as Promise<void>;
+    return this.request({ op: 'startRun', args }, { barrier: args[0] }) as Promise<void>;
   }
 
   setRunStatus(...args: Args<'setRunStatus'>): Promise<void> {
-    return this.request({ op: 'setRunStatus', args }) as Promise<void>;
+    return this.request({ op: 'setRunStatus', args }, { barrier: args[0] }) as Promise<void>;
   }
 
   markUnfinished(...args: Args<'markUnfinished'>): Promise<number> {
-    return this.request({ op: 'markUnfinished', args }) as Promise<number>;
+    const runId = args[0]?.runId;
+    return this.request(
+      { op: 'markUnfinished', args },
+      runId === undefined ? {} : { barrier: runId },
+    ) as Promise<number>;
   }
 
-  private request(request: Omit<Exclude<WriterRequest, { op: 'close' }>, 'id'>): Promise<unknown> {
+  /**
+   * A write whose events are emitted now, numbered after the run's last seq, and committed later.
+   * When the events cannot be built (malformed input, no run id) nothing is emitted and the thread's
+   * validation refuses the write with the field to fix.
+   */
+  private emitting(
+    runId: string | undefined,
+    build: () => EventDraft[],
+    request: (
+      emitted: Array<{ seq: number; at: number }> | undefined,
+    ) => Omit<Exclude<WriterRequest, { op: 'close' }>, 'id'>,
+    refused?: () => void,
+  ): Promise<unknown> {
+    if (runId === undefined || this.dead || this.closing) return this.request(request(undefined));
+    const run = this.runs.get(runId) ?? this.learnRun(runId);
+    if (run.next === undefined)
+      return new Promise((resolve, reject) =>
+        run.waiting.push(() => {
+          this.emitting(runId, build, request, refused).then(resolve, reject);
+        }),
+      );
+    let drafts: EventDraft[];
+    try {
+      drafts = build();
+    } catch {
+      return this.request(request(undefined));
+    }
+    if (drafts.length === 0) return Promise.resolve({ cursor: 0 });
+    const seqFrom = run.next;
+    run.next += drafts.length;
+    const events = drafts.map((d, i): FeedEvent => ({ ...d, runId, seq: seqFrom + i }));
+    this.emitted.push(...events);
+    const emitted = events.map((e) => ({ seq: e.seq!, at: e.at }));
+    return this.request(request(emitted), {
+      emitted: { runId, seqs: emitted.map((e) => e.seq), ...(refused ? { refused } : {}) },
+    });
+  }
+
+  /** A run not written here before: its last seq comes from the store (recording the run if new). */
+  private learnRun(runId: string): RunSeq {
+    const run: RunSeq = { next: undefined, barriers: 0, waiting: [] };
+    this.runs.set(runId, run);
+    this.request({ op: 'startRun', args: [runId, {}] }, { barrier: runId }).catch(() => {});
+    return run;
+  }
+
+  private request(
+    request: Omit<Exclude<WriterRequest, { op: 'close' }>, 'id'>,
+    about: { emitted?: { runId: string; seqs: number[]; refused?: () => void }; barrier?: string } = {},
+  ): Promise<unknown> {
     if (this.dead) return Promise.reject(this.dead);
     if (this.closing)
       return Promise.reject(new ReplayError('store_writer_closed', 'The store writer is closed.'));
+    if (about.barrier !== undefined) {
+      const run = this.runs.get(about.barrier);
+      if (run) {
+        run.barriers++;
+        run.next = undefined;
+      } else this.runs.set(about.barrier, { next: undefined, barriers: 1, waiting: [] });
+    }
     const id = this.nextId++;
     const promise = new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      this.worker.postMessage({ ...request, id });
+      this.pending.set(id, { resolve, reject, ...about });
+      this.outbox.push({ ...request, id } as WriterRequest);
+      this.scheduleFlush();
     });
     const settled: Promise<unknown> = promise.then(
       () => this.inflight.delete(settled),
@@ -139,22 +300,94 @@ export class StoreWriter {
     return promise;
   }
 
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    queueMicrotask(() => this.flush());
+  }
+
+  /** Hand this turn's emitted events to the listeners, and its writes to the thread in one message. */
+  private flush(): void {
+    this.flushScheduled = false;
+    const events = this.emitted;
+    const requests = this.outbox;
+    this.emitted = [];
+    this.outbox = [];
+    if (events.length > 0) for (const listener of this.emitListeners) listener(events);
+    if (requests.length > 0) this.worker.postMessage(requests);
+  }
+
+  private committed(reply: Extract<WriterReply, { type: 'committed' }>): void {
+    const failed: WriteFailure[] = [];
+    for (const result of reply.results) {
+      const emitted = this.pending.get(result.id)?.emitted;
+      if (result.ok || !emitted) continue;
+      emitted.refused?.();
+      failed.push({
+        runId: emitted.runId,
+        seqs: emitted.seqs,
+        code: result.error.code ?? 'store_write_failed',
+        message: result.error.message,
+      });
+    }
+    if (reply.events.length > 0 || failed.length > 0)
+      for (const listener of this.commitListeners) listener(reply.events, failed);
+    for (const result of reply.results) {
+      const p = this.pending.get(result.id);
+      if (!p) continue;
+      this.pending.delete(result.id);
+      if (p.barrier !== undefined) this.barrierDone(p.barrier, result.lastSeq);
+      if (result.ok) p.resolve(result.value);
+      else p.reject(toError(result.error));
+    }
+  }
+
+  /** A write that numbered its events in the thread ended: once none is left, the run's next seq is known. */
+  private barrierDone(runId: string, lastSeq: number | undefined): void {
+    const run = this.runs.get(runId);
+    if (!run) return;
+    run.barriers--;
+    if (run.barriers > 0) return;
+    if (lastSeq === undefined) {
+      // The store could not tell (the commit failed): ask again before the next emitted write.
+      this.runs.delete(runId);
+      for (const resume of run.waiting.splice(0)) resume();
+      return;
+    }
+    run.next = lastSeq + 1;
+    for (const resume of run.waiting.splice(0)) resume();
+  }
+
   /** Commit what was handed over, then stop the worker. */
   close(): Promise<void> {
     this.closing ??= (async () => {
       await Promise.allSettled(this.inflight);
       if (this.dead) return;
       const closed = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
-      this.worker.postMessage({ id: this.nextId++, op: 'close' } satisfies WriterRequest);
+      this.worker.postMessage([{ id: this.nextId++, op: 'close' }] satisfies WriterRequest[]);
       await closed;
     })();
     return this.closing;
   }
 
   private fail(error: Error): void {
-    this.dead ??= error;
-    for (const p of this.pending.values()) p.reject(this.dead);
+    if (this.dead) return;
+    this.dead = error;
+    const failed: WriteFailure[] = [];
+    for (const p of this.pending.values()) {
+      if (p.emitted)
+        failed.push({
+          runId: p.emitted.runId,
+          seqs: p.emitted.seqs,
+          code: (error as ReplayError).code ?? 'store_writer_failed',
+          message: error.message,
+        });
+      p.reject(error);
+    }
     this.pending.clear();
+    if (failed.length > 0) for (const listener of this.commitListeners) listener([], failed);
+    // Writes waiting for a run's seq are refused now that no commit will come.
+    for (const run of this.runs.values()) for (const resume of run.waiting.splice(0)) resume();
   }
 }
 

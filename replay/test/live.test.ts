@@ -1,12 +1,20 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { FeedServerMessageSchema, type Trajectory } from '@toolgym/protocol';
+import {
+  FEED_CLOSE_CODES,
+  type FeedEventMessage,
+  type FeedServerMessage,
+  FeedServerMessageSchema,
+  type Trajectory,
+} from '@toolgym/protocol';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { FeedClient } from '../src/feed-client.ts';
 import { serveReplay } from '../src/replay-server.ts';
-import { eventJson, eventToMessage, type StoredEvent, TrajectoryStore } from '../src/store.ts';
+import { eventJson, eventToMessage, type StoredEvent } from '../src/feed-events.ts';
+import { TrajectoryStore } from '../src/store.ts';
 import { StoreWriter } from '../src/store-writer.ts';
 import { makeGroup, pieceOf, turnsOf } from './generate.ts';
 
@@ -275,7 +283,7 @@ describe('the live feed, pushed from the writer thread', () => {
       ws.on('message', (data) => frames.push(String(data)));
       clients.push({ ws, frames });
     };
-    const control = (frame: string) => /^{"type":"(hello|caught-up)"/.test(frame);
+    const control = (frame: string) => /^{"type":"(hello|caught-up|committed)"/.test(frame);
     try {
       const groups = Array.from({ length: 12 }, (_, i) =>
         makeGroup({ runId: 'join', step: Math.floor(i / 4), taskIndex: i % 4, groupSize: 3 }),
@@ -308,8 +316,31 @@ describe('the live feed, pushed from the writer thread', () => {
         expect(cursor).toBeGreaterThan(0);
         expect(cursor).toBeLessThan(expected.at(-1)!.cursor);
         expect(caughtUp).toBeLessThan(frames.length - 1);
-        // Every event once, in order, byte for byte what the store logged.
-        expect(frames.filter((f) => !control(f))).toEqual(expected.map(eventJson));
+        // Every event once, in order, what the store logged: the stored prefix byte for byte, the
+        // live tail sent before its commit (pending, no cursor yet), the same event otherwise.
+        const events = frames.filter((f) => !control(f));
+        const prefix = events.findIndex((f) => f.includes('"pending":true'));
+        expect(prefix).toBeGreaterThan(0);
+        expect(events.slice(0, prefix)).toEqual(expected.slice(0, prefix).map(eventJson));
+        const committed = (e: StoredEvent) => JSON.parse(eventJson(e));
+        const uncommitted = (f: string) => {
+          const { pending, ...message } = JSON.parse(f);
+          expect(pending).toBe(true);
+          return message;
+        };
+        expect(events.slice(prefix).map(uncommitted)).toEqual(
+          expected.slice(prefix).map((e) => {
+            const { cursor: _, ...message } = committed(e);
+            return message;
+          }),
+        );
+        // Then confirmed: the last `committed` names the last seq and the last cursor.
+        const last = JSON.parse(frames.findLast((f) => f.startsWith('{"type":"committed"'))!);
+        expect(last).toEqual({
+          type: 'committed',
+          cursor: expected.at(-1)!.cursor,
+          seqs: { join: expected.at(-1)!.seq },
+        });
       }
     } finally {
       for (const { ws } of clients) ws.terminate();
@@ -317,4 +348,109 @@ describe('the live feed, pushed from the writer thread', () => {
       await writer.close();
     }
   });
+
+  it('a write the store refuses after its events were sent is withdrawn: the client is told which, and they never become durable', async () => {
+    const writer = await StoreWriter.open(store.path, { durability: 'normal' });
+    const server = await serveReplay({ store, writer, viewer: false, pollMs: 3_600_000 });
+    const messages: FeedServerMessage[] = [];
+    const client = new FeedClient({
+      url: server.feedUrl,
+      subscribe: { runId: 'refused' },
+      onEvent: (m) => messages.push(m),
+      onControl: (m) => messages.push(m),
+    });
+    try {
+      await until(() => messages.some((m) => m.type === 'caught-up'));
+      const group = makeGroup({ runId: 'refused', step: 0, taskIndex: 0, groupSize: 2 });
+      const turns = group.trajectories.flatMap(turnsOf);
+      await Promise.all(turns.map((turn) => writer.appendTurn(turn)));
+      await writer.appendGroup(group);
+      // The same group again: its events go out before the thread finds the duplicate id.
+      const again = writer.appendGroup(group);
+      await expect(again).rejects.toMatchObject({ code: 'duplicate_id' });
+      await until(() => messages.some((m) => m.type === 'write-failed'));
+      const failed = messages.find((m) => m.type === 'write-failed');
+      if (failed?.type !== 'write-failed') throw new Error('no write-failed message');
+      expect(failed).toMatchObject({ runId: 'refused', code: 'duplicate_id' });
+      // Exactly the events sent for the refused write: pending, numbered after everything stored.
+      const stored = store.eventsAfter(0, { runId: 'refused' });
+      const lastStored = stored.at(-1)!.seq!;
+      const withdrawn = messages.filter(
+        (m): m is FeedEventMessage => 'pending' in m && m.pending === true && m.seq! > lastStored,
+      );
+      expect(withdrawn.map((m) => m.seq)).toEqual(failed.seqs);
+      expect(withdrawn.map((m) => m.type)).toEqual(expect.arrayContaining(['trajectory']));
+      expect(withdrawn).toHaveLength(group.trajectories.length + turns.length);
+      // No `committed` ever names them, and the log has none of them.
+      const confirmed = messages.flatMap((m) => (m.type === 'committed' ? [m.seqs.refused!] : []));
+      expect(Math.max(...confirmed)).toBe(lastStored);
+      expect(stored.every((e) => !failed.seqs.includes(e.seq!))).toBe(true);
+      // Every other event arrived once, in order, and was confirmed.
+      const kept = messages.filter((m): m is FeedEventMessage => 'seq' in m && !failed.seqs.includes(m.seq!));
+      expect(kept.map((m) => m.seq)).toEqual(stored.map((e) => e.seq));
+    } finally {
+      client.close();
+      await server.close();
+      await writer.close();
+    }
+  });
+
+  it('a client that reads nothing does not hold up the writer or other clients, and is cut off at its bound', async () => {
+    const writer = await StoreWriter.open(store.path, { durability: 'normal' });
+    const limit = 128 * 1024;
+    const server = await serveReplay({
+      store,
+      writer,
+      viewer: false,
+      pollMs: 3_600_000,
+      limits: { maxBufferedBytes: limit },
+    });
+    const stalled = new WebSocket(server.feedUrl);
+    const stalledClosed = new Promise<number>((resolve) => stalled.on('close', (code) => resolve(code)));
+    // Whole trajectories (token arrays included): the kernel's buffers fill after a few groups.
+    stalled.on('open', () => stalled.send(JSON.stringify({ type: 'subscribe', runId: 'slow', full: true })));
+    const received: FeedEventMessage[] = [];
+    const reader = new FeedClient({
+      url: server.feedUrl,
+      subscribe: { runId: 'slow' },
+      onEvent: (m) => received.push(m),
+    });
+    try {
+      await until(() => server.clientCount() === 2);
+      (stalled as unknown as { _socket: { pause(): void } })._socket.pause();
+      let maxBuffered = 0;
+      for (let i = 0; i < 200 && server.clientCount() === 2; i++) {
+        const group = makeGroup({ runId: 'slow', step: i, taskIndex: 0, tokensPerTurn: 400 });
+        // Handed over without waiting for a commit; the turns reach clients before the group commits.
+        for (const turn of group.trajectories.flatMap(turnsOf)) void writer.appendTurn(turn);
+        void writer.appendGroup(group);
+        await sleep(2);
+        maxBuffered = Math.max(maxBuffered, ...server.clientBufferedBytes());
+      }
+      await until(() => server.clientCount() === 1, 15_000);
+      // The bound was reached, and held: at most the bound plus the 64 KiB a batch may hold before
+      // it is written and the message that crossed it.
+      expect(maxBuffered).toBeGreaterThan(limit / 2);
+      expect(maxBuffered).toBeLessThanOrEqual(limit + 64 * 1024 + 64 * 1024);
+      (stalled as unknown as { _socket: { resume(): void } })._socket.resume();
+      expect(await stalledClosed).toBe(FEED_CLOSE_CODES.slowConsumer);
+      // The reading client got every event once, in order.
+      const writes = await writer.close().then(() => store.eventsAfter(0, { runId: 'slow', limit: 100_000 }));
+      await until(() => received.length === writes.length, 15_000);
+      expect(received.map((m) => m.seq)).toEqual(writes.map((e) => e.seq));
+    } finally {
+      reader.close();
+      stalled.terminate();
+      await server.close();
+      await writer.close();
+    }
+  });
 });
+
+async function until(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await sleep(10);
+  }
+}
