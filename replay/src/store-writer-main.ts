@@ -3,7 +3,7 @@ import { ToolGymError } from '@toolgym/protocol';
 import type { StoredEvent } from './feed-events.ts';
 import { unpackGroup, unpackTurn } from './handover.ts';
 import { type OpenStoreOptions, TrajectoryStore } from './store.ts';
-import type { WriterReply, WriterRequest } from './store-writer.ts';
+import { SEQ_BLOCK, type WriterReply, type WriterRequest } from './store-writer.ts';
 
 /**
  * Owns the store's one write connection. Requests that arrive while a commit runs wait and are
@@ -91,7 +91,7 @@ function commit(): void {
     const runId = numberedRun(request);
     if (runId === undefined) continue;
     const result = results.find((r) => r.id === request.id);
-    if (result) result.lastSeq = lastSeq(runId);
+    if (result) result.reserved = reserve(runId);
   }
   port.postMessage({ type: 'committed', results, events: committed } satisfies WriterReply);
 }
@@ -109,10 +109,10 @@ function numberedRun(request: WriterRequest): string | undefined {
   }
 }
 
-/** A run's last seq after the commit; undefined when the store cannot tell (it failed). */
-function lastSeq(runId: string): number | undefined {
+/** The seqs reserved for a run's next emitted events; undefined when the store cannot tell (it failed). */
+function reserve(runId: string): { from: number; to: number } | undefined {
   try {
-    return store.lastSeq(runId);
+    return store.reserveSeqs(runId, SEQ_BLOCK);
   } catch {
     return undefined;
   }
@@ -164,6 +164,8 @@ function run(request: WriterRequest): unknown {
       return store.setRunStatus(...request.args);
     case 'markUnfinished':
       return store.markUnfinished(...request.args);
+    case 'reserveSeqs':
+      return store.reserveSeqs(...request.args);
   }
 }
 

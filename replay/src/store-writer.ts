@@ -24,6 +24,7 @@ export type WriterRequest =
   | { id: number; op: 'startRun'; args: Args<'startRun'> }
   | { id: number; op: 'setRunStatus'; args: Args<'setRunStatus'> }
   | { id: number; op: 'markUnfinished'; args: Args<'markUnfinished'> }
+  | { id: number; op: 'reserveSeqs'; args: Args<'reserveSeqs'> }
   | { id: number; op: 'close' };
 
 type WriterError = { code?: string; message: string; hint?: string };
@@ -35,8 +36,11 @@ export type WriterReply =
       type: 'committed';
       results: Array<
         ({ id: number; ok: true; value: unknown } | { id: number; ok: false; error: WriterError }) & {
-          /** For a write whose events the thread numbered (run status, unfinished episodes): the run's last seq after it. */
-          lastSeq?: number;
+          /**
+           * For a write whose events the thread numbered (run status, unfinished episodes): the seqs
+           * reserved for the run's next emitted events, after it.
+           */
+          reserved?: SeqRange;
         }
       >;
       /** The events the commit logged, for in-process followers (the feed server) to fan out unread. */
@@ -53,20 +57,37 @@ export interface WriteFailure {
 }
 
 type EmitListener = (events: readonly FeedEvent[]) => void;
+type SeqRange = { from: number; to: number };
+
+/**
+ * Seqs are reserved in the store this many at a time before they are emitted, so that no other
+ * numbering (a sweep after this process died) reuses one a client saw; a new block is asked for
+ * when half of one is left.
+ */
+export const SEQ_BLOCK = 4096;
 type CommitListener = (events: readonly StoredEvent[], failed: readonly WriteFailure[]) => void;
 
 /**
- * How a run's events are numbered here. `next` is the seq the next emitted event gets; it is known
- * while no write whose events the thread numbers itself (`barriers`) is under way. Writes that
- * would emit meanwhile wait in `waiting`, so seqs only grow in the order events are logged.
+ * How a run's events are numbered here. `next` is the seq the next emitted event gets, up to
+ * `limit` (reserved in the store); it is known while no write whose events the thread numbers
+ * itself (`barriers`) is under way. Writes that would emit meanwhile, or past `limit`, wait in
+ * `waiting`, so seqs only grow in the order events are logged.
  */
 interface RunSeq {
   next: number | undefined;
+  limit: number;
   barriers: number;
+  /** A reservation of more seqs is under way. */
+  extending: boolean;
   waiting: Array<() => void>;
 }
 
 const NO_TURNS: ReadonlySet<number> = new Set();
+
+/** The write of an emitted write, given the seqs and times its events were emitted with. */
+type WriteOf = (
+  emitted: Array<{ seq: number; at: number }> | undefined,
+) => Omit<Exclude<WriterRequest, { op: 'close' }>, 'id'>;
 
 /**
  * The store's writes, off the caller's thread: a worker owns the write connection and commits what
@@ -234,19 +255,13 @@ export class StoreWriter {
   private emitting(
     runId: string | undefined,
     build: () => EventDraft[],
-    request: (
-      emitted: Array<{ seq: number; at: number }> | undefined,
-    ) => Omit<Exclude<WriterRequest, { op: 'close' }>, 'id'>,
+    request: WriteOf,
     refused?: () => void,
   ): Promise<unknown> {
     if (runId === undefined || this.dead || this.closing) return this.request(request(undefined));
     const run = this.runs.get(runId) ?? this.learnRun(runId);
-    if (run.next === undefined)
-      return new Promise((resolve, reject) =>
-        run.waiting.push(() => {
-          this.emitting(runId, build, request, refused).then(resolve, reject);
-        }),
-      );
+    if (run.next === undefined || run.waiting.length > 0)
+      return this.later(run, () => this.emitting(runId, build, request, refused));
     let drafts: EventDraft[];
     try {
       drafts = build();
@@ -254,8 +269,25 @@ export class StoreWriter {
       return this.request(request(undefined));
     }
     if (drafts.length === 0) return Promise.resolve({ cursor: 0 });
+    return this.emit(runId, run, drafts, request, refused);
+  }
+
+  /** Number `drafts` within the run's reserved seqs (waiting for more if they do not fit), emit them, and write. */
+  private emit(
+    runId: string,
+    run: RunSeq,
+    drafts: EventDraft[],
+    request: WriteOf,
+    refused?: () => void,
+  ): Promise<unknown> {
+    if (this.dead || this.closing) return this.request(request(undefined));
+    if (run.next === undefined || run.next + drafts.length - 1 > run.limit) {
+      this.reserve(runId, run, drafts.length);
+      return this.later(run, () => this.emit(runId, run, drafts, request, refused));
+    }
     const seqFrom = run.next;
     run.next += drafts.length;
+    if (run.limit - run.next < SEQ_BLOCK / 2) this.reserve(runId, run, 0);
     const events = drafts.map((d, i): FeedEvent => ({ ...d, runId, seq: seqFrom + i }));
     this.emitted.push(...events);
     const emitted = events.map((e) => ({ seq: e.seq!, at: e.at }));
@@ -264,12 +296,46 @@ export class StoreWriter {
     });
   }
 
-  /** A run not written here before: its last seq comes from the store (recording the run if new). */
+  /** Run `fn` once the run's seqs are known again, after the writes already waiting. */
+  private later(run: RunSeq, fn: () => Promise<unknown>): Promise<unknown> {
+    return new Promise((resolve, reject) => run.waiting.push(() => void fn().then(resolve, reject)));
+  }
+
+  /** A run not written here before: its seqs are reserved in the store (recording the run if new). */
   private learnRun(runId: string): RunSeq {
-    const run: RunSeq = { next: undefined, barriers: 0, waiting: [] };
+    const run: RunSeq = { next: undefined, limit: 0, barriers: 0, extending: false, waiting: [] };
     this.runs.set(runId, run);
     this.request({ op: 'startRun', args: [runId, {}] }, { barrier: runId }).catch(() => {});
     return run;
+  }
+
+  /** Reserve more seqs for the run (at least `need`), unless a reservation is under way. */
+  private reserve(runId: string, run: RunSeq, need: number): void {
+    if (run.extending || run.barriers > 0 || this.dead || this.closing) return;
+    run.extending = true;
+    this.request({ op: 'reserveSeqs', args: [runId, Math.max(SEQ_BLOCK, need)] }).then(
+      (range) => {
+        run.extending = false;
+        run.limit = Math.max(run.limit, (range as SeqRange).to);
+        this.resume(run);
+      },
+      () => {
+        run.extending = false;
+        this.resume(run);
+      },
+    );
+  }
+
+  /** Let the writes waiting for a run's seqs go, in order (one that must wait again keeps its place). */
+  private resume(run: RunSeq): void {
+    const waiting = run.waiting.splice(0);
+    for (const [i, go] of waiting.entries()) {
+      if (run.waiting.length > 0) {
+        run.waiting.push(...waiting.slice(i));
+        return;
+      }
+      go();
+    }
   }
 
   private request(
@@ -284,7 +350,14 @@ export class StoreWriter {
       if (run) {
         run.barriers++;
         run.next = undefined;
-      } else this.runs.set(about.barrier, { next: undefined, barriers: 1, waiting: [] });
+      } else
+        this.runs.set(about.barrier, {
+          next: undefined,
+          limit: 0,
+          barriers: 1,
+          extending: false,
+          waiting: [],
+        });
     }
     const id = this.nextId++;
     const promise = new Promise((resolve, reject) => {
@@ -336,26 +409,26 @@ export class StoreWriter {
       const p = this.pending.get(result.id);
       if (!p) continue;
       this.pending.delete(result.id);
-      if (p.barrier !== undefined) this.barrierDone(p.barrier, result.lastSeq);
+      if (p.barrier !== undefined) this.barrierDone(p.barrier, result.reserved);
       if (result.ok) p.resolve(result.value);
       else p.reject(toError(result.error));
     }
   }
 
-  /** A write that numbered its events in the thread ended: once none is left, the run's next seq is known. */
-  private barrierDone(runId: string, lastSeq: number | undefined): void {
+  /** A write that numbered its events in the thread ended: once none is left, the run's next seqs are known. */
+  private barrierDone(runId: string, reserved: SeqRange | undefined): void {
     const run = this.runs.get(runId);
     if (!run) return;
     run.barriers--;
     if (run.barriers > 0) return;
-    if (lastSeq === undefined) {
+    if (reserved === undefined) {
       // The store could not tell (the commit failed): ask again before the next emitted write.
       this.runs.delete(runId);
-      for (const resume of run.waiting.splice(0)) resume();
-      return;
+    } else {
+      run.next = reserved.from;
+      run.limit = reserved.to;
     }
-    run.next = lastSeq + 1;
-    for (const resume of run.waiting.splice(0)) resume();
+    this.resume(run);
   }
 
   /** Commit what was handed over, then stop the worker. */
@@ -387,7 +460,7 @@ export class StoreWriter {
     this.pending.clear();
     if (failed.length > 0) for (const listener of this.commitListeners) listener([], failed);
     // Writes waiting for a run's seq are refused now that no commit will come.
-    for (const run of this.runs.values()) for (const resume of run.waiting.splice(0)) resume();
+    for (const run of this.runs.values()) for (const go of run.waiting.splice(0)) go();
   }
 }
 

@@ -225,6 +225,7 @@ const ADDED_COLUMNS: ReadonlyArray<{ table: string; column: string; type: string
   { table: 'trajectories', column: 'branches_json', type: 'TEXT' },
   { table: 'trajectories', column: 'branched_from_json', type: 'TEXT' },
   { table: 'events', column: 'seq', type: 'INTEGER' },
+  { table: 'runs', column: 'reserved_seq', type: 'INTEGER NOT NULL DEFAULT 0' },
 ];
 
 /** This process, as the writer of the episodes it streams (the store checks whether it still runs). */
@@ -306,7 +307,9 @@ export class TrajectoryStore {
       insertMetrics: 'INSERT INTO step_metrics (run_id, step, at, metrics) VALUES (?, ?, ?, ?)',
       insertEvent:
         'INSERT INTO events (run_id, seq, type, at, env_id, task_id, reward, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-      lastSeq: 'SELECT COALESCE(MAX(seq), 0) AS seq FROM events WHERE run_id = ?',
+      lastSeq: `SELECT MAX(COALESCE((SELECT MAX(seq) FROM events WHERE run_id = @run), 0),
+        COALESCE((SELECT reserved_seq FROM runs WHERE id = @run), 0)) AS seq`,
+      reserveSeqs: 'UPDATE runs SET reserved_seq = ? WHERE id = ?',
       head: 'SELECT COALESCE(MAX(cursor), 0) AS head FROM events',
       eventsAfter: 'SELECT * FROM events WHERE cursor > ? ORDER BY cursor LIMIT ?',
       runEventsAfter: 'SELECT * FROM events WHERE run_id = ? AND cursor > ? ORDER BY cursor LIMIT ?',
@@ -380,9 +383,27 @@ export class TrajectoryStore {
     return cursor;
   }
 
-  /** The highest `seq` of a run's events (0 when it has none): a writer numbers its next events after it. */
+  /**
+   * The highest `seq` of a run's events, or reserved for them by a writer (0 when none): events are
+   * numbered after it, so no seq a client may have seen is given twice.
+   */
   lastSeq(runId: string): number {
-    return (this.statements.lastSeq.get(runId) as { seq: number }).seq;
+    return (this.statements.lastSeq.get({ run: runId }) as { seq: number }).seq;
+  }
+
+  /**
+   * Reserve the next `count` seqs of a run (recording the run if new) for a writer that emits
+   * events before it commits them; returns them.
+   */
+  reserveSeqs(runId: string, count: number): { from: number; to: number } {
+    let range = { from: 0, to: 0 };
+    this.batch(() => {
+      this.ensureRun(runId, {}, Date.now());
+      const from = this.lastSeq(runId) + 1;
+      range = { from, to: from + count - 1 };
+      this.statements.reserveSeqs.run(range.to, runId);
+    });
+    return range;
   }
 
   /** The newest cursor in the event log (0 when empty). */
