@@ -29,10 +29,12 @@ export interface FeedEvent {
 /** A row of the event log as the feed reads it. */
 export interface StoredEvent extends FeedEvent {
   cursor: number;
+  /** Its frame (`eventJson`, UTF-8) as stored with it; absent in rows logged before frames were. */
+  frame?: Buffer;
 }
 
 /** An event before its cursor and seq are known: what a write will log, in log order. */
-export type EventDraft = Omit<FeedEvent, 'cursor' | 'seq' | 'runId'>;
+export type EventDraft = Omit<FeedEvent, 'cursor' | 'seq' | 'runId' | 'frame'>;
 
 /** A turn event's payload: where its episode runs, then the turn, serialised once by the caller. */
 export function turnPayload(

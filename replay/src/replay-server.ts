@@ -100,7 +100,8 @@ export async function serveReplay(options: ReplayServerOptions): Promise<ReplayS
   // (serialised and UTF-8 encoded once, not once per client).
   const rendered = new Map<number, Buffer>();
   const renderedPending = new WeakMap<FeedEvent, Buffer>();
-  const render = (event: FeedEvent): Buffer => {
+  const render = (event: FeedEvent | StoredEvent): Buffer => {
+    if ('frame' in event && event.frame) return event.frame;
     if (event.cursor === undefined) {
       let frame = renderedPending.get(event);
       if (frame === undefined) {

@@ -16,6 +16,7 @@ import Database from 'better-sqlite3';
 import { DuplicateIdError, InvalidTrajectoryError, NotFoundError, ReplayConfigError } from './errors.ts';
 import {
   type EventDraft,
+  eventJson,
   groupEvents,
   runEvent,
   type StoredEvent,
@@ -226,6 +227,7 @@ const ADDED_COLUMNS: ReadonlyArray<{ table: string; column: string; type: string
   { table: 'trajectories', column: 'branched_from_json', type: 'TEXT' },
   { table: 'events', column: 'seq', type: 'INTEGER' },
   { table: 'runs', column: 'reserved_seq', type: 'INTEGER NOT NULL DEFAULT 0' },
+  { table: 'events', column: 'frame', type: 'BLOB' },
 ];
 
 /** This process, as the writer of the episodes it streams (the store checks whether it still runs). */
@@ -246,6 +248,8 @@ export class TrajectoryStore {
   private readonly listeners = new Set<Listener>();
   /** Events logged by the transaction under way, handed to the listeners once it commits. */
   private logged: StoredEvent[] = [];
+  /** The cursor the next event of the transaction under way gets (it holds the write lock). */
+  private nextCursor: number | undefined;
   /** Token ids whose piece this connection recorded, by run (a cache: the table ignores repeats anyway). */
   private readonly knownPieces = new Map<string, Set<number>>();
   private readonly statements;
@@ -305,8 +309,10 @@ export class TrajectoryStore {
       ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       insertText: 'INSERT INTO trajectories_text (rowid, text) VALUES (?, ?)',
       insertMetrics: 'INSERT INTO step_metrics (run_id, step, at, metrics) VALUES (?, ?, ?, ?)',
-      insertEvent:
-        'INSERT INTO events (run_id, seq, type, at, env_id, task_id, reward, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      insertEvent: `INSERT INTO events (cursor, run_id, seq, type, at, env_id, task_id, reward, payload, frame)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      lastCursor: `SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0),
+        COALESCE((SELECT MAX(cursor) FROM events), 0)) AS cursor`,
       lastSeq: `SELECT MAX(COALESCE((SELECT MAX(seq) FROM events WHERE run_id = @run), 0),
         COALESCE((SELECT reserved_seq FROM runs WHERE id = @run), 0)) AS seq`,
       reserveSeqs: 'UPDATE runs SET reserved_seq = ? WHERE id = ?',
@@ -353,15 +359,18 @@ export class TrajectoryStore {
    */
   batch<T>(fn: () => T): T {
     const mark = this.logged.length;
+    const cursorMark = this.nextCursor;
     let result: T;
     try {
       result = this.db.transaction(fn).immediate();
     } catch (error) {
       this.logged.length = mark;
+      this.nextCursor = this.db.inTransaction ? cursorMark : undefined;
       // Pieces the rolled-back writes recorded are gone from the table: forget that they were known.
       this.knownPieces.clear();
       throw error;
     }
+    if (!this.db.inTransaction) this.nextCursor = undefined;
     if (!this.db.inTransaction && this.logged.length > 0) {
       const events = this.logged;
       this.logged = [];
@@ -376,10 +385,13 @@ export class TrajectoryStore {
    */
   private logEvent(runId: string, event: EventDraft, seq = this.lastSeq(runId) + 1): number {
     const { type, at, envId, taskId, reward, payload } = event;
-    const cursor = Number(
-      this.statements.insertEvent.run(runId, seq, type, at, envId, taskId, reward, payload).lastInsertRowid,
-    );
-    this.logged.push({ cursor, seq, runId, type, at, envId, taskId, reward, payload });
+    this.nextCursor ??= (this.statements.lastCursor.get() as { cursor: number }).cursor + 1;
+    const cursor = this.nextCursor++;
+    const logged: StoredEvent = { cursor, seq, runId, type, at, envId, taskId, reward, payload };
+    // The frame as the feed sends it, stored with the event: a replay reads it and sends it as is.
+    const frame = Buffer.from(eventJson(logged));
+    this.statements.insertEvent.run(cursor, runId, seq, type, at, envId, taskId, reward, payload, frame);
+    this.logged.push(logged);
     return cursor;
   }
 
@@ -921,6 +933,7 @@ export class TrajectoryStore {
     return rows.map((r) => ({
       cursor: r.cursor as number,
       seq: r.seq as number | null,
+      ...(r.frame == null ? {} : { frame: r.frame as Buffer }),
       runId: r.run_id as string,
       type: r.type as FeedEventType,
       at: r.at as number,

@@ -143,6 +143,8 @@ describe('turns of running episodes', () => {
     );
     for (const e of events) {
       const json = JSON.parse(eventJson(e));
+      // The frame stored with the event is that JSON, byte for byte: a replay sends it as read.
+      expect(e.frame?.toString()).toBe(eventJson(e));
       expect(json).toEqual(JSON.parse(JSON.stringify(eventToMessage(e))));
       expect(FeedServerMessageSchema.safeParse(json).success).toBe(true);
     }
@@ -232,7 +234,7 @@ describe('StoreWriter (a worker thread)', () => {
       expect(store.getPartialTrajectory(groups[5]!.trajectories[0]!.id).turns).toBe(turns.length);
       // Listeners heard every committed event, once, in order, from memory exactly as stored; the
       // refused writes' events were dropped with them.
-      expect(seen).toEqual(store.eventsAfter(0, { limit: 10_000 }));
+      expect(seen).toEqual(store.eventsAfter(0, { limit: 10_000 }).map(({ frame: _, ...e }) => e));
       await expect(writer.appendTurn(bad)).rejects.toMatchObject({ code: 'invalid_trajectory' });
     } finally {
       await writer.close();
