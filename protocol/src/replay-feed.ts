@@ -6,7 +6,7 @@ import { EpisodeStatusSchema, TrajectorySchema, TurnSchema } from './trajectory.
  * The replay feed's wire format (websocket, one JSON object per text frame). See
  * replay/PROTOCOL.md for the semantics: cursors, resume, replay timing, slow clients.
  */
-export const REPLAY_FEED_VERSION = 1 as const;
+export const REPLAY_FEED_VERSION = 2 as const;
 
 /**
  * A position in a store's event log. Every event (run status, turn, trajectory, step metrics)
