@@ -84,7 +84,22 @@ export class FeedClient {
       ws.send(JSON.stringify({ ...this.subscription, after: this.cursor, seqs: this.seqs })),
     );
     ws.on('message', (data) => {
-      const message = FeedServerMessageSchema.parse(JSON.parse(String(data)));
+      const json: unknown = JSON.parse(String(data));
+      const parsed = FeedServerMessageSchema.safeParse(json);
+      if (!parsed.success) {
+        // An event sent before its commit has not been validated yet: one that does not match the
+        // wire schema will not pass the store's validation either, and is withdrawn (write-failed).
+        if ((json as { pending?: unknown })?.pending === true) return;
+        const issue = parsed.error.issues[0];
+        this.fail(
+          new ReplayError(
+            'feed_bad_message',
+            `The feed sent a message that does not match the protocol at ${issue?.path.join('.') || '(root)'}: ${issue?.message}.`,
+          ),
+        );
+        return;
+      }
+      const message = parsed.data;
       switch (message.type) {
         case 'run':
         case 'turn':

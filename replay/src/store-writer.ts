@@ -79,7 +79,7 @@ interface RunSeq {
   barriers: number;
   /** A reservation of more seqs is under way. */
   extending: boolean;
-  waiting: Array<() => void>;
+  waiting: Array<{ go: () => void; fail: (error: Error) => void }>;
 }
 
 const NO_TURNS: ReadonlySet<number> = new Set();
@@ -179,17 +179,26 @@ export class StoreWriter {
 
   appendGroup(group: TrajectoryGroup, options: { runId?: string } = {}): Promise<{ cursor: number }> {
     const runId = group?.runId ?? options.runId;
+    let streamed: Array<[string, Set<number>]> = [];
     return this.emitting(
       runId,
       () => {
         const { events } = groupEvents(group, runId!, (id) => this.streamed.get(id) ?? NO_TURNS);
-        for (const t of group.trajectories) this.streamed.delete(t.id);
+        streamed = group.trajectories.flatMap((t) => {
+          const turns = this.streamed.get(t.id);
+          this.streamed.delete(t.id);
+          return turns ? [[t.id, turns] as [string, Set<number>]] : [];
+        });
         return events;
       },
       (emitted) => ({
         op: 'appendGroup',
         args: [packGroup(group), { ...options, seqFrom: emitted?.[0]?.seq }],
       }),
+      // A refused group may be sent again: its streamed turns are still all the store has of it.
+      () => {
+        for (const [id, turns] of streamed) this.streamed.set(id, turns);
+      },
     ) as Promise<{ cursor: number }>;
   }
 
@@ -298,7 +307,9 @@ export class StoreWriter {
 
   /** Run `fn` once the run's seqs are known again, after the writes already waiting. */
   private later(run: RunSeq, fn: () => Promise<unknown>): Promise<unknown> {
-    return new Promise((resolve, reject) => run.waiting.push(() => void fn().then(resolve, reject)));
+    return new Promise((resolve, reject) =>
+      run.waiting.push({ go: () => void fn().then(resolve, reject), fail: reject }),
+    );
   }
 
   /** A run not written here before: its seqs are reserved in the store (recording the run if new). */
@@ -319,9 +330,9 @@ export class StoreWriter {
         run.limit = Math.max(run.limit, (range as SeqRange).to);
         this.resume(run);
       },
-      () => {
+      (error: Error) => {
         run.extending = false;
-        this.resume(run);
+        for (const { fail } of run.waiting.splice(0)) fail(error);
       },
     );
   }
@@ -329,7 +340,7 @@ export class StoreWriter {
   /** Let the writes waiting for a run's seqs go, in order (one that must wait again keeps its place). */
   private resume(run: RunSeq): void {
     const waiting = run.waiting.splice(0);
-    for (const [i, go] of waiting.entries()) {
+    for (const [i, { go }] of waiting.entries()) {
       if (run.waiting.length > 0) {
         run.waiting.push(...waiting.slice(i));
         return;
@@ -409,25 +420,30 @@ export class StoreWriter {
       const p = this.pending.get(result.id);
       if (!p) continue;
       this.pending.delete(result.id);
-      if (p.barrier !== undefined) this.barrierDone(p.barrier, result.reserved);
+      if (p.barrier !== undefined)
+        this.barrierDone(p.barrier, result.reserved, result.ok ? undefined : toError(result.error));
       if (result.ok) p.resolve(result.value);
       else p.reject(toError(result.error));
     }
   }
 
   /** A write that numbered its events in the thread ended: once none is left, the run's next seqs are known. */
-  private barrierDone(runId: string, reserved: SeqRange | undefined): void {
+  private barrierDone(runId: string, reserved: SeqRange | undefined, error: Error | undefined): void {
     const run = this.runs.get(runId);
     if (!run) return;
     run.barriers--;
     if (run.barriers > 0) return;
     if (reserved === undefined) {
-      // The store could not tell (the commit failed): ask again before the next emitted write.
+      // The store could not reserve seqs (its commit failed): the writes waiting for them fail with
+      // its error, and the run's next write asks again.
       this.runs.delete(runId);
-    } else {
-      run.next = reserved.from;
-      run.limit = reserved.to;
+      const failure =
+        error ?? new ReplayError('store_write_failed', `Could not reserve seqs for run '${runId}'.`);
+      for (const { fail } of run.waiting.splice(0)) fail(failure);
+      return;
     }
+    run.next = reserved.from;
+    run.limit = reserved.to;
     this.resume(run);
   }
 
@@ -460,7 +476,7 @@ export class StoreWriter {
     this.pending.clear();
     if (failed.length > 0) for (const listener of this.commitListeners) listener([], failed);
     // Writes waiting for a run's seq are refused now that no commit will come.
-    for (const run of this.runs.values()) for (const go of run.waiting.splice(0)) go();
+    for (const run of this.runs.values()) for (const { fail } of run.waiting.splice(0)) fail(error);
   }
 }
 

@@ -397,6 +397,46 @@ describe('the live feed, pushed from the writer thread', () => {
     }
   });
 
+  it('a group refused and then sent again is shown as the store logs it: its streamed turns once, the rest under the seqs it is stored with', async () => {
+    const writer = await StoreWriter.open(store.path, { durability: 'normal' });
+    const server = await serveReplay({ store, writer, viewer: false, pollMs: 3_600_000 });
+    const messages: FeedServerMessage[] = [];
+    const client = new FeedClient({
+      url: server.feedUrl,
+      subscribe: { runId: 'again' },
+      onEvent: (m) => messages.push(m),
+      onControl: (m) => messages.push(m),
+    });
+    try {
+      await until(() => messages.some((m) => m.type === 'caught-up'));
+      const group = makeGroup({ runId: 'again', step: 0, taskIndex: 0, groupSize: 3 });
+      // Two of its three episodes stream their turns; the third's turns come with the group.
+      await Promise.all(
+        group.trajectories
+          .slice(0, 2)
+          .flatMap(turnsOf)
+          .map((turn) => writer.appendTurn(turn)),
+      );
+      const broken = structuredClone(group);
+      (broken.trajectories[2] as unknown as { seed: unknown }).seed = 'seven';
+      await expect(writer.appendGroup(broken)).rejects.toMatchObject({ code: 'invalid_trajectory' });
+      await writer.appendGroup(group);
+      const stored = store.eventsAfter(0, { runId: 'again' });
+      await until(() => messages.some((m) => m.type === 'committed' && m.seqs.again === stored.at(-1)!.seq));
+      const withdrawn = messages.flatMap((m) => (m.type === 'write-failed' ? m.seqs : []));
+      expect(withdrawn.length).toBeGreaterThan(0);
+      const without = ({ cursor: _c, pending: _p, ...rest }: FeedEventMessage) => rest;
+      const shown = messages.filter(
+        (m): m is FeedEventMessage => 'seq' in m && m.seq !== undefined && !withdrawn.includes(m.seq),
+      );
+      expect(shown.map(without)).toEqual(stored.map((e) => without(eventToMessage(e))));
+    } finally {
+      client.close();
+      await server.close();
+      await writer.close();
+    }
+  });
+
   it('a client that reads nothing does not hold up the writer or other clients, and is cut off at its bound', async () => {
     const writer = await StoreWriter.open(store.path, { durability: 'normal' });
     const limit = 128 * 1024;
