@@ -437,6 +437,48 @@ describe('the live feed, pushed from the writer thread', () => {
     }
   });
 
+  it('a writer thread that stops before its commit: the client is told the events it was sent are not durable, and what was committed stays', async () => {
+    const writer = await StoreWriter.open(store.path, { durability: 'normal' });
+    const server = await serveReplay({ store, writer, viewer: false, pollMs: 3_600_000 });
+    const messages: FeedServerMessage[] = [];
+    const client = new FeedClient({
+      url: server.feedUrl,
+      subscribe: { runId: 'stopped' },
+      onEvent: (m) => messages.push(m),
+      onControl: (m) => messages.push(m),
+    });
+    try {
+      await until(() => messages.some((m) => m.type === 'caught-up'));
+      const [first, second] = turnsOf(
+        makeGroup({ runId: 'stopped', step: 0, taskIndex: 0 }).trajectories[0]!,
+      );
+      await writer.appendTurn(first!);
+      const lost = writer.appendTurn(second!);
+      // The thread stops before the second turn reaches it; its event has gone out already.
+      await (writer as unknown as { worker: import('node:worker_threads').Worker }).worker.terminate();
+      await expect(lost).rejects.toMatchObject({ code: 'store_writer_closed' });
+      await until(() => messages.some((m) => m.type === 'write-failed'));
+      const sent = messages.find(
+        (m): m is FeedEventMessage =>
+          m.type === 'turn' && m.pending === true && m.turn.index === second!.turn.index,
+      );
+      expect(messages.find((m) => m.type === 'write-failed')).toMatchObject({
+        runId: 'stopped',
+        seqs: [sent!.seq],
+        code: 'store_writer_closed',
+      });
+      const stored = store.eventsAfter(0, { runId: 'stopped' }).filter((e) => e.type === 'turn');
+      expect(stored.map((e) => eventToMessage(e)).map((m) => m.type === 'turn' && m.turn.index)).toEqual([
+        first!.turn.index,
+      ]);
+      expect(store.getPartialTrajectory(first!.trajectoryId).turns).toBe(1);
+    } finally {
+      client.close();
+      await server.close();
+      await writer.close();
+    }
+  });
+
   it('a client that reads nothing does not hold up the writer or other clients, and is cut off at its bound', async () => {
     const writer = await StoreWriter.open(store.path, { durability: 'normal' });
     const limit = 128 * 1024;
