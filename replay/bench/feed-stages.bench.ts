@@ -15,10 +15,10 @@ import { parseArgs } from 'node:util';
 import { MessageChannel } from 'node:worker_threads';
 import { TrajectoryGroupSchema } from '@toolgym/protocol';
 import WebSocket, { WebSocketServer } from 'ws';
-import { eventJson, groupEvents } from '../src/feed-events.ts';
-import { packGroup } from '../src/handover.ts';
+import { eventJson, groupEvents, turnEvent } from '../src/feed-events.ts';
+import { packGroup, packTurn } from '../src/handover.ts';
 import { TrajectoryStore } from '../src/store.ts';
-import { makeGroup } from '../test/generate.ts';
+import { makeGroup, turnsOf } from '../test/generate.ts';
 
 const { values } = parseArgs({ options: { groups: { type: 'string', default: '150' } } });
 const groups = Array.from({ length: Number(values.groups) }, (_, i) =>
@@ -39,7 +39,10 @@ const built = groups.map((g) => groupEvents(g, 'bench', () => new Set()).events)
 const events = built.flat().map((e, i) => ({ ...e, runId: 'bench', seq: i + 1 }));
 const n = events.length;
 const rows: Array<[string, string, number]> = [];
-const stage = (thread: string, name: string, ms: number) => rows.push([thread, name, (ms * 1000) / n]);
+const turns = groups.flatMap((g) => g.trajectories.flatMap(turnsOf));
+/** A stage's CPU per event: per group event, or per turn for the turn stages. */
+const stage = (thread: string, name: string, ms: number, per = n) =>
+  rows.push([thread, name, (ms * 1000) / per]);
 
 // Live, on the thread that hands events over.
 stage(
@@ -64,6 +67,22 @@ stage(
   await cpu(() => {
     for (const g of groups) port1.postMessage([{ id: 0, op: 'appendGroup', args: [packGroup(g), {}] }]);
   }),
+);
+stage(
+  'main',
+  'per turn: build its event (JSON of the turn)',
+  await cpu(() => {
+    for (const t of turns) turnEvent(t, JSON.stringify(t.turn), 0);
+  }),
+  turns.length,
+);
+stage(
+  'main',
+  'per turn: copy it to the writer thread, packed (tokens, pieces, messages)',
+  await cpu(() => {
+    for (const t of turns) port1.postMessage([{ id: 0, op: 'appendTurns', args: [[packTurn(t)], {}] }]);
+  }),
+  turns.length,
 );
 port1.close();
 const frames = await (async () => {
@@ -144,6 +163,18 @@ stage(
     });
   }),
 );
+const streaming = TrajectoryStore.open(path.join(dir, 'turns.db'), { durability: 'normal' });
+stage(
+  'writer',
+  'per turn: record it (validate, live rows, pieces, event; durability normal)',
+  await cpu(() => {
+    streaming.batch(() => {
+      for (const t of turns) streaming.appendTurns([t]);
+    });
+  }),
+  turns.length,
+);
+streaming.close();
 
 // Replay, on the server's thread.
 stage(
