@@ -289,6 +289,9 @@ async function feedLive(
 
 const quantile = (sorted: number[], q: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
+// One untimed pass of each path first, so no row pays the first compilation of its code.
+await bareBroadcast(1);
+await feedReplay(1);
 for (const n of CLIENT_COUNTS) {
   const bare = await bareBroadcast(n);
   const replayed = await feedReplay(n);
