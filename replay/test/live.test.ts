@@ -352,17 +352,7 @@ describe('the live feed, pushed from the writer thread', () => {
   });
 
   it('a write the store refuses after its events were sent is withdrawn: the client is told which, and they never become durable', async () => {
-    const writer = await StoreWriter.open(store.path, { durability: 'normal' });
-    const server = await serveReplay({ store, writer, viewer: false, pollMs: 3_600_000 });
-    const messages: FeedServerMessage[] = [];
-    const client = new FeedClient({
-      url: server.feedUrl,
-      subscribe: { runId: 'refused' },
-      onEvent: (m) => messages.push(m),
-      onControl: (m) => messages.push(m),
-    });
-    try {
-      await until(() => messages.some((m) => m.type === 'caught-up'));
+    await withLiveClient('refused', async ({ writer, messages }) => {
       const group = makeGroup({ runId: 'refused', step: 0, taskIndex: 0, groupSize: 2 });
       const turns = group.trajectories.flatMap(turnsOf);
       await Promise.all(turns.map((turn) => writer.appendTurn(turn)));
@@ -390,25 +380,11 @@ describe('the live feed, pushed from the writer thread', () => {
       // Every other event arrived once, in order, and was confirmed.
       const kept = messages.filter((m): m is FeedEventMessage => 'seq' in m && !failed.seqs.includes(m.seq!));
       expect(kept.map((m) => m.seq)).toEqual(stored.map((e) => e.seq));
-    } finally {
-      client.close();
-      await server.close();
-      await writer.close();
-    }
+    });
   });
 
   it('a group refused and then sent again is shown as the store logs it: its streamed turns once, the rest under the seqs it is stored with', async () => {
-    const writer = await StoreWriter.open(store.path, { durability: 'normal' });
-    const server = await serveReplay({ store, writer, viewer: false, pollMs: 3_600_000 });
-    const messages: FeedServerMessage[] = [];
-    const client = new FeedClient({
-      url: server.feedUrl,
-      subscribe: { runId: 'again' },
-      onEvent: (m) => messages.push(m),
-      onControl: (m) => messages.push(m),
-    });
-    try {
-      await until(() => messages.some((m) => m.type === 'caught-up'));
+    await withLiveClient('again', async ({ writer, messages }) => {
       const group = makeGroup({ runId: 'again', step: 0, taskIndex: 0, groupSize: 3 });
       // Two of its three episodes stream their turns; the third's turns come with the group.
       await Promise.all(
@@ -430,25 +406,11 @@ describe('the live feed, pushed from the writer thread', () => {
         (m): m is FeedEventMessage => 'seq' in m && m.seq !== undefined && !withdrawn.includes(m.seq),
       );
       expect(shown.map(without)).toEqual(stored.map((e) => without(eventToMessage(e))));
-    } finally {
-      client.close();
-      await server.close();
-      await writer.close();
-    }
+    });
   });
 
   it('a writer thread that stops before its commit: the client is told the events it was sent are not durable, and what was committed stays', async () => {
-    const writer = await StoreWriter.open(store.path, { durability: 'normal' });
-    const server = await serveReplay({ store, writer, viewer: false, pollMs: 3_600_000 });
-    const messages: FeedServerMessage[] = [];
-    const client = new FeedClient({
-      url: server.feedUrl,
-      subscribe: { runId: 'stopped' },
-      onEvent: (m) => messages.push(m),
-      onControl: (m) => messages.push(m),
-    });
-    try {
-      await until(() => messages.some((m) => m.type === 'caught-up'));
+    await withLiveClient('stopped', async ({ writer, messages }) => {
       const [first, second] = turnsOf(
         makeGroup({ runId: 'stopped', step: 0, taskIndex: 0 }).trajectories[0]!,
       );
@@ -472,11 +434,7 @@ describe('the live feed, pushed from the writer thread', () => {
         first!.turn.index,
       ]);
       expect(store.getPartialTrajectory(first!.trajectoryId).turns).toBe(1);
-    } finally {
-      client.close();
-      await server.close();
-      await writer.close();
-    }
+    });
   });
 
   it('a client that reads nothing does not hold up the writer or other clients, and is cut off at its bound', async () => {
@@ -530,6 +488,30 @@ describe('the live feed, pushed from the writer thread', () => {
     }
   });
 });
+
+/** A writer thread, a server following it and a live client of `runId` that records every message. */
+async function withLiveClient(
+  runId: string,
+  test: (feed: { writer: StoreWriter; messages: FeedServerMessage[] }) => Promise<void>,
+): Promise<void> {
+  const writer = await StoreWriter.open(store.path, { durability: 'normal' });
+  const server = await serveReplay({ store, writer, viewer: false, pollMs: 3_600_000 });
+  const messages: FeedServerMessage[] = [];
+  const client = new FeedClient({
+    url: server.feedUrl,
+    subscribe: { runId },
+    onEvent: (m) => messages.push(m),
+    onControl: (m) => messages.push(m),
+  });
+  try {
+    await until(() => messages.some((m) => m.type === 'caught-up'));
+    await test({ writer, messages });
+  } finally {
+    client.close();
+    await server.close();
+    await writer.close();
+  }
+}
 
 async function until(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
