@@ -84,6 +84,8 @@ export {
   FeedEpisodeMessageSchema,
   FeedHelloMessageSchema,
   FeedCaughtUpMessageSchema,
+  FeedCommittedMessageSchema,
+  FeedWriteFailedMessageSchema,
   FeedEndMessageSchema,
   FeedOverflowMessageSchema,
   FeedErrorMessageSchema,

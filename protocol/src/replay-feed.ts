@@ -6,7 +6,7 @@ import { EpisodeStatusSchema, TrajectorySchema, TurnSchema } from './trajectory.
  * The replay feed's wire format (websocket, one JSON object per text frame). See
  * replay/PROTOCOL.md for the semantics: cursors, resume, replay timing, slow clients.
  */
-export const REPLAY_FEED_VERSION = 1 as const;
+export const REPLAY_FEED_VERSION = 2 as const;
 
 /**
  * A position in a store's event log. Every event (run status, turn, trajectory, step metrics)
@@ -48,6 +48,11 @@ export const FeedSubscribeSchema = z.object({
   filter: FeedFilterSchema.default({}),
   /** Trajectory messages carry the whole trajectory (token arrays included), not only its summary. */
   full: z.boolean().default(false),
+  /**
+   * Per run, the highest `seq` already received: those events are passed over. A client that saw
+   * events before their commit resumes with them, so it gets none twice.
+   */
+  seqs: z.record(z.string(), z.number().int().nonnegative()).default({}),
 });
 export type FeedSubscribe = z.infer<typeof FeedSubscribeSchema>;
 
@@ -75,8 +80,19 @@ export const TrajectorySummarySchema = z.object({
 });
 export type TrajectorySummary = z.infer<typeof TrajectorySummarySchema>;
 
-/** Fields every event message carries. `at` is the original wall-clock time (ms since epoch). */
-const eventBase = { cursor: FeedCursorSchema, runId: z.string(), at: z.number() };
+/**
+ * Fields every event message carries. `at` is the original wall-clock time (ms since epoch). A
+ * committed event has its `cursor`; one sent before its commit has `pending: true` instead (a later
+ * `committed` message confirms it, or `write-failed` withdraws it). `seq` numbers a run's events
+ * in the order they happened (absent on events logged before it existed).
+ */
+const eventBase = {
+  cursor: FeedCursorSchema.optional(),
+  pending: z.literal(true).optional(),
+  seq: z.number().int().positive().optional(),
+  runId: z.string(),
+  at: z.number(),
+};
 /** Which episode a turn or episode event is of. */
 const episodeOf = {
   step: z.number().int().nonnegative().optional(),
@@ -139,6 +155,28 @@ export const FeedHelloMessageSchema = z.object({
 /** Live mode: every stored event up to `cursor` was sent; what follows arrives as it is committed. */
 export const FeedCaughtUpMessageSchema = z.object({ type: z.literal('caught-up'), cursor: FeedCursorSchema });
 
+/**
+ * Events sent before their commit are now committed: of each run in `seqs`, every event up to that
+ * seq. Every committed event up to `cursor` has been handled: resume with `after: cursor`.
+ */
+export const FeedCommittedMessageSchema = z.object({
+  type: z.literal('committed'),
+  cursor: FeedCursorSchema,
+  seqs: z.record(z.string(), z.number().int().positive()),
+});
+
+/**
+ * Events sent before their commit that the store did not write (the write was refused or the
+ * writer stopped): they are not durable, and a replay will not have them.
+ */
+export const FeedWriteFailedMessageSchema = z.object({
+  type: z.literal('write-failed'),
+  runId: z.string(),
+  seqs: z.array(z.number().int().positive()),
+  code: z.string(),
+  message: z.string(),
+});
+
 /** Replay mode: the run has been replayed up to `cursor`; the server closes the socket next. */
 export const FeedEndMessageSchema = z.object({ type: z.literal('end'), cursor: FeedCursorSchema });
 
@@ -167,6 +205,8 @@ export const FeedServerMessageSchema = z.discriminatedUnion('type', [
   FeedEpisodeMessageSchema,
   FeedHelloMessageSchema,
   FeedCaughtUpMessageSchema,
+  FeedCommittedMessageSchema,
+  FeedWriteFailedMessageSchema,
   FeedEndMessageSchema,
   FeedOverflowMessageSchema,
   FeedErrorMessageSchema,

@@ -15,9 +15,13 @@ export interface FeedClientOptions {
   token?: string;
   /** The subscription; `after` is where the first connection starts. */
   subscribe: Partial<Omit<FeedSubscribe, 'type'>>;
-  /** Each event (run, turn, trajectory, step-metrics, episode), exactly once and in cursor order. */
+  /**
+   * Each event (run, turn, trajectory, step-metrics, episode), exactly once: committed ones in cursor
+   * order, and each run's in seq order. One marked `pending` is not committed yet (a later
+   * `committed` or `write-failed` control message says which it became).
+   */
   onEvent: (message: FeedEventMessage) => void;
-  /** Every other server message (hello, caught-up, overflow, end, error). */
+  /** Every other server message (hello, caught-up, committed, write-failed, overflow, end, error). */
   onControl?: (message: FeedServerMessage) => void;
   /** Reconnect and resume after a dropped connection or an overflow (default true). */
   reconnect?: boolean;
@@ -26,14 +30,17 @@ export interface FeedClientOptions {
 }
 
 /**
- * A feed client that resumes: it remembers the cursor of the last event it handled and, when the
- * connection drops (network, server restart, `overflow`), reconnects with `after` = that cursor.
+ * A feed client that resumes: it remembers the cursor of the last committed event it handled and
+ * the last seq of each run (events can arrive before their commit) and, when the connection drops
+ * (network, server restart, `overflow`), reconnects with `after` and `seqs` set to them.
  * Events arrive once each, in order, with no gap. `done` settles when a replay ends, the client is
  * closed, or the server refuses the subscription.
  */
 export class FeedClient {
-  /** Cursor of the last event handed to `onEvent`. */
+  /** Cursor of the last committed event handed to `onEvent` (or confirmed by `committed`). */
   cursor: number;
+  /** Per run, the seq of the last event handed to `onEvent`. */
+  readonly seqs: Record<string, number>;
   /** How many connections were opened (1 + reconnects). */
   connections = 0;
   readonly done: Promise<void>;
@@ -56,6 +63,7 @@ export class FeedClient {
     }
     this.subscription = parsed.data;
     this.cursor = this.subscription.after;
+    this.seqs = { ...this.subscription.seqs };
     this.done = new Promise((resolve, reject) => {
       this.resolveDone = resolve;
       this.rejectDone = reject;
@@ -72,18 +80,36 @@ export class FeedClient {
       : {};
     const ws = new WebSocket(this.options.url, { headers });
     this.ws = ws;
-    ws.on('open', () => ws.send(JSON.stringify({ ...this.subscription, after: this.cursor })));
+    ws.on('open', () =>
+      ws.send(JSON.stringify({ ...this.subscription, after: this.cursor, seqs: this.seqs })),
+    );
     ws.on('message', (data) => {
-      const message = FeedServerMessageSchema.parse(JSON.parse(String(data)));
+      const json: unknown = JSON.parse(String(data));
+      const parsed = FeedServerMessageSchema.safeParse(json);
+      if (!parsed.success) {
+        // An event sent before its commit has not been validated yet: one that does not match the
+        // wire schema will not pass the store's validation either, and is withdrawn (write-failed).
+        if ((json as { pending?: unknown })?.pending === true) return;
+        const issue = parsed.error.issues[0];
+        this.fail(
+          new ReplayError(
+            'feed_bad_message',
+            `The feed sent a message that does not match the protocol at ${issue?.path.join('.') || '(root)'}: ${issue?.message}.`,
+          ),
+        );
+        return;
+      }
+      const message = parsed.data;
       switch (message.type) {
         case 'run':
         case 'turn':
         case 'trajectory':
         case 'step-metrics':
         case 'episode':
-          // The server never sends a cursor twice on one connection; across reconnects the
-          // `after` we send makes that hold too. Checked anyway: a duplicate would be a server bug.
-          if (message.cursor <= this.cursor) {
+          // The server never sends a cursor or a run's seq twice on one connection; across
+          // reconnects the `after` and `seqs` we send make that hold too. Checked anyway: a
+          // duplicate would be a server bug.
+          if (message.cursor !== undefined && message.cursor <= this.cursor) {
             this.fail(
               new ReplayError(
                 'feed_out_of_order',
@@ -92,8 +118,22 @@ export class FeedClient {
             );
             return;
           }
-          this.cursor = message.cursor;
+          if (message.seq !== undefined && message.seq <= (this.seqs[message.runId] ?? 0)) {
+            this.fail(
+              new ReplayError(
+                'feed_out_of_order',
+                `Feed sent seq ${message.seq} of run '${message.runId}' after ${this.seqs[message.runId]}.`,
+              ),
+            );
+            return;
+          }
+          if (message.cursor !== undefined) this.cursor = message.cursor;
+          if (message.seq !== undefined) this.seqs[message.runId] = message.seq;
           this.options.onEvent(message);
+          return;
+        case 'committed':
+          this.cursor = Math.max(this.cursor, message.cursor);
+          this.options.onControl?.(message);
           return;
         case 'overflow':
           this.cursor = Math.max(this.cursor, message.resumeAfter);

@@ -6,7 +6,8 @@ import {
   REPLAY_FEED_VERSION,
 } from '@toolgym/protocol';
 import type { WebSocket } from 'ws';
-import { eventToMessage, type StoredEvent, type TrajectoryStore } from './store.ts';
+import { eventToMessage, type FeedEvent, type StoredEvent } from './feed-events.ts';
+import type { TrajectoryStore } from './store.ts';
 
 export interface FeedLimits {
   /** A live client whose unsent bytes exceed this is told to resume from its cursor and closed. */
@@ -16,6 +17,9 @@ export interface FeedLimits {
   /** Events read from the store per query. */
   pageSize: number;
 }
+
+/** Corked frames are written to the socket once they hold this many bytes. */
+const CORK_FLUSH_BYTES = 64 * 1024;
 
 type Phase = 'catching-up' | 'live' | 'replaying' | 'closed';
 
@@ -27,8 +31,10 @@ type Phase = 'catching-up' | 'live' | 'replaying' | 'closed';
  */
 export class FeedSession {
   private phase: Phase = 'catching-up';
-  /** Cursor of the last event handled for this client (sent, or passed over by its filter). */
+  /** Cursor of the last committed event handled for this client (sent, or passed over by its filter). */
   private lastCursor: number;
+  /** Per run, the highest seq handled (events before their commit have no cursor yet). */
+  private readonly seen: Map<string, number>;
   private terminateTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -37,11 +43,14 @@ export class FeedSession {
     readonly subscription: FeedSubscribe,
     private readonly limits: FeedLimits,
     /** The event's feed frame (UTF-8 JSON), shared by every session: serialised once per event, not per client. */
-    private readonly render: (event: StoredEvent) => Buffer,
+    private readonly render: (event: FeedEvent) => Buffer,
     /** A page of history after a cursor, shared by sessions reading the same stretch of the log. */
     private readonly readPage: (after: number, runId: string | undefined) => readonly StoredEvent[],
+    /** Events emitted by the writer and not yet committed, in the order they were emitted. */
+    private readonly uncommitted: () => Iterable<FeedEvent>,
   ) {
     this.lastCursor = subscription.after;
+    this.seen = new Map(Object.entries(subscription.seqs));
     ws.once('close', () => this.stop());
   }
 
@@ -77,8 +86,11 @@ export class FeedSession {
       const events = this.readPage(this.lastCursor, this.subscription.runId);
       if (events.length === 0) {
         // Synchronously after an empty read: everything committed so far was handled, and the
-        // broadcaster only sends cursors above lastCursor, so there is neither gap nor duplicate.
+        // broadcaster only sends cursors above lastCursor; the events emitted and not yet
+        // committed follow, each run's from the seq after its last stored one, so there is neither
+        // gap nor duplicate.
         this.phase = 'live';
+        this.corked(() => this.broadcast([...this.uncommitted()]));
         this.send({ type: 'caught-up', cursor: this.lastCursor });
         return;
       }
@@ -92,6 +104,8 @@ export class FeedSession {
     while (this.phase === 'replaying') {
       const events = this.readPage(this.lastCursor, this.subscription.runId);
       if (events.length === 0) break;
+      // A page's frames go to the socket in one write (the kernel is asked once, not per frame).
+      this.cork();
       for (const event of events) {
         if (!this.matches(event)) {
           this.lastCursor = event.cursor;
@@ -99,14 +113,22 @@ export class FeedSession {
         }
         if (speed > 0 && previousAt !== undefined) {
           const pause = Math.min(Math.max(0, (event.at - previousAt) / speed), maxGapMs);
-          if (pause > 0) await sleep(pause);
+          if (pause > 0) {
+            this.uncork();
+            await sleep(pause);
+          }
         }
         previousAt = event.at;
         // Wait only when the client is behind: an await per event would cost more than its send.
-        if (this.ws.bufferedAmount > this.limits.readAheadBytes) await this.waitForRoom();
+        if (this.ws.bufferedAmount > this.limits.readAheadBytes) {
+          this.uncork();
+          await this.waitForRoom();
+        }
         if (this.phase !== 'replaying') return;
         this.deliver(event);
+        this.flushIfLarge();
       }
+      this.uncork();
     }
     if (this.phase !== 'replaying') return;
     this.send({ type: 'end', cursor: this.lastCursor });
@@ -114,18 +136,70 @@ export class FeedSession {
     this.ws.close(FEED_CLOSE_CODES.replayEnded, 'replay ended');
   }
 
-  /** Called by the server with new committed events, in cursor order. */
-  broadcast(events: readonly StoredEvent[]): void {
+  /**
+   * Called by the server with new events: committed ones in cursor order, or emitted ones before
+   * their commit in seq order. An event this client was sent before its commit is passed over.
+   */
+  broadcast(events: readonly FeedEvent[]): void {
     if (this.phase !== 'live') return;
     for (const event of events) {
-      if (event.cursor <= this.lastCursor) continue;
-      if (this.subscription.runId !== undefined && event.runId !== this.subscription.runId) continue;
+      if (!this.wants(event)) continue;
       this.deliver(event);
+      this.flushIfLarge();
       if (this.ws.bufferedAmount > this.limits.maxBufferedBytes) {
         this.overflow();
         return;
       }
     }
+  }
+
+  /** A control frame for live clients of `runIds` (every run's when undefined): commits and failed writes. */
+  notify(frame: Buffer, runIds: readonly string[] | undefined): void {
+    if (this.phase !== 'live' || this.ws.readyState !== this.ws.OPEN) return;
+    const { runId } = this.subscription;
+    if (runId !== undefined && runIds !== undefined && !runIds.includes(runId)) return;
+    this.ws.send(frame, { binary: false });
+  }
+
+  /** The new events of this client's run(s) by cursor (`deliver` passes over those handled by seq). */
+  private wants(event: FeedEvent): boolean {
+    if (event.cursor !== undefined && event.cursor <= this.lastCursor) return false;
+    return this.subscription.runId === undefined || event.runId === this.subscription.runId;
+  }
+
+  /** Hold this client's frames in its socket until `fn` is done, then write them at once. */
+  corked(fn: () => void): void {
+    this.cork();
+    try {
+      fn();
+    } finally {
+      this.uncork();
+    }
+  }
+
+  private cork(): void {
+    this.socket()?.cork();
+  }
+
+  private uncork(): void {
+    const socket = this.socket();
+    if (socket?.writableCorked) socket.uncork();
+  }
+
+  /**
+   * Corked frames beyond `CORK_FLUSH_BYTES` go to the kernel now: corking saves system calls on
+   * small frames, and must not hold a batch in the process where the kernel would take it (the
+   * slow-client bound counts what the process holds).
+   */
+  private flushIfLarge(): void {
+    const socket = this.socket();
+    if (!socket?.writableCorked || socket.writableLength < CORK_FLUSH_BYTES) return;
+    socket.uncork();
+    socket.cork();
+  }
+
+  private socket(): import('node:net').Socket | undefined {
+    return (this.ws as unknown as { _socket?: import('node:net').Socket })._socket;
   }
 
   private overflow(): void {
@@ -144,19 +218,25 @@ export class FeedSession {
     this.terminateTimer.unref();
   }
 
-  private deliver(event: StoredEvent): void {
-    this.lastCursor = event.cursor;
+  private deliver(event: FeedEvent): void {
+    if (event.cursor !== undefined) this.lastCursor = event.cursor;
+    if (event.seq !== null) {
+      // Sent before its commit (on this connection, or on one the client resumes from): passed over.
+      if (event.seq <= (this.seen.get(event.runId) ?? 0)) return;
+      this.seen.set(event.runId, event.seq);
+    }
     if (!this.matches(event)) return;
     if (event.type === 'trajectory' && this.subscription.full) {
       const message: FeedEventMessage = eventToMessage(event);
-      if (message.type === 'trajectory') message.trajectory = this.store.getTrajectory(message.summary.id);
+      if (message.type === 'trajectory')
+        message.trajectory = event.trajectory ?? this.store.getTrajectory(message.summary.id);
       this.send(message);
       return;
     }
     if (this.ws.readyState === this.ws.OPEN) this.ws.send(this.render(event), { binary: false });
   }
 
-  private matches(event: StoredEvent): boolean {
+  private matches(event: FeedEvent): boolean {
     const { filter } = this.subscription;
     if (filter.types && !filter.types.includes(event.type)) return false;
     if (event.type === 'run' || event.type === 'step-metrics') return true;
@@ -178,7 +258,7 @@ export class FeedSession {
   private async waitForRoom(): Promise<void> {
     while (this.phase !== 'closed' && this.ws.bufferedAmount > this.limits.readAheadBytes) {
       // The moment the kernel takes more (no polling delay), or a short pause if the socket is gone.
-      const socket = (this.ws as unknown as { _socket?: import('node:net').Socket })._socket;
+      const socket = this.socket();
       if (socket?.writableNeedDrain)
         await new Promise<void>((resolve) => {
           const done = () => {

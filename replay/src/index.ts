@@ -9,18 +9,16 @@ export { exportJsonl, exportParquet, type ParquetRow, readParquetExport, toParqu
 export { FeedClient, type FeedClientOptions } from './feed-client.ts';
 export type { FeedLimits } from './feed-session.ts';
 export { type ReplayServer, type ReplayServerOptions, serveReplay } from './replay-server.ts';
+export { eventJson, eventToMessage, type FeedEvent, type StoredEvent } from './feed-events.ts';
 export {
-  eventJson,
-  eventToMessage,
   type LiveEpisodeSummary,
   type OpenStoreOptions,
   type PartialTrajectory,
   type RunRow,
   type StepPoint,
-  type StoredEvent,
   type TrajectoryQuery,
   TrajectoryStore,
 } from './store.ts';
 export { StoreSink, type StoreSinkOptions } from './store-sink.ts';
-export { StoreWriter } from './store-writer.ts';
+export { StoreWriter, type WriteFailure } from './store-writer.ts';
 export { buildViewer, VIEWER_DIST, VIEWER_ROOT } from './viewer-build.ts';

@@ -16,14 +16,18 @@ import type { Context } from 'hono';
 import type { WebSocket } from 'ws';
 import { NotFoundError, ReplayConfigError, ReplayError } from './errors.ts';
 import { type FeedLimits, FeedSession } from './feed-session.ts';
-import { eventJson, type StoredEvent, type TrajectoryQuery, TrajectoryStore } from './store.ts';
-import type { StoreWriter } from './store-writer.ts';
+import { eventJson, type FeedEvent, type StoredEvent } from './feed-events.ts';
+import { type TrajectoryQuery, TrajectoryStore } from './store.ts';
+import type { StoreWriter, WriteFailure } from './store-writer.ts';
 import { buildViewer } from './viewer-build.ts';
 
 export interface ReplayServerOptions extends ListenOptions {
   /** An open store (its own connection's commits are pushed at once) … */
   store?: TrajectoryStore;
-  /** A writer thread on the same store in this process: what it commits is fanned out from memory. */
+  /**
+   * A writer thread on the same store in this process: what it emits is fanned out at once, before
+   * its commit (marked pending), and what it commits is confirmed from memory.
+   */
   writer?: StoreWriter;
   /** … or the path of one to open (commits of other processes are polled). */
   storePath?: string;
@@ -95,7 +99,17 @@ export async function serveReplay(options: ReplayServerOptions): Promise<ReplayS
   // Recent events as encoded feed frames: 50 clients following one run share each event's bytes
   // (serialised and UTF-8 encoded once, not once per client).
   const rendered = new Map<number, Buffer>();
-  const render = (event: StoredEvent): Buffer => {
+  const renderedPending = new WeakMap<FeedEvent, Buffer>();
+  const render = (event: FeedEvent | StoredEvent): Buffer => {
+    if ('frame' in event && event.frame) return event.frame;
+    if (event.cursor === undefined) {
+      let frame = renderedPending.get(event);
+      if (frame === undefined) {
+        frame = Buffer.from(eventJson(event));
+        renderedPending.set(event, frame);
+      }
+      return frame;
+    }
     let frame = rendered.get(event.cursor);
     if (frame === undefined) {
       frame = Buffer.from(eventJson(event));
@@ -120,12 +134,50 @@ export async function serveReplay(options: ReplayServerOptions): Promise<ReplayS
     }
     return page;
   };
+  /** Each session's frames of one fan-out go to its socket in one write. */
+  const toEverySession = (fn: (session: FeedSession) => void) => {
+    for (const session of sessions) session.corked(() => fn(session));
+  };
   let polledHead = store.head();
   const fanOut = (events: readonly StoredEvent[]) => {
     const fresh = events.filter((e) => e.cursor > polledHead);
     if (fresh.length === 0) return;
     polledHead = fresh.at(-1)!.cursor;
-    for (const session of sessions) session.broadcast(fresh);
+    toEverySession((session) => session.broadcast(fresh));
+  };
+  // The writer's events before their commit, by run and seq, in the order emitted: live sessions get
+  // them at once, and a session that catches up gets them after the stored prefix.
+  const uncommitted = new Map<string, FeedEvent>();
+  const key = (runId: string, seq: number) => `${seq} ${runId}`;
+  const emitted = (events: readonly FeedEvent[]) => {
+    for (const e of events) uncommitted.set(key(e.runId, e.seq!), e);
+    toEverySession((session) => session.broadcast(events));
+  };
+  /** The writer committed `events` and will never commit `failed`: confirm the one, withdraw the other. */
+  const settled = (events: readonly StoredEvent[], failed: readonly WriteFailure[]) => {
+    const confirmed = new Map<string, number>();
+    for (const e of events) {
+      if (e.seq === null || !uncommitted.delete(key(e.runId, e.seq))) continue;
+      confirmed.set(e.runId, Math.max(confirmed.get(e.runId) ?? 0, e.seq));
+    }
+    if (events.length > 0) follow(events);
+    for (const failure of failed) {
+      for (const seq of failure.seqs) uncommitted.delete(key(failure.runId, seq));
+      const frame = Buffer.from(
+        JSON.stringify({ type: 'write-failed', ...failure } satisfies FeedServerMessage),
+      );
+      for (const session of sessions) session.notify(frame, [failure.runId]);
+    }
+    if (confirmed.size === 0) return;
+    const frame = Buffer.from(
+      JSON.stringify({
+        type: 'committed',
+        cursor: polledHead,
+        seqs: Object.fromEntries(confirmed),
+      } satisfies FeedServerMessage),
+    );
+    const runIds = [...confirmed.keys()];
+    for (const session of sessions) session.notify(frame, runIds);
   };
   const poll = () => {
     for (;;) {
@@ -153,10 +205,10 @@ export async function serveReplay(options: ReplayServerOptions): Promise<ReplayS
   // The store's own commits may be a caller's write on its own thread (a trainer writing in
   // process): their fan-out waits for the next turn of the event loop instead of slowing the write.
   const unsubscribeStore = store.onCommit((events) => setImmediate(() => follow(events)));
-  const unsubscribeWriter = options.writer?.onCommit(follow);
+  const unsubscribeWriter = [options.writer?.onEmit(emitted), options.writer?.onCommit(settled)];
   const unsubscribe = () => {
     unsubscribeStore();
-    unsubscribeWriter?.();
+    for (const stop of unsubscribeWriter) stop?.();
   };
   const pollTimer = setInterval(poll, options.pollMs ?? 100);
   const sweepTimer = store.db.readonly
@@ -228,7 +280,9 @@ export async function serveReplay(options: ReplayServerOptions): Promise<ReplayS
       );
       return;
     }
-    const session = new FeedSession(ws, store, parsed.data, limits, render, readPage);
+    const session = new FeedSession(ws, store, parsed.data, limits, render, readPage, () =>
+      uncommitted.values(),
+    );
     sessions.add(session);
     ws.once('close', () => sessions.delete(session));
     session.start().catch(() => ws.terminate());

@@ -1,7 +1,9 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { ToolGymError } from '@toolgym/protocol';
-import { type OpenStoreOptions, type StoredEvent, TrajectoryStore } from './store.ts';
-import type { WriterReply, WriterRequest } from './store-writer.ts';
+import type { StoredEvent } from './feed-events.ts';
+import { unpackGroup, unpackTurn } from './handover.ts';
+import { type OpenStoreOptions, TrajectoryStore } from './store.ts';
+import { SEQ_BLOCK, type WriterReply, type WriterRequest } from './store-writer.ts';
 
 /**
  * Owns the store's one write connection. Requests that arrive while a commit runs wait and are
@@ -36,24 +38,32 @@ if (store)
     committed = events;
   });
 if (store)
-  port.on('message', (request: WriterRequest) => {
-    if (request.op === 'close') {
+  port.on('message', (requests: WriterRequest[]) => {
+    for (const request of requests) {
+      if (request.op !== 'close') {
+        queue.push(request);
+        continue;
+      }
+      // Everything handed over before the close is committed first.
+      if (queue.length > 0) commit();
       store.close();
       port.postMessage({ type: 'closed' } satisfies WriterReply);
       port.close();
       return;
     }
-    queue.push(request);
     if (!scheduled) {
       scheduled = true;
       setImmediate(commit);
     }
   });
 
+type Results = Extract<WriterReply, { type: 'committed' }>['results'];
+
 function commit(): void {
   scheduled = false;
   const batch = queue.splice(0);
-  const results: Extract<WriterReply, { type: 'committed' }>['results'] = [];
+  if (batch.length === 0) return;
+  let results: Results = [];
   committed = [];
   try {
     store.batch(() => {
@@ -74,18 +84,38 @@ function commit(): void {
   } catch (error) {
     // The commit itself failed (disk full, I/O error): nothing of the batch was written.
     const failure = describe(error);
-    port.postMessage({
-      type: 'committed',
-      results: batch.map((r) => ({ id: r.id, ok: false, error: failure })),
-      events: [],
-    } satisfies WriterReply);
-    return;
+    results = batch.map((r) => ({ id: r.id, ok: false, error: failure }));
+    committed = [];
   }
-  port.postMessage({
-    type: 'committed',
-    results,
-    events: committed,
-  } satisfies WriterReply);
+  for (const request of batch) {
+    const runId = numberedRun(request);
+    if (runId === undefined) continue;
+    const result = results.find((r) => r.id === request.id);
+    if (result) result.reserved = reserve(runId);
+  }
+  port.postMessage({ type: 'committed', results, events: committed } satisfies WriterReply);
+}
+
+/** The run of a write that numbered its events here (its owner waits to hear the run's last seq). */
+function numberedRun(request: WriterRequest): string | undefined {
+  switch (request.op) {
+    case 'startRun':
+    case 'setRunStatus':
+      return request.args[0];
+    case 'markUnfinished':
+      return request.args[0]?.runId;
+    default:
+      return undefined;
+  }
+}
+
+/** The seqs reserved for a run's next emitted events; undefined when the store cannot tell (it failed). */
+function reserve(runId: string): { from: number; to: number } | undefined {
+  try {
+    return store.reserveSeqs(runId, SEQ_BLOCK);
+  } catch {
+    return undefined;
+  }
 }
 
 type TurnRequest = Extract<WriterRequest, { op: 'appendTurns' }>;
@@ -104,14 +134,14 @@ function turnRun(batch: readonly WriterRequest[], i: number): TurnRequest[] {
 }
 
 /** A streak of turn requests as one write; false (nothing written) when one is refused, to be retried one by one. */
-function commitTurns(
-  requests: TurnRequest[],
-  results: Extract<WriterReply, { type: 'committed' }>['results'],
-): boolean {
+function commitTurns(requests: TurnRequest[], results: Results): boolean {
   try {
     const value = store.appendTurns(
-      requests.flatMap((r) => r.args[0]),
-      requests[0]!.args[1],
+      requests.flatMap((r) => r.args[0].map(unpackTurn)),
+      {
+        ...requests[0]!.args[1],
+        emitted: requests.flatMap((r) => r.args[1]?.emitted ?? r.args[0].map(() => undefined)),
+      },
     );
     for (const r of requests) results.push({ id: r.id, ok: true, value });
     return true;
@@ -123,9 +153,9 @@ function commitTurns(
 function run(request: WriterRequest): unknown {
   switch (request.op) {
     case 'appendGroup':
-      return store.appendGroup(...request.args);
+      return store.appendGroup(unpackGroup(request.args[0]), request.args[1]);
     case 'appendTurns':
-      return store.appendTurns(...request.args);
+      return store.appendTurns(request.args[0].map(unpackTurn), request.args[1]);
     case 'appendStepMetrics':
       return store.appendStepMetrics(...request.args);
     case 'startRun':
@@ -134,6 +164,8 @@ function run(request: WriterRequest): unknown {
       return store.setRunStatus(...request.args);
     case 'markUnfinished':
       return store.markUnfinished(...request.args);
+    case 'reserveSeqs':
+      return store.reserveSeqs(...request.args);
   }
 }
 

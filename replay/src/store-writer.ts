@@ -1,7 +1,16 @@
 import { Worker } from 'node:worker_threads';
-import type { EpisodeTurn } from '@toolgym/protocol';
+import type { EpisodeTurn, TrajectoryGroup } from '@toolgym/protocol';
 import { ReplayConfigError, ReplayError } from './errors.ts';
-import type { OpenStoreOptions, StoredEvent, TrajectoryStore } from './store.ts';
+import {
+  type EventDraft,
+  type FeedEvent,
+  groupEvents,
+  type StoredEvent,
+  stepMetricsEvent,
+  turnEvent,
+} from './feed-events.ts';
+import { packGroup, packTurn } from './handover.ts';
+import type { OpenStoreOptions, TrajectoryStore } from './store.ts';
 
 type Args<K extends keyof TrajectoryStore> = TrajectoryStore[K] extends (...args: infer A) => unknown
   ? A
@@ -15,6 +24,7 @@ export type WriterRequest =
   | { id: number; op: 'startRun'; args: Args<'startRun'> }
   | { id: number; op: 'setRunStatus'; args: Args<'setRunStatus'> }
   | { id: number; op: 'markUnfinished'; args: Args<'markUnfinished'> }
+  | { id: number; op: 'reserveSeqs'; args: Args<'reserveSeqs'> }
   | { id: number; op: 'close' };
 
 type WriterError = { code?: string; message: string; hint?: string };
@@ -25,27 +35,95 @@ export type WriterReply =
   | {
       type: 'committed';
       results: Array<
-        { id: number; ok: true; value: unknown } | { id: number; ok: false; error: WriterError }
+        ({ id: number; ok: true; value: unknown } | { id: number; ok: false; error: WriterError }) & {
+          /**
+           * For a write whose events the thread numbered (run status, unfinished episodes): the seqs
+           * reserved for the run's next emitted events, after it.
+           */
+          reserved?: SeqRange;
+        }
       >;
       /** The events the commit logged, for in-process followers (the feed server) to fan out unread. */
       events: readonly StoredEvent[];
     }
   | { type: 'closed' };
 
-type CommitListener = (events: readonly StoredEvent[]) => void;
+/** Events a writer emitted before their commit that the store did not write. */
+export interface WriteFailure {
+  runId: string;
+  seqs: number[];
+  code: string;
+  message: string;
+}
+
+type EmitListener = (events: readonly FeedEvent[]) => void;
+type SeqRange = { from: number; to: number };
+
+/**
+ * Seqs are reserved in the store this many at a time before they are emitted, so that no other
+ * numbering (a sweep after this process died) reuses one a client saw; a new block is asked for
+ * when half of one is left.
+ */
+export const SEQ_BLOCK = 4096;
+type CommitListener = (events: readonly StoredEvent[], failed: readonly WriteFailure[]) => void;
+
+/**
+ * How a run's events are numbered here. `next` is the seq the next emitted event gets, up to
+ * `limit` (reserved in the store); it is known while no write whose events the thread numbers
+ * itself (`barriers`) is under way. Writes that would emit meanwhile, or past `limit`, wait in
+ * `waiting`, so seqs only grow in the order events are logged.
+ */
+interface RunSeq {
+  next: number | undefined;
+  limit: number;
+  barriers: number;
+  /** A reservation of more seqs is under way. */
+  extending: boolean;
+  waiting: Array<{ go: () => void; fail: (error: Error) => void }>;
+}
+
+const NO_TURNS: ReadonlySet<number> = new Set();
+
+/** The write of an emitted write, given the seqs and times its events were emitted with. */
+type WriteOf = (
+  emitted: Array<{ seq: number; at: number }> | undefined,
+) => Omit<Exclude<WriterRequest, { op: 'close' }>, 'id'>;
 
 /**
  * The store's writes, off the caller's thread: a worker owns the write connection and commits what
  * arrives together in one transaction, with the store's durability setting. Each promise settles
  * when its write is committed (or refused, with the store's error code), so a caller that awaits
- * keeps "acknowledged = committed"; one that does not (turns of a running episode) never waits for
- * the disk.
+ * keeps "acknowledged = committed".
+ *
+ * Turns, groups and step metrics are also *emitted* the moment they are handed over: their feed
+ * events, numbered per run (`seq`), go to `onEmit` listeners (the feed server) before the thread
+ * has them, so live delivery never waits for the disk. `onCommit` later reports which were
+ * committed and which the store refused. Writes handed over in one turn of the event loop go to
+ * the thread in one message.
  */
 export class StoreWriter {
-  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
-  private readonly listeners = new Set<CommitListener>();
+  private readonly pending = new Map<
+    number,
+    {
+      resolve: (v: unknown) => void;
+      reject: (e: Error) => void;
+      /** The events this write emitted before its commit, and what to forget if it is refused. */
+      emitted?: { runId: string; seqs: number[]; refused?: () => void };
+      /** The run whose seqs this write's reply tells (it numbered its events in the thread). */
+      barrier?: string;
+    }
+  >();
+  private readonly emitListeners = new Set<EmitListener>();
+  private readonly commitListeners = new Set<CommitListener>();
   /** Every write handed over and not yet settled; closing waits for them. */
   private readonly inflight = new Set<Promise<unknown>>();
+  private readonly runs = new Map<string, RunSeq>();
+  /** Turn indices emitted per running episode (cleared by its group): each turn is emitted once. */
+  private readonly streamed = new Map<string, Set<number>>();
+  /** Requests and emitted events of this turn of the event loop, sent at its end. */
+  private outbox: WriterRequest[] = [];
+  private emitted: FeedEvent[] = [];
+  private flushScheduled = false;
   private nextId = 0;
   private dead: Error | undefined;
   private closing: Promise<void> | undefined;
@@ -55,15 +133,7 @@ export class StoreWriter {
     readonly path: string,
   ) {
     worker.on('message', (reply: WriterReply) => {
-      if (reply.type !== 'committed') return;
-      for (const result of reply.results) {
-        const p = this.pending.get(result.id);
-        if (!p) continue;
-        this.pending.delete(result.id);
-        if (result.ok) p.resolve(result.value);
-        else p.reject(toError(result.error));
-      }
-      if (reply.events.length > 0) for (const listener of this.listeners) listener(reply.events);
+      if (reply.type === 'committed') this.committed(reply);
     });
     worker.on('error', (e) =>
       this.fail(new ReplayError('store_writer_failed', `The store writer failed: ${e.message}`)),
@@ -92,44 +162,219 @@ export class StoreWriter {
     return new StoreWriter(worker, file);
   }
 
-  /** Called after each commit with the events it logged, in cursor order. */
-  onCommit(listener: CommitListener): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+  /** Called with each batch of events as they are emitted, before their commit, in seq order per run. */
+  onEmit(listener: EmitListener): () => void {
+    this.emitListeners.add(listener);
+    return () => this.emitListeners.delete(listener);
   }
 
-  appendGroup(...args: Args<'appendGroup'>): Promise<{ cursor: number }> {
-    return this.request({ op: 'appendGroup', args }) as Promise<{ cursor: number }>;
+  /**
+   * Called after each commit with the events it logged, in cursor order, and the emitted events
+   * that will never be committed (their write was refused, or the writer stopped).
+   */
+  onCommit(listener: CommitListener): () => void {
+    this.commitListeners.add(listener);
+    return () => this.commitListeners.delete(listener);
+  }
+
+  appendGroup(group: TrajectoryGroup, options: { runId?: string } = {}): Promise<{ cursor: number }> {
+    const runId = group?.runId ?? options.runId;
+    let streamed: Array<[string, Set<number>]> = [];
+    return this.emitting(
+      runId,
+      () => {
+        const { events } = groupEvents(group, runId!, (id) => this.streamed.get(id) ?? NO_TURNS);
+        streamed = group.trajectories.flatMap((t) => {
+          const turns = this.streamed.get(t.id);
+          this.streamed.delete(t.id);
+          return turns ? [[t.id, turns] as [string, Set<number>]] : [];
+        });
+        return events;
+      },
+      (emitted) => ({
+        op: 'appendGroup',
+        args: [packGroup(group), { ...options, seqFrom: emitted?.[0]?.seq }],
+      }),
+      // A refused group may be sent again: its streamed turns are still all the store has of it.
+      () => {
+        for (const [id, turns] of streamed) this.streamed.set(id, turns);
+      },
+    ) as Promise<{ cursor: number }>;
   }
 
   appendTurn(turn: EpisodeTurn, options: { runId?: string } = {}): Promise<{ cursor: number }> {
-    return this.request({ op: 'appendTurns', args: [[turn], options] }) as Promise<{ cursor: number }>;
+    const runId = turn?.runId ?? options.runId;
+    let indices: Set<number> | undefined;
+    return this.emitting(
+      runId,
+      () => {
+        indices = this.streamed.get(turn.trajectoryId);
+        if (indices?.has(turn.turn.index)) return [];
+        if (!indices) {
+          indices = new Set();
+          this.streamed.set(turn.trajectoryId, indices);
+        }
+        const turnJson = JSON.stringify(turn.turn) as string | undefined;
+        if (turnJson === undefined) throw new Error('a turn without its turn');
+        indices.add(turn.turn.index);
+        return [turnEvent(turn, turnJson, Date.now())];
+      },
+      (emitted) => ({
+        op: 'appendTurns',
+        args: [[packTurn(turn)], { ...options, ...(emitted ? { emitted } : {}) }],
+      }),
+      // A refused turn may be sent again, and is emitted again then.
+      () => indices?.delete(turn.turn.index),
+    ) as Promise<{ cursor: number }>;
   }
 
-  appendStepMetrics(...args: Args<'appendStepMetrics'>): Promise<{ cursor: number }> {
-    return this.request({ op: 'appendStepMetrics', args }) as Promise<{ cursor: number }>;
+  appendStepMetrics(
+    runId: string,
+    step: number,
+    metrics: Record<string, number>,
+  ): Promise<{ cursor: number }> {
+    return this.emitting(
+      runId,
+      () => [stepMetricsEvent(step, metrics, Date.now())],
+      (emitted) => ({ op: 'appendStepMetrics', args: [runId, step, metrics, emitted?.[0]] }),
+    ) as Promise<{ cursor: number }>;
   }
 
   startRun(...args: Args<'startRun'>): Promise<void> {
-    return this.request({ op: 'startRun', args }) as Promise<void>;
+    return this.request({ op: 'startRun', args }, { barrier: args[0] }) as Promise<void>;
   }
 
   setRunStatus(...args: Args<'setRunStatus'>): Promise<void> {
-    return this.request({ op: 'setRunStatus', args }) as Promise<void>;
+    return this.request({ op: 'setRunStatus', args }, { barrier: args[0] }) as Promise<void>;
   }
 
   markUnfinished(...args: Args<'markUnfinished'>): Promise<number> {
-    return this.request({ op: 'markUnfinished', args }) as Promise<number>;
+    const runId = args[0]?.runId;
+    return this.request(
+      { op: 'markUnfinished', args },
+      runId === undefined ? {} : { barrier: runId },
+    ) as Promise<number>;
   }
 
-  private request(request: Omit<Exclude<WriterRequest, { op: 'close' }>, 'id'>): Promise<unknown> {
+  /**
+   * A write whose events are emitted now, numbered after the run's last seq, and committed later.
+   * When the events cannot be built (malformed input, no run id) nothing is emitted and the thread's
+   * validation refuses the write with the field to fix.
+   */
+  private emitting(
+    runId: string | undefined,
+    build: () => EventDraft[],
+    request: WriteOf,
+    refused?: () => void,
+  ): Promise<unknown> {
+    if (runId === undefined || this.dead || this.closing) return this.request(request(undefined));
+    const run = this.runs.get(runId) ?? this.learnRun(runId);
+    if (run.next === undefined || run.waiting.length > 0)
+      return this.later(run, () => this.emitting(runId, build, request, refused));
+    let drafts: EventDraft[];
+    try {
+      drafts = build();
+    } catch {
+      return this.request(request(undefined));
+    }
+    if (drafts.length === 0) return Promise.resolve({ cursor: 0 });
+    return this.emit(runId, run, drafts, request, refused);
+  }
+
+  /** Number `drafts` within the run's reserved seqs (waiting for more if they do not fit), emit them, and write. */
+  private emit(
+    runId: string,
+    run: RunSeq,
+    drafts: EventDraft[],
+    request: WriteOf,
+    refused?: () => void,
+  ): Promise<unknown> {
+    if (this.dead || this.closing) return this.request(request(undefined));
+    if (run.next === undefined || run.next + drafts.length - 1 > run.limit) {
+      this.reserve(runId, run, drafts.length);
+      return this.later(run, () => this.emit(runId, run, drafts, request, refused));
+    }
+    const seqFrom = run.next;
+    run.next += drafts.length;
+    if (run.limit - run.next < SEQ_BLOCK / 2) this.reserve(runId, run, 0);
+    const events = drafts.map((d, i): FeedEvent => ({ ...d, runId, seq: seqFrom + i }));
+    this.emitted.push(...events);
+    const emitted = events.map((e) => ({ seq: e.seq!, at: e.at }));
+    return this.request(request(emitted), {
+      emitted: { runId, seqs: emitted.map((e) => e.seq), ...(refused ? { refused } : {}) },
+    });
+  }
+
+  /** Run `fn` once the run's seqs are known again, after the writes already waiting. */
+  private later(run: RunSeq, fn: () => Promise<unknown>): Promise<unknown> {
+    return new Promise((resolve, reject) =>
+      run.waiting.push({ go: () => void fn().then(resolve, reject), fail: reject }),
+    );
+  }
+
+  /** A run not written here before: its seqs are reserved in the store (recording the run if new). */
+  private learnRun(runId: string): RunSeq {
+    const run: RunSeq = { next: undefined, limit: 0, barriers: 0, extending: false, waiting: [] };
+    this.runs.set(runId, run);
+    this.request({ op: 'startRun', args: [runId, {}] }, { barrier: runId }).catch(() => {});
+    return run;
+  }
+
+  /** Reserve more seqs for the run (at least `need`), unless a reservation is under way. */
+  private reserve(runId: string, run: RunSeq, need: number): void {
+    if (run.extending || run.barriers > 0 || this.dead || this.closing) return;
+    run.extending = true;
+    this.request({ op: 'reserveSeqs', args: [runId, Math.max(SEQ_BLOCK, need)] }).then(
+      (range) => {
+        run.extending = false;
+        run.limit = Math.max(run.limit, (range as SeqRange).to);
+        this.resume(run);
+      },
+      (error: Error) => {
+        run.extending = false;
+        for (const { fail } of run.waiting.splice(0)) fail(error);
+      },
+    );
+  }
+
+  /** Let the writes waiting for a run's seqs go, in order (one that must wait again keeps its place). */
+  private resume(run: RunSeq): void {
+    const waiting = run.waiting.splice(0);
+    for (const [i, { go }] of waiting.entries()) {
+      if (run.waiting.length > 0) {
+        run.waiting.push(...waiting.slice(i));
+        return;
+      }
+      go();
+    }
+  }
+
+  private request(
+    request: Omit<Exclude<WriterRequest, { op: 'close' }>, 'id'>,
+    about: { emitted?: { runId: string; seqs: number[]; refused?: () => void }; barrier?: string } = {},
+  ): Promise<unknown> {
     if (this.dead) return Promise.reject(this.dead);
     if (this.closing)
       return Promise.reject(new ReplayError('store_writer_closed', 'The store writer is closed.'));
+    if (about.barrier !== undefined) {
+      const run = this.runs.get(about.barrier);
+      if (run) {
+        run.barriers++;
+        run.next = undefined;
+      } else
+        this.runs.set(about.barrier, {
+          next: undefined,
+          limit: 0,
+          barriers: 1,
+          extending: false,
+          waiting: [],
+        });
+    }
     const id = this.nextId++;
     const promise = new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      this.worker.postMessage({ ...request, id });
+      this.pending.set(id, { resolve, reject, ...about });
+      this.outbox.push({ ...request, id } as WriterRequest);
+      this.scheduleFlush();
     });
     const settled: Promise<unknown> = promise.then(
       () => this.inflight.delete(settled),
@@ -139,22 +384,99 @@ export class StoreWriter {
     return promise;
   }
 
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    queueMicrotask(() => this.flush());
+  }
+
+  /** Hand this turn's emitted events to the listeners, and its writes to the thread in one message. */
+  private flush(): void {
+    this.flushScheduled = false;
+    const events = this.emitted;
+    const requests = this.outbox;
+    this.emitted = [];
+    this.outbox = [];
+    if (events.length > 0) for (const listener of this.emitListeners) listener(events);
+    if (requests.length > 0) this.worker.postMessage(requests);
+  }
+
+  private committed(reply: Extract<WriterReply, { type: 'committed' }>): void {
+    const failed: WriteFailure[] = [];
+    for (const result of reply.results) {
+      const emitted = this.pending.get(result.id)?.emitted;
+      if (result.ok || !emitted) continue;
+      emitted.refused?.();
+      failed.push({
+        runId: emitted.runId,
+        seqs: emitted.seqs,
+        code: result.error.code ?? 'store_write_failed',
+        message: result.error.message,
+      });
+    }
+    if (reply.events.length > 0 || failed.length > 0)
+      for (const listener of this.commitListeners) listener(reply.events, failed);
+    for (const result of reply.results) {
+      const p = this.pending.get(result.id);
+      if (!p) continue;
+      this.pending.delete(result.id);
+      if (p.barrier !== undefined)
+        this.barrierDone(p.barrier, result.reserved, result.ok ? undefined : toError(result.error));
+      if (result.ok) p.resolve(result.value);
+      else p.reject(toError(result.error));
+    }
+  }
+
+  /** A write that numbered its events in the thread ended: once none is left, the run's next seqs are known. */
+  private barrierDone(runId: string, reserved: SeqRange | undefined, error: Error | undefined): void {
+    const run = this.runs.get(runId);
+    if (!run) return;
+    run.barriers--;
+    if (run.barriers > 0) return;
+    if (reserved === undefined) {
+      // The store could not reserve seqs (its commit failed): the writes waiting for them fail with
+      // its error, and the run's next write asks again.
+      this.runs.delete(runId);
+      const failure =
+        error ?? new ReplayError('store_write_failed', `Could not reserve seqs for run '${runId}'.`);
+      for (const { fail } of run.waiting.splice(0)) fail(failure);
+      return;
+    }
+    run.next = reserved.from;
+    run.limit = reserved.to;
+    this.resume(run);
+  }
+
   /** Commit what was handed over, then stop the worker. */
   close(): Promise<void> {
     this.closing ??= (async () => {
       await Promise.allSettled(this.inflight);
       if (this.dead) return;
       const closed = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
-      this.worker.postMessage({ id: this.nextId++, op: 'close' } satisfies WriterRequest);
+      this.worker.postMessage([{ id: this.nextId++, op: 'close' }] satisfies WriterRequest[]);
       await closed;
     })();
     return this.closing;
   }
 
   private fail(error: Error): void {
-    this.dead ??= error;
-    for (const p of this.pending.values()) p.reject(this.dead);
+    if (this.dead) return;
+    this.dead = error;
+    const failed: WriteFailure[] = [];
+    for (const p of this.pending.values()) {
+      if (p.emitted)
+        failed.push({
+          runId: p.emitted.runId,
+          seqs: p.emitted.seqs,
+          code: (error as ReplayError).code ?? 'store_writer_failed',
+          message: error.message,
+        });
+      p.reject(error);
+    }
     this.pending.clear();
+    if (failed.length > 0) for (const listener of this.commitListeners) listener([], failed);
+    // Writes waiting for a run's seq are refused now that no commit will come.
+    for (const run of this.runs.values()) for (const { fail } of run.waiting.splice(0)) fail(error);
   }
 }
 

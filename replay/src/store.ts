@@ -4,7 +4,6 @@ import path from 'node:path';
 import {
   type EpisodeTurn,
   EpisodeTurnSchema,
-  type FeedEventMessage,
   type FeedEventType,
   type RunStatus,
   type Trajectory,
@@ -15,6 +14,15 @@ import {
 } from '@toolgym/protocol';
 import Database from 'better-sqlite3';
 import { DuplicateIdError, InvalidTrajectoryError, NotFoundError, ReplayConfigError } from './errors.ts';
+import {
+  type EventDraft,
+  eventJson,
+  groupEvents,
+  runEvent,
+  type StoredEvent,
+  stepMetricsEvent,
+  turnEvent,
+} from './feed-events.ts';
 import {
   decodeFloat32,
   decodeInt32,
@@ -99,18 +107,6 @@ export interface PartialTrajectory extends LiveEpisodeSummary {
   policyLogprobs?: number[];
   /** Each token's text piece, where the writer knew it. */
   pieces: Array<string | null>;
-}
-
-/** A row of the event log as the feed reads it. */
-export interface StoredEvent {
-  cursor: number;
-  runId: string;
-  type: FeedEventType;
-  at: number;
-  envId: string | null;
-  taskId: string | null;
-  reward: number | null;
-  payload: string;
 }
 
 const SCHEMA = `
@@ -229,6 +225,9 @@ const ADDED_COLUMNS: ReadonlyArray<{ table: string; column: string; type: string
   { table: 'trajectories', column: 'policy_logprobs', type: 'BLOB' },
   { table: 'trajectories', column: 'branches_json', type: 'TEXT' },
   { table: 'trajectories', column: 'branched_from_json', type: 'TEXT' },
+  { table: 'events', column: 'seq', type: 'INTEGER' },
+  { table: 'runs', column: 'reserved_seq', type: 'INTEGER NOT NULL DEFAULT 0' },
+  { table: 'events', column: 'frame', type: 'BLOB' },
 ];
 
 /** This process, as the writer of the episodes it streams (the store checks whether it still runs). */
@@ -249,6 +248,8 @@ export class TrajectoryStore {
   private readonly listeners = new Set<Listener>();
   /** Events logged by the transaction under way, handed to the listeners once it commits. */
   private logged: StoredEvent[] = [];
+  /** The cursor the next event of the transaction under way gets (it holds the write lock). */
+  private nextCursor: number | undefined;
   /** Token ids whose piece this connection recorded, by run (a cache: the table ignores repeats anyway). */
   private readonly knownPieces = new Map<string, Set<number>>();
   private readonly statements;
@@ -275,10 +276,12 @@ export class TrajectoryStore {
     if (!options.readonly) {
       this.db.pragma('journal_mode = WAL');
       this.db.pragma(`synchronous = ${options.durability === 'normal' ? 'NORMAL' : 'FULL'}`);
-      this.db.transaction(() => {
-        this.db.exec(SCHEMA);
-        migrate(this.db);
-      }).immediate();
+      this.db
+        .transaction(() => {
+          this.db.exec(SCHEMA);
+          migrate(this.db);
+        })
+        .immediate();
     }
     this.statements = this.prepare();
     if (!options.readonly) this.markUnfinished();
@@ -306,8 +309,13 @@ export class TrajectoryStore {
       ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       insertText: 'INSERT INTO trajectories_text (rowid, text) VALUES (?, ?)',
       insertMetrics: 'INSERT INTO step_metrics (run_id, step, at, metrics) VALUES (?, ?, ?, ?)',
-      insertEvent:
-        'INSERT INTO events (run_id, type, at, env_id, task_id, reward, payload) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      insertEvent: `INSERT INTO events (cursor, run_id, seq, type, at, env_id, task_id, reward, payload, frame)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      lastCursor: `SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0),
+        COALESCE((SELECT MAX(cursor) FROM events), 0)) AS cursor`,
+      lastSeq: `SELECT MAX(COALESCE((SELECT MAX(seq) FROM events WHERE run_id = @run), 0),
+        COALESCE((SELECT reserved_seq FROM runs WHERE id = @run), 0)) AS seq`,
+      reserveSeqs: 'UPDATE runs SET reserved_seq = ? WHERE id = ?',
       head: 'SELECT COALESCE(MAX(cursor), 0) AS head FROM events',
       eventsAfter: 'SELECT * FROM events WHERE cursor > ? ORDER BY cursor LIMIT ?',
       runEventsAfter: 'SELECT * FROM events WHERE run_id = ? AND cursor > ? ORDER BY cursor LIMIT ?',
@@ -351,15 +359,18 @@ export class TrajectoryStore {
    */
   batch<T>(fn: () => T): T {
     const mark = this.logged.length;
+    const cursorMark = this.nextCursor;
     let result: T;
     try {
       result = this.db.transaction(fn).immediate();
     } catch (error) {
       this.logged.length = mark;
+      this.nextCursor = this.db.inTransaction ? cursorMark : undefined;
       // Pieces the rolled-back writes recorded are gone from the table: forget that they were known.
       this.knownPieces.clear();
       throw error;
     }
+    if (!this.db.inTransaction) this.nextCursor = undefined;
     if (!this.db.inTransaction && this.logged.length > 0) {
       const events = this.logged;
       this.logged = [];
@@ -368,22 +379,43 @@ export class TrajectoryStore {
     return result;
   }
 
-  /** Append one event to the log (inside a transaction) and keep it for the listeners; its cursor. */
-  private logEvent(
-    runId: string,
-    type: FeedEventType,
-    at: number,
-    episode: { envId: string; taskId: string; reward: number | null } | undefined,
-    payload: string,
-  ): number {
-    const envId = episode?.envId ?? null;
-    const taskId = episode?.taskId ?? null;
-    const reward = episode?.reward ?? null;
-    const cursor = Number(
-      this.statements.insertEvent.run(runId, type, at, envId, taskId, reward, payload).lastInsertRowid,
-    );
-    this.logged.push({ cursor, runId, type, at, envId, taskId, reward, payload });
+  /**
+   * Append one event to the log (inside a transaction) and keep it for the listeners; its cursor.
+   * `seq` is the one its writer gave it when it was emitted; otherwise the run's next.
+   */
+  private logEvent(runId: string, event: EventDraft, seq = this.lastSeq(runId) + 1): number {
+    const { type, at, envId, taskId, reward, payload } = event;
+    this.nextCursor ??= (this.statements.lastCursor.get() as { cursor: number }).cursor + 1;
+    const cursor = this.nextCursor++;
+    const logged: StoredEvent = { cursor, seq, runId, type, at, envId, taskId, reward, payload };
+    // The frame as the feed sends it, stored with the event: a replay reads it and sends it as is.
+    const frame = Buffer.from(eventJson(logged));
+    this.statements.insertEvent.run(cursor, runId, seq, type, at, envId, taskId, reward, payload, frame);
+    this.logged.push(logged);
     return cursor;
+  }
+
+  /**
+   * The highest `seq` of a run's events, or reserved for them by a writer (0 when none): events are
+   * numbered after it, so no seq a client may have seen is given twice.
+   */
+  lastSeq(runId: string): number {
+    return (this.statements.lastSeq.get({ run: runId }) as { seq: number }).seq;
+  }
+
+  /**
+   * Reserve the next `count` seqs of a run (recording the run if new) for a writer that emits
+   * events before it commits them; returns them.
+   */
+  reserveSeqs(runId: string, count: number): { from: number; to: number } {
+    let range = { from: 0, to: 0 };
+    this.batch(() => {
+      this.ensureRun(runId, {}, Date.now());
+      const from = this.lastSeq(runId) + 1;
+      range = { from, to: from + count - 1 };
+      this.statements.reserveSeqs.run(range.to, runId);
+    });
+    return range;
   }
 
   /** The newest cursor in the event log (0 when empty). */
@@ -411,14 +443,14 @@ export class TrajectoryStore {
       const current = this.db.prepare('SELECT info FROM runs WHERE id = ?').get(runId) as { info: string };
       const merged = { ...JSON.parse(current.info), ...(info ?? {}) };
       this.statements.updateRun.run(status, JSON.stringify(merged), now, runId);
-      this.logEvent(runId, 'run', now, undefined, JSON.stringify({ status, info: merged }));
+      this.logEvent(runId, runEvent(now, { status, info: merged }));
     });
   }
 
   private ensureRun(runId: string, info: Record<string, unknown>, now: number): void {
     if (this.statements.runById.get(runId)) return;
     this.statements.insertRun.run(runId, 'running', JSON.stringify(info), now, now);
-    this.logEvent(runId, 'run', now, undefined, JSON.stringify({ status: 'running', info }));
+    this.logEvent(runId, runEvent(now, { status: 'running', info }));
   }
 
   /**
@@ -426,7 +458,14 @@ export class TrajectoryStore {
    * the feed events (each turn and each trajectory, ordered by original time). When this returns,
    * the group is committed. `runId` is used when the group carries none.
    */
-  appendGroup(group: TrajectoryGroup, options: { runId?: string } = {}): { cursor: number } {
+  appendGroup(
+    group: TrajectoryGroup,
+    options: {
+      runId?: string;
+      /** The seq its writer gave the first event the group logs (the rest follow in order). */
+      seqFrom?: number;
+    } = {},
+  ): { cursor: number } {
     const parsed = TrajectoryGroupSchema.safeParse(group);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
@@ -456,50 +495,25 @@ export class TrajectoryStore {
         if (isUniqueViolation(error)) throw new DuplicateIdError('group', group.id);
         throw error;
       }
-      const events: Array<{
-        at: number;
-        order: number;
-        type: FeedEventType;
-        t: Trajectory;
-        payload: string;
-      }> = [];
-      for (const t of group.trajectories) {
-        const summary = summarise(t, runId, group);
-        const turnJsons = t.turns.map((turn) => JSON.stringify(turn));
-        this.insertTrajectory(t, summary, `[${turnJsons.join(',')}]`);
-        // Turns streamed while the episode ran are in the log already: each turn is logged once.
-        const streamed = new Set(
-          (this.statements.liveTurnIndices.all(t.id) as Array<{ turn_index: number }>).map(
-            (r) => r.turn_index,
+      // Turns streamed while the episode ran are in the log already: each turn is logged once.
+      const { records, events } = groupEvents(
+        group,
+        runId,
+        (id) =>
+          new Set(
+            (this.statements.liveTurnIndices.all(id) as Array<{ turn_index: number }>).map(
+              (r) => r.turn_index,
+            ),
           ),
-        );
+      );
+      for (const { t, summary, turnsJson } of records) {
+        this.insertTrajectory(t, summary, turnsJson);
         this.statements.deleteLiveTurns.run(t.id);
         this.statements.deleteLiveEpisode.run(t.id);
-        let at = t.timing.startedAt;
-        t.turns.forEach((turn, i) => {
-          at += turn.generateMs + turn.toolMs;
-          if (streamed.has(turn.index)) return;
-          const payload = turnPayload({ ...summary, trajectoryId: t.id }, turnJsons[i]!);
-          events.push({ at, order: events.length, type: 'turn', t, payload });
-        });
-        const end = Math.max(at, t.timing.startedAt + t.timing.ms);
-        events.push({
-          at: end,
-          order: events.length,
-          type: 'trajectory',
-          t,
-          payload: JSON.stringify(summary),
-        });
       }
-      events.sort((a, b) => a.at - b.at || a.order - b.order);
-      for (const e of events)
-        cursor = this.logEvent(
-          runId,
-          e.type,
-          e.at,
-          { envId: e.t.envId, taskId: e.t.taskId, reward: e.t.reward.total },
-          e.payload,
-        );
+      events.forEach((e, i) => {
+        cursor = this.logEvent(runId, e, options.seqFrom === undefined ? undefined : options.seqFrom + i);
+      });
     });
     return { cursor };
   }
@@ -553,7 +567,14 @@ export class TrajectoryStore {
    * once. A turn already recorded, or of an episode whose group committed, is passed over (a writer
    * may resend after a retry; every turn is logged once). `runId` is used when a turn carries none.
    */
-  appendTurns(turns: readonly EpisodeTurn[], options: { runId?: string } = {}): { cursor: number } {
+  appendTurns(
+    turns: readonly EpisodeTurn[],
+    options: {
+      runId?: string;
+      /** The seq and time its writer gave each turn's event when it emitted it, by position. */
+      emitted?: ReadonlyArray<{ seq: number; at: number } | undefined>;
+    } = {},
+  ): { cursor: number } {
     const parsed = turns.map((turn) => {
       const result = EpisodeTurnSchema.safeParse(turn);
       if (!result.success) {
@@ -571,22 +592,22 @@ export class TrajectoryStore {
     });
     let cursor = 0;
     this.batch(() => {
-      for (const { turn: e, runId } of parsed) {
+      for (const [i, { turn: e, runId }] of parsed.entries()) {
         if (this.statements.trajectoryExists.get(e.trajectoryId)) continue;
         const now = Date.now();
         this.ensureRun(runId, {}, now);
         this.statements.insertLiveEpisode.run(
-            e.trajectoryId,
-            runId,
-            e.step ?? null,
-            e.groupId ?? null,
-            e.envId,
-            e.taskId,
-            e.seed,
-            e.startedAt,
-            now,
-            WRITER,
-          );
+          e.trajectoryId,
+          runId,
+          e.step ?? null,
+          e.groupId ?? null,
+          e.envId,
+          e.taskId,
+          e.seed,
+          e.startedAt,
+          now,
+          WRITER,
+        );
         const { tokens } = e;
         const turnJson = JSON.stringify(e.turn);
         const inserted = this.statements.insertLiveTurn.run(
@@ -603,8 +624,8 @@ export class TrajectoryStore {
         if (inserted.changes === 0) continue;
         this.statements.touchLiveEpisode.run(now, e.trajectoryId);
         if (tokens.pieces) this.insertPieces(runId, tokens.ids, tokens.pieces);
-        const episode = { envId: e.envId, taskId: e.taskId, reward: null };
-        cursor = this.logEvent(runId, 'turn', now, episode, turnPayload(e, turnJson));
+        const emitted = options.emitted?.[i];
+        cursor = this.logEvent(runId, turnEvent(e, turnJson, emitted?.at ?? now), emitted?.seq);
       }
     });
     return { cursor };
@@ -631,13 +652,13 @@ export class TrajectoryStore {
           `its writer (${r.writer as string}) stopped before the episode's group was committed`;
         this.statements.markUnfinished.run(reason, now, r.trajectory_id);
         const summary = rowToLiveSummary({ ...r, status: 'unfinished', reason });
-        const episode = { envId: summary.envId, taskId: summary.taskId, reward: null };
-        this.logEvent(
-          summary.runId,
-          'episode',
-          now,
-          episode,
-          JSON.stringify({
+        this.logEvent(summary.runId, {
+          type: 'episode',
+          at: now,
+          envId: summary.envId,
+          taskId: summary.taskId,
+          reward: null,
+          payload: JSON.stringify({
             step: summary.step,
             trajectoryId: summary.trajectoryId,
             groupId: summary.groupId,
@@ -647,7 +668,7 @@ export class TrajectoryStore {
             turns: summary.turns,
             reason,
           }),
-        );
+        });
       }
     });
     return gone.length;
@@ -731,8 +752,14 @@ export class TrajectoryStore {
   }
 
   /** Step-level metrics of the trainer; one record per (run, step). */
-  appendStepMetrics(runId: string, step: number, metrics: Record<string, number>): { cursor: number } {
-    const now = Date.now();
+  appendStepMetrics(
+    runId: string,
+    step: number,
+    metrics: Record<string, number>,
+    /** The seq and time its writer gave the event when it emitted it. */
+    emitted?: { seq: number; at: number },
+  ): { cursor: number } {
+    const now = emitted?.at ?? Date.now();
     let cursor = 0;
     this.batch(() => {
       this.ensureRun(runId, {}, now);
@@ -746,7 +773,7 @@ export class TrajectoryStore {
         }
         throw error;
       }
-      cursor = this.logEvent(runId, 'step-metrics', now, undefined, JSON.stringify({ step, metrics }));
+      cursor = this.logEvent(runId, stepMetricsEvent(step, metrics, now), emitted?.seq);
     });
     return { cursor };
   }
@@ -905,6 +932,8 @@ export class TrajectoryStore {
     ) as Array<Record<string, unknown>>;
     return rows.map((r) => ({
       cursor: r.cursor as number,
+      seq: r.seq as number | null,
+      ...(r.frame == null ? {} : { frame: r.frame as Buffer }),
       runId: r.run_id as string,
       type: r.type as FeedEventType,
       at: r.at as number,
@@ -928,43 +957,6 @@ export class TrajectoryStore {
   }
 }
 
-/** The feed message an event of the log becomes (trajectory messages without the full trajectory). */
-export function eventToMessage(event: StoredEvent): FeedEventMessage {
-  const base = { cursor: event.cursor, runId: event.runId, at: event.at };
-  const payload = JSON.parse(event.payload);
-  switch (event.type) {
-    case 'run':
-      return { type: 'run', ...base, status: payload.status, info: payload.info ?? {} };
-    case 'turn':
-      return { type: 'turn', ...base, ...payload };
-    case 'trajectory':
-      return { type: 'trajectory', ...base, summary: payload };
-    case 'step-metrics':
-      return { type: 'step-metrics', ...base, step: payload.step, metrics: payload.metrics };
-    case 'episode':
-      return { type: 'episode', ...base, ...payload };
-  }
-}
-
-/** A turn event's payload: where its episode runs, then the turn, serialised once by the caller. */
-function turnPayload(
-  where: { step?: number; trajectoryId: string; groupId?: string; envId: string; taskId: string },
-  turnJson: string,
-): string {
-  const { step, trajectoryId, groupId, envId, taskId } = where;
-  return `${JSON.stringify({ step, trajectoryId, groupId, envId, taskId }).slice(0, -1)},"turn":${turnJson}}`;
-}
-
-/**
- * The feed JSON of an event, the same message as `eventToMessage` serialised, built around the
- * stored payload text without parsing it: the feed sends every event this way.
- */
-export function eventJson(event: StoredEvent): string {
-  const head = `{"type":"${event.type}","cursor":${event.cursor},"runId":${JSON.stringify(event.runId)},"at":${event.at}`;
-  if (event.type === 'trajectory') return `${head},"summary":${event.payload}}`;
-  return event.payload === '{}' ? `${head}}` : `${head},${event.payload.slice(1)}`;
-}
-
 function prepareLazily<K extends string>(
   db: Database.Database,
   sql: Record<K, string>,
@@ -983,6 +975,7 @@ function migrate(db: Database.Database): void {
     const columns = db.prepare(`PRAGMA table_info(${table})`).all() as Array<{ name: string }>;
     if (!columns.some((c) => c.name === column)) db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${type}`);
   }
+  db.exec('CREATE INDEX IF NOT EXISTS events_run_seq ON events (run_id, seq)');
 }
 
 /** Whether the process that streamed an episode still runs (another host's writer is assumed to). */
@@ -1019,30 +1012,6 @@ function rowToLiveSummary(r: Record<string, unknown>): LiveEpisodeSummary {
     status: r.status === 'unfinished' || !writerRuns(r.writer as string) ? 'unfinished' : 'running',
     turns: r.n_turns as number,
     ...(r.reason == null ? {} : { reason: r.reason as string }),
-  };
-}
-
-function summarise(t: Trajectory, runId: string, group: TrajectoryGroup): TrajectorySummary {
-  const step = t.step ?? group.step;
-  const lastAssistant = [...t.messages].reverse().find((m) => m.role === 'assistant');
-  let sampled = 0;
-  for (const m of t.lossMask) sampled += m;
-  return {
-    id: t.id,
-    runId,
-    ...(step === undefined ? {} : { step }),
-    groupId: t.groupId ?? group.id,
-    envId: t.envId,
-    taskId: t.taskId,
-    seed: t.seed,
-    status: t.status,
-    reward: t.reward,
-    turns: t.turns.length,
-    tokens: t.tokens.length,
-    sampledTokens: sampled,
-    finalText: (lastAssistant?.content ?? '').slice(0, 500),
-    startedAt: t.timing.startedAt,
-    ms: t.timing.ms,
   };
 }
 

@@ -5,7 +5,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type ReplayServer, serveReplay } from '../src/replay-server.ts';
-import { eventToMessage, TrajectoryStore } from '../src/store.ts';
+import { eventToMessage } from '../src/feed-events.ts';
+import { TrajectoryStore } from '../src/store.ts';
 import { FeedClient } from '../src/feed-client.ts';
 import type { FeedEventMessage } from '@toolgym/protocol';
 import { makeGroup, pieceOf } from './generate.ts';
@@ -98,6 +99,13 @@ describe('a writer killed mid-episode', () => {
       running.trajectories.map((t) => t.id).sort(),
     );
     expect(received.filter((m) => m.type === 'trajectory')).toHaveLength(done.trajectories.length);
+    // Numbered after every seq the killed writer had reserved, and so may have sent live before its
+    // commit: a client resuming with the seqs it saw still gets them.
+    const { reserved_seq: reserved } = store.db
+      .prepare("SELECT reserved_seq FROM runs WHERE id = 'crash-live'")
+      .get() as { reserved_seq: number };
+    expect(reserved).toBeGreaterThan(Math.max(...turns.map((m) => m.seq!)));
+    for (const m of unfinished) expect(m.seq).toBeGreaterThan(reserved);
     // Reopening again marks nothing twice.
     const again = TrajectoryStore.open(file);
     try {

@@ -13,7 +13,8 @@ import WebSocket from 'ws';
 import { HttpConfigError, probeGuards } from '@toolgym/http';
 import { FeedClient } from '../src/feed-client.ts';
 import { type ReplayServer, serveReplay } from '../src/replay-server.ts';
-import { eventToMessage, TrajectoryStore } from '../src/store.ts';
+import { eventToMessage } from '../src/feed-events.ts';
+import { TrajectoryStore } from '../src/store.ts';
 import { StoreWriter } from '../src/store-writer.ts';
 import { makeGroup, rng } from './generate.ts';
 
@@ -168,18 +169,24 @@ describe('replay feed', () => {
     expect(code).toBe(FEED_CLOSE_CODES.slowConsumer);
     const overflow = slow.messages.find((m) => m.type === 'overflow');
     if (overflow?.type !== 'overflow') throw new Error('no overflow message');
-    const before = slow.messages.filter(
-      (m): m is FeedEventMessage => 'cursor' in m && m.type !== 'caught-up' && m.type !== 'end',
-    );
-    expect(before.at(-1)!.cursor).toBe(overflow.resumeAfter);
-    // Resuming from that cursor completes the stream with no gap and no duplicate.
-    const rest = rawSubscribe(server.feedUrl, { runId: 'r1', after: overflow.resumeAfter });
+    const isEvent = (m: FeedServerMessage): m is FeedEventMessage =>
+      ['run', 'turn', 'trajectory', 'step-metrics'].includes(m.type);
+    const before = slow.messages.filter(isEvent);
+    // Every committed event it was sent is at or before its resume cursor; events sent before their
+    // commit (from the writer thread) are named by their seq.
+    const sentCursors = before.flatMap((m) => (m.cursor === undefined ? [] : [m.cursor]));
+    if (sentCursors.length > 0) expect(Math.max(...sentCursors)).toBeLessThanOrEqual(overflow.resumeAfter);
+    expect(before.some((m) => m.pending)).toBe(source === 'a writer thread');
+    // Resuming from that cursor and seq completes the stream with no gap and no duplicate.
+    const rest = rawSubscribe(server.feedUrl, {
+      runId: 'r1',
+      after: overflow.resumeAfter,
+      seqs: { r1: before.at(-1)!.seq! },
+    });
     await until(() => rest.messages.some((m) => m.type === 'caught-up'), 10_000, 'resume');
     rest.ws.close();
-    const resumed = rest.messages.filter((m): m is FeedEventMessage =>
-      ['run', 'turn', 'trajectory', 'step-metrics'].includes(m.type),
-    );
-    expect([...before, ...resumed].map((m) => m.cursor)).toEqual(all.map((e) => e.cursor));
+    const resumed = rest.messages.filter(isEvent);
+    expect([...before, ...resumed].map((m) => m.seq)).toEqual(all.map((e) => e.seq));
     await writer?.close();
   });
 

@@ -1,12 +1,20 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { FeedServerMessageSchema, type Trajectory } from '@toolgym/protocol';
+import {
+  FEED_CLOSE_CODES,
+  type FeedEventMessage,
+  type FeedServerMessage,
+  FeedServerMessageSchema,
+  type Trajectory,
+} from '@toolgym/protocol';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { FeedClient } from '../src/feed-client.ts';
 import { serveReplay } from '../src/replay-server.ts';
-import { eventJson, eventToMessage, type StoredEvent, TrajectoryStore } from '../src/store.ts';
+import { eventJson, eventToMessage, type StoredEvent } from '../src/feed-events.ts';
+import { TrajectoryStore } from '../src/store.ts';
 import { StoreWriter } from '../src/store-writer.ts';
 import { makeGroup, pieceOf, turnsOf } from './generate.ts';
 
@@ -135,6 +143,8 @@ describe('turns of running episodes', () => {
     );
     for (const e of events) {
       const json = JSON.parse(eventJson(e));
+      // The frame stored with the event is that JSON, byte for byte: a replay sends it as read.
+      expect(e.frame?.toString()).toBe(eventJson(e));
       expect(json).toEqual(JSON.parse(JSON.stringify(eventToMessage(e))));
       expect(FeedServerMessageSchema.safeParse(json).success).toBe(true);
     }
@@ -224,7 +234,7 @@ describe('StoreWriter (a worker thread)', () => {
       expect(store.getPartialTrajectory(groups[5]!.trajectories[0]!.id).turns).toBe(turns.length);
       // Listeners heard every committed event, once, in order, from memory exactly as stored; the
       // refused writes' events were dropped with them.
-      expect(seen).toEqual(store.eventsAfter(0, { limit: 10_000 }));
+      expect(seen).toEqual(store.eventsAfter(0, { limit: 10_000 }).map(({ frame: _, ...e }) => e));
       await expect(writer.appendTurn(bad)).rejects.toMatchObject({ code: 'invalid_trajectory' });
     } finally {
       await writer.close();
@@ -275,7 +285,7 @@ describe('the live feed, pushed from the writer thread', () => {
       ws.on('message', (data) => frames.push(String(data)));
       clients.push({ ws, frames });
     };
-    const control = (frame: string) => /^{"type":"(hello|caught-up)"/.test(frame);
+    const control = (frame: string) => /^{"type":"(hello|caught-up|committed)"/.test(frame);
     try {
       const groups = Array.from({ length: 12 }, (_, i) =>
         makeGroup({ runId: 'join', step: Math.floor(i / 4), taskIndex: i % 4, groupSize: 3 }),
@@ -308,8 +318,31 @@ describe('the live feed, pushed from the writer thread', () => {
         expect(cursor).toBeGreaterThan(0);
         expect(cursor).toBeLessThan(expected.at(-1)!.cursor);
         expect(caughtUp).toBeLessThan(frames.length - 1);
-        // Every event once, in order, byte for byte what the store logged.
-        expect(frames.filter((f) => !control(f))).toEqual(expected.map(eventJson));
+        // Every event once, in order, what the store logged: the stored prefix byte for byte, the
+        // live tail sent before its commit (pending, no cursor yet), the same event otherwise.
+        const events = frames.filter((f) => !control(f));
+        const prefix = events.findIndex((f) => f.includes('"pending":true'));
+        expect(prefix).toBeGreaterThan(0);
+        expect(events.slice(0, prefix)).toEqual(expected.slice(0, prefix).map(eventJson));
+        const committed = (e: StoredEvent) => JSON.parse(eventJson(e));
+        const uncommitted = (f: string) => {
+          const { pending, ...message } = JSON.parse(f);
+          expect(pending).toBe(true);
+          return message;
+        };
+        expect(events.slice(prefix).map(uncommitted)).toEqual(
+          expected.slice(prefix).map((e) => {
+            const { cursor: _, ...message } = committed(e);
+            return message;
+          }),
+        );
+        // Then confirmed: the last `committed` names the last seq and the last cursor.
+        const last = JSON.parse(frames.findLast((f) => f.startsWith('{"type":"committed"'))!);
+        expect(last).toEqual({
+          type: 'committed',
+          cursor: expected.at(-1)!.cursor,
+          seqs: { join: expected.at(-1)!.seq },
+        });
       }
     } finally {
       for (const { ws } of clients) ws.terminate();
@@ -317,4 +350,173 @@ describe('the live feed, pushed from the writer thread', () => {
       await writer.close();
     }
   });
+
+  it('a write the store refuses after its events were sent is withdrawn: the client is told which, and they never become durable', async () => {
+    await withLiveClient('refused', async ({ writer, messages }) => {
+      const group = makeGroup({ runId: 'refused', step: 0, taskIndex: 0, groupSize: 2 });
+      const turns = group.trajectories.flatMap(turnsOf);
+      await Promise.all(turns.map((turn) => writer.appendTurn(turn)));
+      await writer.appendGroup(group);
+      // The same group again: its events go out before the thread finds the duplicate id.
+      const again = writer.appendGroup(group);
+      await expect(again).rejects.toMatchObject({ code: 'duplicate_id' });
+      await until(() => messages.some((m) => m.type === 'write-failed'));
+      const failed = messages.find((m) => m.type === 'write-failed');
+      if (failed?.type !== 'write-failed') throw new Error('no write-failed message');
+      expect(failed).toMatchObject({ runId: 'refused', code: 'duplicate_id' });
+      // Exactly the events sent for the refused write: pending, numbered after everything stored.
+      const stored = store.eventsAfter(0, { runId: 'refused' });
+      const lastStored = stored.at(-1)!.seq!;
+      const withdrawn = messages.filter(
+        (m): m is FeedEventMessage => 'pending' in m && m.pending === true && m.seq! > lastStored,
+      );
+      expect(withdrawn.map((m) => m.seq)).toEqual(failed.seqs);
+      expect(withdrawn.map((m) => m.type)).toEqual(expect.arrayContaining(['trajectory']));
+      expect(withdrawn).toHaveLength(group.trajectories.length + turns.length);
+      // No `committed` ever names them, and the log has none of them.
+      const confirmed = messages.flatMap((m) => (m.type === 'committed' ? [m.seqs.refused!] : []));
+      expect(Math.max(...confirmed)).toBe(lastStored);
+      expect(stored.every((e) => !failed.seqs.includes(e.seq!))).toBe(true);
+      // Every other event arrived once, in order, and was confirmed.
+      const kept = messages.filter((m): m is FeedEventMessage => 'seq' in m && !failed.seqs.includes(m.seq!));
+      expect(kept.map((m) => m.seq)).toEqual(stored.map((e) => e.seq));
+    });
+  });
+
+  it('a group refused and then sent again is shown as the store logs it: its streamed turns once, the rest under the seqs it is stored with', async () => {
+    await withLiveClient('again', async ({ writer, messages }) => {
+      const group = makeGroup({ runId: 'again', step: 0, taskIndex: 0, groupSize: 3 });
+      // Two of its three episodes stream their turns; the third's turns come with the group.
+      await Promise.all(
+        group.trajectories
+          .slice(0, 2)
+          .flatMap(turnsOf)
+          .map((turn) => writer.appendTurn(turn)),
+      );
+      const broken = structuredClone(group);
+      (broken.trajectories[2] as unknown as { seed: unknown }).seed = 'seven';
+      await expect(writer.appendGroup(broken)).rejects.toMatchObject({ code: 'invalid_trajectory' });
+      await writer.appendGroup(group);
+      const stored = store.eventsAfter(0, { runId: 'again' });
+      await until(() => messages.some((m) => m.type === 'committed' && m.seqs.again === stored.at(-1)!.seq));
+      const withdrawn = messages.flatMap((m) => (m.type === 'write-failed' ? m.seqs : []));
+      expect(withdrawn.length).toBeGreaterThan(0);
+      const without = ({ cursor: _c, pending: _p, ...rest }: FeedEventMessage) => rest;
+      const shown = messages.filter(
+        (m): m is FeedEventMessage => 'seq' in m && m.seq !== undefined && !withdrawn.includes(m.seq),
+      );
+      expect(shown.map(without)).toEqual(stored.map((e) => without(eventToMessage(e))));
+    });
+  });
+
+  it('a writer thread that stops before its commit: the client is told the events it was sent are not durable, and what was committed stays', async () => {
+    await withLiveClient('stopped', async ({ writer, messages }) => {
+      const [first, second] = turnsOf(
+        makeGroup({ runId: 'stopped', step: 0, taskIndex: 0 }).trajectories[0]!,
+      );
+      await writer.appendTurn(first!);
+      const lost = writer.appendTurn(second!);
+      // The thread stops before the second turn reaches it; its event has gone out already.
+      await (writer as unknown as { worker: import('node:worker_threads').Worker }).worker.terminate();
+      await expect(lost).rejects.toMatchObject({ code: 'store_writer_closed' });
+      await until(() => messages.some((m) => m.type === 'write-failed'));
+      const sent = messages.find(
+        (m): m is FeedEventMessage =>
+          m.type === 'turn' && m.pending === true && m.turn.index === second!.turn.index,
+      );
+      expect(messages.find((m) => m.type === 'write-failed')).toMatchObject({
+        runId: 'stopped',
+        seqs: [sent!.seq],
+        code: 'store_writer_closed',
+      });
+      const stored = store.eventsAfter(0, { runId: 'stopped' }).filter((e) => e.type === 'turn');
+      expect(stored.map((e) => eventToMessage(e)).map((m) => m.type === 'turn' && m.turn.index)).toEqual([
+        first!.turn.index,
+      ]);
+      expect(store.getPartialTrajectory(first!.trajectoryId).turns).toBe(1);
+    });
+  });
+
+  it('a client that reads nothing does not hold up the writer or other clients, and is cut off at its bound', async () => {
+    const writer = await StoreWriter.open(store.path, { durability: 'normal' });
+    const limit = 128 * 1024;
+    const server = await serveReplay({
+      store,
+      writer,
+      viewer: false,
+      pollMs: 3_600_000,
+      limits: { maxBufferedBytes: limit },
+    });
+    const stalled = new WebSocket(server.feedUrl);
+    const stalledClosed = new Promise<number>((resolve) => stalled.on('close', (code) => resolve(code)));
+    // Whole trajectories (token arrays included): the kernel's buffers fill after a few groups.
+    stalled.on('open', () => stalled.send(JSON.stringify({ type: 'subscribe', runId: 'slow', full: true })));
+    const received: FeedEventMessage[] = [];
+    const reader = new FeedClient({
+      url: server.feedUrl,
+      subscribe: { runId: 'slow' },
+      onEvent: (m) => received.push(m),
+    });
+    try {
+      await until(() => server.clientCount() === 2);
+      (stalled as unknown as { _socket: { pause(): void } })._socket.pause();
+      let maxBuffered = 0;
+      for (let i = 0; i < 200 && server.clientCount() === 2; i++) {
+        const group = makeGroup({ runId: 'slow', step: i, taskIndex: 0, tokensPerTurn: 400 });
+        // Handed over without waiting for a commit; the turns reach clients before the group commits.
+        for (const turn of group.trajectories.flatMap(turnsOf)) void writer.appendTurn(turn);
+        void writer.appendGroup(group);
+        await sleep(2);
+        maxBuffered = Math.max(maxBuffered, ...server.clientBufferedBytes());
+      }
+      await until(() => server.clientCount() === 1, 15_000);
+      // The bound was reached, and held: at most the bound plus the 64 KiB a batch may hold before
+      // it is written and the message that crossed it.
+      expect(maxBuffered).toBeGreaterThan(limit / 2);
+      expect(maxBuffered).toBeLessThanOrEqual(limit + 64 * 1024 + 64 * 1024);
+      (stalled as unknown as { _socket: { resume(): void } })._socket.resume();
+      expect(await stalledClosed).toBe(FEED_CLOSE_CODES.slowConsumer);
+      // The reading client got every event once, in order.
+      const writes = await writer.close().then(() => store.eventsAfter(0, { runId: 'slow', limit: 100_000 }));
+      await until(() => received.length === writes.length, 15_000);
+      expect(received.map((m) => m.seq)).toEqual(writes.map((e) => e.seq));
+    } finally {
+      reader.close();
+      stalled.terminate();
+      await server.close();
+      await writer.close();
+    }
+  });
 });
+
+/** A writer thread, a server following it and a live client of `runId` that records every message. */
+async function withLiveClient(
+  runId: string,
+  test: (feed: { writer: StoreWriter; messages: FeedServerMessage[] }) => Promise<void>,
+): Promise<void> {
+  const writer = await StoreWriter.open(store.path, { durability: 'normal' });
+  const server = await serveReplay({ store, writer, viewer: false, pollMs: 3_600_000 });
+  const messages: FeedServerMessage[] = [];
+  const client = new FeedClient({
+    url: server.feedUrl,
+    subscribe: { runId },
+    onEvent: (m) => messages.push(m),
+    onControl: (m) => messages.push(m),
+  });
+  try {
+    await until(() => messages.some((m) => m.type === 'caught-up'));
+    await test({ writer, messages });
+  } finally {
+    client.close();
+    await server.close();
+    await writer.close();
+  }
+}
+
+async function until(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await sleep(10);
+  }
+}

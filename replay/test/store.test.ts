@@ -4,7 +4,8 @@ import path from 'node:path';
 import { TrajectorySchema } from '@toolgym/protocol';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DuplicateIdError, InvalidTrajectoryError, NotFoundError, ReplayConfigError } from '../src/errors.ts';
-import { eventToMessage, TrajectoryStore } from '../src/store.ts';
+import { eventToMessage } from '../src/feed-events.ts';
+import { TrajectoryStore } from '../src/store.ts';
 import { StoreSink } from '../src/store-sink.ts';
 import { makeGroup } from './generate.ts';
 

@@ -6,6 +6,7 @@ import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ReplayServer, serveReplay } from '../src/replay-server.ts';
 import { TrajectoryStore } from '../src/store.ts';
+import { StoreWriter } from '../src/store-writer.ts';
 import { makeGroup, pieceOf, turnsOf } from './generate.ts';
 
 /** Screenshots are test artifacts: look at them (CI keeps .artifacts/). */
@@ -13,6 +14,8 @@ const ARTIFACTS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..
 const dir = mkdtempSync(path.join(tmpdir(), 'replay-viewer-'));
 let store: TrajectoryStore;
 let server: ReplayServer;
+/** The rollout's writer thread: its events reach the viewer before they are committed. */
+let writer: StoreWriter;
 let browser: Browser;
 let page: Page;
 const pageErrors: string[] = [];
@@ -46,7 +49,8 @@ beforeAll(async () => {
   store.setRunStatus('demo', 'finished');
   store.startRun('live-run');
   store.appendGroup(makeGroup({ runId: 'live-run', step: 0, taskIndex: 0 }));
-  server = await serveReplay({ store, viewer: true });
+  writer = await StoreWriter.open(store.path, { durability: 'normal' });
+  server = await serveReplay({ store, writer, viewer: true });
   browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
     args: [
@@ -73,6 +77,7 @@ function multiTurn() {
 afterAll(async () => {
   await browser?.close();
   await server?.close();
+  await writer?.close();
   store?.close();
   rmSync(dir, { recursive: true, force: true });
 });
@@ -239,7 +244,7 @@ describe('viewer in Chromium', () => {
     const turns = turnsOf(episode);
     const card = page.locator(`[data-testid=running-episode][data-id="${episode.id}"]`);
     for (const [k, turn] of turns.entries()) {
-      store.appendTurns([turn]);
+      void writer.appendTurn(turn);
       await expect.poll(() => card.getByTestId('running-turn').count(), { timeout: 10_000 }).toBe(k + 1);
       expect(await card.getByTestId('running-turn').nth(k).textContent()).toContain(
         `turn ${turn.turn.index}: ${turn.turn.text}`,
@@ -254,11 +259,17 @@ describe('viewer in Chromium', () => {
     expect(await partial.getByTestId('turn').count()).toBe(turns.length);
     expect(await partial.locator('.tokens .tok').count()).toBe(episode.tokens.length);
     // The group commits: the episode leaves the running list and joins the trajectories.
-    store.appendGroup(next);
+    await writer.appendGroup(next);
+    const row = page.locator(`[data-testid=trajectory-row][data-id="${episode.id}"]`);
     await page
       .locator(`[data-testid=trajectory-row][data-id="${episode.id}"].fresh`)
       .waitFor({ timeout: 10_000 });
     await expect.poll(() => card.count()).toBe(0);
+    // Sent again, the group is refused after its events went out: the list keeps the one stored.
+    await expect(writer.appendGroup(next)).rejects.toMatchObject({ code: 'duplicate_id' });
+    await row.click();
+    await page.getByTestId('trajectory-detail').waitFor();
+    expect(await row.count()).toBe(1);
     expect(pageErrors).toEqual([]);
   });
 

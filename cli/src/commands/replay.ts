@@ -34,7 +34,14 @@ export function registerReplayCommands(program: Command): void {
     .option('--max-clients <n>', 'most feed connections at once', '1024')
     .action(
       async (
-        opts: ListenFlags & { store: string; host: string; port: string; token?: string; viewer: boolean; maxClients: string },
+        opts: ListenFlags & {
+          store: string;
+          host: string;
+          port: string;
+          token?: string;
+          viewer: boolean;
+          maxClients: string;
+        },
       ) => {
         const address = { host: opts.host, port: portNumber(opts.port, '--port') };
         const server = await listening('--port', address, () =>
@@ -94,6 +101,10 @@ export function registerReplayCommands(program: Command): void {
             if (opts.json) process.stdout.write(`${JSON.stringify(message)}\n`);
             else if (message.type === 'overflow')
               process.stderr.write(`toolgym: fell behind; resuming after ${message.resumeAfter}\n`);
+            else if (message.type === 'write-failed')
+              process.stderr.write(
+                `toolgym: the store did not write events ${message.seqs.join(', ')} of run ${message.runId} (shown above as pending): ${message.message}\n`,
+              );
           },
         });
         process.on('SIGINT', () => {
@@ -136,6 +147,11 @@ export function registerReplayCommands(program: Command): void {
     });
 }
 
+/** Where an event is in the log: its cursor, or `pending` and its run's seq before its commit. */
+function position(message: FeedEventMessage): string {
+  return message.cursor !== undefined ? String(message.cursor) : `pending #${message.seq}`;
+}
+
 /** One terminal line per event; turns only when asked. */
 export function formatEvent(message: FeedEventMessage, turns: boolean): string | undefined {
   switch (message.type) {
@@ -145,21 +161,21 @@ export function formatEvent(message: FeedEventMessage, turns: boolean): string |
         .map(([k, v]) => `${k}=${Number(v.toFixed(3))}`)
         .join(' ');
       const text = s.finalText.replace(/\s+/g, ' ').slice(0, 80);
-      return `[${message.cursor}] step ${s.step ?? '-'}  ${s.envId}/${s.taskId}  ${s.id}  reward ${s.reward.total.toFixed(3)} (${components})  ${s.turns} turns ${s.tokens} tok  ${s.status}  "${text}"`;
+      return `[${position(message)}] step ${s.step ?? '-'}  ${s.envId}/${s.taskId}  ${s.id}  reward ${s.reward.total.toFixed(3)} (${components})  ${s.turns} turns ${s.tokens} tok  ${s.status}  "${text}"`;
     }
     case 'turn': {
       if (!turns) return undefined;
       const calls = message.turn.toolCalls.map((c) => `${c.name}(${JSON.stringify(c.arguments)})`).join(', ');
-      return `[${message.cursor}]   ${message.trajectoryId} turn ${message.turn.index}: ${message.turn.text.replace(/\s+/g, ' ').slice(0, 100)}${calls ? ` → ${calls}` : ''}`;
+      return `[${position(message)}]   ${message.trajectoryId} turn ${message.turn.index}: ${message.turn.text.replace(/\s+/g, ' ').slice(0, 100)}${calls ? ` → ${calls}` : ''}`;
     }
     case 'step-metrics':
-      return `[${message.cursor}] step ${message.step} metrics ${Object.entries(message.metrics)
+      return `[${position(message)}] step ${message.step} metrics ${Object.entries(message.metrics)
         .map(([k, v]) => `${k}=${Number(v.toPrecision(4))}`)
         .join(' ')}`;
     case 'run':
-      return `[${message.cursor}] run ${message.runId} ${message.status}`;
+      return `[${position(message)}] run ${message.runId} ${message.status}`;
     case 'episode':
-      return `[${message.cursor}] ${message.trajectoryId} unfinished after ${message.turns} turns: ${message.reason}`;
+      return `[${position(message)}] ${message.trajectoryId} unfinished after ${message.turns} turns: ${message.reason}`;
   }
 }
 

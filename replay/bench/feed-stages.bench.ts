@@ -1,0 +1,200 @@
+/**
+ * `pnpm bench feed-stages`: what one feed event costs, stage by stage, in CPU time of the thread
+ * that does it (per event, over the replay bench's run). Live: build the events of a group in
+ * memory, copy the group to the writer thread, encode a frame, send it; the writer thread then
+ * validates and commits. Replay: read a page of the log, encode, send. CPU time, not wall time:
+ * on a shared machine the scheduler would be measured too.
+ *
+ *   pnpm bench feed-stages [--groups 150]
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { loadavg, tmpdir } from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { MessageChannel } from 'node:worker_threads';
+import { TrajectoryGroupSchema } from '@toolgym/protocol';
+import WebSocket, { WebSocketServer } from 'ws';
+import { eventJson, groupEvents, turnEvent } from '../src/feed-events.ts';
+import { packGroup, packTurn } from '../src/handover.ts';
+import { TrajectoryStore } from '../src/store.ts';
+import { makeGroup, turnsOf } from '../test/generate.ts';
+
+const { values } = parseArgs({ options: { groups: { type: 'string', default: '150' } } });
+const groups = Array.from({ length: Number(values.groups) }, (_, i) =>
+  makeGroup({ runId: 'bench', step: Math.floor(i / 8), taskIndex: i % 8, groupSize: 8, tokensPerTurn: 200 }),
+);
+const dir = mkdtempSync(path.join(tmpdir(), 'feed-stages-'));
+
+/** CPU ms this thread has used (Linux: the main thread's schedstat). */
+const threadCpuMs = () =>
+  Number(readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
+async function cpu(fn: () => unknown): Promise<number> {
+  const t0 = threadCpuMs();
+  await fn();
+  return threadCpuMs() - t0;
+}
+
+const built = groups.map((g) => groupEvents(g, 'bench', () => new Set()).events);
+const events = built.flat().map((e, i) => ({ ...e, runId: 'bench', seq: i + 1 }));
+const n = events.length;
+const rows: Array<[string, string, number]> = [];
+const turns = groups.flatMap((g) => g.trajectories.flatMap(turnsOf));
+/** A stage's CPU per event: per group event, or per turn for the turn stages. */
+const stage = (thread: string, name: string, ms: number, per = n) =>
+  rows.push([thread, name, (ms * 1000) / per]);
+
+// Live, on the thread that hands events over.
+stage(
+  'main',
+  'build the events of each group (JSON of turns and summaries)',
+  await cpu(() => {
+    for (const g of groups) groupEvents(g, 'bench', () => new Set());
+  }),
+);
+const { port1, port2 } = new MessageChannel();
+port2.on('message', () => {});
+stage(
+  'main',
+  'copy each group to the writer thread as JS arrays (postMessage)',
+  await cpu(() => {
+    for (const g of groups) port1.postMessage([{ id: 0, op: 'appendGroup', args: [g, {}] }]);
+  }),
+);
+stage(
+  'main',
+  'the same, token arrays packed as Float64Arrays (what StoreWriter sends)',
+  await cpu(() => {
+    for (const g of groups) port1.postMessage([{ id: 0, op: 'appendGroup', args: [packGroup(g), {}] }]);
+  }),
+);
+stage(
+  'main',
+  'per turn: build its event (JSON of the turn)',
+  await cpu(() => {
+    for (const t of turns) turnEvent(t, JSON.stringify(t.turn), 0);
+  }),
+  turns.length,
+);
+stage(
+  'main',
+  'per turn: copy it to the writer thread, packed (tokens, pieces, messages)',
+  await cpu(() => {
+    for (const t of turns) port1.postMessage([{ id: 0, op: 'appendTurns', args: [[packTurn(t)], {}] }]);
+  }),
+  turns.length,
+);
+port1.close();
+const frames = await (async () => {
+  let out: Buffer[] = [];
+  stage(
+    'main',
+    'encode each frame once (eventJson, UTF-8)',
+    await cpu(() => {
+      out = events.map((e) => Buffer.from(eventJson(e)));
+    }),
+  );
+  return out;
+})();
+
+// One client, sockets on this thread as in the replay bench: server send and client receive.
+const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+await new Promise((resolve) => wss.once('listening', resolve));
+const client = new WebSocket(`ws://127.0.0.1:${(wss.address() as AddressInfo).port}`);
+const server = await new Promise<WebSocket>((resolve) => wss.once('connection', resolve));
+await new Promise((resolve) => client.once('open', resolve));
+async function sendAll(send: () => void): Promise<number> {
+  let received = 0;
+  const done = new Promise<void>((resolve) => {
+    client.on('message', () => {
+      if (++received === n) resolve();
+    });
+  });
+  const ms = await cpu(async () => {
+    send();
+    await done;
+  });
+  client.removeAllListeners('message');
+  return ms;
+}
+const strings = frames.map((f) => f.toString());
+stage(
+  'main',
+  'bare ws: send each message string, one client receives it',
+  await sendAll(() => {
+    for (const s of strings) server.send(s);
+  }),
+);
+stage(
+  'main',
+  'feed: send each encoded frame, one client receives it',
+  await sendAll(() => {
+    for (const f of frames) server.send(f, { binary: false });
+  }),
+);
+const socket = (server as unknown as { _socket: import('node:net').Socket })._socket;
+stage(
+  'main',
+  'feed: the same, frames of a batch in one write (corked)',
+  await sendAll(() => {
+    socket.cork();
+    for (const f of frames) server.send(f, { binary: false });
+    socket.uncork();
+  }),
+);
+client.terminate();
+wss.close();
+
+// The writer thread's share (run here on this thread to time it alone).
+stage(
+  'writer',
+  'validate each group (TrajectoryGroupSchema)',
+  await cpu(() => {
+    for (const g of groups) TrajectoryGroupSchema.parse(g);
+  }),
+);
+const store = TrajectoryStore.open(path.join(dir, 'store.db'), { durability: 'normal' });
+stage(
+  'writer',
+  'commit each group (validate, rows, text index, events; durability normal)',
+  await cpu(() => {
+    store.batch(() => {
+      for (const g of groups) store.appendGroup(g);
+    });
+  }),
+);
+const streaming = TrajectoryStore.open(path.join(dir, 'turns.db'), { durability: 'normal' });
+stage(
+  'writer',
+  'per turn: record it (validate, live rows, pieces, event; durability normal)',
+  await cpu(() => {
+    streaming.batch(() => {
+      for (const t of turns) streaming.appendTurns([t]);
+    });
+  }),
+  turns.length,
+);
+streaming.close();
+
+// Replay, on the server's thread.
+stage(
+  'main',
+  'replay: read the log a page (256 events) at a time',
+  await cpu(() => {
+    for (let after = 0; ; ) {
+      const page = store.eventsAfter(after, { limit: 256 });
+      if (page.length === 0) break;
+      after = page.at(-1)!.cursor;
+    }
+  }),
+);
+store.close();
+rmSync(dir, { recursive: true, force: true });
+
+process.stdout.write(
+  `load average ${loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ')}; ${groups.length} groups, ${n} events; CPU µs per event\n\n`,
+);
+for (const [thread, name, us] of rows)
+  process.stdout.write(`${thread.padEnd(7)} ${us.toFixed(1).padStart(7)} µs  ${name}\n`);
