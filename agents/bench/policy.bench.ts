@@ -9,7 +9,11 @@
  * thread (the default) CPU time is the engine's own. Cached figures are the best of R runs, taken in
  * rounds that go through every batch size in turn (a burst of other work hits one round of each); the slow
  * baseline runs once. Rows share one prompt, as a GRPO group's do; "distinct prompts" gives each row
- * its own. `--profile` splits a decode step into JS preparation, `session.run`, KV-cache handling and
+ * its own. The engine is batch-invariant (the default); "shared slots" is the same one prompt with
+ * `batchInvariant: false`, which stores a prompt that a quarter of the rows share once, measured
+ * in the same rounds: the price of invariance is the ratio. A second table does the same for
+ * GRPO-like batches, groups of 8 rows whose prompts differ in length from group to group (the
+ * invariant engine prefills each length on its own). `--profile` splits a decode step into JS preparation, `session.run`, KV-cache handling and
  * sampling (DecodeProfile, CPU ms), per batch size. Then the same generation with the cache at batch 1
  * and 32 through `toolgym policy serve`'s HTTP server (POST /v1/completions with token ids, the way
  * the `openai` policy backend calls it) against in process, in wall time.
@@ -54,17 +58,27 @@ try {
   await createDefaultModel(dir, { seed: 0 });
   const policies = {
     cache: await OnnxPolicy.create({ model: dir, executionProvider, kvCache: 'auto', threads }),
+    sharing: await OnnxPolicy.create({
+      model: dir,
+      executionProvider,
+      kvCache: 'auto',
+      threads,
+      batchInvariant: false,
+    }),
     recompute: await OnnxPolicy.create({ model: dir, executionProvider, kvCache: 'off', threads }),
   };
-  /** The chat prompt of one request; with `row`, a variant of the same length that no other row has. */
+  /**
+   * The chat prompt of one request; with `row`, a variant of the same length that no other row has;
+   * with `extra`, that many more characters.
+   */
   const template = new ChatTemplate(policies.cache.chatTemplate!);
-  const promptOf = (row?: number) =>
+  const promptOf = (row?: number, extra = 0) =>
     policies.cache.tokenizer.encode(
       template.render(
         [
           {
             role: 'user',
-            content: `Find the population of the largest city in France.${row === undefined ? '' : ` (${String(row).padStart(3, '0')})`}`,
+            content: `Find the population of the largest city in France.${row === undefined ? '' : ` (${String(row).padStart(3, '0')})`}${'!'.repeat(extra)}`,
           },
         ],
         [
@@ -79,15 +93,20 @@ try {
     );
   const prompt = promptOf();
 
-  /**
-   * Generation speed of one batch; with `profile`, the phases of that run are added to it. Every row
-   * has the same prompt, or with `distinct` one of its own.
-   */
+  /** Row i's prompt: one for all, one of its own (same length), or its group of 8's (lengths differ). */
+  type Prompts = 'same' | 'distinct' | 'groups';
+  const promptsOf: Record<Prompts, (i: number) => number[]> = {
+    same: () => prompt,
+    distinct: (i) => promptOf(i),
+    groups: (i) => promptOf(Math.floor(i / 8), 3 * Math.floor(i / 8)),
+  };
+
+  /** Generation speed of one batch; with `profile`, the phases of that run are added to it. */
   async function speedOf(
     policy: OnnxPolicy,
     batch: number,
     profile?: DecodeProfile,
-    distinct = false,
+    prompts: Prompts = 'same',
   ): Promise<Speed> {
     policy.profile = profile;
     const wallStart = performance.now();
@@ -95,7 +114,7 @@ try {
     const results = await Promise.all(
       Array.from({ length: batch }, (_, i) =>
         policy.enqueue({
-          tokens: distinct ? promptOf(i) : prompt,
+          tokens: promptsOf[prompts](i),
           sampling: { maxTokens: newTokens, temperature: 1, seed: i },
           ignoreEos: true,
         }),
@@ -119,6 +138,7 @@ try {
 
   // Warm-up: first runs pay for onnxruntime's kernel setup.
   await speedOf(policies.cache, 2);
+  await speedOf(policies.sharing, 2);
   await speedOf(policies.recompute, 2);
 
   const ep = policies.cache.executionProvider;
@@ -137,15 +157,31 @@ try {
   // slows one round of each rather than every run of one.
   const same = new Map<number, Best>();
   const distinct = new Map<number, Best>();
+  const shared = new Map<number, Best>();
+  /** GRPO-like: groups of 8 rows, each group's prompt of another length; invariant, and with shared slots. */
+  const groups = new Map<number, Best>();
+  const groupsShared = new Map<number, Best>();
   for (let r = 0; r < repeats; r++) {
     for (const batch of batches) {
       let profile = new DecodeProfile();
       same.set(batch, keepBest(same.get(batch), await speedOf(policies.cache, batch, profile), profile));
       if (batch === 1) continue;
       profile = new DecodeProfile();
+      shared.set(
+        batch,
+        keepBest(shared.get(batch), await speedOf(policies.sharing, batch, profile), profile),
+      );
+      for (const [map, policy] of [
+        [groups, policies.cache],
+        [groupsShared, policies.sharing],
+      ] as const) {
+        profile = new DecodeProfile();
+        map.set(batch, keepBest(map.get(batch), await speedOf(policy, batch, profile, 'groups'), profile));
+      }
+      profile = new DecodeProfile();
       distinct.set(
         batch,
-        keepBest(distinct.get(batch), await speedOf(policies.cache, batch, profile, true), profile),
+        keepBest(distinct.get(batch), await speedOf(policies.cache, batch, profile, 'distinct'), profile),
       );
     }
   }
@@ -154,6 +190,7 @@ try {
     const recompute = recomputeBatches.has(batch) ? await speedOf(policies.recompute, batch) : undefined;
     const cache = same.get(batch)!;
     const own = distinct.get(batch) ?? cache;
+    const sharing = shared.get(batch) ?? cache;
     profiles.push([batch, cache.profile, own.profile]);
     rows.push([
       ep.provider,
@@ -164,13 +201,15 @@ try {
       times(cache.cpu, batchOne.cpu),
       own.cpu.toFixed(0),
       times(own.cpu, batchOne.cpu),
+      sharing.cpu.toFixed(0),
+      times(cache.cpu, sharing.cpu),
       recompute === undefined ? '—' : recompute.cpu.toFixed(0),
       recompute === undefined ? '—' : times(cache.cpu, recompute.cpu),
     ]);
   }
   if (ep.provider !== 'cuda') {
     for (const batch of batches)
-      rows.push(['cuda', String(batch), 'not measurable here', ...new Array(7).fill('—')]);
+      rows.push(['cuda', String(batch), 'not measurable here', ...new Array(9).fill('—')]);
   }
   printTable(
     [
@@ -182,10 +221,26 @@ try {
       'vs batch 1',
       'distinct prompts, per CPU-s',
       'vs batch 1',
+      'shared slots, per CPU-s',
+      'invariant / shared',
       'full recompute (baseline), per CPU-s',
       'cache speed-up',
     ],
     rows,
+  );
+  process.stdout.write(
+    '\nGRPO-like batches: groups of 8 rows, each group with a prompt of its own length (3 characters longer per group), per CPU-s\n',
+  );
+  printTable(
+    ['batch', 'batch-invariant', 'shared slots', 'invariant / shared'],
+    batches
+      .filter((b) => groups.has(b))
+      .map((b) => [
+        String(b),
+        groups.get(b)!.cpu.toFixed(0),
+        groupsShared.get(b)!.cpu.toFixed(0),
+        times(groups.get(b)!.cpu, groupsShared.get(b)!.cpu),
+      ]),
   );
 
   if (values.profile) {
@@ -195,7 +250,7 @@ try {
     process.stdout.write(
       '\nA decode step (one token for every row), CPU ms per step and share: JS preparation (ids, masks, positions, tensors), ' +
         'session.run, KV-cache handling (select, merge, write), sampling; prefill = the prompts’ first pass, CPU ms per call. ' +
-        'One prompt: rows share it (in-place: stored once, in the shared slots); distinct prompts: each row has its own.\n',
+        'One prompt: rows share it (batch-invariant: each row keeps it in its own slots); distinct prompts: each row has its own.\n',
     );
     printTable(
       [
@@ -270,6 +325,7 @@ try {
   printTable(['batch', 'tok/s in process', 'tok/s over HTTP', 'HTTP / in process'], httpRows);
   await server.close();
   await policies.cache.close();
+  await policies.sharing.close();
   await policies.recompute.close();
 } finally {
   await rm(dir, { recursive: true, force: true });

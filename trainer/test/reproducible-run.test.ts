@@ -3,14 +3,16 @@
  * twice with the next step's episodes playing during each learner step (`rl.asyncLevel` 1) and a
  * time budget that is only a safety stop, writes equal metrics.jsonl lines (timing fields, `time`
  * and the run id left out: they differ by nature), the same `metricsDigest` in result.json, and the
- * same best checkpoint, chosen by the validation tasks.
+ * same best checkpoint, chosen by the validation tasks. Every tool call waits a random time first,
+ * different in each run, so the episodes' requests reach the policy in other orders and share its
+ * batched decoding steps with other rows, as they do on a loaded machine.
  */
 import { readFile, rm } from 'node:fs/promises';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { readDecoderModelDir } from '@toolgym/agents';
-import { discoverEnvironments } from '@toolgym/env-kit';
+import { defineEnvironment, discoverEnvironments, Environment } from '@toolgym/env-kit';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseTrainConfig } from '../src/train/config.ts';
 import { train } from '../src/train/train.ts';
@@ -37,7 +39,7 @@ const configOf = (outDir: string) =>
         maxTurns: 3,
       },
     },
-    policy: { model: { dModel: 32, nLayers: 1, nHeads: 2, dFF: 64, maxPositions: 160, positions: 'rope' } },
+    policy: { model: { dModel: 32, nLayers: 2, nHeads: 2, dFF: 64, maxPositions: 160, positions: 'rope' } },
     template: {
       kind: 'compact',
       dropFromPrompt: [' Use the tools, then call answer with the final string.'],
@@ -59,11 +61,35 @@ const configOf = (outDir: string) =>
     maxTurns: 3,
   });
 
+/** Compose, each tool call delayed by 0–`maxDelayMs` ms drawn from `Math.random` (not the run's seed). */
+async function jitteryCompose(options: unknown): Promise<Environment> {
+  const compose = (await discoverEnvironments()).resolve('compose');
+  const maxDelayMs = 15;
+  const definition = defineEnvironment({
+    ...compose,
+    tools: Object.fromEntries(
+      Object.entries(compose.tools).map(([name, tool]) => [
+        name,
+        {
+          ...tool,
+          // On the event loop, where the delay can be awaited (a pure tool runs in a worker).
+          pure: false,
+          run: async (args: never, ctx: never) => {
+            await new Promise((resolve) => setTimeout(resolve, Math.random() * maxDelayMs));
+            return tool.run(args, ctx);
+          },
+        },
+      ]),
+    ),
+  });
+  return new Environment(definition, definition.parseConfig(options));
+}
+
 async function trainOnce(): Promise<TrainResult> {
   const outDir = await mkdtemp(path.join(tmpdir(), 'toolgym-twice-'));
   dirs.push(outDir);
   const config = configOf(outDir);
-  const environment = (await discoverEnvironments()).make('compose', config.environment.options);
+  const environment = await jitteryCompose(config.environment.options);
   return train({ config, environment, log: () => {} });
 }
 

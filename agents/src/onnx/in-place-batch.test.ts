@@ -22,7 +22,8 @@ const open = async (sharedSlots: boolean) => {
   sessions.push(decoder);
   return decoder;
 };
-const newBatch = async () => new InPlaceBatch(await open(false), () => open(true), PAD);
+/** Batches that may share prompt slots (not batch-invariant), the path these tests exercise. */
+const newBatch = async () => new InPlaceBatch(await open(false), () => open(true), PAD, false);
 
 afterAll(async () => {
   await Promise.all(sessions.map((s) => s.release()));
@@ -98,6 +99,7 @@ describe('in-place batch with shared slots', () => {
         return open(true);
       },
       PAD,
+      false,
     );
     const distinct = Array.from({ length: 10 }, (_, i) => [i + 1, i + 2, i + 3]);
     await batch.add([group, group, ...distinct]);

@@ -10,7 +10,9 @@
  * - a row that finishes is replaced by the last row (one row copied, not the batch);
  * - the capacity grows in steps of `CAPACITY_STEP` slots (one re-layout copy per step of growth),
  *   bounded by the position table; attention over unused slots is masked and costs at most that step.
- * - a prompt that enough rows of one `add` share (a GRPO group's) is stored once, in the shared slots
+ * - batch-invariant (the policy's default), prompts are prefilled with prompts of their own length
+ *   only and no prompt is shared, so a row's logits are the same bits whatever else the batch holds;
+ * - otherwise a prompt that enough rows of one `add` share (a GRPO group's) is stored once, in the shared slots
  *   (`shared_key_values`, a second session of the same weights with those inputs): every row scores
  *   every shared slot in one matrix product per head, so a group reads its prompt's keys once per step
  *   instead of once per row. Its rows' own slots then hold only what they generate. The shared slots
@@ -20,7 +22,7 @@
 import * as ort from 'onnxruntime-node';
 import type { DecodeWatch } from './decode-profile.ts';
 import { type DecodeBatch, leftPaddedPrompts, type RowLogits, uniquePrompts } from './decode-batch.ts';
-import type { DecoderSession } from './decoder-session.ts';
+import type { DecoderSession, ForwardOutput } from './decoder-session.ts';
 
 /**
  * Slots added to every row's capacity at once when a row needs more. Each step of growth copies the
@@ -81,6 +83,8 @@ export class InPlaceBatch implements DecodeBatch {
     private readonly decoder: DecoderSession,
     private readonly openSharing: () => Promise<DecoderSession>,
     private readonly padTokenId: number,
+    /** Whether a row's logits must not depend on the other rows (see `OnnxPolicySettings.batchInvariant`). */
+    private readonly batchInvariant: boolean,
   ) {
     if (decoder.layout !== 'in-place') throw new Error('internal: InPlaceBatch needs an in-place graph');
     this.heads = decoder.shape.numKvHeads;
@@ -101,17 +105,20 @@ export class InPlaceBatch implements DecodeBatch {
 
   async add(prompts: readonly (readonly number[])[], watch?: DecodeWatch): Promise<RowLogits> {
     const { unique, source } = uniquePrompts(prompts);
-    const feeds = leftPaddedPrompts(unique, this.padTokenId);
-    const out = await this.decoder.forward({ batch: unique.length, ...feeds }, watch);
+    const prefilled = await this.prefill(unique, watch);
     const first = this.rows;
     const rows = first + prompts.length;
     const { heads, headDim } = this;
-    const { longest } = feeds;
-    /** The keys and values of unique prompt u, head h: slots longest − length … longest − 1 of its prefill row. */
-    const promptSlots = (from: Float32Array, u: number, h: number) => {
+    const kvTensors = 2 * this.decoder.shape.numLayers;
+    /**
+     * Key (k even) or value (k odd) tensor k of unique prompt u, head h: slots longest − length …
+     * longest − 1 of its prefill row.
+     */
+    const promptSlots = (k: number, u: number, h: number) => {
+      const { out, row, longest } = prefilled[u]!;
       const length = unique[u]!.length;
-      const start = ((u * heads + h) * longest + longest - length) * headDim;
-      return from.subarray(start, start + length * headDim);
+      const start = ((row * heads + h) * longest + longest - length) * headDim;
+      return (out.keyValues.tensors[k]!.data as Float32Array).subarray(start, start + length * headDim);
     };
     const rowsOf = new Array<number>(unique.length).fill(0);
     for (const u of source) rowsOf[u]!++;
@@ -119,11 +126,10 @@ export class InPlaceBatch implements DecodeBatch {
     const sharedAt = new Map<number, number>();
     const shared = [...this.shared];
     unique.forEach((prompt, u) => {
-      if (rowsOf[u]! < 2 || rowsOf[u]! < SHARE_FRACTION * rows) return;
-      const keyValues = out.keyValues.tensors.map((t) => {
+      if (this.batchInvariant || rowsOf[u]! < 2 || rowsOf[u]! < SHARE_FRACTION * rows) return;
+      const keyValues = Array.from({ length: kvTensors }, (_, k) => {
         const data = new Float32Array(heads * prompt.length * headDim);
-        for (let h = 0; h < heads; h++)
-          data.set(promptSlots(t.data as Float32Array, u, h), h * prompt.length * headDim);
+        for (let h = 0; h < heads; h++) data.set(promptSlots(k, u, h), h * prompt.length * headDim);
         return data;
       });
       sharedAt.set(u, shared.push({ length: prompt.length, rows: rowsOf[u]!, keyValues }) - 1);
@@ -142,16 +148,47 @@ export class InPlaceBatch implements DecodeBatch {
       this.sharedOf[row] = sharedAt.get(u) ?? -1;
       this.lengths[row] = ownSlots[j]!;
       if (ownSlots[j] === 0) return;
-      out.keyValues.tensors.forEach((t, k) => {
-        const to = this.buffers[k]!;
+      for (let k = 0; k < kvTensors; k++)
         for (let h = 0; h < heads; h++)
-          to.set(promptSlots(t.data as Float32Array, u, h), (row * heads + h) * capacity * headDim);
-      });
+          this.buffers[k]!.set(promptSlots(k, u, h), (row * heads + h) * capacity * headDim);
     });
     this.rows = rows;
     this.writeMask();
     watch?.lap('cache');
-    return (j) => out.logits.subarray(source[j]! * out.vocab, (source[j]! + 1) * out.vocab);
+    return (j) => {
+      const { out, row } = prefilled[source[j]!]!;
+      return out.logits.subarray(row * out.vocab, (row + 1) * out.vocab);
+    };
+  }
+
+  /**
+   * Runs the prompts: each prompt's output, its row in that output and the output's padded length.
+   * Batch-invariant, prompts run with the others of their length only, so none is padded; else all
+   * in one forward, left-padded to the longest.
+   */
+  private async prefill(
+    unique: ReadonlyArray<readonly number[]>,
+    watch: DecodeWatch | undefined,
+  ): Promise<Array<{ out: ForwardOutput; row: number; longest: number }>> {
+    const groups = new Map<number, number[]>();
+    unique.forEach((prompt, u) => {
+      const key = this.batchInvariant ? prompt.length : 0;
+      const group = groups.get(key);
+      if (group) group.push(u);
+      else groups.set(key, [u]);
+    });
+    const prefilled: Array<{ out: ForwardOutput; row: number; longest: number }> = [];
+    for (const group of groups.values()) {
+      const feeds = leftPaddedPrompts(
+        group.map((u) => unique[u]!),
+        this.padTokenId,
+      );
+      const out = await this.decoder.forward({ batch: group.length, ...feeds }, watch);
+      group.forEach((u, row) => {
+        prefilled[u] = { out, row, longest: feeds.longest };
+      });
+    }
+    return prefilled;
   }
 
   async step(tokens: readonly number[], watch?: DecodeWatch): Promise<RowLogits> {

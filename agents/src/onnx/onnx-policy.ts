@@ -9,7 +9,7 @@
  * decoders run `in-place` (the graph is rebuilt from model.onnx's weights with a fixed-capacity cache
  * the engine writes in place), exported models in their own `present` convention. Each request has
  * its own seeded generator, so a request samples the same tokens alone, in any batch, and under any
- * strategy. `loadWeights` swaps the model between batches and increases `version`.
+ * strategy; batch-invariant (the default, `in-place`), its logprobs are the same bits too. `loadWeights` swaps the model between batches and increases `version`.
  */
 import { readFileSync } from 'node:fs';
 import { Rng } from '@toolgym/protocol';
@@ -60,6 +60,17 @@ export interface OnnxPolicySettings {
    * (one per core). Raise it for large exported models on an otherwise idle CPU.
    */
   threads?: number;
+  /**
+   * A row's logits do not depend on the rows it shares a batch with, nor on when it joined (default
+   * true), so the same requests and seeds give the same tokens and logprobs bit for bit, however
+   * they arrive. The in-place layout then prefills a prompt only with prompts of its own length (no
+   * padding shifts its reductions) and keeps every prompt in its own rows' slots (the shared slots
+   * split the softmax and its weighted sum in another order). `false` allows both, which is faster
+   * for GRPO groups, and a row's logprobs may then differ in their last bits with the batch it
+   * happened to share, which depends on timing. The `present` and `off` strategies pad rows to one
+   * length and are not batch-invariant.
+   */
+  batchInvariant?: boolean;
 }
 
 /** Called for every sampled token of a request, in order (streaming); `top` when `topLogprobs` is asked. */
@@ -142,6 +153,7 @@ export class OnnxPolicy implements Policy {
       maxBatchSize: 64,
       kvCache: 'auto',
       threads: 1,
+      batchInvariant: true,
       ...settings,
     };
     if (!KV_CACHE_MODES.includes(full.kvCache)) {
@@ -319,6 +331,7 @@ export class OnnxPolicy implements Policy {
         this.decoder,
         () => (this.sharing ??= this.openSharing!()),
         padTokenId,
+        this.settings.batchInvariant,
       );
       this.inPlace.reset();
       return this.inPlace;

@@ -244,6 +244,13 @@ export const TrainConfigSchema = z
         initFrom: z.string().min(1).optional(),
         /** onnxruntime threads for sampling. */
         threads: z.number().int().positive().default(1),
+        /**
+         * Batch-invariant sampling (default true): an episode's tokens and logprobs do not depend on
+         * which episodes share its batched decoding steps, which timing decides, so a seed gives the
+         * same run under any load. `false` lets a GRPO group's prompt be stored once for the group
+         * (faster), and then runs of one seed may drift apart in the last bits of their logprobs.
+         */
+        batchInvariant: z.boolean().default(true),
       })
       .strict()
       .prefault({}),

@@ -195,6 +195,7 @@ export async function openRun(options: TrainOptions): Promise<TrainingRun> {
           executionProvider: 'cpu',
           threads: config.policy.threads,
           maxBatchSize: 256,
+          batchInvariant: config.policy.batchInvariant,
         });
   if (policy.tokenizer.vocabSize > decoder.vocabSize)
     throw new TrainConfigError(
