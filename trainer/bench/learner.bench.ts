@@ -5,17 +5,31 @@
  * The wasm learner is also measured in worker threads as `toolgym train` runs it: one worker, and
  * two data-parallel workers (their MFU is against two cores' matmul FLOP/s).
  *
- * `--profile` splits a training step into forward, backward, optimiser and data-parallel sync.
+ * `--profile` splits a training step into forward, backward, optimiser and data-parallel sync, and
+ * gives each computing thread's CPU time per step beside its wall time: with two workers, each
+ * replica's CPU, busy and waiting time and the sync's, and the speed-up over one worker those CPU
+ * times imply for two idle cores (one worker's CPU per step ÷ (the busier replica's + the sync's)),
+ * which a shared machine's wall clock cannot show.
  *
- * Model FLOPs per trained token ≈ 6·N (N = parameters touched per token: every matrix, the one-hot
- * embedding and the lm head) + attention 12·L·T·d (forward 4·L·T·d: q·kᵀ and att·v, ×3 with backward).
+ * `--kernels` adds the in-process wasm step's CPU time by kernel (each call wrapped with the thread's
+ * CPU clock).
+ *
+ * MFU is given twice: by wall time (training FLOP/s against the best matmul's FLOP/s, the figure for
+ * an idle machine), and by CPU time (training FLOPs per CPU second of the computing threads against
+ * the best matmul's FLOPs per CPU second of the same thread), which other processes' turns on the
+ * cores do not enter.
+ *
+ * Model FLOPs per trained token, useful work only: 6·N (N = the matrices' parameters: every layer's
+ * and the lm head; the token embedding is a lookup, not a product) + causal attention 6·L·(T+1)·d
+ * (forward 2·L·(T+1)·d: q·kᵀ and att·v over the (T+1)/2 keys a query sees on average, ×3 with
+ * backward; the masked half of the T×T scores, computed or not, is not counted).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { type DecoderConfig, initDecoderWeights } from '@toolgym/agents';
 import { useBackend } from '../src/learner/backend.ts';
 import { createEmbeddedLearner, type EmbeddedLearnerSettings } from '../src/learner/embedded-learner.ts';
 import { type Datum, datumFromSequence, type Learner } from '../src/learner/learner.ts';
-import type { LearnerPhase, LearnerProfile } from '../src/learner/learner-profile.ts';
+import { type LearnerPhase, type LearnerProfile, threadTimes } from '../src/learner/learner-profile.ts';
 import { createWorkerLearner } from '../src/learner/worker-learner.ts';
 
 const args = process.argv.slice(2);
@@ -38,20 +52,23 @@ const decoder: DecoderConfig = {
 const batch = arg('batch', 64);
 const seq = arg('seq', 96);
 const repeats = arg('repeats', 5);
+/** `--backends wasm` leaves out the slow pure-JS backend. */
+const backendsAt = args.indexOf('--backends');
+const backends = (backendsAt >= 0 ? args[backendsAt + 1]! : 'wasm,cpu').split(',') as Array<'wasm' | 'cpu'>;
 
 function flopsPerToken(c: DecoderConfig, t: number): { train: number; forward: number } {
   const perLayer = 4 * c.dModel * c.dModel + 2 * c.dModel * c.dFF;
-  const matrices = c.nLayers * perLayer + 2 * c.vocabSize * c.dModel; // + one-hot embedding and lm head
-  const attentionForward = 4 * c.nLayers * t * c.dModel; // q·kᵀ and att·v (2 FLOPs per MAC), full T×T as computed
+  const matrices = c.nLayers * perLayer + c.vocabSize * c.dModel; // + the lm head
+  const attentionForward = 2 * c.nLayers * (t + 1) * c.dModel; // q·kᵀ and att·v (2 FLOPs per MAC), causal pairs only
   return { forward: 2 * matrices + attentionForward, train: 6 * matrices + 3 * attentionForward };
 }
 
 /**
- * The backend's matmul throughput: the best of the model's own shapes ([B·T, d]×[d, 4d], the one-hot
- * embedding [B·T, V]×[V, d], the lm head [B·T, d]×[d, V]) and a square 512³ product, so MFU is
+ * The backend's matmul throughput (wall and CPU time): the best of the model's own shapes ([B·T, d]×[d, 4d], a
+ * [B·T, V]×[V, d] product, the lm head [B·T, d]×[d, V]) and a square 512³ product, so MFU is
  * measured against what this backend can do at its best on this machine right now.
  */
-async function matmulGflops(): Promise<number> {
+async function matmulGflops(): Promise<{ wall: number; cpu: number }> {
   const n = batch * seq;
   const shapes: Array<[number, number, number]> = [
     [n, decoder.dModel, decoder.dFF],
@@ -60,6 +77,7 @@ async function matmulGflops(): Promise<number> {
     [512, 512, 512],
   ];
   let best = 0;
+  let bestCpu = 0;
   for (const [m, k, cols] of shapes) {
     const a = tf.randomNormal([m, k]);
     const b = tf.randomNormal([k, cols]);
@@ -72,13 +90,16 @@ async function matmulGflops(): Promise<number> {
     product();
     const reps = 5;
     const t0 = performance.now();
+    const cpu0 = threadTimes().cpuMs;
     for (let i = 0; i < reps; i++) product();
+    const cpuS = (threadTimes().cpuMs - cpu0) / 1000;
     const s = (performance.now() - t0) / 1000;
     a.dispose();
     b.dispose();
     best = Math.max(best, (2 * m * k * cols * reps) / s / 1e9);
+    bestCpu = Math.max(bestCpu, (2 * m * k * cols * reps) / cpuS / 1e9);
   }
-  return best;
+  return { wall: best, cpu: bestCpu };
 }
 
 const data: Datum[] = Array.from({ length: batch }, (_, b) => {
@@ -119,47 +140,76 @@ const profiles: Array<[string, LearnerProfile]> = [];
 const row = (
   name: string,
   speed: { train: number; forward: number; profile: LearnerProfile },
-  gflops: number,
+  gflops: { wall: number; cpu: number },
   cores = 1,
 ) => {
-  profiles.push([name, speed.profile]);
+  const p = speed.profile;
+  profiles.push([name, p]);
   const f = flopsPerToken(decoder, seq);
-  const mfu = (speed.train * f.train) / (gflops * cores * 1e9);
+  const mfu = (speed.train * f.train) / (gflops.wall * cores * 1e9);
+  // The same ratio in CPU time: a step's FLOPs per CPU second of its computing threads, against the
+  // matmul's FLOPs per CPU second; other processes' turns on the cores count in neither.
+  const stepCpuS = (p.replicas ? p.replicas.reduce((sum, r) => sum + r.cpuMs, p.cpuMs) : p.cpuMs) / 1000;
+  const mfuCpu = (batch * seq * p.steps * f.train) / stepCpuS / (gflops.cpu * 1e9);
   rows.push([
     name,
     speed.train.toFixed(0),
     speed.forward.toFixed(0),
-    gflops.toFixed(2),
+    gflops.wall.toFixed(2),
     ((speed.train * f.train) / 1e9).toFixed(2),
     `${(mfu * 100).toFixed(1)}%`,
+    ((1000 * stepCpuS) / Math.max(1, p.steps)).toFixed(0),
+    gflops.cpu.toFixed(2),
+    Number.isFinite(mfuCpu) ? `${(mfuCpu * 100).toFixed(1)}%` : 'n/a',
   ]);
 };
-for (const backend of ['wasm', 'cpu'] as const) {
+for (const backend of backends) {
   await useBackend(backend);
-  const gflops = await matmulGflops();
+  const before = await matmulGflops();
   const settings: EmbeddedLearnerSettings = {
     decoder,
     weights: initDecoderWeights(decoder, { seed: 0 }),
     backend,
     microBatchSize: batch,
   };
-  row(backend, await measure(await createEmbeddedLearner(settings)), gflops);
-  if (backend !== 'wasm') continue;
-  row('wasm, 1 worker', await measure(await createWorkerLearner(settings, 1)), gflops);
-  row('wasm, 2 workers', await measure(await createWorkerLearner(settings, 2)), gflops, 2);
+  const measured: Array<[string, Awaited<ReturnType<typeof measure>>, number]> = [
+    [backend, await measure(await createEmbeddedLearner(settings)), 1],
+  ];
+  if (backend === 'wasm') {
+    measured.push(['wasm, 1 worker', await measure(await createWorkerLearner(settings, 1)), 1]);
+    measured.push(['wasm, 2 workers', await measure(await createWorkerLearner(settings, 2)), 2]);
+  }
+  // The matmul's best before and after the learners: on a shared machine either may be the one
+  // measured with the cores to itself, and MFU is against the best.
+  const after = await matmulGflops();
+  const gflops = { wall: Math.max(before.wall, after.wall), cpu: Math.max(before.cpu, after.cpu) };
+  for (const [name, speed, cores] of measured) row(name, speed, gflops, cores);
 }
 process.stdout.write(
   `embedded learner: d=${decoder.dModel} layers=${decoder.nLayers} dFF=${decoder.dFF} vocab=${decoder.vocabSize} positions=${decoder.positions}, batch ${batch} × ${seq} tokens, ${repeats} repeats\n`,
 );
-const header = ['backend', 'train tok/s', 'forward tok/s', 'best matmul GFLOP/s', 'train GFLOP/s', 'MFU'];
+const header = [
+  'backend',
+  'train tok/s',
+  'forward tok/s',
+  'best matmul GFLOP/s',
+  'train GFLOP/s',
+  'MFU',
+  'CPU ms/step',
+  'best matmul GFLOP/CPU-s',
+  'MFU by CPU time',
+];
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
 for (const r of [header, ...rows])
   process.stdout.write(`${r.map((c, i) => c.padEnd(widths[i]!)).join('  ')}\n`);
 const speed = (name: string) => Number(rows.find((r) => r[0] === name)![1]);
-process.stdout.write(`wasm / cpu training speed: ${(speed('wasm') / speed('cpu')).toFixed(2)}×\n`);
-process.stdout.write(
-  `2 data-parallel workers / 1 worker training speed: ${(speed('wasm, 2 workers') / speed('wasm, 1 worker')).toFixed(2)}×\n`,
-);
+const measuredRow = (name: string) => rows.some((r) => r[0] === name);
+if (measuredRow('cpu') && measuredRow('wasm'))
+  process.stdout.write(`wasm / cpu training speed: ${(speed('wasm') / speed('cpu')).toFixed(2)}×\n`);
+if (measuredRow('wasm, 2 workers'))
+  process.stdout.write(
+    `2 data-parallel workers / 1 worker training speed: ${(speed('wasm, 2 workers') / speed('wasm, 1 worker')).toFixed(2)}×\n`,
+  );
 if (args.includes('--profile')) {
   const phases: LearnerPhase[] = ['forward', 'backward', 'optimizer', 'sync'];
   process.stdout.write(
@@ -182,4 +232,87 @@ if (args.includes('--profile')) {
   ];
   const w = table[0]!.map((_, i) => Math.max(...table.map((r) => r[i]!.length)));
   for (const r of table) process.stdout.write(`${r.map((c, i) => c.padEnd(w[i]!)).join('  ')}\n`);
+  process.stdout.write(
+    '\nCPU ms per step of each computing thread (its own work, whatever else the machine runs) and run-queue ms ' +
+      "(ready, waiting for a core); workers: busy and waiting wall ms of each replica, and the calling thread's sync.\n",
+  );
+  const perStep = (p: LearnerProfile, ms: number) => ms / Math.max(1, p.steps);
+  const cpuRows = profiles.map(([name, p]) => {
+    const threads = p.replicas
+      ? p.replicas
+          .map(
+            (r, k) =>
+              `replica ${k}: cpu ${perStep(p, r.cpuMs).toFixed(1)}, busy ${perStep(p, r.busyMs).toFixed(1)}, wait ${perStep(p, r.waitMs).toFixed(1)}`,
+          )
+          .join('; ') +
+        `; sync on the calling thread: cpu ${perStep(p, p.cpuMs).toFixed(1)}, wall ${perStep(p, p.ms.sync).toFixed(1)}`
+      : `cpu ${perStep(p, p.cpuMs).toFixed(1)}, run queue ${perStep(p, p.runQueueMs).toFixed(1)}`;
+    return `${name}: ${threads}`;
+  });
+  for (const line of cpuRows) process.stdout.write(`${line}\n`);
+  const one = profiles.find(([name]) => name === 'wasm, 1 worker')?.[1];
+  const two = profiles.find(([name]) => name === 'wasm, 2 workers')?.[1];
+  if (one?.replicas && two?.replicas) {
+    const c1 = perStep(one, one.replicas[0]!.cpuMs);
+    const c2 = two.replicas.map((r) => perStep(two, r.cpuMs));
+    const critical = Math.max(...c2) + perStep(two, two.cpuMs);
+    const speedUp = c1 / critical;
+    process.stdout.write(
+      `2 workers / 1 worker implied by CPU time: ${speedUp.toFixed(2)}× (parallel efficiency ${((100 * speedUp) / 2).toFixed(0)}%): ` +
+        `one worker ${c1.toFixed(1)} ms per step; two: the busier replica ${Math.max(...c2).toFixed(1)} + sync ${perStep(two, two.cpuMs).toFixed(1)} ms, ` +
+        `both replicas' work ${(c2.reduce((a, b) => a + b, 0) / c1).toFixed(2)}× one worker's\n`,
+    );
+  }
+}
+if (args.includes('--kernels')) {
+  // Where a wasm training step's CPU goes, by kernel: every kernel call wrapped with the thread's CPU
+  // clock (nested calls count in their outermost kernel), after the measurements above.
+  await useBackend('wasm');
+  const byKernel = new Map<string, { ms: number; calls: number }>();
+  let depth = 0;
+  for (const kernel of tf.getKernelsForBackend('wasm')) {
+    const run = kernel.kernelFunc;
+    tf.unregisterKernel(kernel.kernelName, 'wasm');
+    tf.registerKernel({
+      ...kernel,
+      kernelFunc: (call) => {
+        if (depth > 0) return run(call);
+        depth++;
+        const started = threadTimes().cpuMs;
+        try {
+          return run(call);
+        } finally {
+          depth--;
+          const entry = byKernel.get(kernel.kernelName) ?? { ms: 0, calls: 0 };
+          entry.ms += threadTimes().cpuMs - started;
+          entry.calls++;
+          byKernel.set(kernel.kernelName, entry);
+        }
+      },
+    });
+  }
+  const learner = await createEmbeddedLearner({
+    decoder,
+    weights: initDecoderWeights(decoder, { seed: 0 }),
+    backend: 'wasm',
+    microBatchSize: batch,
+  });
+  await learner.forwardBackward(data, 'ppo');
+  await learner.optimStep({ learningRate: 1e-4 });
+  byKernel.clear();
+  const started = threadTimes().cpuMs;
+  for (let i = 0; i < repeats; i++) {
+    await learner.forwardBackward(data, 'ppo');
+    await learner.optimStep({ learningRate: 1e-4 });
+  }
+  const step = (threadTimes().cpuMs - started) / repeats;
+  await learner.close();
+  const inKernels = [...byKernel.values()].reduce((sum, e) => sum + e.ms, 0) / repeats;
+  process.stdout.write(
+    `\nwasm, in process: CPU ms per training step by kernel (${step.toFixed(1)} ms a step, ${inKernels.toFixed(1)} in kernels)\n`,
+  );
+  for (const [name, e] of [...byKernel].sort((a, b) => b[1].ms - a[1].ms).slice(0, 20))
+    process.stdout.write(
+      `${name.padEnd(28)} ${(e.ms / repeats).toFixed(1).padStart(7)} ms  ${String(e.calls / repeats).padStart(4)} calls\n`,
+    );
 }

@@ -15,6 +15,10 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { registerCausalSoftmaxKernels } from './causal-softmax-kernel.ts';
+import { registerGatherRowsKernel } from './gather-rows-kernel.ts';
+import { registerGeluKernels } from './gelu-kernel.ts';
+import { registerLayerNormKernels } from './layer-norm-kernel.ts';
 import { registerSimdBatchMatMul } from './simd-batch-matmul.ts';
 import { guardWasmHeap } from './wasm-heap-guard.ts';
 import { registerSharedDataKernels } from './wasm-shared-kernels.ts';
@@ -71,6 +75,10 @@ export async function useBackend(name: TfBackend): Promise<TfBackend> {
     guardWasmHeap();
     registerSharedDataKernels();
     registerSimdBatchMatMul();
+    registerGeluKernels();
+    registerGatherRowsKernel();
+    registerCausalSoftmaxKernels();
+    registerLayerNormKernels();
   }
   return name;
 }

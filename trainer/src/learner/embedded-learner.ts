@@ -4,7 +4,7 @@
  */
 
 import * as tf from '@tensorflow/tfjs-core';
-import { type DecoderConfig, type DecoderWeights, decoderWeightShapes } from '@toolgym/agents';
+import { type DecoderConfig, type DecoderWeights, decoderWeightShapes } from '@toolgym/agents/decoder-config';
 import { type Aggregation, DEFAULT_POLICY_LOSS, type PolicyLossConfig } from '../algorithms/policy-loss.ts';
 import { type LossFnName, POLICY_LOSSES } from '../algorithms/policy-losses.ts';
 import { type TfBackend, useBackend } from './backend.ts';
@@ -21,7 +21,7 @@ import {
   type OptimStepOutput,
   resetOptimizerOf,
 } from './learner.ts';
-import { emptyLearnerProfile, type LearnerProfile } from './learner-profile.ts';
+import { emptyLearnerProfile, type LearnerProfile, startThreadClock } from './learner-profile.ts';
 import { TfDecoder } from './tf-decoder.ts';
 
 export interface EmbeddedLearnerSettings {
@@ -295,28 +295,49 @@ export class EmbeddedLearner implements Learner {
     config: LossFnConfig = {},
     shard?: Shard,
   ): Promise<ForwardBackwardOutput> {
-    return this.run(data, lossFn, config, true, shard);
+    const stop = startThreadClock(this.profile);
+    try {
+      return await this.run(data, lossFn, config, true, shard);
+    } finally {
+      stop();
+    }
   }
 
   /** The accumulated gradient (data parallelism: summed over the replicas, then `setGradients`). */
   async getGradients(): Promise<DecoderWeights | undefined> {
-    if (!this.gradients) return undefined;
-    return Object.fromEntries(
-      [...this.gradients].map(([name, g]) => [name, (g.dataSync() as Float32Array).slice()]),
-    );
+    return this.syncing(() => {
+      if (!this.gradients) return undefined;
+      return Object.fromEntries(
+        [...this.gradients].map(([name, g]) => [name, (g.dataSync() as Float32Array).slice()]),
+      );
+    });
   }
 
   /** Replaces the accumulated gradient (undefined: none). */
   async setGradients(gradients: DecoderWeights | undefined): Promise<void> {
-    if (this.gradients) for (const g of this.gradients.values()) g.dispose();
-    this.gradients = undefined;
-    if (!gradients) return;
-    this.gradients = new Map(
-      [...this.model.variables].flatMap(([name, v]) => {
-        const data = gradients[name];
-        return data ? [[name, tf.tensor(data, v.shape)] as const] : [];
-      }),
-    );
+    this.syncing(() => {
+      if (this.gradients) for (const g of this.gradients.values()) g.dispose();
+      this.gradients = undefined;
+      if (!gradients) return;
+      this.gradients = new Map(
+        [...this.model.variables].flatMap(([name, v]) => {
+          const data = gradients[name];
+          return data ? [[name, tf.tensor(data, v.shape)] as const] : [];
+        }),
+      );
+    });
+  }
+
+  /** Runs this replica's side of a gradient sync, counted as `sync` in the profile. */
+  private syncing<T>(fn: () => T): T {
+    const started = performance.now();
+    const stop = startThreadClock(this.profile);
+    try {
+      return fn();
+    } finally {
+      stop();
+      this.profile.ms.sync += performance.now() - started;
+    }
   }
 
   /** The time spent since the last call (or since creation), by phase. */
@@ -328,6 +349,16 @@ export class EmbeddedLearner implements Learner {
 
   async optimStep(adam: AdamParams): Promise<OptimStepOutput> {
     const started = performance.now();
+    const stop = startThreadClock(this.profile);
+    try {
+      return this.adamStep(adam);
+    } finally {
+      stop();
+      this.profile.ms.optimizer += performance.now() - started;
+    }
+  }
+
+  private adamStep(adam: AdamParams): OptimStepOutput {
     const lr = adam.learningRate;
     if (!(lr >= 0) || !Number.isFinite(lr))
       throw new LearnerInputError(`adam.learningRate must be a finite number ≥ 0, got ${lr}`);
@@ -369,7 +400,6 @@ export class EmbeddedLearner implements Learner {
     });
     for (const g of grads.values()) g.dispose();
     this.profile.steps++;
-    this.profile.ms.optimizer += performance.now() - started;
     return { metrics: { grad_norm: gradNorm, learning_rate: lr, step: t, clipped: scale < 1 ? 1 : 0 } };
   }
 

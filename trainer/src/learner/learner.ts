@@ -7,7 +7,7 @@
  * `lossFnInputs.target_tokens[i]` is the token predicted at position i (normally tokens[i + 1]).
  * Every per-token array has the length of `modelInput.tokens`.
  */
-import type { DecoderConfig, DecoderWeights } from '@toolgym/agents';
+import type { DecoderConfig, DecoderWeights } from '@toolgym/agents/decoder-config';
 import { ToolGymError } from '@toolgym/protocol';
 import type { CovControl, KlEstimator, PolicyLossConfig } from '../algorithms/policy-loss.ts';
 import type { LossFnName } from '../algorithms/policy-losses.ts';

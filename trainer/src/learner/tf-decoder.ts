@@ -1,7 +1,7 @@
 /**
  * ToolGym's small decoder in TensorFlow.js — exactly the maths of agents' decoder-config.ts (the
  * contract the ONNX builder implements too), so the learner's logprobs equal the onnx policy's.
- * Embeddings are one-hot matmuls: the wasm backend has no gradient for gather.
+ * Embeddings are a Gather whose gradient is a ScatterNd (the wasm backend has no gradient for Gather).
  * Sequences are right-padded: with a causal mask, padding after the last real token never
  * influences a real position, so no key mask is needed.
  * With RoPE positions, q and k [B, H, T, headDim] are rotated with cos/sin constants (agents'
@@ -9,10 +9,17 @@
  */
 
 import * as tf from '@tensorflow/tfjs-core';
-import { type DecoderConfig, type DecoderWeights, decoderPositions, ropeTables } from '@toolgym/agents';
-import { simdBatchMatMul } from './simd-batch-matmul.ts';
-
-const MASKED_SCORE = -1e9;
+import {
+  type DecoderConfig,
+  type DecoderWeights,
+  decoderPositions,
+  ropeTables,
+} from '@toolgym/agents/decoder-config';
+import { causalSoftmax } from './causal-softmax-kernel.ts';
+import { gatherRows } from './gather-rows-kernel.ts';
+import { gelu } from './gelu-kernel.ts';
+import { layerNorm } from './layer-norm-kernel.ts';
+import { type ProductMode, simdBatchMatMul } from './simd-batch-matmul.ts';
 
 /** x with its last two axes swapped. */
 function swapLast(x: tf.Tensor): tf.Tensor {
@@ -34,18 +41,98 @@ function product<T extends tf.Tensor>(a: T, b: tf.Tensor): T {
  * dA = dY @ Bᵀ, dB = Aᵀ @ dY. tfjs's own MatMul gradient passes transpose flags instead, and the
  * wasm backend's BatchMatMul runs ~8× slower with a flag than on a transposed copy (measured on a
  * [1504, 64] × [64, 256] layer: 60 ms vs 7 ms), which made the backward pass most of a step.
+ * For attention's causal T×T matrices each of the three products names the terms it may skip
+ * (`PRODUCT_MODES`); on backends without the SIMD kernel the products are whole, and the terms a
+ * mode skips are zeros or never read.
  */
-export const matMul = tf.customGrad((...inputs: Array<tf.Tensor | tf.GradSaveFunc>) => {
-  const [a, b, save] = inputs as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
-  save([a, b]);
+function productWithGradients(forward: ProductMode, dA: ProductMode, dB: ProductMode) {
+  const batched = <T extends tf.Tensor>(a: T, b: tf.Tensor, mode: ProductMode): T =>
+    mode === 'full'
+      ? product(a, b)
+      : tf.getBackend() === 'wasm'
+        ? simdBatchMatMul(a, b, mode)
+        : (tf.matMul(a, b) as T);
+  return tf.customGrad((...inputs: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const [a, b, save] = inputs as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+    save([a, b]);
+    return {
+      value: batched(a, b, forward),
+      gradFunc: (dy: tf.Tensor, [sa, sb]: tf.Tensor[]) => [
+        batched(dy, swapLast(sb!), dA),
+        batched(swapLast(sa!), dy, dB),
+      ],
+    };
+  }) as unknown as <T extends tf.Tensor>(a: T, b: tf.Tensor) => T;
+}
+
+export const matMul = productWithGradients('full', 'full', 'full');
+
+/**
+ * Attention scores q · kᵀ [..., T, T] for query i over keys 0..i only (the rest is left 0, for the
+ * causal softmax to ignore). Their gradient ds is 0 after each query's keys, so dq = ds · k reads
+ * ds's lower triangle and d(kᵀ) = qᵀ · ds each of ds's rows up to its diagonal.
+ */
+const causalScores = productWithGradients('outLower', 'aLower', 'bLower');
+
+/**
+ * The causal softmax's probabilities p [..., T, T] (0 after each query's keys) times v: row i of p
+ * reads v's rows 0..i. Backward, dp is needed on p's lower triangle only, and dv = pᵀ · dy reads
+ * pᵀ's upper triangle.
+ */
+const causalMix = productWithGradients('aLower', 'outLower', 'aUpper');
+
+/**
+ * x @ w + b for 2-D x, with `matMul`'s gradients for x and w, and the bias gradient as a product
+ * with a row of ones: tfjs' Add gradient sums dy over its rows with the wasm Sum kernel, which
+ * transposes first (7.6 ms of CPU on a [6144, 256] gradient against 0.4 ms for the product).
+ */
+const affine = tf.customGrad((...inputs: Array<tf.Tensor | tf.GradSaveFunc>) => {
+  const [x, w, b, save] = inputs as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
+  save([x, w]);
   return {
-    value: product(a, b),
-    gradFunc: (dy: tf.Tensor, [sa, sb]: tf.Tensor[]) => [
-      product(dy, swapLast(sb!)),
-      product(swapLast(sa!), dy),
+    value: tf.add(product(x, w), b),
+    gradFunc: (dy: tf.Tensor, [sx, sw]: tf.Tensor[]) => [
+      product(dy, swapLast(sw!)),
+      product(swapLast(sx!), dy),
+      tf.reshape(tf.matMul(tf.ones([1, dy.shape[0]!]), dy as tf.Tensor2D), [dy.shape[1]!]),
     ],
   };
-}) as unknown as <T extends tf.Tensor>(a: T, b: tf.Tensor) => T;
+}) as unknown as (x: tf.Tensor2D, w: tf.Tensor, b: tf.Tensor) => tf.Tensor2D;
+
+/**
+ * Rows `ids` of an embedding table. The gradient adds each position's dy into its token's row
+ * (ScatterNd sums repeated indices): O(tokens · d) where the one-hot product it replaces was
+ * O(tokens · vocab · d) forward and again backward, plus a gradient for the one-hot side that
+ * nothing used (a custom gradient computes every input's). tfjs's own Gather gradient needs
+ * UnsortedSegmentSum, which the wasm backend lacks.
+ */
+function embed(table: tf.Tensor, ids: tf.Tensor1D): tf.Tensor2D {
+  // Tensors the gradient reads go through `save`: the forward pass's own are disposed before it runs.
+  return tf.customGrad((...inputs: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const [t, save] = inputs as [tf.Tensor, tf.GradSaveFunc];
+    save([ids]);
+    return {
+      value: gatherRows(t, ids),
+      gradFunc: (dy: tf.Tensor, [saved]: tf.Tensor[]) =>
+        tf.scatterND(tf.expandDims(saved!, 1), dy, table.shape),
+    };
+  })(table) as tf.Tensor2D;
+}
+
+/**
+ * x @ m for a constant m, with the gradient for x alone: dy @ mᵀ, mᵀ given (no transpose per call,
+ * and no gradient for the constant, which `matMul` would compute).
+ */
+function constantProduct(x: tf.Tensor2D, m: tf.Tensor2D, mT: tf.Tensor2D): tf.Tensor2D {
+  return tf.customGrad((...inputs: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const [input, save] = inputs as [tf.Tensor, tf.GradSaveFunc];
+    save([mT]);
+    return {
+      value: tf.matMul(input, m),
+      gradFunc: (dy: tf.Tensor, [saved]: tf.Tensor[]) => tf.matMul(dy, saved!),
+    };
+  })(x) as tf.Tensor2D;
+}
 
 /** One-hot rows as float32. Built as int32 then cast: the wasm OneHot kernel ignores a float32 dtype. */
 function oneHotFloat(indices: tf.Tensor1D, depth: number): tf.Tensor2D {
@@ -106,20 +193,12 @@ export class TfDecoder {
   }
 
   private layerNorm(x: tf.Tensor2D, prefix: string): tf.Tensor2D {
-    const { mean, variance } = tf.moments(x, -1, true);
-    const normed = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, this.config.layerNormEps)));
-    return tf.add(tf.mul(normed, this.v(`${prefix}.weight`)), this.v(`${prefix}.bias`)) as tf.Tensor2D;
+    return layerNorm(x, this.v(`${prefix}.weight`), this.v(`${prefix}.bias`), this.config.layerNormEps);
   }
 
   private linear(x: tf.Tensor2D, prefix: string, bias = true): tf.Tensor2D {
-    const y = matMul(x, this.v(`${prefix}.weight`));
-    return bias ? (tf.add(y, this.v(`${prefix}.bias`)) as tf.Tensor2D) : (y as tf.Tensor2D);
-  }
-
-  /** GELU, tanh form: 0.5 x (1 + tanh(sqrt(2/π) (x + 0.044715 x³))). */
-  private gelu(x: tf.Tensor2D): tf.Tensor2D {
-    const inner = tf.mul(Math.sqrt(2 / Math.PI), tf.add(x, tf.mul(0.044715, tf.mul(x, tf.square(x)))));
-    return tf.mul(tf.mul(0.5, x), tf.add(1, tf.tanh(inner))) as tf.Tensor2D;
+    const w = this.v(`${prefix}.weight`);
+    return bias ? affine(x, w, this.v(`${prefix}.bias`)) : matMul(x, w);
   }
 
   /**
@@ -148,9 +227,11 @@ export class TfDecoder {
       rotateHalf[j * headDim + half + j] = 1; // output half + j takes x1[j]
     }
     const r = tf.tensor2d(rotateHalf, [headDim, headDim]);
+    const rT = tf.transpose(r) as tf.Tensor2D;
     return (x) => {
       const [b, h, t] = x.shape;
-      const rotated = tf.reshape(matMul(tf.reshape(x, [b * h * t, headDim]) as tf.Tensor2D, r), x.shape);
+      const rows = tf.reshape(x, [b * h * t, headDim]) as tf.Tensor2D;
+      const rotated = tf.reshape(constantProduct(rows, r, rT), x.shape);
       return tf.add(tf.mul(x, cos), tf.mul(rotated, sin)) as tf.Tensor4D;
     };
   }
@@ -158,13 +239,12 @@ export class TfDecoder {
   /** Logits [B·T, vocab] for token ids [B][T] (all rows the same length T). */
   logits(ids: tf.Tensor2D): tf.Tensor2D {
     const [batch, seq] = ids.shape;
-    const { dModel: d, nHeads, vocabSize } = this.config;
+    const { dModel: d, nHeads } = this.config;
     if (seq > this.config.maxPositions)
       throw new RangeError(`sequence of ${seq} tokens exceeds maxPositions ${this.config.maxPositions}`);
     const headDim = d / nHeads;
     const flatIds = tf.reshape(ids, [batch * seq]) as tf.Tensor1D;
-    const oneHot = oneHotFloat(flatIds, vocabSize);
-    const tokens = matMul(oneHot, this.v('embed.tokens')) as tf.Tensor2D;
+    const tokens = embed(this.v('embed.tokens'), flatIds);
     const rotate = this.ropeRotation(seq);
     let h = rotate
       ? tokens
@@ -172,8 +252,6 @@ export class TfDecoder {
           tf.add(tf.reshape(tokens, [batch, seq, d]), tf.slice(this.v('embed.positions'), [0, 0], [seq, d])),
           [batch * seq, d],
         ) as tf.Tensor2D);
-    const causal = tf.linalg.bandPart(tf.ones([seq, seq]), -1, 0);
-    const mask = tf.mul(tf.sub(1, causal), MASKED_SCORE); // 0 on and below the diagonal
     const toHeads = (x: tf.Tensor2D) =>
       tf.transpose(tf.reshape(x, [batch, seq, nHeads, headDim]), [0, 2, 1, 3]) as tf.Tensor4D;
     for (let i = 0; i < this.config.nLayers; i++) {
@@ -184,12 +262,12 @@ export class TfDecoder {
       if (rotate) [q, k] = [rotate(q), rotate(k)];
       const v = toHeads(this.linear(a, `${p}.attn.v`));
       // q / sqrt(headDim) before the product: [B, H, T, hd] values scaled instead of [B, H, T, T] scores.
-      const scores = tf.add(matMul(tf.mul(q, 1 / Math.sqrt(headDim)), swapLast(k)), mask);
-      const context = matMul(tf.softmax(scores), v); // [B, H, T, hd]
+      const scores = causalScores(tf.mul(q, 1 / Math.sqrt(headDim)), swapLast(k) as tf.Tensor4D);
+      const context = causalMix(causalSoftmax(scores), v); // [B, H, T, hd]
       const merged = tf.reshape(tf.transpose(context, [0, 2, 1, 3]), [batch * seq, d]) as tf.Tensor2D;
       h = tf.add(h, this.linear(merged, `${p}.attn.o`)) as tf.Tensor2D;
       const m = this.layerNorm(h, `${p}.ln2`);
-      h = tf.add(h, this.linear(this.gelu(this.linear(m, `${p}.mlp.up`)), `${p}.mlp.down`)) as tf.Tensor2D;
+      h = tf.add(h, this.linear(gelu(this.linear(m, `${p}.mlp.up`)), `${p}.mlp.down`)) as tf.Tensor2D;
     }
     return this.linear(this.layerNorm(h, 'final_norm'), 'lm_head', false);
   }

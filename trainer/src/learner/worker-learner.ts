@@ -13,7 +13,7 @@
  * a worker that dies fails every pending and later call with the reason, rather than hanging.
  */
 import { Worker } from 'node:worker_threads';
-import type { DecoderWeights } from '@toolgym/agents';
+import type { DecoderWeights } from '@toolgym/agents/decoder-config';
 import { ToolGymError } from '@toolgym/protocol';
 import { DEFAULT_POLICY_LOSS } from '../algorithms/policy-loss.ts';
 import type { LossFnName } from '../algorithms/policy-losses.ts';
@@ -26,13 +26,19 @@ import {
   type LossFnConfig,
   resetOptimizerOf,
 } from './learner.ts';
-import { emptyLearnerProfile, type LearnerPhase, type LearnerProfile } from './learner-profile.ts';
+import {
+  emptyLearnerProfile,
+  type LearnerPhase,
+  type LearnerProfile,
+  startThreadClock,
+} from './learner-profile.ts';
 
 /** The learner behind worker threads, and where its steps' time went. */
 export interface WorkerLearner extends Learner {
   /**
    * Time by phase since the last call: forward, backward and optimiser as the slowest replica spent
-   * them (replicas run in parallel), the gradient sync as the calling thread waited for it.
+   * them (replicas run in parallel), the gradient sync as the calling thread waited for it; each
+   * replica's busy, CPU and waiting time (`replicas`), and the calling thread's CPU time in the sync.
    */
   takeProfile(): Promise<LearnerProfile>;
 }
@@ -147,7 +153,17 @@ export async function createWorkerLearner(
   const [first] = replicas as [(typeof replicas)[0]];
   const all = (method: string, ...args: unknown[]) =>
     Promise.all(replicas.map((r) => r.call(method, ...args)));
-  let syncMs = 0;
+  /** The calling thread's side: sync wall and CPU time, and the wall time of the calls all replicas share. */
+  let own = emptyLearnerProfile();
+  let sharedCallMs = 0;
+  const timed = async <T>(call: Promise<T>): Promise<T> => {
+    const started = performance.now();
+    try {
+      return await call;
+    } finally {
+      sharedCallMs += performance.now() - started;
+    }
+  };
 
   /** Runs a forward (and backward) over shards, and puts the outputs back in input order. */
   const sharded = async (
@@ -157,15 +173,15 @@ export async function createWorkerLearner(
     config: LossFnConfig = {},
   ): Promise<ForwardBackwardOutput> => {
     if (replicas.length === 1)
-      return (await first.call(method, data, lossFn, config)) as ForwardBackwardOutput;
+      return (await timed(first.call(method, data, lossFn, config))) as ForwardBackwardOutput;
     validateData(data, lossFn ?? 'cross_entropy', settings.decoder); // errors name the datum's place in `data`
     const shard = {
       batchUnits: lossUnits(data, config.aggregation ?? DEFAULT_POLICY_LOSS.aggregation),
       batchTokens: lossUnits(data, 'token-mean'),
     };
     const shards = shardData(data, replicas.length);
-    const outputs = (await Promise.all(
-      shards.map((s, k) => replicas[k]!.call(method, s.data, lossFn, config, shard)),
+    const outputs = (await timed(
+      Promise.all(shards.map((s, k) => replicas[k]!.call(method, s.data, lossFn, config, shard))),
     )) as ForwardBackwardOutput[];
     const lossFnOutputs: ForwardBackwardOutput['lossFnOutputs'] = new Array(data.length);
     const metrics: Record<string, number> = {};
@@ -185,6 +201,7 @@ export async function createWorkerLearner(
     forwardBackward: (data, lossFn, config) => sharded('forwardBackward', data, lossFn, config),
     async optimStep(adam) {
       const syncStart = performance.now();
+      const stop = startThreadClock(own);
       if (replicas.length > 1) {
         const parts = (await all('getGradients')) as Array<DecoderWeights | undefined>;
         const present = parts.filter((p): p is DecoderWeights => p !== undefined);
@@ -199,18 +216,23 @@ export async function createWorkerLearner(
           await all('setGradients', sum);
         }
       }
-      syncMs += performance.now() - syncStart;
-      const [out] = await all('optimStep', adam);
+      stop();
+      own.ms.sync += performance.now() - syncStart;
+      const [out] = await timed(all('optimStep', adam));
       return out;
     },
     async takeProfile() {
       const parts = (await all('takeProfile')) as LearnerProfile[];
-      const profile = emptyLearnerProfile();
+      const profile = own;
       profile.steps = parts[0]!.steps;
-      for (const phase of ['forward', 'backward', 'optimizer'] as LearnerPhase[])
-        profile.ms[phase] = Math.max(...parts.map((p) => p.ms[phase]));
-      profile.ms.sync = syncMs;
-      syncMs = 0;
+      const computing: LearnerPhase[] = ['forward', 'backward', 'optimizer'];
+      for (const phase of computing) profile.ms[phase] = Math.max(...parts.map((p) => p.ms[phase]));
+      profile.replicas = parts.map((p) => {
+        const computed = computing.reduce((sum, phase) => sum + p.ms[phase], 0);
+        return { busyMs: computed + p.ms.sync, cpuMs: p.cpuMs, waitMs: sharedCallMs - computed };
+      });
+      own = emptyLearnerProfile();
+      sharedCallMs = 0;
       return profile;
     },
     saveWeights: () => first.call('saveWeights'),
