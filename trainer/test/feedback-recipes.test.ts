@@ -170,10 +170,21 @@ describe('Agent-RLVR guidance on sql', () => {
         groupSize: 4,
         sampling: { temperature: 1, maxTokens: 80 },
       },
-      eval: { tasks: { split: 'train', meta: { template: 'capital-of' }, limit: 2 }, alsoOn: [], every: 100 },
+      eval: {
+        tasks: { split: 'train', meta: { template: 'capital-of' }, limit: 2 },
+        alsoOn: [],
+        every: 100,
+        sampling: { temperature: 0, maxTokens: 80 },
+      },
       maxTurns: 4,
     });
     expect(recorded.result.rlSteps).toBe(2);
+    // Every demonstration's turns fit the turns RL and evaluation sample: the policy can write them.
+    expect(recorded.result.demonstrations?.warmup).toEqual({
+      kept: 8,
+      overContext: 0,
+      longTurns: { rl: 0, eval: 0 },
+    });
     const guided = recorded.rl.filter((t) => t.status !== 'failed' && feedbackTurns(t, message).length > 0);
     expect(guided.length).toBeGreaterThan(0);
     for (const t of guided) {
@@ -184,6 +195,10 @@ describe('Agent-RLVR guidance on sql', () => {
       expect(guidance).toMatch(/The answer uses (this table|these \d+ tables):\n\w+\(/);
     }
     expect(trainedSequences(recorded)).toBeGreaterThan(0);
+    // Each step logs what the re-attempts did: some episode was guided.
+    const steps = recorded.metrics.filter((m) => m.phase === 'rl');
+    expect(steps.every((m) => typeof m['feedback/retry_correct'] === 'number')).toBe(true);
+    expect(Math.max(...steps.map((m) => Number(m['feedback/retried'])))).toBeGreaterThan(0);
     // Evaluation: one attempt, no guidance.
     expect(recorded.evals.length).toBeGreaterThan(0);
     for (const t of recorded.evals) {
@@ -206,6 +221,9 @@ describe('Agent-RLVR guidance on sql', () => {
         inEval: false,
         trainOn: 'last-attempt',
       });
+      // The evaluated policy gets RL's room per turn: a query or a program is one turn's tool call,
+      // and with the schema's default (48 tokens) no evaluation could ever pass.
+      expect(config.eval.sampling).toMatchObject({ temperature: 0, maxTokens: config.rl.sampling.maxTokens });
     }
   });
 });

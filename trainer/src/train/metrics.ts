@@ -8,6 +8,7 @@
  *             demo/<phase> (rl.demos), cross_entropy (supervised phases)
  *   optim/    grad_norm, learning_rate
  *   batch/    zero_variance_share, dropped_groups, trained_sequences, episode_tokens, turns
+ *   feedback/ first_correct, retried, retry_correct: re-attempts after feedback (`environment.feedback`)
  *   reward/rlpr/   probability, without_reasoning, std_threshold, filtered_groups, too_long (`rl.rlpr`)
  *   prm/      loss, accuracy, reward_passed, reward_failed: the implicit PRM of `rl.prime`
  *   policy/   version, lag (optimiser steps between the weights that played a batch and those it trained),

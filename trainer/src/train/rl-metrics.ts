@@ -12,12 +12,16 @@ export interface StepTiming {
   stepMs: number;
 }
 
-/** An RL step's metrics: its batch's episodes, the learner's step on them, the policy, timings. */
+/**
+ * An RL step's metrics: its batch's episodes, the learner's step on them, the policy, timings; with
+ * `environment.feedback`, its re-attempts judged by `feedback.correct`.
+ */
 export function rlStepMetrics(
   batch: Batch,
   learned: Learned,
   timing: StepTiming,
   policy: { version: number; lag: number },
+  feedback?: { correct: string },
 ): Record<string, number> {
   const { played } = batch;
   const rewards = played.map((t) => t.reward.total);
@@ -45,6 +49,7 @@ export function rlStepMetrics(
           'batch/dropped_branches': batch.branching.dropped,
         }
       : {}),
+    ...(feedback ? reattemptMetrics(played, feedback.correct) : {}),
     'batch/trained_sequences': batch.data.length,
     'batch/episode_tokens': mean(played.map((t) => t.tokens.length)),
     'batch/turns': mean(played.map((t) => t.turns.length)),
@@ -61,6 +66,27 @@ export function rlStepMetrics(
     'timing/trained_tokens_per_s': learned.trainedTokens / Math.max(1e-9, timing.learnerMs / 1000),
     'timing/sampled_tokens_per_s':
       sum(played.map((t) => sum(t.lossMask))) / Math.max(1e-9, batch.rolloutMs / 1000),
+  };
+}
+
+/**
+ * What the re-attempts after feedback (Try Again, Agent-RLVR's guidance) did, among the episodes
+ * that ended with a grade: `first_correct`, the share right at their first answer; `retried`, the
+ * share that answered wrong at least once; `retry_correct`, the share of those whose last answer
+ * was right (`correct` is the grade's 0/1 component that judges an answer). The last is the
+ * mechanism's own signal: a re-attempt that succeeds where the first failed.
+ */
+export function reattemptMetrics(played: readonly Trajectory[], correct: string): Record<string, number> {
+  const graded = played.filter((t) => t.status !== 'failed');
+  const failedAttempts = (t: Trajectory) =>
+    (t.reward.info.failedAttempts as unknown[] | undefined)?.length ?? 0;
+  const right = (t: Trajectory) => t.reward.components[correct] === 1;
+  const retried = graded.filter((t) => failedAttempts(t) > 0);
+  return {
+    'feedback/first_correct':
+      graded.filter((t) => failedAttempts(t) === 0 && right(t)).length / Math.max(1, graded.length),
+    'feedback/retried': retried.length / Math.max(1, graded.length),
+    'feedback/retry_correct': retried.filter(right).length / Math.max(1, retried.length),
   };
 }
 

@@ -110,7 +110,13 @@ export async function trainRl(
       result.rlSteps = step;
       // (5) Metrics, an evaluation now and then (off RL's clock), a checkpoint.
       const timing = { learnerMs: learned.ms, publishMs, stepMs: performance.now() - stepStart };
-      const metrics = rlStepMetrics(batch, learned, timing, { version: run.policy.version, lag });
+      const metrics = rlStepMetrics(
+        batch,
+        learned,
+        timing,
+        { version: run.policy.version, lag },
+        config.environment.feedback,
+      );
       const budgetSpent = outOfTime();
       const evaluated =
         step % config.eval.every === 0 || step === rl.steps || budgetSpent

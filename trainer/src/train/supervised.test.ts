@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { TrainConfigError } from './config.ts';
 import { demoBatch, packedDatum } from './learner-data.ts';
 import { Rng } from '@toolgym/protocol';
-import { demonstrationsThatFit } from './supervised.ts';
+import { demonstrationsThatFit, turnsLongerThan } from './supervised.ts';
 
 /** A demonstration of `length` tokens: a prompt of 4, then trained tokens, then `tail` untrained (the last tool result). */
 const demo = (id: string, length: number, tail = 0): Trajectory =>
@@ -35,8 +35,33 @@ describe('demonstrations longer than the context', () => {
     try {
       demonstrationsThatFit('warm-up', demos, 1024);
     } catch (error) {
-      expect(error).toMatchObject({ code: 'invalid_train_config', hint: expect.stringContaining('at least 1204') });
+      expect(error).toMatchObject({
+        code: 'invalid_train_config',
+        hint: expect.stringContaining('at least 1204'),
+      });
     }
     expect(demonstrationsThatFit('warm-up', [demo('a', 1204)], 2048).overContext).toBe(0);
+  });
+});
+
+describe('demonstrations whose turns are longer than a sampling limit', () => {
+  /** A demonstration whose turns sample these many tokens each. */
+  const turns = (...lengths: number[]) => {
+    let start = 10;
+    return {
+      turns: lengths.map((n) => {
+        const sampled = { start, end: start + n };
+        start += n + 5;
+        return { sampled };
+      }),
+    } as unknown as Trajectory;
+  };
+
+  it('are counted once each, by their longest turn, the end token included', () => {
+    const demos = [turns(40, 48), turns(49), turns(12, 300, 60), turns()];
+    expect(turnsLongerThan(demos, 48)).toBe(2);
+    expect(turnsLongerThan(demos, 256)).toBe(1);
+    expect(turnsLongerThan(demos, 300)).toBe(0);
+    expect(turnsLongerThan([], 1)).toBe(0);
   });
 });

@@ -89,7 +89,9 @@ async function demonstrations(
     played,
   );
   const all = episodes.groups.flatMap((g) => g.trajectories);
-  const passed = all.filter((t) => t.status === 'terminated' && t.tokenization === 'exact' && episodePassed(t));
+  const passed = all.filter(
+    (t) => t.status === 'terminated' && t.tokenization === 'exact' && episodePassed(t),
+  );
   if (passed.length === 0)
     throw new TrainConfigError(
       `${phase}: the oracle solved none of the ${all.length} ${phase} tasks (${endings(all)})`,
@@ -99,12 +101,36 @@ async function demonstrations(
     );
   const { kept, overContext } = demonstrationsThatFit(phase, passed, maxLength);
   const metricsPhase = phase === 'pretrain' ? 'pretrain' : 'warmup';
-  run.result.demonstrations = { ...run.result.demonstrations, [metricsPhase]: { kept: kept.length, overContext } };
+  // The warm-up plays the environment RL and evaluation play: a turn of its demonstrations that
+  // is longer than their `sampling.maxTokens` is one the policy is taught but can never write.
+  const { rl, eval: evaluation } = run.config;
+  const longTurns =
+    phase === 'warm-up'
+      ? {
+          rl: turnsLongerThan(kept, rl.sampling.maxTokens),
+          eval: turnsLongerThan(kept, evaluation.sampling.maxTokens),
+        }
+      : undefined;
+  run.result.demonstrations = {
+    ...run.result.demonstrations,
+    [metricsPhase]: { kept: kept.length, overContext, ...(longTurns ? { longTurns } : {}) },
+  };
   if (overContext > 0)
     run.log(
       `${phase}: left out ${overContext} of ${passed.length} oracle demonstrations longer than the context (maxPositions ${maxLength})`,
     );
+  for (const [section, n] of Object.entries(longTurns ?? {}))
+    if (n > 0)
+      run.log(
+        `${phase}: ${n} of ${kept.length} demonstrations write a turn longer than ${section}.sampling.maxTokens (${run.config[section as 'rl' | 'eval'].sampling.maxTokens}): the policy learns turns it cannot finish there`,
+      );
   return kept;
+}
+
+/** How many demonstrations sample a turn of more than `maxTokens` tokens (the end token included). */
+export function turnsLongerThan(demos: readonly Pick<Trajectory, 'turns'>[], maxTokens: number): number {
+  return demos.filter((t) => t.turns.some((turn) => turn.sampled.end - turn.sampled.start > maxTokens))
+    .length;
 }
 
 /**

@@ -69,9 +69,16 @@ export interface TrainResult {
   warmup?: PhaseResult;
   /**
    * Each supervised phase's demonstrations (the oracle's passing episodes; the warm-up's also feed
-   * `rl.demos`): how many were kept, and how many were left out as longer than the context.
+   * `rl.demos`): how many were kept, how many were left out as longer than the context, and (the
+   * warm-up's) how many of those kept write a turn longer than `rl.sampling.maxTokens` and
+   * `eval.sampling.maxTokens`.
    */
-  demonstrations?: Partial<Record<'pretrain' | 'warmup', { kept: number; overContext: number }>>;
+  demonstrations?: Partial<
+    Record<
+      'pretrain' | 'warmup',
+      { kept: number; overContext: number; longTurns?: { rl: number; eval: number } }
+    >
+  >;
   evals: EvalPoint[];
   /** Accuracy on `eval.tasks` before RL, and after it. */
   before: number;
