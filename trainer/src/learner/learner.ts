@@ -82,6 +82,12 @@ export interface LearnerInfo {
 
 export interface Learner {
   info(): Promise<LearnerInfo>;
+  /**
+   * Bytes its compute heap holds in this process, summed over its threads: the wasm backend's
+   * `WebAssembly.Memory`, which grows to the largest micro-batch and never shrinks. Absent where
+   * the learner's memory is not this process's (a Tinker service) or not its own (the cpu backend).
+   */
+  heapBytes?(): Promise<number>;
   /** Logprobs (and mean loss) without touching gradients. */
   forward(data: Datum[], lossFn?: LossFnName, config?: LossFnConfig): Promise<ForwardBackwardOutput>;
   /** Adds this batch's gradient to the accumulated gradient. */
