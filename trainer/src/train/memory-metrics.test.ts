@@ -1,20 +1,13 @@
-import { type DecoderConfig, initDecoderWeights } from '@toolgym/agents';
+import { initDecoderWeights } from '@toolgym/agents';
 import { describe, expect, it } from 'vitest';
 import { createEmbeddedLearner } from '../learner/embedded-learner.ts';
 import { datumFromSequence } from '../learner/learner.ts';
+import { TEST_DECODER } from '../learner/test-decoder.ts';
 import { memoryMetrics, residentBytes } from './memory-metrics.ts';
 import { deterministicMetricLines } from './metrics.ts';
 
-const MODEL: DecoderConfig = {
-  vocabSize: 64,
-  dModel: 16,
-  nLayers: 1,
-  nHeads: 2,
-  dFF: 32,
-  maxPositions: 512,
-  layerNormEps: 1e-5,
-  positions: 'rope',
-};
+/** Room for a batch whose attention scores outgrow the heap a short batch leaves. */
+const MODEL = { ...TEST_DECODER, maxPositions: 512 };
 
 describe('memory metrics', () => {
   it('the resident set counts memory the process touches, and its peak stays at or above it', () => {
@@ -43,7 +36,7 @@ describe('memory metrics', () => {
     const small = await learner.heapBytes();
     await learner.forwardBackward(batch(512), 'cross_entropy');
     const large = await learner.heapBytes();
-    // 4 sequences × 2 heads × 512² attention scores, tens of bytes each: well over 16 MB more.
+    // 4 sequences × 4 heads × 512² attention scores, tens of bytes each: well over 16 MB more.
     expect(large - small).toBeGreaterThan(16 * 2 ** 20);
     const metrics = await memoryMetrics(learner);
     expect(metrics['memory/learner_heap_mb']).toBe(large / 2 ** 20);
