@@ -84,8 +84,8 @@ export interface Learner {
   info(): Promise<LearnerInfo>;
   /**
    * Bytes its compute heap holds in this process, summed over its threads: the wasm backend's
-   * `WebAssembly.Memory`, which grows to the largest micro-batch and never shrinks. Absent where
-   * the learner's memory is not this process's (a Tinker service) or not its own (the cpu backend).
+   * `WebAssembly.Memory`, which grows to the largest micro-batch and never shrinks; 0 on the cpu
+   * backend, whose tensors are JavaScript arrays. Absent for a learner in another process (Tinker).
    */
   heapBytes?(): Promise<number>;
   /** Logprobs (and mean loss) without touching gradients. */

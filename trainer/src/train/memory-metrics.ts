@@ -26,7 +26,8 @@ export function residentBytes(): { rss: number; peak: number } {
 /**
  * MB resident (`rss_mb`, `peak_rss_mb`), of the main thread's JavaScript heap (`js_heap_mb`), of
  * array buffers outside it (`array_buffers_mb`: token arrays, the policy's KV cache) and of the
- * learner's compute heap (`learner_heap_mb`, the wasm learner's memory, all replicas).
+ * trained learner's compute heap (`learner_heap_mb`, its wasm memory over all workers; a KL reference's
+ * or PRIME's learners are not in it).
  */
 export async function memoryMetrics(learner: Learner): Promise<Record<string, number>> {
   const { rss, peak } = residentBytes();
