@@ -2,8 +2,8 @@
  * The same seed and config give the same metrics: a short run through every phase (pretraining and
  * a warm-up with stop checks, RL with `rl.demos`, a KL reference, turn credit, dynamic sampling,
  * played and trained in turn or overlapped) reproduces, number for number, the metrics recorded in
- * `fixtures/recorded-metrics-async<level>.jsonl`. Timing fields (`timing/`, `time`) and the run id
- * differ by nature and are left out.
+ * `fixtures/recorded-metrics-async<level>.jsonl`. Timing and memory fields (`timing/`,
+ * `memory/`, `time`) and the run id differ by nature and are left out.
  *
  * The fixtures were first recorded by the training loop as it was before it was split into phase
  * files, with its metric names mapped onto today's, and recorded again when the wasm learner's own
@@ -14,7 +14,7 @@
  * kernels (GELU and layer norm in SIMD, causal halves skipped) moved values by under 1e-5 relative
  * and, without overlap, flipped one sampled token at RL step 2; both fixtures were recorded again. A change that is meant to change training (a new
  * default, different sampling, other float rounding in the learner) records them again:
- *   toolgym train <this config as YAML> && keep each line of <run>/metrics.jsonl without runId, time and timing/
+ *   toolgym train <this config as YAML> && keep each line of <run>/metrics.jsonl without runId, time, timing/ and memory/
  * Recorded on x86-64 with onnxruntime's CPU kernels; another CPU's kernels may round logits in the
  * last bit, which the tolerance below absorbs unless it changes a sampled token.
  */

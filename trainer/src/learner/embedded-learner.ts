@@ -23,6 +23,7 @@ import {
 } from './learner.ts';
 import { emptyLearnerProfile, type LearnerProfile, startThreadClock } from './learner-profile.ts';
 import { TfDecoder } from './tf-decoder.ts';
+import { wasmHeapBytes } from './wasm-memory.ts';
 
 export interface EmbeddedLearnerSettings {
   decoder: DecoderConfig;
@@ -96,6 +97,10 @@ export class EmbeddedLearner implements Learner {
     let parameters = 0;
     for (const v of this.model.variables.values()) parameters += v.size;
     return { backend: this.backend, decoder: this.model.config, parameters, step: this.stepCount };
+  }
+
+  async heapBytes(): Promise<number> {
+    return this.backend === 'wasm' ? wasmHeapBytes() : 0;
   }
 
   /** Right-pads a micro-batch into [B, T] tensors (padding has weight 0). */

@@ -82,6 +82,12 @@ export interface LearnerInfo {
 
 export interface Learner {
   info(): Promise<LearnerInfo>;
+  /**
+   * Bytes its compute heap holds in this process, summed over its threads: the wasm backend's
+   * `WebAssembly.Memory`, which grows to the largest micro-batch and never shrinks; 0 on the cpu
+   * backend, whose tensors are JavaScript arrays. Absent for a learner in another process (Tinker).
+   */
+  heapBytes?(): Promise<number>;
   /** Logprobs (and mean loss) without touching gradients. */
   forward(data: Datum[], lossFn?: LossFnName, config?: LossFnConfig): Promise<ForwardBackwardOutput>;
   /** Adds this batch's gradient to the accumulated gradient. */

@@ -11,6 +11,12 @@ export interface WasmBackendInternals {
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
 }
 
+/** Bytes the wasm backend's memory holds now (0 when the backend is not initialised). */
+export function wasmHeapBytes(): number {
+  const backend = tf.findBackend('wasm') as unknown as WasmBackendInternals | null;
+  return backend?.wasm.asm.memory.buffer.byteLength ?? 0;
+}
+
 /** A kernel of a module written with `wasm-assembler.ts`: i32 arguments (byte offsets, sizes), no result. */
 export type HeapFunction = (...args: number[]) => void;
 

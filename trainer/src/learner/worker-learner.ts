@@ -235,6 +235,10 @@ export async function createWorkerLearner(
       sharedCallMs = 0;
       return profile;
     },
+    async heapBytes() {
+      const parts = (await all('heapBytes')) as number[];
+      return parts.reduce((a, b) => a + b, 0);
+    },
     saveWeights: () => first.call('saveWeights'),
     loadWeights: async (weights) => {
       await all('loadWeights', weights);

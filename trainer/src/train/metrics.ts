@@ -17,8 +17,9 @@
  *             by/<group>/{accuracy, reward, component/<name>} (`eval.by`: e.g. a game and opponent); split
  *             `validation` is the training tasks held out to choose the best checkpoint
  *   timing/   rollout_s, learner_s, publish_s, step_s, eval_s, trained_tokens_per_s, sampled_tokens_per_s
+ *   memory/   rss_mb, peak_rss_mb, js_heap_mb, array_buffers_mb, learner_heap_mb: after an RL step (`memory-metrics.ts`)
  *
- * Everything outside `timing/` (and `time`, `runId`) is the same for the same seed and config. An RL
+ * Everything outside `timing/` and `memory/` (and `time`, `runId`) is the same for the same seed and config. An RL
  * step's metrics are named in `rl-metrics.ts`, an evaluation's here, a supervised phase's in its file.
  */
 import { createHash } from 'node:crypto';
@@ -77,8 +78,9 @@ export function evalMetrics(point: EvalPoint): Record<string, number> {
 export const prefixed = (prefix: string, values: Record<string, number>): Record<string, number> =>
   Object.fromEntries(Object.entries(values).map(([name, value]) => [`${prefix}${name}`, value]));
 
-/** What differs run to run by nature: wall-clock and throughput (`timing/`, `time`) and the run id. */
-const variesByNature = (key: string) => key === 'runId' || key === 'time' || key.startsWith('timing/');
+/** What differs run to run by nature: wall-clock, throughput and memory (`timing/`, `memory/`, `time`) and the run id. */
+const variesByNature = (key: string) =>
+  key === 'runId' || key === 'time' || key.startsWith('timing/') || key.startsWith('memory/');
 
 /**
  * The lines of a metrics.jsonl text without what differs run to run by nature: two runs of one

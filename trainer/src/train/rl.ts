@@ -11,6 +11,7 @@ import { learnerStateFromTensors } from '../checkpoint/learner-state-tensors.ts'
 import type { LearnerState } from '../learner/learner.ts';
 import { TrainConfigError } from './config.ts';
 import { describeEval, type Evaluator, rlTasks } from './evaluation.ts';
+import { memoryMetrics } from './memory-metrics.ts';
 import { evalMetrics } from './metrics.ts';
 import { weightsFrom } from './policy-model.ts';
 import { rlLossConfig } from './rl-loss.ts';
@@ -126,6 +127,7 @@ export async function trainRl(
         result.evals.push(evaluated);
         Object.assign(metrics, evalMetrics(evaluated));
       }
+      Object.assign(metrics, await memoryMetrics(run.learner));
       await run.metrics.write(step, 'rl', metrics);
       run.log(describeStep(step, rl.steps, metrics));
       if (evaluated) run.log(`eval at step ${step}: ${describeEval(evaluated)}`);
@@ -271,7 +273,7 @@ class RlClock {
   }
 }
 
-/** `step 12/400  reward 0.412  pass@1 31.2%  zero-var 25%  entropy 0.81  kl 2.1e-3  clip 0.012  |g| 0.91  …`. */
+/** `step 12/400  reward 0.412  pass@1 31.2%  zero-var 25%  entropy 0.81  kl 2.1e-3  clip 0.012  |g| 0.91  … rss 1.4 GB (learner 1.0)`. */
 function describeStep(step: number, steps: number, m: Record<string, number>): string {
   const n = (name: string) => m[name] ?? 0;
   const s = (name: string) => `${n(name).toFixed(2)}s`;
@@ -280,6 +282,9 @@ function describeStep(step: number, steps: number, m: Record<string, number>): s
     `zero-var ${(n('batch/zero_variance_share') * 100).toFixed(0)}%  entropy ${n('loss/entropy').toFixed(3)}  ` +
     `kl ${n('loss/approx_kl').toExponential(1)}  clip ${n('loss/clip_fraction').toFixed(3)}  |g| ${n('optim/grad_norm').toFixed(2)}  ` +
     `${n('timing/trained_tokens_per_s').toFixed(0)} tok/s  rollout ${s('timing/rollout_s')}  learner ${s('timing/learner_s')}  ` +
-    `publish ${s('timing/publish_s')}  step ${s('timing/step_s')}`
+    `publish ${s('timing/publish_s')}  step ${s('timing/step_s')}  rss ${(n('memory/rss_mb') / 1024).toFixed(1)} GB` +
+    (m['memory/learner_heap_mb'] !== undefined
+      ? ` (learner ${(n('memory/learner_heap_mb') / 1024).toFixed(1)})`
+      : '')
   );
 }

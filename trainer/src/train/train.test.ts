@@ -419,9 +419,15 @@ describe('train (end to end, tiny)', () => {
       'timing/rollout_s',
       'timing/learner_s',
       'timing/publish_s',
+      'memory/rss_mb',
+      'memory/peak_rss_mb',
+      'memory/learner_heap_mb',
     ]) {
       expect(rl[0]).toHaveProperty([key]);
     }
+    // The learner's wasm heap lives in this process: the resident set holds it.
+    expect(rl[1]!['memory/learner_heap_mb']).toBeGreaterThan(0);
+    expect(rl[1]!['memory/peak_rss_mb']).toBeGreaterThanOrEqual(rl[1]!['memory/rss_mb']!);
     // rl.demos: every step that trained also took the warm-up demonstrations' cross-entropy.
     const trained = rl.filter((x) => x['batch/trained_sequences'] > 0);
     expect(trained.length).toBeGreaterThan(0);
