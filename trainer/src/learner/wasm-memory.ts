@@ -11,10 +11,14 @@ export interface WasmBackendInternals {
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
 }
 
+/** The wasm backend's internals, or null before the backend is initialised. */
+function wasmBackend(): WasmBackendInternals | null {
+  return tf.findBackend('wasm') as unknown as WasmBackendInternals | null;
+}
+
 /** Bytes the wasm backend's memory holds now (0 when the backend is not initialised). */
 export function wasmHeapBytes(): number {
-  const backend = tf.findBackend('wasm') as unknown as WasmBackendInternals | null;
-  return backend?.wasm.asm.memory.buffer.byteLength ?? 0;
+  return wasmBackend()?.wasm.asm.memory.buffer.byteLength ?? 0;
 }
 
 /** A kernel of a module written with `wasm-assembler.ts`: i32 arguments (byte offsets, sizes), no result. */
@@ -26,7 +30,7 @@ export type HeapFunction = (...args: number[]) => void;
  * initialised.
  */
 export function heapFunction(bytes: Uint8Array<ArrayBuffer>, name: string): HeapFunction {
-  const backend = tf.findBackend('wasm') as unknown as WasmBackendInternals | null;
+  const backend = wasmBackend();
   if (!backend) throw new Error('internal: the wasm backend is not initialised');
   const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), {
     env: { memory: backend.wasm.asm.memory },
