@@ -64,15 +64,18 @@ describe('batch-invariant decoding (in-place cache)', () => {
   const dirs: string[] = [];
   let invariant: OnnxPolicy;
   let loose: OnnxPolicy;
+  let sharedPrompts: OnnxPolicy;
   beforeAll(async () => {
     const model = await createTinyTestModel(23, { positions: 'rope', maxPositions: 96 });
     dirs.push(model.dir);
     invariant = await OnnxPolicy.create({ model: model.dir, kvCache: 'in-place' });
     loose = await OnnxPolicy.create({ model: model.dir, kvCache: 'in-place', batchInvariant: false });
+    sharedPrompts = await OnnxPolicy.create({ model: model.dir, kvCache: 'in-place', sharedPrompts: true });
   });
   afterAll(async () => {
     await invariant?.close();
     await loose?.close();
+    await sharedPrompts?.close();
     for (const d of dirs) await rm(d, { recursive: true, force: true });
   });
 
@@ -82,6 +85,21 @@ describe('batch-invariant decoding (in-place cache)', () => {
 
   it('gives every request the bits it gets alone when it joins a running batch at any step', async () => {
     expect(await firstDifference(invariant, staggered(invariant))).toBeUndefined();
+  });
+
+  it('keeps the bits with every prompt in the shared slots: alone, together, joining two at a time', async () => {
+    expect(await firstDifference(sharedPrompts, together(sharedPrompts))).toBeUndefined();
+    expect(await firstDifference(sharedPrompts, staggered(sharedPrompts))).toBeUndefined();
+  });
+
+  it('with every prompt in the shared slots, gives the tokens of the default engine and its logprobs to float rounding', async () => {
+    const all = requests();
+    const [mine, theirs] = await Promise.all([together(sharedPrompts)(all), together(invariant)(all)]);
+    mine.forEach((r, i) => {
+      expect(r.tokens, `request ${i}`).toEqual(theirs[i]!.tokens);
+      // The attention sums a prompt apart from the generated tokens: another float32 order, the same maths.
+      r.logprobs!.forEach((lp, j) => expect(Math.abs(lp - theirs[i]!.logprobs![j]!)).toBeLessThan(1e-5));
+    });
   });
 
   it('is what keeps them equal: padded prefills and shared prompt slots change the last bits', async () => {

@@ -11,8 +11,8 @@
  * - the capacity grows in steps of `CAPACITY_STEP` slots (one re-layout copy per step of growth),
  *   bounded by the position table; attention over unused slots is masked and costs at most that step.
  * - batch-invariant (the policy's default), prompts are prefilled with prompts of their own length
- *   only and no prompt is shared, so a row's logits are the same bits whatever else the batch holds;
- * - otherwise a prompt that enough rows of one `add` share (a GRPO group's) is stored once, in the shared slots
+ *   only, so no padding shifts a prompt's reductions;
+ * - where a prompt is kept is `PromptSlots`: in its rows' own slots, or stored once in the shared slots
  *   (`shared_key_values`, a second session of the same weights with those inputs): every row scores
  *   every shared slot in one matrix product per head, so a group reads its prompt's keys once per step
  *   instead of once per row. Its rows' own slots then hold only what they generate. The shared slots
@@ -38,9 +38,34 @@ export const CAPACITY_STEP = 16;
  */
 export const SHARE_FRACTION = 1 / 4;
 
+/**
+ * Where a prompt's keys and values are kept:
+ * - `own`: in its rows' own slots, prompt and generated tokens summed as one attention (the default;
+ *   batch-invariant);
+ * - `groups`: a prompt that at least `SHARE_FRACTION` of the batch's rows have goes to the shared
+ *   slots, the others to their own. Whether a row's prompt is shared depends on its batch, and the
+ *   attention then sums its prompt apart from its own slots: not batch-invariant;
+ * - `shared`: every prompt goes to the shared slots, alone as in any batch, each at an offset and with
+ *   a length rounded up to `PROMPT_ALIGN` slots. A row's attention then always sums its prompt, its
+ *   generated tokens and this step's token apart and in one order, and every one of its nonzero
+ *   scores lands at the same place in each reduction's vector lanes whatever other prompts sit beside
+ *   it: batch-invariant, and a group still reads its prompt once per step.
+ */
+export type PromptSlots = 'own' | 'groups' | 'shared';
+
+/**
+ * `shared` prompt slots: each prompt starts at a multiple of this many slots and takes a multiple of
+ * it, as the cache's capacity (`CAPACITY_STEP`) does. onnxruntime's softmax and matrix products
+ * accumulate in vector lanes by index; a shift of the prompt by a multiple of the lane cycle keeps
+ * every score in its lane, and the masked slots between add exact zeros.
+ */
+export const PROMPT_ALIGN = 16;
+
 /** A prompt stored once in the shared slots. */
 interface SharedPrompt {
   length: number;
+  /** Slots it takes: `length`, rounded up to `PROMPT_ALIGN` for `shared` prompt slots. */
+  slots: number;
   /** Rows that attend to it. */
   rows: number;
   /** Per layer key, value: [kvHeads, length, headDim]. */
@@ -83,8 +108,9 @@ export class InPlaceBatch implements DecodeBatch {
     private readonly decoder: DecoderSession,
     private readonly openSharing: () => Promise<DecoderSession>,
     private readonly padTokenId: number,
-    /** Whether a row's logits must not depend on the other rows (see `OnnxPolicySettings.batchInvariant`). */
+    /** Prefill a prompt only with prompts of its own length (see `OnnxPolicySettings.batchInvariant`). */
     private readonly batchInvariant: boolean,
+    private readonly promptSlots: PromptSlots,
   ) {
     if (decoder.layout !== 'in-place') throw new Error('internal: InPlaceBatch needs an in-place graph');
     this.heads = decoder.shape.numKvHeads;
@@ -114,7 +140,7 @@ export class InPlaceBatch implements DecodeBatch {
      * Key (k even) or value (k odd) tensor k of unique prompt u, head h: slots longest − length …
      * longest − 1 of its prefill row.
      */
-    const promptSlots = (k: number, u: number, h: number) => {
+    const prefilledSlots = (k: number, u: number, h: number) => {
       const { out, row, longest } = prefilled[u]!;
       const length = unique[u]!.length;
       const start = ((row * heads + h) * longest + longest - length) * headDim;
@@ -126,13 +152,20 @@ export class InPlaceBatch implements DecodeBatch {
     const sharedAt = new Map<number, number>();
     const shared = [...this.shared];
     unique.forEach((prompt, u) => {
-      if (this.batchInvariant || rowsOf[u]! < 2 || rowsOf[u]! < SHARE_FRACTION * rows) return;
+      const share =
+        this.promptSlots === 'shared' ||
+        (this.promptSlots === 'groups' && rowsOf[u]! >= 2 && rowsOf[u]! >= SHARE_FRACTION * rows);
+      if (!share) return;
       const keyValues = Array.from({ length: kvTensors }, (_, k) => {
         const data = new Float32Array(heads * prompt.length * headDim);
-        for (let h = 0; h < heads; h++) data.set(promptSlots(k, u, h), h * prompt.length * headDim);
+        for (let h = 0; h < heads; h++) data.set(prefilledSlots(k, u, h), h * prompt.length * headDim);
         return data;
       });
-      sharedAt.set(u, shared.push({ length: prompt.length, rows: rowsOf[u]!, keyValues }) - 1);
+      const slots =
+        this.promptSlots === 'shared'
+          ? Math.ceil(prompt.length / PROMPT_ALIGN) * PROMPT_ALIGN
+          : prompt.length;
+      sharedAt.set(u, shared.push({ length: prompt.length, slots, rows: rowsOf[u]!, keyValues }) - 1);
     });
     if (sharedAt.size > 0) {
       this.sharing ??= await this.openSharing();
@@ -150,7 +183,7 @@ export class InPlaceBatch implements DecodeBatch {
       if (ownSlots[j] === 0) return;
       for (let k = 0; k < kvTensors; k++)
         for (let h = 0; h < heads; h++)
-          this.buffers[k]!.set(promptSlots(k, u, h), (row * heads + h) * capacity * headDim);
+          this.buffers[k]!.set(prefilledSlots(k, u, h), (row * heads + h) * capacity * headDim);
     });
     this.rows = rows;
     this.writeMask();
@@ -275,7 +308,7 @@ export class InPlaceBatch implements DecodeBatch {
       this.sharedOf[b] = prompt ? at.get(prompt)! : -1;
     }
     this.shared = prompts;
-    this.sharedLength = prompts.reduce((n, p) => n + p.length, 0);
+    this.sharedLength = prompts.reduce((n, p) => n + p.slots, 0);
     const { heads, headDim, sharedLength } = this;
     this.sharedTensors = Array.from({ length: 2 * this.decoder.shape.numLayers }, (_, k) => {
       const data = new Float32Array(heads * sharedLength * headDim);
@@ -286,7 +319,7 @@ export class InPlaceBatch implements DecodeBatch {
             p.keyValues[k]!.subarray(h * p.length * headDim, (h + 1) * p.length * headDim),
             (h * sharedLength + offset) * headDim,
           );
-        offset += p.length;
+        offset += p.slots;
       }
       return new ort.Tensor('float32', data, [heads, sharedLength, headDim]);
     });
@@ -300,7 +333,7 @@ export class InPlaceBatch implements DecodeBatch {
     let offset = 0;
     for (const p of this.shared) {
       starts.push(offset);
-      offset += p.length;
+      offset += p.slots;
     }
     for (let b = 0; b < this.rows; b++) {
       const row = b * width;

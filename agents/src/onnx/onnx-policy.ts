@@ -71,6 +71,15 @@ export interface OnnxPolicySettings {
    * length and are not batch-invariant.
    */
   batchInvariant?: boolean;
+  /**
+   * In-place layout: keep every prompt in the shared slots, alone as in a batch, at offsets aligned
+   * to `PROMPT_ALIGN` (default false). Batch-invariant too, and a GRPO group's rows read their prompt
+   * once per step instead of once per row. Off by default because a row's attention then sums its
+   * prompt apart from what it generated, so its logprobs differ in the last bits from the default's
+   * (whose figures are recorded), and because every row scores every batched prompt's slots: batches
+   * of many distinct prompts run slower than with each prompt in its rows' own slots.
+   */
+  sharedPrompts?: boolean;
 }
 
 /** Called for every sampled token of a request, in order (streaming); `top` when `topLogprobs` is asked. */
@@ -154,6 +163,7 @@ export class OnnxPolicy implements Policy {
       kvCache: 'auto',
       threads: 1,
       batchInvariant: true,
+      sharedPrompts: false,
       ...settings,
     };
     if (!KV_CACHE_MODES.includes(full.kvCache)) {
@@ -332,6 +342,7 @@ export class OnnxPolicy implements Policy {
         () => (this.sharing ??= this.openSharing!()),
         padTokenId,
         this.settings.batchInvariant,
+        this.settings.sharedPrompts ? 'shared' : this.settings.batchInvariant ? 'own' : 'groups',
       );
       this.inPlace.reset();
       return this.inPlace;
