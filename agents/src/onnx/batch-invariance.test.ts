@@ -98,7 +98,8 @@ describe('batch-invariant decoding (in-place cache)', () => {
     mine.forEach((r, i) => {
       expect(r.tokens, `request ${i}`).toEqual(theirs[i]!.tokens);
       // The attention sums a prompt apart from the generated tokens: another float32 order, the same maths.
-      r.logprobs!.forEach((lp, j) => expect(Math.abs(lp - theirs[i]!.logprobs![j]!)).toBeLessThan(1e-5));
+      for (const [j, lp] of r.logprobs!.entries())
+        expect(Math.abs(lp - theirs[i]!.logprobs![j]!)).toBeLessThan(1e-5);
     });
   });
 
