@@ -61,11 +61,31 @@ export type PromptSlots = 'own' | 'groups' | 'shared';
  */
 export const PROMPT_ALIGN = 16;
 
+/**
+ * The shared slots onnxruntime's CPU matrix product (MLAS sgemm) sums in one block when it weighs the
+ * shared values by their probabilities ([rows, shared] · [shared, headDim]): its panels hold 128 × 128
+ * floats, narrowed to the head's width (not under 16) and deepened to match, 512 slots for 32-wide
+ * heads. Blocks are summed apart and then added, so a prompt that straddles a block boundary in a
+ * batch but not alone sums in another order: `shared` prompt slots move such a prompt to the next
+ * boundary.
+ */
+export function productBlock(headDim: number): number {
+  let width = 128;
+  let depth = 128;
+  while (width > 16 && width / 2 >= headDim) {
+    width /= 2;
+    depth *= 2;
+  }
+  return depth;
+}
+
 /** A prompt stored once in the shared slots. */
 interface SharedPrompt {
   length: number;
   /** Slots it takes: `length`, rounded up to `PROMPT_ALIGN` for `shared` prompt slots. */
   slots: number;
+  /** Its first slot among the shared slots (set by `setShared`). */
+  start: number;
   /** Rows that attend to it. */
   rows: number;
   /** Per layer key, value: [kvHeads, length, headDim]. */
@@ -165,7 +185,10 @@ export class InPlaceBatch implements DecodeBatch {
         this.promptSlots === 'shared'
           ? Math.ceil(prompt.length / PROMPT_ALIGN) * PROMPT_ALIGN
           : prompt.length;
-      sharedAt.set(u, shared.push({ length: prompt.length, slots, rows: rowsOf[u]!, keyValues }) - 1);
+      sharedAt.set(
+        u,
+        shared.push({ length: prompt.length, slots, start: 0, rows: rowsOf[u]!, keyValues }) - 1,
+      );
     });
     if (sharedAt.size > 0) {
       this.sharing ??= await this.openSharing();
@@ -300,7 +323,10 @@ export class InPlaceBatch implements DecodeBatch {
     this.sharedOf[to] = this.sharedOf[from]!;
   }
 
-  /** Makes `prompts` the shared slots, end to end; rows keep pointing at their own prompt. */
+  /**
+   * Makes `prompts` the shared slots, end to end (for `shared` prompt slots, none across a
+   * `productBlock` boundary); rows keep pointing at their own prompt.
+   */
   private setShared(prompts: SharedPrompt[]): void {
     const at = new Map(prompts.map((p, i) => [p, i]));
     for (let b = 0; b < this.rows; b++) {
@@ -308,20 +334,25 @@ export class InPlaceBatch implements DecodeBatch {
       this.sharedOf[b] = prompt ? at.get(prompt)! : -1;
     }
     this.shared = prompts;
-    this.sharedLength = prompts.reduce((n, p) => n + p.slots, 0);
-    const { heads, headDim, sharedLength } = this;
+    const { heads, headDim } = this;
+    const block = productBlock(headDim);
+    let end = 0;
+    for (const p of prompts) {
+      p.start = end;
+      if (this.promptSlots === 'shared' && (end % block) + p.slots > block)
+        p.start = Math.ceil(end / block) * block;
+      end = p.start + p.slots;
+    }
+    this.sharedLength = end;
     this.sharedTensors = Array.from({ length: 2 * this.decoder.shape.numLayers }, (_, k) => {
-      const data = new Float32Array(heads * sharedLength * headDim);
-      let offset = 0;
-      for (const p of prompts) {
+      const data = new Float32Array(heads * end * headDim);
+      for (const p of prompts)
         for (let h = 0; h < heads; h++)
           data.set(
             p.keyValues[k]!.subarray(h * p.length * headDim, (h + 1) * p.length * headDim),
-            (h * sharedLength + offset) * headDim,
+            (h * end + p.start) * headDim,
           );
-        offset += p.slots;
-      }
-      return new ort.Tensor('float32', data, [heads, sharedLength, headDim]);
+      return new ort.Tensor('float32', data, [heads, end, headDim]);
     });
   }
 
@@ -329,17 +360,11 @@ export class InPlaceBatch implements DecodeBatch {
   private writeMask(): void {
     const width = this.sharedLength + this.capacity + 1;
     if (this.mask.length < this.rowCapacity * width) this.mask = new BigInt64Array(this.rowCapacity * width);
-    const starts: number[] = [];
-    let offset = 0;
-    for (const p of this.shared) {
-      starts.push(offset);
-      offset += p.slots;
-    }
     for (let b = 0; b < this.rows; b++) {
       const row = b * width;
       this.mask.fill(0n, row, row + width);
-      const s = this.sharedOf[b]!;
-      if (s >= 0) this.mask.fill(1n, row + starts[s]!, row + starts[s]! + this.shared[s]!.length);
+      const prompt = this.shared[this.sharedOf[b]!];
+      if (prompt) this.mask.fill(1n, row + prompt.start, row + prompt.start + prompt.length);
       this.mask.fill(1n, row + this.sharedLength, row + this.sharedLength + this.lengths[b]!);
       this.mask[row + width - 1] = 1n;
     }

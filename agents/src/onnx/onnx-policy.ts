@@ -57,7 +57,8 @@ export interface OnnxPolicySettings {
    * onnxruntime intra-op threads (default 1). The small model's kernels are too small for
    * intra-op parallelism to pay, and rollouts share the CPU with environments: measured on the 2-core
    * dev machine under load, 1 thread ran a decode step 2–3× faster than onnxruntime's default
-   * (one per core). Raise it for large exported models on an otherwise idle CPU.
+   * (one per core). Raise it for large exported models on an otherwise idle CPU; above 1 the pool's
+   * threads wait without spinning.
    */
   threads?: number;
   /**
@@ -542,6 +543,9 @@ async function openDecoder(
     created = await createInferenceSession(source, settings.executionProvider, {
       intraOpNumThreads: settings.threads,
       interOpNumThreads: 1,
+      // A spinning pool thread holds its core between kernels: on a shared CPU that doubled the CPU
+      // time of a decode step and slowed its wall time too (`pnpm bench shared-slots --threads 2,2-nospin`).
+      ...(settings.threads > 1 ? { extra: { session: { intra_op: { allow_spinning: '0' } } } } : {}),
     });
   } catch (error) {
     if (error instanceof ExecutionProviderError) throw error;
