@@ -48,16 +48,17 @@ export const SHARE_FRACTION = 1 / 4;
  * - `shared`: every prompt goes to the shared slots, alone as in any batch, each at an offset and with
  *   a length rounded up to `PROMPT_ALIGN` slots. A row's attention then always sums its prompt, its
  *   generated tokens and this step's token apart and in one order, and every one of its nonzero
- *   scores lands at the same place in each reduction's vector lanes whatever other prompts sit beside
- *   it: batch-invariant, and a group still reads its prompt once per step.
+ *   scores lands at the same place in each reduction's vector lanes and blocks (`productBlock`)
+ *   whatever other prompts sit beside it: batch-invariant, and a group still reads its prompt once
+ *   per step.
  */
 export type PromptSlots = 'own' | 'groups' | 'shared';
 
 /**
  * `shared` prompt slots: each prompt starts at a multiple of this many slots and takes a multiple of
- * it, as the cache's capacity (`CAPACITY_STEP`) does. onnxruntime's softmax and matrix products
- * accumulate in vector lanes by index; a shift of the prompt by a multiple of the lane cycle keeps
- * every score in its lane, and the masked slots between add exact zeros.
+ * it, as the cache's capacity (`CAPACITY_STEP`) does, so the rows' own slots start at one too.
+ * onnxruntime's softmax sums 16 floats per vector (AVX-512; 8 slots failed the invariance test): a
+ * shift by a multiple of 16 keeps every score in its lane, and the masked slots between add exact zeros.
  */
 export const PROMPT_ALIGN = 16;
 
