@@ -23,7 +23,7 @@ const open = async (sharedSlots: boolean) => {
   return decoder;
 };
 /** Batches that may share prompt slots (not batch-invariant), the path these tests exercise. */
-const newBatch = async () => new InPlaceBatch(await open(false), () => open(true), PAD, false, 'groups');
+const newBatch = async () => new InPlaceBatch(await open(false), () => open(true), PAD, false);
 
 afterAll(async () => {
   await Promise.all(sessions.map((s) => s.release()));
@@ -100,7 +100,6 @@ describe('in-place batch with shared slots', () => {
       },
       PAD,
       false,
-      'groups',
     );
     const distinct = Array.from({ length: 10 }, (_, i) => [i + 1, i + 2, i + 3]);
     await batch.add([group, group, ...distinct]);

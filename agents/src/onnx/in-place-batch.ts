@@ -131,7 +131,8 @@ export class InPlaceBatch implements DecodeBatch {
     private readonly padTokenId: number,
     /** Prefill a prompt only with prompts of its own length (see `OnnxPolicySettings.batchInvariant`). */
     private readonly batchInvariant: boolean,
-    private readonly promptSlots: PromptSlots,
+    /** Where prompts are kept; by default as `batchInvariant` allows (`own`, or else `groups`). */
+    private readonly promptSlots: PromptSlots = batchInvariant ? 'own' : 'groups',
   ) {
     if (decoder.layout !== 'in-place') throw new Error('internal: InPlaceBatch needs an in-place graph');
     this.heads = decoder.shape.numKvHeads;

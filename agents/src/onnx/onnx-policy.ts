@@ -343,7 +343,7 @@ export class OnnxPolicy implements Policy {
         () => (this.sharing ??= this.openSharing!()),
         padTokenId,
         this.settings.batchInvariant,
-        this.settings.sharedPrompts ? 'shared' : this.settings.batchInvariant ? 'own' : 'groups',
+        this.settings.sharedPrompts ? 'shared' : undefined,
       );
       this.inPlace.reset();
       return this.inPlace;
