@@ -54,5 +54,84 @@ function mapTurn(turn: EpisodeTurn, f: (values: unknown) => unknown): EpisodeTur
 export const packGroup = (group: TrajectoryGroup) => mapGroup(group, pack);
 /** The group as the caller handed it over. */
 export const unpackGroup = (group: TrajectoryGroup) => mapGroup(group, unpack);
-export const packTurn = (turn: EpisodeTurn) => mapTurn(turn, pack);
-export const unpackTurn = (turn: EpisodeTurn) => mapTurn(turn, unpack);
+
+/**
+ * A turn's pieces as they cross: only those of ids whose piece has not crossed for the run before.
+ * A piece is a token's text, the same every time the run's tokenizer decodes it, and copying a few
+ * hundred short strings per turn cost more than the rest of the turn together.
+ */
+interface PieceDelta {
+  newIds: number[];
+  newPieces: string[];
+}
+
+/** Beyond this, ids are not tracked (their pieces cross whole); real vocabularies are far smaller. */
+const MAX_TRACKED_ID = 1 << 22;
+
+/** Per run, which ids' pieces crossed already (a byte per id). */
+export class SentPieces {
+  private readonly runs = new Map<string, Uint8Array>();
+
+  /** The delta to send instead of `pieces`, or undefined when they must cross whole. */
+  delta(runId: string | undefined, ids: unknown, pieces: unknown): PieceDelta | undefined {
+    if (runId === undefined || !Array.isArray(ids) || !Array.isArray(pieces) || ids.length !== pieces.length)
+      return undefined;
+    let sent = this.runs.get(runId) ?? new Uint8Array(0);
+    const newIds: number[] = [];
+    const newPieces: string[] = [];
+    for (let i = 0; i < ids.length; i++) {
+      const id: unknown = ids[i];
+      const piece: unknown = pieces[i];
+      if (!Number.isInteger(id) || (id as number) < 0 || (id as number) >= MAX_TRACKED_ID) return undefined;
+      if (typeof piece !== 'string') return undefined;
+      if ((id as number) < sent.length && sent[id as number] === 1) continue;
+      newIds.push(id as number);
+      newPieces.push(piece);
+    }
+    for (const id of newIds) {
+      if (id >= sent.length) {
+        const grown = new Uint8Array(Math.max(id + 1, sent.length * 2, 1024));
+        grown.set(sent);
+        sent = grown;
+      }
+      sent[id] = 1;
+    }
+    this.runs.set(runId, sent);
+    return { newIds, newPieces };
+  }
+}
+
+/** The pieces that crossed for each run, to rebuild each turn's pieces on the writer thread. */
+export class KnownPieces {
+  private readonly runs = new Map<string, Map<number, string>>();
+
+  /** `pieces` as the caller handed them over: a delta is filled in from what crossed before. */
+  restore(runId: string, ids: readonly number[], pieces: PieceDelta): string[] {
+    let known = this.runs.get(runId);
+    if (!known) {
+      known = new Map();
+      this.runs.set(runId, known);
+    }
+    for (let i = 0; i < pieces.newIds.length; i++) {
+      if (!known.has(pieces.newIds[i]!)) known.set(pieces.newIds[i]!, pieces.newPieces[i]!);
+    }
+    return ids.map((id) => known.get(id)!);
+  }
+}
+
+/** A turn as it crosses: its number arrays packed, its pieces as a delta when `sent` allows one. */
+export function packTurn(turn: EpisodeTurn, runId: string | undefined, sent: SentPieces): EpisodeTurn {
+  const packed = mapTurn(turn, pack);
+  const delta = sent.delta(runId, turn?.tokens?.ids, turn?.tokens?.pieces);
+  if (delta) packed.tokens = { ...packed.tokens, pieces: delta as unknown as string[] };
+  return packed;
+}
+
+/** The turn as the caller handed it over. */
+export function unpackTurn(turn: EpisodeTurn, runId: string | undefined, known: KnownPieces): EpisodeTurn {
+  const unpacked = mapTurn(turn, unpack);
+  const pieces: unknown = unpacked?.tokens?.pieces;
+  if (pieces && !Array.isArray(pieces) && runId !== undefined)
+    unpacked.tokens.pieces = known.restore(runId, unpacked.tokens.ids, pieces as PieceDelta);
+  return unpacked;
+}

@@ -232,9 +232,11 @@ describe('StoreWriter (a worker thread)', () => {
       expect(() => store.getPartialTrajectory('bad')).toThrow(/No running or unfinished episode/);
       for (const g of groups.slice(1, 5)) expect(store.getGroup(g.id).trajectories).toHaveLength(4);
       expect(store.getPartialTrajectory(groups[5]!.trajectories[0]!.id).turns).toBe(turns.length);
-      // Listeners heard every committed event, once, in order, from memory exactly as stored; the
-      // refused writes' events were dropped with them.
-      expect(seen).toEqual(store.eventsAfter(0, { limit: 10_000 }).map(({ frame: _, ...e }) => e));
+      // Listeners heard every committed event, once, in order, from memory exactly as stored (a
+      // trajectory event with its whole trajectory too); the refused writes' events were dropped.
+      expect(seen.map(({ trajectory: _, ...e }) => e)).toEqual(
+        store.eventsAfter(0, { limit: 10_000 }).map(({ frame: _, ...e }) => e),
+      );
       await expect(writer.appendTurn(bad)).rejects.toMatchObject({ code: 'invalid_trajectory' });
     } finally {
       await writer.close();
@@ -242,6 +244,63 @@ describe('StoreWriter (a worker thread)', () => {
     await expect(writer.appendGroup(makeGroup({ runId: 'w', step: 9, taskIndex: 0 }))).rejects.toMatchObject({
       code: 'store_writer_closed',
     });
+  });
+
+  it('reserves more seqs ahead of the writes queued before it, so emission never waits for their commit', async () => {
+    const writer = await StoreWriter.open(store.path, { durability: 'normal', seqBlock: 64 });
+    let emitted = 0;
+    let committed = 0;
+    let ahead = 0;
+    writer.onEmit((events) => {
+      emitted += events.length;
+      ahead = Math.max(ahead, emitted - committed);
+    });
+    writer.onCommit((events) => {
+      committed += events.filter((e) => e.type === 'step-metrics').length;
+    });
+    try {
+      await Promise.all(
+        Array.from({ length: 400 }, (_, step) => writer.appendStepMetrics('seqs', step, { loss: step })),
+      );
+    } finally {
+      await writer.close();
+    }
+    // Once the first block was half used, the next was reserved before the writes already handed
+    // over were committed: more than a block went out before the first commit came back.
+    expect(ahead).toBeGreaterThan(64);
+    const logged = store
+      .eventsAfter(0, { runId: 'seqs', limit: 1000 })
+      .filter((e) => e.type === 'step-metrics');
+    expect(logged.map((e) => (JSON.parse(e.payload) as { step: number }).step)).toEqual([
+      ...Array(400).keys(),
+    ]);
+    const seqs = logged.map((e) => e.seq!);
+    expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+    expect(new Set(seqs).size).toBe(400);
+  });
+
+  it("sends each token's piece once per run; a turn refused after its pieces went over loses none", async () => {
+    const writer = await StoreWriter.open(store.path, { durability: 'normal' });
+    const t = makeGroup({ runId: 'p', step: 0, taskIndex: 0 }).trajectories[0]!;
+    const turns = turnsOf(t);
+    const refused = structuredClone(turns[0]!);
+    refused.trajectoryId = 'refused';
+    refused.turn.index = -1;
+    try {
+      await expect(writer.appendTurn(refused)).rejects.toMatchObject({ code: 'invalid_trajectory' });
+      // The same ids again: their pieces crossed with the refused turn, and the store still gets them.
+      for (const turn of turns) await writer.appendTurn(turn);
+      expectPartialOf(t, turns.length);
+      const bad = structuredClone(turns[0]!);
+      bad.trajectoryId = 'bad-piece';
+      (bad.tokens.pieces as unknown[])[2] = 7;
+      await expect(writer.appendTurn(bad)).rejects.toMatchObject({
+        code: 'invalid_trajectory',
+        message: expect.stringContaining('tokens.pieces.2'),
+      });
+    } finally {
+      await writer.close();
+    }
   });
 
   it('two writers on one store (runs of several seeds sharing it) both commit everything: a writer waits for the lock, never fails on it', async () => {
