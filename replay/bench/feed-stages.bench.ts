@@ -16,7 +16,7 @@ import { MessageChannel } from 'node:worker_threads';
 import { TrajectoryGroupSchema } from '@toolgym/protocol';
 import WebSocket, { WebSocketServer } from 'ws';
 import { eventJson, groupEvents, turnEvent } from '../src/feed-events.ts';
-import { packGroup, packTurn } from '../src/handover.ts';
+import { packGroup, packTurn, SentPieces } from '../src/handover.ts';
 import { TrajectoryStore } from '../src/store.ts';
 import { makeGroup, turnsOf } from '../test/generate.ts';
 
@@ -76,11 +76,13 @@ stage(
   }),
   turns.length,
 );
+const sent = new SentPieces();
 stage(
   'main',
-  'per turn: copy it to the writer thread, packed (tokens, pieces, messages)',
+  'per turn: copy it to the writer thread, packed (tokens, messages, pieces not sent before)',
   await cpu(() => {
-    for (const t of turns) port1.postMessage([{ id: 0, op: 'appendTurns', args: [[packTurn(t)], {}] }]);
+    for (const t of turns)
+      port1.postMessage([{ id: 0, op: 'appendTurns', args: [[packTurn(t, 'bench', sent)], {}] }]);
   }),
   turns.length,
 );
