@@ -1,11 +1,17 @@
 import type { EpisodeTurn, TrajectoryGroup } from '@toolgym/protocol';
+import type { NumberRing, RingReader, RingSpan } from './number-ring.ts';
 
 /**
  * The copy of a write to the writer thread. Structured clone copies a JS array of numbers element
- * by element, and the token arrays are most of a trajectory: packed into Float64Arrays (exact for
- * every number) they are copied as bytes, about half the handover's cost on the caller's thread.
- * An array holding anything but numbers is sent as it is, so the thread's validation still names it.
+ * by element, and the token arrays are most of a trajectory: they go into the ring shared with the
+ * thread (`number-ring.ts`), or, when it is full, packed into Float64Arrays (exact for every number)
+ * that are copied as bytes. An array holding anything but numbers is sent as it is, so the thread's
+ * validation still names it.
  */
+
+/** Where each number array of one write went, in the order the fields are visited: a span of the ring, or null (in the message). */
+export type Spans = Array<RingSpan | null>;
+type Unpack = (values: unknown) => unknown;
 
 const TRAJECTORY_ARRAYS = ['tokens', 'lossMask', 'logprobs', 'policyLogprobs', 'advantages'] as const;
 const TURN_ARRAYS = ['ids', 'lossMask', 'logprobs', 'policyLogprobs'] as const;
@@ -50,10 +56,32 @@ function mapTurn(turn: EpisodeTurn, f: (values: unknown) => unknown): EpisodeTur
   return { ...turn, tokens: mapFields(turn.tokens, TURN_ARRAYS, f) };
 }
 
-/** A group as it crosses to the writer thread (its number arrays as Float64Arrays). */
-export const packGroup = (group: TrajectoryGroup) => mapGroup(group, pack);
+/** Each array into the ring when it fits (a 0 left in its place), else packed into the message. */
+function packer(ring: NumberRing, spans: Spans): (values: unknown) => unknown {
+  return (values) => {
+    const span = Array.isArray(values) ? ring.put(values) : undefined;
+    spans.push(span ?? null);
+    return span ? 0 : pack(values);
+  };
+}
+
+/**
+ * The arrays of one write back, from the ring or the message: each call takes the next span, so the
+ * fields (of every turn of the write, in order) are visited in the order `packer` visited them.
+ */
+export function unpacker(reader: RingReader, spans: Spans | undefined): Unpack {
+  let i = 0;
+  return (values) => {
+    const span = spans?.[i++];
+    return span ? reader.take(span) : unpack(values);
+  };
+}
+
+/** A group as it crosses to the writer thread (its number arrays in `ring`, their spans added to `spans`). */
+export const packGroup = (group: TrajectoryGroup, ring: NumberRing, spans: Spans) =>
+  mapGroup(group, packer(ring, spans));
 /** The group as the caller handed it over. */
-export const unpackGroup = (group: TrajectoryGroup) => mapGroup(group, unpack);
+export const unpackGroup = (group: TrajectoryGroup, take: Unpack) => mapGroup(group, take);
 
 /**
  * A turn's pieces as they cross: only those of ids whose piece has not crossed for the run before.
@@ -119,17 +147,28 @@ export class KnownPieces {
   }
 }
 
-/** A turn as it crosses: its number arrays packed, its pieces as a delta when `sent` allows one. */
-export function packTurn(turn: EpisodeTurn, runId: string | undefined, sent: SentPieces): EpisodeTurn {
-  const packed = mapTurn(turn, pack);
+/** A turn as it crosses: its number arrays as a group's, its pieces as a delta when `sent` allows one. */
+export function packTurn(
+  turn: EpisodeTurn,
+  runId: string | undefined,
+  sent: SentPieces,
+  ring: NumberRing,
+  spans: Spans,
+): EpisodeTurn {
+  const packed = mapTurn(turn, packer(ring, spans));
   const delta = sent.delta(runId, turn?.tokens?.ids, turn?.tokens?.pieces);
   if (delta) packed.tokens = { ...packed.tokens, pieces: delta as unknown as string[] };
   return packed;
 }
 
 /** The turn as the caller handed it over. */
-export function unpackTurn(turn: EpisodeTurn, runId: string | undefined, known: KnownPieces): EpisodeTurn {
-  const unpacked = mapTurn(turn, unpack);
+export function unpackTurn(
+  turn: EpisodeTurn,
+  runId: string | undefined,
+  known: KnownPieces,
+  take: Unpack,
+): EpisodeTurn {
+  const unpacked = mapTurn(turn, take);
   const pieces: unknown = unpacked?.tokens?.pieces;
   if (pieces && !Array.isArray(pieces) && runId !== undefined)
     unpacked.tokens.pieces = known.restore(runId, unpacked.tokens.ids, pieces as PieceDelta);

@@ -1,9 +1,16 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { ToolGymError } from '@toolgym/protocol';
 import type { StoredEvent } from './feed-events.ts';
-import { KnownPieces, unpackGroup, unpackTurn } from './handover.ts';
+import { KnownPieces, unpackGroup, unpacker, unpackTurn } from './handover.ts';
+import { RingReader, type SharedRing } from './number-ring.ts';
 import { type OpenStoreOptions, TrajectoryStore } from './store.ts';
-import type { WriterOptions, WriterReply, WriterRequest } from './store-writer.ts';
+import type {
+  WriterBatch,
+  WriterMessage,
+  WriterOptions,
+  WriterReply,
+  WriterRequest,
+} from './store-writer.ts';
 
 /**
  * Owns the store's one write connection. Requests that arrive while a commit runs wait and are
@@ -12,11 +19,13 @@ import type { WriterOptions, WriterReply, WriterRequest } from './store-writer.t
  * Replies go back only after the commit: acknowledged still means committed. The reply carries the
  * events the commit logged, as the store kept them in memory: the feed never reads them back.
  */
-const { file, options, seqBlock } = workerData as {
+const { file, options, seqBlock, ring } = workerData as {
   file: string;
   options: OpenStoreOptions;
   seqBlock: Required<WriterOptions>['seqBlock'];
+  ring: SharedRing;
 };
+const reader = new RingReader(ring);
 const port = parentPort!;
 const store = openStore();
 
@@ -42,15 +51,19 @@ if (store)
     committed = events;
   });
 if (store)
-  port.on('message', (requests: WriterRequest[]) => {
+  port.on('message', ({ requests, ringEnd }: WriterBatch) => {
     const reservations: WriterRequest[] = [];
-    for (const request of requests) {
+    // Every write is copied out of the ring as it arrives, and the ring's space freed at once.
+    reader.acquire();
+    const unpacked = requests.map(unpack);
+    reader.release(ringEnd);
+    for (const request of unpacked) {
       if (request.op === 'reserveSeqs') {
         reservations.push(request);
         continue;
       }
       if (request.op !== 'close') {
-        queue.push(unpack(request));
+        queue.push(request);
         continue;
       }
       // Everything handed over before the close is committed first.
@@ -213,13 +226,14 @@ function run(request: WriterRequest): unknown {
 const knownPieces = new KnownPieces();
 
 /** A write as it was handed over (unpacked in arrival order: a turn's pieces may refer to earlier ones). */
-function unpack(request: WriterRequest): WriterRequest {
+function unpack({ spans, ...request }: WriterMessage): WriterRequest {
   switch (request.op) {
     case 'appendGroup':
-      return { ...request, args: [unpackGroup(request.args[0]), request.args[1]] };
+      return { ...request, args: [unpackGroup(request.args[0], unpacker(reader, spans)), request.args[1]] };
     case 'appendTurns': {
       const runId = request.args[1]?.runId;
-      const turns = request.args[0].map((t) => unpackTurn(t, t?.runId ?? runId, knownPieces));
+      const take = unpacker(reader, spans);
+      const turns = request.args[0].map((t) => unpackTurn(t, t?.runId ?? runId, knownPieces, take));
       return { ...request, args: [turns, request.args[1]] };
     }
     default:

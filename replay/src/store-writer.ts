@@ -9,7 +9,8 @@ import {
   stepMetricsEvent,
   turnEvent,
 } from './feed-events.ts';
-import { packGroup, packTurn, SentPieces } from './handover.ts';
+import { packGroup, packTurn, SentPieces, type Spans } from './handover.ts';
+import { NumberRing, type SharedRing } from './number-ring.ts';
 import type { OpenStoreOptions, TrajectoryStore } from './store.ts';
 
 type Args<K extends keyof TrajectoryStore> = TrajectoryStore[K] extends (...args: infer A) => unknown
@@ -26,6 +27,15 @@ export type WriterRequest =
   | { id: number; op: 'markUnfinished'; args: Args<'markUnfinished'> }
   | { id: number; op: 'reserveSeqs'; args: Args<'reserveSeqs'> }
   | { id: number; op: 'close' };
+
+/** A write as it crosses: with the spans of the ring its number arrays went to. */
+export type WriterMessage = WriterRequest & { spans?: Spans };
+
+/** What the thread is sent once per turn of the event loop: the writes, and how far the ring holds them. */
+export interface WriterBatch {
+  requests: WriterMessage[];
+  ringEnd: number;
+}
 
 type WriterError = { code?: string; message: string; hint?: string };
 
@@ -70,6 +80,11 @@ export interface WriterOptions extends Omit<OpenStoreOptions, 'readonly'> {
    * larger than a commit's events keeps emission from ever waiting for one. Default 65,536.
    */
   seqBlock?: number;
+  /**
+   * Bytes of memory shared with the thread that the writes' number arrays are copied into
+   * (`number-ring.ts`); an array that does not fit crosses in the message instead. Default 64 MiB.
+   */
+  ringBytes?: number;
 }
 type CommitListener = (events: readonly StoredEvent[], failed: readonly WriteFailure[]) => void;
 
@@ -93,7 +108,7 @@ const NO_TURNS: ReadonlySet<number> = new Set();
 /** The write of an emitted write, given the seqs and times its events were emitted with. */
 type WriteOf = (
   emitted: Array<{ seq: number; at: number }> | undefined,
-) => Omit<Exclude<WriterRequest, { op: 'close' }>, 'id'>;
+) => Omit<Exclude<WriterMessage, { op: 'close' }>, 'id'>;
 
 /**
  * The store's writes, off the caller's thread: a worker owns the write connection and commits what
@@ -128,7 +143,7 @@ export class StoreWriter {
   private readonly streamed = new Map<string, Set<number>>();
   private readonly sentPieces = new SentPieces();
   /** Requests and emitted events of this turn of the event loop, sent at its end. */
-  private outbox: WriterRequest[] = [];
+  private outbox: WriterMessage[] = [];
   private emitted: FeedEvent[] = [];
   private flushScheduled = false;
   private nextId = 0;
@@ -139,6 +154,7 @@ export class StoreWriter {
     private readonly worker: Worker,
     readonly path: string,
     private readonly seqBlock: number,
+    private readonly ring: NumberRing,
   ) {
     worker.on('message', (reply: WriterReply) => {
       if (reply.type === 'committed') this.committed(reply);
@@ -153,9 +169,10 @@ export class StoreWriter {
 
   /** Start a writer on the store at `file` (created if needed); resolves once the store is open. */
   static async open(file: string, writerOptions: WriterOptions = {}): Promise<StoreWriter> {
-    const { seqBlock = 65_536, ...options } = writerOptions;
+    const { seqBlock = 65_536, ringBytes = 64 * 1024 * 1024, ...options } = writerOptions;
+    const ring = NumberRing.create(ringBytes);
     const worker = new Worker(new URL('./store-writer-worker.js', import.meta.url), {
-      workerData: { file, options, seqBlock },
+      workerData: { file, options, seqBlock, ring: ring.shared satisfies SharedRing },
     });
     const first = await new Promise<WriterReply>((resolve, reject) => {
       worker.once('message', resolve);
@@ -168,7 +185,7 @@ export class StoreWriter {
       await worker.terminate();
       throw new ReplayConfigError(first.error.message, first.error.hint);
     }
-    return new StoreWriter(worker, file, seqBlock);
+    return new StoreWriter(worker, file, seqBlock, ring);
   }
 
   /** Called with each batch of events as they are emitted, before their commit, in seq order per run. */
@@ -200,10 +217,11 @@ export class StoreWriter {
         });
         return events;
       },
-      (emitted) => ({
-        op: 'appendGroup',
-        args: [packGroup(group), { ...options, seqFrom: emitted?.[0]?.seq }],
-      }),
+      (emitted) => {
+        const spans: Spans = [];
+        const packed = packGroup(group, this.ring, spans);
+        return { op: 'appendGroup', args: [packed, { ...options, seqFrom: emitted?.[0]?.seq }], spans };
+      },
       // A refused group may be sent again: its streamed turns are still all the store has of it.
       () => {
         for (const [id, turns] of streamed) this.streamed.set(id, turns);
@@ -228,10 +246,15 @@ export class StoreWriter {
         indices.add(turn.turn.index);
         return [turnEvent(turn, turnJson, Date.now())];
       },
-      (emitted) => ({
-        op: 'appendTurns',
-        args: [[packTurn(turn, runId, this.sentPieces)], { ...options, ...(emitted ? { emitted } : {}) }],
-      }),
+      (emitted) => {
+        const spans: Spans = [];
+        const packed = packTurn(turn, runId, this.sentPieces, this.ring, spans);
+        return {
+          op: 'appendTurns',
+          args: [[packed], { ...options, ...(emitted ? { emitted } : {}) }],
+          spans,
+        };
+      },
       // A refused turn may be sent again, and is emitted again then.
       () => indices?.delete(turn.turn.index),
     ) as Promise<{ cursor: number }>;
@@ -358,7 +381,7 @@ export class StoreWriter {
   }
 
   private request(
-    request: Omit<Exclude<WriterRequest, { op: 'close' }>, 'id'>,
+    request: Omit<Exclude<WriterMessage, { op: 'close' }>, 'id'>,
     about: { emitted?: Emitted; barrier?: string } = {},
   ): Promise<unknown> {
     if (this.dead) return Promise.reject(this.dead);
@@ -381,7 +404,7 @@ export class StoreWriter {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject, ...about });
-      this.outbox.push({ ...request, id } as WriterRequest);
+      this.outbox.push({ ...request, id } as WriterMessage);
       this.scheduleFlush();
     });
   }
@@ -400,7 +423,8 @@ export class StoreWriter {
     this.emitted = [];
     this.outbox = [];
     if (events.length > 0) for (const listener of this.emitListeners) listener(events);
-    if (requests.length > 0) this.worker.postMessage(requests);
+    if (requests.length > 0)
+      this.worker.postMessage({ requests, ringEnd: this.ring.publish() } satisfies WriterBatch);
   }
 
   private committed(reply: Extract<WriterReply, { type: 'committed' }>): void {
@@ -465,7 +489,10 @@ export class StoreWriter {
         });
       if (this.dead) return;
       const closed = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
-      this.worker.postMessage([{ id: this.nextId++, op: 'close' }] satisfies WriterRequest[]);
+      this.worker.postMessage({
+        requests: [{ id: this.nextId++, op: 'close' }],
+        ringEnd: this.ring.publish(),
+      } satisfies WriterBatch);
       await closed;
     })();
     return this.closing;

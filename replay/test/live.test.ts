@@ -303,6 +303,49 @@ describe('StoreWriter (a worker thread)', () => {
     }
   });
 
+  it('a ring too small for what is in flight: arrays that do not fit cross in the message, none is lost, reordered or written over', async () => {
+    // 256 numbers: a trajectory's arrays alone are more; most batches find it partly full.
+    const writer = await StoreWriter.open(store.path, { durability: 'normal', ringBytes: 2048 });
+    const groups = Array.from({ length: 6 }, (_, i) =>
+      makeGroup({ runId: 'ring', step: i, taskIndex: i % 2 }),
+    );
+    const writes: Array<Promise<unknown>> = [];
+    try {
+      for (const g of groups) {
+        // Each group's turns, then the group, handed over in one turn of the event loop: several
+        // batches are in flight, their arrays in the ring until the thread takes them.
+        for (const turn of g.trajectories.flatMap(turnsOf)) writes.push(writer.appendTurn(turn));
+        writes.push(writer.appendGroup(g));
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      await Promise.all(writes);
+    } finally {
+      await writer.close();
+    }
+    for (const g of groups) expect(store.getGroup(g.id)).toEqual(g);
+    const turns = store.eventsAfter(0, { runId: 'ring', limit: 10_000 }).filter((e) => e.type === 'turn');
+    expect(turns).toHaveLength(groups.flatMap((g) => g.trajectories.flatMap((t) => t.turns)).length);
+  });
+
+  it('a writer thread killed with writes in the ring: each is refused, none half-written, and a new writer commits them whole', async () => {
+    const groups = Array.from({ length: 3 }, (_, i) => makeGroup({ runId: 'killed', step: i, taskIndex: 0 }));
+    const writer = await StoreWriter.open(store.path, { durability: 'normal' });
+    await writer.appendGroup(groups[0]!);
+    const lost = groups.slice(1).map((g) => writer.appendGroup(g));
+    // Their token arrays are in the ring; the thread is stopped before it takes them.
+    await (writer as unknown as { worker: import('node:worker_threads').Worker }).worker.terminate();
+    for (const write of lost) await expect(write).rejects.toMatchObject({ code: 'store_writer_closed' });
+    expect(store.queryTrajectories({ runId: 'killed' })).toHaveLength(groups[0]!.trajectories.length);
+    expect(store.integrityCheck()).toBe('ok');
+    const again = await StoreWriter.open(store.path, { durability: 'normal' });
+    try {
+      for (const g of groups.slice(1)) await again.appendGroup(g);
+    } finally {
+      await again.close();
+    }
+    for (const g of groups) expect(store.getGroup(g.id)).toEqual(g);
+  });
+
   it('two writers on one store (runs of several seeds sharing it) both commit everything: a writer waits for the lock, never fails on it', async () => {
     const writers = await Promise.all([StoreWriter.open(store.path), StoreWriter.open(store.path)]);
     try {
