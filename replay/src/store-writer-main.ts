@@ -16,8 +16,8 @@ import type {
  * Owns the store's one write connection. Requests that arrive while a commit runs wait and are
  * then committed together in one transaction (one fsync), each in a savepoint of its own, so a
  * refused request (a duplicate id, an invalid trajectory) writes nothing and the others commit.
- * Replies go back only after the commit: acknowledged still means committed. The reply carries the
- * events the commit logged, as the store kept them in memory: the feed never reads them back.
+ * Replies go back only after the commit: acknowledged still means committed. The reply tells the
+ * events the commit logged, from the store's memory (`split`): the feed never reads them back.
  */
 const { file, options, seqBlock, ring } = workerData as {
   file: string;
