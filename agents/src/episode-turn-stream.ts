@@ -22,8 +22,7 @@ export class EpisodeTurnStream {
     const { record } = progress;
     // A record the template rewrote (a new branch, or shorter than what was sent) is sent again from its start.
     const branches = record.branches?.length ?? 0;
-    const from =
-      branches !== this.branchesSeen || record.tokens.length < this.tokensSent ? 0 : this.tokensSent;
+    const from = branches !== this.branchesSeen || record.tokens.length < this.tokensSent ? 0 : this.tokensSent;
     const ids = plainArray(record.tokens, from);
     const event: EpisodeTurn = {
       ...this.ids,

@@ -82,12 +82,7 @@ export {
 } from './model/write-model-directory.ts';
 export { PolicyRequestError } from './onnx/errors.ts';
 export type { ExecutionProviderChoice, ExecutionProviderPreference } from './onnx/execution-provider.ts';
-export {
-  createOnnxPolicy,
-  type KvCacheMode,
-  OnnxPolicy,
-  type OnnxPolicySettings,
-} from './onnx/onnx-policy.ts';
+export { createOnnxPolicy, type KvCacheMode, OnnxPolicy, type OnnxPolicySettings } from './onnx/onnx-policy.ts';
 export { logSoftmax } from './onnx/sampler.ts';
 export { createOpenAICompatiblePolicy, type OpenAICompatibleSettings } from './policies/openai-compatible.ts';
 export { type OpenAiServer, type OpenAiServerOptions, serveOpenAiCompatible } from './serve/openai-server.ts';
@@ -112,12 +107,7 @@ export {
   registerPolicyScheme,
 } from './policy-spec.ts';
 export { ProgressBar } from './progress-bar.ts';
-export {
-  type RetriedEpisode,
-  type RolloutOptions,
-  type RolloutResult,
-  runRollouts,
-} from './rollout-engine.ts';
+export { type RetriedEpisode, type RolloutOptions, type RolloutResult, runRollouts } from './rollout-engine.ts';
 export type { RolloutSink } from './rollout-sink.ts';
 export { TokenLedger } from './token-ledger.ts';
 export { FULL_CHECK_EVERY, RenderCache, type TemplateCheck } from './turn-renderer.ts';

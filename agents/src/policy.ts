@@ -116,9 +116,7 @@ export interface Policy {
    */
   bindEpisode?(episode: EpisodeBinding): Promise<Policy>;
   /** Batched token-mode generation; engines that batch natively implement it, others loop. */
-  generateBatch?(
-    requests: Array<Extract<GenerateRequest, { tokens: TokenIds }>>,
-  ): Promise<GenerateResult[]>;
+  generateBatch?(requests: Array<Extract<GenerateRequest, { tokens: TokenIds }>>): Promise<GenerateResult[]>;
   close?(): Promise<void>;
 }
 

@@ -323,9 +323,7 @@ export const openaiPolicyScheme: PolicyScheme = {
     const maxConcurrency = number('maxConcurrency');
     const modelDir = context.options.tokenizer;
     // Loaded on demand: the model-directory reader pulls in the tokenizer engine.
-    const served = modelDir
-      ? (await import('../model/model-directory.ts')).readModelDir(modelDir)
-      : undefined;
+    const served = modelDir ? (await import('../model/model-directory.ts')).readModelDir(modelDir) : undefined;
     if (served && !served.chatTemplate) {
       throw new PolicySpecError(
         `${modelDir}/tokenizer_config.json has no chat_template`,
