@@ -231,10 +231,10 @@ export async function openRun(options: TrainOptions): Promise<TrainingRun> {
   // One render cache per policy and environment played (one tokenizer and tool list), kept across steps.
   const renderCaches = new WeakMap<Policy, WeakMap<Environment, RenderCache>>();
   const renderCacheOf = (p: Policy, played: Environment) => {
-    let byEnvironment = renderCaches.get(p);
-    if (!byEnvironment) renderCaches.set(p, (byEnvironment = new WeakMap()));
-    let cache = byEnvironment.get(played);
-    if (!cache) byEnvironment.set(played, (cache = new RenderCache()));
+    const byEnvironment = renderCaches.get(p) ?? new WeakMap<Environment, RenderCache>();
+    renderCaches.set(p, byEnvironment);
+    const cache = byEnvironment.get(played) ?? new RenderCache();
+    byEnvironment.set(played, cache);
     return cache;
   };
 
