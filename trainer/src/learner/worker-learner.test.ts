@@ -123,6 +123,14 @@ describe('worker learner (the embedded learner in a worker thread)', () => {
     }
   });
 
+  it('refuses a young generation that is not a positive number of MB', async () => {
+    const weights = initDecoderWeights(decoder, { seed: 1 });
+    for (const youngGenerationMb of [0, -8, Number.NaN])
+      await expect(createWorkerLearner({ decoder, weights }, 1, { youngGenerationMb })).rejects.toThrow(
+        LearnerInputError,
+      );
+  });
+
   it('times every call of a step on one clock, and a larger young generation trains the same bits', async () => {
     const weights = initDecoderWeights(decoder, { seed: 3, std: 0.2 });
     const plain = await createWorkerLearner({ decoder, weights }, 2);

@@ -69,9 +69,9 @@ export interface WorkerLearnerOptions {
   /**
    * Each worker's young generation in MB (V8's `maxYoungGenerationSizeMb`; its default, 48 MB
    * here, when unset). A step's tape keeps every activation's tensor object alive until the
-   * backward pass, so a young generation that fills within the step promotes them, and old-space
-   * collections follow, run on V8's helper threads — which with two workers on two cores take
-   * turns from the workers.
+   * backward pass, so a young generation that fills within the step promotes them to the old
+   * space; a larger one cut the CPU of V8's helper threads (collection and recompiles), which with
+   * two workers on two cores take turns from the workers (trainer README, learner section).
    */
   youngGenerationMb?: number;
 }
@@ -199,6 +199,9 @@ export async function createWorkerLearner(
 ): Promise<WorkerLearner> {
   if (!Number.isInteger(workers) || workers < 1)
     throw new LearnerInputError(`workers must be a whole number ≥ 1, got ${workers}`);
+  const young = options.youngGenerationMb;
+  if (young !== undefined && !(Number.isFinite(young) && young > 0))
+    throw new LearnerInputError(`youngGenerationMb must be a number of MB > 0, got ${young}`);
   const replicas: Array<Awaited<ReturnType<typeof startWorker>>> = [];
   const calls: WorkerCallTiming[] = [];
   try {
