@@ -30,6 +30,7 @@
  * (forward 2·L·(T+1)·d: q·kᵀ and att·v over the (T+1)/2 keys a query sees on average, ×3 with
  * backward; the masked half of the T×T scores, computed or not, is not counted).
  */
+import { loadavg } from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import { type DecoderConfig, initDecoderWeights } from '@toolgym/agents';
 import { useBackend } from '../src/learner/backend.ts';
@@ -172,20 +173,37 @@ async function measure(learner: ProfiledLearner | WorkerLearner): Promise<Measur
 const rows: string[][] = [];
 const profiles: Array<[string, LearnerProfile]> = [];
 const timelines: string[] = [];
-/** Per worker learner: CPU ms per step of its busier replica, and of all the process's threads. */
-const cpuPerStep = new Map<string, { busier: number; all: number }>();
+/** A worker learner's CPU ms per step: its busier replica's (and the calling thread's sync), and all the process's threads'. */
+interface StepCpu {
+  busier: number;
+  all: number;
+}
+function stepCpu(m: Measured): StepCpu | undefined {
+  const p = m.profile;
+  if (!p.replicas) return undefined;
+  const steps = Math.max(1, p.steps);
+  const replicaCpu = p.replicas.map((r) => r.cpuMs / steps);
+  return {
+    busier: Math.max(...replicaCpu) + p.cpuMs / steps,
+    all: replicaCpu.reduce((a, b) => a + b, 0) + (m.threads.mainCpuMs + m.threads.otherCpuMs) / steps,
+  };
+}
+/**
+ * The wall ms per step that CPU times imply on this machine's 2 idle cores, every thread of the
+ * process counted: at least the busier replica's CPU (and the calling thread's sum), and at least
+ * all threads' CPU over the 2 cores. With one worker the other threads' CPU (V8's collector and
+ * compiler) fits on the idle core; with two it takes turns from the workers.
+ */
+const CORES = 2;
+const impliedWall = (c: StepCpu) => Math.max(c.busier, c.all / CORES);
+const cpuPerStep = new Map<string, StepCpu>();
 const row = (name: string, speed: Measured, gflops: { wall: number; cpu: number }, cores = 1) => {
   const p = speed.profile;
   profiles.push([name, p]);
-  if (p.replicas) {
+  const cpu = stepCpu(speed);
+  if (cpu) {
     timelines.push(workerTimeline(name, p, speed.steps, speed.threads));
-    const steps = Math.max(1, p.steps);
-    const replicaCpu = p.replicas.map((r) => r.cpuMs / steps);
-    cpuPerStep.set(name, {
-      busier: Math.max(...replicaCpu) + p.cpuMs / steps,
-      all:
-        replicaCpu.reduce((a, b) => a + b, 0) + (speed.threads.mainCpuMs + speed.threads.otherCpuMs) / steps,
-    });
+    cpuPerStep.set(name, cpu);
   }
   const f = flopsPerToken(decoder, seq);
   const mfu = (speed.train * f.train) / (gflops.wall * cores * 1e9);
@@ -244,23 +262,13 @@ const header = [
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
 for (const r of [header, ...rows])
   process.stdout.write(`${r.map((c, i) => c.padEnd(widths[i]!)).join('  ')}\n`);
-/**
- * The speed-up of two workers over one that CPU times imply on this machine's 2 idle cores, every
- * thread of the process counted: a step takes at least its busier replica's CPU (and the calling
- * thread's sum), and at least all threads' CPU over the 2 cores; with one worker the others' CPU
- * (V8's collector and compiler) fits on the idle core, with two it takes turns from the workers.
- */
-function impliedSpeedUp(
-  one: { busier: number; all: number } | undefined,
-  two: { busier: number; all: number } | undefined,
-): string | undefined {
+/** The speed-up of two workers over one that their CPU times imply (`impliedWall`). */
+function impliedSpeedUp(one: StepCpu | undefined, two: StepCpu | undefined): string | undefined {
   if (!one || !two) return undefined;
-  const cores = 2;
-  const wall = (c: { busier: number; all: number }) => Math.max(c.busier, c.all / cores);
   return (
-    `2 workers / 1 worker implied by CPU time on ${cores} idle cores, every thread of the process counted: ` +
-    `${(wall(one) / wall(two)).toFixed(2)}× (one worker: ${one.busier.toFixed(1)} ms busiest thread, ${one.all.toFixed(1)} all threads; ` +
-    `two: ${two.busier.toFixed(1)} busier replica + sum, ${two.all.toFixed(1)} all threads, ${(two.all / cores).toFixed(1)} per core)`
+    `2 workers / 1 worker implied by CPU time on ${CORES} idle cores, every thread of the process counted: ` +
+    `${(impliedWall(one) / impliedWall(two)).toFixed(2)}× (one worker: ${one.busier.toFixed(1)} ms busiest thread, ${one.all.toFixed(1)} all threads; ` +
+    `two: ${two.busier.toFixed(1)} busier replica + sum, ${two.all.toFixed(1)} all threads, ${(two.all / CORES).toFixed(1)} per core)`
   );
 }
 
@@ -412,31 +420,21 @@ if (args.includes('--young-mb')) {
   );
   for (let r = 0; r < rounds; r++) {
     for (const [arm, options] of arms) {
-      const perWorkers: Array<{ train: number; cpu: { busier: number; all: number }; other: number }> = [];
+      const perWorkers: Array<{ train: number; cpu: StepCpu; other: number }> = [];
       for (const workers of [1, 2]) {
         const m = await measure(await createWorkerLearner(settings, workers, options));
-        const steps = Math.max(1, m.profile.steps);
-        const replicaCpu = m.profile.replicas!.map((x) => x.cpuMs / steps);
-        perWorkers.push({
-          train: m.train,
-          cpu: {
-            busier: Math.max(...replicaCpu) + m.profile.cpuMs / steps,
-            all: replicaCpu.reduce((a, b) => a + b, 0) + (m.threads.mainCpuMs + m.threads.otherCpuMs) / steps,
-          },
-          other: m.threads.otherCpuMs / steps,
-        });
+        perWorkers.push({ train: m.train, cpu: stepCpu(m)!, other: m.threads.otherCpuMs / m.profile.steps });
       }
       const [one, two] = perWorkers as [(typeof perWorkers)[0], (typeof perWorkers)[0]];
-      const wall = (c: { busier: number; all: number }) => Math.max(c.busier, c.all / 2);
       const result = {
         wall: two.train / one.train,
-        implied: wall(one.cpu) / wall(two.cpu),
+        implied: impliedWall(one.cpu) / impliedWall(two.cpu),
         other: [one.other, two.other],
       };
       results.set(arm, [...(results.get(arm) ?? []), result]);
       process.stdout.write(
         `round ${r + 1}, ${arm.padEnd(16)} wall ${result.wall.toFixed(2)}×, implied ${result.implied.toFixed(2)}×, ` +
-          `other threads ${result.other.map((x) => x.toFixed(1)).join(' / ')} ms (load ${(await import('node:os')).loadavg()[0]!.toFixed(1)})\n`,
+          `other threads ${result.other.map((x) => x.toFixed(1)).join(' / ')} ms (load ${loadavg()[0]!.toFixed(1)})\n`,
       );
     }
   }
