@@ -110,7 +110,9 @@ export function workerTimeline(
   table.push(['step', spread(perStep.map((s) => s.wall)), '', '', '', '', '']);
   const widths = table[0]!.map((_, i) => Math.max(...table.map((r) => r[i]!.length)));
   for (const r of table) lines.push(`  ${r.map((c, i) => c.padEnd(widths[i]!)).join('  ')}`);
-  const replicas = [...new Set(calls.filter((c) => c.replica >= 0).map((c) => c.replica))].sort((a, b) => a - b);
+  const replicas = [...new Set(calls.filter((c) => c.replica >= 0).map((c) => c.replica))].sort(
+    (a, b) => a - b,
+  );
   const n = Math.max(1, steps.length);
   const cpu = replicas.map((k) => calls.filter((c) => c.replica === k).reduce((s, c) => s + c.cpuMs, 0) / n);
   const queued = replicas.map(
