@@ -9,17 +9,15 @@
  * The cases alternate round by round; the CPU time of each process is printed beside its peak.
  */
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
-import { BYTE_TOKENIZER_VOCAB_SIZE } from '../src/model/byte-tokenizer.ts';
-import type { DecoderConfig } from '../src/model/decoder-config.ts';
 import { buildDecoderOnnx } from '../src/model/decoder-graph.ts';
 import { initDecoderWeights } from '../src/model/init-weights.ts';
 import { leftPaddedPrompts } from '../src/onnx/decode-batch.ts';
 import { DecoderSession } from '../src/onnx/decoder-session.ts';
 import { InPlaceBatch } from '../src/onnx/in-place-batch.ts';
+import { SQL_DECODER, statusMb } from './sql-decoder.ts';
 
 const { values } = parseArgs({
   options: {
@@ -34,34 +32,20 @@ const rows = Number(values.rows);
 const from = Number(values.from);
 const to = Number(values.to);
 
-const CONFIG: DecoderConfig = {
-  vocabSize: BYTE_TOKENIZER_VOCAB_SIZE + 8,
-  dModel: 64,
-  nLayers: 2,
-  nHeads: 4,
-  dFF: 256,
-  maxPositions: 2048,
-  layerNormEps: 1e-5,
-  positions: 'rope',
-};
-const MB = 2 ** 20;
-
-const statusKb = (field: string) =>
-  Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync('/proc/self/status', 'utf8'))?.[1]) *
-  1024;
+1024;
 
 /** One case, in this process: prints `peak_mb cpu_s`. */
 async function runCase(kind: string): Promise<void> {
   const session = await ort.InferenceSession.create(
-    buildDecoderOnnx(CONFIG, initDecoderWeights(CONFIG, { seed: 1, std: 0.02 }), 'in-place'),
+    buildDecoderOnnx(SQL_DECODER, initDecoderWeights(SQL_DECODER, { seed: 1, std: 0.02 }), 'in-place'),
     { intraOpNumThreads: 1, interOpNumThreads: 1, executionProviders: ['cpu'] },
   );
   const shape = {
-    numLayers: CONFIG.nLayers,
-    numKvHeads: CONFIG.nHeads,
-    headDim: CONFIG.dModel / CONFIG.nHeads,
-    vocabSize: CONFIG.vocabSize,
-    maxPositions: CONFIG.maxPositions,
+    numLayers: SQL_DECODER.nLayers,
+    numKvHeads: SQL_DECODER.nHeads,
+    headDim: SQL_DECODER.dModel / SQL_DECODER.nHeads,
+    vocabSize: SQL_DECODER.vocabSize,
+    maxPositions: SQL_DECODER.maxPositions,
   };
   const decoder = new DecoderSession(session, shape, { provider: 'cpu', reason: 'bench' });
   const step = rows > 1 ? (to - from) / (rows - 1) : 0;
@@ -81,7 +65,7 @@ async function runCase(kind: string): Promise<void> {
     await batch.add(prompts);
   }
   const cpu = process.cpuUsage(start);
-  process.stdout.write(`${statusKb('VmHWM') / MB} ${(cpu.user + cpu.system) / 1e6}\n`);
+  process.stdout.write(`${statusMb('VmHWM')} ${(cpu.user + cpu.system) / 1e6}\n`);
   await session.release();
 }
 

@@ -7,16 +7,14 @@
  * turns), and prints the resident set and its peak (VmRSS, VmHWM), the JS heap and array buffers.
  * `--loose` runs with `batchInvariant: false`. No baseline: the figure is the trend over publishes.
  */
-import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { BYTE_TOKENIZER_VOCAB_SIZE } from '../src/model/byte-tokenizer.ts';
-import type { DecoderConfig } from '../src/model/decoder-config.ts';
 import { initDecoderWeights } from '../src/model/init-weights.ts';
 import { writeDecoderModelDir } from '../src/model/write-model-directory.ts';
 import { OnnxPolicy } from '../src/onnx/onnx-policy.ts';
+import { SQL_DECODER, statusMb } from './sql-decoder.ts';
 
 const { values } = parseArgs({
   options: {
@@ -31,25 +29,13 @@ const rows = Number(values.rows);
 const promptLength = Number(values.prompt);
 const maxTokens = Number(values.tokens);
 
-const CONFIG: DecoderConfig = {
-  vocabSize: BYTE_TOKENIZER_VOCAB_SIZE + 8,
-  dModel: 64,
-  nLayers: 2,
-  nHeads: 4,
-  dFF: 256,
-  maxPositions: 2048,
-  layerNormEps: 1e-5,
-  positions: 'rope',
-};
 const MB = 2 ** 20;
-const statusMb = (field: string) =>
-  Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync('/proc/self/status', 'utf8'))?.[1]) /
-  1024;
+1024;
 
 const dir = await mkdtemp(path.join(tmpdir(), 'toolgym-publish-memory-'));
 await writeDecoderModelDir(dir, {
-  config: CONFIG,
-  weights: initDecoderWeights(CONFIG, { seed: 1, std: 0.02 }),
+  config: SQL_DECODER,
+  weights: initDecoderWeights(SQL_DECODER, { seed: 1, std: 0.02 }),
   initSeed: 1,
 });
 const policy = await OnnxPolicy.create({
@@ -64,7 +50,7 @@ console.log(
 console.log('publish  resident MB  peak MB  JS heap MB  array buffers MB  CPU s');
 const start = process.cpuUsage();
 for (let p = 1; p <= Number(values.publishes); p++) {
-  await policy.loadWeights(initDecoderWeights(CONFIG, { seed: 100 + p, std: 0.02 }));
+  await policy.loadWeights(initDecoderWeights(SQL_DECODER, { seed: 100 + p, std: 0.02 }));
   await Promise.all(
     Array.from({ length: rows }, (_, r) => {
       const length = promptLength + (Math.floor(r / 4) % 8) * 37 + (p % 5) * 11;
