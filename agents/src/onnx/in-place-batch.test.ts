@@ -113,7 +113,7 @@ describe('prefill forwards bounded by their attention scores', () => {
   const scoreBytes = (rows: number, longest: number, heads = 4) => rows * heads * longest * longest * 4;
 
   it("splits a long-context RL step's prompts into forwards of PREFILL_SCORE_BYTES at most, and keeps short prompts together", () => {
-    // 32 episodes' turns of 1,900-2,000 tokens (the 2,048-position sql config): one a forward.
+    // 32 episodes' turns of 1,900-2,000 tokens (the 2,048-position sql config): each its own forward.
     const long = Array.from({ length: 32 }, (_, i) => 1900 + i * 3);
     const chunks = prefillChunks(long, 4);
     expect(chunks.flat().sort((a, b) => a - b)).toEqual(long.map((_, i) => i));

@@ -12,13 +12,13 @@
  *   bounded by the position table; attention over unused slots is masked and costs at most that step.
  * - batch-invariant (the policy's default), prompts are prefilled with prompts of their own length
  *   only and no prompt is shared, so a row's logits are the same bits whatever else the batch holds;
- * - a prefill forward holds at most `PREFILL_SCORE_BYTES` of attention scores: prompts that need
- *   more run in several forwards (prefillChunks);
  * - otherwise a prompt that enough rows of one `add` share (a GRPO group's) is stored once, in the shared slots
  *   (`shared_key_values`, a second session of the same weights with those inputs): every row scores
  *   every shared slot in one matrix product per head, so a group reads its prompt's keys once per step
  *   instead of once per row. Its rows' own slots then hold only what they generate. The shared slots
- *   of a prompt go when its last row leaves.
+ *   of a prompt go when its last row leaves;
+ * - a prefill forward holds at most `PREFILL_SCORE_BYTES` of attention scores: prompts that need
+ *   more run in several forwards (prefillChunks).
  * The buffers outlive a batch: the next one reuses them.
  */
 import * as ort from 'onnxruntime-node';
