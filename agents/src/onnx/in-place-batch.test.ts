@@ -128,16 +128,20 @@ describe('prefill forwards bounded by their attention scores', () => {
     expect(prefillChunks([5000, 10], 4)).toEqual([[1], [0]]);
   });
 
-  it('prefills long prompts in several forwards, each row decoding as it does alone', async () => {
-    const long = { ...config, maxPositions: 1024, positions: 'rope' as const };
-    const longWeights = initDecoderWeights(long, { seed: 5, std: 0.3 });
-    const longShape = { ...shape, maxPositions: 1024 };
-    const openLong = async () => {
-      const session = await ort.InferenceSession.create(buildDecoderOnnx(long, longWeights, 'in-place'));
-      const decoder = new DecoderSession(session, longShape, { provider: 'cpu', reason: 'test' });
-      sessions.push(decoder);
-      return decoder;
-    };
+  const long = { ...config, maxPositions: 1024, positions: 'rope' as const };
+  const longWeights = initDecoderWeights(long, { seed: 5, std: 0.3 });
+  const openLong = async () => {
+    const session = await ort.InferenceSession.create(buildDecoderOnnx(long, longWeights, 'in-place'));
+    const decoder = new DecoderSession(
+      session,
+      { ...shape, maxPositions: 1024 },
+      { provider: 'cpu', reason: 'test' },
+    );
+    sessions.push(decoder);
+    return decoder;
+  };
+  /** A decoder of 1,024 positions that records the batch and length of every forward. */
+  const recordingDecoder = async () => {
     const decoder = await openLong();
     const forwards: Array<{ batch: number; seq: number }> = [];
     const forward = decoder.forward.bind(decoder);
@@ -145,15 +149,19 @@ describe('prefill forwards bounded by their attention scores', () => {
       forwards.push({ batch: input.batch, seq: input.inputIds.length / input.batch });
       return forward(input, watch);
     };
+    return { decoder, prefills: () => forwards.filter((f) => f.seq > 1) };
+  };
+
+  it('prefills long prompts in several forwards, each row decoding as it does alone', async () => {
+    const { decoder, prefills } = await recordingDecoder();
     // Eight prompts of 700-910 tokens: one padded forward would hold 8 × 4 × 910² × 4 bytes = 106 MB of scores.
     const prompts = Array.from({ length: 8 }, (_, r) =>
       Array.from({ length: 700 + r * 30 }, (_, t) => (t * 7 + r) % 250),
     );
     const batch = new InPlaceBatch(decoder, () => openLong(), PAD, false);
     const together = await decode(batch, prompts, (b, t) => (b + t) % 250, 2);
-    const prefills = forwards.filter((f) => f.seq > 1);
-    expect(prefills.length).toBeGreaterThan(1);
-    for (const f of prefills) expect(scoreBytes(f.batch, f.seq)).toBeLessThanOrEqual(PREFILL_SCORE_BYTES);
+    expect(prefills().length).toBeGreaterThan(1);
+    for (const f of prefills()) expect(scoreBytes(f.batch, f.seq)).toBeLessThanOrEqual(PREFILL_SCORE_BYTES);
     for (const [b, prompt] of prompts.entries()) {
       const alone = await decode(
         new InPlaceBatch(await openLong(), () => openLong(), PAD, false),
@@ -163,6 +171,35 @@ describe('prefill forwards bounded by their attention scores', () => {
       );
       alone[0]!.forEach((expected, t) => {
         expect(maxAbsDiff(together[b]![t]!, expected), `row ${b}, step ${t}`).toBeLessThan(TOLERANCE);
+      });
+    }
+  }, 120_000);
+
+  it('batch-invariant, splits prompts of one length across forwards without changing a bit', async () => {
+    const { decoder, prefills } = await recordingDecoder();
+    // Eight prompts of 900 tokens: 13 MB of scores each, so five to a forward.
+    const prompts = Array.from({ length: 8 }, (_, r) =>
+      Array.from({ length: 900 }, (_, t) => (t * 11 + r) % 250),
+    );
+    const together = await decode(
+      new InPlaceBatch(decoder, () => openLong(), PAD, true),
+      prompts,
+      (b, t) => (b + t) % 250,
+      2,
+    );
+    expect(prefills().map((f) => f.batch)).toEqual([5, 3]);
+    for (const [b, prompt] of prompts.entries()) {
+      const alone = await decode(
+        new InPlaceBatch(await openLong(), () => openLong(), PAD, true),
+        [prompt],
+        (_, t) => (b + t) % 250,
+        2,
+      );
+      alone[0]!.forEach((expected, t) => {
+        expect(
+          together[b]![t]!.every((v, i) => Object.is(v, expected[i])),
+          `row ${b}, step ${t}`,
+        ).toBe(true);
       });
     }
   }, 120_000);
