@@ -66,6 +66,13 @@ try {
       batchInvariant: false,
     }),
     recompute: await OnnxPolicy.create({ model: dir, executionProvider, kvCache: 'off', threads }),
+    sharedPrompts: await OnnxPolicy.create({
+      model: dir,
+      executionProvider,
+      kvCache: 'auto',
+      threads,
+      sharedPrompts: true,
+    }),
   };
   /**
    * The chat prompt of one request; with `row`, a variant of the same length that no other row has;
@@ -140,6 +147,7 @@ try {
   await speedOf(policies.cache, 2);
   await speedOf(policies.sharing, 2);
   await speedOf(policies.recompute, 2);
+  await speedOf(policies.sharedPrompts, 2);
 
   const ep = policies.cache.executionProvider;
   const c = DEFAULT_DECODER_CONFIG;
@@ -151,7 +159,7 @@ try {
   );
   const rows: string[][] = [];
   /** Per batch size: the profile with one prompt, and with distinct prompts. */
-  const profiles: Array<[number, DecodeProfile, DecodeProfile]> = [];
+  const profiles: Array<[number, DecodeProfile, DecodeProfile, DecodeProfile]> = [];
   const times = (a: number, b: number) => (b > 0 ? `${(a / b).toFixed(2)}×` : '—');
   // Repeats go round every batch size in turn, so that a burst of other work on a shared machine
   // slows one round of each rather than every run of one.
@@ -161,10 +169,24 @@ try {
   /** GRPO-like: groups of 8 rows, each group's prompt of another length; invariant, and with shared slots. */
   const groups = new Map<number, Best>();
   const groupsShared = new Map<number, Best>();
+  /** `sharedPrompts: true` (every prompt in the shared slots, batch-invariant), per kind of batch. */
+  const sharedPrompts = {
+    same: new Map<number, Best>(),
+    groups: new Map<number, Best>(),
+    distinct: new Map<number, Best>(),
+  };
   for (let r = 0; r < repeats; r++) {
     for (const batch of batches) {
       let profile = new DecodeProfile();
       same.set(batch, keepBest(same.get(batch), await speedOf(policies.cache, batch, profile), profile));
+      for (const kind of batch === 1 ? (['same'] as const) : (['same', 'groups', 'distinct'] as const)) {
+        profile = new DecodeProfile();
+        const map = sharedPrompts[kind];
+        map.set(
+          batch,
+          keepBest(map.get(batch), await speedOf(policies.sharedPrompts, batch, profile, kind), profile),
+        );
+      }
       if (batch === 1) continue;
       profile = new DecodeProfile();
       shared.set(
@@ -191,7 +213,7 @@ try {
     const cache = same.get(batch)!;
     const own = distinct.get(batch) ?? cache;
     const sharing = shared.get(batch) ?? cache;
-    profiles.push([batch, cache.profile, own.profile]);
+    profiles.push([batch, cache.profile, own.profile, sharedPrompts.same.get(batch)!.profile]);
     rows.push([
       ep.provider,
       String(batch),
@@ -243,6 +265,37 @@ try {
       ]),
   );
 
+  process.stdout.write(
+    '\nEvery prompt in the shared slots (`sharedPrompts: true`, batch-invariant, not the default), per CPU-s, against the default in the same rounds\n',
+  );
+  printTable(
+    [
+      'batch',
+      'one prompt',
+      'vs its batch 1',
+      'vs default',
+      'GRPO-like groups',
+      'vs default',
+      'distinct prompts',
+      'vs default',
+    ],
+    batches.map((b) => {
+      const one = sharedPrompts.same.get(b)!;
+      const cell = (kind: 'groups' | 'distinct', base: Map<number, Best>) => {
+        const mine = sharedPrompts[kind].get(b);
+        return mine ? [mine.cpu.toFixed(0), times(mine.cpu, base.get(b)!.cpu)] : ['—', '—'];
+      };
+      return [
+        String(b),
+        one.cpu.toFixed(0),
+        times(one.cpu, sharedPrompts.same.get(1)?.cpu ?? 0),
+        times(one.cpu, same.get(b)!.cpu),
+        ...cell('groups', groups),
+        ...cell('distinct', distinct),
+      ];
+    }),
+  );
+
   if (values.profile) {
     const phases: DecodePhase[] = ['prepare', 'run', 'cache', 'sample'];
     const perCall = (t: PhaseTotals, phase: DecodePhase) => t.ms[phase] / Math.max(1, t.calls);
@@ -262,8 +315,9 @@ try {
         'prefill ms',
         'distinct prompts: step ms',
         'prefill ms',
+        'sharedPrompts, one prompt: ' + phases.join(' / ') + ' ms',
       ],
-      profiles.map(([batch, p, own]) => {
+      profiles.map(([batch, p, own, sp]) => {
         const total = stepTotal(p.decode);
         return [
           String(batch),
@@ -276,6 +330,7 @@ try {
           stepTotal(p.prefill).toFixed(1),
           stepTotal(own.decode).toFixed(3),
           stepTotal(own.prefill).toFixed(1),
+          phases.map((phase) => perCall(sp.decode, phase).toFixed(3)).join(' / '),
         ];
       }),
     );
@@ -327,6 +382,7 @@ try {
   await policies.cache.close();
   await policies.sharing.close();
   await policies.recompute.close();
+  await policies.sharedPrompts.close();
 } finally {
   await rm(dir, { recursive: true, force: true });
 }

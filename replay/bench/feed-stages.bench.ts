@@ -16,7 +16,8 @@ import { MessageChannel } from 'node:worker_threads';
 import { TrajectoryGroupSchema } from '@toolgym/protocol';
 import WebSocket, { WebSocketServer } from 'ws';
 import { eventJson, groupEvents, turnEvent } from '../src/feed-events.ts';
-import { packGroup, packTurn } from '../src/handover.ts';
+import { packGroup, packTurn, SentPieces, type Spans } from '../src/handover.ts';
+import { NumberRing } from '../src/number-ring.ts';
 import { TrajectoryStore } from '../src/store.ts';
 import { makeGroup, turnsOf } from '../test/generate.ts';
 
@@ -61,13 +62,27 @@ stage(
     for (const g of groups) port1.postMessage([{ id: 0, op: 'appendGroup', args: [g, {}] }]);
   }),
 );
-stage(
-  'main',
-  'the same, token arrays packed as Float64Arrays (what StoreWriter sends)',
-  await cpu(() => {
-    for (const g of groups) port1.postMessage([{ id: 0, op: 'appendGroup', args: [packGroup(g), {}] }]);
-  }),
-);
+/** A ring with no room: every array crosses packed in the message, as when the ring is full. */
+const full = () => NumberRing.create(0);
+const ring = () => NumberRing.create(64 * 1024 * 1024);
+for (const [how, make] of [
+  ['token arrays packed as Float64Arrays (the ring full)', full],
+  ['token arrays into the shared ring (what StoreWriter sends)', ring],
+] as const) {
+  const r = make();
+  stage(
+    'main',
+    `the same, ${how}`,
+    await cpu(() => {
+      for (const g of groups) {
+        const spans: Spans = [];
+        port1.postMessage({
+          requests: [{ id: 0, op: 'appendGroup', args: [packGroup(g, r, spans), {}], spans }],
+        });
+      }
+    }),
+  );
+}
 stage(
   'main',
   'per turn: build its event (JSON of the turn)',
@@ -76,14 +91,25 @@ stage(
   }),
   turns.length,
 );
-stage(
-  'main',
-  'per turn: copy it to the writer thread, packed (tokens, pieces, messages)',
-  await cpu(() => {
-    for (const t of turns) port1.postMessage([{ id: 0, op: 'appendTurns', args: [[packTurn(t)], {}] }]);
-  }),
-  turns.length,
-);
+for (const [how, make] of [
+  ['token arrays packed (the ring full)', full],
+  ['token arrays into the ring (what StoreWriter sends)', ring],
+] as const) {
+  const r = make();
+  const sent = new SentPieces();
+  stage(
+    'main',
+    `per turn: copy it to the writer thread, ${how}; messages, pieces not sent before`,
+    await cpu(() => {
+      for (const t of turns) {
+        const spans: Spans = [];
+        const packed = packTurn(t, 'bench', sent, r, spans);
+        port1.postMessage({ requests: [{ id: 0, op: 'appendTurns', args: [[packed], {}], spans }] });
+      }
+    }),
+    turns.length,
+  );
+}
 port1.close();
 const frames = await (async () => {
   let out: Buffer[] = [];

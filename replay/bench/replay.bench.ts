@@ -4,7 +4,7 @@
  * from the store, and live while a writer thread (`StoreWriter`, as `toolgym train` uses) commits
  * whole groups, or each turn of running episodes as it happens and then the groups.
  *
- *   pnpm bench replay [--groups 150] [--clients 1,50]
+ *   pnpm bench replay [--groups 150] [--clients 1,50] [--rounds 3]
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
@@ -14,14 +14,19 @@ import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
 import WebSocket, { WebSocketServer } from 'ws';
 import { serveReplay } from '../src/replay-server.ts';
-import { eventJson } from '../src/feed-events.ts';
+import { eventJson, summarise } from '../src/feed-events.ts';
 import { TrajectoryStore } from '../src/store.ts';
 import { StoreWriter } from '../src/store-writer.ts';
 import { makeGroup, turnsOf } from '../test/generate.ts';
 
 const { values } = parseArgs({
-  options: { groups: { type: 'string', default: '150' }, clients: { type: 'string', default: '1,50' } },
+  options: {
+    groups: { type: 'string', default: '150' },
+    clients: { type: 'string', default: '1,50' },
+    rounds: { type: 'string', default: '3' },
+  },
 });
+const ROUNDS = Number(values.rounds);
 const GROUPS = Number(values.groups);
 const GROUP_SIZE = 8;
 const CLIENT_COUNTS = values.clients!.split(',').map(Number);
@@ -38,6 +43,8 @@ const groups = Array.from({ length: GROUPS }, (_, i) =>
   }),
 );
 const trajectories = GROUPS * GROUP_SIZE;
+/** Each group's turns as a rollout engine streams them while its episodes run. */
+const streamedTurns = groups.map((g) => g.trajectories.flatMap(turnsOf));
 const meanTokens =
   groups.flatMap((g) => g.trajectories).reduce((a, t) => a + t.tokens.length, 0) / trajectories;
 
@@ -134,24 +141,33 @@ function cpuSince(before: Map<string, number>): { main: number; newThreads: numb
 /** What follows `{"type":"` in an event frame. */
 const EVENT_TYPES = new Set(['run', 'turn', 'trajectory', 'step-metrics', 'episode']);
 
-/** Connect `n` clients, each counting frames; resolves when every client has `expected` frames. */
+/** When the first client received each turn frame, by its seq (read from the frame's head). */
+type Arrivals = Map<number, number>;
+
+/**
+ * Connect `n` clients, each counting event frames; resolves when every client has `expected` of
+ * them. Every row's clients do the same work per frame (the first also notes when each turn frame
+ * arrived, by its seq, read from the frame's head without decoding the rest).
+ */
 async function clients(url: string, n: number, subscribe: object | undefined, expected: number) {
   let remaining = n;
   let resolveAll!: () => void;
   const allDone = new Promise<void>((resolve) => {
     resolveAll = resolve;
   });
+  const arrivals: Arrivals = new Map();
   const sockets = await Promise.all(
     Array.from(
       { length: n },
-      () =>
+      (_, i) =>
         new Promise<WebSocket>((resolve) => {
           const ws = new WebSocket(url);
           let count = 0;
           ws.on('message', (data: Buffer) => {
-            // Count event frames only (the feed also sends hello / caught-up / end). Bare and feed
-            // clients do the same work per frame: the baseline's frames are the same events.
-            if (!EVENT_TYPES.has(data.toString('latin1', 9, data.indexOf(34, 9)))) return;
+            // Count event frames only (the feed also sends hello / caught-up / committed / end).
+            const type = data.toString('latin1', 9, data.indexOf(34, 9));
+            if (!EVENT_TYPES.has(type)) return;
+            if (i === 0 && type === 'turn') arrivals.set(seqOf(data), performance.now());
             if (++count === expected && --remaining === 0) resolveAll();
           });
           ws.on('open', () => {
@@ -161,27 +177,137 @@ async function clients(url: string, n: number, subscribe: object | undefined, ex
         }),
     ),
   );
-  return { sockets, allDone };
+  return { sockets, allDone, arrivals };
 }
 
-async function bareBroadcast(n: number): Promise<{ perSecond: number; mainCpuMs: number }> {
+/** The `"seq":` of a frame, parsed from its bytes. */
+function seqOf(frame: Buffer): number {
+  let i = frame.indexOf('"seq":', 9) + 6;
+  let seq = 0;
+  for (let c = frame[i]!; c >= 48 && c <= 57; c = frame[++i]!) seq = seq * 10 + c - 48;
+  return seq;
+}
+
+interface Result {
+  perSecond: number;
+  mainCpuMs: number;
+  writerCpuMs?: number;
+  /** Until every client had every event. */
+  seconds?: number;
+  /** Until the writer had committed everything. */
+  writerSeconds?: number;
+  /** From a turn's handover to the first client, sorted. */
+  latencyMs?: number[];
+}
+
+/** Serve `n` bare `ws` clients; `send` broadcasts in the timed window. */
+async function bare(
+  n: number,
+  expected: number,
+  send: (broadcast: (message: string) => void) => Promise<Map<number, number> | undefined>,
+): Promise<Result> {
   const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
   await new Promise((resolve) => wss.once('listening', resolve));
   const url = `ws://127.0.0.1:${(wss.address() as AddressInfo).port}`;
-  const { sockets, allDone } = await clients(url, n, undefined, messages.length);
+  const { sockets, allDone, arrivals } = await clients(url, n, undefined, expected);
   while (wss.clients.size < n) await new Promise((resolve) => setTimeout(resolve, 5));
   const cpu0 = threadCpu();
   const t0 = performance.now();
-  for (const m of messages) for (const ws of wss.clients) ws.send(m);
+  const handedOver = await send((m) => {
+    for (const ws of wss.clients) ws.send(m);
+  });
   await allDone;
   const seconds = (performance.now() - t0) / 1000;
   const { main } = cpuSince(cpu0);
   for (const ws of sockets) ws.terminate();
   wss.close();
-  return { perSecond: (messages.length * n) / seconds, mainCpuMs: main };
+  return {
+    perSecond: (expected * n) / seconds,
+    mainCpuMs: main,
+    seconds,
+    ...(handedOver ? { latencyMs: latencies(arrivals, handedOver) } : {}),
+  };
 }
 
-async function feedReplay(n: number): Promise<{ perSecond: number; mainCpuMs: number }> {
+/** Bare `ws`, the stored messages as strings already serialised (the replay baseline). */
+const bareBroadcast = (n: number) =>
+  bare(n, messages.length, async (broadcast) => {
+    for (const m of messages) broadcast(m);
+    return undefined;
+  });
+
+/**
+ * Bare `ws` broadcasting live: the same events handed over at the same moments as the live rows
+ * (each turn as it happens when `turns`, then each group), each message serialised from the objects
+ * when it happens (`JSON.stringify`, as an app without the feed would) and sent to every client.
+ * The same messages, byte for byte, as the feed sends live; no store.
+ */
+const bareLive = (n: number, turns: boolean) =>
+  bare(n, messages.length - 1, async (broadcast) => {
+    const handedOver = new Map<number, number>();
+    let seq = 1;
+    const runId = 'bench';
+    for (const [i, g] of groups.entries()) {
+      for (const turn of turns ? streamedTurns[i]! : []) {
+        handedOver.set(++seq, performance.now());
+        const { step, trajectoryId, groupId, envId, taskId } = turn;
+        broadcast(
+          JSON.stringify({
+            type: 'turn',
+            pending: true,
+            seq,
+            runId,
+            at: Date.now(),
+            step,
+            trajectoryId,
+            groupId,
+            envId,
+            taskId,
+            turn: turn.turn,
+          }),
+        );
+      }
+      for (const t of g.trajectories) {
+        const summary = summarise(t, runId, g);
+        if (!turns)
+          for (const turn of t.turns) {
+            const { step, groupId, envId, taskId } = summary;
+            broadcast(
+              JSON.stringify({
+                type: 'turn',
+                pending: true,
+                seq: ++seq,
+                runId,
+                at: Date.now(),
+                step,
+                trajectoryId: t.id,
+                groupId,
+                envId,
+                taskId,
+                turn,
+              }),
+            );
+          }
+        broadcast(
+          JSON.stringify({ type: 'trajectory', pending: true, seq: ++seq, runId, at: Date.now(), summary }),
+        );
+      }
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    return turns ? handedOver : undefined;
+  });
+
+/** Per turn, from its handover to its arrival at the first client, sorted. */
+function latencies(arrivals: Arrivals, handedOver: Map<number, number>): number[] {
+  const out: number[] = [];
+  for (const [seq, at] of arrivals) {
+    const t0 = handedOver.get(seq);
+    if (t0 !== undefined) out.push(at - t0);
+  }
+  return out.sort((a, b) => a - b);
+}
+
+async function feedReplay(n: number): Promise<Result> {
   const server = await serveReplay({ store, viewer: false });
   const cpu0 = threadCpu();
   const t0 = performance.now();
@@ -205,53 +331,32 @@ async function feedReplay(n: number): Promise<{ perSecond: number; mainCpuMs: nu
  * otherwise whole groups. Until every client has every event; with the time from handing a turn
  * over to a client receiving it.
  */
-async function feedLive(
-  n: number,
-  turns: boolean,
-): Promise<{
-  perSecond: number;
-  events: number;
-  writerSeconds: number;
-  seconds: number;
-  latencyMs: number[];
-  mainCpuMs: number;
-  writerCpuMs: number;
-}> {
-  const file = path.join(dir, `live-${n}-${turns ? 'turns' : 'groups'}.db`);
+async function feedLive(n: number, turns: boolean): Promise<Result> {
+  const file = path.join(dir, `live-${n}-${turns ? 'turns' : 'groups'}-${++liveRuns}.db`);
   const reader = TrajectoryStore.open(file, { durability: 'normal' });
   reader.startRun('bench');
   const beforeWriter = threadCpu();
   const writer = await StoreWriter.open(file, { durability: 'normal' });
+  // As a training run's sink does when it opens: the writer learns the run's seqs before its first
+  // event (else the timed window would hold that round trip to the thread).
+  await writer.startRun('bench');
   const server = await serveReplay({ store: reader, writer, viewer: false });
-  const streamed = turns ? groups.map((g) => g.trajectories.flatMap(turnsOf)) : [];
   // Every event but the run start, which is already there.
   const expected = events.length - 1;
   const handedOver = new Map<string, number>();
-  const latencyMs: number[] = [];
-  const { sockets, allDone } = await clients(
+  const { sockets, allDone, arrivals } = await clients(
     server.feedUrl,
     n,
     { type: 'subscribe', after: reader.head() },
     expected,
   );
-  // One client also times each turn from its handover to its arrival (read from the frame's text
-  // without parsing it: the clients' work should stay what the bare baseline's is).
-  sockets[0]!.on('message', (data: Buffer) => {
-    if (data.toString('latin1', 9, 13) !== 'turn') return;
-    const text = data.toString();
-    const id = text.indexOf('"trajectoryId":"') + 16;
-    const index = text.indexOf('"turn":{"index":') + 16;
-    const key = `${text.slice(id, text.indexOf('"', id))} ${text.slice(index, text.indexOf(',', index))}`;
-    const t0 = handedOver.get(key);
-    if (t0 !== undefined) latencyMs.push(performance.now() - t0);
-  });
   while (server.clientCount() < n) await new Promise((resolve) => setTimeout(resolve, 5));
   await new Promise((resolve) => setTimeout(resolve, 50));
   const cpu0 = cpuSince(beforeWriter);
   const t0 = performance.now();
   const writes: Array<Promise<unknown>> = [];
   for (const [i, g] of groups.entries()) {
-    for (const turn of streamed[i] ?? []) {
+    for (const turn of turns ? streamedTurns[i]! : []) {
       handedOver.set(`${turn.trajectoryId} ${turn.turn.index}`, performance.now());
       writes.push(writer.appendTurn(turn));
     }
@@ -275,59 +380,118 @@ async function feedLive(
   for (const ws of sockets) ws.terminate();
   await server.close();
   await writer.close();
+  // Which turn each seq was (read after the timed window, so the clients only parse the seq).
+  const bySeq = new Map<number, number>();
+  for (const e of reader.eventsAfter(0, { limit: 1_000_000 })) {
+    if (e.type !== 'turn' || e.seq === null) continue;
+    const { trajectoryId, turn } = JSON.parse(e.payload) as { trajectoryId: string; turn: { index: number } };
+    const t = handedOver.get(`${trajectoryId} ${turn.index}`);
+    if (t !== undefined) bySeq.set(e.seq, t);
+  }
   reader.close();
   return {
     mainCpuMs: cpu1.main - cpu0.main,
     writerCpuMs: cpu1.newThreads - cpu0.newThreads,
     perSecond: (expected * n) / seconds,
-    events: expected,
     writerSeconds,
     seconds,
-    latencyMs: latencyMs.sort((a, b) => a - b),
+    latencyMs: latencies(arrivals, bySeq),
   };
 }
+let liveRuns = 0;
 
 const quantile = (sorted: number[], q: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
+const median = (xs: number[]) => {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = sorted.length / 2;
+  return Number.isInteger(mid) ? (sorted[mid - 1]! + sorted[mid]!) / 2 : sorted[Math.floor(mid)]!;
+};
+const spread = (xs: number[]) => `${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)}`;
+
 // One untimed pass of each path first, so no row pays the first compilation of its code.
 await bareBroadcast(1);
+await bareLive(1, true);
 await feedReplay(1);
+await feedLive(1, true);
+type Row = 'bare' | 'bareLiveGroups' | 'bareLiveTurns' | 'replay' | 'liveGroups' | 'liveTurns';
 for (const n of CLIENT_COUNTS) {
-  const bare = await bareBroadcast(n);
-  const replayed = await feedReplay(n);
-  const liveGroups = await feedLive(n, false);
-  const liveTurns = await feedLive(n, true);
-  const fmt = (v: number) => `${Math.round(v).toLocaleString('en')} msg/s`;
+  // Candidates and baselines alternate in rounds; each ratio is taken within its round.
+  const runs: Record<Row, Result[]> = {
+    bare: [],
+    bareLiveGroups: [],
+    bareLiveTurns: [],
+    replay: [],
+    liveGroups: [],
+    liveTurns: [],
+  };
+  for (let round = 0; round < ROUNDS; round++) {
+    runs.bare.push(await bareBroadcast(n));
+    runs.replay.push(await feedReplay(n));
+    runs.bareLiveGroups.push(await bareLive(n, false));
+    runs.liveGroups.push(await feedLive(n, false));
+    runs.bareLiveTurns.push(await bareLive(n, true));
+    runs.liveTurns.push(await feedLive(n, true));
+  }
+  const med = (row: Row, f: (r: Result) => number) => median(runs[row].map(f));
+  const fmt = (row: Row) => `${Math.round(med(row, (r) => r.perSecond)).toLocaleString('en')} msg/s`;
+  const cpu = (row: Row) => {
+    const writer = med(row, (r) => r.writerCpuMs ?? Number.NaN);
+    return `cpu: main thread ${med(row, (r) => r.mainCpuMs).toFixed(0)} ms${Number.isNaN(writer) ? '' : `, writer thread ${writer.toFixed(0)} ms`}`;
+  };
   /**
-   * Two figures per row. Wall: messages/s against bare ws in this run (the scheduler of a shared
-   * machine included). CPU: bare's main-thread CPU over the row's main-thread CPU, the thread that
-   * delivers (the server, the clients and the handover): what the ratio is when the writer thread,
-   * which commits beside it and no longer holds delivery up, has a core of its own. The writer's
-   * CPU is shown beside it, with the time until all was committed.
+   * Two figures against a baseline, each the median over rounds of the ratio within a round (and
+   * its range). Wall: messages/s (the scheduler of a shared machine included). CPU: the baseline's
+   * main-thread CPU over the row's, the thread that delivers (server, clients, handover); the
+   * writer thread commits beside it and no longer holds delivery up.
    */
-  const ratios = (r: { perSecond: number; mainCpuMs: number }) =>
-    `${(r.perSecond / bare.perSecond).toFixed(2)}× wall, ${(bare.mainCpuMs / r.mainCpuMs).toFixed(2)}× cpu`;
-  const cpu = (r: { mainCpuMs: number; writerCpuMs?: number }) =>
-    `cpu: main thread ${r.mainCpuMs.toFixed(0)} ms${r.writerCpuMs === undefined ? '' : `, writer thread ${r.writerCpuMs.toFixed(0)} ms`}`;
-  row(`baseline: bare ws broadcast, ${n} client(s)`, fmt(bare.perSecond), cpu(bare), '1.00×');
+  const ratios = (row: Row, base: Row) => {
+    const wall = runs[row].map((r, i) => r.perSecond / runs[base][i]!.perSecond);
+    const cpuRatio = runs[row].map((r, i) => runs[base][i]!.mainCpuMs / r.mainCpuMs);
+    return `${median(wall).toFixed(2)}× wall (${spread(wall)}), ${median(cpuRatio).toFixed(2)}× cpu (${spread(cpuRatio)})`;
+  };
+  const timing = (row: Row) =>
+    `all delivered ${med(row, (r) => r.seconds!).toFixed(2)} s` +
+    (runs[row][0]!.writerSeconds === undefined
+      ? ''
+      : `, all committed ${med(row, (r) => r.writerSeconds!).toFixed(2)} s`);
+  const latency = (row: Row) =>
+    `; turn handed over → first client p50 ${med(row, (r) => quantile(r.latencyMs!, 0.5)).toFixed(1)} ms, p99 ${med(row, (r) => quantile(r.latencyMs!, 0.99)).toFixed(1)} ms`;
+  row(
+    `baseline: bare ws broadcast of the stored messages, ${n} client(s)`,
+    fmt('bare'),
+    cpu('bare'),
+    '1.00×',
+  );
   row(
     `feed replay (speed 0, from store), ${n} client(s)`,
-    fmt(replayed.perSecond),
-    cpu(replayed),
-    ratios(replayed),
+    fmt('replay'),
+    cpu('replay'),
+    ratios('replay', 'bare'),
   );
-  // Live delivery does not wait for the writer: all delivered, and all committed, each timed.
+  row(
+    `baseline: bare ws broadcast live, serialising each group's events, ${n} client(s)`,
+    fmt('bareLiveGroups'),
+    `${cpu('bareLiveGroups')}; ${timing('bareLiveGroups')}`,
+    `${ratios('bareLiveGroups', 'bare')} of the stored-message broadcast`,
+  );
   row(
     `feed live, writer thread commits groups, ${n} client(s)`,
-    fmt(liveGroups.perSecond),
-    `${cpu(liveGroups)}; all delivered ${liveGroups.seconds.toFixed(2)} s, all committed ${liveGroups.writerSeconds.toFixed(2)} s`,
-    ratios(liveGroups),
+    fmt('liveGroups'),
+    `${cpu('liveGroups')}; ${timing('liveGroups')}`,
+    `${ratios('liveGroups', 'bareLiveGroups')}; against stored messages ${ratios('liveGroups', 'bare')}`,
+  );
+  row(
+    `baseline: bare ws broadcast live, serialising each turn as it happens, ${n} client(s)`,
+    fmt('bareLiveTurns'),
+    `${cpu('bareLiveTurns')}; ${timing('bareLiveTurns')}${latency('bareLiveTurns')}`,
+    `${ratios('bareLiveTurns', 'bare')} of the stored-message broadcast`,
   );
   row(
     `feed live, per turn as episodes run, ${n} client(s)`,
-    fmt(liveTurns.perSecond),
-    `${cpu(liveTurns)}; all delivered ${liveTurns.seconds.toFixed(2)} s, all committed ${liveTurns.writerSeconds.toFixed(2)} s; turn handed over → at a client p50 ${quantile(liveTurns.latencyMs, 0.5).toFixed(1)} ms, p99 ${quantile(liveTurns.latencyMs, 0.99).toFixed(1)} ms`,
-    ratios(liveTurns),
+    fmt('liveTurns'),
+    `${cpu('liveTurns')}; ${timing('liveTurns')}${latency('liveTurns')}`,
+    `${ratios('liveTurns', 'bareLiveTurns')}; against stored messages ${ratios('liveTurns', 'bare')}`,
   );
 }
 store.close();
@@ -341,7 +505,7 @@ process.stdout.write(
   `load average (1, 5, 15 min) at start ${load(loadAtStart)}, at end ${load(loadavg())}, on ${availableParallelism()} cores\n`,
 );
 process.stdout.write(
-  `replay bench: ${GROUPS} groups × ${GROUP_SIZE} = ${trajectories} trajectories, ${meanTokens.toFixed(0)} tokens each on average; ` +
+  `replay bench: ${ROUNDS} rounds, figures the median of the rounds (ratios within each round, their range in brackets); ${GROUPS} groups × ${GROUP_SIZE} = ${trajectories} trajectories, ${meanTokens.toFixed(0)} tokens each on average; ` +
     `${messages.length} feed messages, ${(bytes / messages.length / 1024).toFixed(2)} KiB each on average\n\n`,
 );
 process.stdout.write(

@@ -1,11 +1,17 @@
 import type { EpisodeTurn, TrajectoryGroup } from '@toolgym/protocol';
+import type { NumberRing, RingReader, RingSpan } from './number-ring.ts';
 
 /**
  * The copy of a write to the writer thread. Structured clone copies a JS array of numbers element
- * by element, and the token arrays are most of a trajectory: packed into Float64Arrays (exact for
- * every number) they are copied as bytes, about half the handover's cost on the caller's thread.
- * An array holding anything but numbers is sent as it is, so the thread's validation still names it.
+ * by element, and the token arrays are most of a trajectory: they go into the ring shared with the
+ * thread (`number-ring.ts`), or, when it is full, packed into Float64Arrays (exact for every number)
+ * that are copied as bytes. An array holding anything but numbers is sent as it is, so the thread's
+ * validation still names it.
  */
+
+/** Where each number array of one write went, in the order the fields are visited: a span of the ring, or null (in the message). */
+export type Spans = Array<RingSpan | null>;
+type Unpack = (values: unknown) => unknown;
 
 const TRAJECTORY_ARRAYS = ['tokens', 'lossMask', 'logprobs', 'policyLogprobs', 'advantages'] as const;
 const TURN_ARRAYS = ['ids', 'lossMask', 'logprobs', 'policyLogprobs'] as const;
@@ -50,9 +56,121 @@ function mapTurn(turn: EpisodeTurn, f: (values: unknown) => unknown): EpisodeTur
   return { ...turn, tokens: mapFields(turn.tokens, TURN_ARRAYS, f) };
 }
 
-/** A group as it crosses to the writer thread (its number arrays as Float64Arrays). */
-export const packGroup = (group: TrajectoryGroup) => mapGroup(group, pack);
+/** Each array into the ring when it fits (a 0 left in its place), else packed into the message. */
+function packer(ring: NumberRing, spans: Spans): (values: unknown) => unknown {
+  return (values) => {
+    const span = Array.isArray(values) ? ring.put(values) : undefined;
+    spans.push(span ?? null);
+    return span ? 0 : pack(values);
+  };
+}
+
+/**
+ * The arrays of one write back, from the ring or the message: each call takes the next span, so the
+ * fields (of every turn of the write, in order) are visited in the order `packer` visited them.
+ */
+export function unpacker(reader: RingReader, spans: Spans | undefined): Unpack {
+  let i = 0;
+  return (values) => {
+    const span = spans?.[i++];
+    return span ? reader.take(span) : unpack(values);
+  };
+}
+
+/** A group as it crosses to the writer thread (its number arrays in `ring`, their spans added to `spans`). */
+export const packGroup = (group: TrajectoryGroup, ring: NumberRing, spans: Spans) =>
+  mapGroup(group, packer(ring, spans));
 /** The group as the caller handed it over. */
-export const unpackGroup = (group: TrajectoryGroup) => mapGroup(group, unpack);
-export const packTurn = (turn: EpisodeTurn) => mapTurn(turn, pack);
-export const unpackTurn = (turn: EpisodeTurn) => mapTurn(turn, unpack);
+export const unpackGroup = (group: TrajectoryGroup, take: Unpack) => mapGroup(group, take);
+
+/**
+ * A turn's pieces as they cross: only those of ids whose piece has not crossed for the run before.
+ * A piece is a token's text, the same every time the run's tokenizer decodes it, and copying a few
+ * hundred short strings per turn cost more than the rest of the turn together.
+ */
+interface PieceDelta {
+  newIds: number[];
+  newPieces: string[];
+}
+
+/** Beyond this, ids are not tracked (their pieces cross whole); real vocabularies are far smaller. */
+const MAX_TRACKED_ID = 1 << 22;
+
+/** Per run, which ids' pieces crossed already (a byte per id). */
+export class SentPieces {
+  private readonly runs = new Map<string, Uint8Array>();
+
+  /** The delta to send instead of `pieces`, or undefined when they must cross whole. */
+  delta(runId: string | undefined, ids: unknown, pieces: unknown): PieceDelta | undefined {
+    if (runId === undefined || !Array.isArray(ids) || !Array.isArray(pieces) || ids.length !== pieces.length)
+      return undefined;
+    let sent = this.runs.get(runId) ?? new Uint8Array(0);
+    const newIds: number[] = [];
+    const newPieces: string[] = [];
+    for (let i = 0; i < ids.length; i++) {
+      const id: unknown = ids[i];
+      const piece: unknown = pieces[i];
+      if (!Number.isInteger(id) || (id as number) < 0 || (id as number) >= MAX_TRACKED_ID) return undefined;
+      if (typeof piece !== 'string') return undefined;
+      if ((id as number) < sent.length && sent[id as number] === 1) continue;
+      newIds.push(id as number);
+      newPieces.push(piece);
+    }
+    for (const id of newIds) {
+      if (id >= sent.length) {
+        const grown = new Uint8Array(Math.max(id + 1, sent.length * 2, 1024));
+        grown.set(sent);
+        sent = grown;
+      }
+      sent[id] = 1;
+    }
+    this.runs.set(runId, sent);
+    return { newIds, newPieces };
+  }
+}
+
+/** The pieces that crossed for each run, to rebuild each turn's pieces on the writer thread. */
+export class KnownPieces {
+  private readonly runs = new Map<string, Map<number, string>>();
+
+  /** `pieces` as the caller handed them over: a delta is filled in from what crossed before. */
+  restore(runId: string, ids: readonly number[], pieces: PieceDelta): string[] {
+    let known = this.runs.get(runId);
+    if (!known) {
+      known = new Map();
+      this.runs.set(runId, known);
+    }
+    for (let i = 0; i < pieces.newIds.length; i++) {
+      if (!known.has(pieces.newIds[i]!)) known.set(pieces.newIds[i]!, pieces.newPieces[i]!);
+    }
+    return ids.map((id) => known.get(id)!);
+  }
+}
+
+/** A turn as it crosses: its number arrays as a group's, its pieces as a delta when `sent` allows one. */
+export function packTurn(
+  turn: EpisodeTurn,
+  runId: string | undefined,
+  sent: SentPieces,
+  ring: NumberRing,
+  spans: Spans,
+): EpisodeTurn {
+  const packed = mapTurn(turn, packer(ring, spans));
+  const delta = sent.delta(runId, turn?.tokens?.ids, turn?.tokens?.pieces);
+  if (delta) packed.tokens = { ...packed.tokens, pieces: delta as unknown as string[] };
+  return packed;
+}
+
+/** The turn as the caller handed it over. */
+export function unpackTurn(
+  turn: EpisodeTurn,
+  runId: string | undefined,
+  known: KnownPieces,
+  take: Unpack,
+): EpisodeTurn {
+  const unpacked = mapTurn(turn, take);
+  const pieces: unknown = unpacked?.tokens?.pieces;
+  if (pieces && !Array.isArray(pieces) && runId !== undefined)
+    unpacked.tokens.pieces = known.restore(runId, unpacked.tokens.ids, pieces as PieceDelta);
+  return unpacked;
+}

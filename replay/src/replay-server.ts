@@ -180,6 +180,13 @@ export async function serveReplay(options: ReplayServerOptions): Promise<ReplayS
     for (const session of sessions) session.notify(frame, runIds);
   };
   const poll = () => {
+    // What the writer thread committed and has not yet told is its own emitted events: its reply
+    // brings them from memory, so they are not read back (only their seqs are looked at).
+    if (
+      uncommitted.size > 0 &&
+      store.seqsAfter(polledHead).every((e) => uncommitted.has(key(e.runId, e.seq!)))
+    )
+      return;
     for (;;) {
       const events = store.eventsAfter(polledHead, { limit: 1000 });
       if (events.length === 0) return;
@@ -199,7 +206,8 @@ export async function serveReplay(options: ReplayServerOptions): Promise<ReplayS
   // cursor order. A commit that skipped ahead of the log fanned out so far (another connection or
   // process wrote between) is read from the store instead, so nothing is sent twice or missed.
   const follow = (events: readonly StoredEvent[]) => {
-    if (events[0]!.cursor === polledHead + 1) fanOut(events);
+    const contiguous = events.at(-1)!.cursor - events[0]!.cursor === events.length - 1;
+    if (events[0]!.cursor === polledHead + 1 && contiguous) fanOut(events);
     else schedulePoll();
   };
   // The store's own commits may be a caller's write on its own thread (a trainer writing in

@@ -1,18 +1,31 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { ToolGymError } from '@toolgym/protocol';
 import type { StoredEvent } from './feed-events.ts';
-import { unpackGroup, unpackTurn } from './handover.ts';
+import { KnownPieces, unpackGroup, unpacker, unpackTurn } from './handover.ts';
+import { RingReader, type SharedRing } from './number-ring.ts';
 import { type OpenStoreOptions, TrajectoryStore } from './store.ts';
-import { SEQ_BLOCK, type WriterReply, type WriterRequest } from './store-writer.ts';
+import type {
+  WriterBatch,
+  WriterMessage,
+  WriterOptions,
+  WriterReply,
+  WriterRequest,
+} from './store-writer.ts';
 
 /**
  * Owns the store's one write connection. Requests that arrive while a commit runs wait and are
  * then committed together in one transaction (one fsync), each in a savepoint of its own, so a
  * refused request (a duplicate id, an invalid trajectory) writes nothing and the others commit.
- * Replies go back only after the commit: acknowledged still means committed. The reply carries the
- * events the commit logged, as the store kept them in memory: the feed never reads them back.
+ * Replies go back only after the commit: acknowledged still means committed. The reply tells the
+ * events the commit logged, from the store's memory (`split`): the feed never reads them back.
  */
-const { file, options } = workerData as { file: string; options: OpenStoreOptions };
+const { file, options, seqBlock, ring } = workerData as {
+  file: string;
+  options: OpenStoreOptions;
+  seqBlock: Required<WriterOptions>['seqBlock'];
+  ring: SharedRing;
+};
+const reader = new RingReader(ring);
 const port = parentPort!;
 const store = openStore();
 
@@ -38,31 +51,43 @@ if (store)
     committed = events;
   });
 if (store)
-  port.on('message', (requests: WriterRequest[]) => {
-    for (const request of requests) {
+  port.on('message', ({ requests, ringEnd }: WriterBatch) => {
+    const reservations: WriterRequest[] = [];
+    // Every write is copied out of the ring as it arrives, and the ring's space freed at once.
+    reader.acquire();
+    const unpacked = requests.map(unpack);
+    reader.release(ringEnd);
+    for (const request of unpacked) {
+      if (request.op === 'reserveSeqs') {
+        reservations.push(request);
+        continue;
+      }
       if (request.op !== 'close') {
         queue.push(request);
         continue;
       }
       // Everything handed over before the close is committed first.
-      if (queue.length > 0) commit();
+      if (queue.length > 0) commit(queue.splice(0));
       store.close();
       port.postMessage({ type: 'closed' } satisfies WriterReply);
       port.close();
       return;
     }
-    if (!scheduled) {
+    // Seqs are reserved ahead of the writes queued before them: they only raise the run's limit
+    // (those writes carry seqs below it), and the caller's next events must not wait for a backlog.
+    if (reservations.length > 0) commit(reservations);
+    if (!scheduled && queue.length > 0) {
       scheduled = true;
-      setImmediate(commit);
+      setImmediate(() => {
+        scheduled = false;
+        commit(queue.splice(0));
+      });
     }
   });
 
 type Results = Extract<WriterReply, { type: 'committed' }>['results'];
 
-function commit(): void {
-  scheduled = false;
-  const batch = queue.splice(0);
-  if (batch.length === 0) return;
+function commit(batch: WriterRequest[]): void {
   let results: Results = [];
   committed = [];
   try {
@@ -93,7 +118,36 @@ function commit(): void {
     const result = results.find((r) => r.id === request.id);
     if (result) result.reserved = reserve(runId);
   }
-  port.postMessage({ type: 'committed', results, events: committed } satisfies WriterReply);
+  port.postMessage({ type: 'committed', results, ...split(committed) } satisfies WriterReply);
+}
+
+/**
+ * A commit's events as the reply carries them. The writer's owner emitted the turns, trajectories
+ * and step metrics and still holds them, so of those only where they landed crosses back (a
+ * structured clone of every payload would cost the delivering thread more than their fan-out);
+ * events numbered here (run status, unfinished episodes, writes that were not emitted) cross whole.
+ */
+function split(
+  events: readonly StoredEvent[],
+): Pick<Extract<WriterReply, { type: 'committed' }>, 'events' | 'landed'> {
+  const whole: StoredEvent[] = [];
+  const landed = { runIds: [] as string[], seqs: [] as number[], cursors: [] as number[] };
+  for (const e of events) {
+    if (e.seq === null || e.type === 'run' || e.type === 'episode') whole.push(e);
+    else {
+      landed.runIds.push(e.runId);
+      landed.seqs.push(e.seq);
+      landed.cursors.push(e.cursor);
+    }
+  }
+  return {
+    events: whole,
+    landed: {
+      runIds: landed.runIds,
+      seqs: Float64Array.from(landed.seqs),
+      cursors: Float64Array.from(landed.cursors),
+    },
+  };
 }
 
 /** The run of a write that numbered its events here (its owner waits to hear the run's last seq). */
@@ -112,7 +166,7 @@ function numberedRun(request: WriterRequest): string | undefined {
 /** The seqs reserved for a run's next emitted events; undefined when the store cannot tell (it failed). */
 function reserve(runId: string): { from: number; to: number } | undefined {
   try {
-    return store.reserveSeqs(runId, SEQ_BLOCK);
+    return store.reserveSeqs(runId, seqBlock);
   } catch {
     return undefined;
   }
@@ -137,7 +191,7 @@ function turnRun(batch: readonly WriterRequest[], i: number): TurnRequest[] {
 function commitTurns(requests: TurnRequest[], results: Results): boolean {
   try {
     const value = store.appendTurns(
-      requests.flatMap((r) => r.args[0].map(unpackTurn)),
+      requests.flatMap((r) => r.args[0]),
       {
         ...requests[0]!.args[1],
         emitted: requests.flatMap((r) => r.args[1]?.emitted ?? r.args[0].map(() => undefined)),
@@ -153,9 +207,9 @@ function commitTurns(requests: TurnRequest[], results: Results): boolean {
 function run(request: WriterRequest): unknown {
   switch (request.op) {
     case 'appendGroup':
-      return store.appendGroup(unpackGroup(request.args[0]), request.args[1]);
+      return store.appendGroup(request.args[0], request.args[1]);
     case 'appendTurns':
-      return store.appendTurns(request.args[0].map(unpackTurn), request.args[1]);
+      return store.appendTurns(request.args[0], request.args[1]);
     case 'appendStepMetrics':
       return store.appendStepMetrics(...request.args);
     case 'startRun':
@@ -166,6 +220,24 @@ function run(request: WriterRequest): unknown {
       return store.markUnfinished(...request.args);
     case 'reserveSeqs':
       return store.reserveSeqs(...request.args);
+  }
+}
+
+const knownPieces = new KnownPieces();
+
+/** A write as it was handed over (unpacked in arrival order: a turn's pieces may refer to earlier ones). */
+function unpack({ spans, ...request }: WriterMessage): WriterRequest {
+  switch (request.op) {
+    case 'appendGroup':
+      return { ...request, args: [unpackGroup(request.args[0], unpacker(reader, spans)), request.args[1]] };
+    case 'appendTurns': {
+      const runId = request.args[1]?.runId;
+      const take = unpacker(reader, spans);
+      const turns = request.args[0].map((t) => unpackTurn(t, t?.runId ?? runId, knownPieces, take));
+      return { ...request, args: [turns, request.args[1]] };
+    }
+    default:
+      return request;
   }
 }
 

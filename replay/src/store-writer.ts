@@ -9,7 +9,8 @@ import {
   stepMetricsEvent,
   turnEvent,
 } from './feed-events.ts';
-import { packGroup, packTurn } from './handover.ts';
+import { packGroup, packTurn, SentPieces, type Spans } from './handover.ts';
+import { NumberRing, type SharedRing } from './number-ring.ts';
 import type { OpenStoreOptions, TrajectoryStore } from './store.ts';
 
 type Args<K extends keyof TrajectoryStore> = TrajectoryStore[K] extends (...args: infer A) => unknown
@@ -27,6 +28,15 @@ export type WriterRequest =
   | { id: number; op: 'reserveSeqs'; args: Args<'reserveSeqs'> }
   | { id: number; op: 'close' };
 
+/** A write as it crosses: with the spans of the ring its number arrays went to. */
+export type WriterMessage = WriterRequest & { spans?: Spans };
+
+/** What the thread is sent once per turn of the event loop: the writes, and how far the ring holds them. */
+export interface WriterBatch {
+  requests: WriterMessage[];
+  ringEnd: number;
+}
+
 type WriterError = { code?: string; message: string; hint?: string };
 
 export type WriterReply =
@@ -43,8 +53,10 @@ export type WriterReply =
           reserved?: SeqRange;
         }
       >;
-      /** The events the commit logged, for in-process followers (the feed server) to fan out unread. */
+      /** The events the commit logged that the owner did not emit, whole (in cursor order). */
       events: readonly StoredEvent[];
+      /** Where the owner's emitted events landed: for each, its run, seq and cursor (in cursor order). */
+      landed: { runIds: string[]; seqs: Float64Array; cursors: Float64Array };
     }
   | { type: 'closed' };
 
@@ -57,14 +69,23 @@ export interface WriteFailure {
 }
 
 type EmitListener = (events: readonly FeedEvent[]) => void;
+type Emitted = { runId: string; events: FeedEvent[]; refused?: () => void };
 type SeqRange = { from: number; to: number };
 
-/**
- * Seqs are reserved in the store this many at a time before they are emitted, so that no other
- * numbering (a sweep after this process died) reuses one a client saw; a new block is asked for
- * when half of one is left.
- */
-export const SEQ_BLOCK = 4096;
+export interface WriterOptions extends Omit<OpenStoreOptions, 'readonly'> {
+  /**
+   * Seqs are reserved in the store this many at a time before they are emitted, so that no other
+   * numbering (a sweep after this process died) reuses one a client saw; a new block is asked for
+   * when half of one is left, and reserved ahead of the writes queued before it. A block far
+   * larger than a commit's events keeps emission from ever waiting for one. Default 65,536.
+   */
+  seqBlock?: number;
+  /**
+   * Bytes of memory shared with the thread that the writes' number arrays are copied into
+   * (`number-ring.ts`); an array that does not fit crosses in the message instead. Default 64 MiB.
+   */
+  ringBytes?: number;
+}
 type CommitListener = (events: readonly StoredEvent[], failed: readonly WriteFailure[]) => void;
 
 /**
@@ -87,7 +108,7 @@ const NO_TURNS: ReadonlySet<number> = new Set();
 /** The write of an emitted write, given the seqs and times its events were emitted with. */
 type WriteOf = (
   emitted: Array<{ seq: number; at: number }> | undefined,
-) => Omit<Exclude<WriterRequest, { op: 'close' }>, 'id'>;
+) => Omit<Exclude<WriterMessage, { op: 'close' }>, 'id'>;
 
 /**
  * The store's writes, off the caller's thread: a worker owns the write connection and commits what
@@ -108,20 +129,21 @@ export class StoreWriter {
       resolve: (v: unknown) => void;
       reject: (e: Error) => void;
       /** The events this write emitted before its commit, and what to forget if it is refused. */
-      emitted?: { runId: string; seqs: number[]; refused?: () => void };
+      emitted?: Emitted;
       /** The run whose seqs this write's reply tells (it numbered its events in the thread). */
       barrier?: string;
     }
   >();
   private readonly emitListeners = new Set<EmitListener>();
   private readonly commitListeners = new Set<CommitListener>();
-  /** Every write handed over and not yet settled; closing waits for them. */
-  private readonly inflight = new Set<Promise<unknown>>();
+  /** Called once no write is pending (closing waits for it). */
+  private drained: (() => void) | undefined;
   private readonly runs = new Map<string, RunSeq>();
   /** Turn indices emitted per running episode (cleared by its group): each turn is emitted once. */
   private readonly streamed = new Map<string, Set<number>>();
+  private readonly sentPieces = new SentPieces();
   /** Requests and emitted events of this turn of the event loop, sent at its end. */
-  private outbox: WriterRequest[] = [];
+  private outbox: WriterMessage[] = [];
   private emitted: FeedEvent[] = [];
   private flushScheduled = false;
   private nextId = 0;
@@ -131,6 +153,8 @@ export class StoreWriter {
   private constructor(
     private readonly worker: Worker,
     readonly path: string,
+    private readonly seqBlock: number,
+    private readonly ring: NumberRing,
   ) {
     worker.on('message', (reply: WriterReply) => {
       if (reply.type === 'committed') this.committed(reply);
@@ -144,9 +168,11 @@ export class StoreWriter {
   }
 
   /** Start a writer on the store at `file` (created if needed); resolves once the store is open. */
-  static async open(file: string, options: Omit<OpenStoreOptions, 'readonly'> = {}): Promise<StoreWriter> {
+  static async open(file: string, writerOptions: WriterOptions = {}): Promise<StoreWriter> {
+    const { seqBlock = 65_536, ringBytes = 64 * 1024 * 1024, ...options } = writerOptions;
+    const ring = NumberRing.create(ringBytes);
     const worker = new Worker(new URL('./store-writer-worker.js', import.meta.url), {
-      workerData: { file, options },
+      workerData: { file, options, seqBlock, ring: ring.shared satisfies SharedRing },
     });
     const first = await new Promise<WriterReply>((resolve, reject) => {
       worker.once('message', resolve);
@@ -159,7 +185,7 @@ export class StoreWriter {
       await worker.terminate();
       throw new ReplayConfigError(first.error.message, first.error.hint);
     }
-    return new StoreWriter(worker, file);
+    return new StoreWriter(worker, file, seqBlock, ring);
   }
 
   /** Called with each batch of events as they are emitted, before their commit, in seq order per run. */
@@ -191,10 +217,11 @@ export class StoreWriter {
         });
         return events;
       },
-      (emitted) => ({
-        op: 'appendGroup',
-        args: [packGroup(group), { ...options, seqFrom: emitted?.[0]?.seq }],
-      }),
+      (emitted) => {
+        const spans: Spans = [];
+        const packed = packGroup(group, this.ring, spans);
+        return { op: 'appendGroup', args: [packed, { ...options, seqFrom: emitted?.[0]?.seq }], spans };
+      },
       // A refused group may be sent again: its streamed turns are still all the store has of it.
       () => {
         for (const [id, turns] of streamed) this.streamed.set(id, turns);
@@ -219,10 +246,15 @@ export class StoreWriter {
         indices.add(turn.turn.index);
         return [turnEvent(turn, turnJson, Date.now())];
       },
-      (emitted) => ({
-        op: 'appendTurns',
-        args: [[packTurn(turn)], { ...options, ...(emitted ? { emitted } : {}) }],
-      }),
+      (emitted) => {
+        const spans: Spans = [];
+        const packed = packTurn(turn, runId, this.sentPieces, this.ring, spans);
+        return {
+          op: 'appendTurns',
+          args: [[packed], { ...options, ...(emitted ? { emitted } : {}) }],
+          spans,
+        };
+      },
       // A refused turn may be sent again, and is emitted again then.
       () => indices?.delete(turn.turn.index),
     ) as Promise<{ cursor: number }>;
@@ -296,12 +328,11 @@ export class StoreWriter {
     }
     const seqFrom = run.next;
     run.next += drafts.length;
-    if (run.limit - run.next < SEQ_BLOCK / 2) this.reserve(runId, run, 0);
+    if (run.limit - run.next < this.seqBlock / 2) this.reserve(runId, run, 0);
     const events = drafts.map((d, i): FeedEvent => ({ ...d, runId, seq: seqFrom + i }));
     this.emitted.push(...events);
-    const emitted = events.map((e) => ({ seq: e.seq!, at: e.at }));
-    return this.request(request(emitted), {
-      emitted: { runId, seqs: emitted.map((e) => e.seq), ...(refused ? { refused } : {}) },
+    return this.request(request(events.map((e) => ({ seq: e.seq!, at: e.at }))), {
+      emitted: { runId, events, ...(refused ? { refused } : {}) },
     });
   }
 
@@ -324,7 +355,7 @@ export class StoreWriter {
   private reserve(runId: string, run: RunSeq, need: number): void {
     if (run.extending || run.barriers > 0 || this.dead || this.closing) return;
     run.extending = true;
-    this.request({ op: 'reserveSeqs', args: [runId, Math.max(SEQ_BLOCK, need)] }).then(
+    this.request({ op: 'reserveSeqs', args: [runId, Math.max(this.seqBlock, need)] }).then(
       (range) => {
         run.extending = false;
         run.limit = Math.max(run.limit, (range as SeqRange).to);
@@ -350,8 +381,8 @@ export class StoreWriter {
   }
 
   private request(
-    request: Omit<Exclude<WriterRequest, { op: 'close' }>, 'id'>,
-    about: { emitted?: { runId: string; seqs: number[]; refused?: () => void }; barrier?: string } = {},
+    request: Omit<Exclude<WriterMessage, { op: 'close' }>, 'id'>,
+    about: { emitted?: Emitted; barrier?: string } = {},
   ): Promise<unknown> {
     if (this.dead) return Promise.reject(this.dead);
     if (this.closing)
@@ -371,17 +402,11 @@ export class StoreWriter {
         });
     }
     const id = this.nextId++;
-    const promise = new Promise((resolve, reject) => {
+    return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject, ...about });
-      this.outbox.push({ ...request, id } as WriterRequest);
+      this.outbox.push({ ...request, id } as WriterMessage);
       this.scheduleFlush();
     });
-    const settled: Promise<unknown> = promise.then(
-      () => this.inflight.delete(settled),
-      () => this.inflight.delete(settled),
-    );
-    this.inflight.add(settled);
-    return promise;
   }
 
   private scheduleFlush(): void {
@@ -398,24 +423,31 @@ export class StoreWriter {
     this.emitted = [];
     this.outbox = [];
     if (events.length > 0) for (const listener of this.emitListeners) listener(events);
-    if (requests.length > 0) this.worker.postMessage(requests);
+    if (requests.length > 0)
+      this.worker.postMessage({ requests, ringEnd: this.ring.publish() } satisfies WriterBatch);
   }
 
   private committed(reply: Extract<WriterReply, { type: 'committed' }>): void {
     const failed: WriteFailure[] = [];
+    const emitted = new Map<string, FeedEvent>();
     for (const result of reply.results) {
-      const emitted = this.pending.get(result.id)?.emitted;
-      if (result.ok || !emitted) continue;
-      emitted.refused?.();
+      const write = this.pending.get(result.id)?.emitted;
+      if (!write) continue;
+      if (result.ok) {
+        if (reply.landed.seqs.length > 0) for (const e of write.events) emitted.set(`${e.seq} ${e.runId}`, e);
+        continue;
+      }
+      write.refused?.();
       failed.push({
-        runId: emitted.runId,
-        seqs: emitted.seqs,
+        runId: write.runId,
+        seqs: write.events.map((e) => e.seq!),
         code: result.error.code ?? 'store_write_failed',
         message: result.error.message,
       });
     }
-    if (reply.events.length > 0 || failed.length > 0)
-      for (const listener of this.commitListeners) listener(reply.events, failed);
+    const events = landedEvents(reply, emitted);
+    if (events.length > 0 || failed.length > 0)
+      for (const listener of this.commitListeners) listener(events, failed);
     for (const result of reply.results) {
       const p = this.pending.get(result.id);
       if (!p) continue;
@@ -425,6 +457,7 @@ export class StoreWriter {
       if (result.ok) p.resolve(result.value);
       else p.reject(toError(result.error));
     }
+    if (this.pending.size === 0) this.drained?.();
   }
 
   /** A write that numbered its events in the thread ended: once none is left, the run's next seqs are known. */
@@ -450,10 +483,16 @@ export class StoreWriter {
   /** Commit what was handed over, then stop the worker. */
   close(): Promise<void> {
     this.closing ??= (async () => {
-      await Promise.allSettled(this.inflight);
+      if (this.pending.size > 0)
+        await new Promise<void>((resolve) => {
+          this.drained = resolve;
+        });
       if (this.dead) return;
       const closed = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
-      this.worker.postMessage([{ id: this.nextId++, op: 'close' }] satisfies WriterRequest[]);
+      this.worker.postMessage({
+        requests: [{ id: this.nextId++, op: 'close' }],
+        ringEnd: this.ring.publish(),
+      } satisfies WriterBatch);
       await closed;
     })();
     return this.closing;
@@ -467,17 +506,41 @@ export class StoreWriter {
       if (p.emitted)
         failed.push({
           runId: p.emitted.runId,
-          seqs: p.emitted.seqs,
+          seqs: p.emitted.events.map((e) => e.seq!),
           code: (error as ReplayError).code ?? 'store_writer_failed',
           message: error.message,
         });
       p.reject(error);
     }
     this.pending.clear();
+    this.drained?.();
     if (failed.length > 0) for (const listener of this.commitListeners) listener([], failed);
     // Writes waiting for a run's seq are refused now that no commit will come.
     for (const run of this.runs.values()) for (const { fail } of run.waiting.splice(0)) fail(error);
   }
+}
+
+/**
+ * A commit's events in cursor order: those the thread sent whole, and the owner's emitted ones
+ * with the cursors they landed at. One the owner cannot match is left out; the commit's cursors
+ * then skip, and a follower reads it from the log.
+ */
+function landedEvents(
+  reply: Extract<WriterReply, { type: 'committed' }>,
+  emitted: ReadonlyMap<string, FeedEvent>,
+): StoredEvent[] {
+  const { runIds, seqs, cursors } = reply.landed;
+  if (seqs.length === 0) return reply.events as StoredEvent[];
+  const events: StoredEvent[] = [];
+  let w = 0;
+  for (let i = 0; i < seqs.length; i++) {
+    const cursor = cursors[i]!;
+    while (w < reply.events.length && reply.events[w]!.cursor < cursor) events.push(reply.events[w++]!);
+    const e = emitted.get(`${seqs[i]} ${runIds[i]}`);
+    if (e) events.push({ ...e, cursor });
+  }
+  while (w < reply.events.length) events.push(reply.events[w++]!);
+  return events;
 }
 
 function toError(error: WriterError): Error {

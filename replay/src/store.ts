@@ -318,6 +318,7 @@ export class TrajectoryStore {
       reserveSeqs: 'UPDATE runs SET reserved_seq = ? WHERE id = ?',
       head: 'SELECT COALESCE(MAX(cursor), 0) AS head FROM events',
       eventsAfter: 'SELECT * FROM events WHERE cursor > ? ORDER BY cursor LIMIT ?',
+      seqsAfter: 'SELECT run_id, seq FROM events WHERE cursor > ? ORDER BY cursor LIMIT ?',
       runEventsAfter: 'SELECT * FROM events WHERE run_id = ? AND cursor > ? ORDER BY cursor LIMIT ?',
       trajectoryById: 'SELECT * FROM trajectories WHERE id = ?',
       setAdvantages: 'UPDATE trajectories SET advantages = ? WHERE id = ?',
@@ -942,6 +943,13 @@ export class TrajectoryStore {
       reward: r.reward as number | null,
       payload: r.payload as string,
     }));
+  }
+
+  /** The run and seq of the events after a cursor (at most `limit`), without their payloads. */
+  seqsAfter(cursor: number, limit = 1000): Array<{ runId: string; seq: number | null }> {
+    return (
+      this.statements.seqsAfter.all(cursor, limit) as Array<{ run_id: string; seq: number | null }>
+    ).map((r) => ({ runId: r.run_id, seq: r.seq }));
   }
 
   /** `PRAGMA integrity_check`: 'ok' or the list of problems SQLite found. */

@@ -232,9 +232,11 @@ describe('StoreWriter (a worker thread)', () => {
       expect(() => store.getPartialTrajectory('bad')).toThrow(/No running or unfinished episode/);
       for (const g of groups.slice(1, 5)) expect(store.getGroup(g.id).trajectories).toHaveLength(4);
       expect(store.getPartialTrajectory(groups[5]!.trajectories[0]!.id).turns).toBe(turns.length);
-      // Listeners heard every committed event, once, in order, from memory exactly as stored; the
-      // refused writes' events were dropped with them.
-      expect(seen).toEqual(store.eventsAfter(0, { limit: 10_000 }).map(({ frame: _, ...e }) => e));
+      // Listeners heard every committed event, once, in order, from memory exactly as stored (a
+      // trajectory event with its whole trajectory too); the refused writes' events were dropped.
+      expect(seen.map(({ trajectory: _, ...e }) => e)).toEqual(
+        store.eventsAfter(0, { limit: 10_000 }).map(({ frame: _, ...e }) => e),
+      );
       await expect(writer.appendTurn(bad)).rejects.toMatchObject({ code: 'invalid_trajectory' });
     } finally {
       await writer.close();
@@ -242,6 +244,106 @@ describe('StoreWriter (a worker thread)', () => {
     await expect(writer.appendGroup(makeGroup({ runId: 'w', step: 9, taskIndex: 0 }))).rejects.toMatchObject({
       code: 'store_writer_closed',
     });
+  });
+
+  it('reserves more seqs ahead of the writes queued before it, so emission never waits for their commit', async () => {
+    const writer = await StoreWriter.open(store.path, { durability: 'normal', seqBlock: 64 });
+    let emitted = 0;
+    let committed = 0;
+    let ahead = 0;
+    writer.onEmit((events) => {
+      emitted += events.length;
+      ahead = Math.max(ahead, emitted - committed);
+    });
+    writer.onCommit((events) => {
+      committed += events.filter((e) => e.type === 'step-metrics').length;
+    });
+    try {
+      await Promise.all(
+        Array.from({ length: 400 }, (_, step) => writer.appendStepMetrics('seqs', step, { loss: step })),
+      );
+    } finally {
+      await writer.close();
+    }
+    // Once the first block was half used, the next was reserved before the writes already handed
+    // over were committed: more than a block went out before the first commit came back.
+    expect(ahead).toBeGreaterThan(64);
+    const logged = store
+      .eventsAfter(0, { runId: 'seqs', limit: 1000 })
+      .filter((e) => e.type === 'step-metrics');
+    expect(logged.map((e) => (JSON.parse(e.payload) as { step: number }).step)).toEqual([
+      ...Array(400).keys(),
+    ]);
+    const seqs = logged.map((e) => e.seq!);
+    expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+    expect(new Set(seqs).size).toBe(400);
+  });
+
+  it("sends each token's piece once per run; a turn refused after its pieces went over loses none", async () => {
+    const writer = await StoreWriter.open(store.path, { durability: 'normal' });
+    const t = makeGroup({ runId: 'p', step: 0, taskIndex: 0 }).trajectories[0]!;
+    const turns = turnsOf(t);
+    const refused = structuredClone(turns[0]!);
+    refused.trajectoryId = 'refused';
+    refused.turn.index = -1;
+    try {
+      await expect(writer.appendTurn(refused)).rejects.toMatchObject({ code: 'invalid_trajectory' });
+      // The same ids again: their pieces crossed with the refused turn, and the store still gets them.
+      for (const turn of turns) await writer.appendTurn(turn);
+      expectPartialOf(t, turns.length);
+      const bad = structuredClone(turns[0]!);
+      bad.trajectoryId = 'bad-piece';
+      (bad.tokens.pieces as unknown[])[2] = 7;
+      await expect(writer.appendTurn(bad)).rejects.toMatchObject({
+        code: 'invalid_trajectory',
+        message: expect.stringContaining('tokens.pieces.2'),
+      });
+    } finally {
+      await writer.close();
+    }
+  });
+
+  it('a ring too small for what is in flight: arrays that do not fit cross in the message, none is lost, reordered or written over', async () => {
+    // 256 numbers: a trajectory's arrays alone are more; most batches find it partly full.
+    const writer = await StoreWriter.open(store.path, { durability: 'normal', ringBytes: 2048 });
+    const groups = Array.from({ length: 6 }, (_, i) =>
+      makeGroup({ runId: 'ring', step: i, taskIndex: i % 2 }),
+    );
+    const writes: Array<Promise<unknown>> = [];
+    try {
+      for (const g of groups) {
+        // Each group's turns, then the group, handed over in one turn of the event loop: several
+        // batches are in flight, their arrays in the ring until the thread takes them.
+        for (const turn of g.trajectories.flatMap(turnsOf)) writes.push(writer.appendTurn(turn));
+        writes.push(writer.appendGroup(g));
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      await Promise.all(writes);
+    } finally {
+      await writer.close();
+    }
+    for (const g of groups) expect(store.getGroup(g.id)).toEqual(g);
+    const turns = store.eventsAfter(0, { runId: 'ring', limit: 10_000 }).filter((e) => e.type === 'turn');
+    expect(turns).toHaveLength(groups.flatMap((g) => g.trajectories.flatMap((t) => t.turns)).length);
+  });
+
+  it('a writer thread killed with writes in the ring: each is refused, none half-written, and a new writer commits them whole', async () => {
+    const groups = Array.from({ length: 3 }, (_, i) => makeGroup({ runId: 'killed', step: i, taskIndex: 0 }));
+    const writer = await StoreWriter.open(store.path, { durability: 'normal' });
+    await writer.appendGroup(groups[0]!);
+    const lost = groups.slice(1).map((g) => writer.appendGroup(g));
+    // Their token arrays are in the ring; the thread is stopped before it takes them.
+    await (writer as unknown as { worker: import('node:worker_threads').Worker }).worker.terminate();
+    for (const write of lost) await expect(write).rejects.toMatchObject({ code: 'store_writer_closed' });
+    expect(store.queryTrajectories({ runId: 'killed' })).toHaveLength(groups[0]!.trajectories.length);
+    expect(store.integrityCheck()).toBe('ok');
+    const again = await StoreWriter.open(store.path, { durability: 'normal' });
+    try {
+      for (const g of groups.slice(1)) await again.appendGroup(g);
+    } finally {
+      await again.close();
+    }
+    for (const g of groups) expect(store.getGroup(g.id)).toEqual(g);
   });
 
   it('two writers on one store (runs of several seeds sharing it) both commit everything: a writer waits for the lock, never fails on it', async () => {

@@ -203,22 +203,30 @@ function sharedSlotAttention(g: GraphBuilder, config: DecoderConfig) {
   const reshape = (x: string, shape: string) => g.op('Reshape', [x, shape], [intAttr('allowzero', 1)]);
   /** [batch, heads, …] ↔ [heads, batch, …]. */
   const swap = (x: string) => g.op('Transpose', [x], [intsAttr('perm', [1, 0, 2, 3])]);
+  const axis1 = g.int64Const([1]);
+  const zero = g.int64Const([0]);
+  /**
+   * a [heads, rows, k] · b [heads, k, n] with at least two rows: onnxruntime multiplies a single row
+   * with another kernel (other bits) than several, so a lone row's first row is repeated and its
+   * product dropped. A row's products are then the same bits at any row count.
+   */
+  const rowsMatMul = (a: string, b: string) => {
+    const twice = g.op('Concat', [a, g.op('Slice', [a, zero, axis1, axis1])], [intAttr('axis', 1)]);
+    return g.op('Slice', [g.op('MatMul', [twice, b]), zero, rows, axis1]);
+  };
   return {
     /** Number of shared slots, as a 1-element vector. */
     length,
     /** q [batch, heads, seq, headDim] → scores [batch, heads, seq, shared]. */
     scores: (i: number, q: string, scale: string) => {
       const keysT = g.op('Transpose', [sharedKeyValueNames(i).key], [intsAttr('perm', [0, 2, 1])]);
-      const product = g.op('MatMul', [reshape(swap(q), fold.queries), keysT]);
+      const product = rowsMatMul(reshape(swap(q), fold.queries), keysT);
       return swap(reshape(g.op('Mul', [product, scale]), unfold.scores));
     },
     /** probs [batch, heads, seq, shared] → their weighted sum of values [batch, heads, seq, headDim]. */
     context: (i: number, probs: string) =>
       swap(
-        reshape(
-          g.op('MatMul', [reshape(swap(probs), fold.probs), sharedKeyValueNames(i).value]),
-          unfold.context,
-        ),
+        reshape(rowsMatMul(reshape(swap(probs), fold.probs), sharedKeyValueNames(i).value), unfold.context),
       ),
   };
 }

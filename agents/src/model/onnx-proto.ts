@@ -97,7 +97,7 @@ message OperatorSetIdProto {
 `;
 
 /** ONNX TensorProto.DataType values used here. */
-export const OnnxDataType = { FLOAT: 1, INT64: 7, BOOL: 9, FLOAT16: 10 } as const;
+export const OnnxDataType = { FLOAT: 1, INT32: 6, INT64: 7, BOOL: 9, FLOAT16: 10 } as const;
 
 /** ONNX AttributeProto.AttributeType values used here. */
 export const OnnxAttributeType = { FLOAT: 1, INT: 2, TENSOR: 4, INTS: 7 } as const;
@@ -121,6 +121,8 @@ export interface TensorProtoShape {
 export interface NodeProtoShape {
   name: string;
   op_type: string;
+  /** Operator set domain; absent for the default ONNX domain (e.g. `com.microsoft` for contrib ops). */
+  domain?: string;
   input: string[];
   output: string[];
   attribute: Array<{

@@ -11,12 +11,15 @@ import { createTinyTestModel } from './tiny-test-model.ts';
  * requests arrive, so without this two runs of one seed drift apart under load.
  */
 
-/** Prompts of many lengths, two of them GRPO groups (one prompt, several seeds); the first runs longest. */
-function requests(): OnnxGenerateRequest[] {
+/**
+ * `count` requests with prompts of many lengths, two of them GRPO groups (one prompt, several seeds);
+ * the first runs longest.
+ */
+function requests(count = 14): OnnxGenerateRequest[] {
   const rng = new Rng(11);
   const prompt = () => Array.from({ length: rng.int(2, 31) }, () => rng.int(97, 122));
   const groups = [prompt(), prompt()];
-  return Array.from({ length: 14 }, (_, i) => ({
+  return Array.from({ length: count }, (_, i) => ({
     tokens: i < 8 ? groups[i % 2]! : prompt(),
     sampling: { maxTokens: i === 0 ? 40 : rng.int(6, 35), temperature: 1, seed: 300 + i },
     ignoreEos: true,
@@ -27,8 +30,8 @@ function requests(): OnnxGenerateRequest[] {
 async function firstDifference(
   policy: OnnxPolicy,
   schedule: (all: OnnxGenerateRequest[]) => Promise<GenerateResult[]>,
+  all = requests(),
 ): Promise<string | undefined> {
-  const all = requests();
   const alone: GenerateResult[] = [];
   for (const r of all) alone.push(await policy.enqueue(r));
   const batched = await schedule(all);
@@ -64,15 +67,18 @@ describe('batch-invariant decoding (in-place cache)', () => {
   const dirs: string[] = [];
   let invariant: OnnxPolicy;
   let loose: OnnxPolicy;
+  let sharedPrompts: OnnxPolicy;
   beforeAll(async () => {
     const model = await createTinyTestModel(23, { positions: 'rope', maxPositions: 96 });
     dirs.push(model.dir);
     invariant = await OnnxPolicy.create({ model: model.dir, kvCache: 'in-place' });
     loose = await OnnxPolicy.create({ model: model.dir, kvCache: 'in-place', batchInvariant: false });
+    sharedPrompts = await OnnxPolicy.create({ model: model.dir, kvCache: 'in-place', sharedPrompts: true });
   });
   afterAll(async () => {
     await invariant?.close();
     await loose?.close();
+    await sharedPrompts?.close();
     for (const d of dirs) await rm(d, { recursive: true, force: true });
   });
 
@@ -82,6 +88,35 @@ describe('batch-invariant decoding (in-place cache)', () => {
 
   it('gives every request the bits it gets alone when it joins a running batch at any step', async () => {
     expect(await firstDifference(invariant, staggered(invariant))).toBeUndefined();
+  });
+
+  it('keeps the bits with every prompt in the shared slots: alone, together, joining two at a time', async () => {
+    expect(await firstDifference(sharedPrompts, together(sharedPrompts))).toBeUndefined();
+    expect(await firstDifference(sharedPrompts, staggered(sharedPrompts))).toBeUndefined();
+  });
+
+  it('keeps the bits when the shared slots span several blocks of the product over them', async () => {
+    // One 32-wide head: onnxruntime sums the shared values in blocks of productBlock(32) = 512 slots.
+    // 40 prompts take about 800 (the 14 above at most 448), so some would straddle a block boundary.
+    const model = await createTinyTestModel(29, { positions: 'rope', maxPositions: 96, nHeads: 1 });
+    dirs.push(model.dir);
+    const wide = await OnnxPolicy.create({ model: model.dir, kvCache: 'in-place', sharedPrompts: true });
+    try {
+      expect(await firstDifference(wide, together(wide), requests(40))).toBeUndefined();
+    } finally {
+      await wide.close();
+    }
+  });
+
+  it('with every prompt in the shared slots, gives the tokens of the default engine and its logprobs to float rounding', async () => {
+    const all = requests();
+    const [mine, theirs] = await Promise.all([together(sharedPrompts)(all), together(invariant)(all)]);
+    mine.forEach((r, i) => {
+      expect(r.tokens, `request ${i}`).toEqual(theirs[i]!.tokens);
+      // The attention sums a prompt apart from the generated tokens: another float32 order, the same maths.
+      for (const [j, lp] of r.logprobs!.entries())
+        expect(Math.abs(lp - theirs[i]!.logprobs![j]!)).toBeLessThan(1e-5);
+    });
   });
 
   it('is what keeps them equal: padded prefills and shared prompt slots change the last bits', async () => {

@@ -11,8 +11,8 @@
  * - the capacity grows in steps of `CAPACITY_STEP` slots (one re-layout copy per step of growth),
  *   bounded by the position table; attention over unused slots is masked and costs at most that step.
  * - batch-invariant (the policy's default), prompts are prefilled with prompts of their own length
- *   only and no prompt is shared, so a row's logits are the same bits whatever else the batch holds;
- * - otherwise a prompt that enough rows of one `add` share (a GRPO group's) is stored once, in the shared slots
+ *   only, so no padding shifts a prompt's reductions;
+ * - where a prompt is kept is `PromptSlots`: in its rows' own slots, or stored once in the shared slots
  *   (`shared_key_values`, a second session of the same weights with those inputs): every row scores
  *   every shared slot in one matrix product per head, so a group reads its prompt's keys once per step
  *   instead of once per row. Its rows' own slots then hold only what they generate. The shared slots
@@ -70,9 +70,55 @@ export function prefillChunks(lengths: readonly number[], heads: number): number
   return chunks;
 }
 
+/**
+ * Where a prompt's keys and values are kept:
+ * - `own`: in its rows' own slots, prompt and generated tokens summed as one attention (the default;
+ *   batch-invariant);
+ * - `groups`: a prompt that at least `SHARE_FRACTION` of the batch's rows have goes to the shared
+ *   slots, the others to their own. Whether a row's prompt is shared depends on its batch, and the
+ *   attention then sums its prompt apart from its own slots: not batch-invariant;
+ * - `shared`: every prompt goes to the shared slots, alone as in any batch, each at an offset and with
+ *   a length rounded up to `PROMPT_ALIGN` slots. A row's attention then always sums its prompt, its
+ *   generated tokens and this step's token apart and in one order, and every one of its nonzero
+ *   scores lands at the same place in each reduction's vector lanes and blocks (`productBlock`)
+ *   whatever other prompts sit beside it: batch-invariant, and a group still reads its prompt once
+ *   per step.
+ */
+export type PromptSlots = 'own' | 'groups' | 'shared';
+
+/**
+ * `shared` prompt slots: each prompt starts at a multiple of this many slots and takes a multiple of
+ * it, as the cache's capacity (`CAPACITY_STEP`) does, so the rows' own slots start at one too.
+ * onnxruntime's softmax sums 16 floats per vector (AVX-512; 8 slots failed the invariance test): a
+ * shift by a multiple of 16 keeps every score in its lane, and the masked slots between add exact zeros.
+ */
+export const PROMPT_ALIGN = 16;
+
+/**
+ * The shared slots onnxruntime's CPU matrix product (MLAS sgemm) sums in one block when it weighs the
+ * shared values by their probabilities ([rows, shared] · [shared, headDim]): its panels hold 128 × 128
+ * floats, narrowed to the head's width (not under 16) and deepened to match, 512 slots for 32-wide
+ * heads. Blocks are summed apart and then added, so a prompt that straddles a block boundary in a
+ * batch but not alone sums in another order: `shared` prompt slots move such a prompt to the next
+ * boundary.
+ */
+export function productBlock(headDim: number): number {
+  let width = 128;
+  let depth = 128;
+  while (width > 16 && width / 2 >= headDim) {
+    width /= 2;
+    depth *= 2;
+  }
+  return depth;
+}
+
 /** A prompt stored once in the shared slots. */
 interface SharedPrompt {
   length: number;
+  /** Slots it takes: `length`, rounded up to `PROMPT_ALIGN` for `shared` prompt slots. */
+  slots: number;
+  /** Its first slot among the shared slots (set by `setShared`). */
+  start: number;
   /** Rows that attend to it. */
   rows: number;
   /** Per layer key, value: [kvHeads, length, headDim]. */
@@ -115,8 +161,10 @@ export class InPlaceBatch implements DecodeBatch {
     private readonly decoder: DecoderSession,
     private readonly openSharing: () => Promise<DecoderSession>,
     private readonly padTokenId: number,
-    /** Whether a row's logits must not depend on the other rows (see `OnnxPolicySettings.batchInvariant`). */
+    /** Prefill a prompt only with prompts of its own length (see `OnnxPolicySettings.batchInvariant`). */
     private readonly batchInvariant: boolean,
+    /** Where prompts are kept; by default as `batchInvariant` allows (`own`, or else `groups`). */
+    private readonly promptSlots: PromptSlots = batchInvariant ? 'own' : 'groups',
   ) {
     if (decoder.layout !== 'in-place') throw new Error('internal: InPlaceBatch needs an in-place graph');
     this.heads = decoder.shape.numKvHeads;
@@ -146,7 +194,7 @@ export class InPlaceBatch implements DecodeBatch {
      * Key (k even) or value (k odd) tensor k of unique prompt u, head h: slots longest − length …
      * longest − 1 of its prefill row.
      */
-    const promptSlots = (k: number, u: number, h: number) => {
+    const prefilledSlots = (k: number, u: number, h: number) => {
       const { out, row, longest } = prefilled[u]!;
       const length = unique[u]!.length;
       const start = ((row * heads + h) * longest + longest - length) * headDim;
@@ -158,13 +206,23 @@ export class InPlaceBatch implements DecodeBatch {
     const sharedAt = new Map<number, number>();
     const shared = [...this.shared];
     unique.forEach((prompt, u) => {
-      if (this.batchInvariant || rowsOf[u]! < 2 || rowsOf[u]! < SHARE_FRACTION * rows) return;
+      const share =
+        this.promptSlots === 'shared' ||
+        (this.promptSlots === 'groups' && rowsOf[u]! >= 2 && rowsOf[u]! >= SHARE_FRACTION * rows);
+      if (!share) return;
       const keyValues = Array.from({ length: kvTensors }, (_, k) => {
         const data = new Float32Array(heads * prompt.length * headDim);
-        for (let h = 0; h < heads; h++) data.set(promptSlots(k, u, h), h * prompt.length * headDim);
+        for (let h = 0; h < heads; h++) data.set(prefilledSlots(k, u, h), h * prompt.length * headDim);
         return data;
       });
-      sharedAt.set(u, shared.push({ length: prompt.length, rows: rowsOf[u]!, keyValues }) - 1);
+      const slots =
+        this.promptSlots === 'shared'
+          ? Math.ceil(prompt.length / PROMPT_ALIGN) * PROMPT_ALIGN
+          : prompt.length;
+      sharedAt.set(
+        u,
+        shared.push({ length: prompt.length, slots, start: 0, rows: rowsOf[u]!, keyValues }) - 1,
+      );
     });
     if (sharedAt.size > 0) {
       this.sharing ??= await this.openSharing();
@@ -182,7 +240,7 @@ export class InPlaceBatch implements DecodeBatch {
       if (ownSlots[j] === 0) return;
       for (let k = 0; k < kvTensors; k++)
         for (let h = 0; h < heads; h++)
-          this.buffers[k]!.set(promptSlots(k, u, h), (row * heads + h) * capacity * headDim);
+          this.buffers[k]!.set(prefilledSlots(k, u, h), (row * heads + h) * capacity * headDim);
     });
     this.rows = rows;
     this.writeMask();
@@ -305,7 +363,10 @@ export class InPlaceBatch implements DecodeBatch {
     this.sharedOf[to] = this.sharedOf[from]!;
   }
 
-  /** Makes `prompts` the shared slots, end to end; rows keep pointing at their own prompt. */
+  /**
+   * Makes `prompts` the shared slots, end to end (for `shared` prompt slots, none across a
+   * `productBlock` boundary); rows keep pointing at their own prompt.
+   */
   private setShared(prompts: SharedPrompt[]): void {
     const at = new Map(prompts.map((p, i) => [p, i]));
     for (let b = 0; b < this.rows; b++) {
@@ -313,20 +374,25 @@ export class InPlaceBatch implements DecodeBatch {
       this.sharedOf[b] = prompt ? at.get(prompt)! : -1;
     }
     this.shared = prompts;
-    this.sharedLength = prompts.reduce((n, p) => n + p.length, 0);
-    const { heads, headDim, sharedLength } = this;
+    const { heads, headDim } = this;
+    const block = productBlock(headDim);
+    let end = 0;
+    for (const p of prompts) {
+      p.start = end;
+      if (this.promptSlots === 'shared' && (end % block) + p.slots > block)
+        p.start = Math.ceil(end / block) * block;
+      end = p.start + p.slots;
+    }
+    this.sharedLength = end;
     this.sharedTensors = Array.from({ length: 2 * this.decoder.shape.numLayers }, (_, k) => {
-      const data = new Float32Array(heads * sharedLength * headDim);
-      let offset = 0;
-      for (const p of prompts) {
+      const data = new Float32Array(heads * end * headDim);
+      for (const p of prompts)
         for (let h = 0; h < heads; h++)
           data.set(
             p.keyValues[k]!.subarray(h * p.length * headDim, (h + 1) * p.length * headDim),
-            (h * sharedLength + offset) * headDim,
+            (h * end + p.start) * headDim,
           );
-        offset += p.length;
-      }
-      return new ort.Tensor('float32', data, [heads, sharedLength, headDim]);
+      return new ort.Tensor('float32', data, [heads, end, headDim]);
     });
   }
 
@@ -334,17 +400,11 @@ export class InPlaceBatch implements DecodeBatch {
   private writeMask(): void {
     const width = this.sharedLength + this.capacity + 1;
     if (this.mask.length < this.rowCapacity * width) this.mask = new BigInt64Array(this.rowCapacity * width);
-    const starts: number[] = [];
-    let offset = 0;
-    for (const p of this.shared) {
-      starts.push(offset);
-      offset += p.length;
-    }
     for (let b = 0; b < this.rows; b++) {
       const row = b * width;
       this.mask.fill(0n, row, row + width);
-      const s = this.sharedOf[b]!;
-      if (s >= 0) this.mask.fill(1n, row + starts[s]!, row + starts[s]! + this.shared[s]!.length);
+      const prompt = this.shared[this.sharedOf[b]!];
+      if (prompt) this.mask.fill(1n, row + prompt.start, row + prompt.start + prompt.length);
       this.mask.fill(1n, row + this.sharedLength, row + this.sharedLength + this.lengths[b]!);
       this.mask[row + width - 1] = 1n;
     }

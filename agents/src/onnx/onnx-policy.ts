@@ -16,7 +16,7 @@ import { Rng } from '@toolgym/protocol';
 import type { FinishReason } from '@toolgym/protocol';
 import { ChatTemplate } from '../chat/chat-template.ts';
 import type { DecoderWeights } from '../model/decoder-config.ts';
-import type { GenerateRequest, GenerateResult, Policy, SamplingParams } from '../policy.ts';
+import type { GenerateRequest, GenerateResult, Policy, SamplingParams, TokenIds } from '../policy.ts';
 import type { DecodeBatch, RowLogits } from './decode-batch.ts';
 import type { DecodeProfile, DecodeWatch } from './decode-profile.ts';
 import { buildDecoderOnnx, type KvCacheLayout } from '../model/decoder-graph.ts';
@@ -57,7 +57,8 @@ export interface OnnxPolicySettings {
    * onnxruntime intra-op threads (default 1). The small model's kernels are too small for
    * intra-op parallelism to pay, and rollouts share the CPU with environments: measured on the 2-core
    * dev machine under load, 1 thread ran a decode step 2–3× faster than onnxruntime's default
-   * (one per core). Raise it for large exported models on an otherwise idle CPU.
+   * (one per core). Raise it for large exported models on an otherwise idle CPU; above 1 the pool's
+   * threads wait without spinning.
    */
   threads?: number;
   /**
@@ -71,6 +72,15 @@ export interface OnnxPolicySettings {
    * length and are not batch-invariant.
    */
   batchInvariant?: boolean;
+  /**
+   * In-place layout: keep every prompt in the shared slots, alone as in a batch, at offsets aligned
+   * to `PROMPT_ALIGN` (default false). Batch-invariant too (with `batchInvariant`), and a GRPO
+   * group's rows read their prompt once per step instead of once per row. Off by default because a row's attention then sums its
+   * prompt apart from what it generated, so its logprobs differ in the last bits from the default's
+   * (whose figures are recorded), and because every row scores every batched prompt's slots: batches
+   * of many distinct prompts run slower than with each prompt in its rows' own slots.
+   */
+  sharedPrompts?: boolean;
 }
 
 /** Called for every sampled token of a request, in order (streaming); `top` when `topLogprobs` is asked. */
@@ -78,7 +88,7 @@ export type TokenListener = (token: number, logprob: number, top?: TopLogprob[])
 
 /** A token-mode request, with the extras the OpenAI-compatible server needs. */
 export interface OnnxGenerateRequest {
-  tokens: readonly number[];
+  tokens: TokenIds;
   sampling: SamplingParams;
   signal?: AbortSignal;
   onToken?: TokenListener;
@@ -154,6 +164,7 @@ export class OnnxPolicy implements Policy {
       kvCache: 'auto',
       threads: 1,
       batchInvariant: true,
+      sharedPrompts: false,
       ...settings,
     };
     if (!KV_CACHE_MODES.includes(full.kvCache)) {
@@ -211,7 +222,7 @@ export class OnnxPolicy implements Policy {
   }
 
   async generateBatch(
-    requests: Array<Extract<GenerateRequest, { tokens: readonly number[] }>>,
+    requests: Array<Extract<GenerateRequest, { tokens: TokenIds }>>,
   ): Promise<GenerateResult[]> {
     return Promise.all(requests.map((r) => this.enqueue(r)));
   }
@@ -332,6 +343,7 @@ export class OnnxPolicy implements Policy {
         () => (this.sharing ??= this.openSharing!()),
         padTokenId,
         this.settings.batchInvariant,
+        this.settings.sharedPrompts ? 'shared' : undefined,
       );
       this.inPlace.reset();
       return this.inPlace;
@@ -425,7 +437,8 @@ export class OnnxPolicy implements Policy {
     const stopChars = Math.max(0, ...(sampling.stop ?? []).map((s) => s.length));
     return {
       pending,
-      prompt: tokens,
+      // The row keeps its prompt past the call (`promptTokens`): a copy, as a lent record asks.
+      prompt: Array.from(tokens),
       sampling,
       rng: new Rng(sampling.seed ?? Math.floor(Math.random() * 2 ** 32)),
       stopIds: new Set([...(pending.request.ignoreEos ? [] : eosTokenIds), ...(sampling.stopTokenIds ?? [])]),
@@ -531,6 +544,9 @@ async function openDecoder(
     created = await createInferenceSession(source, settings.executionProvider, {
       intraOpNumThreads: settings.threads,
       interOpNumThreads: 1,
+      // A spinning pool thread holds its core between kernels: on a shared CPU that doubled the CPU
+      // time of a decode step and slowed its wall time too (`pnpm bench shared-slots --threads 2,2-nospin`).
+      ...(settings.threads > 1 ? { extra: { session: { intra_op: { allow_spinning: '0' } } } } : {}),
     });
   } catch (error) {
     if (error instanceof ExecutionProviderError) throw error;
