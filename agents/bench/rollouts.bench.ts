@@ -7,7 +7,8 @@
  * the same path. CPU ms/episode is this process's CPU time per episode (steadier than wall time
  * on a shared machine). The two loop modes play `--rounds` rounds each, alternately, and each
  * figure is the median round's, so a burst of other work on a shared machine moves one round, not
- * the ratio.
+ * the ratio. GC ms/episode is the time garbage collection paused this process's main thread
+ * (`PerformanceObserver` 'gc' entries), per episode: part of the CPU time, not in addition to it.
  *
  * Then a turn-length sweep: synthetic episodes of 2, 10 and 50 turns (each turn one tool call
  * with fresh arguments, so nothing but the template's layouts repeats between episodes) at
@@ -25,6 +26,7 @@
  *  - `MCP` rows reach the environment over the SDK's in-memory transport; `direct` rows use the
  *    kit's direct session (`{ kind: 'direct' }`): the same session semantics without JSON-RPC.
  */
+import { PerformanceObserver } from 'node:perf_hooks';
 import compose from '@toolgym/env-compose';
 import { Environment, EnvironmentClient } from '@toolgym/env-kit';
 import { playEpisode } from '../src/agent-loop.ts';
@@ -69,16 +71,26 @@ interface Measured {
   steps: number;
   ms: number;
   cpuMs: number;
+  gcMs: number;
 }
 
-/** Wall and CPU time of `run`. */
+/** Garbage collection pauses of the main thread so far, in ms. */
+let gcPausedMs = 0;
+new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) gcPausedMs += entry.duration;
+}).observe({ entryTypes: ['gc'] });
+
+/** Wall, CPU and GC time of `run`. */
 async function timed(run: () => Promise<{ episodes: number; steps: number }>): Promise<Measured> {
   const cpu = process.cpuUsage();
+  const gc = gcPausedMs;
   const t0 = performance.now();
   const counted = await run();
   const ms = performance.now() - t0;
   const used = process.cpuUsage(cpu);
-  return { ...counted, ms, cpuMs: (used.user + used.system) / 1000 };
+  // GC entries are delivered after the pause: let the observer catch up before reading.
+  await new Promise((resolve) => setImmediate(resolve));
+  return { ...counted, ms, cpuMs: (used.user + used.system) / 1000, gcMs: gcPausedMs - gc };
 }
 
 function direct(concurrency: number): Promise<Measured> {
@@ -155,16 +167,22 @@ function loop(concurrency: number, exact: boolean, kind: 'in-process' | 'direct'
   });
 }
 
-/** The median round's wall time and CPU time (each its own median). */
+/** The median round's wall, CPU and GC time (each its own median). */
 function medianRound(rounds: Measured[]): Measured {
   const mid = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-  return { ...rounds[0]!, ms: mid(rounds.map((m) => m.ms)), cpuMs: mid(rounds.map((m) => m.cpuMs)) };
+  return {
+    ...rounds[0]!,
+    ms: mid(rounds.map((m) => m.ms)),
+    cpuMs: mid(rounds.map((m) => m.cpuMs)),
+    gcMs: mid(rounds.map((m) => m.gcMs)),
+  };
 }
 
 const rate = (m: Measured) => ({
   eps: m.episodes / (m.ms / 1000),
   sps: m.steps / (m.ms / 1000),
   cpu: m.cpuMs / m.episodes,
+  gc: m.gcMs / m.episodes,
 });
 // Warm up JIT and module caches so the first measured row is not penalised.
 await direct(8);
@@ -185,6 +203,7 @@ for (const c of CONCURRENCY) {
       m.eps.toFixed(1),
       m.sps.toFixed(1),
       m.cpu.toFixed(3),
+      m.gc.toFixed(3),
       vs.base ? pct(vs.base.eps / m.eps - 1) : '',
       vs.mcp ? pct(vs.mcp.eps / m.eps - 1) : '',
       ratio,
@@ -216,6 +235,7 @@ const header = [
   'episodes/s',
   'steps/s',
   'CPU ms/episode',
+  'GC ms/episode',
   'overhead vs direct',
   'overhead vs mcp only',
   'exact ÷ text',

@@ -71,12 +71,16 @@ export interface EpisodeProgress {
   seed: number;
   startedAt: number;
   messages: readonly Message[];
-  /** The token record (empty when the episode is not recorded at token level). */
+  /**
+   * The token record (empty when the episode is not recorded at token level): in token mode, views
+   * onto the loop's typed record, valid for good (the record only appends).
+   */
   record: {
-    readonly tokens: readonly number[];
-    readonly lossMask: ReadonlyArray<0 | 1>;
-    readonly logprobs: readonly number[];
-    readonly policyLogprobs?: readonly number[] | undefined;
+    readonly tokens: ArrayLike<number>;
+    /** 1 on sampled tokens, else 0. */
+    readonly lossMask: ArrayLike<number>;
+    readonly logprobs: ArrayLike<number>;
+    readonly policyLogprobs?: ArrayLike<number> | undefined;
     /** Sequences closed because the template rewrote history (when the record keeps them). */
     readonly branches?: readonly unknown[] | undefined;
   };
@@ -327,8 +331,9 @@ export async function playEpisode(options: EpisodeOptions): Promise<Trajectory> 
     reward = ZERO_REWARD;
   }
 
-  const record = ledger ?? (engineRecord?.exact ? engineRecord : undefined);
-  if (!record) {
+  // The record as plain arrays, the trajectory's format: one copy per episode.
+  const sequence = ledger ? ledger.sequence() : engineRecord?.exact ? engineRecord.sequence() : undefined;
+  if (!sequence) {
     for (const turn of turns) {
       turn.sampled = { start: 0, end: 0 };
       turn.observation = { start: 0, end: 0 };
@@ -348,14 +353,14 @@ export async function playEpisode(options: EpisodeOptions): Promise<Trajectory> 
     taskId,
     seed,
     messages,
-    tokens: record ? record.tokens : [],
-    lossMask: record ? record.lossMask : [],
-    logprobs: record ? record.logprobs : [],
-    ...(ledger?.policyLogprobs ? { policyLogprobs: ledger.policyLogprobs } : {}),
-    promptLength: ledger ? ledger.promptLength : record ? engineRecord!.promptLength : 0,
+    tokens: sequence ? sequence.tokens : [],
+    lossMask: sequence ? sequence.lossMask : [],
+    logprobs: sequence ? sequence.logprobs : [],
+    ...(sequence?.policyLogprobs ? { policyLogprobs: sequence.policyLogprobs } : {}),
+    promptLength: sequence ? sequence.promptLength : 0,
     turns,
     ...(ledger && ledger.branches.length > 0 ? { branches: ledger.branches } : {}),
-    tokenization: record ? 'exact' : 'text-only',
+    tokenization: sequence ? 'exact' : 'text-only',
     status: status.status,
     ...(status.status === 'truncated' ? { truncation: status.truncation } : {}),
     ...(status.status === 'failed' ? { failure: status.failure } : {}),

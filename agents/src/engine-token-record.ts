@@ -1,4 +1,4 @@
-import type { Span } from '@toolgym/protocol';
+import type { Branch, Span } from '@toolgym/protocol';
 import type { GenerateResult } from './policy.ts';
 
 /**
@@ -19,6 +19,16 @@ export class EngineTokenRecord {
 
   get exact(): boolean {
     return this.brokenReason === undefined && this.tokens.length > 0;
+  }
+
+  /** The record as a trajectory stores it (its own arrays, not copies). */
+  sequence(): Branch {
+    return {
+      tokens: this.tokens,
+      lossMask: this.lossMask,
+      logprobs: this.logprobs,
+      promptLength: this.promptLength,
+    };
   }
 
   /** Adds one turn; returns its sampled span and the observation span of the turn before it. */

@@ -1,5 +1,6 @@
 import type { EpisodeTurn, Turn } from '@toolgym/protocol';
 import type { EpisodeProgress } from './agent-loop.ts';
+import { plainArray } from './growable-buffer.ts';
 import type { Tokenizer } from './tokenizer.ts';
 
 /**
@@ -22,7 +23,7 @@ export class EpisodeTurnStream {
     // A record the template rewrote (a new branch, or shorter than what was sent) is sent again from its start.
     const branches = record.branches?.length ?? 0;
     const from = branches !== this.branchesSeen || record.tokens.length < this.tokensSent ? 0 : this.tokensSent;
-    const ids = record.tokens.slice(from);
+    const ids = plainArray(record.tokens, from);
     const event: EpisodeTurn = {
       ...this.ids,
       envId: progress.envId,
@@ -34,9 +35,9 @@ export class EpisodeTurnStream {
       tokens: {
         from,
         ids,
-        lossMask: record.lossMask.slice(from),
-        logprobs: record.logprobs.slice(from),
-        ...(record.policyLogprobs ? { policyLogprobs: record.policyLogprobs.slice(from) } : {}),
+        lossMask: plainArray(record.lossMask, from) as Array<0 | 1>,
+        logprobs: plainArray(record.logprobs, from),
+        ...(record.policyLogprobs ? { policyLogprobs: plainArray(record.policyLogprobs, from) } : {}),
         ...(this.pieces ? { pieces: ids.map((id) => this.pieces!.of(id)) } : {}),
       },
     };

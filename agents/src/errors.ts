@@ -52,3 +52,14 @@ export class ChatTemplateError extends ToolGymError {
     super('invalid_chat_template', message, hint);
   }
 }
+
+/** The policy returned a token id the token record cannot hold: not an integer in [0, 2^31). */
+export class SampledTokenError extends PolicyError {
+  constructor(id: number, index: number) {
+    super(
+      `the policy returned ${id} as the token id at position ${index} of its turn; token ids are integers in [0, 2^31)`,
+      undefined,
+      'policy_bad_token',
+    );
+  }
+}

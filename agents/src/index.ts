@@ -98,6 +98,7 @@ export type {
   PolicySpecContext,
   SamplingParams,
   TokenExploration,
+  TokenIds,
 } from './policy.ts';
 export {
   createPolicyFromSpec,

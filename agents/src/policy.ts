@@ -55,6 +55,9 @@ export interface TokenExploration {
   fromDecision?: number;
 }
 
+/** Token ids as the agent loop lends them: a view onto its int32 record, or a plain array. */
+export type TokenIds = Int32Array | readonly number[];
+
 /**
  * Token mode: the policy continues exactly these token ids (the agent loop rendered them with the
  * chat template). They are the episode's record itself, lent for the call: the loop appends to it
@@ -62,7 +65,7 @@ export interface TokenExploration {
  * engines that only take chat messages.
  */
 export type GenerateRequest =
-  | { tokens: readonly number[]; sampling: SamplingParams; signal?: AbortSignal }
+  | { tokens: TokenIds; sampling: SamplingParams; signal?: AbortSignal }
   | { messages: Message[]; tools: ToolSpec[]; sampling: SamplingParams; signal?: AbortSignal };
 
 export interface GenerateResult {
@@ -113,7 +116,7 @@ export interface Policy {
    */
   bindEpisode?(episode: EpisodeBinding): Promise<Policy>;
   /** Batched token-mode generation; engines that batch natively implement it, others loop. */
-  generateBatch?(requests: Array<Extract<GenerateRequest, { tokens: readonly number[] }>>): Promise<GenerateResult[]>;
+  generateBatch?(requests: Array<Extract<GenerateRequest, { tokens: TokenIds }>>): Promise<GenerateResult[]>;
   close?(): Promise<void>;
 }
 

@@ -67,6 +67,13 @@ export interface RolloutOptions {
   retryLostEpisodes?: boolean;
   /** Receives each TrajectoryGroup as soon as all its episodes are done, one group at a time. */
   sink?: RolloutSink;
+  /**
+   * What the episodes share in rendering (layouts, prompts, the periodic full check). Pass one to
+   * share it across the runs of one policy (tokenizer), template and tool list, such as a training
+   * run's steps, so layouts are learned and checked against Jinja once rather than every call.
+   * Default: a new one per call.
+   */
+  renderCache?: RenderCache;
   runId?: string;
   step?: number;
   /** How far the training run is (0–1), told to every episode at its start (`toolgym/episode/start`). */
@@ -131,7 +138,7 @@ export async function runRollouts(options: RolloutOptions): Promise<RolloutResul
   const remaining = options.taskIds.map(() => groupSize);
   const groups: TrajectoryGroup[] = [];
   // One policy, template and tool list for the whole run: prompts can be shared.
-  const renderCache = new RenderCache();
+  const renderCache = options.renderCache ?? new RenderCache();
   const wantBar =
     options.progress === true || ((options.progress ?? 'auto') === 'auto' && ProgressBar.wanted());
   const bar = wantBar ? new ProgressBar(slots.length, options.policy.id) : undefined;

@@ -1,5 +1,6 @@
 import type { Branch, Span } from '@toolgym/protocol';
-import { TemplateMismatchError } from './errors.ts';
+import { SampledTokenError, TemplateMismatchError } from './errors.ts';
+import { GrowableBuffer } from './growable-buffer.ts';
 import type { Tokenizer } from './tokenizer.ts';
 
 /** An observation ready to append: the text the template rendered and its tokens. */
@@ -18,14 +19,15 @@ export interface Observation {
  * of the conversation, so every sampled token stays in the exact context it was sampled in.
  */
 export class TokenLedger {
-  tokens: number[] = [];
-  lossMask: Array<0 | 1> = [];
-  logprobs: number[] = [];
+  private ids = new GrowableBuffer(Int32Array, 0);
+  private mask = new GrowableBuffer(Uint8Array, 0);
+  private behaviour = new GrowableBuffer(Float64Array, 0);
   /**
    * The policy's own logprob of each sampled token (0 elsewhere) while every turn's engine reported
-   * it (`GenerateResult.policyLogprobs`); undefined from the first turn without.
+   * it (`GenerateResult.policyLogprobs`): null before the first sampled turn (all 0 so far),
+   * undefined from the first turn without.
    */
-  policyLogprobs: number[] | undefined = [];
+  private own: GrowableBuffer<Float64Array> | null | undefined = null;
   /** Length of the current sequence's prompt (before its first sampled token). */
   promptLength = 0;
   /** Sequences closed by a rewrite of history, in order. */
@@ -39,7 +41,28 @@ export class TokenLedger {
   constructor(private readonly tokenizer: Tokenizer) {}
 
   get length(): number {
-    return this.tokens.length;
+    return this.ids.length;
+  }
+
+  /** The token ids so far, as a view (see `GrowableBuffer.view`). */
+  get tokens(): Int32Array {
+    return this.ids.view();
+  }
+
+  /** The loss mask so far (1 on sampled tokens), as a view. */
+  get lossMask(): Uint8Array {
+    return this.mask.view();
+  }
+
+  /** The behaviour logprobs so far (0 off sampled tokens), as a view. */
+  get logprobs(): Float64Array {
+    return this.behaviour.view();
+  }
+
+  /** The policy's own logprobs so far, as a view; undefined once a turn came without them. */
+  get policyLogprobs(): Float64Array | undefined {
+    if (this.own === null) return new Float64Array(this.ids.length);
+    return this.own?.view();
   }
 
   /** The conversation text of the current sequence (see `text`). */
@@ -47,10 +70,23 @@ export class TokenLedger {
     return this.text;
   }
 
+  /** The current sequence as plain arrays, as a trajectory stores it: one copy per episode. */
+  sequence(): Branch {
+    const own = this.own === null ? new Array<number>(this.ids.length).fill(0) : this.own?.toArray();
+    return {
+      tokens: this.ids.toArray(),
+      lossMask: this.mask.toArray() as Array<0 | 1>,
+      logprobs: this.behaviour.toArray(),
+      promptLength: this.promptLength,
+      ...(own ? { policyLogprobs: own } : {}),
+    };
+  }
+
   /**
    * Appends the engine's sampled tokens. `logprobs` is the engine's, one per token (0 where
-   * unknown); `policyLogprobs` the policy's own, when the engine reports them. `text` is the turn as the template writes it (the caller maps a sampled end token
-   * the template spells differently onto the template's own).
+   * unknown); `policyLogprobs` the policy's own, when the engine reports them. `text` is the turn
+   * as the template writes it (the caller maps a sampled end token the template spells differently
+   * onto the template's own).
    */
   appendSampled(
     tokens: readonly number[],
@@ -58,16 +94,26 @@ export class TokenLedger {
     text: string,
     policyLogprobs?: readonly number[],
   ): Span {
-    const start = this.tokens.length;
-    if (policyLogprobs?.length !== tokens.length) this.policyLogprobs = undefined;
-    for (let i = 0; i < tokens.length; i++) {
-      this.tokens.push(tokens[i]!);
-      this.lossMask.push(1);
-      this.logprobs.push(logprobs?.[i] ?? 0);
+    const start = this.ids.length;
+    const n = tokens.length;
+    for (let i = 0; i < n; i++) {
+      const id = tokens[i]!;
+      // The record holds ids as int32: anything else would be stored as some other id.
+      if (!Number.isInteger(id) || id < 0 || id > MAX_TOKEN_ID) throw new SampledTokenError(id, i);
     }
-    if (this.policyLogprobs) for (const logprob of policyLogprobs!) this.policyLogprobs.push(logprob);
+    this.ids.append(tokens);
+    this.mask.appendRepeated(1, n);
+    for (let i = 0; i < n; i++) this.behaviour.push(logprobs?.[i] ?? 0);
+    if (policyLogprobs?.length !== n) this.own = undefined;
+    else if (this.own !== undefined) {
+      if (this.own === null) {
+        this.own = new GrowableBuffer(Float64Array, this.ids.capacity);
+        this.own.appendRepeated(0, start);
+      }
+      this.own.append(policyLogprobs);
+    }
     this.text += text;
-    return { start, end: this.tokens.length };
+    return { start, end: this.ids.length };
   }
 
   /** An observation given as text, tokenized alone. */
@@ -91,24 +137,22 @@ export class TokenLedger {
 
   /** Appends an observation (loss mask 0). */
   appendObservation(observation: Observation): Span {
-    const start = this.tokens.length;
+    const start = this.ids.length;
     const n = observation.tokens.length;
     if (start === 0) {
-      // A sequence's prompt, the bulk of its tokens: arrays of its size at once, not grown by pushes.
-      this.tokens = observation.tokens.slice();
-      this.lossMask = new Array<0 | 1>(n).fill(0);
-      this.logprobs = new Array<number>(n).fill(0);
-      if (this.policyLogprobs) this.policyLogprobs = new Array<number>(n).fill(0);
-    } else
-      for (let i = 0; i < n; i++) {
-        this.tokens.push(observation.tokens[i]!);
-        this.lossMask.push(0);
-        this.logprobs.push(0);
-        this.policyLogprobs?.push(0);
-      }
+      // A sequence's prompt, the bulk of its tokens: room for it and, in most episodes, the turns after.
+      const capacity = n + Math.max(MIN_HEADROOM, n >> 1);
+      this.ids = new GrowableBuffer(Int32Array, capacity);
+      this.mask = new GrowableBuffer(Uint8Array, capacity);
+      this.behaviour = new GrowableBuffer(Float64Array, capacity);
+    }
+    this.ids.append(observation.tokens);
+    this.mask.appendRepeated(0, n);
+    this.behaviour.appendRepeated(0, n);
+    this.own?.appendRepeated(0, n);
     this.text += observation.text;
-    if (this.lossMask.lastIndexOf(1, start) < 0) this.promptLength = this.tokens.length;
-    return { start, end: this.tokens.length };
+    if (start === this.promptLength) this.promptLength = this.ids.length;
+    return { start, end: this.ids.length };
   }
 
   /**
@@ -116,22 +160,20 @@ export class TokenLedger {
    * template's render of the whole conversation as it now stands. Returns the closed branch's index.
    */
   branch(rendered: string): number {
-    this.branches.push({
-      tokens: this.tokens,
-      lossMask: this.lossMask,
-      logprobs: this.logprobs,
-      promptLength: this.promptLength,
-      ...(this.policyLogprobs ? { policyLogprobs: this.policyLogprobs } : {}),
-    });
-    this.tokens = [];
-    this.lossMask = [];
-    this.logprobs = [];
-    if (this.policyLogprobs) this.policyLogprobs = [];
+    this.branches.push(this.sequence());
+    this.ids = new GrowableBuffer(Int32Array, 0);
+    if (this.own) this.own = new GrowableBuffer(Float64Array, 0);
+    this.promptLength = 0;
     this.text = '';
     this.appendObservation(this.observationOfText(rendered));
     return this.branches.length - 1;
   }
 }
+
+/** The largest id an int32 record holds. */
+const MAX_TOKEN_ID = 0x7fff_ffff;
+/** Room a sequence's buffers keep beyond its prompt at least, in tokens. */
+const MIN_HEADROOM = 256;
 
 /** The error for a render that does not extend `held`, naming where they part. */
 export function mismatch(held: string, rendered: string): TemplateMismatchError {

@@ -10,8 +10,9 @@ import type { Tokenizer } from './tokenizer.ts';
  * followed them on a stand-in conversation, so its cost does not grow with the history; this sees
  * every rewrite of a turn by what comes after it (reasoning stripping, trimming). A template whose
  * rendering depends on a turn's absolute position is caught by a full render at the end of the
- * first episode of a run and of one in `FULL_CHECK_EVERY` after it. `full`: every turn renders the
- * whole conversation (cost grows with the history; catches everything at once).
+ * first episode that uses a `RenderCache` (a run's, or a training run's across its steps) and of
+ * one in `FULL_CHECK_EVERY` after it. `full`: every turn renders the whole conversation (cost grows
+ * with the history; catches everything at once).
  */
 export type TemplateCheck = 'window' | 'full';
 

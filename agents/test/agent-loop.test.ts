@@ -5,7 +5,7 @@ import { HERMES_CHAT_TEMPLATE } from '../src/chat/hermes-template.ts';
 import { hermesToolCalls } from '../src/chat/hermes-tool-calls.ts';
 import { createOraclePolicy, createRandomPolicy } from '../src/policies/scripted.ts';
 import { verifyTrajectoryTokens } from '../src/verify-trajectory.ts';
-import type { GenerateRequest } from '../src/policy.ts';
+import type { GenerateRequest, TokenIds } from '../src/policy.ts';
 import { ByteTokenizerTestDouble } from './byte-tokenizer.test-double.ts';
 import {
   aroundGenerate,
@@ -114,7 +114,7 @@ describe('agent loop, token mode (exact tokens)', () => {
         const lent = 'tokens' in request ? request.tokens : [];
         const copy = [...lent];
         await new Promise((resolve) => setTimeout(resolve, 5));
-        expect(lent).toEqual(copy);
+        expect([...lent]).toEqual(copy);
         seen.push(copy);
         return generate(request);
       }),
@@ -334,7 +334,7 @@ describe('agent loop, token mode (exact tokens)', () => {
     expect(t.turns.map((x) => x.text)).toEqual([call, call, call]);
     // The next turn continues from the token the model sampled, and the observation is the
     // template's text after its own end token.
-    const next = requests[1]! as Extract<GenerateRequest, { tokens: readonly number[] }>;
+    const next = requests[1]! as Extract<GenerateRequest, { tokens: TokenIds }>;
     expect(next.tokens[t.turns[0]!.sampled.end - 1]).toBe(endOfText);
     expect(
       tokenizer.decode(t.tokens.slice(t.turns[0]!.observation.start, t.turns[0]!.observation.end)),

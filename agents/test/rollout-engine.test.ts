@@ -8,6 +8,7 @@ import { formatEvalSummary, passAtK, summarizeEval } from '../src/eval-summary.t
 import { createOraclePolicy } from '../src/policies/scripted.ts';
 import type { Policy } from '../src/policy.ts';
 import { runRollouts } from '../src/rollout-engine.ts';
+import { RenderCache } from '../src/turn-renderer.ts';
 import { verifyTrajectoryTokens } from '../src/verify-trajectory.ts';
 import { ByteTokenizerTestDouble } from './byte-tokenizer.test-double.ts';
 import { composeEnvironment, inProcessClient, instrumented } from './helpers.test-double.ts';
@@ -18,6 +19,43 @@ const sampling = { maxTokens: 256 };
 
 
 describe('rollout engine', () => {
+  it('shares a render cache passed across runs: layouts learned in the first are used by the next, with the same tokens', async () => {
+    const taskIds = (await env.tasksOf('train')).slice(0, 2).map((t) => t.id);
+    const play = (renderCache?: RenderCache) =>
+      runRollouts({
+        connect: () => inProcessClient(env),
+        sessions: 'episode',
+        policy: createOraclePolicy({ tokenizer }),
+        taskIds,
+        groupSize: 2,
+        concurrency: 2,
+        sampling,
+        progress: false,
+        ...(renderCache ? { renderCache } : {}),
+      });
+    const tokensOf = (result: Awaited<ReturnType<typeof play>>) =>
+      Object.fromEntries(
+        result.groups.flatMap((g) => g.trajectories.map((t) => [`${t.taskId}/${t.seed}`, t.tokens])),
+      );
+    const shared = new RenderCache();
+    const first = await play(shared);
+    const learned = new Map([...shared.layouts].map(([key, entry]) => [key, entry]));
+    const usesAfterFirst = [...shared.layouts.values()].reduce((n, entry) => n + (entry?.uses ?? 0), 0);
+    expect(learned.size).toBeGreaterThan(0);
+    const second = await play(shared);
+    // No layout was learned again: the same entries, used by both runs.
+    expect([...shared.layouts.keys()].sort()).toEqual([...learned.keys()].sort());
+    for (const [key, entry] of shared.layouts) expect(entry).toBe(learned.get(key));
+    const usesAfterSecond = [...shared.layouts.values()].reduce((n, entry) => n + (entry?.uses ?? 0), 0);
+    expect(usesAfterSecond).toBeGreaterThan(usesAfterFirst);
+    const fresh = await play();
+    expect(tokensOf(second)).toEqual(tokensOf(first));
+    expect(tokensOf(fresh)).toEqual(tokensOf(first));
+    for (const result of [first, second, fresh])
+      for (const t of result.groups.flatMap((g) => g.trajectories))
+        expect(t.reward.components.correct).toBe(1);
+  });
+
   it('plays tasks × group size with distinct seeds, at most `concurrency` at once, streaming each group when complete', async () => {
     const taskIds = (await env.tasksOf('train')).slice(0, 4).map((t) => t.id);
     // Episodes of the first task are slow; the other groups must not wait for them.

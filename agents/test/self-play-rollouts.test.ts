@@ -14,7 +14,7 @@ const tokenizer = new ByteTokenizerTestDouble();
 /** TEST DOUBLE of a model that reads its turn from the conversation and plays the first move offered. */
 const firstOffered = () =>
   scriptedTokenPolicyTestDouble(tokenizer, (_turn, request) => {
-    const text = 'tokens' in request ? tokenizer.decode(request.tokens) : '';
+    const text = 'tokens' in request ? tokenizer.decode([...request.tokens]) : '';
     const offered = [...text.matchAll(/[Yy]our turn: ([^.]*)\./g)].at(-1)?.[1]?.split(/, | or /) ?? [];
     return `<tool_call>{"name": "move", "arguments": {"action": "${offered[0] ?? 'none'}"}}</tool_call>`;
   });

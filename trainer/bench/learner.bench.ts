@@ -9,7 +9,13 @@
  * gives each computing thread's CPU time per step beside its wall time: with two workers, each
  * replica's CPU, busy and waiting time and the sync's, and the speed-up over one worker those CPU
  * times imply for two idle cores (one worker's CPU per step ÷ (the busier replica's + the sync's)),
- * which a shared machine's wall clock cannot show.
+ * which a shared machine's wall clock cannot show. Worker learners also get each step's timeline
+ * (`worker-timeline.ts`: every call's phases on the process clock, the critical replica's compute,
+ * messaging and imbalance), the CPU of the process's other threads (V8's collector and compiler),
+ * and the speed-up that all threads' CPU implies on the machine's 2 cores.
+ *
+ * `--young-mb N [--rounds R]` alternates 1 and 2 workers with V8's default young generation and
+ * with N MB, R rounds (default 3), and prints each round's ratios and the medians.
  *
  * `--kernels` adds the in-process wasm step's CPU time by kernel (each call wrapped with the thread's
  * CPU clock).
@@ -24,13 +30,21 @@
  * (forward 2·L·(T+1)·d: q·kᵀ and att·v over the (T+1)/2 keys a query sees on average, ×3 with
  * backward; the masked half of the T×T scores, computed or not, is not counted).
  */
+import { loadavg } from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import { type DecoderConfig, initDecoderWeights } from '@toolgym/agents';
 import { useBackend } from '../src/learner/backend.ts';
 import { createEmbeddedLearner, type EmbeddedLearnerSettings } from '../src/learner/embedded-learner.ts';
 import { type Datum, datumFromSequence, type Learner } from '../src/learner/learner.ts';
-import { type LearnerPhase, type LearnerProfile, threadTimes } from '../src/learner/learner-profile.ts';
-import { createWorkerLearner } from '../src/learner/worker-learner.ts';
+import {
+  type LearnerPhase,
+  type LearnerProfile,
+  processClockMs,
+  processThreadTimes,
+  threadTimes,
+} from '../src/learner/learner-profile.ts';
+import { createWorkerLearner, type WorkerLearner } from '../src/learner/worker-learner.ts';
+import { type StepSpan, workerTimeline } from './worker-timeline.ts';
 
 const args = process.argv.slice(2);
 const arg = (name: string, fallback: number) => {
@@ -114,37 +128,83 @@ const data: Datum[] = Array.from({ length: batch }, (_, b) => {
 /** A learner whose step time can be split by phase (the embedded one, in process or in workers). */
 type ProfiledLearner = Learner & { takeProfile(): Promise<LearnerProfile> };
 
+interface Measured {
+  train: number;
+  forward: number;
+  profile: LearnerProfile;
+  /** Each training step's span on the process clock. */
+  steps: StepSpan[];
+  /** Over the training steps: the calling thread's CPU ms, and the process's other threads' (not the workers'). */
+  threads: { mainCpuMs: number; otherCpuMs: number };
+}
+
 /** Training (forward + backward + Adam) and forward-only tokens/s, after one warm-up step, and the training steps' profile. */
-async function measure(
-  learner: ProfiledLearner,
-): Promise<{ train: number; forward: number; profile: LearnerProfile }> {
+async function measure(learner: ProfiledLearner | WorkerLearner): Promise<Measured> {
   await learner.forwardBackward(data, 'ppo');
   await learner.optimStep({ learningRate: 1e-4 });
   await learner.takeProfile();
+  const steps: StepSpan[] = [];
+  const threadsBefore = processThreadTimes();
   let t0 = performance.now();
   for (let i = 0; i < repeats; i++) {
+    const start = processClockMs();
     await learner.forwardBackward(data, 'ppo');
     await learner.optimStep({ learningRate: 1e-4 });
+    steps.push([start, processClockMs()]);
   }
   const train = (batch * seq * repeats) / ((performance.now() - t0) / 1000);
+  const threadsAfter = processThreadTimes();
+  const workerIds = new Set('threadIds' in learner ? learner.threadIds : []);
+  let mainCpuMs = 0;
+  let otherCpuMs = 0;
+  for (const [tid, { cpuMs }] of threadsAfter) {
+    const spent = cpuMs - (threadsBefore.get(tid)?.cpuMs ?? 0);
+    if (tid === process.pid) mainCpuMs = spent;
+    else if (!workerIds.has(tid)) otherCpuMs += spent;
+  }
   const profile = await learner.takeProfile();
   t0 = performance.now();
   for (let i = 0; i < repeats; i++) await learner.forward(data);
   const forward = (batch * seq * repeats) / ((performance.now() - t0) / 1000);
   await learner.close();
-  return { train, forward, profile };
+  return { train, forward, profile, steps, threads: { mainCpuMs, otherCpuMs } };
 }
 
 const rows: string[][] = [];
 const profiles: Array<[string, LearnerProfile]> = [];
-const row = (
-  name: string,
-  speed: { train: number; forward: number; profile: LearnerProfile },
-  gflops: { wall: number; cpu: number },
-  cores = 1,
-) => {
+const timelines: string[] = [];
+/** A worker learner's CPU ms per step: its busier replica's (and the calling thread's sync), and all the process's threads'. */
+interface StepCpu {
+  busier: number;
+  all: number;
+}
+function stepCpu(m: Measured): StepCpu | undefined {
+  const p = m.profile;
+  if (!p.replicas) return undefined;
+  const steps = Math.max(1, p.steps);
+  const replicaCpu = p.replicas.map((r) => r.cpuMs / steps);
+  return {
+    busier: Math.max(...replicaCpu) + p.cpuMs / steps,
+    all: replicaCpu.reduce((a, b) => a + b, 0) + (m.threads.mainCpuMs + m.threads.otherCpuMs) / steps,
+  };
+}
+/**
+ * The wall ms per step that CPU times imply on this machine's 2 idle cores, every thread of the
+ * process counted: at least the busier replica's CPU (and the calling thread's sum), and at least
+ * all threads' CPU over the 2 cores. With one worker the other threads' CPU (V8's collector and
+ * compiler) fits on the idle core; with two it takes turns from the workers.
+ */
+const CORES = 2;
+const impliedWall = (c: StepCpu) => Math.max(c.busier, c.all / CORES);
+const cpuPerStep = new Map<string, StepCpu>();
+const row = (name: string, speed: Measured, gflops: { wall: number; cpu: number }, cores = 1) => {
   const p = speed.profile;
   profiles.push([name, p]);
+  const cpu = stepCpu(speed);
+  if (cpu) {
+    timelines.push(workerTimeline(name, p, speed.steps, speed.threads));
+    cpuPerStep.set(name, cpu);
+  }
   const f = flopsPerToken(decoder, seq);
   const mfu = (speed.train * f.train) / (gflops.wall * cores * 1e9);
   // The same ratio in CPU time: a step's FLOPs per CPU second of its computing threads, against the
@@ -172,7 +232,7 @@ for (const backend of backends) {
     backend,
     microBatchSize: batch,
   };
-  const measured: Array<[string, Awaited<ReturnType<typeof measure>>, number]> = [
+  const measured: Array<[string, Measured, number]> = [
     [backend, await measure(await createEmbeddedLearner(settings)), 1],
   ];
   if (backend === 'wasm') {
@@ -202,6 +262,16 @@ const header = [
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
 for (const r of [header, ...rows])
   process.stdout.write(`${r.map((c, i) => c.padEnd(widths[i]!)).join('  ')}\n`);
+/** The speed-up of two workers over one that their CPU times imply (`impliedWall`). */
+function impliedSpeedUp(one: StepCpu | undefined, two: StepCpu | undefined): string | undefined {
+  if (!one || !two) return undefined;
+  return (
+    `2 workers / 1 worker implied by CPU time on ${CORES} idle cores, every thread of the process counted: ` +
+    `${(impliedWall(one) / impliedWall(two)).toFixed(2)}× (one worker: ${one.busier.toFixed(1)} ms busiest thread, ${one.all.toFixed(1)} all threads; ` +
+    `two: ${two.busier.toFixed(1)} busier replica + sum, ${two.all.toFixed(1)} all threads, ${(two.all / CORES).toFixed(1)} per core)`
+  );
+}
+
 const speed = (name: string) => Number(rows.find((r) => r[0] === name)![1]);
 const measuredRow = (name: string) => rows.some((r) => r[0] === name);
 if (measuredRow('cpu') && measuredRow('wasm'))
@@ -263,6 +333,16 @@ if (args.includes('--profile')) {
         `both replicas' work ${(c2.reduce((a, b) => a + b, 0) / c1).toFixed(2)}× one worker's\n`,
     );
   }
+  const implied = impliedSpeedUp(cpuPerStep.get('wasm, 1 worker'), cpuPerStep.get('wasm, 2 workers'));
+  if (implied) process.stdout.write(`${implied}\n`);
+  if (timelines.length > 0)
+    process.stdout.write(
+      '\nEach call of a step, on the process clock: phases (a step is forwardBackward, then optimStep: ' +
+        "the replicas' gradients out, their sum on the calling thread, the sum back in, Adam); within each, the " +
+        "replica that answered last: its compute (its thread's CPU and run-queue wait), its messaging (serialise, " +
+        "deliver, queue, reply) and how much longer it computed than the fastest replica (the others' wait).\n" +
+        `${timelines.join('\n')}\n`,
+    );
 }
 if (args.includes('--kernels')) {
   // Where a wasm training step's CPU goes, by kernel: every kernel call wrapped with the thread's CPU
@@ -314,5 +394,55 @@ if (args.includes('--kernels')) {
   for (const [name, e] of [...byKernel].sort((a, b) => b[1].ms - a[1].ms).slice(0, 20))
     process.stdout.write(
       `${name.padEnd(28)} ${(e.ms / repeats).toFixed(1).padStart(7)} ms  ${String(e.calls / repeats).padStart(4)} calls\n`,
+    );
+}
+if (args.includes('--young-mb')) {
+  // The workers' young generation against V8's default, alternated in rounds within this run:
+  // 1 and 2 workers each way, per round.
+  const youngMb = arg('young-mb', 0);
+  const rounds = arg('rounds', 3);
+  await useBackend('wasm');
+  const settings: EmbeddedLearnerSettings = {
+    decoder,
+    weights: initDecoderWeights(decoder, { seed: 0 }),
+    backend: 'wasm',
+    microBatchSize: batch,
+  };
+  const arms = [
+    ['default', {}],
+    [`young ${youngMb} MB`, { youngGenerationMb: youngMb }],
+  ] as const;
+  const results = new Map<string, Array<{ wall: number; implied: number; other: number[] }>>();
+  process.stdout.write(
+    `\nWorkers' young generation: V8's default against ${youngMb} MB, ${rounds} rounds alternated; per round ` +
+      '2 workers / 1 worker by wall time, the same implied by CPU time (all threads, 2 idle cores), and ' +
+      "the process's other threads' CPU ms per step (1 worker, 2 workers)\n",
+  );
+  for (let r = 0; r < rounds; r++) {
+    for (const [arm, options] of arms) {
+      const perWorkers: Array<{ train: number; cpu: StepCpu; other: number }> = [];
+      for (const workers of [1, 2]) {
+        const m = await measure(await createWorkerLearner(settings, workers, options));
+        perWorkers.push({ train: m.train, cpu: stepCpu(m)!, other: m.threads.otherCpuMs / m.profile.steps });
+      }
+      const [one, two] = perWorkers as [(typeof perWorkers)[0], (typeof perWorkers)[0]];
+      const result = {
+        wall: two.train / one.train,
+        implied: impliedWall(one.cpu) / impliedWall(two.cpu),
+        other: [one.other, two.other],
+      };
+      results.set(arm, [...(results.get(arm) ?? []), result]);
+      process.stdout.write(
+        `round ${r + 1}, ${arm.padEnd(16)} wall ${result.wall.toFixed(2)}×, implied ${result.implied.toFixed(2)}×, ` +
+          `other threads ${result.other.map((x) => x.toFixed(1)).join(' / ')} ms (load ${loadavg()[0]!.toFixed(1)})\n`,
+      );
+    }
+  }
+  const mid = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  for (const [arm, rs] of results)
+    process.stdout.write(
+      `${arm.padEnd(16)} median wall ${mid(rs.map((x) => x.wall)).toFixed(2)}× (${Math.min(...rs.map((x) => x.wall)).toFixed(2)}–${Math.max(...rs.map((x) => x.wall)).toFixed(2)}), ` +
+        `implied ${mid(rs.map((x) => x.implied)).toFixed(2)}× (${Math.min(...rs.map((x) => x.implied)).toFixed(2)}–${Math.max(...rs.map((x) => x.implied)).toFixed(2)}), ` +
+        `other threads with 2 workers ${mid(rs.map((x) => x.other[1]!)).toFixed(1)} ms per step\n`,
     );
 }

@@ -16,7 +16,9 @@
  *   (`shared_key_values`, a second session of the same weights with those inputs): every row scores
  *   every shared slot in one matrix product per head, so a group reads its prompt's keys once per step
  *   instead of once per row. Its rows' own slots then hold only what they generate. The shared slots
- *   of a prompt go when its last row leaves.
+ *   of a prompt go when its last row leaves;
+ * - a prefill forward holds at most `PREFILL_SCORE_BYTES` of attention scores: prompts that need
+ *   more run in several forwards (prefillChunks).
  * The buffers outlive a batch: the next one reuses them.
  */
 import * as ort from 'onnxruntime-node';
@@ -37,6 +39,36 @@ export const CAPACITY_STEP = 16;
  * bench policy`, built-in model, batch 32), so sharing pays while a few prompts fill the batch.
  */
 export const SHARE_FRACTION = 1 / 4;
+
+/**
+ * Most bytes of one attention-score tensor ([rows, heads, longest, longest] float32) a prefill
+ * forward may hold. The graph materialises several such tensors per layer and onnxruntime's arena
+ * keeps their peak, so a forward of every prompt at once grew with rows × length²: 32 prompts of
+ * 2,000 tokens need 2 GB per tensor. 64 MiB is one such prompt of a 4-head model; short prompts
+ * still prefill many to a forward.
+ */
+export const PREFILL_SCORE_BYTES = 64 * 2 ** 20;
+
+/**
+ * Splits prompts (by index, shortest first) into prefill forwards whose attention scores,
+ * rows × heads × longest² × 4 bytes, stay within `PREFILL_SCORE_BYTES`; a prompt that alone
+ * exceeds it runs alone.
+ */
+export function prefillChunks(lengths: readonly number[], heads: number): number[][] {
+  const order = lengths.map((_, i) => i).sort((a, b) => lengths[a]! - lengths[b]!);
+  const chunks: number[][] = [];
+  let chunk: number[] = [];
+  for (const i of order) {
+    const longest = lengths[i]!;
+    if (chunk.length > 0 && (chunk.length + 1) * heads * longest * longest * 4 > PREFILL_SCORE_BYTES) {
+      chunks.push(chunk);
+      chunk = [];
+    }
+    chunk.push(i);
+  }
+  if (chunk.length > 0) chunks.push(chunk);
+  return chunks;
+}
 
 /**
  * Where a prompt's keys and values are kept:
@@ -221,8 +253,8 @@ export class InPlaceBatch implements DecodeBatch {
 
   /**
    * Runs the prompts: each prompt's output, its row in that output and the output's padded length.
-   * Batch-invariant, prompts run with the others of their length only, so none is padded; else all
-   * in one forward, left-padded to the longest.
+   * Batch-invariant, prompts run with the others of their length only, so none is padded; else
+   * together, left-padded to the longest. Either way in forwards of `PREFILL_SCORE_BYTES` at most.
    */
   private async prefill(
     unique: ReadonlyArray<readonly number[]>,
@@ -236,7 +268,13 @@ export class InPlaceBatch implements DecodeBatch {
       else groups.set(key, [u]);
     });
     const prefilled: Array<{ out: ForwardOutput; row: number; longest: number }> = [];
-    for (const group of groups.values()) {
+    const chunks = [...groups.values()].flatMap((group) =>
+      prefillChunks(
+        group.map((u) => unique[u]!.length),
+        this.heads,
+      ).map((chunk) => chunk.map((i) => group[i]!)),
+    );
+    for (const group of chunks) {
       const feeds = leftPaddedPrompts(
         group.map((u) => unique[u]!),
         this.padTokenId,

@@ -16,7 +16,7 @@ import { Rng } from '@toolgym/protocol';
 import type { FinishReason } from '@toolgym/protocol';
 import { ChatTemplate } from '../chat/chat-template.ts';
 import type { DecoderWeights } from '../model/decoder-config.ts';
-import type { GenerateRequest, GenerateResult, Policy, SamplingParams } from '../policy.ts';
+import type { GenerateRequest, GenerateResult, Policy, SamplingParams, TokenIds } from '../policy.ts';
 import type { DecodeBatch, RowLogits } from './decode-batch.ts';
 import type { DecodeProfile, DecodeWatch } from './decode-profile.ts';
 import { buildDecoderOnnx, type KvCacheLayout } from '../model/decoder-graph.ts';
@@ -88,7 +88,7 @@ export type TokenListener = (token: number, logprob: number, top?: TopLogprob[])
 
 /** A token-mode request, with the extras the OpenAI-compatible server needs. */
 export interface OnnxGenerateRequest {
-  tokens: readonly number[];
+  tokens: TokenIds;
   sampling: SamplingParams;
   signal?: AbortSignal;
   onToken?: TokenListener;
@@ -222,7 +222,7 @@ export class OnnxPolicy implements Policy {
   }
 
   async generateBatch(
-    requests: Array<Extract<GenerateRequest, { tokens: readonly number[] }>>,
+    requests: Array<Extract<GenerateRequest, { tokens: TokenIds }>>,
   ): Promise<GenerateResult[]> {
     return Promise.all(requests.map((r) => this.enqueue(r)));
   }
@@ -437,7 +437,8 @@ export class OnnxPolicy implements Policy {
     const stopChars = Math.max(0, ...(sampling.stop ?? []).map((s) => s.length));
     return {
       pending,
-      prompt: tokens,
+      // The row keeps its prompt past the call (`promptTokens`): a copy, as a lent record asks.
+      prompt: Array.from(tokens),
       sampling,
       rng: new Rng(sampling.seed ?? Math.floor(Math.random() * 2 ** 32)),
       stopIds: new Set([...(pending.request.ignoreEos ? [] : eosTokenIds), ...(sampling.stopTokenIds ?? [])]),

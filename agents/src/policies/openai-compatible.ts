@@ -8,6 +8,7 @@ import type {
   Policy,
   PolicyScheme,
   SamplingParams,
+  TokenIds,
 } from '../policy.ts';
 import type { Tokenizer } from '../tokenizer.ts';
 
@@ -138,7 +139,7 @@ export function createOpenAICompatiblePolicy(settings: OpenAICompatibleSettings)
   }
 
   async function completeTokens(
-    tokens: readonly number[],
+    tokens: TokenIds,
     sampling: SamplingParams,
     signal: AbortSignal | undefined,
   ): Promise<GenerateResult> {
@@ -146,7 +147,8 @@ export function createOpenAICompatiblePolicy(settings: OpenAICompatibleSettings)
       '/completions',
       {
         model: settings.model,
-        prompt: tokens,
+        // A view onto the loop's int32 record serialises as an object: the wire wants a list.
+        prompt: Array.from(tokens),
         ...samplingBody(sampling),
         ...(sampling.stopTokenIds ? { stop_token_ids: sampling.stopTokenIds } : {}),
         logprobs: 1,

@@ -77,7 +77,7 @@ export class TinkerPolicy implements Policy {
     // Tinker's `stop` is strings or token ids, not both: strings when the request has them (the service then stops at eos itself).
     const stop = s.stop?.length ? s.stop : s.stopTokenIds?.length ? s.stopTokenIds : [...this.eosTokenIds];
     const out = await this.client.call<SampleResponseWire>('asample', {
-      prompt: { chunks: [{ type: 'encoded_text', tokens: request.tokens }] },
+      prompt: { chunks: [{ type: 'encoded_text', tokens: Array.from(request.tokens) }] },
       sampling_params: {
         max_tokens: s.maxTokens,
         temperature: s.temperature ?? 1,

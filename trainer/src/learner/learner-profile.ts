@@ -8,7 +8,7 @@
  * while a thread's CPU time is its own work, so data-parallel efficiency can be read from CPU times
  * when two idle cores are not to be had.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 
 export type LearnerPhase = 'forward' | 'backward' | 'optimizer' | 'sync';
 
@@ -32,6 +32,77 @@ export interface LearnerProfile {
   runQueueMs: number;
   /** Data-parallel: each replica's figures; `cpuMs` then is the calling thread's own share of the sync. */
   replicas?: ReplicaProfile[];
+  /**
+   * Learner in worker threads: each call to a worker since the last profile (the latest
+   * `MAX_TIMED_CALLS`), stamped on the process clock, and the calling thread's gradient sums.
+   */
+  calls?: WorkerCallTiming[];
+}
+
+/** The latest calls a worker learner keeps for its profile (a run that never takes one stays bounded). */
+export const MAX_TIMED_CALLS = 4096;
+
+/**
+ * One call to a learner worker, each stamp in ms on `processClockMs`. A gradient sum on the calling
+ * thread is a call of `replica` -1 whose stamps all fall within the sum.
+ */
+export interface WorkerCallTiming {
+  method: string;
+  replica: number;
+  /** The calling thread began the call (before serialising its arguments). */
+  sent: number;
+  /** `postMessage` returned: the arguments are serialised and queued. */
+  posted: number;
+  /** The worker's message handler ran. */
+  received: number;
+  /** The worker began the call (the calls before it done). */
+  started: number;
+  /** The worker finished it (before serialising the reply). */
+  ended: number;
+  /** The calling thread had the reply. */
+  replied: number;
+  /** The worker thread's CPU ms and run-queue ms during the call. */
+  cpuMs: number;
+  runQueueMs: number;
+}
+
+/**
+ * A monotonic clock every thread of the process shares, in ms (`performance.now()` counts from each
+ * thread's own start, so stamps of two threads would not compare).
+ */
+export function processClockMs(): number {
+  return Number(process.hrtime.bigint()) / 1e6;
+}
+
+/** The calling thread's id (Linux's tid, as in `/proc/<pid>/task`); undefined off Linux. */
+export function threadId(): number | undefined {
+  try {
+    return Number(readlinkSync('/proc/thread-self').split('/').pop());
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Every thread of this process with its CPU and run-queue ms so far, by thread id: beside the
+ * main thread and workers, V8's helper threads (garbage collection, the optimising compiler) and
+ * libuv's. Empty off Linux.
+ */
+export function processThreadTimes(): Map<number, { cpuMs: number; runQueueMs: number }> {
+  const times = new Map<number, { cpuMs: number; runQueueMs: number }>();
+  try {
+    for (const tid of readdirSync('/proc/self/task')) {
+      try {
+        const [cpu, queued] = readFileSync(`/proc/self/task/${tid}/schedstat`, 'utf8').split(' ').map(Number);
+        times.set(Number(tid), { cpuMs: cpu! / 1e6, runQueueMs: queued! / 1e6 });
+      } catch {
+        // the thread ended between listing and reading
+      }
+    }
+  } catch {
+    // not Linux
+  }
+  return times;
 }
 
 export function emptyLearnerProfile(): LearnerProfile {

@@ -2,6 +2,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { ToolGymError } from '@toolgym/protocol';
 import { createEmbeddedLearner, type EmbeddedLearnerSettings } from './embedded-learner.ts';
+import { processClockMs, threadId, threadTimes } from './learner-profile.ts';
 import type { WorkerReply } from './worker-learner.ts';
 
 const port = parentPort!;
@@ -9,13 +10,16 @@ const ready = createEmbeddedLearner(workerData as EmbeddedLearnerSettings);
 let queue: Promise<unknown> = Promise.resolve();
 
 port.on('message', ({ id, method, args }: { id: number; method: string; args: unknown[] }) => {
+  const received = processClockMs();
   queue = queue.then(async () => {
+    const started = processClockMs();
+    const before = threadTimes();
     let reply: WorkerReply;
     try {
       const learner = await ready;
       const value =
         method === 'ready'
-          ? undefined
+          ? threadId()
           : await (learner as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[method]!(
               ...args,
             );
@@ -25,6 +29,14 @@ port.on('message', ({ id, method, args }: { id: number; method: string; args: un
       const typed = error instanceof ToolGymError ? { code: error.code, hint: error.hint } : {};
       reply = { id, ok: false, error: { name: error.name, message: error.message, ...typed } };
     }
+    const after = threadTimes();
+    reply.timing = {
+      received,
+      started,
+      ended: processClockMs(),
+      cpuMs: after.cpuMs - before.cpuMs,
+      runQueueMs: after.runQueueMs - before.runQueueMs,
+    };
     port.postMessage(reply);
   });
 });

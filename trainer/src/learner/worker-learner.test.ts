@@ -123,6 +123,55 @@ describe('worker learner (the embedded learner in a worker thread)', () => {
     }
   });
 
+  it('refuses a young generation that is not a positive number of MB', async () => {
+    const weights = initDecoderWeights(decoder, { seed: 1 });
+    for (const youngGenerationMb of [0, -8, Number.NaN])
+      await expect(createWorkerLearner({ decoder, weights }, 1, { youngGenerationMb })).rejects.toThrow(
+        LearnerInputError,
+      );
+  });
+
+  it('times every call of a step on one clock, and a larger young generation trains the same bits', async () => {
+    const weights = initDecoderWeights(decoder, { seed: 3, std: 0.2 });
+    const plain = await createWorkerLearner({ decoder, weights }, 2);
+    const young = await createWorkerLearner({ decoder, weights }, 2, { youngGenerationMb: 96 });
+    try {
+      expect(new Set(plain.threadIds).size).toBe(2); // two threads, each with its own id
+      for (const learner of [plain, young]) {
+        await learner.forwardBackward(data, 'ppo');
+        await learner.optimStep({ learningRate: 0.02 });
+      }
+      const { calls } = await plain.takeProfile();
+      expect(calls!.map((c) => `${c.method}:${c.replica}`).sort()).toEqual(
+        [
+          ...[0, 1].flatMap((k) =>
+            ['forwardBackward', 'getGradients', 'setGradients', 'optimStep'].map((m) => `${m}:${k}`),
+          ),
+          'sum:-1',
+        ].sort(),
+      );
+      for (const c of calls!) {
+        // `posted` is the calling thread's, so the worker may have the message before it
+        const stamps = [c.sent, c.received, c.started, c.ended, c.replied];
+        expect(stamps, c.method).toEqual([...stamps].sort((a, b) => a - b));
+        expect(c.posted).toBeGreaterThanOrEqual(c.sent);
+        expect(c.posted).toBeLessThanOrEqual(c.replied);
+      }
+      // the sum runs between the gradients coming out and going back in
+      const at = (method: string) => calls!.filter((c) => c.method === method);
+      const sum = at('sum')[0]!;
+      for (const c of at('getGradients')) expect(c.replied).toBeLessThanOrEqual(sum.started);
+      for (const c of at('setGradients')) expect(c.sent).toBeGreaterThanOrEqual(sum.ended);
+      expect((await plain.takeProfile()).calls).toEqual([]); // taken once
+      const [a, b] = [await plain.saveState(), await young.saveState()];
+      for (const key of ['weights', 'adamM', 'adamV'] as const)
+        for (const [name, values] of Object.entries(a[key])) expect(b[key][name], name).toEqual(values);
+    } finally {
+      await plain.close();
+      await young.close();
+    }
+  });
+
   it('shards hold every datum once, by length, as even as can be in padded tokens', () => {
     // input lengths 5, 4, 10, 1, 3: the best cut is [1, 3, 4, 5] (4 × 5 = 20 padded) | [10] (10)
     const shards = shardData(data, 2);

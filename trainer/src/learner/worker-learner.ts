@@ -30,7 +30,11 @@ import {
   emptyLearnerProfile,
   type LearnerPhase,
   type LearnerProfile,
+  MAX_TIMED_CALLS,
+  processClockMs,
   startThreadClock,
+  threadTimes,
+  type WorkerCallTiming,
 } from './learner-profile.ts';
 
 /** The learner behind worker threads, and where its steps' time went. */
@@ -38,24 +42,66 @@ export interface WorkerLearner extends Learner {
   /**
    * Time by phase since the last call: forward, backward and optimiser as the slowest replica spent
    * them (replicas run in parallel), the gradient sync as the calling thread waited for it; each
-   * replica's busy, CPU and waiting time (`replicas`), and the calling thread's CPU time in the sync.
+   * replica's busy, CPU and waiting time (`replicas`), the calling thread's CPU time in the sync, and
+   * every call's timeline (`calls`).
    */
   takeProfile(): Promise<LearnerProfile>;
+  /** The worker threads' ids (Linux's tid; undefined off Linux), in replica order. */
+  readonly threadIds: ReadonlyArray<number | undefined>;
 }
 
+/** The worker's stamps of a call, on the process clock (see `WorkerCallTiming`). */
+export type WorkerCallStamps = Pick<
+  WorkerCallTiming,
+  'received' | 'started' | 'ended' | 'cpuMs' | 'runQueueMs'
+>;
+
 /** What the worker posts back for call `id`. */
-export type WorkerReply =
+export type WorkerReply = (
   | { id: number; ok: true; value: unknown }
-  | { id: number; ok: false; error: { name: string; message: string; code?: string; hint?: string } };
+  | { id: number; ok: false; error: { name: string; message: string; code?: string; hint?: string } }
+) & { timing?: WorkerCallStamps };
 
 type Call = (method: string, ...args: unknown[]) => Promise<unknown>;
 
-/** One worker thread running an embedded learner; calls are answered in order. */
+/** How the worker threads run (their JavaScript heap), beside the learner's settings. */
+export interface WorkerLearnerOptions {
+  /**
+   * Each worker's young generation in MB (V8's `maxYoungGenerationSizeMb`; its default, 48 MB
+   * here, when unset). A step's tape keeps every activation's tensor object alive until the
+   * backward pass, so a young generation that fills within the step promotes them to the old
+   * space; a larger one cut the CPU of V8's helper threads (collection and recompiles), which with
+   * two workers on two cores take turns from the workers (trainer README, learner section).
+   */
+  youngGenerationMb?: number;
+}
+
+/** Calls about the worker rather than the learner's work, left out of the profile's timeline. */
+const UNTIMED = new Set(['ready', 'takeProfile']);
+
+/** One worker thread running an embedded learner; calls are answered in order, each timed into `calls`. */
 async function startWorker(
   settings: EmbeddedLearnerSettings,
-): Promise<{ call: Call; close: () => Promise<void> }> {
-  const worker = new Worker(new URL('./learner-worker.js', import.meta.url), { workerData: settings });
-  const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  options: WorkerLearnerOptions,
+  replica: number,
+  calls: WorkerCallTiming[],
+): Promise<{ call: Call; close: () => Promise<void>; threadId: number | undefined }> {
+  const worker = new Worker(new URL('./learner-worker.js', import.meta.url), {
+    workerData: settings,
+    ...(options.youngGenerationMb !== undefined
+      ? { resourceLimits: { maxYoungGenerationSizeMb: options.youngGenerationMb } }
+      : {}),
+  });
+  const pending = new Map<
+    number,
+    {
+      method: string;
+      sent: number;
+      posted: number;
+      resolve: (v: unknown) => void;
+      reject: (e: Error) => void;
+    }
+  >();
   let nextId = 0;
   let dead: Error | undefined;
   const fail = (error: Error) => {
@@ -67,6 +113,17 @@ async function startWorker(
     const p = pending.get(reply.id);
     if (!p) return;
     pending.delete(reply.id);
+    if (reply.timing && !UNTIMED.has(p.method)) {
+      if (calls.length >= MAX_TIMED_CALLS) calls.shift();
+      calls.push({
+        method: p.method,
+        replica,
+        sent: p.sent,
+        posted: p.posted,
+        ...reply.timing,
+        replied: processClockMs(),
+      });
+    }
     if (reply.ok) p.resolve(reply.value);
     else {
       const { name, message, code, hint } = reply.error;
@@ -86,8 +143,9 @@ async function startWorker(
     if (dead) return Promise.reject(dead);
     const id = nextId++;
     return new Promise((resolve, reject) => {
-      pending.set(id, { resolve, reject });
+      const sent = processClockMs();
       worker.postMessage({ id, method, args });
+      pending.set(id, { method, sent, posted: processClockMs(), resolve, reject });
     });
   };
   const close = async () => {
@@ -97,12 +155,12 @@ async function startWorker(
     await worker.terminate();
   };
   try {
-    await call('ready');
+    const threadId = (await call('ready')) as number | undefined;
+    return { call, close, threadId };
   } catch (e) {
     await worker.terminate();
     throw e;
   }
-  return { call, close };
 }
 
 /**
@@ -137,12 +195,19 @@ export function shardData(data: Datum[], n: number): Array<{ data: Datum[]; indi
 export async function createWorkerLearner(
   settings: EmbeddedLearnerSettings,
   workers = 1,
+  options: WorkerLearnerOptions = {},
 ): Promise<WorkerLearner> {
   if (!Number.isInteger(workers) || workers < 1)
     throw new LearnerInputError(`workers must be a whole number ≥ 1, got ${workers}`);
+  const young = options.youngGenerationMb;
+  if (young !== undefined && !(Number.isFinite(young) && young > 0))
+    throw new LearnerInputError(`youngGenerationMb must be a number of MB > 0, got ${young}`);
   const replicas: Array<Awaited<ReturnType<typeof startWorker>>> = [];
+  const calls: WorkerCallTiming[] = [];
   try {
-    for (const r of await Promise.allSettled(Array.from({ length: workers }, () => startWorker(settings)))) {
+    for (const r of await Promise.allSettled(
+      Array.from({ length: workers }, (_, k) => startWorker(settings, options, k, calls)),
+    )) {
       if (r.status === 'rejected') throw r.reason;
       replicas.push(r.value);
     }
@@ -196,6 +261,7 @@ export async function createWorkerLearner(
   };
 
   return {
+    threadIds: replicas.map((r) => r.threadId),
     info: () => first.call('info'),
     forward: (data, lossFn, config) => sharded('forward', data, lossFn, config),
     forwardBackward: (data, lossFn, config) => sharded('forwardBackward', data, lossFn, config),
@@ -206,6 +272,8 @@ export async function createWorkerLearner(
         const parts = (await all('getGradients')) as Array<DecoderWeights | undefined>;
         const present = parts.filter((p): p is DecoderWeights => p !== undefined);
         if (present.length > 0) {
+          const sumStart = processClockMs();
+          const sumTimes = threadTimes();
           const sum: DecoderWeights = {};
           for (const p of present)
             for (const [name, g] of Object.entries(p)) {
@@ -213,6 +281,17 @@ export async function createWorkerLearner(
               for (let i = 0; i < g.length; i++) total[i]! += g[i]!;
               sum[name] = total;
             }
+          const [sumEnd, summed] = [processClockMs(), threadTimes()];
+          const during = { sent: sumStart, posted: sumStart, received: sumStart, started: sumStart };
+          calls.push({
+            method: 'sum',
+            replica: -1,
+            ...during,
+            ended: sumEnd,
+            replied: sumEnd,
+            cpuMs: summed.cpuMs - sumTimes.cpuMs,
+            runQueueMs: summed.runQueueMs - sumTimes.runQueueMs,
+          });
           await all('setGradients', sum);
         }
       }
@@ -231,6 +310,7 @@ export async function createWorkerLearner(
         const computed = computing.reduce((sum, phase) => sum + p.ms[phase], 0);
         return { busyMs: computed + p.ms.sync, cpuMs: p.cpuMs, waitMs: sharedCallMs - computed };
       });
+      profile.calls = calls.splice(0);
       own = emptyLearnerProfile();
       sharedCallMs = 0;
       return profile;

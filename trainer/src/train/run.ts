@@ -14,6 +14,7 @@ import {
   initDecoderWeights,
   type OnnxPolicy,
   type Policy,
+  RenderCache,
   type RolloutSink,
   runRollouts,
   type SamplingParams,
@@ -227,6 +228,15 @@ export async function openRun(options: TrainOptions): Promise<TrainingRun> {
   const runId = options.runId ?? dir.name;
   const { template, toolFormat } = chatLayout(chat, tools);
   const episode = { template, toolFormat, maxTurns: config.maxTurns, maxContextTokens: decoder.maxPositions };
+  // One render cache per policy and environment played (one tokenizer and tool list), kept across steps.
+  const renderCaches = new WeakMap<Policy, WeakMap<Environment, RenderCache>>();
+  const renderCacheOf = (p: Policy, played: Environment) => {
+    const byEnvironment = renderCaches.get(p) ?? new WeakMap<Environment, RenderCache>();
+    renderCaches.set(p, byEnvironment);
+    const cache = byEnvironment.get(played) ?? new RenderCache();
+    byEnvironment.set(played, cache);
+    return cache;
+  };
 
   const run: TrainingRun = {
     config,
@@ -286,6 +296,7 @@ export async function openRun(options: TrainOptions): Promise<TrainingRun> {
         baseSeed: record.baseSeed ?? run.rolloutSeed,
         sampling,
         episode,
+        renderCache: renderCacheOf(p, played),
         runId: record.runId ?? runId,
         ...(record.step !== undefined ? { step: record.step } : {}),
         ...(record.progress !== undefined ? { trainingProgress: record.progress } : {}),

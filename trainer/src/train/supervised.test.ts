@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { TrainConfigError } from './config.ts';
 import { demoBatch, packedDatum } from './learner-data.ts';
 import { Rng } from '@toolgym/protocol';
-import { demonstrationsThatFit, turnsLongerThan } from './supervised.ts';
+import { demonstrationsThatFit, oracleShortfall, turnsLongerThan } from './supervised.ts';
 
 /** A demonstration of `length` tokens: a prompt of 4, then trained tokens, then `tail` untrained (the last tool result). */
 const demo = (id: string, length: number, tail = 0): Trajectory =>
@@ -63,5 +63,25 @@ describe('demonstrations whose turns are longer than a sampling limit', () => {
     expect(turnsLongerThan(demos, 256)).toBe(1);
     expect(turnsLongerThan(demos, 300)).toBe(0);
     expect(turnsLongerThan([], 1)).toBe(0);
+  });
+});
+
+describe("the oracle's shortfall", () => {
+  const episode = (id: string, status: string, extra: object = {}) =>
+    ({ id, status, ...extra }) as unknown as Trajectory;
+
+  it('says how many tasks the oracle failed and how those episodes ended, and nothing when it solved all', () => {
+    const solved = [episode('a', 'terminated'), episode('b', 'terminated')];
+    const all = [
+      ...solved,
+      episode('c', 'terminated', { tokenization: 'exact' }),
+      episode('d', 'failed', { failure: { code: 'sandbox_failed' } }),
+      episode('e', 'failed', { failure: { code: 'sandbox_failed' } }),
+      episode('f', 'truncated', { truncation: 'max_turns' }),
+    ];
+    expect(oracleShortfall('warm-up', all, solved)).toBe(
+      'warm-up: the oracle solved 2 of 6 tasks; the others: 1 terminated (graded wrong), 2 failed (sandbox_failed), 1 truncated (max_turns)',
+    );
+    expect(oracleShortfall('warm-up', solved, solved)).toBeUndefined();
   });
 });

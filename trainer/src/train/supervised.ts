@@ -99,6 +99,8 @@ async function demonstrations(
         ? `its episodes do not fit policy.model.maxPositions ${maxLength}: raise it, or shorten the prompt (template.kind: compact)`
         : "check the phase's environment options with `toolgym eval --policy oracle`",
     );
+  const shortfall = oracleShortfall(phase, all, passed);
+  if (shortfall) run.log(shortfall);
   const { kept, overContext } = demonstrationsThatFit(phase, passed, maxLength);
   const metricsPhase = phase === 'pretrain' ? 'pretrain' : 'warmup';
   // The warm-up plays the environment RL and evaluation play: a turn of its demonstrations that
@@ -154,10 +156,26 @@ export function demonstrationsThatFit(
 }
 
 /** How a phase's episodes ended, e.g. "12 truncated (token_budget), 2 failed (tool_failed), 3 terminated". */
+/**
+ * The line that says the oracle failed some of a phase's tasks, and how those episodes ended. A tool
+ * that fails under load (a sandbox that cannot start in time) fails the oracle too, and the phase
+ * then teaches fewer demonstrations than its tasks hold.
+ */
+export function oracleShortfall(
+  phase: string,
+  all: readonly Trajectory[],
+  passed: readonly Trajectory[],
+): string | undefined {
+  if (passed.length === all.length) return undefined;
+  const solved = new Set(passed);
+  return `${phase}: the oracle solved ${solved.size} of ${all.length} tasks; the others: ${endings(all.filter((t) => !solved.has(t)))}`;
+}
+
 function endings(episodes: readonly Trajectory[]): string {
   const counts = new Map<string, number>();
   for (const t of episodes) {
-    const why = t.truncation ?? t.failure?.code;
+    const unpassed = t.tokenization === 'exact' ? 'graded wrong' : `${t.tokenization} tokens`;
+    const why = t.truncation ?? t.failure?.code ?? (t.status === 'terminated' ? unpassed : undefined);
     const key = why ? `${t.status} (${why})` : t.status;
     counts.set(key, (counts.get(key) ?? 0) + 1);
   }
