@@ -32,8 +32,6 @@ const rows = Number(values.rows);
 const from = Number(values.from);
 const to = Number(values.to);
 
-1024;
-
 /** One case, in this process: prints `peak_mb cpu_s`. */
 async function runCase(kind: string): Promise<void> {
   const session = await ort.InferenceSession.create(

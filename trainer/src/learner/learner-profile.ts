@@ -93,8 +93,7 @@ export function processThreadTimes(): Map<number, { cpuMs: number; runQueueMs: n
   try {
     for (const tid of readdirSync('/proc/self/task')) {
       try {
-        const [cpu, queued] = readFileSync(`/proc/self/task/${tid}/schedstat`, 'utf8').split(' ').map(Number);
-        times.set(Number(tid), { cpuMs: cpu! / 1e6, runQueueMs: queued! / 1e6 });
+        times.set(Number(tid), schedstatMs(`/proc/self/task/${tid}/schedstat`));
       } catch {
         // the thread ended between listing and reading
       }
@@ -103,6 +102,12 @@ export function processThreadTimes(): Map<number, { cpuMs: number; runQueueMs: n
     // not Linux
   }
   return times;
+}
+
+/** A thread's schedstat file (nanoseconds on a CPU, nanoseconds waiting to run) in ms. */
+function schedstatMs(file: string): { cpuMs: number; runQueueMs: number } {
+  const [cpu, queued] = readFileSync(file, 'utf8').split(' ').map(Number);
+  return { cpuMs: cpu! / 1e6, runQueueMs: queued! / 1e6 };
 }
 
 export function emptyLearnerProfile(): LearnerProfile {
@@ -115,8 +120,7 @@ export function emptyLearnerProfile(): LearnerProfile {
  */
 export function threadTimes(): { cpuMs: number; runQueueMs: number } {
   try {
-    const [cpu, queued] = readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ').map(Number);
-    return { cpuMs: cpu! / 1e6, runQueueMs: queued! / 1e6 };
+    return schedstatMs('/proc/thread-self/schedstat');
   } catch {
     return { cpuMs: Number.NaN, runQueueMs: Number.NaN };
   }
