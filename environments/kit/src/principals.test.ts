@@ -6,6 +6,9 @@ import { defineEnvironment } from './define-environment.ts';
 import { Environment } from './episode.ts';
 import { weightedReward } from './reward.ts';
 
+/** The gold answer: no random episode id or session id can contain it by chance. */
+const SECRET = 'the secret is ultramarine-quokka';
+
 /** Grades from `info` that names the gold, or fails with the gold in its message. */
 const secretive = defineEnvironment({
   id: 'secretive',
@@ -13,8 +16,8 @@ const secretive = defineEnvironment({
   description: 'Its grade knows a secret.',
   config: z.object({ failGrade: z.boolean().default(false) }),
   tasks: () => [
-    { id: 'a', split: 'train', prompt: 'Guess.', answer: 'the secret is 42', meta: {} },
-    { id: 'b', split: 'test', prompt: 'Guess.', answer: 'the secret is 42', meta: {} },
+    { id: 'a', split: 'train', prompt: 'Guess.', answer: SECRET, meta: {} },
+    { id: 'b', split: 'test', prompt: 'Guess.', answer: SECRET, meta: {} },
   ],
   tools: { guess: { description: 'Guess.', input: z.object({ text: z.string() }), run: ({ text }) => text } },
   setup: () => ({}),
@@ -46,8 +49,8 @@ describe('what an agent session can read of a grade', () => {
     await Promise.all([agent.start({ taskId: 'a' }), trainer.start({ taskId: 'a' })]);
     const [mine, theirs] = await Promise.all([agent.end(), trainer.end()]);
     expect(mine.reward).toMatchObject({ total: 0, components: { correct: 0 }, info: {} });
-    expect(JSON.stringify(mine)).not.toContain('42');
-    expect(theirs.reward.info).toEqual({ gold: 'the secret is 42' });
+    expect(JSON.stringify(mine)).not.toContain('ultramarine');
+    expect(theirs.reward.info).toEqual({ gold: SECRET });
   });
 
   it('tells an agent only the code of a failed grade, and logs the details', async () => {
@@ -61,13 +64,13 @@ describe('what an agent session can read of a grade', () => {
         (error: unknown) => error as Error & { data?: { code?: string } },
       );
       expect(failure?.data?.code).toBe('gold_unreadable');
-      expect(failure?.message).not.toContain('42');
-      expect(String(log.mock.calls.at(-1)?.[0])).toContain('could not compare with the secret is 42');
+      expect(failure?.message).not.toContain('ultramarine');
+      expect(String(log.mock.calls.at(-1)?.[0])).toContain(`could not compare with ${SECRET}`);
     } finally {
       log.mockRestore();
     }
     const trainer = await EnvironmentClient.connect({ kind: 'direct', environment });
     await trainer.start({ taskId: 'a' });
-    await expect(trainer.end()).rejects.toThrow(/the secret is 42/);
+    await expect(trainer.end()).rejects.toThrow(SECRET);
   });
 });
