@@ -1,6 +1,7 @@
+import { plainArray } from '@toolgym/protocol';
 import { describe, expect, it } from 'vitest';
 import { type EpisodeProgress, playEpisode } from '../src/agent-loop.ts';
-import { GrowableBuffer, plainArray } from '../src/growable-buffer.ts';
+import { GrowableBuffer } from '../src/growable-buffer.ts';
 import { createOraclePolicy } from '../src/policies/scripted.ts';
 import { TokenLedger } from '../src/token-ledger.ts';
 import { ByteTokenizerTestDouble } from './byte-tokenizer.test-double.ts';
@@ -63,7 +64,7 @@ describe('GrowableBuffer', () => {
   it('holds doubles bit for bit, and converts to a plain array that JSON writes as a list', () => {
     const buffer = new GrowableBuffer(Float64Array, 1);
     for (const x of AWKWARD) buffer.push(x);
-    const plain = buffer.toArray();
+    const plain = plainArray(buffer.view());
     expect(Array.isArray(plain)).toBe(true);
     expect(same(plain, AWKWARD)).toBe(true);
     expect(JSON.stringify(plain)).toBe(JSON.stringify(AWKWARD));

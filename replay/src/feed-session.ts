@@ -4,6 +4,7 @@ import {
   type FeedServerMessage,
   type FeedSubscribe,
   REPLAY_FEED_VERSION,
+  trajectoryJson,
 } from '@toolgym/protocol';
 import type { WebSocket } from 'ws';
 import { eventToMessage, type FeedEvent, type StoredEvent } from './feed-events.ts';
@@ -228,9 +229,14 @@ export class FeedSession {
     if (!this.matches(event)) return;
     if (event.type === 'trajectory' && this.subscription.full) {
       const message: FeedEventMessage = eventToMessage(event);
-      if (message.type === 'trajectory')
-        message.trajectory = event.trajectory ?? this.store.getTrajectory(message.summary.id);
-      this.send(message);
+      if (message.type !== 'trajectory') {
+        this.send(message);
+        return;
+      }
+      const trajectory = event.trajectory ?? this.store.getTrajectory(message.summary.id);
+      // The message as JSON: the trajectory's typed arrays as arrays of numbers.
+      if (this.ws.readyState === this.ws.OPEN)
+        this.ws.send(JSON.stringify({ ...message, trajectory: trajectoryJson(trajectory) }));
       return;
     }
     if (this.ws.readyState === this.ws.OPEN) this.ws.send(this.render(event), { binary: false });

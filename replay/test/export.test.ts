@@ -22,7 +22,7 @@ function filledStore(): TrajectoryStore {
     const t = store.getTrajectory(s.id);
     store.setAdvantages(
       s.id,
-      t.lossMask.map((m, i) => (m ? Math.fround(t.reward.total - 0.5 + i * 1e-3) : 0)),
+      Array.from(t.lossMask, (m, i) => (m ? Math.fround(t.reward.total - 0.5 + i * 1e-3) : 0)),
     );
   }
   return store;

@@ -12,8 +12,8 @@ import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { FeedClient } from '../src/feed-client.ts';
-import { serveReplay } from '../src/replay-server.ts';
 import { eventJson, eventToMessage, type StoredEvent } from '../src/feed-events.ts';
+import { serveReplay } from '../src/replay-server.ts';
 import { TrajectoryStore } from '../src/store.ts';
 import { StoreWriter } from '../src/store-writer.ts';
 import { makeGroup, pieceOf, turnsOf } from './generate.ts';
@@ -82,7 +82,7 @@ describe('turns of running episodes', () => {
     expect(store.head()).toBe(before);
     // The committed trajectory keeps both logprobs, and its pieces are those the turns carried.
     expect(store.getTrajectory(a.id).policyLogprobs).toEqual(a.policyLogprobs);
-    expect(store.tokenPieces('r', a.tokens)).toEqual(a.tokens.map(pieceOf));
+    expect(store.tokenPieces('r', a.tokens)).toEqual(Array.from(a.tokens, pieceOf));
   });
 
   it('refuses a malformed turn with the field to fix, and writes none of its batch', () => {
