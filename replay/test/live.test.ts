@@ -34,10 +34,10 @@ function expectPartialOf(t: Trajectory, n: number) {
   const partial = store.getPartialTrajectory(t.id);
   const end = n === t.turns.length ? t.tokens.length : t.turns[n - 1]!.observation.end;
   expect(partial.turnList).toEqual(t.turns.slice(0, n));
-  expect(partial.tokens).toEqual(t.tokens.slice(0, end));
-  expect(partial.lossMask).toEqual(t.lossMask.slice(0, end));
-  expect(partial.logprobs).toEqual(t.logprobs.slice(0, end));
-  expect(partial.policyLogprobs).toEqual(t.policyLogprobs!.slice(0, end));
+  expect(partial.tokens).toEqual(Array.from(t.tokens.subarray(0, end)));
+  expect(partial.lossMask).toEqual(Array.from(t.lossMask.subarray(0, end)));
+  expect(partial.logprobs).toEqual(Array.from(t.logprobs.subarray(0, end)));
+  expect(partial.policyLogprobs).toEqual(Array.from(t.policyLogprobs!.subarray(0, end)));
   expect(partial.pieces).toEqual(partial.tokens.map(pieceOf));
   return partial;
 }
