@@ -330,9 +330,9 @@ describe('turn-level credit', () => {
   const episode = (steps: number[] | undefined): Trajectory =>
     ({
       id: 'ep-1',
-      tokens: [1, 2, 3, 4, 5, 6, 7],
-      lossMask: [0, 0, 1, 1, 0, 1, 1],
-      logprobs: [0, 0, -0.1, -0.2, 0, -0.3, -0.4],
+      tokens: Int32Array.of(1, 2, 3, 4, 5, 6, 7),
+      lossMask: Uint8Array.of(0, 0, 1, 1, 0, 1, 1),
+      logprobs: Float64Array.of(0, 0, -0.1, -0.2, 0, -0.3, -0.4),
       turns: [
         { sampled: { start: 2, end: 4 }, toolCalls: [{}, {}] },
         { sampled: { start: 5, end: 7 }, toolCalls: [{}] },
