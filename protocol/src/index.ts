@@ -38,6 +38,7 @@ export {
   trajectoryGroupJson,
   type BranchJson,
   type TrajectoryJson,
+  type TrajectoryGroupJson,
   type Span,
   type Branch,
   type FinishReason,

@@ -240,10 +240,11 @@ export function trajectoryJson(t: Trajectory): TrajectoryJson {
   return t.branches ? { ...json, branches: t.branches.map(plainSequence) } : (json as TrajectoryJson);
 }
 
+/** A group as JSON holds it (what `TrajectoryGroupSchema` parses). */
+export type TrajectoryGroupJson = Omit<TrajectoryGroup, 'trajectories'> & { trajectories: TrajectoryJson[] };
+
 /** A group ready for `JSON.stringify` (see `trajectoryJson`). */
-export function trajectoryGroupJson(
-  g: TrajectoryGroup,
-): Omit<TrajectoryGroup, 'trajectories'> & { trajectories: TrajectoryJson[] } {
+export function trajectoryGroupJson(g: TrajectoryGroup): TrajectoryGroupJson {
   return { ...g, trajectories: g.trajectories.map(trajectoryJson) };
 }
 
