@@ -2,11 +2,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
+  type EpisodeTurn,
   FEED_CLOSE_CODES,
   type FeedEventMessage,
   type FeedServerMessage,
   FeedServerMessageSchema,
   type Trajectory,
+  type TrajectoryGroup,
 } from '@toolgym/protocol';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -325,6 +327,48 @@ describe('StoreWriter (a worker thread)', () => {
     for (const g of groups) expect(store.getGroup(g.id)).toEqual(g);
     const turns = store.eventsAfter(0, { runId: 'ring', limit: 10_000 }).filter((e) => e.type === 'turn');
     expect(turns).toHaveLength(groups.flatMap((g) => g.trajectories.flatMap((t) => t.turns)).length);
+  });
+
+  it('token arrays handed over as typed arrays are stored as the same numbers, through the ring and when it is full', async () => {
+    for (const [runId, ringBytes] of [
+      ['typed-ring', 64 * 1024 * 1024],
+      ['typed-full', 8],
+    ] as const) {
+      const writer = await StoreWriter.open(store.path, { durability: 'normal', ringBytes });
+      const group = makeGroup({ runId, step: 0, taskIndex: 0, groupSize: 2 });
+      const [streamed, whole] = group.trajectories as [Trajectory, Trajectory];
+      const typedTurn = (turn: EpisodeTurn): EpisodeTurn =>
+        ({
+          ...turn,
+          tokens: {
+            ...turn.tokens,
+            ids: Int32Array.from(turn.tokens.ids),
+            lossMask: Uint8Array.from(turn.tokens.lossMask),
+            logprobs: Float64Array.from(turn.tokens.logprobs),
+            policyLogprobs: Float64Array.from(turn.tokens.policyLogprobs!),
+          },
+        }) as unknown as EpisodeTurn;
+      const typedGroup = {
+        ...group,
+        trajectories: group.trajectories.map((t) => ({
+          ...t,
+          tokens: Int32Array.from(t.tokens),
+          lossMask: Uint8Array.from(t.lossMask),
+          logprobs: Float64Array.from(t.logprobs),
+          policyLogprobs: Float64Array.from(t.policyLogprobs!),
+        })),
+      } as unknown as TrajectoryGroup;
+      try {
+        const turns = turnsOf(streamed);
+        for (const turn of turns) await writer.appendTurn(typedTurn(turn));
+        expectPartialOf(streamed, turns.length);
+        await writer.appendGroup(typedGroup);
+      } finally {
+        await writer.close();
+      }
+      expect(store.getGroup(group.id)).toEqual(group);
+      expect(store.getTrajectory(whole.id).logprobs).toEqual(whole.logprobs);
+    }
   });
 
   it('a writer thread killed with writes in the ring: each is refused, none half-written, and a new writer commits them whole', async () => {
