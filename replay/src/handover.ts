@@ -100,7 +100,11 @@ export function packGroup(
 }
 
 /** The group as the caller handed it over (`turnsJson`: its trajectories' turns, when they crossed as JSON). */
-export function unpackGroup(group: TrajectoryGroup, take: Unpack, turnsJson?: readonly string[]): TrajectoryGroup {
+export function unpackGroup(
+  group: TrajectoryGroup,
+  take: Unpack,
+  turnsJson?: readonly string[],
+): TrajectoryGroup {
   const unpacked = mapGroup(group, take);
   if (!turnsJson) return unpacked;
   return {

@@ -970,7 +970,18 @@ export class TrajectoryStore {
   }
 }
 
-const EVENT_COLUMNS = ['cursor', 'seq', 'run_id', 'type', 'at', 'env_id', 'task_id', 'reward', 'payload', 'frame'] as const;
+const EVENT_COLUMNS = [
+  'cursor',
+  'seq',
+  'run_id',
+  'type',
+  'at',
+  'env_id',
+  'task_id',
+  'reward',
+  'payload',
+  'frame',
+] as const;
 type EventColumns = { [K in (typeof EVENT_COLUMNS)[number]]: number } & { seq?: number; frame?: number };
 const eventColumnsOf = new WeakMap<Database.Statement, EventColumns>();
 

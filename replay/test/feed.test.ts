@@ -239,7 +239,7 @@ describe('replay feed', () => {
     const metricsOf = (keys: number) =>
       Object.fromEntries(Array.from({ length: keys }, (_, k) => [`metric/${k}`, k / 7]));
     const sizes = [0, 150, 5000];
-    sizes.forEach((keys, step) => store.appendStepMetrics('sizes', step, metricsOf(keys)));
+    for (const [step, keys] of sizes.entries()) store.appendStepMetrics('sizes', step, metricsOf(keys));
     server = await serveReplay({ store, viewer: false });
     const events = () =>
       store
@@ -258,7 +258,7 @@ describe('replay feed', () => {
     // Live: a client following gets the same sizes as they commit, between control messages.
     const live = rawSubscribe(server.feedUrl, { runId: 'sizes' });
     await until(() => live.messages.some((m) => m.type === 'caught-up'), 5000, 'caught-up');
-    sizes.forEach((keys, i) => store.appendStepMetrics('sizes', sizes.length + i, metricsOf(keys)));
+    for (const [i, keys] of sizes.entries()) store.appendStepMetrics('sizes', sizes.length + i, metricsOf(keys));
     await until(
       () => live.messages.filter((m) => m.type === 'step-metrics').length === 2 * sizes.length,
       10_000,
