@@ -6,7 +6,8 @@ import { isNumberArray, type NumberRing, type RingReader, type RingSpan } from '
  * by element, and the token arrays are most of a trajectory: they go into the ring shared with the
  * thread (`number-ring.ts`), or, when it is full, packed into Float64Arrays (exact for every number)
  * that are copied as bytes. An array holding anything but numbers is sent as it is, so the thread's
- * validation still names it. Plain and typed arrays both cross; the thread gets plain arrays.
+ * validation still names it. Plain and typed arrays both cross (a typed array on shared memory as
+ * a view of it); the thread gets plain arrays.
  *
  * A turn's `turn` (and a trajectory's `turns`) crosses as the JSON made for its feed event: one
  * string copy where structured clone would walk the object again.
@@ -20,7 +21,7 @@ const TRAJECTORY_ARRAYS = ['tokens', 'lossMask', 'logprobs', 'policyLogprobs', '
 const TURN_ARRAYS = ['ids', 'lossMask', 'logprobs', 'policyLogprobs'] as const;
 
 function pack(values: unknown): unknown {
-  if (!isNumberArray(values)) return values;
+  if (!isNumberArray(values) || isShared(values)) return values;
   const packed = new Float64Array(values.length);
   for (let i = 0; i < values.length; i++) {
     const v: unknown = values[i];
@@ -31,7 +32,16 @@ function pack(values: unknown): unknown {
 }
 
 function unpack(values: unknown): unknown {
-  return values instanceof Float64Array ? Array.from(values) : values;
+  return ArrayBuffer.isView(values) && isNumberArray(values) ? Array.from(values) : values;
+}
+
+/**
+ * A typed array on memory already shared with the thread (a rollout engine that records tokens in a
+ * SharedArrayBuffer): it crosses as a view of that memory, with no copy. The record it views must
+ * only grow, never be written over, until the write is committed.
+ */
+function isShared(values: unknown): boolean {
+  return ArrayBuffer.isView(values) && values.buffer instanceof SharedArrayBuffer && isNumberArray(values);
 }
 
 function mapFields<T extends object>(
@@ -62,7 +72,7 @@ function mapTurn(turn: EpisodeTurn, f: (values: unknown) => unknown): EpisodeTur
 /** Each array into the ring when it fits (a 0 left in its place), else packed into the message. */
 function packer(ring: NumberRing, spans: Spans): (values: unknown) => unknown {
   return (values) => {
-    const span = isNumberArray(values) ? ring.put(values) : undefined;
+    const span = isNumberArray(values) && !isShared(values) ? ring.put(values) : undefined;
     spans.push(span ?? null);
     return span ? 0 : pack(values);
   };

@@ -329,11 +329,28 @@ describe('StoreWriter (a worker thread)', () => {
     expect(turns).toHaveLength(groups.flatMap((g) => g.trajectories.flatMap((t) => t.turns)).length);
   });
 
-  it('token arrays handed over as typed arrays are stored as the same numbers, through the ring and when it is full', async () => {
-    for (const [runId, ringBytes] of [
-      ['typed-ring', 64 * 1024 * 1024],
-      ['typed-full', 8],
+  it('token arrays handed over as typed arrays are stored as the same numbers: through the ring, when it is full, and as views of shared memory', async () => {
+    // On memory shared with the thread (as a rollout engine recording into a SharedArrayBuffer
+    // would hand them over), they cross as views of it.
+    const shared = <T extends Int32Array | Uint8Array | Float64Array>(
+      of: { new (buffer: SharedArrayBuffer): T; BYTES_PER_ELEMENT: number },
+      values: readonly number[],
+    ): T => {
+      const view = new of(new SharedArrayBuffer(values.length * of.BYTES_PER_ELEMENT));
+      view.set(values);
+      return view;
+    };
+    for (const [runId, ringBytes, typed] of [
+      ['typed-ring', 64 * 1024 * 1024, 'own'],
+      ['typed-full', 8, 'own'],
+      ['typed-shared', 64 * 1024 * 1024, 'shared'],
     ] as const) {
+      const int32 = (v: readonly number[]) =>
+        typed === 'shared' ? shared(Int32Array, v) : Int32Array.from(v);
+      const uint8 = (v: readonly number[]) =>
+        typed === 'shared' ? shared(Uint8Array, v) : Uint8Array.from(v);
+      const float64 = (v: readonly number[]) =>
+        typed === 'shared' ? shared(Float64Array, v) : Float64Array.from(v);
       const writer = await StoreWriter.open(store.path, { durability: 'normal', ringBytes });
       const group = makeGroup({ runId, step: 0, taskIndex: 0, groupSize: 2 });
       const [streamed, whole] = group.trajectories as [Trajectory, Trajectory];
@@ -342,20 +359,20 @@ describe('StoreWriter (a worker thread)', () => {
           ...turn,
           tokens: {
             ...turn.tokens,
-            ids: Int32Array.from(turn.tokens.ids),
-            lossMask: Uint8Array.from(turn.tokens.lossMask),
-            logprobs: Float64Array.from(turn.tokens.logprobs),
-            policyLogprobs: Float64Array.from(turn.tokens.policyLogprobs!),
+            ids: int32(turn.tokens.ids),
+            lossMask: uint8(turn.tokens.lossMask),
+            logprobs: float64(turn.tokens.logprobs),
+            policyLogprobs: float64(turn.tokens.policyLogprobs!),
           },
         }) as unknown as EpisodeTurn;
       const typedGroup = {
         ...group,
         trajectories: group.trajectories.map((t) => ({
           ...t,
-          tokens: Int32Array.from(t.tokens),
-          lossMask: Uint8Array.from(t.lossMask),
-          logprobs: Float64Array.from(t.logprobs),
-          policyLogprobs: Float64Array.from(t.policyLogprobs!),
+          tokens: int32(t.tokens),
+          lossMask: uint8(t.lossMask),
+          logprobs: float64(t.logprobs),
+          policyLogprobs: float64(t.policyLogprobs!),
         })),
       } as unknown as TrajectoryGroup;
       try {
