@@ -982,7 +982,10 @@ const EVENT_COLUMNS = [
   'payload',
   'frame',
 ] as const;
-type EventColumns = { [K in (typeof EVENT_COLUMNS)[number]]: number } & { seq?: number; frame?: number };
+type EventColumns = Record<Exclude<(typeof EVENT_COLUMNS)[number], 'seq' | 'frame'>, number> & {
+  seq?: number;
+  frame?: number;
+};
 const eventColumnsOf = new WeakMap<Database.Statement, EventColumns>();
 
 /**
