@@ -262,14 +262,9 @@ export class FeedSession {
     if (!this.matches(event)) return;
     if (event.type === 'trajectory' && this.subscription.full) {
       const message: FeedEventMessage = eventToMessage(event);
-      if (message.type !== 'trajectory') {
-        this.send(message);
-        return;
-      }
-      const trajectory = event.trajectory ?? this.store.getTrajectory(message.summary.id);
-      // The message as JSON: the trajectory's typed arrays as arrays of numbers.
-      if (this.ws.readyState === this.ws.OPEN)
-        this.ws.send(JSON.stringify({ ...message, trajectory: trajectoryJson(trajectory) }));
+      if (message.type === 'trajectory')
+        message.trajectory = event.trajectory ?? this.store.getTrajectory(message.summary.id);
+      this.send(message);
       return;
     }
     this.sendFrame(this.render(event));
@@ -291,7 +286,13 @@ export class FeedSession {
 
   private send(message: FeedServerMessage): void {
     this.writeBatch();
-    if (this.ws.readyState === this.ws.OPEN) this.ws.send(JSON.stringify(message));
+    if (this.ws.readyState !== this.ws.OPEN) return;
+    // A full trajectory's typed arrays go out as arrays of numbers.
+    const json =
+      message.type === 'trajectory' && message.trajectory
+        ? { ...message, trajectory: trajectoryJson(message.trajectory) }
+        : message;
+    this.ws.send(JSON.stringify(json));
   }
 
   /** Pull-side backpressure: wait until the client has read most of what it was sent. */

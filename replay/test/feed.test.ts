@@ -147,7 +147,7 @@ describe('replay feed', () => {
       const group = makeGroup({ runId: 'r1', step: i, taskIndex: 0, tokensPerTurn: 400 });
       largestMessage = Math.max(
         largestMessage,
-        ...group.trajectories.map((t) => JSON.stringify(t).length * 1.2),
+        ...group.trajectories.map((t) => JSON.stringify(trajectoryJson(t)).length * 1.2),
       );
       if (writer) await writer.appendGroup(group);
       else store.appendGroup(group);

@@ -334,7 +334,7 @@ describe('StoreWriter (a worker thread)', () => {
     // would hand them over), they cross as views of it.
     const shared = <T extends Int32Array | Uint8Array | Float64Array>(
       of: { new (buffer: SharedArrayBuffer): T; BYTES_PER_ELEMENT: number },
-      values: readonly number[],
+      values: ArrayLike<number>,
     ): T => {
       const view = new of(new SharedArrayBuffer(values.length * of.BYTES_PER_ELEMENT));
       view.set(values);
@@ -345,11 +345,11 @@ describe('StoreWriter (a worker thread)', () => {
       ['typed-full', 8, 'own'],
       ['typed-shared', 64 * 1024 * 1024, 'shared'],
     ] as const) {
-      const int32 = (v: readonly number[]) =>
+      const int32 = (v: ArrayLike<number>) =>
         typed === 'shared' ? shared(Int32Array, v) : Int32Array.from(v);
-      const uint8 = (v: readonly number[]) =>
+      const uint8 = (v: ArrayLike<number>) =>
         typed === 'shared' ? shared(Uint8Array, v) : Uint8Array.from(v);
-      const float64 = (v: readonly number[]) =>
+      const float64 = (v: ArrayLike<number>) =>
         typed === 'shared' ? shared(Float64Array, v) : Float64Array.from(v);
       const writer = await StoreWriter.open(store.path, { durability: 'normal', ringBytes });
       const group = makeGroup({ runId, step: 0, taskIndex: 0, groupSize: 2 });
