@@ -20,6 +20,8 @@ export type ToGrader =
   | { t: 'exited'; test: number; why: string; timeout: boolean };
 
 const READY = 0x52;
+/** Python starts in tens of milliseconds, seconds on a loaded machine. */
+const START_TIMEOUT_MS = 30_000;
 const STDERR_KEPT = 8 * 1024;
 
 /**
@@ -77,18 +79,25 @@ export class GraderProcess {
     );
   }
 
-  static async start(): Promise<GraderProcess> {
+  /**
+   * Starts a grader; it takes a job once `ready` resolves. One that fails to start, or is not
+   * ready within `START_TIMEOUT_MS`, is killed (a grader stuck starting would wedge its pool).
+   */
+  static spawn(): GraderProcess {
     const child = spawn(HOST_PYTHON, ['-I', '-S', '-B', GRADER_SCRIPT, 'serve'], {
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     const grader = new GraderProcess(child);
     grader.keepProcessAlive(false);
-    try {
-      await grader.ready;
-    } catch (error) {
-      grader.kill();
-      throw error;
-    }
+    const startLimit = setTimeout(() => grader.kill(), START_TIMEOUT_MS);
+    startLimit.unref();
+    grader.ready.then(
+      () => clearTimeout(startLimit),
+      () => {
+        clearTimeout(startLimit);
+        grader.kill();
+      },
+    );
     return grader;
   }
 
@@ -134,7 +143,7 @@ const CLOSE_GRACE_MS = 5_000;
 /** Pre-started grader processes, each used for one grading (the grading cost is then the candidate's sandbox alone). */
 export class GraderPool {
   private readonly pool: WarmPool<GraderProcess>;
-  /** Every grader this pool started that has not exited: idle, or taken by a grading. */
+  /** Every grader this pool started that has not exited: starting, idle, or taken by a grading. */
   private readonly running = new Set<GraderProcess>();
 
   constructor(size: number) {
@@ -146,9 +155,10 @@ export class GraderPool {
       queueTimeoutMs: 60_000,
       shrinkAfterMs: 60_000,
       create: async () => {
-        const grader = await GraderProcess.start();
+        const grader = GraderProcess.spawn();
         this.running.add(grader);
         void grader.exited.then(() => this.running.delete(grader));
+        await grader.ready;
         return grader;
       },
       destroy: async (grader) => {
