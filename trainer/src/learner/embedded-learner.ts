@@ -117,8 +117,7 @@ export class EmbeddedLearner implements Learner {
     // Loops, not callbacks, for every per-token pass of a step (here, `validateData`, `lossUnits`):
     // a callback made per call is a new closure each step, and V8 holds a closure's optimised code
     // only weakly once the closure is gone, so after each full collection the next step's closure
-    // is compiled again (`--trace-opt`: 5-6 recompiles every second step in each worker, 25-50 ms
-    // of compiler CPU each time).
+    // is compiled again, on a helper thread that takes turns with the workers (trainer README).
     for (let b = 0; b < batch; b++) {
       const d = data[b]!;
       const off = b * seq;
