@@ -54,7 +54,7 @@ const settings = await Promise.all(
       label,
       plain: await ort.InferenceSession.create(buildDecoderOnnx(config, weights, 'in-place'), options),
       sharing: await ort.InferenceSession.create(
-        buildDecoderOnnx(config, weights, 'in-place', { sharedSlots: true }),
+        buildDecoderOnnx(config, weights, 'in-place', { sharedSlots: 'batched' }),
         options,
       ),
     };

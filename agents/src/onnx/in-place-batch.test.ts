@@ -1,6 +1,6 @@
 import * as ort from 'onnxruntime-node';
 import { afterAll, describe, expect, it } from 'vitest';
-import { buildDecoderOnnx } from '../model/decoder-graph.ts';
+import { buildDecoderOnnx, type SharedSlotProducts } from '../model/decoder-graph.ts';
 import { initDecoderWeights } from '../model/init-weights.ts';
 import { DecoderSession } from './decoder-session.ts';
 import { InPlaceBatch, PREFILL_SCORE_BYTES, prefillChunks } from './in-place-batch.ts';
@@ -14,7 +14,7 @@ const shape = TINY_TEST_SHAPE;
 const PAD = 256;
 
 const sessions: DecoderSession[] = [];
-const open = async (sharedSlots: boolean) => {
+const open = async (sharedSlots?: SharedSlotProducts) => {
   const session = await ort.InferenceSession.create(
     buildDecoderOnnx(config, weights, 'in-place', { sharedSlots }),
   );
@@ -23,7 +23,7 @@ const open = async (sharedSlots: boolean) => {
   return decoder;
 };
 /** Batches that may share prompt slots (not batch-invariant), the path these tests exercise. */
-const newBatch = async () => new InPlaceBatch(await open(false), () => open(true), PAD, false);
+const newBatch = async () => new InPlaceBatch(await open(), open, PAD, false);
 
 afterAll(async () => {
   await Promise.all(sessions.map((s) => s.release()));
@@ -93,10 +93,10 @@ describe('in-place batch with shared slots', () => {
   it('does not share a prompt fewer than a quarter of the rows have, nor open the shared-slot session', async () => {
     let opened = 0;
     const batch = new InPlaceBatch(
-      await open(false),
-      () => {
+      await open(),
+      (products) => {
         opened++;
-        return open(true);
+        return open(products);
       },
       PAD,
       false,

@@ -22,6 +22,7 @@
  * The buffers outlive a batch: the next one reuses them.
  */
 import * as ort from 'onnxruntime-node';
+import { SHARED_VALUE_SIGN, type SharedSlotProducts } from '../model/decoder-graph.ts';
 import type { DecodeWatch } from './decode-profile.ts';
 import { type DecodeBatch, leftPaddedPrompts, type RowLogits, uniquePrompts } from './decode-batch.ts';
 import type { DecoderSession, ForwardOutput } from './decoder-session.ts';
@@ -112,6 +113,13 @@ export function productBlock(headDim: number): number {
   return depth;
 }
 
+/**
+ * Steps of at most this many rows multiply the shared slots one row at a time (`per-row`
+ * products): at batch 1 that saves the 8 operators per layer that move rows head-major and back.
+ * Both forms give a row the same bits.
+ */
+export const PER_ROW_SHARED_PRODUCTS = 1;
+
 /** A prompt stored once in the shared slots. */
 interface SharedPrompt {
   length: number;
@@ -121,7 +129,7 @@ interface SharedPrompt {
   start: number;
   /** Rows that attend to it. */
   rows: number;
-  /** Per layer key, value: [kvHeads, length, headDim]. */
+  /** Per layer key, value: [kvHeads, length, headDim], the values times `SHARED_VALUE_SIGN`. */
   keyValues: Float32Array[];
 }
 
@@ -150,8 +158,8 @@ export class InPlaceBatch implements DecodeBatch {
   private readonly heads: number;
   private readonly headDim: number;
 
-  /** Runs the steps while some prompt is shared (from `openSharing`, once one is). */
-  private sharing: DecoderSession | undefined;
+  /** Run the steps while some prompt is shared (from `openSharing`, at the first step that needs each). */
+  private readonly sharing = new Map<SharedSlotProducts, DecoderSession>();
 
   /**
    * `decoder` runs the graph without shared slots; `openSharing` gives the same weights with them
@@ -159,7 +167,7 @@ export class InPlaceBatch implements DecodeBatch {
    */
   constructor(
     private readonly decoder: DecoderSession,
-    private readonly openSharing: () => Promise<DecoderSession>,
+    private readonly openSharing: (products: SharedSlotProducts) => Promise<DecoderSession>,
     private readonly padTokenId: number,
     /** Prefill a prompt only with prompts of its own length (see `OnnxPolicySettings.batchInvariant`). */
     private readonly batchInvariant: boolean,
@@ -213,6 +221,7 @@ export class InPlaceBatch implements DecodeBatch {
       const keyValues = Array.from({ length: kvTensors }, (_, k) => {
         const data = new Float32Array(heads * prompt.length * headDim);
         for (let h = 0; h < heads; h++) data.set(prefilledSlots(k, u, h), h * prompt.length * headDim);
+        if (k % 2 === 1) for (let i = 0; i < data.length; i++) data[i]! *= SHARED_VALUE_SIGN;
         return data;
       });
       const slots =
@@ -224,11 +233,7 @@ export class InPlaceBatch implements DecodeBatch {
         shared.push({ length: prompt.length, slots, start: 0, rows: rowsOf[u]!, keyValues }) - 1,
       );
     });
-    if (sharedAt.size > 0) {
-      this.sharing ??= await this.openSharing();
-      if (!this.sharing.sharesSlots) throw new Error('internal: the shared-slot session has no shared slots');
-      this.setShared(shared);
-    }
+    if (sharedAt.size > 0) this.setShared(shared);
     const ownSlots = prompts.map((p, j) => (sharedAt.has(source[j]!) ? 0 : p.length));
     this.reserve(rows, Math.max(...ownSlots) + 1);
     const { capacity } = this;
@@ -301,7 +306,8 @@ export class InPlaceBatch implements DecodeBatch {
     const dims = [batch, heads, capacity, headDim];
     const size = batch * heads * capacity * headDim;
     const width = sharedLength + capacity + 1;
-    const out = await (sharedLength > 0 ? this.sharing! : this.decoder).forward(
+    const decoder = sharedLength > 0 ? await this.sharingSession(batch) : this.decoder;
+    const out = await decoder.forward(
       {
         batch,
         inputIds: this.inputIds.subarray(0, batch),
@@ -332,6 +338,18 @@ export class InPlaceBatch implements DecodeBatch {
     for (let b = 0; b < batch; b++) this.mask[b * width + sharedLength + this.lengths[b]!++] = 1n;
     watch?.lap('cache');
     return (b) => out.logits.subarray(b * out.vocab, (b + 1) * out.vocab);
+  }
+
+  /** The shared-slot session for a step of `rows` rows (see `PER_ROW_SHARED_PRODUCTS`). */
+  private async sharingSession(rows: number): Promise<DecoderSession> {
+    const products: SharedSlotProducts = rows <= PER_ROW_SHARED_PRODUCTS ? 'per-row' : 'batched';
+    let session = this.sharing.get(products);
+    if (!session) {
+      session = await this.openSharing(products);
+      if (!session.sharesSlots) throw new Error('internal: the shared-slot session has no shared slots');
+      this.sharing.set(products, session);
+    }
+    return session;
   }
 
   remove(finished: readonly number[]): number[] {
