@@ -24,7 +24,13 @@
 import * as ort from 'onnxruntime-node';
 import { SHARED_VALUE_SIGN, type SharedSlotProducts } from '../model/decoder-graph.ts';
 import type { DecodeWatch } from './decode-profile.ts';
-import { type DecodeBatch, leftPaddedPrompts, type RowLogits, uniquePrompts } from './decode-batch.ts';
+import {
+  type DecodeBatch,
+  leftPaddedPrompts,
+  prefillChunks,
+  type RowLogits,
+  uniquePrompts,
+} from './decode-batch.ts';
 import type { DecoderSession, ForwardOutput } from './decoder-session.ts';
 
 /**
@@ -40,36 +46,6 @@ export const CAPACITY_STEP = 16;
  * bench policy`, built-in model, batch 32), so sharing pays while a few prompts fill the batch.
  */
 export const SHARE_FRACTION = 1 / 4;
-
-/**
- * Most bytes of one attention-score tensor ([rows, heads, longest, longest] float32) a prefill
- * forward may hold. The graph materialises several such tensors per layer and onnxruntime's arena
- * keeps their peak, so a forward of every prompt at once grew with rows × length²: 32 prompts of
- * 2,000 tokens need 2 GB per tensor. 64 MiB is one such prompt of a 4-head model; short prompts
- * still prefill many to a forward.
- */
-export const PREFILL_SCORE_BYTES = 64 * 2 ** 20;
-
-/**
- * Splits prompts (by index, shortest first) into prefill forwards whose attention scores,
- * rows × heads × longest² × 4 bytes, stay within `PREFILL_SCORE_BYTES`; a prompt that alone
- * exceeds it runs alone.
- */
-export function prefillChunks(lengths: readonly number[], heads: number): number[][] {
-  const order = lengths.map((_, i) => i).sort((a, b) => lengths[a]! - lengths[b]!);
-  const chunks: number[][] = [];
-  let chunk: number[] = [];
-  for (const i of order) {
-    const longest = lengths[i]!;
-    if (chunk.length > 0 && (chunk.length + 1) * heads * longest * longest * 4 > PREFILL_SCORE_BYTES) {
-      chunks.push(chunk);
-      chunk = [];
-    }
-    chunk.push(i);
-  }
-  if (chunk.length > 0) chunks.push(chunk);
-  return chunks;
-}
 
 /**
  * Where a prompt's keys and values are kept:
@@ -276,7 +252,7 @@ export class InPlaceBatch implements DecodeBatch {
     const chunks = [...groups.values()].flatMap((group) =>
       prefillChunks(
         group.map((u) => unique[u]!.length),
-        this.heads,
+        this.decoder.shape.numHeads,
       ).map((chunk) => chunk.map((i) => group[i]!)),
     );
     for (const group of chunks) {
