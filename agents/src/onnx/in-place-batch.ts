@@ -105,7 +105,10 @@ interface SharedPrompt {
   start: number;
   /** Rows that attend to it. */
   rows: number;
-  /** Per layer key, value: [kvHeads, length, headDim], the values times `SHARED_VALUE_SIGN`. */
+  /**
+   * Per layer key, value: [kvHeads, slots, headDim], zero past `length`, the values times
+   * `SHARED_VALUE_SIGN`.
+   */
   keyValues: Float32Array[];
 }
 
@@ -194,16 +197,20 @@ export class InPlaceBatch implements DecodeBatch {
         this.promptSlots === 'shared' ||
         (this.promptSlots === 'groups' && rowsOf[u]! >= 2 && rowsOf[u]! >= SHARE_FRACTION * rows);
       if (!share) return;
-      const keyValues = Array.from({ length: kvTensors }, (_, k) => {
-        const data = new Float32Array(heads * prompt.length * headDim);
-        for (let h = 0; h < heads; h++) data.set(prefilledSlots(k, u, h), h * prompt.length * headDim);
-        if (k % 2 === 1) for (let i = 0; i < data.length; i++) data[i]! *= SHARED_VALUE_SIGN;
-        return data;
-      });
       const slots =
         this.promptSlots === 'shared'
           ? Math.ceil(prompt.length / PROMPT_ALIGN) * PROMPT_ALIGN
           : prompt.length;
+      const keyValues = Array.from({ length: kvTensors }, (_, k) => {
+        const data = new Float32Array(heads * slots * headDim);
+        for (let h = 0; h < heads; h++) {
+          const from = prefilledSlots(k, u, h);
+          const at = h * slots * headDim;
+          if (k % 2 === 0) data.set(from, at);
+          else for (let i = 0; i < from.length; i++) data[at + i] = SHARED_VALUE_SIGN * from[i]!;
+        }
+        return data;
+      });
       sharedAt.set(
         u,
         shared.push({ length: prompt.length, slots, start: 0, rows: rowsOf[u]!, keyValues }) - 1,
@@ -378,14 +385,19 @@ export class InPlaceBatch implements DecodeBatch {
       end = p.start + p.slots;
     }
     this.sharedLength = end;
+    // A lone prompt's own keys and values are the shared slots as they are.
+    const alone = prompts.length === 1 && end === prompts[0]!.slots ? prompts[0] : undefined;
     this.sharedTensors = Array.from({ length: 2 * this.decoder.shape.numLayers }, (_, k) => {
-      const data = new Float32Array(heads * end * headDim);
-      for (const p of prompts)
-        for (let h = 0; h < heads; h++)
-          data.set(
-            p.keyValues[k]!.subarray(h * p.length * headDim, (h + 1) * p.length * headDim),
-            (h * end + p.start) * headDim,
-          );
+      let data = alone?.keyValues[k];
+      if (!data) {
+        data = new Float32Array(heads * end * headDim);
+        for (const p of prompts)
+          for (let h = 0; h < heads; h++)
+            data.set(
+              p.keyValues[k]!.subarray(h * p.slots * headDim, (h + 1) * p.slots * headDim),
+              (h * end + p.start) * headDim,
+            );
+      }
       return new ort.Tensor('float32', data, [heads, end, headDim]);
     });
   }
