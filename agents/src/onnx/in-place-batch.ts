@@ -13,10 +13,10 @@
  * - batch-invariant (the policy's default), prompts are prefilled with prompts of their own length
  *   only, so no padding shifts a prompt's reductions;
  * - where a prompt is kept is `PromptSlots`: in its rows' own slots, or stored once in the shared slots
- *   (`shared_key_values`, a second session of the same weights with those inputs): every row scores
- *   every shared slot in one matrix product per head, so a group reads its prompt's keys once per step
- *   instead of once per row. Its rows' own slots then hold only what they generate. The shared slots
- *   of a prompt go when its last row leaves;
+ *   (`shared_key_values`, other sessions of the same weights with those inputs): every row scores
+ *   every shared slot in one matrix product per head (a lone row in its own, `PER_ROW_SHARED_PRODUCTS`),
+ *   so a group reads its prompt's keys once per step instead of once per row. Its rows' own slots
+ *   then hold only what they generate. The shared slots of a prompt go when its last row leaves;
  * - a prefill forward holds at most `PREFILL_SCORE_BYTES` of attention scores: prompts that need
  *   more run in several forwards (prefillChunks).
  * The buffers outlive a batch: the next one reuses them.
