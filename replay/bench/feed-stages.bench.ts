@@ -36,7 +36,10 @@ async function cpu(fn: () => unknown): Promise<number> {
   return threadCpuMs() - t0;
 }
 
-const built = groups.map((g) => groupEvents(g, 'bench', () => new Set()).events);
+const groupsBuilt = groups.map((g) => groupEvents(g, 'bench', () => new Set()));
+const built = groupsBuilt.map((b) => b.events);
+/** Each group's trajectories' turns as JSON, made with its events: they cross as that text. */
+const turnsJsonOf = groupsBuilt.map((b) => b.records.map((r) => r.turnsJson));
 const events = built.flat().map((e, i) => ({ ...e, runId: 'bench', seq: i + 1 }));
 const n = events.length;
 const rows: Array<[string, string, number]> = [];
@@ -72,12 +75,15 @@ for (const [how, make] of [
   const r = make();
   stage(
     'main',
-    `the same, ${how}`,
+    `the same, turns as the JSON made with the events, ${how}`,
     await cpu(() => {
-      for (const g of groups) {
+      for (const [i, g] of groups.entries()) {
         const spans: Spans = [];
+        const turnsJson = turnsJsonOf[i]!;
         port1.postMessage({
-          requests: [{ id: 0, op: 'appendGroup', args: [packGroup(g, r, spans), {}], spans }],
+          requests: [
+            { id: 0, op: 'appendGroup', args: [packGroup(g, r, spans, turnsJson), {}], spans, turnsJson },
+          ],
         });
       }
     }),
@@ -91,6 +97,8 @@ stage(
   }),
   turns.length,
 );
+/** Each turn's JSON, made with its event: its `turn` crosses as that text. */
+const turnJsons = turns.map((t) => JSON.stringify(t.turn));
 for (const [how, make] of [
   ['token arrays packed (the ring full)', full],
   ['token arrays into the ring (what StoreWriter sends)', ring],
@@ -99,12 +107,15 @@ for (const [how, make] of [
   const sent = new SentPieces();
   stage(
     'main',
-    `per turn: copy it to the writer thread, ${how}; messages, pieces not sent before`,
+    `per turn: copy it to the writer thread, its turn as the JSON made with its event, ${how}; messages, pieces not sent before`,
     await cpu(() => {
-      for (const t of turns) {
+      for (const [i, t] of turns.entries()) {
         const spans: Spans = [];
-        const packed = packTurn(t, 'bench', sent, r, spans);
-        port1.postMessage({ requests: [{ id: 0, op: 'appendTurns', args: [[packed], {}], spans }] });
+        const turnJson = turnJsons[i]!;
+        const packed = packTurn(t, 'bench', sent, r, spans, turnJson);
+        port1.postMessage({
+          requests: [{ id: 0, op: 'appendTurns', args: [[packed], {}], spans, turnJson: [turnJson] }],
+        });
       }
     }),
     turns.length,

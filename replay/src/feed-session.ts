@@ -36,6 +36,10 @@ export class FeedSession {
   /** Per run, the highest seq handled (events before their commit have no cursor yet). */
   private readonly seen: Map<string, number>;
   private terminateTimer: NodeJS.Timeout | undefined;
+  /** Event frames of the batch under way (`corked`), written at once; its bytes with their headers. */
+  private batch: Buffer[] = [];
+  private batchBytes = 0;
+  private batching = false;
 
   constructor(
     private readonly ws: WebSocket,
@@ -56,7 +60,7 @@ export class FeedSession {
 
   /** Bytes queued for this client and not yet written to its socket. */
   get bufferedBytes(): number {
-    return this.ws.bufferedAmount;
+    return this.ws.bufferedAmount + this.batchBytes;
   }
 
   /** Closed or cut off (an overflowed client may still be reading what was queued before). */
@@ -120,7 +124,7 @@ export class FeedSession {
         }
         previousAt = event.at;
         // Wait only when the client is behind: an await per event would cost more than its send.
-        if (this.ws.bufferedAmount > this.limits.readAheadBytes) {
+        if (this.bufferedBytes > this.limits.readAheadBytes) {
           this.uncork();
           await this.waitForRoom();
         }
@@ -146,7 +150,7 @@ export class FeedSession {
       if (!this.wants(event)) continue;
       this.deliver(event);
       this.flushIfLarge();
-      if (this.ws.bufferedAmount > this.limits.maxBufferedBytes) {
+      if (this.bufferedBytes > this.limits.maxBufferedBytes) {
         this.overflow();
         return;
       }
@@ -158,6 +162,7 @@ export class FeedSession {
     if (this.phase !== 'live' || this.ws.readyState !== this.ws.OPEN) return;
     const { runId } = this.subscription;
     if (runId !== undefined && runIds !== undefined && !runIds.includes(runId)) return;
+    this.writeBatch();
     this.ws.send(frame, { binary: false });
   }
 
@@ -167,7 +172,7 @@ export class FeedSession {
     return this.subscription.runId === undefined || event.runId === this.subscription.runId;
   }
 
-  /** Hold this client's frames in its socket until `fn` is done, then write them at once. */
+  /** Hold this client's frames until `fn` is done, then write them at once. */
   corked(fn: () => void): void {
     this.cork();
     try {
@@ -178,24 +183,52 @@ export class FeedSession {
   }
 
   private cork(): void {
-    this.socket()?.cork();
+    this.batching = true;
   }
 
   private uncork(): void {
-    const socket = this.socket();
-    if (socket?.writableCorked) socket.uncork();
+    this.batching = false;
+    this.writeBatch();
   }
 
   /**
-   * Corked frames beyond `CORK_FLUSH_BYTES` go to the kernel now: corking saves system calls on
+   * A batch beyond `CORK_FLUSH_BYTES` goes to the kernel now: batching saves a write per frame on
    * small frames, and must not hold a batch in the process where the kernel would take it (the
    * slow-client bound counts what the process holds).
    */
   private flushIfLarge(): void {
+    if (this.batchBytes >= CORK_FLUSH_BYTES) this.writeBatch();
+  }
+
+  /**
+   * An event frame (UTF-8 JSON, shared by every client) to this client: into the batch under way,
+   * or sent at once. A batch's frames go to the socket as one buffer, each behind the websocket
+   * header `ws` would write (a text frame, unmasked from a server), where `ws.send` writes two
+   * buffers per frame. Only without extensions: a compressed connection's frames are `ws`'s to make.
+   */
+  private sendFrame(frame: Buffer): void {
+    if (this.ws.readyState !== this.ws.OPEN) return;
+    if (!this.batching || this.ws.extensions !== '' || !this.socket()) {
+      this.ws.send(frame, { binary: false });
+      return;
+    }
+    this.batch.push(frame);
+    this.batchBytes += headerLength(frame.length) + frame.length;
+  }
+
+  /** The batch to the socket, in one write. */
+  private writeBatch(): void {
+    if (this.batch.length === 0) return;
+    const bytes = Buffer.allocUnsafe(this.batchBytes);
+    let at = 0;
+    for (const frame of this.batch) {
+      at = writeTextFrameHeader(bytes, at, frame.length);
+      at += frame.copy(bytes, at);
+    }
+    this.batch = [];
+    this.batchBytes = 0;
     const socket = this.socket();
-    if (!socket?.writableCorked || socket.writableLength < CORK_FLUSH_BYTES) return;
-    socket.uncork();
-    socket.cork();
+    if (this.ws.readyState === this.ws.OPEN && socket) socket.write(bytes);
   }
 
   private socket(): import('node:net').Socket | undefined {
@@ -233,7 +266,7 @@ export class FeedSession {
       this.send(message);
       return;
     }
-    if (this.ws.readyState === this.ws.OPEN) this.ws.send(this.render(event), { binary: false });
+    this.sendFrame(this.render(event));
   }
 
   private matches(event: FeedEvent): boolean {
@@ -251,12 +284,13 @@ export class FeedSession {
   }
 
   private send(message: FeedServerMessage): void {
+    this.writeBatch();
     if (this.ws.readyState === this.ws.OPEN) this.ws.send(JSON.stringify(message));
   }
 
   /** Pull-side backpressure: wait until the client has read most of what it was sent. */
   private async waitForRoom(): Promise<void> {
-    while (this.phase !== 'closed' && this.ws.bufferedAmount > this.limits.readAheadBytes) {
+    while (this.phase !== 'closed' && this.bufferedBytes > this.limits.readAheadBytes) {
       // The moment the kernel takes more (no polling delay), or a short pause if the socket is gone.
       const socket = this.socket();
       if (socket?.writableNeedDrain)
@@ -277,6 +311,27 @@ export class FeedSession {
     this.phase = 'closed';
     if (this.terminateTimer) clearTimeout(this.terminateTimer);
   }
+}
+
+function headerLength(length: number): number {
+  return length < 126 ? 2 : length < 0x10000 ? 4 : 10;
+}
+
+/** The header of an unmasked, final websocket text frame of `length` bytes (RFC 6455, 5.2), at `at`; where it ends. */
+function writeTextFrameHeader(bytes: Buffer, at: number, length: number): number {
+  bytes[at] = 0x81;
+  if (length < 126) {
+    bytes[at + 1] = length;
+    return at + 2;
+  }
+  if (length < 0x10000) {
+    bytes[at + 1] = 126;
+    bytes.writeUInt16BE(length, at + 2);
+    return at + 4;
+  }
+  bytes[at + 1] = 127;
+  bytes.writeBigUInt64BE(BigInt(length), at + 2);
+  return at + 10;
 }
 
 function sleep(ms: number): Promise<void> {

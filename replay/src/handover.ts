@@ -1,12 +1,16 @@
-import type { EpisodeTurn, TrajectoryGroup } from '@toolgym/protocol';
-import type { NumberRing, RingReader, RingSpan } from './number-ring.ts';
+import type { EpisodeTurn, Trajectory, TrajectoryGroup, Turn } from '@toolgym/protocol';
+import { isNumberArray, type NumberRing, type RingReader, type RingSpan } from './number-ring.ts';
 
 /**
  * The copy of a write to the writer thread. Structured clone copies a JS array of numbers element
  * by element, and the token arrays are most of a trajectory: they go into the ring shared with the
  * thread (`number-ring.ts`), or, when it is full, packed into Float64Arrays (exact for every number)
  * that are copied as bytes. An array holding anything but numbers is sent as it is, so the thread's
- * validation still names it.
+ * validation still names it. Plain and typed arrays both cross (a typed array on shared memory as
+ * a view of it); the thread gets plain arrays.
+ *
+ * A turn's `turn` (and a trajectory's `turns`) crosses as the JSON made for its feed event: one
+ * string copy where structured clone would walk the object again.
  */
 
 /** Where each number array of one write went, in the order the fields are visited: a span of the ring, or null (in the message). */
@@ -17,7 +21,7 @@ const TRAJECTORY_ARRAYS = ['tokens', 'lossMask', 'logprobs', 'policyLogprobs', '
 const TURN_ARRAYS = ['ids', 'lossMask', 'logprobs', 'policyLogprobs'] as const;
 
 function pack(values: unknown): unknown {
-  if (!Array.isArray(values)) return values;
+  if (!isNumberArray(values) || isShared(values)) return values;
   const packed = new Float64Array(values.length);
   for (let i = 0; i < values.length; i++) {
     const v: unknown = values[i];
@@ -28,7 +32,16 @@ function pack(values: unknown): unknown {
 }
 
 function unpack(values: unknown): unknown {
-  return values instanceof Float64Array ? Array.from(values) : values;
+  return ArrayBuffer.isView(values) && isNumberArray(values) ? Array.from(values) : values;
+}
+
+/**
+ * A typed array on memory already shared with the thread (a rollout engine that records tokens in a
+ * SharedArrayBuffer): it crosses as a view of that memory, with no copy. The record it views must
+ * only grow, never be written over, until the write is committed.
+ */
+function isShared(values: unknown): boolean {
+  return ArrayBuffer.isView(values) && values.buffer instanceof SharedArrayBuffer && isNumberArray(values);
 }
 
 function mapFields<T extends object>(
@@ -59,7 +72,7 @@ function mapTurn(turn: EpisodeTurn, f: (values: unknown) => unknown): EpisodeTur
 /** Each array into the ring when it fits (a 0 left in its place), else packed into the message. */
 function packer(ring: NumberRing, spans: Spans): (values: unknown) => unknown {
   return (values) => {
-    const span = Array.isArray(values) ? ring.put(values) : undefined;
+    const span = isNumberArray(values) && !isShared(values) ? ring.put(values) : undefined;
     spans.push(span ?? null);
     return span ? 0 : pack(values);
   };
@@ -77,11 +90,38 @@ export function unpacker(reader: RingReader, spans: Spans | undefined): Unpack {
   };
 }
 
-/** A group as it crosses to the writer thread (its number arrays in `ring`, their spans added to `spans`). */
-export const packGroup = (group: TrajectoryGroup, ring: NumberRing, spans: Spans) =>
-  mapGroup(group, packer(ring, spans));
-/** The group as the caller handed it over. */
-export const unpackGroup = (group: TrajectoryGroup, take: Unpack) => mapGroup(group, take);
+/**
+ * A group as it crosses to the writer thread (its number arrays in `ring`, their spans added to
+ * `spans`). With `turnsJson` (each trajectory's turns as JSON, made for its events), the turns are
+ * left out: the thread parses them from it.
+ */
+export function packGroup(
+  group: TrajectoryGroup,
+  ring: NumberRing,
+  spans: Spans,
+  turnsJson?: readonly string[],
+): TrajectoryGroup {
+  const packed = mapGroup(group, packer(ring, spans));
+  if (!turnsJson) return packed;
+  return {
+    ...packed,
+    trajectories: packed.trajectories.map(({ turns: _, ...t }) => t as Trajectory),
+  };
+}
+
+/** The group as the caller handed it over (`turnsJson`: its trajectories' turns, when they crossed as JSON). */
+export function unpackGroup(
+  group: TrajectoryGroup,
+  take: Unpack,
+  turnsJson?: readonly string[],
+): TrajectoryGroup {
+  const unpacked = mapGroup(group, take);
+  if (!turnsJson) return unpacked;
+  return {
+    ...unpacked,
+    trajectories: unpacked.trajectories.map((t, i) => ({ ...t, turns: JSON.parse(turnsJson[i]!) as Turn[] })),
+  };
+}
 
 /**
  * A turn's pieces as they cross: only those of ids whose piece has not crossed for the run before.
@@ -102,7 +142,7 @@ export class SentPieces {
 
   /** The delta to send instead of `pieces`, or undefined when they must cross whole. */
   delta(runId: string | undefined, ids: unknown, pieces: unknown): PieceDelta | undefined {
-    if (runId === undefined || !Array.isArray(ids) || !Array.isArray(pieces) || ids.length !== pieces.length)
+    if (runId === undefined || !isNumberArray(ids) || !Array.isArray(pieces) || ids.length !== pieces.length)
       return undefined;
     let sent = this.runs.get(runId) ?? new Uint8Array(0);
     const newIds: number[] = [];
@@ -147,28 +187,36 @@ export class KnownPieces {
   }
 }
 
-/** A turn as it crosses: its number arrays as a group's, its pieces as a delta when `sent` allows one. */
+/**
+ * A turn as it crosses: its number arrays as a group's, its pieces as a delta when `sent` allows
+ * one. With `turnJson` (its `turn` as JSON, made for its event), its `turn` is left out.
+ */
 export function packTurn(
   turn: EpisodeTurn,
   runId: string | undefined,
   sent: SentPieces,
   ring: NumberRing,
   spans: Spans,
+  turnJson?: string,
 ): EpisodeTurn {
   const packed = mapTurn(turn, packer(ring, spans));
   const delta = sent.delta(runId, turn?.tokens?.ids, turn?.tokens?.pieces);
   if (delta) packed.tokens = { ...packed.tokens, pieces: delta as unknown as string[] };
-  return packed;
+  if (turnJson === undefined) return packed;
+  const { turn: _, ...rest } = packed;
+  return rest as EpisodeTurn;
 }
 
-/** The turn as the caller handed it over. */
+/** The turn as the caller handed it over (`turnJson`: its `turn`, when it crossed as JSON). */
 export function unpackTurn(
   turn: EpisodeTurn,
   runId: string | undefined,
   known: KnownPieces,
   take: Unpack,
+  turnJson?: string,
 ): EpisodeTurn {
   const unpacked = mapTurn(turn, take);
+  if (turnJson !== undefined) unpacked.turn = JSON.parse(turnJson) as Turn;
   const pieces: unknown = unpacked?.tokens?.pieces;
   if (pieces && !Array.isArray(pieces) && runId !== undefined)
     unpacked.tokens.pieces = known.restore(runId, unpacked.tokens.ids, pieces as PieceDelta);

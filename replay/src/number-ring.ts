@@ -27,6 +27,8 @@ export class NumberRing {
   private readonly control: BigInt64Array;
   /** Numbers put since the start, skipped tails included. */
   private written = 0;
+  /** How many the thread had taken when last read (it only grows). */
+  private read = 0;
 
   constructor(readonly shared: SharedRing) {
     this.data = new Float64Array(shared.data);
@@ -54,25 +56,48 @@ export class NumberRing {
    * Copy `values` in when every element is a number and there is room: its span. Undefined when
    * it holds anything else (it crosses as it is, for the thread's validation to name) or does not fit.
    */
-  put(values: readonly unknown[]): RingSpan | undefined {
+  put(values: ArrayLike<unknown>): RingSpan | undefined {
     const n = values.length;
     const capacity = this.data.length;
     if (n > capacity) return undefined;
-    const free = capacity - (this.written - Number(Atomics.load(this.control, 0)));
     let at = this.written % capacity;
     // An array never wraps: the tail too short for it is skipped.
     const skip = at + n > capacity ? capacity - at : 0;
-    if (skip + n > free) return undefined;
-    if (skip > 0) at = 0;
-    const data = this.data;
-    for (let i = 0; i < n; i++) {
-      const v = values[i];
-      if (typeof v !== 'number') return undefined;
-      data[at + i] = v;
+    // The thread's progress is read only when the room last read does not suffice.
+    if (skip + n > capacity - (this.written - this.read)) {
+      this.read = Number(Atomics.load(this.control, 0));
+      if (skip + n > capacity - (this.written - this.read)) return undefined;
     }
+    if (skip > 0) at = 0;
+    if (ArrayBuffer.isView(values)) {
+      // A typed array holds numbers only: one copy.
+      if (!isNumberArray(values)) return undefined;
+      this.data.set(values as ArrayLike<number>, at);
+    } else if (!copyNumbers(values, this.data, at)) return undefined;
     this.written += skip + n;
     return [at, n];
   }
+}
+
+/** A plain array, or a typed array of numbers (not of BigInts). */
+export function isNumberArray(values: unknown): values is ArrayLike<unknown> {
+  if (Array.isArray(values)) return true;
+  return (
+    ArrayBuffer.isView(values) &&
+    !(values instanceof DataView) &&
+    !(values instanceof BigInt64Array) &&
+    !(values instanceof BigUint64Array)
+  );
+}
+
+/** Copy `values` to `data` from `at`; false (part copied) when one is not a number. */
+function copyNumbers(values: ArrayLike<unknown>, data: Float64Array, at: number): boolean {
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (typeof v !== 'number') return false;
+    data[at + i] = v;
+  }
+  return true;
 }
 
 /** The writer thread's side: copies arrays out, and frees what it read. */

@@ -179,7 +179,11 @@ export async function serveReplay(options: ReplayServerOptions): Promise<ReplayS
     const runIds = [...confirmed.keys()];
     for (const session of sessions) session.notify(frame, runIds);
   };
+  // Set by close: a fan-out or poll queued before it (a commit's, on the next turn of the event
+  // loop) finds the store closed, and does nothing.
+  let closed = false;
   const poll = () => {
+    if (closed) return;
     // What the writer thread committed and has not yet told is its own emitted events: its reply
     // brings them from memory, so they are not read back (only their seqs are looked at).
     if (
@@ -206,6 +210,7 @@ export async function serveReplay(options: ReplayServerOptions): Promise<ReplayS
   // cursor order. A commit that skipped ahead of the log fanned out so far (another connection or
   // process wrote between) is read from the store instead, so nothing is sent twice or missed.
   const follow = (events: readonly StoredEvent[]) => {
+    if (closed) return;
     const contiguous = events.at(-1)!.cursor - events[0]!.cursor === events.length - 1;
     if (events[0]!.cursor === polledHead + 1 && contiguous) fanOut(events);
     else schedulePoll();
@@ -376,6 +381,7 @@ export async function serveReplay(options: ReplayServerOptions): Promise<ReplayS
     clientCount: () => [...sessions].filter((s) => !s.isClosed).length,
     clientBufferedBytes: () => [...sessions].map((s) => s.bufferedBytes),
     async close() {
+      closed = true;
       clearInterval(pollTimer);
       clearInterval(sweepTimer);
       clearInterval(heartbeat);

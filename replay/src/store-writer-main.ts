@@ -226,14 +226,18 @@ function run(request: WriterRequest): unknown {
 const knownPieces = new KnownPieces();
 
 /** A write as it was handed over (unpacked in arrival order: a turn's pieces may refer to earlier ones). */
-function unpack({ spans, ...request }: WriterMessage): WriterRequest {
+function unpack({ spans, turnJson, turnsJson, ...request }: WriterMessage): WriterRequest {
   switch (request.op) {
-    case 'appendGroup':
-      return { ...request, args: [unpackGroup(request.args[0], unpacker(reader, spans)), request.args[1]] };
+    case 'appendGroup': {
+      const group = unpackGroup(request.args[0], unpacker(reader, spans), turnsJson);
+      return { ...request, args: [group, request.args[1]] };
+    }
     case 'appendTurns': {
       const runId = request.args[1]?.runId;
       const take = unpacker(reader, spans);
-      const turns = request.args[0].map((t) => unpackTurn(t, t?.runId ?? runId, knownPieces, take));
+      const turns = request.args[0].map((t, i) =>
+        unpackTurn(t, t?.runId ?? runId, knownPieces, take, turnJson?.[i]),
+      );
       return { ...request, args: [turns, request.args[1]] };
     }
     default:

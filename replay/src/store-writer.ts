@@ -28,8 +28,12 @@ export type WriterRequest =
   | { id: number; op: 'reserveSeqs'; args: Args<'reserveSeqs'> }
   | { id: number; op: 'close' };
 
-/** A write as it crosses: with the spans of the ring its number arrays went to. */
-export type WriterMessage = WriterRequest & { spans?: Spans };
+/**
+ * A write as it crosses: with the spans of the ring its number arrays went to, and the JSON made for
+ * its events of each turn's `turn` (`turnJson`, of a turn write) or each trajectory's `turns`
+ * (`turnsJson`, of a group), which then cross as that text (`handover.ts`).
+ */
+export type WriterMessage = WriterRequest & { spans?: Spans; turnJson?: string[]; turnsJson?: string[] };
 
 /** What the thread is sent once per turn of the event loop: the writes, and how far the ring holds them. */
 export interface WriterBatch {
@@ -206,10 +210,12 @@ export class StoreWriter {
   appendGroup(group: TrajectoryGroup, options: { runId?: string } = {}): Promise<{ cursor: number }> {
     const runId = group?.runId ?? options.runId;
     let streamed: Array<[string, Set<number>]> = [];
+    let turnsJson: string[] | undefined;
     return this.emitting(
       runId,
       () => {
-        const { events } = groupEvents(group, runId!, (id) => this.streamed.get(id) ?? NO_TURNS);
+        const { events, records } = groupEvents(group, runId!, (id) => this.streamed.get(id) ?? NO_TURNS);
+        turnsJson = records.map((r) => r.turnsJson);
         streamed = group.trajectories.flatMap((t) => {
           const turns = this.streamed.get(t.id);
           this.streamed.delete(t.id);
@@ -219,8 +225,13 @@ export class StoreWriter {
       },
       (emitted) => {
         const spans: Spans = [];
-        const packed = packGroup(group, this.ring, spans);
-        return { op: 'appendGroup', args: [packed, { ...options, seqFrom: emitted?.[0]?.seq }], spans };
+        const packed = packGroup(group, this.ring, spans, turnsJson);
+        return {
+          op: 'appendGroup',
+          args: [packed, { ...options, seqFrom: emitted?.[0]?.seq }],
+          spans,
+          ...(turnsJson ? { turnsJson } : {}),
+        };
       },
       // A refused group may be sent again: its streamed turns are still all the store has of it.
       () => {
@@ -232,6 +243,7 @@ export class StoreWriter {
   appendTurn(turn: EpisodeTurn, options: { runId?: string } = {}): Promise<{ cursor: number }> {
     const runId = turn?.runId ?? options.runId;
     let indices: Set<number> | undefined;
+    let turnJson: string | undefined;
     return this.emitting(
       runId,
       () => {
@@ -241,18 +253,19 @@ export class StoreWriter {
           indices = new Set();
           this.streamed.set(turn.trajectoryId, indices);
         }
-        const turnJson = JSON.stringify(turn.turn) as string | undefined;
+        turnJson = JSON.stringify(turn.turn) as string | undefined;
         if (turnJson === undefined) throw new Error('a turn without its turn');
         indices.add(turn.turn.index);
         return [turnEvent(turn, turnJson, Date.now())];
       },
       (emitted) => {
         const spans: Spans = [];
-        const packed = packTurn(turn, runId, this.sentPieces, this.ring, spans);
+        const packed = packTurn(turn, runId, this.sentPieces, this.ring, spans, turnJson);
         return {
           op: 'appendTurns',
           args: [[packed], { ...options, ...(emitted ? { emitted } : {}) }],
           spans,
+          ...(turnJson === undefined ? {} : { turnJson: [turnJson] }),
         };
       },
       // A refused turn may be sent again, and is emitted again then.

@@ -926,23 +926,28 @@ export class TrajectoryStore {
   /** Events after `cursor` in cursor order, at most `limit`. */
   eventsAfter(cursor: number, options: { runId?: string; limit?: number } = {}): StoredEvent[] {
     const limit = options.limit ?? 1000;
+    // Rows as arrays: a replay reads thousands, and naming each row's columns cost more than the read.
+    const statement = options.runId ? this.statements.runEventsAfter : this.statements.eventsAfter;
+    const c = eventColumns(statement);
     const rows = (
-      options.runId
-        ? this.statements.runEventsAfter.all(options.runId, cursor, limit)
-        : this.statements.eventsAfter.all(cursor, limit)
-    ) as Array<Record<string, unknown>>;
-    return rows.map((r) => ({
-      cursor: r.cursor as number,
-      seq: r.seq as number | null,
-      ...(r.frame == null ? {} : { frame: r.frame as Buffer }),
-      runId: r.run_id as string,
-      type: r.type as FeedEventType,
-      at: r.at as number,
-      envId: r.env_id as string | null,
-      taskId: r.task_id as string | null,
-      reward: r.reward as number | null,
-      payload: r.payload as string,
-    }));
+      options.runId ? statement.all(options.runId, cursor, limit) : statement.all(cursor, limit)
+    ) as unknown[][];
+    return rows.map((r) => {
+      const frame = c.frame === undefined ? null : r[c.frame];
+      return {
+        cursor: r[c.cursor] as number,
+        seq: (c.seq === undefined ? null : r[c.seq]) as number | null,
+        // One shape for every row: a row logged before frames has `frame` undefined.
+        frame: (frame ?? undefined) as Buffer | undefined,
+        runId: r[c.run_id] as string,
+        type: r[c.type] as FeedEventType,
+        at: r[c.at] as number,
+        envId: r[c.env_id] as string | null,
+        taskId: r[c.task_id] as string | null,
+        reward: r[c.reward] as number | null,
+        payload: r[c.payload] as string,
+      };
+    });
   }
 
   /** The run and seq of the events after a cursor (at most `limit`), without their payloads. */
@@ -963,6 +968,41 @@ export class TrajectoryStore {
     this.listeners.clear();
     if (this.db.open) this.db.close();
   }
+}
+
+const EVENT_COLUMNS = [
+  'cursor',
+  'seq',
+  'run_id',
+  'type',
+  'at',
+  'env_id',
+  'task_id',
+  'reward',
+  'payload',
+  'frame',
+] as const;
+type EventColumns = Record<Exclude<(typeof EVENT_COLUMNS)[number], 'seq' | 'frame'>, number> & {
+  seq?: number;
+  frame?: number;
+};
+const eventColumnsOf = new WeakMap<Database.Statement, EventColumns>();
+
+/**
+ * Where each column of the event log is in the rows of `statement` (a `SELECT *` of it, switched to
+ * rows as arrays); a store of an older schema may lack `seq` and `frame`.
+ */
+function eventColumns(statement: Database.Statement): EventColumns {
+  let columns = eventColumnsOf.get(statement);
+  if (!columns) {
+    statement.raw(true);
+    const names = statement.columns().map((column) => column.name);
+    columns = Object.fromEntries(
+      EVENT_COLUMNS.flatMap((name) => (names.includes(name) ? [[name, names.indexOf(name)]] : [])),
+    ) as EventColumns;
+    eventColumnsOf.set(statement, columns);
+  }
+  return columns;
 }
 
 function prepareLazily<K extends string>(

@@ -234,6 +234,41 @@ describe('replay feed', () => {
     expect(fast.messages.map((m) => m.type)).toEqual(types);
   });
 
+  it('sends frames of every length a websocket header encodes (7, 16 and 64 bits), replaying and live, byte for byte', async () => {
+    // Step metrics of about 40 B, 3 KiB and 100 KiB: each length field of RFC 6455's frame header.
+    const metricsOf = (keys: number) =>
+      Object.fromEntries(Array.from({ length: keys }, (_, k) => [`metric/${k}`, k / 7]));
+    const sizes = [0, 150, 5000];
+    for (const [step, keys] of sizes.entries()) store.appendStepMetrics('sizes', step, metricsOf(keys));
+    server = await serveReplay({ store, viewer: false });
+    const events = () =>
+      store
+        .eventsAfter(0, { runId: 'sizes', limit: 100 })
+        .filter((e) => e.type === 'step-metrics')
+        .map((e) => JSON.parse(JSON.stringify(eventToMessage(e))));
+    const replay = rawSubscribe(server.feedUrl, { runId: 'sizes', mode: 'replay', speed: 0 });
+    expect((await replay.closed).code).toBe(FEED_CLOSE_CODES.replayEnded);
+    expect(replay.messages.filter((m) => m.type === 'step-metrics')).toEqual(events());
+    const lengths = store
+      .eventsAfter(0, { runId: 'sizes', limit: 100 })
+      .filter((e) => e.type === 'step-metrics')
+      .map((e) => e.frame!.length);
+    expect(lengths.some((n) => n < 126) && lengths.some((n) => n >= 126 && n < 65_536)).toBe(true);
+    expect(lengths.some((n) => n >= 65_536)).toBe(true);
+    // Live: a client following gets the same sizes as they commit, between control messages.
+    const live = rawSubscribe(server.feedUrl, { runId: 'sizes' });
+    await until(() => live.messages.some((m) => m.type === 'caught-up'), 5000, 'caught-up');
+    for (const [i, keys] of sizes.entries()) store.appendStepMetrics('sizes', sizes.length + i, metricsOf(keys));
+    await until(
+      () => live.messages.filter((m) => m.type === 'step-metrics').length === 2 * sizes.length,
+      10_000,
+      'every step-metrics message',
+    );
+    live.ws.close();
+    expect(live.messages.filter((m) => m.type === 'step-metrics')).toEqual(events());
+    expect(live.messages.map((m) => m.type).filter((t) => t !== 'step-metrics')).toEqual(['hello', 'run', 'caught-up']);
+  });
+
   it('applies filters on the server and passes filtered cursors over', async () => {
     for (let task = 0; task < 4; task++)
       store.appendGroup(makeGroup({ runId: 'r1', step: 0, taskIndex: task }));

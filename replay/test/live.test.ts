@@ -2,11 +2,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
+  type EpisodeTurn,
   FEED_CLOSE_CODES,
   type FeedEventMessage,
   type FeedServerMessage,
   FeedServerMessageSchema,
   type Trajectory,
+  type TrajectoryGroup,
 } from '@toolgym/protocol';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -325,6 +327,65 @@ describe('StoreWriter (a worker thread)', () => {
     for (const g of groups) expect(store.getGroup(g.id)).toEqual(g);
     const turns = store.eventsAfter(0, { runId: 'ring', limit: 10_000 }).filter((e) => e.type === 'turn');
     expect(turns).toHaveLength(groups.flatMap((g) => g.trajectories.flatMap((t) => t.turns)).length);
+  });
+
+  it('token arrays handed over as typed arrays are stored as the same numbers: through the ring, when it is full, and as views of shared memory', async () => {
+    // On memory shared with the thread (as a rollout engine recording into a SharedArrayBuffer
+    // would hand them over), they cross as views of it.
+    const shared = <T extends Int32Array | Uint8Array | Float64Array>(
+      of: { new (buffer: SharedArrayBuffer): T; BYTES_PER_ELEMENT: number },
+      values: readonly number[],
+    ): T => {
+      const view = new of(new SharedArrayBuffer(values.length * of.BYTES_PER_ELEMENT));
+      view.set(values);
+      return view;
+    };
+    for (const [runId, ringBytes, typed] of [
+      ['typed-ring', 64 * 1024 * 1024, 'own'],
+      ['typed-full', 8, 'own'],
+      ['typed-shared', 64 * 1024 * 1024, 'shared'],
+    ] as const) {
+      const int32 = (v: readonly number[]) =>
+        typed === 'shared' ? shared(Int32Array, v) : Int32Array.from(v);
+      const uint8 = (v: readonly number[]) =>
+        typed === 'shared' ? shared(Uint8Array, v) : Uint8Array.from(v);
+      const float64 = (v: readonly number[]) =>
+        typed === 'shared' ? shared(Float64Array, v) : Float64Array.from(v);
+      const writer = await StoreWriter.open(store.path, { durability: 'normal', ringBytes });
+      const group = makeGroup({ runId, step: 0, taskIndex: 0, groupSize: 2 });
+      const [streamed, whole] = group.trajectories as [Trajectory, Trajectory];
+      const typedTurn = (turn: EpisodeTurn): EpisodeTurn =>
+        ({
+          ...turn,
+          tokens: {
+            ...turn.tokens,
+            ids: int32(turn.tokens.ids),
+            lossMask: uint8(turn.tokens.lossMask),
+            logprobs: float64(turn.tokens.logprobs),
+            policyLogprobs: float64(turn.tokens.policyLogprobs!),
+          },
+        }) as unknown as EpisodeTurn;
+      const typedGroup = {
+        ...group,
+        trajectories: group.trajectories.map((t) => ({
+          ...t,
+          tokens: int32(t.tokens),
+          lossMask: uint8(t.lossMask),
+          logprobs: float64(t.logprobs),
+          policyLogprobs: float64(t.policyLogprobs!),
+        })),
+      } as unknown as TrajectoryGroup;
+      try {
+        const turns = turnsOf(streamed);
+        for (const turn of turns) await writer.appendTurn(typedTurn(turn));
+        expectPartialOf(streamed, turns.length);
+        await writer.appendGroup(typedGroup);
+      } finally {
+        await writer.close();
+      }
+      expect(store.getGroup(group.id)).toEqual(group);
+      expect(store.getTrajectory(whole.id).logprobs).toEqual(whole.logprobs);
+    }
   });
 
   it('a writer thread killed with writes in the ring: each is refused, none half-written, and a new writer commits them whole', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { NumberRing, RingReader } from '../src/number-ring.ts';
+import { isNumberArray, NumberRing, RingReader } from '../src/number-ring.ts';
 
 describe('the number ring shared with the writer thread', () => {
   it('gives back exactly what was put, and refuses what would overwrite what the reader has not taken', () => {
@@ -32,5 +32,20 @@ describe('the number ring shared with the writer thread', () => {
     expect(ring.put([1, 2, 3, 4, 5])).toBeUndefined();
     // The refused puts took no room.
     expect(ring.put([1, 2, 3, 4])).toEqual([0, 4]);
+  });
+
+  it('takes typed arrays as they are (one copy), and leaves arrays of BigInts to the message', () => {
+    const ring = NumberRing.create(64 * 8);
+    const reader = new RingReader(ring.shared);
+    const ids = ring.put(Int32Array.from([7, 0, 2 ** 31 - 1]))!;
+    const mask = ring.put(Uint8Array.from([0, 1, 1]))!;
+    const logprobs = ring.put(Float64Array.from([-0.25, -1e-300, Number.NEGATIVE_INFINITY]))!;
+    expect(ring.put(BigInt64Array.from([1n]))).toBeUndefined();
+    reader.acquire();
+    expect(reader.take(ids)).toEqual([7, 0, 2 ** 31 - 1]);
+    expect(reader.take(mask)).toEqual([0, 1, 1]);
+    expect(reader.take(logprobs)).toEqual([-0.25, -1e-300, Number.NEGATIVE_INFINITY]);
+    expect(isNumberArray(new Float32Array(2))).toBe(true);
+    expect(isNumberArray(new DataView(new ArrayBuffer(8)))).toBe(false);
   });
 });
