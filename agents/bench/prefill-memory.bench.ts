@@ -5,7 +5,10 @@
  * positions), each case in a fresh process (VmHWM, /proc/self/status):
  * - `one forward`: every prompt left-padded into one forward, as the in-place engine prefilled a
  *   join before its prefills were bounded (the baseline; `batchInvariant: false` did this too);
- * - `bounded`: `InPlaceBatch.add`, whose forwards hold at most `PREFILL_SCORE_BYTES` of attention scores.
+ * - `bounded`: `InPlaceBatch.add`, whose forwards hold at most `PREFILL_SCORE_BYTES` of attention scores;
+ * - `present, one forward` and `present, bounded`: the same in the layout of exported models
+ *   (Optimum decoder-with-past, every position's logits and the whole cache out), the second through
+ *   `PaddedBatch.add`.
  * The cases alternate round by round; the CPU time of each process is printed beside its peak.
  */
 import { spawnSync } from 'node:child_process';
@@ -17,6 +20,7 @@ import { initDecoderWeights } from '../src/model/init-weights.ts';
 import { leftPaddedPrompts } from '../src/onnx/decode-batch.ts';
 import { DecoderSession } from '../src/onnx/decoder-session.ts';
 import { InPlaceBatch } from '../src/onnx/in-place-batch.ts';
+import { PaddedBatch } from '../src/onnx/padded-batch.ts';
 import { SQL_DECODER, statusMb } from './sql-decoder.ts';
 
 const { values } = parseArgs({
@@ -34,12 +38,14 @@ const to = Number(values.to);
 
 /** One case, in this process: prints `peak_mb cpu_s`. */
 async function runCase(kind: string): Promise<void> {
+  const layout = kind.startsWith('present') ? 'present' : 'in-place';
   const session = await ort.InferenceSession.create(
-    buildDecoderOnnx(SQL_DECODER, initDecoderWeights(SQL_DECODER, { seed: 1, std: 0.02 }), 'in-place'),
+    buildDecoderOnnx(SQL_DECODER, initDecoderWeights(SQL_DECODER, { seed: 1, std: 0.02 }), layout),
     { intraOpNumThreads: 1, interOpNumThreads: 1, executionProviders: ['cpu'] },
   );
   const shape = {
     numLayers: SQL_DECODER.nLayers,
+    numHeads: SQL_DECODER.nHeads,
     numKvHeads: SQL_DECODER.nHeads,
     headDim: SQL_DECODER.dModel / SQL_DECODER.nHeads,
     vocabSize: SQL_DECODER.vocabSize,
@@ -51,8 +57,10 @@ async function runCase(kind: string): Promise<void> {
     Array.from({ length: Math.round(from + r * step) }, (_, t) => (t * 7 + r) % 250),
   );
   const start = process.cpuUsage();
-  if (kind === 'one forward') {
+  if (kind.endsWith('one forward')) {
     await decoder.forward({ batch: rows, ...leftPaddedPrompts(prompts, 0) });
+  } else if (layout === 'present') {
+    await new PaddedBatch(decoder, 0, 'present').add(prompts);
   } else {
     const batch = new InPlaceBatch(
       decoder,
@@ -69,7 +77,7 @@ async function runCase(kind: string): Promise<void> {
 
 if (values.case) await runCase(values.case);
 else {
-  const cases = ['one forward', 'bounded'];
+  const cases = ['one forward', 'bounded', 'present, one forward', 'present, bounded'];
   const results = new Map<string, Array<{ peak: number; cpu: number }>>(cases.map((c) => [c, []]));
   for (let round = 0; round < Number(values.rounds); round++)
     for (const kind of round % 2 === 0 ? cases : [...cases].reverse()) {
@@ -91,14 +99,17 @@ else {
     }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   console.log(`prefill of ${rows} prompts of ${from}-${to} tokens, sql Agent-RLVR decoder (2,048 positions)`);
-  console.log('case           peak resident MB (median, runs)     CPU s (median)');
+  console.log('case                  peak resident MB (median, runs)     CPU s (median)');
   for (const [kind, rs] of results)
     console.log(
-      `${kind.padEnd(14)} ${median(rs.map((r) => r.peak))
+      `${kind.padEnd(21)} ${median(rs.map((r) => r.peak))
         .toFixed(0)
-        .padStart(6)} (${rs.map((r) => r.peak.toFixed(0)).join(', ')})`.padEnd(51) +
+        .padStart(6)} (${rs.map((r) => r.peak.toFixed(0)).join(', ')})`.padEnd(58) +
         `${median(rs.map((r) => r.cpu)).toFixed(2)}`,
     );
   const peak = (kind: string) => median(results.get(kind)!.map((r) => r.peak));
-  console.log(`bounded / one forward, peak: ${(peak('bounded') / peak('one forward')).toFixed(2)}x`);
+  for (const layout of ['', 'present, '])
+    console.log(
+      `${layout}bounded / one forward, peak: ${(peak(`${layout}bounded`) / peak(`${layout}one forward`)).toFixed(2)}x`,
+    );
 }

@@ -8,7 +8,7 @@
  *   batch 32 and 64 with every row's prompt in its own slots (no shared slots);
  *   batch 32 and 64 with the prompt in the shared slots and only generated tokens in the rows' own.
  *   batch 1 with its prompt in the shared slots at an aligned length (`sharedPrompts`, where every
- *   prompt, alone too, sits there).
+ *   prompt, alone too, sits there), multiplied per row as the engine does for one row.
  * Configurations are timed in interleaved rounds and each keeps its least CPU time, so a burst of
  * other work on a shared machine costs one round, not one configuration.
  *
@@ -22,7 +22,7 @@ import { cpus, loadavg } from 'node:os';
 import { buildDecoderOnnx, sharedKeyValueNames } from '../src/model/decoder-graph.ts';
 import { initDecoderWeights } from '../src/model/init-weights.ts';
 import { DEFAULT_DECODER_CONFIG } from '../src/model/write-model-directory.ts';
-import { CAPACITY_STEP, PROMPT_ALIGN } from '../src/onnx/in-place-batch.ts';
+import { CAPACITY_STEP, PER_ROW_SHARED_PRODUCTS, PROMPT_ALIGN } from '../src/onnx/in-place-batch.ts';
 import { cpuMs } from '../src/onnx/decode-profile.ts';
 
 const { values } = parseArgs({
@@ -54,7 +54,11 @@ const settings = await Promise.all(
       label,
       plain: await ort.InferenceSession.create(buildDecoderOnnx(config, weights, 'in-place'), options),
       sharing: await ort.InferenceSession.create(
-        buildDecoderOnnx(config, weights, 'in-place', { sharedSlots: true }),
+        buildDecoderOnnx(config, weights, 'in-place', { sharedSlots: 'batched' }),
+        options,
+      ),
+      perRow: await ort.InferenceSession.create(
+        buildDecoderOnnx(config, weights, 'in-place', { sharedSlots: 'per-row' }),
         options,
       ),
     };
@@ -109,13 +113,13 @@ interface Configuration {
   session: ort.InferenceSession;
   steps: Array<{ feeds: Record<string, ort.Tensor>; weight: number; bestMs: number; bestWallMs: number }>;
 }
-const configurations: Configuration[] = settings.flatMap(({ label: threads, plain, sharing }) => {
+const configurations: Configuration[] = settings.flatMap(({ label: threads, plain, sharing, perRow }) => {
   /** `shared`: the prompt's slots in the shared slots (`slots` of them), the rows' own hold what they generate. */
   const configuration = (label: string, batch: number, shared?: number): Configuration => ({
     threads,
     label,
     batch,
-    session: shared ? sharing : plain,
+    session: !shared ? plain : batch <= PER_ROW_SHARED_PRODUCTS ? perRow : sharing,
     steps: capacities(shared ? 0 : promptLength).map(([capacity, weight]) => ({
       feeds: feeds(batch, shared ?? 0, capacity),
       weight,
@@ -172,4 +176,4 @@ const header = ['threads', 'batch', 'CPU ms per step', 'wall ms per step', 'toke
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
 const line = (cells: string[]) => cells.map((cell, i) => cell.padEnd(widths[i]!)).join('  ');
 process.stdout.write(`${line(header)}\n${rows.map(line).join('\n')}\n`);
-await Promise.all(settings.flatMap((s) => [s.plain.release(), s.sharing.release()]));
+await Promise.all(settings.flatMap((s) => [s.plain.release(), s.sharing.release(), s.perRow.release()]));

@@ -66,6 +66,14 @@ const decoder: DecoderConfig = {
 const batch = arg('batch', 64);
 const seq = arg('seq', 96);
 const repeats = arg('repeats', 5);
+/**
+ * `--warmup N`: untimed steps before the timed ones (default 1). V8 optimises tfjs's functions one
+ * by one over a learner's first ~15 steps, and each compile runs on a helper thread beside the
+ * workers; `--warmup 15` measures the steady state a long run spends its time in.
+ */
+const warmup = arg('warmup', 1);
+/** `--workers-only` measures the worker learners (1 and 2 workers) and not the in-process one. */
+const workersOnly = args.includes('--workers-only');
 /** `--backends wasm` leaves out the slow pure-JS backend. */
 const backendsAt = args.indexOf('--backends');
 const backends = (backendsAt >= 0 ? args[backendsAt + 1]! : 'wasm,cpu').split(',') as Array<'wasm' | 'cpu'>;
@@ -138,10 +146,12 @@ interface Measured {
   threads: { mainCpuMs: number; otherCpuMs: number };
 }
 
-/** Training (forward + backward + Adam) and forward-only tokens/s, after one warm-up step, and the training steps' profile. */
+/** Training (forward + backward + Adam) and forward-only tokens/s, after `warmup` steps, and the training steps' profile. */
 async function measure(learner: ProfiledLearner | WorkerLearner): Promise<Measured> {
-  await learner.forwardBackward(data, 'ppo');
-  await learner.optimStep({ learningRate: 1e-4 });
+  for (let i = 0; i < warmup; i++) {
+    await learner.forwardBackward(data, 'ppo');
+    await learner.optimStep({ learningRate: 1e-4 });
+  }
   await learner.takeProfile();
   const steps: StepSpan[] = [];
   const threadsBefore = processThreadTimes();
@@ -232,9 +242,10 @@ for (const backend of backends) {
     backend,
     microBatchSize: batch,
   };
-  const measured: Array<[string, Measured, number]> = [
-    [backend, await measure(await createEmbeddedLearner(settings)), 1],
-  ];
+  const measured: Array<[string, Measured, number]> =
+    workersOnly && backend === 'wasm'
+      ? []
+      : [[backend, await measure(await createEmbeddedLearner(settings)), 1]];
   if (backend === 'wasm') {
     measured.push(['wasm, 1 worker', await measure(await createWorkerLearner(settings, 1)), 1]);
     measured.push(['wasm, 2 workers', await measure(await createWorkerLearner(settings, 2)), 2]);
@@ -246,7 +257,7 @@ for (const backend of backends) {
   for (const [name, speed, cores] of measured) row(name, speed, gflops, cores);
 }
 process.stdout.write(
-  `embedded learner: d=${decoder.dModel} layers=${decoder.nLayers} dFF=${decoder.dFF} vocab=${decoder.vocabSize} positions=${decoder.positions}, batch ${batch} × ${seq} tokens, ${repeats} repeats\n`,
+  `embedded learner: d=${decoder.dModel} layers=${decoder.nLayers} dFF=${decoder.dFF} vocab=${decoder.vocabSize} positions=${decoder.positions}, batch ${batch} × ${seq} tokens, ${repeats} repeats after ${warmup} warm-up steps (load average ${loadavg()[0]!.toFixed(1)})\n`,
 );
 const header = [
   'backend',

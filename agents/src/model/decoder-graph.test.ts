@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { type DecoderConfig, type DecoderWeights, decoderWeightShapes } from './decoder-config.ts';
 import { initDecoderWeights } from './init-weights.ts';
 import { referenceForward } from './reference-forward.ts';
-import { buildDecoderOnnx, checkDecoderWeights } from './decoder-graph.ts';
+import { buildDecoderOnnx, checkDecoderWeights, SHARED_VALUE_SIGN } from './decoder-graph.ts';
 import { DecoderSession } from '../onnx/decoder-session.ts';
 import { decodeOnnxInitializers } from './onnx-proto.ts';
 import { readDecoderWeights } from './model-directory.ts';
@@ -98,101 +98,105 @@ describe('ONNX decoder builder', () => {
     await decoder.release();
   });
 
-  it('in-place with shared slots: each row attends to its own shared prompt and its own slots only, as the reference', async () => {
-    const { nHeads: heads, dModel, vocabSize: vocab } = config;
-    const headDim = dModel / heads;
-    const present = await openSession();
-    const session = await ort.InferenceSession.create(
-      buildDecoderOnnx(config, weights, 'in-place', { sharedSlots: true }),
-    );
-    const sharing = new DecoderSession(session, shape, { provider: 'cpu', reason: 'test' });
-    expect(sharing.sharesSlots).toBe(true);
-    const other = [4, 8, 15]; // a shared prompt none of these rows has
-    const prompt = [3, 77, 258, 12, 200];
-    // Rows 0 and 1 share `prompt` (in the shared slots) and generated two tokens each (in their own
-    // slots); row 2's prompt and token sit in its own slots. Each now feeds one more token.
-    const rows = [
-      { shared: prompt, own: [9, 41], next: 7 },
-      { shared: prompt, own: [60, 2], next: 7 },
-      { shared: [] as number[], own: [11, 22, 33, 44, 55], next: 66 },
-    ];
-    /** Keys and values of every position of `ids`, per layer k/v: [heads, length, headDim]. */
-    const keyValuesOf = async (ids: number[]) =>
-      (
-        await present.forward({
-          batch: 1,
-          inputIds: ids,
-          attentionMask: ids.map(() => 1),
-          positionIds: ids.map((_, i) => i),
-        })
-      ).keyValues.tensors.map((t) => t.data as Float32Array);
-    const capacity = 6;
-    const sharedLength = other.length + prompt.length;
-    const cache = Array.from(
-      { length: 2 * config.nLayers },
-      () => new Float32Array(rows.length * heads * capacity * headDim),
-    );
-    const sharedSlots = Array.from(
-      { length: 2 * config.nLayers },
-      () => new Float32Array(heads * sharedLength * headDim),
-    );
-    const width = sharedLength + capacity + 1;
-    const mask = new Array<number>(rows.length * width).fill(0);
-    for (const [start, ids] of [
-      [0, other],
-      [other.length, prompt],
-    ] as const) {
-      const kv = await keyValuesOf(ids);
-      kv.forEach((data, k) => {
-        for (let h = 0; h < heads; h++)
-          sharedSlots[k]!.set(
-            data.subarray(h * ids.length * headDim, (h + 1) * ids.length * headDim),
-            (h * sharedLength + start) * headDim,
-          );
-      });
-    }
-    for (const [b, row] of rows.entries()) {
-      const ids = [...row.shared, ...row.own];
-      const kv = await keyValuesOf(ids);
-      kv.forEach((data, k) => {
-        for (let h = 0; h < heads; h++) {
-          const from = (h * ids.length + row.shared.length) * headDim;
-          cache[k]!.set(
-            data.subarray(from, from + row.own.length * headDim),
-            (b * heads + h) * capacity * headDim,
-          );
-        }
-      });
-      if (row.shared.length > 0) mask.fill(1, b * width + other.length, b * width + sharedLength);
-      mask.fill(1, b * width + sharedLength, b * width + sharedLength + row.own.length);
-      mask[b * width + width - 1] = 1;
-    }
-    const out = await sharing.forward({
-      batch: rows.length,
-      inputIds: rows.map((r) => r.next),
-      attentionMask: mask,
-      positionIds: rows.map((r) => r.shared.length + r.own.length),
-      past: {
-        tensors: cache.map(
-          (data) => new ort.Tensor('float32', data, [rows.length, heads, capacity, headDim]),
-        ),
+  it.each(['batched', 'per-row'] as const)(
+    'in-place with shared slots (%s products): each row attends to its own shared prompt and its own slots only, as the reference',
+    async (products) => {
+      const { nHeads: heads, dModel, vocabSize: vocab } = config;
+      const headDim = dModel / heads;
+      const present = await openSession();
+      const session = await ort.InferenceSession.create(
+        buildDecoderOnnx(config, weights, 'in-place', { sharedSlots: products }),
+      );
+      const sharing = new DecoderSession(session, shape, { provider: 'cpu', reason: 'test' });
+      expect(sharing.sharesSlots).toBe(true);
+      const other = [4, 8, 15]; // a shared prompt none of these rows has
+      const prompt = [3, 77, 258, 12, 200];
+      // Rows 0 and 1 share `prompt` (in the shared slots) and generated two tokens each (in their own
+      // slots); row 2's prompt and token sit in its own slots. Each now feeds one more token.
+      const rows = [
+        { shared: prompt, own: [9, 41], next: 7 },
+        { shared: prompt, own: [60, 2], next: 7 },
+        { shared: [] as number[], own: [11, 22, 33, 44, 55], next: 66 },
+      ];
+      /** Keys and values of every position of `ids`, per layer k/v: [heads, length, headDim]. */
+      const keyValuesOf = async (ids: number[]) =>
+        (
+          await present.forward({
+            batch: 1,
+            inputIds: ids,
+            attentionMask: ids.map(() => 1),
+            positionIds: ids.map((_, i) => i),
+          })
+        ).keyValues.tensors.map((t) => t.data as Float32Array);
+      const capacity = 6;
+      const sharedLength = other.length + prompt.length;
+      const cache = Array.from(
+        { length: 2 * config.nLayers },
+        () => new Float32Array(rows.length * heads * capacity * headDim),
+      );
+      const sharedSlots = Array.from(
+        { length: 2 * config.nLayers },
+        () => new Float32Array(heads * sharedLength * headDim),
+      );
+      const width = sharedLength + capacity + 1;
+      const mask = new Array<number>(rows.length * width).fill(0);
+      for (const [start, ids] of [
+        [0, other],
+        [other.length, prompt],
+      ] as const) {
+        const kv = await keyValuesOf(ids);
+        kv.forEach((data, k) => {
+          const sign = k % 2 === 1 ? SHARED_VALUE_SIGN : 1;
+          for (let h = 0; h < heads; h++)
+            sharedSlots[k]!.set(
+              data.subarray(h * ids.length * headDim, (h + 1) * ids.length * headDim).map((x) => sign * x),
+              (h * sharedLength + start) * headDim,
+            );
+        });
+      }
+      for (const [b, row] of rows.entries()) {
+        const ids = [...row.shared, ...row.own];
+        const kv = await keyValuesOf(ids);
+        kv.forEach((data, k) => {
+          for (let h = 0; h < heads; h++) {
+            const from = (h * ids.length + row.shared.length) * headDim;
+            cache[k]!.set(
+              data.subarray(from, from + row.own.length * headDim),
+              (b * heads + h) * capacity * headDim,
+            );
+          }
+        });
+        if (row.shared.length > 0) mask.fill(1, b * width + other.length, b * width + sharedLength);
+        mask.fill(1, b * width + sharedLength, b * width + sharedLength + row.own.length);
+        mask[b * width + width - 1] = 1;
+      }
+      const out = await sharing.forward({
         batch: rows.length,
-        length: capacity,
-      },
-      shared: {
-        tensors: sharedSlots.map((data) => new ort.Tensor('float32', data, [heads, sharedLength, headDim])),
-        length: sharedLength,
-      },
-    });
-    for (const [b, row] of rows.entries()) {
-      const ids = [...row.shared, ...row.own, row.next];
-      const ref = referenceForward(config, weights, { inputIds: [ids] })[0]!.at(-1)!;
-      expect(
-        maxAbsDiff(out.logits.subarray(b * vocab, (b + 1) * vocab), Float32Array.from(ref)),
-      ).toBeLessThan(TOLERANCE);
-    }
-    await Promise.all([present.release(), sharing.release()]);
-  });
+        inputIds: rows.map((r) => r.next),
+        attentionMask: mask,
+        positionIds: rows.map((r) => r.shared.length + r.own.length),
+        past: {
+          tensors: cache.map(
+            (data) => new ort.Tensor('float32', data, [rows.length, heads, capacity, headDim]),
+          ),
+          batch: rows.length,
+          length: capacity,
+        },
+        shared: {
+          tensors: sharedSlots.map((data) => new ort.Tensor('float32', data, [heads, sharedLength, headDim])),
+          length: sharedLength,
+        },
+      });
+      for (const [b, row] of rows.entries()) {
+        const ids = [...row.shared, ...row.own, row.next];
+        const ref = referenceForward(config, weights, { inputIds: [ids] })[0]!.at(-1)!;
+        expect(
+          maxAbsDiff(out.logits.subarray(b * vocab, (b + 1) * vocab), Float32Array.from(ref)),
+        ).toBeLessThan(TOLERANCE);
+      }
+      await Promise.all([present.release(), sharing.release()]);
+    },
+  );
 
   it('round-trips weights through model.onnx and rejects wrong weights by name', () => {
     const bytes = buildDecoderOnnx(config, weights);

@@ -59,6 +59,20 @@ class GraphBuilder {
     return name;
   }
 
+  /** Splits `x` along `axis` into `count` parts of the given sizes (an int64 vector). */
+  split(x: string, sizes: string, axis: number, count: number): string[] {
+    const name = `Split_${this.counter++}`;
+    const outputs = Array.from({ length: count }, (_, i) => `${name}_out${i}`);
+    this.nodes.push({
+      name,
+      op_type: 'Split',
+      input: [x, sizes],
+      output: outputs,
+      attribute: [intAttr('axis', axis)],
+    });
+    return outputs;
+  }
+
   int64Const(values: number[], scalar = false): string {
     const name = `const_${this.counter++}`;
     this.initializers.push({
@@ -173,67 +187,99 @@ export const sharedKeyValueNames = (i: number) =>
   ({ key: `shared_key_values.${i}.key`, value: `shared_key_values.${i}.value` }) as const;
 
 /**
- * The in-place layout's shared slots: keys and values that several rows attend to (the prompt of a
- * GRPO group), stored once. Every row scores every shared slot in one matrix product per head,
- * [batch·seq, headDim] · [headDim, shared], where the cache's slots take one small product per row
- * and head; `attention_mask` keeps each row to its own shared slots.
+ * How the in-place graph multiplies a row's queries with the shared slots, and its probabilities with
+ * their values. Both give the same bits for a row at any batch size:
+ * - `batched`: every row in one matrix product per head, [batch·seq, headDim] · [headDim, shared],
+ *   so a step reads the shared slots once, however many rows score them (the rows are moved
+ *   head-major and back around each product);
+ * - `per-row`: one product per row and head, as for the rows' own slots: no moving of rows, so a
+ *   lone row runs 8 operators fewer per layer, and each row reads every shared slot.
  */
-function sharedSlotAttention(g: GraphBuilder, config: DecoderConfig) {
+export type SharedSlotProducts = 'batched' | 'per-row';
+
+/**
+ * The in-place layout's shared slots: keys and values that several rows attend to (the prompt of a
+ * GRPO group), stored once; `attention_mask` keeps each row to its own shared slots. The values are
+ * stored negated (`SHARED_VALUE_SIGN`).
+ */
+function sharedSlotAttention(g: GraphBuilder, config: DecoderConfig, products: SharedSlotProducts) {
   const { nHeads, dModel } = config;
   const headDim = dModel / nHeads;
+  const length = g.op('Shape', [sharedKeyValueNames(0).value], [intAttr('start', 1), intAttr('end', 2)]);
+  /**
+   * a · b scaled by `scale` ≠ 1, which onnxruntime folds into the product: its CPU matrix product
+   * (MLAS) multiplies a single row with another kernel than several (other bits) unless the product
+   * is scaled, so each row's product is the same bits in a batch of any size. The weighted sum of
+   * the values has no scale of its own: they are stored negated and the product scaled by −1 (exact).
+   */
+  const scaledMatMul = (a: string, b: string, scale: string) => g.op('Mul', [g.op('MatMul', [a, b]), scale]);
+  const valueSign = g.floatConst(SHARED_VALUE_SIGN);
+  const rowsOf = products === 'batched' ? batchedRows(g, nHeads, headDim, length) : undefined;
+  return {
+    /** [shared, capacity, seq]: where the probabilities of the three kinds of slot meet. */
+    splitSizes: g.op(
+      'Concat',
+      [
+        length,
+        g.op('Shape', ['past_key_values.0.key'], [intAttr('start', 2), intAttr('end', 3)]),
+        g.op('Shape', ['input_ids'], [intAttr('start', 1), intAttr('end', 2)]),
+      ],
+      [intAttr('axis', 0)],
+    ),
+    /** q [batch, heads, seq, headDim] → scores [batch, heads, seq, shared]. */
+    scores: (i: number, q: string, scale: string) => {
+      const keysT = g.op('Transpose', [sharedKeyValueNames(i).key], [intsAttr('perm', [0, 2, 1])]);
+      if (!rowsOf) return scaledMatMul(q, keysT, scale);
+      return rowsOf.unfold(scaledMatMul(rowsOf.fold(q, 'queries'), keysT, scale), 'scores');
+    },
+    /** probs [batch, heads, seq, shared] → their weighted sum of values [batch, heads, seq, headDim]. */
+    context: (i: number, probs: string) => {
+      const values = sharedKeyValueNames(i).value;
+      if (!rowsOf) return scaledMatMul(probs, values, valueSign);
+      return rowsOf.unfold(scaledMatMul(rowsOf.fold(probs, 'probs'), values, valueSign), 'context');
+    },
+  };
+}
+
+/**
+ * The sign of the values in `shared_key_values.{i}.value`: the engine stores them negated, so that
+ * the graph's product with them carries a scale (see `sharedSlotAttention`) at no extra operator.
+ */
+export const SHARED_VALUE_SIGN = -1;
+
+/**
+ * `batched` shared-slot products: [batch, heads, seq, n] ↔ [heads, batch·seq, n], so that one
+ * product per head covers every row.
+ */
+function batchedRows(g: GraphBuilder, nHeads: number, headDim: number, length: string) {
   const axis0 = [intAttr('axis', 0)];
   const vector = (scalar: string) => g.op('Unsqueeze', [scalar, g.int64Const([0])]);
   const dim = (input: string, index: number) =>
     vector(g.op('Gather', [g.op('Shape', [input]), g.int64Const([index], true)], axis0));
   const batch = dim('input_ids', 0);
   const seq = dim('input_ids', 1);
-  const length = dim(sharedKeyValueNames(0).value, 1);
   const heads = g.int64Const([nHeads]);
   const rows = g.op('Mul', [batch, seq]);
+  const width = g.int64Const([headDim]);
   const shapeOf = (parts: string[]) => g.op('Concat', parts, axis0);
-  const fold = {
-    queries: shapeOf([heads, rows, g.int64Const([headDim])]),
-    probs: shapeOf([heads, rows, length]),
-  };
-  const unfold = {
+  const folded = { queries: shapeOf([heads, rows, width]), probs: shapeOf([heads, rows, length]) };
+  const unfolded = {
     scores: shapeOf([heads, batch, seq, length]),
-    context: shapeOf([heads, batch, seq, g.int64Const([headDim])]),
+    context: shapeOf([heads, batch, seq, width]),
   };
   // allowzero: with no shared slots a 0 in the shape is a length, not "keep this dimension".
   const reshape = (x: string, shape: string) => g.op('Reshape', [x, shape], [intAttr('allowzero', 1)]);
   /** [batch, heads, …] ↔ [heads, batch, …]. */
   const swap = (x: string) => g.op('Transpose', [x], [intsAttr('perm', [1, 0, 2, 3])]);
-  const axis1 = g.int64Const([1]);
-  const zero = g.int64Const([0]);
-  /**
-   * a [heads, rows, k] · b [heads, k, n] with at least two rows: onnxruntime multiplies a single row
-   * with another kernel (other bits) than several, so a lone row's first row is repeated and its
-   * product dropped. A row's products are then the same bits at any row count.
-   */
-  const rowsMatMul = (a: string, b: string) => {
-    const twice = g.op('Concat', [a, g.op('Slice', [a, zero, axis1, axis1])], [intAttr('axis', 1)]);
-    return g.op('Slice', [g.op('MatMul', [twice, b]), zero, rows, axis1]);
-  };
   return {
-    /** Number of shared slots, as a 1-element vector. */
-    length,
-    /** q [batch, heads, seq, headDim] → scores [batch, heads, seq, shared]. */
-    scores: (i: number, q: string, scale: string) => {
-      const keysT = g.op('Transpose', [sharedKeyValueNames(i).key], [intsAttr('perm', [0, 2, 1])]);
-      const product = rowsMatMul(reshape(swap(q), fold.queries), keysT);
-      return swap(reshape(g.op('Mul', [product, scale]), unfold.scores));
-    },
-    /** probs [batch, heads, seq, shared] → their weighted sum of values [batch, heads, seq, headDim]. */
-    context: (i: number, probs: string) =>
-      swap(
-        reshape(rowsMatMul(reshape(swap(probs), fold.probs), sharedKeyValueNames(i).value), unfold.context),
-      ),
+    fold: (x: string, kind: keyof typeof folded) => reshape(swap(x), folded[kind]),
+    unfold: (x: string, kind: keyof typeof unfolded) => swap(reshape(x, unfolded[kind])),
   };
 }
 
 export interface DecoderGraphOptions {
-  /** In-place layout: add the shared-slot inputs (`shared_key_values.{i}.*`). */
-  sharedSlots?: boolean;
+  /** In-place layout: add the shared-slot inputs (`shared_key_values.{i}.*`), multiplied so. */
+  sharedSlots?: SharedSlotProducts;
 }
 
 /** Serialises the decoder with `weights` to ONNX model bytes (protobuf). */
@@ -268,18 +314,21 @@ export function buildDecoderOnnx(
   ]); // [batch, 1, 1, total]
   const allowed = g.op('And', [causal, keyPresent]); // [batch, 1, seq, total]
   const maskedScore = g.floatConst(MASKED_SCORE);
-  /** In-place layout: where the scores of [shared slots ++ cache slots ++ new positions] meet, along axis 3. */
+  /** In-place layout without shared slots: where the scores of [cache slots ++ new positions] meet, along axis 3. */
   const split =
-    layout === 'in-place'
+    layout === 'in-place' && !options.sharedSlots
       ? {
           zero: g.int64Const([0]),
-          /** Shared and cache slots: attention_mask is [batch, shared + capacity + seq]. */
+          /** Cache slots: attention_mask is [batch, capacity + seq]. */
           past: g.op('Unsqueeze', [pastLen, g.int64Const([0])]),
           total: g.op('Unsqueeze', [totalLen, g.int64Const([0])]),
           axis: g.int64Const([3]),
         }
       : undefined;
-  const shared = layout === 'in-place' && options.sharedSlots ? sharedSlotAttention(g, config) : undefined;
+  const shared =
+    layout === 'in-place' && options.sharedSlots
+      ? sharedSlotAttention(g, config, options.sharedSlots)
+      : undefined;
 
   const layerNorm = (x: string, prefix: string) =>
     g.op(
@@ -327,13 +376,20 @@ export function buildDecoderOnnx(
       const scores = [scoresOf(pastKey), scoresOf(newKey)];
       if (shared) scores.unshift(shared.scores(i, q, scale));
       const probs = softmax(g.op('Concat', scores, [intAttr('axis', 3)]));
-      const { zero, past, total, axis } = split!;
-      const probsPast = g.op('Slice', [probs, shared?.length ?? zero, past, axis]);
-      const probsNew = g.op('Slice', [probs, past, total, axis]);
-      attended = g.op('Add', [g.op('MatMul', [probsPast, pastValue]), g.op('MatMul', [probsNew, newValue])]);
       if (shared) {
-        const probsShared = g.op('Slice', [probs, zero, shared.length, axis]);
-        attended = g.op('Add', [attended, shared.context(i, probsShared)]);
+        const [probsShared, probsPast, probsNew] = g.split(probs, shared.splitSizes, 3, 3);
+        attended = g.op('Add', [
+          g.op('Add', [g.op('MatMul', [probsPast!, pastValue]), g.op('MatMul', [probsNew!, newValue])]),
+          shared.context(i, probsShared!),
+        ]);
+      } else {
+        const { zero, past, total, axis } = split!;
+        const probsPast = g.op('Slice', [probs, zero, past, axis]);
+        const probsNew = g.op('Slice', [probs, past, total, axis]);
+        attended = g.op('Add', [
+          g.op('MatMul', [probsPast, pastValue]),
+          g.op('MatMul', [probsNew, newValue]),
+        ]);
       }
     }
     const context = g.op('Transpose', [attended], [intsAttr('perm', [0, 2, 1, 3])]);

@@ -21,6 +21,7 @@ describe('readModelDir: the Hugging Face layout', () => {
     const model = readModelDir(dir);
     expect(model.shape).toEqual({
       numLayers: 2,
+      numHeads: 4,
       numKvHeads: 4,
       headDim: 8,
       vocabSize: 263,
@@ -59,6 +60,7 @@ describe('readModelDir: the Hugging Face layout', () => {
     const model = readModelDir(qwen);
     expect(model.shape).toEqual({
       numLayers: 24,
+      numHeads: 14,
       numKvHeads: 2,
       headDim: 64,
       vocabSize: 151936,

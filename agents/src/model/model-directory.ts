@@ -83,6 +83,8 @@ export interface ModelChat {
 /** Architecture sizes the engine needs to drive the KV cache. */
 export interface DecoderShape {
   numLayers: number;
+  /** Attention heads (of the queries). */
+  numHeads: number;
   /** Heads of the K/V cache (= attention heads without GQA). */
   numKvHeads: number;
   headDim: number;
@@ -224,7 +226,7 @@ export function readModelDir(dir: string): ModelDir {
   return {
     dir: root,
     modelPath,
-    shape: { numLayers, numKvHeads, headDim, vocabSize, maxPositions },
+    shape: { numLayers, numHeads, numKvHeads, headDim, vocabSize, maxPositions },
     tokenizer: eosTokenizer,
     ...(chatTemplate !== undefined ? { chatTemplate } : {}),
     eosTokenIds,

@@ -67,3 +67,33 @@ export function leftPaddedPrompts(
   });
   return { longest, inputIds, attentionMask, positionIds };
 }
+
+/**
+ * Most bytes of one attention-score tensor ([rows, heads, longest, longest] float32, over the
+ * attention heads) a prefill forward may hold. A graph materialises several such tensors per layer
+ * and onnxruntime's arena keeps their peak, so a forward of every prompt at once grew with
+ * rows × length²: 32 prompts of 2,000 tokens need 2 GB per tensor. 64 MiB is one such prompt of a
+ * 4-head model; short prompts still prefill many to a forward. Both cache strategies keep to it.
+ */
+export const PREFILL_SCORE_BYTES = 64 * 2 ** 20;
+
+/**
+ * Splits prompts (by index, shortest first) into prefill forwards whose attention scores,
+ * rows × heads × longest² × 4 bytes, stay within `PREFILL_SCORE_BYTES`; a prompt that alone
+ * exceeds it runs alone.
+ */
+export function prefillChunks(lengths: readonly number[], heads: number): number[][] {
+  const order = lengths.map((_, i) => i).sort((a, b) => lengths[a]! - lengths[b]!);
+  const chunks: number[][] = [];
+  let chunk: number[] = [];
+  for (const i of order) {
+    const longest = lengths[i]!;
+    if (chunk.length > 0 && (chunk.length + 1) * heads * longest * longest * 4 > PREFILL_SCORE_BYTES) {
+      chunks.push(chunk);
+      chunk = [];
+    }
+    chunk.push(i);
+  }
+  if (chunk.length > 0) chunks.push(chunk);
+  return chunks;
+}

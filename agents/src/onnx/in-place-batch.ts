@@ -13,17 +13,24 @@
  * - batch-invariant (the policy's default), prompts are prefilled with prompts of their own length
  *   only, so no padding shifts a prompt's reductions;
  * - where a prompt is kept is `PromptSlots`: in its rows' own slots, or stored once in the shared slots
- *   (`shared_key_values`, a second session of the same weights with those inputs): every row scores
- *   every shared slot in one matrix product per head, so a group reads its prompt's keys once per step
- *   instead of once per row. Its rows' own slots then hold only what they generate. The shared slots
- *   of a prompt go when its last row leaves;
+ *   (`shared_key_values`, other sessions of the same weights with those inputs): every row scores
+ *   every shared slot in one matrix product per head (a lone row in its own, `PER_ROW_SHARED_PRODUCTS`),
+ *   so a group reads its prompt's keys once per step instead of once per row. Its rows' own slots
+ *   then hold only what they generate. The shared slots of a prompt go when its last row leaves;
  * - a prefill forward holds at most `PREFILL_SCORE_BYTES` of attention scores: prompts that need
  *   more run in several forwards (prefillChunks).
  * The buffers outlive a batch: the next one reuses them.
  */
 import * as ort from 'onnxruntime-node';
+import { SHARED_VALUE_SIGN, type SharedSlotProducts } from '../model/decoder-graph.ts';
 import type { DecodeWatch } from './decode-profile.ts';
-import { type DecodeBatch, leftPaddedPrompts, type RowLogits, uniquePrompts } from './decode-batch.ts';
+import {
+  type DecodeBatch,
+  leftPaddedPrompts,
+  prefillChunks,
+  type RowLogits,
+  uniquePrompts,
+} from './decode-batch.ts';
 import type { DecoderSession, ForwardOutput } from './decoder-session.ts';
 
 /**
@@ -39,36 +46,6 @@ export const CAPACITY_STEP = 16;
  * bench policy`, built-in model, batch 32), so sharing pays while a few prompts fill the batch.
  */
 export const SHARE_FRACTION = 1 / 4;
-
-/**
- * Most bytes of one attention-score tensor ([rows, heads, longest, longest] float32) a prefill
- * forward may hold. The graph materialises several such tensors per layer and onnxruntime's arena
- * keeps their peak, so a forward of every prompt at once grew with rows × length²: 32 prompts of
- * 2,000 tokens need 2 GB per tensor. 64 MiB is one such prompt of a 4-head model; short prompts
- * still prefill many to a forward.
- */
-export const PREFILL_SCORE_BYTES = 64 * 2 ** 20;
-
-/**
- * Splits prompts (by index, shortest first) into prefill forwards whose attention scores,
- * rows × heads × longest² × 4 bytes, stay within `PREFILL_SCORE_BYTES`; a prompt that alone
- * exceeds it runs alone.
- */
-export function prefillChunks(lengths: readonly number[], heads: number): number[][] {
-  const order = lengths.map((_, i) => i).sort((a, b) => lengths[a]! - lengths[b]!);
-  const chunks: number[][] = [];
-  let chunk: number[] = [];
-  for (const i of order) {
-    const longest = lengths[i]!;
-    if (chunk.length > 0 && (chunk.length + 1) * heads * longest * longest * 4 > PREFILL_SCORE_BYTES) {
-      chunks.push(chunk);
-      chunk = [];
-    }
-    chunk.push(i);
-  }
-  if (chunk.length > 0) chunks.push(chunk);
-  return chunks;
-}
 
 /**
  * Where a prompt's keys and values are kept:
@@ -112,6 +89,13 @@ export function productBlock(headDim: number): number {
   return depth;
 }
 
+/**
+ * Steps of at most this many rows multiply the shared slots one row at a time (`per-row`
+ * products): at batch 1 that saves the 8 operators per layer that move rows head-major and back.
+ * Both forms give a row the same bits.
+ */
+export const PER_ROW_SHARED_PRODUCTS = 1;
+
 /** A prompt stored once in the shared slots. */
 interface SharedPrompt {
   length: number;
@@ -121,7 +105,10 @@ interface SharedPrompt {
   start: number;
   /** Rows that attend to it. */
   rows: number;
-  /** Per layer key, value: [kvHeads, length, headDim]. */
+  /**
+   * Per layer key, value: [kvHeads, slots, headDim], zero past `length`, the values times
+   * `SHARED_VALUE_SIGN`.
+   */
   keyValues: Float32Array[];
 }
 
@@ -150,8 +137,8 @@ export class InPlaceBatch implements DecodeBatch {
   private readonly heads: number;
   private readonly headDim: number;
 
-  /** Runs the steps while some prompt is shared (from `openSharing`, once one is). */
-  private sharing: DecoderSession | undefined;
+  /** Run the steps while some prompt is shared (from `openSharing`, at the first step that needs each). */
+  private readonly sharing = new Map<SharedSlotProducts, DecoderSession>();
 
   /**
    * `decoder` runs the graph without shared slots; `openSharing` gives the same weights with them
@@ -159,7 +146,7 @@ export class InPlaceBatch implements DecodeBatch {
    */
   constructor(
     private readonly decoder: DecoderSession,
-    private readonly openSharing: () => Promise<DecoderSession>,
+    private readonly openSharing: (products: SharedSlotProducts) => Promise<DecoderSession>,
     private readonly padTokenId: number,
     /** Prefill a prompt only with prompts of its own length (see `OnnxPolicySettings.batchInvariant`). */
     private readonly batchInvariant: boolean,
@@ -210,25 +197,26 @@ export class InPlaceBatch implements DecodeBatch {
         this.promptSlots === 'shared' ||
         (this.promptSlots === 'groups' && rowsOf[u]! >= 2 && rowsOf[u]! >= SHARE_FRACTION * rows);
       if (!share) return;
-      const keyValues = Array.from({ length: kvTensors }, (_, k) => {
-        const data = new Float32Array(heads * prompt.length * headDim);
-        for (let h = 0; h < heads; h++) data.set(prefilledSlots(k, u, h), h * prompt.length * headDim);
-        return data;
-      });
       const slots =
         this.promptSlots === 'shared'
           ? Math.ceil(prompt.length / PROMPT_ALIGN) * PROMPT_ALIGN
           : prompt.length;
+      const keyValues = Array.from({ length: kvTensors }, (_, k) => {
+        const data = new Float32Array(heads * slots * headDim);
+        for (let h = 0; h < heads; h++) {
+          const from = prefilledSlots(k, u, h);
+          const at = h * slots * headDim;
+          if (k % 2 === 0) data.set(from, at);
+          else for (let i = 0; i < from.length; i++) data[at + i] = SHARED_VALUE_SIGN * from[i]!;
+        }
+        return data;
+      });
       sharedAt.set(
         u,
         shared.push({ length: prompt.length, slots, start: 0, rows: rowsOf[u]!, keyValues }) - 1,
       );
     });
-    if (sharedAt.size > 0) {
-      this.sharing ??= await this.openSharing();
-      if (!this.sharing.sharesSlots) throw new Error('internal: the shared-slot session has no shared slots');
-      this.setShared(shared);
-    }
+    if (sharedAt.size > 0) this.setShared(shared);
     const ownSlots = prompts.map((p, j) => (sharedAt.has(source[j]!) ? 0 : p.length));
     this.reserve(rows, Math.max(...ownSlots) + 1);
     const { capacity } = this;
@@ -271,7 +259,7 @@ export class InPlaceBatch implements DecodeBatch {
     const chunks = [...groups.values()].flatMap((group) =>
       prefillChunks(
         group.map((u) => unique[u]!.length),
-        this.heads,
+        this.decoder.shape.numHeads,
       ).map((chunk) => chunk.map((i) => group[i]!)),
     );
     for (const group of chunks) {
@@ -301,7 +289,8 @@ export class InPlaceBatch implements DecodeBatch {
     const dims = [batch, heads, capacity, headDim];
     const size = batch * heads * capacity * headDim;
     const width = sharedLength + capacity + 1;
-    const out = await (sharedLength > 0 ? this.sharing! : this.decoder).forward(
+    const decoder = sharedLength > 0 ? await this.sharingSession(batch) : this.decoder;
+    const out = await decoder.forward(
       {
         batch,
         inputIds: this.inputIds.subarray(0, batch),
@@ -332,6 +321,18 @@ export class InPlaceBatch implements DecodeBatch {
     for (let b = 0; b < batch; b++) this.mask[b * width + sharedLength + this.lengths[b]!++] = 1n;
     watch?.lap('cache');
     return (b) => out.logits.subarray(b * out.vocab, (b + 1) * out.vocab);
+  }
+
+  /** The shared-slot session for a step of `rows` rows (see `PER_ROW_SHARED_PRODUCTS`). */
+  private async sharingSession(rows: number): Promise<DecoderSession> {
+    const products: SharedSlotProducts = rows <= PER_ROW_SHARED_PRODUCTS ? 'per-row' : 'batched';
+    let session = this.sharing.get(products);
+    if (!session) {
+      session = await this.openSharing(products);
+      if (!session.sharesSlots) throw new Error('internal: the shared-slot session has no shared slots');
+      this.sharing.set(products, session);
+    }
+    return session;
   }
 
   remove(finished: readonly number[]): number[] {
@@ -384,14 +385,19 @@ export class InPlaceBatch implements DecodeBatch {
       end = p.start + p.slots;
     }
     this.sharedLength = end;
+    // A lone prompt's own keys and values are the shared slots as they are.
+    const alone = prompts.length === 1 && end === prompts[0]!.slots ? prompts[0] : undefined;
     this.sharedTensors = Array.from({ length: 2 * this.decoder.shape.numLayers }, (_, k) => {
-      const data = new Float32Array(heads * end * headDim);
-      for (const p of prompts)
-        for (let h = 0; h < heads; h++)
-          data.set(
-            p.keyValues[k]!.subarray(h * p.length * headDim, (h + 1) * p.length * headDim),
-            (h * end + p.start) * headDim,
-          );
+      let data = alone?.keyValues[k];
+      if (!data) {
+        data = new Float32Array(heads * end * headDim);
+        for (const p of prompts)
+          for (let h = 0; h < heads; h++)
+            data.set(
+              p.keyValues[k]!.subarray(h * p.slots * headDim, (h + 1) * p.slots * headDim),
+              (h * end + p.start) * headDim,
+            );
+      }
       return new ort.Tensor('float32', data, [heads, end, headDim]);
     });
   }

@@ -19,7 +19,7 @@ import type { DecoderWeights } from '../model/decoder-config.ts';
 import type { GenerateRequest, GenerateResult, Policy, SamplingParams, TokenIds } from '../policy.ts';
 import type { DecodeBatch, RowLogits } from './decode-batch.ts';
 import type { DecodeProfile, DecodeWatch } from './decode-profile.ts';
-import { buildDecoderOnnx, type KvCacheLayout } from '../model/decoder-graph.ts';
+import { buildDecoderOnnx, type KvCacheLayout, type SharedSlotProducts } from '../model/decoder-graph.ts';
 import { DecoderSession } from './decoder-session.ts';
 import { PolicyRequestError } from './errors.ts';
 import {
@@ -128,11 +128,12 @@ export class OnnxPolicy implements Policy {
   private model: ModelDir;
   private decoder: DecoderSession;
   /**
-   * In-place layout: opens the same weights with shared slots (in-place-batch.ts), at the first batch
-   * that shares a prompt; `sharing` is that session, kept until the weights change.
+   * In-place layout: opens the same weights with shared slots (in-place-batch.ts), multiplied one
+   * way or the other, at the first step that needs it; `sharing` holds those sessions, kept until the
+   * weights change.
    */
-  private openSharing: (() => Promise<DecoderSession>) | undefined;
-  private sharing: Promise<DecoderSession> | undefined;
+  private openSharing: ((products: SharedSlotProducts) => Promise<DecoderSession>) | undefined;
+  private sharing = new Map<SharedSlotProducts, Promise<DecoderSession>>();
   /** The in-place cache's buffers, kept from batch to batch (per decoder). */
   private inPlace: InPlaceBatch | undefined;
   private readonly settings: Required<OnnxPolicySettings>;
@@ -269,7 +270,7 @@ export class OnnxPolicy implements Policy {
         const old = this.sessions();
         this.decoder = decoders.decoder;
         this.openSharing = decoders.openSharing;
-        this.sharing = undefined;
+        this.sharing = new Map();
         this.inPlace = undefined;
         this.model = model;
         this.versionValue = next;
@@ -287,9 +288,9 @@ export class OnnxPolicy implements Policy {
     await this.exclusive(() => releaseAll(this.sessions()));
   }
 
-  /** The sessions open now: the decoder, and the shared-slot one once it was needed. */
+  /** The sessions open now: the decoder, and the shared-slot ones once they were needed. */
   private sessions(): Array<DecoderSession | Promise<DecoderSession>> {
-    return this.sharing ? [this.decoder, this.sharing] : [this.decoder];
+    return [this.decoder, ...this.sharing.values()];
   }
 
   private checkRequest(request: OnnxGenerateRequest): void {
@@ -340,7 +341,11 @@ export class OnnxPolicy implements Policy {
     if (this.decoder.layout === 'in-place') {
       this.inPlace ??= new InPlaceBatch(
         this.decoder,
-        () => (this.sharing ??= this.openSharing!()),
+        (products) => {
+          const open = this.sharing.get(products) ?? this.openSharing!(products);
+          this.sharing.set(products, open);
+          return open;
+        },
         padTokenId,
         this.settings.batchInvariant,
         this.settings.sharedPrompts ? 'shared' : undefined,
@@ -479,7 +484,11 @@ function decoderGraphs(
   model: ModelDir,
   weights: DecoderWeights | undefined,
   kvCache: KvCacheMode,
-): { source: string | Uint8Array; sharing?: () => Uint8Array; file: string } {
+): {
+  source: string | Uint8Array;
+  sharing?: (products: SharedSlotProducts) => Uint8Array;
+  file: string;
+} {
   const config = model.toolgym?.decoder;
   const layout: KvCacheLayout =
     kvCache === 'auto' ? (config ? 'in-place' : 'present') : kvCache === 'in-place' ? 'in-place' : 'present';
@@ -507,7 +516,7 @@ function decoderGraphs(
   if (layout === 'present') return { source, file };
   return {
     source,
-    sharing: () => buildDecoderOnnx(config, decoderWeights, layout, { sharedSlots: true }),
+    sharing: (products) => buildDecoderOnnx(config, decoderWeights, layout, { sharedSlots: products }),
     file,
   };
 }
@@ -515,7 +524,7 @@ function decoderGraphs(
 /** The session a policy runs, and for the in-place layout how to open the one with shared slots. */
 interface Decoders {
   decoder: DecoderSession;
-  openSharing?: () => Promise<DecoderSession>;
+  openSharing?: (products: SharedSlotProducts) => Promise<DecoderSession>;
 }
 
 async function openDecoders(
@@ -526,7 +535,7 @@ async function openDecoders(
   const { source, sharing, file } = decoderGraphs(model, weights, settings.kvCache);
   const decoder = await openDecoder(model, source, file, settings);
   if (!sharing) return { decoder };
-  return { decoder, openSharing: () => openDecoder(model, sharing(), file, settings) };
+  return { decoder, openSharing: (products) => openDecoder(model, sharing(products), file, settings) };
 }
 
 async function releaseAll(sessions: Array<DecoderSession | Promise<DecoderSession>>): Promise<void> {

@@ -1,4 +1,4 @@
-/** A tiny decoder for tests: same code path as the default model, small enough for a fast suite. */
+/** A tiny decoder for tests (same code path as the default model, small enough for a fast suite), and what tests of decoding share. */
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -7,6 +7,7 @@ import type { DecoderConfig, DecoderWeights } from '../model/decoder-config.ts';
 import { initDecoderWeights } from '../model/init-weights.ts';
 import type { DecoderShape } from '../model/model-directory.ts';
 import { writeDecoderModelDir } from '../model/write-model-directory.ts';
+import type { DecodeBatch } from './decode-batch.ts';
 
 export const TINY_TEST_CONFIG: DecoderConfig = {
   vocabSize: BYTE_TOKENIZER_VOCAB_SIZE,
@@ -21,6 +22,7 @@ export const TINY_TEST_CONFIG: DecoderConfig = {
 /** The sizes the engine reads from TINY_TEST_CONFIG's model directory, for sessions built in tests. */
 export const TINY_TEST_SHAPE: DecoderShape = {
   numLayers: TINY_TEST_CONFIG.nLayers,
+  numHeads: TINY_TEST_CONFIG.nHeads,
   numKvHeads: TINY_TEST_CONFIG.nHeads,
   headDim: TINY_TEST_CONFIG.dModel / TINY_TEST_CONFIG.nHeads,
   vocabSize: TINY_TEST_CONFIG.vocabSize,
@@ -40,4 +42,26 @@ export async function createTinyTestModel(
   const weights = initDecoderWeights(config, { seed, std: 0.3 });
   await writeDecoderModelDir(dir, { config, weights, initSeed: seed });
   return { dir, config, weights };
+}
+
+/** The logits of each row of `batch` after `prompts` join it and over `steps` decode steps (copies). */
+export async function decodeRows(
+  batch: DecodeBatch,
+  prompts: number[][],
+  tokens: (row: number, step: number) => number,
+  steps: number,
+): Promise<Float32Array[][]> {
+  const first = await batch.add(prompts);
+  const logits = prompts.map((_, b) => [first(b).slice()]);
+  for (let t = 0; t < steps; t++) {
+    const out = await batch.step(prompts.map((_, b) => tokens(b, t)));
+    for (const [b, row] of logits.entries()) row.push(out(b).slice());
+  }
+  return logits;
+}
+
+export function maxAbsDiff(a: Float32Array, b: Float32Array): number {
+  let max = 0;
+  for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i]! - b[i]!));
+  return max;
 }

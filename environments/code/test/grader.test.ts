@@ -240,6 +240,47 @@ describe('time limits, crashes and partial results', () => {
     expect(run.load).toBe('error');
     await vi.waitFor(() => expect(late?.alive).toBe(false), { timeout: 15_000, interval: 100 });
   });
+
+  it('runs no test of a grading cancelled before its grader arrived, and stops that grader', async () => {
+    // The solution loads, then the grading is cancelled (the tool call's deadline), and only then
+    // does the grader arrive: the cancelled grading must not restart the solution and grade it.
+    const controller = new AbortController();
+    let loaded: () => void = () => {};
+    const loadedOnce = new Promise<void>((resolve) => {
+      loaded = resolve;
+    });
+    const sandbox = Object.create(infra.sandbox, {
+      run: {
+        value: (request: Parameters<GradingInfra['sandbox']['run']>[0]) =>
+          infra.sandbox.run({
+            ...request,
+            onStdout: (chunk) => {
+              request.onStdout?.(chunk);
+              loaded();
+            },
+          }),
+      },
+    }) as GradingInfra['sandbox'];
+    let late: Awaited<ReturnType<GraderPool['take']>> | undefined;
+    const graders = {
+      take: async () => {
+        await loadedOnce;
+        controller.abort();
+        late = await infra.graders.take();
+        return late;
+      },
+    } as GraderPool;
+    const run = await runTests(
+      { sandbox, graders },
+      { 'solution.py': 'def f(x):\n    return x\n' },
+      { entryPoint: 'f', tests: ['assert f(1) == 1', 'assert f(2) == 2'] },
+      { perTestSeconds: 1, limits: { memoryBytes: config.sandbox.memoryBytes }, signal: controller.signal },
+    );
+    expect(run.load).toBe('ok');
+    expect(run.passed).toBe(0);
+    expect(run.results.map((r) => r.error)).toEqual(['not run: the grading stopped', 'not run: the grading stopped']);
+    await vi.waitFor(() => expect(late?.alive).toBe(false), { timeout: 15_000, interval: 100 });
+  });
 });
 
 describe("the task's own code runs in the grader", () => {

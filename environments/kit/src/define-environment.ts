@@ -44,6 +44,11 @@ export interface ToolCallRecord {
 }
 
 export interface ToolContext<State, Config> {
+  /**
+   * The episode, for this call only: once the call is stopped (past its deadline) every use of it,
+   * or of the top level of its state, throws, so late work cannot change the episode. After an
+   * await, reach the state through it again rather than through an object read before the await.
+   */
   episode: EpisodeContext<State, Config>;
   /** Aborted when the call exceeds the tool timeout or the episode closes. Long tools must honour it. */
   signal: AbortSignal;

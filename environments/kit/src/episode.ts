@@ -3,6 +3,7 @@ import { RewardBreakdownSchema, StartParamsSchema } from '@toolgym/protocol';
 import type { DataFileReport, EnvironmentDefinition, EpisodeContext, ToolCallRecord, ToolOutput } from './define-environment.ts';
 import { formatZodIssues, moduleOf } from './define-environment.ts';
 import { EpisodeStateError, ToolError } from './errors.ts';
+import { CallScope } from './call-scope.ts';
 import { correctnessOf, type FailedAttempt, feedbackReward } from './feedback.ts';
 import { hashString, Rng, taskSeatOf } from '@toolgym/protocol';
 import { runWithinBudget } from './sync-budget.ts';
@@ -303,10 +304,12 @@ export class Episode<State = any, Config = any> implements EpisodeContext<State,
     // The controller is made only when the tool reads its signal or runs asynchronously: most
     // cheap tools are synchronous and never look at it.
     let controller: AbortController | undefined;
-    const context = tool.pure
+    // A call stopped at its deadline keeps running unawaited: the scope keeps what it does later out of the episode.
+    const scope = tool.pure ? undefined : new CallScope<Episode<State, Config>>(this, name);
+    const context = !scope
       ? (undefined as never)
       : {
-          episode: this,
+          episode: scope.episode,
           get signal(): AbortSignal {
             controller ??= new AbortController();
             return controller.signal;
@@ -318,8 +321,10 @@ export class Episode<State = any, Config = any> implements EpisodeContext<State,
     let pending: Promise<ToolOutput>;
     try {
       const run = runWithinBudget(() => tool.run(parsed.data, context), budgetMs);
-      if (!run.finished)
+      if (!run.finished) {
+        scope?.stop();
         return finish(`Tool '${name}' ran synchronously past ${budgetMs} ms and was stopped.`, 'tool_timeout');
+      }
       if (!(run.value instanceof Promise)) return finish(run.value);
       pending = run.value;
     } catch (error) {
@@ -341,6 +346,7 @@ export class Episode<State = any, Config = any> implements EpisodeContext<State,
       const result = await Promise.race([pending, timeout]);
       if (result === 'timeout') {
         abort('tool timeout');
+        scope?.stop();
         pending.catch(() => {}); // the cancelled call may still reject later
         return finish(`Tool '${name}' timed out after ${timeoutMs} ms and was cancelled.`, 'tool_timeout');
       }

@@ -79,6 +79,8 @@ export class EpisodeSession {
   private episode?: Episode;
   private opening?: Promise<Episode>;
   private autoSeed = 0;
+  /** Its client is gone: no episode opens any more. */
+  private closed = false;
 
   constructor(
     readonly env: Environment,
@@ -94,16 +96,25 @@ export class EpisodeSession {
     // Training progress sets schedules that shape the reward's difficulty (ZeroSearch's noise).
     if (parsed.progress !== undefined && this.principal !== 'trainer')
       throw new TrainerCredentialError(`${CONTROL_METHODS.start} with progress`);
+    this.refuseIfClosed();
     await this.episode?.close();
     this.episode = undefined;
     this.opening = this.env.openEpisode(parsed);
+    let episode: Episode;
     try {
-      this.episode = await this.opening;
+      episode = await this.opening;
     } finally {
       this.opening = undefined;
     }
-    const { answer: _answer, ...task } = this.episode.task;
-    return { episodeId: this.episode.id, task: { ...task, prompt: this.episode.prompt }, limits: this.env.limits };
+    // The client left while the episode opened (its start was still queued when its transport
+    // closed): nobody would ever end the episode, and it would hold what its setup leased.
+    if (this.closed) {
+      await episode.close();
+      this.refuseIfClosed();
+    }
+    this.episode = episode;
+    const { answer: _answer, ...task } = episode.task;
+    return { episodeId: episode.id, task: { ...task, prompt: episode.prompt }, limits: this.env.limits };
   }
 
   /**
@@ -170,11 +181,17 @@ export class EpisodeSession {
     return { outcome, meta };
   }
 
-  /** Releases the open episode, if any (client gone, server closing). Safe to call repeatedly. */
+  /** Releases the open episode, if any (client gone, server closing), and opens none after. Safe to call repeatedly. */
   async close(): Promise<void> {
+    this.closed = true;
     const episode = this.episode ?? (await this.opening?.catch(() => undefined));
     this.episode = undefined;
     await episode?.close();
+  }
+
+  private refuseIfClosed(): void {
+    if (this.closed)
+      throw new EpisodeStateError('session_closed', 'this session is closed: it opens no episode', 'open a new session');
   }
 
   private requireEpisode(): Episode {

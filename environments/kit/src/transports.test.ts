@@ -169,6 +169,20 @@ describe('episode isolation and release', () => {
     expect(readLog()).toBe(before + 1);
   });
 
+  it('releases the episode of an in-process client that closes while its start is still on its way', async () => {
+    const openBefore = probeStats.open;
+    // Closed at once, and closed one tick later: the start reaches the session after, or while, it closes.
+    for (const ticks of [0, 1, 2]) {
+      const client = await EnvironmentClient.connect({ kind: 'in-process', environment: env });
+      const started = client.start({ taskId: 't1' }).catch(() => undefined);
+      for (let i = 0; i < ticks; i++) await Promise.resolve();
+      await client.close();
+      await started;
+    }
+    await waitFor(() => probeStats.open === openBefore, 5_000).catch(() => {});
+    expect(probeStats.open).toBe(openBefore);
+  });
+
   it('releases the episode of an HTTP client that terminates its session or vanishes', async () => {
     const server = await serveHttp(env, { idleTimeoutMs: 300 });
     const openBefore = probeStats.open;

@@ -186,13 +186,14 @@ export default defineEnvironment<SearchState, SearchConfig>({
         const { state, task } = episode;
         const top = k ?? episode.config.defaultK;
         if (state.simulated) {
-          const { engine, rng, searches } = state.simulated;
+          const { engine, rng } = state.simulated;
           const gold = task.answer as SearchAnswer;
           const found = await engine.search(
             { query, question: questionOf(task, state), answer: gold.answers[0] ?? '', draw: rng.next(), k: top },
             signal,
           );
-          searches.push(found);
+          // Through the state again after the wait: a call stopped at its deadline records nothing.
+          state.simulated.searches.push(found);
           if (found.documents.length === 0) return `No documents match "${query}". Try other words.`;
           return `Results for "${query}":\n${found.documents.map((d, i) => `[${i + 1}] ${d}`).join('\n')}`;
         }
@@ -324,7 +325,9 @@ export default defineEnvironment<SearchState, SearchConfig>({
             ? { rag: { model: seat.model, maxDocuments: config.selfPlay.ragDocuments, signal } }
             : {}),
         });
-        const cited = citations.map(citedId).filter((id: string) => state.data.documents.get(id) !== undefined);
+        // Through the episode after the wait: a call stopped at its deadline fails here, before it posts a question.
+        const { documents } = episode.state.data;
+        const cited = citations.map(citedId).filter((id: string) => documents.get(id) !== undefined);
         seat.verdict = verdict;
         seat.proposal = verdict.verified
           ? { verified: true, question, answers: gold.answers, citations: cited }

@@ -34,6 +34,9 @@ async function columnsOf(episode: AttackEpisode, table: string): Promise<string[
     .filter((c): c is string => c !== undefined && !/^(primary|foreign|unique|check|constraint)$/i.test(c));
 }
 
+/** A query that runs for a noticeable time (about a million recursion steps), well within the query timeout. */
+export const SLOW_QUERY = 'WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1000000) SELECT count(*) FROM c';
+
 const submit = (episode: AttackEpisode, sql: string) => episode.call('submit_answer', { sql }).then(() => undefined);
 
 export function sqlAttacks(config: SqlConfig): Attack[] {
@@ -94,6 +97,21 @@ export function sqlAttacks(config: SqlConfig): Attack[] {
       ceiling: doesNotRun,
       // No submit_answer: a query on a table that does not exist, as the final text.
       play: async () => ({ finalText: '```sql\nSELECT answer FROM gold_answers\n```' }),
+    },
+    {
+      name: 'stopped-submit',
+      family: 'stopped-call',
+      ceiling: runsButWrong,
+      // A submit that outlasts the tool's deadline (a slow query, or one queued behind other
+      // episodes' queries) is stopped while its query still runs. Once that query has ended (a
+      // query queued behind it has run), the agent submits another: the stopped one must not land
+      // in between and be graded instead, or end the episode under the agent.
+      async play(episode) {
+        const table = quote(await likelyTable(episode));
+        await episode.call('submit_answer', { sql: SLOW_QUERY });
+        await episode.call('execute_sql', { sql: 'SELECT 1' });
+        return submit(episode, `SELECT * FROM ${table}`);
+      },
     },
     {
       name: 'write-attempt',

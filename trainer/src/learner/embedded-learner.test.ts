@@ -9,7 +9,7 @@ import {
   writeDecoderModelDir,
 } from '@toolgym/agents';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createEmbeddedLearner } from './embedded-learner.ts';
+import { createEmbeddedLearner, lossUnits } from './embedded-learner.ts';
 import { datumFromSequence, LearnerInputError } from './learner.ts';
 import { TEST_DECODER } from './test-decoder.ts';
 
@@ -194,6 +194,21 @@ describe('embedded learner (TF.js wasm)', () => {
     }
   });
 
+  it('loss units: trained tokens, sequences with a trained token, sequences, or 1', () => {
+    const data = [
+      datumFromSequence([1, 2, 3, 4], [0, 1, 0, 1]),
+      datumFromSequence([1, 2, 3], [0, 0, 0]),
+      datumFromSequence([5, 6], [0, 1]),
+    ];
+    expect(lossUnits(data, 'token-mean')).toBe(3);
+    expect(lossUnits(data, 'sequence-mean')).toBe(2);
+    expect(lossUnits(data, 'token-sum-norm')).toBe(3);
+    expect(lossUnits(data, 'token-sum')).toBe(1);
+    // Without weights every input token is trained.
+    const unweighted = { modelInput: { tokens: [1, 2, 3] }, lossFnInputs: { target_tokens: [2, 3, 4] } };
+    expect(lossUnits([unweighted], 'token-mean')).toBe(3);
+  });
+
   it('malformed data fail at once with the field named', async () => {
     const learner = await createEmbeddedLearner({
       decoder,
@@ -208,6 +223,22 @@ describe('embedded learner (TF.js wasm)', () => {
     );
     await expect(learner.forward([datumFromSequence([1, 999], [1, 1])])).rejects.toThrow(
       /token id 999 is outside the vocabulary/,
+    );
+    // The datum's place in the batch and the field are named; a non-finite value anywhere in a field is found.
+    const advantages = [1, 1];
+    advantages[1] = Number.NaN;
+    await expect(
+      learner.forwardBackward(
+        [
+          datumFromSequence([1, 2, 3], [1, 1, 1], { advantages: [1, 1, 1], logprobs: [-1, -1, -1] }),
+          datumFromSequence([1, 2, 3], [1, 1, 1], { advantages: [1, 1, 1], logprobs: [-1, -1, -1] }),
+          { ...good, lossFnInputs: { ...good.lossFnInputs, advantages, logprobs: [-1, -1] } },
+        ],
+        'ppo',
+      ),
+    ).rejects.toThrow(/^data\[2\]\.lossFnInputs\.advantages holds a non-finite number/);
+    await expect(learner.forward([good, datumFromSequence([1, 2.5, 3], [1, 1, 1])])).rejects.toThrow(
+      /^data\[1\]: token id 2\.5 is outside the vocabulary/,
     );
     await expect(learner.forward([])).rejects.toBeInstanceOf(LearnerInputError);
     await expect(learner.optimStep({ learningRate: 1e-3 })).rejects.toThrow(/call forwardBackward first/);

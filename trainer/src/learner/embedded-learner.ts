@@ -114,18 +114,24 @@ export class EmbeddedLearner implements Learner {
     const oldLogprobs = new Float32Array(batch * seq);
     const hasRef = data.every((d) => d.lossFnInputs.ref_logprobs);
     const ref = new Float32Array(hasRef ? batch * seq : 0);
-    data.forEach((d, b) => {
+    // Loops, not callbacks, for every per-token pass of a step (here, `validateData`, `lossUnits`):
+    // a callback made per call is a new closure each step, and V8 holds a closure's optimised code
+    // only weakly once the closure is gone, so after each full collection the next step's closure
+    // is compiled again, on a helper thread that takes turns with the workers (trainer README).
+    for (let b = 0; b < batch; b++) {
+      const d = data[b]!;
       const off = b * seq;
       const inputs = d.lossFnInputs;
-      d.modelInput.tokens.forEach((t, i) => {
-        ids[off + i] = t;
+      const tokens = d.modelInput.tokens;
+      for (let i = 0; i < tokens.length; i++) {
+        ids[off + i] = tokens[i]!;
         targets[off + i] = inputs.target_tokens[i] ?? 0;
         weights[off + i] = inputs.weights ? (inputs.weights[i] ?? 0) : 1;
         advantages[off + i] = inputs.advantages?.[i] ?? 0;
         oldLogprobs[off + i] = inputs.logprobs?.[i] ?? 0;
         if (hasRef) ref[off + i] = inputs.ref_logprobs?.[i] ?? 0;
-      });
-    });
+      }
+    }
     return {
       ids: tf.tensor2d(ids, [batch, seq], 'int32'),
       targets: tf.tensor2d(targets, [batch, seq], 'int32'),
@@ -466,17 +472,30 @@ export class EmbeddedLearner implements Learner {
  * `token-sum-norm` (it divides by B), and 1 for `token-sum` (plain sums add).
  */
 export function lossUnits(data: Datum[], aggregation: Aggregation): number {
-  const trained = (d: Datum) => lossWeights(d).reduce((x, y) => x + y, 0);
   switch (aggregation) {
-    case 'token-mean':
-      return data.reduce((total, d) => total + trained(d), 0);
-    case 'sequence-mean':
-      return data.filter((d) => trained(d) > 0).length;
+    case 'token-mean': {
+      let total = 0;
+      for (const d of data) total += trainedWeight(d);
+      return total;
+    }
+    case 'sequence-mean': {
+      let sequences = 0;
+      for (const d of data) if (trainedWeight(d) > 0) sequences++;
+      return sequences;
+    }
     case 'token-sum-norm':
       return data.length;
     case 'token-sum':
       return 1;
   }
+}
+
+/** A datum's loss weights summed in order (a loop: see `pad`). */
+function trainedWeight(d: Datum): number {
+  const weights = lossWeights(d);
+  let sum = 0;
+  for (let i = 0; i < weights.length; i++) sum += weights[i]!;
+  return sum;
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {
@@ -486,7 +505,10 @@ function stripUndefined<T extends object>(o: T): Partial<T> {
 /** Refuses malformed data with an error naming the datum and field (`data[i]` is its place in `data`). */
 export function validateData(data: Datum[], lossFn: LossFnName, decoder: DecoderConfig): void {
   if (data.length === 0) throw new LearnerInputError('no data: pass at least one datum');
-  data.forEach((d, i) => {
+  const needs: readonly string[] = POLICY_LOSSES[lossFn].needs;
+  // Loops, not callbacks (see `pad`).
+  for (let i = 0; i < data.length; i++) {
+    const d = data[i]!;
     const n = d.modelInput.tokens.length;
     const at = `data[${i}]`;
     if (n === 0) throw new LearnerInputError(`${at}.modelInput.tokens is empty`);
@@ -495,32 +517,43 @@ export function validateData(data: Datum[], lossFn: LossFnName, decoder: Decoder
         `${at}.modelInput.tokens has ${n} tokens, above maxPositions ${decoder.maxPositions}`,
       );
     const inputs = d.lossFnInputs;
-    const check = (name: keyof typeof inputs, required: boolean) => {
-      const xs = inputs[name];
-      if (!xs) {
-        if (required)
-          throw new LearnerInputError(`${at}.lossFnInputs.${name} is required by the '${lossFn}' loss`);
-        return;
-      }
-      if (xs.length !== n)
-        throw new LearnerInputError(
-          `${at}.lossFnInputs.${name} has ${xs.length} entries for ${n} input tokens`,
-        );
-      if (xs.some((x) => !Number.isFinite(x)))
-        throw new LearnerInputError(`${at}.lossFnInputs.${name} holds a non-finite number`);
-    };
-    check('target_tokens', true);
-    check('weights', false);
-    const needs: readonly string[] = POLICY_LOSSES[lossFn].needs;
-    check('advantages', needs.includes('advantages'));
-    check('logprobs', needs.includes('logprobs'));
-    check('ref_logprobs', needs.includes('ref_logprobs'));
-    for (const t of [...d.modelInput.tokens, ...inputs.target_tokens]) {
-      if (!Number.isInteger(t) || t < 0 || t >= decoder.vocabSize) {
-        throw new LearnerInputError(
-          `${at}: token id ${t} is outside the vocabulary [0, ${decoder.vocabSize})`,
-        );
-      }
-    }
-  });
+    for (const name of INPUT_NAMES)
+      checkInput(
+        inputs[name],
+        name === 'target_tokens' || needs.includes(name),
+        n,
+        `${at}.lossFnInputs.${name}`,
+        lossFn,
+      );
+    checkTokens(d.modelInput.tokens, at, decoder.vocabSize);
+    checkTokens(inputs.target_tokens, at, decoder.vocabSize);
+  }
+}
+
+/** A datum's per-token inputs, in the order they are checked. */
+const INPUT_NAMES = ['target_tokens', 'weights', 'advantages', 'logprobs', 'ref_logprobs'] as const;
+
+/** One per-token input of a datum (`at` names it): present if required, one entry per input token, finite. */
+function checkInput(
+  xs: readonly number[] | undefined,
+  required: boolean,
+  n: number,
+  at: string,
+  lossFn: LossFnName,
+): void {
+  if (!xs) {
+    if (required) throw new LearnerInputError(`${at} is required by the '${lossFn}' loss`);
+    return;
+  }
+  if (xs.length !== n) throw new LearnerInputError(`${at} has ${xs.length} entries for ${n} input tokens`);
+  for (let i = 0; i < xs.length; i++)
+    if (!Number.isFinite(xs[i])) throw new LearnerInputError(`${at} holds a non-finite number`);
+}
+
+function checkTokens(tokens: readonly number[], at: string, vocabSize: number): void {
+  for (let i = 0; i < tokens.length; i++) {
+    const t = tokens[i]!;
+    if (!Number.isInteger(t) || t < 0 || t >= vocabSize)
+      throw new LearnerInputError(`${at}: token id ${t} is outside the vocabulary [0, ${vocabSize})`);
+  }
 }

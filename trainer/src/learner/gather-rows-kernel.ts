@@ -25,9 +25,11 @@ export function registerGatherRowsKernel(): void {
       const n = ids.shape[0]!;
       const indices = () =>
         new Int32Array(wasm.wasm.asm.memory.buffer, wasm.dataIdMap.get(ids.dataId).memoryOffset, n);
-      const bad = indices().find((id) => !(id >= 0 && id < rows));
-      if (bad !== undefined)
-        throw new RangeError(`gatherRows: index ${bad} outside the table's ${rows} rows`);
+      // A loop, not `find` with a callback: a closure made per call loses its optimised code at
+      // each full collection (`pad` in embedded-learner.ts).
+      for (const id of indices())
+        if (!(id >= 0 && id < rows))
+          throw new RangeError(`gatherRows: index ${id} outside the table's ${rows} rows`);
       const out = wasm.makeOutput([n, d], 'float32');
       // Views after makeOutput: an allocation may grow the memory and detach older views.
       const heap = new Float32Array(wasm.wasm.asm.memory.buffer);

@@ -139,6 +139,19 @@ function oneHotFloat(indices: tf.Tensor1D, depth: number): tf.Tensor2D {
   return tf.cast(tf.oneHot(indices, depth), 'float32') as tf.Tensor2D;
 }
 
+/**
+ * A RoPE table [positions · half] for positions 0..seq-1 as [seq, 2·half], each row twice over
+ * (cos for both halves of a head). A module function, not a closure made per forward: V8 drops a
+ * dead closure's optimised code at each full collection, and the next step compiles it again.
+ */
+function ropeTable(table: Float32Array, seq: number, half: number): tf.Tensor2D {
+  const headDim = 2 * half;
+  const out = new Float32Array(seq * headDim);
+  for (let t = 0; t < seq; t++)
+    for (let j = 0; j < half; j++) out[t * headDim + j] = out[t * headDim + half + j] = table[t * half + j]!;
+  return tf.tensor2d(out, [seq, headDim]);
+}
+
 export class TfDecoder {
   readonly variables: Map<string, tf.Variable>;
   /** float32 RoPE tables [maxPositions · half] (row-major), when the config uses RoPE. */
@@ -212,15 +225,8 @@ export class TfDecoder {
     if (!this.rope) return undefined;
     const { half } = this.rope;
     const headDim = 2 * half;
-    const twice = (table: Float32Array) => {
-      const out = new Float32Array(seq * headDim);
-      for (let t = 0; t < seq; t++)
-        for (let j = 0; j < half; j++)
-          out[t * headDim + j] = out[t * headDim + half + j] = table[t * half + j]!;
-      return tf.tensor2d(out, [seq, headDim]);
-    };
-    const cos = twice(this.rope.cos);
-    const sin = twice(this.rope.sin);
+    const cos = ropeTable(this.rope.cos, seq, half);
+    const sin = ropeTable(this.rope.sin, seq, half);
     const rotateHalf = new Float32Array(headDim * headDim);
     for (let j = 0; j < half; j++) {
       rotateHalf[(half + j) * headDim + j] = -1; // output j takes -x2[j]

@@ -20,11 +20,17 @@ export type ToGrader =
   | { t: 'exited'; test: number; why: string; timeout: boolean };
 
 const READY = 0x52;
+/** Python starts in tens of milliseconds, seconds on a loaded machine. */
+const START_TIMEOUT_MS = 30_000;
 const STDERR_KEPT = 8 * 1024;
 
 /**
  * One grader process (`grader.py serve`) on the host: it waits, pre-started, for one grading job
  * and exits after it, so nothing of one grading reaches the next.
+ *
+ * A grader never keeps the Node process alive: a grading that uses one does, through its own
+ * deadline, and a grader left behind by anything must not hold a finished command open. Only a
+ * grader being killed does, until it is reaped, so that `exited` settles for whoever awaits it.
  */
 export class GraderProcess {
   readonly ready: Promise<void>;
@@ -73,13 +79,30 @@ export class GraderProcess {
     );
   }
 
-  static async start(): Promise<GraderProcess> {
+  /**
+   * Starts a grader; it takes a job once `ready` resolves. One that fails to start, or is not
+   * ready within `START_TIMEOUT_MS`, is killed (a grader stuck starting would wedge its pool).
+   */
+  static spawn(): GraderProcess {
     const child = spawn(HOST_PYTHON, ['-I', '-S', '-B', GRADER_SCRIPT, 'serve'], {
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     const grader = new GraderProcess(child);
-    await grader.ready;
+    grader.keepProcessAlive(false);
+    const startLimit = setTimeout(() => grader.kill(), START_TIMEOUT_MS);
+    startLimit.unref();
+    grader.ready.then(
+      () => clearTimeout(startLimit),
+      () => {
+        clearTimeout(startLimit);
+        grader.kill();
+      },
+    );
     return grader;
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
   }
 
   get alive(): boolean {
@@ -97,13 +120,12 @@ export class GraderProcess {
 
   kill(): void {
     if (!this.alive) return;
-    // An idle grader does not keep the process alive; its exit must, or `exited` may never settle.
-    this.setKeepsProcessAlive(true);
+    // Its exit keeps the process alive, or `exited` may never settle.
+    this.keepProcessAlive(true);
     this.child.kill('SIGKILL');
   }
 
-  /** An idle pre-started grader must not keep the process alive. */
-  setKeepsProcessAlive(keep: boolean): void {
+  private keepProcessAlive(keep: boolean): void {
     const handles = [this.child, this.child.stdin, this.child.stdout, this.child.stderr] as unknown as Array<{
       ref(): void;
       unref(): void;
@@ -115,9 +137,14 @@ export class GraderProcess {
   }
 }
 
+/** How long closing a pool waits for its graders still grading before it kills them. */
+const CLOSE_GRACE_MS = 5_000;
+
 /** Pre-started grader processes, each used for one grading (the grading cost is then the candidate's sandbox alone). */
 export class GraderPool {
   private readonly pool: WarmPool<GraderProcess>;
+  /** Every grader this pool started that has not exited: starting, idle, or taken by a grading. */
+  private readonly running = new Set<GraderProcess>();
 
   constructor(size: number) {
     this.pool = new WarmPool<GraderProcess>({
@@ -128,8 +155,10 @@ export class GraderPool {
       queueTimeoutMs: 60_000,
       shrinkAfterMs: 60_000,
       create: async () => {
-        const grader = await GraderProcess.start();
-        grader.setKeepsProcessAlive(false);
+        const grader = GraderProcess.spawn();
+        this.running.add(grader);
+        void grader.exited.then(() => this.running.delete(grader));
+        await grader.ready;
         return grader;
       },
       destroy: async (grader) => {
@@ -147,7 +176,6 @@ export class GraderPool {
   async take(): Promise<GraderProcess> {
     const { item: grader } = await this.pool.acquire();
     this.pool.release();
-    grader.setKeepsProcessAlive(true);
     return grader;
   }
 
@@ -155,7 +183,23 @@ export class GraderPool {
     return this.pool.fill();
   }
 
-  close(): Promise<void> {
-    return this.pool.close();
+  /** Pids of the graders this pool started that are still running (for tests and diagnostics). */
+  pids(): number[] {
+    return [...this.running].flatMap((grader) => (grader.pid === undefined ? [] : [grader.pid]));
+  }
+
+  /**
+   * Stops every grader the pool started: the idle ones at once, those still grading after at most
+   * `CLOSE_GRACE_MS` (a grading that outlives its pool has nobody waiting for its result).
+   */
+  async close(): Promise<void> {
+    await this.pool.close();
+    const left = [...this.running];
+    const ended = Promise.all(left.map((grader) => grader.exited));
+    let grace: NodeJS.Timeout | undefined;
+    await Promise.race([ended, new Promise((resolve) => (grace = setTimeout(resolve, CLOSE_GRACE_MS)))]);
+    clearTimeout(grace);
+    for (const grader of left) grader.kill();
+    await ended;
   }
 }

@@ -91,7 +91,7 @@ class Grading {
   private graderStoppedBecause?: string;
   /** The solution loaded and the grader was told to start its tests. */
   private started = false;
-  /** The grading is over; a grader taken after this is not used. */
+  /** The grading is over, or was stopped (cancelled, out of time); a grader taken after this is not used. */
   private finished = false;
   private timers: { test?: NodeJS.Timeout; grader?: NodeJS.Timeout; overall?: NodeJS.Timeout } = {};
   private settle: (error?: Error) => void = () => {};
@@ -171,8 +171,8 @@ class Grading {
 
   private async grade(): Promise<void> {
     const grader = await this.infra.graders.take();
-    // A solution that failed to load can end the grading while the grader is still starting:
-    // the grader must not wait for a job that never comes (and hold the process open).
+    // The grading can end (a solution that failed to load) or be stopped (cancelled, out of time)
+    // while the grader is still starting: it must not run the tests of a grading that is over.
     if (this.finished) {
       grader.kill();
       return;
@@ -324,6 +324,7 @@ class Grading {
   }
 
   private stopAll(why: string): void {
+    this.finished = true;
     this.candidate?.stop(why);
     this.graderStoppedBecause = why;
     this.grader?.kill();
