@@ -331,7 +331,7 @@ export async function playEpisode(options: EpisodeOptions): Promise<Trajectory> 
     reward = ZERO_REWARD;
   }
 
-  // The record as plain arrays, the trajectory's format: one copy per episode.
+  // The trajectory holds the record's typed arrays themselves: no copy.
   const sequence = ledger ? ledger.sequence() : engineRecord?.exact ? engineRecord.sequence() : undefined;
   if (!sequence) {
     for (const turn of turns) {
@@ -353,9 +353,9 @@ export async function playEpisode(options: EpisodeOptions): Promise<Trajectory> 
     taskId,
     seed,
     messages,
-    tokens: sequence ? sequence.tokens : [],
-    lossMask: sequence ? sequence.lossMask : [],
-    logprobs: sequence ? sequence.logprobs : [],
+    tokens: sequence ? sequence.tokens : new Int32Array(0),
+    lossMask: sequence ? sequence.lossMask : new Uint8Array(0),
+    logprobs: sequence ? sequence.logprobs : new Float64Array(0),
     ...(sequence?.policyLogprobs ? { policyLogprobs: sequence.policyLogprobs } : {}),
     promptLength: sequence ? sequence.promptLength : 0,
     turns,

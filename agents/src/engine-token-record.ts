@@ -21,12 +21,12 @@ export class EngineTokenRecord {
     return this.brokenReason === undefined && this.tokens.length > 0;
   }
 
-  /** The record as a trajectory stores it (its own arrays, not copies). */
+  /** The record as a trajectory stores it: typed arrays, one copy per episode. */
   sequence(): Branch {
     return {
-      tokens: this.tokens,
-      lossMask: this.lossMask,
-      logprobs: this.logprobs,
+      tokens: Int32Array.from(this.tokens),
+      lossMask: Uint8Array.from(this.lossMask),
+      logprobs: Float64Array.from(this.logprobs),
       promptLength: this.promptLength,
     };
   }

@@ -1,6 +1,5 @@
-import type { EpisodeTurn, Turn } from '@toolgym/protocol';
+import { type EpisodeTurn, plainArray, type Turn } from '@toolgym/protocol';
 import type { EpisodeProgress } from './agent-loop.ts';
-import { plainArray } from './growable-buffer.ts';
 import type { Tokenizer } from './tokenizer.ts';
 
 /**

@@ -59,11 +59,6 @@ export class GrowableBuffer<T extends NumberArray> {
     return this.data.subarray(0, this.used) as T;
   }
 
-  /** The values as a plain array (JSON, a learner's input): one copy. */
-  toArray(): number[] {
-    return plainArray(this.view());
-  }
-
   /** Ensures room for `length` values, doubling the capacity as needed. */
   private reserve(length: number): void {
     if (length <= this.data.length) return;
@@ -73,14 +68,4 @@ export class GrowableBuffer<T extends NumberArray> {
     grown.set(this.data.subarray(0, this.used));
     this.data = grown;
   }
-}
-
-/**
- * `values` from position `from` on, as a plain array (JSON writes a typed array as an object).
- * An indexed copy: several times faster than `Array.from` or a spread of a typed array.
- */
-export function plainArray(values: ArrayLike<number>, from = 0): number[] {
-  const out = new Array<number>(Math.max(0, values.length - from));
-  for (let i = from; i < values.length; i++) out[i - from] = values[i]!;
-  return out;
 }

@@ -1,6 +1,6 @@
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import path from 'node:path';
-import type { TrajectoryGroup } from '@toolgym/protocol';
+import { type TrajectoryGroup, trajectoryJson } from '@toolgym/protocol';
 import type { RolloutSink } from './rollout-sink.ts';
 
 /** Writes every trajectory of every group as one JSON line (the `toolgym eval --out` format). */
@@ -13,7 +13,7 @@ export class JsonlTrajectorySink implements RolloutSink {
   }
 
   async onGroup(group: TrajectoryGroup): Promise<void> {
-    const text = group.trajectories.map((t) => `${JSON.stringify(t)}\n`).join('');
+    const text = group.trajectories.map((t) => `${JSON.stringify(trajectoryJson(t))}\n`).join('');
     if (!this.stream.write(text)) await new Promise<void>((resolve) => this.stream.once('drain', resolve));
   }
 

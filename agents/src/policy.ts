@@ -4,6 +4,7 @@ import type {
   OracleResult,
   ParseError,
   Task,
+  TokenIds,
   ToolCall,
   ToolSpec,
 } from '@toolgym/protocol';
@@ -56,7 +57,7 @@ export interface TokenExploration {
 }
 
 /** Token ids as the agent loop lends them: a view onto its int32 record, or a plain array. */
-export type TokenIds = Int32Array | readonly number[];
+export type { TokenIds };
 
 /**
  * Token mode: the policy continues exactly these token ids (the agent loop rendered them with the

@@ -70,13 +70,16 @@ export class TokenLedger {
     return this.text;
   }
 
-  /** The current sequence as plain arrays, as a trajectory stores it: one copy per episode. */
+  /**
+   * The current sequence as a trajectory stores it: views onto the record, no copy (the record
+   * only appends, so they keep their values; a branch's buffers are replaced, never reused).
+   */
   sequence(): Branch {
-    const own = this.own === null ? new Array<number>(this.ids.length).fill(0) : this.own?.toArray();
+    const own = this.policyLogprobs;
     return {
-      tokens: this.ids.toArray(),
-      lossMask: this.mask.toArray() as Array<0 | 1>,
-      logprobs: this.behaviour.toArray(),
+      tokens: this.tokens,
+      lossMask: this.lossMask,
+      logprobs: this.logprobs,
       promptLength: this.promptLength,
       ...(own ? { policyLogprobs: own } : {}),
     };

@@ -1,3 +1,4 @@
+import type { TokenIds } from '@toolgym/protocol';
 import { HERMES_SPECIAL_TOKENS } from '../src/chat/hermes-template.ts';
 import type { Tokenizer } from '../src/tokenizer.ts';
 
@@ -43,7 +44,7 @@ export class ByteTokenizerTestDouble implements Tokenizer {
     return ids;
   }
 
-  decode(ids: readonly number[]): string {
+  decode(ids: TokenIds): string {
     let out = '';
     let bytes: number[] = [];
     const flush = () => {

@@ -1,6 +1,7 @@
+import { plainArray } from '@toolgym/protocol';
 import { describe, expect, it } from 'vitest';
 import { type EpisodeProgress, playEpisode } from '../src/agent-loop.ts';
-import { GrowableBuffer, plainArray } from '../src/growable-buffer.ts';
+import { GrowableBuffer } from '../src/growable-buffer.ts';
 import { createOraclePolicy } from '../src/policies/scripted.ts';
 import { TokenLedger } from '../src/token-ledger.ts';
 import { ByteTokenizerTestDouble } from './byte-tokenizer.test-double.ts';
@@ -63,7 +64,7 @@ describe('GrowableBuffer', () => {
   it('holds doubles bit for bit, and converts to a plain array that JSON writes as a list', () => {
     const buffer = new GrowableBuffer(Float64Array, 1);
     for (const x of AWKWARD) buffer.push(x);
-    const plain = buffer.toArray();
+    const plain = plainArray(buffer.view());
     expect(Array.isArray(plain)).toBe(true);
     expect(same(plain, AWKWARD)).toBe(true);
     expect(JSON.stringify(plain)).toBe(JSON.stringify(AWKWARD));
@@ -148,12 +149,14 @@ describe('TokenLedger', () => {
     expect(t.reward.components.correct).toBe(1);
     extendWithObservation(t.tokens);
     expect(t.tokens.length).toBeGreaterThan(2 * t.promptLength);
-    expect(t.tokens).toEqual(reference.tokens);
-    expect(t.lossMask).toEqual(reference.lossMask);
+    expect(Array.from(t.tokens)).toEqual(reference.tokens);
+    expect(Array.from(t.lossMask)).toEqual(reference.lossMask);
     expect(same(t.logprobs, reference.logprobs)).toBe(true);
     expect(same(t.policyLogprobs!, reference.own)).toBe(true);
-    for (const field of [t.tokens, t.lossMask, t.logprobs, t.policyLogprobs])
-      expect(Array.isArray(field)).toBe(true);
+    // The trajectory holds the record's typed arrays.
+    expect(t.tokens).toBeInstanceOf(Int32Array);
+    expect(t.lossMask).toBeInstanceOf(Uint8Array);
+    for (const field of [t.logprobs, t.policyLogprobs]) expect(field).toBeInstanceOf(Float64Array);
     // Every turn's views still read what the record held then, after the record grew past them.
     expect(views.length).toBe(t.turns.length);
     for (const view of views) {

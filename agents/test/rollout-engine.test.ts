@@ -293,8 +293,8 @@ describe('per-turn events', () => {
           messages.push(...turn.messages);
           expect(turn.tokens.pieces).toEqual(turn.tokens.ids.map((id) => tokenizer.decode([id])));
         }
-        expect(tokens).toEqual(t.tokens);
-        expect(logprobs).toEqual(t.logprobs);
+        expect(tokens).toEqual(Array.from(t.tokens));
+        expect(logprobs).toEqual(Array.from(t.logprobs));
         expect(messages).toEqual(t.messages);
         expect(turns.map((e) => e.turn.turn)).toEqual(t.turns);
       }

@@ -30,6 +30,15 @@ export {
   TokenizationSchema,
   TrajectorySchema,
   TrajectoryGroupSchema,
+  TokenIdsSchema,
+  LossMaskSchema,
+  LogprobsSchema,
+  branchJson,
+  trajectoryJson,
+  trajectoryGroupJson,
+  type BranchJson,
+  type TrajectoryJson,
+  type TrajectoryGroupJson,
   type Span,
   type Branch,
   type FinishReason,
@@ -64,6 +73,7 @@ export {
   type EpisodeMeta,
   type Truncation,
 } from './control.ts';
+export { plainArray, type TokenArray, type TokenIds } from './token-arrays.ts';
 export { EpisodeTurnSchema, type EpisodeTurn } from './episode-turn.ts';
 export { protocolJsonSchemas, WireSchemas } from './json-schema.ts';
 

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { MessageSchema, ToolCallSchema, ToolResultSchema } from './message.ts';
 import { RewardBreakdownSchema } from './reward.ts';
+import { plainArray, tokenArraySchema } from './token-arrays.ts';
 
 export const TRAJECTORY_SCHEMA_VERSION = 1 as const;
 
@@ -49,17 +50,39 @@ export const TurnSchema = z.object({
 });
 export type Turn = z.infer<typeof TurnSchema>;
 
+/** Token ids: an `Int32Array` in memory, an array of non-negative integers in JSON. */
+export const TokenIdsSchema = tokenArraySchema<Int32Array>(
+  Int32Array,
+  z.number().int().nonnegative(),
+  (id) => id >= 0,
+  'non-negative ids',
+);
+/** A loss mask: a `Uint8Array` of 0 and 1 in memory, an array of 0 and 1 in JSON. */
+export const LossMaskSchema = tokenArraySchema<Uint8Array>(
+  Uint8Array,
+  z.literal([0, 1]),
+  (m) => m <= 1,
+  '0 and 1',
+);
+/** Logprobs: a `Float64Array` in memory, an array of finite numbers in JSON. */
+export const LogprobsSchema = tokenArraySchema<Float64Array>(
+  Float64Array,
+  z.number(),
+  Number.isFinite,
+  'finite numbers',
+);
+
 /**
  * A token sequence closed because the chat template rewrote history after it (stripped earlier
  * reasoning, compacted the context): the next sequence starts from the template's new render. Each
  * branch is exact on its own and trains its own sampled tokens; all share the episode's reward.
  */
 export const BranchSchema = z.object({
-  tokens: z.array(z.number().int().nonnegative()),
-  lossMask: z.array(z.literal([0, 1])),
-  logprobs: z.array(z.number()),
+  tokens: TokenIdsSchema,
+  lossMask: LossMaskSchema,
+  logprobs: LogprobsSchema,
   /** The policy's own logprob of each token, as `Trajectory.policyLogprobs`. */
-  policyLogprobs: z.array(z.number()).optional(),
+  policyLogprobs: LogprobsSchema.optional(),
   promptLength: z.number().int().nonnegative(),
 });
 export type Branch = z.infer<typeof BranchSchema>;
@@ -101,21 +124,21 @@ export const TrajectorySchema = z
     /** The conversation as rendered: system, user prompt, assistant turns and tool results. */
     messages: z.array(MessageSchema),
     /** Every token id of the episode: prompt, sampled turns, observations. */
-    tokens: z.array(z.number().int().nonnegative()),
+    tokens: TokenIdsSchema,
     /** 1 exactly on tokens the policy sampled. */
-    lossMask: z.array(z.literal([0, 1])),
+    lossMask: LossMaskSchema,
     /**
      * Logprob of each sampled token under the distribution it was drawn from (the behaviour policy:
      * temperature, truncation and exploration as applied); 0 where the mask is 0. Importance ratios
      * divide by it.
      */
-    logprobs: z.array(z.number()),
+    logprobs: LogprobsSchema,
     /**
      * The policy's own logprob of each sampled token, log-softmax(logits / temperature), when the
      * engine reported it; 0 where the mask is 0. Differs from `logprobs` where truncation or
      * exploration changed the distribution; for diagnostics only.
      */
-    policyLogprobs: z.array(z.number()).optional(),
+    policyLogprobs: LogprobsSchema.optional(),
     /** Length of the initial prompt (system + user + first assistant header). */
     promptLength: z.number().int().nonnegative(),
     turns: z.array(TurnSchema),
@@ -177,6 +200,53 @@ export const TrajectorySchema = z
     });
   });
 export type Trajectory = z.infer<typeof TrajectorySchema>;
+
+/** The per-token arrays of a sequence as JSON holds them: arrays of numbers. */
+interface SequenceArraysJson {
+  tokens: number[];
+  lossMask: Array<0 | 1>;
+  logprobs: number[];
+  policyLogprobs?: number[];
+}
+type SequenceArrays = 'tokens' | 'lossMask' | 'logprobs' | 'policyLogprobs';
+
+/** A branch as JSON holds it. */
+export type BranchJson = Omit<Branch, SequenceArrays> & SequenceArraysJson;
+
+/** A trajectory as JSON holds it (what `TrajectorySchema` parses). */
+export type TrajectoryJson = Omit<Trajectory, SequenceArrays | 'branches'> &
+  SequenceArraysJson & { branches?: BranchJson[] };
+
+/** A branch with its per-token arrays as plain arrays; every other field as it is, the keys in the same order. */
+export const branchJson = (b: Branch): BranchJson => plainSequence(b);
+
+function plainSequence<T extends Branch>(s: T): Omit<T, SequenceArrays> & SequenceArraysJson {
+  return {
+    ...s,
+    tokens: plainArray(s.tokens),
+    lossMask: plainArray(s.lossMask) as Array<0 | 1>,
+    logprobs: plainArray(s.logprobs),
+    ...(s.policyLogprobs ? { policyLogprobs: plainArray(s.policyLogprobs) } : {}),
+  };
+}
+
+/**
+ * The trajectory ready for `JSON.stringify`: its per-token arrays as plain arrays, converted once
+ * here, where JSON is written (JSON writes a typed array as an object). The JSON is byte for byte
+ * what a trajectory holding plain arrays wrote.
+ */
+export function trajectoryJson(t: Trajectory): TrajectoryJson {
+  const json = plainSequence(t);
+  return t.branches ? { ...json, branches: t.branches.map(plainSequence) } : (json as TrajectoryJson);
+}
+
+/** A group as JSON holds it (what `TrajectoryGroupSchema` parses). */
+export type TrajectoryGroupJson = Omit<TrajectoryGroup, 'trajectories'> & { trajectories: TrajectoryJson[] };
+
+/** A group ready for `JSON.stringify` (see `trajectoryJson`). */
+export function trajectoryGroupJson(g: TrajectoryGroup): TrajectoryGroupJson {
+  return { ...g, trajectories: g.trajectories.map(trajectoryJson) };
+}
 
 /** The N episodes of one task played in one step: the unit of group-relative advantages. */
 export const TrajectoryGroupSchema = z.object({

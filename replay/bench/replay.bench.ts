@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { trajectoryJson } from '@toolgym/protocol';
 import Database from 'better-sqlite3';
 import WebSocket, { WebSocketServer } from 'ws';
 import { serveReplay } from '../src/replay-server.ts';
@@ -75,7 +76,7 @@ function ingestJsonBaseline(): { perSecond: number; bytes: number } {
   const t0 = performance.now();
   for (const g of groups) {
     db.transaction(() => {
-      for (const t of g.trajectories) insert.run(t.id, JSON.stringify(t));
+      for (const t of g.trajectories) insert.run(t.id, JSON.stringify(trajectoryJson(t)));
     })();
   }
   const seconds = (performance.now() - t0) / 1000;

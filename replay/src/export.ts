@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
-import type { Trajectory } from '@toolgym/protocol';
+import { plainArray, type Trajectory, trajectoryJson } from '@toolgym/protocol';
 import { asyncBufferFromFile, parquetReadObjects } from 'hyparquet';
 import { fileWriter, ParquetWriter, type SchemaElement } from 'hyparquet-writer';
 import type { TrajectoryStore } from './store.ts';
@@ -17,7 +17,7 @@ export async function exportJsonl(
   const out = createWriteStream(file);
   let count = 0;
   for (const t of store.iterateTrajectories(query)) {
-    if (!out.write(`${JSON.stringify(t)}\n`)) await once(out, 'drain');
+    if (!out.write(`${JSON.stringify(trajectoryJson(t))}\n`)) await once(out, 'drain');
     count++;
   }
   out.end();
@@ -134,11 +134,11 @@ export function toParquetRow(t: Trajectory): ParquetRow {
     reward: t.reward.total,
     reward_breakdown: JSON.stringify(t.reward),
     num_turns: t.turns.length,
-    prompt_ids: t.tokens.slice(0, p),
-    response_ids: t.tokens.slice(p),
-    response_loss_mask: t.lossMask.slice(p),
-    response_logprobs: t.logprobs.slice(p),
-    response_policy_logprobs: t.policyLogprobs ? t.policyLogprobs.slice(p) : null,
+    prompt_ids: plainArray(t.tokens.subarray(0, p)),
+    response_ids: plainArray(t.tokens, p),
+    response_loss_mask: plainArray(t.lossMask, p),
+    response_logprobs: plainArray(t.logprobs, p),
+    response_policy_logprobs: t.policyLogprobs ? plainArray(t.policyLogprobs, p) : null,
     response_advantages: t.advantages ? t.advantages.slice(p) : null,
     messages: JSON.stringify(t.messages),
     policy_versions: t.turns.map((turn) => turn.policyVersion),

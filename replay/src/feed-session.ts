@@ -4,6 +4,7 @@ import {
   type FeedServerMessage,
   type FeedSubscribe,
   REPLAY_FEED_VERSION,
+  trajectoryJson,
 } from '@toolgym/protocol';
 import type { WebSocket } from 'ws';
 import { eventToMessage, type FeedEvent, type StoredEvent } from './feed-events.ts';
@@ -285,7 +286,13 @@ export class FeedSession {
 
   private send(message: FeedServerMessage): void {
     this.writeBatch();
-    if (this.ws.readyState === this.ws.OPEN) this.ws.send(JSON.stringify(message));
+    if (this.ws.readyState !== this.ws.OPEN) return;
+    // A full trajectory's typed arrays go out as arrays of numbers.
+    const json =
+      message.type === 'trajectory' && message.trajectory
+        ? { ...message, trajectory: trajectoryJson(message.trajectory) }
+        : message;
+    this.ws.send(JSON.stringify(json));
   }
 
   /** Pull-side backpressure: wait until the client has read most of what it was sent. */

@@ -1,7 +1,13 @@
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { FEED_CLOSE_CODES, FeedClientMessageSchema, type FeedServerMessage } from '@toolgym/protocol';
+import {
+  FEED_CLOSE_CODES,
+  FeedClientMessageSchema,
+  type FeedServerMessage,
+  trajectoryGroupJson,
+  trajectoryJson,
+} from '@toolgym/protocol';
 import {
   type AppEnv,
   createHttpApp,
@@ -316,7 +322,7 @@ export async function serveReplay(options: ReplayServerOptions): Promise<ReplayS
     {
       method: 'GET',
       path: '/api/trajectories/:id',
-      handle: (c) => c.json(found(() => store.getTrajectory(c.req.param('id')!))),
+      handle: (c) => c.json(found(() => trajectoryJson(store.getTrajectory(c.req.param('id')!)))),
     },
     {
       method: 'GET',
@@ -342,7 +348,7 @@ export async function serveReplay(options: ReplayServerOptions): Promise<ReplayS
     {
       method: 'GET',
       path: '/api/groups/:id',
-      handle: (c) => c.json(found(() => store.getGroup(c.req.param('id')!))),
+      handle: (c) => c.json(found(() => trajectoryGroupJson(store.getGroup(c.req.param('id')!)))),
     },
     { method: 'GET', path: '/api/health', handle: (c) => c.json({ ok: true, head: store.head() }) },
     {

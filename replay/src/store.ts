@@ -2,9 +2,12 @@ import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import {
+  BranchSchema,
+  branchJson,
   type EpisodeTurn,
   EpisodeTurnSchema,
   type FeedEventType,
+  plainArray,
   type RunStatus,
   type Trajectory,
   type TrajectoryGroup,
@@ -545,7 +548,7 @@ export class TrajectoryStore {
         encodeFloat32(t.logprobs),
         t.advantages ? encodeFloat32(t.advantages) : null,
         t.policyLogprobs ? encodeFloat32(t.policyLogprobs) : null,
-        t.branches ? JSON.stringify(t.branches) : null,
+        t.branches ? JSON.stringify(t.branches.map(branchJson)) : null,
         t.branchedFrom ? JSON.stringify(t.branchedFrom) : null,
         JSON.stringify(t.messages),
         turnsJson,
@@ -710,12 +713,14 @@ export class TrajectoryStore {
       for (const list of [partial.tokens, partial.lossMask, partial.logprobs, policyLogprobs])
         list.length = Math.min(list.length, from);
       partial.tokens.push(...decodeInt32(r.tokens as Buffer));
-      partial.lossMask.push(...(decodeUint8(r.loss_mask as Buffer) as Array<0 | 1>));
+      partial.lossMask.push(...(decodeUint8(r.loss_mask as Buffer) as Iterable<0 | 1>));
       const logprobs = decodeFloat32(r.logprobs as Buffer);
       partial.logprobs.push(...logprobs);
       if (r.policy_logprobs !== null) hasPolicyLogprobs = true;
       policyLogprobs.push(
-        ...(r.policy_logprobs === null ? logprobs.map(() => 0) : decodeFloat32(r.policy_logprobs as Buffer)),
+        ...(r.policy_logprobs === null
+          ? new Float64Array(logprobs.length)
+          : decodeFloat32(r.policy_logprobs as Buffer)),
       );
     }
     if (hasPolicyLogprobs) partial.policyLogprobs = policyLogprobs;
@@ -742,14 +747,14 @@ export class TrajectoryStore {
   }
 
   /** The text piece of each token id as the run's writer decoded it; null where it was not given. */
-  tokenPieces(runId: string, ids: readonly number[]): Array<string | null> {
+  tokenPieces(runId: string, ids: readonly number[] | Int32Array): Array<string | null> {
     const known = new Map<number, string>();
     const rows = this.statements.pieces.all(runId, JSON.stringify([...new Set(ids)])) as Array<{
       id: number;
       piece: string;
     }>;
     for (const r of rows) known.set(r.id, r.piece);
-    return ids.map((id) => known.get(id) ?? null);
+    return Array.from(ids, (id) => known.get(id) ?? null);
   }
 
   /** Step-level metrics of the trainer; one record per (run, step). */
@@ -1085,18 +1090,20 @@ function rowToTrajectory(r: Record<string, unknown>): Trajectory {
     ...rowEpisode(r),
     messages: JSON.parse(r.messages_json as string),
     tokens: decodeInt32(r.tokens as Buffer),
-    lossMask: decodeUint8(r.loss_mask as Buffer) as Array<0 | 1>,
+    lossMask: decodeUint8(r.loss_mask as Buffer),
     logprobs: decodeFloat32(r.logprobs as Buffer),
     promptLength: r.prompt_length as number,
     turns: JSON.parse(r.turns_json as string),
-    ...(r.branches_json == null ? {} : { branches: JSON.parse(r.branches_json as string) }),
+    ...(r.branches_json == null
+      ? {}
+      : { branches: BranchSchema.array().parse(JSON.parse(r.branches_json as string)) }),
     ...(r.branched_from_json == null ? {} : { branchedFrom: JSON.parse(r.branched_from_json as string) }),
     tokenization: r.tokenization as Trajectory['tokenization'],
     status: r.status as Trajectory['status'],
     ...(r.truncation === null ? {} : { truncation: r.truncation as string }),
     ...(r.failure_json === null ? {} : { failure: JSON.parse(r.failure_json as string) }),
     reward: JSON.parse(r.reward_json as string),
-    ...(r.advantages === null ? {} : { advantages: decodeFloat32(r.advantages as Buffer) }),
+    ...(r.advantages === null ? {} : { advantages: plainArray(decodeFloat32(r.advantages as Buffer)) }),
     // Absent in a read-only store written before the column existed.
     ...(r.policy_logprobs == null ? {} : { policyLogprobs: decodeFloat32(r.policy_logprobs as Buffer) }),
     timing: JSON.parse(r.timing_json as string),

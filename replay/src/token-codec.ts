@@ -8,16 +8,17 @@ const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 if (!littleEndian)
   throw new Error('@toolgym/replay stores typed arrays little-endian and needs a little-endian host.');
 
-export function encodeInt32(values: readonly number[]): Buffer {
-  const array = Int32Array.from(values);
+/** Encoders take a typed array (a trajectory's) or a plain one (a turn's), the bytes the same. */
+export function encodeInt32(values: ArrayLike<number>): Buffer {
+  const array = values instanceof Int32Array ? values : Int32Array.from(values);
   return Buffer.from(array.buffer, array.byteOffset, array.byteLength);
 }
 
-export function encodeUint8(values: readonly number[]): Buffer {
-  return Buffer.from(Uint8Array.from(values));
+export function encodeUint8(values: ArrayLike<number>): Buffer {
+  return Buffer.from(values instanceof Uint8Array ? values : Uint8Array.from(values));
 }
 
-export function encodeFloat32(values: readonly number[]): Buffer {
+export function encodeFloat32(values: ArrayLike<number>): Buffer {
   const array = Float32Array.from(values);
   return Buffer.from(array.buffer, array.byteOffset, array.byteLength);
 }
@@ -29,14 +30,15 @@ function aligned(bytes: Uint8Array): ArrayBuffer {
   return copy.buffer;
 }
 
-export function decodeInt32(bytes: Uint8Array): number[] {
-  return Array.from(new Int32Array(aligned(bytes)));
+export function decodeInt32(bytes: Uint8Array): Int32Array {
+  return new Int32Array(aligned(bytes));
 }
 
-export function decodeUint8(bytes: Uint8Array): number[] {
-  return Array.from(bytes);
+export function decodeUint8(bytes: Uint8Array): Uint8Array {
+  return Uint8Array.from(bytes);
 }
 
-export function decodeFloat32(bytes: Uint8Array): number[] {
-  return Array.from(new Float32Array(aligned(bytes)));
+/** Float32 values widened to the Float64Array a trajectory holds (each exactly). */
+export function decodeFloat32(bytes: Uint8Array): Float64Array {
+  return Float64Array.from(new Float32Array(aligned(bytes)));
 }

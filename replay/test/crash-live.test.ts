@@ -74,9 +74,9 @@ describe('a writer killed mid-episode', () => {
       expect(partial.reason).toMatch(/stopped before the episode's group was committed/);
       expect(partial.turnList).toEqual([t.turns[0]]);
       const end = t.turns.length > 1 ? t.turns[0]!.observation.end : t.tokens.length;
-      expect(partial.tokens).toEqual(t.tokens.slice(0, end));
-      expect(partial.logprobs).toEqual(t.logprobs.slice(0, end));
-      expect(partial.policyLogprobs).toEqual(t.policyLogprobs!.slice(0, end));
+      expect(partial.tokens).toEqual(Array.from(t.tokens.subarray(0, end)));
+      expect(partial.logprobs).toEqual(Array.from(t.logprobs.subarray(0, end)));
+      expect(partial.policyLogprobs).toEqual(Array.from(t.policyLogprobs!.subarray(0, end)));
       expect(partial.pieces).toEqual(partial.tokens.map(pieceOf));
     }
 

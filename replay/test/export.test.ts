@@ -22,7 +22,7 @@ function filledStore(): TrajectoryStore {
     const t = store.getTrajectory(s.id);
     store.setAdvantages(
       s.id,
-      t.lossMask.map((m, i) => (m ? Math.fround(t.reward.total - 0.5 + i * 1e-3) : 0)),
+      Array.from(t.lossMask, (m, i) => (m ? Math.fround(t.reward.total - 0.5 + i * 1e-3) : 0)),
     );
   }
   return store;
@@ -42,8 +42,8 @@ describe('export', () => {
     // Both logprobs, each as stored: behaviour and the policy's own differ where sampled.
     const stored = store.getTrajectory(back[0]!.id);
     const p = stored.promptLength;
-    expect(back[0]!.response_logprobs).toEqual(stored.logprobs.slice(p));
-    expect(back[0]!.response_policy_logprobs).toEqual(stored.policyLogprobs!.slice(p));
+    expect(back[0]!.response_logprobs).toEqual(Array.from(stored.logprobs.subarray(p)));
+    expect(back[0]!.response_policy_logprobs).toEqual(Array.from(stored.policyLogprobs!.subarray(p)));
     expect(back[0]!.response_policy_logprobs).not.toEqual(back[0]!.response_logprobs);
     const row = back[0]!;
     expect(typeof row.seed).toBe('bigint');

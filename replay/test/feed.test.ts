@@ -7,6 +7,7 @@ import {
   type FeedServerMessage,
   FeedServerMessageSchema,
   type TrajectoryGroup,
+  trajectoryJson,
 } from '@toolgym/protocol';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -146,7 +147,7 @@ describe('replay feed', () => {
       const group = makeGroup({ runId: 'r1', step: i, taskIndex: 0, tokensPerTurn: 400 });
       largestMessage = Math.max(
         largestMessage,
-        ...group.trajectories.map((t) => JSON.stringify(t).length * 1.2),
+        ...group.trajectories.map((t) => JSON.stringify(trajectoryJson(t)).length * 1.2),
       );
       if (writer) await writer.appendGroup(group);
       else store.appendGroup(group);
@@ -382,7 +383,8 @@ describe('replay feed', () => {
     const list = (await get('api/trajectories?runId=r1&step=1&limit=2')).body;
     expect(list).toHaveLength(2);
     const full = (await get(`api/trajectories/${encodeURIComponent(list[0].id)}`)).body;
-    expect(full).toEqual(store.getTrajectory(list[0].id));
+    // The API's JSON holds the trajectory's typed arrays as arrays of numbers.
+    expect(full).toEqual(trajectoryJson(store.getTrajectory(list[0].id)));
     expect((await get(`api/groups/${list[0].groupId}`)).body.trajectories).toHaveLength(4);
     expect(await get('api/trajectories/nope')).toEqual({
       status: 404,

@@ -7,6 +7,7 @@
 import {
   type EpisodeTurn,
   type Message,
+  plainArray,
   type Trajectory,
   type TrajectoryGroup,
   TrajectoryGroupSchema,
@@ -179,10 +180,10 @@ function makeTrajectory(o: {
     taskId: o.taskId,
     seed: o.seed,
     messages,
-    tokens,
-    lossMask,
-    logprobs,
-    policyLogprobs,
+    tokens: Int32Array.from(tokens),
+    lossMask: Uint8Array.from(lossMask),
+    logprobs: Float64Array.from(logprobs),
+    policyLogprobs: Float64Array.from(policyLogprobs),
     promptLength,
     turns,
     tokenization: 'exact',
@@ -228,7 +229,7 @@ export function turnsOf(t: Trajectory): EpisodeTurn[] {
         break;
       }
     }
-    const ids = t.tokens.slice(tokensSent, end);
+    const ids = plainArray(t.tokens.subarray(tokensSent, end));
     const event: EpisodeTurn = {
       trajectoryId: t.id,
       ...(t.runId !== undefined ? { runId: t.runId } : {}),
@@ -243,9 +244,11 @@ export function turnsOf(t: Trajectory): EpisodeTurn[] {
       tokens: {
         from: tokensSent,
         ids,
-        lossMask: t.lossMask.slice(tokensSent, end),
-        logprobs: t.logprobs.slice(tokensSent, end),
-        ...(t.policyLogprobs ? { policyLogprobs: t.policyLogprobs.slice(tokensSent, end) } : {}),
+        lossMask: plainArray(t.lossMask.subarray(tokensSent, end)) as Array<0 | 1>,
+        logprobs: plainArray(t.logprobs.subarray(tokensSent, end)),
+        ...(t.policyLogprobs
+          ? { policyLogprobs: plainArray(t.policyLogprobs.subarray(tokensSent, end)) }
+          : {}),
         pieces: ids.map(pieceOf),
       },
     };

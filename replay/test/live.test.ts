@@ -14,8 +14,8 @@ import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { FeedClient } from '../src/feed-client.ts';
-import { serveReplay } from '../src/replay-server.ts';
 import { eventJson, eventToMessage, type StoredEvent } from '../src/feed-events.ts';
+import { serveReplay } from '../src/replay-server.ts';
 import { TrajectoryStore } from '../src/store.ts';
 import { StoreWriter } from '../src/store-writer.ts';
 import { makeGroup, pieceOf, turnsOf } from './generate.ts';
@@ -36,10 +36,10 @@ function expectPartialOf(t: Trajectory, n: number) {
   const partial = store.getPartialTrajectory(t.id);
   const end = n === t.turns.length ? t.tokens.length : t.turns[n - 1]!.observation.end;
   expect(partial.turnList).toEqual(t.turns.slice(0, n));
-  expect(partial.tokens).toEqual(t.tokens.slice(0, end));
-  expect(partial.lossMask).toEqual(t.lossMask.slice(0, end));
-  expect(partial.logprobs).toEqual(t.logprobs.slice(0, end));
-  expect(partial.policyLogprobs).toEqual(t.policyLogprobs!.slice(0, end));
+  expect(partial.tokens).toEqual(Array.from(t.tokens.subarray(0, end)));
+  expect(partial.lossMask).toEqual(Array.from(t.lossMask.subarray(0, end)));
+  expect(partial.logprobs).toEqual(Array.from(t.logprobs.subarray(0, end)));
+  expect(partial.policyLogprobs).toEqual(Array.from(t.policyLogprobs!.subarray(0, end)));
   expect(partial.pieces).toEqual(partial.tokens.map(pieceOf));
   return partial;
 }
@@ -84,7 +84,7 @@ describe('turns of running episodes', () => {
     expect(store.head()).toBe(before);
     // The committed trajectory keeps both logprobs, and its pieces are those the turns carried.
     expect(store.getTrajectory(a.id).policyLogprobs).toEqual(a.policyLogprobs);
-    expect(store.tokenPieces('r', a.tokens)).toEqual(a.tokens.map(pieceOf));
+    expect(store.tokenPieces('r', a.tokens)).toEqual(Array.from(a.tokens, pieceOf));
   });
 
   it('refuses a malformed turn with the field to fix, and writes none of its batch', () => {
@@ -334,7 +334,7 @@ describe('StoreWriter (a worker thread)', () => {
     // would hand them over), they cross as views of it.
     const shared = <T extends Int32Array | Uint8Array | Float64Array>(
       of: { new (buffer: SharedArrayBuffer): T; BYTES_PER_ELEMENT: number },
-      values: readonly number[],
+      values: ArrayLike<number>,
     ): T => {
       const view = new of(new SharedArrayBuffer(values.length * of.BYTES_PER_ELEMENT));
       view.set(values);
@@ -345,11 +345,11 @@ describe('StoreWriter (a worker thread)', () => {
       ['typed-full', 8, 'own'],
       ['typed-shared', 64 * 1024 * 1024, 'shared'],
     ] as const) {
-      const int32 = (v: readonly number[]) =>
+      const int32 = (v: ArrayLike<number>) =>
         typed === 'shared' ? shared(Int32Array, v) : Int32Array.from(v);
-      const uint8 = (v: readonly number[]) =>
+      const uint8 = (v: ArrayLike<number>) =>
         typed === 'shared' ? shared(Uint8Array, v) : Uint8Array.from(v);
-      const float64 = (v: readonly number[]) =>
+      const float64 = (v: ArrayLike<number>) =>
         typed === 'shared' ? shared(Float64Array, v) : Float64Array.from(v);
       const writer = await StoreWriter.open(store.path, { durability: 'normal', ringBytes });
       const group = makeGroup({ runId, step: 0, taskIndex: 0, groupSize: 2 });

@@ -141,7 +141,7 @@ describe('TrajectoryStore', () => {
     const head = store.head();
     expect(() => store.appendGroup(group)).toThrow(DuplicateIdError);
     const broken = makeGroup({ runId: 'r1', step: 1, taskIndex: 0 });
-    broken.trajectories[1]!.lossMask.pop();
+    broken.trajectories[1]!.lossMask = broken.trajectories[1]!.lossMask.subarray(1);
     expect(() => store.appendGroup(broken)).toThrow(/must have one length/);
     expect(() => store.appendGroup(broken)).toThrow(InvalidTrajectoryError);
     const noRun = makeGroup({ runId: 'r1', step: 2, taskIndex: 0 });
@@ -165,7 +165,7 @@ describe('TrajectoryStore', () => {
     const group = makeGroup({ runId: 'r1', step: 0, taskIndex: 0, groupSize: 2 });
     store.appendGroup(group);
     const t = group.trajectories[0]!;
-    const advantages = t.lossMask.map((m) => (m ? 0.5 : 0));
+    const advantages = Array.from(t.lossMask, (m) => (m ? 0.5 : 0));
     store.setAdvantages(t.id, advantages);
     expect(store.getTrajectory(t.id).advantages).toEqual(advantages);
     expect(store.getTrajectory(group.trajectories[1]!.id).advantages).toBeUndefined();

@@ -44,7 +44,7 @@ beforeAll(async () => {
   const t = store.getTrajectory(withAdvantages.id);
   store.setAdvantages(
     t.id,
-    t.lossMask.map((m, i) => (m ? Math.sin(i / 5) : 0)),
+    Array.from(t.lossMask, (m, i) => (m ? Math.sin(i / 5) : 0)),
   );
   store.setRunStatus('demo', 'finished');
   store.startRun('live-run');
@@ -159,7 +159,7 @@ describe('viewer in Chromium', () => {
       .poll(() => tokens.locator('.tokens .tok').first().textContent())
       .toBe(pieceOf(full.tokens[0]!).replace('\n', '↵\n'));
     const texts = await tokens.locator('.tokens .tok').allTextContents();
-    expect(texts.join('')).toBe(full.tokens.map((id) => pieceOf(id).replace('\n', '↵\n')).join(''));
+    expect(texts.join('')).toBe(Array.from(full.tokens, (id) => pieceOf(id).replace('\n', '↵\n')).join(''));
     const i = full.lossMask.indexOf(1);
     const title = await tokens.locator('.tokens .tok').nth(i).getAttribute('title');
     expect(title).toContain(`id ${full.tokens[i]}`);

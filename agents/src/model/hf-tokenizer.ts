@@ -5,6 +5,7 @@
  * are matched in text and decoded back verbatim; nothing is skipped on decode.
  */
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
+import type { TokenIds } from '@toolgym/protocol';
 import type { Tokenizer } from '../tokenizer.ts';
 
 const utf8 = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
@@ -69,7 +70,7 @@ export class HuggingFaceTokenizer implements Tokenizer {
     return this.inner.encode(text, { add_special_tokens: false }).ids;
   }
 
-  decode(ids: readonly number[]): string {
+  decode(ids: TokenIds): string {
     if (ids.length === 0) return '';
     return this.byteLevelDecode(ids) ?? this.inner.decode([...ids], { skip_special_tokens: false, clean_up_tokenization_spaces: false });
   }
@@ -79,7 +80,7 @@ export class HuggingFaceTokenizer implements Tokenizer {
    * runs of bytes between added tokens decoded as UTF-8 one run at a time, added tokens verbatim.
    * Undefined for another decoder, or an id outside the vocabulary.
    */
-  private byteLevelDecode(ids: readonly number[]): string | undefined {
+  private byteLevelDecode(ids: TokenIds): string | undefined {
     const pieces = this.pieces;
     if (!pieces) return undefined;
     let text = '';

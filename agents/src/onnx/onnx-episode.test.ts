@@ -58,12 +58,12 @@ describe('onnx policy in the agent loop', () => {
     await client.close();
     expect(t.failure, JSON.stringify(t.failure)).toBeUndefined();
     expect(t.turns.length).toBeGreaterThan(0);
-    const sampled = t.tokens.filter((_, i) => t.lossMask[i] === 1);
+    const sampled = Array.from(t.tokens).filter((_, i) => t.lossMask[i] === 1);
     expect(sampled.length).toBeGreaterThan(0);
     expect(sampled).toEqual(results.flatMap((r) => r.tokens!));
-    expect(t.logprobs.filter((_, i) => t.lossMask[i] === 1)).toEqual(results.flatMap((r) => r.logprobs!));
+    expect(Array.from(t.logprobs).filter((_, i) => t.lossMask[i] === 1)).toEqual(results.flatMap((r) => r.logprobs!));
     // The policy's own logprobs beside them, 0 off the mask like the behaviour logprobs.
-    expect(t.policyLogprobs!.filter((_, i) => t.lossMask[i] === 1)).toEqual(
+    expect(Array.from(t.policyLogprobs!).filter((_, i) => t.lossMask[i] === 1)).toEqual(
       results.flatMap((r) => r.policyLogprobs!),
     );
     expect(t.policyLogprobs!.filter((_, i) => t.lossMask[i] === 0).every((lp) => lp === 0)).toBe(true);

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Trajectory } from '@toolgym/protocol';
+import { type TrajectoryJson, TrajectorySchema } from '@toolgym/protocol';
 import { TrajectoryStore } from '@toolgym/replay';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { TOOLGYM_BIN, temporaryDirectories } from './test-support.ts';
@@ -23,7 +23,7 @@ function row(stdout: string, name: string): [number, number, number] {
 
 let dir: string;
 let recorded: string;
-let lines: Trajectory[];
+let lines: TrajectoryJson[];
 
 // Trajectories written by a real run: toolgym eval, oracle and random policies, over in-process MCP.
 beforeAll(async () => {
@@ -38,7 +38,7 @@ beforeAll(async () => {
   }
   recorded = path.join(dir, 'recorded.jsonl');
   writeFileSync(recorded, parts.join(''));
-  lines = readFileSync(recorded, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Trajectory);
+  lines = readFileSync(recorded, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as TrajectoryJson);
   expect(lines).toHaveLength(12);
   // Failed episodes are never graded, so rescore would skip them: say why they failed.
   expect(lines.filter((t) => t.status === 'failed').map((t) => t.failure)).toEqual([]);
@@ -81,7 +81,7 @@ describe('toolgym rescore', () => {
     const store = TrajectoryStore.open(path.join(outDir, 'replay.sqlite'));
     const runId = 'audit-seed0-1700000000000';
     store.startRun(runId);
-    store.appendGroup({ schemaVersion: 1, id: 'g0', runId, envId: 'compose', taskId: lines[0]!.taskId, trajectories: lines.map((t) => ({ ...t, runId })) });
+    store.appendGroup({ schemaVersion: 1, id: 'g0', runId, envId: 'compose', taskId: lines[0]!.taskId, trajectories: lines.map((t) => TrajectorySchema.parse({ ...t, runId })) });
     store.startRun('another-seed0-1');
     store.close();
     const run = toolgym(['rescore', runDir]);

@@ -1,4 +1,4 @@
-import type { Trajectory, TrajectoryGroup, TrajectorySummary } from '@toolgym/protocol';
+import type { TrajectoryGroupJson, TrajectoryJson, TrajectorySummary } from '@toolgym/protocol';
 // The server's JSON shapes come from the store itself; a type-only import, so nothing of the
 // store reaches the browser bundle.
 import type { LiveEpisodeSummary, PartialTrajectory, RunRow, StepPoint } from '../../src/store.ts';
@@ -32,8 +32,8 @@ export const api = {
     for (const [key, value] of Object.entries(filters)) if (value.trim()) q.set(key, value.trim());
     return get<TrajectorySummary[]>(`api/trajectories?${q}`);
   },
-  trajectory: (id: string) => get<Trajectory>(`api/trajectories/${encodeURIComponent(id)}`),
-  group: (id: string) => get<TrajectoryGroup>(`api/groups/${encodeURIComponent(id)}`),
+  trajectory: (id: string) => get<TrajectoryJson>(`api/trajectories/${encodeURIComponent(id)}`),
+  group: (id: string) => get<TrajectoryGroupJson>(`api/groups/${encodeURIComponent(id)}`),
   pieces: (id: string) => get<Array<string | null>>(`api/trajectories/${encodeURIComponent(id)}/pieces`),
   episodes: (runId: string) => get<LiveEpisodeSummary[]>(`api/episodes?runId=${encodeURIComponent(runId)}`),
   episode: (id: string) => get<PartialTrajectory>(`api/episodes/${encodeURIComponent(id)}`),

@@ -1,7 +1,7 @@
 import type {
   FeedServerMessage,
-  Trajectory,
-  TrajectoryGroup,
+  TrajectoryGroupJson,
+  TrajectoryJson,
   TrajectorySummary,
   Turn,
 } from '@toolgym/protocol';
@@ -54,8 +54,8 @@ function App() {
   const [filters, setFilters] = useState<Filters>(NO_FILTERS);
   const [list, setList] = useState<TrajectorySummary[]>([]);
   const [fresh, setFresh] = useState<Set<string>>(new Set());
-  const [detail, setDetail] = useState<Trajectory | null>(null);
-  const [group, setGroup] = useState<TrajectoryGroup | null>(null);
+  const [detail, setDetail] = useState<TrajectoryJson | null>(null);
+  const [group, setGroup] = useState<TrajectoryGroupJson | null>(null);
   const [live, setLive] = useState(false);
   const [liveStatus, setLiveStatus] = useState('off');
   const [running, setRunning] = useState<Map<string, RunningEpisode>>(new Map());

@@ -1,4 +1,4 @@
-import type { Trajectory } from '@toolgym/protocol';
+import type { TrajectoryJson } from '@toolgym/protocol';
 import { useEffect, useState } from 'preact/hooks';
 import { api, formatReward } from './api.ts';
 import { type ColourBy, ColourPicker, shownPiece, tokenColour, tokenTitle } from './token-view.tsx';
@@ -10,7 +10,7 @@ const SHOWN = 2000;
  * outlined where the ids differ. Members of a group share their prompt, so the first difference is
  * where their samples diverged.
  */
-export function TokenCompare({ a, b }: { a: Trajectory; b: Trajectory }) {
+export function TokenCompare({ a, b }: { a: TrajectoryJson; b: TrajectoryJson }) {
   const [pieces, setPieces] = useState<[Array<string | null>, Array<string | null>]>([[], []]);
   const [by, setBy] = useState<ColourBy>('logprob');
   useEffect(() => {
@@ -22,7 +22,7 @@ export function TokenCompare({ a, b }: { a: Trajectory; b: Trajectory }) {
   let differing = 0;
   for (let i = 0; i < n; i++) if (a.tokens[i] !== b.tokens[i]) differing++;
   const maxAdvantage = Math.max(1e-9, ...[...(a.advantages ?? [0]), ...(b.advantages ?? [0])].map(Math.abs));
-  const cell = (t: Trajectory, p: Array<string | null>, i: number) => {
+  const cell = (t: TrajectoryJson, p: Array<string | null>, i: number) => {
     if (i >= t.tokens.length) return <span class="tok absent">·</span>;
     const background = tokenColour(t, i, by, maxAdvantage);
     return (

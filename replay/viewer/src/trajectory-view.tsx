@@ -1,10 +1,10 @@
-import type { Message, Trajectory, TrajectoryGroup, Turn } from '@toolgym/protocol';
+import type { Message, TrajectoryGroupJson, TrajectoryJson, Turn } from '@toolgym/protocol';
 import { useEffect, useState } from 'preact/hooks';
 import { api, formatReward, type PartialTrajectory } from './api.ts';
 import { TokenCompare } from './token-compare.tsx';
 import { TokenView } from './token-view.tsx';
 
-export function RewardBreakdown({ trajectory }: { trajectory: Trajectory }) {
+export function RewardBreakdown({ trajectory }: { trajectory: TrajectoryJson }) {
   const { reward } = trajectory;
   return (
     <table class="reward" data-testid="reward-breakdown">
@@ -98,7 +98,7 @@ export function Turns({
   );
 }
 
-export function TrajectoryDetail({ trajectory, onGroup }: { trajectory: Trajectory; onGroup?: () => void }) {
+export function TrajectoryDetail({ trajectory, onGroup }: { trajectory: TrajectoryJson; onGroup?: () => void }) {
   return (
     <div class="detail" data-testid="trajectory-detail">
       <div class="detail-head">
@@ -168,7 +168,7 @@ export function PartialDetail({ partial }: { partial: PartialTrajectory }) {
 }
 
 /** The N episodes of one task in one step, side by side. */
-export function GroupView({ group, onOpen }: { group: TrajectoryGroup; onOpen: (id: string) => void }) {
+export function GroupView({ group, onOpen }: { group: TrajectoryGroupJson; onOpen: (id: string) => void }) {
   const mean =
     group.trajectories.reduce((a, t) => a + t.reward.total, 0) / Math.max(1, group.trajectories.length);
   const ids = group.trajectories.map((t) => t.id);

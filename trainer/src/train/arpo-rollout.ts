@@ -8,7 +8,7 @@
  * results is dropped and counted.
  */
 import type { GenerateResult, Policy, SamplingParams } from '@toolgym/agents';
-import { hashString, type Trajectory, type TrajectoryGroup } from '@toolgym/protocol';
+import { hashString, plainArray, type Trajectory, type TrajectoryGroup } from '@toolgym/protocol';
 import { type BranchingParams, branchPoints, sequenceOf } from '../algorithms/arpo.ts';
 import type { PlayRecord, TrainingRun } from './run.ts';
 
@@ -19,9 +19,11 @@ export function replayPolicy(inner: Policy, parent: Trajectory, turn: number, sa
     const { start, end } = t.sampled;
     return {
       text: t.text,
-      tokens: sequence.tokens.slice(start, end),
-      logprobs: sequence.logprobs.slice(start, end),
-      ...(sequence.policyLogprobs ? { policyLogprobs: sequence.policyLogprobs.slice(start, end) } : {}),
+      tokens: plainArray(sequence.tokens.subarray(start, end)),
+      logprobs: plainArray(sequence.logprobs.subarray(start, end)),
+      ...(sequence.policyLogprobs
+        ? { policyLogprobs: plainArray(sequence.policyLogprobs.subarray(start, end)) }
+        : {}),
       finishReason: t.finishReason,
       policyVersion: t.policyVersion,
     };

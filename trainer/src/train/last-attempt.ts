@@ -12,8 +12,8 @@ export function fromLastAttempt(t: Trajectory, message: string): Trajectory {
   const last = t.turns.findLastIndex((turn) => turn.toolResults.some((r) => r.content.startsWith(message)));
   if (last < 0) return t;
   const main = t.branches?.length ?? 0;
-  const untrained = (lossMask: Array<0 | 1>, sequence: number): Array<0 | 1> => {
-    const mask = [...lossMask];
+  const untrained = (lossMask: Uint8Array, sequence: number): Uint8Array => {
+    const mask = lossMask.slice();
     for (const turn of t.turns.slice(0, last + 1))
       if ((turn.branch ?? main) === sequence) mask.fill(0, turn.sampled.start, turn.sampled.end);
     return mask;

@@ -2,7 +2,7 @@
  * Learner data from trajectories: an RL datum per episode (advantages on the sampled tokens), and
  * packed supervised data from demonstrations.
  */
-import type { Rng, Trajectory } from '@toolgym/protocol';
+import { plainArray, type Rng, type Trajectory } from '@toolgym/protocol';
 import { turnValuesToTokens } from '../algorithms/advantages.ts';
 import { type Datum, datumFromSequence, lossWeights } from '../learner/learner.ts';
 import { TrainConfigError } from './config.ts';
@@ -48,12 +48,13 @@ function sequenceDatum(
   advantage: number | readonly number[],
 ): Datum {
   const end = trainedEnd(sequence.lossMask);
-  const tokens = sequence.tokens.slice(0, end);
+  // The datum is the learner's (Tinker's) plain arrays: the trajectory's typed ones are copied here.
+  const tokens = plainArray(sequence.tokens.subarray(0, end));
   const advantages =
     typeof advantage === 'number' ? tokens.map(() => advantage) : turnValuesToTokens(end, turns, advantage);
-  return datumFromSequence(tokens, sequence.lossMask.slice(0, end), {
+  return datumFromSequence(tokens, plainArray(sequence.lossMask.subarray(0, end)), {
     advantages,
-    logprobs: sequence.logprobs.slice(0, end),
+    logprobs: plainArray(sequence.logprobs.subarray(0, end)),
   });
 }
 
@@ -81,7 +82,7 @@ export function turnRewards(t: Trajectory): number[] {
 }
 
 /** Where a sequence's last trained token ends (at least 2 tokens, the shortest datum). */
-function trainedEnd(lossMask: readonly number[]): number {
+function trainedEnd(lossMask: Uint8Array | readonly number[]): number {
   return Math.max(2, lossMask.lastIndexOf(1) + 1);
 }
 
@@ -100,7 +101,7 @@ export function packedDatum(
   maxLength: number,
 ): Datum {
   const tokens: number[] = [];
-  const lossMask: Array<0 | 1> = [];
+  const lossMask: number[] = [];
   for (const t of demos) {
     if (tokens.length > 0 && tokens.length + trainedEnd(t.lossMask) > maxLength) break;
     tokens.push(...t.tokens);

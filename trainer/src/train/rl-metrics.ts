@@ -110,7 +110,11 @@ function behaviourGap(played: readonly Trajectory[]): number {
   return tokens > 0 ? total / tokens : 0;
 }
 
-const sum = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0);
+const sum = (xs: ArrayLike<number>): number => {
+  let total = 0;
+  for (let i = 0; i < xs.length; i++) total += xs[i]!;
+  return total;
+};
 const mean = (xs: readonly number[]): number => (xs.length ? sum(xs) / xs.length : 0);
 const std = (xs: readonly number[]): number => {
   const m = mean(xs);

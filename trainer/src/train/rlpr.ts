@@ -7,7 +7,7 @@
  * (debiasing), clipped to [0, 1]. Groups whose rewards hardly vary are then left out (std filtering).
  */
 import { hermesToolCalls } from '@toolgym/agents';
-import type { Trajectory, TrajectoryGroup } from '@toolgym/protocol';
+import { plainArray, type Trajectory, type TrajectoryGroup } from '@toolgym/protocol';
 import { debiasedReward, meanTokenProbability, stdFilter } from '../algorithms/rlpr.ts';
 import { type Datum, datumFromSequence } from '../learner/learner.ts';
 import { TrainConfigError } from './config.ts';
@@ -102,7 +102,8 @@ export function createRlprScorer(run: TrainingRun, ema: number | undefined): Rlp
         const episodes = usable(g);
         for (const t of episodes) sequences.push({ context: reasoningOf(t), reference });
         const first = episodes[0];
-        if (first) sequences.push({ context: first.tokens.slice(0, first.promptLength), reference });
+        if (first)
+          sequences.push({ context: plainArray(first.tokens.subarray(0, first.promptLength)), reference });
       }
       const fits = sequences.map((q) => q.context.length + q.reference.tokens.length <= maxLength);
       const data: Datum[] = sequences.flatMap((q, i) =>
@@ -176,7 +177,7 @@ export function createRlprScorer(run: TrainingRun, ema: number | undefined): Rlp
 /** The episode up to its last assistant turn: what the reference answer is scored after. */
 function reasoningOf(t: Trajectory): number[] {
   const last = t.turns.at(-1);
-  return t.tokens.slice(0, last ? last.sampled.start : t.promptLength);
+  return plainArray(t.tokens.subarray(0, last ? last.sampled.start : t.promptLength));
 }
 
 /** `context` then the reference answer, trained (scored) on the answer's own tokens. */

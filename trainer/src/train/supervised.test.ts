@@ -9,8 +9,8 @@ import { demonstrationsThatFit, oracleShortfall, turnsLongerThan } from './super
 const demo = (id: string, length: number, tail = 0): Trajectory =>
   ({
     id,
-    tokens: Array.from({ length }, (_, i) => i % 200),
-    lossMask: Array.from({ length }, (_, i) => (i >= 4 && i < length - tail ? 1 : 0)),
+    tokens: Int32Array.from({ length }, (_, i) => i % 200),
+    lossMask: Uint8Array.from({ length }, (_, i) => (i >= 4 && i < length - tail ? 1 : 0)),
   }) as unknown as Trajectory;
 
 describe('demonstrations longer than the context', () => {

@@ -287,7 +287,10 @@ describe('training config', () => {
 
 describe('packedDatum', () => {
   // Two demonstrations: prompt (0), trained call (1), tool reply (0).
-  const demo = (tokens: number[], lossMask: Array<0 | 1>) => ({ tokens, lossMask });
+  const demo = (tokens: number[], lossMask: Array<0 | 1>) => ({
+    tokens: Int32Array.from(tokens),
+    lossMask: Uint8Array.from(lossMask),
+  });
   const a = demo([10, 11, 12, 13, 14], [0, 1, 1, 0, 0]);
   const b = demo([20, 21, 22, 23], [0, 0, 1, 0]);
 
@@ -308,8 +311,12 @@ describe('packedDatum', () => {
 
 describe('withTotalWeight', () => {
   it('scales loss weights to add up to the total over the batch, keeping their proportions and the tokens', () => {
-    const a = packedDatum([{ tokens: [1, 2, 3, 4], lossMask: [0, 1, 1, 1] }], 100);
-    const b = packedDatum([{ tokens: [5, 6, 7], lossMask: [0, 1, 0] }], 100);
+    const demo = (tokens: number[], lossMask: number[]) => ({
+      tokens: Int32Array.from(tokens),
+      lossMask: Uint8Array.from(lossMask),
+    });
+    const a = packedDatum([demo([1, 2, 3, 4], [0, 1, 1, 1])], 100);
+    const b = packedDatum([demo([5, 6, 7], [0, 1, 0])], 100);
     const [sa, sb] = withTotalWeight([a, b], 0.5);
     expect(sa!.lossFnInputs.weights).toEqual([0.125, 0.125, 0.125]);
     expect(sb!.lossFnInputs.weights).toEqual([0.125]);
@@ -323,9 +330,9 @@ describe('turn-level credit', () => {
   const episode = (steps: number[] | undefined): Trajectory =>
     ({
       id: 'ep-1',
-      tokens: [1, 2, 3, 4, 5, 6, 7],
-      lossMask: [0, 0, 1, 1, 0, 1, 1],
-      logprobs: [0, 0, -0.1, -0.2, 0, -0.3, -0.4],
+      tokens: Int32Array.of(1, 2, 3, 4, 5, 6, 7),
+      lossMask: Uint8Array.of(0, 0, 1, 1, 0, 1, 1),
+      logprobs: Float64Array.of(0, 0, -0.1, -0.2, 0, -0.3, -0.4),
       turns: [
         { sampled: { start: 2, end: 4 }, toolCalls: [{}, {}] },
         { sampled: { start: 5, end: 7 }, toolCalls: [{}] },
