@@ -1,5 +1,17 @@
-import type { EpisodeTurn, Trajectory, TrajectoryGroup, Turn } from '@toolgym/protocol';
-import { isNumberArray, type NumberRing, type RingReader, type RingSpan } from './number-ring.ts';
+import {
+  type EpisodeTurn,
+  plainArray,
+  type Trajectory,
+  type TrajectoryGroup,
+  type Turn,
+} from '@toolgym/protocol';
+import {
+  copyNumbers,
+  isNumberArray,
+  type NumberRing,
+  type RingReader,
+  type RingSpan,
+} from './number-ring.ts';
 
 /**
  * The copy of a write to the writer thread. Structured clone copies a JS array of numbers element
@@ -23,16 +35,13 @@ const TURN_ARRAYS = ['ids', 'lossMask', 'logprobs', 'policyLogprobs'] as const;
 function pack(values: unknown): unknown {
   if (!isNumberArray(values) || isShared(values)) return values;
   const packed = new Float64Array(values.length);
-  for (let i = 0; i < values.length; i++) {
-    const v: unknown = values[i];
-    if (typeof v !== 'number') return values;
-    packed[i] = v;
-  }
-  return packed;
+  return copyNumbers(values, packed, 0) ? packed : values;
 }
 
 function unpack(values: unknown): unknown {
-  return ArrayBuffer.isView(values) && isNumberArray(values) ? Array.from(values) : values;
+  return ArrayBuffer.isView(values) && isNumberArray(values)
+    ? plainArray(values as ArrayLike<number>)
+    : values;
 }
 
 /**

@@ -1,3 +1,5 @@
+import { plainArray } from '@toolgym/protocol';
+
 /**
  * Memory shared with the writer thread, that the number arrays of writes (token ids, masks,
  * logprobs, advantages: most of a trajectory's size) are copied into on their way to it. One copy
@@ -91,7 +93,7 @@ export function isNumberArray(values: unknown): values is ArrayLike<unknown> {
 }
 
 /** Copy `values` to `data` from `at`; false (part copied) when one is not a number. */
-function copyNumbers(values: ArrayLike<unknown>, data: Float64Array, at: number): boolean {
+export function copyNumbers(values: ArrayLike<unknown>, data: Float64Array, at: number): boolean {
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
     if (typeof v !== 'number') return false;
@@ -116,7 +118,7 @@ export class RingReader {
   }
 
   take([at, length]: RingSpan): number[] {
-    return Array.from(this.data.subarray(at, at + length));
+    return plainArray(this.data.subarray(at, at + length));
   }
 
   /** Everything up to `end` (a batch's `NumberRing.publish()`) was taken: the owner may put over it. */
