@@ -16,8 +16,8 @@ import { MessageChannel } from 'node:worker_threads';
 import { TrajectoryGroupSchema } from '@toolgym/protocol';
 import WebSocket, { WebSocketServer } from 'ws';
 import { eventJson, groupEvents, turnEvent } from '../src/feed-events.ts';
-import { packGroup, packTurn, putTurn, SentPieces, type Spans } from '../src/handover.ts';
-import { ByteRing } from '../src/byte-ring.ts';
+import { packGroup, packTurn, SentPieces, type Spans } from '../src/handover.ts';
+import { NumberRing } from '../src/number-ring.ts';
 import { TrajectoryStore } from '../src/store.ts';
 import { makeGroup, turnsOf } from '../test/generate.ts';
 
@@ -66,8 +66,8 @@ stage(
   }),
 );
 /** A ring with no room: every array crosses packed in the message, as when the ring is full. */
-const full = () => ByteRing.create(0);
-const ring = () => ByteRing.create(64 * 1024 * 1024);
+const full = () => NumberRing.create(0);
+const ring = () => NumberRing.create(64 * 1024 * 1024);
 for (const [how, make] of [
   ['token arrays packed as Float64Arrays (the ring full)', full],
   ['token arrays into the shared ring (what StoreWriter sends)', ring],
@@ -99,37 +99,23 @@ stage(
 );
 /** Each turn's JSON, made with its event: its `turn` crosses as that text. */
 const turnJsons = turns.map((t) => JSON.stringify(t.turn));
-{
-  const r = full();
+for (const [how, make] of [
+  ['token arrays packed (the ring full)', full],
+  ['token arrays into the ring (what StoreWriter sends)', ring],
+] as const) {
+  const r = make();
   const sent = new SentPieces();
   stage(
     'main',
-    'per turn: copy it to the writer thread when the ring is full (its turn as the JSON made with its event, token arrays packed; messages, pieces not sent before)',
+    `per turn: copy it to the writer thread, its turn as the JSON made with its event, ${how}; messages, pieces not sent before`,
     await cpu(() => {
       for (const [i, t] of turns.entries()) {
         const spans: Spans = [];
         const turnJson = turnJsons[i]!;
-        const packed = packTurn(t, sent.delta('bench', t.tokens.ids, t.tokens.pieces), r, spans, turnJson);
+        const packed = packTurn(t, 'bench', sent, r, spans, turnJson);
         port1.postMessage({
           requests: [{ id: 0, op: 'appendTurns', args: [[packed], {}], spans, turnJson: [turnJson] }],
         });
-      }
-    }),
-    turns.length,
-  );
-}
-{
-  const r = ring();
-  const sent = new SentPieces();
-  stage(
-    'main',
-    'per turn: write it whole into the ring (what StoreWriter sends: fields and pieces not sent before as JSON, its turn the JSON made with its event, token arrays as bytes), a message per turn',
-    await cpu(() => {
-      for (const [i, t] of turns.entries()) {
-        const options = { runId: 'bench', emitted: [{ seq: i + 1, at: 0 }] };
-        const pieces = sent.delta('bench', t.tokens.ids, t.tokens.pieces);
-        const at = putTurn(t, { runId: 'bench', turnJson: turnJsons[i]!, options }, pieces, r);
-        port1.postMessage({ requests: [{ id: 0, op: 'turnRecord', at }], ringEnd: r.publish() });
       }
     }),
     turns.length,

@@ -6,27 +6,23 @@ import {
   type Turn,
 } from '@toolgym/protocol';
 import {
-  type ByteRing,
   copyNumbers,
   isNumberArray,
+  type NumberRing,
   type RingReader,
   type RingSpan,
-} from './byte-ring.ts';
+} from './number-ring.ts';
 
 /**
- * The copy of a write to the writer thread, through the ring shared with it (`byte-ring.ts`).
+ * The copy of a write to the writer thread. Structured clone copies a JS array of numbers element
+ * by element, and the token arrays are most of a trajectory: they go into the ring shared with the
+ * thread (`number-ring.ts`), or, when it is full, packed into Float64Arrays (exact for every number)
+ * that are copied as bytes. An array holding anything but numbers is sent as it is, so the thread's
+ * validation still names it. Plain and typed arrays both cross (a typed array on shared memory as
+ * a view of it); the thread gets plain arrays.
  *
- * A turn crosses whole as one record of the ring: its `turn` as the JSON made for its feed event,
- * its other fields as JSON beside it, its token arrays as bytes (`putTurn`). The message to the
- * thread then carries only where the record is. A turn the ring cannot take (full, or an array
- * holding anything but numbers) crosses as a group does.
- *
- * A group crosses by structured clone, its number arrays (most of a trajectory) put into the ring
- * one by one, or, when it is full, packed into Float64Arrays (exact for every number) that are
- * copied as bytes; its trajectories' `turns` cross as the JSON made for its events. An array
- * holding anything but numbers is sent as it is, so the thread's validation still names it. Plain
- * and typed arrays both cross (a typed array on shared memory as a view of it); the thread gets
- * plain arrays.
+ * A turn's `turn` (and a trajectory's `turns`) crosses as the JSON made for its feed event: one
+ * string copy where structured clone would walk the object again.
  */
 
 /** Where each number array of one write went, in the order the fields are visited: a span of the ring, or null (in the message). */
@@ -83,7 +79,7 @@ function mapTurn(turn: EpisodeTurn, f: (values: unknown) => unknown): EpisodeTur
 }
 
 /** Each array into the ring when it fits (a 0 left in its place), else packed into the message. */
-function packer(ring: ByteRing, spans: Spans): (values: unknown) => unknown {
+function packer(ring: NumberRing, spans: Spans): (values: unknown) => unknown {
   return (values) => {
     const span = isNumberArray(values) && !isShared(values) ? ring.put(values) : undefined;
     spans.push(span ?? null);
@@ -110,7 +106,7 @@ export function unpacker(reader: RingReader, spans: Spans | undefined): Unpack {
  */
 export function packGroup(
   group: TrajectoryGroup,
-  ring: ByteRing,
+  ring: NumberRing,
   spans: Spans,
   turnsJson?: readonly string[],
 ): TrajectoryGroup {
@@ -141,7 +137,7 @@ export function unpackGroup(
  * A piece is a token's text, the same every time the run's tokenizer decodes it, and copying a few
  * hundred short strings per turn cost more than the rest of the turn together.
  */
-export interface PieceDelta {
+interface PieceDelta {
   newIds: number[];
   newPieces: string[];
 }
@@ -200,77 +196,21 @@ export class KnownPieces {
   }
 }
 
-/** What a turn's write is handed over with: its run, its `turn` as JSON (made for its event), its store options. */
-export interface TurnHandover {
-  runId: string | undefined;
-  turnJson: string;
-  options: Record<string, unknown>;
-}
-
 /**
- * A turn written whole into the ring as one record: the store's options and the turn's fields as
- * JSON, its `turn` spliced in as `turnJson`, its pieces as `pieces` (a delta, or whole); its token
- * arrays as bytes. The record's offset, or undefined when the ring cannot take it.
- */
-export function putTurn(
-  turn: EpisodeTurn,
-  handover: TurnHandover,
-  pieces: PieceDelta | undefined,
-  ring: ByteRing,
-): number | undefined {
-  if (!turn?.tokens || typeof turn.tokens !== 'object') return undefined;
-  const { turn: _, tokens, ...fields } = turn;
-  const { ids, lossMask, logprobs, policyLogprobs, ...tokenFields } = tokens;
-  let head: string;
-  try {
-    head = JSON.stringify({
-      options: handover.options,
-      turn: { ...fields, tokens: pieces ? { ...tokenFields, pieces } : tokenFields },
-    });
-  } catch {
-    return undefined;
-  }
-  // `head` ends with the turn's closing braces: its `turn` goes in before them.
-  return ring.putRecord(`${head.slice(0, -2)},"turn":${handover.turnJson}}}`, [
-    ids,
-    lossMask,
-    logprobs,
-    policyLogprobs,
-  ]);
-}
-
-/** The turn write `putTurn` recorded at `at`, as the caller handed it over. */
-export function takeTurn(
-  reader: RingReader,
-  at: number,
-  known: KnownPieces,
-): { turn: EpisodeTurn; options: Record<string, unknown> & { runId?: string } } {
-  const { text, arrays } = reader.record(at);
-  const { options, turn } = JSON.parse(text) as {
-    options: Record<string, unknown> & { runId?: string };
-    turn: EpisodeTurn;
-  };
-  TURN_ARRAYS.forEach((field, i) => {
-    if (arrays[i] !== undefined) (turn.tokens as Record<string, unknown>)[field] = arrays[i];
-  });
-  restorePieces(turn, turn.runId ?? options.runId, known);
-  return { turn, options };
-}
-
-/**
- * A turn as it crosses when the ring cannot take it whole: its number arrays as a group's, its
- * pieces as `pieces` (a delta from `SentPieces`, or whole when undefined). With `turnJson` (its
- * `turn` as JSON, made for its event), its `turn` is left out.
+ * A turn as it crosses: its number arrays as a group's, its pieces as a delta when `sent` allows
+ * one. With `turnJson` (its `turn` as JSON, made for its event), its `turn` is left out.
  */
 export function packTurn(
   turn: EpisodeTurn,
-  pieces: PieceDelta | undefined,
-  ring: ByteRing,
+  runId: string | undefined,
+  sent: SentPieces,
+  ring: NumberRing,
   spans: Spans,
   turnJson?: string,
 ): EpisodeTurn {
   const packed = mapTurn(turn, packer(ring, spans));
-  if (pieces) packed.tokens = { ...packed.tokens, pieces: pieces as unknown as string[] };
+  const delta = sent.delta(runId, turn?.tokens?.ids, turn?.tokens?.pieces);
+  if (delta) packed.tokens = { ...packed.tokens, pieces: delta as unknown as string[] };
   if (turnJson === undefined) return packed;
   const { turn: _, ...rest } = packed;
   return rest as EpisodeTurn;
@@ -286,13 +226,8 @@ export function unpackTurn(
 ): EpisodeTurn {
   const unpacked = mapTurn(turn, take);
   if (turnJson !== undefined) unpacked.turn = JSON.parse(turnJson) as Turn;
-  restorePieces(unpacked, runId, known);
-  return unpacked;
-}
-
-/** A turn's pieces filled back in, when they crossed as a delta. */
-function restorePieces(turn: EpisodeTurn, runId: string | undefined, known: KnownPieces): void {
-  const pieces: unknown = turn?.tokens?.pieces;
+  const pieces: unknown = unpacked?.tokens?.pieces;
   if (pieces && !Array.isArray(pieces) && runId !== undefined)
-    turn.tokens.pieces = known.restore(runId, turn.tokens.ids, pieces as PieceDelta);
+    unpacked.tokens.pieces = known.restore(runId, unpacked.tokens.ids, pieces as PieceDelta);
+  return unpacked;
 }

@@ -1,8 +1,8 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { ToolGymError } from '@toolgym/protocol';
 import type { StoredEvent } from './feed-events.ts';
-import { RingReader, type SharedRing } from './byte-ring.ts';
-import { KnownPieces, takeTurn, unpackGroup, unpacker, unpackTurn } from './handover.ts';
+import { KnownPieces, unpackGroup, unpacker, unpackTurn } from './handover.ts';
+import { RingReader, type SharedRing } from './number-ring.ts';
 import { type OpenStoreOptions, TrajectoryStore } from './store.ts';
 import type {
   WriterBatch,
@@ -226,12 +226,7 @@ function run(request: WriterRequest): unknown {
 const knownPieces = new KnownPieces();
 
 /** A write as it was handed over (unpacked in arrival order: a turn's pieces may refer to earlier ones). */
-function unpack(message: WriterMessage): WriterRequest {
-  if (message.op === 'turnRecord') {
-    const { turn, options } = takeTurn(reader, message.at, knownPieces);
-    return { id: message.id, op: 'appendTurns', args: [[turn], options] };
-  }
-  const { spans, turnJson, turnsJson, ...request } = message;
+function unpack({ spans, turnJson, turnsJson, ...request }: WriterMessage): WriterRequest {
   switch (request.op) {
     case 'appendGroup': {
       const group = unpackGroup(request.args[0], unpacker(reader, spans), turnsJson);

@@ -9,8 +9,8 @@ import {
   stepMetricsEvent,
   turnEvent,
 } from './feed-events.ts';
-import { ByteRing, type SharedRing } from './byte-ring.ts';
-import { packGroup, packTurn, putTurn, SentPieces, type Spans } from './handover.ts';
+import { packGroup, packTurn, SentPieces, type Spans } from './handover.ts';
+import { NumberRing, type SharedRing } from './number-ring.ts';
 import type { OpenStoreOptions, TrajectoryStore } from './store.ts';
 
 type Args<K extends keyof TrajectoryStore> = TrajectoryStore[K] extends (...args: infer A) => unknown
@@ -31,12 +31,9 @@ export type WriterRequest =
 /**
  * A write as it crosses: with the spans of the ring its number arrays went to, and the JSON made for
  * its events of each turn's `turn` (`turnJson`, of a turn write) or each trajectory's `turns`
- * (`turnsJson`, of a group), which then cross as that text (`handover.ts`); or, for a turn written
- * whole into the ring, only where its record is (`at`).
+ * (`turnsJson`, of a group), which then cross as that text (`handover.ts`).
  */
-export type WriterMessage =
-  | (WriterRequest & { spans?: Spans; turnJson?: string[]; turnsJson?: string[] })
-  | { id: number; op: 'turnRecord'; at: number };
+export type WriterMessage = WriterRequest & { spans?: Spans; turnJson?: string[]; turnsJson?: string[] };
 
 /** What the thread is sent once per turn of the event loop: the writes, and how far the ring holds them. */
 export interface WriterBatch {
@@ -88,8 +85,8 @@ export interface WriterOptions extends Omit<OpenStoreOptions, 'readonly'> {
    */
   seqBlock?: number;
   /**
-   * Bytes of memory shared with the thread that writes are copied into (`byte-ring.ts`): turns
-   * whole, groups' number arrays; what does not fit crosses in the message instead. Default 64 MiB.
+   * Bytes of memory shared with the thread that the writes' number arrays are copied into
+   * (`number-ring.ts`); an array that does not fit crosses in the message instead. Default 64 MiB.
    */
   ringBytes?: number;
 }
@@ -113,14 +110,9 @@ interface RunSeq {
 const NO_TURNS: ReadonlySet<number> = new Set();
 
 /** The write of an emitted write, given the seqs and times its events were emitted with. */
-type WriteOf = (emitted: Array<{ seq: number; at: number }> | undefined) => Unsent;
-
-/** A write before its id is given. */
-type Unsent = Exclude<WriterMessage, { op: 'close' }> extends infer M
-  ? M extends unknown
-    ? Omit<M, 'id'>
-    : never
-  : never;
+type WriteOf = (
+  emitted: Array<{ seq: number; at: number }> | undefined,
+) => Omit<Exclude<WriterMessage, { op: 'close' }>, 'id'>;
 
 /**
  * The store's writes, off the caller's thread: a worker owns the write connection and commits what
@@ -166,7 +158,7 @@ export class StoreWriter {
     private readonly worker: Worker,
     readonly path: string,
     private readonly seqBlock: number,
-    private readonly ring: ByteRing,
+    private readonly ring: NumberRing,
   ) {
     worker.on('message', (reply: WriterReply) => {
       if (reply.type === 'committed') this.committed(reply);
@@ -182,7 +174,7 @@ export class StoreWriter {
   /** Start a writer on the store at `file` (created if needed); resolves once the store is open. */
   static async open(file: string, writerOptions: WriterOptions = {}): Promise<StoreWriter> {
     const { seqBlock = 65_536, ringBytes = 64 * 1024 * 1024, ...options } = writerOptions;
-    const ring = ByteRing.create(ringBytes);
+    const ring = NumberRing.create(ringBytes);
     const worker = new Worker(new URL('./store-writer-worker.js', import.meta.url), {
       workerData: { file, options, seqBlock, ring: ring.shared satisfies SharedRing },
     });
@@ -267,17 +259,11 @@ export class StoreWriter {
         return [turnEvent(turn, turnJson, Date.now())];
       },
       (emitted) => {
-        const storeOptions = { ...options, ...(emitted ? { emitted } : {}) };
-        const pieces = this.sentPieces.delta(runId, turn?.tokens?.ids, turn?.tokens?.pieces);
-        if (turnJson !== undefined) {
-          const at = putTurn(turn, { runId, turnJson, options: storeOptions }, pieces, this.ring);
-          if (at !== undefined) return { op: 'turnRecord', at };
-        }
         const spans: Spans = [];
-        const packed = packTurn(turn, pieces, this.ring, spans, turnJson);
+        const packed = packTurn(turn, runId, this.sentPieces, this.ring, spans, turnJson);
         return {
           op: 'appendTurns',
-          args: [[packed], storeOptions],
+          args: [[packed], { ...options, ...(emitted ? { emitted } : {}) }],
           spans,
           ...(turnJson === undefined ? {} : { turnJson: [turnJson] }),
         };
@@ -408,7 +394,7 @@ export class StoreWriter {
   }
 
   private request(
-    request: Unsent,
+    request: Omit<Exclude<WriterMessage, { op: 'close' }>, 'id'>,
     about: { emitted?: Emitted; barrier?: string } = {},
   ): Promise<unknown> {
     if (this.dead) return Promise.reject(this.dead);
