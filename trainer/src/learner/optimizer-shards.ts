@@ -57,7 +57,8 @@ export function allocateOptimizerShards(
   const weights: Float32Array[] = [];
   for (const size of sizes) {
     const buffer = new SharedArrayBuffer((replicas + 1) * size * Float32Array.BYTES_PER_ELEMENT);
-    const view = (slot: number) => new Float32Array(buffer, slot * size * Float32Array.BYTES_PER_ELEMENT, size);
+    const view = (slot: number) =>
+      new Float32Array(buffer, slot * size * Float32Array.BYTES_PER_ELEMENT, size);
     for (let r = 0; r < replicas; r++) gradients[r]!.push(view(r));
     weights.push(view(replicas));
   }

@@ -1,7 +1,12 @@
 import { initDecoderWeights } from '@toolgym/agents';
 import { describe, expect, it } from 'vitest';
 import { createEmbeddedLearner, lossUnits } from './embedded-learner.ts';
-import { type AdamParams, datumFromSequence, type ForwardBackwardOutput, LearnerInputError } from './learner.ts';
+import {
+  type AdamParams,
+  datumFromSequence,
+  type ForwardBackwardOutput,
+  LearnerInputError,
+} from './learner.ts';
 import { TEST_DECODER } from './test-decoder.ts';
 import { createWorkerLearner, shardData } from './worker-learner.ts';
 
@@ -128,7 +133,8 @@ describe('worker learner (the embedded learner in a worker thread)', () => {
     // One micro-batch per shard, so the reference adds the two shards' gradients once, as the owners do.
     const local = await createEmbeddedLearner({ decoder, weights });
     const parallel = await createWorkerLearner({ decoder, weights }, 2);
-    const bytes = (a: Float32Array | undefined) => (a ? Buffer.from(a.buffer, a.byteOffset, a.byteLength) : a);
+    const bytes = (a: Float32Array | undefined) =>
+      a ? Buffer.from(a.buffer, a.byteOffset, a.byteLength) : a;
     const expectSameState = async (when: string) => {
       const [a, b] = [await local.saveState(), await parallel.saveState()];
       expect(b.step, when).toBe(a.step);
@@ -151,7 +157,9 @@ describe('worker learner (the embedded learner in a worker thread)', () => {
     try {
       await step('token-mean', { learningRate: 0.02 });
       // a step clipped by the global norm, with weight decay
-      expect((await step('token-sum', { learningRate: 0.01, gradClipNorm: 0.05, weightDecay: 0.1 })).clipped).toBe(1);
+      expect(
+        (await step('token-sum', { learningRate: 0.01, gradClipNorm: 0.05, weightDecay: 0.1 })).clipped,
+      ).toBe(1);
       const saved = await expectSameState('after two steps');
       await Promise.all([local.resetOptimizer(), parallel.resetOptimizer()]);
       expect(Object.keys((await parallel.saveState()).adamM)).toEqual([]);
@@ -204,7 +212,8 @@ describe('worker learner (the embedded learner in a worker thread)', () => {
       const at = (method: string) => calls!.filter((c) => c.method === method);
       for (const [before, after] of sharded.slice(1).map((m, i) => [sharded[i]!, m] as const))
         for (const c of at(after))
-          for (const d of at(before)) expect(c.started, `${before} → ${after}`).toBeGreaterThanOrEqual(d.ended);
+          for (const d of at(before))
+            expect(c.started, `${before} → ${after}`).toBeGreaterThanOrEqual(d.ended);
       expect((await plain.takeProfile()).calls).toEqual([]); // taken once
       const [a, b] = [await plain.saveState(), await young.saveState()];
       for (const key of ['weights', 'adamM', 'adamV'] as const)

@@ -207,7 +207,8 @@ export async function createWorkerLearner(
     throw new LearnerInputError(`youngGenerationMb must be a number of MB > 0, got ${young}`);
   const replicas: Array<Awaited<ReturnType<typeof startWorker>>> = [];
   const calls: WorkerCallTiming[] = [];
-  const shards = workers > 1 ? allocateOptimizerShards(decoderWeightShapes(settings.decoder), workers) : undefined;
+  const shards =
+    workers > 1 ? allocateOptimizerShards(decoderWeightShapes(settings.decoder), workers) : undefined;
   const replicaSettings = (replica: number): EmbeddedLearnerSettings =>
     shards ? { ...settings, optimizerShards: { ...shards, replica } } : settings;
   try {
