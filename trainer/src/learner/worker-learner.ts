@@ -237,6 +237,18 @@ export async function createWorkerLearner(
     }
   };
 
+  /** Runs the calling thread's side of a sharded step's sync, counted as `sync` in its profile. */
+  const sync = async (step: () => Promise<unknown>) => {
+    const started = performance.now();
+    const stop = startThreadClock(own);
+    try {
+      await step();
+    } finally {
+      stop();
+      own.ms.sync += performance.now() - started;
+    }
+  };
+
   /** Runs a forward (and backward) over shards, and puts the outputs back in input order. */
   const sharded = async (
     method: 'forward' | 'forwardBackward',
@@ -278,16 +290,6 @@ export async function createWorkerLearner(
         return out;
       }
       adamSettings(adam); // a bad setting fails here, before the replicas give up their gradients
-      const sync = async (step: () => Promise<unknown>) => {
-        const started = performance.now();
-        const stop = startThreadClock(own);
-        try {
-          await step();
-        } finally {
-          stop();
-          own.ms.sync += performance.now() - started;
-        }
-      };
       await sync(async () => {
         if ((await all('shareGradients')).some(Boolean)) await all('reduceGradients');
       });
