@@ -35,6 +35,8 @@ import {
 
 /** Opset of the default ONNX domain the builder targets. */
 export const DECODER_OPSET = 17;
+/** Opset of the shared-slot decode-step graph: 20 has Gelu, one operator where opset 17 composes nine. */
+const DECODE_STEP_OPSET = 20;
 const IR_VERSION = 8;
 const MASKED_SCORE = -1e9;
 
@@ -60,7 +62,13 @@ class GraphBuilder {
   }
 
   /** Splits `x` along `axis` into `count` parts of the given sizes (an int64 vector), named as given or not. */
-  split(x: string, sizes: string, axis: number, count: number, names: Array<string | undefined> = []): string[] {
+  split(
+    x: string,
+    sizes: string,
+    axis: number,
+    count: number,
+    names: Array<string | undefined> = [],
+  ): string[] {
     const name = `Split_${this.counter++}`;
     const outputs = Array.from({ length: count }, (_, i) => names[i] ?? `${name}_out${i}`);
     this.nodes.push({
@@ -243,10 +251,15 @@ function geluOf(g: GraphBuilder): (x: string) => string {
   };
 }
 
-function encodeDecoder(g: GraphBuilder, input: ValueInfoShape[], output: ValueInfoShape[]): Uint8Array {
+function encodeDecoder(
+  g: GraphBuilder,
+  input: ValueInfoShape[],
+  output: ValueInfoShape[],
+  opset = DECODER_OPSET,
+): Uint8Array {
   return encodeOnnxModel({
     ir_version: IR_VERSION,
-    opset_import: [{ domain: '', version: DECODER_OPSET }],
+    opset_import: [{ domain: '', version: opset }],
     producer_name: 'toolgym',
     producer_version: '1',
     doc_string: 'ToolGym small decoder (agents/src/model/decoder-config.ts)',
@@ -339,7 +352,10 @@ export function buildDecoderOnnx(
     }
     const context = g.op('Transpose', [attended], [intsAttr('perm', [0, 2, 1, 3])]);
     h = g.op('Add', [h, linear(g.op('Reshape', [context, mergeHeadsShape]), `${p}.attn.o`)]);
-    h = g.op('Add', [h, linear(gelu(linear(layerNorm(g, config, h, `${p}.ln2`), `${p}.mlp.up`)), `${p}.mlp.down`)]);
+    h = g.op('Add', [
+      h,
+      linear(gelu(linear(layerNorm(g, config, h, `${p}.ln2`), `${p}.mlp.up`)), `${p}.mlp.down`),
+    ]);
   }
   // The in-place layout serves generation only, which reads the last position's logits.
   const last =
@@ -385,7 +401,11 @@ export function buildDecoderOnnx(
  * each linear layer's bias is added in its product (Gemm). The engine prefills with the graph without
  * shared slots. The values are stored negated (`SHARED_VALUE_SIGN`).
  */
-function sharedSlotStep(config: DecoderConfig, weights: DecoderWeights, products: SharedSlotProducts): Uint8Array {
+function sharedSlotStep(
+  config: DecoderConfig,
+  weights: DecoderWeights,
+  products: SharedSlotProducts,
+): Uint8Array {
   const g = weightedGraph(config, weights);
   const { dModel, nHeads, nLayers } = config;
   const headDim = dModel / nHeads;
@@ -410,7 +430,12 @@ function sharedSlotStep(config: DecoderConfig, weights: DecoderWeights, products
   );
   const scale = g.floatConst(1 / Math.sqrt(headDim));
   const valueSign = g.floatConst(SHARED_VALUE_SIGN);
-  const gelu = geluOf(g);
+  const gelu = (x: string) =>
+    g.op(
+      'Gelu',
+      [x],
+      [{ name: 'approximate', type: OnnxAttributeType.STRING, s: new TextEncoder().encode('tanh') }],
+    );
   const linear = (x: string, weight: string, bias: string) => g.op('Gemm', [x, weight, bias]);
   const layer = (i: number, part: string) => `layers.${i}.${part}`;
   /** Heads of a [batch, n · headDim] row: [batch, n, 1, headDim]. */
@@ -441,8 +466,16 @@ function sharedSlotStep(config: DecoderConfig, weights: DecoderWeights, products
     const qkv = g.op('Reshape', [
       linear(
         layerNorm(g, config, h, layer(i, 'ln1')),
-        g.op('Concat', attn.map((x) => `${x}.weight`), axis(1)),
-        g.op('Concat', attn.map((x) => `${x}.bias`), axis(0)),
+        g.op(
+          'Concat',
+          attn.map((x) => `${x}.weight`),
+          axis(1),
+        ),
+        g.op(
+          'Concat',
+          attn.map((x) => `${x}.bias`),
+          axis(0),
+        ),
       ),
       qkvHeads,
     ]);
@@ -451,12 +484,20 @@ function sharedSlotStep(config: DecoderConfig, weights: DecoderWeights, products
     let value: string;
     if (rotate) {
       const [qk, v] = g.split(qkv, g.int64Const([2 * nHeads, nHeads]), 1, 2, [undefined, names.value]);
-      [q, key] = g.split(rotate(qk!), g.int64Const([nHeads, nHeads]), 1, 2, [undefined, names.key]) as [string, string];
+      [q, key] = g.split(rotate(qk!), g.int64Const([nHeads, nHeads]), 1, 2, [undefined, names.key]) as [
+        string,
+        string,
+      ];
       value = v!;
     } else {
-      [q, key, value] = g.split(qkv, g.int64Const([nHeads, nHeads, nHeads]), 1, 3, [undefined, names.key, names.value]) as [string, string, string];
+      [q, key, value] = g.split(qkv, g.int64Const([nHeads, nHeads, nHeads]), 1, 3, [
+        undefined,
+        names.key,
+        names.value,
+      ]) as [string, string, string];
     }
-    const keysT = (k: string, rank: number) => g.op('Transpose', [k], perm(rank === 3 ? [0, 2, 1] : [0, 1, 3, 2]));
+    const keysT = (k: string, rank: number) =>
+      g.op('Transpose', [k], perm(rank === 3 ? [0, 2, 1] : [0, 1, 3, 2]));
     // softmax over [shared slots ++ cache slots ++ this token], split back:
     // probs·V = probsShared·Vshared + probsPast·Vpast + probsNew·Vnew.
     const scores = [
@@ -464,7 +505,11 @@ function sharedSlotStep(config: DecoderConfig, weights: DecoderWeights, products
       scaledMatMul(q, keysT(pastKey, 4), scale),
       scaledMatMul(q, keysT(key, 4), scale),
     ];
-    const probs = g.op('Softmax', [g.op('Where', [allowed, g.op('Concat', scores, axis(3)), maskedScore])], axis(-1));
+    const probs = g.op(
+      'Softmax',
+      [g.op('Where', [allowed, g.op('Concat', scores, axis(3)), maskedScore])],
+      axis(-1),
+    );
     const [probsShared, probsPast, probsNew] = g.split(probs, slotKinds, 3, 3);
     const attended = g.op('Add', [
       g.op('Add', [g.op('MatMul', [probsPast!, pastValue]), g.op('MatMul', [probsNew!, value])]),
@@ -501,8 +546,10 @@ function sharedSlotStep(config: DecoderConfig, weights: DecoderWeights, products
         ]),
         tensorInfo(sharedKeyValueNames(i)[kind], OnnxDataType.FLOAT, [nHeads, 'shared_length', headDim]),
       );
-      outputs.push(tensorInfo(newKeyValueNames(i)[kind], OnnxDataType.FLOAT, ['batch_size', nHeads, 1, headDim]));
+      outputs.push(
+        tensorInfo(newKeyValueNames(i)[kind], OnnxDataType.FLOAT, ['batch_size', nHeads, 1, headDim]),
+      );
     }
   }
-  return encodeDecoder(g, inputs, outputs);
+  return encodeDecoder(g, inputs, outputs, DECODE_STEP_OPSET);
 }

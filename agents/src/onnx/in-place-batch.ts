@@ -91,7 +91,7 @@ export function productBlock(headDim: number): number {
 
 /**
  * Steps of at most this many rows multiply the shared slots one row at a time (`per-row`
- * products): at batch 1 that saves the 8 operators per layer that move rows head-major and back.
+ * products): at batch 1 that saves the 4 Transposes per layer that move rows head-major and back.
  * Both forms give a row the same bits.
  */
 export const PER_ROW_SHARED_PRODUCTS = 1;
