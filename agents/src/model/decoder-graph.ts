@@ -8,7 +8,7 @@
  *   outputs  logits [batch, seq, vocab], present.{i}.key/value [batch, heads, past+seq, headDim]
  *
  * Standard opset-17 ops only (LayerNormalization is opset 17; GELU is composed from Tanh because the
- * Gelu op needs opset 20). Causal masking is built from Range + LessOrEqual on the key/query indices
+ * Gelu op needs opset 20; the engine's shared-slot decode-step graph, built here too, is opset 20). Causal masking is built from Range + LessOrEqual on the key/query indices
  * (no Trilu), combined with the attention mask and applied with Where, so masked scores are exactly
  * -1e9 before the softmax as the shared maths says. Initializer names are the decoder weight names.
  *
@@ -479,23 +479,14 @@ function sharedSlotStep(
       ),
       qkvHeads,
     ]);
-    let q: string;
-    let key: string;
-    let value: string;
+    // q, k and v part along the heads; with RoPE, q and k are rotated together first.
+    const sizes = (parts: number[]) => g.int64Const(parts.map((n) => n * nHeads));
+    let parts: string[];
     if (rotate) {
-      const [qk, v] = g.split(qkv, g.int64Const([2 * nHeads, nHeads]), 1, 2, [undefined, names.value]);
-      [q, key] = g.split(rotate(qk!), g.int64Const([nHeads, nHeads]), 1, 2, [undefined, names.key]) as [
-        string,
-        string,
-      ];
-      value = v!;
-    } else {
-      [q, key, value] = g.split(qkv, g.int64Const([nHeads, nHeads, nHeads]), 1, 3, [
-        undefined,
-        names.key,
-        names.value,
-      ]) as [string, string, string];
-    }
+      const [qk, v] = g.split(qkv, sizes([2, 1]), 1, 2, [undefined, names.value]);
+      parts = [...g.split(rotate(qk!), sizes([1, 1]), 1, 2, [undefined, names.key]), v!];
+    } else parts = g.split(qkv, sizes([1, 1, 1]), 1, 3, [undefined, names.key, names.value]);
+    const [q, key, value] = parts as [string, string, string];
     const keysT = (k: string, rank: number) =>
       g.op('Transpose', [k], perm(rank === 3 ? [0, 2, 1] : [0, 1, 3, 2]));
     // softmax over [shared slots ++ cache slots ++ this token], split back:
