@@ -143,10 +143,12 @@ try {
     profile: speed.cpu > (top?.cpu ?? 0) ? profile : top!.profile,
   });
 
-  // Warm-up: first runs pay for onnxruntime's kernel setup.
+  // Warm-up: first runs pay for onnxruntime's kernel setup (with `sharedPrompts`, opening its session
+  // for steps of one row and its session for more).
   await speedOf(policies.cache, 2);
   await speedOf(policies.sharing, 2);
   await speedOf(policies.recompute, 2);
+  await speedOf(policies.sharedPrompts, 1);
   await speedOf(policies.sharedPrompts, 2);
 
   const ep = policies.cache.executionProvider;
