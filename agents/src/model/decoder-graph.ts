@@ -8,9 +8,10 @@
  *   outputs  logits [batch, seq, vocab], present.{i}.key/value [batch, heads, past+seq, headDim]
  *
  * Standard opset-17 ops only (LayerNormalization is opset 17; GELU is composed from Tanh because the
- * Gelu op needs opset 20; the engine's shared-slot decode-step graph, built here too, is opset 20). Causal masking is built from Range + LessOrEqual on the key/query indices
- * (no Trilu), combined with the attention mask and applied with Where, so masked scores are exactly
- * -1e9 before the softmax as the shared maths says. Initializer names are the decoder weight names.
+ * Gelu op needs opset 20; the engine's shared-slot decode-step graph, built here too, is opset 20).
+ * Causal masking is built from Range + LessOrEqual on the key/query indices (no Trilu), combined
+ * with the attention mask and applied with Where, so masked scores are exactly -1e9 before the
+ * softmax as the shared maths says. Initializer names are the decoder weight names.
  *
  * With RoPE positions, cos/sin for every position are two float32 constant tables [maxPositions, half]
  * (initializers `rope.cos` / `rope.sin`, not weights); the rows for `position_ids` are gathered once and
