@@ -98,14 +98,21 @@ describe('ONNX decoder builder', () => {
     await decoder.release();
   });
 
-  it.each(['batched', 'per-row'] as const)(
-    'in-place with shared slots (%s products): each row attends to its own shared prompt and its own slots only, as the reference',
-    async (products) => {
-      const { nHeads: heads, dModel, vocabSize: vocab } = config;
+  it.each([
+    ['batched', 'learned'],
+    ['per-row', 'learned'],
+    ['batched', 'rope'],
+    ['per-row', 'rope'],
+  ] as const)(
+    'in-place with shared slots (%s products, %s positions): each row attends to its own shared prompt and its own slots only, as the reference',
+    async (products, positions) => {
+      const c: DecoderConfig = { ...config, positions };
+      const w = positions === 'rope' ? initDecoderWeights(c, { seed: 17, std: 0.3 }) : weights;
+      const { nHeads: heads, dModel, vocabSize: vocab } = c;
       const headDim = dModel / heads;
-      const present = await openSession();
+      const present = await openSession(c, w);
       const session = await ort.InferenceSession.create(
-        buildDecoderOnnx(config, weights, 'in-place', { sharedSlots: products }),
+        buildDecoderOnnx(c, w, 'in-place', { sharedSlots: products }),
       );
       const sharing = new DecoderSession(session, shape, { provider: 'cpu', reason: 'test' });
       expect(sharing.sharesSlots).toBe(true);
@@ -131,11 +138,11 @@ describe('ONNX decoder builder', () => {
       const capacity = 6;
       const sharedLength = other.length + prompt.length;
       const cache = Array.from(
-        { length: 2 * config.nLayers },
+        { length: 2 * c.nLayers },
         () => new Float32Array(rows.length * heads * capacity * headDim),
       );
       const sharedSlots = Array.from(
-        { length: 2 * config.nLayers },
+        { length: 2 * c.nLayers },
         () => new Float32Array(heads * sharedLength * headDim),
       );
       const width = sharedLength + capacity + 1;
@@ -189,7 +196,7 @@ describe('ONNX decoder builder', () => {
       });
       for (const [b, row] of rows.entries()) {
         const ids = [...row.shared, ...row.own, row.next];
-        const ref = referenceForward(config, weights, { inputIds: [ids] })[0]!.at(-1)!;
+        const ref = referenceForward(c, w, { inputIds: [ids] })[0]!.at(-1)!;
         expect(
           maxAbsDiff(out.logits.subarray(b * vocab, (b + 1) * vocab), Float32Array.from(ref)),
         ).toBeLessThan(TOLERANCE);
