@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { type DecoderConfig, type DecoderWeights, decoderWeightShapes } from './decoder-config.ts';
 import { initDecoderWeights } from './init-weights.ts';
 import { referenceForward } from './reference-forward.ts';
-import { buildDecoderOnnx, checkDecoderWeights, SHARED_VALUE_SIGN } from './decoder-graph.ts';
+import { buildDecoderOnnx, checkDecoderWeights } from './decoder-graph.ts';
 import { DecoderSession } from '../onnx/decoder-session.ts';
 import { decodeOnnxInitializers } from './onnx-proto.ts';
 import { readDecoderWeights } from './model-directory.ts';
@@ -153,10 +153,9 @@ describe('ONNX decoder builder', () => {
       ] as const) {
         const kv = await keyValuesOf(ids);
         kv.forEach((data, k) => {
-          const sign = k % 2 === 1 ? SHARED_VALUE_SIGN : 1;
           for (let h = 0; h < heads; h++)
             sharedSlots[k]!.set(
-              data.subarray(h * ids.length * headDim, (h + 1) * ids.length * headDim).map((x) => sign * x),
+              data.subarray(h * ids.length * headDim, (h + 1) * ids.length * headDim),
               (h * sharedLength + start) * headDim,
             );
         });

@@ -206,12 +206,6 @@ export const sharedKeyValueNames = (i: number) =>
  */
 export type SharedSlotProducts = 'batched' | 'per-row';
 
-/**
- * The sign of the values in `shared_key_values.{i}.value`: the engine stores them negated, so that
- * the graph's product with them carries a scale (see `sharedSlotStep`) at no extra operator.
- */
-export const SHARED_VALUE_SIGN = -1;
-
 export interface DecoderGraphOptions {
   /**
    * In-place layout: the decode-step graph with the shared-slot inputs (`shared_key_values.{i}.*`),
@@ -400,7 +394,7 @@ export function buildDecoderOnnx(
  * is a Reshape, no causal mask is needed (the token sees every slot the mask gives it), the q, k and
  * v projections are one product (their weights concatenated, which onnxruntime folds at load), and
  * each linear layer's bias is added in its product (Gemm). The engine prefills with the graph without
- * shared slots. The values are stored negated (`SHARED_VALUE_SIGN`).
+ * shared slots.
  */
 function sharedSlotStep(
   config: DecoderConfig,
@@ -430,7 +424,7 @@ function sharedSlotStep(
     axis(0),
   );
   const scale = g.floatConst(1 / Math.sqrt(headDim));
-  const valueSign = g.floatConst(SHARED_VALUE_SIGN);
+  const minusOne = g.floatConst(-1);
   const gelu = (x: string) =>
     g.op(
       'Gelu',
@@ -447,8 +441,8 @@ function sharedSlotStep(
    * a · b scaled by `scale` ≠ 1, which onnxruntime folds into the product: its CPU matrix product
    * (MLAS) multiplies a single row with another kernel than several (other bits) unless the product
    * is scaled, so each row's product with the shared slots is the same bits in a batch of any size.
-   * The weighted sum of the values has no scale of its own: they are stored negated and the product
-   * scaled by −1 (exact).
+   * The weighted sum of the values has no scale of its own: it is scaled by −1 and subtracted
+   * (exact: a − (−c) is a + c to the bit).
    */
   const scaledMatMul = (a: string, b: string, by: string) => g.op('Mul', [g.op('MatMul', [a, b]), by]);
   /** `batched`: [batch, heads, 1, n] ↔ [1, heads, batch, n], one product per head over every row. */
@@ -503,9 +497,9 @@ function sharedSlotStep(
       axis(-1),
     );
     const [probsShared, probsPast, probsNew] = g.split(probs, slotKinds, 3, 3);
-    const attended = g.op('Add', [
+    const attended = g.op('Sub', [
       g.op('Add', [g.op('MatMul', [probsPast!, pastValue]), g.op('MatMul', [probsNew!, value])]),
-      headMajor(scaledMatMul(headMajor(probsShared!), shared.value, valueSign)),
+      headMajor(scaledMatMul(headMajor(probsShared!), shared.value, minusOne)),
     ]);
     const context = g.op('Reshape', [attended, rowShape]);
     const o = layer(i, 'attn.o');
