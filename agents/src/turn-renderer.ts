@@ -10,14 +10,19 @@ import type { Tokenizer } from './tokenizer.ts';
  * followed them on a stand-in conversation, so its cost does not grow with the history; this sees
  * every rewrite of a turn by what comes after it (reasoning stripping, trimming). A template whose
  * rendering depends on a turn's absolute position is caught by a full render at the end of the
- * first episode that uses a `RenderCache` (a run's, or a training run's across its steps) and of
- * one in `FULL_CHECK_EVERY` after it. `full`: every turn renders the whole conversation (cost grows
+ * first episode of each conversation shape (its messages' roles, in order) that uses a
+ * `RenderCache` (a run's, or a training run's across its steps) and of one in `FULL_CHECK_EVERY`
+ * after it. `full`: every turn renders the whole conversation (cost grows
  * with the history; catches everything at once).
  */
 export type TemplateCheck = 'window' | 'full';
 
-/** One in this many episodes of a run ends with a full render checked against its record. */
-export const FULL_CHECK_EVERY = 64;
+/**
+ * One in this many episodes of a run, besides the first of each conversation shape, ends with a
+ * full render checked against its record; one in this many uses of a layout, besides its first, is
+ * checked against Jinja.
+ */
+export const FULL_CHECK_EVERY = 256;
 
 /** Entries a run's render memo holds before it starts again empty. */
 const MEMO_ENTRIES = 8_192;
@@ -37,6 +42,8 @@ export class RenderCache {
    */
   readonly layouts = new Map<string, { layout: Layout; uses: number } | null>();
   private readonly windows = new Map<string, string>();
+  /** Conversation shapes (`conversationShape`) whose first episode has had its full check. */
+  private readonly shapesChecked = new Set<string>();
   private episodes = 0;
 
   /** `render()` memoised by `key` (the window's messages). */
@@ -50,10 +57,25 @@ export class RenderCache {
     return text;
   }
 
-  /** Whether the episode ending now should be checked with a full render. */
-  takeFullCheck(): boolean {
-    return this.episodes++ % FULL_CHECK_EVERY === 0;
+  /**
+   * Whether the episode ending now with `messages` should be checked with a full render: the first
+   * of its conversation shape, and one in `FULL_CHECK_EVERY` of all.
+   */
+  takeFullCheck(messages: readonly Message[]): boolean {
+    const sampled = this.episodes++ % FULL_CHECK_EVERY === 0;
+    const shape = conversationShape(messages);
+    if (this.shapesChecked.has(shape)) return sampled;
+    if (this.shapesChecked.size >= MEMO_ENTRIES) this.shapesChecked.clear();
+    this.shapesChecked.add(shape);
+    return true;
   }
+}
+
+/** The roles of a conversation, in order: episodes of one shape have their turns at the same positions. */
+function conversationShape(messages: readonly Message[]): string {
+  let shape = '';
+  for (const m of messages) shape += m.role[0];
+  return shape;
 }
 
 /**
@@ -64,7 +86,7 @@ export class RenderCache {
  * Learned once per run and shape (roles, fields, special tokens, generation prompt) from two Jinja
  * renders with different stand-ins in every slot (whitespace and HTML-escapable characters
  * included, so a template that trims, escapes or repeats a slot shows it and gets none). A layout
- * is checked against Jinja on its first use and one in `FULL_CHECK_EVERY` after it, and the
+ * is checked against Jinja on its first use and one in `FULL_CHECK_EVERY` uses after it, and the
  * periodic full render at the end of an episode checks the record again.
  */
 export interface Layout {
@@ -155,6 +177,43 @@ function slotted(messages: readonly Message[], split: SpecialSplit, slot: (run: 
       ...(m.toolCallId !== undefined ? { toolCallId: field(m.toolCallId) } : {}),
     };
   });
+}
+
+/**
+ * The shape `slotted` gives `messages`, as a key: each field with its runs of text replaced by
+ * `MARK` (special tokens and empty runs stay), in the order `slotted` visits them; the runs are
+ * pushed onto `values` in that order. Builds no message objects: it runs on every turn.
+ */
+function slotShape(messages: readonly Message[], split: SpecialSplit, values: string[]): string {
+  const field = (text: string) => {
+    if (text === '') return '';
+    const pieces = split(text);
+    if (pieces.length === 1) {
+      values.push(text);
+      return MARK;
+    }
+    let out = '';
+    for (let i = 0; i < pieces.length; i++) {
+      const piece = pieces[i]!;
+      if (i % 2 === 1 || piece === '') out += piece;
+      else {
+        values.push(piece);
+        out += MARK;
+      }
+    }
+    return out;
+  };
+  let key = '';
+  for (const m of messages) {
+    // Fields are separated by NUL, messages by two: neither occurs in a role, a mark or a special token.
+    key += `${m.role}\0${field(m.content)}`;
+    if (m.role === 'tool') {
+      if (m.name !== undefined) key += `\0name ${field(m.name)}`;
+      if (m.toolCallId !== undefined) key += `\0id ${field(m.toolCallId)}`;
+    }
+    key += '\0\0';
+  }
+  return key;
 }
 
 /** How a template writes an assistant turn, learned once per template from a stand-in render. */
@@ -273,11 +332,7 @@ export class TurnRenderer {
   ): string | undefined {
     const split = specialSplitOf(this.tokenizer);
     const values: string[] = [];
-    const shape = slotted(messages, split, (run) => {
-      values.push(run);
-      return MARK;
-    });
-    const key = `${tools.length > 0 ? 'tools' : 'no tools'}, ${addGenerationPrompt ? 'open' : 'closed'}: ${JSON.stringify(shape)}`;
+    const key = `${tools.length > 0 ? 'tools' : 'no tools'}, ${addGenerationPrompt ? 'open' : 'closed'}: ${slotShape(messages, split, values)}`;
     const render = (m: readonly Message[]) => this.template.render(m, tools, { addGenerationPrompt });
     let layout = cache.layouts.get(key);
     if (layout === undefined) {
@@ -378,7 +433,7 @@ export class TurnRenderer {
    */
   checkEnd(ledger: TokenLedger, messages: readonly Message[], rewrote: boolean): void {
     if (this.check !== 'window' || ledger.branches.length > 0) return;
-    if (this.cache && !this.cache.takeFullCheck()) return;
+    if (this.cache && !this.cache.takeFullCheck(messages)) return;
     const held = rewrote
       ? ledger.renderedText.slice(0, ledger.renderedText.length - this.last!.text.length)
       : ledger.renderedText;
@@ -407,7 +462,14 @@ export class TurnRenderer {
     } catch {
       return undefined;
     }
-    const expected = this.shape.head + (previous ? previous.text + previous.observation : '') + last.text;
-    return rendered.startsWith(expected) ? rendered.slice(expected.length) : undefined;
+    // The render must start with the stand-in's head, then both turns as recorded.
+    let at = 0;
+    for (const held of previous
+      ? [this.shape.head, previous.text, previous.observation!, last.text]
+      : [this.shape.head, last.text]) {
+      if (!rendered.startsWith(held, at)) return undefined;
+      at += held.length;
+    }
+    return rendered.slice(at);
   }
 }

@@ -207,7 +207,7 @@ describe("a run renders each turn's window from the template's layout", () => {
   });
   /** Windows have an assistant turn in them; prompts do not. */
   const windowUses = (cache: RenderCache) =>
-    [...cache.layouts].filter(([key, l]) => key.includes('"assistant"') && l).reduce((s, [, l]) => s + l!.uses, 0);
+    [...cache.layouts].filter(([key, l]) => key.includes('assistant\0') && l).reduce((s, [, l]) => s + l!.uses, 0);
 
   const templates: Array<[string, ChatTemplate, boolean]> = [
     ['the byte model', template, true],
@@ -266,5 +266,39 @@ describe("a run renders each turn's window from the template's layout", () => {
       failures.push(t.failure?.code);
     }
     expect(failures.at(-1)).toBe('template_mismatch');
+  });
+
+  it('checks the first episode of each conversation shape in full: a template that depends on a position fails the first episode that reaches it', async () => {
+    // Marks the seventh message: the two-turn window and the prompt never hold one there.
+    const chat = new ChatTemplate(
+      '{%- for m in messages %}<|im_start|>{{ m.role }}\n{% if loop.index0 == 6 %}SEVENTH {% endif %}{{ m.content }}<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}',
+    );
+    const cache = new RenderCache();
+    const task = (await env.tasksOf('test'))[0]!;
+    /** An episode of `calls` calls of `upper`, then the answer: 2 + 2·calls messages before the answer's result. */
+    const play = async (calls: number, seed: number) => {
+      const client = await inProcessClient(env);
+      const t = await playEpisode({
+        client,
+        policy: scriptedTokenPolicyTestDouble(tokenizer, (turn) =>
+          hermesToolCalls.render([
+            turn < calls ? { name: 'upper', arguments: { text: `t${turn}` } } : { name: 'answer', arguments: { answer: 'no' } },
+          ]),
+        ),
+        template: chat,
+        start: { taskId: task.id, seed },
+        sampling,
+        renderCache: cache,
+      });
+      await client.close();
+      return t;
+    };
+    // Short episodes have no seventh message: they check out, the first of them in full.
+    for (let seed = 0; seed < 5; seed++) expect((await play(1, seed)).failure).toBeUndefined();
+    // The first longer one is a new shape, checked in full though no periodic check is due.
+    const long = await play(2, 5);
+    expect(long.status).toBe('failed');
+    expect(long.failure?.code).toBe('template_mismatch');
+    expect(long.failure?.message).toContain('SEVENTH');
   });
 });
