@@ -311,7 +311,8 @@ export class TurnRenderer {
     let prompt = cache.prompts.get(key);
     if (!prompt) {
       const text = this.laidOut(cache, messages, this.tools, true) ?? this.render(messages);
-      prompt = { text, tokens: encodePieces(this.tokenizer, text) };
+      // Typed, so each episode's record copies it in one move.
+      prompt = { text, tokens: Int32Array.from(encodePieces(this.tokenizer, text)) };
       if (cache.prompts.size >= MEMO_ENTRIES) cache.prompts.clear();
       cache.prompts.set(key, prompt);
     }

@@ -106,7 +106,7 @@ describe("a run renders its prompts from the template's layout", () => {
   const both = (chat: ChatTemplate, tools: typeof env.toolSpecs, cache: RenderCache, messages: Message[]) => {
     const renderer = new TurnRenderer(chat, tokenizer, tools, 'window', cache);
     return {
-      fast: renderer.prompt(new TokenLedger(tokenizer), messages).tokens,
+      fast: Array.from(renderer.prompt(new TokenLedger(tokenizer), messages).tokens),
       jinja: tokenizer.encode(chat.render(messages, tools, { addGenerationPrompt: true })),
     };
   };
@@ -165,7 +165,7 @@ describe("a run renders its prompts from the template's layout", () => {
     const prompt = (content: string) =>
       renderer.prompt(new TokenLedger(tokenizer), [{ role: 'user', content }]);
     // The first prompt is short: the layout checks out against Jinja and is kept.
-    expect(tokenizer.decode([...prompt('short').tokens])).toBe(
+    expect(tokenizer.decode(Array.from(prompt('short').tokens))).toBe(
       '<|im_start|>user\nshort<|im_end|>\n<|im_start|>assistant',
     );
     for (let i = 1; i < FULL_CHECK_EVERY; i++) prompt(`a long prompt, over forty characters, number ${i}`);
