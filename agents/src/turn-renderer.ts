@@ -35,7 +35,11 @@ const MEMO_ENTRIES = 8_192;
  * full check.
  */
 export class RenderCache {
-  readonly prompts = new Map<string, Observation>();
+  /**
+   * Prompts by their last message's content (the task's), each with the messages it renders:
+   * looked up without building a key from the conversation.
+   */
+  private readonly prompts = new Map<string, Array<{ messages: readonly Message[]; prompt: Observation }>>();
   /**
    * Layouts by the shape of what they render (tool list or none, generation prompt, the messages
    * with every slot marked), with how often each was used; null where the template has none.
@@ -45,6 +49,25 @@ export class RenderCache {
   /** Conversation shapes (`conversationShape`) whose first episode has had its full check. */
   private readonly shapesChecked = new Set<string>();
   private episodes = 0;
+
+  /** The prompt rendered for messages the template sees as `messages`, if any. */
+  prompt(messages: readonly Message[]): Observation | undefined {
+    const last = messages.at(-1);
+    return this.prompts
+      .get(last?.content ?? '')
+      ?.find((p) => p.messages.length === messages.length && p.messages.every((m, i) => sameToTemplate(m, messages[i]!)))
+      ?.prompt;
+  }
+
+  /** Keeps the prompt rendered for `messages` (a copy of the list is kept). */
+  keepPrompt(messages: readonly Message[], prompt: Observation): void {
+    if (this.prompts.size >= MEMO_ENTRIES) this.prompts.clear();
+    const key = messages.at(-1)?.content ?? '';
+    const kept = this.prompts.get(key);
+    const entry = { messages: [...messages], prompt };
+    if (kept) kept.push(entry);
+    else this.prompts.set(key, [entry]);
+  }
 
   /** `render()` memoised by `key` (the window's messages). */
   window(key: string, render: () => string): string {
@@ -69,6 +92,11 @@ export class RenderCache {
     this.shapesChecked.add(shape);
     return true;
   }
+}
+
+/** Whether a template sees `a` and `b` alike: it reads a message's role, content, name and call id only. */
+function sameToTemplate(a: Message, b: Message): boolean {
+  return a.role === b.role && a.content === b.content && a.name === b.name && a.toolCallId === b.toolCallId;
 }
 
 /** The roles of a conversation, in order: episodes of one shape have their turns at the same positions. */
@@ -307,14 +335,12 @@ export class TurnRenderer {
   prompt(ledger: TokenLedger, messages: readonly Message[]): Observation {
     const cache = this.cache;
     if (!cache) return ledger.observationFor(this.render(messages));
-    const key = JSON.stringify(messages);
-    let prompt = cache.prompts.get(key);
+    let prompt = cache.prompt(messages);
     if (!prompt) {
       const text = this.laidOut(cache, messages, this.tools, true) ?? this.render(messages);
       // Typed, so each episode's record copies it in one move.
       prompt = { text, tokens: Int32Array.from(encodePieces(this.tokenizer, text)) };
-      if (cache.prompts.size >= MEMO_ENTRIES) cache.prompts.clear();
-      cache.prompts.set(key, prompt);
+      cache.keepPrompt(messages, prompt);
     }
     return prompt;
   }

@@ -64,8 +64,14 @@ describe('GrowableBuffer', () => {
 
   it('never hands two buffers the same memory: many records across slabs, growing in turn, keep their own values', () => {
     // Enough buffers of each kind to fill several shared slabs, some too big to share one.
-    const kinds = [Int32Array, Uint8Array, Float64Array] as const;
-    const buffers = Array.from({ length: 240 }, (_, i) => new GrowableBuffer(kinds[i % 3]!, i % 17 === 0 ? 40_000 : 300));
+    const capacity = (i: number) => (i % 17 === 0 ? 40_000 : 300);
+    const buffers: Array<GrowableBuffer<Int32Array | Uint8Array | Float64Array>> = Array.from({ length: 240 }, (_, i) =>
+      i % 3 === 0
+        ? new GrowableBuffer(Int32Array, capacity(i))
+        : i % 3 === 1
+          ? new GrowableBuffer(Uint8Array, capacity(i))
+          : new GrowableBuffer(Float64Array, capacity(i)),
+    );
     const value = (i: number, k: number) => (i * 31 + k) % 251;
     for (let round = 0; round < 3; round++)
       buffers.forEach((b, i) => {

@@ -71,7 +71,8 @@ function createScriptedPolicy(id: string, script: CallScript, settings: Scripted
       ...(native && !done ? { toolCalls: calls.map((c, i) => ({ id: `${id}-${i}`, ...c })) } : {}),
     };
     if (!tokenizer || !('tokens' in request)) return base;
-    return { ...base, ...sampledAs(tokenizer, text) };
+    const { tokens, logprobs } = sampledAs(tokenizer, text);
+    return { ...base, tokens, logprobs };
   }
 
   /**
