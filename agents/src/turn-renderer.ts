@@ -186,16 +186,7 @@ function specialSplitOf(tokenizer: Tokenizer): SpecialSplit {
  * text between special tokens replaced by `slot(run)` in order; empty runs and special tokens stay.
  */
 function slotted(messages: readonly Message[], split: SpecialSplit, slot: (run: string) => string): Message[] {
-  const field = (text: string) => {
-    const pieces = split(text);
-    if (pieces.length === 1) return text === '' ? '' : slot(text);
-    let out = '';
-    for (let i = 0; i < pieces.length; i++) {
-      const piece = pieces[i]!;
-      out += i % 2 === 1 || piece === '' ? piece : slot(piece);
-    }
-    return out;
-  };
+  const field = (text: string) => slotField(text, split, slot);
   return messages.map((m): Message => {
     if (m.role !== 'tool') return { role: m.role, content: field(m.content) };
     return {
@@ -207,30 +198,29 @@ function slotted(messages: readonly Message[], split: SpecialSplit, slot: (run: 
   });
 }
 
+/** One field with each run of text between special tokens replaced by `slot(run)`; empty runs and special tokens stay. */
+function slotField(text: string, split: SpecialSplit, slot: (run: string) => string): string {
+  const pieces = split(text);
+  if (pieces.length === 1) return text === '' ? '' : slot(text);
+  let out = '';
+  for (let i = 0; i < pieces.length; i++) {
+    const piece = pieces[i]!;
+    out += i % 2 === 1 || piece === '' ? piece : slot(piece);
+  }
+  return out;
+}
+
 /**
  * The shape `slotted` gives `messages`, as a key: each field with its runs of text replaced by
  * `MARK` (special tokens and empty runs stay), in the order `slotted` visits them; the runs are
  * pushed onto `values` in that order. Builds no message objects: it runs on every turn.
  */
 function slotShape(messages: readonly Message[], split: SpecialSplit, values: string[]): string {
-  const field = (text: string) => {
-    if (text === '') return '';
-    const pieces = split(text);
-    if (pieces.length === 1) {
-      values.push(text);
-      return MARK;
-    }
-    let out = '';
-    for (let i = 0; i < pieces.length; i++) {
-      const piece = pieces[i]!;
-      if (i % 2 === 1 || piece === '') out += piece;
-      else {
-        values.push(piece);
-        out += MARK;
-      }
-    }
-    return out;
+  const slot = (run: string) => {
+    values.push(run);
+    return MARK;
   };
+  const field = (text: string) => slotField(text, split, slot);
   let key = '';
   for (const m of messages) {
     // Fields are separated by NUL, messages by two: neither occurs in a role, a mark or a special token.
