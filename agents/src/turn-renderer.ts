@@ -55,8 +55,11 @@ export class RenderCache {
     const last = messages.at(-1);
     return this.prompts
       .get(last?.content ?? '')
-      ?.find((p) => p.messages.length === messages.length && p.messages.every((m, i) => sameToTemplate(m, messages[i]!)))
-      ?.prompt;
+      ?.find(
+        (p) =>
+          p.messages.length === messages.length &&
+          p.messages.every((m, i) => sameToTemplate(m, messages[i]!)),
+      )?.prompt;
   }
 
   /** Keeps the prompt rendered for `messages` (a copy of the list is kept). */
@@ -185,7 +188,11 @@ function specialSplitOf(tokenizer: Tokenizer): SpecialSplit {
  * The messages as the template sees them (content; a tool result's name and call id), each run of
  * text between special tokens replaced by `slot(run)` in order; empty runs and special tokens stay.
  */
-function slotted(messages: readonly Message[], split: SpecialSplit, slot: (run: string) => string): Message[] {
+function slotted(
+  messages: readonly Message[],
+  split: SpecialSplit,
+  slot: (run: string) => string,
+): Message[] {
   const field = (text: string) => slotField(text, split, slot);
   return messages.map((m): Message => {
     if (m.role !== 'tool') return { role: m.role, content: field(m.content) };

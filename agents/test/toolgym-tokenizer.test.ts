@@ -132,7 +132,8 @@ describe("a run renders its prompts from the template's layout", () => {
       const chat = new ChatTemplate(
         `{%- for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content | ${filter} }}<|im_end|>\n{% endfor %}<|im_start|>assistant\n`,
       );
-      const user = (content: string) => chat.render([{ role: 'user', content }], [], { addGenerationPrompt: true });
+      const user = (content: string) =>
+        chat.render([{ role: 'user', content }], [], { addGenerationPrompt: true });
       expect(learnLayout((mark) => user(mark(0)), 1)).toBeNull();
       const cache = new RenderCache();
       for (const messages of prompts(undefined, contents)) {
@@ -193,7 +194,9 @@ describe("a run renders each turn's window from the template's layout", () => {
       template: chat,
       start: { taskId: task.id, seed: episode },
       sampling,
-      ...(fast ? { renderCache: fast, templateCheck: 'window' as const } : { templateCheck: 'full' as const }),
+      ...(fast
+        ? { renderCache: fast, templateCheck: 'window' as const }
+        : { templateCheck: 'full' as const }),
     });
     await client.close();
     return t;
@@ -207,7 +210,9 @@ describe("a run renders each turn's window from the template's layout", () => {
   });
   /** Windows have an assistant turn in them; prompts do not. */
   const windowUses = (cache: RenderCache) =>
-    [...cache.layouts].filter(([key, l]) => key.includes('assistant\0') && l).reduce((s, [, l]) => s + l!.uses, 0);
+    [...cache.layouts]
+      .filter(([key, l]) => key.includes('assistant\0') && l)
+      .reduce((s, [, l]) => s + l!.uses, 0);
 
   const templates: Array<[string, ChatTemplate, boolean]> = [
     ['the byte model', template, true],
@@ -247,7 +252,11 @@ describe("a run renders each turn's window from the template's layout", () => {
     const cache = new RenderCache();
     const policy = (text: string) =>
       scriptedTokenPolicyTestDouble(tokenizer, (turn) =>
-        hermesToolCalls.render([turn === 0 ? { name: 'upper', arguments: { text } } : { name: 'answer', arguments: { answer: 'no' } }]),
+        hermesToolCalls.render([
+          turn === 0
+            ? { name: 'upper', arguments: { text } }
+            : { name: 'answer', arguments: { answer: 'no' } },
+        ]),
       );
     const task = (await env.tasksOf('test'))[0]!;
     const failures: Array<string | undefined> = [];
@@ -282,7 +291,9 @@ describe("a run renders each turn's window from the template's layout", () => {
         client,
         policy: scriptedTokenPolicyTestDouble(tokenizer, (turn) =>
           hermesToolCalls.render([
-            turn < calls ? { name: 'upper', arguments: { text: `t${turn}` } } : { name: 'answer', arguments: { answer: 'no' } },
+            turn < calls
+              ? { name: 'upper', arguments: { text: `t${turn}` } }
+              : { name: 'answer', arguments: { answer: 'no' } },
           ]),
         ),
         template: chat,
