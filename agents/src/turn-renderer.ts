@@ -188,12 +188,8 @@ function specialSplitOf(tokenizer: Tokenizer): SpecialSplit {
  * The messages as the template sees them (content; a tool result's name and call id), each run of
  * text between special tokens replaced by `slot(run)` in order; empty runs and special tokens stay.
  */
-function slotted(
-  messages: readonly Message[],
-  split: SpecialSplit,
-  slot: (run: string) => string,
-): Message[] {
-  const field = (text: string) => slotField(text, split, slot);
+function slotted(messages: readonly Message[], split: SpecialSplit, slot: () => string): Message[] {
+  const field = (text: string) => slotField(text, split, []).replaceAll(MARK, slot);
   return messages.map((m): Message => {
     if (m.role !== 'tool') return { role: m.role, content: field(m.content) };
     return {
@@ -205,14 +201,25 @@ function slotted(
   });
 }
 
-/** One field with each run of text between special tokens replaced by `slot(run)`; empty runs and special tokens stay. */
-function slotField(text: string, split: SpecialSplit, slot: (run: string) => string): string {
+/**
+ * One field with each run of text between special tokens replaced by `MARK` and pushed onto
+ * `values`, in order; empty runs and special tokens stay.
+ */
+function slotField(text: string, split: SpecialSplit, values: string[]): string {
   const pieces = split(text);
-  if (pieces.length === 1) return text === '' ? '' : slot(text);
+  if (pieces.length === 1) {
+    if (text === '') return '';
+    values.push(text);
+    return MARK;
+  }
   let out = '';
   for (let i = 0; i < pieces.length; i++) {
     const piece = pieces[i]!;
-    out += i % 2 === 1 || piece === '' ? piece : slot(piece);
+    if (i % 2 === 1 || piece === '') out += piece;
+    else {
+      values.push(piece);
+      out += MARK;
+    }
   }
   return out;
 }
@@ -223,18 +230,13 @@ function slotField(text: string, split: SpecialSplit, slot: (run: string) => str
  * pushed onto `values` in that order. Builds no message objects: it runs on every turn.
  */
 function slotShape(messages: readonly Message[], split: SpecialSplit, values: string[]): string {
-  const slot = (run: string) => {
-    values.push(run);
-    return MARK;
-  };
-  const field = (text: string) => slotField(text, split, slot);
   let key = '';
   for (const m of messages) {
     // Fields are separated by NUL, messages by two: neither occurs in a role, a mark or a special token.
-    key += `${m.role}\0${field(m.content)}`;
+    key += `${m.role}\0${slotField(m.content, split, values)}`;
     if (m.role === 'tool') {
-      if (m.name !== undefined) key += `\0name ${field(m.name)}`;
-      if (m.toolCallId !== undefined) key += `\0id ${field(m.toolCallId)}`;
+      if (m.name !== undefined) key += `\0name ${slotField(m.name, split, values)}`;
+      if (m.toolCallId !== undefined) key += `\0id ${slotField(m.toolCallId, split, values)}`;
     }
     key += '\0\0';
   }
@@ -357,12 +359,15 @@ export class TurnRenderer {
     const split = specialSplitOf(this.tokenizer);
     const values: string[] = [];
     const key = `${tools.length > 0 ? 'tools' : 'no tools'}, ${addGenerationPrompt ? 'open' : 'closed'}: ${slotShape(messages, split, values)}`;
-    const render = (m: readonly Message[]) => this.template.render(m, tools, { addGenerationPrompt });
     let layout = cache.layouts.get(key);
     if (layout === undefined) {
       const learned = learnLayout((mark) => {
         let i = 0;
-        return render(slotted(messages, split, () => mark(i++)));
+        return this.template.render(
+          slotted(messages, split, () => mark(i++)),
+          tools,
+          { addGenerationPrompt },
+        );
       }, values.length);
       layout = learned ? { layout: learned, uses: 0 } : null;
       cache.layouts.set(key, layout);
@@ -370,7 +375,7 @@ export class TurnRenderer {
     if (!layout) return undefined;
     const text = fillLayout(layout.layout, values);
     if (layout.uses++ % FULL_CHECK_EVERY === 0) {
-      const rendered = render(messages);
+      const rendered = this.template.render(messages, tools, { addGenerationPrompt });
       if (rendered !== text) {
         if (layout.uses > 1) throw mismatch(text, rendered);
         cache.layouts.set(key, null);
@@ -479,12 +484,15 @@ export class TurnRenderer {
     const from = previous?.assistantIndex ?? last.assistantIndex;
     const window = [...STAND_IN, ...messages.slice(from)];
     const cache = this.cache;
-    const render = () => this.template.render(window, [], { addGenerationPrompt });
     let rendered = cache ? this.laidOut(cache, window, [], addGenerationPrompt) : undefined;
-    try {
-      rendered ??= cache ? cache.window(JSON.stringify([addGenerationPrompt, window]), render) : render();
-    } catch {
-      return undefined;
+    // Without a layout (the closure is made only then: a turn with one makes none).
+    if (rendered === undefined) {
+      const render = () => this.template.render(window, [], { addGenerationPrompt });
+      try {
+        rendered = cache ? cache.window(JSON.stringify([addGenerationPrompt, window]), render) : render();
+      } catch {
+        return undefined;
+      }
     }
     // The render must start with the stand-in's head, then both turns as recorded.
     let at = 0;
