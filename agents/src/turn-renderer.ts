@@ -40,6 +40,7 @@ export class RenderCache {
    * looked up without building a key from the conversation.
    */
   private readonly prompts = new Map<string, Array<{ messages: readonly Message[]; prompt: Observation }>>();
+  private promptCount = 0;
   /**
    * Layouts by the shape of what they render (tool list or none, generation prompt, the messages
    * with every slot marked), with how often each was used; null where the template has none.
@@ -64,7 +65,10 @@ export class RenderCache {
 
   /** Keeps the prompt rendered for `messages` (a copy of the list is kept). */
   keepPrompt(messages: readonly Message[], prompt: Observation): void {
-    if (this.prompts.size >= MEMO_ENTRIES) this.prompts.clear();
+    if (this.promptCount++ >= MEMO_ENTRIES) {
+      this.prompts.clear();
+      this.promptCount = 1;
+    }
     const key = messages.at(-1)?.content ?? '';
     const kept = this.prompts.get(key);
     const entry = { messages: [...messages], prompt };
@@ -186,7 +190,7 @@ function specialSplitOf(tokenizer: Tokenizer): SpecialSplit {
 
 /**
  * The messages as the template sees them (content; a tool result's name and call id), each run of
- * text between special tokens replaced by `slot(run)` in order; empty runs and special tokens stay.
+ * text between special tokens replaced by `slot()` in order; empty runs and special tokens stay.
  */
 function slotted(messages: readonly Message[], split: SpecialSplit, slot: () => string): Message[] {
   const field = (text: string) => slotField(text, split, []).replaceAll(MARK, slot);
