@@ -62,8 +62,8 @@ describe('GrowableBuffer', () => {
     expect(buffer.view().length).toBe(27);
   });
 
-  it('never hands two buffers the same memory: many records across slabs, growing in turn, keep their own values', () => {
-    // Enough buffers of each kind to fill several shared slabs, some too big to share one.
+  it('never hands two buffers the same memory: many records, growing in turn, keep their own values', () => {
+    // Buffers of each kind, some large, all growing past their first capacity in turn.
     const capacity = (i: number) => (i % 17 === 0 ? 40_000 : 300);
     const buffers: Array<GrowableBuffer<Int32Array | Uint8Array | Float64Array>> = Array.from(
       { length: 240 },
