@@ -130,4 +130,38 @@ describe('QueryPool', () => {
     expect(loader.code).toBe('sql_error');
     expect(loader.message).toMatch(/not authorized/);
   });
+
+  it('lets a query cancelled while it waits for a process leave the queue, and close fails the rest', async () => {
+    const small = new QueryPool(1);
+    try {
+      let held = true;
+      const holding = failure(small.run(request(RUNAWAY, 'holder'), 60_000)).finally(() => {
+        held = false;
+      });
+      const cancel = new AbortController();
+      let settled = false;
+      const queued = failure(small.run(request('SELECT 1', 'queued'), 60_000, cancel.signal)).finally(() => {
+        settled = true;
+      });
+      await new Promise((r) => setTimeout(r, 50));
+      expect(settled).toBe(false);
+      cancel.abort();
+      // Rejected as soon as it is cancelled, without waiting for the runaway query's process.
+      const error = await queued;
+      expect(error.code).toBe('query_timeout');
+      expect(error.message).toMatch(/cancelled/);
+      expect(held).toBe(true);
+      expect(small.processIds()).toHaveLength(1);
+      // A caller already cancelled never queues.
+      expect((await failure(small.run(request('SELECT 1'), 60_000, AbortSignal.abort()))).message).toMatch(
+        /cancelled/,
+      );
+      const waiting = failure(small.run(request('SELECT 2', 'late'), 60_000));
+      small.close();
+      expect((await waiting).code).toBe('executor_crashed');
+      expect((await holding).code).toBe('executor_crashed');
+    } finally {
+      small.close();
+    }
+  });
 });

@@ -98,7 +98,7 @@ class QueryProcess {
 export class QueryPool {
   private readonly processes = new Set<QueryProcess>();
   private readonly idle: QueryProcess[] = [];
-  private readonly waiting: Array<(process: QueryProcess) => void> = [];
+  private readonly waiting: Array<Waiter> = [];
   private readonly sessions = new Set<string>();
   private nextId = 1;
   private closed = false;
@@ -112,7 +112,7 @@ export class QueryPool {
   async run(request: QueryRequest, timeoutMs: number, signal?: AbortSignal): Promise<QueryResult> {
     if (this.closed) throw new QueryError('executor_crashed', 'The query pool is closed.');
     this.sessions.add(request.session);
-    const worker = await this.acquire();
+    const worker = await this.acquire(signal);
     try {
       await worker.ready;
     } catch (error) {
@@ -141,8 +141,7 @@ export class QueryPool {
             ),
           timeoutMs,
         );
-        onAbort = () =>
-          stop(new QueryError('query_timeout', 'The query was cancelled (the tool call or episode ended).'));
+        onAbort = () => stop(cancelled());
         if (signal?.aborted) onAbort();
         else signal?.addEventListener('abort', onAbort, { once: true });
         worker.send({ kind: 'query', id, ...request });
@@ -167,19 +166,41 @@ export class QueryPool {
     for (const process of this.processes) process.send({ kind: 'release', session });
   }
 
-  /** Kills every process; pending queries fail. */
+  /** Kills every process; pending queries fail, and so do those still waiting for a process. */
   close(): void {
     this.closed = true;
     for (const process of this.processes) process.kill();
     this.processes.clear();
     this.idle.length = 0;
+    for (const waiter of this.waiting.splice(0))
+      waiter.reject(new QueryError('executor_crashed', 'The query pool is closed.'));
   }
 
-  private acquire(): Promise<QueryProcess> {
+  /** A process for one query; a caller that is cancelled while every process is busy leaves the queue at once. */
+  private acquire(signal?: AbortSignal): Promise<QueryProcess> {
+    if (signal?.aborted) return Promise.reject(cancelled());
     const ready = this.idle.pop();
     if (ready) return Promise.resolve(ready);
     if (this.processes.size < this.size) return Promise.resolve(this.spawn());
-    return new Promise((resolve) => this.waiting.push(resolve));
+    return new Promise((resolve, reject) => {
+      const onAbort = () => {
+        const at = this.waiting.indexOf(waiter);
+        if (at >= 0) this.waiting.splice(at, 1);
+        reject(cancelled());
+      };
+      const waiter: Waiter = {
+        resolve: (process) => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve(process);
+        },
+        reject: (error) => {
+          signal?.removeEventListener('abort', onAbort);
+          reject(error);
+        },
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.waiting.push(waiter);
+    });
   }
 
   private spawn(): QueryProcess {
@@ -195,7 +216,7 @@ export class QueryPool {
     if (this.closed) return;
     const live = process.exited || !this.processes.has(process) ? undefined : process;
     const next = this.waiting.shift();
-    if (next) next(live ?? this.spawn());
+    if (next) next.resolve(live ?? this.spawn());
     else if (live) this.idle.push(live);
   }
 
@@ -216,6 +237,15 @@ export class QueryPool {
     const at = this.idle.indexOf(process);
     if (at >= 0) this.idle.splice(at, 1);
   }
+}
+
+interface Waiter {
+  resolve(process: QueryProcess): void;
+  reject(error: QueryError): void;
+}
+
+function cancelled(): QueryError {
+  return new QueryError('query_timeout', 'The query was cancelled (the tool call or episode ended).');
 }
 
 const shared = new Map<number, QueryPool>();
