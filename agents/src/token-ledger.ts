@@ -6,7 +6,7 @@ import type { Tokenizer } from './tokenizer.ts';
 /** An observation ready to append: the text the template rendered and its tokens. */
 export interface Observation {
   text: string;
-  tokens: readonly number[];
+  tokens: ArrayLike<number>;
 }
 
 /**

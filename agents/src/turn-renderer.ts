@@ -10,14 +10,19 @@ import type { Tokenizer } from './tokenizer.ts';
  * followed them on a stand-in conversation, so its cost does not grow with the history; this sees
  * every rewrite of a turn by what comes after it (reasoning stripping, trimming). A template whose
  * rendering depends on a turn's absolute position is caught by a full render at the end of the
- * first episode that uses a `RenderCache` (a run's, or a training run's across its steps) and of
- * one in `FULL_CHECK_EVERY` after it. `full`: every turn renders the whole conversation (cost grows
+ * first episode of each conversation shape (its messages' roles, in order) that uses a
+ * `RenderCache` (a run's, or a training run's across its steps) and of one in `FULL_CHECK_EVERY`
+ * after it. `full`: every turn renders the whole conversation (cost grows
  * with the history; catches everything at once).
  */
 export type TemplateCheck = 'window' | 'full';
 
-/** One in this many episodes of a run ends with a full render checked against its record. */
-export const FULL_CHECK_EVERY = 64;
+/**
+ * One in this many episodes of a run, besides the first of each conversation shape, ends with a
+ * full render checked against its record; one in this many uses of a layout, besides its first, is
+ * checked against Jinja.
+ */
+export const FULL_CHECK_EVERY = 256;
 
 /** Entries a run's render memo holds before it starts again empty. */
 const MEMO_ENTRIES = 8_192;
@@ -30,14 +35,46 @@ const MEMO_ENTRIES = 8_192;
  * full check.
  */
 export class RenderCache {
-  readonly prompts = new Map<string, Observation>();
+  /**
+   * Prompts by their last message's content (the task's), each with the messages it renders:
+   * looked up without building a key from the conversation.
+   */
+  private readonly prompts = new Map<string, Array<{ messages: readonly Message[]; prompt: Observation }>>();
+  private promptCount = 0;
   /**
    * Layouts by the shape of what they render (tool list or none, generation prompt, the messages
    * with every slot marked), with how often each was used; null where the template has none.
    */
   readonly layouts = new Map<string, { layout: Layout; uses: number } | null>();
   private readonly windows = new Map<string, string>();
+  /** Conversation shapes (`conversationShape`) whose first episode has had its full check. */
+  private readonly shapesChecked = new Set<string>();
   private episodes = 0;
+
+  /** The prompt rendered for messages the template sees as `messages`, if any. */
+  prompt(messages: readonly Message[]): Observation | undefined {
+    const last = messages.at(-1);
+    return this.prompts
+      .get(last?.content ?? '')
+      ?.find(
+        (p) =>
+          p.messages.length === messages.length &&
+          p.messages.every((m, i) => sameToTemplate(m, messages[i]!)),
+      )?.prompt;
+  }
+
+  /** Keeps the prompt rendered for `messages` (a copy of the list is kept). */
+  keepPrompt(messages: readonly Message[], prompt: Observation): void {
+    if (this.promptCount++ >= MEMO_ENTRIES) {
+      this.prompts.clear();
+      this.promptCount = 1;
+    }
+    const key = messages.at(-1)?.content ?? '';
+    const kept = this.prompts.get(key);
+    const entry = { messages: [...messages], prompt };
+    if (kept) kept.push(entry);
+    else this.prompts.set(key, [entry]);
+  }
 
   /** `render()` memoised by `key` (the window's messages). */
   window(key: string, render: () => string): string {
@@ -50,10 +87,30 @@ export class RenderCache {
     return text;
   }
 
-  /** Whether the episode ending now should be checked with a full render. */
-  takeFullCheck(): boolean {
-    return this.episodes++ % FULL_CHECK_EVERY === 0;
+  /**
+   * Whether the episode ending now with `messages` should be checked with a full render: the first
+   * of its conversation shape, and one in `FULL_CHECK_EVERY` of all.
+   */
+  takeFullCheck(messages: readonly Message[]): boolean {
+    const sampled = this.episodes++ % FULL_CHECK_EVERY === 0;
+    const shape = conversationShape(messages);
+    if (this.shapesChecked.has(shape)) return sampled;
+    if (this.shapesChecked.size >= MEMO_ENTRIES) this.shapesChecked.clear();
+    this.shapesChecked.add(shape);
+    return true;
   }
+}
+
+/** Whether a template sees `a` and `b` alike: it reads a message's role, content, name and call id only. */
+function sameToTemplate(a: Message, b: Message): boolean {
+  return a.role === b.role && a.content === b.content && a.name === b.name && a.toolCallId === b.toolCallId;
+}
+
+/** The roles of a conversation, in order: episodes of one shape have their turns at the same positions. */
+function conversationShape(messages: readonly Message[]): string {
+  let shape = '';
+  for (const m of messages) shape += m.role[0];
+  return shape;
 }
 
 /**
@@ -64,7 +121,7 @@ export class RenderCache {
  * Learned once per run and shape (roles, fields, special tokens, generation prompt) from two Jinja
  * renders with different stand-ins in every slot (whitespace and HTML-escapable characters
  * included, so a template that trims, escapes or repeats a slot shows it and gets none). A layout
- * is checked against Jinja on its first use and one in `FULL_CHECK_EVERY` after it, and the
+ * is checked against Jinja on its first use and one in `FULL_CHECK_EVERY` uses after it, and the
  * periodic full render at the end of an episode checks the record again.
  */
 export interface Layout {
@@ -133,19 +190,10 @@ function specialSplitOf(tokenizer: Tokenizer): SpecialSplit {
 
 /**
  * The messages as the template sees them (content; a tool result's name and call id), each run of
- * text between special tokens replaced by `slot(run)` in order; empty runs and special tokens stay.
+ * text between special tokens replaced by `slot()` in order; empty runs and special tokens stay.
  */
-function slotted(messages: readonly Message[], split: SpecialSplit, slot: (run: string) => string): Message[] {
-  const field = (text: string) => {
-    const pieces = split(text);
-    if (pieces.length === 1) return text === '' ? '' : slot(text);
-    let out = '';
-    for (let i = 0; i < pieces.length; i++) {
-      const piece = pieces[i]!;
-      out += i % 2 === 1 || piece === '' ? piece : slot(piece);
-    }
-    return out;
-  };
+function slotted(messages: readonly Message[], split: SpecialSplit, slot: () => string): Message[] {
+  const field = (text: string) => slotField(text, split, []).replaceAll(MARK, slot);
   return messages.map((m): Message => {
     if (m.role !== 'tool') return { role: m.role, content: field(m.content) };
     return {
@@ -155,6 +203,48 @@ function slotted(messages: readonly Message[], split: SpecialSplit, slot: (run: 
       ...(m.toolCallId !== undefined ? { toolCallId: field(m.toolCallId) } : {}),
     };
   });
+}
+
+/**
+ * One field with each run of text between special tokens replaced by `MARK` and pushed onto
+ * `values`, in order; empty runs and special tokens stay.
+ */
+function slotField(text: string, split: SpecialSplit, values: string[]): string {
+  const pieces = split(text);
+  if (pieces.length === 1) {
+    if (text === '') return '';
+    values.push(text);
+    return MARK;
+  }
+  let out = '';
+  for (let i = 0; i < pieces.length; i++) {
+    const piece = pieces[i]!;
+    if (i % 2 === 1 || piece === '') out += piece;
+    else {
+      values.push(piece);
+      out += MARK;
+    }
+  }
+  return out;
+}
+
+/**
+ * The shape `slotted` gives `messages`, as a key: each field with its runs of text replaced by
+ * `MARK` (special tokens and empty runs stay), in the order `slotted` visits them; the runs are
+ * pushed onto `values` in that order. Builds no message objects: it runs on every turn.
+ */
+function slotShape(messages: readonly Message[], split: SpecialSplit, values: string[]): string {
+  let key = '';
+  for (const m of messages) {
+    // Fields are separated by NUL, messages by two: neither occurs in a role, a mark or a special token.
+    key += `${m.role}\0${slotField(m.content, split, values)}`;
+    if (m.role === 'tool') {
+      if (m.name !== undefined) key += `\0name ${slotField(m.name, split, values)}`;
+      if (m.toolCallId !== undefined) key += `\0id ${slotField(m.toolCallId, split, values)}`;
+    }
+    key += '\0\0';
+  }
+  return key;
 }
 
 /** How a template writes an assistant turn, learned once per template from a stand-in render. */
@@ -248,13 +338,12 @@ export class TurnRenderer {
   prompt(ledger: TokenLedger, messages: readonly Message[]): Observation {
     const cache = this.cache;
     if (!cache) return ledger.observationFor(this.render(messages));
-    const key = JSON.stringify(messages);
-    let prompt = cache.prompts.get(key);
+    let prompt = cache.prompt(messages);
     if (!prompt) {
       const text = this.laidOut(cache, messages, this.tools, true) ?? this.render(messages);
-      prompt = { text, tokens: encodePieces(this.tokenizer, text) };
-      if (cache.prompts.size >= MEMO_ENTRIES) cache.prompts.clear();
-      cache.prompts.set(key, prompt);
+      // Typed, so each episode's record copies it in one move.
+      prompt = { text, tokens: Int32Array.from(encodePieces(this.tokenizer, text)) };
+      cache.keepPrompt(messages, prompt);
     }
     return prompt;
   }
@@ -273,17 +362,16 @@ export class TurnRenderer {
   ): string | undefined {
     const split = specialSplitOf(this.tokenizer);
     const values: string[] = [];
-    const shape = slotted(messages, split, (run) => {
-      values.push(run);
-      return MARK;
-    });
-    const key = `${tools.length > 0 ? 'tools' : 'no tools'}, ${addGenerationPrompt ? 'open' : 'closed'}: ${JSON.stringify(shape)}`;
-    const render = (m: readonly Message[]) => this.template.render(m, tools, { addGenerationPrompt });
+    const key = `${tools.length > 0 ? 'tools' : 'no tools'}, ${addGenerationPrompt ? 'open' : 'closed'}: ${slotShape(messages, split, values)}`;
     let layout = cache.layouts.get(key);
     if (layout === undefined) {
       const learned = learnLayout((mark) => {
         let i = 0;
-        return render(slotted(messages, split, () => mark(i++)));
+        return this.template.render(
+          slotted(messages, split, () => mark(i++)),
+          tools,
+          { addGenerationPrompt },
+        );
       }, values.length);
       layout = learned ? { layout: learned, uses: 0 } : null;
       cache.layouts.set(key, layout);
@@ -291,7 +379,7 @@ export class TurnRenderer {
     if (!layout) return undefined;
     const text = fillLayout(layout.layout, values);
     if (layout.uses++ % FULL_CHECK_EVERY === 0) {
-      const rendered = render(messages);
+      const rendered = this.template.render(messages, tools, { addGenerationPrompt });
       if (rendered !== text) {
         if (layout.uses > 1) throw mismatch(text, rendered);
         cache.layouts.set(key, null);
@@ -378,7 +466,7 @@ export class TurnRenderer {
    */
   checkEnd(ledger: TokenLedger, messages: readonly Message[], rewrote: boolean): void {
     if (this.check !== 'window' || ledger.branches.length > 0) return;
-    if (this.cache && !this.cache.takeFullCheck()) return;
+    if (this.cache && !this.cache.takeFullCheck(messages)) return;
     const held = rewrote
       ? ledger.renderedText.slice(0, ledger.renderedText.length - this.last!.text.length)
       : ledger.renderedText;
@@ -400,14 +488,24 @@ export class TurnRenderer {
     const from = previous?.assistantIndex ?? last.assistantIndex;
     const window = [...STAND_IN, ...messages.slice(from)];
     const cache = this.cache;
-    const render = () => this.template.render(window, [], { addGenerationPrompt });
     let rendered = cache ? this.laidOut(cache, window, [], addGenerationPrompt) : undefined;
-    try {
-      rendered ??= cache ? cache.window(JSON.stringify([addGenerationPrompt, window]), render) : render();
-    } catch {
-      return undefined;
+    // Without a layout (the closure is made only then: a turn with one makes none).
+    if (rendered === undefined) {
+      const render = () => this.template.render(window, [], { addGenerationPrompt });
+      try {
+        rendered = cache ? cache.window(JSON.stringify([addGenerationPrompt, window]), render) : render();
+      } catch {
+        return undefined;
+      }
     }
-    const expected = this.shape.head + (previous ? previous.text + previous.observation : '') + last.text;
-    return rendered.startsWith(expected) ? rendered.slice(expected.length) : undefined;
+    // The render must start with the stand-in's head, then both turns as recorded.
+    let at = 0;
+    for (const held of previous
+      ? [this.shape.head, previous.text, previous.observation!, last.text]
+      : [this.shape.head, last.text]) {
+      if (!rendered.startsWith(held, at)) return undefined;
+      at += held.length;
+    }
+    return rendered.slice(at);
   }
 }

@@ -56,9 +56,34 @@ describe('GrowableBuffer', () => {
     buffer.appendRepeated(-9, 20);
     expect([...before]).toEqual([-1, -2, -3]);
     expect([...after]).toEqual([-1, -2, -3, -4, -5, -6, -7]);
-    // A view is a window, not a copy.
-    expect(buffer.view().buffer).not.toBe(before.buffer);
+    // A view is a window, not a copy: the grown buffer lives elsewhere.
+    const now = buffer.view();
+    expect(now.buffer !== before.buffer || now.byteOffset !== before.byteOffset).toBe(true);
     expect(buffer.view().length).toBe(27);
+  });
+
+  it('never hands two buffers the same memory: many records, growing in turn, keep their own values', () => {
+    // Buffers of each kind, some large, all growing past their first capacity in turn.
+    const capacity = (i: number) => (i % 17 === 0 ? 40_000 : 300);
+    const buffers: Array<GrowableBuffer<Int32Array | Uint8Array | Float64Array>> = Array.from(
+      { length: 240 },
+      (_, i) =>
+        i % 3 === 0
+          ? new GrowableBuffer(Int32Array, capacity(i))
+          : i % 3 === 1
+            ? new GrowableBuffer(Uint8Array, capacity(i))
+            : new GrowableBuffer(Float64Array, capacity(i)),
+    );
+    const value = (i: number, k: number) => (i * 31 + k) % 251;
+    for (let round = 0; round < 3; round++)
+      for (const [i, b] of buffers.entries()) for (let k = 0; k < 400; k++) b.push(value(i, b.length));
+    const views = buffers.map((b) => b.view());
+    for (const b of buffers) b.appendRepeated(0, 50);
+    for (const [i, v] of views.entries()) {
+      expect(v.length).toBe(1200);
+      for (let k = 0; k < v.length; k++)
+        if (v[k] !== value(i, k)) expect([i, k, v[k]]).toEqual([i, k, value(i, k)]);
+    }
   });
 
   it('holds doubles bit for bit, and converts to a plain array that JSON writes as a list', () => {

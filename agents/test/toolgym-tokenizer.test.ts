@@ -106,7 +106,7 @@ describe("a run renders its prompts from the template's layout", () => {
   const both = (chat: ChatTemplate, tools: typeof env.toolSpecs, cache: RenderCache, messages: Message[]) => {
     const renderer = new TurnRenderer(chat, tokenizer, tools, 'window', cache);
     return {
-      fast: renderer.prompt(new TokenLedger(tokenizer), messages).tokens,
+      fast: Array.from(renderer.prompt(new TokenLedger(tokenizer), messages).tokens),
       jinja: tokenizer.encode(chat.render(messages, tools, { addGenerationPrompt: true })),
     };
   };
@@ -132,7 +132,8 @@ describe("a run renders its prompts from the template's layout", () => {
       const chat = new ChatTemplate(
         `{%- for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content | ${filter} }}<|im_end|>\n{% endfor %}<|im_start|>assistant\n`,
       );
-      const user = (content: string) => chat.render([{ role: 'user', content }], [], { addGenerationPrompt: true });
+      const user = (content: string) =>
+        chat.render([{ role: 'user', content }], [], { addGenerationPrompt: true });
       expect(learnLayout((mark) => user(mark(0)), 1)).toBeNull();
       const cache = new RenderCache();
       for (const messages of prompts(undefined, contents)) {
@@ -165,7 +166,7 @@ describe("a run renders its prompts from the template's layout", () => {
     const prompt = (content: string) =>
       renderer.prompt(new TokenLedger(tokenizer), [{ role: 'user', content }]);
     // The first prompt is short: the layout checks out against Jinja and is kept.
-    expect(tokenizer.decode([...prompt('short').tokens])).toBe(
+    expect(tokenizer.decode(Array.from(prompt('short').tokens))).toBe(
       '<|im_start|>user\nshort<|im_end|>\n<|im_start|>assistant',
     );
     for (let i = 1; i < FULL_CHECK_EVERY; i++) prompt(`a long prompt, over forty characters, number ${i}`);
@@ -193,7 +194,9 @@ describe("a run renders each turn's window from the template's layout", () => {
       template: chat,
       start: { taskId: task.id, seed: episode },
       sampling,
-      ...(fast ? { renderCache: fast, templateCheck: 'window' as const } : { templateCheck: 'full' as const }),
+      ...(fast
+        ? { renderCache: fast, templateCheck: 'window' as const }
+        : { templateCheck: 'full' as const }),
     });
     await client.close();
     return t;
@@ -207,7 +210,9 @@ describe("a run renders each turn's window from the template's layout", () => {
   });
   /** Windows have an assistant turn in them; prompts do not. */
   const windowUses = (cache: RenderCache) =>
-    [...cache.layouts].filter(([key, l]) => key.includes('"assistant"') && l).reduce((s, [, l]) => s + l!.uses, 0);
+    [...cache.layouts]
+      .filter(([key, l]) => key.includes('assistant\0') && l)
+      .reduce((s, [, l]) => s + l!.uses, 0);
 
   const templates: Array<[string, ChatTemplate, boolean]> = [
     ['the byte model', template, true],
@@ -247,7 +252,11 @@ describe("a run renders each turn's window from the template's layout", () => {
     const cache = new RenderCache();
     const policy = (text: string) =>
       scriptedTokenPolicyTestDouble(tokenizer, (turn) =>
-        hermesToolCalls.render([turn === 0 ? { name: 'upper', arguments: { text } } : { name: 'answer', arguments: { answer: 'no' } }]),
+        hermesToolCalls.render([
+          turn === 0
+            ? { name: 'upper', arguments: { text } }
+            : { name: 'answer', arguments: { answer: 'no' } },
+        ]),
       );
     const task = (await env.tasksOf('test'))[0]!;
     const failures: Array<string | undefined> = [];
@@ -266,5 +275,41 @@ describe("a run renders each turn's window from the template's layout", () => {
       failures.push(t.failure?.code);
     }
     expect(failures.at(-1)).toBe('template_mismatch');
+  });
+
+  it('checks the first episode of each conversation shape in full: a template that depends on a position fails the first episode that reaches it', async () => {
+    // Marks the seventh message: the two-turn window and the prompt never hold one there.
+    const chat = new ChatTemplate(
+      '{%- for m in messages %}<|im_start|>{{ m.role }}\n{% if loop.index0 == 6 %}SEVENTH {% endif %}{{ m.content }}<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}',
+    );
+    const cache = new RenderCache();
+    const task = (await env.tasksOf('test'))[0]!;
+    /** An episode of `calls` calls of `upper`, then the answer: 2 + 2·calls messages before the answer's result. */
+    const play = async (calls: number, seed: number) => {
+      const client = await inProcessClient(env);
+      const t = await playEpisode({
+        client,
+        policy: scriptedTokenPolicyTestDouble(tokenizer, (turn) =>
+          hermesToolCalls.render([
+            turn < calls
+              ? { name: 'upper', arguments: { text: `t${turn}` } }
+              : { name: 'answer', arguments: { answer: 'no' } },
+          ]),
+        ),
+        template: chat,
+        start: { taskId: task.id, seed },
+        sampling,
+        renderCache: cache,
+      });
+      await client.close();
+      return t;
+    };
+    // Short episodes have no seventh message: they check out, the first of them in full.
+    for (let seed = 0; seed < 5; seed++) expect((await play(1, seed)).failure).toBeUndefined();
+    // The first longer one is a new shape, checked in full though no periodic check is due.
+    const long = await play(2, 5);
+    expect(long.status).toBe('failed');
+    expect(long.failure?.code).toBe('template_mismatch');
+    expect(long.failure?.message).toContain('SEVENTH');
   });
 });

@@ -200,7 +200,7 @@ function stepCpu(m: Measured): StepCpu | undefined {
 }
 /**
  * The wall ms per step that CPU times imply on this machine's 2 idle cores, every thread of the
- * process counted: at least the busier replica's CPU (and the calling thread's sum), and at least
+ * process counted: at least the busier replica's CPU (and the calling thread's sync), and at least
  * all threads' CPU over the 2 cores. With one worker the other threads' CPU (V8's collector and
  * compiler) fits on the idle core; with two it takes turns from the workers.
  */
@@ -279,7 +279,7 @@ function impliedSpeedUp(one: StepCpu | undefined, two: StepCpu | undefined): str
   return (
     `2 workers / 1 worker implied by CPU time on ${CORES} idle cores, every thread of the process counted: ` +
     `${(impliedWall(one) / impliedWall(two)).toFixed(2)}× (one worker: ${one.busier.toFixed(1)} ms busiest thread, ${one.all.toFixed(1)} all threads; ` +
-    `two: ${two.busier.toFixed(1)} busier replica + sum, ${two.all.toFixed(1)} all threads, ${(two.all / CORES).toFixed(1)} per core)`
+    `two: ${two.busier.toFixed(1)} busier replica + the calling thread's sync, ${two.all.toFixed(1)} all threads, ${(two.all / CORES).toFixed(1)} per core)`
   );
 }
 
@@ -348,8 +348,8 @@ if (args.includes('--profile')) {
   if (implied) process.stdout.write(`${implied}\n`);
   if (timelines.length > 0)
     process.stdout.write(
-      '\nEach call of a step, on the process clock: phases (a step is forwardBackward, then optimStep: ' +
-        "the replicas' gradients out, their sum on the calling thread, the sum back in, Adam); within each, the " +
+      '\nEach call of a step, on the process clock: phases (a step is forwardBackward, then the sharded ' +
+        "optimiser step: gradients into shared memory, each owner's sum, each owner's Adam, the new weights in); within each, the " +
         "replica that answered last: its compute (its thread's CPU and run-queue wait), its messaging (serialise, " +
         "deliver, queue, reply) and how much longer it computed than the fastest replica (the others' wait).\n" +
         `${timelines.join('\n')}\n`,

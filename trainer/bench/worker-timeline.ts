@@ -1,8 +1,8 @@
 /**
  * `pnpm bench learner --profile`, learner in workers: where each training step's wall time goes,
  * from every call's stamps on the process clock (`WorkerCallTiming`). A step is a batch of calls
- * (forwardBackward, then optimStep's getGradients, the calling thread's sum, setGradients and
- * optimStep); each is a phase, and a phase lasts from the first send to the last reply. Within a
+ * (forwardBackward, then the sharded optimiser step's shareGradients, reduceGradients, optimStep and
+ * receiveWeights); each is a phase, and a phase lasts from the first send to the last reply. Within a
  * phase the slowest replica is on the critical path: its compute (its CPU, and its run-queue wait:
  * ready but without a core), its messaging (serialising, delivery, queueing and the reply) and, for
  * the other replicas, the wait for it (imbalance). What lies between phases is the calling thread's.
@@ -89,13 +89,13 @@ export function workerTimeline(
     );
     const col = (key: keyof PhaseFigures) => spread(f.map((x) => x[key]));
     table.push([
-      method === 'sum' ? 'sum (calling thread)' : method,
+      method,
       col('wall'),
       col('compute'),
       col('cpu'),
       col('runQueue'),
-      method === 'sum' ? '' : col('messaging'),
-      method === 'sum' ? '' : col('imbalance'),
+      col('messaging'),
+      col('imbalance'),
     ]);
   });
   table.push([
@@ -110,9 +110,7 @@ export function workerTimeline(
   table.push(['step', spread(perStep.map((s) => s.wall)), '', '', '', '', '']);
   const widths = table[0]!.map((_, i) => Math.max(...table.map((r) => r[i]!.length)));
   for (const r of table) lines.push(`  ${r.map((c, i) => c.padEnd(widths[i]!)).join('  ')}`);
-  const replicas = [...new Set(calls.filter((c) => c.replica >= 0).map((c) => c.replica))].sort(
-    (a, b) => a - b,
-  );
+  const replicas = [...new Set(calls.map((c) => c.replica))].sort((a, b) => a - b);
   const n = Math.max(1, steps.length);
   const cpu = replicas.map((k) => calls.filter((c) => c.replica === k).reduce((s, c) => s + c.cpuMs, 0) / n);
   const queued = replicas.map(

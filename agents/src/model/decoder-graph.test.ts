@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { type DecoderConfig, type DecoderWeights, decoderWeightShapes } from './decoder-config.ts';
 import { initDecoderWeights } from './init-weights.ts';
 import { referenceForward } from './reference-forward.ts';
-import { buildDecoderOnnx, checkDecoderWeights, SHARED_VALUE_SIGN } from './decoder-graph.ts';
+import { buildDecoderOnnx, checkDecoderWeights } from './decoder-graph.ts';
 import { DecoderSession } from '../onnx/decoder-session.ts';
 import { decodeOnnxInitializers } from './onnx-proto.ts';
 import { readDecoderWeights } from './model-directory.ts';
@@ -98,14 +98,21 @@ describe('ONNX decoder builder', () => {
     await decoder.release();
   });
 
-  it.each(['batched', 'per-row'] as const)(
-    'in-place with shared slots (%s products): each row attends to its own shared prompt and its own slots only, as the reference',
-    async (products) => {
-      const { nHeads: heads, dModel, vocabSize: vocab } = config;
+  it.each([
+    ['batched', 'learned'],
+    ['per-row', 'learned'],
+    ['batched', 'rope'],
+    ['per-row', 'rope'],
+  ] as const)(
+    'in-place with shared slots (%s products, %s positions): each row attends to its own shared prompt and its own slots only, as the reference',
+    async (products, positions) => {
+      const c: DecoderConfig = { ...config, positions };
+      const w = positions === 'rope' ? initDecoderWeights(c, { seed: 17, std: 0.3 }) : weights;
+      const { nHeads: heads, dModel, vocabSize: vocab } = c;
       const headDim = dModel / heads;
-      const present = await openSession();
+      const present = await openSession(c, w);
       const session = await ort.InferenceSession.create(
-        buildDecoderOnnx(config, weights, 'in-place', { sharedSlots: products }),
+        buildDecoderOnnx(c, w, 'in-place', { sharedSlots: products }),
       );
       const sharing = new DecoderSession(session, shape, { provider: 'cpu', reason: 'test' });
       expect(sharing.sharesSlots).toBe(true);
@@ -131,11 +138,11 @@ describe('ONNX decoder builder', () => {
       const capacity = 6;
       const sharedLength = other.length + prompt.length;
       const cache = Array.from(
-        { length: 2 * config.nLayers },
+        { length: 2 * c.nLayers },
         () => new Float32Array(rows.length * heads * capacity * headDim),
       );
       const sharedSlots = Array.from(
-        { length: 2 * config.nLayers },
+        { length: 2 * c.nLayers },
         () => new Float32Array(heads * sharedLength * headDim),
       );
       const width = sharedLength + capacity + 1;
@@ -146,10 +153,9 @@ describe('ONNX decoder builder', () => {
       ] as const) {
         const kv = await keyValuesOf(ids);
         kv.forEach((data, k) => {
-          const sign = k % 2 === 1 ? SHARED_VALUE_SIGN : 1;
           for (let h = 0; h < heads; h++)
             sharedSlots[k]!.set(
-              data.subarray(h * ids.length * headDim, (h + 1) * ids.length * headDim).map((x) => sign * x),
+              data.subarray(h * ids.length * headDim, (h + 1) * ids.length * headDim),
               (h * sharedLength + start) * headDim,
             );
         });
@@ -189,7 +195,7 @@ describe('ONNX decoder builder', () => {
       });
       for (const [b, row] of rows.entries()) {
         const ids = [...row.shared, ...row.own, row.next];
-        const ref = referenceForward(config, weights, { inputIds: [ids] })[0]!.at(-1)!;
+        const ref = referenceForward(c, w, { inputIds: [ids] })[0]!.at(-1)!;
         expect(
           maxAbsDiff(out.logits.subarray(b * vocab, (b + 1) * vocab), Float32Array.from(ref)),
         ).toBeLessThan(TOLERANCE);

@@ -8,9 +8,10 @@
  *   outputs  logits [batch, seq, vocab], present.{i}.key/value [batch, heads, past+seq, headDim]
  *
  * Standard opset-17 ops only (LayerNormalization is opset 17; GELU is composed from Tanh because the
- * Gelu op needs opset 20). Causal masking is built from Range + LessOrEqual on the key/query indices
- * (no Trilu), combined with the attention mask and applied with Where, so masked scores are exactly
- * -1e9 before the softmax as the shared maths says. Initializer names are the decoder weight names.
+ * Gelu op needs opset 20; the engine's shared-slot decode-step graph, built here too, is opset 20).
+ * Causal masking is built from Range + LessOrEqual on the key/query indices (no Trilu), combined
+ * with the attention mask and applied with Where, so masked scores are exactly -1e9 before the
+ * softmax as the shared maths says. Initializer names are the decoder weight names.
  *
  * With RoPE positions, cos/sin for every position are two float32 constant tables [maxPositions, half]
  * (initializers `rope.cos` / `rope.sin`, not weights); the rows for `position_ids` are gathered once and
@@ -35,6 +36,8 @@ import {
 
 /** Opset of the default ONNX domain the builder targets. */
 export const DECODER_OPSET = 17;
+/** Opset of the shared-slot decode-step graph: 20 has Gelu, one operator where opset 17 composes nine. */
+const DECODE_STEP_OPSET = 20;
 const IR_VERSION = 8;
 const MASKED_SCORE = -1e9;
 
@@ -59,10 +62,16 @@ class GraphBuilder {
     return name;
   }
 
-  /** Splits `x` along `axis` into `count` parts of the given sizes (an int64 vector). */
-  split(x: string, sizes: string, axis: number, count: number): string[] {
+  /** Splits `x` along `axis` into `count` parts of the given sizes (an int64 vector), named as given or not. */
+  split(
+    x: string,
+    sizes: string,
+    axis: number,
+    count: number,
+    names: Array<string | undefined> = [],
+  ): string[] {
     const name = `Split_${this.counter++}`;
-    const outputs = Array.from({ length: count }, (_, i) => `${name}_out${i}`);
+    const outputs = Array.from({ length: count }, (_, i) => names[i] ?? `${name}_out${i}`);
     this.nodes.push({
       name,
       op_type: 'Split',
@@ -187,99 +196,70 @@ export const sharedKeyValueNames = (i: number) =>
   ({ key: `shared_key_values.${i}.key`, value: `shared_key_values.${i}.value` }) as const;
 
 /**
- * How the in-place graph multiplies a row's queries with the shared slots, and its probabilities with
- * their values. Both give the same bits for a row at any batch size:
- * - `batched`: every row in one matrix product per head, [batch·seq, headDim] · [headDim, shared],
- *   so a step reads the shared slots once, however many rows score them (the rows are moved
- *   head-major and back around each product);
+ * How the shared-slot step graph multiplies a row's queries with the shared slots, and its
+ * probabilities with their values. Both give the same bits for a row at any batch size:
+ * - `batched`: every row in one matrix product per head, [batch, headDim] · [headDim, shared], so a
+ *   step reads the shared slots once, however many rows score them (the rows are moved head-major
+ *   and back around each product);
  * - `per-row`: one product per row and head, as for the rows' own slots: no moving of rows, so a
- *   lone row runs 8 operators fewer per layer, and each row reads every shared slot.
+ *   lone row runs 4 operators fewer per layer, and each row reads every shared slot.
  */
 export type SharedSlotProducts = 'batched' | 'per-row';
 
-/**
- * The in-place layout's shared slots: keys and values that several rows attend to (the prompt of a
- * GRPO group), stored once; `attention_mask` keeps each row to its own shared slots. The values are
- * stored negated (`SHARED_VALUE_SIGN`).
- */
-function sharedSlotAttention(g: GraphBuilder, config: DecoderConfig, products: SharedSlotProducts) {
-  const { nHeads, dModel } = config;
-  const headDim = dModel / nHeads;
-  const length = g.op('Shape', [sharedKeyValueNames(0).value], [intAttr('start', 1), intAttr('end', 2)]);
-  /**
-   * a · b scaled by `scale` ≠ 1, which onnxruntime folds into the product: its CPU matrix product
-   * (MLAS) multiplies a single row with another kernel than several (other bits) unless the product
-   * is scaled, so each row's product is the same bits in a batch of any size. The weighted sum of
-   * the values has no scale of its own: they are stored negated and the product scaled by −1 (exact).
-   */
-  const scaledMatMul = (a: string, b: string, scale: string) => g.op('Mul', [g.op('MatMul', [a, b]), scale]);
-  const valueSign = g.floatConst(SHARED_VALUE_SIGN);
-  const rowsOf = products === 'batched' ? batchedRows(g, nHeads, headDim, length) : undefined;
-  return {
-    /** [shared, capacity, seq]: where the probabilities of the three kinds of slot meet. */
-    splitSizes: g.op(
-      'Concat',
-      [
-        length,
-        g.op('Shape', ['past_key_values.0.key'], [intAttr('start', 2), intAttr('end', 3)]),
-        g.op('Shape', ['input_ids'], [intAttr('start', 1), intAttr('end', 2)]),
-      ],
-      [intAttr('axis', 0)],
-    ),
-    /** q [batch, heads, seq, headDim] → scores [batch, heads, seq, shared]. */
-    scores: (i: number, q: string, scale: string) => {
-      const keysT = g.op('Transpose', [sharedKeyValueNames(i).key], [intsAttr('perm', [0, 2, 1])]);
-      if (!rowsOf) return scaledMatMul(q, keysT, scale);
-      return rowsOf.unfold(scaledMatMul(rowsOf.fold(q, 'queries'), keysT, scale), 'scores');
-    },
-    /** probs [batch, heads, seq, shared] → their weighted sum of values [batch, heads, seq, headDim]. */
-    context: (i: number, probs: string) => {
-      const values = sharedKeyValueNames(i).value;
-      if (!rowsOf) return scaledMatMul(probs, values, valueSign);
-      return rowsOf.unfold(scaledMatMul(rowsOf.fold(probs, 'probs'), values, valueSign), 'context');
-    },
-  };
-}
-
-/**
- * The sign of the values in `shared_key_values.{i}.value`: the engine stores them negated, so that
- * the graph's product with them carries a scale (see `sharedSlotAttention`) at no extra operator.
- */
-export const SHARED_VALUE_SIGN = -1;
-
-/**
- * `batched` shared-slot products: [batch, heads, seq, n] ↔ [heads, batch·seq, n], so that one
- * product per head covers every row.
- */
-function batchedRows(g: GraphBuilder, nHeads: number, headDim: number, length: string) {
-  const axis0 = [intAttr('axis', 0)];
-  const vector = (scalar: string) => g.op('Unsqueeze', [scalar, g.int64Const([0])]);
-  const dim = (input: string, index: number) =>
-    vector(g.op('Gather', [g.op('Shape', [input]), g.int64Const([index], true)], axis0));
-  const batch = dim('input_ids', 0);
-  const seq = dim('input_ids', 1);
-  const heads = g.int64Const([nHeads]);
-  const rows = g.op('Mul', [batch, seq]);
-  const width = g.int64Const([headDim]);
-  const shapeOf = (parts: string[]) => g.op('Concat', parts, axis0);
-  const folded = { queries: shapeOf([heads, rows, width]), probs: shapeOf([heads, rows, length]) };
-  const unfolded = {
-    scores: shapeOf([heads, batch, seq, length]),
-    context: shapeOf([heads, batch, seq, width]),
-  };
-  // allowzero: with no shared slots a 0 in the shape is a length, not "keep this dimension".
-  const reshape = (x: string, shape: string) => g.op('Reshape', [x, shape], [intAttr('allowzero', 1)]);
-  /** [batch, heads, …] ↔ [heads, batch, …]. */
-  const swap = (x: string) => g.op('Transpose', [x], [intsAttr('perm', [1, 0, 2, 3])]);
-  return {
-    fold: (x: string, kind: keyof typeof folded) => reshape(swap(x), folded[kind]),
-    unfold: (x: string, kind: keyof typeof unfolded) => swap(reshape(x, unfolded[kind])),
-  };
-}
-
 export interface DecoderGraphOptions {
-  /** In-place layout: add the shared-slot inputs (`shared_key_values.{i}.*`), multiplied so. */
+  /**
+   * In-place layout: the decode-step graph with the shared-slot inputs (`shared_key_values.{i}.*`),
+   * multiplied so. It takes one new token per row (the engine prefills with the graph without them).
+   */
   sharedSlots?: SharedSlotProducts;
+}
+
+/** A graph holding `weights` as initializers named as the weights. */
+function weightedGraph(config: DecoderConfig, weights: DecoderWeights): GraphBuilder {
+  checkDecoderWeights(config, weights);
+  const g = new GraphBuilder();
+  const shapes = decoderWeightShapes(config);
+  for (const [name, shape] of Object.entries(shapes)) g.floatTensor(name, shape, weights[name]!);
+  return g;
+}
+
+function layerNorm(g: GraphBuilder, config: DecoderConfig, x: string, prefix: string): string {
+  return g.op(
+    'LayerNormalization',
+    [x, `${prefix}.weight`, `${prefix}.bias`],
+    [intAttr('axis', -1), floatAttr('epsilon', config.layerNormEps)],
+  );
+}
+
+/** GELU, tanh approximation (Hendrycks & Gimpel 2016): 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))). */
+function geluOf(g: GraphBuilder): (x: string) => string {
+  const half = g.floatConst(0.5);
+  const oneF = g.floatConst(1);
+  const geluCubic = g.floatConst(0.044715);
+  const geluScale = g.floatConst(Math.sqrt(2 / Math.PI));
+  return (x) => {
+    const inner = g.op('Mul', [
+      geluScale,
+      g.op('Add', [x, g.op('Mul', [geluCubic, g.op('Mul', [x, g.op('Mul', [x, x])])])]),
+    ]);
+    return g.op('Mul', [g.op('Mul', [half, x]), g.op('Add', [oneF, g.op('Tanh', [inner])])]);
+  };
+}
+
+function encodeDecoder(
+  g: GraphBuilder,
+  input: ValueInfoShape[],
+  output: ValueInfoShape[],
+  opset = DECODER_OPSET,
+): Uint8Array {
+  return encodeOnnxModel({
+    ir_version: IR_VERSION,
+    opset_import: [{ domain: '', version: opset }],
+    producer_name: 'toolgym',
+    producer_version: '1',
+    doc_string: 'ToolGym small decoder (agents/src/model/decoder-config.ts)',
+    graph: { name: 'toolgym_decoder', node: g.nodes, initializer: g.initializers, input, output },
+  });
 }
 
 /** Serialises the decoder with `weights` to ONNX model bytes (protobuf). */
@@ -289,12 +269,12 @@ export function buildDecoderOnnx(
   layout: KvCacheLayout = 'present',
   options: DecoderGraphOptions = {},
 ): Uint8Array {
-  checkDecoderWeights(config, weights);
-  const g = new GraphBuilder();
-  const shapes = decoderWeightShapes(config);
-  for (const [name, shape] of Object.entries(shapes)) g.floatTensor(name, shape, weights[name]!);
-
-  const { dModel, nHeads, nLayers, layerNormEps } = config;
+  if (options.sharedSlots) {
+    if (layout !== 'in-place') throw new Error('decoder graph: shared slots need the in-place layout');
+    return sharedSlotStep(config, weights, options.sharedSlots);
+  }
+  const g = weightedGraph(config, weights);
+  const { dModel, nHeads, nLayers } = config;
   const headDim = dModel / nHeads;
   const rope = decoderPositions(config) === 'rope';
 
@@ -314,9 +294,9 @@ export function buildDecoderOnnx(
   ]); // [batch, 1, 1, total]
   const allowed = g.op('And', [causal, keyPresent]); // [batch, 1, seq, total]
   const maskedScore = g.floatConst(MASKED_SCORE);
-  /** In-place layout without shared slots: where the scores of [cache slots ++ new positions] meet, along axis 3. */
+  /** In-place layout: where the scores of [cache slots ++ new positions] meet, along axis 3. */
   const split =
-    layout === 'in-place' && !options.sharedSlots
+    layout === 'in-place'
       ? {
           zero: g.int64Const([0]),
           /** Cache slots: attention_mask is [batch, capacity + seq]. */
@@ -325,17 +305,7 @@ export function buildDecoderOnnx(
           axis: g.int64Const([3]),
         }
       : undefined;
-  const shared =
-    layout === 'in-place' && options.sharedSlots
-      ? sharedSlotAttention(g, config, options.sharedSlots)
-      : undefined;
 
-  const layerNorm = (x: string, prefix: string) =>
-    g.op(
-      'LayerNormalization',
-      [x, `${prefix}.weight`, `${prefix}.bias`],
-      [intAttr('axis', -1), floatAttr('epsilon', layerNormEps)],
-    );
   const linear = (x: string, prefix: string) =>
     g.op('Add', [g.op('MatMul', [x, `${prefix}.weight`]), `${prefix}.bias`]);
   const splitHeadsShape = g.int64Const([0, 0, nHeads, headDim]);
@@ -343,17 +313,14 @@ export function buildDecoderOnnx(
   const toHeads = (x: string) =>
     g.op('Transpose', [g.op('Reshape', [x, splitHeadsShape])], [intsAttr('perm', [0, 2, 1, 3])]);
   const scale = g.floatConst(1 / Math.sqrt(headDim));
-  const half = g.floatConst(0.5);
-  const oneF = g.floatConst(1);
-  const geluCubic = g.floatConst(0.044715);
-  const geluScale = g.floatConst(Math.sqrt(2 / Math.PI));
+  const gelu = geluOf(g);
 
   const tokens = g.op('Gather', ['embed.tokens', 'input_ids']);
   let h = rope ? tokens : g.op('Add', [tokens, g.op('Gather', ['embed.positions', 'position_ids'])]);
   const rotate = rope ? ropeRotation(g, config) : (x: string) => x;
   for (let i = 0; i < nLayers; i++) {
     const p = `layers.${i}`;
-    const a = layerNorm(h, `${p}.ln1`);
+    const a = layerNorm(g, config, h, `${p}.ln1`);
     const q = rotate(toHeads(linear(a, `${p}.attn.q`)));
     const pastKey = `past_key_values.${i}.key`;
     const pastValue = `past_key_values.${i}.value`;
@@ -371,44 +338,26 @@ export function buildDecoderOnnx(
     } else {
       g.op('Identity', [newKey], [], newKeyValueNames(i).key);
       g.op('Identity', [newValue], [], newKeyValueNames(i).value);
-      // softmax over [shared slots ++ cache slots ++ new positions], split back:
-      // probs·V = probsShared·Vshared + probsPast·Vpast + probsNew·Vnew.
-      const scores = [scoresOf(pastKey), scoresOf(newKey)];
-      if (shared) scores.unshift(shared.scores(i, q, scale));
-      const probs = softmax(g.op('Concat', scores, [intAttr('axis', 3)]));
-      if (shared) {
-        const [probsShared, probsPast, probsNew] = g.split(probs, shared.splitSizes, 3, 3);
-        attended = g.op('Add', [
-          g.op('Add', [g.op('MatMul', [probsPast!, pastValue]), g.op('MatMul', [probsNew!, newValue])]),
-          shared.context(i, probsShared!),
-        ]);
-      } else {
-        const { zero, past, total, axis } = split!;
-        const probsPast = g.op('Slice', [probs, zero, past, axis]);
-        const probsNew = g.op('Slice', [probs, past, total, axis]);
-        attended = g.op('Add', [
-          g.op('MatMul', [probsPast, pastValue]),
-          g.op('MatMul', [probsNew, newValue]),
-        ]);
-      }
+      // softmax over [cache slots ++ new positions], split back: probs·V = probsPast·Vpast + probsNew·Vnew.
+      const probs = softmax(g.op('Concat', [scoresOf(pastKey), scoresOf(newKey)], [intAttr('axis', 3)]));
+      const { zero, past, total, axis } = split!;
+      const probsPast = g.op('Slice', [probs, zero, past, axis]);
+      const probsNew = g.op('Slice', [probs, past, total, axis]);
+      attended = g.op('Add', [g.op('MatMul', [probsPast, pastValue]), g.op('MatMul', [probsNew, newValue])]);
     }
     const context = g.op('Transpose', [attended], [intsAttr('perm', [0, 2, 1, 3])]);
     h = g.op('Add', [h, linear(g.op('Reshape', [context, mergeHeadsShape]), `${p}.attn.o`)]);
-
-    const up = linear(layerNorm(h, `${p}.ln2`), `${p}.mlp.up`);
-    const inner = g.op('Mul', [
-      geluScale,
-      g.op('Add', [up, g.op('Mul', [geluCubic, g.op('Mul', [up, g.op('Mul', [up, up])])])]),
+    h = g.op('Add', [
+      h,
+      linear(gelu(linear(layerNorm(g, config, h, `${p}.ln2`), `${p}.mlp.up`)), `${p}.mlp.down`),
     ]);
-    const gelu = g.op('Mul', [g.op('Mul', [half, up]), g.op('Add', [oneF, g.op('Tanh', [inner])])]);
-    h = g.op('Add', [h, linear(gelu, `${p}.mlp.down`)]);
   }
   // The in-place layout serves generation only, which reads the last position's logits.
   const last =
     layout === 'present'
       ? h
       : g.op('Slice', [h, g.int64Const([-1]), g.int64Const([2 ** 62]), g.int64Const([1])]);
-  g.op('MatMul', [layerNorm(last, 'final_norm'), 'lm_head.weight'], [], 'logits');
+  g.op('MatMul', [layerNorm(g, config, last, 'final_norm'), 'lm_head.weight'], [], 'logits');
 
   const kvDims = ['batch_size', nHeads, 'past_sequence_length', headDim];
   const presentDims = ['batch_size', nHeads, 'total_sequence_length', headDim];
@@ -433,25 +382,160 @@ export function buildDecoderOnnx(
           ? tensorInfo(`present.${i}.${kind}`, OnnxDataType.FLOAT, presentDims)
           : tensorInfo(newKeyValueNames(i)[kind], OnnxDataType.FLOAT, newDims),
       );
-      if (shared)
-        inputs.push(
-          tensorInfo(sharedKeyValueNames(i)[kind], OnnxDataType.FLOAT, [nHeads, 'shared_length', headDim]),
-        );
     }
   }
+  return encodeDecoder(g, inputs, outputs);
+}
 
-  return encodeOnnxModel({
-    ir_version: IR_VERSION,
-    opset_import: [{ domain: '', version: DECODER_OPSET }],
-    producer_name: 'toolgym',
-    producer_version: '1',
-    doc_string: 'ToolGym small decoder (agents/src/model/decoder-config.ts)',
-    graph: {
-      name: 'toolgym_decoder',
-      node: g.nodes,
-      initializer: g.initializers,
-      input: inputs,
-      output: outputs,
-    },
-  });
+/**
+ * The in-place layout with shared slots (`shared_key_values.{i}.*` [heads, shared, headDim]: keys and
+ * values several rows attend to, stored once; `attention_mask` keeps each row to its own) for decode
+ * steps: one new token per row, so hidden states are [batch, dModel] and every head split and merge
+ * is a Reshape, no causal mask is needed (the token sees every slot the mask gives it), the q, k and
+ * v projections are one product (their weights concatenated, which onnxruntime folds at load), and
+ * each linear layer's bias is added in its product (Gemm). The engine prefills with the graph without
+ * shared slots.
+ */
+function sharedSlotStep(
+  config: DecoderConfig,
+  weights: DecoderWeights,
+  products: SharedSlotProducts,
+): Uint8Array {
+  const g = weightedGraph(config, weights);
+  const { dModel, nHeads, nLayers } = config;
+  const headDim = dModel / nHeads;
+  const rope = decoderPositions(config) === 'rope';
+  const axis = (i: number) => [intAttr('axis', i)];
+  const perm = (p: number[]) => [intsAttr('perm', p)];
+
+  const allowed = g.op('Unsqueeze', [
+    g.op('Cast', ['attention_mask'], [intAttr('to', OnnxDataType.BOOL)]),
+    g.int64Const([1, 2]),
+  ]); // [batch, 1, 1, shared + capacity + 1]
+  const maskedScore = g.floatConst(MASKED_SCORE);
+  /** [shared, capacity, 1]: where the probabilities of the three kinds of slot meet. */
+  const slotKinds = g.op(
+    'Concat',
+    [
+      g.op('Shape', [sharedKeyValueNames(0).key], [intAttr('start', 1), intAttr('end', 2)]),
+      g.op('Shape', ['past_key_values.0.key'], [intAttr('start', 2), intAttr('end', 3)]),
+      g.int64Const([1]),
+    ],
+    axis(0),
+  );
+  const scale = g.floatConst(1 / Math.sqrt(headDim));
+  const minusOne = g.floatConst(-1);
+  const gelu = (x: string) =>
+    g.op(
+      'Gelu',
+      [x],
+      [{ name: 'approximate', type: OnnxAttributeType.STRING, s: new TextEncoder().encode('tanh') }],
+    );
+  const linear = (x: string, weight: string, bias: string) => g.op('Gemm', [x, weight, bias]);
+  const layer = (i: number, part: string) => `layers.${i}.${part}`;
+  /** Heads of a [batch, n · headDim] row: [batch, n, 1, headDim]. */
+  const headsShape = (n: number) => g.int64Const([0, n, 1, headDim]);
+  const qkvHeads = headsShape(3 * nHeads);
+  const rowShape = g.int64Const([-1, dModel]);
+  /**
+   * a · b scaled by `scale` ≠ 1, which onnxruntime folds into the product: its CPU matrix product
+   * (MLAS) multiplies a single row with another kernel than several (other bits) unless the product
+   * is scaled, so each row's product with the shared slots is the same bits in a batch of any size.
+   * The weighted sum of the values has no scale of its own: it is scaled by −1 and subtracted
+   * (exact: a − (−c) is a + c to the bit).
+   */
+  const scaledMatMul = (a: string, b: string, by: string) => g.op('Mul', [g.op('MatMul', [a, b]), by]);
+  /** `batched`: [batch, heads, 1, n] ↔ [1, heads, batch, n], one product per head over every row. */
+  const headMajor = (x: string) => (products === 'batched' ? g.op('Transpose', [x], perm([2, 1, 0, 3])) : x);
+
+  const tokens = g.op('Gather', ['embed.tokens', 'input_ids']);
+  const embedded = rope ? tokens : g.op('Add', [tokens, g.op('Gather', ['embed.positions', 'position_ids'])]);
+  let h = g.op('Reshape', [embedded, rowShape]);
+  const rotate = rope ? ropeRotation(g, config) : undefined;
+  for (let i = 0; i < nLayers; i++) {
+    const names = newKeyValueNames(i);
+    const shared = sharedKeyValueNames(i);
+    const pastKey = `past_key_values.${i}.key`;
+    const pastValue = `past_key_values.${i}.value`;
+    const attn = ['q', 'k', 'v'].map((x) => layer(i, `attn.${x}`));
+    const qkv = g.op('Reshape', [
+      linear(
+        layerNorm(g, config, h, layer(i, 'ln1')),
+        g.op(
+          'Concat',
+          attn.map((x) => `${x}.weight`),
+          axis(1),
+        ),
+        g.op(
+          'Concat',
+          attn.map((x) => `${x}.bias`),
+          axis(0),
+        ),
+      ),
+      qkvHeads,
+    ]);
+    // q, k and v part along the heads; with RoPE, q and k are rotated together first.
+    const sizes = (parts: number[]) => g.int64Const(parts.map((n) => n * nHeads));
+    let parts: string[];
+    if (rotate) {
+      const [qk, v] = g.split(qkv, sizes([2, 1]), 1, 2, [undefined, names.value]);
+      parts = [...g.split(rotate(qk!), sizes([1, 1]), 1, 2, [undefined, names.key]), v!];
+    } else parts = g.split(qkv, sizes([1, 1, 1]), 1, 3, [undefined, names.key, names.value]);
+    const [q, key, value] = parts as [string, string, string];
+    const keysT = (k: string, rank: number) =>
+      g.op('Transpose', [k], perm(rank === 3 ? [0, 2, 1] : [0, 1, 3, 2]));
+    // softmax over [shared slots ++ cache slots ++ this token], split back:
+    // probs·V = probsShared·Vshared + probsPast·Vpast + probsNew·Vnew.
+    const scores = [
+      headMajor(scaledMatMul(headMajor(q), keysT(shared.key, 3), scale)),
+      scaledMatMul(q, keysT(pastKey, 4), scale),
+      scaledMatMul(q, keysT(key, 4), scale),
+    ];
+    const probs = g.op(
+      'Softmax',
+      [g.op('Where', [allowed, g.op('Concat', scores, axis(3)), maskedScore])],
+      axis(-1),
+    );
+    const [probsShared, probsPast, probsNew] = g.split(probs, slotKinds, 3, 3);
+    const attended = g.op('Sub', [
+      g.op('Add', [g.op('MatMul', [probsPast!, pastValue]), g.op('MatMul', [probsNew!, value])]),
+      headMajor(scaledMatMul(headMajor(probsShared!), shared.value, minusOne)),
+    ]);
+    const context = g.op('Reshape', [attended, rowShape]);
+    const o = layer(i, 'attn.o');
+    h = g.op('Add', [h, linear(context, `${o}.weight`, `${o}.bias`)]);
+    const [up, down] = [layer(i, 'mlp.up'), layer(i, 'mlp.down')];
+    const inner = gelu(linear(layerNorm(g, config, h, layer(i, 'ln2')), `${up}.weight`, `${up}.bias`));
+    h = g.op('Add', [h, linear(inner, `${down}.weight`, `${down}.bias`)]);
+  }
+  g.op(
+    'Unsqueeze',
+    [g.op('MatMul', [layerNorm(g, config, h, 'final_norm'), 'lm_head.weight']), g.int64Const([1])],
+    [],
+    'logits',
+  );
+
+  const inputs = [
+    tensorInfo('input_ids', OnnxDataType.INT64, ['batch_size', 1]),
+    tensorInfo('attention_mask', OnnxDataType.INT64, ['batch_size', 'total_sequence_length']),
+    tensorInfo('position_ids', OnnxDataType.INT64, ['batch_size', 1]),
+  ];
+  const outputs = [tensorInfo('logits', OnnxDataType.FLOAT, ['batch_size', 1, config.vocabSize])];
+  for (let i = 0; i < nLayers; i++) {
+    for (const kind of ['key', 'value'] as const) {
+      inputs.push(
+        tensorInfo(`past_key_values.${i}.${kind}`, OnnxDataType.FLOAT, [
+          'batch_size',
+          nHeads,
+          'past_sequence_length',
+          headDim,
+        ]),
+        tensorInfo(sharedKeyValueNames(i)[kind], OnnxDataType.FLOAT, [nHeads, 'shared_length', headDim]),
+      );
+      outputs.push(
+        tensorInfo(newKeyValueNames(i)[kind], OnnxDataType.FLOAT, ['batch_size', nHeads, 1, headDim]),
+      );
+    }
+  }
+  return encodeDecoder(g, inputs, outputs, DECODE_STEP_OPSET);
 }

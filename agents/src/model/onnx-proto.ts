@@ -100,7 +100,7 @@ message OperatorSetIdProto {
 export const OnnxDataType = { FLOAT: 1, INT32: 6, INT64: 7, BOOL: 9, FLOAT16: 10 } as const;
 
 /** ONNX AttributeProto.AttributeType values used here. */
-export const OnnxAttributeType = { FLOAT: 1, INT: 2, TENSOR: 4, INTS: 7 } as const;
+export const OnnxAttributeType = { FLOAT: 1, INT: 2, STRING: 3, TENSOR: 4, INTS: 7 } as const;
 
 let modelType: protobuf.Type | undefined;
 
@@ -130,6 +130,7 @@ export interface NodeProtoShape {
     type: number;
     i?: number;
     f?: number;
+    s?: Uint8Array;
     ints?: number[];
     t?: TensorProtoShape;
   }>;

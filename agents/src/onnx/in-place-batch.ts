@@ -22,7 +22,7 @@
  * The buffers outlive a batch: the next one reuses them.
  */
 import * as ort from 'onnxruntime-node';
-import { SHARED_VALUE_SIGN, type SharedSlotProducts } from '../model/decoder-graph.ts';
+import type { SharedSlotProducts } from '../model/decoder-graph.ts';
 import type { DecodeWatch } from './decode-profile.ts';
 import {
   type DecodeBatch,
@@ -91,7 +91,7 @@ export function productBlock(headDim: number): number {
 
 /**
  * Steps of at most this many rows multiply the shared slots one row at a time (`per-row`
- * products): at batch 1 that saves the 8 operators per layer that move rows head-major and back.
+ * products): at batch 1 that saves the 4 Transposes per layer that move rows head-major and back.
  * Both forms give a row the same bits.
  */
 export const PER_ROW_SHARED_PRODUCTS = 1;
@@ -105,10 +105,7 @@ interface SharedPrompt {
   start: number;
   /** Rows that attend to it. */
   rows: number;
-  /**
-   * Per layer key, value: [kvHeads, slots, headDim], zero past `length`, the values times
-   * `SHARED_VALUE_SIGN`.
-   */
+  /** Per layer key, value: [kvHeads, slots, headDim], zero past `length`. */
   keyValues: Float32Array[];
 }
 
@@ -203,12 +200,7 @@ export class InPlaceBatch implements DecodeBatch {
           : prompt.length;
       const keyValues = Array.from({ length: kvTensors }, (_, k) => {
         const data = new Float32Array(heads * slots * headDim);
-        for (let h = 0; h < heads; h++) {
-          const from = prefilledSlots(k, u, h);
-          const at = h * slots * headDim;
-          if (k % 2 === 0) data.set(from, at);
-          else for (let i = 0; i < from.length; i++) data[at + i] = SHARED_VALUE_SIGN * from[i]!;
-        }
+        for (let h = 0; h < heads; h++) data.set(prefilledSlots(k, u, h), h * slots * headDim);
         return data;
       });
       sharedAt.set(

@@ -22,6 +22,9 @@ export interface ScriptedPolicySettings {
   tokenizer?: Tokenizer;
 }
 
+/** Distinct texts a scripted policy keeps the ids of before it starts again empty. */
+const WRITTEN_ENTRIES = 4_096;
+
 /** Picks the calls of each turn, given the episode. */
 type CallScript = (
   binding: EpisodeBinding,
@@ -34,6 +37,7 @@ type CallScript = (
 function createScriptedPolicy(id: string, script: CallScript, settings: ScriptedPolicySettings): Policy {
   const format = settings.toolFormat ?? hermesToolCalls;
   const tokenizer = settings.tokenizer;
+  const written = new Map<string, { tokens: number[]; logprobs: number[] }>();
   const unbound: Policy = {
     id,
     version: 0,
@@ -67,12 +71,27 @@ function createScriptedPolicy(id: string, script: CallScript, settings: Scripted
       ...(native && !done ? { toolCalls: calls.map((c, i) => ({ id: `${id}-${i}`, ...c })) } : {}),
     };
     if (!tokenizer || !('tokens' in request)) return base;
-    const endOfTurn = tokenizer.specialTokens.get('<|im_end|>') ?? tokenizer.eosTokenIds[0];
-    if (endOfTurn === undefined)
-      throw new PolicyError(`the tokenizer of the ${id} policy has no end-of-turn token`);
-    // The members of a group write the same turns: they share the memo the agent loop tokenizes with.
-    const tokens = [...encodePieces(tokenizer, text), endOfTurn];
-    return { ...base, tokens, logprobs: new Array<number>(tokens.length).fill(0) };
+    const { tokens, logprobs } = sampledAs(tokenizer, text);
+    return { ...base, tokens, logprobs };
+  }
+
+  /**
+   * The ids of `text` plus the end-of-turn token, tokenized once per distinct text and policy: an
+   * engine samples ids and pays no tokenizer for what it writes, so neither does this stand-in for
+   * one (the members of a group write the same turns). The loop only reads a result's arrays.
+   */
+  function sampledAs(tokenizer: Tokenizer, text: string): { tokens: number[]; logprobs: number[] } {
+    let sample = written.get(text);
+    if (sample === undefined) {
+      const endOfTurn = tokenizer.specialTokens.get('<|im_end|>') ?? tokenizer.eosTokenIds[0];
+      if (endOfTurn === undefined)
+        throw new PolicyError(`the tokenizer of the ${id} policy has no end-of-turn token`);
+      const tokens = [...encodePieces(tokenizer, text), endOfTurn];
+      sample = { tokens, logprobs: new Array<number>(tokens.length).fill(0) };
+      if (written.size >= WRITTEN_ENTRIES) written.clear();
+      written.set(text, sample);
+    }
+    return sample;
   }
 
   return unbound;

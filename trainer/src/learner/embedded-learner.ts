@@ -22,6 +22,7 @@ import {
   resetOptimizerOf,
 } from './learner.ts';
 import { emptyLearnerProfile, type LearnerProfile, startThreadClock } from './learner-profile.ts';
+import type { OptimizerShards } from './optimizer-shards.ts';
 import { TfDecoder } from './tf-decoder.ts';
 import { wasmHeapBytes } from './wasm-memory.ts';
 
@@ -38,6 +39,12 @@ export interface EmbeddedLearnerSettings {
    * and the wasm heap stops at 4 GiB. Default 2^24: one sequence of 2,048 tokens with 4 heads.
    */
   maxAttentionScores?: number;
+  /**
+   * A data-parallel replica's part in the sharded optimiser step (`createWorkerLearner` sets it):
+   * the step runs through `shareGradients`, `reduceGradients`, `optimStep` and `receiveWeights`,
+   * and this replica keeps Adam's moments of the weights it owns only.
+   */
+  optimizerShards?: OptimizerShards;
 }
 
 const DEFAULT_ATTENTION_SCORES = 2 ** 24;
@@ -76,6 +83,9 @@ export class EmbeddedLearner implements Learner {
   private readonly adamM = new Map<string, tf.Variable>();
   private readonly adamV = new Map<string, tf.Variable>();
   private stepCount = 0;
+  private readonly shards?: OptimizerShards;
+  /** Sharded step, from `reduceGradients` to `receiveWeights`: which weights the batch has a gradient of. */
+  private reduced: boolean[] | undefined;
   private readonly microBatchSize: number;
   private readonly maxAttentionScores: number;
   private profile = emptyLearnerProfile();
@@ -87,6 +97,7 @@ export class EmbeddedLearner implements Learner {
     this.model = new TfDecoder(settings.decoder, settings.weights, decoderWeightShapes(settings.decoder));
     this.microBatchSize = settings.microBatchSize ?? 32;
     this.maxAttentionScores = settings.maxAttentionScores ?? DEFAULT_ATTENTION_SCORES;
+    if (settings.optimizerShards) this.shards = settings.optimizerShards;
   }
 
   get decoder(): DecoderConfig {
@@ -314,29 +325,87 @@ export class EmbeddedLearner implements Learner {
     }
   }
 
-  /** The accumulated gradient (data parallelism: summed over the replicas, then `setGradients`). */
+  /** The accumulated gradient, copied out. */
   async getGradients(): Promise<DecoderWeights | undefined> {
+    if (!this.gradients) return undefined;
+    return Object.fromEntries(
+      [...this.gradients].map(([name, g]) => [name, (g.dataSync() as Float32Array).slice()]),
+    );
+  }
+
+  /** Sharded step, first: this replica's accumulated gradient into shared memory; whether it had one. */
+  async shareGradients(): Promise<boolean> {
+    const s = this.sharding();
     return this.syncing(() => {
-      if (!this.gradients) return undefined;
-      return Object.fromEntries(
-        [...this.gradients].map(([name, g]) => [name, (g.dataSync() as Float32Array).slice()]),
-      );
+      const grads = this.gradients;
+      this.gradients = undefined;
+      this.reduced = undefined;
+      const n = s.names.length;
+      for (let k = 0; k < n; k++) {
+        const g = grads?.get(s.names[k]!);
+        s.present[s.replica * n + k] = g ? 1 : 0;
+        if (g) s.gradients[s.replica]![k]!.set(g.dataSync() as Float32Array);
+      }
+      if (grads) for (const g of grads.values()) g.dispose();
+      return grads !== undefined;
     });
   }
 
-  /** Replaces the accumulated gradient (undefined: none). */
-  async setGradients(gradients: DecoderWeights | undefined): Promise<void> {
+  /**
+   * Sharded step, second (every replica's gradient shared): the gradients of the weights this
+   * replica owns, summed over the replicas in replica order from zero, in float32 (as one learner
+   * summing the replicas' copies would), and each one's sum of squares for the gradient norm.
+   */
+  async reduceGradients(): Promise<void> {
+    const s = this.sharding();
     this.syncing(() => {
-      if (this.gradients) for (const g of this.gradients.values()) g.dispose();
-      this.gradients = undefined;
-      if (!gradients) return;
-      this.gradients = new Map(
-        [...this.model.variables].flatMap(([name, v]) => {
-          const data = gradients[name];
-          return data ? [[name, tf.tensor(data, v.shape)] as const] : [];
-        }),
-      );
+      const n = s.names.length;
+      const reduced: boolean[] = [];
+      const owned = new Map<string, tf.Tensor>();
+      for (let k = 0; k < n; k++) {
+        let present = false;
+        for (let r = 0; r < s.replicas; r++) if (s.present[r * n + k]) present = true;
+        reduced.push(present);
+        if (!present || s.owners[k] !== s.replica) continue;
+        const name = s.names[k]!;
+        const total = new Float32Array(s.weights[k]!.length);
+        for (let r = 0; r < s.replicas; r++) {
+          if (!s.present[r * n + k]) continue;
+          const g = s.gradients[r]![k]!;
+          for (let i = 0; i < g.length; i++) total[i]! += g[i]!;
+        }
+        const gradient = tf.tensor(total, this.model.variables.get(name)!.shape);
+        owned.set(name, gradient);
+        const squares = tf.tidy(() => tf.sum(tf.square(gradient)));
+        s.sumSquares[k] = squares.dataSync()[0] ?? 0;
+        squares.dispose();
+      }
+      this.gradients = owned;
+      this.reduced = reduced.some(Boolean) ? reduced : undefined;
     });
+  }
+
+  /** Sharded step, last (every owner's step taken): the weights other replicas own, as they left them. */
+  async receiveWeights(): Promise<void> {
+    const s = this.sharding();
+    this.syncing(() => {
+      const reduced = this.reduced;
+      this.reduced = undefined;
+      if (!reduced) return;
+      tf.tidy(() => {
+        for (let k = 0; k < s.names.length; k++) {
+          if (!reduced[k] || s.owners[k] === s.replica) continue;
+          const variable = this.model.variables.get(s.names[k]!)!;
+          variable.assign(tf.tensor(s.weights[k]!, variable.shape));
+        }
+      });
+    });
+  }
+
+  private sharding(): OptimizerShards {
+    if (!this.shards)
+      throw new Error('this learner takes whole optimiser steps: it was made without optimizerShards');
+    return this.shards;
   }
 
   /** Runs this replica's side of a gradient sync, counted as `sync` in the profile. */
@@ -369,23 +438,25 @@ export class EmbeddedLearner implements Learner {
     }
   }
 
+  /** Adam on every weight with a gradient (sharded: on those this replica owns, then shares them). */
   private adamStep(adam: AdamParams): OptimStepOutput {
-    const lr = adam.learningRate;
-    if (!(lr >= 0) || !Number.isFinite(lr))
-      throw new LearnerInputError(`adam.learningRate must be a finite number ≥ 0, got ${lr}`);
-    const beta1 = adam.beta1 ?? 0.9;
-    const beta2 = adam.beta2 ?? 0.95;
-    const eps = adam.eps ?? 1e-8;
-    const weightDecay = adam.weightDecay ?? 0;
-    const clip = adam.gradClipNorm ?? 1;
+    const { learningRate: lr, beta1, beta2, eps, weightDecay, gradClipNorm: clip } = adamSettings(adam);
     const grads = this.gradients;
-    if (!grads) throw new LearnerInputError('optimStep without gradients: call forwardBackward first');
+    const reduced = this.reduced;
+    if (!grads || (this.shards && !reduced))
+      throw new LearnerInputError('optimStep without gradients: call forwardBackward first');
     this.gradients = undefined;
     this.stepCount++;
     const t = this.stepCount;
-    const gradNorm = tf.tidy(() =>
-      Math.sqrt(tf.addN([...grads.values()].map((g) => tf.sum(tf.square(g)))).dataSync()[0] ?? 0),
-    );
+    // Global norm: √ of the per-weight sums of squares added in weight order (sharded: each
+    // computed by its owner; every replica adds them the same way, so all agree on the clip).
+    const gradNorm = tf.tidy(() => {
+      const squares =
+        this.shards && reduced
+          ? reduced.flatMap((present, k) => (present ? [tf.scalar(this.shards!.sumSquares[k]!)] : []))
+          : [...grads.values()].map((g) => tf.sum(tf.square(g)));
+      return Math.sqrt(tf.addN(squares).dataSync()[0] ?? 0);
+    });
     const scale = clip > 0 && gradNorm > clip ? clip / (gradNorm + 1e-6) : 1;
     const bias1 = 1 - beta1 ** t;
     const bias2 = 1 - beta2 ** t;
@@ -409,6 +480,11 @@ export class EmbeddedLearner implements Learner {
         variable.assign(tf.sub(decayed, tf.mul(update, lr)));
       }
     });
+    if (this.shards) {
+      const { names, weights } = this.shards;
+      for (const [k, name] of names.entries())
+        if (grads.has(name)) weights[k]!.set(this.model.variables.get(name)!.dataSync() as Float32Array);
+    }
     for (const g of grads.values()) g.dispose();
     this.profile.steps++;
     return { metrics: { grad_norm: gradNorm, learning_rate: lr, step: t, clipped: scale < 1 ? 1 : 0 } };
@@ -443,6 +519,7 @@ export class EmbeddedLearner implements Learner {
     this.model.assign(state.weights);
     if (this.gradients) for (const g of this.gradients.values()) g.dispose();
     this.gradients = undefined;
+    this.reduced = undefined;
     for (const [target, source] of [
       [this.adamM, state.adamM],
       [this.adamV, state.adamV],
@@ -452,6 +529,8 @@ export class EmbeddedLearner implements Learner {
       for (const [name, data] of Object.entries(source)) {
         const variable = this.model.variables.get(name);
         if (!variable) throw new LearnerInputError(`loadState: optimiser state for unknown weight ${name}`);
+        if (this.shards && this.shards.owners[this.shards.names.indexOf(name)] !== this.shards.replica)
+          continue; // its owner keeps it
         target.set(name, tf.variable(tf.tensor(data, variable.shape), false));
       }
     }
@@ -463,6 +542,21 @@ export class EmbeddedLearner implements Learner {
     for (const v of [...this.adamM.values(), ...this.adamV.values()]) v.dispose();
     if (this.gradients) for (const g of this.gradients.values()) g.dispose();
   }
+}
+
+/** Adam's settings with their defaults; a learning rate that is not a finite number ≥ 0 is refused. */
+export function adamSettings(adam: AdamParams): Required<AdamParams> {
+  const lr = adam.learningRate;
+  if (!(lr >= 0) || !Number.isFinite(lr))
+    throw new LearnerInputError(`adam.learningRate must be a finite number ≥ 0, got ${lr}`);
+  return {
+    learningRate: lr,
+    beta1: adam.beta1 ?? 0.9,
+    beta2: adam.beta2 ?? 0.95,
+    eps: adam.eps ?? 1e-8,
+    weightDecay: adam.weightDecay ?? 0,
+    gradClipNorm: adam.gradClipNorm ?? 1,
+  };
 }
 
 /**

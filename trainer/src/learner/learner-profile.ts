@@ -34,7 +34,7 @@ export interface LearnerProfile {
   replicas?: ReplicaProfile[];
   /**
    * Learner in worker threads: each call to a worker since the last profile (the latest
-   * `MAX_TIMED_CALLS`), stamped on the process clock, and the calling thread's gradient sums.
+   * `MAX_TIMED_CALLS`), stamped on the process clock.
    */
   calls?: WorkerCallTiming[];
 }
@@ -42,10 +42,7 @@ export interface LearnerProfile {
 /** The latest calls a worker learner keeps for its profile (a run that never takes one stays bounded). */
 export const MAX_TIMED_CALLS = 4096;
 
-/**
- * One call to a learner worker, each stamp in ms on `processClockMs`. A gradient sum on the calling
- * thread is a call of `replica` -1 whose stamps all fall within the sum.
- */
+/** One call to a learner worker, each stamp in ms on `processClockMs`. */
 export interface WorkerCallTiming {
   method: string;
   replica: number;

@@ -1,7 +1,12 @@
 import { initDecoderWeights } from '@toolgym/agents';
 import { describe, expect, it } from 'vitest';
-import { createEmbeddedLearner } from './embedded-learner.ts';
-import { datumFromSequence, type ForwardBackwardOutput, LearnerInputError } from './learner.ts';
+import { createEmbeddedLearner, lossUnits } from './embedded-learner.ts';
+import {
+  type AdamParams,
+  datumFromSequence,
+  type ForwardBackwardOutput,
+  LearnerInputError,
+} from './learner.ts';
 import { TEST_DECODER } from './test-decoder.ts';
 import { createWorkerLearner, shardData } from './worker-learner.ts';
 
@@ -123,6 +128,56 @@ describe('worker learner (the embedded learner in a worker thread)', () => {
     }
   });
 
+  it('shards the optimiser step: the same bits of weights and Adam state as one learner stepping on the summed gradient', async () => {
+    const weights = initDecoderWeights(decoder, { seed: 11, std: 0.2 });
+    // One micro-batch per shard, so the reference adds the two shards' gradients once, as the owners do.
+    const local = await createEmbeddedLearner({ decoder, weights });
+    const parallel = await createWorkerLearner({ decoder, weights }, 2);
+    const bytes = (a: Float32Array | undefined) =>
+      a ? Buffer.from(a.buffer, a.byteOffset, a.byteLength) : a;
+    const expectSameState = async (when: string) => {
+      const [a, b] = [await local.saveState(), await parallel.saveState()];
+      expect(b.step, when).toBe(a.step);
+      for (const key of ['weights', 'adamM', 'adamV'] as const) {
+        expect(Object.keys(b[key]), `${when}: ${key}`).toEqual(Object.keys(a[key])); // gathered from both owners
+        for (const [name, values] of Object.entries(a[key]))
+          expect(bytes(b[key][name])!.equals(bytes(values)!), `${when}: ${key} ${name}`).toBe(true);
+      }
+      return a;
+    };
+    const step = async (aggregation: 'token-mean' | 'token-sum', adam: AdamParams) => {
+      const config = { clipHigh: 0.28, aggregation };
+      const shard = { batchUnits: lossUnits(data, aggregation), batchTokens: lossUnits(data, 'token-mean') };
+      for (const s of shardData(data, 2)) await local.forwardBackward(s.data, 'ppo', config, shard);
+      await parallel.forwardBackward(data, 'ppo', config);
+      const [a, b] = [await local.optimStep(adam), await parallel.optimStep(adam)];
+      expect(b.metrics).toEqual(a.metrics); // the gradient norm to the bit
+      return a.metrics;
+    };
+    try {
+      await step('token-mean', { learningRate: 0.02 });
+      // a step clipped by the global norm, with weight decay
+      expect(
+        (await step('token-sum', { learningRate: 0.01, gradClipNorm: 0.05, weightDecay: 0.1 })).clipped,
+      ).toBe(1);
+      const saved = await expectSameState('after two steps');
+      await Promise.all([local.resetOptimizer(), parallel.resetOptimizer()]);
+      expect(Object.keys((await parallel.saveState()).adamM)).toEqual([]);
+      await step('token-mean', { learningRate: 0.02 });
+      await expectSameState('after resetOptimizer and a step');
+      // loadState hands each owner its moments; training continues from them
+      await Promise.all([local.loadState(saved), parallel.loadState(saved)]);
+      await step('token-mean', { learningRate: 0.02 });
+      await expectSameState('after loadState and a step');
+      await Promise.all([local.loadWeights(weights), parallel.loadWeights(weights)]);
+      await step('token-mean', { learningRate: 0.02 });
+      await expectSameState('after loadWeights and a step');
+    } finally {
+      await local.close();
+      await parallel.close();
+    }
+  });
+
   it('refuses a young generation that is not a positive number of MB', async () => {
     const weights = initDecoderWeights(decoder, { seed: 1 });
     for (const youngGenerationMb of [0, -8, Number.NaN])
@@ -142,13 +197,9 @@ describe('worker learner (the embedded learner in a worker thread)', () => {
         await learner.optimStep({ learningRate: 0.02 });
       }
       const { calls } = await plain.takeProfile();
+      const sharded = ['forwardBackward', 'shareGradients', 'reduceGradients', 'optimStep', 'receiveWeights'];
       expect(calls!.map((c) => `${c.method}:${c.replica}`).sort()).toEqual(
-        [
-          ...[0, 1].flatMap((k) =>
-            ['forwardBackward', 'getGradients', 'setGradients', 'optimStep'].map((m) => `${m}:${k}`),
-          ),
-          'sum:-1',
-        ].sort(),
+        [0, 1].flatMap((k) => sharded.map((m) => `${m}:${k}`)).sort(),
       );
       for (const c of calls!) {
         // `posted` is the calling thread's, so the worker may have the message before it
@@ -157,11 +208,12 @@ describe('worker learner (the embedded learner in a worker thread)', () => {
         expect(c.posted).toBeGreaterThanOrEqual(c.sent);
         expect(c.posted).toBeLessThanOrEqual(c.replied);
       }
-      // the sum runs between the gradients coming out and going back in
+      // each phase of the sharded step starts once every replica has ended the one before
       const at = (method: string) => calls!.filter((c) => c.method === method);
-      const sum = at('sum')[0]!;
-      for (const c of at('getGradients')) expect(c.replied).toBeLessThanOrEqual(sum.started);
-      for (const c of at('setGradients')) expect(c.sent).toBeGreaterThanOrEqual(sum.ended);
+      for (const [before, after] of sharded.slice(1).map((m, i) => [sharded[i]!, m] as const))
+        for (const c of at(after))
+          for (const d of at(before))
+            expect(c.started, `${before} → ${after}`).toBeGreaterThanOrEqual(d.ended);
       expect((await plain.takeProfile()).calls).toEqual([]); // taken once
       const [a, b] = [await plain.saveState(), await young.saveState()];
       for (const key of ['weights', 'adamM', 'adamV'] as const)

@@ -6,23 +6,26 @@
  *
  * With `workers` > 1 the learner is data-parallel: every worker holds a replica; a batch is split
  * into shards of similar sequence length (`shardData`), each weighed against the whole batch's loss
- * units, so the replicas' gradients add up to the batch's. Before each optimiser step the gradients are summed
- * and every replica takes the same Adam step, so the replicas stay identical.
+ * units, so the replicas' gradients add up to the batch's. The optimiser step is sharded between the
+ * replicas (`optimizer-shards.ts`): each sums the gradients of the weights it owns through shared
+ * memory, takes their Adam step and shares the new weights, so the replicas stay identical and
+ * the calling thread only coordinates.
  *
  * An error the learner throws comes back as the same error class (`LearnerInputError` stays one);
  * a worker that dies fails every pending and later call with the reason, rather than hanging.
  */
 import { Worker } from 'node:worker_threads';
-import type { DecoderWeights } from '@toolgym/agents/decoder-config';
+import { decoderWeightShapes } from '@toolgym/agents/decoder-config';
 import { ToolGymError } from '@toolgym/protocol';
 import { DEFAULT_POLICY_LOSS } from '../algorithms/policy-loss.ts';
 import type { LossFnName } from '../algorithms/policy-losses.ts';
-import { type EmbeddedLearnerSettings, lossUnits, validateData } from './embedded-learner.ts';
+import { adamSettings, type EmbeddedLearnerSettings, lossUnits, validateData } from './embedded-learner.ts';
 import {
   type Datum,
   type ForwardBackwardOutput,
   type Learner,
   LearnerInputError,
+  type LearnerState,
   type LossFnConfig,
   resetOptimizerOf,
 } from './learner.ts';
@@ -33,9 +36,9 @@ import {
   MAX_TIMED_CALLS,
   processClockMs,
   startThreadClock,
-  threadTimes,
   type WorkerCallTiming,
 } from './learner-profile.ts';
+import { allocateOptimizerShards } from './optimizer-shards.ts';
 
 /** The learner behind worker threads, and where its steps' time went. */
 export interface WorkerLearner extends Learner {
@@ -204,9 +207,13 @@ export async function createWorkerLearner(
     throw new LearnerInputError(`youngGenerationMb must be a number of MB > 0, got ${young}`);
   const replicas: Array<Awaited<ReturnType<typeof startWorker>>> = [];
   const calls: WorkerCallTiming[] = [];
+  const shards =
+    workers > 1 ? allocateOptimizerShards(decoderWeightShapes(settings.decoder), workers) : undefined;
+  const replicaSettings = (replica: number): EmbeddedLearnerSettings =>
+    shards ? { ...settings, optimizerShards: { ...shards, replica } } : settings;
   try {
     for (const r of await Promise.allSettled(
-      Array.from({ length: workers }, (_, k) => startWorker(settings, options, k, calls)),
+      Array.from({ length: workers }, (_, k) => startWorker(replicaSettings(k), options, k, calls)),
     )) {
       if (r.status === 'rejected') throw r.reason;
       replicas.push(r.value);
@@ -227,6 +234,18 @@ export async function createWorkerLearner(
       return await call;
     } finally {
       sharedCallMs += performance.now() - started;
+    }
+  };
+
+  /** Runs the calling thread's side of a sharded step's sync, counted as `sync` in its profile. */
+  const sync = async (step: () => Promise<unknown>) => {
+    const started = performance.now();
+    const stop = startThreadClock(own);
+    try {
+      await step();
+    } finally {
+      stop();
+      own.ms.sync += performance.now() - started;
     }
   };
 
@@ -266,38 +285,16 @@ export async function createWorkerLearner(
     forward: (data, lossFn, config) => sharded('forward', data, lossFn, config),
     forwardBackward: (data, lossFn, config) => sharded('forwardBackward', data, lossFn, config),
     async optimStep(adam) {
-      const syncStart = performance.now();
-      const stop = startThreadClock(own);
-      if (replicas.length > 1) {
-        const parts = (await all('getGradients')) as Array<DecoderWeights | undefined>;
-        const present = parts.filter((p): p is DecoderWeights => p !== undefined);
-        if (present.length > 0) {
-          const sumStart = processClockMs();
-          const sumTimes = threadTimes();
-          const sum: DecoderWeights = {};
-          for (const p of present)
-            for (const [name, g] of Object.entries(p)) {
-              const total = sum[name] ?? new Float32Array(g.length);
-              for (let i = 0; i < g.length; i++) total[i]! += g[i]!;
-              sum[name] = total;
-            }
-          const [sumEnd, summed] = [processClockMs(), threadTimes()];
-          const during = { sent: sumStart, posted: sumStart, received: sumStart, started: sumStart };
-          calls.push({
-            method: 'sum',
-            replica: -1,
-            ...during,
-            ended: sumEnd,
-            replied: sumEnd,
-            cpuMs: summed.cpuMs - sumTimes.cpuMs,
-            runQueueMs: summed.runQueueMs - sumTimes.runQueueMs,
-          });
-          await all('setGradients', sum);
-        }
+      if (replicas.length === 1) {
+        const [out] = await timed(all('optimStep', adam));
+        return out;
       }
-      stop();
-      own.ms.sync += performance.now() - syncStart;
+      adamSettings(adam); // a bad setting fails here, before the replicas give up their gradients
+      await sync(async () => {
+        if ((await all('shareGradients')).some(Boolean)) await all('reduceGradients');
+      });
       const [out] = await timed(all('optimStep', adam));
+      await sync(() => all('receiveWeights'));
       return out;
     },
     async takeProfile() {
@@ -323,7 +320,20 @@ export async function createWorkerLearner(
     loadWeights: async (weights) => {
       await all('loadWeights', weights);
     },
-    saveState: () => first.call('saveState'),
+    async saveState() {
+      const parts = (await all('saveState')) as LearnerState[];
+      if (!shards) return parts[0]!;
+      // Adam's moments of each weight from its owner, in weight order.
+      const gather = (key: 'adamM' | 'adamV') => {
+        const out: LearnerState['adamM'] = {};
+        for (const [k, name] of shards.names.entries()) {
+          const moment = parts[shards.owners[k]!]![key][name];
+          if (moment) out[name] = moment;
+        }
+        return out;
+      };
+      return { ...parts[0]!, adamM: gather('adamM'), adamV: gather('adamV') };
+    },
     loadState: async (state) => {
       await all('loadState', state);
     },

@@ -1,0 +1,43 @@
+import { decoderWeightShapes } from '@toolgym/agents/decoder-config';
+import { describe, expect, it } from 'vitest';
+import { allocateOptimizerShards, assignOwners } from './optimizer-shards.ts';
+import { TEST_DECODER } from './test-decoder.ts';
+
+describe('optimiser shards', () => {
+  it('give each weight one owner, balanced by element count, the same on every call', () => {
+    const shapes = decoderWeightShapes(TEST_DECODER);
+    const sizes = Object.values(shapes).map((s) => s.reduce((a, b) => a * b, 1));
+    for (const replicas of [2, 3]) {
+      const owners = assignOwners(sizes, replicas);
+      expect(owners).toEqual(assignOwners(sizes, replicas));
+      const load = Array.from({ length: replicas }, (_, r) =>
+        sizes.reduce((sum, size, k) => sum + (owners[k] === r ? size : 0), 0),
+      );
+      expect(load.reduce((a, b) => a + b, 0)).toBe(sizes.reduce((a, b) => a + b, 0));
+      // greedy largest-first: no replica holds more than the lightest one plus the largest tensor
+      expect(Math.max(...load) - Math.min(...load)).toBeLessThanOrEqual(Math.max(...sizes));
+      expect(Math.min(...load)).toBeGreaterThan(0);
+    }
+    // ties go to the lower replica, the larger tensor first
+    expect(assignOwners([4, 8, 4, 4], 2)).toEqual([1, 0, 1, 0]);
+  });
+
+  it('lay every replica’s gradient and the new weight of a tensor side by side in one shared buffer', () => {
+    const shards = allocateOptimizerShards({ a: [2, 3], b: [5] }, 2);
+    expect(shards.names).toEqual(['a', 'b']);
+    const [a0, a1] = [shards.gradients[0]![0]!, shards.gradients[1]![0]!];
+    expect([a0.length, a1.length, shards.weights[0]!.length, shards.gradients[0]![1]!.length]).toEqual([
+      6, 6, 6, 5,
+    ]);
+    expect(a0.buffer).toBeInstanceOf(SharedArrayBuffer);
+    expect(a1.buffer).toBe(a0.buffer);
+    a0.fill(1);
+    a1.fill(2);
+    shards.weights[0]!.fill(3);
+    expect([...a0, ...a1, ...shards.weights[0]!]).toEqual([
+      ...Array(6).fill(1),
+      ...Array(6).fill(2),
+      ...Array(6).fill(3),
+    ]);
+  });
+});
