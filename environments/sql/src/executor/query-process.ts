@@ -3,12 +3,19 @@
  * separate process because better-sqlite3 is synchronous and a running SQLite statement cannot
  * be interrupted from JavaScript; the pool kills this process when a query overruns its limit.
  */
+import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import type { FromExecutor, QueryRequest, QueryResult, SqlValue, ToExecutor } from './messages.ts';
 
 const connections = new Map<string, Database.Database>();
+/** How often the watchdog checks that the pool's process is still this one's parent. */
+const PARENT_POLL_MS = 500;
 
-function connectionFor(session: string, database: string, doubleQuotedStrings: string | undefined): Database.Database {
+function connectionFor(
+  session: string,
+  database: string,
+  doubleQuotedStrings: string | undefined,
+): Database.Database {
   const key = `${session}\u0000${database}\u0000${doubleQuotedStrings ?? ''}`;
   let db = connections.get(key);
   if (!db) {
@@ -89,3 +96,15 @@ process.send?.({ ready: true } satisfies FromExecutor);
 
 // The pool went away (its process exited): nothing is left to serve.
 process.on('disconnect', () => process.exit(0));
+
+/**
+ * A runaway query blocks this thread, so 'disconnect' never fires while it runs: a pool whose
+ * process was killed would leave it burning a core forever. A watchdog thread notices that the
+ * parent is gone (this process was re-parented) and kills the whole process from there.
+ */
+const watchdog = new Worker(
+  `const { workerData: parent } = require('node:worker_threads');
+   setInterval(() => { if (process.ppid !== parent) process.kill(process.pid, 'SIGKILL'); }, ${PARENT_POLL_MS});`,
+  { eval: true, execArgv: [], workerData: process.ppid },
+);
+watchdog.unref();
