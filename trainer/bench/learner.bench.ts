@@ -35,7 +35,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { type DecoderConfig, initDecoderWeights } from '@toolgym/agents';
 import { useBackend } from '../src/learner/backend.ts';
 import { createEmbeddedLearner, type EmbeddedLearnerSettings } from '../src/learner/embedded-learner.ts';
-import { type Datum, datumFromSequence, type Learner } from '../src/learner/learner.ts';
+import type { Learner } from '../src/learner/learner.ts';
 import {
   type LearnerPhase,
   type LearnerProfile,
@@ -44,6 +44,7 @@ import {
   threadTimes,
 } from '../src/learner/learner-profile.ts';
 import { createWorkerLearner, type WorkerLearner } from '../src/learner/worker-learner.ts';
+import { benchBatch, mainJobDecoder } from './learner-bench-batch.ts';
 import { type StepSpan, workerTimeline } from './worker-timeline.ts';
 
 const args = process.argv.slice(2);
@@ -51,18 +52,13 @@ const arg = (name: string, fallback: number) => {
   const i = args.indexOf(`--${name}`);
   return i >= 0 ? Number(args[i + 1]) : fallback;
 };
-// The main job's model (configs/compose-main.yaml): byte vocabulary + 17 tool tokens, RoPE;
-// `--learned` measures GPT-2's learned position table instead.
-const decoder: DecoderConfig = {
+// `--learned` measures GPT-2's learned position table instead of RoPE.
+const decoder = mainJobDecoder({
   vocabSize: arg('vocab', 280),
   dModel: arg('d', 64),
   nLayers: arg('layers', 2),
-  nHeads: 4,
-  dFF: arg('d', 64) * 4,
-  maxPositions: 256,
-  layerNormEps: 1e-5,
   positions: args.includes('--learned') ? 'learned' : 'rope',
-};
+});
 const batch = arg('batch', 64);
 const seq = arg('seq', 96);
 const repeats = arg('repeats', 5);
@@ -124,14 +120,7 @@ async function matmulGflops(): Promise<{ wall: number; cpu: number }> {
   return { wall: best, cpu: bestCpu };
 }
 
-const data: Datum[] = Array.from({ length: batch }, (_, b) => {
-  const tokens = Array.from({ length: seq + 1 }, (_, i) => (b * 31 + i * 7) % 256);
-  return datumFromSequence(
-    tokens,
-    tokens.map(() => 1),
-    { advantages: tokens.map(() => 1), logprobs: tokens.map(() => -5) },
-  );
-});
+const data = benchBatch(batch, seq);
 
 /** A learner whose step time can be split by phase (the embedded one, in process or in workers). */
 type ProfiledLearner = Learner & { takeProfile(): Promise<LearnerProfile> };

@@ -14,11 +14,11 @@
  * Options: --steps 30 --warmup 15
  */
 import { loadavg } from 'node:os';
-import { type DecoderConfig, initDecoderWeights } from '@toolgym/agents';
+import { initDecoderWeights } from '@toolgym/agents';
 import { decoderWeightShapes } from '@toolgym/agents/decoder-config';
 import { createEmbeddedLearner, type EmbeddedLearner } from '../src/learner/embedded-learner.ts';
-import { type Datum, datumFromSequence } from '../src/learner/learner.ts';
 import { allocateOptimizerShards } from '../src/learner/optimizer-shards.ts';
+import { benchBatch, mainJobDecoder } from './learner-bench-batch.ts';
 
 const args = process.argv.slice(2);
 const arg = (name: string, fallback: number) => {
@@ -27,32 +27,12 @@ const arg = (name: string, fallback: number) => {
 };
 const steps = arg('steps', 30);
 const warmup = arg('warmup', 15);
-const decoder: DecoderConfig = {
-  vocabSize: 280,
-  dModel: 64,
-  nLayers: 2,
-  nHeads: 4,
-  dFF: 256,
-  maxPositions: 256,
-  layerNormEps: 1e-5,
-  positions: 'rope',
-};
+const decoder = mainJobDecoder();
 const weights = initDecoderWeights(decoder, { seed: 1, std: 0.05 });
-let state = 7;
-const random = () => {
-  state = (state * 1103515245 + 12345) % 2147483648;
-  return state / 2147483648;
-};
-const data: Datum[] = Array.from({ length: 64 }, () => {
-  const tokens = Array.from({ length: 96 }, () => Math.floor(random() * decoder.vocabSize));
-  return datumFromSequence(
-    tokens,
-    tokens.map(() => 1),
-    { advantages: tokens.map(() => random() - 0.5), logprobs: tokens.map(() => -5) },
-  );
-});
+const seq = 96;
+const data = benchBatch(64, seq);
 const shardsOfData = [data.slice(0, 32), data.slice(32)];
-const shard = { batchUnits: 64 * 95, batchTokens: 64 * 95 };
+const shard = { batchUnits: 64 * seq, batchTokens: 64 * seq };
 const adam = { learningRate: 1e-3 };
 
 const shared = allocateOptimizerShards(decoderWeightShapes(decoder), 2);
