@@ -15,7 +15,8 @@
  * GRPO-like batches, groups of 8 rows whose prompts differ in length from group to group (the
  * invariant engine prefills each length on its own). A third runs `sharedPrompts: true` in the same
  * rounds, and its one-prompt speed against the default's batch 1 as the median of per-round ratios,
- * which a ratio near 1 needs (each batch-1 sample is one short generation). `--profile` splits a decode step into JS preparation, `session.run`, KV-cache handling and
+ * which a ratio near 1 needs (each batch-1 sample is one short generation). Every sample starts after a
+ * full garbage collection, outside its timing, so it does not pay for an earlier sample's garbage. `--profile` splits a decode step into JS preparation, `session.run`, KV-cache handling and
  * sampling (DecodeProfile, CPU ms), per batch size. Then the same generation with the cache at batch 1
  * and 32 through `toolgym policy serve`'s HTTP server (POST /v1/completions with token ids, the way
  * the `openai` policy backend calls it) against in process, in wall time.
@@ -24,6 +25,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { ChatTemplate } from '../src/chat/chat-template.ts';
 import { createDefaultModel, DEFAULT_DECODER_CONFIG } from '../src/model/write-model-directory.ts';
 import { cpuMs, type DecodePhase, DecodeProfile, type PhaseTotals } from '../src/onnx/decode-profile.ts';
@@ -48,6 +51,15 @@ const repeats = Number(values.repeats);
 const threads = Number(values.threads);
 /** Full recompute is slow; it is the baseline at these batch sizes only. */
 const recomputeBatches = new Set([1, 32]);
+
+/**
+ * A full garbage collection. V8 collects on helper threads too (concurrent marking, sweeping, freeing
+ * the buffers onnxruntime returns), and the process's CPU clock counts them: a collection that a
+ * batch-32 run started finished inside the next batch-1 sample, adding up to 30 ms of CPU to a 45 ms
+ * sample. So each sample starts from a collected heap, and pays for its own garbage's collections only.
+ */
+setFlagsFromString('--expose-gc');
+const collectGarbage = runInNewContext('gc') as () => void;
 
 /** Generated tokens per second of wall time and per second of CPU time. */
 interface Speed {
@@ -117,6 +129,8 @@ try {
     profile?: DecodeProfile,
     prompts: Prompts = 'same',
   ): Promise<Speed> {
+    collectGarbage();
+    await new Promise((resolve) => setImmediate(resolve));
     policy.profile = profile;
     const wallStart = performance.now();
     const cpuStart = cpuMs();
