@@ -15,8 +15,9 @@
  * GRPO-like batches, groups of 8 rows whose prompts differ in length from group to group (the
  * invariant engine prefills each length on its own). A third runs `sharedPrompts: true` in the same
  * rounds, and its one-prompt speed against the default's batch 1 as the median of per-round ratios,
- * which a ratio near 1 needs (each batch-1 sample is one short generation). Every sample starts after a
- * full garbage collection, outside its timing, so it does not pay for an earlier sample's garbage. `--profile` splits a decode step into JS preparation, `session.run`, KV-cache handling and
+ * which a ratio near 1 needs (each batch-1 sample is one short generation). Every cached sample
+ * follows an untimed run of the same generation, so it does not pay for collecting an earlier
+ * sample's garbage. `--profile` splits a decode step into JS preparation, `session.run`, KV-cache handling and
  * sampling (DecodeProfile, CPU ms), per batch size. Then the same generation with the cache at batch 1
  * and 32 through `toolgym policy serve`'s HTTP server (POST /v1/completions with token ids, the way
  * the `openai` policy backend calls it) against in process, in wall time.
@@ -25,8 +26,6 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { ChatTemplate } from '../src/chat/chat-template.ts';
 import { createDefaultModel, DEFAULT_DECODER_CONFIG } from '../src/model/write-model-directory.ts';
 import { cpuMs, type DecodePhase, DecodeProfile, type PhaseTotals } from '../src/onnx/decode-profile.ts';
@@ -51,15 +50,6 @@ const repeats = Number(values.repeats);
 const threads = Number(values.threads);
 /** Full recompute is slow; it is the baseline at these batch sizes only. */
 const recomputeBatches = new Set([1, 32]);
-
-/**
- * A full garbage collection. V8 collects on helper threads too (concurrent marking, sweeping, freeing
- * the buffers onnxruntime returns), and the process's CPU clock counts them: a collection that a
- * batch-32 run started finished inside the next batch-1 sample, adding up to 30 ms of CPU to a 45 ms
- * sample. So each sample starts from a collected heap, and pays for its own garbage's collections only.
- */
-setFlagsFromString('--expose-gc');
-const collectGarbage = runInNewContext('gc') as () => void;
 
 /** Generated tokens per second of wall time and per second of CPU time. */
 interface Speed {
@@ -122,19 +112,9 @@ try {
     groups: (i) => promptOf(Math.floor(i / 8), 3 * Math.floor(i / 8)),
   };
 
-  /** Generation speed of one batch; with `profile`, the phases of that run are added to it. */
-  async function speedOf(
-    policy: OnnxPolicy,
-    batch: number,
-    profile?: DecodeProfile,
-    prompts: Prompts = 'same',
-  ): Promise<Speed> {
-    collectGarbage();
-    await new Promise((resolve) => setImmediate(resolve));
-    policy.profile = profile;
-    const wallStart = performance.now();
-    const cpuStart = cpuMs();
-    const results = await Promise.all(
+  /** Generates `batch` rows of `prompts` to the end. */
+  const generate = (policy: OnnxPolicy, batch: number, prompts: Prompts) =>
+    Promise.all(
       Array.from({ length: batch }, (_, i) =>
         policy.enqueue({
           tokens: promptsOf[prompts](i),
@@ -143,6 +123,28 @@ try {
         }),
       ),
     );
+
+  /**
+   * Generation speed of one batch; with `profile`, the phases of that run are added to it. With
+   * `settle` (default), the same generation runs once untimed first. V8 collects garbage on helper
+   * threads too (concurrent marking and sweeping), which the process's CPU clock counts, and a
+   * collection that the previous sample started finishes in the next one: after a batch-32 run, the
+   * next batch-1 sample took 18 ms more CPU (median; up to 30 ms on a 45 ms sample). After an untimed
+   * run of its own kind a sample pays for its own kind's garbage only. (A forced full collection
+   * before each sample instead made batch-1 samples about 10% dearer than back-to-back ones.)
+   */
+  async function speedOf(
+    policy: OnnxPolicy,
+    batch: number,
+    profile?: DecodeProfile,
+    prompts: Prompts = 'same',
+    settle = true,
+  ): Promise<Speed> {
+    if (settle) await generate(policy, batch, prompts);
+    policy.profile = profile;
+    const wallStart = performance.now();
+    const cpuStart = cpuMs();
+    const results = await generate(policy, batch, prompts);
     const tokens = results.reduce((n, r) => n + r.tokens!.length, 0);
     policy.profile = undefined;
     return {
@@ -234,7 +236,9 @@ try {
   }
   const batchOne = same.get(1) ?? { wall: 0, cpu: 0 };
   for (const batch of batches) {
-    const recompute = recomputeBatches.has(batch) ? await speedOf(policies.recompute, batch) : undefined;
+    const recompute = recomputeBatches.has(batch)
+      ? await speedOf(policies.recompute, batch, undefined, 'same', false)
+      : undefined;
     const cache = same.get(batch)!;
     const own = distinct.get(batch) ?? cache;
     const sharing = shared.get(batch) ?? cache;
