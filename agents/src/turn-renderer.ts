@@ -50,6 +50,21 @@ export class RenderCache {
   /** Conversation shapes (`conversationShape`) whose first episode has had its full check. */
   private readonly shapesChecked = new Set<string>();
   private episodes = 0;
+  private longestAfterPrompt = 0;
+
+  /**
+   * Room a new record keeps beyond its prompt, in tokens: half again the most any episode of the
+   * run has added after its prompt so far, so most records are made once at about their final
+   * size instead of growing or keeping half a prompt unused; undefined before the first episode.
+   */
+  get recordHeadroom(): number | undefined {
+    return this.longestAfterPrompt > 0 ? Math.max(32, Math.ceil(this.longestAfterPrompt * 1.5)) : undefined;
+  }
+
+  /** Notes how many tokens an episode's record held after its prompt when it ended. */
+  noteRecord(afterPrompt: number): void {
+    if (afterPrompt > this.longestAfterPrompt) this.longestAfterPrompt = afterPrompt;
+  }
 
   /** The prompt rendered for messages the template sees as `messages`, if any. */
   prompt(messages: readonly Message[]): Observation | undefined {
@@ -235,16 +250,25 @@ function slotField(text: string, split: SpecialSplit, values: string[]): string 
  */
 function slotShape(messages: readonly Message[], split: SpecialSplit, values: string[]): string {
   let key = '';
-  for (const m of messages) {
-    // Fields are separated by NUL, messages by two: neither occurs in a role, a mark or a special token.
-    key += `${m.role}\0${slotField(m.content, split, values)}`;
-    if (m.role === 'tool') {
-      if (m.name !== undefined) key += `\0name ${slotField(m.name, split, values)}`;
-      if (m.toolCallId !== undefined) key += `\0id ${slotField(m.toolCallId, split, values)}`;
-    }
-    key += '\0\0';
-  }
+  for (const m of messages) key += messageShape(m, split, values);
   return key;
+}
+
+/** One message's part of `slotShape`'s key; its runs are pushed onto `values`. */
+function messageShape(m: Message, split: SpecialSplit, values: string[]): string {
+  // Fields are separated by NUL, messages by two: neither occurs in a role, a mark or a special token.
+  let key = `${m.role}\0${slotField(m.content, split, values)}`;
+  if (m.role === 'tool') {
+    if (m.name !== undefined) key += `\0name ${slotField(m.name, split, values)}`;
+    if (m.toolCallId !== undefined) key += `\0id ${slotField(m.toolCallId, split, values)}`;
+  }
+  return `${key}\0\0`;
+}
+
+/** A message's `messageShape` and the runs it pushed: a turn's messages are in two windows. */
+interface SlottedMessage {
+  key: string;
+  values: readonly string[];
 }
 
 /** How a template writes an assistant turn, learned once per template from a stand-in render. */
@@ -258,6 +282,16 @@ interface TemplateShape {
 /** A stand-in for the conversation before an assistant turn. */
 const STAND_IN: Message[] = [{ role: 'user', content: '' }];
 const MARK = '\u0001';
+/** The window from `from` on, after the stand-in. */
+function windowOf(messages: readonly Message[], from: number): Message[] {
+  return [...STAND_IN, ...messages.slice(from)];
+}
+/** What Jinja renders for `laidOut`: the messages, or the window from `windowFrom` on (made only then). */
+function jinjaMessages(messages: readonly Message[], windowFrom: number | undefined): readonly Message[] {
+  return windowFrom === undefined ? messages : windowOf(messages, windowFrom);
+}
+/** `slotShape` of the stand-in (its content is empty: no slot). */
+const STAND_IN_SHAPE = 'user\0\0\0';
 const shapes = new WeakMap<ChatTemplate, TemplateShape | null>();
 
 function shapeOf(template: ChatTemplate): TemplateShape | undefined {
@@ -319,6 +353,7 @@ export class TurnRenderer {
   private readonly spellings = new Map<number, string>();
   private previous: RecordedTurn | undefined;
   private last: RecordedTurn | undefined;
+  private readonly slottedMessages = new Map<Message, SlottedMessage>();
 
   constructor(
     private readonly template: ChatTemplate,
@@ -340,7 +375,10 @@ export class TurnRenderer {
     if (!cache) return ledger.observationFor(this.render(messages));
     let prompt = cache.prompt(messages);
     if (!prompt) {
-      const text = this.laidOut(cache, messages, this.tools, true) ?? this.render(messages);
+      const values: string[] = [];
+      const shape = slotShape(messages, specialSplitOf(this.tokenizer), values);
+      const text =
+        this.laidOut(cache, shape, values, messages, undefined, this.tools, true) ?? this.render(messages);
       // Typed, so each episode's record copies it in one move.
       prompt = { text, tokens: Int32Array.from(encodePieces(this.tokenizer, text)) };
       cache.keepPrompt(messages, prompt);
@@ -356,19 +394,22 @@ export class TurnRenderer {
    */
   private laidOut(
     cache: RenderCache,
+    shape: string,
+    values: readonly string[],
     messages: readonly Message[],
+    windowFrom: number | undefined,
     tools: readonly ToolSpec[],
     addGenerationPrompt: boolean,
   ): string | undefined {
-    const split = specialSplitOf(this.tokenizer);
-    const values: string[] = [];
-    const key = `${tools.length > 0 ? 'tools' : 'no tools'}, ${addGenerationPrompt ? 'open' : 'closed'}: ${slotShape(messages, split, values)}`;
+    const key = `${tools.length > 0 ? 'tools' : 'no tools'}, ${addGenerationPrompt ? 'open' : 'closed'}: ${shape}`;
     let layout = cache.layouts.get(key);
     if (layout === undefined) {
+      const rendered = jinjaMessages(messages, windowFrom);
+      const split = specialSplitOf(this.tokenizer);
       const learned = learnLayout((mark) => {
         let i = 0;
         return this.template.render(
-          slotted(messages, split, () => mark(i++)),
+          slotted(rendered, split, () => mark(i++)),
           tools,
           { addGenerationPrompt },
         );
@@ -379,7 +420,9 @@ export class TurnRenderer {
     if (!layout) return undefined;
     const text = fillLayout(layout.layout, values);
     if (layout.uses++ % FULL_CHECK_EVERY === 0) {
-      const rendered = this.template.render(messages, tools, { addGenerationPrompt });
+      const rendered = this.template.render(jinjaMessages(messages, windowFrom), tools, {
+        addGenerationPrompt,
+      });
       if (rendered !== text) {
         if (layout.uses > 1) throw mismatch(text, rendered);
         cache.layouts.set(key, null);
@@ -448,7 +491,8 @@ export class TurnRenderer {
 
   /** Records that the observation from `afterTurn` was appended. */
   observed(text: string): void {
-    this.previous = { ...this.last!, observation: text };
+    const last = this.last!;
+    this.previous = { assistantIndex: last.assistantIndex, text: last.text, observation: text };
   }
 
   /** After a branch on `rendered`: what the new record holds after the last turn, if it can be found. */
@@ -482,30 +526,58 @@ export class TurnRenderer {
    * the stand-in does not suit): the caller renders in full.
    */
   private windowed(messages: readonly Message[], last: RecordedTurn, addGenerationPrompt: boolean) {
-    if (!this.shape) return undefined;
+    const shape = this.shape;
+    if (!shape) return undefined;
     const previous = this.previous?.observation !== undefined ? this.previous : undefined;
     if (this.previous && !previous) return undefined;
     const from = previous?.assistantIndex ?? last.assistantIndex;
-    const window = [...STAND_IN, ...messages.slice(from)];
     const cache = this.cache;
-    let rendered = cache ? this.laidOut(cache, window, [], addGenerationPrompt) : undefined;
+    let rendered: string | undefined;
+    if (cache) {
+      let key = STAND_IN_SHAPE;
+      const values: string[] = [];
+      for (let i = from; i < messages.length; i++) {
+        const slotted = this.slottedMessage(messages[i]!);
+        key += slotted.key;
+        for (const value of slotted.values) values.push(value);
+      }
+      rendered = this.laidOut(cache, key, values, messages, from, [], addGenerationPrompt);
+    }
     // Without a layout (the closure is made only then: a turn with one makes none).
     if (rendered === undefined) {
-      const render = () => this.template.render(window, [], { addGenerationPrompt });
+      const messagesOfWindow = windowOf(messages, from);
+      const render = () => this.template.render(messagesOfWindow, [], { addGenerationPrompt });
       try {
-        rendered = cache ? cache.window(JSON.stringify([addGenerationPrompt, window]), render) : render();
+        rendered = cache
+          ? cache.window(JSON.stringify([addGenerationPrompt, messagesOfWindow]), render)
+          : render();
       } catch {
         return undefined;
       }
     }
     // The render must start with the stand-in's head, then both turns as recorded.
-    let at = 0;
-    for (const held of previous
-      ? [this.shape.head, previous.text, previous.observation!, last.text]
-      : [this.shape.head, last.text]) {
-      if (!rendered.startsWith(held, at)) return undefined;
-      at += held.length;
+    if (!rendered.startsWith(shape.head)) return undefined;
+    let at = shape.head.length;
+    if (previous) {
+      if (!rendered.startsWith(previous.text, at)) return undefined;
+      at += previous.text.length;
+      if (!rendered.startsWith(previous.observation!, at)) return undefined;
+      at += previous.observation!.length;
     }
-    return rendered.slice(at);
+    if (!rendered.startsWith(last.text, at)) return undefined;
+    return rendered.slice(at + last.text.length);
+  }
+
+  /** `messageShape` of a message of this episode, worked out once (each is in two windows). */
+  private slottedMessage(message: Message): SlottedMessage {
+    let slotted = this.slottedMessages.get(message);
+    if (!slotted) {
+      const values: string[] = [];
+      slotted = { key: messageShape(message, specialSplitOf(this.tokenizer), values), values };
+      // The previous window's messages are the only ones a later window shares.
+      if (this.slottedMessages.size >= 64) this.slottedMessages.clear();
+      this.slottedMessages.set(message, slotted);
+    }
+    return slotted;
   }
 }

@@ -15,7 +15,8 @@ const utf8 = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
  * vocabulary (printable bytes stand for themselves, the rest for characters from U+0100 on).
  */
 const BYTE_OF_CHAR: ReadonlyMap<string, number> = (() => {
-  const printable = (b: number) => (b >= 0x21 && b <= 0x7e) || (b >= 0xa1 && b <= 0xac) || (b >= 0xae && b <= 0xff);
+  const printable = (b: number) =>
+    (b >= 0x21 && b <= 0x7e) || (b >= 0xa1 && b <= 0xac) || (b >= 0xae && b <= 0xff);
   const map = new Map<string, number>();
   let next = 0x100;
   for (let b = 0; b < 256; b++) map.set(String.fromCharCode(printable(b) ? b : next++), b);
@@ -30,6 +31,8 @@ export class HuggingFaceTokenizer implements Tokenizer {
   private readonly inner: HfTokenizer;
   /** Byte-level BPE only: each id's bytes, or an added token's text (written verbatim). */
   private readonly pieces: ReadonlyArray<Uint8Array | string> | undefined;
+  /** Where `decode` gathers a run's bytes, kept between calls (decoding is synchronous). */
+  private scratch = new Uint8Array(1024);
 
   /**
    * @param tokenizerJson parsed tokenizer.json
@@ -72,7 +75,10 @@ export class HuggingFaceTokenizer implements Tokenizer {
 
   decode(ids: TokenIds): string {
     if (ids.length === 0) return '';
-    return this.byteLevelDecode(ids) ?? this.inner.decode([...ids], { skip_special_tokens: false, clean_up_tokenization_spaces: false });
+    return (
+      this.byteLevelDecode(ids) ??
+      this.inner.decode([...ids], { skip_special_tokens: false, clean_up_tokenization_spaces: false })
+    );
   }
 
   /**
@@ -84,18 +90,26 @@ export class HuggingFaceTokenizer implements Tokenizer {
     const pieces = this.pieces;
     if (!pieces) return undefined;
     let text = '';
-    let run: number[] = [];
-    for (const id of ids) {
-      const piece = pieces[id];
+    let bytes = this.scratch;
+    let run = 0;
+    for (let i = 0; i < ids.length; i++) {
+      const piece = pieces[ids[i]!];
       if (piece === undefined) return undefined;
-      if (typeof piece !== 'string') for (const byte of piece) run.push(byte);
-      else {
-        if (run.length > 0) text += utf8.decode(Uint8Array.from(run));
-        run = [];
+      if (typeof piece !== 'string') {
+        if (run + piece.length > bytes.length) {
+          const grown = new Uint8Array(Math.max(2 * bytes.length, run + piece.length));
+          grown.set(bytes.subarray(0, run));
+          bytes = this.scratch = grown;
+        }
+        bytes.set(piece, run);
+        run += piece.length;
+      } else {
+        if (run > 0) text += utf8.decode(bytes.subarray(0, run));
+        run = 0;
         text += piece;
       }
     }
-    return run.length > 0 ? text + utf8.decode(Uint8Array.from(run)) : text;
+    return run > 0 ? text + utf8.decode(bytes.subarray(0, run)) : text;
   }
 
   /** Id of a token string (vocabulary or added token), if it exists. */
