@@ -189,15 +189,18 @@ export function fillLayout(layout: Layout, values: readonly string[]): string {
   return text;
 }
 
-/** Splits text at special tokens, keeping them (odd pieces). */
-type SpecialSplit = (text: string) => readonly string[];
+/**
+ * Splits text at special tokens, keeping them (odd pieces); null when it holds none (most contents,
+ * such as tool results: tested first, they make no array).
+ */
+type SpecialSplit = (text: string) => readonly string[] | null;
 const splitters = new WeakMap<Tokenizer, SpecialSplit>();
 
 function specialSplitOf(tokenizer: Tokenizer): SpecialSplit {
   let split = splitters.get(tokenizer);
   if (!split) {
     const pattern = tokenPattern(tokenizer.specialTokens.keys());
-    split = pattern ? (text) => text.split(pattern) : (text) => [text];
+    split = pattern ? (text) => (pattern.test(text) ? text.split(pattern) : null) : () => null;
     splitters.set(tokenizer, split);
   }
   return split;
@@ -226,7 +229,7 @@ function slotted(messages: readonly Message[], split: SpecialSplit, slot: () => 
  */
 function slotField(text: string, split: SpecialSplit, values: string[]): string {
   const pieces = split(text);
-  if (pieces.length === 1) {
+  if (pieces === null || pieces.length === 1) {
     if (text === '') return '';
     values.push(text);
     return MARK;
@@ -267,6 +270,7 @@ function messageShape(m: Message, split: SpecialSplit, values: string[]): string
 
 /** A message's `messageShape` and the runs it pushed: a turn's messages are in two windows. */
 interface SlottedMessage {
+  message: Message;
   key: string;
   values: readonly string[];
 }
@@ -317,9 +321,33 @@ export function templateStopTokenId(template: ChatTemplate, tokenizer: Tokenizer
   const after = shapeOf(template)?.afterContent;
   if (after === undefined) return undefined;
   return tokenizer.eosTokenIds.find((id) => {
-    const text = tokenizer.decode([id]);
+    const text = spellingOf(tokenizer, id);
     return text.length > 0 && after.startsWith(text);
   });
+}
+
+/** What each tokenizer's ids decode to alone, as turns' end tokens are looked up (every episode). */
+const spellings = new WeakMap<Tokenizer, Map<number, string>>();
+
+function spellingOf(tokenizer: Tokenizer, id: number): string {
+  let known = spellings.get(tokenizer);
+  if (!known) spellings.set(tokenizer, (known = new Map()));
+  let text = known.get(id);
+  if (text === undefined) {
+    text = tokenizer.decode([id]);
+    known.set(id, text);
+  }
+  return text;
+}
+
+/** A tokenizer's end ids, shared by its episodes that add no stop ids of their own. */
+const endIds = new WeakMap<Tokenizer, ReadonlySet<number>>();
+
+function stopsOf(tokenizer: Tokenizer, stopTokenIds: readonly number[]): ReadonlySet<number> {
+  if (stopTokenIds.length > 0) return new Set([...tokenizer.eosTokenIds, ...stopTokenIds]);
+  let stops = endIds.get(tokenizer);
+  if (!stops) endIds.set(tokenizer, (stops = new Set(tokenizer.eosTokenIds)));
+  return stops;
 }
 
 /** An assistant turn as the token record holds it. */
@@ -350,10 +378,10 @@ export class TurnRenderer {
   /** The end-of-turn id the template writes, and the other ids that end a turn as well. */
   private readonly templateStop: number | undefined;
   private readonly stops: ReadonlySet<number>;
-  private readonly spellings = new Map<number, string>();
   private previous: RecordedTurn | undefined;
   private last: RecordedTurn | undefined;
-  private readonly slottedMessages = new Map<Message, SlottedMessage>();
+  /** `slottedMessage`'s work by message index (the loop only appends messages). */
+  private readonly slottedMessages: SlottedMessage[] = [];
 
   constructor(
     private readonly template: ChatTemplate,
@@ -365,7 +393,7 @@ export class TurnRenderer {
     stopTokenIds: readonly number[] = [],
   ) {
     this.shape = shapeOf(template);
-    this.stops = new Set([...tokenizer.eosTokenIds, ...stopTokenIds]);
+    this.stops = stopsOf(tokenizer, stopTokenIds);
     this.templateStop = templateStopTokenId(template, tokenizer);
   }
 
@@ -453,13 +481,7 @@ export class TurnRenderer {
 
   /** How the record spells a turn's end token: as the template writes its own. */
   private spelled(stop: number): string {
-    const id = this.templateStop ?? stop;
-    let text = this.spellings.get(id);
-    if (text === undefined) {
-      text = this.tokenizer.decode([id]);
-      this.spellings.set(id, text);
-    }
-    return text;
+    return spellingOf(this.tokenizer, this.templateStop ?? stop);
   }
 
   /** Records the turn just sampled (its assistant message at `assistantIndex`). */
@@ -537,7 +559,7 @@ export class TurnRenderer {
       let key = STAND_IN_SHAPE;
       const values: string[] = [];
       for (let i = from; i < messages.length; i++) {
-        const slotted = this.slottedMessage(messages[i]!);
+        const slotted = this.slottedMessage(messages, i);
         key += slotted.key;
         for (const value of slotted.values) values.push(value);
       }
@@ -568,15 +590,14 @@ export class TurnRenderer {
     return rendered.slice(at + last.text.length);
   }
 
-  /** `messageShape` of a message of this episode, worked out once (each is in two windows). */
-  private slottedMessage(message: Message): SlottedMessage {
-    let slotted = this.slottedMessages.get(message);
-    if (!slotted) {
+  /** `messageShape` of the message at `index`, worked out once (each is in two windows). */
+  private slottedMessage(messages: readonly Message[], index: number): SlottedMessage {
+    const message = messages[index]!;
+    let slotted = this.slottedMessages[index];
+    if (slotted?.message !== message) {
       const values: string[] = [];
-      slotted = { key: messageShape(message, specialSplitOf(this.tokenizer), values), values };
-      // The previous window's messages are the only ones a later window shares.
-      if (this.slottedMessages.size >= 64) this.slottedMessages.clear();
-      this.slottedMessages.set(message, slotted);
+      slotted = { message, key: messageShape(message, specialSplitOf(this.tokenizer), values), values };
+      this.slottedMessages[index] = slotted;
     }
     return slotted;
   }
