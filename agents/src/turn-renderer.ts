@@ -190,6 +190,55 @@ export function fillLayout(layout: Layout, values: readonly string[]): string {
 }
 
 /**
+ * What the text of a layout with these slot values (`fillLayout`) holds after `held`, the strings
+ * it must start with, in order; undefined when it does not start with them. Only the part after
+ * them is put together: a turn's window is mostly the two turns it checks.
+ */
+export function layoutAfter(
+  layout: Layout,
+  values: readonly string[],
+  held: readonly string[],
+): string | undefined {
+  const { parts, slots } = layout;
+  // The next held string, and how much of it the segments so far have matched.
+  let h = 0;
+  let matched = 0;
+  let after: string | undefined;
+  for (let k = 0; k <= 2 * slots.length; k++) {
+    const segment = k % 2 === 0 ? parts[k >> 1]! : values[slots[k >> 1]!]!;
+    if (after !== undefined) {
+      after += segment;
+      continue;
+    }
+    let at = 0;
+    while (h < held.length) {
+      const want = held[h]!;
+      const n = Math.min(want.length - matched, segment.length - at);
+      if (!sameRun(segment, at, want, matched, n)) return undefined;
+      at += n;
+      matched += n;
+      if (matched === want.length) {
+        h++;
+        matched = 0;
+      }
+      if (at === segment.length) break;
+    }
+    if (h === held.length) after = at === 0 ? segment : segment.slice(at);
+  }
+  // Empty held strings past the last segment.
+  while (h < held.length && held[h] === '') h++;
+  return h === held.length ? (after ?? '') : undefined;
+}
+
+/** Whether `a` from `aAt` and `b` from `bAt` agree for `n` characters. */
+function sameRun(a: string, aAt: number, b: string, bAt: number, n: number): boolean {
+  if (bAt === 0 && n === b.length) return a.startsWith(b, aAt);
+  if (aAt === 0 && n === a.length) return b.startsWith(a, bAt);
+  for (let i = 0; i < n; i++) if (a.charCodeAt(aAt + i) !== b.charCodeAt(bAt + i)) return false;
+  return true;
+}
+
+/**
  * Splits text at special tokens, keeping them (odd pieces); null when it holds none (most contents,
  * such as tool results: tested first, they make no array).
  */
@@ -290,7 +339,7 @@ const MARK = '\u0001';
 function windowOf(messages: readonly Message[], from: number): Message[] {
   return [...STAND_IN, ...messages.slice(from)];
 }
-/** What Jinja renders for `laidOut`: the messages, or the window from `windowFrom` on (made only then). */
+/** What Jinja renders for `layoutFor`: the messages, or the window from `windowFrom` on (made only then). */
 function jinjaMessages(messages: readonly Message[], windowFrom: number | undefined): readonly Message[] {
   return windowFrom === undefined ? messages : windowOf(messages, windowFrom);
 }
@@ -405,8 +454,13 @@ export class TurnRenderer {
     if (!prompt) {
       const values: string[] = [];
       const shape = slotShape(messages, specialSplitOf(this.tokenizer), values);
+      const laidOut = this.layoutFor(cache, shape, values, messages, undefined, this.tools, true);
       const text =
-        this.laidOut(cache, shape, values, messages, undefined, this.tools, true) ?? this.render(messages);
+        laidOut === undefined
+          ? this.render(messages)
+          : typeof laidOut === 'string'
+            ? laidOut
+            : fillLayout(laidOut, values);
       // Typed, so each episode's record copies it in one move.
       prompt = { text, tokens: Int32Array.from(encodePieces(this.tokenizer, text)) };
       cache.keepPrompt(messages, prompt);
@@ -415,12 +469,13 @@ export class TurnRenderer {
   }
 
   /**
-   * `messages` rendered from the run's layout for their shape (`Layout`) without Jinja; undefined
-   * when the template has none. A layout's first use is checked against Jinja (one that renders
-   * otherwise is dropped for the run), and one in `FULL_CHECK_EVERY` after it: a mismatch there is
-   * a template whose layout depends on the content, and fails the episode.
+   * The run's layout for the shape of `messages` (`Layout`), to fill with `values` without Jinja;
+   * Jinja's render itself when the layout was just dropped; undefined when the template has none.
+   * A layout's first use is checked against Jinja (one that renders otherwise is dropped for the
+   * run), and one in `FULL_CHECK_EVERY` after it: a mismatch there is a template whose layout
+   * depends on the content, and fails the episode.
    */
-  private laidOut(
+  private layoutFor(
     cache: RenderCache,
     shape: string,
     values: readonly string[],
@@ -428,7 +483,7 @@ export class TurnRenderer {
     windowFrom: number | undefined,
     tools: readonly ToolSpec[],
     addGenerationPrompt: boolean,
-  ): string | undefined {
+  ): Layout | string | undefined {
     const key = `${tools.length > 0 ? 'tools' : 'no tools'}, ${addGenerationPrompt ? 'open' : 'closed'}: ${shape}`;
     let layout = cache.layouts.get(key);
     if (layout === undefined) {
@@ -446,8 +501,8 @@ export class TurnRenderer {
       cache.layouts.set(key, layout);
     }
     if (!layout) return undefined;
-    const text = fillLayout(layout.layout, values);
     if (layout.uses++ % FULL_CHECK_EVERY === 0) {
+      const text = fillLayout(layout.layout, values);
       const rendered = this.template.render(jinjaMessages(messages, windowFrom), tools, {
         addGenerationPrompt,
       });
@@ -457,7 +512,7 @@ export class TurnRenderer {
         return rendered;
       }
     }
-    return text;
+    return layout.layout;
   }
 
   private render(messages: readonly Message[]): string {
@@ -555,6 +610,10 @@ export class TurnRenderer {
     const from = previous?.assistantIndex ?? last.assistantIndex;
     const cache = this.cache;
     let rendered: string | undefined;
+    // What the render must start with: the stand-in's head, then both turns as recorded.
+    const held = previous
+      ? [shape.head, previous.text, previous.observation!, last.text]
+      : [shape.head, last.text];
     if (cache) {
       let key = STAND_IN_SHAPE;
       const values: string[] = [];
@@ -563,7 +622,9 @@ export class TurnRenderer {
         key += slotted.key;
         for (const value of slotted.values) values.push(value);
       }
-      rendered = this.laidOut(cache, key, values, messages, from, [], addGenerationPrompt);
+      const laidOut = this.layoutFor(cache, key, values, messages, from, [], addGenerationPrompt);
+      if (typeof laidOut === 'object') return layoutAfter(laidOut, values, held);
+      rendered = laidOut;
     }
     // Without a layout (the closure is made only then: a turn with one makes none).
     if (rendered === undefined) {
@@ -577,17 +638,12 @@ export class TurnRenderer {
         return undefined;
       }
     }
-    // The render must start with the stand-in's head, then both turns as recorded.
-    if (!rendered.startsWith(shape.head)) return undefined;
-    let at = shape.head.length;
-    if (previous) {
-      if (!rendered.startsWith(previous.text, at)) return undefined;
-      at += previous.text.length;
-      if (!rendered.startsWith(previous.observation!, at)) return undefined;
-      at += previous.observation!.length;
+    let at = 0;
+    for (const text of held) {
+      if (!rendered.startsWith(text, at)) return undefined;
+      at += text.length;
     }
-    if (!rendered.startsWith(last.text, at)) return undefined;
-    return rendered.slice(at + last.text.length);
+    return rendered.slice(at);
   }
 
   /** `messageShape` of the message at `index`, worked out once (each is in two windows). */
