@@ -380,7 +380,10 @@ const spellings = new WeakMap<Tokenizer, Map<number, string>>();
 
 function spellingOf(tokenizer: Tokenizer, id: number): string {
   let known = spellings.get(tokenizer);
-  if (!known) spellings.set(tokenizer, (known = new Map()));
+  if (!known) {
+    known = new Map();
+    spellings.set(tokenizer, known);
+  }
   let text = known.get(id);
   if (text === undefined) {
     text = tokenizer.decode([id]);
@@ -395,7 +398,10 @@ const endIds = new WeakMap<Tokenizer, ReadonlySet<number>>();
 function stopsOf(tokenizer: Tokenizer, stopTokenIds: readonly number[]): ReadonlySet<number> {
   if (stopTokenIds.length > 0) return new Set([...tokenizer.eosTokenIds, ...stopTokenIds]);
   let stops = endIds.get(tokenizer);
-  if (!stops) endIds.set(tokenizer, (stops = new Set(tokenizer.eosTokenIds)));
+  if (!stops) {
+    stops = new Set(tokenizer.eosTokenIds);
+    endIds.set(tokenizer, stops);
+  }
   return stops;
 }
 
