@@ -23,6 +23,17 @@ const BYTE_OF_CHAR: ReadonlyMap<string, number> = (() => {
   return map;
 })();
 
+/** Runs of ASCII up to this length are made into a string directly, not through the UTF-8 decoder. */
+const ASCII_RUN = 4_096;
+
+/** The first `length` bytes as UTF-8; `high`, the bytes ORed together, shows an ASCII run. */
+function decodeRun(bytes: Uint8Array, length: number, high: number): string {
+  const run = bytes.subarray(0, length);
+  // ASCII decodes to the same code units either way; the decoder's call costs more for short runs.
+  if (high < 0x80 && length <= ASCII_RUN) return String.fromCharCode.apply(null, run as unknown as number[]);
+  return utf8.decode(run);
+}
+
 export class HuggingFaceTokenizer implements Tokenizer {
   readonly vocabSize: number;
   readonly eosTokenIds: readonly number[];
@@ -92,6 +103,8 @@ export class HuggingFaceTokenizer implements Tokenizer {
     let text = '';
     let bytes = this.scratch;
     let run = 0;
+    // Every byte of the run ORed together: below 0x80, the run is ASCII.
+    let high = 0;
     for (let i = 0; i < ids.length; i++) {
       const piece = pieces[ids[i]!];
       if (piece === undefined) return undefined;
@@ -101,15 +114,19 @@ export class HuggingFaceTokenizer implements Tokenizer {
           grown.set(bytes.subarray(0, run));
           bytes = this.scratch = grown;
         }
-        bytes.set(piece, run);
-        run += piece.length;
+        for (let k = 0; k < piece.length; k++) {
+          const byte = piece[k]!;
+          bytes[run++] = byte;
+          high |= byte;
+        }
       } else {
-        if (run > 0) text += utf8.decode(bytes.subarray(0, run));
+        if (run > 0) text += decodeRun(bytes, run, high);
         run = 0;
+        high = 0;
         text += piece;
       }
     }
-    return run > 0 ? text + utf8.decode(bytes.subarray(0, run)) : text;
+    return run > 0 ? text + decodeRun(bytes, run, high) : text;
   }
 
   /** Id of a token string (vocabulary or added token), if it exists. */
