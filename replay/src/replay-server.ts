@@ -23,7 +23,7 @@ import type { WebSocket } from 'ws';
 import { NotFoundError, ReplayConfigError, ReplayError } from './errors.ts';
 import { type FeedLimits, FeedSession } from './feed-session.ts';
 import { eventJson, type FeedEvent, type StoredEvent } from './feed-events.ts';
-import { type TrajectoryQuery, TrajectoryStore } from './store.ts';
+import { type FrameRow, type TrajectoryQuery, TrajectoryStore } from './store.ts';
 import type { StoreWriter, WriteFailure } from './store-writer.ts';
 import { buildViewer } from './viewer-build.ts';
 
@@ -136,6 +136,20 @@ export async function serveReplay(options: ReplayServerOptions): Promise<ReplayS
       if (page.length === limits.pageSize) {
         pages.set(key, page);
         if (pages.size > PAGE_CACHE_SIZE) pages.delete(pages.keys().next().value!);
+      }
+    }
+    return page;
+  };
+  // The same for replays that filter nothing: full pages of frames only (`framesAfter`).
+  const framePages = new Map<string, readonly FrameRow[] | undefined>();
+  const readFrames = (after: number, runId: string | undefined): readonly FrameRow[] | undefined => {
+    const key = `${after} ${runId === undefined ? '*' : `=${runId}`}`;
+    let page = framePages.get(key);
+    if (page === undefined) {
+      page = store.framesAfter(after, { runId, limit: limits.pageSize });
+      if (page?.length === limits.pageSize) {
+        framePages.set(key, page);
+        if (framePages.size > PAGE_CACHE_SIZE) framePages.delete(framePages.keys().next().value!);
       }
     }
     return page;
@@ -299,8 +313,15 @@ export async function serveReplay(options: ReplayServerOptions): Promise<ReplayS
       );
       return;
     }
-    const session = new FeedSession(ws, store, parsed.data, limits, render, readPage, () =>
-      uncommitted.values(),
+    const session = new FeedSession(
+      ws,
+      store,
+      parsed.data,
+      limits,
+      render,
+      readPage,
+      () => uncommitted.values(),
+      readFrames,
     );
     sessions.add(session);
     ws.once('close', () => sessions.delete(session));
