@@ -105,16 +105,12 @@ export async function serveReplay(options: ReplayServerOptions): Promise<ReplayS
   // Recent events as encoded feed frames: 50 clients following one run share each event's bytes
   // (serialised and UTF-8 encoded once, not once per client).
   const rendered = new Map<number, Buffer>();
-  const renderedPending = new WeakMap<FeedEvent, Buffer>();
   const render = (event: FeedEvent | StoredEvent): Buffer => {
     if ('frame' in event && event.frame) return event.frame;
+    // An event before its commit keeps its frame with it (`pendingFrame`) until then.
     if (event.cursor === undefined) {
-      let frame = renderedPending.get(event);
-      if (frame === undefined) {
-        frame = Buffer.from(eventJson(event));
-        renderedPending.set(event, frame);
-      }
-      return frame;
+      event.pendingFrame ??= Buffer.from(eventJson(event));
+      return event.pendingFrame;
     }
     let frame = rendered.get(event.cursor);
     if (frame === undefined) {
