@@ -104,7 +104,12 @@ export class FeedSession {
         this.send({ type: 'caught-up', cursor: this.lastCursor });
         return;
       }
-      for (const event of events) this.deliver(event);
+      for (const event of events) {
+        // A page of whole trajectories (`full`) is megabytes: the read-ahead bound holds per event,
+        // not per page. The client's next page starts after the last event handled.
+        if (this.bufferedBytes > this.limits.readAheadBytes) break;
+        this.deliver(event);
+      }
     }
   }
 
