@@ -282,6 +282,34 @@ describe('replay feed', () => {
     ]);
   });
 
+  it('replays every stored event, its frame or, in rows logged before frames were, one built from its payload', async () => {
+    for (let task = 0; task < 3; task++)
+      store.appendGroup(makeGroup({ runId: 'r1', step: 0, taskIndex: task }));
+    store.appendGroup(makeGroup({ runId: 'r2', step: 0, taskIndex: 0 }));
+    const stored = store.eventsAfter(0, { runId: 'r1', limit: 1000 });
+    expect(stored.length).toBeGreaterThan(24);
+    // A stretch of rows without frames, inside the third page of 8.
+    store.db
+      .prepare('UPDATE events SET frame = NULL WHERE cursor BETWEEN ? AND ?')
+      .run(stored[18]!.cursor, stored[20]!.cursor);
+    server = await serveReplay({ store, viewer: false, limits: { pageSize: 8 } });
+    const expected = (keep: (type: string) => boolean) =>
+      stored.filter((e) => keep(e.type)).map((e) => JSON.parse(JSON.stringify(eventToMessage(e))));
+    const isEvent = (m: FeedServerMessage) => ['run', 'turn', 'trajectory'].includes(m.type);
+    // Unfiltered (each page read as frames only, that stretch's page as whole rows), and filtered.
+    const all = rawSubscribe(server.feedUrl, { runId: 'r1', mode: 'replay', speed: 0 });
+    expect((await all.closed).code).toBe(FEED_CLOSE_CODES.replayEnded);
+    expect(all.messages.filter(isEvent)).toEqual(expected(() => true));
+    const trajectories = rawSubscribe(server.feedUrl, {
+      runId: 'r1',
+      mode: 'replay',
+      speed: 0,
+      filter: { types: ['trajectory'] },
+    });
+    expect((await trajectories.closed).code).toBe(FEED_CLOSE_CODES.replayEnded);
+    expect(trajectories.messages.filter(isEvent)).toEqual(expected((type) => type === 'trajectory'));
+  });
+
   it('applies filters on the server and passes filtered cursors over', async () => {
     for (let task = 0; task < 4; task++)
       store.appendGroup(makeGroup({ runId: 'r1', step: 0, taskIndex: task }));
