@@ -2,7 +2,9 @@
  * `pnpm bench replay`: trajectories/s ingested into the store, and feed messages/s to 1 and to 50
  * clients against a bare `ws` broadcast of the same messages, measured in the same run: replaying
  * from the store, and live while a writer thread (`StoreWriter`, as `toolgym train` uses) commits
- * whole groups, or each turn of running episodes as it happens and then the groups.
+ * whole groups, or each turn of running episodes as it happens and then the groups. The live rows
+ * are also given against a bare broadcast that hands the same writes to a `StoreWriter` (the store
+ * a trainer pays whether a feed serves it or not): what the feed itself costs.
  *
  *   pnpm bench replay [--groups 150] [--clients 1,50] [--rounds 3]
  */
@@ -201,31 +203,44 @@ interface Result {
   latencyMs?: number[];
 }
 
-/** Serve `n` bare `ws` clients; `send` broadcasts in the timed window. */
+/**
+ * Serve `n` bare `ws` clients; `send` broadcasts in the timed window. With a `writer`, `send` also
+ * hands every write to it, and the main thread's CPU is counted until it has committed them all
+ * (`committed`), as in the live feed rows; the wall time is until the clients had every message.
+ */
 async function bare(
   n: number,
   expected: number,
   send: (broadcast: (message: string) => void) => Promise<Map<number, number> | undefined>,
+  writer?: { beforeWriter: Map<string, number>; committed: () => Promise<unknown> },
 ): Promise<Result> {
   const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
   await new Promise((resolve) => wss.once('listening', resolve));
   const url = `ws://127.0.0.1:${(wss.address() as AddressInfo).port}`;
   const { sockets, allDone, arrivals } = await clients(url, n, undefined, expected);
   while (wss.clients.size < n) await new Promise((resolve) => setTimeout(resolve, 5));
-  const cpu0 = threadCpu();
+  // CPU of the main thread, and of the writer's thread (started after `beforeWriter`).
+  const before = writer?.beforeWriter ?? threadCpu();
+  const cpu0 = cpuSince(before);
   const t0 = performance.now();
   const handedOver = await send((m) => {
     for (const ws of wss.clients) ws.send(m);
   });
   await allDone;
   const seconds = (performance.now() - t0) / 1000;
-  const { main } = cpuSince(cpu0);
+  let writerSeconds: number | undefined;
+  if (writer) {
+    await writer.committed();
+    writerSeconds = (performance.now() - t0) / 1000;
+  }
+  const cpu1 = cpuSince(before);
   for (const ws of sockets) ws.terminate();
   wss.close();
   return {
     perSecond: (expected * n) / seconds,
-    mainCpuMs: main,
+    mainCpuMs: cpu1.main - cpu0.main,
     seconds,
+    ...(writer ? { writerCpuMs: cpu1.newThreads - cpu0.newThreads, writerSeconds } : {}),
     ...(handedOver ? { latencyMs: latencies(arrivals, handedOver) } : {}),
   };
 }
@@ -241,62 +256,83 @@ const bareBroadcast = (n: number) =>
  * Bare `ws` broadcasting live: the same events handed over at the same moments as the live rows
  * (each turn as it happens when `turns`, then each group), each message serialised from the objects
  * when it happens (`JSON.stringify`, as an app without the feed would) and sent to every client.
- * The same messages, byte for byte, as the feed sends live; no store.
+ * The same messages, byte for byte, as the feed sends live; no store. `withStore`: the same writes
+ * also handed to a `StoreWriter` thread at the same moments, as a trainer that stores its run pays
+ * whether a feed serves it or not (what the feed itself costs is the live row against this one).
  */
-const bareLive = (n: number, turns: boolean) =>
-  bare(n, messages.length - 1, async (broadcast) => {
-    const handedOver = new Map<number, number>();
-    let seq = 1;
-    const runId = 'bench';
-    for (const [i, g] of groups.entries()) {
-      for (const turn of turns ? streamedTurns[i]! : []) {
-        handedOver.set(++seq, performance.now());
-        const { step, trajectoryId, groupId, envId, taskId } = turn;
-        broadcast(
-          JSON.stringify({
-            type: 'turn',
-            pending: true,
-            seq,
-            runId,
-            at: Date.now(),
-            step,
-            trajectoryId,
-            groupId,
-            envId,
-            taskId,
-            turn: turn.turn,
-          }),
-        );
+async function bareLive(n: number, turns: boolean, withStore = false): Promise<Result> {
+  const writes: Array<Promise<unknown>> = [];
+  const beforeWriter = threadCpu();
+  const writer = withStore
+    ? await StoreWriter.open(path.join(dir, `bare-${n}-${turns ? 'turns' : 'groups'}-${++liveRuns}.db`), {
+        durability: 'normal',
+      })
+    : undefined;
+  // As in the live feed rows, the writer learns its run before the timed window.
+  await writer?.startRun('bench');
+  const result = await bare(
+    n,
+    messages.length - 1,
+    async (broadcast) => {
+      const handedOver = new Map<number, number>();
+      let seq = 1;
+      const runId = 'bench';
+      for (const [i, g] of groups.entries()) {
+        for (const turn of turns ? streamedTurns[i]! : []) {
+          handedOver.set(++seq, performance.now());
+          if (writer) writes.push(writer.appendTurn(turn));
+          const { step, trajectoryId, groupId, envId, taskId } = turn;
+          broadcast(
+            JSON.stringify({
+              type: 'turn',
+              pending: true,
+              seq,
+              runId,
+              at: Date.now(),
+              step,
+              trajectoryId,
+              groupId,
+              envId,
+              taskId,
+              turn: turn.turn,
+            }),
+          );
+        }
+        for (const t of g.trajectories) {
+          const summary = summarise(t, runId, g);
+          if (!turns)
+            for (const turn of t.turns) {
+              const { step, groupId, envId, taskId } = summary;
+              broadcast(
+                JSON.stringify({
+                  type: 'turn',
+                  pending: true,
+                  seq: ++seq,
+                  runId,
+                  at: Date.now(),
+                  step,
+                  trajectoryId: t.id,
+                  groupId,
+                  envId,
+                  taskId,
+                  turn,
+                }),
+              );
+            }
+          broadcast(
+            JSON.stringify({ type: 'trajectory', pending: true, seq: ++seq, runId, at: Date.now(), summary }),
+          );
+        }
+        if (writer) writes.push(writer.appendGroup(g));
+        await new Promise((resolve) => setImmediate(resolve));
       }
-      for (const t of g.trajectories) {
-        const summary = summarise(t, runId, g);
-        if (!turns)
-          for (const turn of t.turns) {
-            const { step, groupId, envId, taskId } = summary;
-            broadcast(
-              JSON.stringify({
-                type: 'turn',
-                pending: true,
-                seq: ++seq,
-                runId,
-                at: Date.now(),
-                step,
-                trajectoryId: t.id,
-                groupId,
-                envId,
-                taskId,
-                turn,
-              }),
-            );
-          }
-        broadcast(
-          JSON.stringify({ type: 'trajectory', pending: true, seq: ++seq, runId, at: Date.now(), summary }),
-        );
-      }
-      await new Promise((resolve) => setImmediate(resolve));
-    }
-    return turns ? handedOver : undefined;
-  });
+      return turns ? handedOver : undefined;
+    },
+    writer ? { beforeWriter, committed: () => Promise.all(writes) } : undefined,
+  );
+  await writer?.close();
+  return result;
+}
 
 /** Per turn, from its handover to its arrival at the first client, sorted. */
 function latencies(arrivals: Arrivals, handedOver: Map<number, number>): number[] {
@@ -414,15 +450,26 @@ const spread = (xs: number[]) => `${Math.min(...xs).toFixed(2)}–${Math.max(...
 // One untimed pass of each path first, so no row pays the first compilation of its code.
 await bareBroadcast(1);
 await bareLive(1, true);
+await bareLive(1, true, true);
 await feedReplay(1);
 await feedLive(1, true);
-type Row = 'bare' | 'bareLiveGroups' | 'bareLiveTurns' | 'replay' | 'liveGroups' | 'liveTurns';
+type Row =
+  | 'bare'
+  | 'bareLiveGroups'
+  | 'bareLiveTurns'
+  | 'bareStoreGroups'
+  | 'bareStoreTurns'
+  | 'replay'
+  | 'liveGroups'
+  | 'liveTurns';
 for (const n of CLIENT_COUNTS) {
   // Candidates and baselines alternate in rounds; each ratio is taken within its round.
   const runs: Record<Row, Result[]> = {
     bare: [],
     bareLiveGroups: [],
     bareLiveTurns: [],
+    bareStoreGroups: [],
+    bareStoreTurns: [],
     replay: [],
     liveGroups: [],
     liveTurns: [],
@@ -431,8 +478,10 @@ for (const n of CLIENT_COUNTS) {
     runs.bare.push(await bareBroadcast(n));
     runs.replay.push(await feedReplay(n));
     runs.bareLiveGroups.push(await bareLive(n, false));
+    runs.bareStoreGroups.push(await bareLive(n, false, true));
     runs.liveGroups.push(await feedLive(n, false));
     runs.bareLiveTurns.push(await bareLive(n, true));
+    runs.bareStoreTurns.push(await bareLive(n, true, true));
     runs.liveTurns.push(await feedLive(n, true));
   }
   const med = (row: Row, f: (r: Result) => number) => median(runs[row].map(f));
@@ -484,6 +533,18 @@ for (const n of CLIENT_COUNTS) {
     `${ratios('liveGroups', 'bareLiveGroups')}; against stored messages ${ratios('liveGroups', 'bare')}`,
   );
   row(
+    `baseline: bare ws broadcast live + the same writes to a StoreWriter thread (groups), ${n} client(s)`,
+    fmt('bareStoreGroups'),
+    `${cpu('bareStoreGroups')}; ${timing('bareStoreGroups')}`,
+    `${ratios('bareStoreGroups', 'bareLiveGroups')} of the bare live broadcast`,
+  );
+  row(
+    `feed live, groups, against bare ws + the same StoreWriter (the feed's own cost), ${n} client(s)`,
+    fmt('liveGroups'),
+    cpu('liveGroups'),
+    ratios('liveGroups', 'bareStoreGroups'),
+  );
+  row(
     `baseline: bare ws broadcast live, serialising each turn as it happens, ${n} client(s)`,
     fmt('bareLiveTurns'),
     `${cpu('bareLiveTurns')}; ${timing('bareLiveTurns')}${latency('bareLiveTurns')}`,
@@ -494,6 +555,18 @@ for (const n of CLIENT_COUNTS) {
     fmt('liveTurns'),
     `${cpu('liveTurns')}; ${timing('liveTurns')}${latency('liveTurns')}`,
     `${ratios('liveTurns', 'bareLiveTurns')}; against stored messages ${ratios('liveTurns', 'bare')}`,
+  );
+  row(
+    `baseline: bare ws broadcast live + the same writes to a StoreWriter thread (per turn), ${n} client(s)`,
+    fmt('bareStoreTurns'),
+    `${cpu('bareStoreTurns')}; ${timing('bareStoreTurns')}${latency('bareStoreTurns')}`,
+    `${ratios('bareStoreTurns', 'bareLiveTurns')} of the bare live broadcast`,
+  );
+  row(
+    `feed live, per turn, against bare ws + the same StoreWriter (the feed's own cost), ${n} client(s)`,
+    fmt('liveTurns'),
+    cpu('liveTurns'),
+    ratios('liveTurns', 'bareStoreTurns'),
   );
 }
 store.close();

@@ -24,6 +24,8 @@ export interface FeedEvent {
   payload: string;
   /** The whole trajectory of a `trajectory` event still in memory (for `full` subscriptions). */
   trajectory?: Trajectory;
+  /** Its frame before its commit (`"pending":true`), made once for every client; one with a cursor ignores it. */
+  pendingFrame?: Buffer;
 }
 
 /** A row of the event log as the feed reads it. */
@@ -34,7 +36,7 @@ export interface StoredEvent extends FeedEvent {
 }
 
 /** An event before its cursor and seq are known: what a write will log, in log order. */
-export type EventDraft = Omit<FeedEvent, 'cursor' | 'seq' | 'runId' | 'frame'>;
+export type EventDraft = Omit<FeedEvent, 'cursor' | 'seq' | 'runId' | 'frame' | 'pendingFrame'>;
 
 /** A turn event's payload: where its episode runs, then the turn, serialised once by the caller. */
 export function turnPayload(
@@ -93,7 +95,7 @@ export function groupEvents(
   streamed: (trajectoryId: string) => ReadonlySet<number>,
 ): { records: GroupRecord[]; events: EventDraft[] } {
   const records: GroupRecord[] = [];
-  const events: Array<EventDraft & { order: number }> = [];
+  const events: EventDraft[] = [];
   for (const t of group.trajectories) {
     const summary = summarise(t, runId, group);
     const turnJsons = t.turns.map((turn) => JSON.stringify(turn));
@@ -105,19 +107,19 @@ export function groupEvents(
       at += turn.generateMs + turn.toolMs;
       if (done.has(turn.index)) return;
       const payload = turnPayload({ ...summary, trajectoryId: t.id }, turnJsons[i]!);
-      events.push({ type: 'turn', at, order: events.length, ...episode, payload });
+      events.push({ type: 'turn', at, ...episode, payload });
     });
     events.push({
       type: 'trajectory',
       at: Math.max(at, t.timing.startedAt + t.timing.ms),
-      order: events.length,
       ...episode,
       payload: JSON.stringify(summary),
       trajectory: t,
     });
   }
-  events.sort((a, b) => a.at - b.at || a.order - b.order);
-  return { records, events: events.map(({ order: _, ...e }) => e) };
+  // A stable sort: events at the same time keep the order they were built in.
+  events.sort((a, b) => a.at - b.at);
+  return { records, events };
 }
 
 export function summarise(t: Trajectory, runId: string, group: TrajectoryGroup): TrajectorySummary {

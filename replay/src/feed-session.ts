@@ -8,7 +8,7 @@ import {
 } from '@toolgym/protocol';
 import type { WebSocket } from 'ws';
 import { eventToMessage, type FeedEvent, type StoredEvent } from './feed-events.ts';
-import type { TrajectoryStore } from './store.ts';
+import type { FrameRow, TrajectoryStore } from './store.ts';
 
 export interface FeedLimits {
   /** A live client whose unsent bytes exceed this is told to resume from its cursor and closed. */
@@ -53,6 +53,11 @@ export class FeedSession {
     private readonly readPage: (after: number, runId: string | undefined) => readonly StoredEvent[],
     /** Events emitted by the writer and not yet committed, in the order they were emitted. */
     private readonly uncommitted: () => Iterable<FeedEvent>,
+    /** A page of stored frames after a cursor, for a replay that filters nothing (`framesAfter`). */
+    private readonly readFrames?: (
+      after: number,
+      runId: string | undefined,
+    ) => readonly FrameRow[] | undefined,
   ) {
     this.lastCursor = subscription.after;
     this.seen = new Map(Object.entries(subscription.seqs));
@@ -99,14 +104,46 @@ export class FeedSession {
         this.send({ type: 'caught-up', cursor: this.lastCursor });
         return;
       }
-      for (const event of events) this.deliver(event);
+      for (const event of events) {
+        // A page of whole trajectories (`full`) is megabytes: the read-ahead bound holds per event,
+        // not per page. The client's next page starts after the last event handled.
+        if (this.bufferedBytes > this.limits.readAheadBytes) break;
+        this.deliver(event);
+      }
     }
   }
 
   private async replay(): Promise<void> {
     const { speed, maxGapMs } = this.subscription;
+    const plain = this.sendsEveryFrame();
     let previousAt: number | undefined;
     while (this.phase === 'replaying') {
+      // A replay that filters nothing sends each stored frame as it is: it reads only those.
+      const frames = plain ? this.readFrames?.(this.lastCursor, this.subscription.runId) : undefined;
+      if (frames?.every((row) => row[2] !== null)) {
+        if (frames.length === 0) break;
+        this.cork();
+        for (const [cursor, at, frame] of frames) {
+          if (speed > 0 && previousAt !== undefined) {
+            const pause = Math.min(Math.max(0, (at - previousAt) / speed), maxGapMs);
+            if (pause > 0) {
+              this.uncork();
+              await sleep(pause);
+            }
+          }
+          previousAt = at;
+          if (this.bufferedBytes > this.limits.readAheadBytes) {
+            this.uncork();
+            await this.waitForRoom();
+          }
+          if (this.phase !== 'replaying') return;
+          this.lastCursor = cursor;
+          this.sendFrame(frame!);
+          this.flushIfLarge();
+        }
+        this.uncork();
+        continue;
+      }
       const events = this.readPage(this.lastCursor, this.subscription.runId);
       if (events.length === 0) break;
       // A page's frames go to the socket in one write (the kernel is asked once, not per frame).
@@ -139,6 +176,17 @@ export class FeedSession {
     this.send({ type: 'end', cursor: this.lastCursor });
     this.phase = 'closed';
     this.ws.close(FEED_CLOSE_CODES.replayEnded, 'replay ended');
+  }
+
+  /**
+   * Whether this client is sent every event of its run(s) as its stored frame: no filter, no whole
+   * trajectories, no seqs it already has (`deliver` would then look at nothing but the frame).
+   */
+  private sendsEveryFrame(): boolean {
+    const { filter, full, seqs } = this.subscription;
+    return (
+      !full && Object.values(filter).every((value) => value === undefined) && Object.keys(seqs).length === 0
+    );
   }
 
   /**

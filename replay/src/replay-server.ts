@@ -23,7 +23,7 @@ import type { WebSocket } from 'ws';
 import { NotFoundError, ReplayConfigError, ReplayError } from './errors.ts';
 import { type FeedLimits, FeedSession } from './feed-session.ts';
 import { eventJson, type FeedEvent, type StoredEvent } from './feed-events.ts';
-import { type TrajectoryQuery, TrajectoryStore } from './store.ts';
+import { type FrameRow, type TrajectoryQuery, TrajectoryStore } from './store.ts';
 import type { StoreWriter, WriteFailure } from './store-writer.ts';
 import { buildViewer } from './viewer-build.ts';
 
@@ -105,16 +105,12 @@ export async function serveReplay(options: ReplayServerOptions): Promise<ReplayS
   // Recent events as encoded feed frames: 50 clients following one run share each event's bytes
   // (serialised and UTF-8 encoded once, not once per client).
   const rendered = new Map<number, Buffer>();
-  const renderedPending = new WeakMap<FeedEvent, Buffer>();
   const render = (event: FeedEvent | StoredEvent): Buffer => {
     if ('frame' in event && event.frame) return event.frame;
+    // An event before its commit keeps its frame with it (`pendingFrame`) until then.
     if (event.cursor === undefined) {
-      let frame = renderedPending.get(event);
-      if (frame === undefined) {
-        frame = Buffer.from(eventJson(event));
-        renderedPending.set(event, frame);
-      }
-      return frame;
+      event.pendingFrame ??= Buffer.from(eventJson(event));
+      return event.pendingFrame;
     }
     let frame = rendered.get(event.cursor);
     if (frame === undefined) {
@@ -136,6 +132,20 @@ export async function serveReplay(options: ReplayServerOptions): Promise<ReplayS
       if (page.length === limits.pageSize) {
         pages.set(key, page);
         if (pages.size > PAGE_CACHE_SIZE) pages.delete(pages.keys().next().value!);
+      }
+    }
+    return page;
+  };
+  // The same for replays that filter nothing: full pages of frames only (`framesAfter`).
+  const framePages = new Map<string, readonly FrameRow[] | undefined>();
+  const readFrames = (after: number, runId: string | undefined): readonly FrameRow[] | undefined => {
+    const key = `${after} ${runId === undefined ? '*' : `=${runId}`}`;
+    let page = framePages.get(key);
+    if (page === undefined) {
+      page = store.framesAfter(after, { runId, limit: limits.pageSize });
+      if (page?.length === limits.pageSize) {
+        framePages.set(key, page);
+        if (framePages.size > PAGE_CACHE_SIZE) framePages.delete(framePages.keys().next().value!);
       }
     }
     return page;
@@ -299,8 +309,15 @@ export async function serveReplay(options: ReplayServerOptions): Promise<ReplayS
       );
       return;
     }
-    const session = new FeedSession(ws, store, parsed.data, limits, render, readPage, () =>
-      uncommitted.values(),
+    const session = new FeedSession(
+      ws,
+      store,
+      parsed.data,
+      limits,
+      render,
+      readPage,
+      () => uncommitted.values(),
+      readFrames,
     );
     sessions.add(session);
     ws.once('close', () => sessions.delete(session));

@@ -342,7 +342,12 @@ export class StoreWriter {
     const seqFrom = run.next;
     run.next += drafts.length;
     if (run.limit - run.next < this.seqBlock / 2) this.reserve(runId, run, 0);
-    const events = drafts.map((d, i): FeedEvent => ({ ...d, runId, seq: seqFrom + i }));
+    // The drafts were built for this write alone: numbered in place rather than copied.
+    const events = drafts as FeedEvent[];
+    for (let i = 0; i < events.length; i++) {
+      events[i]!.runId = runId;
+      events[i]!.seq = seqFrom + i;
+    }
     this.emitted.push(...events);
     return this.request(request(events.map((e) => ({ seq: e.seq!, at: e.at }))), {
       emitted: { runId, events, ...(refused ? { refused } : {}) },

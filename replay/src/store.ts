@@ -323,6 +323,9 @@ export class TrajectoryStore {
       eventsAfter: 'SELECT * FROM events WHERE cursor > ? ORDER BY cursor LIMIT ?',
       seqsAfter: 'SELECT run_id, seq FROM events WHERE cursor > ? ORDER BY cursor LIMIT ?',
       runEventsAfter: 'SELECT * FROM events WHERE run_id = ? AND cursor > ? ORDER BY cursor LIMIT ?',
+      framesAfter: 'SELECT cursor, at, frame FROM events WHERE cursor > ? ORDER BY cursor LIMIT ?',
+      runFramesAfter:
+        'SELECT cursor, at, frame FROM events WHERE run_id = ? AND cursor > ? ORDER BY cursor LIMIT ?',
       trajectoryById: 'SELECT * FROM trajectories WHERE id = ?',
       setAdvantages: 'UPDATE trajectories SET advantages = ? WHERE id = ?',
       trajectoryExists: 'SELECT 1 FROM trajectories WHERE id = ?',
@@ -955,6 +958,25 @@ export class TrajectoryStore {
     });
   }
 
+  /**
+   * The frames of the events after a cursor (at most `limit`), as rows `[cursor, at, frame]`: what a
+   * replay that filters nothing sends, without the columns it would not look at (each string column
+   * read makes a string per row, and the rows of `eventsAfter` an object each). `frame` is null in
+   * rows logged before frames were; undefined for a store whose log has no frames.
+   */
+  framesAfter(
+    cursor: number,
+    options: { runId?: string; limit?: number } = {},
+  ): readonly FrameRow[] | undefined {
+    if (eventColumns(this.statements.eventsAfter).frame === undefined) return undefined;
+    const limit = options.limit ?? 1000;
+    const statement = options.runId ? this.statements.runFramesAfter : this.statements.framesAfter;
+    statement.raw(true);
+    return (
+      options.runId ? statement.all(options.runId, cursor, limit) : statement.all(cursor, limit)
+    ) as FrameRow[];
+  }
+
   /** The run and seq of the events after a cursor (at most `limit`), without their payloads. */
   seqsAfter(cursor: number, limit = 1000): Array<{ runId: string; seq: number | null }> {
     return (
@@ -992,6 +1014,9 @@ type EventColumns = Record<Exclude<(typeof EVENT_COLUMNS)[number], 'seq' | 'fram
   frame?: number;
 };
 const eventColumnsOf = new WeakMap<Database.Statement, EventColumns>();
+
+/** A row of `framesAfter`: an event's cursor, time and stored frame (null when it has none). */
+export type FrameRow = [cursor: number, at: number, frame: Buffer | null];
 
 /**
  * Where each column of the event log is in the rows of `statement` (a `SELECT *` of it, switched to

@@ -48,7 +48,10 @@ function rawSubscribe(url: string, subscribe: Record<string, unknown>, headers: 
 }
 
 /** The HTTP answer to a websocket upgrade the server refuses. */
-function upgradeResponse(url: string, headers: Record<string, string> = {}): Promise<{ status: number; retryAfter?: string }> {
+function upgradeResponse(
+  url: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; retryAfter?: string }> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, { headers });
     ws.on('unexpected-response', (_request, response) => {
@@ -112,84 +115,88 @@ describe('replay feed', () => {
     expect(received).toEqual(expected);
   });
 
-  it.each([
-    'this process',
-    'a writer thread',
-  ])('bounds a slow client of commits from %s: it is told where to resume, the writer and other clients never wait', async (source) => {
-    const limit = 256 * 1024;
-    const writer =
-      source === 'a writer thread' ? await StoreWriter.open(store.path, { durability: 'normal' }) : undefined;
-    // No polling: every live event is pushed from memory.
-    server = await serveReplay({
-      store,
-      writer,
-      viewer: false,
-      limits: { maxBufferedBytes: limit },
-      pollMs: 3_600_000,
-    });
-    store.startRun('r1');
-    const slow = rawSubscribe(server.feedUrl, { runId: 'r1', full: true });
-    const fast: FeedEventMessage[] = [];
-    const fastClient = new FeedClient({
-      url: server.feedUrl,
-      subscribe: { runId: 'r1', full: true },
-      onEvent: (m) => fast.push(m),
-    });
-    await until(() => slow.messages.some((m) => m.type === 'caught-up'), 5000, 'slow client live');
-    await until(() => server!.clientCount() === 2, 5000, 'two sessions');
-    // The slow client stops reading: its TCP window fills, then its buffer on the server grows.
-    (slow.ws as unknown as { _socket: { pause(): void } })._socket.pause();
-    let maxBuffered = 0;
-    let largestMessage = 0;
-    // The writer never waits on a client: every append below returns while the slow client's socket
-    // is paused (one that waited for it would hang here until the test's timeout).
-    for (let i = 0; i < 400; i++) {
-      const group = makeGroup({ runId: 'r1', step: i, taskIndex: 0, tokensPerTurn: 400 });
-      largestMessage = Math.max(
-        largestMessage,
-        ...group.trajectories.map((t) => JSON.stringify(trajectoryJson(t)).length * 1.2),
-      );
-      if (writer) await writer.appendGroup(group);
-      else store.appendGroup(group);
-      await sleep(1);
-      maxBuffered = Math.max(maxBuffered, ...server.clientBufferedBytes());
-      if (server.clientCount() === 1 && i > 50) break;
-    }
-    await until(() => server!.clientCount() === 1, 15_000, 'the slow client to be cut off');
-    // The bound was reached (the kernel buffers filled first), not merely never approached.
-    expect(maxBuffered).toBeGreaterThan(limit / 2);
-    // Bounded: at most the limit plus the one message that crossed it (a trajectory with its tokens).
-    expect(maxBuffered).toBeLessThanOrEqual(limit + largestMessage);
-    // The fast client got everything.
-    const all = store.eventsAfter(0, { runId: 'r1', limit: 100_000 });
-    await until(() => fast.length === all.length, 15_000, 'the fast client to catch up');
-    fastClient.close();
-    // The slow client reads what was queued, then `overflow` with its resume cursor and close 4008.
-    (slow.ws as unknown as { _socket: { resume(): void } })._socket.resume();
-    const { code } = await slow.closed;
-    expect(code).toBe(FEED_CLOSE_CODES.slowConsumer);
-    const overflow = slow.messages.find((m) => m.type === 'overflow');
-    if (overflow?.type !== 'overflow') throw new Error('no overflow message');
-    const isEvent = (m: FeedServerMessage): m is FeedEventMessage =>
-      ['run', 'turn', 'trajectory', 'step-metrics'].includes(m.type);
-    const before = slow.messages.filter(isEvent);
-    // Every committed event it was sent is at or before its resume cursor; events sent before their
-    // commit (from the writer thread) are named by their seq.
-    const sentCursors = before.flatMap((m) => (m.cursor === undefined ? [] : [m.cursor]));
-    if (sentCursors.length > 0) expect(Math.max(...sentCursors)).toBeLessThanOrEqual(overflow.resumeAfter);
-    expect(before.some((m) => m.pending)).toBe(source === 'a writer thread');
-    // Resuming from that cursor and seq completes the stream with no gap and no duplicate.
-    const rest = rawSubscribe(server.feedUrl, {
-      runId: 'r1',
-      after: overflow.resumeAfter,
-      seqs: { r1: before.at(-1)!.seq! },
-    });
-    await until(() => rest.messages.some((m) => m.type === 'caught-up'), 10_000, 'resume');
-    rest.ws.close();
-    const resumed = rest.messages.filter(isEvent);
-    expect([...before, ...resumed].map((m) => m.seq)).toEqual(all.map((e) => e.seq));
-    await writer?.close();
-  });
+  it.each(['this process', 'a writer thread'])(
+    'bounds a slow client of commits from %s: it is told where to resume, the writer and other clients never wait',
+    async (source) => {
+      const limit = 256 * 1024;
+      const writer =
+        source === 'a writer thread'
+          ? await StoreWriter.open(store.path, { durability: 'normal' })
+          : undefined;
+      // No polling: every live event is pushed from memory.
+      server = await serveReplay({
+        store,
+        writer,
+        viewer: false,
+        // A client cut off resumes and catches up: history is read ahead to the same bound.
+        limits: { maxBufferedBytes: limit, readAheadBytes: limit },
+        pollMs: 3_600_000,
+      });
+      store.startRun('r1');
+      const slow = rawSubscribe(server.feedUrl, { runId: 'r1', full: true });
+      const fast: FeedEventMessage[] = [];
+      const fastClient = new FeedClient({
+        url: server.feedUrl,
+        subscribe: { runId: 'r1', full: true },
+        onEvent: (m) => fast.push(m),
+      });
+      await until(() => slow.messages.some((m) => m.type === 'caught-up'), 5000, 'slow client live');
+      await until(() => server!.clientCount() === 2, 5000, 'two sessions');
+      // The slow client stops reading: its TCP window fills, then its buffer on the server grows.
+      (slow.ws as unknown as { _socket: { pause(): void } })._socket.pause();
+      let maxBuffered = 0;
+      let largestMessage = 0;
+      // The writer never waits on a client: every append below returns while the slow client's socket
+      // is paused (one that waited for it would hang here until the test's timeout).
+      for (let i = 0; i < 400; i++) {
+        const group = makeGroup({ runId: 'r1', step: i, taskIndex: 0, tokensPerTurn: 400 });
+        largestMessage = Math.max(
+          largestMessage,
+          ...group.trajectories.map((t) => JSON.stringify(trajectoryJson(t)).length * 1.2),
+        );
+        if (writer) await writer.appendGroup(group);
+        else store.appendGroup(group);
+        await sleep(1);
+        maxBuffered = Math.max(maxBuffered, ...server.clientBufferedBytes());
+        if (server.clientCount() === 1 && i > 50) break;
+      }
+      await until(() => server!.clientCount() === 1, 15_000, 'the slow client to be cut off');
+      // The bound was reached (the kernel buffers filled first), not merely never approached.
+      expect(maxBuffered).toBeGreaterThan(limit / 2);
+      // Bounded: at most the limit plus the one message that crossed it (a trajectory with its tokens),
+      // for every session: the fast client too, should it fall behind on this busy thread and resume.
+      expect(maxBuffered).toBeLessThanOrEqual(limit + largestMessage);
+      // The fast client got everything.
+      const all = store.eventsAfter(0, { runId: 'r1', limit: 100_000 });
+      await until(() => fast.length === all.length, 15_000, 'the fast client to catch up');
+      fastClient.close();
+      // The slow client reads what was queued, then `overflow` with its resume cursor and close 4008.
+      (slow.ws as unknown as { _socket: { resume(): void } })._socket.resume();
+      const { code } = await slow.closed;
+      expect(code).toBe(FEED_CLOSE_CODES.slowConsumer);
+      const overflow = slow.messages.find((m) => m.type === 'overflow');
+      if (overflow?.type !== 'overflow') throw new Error('no overflow message');
+      const isEvent = (m: FeedServerMessage): m is FeedEventMessage =>
+        ['run', 'turn', 'trajectory', 'step-metrics'].includes(m.type);
+      const before = slow.messages.filter(isEvent);
+      // Every committed event it was sent is at or before its resume cursor; events sent before their
+      // commit (from the writer thread) are named by their seq.
+      const sentCursors = before.flatMap((m) => (m.cursor === undefined ? [] : [m.cursor]));
+      if (sentCursors.length > 0) expect(Math.max(...sentCursors)).toBeLessThanOrEqual(overflow.resumeAfter);
+      expect(before.some((m) => m.pending)).toBe(source === 'a writer thread');
+      // Resuming from that cursor and seq completes the stream with no gap and no duplicate.
+      const rest = rawSubscribe(server.feedUrl, {
+        runId: 'r1',
+        after: overflow.resumeAfter,
+        seqs: { r1: before.at(-1)!.seq! },
+      });
+      await until(() => rest.messages.some((m) => m.type === 'caught-up'), 10_000, 'resume');
+      rest.ws.close();
+      const resumed = rest.messages.filter(isEvent);
+      expect([...before, ...resumed].map((m) => m.seq)).toEqual(all.map((e) => e.seq));
+      await writer?.close();
+    },
+  );
 
   it('replays a finished run at a chosen speed with the original turn timing', async () => {
     const group = makeGroup({ runId: 'r1', step: 0, taskIndex: 0, groupSize: 1 });
@@ -259,7 +266,8 @@ describe('replay feed', () => {
     // Live: a client following gets the same sizes as they commit, between control messages.
     const live = rawSubscribe(server.feedUrl, { runId: 'sizes' });
     await until(() => live.messages.some((m) => m.type === 'caught-up'), 5000, 'caught-up');
-    for (const [i, keys] of sizes.entries()) store.appendStepMetrics('sizes', sizes.length + i, metricsOf(keys));
+    for (const [i, keys] of sizes.entries())
+      store.appendStepMetrics('sizes', sizes.length + i, metricsOf(keys));
     await until(
       () => live.messages.filter((m) => m.type === 'step-metrics').length === 2 * sizes.length,
       10_000,
@@ -267,7 +275,39 @@ describe('replay feed', () => {
     );
     live.ws.close();
     expect(live.messages.filter((m) => m.type === 'step-metrics')).toEqual(events());
-    expect(live.messages.map((m) => m.type).filter((t) => t !== 'step-metrics')).toEqual(['hello', 'run', 'caught-up']);
+    expect(live.messages.map((m) => m.type).filter((t) => t !== 'step-metrics')).toEqual([
+      'hello',
+      'run',
+      'caught-up',
+    ]);
+  });
+
+  it('replays every stored event, its frame or, in rows logged before frames were, one built from its payload', async () => {
+    for (let task = 0; task < 3; task++)
+      store.appendGroup(makeGroup({ runId: 'r1', step: 0, taskIndex: task }));
+    store.appendGroup(makeGroup({ runId: 'r2', step: 0, taskIndex: 0 }));
+    const stored = store.eventsAfter(0, { runId: 'r1', limit: 1000 });
+    expect(stored.length).toBeGreaterThan(24);
+    // A stretch of rows without frames, inside the third page of 8.
+    store.db
+      .prepare('UPDATE events SET frame = NULL WHERE cursor BETWEEN ? AND ?')
+      .run(stored[18]!.cursor, stored[20]!.cursor);
+    server = await serveReplay({ store, viewer: false, limits: { pageSize: 8 } });
+    const expected = (keep: (type: string) => boolean) =>
+      stored.filter((e) => keep(e.type)).map((e) => JSON.parse(JSON.stringify(eventToMessage(e))));
+    const isEvent = (m: FeedServerMessage) => ['run', 'turn', 'trajectory'].includes(m.type);
+    // Unfiltered (each page read as frames only, that stretch's page as whole rows), and filtered.
+    const all = rawSubscribe(server.feedUrl, { runId: 'r1', mode: 'replay', speed: 0 });
+    expect((await all.closed).code).toBe(FEED_CLOSE_CODES.replayEnded);
+    expect(all.messages.filter(isEvent)).toEqual(expected(() => true));
+    const trajectories = rawSubscribe(server.feedUrl, {
+      runId: 'r1',
+      mode: 'replay',
+      speed: 0,
+      filter: { types: ['trajectory'] },
+    });
+    expect((await trajectories.closed).code).toBe(FEED_CLOSE_CODES.replayEnded);
+    expect(trajectories.messages.filter(isEvent)).toEqual(expected((type) => type === 'trajectory'));
   });
 
   it('applies filters on the server and passes filtered cursors over', async () => {
@@ -337,7 +377,13 @@ describe('replay feed', () => {
   });
 
   it('refuses a page of another site, a rebinding Host, an oversized body and a missing token', async () => {
-    server = await serveReplay({ store, host: '0.0.0.0', viewer: false, token: 's3cret', maxBodyBytes: 1024 });
+    server = await serveReplay({
+      store,
+      host: '0.0.0.0',
+      viewer: false,
+      token: 's3cret',
+      maxBodyBytes: 1024,
+    });
     const api = `http://127.0.0.1:${server.port}/api/runs`;
     expect(await probeGuards(api, { method: 'GET', token: 's3cret', maxBodyBytes: 1024 })).toEqual({
       badOrigin: { status: 403, code: 'origin_not_allowed' },
