@@ -1,6 +1,6 @@
 import { decoderWeightShapes } from '@toolgym/agents/decoder-config';
 import { describe, expect, it } from 'vitest';
-import { allocateOptimizerShards, assignOwners } from './optimizer-shards.ts';
+import { abortReplicas, allocateOptimizerShards, assignOwners, awaitReplicas } from './optimizer-shards.ts';
 import { TEST_DECODER } from './test-decoder.ts';
 
 describe('optimiser shards', () => {
@@ -39,5 +39,18 @@ describe('optimiser shards', () => {
       ...Array(6).fill(2),
       ...Array(6).fill(3),
     ]);
+  });
+
+  it('meet at a barrier that the last replica opens, and that fails every wait once aborted', () => {
+    const shapes = decoderWeightShapes(TEST_DECODER);
+    const alone = allocateOptimizerShards(shapes, 1);
+    awaitReplicas(alone); // the only replica is the last to arrive: it opens the barrier
+    awaitReplicas(alone);
+    expect([...alone.barrier]).toEqual([0, 2, 0]); // no one waiting, two generations, not aborted
+    const pair = allocateOptimizerShards(shapes, 2);
+    abortReplicas(pair); // as when a replica fails mid-step or its worker dies
+    // with the other replica never arriving, a wait would block for ever: it throws instead
+    expect(() => awaitReplicas(pair)).toThrow(expect.objectContaining({ code: 'learner_replica_failed' }));
+    expect(() => awaitReplicas(pair)).toThrow(expect.objectContaining({ code: 'learner_replica_failed' }));
   });
 });
