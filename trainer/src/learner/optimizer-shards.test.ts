@@ -1,3 +1,7 @@
+import { createRequire } from 'node:module';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import { decoderWeightShapes } from '@toolgym/agents/decoder-config';
 import { describe, expect, it } from 'vitest';
 import { abortReplicas, allocateOptimizerShards, assignOwners, awaitReplicas } from './optimizer-shards.ts';
@@ -52,5 +56,43 @@ describe('optimiser shards', () => {
     // with the other replica never arriving, a wait would block for ever: it throws instead
     expect(() => awaitReplicas(pair)).toThrow(expect.objectContaining({ code: 'learner_replica_failed' }));
     expect(() => awaitReplicas(pair)).toThrow(expect.objectContaining({ code: 'learner_replica_failed' }));
+  });
+
+  it('wake a replica already waiting at the barrier with the failure, not as if it had opened', async () => {
+    const pair = allocateOptimizerShards(decoderWeightShapes(TEST_DECODER), 2);
+    // replica 0 in a thread of its own, as in a worker learner; replica 1 never arrives
+    const replica = new Worker(
+      `const { parentPort, workerData } = require('node:worker_threads');
+      (async () => {
+        (await import(workerData.tsx)).register();
+        const { awaitReplicas } = await import(workerData.shards);
+        try {
+          awaitReplicas({ barrier: workerData.barrier, replicas: 2 });
+          parentPort.postMessage('opened');
+        } catch (e) {
+          parentPort.postMessage(e.code);
+        }
+      })();`,
+      {
+        eval: true,
+        workerData: {
+          // the package's ESM entry: its CommonJS one cannot register from an eval'd thread
+          tsx: pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm/api')).href.replace(
+            /\.cjs$/,
+            '.mjs',
+          ),
+          shards: new URL('./optimizer-shards.ts', import.meta.url).href,
+          barrier: pair.barrier,
+        },
+      },
+    );
+    try {
+      const outcome = new Promise((resolve) => replica.once('message', resolve));
+      while (Atomics.load(pair.barrier, 0) === 0) await sleep(5); // it has arrived: it waits
+      abortReplicas(pair);
+      expect(await outcome).toBe('learner_replica_failed');
+    } finally {
+      await replica.terminate();
+    }
   });
 });

@@ -53,10 +53,9 @@ export function awaitReplicas(shards: Pick<OptimizerShards, 'barrier' | 'replica
     Atomics.notify(b, GENERATION);
     return;
   }
-  while (Atomics.load(b, GENERATION) === generation) {
-    if (Atomics.load(b, ABORTED)) throw replicaFailed();
-    Atomics.wait(b, GENERATION, generation);
-  }
+  while (Atomics.load(b, GENERATION) === generation) Atomics.wait(b, GENERATION, generation);
+  // An abort also moves the generation on, to wake the waiting: it must not read as the barrier opening.
+  if (Atomics.load(b, ABORTED)) throw replicaFailed();
 }
 
 /** Fails every replica's current and later `awaitReplicas` (a replica failed mid-step, or died). */
