@@ -102,6 +102,8 @@ function scheduleCommit(): void {
   });
 }
 const SLICE_MS = 4;
+/** Turns recorded in one store call: about 300 µs each. */
+const TURN_STREAK = 12;
 
 const NO_TURNS: ReadonlySet<number> = new Set();
 
@@ -299,7 +301,8 @@ function turnRun(batch: readonly WriterRequest[], i: number): TurnRequest[] {
   const run: TurnRequest[] = [];
   const first = batch[i];
   if (first?.op !== 'appendTurns') return run;
-  for (let j = i; j < batch.length; j++) {
+  // At most `TURN_STREAK` at once, so a backlog of turns is committed in slices too.
+  for (let j = i; j < batch.length && run.length < TURN_STREAK; j++) {
     const request = batch[j]!;
     if (request.op !== 'appendTurns' || request.args[1]?.runId !== first.args[1]?.runId) break;
     run.push(request);
