@@ -1,13 +1,6 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { ToolGymError } from '@toolgym/protocol';
-import {
-  type EventDraft,
-  eventJson,
-  groupEvents,
-  type StoredEvent,
-  stepMetricsEvent,
-  turnEvent,
-} from './feed-events.ts';
+import type { StoredEvent } from './feed-events.ts';
 import { KnownPieces, unpackGroup, unpacker, unpackTurn } from './handover.ts';
 import { RingReader, type SharedRing } from './number-ring.ts';
 import { type OpenStoreOptions, TrajectoryStore } from './store.ts';
@@ -64,8 +57,6 @@ if (store)
     reader.acquire();
     const unpacked = requests.map(unpack);
     reader.release(ringEnd);
-    // The events of emitted writes go back to the owner, framed, before anything is committed.
-    emitBuilt(requests, unpacked);
     for (const request of unpacked) {
       if (request.op === 'reserveSeqs') {
         reservations.push(request);
@@ -76,7 +67,7 @@ if (store)
         continue;
       }
       // Everything handed over before the close is committed first.
-      while (queue.length > 0) commit(queue, Number.POSITIVE_INFINITY);
+      if (queue.length > 0) commit(queue.splice(0));
       store.close();
       port.postMessage({ type: 'closed' } satisfies WriterReply);
       port.close();
@@ -84,142 +75,30 @@ if (store)
     }
     // Seqs are reserved ahead of the writes queued before them: they only raise the run's limit
     // (those writes carry seqs below it), and the caller's next events must not wait for a backlog.
-    if (reservations.length > 0) commit(reservations, Number.POSITIVE_INFINITY);
-    scheduleCommit();
-  });
-
-/**
- * Commit the queue in slices of about `SLICE_MS`: writes arriving meanwhile have their events
- * built and sent between slices instead of waiting behind the whole backlog.
- */
-function scheduleCommit(): void {
-  if (scheduled || queue.length === 0) return;
-  scheduled = true;
-  setImmediate(() => {
-    scheduled = false;
-    commit(queue);
-    scheduleCommit();
-  });
-}
-const SLICE_MS = 4;
-/** Turns recorded in one store call: about 300 µs each. */
-const TURN_STREAK = 12;
-
-const NO_TURNS: ReadonlySet<number> = new Set();
-
-/** Build, number and frame the events of the emitted writes of a batch, and post them to the owner. */
-function emitBuilt(requests: readonly WriterMessage[], unpacked: readonly WriterRequest[]): void {
-  const ids: number[] = [];
-  const counts: number[] = [];
-  const types: EventDraft['type'][] = [];
-  const ats: number[] = [];
-  const envIds: Array<string | null> = [];
-  const taskIds: Array<string | null> = [];
-  const rewards: Array<number | null> = [];
-  const payloads: string[] = [];
-  const trajectories: number[] = [];
-  const frames: Buffer[] = [];
-  const ends: number[] = [];
-  let bytes = 0;
-  for (const [i, request] of unpacked.entries()) {
-    let runId: string | undefined;
-    let seqFrom: number | undefined;
-    let drafts: EventDraft[];
-    try {
-      switch (request.op) {
-        case 'appendGroup': {
-          const group = request.args[0];
-          seqFrom = request.args[1]?.seqFrom;
-          if (seqFrom === undefined) continue;
-          runId = group.runId ?? request.args[1]?.runId;
-          const streamed = requests[i]!.streamed ?? {};
-          drafts = groupEvents(group, runId!, (id) => (streamed[id] ? new Set(streamed[id]) : NO_TURNS)).events;
-          for (const d of drafts)
-            trajectories.push(d.trajectory ? group.trajectories.indexOf(d.trajectory) : -1);
-          break;
-        }
-        case 'appendTurns': {
-          const emitted = request.args[1]?.emitted?.[0];
-          if (!emitted) continue;
-          const turn = request.args[0][0]!;
-          runId = turn.runId ?? request.args[1]?.runId;
-          seqFrom = emitted.seq;
-          drafts = [turnEvent(turn, JSON.stringify(turn.turn), emitted.at)];
-          trajectories.push(-1);
-          break;
-        }
-        case 'appendStepMetrics': {
-          const [run, step, metrics, emitted] = request.args;
-          if (!emitted) continue;
-          runId = run;
-          seqFrom = emitted.seq;
-          drafts = [stepMetricsEvent(step, metrics, emitted.at)];
-          trajectories.push(-1);
-          break;
-        }
-        default:
-          continue;
-      }
-    } catch {
-      // Input its owner could count but not build from: the store refuses the write with its field.
-      continue;
+    if (reservations.length > 0) commit(reservations);
+    if (!scheduled && queue.length > 0) {
+      scheduled = true;
+      setImmediate(() => {
+        scheduled = false;
+        commit(queue.splice(0));
+      });
     }
-    ids.push(request.id);
-    counts.push(drafts.length);
-    for (const [k, d] of drafts.entries()) {
-      types.push(d.type);
-      ats.push(d.at);
-      envIds.push(d.envId);
-      taskIds.push(d.taskId);
-      rewards.push(d.reward);
-      payloads.push(d.payload);
-      const frame = Buffer.from(eventJson({ ...d, runId: runId!, seq: seqFrom! + k }));
-      frames.push(frame);
-      bytes += frame.length;
-      ends.push(bytes);
-    }
-  }
-  if (ids.length === 0) return;
-  const out = Buffer.allocUnsafeSlow(bytes);
-  let at = 0;
-  for (const frame of frames) at += frame.copy(out, at);
-  port.postMessage(
-    {
-      type: 'emitted',
-      ids,
-      counts,
-      types,
-      ats: Float64Array.from(ats),
-      envIds,
-      taskIds,
-      rewards,
-      payloads,
-      trajectories: Int32Array.from(trajectories),
-      frames: out.buffer as ArrayBuffer,
-      ends: Int32Array.from(ends),
-    } satisfies WriterReply,
-    [out.buffer as ArrayBuffer],
-  );
-}
+  });
 
 type Results = Extract<WriterReply, { type: 'committed' }>['results'];
 
-/** Commit writes from the front of `queue` (taking them out) for about `sliceMs`, in one transaction. */
-function commit(queue: WriterRequest[], sliceMs = SLICE_MS): void {
+function commit(batch: WriterRequest[]): void {
   let results: Results = [];
   committed = [];
-  const t0 = performance.now();
-  let i = 0;
   try {
     store.batch(() => {
-      while (i < queue.length) {
-        if (i > 0 && performance.now() - t0 > sliceMs) break;
-        const turns = turnRun(queue, i);
+      for (let i = 0; i < batch.length; ) {
+        const turns = turnRun(batch, i);
         if (turns.length > 1 && commitTurns(turns, results)) {
           i += turns.length;
           continue;
         }
-        const request = queue[i++]!;
+        const request = batch[i++]!;
         try {
           results.push({ id: request.id, ok: true, value: run(request) });
         } catch (error) {
@@ -230,10 +109,9 @@ function commit(queue: WriterRequest[], sliceMs = SLICE_MS): void {
   } catch (error) {
     // The commit itself failed (disk full, I/O error): nothing of the batch was written.
     const failure = describe(error);
-    results = queue.slice(0, i).map((r) => ({ id: r.id, ok: false, error: failure }));
+    results = batch.map((r) => ({ id: r.id, ok: false, error: failure }));
     committed = [];
   }
-  const batch = queue.splice(0, i);
   for (const request of batch) {
     const runId = numberedRun(request);
     if (runId === undefined) continue;
@@ -301,8 +179,7 @@ function turnRun(batch: readonly WriterRequest[], i: number): TurnRequest[] {
   const run: TurnRequest[] = [];
   const first = batch[i];
   if (first?.op !== 'appendTurns') return run;
-  // At most `TURN_STREAK` at once, so a backlog of turns is committed in slices too.
-  for (let j = i; j < batch.length && run.length < TURN_STREAK; j++) {
+  for (let j = i; j < batch.length; j++) {
     const request = batch[j]!;
     if (request.op !== 'appendTurns' || request.args[1]?.runId !== first.args[1]?.runId) break;
     run.push(request);

@@ -1,7 +1,14 @@
 import { Worker } from 'node:worker_threads';
 import type { EpisodeTurn, TrajectoryGroup } from '@toolgym/protocol';
 import { ReplayConfigError, ReplayError } from './errors.ts';
-import type { FeedEvent, StoredEvent } from './feed-events.ts';
+import {
+  type EventDraft,
+  type FeedEvent,
+  groupEvents,
+  type StoredEvent,
+  stepMetricsEvent,
+  turnEvent,
+} from './feed-events.ts';
 import { packGroup, packTurn, SentPieces, type Spans } from './handover.ts';
 import { NumberRing, type SharedRing } from './number-ring.ts';
 import type { OpenStoreOptions, TrajectoryStore } from './store.ts';
@@ -26,13 +33,7 @@ export type WriterRequest =
  * its events of each turn's `turn` (`turnJson`, of a turn write) or each trajectory's `turns`
  * (`turnsJson`, of a group), which then cross as that text (`handover.ts`).
  */
-export type WriterMessage = WriterRequest & {
-  spans?: Spans;
-  turnJson?: string[];
-  turnsJson?: string[];
-  /** Of an emitted group: the turn indices of each trajectory already emitted while it ran. */
-  streamed?: Record<string, number[]>;
-};
+export type WriterMessage = WriterRequest & { spans?: Spans; turnJson?: string[]; turnsJson?: string[] };
 
 /** What the thread is sent once per turn of the event loop: the writes, and how far the ring holds them. */
 export interface WriterBatch {
@@ -61,24 +62,6 @@ export type WriterReply =
       /** Where the owner's emitted events landed: for each, its run, seq and cursor (in cursor order). */
       landed: { runIds: string[]; seqs: Float64Array; cursors: Float64Array };
     }
-  | {
-      /** The events of emitted writes, built on the thread as they arrived, before their commit. */
-      type: 'emitted';
-      /** Per write: its id and how many events it emitted. */
-      ids: number[];
-      counts: number[];
-      types: FeedEvent['type'][];
-      ats: Float64Array;
-      envIds: Array<string | null>;
-      taskIds: Array<string | null>;
-      rewards: Array<number | null>;
-      payloads: string[];
-      /** Of a trajectory event, its index in its group; -1 otherwise. */
-      trajectories: Int32Array;
-      /** The events' pending frames (`eventJson`, UTF-8) end to end, and where each ends. */
-      frames: ArrayBuffer;
-      ends: Int32Array;
-    }
   | { type: 'closed' };
 
 /** Events a writer emitted before their commit that the store did not write. */
@@ -90,14 +73,7 @@ export interface WriteFailure {
 }
 
 type EmitListener = (events: readonly FeedEvent[]) => void;
-type Emitted = {
-  runId: string;
-  /** The seqs planned for its events; the events once the thread has built them. */
-  seqs: number[];
-  events: FeedEvent[];
-  group?: TrajectoryGroup;
-  refused?: () => void;
-};
+type Emitted = { runId: string; events: FeedEvent[]; refused?: () => void };
 type SeqRange = { from: number; to: number };
 
 export interface WriterOptions extends Omit<OpenStoreOptions, 'readonly'> {
@@ -132,9 +108,6 @@ interface RunSeq {
 }
 
 const NO_TURNS: ReadonlySet<number> = new Set();
-
-/** How many events a write will emit (built on the thread), and when (a turn's, step metrics'). */
-type Planned = { count: number; at?: number };
 
 /** The write of an emitted write, given the seqs and times its events were emitted with. */
 type WriteOf = (
@@ -175,6 +148,7 @@ export class StoreWriter {
   private readonly sentPieces = new SentPieces();
   /** Requests and emitted events of this turn of the event loop, sent at its end. */
   private outbox: WriterMessage[] = [];
+  private emitted: FeedEvent[] = [];
   private flushScheduled = false;
   private nextId = 0;
   private dead: Error | undefined;
@@ -187,8 +161,7 @@ export class StoreWriter {
     private readonly ring: NumberRing,
   ) {
     worker.on('message', (reply: WriterReply) => {
-      if (reply.type === 'emitted') this.emitBuilt(reply);
-      else if (reply.type === 'committed') this.committed(reply);
+      if (reply.type === 'committed') this.committed(reply);
     });
     worker.on('error', (e) =>
       this.fail(new ReplayError('store_writer_failed', `The store writer failed: ${e.message}`)),
@@ -237,66 +210,62 @@ export class StoreWriter {
   appendGroup(group: TrajectoryGroup, options: { runId?: string } = {}): Promise<{ cursor: number }> {
     const runId = group?.runId ?? options.runId;
     let streamed: Array<[string, Set<number>]> = [];
+    let turnsJson: string[] | undefined;
     return this.emitting(
       runId,
       () => {
-        // The thread builds the events; here they are only counted, to reserve their seqs.
-        let count = 0;
-        for (const t of group.trajectories) {
-          const done = this.streamed.get(t.id) ?? NO_TURNS;
-          count += 1;
-          for (const turn of t.turns) if (!done.has(turn.index)) count++;
-        }
+        const { events, records } = groupEvents(group, runId!, (id) => this.streamed.get(id) ?? NO_TURNS);
+        turnsJson = records.map((r) => r.turnsJson);
         streamed = group.trajectories.flatMap((t) => {
           const turns = this.streamed.get(t.id);
           this.streamed.delete(t.id);
           return turns ? [[t.id, turns] as [string, Set<number>]] : [];
         });
-        return { count };
+        return events;
       },
       (emitted) => {
         const spans: Spans = [];
-        const packed = packGroup(group, this.ring, spans);
+        const packed = packGroup(group, this.ring, spans, turnsJson);
         return {
           op: 'appendGroup',
           args: [packed, { ...options, seqFrom: emitted?.[0]?.seq }],
           spans,
-          ...(emitted
-            ? { streamed: Object.fromEntries(streamed.map(([id, turns]) => [id, [...turns]])) }
-            : {}),
+          ...(turnsJson ? { turnsJson } : {}),
         };
       },
       // A refused group may be sent again: its streamed turns are still all the store has of it.
       () => {
         for (const [id, turns] of streamed) this.streamed.set(id, turns);
       },
-      group,
     ) as Promise<{ cursor: number }>;
   }
 
   appendTurn(turn: EpisodeTurn, options: { runId?: string } = {}): Promise<{ cursor: number }> {
     const runId = turn?.runId ?? options.runId;
     let indices: Set<number> | undefined;
+    let turnJson: string | undefined;
     return this.emitting(
       runId,
       () => {
         indices = this.streamed.get(turn.trajectoryId);
-        if (indices?.has(turn.turn.index)) return { count: 0 };
-        if (typeof turn.turn !== 'object' || turn.turn === null) throw new Error('a turn without its turn');
+        if (indices?.has(turn.turn.index)) return [];
         if (!indices) {
           indices = new Set();
           this.streamed.set(turn.trajectoryId, indices);
         }
+        turnJson = JSON.stringify(turn.turn) as string | undefined;
+        if (turnJson === undefined) throw new Error('a turn without its turn');
         indices.add(turn.turn.index);
-        return { count: 1, at: Date.now() };
+        return [turnEvent(turn, turnJson, Date.now())];
       },
       (emitted) => {
         const spans: Spans = [];
-        const packed = packTurn(turn, runId, this.sentPieces, this.ring, spans);
+        const packed = packTurn(turn, runId, this.sentPieces, this.ring, spans, turnJson);
         return {
           op: 'appendTurns',
           args: [[packed], { ...options, ...(emitted ? { emitted } : {}) }],
           spans,
+          ...(turnJson === undefined ? {} : { turnJson: [turnJson] }),
         };
       },
       // A refused turn may be sent again, and is emitted again then.
@@ -311,7 +280,7 @@ export class StoreWriter {
   ): Promise<{ cursor: number }> {
     return this.emitting(
       runId,
-      () => ({ count: 1, at: Date.now() }),
+      () => [stepMetricsEvent(step, metrics, Date.now())],
       (emitted) => ({ op: 'appendStepMetrics', args: [runId, step, metrics, emitted?.[0]] }),
     ) as Promise<{ cursor: number }>;
   }
@@ -339,47 +308,49 @@ export class StoreWriter {
    */
   private emitting(
     runId: string | undefined,
-    count: () => Planned,
+    build: () => EventDraft[],
     request: WriteOf,
     refused?: () => void,
-    group?: TrajectoryGroup,
   ): Promise<unknown> {
     if (runId === undefined || this.dead || this.closing) return this.request(request(undefined));
     const run = this.runs.get(runId) ?? this.learnRun(runId);
     if (run.next === undefined || run.waiting.length > 0)
-      return this.later(run, () => this.emitting(runId, count, request, refused, group));
-    let planned: Planned;
+      return this.later(run, () => this.emitting(runId, build, request, refused));
+    let drafts: EventDraft[];
     try {
-      planned = count();
+      drafts = build();
     } catch {
       return this.request(request(undefined));
     }
-    if (planned.count === 0) return Promise.resolve({ cursor: 0 });
-    return this.emit(runId, run, planned, request, refused, group);
+    if (drafts.length === 0) return Promise.resolve({ cursor: 0 });
+    return this.emit(runId, run, drafts, request, refused);
   }
 
   /** Number `drafts` within the run's reserved seqs (waiting for more if they do not fit), emit them, and write. */
   private emit(
     runId: string,
     run: RunSeq,
-    planned: Planned,
+    drafts: EventDraft[],
     request: WriteOf,
     refused?: () => void,
-    group?: TrajectoryGroup,
   ): Promise<unknown> {
     if (this.dead || this.closing) return this.request(request(undefined));
-    const n = planned.count;
-    if (run.next === undefined || run.next + n - 1 > run.limit) {
-      this.reserve(runId, run, n);
-      return this.later(run, () => this.emit(runId, run, planned, request, refused, group));
+    if (run.next === undefined || run.next + drafts.length - 1 > run.limit) {
+      this.reserve(runId, run, drafts.length);
+      return this.later(run, () => this.emit(runId, run, drafts, request, refused));
     }
     const seqFrom = run.next;
-    run.next += n;
+    run.next += drafts.length;
     if (run.limit - run.next < this.seqBlock / 2) this.reserve(runId, run, 0);
-    const seqs = Array.from({ length: n }, (_, i) => seqFrom + i);
-    const at = planned.at ?? 0;
-    return this.request(request(seqs.map((seq) => ({ seq, at }))), {
-      emitted: { runId, seqs, events: [], ...(group ? { group } : {}), ...(refused ? { refused } : {}) },
+    // The drafts were built for this write alone: numbered in place rather than copied.
+    const events = drafts as FeedEvent[];
+    for (let i = 0; i < events.length; i++) {
+      events[i]!.runId = runId;
+      events[i]!.seq = seqFrom + i;
+    }
+    this.emitted.push(...events);
+    return this.request(request(events.map((e) => ({ seq: e.seq!, at: e.at }))), {
+      emitted: { runId, events, ...(refused ? { refused } : {}) },
     });
   }
 
@@ -462,48 +433,16 @@ export class StoreWriter {
     queueMicrotask(() => this.flush());
   }
 
-  /** Hand this turn's writes to the thread in one message. */
+  /** Hand this turn's emitted events to the listeners, and its writes to the thread in one message. */
   private flush(): void {
     this.flushScheduled = false;
+    const events = this.emitted;
     const requests = this.outbox;
+    this.emitted = [];
     this.outbox = [];
+    if (events.length > 0) for (const listener of this.emitListeners) listener(events);
     if (requests.length > 0)
       this.worker.postMessage({ requests, ringEnd: this.ring.publish() } satisfies WriterBatch);
-  }
-
-  /** The events the thread built for emitted writes as they arrived: to the listeners, in seq order. */
-  private emitBuilt(reply: Extract<WriterReply, { type: 'emitted' }>): void {
-    const out: FeedEvent[] = [];
-    let k = 0;
-    let from = 0;
-    for (let w = 0; w < reply.ids.length; w++) {
-      const write = this.pending.get(reply.ids[w]!)?.emitted;
-      const n = reply.counts[w]!;
-      for (let i = 0; i < n; i++, k++) {
-        const end = reply.ends[k]!;
-        if (!write) {
-          from = end;
-          continue;
-        }
-        const t = reply.trajectories[k]!;
-        const event: FeedEvent = {
-          seq: write.seqs[i]!,
-          runId: write.runId,
-          type: reply.types[k]!,
-          at: reply.ats[k]!,
-          envId: reply.envIds[k]!,
-          taskId: reply.taskIds[k]!,
-          reward: reply.rewards[k]!,
-          payload: reply.payloads[k]!,
-          pendingFrame: Buffer.from(reply.frames, from, end - from),
-        };
-        if (t >= 0 && write.group) event.trajectory = write.group.trajectories[t];
-        write.events.push(event);
-        out.push(event);
-        from = end;
-      }
-    }
-    if (out.length > 0) for (const listener of this.emitListeners) listener(out);
   }
 
   private committed(reply: Extract<WriterReply, { type: 'committed' }>): void {
@@ -519,7 +458,7 @@ export class StoreWriter {
       write.refused?.();
       failed.push({
         runId: write.runId,
-        seqs: write.seqs,
+        seqs: write.events.map((e) => e.seq!),
         code: result.error.code ?? 'store_write_failed',
         message: result.error.message,
       });
@@ -585,7 +524,7 @@ export class StoreWriter {
       if (p.emitted)
         failed.push({
           runId: p.emitted.runId,
-          seqs: p.emitted.seqs,
+          seqs: p.emitted.events.map((e) => e.seq!),
           code: (error as ReplayError).code ?? 'store_writer_failed',
           message: error.message,
         });
@@ -616,10 +555,7 @@ function landedEvents(
     const cursor = cursors[i]!;
     while (w < reply.events.length && reply.events[w]!.cursor < cursor) events.push(reply.events[w++]!);
     const e = emitted.get(`${seqs[i]} ${runIds[i]}`);
-    if (e) {
-      const { pendingFrame: _, ...rest } = e;
-      events.push({ ...rest, cursor });
-    }
+    if (e) events.push({ ...e, cursor });
   }
   while (w < reply.events.length) events.push(reply.events[w++]!);
   return events;
