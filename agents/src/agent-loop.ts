@@ -118,7 +118,7 @@ export async function playEpisode(options: EpisodeOptions): Promise<Trajectory> 
     (options.policy.chatTemplate
       ? new ChatTemplate(options.policy.chatTemplate, {}, `policy ${options.policy.id}`)
       : ChatTemplate.hermes());
-  const ledger = tokenizer ? new TokenLedger(tokenizer) : undefined;
+  const ledger = tokenizer ? new TokenLedger(tokenizer, options.renderCache?.recordHeadroom) : undefined;
   let renderer: TurnRenderer | undefined;
   // Message mode: exact only if the engine reports the ids of its own prompts and samples.
   const engineRecord = ledger ? undefined : new EngineTokenRecord();
@@ -331,6 +331,7 @@ export async function playEpisode(options: EpisodeOptions): Promise<Trajectory> 
     reward = ZERO_REWARD;
   }
 
+  if (ledger) options.renderCache?.noteRecord(ledger.length - ledger.promptLength);
   // The trajectory holds the record's typed arrays themselves: no copy.
   const sequence = ledger ? ledger.sequence() : engineRecord?.exact ? engineRecord.sequence() : undefined;
   if (!sequence) {

@@ -47,10 +47,13 @@ export class GrowableBuffer<T extends NumberArray> {
     this.used += n;
   }
 
-  /** Appends `count` copies of `value`. */
+  /**
+   * Appends `count` copies of `value`. Zeros cost no writes: memory past `length` is never written,
+   * so it still holds the zeros a new typed array starts with.
+   */
   appendRepeated(value: number, count: number): void {
     this.reserve(this.used + count);
-    this.data.fill(value, this.used, this.used + count);
+    if (value !== 0 || Object.is(value, -0)) this.data.fill(value, this.used, this.used + count);
     this.used += count;
   }
 

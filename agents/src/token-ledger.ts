@@ -1,6 +1,7 @@
 import type { Branch, Span } from '@toolgym/protocol';
 import { SampledTokenError, TemplateMismatchError } from './errors.ts';
 import { GrowableBuffer } from './growable-buffer.ts';
+import { SequenceBuffers } from './sequence-buffers.ts';
 import type { Tokenizer } from './tokenizer.ts';
 
 /** An observation ready to append: the text the template rendered and its tokens. */
@@ -19,9 +20,8 @@ export interface Observation {
  * of the conversation, so every sampled token stays in the exact context it was sampled in.
  */
 export class TokenLedger {
-  private ids = new GrowableBuffer(Int32Array, 0);
-  private mask = new GrowableBuffer(Uint8Array, 0);
-  private behaviour = new GrowableBuffer(Float64Array, 0);
+  /** The current sequence's ids, mask and behaviour logprobs; made at its first append. */
+  private record: SequenceBuffers | undefined;
   /**
    * The policy's own logprob of each sampled token (0 elsewhere) while every turn's engine reported
    * it (`GenerateResult.policyLogprobs`): null before the first sampled turn (all 0 so far),
@@ -38,30 +38,38 @@ export class TokenLedger {
    */
   private text = '';
 
-  constructor(private readonly tokenizer: Tokenizer) {}
+  /**
+   * @param headroom room a sequence's record keeps beyond its prompt when it is made, in tokens
+   *   (a run's `RenderCache.recordHeadroom`); by default half the prompt, at least `MIN_HEADROOM`.
+   *   Only where the record's memory is allocated depends on it, never what it holds.
+   */
+  constructor(
+    private readonly tokenizer: Tokenizer,
+    private readonly headroom?: number,
+  ) {}
 
   get length(): number {
-    return this.ids.length;
+    return this.record?.length ?? 0;
   }
 
-  /** The token ids so far, as a view (see `GrowableBuffer.view`). */
+  /** The token ids so far, as a view (see `SequenceBuffers`). */
   get tokens(): Int32Array {
-    return this.ids.view();
+    return this.record?.tokens ?? new Int32Array(0);
   }
 
   /** The loss mask so far (1 on sampled tokens), as a view. */
   get lossMask(): Uint8Array {
-    return this.mask.view();
+    return this.record?.lossMask ?? new Uint8Array(0);
   }
 
   /** The behaviour logprobs so far (0 off sampled tokens), as a view. */
   get logprobs(): Float64Array {
-    return this.behaviour.view();
+    return this.record?.logprobs ?? new Float64Array(0);
   }
 
   /** The policy's own logprobs so far, as a view; undefined once a turn came without them. */
   get policyLogprobs(): Float64Array | undefined {
-    if (this.own === null) return new Float64Array(this.ids.length);
+    if (this.own === null) return new Float64Array(this.length);
     return this.own?.view();
   }
 
@@ -97,26 +105,25 @@ export class TokenLedger {
     text: string,
     policyLogprobs?: readonly number[],
   ): Span {
-    const start = this.ids.length;
     const n = tokens.length;
     for (let i = 0; i < n; i++) {
       const id = tokens[i]!;
       // The record holds ids as int32: anything else would be stored as some other id.
       if (!Number.isInteger(id) || id < 0 || id > MAX_TOKEN_ID) throw new SampledTokenError(id, i);
     }
-    this.ids.append(tokens);
-    this.mask.appendRepeated(1, n);
-    for (let i = 0; i < n; i++) this.behaviour.push(logprobs?.[i] ?? 0);
+    const record = this.recordFor(n);
+    const start = record.length;
+    record.appendSampled(tokens, logprobs);
     if (policyLogprobs?.length !== n) this.own = undefined;
     else if (this.own !== undefined) {
       if (this.own === null) {
-        this.own = new GrowableBuffer(Float64Array, this.ids.capacity);
+        this.own = new GrowableBuffer(Float64Array, record.capacity);
         this.own.appendRepeated(0, start);
       }
       this.own.append(policyLogprobs);
     }
     this.text += text;
-    return { start, end: this.ids.length };
+    return { start, end: record.length };
   }
 
   /** An observation given as text, tokenized alone. */
@@ -140,22 +147,24 @@ export class TokenLedger {
 
   /** Appends an observation (loss mask 0). */
   appendObservation(observation: Observation): Span {
-    const start = this.ids.length;
     const n = observation.tokens.length;
-    if (start === 0) {
-      // A sequence's prompt, the bulk of its tokens: room for it and, in most episodes, the turns after.
-      const capacity = n + Math.max(MIN_HEADROOM, n >> 1);
-      this.ids = new GrowableBuffer(Int32Array, capacity);
-      this.mask = new GrowableBuffer(Uint8Array, capacity);
-      this.behaviour = new GrowableBuffer(Float64Array, capacity);
-    }
-    this.ids.append(observation.tokens);
-    this.mask.appendRepeated(0, n);
-    this.behaviour.appendRepeated(0, n);
+    const record = this.recordFor(n);
+    const start = record.length;
+    record.appendObservation(observation.tokens);
     this.own?.appendRepeated(0, n);
     this.text += observation.text;
-    if (start === this.promptLength) this.promptLength = this.ids.length;
-    return { start, end: this.ids.length };
+    if (start === this.promptLength) this.promptLength = record.length;
+    return { start, end: record.length };
+  }
+
+  /**
+   * The current sequence's record, made at its first append (its prompt, the bulk of its tokens,
+   * `n` long): room for it and, in most episodes, the turns after.
+   */
+  private recordFor(n: number): SequenceBuffers {
+    if (!this.record)
+      this.record = new SequenceBuffers(n + (this.headroom ?? Math.max(MIN_HEADROOM, n >> 1)));
+    return this.record;
   }
 
   /**
@@ -164,7 +173,7 @@ export class TokenLedger {
    */
   branch(rendered: string): number {
     this.branches.push(this.sequence());
-    this.ids = new GrowableBuffer(Int32Array, 0);
+    this.record = undefined;
     if (this.own) this.own = new GrowableBuffer(Float64Array, 0);
     this.promptLength = 0;
     this.text = '';

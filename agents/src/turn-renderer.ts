@@ -50,6 +50,21 @@ export class RenderCache {
   /** Conversation shapes (`conversationShape`) whose first episode has had its full check. */
   private readonly shapesChecked = new Set<string>();
   private episodes = 0;
+  private longestAfterPrompt = 0;
+
+  /**
+   * Room a new record keeps beyond its prompt, in tokens: half again the most any episode of the
+   * run has added after its prompt so far, so most records are made once at about their final
+   * size instead of growing or keeping half a prompt unused; undefined before the first episode.
+   */
+  get recordHeadroom(): number | undefined {
+    return this.longestAfterPrompt > 0 ? Math.max(32, Math.ceil(this.longestAfterPrompt * 1.5)) : undefined;
+  }
+
+  /** Notes how many tokens an episode's record held after its prompt when it ended. */
+  noteRecord(afterPrompt: number): void {
+    if (afterPrompt > this.longestAfterPrompt) this.longestAfterPrompt = afterPrompt;
+  }
 
   /** The prompt rendered for messages the template sees as `messages`, if any. */
   prompt(messages: readonly Message[]): Observation | undefined {
@@ -174,15 +189,67 @@ export function fillLayout(layout: Layout, values: readonly string[]): string {
   return text;
 }
 
-/** Splits text at special tokens, keeping them (odd pieces). */
-type SpecialSplit = (text: string) => readonly string[];
+/**
+ * What the text of a layout with these slot values (`fillLayout`) holds after `held`, the strings
+ * it must start with, in order; undefined when it does not start with them. Only the part after
+ * them is put together: a turn's window is mostly the two turns it checks.
+ */
+export function layoutAfter(
+  layout: Layout,
+  values: readonly string[],
+  held: readonly string[],
+): string | undefined {
+  const { parts, slots } = layout;
+  // The next held string, and how much of it the segments so far have matched.
+  let h = 0;
+  let matched = 0;
+  let after: string | undefined;
+  for (let k = 0; k <= 2 * slots.length; k++) {
+    const segment = k % 2 === 0 ? parts[k >> 1]! : values[slots[k >> 1]!]!;
+    if (after !== undefined) {
+      after += segment;
+      continue;
+    }
+    let at = 0;
+    while (h < held.length) {
+      const want = held[h]!;
+      const n = Math.min(want.length - matched, segment.length - at);
+      if (!sameRun(segment, at, want, matched, n)) return undefined;
+      at += n;
+      matched += n;
+      if (matched === want.length) {
+        h++;
+        matched = 0;
+      }
+      if (at === segment.length) break;
+    }
+    if (h === held.length) after = at === 0 ? segment : segment.slice(at);
+  }
+  // Empty held strings past the last segment.
+  while (h < held.length && held[h] === '') h++;
+  return h === held.length ? (after ?? '') : undefined;
+}
+
+/** Whether `a` from `aAt` and `b` from `bAt` agree for `n` characters. */
+function sameRun(a: string, aAt: number, b: string, bAt: number, n: number): boolean {
+  if (bAt === 0 && n === b.length) return a.startsWith(b, aAt);
+  if (aAt === 0 && n === a.length) return b.startsWith(a, bAt);
+  for (let i = 0; i < n; i++) if (a.charCodeAt(aAt + i) !== b.charCodeAt(bAt + i)) return false;
+  return true;
+}
+
+/**
+ * Splits text at special tokens, keeping them (odd pieces); null when it holds none (most contents,
+ * such as tool results: tested first, they make no array).
+ */
+type SpecialSplit = (text: string) => readonly string[] | null;
 const splitters = new WeakMap<Tokenizer, SpecialSplit>();
 
 function specialSplitOf(tokenizer: Tokenizer): SpecialSplit {
   let split = splitters.get(tokenizer);
   if (!split) {
     const pattern = tokenPattern(tokenizer.specialTokens.keys());
-    split = pattern ? (text) => text.split(pattern) : (text) => [text];
+    split = pattern ? (text) => (pattern.test(text) ? text.split(pattern) : null) : () => null;
     splitters.set(tokenizer, split);
   }
   return split;
@@ -211,7 +278,7 @@ function slotted(messages: readonly Message[], split: SpecialSplit, slot: () => 
  */
 function slotField(text: string, split: SpecialSplit, values: string[]): string {
   const pieces = split(text);
-  if (pieces.length === 1) {
+  if (pieces === null || pieces.length === 1) {
     if (text === '') return '';
     values.push(text);
     return MARK;
@@ -235,16 +302,26 @@ function slotField(text: string, split: SpecialSplit, values: string[]): string 
  */
 function slotShape(messages: readonly Message[], split: SpecialSplit, values: string[]): string {
   let key = '';
-  for (const m of messages) {
-    // Fields are separated by NUL, messages by two: neither occurs in a role, a mark or a special token.
-    key += `${m.role}\0${slotField(m.content, split, values)}`;
-    if (m.role === 'tool') {
-      if (m.name !== undefined) key += `\0name ${slotField(m.name, split, values)}`;
-      if (m.toolCallId !== undefined) key += `\0id ${slotField(m.toolCallId, split, values)}`;
-    }
-    key += '\0\0';
-  }
+  for (const m of messages) key += messageShape(m, split, values);
   return key;
+}
+
+/** One message's part of `slotShape`'s key; its runs are pushed onto `values`. */
+function messageShape(m: Message, split: SpecialSplit, values: string[]): string {
+  // Fields are separated by NUL, messages by two: neither occurs in a role, a mark or a special token.
+  let key = `${m.role}\0${slotField(m.content, split, values)}`;
+  if (m.role === 'tool') {
+    if (m.name !== undefined) key += `\0name ${slotField(m.name, split, values)}`;
+    if (m.toolCallId !== undefined) key += `\0id ${slotField(m.toolCallId, split, values)}`;
+  }
+  return `${key}\0\0`;
+}
+
+/** A message's `messageShape` and the runs it pushed: a turn's messages are in two windows. */
+interface SlottedMessage {
+  message: Message;
+  key: string;
+  values: readonly string[];
 }
 
 /** How a template writes an assistant turn, learned once per template from a stand-in render. */
@@ -258,6 +335,16 @@ interface TemplateShape {
 /** A stand-in for the conversation before an assistant turn. */
 const STAND_IN: Message[] = [{ role: 'user', content: '' }];
 const MARK = '\u0001';
+/** The window from `from` on, after the stand-in. */
+function windowOf(messages: readonly Message[], from: number): Message[] {
+  return [...STAND_IN, ...messages.slice(from)];
+}
+/** What Jinja renders for `layoutFor`: the messages, or the window from `windowFrom` on (made only then). */
+function jinjaMessages(messages: readonly Message[], windowFrom: number | undefined): readonly Message[] {
+  return windowFrom === undefined ? messages : windowOf(messages, windowFrom);
+}
+/** `slotShape` of the stand-in (its content is empty: no slot). */
+const STAND_IN_SHAPE = 'user\0\0\0';
 const shapes = new WeakMap<ChatTemplate, TemplateShape | null>();
 
 function shapeOf(template: ChatTemplate): TemplateShape | undefined {
@@ -283,9 +370,39 @@ export function templateStopTokenId(template: ChatTemplate, tokenizer: Tokenizer
   const after = shapeOf(template)?.afterContent;
   if (after === undefined) return undefined;
   return tokenizer.eosTokenIds.find((id) => {
-    const text = tokenizer.decode([id]);
+    const text = spellingOf(tokenizer, id);
     return text.length > 0 && after.startsWith(text);
   });
+}
+
+/** What each tokenizer's ids decode to alone, as turns' end tokens are looked up (every episode). */
+const spellings = new WeakMap<Tokenizer, Map<number, string>>();
+
+function spellingOf(tokenizer: Tokenizer, id: number): string {
+  let known = spellings.get(tokenizer);
+  if (!known) {
+    known = new Map();
+    spellings.set(tokenizer, known);
+  }
+  let text = known.get(id);
+  if (text === undefined) {
+    text = tokenizer.decode([id]);
+    known.set(id, text);
+  }
+  return text;
+}
+
+/** A tokenizer's end ids, shared by its episodes that add no stop ids of their own. */
+const endIds = new WeakMap<Tokenizer, ReadonlySet<number>>();
+
+function stopsOf(tokenizer: Tokenizer, stopTokenIds: readonly number[]): ReadonlySet<number> {
+  if (stopTokenIds.length > 0) return new Set([...tokenizer.eosTokenIds, ...stopTokenIds]);
+  let stops = endIds.get(tokenizer);
+  if (!stops) {
+    stops = new Set(tokenizer.eosTokenIds);
+    endIds.set(tokenizer, stops);
+  }
+  return stops;
 }
 
 /** An assistant turn as the token record holds it. */
@@ -316,9 +433,10 @@ export class TurnRenderer {
   /** The end-of-turn id the template writes, and the other ids that end a turn as well. */
   private readonly templateStop: number | undefined;
   private readonly stops: ReadonlySet<number>;
-  private readonly spellings = new Map<number, string>();
   private previous: RecordedTurn | undefined;
   private last: RecordedTurn | undefined;
+  /** `slottedMessage`'s work by message index (the loop only appends messages). */
+  private readonly slottedMessages: SlottedMessage[] = [];
 
   constructor(
     private readonly template: ChatTemplate,
@@ -330,7 +448,7 @@ export class TurnRenderer {
     stopTokenIds: readonly number[] = [],
   ) {
     this.shape = shapeOf(template);
-    this.stops = new Set([...tokenizer.eosTokenIds, ...stopTokenIds]);
+    this.stops = stopsOf(tokenizer, stopTokenIds);
     this.templateStop = templateStopTokenId(template, tokenizer);
   }
 
@@ -340,7 +458,15 @@ export class TurnRenderer {
     if (!cache) return ledger.observationFor(this.render(messages));
     let prompt = cache.prompt(messages);
     if (!prompt) {
-      const text = this.laidOut(cache, messages, this.tools, true) ?? this.render(messages);
+      const values: string[] = [];
+      const shape = slotShape(messages, specialSplitOf(this.tokenizer), values);
+      const laidOut = this.layoutFor(cache, shape, values, messages, undefined, this.tools, true);
+      const text =
+        laidOut === undefined
+          ? this.render(messages)
+          : typeof laidOut === 'string'
+            ? laidOut
+            : fillLayout(laidOut, values);
       // Typed, so each episode's record copies it in one move.
       prompt = { text, tokens: Int32Array.from(encodePieces(this.tokenizer, text)) };
       cache.keepPrompt(messages, prompt);
@@ -349,26 +475,30 @@ export class TurnRenderer {
   }
 
   /**
-   * `messages` rendered from the run's layout for their shape (`Layout`) without Jinja; undefined
-   * when the template has none. A layout's first use is checked against Jinja (one that renders
-   * otherwise is dropped for the run), and one in `FULL_CHECK_EVERY` after it: a mismatch there is
-   * a template whose layout depends on the content, and fails the episode.
+   * The run's layout for the shape of `messages` (`Layout`), to fill with `values` without Jinja;
+   * Jinja's render itself when the layout was just dropped; undefined when the template has none.
+   * A layout's first use is checked against Jinja (one that renders otherwise is dropped for the
+   * run), and one in `FULL_CHECK_EVERY` after it: a mismatch there is a template whose layout
+   * depends on the content, and fails the episode.
    */
-  private laidOut(
+  private layoutFor(
     cache: RenderCache,
+    shape: string,
+    values: readonly string[],
     messages: readonly Message[],
+    windowFrom: number | undefined,
     tools: readonly ToolSpec[],
     addGenerationPrompt: boolean,
-  ): string | undefined {
-    const split = specialSplitOf(this.tokenizer);
-    const values: string[] = [];
-    const key = `${tools.length > 0 ? 'tools' : 'no tools'}, ${addGenerationPrompt ? 'open' : 'closed'}: ${slotShape(messages, split, values)}`;
+  ): Layout | string | undefined {
+    const key = `${tools.length > 0 ? 'tools' : 'no tools'}, ${addGenerationPrompt ? 'open' : 'closed'}: ${shape}`;
     let layout = cache.layouts.get(key);
     if (layout === undefined) {
+      const rendered = jinjaMessages(messages, windowFrom);
+      const split = specialSplitOf(this.tokenizer);
       const learned = learnLayout((mark) => {
         let i = 0;
         return this.template.render(
-          slotted(messages, split, () => mark(i++)),
+          slotted(rendered, split, () => mark(i++)),
           tools,
           { addGenerationPrompt },
         );
@@ -377,16 +507,18 @@ export class TurnRenderer {
       cache.layouts.set(key, layout);
     }
     if (!layout) return undefined;
-    const text = fillLayout(layout.layout, values);
     if (layout.uses++ % FULL_CHECK_EVERY === 0) {
-      const rendered = this.template.render(messages, tools, { addGenerationPrompt });
+      const text = fillLayout(layout.layout, values);
+      const rendered = this.template.render(jinjaMessages(messages, windowFrom), tools, {
+        addGenerationPrompt,
+      });
       if (rendered !== text) {
         if (layout.uses > 1) throw mismatch(text, rendered);
         cache.layouts.set(key, null);
         return rendered;
       }
     }
-    return text;
+    return layout.layout;
   }
 
   private render(messages: readonly Message[]): string {
@@ -410,13 +542,7 @@ export class TurnRenderer {
 
   /** How the record spells a turn's end token: as the template writes its own. */
   private spelled(stop: number): string {
-    const id = this.templateStop ?? stop;
-    let text = this.spellings.get(id);
-    if (text === undefined) {
-      text = this.tokenizer.decode([id]);
-      this.spellings.set(id, text);
-    }
-    return text;
+    return spellingOf(this.tokenizer, this.templateStop ?? stop);
   }
 
   /** Records the turn just sampled (its assistant message at `assistantIndex`). */
@@ -448,7 +574,8 @@ export class TurnRenderer {
 
   /** Records that the observation from `afterTurn` was appended. */
   observed(text: string): void {
-    this.previous = { ...this.last!, observation: text };
+    const last = this.last!;
+    this.previous = { assistantIndex: last.assistantIndex, text: last.text, observation: text };
   }
 
   /** After a branch on `rendered`: what the new record holds after the last turn, if it can be found. */
@@ -482,30 +609,58 @@ export class TurnRenderer {
    * the stand-in does not suit): the caller renders in full.
    */
   private windowed(messages: readonly Message[], last: RecordedTurn, addGenerationPrompt: boolean) {
-    if (!this.shape) return undefined;
+    const shape = this.shape;
+    if (!shape) return undefined;
     const previous = this.previous?.observation !== undefined ? this.previous : undefined;
     if (this.previous && !previous) return undefined;
     const from = previous?.assistantIndex ?? last.assistantIndex;
-    const window = [...STAND_IN, ...messages.slice(from)];
     const cache = this.cache;
-    let rendered = cache ? this.laidOut(cache, window, [], addGenerationPrompt) : undefined;
+    let rendered: string | undefined;
+    // What the render must start with: the stand-in's head, then both turns as recorded.
+    const held = previous
+      ? [shape.head, previous.text, previous.observation!, last.text]
+      : [shape.head, last.text];
+    if (cache) {
+      let key = STAND_IN_SHAPE;
+      const values: string[] = [];
+      for (let i = from; i < messages.length; i++) {
+        const slotted = this.slottedMessage(messages, i);
+        key += slotted.key;
+        for (const value of slotted.values) values.push(value);
+      }
+      const laidOut = this.layoutFor(cache, key, values, messages, from, [], addGenerationPrompt);
+      if (typeof laidOut === 'object') return layoutAfter(laidOut, values, held);
+      rendered = laidOut;
+    }
     // Without a layout (the closure is made only then: a turn with one makes none).
     if (rendered === undefined) {
-      const render = () => this.template.render(window, [], { addGenerationPrompt });
+      const messagesOfWindow = windowOf(messages, from);
+      const render = () => this.template.render(messagesOfWindow, [], { addGenerationPrompt });
       try {
-        rendered = cache ? cache.window(JSON.stringify([addGenerationPrompt, window]), render) : render();
+        rendered = cache
+          ? cache.window(JSON.stringify([addGenerationPrompt, messagesOfWindow]), render)
+          : render();
       } catch {
         return undefined;
       }
     }
-    // The render must start with the stand-in's head, then both turns as recorded.
     let at = 0;
-    for (const held of previous
-      ? [this.shape.head, previous.text, previous.observation!, last.text]
-      : [this.shape.head, last.text]) {
-      if (!rendered.startsWith(held, at)) return undefined;
-      at += held.length;
+    for (const text of held) {
+      if (!rendered.startsWith(text, at)) return undefined;
+      at += text.length;
     }
     return rendered.slice(at);
+  }
+
+  /** `messageShape` of the message at `index`, worked out once (each is in two windows). */
+  private slottedMessage(messages: readonly Message[], index: number): SlottedMessage {
+    const message = messages[index]!;
+    let slotted = this.slottedMessages[index];
+    if (slotted?.message !== message) {
+      const values: string[] = [];
+      slotted = { message, key: messageShape(message, specialSplitOf(this.tokenizer), values), values };
+      this.slottedMessages[index] = slotted;
+    }
+    return slotted;
   }
 }

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { type EpisodeProgress, playEpisode } from '../src/agent-loop.ts';
 import { GrowableBuffer } from '../src/growable-buffer.ts';
 import { createOraclePolicy } from '../src/policies/scripted.ts';
+import { SequenceBuffers } from '../src/sequence-buffers.ts';
 import { TokenLedger } from '../src/token-ledger.ts';
 import { ByteTokenizerTestDouble } from './byte-tokenizer.test-double.ts';
 import { aroundGenerate, composeEnvironment, inProcessClient } from './helpers.test-double.ts';
@@ -95,6 +96,31 @@ describe('GrowableBuffer', () => {
     expect(JSON.stringify(plain)).toBe(JSON.stringify(AWKWARD));
     expect(plainArray(buffer.view(), 5)).toEqual(AWKWARD.slice(5));
     expect(plainArray(buffer.view(), 99)).toEqual([]);
+  });
+});
+
+describe('SequenceBuffers', () => {
+  it('keeps ids, mask and logprobs in step through growth: zeros where nothing was written, -0 kept, views keep their values', () => {
+    const record = new SequenceBuffers(3);
+    record.appendObservation([5, 6]);
+    const early = { tokens: record.tokens, lossMask: record.lossMask, logprobs: record.logprobs };
+    // Fewer logprobs than tokens: the rest are 0, as a plain record writes them.
+    record.appendSampled([7, 8, 9], [-0, -1.5]);
+    record.appendObservation(Int32Array.from([10]));
+    record.appendSampled([11], AWKWARD.slice(1, 2));
+    record.appendObservation(new Array(40).fill(3));
+    expect(record.capacity).toBe(48);
+    expect(Array.from(record.tokens)).toEqual([5, 6, 7, 8, 9, 10, 11, ...new Array(40).fill(3)]);
+    expect(Array.from(record.lossMask)).toEqual([0, 0, 1, 1, 1, 0, 1, ...new Array(40).fill(0)]);
+    expect(same(record.logprobs, [0, 0, -0, -1.5, 0, 0, -Math.PI, ...new Array(40).fill(0)])).toBe(true);
+    expect([Array.from(early.tokens), Array.from(early.lossMask), Array.from(early.logprobs)]).toEqual([
+      [5, 6],
+      [0, 0],
+      [0, 0],
+    ]);
+    // One buffer per sequence: its three arrays share it, aligned.
+    expect(record.tokens.buffer).toBe(record.logprobs.buffer);
+    expect(record.lossMask.buffer).toBe(record.logprobs.buffer);
   });
 });
 

@@ -9,7 +9,14 @@ import { HuggingFaceTokenizer } from '../src/model/hf-tokenizer.ts';
 import { encodePieces } from '../src/piece-encoder.ts';
 import { createOraclePolicy } from '../src/policies/scripted.ts';
 import { TokenLedger } from '../src/token-ledger.ts';
-import { FULL_CHECK_EVERY, learnLayout, RenderCache, TurnRenderer } from '../src/turn-renderer.ts';
+import {
+  FULL_CHECK_EVERY,
+  fillLayout,
+  layoutAfter,
+  learnLayout,
+  RenderCache,
+  TurnRenderer,
+} from '../src/turn-renderer.ts';
 import { verifyTrajectoryTokens } from '../src/verify-trajectory.ts';
 import { composeEnvironment, inProcessClient, scriptedTokenPolicyTestDouble } from './helpers.test-double.ts';
 
@@ -177,6 +184,26 @@ describe("a run renders its prompts from the template's layout", () => {
 });
 
 describe("a run renders each turn's window from the template's layout", () => {
+  it('reads what a filled layout holds after the turns it must start with, as the filled text does, wherever they part', () => {
+    const layout = { parts: ['<a>', '', '|ż|', '</a>\n'], slots: [2, 0, 1] };
+    const values = ['xy', '', 'héad'];
+    const text = fillLayout(layout, values);
+    expect(text).toBe('<a>héad' + 'xy' + '|ż|' + '' + '</a>\n');
+    // Every way of cutting every prefix of the text into held strings (empty ones included),
+    // and prefixes that part from it anywhere.
+    for (let end = 0; end <= text.length; end++)
+      for (let cut = 0; cut <= end; cut++) {
+        const held = [text.slice(0, cut), '', text.slice(cut, end)];
+        expect(layoutAfter(layout, values, held)).toBe(text.slice(end));
+        if (end < text.length) {
+          const wrong = [text.slice(0, cut), `${text.slice(cut, end)}?`];
+          expect(layoutAfter(layout, values, wrong)).toBeUndefined();
+        }
+      }
+    expect(layoutAfter(layout, values, [text, 'more'])).toBeUndefined();
+    expect(layoutAfter(layout, values, [])).toBe(text);
+  });
+
   /** Turns with whitespace, quotes, non-ASCII and reasoning, ending in an answer. */
   const turnText = (episode: number) => (turn: number) =>
     turn < 3

@@ -6,7 +6,12 @@
 import { Tokenizer as LibraryTokenizer } from '@huggingface/tokenizers';
 import { Rng } from '@toolgym/protocol';
 import { describe, expect, it } from 'vitest';
-import { BYTE_TOKENIZER_VOCAB_SIZE, byteTokenizerConfig, byteTokenizerId, byteTokenizerJson } from './byte-tokenizer.ts';
+import {
+  BYTE_TOKENIZER_VOCAB_SIZE,
+  byteTokenizerConfig,
+  byteTokenizerId,
+  byteTokenizerJson,
+} from './byte-tokenizer.ts';
 import { HuggingFaceTokenizer } from './hf-tokenizer.ts';
 
 const json = byteTokenizerJson(['<think>', '</think>']);
@@ -33,8 +38,30 @@ describe('byte-level decoding', () => {
     expect(ours.decode(split)).toContain('\ufffd');
   });
 
+  it('decodes ASCII runs, long runs and runs that outgrow its scratch buffer as the library does', () => {
+    const rng = new Rng(11);
+    const ascii = [...Array(128).keys()];
+    for (let i = 0; i < 100; i++) {
+      const sequence = Array.from({ length: rng.int(1, 60) }, () => rng.pick(ascii));
+      expect(ours.decode(sequence)).toBe(libraryDecode(sequence));
+    }
+    for (const text of [
+      'a'.repeat(5_000),
+      `${'b'.repeat(3_000)}ż`,
+      'żółw '.repeat(900),
+      `x${'<think>y'.repeat(700)}`,
+    ]) {
+      const ids = ours.encode(text);
+      expect(ours.decode(ids)).toBe(text);
+      expect(ours.decode(ids)).toBe(libraryDecode(ids));
+      expect(ours.decode(Int32Array.from(ids))).toBe(text);
+    }
+  });
+
   it('leaves an id outside the vocabulary to the library', () => {
     expect(() => ours.decode([BYTE_TOKENIZER_VOCAB_SIZE + 10_000])).not.toThrow();
-    expect(ours.decode([65, BYTE_TOKENIZER_VOCAB_SIZE + 10_000])).toBe(libraryDecode([65, BYTE_TOKENIZER_VOCAB_SIZE + 10_000]));
+    expect(ours.decode([65, BYTE_TOKENIZER_VOCAB_SIZE + 10_000])).toBe(
+      libraryDecode([65, BYTE_TOKENIZER_VOCAB_SIZE + 10_000]),
+    );
   });
 });

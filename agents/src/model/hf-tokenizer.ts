@@ -15,12 +15,24 @@ const utf8 = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
  * vocabulary (printable bytes stand for themselves, the rest for characters from U+0100 on).
  */
 const BYTE_OF_CHAR: ReadonlyMap<string, number> = (() => {
-  const printable = (b: number) => (b >= 0x21 && b <= 0x7e) || (b >= 0xa1 && b <= 0xac) || (b >= 0xae && b <= 0xff);
+  const printable = (b: number) =>
+    (b >= 0x21 && b <= 0x7e) || (b >= 0xa1 && b <= 0xac) || (b >= 0xae && b <= 0xff);
   const map = new Map<string, number>();
   let next = 0x100;
   for (let b = 0; b < 256; b++) map.set(String.fromCharCode(printable(b) ? b : next++), b);
   return map;
 })();
+
+/** Runs of ASCII up to this length are made into a string directly, not through the UTF-8 decoder. */
+const ASCII_RUN = 4_096;
+
+/** The first `length` bytes as UTF-8; `high`, the bytes ORed together, shows an ASCII run. */
+function decodeRun(bytes: Uint8Array, length: number, high: number): string {
+  const run = bytes.subarray(0, length);
+  // ASCII decodes to the same code units either way; the decoder's call costs more for short runs.
+  if (high < 0x80 && length <= ASCII_RUN) return String.fromCharCode.apply(null, run as unknown as number[]);
+  return utf8.decode(run);
+}
 
 export class HuggingFaceTokenizer implements Tokenizer {
   readonly vocabSize: number;
@@ -30,6 +42,8 @@ export class HuggingFaceTokenizer implements Tokenizer {
   private readonly inner: HfTokenizer;
   /** Byte-level BPE only: each id's bytes, or an added token's text (written verbatim). */
   private readonly pieces: ReadonlyArray<Uint8Array | string> | undefined;
+  /** Where `decode` gathers a run's bytes, kept between calls (decoding is synchronous). */
+  private scratch = new Uint8Array(1024);
 
   /**
    * @param tokenizerJson parsed tokenizer.json
@@ -72,7 +86,10 @@ export class HuggingFaceTokenizer implements Tokenizer {
 
   decode(ids: TokenIds): string {
     if (ids.length === 0) return '';
-    return this.byteLevelDecode(ids) ?? this.inner.decode([...ids], { skip_special_tokens: false, clean_up_tokenization_spaces: false });
+    return (
+      this.byteLevelDecode(ids) ??
+      this.inner.decode([...ids], { skip_special_tokens: false, clean_up_tokenization_spaces: false })
+    );
   }
 
   /**
@@ -84,18 +101,32 @@ export class HuggingFaceTokenizer implements Tokenizer {
     const pieces = this.pieces;
     if (!pieces) return undefined;
     let text = '';
-    let run: number[] = [];
-    for (const id of ids) {
-      const piece = pieces[id];
+    let bytes = this.scratch;
+    let run = 0;
+    // Every byte of the run ORed together: below 0x80, the run is ASCII.
+    let high = 0;
+    for (let i = 0; i < ids.length; i++) {
+      const piece = pieces[ids[i]!];
       if (piece === undefined) return undefined;
-      if (typeof piece !== 'string') for (const byte of piece) run.push(byte);
-      else {
-        if (run.length > 0) text += utf8.decode(Uint8Array.from(run));
-        run = [];
+      if (typeof piece !== 'string') {
+        if (run + piece.length > bytes.length) {
+          const grown = new Uint8Array(Math.max(2 * bytes.length, run + piece.length));
+          grown.set(bytes.subarray(0, run));
+          bytes = this.scratch = grown;
+        }
+        for (let k = 0; k < piece.length; k++) {
+          const byte = piece[k]!;
+          bytes[run++] = byte;
+          high |= byte;
+        }
+      } else {
+        if (run > 0) text += decodeRun(bytes, run, high);
+        run = 0;
+        high = 0;
         text += piece;
       }
     }
-    return run.length > 0 ? text + utf8.decode(Uint8Array.from(run)) : text;
+    return run > 0 ? text + decodeRun(bytes, run, high) : text;
   }
 
   /** Id of a token string (vocabulary or added token), if it exists. */

@@ -64,15 +64,14 @@ function createScriptedPolicy(id: string, script: CallScript, settings: Scripted
     const done = calls.length === 0;
     const native = format === 'native';
     const text = done ? 'Done.' : native ? '' : format.render(calls);
-    const base = {
-      text,
-      finishReason: 'stop' as const,
-      policyVersion: 0,
-      ...(native && !done ? { toolCalls: calls.map((c, i) => ({ id: `${id}-${i}`, ...c })) } : {}),
-    };
-    if (!tokenizer || !('tokens' in request)) return base;
-    const { tokens, logprobs } = sampledAs(tokenizer, text);
-    return { ...base, tokens, logprobs };
+    const result: GenerateResult = { text, finishReason: 'stop', policyVersion: 0 };
+    if (native && !done) result.toolCalls = calls.map((c, i) => ({ id: `${id}-${i}`, ...c }));
+    if (tokenizer && 'tokens' in request) {
+      const sample = sampledAs(tokenizer, text);
+      result.tokens = sample.tokens;
+      result.logprobs = sample.logprobs;
+    }
+    return result;
   }
 
   /**
