@@ -68,6 +68,11 @@ const repeats = arg('repeats', 5);
  * workers; `--warmup 15` measures the steady state a long run spends its time in.
  */
 const warmup = arg('warmup', 1);
+/**
+ * `--micro-batch N`: sequences per micro-batch of every learner measured (default: the whole batch,
+ * so one worker takes it in one micro-batch and each of two replicas its half in one).
+ */
+const microBatch = arg('micro-batch', batch);
 /** `--workers-only` measures the worker learners (1 and 2 workers) and not the in-process one. */
 const workersOnly = args.includes('--workers-only');
 /** `--backends wasm` leaves out the slow pure-JS backend. */
@@ -229,7 +234,7 @@ for (const backend of backends) {
     decoder,
     weights: initDecoderWeights(decoder, { seed: 0 }),
     backend,
-    microBatchSize: batch,
+    microBatchSize: microBatch,
   };
   const measured: Array<[string, Measured, number]> =
     workersOnly && backend === 'wasm'
@@ -246,7 +251,7 @@ for (const backend of backends) {
   for (const [name, speed, cores] of measured) row(name, speed, gflops, cores);
 }
 process.stdout.write(
-  `embedded learner: d=${decoder.dModel} layers=${decoder.nLayers} dFF=${decoder.dFF} vocab=${decoder.vocabSize} positions=${decoder.positions}, batch ${batch} × ${seq} tokens, ${repeats} repeats after ${warmup} warm-up steps (load average ${loadavg()[0]!.toFixed(1)})\n`,
+  `embedded learner: d=${decoder.dModel} layers=${decoder.nLayers} dFF=${decoder.dFF} vocab=${decoder.vocabSize} positions=${decoder.positions}, batch ${batch} × ${seq} tokens in micro-batches of ${microBatch}, ${repeats} repeats after ${warmup} warm-up steps (load average ${loadavg()[0]!.toFixed(1)})\n`,
 );
 const header = [
   'backend',
@@ -375,7 +380,7 @@ if (args.includes('--kernels')) {
     decoder,
     weights: initDecoderWeights(decoder, { seed: 0 }),
     backend: 'wasm',
-    microBatchSize: batch,
+    microBatchSize: microBatch,
   });
   await learner.forwardBackward(data, 'ppo');
   await learner.optimStep({ learningRate: 1e-4 });
@@ -406,7 +411,7 @@ if (args.includes('--young-mb')) {
     decoder,
     weights: initDecoderWeights(decoder, { seed: 0 }),
     backend: 'wasm',
-    microBatchSize: batch,
+    microBatchSize: microBatch,
   };
   const arms = [
     ['default', {}],

@@ -22,7 +22,7 @@ import {
   resetOptimizerOf,
 } from './learner.ts';
 import { emptyLearnerProfile, type LearnerProfile, startThreadClock } from './learner-profile.ts';
-import type { OptimizerShards } from './optimizer-shards.ts';
+import { abortReplicas, awaitReplicas, type OptimizerShards } from './optimizer-shards.ts';
 import { TfDecoder } from './tf-decoder.ts';
 import { wasmHeapBytes } from './wasm-memory.ts';
 
@@ -41,8 +41,9 @@ export interface EmbeddedLearnerSettings {
   maxAttentionScores?: number;
   /**
    * A data-parallel replica's part in the sharded optimiser step (`createWorkerLearner` sets it):
-   * the step runs through `shareGradients`, `reduceGradients`, `optimStep` and `receiveWeights`,
-   * and this replica keeps Adam's moments of the weights it owns only.
+   * the step runs through `shareGradients`, `reduceGradients`, `optimStep` and `receiveWeights`
+   * (or all four in one `optimStepSharded` call per replica, in threads of their own), and this
+   * replica keeps Adam's moments of the weights it owns only.
    */
   optimizerShards?: OptimizerShards;
 }
@@ -400,6 +401,36 @@ export class EmbeddedLearner implements Learner {
         }
       });
     });
+  }
+
+  /**
+   * The whole sharded optimiser step in one call, for a replica with a thread of its own: its
+   * gradient shared, the sums of the weights it owns, their Adam step, then the other owners'
+   * weights, each part once every replica has finished the one before (`awaitReplicas`). The same
+   * parts in the same order as four calls to every replica from the calling thread, so the same
+   * bits. A replica that fails mid-step fails the others' waits instead of leaving them blocked.
+   */
+  async optimStepSharded(adam: AdamParams): Promise<OptimStepOutput> {
+    const s = this.sharding();
+    const meet = () => this.syncing(() => awaitReplicas(s));
+    try {
+      await this.shareGradients();
+      meet();
+      // Every replica reads the same flags, so all of them skip the rest or none does.
+      let anyGradient = false;
+      for (let i = 0; i < s.present.length; i++) if (s.present[i]) anyGradient = true;
+      if (!anyGradient)
+        throw new LearnerInputError('optimStep without gradients: call forwardBackward first');
+      await this.reduceGradients();
+      meet();
+      const out = await this.optimStep(adam);
+      meet();
+      await this.receiveWeights();
+      return out;
+    } catch (e) {
+      if (!(e instanceof LearnerInputError)) abortReplicas(s);
+      throw e;
+    }
   }
 
   private sharding(): OptimizerShards {

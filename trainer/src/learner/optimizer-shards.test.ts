@@ -1,6 +1,10 @@
+import { createRequire } from 'node:module';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import { decoderWeightShapes } from '@toolgym/agents/decoder-config';
 import { describe, expect, it } from 'vitest';
-import { allocateOptimizerShards, assignOwners } from './optimizer-shards.ts';
+import { abortReplicas, allocateOptimizerShards, assignOwners, awaitReplicas } from './optimizer-shards.ts';
 import { TEST_DECODER } from './test-decoder.ts';
 
 describe('optimiser shards', () => {
@@ -39,5 +43,56 @@ describe('optimiser shards', () => {
       ...Array(6).fill(2),
       ...Array(6).fill(3),
     ]);
+  });
+
+  it('meet at a barrier that the last replica opens, and that fails every wait once aborted', () => {
+    const shapes = decoderWeightShapes(TEST_DECODER);
+    const alone = allocateOptimizerShards(shapes, 1);
+    awaitReplicas(alone); // the only replica is the last to arrive: it opens the barrier
+    awaitReplicas(alone);
+    expect([...alone.barrier]).toEqual([0, 2, 0]); // no one waiting, two generations, not aborted
+    const pair = allocateOptimizerShards(shapes, 2);
+    abortReplicas(pair); // as when a replica fails mid-step or its worker dies
+    // with the other replica never arriving, a wait would block for ever: it throws instead
+    expect(() => awaitReplicas(pair)).toThrow(expect.objectContaining({ code: 'learner_replica_failed' }));
+    expect(() => awaitReplicas(pair)).toThrow(expect.objectContaining({ code: 'learner_replica_failed' }));
+  });
+
+  it('wake a replica already waiting at the barrier with the failure, not as if it had opened', async () => {
+    const pair = allocateOptimizerShards(decoderWeightShapes(TEST_DECODER), 2);
+    // replica 0 in a thread of its own, as in a worker learner; replica 1 never arrives
+    const replica = new Worker(
+      `const { parentPort, workerData } = require('node:worker_threads');
+      (async () => {
+        (await import(workerData.tsx)).register();
+        const { awaitReplicas } = await import(workerData.shards);
+        try {
+          awaitReplicas({ barrier: workerData.barrier, replicas: 2 });
+          parentPort.postMessage('opened');
+        } catch (e) {
+          parentPort.postMessage(e.code);
+        }
+      })();`,
+      {
+        eval: true,
+        workerData: {
+          // the package's ESM entry: its CommonJS one cannot register from an eval'd thread
+          tsx: pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm/api')).href.replace(
+            /\.cjs$/,
+            '.mjs',
+          ),
+          shards: new URL('./optimizer-shards.ts', import.meta.url).href,
+          barrier: pair.barrier,
+        },
+      },
+    );
+    try {
+      const outcome = new Promise((resolve) => replica.once('message', resolve));
+      while (Atomics.load(pair.barrier, 0) === 0) await sleep(5); // it has arrived: it waits
+      abortReplicas(pair);
+      expect(await outcome).toBe('learner_replica_failed');
+    } finally {
+      await replica.terminate();
+    }
   });
 });

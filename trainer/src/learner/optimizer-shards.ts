@@ -8,7 +8,12 @@
  * Sharding by whole tensors keeps every float of the unsharded step: Adam works per element, the
  * owner adds the replicas' gradients in replica order, and the gradient norm adds the per-tensor
  * sums of squares in weight order, as one learner does.
+ *
+ * In worker threads the replicas take the step's four parts in one call each, meeting at a barrier
+ * in the same shared memory (`awaitReplicas`) rather than going back to the calling thread between
+ * parts: four message round trips a step become one.
  */
+import { ToolGymError } from '@toolgym/protocol';
 
 /** One replica's view of the shared memory (its `replica` index, the rest the same for all). */
 export interface OptimizerShards {
@@ -25,6 +30,47 @@ export interface OptimizerShards {
   sumSquares: Float32Array;
   /** Each weight after the step, written by its owner. */
   weights: Float32Array[];
+  /** The replicas' barrier (`awaitReplicas`): replicas arrived, generation, aborted (1). */
+  barrier: Int32Array;
+}
+
+const ARRIVED = 0;
+const GENERATION = 1;
+const ABORTED = 2;
+
+/**
+ * Blocks this replica's thread until every replica has called it (a generation-counting barrier:
+ * the last to arrive starts the next generation and wakes the others). Throws once a replica or the
+ * calling thread has aborted the step (`abortReplicas`), so no replica waits for one that failed.
+ */
+export function awaitReplicas(shards: Pick<OptimizerShards, 'barrier' | 'replicas'>): void {
+  const b = shards.barrier;
+  const generation = Atomics.load(b, GENERATION);
+  if (Atomics.load(b, ABORTED)) throw replicaFailed();
+  if (Atomics.add(b, ARRIVED, 1) === shards.replicas - 1) {
+    Atomics.store(b, ARRIVED, 0);
+    Atomics.add(b, GENERATION, 1);
+    Atomics.notify(b, GENERATION);
+    return;
+  }
+  while (Atomics.load(b, GENERATION) === generation) Atomics.wait(b, GENERATION, generation);
+  // An abort also moves the generation on, to wake the waiting: it must not read as the barrier opening.
+  if (Atomics.load(b, ABORTED)) throw replicaFailed();
+}
+
+/** Fails every replica's current and later `awaitReplicas` (a replica failed mid-step, or died). */
+export function abortReplicas(shards: Pick<OptimizerShards, 'barrier'>): void {
+  Atomics.store(shards.barrier, ABORTED, 1);
+  Atomics.add(shards.barrier, GENERATION, 1);
+  Atomics.notify(shards.barrier, GENERATION);
+}
+
+function replicaFailed(): ToolGymError {
+  return new ToolGymError(
+    'learner_replica_failed',
+    'a data-parallel learner replica failed during a sharded optimiser step; the replicas no longer agree',
+    'see the first error the learner reported; make a new learner (or load a checkpoint) to go on',
+  );
 }
 
 /**
@@ -70,5 +116,6 @@ export function allocateOptimizerShards(
     present: new Uint8Array(new SharedArrayBuffer(replicas * names.length)),
     sumSquares: new Float32Array(new SharedArrayBuffer(names.length * Float32Array.BYTES_PER_ELEMENT)),
     weights,
+    barrier: new Int32Array(new SharedArrayBuffer(3 * Int32Array.BYTES_PER_ELEMENT)),
   };
 }

@@ -8,8 +8,9 @@
  * into shards of similar sequence length (`shardData`), each weighed against the whole batch's loss
  * units, so the replicas' gradients add up to the batch's. The optimiser step is sharded between the
  * replicas (`optimizer-shards.ts`): each sums the gradients of the weights it owns through shared
- * memory, takes their Adam step and shares the new weights, so the replicas stay identical and
- * the calling thread only coordinates.
+ * memory, takes their Adam step and shares the new weights, so the replicas stay identical; the
+ * replicas meet at a barrier in that memory between the parts, and the calling thread makes one
+ * call to each per step.
  *
  * An error the learner throws comes back as the same error class (`LearnerInputError` stays one);
  * a worker that dies fails every pending and later call with the reason, rather than hanging.
@@ -35,10 +36,9 @@ import {
   type LearnerProfile,
   MAX_TIMED_CALLS,
   processClockMs,
-  startThreadClock,
   type WorkerCallTiming,
 } from './learner-profile.ts';
-import { allocateOptimizerShards } from './optimizer-shards.ts';
+import { abortReplicas, allocateOptimizerShards } from './optimizer-shards.ts';
 
 /** The learner behind worker threads, and where its steps' time went. */
 export interface WorkerLearner extends Learner {
@@ -88,6 +88,7 @@ async function startWorker(
   options: WorkerLearnerOptions,
   replica: number,
   calls: WorkerCallTiming[],
+  onDeath: () => void,
 ): Promise<{ call: Call; close: () => Promise<void>; threadId: number | undefined }> {
   const worker = new Worker(new URL('./learner-worker.js', import.meta.url), {
     workerData: settings,
@@ -108,6 +109,7 @@ async function startWorker(
   let nextId = 0;
   let dead: Error | undefined;
   const fail = (error: Error) => {
+    if (!dead) onDeath();
     dead ??= error;
     for (const p of pending.values()) p.reject(dead);
     pending.clear();
@@ -154,7 +156,7 @@ async function startWorker(
   const close = async () => {
     if (dead) return;
     await call('close').catch(() => undefined);
-    dead = new Error('the learner worker was closed');
+    dead ??= new Error('the learner worker was closed');
     await worker.terminate();
   };
   try {
@@ -213,7 +215,12 @@ export async function createWorkerLearner(
     shards ? { ...settings, optimizerShards: { ...shards, replica } } : settings;
   try {
     for (const r of await Promise.allSettled(
-      Array.from({ length: workers }, (_, k) => startWorker(replicaSettings(k), options, k, calls)),
+      // A replica that dies must not leave the others waiting for it at the step's barrier.
+      Array.from({ length: workers }, (_, k) =>
+        startWorker(replicaSettings(k), options, k, calls, () => {
+          if (shards) abortReplicas(shards);
+        }),
+      ),
     )) {
       if (r.status === 'rejected') throw r.reason;
       replicas.push(r.value);
@@ -225,8 +232,7 @@ export async function createWorkerLearner(
   const [first] = replicas as [(typeof replicas)[0]];
   const all = (method: string, ...args: unknown[]) =>
     Promise.all(replicas.map((r) => r.call(method, ...args)));
-  /** The calling thread's side: sync wall and CPU time, and the wall time of the calls all replicas share. */
-  let own = emptyLearnerProfile();
+  /** The wall time of the calls all replicas share. */
   let sharedCallMs = 0;
   const timed = async <T>(call: Promise<T>): Promise<T> => {
     const started = performance.now();
@@ -234,18 +240,6 @@ export async function createWorkerLearner(
       return await call;
     } finally {
       sharedCallMs += performance.now() - started;
-    }
-  };
-
-  /** Runs the calling thread's side of a sharded step's sync, counted as `sync` in its profile. */
-  const sync = async (step: () => Promise<unknown>) => {
-    const started = performance.now();
-    const stop = startThreadClock(own);
-    try {
-      await step();
-    } finally {
-      stop();
-      own.ms.sync += performance.now() - started;
     }
   };
 
@@ -290,25 +284,22 @@ export async function createWorkerLearner(
         return out;
       }
       adamSettings(adam); // a bad setting fails here, before the replicas give up their gradients
-      await sync(async () => {
-        if ((await all('shareGradients')).some(Boolean)) await all('reduceGradients');
-      });
-      const [out] = await timed(all('optimStep', adam));
-      await sync(() => all('receiveWeights'));
+      const [out] = await timed(all('optimStepSharded', adam));
       return out;
     },
     async takeProfile() {
       const parts = (await all('takeProfile')) as LearnerProfile[];
-      const profile = own;
+      const profile = emptyLearnerProfile();
       profile.steps = parts[0]!.steps;
       const computing: LearnerPhase[] = ['forward', 'backward', 'optimizer'];
       for (const phase of computing) profile.ms[phase] = Math.max(...parts.map((p) => p.ms[phase]));
+      // The gradient sync is the replicas' (their parts of the sharded step, their waits at its barrier).
+      profile.ms.sync = Math.max(...parts.map((p) => p.ms.sync));
       profile.replicas = parts.map((p) => {
         const computed = computing.reduce((sum, phase) => sum + p.ms[phase], 0);
-        return { busyMs: computed + p.ms.sync, cpuMs: p.cpuMs, waitMs: sharedCallMs - computed };
+        return { busyMs: computed + p.ms.sync, cpuMs: p.cpuMs, waitMs: sharedCallMs - computed - p.ms.sync };
       });
       profile.calls = calls.splice(0);
-      own = emptyLearnerProfile();
       sharedCallMs = 0;
       return profile;
     },
