@@ -15,7 +15,9 @@
  * GRPO-like batches, groups of 8 rows whose prompts differ in length from group to group (the
  * invariant engine prefills each length on its own). A third runs `sharedPrompts: true` in the same
  * rounds, and its one-prompt speed against the default's batch 1 as the median of per-round ratios,
- * which a ratio near 1 needs (each batch-1 sample is one short generation). `--profile` splits a decode step into JS preparation, `session.run`, KV-cache handling and
+ * which a ratio near 1 needs (each batch-1 sample is one short generation). Every cached sample
+ * follows an untimed run of the same generation, so it does not pay for collecting an earlier
+ * sample's garbage. `--profile` splits a decode step into JS preparation, `session.run`, KV-cache handling and
  * sampling (DecodeProfile, CPU ms), per batch size. Then the same generation with the cache at batch 1
  * and 32 through `toolgym policy serve`'s HTTP server (POST /v1/completions with token ids, the way
  * the `openai` policy backend calls it) against in process, in wall time.
@@ -110,17 +112,9 @@ try {
     groups: (i) => promptOf(Math.floor(i / 8), 3 * Math.floor(i / 8)),
   };
 
-  /** Generation speed of one batch; with `profile`, the phases of that run are added to it. */
-  async function speedOf(
-    policy: OnnxPolicy,
-    batch: number,
-    profile?: DecodeProfile,
-    prompts: Prompts = 'same',
-  ): Promise<Speed> {
-    policy.profile = profile;
-    const wallStart = performance.now();
-    const cpuStart = cpuMs();
-    const results = await Promise.all(
+  /** Generates `batch` rows of `prompts` to the end. */
+  const generate = (policy: OnnxPolicy, batch: number, prompts: Prompts) =>
+    Promise.all(
       Array.from({ length: batch }, (_, i) =>
         policy.enqueue({
           tokens: promptsOf[prompts](i),
@@ -129,6 +123,28 @@ try {
         }),
       ),
     );
+
+  /**
+   * Generation speed of one batch; with `profile`, the phases of that run are added to it. With
+   * `settle` (default), the same generation runs once untimed first. V8 collects garbage on helper
+   * threads too (concurrent marking and sweeping), which the process's CPU clock counts, and a
+   * collection that the previous sample started finishes in the next one: after a batch-32 run, the
+   * next batch-1 sample took 18 ms more CPU (median; up to 30 ms on a 45 ms sample). After an untimed
+   * run of its own kind a sample pays for its own kind's garbage only. (A forced full collection
+   * before each sample instead made batch-1 samples about 10% dearer than back-to-back ones.)
+   */
+  async function speedOf(
+    policy: OnnxPolicy,
+    batch: number,
+    profile?: DecodeProfile,
+    prompts: Prompts = 'same',
+    settle = true,
+  ): Promise<Speed> {
+    if (settle) await generate(policy, batch, prompts);
+    policy.profile = profile;
+    const wallStart = performance.now();
+    const cpuStart = cpuMs();
+    const results = await generate(policy, batch, prompts);
     const tokens = results.reduce((n, r) => n + r.tokens!.length, 0);
     policy.profile = undefined;
     return {
@@ -220,7 +236,9 @@ try {
   }
   const batchOne = same.get(1) ?? { wall: 0, cpu: 0 };
   for (const batch of batches) {
-    const recompute = recomputeBatches.has(batch) ? await speedOf(policies.recompute, batch) : undefined;
+    const recompute = recomputeBatches.has(batch)
+      ? await speedOf(policies.recompute, batch, undefined, 'same', false)
+      : undefined;
     const cache = same.get(batch)!;
     const own = distinct.get(batch) ?? cache;
     const sharing = shared.get(batch) ?? cache;
