@@ -34,6 +34,8 @@ export class FeedSession {
   private phase: Phase = 'catching-up';
   /** Cursor of the last committed event handled for this client (sent, or passed over by its filter). */
   private lastCursor: number;
+  /** When the event replayed last was logged (`paced`). */
+  private replayedAt: number | undefined;
   /** Per run, the highest seq handled (events before their commit have no cursor yet). */
   private readonly seen: Map<string, number>;
   private terminateTimer: NodeJS.Timeout | undefined;
@@ -114,9 +116,7 @@ export class FeedSession {
   }
 
   private async replay(): Promise<void> {
-    const { speed, maxGapMs } = this.subscription;
     const plain = this.sendsEveryFrame();
-    let previousAt: number | undefined;
     while (this.phase === 'replaying') {
       // A replay that filters nothing sends each stored frame as it is: it reads only those.
       const frames = plain ? this.readFrames?.(this.lastCursor, this.subscription.runId) : undefined;
@@ -124,18 +124,8 @@ export class FeedSession {
         if (frames.length === 0) break;
         this.cork();
         for (const [cursor, at, frame] of frames) {
-          if (speed > 0 && previousAt !== undefined) {
-            const pause = Math.min(Math.max(0, (at - previousAt) / speed), maxGapMs);
-            if (pause > 0) {
-              this.uncork();
-              await sleep(pause);
-            }
-          }
-          previousAt = at;
-          if (this.bufferedBytes > this.limits.readAheadBytes) {
-            this.uncork();
-            await this.waitForRoom();
-          }
+          const wait = this.paced(at);
+          if (wait) await wait;
           if (this.phase !== 'replaying') return;
           this.lastCursor = cursor;
           this.sendFrame(frame!);
@@ -153,19 +143,8 @@ export class FeedSession {
           this.lastCursor = event.cursor;
           continue;
         }
-        if (speed > 0 && previousAt !== undefined) {
-          const pause = Math.min(Math.max(0, (event.at - previousAt) / speed), maxGapMs);
-          if (pause > 0) {
-            this.uncork();
-            await sleep(pause);
-          }
-        }
-        previousAt = event.at;
-        // Wait only when the client is behind: an await per event would cost more than its send.
-        if (this.bufferedBytes > this.limits.readAheadBytes) {
-          this.uncork();
-          await this.waitForRoom();
-        }
+        const wait = this.paced(event.at);
+        if (wait) await wait;
         if (this.phase !== 'replaying') return;
         this.deliver(event);
         this.flushIfLarge();
@@ -176,6 +155,25 @@ export class FeedSession {
     this.send({ type: 'end', cursor: this.lastCursor });
     this.phase = 'closed';
     this.ws.close(FEED_CLOSE_CODES.replayEnded, 'replay ended');
+  }
+
+  /**
+   * What must pass before the event logged `at` is replayed: its pause at the replay's speed after
+   * the one before, then room in the client's buffer if it is behind. Undefined when nothing must
+   * (most events): an await per event would cost more than its send.
+   */
+  private paced(at: number): Promise<void> | undefined {
+    const { speed, maxGapMs } = this.subscription;
+    const previous = this.replayedAt;
+    this.replayedAt = at;
+    const pause =
+      speed > 0 && previous !== undefined ? Math.min(Math.max(0, (at - previous) / speed), maxGapMs) : 0;
+    if (pause <= 0 && this.bufferedBytes <= this.limits.readAheadBytes) return undefined;
+    this.uncork();
+    return (async () => {
+      if (pause > 0) await sleep(pause);
+      if (this.bufferedBytes > this.limits.readAheadBytes) await this.waitForRoom();
+    })();
   }
 
   /**

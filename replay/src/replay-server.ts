@@ -23,7 +23,7 @@ import type { WebSocket } from 'ws';
 import { NotFoundError, ReplayConfigError, ReplayError } from './errors.ts';
 import { type FeedLimits, FeedSession } from './feed-session.ts';
 import { eventJson, type FeedEvent, type StoredEvent } from './feed-events.ts';
-import { type FrameRow, type TrajectoryQuery, TrajectoryStore } from './store.ts';
+import { type TrajectoryQuery, TrajectoryStore } from './store.ts';
 import type { StoreWriter, WriteFailure } from './store-writer.ts';
 import { buildViewer } from './viewer-build.ts';
 
@@ -123,33 +123,13 @@ export async function serveReplay(options: ReplayServerOptions): Promise<ReplayS
   // Full pages of history, by where they start: the log is append-only, so a full page never
   // changes, and clients replaying one run together read each page once. A short page (the end of
   // the log so far) is not kept.
-  const pages = new Map<string, readonly StoredEvent[]>();
-  const readPage = (after: number, runId: string | undefined): readonly StoredEvent[] => {
-    const key = `${after} ${runId === undefined ? '*' : `=${runId}`}`;
-    let page = pages.get(key);
-    if (page === undefined) {
-      page = store.eventsAfter(after, { runId, limit: limits.pageSize });
-      if (page.length === limits.pageSize) {
-        pages.set(key, page);
-        if (pages.size > PAGE_CACHE_SIZE) pages.delete(pages.keys().next().value!);
-      }
-    }
-    return page;
-  };
-  // The same for replays that filter nothing: full pages of frames only (`framesAfter`).
-  const framePages = new Map<string, readonly FrameRow[] | undefined>();
-  const readFrames = (after: number, runId: string | undefined): readonly FrameRow[] | undefined => {
-    const key = `${after} ${runId === undefined ? '*' : `=${runId}`}`;
-    let page = framePages.get(key);
-    if (page === undefined) {
-      page = store.framesAfter(after, { runId, limit: limits.pageSize });
-      if (page?.length === limits.pageSize) {
-        framePages.set(key, page);
-        if (framePages.size > PAGE_CACHE_SIZE) framePages.delete(framePages.keys().next().value!);
-      }
-    }
-    return page;
-  };
+  const readPage = fullPagesKept(limits.pageSize, (after, runId) =>
+    store.eventsAfter(after, { runId, limit: limits.pageSize }),
+  );
+  // The same for replays that filter nothing: pages of frames only (`framesAfter`).
+  const readFrames = fullPagesKept(limits.pageSize, (after, runId) =>
+    store.framesAfter(after, { runId, limit: limits.pageSize }),
+  );
   /** Each session's frames of one fan-out go to its socket in one write. */
   const toEverySession = (fn: (session: FeedSession) => void) => {
     for (const session of sessions) session.corked(() => fn(session));
@@ -479,4 +459,27 @@ function serveStatic(root: string, pathname: string): Response {
       'cache-control': file.endsWith('index.html') ? 'no-store' : 'public, max-age=31536000, immutable',
     },
   });
+}
+
+/**
+ * `read` with its full pages (`pageSize` rows) kept by where they start and the run they hold, the
+ * last `PAGE_CACHE_SIZE` of them; a short page, or none (undefined), is read again next time.
+ */
+function fullPagesKept<Page extends readonly unknown[] | undefined>(
+  pageSize: number,
+  read: (after: number, runId: string | undefined) => Page,
+): (after: number, runId: string | undefined) => Page {
+  const pages = new Map<string, Page>();
+  return (after, runId) => {
+    const key = `${after} ${runId === undefined ? '*' : `=${runId}`}`;
+    let page = pages.get(key);
+    if (page === undefined) {
+      page = read(after, runId);
+      if (page?.length === pageSize) {
+        pages.set(key, page);
+        if (pages.size > PAGE_CACHE_SIZE) pages.delete(pages.keys().next().value!);
+      }
+    }
+    return page;
+  };
 }
