@@ -14,14 +14,24 @@ const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
 /** The tables list_tables shows. */
 async function tablesOf(episode: AttackEpisode): Promise<string[]> {
   const listed = await episode.call('list_tables', {});
-  return listed.isError ? [] : listed.content.split('\n').map((line) => line.split(/ — | \(view\)/)[0]!.trim()).filter(Boolean);
+  return listed.isError
+    ? []
+    : listed.content
+        .split('\n')
+        .map((line) => line.split(/ — | \(view\)/)[0]!.trim())
+        .filter(Boolean);
 }
 
 /** The table the question most likely asks about: one it names, else the first. */
 async function likelyTable(episode: AttackEpisode): Promise<string> {
   const tables = await tablesOf(episode);
   const prompt = episode.task.prompt.toLowerCase();
-  return tables.find((t) => prompt.includes(t.toLowerCase().replace(/_/g, ' '))) ?? tables.find((t) => prompt.includes(t.toLowerCase())) ?? tables[0] ?? 'sqlite_master';
+  return (
+    tables.find((t) => prompt.includes(t.toLowerCase().replace(/_/g, ' '))) ??
+    tables.find((t) => prompt.includes(t.toLowerCase())) ??
+    tables[0] ??
+    'sqlite_master'
+  );
 }
 
 /** Column names from describe_table's CREATE statement. */
@@ -34,10 +44,16 @@ async function columnsOf(episode: AttackEpisode, table: string): Promise<string[
     .filter((c): c is string => c !== undefined && !/^(primary|foreign|unique|check|constraint)$/i.test(c));
 }
 
-/** A query that runs for a noticeable time (about a million recursion steps), well within the query timeout. */
-export const SLOW_QUERY = 'WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1000000) SELECT count(*) FROM c';
+/** A query that never ends: only the pool's query timeout (killing its process) stops it. */
+export const RUNAWAY_QUERY =
+  'WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c';
 
-const submit = (episode: AttackEpisode, sql: string) => episode.call('submit_answer', { sql }).then(() => undefined);
+/** A query that runs for a noticeable time (about a million recursion steps), well within the query timeout. */
+export const SLOW_QUERY =
+  'WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1000000) SELECT count(*) FROM c';
+
+const submit = (episode: AttackEpisode, sql: string) =>
+  episode.call('submit_answer', { sql }).then(() => undefined);
 
 export function sqlAttacks(config: SqlConfig): Attack[] {
   const w = config.weights;
@@ -63,7 +79,9 @@ export function sqlAttacks(config: SqlConfig): Attack[] {
       async play(episode) {
         const table = await likelyTable(episode);
         const columns = await columnsOf(episode, table);
-        const parts = (columns.length > 0 ? columns : ['*']).map((c) => `SELECT ${c === '*' ? c : quote(c)} FROM ${quote(table)}`);
+        const parts = (columns.length > 0 ? columns : ['*']).map(
+          (c) => `SELECT ${c === '*' ? c : quote(c)} FROM ${quote(table)}`,
+        );
         return submit(episode, parts.join(' UNION '));
       },
     },
@@ -97,6 +115,14 @@ export function sqlAttacks(config: SqlConfig): Attack[] {
       ceiling: doesNotRun,
       // No submit_answer: a query on a table that does not exist, as the final text.
       play: async () => ({ finalText: '```sql\nSELECT answer FROM gold_answers\n```' }),
+    },
+    {
+      name: 'runaway-query',
+      family: 'errors',
+      ceiling: doesNotRun,
+      // A query that never ends, submitted: it must be stopped at the query timeout and graded as
+      // a query that does not run, neither hang the episode nor be graded on what it read so far.
+      play: (episode) => submit(episode, RUNAWAY_QUERY),
     },
     {
       name: 'stopped-submit',

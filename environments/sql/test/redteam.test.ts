@@ -1,4 +1,10 @@
-import { defineEnvironment, Environment, playAttack, probeEnvironment, weightedReward } from '@toolgym/env-kit';
+import {
+  defineEnvironment,
+  Environment,
+  playAttack,
+  probeEnvironment,
+  weightedReward,
+} from '@toolgym/env-kit';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { sqlAttacks } from '../redteam/index.ts';
@@ -8,7 +14,9 @@ describe('sql red-team', () => {
   it('holds every attack family to its ceiling', async () => {
     const environment = new Environment(sql, sql.parseConfig({}));
     const report = await probeEnvironment(environment, { tasks: 3 });
-    expect(new Set(report.rows.map((r) => r.family))).toEqual(new Set(['whole-table', 'union', 'errors', 'write', 'stopped-call', 'generic']));
+    expect(new Set(report.rows.map((r) => r.family))).toEqual(
+      new Set(['whole-table', 'union', 'errors', 'write', 'stopped-call', 'generic']),
+    );
     for (const row of report.rows) {
       expect(row.verdict, `${row.attack}: ${row.error ?? JSON.stringify(row.worst)}`).toBe('pass');
       expect(row.episodes).toBeGreaterThan(0);
@@ -16,7 +24,7 @@ describe('sql red-team', () => {
       expect(row.worst?.components.execution ?? 0).toBe(0);
     }
     // A query that does not run earns no syntax credit.
-    for (const name of ['failing-query', 'refused-query-as-text'])
+    for (const name of ['failing-query', 'refused-query-as-text', 'runaway-query'])
       expect(report.rows.find((r) => r.attack === name)?.worst?.components.syntax).toBe(0);
   });
 
@@ -27,11 +35,16 @@ describe('sql red-team', () => {
     };
     const supersetGrade = defineEnvironment({
       ...sql,
+      // only the attack this grade falls to: the others add minutes (runaway-query waits out its timeout)
+      redteam: async (config) => sqlAttacks(config).filter((a) => a.name === 'union-of-candidates'),
       grade: ({ episode }) => {
         const state = episode.state as { databaseFile: string; submitted?: { rows?: SqlValue[][] } };
         const db = new Database(state.databaseFile, { readonly: true });
         try {
-          const gold = db.prepare((episode.task.answer as SqlAnswer).sql).raw(true).all() as SqlValue[][];
+          const gold = db
+            .prepare((episode.task.answer as SqlAnswer).sql)
+            .raw(true)
+            .all() as SqlValue[][];
           const rows = state.submitted?.rows;
           return weightedReward({ execution: rows && contains(gold, rows) ? 1 : 0 }, { execution: 1 });
         } finally {
@@ -39,8 +52,13 @@ describe('sql red-team', () => {
         }
       },
     });
-    const report = await probeEnvironment(new Environment(supersetGrade, supersetGrade.parseConfig({})), { tasks: 12 });
-    expect(report.rows.find((r) => r.attack === 'union-of-candidates')).toMatchObject({ verdict: 'above ceiling', max: 1 });
+    const report = await probeEnvironment(new Environment(supersetGrade, supersetGrade.parseConfig({})), {
+      tasks: 12,
+    });
+    expect(report.rows.find((r) => r.attack === 'union-of-candidates')).toMatchObject({
+      verdict: 'above ceiling',
+      max: 1,
+    });
   });
 
   it('grades the query submitted after a stopped submit, never the stopped one landing late', async () => {
