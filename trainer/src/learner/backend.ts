@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { registerAdamKernel } from './adam-kernel.ts';
 import { registerCausalSoftmaxKernels } from './causal-softmax-kernel.ts';
 import { registerGatherRowsKernel } from './gather-rows-kernel.ts';
 import { registerGeluKernels } from './gelu-kernel.ts';
@@ -79,6 +80,7 @@ export async function useBackend(name: TfBackend): Promise<TfBackend> {
     registerGatherRowsKernel();
     registerCausalSoftmaxKernels();
     registerLayerNormKernels();
+    registerAdamKernel();
   }
   return name;
 }

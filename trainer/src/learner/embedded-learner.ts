@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { type DecoderConfig, type DecoderWeights, decoderWeightShapes } from '@toolgym/agents/decoder-config';
 import { type Aggregation, DEFAULT_POLICY_LOSS, type PolicyLossConfig } from '../algorithms/policy-loss.ts';
 import { type LossFnName, POLICY_LOSSES } from '../algorithms/policy-losses.ts';
+import { addFloat32, adamStep, sumOfSquares } from './adam-kernel.ts';
 import { type TfBackend, useBackend } from './backend.ts';
 import {
   type AdamParams,
@@ -377,9 +378,7 @@ export class EmbeddedLearner implements Learner {
         }
         const gradient = tf.tensor(total, this.model.variables.get(name)!.shape);
         owned.set(name, gradient);
-        const squares = tf.tidy(() => tf.sum(tf.square(gradient)));
-        s.sumSquares[k] = squares.dataSync()[0] ?? 0;
-        squares.dispose();
+        s.sumSquares[k] = sumOfSquares(gradient);
       }
       this.gradients = owned;
       this.reduced = reduced.some(Boolean) ? reduced : undefined;
@@ -481,21 +480,27 @@ export class EmbeddedLearner implements Learner {
     const t = this.stepCount;
     // Global norm: √ of the per-weight sums of squares added in weight order (sharded: each
     // computed by its owner; every replica adds them the same way, so all agree on the clip).
-    const gradNorm = tf.tidy(() => {
-      const squares =
-        this.shards && reduced
-          ? reduced.flatMap((present, k) => (present ? [tf.scalar(this.shards!.sumSquares[k]!)] : []))
-          : [...grads.values()].map((g) => tf.sum(tf.square(g)));
-      return Math.sqrt(tf.addN(squares).dataSync()[0] ?? 0);
-    });
+    // (`addFloat32` adds float32 values as `tf.addN` of float32 scalars does.)
+    const squares: number[] = [];
+    if (this.shards && reduced) {
+      for (let k = 0; k < reduced.length; k++) if (reduced[k]) squares.push(this.shards.sumSquares[k]!);
+    } else for (const g of grads.values()) squares.push(sumOfSquares(g));
+    const gradNorm = Math.sqrt(addFloat32(squares));
     const scale = clip > 0 && gradNorm > clip ? clip / (gradNorm + 1e-6) : 1;
-    const bias1 = 1 - beta1 ** t;
-    const bias2 = 1 - beta2 ** t;
+    const scalars = {
+      scale,
+      beta1,
+      beta2,
+      bias1: 1 - beta1 ** t,
+      bias2: 1 - beta2 ** t,
+      eps,
+      lr,
+      weightDecay,
+    };
     tf.tidy(() => {
       for (const [name, variable] of this.model.variables) {
-        const g0 = grads.get(name);
-        if (!g0) continue;
-        const g = scale === 1 ? g0 : tf.mul(g0, scale);
+        const g = grads.get(name);
+        if (!g) continue;
         let m = this.adamM.get(name);
         let v = this.adamV.get(name);
         if (!m || !v) {
@@ -504,11 +509,10 @@ export class EmbeddedLearner implements Learner {
           this.adamM.set(name, m);
           this.adamV.set(name, v);
         }
-        m.assign(tf.add(tf.mul(m, beta1), tf.mul(g, 1 - beta1)));
-        v.assign(tf.add(tf.mul(v, beta2), tf.mul(tf.square(g), 1 - beta2)));
-        const update = tf.div(tf.div(m, bias1), tf.add(tf.sqrt(tf.div(v, bias2)), eps));
-        const decayed = weightDecay > 0 ? tf.mul(variable, 1 - lr * weightDecay) : variable;
-        variable.assign(tf.sub(decayed, tf.mul(update, lr)));
+        const [w1, m1, v1] = adamStep(variable, m, v, g, scalars);
+        m.assign(m1);
+        v.assign(v1);
+        variable.assign(w1);
       }
     });
     if (this.shards) {
