@@ -34,36 +34,41 @@ export interface AdamStepScalars {
 
 const f = Math.fround;
 
-function adamForward(
-  [w, m, v, g]: Float32Array[],
-  [wOut, mOut, vOut]: Float32Array[],
-  s: AdamStepScalars,
+/**
+ * The update over whole arrays. A leaf of plain arguments (typed arrays and numbers), so that V8
+ * optimises its loop and keeps it optimised: a loop in a function that also reads objects was
+ * deoptimised for want of type feedback and ran in the interpreter, a heap number per value.
+ */
+function adamLoop(
+  w: Float32Array,
+  m: Float32Array,
+  v: Float32Array,
+  g: Float32Array,
+  wOut: Float32Array,
+  mOut: Float32Array,
+  vOut: Float32Array,
+  scale: number,
+  beta1: number,
+  beta2: number,
+  bias1: number,
+  bias2: number,
+  eps: number,
+  lr: number,
+  weightDecay: number,
 ): void {
-  const scaled = s.scale !== 1;
-  const decayed = s.weightDecay > 0;
-  const [scale, beta1, rest1, beta2, rest2] = [
-    f(s.scale),
-    f(s.beta1),
-    f(1 - s.beta1),
-    f(s.beta2),
-    f(1 - s.beta2),
-  ];
-  const [bias1, bias2, eps, lr, keep] = [
-    f(s.bias1),
-    f(s.bias2),
-    f(s.eps),
-    f(s.lr),
-    f(1 - s.lr * s.weightDecay),
-  ];
-  for (let i = 0; i < w!.length; i++) {
-    const gi = scaled ? f(g![i]! * scale) : g![i]!;
-    const mi = f(f(m![i]! * beta1) + f(gi * rest1));
-    const vi = f(f(v![i]! * beta2) + f(f(gi * gi) * rest2));
-    const update = f(f(mi / bias1) / f(f(Math.sqrt(f(vi / bias2))) + eps));
-    const wi = decayed ? f(w![i]! * keep) : w![i]!;
-    wOut![i] = f(wi - f(update * lr));
-    mOut![i] = mi;
-    vOut![i] = vi;
+  const scaled = scale !== 1;
+  const decayed = weightDecay > 0;
+  const [s, b1, r1, b2, r2] = [f(scale), f(beta1), f(1 - beta1), f(beta2), f(1 - beta2)];
+  const [c1, c2, e, l, keep] = [f(bias1), f(bias2), f(eps), f(lr), f(1 - lr * weightDecay)];
+  for (let i = 0; i < w.length; i++) {
+    const gi = scaled ? f(g[i]! * s) : g[i]!;
+    const mi = f(f(m[i]! * b1) + f(gi * r1));
+    const vi = f(f(v[i]! * b2) + f(f(gi * gi) * r2));
+    const update = f(f(mi / c1) / f(f(Math.sqrt(f(vi / c2))) + e));
+    const wi = decayed ? f(w[i]! * keep) : w[i]!;
+    wOut[i] = f(wi - f(update * l));
+    mOut[i] = mi;
+    vOut[i] = vi;
   }
 }
 
@@ -77,7 +82,26 @@ export function registerAdamKernel(): void {
     ADAM,
     ['w', 'm', 'v', 'g'],
     ([w]) => [w!, w!, w!],
-    (ins, outs, _shapes, attrs) => adamForward(ins, outs, attrs as unknown as AdamStepScalars),
+    ([w, m, v, g], [wOut, mOut, vOut], _shapes, attrs) => {
+      const s = attrs as unknown as AdamStepScalars;
+      adamLoop(
+        w!,
+        m!,
+        v!,
+        g!,
+        wOut!,
+        mOut!,
+        vOut!,
+        s.scale,
+        s.beta1,
+        s.beta2,
+        s.bias1,
+        s.bias2,
+        s.eps,
+        s.lr,
+        s.weightDecay,
+      );
+    },
   );
 }
 
@@ -129,7 +153,11 @@ export function sumOfSquares(g: tf.Tensor, composed = tf.getBackend() !== 'wasm'
     squares.dispose();
     return value;
   }
-  const values = heapView(tf.backend() as unknown as WasmBackendInternals, g);
+  return squaresLoop(heapView(tf.backend() as unknown as WasmBackendInternals, g));
+}
+
+/** Σ x² in float32, in order (a leaf: see `adamLoop`). */
+function squaresLoop(values: Float32Array): number {
   let sum = 0;
   for (let i = 0; i < values.length; i++) sum = f(sum + f(values[i]! * values[i]!));
   return sum;

@@ -20,6 +20,7 @@ import { registerCausalSoftmaxKernels } from './causal-softmax-kernel.ts';
 import { registerGatherRowsKernel } from './gather-rows-kernel.ts';
 import { registerGeluKernels } from './gelu-kernel.ts';
 import { registerLayerNormKernels } from './layer-norm-kernel.ts';
+import { registerRopeKernels } from './rope-kernel.ts';
 import { registerSimdBatchMatMul } from './simd-batch-matmul.ts';
 import { guardWasmHeap } from './wasm-heap-guard.ts';
 import { registerSharedDataKernels } from './wasm-shared-kernels.ts';
@@ -81,6 +82,7 @@ export async function useBackend(name: TfBackend): Promise<TfBackend> {
     registerCausalSoftmaxKernels();
     registerLayerNormKernels();
     registerAdamKernel();
+    registerRopeKernels();
   }
   return name;
 }
