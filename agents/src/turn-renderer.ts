@@ -95,12 +95,16 @@ export class RenderCache {
 
   /**
    * Where the key of a layout (`layouts`) starts, for a render with or without a tool list and
-   * generation prompt; `LayoutKey.then` adds its messages' shapes.
+   * generation prompt; `LayoutKey.followedBy` adds its messages' shapes.
    */
   layoutKey(tools: boolean, addGenerationPrompt: boolean): LayoutKey {
-    return (this.layoutKeys[(tools ? 2 : 0) + (addGenerationPrompt ? 1 : 0)] ??= new LayoutKey(
-      `${tools ? 'tools' : 'no tools'}, ${addGenerationPrompt ? 'open' : 'closed'}: `,
-    ));
+    const at = (tools ? 2 : 0) + (addGenerationPrompt ? 1 : 0);
+    let key = this.layoutKeys[at];
+    if (!key) {
+      key = new LayoutKey(`${tools ? 'tools' : 'no tools'}, ${addGenerationPrompt ? 'open' : 'closed'}: `);
+      this.layoutKeys[at] = key;
+    }
+    return key;
   }
 
   /** `render()` memoised by `key` (the window's messages). */
@@ -139,7 +143,7 @@ export class LayoutKey {
   constructor(readonly key: string) {}
 
   /** This key followed by one message's shape (`messageShape`). */
-  then(shape: string): LayoutKey {
+  followedBy(shape: string): LayoutKey {
     let next = this.next.get(shape);
     if (!next) {
       next = new LayoutKey(this.key + shape);
@@ -497,7 +501,7 @@ export class TurnRenderer {
       const values: string[] = [];
       const split = specialSplitOf(this.tokenizer);
       let key = cache.layoutKey(this.tools.length > 0, true);
-      for (const m of messages) key = key.then(messageShape(m, split, values));
+      for (const m of messages) key = key.followedBy(messageShape(m, split, values));
       const laidOut = this.layoutFor(cache, key.key, values, messages, undefined, this.tools, true);
       const text =
         laidOut === undefined
@@ -658,11 +662,11 @@ export class TurnRenderer {
       ? [shape.head, previous.text, previous.observation!, last.text]
       : [shape.head, last.text];
     if (cache) {
-      let key = cache.layoutKey(false, addGenerationPrompt).then(STAND_IN_SHAPE);
+      let key = cache.layoutKey(false, addGenerationPrompt).followedBy(STAND_IN_SHAPE);
       const values: string[] = [];
       for (let i = from; i < messages.length; i++) {
         const slotted = this.slottedMessage(messages, i);
-        key = key.then(slotted.key);
+        key = key.followedBy(slotted.key);
         for (const value of slotted.values) values.push(value);
       }
       const laidOut = this.layoutFor(cache, key.key, values, messages, from, [], addGenerationPrompt);
