@@ -1,16 +1,17 @@
 /**
- * `pnpm bench rollouts [--episodes N] [--group G] [--rounds R] [--sweep-episodes K]`: episodes/s and environment
- * steps/s on `compose` with the oracle policy at concurrency 1, 8 and 64, through the agent loop
- * over in-process MCP, against the baseline of the same episodes calling the environment's tool
- * functions directly (Episode API, no MCP, no agent loop), measured in the same run. overhead =
- * direct rate / loop rate − 1; `exact ÷ text` = the text loop's rate over the exact-token loop's on
- * the same path. CPU ms/episode is this process's CPU time per episode (steadier than wall time
- * on a shared machine). The two loop modes play `--rounds` rounds each, alternately (each first in
- * every other round), and each figure is the median round's, so a burst of other work on a shared
- * machine moves one round, not the ratio; a second table gives exact ÷ text of each round pair
- * (median and interquartile range), which a burst moves less than it moves either mode's median
- * taken apart. GC ms/episode is the time garbage collection paused this process's main thread
- * (`PerformanceObserver` 'gc' entries), per episode: part of the CPU time, not in addition to it.
+ * `pnpm bench rollouts [--episodes N] [--group G] [--rounds R] [--sweep-episodes K] [--concurrency
+ * C]`: episodes/s and environment steps/s on `compose` with the oracle policy at concurrency 1, 8 and
+ * 64 (or C alone), through the agent loop over in-process MCP, against the baseline of the same
+ * episodes calling the environment's tool functions directly (Episode API, no MCP, no agent loop),
+ * measured in the same run. overhead = direct rate / loop rate − 1; `exact ÷ text` = the text loop's
+ * rate over the exact-token loop's on the same path. CPU ms/episode is this process's CPU time per
+ * episode (steadier than wall time on a shared machine). The two loop modes play `--rounds` rounds
+ * each, alternately (each first in every other round), and each figure is the median round's, so a
+ * burst of other work on a shared machine moves one round, not the ratio; a second table gives exact ÷
+ * text of each round pair (median and interquartile range), which a burst moves less than it moves
+ * either mode's median taken apart. GC ms/episode is the time garbage collection paused this process's
+ * main thread (`PerformanceObserver` 'gc' entries), per episode: part of the CPU time, not in addition
+ * to it.
  *
  * Then a turn-length sweep: synthetic episodes of 2, 10 and 50 turns (each turn one tool call
  * with fresh arguments, so nothing but the template's layouts repeats between episodes) at
@@ -54,7 +55,8 @@ const SWEEP_EPISODES = arg('--sweep-episodes', 20);
 const ROUNDS = arg('--rounds', 5);
 /** Episodes per task, as RL rollouts play them (GRPO groups). */
 const GROUP = arg('--group', 8);
-const CONCURRENCY = [1, 8, 64];
+/** One concurrency alone (`--concurrency 64`: more rounds of the row the target is about in the same time). */
+const CONCURRENCY = process.argv.includes('--concurrency') ? [arg('--concurrency', 64)] : [1, 8, 64];
 
 const env = new Environment(compose, compose.parseConfig({}));
 const tasks = await env.tasksOf('train');
