@@ -263,7 +263,10 @@ async function bare(
  */
 const replayRepeats = (n: number) => Math.max(1, Math.ceil(REPLAY_WINDOW / (messages.length * n)));
 
-/** `run` done `replayRepeats(n)` times, as one window: the sum of their CPU and wall times. */
+/**
+ * `run` done `replayRepeats(n)` times, as one window: its rate over all of them, its CPU and wall
+ * time the mean of one (what the live rows, which send the run once, are given against).
+ */
 async function repeated(n: number, run: () => Promise<Result>): Promise<Result> {
   const repeats = replayRepeats(n);
   let seconds = 0;
@@ -273,7 +276,11 @@ async function repeated(n: number, run: () => Promise<Result>): Promise<Result> 
     seconds += result.seconds!;
     mainCpuMs += result.mainCpuMs;
   }
-  return { perSecond: (messages.length * n * repeats) / seconds, mainCpuMs, seconds };
+  return {
+    perSecond: (messages.length * n * repeats) / seconds,
+    mainCpuMs: mainCpuMs / repeats,
+    seconds: seconds / repeats,
+  };
 }
 
 /** Bare `ws`, the stored messages as strings already serialised (the replay baseline). */
@@ -549,14 +556,14 @@ for (const n of CLIENT_COUNTS) {
   const latency = (row: Row) =>
     `; turn handed over → first client p50 ${med(row, (r) => quantile(r.latencyMs!, 0.5)).toFixed(1)} ms, p99 ${med(row, (r) => quantile(r.latencyMs!, 0.99)).toFixed(1)} ms`;
   row(
-    `baseline: bare ws broadcast of the stored messages, ${n} client(s) (${replayRepeats(n)}× a round)`,
+    `baseline: bare ws broadcast of the stored messages, ${n} client(s) (${replayRepeats(n)}× a round, cpu of one)`,
     fmt('bare'),
     cpu('bare'),
     '1.00×',
   );
   if (ROWS.has('replay'))
     row(
-      `feed replay (speed 0, from store), ${n} client(s) (${replayRepeats(n)}× a round)`,
+      `feed replay (speed 0, from store), ${n} client(s) (${replayRepeats(n)}× a round, cpu of one)`,
       fmt('replay'),
       cpu('replay'),
       ratios('replay', 'bare'),
