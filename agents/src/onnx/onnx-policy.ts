@@ -30,8 +30,9 @@ import {
 } from './execution-provider.ts';
 import type { HuggingFaceTokenizer } from '../model/hf-tokenizer.ts';
 import { type ModelDir, ModelDirError, readDecoderWeights, readModelDir } from '../model/model-directory.ts';
-import { InPlaceBatch } from './in-place-batch.ts';
+import { InPlaceBatch, type PromptSlots } from './in-place-batch.ts';
 import { PaddedBatch } from './padded-batch.ts';
+import { PromptGroupBatch } from './prompt-group-batch.ts';
 import { checkSamplingParams, sampleToken } from './sampler.ts';
 import { type TopLogprob, topLogprobs } from './top-logprobs.ts';
 
@@ -135,7 +136,7 @@ export class OnnxPolicy implements Policy {
   private openSharing: ((products: SharedSlotProducts) => Promise<DecoderSession>) | undefined;
   private sharing = new Map<SharedSlotProducts, Promise<DecoderSession>>();
   /** The in-place cache's buffers, kept from batch to batch (per decoder). */
-  private inPlace: InPlaceBatch | undefined;
+  private inPlace: InPlaceBatch | PromptGroupBatch | undefined;
   private readonly settings: Required<OnnxPolicySettings>;
   private pending: PendingRequest[] = [];
   private pumping = false;
@@ -339,17 +340,19 @@ export class OnnxPolicy implements Policy {
   private openBatch(): DecodeBatch {
     const { padTokenId } = this.model;
     if (this.decoder.layout === 'in-place') {
-      this.inPlace ??= new InPlaceBatch(
-        this.decoder,
-        (products) => {
-          const open = this.sharing.get(products) ?? this.openSharing!(products);
-          this.sharing.set(products, open);
-          return open;
-        },
-        padTokenId,
-        this.settings.batchInvariant,
-        this.settings.sharedPrompts ? 'shared' : undefined,
-      );
+      const batch = (slots?: PromptSlots) =>
+        new InPlaceBatch(
+          this.decoder,
+          (products) => {
+            const open = this.sharing.get(products) ?? this.openSharing!(products);
+            this.sharing.set(products, open);
+            return open;
+          },
+          padTokenId,
+          this.settings.batchInvariant,
+          slots,
+        );
+      this.inPlace ??= this.settings.sharedPrompts ? new PromptGroupBatch(batch) : batch();
       this.inPlace.reset();
       return this.inPlace;
     }
