@@ -422,7 +422,11 @@ function sharedSlotStep(
   const slotKinds = g.op(
     'Concat',
     [
-      g.op('Shape', [sharedKeyValueNames(0).key], [intAttr('start', sharedRank - 2), intAttr('end', sharedRank - 1)]),
+      g.op(
+        'Shape',
+        [sharedKeyValueNames(0).key],
+        [intAttr('start', sharedRank - 2), intAttr('end', sharedRank - 1)],
+      ),
       g.op('Shape', ['past_key_values.0.key'], [intAttr('start', 2), intAttr('end', 3)]),
       g.int64Const([1]),
     ],

@@ -473,7 +473,9 @@ export class InPlaceBatch implements DecodeBatch {
         ? this.sectionCapacity
         : Math.ceil(promptSlots / PROMPT_ALIGN) * PROMPT_ALIGN;
     const rowCapacity = rows <= this.rowCapacity ? this.rowCapacity : Math.max(rows, 2 * this.rowCapacity);
-    const sectionsChange = this.promptSlots === 'sections' && (sectionCapacity !== this.sectionCapacity || rowCapacity !== this.rowCapacity);
+    const sectionsChange =
+      this.promptSlots === 'sections' &&
+      (sectionCapacity !== this.sectionCapacity || rowCapacity !== this.rowCapacity);
     if (capacity === this.capacity && rowCapacity === this.rowCapacity && !sectionsChange) return;
     const { heads, headDim } = this;
     const layers = 2 * this.decoder.shape.numLayers;
@@ -486,7 +488,9 @@ export class InPlaceBatch implements DecodeBatch {
       return next;
     };
     if (capacity !== this.capacity || rowCapacity !== this.rowCapacity)
-      this.buffers = Array.from({ length: layers }, (_, k) => relaid(this.buffers[k], this.capacity, capacity));
+      this.buffers = Array.from({ length: layers }, (_, k) =>
+        relaid(this.buffers[k], this.capacity, capacity),
+      );
     if (sectionsChange)
       this.sections = Array.from({ length: layers }, (_, k) =>
         relaid(this.sections[k], this.sectionCapacity, sectionCapacity),

@@ -214,7 +214,11 @@ export class OnnxPolicy implements Policy {
       );
     }
     if (this.template?.source !== this.model.chatTemplate)
-      this.template = new ChatTemplate(this.model.chatTemplate, {}, `${this.model.dir}/tokenizer_config.json`);
+      this.template = new ChatTemplate(
+        this.model.chatTemplate,
+        {},
+        `${this.model.dir}/tokenizer_config.json`,
+      );
     const prompt = this.template.render(request.messages, request.tools, { addGenerationPrompt: true });
     return this.enqueue({
       tokens: this.model.tokenizer.encode(prompt),

@@ -48,6 +48,11 @@ export class PromptGroupBatch implements DecodeBatch {
     return this.places.length;
   }
 
+  /** Sub-batches with rows: a `session.run` each per step. */
+  get subBatches(): number {
+    return this.parts.filter((p) => p.rows > 0).length;
+  }
+
   /** Empties the batch, keeping the sub-batches' buffers for the next one. */
   reset(): void {
     for (const part of this.parts) part.reset();
@@ -97,7 +102,8 @@ export class PromptGroupBatch implements DecodeBatch {
       tokensOf.get(part)![row] = tokens[b]!;
     });
     const logits = new Map<InPlaceBatch, RowLogits>();
-    for (const part of this.parts) if (part.rows > 0) logits.set(part, await part.step(tokensOf.get(part)!, watch));
+    for (const part of this.parts)
+      if (part.rows > 0) logits.set(part, await part.step(tokensOf.get(part)!, watch));
     return (b) => {
       const { part, row } = this.places[b]!;
       return logits.get(part)!(row);
@@ -132,8 +138,7 @@ export class PromptGroupBatch implements DecodeBatch {
       places.push(newRowOf ? { part: place.part, row: newRowOf[place.row]! } : place);
     });
     this.places = places;
-    for (const part of this.parts)
-      if (part !== this.sections && part.rows === 0) this.spare.push(part);
+    for (const part of this.parts) if (part !== this.sections && part.rows === 0) this.spare.push(part);
     this.parts = this.parts.filter((p) => p === this.sections || p.rows > 0);
     return order;
   }
