@@ -82,9 +82,12 @@ describe('prompt group batch', () => {
     sessions.push(decoder);
     return decoder;
   };
-  const newBatch = async () => {
+  const newBatch = async (groupRows = GROUP_ROWS) => {
     const decoder = await open();
-    return new PromptGroupBatch((slots: PromptSlots) => new InPlaceBatch(decoder, open, 256, true, slots));
+    return new PromptGroupBatch(
+      (slots: PromptSlots) => new InPlaceBatch(decoder, open, 256, true, slots),
+      groupRows,
+    );
   };
   afterAll(async () => {
     await Promise.all(sessions.map((s) => s.release()));
@@ -114,7 +117,7 @@ describe('prompt group batch', () => {
 
   it('keeps each row on its own keys as rows leave, and drops a sub-batch with its last row', async () => {
     const prompts = [group(9), group(9), group(9), group(9), group(30), group(6)];
-    const batch = await newBatch();
+    const batch = await newBatch(4);
     await batch.add(prompts);
     expect(batch.subBatches).toBe(2);
     // Rows 0–3 share a sub-batch; 4 and 5 keep their prompts in their own sections.
