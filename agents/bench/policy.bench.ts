@@ -15,7 +15,8 @@
  * GRPO-like batches, groups of 8 rows whose prompts differ in length from group to group (the
  * invariant engine prefills each length on its own). A third runs `sharedPrompts: true` in the same
  * rounds, and its one-prompt speed against the default's batch 1 as the median of per-round ratios,
- * which a ratio near 1 needs (each batch-1 sample is one short generation). Every cached sample
+ * which a ratio near 1 needs (each batch-1 sample is one short generation), and per kind of batch its
+ * speed over the default's at the same size in the same round (median and range). Every cached sample
  * follows an untimed run of the same generation, so it does not pay for collecting an earlier
  * sample's garbage. `--profile` splits a decode step into JS preparation, `session.run`, KV-cache handling and
  * sampling (DecodeProfile, CPU ms), per batch size. Then the same generation with the cache at batch 1

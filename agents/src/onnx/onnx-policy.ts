@@ -74,12 +74,13 @@ export interface OnnxPolicySettings {
    */
   batchInvariant?: boolean;
   /**
-   * In-place layout: keep every prompt in the shared slots, alone as in a batch, at offsets aligned
-   * to `PROMPT_ALIGN` (default false). Batch-invariant too (with `batchInvariant`), and a GRPO
-   * group's rows read their prompt once per step instead of once per row. Off by default because a row's attention then sums its
-   * prompt apart from what it generated, so its logprobs differ in the last bits from the default's
-   * (whose figures are recorded), and because every row scores every batched prompt's slots: batches
-   * of many distinct prompts run slower than with each prompt in its rows' own slots.
+   * In-place layout: keep every prompt apart from its rows' own slots, alone as in a batch, at
+   * offsets aligned to `PROMPT_ALIGN` (default false): a GRPO group's (8 rows or more of one join) in
+   * the shared slots of a sub-batch of its own, so its rows read it once per step instead of once
+   * per row, any other row's in a section of its own (prompt-group-batch.ts). Batch-invariant too
+   * (with `batchInvariant`). Off by default because a row's attention then sums its prompt apart from
+   * what it generated, so its logprobs differ in the last bits from the default's (whose figures are
+   * recorded).
    */
   sharedPrompts?: boolean;
 }
