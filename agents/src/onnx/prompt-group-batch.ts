@@ -18,10 +18,10 @@ import type { InPlaceBatch, PromptSlots } from './in-place-batch.ts';
 
 /**
  * Rows of one join that give their prompt a sub-batch of its own. A sub-batch costs a `session.run`
- * per step; in its own section each row reads its prompt itself. Built-in model, 162-token prompts,
- * 32 rows, CPU ms per decode step (median of 4 interleaved rounds, load 8): groups of 4 rows as
- * sub-batches 6.89 against 6.24 in sections, of 6 rows 5.00 against 4.79, of 8 rows 4.29 against
- * 6.03, of 16 rows 2.99 against 6.10.
+ * per step; in its own section each row reads its prompt itself. `pnpm bench prompt-groups` (built-in
+ * model, 162-token prompts, 32 rows, CPU ms per decode step, load 7.4): groups of 4 rows as
+ * sub-batches 6.79 against 6.54 in sections, of 6 rows 5.79 against 6.89 (an earlier probe 5.00
+ * against 4.79), of 8 rows 4.87 against 6.10, of 16 rows 3.12 against 6.45.
  */
 export const GROUP_ROWS = 8;
 
