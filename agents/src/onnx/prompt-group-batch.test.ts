@@ -1,17 +1,14 @@
 import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GenerateResult } from '../policy.ts';
-import { buildDecoderOnnx, type SharedSlotProducts } from '../model/decoder-graph.ts';
 import { initDecoderWeights } from '../model/init-weights.ts';
-import { DecoderSession } from './decoder-session.ts';
 import { SHARED_PROMPTS_MODEL, sharedPromptsCases } from './fixtures/shared-prompts-cases.ts';
 import { InPlaceBatch, type PromptSlots } from './in-place-batch.ts';
 import { OnnxPolicy } from './onnx-policy.ts';
 import { GROUP_ROWS, PromptGroupBatch } from './prompt-group-batch.ts';
-import { createTinyTestModel, decodeRows, TINY_TEST_CONFIG, TINY_TEST_SHAPE } from './tiny-test-model.ts';
+import { createTinyTestModel, decodeRows, TINY_TEST_CONFIG, tinyInPlaceSessions } from './tiny-test-model.ts';
 
 type Recorded = Record<string, Array<{ tokens: number[]; logprobs: number[] }>>;
 
@@ -71,17 +68,7 @@ describe('sharedPrompts by prompt group', () => {
 });
 
 describe('prompt group batch', () => {
-  const config = TINY_TEST_CONFIG;
-  const weights = initDecoderWeights(config, { seed: 3, std: 0.3 });
-  const sessions: DecoderSession[] = [];
-  const open = async (sharedSlots?: SharedSlotProducts) => {
-    const session = await ort.InferenceSession.create(
-      buildDecoderOnnx(config, weights, 'in-place', { sharedSlots }),
-    );
-    const decoder = new DecoderSession(session, TINY_TEST_SHAPE, { provider: 'cpu', reason: 'test' });
-    sessions.push(decoder);
-    return decoder;
-  };
+  const { open, release } = tinyInPlaceSessions(initDecoderWeights(TINY_TEST_CONFIG, { seed: 3, std: 0.3 }));
   const newBatch = async (groupRows = GROUP_ROWS) => {
     const decoder = await open();
     return new PromptGroupBatch(
@@ -89,9 +76,7 @@ describe('prompt group batch', () => {
       groupRows,
     );
   };
-  afterAll(async () => {
-    await Promise.all(sessions.map((s) => s.release()));
-  });
+  afterAll(release);
 
   const group = (length: number) => Array.from({ length }, (_, i) => (length * 7 + i * 11) % 250);
   const tokens = (row: number, step: number) => (100 + row * 13 + step * 7) % 256;
