@@ -15,7 +15,8 @@
  * GRPO-like batches, groups of 8 rows whose prompts differ in length from group to group (the
  * invariant engine prefills each length on its own). A third runs `sharedPrompts: true` in the same
  * rounds, and its one-prompt speed against the default's batch 1 as the median of per-round ratios,
- * which a ratio near 1 needs (each batch-1 sample is one short generation). Every cached sample
+ * which a ratio near 1 needs (each batch-1 sample is one short generation), and per kind of batch its
+ * speed over the default's at the same size in the same round (median and range). Every cached sample
  * follows an untimed run of the same generation, so it does not pay for collecting an earlier
  * sample's garbage. `--profile` splits a decode step into JS preparation, `session.run`, KV-cache handling and
  * sampling (DecodeProfile, CPU ms), per batch size. Then the same generation with the cache at batch 1
@@ -201,6 +202,14 @@ try {
    */
   const defaultBatchOne: number[] = [];
   const sharedPromptsRounds = new Map<number, number[]>(batches.map((b) => [b, []]));
+  /** Per kind of batch and batch size, each round's `sharedPrompts` ÷ default tokens per CPU-second. */
+  const overDefault = {
+    same: new Map<number, number[]>(batches.map((b) => [b, []])),
+    groups: new Map<number, number[]>(batches.map((b) => [b, []])),
+    distinct: new Map<number, number[]>(batches.map((b) => [b, []])),
+  };
+  /** This round's `sharedPrompts` speed per kind, set before the default's of the same kind. */
+  const mineThisRound: Partial<Record<Prompts, number>> = {};
   for (let r = 0; r < repeats; r++) {
     for (const batch of batches) {
       let profile = new DecodeProfile();
@@ -213,7 +222,9 @@ try {
         const mine = await speedOf(policies.sharedPrompts, batch, profile, kind);
         map.set(batch, keepBest(map.get(batch), mine, profile));
         if (kind === 'same') sharedPromptsRounds.get(batch)!.push(mine.cpu);
+        mineThisRound[kind] = mine.cpu;
       }
+      overDefault.same.get(batch)!.push(mineThisRound.same! / speed.cpu);
       if (batch === 1) continue;
       profile = new DecodeProfile();
       shared.set(
@@ -225,13 +236,14 @@ try {
         [groupsShared, policies.sharing],
       ] as const) {
         profile = new DecodeProfile();
-        map.set(batch, keepBest(map.get(batch), await speedOf(policy, batch, profile, 'groups'), profile));
+        const speed = await speedOf(policy, batch, profile, 'groups');
+        map.set(batch, keepBest(map.get(batch), speed, profile));
+        if (policy === policies.cache) overDefault.groups.get(batch)!.push(mineThisRound.groups! / speed.cpu);
       }
       profile = new DecodeProfile();
-      distinct.set(
-        batch,
-        keepBest(distinct.get(batch), await speedOf(policies.cache, batch, profile, 'distinct'), profile),
-      );
+      const own = await speedOf(policies.cache, batch, profile, 'distinct');
+      distinct.set(batch, keepBest(distinct.get(batch), own, profile));
+      overDefault.distinct.get(batch)!.push(mineThisRound.distinct! / own.cpu);
     }
   }
   const batchOne = same.get(1) ?? { wall: 0, cpu: 0 };
@@ -325,9 +337,27 @@ try {
     }),
   );
 
+  const quantile = (xs: number[], q: number) =>
+    [...xs].sort((a, b) => a - b)[Math.floor(q * (xs.length - 1))]!;
+  process.stdout.write(
+    `\n\`sharedPrompts\` ÷ the default, tokens per CPU-second, same batch and kind of batch in the same round: median (range) of ${repeats} rounds\n`,
+  );
+  printTable(
+    ['batch', 'one prompt', 'GRPO-like groups', 'distinct prompts'],
+    batches.map((b) => [
+      String(b),
+      ...(['same', 'groups', 'distinct'] as const).map((kind) => {
+        const ratios = overDefault[kind].get(b)!;
+        if (ratios.length === 0) return '—';
+        const sorted = [...ratios].sort((x, y) => x - y);
+        const n = sorted.length;
+        const mid = (sorted[Math.floor((n - 1) / 2)]! + sorted[Math.ceil((n - 1) / 2)]!) / 2;
+        return `${mid.toFixed(2)}× (${sorted[0]!.toFixed(2)}–${sorted[n - 1]!.toFixed(2)}×)`;
+      }),
+    ]),
+  );
+
   if (defaultBatchOne.length === repeats) {
-    const quantile = (xs: number[], q: number) =>
-      [...xs].sort((a, b) => a - b)[Math.floor(q * (xs.length - 1))]!;
     process.stdout.write(
       `\n\`sharedPrompts\`, one prompt, against the default's batch 1 in the same round: median of ${repeats} rounds (IQR)\n`,
     );

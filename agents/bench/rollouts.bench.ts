@@ -1,14 +1,17 @@
 /**
- * `pnpm bench rollouts [--episodes N] [--group G] [--rounds R] [--sweep-episodes K]`: episodes/s and environment
- * steps/s on `compose` with the oracle policy at concurrency 1, 8 and 64, through the agent loop
- * over in-process MCP, against the baseline of the same episodes calling the environment's tool
- * functions directly (Episode API, no MCP, no agent loop), measured in the same run. overhead =
- * direct rate / loop rate − 1; `exact ÷ text` = the text loop's rate over the exact-token loop's on
- * the same path. CPU ms/episode is this process's CPU time per episode (steadier than wall time
- * on a shared machine). The two loop modes play `--rounds` rounds each, alternately, and each
- * figure is the median round's, so a burst of other work on a shared machine moves one round, not
- * the ratio. GC ms/episode is the time garbage collection paused this process's main thread
- * (`PerformanceObserver` 'gc' entries), per episode: part of the CPU time, not in addition to it.
+ * `pnpm bench rollouts [--episodes N] [--group G] [--rounds R] [--sweep-episodes K] [--concurrency
+ * C]`: episodes/s and environment steps/s on `compose` with the oracle policy at concurrency 1, 8 and
+ * 64 (or C alone), through the agent loop over in-process MCP, against the baseline of the same
+ * episodes calling the environment's tool functions directly (Episode API, no MCP, no agent loop),
+ * measured in the same run. overhead = direct rate / loop rate − 1; `exact ÷ text` = the text loop's
+ * rate over the exact-token loop's on the same path. CPU ms/episode is this process's CPU time per
+ * episode (steadier than wall time on a shared machine). The two loop modes play `--rounds` rounds
+ * each, alternately (each first in every other round), and each figure is the median round's, so a
+ * burst of other work on a shared machine moves one round, not the ratio; a second table gives exact ÷
+ * text of each round pair (median and interquartile range), which a burst moves less than it moves
+ * either mode's median taken apart. GC ms/episode is the time garbage collection paused this process's
+ * main thread (`PerformanceObserver` 'gc' entries), per episode: part of the CPU time, not in addition
+ * to it.
  *
  * Then a turn-length sweep: synthetic episodes of 2, 10 and 50 turns (each turn one tool call
  * with fresh arguments, so nothing but the template's layouts repeats between episodes) at
@@ -52,7 +55,8 @@ const SWEEP_EPISODES = arg('--sweep-episodes', 20);
 const ROUNDS = arg('--rounds', 5);
 /** Episodes per task, as RL rollouts play them (GRPO groups). */
 const GROUP = arg('--group', 8);
-const CONCURRENCY = [1, 8, 64];
+/** One concurrency alone (`--concurrency 64`: more rounds of the row the target is about in the same time). */
+const CONCURRENCY = process.argv.includes('--concurrency') ? [arg('--concurrency', 64)] : [1, 8, 64];
 
 const env = new Environment(compose, compose.parseConfig({}));
 const tasks = await env.tasksOf('train');
@@ -203,6 +207,14 @@ await loop(8, true, 'in-process');
 await loop(8, true, 'direct');
 
 const rows: string[][] = [];
+/** exact ÷ text of each round pair (the two modes played one after the other), by row. */
+const roundRows: string[][] = [];
+/** Median and interquartile range of `xs`, as `1.23× (1.10–1.40)`. */
+function quartiles(xs: number[]): string {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const at = (q: number) => sorted[Math.round(q * (sorted.length - 1))]!.toFixed(2);
+  return `${at(0.5)}× (${at(0.25)}–${at(0.75)})`;
+}
 const pct = (x: number) => `${(x * 100).toFixed(0)}%`;
 for (const c of CONCURRENCY) {
   const base = rate(await direct(c));
@@ -226,8 +238,10 @@ for (const c of CONCURRENCY) {
   for (const kind of ['in-process', 'direct'] as const) {
     const rounds: Record<'text' | 'exact', Measured[]> = { text: [], exact: [] };
     for (let r = 0; r < ROUNDS; r++) {
-      rounds.text.push(await loop(c, false, kind));
+      // Each mode goes first in every other round, so neither always follows the other.
+      if (r % 2 === 0) rounds.text.push(await loop(c, false, kind));
       rounds.exact.push(await loop(c, true, kind));
+      if (r % 2 === 1) rounds.text.push(await loop(c, false, kind));
     }
     const text = rate(medianRound(rounds.text));
     const exact = rate(medianRound(rounds.exact));
@@ -239,6 +253,9 @@ for (const c of CONCURRENCY) {
       { base, mcp },
       `${(text.eps / exact.eps).toFixed(2)}× (cpu ${(exact.cpu / text.cpu).toFixed(2)}×)`,
     );
+    const byRound = (of: (m: Measured) => number) =>
+      quartiles(rounds.exact.map((m, r) => of(m) / of(rounds.text[r]!)));
+    roundRows.push([String(c), where, byRound((m) => m.ms), byRound((m) => m.cpuMs)]);
   }
 }
 
@@ -263,6 +280,11 @@ printTable(
   `compose, oracle policy, ${taskIds.length} episodes per row (${groupTaskIds.length} tasks × ${GROUP}; the loop over in-process MCP and over the direct session)`,
   header,
   rows,
+);
+printTable(
+  `\nexact ÷ text round by round (each round's exact-token loop over the text loop's just before or after it): median (interquartile range) of ${ROUNDS} rounds`,
+  ['concurrency', 'path', 'wall', 'CPU'],
+  roundRows,
 );
 process.stdout.write(
   'targets at concurrency 64: overhead vs direct under 25% (overhead = baseline rate / rate − 1); exact ÷ text at most 1.25×\n' +

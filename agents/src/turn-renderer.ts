@@ -46,6 +46,8 @@ export class RenderCache {
    * with every slot marked), with how often each was used; null where the template has none.
    */
   readonly layouts = new Map<string, { layout: Layout; uses: number } | null>();
+  /** The keys of `layouts` by what they render (tool list or none, generation prompt or not), message by message. */
+  private readonly layoutKeys: LayoutKey[] = [];
   private readonly windows = new Map<string, string>();
   /** Conversation shapes (`conversationShape`) whose first episode has had its full check. */
   private readonly shapesChecked = new Set<string>();
@@ -91,6 +93,20 @@ export class RenderCache {
     else this.prompts.set(key, [entry]);
   }
 
+  /**
+   * Where the key of a layout (`layouts`) starts, for a render with or without a tool list and
+   * generation prompt; `LayoutKey.followedBy` adds its messages' shapes.
+   */
+  layoutKey(tools: boolean, addGenerationPrompt: boolean): LayoutKey {
+    const at = (tools ? 2 : 0) + (addGenerationPrompt ? 1 : 0);
+    let key = this.layoutKeys[at];
+    if (!key) {
+      key = new LayoutKey(`${tools ? 'tools' : 'no tools'}, ${addGenerationPrompt ? 'open' : 'closed'}: `);
+      this.layoutKeys[at] = key;
+    }
+    return key;
+  }
+
   /** `render()` memoised by `key` (the window's messages). */
   window(key: string, render: () => string): string {
     let text = this.windows.get(key);
@@ -113,6 +129,27 @@ export class RenderCache {
     if (this.shapesChecked.size >= MEMO_ENTRIES) this.shapesChecked.clear();
     this.shapesChecked.add(shape);
     return true;
+  }
+}
+
+/**
+ * A layout's key (`RenderCache.layouts`) as far as its messages so far, each further message a step
+ * from it: a turn's window finds its key through the shapes of its messages (worked out once per
+ * message) without building the key string again, so each distinct key is put together once.
+ */
+export class LayoutKey {
+  private readonly next = new Map<string, LayoutKey>();
+
+  constructor(readonly key: string) {}
+
+  /** This key followed by one message's shape (`messageShape`). */
+  followedBy(shape: string): LayoutKey {
+    let next = this.next.get(shape);
+    if (!next) {
+      next = new LayoutKey(this.key + shape);
+      this.next.set(shape, next);
+    }
+    return next;
   }
 }
 
@@ -249,7 +286,16 @@ function specialSplitOf(tokenizer: Tokenizer): SpecialSplit {
   let split = splitters.get(tokenizer);
   if (!split) {
     const pattern = tokenPattern(tokenizer.specialTokens.keys());
-    split = pattern ? (text) => (pattern.test(text) ? text.split(pattern) : null) : () => null;
+    // The first characters of the special tokens (one, `<`, for most models): a text holding none
+    // of them holds no special token, found without running the pattern over it.
+    const starts = [...new Set([...tokenizer.specialTokens.keys()].map((t) => t.charAt(0)))];
+    const mayHold = (text: string) => {
+      for (const start of starts) if (text.includes(start)) return true;
+      return false;
+    };
+    split = pattern
+      ? (text) => (mayHold(text) && pattern.test(text) ? text.split(pattern) : null)
+      : () => null;
     splitters.set(tokenizer, split);
   }
   return split;
@@ -296,17 +342,11 @@ function slotField(text: string, split: SpecialSplit, values: string[]): string 
 }
 
 /**
- * The shape `slotted` gives `messages`, as a key: each field with its runs of text replaced by
+ * The shape `slotted` gives one message, as a key: each field with its runs of text replaced by
  * `MARK` (special tokens and empty runs stay), in the order `slotted` visits them; the runs are
- * pushed onto `values` in that order. Builds no message objects: it runs on every turn.
+ * pushed onto `values` in that order. Builds no message objects: it runs on every turn. A
+ * conversation's shape is its messages' in order (`LayoutKey`).
  */
-function slotShape(messages: readonly Message[], split: SpecialSplit, values: string[]): string {
-  let key = '';
-  for (const m of messages) key += messageShape(m, split, values);
-  return key;
-}
-
-/** One message's part of `slotShape`'s key; its runs are pushed onto `values`. */
 function messageShape(m: Message, split: SpecialSplit, values: string[]): string {
   // Fields are separated by NUL, messages by two: neither occurs in a role, a mark or a special token.
   let key = `${m.role}\0${slotField(m.content, split, values)}`;
@@ -343,7 +383,7 @@ function windowOf(messages: readonly Message[], from: number): Message[] {
 function jinjaMessages(messages: readonly Message[], windowFrom: number | undefined): readonly Message[] {
   return windowFrom === undefined ? messages : windowOf(messages, windowFrom);
 }
-/** `slotShape` of the stand-in (its content is empty: no slot). */
+/** `messageShape` of the stand-in (its content is empty: no slot). */
 const STAND_IN_SHAPE = 'user\0\0\0';
 const shapes = new WeakMap<ChatTemplate, TemplateShape | null>();
 
@@ -459,8 +499,10 @@ export class TurnRenderer {
     let prompt = cache.prompt(messages);
     if (!prompt) {
       const values: string[] = [];
-      const shape = slotShape(messages, specialSplitOf(this.tokenizer), values);
-      const laidOut = this.layoutFor(cache, shape, values, messages, undefined, this.tools, true);
+      const split = specialSplitOf(this.tokenizer);
+      let key = cache.layoutKey(this.tools.length > 0, true);
+      for (const m of messages) key = key.followedBy(messageShape(m, split, values));
+      const laidOut = this.layoutFor(cache, key.key, values, messages, undefined, this.tools, true);
       const text =
         laidOut === undefined
           ? this.render(messages)
@@ -475,7 +517,7 @@ export class TurnRenderer {
   }
 
   /**
-   * The run's layout for the shape of `messages` (`Layout`), to fill with `values` without Jinja;
+   * The run's layout under `key` (the shape of `messages`, `LayoutKey`), to fill with `values` without Jinja;
    * Jinja's render itself when the layout was just dropped; undefined when the template has none.
    * A layout's first use is checked against Jinja (one that renders otherwise is dropped for the
    * run), and one in `FULL_CHECK_EVERY` after it: a mismatch there is a template whose layout
@@ -483,14 +525,13 @@ export class TurnRenderer {
    */
   private layoutFor(
     cache: RenderCache,
-    shape: string,
+    key: string,
     values: readonly string[],
     messages: readonly Message[],
     windowFrom: number | undefined,
     tools: readonly ToolSpec[],
     addGenerationPrompt: boolean,
   ): Layout | string | undefined {
-    const key = `${tools.length > 0 ? 'tools' : 'no tools'}, ${addGenerationPrompt ? 'open' : 'closed'}: ${shape}`;
     let layout = cache.layouts.get(key);
     if (layout === undefined) {
       const rendered = jinjaMessages(messages, windowFrom);
@@ -621,14 +662,14 @@ export class TurnRenderer {
       ? [shape.head, previous.text, previous.observation!, last.text]
       : [shape.head, last.text];
     if (cache) {
-      let key = STAND_IN_SHAPE;
+      let key = cache.layoutKey(false, addGenerationPrompt).followedBy(STAND_IN_SHAPE);
       const values: string[] = [];
       for (let i = from; i < messages.length; i++) {
         const slotted = this.slottedMessage(messages, i);
-        key += slotted.key;
+        key = key.followedBy(slotted.key);
         for (const value of slotted.values) values.push(value);
       }
-      const laidOut = this.layoutFor(cache, key, values, messages, from, [], addGenerationPrompt);
+      const laidOut = this.layoutFor(cache, key.key, values, messages, from, [], addGenerationPrompt);
       if (typeof laidOut === 'object') return layoutAfter(laidOut, values, held);
       rendered = laidOut;
     }

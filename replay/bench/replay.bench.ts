@@ -6,7 +6,12 @@
  * are also given against a bare broadcast that hands the same writes to a `StoreWriter` (the store
  * a trainer pays whether a feed serves it or not): what the feed itself costs.
  *
- *   pnpm bench replay [--groups 150] [--clients 1,50] [--rounds 3]
+ * The replay rows (replay and its bare baseline) are repeated within a round until each round has
+ * sent `--replay-window` messages in all (a one-client replay of 150 groups alone is about 20 ms of
+ * CPU, counted in 4 ms ticks); every repetition is a fresh server, so none reads another's pages.
+ * `--rows replay` or `--rows live` runs only those rows.
+ *
+ *   pnpm bench replay [--groups 150] [--clients 1,50] [--rounds 3] [--replay-window 16000] [--rows replay,live]
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
@@ -27,12 +32,19 @@ const { values } = parseArgs({
     groups: { type: 'string', default: '150' },
     clients: { type: 'string', default: '1,50' },
     rounds: { type: 'string', default: '3' },
+    'replay-window': { type: 'string', default: '16000' },
+    rows: { type: 'string', default: 'replay,live' },
   },
 });
 const ROUNDS = Number(values.rounds);
 const GROUPS = Number(values.groups);
 const GROUP_SIZE = 8;
 const CLIENT_COUNTS = values.clients!.split(',').map(Number);
+const REPLAY_WINDOW = Number(values['replay-window']);
+const ROWS = new Set(values.rows!.split(','));
+for (const name of ROWS)
+  if (name !== 'replay' && name !== 'live')
+    throw new Error(`--rows takes replay and/or live, got '${name}'.`);
 const dir = mkdtempSync(path.join(tmpdir(), 'replay-bench-'));
 
 // Realistic trajectories: 8 per group, 1–4 turns of ~200 sampled tokens, tool observations.
@@ -245,12 +257,40 @@ async function bare(
   };
 }
 
+/**
+ * How many times a replay row runs within a round: until its clients were sent `REPLAY_WINDOW`
+ * messages in all.
+ */
+const replayRepeats = (n: number) => Math.max(1, Math.ceil(REPLAY_WINDOW / (messages.length * n)));
+
+/**
+ * `run` done `replayRepeats(n)` times, as one window: its rate over all of them, its CPU and wall
+ * time the mean of one (what the live rows, which send the run once, are given against).
+ */
+async function repeated(n: number, run: () => Promise<Result>): Promise<Result> {
+  const repeats = replayRepeats(n);
+  let seconds = 0;
+  let mainCpuMs = 0;
+  for (let i = 0; i < repeats; i++) {
+    const result = await run();
+    seconds += result.seconds!;
+    mainCpuMs += result.mainCpuMs;
+  }
+  return {
+    perSecond: (messages.length * n * repeats) / seconds,
+    mainCpuMs: mainCpuMs / repeats,
+    seconds: seconds / repeats,
+  };
+}
+
 /** Bare `ws`, the stored messages as strings already serialised (the replay baseline). */
 const bareBroadcast = (n: number) =>
-  bare(n, messages.length, async (broadcast) => {
-    for (const m of messages) broadcast(m);
-    return undefined;
-  });
+  repeated(n, () =>
+    bare(n, messages.length, async (broadcast) => {
+      for (const m of messages) broadcast(m);
+      return undefined;
+    }),
+  );
 
 /**
  * Bare `ws` broadcasting live: the same events handed over at the same moments as the live rows
@@ -346,9 +386,12 @@ function latencies(arrivals: Arrivals, handedOver: Map<number, number>): number[
 
 /**
  * Replay from the store: the clients are connected before the timed window, as the bare baseline's
- * are, and the window starts with their subscriptions (which start the replays).
+ * are, and the window starts with their subscriptions (which start the replays). A fresh server
+ * each time: none reads pages another replay left in the server's cache.
  */
-async function feedReplay(n: number): Promise<Result> {
+const feedReplay = (n: number) => repeated(n, () => feedReplayOnce(n));
+
+async function feedReplayOnce(n: number): Promise<Result> {
   const server = await serveReplay({ store, viewer: false });
   const { sockets, allDone } = await clients(server.feedUrl, n, undefined, messages.length);
   const subscribe = JSON.stringify({ type: 'subscribe', mode: 'replay', speed: 0 });
@@ -360,7 +403,7 @@ async function feedReplay(n: number): Promise<Result> {
   const { main } = cpuSince(cpu0);
   for (const ws of sockets) ws.terminate();
   await server.close();
-  return { perSecond: (messages.length * n) / seconds, mainCpuMs: main };
+  return { perSecond: (messages.length * n) / seconds, mainCpuMs: main, seconds };
 }
 
 /**
@@ -449,10 +492,12 @@ const spread = (xs: number[]) => `${Math.min(...xs).toFixed(2)}–${Math.max(...
 
 // One untimed pass of each path first, so no row pays the first compilation of its code.
 await bareBroadcast(1);
-await bareLive(1, true);
-await bareLive(1, true, true);
-await feedReplay(1);
-await feedLive(1, true);
+if (ROWS.has('replay')) await feedReplay(1);
+if (ROWS.has('live')) {
+  await bareLive(1, true);
+  await bareLive(1, true, true);
+  await feedLive(1, true);
+}
 type Row =
   | 'bare'
   | 'bareLiveGroups'
@@ -475,8 +520,10 @@ for (const n of CLIENT_COUNTS) {
     liveTurns: [],
   };
   for (let round = 0; round < ROUNDS; round++) {
+    // The stored-message broadcast is also what the live rows are given against.
     runs.bare.push(await bareBroadcast(n));
-    runs.replay.push(await feedReplay(n));
+    if (ROWS.has('replay')) runs.replay.push(await feedReplay(n));
+    if (!ROWS.has('live')) continue;
     runs.bareLiveGroups.push(await bareLive(n, false));
     runs.bareStoreGroups.push(await bareLive(n, false, true));
     runs.liveGroups.push(await feedLive(n, false));
@@ -509,17 +556,19 @@ for (const n of CLIENT_COUNTS) {
   const latency = (row: Row) =>
     `; turn handed over → first client p50 ${med(row, (r) => quantile(r.latencyMs!, 0.5)).toFixed(1)} ms, p99 ${med(row, (r) => quantile(r.latencyMs!, 0.99)).toFixed(1)} ms`;
   row(
-    `baseline: bare ws broadcast of the stored messages, ${n} client(s)`,
+    `baseline: bare ws broadcast of the stored messages, ${n} client(s) (${replayRepeats(n)}× a round, cpu of one)`,
     fmt('bare'),
     cpu('bare'),
     '1.00×',
   );
-  row(
-    `feed replay (speed 0, from store), ${n} client(s)`,
-    fmt('replay'),
-    cpu('replay'),
-    ratios('replay', 'bare'),
-  );
+  if (ROWS.has('replay'))
+    row(
+      `feed replay (speed 0, from store), ${n} client(s) (${replayRepeats(n)}× a round, cpu of one)`,
+      fmt('replay'),
+      cpu('replay'),
+      ratios('replay', 'bare'),
+    );
+  if (!ROWS.has('live')) continue;
   row(
     `baseline: bare ws broadcast live, serialising each group's events, ${n} client(s)`,
     fmt('bareLiveGroups'),

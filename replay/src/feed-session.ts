@@ -8,7 +8,7 @@ import {
 } from '@toolgym/protocol';
 import type { WebSocket } from 'ws';
 import { eventToMessage, type FeedEvent, type StoredEvent } from './feed-events.ts';
-import type { FrameRow, TrajectoryStore } from './store.ts';
+import type { FramePage, TrajectoryStore } from './store.ts';
 
 export interface FeedLimits {
   /** A live client whose unsent bytes exceed this is told to resume from its cursor and closed. */
@@ -55,11 +55,12 @@ export class FeedSession {
     private readonly readPage: (after: number, runId: string | undefined) => readonly StoredEvent[],
     /** Events emitted by the writer and not yet committed, in the order they were emitted. */
     private readonly uncommitted: () => Iterable<FeedEvent>,
-    /** A page of stored frames after a cursor, for a replay that filters nothing (`framesAfter`). */
+    /** A page of stored frames after a cursor, for a replay that filters nothing (`framesAfter`); with `times` when paced. */
     private readonly readFrames?: (
       after: number,
       runId: string | undefined,
-    ) => readonly FrameRow[] | undefined,
+      times: boolean,
+    ) => FramePage | undefined,
   ) {
     this.lastCursor = subscription.after;
     this.seen = new Map(Object.entries(subscription.seqs));
@@ -117,20 +118,25 @@ export class FeedSession {
 
   private async replay(): Promise<void> {
     const plain = this.sendsEveryFrame();
+    // Only a replay at a speed looks at when each event was logged.
+    const timed = this.subscription.speed > 0;
     while (this.phase === 'replaying') {
       // A replay that filters nothing sends each stored frame as it is: it reads only those.
-      const frames = plain ? this.readFrames?.(this.lastCursor, this.subscription.runId) : undefined;
-      if (frames?.every((row) => row[2] !== null)) {
-        if (frames.length === 0) break;
+      const page = plain ? this.readFrames?.(this.lastCursor, this.subscription.runId, timed) : undefined;
+      if (page) {
+        if (page.count === 0) break;
         this.cork();
-        for (const [cursor, at, frame] of frames) {
-          const wait = this.paced(at);
+        let end = 0;
+        for (let i = 0; i < page.count; i++) {
+          const start = end;
+          end += page.lengths[i]!;
+          const wait = this.paced(page.at?.[i] ?? 0);
           if (wait) await wait;
           if (this.phase !== 'replaying') return;
-          this.lastCursor = cursor;
-          this.sendFrame(frame!);
+          this.sendFrame(page.bytes.subarray(start, end));
           this.flushIfLarge();
         }
+        this.lastCursor = page.lastCursor;
         this.uncork();
         continue;
       }

@@ -23,7 +23,7 @@ import type { WebSocket } from 'ws';
 import { NotFoundError, ReplayConfigError, ReplayError } from './errors.ts';
 import { type FeedLimits, FeedSession } from './feed-session.ts';
 import { eventJson, type FeedEvent, type StoredEvent } from './feed-events.ts';
-import { type TrajectoryQuery, TrajectoryStore } from './store.ts';
+import { type FramePage, type TrajectoryQuery, TrajectoryStore } from './store.ts';
 import type { StoreWriter, WriteFailure } from './store-writer.ts';
 import { buildViewer } from './viewer-build.ts';
 
@@ -123,12 +123,16 @@ export async function serveReplay(options: ReplayServerOptions): Promise<ReplayS
   // Full pages of history, by where they start: the log is append-only, so a full page never
   // changes, and clients replaying one run together read each page once. A short page (the end of
   // the log so far) is not kept.
-  const readPage = fullPagesKept(limits.pageSize, (after, runId) =>
-    store.eventsAfter(after, { runId, limit: limits.pageSize }),
+  const readPage = fullPagesKept(
+    limits.pageSize,
+    (page: readonly StoredEvent[]) => page.length,
+    (after, runId) => store.eventsAfter(after, { runId, limit: limits.pageSize }),
   );
-  // The same for replays that filter nothing: pages of frames only (`framesAfter`).
-  const readFrames = fullPagesKept(limits.pageSize, (after, runId) =>
-    store.framesAfter(after, { runId, limit: limits.pageSize }),
+  // The same for replays that filter nothing: pages of frames only (`framesAfter`), end to end.
+  const readFrames = fullPagesKept(
+    limits.pageSize,
+    (page: FramePage | undefined) => page?.count ?? 0,
+    (after, runId, times: boolean) => store.framesAfter(after, { runId, limit: limits.pageSize, times }),
   );
   /** Each session's frames of one fan-out go to its socket in one write. */
   const toEverySession = (fn: (session: FeedSession) => void) => {
@@ -462,20 +466,21 @@ function serveStatic(root: string, pathname: string): Response {
 }
 
 /**
- * `read` with its full pages (`pageSize` rows) kept by where they start and the run they hold, the
- * last `PAGE_CACHE_SIZE` of them; a short page, or none (undefined), is read again next time.
+ * `read` with its full pages (`pageSize` rows, as `count` counts them) kept by where they start and
+ * what they hold, the last `PAGE_CACHE_SIZE` of them; a short page, or none, is read again next time.
  */
-function fullPagesKept<Page extends readonly unknown[] | undefined>(
+function fullPagesKept<Page, Rest extends unknown[]>(
   pageSize: number,
-  read: (after: number, runId: string | undefined) => Page,
-): (after: number, runId: string | undefined) => Page {
+  count: (page: Page) => number,
+  read: (after: number, runId: string | undefined, ...rest: Rest) => Page,
+): (after: number, runId: string | undefined, ...rest: Rest) => Page {
   const pages = new Map<string, Page>();
-  return (after, runId) => {
-    const key = `${after} ${runId === undefined ? '*' : `=${runId}`}`;
+  return (after, runId, ...rest) => {
+    const key = `${after} ${runId === undefined ? '*' : `=${runId}`} ${rest.join(' ')}`;
     let page = pages.get(key);
     if (page === undefined) {
-      page = read(after, runId);
-      if (page?.length === pageSize) {
+      page = read(after, runId, ...rest);
+      if (count(page) === pageSize) {
         pages.set(key, page);
         if (pages.size > PAGE_CACHE_SIZE) pages.delete(pages.keys().next().value!);
       }

@@ -135,6 +135,38 @@ describe('TrajectoryStore', () => {
     expect(store.head()).toBe(events.length);
   });
 
+  it('reads pages of stored frames end to end, in cursor order, byte for byte, per run and with times when asked', () => {
+    // Two runs interleaved, so a run's cursors have gaps.
+    for (let i = 0; i < 4; i++)
+      store.appendGroup(makeGroup({ runId: i % 2 ? 'r2' : 'r1', step: i, taskIndex: 0 }));
+    for (const runId of [undefined, 'r1']) {
+      const events = store.eventsAfter(0, { runId, limit: 10_000 });
+      const read: Buffer[] = [];
+      let after = 0;
+      for (;;) {
+        const page = store.framesAfter(after, { runId, limit: 7, times: true })!;
+        if (page.count === 0) break;
+        expect(page.count).toBeLessThanOrEqual(7);
+        const at = events.slice(read.length, read.length + page.count).map((e) => e.at);
+        expect(page.at).toEqual(at);
+        let start = 0;
+        for (const length of page.lengths) {
+          read.push(page.bytes.subarray(start, start + length));
+          start += length;
+        }
+        expect(start).toBe(page.bytes.length);
+        expect(page.lastCursor).toBe(events[read.length - 1]!.cursor);
+        after = page.lastCursor;
+      }
+      expect(read).toEqual(events.map((e) => e.frame));
+    }
+    // Without times, none are read; a page holding an event logged before frames is not read as frames.
+    expect(store.framesAfter(0, { limit: 5 })!.at).toBeUndefined();
+    store.db.prepare('UPDATE events SET frame = NULL WHERE cursor = 3').run();
+    expect(store.framesAfter(0, { limit: 5 })).toBeUndefined();
+    expect(store.framesAfter(3, { limit: 5 })!.count).toBe(5);
+  });
+
   it('refuses bad input with errors that say what to fix, and writes nothing of it', () => {
     const group = makeGroup({ runId: 'r1', step: 0, taskIndex: 0 });
     store.appendGroup(group);

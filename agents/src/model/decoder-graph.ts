@@ -202,9 +202,12 @@ export const sharedKeyValueNames = (i: number) =>
  *   step reads the shared slots once, however many rows score them (the rows are moved head-major
  *   and back around each product);
  * - `per-row`: one product per row and head, as for the rows' own slots: no moving of rows, so a
- *   lone row runs 4 operators fewer per layer, and each row reads every shared slot.
+ *   lone row runs 4 operators fewer per layer, and each row reads every shared slot;
+ * - `row-sections`: the "shared" inputs are [batch, heads, section, headDim], a section of each row's
+ *   own that holds its prompt alone (rows that share no prompt), multiplied per row as `per-row`: the
+ *   same bits as that prompt alone in the shared slots, and no row reads another's prompt.
  */
-export type SharedSlotProducts = 'batched' | 'per-row';
+export type SharedSlotProducts = 'batched' | 'per-row' | 'row-sections';
 
 export interface DecoderGraphOptions {
   /**
@@ -407,6 +410,8 @@ function sharedSlotStep(
   const rope = decoderPositions(config) === 'rope';
   const axis = (i: number) => [intAttr('axis', i)];
   const perm = (p: number[]) => [intsAttr('perm', p)];
+  /** [heads, shared, headDim], or per row [batch, heads, section, headDim]. */
+  const sharedRank = products === 'row-sections' ? 4 : 3;
 
   const allowed = g.op('Unsqueeze', [
     g.op('Cast', ['attention_mask'], [intAttr('to', OnnxDataType.BOOL)]),
@@ -417,7 +422,11 @@ function sharedSlotStep(
   const slotKinds = g.op(
     'Concat',
     [
-      g.op('Shape', [sharedKeyValueNames(0).key], [intAttr('start', 1), intAttr('end', 2)]),
+      g.op(
+        'Shape',
+        [sharedKeyValueNames(0).key],
+        [intAttr('start', sharedRank - 2), intAttr('end', sharedRank - 1)],
+      ),
       g.op('Shape', ['past_key_values.0.key'], [intAttr('start', 2), intAttr('end', 3)]),
       g.int64Const([1]),
     ],
@@ -487,7 +496,7 @@ function sharedSlotStep(
     // softmax over [shared slots ++ cache slots ++ this token], split back:
     // probs·V = probsShared·Vshared + probsPast·Vpast + probsNew·Vnew.
     const scores = [
-      headMajor(scaledMatMul(headMajor(q), keysT(shared.key, 3), scale)),
+      headMajor(scaledMatMul(headMajor(q), keysT(shared.key, sharedRank), scale)),
       scaledMatMul(q, keysT(pastKey, 4), scale),
       scaledMatMul(q, keysT(key, 4), scale),
     ];
@@ -530,7 +539,13 @@ function sharedSlotStep(
           'past_sequence_length',
           headDim,
         ]),
-        tensorInfo(sharedKeyValueNames(i)[kind], OnnxDataType.FLOAT, [nHeads, 'shared_length', headDim]),
+        tensorInfo(
+          sharedKeyValueNames(i)[kind],
+          OnnxDataType.FLOAT,
+          sharedRank === 4
+            ? ['batch_size', nHeads, 'section_length', headDim]
+            : [nHeads, 'shared_length', headDim],
+        ),
       );
       outputs.push(
         tensorInfo(newKeyValueNames(i)[kind], OnnxDataType.FLOAT, ['batch_size', nHeads, 1, headDim]),

@@ -23,15 +23,14 @@ const BYTE_OF_CHAR: ReadonlyMap<string, number> = (() => {
   return map;
 })();
 
-/** Runs of ASCII up to this length are made into a string directly, not through the UTF-8 decoder. */
-const ASCII_RUN = 4_096;
-
-/** The first `length` bytes as UTF-8; `high`, the bytes ORed together, shows an ASCII run. */
-function decodeRun(bytes: Uint8Array, length: number, high: number): string {
-  const run = bytes.subarray(0, length);
-  // ASCII decodes to the same code units either way; the decoder's call costs more for short runs.
-  if (high < 0x80 && length <= ASCII_RUN) return String.fromCharCode.apply(null, run as unknown as number[]);
-  return utf8.decode(run);
+/**
+ * The first `length` bytes as UTF-8; `high`, the bytes ORed together, shows an ASCII run. An ASCII
+ * run reads the same as Latin-1, which Node makes into a string natively: about 0.1 µs for 80 bytes
+ * where `String.fromCharCode.apply` over them took 0.5 µs and the UTF-8 decoder 0.24.
+ */
+function decodeRun(bytes: Buffer, length: number, high: number): string {
+  if (high < 0x80) return bytes.toString('latin1', 0, length);
+  return utf8.decode(bytes.subarray(0, length));
 }
 
 export class HuggingFaceTokenizer implements Tokenizer {
@@ -43,7 +42,7 @@ export class HuggingFaceTokenizer implements Tokenizer {
   /** Byte-level BPE only: each id's bytes, or an added token's text (written verbatim). */
   private readonly pieces: ReadonlyArray<Uint8Array | string> | undefined;
   /** Where `decode` gathers a run's bytes, kept between calls (decoding is synchronous). */
-  private scratch = new Uint8Array(1024);
+  private scratch = Buffer.alloc(1024);
 
   /**
    * @param tokenizerJson parsed tokenizer.json
@@ -110,7 +109,7 @@ export class HuggingFaceTokenizer implements Tokenizer {
       if (piece === undefined) return undefined;
       if (typeof piece !== 'string') {
         if (run + piece.length > bytes.length) {
-          const grown = new Uint8Array(Math.max(2 * bytes.length, run + piece.length));
+          const grown = Buffer.alloc(Math.max(2 * bytes.length, run + piece.length));
           grown.set(bytes.subarray(0, run));
           bytes = this.scratch = grown;
         }

@@ -1,33 +1,24 @@
-import * as ort from 'onnxruntime-node';
 import { afterAll, describe, expect, it } from 'vitest';
-import { buildDecoderOnnx, type SharedSlotProducts } from '../model/decoder-graph.ts';
 import { initDecoderWeights } from '../model/init-weights.ts';
-import { DecoderSession } from './decoder-session.ts';
 import { InPlaceBatch } from './in-place-batch.ts';
-import { decodeRows as decode, maxAbsDiff, TINY_TEST_CONFIG, TINY_TEST_SHAPE } from './tiny-test-model.ts';
+import {
+  decodeRows as decode,
+  maxAbsDiff,
+  TINY_TEST_CONFIG,
+  tinyInPlaceSessions,
+} from './tiny-test-model.ts';
 
 /** Shared and own slots sum the softmax in another float32 order: logits agree to rounding. */
 const TOLERANCE = 1e-5;
 const config = TINY_TEST_CONFIG;
 const weights = initDecoderWeights(config, { seed: 3, std: 0.3 });
-const shape = TINY_TEST_SHAPE;
 const PAD = 256;
 
-const sessions: DecoderSession[] = [];
-const open = async (sharedSlots?: SharedSlotProducts) => {
-  const session = await ort.InferenceSession.create(
-    buildDecoderOnnx(config, weights, 'in-place', { sharedSlots }),
-  );
-  const decoder = new DecoderSession(session, shape, { provider: 'cpu', reason: 'test' });
-  sessions.push(decoder);
-  return decoder;
-};
+const { open, release } = tinyInPlaceSessions(weights);
 /** Batches that may share prompt slots (not batch-invariant), the path these tests exercise. */
 const newBatch = async () => new InPlaceBatch(await open(), open, PAD, false);
 
-afterAll(async () => {
-  await Promise.all(sessions.map((s) => s.release()));
-});
+afterAll(release);
 
 describe('in-place batch with shared slots', () => {
   const group = [10, 20, 30, 40, 50, 60, 70];

@@ -59,9 +59,13 @@ export const SHARE_FRACTION = 1 / 4;
  *   generated tokens and this step's token apart and in one order, and every one of its nonzero
  *   scores lands at the same place in each reduction's vector lanes and blocks (`productBlock`)
  *   whatever other prompts sit beside it: batch-invariant, and a group still reads its prompt once
- *   per step.
+ *   per step;
+ * - `sections`: every row keeps its prompt in a section of its own beside its own slots
+ *   (`row-sections` products), at offset 0 as a prompt alone in the shared slots: the same bits as
+ *   `shared`, and no row scores another row's prompt (for rows whose prompt no other row shares, see
+ *   prompt-group-batch.ts).
  */
-export type PromptSlots = 'own' | 'groups' | 'shared';
+export type PromptSlots = 'own' | 'groups' | 'shared' | 'sections';
 
 /**
  * `shared` prompt slots: each prompt starts at a multiple of this many slots and takes a multiple of
@@ -126,6 +130,12 @@ export class InPlaceBatch implements DecodeBatch {
   /** Index into `shared` of each row's prompt, or −1 when its prompt sits in its own slots. */
   private sharedOf = new Int32Array(0);
   private shared: SharedPrompt[] = [];
+  /** `sections`: per layer key, value, [rowCapacity, kvHeads, sectionCapacity, headDim], each row's prompt. */
+  private sections: Float32Array[] = [];
+  /** `sections`: slots of each row's section, a multiple of `PROMPT_ALIGN`. */
+  private sectionCapacity = 0;
+  /** `sections`: each row's prompt length. */
+  private promptLengths = new Int32Array(0);
   /** The shared prompts laid end to end, per layer key and value: [kvHeads, sharedLength, headDim]. */
   private sharedTensors: ort.Tensor[] = [];
   private sharedLength = 0;
@@ -158,6 +168,11 @@ export class InPlaceBatch implements DecodeBatch {
   /** Slots of the prompts stored once for several rows (0 when no prompt is shared). */
   get sharedSlots(): number {
     return this.sharedLength;
+  }
+
+  /** The mask's columns before the rows' own slots: the shared slots, or the rows' prompt sections. */
+  private get promptColumns(): number {
+    return this.promptSlots === 'sections' ? this.sectionCapacity : this.sharedLength;
   }
 
   /** Empties the batch, keeping the buffers for the next one. */
@@ -209,14 +224,21 @@ export class InPlaceBatch implements DecodeBatch {
       );
     });
     if (sharedAt.size > 0) this.setShared(shared);
-    const ownSlots = prompts.map((p, j) => (sharedAt.has(source[j]!) ? 0 : p.length));
-    this.reserve(rows, Math.max(...ownSlots) + 1);
-    const { capacity } = this;
-    prompts.forEach((_, j) => {
+    const sections = this.promptSlots === 'sections';
+    const ownSlots = prompts.map((p, j) => (sections || sharedAt.has(source[j]!) ? 0 : p.length));
+    this.reserve(rows, Math.max(...ownSlots) + 1, sections ? Math.max(...prompts.map((p) => p.length)) : 0);
+    const { capacity, sectionCapacity } = this;
+    prompts.forEach((prompt, j) => {
       const row = first + j;
       const u = source[j]!;
       this.sharedOf[row] = sharedAt.get(u) ?? -1;
       this.lengths[row] = ownSlots[j]!;
+      if (sections) {
+        this.promptLengths[row] = prompt.length;
+        for (let k = 0; k < kvTensors; k++)
+          for (let h = 0; h < heads; h++)
+            this.sections[k]!.set(prefilledSlots(k, u, h), (row * heads + h) * sectionCapacity * headDim);
+      }
       if (ownSlots[j] === 0) return;
       for (let k = 0; k < kvTensors; k++)
         for (let h = 0; h < heads; h++)
@@ -272,16 +294,24 @@ export class InPlaceBatch implements DecodeBatch {
     let longest = 0;
     for (let b = 0; b < batch; b++) longest = Math.max(longest, this.lengths[b]!);
     this.reserve(batch, longest + 1);
-    const { heads, headDim, capacity, sharedLength } = this;
+    const { heads, headDim, capacity, sharedLength, sectionCapacity } = this;
+    const sections = this.promptSlots === 'sections';
     for (let b = 0; b < batch; b++) {
       this.inputIds[b] = BigInt(tokens[b]!);
-      const prompt = this.shared[this.sharedOf[b]!]?.length ?? 0;
+      const prompt = sections ? this.promptLengths[b]! : (this.shared[this.sharedOf[b]!]?.length ?? 0);
       this.positionIds[b] = BigInt(prompt + this.lengths[b]!);
     }
     const dims = [batch, heads, capacity, headDim];
     const size = batch * heads * capacity * headDim;
-    const width = sharedLength + capacity + 1;
-    const decoder = sharedLength > 0 ? await this.sharingSession(batch) : this.decoder;
+    const prefix = this.promptColumns;
+    const width = prefix + capacity + 1;
+    const decoder = sections
+      ? await this.sharingSession(batch, 'row-sections')
+      : sharedLength > 0
+        ? await this.sharingSession(batch)
+        : this.decoder;
+    const sectionDims = [batch, heads, sectionCapacity, headDim];
+    const sectionSize = batch * heads * sectionCapacity * headDim;
     const out = await decoder.forward(
       {
         batch,
@@ -293,7 +323,18 @@ export class InPlaceBatch implements DecodeBatch {
           batch,
           length: capacity,
         },
-        ...(sharedLength > 0 ? { shared: { tensors: this.sharedTensors, length: sharedLength } } : {}),
+        ...(sections
+          ? {
+              shared: {
+                tensors: this.sections.map(
+                  (buffer) => new ort.Tensor('float32', buffer.subarray(0, sectionSize), sectionDims),
+                ),
+                length: sectionCapacity,
+              },
+            }
+          : sharedLength > 0
+            ? { shared: { tensors: this.sharedTensors, length: sharedLength } }
+            : {}),
       },
       watch,
     );
@@ -310,14 +351,16 @@ export class InPlaceBatch implements DecodeBatch {
         }
       }
     });
-    for (let b = 0; b < batch; b++) this.mask[b * width + sharedLength + this.lengths[b]!++] = 1n;
+    for (let b = 0; b < batch; b++) this.mask[b * width + prefix + this.lengths[b]!++] = 1n;
     watch?.lap('cache');
     return (b) => out.logits.subarray(b * out.vocab, (b + 1) * out.vocab);
   }
 
   /** The shared-slot session for a step of `rows` rows (see `PER_ROW_SHARED_PRODUCTS`). */
-  private async sharingSession(rows: number): Promise<DecoderSession> {
-    const products: SharedSlotProducts = rows <= PER_ROW_SHARED_PRODUCTS ? 'per-row' : 'batched';
+  private async sharingSession(
+    rows: number,
+    products: SharedSlotProducts = rows <= PER_ROW_SHARED_PRODUCTS ? 'per-row' : 'batched',
+  ): Promise<DecoderSession> {
     let session = this.sharing.get(products);
     if (!session) {
       session = await this.openSharing(products);
@@ -350,10 +393,14 @@ export class InPlaceBatch implements DecodeBatch {
   private moveRow(from: number, to: number): void {
     const rowSize = this.heads * this.capacity * this.headDim;
     for (const buffer of this.buffers) buffer.copyWithin(to * rowSize, from * rowSize, (from + 1) * rowSize);
-    const width = this.sharedLength + this.capacity + 1;
+    const sectionSize = this.heads * this.sectionCapacity * this.headDim;
+    for (const buffer of this.sections)
+      buffer.copyWithin(to * sectionSize, from * sectionSize, (from + 1) * sectionSize);
+    const width = this.promptColumns + this.capacity + 1;
     this.mask.copyWithin(to * width, from * width, (from + 1) * width);
     this.lengths[to] = this.lengths[from]!;
     this.sharedOf[to] = this.sharedOf[from]!;
+    this.promptLengths[to] = this.promptLengths[from]!;
   }
 
   /**
@@ -396,51 +443,73 @@ export class InPlaceBatch implements DecodeBatch {
 
   /** Rebuilds the mask of every row from `sharedOf` and `lengths` (after the shared slots or capacity change). */
   private writeMask(): void {
-    const width = this.sharedLength + this.capacity + 1;
+    const prefix = this.promptColumns;
+    const width = prefix + this.capacity + 1;
     if (this.mask.length < this.rowCapacity * width) this.mask = new BigInt64Array(this.rowCapacity * width);
     for (let b = 0; b < this.rows; b++) {
       const row = b * width;
       this.mask.fill(0n, row, row + width);
       const prompt = this.shared[this.sharedOf[b]!];
       if (prompt) this.mask.fill(1n, row + prompt.start, row + prompt.start + prompt.length);
-      this.mask.fill(1n, row + this.sharedLength, row + this.sharedLength + this.lengths[b]!);
+      if (this.promptSlots === 'sections') this.mask.fill(1n, row, row + this.promptLengths[b]!);
+      this.mask.fill(1n, row + prefix, row + prefix + this.lengths[b]!);
       this.mask[row + width - 1] = 1n;
     }
   }
 
-  /** Grows the buffers to hold `rows` rows of at least `slots` slots each, keeping what they hold. */
-  private reserve(rows: number, slots: number): void {
+  /**
+   * Grows the buffers to hold `rows` rows of at least `slots` slots each (and, for `sections`, prompt
+   * sections of at least `promptSlots` slots), keeping what they hold.
+   */
+  private reserve(rows: number, slots: number, promptSlots = 0): void {
     const limit = this.decoder.shape.maxPositions;
     const capacity =
       slots <= this.capacity
         ? this.capacity
         : Math.min(limit, Math.ceil(slots / CAPACITY_STEP) * CAPACITY_STEP);
     if (slots > capacity) throw new Error(`internal: ${slots} cache slots exceed the ${limit} positions`);
+    const sectionCapacity =
+      promptSlots <= this.sectionCapacity
+        ? this.sectionCapacity
+        : Math.ceil(promptSlots / PROMPT_ALIGN) * PROMPT_ALIGN;
     const rowCapacity = rows <= this.rowCapacity ? this.rowCapacity : Math.max(rows, 2 * this.rowCapacity);
-    if (capacity === this.capacity && rowCapacity === this.rowCapacity) return;
+    const sectionsChange =
+      this.promptSlots === 'sections' &&
+      (sectionCapacity !== this.sectionCapacity || rowCapacity !== this.rowCapacity);
+    if (capacity === this.capacity && rowCapacity === this.rowCapacity && !sectionsChange) return;
     const { heads, headDim } = this;
     const layers = 2 * this.decoder.shape.numLayers;
-    this.buffers = Array.from({ length: layers }, (_, k) => {
-      const next = new Float32Array(rowCapacity * heads * capacity * headDim);
-      const old = this.buffers[k];
+    /** `old` ([rows, heads, from, headDim]) laid out for `to` slots per row and head. */
+    const relaid = (old: Float32Array | undefined, from: number, to: number) => {
+      const next = new Float32Array(rowCapacity * heads * to * headDim);
       if (old)
         for (let r = 0; r < this.rows * heads; r++)
-          next.set(
-            old.subarray(r * this.capacity * headDim, (r + 1) * this.capacity * headDim),
-            r * capacity * headDim,
-          );
+          next.set(old.subarray(r * from * headDim, (r + 1) * from * headDim), r * to * headDim);
       return next;
-    });
-    const grown = (old: Int32Array) => {
+    };
+    if (capacity !== this.capacity || rowCapacity !== this.rowCapacity)
+      this.buffers = Array.from({ length: layers }, (_, k) =>
+        relaid(this.buffers[k], this.capacity, capacity),
+      );
+    if (sectionsChange)
+      this.sections = Array.from({ length: layers }, (_, k) =>
+        relaid(this.sections[k], this.sectionCapacity, sectionCapacity),
+      );
+    const grown = (old: Int32Array<ArrayBuffer>) => {
+      if (rowCapacity === this.rowCapacity) return old;
       const next = new Int32Array(rowCapacity);
       next.set(old.subarray(0, this.rows));
       return next;
     };
     this.lengths = grown(this.lengths);
     this.sharedOf = grown(this.sharedOf);
-    this.inputIds = new BigInt64Array(rowCapacity);
-    this.positionIds = new BigInt64Array(rowCapacity);
+    this.promptLengths = grown(this.promptLengths);
+    if (rowCapacity !== this.rowCapacity) {
+      this.inputIds = new BigInt64Array(rowCapacity);
+      this.positionIds = new BigInt64Array(rowCapacity);
+    }
     this.capacity = capacity;
+    this.sectionCapacity = sectionCapacity;
     this.rowCapacity = rowCapacity;
     this.writeMask();
   }

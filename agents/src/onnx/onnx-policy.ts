@@ -30,8 +30,9 @@ import {
 } from './execution-provider.ts';
 import type { HuggingFaceTokenizer } from '../model/hf-tokenizer.ts';
 import { type ModelDir, ModelDirError, readDecoderWeights, readModelDir } from '../model/model-directory.ts';
-import { InPlaceBatch } from './in-place-batch.ts';
+import { InPlaceBatch, type PromptSlots } from './in-place-batch.ts';
 import { PaddedBatch } from './padded-batch.ts';
+import { PromptGroupBatch } from './prompt-group-batch.ts';
 import { checkSamplingParams, sampleToken } from './sampler.ts';
 import { type TopLogprob, topLogprobs } from './top-logprobs.ts';
 
@@ -73,12 +74,13 @@ export interface OnnxPolicySettings {
    */
   batchInvariant?: boolean;
   /**
-   * In-place layout: keep every prompt in the shared slots, alone as in a batch, at offsets aligned
-   * to `PROMPT_ALIGN` (default false). Batch-invariant too (with `batchInvariant`), and a GRPO
-   * group's rows read their prompt once per step instead of once per row. Off by default because a row's attention then sums its
-   * prompt apart from what it generated, so its logprobs differ in the last bits from the default's
-   * (whose figures are recorded), and because every row scores every batched prompt's slots: batches
-   * of many distinct prompts run slower than with each prompt in its rows' own slots.
+   * In-place layout: keep every prompt apart from its rows' own slots, alone as in a batch, at
+   * offsets aligned to `PROMPT_ALIGN` (default false): a GRPO group's (8 rows or more of one join) in
+   * the shared slots of a sub-batch of its own, so its rows read it once per step instead of once
+   * per row, any other row's in a section of its own (prompt-group-batch.ts). Batch-invariant too
+   * (with `batchInvariant`). Off by default because a row's attention then sums its prompt apart from
+   * what it generated, so its logprobs differ in the last bits from the default's (whose figures are
+   * recorded).
    */
   sharedPrompts?: boolean;
 }
@@ -135,7 +137,7 @@ export class OnnxPolicy implements Policy {
   private openSharing: ((products: SharedSlotProducts) => Promise<DecoderSession>) | undefined;
   private sharing = new Map<SharedSlotProducts, Promise<DecoderSession>>();
   /** The in-place cache's buffers, kept from batch to batch (per decoder). */
-  private inPlace: InPlaceBatch | undefined;
+  private inPlace: InPlaceBatch | PromptGroupBatch | undefined;
   private readonly settings: Required<OnnxPolicySettings>;
   private pending: PendingRequest[] = [];
   private pumping = false;
@@ -213,7 +215,11 @@ export class OnnxPolicy implements Policy {
       );
     }
     if (this.template?.source !== this.model.chatTemplate)
-      this.template = new ChatTemplate(this.model.chatTemplate, {}, `${this.model.dir}/tokenizer_config.json`);
+      this.template = new ChatTemplate(
+        this.model.chatTemplate,
+        {},
+        `${this.model.dir}/tokenizer_config.json`,
+      );
     const prompt = this.template.render(request.messages, request.tools, { addGenerationPrompt: true });
     return this.enqueue({
       tokens: this.model.tokenizer.encode(prompt),
@@ -339,17 +345,19 @@ export class OnnxPolicy implements Policy {
   private openBatch(): DecodeBatch {
     const { padTokenId } = this.model;
     if (this.decoder.layout === 'in-place') {
-      this.inPlace ??= new InPlaceBatch(
-        this.decoder,
-        (products) => {
-          const open = this.sharing.get(products) ?? this.openSharing!(products);
-          this.sharing.set(products, open);
-          return open;
-        },
-        padTokenId,
-        this.settings.batchInvariant,
-        this.settings.sharedPrompts ? 'shared' : undefined,
-      );
+      const batch = (slots?: PromptSlots) =>
+        new InPlaceBatch(
+          this.decoder,
+          (products) => {
+            const open = this.sharing.get(products) ?? this.openSharing!(products);
+            this.sharing.set(products, open);
+            return open;
+          },
+          padTokenId,
+          this.settings.batchInvariant,
+          slots,
+        );
+      this.inPlace ??= this.settings.sharedPrompts ? new PromptGroupBatch(batch) : batch();
       this.inPlace.reset();
       return this.inPlace;
     }

@@ -2,12 +2,15 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import * as ort from 'onnxruntime-node';
 import { BYTE_TOKENIZER_VOCAB_SIZE } from '../model/byte-tokenizer.ts';
 import type { DecoderConfig, DecoderWeights } from '../model/decoder-config.ts';
+import { buildDecoderOnnx, type SharedSlotProducts } from '../model/decoder-graph.ts';
 import { initDecoderWeights } from '../model/init-weights.ts';
 import type { DecoderShape } from '../model/model-directory.ts';
 import { writeDecoderModelDir } from '../model/write-model-directory.ts';
 import type { DecodeBatch } from './decode-batch.ts';
+import { DecoderSession } from './decoder-session.ts';
 
 export const TINY_TEST_CONFIG: DecoderConfig = {
   vocabSize: BYTE_TOKENIZER_VOCAB_SIZE,
@@ -42,6 +45,26 @@ export async function createTinyTestModel(
   const weights = initDecoderWeights(config, { seed, std: 0.3 });
   await writeDecoderModelDir(dir, { config, weights, initSeed: seed });
   return { dir, config, weights };
+}
+
+/**
+ * Opens in-place decoder sessions of TINY_TEST_CONFIG with `weights` (the default graph, or the one
+ * for `sharedSlots`), as `InPlaceBatch` opens them; `release` frees every session it opened.
+ */
+export function tinyInPlaceSessions(weights: DecoderWeights): {
+  open: (sharedSlots?: SharedSlotProducts) => Promise<DecoderSession>;
+  release: () => Promise<void>;
+} {
+  const sessions: DecoderSession[] = [];
+  const open = async (sharedSlots?: SharedSlotProducts) => {
+    const session = await ort.InferenceSession.create(
+      buildDecoderOnnx(TINY_TEST_CONFIG, weights, 'in-place', { sharedSlots }),
+    );
+    const decoder = new DecoderSession(session, TINY_TEST_SHAPE, { provider: 'cpu', reason: 'test' });
+    sessions.push(decoder);
+    return decoder;
+  };
+  return { open, release: async () => void (await Promise.all(sessions.map((s) => s.release()))) };
 }
 
 /** The logits of each row of `batch` after `prompts` join it and over `steps` decode steps (copies). */
