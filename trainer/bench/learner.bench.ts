@@ -14,7 +14,8 @@
  * messaging and imbalance), the CPU of the process's other threads (V8's collector and compiler),
  * and the speed-up that all threads' CPU implies on the machine's 2 cores.
  *
- * `--young-mb N [--rounds R]` alternates 1 and 2 workers with V8's default young generation and
+ * `--young-mb N [--rounds R]` alternates 1 and 2 workers with the workers' default young generation
+ * (`DEFAULT_YOUNG_GENERATION_MB`; V8's own is 48 MB in a worker here) and
  * with N MB, R rounds (default 3), and prints each round's ratios and the medians.
  *
  * `--kernels` adds the in-process wasm step's CPU time by kernel (each call wrapped with the thread's
@@ -43,7 +44,11 @@ import {
   processThreadTimes,
   threadTimes,
 } from '../src/learner/learner-profile.ts';
-import { createWorkerLearner, type WorkerLearner } from '../src/learner/worker-learner.ts';
+import {
+  createWorkerLearner,
+  DEFAULT_YOUNG_GENERATION_MB,
+  type WorkerLearner,
+} from '../src/learner/worker-learner.ts';
 import { benchBatch, mainJobDecoder } from './learner-bench-batch.ts';
 import { type StepSpan, workerTimeline } from './worker-timeline.ts';
 
@@ -402,7 +407,7 @@ if (args.includes('--kernels')) {
     );
 }
 if (args.includes('--young-mb')) {
-  // The workers' young generation against V8's default, alternated in rounds within this run:
+  // The workers' young generation against their default, alternated in rounds within this run:
   // 1 and 2 workers each way, per round.
   const youngMb = arg('young-mb', 0);
   const rounds = arg('rounds', 3);
@@ -419,9 +424,9 @@ if (args.includes('--young-mb')) {
   ] as const;
   const results = new Map<string, Array<{ wall: number; implied: number; other: number[] }>>();
   process.stdout.write(
-    `\nWorkers' young generation: V8's default against ${youngMb} MB, ${rounds} rounds alternated; per round ` +
-      '2 workers / 1 worker by wall time, the same implied by CPU time (all threads, 2 idle cores), and ' +
-      "the process's other threads' CPU ms per step (1 worker, 2 workers)\n",
+    `\nWorkers' young generation: the default (${DEFAULT_YOUNG_GENERATION_MB} MB) against ${youngMb} MB, ${rounds} rounds alternated; per round ` +
+      '2 workers / 1 worker by wall time, the same implied by CPU time (all threads, 2 idle cores), ' +
+      "the process's other threads' CPU ms per step (1 worker, 2 workers), and the CPU ms per step the implied figure rests on\n",
   );
   for (let r = 0; r < rounds; r++) {
     for (const [arm, options] of arms) {
@@ -439,7 +444,8 @@ if (args.includes('--young-mb')) {
       results.set(arm, [...(results.get(arm) ?? []), result]);
       process.stdout.write(
         `round ${r + 1}, ${arm.padEnd(16)} wall ${result.wall.toFixed(2)}×, implied ${result.implied.toFixed(2)}×, ` +
-          `other threads ${result.other.map((x) => x.toFixed(1)).join(' / ')} ms (load ${loadavg()[0]!.toFixed(1)})\n`,
+          `other threads ${result.other.map((x) => x.toFixed(1)).join(' / ')} ms, ` +
+          `one worker ${one.cpu.busier.toFixed(1)} ms, two: busier replica ${two.cpu.busier.toFixed(1)}, all threads ${two.cpu.all.toFixed(1)} ms (load ${loadavg()[0]!.toFixed(1)})\n`,
       );
     }
   }

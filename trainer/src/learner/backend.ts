@@ -15,10 +15,12 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { registerAdamKernel } from './adam-kernel.ts';
 import { registerCausalSoftmaxKernels } from './causal-softmax-kernel.ts';
 import { registerGatherRowsKernel } from './gather-rows-kernel.ts';
 import { registerGeluKernels } from './gelu-kernel.ts';
 import { registerLayerNormKernels } from './layer-norm-kernel.ts';
+import { registerRopeKernels } from './rope-kernel.ts';
 import { registerSimdBatchMatMul } from './simd-batch-matmul.ts';
 import { guardWasmHeap } from './wasm-heap-guard.ts';
 import { registerSharedDataKernels } from './wasm-shared-kernels.ts';
@@ -79,6 +81,8 @@ export async function useBackend(name: TfBackend): Promise<TfBackend> {
     registerGatherRowsKernel();
     registerCausalSoftmaxKernels();
     registerLayerNormKernels();
+    registerAdamKernel();
+    registerRopeKernels();
   }
   return name;
 }

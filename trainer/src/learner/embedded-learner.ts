@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { type DecoderConfig, type DecoderWeights, decoderWeightShapes } from '@toolgym/agents/decoder-config';
 import { type Aggregation, DEFAULT_POLICY_LOSS, type PolicyLossConfig } from '../algorithms/policy-loss.ts';
 import { type LossFnName, POLICY_LOSSES } from '../algorithms/policy-losses.ts';
+import { addFloat32, adamStep, sumOfSquares } from './adam-kernel.ts';
 import { type TfBackend, useBackend } from './backend.ts';
 import {
   type AdamParams,
@@ -266,12 +267,11 @@ export class EmbeddedLearner implements Learner {
           });
         }
         const seq = padded.ids.shape[1];
-        padded.lengths.forEach((n, b) => {
-          lossFnOutputs[chunk[b]!.index] = {
-            logprobs: Array.from(logprobValues.subarray(b * seq, b * seq + n)),
-          };
+        for (let b = 0; b < padded.lengths.length; b++) {
+          const n = padded.lengths[b]!;
+          lossFnOutputs[chunk[b]!.index] = { logprobs: numbersOf(logprobValues, b * seq, n) };
           tokens += n;
-        });
+        }
         lossSum += lossValue * share;
         for (const [k, v] of Object.entries(metrics))
           metricSums[k] = (metricSums[k] ?? 0) + (COUNT_METRICS.has(k) ? v : v * tokenShare);
@@ -377,9 +377,7 @@ export class EmbeddedLearner implements Learner {
         }
         const gradient = tf.tensor(total, this.model.variables.get(name)!.shape);
         owned.set(name, gradient);
-        const squares = tf.tidy(() => tf.sum(tf.square(gradient)));
-        s.sumSquares[k] = squares.dataSync()[0] ?? 0;
-        squares.dispose();
+        s.sumSquares[k] = sumOfSquares(gradient);
       }
       this.gradients = owned;
       this.reduced = reduced.some(Boolean) ? reduced : undefined;
@@ -481,21 +479,27 @@ export class EmbeddedLearner implements Learner {
     const t = this.stepCount;
     // Global norm: √ of the per-weight sums of squares added in weight order (sharded: each
     // computed by its owner; every replica adds them the same way, so all agree on the clip).
-    const gradNorm = tf.tidy(() => {
-      const squares =
-        this.shards && reduced
-          ? reduced.flatMap((present, k) => (present ? [tf.scalar(this.shards!.sumSquares[k]!)] : []))
-          : [...grads.values()].map((g) => tf.sum(tf.square(g)));
-      return Math.sqrt(tf.addN(squares).dataSync()[0] ?? 0);
-    });
+    // (`addFloat32` adds float32 values as `tf.addN` of float32 scalars does.)
+    const squares: number[] = [];
+    if (this.shards && reduced) {
+      for (let k = 0; k < reduced.length; k++) if (reduced[k]) squares.push(this.shards.sumSquares[k]!);
+    } else for (const g of grads.values()) squares.push(sumOfSquares(g));
+    const gradNorm = Math.sqrt(addFloat32(squares));
     const scale = clip > 0 && gradNorm > clip ? clip / (gradNorm + 1e-6) : 1;
-    const bias1 = 1 - beta1 ** t;
-    const bias2 = 1 - beta2 ** t;
+    const scalars = {
+      scale,
+      beta1,
+      beta2,
+      bias1: 1 - beta1 ** t,
+      bias2: 1 - beta2 ** t,
+      eps,
+      lr,
+      weightDecay,
+    };
     tf.tidy(() => {
       for (const [name, variable] of this.model.variables) {
-        const g0 = grads.get(name);
-        if (!g0) continue;
-        const g = scale === 1 ? g0 : tf.mul(g0, scale);
+        const g = grads.get(name);
+        if (!g) continue;
         let m = this.adamM.get(name);
         let v = this.adamV.get(name);
         if (!m || !v) {
@@ -504,11 +508,10 @@ export class EmbeddedLearner implements Learner {
           this.adamM.set(name, m);
           this.adamV.set(name, v);
         }
-        m.assign(tf.add(tf.mul(m, beta1), tf.mul(g, 1 - beta1)));
-        v.assign(tf.add(tf.mul(v, beta2), tf.mul(tf.square(g), 1 - beta2)));
-        const update = tf.div(tf.div(m, bias1), tf.add(tf.sqrt(tf.div(v, bias2)), eps));
-        const decayed = weightDecay > 0 ? tf.mul(variable, 1 - lr * weightDecay) : variable;
-        variable.assign(tf.sub(decayed, tf.mul(update, lr)));
+        const [w1, m1, v1] = adamStep(variable, m, v, g, scalars);
+        m.assign(m1);
+        v.assign(v1);
+        variable.assign(w1);
       }
     });
     if (this.shards) {
@@ -621,6 +624,16 @@ function trainedWeight(d: Datum): number {
   let sum = 0;
   for (let i = 0; i < weights.length; i++) sum += weights[i]!;
   return sum;
+}
+
+/**
+ * `n` values of `values` from `start`, as an array of numbers. A loop: `Array.from` over a typed
+ * array goes through its iterator, an object per value (a quarter of a megabyte a step).
+ */
+function numbersOf(values: Float32Array, start: number, n: number): number[] {
+  const out = new Array<number>(n);
+  for (let i = 0; i < n; i++) out[i] = values[start + i]!;
+  return out;
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

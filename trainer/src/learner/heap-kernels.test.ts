@@ -6,6 +6,7 @@ import { causalSoftmax } from './causal-softmax-kernel.ts';
 import { gatherRows } from './gather-rows-kernel.ts';
 import { gelu } from './gelu-kernel.ts';
 import { layerNorm } from './layer-norm-kernel.ts';
+import { rope } from './rope-kernel.ts';
 
 /** Values and gradients (against a fixed random upstream gradient) of `f` on one backend. */
 async function valueAndGrads(
@@ -103,6 +104,30 @@ describe('rows of a table by index on the wasm heap', () => {
     ).toEqual(expected);
     expect(() => tf.tidy(() => gatherRows(tf.tensor(table, [7, 5]), tf.tensor1d([2, 7], 'int32')))).toThrow(
       /index 7 outside the table's 7 rows/,
+    );
+  });
+});
+
+describe('RoPE on the wasm heap', () => {
+  it('rotates and takes its gradient as the tfjs ops do, bit for bit, reading the tables up to T', async () => {
+    await useBackend('wasm');
+    const [b, h, t, headDim, positions] = [2, 3, 5, 8, 7];
+    const bits = (x: tf.Tensor) => Array.from(new Uint32Array((x.dataSync() as Float32Array).slice().buffer));
+    const run = (composed: boolean) =>
+      tf.tidy(() => {
+        const x = tf.tensor4d(random(b * h * t * headDim, 4, 8), [b, h, t, headDim]);
+        const cos = tf.tensor2d(random(positions * headDim, 1, 9), [positions, headDim]);
+        const sin = tf.tensor2d(random(positions * headDim, 1, 10), [positions, headDim]);
+        const upstream = tf.tensor4d(random(x.size, 2, 11), x.shape);
+        const f = (y: tf.Tensor) => rope(y as tf.Tensor4D, cos, sin, composed);
+        const grad = tf.grad((y: tf.Tensor) => tf.sum(tf.mul(f(y), upstream)))(x);
+        return { value: bits(f(x)), grad: bits(grad) };
+      });
+    const kernel = run(false);
+    expect(kernel).toEqual(run(true));
+    // rotate_half moves values between the halves: a rotation by the table's first row alone is not the identity.
+    expect(kernel.value).not.toEqual(
+      tf.tidy(() => bits(tf.tensor4d(random(b * h * t * headDim, 4, 8), [b, h, t, headDim]))),
     );
   });
 });

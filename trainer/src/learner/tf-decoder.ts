@@ -5,7 +5,7 @@
  * Sequences are right-padded: with a causal mask, padding after the last real token never
  * influences a real position, so no key mask is needed.
  * With RoPE positions, q and k [B, H, T, headDim] are rotated with cos/sin constants (agents'
- * `ropeTables`, broadcast over batch and heads); rotate_half is a product with a ±1 matrix.
+ * `ropeTables`, broadcast over batch and heads), one kernel each way on wasm (`rope-kernel.ts`).
  */
 
 import * as tf from '@tensorflow/tfjs-core';
@@ -19,6 +19,7 @@ import { causalSoftmax } from './causal-softmax-kernel.ts';
 import { gatherRows } from './gather-rows-kernel.ts';
 import { gelu } from './gelu-kernel.ts';
 import { layerNorm } from './layer-norm-kernel.ts';
+import { rope } from './rope-kernel.ts';
 import { type ProductMode, simdBatchMatMul } from './simd-batch-matmul.ts';
 
 /** x with its last two axes swapped. */
@@ -119,21 +120,6 @@ function embed(table: tf.Tensor, ids: tf.Tensor1D): tf.Tensor2D {
   })(table) as tf.Tensor2D;
 }
 
-/**
- * x @ m for a constant m, with the gradient for x alone: dy @ mᵀ, mᵀ given (no transpose per call,
- * and no gradient for the constant, which `matMul` would compute).
- */
-function constantProduct(x: tf.Tensor2D, m: tf.Tensor2D, mT: tf.Tensor2D): tf.Tensor2D {
-  return tf.customGrad((...inputs: Array<tf.Tensor | tf.GradSaveFunc>) => {
-    const [input, save] = inputs as [tf.Tensor, tf.GradSaveFunc];
-    save([mT]);
-    return {
-      value: tf.matMul(input, m),
-      gradFunc: (dy: tf.Tensor, [saved]: tf.Tensor[]) => tf.matMul(dy, saved!),
-    };
-  })(x) as tf.Tensor2D;
-}
-
 /** One-hot rows as float32. Built as int32 then cast: the wasm OneHot kernel ignores a float32 dtype. */
 function oneHotFloat(indices: tf.Tensor1D, depth: number): tf.Tensor2D {
   return tf.cast(tf.oneHot(indices, depth), 'float32') as tf.Tensor2D;
@@ -141,8 +127,7 @@ function oneHotFloat(indices: tf.Tensor1D, depth: number): tf.Tensor2D {
 
 /**
  * A RoPE table [positions · half] for positions 0..seq-1 as [seq, 2·half], each row twice over
- * (cos for both halves of a head). A module function, not a closure made per forward: V8 drops a
- * dead closure's optimised code at each full collection, and the next step compiles it again.
+ * (cos for both halves of a head).
  */
 function ropeTable(table: Float32Array, seq: number, half: number): tf.Tensor2D {
   const headDim = 2 * half;
@@ -154,8 +139,11 @@ function ropeTable(table: Float32Array, seq: number, half: number): tf.Tensor2D 
 
 export class TfDecoder {
   readonly variables: Map<string, tf.Variable>;
-  /** float32 RoPE tables [maxPositions · half] (row-major), when the config uses RoPE. */
-  private readonly rope?: { half: number; cos: Float32Array; sin: Float32Array };
+  /**
+   * RoPE tables [maxPositions, headDim] (each position's row twice over), when the config uses RoPE:
+   * made once, where a forward pass made its own every step.
+   */
+  private readonly rope?: { cos: tf.Tensor2D; sin: tf.Tensor2D };
 
   constructor(
     readonly config: DecoderConfig,
@@ -164,7 +152,10 @@ export class TfDecoder {
   ) {
     if (decoderPositions(config) === 'rope') {
       const { half, cos, sin } = ropeTables(config, config.maxPositions);
-      this.rope = { half, cos: Float32Array.from(cos), sin: Float32Array.from(sin) };
+      this.rope = {
+        cos: ropeTable(Float32Array.from(cos), config.maxPositions, half),
+        sin: ropeTable(Float32Array.from(sin), config.maxPositions, half),
+      };
     }
     this.variables = new Map();
     for (const [name, shape] of Object.entries(shapes)) {
@@ -214,32 +205,10 @@ export class TfDecoder {
     return bias ? affine(x, w, this.v(`${prefix}.bias`)) : matMul(x, w);
   }
 
-  /**
-   * rotate_half RoPE for positions 0..T-1: returns x -> x ⊙ [cos, cos] + rotate_half(x) ⊙ [sin, sin]
-   * on [B, H, T, headDim] (= concat(x1 cos - x2 sin, x2 cos + x1 sin), the same values), or undefined
-   * without RoPE. rotate_half(x) = concat(-x2, x1) is a product with a fixed ±1 permutation matrix,
-   * so neither direction slices or concatenates along the head axis (wasm's strided Slice, Concat
-   * and their gradients cost more than the rest of RoPE together).
-   */
-  private ropeRotation(seq: number): ((x: tf.Tensor4D) => tf.Tensor4D) | undefined {
-    if (!this.rope) return undefined;
-    const { half } = this.rope;
-    const headDim = 2 * half;
-    const cos = ropeTable(this.rope.cos, seq, half);
-    const sin = ropeTable(this.rope.sin, seq, half);
-    const rotateHalf = new Float32Array(headDim * headDim);
-    for (let j = 0; j < half; j++) {
-      rotateHalf[(half + j) * headDim + j] = -1; // output j takes -x2[j]
-      rotateHalf[j * headDim + half + j] = 1; // output half + j takes x1[j]
-    }
-    const r = tf.tensor2d(rotateHalf, [headDim, headDim]);
-    const rT = tf.transpose(r) as tf.Tensor2D;
-    return (x) => {
-      const [b, h, t] = x.shape;
-      const rows = tf.reshape(x, [b * h * t, headDim]) as tf.Tensor2D;
-      const rotated = tf.reshape(constantProduct(rows, r, rT), x.shape);
-      return tf.add(tf.mul(x, cos), tf.mul(rotated, sin)) as tf.Tensor4D;
-    };
+  /** RoPE's rotation of q or k [B, H, T, headDim] for positions 0..T-1 (`rope`), or undefined without RoPE. */
+  private ropeRotation(): ((x: tf.Tensor4D) => tf.Tensor4D) | undefined {
+    const tables = this.rope;
+    return tables && ((x) => rope(x, tables.cos, tables.sin));
   }
 
   /** Logits [B·T, vocab] for token ids [B][T] (all rows the same length T). */
@@ -251,7 +220,7 @@ export class TfDecoder {
     const headDim = d / nHeads;
     const flatIds = tf.reshape(ids, [batch * seq]) as tf.Tensor1D;
     const tokens = embed(this.v('embed.tokens'), flatIds);
-    const rotate = this.ropeRotation(seq);
+    const rotate = this.ropeRotation();
     let h = rotate
       ? tokens
       : (tf.reshape(
@@ -305,5 +274,6 @@ export class TfDecoder {
 
   dispose(): void {
     for (const variable of this.variables.values()) variable.dispose();
+    if (this.rope) tf.dispose([this.rope.cos, this.rope.sin]);
   }
 }

@@ -70,14 +70,18 @@ type Call = (method: string, ...args: unknown[]) => Promise<unknown>;
 /** How the worker threads run (their JavaScript heap), beside the learner's settings. */
 export interface WorkerLearnerOptions {
   /**
-   * Each worker's young generation in MB (V8's `maxYoungGenerationSizeMb`; its default, 48 MB
-   * here, when unset). A step's tape keeps every activation's tensor object alive until the
-   * backward pass, so a young generation that fills within the step promotes them to the old
-   * space; a larger one cut the CPU of V8's helper threads (collection and recompiles), which with
-   * two workers on two cores take turns from the workers (trainer README, learner section).
+   * Each worker's young generation in MB (V8's `maxYoungGenerationSizeMb`), default
+   * `DEFAULT_YOUNG_GENERATION_MB`. With V8's own (48 MB here) a worker's old generation had no
+   * more slack than its young generation could promote, so V8 marked ahead and every ~12 MB of
+   * allocation ended in a full collection, which also dropped the optimised code of tfjs's per-call
+   * closures: V8's helper threads, which with two workers on two cores take turns from the
+   * workers, spent twice the CPU (trainer README, *Backends*).
    */
   youngGenerationMb?: number;
 }
+
+/** The workers' young generation unless set (`WorkerLearnerOptions.youngGenerationMb`). */
+export const DEFAULT_YOUNG_GENERATION_MB = 12;
 
 /** Calls about the worker rather than the learner's work, left out of the profile's timeline. */
 const UNTIMED = new Set(['ready', 'takeProfile']);
@@ -92,9 +96,7 @@ async function startWorker(
 ): Promise<{ call: Call; close: () => Promise<void>; threadId: number | undefined }> {
   const worker = new Worker(new URL('./learner-worker.js', import.meta.url), {
     workerData: settings,
-    ...(options.youngGenerationMb !== undefined
-      ? { resourceLimits: { maxYoungGenerationSizeMb: options.youngGenerationMb } }
-      : {}),
+    resourceLimits: { maxYoungGenerationSizeMb: options.youngGenerationMb ?? DEFAULT_YOUNG_GENERATION_MB },
   });
   const pending = new Map<
     number,
