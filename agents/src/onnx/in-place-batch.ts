@@ -305,13 +305,22 @@ export class InPlaceBatch implements DecodeBatch {
     const size = batch * heads * capacity * headDim;
     const prefix = this.promptColumns;
     const width = prefix + capacity + 1;
-    const decoder = sections
-      ? await this.sharingSession(batch, 'row-sections')
-      : sharedLength > 0
-        ? await this.sharingSession(batch)
-        : this.decoder;
     const sectionDims = [batch, heads, sectionCapacity, headDim];
     const sectionSize = batch * heads * sectionCapacity * headDim;
+    // The prompt slots before the rows' own: each row's section, or the shared slots, or none.
+    const shared = sections
+      ? {
+          tensors: this.sections.map(
+            (buffer) => new ort.Tensor('float32', buffer.subarray(0, sectionSize), sectionDims),
+          ),
+          length: sectionCapacity,
+        }
+      : sharedLength > 0
+        ? { tensors: this.sharedTensors, length: sharedLength }
+        : undefined;
+    const decoder = shared
+      ? await this.sharingSession(batch, sections ? 'row-sections' : undefined)
+      : this.decoder;
     const out = await decoder.forward(
       {
         batch,
@@ -323,18 +332,7 @@ export class InPlaceBatch implements DecodeBatch {
           batch,
           length: capacity,
         },
-        ...(sections
-          ? {
-              shared: {
-                tensors: this.sections.map(
-                  (buffer) => new ort.Tensor('float32', buffer.subarray(0, sectionSize), sectionDims),
-                ),
-                length: sectionCapacity,
-              },
-            }
-          : sharedLength > 0
-            ? { shared: { tensors: this.sharedTensors, length: sharedLength } }
-            : {}),
+        ...(shared ? { shared } : {}),
       },
       watch,
     );
