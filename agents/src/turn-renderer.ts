@@ -289,7 +289,7 @@ function sameRun(a: string, aAt: number, b: string, bAt: number, n: number): boo
  * each occurrence of a token's first character (one, `<`, for most models), the tokens starting with
  * it are tried longest first. Most contents hold none of those characters (tool results).
  */
-class SpecialTokens {
+export class SpecialTokens {
   /** The token found by the last `find`. */
   token = '';
   /** The distinct first characters of the tokens. */
