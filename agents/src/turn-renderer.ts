@@ -621,7 +621,10 @@ export class TurnRenderer {
       const text = this.tokenizer.decode(tokens);
       return { content: text, text };
     }
-    const content = this.tokenizer.decode(tokens.slice(0, -1));
+    const tokenizer = this.tokenizer;
+    const content = tokenizer.decodeFirst
+      ? tokenizer.decodeFirst(tokens, tokens.length - 1)
+      : tokenizer.decode(tokens.slice(0, -1));
     return { content, text: content + this.spelled(stop), stopTokenId: stop };
   }
 
