@@ -5,6 +5,11 @@ export interface Tokenizer {
   readonly vocabSize: number;
   encode(text: string): number[];
   decode(ids: TokenIds): string;
+  /**
+   * `decode` of the first `count` ids, without copying them out (a sampled turn is decoded without
+   * its end token every turn). Optional: without it, callers decode a copy.
+   */
+  decodeFirst?(ids: TokenIds, count: number): string;
   /** Ids that end a turn (eos, `<|im_end|>`). */
   readonly eosTokenIds: readonly number[];
   /** Special tokens by content, e.g. `<|im_start|>` → id. */

@@ -6,7 +6,7 @@ import { hermesToolCalls } from '../src/chat/hermes-tool-calls.ts';
 import { TemplateMismatchError } from '../src/errors.ts';
 import { byteTokenizerConfig, byteTokenizerId, byteTokenizerJson } from '../src/model/byte-tokenizer.ts';
 import { HuggingFaceTokenizer } from '../src/model/hf-tokenizer.ts';
-import { encodePieces } from '../src/piece-encoder.ts';
+import { encodePieces, tokenPattern } from '../src/piece-encoder.ts';
 import { createOraclePolicy } from '../src/policies/scripted.ts';
 import { TokenLedger } from '../src/token-ledger.ts';
 import {
@@ -15,6 +15,7 @@ import {
   layoutAfter,
   learnLayout,
   RenderCache,
+  SpecialTokens,
   TurnRenderer,
 } from '../src/turn-renderer.ts';
 import { verifyTrajectoryTokens } from '../src/verify-trajectory.ts';
@@ -184,6 +185,29 @@ describe("a run renders its prompts from the template's layout", () => {
 });
 
 describe("a run renders each turn's window from the template's layout", () => {
+  it('finds special tokens where splitting at their pattern does: leftmost, then longest, overlaps included', () => {
+    const tokens = ['<a>', '<ab>', '<', 'b<a', '>>', '>'];
+    const special = new SpecialTokens(tokens);
+    const pattern = tokenPattern(tokens)!;
+    const split = (text: string) => {
+      const pieces: string[] = [];
+      let from = 0;
+      for (let at = special.find(text, 0); at >= 0; at = special.find(text, from)) {
+        pieces.push(text.slice(from, at), special.token);
+        from = at + special.token.length;
+      }
+      pieces.push(text.slice(from));
+      return pieces;
+    };
+    const alphabet = ['<', 'a', 'b', '>', 'x'];
+    // Every text of up to six characters over an alphabet that makes tokens overlap and nest.
+    let texts = [''];
+    for (let length = 1; length <= 6; length++) {
+      texts = texts.flatMap((t) => alphabet.map((c) => t + c));
+      for (const text of texts) expect(split(text)).toEqual(text.split(pattern));
+    }
+  });
+
   it('reads what a filled layout holds after the turns it must start with, as the filled text does, wherever they part', () => {
     const layout = { parts: ['<a>', '', '|ż|', '</a>\n'], slots: [2, 0, 1] };
     const values = ['xy', '', 'héad'];

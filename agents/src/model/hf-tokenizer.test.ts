@@ -58,6 +58,26 @@ describe('byte-level decoding', () => {
     }
   });
 
+  it('decodes the first ids of a sequence as the decode of their copy, on both paths, whatever the count', () => {
+    const rng = new Rng(13);
+    const ids = [...Array(ours.vocabSize).keys()];
+    for (let i = 0; i < 100; i++) {
+      const sequence = Array.from({ length: rng.int(1, 30) }, () => rng.pick(ids));
+      expect(ours.decodeFirst(sequence, 0)).toBe('');
+      for (let count = 1; count <= sequence.length; count++) {
+        expect(ours.decodeFirst(sequence, count)).toBe(libraryDecode(sequence.slice(0, count)));
+        expect(ours.decodeFirst(Int32Array.from(sequence), count)).toBe(
+          ours.decode(sequence.slice(0, count)),
+        );
+      }
+    }
+    // An id outside the vocabulary sends the decode to the library, which gets only the first ids.
+    const outside = [65, 66, BYTE_TOKENIZER_VOCAB_SIZE + 10_000, 67];
+    expect(ours.decodeFirst(outside, 3)).toBe(libraryDecode(outside.slice(0, 3)));
+    expect(ours.decodeFirst([65, 66], 5)).toBe('AB');
+    expect(ours.decodeFirst([65, 66], -1)).toBe('');
+  });
+
   it('leaves an id outside the vocabulary to the library', () => {
     expect(() => ours.decode([BYTE_TOKENIZER_VOCAB_SIZE + 10_000])).not.toThrow();
     expect(ours.decode([65, BYTE_TOKENIZER_VOCAB_SIZE + 10_000])).toBe(

@@ -84,19 +84,27 @@ export class HuggingFaceTokenizer implements Tokenizer {
   }
 
   decode(ids: TokenIds): string {
-    if (ids.length === 0) return '';
+    return this.decodeFirst(ids, ids.length);
+  }
+
+  decodeFirst(ids: TokenIds, count: number): string {
+    const n = Math.min(Math.max(0, count), ids.length);
+    if (n === 0) return '';
     return (
-      this.byteLevelDecode(ids) ??
-      this.inner.decode([...ids], { skip_special_tokens: false, clean_up_tokenization_spaces: false })
+      this.byteLevelDecode(ids, n) ??
+      this.inner.decode(Array.prototype.slice.call(ids, 0, n) as number[], {
+        skip_special_tokens: false,
+        clean_up_tokenization_spaces: false,
+      })
     );
   }
 
   /**
-   * What the library's ByteLevel decoder makes of `ids`, from each id's bytes learned once: the
+   * What the library's ByteLevel decoder makes of the first `n` of `ids`, from each id's bytes learned once: the
    * runs of bytes between added tokens decoded as UTF-8 one run at a time, added tokens verbatim.
    * Undefined for another decoder, or an id outside the vocabulary.
    */
-  private byteLevelDecode(ids: TokenIds): string | undefined {
+  private byteLevelDecode(ids: TokenIds, n: number): string | undefined {
     const pieces = this.pieces;
     if (!pieces) return undefined;
     let text = '';
@@ -104,7 +112,7 @@ export class HuggingFaceTokenizer implements Tokenizer {
     let run = 0;
     // Every byte of the run ORed together: below 0x80, the run is ASCII.
     let high = 0;
-    for (let i = 0; i < ids.length; i++) {
+    for (let i = 0; i < n; i++) {
       const piece = pieces[ids[i]!];
       if (piece === undefined) return undefined;
       if (typeof piece !== 'string') {
