@@ -121,16 +121,16 @@ export class RenderCache {
   }
 
   /**
-   * Whether the episode ending now with `messages` should be checked with a full render: the first
-   * of its conversation shape, and one in `FULL_CHECK_EVERY` of all.
+   * Whether the episode ending now with `messages` is checked with a full render, and which check:
+   * `first` for the first of its conversation shape, `periodic` for one in `FULL_CHECK_EVERY` of all.
    */
-  takeFullCheck(messages: readonly Message[]): boolean {
+  takeFullCheck(messages: readonly Message[]): 'first' | 'periodic' | undefined {
     const sampled = this.episodes++ % FULL_CHECK_EVERY === 0;
     const shape = conversationShape(messages);
-    if (this.shapesChecked.has(shape)) return sampled;
+    if (this.shapesChecked.has(shape)) return sampled ? 'periodic' : undefined;
     if (this.shapesChecked.size >= MEMO_ENTRIES) this.shapesChecked.clear();
     this.shapesChecked.add(shape);
-    return true;
+    return 'first';
   }
 }
 
@@ -521,6 +521,9 @@ export class TurnRenderer {
   private last: RecordedTurn | undefined;
   /** `slottedMessage`'s work by message index (the loop only appends messages). */
   private readonly slottedMessages: SlottedMessage[] = [];
+  /** How many messages the prompt rendered, and the length of its text (the record's start). */
+  private promptMessages = 0;
+  private promptTextLength = 0;
 
   constructor(
     private readonly template: ChatTemplate,
@@ -539,7 +542,14 @@ export class TurnRenderer {
   /** The first prompt, rendered and tokenized once per run and conversation. */
   prompt(ledger: TokenLedger, messages: readonly Message[]): Observation {
     const cache = this.cache;
-    if (!cache) return ledger.observationFor(this.render(messages));
+    const prompt = cache ? this.cachedPrompt(cache, messages) : ledger.observationFor(this.render(messages));
+    this.promptMessages = messages.length;
+    this.promptTextLength = prompt.text.length;
+    return prompt;
+  }
+
+  /** The prompt for `messages` from the run's cache, rendered from its layout when new to it. */
+  private cachedPrompt(cache: RenderCache, messages: readonly Message[]): Observation {
     let prompt = cache.prompt(messages);
     if (!prompt) {
       const values: string[] = [];
@@ -677,11 +687,15 @@ export class TurnRenderer {
    * The full render at the end of an episode, checked against the record (see `TemplateCheck`):
    * a mismatch here is a template the window cannot follow, and fails the episode. When the last
    * render `rewrote` history (it left the final results out of the record), the conversation
-   * before the last turn must still render as recorded.
+   * before the last turn must still render as recorded. A periodic check (`RenderCache.takeFullCheck`)
+   * first renders without the tool list (`turnsRenderAsRecorded`) and renders with it only when
+   * that disagrees, so only the render with the tool list decides a mismatch.
    */
   checkEnd(ledger: TokenLedger, messages: readonly Message[], rewrote: boolean): void {
     if (this.check !== 'window' || ledger.branches.length > 0) return;
-    if (this.cache && !this.cache.takeFullCheck(messages)) return;
+    const taken = this.cache ? this.cache.takeFullCheck(messages) : 'first';
+    if (taken === undefined) return;
+    if (taken === 'periodic' && !rewrote && this.turnsRenderAsRecorded(ledger, messages)) return;
     const held = rewrote
       ? ledger.renderedText.slice(0, ledger.renderedText.length - this.last!.text.length)
       : ledger.renderedText;
@@ -689,6 +703,32 @@ export class TurnRenderer {
       ? this.render(messages.slice(0, this.last!.assistantIndex))
       : this.template.render(messages, this.tools, { addGenerationPrompt: false });
     if (rendered !== held) throw mismatch(held, rendered);
+  }
+
+  /**
+   * Whether the conversation rendered without the tool list reads as the record after its prompt:
+   * the render of the prompt's messages without it, then every turn as recorded. What a periodic
+   * check is for, a turn rendered by content the two-turn window cannot see, shows without the tool
+   * list; the tool list is the same in every episode of a run, and the first episode of each
+   * conversation shape renders it in full. With compose's 17 tools this is about a tenth of the
+   * render with them. False when the template renders otherwise or refuses an empty tool list.
+   */
+  private turnsRenderAsRecorded(ledger: TokenLedger, messages: readonly Message[]): boolean {
+    const textLength = this.promptTextLength;
+    let head: string;
+    let all: string;
+    try {
+      head = this.template.render(messages.slice(0, this.promptMessages), [], { addGenerationPrompt: true });
+      all = this.template.render(messages, [], { addGenerationPrompt: false });
+    } catch {
+      return false;
+    }
+    const held = ledger.renderedText;
+    return (
+      all.length - head.length === held.length - textLength &&
+      all.startsWith(head) &&
+      all.endsWith(held.slice(textLength))
+    );
   }
 
   /**

@@ -364,3 +364,106 @@ describe("a run renders each turn's window from the template's layout", () => {
     expect(long.failure?.message).toContain('SEVENTH');
   });
 });
+
+describe('the periodic full check renders the tool list only to decide a mismatch', () => {
+  /** A Hermes-like template with a tool list; its assistant turns are marked when the system turn is 'strict'. */
+  const strictTemplate = (source = '') =>
+    new ChatTemplate(
+      `${source}{%- if tools %}<|im_start|>system\nTools:{% for t in tools %} {{ t.function.name }}{% endfor %}<|im_end|>\n{% endif %}` +
+        `{%- for m in messages %}<|im_start|>{{ m.role }}\n{% if m.role == 'assistant' and messages[0].content == 'strict' %}STRICT {% endif %}{{ m.content }}<|im_end|>\n{% endfor %}` +
+        '{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}',
+    );
+  /** Counts the template's renders with a tool list and without one. */
+  const counted = (chat: ChatTemplate) => {
+    const renders = { withTools: 0, without: 0 };
+    const render = chat.render.bind(chat);
+    chat.render = (messages, tools, options) => {
+      if (tools.length > 0) renders.withTools++;
+      else renders.without++;
+      return render(messages, tools, options);
+    };
+    return renders;
+  };
+  /** FULL_CHECK_EVERY + 1 two-turn episodes on one render cache; `system(episode)` is each one's system turn. */
+  const run = async (
+    chat: ChatTemplate,
+    system: (episode: number) => string,
+    onEpisode?: (episode: number) => void,
+  ) => {
+    const cache = new RenderCache();
+    const task = (await env.tasksOf('test'))[0]!;
+    const client = await inProcessClient(env);
+    const failures: Array<{ code: string; message: string } | undefined> = [];
+    for (let episode = 0; episode <= FULL_CHECK_EVERY; episode++) {
+      onEpisode?.(episode);
+      const t = await playEpisode({
+        client,
+        policy: scriptedTokenPolicyTestDouble(tokenizer, (turn) =>
+          hermesToolCalls.render([
+            turn === 0
+              ? { name: 'upper', arguments: { text: `t${episode % 3}` } }
+              : { name: 'answer', arguments: { answer: 'no' } },
+          ]),
+        ),
+        template: chat,
+        systemPrompt: system(episode),
+        start: { taskId: task.id, seed: episode },
+        sampling,
+        renderCache: cache,
+      });
+      failures.push(t.failure);
+    }
+    await client.close();
+    return failures;
+  };
+
+  it('passes a steady run without rendering the tool list after its first episode', async () => {
+    const chat = strictTemplate();
+    const renders = counted(chat);
+    let withToolsAfterFirst = 0;
+    let withoutAtPeriodic = 0;
+    const failures = await run(
+      chat,
+      () => 'relaxed',
+      (episode) => {
+        if (episode === 1) withToolsAfterFirst = renders.withTools;
+        if (episode === FULL_CHECK_EVERY) withoutAtPeriodic = renders.without;
+      },
+    );
+    expect(failures.every((f) => f === undefined)).toBe(true);
+    // The first episode learned the prompt's layout and checked its shape in full, with the tools.
+    expect(withToolsAfterFirst).toBeGreaterThan(0);
+    // The periodic check at the last episode rendered (without the tools: the prompt's messages, then
+    // all of them), and nothing after the first episode rendered the tool list.
+    expect(renders.without).toBeGreaterThanOrEqual(withoutAtPeriodic + 2);
+    expect(renders.withTools).toBe(withToolsAfterFirst);
+  });
+
+  it('fails the episode whose turns render by content the window cannot see, deciding with the tool list', async () => {
+    const chat = strictTemplate();
+    const renders = counted(chat);
+    let withToolsBeforeLast = 0;
+    // Only the last episode's system turn is 'strict': the windows (on a stand-in) never see it,
+    // and neither does the first episode's full check.
+    const failures = await run(
+      chat,
+      (episode) => (episode === FULL_CHECK_EVERY ? 'strict' : 'relaxed'),
+      (episode) => {
+        if (episode === FULL_CHECK_EVERY) withToolsBeforeLast = renders.withTools;
+      },
+    );
+    expect(failures.slice(0, -1).every((f) => f === undefined)).toBe(true);
+    expect(failures.at(-1)?.code).toBe('template_mismatch');
+    expect(failures.at(-1)?.message).toContain('STRICT');
+    expect(renders.withTools).toBeGreaterThan(withToolsBeforeLast);
+  });
+
+  it('falls back to the render with the tool list for a template that refuses an empty one', async () => {
+    // Without tools this template fails to render: every window and check renders in full.
+    const chat = strictTemplate(
+      "{%- if not tools %}{{ raise_exception('this template needs tools') }}{% endif %}",
+    );
+    const failures = await run(chat, () => 'relaxed');
+    expect(failures.every((f) => f === undefined)).toBe(true);
+  });
+});
