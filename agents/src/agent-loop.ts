@@ -170,23 +170,22 @@ export async function playEpisode(options: EpisodeOptions): Promise<Trajectory> 
     while (!end) {
       const index = turns.length;
       const g0 = performance.now();
-      // Token mode's fields written into the one literal (no object made to be spread into it).
-      const sampling: SamplingParams = ledger
-        ? {
-            ...options.sampling,
-            seed: options.sampling.seed ?? seed * 1_000 + index,
-            maxTokens: Math.min(options.sampling.maxTokens, contextBudget - ledger.length),
-            stopTokenIds,
-          }
-        : { ...options.sampling, seed: options.sampling.seed ?? seed * 1_000 + index };
+      const sampling: SamplingParams = {
+        ...options.sampling,
+        seed: options.sampling.seed ?? seed * 1_000 + index,
+        ...(ledger
+          ? {
+              maxTokens: Math.min(options.sampling.maxTokens, contextBudget - ledger.length),
+              stopTokenIds,
+            }
+          : {}),
+      };
       const signal = options.signal;
       let result: GenerateResult;
       try {
         result = await policy.generate(
           ledger
-            ? signal
-              ? { tokens: ledger.tokens, sampling, signal }
-              : { tokens: ledger.tokens, sampling }
+            ? { tokens: ledger.tokens, sampling, ...(signal ? { signal } : {}) }
             : { messages: [...messages], tools, sampling, ...(signal ? { signal } : {}) },
         );
       } catch (error) {

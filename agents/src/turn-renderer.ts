@@ -294,6 +294,8 @@ export class SpecialTokens {
   token = '';
   /** The distinct first characters of the tokens. */
   private readonly starts: string[];
+  /** `find`'s scratch: where each first character occurs next. */
+  private readonly nextAt: number[];
   /** The tokens by their first character's code, longest first. */
   private readonly byStart = new Map<number, string[]>();
 
@@ -306,17 +308,20 @@ export class SpecialTokens {
       else this.byStart.set(code, [token]);
     }
     this.starts = [...this.byStart.keys()].map((code) => String.fromCharCode(code));
+    this.nextAt = this.starts.map(() => -1);
   }
 
-  /** Where the next token at or after `from` starts in `text` (and `token` is it), or -1. */
+  /**
+   * Where the next token at or after `from` starts in `text` (and `token` is it), or -1. Each first
+   * character's next occurrence is searched for again only once the scan has passed it, so a text
+   * full of one of them (HTML in a tool result) is read once, whatever the others.
+   */
   find(text: string, from: number): number {
-    const starts = this.starts;
+    const { starts, nextAt } = this;
+    for (let i = 0; i < starts.length; i++) nextAt[i] = text.indexOf(starts[i]!, from);
     for (;;) {
       let at = -1;
-      for (let i = 0; i < starts.length; i++) {
-        const found = text.indexOf(starts[i]!, from);
-        if (found >= 0 && (at < 0 || found < at)) at = found;
-      }
+      for (const found of nextAt) if (found >= 0 && (at < 0 || found < at)) at = found;
       if (at < 0) return -1;
       for (const token of this.byStart.get(text.charCodeAt(at))!) {
         const end = at + token.length;
@@ -330,7 +335,8 @@ export class SpecialTokens {
           return at;
         }
       }
-      from = at + 1;
+      for (let i = 0; i < starts.length; i++)
+        if (nextAt[i] === at) nextAt[i] = text.indexOf(starts[i]!, at + 1);
     }
   }
 }

@@ -83,10 +83,7 @@ export class PromptGroupBatch implements DecodeBatch {
     });
     const joining = new Map<InPlaceBatch, number[]>();
     source.forEach((u, j) => {
-      const part = partOf[u]!;
-      const rows = joining.get(part);
-      if (rows) rows.push(j);
-      else joining.set(part, [j]);
+      appendTo(joining, partOf[u]!, j);
     });
     const logitsOf: Array<() => Float32Array> = [];
     const base = this.places.length;
@@ -122,9 +119,7 @@ export class PromptGroupBatch implements DecodeBatch {
     const leaving = new Map<InPlaceBatch, number[]>();
     for (const b of finished) {
       const { part, row } = this.places[b]!;
-      const rows = leaving.get(part);
-      if (rows) rows.push(row);
-      else leaving.set(part, [row]);
+      appendTo(leaving, part, row);
     }
     /** Per sub-batch that lost rows: each remaining row's new row there, by its old row. */
     const moved = new Map<InPlaceBatch, Int32Array>();
@@ -150,4 +145,11 @@ export class PromptGroupBatch implements DecodeBatch {
     this.parts = this.parts.filter((p) => p === this.sections || p.rows > 0);
     return order;
   }
+}
+
+/** Appends `value` to `key`'s list in `lists`, starting the list when it has none. */
+function appendTo<K, V>(lists: Map<K, V[]>, key: K, value: V): void {
+  const list = lists.get(key);
+  if (list) list.push(value);
+  else lists.set(key, [value]);
 }
